@@ -1,0 +1,127 @@
+"""`NASHead`: a searched head frozen into standard PyTorch layers.
+
+A `NASHead` is an `nn.Sequential` of `nn.Sequential` layers holding only `nn.Linear`,
+`nn.BatchNorm1d`, `nn.LayerNorm`, 1-D pooling and activation modules, so it scripts, exports
+and compiles like any hand-written MLP, and drops in wherever a projector or predictor goes.
+
+On disk it is a directory with `genotype.json` (the architecture, validated JSON) and
+`head.safetensors` (the weights): loading runs no code from the files.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from nasiam._io import atomic_write_bytes
+from nasiam.space.genotype import Genotype, GenotypeError
+from nasiam.space.spaces import build_layer
+
+__all__ = ["NASHead", "GENOTYPE_FILE", "WEIGHTS_FILE"]
+
+GENOTYPE_FILE = "genotype.json"
+WEIGHTS_FILE = "head.safetensors"
+
+
+class NASHead(nn.Sequential):
+    """A fixed head built from a `Genotype`.
+
+    Use `NASHead.from_genotype(genotype, in_dim)` for a freshly initialised head,
+    `NASHead.from_pretrained(dir)` for a saved one, or `SearchableHead.export()` for the
+    head a search found, with the search's weights.
+    """
+
+    def __init__(self, genotype: Genotype, in_dim: int | None = None):
+        in_dim = in_dim if in_dim is not None else genotype.in_dim
+        if in_dim is None:
+            raise GenotypeError("in_dim: the genotype is not tied to an input width; pass in_dim "
+                                "(the backbone's feature dimension)")
+        genotype.validate(in_dim)  # dims and parameter budget, before anything is allocated
+        layers, width = [], in_dim
+        for spec in genotype.layers:
+            layers.append(build_layer(spec, width))
+            width = spec.width
+        super().__init__(*layers)
+        self.genotype = genotype.with_in_dim(in_dim)
+        self.in_dim, self.out_dim = in_dim, width
+
+    @classmethod
+    def from_genotype(cls, genotype: Genotype | str | os.PathLike, in_dim: int | None = None) -> "NASHead":
+        """A randomly initialised head (PyTorch's default init) of the given architecture."""
+        if not isinstance(genotype, Genotype):
+            genotype = Genotype.load(genotype)
+        return cls(genotype, in_dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 2 or x.shape[1] != self.in_dim:
+            raise ValueError(
+                "NASHead expects (batch, {}) features, got {}; flatten/pool the backbone output "
+                "first, or rebuild the head for this width".format(self.in_dim, list(x.shape)))
+        for layer in self:
+            x = layer(x)
+        return x
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def extra_repr(self) -> str:
+        return f"in_dim={self.in_dim}, out_dim={self.out_dim}, genotype='{self.genotype.describe()}'"
+
+    # -- persistence ------------------------------------------------------------------
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write `genotype.json` and `head.safetensors` into `directory`, each atomically.
+
+        The weights are written first: a directory is never left with a new genotype
+        describing old (or missing) weights.
+        """
+        from safetensors.torch import save
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        metadata = {"format": "nasiam.head", "in_dim": str(self.in_dim),
+                    "genotype": self.genotype.to_json(indent=None)}
+        atomic_write_bytes(directory / WEIGHTS_FILE, save(tensors, metadata=metadata))
+        self.genotype.save(directory / GENOTYPE_FILE)
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, map_location: str | torch.device = "cpu",
+                        strict: bool = True) -> "NASHead":
+        """Load a head written by `save_pretrained`. Raises `GenotypeError` or `ValueError`
+        naming what is wrong if the files do not match."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        directory = Path(directory)
+        genotype_path, weights_path = directory / GENOTYPE_FILE, directory / WEIGHTS_FILE
+        missing = [p.name for p in (genotype_path, weights_path) if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(f"{directory} is not a saved NASHead: missing {', '.join(missing)} "
+                                    "(write one with NASHead.save_pretrained or `nasiam export`)")
+        genotype = Genotype.load(genotype_path)
+        if genotype.in_dim is None:
+            raise GenotypeError(f"{genotype_path}: in_dim is missing; a saved head records its input width")
+        head = cls(genotype)
+        try:
+            state = load_file(weights_path, device=str(map_location))
+        except (SafetensorError, OSError, ValueError) as e:
+            raise ValueError(f"{weights_path}: not a readable safetensors file ({e})") from None
+        head._load_checked(state, weights_path, strict)
+        return head
+
+    def _load_checked(self, state: dict[str, Tensor], source: object, strict: bool) -> None:
+        expected = self.state_dict()
+        problems = [f"{k}: expected {tuple(v.shape)}, file has {tuple(state[k].shape)}"
+                    for k, v in expected.items() if k in state and state[k].shape != v.shape]
+        if strict:
+            problems += [f"missing {k}" for k in expected if k not in state]
+            problems += [f"unexpected {k}" for k in state if k not in expected]
+        if problems:
+            raise ValueError(f"{source}: weights do not match the genotype: " + "; ".join(problems[:8]))
+        self.load_state_dict(state, strict=strict)

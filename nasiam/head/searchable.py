@@ -1,0 +1,218 @@
+"""`SearchableHead`: the supernet of a projector or predictor.
+
+It chains the layers of a search space (`MLPSpace` by default), keeps their architecture
+logits apart from their weights, turns logits into branch weights according to the sampling
+mode, and decides and exports the result:
+
+* `arch_parameters()` / `weight_parameters()`: give each its own optimizer (DARTS);
+* `set_sampling("softmax" | "gumbel" | "argmax")`: DARTS' continuous relaxation, GDAS'
+  straight-through Gumbel samples (one branch per choice, cheaper), or the discretised net;
+* `genotype(top_k)`: the argmax decisions with their probabilities;
+* `export(genotype=None)`: a `NASHead` with the supernet's weights sliced to the decision.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from typing import Any, Iterator, Mapping, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from nasiam.head.nas_head import NASHead
+from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
+from nasiam.space.mlp import MLPSpace
+from nasiam.space.spaces import FixedLayer, SearchableLayer, SearchSpace, create_space
+
+__all__ = ["SearchableHead", "SAMPLING_MODES"]
+
+SAMPLING_MODES = ("softmax", "gumbel", "argmax")
+
+
+class SearchableHead(nn.Module):
+    """A head whose architecture is searched.
+
+    Args:
+        in_dim: input features (the backbone's feature dimension).
+        out_dim: output features of the framework's fixed output layer.
+        num_layers: searchable layers before the output layer (with the mlp space each may
+            be skipped, so heads of 1 to num_layers + 1 Linear layers come out).
+        space: a `SearchSpace` or its registered name ("mlp", "nasiam").
+        output_norm, output_activation, output_bias: the fixed output layer, following the
+            SSL framework's convention (e.g. SimSiam's projector: "batchnorm_noaffine").
+        output_layer: whether to end in that fixed layer (the nasiam space's predictor cell
+            maps to out_dim itself and has none).
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, num_layers: int = 2, space: SearchSpace | str | None = None,
+                 output_norm: str = "none", output_activation: str = "identity", output_bias: bool | None = None,
+                 output_layer: bool = True):
+        super().__init__()
+        for name, value in (("in_dim", in_dim), ("out_dim", out_dim), ("num_layers", num_layers)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "num_layers" else 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(space, str):
+            space = create_space(space)
+        self.space = space if space is not None else MLPSpace()
+        self.in_dim, self.out_dim = in_dim, out_dim
+        output = LayerSpec(width=out_dim, norm=output_norm, activation=output_activation, bias=output_bias,
+                           fixed=True) if output_layer else None
+        self.layers = nn.ModuleList(self.space.build_layers(in_dim, out_dim, num_layers, output))
+        if self.layers[-1].out_features != out_dim:
+            raise ValueError(f"the {self.space.name} space's last layer gives {self.layers[-1].out_features} "
+                             f"features, not out_dim={out_dim}")
+        self.sampling, self.tau = "softmax", 1.0
+
+    # -- parameters -------------------------------------------------------------------
+    def searchable_layers(self) -> list[SearchableLayer]:
+        return [layer for layer in self.layers if isinstance(layer, SearchableLayer)]
+
+    def named_arch_parameters(self, prefix: str = "") -> Iterator[tuple[str, nn.Parameter]]:
+        """Architecture logits, named like `layers.0.arch.width`."""
+        for name, p in self.named_parameters(prefix=prefix):
+            if ".arch." in f".{name}":
+                yield name, p
+
+    def arch_parameters(self) -> Iterator[nn.Parameter]:
+        for _, p in self.named_arch_parameters():
+            yield p
+
+    def named_weight_parameters(self, prefix: str = "") -> Iterator[tuple[str, nn.Parameter]]:
+        for name, p in self.named_parameters(prefix=prefix):
+            if ".arch." not in f".{name}":
+                yield name, p
+
+    def weight_parameters(self) -> Iterator[nn.Parameter]:
+        for _, p in self.named_weight_parameters():
+            yield p
+
+    # -- sampling ---------------------------------------------------------------------
+    def set_sampling(self, mode: str, tau: float | None = None) -> "SearchableHead":
+        """How logits become branch weights in `forward` (see the module docstring)."""
+        if mode not in SAMPLING_MODES:
+            raise ValueError(f"unknown sampling mode {mode!r}; choose one of {', '.join(SAMPLING_MODES)}")
+        if tau is not None and not tau > 0:
+            raise ValueError(f"tau must be positive, got {tau}")
+        self.sampling = mode
+        if tau is not None:
+            self.tau = float(tau)
+        return self
+
+    def _weights(self, layer: SearchableLayer) -> tuple[dict[str, Tensor], bool]:
+        if self.sampling == "softmax":
+            return {k: F.softmax(v, dim=0) for k, v in layer.arch.items()}, False
+        if self.sampling == "gumbel" and self.training:
+            return {k: F.gumbel_softmax(v, tau=self.tau, hard=True) for k, v in layer.arch.items()}, True
+        # argmax, and Gumbel at evaluation time: the most probable option, one-hot
+        return {k: F.one_hot(v.detach().argmax(), v.numel()).to(v.dtype) for k, v in layer.arch.items()}, True
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 2 or x.shape[1] != self.in_dim:
+            raise ValueError(f"SearchableHead expects (batch, {self.in_dim}) features, got {tuple(x.shape)}")
+        for layer in self.layers:
+            if isinstance(layer, SearchableLayer):
+                weights, hard = self._weights(layer)
+                x = layer(x, weights, hard)
+            else:
+                x = layer(x)
+        return x
+
+    # -- decisions --------------------------------------------------------------------
+    @torch.no_grad()
+    def probabilities(self) -> list[dict[str, dict[Any, float]]]:
+        """Per searchable layer, per choice, the softmax probability of each option."""
+        return [{name: dict(zip(layer.choices[name], F.softmax(logits.float(), 0).tolist()))
+                 for name, logits in layer.arch.items()} for layer in self.searchable_layers()]
+
+    def genotype(self, top_k: int | None = None, meta: Mapping | None = None) -> Genotype:
+        """The most probable architecture, with each choice's options ranked by probability
+        (the top `top_k` of them, all by default)."""
+        decisions = []
+        for layer_probs in self.probabilities():
+            ranked = {name: sorted(probs.items(), key=lambda kv: -kv[1])[:top_k] for name, probs in layer_probs.items()}
+            decisions.append({name: [[opt, round(p, 6)] for opt, p in r] for name, r in ranked.items()})
+        return self._compile(decisions, meta)
+
+    def top_genotypes(self, k: int, meta: Mapping | None = None) -> list[Genotype]:
+        """The `k` architectures of highest joint probability (product over all choices),
+        most probable first; `export(g)` turns any of them into a head."""
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        # Beam search over the choices in order: the joint log-probability is a sum, so
+        # keeping the k best partial assignments at each step finds the k best overall.
+        beam: list[tuple[float, list[dict]]] = [(0.0, [])]
+        for layer_probs in self.probabilities():
+            options = [[(name, opt, p) for opt, p in probs.items()] for name, probs in layer_probs.items()]
+            candidates = []
+            for logp, chosen in beam:
+                for combo in itertools.product(*options):
+                    lp = logp + sum(math.log(max(p, 1e-30)) for _, _, p in combo)
+                    candidates.append((lp, chosen + [{name: [[opt, round(p, 6)]] for name, opt, p in combo}]))
+            beam = heapq.nlargest(k, candidates, key=lambda c: c[0])
+        genotypes = []
+        for lp, decisions in beam:
+            genotypes.append(self._compile(decisions, {**(meta or {}), "joint_probability": round(math.exp(lp), 8)}))
+        return genotypes
+
+    def _decisions_from(self, genotype: Genotype) -> list[dict[str, Any]]:
+        layers = self.searchable_layers()
+        if genotype.decisions is None or len(genotype.decisions) != len(layers):
+            found = "none" if genotype.decisions is None else len(genotype.decisions)
+            raise GenotypeError(f"decisions: this head has {len(layers)} searchable layers, the genotype records "
+                                f"{found} decisions; export needs a genotype from this head's space")
+        decisions = []
+        for i, (layer, recorded) in enumerate(zip(layers, genotype.decisions)):
+            if set(recorded) != set(layer.choices):
+                raise GenotypeError(f"decisions[{i}]: choices {sorted(recorded)} do not match the layer's "
+                                    f"{sorted(layer.choices)}")
+            decision = {}
+            for name, ranked in recorded.items():
+                option = ranked[0][0]
+                if option not in layer.choices[name] or type(option) is not type(layer.choices[name][0]):
+                    raise GenotypeError(f"decisions[{i}].{name}: {option!r} is not one of {list(layer.choices[name])}")
+                decision[name] = option
+            decisions.append(decision)
+        return decisions
+
+    def _export_layers(self, decisions: Sequence[Mapping[str, Any]]):
+        exported, width = [], self.in_dim
+        searchable = iter(decisions)
+        for layer in self.layers:
+            if isinstance(layer, SearchableLayer):
+                parts, width = layer.export(next(searchable), width)
+            else:
+                parts, width = layer.export(width)
+            exported.extend(parts)
+        return exported
+
+    def _compile(self, decisions: list[dict], meta: Mapping | None) -> Genotype:
+        """A genotype from ranked decisions (`{choice: [[option, p], ...]}` per layer)."""
+        taken = [{name: ranked[0][0] for name, ranked in d.items()} for d in decisions]
+        specs = [spec for spec, _ in self._export_layers(taken)]
+        return Genotype(layers=tuple(specs), in_dim=self.in_dim, space=self.space.to_dict(), decisions=decisions,
+                        meta=dict(meta or {}))
+
+    @torch.no_grad()
+    def export(self, genotype: Genotype | None = None) -> NASHead:
+        """A `NASHead` of `genotype` (default: `self.genotype()`) carrying this supernet's
+        weights sliced to the chosen widths. In eval mode with one-hot (argmax) weights the
+        supernet and the exported head compute the same function.
+
+        BatchNorm running statistics are copied as accumulated by the supernet; call
+        `nasiam.head.recalibrate_batchnorm(head, features)` to re-estimate them for the
+        exported architecture when eval-mode outputs matter.
+        """
+        genotype = genotype if genotype is not None else self.genotype()
+        decisions = self._decisions_from(genotype)
+        exported = self._export_layers(decisions)
+        genotype = Genotype(layers=tuple(s for s, _ in exported), in_dim=self.in_dim, space=genotype.space,
+                            decisions=genotype.decisions, meta=genotype.meta)
+        head = NASHead(genotype)
+        reference = next(self.parameters())
+        head.to(device=reference.device, dtype=reference.dtype)
+        for block, (_, state) in zip(head, exported):
+            block.load_state_dict(state)
+        return head

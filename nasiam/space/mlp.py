@@ -1,0 +1,183 @@
+"""The default space, `mlp`: a chain of `Linear(width) -> norm -> activation` layers whose
+width, norm, activation and presence (depth) are searched, followed by the framework's fixed
+output layer.
+
+One `MLPSearchLayer` holds a single Linear at the largest width: widths are prefix masks
+weighted by their probabilities, norms and activations are weighted sums of element-wise
+branches, and skipping the layer is a weighted identity. Its cost is about one Linear
+whatever the number of candidates (see benchmarks/head_cost.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from nasiam.space import registry
+from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec, MAX_WIDTH
+from nasiam.space.mixed import masked_layer_norm, mix, mix_elementwise, pad_features, width_inclusion, width_mask
+from nasiam.space.spaces import ExportedLayer, FixedLayer, SearchableLayer, SearchSpace, register_space
+
+DEFAULT_WIDTHS = (512, 1024, 2048, 4096)
+DEFAULT_NORMS = ("batchnorm", "layernorm", "none")
+DEFAULT_ACTIVATIONS = ("relu", "gelu", "silu", "hardswish", "elu", "mish", "leaky_relu", "identity")
+
+
+class MLPSearchLayer(SearchableLayer):
+    """`Linear(in, max(widths)) -> mixed norm -> mixed activation -> width mask`, optionally
+    mixed with skipping the layer altogether.
+
+    Choices: `width`, `norm`, `activation`, and `keep` (True/False) when skippable. Skipping
+    needs the input to fit in the output (`in_features <= max(widths)`): it is zero-padded.
+    """
+
+    def __init__(self, in_features: int, widths: Sequence[int], norms: Sequence[str],
+                 activations: Sequence[str], skippable: bool):
+        super().__init__()
+        self.in_features = in_features
+        self.widths = tuple(sorted(widths))
+        self.out_features = max_width = self.widths[-1]
+        self.skippable = skippable and in_features <= max_width
+        self.linear = nn.Linear(in_features, max_width)  # shared by every width option
+        self.norms = nn.ModuleDict({n: registry.create_norm(n, max_width) for n in norms})
+        self.activations = nn.ModuleList(registry.create_activation(a) for a in activations)
+        self.register_buffer("inclusion", width_inclusion(self.widths, max_width), persistent=False)
+        choices: dict[str, Sequence] = {"width": self.widths, "norm": tuple(norms), "activation": tuple(activations)}
+        if self.skippable:
+            choices = {"keep": (True, False), **choices}
+        self._init_arch(choices)
+
+    def _norm(self, index: int, z: Tensor, mask: Tensor, hard_width: int | None) -> Tensor:
+        name = self.choices["norm"][index]
+        module = self.norms[name]
+        if registry.get_norm(name).per_channel:
+            return module(z)  # per-channel statistics: the same at every width
+        return masked_layer_norm(z, mask, module.weight, module.bias, module.eps, hard_width)
+
+    def forward(self, x: Tensor, weights: Mapping[str, Tensor], hard: bool = False) -> Tensor:
+        keep = weights.get("keep")
+        if keep is not None and hard and int(keep.argmax()) == 1:
+            return keep[1] * pad_features(x, self.out_features)  # skipped: no Linear at all
+        z = self.linear(x)
+        mask = width_mask(weights["width"], self.inclusion)
+        hard_width = self.widths[int(weights["width"].argmax())] if hard else None
+        z = mix(weights["norm"], lambda i: self._norm(i, z, mask, hard_width), hard)
+        a = mix_elementwise(weights["activation"], self.activations, z, hard)
+        if keep is None:
+            return a * mask
+        if hard:
+            return a * (keep[0] * mask)
+        # one fused kernel for keep * (a * mask) + skip * x
+        return torch.addcmul(keep[1] * pad_features(x, self.out_features), a, keep[0] * mask)
+
+    def export(self, decision: Mapping[str, Any], in_width: int) -> tuple[list[ExportedLayer], int]:
+        if not decision.get("keep", True):
+            return [], in_width
+        width, norm_name = decision["width"], decision["norm"]
+        spec = LayerSpec(width=width, norm=norm_name, activation=decision["activation"])
+        weight, bias = self.linear.weight.detach(), self.linear.bias.detach()
+        state = {"linear.weight": weight[:width, :in_width].clone()}
+        if spec.bias:
+            state["linear.bias"] = bias[:width].clone()
+        norm_state = {k: v.detach() for k, v in self.norms[norm_name].state_dict().items()}
+        for key, value in norm_state.items():
+            state[f"norm.{key}"] = value.clone() if value.dim() == 0 else value[:width].clone()
+        if not spec.bias and "norm.running_mean" in state:
+            # The exported Linear drops the bias BatchNorm would cancel in training; fold it
+            # into the running mean so eval-mode outputs stay identical: BN(z + b) with mean
+            # m equals BN(z) with mean m - b.
+            state["norm.running_mean"] -= bias[:width]
+        return [(spec, state)], width
+
+
+def _as_tuple(values, kind: str) -> tuple:
+    values = tuple(values)
+    if not values:
+        raise ValueError(f"the space needs at least one {kind}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"duplicate {kind}s in {values}")
+    return values
+
+
+@register_space
+@dataclass(frozen=True)
+class MLPSpace(SearchSpace):
+    """Per layer: width, norm, activation, and whether the layer is kept (depth).
+
+    Args:
+        widths: candidate output widths of each searchable layer.
+        norms: candidate norms (names in the norm registry).
+        activations: candidate activations (names in the activation registry).
+        allow_skip: search the depth too: each searchable layer may be skipped.
+    """
+
+    widths: tuple[int, ...] = DEFAULT_WIDTHS
+    norms: tuple[str, ...] = DEFAULT_NORMS
+    activations: tuple[str, ...] = DEFAULT_ACTIVATIONS
+    allow_skip: bool = True
+    name = "mlp"
+
+    def __post_init__(self):
+        object.__setattr__(self, "widths", _as_tuple(self.widths, "width"))
+        object.__setattr__(self, "norms", _as_tuple(self.norms, "norm"))
+        object.__setattr__(self, "activations", _as_tuple(self.activations, "activation"))
+        for w in self.widths:
+            if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= MAX_WIDTH:
+                raise ValueError(f"width {w!r} must be an integer in [1, {MAX_WIDTH}]")
+        for n in self.norms:
+            entry = registry.get_norm(n)
+            if not entry.per_channel and n != "layernorm":
+                raise ValueError(f"norm {n!r} normalises across features and cannot be searched over "
+                                 "masked widths; use it in fixed heads only")
+        for a in self.activations:
+            registry.get_activation(a)
+
+    def build_layers(self, in_dim: int, out_dim: int, num_layers: int, output: LayerSpec | None) -> list[nn.Module]:
+        if output is None:
+            raise ValueError("the mlp space ends in the framework's fixed output layer; pass output_layer=True")
+        layers: list[nn.Module] = []
+        features = in_dim
+        for _ in range(num_layers):
+            layer = MLPSearchLayer(features, self.widths, self.norms, self.activations, self.allow_skip)
+            layers.append(layer)
+            features = layer.out_features
+        layers.append(FixedLayer(features, output))
+        return layers
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "widths": list(self.widths), "norms": list(self.norms),
+                "activations": list(self.activations), "allow_skip": self.allow_skip}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "MLPSpace":
+        allowed = {"name", "widths", "norms", "activations", "allow_skip"}
+        unknown = set(d) - allowed
+        if unknown:
+            raise GenotypeError(f"space: unknown field(s) {sorted(unknown)} for the mlp space")
+        kwargs = {k: d[k] for k in ("widths", "norms", "activations", "allow_skip") if k in d}
+        for k in ("widths", "norms", "activations"):
+            if k in kwargs and (not isinstance(kwargs[k], list) or len(kwargs[k]) > 64):
+                raise GenotypeError(f"space.{k}: expected a list of at most 64 options")
+        try:
+            return cls(**kwargs)
+        except (KeyError, ValueError, TypeError) as e:
+            raise GenotypeError(f"space: {e.args[0] if e.args else e}") from None
+
+    def check_genotype(self, genotype: Genotype) -> None:
+        for i, layer in enumerate(genotype.layers):
+            if layer.fixed:
+                continue
+            where = f"layers[{i}]"
+            if layer.op != "linear":
+                raise GenotypeError(f"{where}.op: the mlp space has only linear layers, not {layer.op!r}")
+            if layer.width not in self.widths:
+                raise GenotypeError(f"{where}.width: {layer.width} is not in the space's widths {list(self.widths)}")
+            if layer.norm not in self.norms:
+                raise GenotypeError(f"{where}.norm: {layer.norm!r} is not in the space's norms {list(self.norms)}")
+            if layer.activation not in self.activations:
+                raise GenotypeError(f"{where}.activation: {layer.activation!r} is not in the space's "
+                                    f"activations {list(self.activations)}")

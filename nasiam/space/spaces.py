@@ -1,0 +1,145 @@
+"""The `SearchSpace` interface, the layer classes every space builds on, and the registry
+that maps a space's name in genotype JSON back to its class."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from typing import Any, ClassVar, Mapping, Sequence
+
+import torch.nn as nn
+from torch import Tensor
+
+from nasiam.space import registry
+from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
+
+__all__ = ["SearchSpace", "SearchableLayer", "FixedLayer", "ExportedLayer", "register_space", "space_from_dict",
+           "create_space", "list_spaces", "build_layer"]
+
+# What a layer hands to the exporter: the fixed layer it becomes and that layer's weights,
+# keyed as in `build_layer(spec)`'s state_dict.
+ExportedLayer = tuple[LayerSpec, dict[str, Tensor]]
+
+_POOLS = {
+    "avgpool_3x3": lambda: nn.AvgPool1d(3, stride=1, padding=1),
+    "maxpool_3x3": lambda: nn.MaxPool1d(3, stride=1, padding=1),
+}
+
+
+def build_layer(spec: LayerSpec, in_width: int) -> nn.Sequential:
+    """The standard-module form of one layer: children `linear` or `pool`, `norm`, `act`,
+    each present only when it does something. Shared by `NASHead` and the exporters so that
+    state-dict keys always agree."""
+    children: "OrderedDict[str, nn.Module]" = OrderedDict()
+    if spec.op == "linear":
+        children["linear"] = nn.Linear(in_width, spec.width, bias=spec.bias)
+    else:
+        # A 2-D (batch, features) tensor is read by Pool1d as unbatched (channels, length):
+        # the window slides over the features, as in the NASiam paper's ops.
+        children["pool"] = _POOLS[spec.op]()
+    if spec.norm != "none":
+        children["norm"] = registry.create_norm(spec.norm, spec.width)
+    if spec.activation != "identity":
+        children["act"] = registry.create_activation(spec.activation)
+    return nn.Sequential(children)
+
+
+class SearchableLayer(nn.Module, ABC):
+    """A supernet layer: some architecture choices, each a vector of logits in `self.arch`.
+
+    `choices[name]` lists the options of choice `name`; `self.arch[name]` holds one logit per
+    option. The head turns logits into weights (softmax, Gumbel, argmax) and calls
+    `forward(x, weights, hard)`.
+    """
+
+    choices: dict[str, tuple]
+    out_features: int
+
+    def _init_arch(self, choices: Mapping[str, Sequence]) -> None:
+        import torch
+
+        self.choices = {name: tuple(options) for name, options in choices.items()}
+        # Zero logits: every option starts equally likely (DARTS' initialisation up to noise,
+        # which the search strategy may add).
+        self.arch = nn.ParameterDict({name: nn.Parameter(torch.zeros(len(options)))
+                                      for name, options in self.choices.items()})
+
+    @abstractmethod
+    def forward(self, x: Tensor, weights: Mapping[str, Tensor], hard: bool = False) -> Tensor: ...
+
+    @abstractmethod
+    def export(self, decision: Mapping[str, Any], in_width: int) -> tuple[list[ExportedLayer], int]:
+        """The fixed layers this layer becomes under `decision` (one option per choice), with
+        the supernet's weights sliced to fit an input of `in_width` features; and the width
+        of the output."""
+
+
+class FixedLayer(nn.Module):
+    """A layer the framework fixes (e.g. the projector's output Linear + BN): no choices.
+
+    Its input width varies with the choices before it, so it is built at the largest input
+    width and sliced on export.
+    """
+
+    def __init__(self, in_features: int, spec: LayerSpec):
+        super().__init__()
+        if spec.op != "linear":
+            raise ValueError("a fixed layer must be linear")
+        self.spec = spec if spec.fixed else LayerSpec(**{**spec.to_dict(), "fixed": True})
+        self.block = build_layer(self.spec, in_features)
+        self.out_features = spec.width
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.block(x)
+
+    def export(self, in_width: int) -> tuple[list[ExportedLayer], int]:
+        state = {k: v.detach().clone() for k, v in self.block.state_dict().items()}
+        state["linear.weight"] = state["linear.weight"][:, :in_width].clone()
+        return [(self.spec, state)], self.spec.width
+
+
+class SearchSpace(ABC):
+    """A family of heads: how to build its supernet and which genotypes belong to it."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def build_layers(self, in_dim: int, out_dim: int, num_layers: int,
+                     output: LayerSpec | None) -> list[nn.Module]:
+        """The supernet's layers (`SearchableLayer`s, then `FixedLayer`s)."""
+
+    @abstractmethod
+    def to_dict(self) -> dict: ...
+
+    @classmethod
+    @abstractmethod
+    def from_dict(cls, d: Mapping) -> "SearchSpace": ...
+
+    @abstractmethod
+    def check_genotype(self, genotype: Genotype) -> None:
+        """Raise `GenotypeError` naming the field if `genotype` could not come from this space."""
+
+
+_SPACES: dict[str, type[SearchSpace]] = {}
+
+
+def register_space(cls: type[SearchSpace]) -> type[SearchSpace]:
+    _SPACES[cls.name] = cls
+    return cls
+
+
+def list_spaces() -> list[str]:
+    return list(_SPACES)
+
+
+def create_space(name: str, **kwargs) -> SearchSpace:
+    if name not in _SPACES:
+        raise KeyError(f"unknown search space {name!r}; known: {', '.join(_SPACES)}")
+    return _SPACES[name](**kwargs)
+
+
+def space_from_dict(d: Mapping) -> SearchSpace:
+    if not isinstance(d, Mapping) or not isinstance(d.get("name"), str):
+        raise GenotypeError("space: expected an object with a 'name'")
+    if d["name"] not in _SPACES:
+        raise GenotypeError(f"space.name: unknown search space {d['name']!r}; known: {', '.join(_SPACES)}")
+    return _SPACES[d["name"]].from_dict(d)

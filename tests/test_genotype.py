@@ -1,0 +1,157 @@
+import json
+import resource
+import time
+
+import pytest
+
+from nasiam import NASHead
+from nasiam.space import Genotype, GenotypeError, LayerSpec, MLPSpace, NASiamSpace
+from nasiam.space.genotype import MAX_FILE_BYTES, MAX_WIDTH
+
+
+def _genotype(**kw):
+    layers = (LayerSpec(width=64, norm="batchnorm", activation="relu"),
+              LayerSpec(width=32, norm="batchnorm_noaffine", fixed=True))
+    return Genotype(layers=layers, **kw)
+
+
+def _valid_dict():
+    return _genotype(in_dim=16, space=MLPSpace(widths=(32, 64), activations=("relu", "identity")).to_dict(),
+                     decisions=[{"width": [[64, 0.9], [32, 0.1]]}], meta={"framework": "simsiam"}).to_dict()
+
+
+def test_json_round_trip_is_lossless(tmp_path):
+    g = Genotype.from_dict(_valid_dict())
+    assert Genotype.from_json(g.to_json()) == g
+    g.save(tmp_path / "g.json")
+    assert Genotype.load(tmp_path / "g.json") == g
+    assert json.loads((tmp_path / "g.json").read_text())["schema_version"] == 1
+
+
+def test_bias_defaults_follow_the_norm():
+    assert LayerSpec(width=4, norm="batchnorm").bias is False
+    assert LayerSpec(width=4, norm="layernorm").bias is True
+    assert LayerSpec(width=4).bias is True
+    assert LayerSpec(width=4, op="avgpool_3x3").bias is False
+    d = _valid_dict()
+    del d["layers"][0]["bias"]
+    assert Genotype.from_dict(d).layers[0].bias is False
+
+
+def test_describe_and_out_dim():
+    g = _genotype()
+    assert g.describe() == "linear64-batchnorm-relu > linear32-batchnorm_noaffine"
+    assert g.out_dim == 32
+    assert g.num_parameters(16) == 16 * 64 + 2 * 64 + 64 * 32
+
+
+def _mutate(path, value):
+    d = _valid_dict()
+    target = d
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return d
+
+
+@pytest.mark.parametrize("path,value,field,message", [
+    (["layers", 0, "op"], "conv3x3", "layers[0].op", "unknown op"),
+    (["layers", 0, "norm"], "groupnorm", "layers[0].norm", "unknown norm"),
+    (["layers", 0, "activation"], "__import__('os').system('echo pwned')", "layers[0].activation", "too long|unknown"),
+    (["layers", 0, "activation"], "swish2", "layers[0].activation", "unknown activation"),
+    (["layers", 0, "width"], "64", "layers[0].width", "expected an integer"),
+    (["layers", 0, "width"], True, "layers[0].width", "expected an integer"),
+    (["layers", 0, "width"], 64.0, "layers[0].width", "expected an integer"),
+    (["layers", 0, "width"], 0, "layers[0].width", "out of range"),
+    (["layers", 0, "width"], MAX_WIDTH + 1, "layers[0].width", "out of range"),
+    (["layers", 0, "width"], 10 ** 30, "layers[0].width", "out of range"),
+    (["layers", 0, "bias"], "yes", "layers[0].bias", "true or false"),
+    (["layers", 0, "kernel"], 3, "layers[0]", "unknown field"),
+    (["layers", 0], "linear", "layers[0]", "expected an object"),
+    (["layers"], [], "layers", "at least one layer"),
+    (["layers"], {"0": 1}, "layers", "expected a list"),
+    (["schema_version"], 2, "schema_version", "upgrade nasiam"),
+    (["format"], "pickle", "format", "not a nasiam genotype"),
+    (["in_dim"], -3, "in_dim", "out of range"),
+    (["layers", 0, "width"], 48, "layers[0].width", "not in the space's widths"),
+    (["layers", 0, "activation"], "gelu", "layers[0].activation", "not in the space's activations"),
+    (["space", "name"], "transformer", "space.name", "unknown search space"),
+    (["decisions"], [{"width": [[64, 1.5]]}], "decisions[0].width[0]", "probability"),
+    (["decisions"], [{"width": [["a", "b", "c"]]}], "decisions[0].width[0]", "pair"),
+    (["meta"], {"a": [[[[[[1]]]]]]}, "meta", "nested deeper"),
+])
+def test_each_validation_error_names_the_field(path, value, field, message):
+    with pytest.raises(GenotypeError, match=message) as info:
+        Genotype.from_dict(_mutate(path, value))
+    assert str(info.value).startswith(field), str(info.value)
+
+
+def test_missing_and_unknown_top_level_fields():
+    with pytest.raises(GenotypeError, match="missing field"):
+        Genotype.from_dict({"schema_version": 1})
+    with pytest.raises(GenotypeError, match="unknown field.*'code'"):
+        Genotype.from_dict({**_valid_dict(), "code": "print(1)"})
+    with pytest.raises(GenotypeError, match="expected an object"):
+        Genotype.from_dict([1, 2, 3])
+
+
+def test_dims_are_checked_against_the_input_width():
+    pool_after_linear = Genotype(layers=(LayerSpec(width=8), LayerSpec(op="maxpool_3x3", width=8)))
+    pool_after_linear.validate(in_dim=4)
+    bad_pool = Genotype(layers=(LayerSpec(width=8), LayerSpec(op="maxpool_3x3", width=6)))
+    with pytest.raises(GenotypeError, match=r"layers\[1\].width: maxpool_3x3 keeps the width"):
+        bad_pool.validate(in_dim=4)
+    with pytest.raises(GenotypeError, match="saved for 16 input features, not 8"):
+        NASHead(Genotype.from_dict(_valid_dict()), in_dim=8)
+    with pytest.raises(GenotypeError, match="pass in_dim"):
+        NASHead(_genotype())
+
+
+def test_absurd_total_size_is_refused_before_allocating():
+    huge = Genotype(layers=tuple(LayerSpec(width=MAX_WIDTH, norm="batchnorm") for _ in range(4)))
+    start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(GenotypeError, match="parameters exceed the limit"):
+        NASHead(huge, in_dim=MAX_WIDTH)
+    assert time.perf_counter() - start < 1.0
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kib < 100 * 1024  # 3 x 65536^2 floats would be 48 GiB
+
+
+def test_hostile_files_fail_cleanly_without_executing(tmp_path):
+    marker = tmp_path / "pwned"
+    payloads = {
+        "code.json": json.dumps({**_valid_dict(), "layers": [
+            {"width": 8, "activation": f"__import__('os').system('touch {marker}')"}]}),
+        "pickle.json": b"\x80\x04\x95cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.",
+        "python.json": f"Genotype(encoder=[open('{marker}', 'w')])",
+        "nested.json": "[" * 200_000 + "]" * 200_000,
+        "nan.json": json.dumps(_valid_dict()).replace('"in_dim": 16', '"in_dim": NaN'),
+        "empty.json": "",
+        "huge_width.json": json.dumps({**_valid_dict(), "layers": [{"width": 2 ** 40}]}),
+    }
+    for name, payload in payloads.items():
+        path = tmp_path / name
+        path.write_bytes(payload if isinstance(payload, bytes) else payload.encode())
+        with pytest.raises(GenotypeError) as info:
+            Genotype.load(path)
+        assert name in str(info.value)
+    big = tmp_path / "big.json"
+    big.write_text(" " * (MAX_FILE_BYTES + 1))
+    with pytest.raises(GenotypeError, match="not a genotype file"):
+        Genotype.load(big)
+    assert not marker.exists()
+
+
+def test_missing_file_says_where_it_looked(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no genotype file at"):
+        Genotype.load(tmp_path / "nope.json")
+
+
+def test_nasiam_space_genotypes_are_checked_against_their_ops():
+    g = NASiamSpace().compile(["linear_relu", "identity"], in_dim=8, out_dim=8)
+    assert Genotype.from_json(g.to_json()) == g
+    d = g.to_dict()
+    d["space"]["ops"] = ["linear_relu"]
+    with pytest.raises(GenotypeError, match="'identity' is not in the space's ops"):
+        Genotype.from_dict(d)

@@ -1,0 +1,94 @@
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from nasiam.space import registry
+from nasiam.space.mixed import (
+    masked_layer_norm, mix, mix_elementwise, pad_features, width_inclusion, width_mask)
+
+
+def test_width_mask_is_probability_that_channel_exists():
+    inclusion = width_inclusion((2, 4, 6), 6)
+    probs = torch.tensor([0.5, 0.3, 0.2])
+    torch.testing.assert_close(width_mask(probs, inclusion), torch.tensor([1.0, 1.0, 0.5, 0.5, 0.2, 0.2]))
+
+
+def test_width_mask_gradient_sees_the_channels_an_option_adds():
+    inclusion = width_inclusion((1, 3), 3)
+    probs = torch.tensor([0.4, 0.6], requires_grad=True)
+    y = torch.tensor([[1.0, 2.0, 3.0]])
+    (y * width_mask(probs, inclusion)).sum().backward()
+    # option 0 keeps channel 0 only, option 1 keeps all three
+    torch.testing.assert_close(probs.grad, torch.tensor([1.0, 6.0]))
+
+
+def test_masked_layer_norm_one_hot_equals_layer_norm_of_the_prefix():
+    z = torch.randn(5, 8) * 2 + 1
+    ln = nn.LayerNorm(8)
+    nn.init.normal_(ln.weight)
+    nn.init.normal_(ln.bias)
+    widths = (2, 5, 8)
+    for k, w in enumerate(widths):
+        mask = width_mask(F.one_hot(torch.tensor(k), 3).float(), width_inclusion(widths, 8))
+        expected = F.layer_norm(z[:, :w], (w,), ln.weight[:w], ln.bias[:w], ln.eps)
+        for hard_width in (None, w):
+            out = masked_layer_norm(z, mask, ln.weight, ln.bias, ln.eps, hard_width)
+            torch.testing.assert_close(out[:, :w], expected)
+
+
+def test_masked_layer_norm_weights_statistics_by_the_mask_and_passes_gradient_to_it():
+    z = torch.randn(3, 4, dtype=torch.double)
+    probs = torch.tensor([0.25, 0.75], dtype=torch.double, requires_grad=True)
+    mask = width_mask(probs, width_inclusion((2, 4), 4).double())  # [1, 1, .75, .75]
+    one, zero = torch.ones(4, dtype=torch.double), torch.zeros(4, dtype=torch.double)
+    out = masked_layer_norm(z, mask, one, zero, 0.0)
+    m = torch.tensor([1, 1, 0.75, 0.75], dtype=torch.double)
+    mean = (z * m).sum(1, keepdim=True) / m.sum()
+    var = ((z - mean) ** 2 * m).sum(1, keepdim=True) / m.sum()
+    torch.testing.assert_close(out, (z - mean) / var.sqrt())
+    out[:, 0].sum().backward()
+    assert probs.grad.abs().sum() > 0
+
+
+def test_mix_hard_evaluates_only_the_selected_branch_and_keeps_its_gradient():
+    calls = []
+
+    def branch(i):
+        calls.append(i)
+        return torch.full((2,), float(i + 1))
+
+    logits = torch.zeros(3, requires_grad=True)
+    probs = F.gumbel_softmax(logits, hard=True)
+    out = mix(probs, branch, hard=True)
+    assert calls == [int(probs.argmax())]
+    out.sum().backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
+
+
+def test_mix_soft_is_weighted_sum():
+    probs = torch.tensor([0.2, 0.8])
+    out = mix(probs, lambda i: torch.tensor([10.0, 20.0])[i].expand(3), hard=False)
+    torch.testing.assert_close(out, torch.full((3,), 18.0))
+
+
+def test_mix_elementwise_matches_autograd_reference_values_and_gradients():
+    fns = [registry.create_activation(a) for a in ("relu", "gelu", "silu", "elu", "mish", "identity")]
+    z = torch.randn(7, 5, dtype=torch.double, requires_grad=True)
+    logits = torch.randn(len(fns), dtype=torch.double, requires_grad=True)
+    g = torch.randn(7, 5, dtype=torch.double)
+
+    out = mix_elementwise(F.softmax(logits, 0), fns, z, hard=False)
+    gz, gl = torch.autograd.grad(out, (z, logits), g)
+
+    reference = sum(p * f(z) for p, f in zip(F.softmax(logits, 0), fns))
+    rz, rl = torch.autograd.grad(reference, (z, logits), g)
+    torch.testing.assert_close(out, reference)
+    torch.testing.assert_close(gz, rz)
+    torch.testing.assert_close(gl, rl)
+
+
+def test_pad_features():
+    x = torch.ones(2, 3)
+    assert pad_features(x, 3) is x
+    torch.testing.assert_close(pad_features(x, 5), torch.tensor([[1.0, 1, 1, 0, 0]] * 2))

@@ -1,0 +1,137 @@
+import os
+import warnings
+
+import pytest
+import torch
+import torch.nn as nn
+
+from nasiam import NASHead, SearchableHead, recalibrate_batchnorm
+from nasiam.head.nas_head import GENOTYPE_FILE, WEIGHTS_FILE
+from nasiam.presets import get_preset
+from nasiam.space import Genotype, GenotypeError, LayerSpec, MLPSpace
+
+
+def _head():
+    g = Genotype(layers=(LayerSpec(width=16, norm="layernorm", activation="gelu"),
+                         LayerSpec(op="avgpool_3x3", width=16, norm="batchnorm"),
+                         LayerSpec(width=8, norm="batchnorm_noaffine", fixed=True)))
+    head = NASHead.from_genotype(g, in_dim=12)
+    head.train()
+    head(torch.randn(32, 12))  # non-trivial BatchNorm statistics
+    return head.eval()
+
+
+def test_from_genotype_builds_the_described_layers():
+    head = _head()
+    assert head.in_dim == 12 and head.out_dim == 8
+    assert isinstance(head[0].linear, nn.Linear) and head[0].linear.bias is not None
+    assert isinstance(head[1].pool, nn.AvgPool1d) and isinstance(head[1].norm, nn.BatchNorm1d)
+    assert head[2].linear.bias is None and not head[2].norm.affine
+    assert head(torch.randn(5, 12)).shape == (5, 8)
+    assert "linear16-layernorm-gelu" in repr(head)
+
+
+def test_save_and_from_pretrained_round_trip(tmp_path):
+    head = _head()
+    head.save_pretrained(tmp_path / "h")
+    assert sorted(os.listdir(tmp_path / "h")) == [GENOTYPE_FILE, WEIGHTS_FILE]
+    loaded = NASHead.from_pretrained(tmp_path / "h").eval()
+    x = torch.randn(7, 12)
+    torch.testing.assert_close(loaded(x), head(x))
+    assert loaded.genotype == head.genotype
+    assert Genotype.load(tmp_path / "h" / GENOTYPE_FILE).in_dim == 12
+
+
+def test_from_pretrained_errors_name_the_problem(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing genotype.json, head.safetensors"):
+        NASHead.from_pretrained(tmp_path)
+    _head().save_pretrained(tmp_path / "h")
+    (tmp_path / "h" / WEIGHTS_FILE).write_bytes(b"not safetensors at all")
+    with pytest.raises(ValueError, match="not a readable safetensors file"):
+        NASHead.from_pretrained(tmp_path / "h")
+    # weights of another architecture
+    other = NASHead.from_genotype(get_preset("simsiam_predictor", hidden_dim=16, out_dim=8), in_dim=12)
+    other.save_pretrained(tmp_path / "o")
+    (tmp_path / "h" / WEIGHTS_FILE).write_bytes((tmp_path / "o" / WEIGHTS_FILE).read_bytes())
+    with pytest.raises(ValueError, match="weights do not match the genotype"):
+        NASHead.from_pretrained(tmp_path / "h")
+
+
+def test_interrupted_save_leaves_the_previous_head_intact(tmp_path, monkeypatch):
+    good = _head()
+    good.save_pretrained(tmp_path)
+    before = {f: (tmp_path / f).read_bytes() for f in (GENOTYPE_FILE, WEIGHTS_FILE)}
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    other = NASHead.from_genotype(get_preset("simsiam_predictor", hidden_dim=4, out_dim=8), in_dim=12)
+    with pytest.raises(OSError, match="No space left"):
+        other.save_pretrained(tmp_path)
+    monkeypatch.undo()
+    assert {f: (tmp_path / f).read_bytes() for f in before} == before
+    assert sorted(os.listdir(tmp_path)) == [GENOTYPE_FILE, WEIGHTS_FILE]  # no temp files left
+
+
+def test_input_width_mismatch_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"expects \(batch, 12\) features, got \[5, 13\]"):
+        _head()(torch.randn(5, 13))
+
+
+def test_torch_export_gives_the_same_output():
+    head = _head()
+    x = torch.randn(6, 12)
+    program = torch.export.export(head, (x,))
+    torch.testing.assert_close(program.module()(x), head(x))
+
+
+def test_torch_jit_script_gives_the_same_output():
+    head = _head()
+    x = torch.randn(6, 12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scripted = torch.jit.script(head)
+    torch.testing.assert_close(scripted(x), head(x))
+
+
+def test_torch_compile_gives_the_same_output():
+    head = _head()
+    x = torch.randn(6, 12)
+    # the eager backend checks tracing without a C++ toolchain; inductor runs in benchmarks
+    compiled = torch.compile(head, backend="eager", fullgraph=True)
+    torch.testing.assert_close(compiled(x), head(x))
+
+
+def test_recalibrate_batchnorm_uses_the_data_exactly():
+    head = _head()
+    batches = [torch.randn(64, 12) for _ in range(4)]
+    assert recalibrate_batchnorm(head, batches) == 4
+    assert not head.training
+    with torch.no_grad():
+        pooled = torch.cat([head[1].pool(head[0](b)) for b in batches])
+    # cumulative average of per-batch means equals the pooled mean for equal batch sizes
+    torch.testing.assert_close(head[1].norm.running_mean, pooled.mean(0), atol=1e-5, rtol=1e-5)
+    assert head[1].norm.momentum == 0.1
+
+
+def test_recalibrate_batchnorm_with_no_batches_changes_nothing():
+    head = _head()
+    before = head[1].norm.running_mean.clone()
+    with pytest.raises(ValueError, match="no batches"):
+        recalibrate_batchnorm(head, [])
+    torch.testing.assert_close(head[1].norm.running_mean, before)
+
+
+def test_recalibration_after_export_matches_the_exported_architecture():
+    supernet = SearchableHead(12, 8, 2, MLPSpace(widths=(8, 16)), output_norm="batchnorm_noaffine")
+    supernet.train()
+    for _ in range(5):
+        supernet(torch.randn(32, 12))
+    head = supernet.export()
+    data = [torch.randn(64, 12) for _ in range(3)]
+    recalibrate_batchnorm(head, data)
+    head.eval()
+    out = torch.cat([head(b) for b in data])
+    # the output BN (affine=False) now standardises the exported head's own outputs
+    assert out.mean(0).abs().max() < 0.2

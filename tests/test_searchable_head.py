@@ -1,0 +1,188 @@
+import random
+
+import pytest
+import torch
+import torch.nn as nn
+
+from nasiam import NASHead, SearchableHead
+from nasiam.space import Genotype, GenotypeError, LayerSpec, MLPSpace, NASiamSpace
+from nasiam.space.nasiam_paper import PAPER_OPS
+
+SMALL = MLPSpace(widths=(8, 16, 32))
+
+
+def _train_a_little(head, in_dim, steps=3):
+    """Move weights, BN statistics and biases away from their initial values."""
+    opt = torch.optim.SGD(head.weight_parameters(), lr=0.1)
+    head.train()
+    for _ in range(steps):
+        opt.zero_grad()
+        head(torch.randn(16, in_dim) * 2 + 0.5).pow(2).mean().backward()
+        opt.step()
+
+
+def _set_random_decisions(head, rng, peak=1e4):
+    for layer in head.searchable_layers():
+        for logits in layer.arch.values():
+            with torch.no_grad():
+                logits.zero_()
+                logits[rng.randrange(logits.numel())] = peak
+
+
+CONFIGS = [
+    dict(in_dim=12, out_dim=10, num_layers=2, space=SMALL, output_norm="batchnorm_noaffine"),
+    dict(in_dim=40, out_dim=6, num_layers=3, space=SMALL, output_norm="none"),  # in > max width: no skip at layer 0
+    dict(in_dim=16, out_dim=16, num_layers=1, space=MLPSpace(widths=(4, 16), norms=("layernorm", "batchnorm")),
+         output_norm="layernorm", output_activation="gelu"),
+    dict(in_dim=8, out_dim=20, num_layers=3, space=NASiamSpace(), output_norm="batchnorm_noaffine"),
+    dict(in_dim=20, out_dim=20, num_layers=4, space=NASiamSpace(hidden_dim=6), output_layer=False),
+    dict(in_dim=6, out_dim=12, num_layers=2, space=NASiamSpace(hidden_dim=9), output_layer=False),
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c['space'].name}-{c['in_dim']}-{c['num_layers']}")
+def test_export_equals_supernet_with_one_hot_alphas(config):
+    rng = random.Random(0)
+    for trial in range(12):
+        torch.manual_seed(trial)
+        head = SearchableHead(**config)
+        _train_a_little(head, config["in_dim"])
+        _set_random_decisions(head, rng)
+        exported = head.export()
+        assert isinstance(exported, NASHead)
+        head.eval(), exported.eval()
+        x = torch.randn(32, config["in_dim"]) * 2 + 0.5
+        with torch.no_grad():
+            for mode in ("softmax", "argmax"):  # peaked softmax is one-hot in float32
+                head.set_sampling(mode)
+                torch.testing.assert_close(exported(x), head(x), atol=1e-5, rtol=1e-5)
+
+
+def test_exported_head_is_made_of_standard_layers_only():
+    head = SearchableHead(12, 10, 2, SMALL, output_norm="batchnorm_noaffine")
+    _set_random_decisions(head, random.Random(3))
+    allowed = (nn.Sequential, nn.Linear, nn.BatchNorm1d, nn.LayerNorm, nn.ReLU, nn.GELU, nn.SiLU, nn.Hardswish,
+               nn.ELU, nn.Mish, nn.LeakyReLU, nn.AvgPool1d, nn.MaxPool1d)
+    for module in head.export().modules():
+        assert isinstance(module, allowed), type(module)
+
+
+def test_export_keeps_the_supernet_weights_sliced():
+    head = SearchableHead(12, 10, 1, MLPSpace(widths=(8, 16), allow_skip=False), output_norm="none")
+    _train_a_little(head, 12)
+    for logits, index in zip(head.searchable_layers()[0].arch.values(), (0, 0, 0)):
+        with torch.no_grad():
+            logits.zero_()
+            logits[index] = 5.0
+    g = head.genotype()
+    assert [layer.width for layer in g.layers] == [8, 10]
+    exported = head.export(g)
+    supernet = head.searchable_layers()[0].linear
+    torch.testing.assert_close(exported[0].linear.weight, supernet.weight[:8])
+    torch.testing.assert_close(exported[1].linear.weight, head.layers[1].block.linear.weight[:, :8])
+
+
+def test_arch_and_weight_parameters_are_disjoint_and_complete():
+    head = SearchableHead(12, 10, 2, SMALL)
+    arch = dict(head.named_arch_parameters())
+    weights = dict(head.named_weight_parameters())
+    assert set(arch).isdisjoint(weights)
+    assert set(arch) | set(weights) == {n for n, _ in head.named_parameters()}
+    assert set(arch) == {f"layers.{i}.arch.{c}" for i in (0, 1) for c in ("keep", "width", "norm", "activation")}
+    assert all(p.numel() == n for p, n in zip(
+        [arch["layers.0.arch.width"], arch["layers.0.arch.norm"], arch["layers.0.arch.activation"]], (3, 3, 8)))
+
+
+@pytest.mark.parametrize("mode", ["softmax", "gumbel"])
+def test_gradients_reach_every_architecture_logit(mode):
+    head = SearchableHead(12, 10, 2, SMALL, output_norm="batchnorm").set_sampling(mode, tau=1.0)
+    grads = {n: torch.zeros_like(p) for n, p in head.named_arch_parameters()}
+    for step in range(20 if mode == "gumbel" else 1):
+        head.zero_grad()
+        head(torch.randn(16, 12)).pow(2).sum().backward()
+        for n, p in head.named_arch_parameters():
+            # a Gumbel sample that skips a layer leaves that layer's other choices unused
+            if p.grad is not None:
+                grads[n] += p.grad.abs()
+    assert all(g.sum() > 0 for g in grads.values())
+
+
+def test_genotype_ranks_options_and_top_k_truncates():
+    head = SearchableHead(12, 10, 1, SMALL)
+    with torch.no_grad():
+        head.searchable_layers()[0].arch["width"].copy_(torch.tensor([0.0, 2.0, 1.0]))
+    g = head.genotype(top_k=2)
+    width = g.decisions[0]["width"]
+    assert [opt for opt, _ in width] == [16, 32]
+    assert width[0][1] > width[1][1]
+    assert g.layers[0].width == 16
+    assert g.space == SMALL.to_dict()
+    assert len(head.genotype().decisions[0]["activation"]) == 8
+
+
+def test_top_genotypes_are_distinct_sorted_and_exportable():
+    head = SearchableHead(12, 10, 2, SMALL)
+    for p in head.arch_parameters():
+        with torch.no_grad():
+            p.normal_()
+    top = head.top_genotypes(5)
+    probs = [g.meta["joint_probability"] for g in top]
+    assert probs == sorted(probs, reverse=True)
+    assert len({g.to_json() for g in top}) == 5
+    assert top[0].layers == head.genotype().layers
+    for g in top:
+        assert head.export(g).genotype.layers == g.layers
+
+
+def test_export_rejects_a_genotype_from_another_space():
+    head = SearchableHead(12, 10, 2, SMALL)
+    other = SearchableHead(12, 10, 1, SMALL).genotype()
+    with pytest.raises(GenotypeError, match="2 searchable layers"):
+        head.export(other)
+    hand_written = Genotype(layers=(LayerSpec(width=10),))
+    with pytest.raises(GenotypeError, match="records none decisions"):
+        head.export(hand_written)
+    g = head.genotype().to_dict()
+    g["decisions"][0]["width"][0][0] = 12
+    with pytest.raises(GenotypeError, match=r"decisions\[0\].width: 12 is not one of"):
+        head.export(Genotype(layers=head.genotype().layers, decisions=g["decisions"]))
+
+
+def test_gumbel_and_argmax_modes_skip_unselected_work():
+    head = SearchableHead(12, 10, 1, SMALL).set_sampling("argmax")
+    layer = head.searchable_layers()[0]
+    with torch.no_grad():
+        layer.arch["keep"].copy_(torch.tensor([0.0, 5.0]))  # skip the layer
+    calls = []
+    layer.linear.register_forward_hook(lambda *a: calls.append(1))
+    head(torch.randn(4, 12))
+    assert calls == []  # the skipped layer's Linear never ran
+    assert head.genotype().describe() == "linear10"
+
+
+def test_invalid_arguments_are_reported():
+    with pytest.raises(ValueError, match="in_dim must be a positive integer"):
+        SearchableHead(0, 10)
+    with pytest.raises(ValueError, match="unknown sampling mode"):
+        SearchableHead(4, 4).set_sampling("annealed")
+    with pytest.raises(KeyError, match="unknown search space"):
+        SearchableHead(4, 4, space="transformer")
+    with pytest.raises(ValueError, match="expects \\(batch, 4\\)"):
+        SearchableHead(4, 4)(torch.randn(2, 5))
+    with pytest.raises(ValueError, match="fixed output layer"):
+        SearchableHead(4, 4, space=SMALL, output_layer=False)
+    with pytest.raises(ValueError, match="cannot be searched"):
+        from nasiam.space import registry
+        registry.register_norm("test_groupish", lambda w: nn.LayerNorm(w), per_channel=False)
+        try:
+            MLPSpace(norms=("test_groupish",))
+        finally:
+            registry._NORMS.pop("test_groupish")
+
+
+def test_all_paper_ops_are_searchable_in_every_width_case():
+    for in_dim, out_dim in ((8, 8), (8, 4), (4, 8)):
+        head = SearchableHead(in_dim, out_dim, 1, NASiamSpace(hidden_dim=out_dim), output_layer=False)
+        assert head.searchable_layers()[0].choices["op"] == PAPER_OPS
+        y = head(torch.randn(5, in_dim))
+        assert y.shape == (5, out_dim)
