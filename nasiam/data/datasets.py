@@ -1,0 +1,231 @@
+"""Datasets from local roots: CIFAR-10/100, STL-10, Fashion-MNIST, image folders (ImageNet,
+ImageNet-100, any folder of class sub-folders), and a synthetic set for tests and smoke runs.
+
+    dataset = create_dataset("fashion_mnist", split="train", transform=...)
+
+Each item is `(transform(image), label)`, the image a uint8 `tv_tensors.Image` (C, H, W) or a
+PIL image for folders; `dataset_info(name)` gives size, channels, classes and normalisation.
+Nothing is downloaded: a missing dataset raises `DataNotFoundError` naming the path that was
+searched and how to obtain the files.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from nasiam.data.readers import (DataNotFoundError, read_cifar_batches, read_idx, read_stl10_images,
+                                 read_stl10_labels)
+
+__all__ = ["DatasetInfo", "dataset_info", "create_dataset", "list_datasets", "ArrayImageDataset",
+           "SyntheticImages", "DataNotFoundError", "FASHION_MNIST_DEBIAN_ROOT", "default_root"]
+
+FASHION_MNIST_DEBIAN_ROOT = Path("/usr/share/datasets/fashion-mnist")
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    image_size: int            # side of the (square) training crop
+    channels: int
+    num_classes: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    splits: tuple[str, ...]
+    eval_split: str = "test"
+
+
+_INFO = {
+    "cifar10": DatasetInfo("cifar10", 32, 3, 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616),
+                           ("train", "test")),
+    "cifar100": DatasetInfo("cifar100", 32, 3, 100, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762),
+                            ("train", "test")),
+    "stl10": DatasetInfo("stl10", 96, 3, 10, IMAGENET_MEAN, IMAGENET_STD,
+                         ("train", "test", "unlabeled", "train+unlabeled")),
+    "fashion_mnist": DatasetInfo("fashion_mnist", 28, 1, 10, (0.2860,), (0.3530,), ("train", "test")),
+    "imagenet": DatasetInfo("imagenet", 224, 3, 1000, IMAGENET_MEAN, IMAGENET_STD, ("train", "val"), "val"),
+    "imagenet100": DatasetInfo("imagenet100", 224, 3, 100, IMAGENET_MEAN, IMAGENET_STD, ("train", "val"), "val"),
+    "imagefolder": DatasetInfo("imagefolder", 224, 3, 0, IMAGENET_MEAN, IMAGENET_STD, ("train", "val"), "val"),
+    "synthetic": DatasetInfo("synthetic", 32, 3, 10, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), ("train", "test")),
+}
+
+
+def list_datasets() -> list[str]:
+    return list(_INFO)
+
+
+def dataset_info(name: str, **overrides) -> DatasetInfo:
+    if name not in _INFO:
+        raise KeyError(f"unknown dataset {name!r}; choose one of {', '.join(_INFO)}")
+    info = _INFO[name]
+    return DatasetInfo(**{**info.__dict__, **overrides}) if overrides else info
+
+
+def default_root(name: str) -> Path:
+    """Where a dataset is looked for when no root is given: Debian's Fashion-MNIST package,
+    else `$NASIAM_DATA` (default `./data`)."""
+    if name == "fashion_mnist":
+        return FASHION_MNIST_DEBIAN_ROOT
+    return Path(os.environ.get("NASIAM_DATA", "data"))
+
+
+class ArrayImageDataset(Dataset):
+    """Images held as a uint8 (N, H, W, C) array (possibly memory-mapped) with labels."""
+
+    def __init__(self, images: np.ndarray, targets: np.ndarray, classes: list[str] | None = None,
+                 transform: Callable | None = None):
+        if len(images) != len(targets):
+            raise ValueError(f"{len(images)} images but {len(targets)} labels")
+        self.images, self.targets, self.transform = images, np.asarray(targets, dtype=np.int64), transform
+        self.classes = classes or [str(c) for c in range(int(self.targets.max()) + 1 if len(self.targets) else 0)]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int):
+        from torchvision import tv_tensors
+
+        image = tv_tensors.Image(torch.from_numpy(np.array(self.images[index])).permute(2, 0, 1))  # a writable copy
+        return (self.transform(image) if self.transform else image), int(self.targets[index])
+
+
+class SyntheticImages(Dataset):
+    """Class-structured random images, generated per index (no memory, fully seeded).
+
+    Class c is a grating at orientation pi*c/C with a class colour, at a random phase and
+    noise per image: an SSL model can learn to tell classes apart, so losses fall and kNN
+    accuracy rises above chance, which makes it useful for tests and smoke runs.
+    """
+
+    def __init__(self, size: int = 512, image_size: int = 32, channels: int = 3, num_classes: int = 10,
+                 seed: int = 0, transform: Callable | None = None):
+        self.size, self.image_size, self.channels, self.num_classes = size, image_size, channels, num_classes
+        self.seed, self.transform = seed, transform
+        self.targets = np.arange(size, dtype=np.int64) % num_classes
+        self.classes = [f"class_{c}" for c in range(num_classes)]
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int):
+        from torchvision import tv_tensors
+
+        if not 0 <= index < self.size:
+            raise IndexError(index)
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+        c = int(self.targets[index])
+        angle = math.pi * c / self.num_classes
+        coords = torch.linspace(0, 1, self.image_size)
+        y, x = torch.meshgrid(coords, coords, indexing="ij")
+        phase = float(torch.rand((), generator=g)) * 2 * math.pi
+        grating = torch.sin(2 * math.pi * 3 * (x * math.cos(angle) + y * math.sin(angle)) + phase)
+        colour = 0.5 + 0.5 * torch.cos(torch.tensor([0.0, 2.1, 4.2])[: self.channels] + c)
+        image = 0.5 + 0.35 * grating[None] * colour[:, None, None]
+        image = image + 0.1 * torch.randn(self.channels, self.image_size, self.image_size, generator=g)
+        image = tv_tensors.Image((image.clamp(0, 1) * 255).to(torch.uint8))
+        return (self.transform(image) if self.transform else image), c
+
+
+def _missing(what: str, root: Path, expected: str, how: str) -> DataNotFoundError:
+    return DataNotFoundError(f"{what} not found: expected {expected} under {root}. {how} "
+                             "(nasiam never downloads data; pass --data-root to point elsewhere)")
+
+
+def _cifar(name: str, root: Path, split: str, transform) -> ArrayImageDataset:
+    folder, label_key = ("cifar-10-batches-py", "labels") if name == "cifar10" else ("cifar-100-python", "fine_labels")
+    base = root / folder if (root / folder).is_dir() else root
+    if name == "cifar10":
+        files = [base / f"data_batch_{i}" for i in range(1, 6)] if split == "train" else [base / "test_batch"]
+    else:
+        files = [base / ("train" if split == "train" else "test")]
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        archive = "cifar-10-python.tar.gz" if name == "cifar10" else "cifar-100-python.tar.gz"
+        raise _missing(name.upper().replace("CIFAR", "CIFAR-"), root, f"{folder}/{', '.join(missing)}",
+                       f"Download {archive} from https://www.cs.toronto.edu/~kriz/cifar.html and extract it there.")
+    images, labels = read_cifar_batches(files, label_key)
+    return ArrayImageDataset(images, labels, transform=transform)
+
+
+def _stl10(root: Path, split: str, transform) -> ArrayImageDataset:
+    base = root / "stl10_binary" if (root / "stl10_binary").is_dir() else root
+    parts = ["train", "unlabeled"] if split == "train+unlabeled" else [split]
+    images, labels = [], []
+    for part in parts:
+        x = base / f"{part}_X.bin"
+        if not x.is_file():
+            raise _missing("STL-10", root, f"stl10_binary/{part}_X.bin",
+                           "Download stl10_binary.tar.gz from https://cs.stanford.edu/~acoates/stl10/ and extract it there.")
+        images.append(read_stl10_images(x))
+        y = base / f"{part}_y.bin"
+        labels.append(read_stl10_labels(y) if part != "unlabeled" else np.full(len(images[-1]), -1, dtype=np.int64))
+        if len(labels[-1]) != len(images[-1]):
+            raise ValueError(f"{y}: {len(labels[-1])} labels for {len(images[-1])} images")
+    data = images[0] if len(images) == 1 else np.concatenate(images)  # concatenation reads the memmaps
+    return ArrayImageDataset(data, np.concatenate(labels), classes=[str(c) for c in range(10)], transform=transform)
+
+
+def _fashion_mnist(root: Path, split: str, transform) -> ArrayImageDataset:
+    prefix = "train" if split == "train" else "t10k"
+    candidates = [root, root / "FashionMNIST" / "raw"]
+    for base in candidates:
+        found = {}
+        for kind, stem in (("images", f"{prefix}-images-idx3-ubyte"), ("labels", f"{prefix}-labels-idx1-ubyte")):
+            for name in (stem + ".gz", stem):
+                if (base / name).is_file():
+                    found[kind] = base / name
+                    break
+        if len(found) == 2:
+            images, labels = read_idx(found["images"]), read_idx(found["labels"])
+            if images.ndim != 3 or labels.ndim != 1:
+                raise ValueError(f"{found['images']}: expected (N, 28, 28) images and (N,) labels")
+            classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                       "Ankle boot"]
+            return ArrayImageDataset(images[..., None], labels.astype(np.int64), classes, transform)
+    raise _missing("Fashion-MNIST", root, f"{prefix}-images-idx3-ubyte.gz and {prefix}-labels-idx1-ubyte.gz",
+                   "On Debian/Ubuntu: `sudo apt-get install dataset-fashion-mnist` puts them in "
+                   f"{FASHION_MNIST_DEBIAN_ROOT}; or copy the files from "
+                   "https://github.com/zalandoresearch/fashion-mnist there.")
+
+
+def _image_folder(name: str, root: Path, split: str, transform):
+    from torchvision.datasets import ImageFolder
+
+    folder = root / split
+    if not folder.is_dir() and split == "train" and root.is_dir() and any(p.is_dir() for p in root.iterdir()):
+        folder = root  # a plain folder of class sub-folders
+    if not folder.is_dir():
+        raise _missing(name, root, f"{split}/<class>/<image files>",
+                       "Arrange the images in one sub-folder per class (ImageNet: extract ILSVRC2012 train and "
+                       "val, with val sorted into class folders).")
+    try:
+        return ImageFolder(os.fspath(folder), transform=transform)
+    except FileNotFoundError as e:
+        raise DataNotFoundError(f"{folder}: {e}") from None
+
+
+def create_dataset(name: str, root: str | os.PathLike | None = None, split: str = "train",
+                   transform: Callable | None = None, **synthetic_kwargs) -> Dataset:
+    """Dataset `name` ("cifar10", "cifar100", "stl10", "fashion_mnist", "imagenet",
+    "imagenet100", "imagefolder", "synthetic") from local `root`, split `split`."""
+    info = dataset_info(name)
+    if split not in info.splits:
+        raise ValueError(f"{name} has splits {', '.join(info.splits)}, not {split!r}")
+    if name == "synthetic":
+        seed = synthetic_kwargs.pop("seed", 0) + (0 if split == "train" else 7919)
+        return SyntheticImages(seed=seed, transform=transform, **synthetic_kwargs)
+    root = Path(root) if root is not None else default_root(name)
+    if name in ("cifar10", "cifar100"):
+        return _cifar(name, root, split, transform)
+    if name == "stl10":
+        return _stl10(root, split, transform)
+    if name == "fashion_mnist":
+        return _fashion_mnist(root, split, transform)
+    return _image_folder(name, root, split, transform)

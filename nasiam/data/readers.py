@@ -1,0 +1,99 @@
+"""Readers for the datasets' own on-disk formats.
+
+They read local files only (nasiam never downloads) and never unpickle arbitrary objects:
+CIFAR's python batches are pickles, so they go through an unpickler that accepts nothing but
+the builtin containers and numpy arrays. torchvision's own CIFAR/STL-10 classes would refuse
+any file whose md5 differs from the official one (tests write tiny files in the real format)
+and, for CIFAR, unpickle without such a restriction.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["read_cifar_batches", "read_idx", "read_stl10_images", "read_stl10_labels", "DataNotFoundError"]
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A dataset is not where it was looked for. The message says where to put it."""
+
+
+class _ArrayOnlyUnpickler(pickle.Unpickler):
+    """Unpickles dicts, lists, bytes, numbers and numpy arrays; any other global is refused,
+    so a crafted file cannot run code."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a CIFAR batch holds only arrays and lists")
+
+
+def read_cifar_batches(files: list[Path], label_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR python batches -> (N, 32, 32, 3) uint8 images and (N,) int64 labels."""
+    images, labels = [], []
+    for path in files:
+        try:
+            with open(path, "rb") as f:
+                batch = _ArrayOnlyUnpickler(f, encoding="latin1").load()
+        except (pickle.UnpicklingError, EOFError, ValueError) as e:
+            raise ValueError(f"{path}: not a CIFAR python batch ({e})") from None
+        if not isinstance(batch, dict) or "data" not in batch or label_key not in batch:
+            raise ValueError(f"{path}: not a CIFAR python batch (expected keys 'data' and {label_key!r})")
+        data = np.asarray(batch["data"], dtype=np.uint8)
+        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+            raise ValueError(f"{path}: 'data' has shape {data.shape}, expected (N, 3072)")
+        images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+        labels.append(np.asarray(batch[label_key], dtype=np.int64))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (MNIST / Fashion-MNIST), gzip-compressed or not."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as e:
+        raise ValueError(f"{path}: cannot read ({e})") from None
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
+        raise ValueError(f"{path}: not an IDX file (bad magic number)")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_TYPES[data[2]])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(data) - header != expected:
+        raise ValueError(f"{path}: IDX header says shape {shape} ({expected} bytes), file has {len(data) - header}")
+    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
+
+
+def read_stl10_images(path: Path) -> np.ndarray:
+    """STL-10 binary images -> (N, 96, 96, 3) uint8, memory-mapped (the unlabeled split is
+    2.7 GB). The file stores each image channel-major and column-major."""
+    size = os.path.getsize(path)
+    if size % (3 * 96 * 96):
+        raise ValueError(f"{path}: {size} bytes is not a whole number of 96x96x3 images")
+    raw = np.memmap(path, dtype=np.uint8, mode="r").reshape(-1, 3, 96, 96)
+    return raw.transpose(0, 3, 2, 1)
+
+
+def read_stl10_labels(path: Path) -> np.ndarray:
+    """STL-10 labels are 1..10 on disk; returned as 0..9."""
+    labels = np.fromfile(path, dtype=np.uint8).astype(np.int64) - 1
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        raise ValueError(f"{path}: labels outside 1..10")
+    return labels

@@ -1,0 +1,99 @@
+"""Augmentation recipes of each method, per dataset, as torchvision v2 pipelines.
+
+The recipes follow the papers: SimCLR's (crops down to 8 % of the image, strong colour
+jitter 0.8/0.8/0.8/0.2), and the MoCo v2 recipe that SimSiam and MoCo v3 also use (crops down
+to 20 %, jitter 0.4/0.4/0.4/0.1). Gaussian blur only at ImageNet-like sizes (the CIFAR
+variants drop it); grayscale images drop saturation, hue and random grayscale.
+
+`MultiViewTransform(recipe)` turns one image into a list of views; it is applied per sample
+in DataLoader workers — measured against batched augmentation in
+benchmarks/data_throughput.py (see RESULTS.md for why per-sample is the default).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+
+from nasiam.data.datasets import DatasetInfo
+
+__all__ = ["AugmentRecipe", "augment_recipe", "view_transform", "MultiViewTransform", "eval_transform"]
+
+
+@dataclass(frozen=True)
+class AugmentRecipe:
+    size: int
+    channels: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    scale: tuple[float, float] = (0.2, 1.0)
+    jitter: tuple[float, float, float, float] = (0.4, 0.4, 0.4, 0.1)   # brightness, contrast, saturation, hue
+    jitter_p: float = 0.8
+    grayscale_p: float = 0.2
+    blur_p: float = 0.0
+    hflip_p: float = 0.5
+
+
+def augment_recipe(method: str, info: DatasetInfo, size: int | None = None, **overrides) -> AugmentRecipe:
+    """The two-view recipe of `method` ("simclr", "simsiam", "mocov2", "mocov3") for a dataset."""
+    size = size or info.image_size
+    if method == "simclr":
+        base = AugmentRecipe(size, info.channels, info.mean, info.std, scale=(0.08, 1.0), jitter=(0.8, 0.8, 0.8, 0.2))
+    elif method in ("simsiam", "mocov2", "moco", "mocov3"):
+        base = AugmentRecipe(size, info.channels, info.mean, info.std)
+    else:
+        raise KeyError(f"no augmentation recipe for {method!r}")
+    if size >= 96:
+        base = replace(base, blur_p=0.5)  # ImageNet-style; the CIFAR variants drop blur
+    if info.channels == 1:
+        b, c, _, _ = base.jitter
+        base = replace(base, jitter=(b, c, 0.0, 0.0), grayscale_p=0.0)
+    return replace(base, **overrides)
+
+
+def view_transform(recipe: AugmentRecipe):
+    """One random view: crop, flip, colour jitter, grayscale, blur, to float, normalise."""
+    from torchvision.transforms import v2
+
+    ops = [v2.ToImage(), v2.RandomResizedCrop(recipe.size, scale=recipe.scale, antialias=True),
+           v2.RandomHorizontalFlip(recipe.hflip_p)]
+    if recipe.jitter_p > 0 and any(recipe.jitter):
+        ops.append(v2.RandomApply([v2.ColorJitter(*recipe.jitter)], p=recipe.jitter_p))
+    if recipe.grayscale_p > 0:
+        ops.append(v2.RandomGrayscale(recipe.grayscale_p))
+    if recipe.blur_p > 0:
+        kernel = max(3, int(0.1 * recipe.size) // 2 * 2 + 1)
+        ops.append(v2.RandomApply([v2.GaussianBlur(kernel, sigma=(0.1, 2.0))], p=recipe.blur_p))
+    ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(recipe.mean, recipe.std)]
+    return v2.Compose(ops)
+
+
+class MultiViewTransform:
+    """Returns `n_views` independently augmented views of one image."""
+
+    def __init__(self, recipe: AugmentRecipe, n_views: int = 2):
+        if n_views < 2:
+            raise ValueError("siamese methods need at least two views")
+        self.transform = view_transform(recipe)
+        self.n_views = n_views
+
+    def __call__(self, image):
+        return [self.transform(image) for _ in range(self.n_views)]
+
+    def __repr__(self) -> str:
+        return f"MultiViewTransform(n_views={self.n_views}, {self.transform})"
+
+
+def eval_transform(info: DatasetInfo, size: int | None = None):
+    """Deterministic preprocessing for evaluation (kNN, linear probe): resize + centre crop
+    at ImageNet sizes, nothing at small ones; to float, normalise."""
+    from torchvision.transforms import v2
+
+    size = size or info.image_size
+    ops = [v2.ToImage()]
+    if size >= 96:
+        ops += [v2.Resize(int(size * 256 / 224), antialias=True), v2.CenterCrop(size)]
+    elif size != info.image_size:
+        ops += [v2.Resize(size, antialias=True), v2.CenterCrop(size)]
+    ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(info.mean, info.std)]
+    return v2.Compose(ops)

@@ -1,0 +1,228 @@
+"""What every SSL framework shares: head slots, head construction, and the split of a
+training step into an encoding (backbones) and a head loss.
+
+The split is what makes a cheap architecture step possible: the architecture logits live only
+in the heads, so the search computes backbone features without gradients and back-propagates
+the loss through the heads alone.
+"""
+from __future__ import annotations
+
+import copy
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping, Sequence
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from nasiam.head import NASHead, SearchableHead
+from nasiam.presets import get_preset
+from nasiam.space.genotype import Genotype
+from nasiam.space.spaces import SearchSpace
+
+__all__ = ["HeadSlot", "Encoded", "SSLFramework", "HeadChoice"]
+
+# How a head slot may be filled: a module (NASHead, SearchableHead or any nn.Module), a
+# Genotype, a preset name, "default" (the framework's standard head) or "search" (a
+# SearchableHead following the framework's conventions).
+HeadChoice = nn.Module | Genotype | str
+
+
+@dataclass(frozen=True)
+class HeadSlot:
+    """One head of a framework: where it sits, its dims, and its conventions."""
+
+    name: str                      # attribute on the framework: "projector", "predictor"
+    in_dim: int
+    out_dim: int
+    preset: str                    # the standard head, a name in nasiam.presets
+    preset_kwargs: Mapping[str, int] = field(default_factory=dict)
+    output_norm: str = "none"      # the fixed output layer of a searched head
+    output_bias: bool | None = None
+    num_layers: int = 1            # searchable layers before the output layer, by default
+
+
+@dataclass
+class Encoded:
+    """Backbone features of each view: `online` with gradients (unless computed under
+    no_grad), `target` from the momentum backbone (always without)."""
+
+    online: list[Tensor]
+    target: list[Tensor] | None = None
+
+
+class SSLFramework(nn.Module, ABC):
+    """A siamese SSL method: a backbone, named head slots, and a loss.
+
+    Args:
+        backbone: maps a batch of images to (batch, feature_dim) features.
+        feature_dim: the backbone's output width.
+        heads: "default", "search", or a mapping from slot name to a `HeadChoice`; slots
+            not in the mapping get their default.
+        space: the search space of searched heads (default `MLPSpace()`).
+        num_layers: per slot, searchable layers before the output layer.
+        **dims: the framework's head widths (see each subclass).
+    """
+
+    name: ClassVar[str]
+    uses_momentum: ClassVar[bool] = False
+
+    def __init__(self, backbone: nn.Module, feature_dim: int, heads: str | Mapping[str, HeadChoice] = "default",
+                 space: SearchSpace | str | None = None, num_layers: Mapping[str, int] | None = None, **dims):
+        super().__init__()
+        self.backbone = backbone
+        self.feature_dim = feature_dim
+        self.slots = self.head_slots(feature_dim, **dims)
+        if isinstance(heads, str):
+            heads = {slot: heads for slot in self.slots}
+        unknown = set(heads) - set(self.slots)
+        if unknown:
+            raise ValueError(f"{self.name} has head slots {sorted(self.slots)}, not {sorted(unknown)}")
+        num_layers = dict(num_layers or {})
+        for slot in self.slots.values():
+            head = self._build_head(slot, heads.get(slot.name, "default"), space, num_layers.get(slot.name))
+            setattr(self, slot.name, head)
+
+    # -- what subclasses define -----------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def head_slots(cls, feature_dim: int, **dims) -> dict[str, HeadSlot]: ...
+
+    @abstractmethod
+    def head_loss(self, encoded: Encoded, update_state: bool = True) -> dict[str, Tensor]:
+        """The loss from backbone features; also returns `z`, the first view's projector
+        output, detached (for collapse monitoring). `update_state=False` leaves the
+        framework's state (MoCo's queue) untouched: for architecture steps."""
+
+    # -- heads ------------------------------------------------------------------------
+    def _build_head(self, slot: HeadSlot, choice: HeadChoice, space, num_layers: int | None) -> nn.Module:
+        if isinstance(choice, str) and choice == "search":
+            return SearchableHead(slot.in_dim, slot.out_dim, num_layers or slot.num_layers, space,
+                                  output_norm=slot.output_norm, output_bias=slot.output_bias)
+        if isinstance(choice, str):
+            name = slot.preset if choice == "default" else choice
+            kwargs = slot.preset_kwargs if choice == "default" else {}
+            choice = get_preset(name, **kwargs)
+        if isinstance(choice, Genotype):
+            if choice.out_dim != slot.out_dim:
+                raise ValueError(f"{self.name}.{slot.name}: the genotype outputs {choice.out_dim} features, the "
+                                 f"slot needs {slot.out_dim}; adjust the framework's dims or the genotype")
+            return NASHead(choice, choice.in_dim if choice.in_dim is not None else slot.in_dim)
+        if isinstance(choice, nn.Module):
+            check_head_dims(choice, slot.in_dim, slot.out_dim, f"{self.name}.{slot.name}")
+            return choice
+        raise TypeError(f"{self.name}.{slot.name}: expected an nn.Module, Genotype or name, got {type(choice).__name__}")
+
+    def heads(self) -> dict[str, nn.Module]:
+        return {name: getattr(self, name) for name in self.slots}
+
+    def searchable_heads(self) -> dict[str, SearchableHead]:
+        return {n: h for n, h in self.heads().items() if isinstance(h, SearchableHead)}
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return [p for head in self.searchable_heads().values() for p in head.arch_parameters()]
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        arch = {id(p) for p in self.arch_parameters()}
+        return [p for p in self.parameters() if p.requires_grad and id(p) not in arch]
+
+    def set_sampling(self, mode: str, tau: float | None = None) -> None:
+        for head in self.searchable_heads().values():
+            head.set_sampling(mode, tau)
+
+    def genotypes(self, top_k: int | None = None, meta: Mapping | None = None) -> dict[str, Genotype]:
+        return {n: h.genotype(top_k, {"framework": self.name, "slot": n, **(meta or {})})
+                for n, h in self.searchable_heads().items()}
+
+    def export_heads(self) -> dict[str, NASHead]:
+        return {n: h.export(h.genotype(meta={"framework": self.name, "slot": n}))
+                for n, h in self.searchable_heads().items()}
+
+    # -- the step ---------------------------------------------------------------------
+    def encode(self, views: Sequence[Tensor]) -> Encoded:
+        return Encoded(online=[self.backbone(v) for v in views])
+
+    def forward(self, views: Sequence[Tensor]) -> dict[str, Tensor]:
+        """The full SSL loss of a list of views (at least two)."""
+        if len(views) < 2:
+            raise ValueError(f"{self.name} needs at least two views per image, got {len(views)}")
+        return self.head_loss(self.encode(views))
+
+    @torch.no_grad()
+    def update_momentum(self, momentum: float) -> None:
+        """EMA update of momentum copies (no-op for frameworks without them)."""
+
+
+def check_head_dims(head: nn.Module, in_dim: int, out_dim: int, where: str) -> None:
+    """Raise a clear error when `head` does not map in_dim features to out_dim.
+
+    NASHead and SearchableHead declare their dims; any other module is probed with a tiny
+    batch in eval mode (restored afterwards)."""
+    declared_in, declared_out = getattr(head, "in_dim", None), getattr(head, "out_dim", None)
+    if isinstance(head, (NASHead, SearchableHead)):
+        got_in, got_out = declared_in, declared_out
+    else:
+        was_training = head.training
+        head.eval()
+        try:
+            reference = next(head.parameters(), None)
+            probe = torch.zeros(2, in_dim, device=reference.device if reference is not None else None,
+                                dtype=reference.dtype if reference is not None else None)
+            with torch.no_grad():
+                out = head(probe)
+            got_in, got_out = in_dim, out.shape[-1]
+        except RuntimeError as e:
+            raise ValueError(f"{where}: the head does not accept {in_dim} input features ({e}); "
+                             f"build it with in_dim={in_dim}") from None
+        finally:
+            head.train(was_training)
+    if got_in != in_dim:
+        raise ValueError(f"{where}: the head takes {got_in} input features, the slot provides {in_dim}")
+    if got_out != out_dim:
+        raise ValueError(f"{where}: the head outputs {got_out} features, the slot needs {out_dim}")
+
+
+class MomentumMixin:
+    """Momentum (EMA) copies of the backbone and projector, as in MoCo.
+
+    Searched heads: the momentum projector is an EMA of the online projector's *weights*,
+    but its architecture logits are the online head's, copied at every update (and never
+    trained). So both branches evaluate the same architecture: under softmax sampling the
+    same mixture; under Gumbel sampling the target uses the most probable architecture
+    (argmax), a deterministic target while the online branch explores.
+    """
+
+    def _init_momentum(self) -> None:
+        self.momentum_backbone = copy.deepcopy(self.backbone)
+        self.momentum_projector = copy.deepcopy(self.projector)
+        for module in (self.momentum_backbone, self.momentum_projector):
+            for p in module.parameters():
+                p.requires_grad = False
+
+    def _momentum_pairs(self):
+        return ((self.backbone, self.momentum_backbone), (self.projector, self.momentum_projector))
+
+    @torch.no_grad()
+    def update_momentum(self, momentum: float) -> None:
+        for online, target in self._momentum_pairs():
+            online_params = dict(online.named_parameters())
+            for name, p in target.named_parameters():
+                source = online_params[name]
+                if isinstance(online, SearchableHead) and ".arch." in f".{name}":
+                    p.copy_(source)  # architecture: tied, not averaged
+                else:
+                    p.mul_(momentum).add_(source.detach(), alpha=1 - momentum)
+
+    def _target_projector(self) -> nn.Module:
+        online, target = self.projector, self.momentum_projector
+        if isinstance(online, SearchableHead):
+            target.set_sampling("argmax" if online.sampling == "gumbel" else online.sampling, online.tau)
+        return target
+
+    @torch.no_grad()
+    def _encode_target(self, views: Sequence[Tensor]) -> list[Tensor]:
+        return [self.momentum_backbone(v) for v in views]
+
+    def encode(self, views: Sequence[Tensor]) -> Encoded:
+        return Encoded(online=[self.backbone(v) for v in views], target=self._encode_target(views))

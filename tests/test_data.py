@@ -1,0 +1,168 @@
+import gzip
+import pickle
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from nasiam.data import (DataNotFoundError, FASHION_MNIST_DEBIAN_ROOT, MultiViewTransform, augment_recipe,
+                         class_balanced_subset, create_dataset, dataset_info, eval_transform, random_subset,
+                         search_split)
+
+
+def _write_cifar(root, name):
+    rng = np.random.default_rng(0)
+    if name == "cifar10":
+        base = root / "cifar-10-batches-py"
+        base.mkdir(parents=True)
+        files, key = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"], "labels"
+    else:
+        base = root / "cifar-100-python"
+        base.mkdir(parents=True)
+        files, key = ["train", "test"], "fine_labels"
+    for f in files:
+        batch = {"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), key: [0, 1, 2, 3],
+                 "batch_label": "tiny"}
+        with open(base / f, "wb") as fh:
+            pickle.dump(batch, fh)
+    return base
+
+
+@pytest.mark.parametrize("name,train_size", [("cifar10", 20), ("cifar100", 4)])
+def test_cifar_reads_the_python_batches(tmp_path, name, train_size):
+    base = _write_cifar(tmp_path, name)
+    train = create_dataset(name, tmp_path, "train")
+    test = create_dataset(name, tmp_path, "test")
+    assert len(train) == train_size and len(test) == 4
+    image, label = train[1]
+    assert image.shape == (3, 32, 32) and image.dtype == torch.uint8 and label == 1
+    with open(base / ("test_batch" if name == "cifar10" else "test"), "rb") as fh:
+        raw = pickle.load(fh)["data"][2]
+    assert torch.equal(test[2][0].permute(1, 2, 0).reshape(-1),
+                       torch.from_numpy(raw.reshape(3, 32, 32).transpose(1, 2, 0).reshape(-1)))
+
+
+def test_cifar_refuses_a_pickle_that_would_run_code(tmp_path):
+    base = _write_cifar(tmp_path, "cifar10")
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            import os
+            return os.system, (f"touch {marker}",)
+
+    with open(base / "test_batch", "wb") as fh:
+        pickle.dump({"data": Evil(), "labels": []}, fh)
+    with pytest.raises(ValueError, match="refusing to load"):
+        create_dataset("cifar10", tmp_path, "test")
+    assert not marker.exists()
+
+
+def _write_idx(path, array):
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
+    with gzip.open(path, "wb") as fh:
+        fh.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_fashion_mnist_reads_idx_gz(tmp_path):
+    images = np.arange(3 * 28 * 28).reshape(3, 28, 28) % 256
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images)
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.array([7, 0, 9]))
+    ds = create_dataset("fashion_mnist", tmp_path, "test")
+    assert len(ds) == 3 and ds[2][1] == 9 and ds.classes[9] == "Ankle boot"
+    assert torch.equal(ds[1][0][0], torch.from_numpy((images[1] % 256).astype(np.uint8)))
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x05abc"))
+    with pytest.raises(ValueError, match="IDX header says"):
+        create_dataset("fashion_mnist", tmp_path, "test")
+
+
+def test_stl10_reads_the_binary_format(tmp_path):
+    base = tmp_path / "stl10_binary"
+    base.mkdir()
+    rng = np.random.default_rng(0)
+    for part, n in (("train", 3), ("test", 2), ("unlabeled", 4)):
+        images = rng.integers(0, 256, (n, 96, 96, 3), dtype=np.uint8)
+        images.transpose(0, 3, 2, 1).tofile(base / f"{part}_X.bin")  # channel-major, column-major
+        if part == "train":
+            kept = images
+        if part != "unlabeled":
+            (np.arange(n, dtype=np.uint8) + 1).tofile(base / f"{part}_y.bin")
+    train = create_dataset("stl10", tmp_path, "train")
+    assert len(train) == 3 and train[2][1] == 2
+    assert torch.equal(train[1][0].permute(1, 2, 0), torch.from_numpy(kept[1]))
+    both = create_dataset("stl10", tmp_path, "train+unlabeled")
+    assert len(both) == 7 and both[6][1] == -1
+
+
+def test_image_folder(tmp_path):
+    from PIL import Image
+
+    for split in ("train", "val"):
+        for cls in ("cat", "dog"):
+            (tmp_path / split / cls).mkdir(parents=True)
+            Image.new("RGB", (40, 30), (255, 0, 0) if cls == "cat" else (0, 0, 255)).save(tmp_path / split / cls / "a.png")
+    ds = create_dataset("imagefolder", tmp_path, "val", transform=eval_transform(dataset_info("imagefolder"), 32))
+    assert len(ds) == 2 and ds.classes == ["cat", "dog"]
+    assert ds[0][0].shape == (3, 32, 32)
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100", "stl10", "fashion_mnist", "imagenet"])
+def test_missing_data_says_where_and_how(tmp_path, name):
+    with pytest.raises(DataNotFoundError, match=f"not found: expected .* under {tmp_path}.*never downloads"):
+        create_dataset(name, tmp_path, dataset_info(name).splits[0])
+
+
+def test_unknown_dataset_and_split():
+    with pytest.raises(KeyError, match="choose one of"):
+        create_dataset("mnist3d")
+    with pytest.raises(ValueError, match="has splits"):
+        create_dataset("cifar10", split="validation")
+
+
+def test_search_split_is_disjoint_complete_and_reproducible():
+    w, a = search_split(101, 0.5, seed=3)
+    assert set(w).isdisjoint(a) and sorted(w + a) == list(range(101))
+    assert abs(len(a) - 50) <= 1
+    assert search_split(101, 0.5, seed=3) == (w, a)
+    assert search_split(101, 0.5, seed=4) != (w, a)
+    with pytest.raises(ValueError):
+        search_split(10, 1.0)
+
+
+def test_subsets():
+    assert random_subset(10, None) == list(range(10))
+    sub = random_subset(100, 10, seed=1)
+    assert len(set(sub)) == 10 and sub == random_subset(100, 10, seed=1)
+    targets = [c for c in range(5) for _ in range(20)] + [-1] * 7
+    chosen = class_balanced_subset(targets, 0.1, seed=0)
+    counts = np.bincount(np.asarray(targets)[chosen])
+    assert counts.tolist() == [2] * 5
+    assert class_balanced_subset(targets, 0.1, seed=0) == chosen
+    assert len(class_balanced_subset(targets, 0.01)) == 5  # at least one per class
+
+
+@pytest.mark.parametrize("method", ["simclr", "simsiam", "mocov2", "mocov3"])
+@pytest.mark.parametrize("name,size", [("fashion_mnist", 28), ("synthetic", 32), ("stl10", 96)])
+def test_multi_view_recipes_give_distinct_normalised_views(method, name, size):
+    info = dataset_info(name)
+    recipe = augment_recipe(method, info)
+    image = create_dataset("synthetic", size=1, image_size=size, channels=info.channels)[0][0]
+    views = MultiViewTransform(recipe)(image)
+    assert len(views) == 2 and views[0].shape == (info.channels, size, size) and views[0].dtype == torch.float32
+    assert not torch.equal(views[0], views[1])
+    assert (recipe.blur_p > 0) == (size >= 96)
+    assert (recipe.jitter[2] == 0) == (info.channels == 1)
+
+
+def test_synthetic_is_deterministic_and_class_structured():
+    a, b = create_dataset("synthetic", size=20), create_dataset("synthetic", size=20)
+    assert torch.equal(a[5][0], b[5][0]) and a[5][1] == 5
+    assert not torch.equal(a[5][0], create_dataset("synthetic", size=20, split="test")[5][0])
+
+
+@pytest.mark.skipif(not FASHION_MNIST_DEBIAN_ROOT.exists(), reason="dataset-fashion-mnist is not installed")
+def test_real_fashion_mnist_from_the_debian_package():
+    train, test = create_dataset("fashion_mnist", split="train"), create_dataset("fashion_mnist", split="test")
+    assert (len(train), len(test)) == (60000, 10000)
+    assert np.bincount(train.targets).tolist() == [6000] * 10

@@ -1,0 +1,133 @@
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+
+from nasiam import NASHead, SearchableHead
+from nasiam.frameworks import MoCoV2, MoCoV3, SimCLR, SimSiam, create_framework
+from nasiam.presets import get_preset
+from nasiam.space import MLPSpace
+
+DIMS = {
+    "simsiam": dict(proj_hidden_dim=32, proj_output_dim=16, pred_hidden_dim=8),
+    "simclr": dict(proj_hidden_dim=32, proj_output_dim=16),
+    "mocov2": dict(proj_hidden_dim=32, proj_output_dim=16, queue_size=48),
+    "mocov3": dict(proj_hidden_dim=32, proj_output_dim=16, pred_hidden_dim=32),
+}
+SPACE = MLPSpace(widths=(16, 32), activations=("relu", "gelu", "identity"))
+
+
+def _backbone():
+    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 24), nn.BatchNorm1d(24), nn.ReLU())
+
+
+def _views(n=16):
+    return [torch.randn(n, 3, 8, 8) for _ in range(2)]
+
+
+@pytest.mark.parametrize("name", list(DIMS))
+@pytest.mark.parametrize("heads", ["default", "search"])
+def test_every_framework_computes_a_loss_and_gradients(name, heads):
+    model = create_framework(name, _backbone(), 24, heads=heads, space=SPACE, **DIMS[name])
+    out = model(_views())
+    assert out["loss"].dim() == 0 and torch.isfinite(out["loss"])
+    assert out["z"].shape == (16, 16) and not out["z"].requires_grad
+    out["loss"].backward()
+    assert all(p.grad is not None for p in model.weight_parameters() if p.requires_grad and p.dim() > 1)
+    assert (len(model.arch_parameters()) > 0) == (heads == "search")
+
+
+def test_head_slots_accept_modules_genotypes_presets_and_check_dims():
+    g = get_preset("simsiam_predictor", hidden_dim=4, out_dim=16)
+    model = SimSiam(_backbone(), 24, heads={"projector": nn.Linear(24, 16), "predictor": g}, **DIMS["simsiam"])
+    assert isinstance(model.predictor, NASHead) and model.predictor.in_dim == 16
+    assert isinstance(model.projector, nn.Linear)
+    with pytest.raises(ValueError, match="simsiam.projector: the head outputs 12 features, the slot needs 16"):
+        SimSiam(_backbone(), 24, heads={"projector": nn.Linear(24, 12)}, **DIMS["simsiam"])
+    with pytest.raises(ValueError, match="does not accept 24 input features"):
+        SimSiam(_backbone(), 24, heads={"projector": nn.Linear(20, 16)}, **DIMS["simsiam"])
+    with pytest.raises(ValueError, match="the genotype outputs 2048 features"):
+        SimSiam(_backbone(), 24, heads={"predictor": get_preset("simsiam_predictor")}, **DIMS["simsiam"])
+    with pytest.raises(ValueError, match="head slots"):
+        SimCLR(_backbone(), 24, heads={"predictor": "default"})
+    with pytest.raises(KeyError, match="unknown framework"):
+        create_framework("byol", _backbone(), 24)
+
+
+def test_searched_heads_follow_the_framework_conventions():
+    model = MoCoV3(_backbone(), 24, heads="search", space=SPACE, **DIMS["mocov3"])
+    projector, predictor = model.projector, model.predictor
+    assert projector.layers[-1].spec.norm == "batchnorm_noaffine" and len(projector.searchable_layers()) == 2
+    assert predictor.layers[-1].spec.norm == "none" and predictor.layers[-1].spec.bias is False
+    genotypes = model.genotypes()
+    assert set(genotypes) == {"projector", "predictor"} and genotypes["projector"].meta["framework"] == "mocov3"
+    exported = model.export_heads()
+    assert exported["projector"].out_dim == 16
+
+
+def test_moco_queue_enqueues_with_wraparound():
+    model = MoCoV2(_backbone(), 24, **DIMS["mocov2"])  # queue of 48
+    keys = torch.arange(40 * 16, dtype=torch.float).reshape(40, 16)
+    model.enqueue(keys)
+    torch.testing.assert_close(model.queue[:40], keys)
+    assert int(model.queue_ptr) == 40
+    more = -torch.ones(16, 16)
+    model.enqueue(more)  # 8 at the end, 8 wrapped to the front
+    torch.testing.assert_close(model.queue[40:], more[:8])
+    torch.testing.assert_close(model.queue[:8], more[8:])
+    torch.testing.assert_close(model.queue[8:40], keys[8:])
+    assert int(model.queue_ptr) == 8
+
+
+def test_moco_forward_updates_queue_but_arch_steps_do_not():
+    model = MoCoV2(_backbone(), 24, **DIMS["mocov2"])
+    before = model.queue.clone()
+    model.head_loss(model.encode(_views()), update_state=False)
+    torch.testing.assert_close(model.queue, before)
+    model(_views())
+    assert int(model.queue_ptr) == 32 and not torch.equal(model.queue, before)
+
+
+def test_momentum_update_is_an_ema_of_weights_and_ties_architecture():
+    model = MoCoV2(_backbone(), 24, heads="search", space=SPACE, **DIMS["mocov2"])
+    online = dict(model.projector.named_parameters())
+    with torch.no_grad():
+        for p in model.backbone.parameters():
+            p.add_(1.0)
+        for p in model.projector.parameters():
+            p.add_(1.0)
+    old_target = copy.deepcopy(dict(model.momentum_backbone.named_parameters()))
+    model.update_momentum(0.9)
+    for name, p in model.momentum_backbone.named_parameters():
+        torch.testing.assert_close(p, 0.9 * old_target[name] + 0.1 * dict(model.backbone.named_parameters())[name])
+    for name, p in model.momentum_projector.named_parameters():
+        if ".arch." in f".{name}":
+            torch.testing.assert_close(p, online[name])  # tied, not averaged
+        assert not p.requires_grad
+    assert all(not p.requires_grad for p in model.momentum_backbone.parameters())
+    assert len(model.arch_parameters()) == 4  # the momentum copy's logits are not trained
+
+
+def test_momentum_target_uses_argmax_when_the_online_head_samples_gumbel():
+    model = MoCoV3(_backbone(), 24, heads="search", space=SPACE, **DIMS["mocov3"])
+    model.set_sampling("gumbel", tau=2.0)
+    model(_views())
+    assert model.momentum_projector.sampling == "argmax"
+    model.set_sampling("softmax")
+    model(_views())
+    assert model.momentum_projector.sampling == "softmax"
+
+
+def test_architecture_step_does_not_backpropagate_through_the_backbone():
+    model = SimSiam(_backbone(), 24, heads="search", space=SPACE, **DIMS["simsiam"])
+    with torch.no_grad():
+        encoded = model.encode(_views())
+    model.head_loss(encoded)["loss"].backward()
+    assert all(p.grad is None for p in model.backbone.parameters())
+    assert all(p.grad is not None for p in model.arch_parameters())
+
+
+def test_fewer_than_two_views_is_an_error():
+    with pytest.raises(ValueError, match="two views"):
+        SimCLR(_backbone(), 24)([torch.randn(2, 3, 8, 8)])
