@@ -28,7 +28,7 @@ def test_twenty_steps_lower_the_loss(name):
     backbone = create_backbone("resnet10t", cifar_stem=True)
     model = create_framework(name, backbone, feature_dim(backbone), **DIMS[name])
     optimizer = torch.optim.Adam(model.weight_parameters(), lr=1e-3)
-    batches = itertools.cycle(loader)
+    batches = (batch for _ in itertools.count() for batch in loader)  # re-augments every epoch
     fixed = next(batches)[0]
     if name == "mocov2":  # fill the queue with the model's own keys first
         with torch.no_grad():
