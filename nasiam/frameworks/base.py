@@ -143,11 +143,17 @@ class SSLFramework(nn.Module, ABC):
     def encode(self, views: Sequence[Tensor]) -> Encoded:
         return Encoded(online=[self.backbone(v) for v in views])
 
-    def forward(self, views: Sequence[Tensor]) -> dict[str, Tensor]:
-        """The full SSL loss of a list of views (at least two)."""
+    def forward(self, views: Sequence[Tensor], return_encoded: bool = False) -> dict[str, Any]:
+        """The full SSL loss of a list of views (at least two). With `return_encoded`, also
+        the backbone features, detached (second-order DARTS reuses them)."""
         if len(views) < 2:
             raise ValueError(f"{self.name} needs at least two views per image, got {len(views)}")
-        return self.head_loss(self.encode(views))
+        encoded = self.encode(views)
+        out: dict[str, Any] = self.head_loss(encoded)
+        if return_encoded:
+            out["encoded"] = Encoded([f.detach() for f in encoded.online],
+                                     None if encoded.target is None else [f.detach() for f in encoded.target])
+        return out
 
     @torch.no_grad()
     def update_momentum(self, momentum: float) -> None:

@@ -1,0 +1,5 @@
+import sys
+
+from nasiam.cli import main
+
+sys.exit(main())

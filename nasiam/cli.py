@@ -1,0 +1,177 @@
+"""The `nasiam` command line.
+
+    nasiam search --framework simsiam              # quick CPU demo on Fashion-MNIST
+    nasiam search --config recipes/cifar10_resnet18_simsiam.yaml --epochs=50
+    nasiam export runs/search-simsiam-... --out my_heads --rank 2
+
+Every option of a subcommand is a field of its configuration (nasiam.config); `--key=value`,
+`--key value` and `--key-with-dashes` all work, so `wandb agent` can drive it.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import errno
+import sys
+import typing
+from typing import Any, Callable, Sequence
+
+from nasiam.config import ConfigError, RunConfig, SearchConfig, field_types, load_config
+
+EXIT_OK, EXIT_USAGE, EXIT_COLLAPSE, EXIT_NONFINITE, EXIT_IO, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
+
+
+def _type_name(annotation) -> str:
+    text = str(annotation).replace("typing.", "")
+    for a, b in (("<class '", ""), ("'>", ""), (" | None", "")):
+        text = text.replace(a, b)
+    return text.upper()
+
+
+def add_config_options(parser: argparse.ArgumentParser, cls) -> None:
+    """One option per config field; defaults shown, values parsed later by nasiam.config."""
+    parser.add_argument("--config", metavar="RECIPE.yaml", help="read options from a recipe (recipes/*.yaml); "
+                                                                 "command-line options override it")
+    hints = field_types(cls)
+    group = parser.add_argument_group("options (also recipe keys)")
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        names = [f"--{f.name}"] + ([f"--{f.name.replace('_', '-')}"] if "_" in f.name else [])
+        kind = typing.get_args(hints[f.name]) or (hints[f.name],)
+        flag_like = bool in kind or "const" in f.metadata
+        shown = ",".join(map(str, default)) if isinstance(default, list) else default
+        group.add_argument(*names, dest=f.name, default=argparse.SUPPRESS, metavar=_type_name(hints[f.name]),
+                           nargs="?" if flag_like else None, const=f.metadata.get("const", "true") if flag_like else None,
+                           help=f"{f.metadata.get('help', '')} (default: {shown})")
+
+
+def config_from_args(cls, args: argparse.Namespace):
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+    return load_config(cls, args.config, overrides)
+
+
+def _print_search_result(summary: dict[str, Any]) -> None:
+    run_dir = summary["run_dir"]
+    knn = summary.get("knn_top1")
+    minutes, seconds = divmod(int(summary["train_seconds"]), 60)
+    print(f"\nSearch finished: {minutes}m{seconds:02d}s of training"
+          + (f", kNN top-1 {knn:.1f} %" if knn is not None else "") + ".")
+    for slot, g in summary["genotypes"].items():
+        print(f"  {slot:9s} {g}")
+    print(f"\nOutputs in {run_dir}/")
+    print("  genotype.json           the searched genotypes (JSON)")
+    print("  heads/<slot>/           exported heads with their searched weights: NASHead.from_pretrained(dir)")
+    print("  backbone.safetensors    the backbone trained during the search")
+    print("  alphas.csv, alphas.png  how every choice evolved")
+    print("  summary.json, logs/     metrics; checkpoints/ for --resume and `nasiam export`")
+
+
+def cmd_search(args) -> int:
+    from nasiam.runner.search import run_search
+
+    cfg = config_from_args(SearchConfig, args)
+    summary = run_search(cfg)
+    if summary.get("world_size", 1) == 1 or _is_rank_zero():
+        _print_search_result(summary)
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from nasiam.runner.export import export_run
+
+    result = export_run(args.run_dir, args.out, rank=args.rank, checkpoint=args.checkpoint)
+    print(f"exported epoch {result['epoch']}, rank {result['rank']} to {result['out']}:")
+    for slot, g in result["genotypes"].items():
+        print(f"  {slot:9s} {g}")
+    return EXIT_OK
+
+
+def _is_rank_zero() -> bool:
+    import os
+
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nasiam", description="Search, export and use siamese SSL heads.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    search = sub.add_parser("search", help="search a framework's projector/predictor heads (DARTS)",
+                            description="Search the heads of an SSL framework. With no option: a quick demo on "
+                                        "Fashion-MNIST sized for two CPU cores.",
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_config_options(search, SearchConfig)
+    search.set_defaults(handler=cmd_search, config_cls=SearchConfig)
+    export = sub.add_parser("export", help="re-export heads from a search run (top-k, another epoch)")
+    export.add_argument("run_dir", help="a search run directory")
+    export.add_argument("--out", required=True, help="output directory")
+    export.add_argument("--rank", type=int, default=1, help="k-th most probable genotype of each head (default: 1)")
+    export.add_argument("--checkpoint", default=None, help="checkpoint file (default: the run's last.ckpt; "
+                                                           "checkpoints/epoch=N.ckpt for another epoch)")
+    export.set_defaults(handler=cmd_export, config_cls=None)
+    for name, register in _EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+# Later commands (pretrain, eval, sweep) register themselves here.
+_EXTRA_COMMANDS: list[tuple[str, Callable[[Any], None]]] = []
+
+
+def _unknown_options(parser, args, unknown: Sequence[str]) -> str:
+    import difflib
+
+    cls = getattr(args, "config_cls", None)
+    known = [f.name for f in dataclasses.fields(cls)] if cls else []
+    hints = []
+    for item in unknown:
+        key = item.lstrip("-").split("=")[0].replace("-", "_")
+        close = difflib.get_close_matches(key, known, n=1)
+        hints.append(f"{item}" + (f" (did you mean --{close[0]}?)" if close else ""))
+    return "unknown option(s): " + ", ".join(hints)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    if unknown:
+        print(f"nasiam {args.command}: error: {_unknown_options(parser, args, unknown)}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_handler(args)
+
+
+def run_handler(args) -> int:
+    from nasiam.data import DataNotFoundError
+    from nasiam.runner.errors import CheckpointError, CollapseError, NonFiniteLossError
+    from nasiam.space import GenotypeError
+
+    prefix = f"nasiam {args.command}: error:"
+    try:
+        return args.handler(args)
+    except (ConfigError, DataNotFoundError, GenotypeError, CheckpointError, FileNotFoundError) as e:
+        print(f"{prefix} {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except CollapseError as e:
+        print(f"{prefix} {e}", file=sys.stderr)
+        return EXIT_COLLAPSE
+    except NonFiniteLossError as e:
+        print(f"{prefix} {e}", file=sys.stderr)
+        return EXIT_NONFINITE
+    except KeyboardInterrupt:
+        print(f"\nnasiam {args.command}: interrupted; continue with --resume (the last finished epoch is kept)",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as e:
+        what = "the disk is full" if e.errno == errno.ENOSPC else f"{e.strerror or e}"
+        print(f"{prefix} {what} while writing {getattr(e, 'filename', None) or 'outputs'}; files already written "
+              "(checkpoints, earlier outputs) are intact", file=sys.stderr)
+        return EXIT_IO
+    except (ValueError, KeyError) as e:  # invalid combinations detected while building the run
+        print(f"{prefix} {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,290 @@
+"""Run configurations: dataclasses whose fields are the CLI options and the recipe keys.
+
+Precedence: field defaults < `--config recipe.yaml` < command-line `--key=value` (also
+`--key value` and `--key-with-dashes`, the forms `wandb agent` passes). Recipes are read with
+`yaml.safe_load` and checked key by key: a misspelt key is an error that suggests the right
+one, never silently ignored.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+__all__ = ["RunConfig", "SearchConfig", "ConfigError", "load_config", "config_to_yaml", "parse_value",
+           "STRUCTURAL_KEYS", "field_types"]
+
+
+class ConfigError(ValueError):
+    """A recipe or command-line option is invalid; the message names it and the fix."""
+
+
+def _opt(default, help: str, **kw):
+    return field(default=default, metadata={"help": help, **kw})
+
+
+def _list(default, help: str):
+    return field(default_factory=lambda: list(default), metadata={"help": help})
+
+
+@dataclass
+class RunConfig:
+    """What every training run (search, pretrain) shares. Defaults: the CPU quick demo."""
+
+    framework: str = _opt("simsiam", "SSL method: simsiam, simclr, moco (= mocov2), mocov2, mocov3")
+    # data
+    dataset: str = _opt("fashion_mnist", "cifar10, cifar100, stl10, fashion_mnist, imagenet, imagenet100, "
+                                         "imagefolder, synthetic")
+    data_root: str | None = _opt(None, "dataset folder (default: Debian's Fashion-MNIST, else $NASIAM_DATA or ./data)")
+    train_split: str | None = _opt(None, "training split (default: train; stl10: train+unlabeled)")
+    subset: int | None = _opt(12000, "number of training images used, drawn with the seed (none: all)")
+    image_size: int | None = _opt(None, "training crop size (default: the dataset's)")
+    num_workers: int = _opt(2, "DataLoader worker processes per loader")
+    batch_size: int = _opt(256, "images per step and device")
+    # backbone
+    backbone: str = _opt("resnet10t", "timm model name (resnet10t, resnet18, resnet50, ...)")
+    cifar_stem: bool = _opt(False, "3x3 stride-1 stem without max-pool (32x32 images)")
+    zero_init_residual: bool | None = _opt(None, "zero-init the last BN of residual blocks (default: the method's)")
+    # heads
+    proj_hidden_dim: int | None = _opt(512, "projector hidden width of the standard head (none: the method's)")
+    proj_output_dim: int | None = _opt(512, "projector output width (none: the method's)")
+    pred_hidden_dim: int | None = _opt(128, "predictor hidden width (SimSiam, MoCo v3; none: the method's)")
+    proj_layers: int | None = _opt(2, "SimSiam projector layers: 3 (ImageNet) or 2 (CIFAR)")
+    temperature: float | None = _opt(None, "contrastive temperature (none: the method's)")
+    queue_size: int | None = _opt(4096, "MoCo v2 queue length")
+    ema_momentum: float = _opt(0.99, "MoCo momentum encoder EMA (0.99 CIFAR, 0.999 ImageNet)")
+    ema_schedule: str = _opt("cosine", "EMA momentum schedule: cosine (to 1) or constant")
+    # optimisation
+    epochs: int = _opt(8, "training epochs")
+    optimizer: str = _opt("sgd", "sgd or adamw")
+    lr: float = _opt(0.05, "learning rate per 256 images (scaled by batch_size * devices / 256)")
+    weight_decay: float = _opt(5e-4, "weight decay")
+    warmup_lr_epochs: int = _opt(0, "linear learning-rate warm-up epochs before the cosine decay")
+    fix_pred_lr: bool = _opt(True, "SimSiam: keep the predictor's learning rate constant")
+    # machine and bookkeeping
+    accelerator: str = _opt("auto", "cpu, gpu or auto")
+    devices: int = _opt(1, "processes (DDP over gloo on CPU, NCCL on GPU)")
+    precision: str = _opt("auto", "auto (bf16-mixed on GPU, 32-true on CPU), 32-true, bf16-mixed, 16-mixed")
+    channels_last: bool | None = _opt(None, "channels-last memory format (default: on GPU)")
+    compile: bool = _opt(False, "torch.compile the heads (fuses the mixed ops; slow first step)")
+    seed: int = _opt(0, "random seed (data split, init, augmentation, Gumbel noise)")
+    out_dir: str = _opt("runs", "where run directories are created")
+    run_name: str | None = _opt(None, "run directory name (default: <command>-<framework>-<time>)")
+    resume: str | None = _opt(None, "resume the run: --resume (with --run_name) or --resume=RUN_DIR|CHECKPOINT",
+                              const="true")
+    keep_checkpoints: int = _opt(3, "epoch checkpoints kept besides last.ckpt (-1: all)")
+    log_every_n_steps: int = _opt(10, "metrics logging interval")
+    wandb: bool = _opt(False, "log to Weights & Biases (offline when no API key is configured)")
+    wandb_project: str = _opt("nasiam", "W&B project")
+    wandb_entity: str | None = _opt(None, "W&B entity")
+    knn_every: int = _opt(0, "kNN accuracy every N epochs (0: only at the end)")
+    knn_k: int = _opt(200, "neighbours of the kNN monitor")
+    knn_subset: int | None = _opt(5000, "labelled train images in the kNN memory bank (none: all)")
+
+
+@dataclass
+class SearchConfig(RunConfig):
+    """`nasiam search`: everything in RunConfig plus the search itself."""
+
+    strategy: str = _opt("darts", "darts (first-order), darts2 (second-order), gumbel (GDAS)")
+    mode: str = _opt("bilevel", "bilevel: logits on a held-out half of the data; joint: on the same batch, one "
+                                "backward (cheaper, more prone to overfit the logits)")
+    arch_fraction: float = _opt(0.5, "share of the training images that train the logits (bilevel)")
+    arch_lr: float = _opt(0.03, "Adam learning rate of the logits (DARTS: 3e-4 over ~20k steps; short searches "
+                                     "need more: a logit moves at most this much per step)")
+    arch_weight_decay: float = _opt(0.0, "Adam weight decay of the logits")
+    beta_weight: float = _opt(0.5, "Beta-Decay regulariser weight relative to the normalised loss gradient, "
+                                   "ramped up linearly over the search")
+    arch_grad_normalize: bool = _opt(True, "divide the logits' loss gradient by its RMS before adding the "
+                                           "regulariser (SSL losses give tiny but consistent gradients)")
+    warmup_epochs: int = _opt(1, "epochs training only the weights before the logits move")
+    tau_max: float = _opt(10.0, "Gumbel temperature at the start (gumbel strategy)")
+    tau_min: float = _opt(0.1, "Gumbel temperature at the end")
+    space: str = _opt("mlp", "search space: mlp or nasiam (the paper's op set)")
+    widths: list[int] = _list((128, 256, 512, 1024), "candidate widths (mlp space)")
+    norms: list[str] = _list(("batchnorm", "layernorm", "none"), "candidate norms (mlp space)")
+    activations: list[str] = _list(("relu", "gelu", "silu", "hardswish", "elu", "mish", "leaky_relu", "identity"),
+                                   "candidate activations (mlp space)")
+    allow_skip: bool = _opt(True, "search depth too: each searchable layer may be skipped (mlp space)")
+    nasiam_hidden_dim: int | None = _opt(None, "nasiam space: predictor cell width (default: pred_hidden_dim)")
+    projector_layers: int | None = _opt(None, "searchable projector layers (default: the standard head's hidden "
+                                              "layers; nasiam space: 6)")
+    predictor_layers: int | None = _opt(None, "searchable predictor layers (default: 1; nasiam space: 4)")
+    top_k: int = _opt(3, "options recorded per decision in genotype.json")
+    collapse_min_std: float = _opt(0.05, "refuse the genotype if the normalised embedding std ends below this")
+    collapse_min_rank: float = _opt(2.0, "refuse the genotype if the embedding's effective rank ends below this")
+    allow_collapsed: bool = _opt(False, "export even a collapsed search's genotype")
+
+
+# Keys that change the model or its parameters' shapes: a run can only resume under the same.
+STRUCTURAL_KEYS = ("framework", "backbone", "cifar_stem", "dataset", "proj_hidden_dim", "proj_output_dim",
+                   "pred_hidden_dim", "proj_layers", "queue_size", "space", "widths", "norms", "activations",
+                   "allow_skip", "nasiam_hidden_dim", "projector_layers", "predictor_layers", "strategy", "mode",
+                   "optimizer", "devices", "image_size")
+
+
+# -- parsing -----------------------------------------------------------------------------
+_TRUE, _FALSE, _NONE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}, {"none", "null", "~", ""}
+
+
+def _base_type(annotation) -> tuple[Any, bool]:
+    """(type, optional) of an annotation such as `int | None` or `list[int]`."""
+    args = typing.get_args(annotation)
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return inner[0], True
+    return annotation, False
+
+
+def parse_value(name: str, raw: Any, annotation) -> Any:
+    """Convert `raw` (a string from the command line, or a YAML value) to the field's type."""
+    kind, optional = _base_type(annotation)
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in _NONE and kind is not str):
+        if optional:
+            return None
+        raise ConfigError(f"--{name}: a value is required")
+    if isinstance(raw, str) and optional and raw.strip().lower() in ("none", "null") and kind is str:
+        return None
+    try:
+        if typing.get_origin(kind) is list:
+            item = typing.get_args(kind)[0]
+            if isinstance(raw, str):
+                text = raw.strip()
+                raw = json.loads(text) if text.startswith("[") else [v for v in text.split(",") if v.strip()]
+            if not isinstance(raw, (list, tuple)):
+                raise ValueError("expected a list")
+            return [parse_value(name, v.strip() if isinstance(v, str) else v, item) for v in raw]
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError("expected true or false")
+        if kind is int:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError("expected an integer")
+            return int(float(raw)) if isinstance(raw, str) and "e" in raw.lower() else int(raw)
+        if kind is float:
+            if isinstance(raw, bool):
+                raise ValueError("expected a number")
+            return float(raw)
+        if kind is str:
+            if not isinstance(raw, (str, int, float)):
+                raise ValueError("expected a string")
+            return str(raw)
+    except (ValueError, TypeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"--{name}: cannot read {raw!r} ({e})") from None
+    raise ConfigError(f"--{name}: unsupported option type {kind}")
+
+
+def _suggest(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key.replace("-", "_"), known, n=2)
+    return f"; did you mean {' or '.join(close)}?" if close else ""
+
+
+def field_types(cls) -> dict[str, Any]:
+    """Field name -> resolved type (the annotations are strings under postponed evaluation)."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in fields(cls)}
+
+
+def _read_recipe(path: str | os.PathLike, cls) -> dict[str, Any]:
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"--config: no recipe at {path} (see the recipes/ folder)")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({e})") from None
+    data = data or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a recipe is a mapping of option: value")
+    known = field_types(cls)
+    values = {}
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name not in known:
+            raise ConfigError(f"{path}: unknown key {key!r}{_suggest(name, list(known))}")
+        values[name] = parse_value(name, value, known[name])
+    return values
+
+
+def load_config(cls, config_path: str | os.PathLike | None = None, overrides: Mapping[str, Any] | None = None):
+    """Build `cls` from its defaults, a recipe, then overrides (strings or values)."""
+    known = field_types(cls)
+    values = _read_recipe(config_path, cls) if config_path else {}
+    for key, raw in (overrides or {}).items():
+        name = key.replace("-", "_")
+        if name not in known:
+            raise ConfigError(f"unknown option --{key}{_suggest(name, list(known))}")
+        values[name] = parse_value(name, raw, known[name])
+    config = cls(**values)
+    validate_config(config)
+    return config
+
+
+def validate_config(config: RunConfig) -> None:
+    from nasiam.data import list_datasets
+    from nasiam.frameworks import ALIASES, FRAMEWORKS
+
+    choices = {"framework": list(FRAMEWORKS) + list(ALIASES), "dataset": list_datasets(),
+               "optimizer": ["sgd", "adamw"], "ema_schedule": ["cosine", "constant"],
+               "accelerator": ["auto", "cpu", "gpu", "cuda", "mps"],
+               "precision": ["auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true"]}
+    if isinstance(config, SearchConfig):
+        choices.update(strategy=["darts", "darts2", "gumbel"], mode=["bilevel", "joint"], space=["mlp", "nasiam"])
+    for name, allowed in choices.items():
+        value = getattr(config, name)
+        if value not in allowed:
+            raise ConfigError(f"--{name}: {value!r} is not one of {', '.join(allowed)}{_suggest(str(value), allowed)}")
+    positive = ["batch_size", "epochs", "devices"] + (["top_k"] if isinstance(config, SearchConfig) else [])
+    for name in positive:
+        if getattr(config, name) < 1:
+            raise ConfigError(f"--{name} must be at least 1, got {getattr(config, name)}")
+    for name in ("lr", "weight_decay") + (("arch_lr", "beta_weight", "tau_min") if isinstance(config, SearchConfig) else ()):
+        if getattr(config, name) < 0:
+            raise ConfigError(f"--{name} must not be negative, got {getattr(config, name)}")
+    if config.num_workers < 0:
+        raise ConfigError("--num_workers must not be negative")
+    if isinstance(config, SearchConfig):
+        if not 0 < config.arch_fraction < 1:
+            raise ConfigError(f"--arch_fraction must be in (0, 1), got {config.arch_fraction}")
+        if config.warmup_epochs >= config.epochs:
+            raise ConfigError(f"--warmup_epochs ({config.warmup_epochs}) leaves no epoch to search in "
+                              f"--epochs={config.epochs}")
+        if config.tau_max < config.tau_min:
+            raise ConfigError("--tau_max must be at least --tau_min")
+        from nasiam.space import get_activation, get_norm
+        from nasiam.space.genotype import MAX_WIDTH
+
+        for name, values, lookup in (("activations", config.activations, get_activation), ("norms", config.norms, get_norm)):
+            if not values:
+                raise ConfigError(f"--{name} needs at least one option")
+            for value in values:
+                try:
+                    lookup(value)
+                except KeyError as e:
+                    raise ConfigError(f"--{name}: {e.args[0]}") from None
+        if not config.widths:
+            raise ConfigError("--widths needs at least one option")
+        for w in config.widths:
+            if not 1 <= w <= MAX_WIDTH:
+                raise ConfigError(f"--widths: width {w} must be an integer in [1, {MAX_WIDTH}]")
+
+
+def config_to_yaml(config) -> str:
+    import yaml
+
+    return yaml.safe_dump(dataclasses.asdict(config), sort_keys=False)

@@ -1,0 +1,107 @@
+"""Checkpoints: written atomically, read with `torch.load(weights_only=True)`, validated.
+
+A checkpoint holds the model and optimiser states, the loop position, the RNG states and the
+run's history, plus a `nasiam` header (format, version, command, config) that identifies it:
+a file from elsewhere, a truncated file or one from an incompatible configuration is refused
+with a message that says which.
+"""
+from __future__ import annotations
+
+import io
+import os
+import random
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from nasiam._io import atomic_write_bytes
+from nasiam.runner.errors import CheckpointError
+
+FORMAT, VERSION = "nasiam.checkpoint", 1
+LAST = "last.ckpt"
+
+
+def rng_state() -> dict[str, Any]:
+    """Every random generator a run draws from, as tensors (so weights_only loading works)."""
+    np_kind, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    py_version, py_state, py_gauss = random.getstate()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"keys": torch.from_numpy(np_keys.astype(np.int64)), "pos": np_pos, "has_gauss": np_has_gauss,
+                  "gauss": np_gauss},
+        "python": {"version": py_version, "state": torch.tensor(py_state, dtype=torch.int64),
+                   "gauss": py_gauss},
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(int(v) for v in p["state"].tolist()), p["gauss"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: str | os.PathLike, state: Mapping[str, Any], header: Mapping[str, Any]) -> None:
+    """Serialise in memory, then write atomically: a kill or a full disk never leaves a
+    truncated checkpoint in place of the previous one."""
+    buffer = io.BytesIO()
+    torch.save({"nasiam": {"format": FORMAT, "version": VERSION, **header}, **state}, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike, command: str | None = None) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises a variety of types for corrupt or unsafe files
+        raise CheckpointError(f"{path} is corrupt or not a checkpoint nasiam can read safely "
+                              f"({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+    header = state.get("nasiam") if isinstance(state, dict) else None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise CheckpointError(f"{path} was not written by nasiam (no nasiam header); "
+                              "pass a checkpoint from a nasiam run directory")
+    if header.get("version") != VERSION:
+        raise CheckpointError(f"{path} has checkpoint version {header.get('version')}, this nasiam reads {VERSION}")
+    if command is not None and header.get("command") != command:
+        raise CheckpointError(f"{path} is a `nasiam {header.get('command')}` checkpoint, not `nasiam {command}`")
+    return state
+
+
+def find_checkpoint(target: str | os.PathLike) -> Path:
+    """`target` is a checkpoint file or a run directory (its checkpoints/last.ckpt)."""
+    target = Path(target)
+    if target.is_file():
+        return target
+    candidate = target / "checkpoints" / LAST
+    if candidate.is_file():
+        return candidate
+    if not target.exists():
+        raise CheckpointError(f"nothing to resume at {target}: no such run directory or checkpoint")
+    raise CheckpointError(f"{target} has no checkpoints/{LAST}: the run ended before its first epoch finished; "
+                          "start it again without --resume")
+
+
+def check_compatible(saved: Mapping[str, Any], current: Mapping[str, Any], keys: tuple[str, ...], path) -> None:
+    """Refuse to resume under a configuration that changes the model or the data split."""
+    diffs = [f"{k}: checkpoint {saved.get(k)!r}, now {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
+    if diffs:
+        raise CheckpointError(f"{path} was written with a different configuration ({'; '.join(diffs)}); resume "
+                              "with the same options, or start a new run")
+
+
+def prune_epoch_checkpoints(directory: Path, keep: int) -> None:
+    if keep < 0:
+        return
+    epochs = sorted(directory.glob("epoch=*.ckpt"), key=lambda p: int(p.stem.split("=")[1]))
+    for old in epochs[: max(0, len(epochs) - keep)]:
+        old.unlink(missing_ok=True)

@@ -1,0 +1,45 @@
+"""`nasiam export`: re-export heads from a search's checkpoint, e.g. the k-th most probable
+genotype or another epoch's."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nasiam.config import SearchConfig, load_config
+from nasiam.runner import checkpoint as ckpt
+from nasiam.runner import outputs
+from nasiam.runner.build import backbone_record, build_search_model, canonical_framework, data_info
+from nasiam.runner.errors import CheckpointError
+
+
+def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: str | Path | None = None) -> dict[str, Any]:
+    """Write heads/<slot>/ (NASHead.save_pretrained), genotype.json and the backbone to `out`
+    from `checkpoint` (default: the run's last) choosing each head's `rank`-th most probable
+    genotype."""
+    run_dir, out = Path(run_dir), Path(out)
+    config_path = run_dir / "config.yaml"
+    if not config_path.is_file():
+        raise CheckpointError(f"{run_dir} is not a search run directory (no config.yaml)")
+    cfg = load_config(SearchConfig, config_path)
+    if rank < 1:
+        raise ValueError("--rank counts from 1 (the most probable genotype)")
+    path = Path(checkpoint) if checkpoint else ckpt.find_checkpoint(run_dir)
+    state = ckpt.load_checkpoint(path, "search")
+    ckpt.check_compatible(state["nasiam"]["config"], cfg.__dict__, ("framework", "space", "widths", "backbone"), path)
+    info = data_info(cfg)
+    model = build_search_model(cfg, info)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"{path} does not fit the run's configuration: {str(e).splitlines()[0]}") from None
+    framework = canonical_framework(cfg)
+    genotypes, written = {}, {}
+    for slot, head in model.searchable_heads().items():
+        ranked = head.top_genotypes(rank, meta={"framework": framework, "slot": slot, "epoch": int(state["epoch"]),
+                                               "rank": rank})
+        genotypes[slot] = ranked[-1]
+        head.export(genotypes[slot]).save_pretrained(out / "heads" / slot)
+        written[slot] = genotypes[slot].describe()
+    outputs.write_search_genotypes(out / "genotype.json", framework, genotypes)
+    outputs.save_backbone(out, model.backbone, backbone_record(cfg, info, model.backbone))
+    return {"out": str(out), "epoch": int(state["epoch"]), "rank": rank, "genotypes": written}

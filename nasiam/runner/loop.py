@@ -1,0 +1,260 @@
+"""`Run`: what every training command shares, on Lightning Fabric.
+
+Fabric gives the device placement, DDP (gloo on CPU, NCCL on GPU), mixed precision and the
+process launch; the loop itself stays plain and readable. A `Run` resolves its directory,
+resumes from `checkpoints/last.ckpt` (model, optimisers, loop position, RNG states: a resumed
+CPU run continues exactly as an uninterrupted one), writes a checkpoint every epoch, stops on
+a non-finite loss, and logs to CSV and optionally W&B. Subclasses (`SearchRun`,
+`PretrainRun`) define the model, the step and the outputs.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+import torch.nn as nn
+
+from nasiam._io import atomic_write_text
+from nasiam.config import STRUCTURAL_KEYS, RunConfig, config_to_yaml
+from nasiam.runner import checkpoint as ckpt
+from nasiam.runner.build import canonical_framework
+from nasiam.runner.errors import CheckpointError, NonFiniteLossError
+from nasiam.runner.logger import RunLogger
+
+__all__ = ["Run", "forever", "tune_cpu_allocator"]
+
+
+def forever(loader):
+    """Batches without end, re-iterating (and re-shuffling) the loader each pass."""
+    while True:
+        yield from loader
+
+
+def tune_cpu_allocator() -> None:
+    """On Linux/glibc, keep freed memory in the process: PyTorch's CPU allocator is plain
+    malloc, and every large tensor otherwise costs an mmap and page faults (measured in
+    benchmarks/head_cost.py --tune-malloc)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        libc = ctypes.CDLL(name)
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
+def _precision(cfg: RunConfig, use_cuda: bool) -> str:
+    if cfg.precision != "auto":
+        return cfg.precision
+    if use_cuda:
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+class Run:
+    command: ClassVar[str]
+
+    def __init__(self, cfg: RunConfig, verbose: bool = True):
+        self.cfg, self.verbose = cfg, verbose
+        self.start_epoch, self.global_step = 0, 0
+        self.history: list[dict[str, Any]] = []   # per-epoch metrics
+        self.elapsed = 0.0                        # training seconds, across resumes
+
+    # -- to define in subclasses -------------------------------------------------------
+    def build(self) -> None:
+        """Set self.model (raw module), self.loaders, optimisers; called on every rank."""
+        raise NotImplementedError
+
+    def ddp_ignored(self) -> list[str]:
+        """Parameter and buffer names DDP must leave alone."""
+        return []
+
+    def find_unused_parameters(self) -> bool:
+        return False
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        raise NotImplementedError
+
+    def state(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # -- shared machinery ---------------------------------------------------------------
+    def setup_fabric(self):
+        from lightning.fabric import Fabric
+        from lightning.fabric.strategies import DDPStrategy
+
+        cfg = self.cfg
+        accelerator = "cuda" if cfg.accelerator == "gpu" else cfg.accelerator
+        use_cuda = accelerator == "cuda" or (accelerator == "auto" and torch.cuda.is_available())
+        if not use_cuda:
+            tune_cpu_allocator()
+        strategy: Any = "auto"
+        if cfg.devices > 1:
+            strategy = DDPStrategy(find_unused_parameters=self.find_unused_parameters(),
+                                   process_group_backend="nccl" if use_cuda else "gloo")
+        self.fabric = Fabric(accelerator=accelerator, devices=cfg.devices, strategy=strategy,
+                             precision=_precision(cfg, use_cuda))
+        self.fabric.launch()
+        self.fabric.seed_everything(cfg.seed, verbose=False)
+        self.channels_last = cfg.channels_last if cfg.channels_last is not None else self.fabric.device.type == "cuda"
+
+    def resolve_run_dir(self) -> tuple[Path, Path | None]:
+        """The run directory, and the checkpoint to resume from (if resuming)."""
+        cfg = self.cfg
+        resume = cfg.resume
+        if resume is not None and resume.lower() not in ("true", "1", "yes", "last"):
+            checkpoint = ckpt.find_checkpoint(resume)
+            run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else Path(resume)
+            return run_dir, checkpoint
+        if resume is not None:
+            if not cfg.run_name:
+                raise CheckpointError("--resume needs the run to continue: pass --run_name NAME (as when it started) "
+                                      "or --resume=RUN_DIR")
+            run_dir = Path(cfg.out_dir) / cfg.run_name
+            return run_dir, ckpt.find_checkpoint(run_dir)
+        name = cfg.run_name or f"{self.command}-{canonical_framework(cfg)}-{datetime.now():%Y%m%d-%H%M%S}"
+        name = self.fabric.broadcast(name)  # every rank writes to rank 0's directory
+        run_dir = Path(cfg.out_dir) / name
+        if (run_dir / "checkpoints" / ckpt.LAST).exists():
+            raise CheckpointError(f"{run_dir} already holds a run; continue it with --resume --run_name {name}, "
+                                  "or choose another --run_name")
+        return run_dir, None
+
+    def header(self) -> dict[str, Any]:
+        return {"command": self.command, "framework": canonical_framework(self.cfg),
+                "config": dataclasses.asdict(self.cfg)}
+
+    def save(self, epoch_done: int) -> None:
+        """Checkpoint after `epoch_done` epochs: last.ckpt and epoch=N.ckpt (rank 0)."""
+        if self.fabric.is_global_zero:
+            directory = self.run_dir / "checkpoints"
+            state = {**self.state(), "epoch": epoch_done, "global_step": self.global_step, "rng": ckpt.rng_state(),
+                     "history": self.history, "elapsed": self.elapsed}
+            ckpt.save_checkpoint(directory / ckpt.LAST, state, self.header())
+            if self.cfg.keep_checkpoints != 0:
+                ckpt.save_checkpoint(directory / f"epoch={epoch_done}.ckpt", state, self.header())
+                ckpt.prune_epoch_checkpoints(directory, self.cfg.keep_checkpoints)
+        self.fabric.barrier()
+
+    def restore(self, path: Path) -> None:
+        state = ckpt.load_checkpoint(path, self.command)
+        saved = state["nasiam"].get("config", {})
+        ckpt.check_compatible(saved, dataclasses.asdict(self.cfg), STRUCTURAL_KEYS + ("seed", "subset",
+                                                                                       "arch_fraction"), path)
+        self.load_state(state)
+        self.start_epoch, self.global_step = int(state["epoch"]), int(state["global_step"])
+        self.history, self.elapsed = list(state.get("history", [])), float(state.get("elapsed", 0.0))
+        self._resume_rng = state["rng"]
+
+    def check_finite(self, loss: torch.Tensor, epoch: int, step: int) -> None:
+        bad = torch.tensor(0.0 if bool(torch.isfinite(loss.detach())) else 1.0, device=self.fabric.device)
+        if self.fabric.world_size > 1:
+            bad = self.fabric.all_reduce(bad, reduce_op="sum")
+        if float(bad) > 0:
+            last = self.run_dir / "checkpoints" / ckpt.LAST
+            kept = (f"the last good checkpoint is {last} (after epoch {self.start_epoch_of_last()})"
+                    if last.exists() else "no epoch had finished, so there is no checkpoint")
+            raise NonFiniteLossError(
+                f"the loss became {float(loss.detach()):.4g} at epoch {epoch + 1}, step {step}; training stopped and {kept}. "
+                "Lower --lr (or --arch_lr), then continue with --resume.", epoch, step)
+
+    def start_epoch_of_last(self) -> int:
+        return len(self.history)
+
+    def prepare(self, views):
+        if self.channels_last:
+            return [v.contiguous(memory_format=torch.channels_last) for v in views]
+        return views
+
+    def set_sampler_epoch(self, loader, epoch: int) -> None:
+        sampler = getattr(loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+
+    def say(self, message: str) -> None:
+        if self.verbose and self.fabric.is_global_zero:
+            print(message, flush=True)
+
+    def execute(self) -> dict[str, Any]:
+        self.setup_fabric()
+        self.run_dir, resume_from = self.resolve_run_dir()
+        self._resume_rng = None
+        self.build()
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        ignored = self.ddp_ignored()
+        if ignored and self.fabric.world_size > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(self.model, ignored)
+        self.fabric_model = self.fabric.setup_module(self.model)
+        self.setup_optimizers()
+        if resume_from is not None:
+            self.restore(resume_from)
+            self.say(f"resuming {self.run_dir} after epoch {self.start_epoch}")
+        if self.fabric.is_global_zero:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.run_dir / "config.yaml", config_to_yaml(self.cfg))
+        self.fabric.barrier()
+        self.logger = RunLogger(self.run_dir, self.fabric.is_global_zero, dataclasses.asdict(self.cfg), self.cfg.wandb,
+                                self.cfg.wandb_project, self.cfg.wandb_entity, self.run_dir.name,
+                                resume_step=self.global_step if resume_from is not None else None)
+        if self._resume_rng is not None:
+            ckpt.set_rng_state(self._resume_rng)  # last, so the data order continues exactly
+        try:
+            for epoch in range(self.start_epoch, self.cfg.epochs):
+                start = time.perf_counter()
+                metrics = self.train_epoch(epoch)
+                self.elapsed += time.perf_counter() - start
+                metrics = {"epoch": epoch + 1, "epoch_seconds": round(time.perf_counter() - start, 2), **metrics}
+                self.history.append(metrics)
+                self.logger.log({f"epoch/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))},
+                                self.global_step)
+                self.after_epoch(epoch)
+                self.save(epoch + 1)
+                self.say(self.describe_epoch(metrics))
+            return self.finish()
+        finally:
+            self.logger.close()
+
+    def after_epoch(self, epoch: int) -> None:
+        """Hook for per-epoch artefacts (alphas, plots)."""
+
+    def describe_epoch(self, metrics: dict[str, Any]) -> str:
+        parts = [f"epoch {metrics['epoch']}/{self.cfg.epochs}"]
+        for key in ("loss", "arch_loss", "knn_top1", "collapse_std", "effective_rank", "images_per_second"):
+            if key in metrics and metrics[key] is not None:
+                parts.append(f"{key} {metrics[key]:.4g}")
+        parts.append(f"{metrics['epoch_seconds']:.0f}s")
+        return "  ".join(parts)
+
+    def setup_optimizers(self) -> None:
+        raise NotImplementedError
+
+    # -- helpers for subclasses ---------------------------------------------------------
+    def weight_optimizer(self, model: nn.Module, params_by_group: list[dict[str, Any]]) -> torch.optim.Optimizer:
+        cfg = self.cfg
+        lr = self.base_lr()
+        groups = [{"params": g["params"], "lr": lr, "fixed_lr": g.get("fixed_lr", False)} for g in params_by_group
+                  if g["params"]]
+        if cfg.optimizer == "sgd":
+            return torch.optim.SGD(groups, lr=lr, momentum=0.9, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=cfg.weight_decay)
+
+    def base_lr(self) -> float:
+        return self.cfg.lr * self.cfg.batch_size * self.cfg.devices / 256

@@ -1,0 +1,130 @@
+"""What a search leaves in its run directory, written atomically:
+
+    genotype.json          every searched head's genotype (format nasiam.search)
+    heads/<slot>/          each exported head: genotype.json + head.safetensors (searched weights)
+    backbone.safetensors   the backbone's weights; backbone.json says how to rebuild it
+    alphas.csv, alphas.png probability of every option of every choice, per epoch
+    config.yaml            the resolved configuration
+    summary.json           final metrics, timings, genotypes in one line each
+    logs/metrics.csv       per-step and per-epoch metrics
+    checkpoints/           last.ckpt and recent epoch=N.ckpt (resume, re-export)
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from nasiam._io import atomic_write_bytes, atomic_write_text
+from nasiam.space.genotype import MAX_FILE_BYTES, Genotype, GenotypeError
+
+SEARCH_FORMAT = "nasiam.search"
+
+
+def write_search_genotypes(path: Path, framework: str, genotypes: Mapping[str, Genotype]) -> None:
+    data = {"format": SEARCH_FORMAT, "schema_version": 1, "framework": framework,
+            "heads": {slot: g.to_dict() for slot, g in genotypes.items()}}
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def read_genotypes(path: str | os.PathLike) -> tuple[str | None, dict[str, Genotype]]:
+    """A run's genotype.json ({slot: Genotype}) or a single head's genotype file; validated."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "genotype.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no genotype file at {path}")
+    if path.stat().st_size > MAX_FILE_BYTES * 8:
+        raise GenotypeError(f"{path}: too large to be a genotype file")
+    try:
+        data = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise GenotypeError(f"{path}: not valid JSON ({e})") from None
+    if isinstance(data, dict) and data.get("format") == SEARCH_FORMAT:
+        heads = data.get("heads")
+        if not isinstance(heads, dict) or not heads or len(heads) > 8:
+            raise GenotypeError(f"{path}: 'heads' must map slot names to genotypes")
+        out = {}
+        for slot, g in heads.items():
+            try:
+                out[str(slot)] = Genotype.from_dict(g)
+            except GenotypeError as e:
+                raise GenotypeError(f"{path}: heads.{slot}.{e}") from None
+        framework = data.get("framework")
+        return (framework if isinstance(framework, str) else None), out
+    g = Genotype.load(path)
+    return None, {str(g.meta.get("slot", "projector")): g}
+
+
+def alpha_rows(epoch: int, probabilities: Mapping[str, list[dict[str, dict[Any, float]]]]) -> list[dict[str, Any]]:
+    rows = []
+    for slot, layers in probabilities.items():
+        for layer, choices in enumerate(layers):
+            for choice, options in choices.items():
+                for option, p in options.items():
+                    rows.append({"epoch": epoch, "head": slot, "layer": layer, "choice": choice,
+                                 "option": str(option), "probability": round(float(p), 6)})
+    return rows
+
+
+def write_alphas_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["epoch", "head", "layer", "choice", "option", "probability"])
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def alpha_figure(rows: list[dict[str, Any]]):
+    """One panel per (head, layer, choice): each option's probability against the epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels: dict[tuple, dict[str, list[tuple[int, float]]]] = {}
+    for r in rows:
+        panels.setdefault((r["head"], r["layer"], r["choice"]), {}).setdefault(r["option"], []).append(
+            (r["epoch"], r["probability"]))
+    keys = sorted(panels, key=lambda k: (k[0], k[1], k[2]))
+    cols = max(1, len({k[2] for k in keys}))
+    n_rows = max(1, -(-len(keys) // cols))
+    fig, axes = plt.subplots(n_rows, cols, figsize=(3.6 * cols, 2.6 * n_rows), squeeze=False)
+    for ax in axes.flat[len(keys):]:
+        ax.axis("off")
+    for ax, key in zip(axes.flat, keys):
+        for option, points in sorted(panels[key].items()):
+            points.sort()
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=2, label=option)
+        ax.set_title(f"{key[0]} layer {key[1]}: {key[2]}", fontsize=9)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6, loc="upper left", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def write_alphas_png(path: Path, rows: list[dict[str, Any]]) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = alpha_figure(rows)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def save_backbone(run_dir: Path, backbone, record: Mapping[str, Any]) -> None:
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in backbone.state_dict().items()}
+    atomic_write_bytes(run_dir / "backbone.safetensors", save(tensors, metadata={"format": "nasiam.backbone"}))
+    write_json(run_dir / "backbone.json", record)

@@ -1,0 +1,279 @@
+"""`nasiam search`: differentiable search of a framework's heads, end to end.
+
+Each step trains the weights on a batch of the weight half of the data with the logits
+frozen, then (after the warm-up epochs) updates the logits on a batch of the architecture
+half, with backbone features computed without gradients (`Architect`). `mode=joint` instead
+updates both from one backward on the same batch. At the end the genotypes are checked for
+collapse, agreed on by every rank, exported with their weights and written to the run
+directory (see nasiam.runner.outputs).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from nasiam.config import SearchConfig
+from nasiam.eval.knn import extract_features, knn_accuracy
+from nasiam.frameworks.distributed import is_distributed
+from nasiam.head import recalibrate_batchnorm
+from nasiam.runner import outputs
+from nasiam.runner.build import (backbone_record, build_eval_datasets, build_search_model, build_train_data,
+                                 canonical_framework, data_info, make_loader)
+from nasiam.runner.errors import CollapseError
+from nasiam.runner.logger import progress
+from nasiam.runner.loop import Run, forever
+from nasiam.search import Architect, CollapseMonitor, gumbel_tau, momentum_schedule, warmup_cosine_lr
+
+__all__ = ["SearchRun", "run_search"]
+
+
+class SearchRun(Run):
+    command = "search"
+    cfg: SearchConfig
+
+    # -- construction -----------------------------------------------------------------
+    def build(self) -> None:
+        cfg = self.cfg
+        self.info = data_info(cfg)
+        self.data = build_train_data(cfg, self.info, bilevel=cfg.mode == "bilevel", arch_fraction=cfg.arch_fraction)
+        self.model = build_search_model(cfg, self.info)
+        if cfg.compile:
+            for head in self.model.heads().values():
+                head.compile()
+        if cfg.strategy == "gumbel":
+            self.model.set_sampling("gumbel", cfg.tau_max)
+        pin = self.fabric.device.type == "cuda"
+        self.weight_loader = self.fabric.setup_dataloaders(make_loader(self.data.weight, cfg, True, True, pin_memory=pin))
+        self.arch_loader = (self.fabric.setup_dataloaders(make_loader(self.data.arch, cfg, True, True, pin_memory=pin))
+                            if self.data.arch is not None else None)
+        self.monitor = CollapseMonitor(min_std=cfg.collapse_min_std, min_rank=cfg.collapse_min_rank)
+        self.alpha_rows = outputs.alpha_rows(0, self._probabilities())
+
+    def ddp_ignored(self) -> list[str]:
+        # Logits are averaged by the Architect itself; MoCo's queue is identical on every
+        # rank by construction and too large to broadcast each step.
+        arch = {id(p) for p in self.model.arch_parameters()}
+        names = [n for n, p in self.model.named_parameters() if id(p) in arch]
+        return names + [n for n, _ in self.model.named_buffers() if n.startswith("queue")]
+
+    def find_unused_parameters(self) -> bool:
+        return self.cfg.strategy == "gumbel"  # a sampled path leaves the other branches unused
+
+    def setup_optimizers(self) -> None:
+        cfg = self.cfg
+        weights = self.model.weight_parameters()
+        predictor = {id(p) for p in getattr(self.model, "predictor", torch.nn.Identity()).parameters()}
+        fixed = cfg.fix_pred_lr and canonical_framework(cfg) == "simsiam"
+        groups = [{"params": [p for p in weights if not (fixed and id(p) in predictor)]},
+                  {"params": [p for p in weights if fixed and id(p) in predictor], "fixed_lr": True}]
+        self.weight_opt = self.fabric.setup_optimizers(self.weight_optimizer(self.model, groups))
+        self.architect = Architect(self.model, lr=cfg.arch_lr, weight_decay=cfg.arch_weight_decay,
+                                   order=2 if cfg.strategy == "darts2" else 1, beta_weight=cfg.beta_weight,
+                                   unroll_lr=self.base_lr(), normalize=cfg.arch_grad_normalize)
+        self.total_steps = cfg.epochs * len(self.weight_loader)
+
+    def state(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "weight_optimizer": self.weight_opt.state_dict(),
+                "arch_optimizer": self.architect.optimizer.state_dict(), "alpha_rows": self.alpha_rows}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.weight_opt.load_state_dict(state["weight_optimizer"])
+        self.architect.optimizer.load_state_dict(state["arch_optimizer"])
+        self.alpha_rows = list(state["alpha_rows"])
+
+    # -- the step ---------------------------------------------------------------------
+    def _probabilities(self):
+        return {slot: head.probabilities() for slot, head in self.model.searchable_heads().items()}
+
+    def _set_lr(self, step: int) -> float:
+        cfg = self.cfg
+        steps_per_epoch = len(self.weight_loader)
+        lr = warmup_cosine_lr(self.base_lr(), step, self.total_steps, cfg.warmup_lr_epochs * steps_per_epoch)
+        for group in self.weight_opt.param_groups:
+            group["lr"] = self.base_lr() if group.get("fixed_lr") else lr
+        return lr
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        cfg, model, fabric = self.cfg, self.fabric_model, self.fabric
+        self.set_sampler_epoch(self.weight_loader, epoch)
+        if self.arch_loader is not None:
+            self.set_sampler_epoch(self.arch_loader, epoch)
+        arch_batches = forever(self.arch_loader) if self.arch_loader is not None else None
+        searching = epoch >= cfg.warmup_epochs
+        second_order = cfg.strategy == "darts2" and searching
+        self.monitor.reset()
+        totals: dict[str, float] = {}
+        images, start = 0, time.perf_counter()
+        bar = progress(len(self.weight_loader), fabric.is_global_zero and self.verbose, f"search {epoch + 1}/{cfg.epochs}")
+        for i, (views, _) in enumerate(self.weight_loader):
+            step = self.global_step
+            lr = self._set_lr(step)
+            if cfg.strategy == "gumbel":
+                self.model.set_sampling("gumbel", gumbel_tau(cfg.tau_max, cfg.tau_min, step, self.total_steps))
+            beta = cfg.beta_weight * min(1.0, step / max(1, self.total_steps))  # linear ramp (beta-DARTS)
+            views = self.prepare(views)
+            metrics: dict[str, float] = {}
+            if searching and cfg.mode == "joint":
+                out = model(views)
+                self.check_finite(out["loss"], epoch, step)
+                fabric.backward(out["loss"])
+                self.weight_opt.step()
+                self.weight_opt.zero_grad(set_to_none=True)
+                metrics.update(self.architect.step_from_gradients(beta))
+            else:
+                with self.architect.weights_step():
+                    out = model(views, return_encoded=second_order)
+                    self.check_finite(out["loss"], epoch, step)
+                    fabric.backward(out["loss"])
+                self.weight_opt.step()
+                self.weight_opt.zero_grad(set_to_none=True)
+                if searching:
+                    arch_views = self.prepare(next(arch_batches)[0])
+                    with fabric.autocast():
+                        metrics.update(self.architect.step(arch_views, train_encoded=out.get("encoded"),
+                                                           beta_weight=beta))
+                    if not torch.isfinite(torch.tensor(metrics["arch_loss"])):
+                        self.check_finite(torch.tensor(metrics["arch_loss"]), epoch, step)
+            self.model.update_momentum(momentum_schedule(cfg.ema_momentum, step, self.total_steps, cfg.ema_schedule))
+            self.monitor.update(out["z"])
+            metrics.update(loss=float(out["loss"].detach()), lr=lr)
+            for k, v in metrics.items():
+                totals[k] = totals.get(k, 0.0) + v
+            images += views[0].shape[0] * fabric.world_size
+            self.global_step += 1
+            if step % cfg.log_every_n_steps == 0:
+                rate = images / max(time.perf_counter() - start, 1e-9)
+                self.logger.log({**{f"train/{k}": v for k, v in metrics.items()}, "train/images_per_second": rate,
+                                 **({"train/tau": self.model.projector.tau} if cfg.strategy == "gumbel" else {})},
+                                step)
+                bar.set_postfix(loss=f"{metrics['loss']:.3f}", img_s=f"{rate:.0f}", refresh=False)
+            bar.update(1)
+        bar.close()
+        n = max(1, len(self.weight_loader))
+        epoch_metrics = {k: v / n for k, v in totals.items() if k != "lr"}
+        if "arch_loss" in epoch_metrics:
+            epoch_metrics["arch_loss"] = totals["arch_loss"] / n
+        epoch_metrics["images_per_second"] = round(images / max(time.perf_counter() - start, 1e-9), 1)
+        report = self.monitor.report()
+        if report is not None:
+            epoch_metrics.update(collapse_std=report.normalized_std, effective_rank=report.effective_rank)
+        if cfg.knn_every and (epoch + 1) % cfg.knn_every == 0:
+            epoch_metrics["knn_top1"] = self.knn()
+        return epoch_metrics
+
+    # -- per-epoch artefacts ------------------------------------------------------------
+    def after_epoch(self, epoch: int) -> None:
+        self.alpha_rows += outputs.alpha_rows(epoch + 1, self._probabilities())
+        if self.fabric.is_global_zero:
+            outputs.write_alphas_csv(self.run_dir / "alphas.csv", self.alpha_rows)
+            genotypes = self.model.genotypes()
+            self.logger.log_wandb({f"genotype/{slot}": g.describe() for slot, g in genotypes.items()}, self.global_step)
+            self.logger.log_wandb({"alphas": lambda: _wandb_image(self.alpha_rows)}, self.global_step)
+
+    def knn(self) -> float | None:
+        """kNN top-1 (%) of the backbone features on the test split (rank 0; others wait)."""
+        accuracy = None
+        if self.fabric.is_global_zero:
+            bank_set, test_set = build_eval_datasets(self.cfg, self.info)
+            device = self.fabric.device
+            bank = extract_features(self.model.backbone, make_loader(bank_set, self.cfg, False, False), device,
+                                    self.channels_last)
+            test = extract_features(self.model.backbone, make_loader(test_set, self.cfg, False, False), device,
+                                    self.channels_last)
+            accuracy = knn_accuracy(*bank, *test, num_classes=self.info.num_classes, k=self.cfg.knn_k)
+        self.fabric.barrier()
+        return accuracy
+
+    # -- the end --------------------------------------------------------------------------
+    def finish(self) -> dict[str, Any]:
+        cfg, fabric = self.cfg, self.fabric
+        framework = canonical_framework(cfg)
+        meta = {"framework": framework, "epochs": cfg.epochs, "strategy": cfg.strategy, "mode": cfg.mode,
+                "dataset": cfg.dataset, "backbone": cfg.backbone}
+        genotypes = self.model.genotypes(top_k=cfg.top_k, meta=meta)
+        agree = _ranks_agree({slot: g.to_json() for slot, g in genotypes.items()})
+        if not agree:
+            raise RuntimeError("the ranks ended with different genotypes; their logits diverged (please report)")
+        report = self.monitor.report()
+        collapsed = bool(report is not None and report.collapsed)
+        summary: dict[str, Any] = {
+            "command": "search", "framework": framework, "run_dir": str(self.run_dir),
+            "genotypes": {slot: g.describe() for slot, g in genotypes.items()},
+            "collapse": None if report is None else {"normalized_std": report.normalized_std,
+                                                       "effective_rank": report.effective_rank,
+                                                       "collapsed": collapsed},
+            "world_size": fabric.world_size, "ranks_agree": agree, "train_seconds": round(self.elapsed, 1),
+            "epochs": self.history,
+        }
+        if collapsed and not cfg.allow_collapsed:
+            if fabric.is_global_zero:
+                outputs.write_search_genotypes(self.run_dir / "genotype.rejected.json", framework, genotypes)
+                outputs.write_json(self.run_dir / "summary.json", summary)
+            raise CollapseError(
+                f"the search collapsed: {report.describe()}. The genotype was refused and written to "
+                f"{self.run_dir / 'genotype.rejected.json'} for inspection. Try a lower --arch_lr, a larger "
+                "--beta_weight or more --warmup_epochs, or pass --allow_collapsed to export it anyway.")
+        if self.cfg.knn_every == 0 or not self.history or "knn_top1" not in self.history[-1]:
+            summary["knn_top1"] = self.knn()
+        else:
+            summary["knn_top1"] = self.history[-1]["knn_top1"]
+        if fabric.is_global_zero:
+            heads = self.model.export_heads()
+            self._recalibrate(heads)
+            for slot, head in heads.items():
+                head.save_pretrained(self.run_dir / "heads" / slot)
+            outputs.write_search_genotypes(self.run_dir / "genotype.json", framework, genotypes)
+            outputs.save_backbone(self.run_dir, self.model.backbone, backbone_record(cfg, self.info, self.model.backbone))
+            outputs.write_alphas_png(self.run_dir / "alphas.png", self.alpha_rows)
+            summary["head_parameters"] = {slot: h.num_parameters() for slot, h in heads.items()}
+            outputs.write_json(self.run_dir / "summary.json", summary)
+            self.logger.summary({"genotype": summary["genotypes"], "head_parameters": summary["head_parameters"],
+                                 "knn_top1": summary["knn_top1"]})
+        fabric.barrier()
+        return summary
+
+    @torch.no_grad()
+    def _recalibrate(self, heads: dict[str, torch.nn.Module], batches: int = 8) -> None:
+        """Re-estimate the exported heads' BatchNorm statistics on their own inputs (the
+        supernet's describe a mixture of architectures; see nasiam.head.calibration)."""
+        loader = DataLoader(self.data.calibration, batch_size=self.cfg.batch_size, shuffle=True,
+                            generator=torch.Generator().manual_seed(self.cfg.seed), num_workers=0)
+        backbone = self.model.backbone
+        was_training = backbone.training
+        backbone.eval()
+        feats = [backbone(x.to(self.fabric.device)) for x, _ in (b for _, b in zip(range(batches), loader))]
+        backbone.train(was_training)
+        if "projector" in heads:
+            recalibrate_batchnorm(heads["projector"], feats)
+            heads["projector"].eval()
+            projected = [heads["projector"](f) for f in feats]
+            if "predictor" in heads:
+                recalibrate_batchnorm(heads["predictor"], projected)
+
+
+def _ranks_agree(value: Any) -> bool:
+    if not is_distributed():
+        return True
+    import torch.distributed as dist
+
+    gathered: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, value)
+    return all(g == gathered[0] for g in gathered)
+
+
+def _wandb_image(rows):
+    import matplotlib.pyplot as plt
+    import wandb
+
+    fig = outputs.alpha_figure(rows)
+    image = wandb.Image(fig)
+    plt.close(fig)
+    return image
+
+
+def run_search(cfg: SearchConfig, verbose: bool = True) -> dict[str, Any]:
+    return SearchRun(cfg, verbose).execute()

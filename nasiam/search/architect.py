@@ -1,0 +1,200 @@
+"""`Architect`: the architecture step of a differentiable head search.
+
+    model = create_framework("simsiam", backbone, dim, heads="search")
+    architect = Architect(model, lr=3e-4)
+    for (views, _), (arch_views, _) in zip(weight_loader, arch_loader):
+        with architect.weights_step():          # logits frozen while the weights train
+            loss = model(views)["loss"]
+            loss.backward(); weight_optimizer.step(); weight_optimizer.zero_grad()
+        architect.step(arch_views)              # backbone without gradients, heads only
+
+The logits live only in the heads, so the step computes backbone features under `no_grad`
+and back-propagates the loss through the heads alone, with the head weights frozen: no
+backward through the backbone and no weight gradients. It works on any module with
+`arch_parameters()`, `encode(views)` and `head_loss(encoded, update_state)` (every
+`SSLFramework`), in a plain loop, Lightning or solo-learn. Under torch.distributed it averages
+the logit gradients itself, so wrap only the weights in DDP (see nasiam.runner).
+
+* order=1: first-order DARTS, `grad_alpha L_val(w, alpha)`.
+* order=2: DARTS' second-order hypergradient with the finite-difference Hessian-vector
+  product, unrolled over the head weights (the backbone features are the step's inputs).
+* Gumbel/GDAS sampling is a mode of the heads (`set_sampling("gumbel", tau)`), used by the
+  same step.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator, Sequence
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+from torch import Tensor
+
+from nasiam.frameworks.base import Encoded
+from nasiam.frameworks.distributed import is_distributed
+from nasiam.search.regularizers import beta_decay
+
+__all__ = ["Architect", "requires_grad"]
+
+
+@contextlib.contextmanager
+def requires_grad(params: Sequence[nn.Parameter], flag: bool) -> Iterator[None]:
+    """Temporarily set `requires_grad` of `params` (restored afterwards)."""
+    saved = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(flag)
+    try:
+        yield
+    finally:
+        for p, s in zip(params, saved):
+            p.requires_grad_(s)
+
+
+class Architect:
+    """Optimises the architecture logits of `model`'s searchable heads.
+
+    Args:
+        model: an `SSLFramework` (or anything with `arch_parameters`, `encode`, `head_loss`).
+        lr, betas, weight_decay: Adam on the logits (DARTS: 3e-4, (0.5, 0.999), 1e-3).
+        order: 1 (first-order) or 2 (finite-difference second-order DARTS).
+        beta_weight: weight of the Beta-Decay regulariser (0 disables it), relative to the
+            normalised loss gradient.
+        unroll_lr: the virtual SGD step of order 2 (DARTS uses the weights' learning rate).
+        normalize: divide the loss gradient by its RMS before the regulariser (see `_finish`).
+    """
+
+    def __init__(self, model: nn.Module, lr: float = 3e-4, betas: tuple[float, float] = (0.5, 0.999),
+                 weight_decay: float = 0.0, order: int = 1, beta_weight: float = 0.0, unroll_lr: float = 0.05,
+                 normalize: bool = True):
+        if order not in (1, 2):
+            raise ValueError(f"order must be 1 or 2, got {order}")
+        self.model, self.order = model, order
+        self.arch_params = list(model.arch_parameters())
+        if not self.arch_params:
+            raise ValueError("the model has no searchable heads (build it with heads='search')")
+        arch_ids = {id(p) for p in self.arch_params}
+        self.head_weights = [p for head in model.searchable_heads().values() for p in head.parameters()
+                             if id(p) not in arch_ids and p.requires_grad]
+        self.optimizer = torch.optim.Adam(self.arch_params, lr=lr, betas=betas, weight_decay=weight_decay)
+        self.beta_weight, self.unroll_lr, self.normalize = beta_weight, unroll_lr, normalize
+
+    # -- the weights' side -----------------------------------------------------------
+    def weights_step(self):
+        """Context for the weight step: logits frozen, so the weight backward neither
+        computes nor leaves gradients on them."""
+        return requires_grad(self.arch_params, False)
+
+    # -- the architecture step -------------------------------------------------------
+    def _encode(self, views: Sequence[Tensor] | None, encoded: Encoded | None) -> Encoded:
+        if encoded is not None:
+            return Encoded([f.detach() for f in encoded.online],
+                           None if encoded.target is None else [f.detach() for f in encoded.target])
+        if views is None:
+            raise ValueError("pass the architecture batch's views or its encoded features")
+        with torch.no_grad():
+            return self.model.encode(views)
+
+    def _loss(self, encoded: Encoded) -> Tensor:
+        return self.model.head_loss(encoded, update_state=False)["loss"]
+
+    def step(self, views: Sequence[Tensor] | None = None, *, encoded: Encoded | None = None,
+             train_encoded: Encoded | None = None, beta_weight: float | None = None) -> dict[str, float]:
+        """One update of the logits on the architecture batch (`views`, or its `encoded`
+        backbone features). Order 2 also needs the weight batch's features,
+        `train_encoded`. Returns the architecture loss and regulariser values."""
+        encoded = self._encode(views, encoded)
+        beta_weight = self.beta_weight if beta_weight is None else beta_weight
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.order == 1:
+            with requires_grad(self.head_weights, False):
+                loss = self._loss(encoded)
+                loss.backward()
+        else:
+            if train_encoded is None:
+                raise ValueError("second-order DARTS needs train_encoded, the weight batch's backbone features")
+            loss = self._second_order_backward(encoded, self._encode(None, train_encoded))
+        return {"arch_loss": float(loss.detach()), **self._finish(beta_weight)}
+
+    def step_from_gradients(self, beta_weight: float | None = None) -> dict[str, float]:
+        """Joint (single-level) search: the logits' gradients come from the weight step's own
+        backward on the training batch; add the regulariser, average across ranks, update,
+        and clear them for the next step."""
+        metrics = self._finish(self.beta_weight if beta_weight is None else beta_weight)
+        self.optimizer.zero_grad(set_to_none=True)
+        return metrics
+
+    @torch.no_grad()
+    def _finish(self, beta_weight: float) -> dict[str, float]:
+        """Turn the loss gradients on the logits into the update.
+
+        1. Average them over ranks (every rank then holds the same logits).
+        2. Divide by their RMS over all logits. SSL losses move the logits very little
+           (|grad| ~ 1e-4 - 1e-3, though consistently); without this, any regulariser of
+           order one drowns that signal, and the regulariser's weight would depend on the
+           loss's arbitrary scale. After it, `beta_weight` is relative to the signal.
+        3. Add Beta-Decay's gradient, `beta * softmax(alpha)` per choice.
+        4. Centre each choice's gradient: a uniform shift of a choice's logits leaves its
+           softmax unchanged, but Adam's per-coordinate scaling would turn it into moves
+           that cancel the signal. (The loss gradient is already centred.)
+        """
+        self._average_gradients()
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.arch_params]
+        rms = torch.sqrt(torch.cat([g.reshape(-1) for g in grads]).pow(2).mean())
+        scale = 1.0 / float(rms) if self.normalize and float(rms) > 0 else 1.0
+        for p, g in zip(self.arch_params, grads):
+            g = g * scale
+            if beta_weight > 0:
+                g = g + beta_weight * torch.softmax(p, dim=-1)
+            p.grad = g - g.mean()
+        reg = beta_decay(self.arch_params)
+        self.optimizer.step()
+        return {"beta_decay": float(reg), "arch_grad_rms": float(rms)}
+
+    def _average_gradients(self) -> None:
+        if not is_distributed():
+            return
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.arch_params]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= dist.get_world_size()
+        offset = 0
+        for p, g in zip(self.arch_params, grads):
+            p.grad = flat[offset: offset + g.numel()].view_as(g).clone()
+            offset += g.numel()
+
+    def _second_order_backward(self, val: Encoded, train: Encoded) -> Tensor:
+        """alpha.grad = grad_alpha L_val(w') - xi * (grad_alpha L_train(w+) - grad_alpha L_train(w-)) / 2 eps,
+        with w' = w - xi grad_w L_train(w) and w+- = w +- eps grad_w' L_val(w') (Liu et al. 2019, eq. 7-8)."""
+        weights, xi = self.head_weights, self.unroll_lr
+        backup = [w.detach().clone() for w in weights]
+        try:
+            with requires_grad(self.arch_params, False):
+                g_train = torch.autograd.grad(self._loss(train), weights, allow_unused=True)
+            with torch.no_grad():
+                for w, g in zip(weights, g_train):
+                    if g is not None:
+                        w.sub_(xi * g)
+            val_loss = self._loss(val)
+            grads = torch.autograd.grad(val_loss, self.arch_params + weights, allow_unused=True)
+            d_alpha, d_w = grads[: len(self.arch_params)], grads[len(self.arch_params):]
+            norm = torch.sqrt(sum((g * g).sum() for g in d_w if g is not None))
+            eps = 0.01 / (norm + 1e-12)
+            hessian_terms = []
+            for direction in (1.0, -1.0):  # w + eps d_w, then w - eps d_w
+                with torch.no_grad():
+                    for w, b, g in zip(weights, backup, d_w):
+                        if g is not None:
+                            w.copy_(b + direction * eps * g)
+                with requires_grad(weights, False):
+                    hessian_terms.append(torch.autograd.grad(self._loss(train), self.arch_params, allow_unused=True))
+            for p, da, gp, gm in zip(self.arch_params, d_alpha, *hessian_terms):
+                grad = torch.zeros_like(p) if da is None else da.clone()
+                if gp is not None and gm is not None:
+                    grad -= xi * (gp - gm) / (2 * eps)
+                p.grad = grad
+            return val_loss.detach()
+        finally:
+            with torch.no_grad():
+                for w, b in zip(weights, backup):
+                    w.copy_(b)

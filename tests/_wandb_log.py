@@ -1,0 +1,60 @@
+"""Read back what an offline W&B run recorded (test helper).
+
+An offline run's `run-<id>.wandb` file is a LevelDB-style log: a 7-byte header
+(":W&B", magic 0xBEE1, version), then 32 KiB blocks of records, each with a 7-byte header
+(crc32c, length, type FULL/FIRST/MIDDLE/LAST) and a protobuf `Record` as payload.
+"""
+import struct
+from pathlib import Path
+
+BLOCK, HEADER = 32768, 7
+FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
+
+
+def records(path: Path):
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    data = Path(path).read_bytes()
+    if data[:4] != b":W&B":
+        raise ValueError(f"{path} is not a W&B transaction log")
+    offset, pending = HEADER, b""
+    while offset + HEADER <= len(data):
+        space = BLOCK - offset % BLOCK
+        if space < HEADER:  # block trailer padding
+            offset += space
+            continue
+        _, length, kind = struct.unpack("<IHB", data[offset:offset + HEADER])
+        payload = data[offset + HEADER: offset + HEADER + length]
+        offset += HEADER + length
+        if kind == 0 and length == 0:
+            offset += BLOCK - offset % BLOCK if offset % BLOCK else 0
+            continue
+        if kind == FULL:
+            pending = payload
+        elif kind == FIRST:
+            pending = payload
+            continue
+        elif kind == MIDDLE:
+            pending += payload
+            continue
+        elif kind == LAST:
+            pending += payload
+        record = pb.Record()
+        record.ParseFromString(pending)
+        yield record
+
+
+def logged(run_dir: Path) -> tuple[set[str], dict[str, str]]:
+    """(history keys, summary {key: json value}) of the single offline run under run_dir."""
+    files = list(Path(run_dir).glob("wandb/offline-run-*/run-*.wandb"))
+    if len(files) != 1:
+        raise AssertionError(f"expected one offline W&B run under {run_dir}, found {len(files)}")
+    history, summary = set(), {}
+    for record in records(files[0]):
+        kind = record.WhichOneof("record_type")
+        if kind == "history":
+            history |= {item.key or "/".join(item.nested_key) for item in record.history.item}
+        elif kind == "summary":
+            for item in record.summary.update:
+                summary[item.key or "/".join(item.nested_key)] = item.value_json
+    return history, summary

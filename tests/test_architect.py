@@ -1,0 +1,158 @@
+import pytest
+import torch
+import torch.nn as nn
+
+from nasiam import SearchableHead
+from nasiam.frameworks.base import Encoded
+from nasiam.search import Architect, CollapseMonitor, beta_decay, effective_rank, gumbel_tau, momentum_schedule, \
+    normalized_std, warmup_cosine_lr
+from nasiam.space import MLPSpace
+
+
+class Toy(nn.Module):
+    """The smallest model the Architect drives: one searchable head, a regression loss."""
+
+    def __init__(self, dtype=torch.float32, loss_scale=1.0):
+        super().__init__()
+        space = MLPSpace(widths=(2, 4), norms=("none", "layernorm"), activations=("relu",))
+        self.head = SearchableHead(4, 3, 1, space).to(dtype)
+        self.target = torch.randn(8, 3, dtype=dtype)
+        self.loss_scale = loss_scale
+
+    def searchable_heads(self):
+        return {"projector": self.head}
+
+    def arch_parameters(self):
+        return list(self.head.arch_parameters())
+
+    def encode(self, views):
+        return Encoded(online=list(views))
+
+    def head_loss(self, encoded, update_state=True):
+        return {"loss": self.loss_scale * (self.head(encoded.online[0]) - self.target).pow(2).mean()}
+
+
+def test_second_order_matches_the_exact_unrolled_hypergradient():
+    torch.manual_seed(0)
+    model = Toy(torch.float64)
+    for p in model.arch_parameters():
+        nn.init.normal_(p)
+    xi = 0.1
+    architect = Architect(model, order=2, unroll_lr=xi)
+    train = Encoded([torch.randn(8, 4, dtype=torch.float64)])
+    val = Encoded([torch.randn(8, 4, dtype=torch.float64)])
+
+    weights, alphas = architect.head_weights, architect.arch_params
+    grads = torch.autograd.grad(model.head_loss(train)["loss"], weights, create_graph=True)
+    originals = [w.detach().clone() for w in weights]
+    # L_val(w - xi * grad_w L_train(w, alpha), alpha), differentiated through the unrolled step
+    functional = torch.func.functional_call
+    names = [n for n, p in model.head.named_parameters() if p.requires_grad and ".arch." not in f".{n}"]
+    unrolled = {n: w - xi * g for n, w, g in zip(names, weights, grads)}
+    out = functional(model.head, unrolled, (val.online[0],))
+    exact = torch.autograd.grad((out - model.target).pow(2).mean(), alphas, allow_unused=True)
+    exact = [torch.zeros_like(a) if e is None else e for a, e in zip(alphas, exact)]  # one-option choices
+
+    for p in alphas:
+        p.grad = None
+    architect._second_order_backward(val, train)
+    for p, e in zip(alphas, exact):
+        torch.testing.assert_close(p.grad, e, rtol=2e-3, atol=1e-6)
+    for w, o in zip(weights, originals):
+        torch.testing.assert_close(w, o)  # the virtual steps were undone
+
+
+def test_update_ignores_uniform_shifts_of_a_choices_gradient():
+    torch.manual_seed(0)
+    results = []
+    for shift in (0.0, 5.0):
+        torch.manual_seed(1)
+        model = Toy()
+        architect = Architect(model, lr=0.1, beta_weight=0.0)
+        views = [torch.randn(8, 4)]
+        model.head_loss = (lambda base: (lambda enc, update_state=True: {
+            "loss": base(enc)["loss"] + shift * sum(p.sum() for p in model.arch_parameters())}))(model.head_loss)
+        architect.step(views)
+        results.append([p.detach().clone() for p in model.arch_parameters()])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b)
+
+
+def test_a_weak_consistent_signal_wins_against_the_regulariser():
+    """SSL losses move the logits by ~1e-4 per step; the update must still follow them."""
+    torch.manual_seed(0)
+    model = Toy(loss_scale=1e-4)
+    architect = Architect(model, lr=0.05, beta_weight=0.5)
+    views = [torch.randn(8, 4)]
+    before = model.head(views[0]).sub(model.target).pow(2).mean().item()
+    for _ in range(60):
+        stats = architect.step(views)
+    after = model.head(views[0]).sub(model.target).pow(2).mean().item()
+    assert stats["arch_grad_rms"] < 1e-3
+    assert after < before
+    assert max(p.softmax(0).max().item() for p in model.arch_parameters() if p.numel() > 1) > 0.6  # decisions were made
+
+
+def test_without_normalisation_the_regulariser_drowns_that_signal():
+    torch.manual_seed(0)
+    model = Toy(loss_scale=1e-4)
+    architect = Architect(model, lr=0.05, beta_weight=0.5, normalize=False)
+    views = [torch.randn(8, 4)]
+    for _ in range(60):
+        architect.step(views)
+    assert max(p.softmax(0).max().item() for p in model.arch_parameters() if p.numel() > 1) < 0.55
+
+
+def test_joint_step_uses_existing_gradients_and_clears_them():
+    model = Toy()
+    architect = Architect(model, lr=0.1)
+    before = [p.detach().clone() for p in model.arch_parameters()]
+    model.head_loss(Encoded([torch.randn(8, 4)]))["loss"].backward()
+    architect.step_from_gradients()
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.arch_parameters()))
+    assert all(p.grad is None for p in model.arch_parameters())
+
+
+def test_architect_refuses_models_without_searchable_heads_and_bad_orders():
+    class Fixed(Toy):
+        def arch_parameters(self):
+            return []
+
+    with pytest.raises(ValueError, match="no searchable heads"):
+        Architect(Fixed())
+    with pytest.raises(ValueError, match="order"):
+        Architect(Toy(), order=3)
+    with pytest.raises(ValueError, match="train_encoded"):
+        Architect(Toy(), order=2).step([torch.randn(8, 4)])
+
+
+def test_beta_decay_is_the_mean_smooth_max():
+    a, b = torch.tensor([0.0, 0.0]), torch.tensor([1.0, 2.0, 3.0])
+    expected = (torch.logsumexp(a, 0) + torch.logsumexp(b, 0)) / 2
+    torch.testing.assert_close(beta_decay([a, b]), expected)
+
+
+def test_collapse_signals():
+    spread = torch.randn(512, 64)
+    collapsed = torch.randn(1, 64).expand(512, 64) + 1e-4 * torch.randn(512, 64)
+    line = torch.randn(512, 1) * torch.randn(1, 64)
+    assert normalized_std(spread) > 0.9 and normalized_std(collapsed) < 0.05
+    assert effective_rank(spread) > 40 and effective_rank(line) < 1.5
+    monitor = CollapseMonitor(max_samples=256)
+    for _ in range(4):
+        monitor.update(collapsed[:128])
+    assert monitor.report().collapsed and monitor._count <= 256 + 128
+    monitor.reset()
+    assert monitor.report() is None
+    monitor.update(spread)
+    assert not monitor.report().collapsed
+
+
+def test_schedules():
+    assert warmup_cosine_lr(1.0, 0, 100, warmup_steps=10) == pytest.approx(0.1)
+    assert warmup_cosine_lr(1.0, 10, 100, warmup_steps=10) == pytest.approx(1.0)
+    assert warmup_cosine_lr(1.0, 100, 100) == pytest.approx(0.0)
+    assert momentum_schedule(0.99, 0, 100) == pytest.approx(0.99)
+    assert momentum_schedule(0.99, 100, 100) == pytest.approx(1.0)
+    assert momentum_schedule(0.99, 50, 100, "constant") == 0.99
+    assert gumbel_tau(10, 0.1, 0, 11) == 10 and gumbel_tau(10, 0.1, 10, 11) == pytest.approx(0.1)

@@ -1,0 +1,187 @@
+"""`nasiam search` end to end, in process (fast) and as a CLI."""
+import errno
+import json
+import os
+
+import pytest
+import torch
+
+from nasiam import NASHead
+from nasiam.cli import main
+from nasiam.frameworks.simsiam import SimSiam
+from nasiam.runner.checkpoint import load_checkpoint
+from nasiam.runner.outputs import read_genotypes
+
+from _runs import TINY
+
+
+def run(tmp_path, *extra, name="run"):
+    return main(["search", *TINY, f"--out_dir={tmp_path}", f"--run_name={name}", *extra])
+
+
+@pytest.mark.parametrize("framework", ["simsiam", "simclr", "moco", "mocov3"])
+def test_search_each_framework_writes_a_valid_genotype_and_loadable_heads(tmp_path, framework, capsys):
+    assert run(tmp_path, f"--framework={framework}") == 0
+    out = capsys.readouterr().out
+    run_dir = tmp_path / "run"
+    assert "Search finished" in out and str(run_dir) in out
+    framework_name, genotypes = read_genotypes(run_dir / "genotype.json")
+    assert framework_name == {"moco": "mocov2"}.get(framework, framework)
+    for slot, genotype in genotypes.items():
+        assert slot in out and genotype.describe() in out
+        head = NASHead.from_pretrained(run_dir / "heads" / slot)
+        assert head.genotype.layers == genotype.layers
+        assert head(torch.randn(4, head.in_dim)).shape == (4, genotype.out_dim)
+        assert len(genotype.decisions[0]["width"]) == 2  # top_k options recorded with probabilities
+    for name in ("alphas.csv", "alphas.png", "backbone.safetensors", "backbone.json", "config.yaml", "summary.json",
+                 "logs/metrics.csv", "checkpoints/last.ckpt"):
+        assert (run_dir / name).is_file(), name
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["ranks_agree"] and summary["knn_top1"] > 10
+    assert not list(run_dir.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("options", [["--strategy=darts2"], ["--strategy=gumbel"], ["--mode=joint"],
+                                     ["--space=nasiam", "--projector_layers=2", "--predictor_layers=2"]])
+def test_search_strategies_modes_and_spaces(tmp_path, options):
+    assert run(tmp_path, *options) == 0
+    _, genotypes = read_genotypes(tmp_path / "run")
+    assert set(genotypes) == {"projector", "predictor"}
+
+
+def test_exported_heads_carry_the_searched_weights(tmp_path):
+    assert run(tmp_path) == 0
+    head = NASHead.from_pretrained(tmp_path / "run" / "heads" / "projector")
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")["model"]
+    out_weight = head[-1].linear.weight  # the fixed output layer, sliced to the chosen input width
+    torch.testing.assert_close(out_weight, state["projector.layers.1.block.linear.weight"][:, :out_weight.shape[1]])
+
+
+def test_alphas_move_during_the_search(tmp_path):
+    assert run(tmp_path, "--epochs=3") == 0
+    import csv
+
+    rows = list(csv.DictReader(open(tmp_path / "run" / "alphas.csv")))
+    first = {(r["head"], r["layer"], r["choice"], r["option"]): float(r["probability"]) for r in rows if r["epoch"] == "0"}
+    last = {(r["head"], r["layer"], r["choice"], r["option"]): float(r["probability"]) for r in rows if r["epoch"] == "3"}
+    assert max(abs(last[k] - first[k]) for k in first) > 0.05
+
+
+def test_export_command_writes_the_kth_genotype(tmp_path, capsys):
+    assert run(tmp_path) == 0
+    assert main(["export", str(tmp_path / "run"), "--out", str(tmp_path / "k1")]) == 0
+    assert main(["export", str(tmp_path / "run"), "--out", str(tmp_path / "k2"), "--rank", "2",
+                 "--checkpoint", str(tmp_path / "run" / "checkpoints" / "epoch=1.ckpt")]) == 0
+    _, searched = read_genotypes(tmp_path / "run")
+    _, first = read_genotypes(tmp_path / "k1")
+    _, second = read_genotypes(tmp_path / "k2")
+    assert {s: g.layers for s, g in first.items()} == {s: g.layers for s, g in searched.items()}
+    assert second["projector"].meta["rank"] == 2 and second["projector"].meta["epoch"] == 1
+    assert NASHead.from_pretrained(tmp_path / "k2" / "heads" / "projector").out_dim == 32
+
+
+@pytest.mark.parametrize("options,message", [
+    (["--framework=byol"], "--framework: 'byol' is not one of"),
+    (["--backbone=resnet1000"], "unknown backbone 'resnet1000'"),
+    (["--dataset=mnist3d"], "--dataset: 'mnist3d' is not one of"),
+    (["--activations=relu,swishy"], "unknown activation 'swishy'"),
+    (["--dataset=cifar10", "--data_root=/nonexistent/cifar"], "CIFAR-10 not found: expected cifar-10-batches-py"),
+    (["--widths=0,16"], "--widths: width 0 must be an integer"),
+    (["--proj_layers=5"], "SimSiam's projector has 3 layers"),
+    (["--subset=40"], "cannot fill a batch"),
+    (["--epochs=1"], "leaves no epoch to search"),
+    (["--arch_lrr=1"], "did you mean --arch_lr"),
+])
+def test_bad_input_is_a_clear_error_with_exit_code_2(tmp_path, capsys, options, message):
+    assert run(tmp_path, *options) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert not (tmp_path / "run" / "genotype.json").exists()
+
+
+def test_corrupt_and_foreign_checkpoints_are_refused(tmp_path, capsys):
+    assert run(tmp_path) == 0
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    good = last.read_bytes()
+    last.write_bytes(good[: len(good) // 2])
+    assert run(tmp_path, "--resume", "--epochs=3") == 2
+    assert "corrupt" in capsys.readouterr().err
+    torch.save({"state_dict": {"w": torch.ones(1)}}, last)
+    assert run(tmp_path, "--resume", "--epochs=3") == 2
+    assert "not written by nasiam" in capsys.readouterr().err
+    last.write_bytes(good)
+    assert run(tmp_path, "--resume", "--epochs=3", "--widths=16,64") == 2
+    assert "different configuration (widths" in capsys.readouterr().err
+    assert run(tmp_path, "--resume", "--epochs=3") == 0  # the intact checkpoint still resumes
+
+
+def test_starting_over_an_existing_run_is_refused(tmp_path, capsys):
+    assert run(tmp_path) == 0
+    assert run(tmp_path) == 2
+    assert "already holds a run; continue it with --resume" in capsys.readouterr().err
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
+    original, calls = SimSiam.head_loss, {"n": 0}
+
+    def poisoned(self, encoded, update_state=True):
+        out = original(self, encoded, update_state)
+        calls["n"] += 1
+        if calls["n"] > 14:  # well into the second epoch (6 weight steps + 6 arch steps per epoch)
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    monkeypatch.setattr(SimSiam, "head_loss", poisoned)
+    assert run(tmp_path) == 4
+    err = capsys.readouterr().err
+    assert "the loss became nan at epoch 2" in err and "last.ckpt (after epoch 1)" in err
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")["epoch"] == 1
+    assert not (tmp_path / "run" / "genotype.json").exists()
+
+
+def test_disk_full_while_saving_keeps_the_previous_checkpoint(tmp_path, capsys, monkeypatch):
+    import nasiam._io as io_module
+
+    real_fsync, calls = os.fsync, {"n": 0}
+
+    def fsync(fd):
+        calls["n"] += 1
+        if calls["n"] > 4:  # the epoch-1 files (config, last, epoch=1, alphas) went through
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(io_module.os, "fsync", fsync)
+    assert run(tmp_path) == 5
+    assert "the disk is full" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")["epoch"] == 1
+    assert not list((tmp_path / "run").rglob("*.tmp"))
+
+
+def test_wandb_offline_run_is_written_without_network(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    for key in ("WANDB_API_KEY", "WANDB_MODE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    assert run(tmp_path, "--wandb") == 0
+    from _wandb_log import logged
+
+    history, summary = logged(tmp_path / "run")
+    assert {"train/loss", "train/arch_loss", "train/images_per_second", "epoch/collapse_std",
+            "epoch/effective_rank", "genotype/projector", "alphas/_type"} <= history
+    assert {"genotype", "head_parameters", "knn_top1"} <= set(summary)
+    assert json.loads(summary["genotype"])["projector"] == read_genotypes(tmp_path / "run")[1]["projector"].describe()
+
+
+def test_help_lists_every_option_with_its_default(capsys):
+    from dataclasses import fields
+
+    from nasiam.config import SearchConfig
+
+    with pytest.raises(SystemExit):
+        main(["search", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for f in fields(SearchConfig):
+        assert f"--{f.name}" in text, f.name
+    assert text.count("(default:") >= len(fields(SearchConfig))
