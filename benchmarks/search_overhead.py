@@ -76,6 +76,7 @@ def main(argv=None):
     dim = feature_dim(backbone())
     plain = SimSiam(backbone(), dim, proj_layers=2).to(device)
     ours = SimSiam(backbone(), dim, proj_layers=2, heads="search", space=MLPSpace()).to(device)
+    narrow = SimSiam(backbone(), dim, proj_layers=2, heads="search", space=MLPSpace(widths=(512, 1024, 2048))).to(device)
     joint = SimSiam(backbone(), dim, proj_layers=2, heads="search", space=MLPSpace()).to(device)
     nasiam_space = SimSiam(backbone(), dim, proj_layers=2, heads={
         "projector": SearchableHead(dim, 2048, 6, NASiamSpace(), output_norm="batchnorm_noaffine"),
@@ -98,8 +99,9 @@ def main(argv=None):
         loss.backward()
         opt_plain.step()
 
-    def bilevel(model):
+    def bilevel(model, every=1):
         opt, architect = sgd(model.weight_parameters()), Architect(model, lr=3e-3)
+        counter = {"step": 0}
 
         def step():
             with architect.weights_step():
@@ -107,7 +109,9 @@ def main(argv=None):
                 opt.zero_grad()
                 loss.backward()
             opt.step()
-            architect.step(arch_views)
+            if counter["step"] % every == 0:
+                architect.step(arch_views)
+            counter["step"] += 1
 
         return step
 
@@ -132,15 +136,23 @@ def main(argv=None):
         paper(train_views).backward()
         opt_paper_w.step()
 
-    t = interleaved_medians({"plain": step_plain, "bilevel": bilevel(ours), "joint": step_joint,
+    # arch_every=2 alternates over pairs of steps: time pairs, report per step
+    every2 = bilevel(ours, every=2)
+    t = interleaved_medians({"plain": step_plain, "bilevel": bilevel(ours), "bilevel_every2": lambda: (every2(), every2()),
+                             "bilevel_narrow": bilevel(narrow), "joint": step_joint,
                              "bilevel_nasiam_space": bilevel(nasiam_space), "paper": step_paper},
                             device, rounds=args.rounds)
+    t["bilevel_every2"] /= 2
     print(f"\n### Search step vs plain SimSiam step: {args.backbone}, {args.size}x{args.size}, batch {args.batch} "
           f"({machine()}, device {device})\n")
     print("| step | ms | / plain |")
     print("|---|---|---|")
-    labels = {"plain": "(a) plain SimSiam, standard heads", "bilevel": "(b) ours, bilevel, mlp space",
-              "joint": "(b') ours, joint, mlp space", "bilevel_nasiam_space": "(b'') ours, bilevel, NASiam op space",
+    labels = {"plain": "(a) plain SimSiam, standard heads",
+              "bilevel": "(b) ours, bilevel, mlp space, widths 512-4096",
+              "bilevel_every2": "(b) ours, bilevel, --arch_every=2",
+              "bilevel_narrow": "(b) ours, bilevel, widths 512-2048 (max = the standard width)",
+              "joint": "(b') ours, joint (one backward), widths 512-4096",
+              "bilevel_nasiam_space": "(b'') ours, bilevel, NASiam op space",
               "paper": "(c) NASiam-style loop and mixed ops"}
     for key, label in labels.items():
         print(f"| {label} | {t[key] * 1e3:.0f} | {t[key] / t['plain']:.2f}x |")

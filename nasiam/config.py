@@ -95,6 +95,8 @@ class SearchConfig(RunConfig):
     strategy: str = _opt("darts", "darts (first-order), darts2 (second-order), gumbel (GDAS)")
     mode: str = _opt("bilevel", "bilevel: logits on a held-out half of the data; joint: on the same batch, one "
                                 "backward (cheaper, more prone to overfit the logits)")
+    arch_every: int = _opt(1, "bilevel: update the logits every N weight steps (N=2 halves the extra backbone "
+                               "forward; see benchmarks/RESULTS.md)")
     arch_fraction: float = _opt(0.5, "share of the training images that train the logits (bilevel)")
     arch_lr: float = _opt(0.03, "Adam learning rate of the logits (DARTS: 3e-4 over ~20k steps; short searches "
                                      "need more: a logit moves at most this much per step)")
@@ -249,7 +251,7 @@ def validate_config(config: RunConfig) -> None:
         value = getattr(config, name)
         if value not in allowed:
             raise ConfigError(f"--{name}: {value!r} is not one of {', '.join(allowed)}{_suggest(str(value), allowed)}")
-    positive = ["batch_size", "epochs", "devices"] + (["top_k"] if isinstance(config, SearchConfig) else [])
+    positive = ["batch_size", "epochs", "devices"] + (["top_k", "arch_every"] if isinstance(config, SearchConfig) else [])
     for name in positive:
         if getattr(config, name) < 1:
             raise ConfigError(f"--{name} must be at least 1, got {getattr(config, name)}")

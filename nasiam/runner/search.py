@@ -131,7 +131,7 @@ class SearchRun(Run):
                     fabric.backward(out["loss"])
                 self.weight_opt.step()
                 self.weight_opt.zero_grad(set_to_none=True)
-                if searching:
+                if searching and step % cfg.arch_every == 0:
                     arch_views = self.prepare(next(arch_batches)[0])
                     with fabric.autocast():
                         metrics.update(self.architect.step(arch_views, train_encoded=out.get("encoded"),
