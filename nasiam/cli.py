@@ -76,6 +76,39 @@ def cmd_search(args) -> int:
     return EXIT_OK
 
 
+def cmd_pretrain(args) -> int:
+    from nasiam.config import PretrainConfig
+    from nasiam.runner.pretrain import run_pretrain
+
+    summary = run_pretrain(config_from_args(PretrainConfig, args))
+    if summary.get("world_size", 1) == 1 or _is_rank_zero():
+        knn = summary.get("knn_top1")
+        print(f"\nPretraining finished: {summary['train_seconds']:.0f}s of training"
+              + (f", kNN top-1 {knn:.1f} %" if knn is not None else "") + ".")
+        for slot, head in summary["heads"].items():
+            print(f"  {slot:9s} {head}")
+        print(f"Outputs in {summary['run_dir']}/ (backbone.safetensors, heads/, summary.json, logs/)")
+    return EXIT_OK
+
+
+def cmd_eval(args) -> int:
+    from nasiam.runner.evaluate import curves, evaluate
+
+    if args.protocol == "curves":
+        path = curves(args.targets, args.out or "curves.png", args.labels.split(",") if args.labels else None)
+        print(f"wrote {path}")
+        return EXIT_OK
+    if len(args.targets) != 1:
+        raise ValueError(f"`nasiam eval {args.protocol}` takes one run directory (or 'random')")
+    options = {k: getattr(args, k) for k in ("dataset", "data_root", "image_size", "backbone", "cifar_stem", "seed")}
+    result = evaluate(args.protocol, args.targets[0], label_fraction=args.label_fraction, epochs=args.epochs,
+                      lr=args.lr, batch_size=args.batch_size, num_workers=args.num_workers, k=args.k,
+                      bank_subset=args.bank_subset, device=args.device, out=args.out, **options)
+    extra = f" with {result['labelled_images']} labelled images" if "labelled_images" in result else ""
+    print(f"{args.protocol} top-1 {result['top1']:.2f} %{extra} ({result['target']}); written to {result['written_to']}")
+    return EXIT_OK
+
+
 def cmd_export(args) -> int:
     from nasiam.runner.export import export_run
 
@@ -108,6 +141,40 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--checkpoint", default=None, help="checkpoint file (default: the run's last.ckpt; "
                                                            "checkpoints/epoch=N.ckpt for another epoch)")
     export.set_defaults(handler=cmd_export, config_cls=None)
+    from nasiam.config import PretrainConfig
+
+    pretrain = sub.add_parser("pretrain", help="SSL pretraining with a searched or standard head",
+                              description="Standard SSL pretraining with a fixed-architecture head: --head default, "
+                                          "--head RUN_DIR|genotype.json (from scratch) or --init RUN_DIR (continue "
+                                          "from the search's weights).")
+    add_config_options(pretrain, PretrainConfig)
+    pretrain.set_defaults(handler=cmd_pretrain, config_cls=PretrainConfig)
+    evaluate = sub.add_parser("eval", help="kNN, linear probe, semi-supervised fine-tuning, curves",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                              description="Evaluate a run's backbone (or 'random' init), or plot curves of runs.")
+    evaluate.add_argument("protocol", choices=["knn", "linear", "finetune", "curves"])
+    evaluate.add_argument("targets", nargs="+", help="run directories ('random' for a random initialisation)")
+    evaluate.add_argument("--label_fraction", "--label-fraction", type=float, default=0.1,
+                          help="finetune: share of the labels, class-balanced and seeded")
+    evaluate.add_argument("--epochs", type=int, default=None, help="linear: 100, finetune: 30")
+    evaluate.add_argument("--lr", type=float, default=None, help="linear: 0.01 (Adam), finetune: 0.01 (SGD)")
+    evaluate.add_argument("--batch_size", "--batch-size", type=int, default=256, help="batch size")
+    evaluate.add_argument("--num_workers", "--num-workers", type=int, default=2, help="DataLoader workers")
+    evaluate.add_argument("--k", type=int, default=200, help="kNN neighbours")
+    evaluate.add_argument("--bank_subset", "--bank-subset", type=int, default=None,
+                          help="knn/linear: labelled training images used (default: all)")
+    evaluate.add_argument("--dataset", default=None, help="default: the run's")
+    evaluate.add_argument("--data_root", "--data-root", default=None, help="default: the run's")
+    evaluate.add_argument("--image_size", "--image-size", type=int, default=None, help="default: the run's")
+    evaluate.add_argument("--backbone", default=None, help="for 'random': timm model (default: resnet10t)")
+    evaluate.add_argument("--cifar_stem", "--cifar-stem", type=lambda v: v.lower() in ("1", "true", "yes"),
+                          default=None, help="for 'random': CIFAR stem")
+    evaluate.add_argument("--seed", type=int, default=None, help="label subset, init and shuffling seed")
+    evaluate.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    evaluate.add_argument("--out", default=None, help="result file (default: RUN_DIR/eval/<protocol>.json; "
+                                                      "curves: curves.png)")
+    evaluate.add_argument("--labels", default=None, help="curves: comma-separated legend labels, one per run")
+    evaluate.set_defaults(handler=cmd_eval, config_cls=None)
     for name, register in _EXTRA_COMMANDS:
         register(sub)
     return parser

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-__all__ = ["RunConfig", "SearchConfig", "ConfigError", "load_config", "config_to_yaml", "parse_value",
+__all__ = ["RunConfig", "SearchConfig", "PretrainConfig", "ConfigError", "load_config", "config_to_yaml", "parse_value",
            "STRUCTURAL_KEYS", "field_types"]
 
 
@@ -124,8 +124,18 @@ class SearchConfig(RunConfig):
     allow_collapsed: bool = _opt(False, "export even a collapsed search's genotype")
 
 
+@dataclass
+class PretrainConfig(RunConfig):
+    """`nasiam pretrain`: standard SSL pretraining with a fixed-architecture head."""
+
+    head: str = _opt("default", "heads: default (the method's standard heads), a search run directory or a "
+                                "genotype.json (freshly initialised)")
+    init: str | None = _opt(None, "a search run directory: continue from its preserved backbone and head weights "
+                                  "(one-stage, SSWP-NAS style) instead of random init")
+
+
 # Keys that change the model or its parameters' shapes: a run can only resume under the same.
-STRUCTURAL_KEYS = ("framework", "backbone", "cifar_stem", "dataset", "proj_hidden_dim", "proj_output_dim",
+STRUCTURAL_KEYS = ("head", "init", "framework", "backbone", "cifar_stem", "dataset", "proj_hidden_dim", "proj_output_dim",
                    "pred_hidden_dim", "proj_layers", "queue_size", "space", "widths", "norms", "activations",
                    "allow_skip", "nasiam_hidden_dim", "projector_layers", "predictor_layers", "strategy", "mode",
                    "optimizer", "devices", "image_size")

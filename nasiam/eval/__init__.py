@@ -1,4 +1,9 @@
-"""Evaluation of learned representations: kNN monitor, linear probe, semi-supervised fine-tuning."""
+"""Evaluation of learned representations: kNN monitor, linear probe, semi-supervised
+fine-tuning, and accuracy curves."""
+from nasiam.eval.finetune import FinetuneResult, finetune
 from nasiam.eval.knn import extract_features, knn_accuracy, knn_predict
+from nasiam.eval.linear import LinearProbeResult, linear_probe
+from nasiam.eval.plots import plot_curves
 
-__all__ = ["extract_features", "knn_accuracy", "knn_predict"]
+__all__ = ["extract_features", "knn_accuracy", "knn_predict", "linear_probe", "LinearProbeResult", "finetune",
+           "FinetuneResult", "plot_curves"]

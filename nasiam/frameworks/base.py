@@ -108,7 +108,8 @@ class SSLFramework(nn.Module, ABC):
             if choice.out_dim != slot.out_dim:
                 raise ValueError(f"{self.name}.{slot.name}: the genotype outputs {choice.out_dim} features, the "
                                  f"slot needs {slot.out_dim}; adjust the framework's dims or the genotype")
-            return NASHead(choice, choice.in_dim if choice.in_dim is not None else slot.in_dim)
+            # a genotype is an architecture: rebuild it for this slot's input width
+            return NASHead(choice.with_in_dim(None), slot.in_dim)
         if isinstance(choice, nn.Module):
             check_head_dims(choice, slot.in_dim, slot.out_dim, f"{self.name}.{slot.name}")
             return choice

@@ -1,0 +1,119 @@
+"""`nasiam eval`: kNN, linear probe and semi-supervised fine-tuning of a run's backbone (or of
+a random initialisation), and accuracy curves of several runs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from nasiam.backbones import create_backbone
+from nasiam.data import augment_recipe, class_balanced_subset, create_dataset, dataset_info, eval_transform
+from nasiam.data.transforms import view_transform
+from nasiam.eval import extract_features, finetune, knn_accuracy, linear_probe, plot_curves
+from nasiam.runner import outputs
+from nasiam.runner.artifacts import load_backbone, run_config_dict
+from nasiam.runner.errors import CheckpointError
+
+__all__ = ["evaluate", "curves"]
+
+
+def _setting(target: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Dataset and backbone settings: the run's config, overridden by explicit options."""
+    base = {"dataset": "fashion_mnist", "data_root": None, "image_size": None, "backbone": "resnet10t",
+            "cifar_stem": False, "seed": 0}
+    if target != "random":
+        config = run_config_dict(target)
+        base.update({k: config.get(k, v) for k, v in base.items()})
+    base.update({k: v for k, v in options.items() if v is not None})
+    return base
+
+
+def _datasets(setting: dict[str, Any]):
+    info = dataset_info(setting["dataset"])
+    if setting["image_size"]:
+        info = dataset_info(setting["dataset"], image_size=setting["image_size"])
+    synthetic = {"image_size": info.image_size, "channels": info.channels, "size": 1024,
+                 "seed": setting["seed"]} if setting["dataset"] == "synthetic" else {}
+    return info, synthetic
+
+
+def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs: int | None = None,
+             lr: float | None = None, batch_size: int = 256, num_workers: int = 2, k: int = 200,
+             bank_subset: int | None = None, device: str | None = None, out: str | None = None,
+             **options) -> dict[str, Any]:
+    """Evaluate the backbone of run directory `target` (or "random") with `protocol`
+    ("knn", "linear", "finetune"); writes the result as JSON and returns it."""
+    if protocol not in ("knn", "linear", "finetune"):
+        raise ValueError(f"unknown protocol {protocol!r}; choose knn, linear or finetune")
+    setting = _setting(target, options)
+    info, synthetic = _datasets(setting)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if target == "random":
+        torch.manual_seed(setting["seed"])
+        backbone = create_backbone(setting["backbone"], cifar_stem=setting["cifar_stem"], in_chans=info.channels)
+    else:
+        backbone = load_backbone(target)
+    backbone.to(device)
+    transform = eval_transform(info)
+    train = create_dataset(setting["dataset"], setting["data_root"], "train", transform=transform, **synthetic)
+    test = create_dataset(setting["dataset"], setting["data_root"], info.eval_split, transform=transform, **synthetic)
+
+    def loader(dataset, shuffle=False, bs=batch_size):
+        return DataLoader(dataset, batch_size=bs, shuffle=shuffle, num_workers=num_workers,
+                          generator=torch.Generator().manual_seed(setting["seed"]))
+
+    result: dict[str, Any] = {"protocol": protocol, "target": target, "dataset": setting["dataset"],
+                              "backbone": setting["backbone"]}
+    if protocol in ("knn", "linear"):
+        if bank_subset:
+            from nasiam.data import random_subset
+
+            train = Subset(train, random_subset(len(train), bank_subset, setting["seed"]))
+        bank = extract_features(backbone, loader(train), device)
+        queries = extract_features(backbone, loader(test), device)
+        if protocol == "knn":
+            result.update(k=k, top1=knn_accuracy(*bank, *queries, num_classes=info.num_classes, k=k))
+        else:
+            probe = linear_probe(*bank, *queries, num_classes=info.num_classes, epochs=epochs or 100, lr=lr or 1e-2,
+                                 seed=setting["seed"])
+            result.update(top1=probe.test_top1, train_top1=probe.train_top1, epochs=probe.epochs)
+    else:
+        targets = getattr(train, "targets", None)
+        if targets is None:
+            raise ValueError(f"{setting['dataset']} exposes no labels for fine-tuning")
+        chosen = class_balanced_subset(targets, label_fraction, seed=setting["seed"])
+        # light augmentation for the labelled images: crops and flips, no colour distortion
+        augment = view_transform(augment_recipe("simsiam", info, scale=(0.5, 1.0), jitter_p=0.0, grayscale_p=0.0,
+                                                blur_p=0.0))
+        labelled = create_dataset(setting["dataset"], setting["data_root"], "train", transform=augment, **synthetic)
+        train_loader = loader(Subset(labelled, chosen), shuffle=True, bs=min(batch_size, max(8, len(chosen) // 4)))
+        tuned = finetune(backbone, train_loader, loader(test), info.num_classes, epochs=epochs or 30, lr=lr or 0.01,
+                         device=device, seed=setting["seed"])
+        result.update(label_fraction=label_fraction, labelled_images=tuned.labelled_images, top1=tuned.test_top1,
+                      epochs=tuned.epochs)
+    path = Path(out) if out else (Path(target) / "eval" / f"{protocol}{'' if protocol != 'finetune' else f'_{label_fraction:g}'}.json"
+                                  if target != "random" else Path("runs") / f"eval-random-{protocol}.json")
+    outputs.write_json(path, result)
+    result["written_to"] = str(path)
+    return result
+
+
+def curves(run_dirs: Sequence[str], out: str, labels: Sequence[str] | None = None, metric: str = "knn_top1") -> Path:
+    """One plot of `metric` against the epoch for each run (runs sharing a label are drawn as
+    a mean with a min-max band, e.g. seeds)."""
+    if labels and len(labels) != len(run_dirs):
+        raise ValueError(f"{len(labels)} labels for {len(run_dirs)} runs")
+    series: dict[str, list[tuple[float, float]]] = {}
+    for i, run_dir in enumerate(run_dirs):
+        path = Path(run_dir) / "summary.json"
+        if not path.is_file():
+            raise CheckpointError(f"{run_dir} has no summary.json: not a finished nasiam run")
+        summary = json.loads(path.read_text())
+        points = [(h["epoch"], h[metric]) for h in summary.get("epochs", []) if h.get(metric) is not None]
+        if not points:
+            raise CheckpointError(f"{run_dir} logged no {metric} per epoch (run it with --knn_every=1)")
+        series.setdefault(labels[i] if labels else Path(run_dir).name, []).extend(points)
+    return plot_curves(series, out, ylabel="kNN top-1 (%)" if metric == "knn_top1" else metric)

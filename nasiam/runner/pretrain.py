@@ -1,0 +1,163 @@
+"""`nasiam pretrain`: standard SSL pretraining with a fixed-architecture head.
+
+`--head default` trains the method's standard heads, `--head RUN_DIR|genotype.json` the
+searched architecture from scratch (two-stage), and `--init RUN_DIR` continues from the
+weights the search preserved, backbone and heads (one-stage, as SSWP-NAS proposes).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+
+from nasiam.backbones import feature_dim
+from nasiam.config import PretrainConfig
+from nasiam.eval.knn import extract_features, knn_accuracy
+from nasiam.eval.plots import plot_curves
+from nasiam.frameworks import framework_class
+from nasiam.runner import outputs
+from nasiam.runner.artifacts import load_backbone, load_heads
+from nasiam.runner.build import (backbone_record, build_backbone, build_eval_datasets, build_train_data,
+                                 canonical_framework, data_info, framework_kwargs, make_loader)
+from nasiam.runner.errors import CheckpointError
+from nasiam.runner.logger import progress
+from nasiam.runner.loop import Run
+from nasiam.search import CollapseMonitor, momentum_schedule, warmup_cosine_lr
+
+__all__ = ["PretrainRun", "run_pretrain"]
+
+
+class PretrainRun(Run):
+    command = "pretrain"
+    cfg: PretrainConfig
+
+    def _heads_and_backbone(self):
+        cfg, info = self.cfg, self.info
+        if cfg.init:
+            expect = {"name": cfg.backbone, "cifar_stem": cfg.cifar_stem, "in_chans": info.channels}
+            backbone = load_backbone(cfg.init, expect)
+            heads: Any = load_heads(cfg.init)
+            if cfg.head not in ("default", cfg.init):
+                _, wanted = outputs.read_genotypes(cfg.head)
+                for slot, genotype in wanted.items():
+                    if slot in heads and heads[slot].genotype.layers != genotype.layers:
+                        raise CheckpointError(f"--init {cfg.init} holds a different {slot} than --head {cfg.head}; "
+                                              "pass --head default to use the searched heads with their weights")
+            return backbone, heads
+        backbone = build_backbone(cfg, info)
+        if cfg.head == "default":
+            return backbone, "default"
+        framework, genotypes = outputs.read_genotypes(cfg.head)
+        if framework is not None and framework != canonical_framework(cfg):
+            raise CheckpointError(f"--head {cfg.head} was searched for {framework}, not {canonical_framework(cfg)}")
+        return backbone, dict(genotypes)
+
+    def build(self) -> None:
+        cfg = self.cfg
+        self.info = data_info(cfg)
+        self.data = build_train_data(cfg, self.info)
+        backbone, heads = self._heads_and_backbone()
+        self.model = framework_class(cfg.framework)(backbone, feature_dim(backbone), heads=heads,
+                                                    **framework_kwargs(cfg))
+        pin = self.fabric.device.type == "cuda"
+        self.loader = self.fabric.setup_dataloaders(make_loader(self.data.weight, cfg, True, True, pin_memory=pin))
+        self.monitor = CollapseMonitor()
+
+    def ddp_ignored(self) -> list[str]:
+        return [n for n, _ in self.model.named_buffers() if n.startswith("queue")]
+
+    def setup_optimizers(self) -> None:
+        cfg = self.cfg
+        weights = self.model.weight_parameters()
+        predictor = {id(p) for p in getattr(self.model, "predictor", torch.nn.Identity()).parameters()}
+        fixed = cfg.fix_pred_lr and canonical_framework(cfg) == "simsiam"
+        groups = [{"params": [p for p in weights if not (fixed and id(p) in predictor)]},
+                  {"params": [p for p in weights if fixed and id(p) in predictor], "fixed_lr": True}]
+        self.optimizer = self.fabric.setup_optimizers(self.weight_optimizer(self.model, groups))
+        self.total_steps = cfg.epochs * len(self.loader)
+
+    def state(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        cfg, model, fabric = self.cfg, self.fabric_model, self.fabric
+        self.set_sampler_epoch(self.loader, epoch)
+        self.monitor.reset()
+        total, images, start = 0.0, 0, time.perf_counter()
+        bar = progress(len(self.loader), fabric.is_global_zero and self.verbose, f"pretrain {epoch + 1}/{cfg.epochs}")
+        for views, _ in self.loader:
+            step = self.global_step
+            lr = warmup_cosine_lr(self.base_lr(), step, self.total_steps, cfg.warmup_lr_epochs * len(self.loader))
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.base_lr() if group.get("fixed_lr") else lr
+            views = self.prepare(views)
+            out = model(views)
+            self.check_finite(out["loss"], epoch, step)
+            fabric.backward(out["loss"])
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.model.update_momentum(momentum_schedule(cfg.ema_momentum, step, self.total_steps, cfg.ema_schedule))
+            self.monitor.update(out["z"])
+            loss = float(out["loss"].detach())
+            total += loss
+            images += views[0].shape[0] * fabric.world_size
+            self.global_step += 1
+            if step % cfg.log_every_n_steps == 0:
+                rate = images / max(time.perf_counter() - start, 1e-9)
+                self.logger.log({"train/loss": loss, "train/lr": lr, "train/images_per_second": rate}, step)
+                bar.set_postfix(loss=f"{loss:.3f}", img_s=f"{rate:.0f}", refresh=False)
+            bar.update(1)
+        bar.close()
+        metrics = {"loss": total / max(1, len(self.loader)),
+                   "images_per_second": round(images / max(time.perf_counter() - start, 1e-9), 1)}
+        report = self.monitor.report()
+        if report is not None:
+            metrics.update(collapse_std=report.normalized_std, effective_rank=report.effective_rank)
+        if cfg.knn_every and (epoch + 1) % cfg.knn_every == 0:
+            metrics["knn_top1"] = self.knn()
+        return metrics
+
+    def knn(self) -> float | None:
+        accuracy = None
+        if self.fabric.is_global_zero:
+            bank_set, test_set = build_eval_datasets(self.cfg, self.info)
+            device = self.fabric.device
+            bank = extract_features(self.model.backbone, make_loader(bank_set, self.cfg, False, False), device,
+                                    self.channels_last)
+            test = extract_features(self.model.backbone, make_loader(test_set, self.cfg, False, False), device,
+                                    self.channels_last)
+            accuracy = knn_accuracy(*bank, *test, num_classes=self.info.num_classes, k=self.cfg.knn_k)
+        self.fabric.barrier()
+        return accuracy
+
+    def finish(self) -> dict[str, Any]:
+        cfg, fabric = self.cfg, self.fabric
+        final = self.history[-1].get("knn_top1") if self.history else None
+        if final is None:
+            final = self.knn()
+        summary = {"command": "pretrain", "framework": canonical_framework(cfg), "run_dir": str(self.run_dir),
+                   "head": cfg.head, "init": cfg.init, "knn_top1": final, "train_seconds": round(self.elapsed, 1),
+                   "heads": {slot: (h.genotype.describe() if hasattr(h, "genotype") else type(h).__name__)
+                             for slot, h in self.model.heads().items()},
+                   "world_size": fabric.world_size, "epochs": self.history}
+        if fabric.is_global_zero:
+            outputs.save_backbone(self.run_dir, self.model.backbone, backbone_record(cfg, self.info, self.model.backbone))
+            for slot, head in self.model.heads().items():
+                if hasattr(head, "save_pretrained"):
+                    head.save_pretrained(self.run_dir / "heads" / slot)
+            curve = [(h["epoch"], h["knn_top1"]) for h in self.history if h.get("knn_top1") is not None]
+            if len(curve) > 1:
+                plot_curves({self.run_dir.name: curve}, self.run_dir / "knn.png")
+            outputs.write_json(self.run_dir / "summary.json", summary)
+            self.logger.summary({"knn_top1": final})
+        fabric.barrier()
+        return summary
+
+
+def run_pretrain(cfg: PretrainConfig, verbose: bool = True) -> dict[str, Any]:
+    return PretrainRun(cfg, verbose).execute()

@@ -1,0 +1,83 @@
+"""`nasiam pretrain` and `nasiam eval` end to end on synthetic data."""
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from nasiam.cli import main
+from nasiam.runner.outputs import read_genotypes
+
+from _runs import TINY
+
+PRETRAIN = [a for a in TINY if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr"))]
+
+
+@pytest.fixture(scope="module")
+def search_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("search")
+    assert main(["search", *TINY, f"--out_dir={out}", "--run_name=s"]) == 0
+    return out / "s"
+
+
+def pretrain(tmp_path, *extra, name="p"):
+    return main(["pretrain", *PRETRAIN, f"--out_dir={tmp_path}", f"--run_name={name}", *extra])
+
+
+def test_pretrain_with_the_default_head(tmp_path, capsys):
+    assert pretrain(tmp_path, "--knn_every=1") == 0
+    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert summary["heads"]["projector"] == "linear32-batchnorm-relu > linear32-batchnorm_noaffine"
+    assert [h["knn_top1"] is not None for h in summary["epochs"]] == [True, True]
+    assert (tmp_path / "p" / "knn.png").is_file() and (tmp_path / "p" / "backbone.safetensors").is_file()
+    assert "Pretraining finished" in capsys.readouterr().out
+
+
+def test_pretrain_with_the_searched_head_from_scratch(tmp_path, search_run):
+    assert pretrain(tmp_path, f"--head={search_run}") == 0
+    _, searched = read_genotypes(search_run)
+    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert summary["heads"] == {slot: g.describe() for slot, g in searched.items()}
+    # from scratch: the backbone does not start from the search's weights
+    trained = load_file(tmp_path / "p" / "backbone.safetensors")
+    searched_backbone = load_file(search_run / "backbone.safetensors")
+    assert not torch.equal(trained["conv1.0.weight"], searched_backbone["conv1.0.weight"])
+
+
+def test_init_loads_the_preserved_weights(tmp_path, search_run):
+    # with a zero learning rate nothing moves but BatchNorm statistics: the saved parameters
+    # must equal the search's exactly
+    assert pretrain(tmp_path, f"--init={search_run}", "--lr=0", "--weight_decay=0", "--epochs=1") == 0
+    run = tmp_path / "p"
+    backbone, searched = load_file(run / "backbone.safetensors"), load_file(search_run / "backbone.safetensors")
+    params = [k for k in searched if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert params and all(torch.equal(backbone[k], searched[k]) for k in params)
+    for slot in ("projector", "predictor"):
+        head, searched_head = (load_file(d / "heads" / slot / "head.safetensors") for d in (run, search_run))
+        weights = [k for k in searched_head if k.endswith("weight") or k.endswith("linear.bias")]
+        assert weights and all(torch.equal(head[k], searched_head[k]) for k in weights)
+
+
+def test_init_and_head_errors(tmp_path, search_run, capsys):
+    assert pretrain(tmp_path, f"--init={search_run}", "--backbone=resnet18") == 2
+    assert "backbone has name='resnet10t', this run asks for 'resnet18'" in capsys.readouterr().err
+    assert pretrain(tmp_path, "--framework=simclr", f"--head={search_run}", name="q") == 2
+    assert "was searched for simsiam, not simclr" in capsys.readouterr().err
+    assert pretrain(tmp_path, f"--init={tmp_path / 'nothing'}", name="r") == 2
+    assert "no backbone.json" in capsys.readouterr().err
+
+
+def test_eval_protocols_on_a_run_and_on_random_init(tmp_path, search_run, capsys):
+    common = ["--num_workers=0", "--bank_subset=256"]
+    assert main(["eval", "knn", str(search_run), *common, "--k=20"]) == 0
+    assert main(["eval", "linear", str(search_run), *common, "--epochs=10"]) == 0
+    assert main(["eval", "finetune", str(search_run), "--num_workers=0", "--epochs=1", "--label_fraction=0.1"]) == 0
+    knn = json.loads((search_run / "eval" / "knn.json").read_text())
+    finetune = json.loads((search_run / "eval" / "finetune_0.1.json").read_text())
+    assert knn["top1"] > 10 and finetune["labelled_images"] == 100  # 10 % of each class of ~102 images
+    out = tmp_path / "random.json"
+    assert main(["eval", "knn", "random", "--dataset=synthetic", "--image_size=16", *common, "--k=20",
+                 f"--out={out}"]) == 0
+    assert json.loads(out.read_text())["target"] == "random"
+    assert main(["eval", "curves", str(search_run), "--out", str(tmp_path / "c.png")]) == 2
+    assert "logged no knn_top1 per epoch" in capsys.readouterr().err
