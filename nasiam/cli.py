@@ -109,6 +109,20 @@ def cmd_eval(args) -> int:
     return EXIT_OK
 
 
+def cmd_sweep(args) -> int:
+    from nasiam.runner.sweep import run_sweep
+
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(SearchConfig) if hasattr(args, f.name)}
+    result = run_sweep(args.config, args.trials, overrides, out_dir=args.sweep_dir, name=args.name,
+                       seed=args.sweep_seed)
+    best = result["best"]
+    print(f"\n{result['finished']} trials finished, {result['pruned']} pruned; results in {result['directory']}/ "
+          "(results.md, results.csv, history.png, optuna.db)")
+    if best:
+        print(f"best: trial {best['trial']} with " + ", ".join(f"{k}={v}" for k, v in best["params"].items()))
+    return EXIT_OK
+
+
 def cmd_export(args) -> int:
     from nasiam.runner.export import export_run
 
@@ -175,6 +189,22 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "curves: curves.png)")
     evaluate.add_argument("--labels", default=None, help="curves: comma-separated legend labels, one per run")
     evaluate.set_defaults(handler=cmd_eval, config_cls=None)
+    sweep = sub.add_parser("sweep", help="run a sweep file locally with Optuna (TPE, SQLite, resumable, pruning)",
+                           description="Run recipes/sweeps/*.yaml (W&B sweep files) locally: an Optuna study with "
+                                       "TPE, stored in SQLite (re-running continues it), pruning trials whose "
+                                       "metric trails the median. Other options are passed to every trial.")
+    sweep.add_argument("--config", required=True, metavar="SWEEP.yaml", help="a sweep file (recipes/sweeps/)")
+    sweep.add_argument("--trials", type=int, default=10, help="finished trials to reach (default: 10)")
+    sweep.add_argument("--sweep_dir", "--sweep-dir", default="runs/sweeps", help="where sweeps live (default: runs/sweeps)")
+    sweep.add_argument("--name", default=None, help="study name (default: the sweep file's name)")
+    sweep.add_argument("--sweep_seed", "--sweep-seed", type=int, default=0, help="TPE seed (default: 0)")
+    group = sweep.add_argument_group("options passed to every trial")
+    for f in dataclasses.fields(SearchConfig):
+        names = [f"--{f.name}"] + ([f"--{f.name.replace('_', '-')}"] if "_" in f.name else [])
+        if f.name != "config":
+            group.add_argument(*names, dest=f.name, default=argparse.SUPPRESS, nargs="?", const="true",
+                               help=argparse.SUPPRESS)
+    sweep.set_defaults(handler=cmd_sweep, config_cls=SearchConfig)
     for name, register in _EXTRA_COMMANDS:
         register(sub)
     return parser

@@ -92,7 +92,10 @@ class RunConfig:
 class SearchConfig(RunConfig):
     """`nasiam search`: everything in RunConfig plus the search itself."""
 
-    strategy: str = _opt("darts", "darts (first-order), darts2 (second-order), gumbel (GDAS)")
+    strategy: str = _opt("darts", "darts (first-order), darts2 (second-order), gumbel (GDAS), tpe or random "
+                                  "(one-shot supernet, then Optuna samples and scores discrete genotypes)")
+    genotype_trials: int = _opt(40, "tpe/random: genotypes sampled and scored with the supernet's weights")
+    trial_batches: int = _opt(4, "tpe/random: held-out architecture batches each genotype is scored on")
     mode: str = _opt("bilevel", "bilevel: logits on a held-out half of the data; joint: on the same batch, one "
                                 "backward (cheaper, more prone to overfit the logits)")
     arch_every: int = _opt(1, "bilevel: update the logits every N weight steps (N=2 halves the extra backbone "
@@ -256,12 +259,14 @@ def validate_config(config: RunConfig) -> None:
                "accelerator": ["auto", "cpu", "gpu", "cuda", "mps"],
                "precision": ["auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true"]}
     if isinstance(config, SearchConfig):
-        choices.update(strategy=["darts", "darts2", "gumbel"], mode=["bilevel", "joint"], space=["mlp", "nasiam"])
+        choices.update(strategy=["darts", "darts2", "gumbel", "tpe", "random"], mode=["bilevel", "joint"],
+                       space=["mlp", "nasiam"])
     for name, allowed in choices.items():
         value = getattr(config, name)
         if value not in allowed:
             raise ConfigError(f"--{name}: {value!r} is not one of {', '.join(allowed)}{_suggest(str(value), allowed)}")
-    positive = ["batch_size", "epochs", "devices"] + (["top_k", "arch_every"] if isinstance(config, SearchConfig) else [])
+    positive = ["batch_size", "epochs", "devices"] + (["top_k", "arch_every", "genotype_trials", "trial_batches"]
+                                                       if isinstance(config, SearchConfig) else [])
     for name in positive:
         if getattr(config, name) < 1:
             raise ConfigError(f"--{name} must be at least 1, got {getattr(config, name)}")
@@ -276,6 +281,8 @@ def validate_config(config: RunConfig) -> None:
         if config.warmup_epochs >= config.epochs:
             raise ConfigError(f"--warmup_epochs ({config.warmup_epochs}) leaves no epoch to search in "
                               f"--epochs={config.epochs}")
+        if config.strategy in ("tpe", "random") and config.mode != "bilevel":
+            raise ConfigError(f"--strategy={config.strategy} scores genotypes on the held-out half: use --mode=bilevel")
         if config.tau_max < config.tau_min:
             raise ConfigError("--tau_max must be at least --tau_min")
         from nasiam.space import get_activation, get_norm

@@ -115,8 +115,8 @@ def test_joint_step_uses_existing_gradients_and_clears_them():
 
 def test_architect_refuses_models_without_searchable_heads_and_bad_orders():
     class Fixed(Toy):
-        def arch_parameters(self):
-            return []
+        def searchable_heads(self):
+            return {}
 
     with pytest.raises(ValueError, match="no searchable heads"):
         Architect(Fixed())
@@ -156,3 +156,24 @@ def test_schedules():
     assert momentum_schedule(0.99, 100, 100) == pytest.approx(1.0)
     assert momentum_schedule(0.99, 50, 100, "constant") == 0.99
     assert gumbel_tau(10, 0.1, 0, 11) == 10 and gumbel_tau(10, 0.1, 10, 11) == pytest.approx(0.1)
+
+
+def test_architecture_optimizer_in_a_plain_loop_freezes_what_it_should():
+    from nasiam.search import ArchitectureOptimizer
+
+    torch.manual_seed(0)
+    head = SearchableHead(4, 3, 1, MLPSpace(widths=(2, 4), activations=("relu", "identity")))
+    arch = ArchitectureOptimizer(head, lr=0.1)
+    x, target = torch.randn(8, 4), torch.randn(8, 3)
+    with arch.frozen():
+        (head(x) - target).pow(2).mean().backward()
+    assert all(p.grad is None for p in head.arch_parameters())
+    assert all(p.grad is not None for p in head.weight_parameters())
+    head.zero_grad(set_to_none=True)
+    before = [p.detach().clone() for p in head.arch_parameters()]
+    stats = arch.step(lambda: (head(x) - target).pow(2).mean())
+    assert all(p.grad is None for p in head.weight_parameters())  # no weight gradients in the arch step
+    assert any(not torch.equal(a, b) for a, b in zip(before, head.arch_parameters()))
+    assert stats["arch_loss"] > 0
+    with pytest.raises(ValueError, match="no searchable heads"):
+        ArchitectureOptimizer(nn.Linear(2, 2))

@@ -109,14 +109,38 @@ def test_momentum_update_is_an_ema_of_weights_and_ties_architecture():
     assert len(model.arch_parameters()) == 4  # the momentum copy's logits are not trained
 
 
-def test_momentum_target_uses_argmax_when_the_online_head_samples_gumbel():
+@pytest.mark.parametrize("mode", ["gumbel", "uniform"])
+def test_momentum_target_follows_the_online_heads_sampled_path(mode, monkeypatch):
     model = MoCoV3(_backbone(), 24, heads="search", space=SPACE, **DIMS["mocov3"])
-    model.set_sampling("gumbel", tau=2.0)
+    model.set_sampling(mode, tau=2.0)
+    seen = {}
+    original = model.momentum_projector.forward
+
+    def spy(x):
+        seen["target"] = model.momentum_projector._fixed
+        seen["online"] = model.projector.current_decisions()
+        return original(x)
+
+    monkeypatch.setattr(model.momentum_projector, "forward", spy)
     model(_views())
-    assert model.momentum_projector.sampling == "argmax"
+    assert model.momentum_projector.sampling == "fixed" and seen["target"] == seen["online"]
     model.set_sampling("softmax")
     model(_views())
     assert model.momentum_projector.sampling == "softmax"
+
+
+@pytest.mark.parametrize("mode", ["gumbel", "uniform"])
+def test_one_sample_per_step_serves_both_views(mode):
+    model = SimSiam(_backbone(), 24, heads="search", space=SPACE, **DIMS["simsiam"])
+    model.set_sampling(mode)
+    samples = []
+    layer = model.projector.searchable_layers()[0]
+    layer.register_forward_pre_hook(lambda m, args: samples.append({k: int(w.argmax()) for k, w in args[1].items()}))
+    for _ in range(6):
+        model(_views())
+    per_step = [samples[i:i + 2] for i in range(0, len(samples), 2)]
+    assert all(a == b for a, b in per_step)  # the two views share the step's path
+    assert len({str(a) for a, _ in per_step}) > 1  # and paths change between steps
 
 
 def test_architecture_step_does_not_backpropagate_through_the_backbone():

@@ -155,3 +155,12 @@ def test_nasiam_space_genotypes_are_checked_against_their_ops():
     d["space"]["ops"] = ["linear_relu"]
     with pytest.raises(GenotypeError, match="'identity' is not in the space's ops"):
         Genotype.from_dict(d)
+
+
+def test_flops_count_linears_norms_and_activations():
+    from nasiam.presets import get_preset
+
+    predictor = get_preset("simsiam_predictor")  # Linear(2048, 512) - BN - ReLU - Linear(512, 2048) + bias
+    assert predictor.flops(2048) == 2 * 2048 * 512 + 2 * 512 + 512 + 2 * 512 * 2048 + 2048
+    with pytest.raises(GenotypeError, match="in_dim"):
+        predictor.flops()

@@ -164,13 +164,16 @@ def test_wandb_offline_run_is_written_without_network(tmp_path, monkeypatch):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     monkeypatch.setenv("WANDB_SILENT", "true")
-    assert run(tmp_path, "--wandb") == 0
+    assert run(tmp_path, "--wandb", "--knn_every=1") == 0
     from _wandb_log import logged
 
     history, summary = logged(tmp_path / "run")
     assert {"train/loss", "train/arch_loss", "train/images_per_second", "epoch/collapse_std",
-            "epoch/effective_rank", "genotype/projector", "alphas/_type"} <= history
-    assert {"genotype", "head_parameters", "knn_top1"} <= set(summary)
+            "epoch/effective_rank", "genotype/projector", "alphas/_type", "alphas_heatmap/projector/_type",
+            "prob/projector/layer0/width/32", "prob/predictor/layer0/keep/False", "genotype_table/_type"} <= history
+    assert {"genotype", "head_parameters", "head_flops", "knn_top1"} <= set(summary)
+    assert json.loads(summary["head_flops"])["projector"] > 0
+    assert "epoch/knn_top1" in history
     assert json.loads(summary["genotype"])["projector"] == read_genotypes(tmp_path / "run")[1]["projector"].describe()
 
 
@@ -185,3 +188,23 @@ def test_help_lists_every_option_with_its_default(capsys):
     for f in fields(SearchConfig):
         assert f"--{f.name}" in text, f.name
     assert text.count("(default:") >= len(fields(SearchConfig))
+
+
+@pytest.mark.parametrize("strategy", ["tpe", "random"])
+def test_multi_trial_strategies_pick_the_best_scored_genotype(tmp_path, strategy):
+    import csv
+
+    assert run(tmp_path, f"--strategy={strategy}", "--genotype_trials=8", "--trial_batches=2") == 0
+    run_dir = tmp_path / "run"
+    trials = list(csv.DictReader(open(run_dir / "trials.csv")))
+    assert len(trials) == 8
+    best = min(trials, key=lambda t: float(t["score"]))
+    _, genotypes = read_genotypes(run_dir)
+    for slot, genotype in genotypes.items():
+        layer = genotype.decisions[0]
+        for choice, ranked in layer.items():
+            assert str(ranked[0][0]) == best[f"{slot}.0.{choice}"]
+    rows = list(csv.DictReader(open(run_dir / "alphas.csv")))
+    trained = {float(r["probability"]) for r in rows if r["epoch"] in ("0", "1", "2") and r["choice"] == "width"}
+    assert trained == {0.5}  # one-shot training leaves the logits alone; the trials decide
+    assert NASHead.from_pretrained(run_dir / "heads" / "projector").genotype.layers == genotypes["projector"].layers

@@ -186,3 +186,29 @@ def test_all_paper_ops_are_searchable_in_every_width_case():
         assert head.searchable_layers()[0].choices["op"] == PAPER_OPS
         y = head(torch.randn(5, in_dim))
         assert y.shape == (5, out_dim)
+
+
+def test_fixed_sampling_runs_the_given_path_and_validates_it():
+    head = SearchableHead(12, 10, 2, SMALL)
+    decisions = [{"keep": True, "width": 8, "norm": "layernorm", "activation": "gelu"},
+                 {"keep": False, "width": 32, "norm": "none", "activation": "relu"}]
+    head.set_sampling("fixed", decisions=decisions)
+    g = Genotype(layers=head.genotype().layers, decisions=[{k: [[v, 1.0]] for k, v in d.items()} for d in decisions])
+    exported = head.export(g).eval()
+    head.eval()
+    x = torch.randn(5, 12)
+    torch.testing.assert_close(head(x), exported(x), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="one decision per searchable layer"):
+        head.set_sampling("fixed", decisions=decisions[:1])
+    with pytest.raises(ValueError, match="does not match"):
+        head.set_sampling("fixed", decisions=[{**decisions[0], "width": 7}, decisions[1]])
+
+
+def test_uniform_sampling_visits_every_option():
+    head = SearchableHead(12, 10, 1, SMALL).set_sampling("uniform")
+    seen = set()
+    for _ in range(60):
+        with head.shared_sample():
+            head(torch.randn(4, 12))
+            seen.add(head.current_decisions()[0]["width"])
+    assert seen == {8, 16, 32}

@@ -65,7 +65,14 @@ def dataset_info(name: str, **overrides) -> DatasetInfo:
     if name not in _INFO:
         raise KeyError(f"unknown dataset {name!r}; choose one of {', '.join(_INFO)}")
     info = _INFO[name]
-    return DatasetInfo(**{**info.__dict__, **overrides}) if overrides else info
+    if not overrides:
+        return info
+    fields = {**info.__dict__, **overrides}
+    channels = fields["channels"]
+    for key in ("mean", "std"):  # a channel override keeps the normalisation consistent with it
+        if key not in overrides and len(fields[key]) != channels:
+            fields[key] = tuple((fields[key] * channels)[:channels])
+    return DatasetInfo(**fields)
 
 
 def default_root(name: str) -> Path:

@@ -7,6 +7,7 @@ the loss through the heads alone.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -132,6 +133,14 @@ class SSLFramework(nn.Module, ABC):
         for head in self.searchable_heads().values():
             head.set_sampling(mode, tau)
 
+    def shared_samples(self) -> contextlib.ExitStack:
+        """One architecture sample per searchable head for the whole step (both views,
+        projector and predictor, and the momentum target that follows it)."""
+        stack = contextlib.ExitStack()
+        for head in self.searchable_heads().values():
+            stack.enter_context(head.shared_sample())
+        return stack
+
     def genotypes(self, top_k: int | None = None, meta: Mapping | None = None) -> dict[str, Genotype]:
         return {n: h.genotype(top_k, {"framework": self.name, "slot": n, **(meta or {})})
                 for n, h in self.searchable_heads().items()}
@@ -196,8 +205,8 @@ class MomentumMixin:
     Searched heads: the momentum projector is an EMA of the online projector's *weights*,
     but its architecture logits are the online head's, copied at every update (and never
     trained). So both branches evaluate the same architecture: under softmax sampling the
-    same mixture; under Gumbel sampling the target uses the most probable architecture
-    (argmax), a deterministic target while the online branch explores.
+    same mixture; under sampled paths (Gumbel, uniform) the very path the online branch
+    sampled for the step, and the most probable one outside a step.
     """
 
     def _init_momentum(self) -> None:
@@ -224,7 +233,14 @@ class MomentumMixin:
     def _target_projector(self) -> nn.Module:
         online, target = self.projector, self.momentum_projector
         if isinstance(online, SearchableHead):
-            target.set_sampling("argmax" if online.sampling == "gumbel" else online.sampling, online.tau)
+            if online.sampling == "softmax":
+                target.set_sampling("softmax")
+            else:
+                decisions = online.current_decisions()
+                if decisions is not None:
+                    target.set_sampling("fixed", decisions=decisions)
+                else:
+                    target.set_sampling("argmax")
         return target
 
     @torch.no_grad()

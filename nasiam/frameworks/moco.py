@@ -52,6 +52,10 @@ class MoCoV2(MomentumMixin, SSLFramework):
         self.queue_ptr.copy_((self.queue_ptr + keys.shape[0]) % size)
 
     def head_loss(self, encoded: Encoded, update_state: bool = True):
+        with self.shared_samples():
+            return self._head_loss(encoded, update_state)
+
+    def _head_loss(self, encoded: Encoded, update_state: bool):
         z1, z2 = (self.projector(f) for f in encoded.online[:2])
         q1, q2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
         with torch.no_grad():
@@ -91,6 +95,10 @@ class MoCoV3(MomentumMixin, SSLFramework):
         return {"projector": projector, "predictor": predictor}
 
     def head_loss(self, encoded: Encoded, update_state: bool = True):
+        with self.shared_samples():
+            return self._head_loss(encoded, update_state)
+
+    def _head_loss(self, encoded: Encoded, update_state: bool):
         z1, z2 = (self.projector(f) for f in encoded.online[:2])
         q1, q2 = self.predictor(z1), self.predictor(z2)
         with torch.no_grad():

@@ -25,5 +25,9 @@ class SimCLR(SSLFramework):
                                       output_norm="batchnorm")}
 
     def head_loss(self, encoded: Encoded, update_state: bool = True):
+        with self.shared_samples():
+            return self._head_loss(encoded, update_state)
+
+    def _head_loss(self, encoded: Encoded, update_state: bool):
         z1, z2 = (self.projector(f) for f in encoded.online[:2])
         return {"loss": nt_xent(z1, z2, self.temperature), "z": z1.detach()}

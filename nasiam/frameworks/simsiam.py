@@ -26,6 +26,10 @@ class SimSiam(SSLFramework):
         return {"projector": projector, "predictor": predictor}
 
     def head_loss(self, encoded: Encoded, update_state: bool = True):
+        with self.shared_samples():
+            return self._head_loss(encoded, update_state)
+
+    def _head_loss(self, encoded: Encoded, update_state: bool):
         z1, z2 = (self.projector(f) for f in encoded.online[:2])
         p1, p2 = self.predictor(z1), self.predictor(z2)
         return {"loss": simsiam_loss(p1, p2, z1, z2), "z": z1.detach()}

@@ -5,13 +5,16 @@ logits apart from their weights, turns logits into branch weights according to t
 mode, and decides and exports the result:
 
 * `arch_parameters()` / `weight_parameters()`: give each its own optimizer (DARTS);
-* `set_sampling("softmax" | "gumbel" | "argmax")`: DARTS' continuous relaxation, GDAS'
-  straight-through Gumbel samples (one branch per choice, cheaper), or the discretised net;
+* `set_sampling(...)`: "softmax" (DARTS' continuous relaxation), "gumbel" (GDAS'
+  straight-through samples, one branch per choice), "uniform" (a random path, no gradient to
+  the logits: one-shot supernet training, SPOS), "argmax" (the discretised net) or "fixed"
+  (given decisions); `shared_sample()` makes every forward inside it use one sample;
 * `genotype(top_k)`: the argmax decisions with their probabilities;
 * `export(genotype=None)`: a `NASHead` with the supernet's weights sliced to the decision.
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import math
@@ -29,7 +32,7 @@ from nasiam.space.spaces import FixedLayer, SearchableLayer, SearchSpace, create
 
 __all__ = ["SearchableHead", "SAMPLING_MODES"]
 
-SAMPLING_MODES = ("softmax", "gumbel", "argmax")
+SAMPLING_MODES = ("softmax", "gumbel", "uniform", "argmax", "fixed")
 
 
 class SearchableHead(nn.Module):
@@ -65,6 +68,8 @@ class SearchableHead(nn.Module):
             raise ValueError(f"the {self.space.name} space's last layer gives {self.layers[-1].out_features} "
                              f"features, not out_dim={out_dim}")
         self.sampling, self.tau = "softmax", 1.0
+        self._fixed: list[dict[str, Any]] | None = None
+        self._sample_cache: dict[int, tuple[dict[str, Tensor], bool]] | None = None
 
     # -- parameters -------------------------------------------------------------------
     def searchable_layers(self) -> list[SearchableLayer]:
@@ -90,24 +95,74 @@ class SearchableHead(nn.Module):
             yield p
 
     # -- sampling ---------------------------------------------------------------------
-    def set_sampling(self, mode: str, tau: float | None = None) -> "SearchableHead":
-        """How logits become branch weights in `forward` (see the module docstring)."""
+    def set_sampling(self, mode: str, tau: float | None = None,
+                     decisions: Sequence[Mapping[str, Any]] | None = None) -> "SearchableHead":
+        """How logits become branch weights in `forward` (see the module docstring);
+        "fixed" takes `decisions`, one `{choice: option}` per searchable layer."""
         if mode not in SAMPLING_MODES:
             raise ValueError(f"unknown sampling mode {mode!r}; choose one of {', '.join(SAMPLING_MODES)}")
         if tau is not None and not tau > 0:
             raise ValueError(f"tau must be positive, got {tau}")
+        if mode == "fixed":
+            layers = self.searchable_layers()
+            if decisions is None or len(decisions) != len(layers):
+                raise ValueError(f"fixed sampling needs one decision per searchable layer ({len(layers)})")
+            for i, (layer, decision) in enumerate(zip(layers, decisions)):
+                if set(decision) != set(layer.choices) or any(decision[c] not in layer.choices[c] for c in decision):
+                    raise ValueError(f"decision {i} {dict(decision)} does not match the layer's choices {layer.choices}")
+            self._fixed = [dict(d) for d in decisions]
         self.sampling = mode
         if tau is not None:
             self.tau = float(tau)
         return self
 
-    def _weights(self, layer: SearchableLayer) -> tuple[dict[str, Tensor], bool]:
+    @contextlib.contextmanager
+    def shared_sample(self):
+        """Inside, one sample per searchable layer serves every forward: both views of a
+        siamese step go through the same sub-network (Gumbel, uniform)."""
+        outer = self._sample_cache
+        self._sample_cache = {} if outer is None else outer
+        try:
+            yield self
+        finally:
+            self._sample_cache = outer
+
+    def current_decisions(self) -> list[dict[str, Any]] | None:
+        """The options of the sample in use inside `shared_sample()` (None before the first
+        forward); lets a momentum copy follow the online head's sampled path."""
+        if not self._sample_cache:
+            return None
+        decisions = []
+        for layer in self.searchable_layers():
+            cached = self._sample_cache.get(id(layer))
+            if cached is None:
+                return None
+            decisions.append({name: layer.choices[name][int(w.argmax())] for name, w in cached[0].items()})
+        return decisions
+
+    def _one_hot(self, layer: SearchableLayer, index: dict[str, int]) -> dict[str, Tensor]:
+        return {k: F.one_hot(torch.tensor(index[k], device=v.device), v.numel()).to(v.dtype)
+                for k, v in layer.arch.items()}
+
+    def _sample_weights(self, layer: SearchableLayer) -> tuple[dict[str, Tensor], bool]:
         if self.sampling == "softmax":
             return {k: F.softmax(v, dim=0) for k, v in layer.arch.items()}, False
         if self.sampling == "gumbel" and self.training:
             return {k: F.gumbel_softmax(v, tau=self.tau, hard=True) for k, v in layer.arch.items()}, True
-        # argmax, and Gumbel at evaluation time: the most probable option, one-hot
-        return {k: F.one_hot(v.detach().argmax(), v.numel()).to(v.dtype) for k, v in layer.arch.items()}, True
+        if self.sampling == "uniform" and self.training:
+            return self._one_hot(layer, {k: int(torch.randint(v.numel(), ())) for k, v in layer.arch.items()}), True
+        if self.sampling == "fixed":
+            decision = self._fixed[self.searchable_layers().index(layer)]
+            return self._one_hot(layer, {k: layer.choices[k].index(decision[k]) for k in layer.arch}), True
+        # argmax, and the sampling modes at evaluation time: the most probable option
+        return self._one_hot(layer, {k: int(v.detach().argmax()) for k, v in layer.arch.items()}), True
+
+    def _weights(self, layer: SearchableLayer) -> tuple[dict[str, Tensor], bool]:
+        if self._sample_cache is None or self.sampling == "softmax":
+            return self._sample_weights(layer)
+        if id(layer) not in self._sample_cache:
+            self._sample_cache[id(layer)] = self._sample_weights(layer)
+        return self._sample_cache[id(layer)]
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 2 or x.shape[1] != self.in_dim:

@@ -68,6 +68,7 @@ class Run:
         self.start_epoch, self.global_step = 0, 0
         self.history: list[dict[str, Any]] = []   # per-epoch metrics
         self.elapsed = 0.0                        # training seconds, across resumes
+        self.epoch_callbacks: list = []           # f(epoch, metrics) after each epoch (sweeps prune here)
 
     # -- to define in subclasses -------------------------------------------------------
     def build(self) -> None:
@@ -228,6 +229,8 @@ class Run:
                 self.after_epoch(epoch)
                 self.save(epoch + 1)
                 self.say(self.describe_epoch(metrics))
+                for callback in self.epoch_callbacks:
+                    callback(epoch, metrics)
             return self.finish()
         finally:
             self.logger.close()

@@ -128,3 +128,29 @@ def save_backbone(run_dir: Path, backbone, record: Mapping[str, Any]) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in backbone.state_dict().items()}
     atomic_write_bytes(run_dir / "backbone.safetensors", save(tensors, metadata={"format": "nasiam.backbone"}))
     write_json(run_dir / "backbone.json", record)
+
+
+def alpha_heatmap(layers: list[dict[str, dict[Any, float]]], title: str):
+    """One heatmap per choice of a head: layers down, options across, probability as colour."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    choices = list(layers[0]) if layers else []
+    fig, axes = plt.subplots(1, max(1, len(choices)), figsize=(2.6 * max(1, len(choices)), 0.6 + 0.45 * len(layers)),
+                             squeeze=False)
+    for ax, choice in zip(axes[0], choices):
+        options = list(layers[0][choice])
+        matrix = [[layer[choice][o] for o in options] for layer in layers]
+        ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        ax.set_title(choice, fontsize=9)
+        ax.set_xticks(range(len(options)), [str(o) for o in options], rotation=60, fontsize=7)
+        ax.set_yticks(range(len(layers)), [f"layer {i}" for i in range(len(layers))], fontsize=7)
+        for i, row in enumerate(matrix):
+            for j, value in enumerate(row):
+                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6,
+                        color="black" if value > 0.5 else "white")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -45,12 +45,18 @@ class SearchRun(Run):
                 head.compile()
         if cfg.strategy == "gumbel":
             self.model.set_sampling("gumbel", cfg.tau_max)
+        if self.multi_trial:
+            self.model.set_sampling("uniform")  # one-shot training: a random path per step
         pin = self.fabric.device.type == "cuda"
         self.weight_loader = self.fabric.setup_dataloaders(make_loader(self.data.weight, cfg, True, True, pin_memory=pin))
         self.arch_loader = (self.fabric.setup_dataloaders(make_loader(self.data.arch, cfg, True, True, pin_memory=pin))
                             if self.data.arch is not None else None)
         self.monitor = CollapseMonitor(min_std=cfg.collapse_min_std, min_rank=cfg.collapse_min_rank)
         self.alpha_rows = outputs.alpha_rows(0, self._probabilities())
+
+    @property
+    def multi_trial(self) -> bool:
+        return self.cfg.strategy in ("tpe", "random")
 
     def ddp_ignored(self) -> list[str]:
         # Logits are averaged by the Architect itself; MoCo's queue is identical on every
@@ -60,7 +66,7 @@ class SearchRun(Run):
         return names + [n for n, _ in self.model.named_buffers() if n.startswith("queue")]
 
     def find_unused_parameters(self) -> bool:
-        return self.cfg.strategy == "gumbel"  # a sampled path leaves the other branches unused
+        return self.cfg.strategy in ("gumbel", "tpe", "random")  # a sampled path leaves other branches unused
 
     def setup_optimizers(self) -> None:
         cfg = self.cfg
@@ -103,7 +109,7 @@ class SearchRun(Run):
         if self.arch_loader is not None:
             self.set_sampler_epoch(self.arch_loader, epoch)
         arch_batches = forever(self.arch_loader) if self.arch_loader is not None else None
-        searching = epoch >= cfg.warmup_epochs
+        searching = epoch >= cfg.warmup_epochs and not self.multi_trial  # multi-trial: logits never train
         second_order = cfg.strategy == "darts2" and searching
         self.monitor.reset()
         totals: dict[str, float] = {}
@@ -167,12 +173,20 @@ class SearchRun(Run):
 
     # -- per-epoch artefacts ------------------------------------------------------------
     def after_epoch(self, epoch: int) -> None:
-        self.alpha_rows += outputs.alpha_rows(epoch + 1, self._probabilities())
+        probabilities = self._probabilities()
+        self.alpha_rows += outputs.alpha_rows(epoch + 1, probabilities)
         if self.fabric.is_global_zero:
             outputs.write_alphas_csv(self.run_dir / "alphas.csv", self.alpha_rows)
             genotypes = self.model.genotypes()
-            self.logger.log_wandb({f"genotype/{slot}": g.describe() for slot, g in genotypes.items()}, self.global_step)
-            self.logger.log_wandb({"alphas": lambda: _wandb_image(self.alpha_rows)}, self.global_step)
+            step = self.global_step
+            self.logger.log_wandb({f"genotype/{slot}": g.describe() for slot, g in genotypes.items()}, step)
+            self.logger.log_wandb({f"prob/{slot}/layer{i}/{choice}/{option}": p
+                                   for slot, layers in probabilities.items() for i, choices in enumerate(layers)
+                                   for choice, options in choices.items() for option, p in options.items()}, step)
+            self.logger.log_wandb({"alphas": lambda: _wandb_image(outputs.alpha_figure(self.alpha_rows)),
+                                   **{f"alphas_heatmap/{slot}": (lambda s=slot: _wandb_image(
+                                       outputs.alpha_heatmap(probabilities[s], f"{s}, epoch {epoch + 1}")))
+                                      for slot in probabilities}}, step)
 
     def knn(self) -> float | None:
         """kNN top-1 (%) of the backbone features on the test split (rank 0; others wait)."""
@@ -189,9 +203,37 @@ class SearchRun(Run):
         return accuracy
 
     # -- the end --------------------------------------------------------------------------
+    def _select_by_trials(self) -> None:
+        """tpe/random: score genotypes with the trained supernet on held-out batches (rank 0)
+        and write the winner into every rank's logits."""
+        from nasiam.runner.multi_trial import select_by_trials
+
+        cfg, fabric = self.cfg, self.fabric
+        chosen = None
+        if fabric.is_global_zero:
+            batches = []
+            for (views, _), _ in zip(self.arch_loader, range(cfg.trial_batches)):
+                with torch.no_grad(), fabric.autocast():
+                    batches.append(self.model.encode(self.prepare(views)))
+            chosen = select_by_trials(self.model, batches, cfg.strategy, cfg.genotype_trials, cfg.seed, cfg.collapse_min_std,
+                                      cfg.collapse_min_rank, self.run_dir / "trials.csv")
+        chosen = fabric.broadcast(chosen)
+        for slot, head in self.model.searchable_heads().items():
+            for layer, decision in zip(head.searchable_layers(), chosen[slot]):
+                for choice, logits in layer.arch.items():
+                    with torch.no_grad():
+                        logits.zero_()
+                        logits[layer.choices[choice].index(decision[choice])] = 10.0
+            head.set_sampling("argmax")
+        self.alpha_rows += outputs.alpha_rows(cfg.epochs + 1, self._probabilities())
+        if fabric.is_global_zero:
+            outputs.write_alphas_csv(self.run_dir / "alphas.csv", self.alpha_rows)
+
     def finish(self) -> dict[str, Any]:
         cfg, fabric = self.cfg, self.fabric
         framework = canonical_framework(cfg)
+        if self.multi_trial:
+            self._select_by_trials()
         meta = {"framework": framework, "epochs": cfg.epochs, "strategy": cfg.strategy, "mode": cfg.mode,
                 "dataset": cfg.dataset, "backbone": cfg.backbone}
         genotypes = self.model.genotypes(top_k=cfg.top_k, meta=meta)
@@ -230,9 +272,11 @@ class SearchRun(Run):
             outputs.save_backbone(self.run_dir, self.model.backbone, backbone_record(cfg, self.info, self.model.backbone))
             outputs.write_alphas_png(self.run_dir / "alphas.png", self.alpha_rows)
             summary["head_parameters"] = {slot: h.num_parameters() for slot, h in heads.items()}
+            summary["head_flops"] = {slot: h.genotype.flops() for slot, h in heads.items()}
             outputs.write_json(self.run_dir / "summary.json", summary)
+            self.logger.log_wandb({"genotype_table": lambda: _genotype_table(genotypes)}, self.global_step)
             self.logger.summary({"genotype": summary["genotypes"], "head_parameters": summary["head_parameters"],
-                                 "knn_top1": summary["knn_top1"]})
+                                 "head_flops": summary["head_flops"], "knn_top1": summary["knn_top1"]})
         fabric.barrier()
         return summary
 
@@ -265,14 +309,21 @@ def _ranks_agree(value: Any) -> bool:
     return all(g == gathered[0] for g in gathered)
 
 
-def _wandb_image(rows):
+def _wandb_image(fig):
     import matplotlib.pyplot as plt
     import wandb
 
-    fig = outputs.alpha_figure(rows)
     image = wandb.Image(fig)
     plt.close(fig)
     return image
+
+
+def _genotype_table(genotypes):
+    import wandb
+
+    rows = [[slot, i, layer.op, layer.width, layer.norm, layer.activation, layer.fixed]
+            for slot, g in genotypes.items() for i, layer in enumerate(g.layers)]
+    return wandb.Table(columns=["head", "layer", "op", "width", "norm", "activation", "fixed"], data=rows)
 
 
 def run_search(cfg: SearchConfig, verbose: bool = True) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""`Architect`: the architecture step of a differentiable head search.
+"""The architecture step of a differentiable head search.
+
+`ArchitectureOptimizer` is the loop-agnostic part: Adam on the logits of any searchable heads,
+with nasiam's gradient normalisation and regulariser, and the freezing contexts; drop it into
+your own loop (see examples/plain_loop_search.py). `Architect` drives it for an
+`SSLFramework` and adds second-order DARTS:
 
     model = create_framework("simsiam", backbone, dim, heads="search")
     architect = Architect(model, lr=3e-4)
@@ -24,7 +29,7 @@ the logit gradients itself, so wrap only the weights in DDP (see nasiam.runner).
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 import torch.distributed as dist
@@ -35,7 +40,7 @@ from nasiam.frameworks.base import Encoded
 from nasiam.frameworks.distributed import is_distributed
 from nasiam.search.regularizers import beta_decay
 
-__all__ = ["Architect", "requires_grad"]
+__all__ = ["Architect", "ArchitectureOptimizer", "requires_grad"]
 
 
 @contextlib.contextmanager
@@ -51,81 +56,68 @@ def requires_grad(params: Sequence[nn.Parameter], flag: bool) -> Iterator[None]:
             p.requires_grad_(s)
 
 
-class Architect:
-    """Optimises the architecture logits of `model`'s searchable heads.
+class ArchitectureOptimizer:
+    """Updates the architecture logits of searchable heads; works in any training loop.
 
     Args:
-        model: an `SSLFramework` (or anything with `arch_parameters`, `encode`, `head_loss`).
-        lr, betas, weight_decay: Adam on the logits (DARTS: 3e-4, (0.5, 0.999), 1e-3).
-        order: 1 (first-order) or 2 (finite-difference second-order DARTS).
-        beta_weight: weight of the Beta-Decay regulariser (0 disables it), relative to the
-            normalised loss gradient.
-        unroll_lr: the virtual SGD step of order 2 (DARTS uses the weights' learning rate).
-        normalize: divide the loss gradient by its RMS before the regulariser (see `_finish`).
+        heads: `SearchableHead`s (or modules containing them).
+        lr, betas, weight_decay: Adam on the logits (DARTS: 3e-4, (0.5, 0.999)).
+        beta_weight: Beta-Decay weight, relative to the normalised loss gradient (0: off).
+        normalize: divide the loss gradient by its RMS first (see `finish`).
+
+    In your loop::
+
+        arch = ArchitectureOptimizer([projector, predictor], lr=3e-3)
+        with arch.frozen():                       # weight step: logits untouched
+            loss = my_loss(...); loss.backward(); weight_optimizer.step()
+        arch.step(lambda: my_loss_on_detached_features(...))   # architecture step
     """
 
-    def __init__(self, model: nn.Module, lr: float = 3e-4, betas: tuple[float, float] = (0.5, 0.999),
-                 weight_decay: float = 0.0, order: int = 1, beta_weight: float = 0.0, unroll_lr: float = 0.05,
+    def __init__(self, heads: Sequence[nn.Module] | nn.Module, lr: float = 3e-3,
+                 betas: tuple[float, float] = (0.5, 0.999), weight_decay: float = 0.0, beta_weight: float = 0.0,
                  normalize: bool = True):
-        if order not in (1, 2):
-            raise ValueError(f"order must be 1 or 2, got {order}")
-        self.model, self.order = model, order
-        self.arch_params = list(model.arch_parameters())
+        from nasiam.head import SearchableHead
+
+        modules = [heads] if isinstance(heads, nn.Module) else list(heads)
+        searchable = [m for module in modules for m in module.modules() if isinstance(m, SearchableHead)]
+        self.arch_params = [p for head in searchable for p in head.arch_parameters()]
         if not self.arch_params:
-            raise ValueError("the model has no searchable heads (build it with heads='search')")
+            raise ValueError("no searchable heads (architecture logits) to optimise")
         arch_ids = {id(p) for p in self.arch_params}
-        self.head_weights = [p for head in model.searchable_heads().values() for p in head.parameters()
+        self.head_weights = [p for head in searchable for p in head.parameters()
                              if id(p) not in arch_ids and p.requires_grad]
         self.optimizer = torch.optim.Adam(self.arch_params, lr=lr, betas=betas, weight_decay=weight_decay)
-        self.beta_weight, self.unroll_lr, self.normalize = beta_weight, unroll_lr, normalize
+        self.beta_weight, self.normalize = beta_weight, normalize
 
-    # -- the weights' side -----------------------------------------------------------
-    def weights_step(self):
-        """Context for the weight step: logits frozen, so the weight backward neither
-        computes nor leaves gradients on them."""
+    def frozen(self):
+        """Context for the weight step: the logits are frozen, so the weights' backward
+        neither computes nor leaves gradients on them."""
         return requires_grad(self.arch_params, False)
 
-    # -- the architecture step -------------------------------------------------------
-    def _encode(self, views: Sequence[Tensor] | None, encoded: Encoded | None) -> Encoded:
-        if encoded is not None:
-            return Encoded([f.detach() for f in encoded.online],
-                           None if encoded.target is None else [f.detach() for f in encoded.target])
-        if views is None:
-            raise ValueError("pass the architecture batch's views or its encoded features")
-        with torch.no_grad():
-            return self.model.encode(views)
+    def weights_frozen(self):
+        """Context for the architecture step: the head weights are frozen (no weight
+        gradients are computed; gradients still flow through the heads to the logits)."""
+        return requires_grad(self.head_weights, False)
 
-    def _loss(self, encoded: Encoded) -> Tensor:
-        return self.model.head_loss(encoded, update_state=False)["loss"]
-
-    def step(self, views: Sequence[Tensor] | None = None, *, encoded: Encoded | None = None,
-             train_encoded: Encoded | None = None, beta_weight: float | None = None) -> dict[str, float]:
-        """One update of the logits on the architecture batch (`views`, or its `encoded`
-        backbone features). Order 2 also needs the weight batch's features,
-        `train_encoded`. Returns the architecture loss and regulariser values."""
-        encoded = self._encode(views, encoded)
-        beta_weight = self.beta_weight if beta_weight is None else beta_weight
+    def step(self, closure: Callable[[], Tensor], beta_weight: float | None = None) -> dict[str, float]:
+        """Zero the logits' gradients, run `closure()` (it returns the loss on the
+        architecture batch, computed from backbone features without gradients) with the head
+        weights frozen, back-propagate, and update."""
         self.optimizer.zero_grad(set_to_none=True)
-        if self.order == 1:
-            with requires_grad(self.head_weights, False):
-                loss = self._loss(encoded)
-                loss.backward()
-        else:
-            if train_encoded is None:
-                raise ValueError("second-order DARTS needs train_encoded, the weight batch's backbone features")
-            loss = self._second_order_backward(encoded, self._encode(None, train_encoded))
-        return {"arch_loss": float(loss.detach()), **self._finish(beta_weight)}
+        with self.weights_frozen():
+            loss = closure()
+            loss.backward()
+        return {"arch_loss": float(loss.detach()), **self.finish(beta_weight)}
 
     def step_from_gradients(self, beta_weight: float | None = None) -> dict[str, float]:
         """Joint (single-level) search: the logits' gradients come from the weight step's own
-        backward on the training batch; add the regulariser, average across ranks, update,
-        and clear them for the next step."""
-        metrics = self._finish(self.beta_weight if beta_weight is None else beta_weight)
+        backward on the training batch; update, and clear them for the next step."""
+        metrics = self.finish(beta_weight)
         self.optimizer.zero_grad(set_to_none=True)
         return metrics
 
     @torch.no_grad()
-    def _finish(self, beta_weight: float) -> dict[str, float]:
+    def finish(self, beta_weight: float | None = None) -> dict[str, float]:
         """Turn the loss gradients on the logits into the update.
 
         1. Average them over ranks (every rank then holds the same logits).
@@ -138,6 +130,7 @@ class Architect:
            softmax unchanged, but Adam's per-coordinate scaling would turn it into moves
            that cancel the signal. (The loss gradient is already centred.)
         """
+        beta_weight = self.beta_weight if beta_weight is None else beta_weight
         self._average_gradients()
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.arch_params]
         rms = torch.sqrt(torch.cat([g.reshape(-1) for g in grads]).pow(2).mean())
@@ -162,6 +155,71 @@ class Architect:
         for p, g in zip(self.arch_params, grads):
             p.grad = flat[offset: offset + g.numel()].view_as(g).clone()
             offset += g.numel()
+
+    def state_dict(self) -> dict:
+        return self.optimizer.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state)
+
+
+class Architect:
+    """The architecture step for an `SSLFramework` (or any module with `searchable_heads`,
+    `encode(views)` and `head_loss(encoded, update_state)`).
+
+    Args:
+        model: the framework.
+        lr, betas, weight_decay, beta_weight, normalize: see `ArchitectureOptimizer`.
+        order: 1 (first-order) or 2 (finite-difference second-order DARTS).
+        unroll_lr: the virtual SGD step of order 2 (DARTS uses the weights' learning rate).
+    """
+
+    def __init__(self, model: nn.Module, lr: float = 3e-4, betas: tuple[float, float] = (0.5, 0.999),
+                 weight_decay: float = 0.0, order: int = 1, beta_weight: float = 0.0, unroll_lr: float = 0.05,
+                 normalize: bool = True):
+        if order not in (1, 2):
+            raise ValueError(f"order must be 1 or 2, got {order}")
+        self.model, self.order, self.unroll_lr = model, order, unroll_lr
+        try:
+            self.arch = ArchitectureOptimizer(list(model.searchable_heads().values()), lr, betas, weight_decay,
+                                              beta_weight, normalize)
+        except ValueError:
+            raise ValueError("the model has no searchable heads (build it with heads='search')") from None
+        self.arch_params, self.head_weights, self.optimizer = self.arch.arch_params, self.arch.head_weights, \
+            self.arch.optimizer
+
+    def weights_step(self):
+        """Context for the weight step (logits frozen)."""
+        return self.arch.frozen()
+
+    def _encode(self, views: Sequence[Tensor] | None, encoded: Encoded | None) -> Encoded:
+        if encoded is not None:
+            return Encoded([f.detach() for f in encoded.online],
+                           None if encoded.target is None else [f.detach() for f in encoded.target])
+        if views is None:
+            raise ValueError("pass the architecture batch's views or its encoded features")
+        with torch.no_grad():
+            return self.model.encode(views)
+
+    def _loss(self, encoded: Encoded) -> Tensor:
+        return self.model.head_loss(encoded, update_state=False)["loss"]
+
+    def step(self, views: Sequence[Tensor] | None = None, *, encoded: Encoded | None = None,
+             train_encoded: Encoded | None = None, beta_weight: float | None = None) -> dict[str, float]:
+        """One update of the logits on the architecture batch (`views`, or its `encoded`
+        backbone features). Order 2 also needs the weight batch's features,
+        `train_encoded`. Returns the architecture loss and regulariser values."""
+        encoded = self._encode(views, encoded)
+        if self.order == 1:
+            return self.arch.step(lambda: self._loss(encoded), beta_weight)
+        if train_encoded is None:
+            raise ValueError("second-order DARTS needs train_encoded, the weight batch's backbone features")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self._second_order_backward(encoded, self._encode(None, train_encoded))
+        return {"arch_loss": float(loss), **self.arch.finish(beta_weight)}
+
+    def step_from_gradients(self, beta_weight: float | None = None) -> dict[str, float]:
+        return self.arch.step_from_gradients(beta_weight)
 
     def _second_order_backward(self, val: Encoded, train: Encoded) -> Tensor:
         """alpha.grad = grad_alpha L_val(w') - xi * (grad_alpha L_train(w+) - grad_alpha L_train(w-)) / 2 eps,

@@ -281,6 +281,24 @@ class Genotype:
             width = layer.width
         return total
 
+    def flops(self, in_dim: int | None = None) -> int:
+        """Approximate forward FLOPs per sample: 2 per multiply-add of each Linear (plus its
+        bias), and a few per element for norms (BatchNorm 2, LayerNorm 5), pooling (3) and
+        activations (1)."""
+        width = in_dim if in_dim is not None else self.in_dim
+        if width is None:
+            raise GenotypeError("in_dim: needed to count FLOPs")
+        total = 0
+        for layer in self.layers:
+            if layer.op == "linear":
+                total += 2 * width * layer.width + (layer.width if layer.bias else 0)
+            else:
+                total += 3 * layer.width
+            total += {"none": 0, "layernorm": 5}.get(layer.norm, 2) * layer.width
+            total += 0 if layer.activation == "identity" else layer.width
+            width = layer.width
+        return total
+
     def describe(self) -> str:
         """One line, e.g. 'linear2048-batchnorm-relu > linear2048-batchnorm_noaffine'."""
         return " > ".join(layer.short() for layer in self.layers)

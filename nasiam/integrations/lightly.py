@@ -1,0 +1,74 @@
+"""lightly: replace its heads (`SimSiamProjectionHead`, `SimSiamPredictionHead`,
+`SimCLRProjectionHead`, `MoCoProjectionHead`, ...) by `NASHead`s.
+
+lightly's models keep their heads as plain attributes (`projection_head`, `prediction_head`,
+and for MoCo a `projection_head_momentum` copy); `replace_heads` swaps them in place:
+
+    from nasiam.integrations.lightly import replace_heads
+    model = SimSiam(backbone)                  # lightly's recipe, unchanged
+    replace_heads(model, "runs/search-simsiam-...")   # searched heads with their weights
+"""
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Mapping
+
+import torch.nn as nn
+
+from nasiam.head import NASHead
+from nasiam.integrations.plain import head_dims, swap_heads
+
+__all__ = ["LIGHTLY_SLOTS", "replace_heads", "load_head_sources"]
+
+# lightly attribute -> nasiam head slot
+LIGHTLY_SLOTS = {"projection_head": "projector", "prediction_head": "predictor"}
+
+
+def load_head_sources(source: str | os.PathLike | Mapping[str, nn.Module]) -> tuple[dict[str, nn.Module], bool]:
+    """Heads by slot from a run directory (with weights), a genotype.json (architectures
+    only: built later for the model's dims) or a mapping; and whether weights came along."""
+    if isinstance(source, Mapping):
+        return dict(source), True
+    path = Path(source)
+    if (path / "heads").is_dir():
+        from nasiam.runner.artifacts import load_heads
+
+        return dict(load_heads(path)), True
+    from nasiam.runner.outputs import read_genotypes
+
+    _, genotypes = read_genotypes(path)
+    return dict(genotypes), False
+
+
+def replace_heads(model: nn.Module, source, slots: Mapping[str, str] = LIGHTLY_SLOTS,
+                  momentum_suffix: str = "_momentum") -> dict[str, nn.Module]:
+    """Swap a lightly model's heads for nasiam heads; returns the heads put in.
+
+    `source`: a search run directory (heads keep their searched weights), a genotype.json
+    (fresh heads built for the model's dims), or `{slot: module}`. Momentum copies (e.g.
+    `projection_head_momentum`) are re-created from the new head, frozen, as lightly does.
+    """
+    heads, _ = load_head_sources(source)
+    swaps: dict[str, nn.Module] = {}
+    for attribute, slot in slots.items():
+        if not hasattr(model, attribute) or slot not in heads:
+            continue
+        head = heads[slot]
+        if not isinstance(head, nn.Module):  # a genotype: build it for what the model feeds this head
+            in_dim, _ = head_dims(getattr(model, attribute))
+            head = NASHead(head.with_in_dim(None), in_dim)
+        swaps[attribute] = head
+    if not swaps:
+        raise ValueError(f"nothing to replace: the model has none of {list(slots)} matching the source's heads "
+                         f"{sorted(heads)}")
+    swap_heads(model, swaps)
+    for attribute, head in swaps.items():
+        twin = attribute + momentum_suffix
+        if hasattr(model, twin):
+            momentum = copy.deepcopy(head)
+            for p in momentum.parameters():
+                p.requires_grad = False
+            setattr(model, twin, momentum)
+    return swaps

@@ -1,0 +1,108 @@
+"""Swapping heads into any PyTorch model, with the dims checked.
+
+The most common complaint when swapping heads in SSL codebases is a shape mismatch that
+surfaces as a cryptic matmul error deep in the first training step. `swap_head` checks the
+new head against what the model feeds it and expects from it, before anything runs:
+
+    from nasiam import NASHead
+    from nasiam.integrations import swap_head
+    swap_head(model, "encoder.fc", NASHead.from_pretrained("runs/search/heads/projector"))
+    swap_head(model, "predictor", NASHead.from_pretrained("runs/search/heads/predictor"))
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+import torch.nn as nn
+
+__all__ = ["swap_head", "swap_heads", "head_dims", "HeadMismatchError"]
+
+
+class HeadMismatchError(ValueError):
+    """A head does not fit where it is being put; the message says what would."""
+
+
+def head_dims(module: nn.Module) -> tuple[int | None, int | None]:
+    """(in, out) features of a head: declared by nasiam heads, read from the first and last
+    `nn.Linear` otherwise (None where it cannot be told)."""
+    if hasattr(module, "in_dim") and hasattr(module, "out_dim"):
+        return module.in_dim, module.out_dim
+    if isinstance(module, nn.Linear):
+        return module.in_features, module.out_features
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        return None, None
+    return linears[0].in_features, linears[-1].out_features
+
+
+def _probe_out(module: nn.Module, in_dim: int) -> int | None:
+    reference = next(module.parameters(), None)
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            x = torch.zeros(2, in_dim, device=reference.device if reference is not None else None,
+                            dtype=reference.dtype if reference is not None else None)
+            return int(module(x).shape[-1])
+    except RuntimeError:
+        return None
+    finally:
+        module.train(was_training)
+
+
+def _checked(model: nn.Module, path: str, head: nn.Module, in_dim: int | None, out_dim: int | None):
+    """Everything `swap_head` checks, without changing the model: (parent, name, head)."""
+    parent_path, _, name = path.rpartition(".")
+    try:
+        parent = model.get_submodule(parent_path) if parent_path else model
+        old = getattr(parent, name)
+    except AttributeError:
+        known = ", ".join(n for n, _ in model.named_modules() if n and n.count(".") <= path.count("."))
+        raise HeadMismatchError(f"the model has no submodule {path!r}; it has {known[:400]}") from None
+    old_in, old_out = head_dims(old) if isinstance(old, nn.Module) else (None, None)
+    if old_in is not None and old_out is None:
+        old_out = _probe_out(old, old_in)
+    want_in, want_out = in_dim or old_in, out_dim or old_out
+    if want_in is None or want_out is None:
+        raise HeadMismatchError(f"cannot tell the dims {path!r} must have; pass in_dim= and out_dim=")
+    new_in, new_out = head_dims(head)
+    if new_in is not None and new_out is None:
+        new_out = _probe_out(head, new_in)
+    if new_in != want_in:
+        raise HeadMismatchError(
+            f"{path!r} receives {want_in} features but the new head takes {new_in}; build it for this model with "
+            f"NASHead.from_genotype(genotype, in_dim={want_in}) (the architecture is kept, the weights are new)")
+    if new_out != want_out:
+        raise HeadMismatchError(
+            f"{path!r} must output {want_out} features (what the rest of the model and the loss expect) but the "
+            f"new head outputs {new_out}; search or export the head with out_dim={want_out}, or change the model's "
+            "output width to match")
+    reference = next(old.parameters(), None) if isinstance(old, nn.Module) else None
+    if reference is not None:
+        head = head.to(device=reference.device, dtype=reference.dtype)
+    return parent, name, head
+
+
+def swap_head(model: nn.Module, path: str, head: nn.Module, *, in_dim: int | None = None,
+              out_dim: int | None = None) -> nn.Module:
+    """Replace the submodule at dotted `path` (e.g. "encoder.fc") by `head`; returns the old one.
+
+    The expected dims are `in_dim`/`out_dim` when given, else those of the module being
+    replaced; a head that does not take and give them raises `HeadMismatchError` naming the
+    fix, and the model is left unchanged.
+    """
+    parent, name, head = _checked(model, path, head, in_dim, out_dim)
+    old = getattr(parent, name)
+    setattr(parent, name, head)
+    return old
+
+
+def swap_heads(model: nn.Module, heads: Mapping[str, nn.Module]) -> dict[str, nn.Module]:
+    """Several `swap_head`s: all are checked before any is applied."""
+    plans = {path: _checked(model, path, head, None, None) for path, head in heads.items()}
+    old = {}
+    for path, (parent, name, head) in plans.items():
+        old[path] = getattr(parent, name)
+        setattr(parent, name, head)
+    return old

@@ -1,0 +1,108 @@
+"""solo-learn: NAS-head variants of its `simsiam`, `simclr`, `mocov2plus` and `mocov3` methods.
+
+`register()` adds `nas_simsiam`, `nas_simclr`, `nas_mocov2plus` and `nas_mocov3` to
+`solo.methods.METHODS`. Each builds the original method from the same config, then replaces
+`projector` (and `predictor`) by the heads named in `method_kwargs.nas_heads` (a nasiam search
+run directory or a genotype.json); with `method_kwargs.nas_init_weights: true` the heads keep
+the search's weights. For MoCo the momentum projector is rebuilt from the new projector and
+re-initialised to it, as solo-learn does at construction; `proj_output_dim` must equal the
+heads' output (the queue and the loss are sized by it). solo-learn's `learnable_params` reads
+the attributes lazily, so the optimiser sees the new heads.
+
+Run solo-learn's own script with the methods registered:
+
+    python -m nasiam.integrations.solo_learn path/to/solo-learn/main_pretrain.py \\
+        --config-path scripts/pretrain/cifar --config-name simsiam.yaml \\
+        method=nas_simsiam +method_kwargs.nas_heads=runs/search-simsiam-... +method_kwargs.nas_init_weights=true
+"""
+from __future__ import annotations
+
+import copy
+import runpy
+import sys
+
+import torch.nn as nn
+
+from nasiam.head import NASHead
+from nasiam.integrations.lightly import load_head_sources
+from nasiam.integrations.plain import swap_heads
+
+__all__ = ["register", "nas_method", "SOLO_METHODS"]
+
+SOLO_METHODS = {"simsiam": "SimSiam", "simclr": "SimCLR", "mocov2plus": "MoCoV2Plus", "mocov3": "MoCoV3"}
+
+
+def _option(cfg, key: str, default=None):
+    from omegaconf import OmegaConf
+
+    value = OmegaConf.select(cfg, f"method_kwargs.{key}", default=default)
+    return default if value is None else value
+
+
+def nas_method(base: type) -> type:
+    """A subclass of solo-learn method `base` whose heads come from nasiam."""
+
+    class NASMethod(base):
+        def __init__(self, cfg):
+            super().__init__(cfg)
+            source = _option(cfg, "nas_heads")
+            if source is None:
+                raise ValueError(f"{type(self).__name__} needs method_kwargs.nas_heads: a nasiam search run "
+                                 "directory or a genotype.json")
+            heads, has_weights = load_head_sources(source)
+            use_weights = bool(_option(cfg, "nas_init_weights", False))
+            if use_weights and not has_weights:
+                raise ValueError(f"nas_init_weights needs a search run directory with heads/, not {source}")
+            swaps = {}
+            for slot in ("projector", "predictor"):
+                if slot not in heads or not hasattr(self, slot):
+                    continue
+                head = heads[slot]
+                genotype = head.genotype if isinstance(head, NASHead) else head
+                if not (use_weights and isinstance(head, NASHead)):
+                    in_dim = self.features_dim if slot == "projector" else cfg.method_kwargs.proj_output_dim
+                    head = NASHead(genotype.with_in_dim(None), in_dim)
+                swaps[slot] = head
+            swap_heads(self, swaps)  # checks the dims against solo-learn's own heads
+            if hasattr(self, "momentum_projector"):
+                from solo.utils.momentum import initialize_momentum_params
+
+                self.momentum_projector = copy.deepcopy(self.projector)
+                initialize_momentum_params(self.projector, self.momentum_projector)
+
+        @staticmethod
+        def add_and_assert_specific_cfg(cfg):
+            cfg = base.add_and_assert_specific_cfg(cfg)
+            if _option(cfg, "nas_heads") is None:
+                raise ValueError("method_kwargs.nas_heads is missing: a nasiam search run directory or genotype.json")
+            return cfg
+
+    NASMethod.__name__ = NASMethod.__qualname__ = f"NAS{base.__name__}"
+    return NASMethod
+
+
+def register() -> dict[str, type]:
+    """Add the `nas_*` methods to `solo.methods.METHODS` (idempotent); returns them."""
+    import solo.methods as methods
+
+    added = {}
+    for name, class_name in SOLO_METHODS.items():
+        key = f"nas_{name}"
+        if key not in methods.METHODS:
+            methods.METHODS[key] = nas_method(getattr(methods, class_name))
+        added[key] = methods.METHODS[key]
+    return added
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m nasiam.integrations.solo_learn SCRIPT [args]`: register, then run SCRIPT."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        raise SystemExit("usage: python -m nasiam.integrations.solo_learn path/to/main_pretrain.py [hydra args]")
+    register()
+    sys.argv = argv
+    runpy.run_path(argv[0], run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()

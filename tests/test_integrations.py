@@ -1,0 +1,208 @@
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from nasiam import NASHead
+from nasiam.integrations import HeadMismatchError, head_dims, swap_head, swap_heads
+from nasiam.presets import create_head
+
+from _heads_run import make_search_run
+
+
+def facebook_simsiam(dim=128, pred_dim=32):
+    """A model laid out like facebookresearch/simsiam's builder: the encoder is a torchvision
+    ResNet whose `fc` became the projector, plus `predictor`."""
+    torchvision = pytest.importorskip("torchvision")
+    encoder = torchvision.models.resnet18(num_classes=dim, zero_init_residual=True)
+    prev = encoder.fc.weight.shape[1]
+    encoder.fc = nn.Sequential(nn.Linear(prev, prev, bias=False), nn.BatchNorm1d(prev), nn.ReLU(inplace=True),
+                               nn.Linear(prev, prev, bias=False), nn.BatchNorm1d(prev), nn.ReLU(inplace=True),
+                               encoder.fc, nn.BatchNorm1d(dim, affine=False))
+    model = nn.Module()
+    model.encoder = encoder
+    model.predictor = nn.Sequential(nn.Linear(dim, pred_dim, bias=False), nn.BatchNorm1d(pred_dim),
+                                    nn.ReLU(inplace=True), nn.Linear(pred_dim, dim))
+    return model
+
+
+def simsiam_step(model, x1, x2):
+    z1, z2 = model.encoder(x1), model.encoder(x2)
+    p1, p2 = model.predictor(z1), model.predictor(z2)
+    loss = -(F.cosine_similarity(p1, z2.detach()).mean() + F.cosine_similarity(p2, z1.detach()).mean()) / 2
+    loss.backward()
+    return loss
+
+
+def test_facebook_simsiam_three_line_swap_trains(tmp_path):
+    run = make_search_run(tmp_path / "run", in_dim=512, out_dim=128, pred_hidden=32)
+    model = facebook_simsiam()
+    swap_head(model, "encoder.fc", NASHead.from_pretrained(run / "heads" / "projector"))
+    swap_head(model, "predictor", NASHead.from_pretrained(run / "heads" / "predictor"))
+    assert isinstance(model.encoder.fc, NASHead) and isinstance(model.predictor, NASHead)
+    loss = simsiam_step(model, torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32))
+    assert torch.isfinite(loss) and model.encoder.fc[0].linear.weight.grad is not None
+
+
+def test_swap_head_mismatch_errors_name_the_fix():
+    model = facebook_simsiam()
+    with pytest.raises(HeadMismatchError, match=r"receives 512 features but the new head takes 2048.*in_dim=512"):
+        swap_head(model, "encoder.fc", create_head("simsiam_projector", 2048, out_dim=128))
+    with pytest.raises(HeadMismatchError, match=r"must output 128 features .* outputs 2048"):
+        swap_head(model, "encoder.fc", create_head("simsiam_projector", 512))
+    with pytest.raises(HeadMismatchError, match="has no submodule 'encoder.fcc'"):
+        swap_head(model, "encoder.fcc", create_head("simsiam_projector", 512, out_dim=128))
+    assert not isinstance(model.encoder.fc, NASHead)  # nothing changed
+
+
+def test_swap_heads_checks_all_before_applying_any():
+    model = facebook_simsiam()
+    good = create_head("simsiam_projector", 512, out_dim=128)
+    bad = create_head("simsiam_predictor", 64, out_dim=128)
+    with pytest.raises(HeadMismatchError, match="'predictor' receives 128 features"):
+        swap_heads(model, {"encoder.fc": good, "predictor": bad})
+    assert not isinstance(model.encoder.fc, NASHead)
+    old = swap_heads(model, {"encoder.fc": good, "predictor": create_head("simsiam_predictor", 128, hidden_dim=16,
+                                                                             out_dim=128)})
+    assert set(old) == {"encoder.fc", "predictor"} and isinstance(model.predictor, NASHead)
+
+
+def test_head_dims():
+    assert head_dims(nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 7))) == (3, 7)
+    assert head_dims(create_head("mocov2_projector", 16)) == (16, 128)
+    assert head_dims(nn.ReLU()) == (None, None)
+
+
+def test_any_model_with_head_attributes(tmp_path):
+    run = make_search_run(tmp_path / "run", in_dim=16, out_dim=8, pred_hidden=4, predictor=False)
+    model = nn.Module()
+    model.backbone, model.head = nn.Linear(10, 16), nn.Sequential(nn.Linear(16, 8))
+    swap_head(model, "head", NASHead.from_pretrained(run / "heads" / "projector"))
+    assert model.head(model.backbone(torch.randn(3, 10))).shape == (3, 8)
+
+
+# -- lightly ----------------------------------------------------------------------------
+def test_lightly_simsiam_recipe_trains_with_swapped_heads(tmp_path):
+    pytest.importorskip("lightly")
+    import torchvision
+    from lightly.loss import NegativeCosineSimilarity
+    from lightly.models.modules import SimSiamPredictionHead, SimSiamProjectionHead
+    from lightly.transforms import SimSiamTransform
+
+    from nasiam.integrations.lightly import replace_heads
+
+    class SimSiam(nn.Module):  # lightly's documented SimSiam model
+        def __init__(self, backbone):
+            super().__init__()
+            self.backbone = backbone
+            self.projection_head = SimSiamProjectionHead(512, 512, 128)
+            self.prediction_head = SimSiamPredictionHead(128, 64, 128)
+
+        def forward(self, x):
+            f = self.backbone(x).flatten(start_dim=1)
+            z = self.projection_head(f)
+            p = self.prediction_head(z)
+            return z.detach(), p
+
+    resnet = torchvision.models.resnet18()
+    model = SimSiam(nn.Sequential(*list(resnet.children())[:-1]))
+    run = make_search_run(tmp_path / "run", in_dim=512, out_dim=128, pred_hidden=64)
+    replace_heads(model, run)
+    assert isinstance(model.projection_head, NASHead) and isinstance(model.prediction_head, NASHead)
+    torch.testing.assert_close(model.projection_head[-1].linear.weight,
+                               NASHead.from_pretrained(run / "heads" / "projector")[-1].linear.weight)
+
+    from PIL import Image
+
+    transform = SimSiamTransform(input_size=32)
+    images = [Image.fromarray((torch.rand(40, 40, 3) * 255).byte().numpy()) for _ in range(8)]
+    criterion = NegativeCosineSimilarity()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.06)
+    for _ in range(2):
+        views = [transform(img) for img in images]
+        x0, x1 = torch.stack([v[0] for v in views]), torch.stack([v[1] for v in views])
+        z0, p0 = model(x0)
+        z1, p1 = model(x1)
+        loss = 0.5 * (criterion(z0, p1) + criterion(z1, p0))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert torch.isfinite(loss)
+
+
+def test_lightly_moco_momentum_copy_is_rebuilt_and_genotypes_fit_the_model(tmp_path):
+    pytest.importorskip("lightly")
+    from lightly.models.modules import MoCoProjectionHead
+
+    from nasiam.integrations.lightly import replace_heads
+
+    model = nn.Module()
+    model.projection_head = MoCoProjectionHead(512, 512, 128)
+    model.projection_head_momentum = copy.deepcopy(model.projection_head)
+    run = make_search_run(tmp_path / "run", in_dim=256, out_dim=128, pred_hidden=64, framework="mocov2",
+                          predictor=False)
+    replace_heads(model, run / "genotype.json")  # architectures only: rebuilt for 512 inputs
+    assert model.projection_head.in_dim == 512
+    assert isinstance(model.projection_head_momentum, NASHead)
+    assert not any(p.requires_grad for p in model.projection_head_momentum.parameters())
+    with pytest.raises(ValueError, match="nothing to replace"):
+        replace_heads(nn.Linear(2, 2), run)
+
+
+# -- solo-learn ---------------------------------------------------------------------------
+def solo_cfg(method, **method_kwargs):
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create({
+        "name": "test", "method": method, "backbone": {"name": "resnet18"},
+        "data": {"dataset": "custom", "train_path": ".", "val_path": ".", "format": "image_folder",
+                 "num_workers": 0, "num_large_crops": 2, "num_small_crops": 0, "num_classes": 10},
+        "optimizer": {"name": "sgd", "batch_size": 4, "lr": 0.1, "classifier_lr": 0.1, "weight_decay": 1e-5,
+                      "kwargs": {"momentum": 0.9}},
+        "scheduler": {"name": "warmup_cosine"}, "checkpoint": {"enabled": False},
+        "auto_resume": {"enabled": False}, "max_epochs": 1, "devices": 1, "accelerator": "cpu", "num_nodes": 1,
+        "momentum": {"base_tau": 0.99, "final_tau": 1.0}, "method_kwargs": method_kwargs})
+    OmegaConf.set_struct(cfg, False)
+    return cfg
+
+
+@pytest.mark.parametrize("method", ["simsiam", "simclr", "mocov2plus", "mocov3"])
+def test_solo_learn_methods_take_nas_heads(tmp_path, method):
+    pytest.importorskip("solo.methods", reason="solo-learn is not installed (it is GitHub-only)")
+    from nasiam.integrations.solo_learn import register
+
+    methods = register()
+    dims = {"simsiam": dict(proj_hidden_dim=64, proj_output_dim=32, pred_hidden_dim=16),
+            "simclr": dict(proj_hidden_dim=64, proj_output_dim=32, temperature=0.2),
+            "mocov2plus": dict(proj_hidden_dim=64, proj_output_dim=32, temperature=0.2, queue_size=64),
+            "mocov3": dict(proj_hidden_dim=64, proj_output_dim=32, pred_hidden_dim=64, temperature=0.2)}[method]
+    has_predictor = method in ("simsiam", "mocov3")
+    run = make_search_run(tmp_path / "run", in_dim=512, out_dim=32, pred_hidden=16, predictor=has_predictor)
+    cfg = solo_cfg(f"nas_{method}", **dims, nas_heads=str(run), nas_init_weights=True)
+    cls = methods[f"nas_{method}"]
+    cfg = cls.add_and_assert_specific_cfg(cfg)
+    model = cls(cfg)
+    assert isinstance(model.projector, NASHead)
+    torch.testing.assert_close(model.projector[-1].linear.weight,
+                               NASHead.from_pretrained(run / "heads" / "projector")[-1].linear.weight)
+    if hasattr(model, "momentum_projector"):
+        for a, b in zip(model.projector.parameters(), model.momentum_projector.parameters()):
+            torch.testing.assert_close(a, b)
+            assert not b.requires_grad
+    assert any(p is model.projector[0].linear.weight for g in model.learnable_params for p in g["params"])
+    batch = [torch.arange(4), [torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32)], torch.randint(0, 10, (4,))]
+    loss = model.training_step(batch, 0)
+    loss.backward()
+    assert torch.isfinite(loss) and model.projector[0].linear.weight.grad is not None
+
+
+def test_solo_learn_adapter_requires_nas_heads():
+    pytest.importorskip("solo.methods", reason="solo-learn is not installed (it is GitHub-only)")
+    from nasiam.integrations.solo_learn import register
+
+    cls = register()["nas_simsiam"]
+    with pytest.raises(ValueError, match="nas_heads is missing"):
+        cls.add_and_assert_specific_cfg(solo_cfg("nas_simsiam", proj_hidden_dim=8, proj_output_dim=8,
+                                                 pred_hidden_dim=8))
