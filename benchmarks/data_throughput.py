@@ -110,7 +110,6 @@ def main(argv=None):
             fed_workers = rate(lambda: step(next(it)[0]), batch, seconds)
             fed_kornia = rate(lambda: step(views_of(to_float(next(raw_it)[0]))), batch, seconds)
             rows.append((size, batch, name, per_sample, batched, consume, fed_workers, fed_kornia))
-        del it, raw_it, loader, raw_loader
     print(f"\n### Two-view augmentation vs consumption, images/s ({machine()}, {args.workers} workers)\n")
     print("| size | batch | model | per-sample v2, workers | batched kornia | model alone | "
           "train fed by workers | train fed by kornia |")

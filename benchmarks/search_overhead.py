@@ -19,7 +19,6 @@ import sys
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from _timing import interleaved_medians, machine, tune_glibc_malloc  # noqa: E402

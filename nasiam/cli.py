@@ -14,9 +14,9 @@ import dataclasses
 import errno
 import sys
 import typing
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-from nasiam.config import ConfigError, RunConfig, SearchConfig, field_types, load_config
+from nasiam.config import ConfigError, SearchConfig, field_types, load_config
 
 EXIT_OK, EXIT_USAGE, EXIT_COLLAPSE, EXIT_NONFINITE, EXIT_IO, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
 
@@ -205,13 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
             group.add_argument(*names, dest=f.name, default=argparse.SUPPRESS, nargs="?", const="true",
                                help=argparse.SUPPRESS)
     sweep.set_defaults(handler=cmd_sweep, config_cls=SearchConfig)
-    for name, register in _EXTRA_COMMANDS:
-        register(sub)
     return parser
-
-
-# Later commands (pretrain, eval, sweep) register themselves here.
-_EXTRA_COMMANDS: list[tuple[str, Callable[[Any], None]]] = []
 
 
 def _unknown_options(parser, args, unknown: Sequence[str]) -> str:

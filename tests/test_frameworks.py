@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from nasiam import NASHead, SearchableHead
+from nasiam import NASHead
 from nasiam.frameworks import MoCoV2, MoCoV3, SimCLR, SimSiam, create_framework
 from nasiam.presets import get_preset
 from nasiam.space import MLPSpace

@@ -8,7 +8,7 @@ import torch.nn as nn
 from nasiam import NASHead, SearchableHead, recalibrate_batchnorm
 from nasiam.head.nas_head import GENOTYPE_FILE, WEIGHTS_FILE
 from nasiam.presets import get_preset
-from nasiam.space import Genotype, GenotypeError, LayerSpec, MLPSpace
+from nasiam.space import Genotype, LayerSpec, MLPSpace
 
 
 def _head():

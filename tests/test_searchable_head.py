@@ -97,7 +97,7 @@ def test_arch_and_weight_parameters_are_disjoint_and_complete():
 def test_gradients_reach_every_architecture_logit(mode):
     head = SearchableHead(12, 10, 2, SMALL, output_norm="batchnorm").set_sampling(mode, tau=1.0)
     grads = {n: torch.zeros_like(p) for n, p in head.named_arch_parameters()}
-    for step in range(20 if mode == "gumbel" else 1):
+    for _ in range(20 if mode == "gumbel" else 1):
         head.zero_grad()
         head(torch.randn(16, 12)).pow(2).sum().backward()
         for n, p in head.named_arch_parameters():

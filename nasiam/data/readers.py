@@ -9,7 +9,6 @@ and, for CIFAR, unpickle without such a restriction.
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import pickle
 from pathlib import Path

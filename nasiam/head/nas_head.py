@@ -9,10 +9,8 @@ On disk it is a directory with `genotype.json` (the architecture, validated JSON
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Iterable
 
 import torch
 import torch.nn as nn

@@ -28,7 +28,7 @@ from torch import Tensor
 from nasiam.head.nas_head import NASHead
 from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
 from nasiam.space.mlp import MLPSpace
-from nasiam.space.spaces import FixedLayer, SearchableLayer, SearchSpace, create_space
+from nasiam.space.spaces import SearchableLayer, SearchSpace, create_space
 
 __all__ = ["SearchableHead", "SAMPLING_MODES"]
 

@@ -21,7 +21,6 @@ import copy
 import runpy
 import sys
 
-import torch.nn as nn
 
 from nasiam.head import NASHead
 from nasiam.integrations.lightly import load_head_sources

@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset, Subset
 

@@ -115,7 +115,7 @@ class SearchRun(Run):
         totals: dict[str, float] = {}
         images, start = 0, time.perf_counter()
         bar = progress(len(self.weight_loader), fabric.is_global_zero and self.verbose, f"search {epoch + 1}/{cfg.epochs}")
-        for i, (views, _) in enumerate(self.weight_loader):
+        for views, _ in self.weight_loader:
             step = self.global_step
             lr = self._set_lr(step)
             if cfg.strategy == "gumbel":

@@ -9,12 +9,11 @@ whatever the number of candidates (see benchmarks/head_cost.py).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch import Tensor
 
 from nasiam.space import registry
