@@ -91,6 +91,19 @@ def cmd_pretrain(args) -> int:
     return EXIT_OK
 
 
+def _as_usage_errors(handler):
+    """Commands whose ValueErrors all come from their arguments report them as usage errors."""
+    def wrapped(args) -> int:
+        try:
+            return handler(args)
+        except (ValueError, KeyError) as e:
+            if isinstance(e, ConfigError):
+                raise
+            raise ConfigError(e.args[0] if isinstance(e, KeyError) and e.args else str(e)) from None
+    return wrapped
+
+
+@_as_usage_errors
 def cmd_eval(args) -> int:
     from nasiam.runner.evaluate import curves, evaluate
 
@@ -109,6 +122,7 @@ def cmd_eval(args) -> int:
     return EXIT_OK
 
 
+@_as_usage_errors
 def cmd_sweep(args) -> int:
     from nasiam.runner.sweep import run_sweep
 
@@ -123,11 +137,14 @@ def cmd_sweep(args) -> int:
     return EXIT_OK
 
 
+@_as_usage_errors
 def cmd_export(args) -> int:
     from nasiam.runner.export import export_run
 
     result = export_run(args.run_dir, args.out, rank=args.rank, checkpoint=args.checkpoint)
-    print(f"exported epoch {result['epoch']}, rank {result['rank']} to {result['out']}:")
+    print(f"exported epoch {result['epoch']}, rank {result['rank']} to {result['out']}"
+          + ("" if result["recalibrated"] else " (BatchNorm statistics not recalibrated: the training data was not "
+                                                "found)") + ":")
     for slot, g in result["genotypes"].items():
         print(f"  {slot:9s} {g}")
     return EXIT_OK
@@ -235,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_handler(args) -> int:
     from nasiam.data import DataNotFoundError
+    from nasiam.integrations.plain import HeadMismatchError
     from nasiam.runner.errors import CheckpointError, CollapseError, NonFiniteLossError
     from nasiam.space import GenotypeError
 
@@ -259,8 +277,8 @@ def run_handler(args) -> int:
         print(f"{prefix} {what} while writing {getattr(e, 'filename', None) or 'outputs'}; files already written "
               "(checkpoints, earlier outputs) are intact", file=sys.stderr)
         return EXIT_IO
-    except (ValueError, KeyError) as e:  # invalid combinations detected while building the run
-        print(f"{prefix} {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
+    except HeadMismatchError as e:
+        print(f"{prefix} {e}", file=sys.stderr)
         return EXIT_USAGE
 
 

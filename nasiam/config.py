@@ -52,9 +52,11 @@ class RunConfig:
     cifar_stem: bool = _opt(False, "3x3 stride-1 stem without max-pool (32x32 images)")
     zero_init_residual: bool | None = _opt(None, "zero-init the last BN of residual blocks (default: the method's)")
     # heads
-    proj_hidden_dim: int | None = _opt(512, "projector hidden width of the standard head (none: the method's)")
-    proj_output_dim: int | None = _opt(512, "projector output width (none: the method's)")
-    pred_hidden_dim: int | None = _opt(128, "predictor hidden width (SimSiam, MoCo v3; none: the method's)")
+    proj_hidden_dim: int | None = _opt(512, "projector hidden width of the standard head; the CPU demo's 512, "
+                                            "`none` for the method's (SimSiam 2048); searched heads take --widths")
+    proj_output_dim: int | None = _opt(512, "projector output width; the CPU demo's 512, `none` for the method's")
+    pred_hidden_dim: int | None = _opt(128, "predictor hidden width (SimSiam, MoCo v3); the CPU demo's 128, `none` "
+                                            "for the method's")
     proj_layers: int | None = _opt(2, "SimSiam projector layers: 3 (ImageNet) or 2 (CIFAR)")
     temperature: float | None = _opt(None, "contrastive temperature (none: the method's)")
     queue_size: int | None = _opt(4096, "MoCo v2 queue length")
@@ -62,7 +64,7 @@ class RunConfig:
     ema_schedule: str = _opt("cosine", "EMA momentum schedule: cosine (to 1) or constant")
     # optimisation
     epochs: int = _opt(8, "training epochs")
-    optimizer: str = _opt("sgd", "sgd or adamw")
+    optimizer: str = _opt("sgd", "sgd, adamw or lars (timm's; large-batch SimCLR and MoCo v3 recipes)")
     lr: float = _opt(0.05, "learning rate per 256 images (scaled by batch_size * devices / 256)")
     weight_decay: float = _opt(5e-4, "weight decay")
     warmup_lr_epochs: int = _opt(0, "linear learning-rate warm-up epochs before the cosine decay")
@@ -132,7 +134,7 @@ class PretrainConfig(RunConfig):
     """`nasiam pretrain`: standard SSL pretraining with a fixed-architecture head."""
 
     head: str = _opt("default", "heads: default (the method's standard heads), a search run directory or a "
-                                "genotype.json (freshly initialised)")
+                                "genotype.json (freshly initialised); with --init the searched heads are used")
     init: str | None = _opt(None, "a search run directory: continue from its preserved backbone and head weights "
                                   "(one-stage, SSWP-NAS style) instead of random init")
 
@@ -255,7 +257,7 @@ def validate_config(config: RunConfig) -> None:
     from nasiam.frameworks import ALIASES, FRAMEWORKS
 
     choices = {"framework": list(FRAMEWORKS) + list(ALIASES), "dataset": list_datasets(),
-               "optimizer": ["sgd", "adamw"], "ema_schedule": ["cosine", "constant"],
+               "optimizer": ["sgd", "adamw", "lars"], "ema_schedule": ["cosine", "constant"],
                "accelerator": ["auto", "cpu", "gpu", "cuda", "mps"],
                "precision": ["auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true"]}
     if isinstance(config, SearchConfig):
@@ -285,6 +287,13 @@ def validate_config(config: RunConfig) -> None:
             raise ConfigError(f"--strategy={config.strategy} scores genotypes on the held-out half: use --mode=bilevel")
         if config.tau_max < config.tau_min:
             raise ConfigError("--tau_max must be at least --tau_min")
+        if config.tau_min <= 0:
+            raise ConfigError(f"--tau_min must be positive (the Gumbel temperature divides), got {config.tau_min}")
+        if config.strategy == "darts2" and config.mode == "joint":
+            raise ConfigError("--strategy=darts2 unrolls a weight step on the weight half: use --mode=bilevel")
+        if config.precision in ("bf16-true", "16-true"):
+            raise ConfigError(f"--precision={config.precision} would store the logits in half precision, where small "
+                              "Adam steps round to nothing; use bf16-mixed or 16-mixed")
         from nasiam.space import get_activation, get_norm
         from nasiam.space.genotype import MAX_WIDTH
 

@@ -101,10 +101,10 @@ def mocov2_projector(hidden_dim: int = 2048, out_dim: int = 128) -> Genotype:
 
 @register_preset("mocov3_projector")
 def mocov3_projector(hidden_dim: int = 4096, out_dim: int = 256) -> Genotype:
-    """MoCo v3 (ResNet): 3 layers, BN everywhere, output BN without affine, no biases."""
-    return _genotype("mocov3_projector",
-                     [_hidden(hidden_dim), _hidden(hidden_dim), _output(out_dim, "batchnorm_noaffine")],
-                     "Chen et al. 2021 (arXiv 2104.02057), facebookresearch/moco-v3")
+    """MoCo v3 with a ResNet: 2 layers (the official `MoCo_ResNet`; the 3-layer projector is
+    its ViT variant), BN everywhere, output BN without affine, no biases."""
+    return _genotype("mocov3_projector", [_hidden(hidden_dim), _output(out_dim, "batchnorm_noaffine")],
+                     "Chen et al. 2021 (arXiv 2104.02057), facebookresearch/moco-v3 (MoCo_ResNet)")
 
 
 @register_preset("mocov3_predictor")

@@ -177,3 +177,33 @@ def test_architecture_optimizer_in_a_plain_loop_freezes_what_it_should():
     assert stats["arch_loss"] > 0
     with pytest.raises(ValueError, match="no searchable heads"):
         ArchitectureOptimizer(nn.Linear(2, 2))
+
+
+def test_the_architecture_step_leaves_no_gradient_on_heads_it_does_not_search():
+    from nasiam.frameworks import SimSiam
+
+    model = SimSiam(nn.Sequential(nn.Flatten(), nn.Linear(12, 16)), 16, proj_hidden_dim=16, proj_output_dim=8,
+                    pred_hidden_dim=4, heads={"projector": "search", "predictor": "default"},
+                    space=MLPSpace(widths=(4, 8)))
+    architect = Architect(model, lr=0.1)
+    architect.step([torch.randn(8, 3, 2, 2), torch.randn(8, 3, 2, 2)])
+    assert all(p.grad is None for p in model.predictor.parameters())
+    assert all(p.grad is None for p in model.projector.weight_parameters())
+    assert any(p.grad is not None for p in model.arch_parameters())
+
+
+def test_second_order_refuses_sampled_paths():
+    model = Toy()
+    model.head.set_sampling("gumbel")
+    with pytest.raises(ValueError, match="softmax sampling"):
+        Architect(model, order=2).step([torch.randn(8, 4)], train_encoded=Encoded([torch.randn(8, 4)]))
+
+
+def test_non_finite_logit_gradients_skip_the_update():
+    model = Toy()
+    architect = Architect(model, lr=0.1)
+    before = [p.detach().clone() for p in model.arch_parameters()]
+    model.head_loss = lambda enc, update_state=True: {"loss": model.head(enc.online[0]).sum() * float("inf")}
+    stats = architect.step([torch.randn(8, 4)])
+    assert stats == {"arch_loss": float("inf"), "arch_skipped": 1.0} or stats.get("arch_skipped") == 1.0
+    assert all(torch.equal(a, b) for a, b in zip(before, model.arch_parameters()))

@@ -58,7 +58,7 @@ def test_head_slots_accept_modules_genotypes_presets_and_check_dims():
 def test_searched_heads_follow_the_framework_conventions():
     model = MoCoV3(_backbone(), 24, heads="search", space=SPACE, **DIMS["mocov3"])
     projector, predictor = model.projector, model.predictor
-    assert projector.layers[-1].spec.norm == "batchnorm_noaffine" and len(projector.searchable_layers()) == 2
+    assert projector.layers[-1].spec.norm == "batchnorm_noaffine" and len(projector.searchable_layers()) == 1
     assert predictor.layers[-1].spec.norm == "none" and predictor.layers[-1].spec.bias is False
     genotypes = model.genotypes()
     assert set(genotypes) == {"projector", "predictor"} and genotypes["projector"].meta["framework"] == "mocov3"

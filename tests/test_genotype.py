@@ -164,3 +164,10 @@ def test_flops_count_linears_norms_and_activations():
     assert predictor.flops(2048) == 2 * 2048 * 512 + 2 * 512 + 512 + 2 * 512 * 2048 + 2048
     with pytest.raises(GenotypeError, match="in_dim"):
         predictor.flops()
+
+
+def test_pathological_numbers_are_genotype_errors():
+    with pytest.raises(GenotypeError):
+        Genotype.from_json('{"schema_version": 1, "layers": [{"width": ' + "9" * 5000 + "}]}")
+    with pytest.raises(GenotypeError, match="schema_version"):
+        Genotype.from_dict({**_valid_dict(), "schema_version": True})

@@ -91,3 +91,13 @@ def test_pad_features():
     x = torch.ones(2, 3)
     assert pad_features(x, 3) is x
     torch.testing.assert_close(pad_features(x, 5), torch.tensor([[1.0, 1, 1, 0, 0]] * 2))
+
+
+def test_mix_elementwise_supports_a_second_backward():
+    fns = [registry.create_activation(a) for a in ("relu", "gelu", "identity")]
+    z = torch.randn(4, 3, requires_grad=True)
+    probs = F.softmax(torch.zeros(3, requires_grad=True), 0)
+    out = mix_elementwise(probs, fns, z, hard=False).sum()
+    first = torch.autograd.grad(out, z, retain_graph=True)[0]
+    second = torch.autograd.grad(out, z)[0]
+    torch.testing.assert_close(first, second)

@@ -90,7 +90,8 @@ def _mocov3_mlp(num_layers, input_dim, mlp_dim, output_dim, last_bn):
 
 
 def test_mocov3_projector_and_predictor():
-    _assert_same_head(_mocov3_mlp(3, 2048, 4096, 256, True), create_head("mocov3_projector", 2048), 2048)
+    # facebookresearch/moco-v3 MoCo_ResNet: _build_mlp(2, ...) for the projector (3 layers is the ViT's)
+    _assert_same_head(_mocov3_mlp(2, 2048, 4096, 256, True), create_head("mocov3_projector", 2048), 2048)
     _assert_same_head(_mocov3_mlp(2, 256, 4096, 256, False), create_head("mocov3_predictor", 256), 256)
 
 

@@ -81,3 +81,7 @@ def test_eval_protocols_on_a_run_and_on_random_init(tmp_path, search_run, capsys
     assert json.loads(out.read_text())["target"] == "random"
     assert main(["eval", "curves", str(search_run), "--out", str(tmp_path / "c.png")]) == 2
     assert "logged no knn_top1 per epoch" in capsys.readouterr().err
+
+
+def test_pretrain_with_lars(tmp_path):
+    assert pretrain(tmp_path, "--framework=simclr", "--optimizer=lars", "--lr=0.3", "--epochs=1") == 0

@@ -74,3 +74,9 @@ def test_register_norm_and_unknown_lookups_name_the_fix():
         registry.create_activation("swishy")
     with pytest.raises(KeyError, match="known: .*batchnorm"):
         registry.create_norm("groupnorm", 8)
+
+
+def test_in_place_activations_are_refused():
+    with pytest.raises(ValueError, match="works in place"):
+        registry.register_activation("test_relu_inplace", lambda: nn.ReLU(inplace=True))
+    assert "test_relu_inplace" not in registry.list_activations()

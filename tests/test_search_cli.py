@@ -32,6 +32,10 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
     resumed = json.loads((tmp_path / "cut" / "genotype.json").read_text())
     assert resumed == whole
     assert (tmp_path / "cut" / "alphas.csv").read_text() == (tmp_path / "whole" / "alphas.csv").read_text()
+    # the metrics log kept the finished epochs and redid the interrupted one, once
+    epochs = [line.split(",")[2] for line in (tmp_path / "cut" / "logs" / "metrics.csv").read_text().splitlines()
+              if ",epoch/epoch," in line]
+    assert epochs == ["1", "2", "3", "4"]
 
 
 def test_ddp_on_two_cpu_processes_agrees_on_the_genotype(tmp_path):

@@ -91,6 +91,9 @@ def test_export_command_writes_the_kth_genotype(tmp_path, capsys):
     (["--subset=40"], "cannot fill a batch"),
     (["--epochs=1"], "leaves no epoch to search"),
     (["--arch_lrr=1"], "did you mean --arch_lr"),
+    (["--strategy=gumbel", "--tau_min=0"], "--tau_min must be positive"),
+    (["--strategy=darts2", "--mode=joint"], "use --mode=bilevel"),
+    (["--precision=bf16-true"], "half precision"),
 ])
 def test_bad_input_is_a_clear_error_with_exit_code_2(tmp_path, capsys, options, message):
     assert run(tmp_path, *options) == 2
@@ -208,3 +211,18 @@ def test_multi_trial_strategies_pick_the_best_scored_genotype(tmp_path, strategy
     trained = {float(r["probability"]) for r in rows if r["epoch"] in ("0", "1", "2") and r["choice"] == "width"}
     assert trained == {0.5}  # one-shot training leaves the logits alone; the trials decide
     assert NASHead.from_pretrained(run_dir / "heads" / "projector").genotype.layers == genotypes["projector"].layers
+    assert main(["export", str(run_dir), "--out", str(tmp_path / "again")]) == 0  # the checkpoint holds the choice
+    assert {s: g.layers for s, g in read_genotypes(tmp_path / "again")[1].items()} == \
+        {s: g.layers for s, g in genotypes.items()}
+
+
+def test_epoch_arch_metrics_average_over_architecture_steps(tmp_path):
+    import csv
+
+    assert run(tmp_path, "--arch_every=2", "--log_every_n_steps=1") == 0
+    rows = list(csv.DictReader(open(tmp_path / "run" / "logs" / "metrics.csv")))
+    steps = sorted({int(r["step"]) for r in rows if r["name"] == "train/loss"})
+    last_epoch = [float(r["value"]) for r in rows if r["name"] == "train/arch_loss" and int(r["step"]) > steps[len(steps) // 2 - 1]]
+    epoch_value = [float(r["value"]) for r in rows if r["name"] == "epoch/arch_loss"][-1]
+    assert len(last_epoch) == len(steps) // 4  # every other step of the second epoch
+    assert epoch_value == pytest.approx(sum(last_epoch) / len(last_epoch), rel=1e-4)

@@ -212,3 +212,16 @@ def test_uniform_sampling_visits_every_option():
             head(torch.randn(4, 12))
             seen.add(head.current_decisions()[0]["width"])
     assert seen == {8, 16, 32}
+
+
+def test_top_genotypes_sum_out_the_choices_of_a_skipped_layer():
+    head = SearchableHead(12, 10, 1, SMALL)
+    layer = head.searchable_layers()[0]
+    with torch.no_grad():
+        layer.arch["keep"].copy_(torch.tensor([0.0, 2.0]))  # p(skip) = 0.88
+    top = head.top_genotypes(4)
+    assert len({g.describe() for g in top}) == 4  # no duplicates
+    assert top[0].describe() == "linear10"
+    assert top[0].meta["joint_probability"] == pytest.approx(torch.softmax(torch.tensor([0.0, 2.0]), 0)[1].item(),
+                                                             abs=1e-5)
+    assert sum(g.meta["joint_probability"] for g in head.top_genotypes(200)) == pytest.approx(1.0, abs=1e-4)

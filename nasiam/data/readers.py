@@ -45,8 +45,9 @@ def read_cifar_batches(files: list[Path], label_key: str) -> tuple[np.ndarray, n
         try:
             with open(path, "rb") as f:
                 batch = _ArrayOnlyUnpickler(f, encoding="latin1").load()
-        except (pickle.UnpicklingError, EOFError, ValueError) as e:
-            raise ValueError(f"{path}: not a CIFAR python batch ({e})") from None
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+                MemoryError) as e:
+            raise ValueError(f"{path}: not a CIFAR python batch ({type(e).__name__}: {e})") from None
         if not isinstance(batch, dict) or "data" not in batch or label_key not in batch:
             raise ValueError(f"{path}: not a CIFAR python batch (expected keys 'data' and {label_key!r})")
         data = np.asarray(batch["data"], dtype=np.uint8)

@@ -88,7 +88,7 @@ class MoCoV3(MomentumMixin, SSLFramework):
                    pred_hidden_dim: int = 4096) -> dict[str, HeadSlot]:
         projector = HeadSlot("projector", feature_dim, proj_output_dim, "mocov3_projector",
                              {"hidden_dim": proj_hidden_dim, "out_dim": proj_output_dim},
-                             output_norm="batchnorm_noaffine", num_layers=2)
+                             output_norm="batchnorm_noaffine", num_layers=1)
         predictor = HeadSlot("predictor", proj_output_dim, proj_output_dim, "mocov3_predictor",
                              {"hidden_dim": pred_hidden_dim, "out_dim": proj_output_dim},
                              output_norm="none", output_bias=False)

@@ -192,25 +192,43 @@ class SearchableHead(nn.Module):
         return self._compile(decisions, meta)
 
     def top_genotypes(self, k: int, meta: Mapping | None = None) -> list[Genotype]:
-        """The `k` architectures of highest joint probability (product over all choices),
-        most probable first; `export(g)` turns any of them into a head."""
+        """The `k` distinct architectures of highest joint probability, most probable first;
+        `export(g)` turns any of them into a head.
+
+        A skipped layer's width, norm and activation do not change the head, so they are
+        summed out: the head "skip" has probability p(skip), not p(skip) x p(width) x ...
+        """
         if k < 1:
             raise ValueError("k must be at least 1")
-        # Beam search over the choices in order: the joint log-probability is a sum, so
-        # keeping the k best partial assignments at each step finds the k best overall.
+        # Beam search over the layers: joint log-probabilities add, so keeping the k best
+        # partial assignments after each layer finds the k best overall.
         beam: list[tuple[float, list[dict]]] = [(0.0, [])]
-        for layer_probs in self.probabilities():
-            options = [[(name, opt, p) for opt, p in probs.items()] for name, probs in layer_probs.items()]
-            candidates = []
-            for logp, chosen in beam:
-                for combo in itertools.product(*options):
-                    lp = logp + sum(math.log(max(p, 1e-30)) for _, _, p in combo)
-                    candidates.append((lp, chosen + [{name: [[opt, round(p, 6)]] for name, opt, p in combo}]))
+        for layer, layer_probs in zip(self.searchable_layers(), self.probabilities()):
+            options = self._layer_options(layer, layer_probs)
+            candidates = [(lp + math.log(max(p, 1e-30)), chosen + [decision])
+                          for lp, chosen in beam for p, decision in options]
             beam = heapq.nlargest(k, candidates, key=lambda c: c[0])
         genotypes = []
         for lp, decisions in beam:
             genotypes.append(self._compile(decisions, {**(meta or {}), "joint_probability": round(math.exp(lp), 8)}))
         return genotypes
+
+    @staticmethod
+    def _layer_options(layer: SearchableLayer, probs: Mapping[str, Mapping[Any, float]]):
+        """(probability, ranked decision) for every distinct outcome of one layer."""
+        others = [name for name in probs if name != "keep"]
+        combos = []
+        for combo in itertools.product(*[list(probs[name].items()) for name in others]):
+            p = math.prod(q for _, q in combo)
+            combos.append((p, {name: [[option, round(q, 6)]] for name, (option, q) in zip(others, combo)}))
+        if "keep" not in probs:
+            return combos
+        p_keep, p_skip = probs["keep"][True], probs["keep"][False]
+        kept = [(p_keep * p, {"keep": [[True, round(p_keep, 6)]], **d}) for p, d in combos]
+        # skipping: the other choices are irrelevant; record their most probable options
+        irrelevant = {name: [[max(probs[name], key=probs[name].get), round(max(probs[name].values()), 6)]]
+                      for name in others}
+        return kept + [(p_skip, {"keep": [[False, round(p_skip, 6)]], **irrelevant})]
 
     def _decisions_from(self, genotype: Genotype) -> list[dict[str, Any]]:
         layers = self.searchable_layers()

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
@@ -16,7 +17,8 @@ from nasiam.head import SearchableHead
 from nasiam.space import MLPSpace, NASiamSpace
 
 __all__ = ["canonical_framework", "data_info", "framework_kwargs", "build_backbone", "build_search_model",
-           "TrainData", "build_train_data", "build_eval_datasets", "make_loader", "backbone_record"]
+           "TrainData", "build_train_data", "build_eval_datasets", "make_loader", "backbone_record",
+           "recalibrate_exported"]
 
 
 def canonical_framework(cfg: RunConfig) -> str:
@@ -125,6 +127,27 @@ def build_eval_datasets(cfg: RunConfig, info: DatasetInfo) -> tuple[Dataset, Dat
     if cfg.knn_subset:
         bank = Subset(bank, random_subset(len(bank), cfg.knn_subset, seed=cfg.seed + 1))
     return bank, test
+
+
+@torch.no_grad()
+def recalibrate_exported(heads: dict[str, nn.Module], backbone: nn.Module, dataset: Dataset, device,
+                         batch_size: int, seed: int, batches: int = 8) -> None:
+    """Re-estimate exported heads' BatchNorm statistics on their own inputs: backbone
+    features (eval mode) for the projector, the projector's outputs for the predictor. The
+    supernet's statistics describe a mixture of architectures (see nasiam.head.calibration)."""
+    from nasiam.head import recalibrate_batchnorm
+
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=0,
+                        generator=torch.Generator().manual_seed(seed))
+    was_training = backbone.training
+    backbone.eval()
+    feats = [backbone(x.to(device)) for x, _ in (b for _, b in zip(range(batches), loader))]
+    backbone.train(was_training)
+    if "projector" in heads:
+        recalibrate_batchnorm(heads["projector"], feats)
+        heads["projector"].eval()
+        if "predictor" in heads:
+            recalibrate_batchnorm(heads["predictor"], [heads["projector"](f) for f in feats])
 
 
 def make_loader(dataset: Dataset, cfg: RunConfig, shuffle: bool, drop_last: bool, batch_size: int | None = None,

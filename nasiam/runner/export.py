@@ -8,7 +8,9 @@ from typing import Any
 from nasiam.config import SearchConfig, load_config
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner import outputs
-from nasiam.runner.build import backbone_record, build_search_model, canonical_framework, data_info
+from nasiam.data import DataNotFoundError
+from nasiam.runner.build import (backbone_record, build_search_model, build_train_data, canonical_framework,
+                                 data_info, recalibrate_exported)
 from nasiam.runner.errors import CheckpointError
 
 
@@ -33,13 +35,24 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
     except RuntimeError as e:
         raise CheckpointError(f"{path} does not fit the run's configuration: {str(e).splitlines()[0]}") from None
     framework = canonical_framework(cfg)
-    genotypes, written = {}, {}
+    genotypes, written, heads = {}, {}, {}
     for slot, head in model.searchable_heads().items():
         ranked = head.top_genotypes(rank, meta={"framework": framework, "slot": slot, "epoch": int(state["epoch"]),
                                                "rank": rank})
+        if len(ranked) < rank:
+            raise ValueError(f"the {slot} has only {len(ranked)} distinct genotypes; --rank {rank} does not exist")
         genotypes[slot] = ranked[-1]
-        head.export(genotypes[slot]).save_pretrained(out / "heads" / slot)
+        heads[slot] = head.export(genotypes[slot])
         written[slot] = genotypes[slot].describe()
+    try:  # as `nasiam search` does: BatchNorm statistics of the exported architecture
+        data = build_train_data(cfg, info, bilevel=cfg.mode == "bilevel", arch_fraction=cfg.arch_fraction)
+        recalibrate_exported(heads, model.backbone, data.calibration, "cpu", cfg.batch_size, cfg.seed)
+        recalibrated = True
+    except (DataNotFoundError, ValueError):
+        recalibrated = False
+    for slot, head in heads.items():
+        head.save_pretrained(out / "heads" / slot)
     outputs.write_search_genotypes(out / "genotype.json", framework, genotypes)
     outputs.save_backbone(out, model.backbone, backbone_record(cfg, info, model.backbone))
-    return {"out": str(out), "epoch": int(state["epoch"]), "rank": rank, "genotypes": written}
+    return {"out": str(out), "epoch": int(state["epoch"]), "rank": rank, "genotypes": written,
+            "recalibrated": recalibrated}

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 
 from nasiam._io import atomic_write_text
-from nasiam.config import STRUCTURAL_KEYS, RunConfig, config_to_yaml
+from nasiam.config import STRUCTURAL_KEYS, ConfigError, RunConfig, config_to_yaml
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.build import canonical_framework
 from nasiam.runner.errors import CheckpointError, NonFiniteLossError
@@ -120,7 +120,7 @@ class Run:
         resume = cfg.resume
         if resume is not None and resume.lower() not in ("true", "1", "yes", "last"):
             checkpoint = ckpt.find_checkpoint(resume)
-            run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else Path(resume)
+            run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
             return run_dir, checkpoint
         if resume is not None:
             if not cfg.run_name:
@@ -140,11 +140,24 @@ class Run:
         return {"command": self.command, "framework": canonical_framework(self.cfg),
                 "config": dataclasses.asdict(self.cfg)}
 
+    def _all_rng_states(self) -> list:
+        """Every rank's random generators (ranks draw differently: their augmentations and
+        sampled paths differ), gathered on every rank."""
+        state = ckpt.rng_state()
+        if self.fabric.world_size == 1:
+            return [state]
+        import torch.distributed as dist
+
+        gathered: list = [None] * self.fabric.world_size
+        dist.all_gather_object(gathered, state)
+        return gathered
+
     def save(self, epoch_done: int) -> None:
         """Checkpoint after `epoch_done` epochs: last.ckpt and epoch=N.ckpt (rank 0)."""
+        rng_states = self._all_rng_states()
         if self.fabric.is_global_zero:
             directory = self.run_dir / "checkpoints"
-            state = {**self.state(), "epoch": epoch_done, "global_step": self.global_step, "rng": ckpt.rng_state(),
+            state = {**self.state(), "epoch": epoch_done, "global_step": self.global_step, "rng": rng_states,
                      "history": self.history, "elapsed": self.elapsed}
             ckpt.save_checkpoint(directory / ckpt.LAST, state, self.header())
             if self.cfg.keep_checkpoints != 0:
@@ -157,10 +170,15 @@ class Run:
         saved = state["nasiam"].get("config", {})
         ckpt.check_compatible(saved, dataclasses.asdict(self.cfg), STRUCTURAL_KEYS + ("seed", "subset",
                                                                                        "arch_fraction"), path)
-        self.load_state(state)
+        try:
+            self.load_state(state)
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise CheckpointError(f"{path} does not fit this run's model or optimiser: "
+                                  f"{str(e).splitlines()[0][:300]}") from None
         self.start_epoch, self.global_step = int(state["epoch"]), int(state["global_step"])
         self.history, self.elapsed = list(state.get("history", [])), float(state.get("elapsed", 0.0))
-        self._resume_rng = state["rng"]
+        rng = state["rng"]
+        self._resume_rng = rng[self.fabric.global_rank] if isinstance(rng, list) else rng
 
     def check_finite(self, loss: torch.Tensor, epoch: int, step: int) -> None:
         bad = torch.tensor(0.0 if bool(torch.isfinite(loss.detach())) else 1.0, device=self.fabric.device)
@@ -195,7 +213,10 @@ class Run:
         self.setup_fabric()
         self.run_dir, resume_from = self.resolve_run_dir()
         self._resume_rng = None
-        self.build()
+        try:
+            self.build()
+        except (ValueError, KeyError) as e:  # an impossible combination of valid-looking options
+            raise ConfigError(e.args[0] if isinstance(e, KeyError) and e.args else str(e)) from None
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         ignored = self.ddp_ignored()
@@ -203,8 +224,11 @@ class Run:
             from torch.nn.parallel import DistributedDataParallel
 
             DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(self.model, ignored)
-        self.fabric_model = self.fabric.setup_module(self.model)
+        self.fabric_model = self.fabric.setup_module(self.model)  # DDP syncs rank 0's weights here
         self.setup_optimizers()
+        if self.fabric.world_size > 1:
+            # from here on each rank draws its own augmentations and sampled paths
+            self.fabric.seed_everything(self.cfg.seed + self.fabric.global_rank, verbose=False)
         if resume_from is not None:
             self.restore(resume_from)
             self.say(f"resuming {self.run_dir} after epoch {self.start_epoch}")
@@ -224,8 +248,9 @@ class Run:
                 self.elapsed += time.perf_counter() - start
                 metrics = {"epoch": epoch + 1, "epoch_seconds": round(time.perf_counter() - start, 2), **metrics}
                 self.history.append(metrics)
+                # at the epoch's last step: a resumed run keeps these rows and redoes what followed
                 self.logger.log({f"epoch/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))},
-                                self.global_step)
+                                self.global_step - 1)
                 self.after_epoch(epoch)
                 self.save(epoch + 1)
                 self.say(self.describe_epoch(metrics))
@@ -257,6 +282,16 @@ class Run:
                   if g["params"]]
         if cfg.optimizer == "sgd":
             return torch.optim.SGD(groups, lr=lr, momentum=0.9, weight_decay=cfg.weight_decay)
+        if cfg.optimizer == "lars":
+            from timm.optim import Lars
+
+            # biases and norm parameters get neither weight decay nor the trust ratio (SimCLR, MoCo v3)
+            split = []
+            for g in groups:
+                split.append({**g, "params": [p for p in g["params"] if p.ndim > 1]})
+                split.append({**g, "params": [p for p in g["params"] if p.ndim <= 1], "weight_decay": 0.0})
+            return Lars([g for g in split if g["params"]], lr=lr, momentum=0.9, weight_decay=cfg.weight_decay,
+                        trust_clip=True)
         return torch.optim.AdamW(groups, lr=lr, weight_decay=cfg.weight_decay)
 
     def base_lr(self) -> float:

@@ -18,10 +18,9 @@ from torch.utils.data import DataLoader
 from nasiam.config import SearchConfig
 from nasiam.eval.knn import extract_features, knn_accuracy
 from nasiam.frameworks.distributed import is_distributed
-from nasiam.head import recalibrate_batchnorm
 from nasiam.runner import outputs
 from nasiam.runner.build import (backbone_record, build_eval_datasets, build_search_model, build_train_data,
-                                 canonical_framework, data_info, make_loader)
+                                 canonical_framework, data_info, make_loader, recalibrate_exported)
 from nasiam.runner.errors import CollapseError
 from nasiam.runner.logger import progress
 from nasiam.runner.loop import Run, forever
@@ -113,6 +112,7 @@ class SearchRun(Run):
         second_order = cfg.strategy == "darts2" and searching
         self.monitor.reset()
         totals: dict[str, float] = {}
+        arch_steps = 0
         images, start = 0, time.perf_counter()
         bar = progress(len(self.weight_loader), fabric.is_global_zero and self.verbose, f"search {epoch + 1}/{cfg.epochs}")
         for views, _ in self.weight_loader:
@@ -130,6 +130,7 @@ class SearchRun(Run):
                 self.weight_opt.step()
                 self.weight_opt.zero_grad(set_to_none=True)
                 metrics.update(self.architect.step_from_gradients(beta))
+                arch_steps += 1
             else:
                 with self.architect.weights_step():
                     out = model(views, return_encoded=second_order)
@@ -142,8 +143,7 @@ class SearchRun(Run):
                     with fabric.autocast():
                         metrics.update(self.architect.step(arch_views, train_encoded=out.get("encoded"),
                                                            beta_weight=beta))
-                    if not torch.isfinite(torch.tensor(metrics["arch_loss"])):
-                        self.check_finite(torch.tensor(metrics["arch_loss"]), epoch, step)
+                    arch_steps += 1
             self.model.update_momentum(momentum_schedule(cfg.ema_momentum, step, self.total_steps, cfg.ema_schedule))
             self.monitor.update(out["z"])
             metrics.update(loss=float(out["loss"].detach()), lr=lr)
@@ -160,9 +160,8 @@ class SearchRun(Run):
             bar.update(1)
         bar.close()
         n = max(1, len(self.weight_loader))
-        epoch_metrics = {k: v / n for k, v in totals.items() if k != "lr"}
-        if "arch_loss" in epoch_metrics:
-            epoch_metrics["arch_loss"] = totals["arch_loss"] / n
+        arch_keys = ("arch_loss", "beta_decay", "arch_grad_rms", "arch_skipped")
+        epoch_metrics = {k: v / (max(1, arch_steps) if k in arch_keys else n) for k, v in totals.items() if k != "lr"}
         epoch_metrics["images_per_second"] = round(images / max(time.perf_counter() - start, 1e-9), 1)
         report = self.monitor.report()
         if report is not None:
@@ -215,8 +214,9 @@ class SearchRun(Run):
             for (views, _), _ in zip(self.arch_loader, range(cfg.trial_batches)):
                 with torch.no_grad(), fabric.autocast():
                     batches.append(self.model.encode(self.prepare(views)))
-            chosen = select_by_trials(self.model, batches, cfg.strategy, cfg.genotype_trials, cfg.seed, cfg.collapse_min_std,
-                                      cfg.collapse_min_rank, self.run_dir / "trials.csv")
+            with fabric.autocast():  # the features were encoded under it
+                chosen = select_by_trials(self.model, batches, cfg.strategy, cfg.genotype_trials, cfg.seed,
+                                          cfg.collapse_min_std, cfg.collapse_min_rank, self.run_dir / "trials.csv")
         chosen = fabric.broadcast(chosen)
         for slot, head in self.model.searchable_heads().items():
             for layer, decision in zip(head.searchable_layers(), chosen[slot]):
@@ -228,6 +228,7 @@ class SearchRun(Run):
         self.alpha_rows += outputs.alpha_rows(cfg.epochs + 1, self._probabilities())
         if fabric.is_global_zero:
             outputs.write_alphas_csv(self.run_dir / "alphas.csv", self.alpha_rows)
+        self.save(cfg.epochs)  # the checkpoint now holds the selection: `nasiam export` reads it
 
     def finish(self) -> dict[str, Any]:
         cfg, fabric = self.cfg, self.fabric
@@ -240,7 +241,7 @@ class SearchRun(Run):
         agree = _ranks_agree({slot: g.to_json() for slot, g in genotypes.items()})
         if not agree:
             raise RuntimeError("the ranks ended with different genotypes; their logits diverged (please report)")
-        report = self.monitor.report()
+        report = fabric.broadcast(self.monitor.report())  # rank 0 judges, so every rank agrees
         collapsed = bool(report is not None and report.collapsed)
         summary: dict[str, Any] = {
             "command": "search", "framework": framework, "run_dir": str(self.run_dir),
@@ -249,6 +250,8 @@ class SearchRun(Run):
                                                        "effective_rank": report.effective_rank,
                                                        "collapsed": collapsed},
             "world_size": fabric.world_size, "ranks_agree": agree, "train_seconds": round(self.elapsed, 1),
+            **{k: v for k, v in (self.history[-1] if self.history else {}).items()
+               if k not in ("epoch", "epoch_seconds", "knn_top1")},
             "epochs": self.history,
         }
         if collapsed and not cfg.allow_collapsed:
@@ -265,7 +268,8 @@ class SearchRun(Run):
             summary["knn_top1"] = self.history[-1]["knn_top1"]
         if fabric.is_global_zero:
             heads = self.model.export_heads()
-            self._recalibrate(heads)
+            recalibrate_exported(heads, self.model.backbone, self.data.calibration, fabric.device, cfg.batch_size,
+                                 cfg.seed)
             for slot, head in heads.items():
                 head.save_pretrained(self.run_dir / "heads" / slot)
             outputs.write_search_genotypes(self.run_dir / "genotype.json", framework, genotypes)
@@ -279,25 +283,6 @@ class SearchRun(Run):
                                  "head_flops": summary["head_flops"], "knn_top1": summary["knn_top1"]})
         fabric.barrier()
         return summary
-
-    @torch.no_grad()
-    def _recalibrate(self, heads: dict[str, torch.nn.Module], batches: int = 8) -> None:
-        """Re-estimate the exported heads' BatchNorm statistics on their own inputs (the
-        supernet's describe a mixture of architectures; see nasiam.head.calibration)."""
-        loader = DataLoader(self.data.calibration, batch_size=self.cfg.batch_size, shuffle=True,
-                            generator=torch.Generator().manual_seed(self.cfg.seed), num_workers=0)
-        backbone = self.model.backbone
-        was_training = backbone.training
-        backbone.eval()
-        feats = [backbone(x.to(self.fabric.device)) for x, _ in (b for _, b in zip(range(batches), loader))]
-        backbone.train(was_training)
-        if "projector" in heads:
-            recalibrate_batchnorm(heads["projector"], feats)
-            heads["projector"].eval()
-            projected = [heads["projector"](f) for f in feats]
-            if "predictor" in heads:
-                recalibrate_batchnorm(heads["predictor"], projected)
-
 
 def _ranks_agree(value: Any) -> bool:
     if not is_distributed():

@@ -119,7 +119,7 @@ def run_sweep(sweep_path: str | Path, trials: int, overrides: Mapping[str, Any],
         value = summary.get(metric)
         if value is None:
             raise ConfigError(f"the sweep's metric {metric!r} is not in the search's summary "
-                              "(e.g. knn_top1, or loss with --knn_every)")
+                              "(e.g. knn_top1, loss, arch_loss, collapse_std)")
         trial.set_user_attr("genotypes", summary["genotypes"])
         if verbose:
             swept = {k: v for k, v in params.items() if "value" not in sweep["parameters"][k]}
@@ -129,7 +129,8 @@ def run_sweep(sweep_path: str | Path, trials: int, overrides: Mapping[str, Any],
 
     remaining = max(0, trials - len(done))
     if remaining:
-        study.optimize(objective, n_trials=remaining, catch=(RuntimeError,))
+        # a combination the search refuses (ConfigError) or a failing run fails that trial, not the study
+        study.optimize(objective, n_trials=remaining, catch=(RuntimeError, ConfigError))
     return _report(study, directory, metric, verbose)
 
 

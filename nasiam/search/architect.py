@@ -74,7 +74,7 @@ class ArchitectureOptimizer:
     """
 
     def __init__(self, heads: Sequence[nn.Module] | nn.Module, lr: float = 3e-3,
-                 betas: tuple[float, float] = (0.5, 0.999), weight_decay: float = 0.0, beta_weight: float = 0.0,
+                 betas: tuple[float, float] = (0.5, 0.999), weight_decay: float = 0.0, beta_weight: float = 0.5,
                  normalize: bool = True):
         from nasiam.head import SearchableHead
 
@@ -100,13 +100,15 @@ class ArchitectureOptimizer:
         return requires_grad(self.head_weights, False)
 
     def step(self, closure: Callable[[], Tensor], beta_weight: float | None = None) -> dict[str, float]:
-        """Zero the logits' gradients, run `closure()` (it returns the loss on the
-        architecture batch, computed from backbone features without gradients) with the head
-        weights frozen, back-propagate, and update."""
-        self.optimizer.zero_grad(set_to_none=True)
-        with self.weights_frozen():
+        """Run `closure()` (the loss on the architecture batch, from backbone features
+        computed without gradients), take its gradient with respect to the logits only, and
+        update. No weight anywhere receives a gradient: the step never touches `.grad` of
+        anything but the logits, whatever modules the loss runs through."""
+        with self.weights_frozen():  # saves the heads' weight-gradient products
             loss = closure()
-            loss.backward()
+            grads = torch.autograd.grad(loss, self.arch_params, allow_unused=True)
+        for p, g in zip(self.arch_params, grads):
+            p.grad = g
         return {"arch_loss": float(loss.detach()), **self.finish(beta_weight)}
 
     def step_from_gradients(self, beta_weight: float | None = None) -> dict[str, float]:
@@ -133,7 +135,13 @@ class ArchitectureOptimizer:
         beta_weight = self.beta_weight if beta_weight is None else beta_weight
         self._average_gradients()
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.arch_params]
-        rms = torch.sqrt(torch.cat([g.reshape(-1) for g in grads]).pow(2).mean())
+        flat = torch.cat([g.reshape(-1) for g in grads]).float()
+        if not bool(torch.isfinite(flat).all()):
+            # identical on every rank (the average spreads a NaN), so every rank skips: a
+            # loss-scaled fp16 step that overflowed, as GradScaler skips the weights' step
+            self.optimizer.zero_grad(set_to_none=True)
+            return {"arch_skipped": 1.0}
+        rms = torch.sqrt(flat.pow(2).mean())
         scale = 1.0 / float(rms) if self.normalize and float(rms) > 0 else 1.0
         for p, g in zip(self.arch_params, grads):
             g = g * scale
@@ -174,8 +182,8 @@ class Architect:
         unroll_lr: the virtual SGD step of order 2 (DARTS uses the weights' learning rate).
     """
 
-    def __init__(self, model: nn.Module, lr: float = 3e-4, betas: tuple[float, float] = (0.5, 0.999),
-                 weight_decay: float = 0.0, order: int = 1, beta_weight: float = 0.0, unroll_lr: float = 0.05,
+    def __init__(self, model: nn.Module, lr: float = 3e-3, betas: tuple[float, float] = (0.5, 0.999),
+                 weight_decay: float = 0.0, order: int = 1, beta_weight: float = 0.5, unroll_lr: float = 0.05,
                  normalize: bool = True):
         if order not in (1, 2):
             raise ValueError(f"order must be 1 or 2, got {order}")
@@ -214,6 +222,9 @@ class Architect:
             return self.arch.step(lambda: self._loss(encoded), beta_weight)
         if train_encoded is None:
             raise ValueError("second-order DARTS needs train_encoded, the weight batch's backbone features")
+        if any(h.sampling != "softmax" for h in self.model.searchable_heads().values()):
+            raise ValueError("second-order DARTS differentiates the softmax relaxation: use softmax sampling "
+                             "(a sampled path per evaluation would make the finite difference noise)")
         self.optimizer.zero_grad(set_to_none=True)
         loss = self._second_order_backward(encoded, self._encode(None, train_encoded))
         return {"arch_loss": float(loss), **self.arch.finish(beta_weight)}
@@ -226,6 +237,8 @@ class Architect:
         with w' = w - xi grad_w L_train(w) and w+- = w +- eps grad_w' L_val(w') (Liu et al. 2019, eq. 7-8)."""
         weights, xi = self.head_weights, self.unroll_lr
         backup = [w.detach().clone() for w in weights]
+        buffers = [b for head in self.model.searchable_heads().values() for b in head.buffers()]
+        buffer_backup = [b.detach().clone() for b in buffers]  # BN statistics at perturbed weights are dropped
         try:
             with requires_grad(self.arch_params, False):
                 g_train = torch.autograd.grad(self._loss(train), weights, allow_unused=True)
@@ -256,3 +269,5 @@ class Architect:
             with torch.no_grad():
                 for w, b in zip(weights, backup):
                     w.copy_(b)
+                for b, saved in zip(buffers, buffer_backup):
+                    b.copy_(saved)

@@ -327,7 +327,7 @@ class Genotype:
         if d.get("format", FORMAT) != FORMAT:
             raise _fail("format", f"expected {FORMAT!r}, got {d['format']!r}: this is not a nasiam genotype")
         version = d["schema_version"]
-        if version != SCHEMA_VERSION:
+        if isinstance(version, bool) or version != SCHEMA_VERSION:
             raise _fail("schema_version", f"this nasiam reads schema version {SCHEMA_VERSION}, the file has {version!r}; "
                                           "upgrade nasiam to read newer files")
         layers = d["layers"]
@@ -368,6 +368,8 @@ class Genotype:
             raise GenotypeError(f"not valid JSON: {e}") from None
         except UnicodeDecodeError:
             raise GenotypeError("not valid JSON: the file is not UTF-8 text") from None
+        except ValueError as e:  # e.g. an integer of thousands of digits
+            raise GenotypeError(f"not a valid genotype: {e}") from None
         return cls.from_dict(data)
 
     def save(self, path: str | os.PathLike) -> None:

@@ -76,9 +76,10 @@ class _MixElementwise(torch.autograd.Function):
         grad_p = torch.empty_like(probs)
         for i, y in enumerate(ctx.branches):
             grad_p[i] = torch.vdot(y.detach().reshape(-1), grad.reshape(-1))
-            g_i = torch.autograd.grad(y, ctx.leaf, grad)[0] if y.grad_fn is not None else grad  # identity
+            # the branch graphs are kept (retain_graph) so that a second backward through the
+            # same graph works; they go when the outer graph does
+            g_i = torch.autograd.grad(y, ctx.leaf, grad, retain_graph=True)[0] if y.grad_fn is not None else grad
             grad_z.addcmul_(g_i, probs[i])
-        ctx.leaf = ctx.branches = None
         return grad_z, grad_p, None
 
 

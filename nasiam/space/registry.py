@@ -88,6 +88,9 @@ def register_activation(name: str, factory: Callable[[], nn.Module] | None = Non
             raise TypeError(f"activation factory for {name!r} must return an nn.Module, got {type(probe).__name__}")
         if any(True for _ in probe.parameters()):
             raise ValueError(f"activation {name!r} has parameters; activations in the search space must be parameter-free")
+        if getattr(probe, "inplace", False):
+            raise ValueError(f"activation {name!r} works in place; the supernet feeds one tensor to every candidate, "
+                             "so register the out-of-place version (inplace=False)")
         _ACTIVATIONS[name] = ActivationEntry(name, fn)
         return fn
 
