@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 
 from nasiam.config import SearchConfig
 from nasiam.eval.knn import extract_features, knn_accuracy
