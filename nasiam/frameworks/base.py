@@ -160,6 +160,7 @@ class SSLFramework(nn.Module, ABC):
             raise ValueError(f"{self.name} needs at least two views per image, got {len(views)}")
         encoded = self.encode(views)
         out: dict[str, Any] = self.head_loss(encoded)
+        out["h"] = encoded.online[0].detach()  # backbone features of the first view (collapse monitoring)
         if return_encoded:
             out["encoded"] = Encoded([f.detach() for f in encoded.online],
                                      None if encoded.target is None else [f.detach() for f in encoded.target])

@@ -63,6 +63,7 @@ class PretrainRun(Run):
         pin = self.fabric.device.type == "cuda"
         self.loader = self.fabric.setup_dataloaders(make_loader(self.data.weight, cfg, True, True, pin_memory=pin))
         self.monitor = CollapseMonitor()
+        self.feature_monitor = CollapseMonitor()
 
     def ddp_ignored(self) -> list[str]:
         return [n for n, _ in self.model.named_buffers() if n.startswith("queue")]
@@ -88,6 +89,7 @@ class PretrainRun(Run):
         cfg, model, fabric = self.cfg, self.fabric_model, self.fabric
         self.set_sampler_epoch(self.loader, epoch)
         self.monitor.reset()
+        self.feature_monitor.reset()
         total, images, start = 0.0, 0, time.perf_counter()
         bar = progress(len(self.loader), fabric.is_global_zero and self.verbose, f"pretrain {epoch + 1}/{cfg.epochs}")
         for views, _ in self.loader:
@@ -103,6 +105,7 @@ class PretrainRun(Run):
             self.optimizer.zero_grad(set_to_none=True)
             self.model.update_momentum(momentum_schedule(cfg.ema_momentum, step, self.total_steps, cfg.ema_schedule))
             self.monitor.update(out["z"])
+            self.feature_monitor.update(out["h"])
             loss = float(out["loss"].detach())
             total += loss
             images += views[0].shape[0] * fabric.world_size
@@ -118,6 +121,9 @@ class PretrainRun(Run):
         report = self.monitor.report()
         if report is not None:
             metrics.update(collapse_std=report.normalized_std, effective_rank=report.effective_rank)
+        features = self.feature_monitor.report()
+        if features is not None:
+            metrics.update(feature_std=features.normalized_std, feature_rank=features.effective_rank)
         if cfg.knn_every and (epoch + 1) % cfg.knn_every == 0:
             metrics["knn_top1"] = self.knn()
         return metrics

@@ -50,6 +50,9 @@ class SearchRun(Run):
         self.arch_loader = (self.fabric.setup_dataloaders(make_loader(self.data.arch, cfg, True, True, pin_memory=pin))
                             if self.data.arch is not None else None)
         self.monitor = CollapseMonitor(min_std=cfg.collapse_min_std, min_rank=cfg.collapse_min_rank)
+        # the projector's output ends in BatchNorm for most methods, which hides partial
+        # collapse; the backbone's features show it (logged, not used to refuse)
+        self.feature_monitor = CollapseMonitor()
         self.alpha_rows = outputs.alpha_rows(0, self._probabilities())
 
     @property
@@ -110,6 +113,7 @@ class SearchRun(Run):
         searching = epoch >= cfg.warmup_epochs and not self.multi_trial  # multi-trial: logits never train
         second_order = cfg.strategy == "darts2" and searching
         self.monitor.reset()
+        self.feature_monitor.reset()
         totals: dict[str, float] = {}
         arch_steps = 0
         images, start = 0, time.perf_counter()
@@ -145,6 +149,7 @@ class SearchRun(Run):
                     arch_steps += 1
             self.model.update_momentum(momentum_schedule(cfg.ema_momentum, step, self.total_steps, cfg.ema_schedule))
             self.monitor.update(out["z"])
+            self.feature_monitor.update(out["h"])
             metrics.update(loss=float(out["loss"].detach()), lr=lr)
             for k, v in metrics.items():
                 totals[k] = totals.get(k, 0.0) + v
@@ -165,6 +170,9 @@ class SearchRun(Run):
         report = self.monitor.report()
         if report is not None:
             epoch_metrics.update(collapse_std=report.normalized_std, effective_rank=report.effective_rank)
+        features = self.feature_monitor.report()
+        if features is not None:
+            epoch_metrics.update(feature_std=features.normalized_std, feature_rank=features.effective_rank)
         if cfg.knn_every and (epoch + 1) % cfg.knn_every == 0:
             epoch_metrics["knn_top1"] = self.knn()
         return epoch_metrics
