@@ -36,6 +36,7 @@ class MetricsCSV:
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         self._writer.writerows([step, name, value] for name, value in metrics.items())
+        self._file.flush()  # a killed run keeps every row it logged, so --resume continues the history
 
     def close(self) -> None:
         self._file.close()
