@@ -16,11 +16,15 @@ Rows, each with seeds 0, 1, 2 (paired: a seed fixes the subset, init and augment
   4. one-stage continue from the search's preserved backbone and head weights for the
                remaining budget: the search trained the weights on 8 x 6,000 = 48,000 image
                passes (4 epochs' worth), so 12 more epochs
+Optional rows (`--strategies tpe random`, issue #6): the multi-trial searches on the same
+search budget (a supernet trained on random paths for the same 8 epochs, then 40 genotypes
+scored with its shared weights), their heads trained from scratch for 16 epochs.
 Every run is a `nasiam` process (the commands are printed); finished runs are skipped, so an
 interrupted benchmark continues where it stopped.
 
     python benchmarks/head_quality.py                  # ~2 h on two CPU cores
     python benchmarks/head_quality.py --quick          # a smoke test of the pipeline
+    python benchmarks/head_quality.py --strategies tpe random --strategy-seeds 0   # + TPE/random rows
 """
 from __future__ import annotations
 
@@ -55,6 +59,10 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out-dir", default="benchmarks/out/head_quality")
     parser.add_argument("--quick", action="store_true", help="tiny budget, to check the pipeline")
+    parser.add_argument("--strategies", nargs="*", default=[], choices=["tpe", "random", "gumbel", "darts2"],
+                        help="other search strategies to compare with DARTS on the same search budget")
+    parser.add_argument("--strategy-seeds", type=int, nargs="+", default=None,
+                        help="seeds for the --strategies rows (default: --seeds)")
     args = parser.parse_args(argv)
     out = (ROOT / args.out_dir).resolve()
     epochs, search_epochs, subset, knn_every = (2, 2, 1024, 1) if args.quick else (16, 8, 12000, 2)
@@ -69,14 +77,14 @@ def main(argv=None):
                                                 pred_dim=128)
     write_search_genotypes(paper_dir / "genotype.json", "simsiam", {"projector": projector, "predictor": predictor})
 
+    search_args = [f"--epochs={search_epochs}", "--widths=128,256,512,1024", "--arch_lr=0.03", "--warmup_epochs=1"]
     rows: dict[str, list[dict]] = {"default": [], "paper": [], "searched": [], "one-stage": []}
     searches: list[dict] = []
     for seed in args.seeds:
         s = [f"--seed={seed}"]
         search_dir = out / f"search-{seed}"
         if summary(search_dir) is None:
-            nasiam("search", *common, *s, f"--epochs={search_epochs}", f"--run_name=search-{seed}",
-                   "--widths=128,256,512,1024", "--arch_lr=0.03", "--warmup_epochs=1")
+            nasiam("search", *common, *s, *search_args, f"--run_name=search-{seed}")
         searches.append(summary(search_dir))
         plan = {"default": ["--head=default", f"--epochs={epochs}"],
                 "paper": [f"--head={paper_dir}", f"--epochs={epochs}"],
@@ -86,6 +94,22 @@ def main(argv=None):
             name = f"{row}-{seed}"
             if summary(out / name) is None:
                 nasiam("pretrain", *common, *s, *extra, f"--knn_every={knn_every}", f"--run_name={name}")
+            rows[row].append(summary(out / name))
+
+    other_searches: dict[str, list[dict]] = {}
+    for strategy in args.strategies:
+        row = f"searched ({strategy})"
+        rows[row], other_searches[strategy] = [], []
+        for seed in args.strategy_seeds or args.seeds:
+            search_dir = out / f"search-{strategy}-{seed}"
+            if summary(search_dir) is None:
+                nasiam("search", *common, f"--seed={seed}", *search_args, f"--strategy={strategy}",
+                       f"--run_name={search_dir.name}")
+            other_searches[strategy].append(summary(search_dir))
+            name = f"searched-{strategy}-{seed}"
+            if summary(out / name) is None:
+                nasiam("pretrain", *common, f"--seed={seed}", f"--head={search_dir}", f"--epochs={epochs}",
+                       f"--knn_every={knn_every}", f"--run_name={name}")
             rows[row].append(summary(out / name))
 
     def stats(values):
@@ -99,11 +123,13 @@ def main(argv=None):
         per_seed = ", ".join(f"{r['knn_top1']:.1f}" for r in runs)
         wall = statistics.mean(r["train_seconds"] for r in runs)
         print(f"| {row} | {heads} | {mean:.2f} ± {std:.2f} | {per_seed} | {wall:.0f} |")
-    mean, std = stats([s["knn_top1"] for s in searches])
-    print(f"\nsearch ({search_epochs} epochs): kNN {mean:.2f} ± {std:.2f}, "
-          f"{statistics.mean(s['train_seconds'] for s in searches):.0f} s per search; genotypes:")
-    for seed, s in zip(args.seeds, searches):
-        print(f"  seed {seed}: " + " | ".join(f"{k}: {v}" for k, v in s["genotypes"].items()))
+    strategy_seeds = args.strategy_seeds or args.seeds
+    for strategy, runs in {"darts": searches, **other_searches}.items():
+        mean, std = stats([s["knn_top1"] for s in runs])
+        print(f"\nsearch, {strategy} ({search_epochs} epochs): kNN {mean:.2f} ± {std:.2f}, "
+              f"{statistics.mean(s['train_seconds'] for s in runs):.0f} s per search; genotypes:")
+        for seed, s in zip(args.seeds if strategy == "darts" else strategy_seeds, runs):
+            print(f"  seed {seed}: " + " | ".join(f"{k}: {v}" for k, v in s["genotypes"].items()))
     curves = {}
     for row, runs in rows.items():
         offset = search_epochs // 2 if row == "one-stage" else 0  # on the same budget axis
@@ -111,7 +137,8 @@ def main(argv=None):
                        if h.get("knn_top1") is not None]
     path = plot_curves(curves, out / "head_quality.png", title="SimSiam on Fashion-MNIST, resnet10t, 3 seeds")
     print(f"\ncurves: {path}")
-    (out / "results.json").write_text(json.dumps({"rows": rows, "searches": searches}, indent=1))
+    (out / "results.json").write_text(json.dumps({"rows": rows, "searches": {"darts": searches, **other_searches}},
+                                                 indent=1))
 
 
 if __name__ == "__main__":

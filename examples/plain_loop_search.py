@@ -5,6 +5,7 @@
 """
 import argparse
 import itertools
+from functools import partial
 
 import torch
 from torch.utils.data import DataLoader, Subset
@@ -61,7 +62,7 @@ for step, (views, arch_views) in enumerate(zip(batches(weight_idx), batches(arch
         weight_opt.step()
     with torch.no_grad():  # 2. logits, on held-out images; the backbone gets no gradient
         f1, f2 = backbone(arch_views[0]), backbone(arch_views[1])
-    stats = arch_opt.step(lambda: loss_from_features(f1, f2))
+    stats = arch_opt.step(partial(loss_from_features, f1, f2))
     if step % 20 == 0:
         print(f"step {step}: loss {loss.item():.3f}, arch loss {stats['arch_loss']:.3f}")
 

@@ -4,8 +4,8 @@ The core needs only PyTorch::
 
     from nasiam import SearchableHead, NASHead, Genotype
 """
-from nasiam.space import Genotype, GenotypeError, LayerSpec, MLPSpace, NASiamSpace
 from nasiam.head import NASHead, SearchableHead, recalibrate_batchnorm
+from nasiam.space import Genotype, GenotypeError, LayerSpec, MLPSpace, NASiamSpace
 
 __version__ = "0.1.0.dev0"
 

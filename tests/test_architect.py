@@ -4,8 +4,16 @@ import torch.nn as nn
 
 from nasiam import SearchableHead
 from nasiam.frameworks.base import Encoded
-from nasiam.search import Architect, CollapseMonitor, beta_decay, effective_rank, gumbel_tau, momentum_schedule, \
-    normalized_std, warmup_cosine_lr
+from nasiam.search import (
+    Architect,
+    CollapseMonitor,
+    beta_decay,
+    effective_rank,
+    gumbel_tau,
+    momentum_schedule,
+    normalized_std,
+    warmup_cosine_lr,
+)
 from nasiam.space import MLPSpace
 
 
@@ -70,8 +78,12 @@ def test_update_ignores_uniform_shifts_of_a_choices_gradient():
         model = Toy()
         architect = Architect(model, lr=0.1, beta_weight=0.0)
         views = [torch.randn(8, 4)]
-        model.head_loss = (lambda base: (lambda enc, update_state=True: {
-            "loss": base(enc)["loss"] + shift * sum(p.sum() for p in model.arch_parameters())}))(model.head_loss)
+        base_loss = model.head_loss
+
+        def shifted_loss(enc, update_state=True, base_loss=base_loss, model=model, shift=shift):
+            return {"loss": base_loss(enc)["loss"] + shift * sum(p.sum() for p in model.arch_parameters())}
+
+        model.head_loss = shifted_loss
         architect.step(views)
         results.append([p.detach().clone() for p in model.arch_parameters()])
     for a, b in zip(*results):

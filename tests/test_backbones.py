@@ -35,7 +35,9 @@ def test_cifar_stem_is_a_3x3_stride_1_conv_without_max_pool():
 
 
 def test_zero_init_residual_zeroes_the_last_bn_of_each_block():
-    last_bns = lambda m: [b.bn2.weight for layer in (m.layer1, m.layer2, m.layer3, m.layer4) for b in layer]
+    def last_bns(m):
+        return [b.bn2.weight for layer in (m.layer1, m.layer2, m.layer3, m.layer4) for b in layer]
+
     assert all(w.abs().sum() == 0 for w in last_bns(create_backbone("resnet18", zero_init_residual=True)))
     assert all(w.abs().sum() > 0 for w in last_bns(create_backbone("resnet18", zero_init_residual=False)))
 

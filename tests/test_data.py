@@ -6,9 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from nasiam.data import (DataNotFoundError, FASHION_MNIST_DEBIAN_ROOT, MultiViewTransform, augment_recipe,
-                         class_balanced_subset, create_dataset, dataset_info, eval_transform, random_subset,
-                         search_split)
+from nasiam.data import (
+    FASHION_MNIST_DEBIAN_ROOT,
+    DataNotFoundError,
+    MultiViewTransform,
+    augment_recipe,
+    class_balanced_subset,
+    create_dataset,
+    dataset_info,
+    eval_transform,
+    random_subset,
+    search_split,
+)
 
 
 def _write_cifar(root, name):

@@ -4,12 +4,11 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from _heads_run import make_search_run
 
 from nasiam import NASHead
 from nasiam.integrations import HeadMismatchError, head_dims, swap_head, swap_heads
 from nasiam.presets import create_head
-
-from _heads_run import make_search_run
 
 
 def facebook_simsiam(dim=128, pred_dim=32):

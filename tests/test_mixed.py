@@ -3,8 +3,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from nasiam.space import registry
-from nasiam.space.mixed import (
-    masked_layer_norm, mix, mix_elementwise, pad_features, width_inclusion, width_mask)
+from nasiam.space.mixed import masked_layer_norm, mix, mix_elementwise, pad_features, width_inclusion, width_mask
 
 
 def test_width_mask_is_probability_that_channel_exists():

@@ -3,12 +3,11 @@ import json
 
 import pytest
 import torch
+from _runs import TINY
 from safetensors.torch import load_file
 
 from nasiam.cli import main
 from nasiam.runner.outputs import read_genotypes
-
-from _runs import TINY
 
 PRETRAIN = [a for a in TINY if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr"))]
 

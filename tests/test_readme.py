@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from _heads_run import make_search_run
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
@@ -28,8 +27,9 @@ def test_quickstart(tmp_path, monkeypatch):
 
 
 def test_plain_pytorch_swap(tmp_path):
-    from nasiam import NASHead
     from test_integrations import facebook_simsiam
+
+    from nasiam import NASHead
 
     run = make_search_run(tmp_path / "run", in_dim=512, out_dim=128, pred_hidden=32)
     ns = run_snippet("plain", run, {"model": facebook_simsiam()})
@@ -53,9 +53,10 @@ def test_solo_learn_yaml_is_what_the_adapter_reads():
 
 def test_solo_learn_snippet_with_solo_learn(tmp_path):
     pytest.importorskip("solo.methods", reason="solo-learn is not installed (it is GitHub-only)")
+    from test_integrations import solo_cfg
+
     from nasiam import NASHead
     from nasiam.integrations.solo_learn import register
-    from test_integrations import solo_cfg
 
     config = yaml.safe_load(SNIPPETS["solo-learn"])
     kwargs = dict(config["method_kwargs"])

@@ -6,10 +6,9 @@ import sys
 import time
 
 import pytest
+from _runs import TINY, cli
 
 from nasiam.data import FASHION_MNIST_DEBIAN_ROOT
-
-from _runs import TINY, cli
 
 LONGER = TINY + ["--epochs=5", "--subset=768"]  # three epochs left after the kill point
 

@@ -5,14 +5,13 @@ import os
 
 import pytest
 import torch
+from _runs import TINY
 
 from nasiam import NASHead
 from nasiam.cli import main
 from nasiam.frameworks.simsiam import SimSiam
 from nasiam.runner.checkpoint import load_checkpoint
 from nasiam.runner.outputs import read_genotypes
-
-from _runs import TINY
 
 
 def run(tmp_path, *extra, name="run"):

@@ -2,8 +2,17 @@
 
 Uses torchvision (datasets.ImageFolder, transforms.v2); nothing here downloads.
 """
-from nasiam.data.datasets import (ArrayImageDataset, DataNotFoundError, DatasetInfo, FASHION_MNIST_DEBIAN_ROOT,
-                                  SyntheticImages, create_dataset, dataset_info, default_root, list_datasets)
+from nasiam.data.datasets import (
+    FASHION_MNIST_DEBIAN_ROOT,
+    ArrayImageDataset,
+    DataNotFoundError,
+    DatasetInfo,
+    SyntheticImages,
+    create_dataset,
+    dataset_info,
+    default_root,
+    list_datasets,
+)
 from nasiam.data.split import class_balanced_subset, random_subset, search_split
 from nasiam.data.transforms import AugmentRecipe, MultiViewTransform, augment_recipe, eval_transform, view_transform
 

@@ -20,8 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from nasiam.data.readers import (DataNotFoundError, read_cifar_batches, read_idx, read_stl10_images,
-                                 read_stl10_labels)
+from nasiam.data.readers import DataNotFoundError, read_cifar_batches, read_idx, read_stl10_images, read_stl10_labels
 
 __all__ = ["DatasetInfo", "dataset_info", "create_dataset", "list_datasets", "ArrayImageDataset",
            "SyntheticImages", "DataNotFoundError", "FASHION_MNIST_DEBIAN_ROOT", "default_root"]

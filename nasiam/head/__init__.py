@@ -1,6 +1,6 @@
 """Heads: the searchable supernet and the frozen `NASHead` it exports."""
+from nasiam.head.calibration import recalibrate_batchnorm
 from nasiam.head.nas_head import NASHead
 from nasiam.head.searchable import SAMPLING_MODES, SearchableHead
-from nasiam.head.calibration import recalibrate_batchnorm
 
 __all__ = ["NASHead", "SearchableHead", "SAMPLING_MODES", "recalibrate_batchnorm"]

@@ -21,7 +21,6 @@ import copy
 import runpy
 import sys
 
-
 from nasiam.head import NASHead
 from nasiam.integrations.lightly import load_head_sources
 from nasiam.integrations.plain import swap_heads

@@ -10,8 +10,16 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from nasiam.backbones import create_backbone, feature_dim
 from nasiam.config import RunConfig, SearchConfig
-from nasiam.data import (DatasetInfo, MultiViewTransform, augment_recipe, create_dataset, dataset_info,
-                         eval_transform, random_subset, search_split)
+from nasiam.data import (
+    DatasetInfo,
+    MultiViewTransform,
+    augment_recipe,
+    create_dataset,
+    dataset_info,
+    eval_transform,
+    random_subset,
+    search_split,
+)
 from nasiam.frameworks import SSLFramework, framework_class
 from nasiam.head import SearchableHead
 from nasiam.space import MLPSpace, NASiamSpace

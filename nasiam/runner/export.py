@@ -6,11 +6,17 @@ from pathlib import Path
 from typing import Any
 
 from nasiam.config import SearchConfig, load_config
+from nasiam.data import DataNotFoundError
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner import outputs
-from nasiam.data import DataNotFoundError
-from nasiam.runner.build import (backbone_record, build_search_model, build_train_data, canonical_framework,
-                                 data_info, recalibrate_exported)
+from nasiam.runner.build import (
+    backbone_record,
+    build_search_model,
+    build_train_data,
+    canonical_framework,
+    data_info,
+    recalibrate_exported,
+)
 from nasiam.runner.errors import CheckpointError
 
 

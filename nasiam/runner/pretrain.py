@@ -18,8 +18,16 @@ from nasiam.eval.plots import plot_curves
 from nasiam.frameworks import framework_class
 from nasiam.runner import outputs
 from nasiam.runner.artifacts import load_backbone, load_heads
-from nasiam.runner.build import (backbone_record, build_backbone, build_eval_datasets, build_train_data,
-                                 canonical_framework, data_info, framework_kwargs, make_loader)
+from nasiam.runner.build import (
+    backbone_record,
+    build_backbone,
+    build_eval_datasets,
+    build_train_data,
+    canonical_framework,
+    data_info,
+    framework_kwargs,
+    make_loader,
+)
 from nasiam.runner.errors import CheckpointError
 from nasiam.runner.logger import progress
 from nasiam.runner.loop import Run

@@ -18,8 +18,16 @@ from nasiam.config import SearchConfig
 from nasiam.eval.knn import extract_features, knn_accuracy
 from nasiam.frameworks.distributed import is_distributed
 from nasiam.runner import outputs
-from nasiam.runner.build import (backbone_record, build_eval_datasets, build_search_model, build_train_data,
-                                 canonical_framework, data_info, make_loader, recalibrate_exported)
+from nasiam.runner.build import (
+    backbone_record,
+    build_eval_datasets,
+    build_search_model,
+    build_train_data,
+    canonical_framework,
+    data_info,
+    make_loader,
+    recalibrate_exported,
+)
 from nasiam.runner.errors import CollapseError
 from nasiam.runner.logger import progress
 from nasiam.runner.loop import Run, forever

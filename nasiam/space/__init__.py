@@ -1,4 +1,7 @@
 """Search spaces: the op registries, `Genotype`, and the supernet layers of each space."""
+from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
+from nasiam.space.mlp import MLPSearchLayer, MLPSpace
+from nasiam.space.nasiam_paper import PAPER_OPS, NASiamSearchLayer, NASiamSpace, parse_paper_genotype
 from nasiam.space.registry import (
     create_activation,
     create_norm,
@@ -9,7 +12,6 @@ from nasiam.space.registry import (
     register_activation,
     register_norm,
 )
-from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
 from nasiam.space.spaces import (
     FixedLayer,
     SearchableLayer,
@@ -20,8 +22,6 @@ from nasiam.space.spaces import (
     register_space,
     space_from_dict,
 )
-from nasiam.space.mlp import MLPSearchLayer, MLPSpace
-from nasiam.space.nasiam_paper import NASiamSearchLayer, NASiamSpace, PAPER_OPS, parse_paper_genotype
 
 __all__ = [
     "Genotype", "GenotypeError", "LayerSpec",

@@ -17,7 +17,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from nasiam.space import registry
-from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec, MAX_WIDTH
+from nasiam.space.genotype import MAX_WIDTH, Genotype, GenotypeError, LayerSpec
 from nasiam.space.mixed import masked_layer_norm, mix, mix_elementwise, pad_features, width_inclusion, width_mask
 from nasiam.space.spaces import ExportedLayer, FixedLayer, SearchableLayer, SearchSpace, register_space
 
