@@ -161,6 +161,9 @@ def recalibrate_exported(heads: dict[str, nn.Module], backbone: nn.Module, datas
 def make_loader(dataset: Dataset, cfg: RunConfig, shuffle: bool, drop_last: bool, batch_size: int | None = None,
                 pin_memory: bool = False) -> DataLoader:
     workers = cfg.num_workers
+    # Workers are not persistent: each epoch draws its shuffle order and its workers' seeds
+    # from the global RNG, which a checkpoint restores, so a resumed run sees the same batches
+    # and augmentations as an uninterrupted one. Re-forking costs well under a second an epoch.
     return DataLoader(dataset, batch_size=batch_size or cfg.batch_size, shuffle=shuffle, drop_last=drop_last,
-                      num_workers=workers, persistent_workers=workers > 0, pin_memory=pin_memory,
+                      num_workers=workers, persistent_workers=False, pin_memory=pin_memory,
                       prefetch_factor=4 if workers > 0 else None)
