@@ -20,8 +20,9 @@ import torch.nn as nn
 
 from nasiam._io import atomic_write_text
 from nasiam.config import STRUCTURAL_KEYS, ConfigError, RunConfig, config_to_yaml
+from nasiam.eval.knn import extract_features, knn_accuracy
 from nasiam.runner import checkpoint as ckpt
-from nasiam.runner.build import canonical_framework
+from nasiam.runner.build import build_eval_datasets, canonical_framework, make_loader
 from nasiam.runner.errors import CheckpointError, NonFiniteLossError
 from nasiam.runner.logger import RunLogger
 
@@ -296,3 +297,17 @@ class Run:
 
     def base_lr(self) -> float:
         return self.cfg.lr * self.cfg.batch_size * self.cfg.devices / 256
+
+    def knn(self) -> float | None:
+        """kNN top-1 (%) of the backbone features on the test split (rank 0; others wait)."""
+        accuracy = None
+        if self.fabric.is_global_zero:
+            bank_set, test_set = build_eval_datasets(self.cfg, self.info)
+            device = self.fabric.device
+            bank = extract_features(self.model.backbone, make_loader(bank_set, self.cfg, False, False), device,
+                                    self.channels_last)
+            test = extract_features(self.model.backbone, make_loader(test_set, self.cfg, False, False), device,
+                                    self.channels_last)
+            accuracy = knn_accuracy(*bank, *test, num_classes=self.info.num_classes, k=self.cfg.knn_k)
+        self.fabric.barrier()
+        return accuracy

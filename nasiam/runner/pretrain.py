@@ -13,7 +13,6 @@ import torch
 
 from nasiam.backbones import feature_dim
 from nasiam.config import PretrainConfig
-from nasiam.eval.knn import extract_features, knn_accuracy
 from nasiam.eval.plots import plot_curves
 from nasiam.frameworks import framework_class
 from nasiam.runner import outputs
@@ -21,7 +20,6 @@ from nasiam.runner.artifacts import load_backbone, load_heads
 from nasiam.runner.build import (
     backbone_record,
     build_backbone,
-    build_eval_datasets,
     build_train_data,
     canonical_framework,
     data_info,
@@ -135,19 +133,6 @@ class PretrainRun(Run):
         if cfg.knn_every and (epoch + 1) % cfg.knn_every == 0:
             metrics["knn_top1"] = self.knn()
         return metrics
-
-    def knn(self) -> float | None:
-        accuracy = None
-        if self.fabric.is_global_zero:
-            bank_set, test_set = build_eval_datasets(self.cfg, self.info)
-            device = self.fabric.device
-            bank = extract_features(self.model.backbone, make_loader(bank_set, self.cfg, False, False), device,
-                                    self.channels_last)
-            test = extract_features(self.model.backbone, make_loader(test_set, self.cfg, False, False), device,
-                                    self.channels_last)
-            accuracy = knn_accuracy(*bank, *test, num_classes=self.info.num_classes, k=self.cfg.knn_k)
-        self.fabric.barrier()
-        return accuracy
 
     def finish(self) -> dict[str, Any]:
         cfg, fabric = self.cfg, self.fabric

@@ -15,12 +15,10 @@ from typing import Any
 import torch
 
 from nasiam.config import SearchConfig
-from nasiam.eval.knn import extract_features, knn_accuracy
 from nasiam.frameworks.distributed import is_distributed
 from nasiam.runner import outputs
 from nasiam.runner.build import (
     backbone_record,
-    build_eval_datasets,
     build_search_model,
     build_train_data,
     canonical_framework,
@@ -201,20 +199,6 @@ class SearchRun(Run):
                                    **{f"alphas_heatmap/{slot}": (lambda s=slot: _wandb_image(
                                        outputs.alpha_heatmap(probabilities[s], f"{s}, epoch {epoch + 1}")))
                                       for slot in probabilities}}, step)
-
-    def knn(self) -> float | None:
-        """kNN top-1 (%) of the backbone features on the test split (rank 0; others wait)."""
-        accuracy = None
-        if self.fabric.is_global_zero:
-            bank_set, test_set = build_eval_datasets(self.cfg, self.info)
-            device = self.fabric.device
-            bank = extract_features(self.model.backbone, make_loader(bank_set, self.cfg, False, False), device,
-                                    self.channels_last)
-            test = extract_features(self.model.backbone, make_loader(test_set, self.cfg, False, False), device,
-                                    self.channels_last)
-            accuracy = knn_accuracy(*bank, *test, num_classes=self.info.num_classes, k=self.cfg.knn_k)
-        self.fabric.barrier()
-        return accuracy
 
     # -- the end --------------------------------------------------------------------------
     def _select_by_trials(self) -> None:
