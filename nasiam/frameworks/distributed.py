@@ -23,13 +23,40 @@ def world_size() -> int:
     return dist.get_world_size() if is_distributed() else 1
 
 
+class _GatherWithGrad(torch.autograd.Function):
+    """all_gather whose backward hands each rank the summed gradient of its own part.
+
+    Every rank's loss reads every rank's embeddings, so the gradient on rank r's part is the
+    sum over ranks of d(loss_i)/d(part_r): an all_reduce of the full gradient, then r's slice.
+    (torch.distributed.nn.functional.all_gather does the same through an all-to-all, but it
+    is deprecated, and with gloo its leftover work made about one process in eight abort with
+    SIGABRT at interpreter exit on torch 2.15: tests/test_distributed_losses.py, 2 of 15 runs.)
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        x = x.contiguous()
+        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, x)
+        ctx.rows = x.shape[0]
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        grad = grad.clone(memory_format=torch.contiguous_format)  # autograd owns the incoming buffer
+        dist.all_reduce(grad)
+        start = dist.get_rank() * ctx.rows
+        return grad[start:start + ctx.rows]
+
+
 def gather_with_grad(x: Tensor) -> Tensor:
-    """Concatenate `x` from all ranks along dim 0; gradients flow back to each rank's part."""
+    """Concatenate `x` from all ranks along dim 0; gradients flow back to each rank's part.
+
+    Every rank must pass the same number of rows (DDP's samplers give equal batches).
+    """
     if not is_distributed():
         return x
-    from torch.distributed.nn.functional import all_gather
-
-    return torch.cat(all_gather(x), dim=0)
+    return _GatherWithGrad.apply(x)
 
 
 @torch.no_grad()
