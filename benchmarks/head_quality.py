@@ -112,21 +112,21 @@ def main(argv=None):
                        f"--knn_every={knn_every}", f"--run_name={name}")
             rows[row].append(summary(out / name))
 
-    def stats(values):
-        return (statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
+    def mean_std(values):
+        if len(values) == 1:
+            return f"{values[0]:.2f} (one seed)"  # a std of 0.00 would read as a measured spread
+        return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
     print("\n| row | head | kNN top-1 (%) mean ± std | per seed | wall time per run (s) |")
     print("|---|---|---|---|---|")
     for row, runs in rows.items():
-        mean, std = stats([r["knn_top1"] for r in runs])
         heads = " / ".join(runs[0]["heads"].values())
         per_seed = ", ".join(f"{r['knn_top1']:.1f}" for r in runs)
-        wall = statistics.mean(r["train_seconds"] for r in runs)
-        print(f"| {row} | {heads} | {mean:.2f} ± {std:.2f} | {per_seed} | {wall:.0f} |")
+        walls = ", ".join(f"{r['train_seconds']:.0f}" for r in runs)  # per run: a busy machine shows in one
+        print(f"| {row} | {heads} | {mean_std([r['knn_top1'] for r in runs])} | {per_seed} | {walls} |")
     strategy_seeds = args.strategy_seeds or args.seeds
     for strategy, runs in {"darts": searches, **other_searches}.items():
-        mean, std = stats([s["knn_top1"] for s in runs])
-        print(f"\nsearch, {strategy} ({search_epochs} epochs): kNN {mean:.2f} ± {std:.2f}, "
+        print(f"\nsearch, {strategy} ({search_epochs} epochs): kNN {mean_std([s['knn_top1'] for s in runs])}, "
               f"{statistics.mean(s['train_seconds'] for s in runs):.0f} s per search; genotypes:")
         for seed, s in zip(args.seeds if strategy == "darts" else strategy_seeds, runs):
             print(f"  seed {seed}: " + " | ".join(f"{k}: {v}" for k, v in s["genotypes"].items()))
