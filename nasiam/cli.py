@@ -97,9 +97,7 @@ def _as_usage_errors(handler):
         try:
             return handler(args)
         except (ValueError, KeyError) as e:
-            if isinstance(e, ConfigError):
-                raise
-            raise ConfigError(e.args[0] if isinstance(e, KeyError) and e.args else str(e)) from None
+            raise ConfigError.from_error(e) from None
     return wrapped
 
 

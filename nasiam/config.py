@@ -24,6 +24,13 @@ __all__ = ["RunConfig", "SearchConfig", "PretrainConfig", "ConfigError", "load_c
 class ConfigError(ValueError):
     """A recipe or command-line option is invalid; the message names it and the fix."""
 
+    @classmethod
+    def from_error(cls, error: ValueError | KeyError) -> ConfigError:
+        """The same message as a usage error (a KeyError's is its argument, without quotes)."""
+        if isinstance(error, cls):
+            return error
+        return cls(error.args[0] if isinstance(error, KeyError) and error.args else str(error))
+
 
 def _opt(default, help: str, **kw):
     return field(default=default, metadata={"help": help, **kw})

@@ -217,7 +217,7 @@ class Run:
         try:
             self.build()
         except (ValueError, KeyError) as e:  # an impossible combination of valid-looking options
-            raise ConfigError(e.args[0] if isinstance(e, KeyError) and e.args else str(e)) from None
+            raise ConfigError.from_error(e) from None
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         ignored = self.ddp_ignored()
@@ -297,6 +297,20 @@ class Run:
 
     def base_lr(self) -> float:
         return self.cfg.lr * self.cfg.batch_size * self.cfg.devices / 256
+
+    def monitor_metrics(self, epoch: int) -> dict[str, float]:
+        """The epoch's collapse metrics, of the projector output (`self.monitor`) and of the
+        backbone features (`self.feature_monitor`), and kNN top-1 when it is due."""
+        metrics: dict[str, float] = {}
+        report = self.monitor.report()
+        if report is not None:
+            metrics.update(collapse_std=report.normalized_std, effective_rank=report.effective_rank)
+        features = self.feature_monitor.report()
+        if features is not None:
+            metrics.update(feature_std=features.normalized_std, feature_rank=features.effective_rank)
+        if self.cfg.knn_every and (epoch + 1) % self.cfg.knn_every == 0:
+            metrics["knn_top1"] = self.knn()
+        return metrics
 
     def knn(self) -> float | None:
         """kNN top-1 (%) of the backbone features on the test split (rank 0; others wait)."""

@@ -124,14 +124,7 @@ class PretrainRun(Run):
         bar.close()
         metrics = {"loss": total / max(1, len(self.loader)),
                    "images_per_second": round(images / max(time.perf_counter() - start, 1e-9), 1)}
-        report = self.monitor.report()
-        if report is not None:
-            metrics.update(collapse_std=report.normalized_std, effective_rank=report.effective_rank)
-        features = self.feature_monitor.report()
-        if features is not None:
-            metrics.update(feature_std=features.normalized_std, feature_rank=features.effective_rank)
-        if cfg.knn_every and (epoch + 1) % cfg.knn_every == 0:
-            metrics["knn_top1"] = self.knn()
+        metrics.update(self.monitor_metrics(epoch))
         return metrics
 
     def finish(self) -> dict[str, Any]:

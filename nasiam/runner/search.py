@@ -173,14 +173,7 @@ class SearchRun(Run):
         arch_keys = ("arch_loss", "beta_decay", "arch_grad_rms", "arch_skipped")
         epoch_metrics = {k: v / (max(1, arch_steps) if k in arch_keys else n) for k, v in totals.items() if k != "lr"}
         epoch_metrics["images_per_second"] = round(images / max(time.perf_counter() - start, 1e-9), 1)
-        report = self.monitor.report()
-        if report is not None:
-            epoch_metrics.update(collapse_std=report.normalized_std, effective_rank=report.effective_rank)
-        features = self.feature_monitor.report()
-        if features is not None:
-            epoch_metrics.update(feature_std=features.normalized_std, feature_rank=features.effective_rank)
-        if cfg.knn_every and (epoch + 1) % cfg.knn_every == 0:
-            epoch_metrics["knn_top1"] = self.knn()
+        epoch_metrics.update(self.monitor_metrics(epoch))
         return epoch_metrics
 
     # -- per-epoch artefacts ------------------------------------------------------------

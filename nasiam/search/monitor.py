@@ -60,8 +60,8 @@ class CollapseMonitor:
         self._count = 0
 
     def update(self, z: Tensor) -> None:
-        z = z.detach().float().cpu()
-        self._chunks.append(z)
+        # kept on z's device: a copy to the host every step would wait for the GPU each time
+        self._chunks.append(z.detach())
         self._count += len(z)
         while self._count - len(self._chunks[0]) >= self.max_samples:
             self._count -= len(self._chunks.pop(0))
@@ -72,6 +72,6 @@ class CollapseMonitor:
     def report(self) -> CollapseReport | None:
         if not self._chunks:
             return None
-        z = torch.cat(self._chunks)[-self.max_samples:]
+        z = torch.cat([c.float().cpu() for c in self._chunks])[-self.max_samples:]
         std, rank = normalized_std(z), effective_rank(z)
         return CollapseReport(std, rank, collapsed=std < self.min_std or rank < self.min_rank)
