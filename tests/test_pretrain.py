@@ -84,3 +84,12 @@ def test_eval_protocols_on_a_run_and_on_random_init(tmp_path, search_run, capsys
 
 def test_pretrain_with_lars(tmp_path):
     assert pretrain(tmp_path, "--framework=simclr", "--optimizer=lars", "--lr=0.3", "--epochs=1") == 0
+
+
+def test_search_and_pretrain_log_backbone_feature_collapse_per_epoch(tmp_path, search_run):
+    assert pretrain(tmp_path) == 0
+    for run_dir in (search_run, tmp_path / "p"):
+        for epoch in json.loads((run_dir / "summary.json").read_text())["epochs"]:
+            assert 0 < epoch["feature_std"] <= 1.01 and epoch["feature_rank"] > 1
+            # the backbone's features, not the projector output the other monitor sees
+            assert epoch["feature_rank"] != pytest.approx(epoch["effective_rank"])
