@@ -217,5 +217,5 @@ def test_non_finite_logit_gradients_skip_the_update():
     before = [p.detach().clone() for p in model.arch_parameters()]
     model.head_loss = lambda enc, update_state=True: {"loss": model.head(enc.online[0]).sum() * float("inf")}
     stats = architect.step([torch.randn(8, 4)])
-    assert stats == {"arch_loss": float("inf"), "arch_skipped": 1.0} or stats.get("arch_skipped") == 1.0
+    assert stats["arch_skipped"] == 1.0
     assert all(torch.equal(a, b) for a, b in zip(before, model.arch_parameters()))

@@ -56,3 +56,10 @@ def test_values_as_wandb_agent_passes_them():
 def test_missing_recipe_file_points_to_the_folder(tmp_path):
     with pytest.raises(ConfigError, match="see the recipes/ folder"):
         load_config(SearchConfig, tmp_path / "nope.yaml")
+
+
+def test_usage_errors_keep_the_message_as_written():
+    assert str(ConfigError.from_error(KeyError("unknown preset 'x'"))) == "unknown preset 'x'"  # str(KeyError) quotes it
+    assert str(ConfigError.from_error(ValueError("bad width"))) == "bad width"
+    error = ConfigError("already a usage error")
+    assert ConfigError.from_error(error) is error
