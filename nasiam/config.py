@@ -53,6 +53,10 @@ class RunConfig:
     subset: int | None = _opt(12000, "number of training images used, drawn with the seed (none: all)")
     image_size: int | None = _opt(None, "training crop size (default: the dataset's)")
     num_workers: int = _opt(2, "DataLoader worker processes per loader")
+    data_device: str = _opt("auto", "where views are made: gpu (the dataset held on the GPU as uint8, batched "
+                                    "augmentation there; in-memory datasets), cpu (batched in the main process), "
+                                    "workers (per-sample transforms in DataLoader workers), auto (gpu when "
+                                    "training on CUDA and the dataset takes <= 1/4 of free GPU memory, else workers)")
     batch_size: int = _opt(256, "images per step and device")
     # backbone
     backbone: str = _opt("resnet10t", "timm model name (resnet10t, resnet18, resnet50, ...)")
@@ -131,6 +135,12 @@ class SearchConfig(RunConfig):
                                               "layers; nasiam space: 6)")
     predictor_layers: int | None = _opt(None, "searchable predictor layers (default: 1; nasiam space: 4)")
     top_k: int = _opt(3, "options recorded per decision in genotype.json")
+    selection: str = _opt("verify", "how the exported genotype is chosen (darts, darts2, gumbel): argmax of the "
+                                    "logits, or verify: train each of the --verify_top_k most probable genotypes "
+                                    "briefly from the search's weights and keep the highest RankMe (label-free)")
+    verify_top_k: int = _opt(3, "verify: distinct genotypes shortlisted, most probable first")
+    verify_epochs: int = _opt(1, "verify: epochs over the weight half each candidate trains from the shared weights")
+    verify_samples: int = _opt(2048, "verify: held-out images whose backbone features RankMe scores")
     collapse_min_std: float = _opt(0.05, "refuse the genotype if the normalised embedding std ends below this")
     collapse_min_rank: float = _opt(2.0, "refuse the genotype if the embedding's effective rank ends below this")
     allow_collapsed: bool = _opt(False, "export even a collapsed search's genotype")
@@ -144,6 +154,8 @@ class PretrainConfig(RunConfig):
                                 "genotype.json (freshly initialised); with --init the searched heads are used")
     init: str | None = _opt(None, "a search run directory: continue from its preserved backbone and head weights "
                                   "(one-stage, SSWP-NAS style) instead of random init")
+    linear_probe_epochs: int = _opt(30, "epochs of the linear probe fitted at the end on the kNN memory bank's "
+                                        "frozen features, scored on the test split (0: none)")
 
 
 # Keys that change the model or its parameters' shapes: a run can only resume under the same.
@@ -206,7 +218,7 @@ def parse_value(name: str, raw: Any, annotation) -> Any:
             if not isinstance(raw, (str, int, float)):
                 raise ValueError("expected a string")
             return str(raw)
-    except (ValueError, TypeError, json.JSONDecodeError) as e:
+    except (ValueError, TypeError, OverflowError, json.JSONDecodeError) as e:  # OverflowError: int("1e400")
         raise ConfigError(f"--{name}: cannot read {raw!r} ({e})") from None
     raise ConfigError(f"--{name}: unsupported option type {kind}")
 
@@ -269,12 +281,13 @@ def validate_config(config: RunConfig) -> None:
                "precision": ["auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true"]}
     if isinstance(config, SearchConfig):
         choices.update(strategy=["darts", "darts2", "gumbel", "tpe", "random"], mode=["bilevel", "joint"],
-                       space=["mlp", "nasiam"])
+                       space=["mlp", "nasiam"], selection=["argmax", "verify"])
     for name, allowed in choices.items():
         value = getattr(config, name)
         if value not in allowed:
             raise ConfigError(f"--{name}: {value!r} is not one of {', '.join(allowed)}{_suggest(str(value), allowed)}")
-    positive = ["batch_size", "epochs", "devices"] + (["top_k", "arch_every", "genotype_trials", "trial_batches"]
+    positive = ["batch_size", "epochs", "devices"] + (["top_k", "arch_every", "genotype_trials", "trial_batches",
+                                                        "verify_top_k", "verify_epochs", "verify_samples"]
                                                        if isinstance(config, SearchConfig) else [])
     for name in positive:
         if getattr(config, name) < 1:

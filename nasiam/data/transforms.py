@@ -8,6 +8,9 @@ variants drop it); grayscale images drop saturation, hue and random grayscale.
 `MultiViewTransform(recipe)` turns one image into a list of views; it is applied per sample
 in DataLoader workers — measured against batched augmentation in
 benchmarks/data_throughput.py (see RESULTS.md for why per-sample is the default).
+`nasiam.data.batched_augment.BatchedViews(recipe)` draws the same recipe per image on a whole
+batch at once (on the GPU for device-resident data): both read every parameter from the one
+`AugmentRecipe`, so the two pipelines cannot drift apart.
 """
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ import torch
 
 from nasiam.data.datasets import DatasetInfo
 
-__all__ = ["AugmentRecipe", "augment_recipe", "view_transform", "MultiViewTransform", "eval_transform"]
+__all__ = ["AugmentRecipe", "augment_recipe", "view_transform", "MultiViewTransform", "eval_transform",
+           "blur_kernel_size"]
 
 
 @dataclass(frozen=True)
@@ -27,11 +31,19 @@ class AugmentRecipe:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     scale: tuple[float, float] = (0.2, 1.0)
+    ratio: tuple[float, float] = (3 / 4, 4 / 3)                        # crop aspect ratio range
     jitter: tuple[float, float, float, float] = (0.4, 0.4, 0.4, 0.1)   # brightness, contrast, saturation, hue
     jitter_p: float = 0.8
     grayscale_p: float = 0.2
     blur_p: float = 0.0
+    blur_sigma: tuple[float, float] = (0.1, 2.0)
     hflip_p: float = 0.5
+    solarize_p: float = 0.0                                              # BYOL / MoCo v3 style (none by default)
+
+
+def blur_kernel_size(size: int) -> int:
+    """Gaussian blur kernel side for `size`-pixel views: about 10 % of the image, odd, >= 3."""
+    return max(3, int(0.1 * size) // 2 * 2 + 1)
 
 
 def augment_recipe(method: str, info: DatasetInfo, size: int | None = None, **overrides) -> AugmentRecipe:
@@ -55,15 +67,17 @@ def view_transform(recipe: AugmentRecipe):
     """One random view: crop, flip, colour jitter, grayscale, blur, to float, normalise."""
     from torchvision.transforms import v2
 
-    ops = [v2.ToImage(), v2.RandomResizedCrop(recipe.size, scale=recipe.scale, antialias=True),
+    ops = [v2.ToImage(), v2.RandomResizedCrop(recipe.size, scale=recipe.scale, ratio=recipe.ratio, antialias=True),
            v2.RandomHorizontalFlip(recipe.hflip_p)]
     if recipe.jitter_p > 0 and any(recipe.jitter):
         ops.append(v2.RandomApply([v2.ColorJitter(*recipe.jitter)], p=recipe.jitter_p))
     if recipe.grayscale_p > 0:
         ops.append(v2.RandomGrayscale(recipe.grayscale_p))
     if recipe.blur_p > 0:
-        kernel = max(3, int(0.1 * recipe.size) // 2 * 2 + 1)
-        ops.append(v2.RandomApply([v2.GaussianBlur(kernel, sigma=(0.1, 2.0))], p=recipe.blur_p))
+        ops.append(v2.RandomApply([v2.GaussianBlur(blur_kernel_size(recipe.size), sigma=recipe.blur_sigma)],
+                                  p=recipe.blur_p))
+    if recipe.solarize_p > 0:  # on uint8 images: pixels >= 128 inverted, as 0.5 for floats
+        ops.append(v2.RandomSolarize(128, p=recipe.solarize_p))
     ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(recipe.mean, recipe.std)]
     return v2.Compose(ops)
 

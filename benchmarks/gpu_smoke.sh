@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# GPU smoke test (issue #10): `nasiam search` and `nasiam pretrain` for a few steps under
+# --precision=bf16-mixed and 16-mixed, with --compile, on device-resident data (--data_device=gpu)
+# and on DataLoader workers, then checks every exported head loads with NASHead.from_pretrained.
+# Exits non-zero on the first failed run or unloadable head (each run's log is kept).
+#
+#   bash benchmarks/gpu_smoke.sh FASHION_MNIST_DIR [OUT_DIR]
+#
+# FASHION_MNIST_DIR holds train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz and the t10k
+# pair (on the device machine: copied into .data/fashion-mnist/, ignored by git). About 3-6
+# minutes on one GPU, most of it start-up and the --compile runs' compilation.
+# NASIAM_SMOKE_CPU=1 checks the script itself on a CPU (cpu data, 32-true for fp16, no compile).
+set -euo pipefail
+
+DATA=${1:?usage: bash benchmarks/gpu_smoke.sh FASHION_MNIST_DIR [OUT_DIR]}
+OUT=${2:-$(mktemp -d -t nasiam-gpu-smoke-XXXX)}
+PY=${PYTHON:-python}
+mkdir -p "$OUT"
+
+for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
+  [[ -f "$DATA/$f" ]] || { echo "missing $DATA/$f: copy the Fashion-MNIST IDX files there" >&2; exit 2; }
+done
+ACCEL=gpu DEV=gpu FP16=16-mixed COMPILE=--compile SUBSET=4096 BATCH=256
+if [[ "${NASIAM_SMOKE_CPU:-0}" == 1 ]]; then
+  ACCEL=cpu DEV=cpu FP16=32-true COMPILE= SUBSET=512 BATCH=64
+else
+  "$PY" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device: this smoke test needs a GPU')"
+fi
+
+# small and short: a few dozen steps per run, the CPU demo's model sizes
+COMMON=(--dataset=fashion_mnist "--data_root=$DATA" --subset=$SUBSET --batch_size=$BATCH --epochs=2
+        --accelerator=$ACCEL --knn_subset=1024 --out_dir="$OUT")
+SEARCH=(--warmup_epochs=1 --selection=argmax)
+
+run() {  # run NAME COMMAND OPTIONS...: one CLI run, its log in OUT/NAME.log
+  local name=$1; shift
+  local start=$SECONDS
+  if "$PY" -m nasiam "$@" "${COMMON[@]}" --run_name="$name" >"$OUT/$name.log" 2>&1; then
+    echo "ok     $name ($((SECONDS - start)) s)"
+  else
+    echo "FAILED $name (exit $?, log $OUT/$name.log):" >&2
+    tail -n 30 "$OUT/$name.log" >&2
+    exit 1
+  fi
+}
+
+run search-bf16 search "${SEARCH[@]}" --precision=bf16-mixed --data_device=$DEV
+run search-fp16 search "${SEARCH[@]}" --precision=$FP16 --data_device=$DEV
+run search-joint-bf16 search "${SEARCH[@]}" --mode=joint --precision=bf16-mixed --data_device=$DEV
+run search-compile search "${SEARCH[@]}" --precision=bf16-mixed --data_device=$DEV $COMPILE
+run search-workers search "${SEARCH[@]}" --precision=bf16-mixed --data_device=workers --num_workers=2
+run search-verify search --warmup_epochs=1 --selection=verify --verify_top_k=2 --precision=bf16-mixed --data_device=$DEV
+run pretrain-bf16 pretrain --precision=bf16-mixed --data_device=$DEV "--init=$OUT/search-bf16" --linear_probe_epochs=2
+run pretrain-fp16 pretrain --precision=$FP16 --data_device=$DEV "--init=$OUT/search-fp16" --linear_probe_epochs=2
+run pretrain-compile pretrain --precision=bf16-mixed --data_device=$DEV $COMPILE "--init=$OUT/search-compile" \
+  --linear_probe_epochs=2
+
+"$PY" - "$OUT" <<'EOF'
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from nasiam import NASHead
+
+out = Path(sys.argv[1])
+heads = sorted(out.glob("*/heads/*"))
+if len(heads) < 18:  # 6 searches and 3 pretrains, projector and predictor each
+    sys.exit(f"expected 18 exported heads under {out}, found {len(heads)}: {[str(h) for h in heads]}")
+for directory in heads:
+    head = NASHead.from_pretrained(directory)
+    y = head(torch.randn(8, head.in_dim))
+    if not torch.isfinite(y).all():
+        sys.exit(f"{directory}: non-finite output")
+for summary in sorted(out.glob("*/summary.json")):
+    data = json.loads(summary.read_text())
+    print(f"{summary.parent.name:18s} kNN top-1 {data.get('knn_top1')}  training {data.get('train_seconds', '?')} s")
+print(f"all {len(heads)} exported heads load and run")
+EOF
+echo "GPU smoke test passed; outputs in $OUT"

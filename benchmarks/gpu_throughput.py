@@ -1,0 +1,290 @@
+"""Does the GPU wait for its data? Images/s of the model alone vs fed end to end (issue #10).
+
+How to run on a GPU (the device machine has torch 2.11, torchvision 0.26, timm, lightning,
+safetensors, numpy, matplotlib, tqdm, pyyaml, scipy and no internet):
+
+    pip install --no-deps -e .
+    python benchmarks/gpu_throughput.py                 # < 10 min on one H100; add --compile for those rows
+    bash benchmarks/gpu_smoke.sh .data/fashion-mnist    # the CLI under bf16/fp16/compile (see that file)
+
+For each step — a plain SimSiam step, the search step (bilevel: weight step + architecture
+step on another batch; joint: one backward) — and each feed, timed in interleaved rounds
+(medians, `_timing.interleaved_medians`):
+  (1) model alone: views already on the device, made once (the limit);
+  (2) CPU workers: per-sample torchvision v2 transforms in DataLoader workers, pinned, copied;
+  (3) device augmentation: the uint8 images held on the device, `BatchedViews` there
+      (nasiam.data.device, what `--data_device=gpu` runs).
+ResNet-18 with the CIFAR stem, 32 px, batch 512, bf16 autocast and channels-last on a GPU.
+Then the projected wall time of a 100-epoch search (bilevel: the weight half, 25,000 images,
+per epoch) and an 800-epoch pretrain on 50,000 images, from the median step times (training
+steps only: no kNN, checkpoints or start-up).
+
+Without CUDA it runs `--tiny` (resnet10t, 16 px, batch 16, a few steps: < 60 s, a smoke test);
+`--device cpu` without --tiny measures the CPU at the sizes given.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from _timing import interleaved_medians, machine, tune_glibc_malloc  # noqa: E402
+
+from nasiam.backbones import create_backbone, feature_dim  # noqa: E402
+from nasiam.data import ArrayImageDataset, MultiViewTransform, augment_recipe, create_dataset, dataset_info  # noqa: E402
+from nasiam.data.device import DeviceImages, DeviceViewSet, device_loader  # noqa: E402
+from nasiam.frameworks import SimSiam  # noqa: E402
+from nasiam.search import Architect  # noqa: E402
+from nasiam.space import MLPSpace  # noqa: E402
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default=None, help="cuda when available; else cpu, and --tiny")
+    parser.add_argument("--tiny", action="store_true", help="a smoke-sized run (default without CUDA)")
+    parser.add_argument("--backbone", default="resnet18")
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--dataset", default="random", help="random (uint8 noise, CIFAR-shaped), or a dataset "
+                                                            "name read from --data_root (cifar10, fashion_mnist...)")
+    parser.add_argument("--data_root", default=None)
+    parser.add_argument("--images", type=int, default=20480, help="images held in memory for the feeds")
+    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1))
+    parser.add_argument("--steps", type=int, default=40, help="steps per timed call (several loader prefetches)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps_only", default="plain,bilevel,joint", help="which steps to time")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile'd models (compile time "
+                                                               "printed apart)")
+    parser.add_argument("--augment_only", action="store_true", help="time only the two-view augmentation of a "
+                                                                    "batch: per-sample torchvision in this process vs "
+                                                                    "BatchedViews on --device")
+    parser.add_argument("--epoch_images", type=int, default=50000, help="images per epoch for the projections")
+    args = parser.parse_args(argv)
+    if args.device is None:
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+        args.tiny = args.tiny or args.device == "cpu"
+    if args.tiny:
+        args.backbone, args.size, args.batch, args.images = "resnet10t", 16, 16, 128
+        args.workers, args.steps, args.rounds = min(args.workers, 1), 1, 2
+    # heads: the methods' CIFAR sizes and the default search space; tiny ones for the smoke run
+    args.heads = dict(proj_hidden_dim=128, proj_output_dim=128, pred_hidden_dim=32) if args.tiny else {}
+    args.space = MLPSpace(widths=(64, 128)) if args.tiny else MLPSpace()
+    return args
+
+
+def images_and_info(args):
+    """uint8 (N, H, W, C) images and their DatasetInfo."""
+    if args.dataset == "random":
+        info = dataset_info("cifar10", image_size=args.size)
+        rng = np.random.default_rng(0)
+        return rng.integers(0, 256, (args.images, 32, 32, 3), dtype=np.uint8), info
+    info = dataset_info(args.dataset, image_size=args.size)
+    ds = create_dataset(args.dataset, args.data_root, "train")
+    return np.array(ds.images[: args.images]), info  # a writable copy
+
+
+def endless(loader):
+    while True:
+        yield from loader
+
+
+class Feeds:
+    """Three sources of (views) batches for the same images: fixed, CPU workers, device."""
+
+    def __init__(self, args, device, array, info):
+        self.device, self.batch = device, args.batch
+        recipe = augment_recipe("simsiam", info)
+        labels = np.zeros(len(array), dtype=np.int64)
+        c = info.channels
+        fixed = torch.randn(2 * args.batch, c, args.size, args.size, device=device)
+        self.fixed = list(fixed.chunk(2))
+        workers = torch.utils.data.DataLoader(
+            ArrayImageDataset(array, labels, transform=MultiViewTransform(recipe)), batch_size=args.batch,
+            shuffle=True, drop_last=True, num_workers=args.workers, pin_memory=device.type == "cuda",
+            persistent_workers=args.workers > 0, prefetch_factor=2 if args.workers > 0 else None)
+        self._workers = endless(workers)
+        storage = DeviceImages(torch.from_numpy(array).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels))
+        loader = device_loader(DeviceViewSet(storage, torch.arange(len(array)), recipe, device=device), args.batch,
+                               rank=0, world_size=1)
+        self._device = endless(loader)
+
+    def workers(self):
+        views, _ = next(self._workers)
+        return [v.to(self.device, non_blocking=True) for v in views]
+
+    def on_device(self):
+        return next(self._device)[0]
+
+
+def make_steps(args, device, which, channels):
+    """Step functions taking (views, arch_views) -> None, built as benchmarks/search_overhead.py does."""
+    gpu = device.type == "cuda"
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if gpu else nullcontext
+    fmt = torch.channels_last if gpu else torch.contiguous_format
+
+    def backbone():
+        return create_backbone(args.backbone, cifar_stem=args.size <= 64, in_chans=channels, zero_init_residual=True)
+
+    dim = feature_dim(backbone())
+    sgd = lambda params: torch.optim.SGD(params, lr=0.01, momentum=0.9)  # noqa: E731
+    prep = lambda views: [v.contiguous(memory_format=fmt) for v in views]  # noqa: E731
+    steps, models = {}, {}
+    if "plain" in which:
+        plain = SimSiam(backbone(), dim, proj_layers=2, **args.heads).to(device, memory_format=fmt)
+        opt_plain = sgd(plain.parameters())
+
+        def step_plain(views, _arch, model=plain):
+            with autocast():
+                loss = model(prep(views))["loss"]
+            opt_plain.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_plain.step()
+
+        steps["plain"], models["plain"] = step_plain, plain
+    if "bilevel" in which:
+        ours = SimSiam(backbone(), dim, proj_layers=2, heads="search", space=args.space, **args.heads).to(device, memory_format=fmt)
+        opt, architect = sgd(ours.weight_parameters()), Architect(ours, lr=3e-3)
+
+        def step_bilevel(views, arch_views, model=ours):
+            with architect.weights_step():
+                with autocast():
+                    loss = model(prep(views))["loss"]
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+            opt.step()
+            with autocast():
+                architect.step(prep(arch_views))
+
+        steps["bilevel"], models["bilevel"] = step_bilevel, ours
+    if "joint" in which:
+        joint = SimSiam(backbone(), dim, proj_layers=2, heads="search", space=args.space, **args.heads).to(device, memory_format=fmt)
+        opt_joint, architect_joint = sgd(joint.weight_parameters()), Architect(joint, lr=3e-3)
+
+        def step_joint(views, _arch, model=joint):
+            with autocast():
+                loss = model(prep(views))["loss"]
+            opt_joint.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_joint.step()
+            architect_joint.step_from_gradients()
+
+        steps["joint"], models["joint"] = step_joint, joint
+    return steps, models
+
+
+def compiled_steps(args, device, which, channels):
+    """The same steps (fresh models) around torch.compile'd models."""
+    steps, models = make_steps(args, device, which, channels)
+    out = {}
+    for name, step in steps.items():
+        compiled = torch.compile(models[name])
+        out[name] = lambda v, a, step=step, compiled=compiled: step(v, a, model=compiled)
+    return out
+
+
+def augment_only(args, device, array, info):
+    """Seconds per two-view batch: per-sample v2 transforms (one process, as one worker does)
+    vs BatchedViews on `device`, interleaved."""
+    from nasiam.data.batched_augment import BatchedViews
+
+    recipe = augment_recipe("simsiam", info)
+    transform = MultiViewTransform(recipe)
+    batched = BatchedViews(recipe)
+    host = torch.from_numpy(array[: args.batch]).permute(0, 3, 1, 2).contiguous()
+    on_device = host.to(device)
+    generator = torch.Generator(device=device).manual_seed(0)
+    fns = {"per-sample v2": lambda: [transform(image) for image in host],
+           "batched": lambda: batched(on_device.repeat(2, 1, 1, 1), generator)}
+    seconds = interleaved_medians(fns, device, rounds=args.rounds, warmup=1)
+    print(f"\n### Two views of a batch of {args.batch} at {args.size} px ({machine()}, device {device})\n")
+    print("| pipeline | ms/batch | images/s |")
+    print("|---|---|---|")
+    for name, t in seconds.items():
+        print(f"| {name} | {t * 1e3:.1f} | {args.batch / t:.0f} |")
+    print(f"\nbatched / per-sample speed: {seconds['per-sample v2'] / seconds['batched']:.1f}x")
+
+
+def main(argv=None):
+    args = parse(argv)
+    device = torch.device(args.device)
+    if device.type == "cpu":
+        tune_glibc_malloc()
+    else:
+        torch.backends.cudnn.benchmark = True
+    torch.manual_seed(0)
+    started = time.perf_counter()
+    array, info = images_and_info(args)
+    if args.augment_only:
+        return augment_only(args, device, array, info)
+    feeds = Feeds(args, device, array, info)
+    which = [w for w in args.steps_only.split(",") if w]
+    steps, _ = make_steps(args, device, which, info.channels)
+    variants = {f"{name}/{feed}": (step, feed) for name, step in steps.items() for feed in ("model", "workers", "device")}
+    compile_seconds = None
+    if args.compile:
+        t0 = time.perf_counter()
+        for name, step in compiled_steps(args, device, which, info.channels).items():
+            for feed in ("model", "device"):
+                variants[f"{name}+compile/{feed}"] = (step, feed)
+        for key, (step, feed) in list(variants.items()):  # the first call compiles; time it apart
+            if "+compile" in key and feed == "model":
+                step(feeds.fixed, feeds.fixed)
+        compile_seconds = time.perf_counter() - t0
+
+    def call(step, feed):
+        def run():
+            for _ in range(args.steps):
+                if feed == "model":
+                    step(feeds.fixed, feeds.fixed)
+                elif feed == "workers":
+                    step(feeds.workers(), feeds.workers())
+                else:
+                    step(feeds.on_device(), feeds.on_device())
+        return run
+
+    seconds = interleaved_medians({k: call(*v) for k, v in variants.items()}, device, rounds=args.rounds, warmup=1)
+    per_step = {k: s / args.steps for k, s in seconds.items()}
+    print(f"\n### Images/s, model alone vs fed end to end: {args.backbone}, {args.size} px, batch {args.batch} "
+          f"({machine()}, device {device}, {args.workers} workers{', bf16 autocast, channels-last' if device.type == 'cuda' else ''})\n")
+    print("| step | model alone (limit) | CPU workers | device augmentation | ms/step, device aug. | / plain |")
+    print("|---|---|---|---|---|---|")
+    names = [n for n in ("plain", "bilevel", "joint") if n in steps]
+    names += [f"{n}+compile" for n in names if args.compile]
+    rate = lambda key: args.batch / per_step[key]  # noqa: E731
+    for name in names:
+        limit = rate(f"{name}/model")
+        cells = [f"{limit:.0f}"]
+        for feed in ("workers", "device"):
+            key = f"{name}/{feed}"
+            cells.append(f"{rate(key):.0f} ({rate(key) / limit:.0%})" if key in per_step else "-")
+        base = per_step.get("plain/device")
+        ratio = f"{per_step[f'{name}/device'] / base:.2f}x" if base else "-"
+        print(f"| {name} | {' | '.join(cells)} | {per_step[f'{name}/device'] * 1e3:.1f} | {ratio} |")
+    print("\nimages/s counts the training batch (2 views each); the bilevel step also takes an architecture batch.")
+    if compile_seconds is not None:
+        print(f"torch.compile: {compile_seconds:.0f} s for the first calls of the compiled models")
+    # projections: a search's epoch is its weight half (bilevel) or all images (joint)
+    print(f"\n### Projected training time on {args.epoch_images} images (steps only)\n")
+    print("| run | feed | steps | projected |")
+    print("|---|---|---|---|")
+    plans = [("100-epoch search, bilevel", "bilevel", 100, args.epoch_images // 2),
+             ("100-epoch search, joint", "joint", 100, args.epoch_images),
+             ("800-epoch pretrain", "plain", 800, args.epoch_images)]
+    for label, name, epochs, images in plans:
+        if name not in steps:
+            continue
+        total = epochs * (images // args.batch)
+        for feed in ("model", "workers", "device"):
+            hours = total * per_step[f"{name}/{feed}"] / 3600
+            print(f"| {label} | {feed} | {total} | {hours * 60:.1f} min |")
+    print(f"\n(total benchmark time {time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
