@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import random
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -64,8 +66,7 @@ def load_checkpoint(path: str | os.PathLike, command: str | None = None) -> dict
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises a variety of types for corrupt or unsafe files
-        raise CheckpointError(f"{path} is corrupt or not a checkpoint nasiam can read safely "
-                              f"({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+        raise CheckpointError(refusal(path, e)) from None
     header = state.get("nasiam") if isinstance(state, dict) else None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise CheckpointError(f"{path} was not written by nasiam (no nasiam header); "
@@ -75,6 +76,30 @@ def load_checkpoint(path: str | os.PathLike, command: str | None = None) -> dict
     if command is not None and header.get("command") != command:
         raise CheckpointError(f"{path} is a `nasiam {header.get('command')}` checkpoint, not `nasiam {command}`")
     return state
+
+
+def refusal(path: str | os.PathLike, error: BaseException) -> str:
+    """Why `path` was refused, in nasiam's words. PyTorch's message for a file holding code
+    advises loading it again with `weights_only=False` (or allow-listing the code), which would
+    run whatever the file holds: none of its text is relayed, only what the file asked for."""
+    text = str(error)
+    if isinstance(error, pickle.UnpicklingError) or "weights only" in text.lower() or "weights_only" in text:
+        found = re.search(r"GLOBAL ([\w.]+)|[Uu]nsupported (?:global|class):? ?([\w.]+)", text)
+        opcode = re.search(r"[Uu]nsupported operand (\d+)", text)
+        if found:
+            what = f"refers to `{found.group(1) or found.group(2)}`, code rather than data"
+        elif opcode:
+            what = f"uses pickle instruction {opcode.group(1)}, which the safe reader does not accept"
+        else:
+            what = "holds objects other than tensors, numbers, strings and containers"
+        return (f"{path} was refused: it {what}. nasiam reads checkpoints with torch.load(weights_only=True), "
+                "which runs nothing from the file, and loads no checkpoint any other way; a nasiam checkpoint "
+                "never needs more. This file was not written by nasiam, or was altered since: do not load it "
+                "unless you know where it came from. Resume from a run directory's checkpoints/last.ckpt or "
+                "epoch=N.ckpt")
+    first = text.splitlines()[0][:200] if text else ""
+    return (f"{path} is corrupt or not a checkpoint nasiam can read safely ({type(error).__name__}: {first}); "
+            "pass a checkpoint from a nasiam run directory (checkpoints/last.ckpt or epoch=N.ckpt)")
 
 
 def find_checkpoint(target: str | os.PathLike) -> Path:

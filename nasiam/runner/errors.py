@@ -26,3 +26,19 @@ class CollapseError(RunError):
     """The searched heads' embeddings collapsed; the genotype is refused."""
 
     exit_code = 3
+
+
+class RunDirLockedError(RunError):
+    """Another live process owns the run directory (see nasiam.runner.lock)."""
+
+    exit_code = 2
+
+
+class RunInterrupted(RunError):
+    """SIGINT or SIGTERM stopped the run at a step boundary, after a resumable checkpoint;
+    the exit code is the shell's for that signal (128 + its number: 130, 143)."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum

@@ -1,0 +1,68 @@
+"""A loader's batches that a run stopped mid-epoch can continue exactly where it left off.
+
+A DataLoader pass draws its shuffle order (and its workers' seeds) from the global RNG when its
+iterator is created; what it yields after that depends on that draw and on how many batches
+were taken. So a pass is rebuilt by restoring the RNG state it started from, creating the
+iterator, and taking (and dropping) the batches already consumed. The global RNG is then put
+back, so the training step after the resume draws what it would have drawn. Without a position
+the batches are exactly the loader's own: an uninterrupted run is unchanged.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator
+
+from nasiam.runner import checkpoint as ckpt
+from nasiam.runner.errors import CheckpointError
+
+
+class ResumableBatches:
+    """Iterates `loader` for one pass, or pass after pass when `endless` (re-shuffling each,
+    as `forever` does); `position()` says how to rebuild the current pass."""
+
+    def __init__(self, loader: Iterable, endless: bool = False, position: dict[str, Any] | None = None):
+        self.loader, self.endless = loader, endless
+        self._iterator: Iterator | None = None
+        self._pass_rng: dict[str, Any] | None = None
+        self.consumed = 0
+        if position is not None:
+            self._replay(position)
+
+    def _start_pass(self) -> None:
+        self._pass_rng = ckpt.rng_state()  # before iter(): the pass's shuffle is drawn there
+        self._iterator = iter(self.loader)
+        self.consumed = 0
+
+    def _replay(self, position: dict[str, Any]) -> None:
+        now = ckpt.rng_state()
+        ckpt.set_rng_state(position["rng"])
+        self._start_pass()
+        for _ in range(int(position["consumed"])):
+            try:
+                next(self._iterator)
+            except StopIteration:
+                raise CheckpointError("the checkpoint's loader position is past the end of its pass: the data "
+                                 "changed since it was written") from None
+            self.consumed += 1
+        ckpt.set_rng_state(now)
+
+    def position(self) -> dict[str, Any] | None:
+        """The state the current pass began from and the batches taken since (None before the first)."""
+        if self._pass_rng is None:
+            return None
+        return {"rng": self._pass_rng, "consumed": self.consumed}
+
+    def __iter__(self) -> ResumableBatches:
+        return self
+
+    def __next__(self):
+        if self._iterator is None:
+            self._start_pass()
+        try:
+            batch = next(self._iterator)
+        except StopIteration:
+            if not self.endless:
+                raise
+            self._start_pass()
+            batch = next(self._iterator)
+        self.consumed += 1
+        return batch

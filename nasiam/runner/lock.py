@@ -1,0 +1,110 @@
+"""One run per run directory: an exclusive `flock` on RUN_DIR/.lock, held for the whole job.
+
+Two processes writing checkpoints, metrics and heads into one directory interleave silently,
+so the run that comes second is refused with the owner's pid, host and start time (the file's
+JSON). The kernel drops a `flock` when its holder dies, however it dies, so a lock file left by
+a killed run blocks nothing: the next run takes the lock, says that the previous owner ended
+without cleaning up, and overwrites the file. Readers (`nasiam export`) take no lock:
+checkpoints are replaced atomically, so they always read a whole one.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from nasiam.runner.errors import RunDirLockedError
+
+LOCK_FILE = ".lock"
+
+
+def read_owner(path: Path) -> dict[str, Any] | None:
+    """The owner recorded in a lock file, or None if it is empty or unreadable."""
+    try:
+        owner = json.loads(path.read_text()[:4096])
+    except (OSError, ValueError):
+        return None
+    return owner if isinstance(owner, dict) else None
+
+
+def describe_owner(owner: dict[str, Any] | None) -> str:
+    if not owner:
+        return "another process (its lock file is empty: it is just starting)"
+    since = owner.get("since")
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since)) if isinstance(since, (int, float)) else "?"
+    return f"pid {owner.get('pid', '?')} on {owner.get('host', '?')} (since {when}, `nasiam {owner.get('command', '?')}`)"
+
+
+class RunDirLock:
+    """`acquire()` takes the lock or raises RunDirLockedError; `release()` removes the file
+    and drops the lock. `stale_owner` is the owner a killed run left in the file, if any."""
+
+    def __init__(self, run_dir: str | os.PathLike, command: str = "run"):
+        self.path = Path(run_dir) / LOCK_FILE
+        self.command = command
+        self.fd: int | None = None
+        self.stale_owner: dict[str, Any] | None = None
+        self._created_dir = False
+
+    def acquire(self) -> RunDirLock:
+        self._created_dir = not self.path.parent.exists()
+        while True:
+            self.path.parent.mkdir(parents=True, exist_ok=True)  # again if a leaving owner removed it
+            # O_CLOEXEC: processes the run starts must not keep the lock alive after it ends
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                owner = read_owner(self.path)
+                raise RunDirLockedError(
+                    f"{self.path.parent} is in use by {describe_owner(owner)}: one run writes to a run directory at a "
+                    "time. Wait for it to end (or stop it) before resuming, choose another --run_name, or read its "
+                    "latest checkpoint meanwhile with `nasiam export`") from None
+            # The previous owner may have removed the file between our open and our flock;
+            # then we hold a lock on a file nobody else sees: start again on the new one.
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        self.fd = fd
+        self.stale_owner = read_owner(self.path)
+        record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": round(time.time(), 3),
+                             "command": self.command}).encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, record, 0)
+        return self
+
+    def describe_stale(self) -> str | None:
+        """What to tell the user when a killed run left its lock file behind."""
+        if not self.stale_owner:
+            return None
+        return (f"{self.path.parent}: the previous run here ({describe_owner(self.stale_owner)}) ended without "
+                "cleaning up (killed, or its machine went down); its lock was released with it, taking over")
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)  # still under the lock: nobody else can own it yet
+        finally:
+            os.close(self.fd)  # drops the lock
+            self.fd = None
+        if self._created_dir:  # a run refused before writing anything leaves no empty directory
+            try:
+                self.path.parent.rmdir()
+            except OSError:
+                pass
+
+    def __enter__(self) -> RunDirLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()

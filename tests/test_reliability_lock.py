@@ -1,0 +1,84 @@
+"""One run per run directory: a second run (or --resume) on a live one exits 2 naming the owner;
+a killed owner's lock file blocks nothing; `nasiam export` reads a running directory."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from _runs import TINY
+
+from nasiam.cli import main
+from nasiam.runner.errors import RunDirLockedError
+from nasiam.runner.lock import LOCK_FILE, RunDirLock
+
+
+def _hold_lock_in_child(run_dir):
+    """A process that takes the run directory's lock and sleeps."""
+    code = textwrap.dedent(f"""
+        import sys, time
+        from nasiam.runner.lock import RunDirLock
+        RunDirLock({str(run_dir)!r}, "search").acquire()
+        print("locked", flush=True)
+        time.sleep(600)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_a_live_owner_is_named_and_a_killed_one_blocks_nothing(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    child = _hold_lock_in_child(run_dir)
+    try:
+        with pytest.raises(RunDirLockedError, match=f"in use by pid {child.pid} on "):
+            RunDirLock(run_dir).acquire()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert json.loads((run_dir / LOCK_FILE).read_text())["pid"] == child.pid  # left behind by the kill
+    # the kernel released the flock with the process: the leftover file is taken over, and said so
+    assert main(["search", *TINY, f"--out_dir={tmp_path}", "--run_name=run", "--resume"]) == 2
+    captured = capsys.readouterr()
+    assert f"pid {child.pid}" in captured.out and "ended without cleaning up" in captured.out
+    assert "has no checkpoints/last.ckpt" in captured.err  # the resume itself then fails as it should
+    assert not (run_dir / LOCK_FILE).exists()  # released at exit
+
+
+def test_second_run_and_resume_on_a_running_directory_exit_2_and_export_reads_it(tmp_path, capsys):
+    args = [*TINY, "--epochs=40", f"--out_dir={tmp_path}", "--run_name=live"]
+    run_dir = tmp_path / "live"
+    owner = subprocess.Popen([sys.executable, "-m", "nasiam", "search", *args], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        checkpoint = run_dir / "checkpoints" / "epoch=1.ckpt"
+        deadline = time.time() + 600
+        while not checkpoint.exists() and owner.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert owner.poll() is None, "the owner ended before the test could use its directory"
+        config = (run_dir / "config.yaml").read_bytes()
+        for extra in ([], ["--resume"], ["--resume=" + str(run_dir)]):
+            assert main(["search", *args, *extra]) == 2
+            err = capsys.readouterr().err
+            assert f"in use by pid {owner.pid}" in err and "one run writes to a run directory at a time" in err, err
+        assert (run_dir / "config.yaml").read_bytes() == config  # the refused runs wrote nothing
+        # export takes no lock: it reads whichever checkpoint was last renamed into place, whole
+        assert main(["export", str(run_dir), "--out", str(tmp_path / "exported")]) == 0
+        assert (tmp_path / "exported" / "heads" / "projector" / "head.safetensors").is_file()
+        assert owner.poll() is None
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+
+
+def test_the_lock_is_released_when_a_run_fails(tmp_path):
+    # a run refused after taking the lock (no such data) leaves neither lock nor empty directory
+    assert main(["search", *TINY, "--dataset=cifar10", f"--data_root={tmp_path}", f"--out_dir={tmp_path}",
+                 "--run_name=x"]) == 2
+    assert not (tmp_path / "x").exists()
+    with RunDirLock(tmp_path / "y") as lock:
+        assert lock.stale_owner is None and json.loads((tmp_path / "y" / LOCK_FILE).read_text())["pid"] == os.getpid()
+    assert not (tmp_path / "y").exists()
