@@ -28,13 +28,17 @@ def _type_name(annotation) -> str:
     return text.upper()
 
 
-def add_config_options(parser: argparse.ArgumentParser, cls) -> None:
+def add_config_options(parser: argparse.ArgumentParser, cls, recipe: bool = True, exclude: Sequence[str] = (),
+                       title: str = "options (also recipe keys)") -> None:
     """One option per config field; defaults shown, values parsed later by nasiam.config."""
-    parser.add_argument("--config", metavar="RECIPE.yaml", help="read options from a recipe (recipes/*.yaml); "
-                                                                 "command-line options override it")
+    if recipe:
+        parser.add_argument("--config", metavar="RECIPE.yaml", help="read options from a recipe (recipes/*.yaml); "
+                                                                     "command-line options override it")
     hints = field_types(cls)
-    group = parser.add_argument_group("options (also recipe keys)")
+    group = parser.add_argument_group(title)
     for f in dataclasses.fields(cls):
+        if f.name in exclude:
+            continue
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         names = [f"--{f.name}"] + ([f"--{f.name.replace('_', '-')}"] if "_" in f.name else [])
         kind = typing.get_args(hints[f.name]) or (hints[f.name],)
@@ -43,6 +47,17 @@ def add_config_options(parser: argparse.ArgumentParser, cls) -> None:
         group.add_argument(*names, dest=f.name, default=argparse.SUPPRESS, metavar=_type_name(hints[f.name]),
                            nargs="?" if flag_like else None, const=f.metadata.get("const", "true") if flag_like else None,
                            help=f"{f.metadata.get('help', '')} (default: {shown})")
+
+
+def parse_search_options(tokens: list[str]) -> dict[str, str]:
+    """`nasiam search` options (`--key=value` ...) as {field: raw value}, checked by name;
+    values are parsed later by nasiam.config."""
+    parser = argparse.ArgumentParser(prog="nasiam search", add_help=False)
+    add_config_options(parser, SearchConfig, recipe=False)
+    args, unknown = parser.parse_known_args(tokens)
+    if unknown:
+        raise ConfigError(_unknown_options(parser, argparse.Namespace(config_cls=SearchConfig), unknown))
+    return {k: v for k, v in vars(args).items()}
 
 
 def config_from_args(cls, args: argparse.Namespace):
@@ -58,6 +73,15 @@ def _print_search_result(summary: dict[str, Any]) -> None:
           + (f", kNN top-1 {knn:.1f} %" if knn is not None else "") + ".")
     for slot, g in summary["genotypes"].items():
         print(f"  {slot:9s} {g}")
+    selection = summary.get("selection") or {}
+    if selection.get("method") == "verify":
+        print(f"  chosen by verification: candidate #{selection['chosen_rank']} of {len(selection['candidates'])} "
+              "(highest RankMe after a short training; genotype.argmax.json holds the argmax)")
+    weak, decisions = summary.get("near_uniform_decisions", 0), summary.get("decisions", [])
+    if decisions and weak:
+        print(f"\nNote: {weak} of {len(decisions)} decisions ended near uniform (best option below 1.5x the uniform "
+              "probability): the logits barely moved. Search longer (--epochs) or raise --arch_lr; see "
+              "summary.json 'decisions' for each one.")
     print(f"\nOutputs in {run_dir}/")
     print("  genotype.json           the searched genotypes (JSON)")
     print("  heads/<slot>/           exported heads with their searched weights: NASHead.from_pretrained(dir)")
@@ -135,6 +159,27 @@ def cmd_sweep(args) -> int:
     return EXIT_OK
 
 
+def cmd_compare(args) -> int:
+    from nasiam.compare import compare
+    from nasiam.config import PretrainConfig
+
+    options = {f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig) if hasattr(args, f.name)}
+    result = compare(args.heads, seeds=args.seeds, out=args.out, options=options, jobs=args.jobs,
+                     threads=args.threads)
+    print("\n" + result["markdown"])
+    report = result["report"]
+    print(f"{len(report.finished)} runs finished now, {len(report.skipped)} were already done; tables in "
+          f"{result['out']}/ (results.md, results.csv, results.json, comparison.png)")
+    if report.failures:
+        for failure in report.failures:
+            print(f"  failed: {failure.name} (exit {failure.returncode}) {failure.log}\n{failure.last_lines}",
+                  file=sys.stderr)
+        print("nasiam compare: some runs failed; fix the cause and re-run the same command to continue",
+              file=sys.stderr)
+        return 1
+    return EXIT_OK
+
+
 @_as_usage_errors
 def cmd_export(args) -> int:
     from nasiam.runner.export import export_run
@@ -178,6 +223,23 @@ def build_parser() -> argparse.ArgumentParser:
                                           "from the search's weights).")
     add_config_options(pretrain, PretrainConfig)
     pretrain.set_defaults(handler=cmd_pretrain, config_cls=PretrainConfig)
+    from nasiam.compare.plan import FORBIDDEN_COMMON
+
+    compare = sub.add_parser(
+        "compare", help="train several heads under one paired protocol and compare them (kNN, linear, RankMe)",
+        description="A head bake-off: every head is trained by `nasiam pretrain` with the same options on each "
+                    "seed (a seed fixes the data subset, init and augmentations), searches by `nasiam search` on "
+                    "the same seed. Re-running the same command continues where it stopped. Heads: default, "
+                    "paper, directpred, random:N, random:N/seed, search, search(--key=value ...), search:argmax, "
+                    "search+init, a search run directory or genotype.json, LABEL=SPEC; comma-separated.")
+    compare.add_argument("--heads", required=True, help="comma-separated head specs (see above)")
+    compare.add_argument("--seeds", default="5", help="a count (5: seeds 0-4) or a list (0,3,7) (default: 5)")
+    compare.add_argument("--jobs", type=int, default=1, help="runs at a time (default: 1)")
+    compare.add_argument("--threads", type=int, default=None, help="CPU threads per run (default: cores / jobs)")
+    compare.add_argument("--out", default="runs/compare", help="comparison directory (default: runs/compare)")
+    add_config_options(compare, PretrainConfig, recipe=False, exclude=FORBIDDEN_COMMON,
+                       title="options of every run (as for nasiam pretrain; searches get those they share)")
+    compare.set_defaults(handler=cmd_compare, config_cls=PretrainConfig)
     evaluate = sub.add_parser("eval", help="kNN, linear probe, semi-supervised fine-tuning, curves",
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                               description="Evaluate a run's backbone (or 'random' init), or plot curves of runs.")
@@ -251,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_handler(args) -> int:
     from nasiam.data import DataNotFoundError
     from nasiam.integrations.plain import HeadMismatchError
-    from nasiam.runner.errors import CheckpointError, CollapseError, NonFiniteLossError
+    from nasiam.runner.errors import CheckpointError, CollapseError, NonFiniteLossError, RunError, RunInterrupted
     from nasiam.space import GenotypeError
 
     prefix = f"nasiam {args.command}: error:"
@@ -266,6 +328,12 @@ def run_handler(args) -> int:
     except NonFiniteLossError as e:
         print(f"{prefix} {e}", file=sys.stderr)
         return EXIT_NONFINITE
+    except RunInterrupted as e:  # SIGINT (130) or SIGTERM (143), after a resumable checkpoint
+        print(f"\nnasiam {args.command}: {e}", file=sys.stderr)
+        return e.exit_code
+    except RunError as e:  # e.g. the run directory is in use by another run (2)
+        print(f"{prefix} {e}", file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
         print(f"\nnasiam {args.command}: interrupted; continue with --resume (the last finished epoch is kept)",
               file=sys.stderr)

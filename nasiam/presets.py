@@ -114,6 +114,16 @@ def mocov3_predictor(hidden_dim: int = 4096, out_dim: int = 256) -> Genotype:
                      "Chen et al. 2021, facebookresearch/moco-v3")
 
 
+@register_preset("directpred_predictor")
+def directpred_predictor(out_dim: int = 2048) -> Genotype:
+    """A linear predictor, one `Linear(d, d)` without norm, activation or bias: the baseline
+    of DirectPred (Tian et al. 2021, arXiv 2102.06810), who show that a linear predictor
+    trained by gradient descent matches SimSiam's MLP one. A strong baseline for predictor
+    search, which keeps proposing near-linear predictors."""
+    return _genotype("directpred_predictor", [_output(out_dim, "none", bias=False)],
+                     "Tian, Chen & Ganguli 2021 (arXiv 2102.06810)")
+
+
 # The NASiam paper's SimSiam genotype on CIFAR-10 with ResNet-18 (CIFAR stem, 512 features),
 # as published in its repository (SimSiam/genotypes/cifar10_resnet18.txt).
 NASIAM_SIMSIAM_CIFAR10_RESNET18 = {

@@ -18,6 +18,7 @@ import contextlib
 import heapq
 import itertools
 import math
+import random
 from typing import Any, Iterator, Mapping, Sequence
 
 import torch
@@ -212,6 +213,14 @@ class SearchableHead(nn.Module):
         for lp, decisions in beam:
             genotypes.append(self._compile(decisions, {**(meta or {}), "joint_probability": round(math.exp(lp), 8)}))
         return genotypes
+
+    def random_genotype(self, generator: random.Random, meta: Mapping | None = None) -> Genotype:
+        """An architecture drawn uniformly from this head's space: every choice of every
+        searchable layer independently uniform over its options (the random-search baseline
+        of Li & Talwalkar 2019). Seed `generator` to make the draw reproducible."""
+        decisions = [{name: [[generator.choice(list(options)), round(1.0 / len(options), 6)]]
+                      for name, options in layer.choices.items()} for layer in self.searchable_layers()]
+        return self._compile(decisions, {**(meta or {}), "sampled": "uniform"})
 
     @staticmethod
     def _layer_options(layer: SearchableLayer, probs: Mapping[str, Mapping[Any, float]]):

@@ -21,10 +21,14 @@ import torch.nn as nn
 from nasiam._io import atomic_write_text
 from nasiam.config import STRUCTURAL_KEYS, ConfigError, RunConfig, config_to_yaml
 from nasiam.eval.knn import extract_features, knn_accuracy
+from nasiam.eval.rankme import rankme
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.build import build_eval_datasets, canonical_framework, make_loader
-from nasiam.runner.errors import CheckpointError, NonFiniteLossError
+from nasiam.runner.batches import ResumableBatches
+from nasiam.runner.errors import CheckpointError, NonFiniteLossError, RunDirLockedError, RunInterrupted
+from nasiam.runner.lock import RunDirLock
 from nasiam.runner.logger import RunLogger
+from nasiam.runner.stop import StopSignals
 
 __all__ = ["Run", "forever", "tune_cpu_allocator"]
 
@@ -61,6 +65,9 @@ def _precision(cfg: RunConfig, use_cuda: bool) -> str:
     return "32-true"
 
 
+DATA_SEED_OFFSET = 10_000  # the data stream's seed is seed + this (+ rank): apart from the init's stream
+
+
 class Run:
     command: ClassVar[str]
 
@@ -70,6 +77,14 @@ class Run:
         self.history: list[dict[str, Any]] = []   # per-epoch metrics
         self.elapsed = 0.0                        # training seconds, across resumes
         self.epoch_callbacks: list = []           # f(epoch, metrics) after each epoch (sweeps prune here)
+        self.rankme: float | None = None          # RankMe of the last kNN memory bank's features
+        self.eval_features: tuple | None = None   # ((bank, labels), (test, labels)) of the last kNN
+        self.run_lock: RunDirLock | None = None   # rank 0's ownership of the run directory
+        self.stop_signals = StopSignals()         # SIGINT/SIGTERM noted, acted on at a step boundary
+        self._stop_at_boundary = False            # the ranks' agreement on it (set by check_finite)
+        self._resume_mid: dict[str, Any] | None = None  # this rank's position in a half-done epoch
+        self._resume_positions: dict[str, Any] = {}      # its loaders' positions, for `batches`
+        self._batches: dict[str, ResumableBatches] = {}  # the epoch's loader passes, by name
 
     # -- to define in subclasses -------------------------------------------------------
     def build(self) -> None:
@@ -101,6 +116,11 @@ class Run:
         from lightning.fabric.strategies import DDPStrategy
 
         cfg = self.cfg
+        # numpy's seeds are 32-bit and the data stream's is offset from --seed (per rank): refuse
+        # here, before anything is written, rather than fail inside Lightning
+        top = 2 ** 32 - 1 - DATA_SEED_OFFSET - cfg.devices
+        if not 0 <= cfg.seed <= top:
+            raise ConfigError(f"--seed must be an integer in [0, {top}], got {cfg.seed}")
         accelerator = "cuda" if cfg.accelerator == "gpu" else cfg.accelerator
         use_cuda = accelerator == "cuda" or (accelerator == "auto" and torch.cuda.is_available())
         if not use_cuda:
@@ -116,26 +136,54 @@ class Run:
         self.channels_last = cfg.channels_last if cfg.channels_last is not None else self.fabric.device.type == "cuda"
 
     def resolve_run_dir(self) -> tuple[Path, Path | None]:
-        """The run directory, and the checkpoint to resume from (if resuming)."""
+        """The run directory, locked for this run (see `lock_run_dir`), and the checkpoint to
+        resume from (if resuming). The lock comes first: a run that is still going may not have
+        written its first checkpoint yet, and must not be resumed (or started over) meanwhile."""
         cfg = self.cfg
         resume = cfg.resume
         if resume is not None and resume.lower() not in ("true", "1", "yes", "last"):
-            checkpoint = ckpt.find_checkpoint(resume)
-            run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
-            return run_dir, checkpoint
+            target = Path(resume)
+            if not target.exists():
+                ckpt.find_checkpoint(target)  # raises: nothing to resume there (and no directory is created)
+            run_dir = target
+            if target.is_file():
+                run_dir = target.parent.parent if target.parent.name == "checkpoints" else target.parent
+            self.lock_run_dir(run_dir)
+            return run_dir, ckpt.find_checkpoint(target)
         if resume is not None:
             if not cfg.run_name:
                 raise CheckpointError("--resume needs the run to continue: pass --run_name NAME (as when it started) "
                                       "or --resume=RUN_DIR")
             run_dir = Path(cfg.out_dir) / cfg.run_name
+            if not run_dir.exists():
+                ckpt.find_checkpoint(run_dir)  # raises: no such run directory
+            self.lock_run_dir(run_dir)
             return run_dir, ckpt.find_checkpoint(run_dir)
         name = cfg.run_name or f"{self.command}-{canonical_framework(cfg)}-{datetime.now():%Y%m%d-%H%M%S}"
         name = self.fabric.broadcast(name)  # every rank writes to rank 0's directory
         run_dir = Path(cfg.out_dir) / name
+        self.lock_run_dir(run_dir)
         if (run_dir / "checkpoints" / ckpt.LAST).exists():
             raise CheckpointError(f"{run_dir} already holds a run; continue it with --resume --run_name {name}, "
                                   "or choose another --run_name")
         return run_dir, None
+
+    def lock_run_dir(self, run_dir: Path) -> None:
+        """Rank 0 takes the run directory's lock for the whole job (released in `execute`); every
+        rank learns whether it got it, so none is left waiting for the others."""
+        refused = None
+        if self.fabric.is_global_zero:
+            try:
+                self.run_lock = RunDirLock(run_dir, self.command).acquire()
+            except RunDirLockedError as e:
+                refused = str(e)
+            else:
+                stale = self.run_lock.describe_stale()
+                if stale:
+                    self.say(stale)
+        refused = self.fabric.broadcast(refused)
+        if refused:
+            raise RunDirLockedError(refused)
 
     def header(self) -> dict[str, Any]:
         return {"command": self.command, "framework": canonical_framework(self.cfg),
@@ -144,24 +192,33 @@ class Run:
     def _all_rng_states(self) -> list:
         """Every rank's random generators (ranks draw differently: their augmentations and
         sampled paths differ), gathered on every rank."""
-        state = ckpt.rng_state()
+        return self._gather(ckpt.rng_state())
+
+    def _gather(self, value: Any) -> list:
+        """`value` of every rank, in rank order, on every rank."""
         if self.fabric.world_size == 1:
-            return [state]
+            return [value]
         import torch.distributed as dist
 
         gathered: list = [None] * self.fabric.world_size
-        dist.all_gather_object(gathered, state)
+        dist.all_gather_object(gathered, value)
         return gathered
 
-    def save(self, epoch_done: int) -> None:
-        """Checkpoint after `epoch_done` epochs: last.ckpt and epoch=N.ckpt (rank 0)."""
+    def save(self, epoch_done: int, mid_epoch: dict[str, Any] | None = None) -> None:
+        """Checkpoint after `epoch_done` epochs: last.ckpt and epoch=N.ckpt (rank 0). With
+        `mid_epoch` (this rank's position in the next epoch, see `step_boundary`), last.ckpt
+        only: the epoch=N files stay whole epochs."""
         rng_states = self._all_rng_states()
+        positions = self._gather(mid_epoch) if mid_epoch is not None else None
         if self.fabric.is_global_zero:
             directory = self.run_dir / "checkpoints"
+            elapsed = self.elapsed + (time.perf_counter() - self._epoch_started if positions else 0.0)
             state = {**self.state(), "epoch": epoch_done, "global_step": self.global_step, "rng": rng_states,
-                     "history": self.history, "elapsed": self.elapsed}
+                     "history": self.history, "elapsed": elapsed}
+            if positions is not None:
+                state["mid_epoch"] = {"step": int(positions[0]["step"]), "ranks": positions}
             ckpt.save_checkpoint(directory / ckpt.LAST, state, self.header())
-            if self.cfg.keep_checkpoints != 0:
+            if self.cfg.keep_checkpoints != 0 and positions is None:
                 ckpt.save_checkpoint(directory / f"epoch={epoch_done}.ckpt", state, self.header())
                 ckpt.prune_epoch_checkpoints(directory, self.cfg.keep_checkpoints)
         self.fabric.barrier()
@@ -180,11 +237,23 @@ class Run:
         self.history, self.elapsed = list(state.get("history", [])), float(state.get("elapsed", 0.0))
         rng = state["rng"]
         self._resume_rng = rng[self.fabric.global_rank] if isinstance(rng, list) else rng
+        mid = state.get("mid_epoch")
+        if mid is not None:  # stopped by a signal inside epoch `start_epoch + 1`
+            ranks = mid.get("ranks") if isinstance(mid, dict) else None
+            if not isinstance(ranks, list) or len(ranks) != self.fabric.world_size:
+                raise CheckpointError(f"{path} holds a mid-epoch position this run cannot use; resume from "
+                                      f"checkpoints/epoch={self.start_epoch}.ckpt instead")
+            self._resume_mid = ranks[self.fabric.global_rank]
 
     def check_finite(self, loss: torch.Tensor, epoch: int, step: int) -> None:
-        bad = torch.tensor(0.0 if bool(torch.isfinite(loss.detach())) else 1.0, device=self.fabric.device)
+        # One reduction carries both flags (a non-finite loss on any rank; a stop signal on any
+        # rank), so every rank stops at the same step boundary without a second collective.
+        flags = torch.tensor([0.0 if bool(torch.isfinite(loss.detach())) else 1.0,
+                              1.0 if self.stop_signals.requested else 0.0], device=self.fabric.device)
         if self.fabric.world_size > 1:
-            bad = self.fabric.all_reduce(bad, reduce_op="sum")
+            flags = self.fabric.all_reduce(flags, reduce_op="sum")
+            self._stop_at_boundary = float(flags[1]) > 0
+        bad = flags[0]
         if float(bad) > 0:
             last = self.run_dir / "checkpoints" / ckpt.LAST
             kept = (f"the last good checkpoint is {last} (after epoch {self.start_epoch_of_last()})"
@@ -192,6 +261,62 @@ class Run:
             raise NonFiniteLossError(
                 f"the loss became {float(loss.detach()):.4g} at epoch {epoch + 1}, step {step}; training stopped and {kept}. "
                 "Lower --lr (or --arch_lr), then continue with --resume.", epoch, step)
+
+    # -- stopping on a signal, and continuing mid-epoch -----------------------------------
+    def batches(self, loader, name: str, endless: bool = False) -> ResumableBatches:
+        """The epoch's batches of `loader` (pass after pass when `endless`), continuing where a
+        run stopped mid-epoch left off; `name` tells the loaders apart in the checkpoint ("train":
+        the loader whose batches count the epoch's steps)."""
+        self._batches[name] = ResumableBatches(loader, endless, self._resume_positions.pop(name, None))
+        return self._batches[name]
+
+    def resume_within_epoch(self) -> dict[str, Any]:
+        """Call at the start of every epoch, after resetting the monitors and before `batches`:
+        the running sums a run stopped in this epoch had reached (empty otherwise), with the
+        collapse monitors restored. The saved position is used once, by this epoch only."""
+        self._batches = {}
+        mid, self._resume_mid = self._resume_mid, None
+        self._resume_positions = dict(mid["batches"]) if mid is not None else {}
+        if mid is None:
+            return {}
+        for name, saved in mid["monitors"].items():
+            # the monitors keep the epoch's last embeddings in chunks; restored as they were,
+            # they report (and trim) exactly as in an uninterrupted run
+            monitor = getattr(self, name)
+            monitor._chunks, monitor._count = list(saved["chunks"]), int(saved["count"])
+        return dict(mid["sums"])
+
+    def step_boundary(self, epoch: int, **sums: Any) -> None:
+        """The end of a training step. On SIGINT/SIGTERM, write last.ckpt with the epoch's
+        position (batches taken from each loader, the RNG state each pass began from, the
+        running sums `sums`, the monitors) and stop: `--resume` continues at the next step."""
+        stop = self.stop_signals.requested if self.fabric.world_size == 1 else self._stop_at_boundary
+        if not stop:
+            return
+        positions = {name: b.position() for name, b in self._batches.items() if b.position() is not None}
+        monitors = {name: {"chunks": list(getattr(self, name)._chunks), "count": getattr(self, name)._count}
+                    for name in ("monitor", "feature_monitor") if hasattr(self, name)}
+        step = self._batches["train"].consumed if "train" in self._batches else 0
+        self.save(epoch, {"step": step, "batches": positions, "sums": sums, "monitors": monitors})
+        self._interrupted(f"after step {step} of epoch {epoch + 1}")
+
+    def stop_if_requested(self, epochs_done: int) -> None:
+        """At an epoch boundary (its checkpoint written): stop if a signal came meanwhile."""
+        stop = self.stop_signals.requested
+        if self.fabric.world_size > 1:
+            flag = torch.tensor(1.0 if stop else 0.0, device=self.fabric.device)
+            stop = float(self.fabric.all_reduce(flag, reduce_op="sum")) > 0
+        if stop:
+            self._interrupted(f"after epoch {epochs_done}")
+
+    def _interrupted(self, where: str) -> None:
+        import signal
+
+        signum = self.stop_signals.signum or signal.SIGTERM  # another rank's signal: report it as a stop
+        name = signal.Signals(signum).name
+        raise RunInterrupted(f"stopped by {name} {where}; the checkpoint {self.run_dir / 'checkpoints' / ckpt.LAST} "
+                             f"holds that point: continue with --resume --run_name {self.run_dir.name} "
+                             f"--out_dir {self.run_dir.parent}", signum)
 
     def start_epoch_of_last(self) -> int:
         return len(self.history)
@@ -212,6 +337,14 @@ class Run:
 
     def execute(self) -> dict[str, Any]:
         self.setup_fabric()
+        try:
+            return self._execute()
+        finally:
+            if self.run_lock is not None:  # however the run ends: the directory is free again
+                self.run_lock.release()
+                self.run_lock = None
+
+    def _execute(self) -> dict[str, Any]:
         self.run_dir, resume_from = self.resolve_run_dir()
         self._resume_rng = None
         try:
@@ -227,9 +360,11 @@ class Run:
             DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(self.model, ignored)
         self.fabric_model = self.fabric.setup_module(self.model)  # DDP syncs rank 0's weights here
         self.setup_optimizers()
-        if self.fabric.world_size > 1:
-            # from here on each rank draws its own augmentations and sampled paths
-            self.fabric.seed_everything(self.cfg.seed + self.fabric.global_rank, verbose=False)
+        # From here on the data order, the augmentations and the sampled paths depend on the seed
+        # and the rank only, not on how many random numbers the model's init drew: runs with
+        # different heads and one seed see the same batches (paired comparisons, `nasiam
+        # compare`), and each rank draws its own.
+        self.fabric.seed_everything(self.cfg.seed + DATA_SEED_OFFSET + self.fabric.global_rank, verbose=False)
         if resume_from is not None:
             self.restore(resume_from)
             self.say(f"resuming {self.run_dir} after epoch {self.start_epoch}")
@@ -242,9 +377,10 @@ class Run:
                                 resume_step=self.global_step if resume_from is not None else None)
         if self._resume_rng is not None:
             ckpt.set_rng_state(self._resume_rng)  # last, so the data order continues exactly
+        self.stop_signals.install()  # each rank's own: all of them stop at the same boundary
         try:
             for epoch in range(self.start_epoch, self.cfg.epochs):
-                start = time.perf_counter()
+                self._epoch_started = start = time.perf_counter()
                 metrics = self.train_epoch(epoch)
                 self.elapsed += time.perf_counter() - start
                 metrics = {"epoch": epoch + 1, "epoch_seconds": round(time.perf_counter() - start, 2), **metrics}
@@ -257,8 +393,12 @@ class Run:
                 self.say(self.describe_epoch(metrics))
                 for callback in self.epoch_callbacks:
                     callback(epoch, metrics)
+                self.stop_if_requested(epoch + 1)
+            # from here a signal acts at once again: the last epoch's checkpoint is written
+            self.stop_signals.restore()
             return self.finish()
         finally:
+            self.stop_signals.restore()
             self.logger.close()
 
     def after_epoch(self, epoch: int) -> None:
@@ -310,10 +450,12 @@ class Run:
             metrics.update(feature_std=features.normalized_std, feature_rank=features.effective_rank)
         if self.cfg.knn_every and (epoch + 1) % self.cfg.knn_every == 0:
             metrics["knn_top1"] = self.knn()
+            metrics["rankme"] = self.rankme
         return metrics
 
     def knn(self) -> float | None:
-        """kNN top-1 (%) of the backbone features on the test split (rank 0; others wait)."""
+        """kNN top-1 (%) of the backbone features on the test split (rank 0; others wait); also
+        sets `self.rankme`, RankMe of the memory bank's features (labels unused)."""
         accuracy = None
         if self.fabric.is_global_zero:
             bank_set, test_set = build_eval_datasets(self.cfg, self.info)
@@ -323,5 +465,8 @@ class Run:
             test = extract_features(self.model.backbone, make_loader(test_set, self.cfg, False, False), device,
                                     self.channels_last)
             accuracy = knn_accuracy(*bank, *test, num_classes=self.info.num_classes, k=self.cfg.knn_k)
+            # the label-free score of the same features, so runs can be compared without labels
+            self.rankme = rankme(bank[0])
+            self.eval_features = (bank, test)  # kept for a linear probe at the end of a run
         self.fabric.barrier()
         return accuracy

@@ -13,6 +13,7 @@ import torch
 
 from nasiam.backbones import feature_dim
 from nasiam.config import PretrainConfig
+from nasiam.eval.linear import linear_probe
 from nasiam.eval.plots import plot_curves
 from nasiam.frameworks import framework_class
 from nasiam.runner import outputs
@@ -96,9 +97,12 @@ class PretrainRun(Run):
         self.set_sampler_epoch(self.loader, epoch)
         self.monitor.reset()
         self.feature_monitor.reset()
-        total, images, start = 0.0, 0, time.perf_counter()
+        resumed = self.resume_within_epoch()  # a run stopped mid-epoch by a signal continues its sums
+        batches = self.batches(self.loader, "train")
+        total, images, start = float(resumed.get("total", 0.0)), 0, time.perf_counter()
         bar = progress(len(self.loader), fabric.is_global_zero and self.verbose, f"pretrain {epoch + 1}/{cfg.epochs}")
-        for views, _ in self.loader:
+        bar.update(batches.consumed)
+        for views, _ in batches:
             step = self.global_step
             lr = warmup_cosine_lr(self.base_lr(), step, self.total_steps, cfg.warmup_lr_epochs * len(self.loader))
             for group in self.optimizer.param_groups:
@@ -121,6 +125,7 @@ class PretrainRun(Run):
                 self.logger.log({"train/loss": loss, "train/lr": lr, "train/images_per_second": rate}, step)
                 bar.set_postfix(loss=f"{loss:.3f}", img_s=f"{rate:.0f}", refresh=False)
             bar.update(1)
+            self.step_boundary(epoch, total=total)  # stops here on SIGINT/SIGTERM
         bar.close()
         metrics = {"loss": total / max(1, len(self.loader)),
                    "images_per_second": round(images / max(time.perf_counter() - start, 1e-9), 1)}
@@ -132,8 +137,15 @@ class PretrainRun(Run):
         final = self.history[-1].get("knn_top1") if self.history else None
         if final is None:
             final = self.knn()
+        linear = None
+        if fabric.is_global_zero and self.eval_features is not None and cfg.linear_probe_epochs > 0:
+            # the offline linear probe on the kNN's features (memory bank -> test split)
+            (bank, bank_labels), (test, test_labels) = self.eval_features
+            linear = linear_probe(bank, bank_labels, test, test_labels, self.info.num_classes,
+                                  epochs=cfg.linear_probe_epochs, seed=cfg.seed).test_top1
         summary = {"command": "pretrain", "framework": canonical_framework(cfg), "run_dir": str(self.run_dir),
-                   "head": cfg.head, "init": cfg.init, "knn_top1": final, "train_seconds": round(self.elapsed, 1),
+                   "head": cfg.head, "init": cfg.init, "knn_top1": final, "linear_top1": linear,
+                   "rankme": self.rankme, "train_seconds": round(self.elapsed, 1),
                    "heads": {slot: (h.genotype.describe() if hasattr(h, "genotype") else type(h).__name__)
                              for slot, h in self.model.heads().items()},
                    "world_size": fabric.world_size, "epochs": self.history}
@@ -146,7 +158,7 @@ class PretrainRun(Run):
             if len(curve) > 1:
                 plot_curves({self.run_dir.name: curve}, self.run_dir / "knn.png")
             outputs.write_json(self.run_dir / "summary.json", summary)
-            self.logger.summary({"knn_top1": final})
+            self.logger.summary({"knn_top1": final, "linear_top1": linear, "rankme": self.rankme})
         fabric.barrier()
         return summary
 

@@ -28,7 +28,7 @@ from nasiam.runner.build import (
 )
 from nasiam.runner.errors import CollapseError
 from nasiam.runner.logger import progress
-from nasiam.runner.loop import Run, forever
+from nasiam.runner.loop import Run
 from nasiam.search import Architect, CollapseMonitor, gumbel_tau, momentum_schedule, warmup_cosine_lr
 
 __all__ = ["SearchRun", "run_search"]
@@ -115,16 +115,19 @@ class SearchRun(Run):
         self.set_sampler_epoch(self.weight_loader, epoch)
         if self.arch_loader is not None:
             self.set_sampler_epoch(self.arch_loader, epoch)
-        arch_batches = forever(self.arch_loader) if self.arch_loader is not None else None
         searching = epoch >= cfg.warmup_epochs and not self.multi_trial  # multi-trial: logits never train
         second_order = cfg.strategy == "darts2" and searching
         self.monitor.reset()
         self.feature_monitor.reset()
-        totals: dict[str, float] = {}
-        arch_steps = 0
+        resumed = self.resume_within_epoch()  # a run stopped mid-epoch by a signal continues its sums
+        arch_batches = self.batches(self.arch_loader, "arch", endless=True) if self.arch_loader is not None else None
+        batches = self.batches(self.weight_loader, "train")
+        totals: dict[str, float] = dict(resumed.get("totals", {}))
+        arch_steps = int(resumed.get("arch_steps", 0))
         images, start = 0, time.perf_counter()
         bar = progress(len(self.weight_loader), fabric.is_global_zero and self.verbose, f"search {epoch + 1}/{cfg.epochs}")
-        for views, _ in self.weight_loader:
+        bar.update(batches.consumed)
+        for views, _ in batches:
             step = self.global_step
             lr = self._set_lr(step)
             if cfg.strategy == "gumbel":
@@ -168,6 +171,7 @@ class SearchRun(Run):
                                 step)
                 bar.set_postfix(loss=f"{metrics['loss']:.3f}", img_s=f"{rate:.0f}", refresh=False)
             bar.update(1)
+            self.step_boundary(epoch, totals=totals, arch_steps=arch_steps)  # stops here on SIGINT/SIGTERM
         bar.close()
         n = max(1, len(self.weight_loader))
         arch_keys = ("arch_loss", "beta_decay", "arch_grad_rms", "arch_skipped")
@@ -209,7 +213,12 @@ class SearchRun(Run):
             with fabric.autocast():  # the features were encoded under it
                 chosen = select_by_trials(self.model, batches, cfg.strategy, cfg.genotype_trials, cfg.seed,
                                           cfg.collapse_min_std, cfg.collapse_min_rank, self.run_dir / "trials.csv")
-        chosen = fabric.broadcast(chosen)
+        self._fix_decisions(fabric.broadcast(chosen))
+
+    def _fix_decisions(self, chosen: dict[str, list[dict[str, Any]]]) -> None:
+        """Write a selection into every rank's logits (one-hot in effect) and checkpoint it, so
+        the outputs and `nasiam export` read it as they read a DARTS decision."""
+        cfg, fabric = self.cfg, self.fabric
         for slot, head in self.model.searchable_heads().items():
             for layer, decision in zip(head.searchable_layers(), chosen[slot]):
                 for choice, logits in layer.arch.items():
@@ -222,13 +231,52 @@ class SearchRun(Run):
             outputs.write_alphas_csv(self.run_dir / "alphas.csv", self.alpha_rows)
         self.save(cfg.epochs)  # the checkpoint now holds the selection: `nasiam export` reads it
 
+    def _select_by_verification(self, meta: dict[str, Any]) -> dict[str, Any] | None:
+        """selection=verify: train the top-k genotypes briefly, keep the best RankMe (rank 0
+        decides, every rank follows). Returns the selection record, or None when the
+        shortlist holds a single genotype."""
+        from nasiam.runner.selection import joint_candidates, verify_candidates
+
+        cfg, fabric = self.cfg, self.fabric
+        record, chosen = None, None
+        if fabric.is_global_zero:
+            candidates = joint_candidates(self.model, cfg.verify_top_k, meta)
+            if len(candidates) > 1:
+                self.say(f"verifying the {len(candidates)} most probable genotypes ({cfg.verify_epochs} epoch(s) "
+                         "each from the search's weights, scored by RankMe on held-out images)")
+                scored = verify_candidates(self, candidates, cfg.verify_epochs, cfg.verify_samples)
+                best = max(range(len(scored)), key=lambda i: scored[i]["rankme"])
+                heads = self.model.searchable_heads()
+                chosen = {slot: heads[slot]._decisions_from(g) for slot, g in scored[best]["genotypes"].items()}
+                record = {"method": "verify", "chosen_rank": best + 1, "epochs": cfg.verify_epochs,
+                          "samples": cfg.verify_samples,
+                          "candidates": [{"rank": i + 1, "probability": round(c["probability"], 8),
+                                          "rankme": round(c["rankme"], 3), "seconds": c["seconds"],
+                                          "genotypes": {k: g.describe() for k, g in c["genotypes"].items()}}
+                                         for i, c in enumerate(scored)]}
+                for c in record["candidates"]:
+                    self.say(f"  #{c['rank']} p={c['probability']:.4f} RankMe {c['rankme']:.1f}  "
+                             + " | ".join(c["genotypes"].values()))
+        record = fabric.broadcast(record)
+        if record is None:
+            return None
+        self._fix_decisions(fabric.broadcast(chosen))
+        return record
+
     def finish(self) -> dict[str, Any]:
+        from nasiam.runner.selection import decision_confidence, near_uniform
+
         cfg, fabric = self.cfg, self.fabric
         framework = canonical_framework(cfg)
-        if self.multi_trial:
-            self._select_by_trials()
         meta = {"framework": framework, "epochs": cfg.epochs, "strategy": cfg.strategy, "mode": cfg.mode,
                 "dataset": cfg.dataset, "backbone": cfg.backbone}
+        confidence = decision_confidence(self._probabilities())
+        argmax_genotypes = self.model.genotypes(top_k=cfg.top_k, meta=meta)
+        selection = None
+        if self.multi_trial:
+            self._select_by_trials()
+        elif cfg.selection == "verify":
+            selection = self._select_by_verification(meta)
         genotypes = self.model.genotypes(top_k=cfg.top_k, meta=meta)
         agree = _ranks_agree({slot: g.to_json() for slot, g in genotypes.items()})
         if not agree:
@@ -241,6 +289,8 @@ class SearchRun(Run):
             "collapse": None if report is None else {"normalized_std": report.normalized_std,
                                                        "effective_rank": report.effective_rank,
                                                        "collapsed": collapsed},
+            "selection": selection or {"method": "trials" if self.multi_trial else "argmax"},
+            "decisions": confidence, "near_uniform_decisions": len(near_uniform(confidence)),
             "world_size": fabric.world_size, "ranks_agree": agree, "train_seconds": round(self.elapsed, 1),
             **{k: v for k, v in (self.history[-1] if self.history else {}).items()
                if k not in ("epoch", "epoch_seconds", "knn_top1")},
@@ -258,6 +308,7 @@ class SearchRun(Run):
             summary["knn_top1"] = self.knn()
         else:
             summary["knn_top1"] = self.history[-1]["knn_top1"]
+        summary["rankme"] = self.rankme
         if fabric.is_global_zero:
             heads = self.model.export_heads()
             recalibrate_exported(heads, self.model.backbone, self.data.calibration, fabric.device, cfg.batch_size,
@@ -265,6 +316,8 @@ class SearchRun(Run):
             for slot, head in heads.items():
                 head.save_pretrained(self.run_dir / "heads" / slot)
             outputs.write_search_genotypes(self.run_dir / "genotype.json", framework, genotypes)
+            if selection is not None:  # what argmax would have exported, for comparison
+                outputs.write_search_genotypes(self.run_dir / "genotype.argmax.json", framework, argmax_genotypes)
             outputs.save_backbone(self.run_dir, self.model.backbone, backbone_record(cfg, self.info, self.model.backbone))
             outputs.write_alphas_png(self.run_dir / "alphas.png", self.alpha_rows)
             summary["head_parameters"] = {slot: h.num_parameters() for slot, h in heads.items()}

@@ -1,0 +1,178 @@
+"""`nasiam compare`: a head bake-off under one paired protocol.
+
+    from nasiam.compare import compare
+    compare("default,paper,random:5,search", seeds=[0, 1, 2, 3, 4], out="runs/compare",
+            options={"epochs": "16", "knn_every": "4"}, jobs=2)
+
+Every head is trained by `nasiam pretrain` with the same options on each seed (searches by
+`nasiam search` on the same seed), one process per run, `jobs` at a time; re-running the same
+call continues where it stopped. Results: OUT/results.md, results.csv, results.json,
+comparison.png (see nasiam.compare.report).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from nasiam._io import atomic_write_text
+from nasiam.compare.executor import ExecutionReport, run_jobs
+from nasiam.compare.plan import FORBIDDEN_COMMON, Plan, build_plan, search_common
+from nasiam.compare.report import write_report
+from nasiam.compare.specs import HeadSpec, parse_heads
+from nasiam.config import ConfigError, PretrainConfig, SearchConfig, load_config
+
+__all__ = ["compare", "prepare", "parse_heads", "HeadSpec", "parse_seeds"]
+
+MANIFEST = "compare.json"
+MANIFEST_FORMAT = "nasiam.compare"
+
+
+def parse_seeds(text: str | int | Sequence[int]) -> list[int]:
+    """`5` -> seeds 0..4; `0,3,7` -> those seeds."""
+    if isinstance(text, int):
+        values = list(range(text))
+    elif isinstance(text, str):
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        try:
+            values = list(range(int(parts[0]))) if len(parts) == 1 else [int(p) for p in parts]
+        except (ValueError, IndexError):
+            raise ConfigError(f"--seeds: {text!r} is neither a count (5) nor a list of seeds (0,1,2)") from None
+    else:
+        values = [int(v) for v in text]
+    if not values or len(set(values)) != len(values) or min(values) < 0:
+        raise ConfigError(f"--seeds: need distinct non-negative seeds, got {text!r}")
+    return values
+
+
+def _check_common(options: Mapping[str, Any]) -> dict[str, str]:
+    common = {k.replace("-", "_"): str(v) for k, v in options.items()}
+    for key in common:
+        if key in FORBIDDEN_COMMON:
+            raise ConfigError(f"--{key} is set by `nasiam compare` for every run (seed, run name, output, heads); "
+                              "remove it")
+    load_config(PretrainConfig, None, common)   # every value checked now, before any training
+    return common
+
+
+def _search_options(specs: list[HeadSpec], common: dict[str, str]) -> dict[tuple[str, ...], dict[str, str]]:
+    from nasiam.cli import parse_search_options
+
+    result = {}
+    for spec in specs:
+        if spec.kind != "search" or spec.search_key in result:
+            continue
+        if spec.argmax and spec.init:
+            raise ConfigError(f"--heads: {spec.label!r}: one-stage (+init) continues with the heads the search "
+                              "exported, its own selection; drop :argmax or +init")
+        options = parse_search_options(list(spec.search_options))
+        for key in options:
+            if key in FORBIDDEN_COMMON:
+                raise ConfigError(f"--heads: {spec.label!r}: --{key} is set by `nasiam compare`")
+        load_config(SearchConfig, None, {**search_common(common), **options})
+        result[spec.search_key] = options
+    return result
+
+
+def _draw_space(common: dict[str, str], search_options: dict[tuple[str, ...], dict[str, str]]):
+    """The searchable heads random genotypes are drawn from: the first search row's space
+    (so the random baseline and the search share one space), else the default space."""
+    from nasiam.backbones import feature_dim
+    from nasiam.frameworks import framework_class
+    from nasiam.runner.build import _searchable_heads, build_backbone, data_info, framework_kwargs
+
+    options = next(iter(search_options.values()), {})
+    cfg = load_config(SearchConfig, None, {**search_common(common), **options})
+    dim = feature_dim(build_backbone(cfg, data_info(cfg)))
+    return _searchable_heads(cfg, framework_class(cfg.framework), dim, framework_kwargs(cfg))
+
+
+def _fixed_genotypes(specs: list[HeadSpec], common: dict[str, str], heads_dir: Path) -> None:
+    """Write the paper and DirectPred rows' genotype files at the run's dims; check paths."""
+    from nasiam.backbones import feature_dim
+    from nasiam.frameworks import framework_class
+    from nasiam.presets import NASIAM_SIMSIAM_CIFAR10_RESNET18, directpred_predictor, nasiam_paper_simsiam
+    from nasiam.runner.build import build_backbone, canonical_framework, data_info, framework_kwargs
+    from nasiam.runner.outputs import read_genotypes, write_search_genotypes
+
+    cfg = load_config(PretrainConfig, None, common)
+    framework = canonical_framework(cfg)
+    kinds = {s.kind for s in specs}
+    if kinds & {"paper", "directpred"}:
+        slots = framework_class(cfg.framework).head_slots(
+            feature_dim(build_backbone(cfg, data_info(cfg))),
+            **{k: v for k, v in framework_kwargs(cfg).items()
+               if k in ("proj_hidden_dim", "proj_output_dim", "pred_hidden_dim", "proj_layers")})
+        if "paper" in kinds:
+            if framework != "simsiam":
+                raise ConfigError(f"--heads: 'paper' is NASiam's SimSiam genotype; there is none for {framework}")
+            projector, predictor = nasiam_paper_simsiam(
+                NASIAM_SIMSIAM_CIFAR10_RESNET18["encoder"], NASIAM_SIMSIAM_CIFAR10_RESNET18["predictor"],
+                in_dim=slots["projector"].in_dim, dim=slots["projector"].out_dim,
+                pred_dim=slots["predictor"].preset_kwargs["hidden_dim"])
+            write_search_genotypes(heads_dir / "paper" / "genotype.json", framework,
+                                   {"projector": projector, "predictor": predictor})
+        if "directpred" in kinds:
+            if "predictor" not in slots:
+                raise ConfigError(f"--heads: 'directpred' replaces a predictor; {framework} has none")
+            write_search_genotypes(heads_dir / "directpred" / "genotype.json", framework,
+                                   {"predictor": directpred_predictor(slots["predictor"].out_dim)})
+    for spec in specs:
+        if spec.kind == "path":
+            found, _ = read_genotypes(spec.path)   # validated now: a bad file stops before training
+            if found is not None and found != framework:
+                raise ConfigError(f"--heads: {spec.path} was searched for {found}, not {framework}")
+
+
+def _check_manifest(out: Path, common: dict[str, str]) -> None:
+    path = out / MANIFEST
+    if path.is_file():
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"{path} is unreadable ({e}); move it away or choose another --out") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+            raise ConfigError(f"{path} is not a nasiam comparison; choose another --out")
+        if manifest.get("common") != common:
+            raise ConfigError(f"{out} holds a comparison with other run options ({manifest.get('common')}); runs "
+                              "under different options are not paired. Pass the same options, or another --out")
+
+
+def prepare(heads: str | list[str], seeds: str | int | Sequence[int], out: str | Path,
+            options: Mapping[str, Any] | None = None) -> tuple[Plan, Path]:
+    """Parse and check everything and write the genotype files; no training. Raises
+    `ConfigError` on any bad input."""
+    out = Path(out)
+    specs = parse_heads(heads)
+    seed_list = parse_seeds(seeds)
+    common = _check_common(options or {})
+    search_options = _search_options(specs, common)
+    _check_manifest(out, common)
+    from nasiam.runner.build import canonical_framework
+    from nasiam.runner.outputs import write_search_genotypes
+
+    framework = canonical_framework(load_config(PretrainConfig, None, common))
+    _fixed_genotypes(specs, common, out / "heads")
+    plan = build_plan(specs, seed_list, common, search_options, out,
+                      lambda path, genotypes: write_search_genotypes(path, framework, genotypes),
+                      lambda: _draw_space(common, search_options))
+    manifest = {"format": MANIFEST_FORMAT, "schema_version": 1, "framework": framework, "common": common,
+                "random_genotypes": plan.random_genotypes}
+    atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+    return plan, out
+
+
+def compare(heads: str | list[str], seeds: str | int | Sequence[int] = 5, out: str | Path = "runs/compare",
+            options: Mapping[str, Any] | None = None, jobs: int = 1, threads: int | None = None,
+            say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train every head on every seed under one protocol and write the report; returns
+    {"report": ExecutionReport, "markdown": ..., "records": ..., "statistics": ...}."""
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
+    plan, out = prepare(heads, seeds, out, options)
+    runs = out / "runs"
+    say(f"{len(plan.jobs)} runs planned in {out}/ ({len(plan.rows)} heads x {len(parse_seeds(seeds))} seeds"
+        f"{', plus searches' if plan.search_names else ''}); {jobs} at a time")
+    execution: ExecutionReport = run_jobs(plan.jobs, runs, out / "logs", max_jobs=jobs, threads=threads, say=say)
+    result = write_report(plan, runs, out)
+    return {"report": execution, **result, "out": str(out)}

@@ -1,0 +1,133 @@
+"""Runs a comparison's jobs as `nasiam` processes, several at once, resumably.
+
+A job whose run directory holds a summary.json is done and skipped; one that holds a
+checkpoint continues with --resume; the rest start afresh. Each process writes its output to
+logs/NAME.log. A job that fails leaves the jobs that need it undone and the others going; a
+usage error (exit 2) stops everything, since the same options would fail every run.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from nasiam.compare.plan import Job
+from nasiam.config import ConfigError
+
+__all__ = ["run_jobs", "JobFailure", "ExecutionReport"]
+
+EXIT_USAGE = 2
+
+
+@dataclass
+class JobFailure:
+    name: str
+    returncode: int | None      # None: not started because a job it needs failed
+    log: str
+    last_lines: str = ""
+
+
+@dataclass
+class ExecutionReport:
+    finished: list[str] = field(default_factory=list)      # done in this invocation
+    skipped: list[str] = field(default_factory=list)       # already done before
+    failures: list[JobFailure] = field(default_factory=list)
+
+
+def _done(runs: Path, name: str) -> bool:
+    """A finished run. A search also needs the weights its one-stage rows continue from (a
+    summary copied without them, e.g. from an archive, does not count)."""
+    run = runs / name
+    if not (run / "summary.json").is_file():
+        return False
+    if (run / "genotype.json").is_file() or (run / "genotype.rejected.json").is_file():
+        return (run / "backbone.safetensors").is_file() or (run / "genotype.rejected.json").is_file()
+    return True
+
+
+def _tail(path: Path, lines: int = 8) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads: int | None = None,
+             say: Callable[[str], None] = print, poll_seconds: float = 0.5) -> ExecutionReport:
+    """Run `jobs` (in order, respecting `after`), at most `max_jobs` at a time; each
+    process gets `threads` CPU threads (default: the cores divided among the jobs)."""
+    logs.mkdir(parents=True, exist_ok=True)
+    report = ExecutionReport()
+    threads = threads or max(1, (os.cpu_count() or 1) // max_jobs)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    pending: list[Job] = []
+    for job in jobs:
+        dependents = [j for j in jobs if job.name in j.after]
+        summarised = (runs / job.name / "summary.json").is_file()
+        if _done(runs, job.name) or (summarised and dependents and all(_done(runs, j.name) for j in dependents)):
+            report.skipped.append(job.name)   # (a search whose rows are all done needs no weights)
+        else:
+            pending.append(job)
+    failed: set[str] = set()
+    running: dict[str, tuple[subprocess.Popen, Job, Path, float]] = {}
+    total = len(pending)
+    try:
+        while pending or running:
+            for job in list(pending):
+                if len(running) >= max_jobs:
+                    break
+                if any(d in failed for d in job.after):
+                    pending.remove(job)
+                    failed.add(job.name)
+                    report.failures.append(JobFailure(job.name, None, "", f"not run: {', '.join(job.after)} failed"))
+                    continue
+                if not all(_done(runs, d) for d in job.after):
+                    continue  # its search is still running
+                pending.remove(job)
+                options = job.options()
+                if (runs / job.name / "checkpoints" / "last.ckpt").is_file():
+                    options.append("--resume")
+                log = logs / f"{job.name}.log"
+                command = [sys.executable, "-m", "nasiam", job.command, *options]
+                with open(log, "a") as handle:
+                    handle.write("$ nasiam " + " ".join([job.command, *options]) + "\n")
+                    handle.flush()
+                    process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env,
+                                               stdin=subprocess.DEVNULL)
+                running[job.name] = (process, job, log, time.perf_counter())
+                done_so_far = len(report.finished) + len(report.failures)
+                say(f"[{done_so_far + len(running)}/{total}] started {job.command} {job.name}"
+                    + (" (resuming)" if "--resume" in options else ""))
+            for name, (process, job, log, start) in list(running.items()):
+                code = process.poll()
+                if code is None:
+                    continue
+                del running[name]
+                minutes = (time.perf_counter() - start) / 60
+                if code == 0 and _done(runs, name):
+                    report.finished.append(name)
+                    say(f"finished {name} in {minutes:.1f} min")
+                    continue
+                failed.add(name)
+                failure = JobFailure(name, code, str(log), _tail(log))
+                report.failures.append(failure)
+                say(f"FAILED {name} (exit {code}) after {minutes:.1f} min; log: {log}")
+                if code == EXIT_USAGE:
+                    raise ConfigError(f"{job.command} {name} refused its options (exit 2), so every run would:\n"
+                                      f"{failure.last_lines}\n(full log: {log})")
+            if running:
+                time.sleep(poll_seconds)
+    finally:
+        for process, _, _, _ in running.values():   # interrupted or aborted: stop the children cleanly
+            if process.poll() is None:
+                process.terminate()
+        for process, _, _, _ in running.values():
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    return report

@@ -1,0 +1,155 @@
+"""From head specs to runs: which `nasiam search` and `nasiam pretrain` processes a
+comparison needs, with which options, in which order.
+
+Pairing: every run of seed s gets `--seed=s` and the same common options, so the rows of one
+seed share the data subset, the backbone's initialisation and (the runner re-seeds the data
+stream after building the model) the batch order and augmentations; only the head differs.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from nasiam.compare.specs import HeadSpec
+from nasiam.config import ConfigError, PretrainConfig, SearchConfig, load_config
+
+__all__ = ["Job", "Plan", "build_plan", "FORBIDDEN_COMMON", "one_stage_epochs", "search_common"]
+
+# options the comparison itself sets on every run
+FORBIDDEN_COMMON = ("seed", "run_name", "out_dir", "resume", "head", "init", "config")
+
+
+@dataclass
+class Job:
+    """One `nasiam` process. `row`/`head_id` say which table cell its summary fills
+    (searches fill none: their cost is reported apart)."""
+
+    name: str
+    command: str                                  # "search" or "pretrain"
+    seed: int
+    options: Callable[[], list[str]]              # resolved when the job starts (needs its dependencies' files)
+    after: tuple[str, ...] = ()
+    row: str | None = None
+    head_id: str | None = None
+
+
+@dataclass
+class Plan:
+    jobs: list[Job]
+    rows: list[HeadSpec]
+    random_genotypes: dict[str, str] = field(default_factory=dict)   # head_id -> genotype.json written
+    search_names: dict[tuple[str, ...], str] = field(default_factory=dict)
+
+
+def slug(label: str) -> str:
+    """A directory-safe, stable name for a row label."""
+    text = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-.") or "row"
+    if text != label:
+        text = f"{text[:40]}-{hashlib.sha1(label.encode()).hexdigest()[:6]}"
+    return text
+
+
+def one_stage_epochs(pretrain: PretrainConfig, search: SearchConfig) -> int:
+    """Epochs left to a one-stage run on the same budget: the search trained the weights on
+    `epochs x (1 - arch_fraction)` of the images (bilevel) or on all of them (joint)."""
+    share = 1.0 - search.arch_fraction if search.mode == "bilevel" else 1.0
+    return max(1, pretrain.epochs - round(search.epochs * share))
+
+
+def search_common(options: dict[str, str]) -> dict[str, str]:
+    """The options a search shares with the pretraining runs: all but the pretraining budget
+    (--epochs; a search's own is its default or search(--epochs=N)) and pretrain-only ones."""
+    known = {f.name for f in dataclasses.fields(SearchConfig)} - {"epochs"}
+    return {k: v for k, v in options.items() if k in known}
+
+
+def _cli(options: dict[str, str]) -> list[str]:
+    return [f"--{k}={v}" for k, v in options.items()]
+
+
+def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
+               search_options: dict[tuple[str, ...], dict[str, str]], out: Path,
+               write_genotypes: Callable[[Path, dict], None], draw_space: Callable[[], dict]) -> Plan:
+    """Jobs for every row and seed, searches first within a seed.
+
+    `search_options` maps each search spec's option tuple to its parsed options;
+    `draw_space()` returns the searchable heads random genotypes are drawn from;
+    `write_genotypes(path, {slot: genotype})` writes a genotype.json.
+    """
+    runs = out / "runs"
+    pretrain_cfg = load_config(PretrainConfig, None, common)
+    shared = search_common(common)
+    plan = Plan([], specs)
+    for key in dict.fromkeys(s.search_key for s in specs if s.kind == "search"):
+        plan.search_names[key] = f"search{len(plan.search_names) + 1}"
+    heads_dir = out / "heads"
+    fixed_heads: dict[str, str] = {}
+    for spec in specs:
+        if spec.kind == "paper":
+            fixed_heads[spec.label] = str(heads_dir / "paper" / "genotype.json")
+        elif spec.kind == "directpred":
+            fixed_heads[spec.label] = str(heads_dir / "directpred" / "genotype.json")
+        elif spec.kind == "path":
+            fixed_heads[spec.label] = spec.path
+
+    # random heads: drawn once, written, recorded (the same seed string gives the same draw)
+    space_heads = None
+    for spec in specs:
+        if spec.kind != "random":
+            continue
+        space_heads = space_heads or draw_space()
+        draws = [(i, seed) for i in range(1, spec.count + 1) for seed in (seeds if spec.per_seed else [None])]
+        for i, seed in draws:
+            head_id = f"{slug(spec.label)}-{i}" + (f"-s{seed}" if seed is not None else "")
+            generator = random.Random(f"nasiam-compare/{spec.label}/{i}" + (f"/seed{seed}" if seed is not None else ""))
+            genotypes = {slot: head.random_genotype(generator, meta={"compare_head": head_id})
+                         for slot, head in space_heads.items()}
+            path = heads_dir / head_id / "genotype.json"
+            write_genotypes(path, genotypes)
+            plan.random_genotypes[head_id] = str(path)
+
+    for seed in seeds:
+        seed_opts = {**common, "seed": str(seed), "out_dir": str(runs)}
+        for key, name in plan.search_names.items():
+            opts = {**search_common(seed_opts), **search_options[key], "run_name": f"{name}-s{seed}"}
+            plan.jobs.append(Job(f"{name}-s{seed}", "search", seed, (lambda o=opts: _cli(o))))
+        for spec in specs:
+            row_opts = {**seed_opts}
+            if spec.kind == "default":
+                plan.jobs.append(_pretrain(f"{slug(spec.label)}-s{seed}", seed, {**row_opts, "head": "default"},
+                                           spec.label, spec.label))
+            elif spec.label in fixed_heads:
+                plan.jobs.append(_pretrain(f"{slug(spec.label)}-s{seed}", seed,
+                                           {**row_opts, "head": fixed_heads[spec.label]}, spec.label, spec.label))
+            elif spec.kind == "random":
+                for head_id, path in plan.random_genotypes.items():
+                    if not head_id.startswith(slug(spec.label) + "-"):
+                        continue
+                    if spec.per_seed and not head_id.endswith(f"-s{seed}"):
+                        continue
+                    name = head_id if spec.per_seed else f"{head_id}-s{seed}"
+                    plan.jobs.append(_pretrain(name, seed, {**row_opts, "head": path}, spec.label, head_id))
+            elif spec.kind == "search":
+                search_dir = runs / f"{plan.search_names[spec.search_key]}-s{seed}"
+                name = f"{slug(spec.label)}-s{seed}"
+                if spec.init:
+                    search_cfg = load_config(SearchConfig, None, {**shared, **search_options[spec.search_key]})
+                    opts = {**row_opts, "init": str(search_dir), "epochs": str(one_stage_epochs(pretrain_cfg, search_cfg))}
+                    plan.jobs.append(_pretrain(name, seed, opts, spec.label, spec.label, after=(search_dir.name,)))
+                else:
+                    def options(o=row_opts, d=search_dir, argmax=spec.argmax, n=name):
+                        argmax_file = d / "genotype.argmax.json"
+                        head = argmax_file if argmax and argmax_file.is_file() else d
+                        return _cli({**o, "head": str(head), "run_name": n})
+                    plan.jobs.append(Job(name, "pretrain", seed, options, (search_dir.name,), spec.label, spec.label))
+    return plan
+
+
+def _pretrain(name: str, seed: int, options: dict[str, str], row: str, head_id: str, after: tuple[str, ...] = ()) -> Job:
+    opts = {**options, "run_name": name}
+    return Job(name, "pretrain", seed, lambda: _cli(opts), after, row, head_id)

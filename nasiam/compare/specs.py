@@ -1,0 +1,129 @@
+"""Head specifications of `nasiam compare --heads ...`: what each row of a bake-off trains.
+
+    default              the framework's standard heads
+    paper                NASiam's published SimSiam genotype (Heuillet et al. 2023), at the run's dims
+    directpred           standard projector, linear predictor (Tian et al. 2021)
+    random:N             N heads drawn uniformly from the search space, each trained on every seed
+    random:N/seed        N fresh heads per seed, each trained on its own seed only
+    search               `nasiam search` on each seed (its default selection), the found head from scratch
+    search(OPTS)         the same with extra search options, e.g. search(--selection=argmax --epochs=12)
+    search...:argmax     the search's most probable genotype, whatever its selection picked
+    search...+init       one-stage: continue from the search's backbone and head weights (SSWP-NAS)
+    PATH                 a search run directory or a genotype.json, the same head on every seed
+    LABEL=SPEC           any of the above under another name in the tables
+
+Specs are separated by commas (commas inside parentheses belong to the options). Everything is
+checked here, before any training starts: a bad spec is a `ConfigError` (exit 2).
+"""
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from nasiam.config import ConfigError
+
+__all__ = ["HeadSpec", "parse_heads", "split_specs", "MAX_RANDOM_HEADS"]
+
+MAX_RANDOM_HEADS = 100
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+:-]{0,63}$")
+_SEARCH = re.compile(r"^search(?:\((?P<opts>.*)\))?(?P<argmax>:argmax)?(?P<init>\+init)?$", re.S)
+_RANDOM = re.compile(r"^random:(?P<n>\d+)(?P<per_seed>/seed)?$")
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """One row of a comparison.
+
+    kind: "default", "paper", "directpred", "random", "search" or "path".
+    """
+
+    label: str
+    kind: str
+    path: str | None = None            # kind "path": run directory or genotype.json
+    count: int = 0                     # kind "random": heads to draw
+    per_seed: bool = False             # kind "random": fresh heads for every seed
+    search_options: tuple[str, ...] = ()   # kind "search": extra `nasiam search` options
+    argmax: bool = False               # kind "search": the search's argmax genotype
+    init: bool = False                 # kind "search": one-stage, from the search's weights
+
+    @property
+    def search_key(self) -> tuple[str, ...]:
+        """Rows with the same key share one search per seed."""
+        return self.search_options
+
+
+def split_specs(text: str) -> list[str]:
+    """Split on commas outside parentheses."""
+    parts, depth, current = [], 0, []
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                raise ConfigError(f"--heads: unbalanced ')' in {text!r}")
+        if ch == "," and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    if depth != 0:
+        raise ConfigError(f"--heads: unbalanced '(' in {text!r}")
+    parts.append("".join(current).strip())
+    if any(not p for p in parts):
+        raise ConfigError(f"--heads: empty head spec in {text!r} (two commas in a row, or a trailing comma?)")
+    return parts
+
+
+def _parse_one(raw: str) -> HeadSpec:
+    label, spec = None, raw
+    head, sep, tail = raw.partition("=")
+    if sep and "(" not in head and _LABEL.match(head.strip()):
+        label, spec = head.strip(), tail.strip()
+    if spec in ("default", "paper", "directpred"):
+        return HeadSpec(label or spec, spec)
+    if m := _RANDOM.match(spec):
+        n = int(m["n"])
+        if not 1 <= n <= MAX_RANDOM_HEADS:
+            raise ConfigError(f"--heads: {spec!r} draws {n} heads; use 1 to {MAX_RANDOM_HEADS}")
+        return HeadSpec(label or "random", "random", count=n, per_seed=bool(m["per_seed"]))
+    if spec.startswith("random"):
+        raise ConfigError(f"--heads: {spec!r} is not a random spec; write random:N (N heads on every seed) or "
+                          "random:N/seed (N fresh heads per seed)")
+    if m := _SEARCH.match(spec):
+        try:
+            options = tuple(shlex.split(m["opts"] or ""))
+        except ValueError as e:
+            raise ConfigError(f"--heads: cannot read the options of {spec!r} ({e})") from None
+        for option in options:
+            if not option.startswith("--"):
+                raise ConfigError(f"--heads: {spec!r}: search options are --key=value, got {option!r}")
+        name = "search" + ("(" + " ".join(options) + ")" if options else "") + (":argmax" if m["argmax"] else "")
+        name += "+init" if m["init"] else ""
+        return HeadSpec(label or name, "search", search_options=options, argmax=bool(m["argmax"]),
+                        init=bool(m["init"]))
+    if spec.startswith("search"):
+        raise ConfigError(f"--heads: {spec!r} is not a search spec; write search, search(--key=value ...), "
+                          "search:argmax or search+init")
+    path = Path(spec)
+    if path.is_dir() and (path / "genotype.json").is_file() or path.is_file():
+        return HeadSpec(label or (path.name if path.is_dir() else path.stem), "path", path=str(path))
+    raise ConfigError(f"--heads: {spec!r} is neither a known head (default, paper, directpred, random:N, "
+                      "random:N/seed, search[(OPTS)][:argmax][+init]) nor a search run directory or genotype.json")
+
+
+def parse_heads(text: str | list[str]) -> list[HeadSpec]:
+    """Parse `--heads` (a comma-separated string, or a list of specs) into rows with
+    distinct labels, in order."""
+    raws = split_specs(text) if isinstance(text, str) else [s for t in text for s in split_specs(t)]
+    specs = [_parse_one(r) for r in raws]
+    seen: set[str] = set()
+    for s in specs:
+        if s.label in seen:
+            raise ConfigError(f"--heads: two rows are called {s.label!r}; name one of them with LABEL=SPEC")
+        seen.add(s.label)
+    if not specs:
+        raise ConfigError("--heads: no head to compare")
+    return specs

@@ -1,0 +1,151 @@
+"""Choosing the genotype a search exports, when its logits do not decide clearly.
+
+DARTS ends by taking the argmax of each decision's logits. With SSL losses the logits move
+little, and a decision whose best option has p = 0.34 against a uniform 0.25 is a weak
+decision (Wang et al., ICLR 2021, "Rethinking architecture selection in differentiable
+NAS"). `verify` shortlists the supernet's `top_k` most probable distinct architectures,
+trains each briefly from the shared weights (a copy of the search's backbone and the
+candidate's heads exported from the supernet), and keeps the one whose backbone features
+have the highest RankMe (Garrido et al. 2023) on held-out images: a label-free score, since
+a search must not read labels.
+
+`decision_confidence` reports how far each decision ended from uniform, so a search that
+barely moved its logits says so.
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import time
+from typing import Any, Mapping
+
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from nasiam.eval.knn import extract_features
+from nasiam.eval.rankme import rankme
+from nasiam.search import warmup_cosine_lr
+
+__all__ = ["decision_confidence", "near_uniform", "joint_candidates", "verify_candidates", "NEAR_UNIFORM_RATIO"]
+
+NEAR_UNIFORM_RATIO = 1.5   # a decision whose best option is below 1.5x the uniform probability is "near uniform"
+
+
+def decision_confidence(probabilities: Mapping[str, list[dict[str, dict[Any, float]]]]) -> list[dict[str, Any]]:
+    """One row per decision: head, layer, choice, best option, its probability, the uniform
+    probability 1/n, and the normalised entropy (0: decided, 1: uniform)."""
+    rows = []
+    for slot, layers in probabilities.items():
+        for index, choices in enumerate(layers):
+            for choice, options in choices.items():
+                n = len(options)
+                if n < 2:
+                    continue
+                best, p = max(options.items(), key=lambda kv: kv[1])
+                entropy = -sum(q * math.log(q) for q in options.values() if q > 0) / math.log(n)
+                rows.append({"head": slot, "layer": index, "choice": choice, "option": best,
+                             "probability": round(p, 4), "uniform": round(1 / n, 4),
+                             "normalized_entropy": round(entropy, 4)})
+    return rows
+
+
+def near_uniform(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if r["probability"] < NEAR_UNIFORM_RATIO * r["uniform"]]
+
+
+def joint_candidates(model, k: int, meta: Mapping | None = None) -> list[dict[str, Any]]:
+    """`k` distinct architectures of all searchable heads: first the argmax (what DARTS
+    exports), then the most probable others (heads are independent: probabilities multiply).
+
+    The argmax is not always the most probable architecture: a skipped layer's probability
+    is not split over widths and activations, so near-uniform logits make "skip" jointly
+    likelier than any one kept layer. Both kinds belong on the shortlist.
+    """
+    heads = model.searchable_heads()
+    per_head = {slot: head.top_genotypes(k, {"framework": model.name, "slot": slot, **(meta or {})})
+                for slot, head in heads.items()}
+    argmax = {slot: head.genotype(meta={"framework": model.name, "slot": slot, **(meta or {})})
+              for slot, head in heads.items()}
+    combos = [{"probability": _probability(heads, argmax), "genotypes": argmax}]
+    for choice in itertools.product(*per_head.values()):
+        combos.append({"probability": math.prod(g.meta["joint_probability"] for g in choice),
+                       "genotypes": dict(zip(per_head, choice))})
+    ranked = [combos[0]] + sorted(combos[1:], key=lambda c: -c["probability"])
+    distinct, seen = [], set()
+    for combo in ranked:
+        key = tuple(g.describe() for g in combo["genotypes"].values())
+        if key not in seen:
+            seen.add(key)
+            distinct.append(combo)
+    return distinct[:k]
+
+
+def _probability(heads, genotypes) -> float:
+    """Joint probability of one genotype per head under the heads' current logits."""
+    p = 1.0
+    for slot, head in heads.items():
+        for layer_probs, decision in zip(head.probabilities(), head._decisions_from(genotypes[slot])):
+            if decision.get("keep") is False:
+                p *= layer_probs["keep"][False]
+                continue
+            for choice, option in decision.items():
+                p *= layer_probs[choice][option]
+    return p
+
+
+def _held_out_images(data) -> Subset | None:
+    """The architecture half's images without augmentation (never trained on by weights)."""
+    arch, plain = data.arch, data.calibration
+    if arch is None or not isinstance(arch, Subset) or not isinstance(plain, Subset):
+        return None
+    return Subset(plain.dataset, list(arch.indices))
+
+
+def verify_candidates(run, candidates: list[dict[str, Any]], epochs: int, samples: int) -> list[dict[str, Any]]:
+    """Train each candidate for `epochs` epochs of the weight loader from the search's weights
+    and score RankMe of its backbone features on up to `samples` held-out images. Returns
+    the candidates with "rankme" and "seconds" added, in their original order (rank 0 only)."""
+    from nasiam.frameworks import framework_class
+    from nasiam.runner.build import framework_kwargs
+    from nasiam.backbones import feature_dim
+
+    cfg, fabric, source = run.cfg, run.fabric, run.model
+    held_out = _held_out_images(run.data) or run.data.calibration
+    generator = torch.Generator().manual_seed(cfg.seed)
+    order = torch.randperm(len(held_out), generator=generator)[:samples].tolist()
+    held_out_loader = DataLoader(Subset(held_out, order), batch_size=cfg.batch_size, shuffle=False, num_workers=0)
+    device = fabric.device
+    scored = []
+    for rank, candidate in enumerate(candidates, 1):
+        start = time.perf_counter()
+        torch.manual_seed(cfg.seed + rank)   # each candidate's own, reproducible data order
+        heads = {slot: source.searchable_heads()[slot].export(g) for slot, g in candidate["genotypes"].items()}
+        backbone = copy.deepcopy(source.backbone)
+        model = framework_class(cfg.framework)(backbone, feature_dim(backbone), heads=heads,
+                                               **framework_kwargs(cfg)).to(device)
+        model.train()
+        optimizer = torch.optim.SGD(model.weight_parameters(), lr=run.base_lr(), momentum=0.9,
+                                    weight_decay=cfg.weight_decay)
+        total = epochs * len(run.weight_loader)
+        step = 0
+        for _ in range(epochs):
+            for views, _ in run.weight_loader:
+                for group in optimizer.param_groups:
+                    group["lr"] = warmup_cosine_lr(run.base_lr(), step, total, 0)
+                with fabric.autocast():
+                    loss = model(run.prepare(views))["loss"]
+                if not torch.isfinite(loss.detach()):
+                    break   # a candidate that diverges scores as collapsed
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                model.update_momentum(cfg.ema_momentum)
+                step += 1
+        with torch.no_grad(), fabric.autocast():
+            features, _ = extract_features(model.backbone, held_out_loader, device, run.channels_last)
+        score = rankme(features) if torch.isfinite(features).all() else 1.0
+        scored.append({**candidate, "rankme": score, "seconds": round(time.perf_counter() - start, 1),
+                       "steps": step})
+        del model, optimizer, backbone
+    return scored

@@ -1,0 +1,220 @@
+"""`nasiam compare`: head specs, pairing, reproducible random heads, statistics, resume."""
+import json
+import math
+import random
+
+import pytest
+import torch
+from _runs import TINY
+
+from nasiam.cli import main
+from nasiam.compare import compare, parse_seeds, prepare
+from nasiam.compare.specs import parse_heads, split_specs
+from nasiam.compare.stats import bootstrap_ci, paired_difference, spearman, t_quantile_975
+from nasiam.config import ConfigError
+
+# options of every tiny run (pretrain options: no search-only keys)
+RUN = {k.split("=")[0].lstrip("-"): k.split("=")[1] for k in TINY
+       if not k.startswith(("--widths", "--warmup_epochs", "--arch_lr"))}
+
+
+# -- specs -------------------------------------------------------------------------------
+def test_specs_parse_labels_options_and_suffixes(tmp_path):
+    genotype_dir = tmp_path / "mine"
+    genotype_dir.mkdir()
+    (genotype_dir / "genotype.json").write_text("{}")
+    specs = parse_heads(f"default,paper,random:3/seed,search(--arch_lr=0.1 --widths=16,32):argmax,"
+                        f"search+init,best={genotype_dir}")
+    kinds = [(s.label, s.kind) for s in specs]
+    assert kinds == [("default", "default"), ("paper", "paper"), ("random", "random"),
+                     ("search(--arch_lr=0.1 --widths=16,32):argmax", "search"), ("search+init", "search"),
+                     ("best", "path")]
+    assert specs[2].count == 3 and specs[2].per_seed
+    assert specs[3].search_options == ("--arch_lr=0.1", "--widths=16,32") and specs[3].argmax
+    assert specs[4].init and specs[4].search_options == ()
+    assert split_specs("a,search(--x=1,2),b") == ["a", "search(--x=1,2)", "b"]
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("default,,paper", "empty head spec"),
+    ("random:0", "use 1 to"),
+    ("random5", "random:N"),
+    ("search(--epochs=2", "unbalanced"),
+    ("searchy", "not a search spec"),
+    ("/no/such/run", "neither a known head"),
+    ("default,default", "two rows are called"),
+])
+def test_bad_specs_name_the_problem(bad, words):
+    with pytest.raises(ConfigError, match=words):
+        parse_heads(bad)
+
+
+def test_seeds_are_a_count_or_a_list():
+    assert parse_seeds("3") == [0, 1, 2]
+    assert parse_seeds("0,4,9") == [0, 4, 9]
+    for bad in ("0,0", "x", "-1,2", ""):
+        with pytest.raises(ConfigError):
+            parse_seeds(bad)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--heads", "default,nonsense"], "neither a known head"),
+    (["--heads", "search(--no_such_option=1)"], "no_such_option"),
+    (["--heads", "search(--arch_lr=-1)"], "arch_lr"),
+    (["--heads", "search:argmax+init"], "drop :argmax or \\+init"),
+    (["--heads", "default", "--epochs=0"], "epochs"),
+    (["--heads", "default", "--jobs", "0"], "jobs"),
+])
+def test_cli_rejects_bad_input_with_exit_2_before_any_training(tmp_path, capsys, argv, words):
+    out = tmp_path / "cmp"
+    code = main(["compare", *argv, "--seeds", "2", "--out", str(out), "--dataset=synthetic"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "nasiam compare: error:" in err and __import__("re").search(words, err), err
+    assert not (out / "runs").exists() and not (out / "logs").exists()   # nothing was trained
+
+
+def test_options_compare_sets_itself_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="set by `nasiam compare`"):
+        prepare("default", 1, tmp_path, {**RUN, "seed": "3"})
+
+
+# -- random heads and the plan ------------------------------------------------------------
+def test_random_heads_are_reproducible_and_drawn_from_the_search_space(tmp_path):
+    a, _ = prepare("random:4/seed,search(--widths=16,32)", "0,1", tmp_path / "a", RUN)
+    b, _ = prepare("random:4/seed,search(--widths=16,32)", "0,1", tmp_path / "b", RUN)
+    files_a = {k: json.loads(open(v).read()) for k, v in a.random_genotypes.items()}
+    files_b = {k: json.loads(open(v).read()) for k, v in b.random_genotypes.items()}
+    assert files_a == files_b and len(files_a) == 8   # 4 per seed, 2 seeds
+    widths = {layer["width"] for g in files_a.values() for layer in g["heads"]["projector"]["layers"]
+              if not layer.get("fixed")}
+    assert widths <= {16, 32}                           # the search row's space, not the default one
+    assert len({json.dumps(g["heads"]) for g in files_a.values()}) > 1   # not one head copied
+
+
+def test_plan_pairs_every_row_of_a_seed(tmp_path):
+    plan, _ = prepare("default,paper,random:1,search,search+init", "0,1", tmp_path, RUN)
+    by_seed = {}
+    for job in plan.jobs:
+        options = dict(o[2:].split("=", 1) for o in job.options())
+        assert options["seed"] == str(job.seed)
+        shared = {k: v for k, v in options.items() if k not in ("seed", "run_name", "head", "init", "epochs")}
+        by_seed.setdefault((job.seed, job.command), []).append(shared)
+    for group in by_seed.values():
+        assert all(g == group[0] for g in group)        # identical protocol within a seed
+    searches = [j for j in plan.jobs if j.command == "search"]
+    assert len(searches) == 2                           # one search per seed, shared by search and search+init
+    init = next(j for j in plan.jobs if j.row == "search+init" and j.seed == 0)
+    assert init.after == ("search1-s0",)
+    # one-stage budget: the search trained the weights on half the images for 8 epochs
+    assert "--epochs=" + str(int(RUN["epochs"]) - 4 if int(RUN["epochs"]) > 4 else 1) in init.options()
+
+
+def test_a_directory_holding_another_protocol_is_refused(tmp_path):
+    prepare("default", 1, tmp_path, RUN)
+    with pytest.raises(ConfigError, match="not paired"):
+        prepare("default", 1, tmp_path, {**RUN, "lr": "0.5"})
+
+
+# -- statistics ------------------------------------------------------------------------------
+def test_paired_difference_against_a_hand_computed_example():
+    head, ref = {0: 71.0, 1: 72.0, 2: 73.0}, {0: 70.0, 1: 70.0, 2: 70.0}
+    d = paired_difference(head, ref)
+    # differences 1, 2, 3: mean 2, sd 1, t_{0.975,2} = 4.303 -> 2 -/+ 4.303 / sqrt(3)
+    assert d.n == 3 and d.mean == pytest.approx(2.0) and d.std == pytest.approx(1.0)
+    assert d.ci_low == pytest.approx(2 - 4.303 / math.sqrt(3)) and d.ci_high == pytest.approx(2 + 4.303 / math.sqrt(3))
+    assert d.wins == 3 and d.t == pytest.approx(2 * math.sqrt(3)) and not d.significant
+    assert paired_difference({0: 1.0, 5: 2.0}, {5: 1.0}).n == 1   # only common seeds pair
+    assert paired_difference({0: 1.0}, {1: 1.0}) is None
+
+
+def test_t_quantiles_and_spearman():
+    scipy = pytest.importorskip("scipy.stats", reason="scipy checks the tabulated quantiles when installed")
+    for df in (1, 2, 4, 10, 30, 31, 60, 200):
+        assert t_quantile_975(df) == pytest.approx(scipy.t.ppf(0.975, df), abs=2e-3)
+
+
+def test_spearman_and_bootstrap_by_hand():
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # ties share ranks: x ranks (1, 2.5, 2.5, 4), y ranks (1, 2, 3, 4) -> rho = 4.5 / sqrt(4.5 * 5)
+    assert spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(4.5 / math.sqrt(4.5 * 5))
+    assert spearman([1, 1, 1], [1, 2, 3]) is None
+    low, high = bootstrap_ci([1.0, 2.0, 3.0, 4.0, 5.0], resamples=2000)
+    assert 1.0 <= low < 3.0 < high <= 5.0
+
+
+# -- end to end ---------------------------------------------------------------------------------
+def test_compare_runs_resumes_and_reports(tmp_path):
+    options = {**RUN, "epochs": "1", "knn_every": "0", "linear_probe_epochs": "5"}
+    lines = []
+    first = compare("default,directpred,random:1", seeds="0,1", out=tmp_path, options=options, jobs=2,
+                    say=lines.append)
+    assert not first["report"].failures and len(first["report"].finished) == 6
+    table = (tmp_path / "results.md").read_text()
+    for row in ("| default |", "| directpred |", "| random |", "Spearman"):
+        assert row in table
+    records = first["records"]
+    assert {(r.row, r.seed) for r in records} == {(h, s) for h in ("default", "directpred", "random") for s in (0, 1)}
+    assert all(r.knn_top1 is not None and r.linear_top1 is not None and r.rankme and r.rankme >= 1 for r in records)
+    csv_rows = (tmp_path / "results.csv").read_text().splitlines()
+    assert len(csv_rows) == 7 and csv_rows[0].startswith("row,head_id,seed")
+    assert (tmp_path / "comparison.png").stat().st_size > 1000
+    # a run "killed" after its last checkpoint, before its summary: only it runs again, resumed
+    victim = tmp_path / "runs" / "directpred-s1"
+    (victim / "summary.json").unlink()
+    second = compare("default,directpred,random:1", seeds="0,1", out=tmp_path, options=options, jobs=1,
+                     say=lines.append)
+    assert second["report"].finished == ["directpred-s1"] and len(second["report"].skipped) == 5
+    assert "--resume" in (tmp_path / "logs" / "directpred-s1.log").read_text()
+    assert [r.knn_top1 for r in second["records"]] == [r.knn_top1 for r in records]
+
+
+def test_rows_of_one_seed_see_the_same_batches(tmp_path, monkeypatch):
+    """Pairing inside the runner: the data stream is re-seeded after the model is built, so
+    heads that draw different numbers of random values at init still see the same views."""
+    from nasiam.config import PretrainConfig, load_config
+    from nasiam.runner.pretrain import PretrainRun
+
+    seen = {}
+
+    def first_views(head, seed):
+        cfg = load_config(PretrainConfig, None, {**RUN, "epochs": "1", "seed": str(seed), "head": head,
+                                                 "out_dir": str(tmp_path), "run_name": f"{seed}-{len(seen)}",
+                                                 "knn_every": "0", "linear_probe_epochs": "0"})
+        captured = []
+        original = PretrainRun.prepare
+
+        def spy(self, views):
+            if not captured:
+                captured.append(torch.stack([v.float().sum() for v in views]))
+            return original(self, views)
+
+        monkeypatch.setattr(PretrainRun, "prepare", spy)
+        PretrainRun(cfg, verbose=False).execute()
+        return captured[0]
+
+    paper = tmp_path / "paper"
+    prepare("paper", 1, paper, RUN)
+    seen["default"] = first_views("default", 0)
+    seen["paper"] = first_views(str(paper / "heads" / "paper" / "genotype.json"), 0)
+    seen["other seed"] = first_views("default", 1)
+    assert torch.equal(seen["default"], seen["paper"])
+    assert not torch.equal(seen["default"], seen["other seed"])
+
+
+def test_random_genotype_draws_uniformly_within_the_space():
+    from nasiam import MLPSpace, SearchableHead
+
+    head = SearchableHead(16, 8, num_layers=2, space=MLPSpace(widths=(4, 8), norms=("none", "batchnorm"),
+                                                              activations=("relu", "gelu", "elu")))
+    a = head.random_genotype(random.Random(7))
+    assert a == head.random_genotype(random.Random(7))
+    counts = {}
+    for i in range(600):
+        g = head.random_genotype(random.Random(i))
+        decision = g.decisions[0]
+        option = decision["activation"][0][0]
+        counts[option] = counts.get(option, 0) + 1
+        head.export(g)   # every draw is a buildable head of this space
+    assert set(counts) == {"relu", "gelu", "elu"} and min(counts.values()) > 150   # ~200 each
