@@ -135,9 +135,10 @@ class SearchConfig(RunConfig):
                                               "layers; nasiam space: 6)")
     predictor_layers: int | None = _opt(None, "searchable predictor layers (default: 1; nasiam space: 4)")
     top_k: int = _opt(3, "options recorded per decision in genotype.json")
-    selection: str = _opt("verify", "how the exported genotype is chosen (darts, darts2, gumbel): argmax of the "
+    selection: str = _opt("argmax", "how the exported genotype is chosen (darts, darts2, gumbel): argmax of the "
                                     "logits, or verify: train each of the --verify_top_k most probable genotypes "
-                                    "briefly from the search's weights and keep the highest RankMe (label-free)")
+                                    "briefly from the search's weights and keep the highest RankMe (label-free; "
+                                    "measured worse than argmax so far, see benchmarks/RESULTS.md)")
     verify_top_k: int = _opt(3, "verify: distinct genotypes shortlisted, most probable first")
     verify_epochs: int = _opt(1, "verify: epochs over the weight half each candidate trains from the shared weights")
     verify_samples: int = _opt(2048, "verify: held-out images whose backbone features RankMe scores")

@@ -56,7 +56,7 @@ def test_joint_candidates_are_distinct_and_ranked():
 
 
 def test_verify_selection_end_to_end(tmp_path):
-    cli("search", *TINY, "--verify_top_k=3", f"--out_dir={tmp_path}", "--run_name=v")
+    cli("search", *TINY, "--selection=verify", "--verify_top_k=3", f"--out_dir={tmp_path}", "--run_name=v")
     run = tmp_path / "v"
     summary = json.loads((run / "summary.json").read_text())
     selection = summary["selection"]
@@ -76,8 +76,8 @@ def test_verify_selection_end_to_end(tmp_path):
     assert Genotype.from_dict(exported).describe() == chosen["projector"]
 
 
-def test_argmax_selection_skips_verification(tmp_path):
-    result = cli("search", *TINY, "--selection=argmax", f"--out_dir={tmp_path}", "--run_name=a")
+def test_argmax_selection_is_the_default_and_skips_verification(tmp_path):
+    result = cli("search", *TINY, f"--out_dir={tmp_path}", "--run_name=a")
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert summary["selection"] == {"method": "argmax"}
     assert not (tmp_path / "a" / "genotype.argmax.json").exists()
