@@ -49,17 +49,6 @@ def add_config_options(parser: argparse.ArgumentParser, cls, recipe: bool = True
                            help=f"{f.metadata.get('help', '')} (default: {shown})")
 
 
-def parse_search_options(tokens: list[str]) -> dict[str, str]:
-    """`nasiam search` options (`--key=value` ...) as {field: raw value}, checked by name;
-    values are parsed later by nasiam.config."""
-    parser = argparse.ArgumentParser(prog="nasiam search", add_help=False)
-    add_config_options(parser, SearchConfig, recipe=False)
-    args, unknown = parser.parse_known_args(tokens)
-    if unknown:
-        raise ConfigError(_unknown_options(parser, argparse.Namespace(config_cls=SearchConfig), unknown))
-    return {k: v for k, v in vars(args).items()}
-
-
 def config_from_args(cls, args: argparse.Namespace):
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
     return load_config(cls, args.config, overrides)

@@ -55,9 +55,17 @@ def _check_common(options: Mapping[str, Any]) -> dict[str, str]:
     return common
 
 
-def _search_options(specs: list[HeadSpec], common: dict[str, str]) -> dict[tuple[str, ...], dict[str, str]]:
-    from nasiam.cli import parse_search_options
+def _option_dict(tokens: Sequence[str]) -> dict[str, str]:
+    """`--key=value` / `--flag` tokens as {key: raw value}; names and values are checked by
+    `load_config`, which suggests the right spelling of an unknown one."""
+    options = {}
+    for token in tokens:
+        key, sep, value = token[2:].partition("=")
+        options[key.replace("-", "_")] = value if sep else "true"
+    return options
 
+
+def _search_options(specs: list[HeadSpec], common: dict[str, str]) -> dict[tuple[str, ...], dict[str, str]]:
     result = {}
     for spec in specs:
         if spec.kind != "search" or spec.search_key in result:
@@ -65,7 +73,7 @@ def _search_options(specs: list[HeadSpec], common: dict[str, str]) -> dict[tuple
         if spec.argmax and spec.init:
             raise ConfigError(f"--heads: {spec.label!r}: one-stage (+init) continues with the heads the search "
                               "exported, its own selection; drop :argmax or +init")
-        options = parse_search_options(list(spec.search_options))
+        options = _option_dict(spec.search_options)
         for key in options:
             if key in FORBIDDEN_COMMON:
                 raise ConfigError(f"--heads: {spec.label!r}: --{key} is set by `nasiam compare`")

@@ -120,13 +120,14 @@ def _diff(d: PairedDifference | None) -> str:
     return "—" if d is None else d.describe()
 
 
-def markdown(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]]) -> str:
-    knn = summarize(plan, records, "knn_top1")
+def markdown(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]],
+             stats: dict[str, dict[str, Any]]) -> str:
+    """The tables, from `stats` ({metric: summarize(...)} for every metric in METRICS)."""
+    knn = stats["knn_top1"]
     lines = ["| head | heads (first seed) | kNN top-1 % mean ± std | n | per seed | vs default, paired: mean [95 % CI], "
              "wins | vs random mean, paired | rel. to random % | linear % | RankMe | train s per run |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    linear = summarize(plan, records, "linear_top1")["rows"]
-    rank = summarize(plan, records, "rankme")["rows"]
+    linear, rank = stats["linear_top1"]["rows"], stats["rankme"]["rows"]
     for row, e in knn["rows"].items():
         first = next((r.heads for r in records if r.row == row), "")
         if not e.get("n"):
@@ -160,7 +161,8 @@ def markdown(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]
 def write_report(plan: Plan, runs: Path, out: Path) -> dict[str, Any]:
     """results.md, results.csv, results.json and comparison.png in `out`."""
     records, searches = collect_records(plan, runs)
-    md = markdown(plan, records, searches)
+    stats = {m: summarize(plan, records, m) for m in METRICS}
+    md = markdown(plan, records, searches, stats)
     atomic_write_text(out / "results.md", md)
     buffer = io.StringIO()
     fields = list(RunRecord.__dataclass_fields__)
@@ -169,7 +171,6 @@ def write_report(plan: Plan, runs: Path, out: Path) -> dict[str, Any]:
     for r in records:
         writer.writerow(asdict(r))
     atomic_write_text(out / "results.csv", buffer.getvalue())
-    stats = {m: summarize(plan, records, m) for m in METRICS}
     data = {"records": [asdict(r) for r in records], "searches": searches,
             "statistics": json.loads(json.dumps(stats, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__")
                                                 else str(o)))}
