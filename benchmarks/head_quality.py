@@ -35,6 +35,7 @@ earlier sessions committed.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -55,10 +56,20 @@ QUICK = {"framework": "simsiam", "dataset": "synthetic", "subset": 384, "image_s
 SMALL_FILES = ("summary.json", "genotype.json", "genotype.argmax.json", "genotype.rejected.json", "config.yaml")
 
 
+def _run_count(table: Path) -> int:
+    try:
+        data = json.loads(table.read_text())
+    except (OSError, json.JSONDecodeError):
+        return 0
+    return len(data.get("records", [])) + len(data.get("searches", []))
+
+
 def archive(out: Path, keep: Path) -> None:
-    """Copy the small files of every run and the tables to `keep` (committed)."""
+    """Copy the small files of every run and the tables to `keep` (committed). Tables that
+    hold fewer runs than the archived ones (say, every run failed at once) are not copied."""
+    tables_grew = _run_count(out / "results.json") >= _run_count(keep / "results.json")
     for name in ("compare.json", "results.md", "results.csv", "results.json", "comparison.png"):
-        if (out / name).is_file():
+        if (out / name).is_file() and (tables_grew or name == "compare.json"):
             keep.mkdir(parents=True, exist_ok=True)
             shutil.copy2(out / name, keep / name)
     for path in sorted((out / "heads").glob("*/genotype.json")):
@@ -72,8 +83,35 @@ def archive(out: Path, keep: Path) -> None:
                     shutil.copy2(run / name, keep / "runs" / run.name / name)
 
 
+def restore_from_table(keep: Path, out: Path) -> None:
+    """Rebuild the summary.json of runs that only the archived table records.
+
+    Until 2026-11-23 a `runs/` pattern in .gitignore kept the per-run archive out of git, so
+    the runs of the first sessions survive only as the rows of results.json. Each row holds
+    exactly the fields the report reads back (see nasiam.compare.report.collect_records), so
+    the rebuilt summaries give the same table; they are marked `restored_from`.
+    """
+    table = keep / "results.json"
+    if not table.is_file():
+        return
+    data = json.loads(table.read_text())
+    summaries = {r["run"]: {"knn_top1": r["knn_top1"], "linear_top1": r["linear_top1"], "rankme": r["rankme"],
+                            "train_seconds": r["train_seconds"], "heads": {"heads": r["heads"]}}
+                 for r in data.get("records", [])}
+    summaries.update({s["run"]: {"knn_top1": s["knn_top1"], "train_seconds": s["train_seconds"],
+                                 "genotypes": s["genotypes"], "selection": s["selection"]}
+                      for s in data.get("searches", [])})
+    for run, summary in summaries.items():
+        target = out / "runs" / run
+        if not (target / "summary.json").is_file() and not (keep / "runs" / run / "summary.json").is_file():
+            target.mkdir(parents=True, exist_ok=True)
+            summary["restored_from"] = "benchmarks/results/head_quality/results.json"
+            (target / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+
+
 def restore(keep: Path, out: Path) -> None:
     """Put archived runs back where `nasiam compare` looks for them (never over a run here)."""
+    restore_from_table(keep, out)
     for run in sorted((keep / "runs").glob("*")) if keep.is_dir() else []:
         target = out / "runs" / run.name
         if not (target / "summary.json").is_file():
