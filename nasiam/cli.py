@@ -16,7 +16,8 @@ import sys
 import typing
 from typing import Any, Sequence
 
-from nasiam.config import ConfigError, SearchConfig, field_types, load_config
+from nasiam import __version__
+from nasiam.config import ConfigError, SearchConfig, config_choices, config_to_yaml, field_types, load_config
 
 EXIT_OK, EXIT_USAGE, EXIT_COLLAPSE, EXIT_NONFINITE, EXIT_IO, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
 
@@ -30,11 +31,14 @@ def _type_name(annotation) -> str:
 
 def add_config_options(parser: argparse.ArgumentParser, cls, recipe: bool = True, exclude: Sequence[str] = (),
                        title: str = "options (also recipe keys)") -> None:
-    """One option per config field; defaults shown, values parsed later by nasiam.config."""
+    """One option per config field; defaults and fixed choices shown, values parsed later by
+    nasiam.config."""
     if recipe:
-        parser.add_argument("--config", metavar="RECIPE.yaml", help="read options from a recipe (recipes/*.yaml); "
-                                                                     "command-line options override it")
+        parser.add_argument("--config", metavar="RECIPE.yaml", action="append",
+                            help="read options from a recipe (recipes/*.yaml); may be given several times, later "
+                                 "recipes override earlier ones and command-line options override them all")
     hints = field_types(cls)
+    choices = config_choices(cls)
     group = parser.add_argument_group(title)
     for f in dataclasses.fields(cls):
         if f.name in exclude:
@@ -44,9 +48,13 @@ def add_config_options(parser: argparse.ArgumentParser, cls, recipe: bool = True
         kind = typing.get_args(hints[f.name]) or (hints[f.name],)
         flag_like = bool in kind or "const" in f.metadata
         shown = ",".join(map(str, default)) if isinstance(default, list) else default
-        group.add_argument(*names, dest=f.name, default=argparse.SUPPRESS, metavar=_type_name(hints[f.name]),
+        text = f.metadata.get("help", "")
+        if "(default:" not in text:  # help that already explains its default says it once
+            text += f" (default: {shown})"
+        metavar = "{" + ",".join(choices[f.name]) + "}" if f.name in choices else _type_name(hints[f.name])
+        group.add_argument(*names, dest=f.name, default=argparse.SUPPRESS, metavar=metavar,
                            nargs="?" if flag_like else None, const=f.metadata.get("const", "true") if flag_like else None,
-                           help=f"{f.metadata.get('help', '')} (default: {shown})")
+                           help=text)
 
 
 def config_from_args(cls, args: argparse.Namespace):
@@ -79,10 +87,20 @@ def _print_search_result(summary: dict[str, Any]) -> None:
     print("  summary.json, logs/     metrics; checkpoints/ for --resume and `nasiam export`")
 
 
+def _print_config(args, cfg) -> bool:
+    """--print_config: the resolved configuration as a recipe (YAML), instead of running."""
+    if getattr(args, "print_config", False):
+        print(config_to_yaml(cfg), end="")
+        return True
+    return False
+
+
 def cmd_search(args) -> int:
+    cfg = config_from_args(SearchConfig, args)
+    if _print_config(args, cfg):
+        return EXIT_OK
     from nasiam.runner.search import run_search
 
-    cfg = config_from_args(SearchConfig, args)
     summary = run_search(cfg)
     if summary.get("world_size", 1) == 1 or _is_rank_zero():
         _print_search_result(summary)
@@ -91,9 +109,13 @@ def cmd_search(args) -> int:
 
 def cmd_pretrain(args) -> int:
     from nasiam.config import PretrainConfig
+
+    cfg = config_from_args(PretrainConfig, args)
+    if _print_config(args, cfg):
+        return EXIT_OK
     from nasiam.runner.pretrain import run_pretrain
 
-    summary = run_pretrain(config_from_args(PretrainConfig, args))
+    summary = run_pretrain(cfg)
     if summary.get("world_size", 1) == 1 or _is_rank_zero():
         knn = summary.get("knn_top1")
         print(f"\nPretraining finished: {summary['train_seconds']:.0f}s of training"
@@ -135,6 +157,11 @@ def cmd_eval(args) -> int:
 
 @_as_usage_errors
 def cmd_sweep(args) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("optuna") is None:
+        raise ConfigError("nasiam sweep runs the sweep with Optuna, which is not installed: "
+                          "pip install 'nasiam[optuna]' (or pip install optuna)")
     from nasiam.runner.sweep import run_sweep
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(SearchConfig) if hasattr(args, f.name)}
@@ -190,11 +217,13 @@ def _is_rank_zero() -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nasiam", description="Search, export and use siamese SSL heads.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     search = sub.add_parser("search", help="search a framework's projector/predictor heads (DARTS)",
                             description="Search the heads of an SSL framework. With no option: a quick demo on "
-                                        "Fashion-MNIST sized for two CPU cores.",
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                        "Fashion-MNIST sized for two CPU cores.")
+    search.add_argument("--print_config", "--print-config", action="store_true",
+                        help="print the resolved configuration (defaults < recipes < options) as YAML and exit")
     add_config_options(search, SearchConfig)
     search.set_defaults(handler=cmd_search, config_cls=SearchConfig)
     export = sub.add_parser("export", help="re-export heads from a search run (top-k, another epoch)")
@@ -210,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Standard SSL pretraining with a fixed-architecture head: --head default, "
                                           "--head RUN_DIR|genotype.json (from scratch) or --init RUN_DIR (continue "
                                           "from the search's weights).")
+    pretrain.add_argument("--print_config", "--print-config", action="store_true",
+                          help="print the resolved configuration (defaults < recipes < options) as YAML and exit")
     add_config_options(pretrain, PretrainConfig)
     pretrain.set_defaults(handler=cmd_pretrain, config_cls=PretrainConfig)
     from nasiam.compare.plan import FORBIDDEN_COMMON

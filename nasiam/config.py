@@ -1,14 +1,16 @@
 """Run configurations: dataclasses whose fields are the CLI options and the recipe keys.
 
-Precedence: field defaults < `--config recipe.yaml` < command-line `--key=value` (also
-`--key value` and `--key-with-dashes`, the forms `wandb agent` passes). Recipes are read with
-`yaml.safe_load` and checked key by key: a misspelt key is an error that suggests the right
-one, never silently ignored.
+Precedence: field defaults < `--config recipe.yaml` (several `--config` files: later ones
+override earlier ones) < command-line `--key=value` (also `--key value` and `--key-with-dashes`,
+the forms `wandb agent` passes). Recipes are read with `yaml.safe_load` and checked key by key:
+a misspelt key is an error that suggests the right one, never silently ignored. A recipe's
+`base: other.yaml` key (a path relative to the recipe) reads that recipe first and overrides it.
 """
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.util
 import json
 import os
 import types
@@ -18,7 +20,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 __all__ = ["RunConfig", "SearchConfig", "PretrainConfig", "ConfigError", "load_config", "config_to_yaml", "parse_value",
-           "STRUCTURAL_KEYS", "field_types"]
+           "STRUCTURAL_KEYS", "field_types", "config_choices", "PRECISION_ALIASES", "DOWNLOADABLE"]
+
+# Lightning's short precision names, accepted and stored under their long names.
+PRECISION_ALIASES = {"16": "16-mixed", "bf16": "bf16-mixed", "32": "32-true"}
+# Datasets `--download` fetches with torchvision's own downloaders.
+DOWNLOADABLE = ("fashion_mnist", "cifar10", "cifar100", "stl10")
+MAX_RECIPE_DEPTH = 8  # `base:` chains longer than this are refused
 
 
 class ConfigError(ValueError):
@@ -49,6 +57,8 @@ class RunConfig:
     dataset: str = _opt("fashion_mnist", "cifar10, cifar100, stl10, fashion_mnist, imagenet, imagenet100, "
                                          "imagefolder, synthetic")
     data_root: str | None = _opt(None, "dataset folder (default: Debian's Fashion-MNIST, else $NASIAM_DATA or ./data)")
+    download: bool = _opt(False, "fetch a missing dataset (fashion_mnist, cifar10, cifar100, stl10) with torchvision's "
+                                 "downloader into --data_root (default: $NASIAM_DATA or ./data)")
     train_split: str | None = _opt(None, "training split (default: train; stl10: train+unlabeled)")
     subset: int | None = _opt(12000, "number of training images used, drawn with the seed (none: all)")
     image_size: int | None = _opt(None, "training crop size (default: the dataset's)")
@@ -235,12 +245,19 @@ def field_types(cls) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in fields(cls)}
 
 
-def _read_recipe(path: str | os.PathLike, cls) -> dict[str, Any]:
+def _read_recipe(path: str | os.PathLike, cls, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     import yaml
 
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"--config: no recipe at {path} (see the recipes/ folder)")
+        where = f" (the base of {_chain[-1]})" if _chain else ""
+        raise ConfigError(f"--config: no recipe at {path}{where} (see the recipes/ folder)")
+    resolved = path.resolve()
+    if resolved in _chain:
+        raise ConfigError(f"{path}: recipes inherit in a cycle via `base:` "
+                          f"({' -> '.join(str(p) for p in _chain + (resolved,))})")
+    if len(_chain) >= MAX_RECIPE_DEPTH:
+        raise ConfigError(f"{path}: more than {MAX_RECIPE_DEPTH} levels of `base:` recipes")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
@@ -250,6 +267,11 @@ def _read_recipe(path: str | os.PathLike, cls) -> dict[str, Any]:
         raise ConfigError(f"{path}: a recipe is a mapping of option: value")
     known = field_types(cls)
     values = {}
+    base = data.pop("base", None)
+    if base is not None:
+        if not isinstance(base, str) or not base.strip():
+            raise ConfigError(f"{path}: `base:` names another recipe file (a path relative to this one)")
+        values.update(_read_recipe(path.parent / base, cls, _chain + (resolved,)))
     for key, value in data.items():
         name = str(key).replace("-", "_")
         if name not in known:
@@ -258,10 +280,16 @@ def _read_recipe(path: str | os.PathLike, cls) -> dict[str, Any]:
     return values
 
 
-def load_config(cls, config_path: str | os.PathLike | None = None, overrides: Mapping[str, Any] | None = None):
-    """Build `cls` from its defaults, a recipe, then overrides (strings or values)."""
+def load_config(cls, config_path: str | os.PathLike | typing.Sequence[str | os.PathLike] | None = None,
+                overrides: Mapping[str, Any] | None = None, check_environment: bool = True):
+    """Build `cls` from its defaults, recipes (one path or several, later ones override earlier
+    ones), then overrides (strings or values). `check_environment` also checks that the
+    optional packages the options need are installed."""
     known = field_types(cls)
-    values = _read_recipe(config_path, cls) if config_path else {}
+    paths = [config_path] if isinstance(config_path, (str, os.PathLike)) else list(config_path or [])
+    values = {}
+    for path in paths:
+        values.update(_read_recipe(path, cls))
     for key, raw in (overrides or {}).items():
         name = key.replace("-", "_")
         if name not in known:
@@ -269,21 +297,41 @@ def load_config(cls, config_path: str | os.PathLike | None = None, overrides: Ma
         values[name] = parse_value(name, raw, known[name])
     config = cls(**values)
     validate_config(config)
+    if check_environment:
+        check_packages(config)
     return config
 
 
-def validate_config(config: RunConfig) -> None:
+def config_choices(cls) -> dict[str, list[str]]:
+    """Option -> its allowed values, for the options of `cls` that have a fixed set."""
     from nasiam.data import list_datasets
     from nasiam.frameworks import ALIASES, FRAMEWORKS
 
     choices = {"framework": list(FRAMEWORKS) + list(ALIASES), "dataset": list_datasets(),
+               "data_device": ["auto", "gpu", "cpu", "workers"],
                "optimizer": ["sgd", "adamw", "lars"], "ema_schedule": ["cosine", "constant"],
                "accelerator": ["auto", "cpu", "gpu", "cuda", "mps"],
-               "precision": ["auto", "32-true", "32", "bf16-mixed", "16-mixed", "bf16-true"]}
-    if isinstance(config, SearchConfig):
+               "precision": ["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", *PRECISION_ALIASES]}
+    if issubclass(cls, SearchConfig):
         choices.update(strategy=["darts", "darts2", "gumbel", "tpe", "random"], mode=["bilevel", "joint"],
                        space=["mlp", "nasiam"], selection=["argmax", "verify"])
-    for name, allowed in choices.items():
+    return choices
+
+
+def check_packages(config: RunConfig) -> None:
+    """The optional packages the options need are installed (else a ConfigError naming the fix)."""
+    if isinstance(config, SearchConfig) and config.strategy in ("tpe", "random") \
+            and importlib.util.find_spec("optuna") is None:
+        raise ConfigError(f"--strategy={config.strategy} needs Optuna, which is not installed: "
+                          "pip install 'nasiam[optuna]' (or pip install optuna), or use --strategy=darts")
+    if config.wandb and importlib.util.find_spec("wandb") is None:
+        raise ConfigError("--wandb needs Weights & Biases, which is not installed: pip install 'nasiam[wandb]' "
+                          "(or pip install wandb), or leave out --wandb")
+
+
+def validate_config(config: RunConfig) -> None:
+    config.precision = PRECISION_ALIASES.get(config.precision, config.precision)
+    for name, allowed in config_choices(type(config)).items():
         value = getattr(config, name)
         if value not in allowed:
             raise ConfigError(f"--{name}: {value!r} is not one of {', '.join(allowed)}{_suggest(str(value), allowed)}")
@@ -298,6 +346,9 @@ def validate_config(config: RunConfig) -> None:
             raise ConfigError(f"--{name} must not be negative, got {getattr(config, name)}")
     if config.num_workers < 0:
         raise ConfigError("--num_workers must not be negative")
+    if config.download and config.dataset not in DOWNLOADABLE + ("synthetic",):
+        raise ConfigError(f"--download fetches {', '.join(DOWNLOADABLE)} (torchvision's downloaders), not "
+                          f"{config.dataset}: put its files under --data_root yourself")
     if isinstance(config, SearchConfig):
         if not 0 < config.arch_fraction < 1:
             raise ConfigError(f"--arch_fraction must be in (0, 1), got {config.arch_fraction}")

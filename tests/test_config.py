@@ -1,7 +1,9 @@
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from nasiam.config import ConfigError, SearchConfig, load_config, parse_value
 
@@ -63,3 +65,71 @@ def test_usage_errors_keep_the_message_as_written():
     assert str(ConfigError.from_error(ValueError("bad width"))) == "bad width"
     error = ConfigError("already a usage error")
     assert ConfigError.from_error(error) is error
+
+
+RESOLVED = json.loads((Path(__file__).parent / "data" / "recipes_resolved.json").read_text())
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_every_recipe_resolves_as_before_it_inherited_from_a_base(recipe):
+    """tests/data/recipes_resolved.json: each recipe's resolved config captured before the 16
+    near-copies were made to inherit (`base:`); options added since keep their defaults."""
+    before = RESOLVED[recipe.name]
+    now = dataclasses.asdict(load_config(SearchConfig, recipe))
+    defaults = dataclasses.asdict(SearchConfig())
+    assert {k: now[k] for k in before} == before
+    assert {k: v for k, v in now.items() if k not in before} == {k: v for k, v in defaults.items() if k not in before}
+
+
+def test_the_paper_recipes_inherit_instead_of_repeating():
+    paper = [p for p in RECIPES if p.stem != "cpu_quick_demo"]
+    assert len(paper) == 16 and set(RESOLVED) == {p.name for p in RECIPES}
+    for path in paper:
+        assert "base" in yaml.safe_load(path.read_text()), path.name
+        assert len(path.read_text().splitlines()) <= 20, path.name
+
+
+def test_base_recipes_chain_relative_to_each_file(tmp_path):
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "root.yaml").write_text("epochs: 30\nlr: 0.1\nwidths: [64]\n")
+    (tmp_path / "shared" / "mid.yaml").write_text("base: root.yaml\nlr: 0.2\n")
+    (tmp_path / "leaf.yaml").write_text("base: shared/mid.yaml\nwidths: [32, 64]\n")
+    cfg = load_config(SearchConfig, tmp_path / "leaf.yaml", {"epochs": "40"})
+    assert (cfg.epochs, cfg.lr, cfg.widths) == (40, 0.2, [32, 64])
+    assert load_config(SearchConfig, tmp_path / "leaf.yaml").epochs == 30
+
+
+DEEP_CHAIN = {f"d{i}.yaml": f"base: d{i + 1}.yaml\n" for i in range(11)} | {"d11.yaml": "epochs: 3\n"}
+
+
+@pytest.mark.parametrize("files, entry, error", [
+    ({"a.yaml": "base: b.yaml\n", "b.yaml": "base: ./a.yaml\n"}, "a.yaml", "inherit in a cycle"),
+    ({"self.yaml": "base: self.yaml\n"}, "self.yaml", "inherit in a cycle"),
+    (DEEP_CHAIN, "d0.yaml", "levels of `base:`"),
+    ({"m.yaml": "base: nowhere.yaml\n"}, "m.yaml", "no recipe at .*nowhere.yaml .the base of"),
+    ({"n.yaml": "base: [1]\n"}, "n.yaml", "names another recipe file"),
+], ids=["cycle", "self", "too-deep", "missing-base", "not-a-path"])
+def test_bad_base_chains_are_errors(tmp_path, files, entry, error):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError, match=error):
+        load_config(SearchConfig, tmp_path / entry)
+
+
+def test_a_chain_within_the_depth_limit_resolves(tmp_path):
+    for name, text in DEEP_CHAIN.items():
+        (tmp_path / name).write_text(text)
+    assert load_config(SearchConfig, tmp_path / "d5.yaml").epochs == 3
+
+
+def test_several_config_files_later_ones_win_and_options_win_over_all(tmp_path, capsys):
+    from nasiam.cli import main
+
+    (tmp_path / "one.yaml").write_text("epochs: 20\nlr: 0.1\nbatch_size: 64\n")
+    (tmp_path / "two.yaml").write_text("lr: 0.3\nwarmup_epochs: 2\n")
+    cfg = load_config(SearchConfig, [tmp_path / "one.yaml", tmp_path / "two.yaml"], {"batch_size": "32"})
+    assert (cfg.epochs, cfg.lr, cfg.warmup_epochs, cfg.batch_size) == (20, 0.3, 2, 32)
+    assert main(["search", "--config", str(tmp_path / "one.yaml"), f"--config={tmp_path / 'two.yaml'}",
+                 "--batch_size=32", "--print_config"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert (printed["epochs"], printed["lr"], printed["warmup_epochs"], printed["batch_size"]) == (20, 0.3, 2, 32)

@@ -1,5 +1,4 @@
 """Sweep files (W&B format) and `nasiam sweep` (Optuna)."""
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,14 +12,14 @@ from nasiam.runner.sweep import _suggest, read_sweep
 SWEEPS = sorted((Path(__file__).parent.parent / "recipes" / "sweeps").glob("*.yaml"))
 
 
+WANDB_SWEEP_SCHEMA = Path(__file__).parent / "data" / "wandb_sweep_config.schema.json"
+
+
 def wandb_sweep_validator():
-    """W&B's own sweep-config JSON schema, from its `sweeps` package (installed without its
-    numpy<2 pin, never imported: only its schema file is read)."""
+    """W&B's own sweep-config JSON schema, vendored from its `sweeps` package (source, version
+    and license: tests/data/README.md)."""
     jsonschema = pytest.importorskip("jsonschema")
-    spec = importlib.util.find_spec("sweeps")
-    if spec is None:
-        pytest.skip("W&B's `sweeps` package is not installed (pip install --no-deps sweeps)")
-    schema = json.loads((Path(spec.submodule_search_locations[0]) / "config" / "schema.json").read_text())
+    schema = json.loads(WANDB_SWEEP_SCHEMA.read_text())
     checker = jsonschema.FormatChecker()
     checker.checks("float")(lambda v: isinstance(v, float))
     checker.checks("integer")(lambda v: isinstance(v, int))

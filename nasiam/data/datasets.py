@@ -5,8 +5,9 @@ ImageNet-100, any folder of class sub-folders), and a synthetic set for tests an
 
 Each item is `(transform(image), label)`, the image a uint8 `tv_tensors.Image` (C, H, W) or a
 PIL image for folders; `dataset_info(name)` gives size, channels, classes and normalisation.
-Nothing is downloaded: a missing dataset raises `DataNotFoundError` naming the path that was
-searched and how to obtain the files.
+Nothing is downloaded here: a missing dataset raises `DataNotFoundError` naming the path that
+was searched and how to obtain the files (for Fashion-MNIST, CIFAR-10/100 and STL-10 that includes
+`--download`, which fetches them with torchvision's downloaders: nasiam.data.download).
 """
 from __future__ import annotations
 
@@ -75,11 +76,14 @@ def dataset_info(name: str, **overrides) -> DatasetInfo:
 
 
 def default_root(name: str) -> Path:
-    """Where a dataset is looked for when no root is given: Debian's Fashion-MNIST package,
-    else `$NASIAM_DATA` (default `./data`)."""
+    """Where a dataset is looked for when no root is given: Debian's Fashion-MNIST package (or,
+    when it is not installed, a copy `--download` put under `$NASIAM_DATA`), else `$NASIAM_DATA`
+    (default `./data`)."""
+    local = Path(os.environ.get("NASIAM_DATA", "data"))
     if name == "fashion_mnist":
-        return FASHION_MNIST_DEBIAN_ROOT
-    return Path(os.environ.get("NASIAM_DATA", "data"))
+        debian_has_it = (FASHION_MNIST_DEBIAN_ROOT / "train-images-idx3-ubyte.gz").is_file()
+        return local if not debian_has_it and (local / "FashionMNIST" / "raw").is_dir() else FASHION_MNIST_DEBIAN_ROOT
+    return local
 
 
 class ArrayImageDataset(Dataset):
@@ -139,9 +143,15 @@ class SyntheticImages(Dataset):
         return (self.transform(image) if self.transform else image), c
 
 
-def _missing(what: str, root: Path, expected: str, how: str) -> DataNotFoundError:
+DOWNLOAD_HINT = ("Or add --download to the nasiam search/pretrain command: torchvision's downloader fetches it "
+                 "into --data_root (default: $NASIAM_DATA or ./data).")
+
+
+def _missing(what: str, root: Path, expected: str, how: str, downloadable: bool = True) -> DataNotFoundError:
     return DataNotFoundError(f"{what} not found: expected {expected} under {root}. {how} "
-                             "(nasiam never downloads data; pass --data-root to point elsewhere)")
+                             + (f"{DOWNLOAD_HINT} (nasiam never downloads data without it; " if downloadable
+                                else "(nasiam never downloads data; ")
+                             + "pass --data_root to point elsewhere)")
 
 
 def _cifar(name: str, root: Path, split: str, transform) -> ArrayImageDataset:
@@ -210,7 +220,7 @@ def _image_folder(name: str, root: Path, split: str, transform):
     if not folder.is_dir():
         raise _missing(name, root, f"{split}/<class>/<image files>",
                        "Arrange the images in one sub-folder per class (ImageNet: extract ILSVRC2012 train and "
-                       "val, with val sorted into class folders).")
+                       "val, with val sorted into class folders).", downloadable=False)
     try:
         return ImageFolder(os.fspath(folder), transform=transform)
     except FileNotFoundError as e:

@@ -167,6 +167,10 @@ def build_train_data(cfg: RunConfig, info: DatasetInfo, bilevel: bool = False, a
     recipe = augment_recipe(method, info)
     synthetic = {"image_size": info.image_size, "channels": info.channels, "size": cfg.subset or 2048,
                  "seed": cfg.seed} if cfg.dataset == "synthetic" else {}
+    if cfg.download and cfg.dataset != "synthetic":
+        from nasiam.data.download import ensure_downloaded
+
+        ensure_downloaded(cfg.dataset, cfg.data_root)
     plain = create_dataset(cfg.dataset, cfg.data_root, split, transform=eval_transform(info), **synthetic)
     indices = random_subset(len(plain), cfg.subset, seed=cfg.seed)
     needed = cfg.batch_size * cfg.devices * (2 if bilevel else 1)

@@ -28,7 +28,7 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
     config_path = run_dir / "config.yaml"
     if not config_path.is_file():
         raise CheckpointError(f"{run_dir} is not a search run directory (no config.yaml)")
-    cfg = load_config(SearchConfig, config_path)
+    cfg = load_config(SearchConfig, config_path, check_environment=False)  # exporting needs no optuna/wandb
     if rank < 1:
         raise ValueError("--rank counts from 1 (the most probable genotype)")
     path = Path(checkpoint) if checkpoint else ckpt.find_checkpoint(run_dir)

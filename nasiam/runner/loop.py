@@ -112,8 +112,8 @@ class Run:
 
     # -- shared machinery ---------------------------------------------------------------
     def setup_fabric(self):
-        from lightning.fabric import Fabric
-        from lightning.fabric.strategies import DDPStrategy
+        from lightning_fabric import Fabric
+        from lightning_fabric.strategies import DDPStrategy
 
         cfg = self.cfg
         # numpy's seeds are 32-bit and the data stream's is offset from --seed (per rank): refuse
@@ -129,8 +129,14 @@ class Run:
         if cfg.devices > 1:
             strategy = DDPStrategy(find_unused_parameters=self.find_unused_parameters(),
                                    process_group_backend="nccl" if use_cuda else "gloo")
-        self.fabric = Fabric(accelerator=accelerator, devices=cfg.devices, strategy=strategy,
-                             precision=_precision(cfg, use_cuda))
+        try:
+            self.fabric = Fabric(accelerator=accelerator, devices=cfg.devices, strategy=strategy,
+                                 precision=_precision(cfg, use_cuda))
+        except RuntimeError as e:  # e.g. `CUDAAccelerator` can not run on your system (no CUDA)
+            if "accelerator" not in str(e).lower():
+                raise
+            raise ConfigError(f"--accelerator={cfg.accelerator} is not available on this machine "
+                              f"({str(e).splitlines()[0]}); use --accelerator=cpu or --accelerator=auto") from None
         self.fabric.launch()
         self.fabric.seed_everything(cfg.seed, verbose=False)
         self.channels_last = cfg.channels_last if cfg.channels_last is not None else self.fabric.device.type == "cuda"

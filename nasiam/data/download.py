@@ -1,0 +1,82 @@
+"""`--download`: fetch a dataset with torchvision's own downloaders (opt-in; nasiam reads local
+files otherwise).
+
+    root = download_dataset("cifar10", "data")   # data/cifar-10-batches-py/, as create_dataset reads it
+
+torchvision checks each archive's MD5 and shows its progress bar; a dataset already in place is
+not fetched again. The roots are the layouts `create_dataset` reads: Fashion-MNIST in
+`<root>/FashionMNIST/raw/`, CIFAR in `<root>/cifar-10-batches-py/` or `<root>/cifar-100-python/`,
+STL-10 in `<root>/stl10_binary/`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nasiam.config import DOWNLOADABLE
+from nasiam.data.readers import DataNotFoundError
+
+__all__ = ["DOWNLOADABLE", "download_dataset", "download_root", "ensure_downloaded"]
+
+
+def download_root(root: str | os.PathLike | None) -> Path:
+    """Where `--download` puts a dataset: `--data_root`, else `$NASIAM_DATA` or ./data."""
+    return Path(root) if root is not None else Path(os.environ.get("NASIAM_DATA", "data"))
+
+
+def _present(name: str, root: Path, split: str) -> bool:
+    from nasiam.data.datasets import create_dataset
+
+    try:
+        create_dataset(name, root, split)
+    except (DataNotFoundError, ValueError):
+        return False
+    return True
+
+
+def download_dataset(name: str, root: str | os.PathLike | None = None) -> Path:
+    """Fetch `name`'s training and test files into `root` unless they are there; returns the root."""
+    from nasiam.data.datasets import default_root
+
+    if name not in DOWNLOADABLE:
+        raise ValueError(f"--download fetches {', '.join(DOWNLOADABLE)}, not {name}")
+    splits = ("train", "test")
+    if root is None and all(_present(name, default_root(name), split) for split in splits):
+        return default_root(name)  # e.g. Debian's dataset-fashion-mnist is installed
+    root = download_root(root)
+    if all(_present(name, root, split) for split in splits):
+        return root
+    from torchvision import datasets
+
+    root.mkdir(parents=True, exist_ok=True)
+    target = os.fspath(root)
+    try:
+        if name == "fashion_mnist":
+            for train in (True, False):
+                datasets.FashionMNIST(target, train=train, download=True)
+        elif name in ("cifar10", "cifar100"):
+            (datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100)(target, train=False, download=True)
+        else:  # one archive holds every STL-10 split; the test split is the quickest to read back
+            datasets.STL10(target, split="test", download=True)
+    except (RuntimeError, OSError) as e:  # no network, a mirror down, a corrupt archive (MD5)
+        debian = (" On Debian/Ubuntu, `sudo apt-get install dataset-fashion-mnist` installs it without a download."
+                  if name == "fashion_mnist" else "")
+        raise DataNotFoundError(f"--download could not fetch {name} into {root}: {str(e).strip()}.{debian} "
+                                "Or put the files under --data_root yourself.") from None
+    return root
+
+
+def ensure_downloaded(name: str, root: str | os.PathLike | None) -> Path:
+    """`download_dataset` once per machine under torch.distributed (local rank 0 fetches, the
+    others wait for it)."""
+    import torch.distributed as dist
+
+    distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    if distributed and int(os.environ.get("LOCAL_RANK", "0")) != 0:
+        dist.barrier()
+        return download_root(root)
+    try:
+        return download_dataset(name, root)
+    finally:
+        if distributed:
+            dist.barrier()
