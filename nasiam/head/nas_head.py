@@ -5,7 +5,8 @@ A `NASHead` is an `nn.Sequential` of `nn.Sequential` layers holding only `nn.Lin
 and compiles like any hand-written MLP, and drops in wherever a projector or predictor goes.
 
 On disk it is a directory with `genotype.json` (the architecture, validated JSON) and
-`head.safetensors` (the weights): loading runs no code from the files.
+`head.safetensors` (the weights): loading runs no code from the files. The same files travel
+through the Hugging Face Hub (`push_to_hub`, `from_pretrained("hf-hub:user/name")`, nasiam.hub).
 """
 from __future__ import annotations
 
@@ -30,8 +31,8 @@ class NASHead(nn.Sequential):
     """A fixed head built from a `Genotype`.
 
     Use `NASHead.from_genotype(genotype, in_dim)` for a freshly initialised head,
-    `NASHead.from_pretrained(dir)` for a saved one, or `SearchableHead.export()` for the
-    head a search found, with the search's weights.
+    `NASHead.from_pretrained(dir)` (or `"hf-hub:user/name"`) for a saved one, or
+    `SearchableHead.export()` for the head a search found, with the search's weights.
     """
 
     def __init__(self, genotype: Genotype, in_dim: int | None = None):
@@ -88,15 +89,41 @@ class NASHead(nn.Sequential):
         self.genotype.save(directory / GENOTYPE_FILE)
         return directory
 
+    def push_to_hub(self, repo_id: str, *, private: bool | None = None, revision: str | None = None,
+                    commit_message: str | None = None, token: str | bool | None = None, create_pr: bool = False):
+        """Upload this head to the Hugging Face Hub repo `repo_id` ('user/name'): the files of
+        `save_pretrained`, a config.json and a model card, in one commit. Returns the commit info
+        (`.commit_url`). A run's projector and predictor: `nasiam.hub.push_run_to_hub`."""
+        from nasiam.hub import push_heads_to_hub  # huggingface_hub only when asked for
+
+        return push_heads_to_hub(self, repo_id, private=private, revision=revision, commit_message=commit_message,
+                                 token=token, create_pr=create_pr)
+
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, map_location: str | torch.device = "cpu",
-                        strict: bool = True) -> "NASHead":
+                        strict: bool = True, *, subfolder: str | None = None, revision: str | None = None,
+                        token: str | bool | None = None, cache_dir: str | os.PathLike | None = None) -> "NASHead":
         """Load a head written by `save_pretrained`. Raises `GenotypeError` or `ValueError`
-        naming what is wrong if the files do not match."""
+        naming what is wrong if the files do not match.
+
+        `directory` is a local directory, or a Hub repo written `"hf-hub:user/name"` (only that
+        prefix goes to the network); `subfolder="projector"` picks a head of a run's repo,
+        `revision`, `token` and `cache_dir` are passed to huggingface_hub. Downloaded files go
+        through the same checks as local ones.
+        """
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        directory = Path(directory)
+        if isinstance(directory, str) and directory.startswith("hf-hub:"):  # nasiam.hub.HUB_PREFIX
+            from nasiam.hub import download_head
+
+            directory = download_head(directory, subfolder=subfolder, revision=revision, token=token,
+                                      cache_dir=cache_dir)
+        elif revision is not None or token is not None or cache_dir is not None:
+            raise ValueError(f"revision, token and cache_dir apply to Hub ids ('hf-hub:user/name'), and {directory} "
+                             "is a local path")
+        else:
+            directory = Path(directory, subfolder) if subfolder else Path(directory)
         genotype_path, weights_path = directory / GENOTYPE_FILE, directory / WEIGHTS_FILE
         missing = [p.name for p in (genotype_path, weights_path) if not p.is_file()]
         if missing:

@@ -1,0 +1,339 @@
+"""Hub-ready heads (nasiam.hub): push, hf-hub: loading, offline mode, strict loading of what comes
+back. Fully offline: the transfer functions of huggingface_hub are replaced by a fake Hub backed by
+a folder, sockets are refused, and the offline tests use the real huggingface_hub with
+HF_HUB_OFFLINE set and a cache in tmp_path."""
+import json
+import pickle
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import huggingface_hub
+import pytest
+import torch
+import yaml
+from _heads_run import make_search_run
+from huggingface_hub import constants as hf_constants
+from huggingface_hub.utils import LocalEntryNotFoundError, filter_repo_objects
+
+from nasiam import NASHead, __version__
+from nasiam.cli import main
+from nasiam.head.nas_head import GENOTYPE_FILE, WEIGHTS_FILE
+from nasiam.hub import push_run_to_hub
+from nasiam.presets import get_preset
+from nasiam.runner.artifacts import load_heads
+from nasiam.space import Genotype, GenotypeError, LayerSpec
+
+HEAD_FILES = {GENOTYPE_FILE, WEIGHTS_FILE, "config.json"}
+
+
+def _head():
+    g = Genotype(layers=(LayerSpec(width=16, norm="batchnorm", activation="relu"),
+                         LayerSpec(width=8, norm="batchnorm_noaffine", fixed=True)))
+    head = NASHead.from_genotype(g, in_dim=12).train()
+    head(torch.randn(32, 12))  # non-trivial BatchNorm statistics
+    return head.eval()
+
+
+def assert_bit_exact(a: NASHead, b: NASHead):
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        assert sa[k].dtype == sb[k].dtype and torch.equal(sa[k], sb[k]), k
+    assert a.genotype == b.genotype
+
+
+def files_under(folder: Path) -> set:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(autouse=True)
+def no_sockets(monkeypatch):
+    """Any connection attempt fails the test (huggingface_hub would otherwise swallow it)."""
+    attempts = []
+
+    def refuse(*args):
+        attempts.append(args)
+        raise OSError(f"test_hub: network access refused {args[:2]}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)  # name lookups too
+    yield
+    assert attempts == []
+
+
+class FakeHub:
+    """HfApi.create_repo/create_branch/upload_folder and snapshot_download/hf_hub_download over a
+    folder: remote/<user>/<name>/<revision>/... Every call is recorded in `calls`."""
+
+    def __init__(self, root: Path, monkeypatch):
+        self.remote, self.cache, self.calls = root / "remote", root / "cache", []
+        hub = self
+
+        def create_repo(api, repo_id, *, token=None, private=None, exist_ok=False, **kw):
+            hub.calls.append(("create_repo", repo_id, {"token": token, "private": private, "exist_ok": exist_ok}))
+            (hub.remote / repo_id / "main").mkdir(parents=True, exist_ok=True)
+            return f"https://huggingface.co/{repo_id}"
+
+        def create_branch(api, repo_id, *, branch, token=None, exist_ok=False, **kw):
+            hub.calls.append(("create_branch", repo_id, {"branch": branch, "exist_ok": exist_ok}))
+            target = hub.remote / repo_id / branch
+            if not target.exists():
+                shutil.copytree(hub.remote / repo_id / "main", target)
+
+        def upload_folder(api, *, repo_id, folder_path, revision=None, commit_message=None, token=None, **kw):
+            hub.calls.append(("upload_folder", repo_id, {"revision": revision, "commit_message": commit_message,
+                                                          "token": token, **kw}))
+            target = hub.remote / repo_id / (revision or "main")
+            assert target.is_dir(), "upload to a repo or branch that was not created"
+            shutil.copytree(folder_path, target, dirs_exist_ok=True)
+            return SimpleNamespace(commit_url=f"https://huggingface.co/{repo_id}/commit/{len(hub.calls)}")
+
+        def snapshot_download(repo_id, *, revision=None, allow_patterns=None, **kw):
+            hub.calls.append(("snapshot_download", repo_id, {"revision": revision, "allow_patterns": allow_patterns,
+                                                              **kw}))
+            source = hub.remote / repo_id / (revision or "main")
+            snapshot = hub.cache / f"snapshot{len(hub.calls)}"
+            snapshot.mkdir(parents=True)
+            for name in filter_repo_objects(sorted(files_under(source)), allow_patterns=allow_patterns):
+                (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(source / name, snapshot / name)
+            return str(snapshot)
+
+        def hf_hub_download(*args, **kw):
+            hub.calls.append(("hf_hub_download", args, kw))
+            raise AssertionError("hf_hub_download is not expected")
+
+        for name, fn in (("create_repo", create_repo), ("create_branch", create_branch),
+                         ("upload_folder", upload_folder)):
+            monkeypatch.setattr(huggingface_hub.HfApi, name, fn)
+        monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+        monkeypatch.setattr(huggingface_hub, "hf_hub_download", hf_hub_download)
+
+    def named(self, name):
+        return [c for c in self.calls if c[0] == name]
+
+    def repo(self, repo_id, revision="main") -> Path:
+        return self.remote / repo_id / revision
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    return FakeHub(tmp_path / "hub", monkeypatch)
+
+
+def test_push_then_load_keeps_the_weights_bit_exact(hub):
+    head = _head()
+    info = head.push_to_hub("user/heads", commit_message="first head", token="hf_x")
+    assert info.commit_url.startswith("https://huggingface.co/user/heads/commit/")
+    assert files_under(hub.repo("user/heads")) == HEAD_FILES | {"README.md"}
+    assert hub.named("create_repo")[0][2] == {"token": "hf_x", "private": None, "exist_ok": True}
+    upload = hub.named("upload_folder")[0][2]
+    assert upload["commit_message"] == "first head" and upload["token"] == "hf_x" and upload["revision"] is None
+
+    loaded = NASHead.from_pretrained("hf-hub:user/heads")
+    assert_bit_exact(loaded, head)
+    x = torch.randn(5, 12)
+    assert torch.equal(loaded.eval()(x), head(x))
+    # only the two files the loader reads were asked for, and only they arrived
+    (_, repo_id, download), = hub.named("snapshot_download")
+    assert repo_id == "user/heads" and download["allow_patterns"] == [GENOTYPE_FILE, WEIGHTS_FILE]
+    assert download["library_name"] == "nasiam"
+    assert {p.name for p in hub.cache.rglob("*") if p.is_file()} == {GENOTYPE_FILE, WEIGHTS_FILE}
+
+
+def test_model_card_and_config(hub):
+    head = _head()
+    head.push_to_hub("user/heads")
+    card = (hub.repo("user/heads") / "README.md").read_text()
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert front["library_name"] == "nasiam"
+    assert {"nasiam", "self-supervised-learning"} <= set(front["tags"])
+    assert "linear16-batchnorm-relu" in card
+    config = json.loads((hub.repo("user/heads") / "config.json").read_text())
+    assert config == {"format": "nasiam.head", "library_name": "nasiam", "nasiam_version": __version__,
+                      "in_dim": 12, "out_dim": 8, "num_parameters": head.num_parameters(),
+                      "genotype": head.genotype.describe()}
+    # the card's usage snippet runs as written
+    snippet = card.split("```python\n")[1].split("```")[0]
+    assert 'NASHead.from_pretrained("hf-hub:user/heads")' in snippet
+    namespace = {}
+    exec(snippet, namespace)
+    assert_bit_exact(namespace["head"], head)
+
+
+def test_a_runs_heads_go_to_one_repo_in_subfolders(hub, tmp_path):
+    run = make_search_run(tmp_path / "run", in_dim=12, out_dim=8, pred_hidden=6)
+    push_run_to_hub(run, "user/run", private=True, revision="v1")
+    assert hub.named("create_repo")[0][2]["private"] is True
+    assert hub.named("create_branch")[0][2] == {"branch": "v1", "exist_ok": True}
+    assert len(hub.named("upload_folder")) == 1  # one commit for both heads
+    remote = hub.repo("user/run", "v1")
+    assert files_under(remote) == {"README.md", "config.json"} | {
+        f"{slot}/{name}" for slot in ("projector", "predictor") for name in HEAD_FILES}
+    summary = json.loads((remote / "config.json").read_text())
+    assert summary["format"] == "nasiam.heads" and set(summary["heads"]) == {"projector", "predictor"}
+    card = (remote / "README.md").read_text()
+    assert 'NASHead.from_pretrained("hf-hub:user/run", subfolder="projector")' in card
+    assert "(simsiam)" in card  # the framework the search recorded
+
+    local = load_heads(run)
+    for slot in ("projector", "predictor"):
+        assert_bit_exact(NASHead.from_pretrained("hf-hub:user/run", subfolder=slot, revision="v1"), local[slot])
+        download = hub.named("snapshot_download")[-1][2]
+        assert download["revision"] == "v1"
+        assert download["allow_patterns"] == [f"{slot}/{GENOTYPE_FILE}", f"{slot}/{WEIGHTS_FILE}"]
+    with pytest.raises(FileNotFoundError, match="subfolder='projector'"):
+        NASHead.from_pretrained("hf-hub:user/run", revision="v1")  # the root holds no head
+
+
+def test_local_paths_never_touch_the_network(hub, tmp_path):
+    head = _head()
+    head.save_pretrained(tmp_path / "h")
+    assert_bit_exact(NASHead.from_pretrained(tmp_path / "h"), head)
+    assert_bit_exact(NASHead.from_pretrained(str(tmp_path / "h")), head)
+    assert_bit_exact(NASHead.from_pretrained(tmp_path, subfolder="h"), head)
+    for missing in (str(tmp_path / "typo"), "user/heads", Path("hf-hub:user/heads")):
+        with pytest.raises(FileNotFoundError, match="is not a saved NASHead"):
+            NASHead.from_pretrained(missing)
+    with pytest.raises(ValueError, match="local path"):
+        NASHead.from_pretrained(tmp_path / "h", revision="main")
+    assert hub.calls == []
+
+
+def test_bad_ids_fail_before_any_request(hub):
+    head = _head()
+    for model_id, message in (("hf-hub:user/run/projector", "subfolder='projector'"),
+                              ("hf-hub:user/heads@v1", "revision='v1'"), ("hf-hub:heads", "user/name"),
+                              ("hf-hub:user/-heads", "repo id")):
+        with pytest.raises(ValueError, match=message):
+            NASHead.from_pretrained(model_id)
+    for subfolder in ("../x", "*", "pro[j]"):
+        with pytest.raises(ValueError, match="subfolder"):
+            NASHead.from_pretrained("hf-hub:user/heads", subfolder=subfolder)
+    for repo_id in ("heads", "a/b/c", "user/he ads", "user/a--b"):
+        with pytest.raises(ValueError, match="repo id"):
+            head.push_to_hub(repo_id)
+    assert hub.calls == []
+
+
+def test_offline_miss_names_HF_HUB_OFFLINE_and_the_cache(tmp_path, monkeypatch):
+    # the real huggingface_hub, offline, with an empty cache: nothing is requested, the error says why
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "default-cache"))
+    with pytest.raises(FileNotFoundError, match="HF_HUB_OFFLINE is set") as e:
+        NASHead.from_pretrained("hf-hub:user/heads", cache_dir=tmp_path / "cache")
+    assert str(tmp_path / "cache") in str(e.value) and "hf-hub:user/heads" in str(e.value)
+    with pytest.raises(FileNotFoundError, match="HF_HUB_OFFLINE is set") as e:
+        NASHead.from_pretrained("hf-hub:user/heads", subfolder="projector")
+    assert str(tmp_path / "default-cache") in str(e.value) and "'projector'" in str(e.value)
+
+
+def test_offline_load_from_the_cache(tmp_path, monkeypatch):
+    # a head in the Hugging Face cache layout loads with HF_HUB_OFFLINE set, through the real library
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "cache" / "models--user--run"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    head = _head()
+    head.save_pretrained(repo / "snapshots" / commit / "projector")
+    loaded = NASHead.from_pretrained("hf-hub:user/run", subfolder="projector", cache_dir=tmp_path / "cache")
+    assert_bit_exact(loaded, head)
+
+
+def test_unreachable_hub_miss_says_so(hub, monkeypatch):
+    def unreachable(*args, **kwargs):
+        raise LocalEntryNotFoundError("An error happened while trying to locate the files on the Hub")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", unreachable)
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+    with pytest.raises(FileNotFoundError, match="could not be downloaded.*HF_HUB_OFFLINE=1") as e:
+        NASHead.from_pretrained("hf-hub:user/heads", cache_dir="/some/cache")
+    assert "/some/cache" in str(e.value)
+
+
+class _Trap:
+    """Creates `marker` if it is ever unpickled."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_tampered_remote_is_rejected_by_the_strict_loader(hub, tmp_path):
+    _head().push_to_hub("user/heads")
+    remote = hub.repo("user/heads")
+    weights = (remote / WEIGHTS_FILE).read_bytes()
+    # a pickle where the safetensors file should be: refused, never unpickled
+    marker = tmp_path / "unpickled"
+    (remote / WEIGHTS_FILE).write_bytes(pickle.dumps({"0.linear.weight": _Trap(marker)}))
+    with pytest.raises(ValueError, match="not a readable safetensors file"):
+        NASHead.from_pretrained("hf-hub:user/heads")
+    assert not marker.exists()
+    # weights of another shape
+    other = NASHead.from_genotype(get_preset("simsiam_predictor", hidden_dim=4, out_dim=8), in_dim=12)
+    other.save_pretrained(tmp_path / "other")
+    shutil.copy(tmp_path / "other" / WEIGHTS_FILE, remote / WEIGHTS_FILE)
+    with pytest.raises(ValueError, match="weights do not match the genotype"):
+        NASHead.from_pretrained("hf-hub:user/heads")
+    # a genotype that does not validate
+    (remote / WEIGHTS_FILE).write_bytes(weights)
+    (remote / GENOTYPE_FILE).write_text(json.dumps({"schema_version": 1, "in_dim": 12, "layers": [{"width": -3}]}))
+    with pytest.raises(GenotypeError):
+        NASHead.from_pretrained("hf-hub:user/heads")
+    # a repo with a pickled checkpoint instead of head.safetensors: the pickle is not even downloaded
+    _head().push_to_hub("user/heads")
+    (remote / WEIGHTS_FILE).unlink()
+    torch.save(_head().state_dict(), remote / "pytorch_model.bin")
+    with pytest.raises(FileNotFoundError, match="missing head.safetensors"):
+        NASHead.from_pretrained("hf-hub:user/heads")
+    assert not list(hub.cache.rglob("pytorch_model.bin"))
+
+
+def test_without_huggingface_hub_the_error_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # import huggingface_hub now fails
+    with pytest.raises(ImportError, match="pip install huggingface_hub"):
+        NASHead.from_pretrained("hf-hub:user/heads")
+    with pytest.raises(ImportError, match="pip install huggingface_hub"):
+        _head().push_to_hub("user/heads")
+    _head().save_pretrained(tmp_path / "h")
+    NASHead.from_pretrained(tmp_path / "h")  # local loading does not need it
+
+
+def test_the_core_does_not_import_huggingface_hub(tmp_path):
+    code = ("import sys\nimport nasiam.hub\nfrom nasiam import NASHead\nfrom nasiam.presets import get_preset\n"
+            f"NASHead.from_genotype(get_preset('simsiam_predictor'), 8).save_pretrained({str(tmp_path)!r})\n"
+            f"NASHead.from_pretrained({str(tmp_path)!r})\nprint('huggingface_hub' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_cli_push(hub, tmp_path, capsys):
+    run = make_search_run(tmp_path / "run", in_dim=12, out_dim=8, pred_hidden=6)
+    assert main(["push", str(run), "--repo", "user/run", "--private", "--revision", "v1"]) == 0
+    assert "https://huggingface.co/user/run/commit/" in capsys.readouterr().out
+    assert hub.named("create_repo")[0][2]["private"] is True
+    assert {"projector/head.safetensors", "predictor/head.safetensors"} <= files_under(hub.repo("user/run", "v1"))
+    hub.calls.clear()
+    assert main(["push", str(tmp_path), "--repo", "user/run"]) == 2
+    assert "no heads/ folder" in capsys.readouterr().err
+    assert main(["push", str(run), "--repo", "run"]) == 2
+    assert "repo id 'run'" in capsys.readouterr().err
+    assert hub.calls == []
+
+
+def test_cli_push_reports_a_refused_upload(hub, tmp_path, capsys, monkeypatch):
+    def refused(*args, **kwargs):
+        raise OSError("401 Client Error: Unauthorized")
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", refused)
+    run = make_search_run(tmp_path / "run", in_dim=12, out_dim=8, pred_hidden=6)
+    assert main(["push", str(run), "--repo", "user/run"]) == 1
+    err = capsys.readouterr().err
+    assert "could not push to user/run: 401" in err and "hf auth login" in err
