@@ -1,0 +1,460 @@
+"""Lightning: search heads inside your own `LightningModule`'s training.
+
+lightly's and solo-learn's models are LightningModules with their own `training_step` and
+`configure_optimizers`. Put `SearchableHead`s where their heads are, add `NASSearchCallback` to
+the Trainer and train as usual; the callback takes the architecture step around your weight
+step and, at the end, exports the searched heads:
+
+    from nasiam import MLPSpace, SearchableHead
+    from nasiam.integrations.lightly import replace_heads
+    from nasiam.integrations.lightning import NASSearchCallback
+
+    model = SimSiam()                          # lightly's example, unchanged
+    space = MLPSpace(widths=(256, 512, 1024))
+    replace_heads(model, {"projector": SearchableHead(512, 128, space=space, output_norm="batchnorm_noaffine"),
+                          "predictor": SearchableHead(128, 128, num_layers=1, space=space)})
+    search = NASSearchCallback(warmup_epochs=1, export_dir="searched")
+    pl.Trainer(max_epochs=10, callbacks=[search]).fit(model, dataloader)
+    search.genotypes()                         # {"projector": Genotype, "predictor": Genotype}
+
+`searched/` then holds `genotype.json` and `heads/<slot>/` (`NASHead.from_pretrained`), laid
+out like a `nasiam search` run directory: `replace_heads(other_model, "searched")` reads it.
+
+Both modes are first-order DARTS, as in `nasiam search`:
+
+* "joint": the logits' gradients come from your own backward on the training batch; one
+  architecture step per weight step, no extra forward.
+* "bilevel": after each weight step, the logits step on a batch of `arch_dataloader` (held-out
+  images), with `loss_fn(module, batch)` (default: `module.training_step(batch, 0)`). Backbone
+  and head weights are frozen for that forward, so it builds no graph through the backbone.
+
+Your optimizer never moves the logits, whatever `configure_optimizers` hands it (lightly's
+examples use `self.parameters()`): their gradients are taken away before it steps, so it skips
+them (no update, no weight decay, no momentum state), and logits changed anyway by the end of
+the batch (an optimizer that decays parameters without gradients) are put back, with a warning.
+Building the optimizer from `nasiam_weight_parameters(self)` avoids both.
+
+Under DDP the logits are excluded from DDP's reduction and averaged by the
+`ArchitectureOptimizer` itself, as nasiam's runner does; every rank holds the same logits.
+
+Lightning ships as `lightning` (`lightning.pytorch`) and as `pytorch_lightning` (lightly 1.6
+uses the latter). A Trainer of either package accepts only its own package's `Callback` when
+the callback is passed alone, so `NASSearchCallback` subclasses the `Callback` of each package
+that is installed.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from nasiam.head import NASHead, SearchableHead
+from nasiam.integrations.lightly import LIGHTLY_SLOTS
+from nasiam.search.architect import ArchitectureOptimizer, requires_grad
+from nasiam.space.genotype import Genotype
+
+__all__ = ["NASSearchCallback", "find_searchable_heads", "nasiam_weight_parameters"]
+
+
+def _callback_bases() -> tuple[type, ...]:
+    bases = []
+    with contextlib.suppress(ImportError):
+        from lightning.pytorch import Callback
+
+        bases.append(Callback)
+    with contextlib.suppress(ImportError):
+        from pytorch_lightning import Callback
+
+        bases.append(Callback)
+    if not bases:
+        raise ImportError("nasiam.integrations.lightning needs Lightning: pip install lightning "
+                          "(or pytorch-lightning, which lightly uses)")
+    return tuple(bases)
+
+
+MODES = ("joint", "bilevel")
+BETA_SCHEDULES = ("linear", "constant")
+
+# Sampling modes whose forward gives the logits a gradient; the others pick a path outright.
+_DIFFERENTIABLE_SAMPLING = ("softmax", "gumbel")
+
+
+def _arch_ids(module: nn.Module) -> set[int]:
+    return {id(p) for m in module.modules() if isinstance(m, SearchableHead) for p in m.arch_parameters()}
+
+
+def nasiam_weight_parameters(module: nn.Module) -> list[nn.Parameter]:
+    """Every parameter of `module` except the architecture logits of its `SearchableHead`s:
+    what `configure_optimizers` should hand the weight optimizer.
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(nasiam_weight_parameters(self), lr=0.06)
+    """
+    arch = _arch_ids(module)
+    return [p for p in module.parameters() if id(p) not in arch]
+
+
+def find_searchable_heads(module: nn.Module) -> dict[str, SearchableHead]:
+    """The `SearchableHead`s of `module` whose logits train, by slot.
+
+    A head's slot is its attribute path, with lightly's names mapped to nasiam's
+    (`projection_head` -> `projector`, `prediction_head` -> `predictor`) so that an exported
+    folder reads back with `replace_heads`. Heads whose logits are all frozen are momentum
+    copies (lightly's `deactivate_requires_grad`, MoCo's key encoder): they follow the online
+    head through the EMA and are left out.
+    """
+    found: dict[str, SearchableHead] = {}
+    paths: list[str] = []
+    for path, m in module.named_modules():
+        if not isinstance(m, SearchableHead) or any(path.startswith(p + ".") for p in paths):
+            continue
+        paths.append(path)
+        if not any(p.requires_grad for p in m.arch_parameters()):
+            continue
+        slot = LIGHTLY_SLOTS.get(path, path)
+        found[path if slot in found else slot] = m
+    return found
+
+
+def training_step_loss(module: nn.Module, batch: Any) -> Any:
+    """The default `loss_fn` of the bilevel step: the module's own `training_step`.
+    (A function, not a lambda: `ddp_spawn` pickles the callbacks.)"""
+    return module.training_step(batch, 0)
+
+
+def _as_loss(output: Any) -> Tensor:
+    """The loss in what a `training_step` returns: a tensor or a dict with "loss"."""
+    if isinstance(output, Tensor):
+        return output
+    if isinstance(output, Mapping) and isinstance(output.get("loss"), Tensor):
+        return output["loss"]
+    raise TypeError(f"loss_fn must return the loss tensor or a dict with 'loss', got {type(output).__name__}")
+
+
+@contextlib.contextmanager
+def _logging_muted(module: nn.Module) -> Iterator[None]:
+    """`self.log` inside the user's `training_step`, run on an architecture batch, would report
+    that batch's loss as the training loss; the callback logs `nas/arch_loss` itself."""
+    names = ("log", "log_dict")
+    own = {n: vars(module)[n] for n in names if n in vars(module)}
+    for n in names:
+        object.__setattr__(module, n, lambda *args, **kwargs: None)
+    try:
+        yield
+    finally:
+        for n in names:
+            object.__delattr__(module, n)
+            if n in own:
+                object.__setattr__(module, n, own[n])
+
+
+class NASSearchCallback(*_callback_bases()):
+    """Differentiable search of a LightningModule's `SearchableHead`s during `Trainer.fit`.
+
+    Args:
+        heads: the heads to search: None finds every `SearchableHead` with trainable logits
+            (see `find_searchable_heads`); or `{slot: head}`, or heads whose slots are their
+            attribute paths. They must be submodules of the LightningModule.
+        mode: "joint" (logits from the training batch's own backward) or "bilevel" (logits on
+            `arch_dataloader`'s batches after each weight step).
+        arch_lr, arch_betas, arch_weight_decay: Adam on the logits (DARTS: betas (0.5, 0.999)).
+        beta_weight: Beta-Decay weight relative to the normalised loss gradient (0: off).
+        beta_schedule: "linear" ramps it from 0 over the run's optimizer steps, as `nasiam
+            search` does; "constant" keeps it.
+        normalize: divide the logits' loss gradient by its RMS (see `ArchitectureOptimizer`).
+        warmup_epochs: epochs that train only the weights (`nasiam search` uses 1).
+        arch_every: take the architecture step every N optimizer steps.
+        arch_dataloader: bilevel: any iterable of batches in the training batches' format;
+            iterated endlessly. Under DDP shard it yourself (a `DistributedSampler`); Lightning
+            only shards its own loaders.
+        loss_fn: bilevel: `loss_fn(module, batch)` gives the loss on an architecture batch;
+            default `module.training_step(batch, 0)`. Pass one without side effects when the
+            training step has them (a momentum-encoder update, a queue).
+        export_dir: when given, at the end of training rank zero writes `genotype.json` and
+            `heads/<slot>/` (each head's `export()`, `NASHead.save_pretrained`) there.
+        top_k: options ranked per choice in the genotypes (None: all).
+        framework: recorded in `genotype.json` (default: the LightningModule's class name).
+        log_metrics: log `nas/arch_loss`, `nas/beta_decay`, ... with the module's logger.
+
+    The logits themselves are parameters of the module, so Lightning's checkpoints hold them
+    with the weights; the callback's own state (the Adam state of the logits, the step count)
+    goes into the checkpoint's callback states, so `fit(ckpt_path=...)` continues the search.
+    """
+
+    def __init__(self, heads: Mapping[str, SearchableHead] | Sequence[SearchableHead] | SearchableHead | None = None,
+                 *, mode: str = "joint", arch_lr: float = 3e-3, arch_betas: tuple[float, float] = (0.5, 0.999),
+                 arch_weight_decay: float = 0.0, beta_weight: float = 0.5, beta_schedule: str = "linear",
+                 normalize: bool = True, warmup_epochs: int = 0, arch_every: int = 1,
+                 arch_dataloader: Iterable | None = None, loss_fn: Callable[[Any, Any], Any] | None = None,
+                 export_dir: str | Path | None = None, top_k: int | None = None, framework: str | None = None,
+                 log_metrics: bool = True):
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if beta_schedule not in BETA_SCHEDULES:
+            raise ValueError(f"beta_schedule must be one of {', '.join(BETA_SCHEDULES)}, got {beta_schedule!r}")
+        if mode == "bilevel" and arch_dataloader is None:
+            raise ValueError("bilevel mode needs arch_dataloader: held-out batches for the architecture step "
+                             "(or use mode='joint')")
+        for name, value in (("warmup_epochs", warmup_epochs), ("arch_every", arch_every)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "warmup_epochs" else 1):
+                raise ValueError(f"{name} must be a{' non-negative' if name == 'warmup_epochs' else ' positive'} "
+                                 f"integer, got {value!r}")
+        if not arch_lr > 0 or beta_weight < 0:
+            raise ValueError(f"arch_lr must be positive and beta_weight non-negative, got {arch_lr}, {beta_weight}")
+        self._requested_heads = heads
+        self.mode, self.arch_lr, self.arch_betas, self.arch_weight_decay = mode, arch_lr, tuple(arch_betas), \
+            arch_weight_decay
+        self.beta_weight, self.beta_schedule, self.normalize = beta_weight, beta_schedule, normalize
+        self.warmup_epochs, self.arch_every = warmup_epochs, arch_every
+        self.arch_dataloader = arch_dataloader
+        self.loss_fn = loss_fn if loss_fn is not None else training_step_loss
+        self.export_dir = None if export_dir is None else Path(export_dir)
+        self.top_k, self.framework, self.log_metrics = top_k, framework, log_metrics
+        self._framework = framework
+
+        self.heads: dict[str, SearchableHead] = {}
+        self.arch: ArchitectureOptimizer | None = None
+        self.arch_steps = 0
+        self._pending: dict[str, Any] | None = None  # a checkpoint's state, until the optimizer exists
+        self._snapshot: Tensor | None = None         # the logits as the architecture optimizer left them
+        self._batch_start_step = 0
+        self._metrics: dict[str, float] = {}
+        self._arch_batches: Iterator | None = None
+        self._arch_passes = 0
+        self._warned_restore = False
+
+    # -- what is searched -------------------------------------------------------------
+    def _resolve_heads(self, module: nn.Module) -> dict[str, SearchableHead]:
+        requested = self._requested_heads
+        if requested is None:
+            heads = find_searchable_heads(module)
+            if not heads:
+                raise ValueError(f"{type(module).__name__} has no SearchableHead with trainable logits; put "
+                                 "SearchableHeads where its heads are (nasiam.integrations.lightly.replace_heads)")
+            return heads
+        if isinstance(requested, SearchableHead):
+            requested = [requested]
+        paths = {id(m): path for path, m in module.named_modules()}
+        if isinstance(requested, Mapping):
+            heads = dict(requested)
+        else:
+            heads = {LIGHTLY_SLOTS.get(paths.get(id(h), ""), paths.get(id(h), "")): h for h in requested}
+        for slot, head in heads.items():
+            if not isinstance(head, SearchableHead):
+                raise TypeError(f"heads[{slot!r}] is a {type(head).__name__}, not a SearchableHead")
+            if id(head) not in paths:
+                raise ValueError(f"heads[{slot!r}] is not a submodule of {type(module).__name__}: the trainer "
+                                 "would neither move it to the device nor checkpoint it")
+        return heads
+
+    def _logits(self) -> list[nn.Parameter]:
+        return [] if self.arch is None else self.arch.arch_params
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        if stage != "fit":
+            return
+        heads = self._resolve_heads(pl_module)
+        same = self.arch is not None and [id(p) for h in heads.values() for p in h.arch_parameters()] == \
+            [id(p) for p in self.arch.arch_params]
+        if not same:  # a second fit() on the same heads keeps the optimizer and its state
+            self.heads, self.arch = heads, None
+        self._framework = self.framework or type(pl_module).__name__.lower()
+        # Runs before the strategy wraps the module in DDP. The logits stay out of DDP's
+        # reduction: the ArchitectureOptimizer averages their gradients itself, which it must
+        # for the bilevel step (taken outside DDP's forward and backward); reducing them in DDP
+        # as well would only repeat that all-reduce, as in nasiam's runner.
+        from torch.nn.parallel import DistributedDataParallel
+
+        arch = {id(p) for h in self.heads.values() for p in h.arch_parameters()}
+        names = [n for n, p in pl_module.named_parameters() if id(p) in arch]
+        ignored = list(getattr(pl_module, "_ddp_params_and_buffers_to_ignore", []))
+        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+            pl_module, ignored + [n for n in names if n not in ignored])
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        # Created here, after the strategy moved the module to its device: Adam's state then
+        # lives (and a checkpoint's state is cast) where the logits are.
+        if self.arch is None:
+            self.arch = ArchitectureOptimizer(list(self.heads.values()), lr=self.arch_lr, betas=self.arch_betas,
+                                              weight_decay=self.arch_weight_decay, beta_weight=self.beta_weight,
+                                              normalize=self.normalize)
+        self._apply_pending()
+        for slot, head in self.heads.items():
+            if head.sampling not in _DIFFERENTIABLE_SAMPLING:
+                raise ValueError(f"the {slot} head samples with {head.sampling!r}, which gives its logits no "
+                                 f"gradient; search with {' or '.join(_DIFFERENTIABLE_SAMPLING)} sampling")
+        max_epochs = trainer.max_epochs
+        if max_epochs is not None and 0 < max_epochs <= self.warmup_epochs:
+            warnings.warn(f"warmup_epochs={self.warmup_epochs} with max_epochs={max_epochs}: the logits never train",
+                          stacklevel=2)
+
+    # -- the steps ----------------------------------------------------------------------
+    def _searching(self, trainer, step: int) -> bool:
+        return trainer.current_epoch >= self.warmup_epochs and step % self.arch_every == 0
+
+    def _beta(self, trainer) -> float:
+        if self.beta_schedule == "constant":
+            return self.beta_weight
+        total = trainer.estimated_stepping_batches
+        if not math.isfinite(total) or total <= 0:
+            return self.beta_weight
+        return self.beta_weight * min(1.0, trainer.global_step / total)  # linear ramp (beta-DARTS)
+
+    def _take_snapshot(self) -> None:
+        params = self._logits()
+        self._snapshot = torch.cat([p.detach().reshape(-1) for p in params]) if params else None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._batch_start_step = trainer.global_step
+        self._metrics = {}
+        self._take_snapshot()
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        # Runs after the backward and before the user's optimizer steps (and before Lightning
+        # clips gradients): the last moment the logits' gradients can be used or withheld.
+        params = self._logits()
+        if not any(p.grad is not None for p in params):
+            return
+        if self.mode == "joint" and self._searching(trainer, trainer.global_step):
+            self._unscale(trainer, optimizer)
+            self._metrics.update(self.arch.step_from_gradients(self._beta(trainer)))  # clears the gradients
+            self.arch_steps += 1
+            self._take_snapshot()  # these logits are the architecture optimizer's
+        else:
+            for p in params:
+                p.grad = None
+
+    def _unscale(self, trainer, optimizer) -> None:
+        """16-bit AMP: Lightning unscales the gradients of the optimizer's parameters only. The
+        update is scale-free when normalised, but the non-normalised one is not."""
+        scaler = getattr(getattr(trainer, "precision_plugin", None), "scaler", None)
+        if scaler is None or not scaler.is_enabled():
+            return
+        held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        inverse = 1.0 / float(scaler.get_scale())
+        for p in self._logits():
+            if p.grad is not None and id(p) not in held:
+                p.grad.mul_(inverse)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self._restore_logits()
+        stepped = trainer.global_step > self._batch_start_step  # an optimizer step happened
+        if self.mode == "bilevel" and stepped and self._searching(trainer, self._batch_start_step):
+            self._bilevel_step(trainer, pl_module)
+        if self.log_metrics and self._metrics:
+            pl_module.log_dict({f"nas/{k}": v for k, v in self._metrics.items()}, on_step=True, on_epoch=False)
+
+    def _restore_logits(self) -> None:
+        """Put back logits that changed since the architecture optimizer last set them."""
+        if self._snapshot is None:
+            return
+        params = self._logits()
+        now = torch.cat([p.detach().reshape(-1) for p in params])
+        if torch.equal(now, self._snapshot):
+            return
+        with torch.no_grad():
+            offset = 0
+            for p in params:
+                p.copy_(self._snapshot[offset:offset + p.numel()].view_as(p))
+                offset += p.numel()
+        if not self._warned_restore:
+            self._warned_restore = True
+            warnings.warn("the architecture logits changed outside NASSearchCallback's architecture step (an "
+                          "optimizer that updates parameters without gradients?); they were put back. Build the "
+                          "weight optimizer from nasiam_weight_parameters(self).", stacklevel=2)
+
+    def _next_arch_batch(self) -> Any:
+        for _ in range(2):
+            if self._arch_batches is None:
+                sampler = getattr(self.arch_dataloader, "sampler", None)
+                if hasattr(sampler, "set_epoch"):  # a DistributedSampler reshuffles per pass
+                    sampler.set_epoch(self._arch_passes)
+                self._arch_batches = iter(self.arch_dataloader)
+                self._arch_passes += 1
+            try:
+                return next(self._arch_batches)
+            except StopIteration:
+                self._arch_batches = None
+        raise ValueError("arch_dataloader gave no batch")
+
+    def _bilevel_step(self, trainer, pl_module) -> None:
+        batch = trainer.strategy.batch_to_device(self._next_arch_batch())
+        arch = {id(p) for p in self._logits()}
+        weights = [p for p in pl_module.parameters() if id(p) not in arch]
+
+        def closure() -> Tensor:
+            # all weights frozen: the backbone forward builds no graph, only the logits get
+            # gradients (first-order DARTS: grad_alpha L_val(w, alpha))
+            with requires_grad(weights, False), _logging_muted(pl_module), \
+                    trainer.precision_plugin.train_step_context():
+                return _as_loss(self.loss_fn(pl_module, batch))
+
+        self._metrics.update(self.arch.step(closure, self._beta(trainer)))
+        self.arch.optimizer.zero_grad(set_to_none=True)  # nothing left for the next backward to add to
+        self.arch_steps += 1
+        self._take_snapshot()
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        if self.arch is None:
+            return dict(self._pending or {})
+        return {"arch_optimizer": self.arch.state_dict(), "arch_steps": self.arch_steps,
+                "slots": list(self.heads), "mode": self.mode}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        # Lightning restores callbacks before on_fit_start (the optimizer does not exist yet)
+        # or, with some strategies, after it: keep the state until both are there.
+        self._pending = dict(state_dict)
+        self._apply_pending()
+
+    def _apply_pending(self) -> None:
+        if not self._pending or self.arch is None:
+            return
+        state, self._pending = self._pending, None
+        if list(state.get("slots", [])) != list(self.heads):
+            raise ValueError(f"the checkpoint's search state is for heads {state.get('slots')}, this model searches "
+                             f"{list(self.heads)}")
+        self.arch.load_state_dict(state["arch_optimizer"])
+        self.arch_steps = int(state.get("arch_steps", 0))
+
+    # -- results --------------------------------------------------------------------------
+    def _require_heads(self) -> None:
+        if not self.heads:
+            raise RuntimeError("NASSearchCallback has no heads yet: they are found when Trainer.fit starts")
+
+    def genotypes(self, top_k: int | None = None) -> dict[str, Genotype]:
+        """Each head's most probable architecture, by slot (see `SearchableHead.genotype`)."""
+        self._require_heads()
+        meta = {"framework": self._framework, "mode": self.mode,
+                "arch_steps": self.arch_steps, "searched_with": "nasiam.integrations.lightning"}
+        top_k = self.top_k if top_k is None else top_k
+        return {slot: head.genotype(top_k=top_k, meta={**meta, "slot": slot}) for slot, head in self.heads.items()}
+
+    def export(self, directory: str | Path | None = None) -> dict[str, NASHead]:
+        """Each head's `export()`: a `NASHead` with the searched weights, by slot. With
+        `directory`, also write `genotype.json` and `heads/<slot>/` there.
+
+        BatchNorm statistics are the supernet's; `nasiam.head.recalibrate_batchnorm` re-estimates
+        them for the exported architecture when eval-mode outputs matter."""
+        from nasiam.runner.outputs import write_search_genotypes
+
+        genotypes = self.genotypes()
+        heads = {slot: self.heads[slot].export(g) for slot, g in genotypes.items()}
+        if directory is not None:
+            directory = Path(directory)
+            for slot, head in heads.items():
+                head.save_pretrained(directory / "heads" / slot)
+            write_search_genotypes(directory / "genotype.json", self._framework or "lightning",
+                                   genotypes)
+        return heads
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.export_dir is not None and trainer.is_global_zero:
+            self.export(self.export_dir)

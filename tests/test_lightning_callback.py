@@ -1,0 +1,366 @@
+"""NASSearchCallback: nasiam's architecture step inside a user's own LightningModule.
+
+The model is lightly's SimSiam example (docs.lightly.ai, examples/simsiam) with a tiny conv
+backbone, its heads replaced by SearchableHeads; the data is a few fixed random images with
+two fixed "views" each, so runs are deterministic on CPU.
+"""
+import copy
+import subprocess
+import sys
+import warnings
+
+import pytest
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, Dataset
+
+pl = pytest.importorskip("pytorch_lightning")
+from pytorch_lightning.callbacks import ModelCheckpoint  # noqa: E402
+pytest.importorskip("lightly")
+from lightly.loss import NegativeCosineSimilarity  # noqa: E402
+from lightly.models.modules.heads import SimSiamPredictionHead, SimSiamProjectionHead  # noqa: E402
+
+from nasiam import MLPSpace, NASHead, SearchableHead  # noqa: E402
+from nasiam.integrations.lightly import replace_heads  # noqa: E402
+from nasiam.integrations.lightning import (  # noqa: E402
+    NASSearchCallback,
+    find_searchable_heads,
+    nasiam_weight_parameters,
+)
+
+FEATURES, PROJ, PRED_HIDDEN = 8, 12, 6
+SPACE = MLPSpace(widths=(4, 8), norms=("batchnorm", "none"), activations=("relu", "identity"))
+BATCHES_PER_EPOCH = 4
+
+
+class SimSiam(pl.LightningModule):
+    """lightly's SimSiam example; `params="weights"` builds the optimizer the nasiam way."""
+
+    def __init__(self, params="all", optimizer=None):
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Conv2d(3, FEATURES, 3, stride=2, padding=1), nn.BatchNorm2d(FEATURES),
+                                      nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+        self.projection_head = SimSiamProjectionHead(FEATURES, 16, PROJ)
+        self.prediction_head = SimSiamPredictionHead(PROJ, PRED_HIDDEN, PROJ)
+        self.criterion = NegativeCosineSimilarity()
+        self.params, self.optimizer = params, optimizer
+
+    def forward(self, x):
+        f = self.backbone(x).flatten(start_dim=1)
+        z = self.projection_head(f)
+        p = self.prediction_head(z)
+        z = z.detach()
+        return z, p
+
+    def training_step(self, batch, batch_index):
+        (x0, x1) = batch[0]
+        z0, p0 = self.forward(x0)
+        z1, p1 = self.forward(x1)
+        loss = 0.5 * (self.criterion(z0, p1) + self.criterion(z1, p0))
+        self.log("train_loss", loss)  # muted during the bilevel architecture step
+        return loss
+
+    def configure_optimizers(self):
+        params = self.parameters() if self.params == "all" else nasiam_weight_parameters(self)
+        optimizer = self.optimizer or torch.optim.SGD
+        return optimizer(params, lr=0.06, momentum=0.9, weight_decay=5e-2)
+
+
+def searchable_simsiam(**kwargs):
+    model = SimSiam(**kwargs)
+    replace_heads(model, {"projector": SearchableHead(FEATURES, PROJ, num_layers=1, space=SPACE,
+                                                      output_norm="batchnorm_noaffine"),
+                          "predictor": SearchableHead(PROJ, PROJ, num_layers=1, space=SPACE)})
+    return model
+
+
+class TwoViews(Dataset):
+    """Fixed images, each with two fixed noisy views; (views, label) like lightly's datasets."""
+
+    def __init__(self, n=8 * BATCHES_PER_EPOCH, label=0, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        base = torch.randn(n, 3, 8, 8, generator=g)
+        self.views = [base + 0.3 * torch.randn(n, 3, 8, 8, generator=g) for _ in range(2)]
+        self.label = label
+
+    def __len__(self):
+        return len(self.views[0])
+
+    def __getitem__(self, i):
+        return [self.views[0][i], self.views[1][i]], self.label
+
+
+def loader(**kwargs):
+    return DataLoader(TwoViews(**kwargs), batch_size=8, shuffle=False)
+
+
+def trainer(callbacks=(), **kwargs):
+    options = dict(accelerator="cpu", devices=1, max_steps=BATCHES_PER_EPOCH, enable_progress_bar=False,
+                   logger=False, enable_checkpointing=False, enable_model_summary=False, log_every_n_steps=1)
+    options.update(kwargs)
+    return pl.Trainer(callbacks=list(callbacks), **options)
+
+
+def logits(model):
+    return {n: p.detach().clone() for n, p in model.named_parameters() if ".arch." in n}
+
+
+def weights(model):
+    return {n: p.detach().clone() for n, p in model.named_parameters() if ".arch." not in n}
+
+
+def changed(before, after):
+    return [n for n in before if not torch.equal(before[n], after[n])]
+
+
+class ArchStepRecorder(pl.Callback):
+    """Wraps the architecture optimizer's step (after NASSearchCallback created it) and
+    records the logits before and after each one."""
+
+    def __init__(self, search):
+        self.search, self.steps = search, []
+
+    def on_fit_start(self, trainer, pl_module):
+        optimizer = self.search.arch.optimizer
+        step = optimizer.step
+
+        def recorded_step(*args, **kwargs):
+            before = logits(pl_module)
+            out = step(*args, **kwargs)
+            self.steps.append((before, logits(pl_module)))
+            return out
+
+        optimizer.step = recorded_step
+
+
+def assert_only_arch_steps_moved_logits(initial, steps, final):
+    """Between two architecture steps (and before the first, after the last) the logits
+    did not change: nothing but the architecture optimizer moved them."""
+    assert steps, "no architecture step was taken"
+    points = [initial] + [s for pair in steps for s in pair] + [final]
+    for k in range(0, len(points), 2):  # (initial, before_0), (after_0, before_1), ..., (after_last, final)
+        assert not changed(points[k], points[k + 1]), f"logits changed outside the architecture step (gap {k // 2})"
+
+
+# -- 1. lightly's SimSiam: search, user optimizer, export -----------------------------------
+def test_lightly_simsiam_search_exports_heads(tmp_path):
+    model = searchable_simsiam()  # configure_optimizers hands SGD self.parameters(), logits included
+    assert set(find_searchable_heads(model)) == {"projector", "predictor"}
+    search = NASSearchCallback(arch_lr=0.05, export_dir=tmp_path / "searched")
+    recorder = ArchStepRecorder(search)
+    logits0, weights0 = logits(model), weights(model)
+    fit = trainer([search, recorder])
+    fit.fit(model, loader())
+
+    assert search.arch_steps == len(recorder.steps) == BATCHES_PER_EPOCH
+    assert set(changed(logits0, logits(model))) == set(logits0)  # every logit moved
+    moved = changed(weights0, weights(model))
+    assert any(n.startswith("backbone.") for n in moved) and any(n.startswith("projection_head.") for n in moved)
+    # the user's SGD (weight decay, momentum) never touched the logits: it was never given
+    # their gradients, so it holds no state for them, and only architecture steps moved them
+    arch_ids = {id(p) for p in search.arch.arch_params}
+    user_optimizer = fit.optimizers[0]
+    assert arch_ids <= {id(p) for g in user_optimizer.param_groups for p in g["params"]}
+    assert not any(id(p) in arch_ids for p in user_optimizer.state)
+    assert_only_arch_steps_moved_logits(logits0, recorder.steps, logits(model))
+
+    # the export: a run-directory layout, heads that compute the supernet's argmax path
+    genotypes = search.genotypes()
+    assert set(genotypes) == {"projector", "predictor"}
+    for slot, head in (("projector", model.projection_head), ("predictor", model.prediction_head)):
+        loaded = NASHead.from_pretrained(tmp_path / "searched" / "heads" / slot)
+        assert loaded.genotype.describe() == genotypes[slot].describe()
+        head.eval().set_sampling("argmax")
+        loaded.eval()
+        x = torch.randn(16, head.in_dim)
+        with torch.no_grad():
+            torch.testing.assert_close(loaded(x), head(x), atol=1e-5, rtol=1e-5)
+    # and lightly's replace_heads reads the folder back into a fresh model
+    fresh = SimSiam()
+    replace_heads(fresh, tmp_path / "searched")
+    assert isinstance(fresh.projection_head, NASHead) and isinstance(fresh.prediction_head, NASHead)
+    torch.testing.assert_close(fresh.projection_head.state_dict(),
+                               NASHead.from_pretrained(tmp_path / "searched/heads/projector").state_dict())
+
+
+def test_an_optimizer_that_moves_parameters_without_gradients_is_undone():
+    class DecayEverything(torch.optim.SGD):  # shrinks every parameter, gradient or not
+        @torch.no_grad()
+        def step(self, closure=None):
+            loss = super().step(closure)
+            for group in self.param_groups:
+                for p in group["params"]:
+                    p.mul_(0.9)
+            return loss
+
+    model = searchable_simsiam(optimizer=DecayEverything)
+    search = NASSearchCallback(arch_lr=0.05)
+    recorder = ArchStepRecorder(search)
+    logits0 = logits(model)
+    with pytest.warns(UserWarning, match="nasiam_weight_parameters"):
+        trainer([search, recorder]).fit(model, loader())
+    assert_only_arch_steps_moved_logits(logits0, recorder.steps, logits(model))
+
+
+# -- 2. the control: without the callback nothing moves the logits ---------------------------
+def test_without_the_callback_the_logits_do_not_move():
+    model = searchable_simsiam(params="weights")
+    logits0, weights0 = logits(model), weights(model)
+    trainer().fit(model, loader())
+    assert changed(weights0, weights(model))  # it trained
+    assert not changed(logits0, logits(model))
+    # the hazard the callback removes: an optimizer given self.parameters() moves them itself
+    model = searchable_simsiam(params="all")
+    logits0 = logits(model)
+    trainer().fit(model, loader())
+    assert changed(logits0, logits(model))
+
+
+def test_nasiam_weight_parameters_leave_out_the_logits():
+    model = searchable_simsiam()
+    arch = {id(p) for m in (model.projection_head, model.prediction_head) for p in m.arch_parameters()}
+    kept = nasiam_weight_parameters(model)
+    assert arch and not arch & {id(p) for p in kept}
+    assert len(kept) + len(arch) == len(list(model.parameters()))
+
+
+# -- 3. resuming a Trainer continues the search --------------------------------------------
+def test_resume_restores_logits_and_arch_optimizer(tmp_path):
+    # One batch per epoch: Lightning's loop may replay a batch index when it resumes from an
+    # epoch-end checkpoint; with a single batch that replay is the same batch, so a resumed run
+    # must land exactly where an uninterrupted one does.
+    steps = 4
+
+    def run(callbacks, **kwargs):
+        torch.manual_seed(0)  # the same initial model each time
+        model = searchable_simsiam(params="weights")
+        search = NASSearchCallback(arch_lr=0.05, beta_schedule="constant")
+        fit = trainer([search, *callbacks], **kwargs)
+        return model, search, fit
+
+    straight, straight_search, fit = run([], max_steps=2 * steps)
+    fit.fit(straight, loader(n=8))
+
+    saver = ModelCheckpoint(dirpath=tmp_path, filename="half", save_on_train_epoch_end=True)
+    first, first_search, fit = run([saver], max_steps=-1, max_epochs=steps, enable_checkpointing=True)
+    fit.fit(first, loader(n=8))
+    checkpoint = torch.load(tmp_path / "half.ckpt", weights_only=False)
+    assert set(logits(first)) <= set(checkpoint["state_dict"])  # the logits travel with the weights
+    assert checkpoint["callbacks"]["NASSearchCallback"]["arch_steps"] == steps
+
+    class AtStart(pl.Callback):
+        def on_train_start(self, trainer, pl_module):  # after Lightning restored everything
+            self.logits, self.adam = logits(pl_module), copy.deepcopy(resumed_search.arch.state_dict())
+            self.arch_steps = resumed_search.arch_steps
+
+    at_start = AtStart()
+    resumed, resumed_search, fit = run([at_start], max_steps=2 * steps)
+    fit.fit(resumed, loader(n=8), ckpt_path=tmp_path / "half.ckpt")
+
+    assert not changed(logits(first), at_start.logits)
+    assert at_start.arch_steps == steps
+    saved = copy.deepcopy(first_search.arch.state_dict())["state"]
+    assert saved and set(at_start.adam["state"]) == set(saved)
+    for index, state in saved.items():
+        for key in ("step", "exp_avg", "exp_avg_sq"):
+            torch.testing.assert_close(at_start.adam["state"][index][key], state[key])
+    # four steps, a checkpoint and four more land where eight steps in one go do
+    assert resumed_search.arch_steps == straight_search.arch_steps == 2 * steps
+    for name, value in logits(straight).items():
+        torch.testing.assert_close(logits(resumed)[name], value)
+
+
+# -- 4. warm-up ---------------------------------------------------------------------------
+def test_no_architecture_step_during_warmup(recwarn):
+    model = searchable_simsiam()  # the user's SGD holds the logits too, with weight decay and momentum
+    search = NASSearchCallback(arch_lr=0.05, warmup_epochs=1)
+    logits0 = logits(model)
+
+    class AfterFirstEpoch(pl.Callback):
+        def on_train_epoch_end(self, trainer, pl_module):
+            if trainer.current_epoch == 0:
+                self.logits, self.arch_steps = logits(pl_module), search.arch_steps
+                self.adam_state = dict(search.arch.optimizer.state)
+                arch = {id(p) for p in search.arch.arch_params}
+                self.user_state = [p for p in trainer.optimizers[0].state if id(p) in arch]
+
+    probe = AfterFirstEpoch()
+    trainer([search, probe], max_steps=-1, max_epochs=2).fit(model, loader())
+    assert probe.arch_steps == 0 and not probe.adam_state
+    assert not changed(logits0, probe.logits)
+    # held back from the user's optimizer during the warm-up too (not moved, then put back)
+    assert not probe.user_state and not [w for w in recwarn if "nasiam_weight_parameters" in str(w.message)]
+    assert search.arch_steps == BATCHES_PER_EPOCH and set(changed(logits0, logits(model))) == set(logits0)
+
+
+# -- bilevel ------------------------------------------------------------------------------
+def test_bilevel_steps_on_the_arch_batches():
+    model = searchable_simsiam()
+    seen = []
+
+    def loss_fn(module, batch):
+        seen.append(int(batch[1][0]))
+        return module.training_step(batch, 0)
+
+    search = NASSearchCallback(mode="bilevel", arch_lr=0.05, arch_dataloader=loader(n=16, label=7, seed=1),
+                               loss_fn=loss_fn)
+    recorder = ArchStepRecorder(search)
+
+    class LastLoss(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            self.loss = float(outputs["loss"])
+
+    last = LastLoss()
+    logits0 = logits(model)
+    fit = trainer([search, recorder, last])
+    fit.fit(model, loader())
+    assert search.arch_steps == BATCHES_PER_EPOCH and seen == [7] * BATCHES_PER_EPOCH  # two passes of 2 batches
+    assert {"nas/arch_loss", "nas/beta_decay"} <= set(fit.callback_metrics)
+    # the module's self.log inside the architecture step was muted: train_loss is the weight batch's
+    assert float(fit.callback_metrics["train_loss"]) == pytest.approx(last.loss)
+    assert float(fit.callback_metrics["nas/arch_loss"]) != pytest.approx(last.loss)
+    assert set(changed(logits0, logits(model))) == set(logits0)
+    assert_only_arch_steps_moved_logits(logits0, recorder.steps, logits(model))
+
+
+def test_amp_loss_scale_is_removed_from_logits_the_optimizer_does_not_hold():
+    # 16-mixed: Lightning unscales only the optimizer's parameters; with the optimizer built
+    # from nasiam_weight_parameters the logits' gradients still carry the loss scale
+    from types import SimpleNamespace
+
+    model = searchable_simsiam(params="weights")
+    search = NASSearchCallback()
+    search.setup(None, model, "fit")
+    search.on_fit_start(SimpleNamespace(max_epochs=1), model)
+    params = search.arch.arch_params
+    for p in params:
+        p.grad = torch.full_like(p, 1024.0)
+    optimizer = model.configure_optimizers()
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    search._unscale(SimpleNamespace(precision_plugin=SimpleNamespace(scaler=scaler)), optimizer)
+    assert all(torch.equal(p.grad, torch.ones_like(p)) for p in params)
+    held = torch.optim.SGD(list(model.parameters()), lr=0.1)  # these Lightning has unscaled already
+    search._unscale(SimpleNamespace(precision_plugin=SimpleNamespace(scaler=scaler)), held)
+    assert all(torch.equal(p.grad, torch.ones_like(p)) for p in params)
+
+
+def test_bilevel_needs_arch_batches_and_heads_must_be_found():
+    with pytest.raises(ValueError, match="arch_dataloader"):
+        NASSearchCallback(mode="bilevel")
+    with pytest.raises(ValueError, match="no SearchableHead"):
+        trainer([NASSearchCallback()]).fit(SimSiam(), loader())
+
+
+def test_importing_the_integrations_does_not_import_lightning():
+    code = ("import sys, nasiam.integrations, nasiam.integrations.lightly\n"
+            "print(any(m in sys.modules for m in ('lightning', 'pytorch_lightning')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_callback_is_a_callback_of_the_installed_package():
+    assert isinstance(NASSearchCallback(), pl.Callback)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lightning = pytest.importorskip("lightning.pytorch")
+    assert isinstance(NASSearchCallback(), lightning.Callback)
