@@ -102,7 +102,7 @@ def cmd_search(args) -> int:
     from nasiam.runner.search import run_search
 
     summary = run_search(cfg)
-    if summary.get("world_size", 1) == 1 or _is_rank_zero():
+    if summary.get("global_rank", 0) == 0:
         _print_search_result(summary)
     return EXIT_OK
 
@@ -116,7 +116,7 @@ def cmd_pretrain(args) -> int:
     from nasiam.runner.pretrain import run_pretrain
 
     summary = run_pretrain(cfg)
-    if summary.get("world_size", 1) == 1 or _is_rank_zero():
+    if summary.get("global_rank", 0) == 0:
         knn = summary.get("knn_top1")
         print(f"\nPretraining finished: {summary['train_seconds']:.0f}s of training"
               + (f", kNN top-1 {knn:.1f} %" if knn is not None else "") + ".")
@@ -209,10 +209,24 @@ def cmd_export(args) -> int:
     return EXIT_OK
 
 
-def _is_rank_zero() -> bool:
-    import os
+@_as_usage_errors
+def cmd_push(args) -> int:
+    from nasiam.hub import check_repo_id, push_run_to_hub
+    from nasiam.runner.errors import RunError
 
-    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+    check_repo_id(args.repo)  # before reading the run or importing huggingface_hub
+    try:
+        info = push_run_to_hub(args.run_dir, args.repo, private=args.private or None, revision=args.revision)
+    except ImportError as e:
+        raise ConfigError(str(e)) from None
+    except OSError as e:  # the Hub's HTTP and connection errors; a missing file stays a usage error
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise RunError(f"could not push to {args.repo}: {e}\n(if the Hub refused the token: `hf auth login` "
+                       "or set HF_TOKEN)") from None
+    print(f"pushed the heads of {args.run_dir} to {args.repo}: {getattr(info, 'commit_url', info)}\n"
+          f"load one with NASHead.from_pretrained(\"hf-hub:{args.repo}\", subfolder=\"projector\")")
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -233,6 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--checkpoint", default=None, help="checkpoint file (default: the run's last.ckpt; "
                                                            "checkpoints/epoch=N.ckpt for another epoch)")
     export.set_defaults(handler=cmd_export, config_cls=None)
+    push = sub.add_parser("push", help="upload a run's heads to the Hugging Face Hub, one subfolder each",
+                          description="Upload RUN_DIR/heads/<slot> (each with a config.json) and a model card to "
+                                      "a Hub model repo in one commit. Log in first (hf auth login or HF_TOKEN).")
+    push.add_argument("run_dir", help="a run directory with heads/ (nasiam search, export or pretrain)")
+    push.add_argument("--repo", required=True, metavar="USER/NAME", help="Hub model repo (created if missing)")
+    push.add_argument("--private", action="store_true", help="create the repo private (an existing repo is unchanged)")
+    push.add_argument("--revision", default=None, help="branch to push to (created if missing; default: main)")
+    push.set_defaults(handler=cmd_push, config_cls=None)
     from nasiam.config import PretrainConfig
 
     pretrain = sub.add_parser("pretrain", help="SSL pretraining with a searched or standard head",

@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import importlib.util
 import json
+import math
 import os
 import types
 import typing
@@ -26,7 +27,8 @@ __all__ = ["RunConfig", "SearchConfig", "PretrainConfig", "ConfigError", "load_c
 PRECISION_ALIASES = {"16": "16-mixed", "bf16": "bf16-mixed", "32": "32-true"}
 # Datasets `--download` fetches with torchvision's own downloaders.
 DOWNLOADABLE = ("fashion_mnist", "cifar10", "cifar100", "stl10")
-MAX_RECIPE_DEPTH = 8  # `base:` chains longer than this are refused
+MAX_RECIPE_DEPTH = 8
+LOGGERS = ("csv", "tensorboard", "wandb")  # `base:` chains longer than this are refused
 
 
 class ConfigError(ValueError):
@@ -86,29 +88,48 @@ class RunConfig:
     # optimisation
     epochs: int = _opt(8, "training epochs")
     optimizer: str = _opt("sgd", "sgd, adamw or lars (timm's; large-batch SimCLR and MoCo v3 recipes)")
-    lr: float = _opt(0.05, "learning rate per 256 images (scaled by batch_size * devices / 256)")
+    lr: float = _opt(0.05, "learning rate per 256 images (scaled by batch_size * devices * num_nodes / 256)")
     weight_decay: float = _opt(5e-4, "weight decay")
     warmup_lr_epochs: int = _opt(0, "linear learning-rate warm-up epochs before the cosine decay")
     fix_pred_lr: bool = _opt(True, "SimSiam: keep the predictor's learning rate constant")
     # machine and bookkeeping
     accelerator: str = _opt("auto", "cpu, gpu or auto")
-    devices: int = _opt(1, "processes (DDP over gloo on CPU, NCCL on GPU)")
+    devices: int = _opt(1, "processes per machine (DDP over gloo on CPU, NCCL on GPU)")
+    num_nodes: int = _opt(1, "machines; each runs --devices processes (under SLURM, srun starts them: "
+                             "--ntasks-per-node equal to --devices)")
+    sync_batchnorm: bool = _opt(False, "BatchNorm statistics over the global batch across processes (SyncBatchNorm), "
+                                       "as the official SimSiam and MoCo v3 code and solo-learn do")
     precision: str = _opt("auto", "auto (bf16-mixed on GPU, 32-true on CPU), 32-true, bf16-mixed, 16-mixed")
     channels_last: bool | None = _opt(None, "channels-last memory format (default: on GPU)")
     compile: bool = _opt(False, "torch.compile the heads (fuses the mixed ops; slow first step)")
     seed: int = _opt(0, "random seed (data split, init, augmentation, Gumbel noise)")
     out_dir: str = _opt("runs", "where run directories are created")
     run_name: str | None = _opt(None, "run directory name (default: <command>-<framework>-<time>)")
-    resume: str | None = _opt(None, "resume the run: --resume (with --run_name) or --resume=RUN_DIR|CHECKPOINT",
-                              const="true")
+    resume: str | None = _opt(None, "resume the run: --resume (with --run_name), --resume=RUN_DIR|CHECKPOINT, or "
+                                    "--resume=auto (with --run_name: continue if it has a checkpoint, else start; "
+                                    "for requeued cluster jobs)", const="true")
     keep_checkpoints: int = _opt(3, "epoch checkpoints kept besides last.ckpt (-1: all)")
     log_every_n_steps: int = _opt(10, "metrics logging interval")
-    wandb: bool = _opt(False, "log to Weights & Biases (offline when no API key is configured)")
-    wandb_project: str = _opt("nasiam", "W&B project")
-    wandb_entity: str | None = _opt(None, "W&B entity")
+    logger: list[str] = _list(("csv",), "where metrics go: csv (logs/metrics.csv, always written), tensorboard "
+                                        "(logs/tensorboard/), wandb; comma-separated")
+    wandb: bool = _opt(False, "log to Weights & Biases (the same as adding wandb to --logger)")
+    wandb_mode: str = _opt("auto", "W&B mode: online, offline, disabled, or auto (WANDB_MODE, else online when an "
+                                   "API key is configured, else offline)")
+    wandb_project: str | None = _opt(None, "W&B project (default: $WANDB_PROJECT, else nasiam)")
+    wandb_entity: str | None = _opt(None, "W&B entity (default: wandb's: $WANDB_ENTITY or your default entity)")
     knn_every: int = _opt(0, "kNN accuracy every N epochs (0: only at the end)")
     knn_k: int = _opt(200, "neighbours of the kNN monitor")
     knn_subset: int | None = _opt(5000, "labelled train images in the kNN memory bank (none: all)")
+
+    @property
+    def log_sinks(self) -> list[str]:
+        """--logger, with wandb added by --wandb."""
+        return list(dict.fromkeys([*self.logger, *(["wandb"] if self.wandb else [])]))
+
+    @property
+    def world_size(self) -> int:
+        """Processes in all: the global batch is batch_size x world_size."""
+        return self.devices * self.num_nodes
 
 
 @dataclass
@@ -173,7 +194,7 @@ class PretrainConfig(RunConfig):
 STRUCTURAL_KEYS = ("head", "init", "framework", "backbone", "cifar_stem", "dataset", "proj_hidden_dim", "proj_output_dim",
                    "pred_hidden_dim", "proj_layers", "queue_size", "space", "widths", "norms", "activations",
                    "allow_skip", "nasiam_hidden_dim", "projector_layers", "predictor_layers", "strategy", "mode",
-                   "optimizer", "devices", "image_size")
+                   "optimizer", "devices", "num_nodes", "image_size")
 
 
 # -- parsing -----------------------------------------------------------------------------
@@ -311,6 +332,7 @@ def config_choices(cls) -> dict[str, list[str]]:
                "data_device": ["auto", "gpu", "cpu", "workers"],
                "optimizer": ["sgd", "adamw", "lars"], "ema_schedule": ["cosine", "constant"],
                "accelerator": ["auto", "cpu", "gpu", "cuda", "mps"],
+               "wandb_mode": ["auto", "online", "offline", "disabled"],
                "precision": ["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", *PRECISION_ALIASES]}
     if issubclass(cls, SearchConfig):
         choices.update(strategy=["darts", "darts2", "gumbel", "tpe", "random"], mode=["bilevel", "joint"],
@@ -324,9 +346,16 @@ def check_packages(config: RunConfig) -> None:
             and importlib.util.find_spec("optuna") is None:
         raise ConfigError(f"--strategy={config.strategy} needs Optuna, which is not installed: "
                           "pip install 'nasiam[optuna]' (or pip install optuna), or use --strategy=darts")
-    if config.wandb and importlib.util.find_spec("wandb") is None:
+    unknown = [s for s in config.logger if s not in LOGGERS]
+    if unknown:
+        raise ConfigError(f"--logger: {', '.join(unknown)} is not one of {', '.join(LOGGERS)}")
+    if "wandb" in config.log_sinks and importlib.util.find_spec("wandb") is None:
         raise ConfigError("--wandb needs Weights & Biases, which is not installed: pip install 'nasiam[wandb]' "
                           "(or pip install wandb), or leave out --wandb")
+    if "tensorboard" in config.log_sinks and not any(importlib.util.find_spec(m) for m in ("tensorboard",
+                                                                                          "tensorboardX")):
+        raise ConfigError("--logger=tensorboard needs TensorBoard, which is not installed: "
+                          "pip install 'nasiam[tensorboard]' (or pip install tensorboard)")
 
 
 def validate_config(config: RunConfig) -> None:
@@ -335,15 +364,15 @@ def validate_config(config: RunConfig) -> None:
         value = getattr(config, name)
         if value not in allowed:
             raise ConfigError(f"--{name}: {value!r} is not one of {', '.join(allowed)}{_suggest(str(value), allowed)}")
-    positive = ["batch_size", "epochs", "devices"] + (["top_k", "arch_every", "genotype_trials", "trial_batches",
+    positive = ["batch_size", "epochs", "devices", "num_nodes"] + (["top_k", "arch_every", "genotype_trials", "trial_batches",
                                                         "verify_top_k", "verify_epochs", "verify_samples"]
                                                        if isinstance(config, SearchConfig) else [])
     for name in positive:
         if getattr(config, name) < 1:
             raise ConfigError(f"--{name} must be at least 1, got {getattr(config, name)}")
     for name in ("lr", "weight_decay") + (("arch_lr", "beta_weight", "tau_min") if isinstance(config, SearchConfig) else ()):
-        if getattr(config, name) < 0:
-            raise ConfigError(f"--{name} must not be negative, got {getattr(config, name)}")
+        if not 0 <= getattr(config, name) < math.inf:  # also refuses nan
+            raise ConfigError(f"--{name} must be a finite number, not negative, got {getattr(config, name)}")
     if config.num_workers < 0:
         raise ConfigError("--num_workers must not be negative")
     if config.download and config.dataset not in DOWNLOADABLE + ("synthetic",):

@@ -58,3 +58,27 @@ def logged(run_dir: Path) -> tuple[set[str], dict[str, str]]:
             for item in record.summary.update:
                 summary[item.key or "/".join(item.nested_key)] = item.value_json
     return history, summary
+
+
+def _run_log(run_dir: Path) -> Path:
+    files = list(Path(run_dir).glob("wandb/offline-run-*/run-*.wandb"))
+    if len(files) != 1:
+        raise AssertionError(f"expected one offline W&B run under {run_dir}, found {len(files)}")
+    return files[0]
+
+
+def artifacts(run_dir: Path) -> list[dict]:
+    """The artifacts the offline run logged: name, type, aliases, the paths in their manifest."""
+    found = []
+    for record in records(_run_log(run_dir)):
+        if record.WhichOneof("record_type") == "artifact":
+            a = record.artifact
+            found.append({"name": a.name, "type": a.type, "aliases": list(a.aliases),
+                          "paths": {entry.path for entry in a.manifest.contents}})
+    return found
+
+
+def exit_code(run_dir: Path) -> int | None:
+    """The exit code the run was finished with (None if it was not finished)."""
+    codes = [r.exit.exit_code for r in records(_run_log(run_dir)) if r.WhichOneof("record_type") == "exit"]
+    return codes[-1] if codes else None

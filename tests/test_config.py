@@ -133,3 +133,10 @@ def test_several_config_files_later_ones_win_and_options_win_over_all(tmp_path, 
                  "--batch_size=32", "--print_config"]) == 0
     printed = yaml.safe_load(capsys.readouterr().out)
     assert (printed["epochs"], printed["lr"], printed["warmup_epochs"], printed["batch_size"]) == (20, 0.3, 2, 32)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+@pytest.mark.parametrize("name", ["lr", "weight_decay", "arch_lr"])
+def test_rates_must_be_finite_and_not_negative(name, value):
+    with pytest.raises(ConfigError, match=f"--{name} must be a finite number"):
+        load_config(SearchConfig, None, {name: value})

@@ -5,6 +5,7 @@ The signal goes to a real `nasiam` process started in its own session (so it is 
 as a background job's SIGINT would be), once the run has logged a step well inside epoch 2.
 """
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from _runs import TINY
 from nasiam.cli import main
 from nasiam.config import PretrainConfig, SearchConfig
 from nasiam.runner.checkpoint import load_checkpoint
-from nasiam.runner.stop import StopSignals
+from nasiam.runner.stop import StopSignals, requeue_slurm_job, slurm_job_id
 
 # the search's optional verification stage re-trains candidates: not what is tested here
 SMALL = ["--log_every_n_steps=1", "--subset=256", "--knn_subset=64"]
@@ -33,9 +34,9 @@ def _logged_step(metrics):
         return -1
 
 
-def _interrupt(command, args, signum, at_step):
+def _interrupt(command, args, signum, at_step, env=None):
     proc = subprocess.Popen([sys.executable, "-m", "nasiam", command, *args], start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     metrics = next(a for a in args if a.startswith("--out_dir=")).split("=", 1)[1] + "/cut/logs/metrics.csv"
     deadline = time.time() + 600
     while _logged_step(__import__("pathlib").Path(metrics)) < at_step and proc.poll() is None \
@@ -46,11 +47,11 @@ def _interrupt(command, args, signum, at_step):
     return proc.returncode, err
 
 
-def _check_interrupted_then_resume(tmp_path, command, options, signum, code):
+def _check_interrupted_then_resume(tmp_path, command, options, signum, code, env=None, resume="--resume"):
     steps = STEPS_PER_EPOCH[command]
     assert main([command, *options, f"--out_dir={tmp_path}", "--run_name=whole"]) == 0
     cut = [*options, f"--out_dir={tmp_path}", "--run_name=cut"]
-    returncode, err = _interrupt(command, cut, signum, at_step=steps + 1)  # the 2nd step of epoch 2
+    returncode, err = _interrupt(command, cut, signum, at_step=steps + 1, env=env)  # the 2nd step of epoch 2
     assert returncode == code, err
     assert f"stopped by {signal.Signals(signum).name} after step" in err and "--resume" in err, err
     state = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.ckpt")
@@ -58,13 +59,13 @@ def _check_interrupted_then_resume(tmp_path, command, options, signum, code):
     assert state["epoch"] == 1 and 2 <= done < steps, "the signal was not handled mid-epoch"
     assert state["global_step"] == steps + done
     assert not (tmp_path / "cut" / ".lock").exists()  # released on the way out
-    assert main([command, *cut, "--resume"]) == 0
+    assert main([command, *cut, resume]) == 0
     whole = json.loads((tmp_path / "whole" / "summary.json").read_text())
     resumed = json.loads((tmp_path / "cut" / "summary.json").read_text())
     timing = ("epoch_seconds", "images_per_second")
     assert [{k: v for k, v in e.items() if k not in timing} for e in resumed["epochs"]] == \
         [{k: v for k, v in e.items() if k not in timing} for e in whole["epochs"]]
-    return whole, resumed
+    return whole, resumed, err
 
 
 def test_sigterm_mid_epoch_search_exits_143_and_resumes_to_the_same_genotype(tmp_path):
@@ -74,8 +75,29 @@ def test_sigterm_mid_epoch_search_exits_143_and_resumes_to_the_same_genotype(tmp
 
 
 def test_sigint_mid_epoch_pretrain_exits_130_and_resumes_to_the_same_result(tmp_path):
-    whole, resumed = _check_interrupted_then_resume(tmp_path, "pretrain", PRETRAIN, signal.SIGINT, 130)
+    whole, resumed, _ = _check_interrupted_then_resume(tmp_path, "pretrain", PRETRAIN, signal.SIGINT, 130)
     assert resumed["knn_top1"] == whole["knn_top1"]
+
+
+def test_slurm_sigusr1_checkpoints_requeues_the_job_and_resume_auto_continues(tmp_path):
+    """SLURM's `--signal=USR1@N`: checkpoint at the step boundary, `scontrol requeue JOB`, exit
+    138; the requeued job's same command with --resume=auto ends as an uninterrupted run."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "scontrol").write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path / 'scontrol.calls'}\n")
+    (bin_dir / "scontrol").chmod(0o755)
+    env = {**os.environ, "SLURM_JOB_ID": "31337", "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    whole, resumed, err = _check_interrupted_then_resume(tmp_path, "pretrain", PRETRAIN, signal.SIGUSR1, 138,
+                                                         env=env, resume="--resume=auto")
+    assert (tmp_path / "scontrol.calls").read_text().split() == ["requeue", "31337"]
+    assert "SLURM job 31337 requeued" in err
+    assert resumed["knn_top1"] == whole["knn_top1"]
+
+
+def test_slurm_array_tasks_are_requeued_by_their_own_id():
+    assert slurm_job_id({"SLURM_JOB_ID": "7", "SLURM_ARRAY_JOB_ID": "5", "SLURM_ARRAY_TASK_ID": "2"}) == "5_2"
+    assert slurm_job_id({"SLURM_JOB_ID": "7"}) == "7" and slurm_job_id({}) is None
+    assert "not in a SLURM job" in requeue_slurm_job({})
 
 
 def test_handlers_are_restored_and_a_second_signal_stops_at_once():

@@ -12,12 +12,10 @@ def plot_curves(curves: Mapping[str, Sequence[tuple[float, float]]], path: str |
                 title: str | None = None) -> Path:
     """`curves[label] = [(epoch, value), ...]`; a shaded band where a label has several runs
     per epoch (seeds): mean line, min-max band."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no global state, no backend choice in library code
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.add_subplot()
     for label, points in curves.items():
         by_epoch: dict[float, list[float]] = {}
         for epoch, value in points:
@@ -37,7 +35,6 @@ def plot_curves(curves: Mapping[str, Sequence[tuple[float, float]]], path: str |
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120)
-    plt.close(fig)
     path = Path(path)
     atomic_write_bytes(path, buffer.getvalue())
     return path

@@ -173,10 +173,10 @@ def build_train_data(cfg: RunConfig, info: DatasetInfo, bilevel: bool = False, a
         ensure_downloaded(cfg.dataset, cfg.data_root)
     plain = create_dataset(cfg.dataset, cfg.data_root, split, transform=eval_transform(info), **synthetic)
     indices = random_subset(len(plain), cfg.subset, seed=cfg.seed)
-    needed = cfg.batch_size * cfg.devices * (2 if bilevel else 1)
+    needed = cfg.batch_size * cfg.world_size * (2 if bilevel else 1)
     if len(indices) < needed:
         raise ValueError(f"{len(indices)} training images cannot fill a batch of {cfg.batch_size} per device on "
-                         f"{cfg.devices} device(s){' for both halves of the bilevel split' if bilevel else ''}; "
+                         f"{cfg.world_size} process(es){' for both halves of the bilevel split' if bilevel else ''}; "
                          f"lower --batch_size or raise --subset")
     positions = search_split(len(indices), arch_fraction, seed=cfg.seed) if bilevel else (range(len(indices)), None)
     weight_idx = [indices[i] for i in positions[0]]

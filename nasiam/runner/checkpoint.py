@@ -116,9 +116,13 @@ def find_checkpoint(target: str | os.PathLike) -> Path:
                           "start it again without --resume")
 
 
-def check_compatible(saved: Mapping[str, Any], current: Mapping[str, Any], keys: tuple[str, ...], path) -> None:
-    """Refuse to resume under a configuration that changes the model or the data split."""
-    diffs = [f"{k}: checkpoint {saved.get(k)!r}, now {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
+def check_compatible(saved: Mapping[str, Any], current: Mapping[str, Any], keys: tuple[str, ...], path,
+                     defaults: Mapping[str, Any] | None = None) -> None:
+    """Refuse to resume under a configuration that changes the model or the data split. A key
+    the checkpoint lacks was not an option yet when it was written: it ran with the default."""
+    defaults = defaults or {}
+    was = {k: saved.get(k, defaults.get(k)) for k in keys}
+    diffs = [f"{k}: checkpoint {was[k]!r}, now {current.get(k)!r}" for k in keys if was[k] != current.get(k)]
     if diffs:
         raise CheckpointError(f"{path} was written with a different configuration ({'; '.join(diffs)}); resume "
                               "with the same options, or start a new run")

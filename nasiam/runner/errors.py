@@ -35,8 +35,8 @@ class RunDirLockedError(RunError):
 
 
 class RunInterrupted(RunError):
-    """SIGINT or SIGTERM stopped the run at a step boundary, after a resumable checkpoint;
-    the exit code is the shell's for that signal (128 + its number: 130, 143)."""
+    """SIGINT, SIGTERM or SIGUSR1 stopped the run at a step boundary, after a resumable
+    checkpoint; the exit code is the shell's for that signal (128 + its number: 130, 143, 138)."""
 
     def __init__(self, message: str, signum: int):
         super().__init__(message)

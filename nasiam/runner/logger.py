@@ -1,12 +1,13 @@
-"""Where metrics go: a CSV file always, Weights & Biases when asked (offline unless an API
-key is configured, so a run never needs the network), and a progress bar on the console."""
+"""Where metrics go: a CSV file always; TensorBoard (through Lightning Fabric's logger) and
+Weights & Biases when asked (`--logger csv,tensorboard,wandb`; W&B offline unless an API key is
+configured, so a run never needs the network); and a progress bar on the console."""
 from __future__ import annotations
 
 import csv
 import os
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 __all__ = ["RunLogger", "MetricsCSV", "wandb_mode"]
 
@@ -42,16 +43,22 @@ class MetricsCSV:
         self._file.close()
 
 
-def wandb_mode() -> str:
-    """'online' only when an API key is available without asking the network; the user's
-    WANDB_MODE wins."""
+def wandb_mode(option: str = "auto") -> str:
+    """`--wandb_mode` when set; else the user's WANDB_MODE; else 'online' only when an API key
+    is available without asking the network (WANDB_API_KEY, or a netrc entry for the server
+    in WANDB_BASE_URL: api.wandb.ai or a self-hosted one), 'offline' otherwise."""
+    if option != "auto":
+        return option
     if os.environ.get("WANDB_MODE"):
         return os.environ["WANDB_MODE"]
     if os.environ.get("WANDB_API_KEY"):
         return "online"
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
     netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
     try:
-        if "api.wandb.ai" in netrc.read_text():
+        if host in netrc.read_text():
             return "online"
     except OSError:
         pass
@@ -59,32 +66,43 @@ def wandb_mode() -> str:
 
 
 class RunLogger:
-    """Fans metrics out to the CSV logger and, when enabled, to a W&B run (rank 0 only)."""
+    """Fans metrics out to the CSV logger and, when enabled, to TensorBoard and a W&B run
+    (rank 0 only)."""
 
-    def __init__(self, run_dir: Path, enabled: bool, config: Mapping[str, Any], use_wandb: bool,
-                 project: str = "nasiam", entity: str | None = None, run_name: str | None = None,
-                 resume_step: int | None = None):
+    def __init__(self, run_dir: Path, enabled: bool, config: Mapping[str, Any], sinks: Iterable[str] = ("csv",),
+                 project: str | None = None, entity: str | None = None, run_name: str | None = None,
+                 resume_step: int | None = None, mode: str = "auto"):
         self.enabled = enabled
         self.csv = None
+        self.tensorboard = None
         self.wandb_run = None
         if not enabled:
             return
+        sinks = set(sinks)
         resume = resume_step is not None
         self.csv = MetricsCSV(run_dir / "logs" / "metrics.csv", resume_step)
-        if use_wandb:
-            try:
-                import wandb
-            except ImportError:
-                raise ImportError("--wandb needs the wandb package: pip install 'nasiam[wandb]'") from None
+        if "tensorboard" in sinks:
+            from lightning_fabric.loggers import TensorBoardLogger
 
-            self.wandb_run = wandb.init(project=project, entity=entity, name=run_name, dir=str(run_dir),
-                                        config=dict(config), mode=wandb_mode(), id=_wandb_id(run_dir),
+            # logs/tensorboard/: `tensorboard --logdir runs` shows every run by its directory name
+            self.tensorboard = TensorBoardLogger(root_dir=str(run_dir / "logs"), name="tensorboard", version="",
+                                                 default_hp_metric=False)
+            self.tensorboard.log_hyperparams({k: v for k, v in config.items() if v is not None})
+        if "wandb" in sinks:
+            import wandb
+
+            # project/entity None: wandb resolves them (WANDB_PROJECT, WANDB_ENTITY, its settings)
+            self.wandb_run = wandb.init(project=project or os.environ.get("WANDB_PROJECT") or "nasiam",
+                                        entity=entity, name=run_name, dir=str(run_dir), config=dict(config),
+                                        mode=wandb_mode(mode), id=_wandb_id(run_dir),
                                         resume="allow" if resume else None, reinit="finish_previous")
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         if not self.enabled:
             return
         self.csv.log(metrics, step)
+        if self.tensorboard is not None:
+            self.tensorboard.log_metrics(dict(metrics), step=step)
         if self.wandb_run is not None:
             self.wandb_run.log(dict(metrics), step=step)
 
@@ -98,12 +116,30 @@ class RunLogger:
         if self.wandb_run is not None:
             self.wandb_run.summary.update(dict(values))
 
-    def close(self) -> None:
+    def log_run_artifact(self, run_dir: Path, kind: str, metadata: Mapping[str, Any]) -> None:
+        """The run's heads, genotype and backbone as a W&B model artifact (see wandb_artifacts)."""
+        if self.wandb_run is not None:
+            from nasiam.runner.wandb_artifacts import log_run_artifact
+
+            log_run_artifact(self.wandb_run, run_dir, kind, metadata)
+
+    def use_artifact(self, reference: str) -> None:
+        """Record a W&B artifact this run started from (lineage: search -> pretrain). An
+        offline run cannot look the artifact up; it keeps the reference in its config."""
+        if self.wandb_run is not None and not getattr(self.wandb_run, "offline", False):
+            self.wandb_run.use_artifact(reference, type="model")
+
+    def close(self, exit_code: int = 0) -> None:
+        """`exit_code` is the run's (0, or its error's: 3 for a collapsed search, ...): W&B marks
+        the run failed when it is not 0."""
         if self.csv is not None:
             self.csv.close()
             self.csv = None
+        if self.tensorboard is not None:
+            self.tensorboard.finalize("success" if exit_code == 0 else "failed")
+            self.tensorboard = None
         if self.wandb_run is not None:
-            self.wandb_run.finish()
+            self.wandb_run.finish(exit_code=exit_code)
             self.wandb_run = None
 
 

@@ -28,7 +28,7 @@ from nasiam.runner.batches import ResumableBatches
 from nasiam.runner.errors import CheckpointError, NonFiniteLossError, RunDirLockedError, RunInterrupted
 from nasiam.runner.lock import RunDirLock
 from nasiam.runner.logger import RunLogger
-from nasiam.runner.stop import StopSignals
+from nasiam.runner.stop import REQUEUE_SIGNAL, StopSignals, requeue_slurm_job
 
 __all__ = ["Run", "forever", "tune_cpu_allocator"]
 
@@ -78,9 +78,10 @@ class Run:
         self.elapsed = 0.0                        # training seconds, across resumes
         self.epoch_callbacks: list = []           # f(epoch, metrics) after each epoch (sweeps prune here)
         self.rankme: float | None = None          # RankMe of the last kNN memory bank's features
+        self.used_artifacts: list[str] = []       # W&B artifacts the run was built from (lineage)
         self.eval_features: tuple | None = None   # ((bank, labels), (test, labels)) of the last kNN
         self.run_lock: RunDirLock | None = None   # rank 0's ownership of the run directory
-        self.stop_signals = StopSignals()         # SIGINT/SIGTERM noted, acted on at a step boundary
+        self.stop_signals = StopSignals()         # SIGINT/SIGTERM/SIGUSR1 noted, acted on at a step boundary
         self._stop_at_boundary = False            # the ranks' agreement on it (set by check_finite)
         self._resume_mid: dict[str, Any] | None = None  # this rank's position in a half-done epoch
         self._resume_positions: dict[str, Any] = {}      # its loaders' positions, for `batches`
@@ -118,7 +119,7 @@ class Run:
         cfg = self.cfg
         # numpy's seeds are 32-bit and the data stream's is offset from --seed (per rank): refuse
         # here, before anything is written, rather than fail inside Lightning
-        top = 2 ** 32 - 1 - DATA_SEED_OFFSET - cfg.devices
+        top = 2 ** 32 - 1 - DATA_SEED_OFFSET - cfg.world_size
         if not 0 <= cfg.seed <= top:
             raise ConfigError(f"--seed must be an integer in [0, {top}], got {cfg.seed}")
         accelerator = "cuda" if cfg.accelerator == "gpu" else cfg.accelerator
@@ -126,18 +127,23 @@ class Run:
         if not use_cuda:
             tune_cpu_allocator()
         strategy: Any = "auto"
-        if cfg.devices > 1:
+        if cfg.world_size > 1:
             strategy = DDPStrategy(find_unused_parameters=self.find_unused_parameters(),
                                    process_group_backend="nccl" if use_cuda else "gloo")
         try:
-            self.fabric = Fabric(accelerator=accelerator, devices=cfg.devices, strategy=strategy,
-                                 precision=_precision(cfg, use_cuda))
+            self.fabric = Fabric(accelerator=accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes,
+                                 strategy=strategy, precision=_precision(cfg, use_cuda))
+            self.fabric.launch()
+        except ValueError as e:  # e.g. --devices/--num_nodes differ from SLURM's --ntasks-per-node/--nodes
+            raise ConfigError(f"Lightning Fabric refused the machine options: {e}") from None
         except RuntimeError as e:  # e.g. `CUDAAccelerator` can not run on your system (no CUDA)
             if "accelerator" not in str(e).lower():
                 raise
             raise ConfigError(f"--accelerator={cfg.accelerator} is not available on this machine "
                               f"({str(e).splitlines()[0]}); use --accelerator=cpu or --accelerator=auto") from None
-        self.fabric.launch()
+        if cfg.sync_batchnorm and self.fabric.world_size > 1 and self.fabric.device.type != "cuda":
+            raise ConfigError("--sync_batchnorm needs GPUs: PyTorch's DDP runs SyncBatchNorm on CUDA devices only; "
+                              "leave it out on CPU")
         self.fabric.seed_everything(cfg.seed, verbose=False)
         self.channels_last = cfg.channels_last if cfg.channels_last is not None else self.fabric.device.type == "cuda"
 
@@ -147,6 +153,12 @@ class Run:
         written its first checkpoint yet, and must not be resumed (or started over) meanwhile."""
         cfg = self.cfg
         resume = cfg.resume
+        if resume is not None and resume.lower() == "auto":
+            # a requeued cluster job re-runs its own command: continue if there is a checkpoint
+            if not cfg.run_name:
+                raise CheckpointError("--resume=auto needs --run_name, so that a requeued job finds its run again")
+            has_checkpoint = (Path(cfg.out_dir) / cfg.run_name / "checkpoints" / ckpt.LAST).is_file()
+            resume = "true" if self.fabric.broadcast(has_checkpoint) else None
         if resume is not None and resume.lower() not in ("true", "1", "yes", "last"):
             target = Path(resume)
             if not target.exists():
@@ -232,8 +244,8 @@ class Run:
     def restore(self, path: Path) -> None:
         state = ckpt.load_checkpoint(path, self.command)
         saved = state["nasiam"].get("config", {})
-        ckpt.check_compatible(saved, dataclasses.asdict(self.cfg), STRUCTURAL_KEYS + ("seed", "subset",
-                                                                                       "arch_fraction"), path)
+        ckpt.check_compatible(saved, dataclasses.asdict(self.cfg), STRUCTURAL_KEYS + ("seed", "subset", "arch_fraction"),
+                              path, defaults=dataclasses.asdict(type(self.cfg)()))
         try:
             self.load_state(state)
         except (RuntimeError, KeyError, ValueError) as e:
@@ -320,9 +332,12 @@ class Run:
 
         signum = self.stop_signals.signum or signal.SIGTERM  # another rank's signal: report it as a stop
         name = signal.Signals(signum).name
+        requeued = ""
+        if signum == REQUEUE_SIGNAL and self.fabric.is_global_zero:  # the checkpoint is written: safe to requeue
+            requeued = f"; {requeue_slurm_job()}"
         raise RunInterrupted(f"stopped by {name} {where}; the checkpoint {self.run_dir / 'checkpoints' / ckpt.LAST} "
                              f"holds that point: continue with --resume --run_name {self.run_dir.name} "
-                             f"--out_dir {self.run_dir.parent}", signum)
+                             f"--out_dir {self.run_dir.parent}{requeued}", signum)
 
     def start_epoch_of_last(self) -> int:
         return len(self.history)
@@ -344,7 +359,10 @@ class Run:
     def execute(self) -> dict[str, Any]:
         self.setup_fabric()
         try:
-            return self._execute()
+            summary = self._execute()
+            # which process returns it: only the first prints (ranks do not share LOCAL_RANK or
+            # NODE_RANK conventions across launchers; SLURM sets neither)
+            return {**summary, "global_rank": self.fabric.global_rank}
         finally:
             if self.run_lock is not None:  # however the run ends: the directory is free again
                 self.run_lock.release()
@@ -359,6 +377,12 @@ class Run:
             raise ConfigError.from_error(e) from None
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
+        if self.cfg.sync_batchnorm and self.fabric.world_size > 1:
+            # in place: the BatchNorm modules are swapped inside their parents, so the runner's
+            # references to the heads and the backbone stay valid
+            nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+            synced = sum(isinstance(m, nn.SyncBatchNorm) for m in self.model.modules())
+            self.say(f"SyncBatchNorm: {synced} BatchNorm layers use the global batch of {self.fabric.world_size} processes")
         ignored = self.ddp_ignored()
         if ignored and self.fabric.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -378,12 +402,16 @@ class Run:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.run_dir / "config.yaml", config_to_yaml(self.cfg))
         self.fabric.barrier()
-        self.logger = RunLogger(self.run_dir, self.fabric.is_global_zero, dataclasses.asdict(self.cfg), self.cfg.wandb,
+        self.logger = RunLogger(self.run_dir, self.fabric.is_global_zero, dataclasses.asdict(self.cfg), self.cfg.log_sinks,
                                 self.cfg.wandb_project, self.cfg.wandb_entity, self.run_dir.name,
-                                resume_step=self.global_step if resume_from is not None else None)
+                                resume_step=self.global_step if resume_from is not None else None,
+                                mode=self.cfg.wandb_mode)
+        for reference in self.used_artifacts:
+            self.logger.use_artifact(reference)
         if self._resume_rng is not None:
             ckpt.set_rng_state(self._resume_rng)  # last, so the data order continues exactly
         self.stop_signals.install()  # each rank's own: all of them stop at the same boundary
+        exit_code = 1  # unless the run ends well, or with an error that says otherwise
         try:
             for epoch in range(self.start_epoch, self.cfg.epochs):
                 self._epoch_started = start = time.perf_counter()
@@ -402,10 +430,15 @@ class Run:
                 self.stop_if_requested(epoch + 1)
             # from here a signal acts at once again: the last epoch's checkpoint is written
             self.stop_signals.restore()
-            return self.finish()
+            summary = self.finish()
+            exit_code = 0
+            return summary
+        except BaseException as e:
+            exit_code = getattr(e, "exit_code", 1)  # e.g. 3 for a collapsed search: W&B marks the run failed
+            raise
         finally:
             self.stop_signals.restore()
-            self.logger.close()
+            self.logger.close(exit_code)
 
     def after_epoch(self, epoch: int) -> None:
         """Hook for per-epoch artefacts (alphas, plots)."""
@@ -442,7 +475,7 @@ class Run:
         return torch.optim.AdamW(groups, lr=lr, weight_decay=cfg.weight_decay)
 
     def base_lr(self) -> float:
-        return self.cfg.lr * self.cfg.batch_size * self.cfg.devices / 256
+        return self.cfg.lr * self.cfg.batch_size * self.cfg.world_size / 256  # the global batch, all nodes
 
     def monitor_metrics(self, epoch: int) -> dict[str, float]:
         """The epoch's collapse metrics, of the projector output (`self.monitor`) and of the

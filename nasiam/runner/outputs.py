@@ -79,11 +79,9 @@ def write_alphas_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def alpha_figure(rows: list[dict[str, Any]]):
-    """One panel per (head, layer, choice): each option's probability against the epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """One panel per (head, layer, choice): each option's probability against the epoch; the
+    options of a panel in their natural order (widths numerically: 128 before 1024)."""
+    from matplotlib.figure import Figure  # no pyplot: no global state, no backend choice in library code
 
     panels: dict[tuple, dict[str, list[tuple[int, float]]]] = {}
     for r in rows:
@@ -92,11 +90,12 @@ def alpha_figure(rows: list[dict[str, Any]]):
     keys = sorted(panels, key=lambda k: (k[0], k[1], k[2]))
     cols = max(1, len({k[2] for k in keys}))
     n_rows = max(1, -(-len(keys) // cols))
-    fig, axes = plt.subplots(n_rows, cols, figsize=(3.6 * cols, 2.6 * n_rows), squeeze=False)
+    fig = Figure(figsize=(3.6 * cols, 2.6 * n_rows))
+    axes = fig.subplots(n_rows, cols, squeeze=False)
     for ax in axes.flat[len(keys):]:
         ax.axis("off")
     for ax, key in zip(axes.flat, keys):
-        for option, points in sorted(panels[key].items()):
+        for option, points in sorted(panels[key].items(), key=lambda item: option_order(item[0])):
             points.sort()
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=2, label=option)
         ax.set_title(f"{key[0]} layer {key[1]}: {key[2]}", fontsize=9)
@@ -108,14 +107,22 @@ def alpha_figure(rows: list[dict[str, Any]]):
     return fig
 
 
-def write_alphas_png(path: Path, rows: list[dict[str, Any]]) -> None:
-    import matplotlib.pyplot as plt
+def option_order(option: Any) -> tuple:
+    """Numbers (widths, also as text: "1024") before names, numbers by value, names A-Z."""
+    try:
+        return (0, float(option), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(option))
 
-    fig = alpha_figure(rows)
+
+def figure_png(fig, dpi: int = 110) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def write_alphas_png(path: Path, rows: list[dict[str, Any]]) -> None:
+    atomic_write_bytes(path, figure_png(alpha_figure(rows)))
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
@@ -131,17 +138,15 @@ def save_backbone(run_dir: Path, backbone, record: Mapping[str, Any]) -> None:
 
 
 def alpha_heatmap(layers: list[dict[str, dict[Any, float]]], title: str):
-    """One heatmap per choice of a head: layers down, options across, probability as colour."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """One heatmap per choice of a head: layers down, options across (in `option_order`),
+    probability as colour and as text."""
+    from matplotlib.figure import Figure
 
     choices = list(layers[0]) if layers else []
-    fig, axes = plt.subplots(1, max(1, len(choices)), figsize=(2.6 * max(1, len(choices)), 0.6 + 0.45 * len(layers)),
-                             squeeze=False)
+    fig = Figure(figsize=(2.6 * max(1, len(choices)), 0.6 + 0.45 * len(layers)))
+    axes = fig.subplots(1, max(1, len(choices)), squeeze=False)
     for ax, choice in zip(axes[0], choices):
-        options = list(layers[0][choice])
+        options = sorted(layers[0][choice], key=option_order)
         matrix = [[layer[choice][o] for o in options] for layer in layers]
         ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis", aspect="auto")
         ax.set_title(choice, fontsize=9)

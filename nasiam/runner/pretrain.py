@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from nasiam.backbones import feature_dim
-from nasiam.config import PretrainConfig
+from nasiam.config import ConfigError, PretrainConfig
 from nasiam.eval.linear import linear_probe
 from nasiam.eval.plots import plot_curves
 from nasiam.frameworks import framework_class
@@ -30,6 +30,7 @@ from nasiam.runner.build import (
 from nasiam.runner.errors import CheckpointError
 from nasiam.runner.logger import progress
 from nasiam.runner.loop import Run
+from nasiam.runner.wandb_artifacts import download_run, is_artifact_reference
 from nasiam.search import CollapseMonitor, momentum_schedule, warmup_cosine_lr
 
 __all__ = ["PretrainRun", "run_pretrain"]
@@ -39,23 +40,43 @@ class PretrainRun(Run):
     command = "pretrain"
     cfg: PretrainConfig
 
+    def _local_source(self, option: str) -> str | None:
+        """--head/--init as a local path: a W&B artifact ("wandb:...") is downloaded into
+        RUN_DIR/inputs/ by rank 0 and recorded as this run's input; the config keeps the reference."""
+        value = getattr(self.cfg, option)
+        if not is_artifact_reference(value):
+            return value
+        result: tuple[str | None, str | None, str | None] = (None, None, None)
+        if self.fabric.is_global_zero:
+            try:
+                local, reference = download_run(value, self.run_dir / "inputs")
+                result = (str(local), reference, None)
+            except (FileNotFoundError, ValueError, ImportError) as e:
+                result = (None, None, f"--{option} {value}: {e}")
+        local, reference, error = self.fabric.broadcast(result)
+        if error:
+            raise ConfigError(error)
+        self.used_artifacts.append(reference)
+        return local
+
     def _heads_and_backbone(self):
         cfg, info = self.cfg, self.info
-        if cfg.init:
+        head, init = self._local_source("head"), self._local_source("init")
+        if init:
             expect = {"name": cfg.backbone, "cifar_stem": cfg.cifar_stem, "in_chans": info.channels}
-            backbone = load_backbone(cfg.init, expect)
-            heads: Any = load_heads(cfg.init)
-            if cfg.head not in ("default", cfg.init):
-                _, wanted = outputs.read_genotypes(cfg.head)
+            backbone = load_backbone(init, expect)
+            heads: Any = load_heads(init)
+            if head not in ("default", init):
+                _, wanted = outputs.read_genotypes(head)
                 for slot, genotype in wanted.items():
                     if slot in heads and heads[slot].genotype.layers != genotype.layers:
                         raise CheckpointError(f"--init {cfg.init} holds a different {slot} than --head {cfg.head}; "
                                               "pass --head default to use the searched heads with their weights")
             return backbone, heads
         backbone = build_backbone(cfg, info)
-        if cfg.head == "default":
+        if head == "default":
             return backbone, "default"
-        framework, genotypes = outputs.read_genotypes(cfg.head)
+        framework, genotypes = outputs.read_genotypes(head)
         if framework is not None and framework != canonical_framework(cfg):
             raise CheckpointError(f"--head {cfg.head} was searched for {framework}, not {canonical_framework(cfg)}")
         return backbone, dict(genotypes)
@@ -159,6 +180,9 @@ class PretrainRun(Run):
                 plot_curves({self.run_dir.name: curve}, self.run_dir / "knn.png")
             outputs.write_json(self.run_dir / "summary.json", summary)
             self.logger.summary({"knn_top1": final, "linear_top1": linear, "rankme": self.rankme})
+            self.logger.log_run_artifact(self.run_dir, "pretrain", {
+                "framework": summary["framework"], "heads": summary["heads"], "knn_top1": final,
+                "linear_top1": linear, "rankme": self.rankme, "used": self.used_artifacts})
         fabric.barrier()
         return summary
 

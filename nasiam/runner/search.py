@@ -326,6 +326,9 @@ class SearchRun(Run):
             self.logger.log_wandb({"genotype_table": lambda: _genotype_table(genotypes)}, self.global_step)
             self.logger.summary({"genotype": summary["genotypes"], "head_parameters": summary["head_parameters"],
                                  "head_flops": summary["head_flops"], "knn_top1": summary["knn_top1"]})
+            self.logger.log_run_artifact(self.run_dir, "search", {
+                "framework": framework, "genotypes": summary["genotypes"], "knn_top1": summary["knn_top1"],
+                "rankme": self.rankme, "head_parameters": summary["head_parameters"]})
         fabric.barrier()
         return summary
 
@@ -340,12 +343,13 @@ def _ranks_agree(value: Any) -> bool:
 
 
 def _wandb_image(fig):
-    import matplotlib.pyplot as plt
-    import wandb
+    """A W&B image of a pyplot-free figure, through PNG bytes (wandb's figure path needs pyplot)."""
+    import io
 
-    image = wandb.Image(fig)
-    plt.close(fig)
-    return image
+    import wandb
+    from PIL import Image
+
+    return wandb.Image(Image.open(io.BytesIO(outputs.figure_png(fig))))
 
 
 def _genotype_table(genotypes):

@@ -1,17 +1,48 @@
-"""SIGINT and SIGTERM as requests to stop at the next step boundary.
+"""SIGINT, SIGTERM and SIGUSR1 as requests to stop at the next step boundary.
 
 Killing a run mid-step loses everything since the last epoch checkpoint; a cluster scheduler
-sends SIGTERM some time before SIGKILL, and Ctrl-C sends SIGINT. While installed, the handlers
-only note the signal; the training loop sees it at the end of the step, writes a resumable
-checkpoint and exits with 128 + the signal's number (130, 143). A second signal of either
-kind stops at once (KeyboardInterrupt), for a user who does not want to wait for the step.
+sends SIGTERM some time before SIGKILL, SLURM sends SIGUSR1 ahead of the time limit when asked
+(`#SBATCH --signal=USR1@120`), and Ctrl-C sends SIGINT. While installed, the handlers only note
+the signal; the training loop sees it at the end of the step, writes a resumable checkpoint and
+exits with 128 + the signal's number (130, 143, 138). On SIGUSR1 inside a SLURM job the job is
+also requeued (`scontrol requeue`, as Lightning's Trainer does), so a script that runs nasiam
+with `--resume=auto --run_name NAME` continues where it stopped. A second signal of any of these
+kinds stops at once (KeyboardInterrupt), for a user who does not want to wait for the step.
 """
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import subprocess
 import threading
+from typing import Mapping
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
+REQUEUE_SIGNAL = signal.SIGUSR1
+
+
+def slurm_job_id(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The id `scontrol requeue` takes: an array task's own id, else the job's."""
+    array_job, array_task = environ.get("SLURM_ARRAY_JOB_ID"), environ.get("SLURM_ARRAY_TASK_ID")
+    if array_job and array_task:
+        return f"{array_job}_{array_task}"
+    return environ.get("SLURM_JOB_ID") or None
+
+
+def requeue_slurm_job(environ: Mapping[str, str] = os.environ) -> str:
+    """Requeue this SLURM job; returns a sentence saying what happened (for the exit message)."""
+    job = slurm_job_id(environ)
+    if job is None:
+        return "not in a SLURM job, so nothing was requeued"
+    scontrol = shutil.which("scontrol", path=environ.get("PATH"))
+    if scontrol is None:
+        return f"SLURM job {job} was not requeued: scontrol is not on PATH; resubmit the job"
+    result = subprocess.run([scontrol, "requeue", job], capture_output=True, text=True)
+    if result.returncode != 0:
+        return (f"`scontrol requeue {job}` failed ({(result.stderr or result.stdout).strip()[:200]}); "
+                "resubmit the job")
+    return f"SLURM job {job} requeued: it continues with --resume=auto"
 
 
 class StopSignals:

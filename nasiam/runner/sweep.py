@@ -166,11 +166,8 @@ def _report(study, directory: Path, metric: str, verbose: bool) -> dict[str, Any
 
 
 def _plot(study, path: Path, metric: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import optuna
+    from matplotlib.figure import Figure  # no pyplot: no global state, no backend choice in library code
 
     points = [(t.number, t.value) for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     better = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
@@ -178,7 +175,8 @@ def _plot(study, path: Path, metric: str) -> None:
     for _, v in points:
         running = v if running is None else better(running, v)
         best.append(running)
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig = Figure(figsize=(6, 3.6))
+    ax = fig.add_subplot()
     ax.scatter([p[0] for p in points], [p[1] for p in points], s=14, label="trial")
     ax.plot([p[0] for p in points], best, color="C1", label="best so far")
     ax.set_xlabel("trial")
@@ -188,5 +186,4 @@ def _plot(study, path: Path, metric: str) -> None:
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
     atomic_write_bytes(path, buffer.getvalue())

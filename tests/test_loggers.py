@@ -1,0 +1,164 @@
+"""Where runs report: TensorBoard, W&B model artifacts and their use by `nasiam pretrain`,
+W&B's own settings, and plots that leave matplotlib's global state alone."""
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from _runs import TINY
+
+from nasiam.cli import main
+from nasiam.runner import outputs
+
+SMALL = ["--subset=256", "--knn_subset=64", "--epochs=1", "--warmup_epochs=0"]
+PRETRAIN = [a for a in TINY if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr"))] + [
+    "--subset=256", "--knn_subset=64", "--epochs=1", "--linear_probe_epochs=0"]
+
+
+@pytest.fixture
+def offline_wandb(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    for key in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_PROJECT"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+
+
+def test_tensorboard_receives_the_metrics(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    assert main(["search", *TINY, *SMALL, "--logger=csv,tensorboard", "--log_every_n_steps=1", f"--out_dir={tmp_path}",
+                 "--run_name=tb"]) == 0
+    events = EventAccumulator(str(tmp_path / "tb" / "logs" / "tensorboard")).Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/arch_loss", "epoch/effective_rank"} <= tags
+    assert len(events.Scalars("train/loss")) >= 2
+
+
+def test_an_unknown_logger_is_a_usage_error(capsys):
+    assert main(["search", *TINY, "--logger=csv,tensorbored"]) == 2
+    assert "tensorbored is not one of csv, tensorboard, wandb" in capsys.readouterr().err
+
+
+def test_a_search_logs_its_heads_and_backbone_as_a_wandb_model_artifact(tmp_path, offline_wandb):
+    from _wandb_log import artifacts, exit_code
+
+    assert main(["search", *TINY, *SMALL, "--wandb", f"--out_dir={tmp_path}", "--run_name=art"]) == 0
+    [artifact] = [a for a in artifacts(tmp_path / "art") if a["type"] == "model"]  # (tables are artifacts too)
+    assert artifact["name"] == "search-art" and "latest" in artifact["aliases"]
+    assert {"genotype.json", "backbone.safetensors", "backbone.json", "config.yaml", "summary.json",
+            "heads/projector/head.safetensors", "heads/projector/genotype.json",
+            "heads/predictor/head.safetensors"} <= artifact["paths"]
+    assert exit_code(tmp_path / "art") == 0
+
+
+def test_a_collapsed_search_finishes_its_wandb_run_with_the_collapse_exit_code(tmp_path, offline_wandb):
+    from _wandb_log import artifacts, exit_code
+
+    assert main(["search", *TINY, *SMALL, "--wandb", "--collapse_min_std=10", f"--out_dir={tmp_path}",
+                 "--run_name=collapsed"]) == 3
+    assert exit_code(tmp_path / "collapsed") == 3
+    # a refused genotype is not published
+    assert [a for a in artifacts(tmp_path / "collapsed") if a["type"] == "model"] == []
+
+
+class FakeArtifact:
+    def __init__(self, source: Path, reference: str):
+        self.source, self.qualified_name = source, reference
+
+    def download(self, root):
+        shutil.copytree(self.source, root, dirs_exist_ok=True)
+        return root
+
+
+class FakeApi:
+    """wandb.Api() serving one search run as `me/nasiam/search-src:v0` (no network)."""
+    calls: list = []
+
+    def __init__(self, source: Path):
+        self.source = source
+
+    def artifact(self, reference, type=None):
+        FakeApi.calls.append((reference, type))
+        if not reference.startswith("me/nasiam/search-src"):
+            raise ValueError(f"artifact '{reference}' not found")
+        return FakeArtifact(self.source, "me/nasiam/search-src:v0")
+
+
+@pytest.fixture
+def searched(tmp_path_factory):
+    out = tmp_path_factory.mktemp("search")
+    assert main(["search", *TINY, *SMALL, f"--out_dir={out}", "--run_name=src"]) == 0
+    return out / "src"
+
+
+@pytest.mark.parametrize("option", ["head", "init"])
+def test_pretrain_takes_a_wandb_artifact_where_it_takes_a_run(tmp_path, monkeypatch, searched, option):
+    wandb = pytest.importorskip("wandb")
+    FakeApi.calls = []
+    monkeypatch.setattr(wandb, "Api", lambda *a, **k: FakeApi(searched))
+    assert main(["pretrain", *PRETRAIN, f"--{option}=wandb:me/nasiam/search-src:latest", f"--out_dir={tmp_path}",
+                 "--run_name=from-artifact"]) == 0
+    assert FakeApi.calls == [("me/nasiam/search-src:latest", "model")]
+    summary = json.loads((tmp_path / "from-artifact" / "summary.json").read_text())
+    searched_genotypes = json.loads((searched / "summary.json").read_text())["genotypes"]
+    assert summary["heads"] == searched_genotypes
+    assert summary[option] == "wandb:me/nasiam/search-src:latest"   # the config keeps the reference
+    assert list((tmp_path / "from-artifact" / "inputs").iterdir())
+
+
+def test_a_missing_or_malformed_artifact_is_a_usage_error(tmp_path, monkeypatch, searched, capsys):
+    wandb = pytest.importorskip("wandb")
+    monkeypatch.setattr(wandb, "Api", lambda *a, **k: FakeApi(searched))
+    assert main(["pretrain", *PRETRAIN, "--head=wandb:me/nasiam/nothing:v9", f"--out_dir={tmp_path}"]) == 2
+    assert "could not be fetched" in capsys.readouterr().err
+    assert main(["pretrain", *PRETRAIN, "--head=wandb:a b", f"--out_dir={tmp_path}"]) == 2
+    assert "not a W&B artifact reference" in capsys.readouterr().err
+
+
+def test_wandb_settings_come_from_wandb_and_the_options(tmp_path, monkeypatch):
+    wandb = pytest.importorskip("wandb")
+    from nasiam.runner.logger import RunLogger, wandb_mode
+
+    seen = {}
+
+    class Run:
+        offline = True
+
+        def finish(self, exit_code=0):
+            seen["exit_code"] = exit_code
+
+    monkeypatch.setattr(wandb, "init", lambda **kwargs: seen.update(kwargs) or Run())
+    monkeypatch.setenv("WANDB_PROJECT", "from-env")
+    RunLogger(tmp_path, True, {}, ["wandb"], mode="disabled").close(3)
+    assert seen["project"] == "from-env" and seen["mode"] == "disabled" and seen["exit_code"] == 3
+    RunLogger(tmp_path, True, {}, ["wandb"], project="mine").close()
+    assert seen["project"] == "mine" and seen["exit_code"] == 0
+    # a self-hosted server's key in netrc means online
+    for key in ("WANDB_MODE", "WANDB_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    (tmp_path / "netrc").write_text("machine wandb.example.org login user password key\n")
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+    assert wandb_mode() == "offline"
+    monkeypatch.setenv("WANDB_BASE_URL", "https://wandb.example.org")
+    assert wandb_mode() == "online" and wandb_mode("offline") == "offline"
+
+
+def test_widths_are_plotted_in_numeric_order():
+    rows = [{"epoch": 1, "head": "projector", "layer": 0, "choice": "width", "option": o, "probability": 0.25}
+            for o in ("1024", "128", "256", "512")]
+    fig = outputs.alpha_figure(rows)
+    assert fig.axes[0].get_legend_handles_labels()[1] == ["128", "256", "512", "1024"]
+    heat = outputs.alpha_heatmap([{"width": {"1024": 0.1, "128": 0.9}}], "t")
+    assert [t.get_text() for t in heat.axes[0].get_xticklabels()] == ["128", "1024"]
+    assert sorted(["none", "64", "batchnorm", "8"], key=outputs.option_order) == ["8", "64", "batchnorm", "none"]
+
+
+def test_library_code_leaves_matplotlib_backend_and_pyplot_alone():
+    root = Path(__file__).parent.parent / "nasiam"
+    offenders = [f"{p.relative_to(root)}:{i}" for p in root.rglob("*.py")
+                 for i, line in enumerate(p.read_text().splitlines(), 1)
+                 if re.search(r"matplotlib\.use\(|import matplotlib\.pyplot|from matplotlib import pyplot", line)]
+    assert offenders == []
