@@ -1,5 +1,6 @@
 """The standard heads of SimSiam, SimCLR and MoCo as genotypes, plus the NASiam paper's
-published SimSiam genotype.
+published SimSiam genotype and lightly's and solo-learn's heads at a run's dims
+(`lightly_heads`, `solo_learn_heads`).
 
 Every preset is a function returning a `Genotype`, registered by name (timm-style), so a
 standard head is one call away::
@@ -19,7 +20,8 @@ from nasiam.head.nas_head import NASHead
 from nasiam.space.genotype import Genotype, LayerSpec
 from nasiam.space.nasiam_paper import NASiamSpace
 
-__all__ = ["register_preset", "get_preset", "list_presets", "create_head", "nasiam_paper_simsiam"]
+__all__ = ["register_preset", "get_preset", "list_presets", "create_head", "nasiam_paper_simsiam", "lightly_heads",
+           "solo_learn_heads", "LIBRARY_HEADS"]
 
 _PRESETS: dict[str, Callable[..., Genotype]] = {}
 
@@ -160,3 +162,128 @@ def nasiam_simsiam_cifar10_resnet18_predictor(dim: int = 2048, pred_dim: int = 5
     pools (each with BN), then a plain Linear back to 2048."""
     return nasiam_paper_simsiam(NASIAM_SIMSIAM_CIFAR10_RESNET18["encoder"],
                                 NASIAM_SIMSIAM_CIFAR10_RESNET18["predictor"], dim=dim, pred_dim=pred_dim)[1]
+
+
+# -- other libraries' default heads, at a run's dims -----------------------------------------
+# Baselines for `nasiam compare --heads lightly,solo-learn`: each library's own head for the
+# framework, layer for layer, at the run's widths (the libraries' structure, not nasiam's: e.g.
+# both build SimSiam's 3-layer projector whatever --proj_layers says). Written from the
+# libraries' source; tests/test_presets.py checks them against lightly's real modules and
+# against a table of solo-learn's. Every head they define fits nasiam's layer grammar
+# (Linear -> norm -> activation); a head a library does not define is a ValueError, never a
+# look-alike.
+
+LIGHTLY_VERSION = "1.6.0"
+LIGHTLY_SOURCE = f"lightly {LIGHTLY_VERSION}, lightly/models/modules/heads.py"
+SOLO_LEARN_COMMIT = "9187ea39c2c3f43c455ab06664d2b019a9802954"   # vturrisi/solo-learn, version 1.0.6
+SOLO_LEARN_SOURCE = f"vturrisi/solo-learn@{SOLO_LEARN_COMMIT[:12]}"
+
+
+def _needs_pred(library: str, framework: str, pred_hidden_dim: int | None) -> int:
+    if pred_hidden_dim is None:
+        raise ValueError(f"{library}'s {framework} heads include a predictor: pass pred_hidden_dim")
+    return pred_hidden_dim
+
+
+def _unknown_framework(library: str, framework: str, known) -> ValueError:
+    return ValueError(f"{library} heads: unknown framework {framework!r}; known: {', '.join(known)}")
+
+
+def lightly_heads(framework: str, in_dim: int, hidden_dim: int, out_dim: int,
+                  pred_hidden_dim: int | None = None) -> dict[str, Genotype]:
+    """lightly's default heads for `framework` ("simsiam", "simclr", "mocov2"), as
+    {slot: Genotype} for `in_dim` backbone features: each head class built with its
+    constructor defaults except the widths. lightly's `ProjectionHead` gives a Linear a bias
+    exactly when no BatchNorm follows it, as nasiam's default does.
+
+    There is no MoCo v3 entry: lightly has no MoCo v3 prediction head, and its
+    `MoCoProjectionHead` defaults (2 layers, no BatchNorm) are MoCo v2's; asking for it
+    raises ValueError rather than mixing heads.
+    """
+    def named(slot: str, cls: str, layers: list[LayerSpec], width_in: int) -> Genotype:
+        return _genotype(f"lightly_{framework}_{slot}", layers, f"{LIGHTLY_SOURCE}, {cls}", width_in)
+
+    if framework == "simsiam":
+        pred = _needs_pred("lightly", framework, pred_hidden_dim)
+        return {
+            # SimSiamProjectionHead: 3 blocks, BN on each (the last without affine), ReLU on two
+            "projector": named("projector", "SimSiamProjectionHead",
+                               [_hidden(hidden_dim), _hidden(hidden_dim), _output(out_dim, "batchnorm_noaffine")],
+                               in_dim),
+            # SimSiamPredictionHead: Linear-BN-ReLU, then a plain Linear with bias
+            "predictor": named("predictor", "SimSiamPredictionHead", [_hidden(pred), _output(out_dim, "none")],
+                               out_dim),
+        }
+    if framework == "simclr":
+        # SimCLRProjectionHead(num_layers=2, batch_norm=True): BN after both Linears
+        return {"projector": named("projector", "SimCLRProjectionHead (num_layers=2, batch_norm=True)",
+                                   [_hidden(hidden_dim), _output(out_dim, "batchnorm")], in_dim)}
+    if framework == "mocov2":
+        # MoCoProjectionHead(num_layers=2, batch_norm=False): Linear-ReLU-Linear, with biases
+        return {"projector": named("projector", "MoCoProjectionHead (num_layers=2, batch_norm=False)",
+                                   [_hidden(hidden_dim, norm="none"), _output(out_dim, "none")], in_dim)}
+    if framework == "mocov3":
+        raise ValueError(f"lightly {LIGHTLY_VERSION} has no MoCo v3 heads: no MoCo v3 prediction head, and "
+                         "MoCoProjectionHead's defaults are MoCo v2's")
+    raise _unknown_framework("lightly", framework, ("simsiam", "simclr", "mocov2"))
+
+
+def solo_learn_heads(framework: str, in_dim: int, hidden_dim: int, out_dim: int,
+                     pred_hidden_dim: int | None = None, backbone: str = "resnet18") -> dict[str, Genotype]:
+    """solo-learn's heads for `framework` ("simsiam", "simclr", "mocov2", "mocov3"), as
+    {slot: Genotype} for `in_dim` backbone features: the `projector`/`predictor`
+    `nn.Sequential`s its method classes build (solo/methods/simsiam.py, simclr.py,
+    mocov2plus.py, mocov3.py at SOLO_LEARN_COMMIT) from `proj_hidden_dim`,
+    `proj_output_dim` and `pred_hidden_dim`. MoCo v3 depends on the backbone's name as
+    solo-learn's does: a name containing "resnet" gets 2-layer heads, any other the 3-layer
+    projector and a predictor ending in BN (the ViT recipe).
+
+    One difference that changes nothing: solo-learn's SimSiam projector gives its output
+    Linear a bias and freezes it (`requires_grad = False`, "not use bias as it is followed by
+    BN"). A constant added before a BatchNorm is removed by its mean (exactly with batch
+    statistics; in running statistics from the first updates on), so nasiam's Linear without
+    bias is the same head with the same trainable parameters.
+    """
+    def named(slot: str, where: str, layers: list[LayerSpec], width_in: int) -> Genotype:
+        return _genotype(f"solo_learn_{framework}_{slot}", layers, f"{SOLO_LEARN_SOURCE}, {where}", width_in)
+
+    if framework == "simsiam":
+        pred = _needs_pred("solo-learn", framework, pred_hidden_dim)
+        return {
+            # SimSiam.__init__: Linear(no bias)-BN-ReLU x2, Linear(frozen bias)-BN(affine=False)
+            "projector": named("projector", "solo/methods/simsiam.py SimSiam.projector",
+                               [_hidden(hidden_dim), _hidden(hidden_dim), _output(out_dim, "batchnorm_noaffine")],
+                               in_dim),
+            # Linear(no bias)-BN-ReLU, Linear(with bias)
+            "predictor": named("predictor", "solo/methods/simsiam.py SimSiam.predictor",
+                               [_hidden(pred), _output(out_dim, "none")], out_dim),
+        }
+    if framework in ("simclr", "mocov2"):
+        # SimCLR.projector and MoCoV2Plus.projector: Linear-ReLU-Linear, biases, no BN
+        where = {"simclr": "solo/methods/simclr.py SimCLR.projector",
+                 "mocov2": "solo/methods/mocov2plus.py MoCoV2Plus.projector"}[framework]
+        return {"projector": named("projector", where, [_hidden(hidden_dim, norm="none"), _output(out_dim, "none")],
+                                   in_dim)}
+    if framework == "mocov3":
+        pred = _needs_pred("solo-learn", framework, pred_hidden_dim)
+        # MoCoV3._build_mlp(num_layers, ...): Linear(no bias) everywhere, BN-ReLU after the
+        # hidden ones, BN(affine=False) after the last when last_bn (the default)
+        if "resnet" in backbone:
+            projector = [_hidden(hidden_dim), _output(out_dim, "batchnorm_noaffine")]      # _build_mlp(2, ...)
+            predictor = [_hidden(pred), _output(out_dim, "none", bias=False)]              # last_bn=False
+            branch = "resnet backbone"
+        else:
+            projector = [_hidden(hidden_dim), _hidden(hidden_dim), _output(out_dim, "batchnorm_noaffine")]
+            predictor = [_hidden(pred), _output(out_dim, "batchnorm_noaffine")]            # last_bn=True
+            branch = "non-resnet backbone"
+        return {"projector": named("projector", f"solo/methods/mocov3.py MoCoV3.projector ({branch})",
+                                   projector, in_dim),
+                "predictor": named("predictor", f"solo/methods/mocov3.py MoCoV3.predictor ({branch})",
+                                   predictor, out_dim)}
+    raise _unknown_framework("solo-learn", framework, ("simsiam", "simclr", "mocov2", "mocov3"))
+
+
+# `nasiam compare` head kinds -> builders, called as fn(framework, in_dim, hidden_dim,
+# out_dim, pred_hidden_dim[, backbone=...])
+LIBRARY_HEADS: dict[str, Callable[..., dict[str, Genotype]]] = {"lightly": lightly_heads,
+                                                                "solo-learn": solo_learn_heads}

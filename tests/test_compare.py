@@ -110,6 +110,52 @@ def test_plan_pairs_every_row_of_a_seed(tmp_path):
     assert "--epochs=" + str(int(RUN["epochs"]) - 4 if int(RUN["epochs"]) > 4 else 1) in init.options()
 
 
+def test_library_heads_are_written_at_the_runs_dims(tmp_path, monkeypatch):
+    """`lightly` and `solo-learn` rows: the libraries' heads at this run's widths, written
+    once and trained like a genotype file; solo-learn is told the backbone."""
+    import nasiam.presets as presets
+    from nasiam.backbones import create_backbone, feature_dim
+    from nasiam.frameworks import SimSiam
+    from nasiam.runner.outputs import read_genotypes
+
+    seen = {}
+    real = presets.LIBRARY_HEADS["solo-learn"]
+    monkeypatch.setitem(presets.LIBRARY_HEADS, "solo-learn",
+                        lambda *args, **kwargs: seen.update(kwargs) or real(*args, **kwargs))
+    options = {**RUN, "proj_output_dim": "24"}        # hidden 32, out 24, pred 16: all different
+    plan, out = prepare("default,lightly,solo=solo-learn", "0,1", tmp_path, options)
+    in_dim = feature_dim(create_backbone(options.get("backbone", "resnet10t")))
+    assert seen == {"backbone": options.get("backbone", "resnet10t")}
+    for library, build in (("lightly", presets.lightly_heads), ("solo-learn", real)):
+        framework, genotypes = read_genotypes(out / "heads" / library / "genotype.json")
+        assert framework == "simsiam"
+        assert genotypes == build("simsiam", in_dim, 32, 24, 16)
+        assert [layer.width for layer in genotypes["projector"].layers] == [32, 32, 24]   # 3 layers, --proj_layers=2
+        assert [layer.width for layer in genotypes["predictor"].layers] == [16, 24]
+        assert (genotypes["projector"].in_dim, genotypes["predictor"].in_dim) == (in_dim, 24)
+        SimSiam(torch.nn.Identity(), in_dim, heads=genotypes, proj_hidden_dim=32, proj_output_dim=24,
+                pred_hidden_dim=16)                 # fits the run's slots
+    assert [(s.label, s.kind) for s in plan.rows] == [("default", "default"), ("lightly", "lightly"),
+                                                      ("solo", "solo-learn")]
+    heads = {(j.row, j.seed): dict(o[2:].split("=", 1) for o in j.options())["head"] for j in plan.jobs}
+    assert heads == {**{("default", s): "default" for s in (0, 1)},
+                     **{("lightly", s): str(out / "heads" / "lightly" / "genotype.json") for s in (0, 1)},
+                     **{("solo", s): str(out / "heads" / "solo-learn" / "genotype.json") for s in (0, 1)}}
+
+
+def test_library_heads_a_framework_lacks_exit_2_before_training(tmp_path, capsys):
+    """lightly has no MoCo v3 heads (solo-learn has heads for every nasiam framework)."""
+    words = "'lightly': lightly .* has no MoCo v3 heads"
+    with pytest.raises(ConfigError, match=words):
+        prepare("default,lightly", 1, tmp_path / "api", {**RUN, "framework": "mocov3"})
+    assert not (tmp_path / "api" / "heads" / "lightly").exists()
+    out = tmp_path / "cli"
+    code = main(["compare", "--heads", "lightly", "--seeds", "1", "--out", str(out), "--dataset=synthetic",
+                 "--framework=mocov3"])
+    assert code == 2 and __import__("re").search(words, capsys.readouterr().err)
+    assert not (out / "runs").exists() and not (out / "logs").exists()
+
+
 def test_a_directory_holding_another_protocol_is_refused(tmp_path):
     prepare("default", 1, tmp_path, RUN)
     with pytest.raises(ConfigError, match="not paired"):

@@ -2,13 +2,17 @@
 
 The reference modules below are written from the papers and the reference repositories'
 architecture descriptions (facebookresearch/simsiam, moco, moco-v3; the NASiam repository's
-op table); lightly's heads are an independent check when lightly is installed.
+op table); lightly's heads are an independent check when lightly is installed. solo-learn's
+heads (not installable here) are checked against a table written from its source, at the
+commit named by SOLO_LEARN below.
 """
 import pytest
 import torch
 import torch.nn as nn
 
-from nasiam.presets import create_head, get_preset, list_presets, nasiam_paper_simsiam
+from nasiam.head.nas_head import NASHead
+from nasiam.presets import (LIBRARY_HEADS, create_head, get_preset, lightly_heads, list_presets, nasiam_paper_simsiam,
+                            solo_learn_heads)
 from nasiam.space import GenotypeError, MLPSpace, parse_paper_genotype
 
 
@@ -163,3 +167,118 @@ def test_preset_widths_can_be_overridden_and_unknown_names_are_listed():
         "linear1024-batchnorm-relu > linear1024-batchnorm-relu > linear512-batchnorm_noaffine")
     with pytest.raises(KeyError, match="known: .*simsiam_projector"):
         get_preset("byol_projector")
+
+
+# -- other libraries' heads at a run's dims ---------------------------------------------------
+IN, HIDDEN, OUT, PRED = 64, 48, 32, 24   # small, all different: a swapped width changes a shape
+
+
+def _nas_heads(genotypes):
+    return {slot: NASHead(g) for slot, g in genotypes.items()}   # each genotype is tied to its input width
+
+
+def test_lightly_heads_are_lightlys_modules_layer_for_layer():
+    """Built from lightly's real classes at the same dims: same layers in the same order
+    (Linear with/without bias, BatchNorm1d with/without affine, ReLU), same trainable
+    parameters, and after copying lightly's weights the same outputs in train and eval mode."""
+    heads = pytest.importorskip("lightly.models.modules.heads")
+    expected = {
+        "simsiam": {"projector": heads.SimSiamProjectionHead(IN, HIDDEN, OUT),
+                    "predictor": heads.SimSiamPredictionHead(OUT, PRED, OUT)},
+        "simclr": {"projector": heads.SimCLRProjectionHead(IN, HIDDEN, OUT)},
+        "mocov2": {"projector": heads.MoCoProjectionHead(IN, HIDDEN, OUT)},
+    }
+    for framework, reference in expected.items():
+        ours = _nas_heads(lightly_heads(framework, IN, HIDDEN, OUT, PRED))
+        assert set(ours) == set(reference), framework
+        for slot, ref in reference.items():
+            assert type(ref).__name__ in ours[slot].genotype.meta["source"]
+            torch.manual_seed(0)
+            _assert_same_head(ref, ours[slot], ours[slot].in_dim)
+    # the defaults this mirrors: SimCLR with BatchNorm, MoCo (v2) without; a change upstream shows here
+    assert any(isinstance(m, nn.BatchNorm1d) for m in expected["simclr"]["projector"].modules())
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in expected["mocov2"]["projector"].modules())
+
+
+def test_lightly_has_no_mocov3_heads_and_unknown_frameworks_are_named():
+    with pytest.raises(ValueError, match="no MoCo v3"):
+        lightly_heads("mocov3", IN, HIDDEN, OUT, PRED)
+    with pytest.raises(ValueError, match="unknown framework 'byol'"):
+        lightly_heads("byol", IN, HIDDEN, OUT, PRED)
+    with pytest.raises(ValueError, match="unknown framework 'byol'"):
+        solo_learn_heads("byol", IN, HIDDEN, OUT, PRED)
+    with pytest.raises(ValueError, match="pred_hidden_dim"):
+        solo_learn_heads("simsiam", IN, HIDDEN, OUT)
+    assert set(LIBRARY_HEADS) == {"lightly", "solo-learn"}
+
+
+# solo-learn's heads as its method classes build them, read from vturrisi/solo-learn at
+# commit 9187ea39c2c3f43c455ab06664d2b019a9802954 (version 1.0.6): solo/methods/simsiam.py
+# (SimSiam.projector, .predictor), simclr.py (SimCLR.projector), mocov2plus.py
+# (MoCoV2Plus.projector), mocov3.py (MoCoV3._build_mlp: 2 layers for a backbone whose name
+# contains "resnet", else a 3-layer projector and a predictor with last_bn). Entries:
+# ("linear", in, out, bias) with bias True, False or "frozen" (a bias with
+# requires_grad=False), ("bn", width, affine), ("relu",). Widths are names: in, hidden, out, pred.
+_LIN, _BN, _RELU = "linear", "bn", ("relu",)
+SOLO_LEARN = {
+    ("simsiam", "resnet18", "projector"): [(_LIN, "in", "hidden", False), (_BN, "hidden", True), _RELU,
+                                           (_LIN, "hidden", "hidden", False), (_BN, "hidden", True), _RELU,
+                                           (_LIN, "hidden", "out", "frozen"), (_BN, "out", False)],
+    ("simsiam", "resnet18", "predictor"): [(_LIN, "out", "pred", False), (_BN, "pred", True), _RELU,
+                                           (_LIN, "pred", "out", True)],
+    ("simclr", "resnet18", "projector"): [(_LIN, "in", "hidden", True), _RELU, (_LIN, "hidden", "out", True)],
+    ("mocov2", "resnet18", "projector"): [(_LIN, "in", "hidden", True), _RELU, (_LIN, "hidden", "out", True)],
+    ("mocov3", "resnet18", "projector"): [(_LIN, "in", "hidden", False), (_BN, "hidden", True), _RELU,
+                                          (_LIN, "hidden", "out", False), (_BN, "out", False)],
+    ("mocov3", "resnet18", "predictor"): [(_LIN, "out", "pred", False), (_BN, "pred", True), _RELU,
+                                          (_LIN, "pred", "out", False)],
+    ("mocov3", "vit_small", "projector"): [(_LIN, "in", "hidden", False), (_BN, "hidden", True), _RELU,
+                                           (_LIN, "hidden", "hidden", False), (_BN, "hidden", True), _RELU,
+                                           (_LIN, "hidden", "out", False), (_BN, "out", False)],
+    ("mocov3", "vit_small", "predictor"): [(_LIN, "out", "pred", False), (_BN, "pred", True), _RELU,
+                                           (_LIN, "pred", "out", False), (_BN, "out", False)],
+}
+
+
+def _solo_learn_module(table):
+    dims = {"in": IN, "hidden": HIDDEN, "out": OUT, "pred": PRED}
+    layers = []
+    for entry in table:
+        if entry[0] == _LIN:
+            _, d_in, d_out, bias = entry
+            linear = nn.Linear(dims[d_in], dims[d_out], bias=bias is not False)
+            if bias == "frozen":
+                # a constant bias before a BatchNorm: removed by its mean, so nasiam's head has
+                # none; zeroed so the running statistics match from the first step
+                _frozen_bias(linear)
+                with torch.no_grad():
+                    linear.bias.zero_()
+            layers.append(linear)
+        elif entry[0] == _BN:
+            layers.append(nn.BatchNorm1d(dims[entry[1]], affine=entry[2]))
+        else:
+            layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+def test_solo_learn_heads_match_its_source_layer_for_layer():
+    """solo-learn is not installed: its heads, rebuilt from the table above, against ours."""
+    for (framework, backbone, slot), table in SOLO_LEARN.items():
+        ours = _nas_heads(solo_learn_heads(framework, IN, HIDDEN, OUT, PRED, backbone=backbone))
+        slots = {s for (f, b, s) in SOLO_LEARN if (f, b) == (framework, backbone)}
+        assert set(ours) == slots, (framework, backbone)
+        torch.manual_seed(0)
+        _assert_same_head(_solo_learn_module(table), ours[slot], ours[slot].in_dim)
+        assert "solo-learn@9187ea39c2c3" in ours[slot].genotype.meta["source"]
+
+
+def test_frozen_bias_before_batchnorm_is_the_head_without_it():
+    """Why solo-learn's frozen SimSiam bias is no bias: with batch statistics the output is
+    the same whatever the constant."""
+    ref = _solo_learn_module(SOLO_LEARN[("simsiam", "resnet18", "projector")])
+    ours = _nas_heads(solo_learn_heads("simsiam", IN, HIDDEN, OUT, PRED))["projector"]
+    _copy_state_in_order(ref, ours)
+    with torch.no_grad():
+        ref[6].bias.normal_()
+    x = torch.randn(8, IN)
+    torch.testing.assert_close(ours.train()(x), ref.train()(x))

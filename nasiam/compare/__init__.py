@@ -19,7 +19,7 @@ from nasiam._io import atomic_write_text
 from nasiam.compare.executor import ExecutionReport, run_jobs
 from nasiam.compare.plan import FORBIDDEN_COMMON, Plan, build_plan, search_common
 from nasiam.compare.report import write_report
-from nasiam.compare.specs import HeadSpec, parse_heads
+from nasiam.compare.specs import LIBRARY_KINDS, HeadSpec, parse_heads
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, load_config
 
 __all__ = ["compare", "prepare", "parse_heads", "HeadSpec", "parse_seeds"]
@@ -96,17 +96,19 @@ def _draw_space(common: dict[str, str], search_options: dict[tuple[str, ...], di
 
 
 def _fixed_genotypes(specs: list[HeadSpec], common: dict[str, str], heads_dir: Path) -> None:
-    """Write the paper and DirectPred rows' genotype files at the run's dims; check paths."""
+    """Write the paper, DirectPred, lightly and solo-learn rows' genotype files at the run's
+    dims; check paths."""
     from nasiam.backbones import feature_dim
     from nasiam.frameworks import framework_class
-    from nasiam.presets import NASIAM_SIMSIAM_CIFAR10_RESNET18, directpred_predictor, nasiam_paper_simsiam
+    from nasiam.presets import (LIBRARY_HEADS, NASIAM_SIMSIAM_CIFAR10_RESNET18, directpred_predictor,
+                                nasiam_paper_simsiam)
     from nasiam.runner.build import build_backbone, canonical_framework, data_info, framework_kwargs
     from nasiam.runner.outputs import read_genotypes, write_search_genotypes
 
     cfg = load_config(PretrainConfig, None, common)
     framework = canonical_framework(cfg)
     kinds = {s.kind for s in specs}
-    if kinds & {"paper", "directpred"}:
+    if kinds & {"paper", "directpred", *LIBRARY_KINDS}:
         slots = framework_class(cfg.framework).head_slots(
             feature_dim(build_backbone(cfg, data_info(cfg))),
             **{k: v for k, v in framework_kwargs(cfg).items()
@@ -125,6 +127,16 @@ def _fixed_genotypes(specs: list[HeadSpec], common: dict[str, str], heads_dir: P
                 raise ConfigError(f"--heads: 'directpred' replaces a predictor; {framework} has none")
             write_search_genotypes(heads_dir / "directpred" / "genotype.json", framework,
                                    {"predictor": directpred_predictor(slots["predictor"].out_dim)})
+        for library in (k for k in LIBRARY_KINDS if k in kinds):
+            projector, predictor = slots["projector"], slots.get("predictor")
+            extra = {"backbone": cfg.backbone} if library == "solo-learn" else {}   # its MoCo v3 heads depend on it
+            try:
+                genotypes = LIBRARY_HEADS[library](
+                    framework, projector.in_dim, projector.preset_kwargs["hidden_dim"], projector.out_dim,
+                    predictor.preset_kwargs["hidden_dim"] if predictor else None, **extra)
+            except ValueError as e:
+                raise ConfigError(f"--heads: {library!r}: {e}") from None
+            write_search_genotypes(heads_dir / library / "genotype.json", framework, genotypes)
     for spec in specs:
         if spec.kind == "path":
             found, _ = read_genotypes(spec.path)   # validated now: a bad file stops before training

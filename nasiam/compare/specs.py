@@ -3,6 +3,8 @@
     default              the framework's standard heads
     paper                NASiam's published SimSiam genotype (Heuillet et al. 2023), at the run's dims
     directpred           standard projector, linear predictor (Tian et al. 2021)
+    lightly              lightly's default heads at the run's dims and lightly's depths (none for MoCo v3)
+    solo-learn           solo-learn's heads at the run's dims and its depths (MoCo v3's by --backbone)
     random:N             N heads drawn uniformly from the search space, each trained on every seed
     random:N/seed        N fresh heads per seed, each trained on its own seed only
     search               `nasiam search` on each seed (its default selection), the found head from scratch
@@ -24,9 +26,10 @@ from pathlib import Path
 
 from nasiam.config import ConfigError
 
-__all__ = ["HeadSpec", "parse_heads", "split_specs", "MAX_RANDOM_HEADS"]
+__all__ = ["HeadSpec", "parse_heads", "split_specs", "MAX_RANDOM_HEADS", "LIBRARY_KINDS"]
 
 MAX_RANDOM_HEADS = 100
+LIBRARY_KINDS = ("lightly", "solo-learn")   # other libraries' heads: nasiam.presets.LIBRARY_HEADS
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+:-]{0,63}$")
 _SEARCH = re.compile(r"^search(?:\((?P<opts>.*)\))?(?P<argmax>:argmax)?(?P<init>\+init)?$", re.S)
 _RANDOM = re.compile(r"^random:(?P<n>\d+)(?P<per_seed>/seed)?$")
@@ -36,7 +39,7 @@ _RANDOM = re.compile(r"^random:(?P<n>\d+)(?P<per_seed>/seed)?$")
 class HeadSpec:
     """One row of a comparison.
 
-    kind: "default", "paper", "directpred", "random", "search" or "path".
+    kind: "default", "paper", "directpred", "lightly", "solo-learn", "random", "search" or "path".
     """
 
     label: str
@@ -82,7 +85,7 @@ def _parse_one(raw: str) -> HeadSpec:
     head, sep, tail = raw.partition("=")
     if sep and "(" not in head and _LABEL.match(head.strip()):
         label, spec = head.strip(), tail.strip()
-    if spec in ("default", "paper", "directpred"):
+    if spec in ("default", "paper", "directpred", *LIBRARY_KINDS):
         return HeadSpec(label or spec, spec)
     if m := _RANDOM.match(spec):
         n = int(m["n"])
@@ -110,8 +113,9 @@ def _parse_one(raw: str) -> HeadSpec:
     path = Path(spec)
     if path.is_dir() and (path / "genotype.json").is_file() or path.is_file():
         return HeadSpec(label or (path.name if path.is_dir() else path.stem), "path", path=str(path))
-    raise ConfigError(f"--heads: {spec!r} is neither a known head (default, paper, directpred, random:N, "
-                      "random:N/seed, search[(OPTS)][:argmax][+init]) nor a search run directory or genotype.json")
+    raise ConfigError(f"--heads: {spec!r} is neither a known head (default, paper, directpred, lightly, solo-learn, "
+                      "random:N, random:N/seed, search[(OPTS)][:argmax][+init]) nor a search run directory or "
+                      "genotype.json")
 
 
 def parse_heads(text: str | list[str]) -> list[HeadSpec]:
