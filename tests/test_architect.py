@@ -1,6 +1,7 @@
 import pytest
 import torch
 import torch.nn as nn
+from _host_reads import HostReads
 
 from nasiam import SearchableHead
 from nasiam.frameworks.base import Encoded
@@ -219,3 +220,16 @@ def test_non_finite_logit_gradients_skip_the_update():
     stats = architect.step([torch.randn(8, 4)])
     assert stats["arch_skipped"] == 1.0
     assert all(torch.equal(a, b) for a, b in zip(before, model.arch_parameters()))
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_an_architecture_step_reads_the_device_back_once(monkeypatch, order):
+    model = Toy()
+    architect = Architect(model, lr=0.1, order=order)
+    views = [torch.randn(8, 4)]
+    train = Encoded([torch.randn(8, 4)]) if order == 2 else None
+    architect.step(views, train_encoded=train)  # warm-up: lazy initialisation may read values
+    reads = HostReads(monkeypatch)
+    stats = architect.step(views, train_encoded=train)
+    assert reads.count == 1, f"{reads.count} host reads in one architecture step"
+    assert set(stats) == {"arch_loss", "beta_decay", "arch_grad_rms"} and all(isinstance(v, float) for v in stats.values())

@@ -82,7 +82,8 @@ class Run:
         self.eval_features: tuple | None = None   # ((bank, labels), (test, labels)) of the last kNN
         self.run_lock: RunDirLock | None = None   # rank 0's ownership of the run directory
         self.stop_signals = StopSignals()         # SIGINT/SIGTERM/SIGUSR1 noted, acted on at a step boundary
-        self._stop_at_boundary = False            # the ranks' agreement on it (set by check_finite)
+        self._stop_at_boundary = False            # the ranks' agreement on it (set by settle)
+        self._first_bad: torch.Tensor | None = None  # the first non-finite loss, noted on the device
         self._resume_mid: dict[str, Any] | None = None  # this rank's position in a half-done epoch
         self._resume_positions: dict[str, Any] = {}      # its loaders' positions, for `batches`
         self._batches: dict[str, ResumableBatches] = {}  # the epoch's loader passes, by name
@@ -264,21 +265,37 @@ class Run:
             self._resume_mid = ranks[self.fabric.global_rank]
 
     def check_finite(self, loss: torch.Tensor, epoch: int, step: int) -> None:
-        # One reduction carries both flags (a non-finite loss on any rank; a stop signal on any
-        # rank), so every rank stops at the same step boundary without a second collective.
-        flags = torch.tensor([0.0 if bool(torch.isfinite(loss.detach())) else 1.0,
-                              1.0 if self.stop_signals.requested else 0.0], device=self.fabric.device)
+        """Note whether the loss is finite, on the device (the step does not wait for the GPU),
+        and act on it every `log_every_n_steps` steps and at the end of each epoch (`settle`).
+        A non-finite loss is thus caught before any checkpoint is written after it."""
+        loss = loss.detach().float()
+        if self._first_bad is None:  # [found, the loss then, the step then]
+            self._first_bad = torch.zeros(3, device=loss.device)
+        seen = torch.stack([torch.ones_like(loss), loss, torch.full_like(loss, float(step))])
+        new = ~torch.isfinite(loss) & (self._first_bad[0] == 0)
+        self._first_bad = torch.where(new, seen, self._first_bad)
+        if step % self.cfg.log_every_n_steps == 0:
+            self.settle(epoch)
+
+    def settle(self, epoch: int) -> None:
+        """Read the noted flags back (one transfer): stop with `NonFiniteLossError` if a loss was
+        not finite. Under DDP one reduction carries both flags (a non-finite loss on any rank, a
+        stop signal on any rank), so every rank stops at the same step boundary."""
+        first_bad = self._first_bad if self._first_bad is not None else torch.zeros(3, device=self.fabric.device)
+        flags = torch.stack([first_bad[0], torch.full_like(first_bad[0], 1.0 if self.stop_signals.requested else 0.0)])
         if self.fabric.world_size > 1:
             flags = self.fabric.all_reduce(flags, reduce_op="sum")
-            self._stop_at_boundary = float(flags[1]) > 0
-        bad = flags[0]
-        if float(bad) > 0:
+        any_bad, any_stop, mine, value, step = torch.cat([flags, first_bad]).tolist()
+        if self.fabric.world_size > 1:
+            self._stop_at_boundary = any_stop > 0
+        if any_bad > 0:
             last = self.run_dir / "checkpoints" / ckpt.LAST
             kept = (f"the last good checkpoint is {last} (after epoch {self.start_epoch_of_last()})"
                     if last.exists() else "no epoch had finished, so there is no checkpoint")
-            raise NonFiniteLossError(
-                f"the loss became {float(loss.detach()):.4g} at epoch {epoch + 1}, step {step}; training stopped and {kept}. "
-                "Lower --lr (or --arch_lr), then continue with --resume.", epoch, step)
+            where = (f"the loss became {value:.4g} at epoch {epoch + 1}, step {int(step)}" if mine
+                     else f"the loss became non-finite on another process by epoch {epoch + 1}")
+            raise NonFiniteLossError(f"{where}; training stopped and {kept}. "
+                                     "Lower --lr (or --arch_lr), then continue with --resume.", epoch, int(step))
 
     # -- stopping on a signal, and continuing mid-epoch -----------------------------------
     def batches(self, loader, name: str, endless: bool = False) -> ResumableBatches:
@@ -311,6 +328,9 @@ class Run:
         stop = self.stop_signals.requested if self.fabric.world_size == 1 else self._stop_at_boundary
         if not stop:
             return
+        if self.fabric.world_size == 1:
+            self.settle(epoch)  # never checkpoint weights a non-finite loss has touched
+        sums = {k: _to_host(v) for k, v in sums.items()}
         positions = {name: b.position() for name, b in self._batches.items() if b.position() is not None}
         monitors = {name: {"chunks": list(getattr(self, name)._chunks), "count": getattr(self, name)._count}
                     for name in ("monitor", "feature_monitor") if hasattr(self, name)}
@@ -416,6 +436,7 @@ class Run:
             for epoch in range(self.start_epoch, self.cfg.epochs):
                 self._epoch_started = start = time.perf_counter()
                 metrics = self.train_epoch(epoch)
+                self.settle(epoch)  # before the epoch's checkpoint: its last steps' losses were finite
                 self.elapsed += time.perf_counter() - start
                 metrics = {"epoch": epoch + 1, "epoch_seconds": round(time.perf_counter() - start, 2), **metrics}
                 self.history.append(metrics)
@@ -509,3 +530,12 @@ class Run:
             self.eval_features = (bank, test)  # kept for a linear probe at the end of a run
         self.fabric.barrier()
         return accuracy
+
+
+def _to_host(value: Any) -> Any:
+    """Running sums kept on the device (tensors), as plain numbers for a checkpoint."""
+    if isinstance(value, torch.Tensor):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _to_host(v) for k, v in value.items()}
+    return value

@@ -137,18 +137,18 @@ class PretrainRun(Run):
             self.model.update_momentum(momentum_schedule(cfg.ema_momentum, step, self.total_steps, cfg.ema_schedule))
             self.monitor.update(out["z"])
             self.feature_monitor.update(out["h"])
-            loss = float(out["loss"].detach())
-            total += loss
+            total = total + out["loss"].detach().float()  # on the device: read back once per interval
             images += views[0].shape[0] * fabric.world_size
             self.global_step += 1
             if step % cfg.log_every_n_steps == 0:
+                loss = float(out["loss"])
                 rate = images / max(time.perf_counter() - start, 1e-9)
                 self.logger.log({"train/loss": loss, "train/lr": lr, "train/images_per_second": rate}, step)
                 bar.set_postfix(loss=f"{loss:.3f}", img_s=f"{rate:.0f}", refresh=False)
             bar.update(1)
             self.step_boundary(epoch, total=total)  # stops here on SIGINT/SIGTERM
         bar.close()
-        metrics = {"loss": total / max(1, len(self.loader)),
+        metrics = {"loss": float(total) / max(1, len(self.loader)),
                    "images_per_second": round(images / max(time.perf_counter() - start, 1e-9), 1)}
         metrics.update(self.monitor_metrics(epoch))
         return metrics

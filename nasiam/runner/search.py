@@ -159,12 +159,13 @@ class SearchRun(Run):
             self.model.update_momentum(momentum_schedule(cfg.ema_momentum, step, self.total_steps, cfg.ema_schedule))
             self.monitor.update(out["z"])
             self.feature_monitor.update(out["h"])
-            metrics.update(loss=float(out["loss"].detach()), lr=lr)
+            metrics.update(loss=out["loss"].detach().float(), lr=lr)  # on the device: read back per interval
             for k, v in metrics.items():
                 totals[k] = totals.get(k, 0.0) + v
             images += views[0].shape[0] * fabric.world_size
             self.global_step += 1
             if step % cfg.log_every_n_steps == 0:
+                metrics["loss"] = float(metrics["loss"])
                 rate = images / max(time.perf_counter() - start, 1e-9)
                 self.logger.log({**{f"train/{k}": v for k, v in metrics.items()}, "train/images_per_second": rate,
                                  **({"train/tau": self.model.projector.tau} if cfg.strategy == "gumbel" else {})},
@@ -175,7 +176,8 @@ class SearchRun(Run):
         bar.close()
         n = max(1, len(self.weight_loader))
         arch_keys = ("arch_loss", "beta_decay", "arch_grad_rms", "arch_skipped")
-        epoch_metrics = {k: v / (max(1, arch_steps) if k in arch_keys else n) for k, v in totals.items() if k != "lr"}
+        epoch_metrics = {k: float(v) / (max(1, arch_steps) if k in arch_keys else n) for k, v in totals.items()
+                         if k != "lr"}
         epoch_metrics["images_per_second"] = round(images / max(time.perf_counter() - start, 1e-9), 1)
         epoch_metrics.update(self.monitor_metrics(epoch))
         return epoch_metrics

@@ -109,7 +109,7 @@ class ArchitectureOptimizer:
             grads = torch.autograd.grad(loss, self.arch_params, allow_unused=True)
         for p, g in zip(self.arch_params, grads):
             p.grad = g
-        return {"arch_loss": float(loss.detach()), **self.finish(beta_weight)}
+        return self.finish(beta_weight, loss=loss)
 
     def step_from_gradients(self, beta_weight: float | None = None) -> dict[str, float]:
         """Joint (single-level) search: the logits' gradients come from the weight step's own
@@ -119,8 +119,10 @@ class ArchitectureOptimizer:
         return metrics
 
     @torch.no_grad()
-    def finish(self, beta_weight: float | None = None) -> dict[str, float]:
-        """Turn the loss gradients on the logits into the update.
+    def finish(self, beta_weight: float | None = None, loss: Tensor | None = None) -> dict[str, float]:
+        """Turn the loss gradients on the logits into the update; `loss` (the architecture
+        loss) is reported as "arch_loss". The step reads the GPU back once (the skip decision
+        below, with the metrics), not once per number.
 
         1. Average them over ranks (every rank then holds the same logits).
         2. Divide by their RMS over all logits. SSL losses move the logits very little
@@ -136,21 +138,24 @@ class ArchitectureOptimizer:
         self._average_gradients()
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.arch_params]
         flat = torch.cat([g.reshape(-1) for g in grads]).float()
-        if not bool(torch.isfinite(flat).all()):
+        reg = beta_decay(self.arch_params)  # of the logits before this step
+        read = [torch.isfinite(flat).all().float(), torch.sqrt(flat.pow(2).mean()), reg.float()]
+        values = torch.stack(read + ([loss.detach().float()] if loss is not None else [])).tolist()
+        finite, rms, reg = values[:3]
+        reported = {"arch_loss": values[3]} if loss is not None else {}
+        if not finite:
             # identical on every rank (the average spreads a NaN), so every rank skips: a
             # loss-scaled fp16 step that overflowed, as GradScaler skips the weights' step
             self.optimizer.zero_grad(set_to_none=True)
-            return {"arch_skipped": 1.0}
-        rms = torch.sqrt(flat.pow(2).mean())
-        scale = 1.0 / float(rms) if self.normalize and float(rms) > 0 else 1.0
+            return {**reported, "arch_skipped": 1.0}
+        scale = 1.0 / rms if self.normalize and rms > 0 else 1.0
         for p, g in zip(self.arch_params, grads):
             g = g * scale
             if beta_weight > 0:
                 g = g + beta_weight * torch.softmax(p, dim=-1)
             p.grad = g - g.mean()
-        reg = beta_decay(self.arch_params)
         self.optimizer.step()
-        return {"beta_decay": float(reg), "arch_grad_rms": float(rms)}
+        return {**reported, "beta_decay": reg, "arch_grad_rms": rms}
 
     def _average_gradients(self) -> None:
         if not is_distributed():
@@ -227,7 +232,7 @@ class Architect:
                              "(a sampled path per evaluation would make the finite difference noise)")
         self.optimizer.zero_grad(set_to_none=True)
         loss = self._second_order_backward(encoded, self._encode(None, train_encoded))
-        return {"arch_loss": float(loss), **self.arch.finish(beta_weight)}
+        return self.arch.finish(beta_weight, loss=loss)
 
     def step_from_gradients(self, beta_weight: float | None = None) -> dict[str, float]:
         return self.arch.step_from_gradients(beta_weight)

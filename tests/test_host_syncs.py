@@ -1,0 +1,33 @@
+"""The training steps do not wait for the device: nasiam reads loss values and flags back once
+per logging interval and per epoch, and the architecture step once (its skip decision). Counted
+on CPU by the host reads of nasiam's own code; on a GPU each such read is a synchronisation."""
+import pytest
+from _host_reads import HostReads
+from _runs import TINY
+
+from nasiam.cli import main
+
+QUIET = ["--log_every_n_steps=1000", "--knn_subset=64", "--epochs=1", "--data_device=workers"]
+PRETRAIN = [a for a in TINY if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr", "--epochs"))] + QUIET + [
+    "--linear_probe_epochs=0"]
+SEARCH = [a for a in TINY if not a.startswith(("--warmup_epochs", "--epochs"))] + QUIET + [
+    "--warmup_epochs=0", "--selection=argmax"]
+
+
+def _reads(monkeypatch, tmp_path, command, args, subset):
+    with monkeypatch.context() as patch:
+        reads = HostReads(patch, exclude=("data", "eval"))  # the loaders and the final kNN are not the step
+        assert main([command, *args, f"--subset={subset}", f"--out_dir={tmp_path}", f"--run_name=n{subset}"]) == 0
+    return reads.count
+
+
+def test_pretrain_steps_read_nothing_back(monkeypatch, tmp_path):
+    # 256 images: 8 steps of 32; 512 images: 16 steps
+    assert _reads(monkeypatch, tmp_path, "pretrain", PRETRAIN, 256) == _reads(monkeypatch, tmp_path, "pretrain",
+                                                                              PRETRAIN, 512)
+
+
+def test_search_steps_read_back_once_per_architecture_step(monkeypatch, tmp_path):
+    # bilevel: half the images train the weights (4 or 8 steps), each followed by one architecture step
+    few, more = (_reads(monkeypatch, tmp_path, "search", SEARCH, n) for n in (256, 512))
+    assert more - few == 4
