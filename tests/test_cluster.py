@@ -68,7 +68,7 @@ def test_two_slurm_nodes_train_one_run_with_the_global_batch(tmp_path):
 
 
 def test_sync_batchnorm_across_cpu_processes_is_refused_before_training(tmp_path):
-    """PyTorch's DDP runs SyncBatchNorm on CUDA only (benchmarks/gpu_smoke.sh covers one GPU)."""
+    """PyTorch's DDP runs SyncBatchNorm on CUDA only (its GPU path needs two GPUs: not run yet)."""
     results = _srun(["pretrain", *PRETRAIN, "--num_nodes=2", "--sync_batchnorm", f"--out_dir={tmp_path}",
                      "--run_name=sbn"])
     for code, out, err in results:
