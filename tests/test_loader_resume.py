@@ -34,3 +34,43 @@ def test_a_rebuilt_loader_continues_the_epochs_of_the_original_with_workers():
     assert len(resumed) == len(second) == 4
     for a, b in zip(resumed, second):
         torch.testing.assert_close(a, b)
+
+
+def _ddp_loader():
+    """A Fabric-wrapped loader over rank 0's share of a DistributedSampler (what
+    `setup_dataloaders` builds under DDP), without starting a process group."""
+    from lightning_fabric.wrappers import _FabricDataLoader
+    from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+    data = TensorDataset(torch.arange(64))
+    return _FabricDataLoader(DataLoader(data, batch_size=8,
+                                        sampler=DistributedSampler(data, num_replicas=2, rank=0, shuffle=True)))
+
+
+def _order(batches):
+    return [int(i) for (batch,) in batches for i in batch]
+
+
+def test_a_resumed_ddp_epoch_shuffles_like_the_uninterrupted_one():
+    from nasiam.runner.loop import Run
+
+    uninterrupted = _ddp_loader()
+    for epoch in range(3):
+        Run.set_sampler_epoch(None, uninterrupted, epoch)
+        third = _order(uninterrupted)
+    resumed = _ddp_loader()              # a new process: Fabric's pass count starts again at 0
+    Run.set_sampler_epoch(None, resumed, 2)
+    assert _order(resumed) == third
+
+
+def test_a_resumed_pass_of_an_endless_ddp_loader_continues_its_shuffle():
+    from nasiam.runner.batches import ResumableBatches
+
+    loader = _ddp_loader()
+    batches = ResumableBatches(loader, endless=True)
+    for _ in range(4 + 2):               # one pass of 4 batches, then 2 of the next
+        next(batches)
+    position = batches.position()
+    rest = _order(next(batches) for _ in range(2))
+    replayed = ResumableBatches(_ddp_loader(), endless=True, position=position)
+    assert _order(next(replayed) for _ in range(2)) == rest

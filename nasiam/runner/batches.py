@@ -15,6 +15,18 @@ from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.errors import CheckpointError
 
 
+def loader_pass(loader) -> int | None:
+    """How many passes Fabric's loader wrapper has started: it gives its DistributedSampler that
+    number as the epoch (None for a plain DataLoader, whose shuffle the global RNG decides)."""
+    count = getattr(loader, "_num_iter_calls", None)
+    return count if isinstance(count, int) else None
+
+
+def set_loader_pass(loader, count: int) -> None:
+    if loader_pass(loader) is not None:
+        loader._num_iter_calls = count
+
+
 class ResumableBatches:
     """Iterates `loader` for one pass, or pass after pass when `endless` (re-shuffling each,
     as `forever` does); `position()` says how to rebuild the current pass."""
@@ -23,18 +35,22 @@ class ResumableBatches:
         self.loader, self.endless = loader, endless
         self._iterator: Iterator | None = None
         self._pass_rng: dict[str, Any] | None = None
+        self._pass_index: int | None = None
         self.consumed = 0
         if position is not None:
             self._replay(position)
 
     def _start_pass(self) -> None:
         self._pass_rng = ckpt.rng_state()  # before iter(): the pass's shuffle is drawn there
+        self._pass_index = loader_pass(self.loader)  # ... or there, under DDP (the sampler's epoch)
         self._iterator = iter(self.loader)
         self.consumed = 0
 
     def _replay(self, position: dict[str, Any]) -> None:
         now = ckpt.rng_state()
         ckpt.set_rng_state(position["rng"])
+        if position.get("pass") is not None:
+            set_loader_pass(self.loader, int(position["pass"]))
         self._start_pass()
         for _ in range(int(position["consumed"])):
             try:
@@ -49,7 +65,7 @@ class ResumableBatches:
         """The state the current pass began from and the batches taken since (None before the first)."""
         if self._pass_rng is None:
             return None
-        return {"rng": self._pass_rng, "consumed": self.consumed}
+        return {"rng": self._pass_rng, "consumed": self.consumed, "pass": self._pass_index}
 
     def __iter__(self) -> ResumableBatches:
         return self

@@ -24,7 +24,7 @@ from nasiam.eval.knn import extract_features, knn_accuracy
 from nasiam.eval.rankme import rankme
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.build import build_eval_datasets, canonical_framework, make_loader
-from nasiam.runner.batches import ResumableBatches
+from nasiam.runner.batches import ResumableBatches, set_loader_pass
 from nasiam.runner.errors import CheckpointError, NonFiniteLossError, RunDirLockedError, RunInterrupted
 from nasiam.runner.lock import RunDirLock
 from nasiam.runner.logger import RunLogger
@@ -368,6 +368,10 @@ class Run:
         return views
 
     def set_sampler_epoch(self, loader, epoch: int) -> None:
+        """The shuffle of a DistributedSampler follows the epoch, also after a resume. Fabric's
+        loader sets the sampler's epoch itself from how often it was iterated, a count that
+        starts at 0 in a resumed process: it is set here too."""
+        set_loader_pass(loader, epoch)
         sampler = getattr(loader, "sampler", None)
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
