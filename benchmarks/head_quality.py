@@ -20,6 +20,9 @@ The protocol, fixed in writing before the first run (benchmarks/RESULTS.md repea
             from the search's backbone and head weights for 12 - 4 = 8 epochs)
   seeds     0-4, paired: a seed fixes the subset, the initialisation, the batch order and the
             augmentations of every row
+  added     `lightly` (2026-11-23, after the other rows' five seeds were read, so outside the
+            fixed protocol and its target): lightly's SimSiam heads at these widths (3-layer
+            projector); solo-learn's SimSiam heads are the same layers
 Target (issue #9): the default `nasiam search` path beats `default` and the random mean on at
 least 4 of 5 seeds, with the paired 95 % interval against each above zero.
 
@@ -30,7 +33,9 @@ least 4 of 5 seeds, with the paired 95 % interval against each above zero.
 Runs go to benchmarks/out/head_quality/ (ignored by git); the small files (summaries,
 genotypes, tables) are archived in benchmarks/results/head_quality/ after every call and
 restored from there first, so a benchmark split over several sessions continues from what the
-earlier sessions committed.
+earlier sessions committed. Runs the archive only knows as rows of results.json (the first
+sessions') are rebuilt from those rows; to redo a run, delete its directory under both out/ and
+results/ and its row in results/head_quality/results.json.
 """
 from __future__ import annotations
 
@@ -45,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from nasiam.compare import compare  # noqa: E402
 
-HEADS = "default,paper,random:1/seed,search:argmax,search,search+init"
+HEADS = "default,paper,random:1/seed,search:argmax,search,search+init,lightly"
 PROTOCOL = {"framework": "simsiam", "dataset": "fashion_mnist", "subset": 10000, "batch_size": 256,
             "backbone": "resnet10t", "proj_hidden_dim": 512, "proj_output_dim": 512, "pred_hidden_dim": 128,
             "proj_layers": 2, "lr": 0.05, "weight_decay": 5e-4, "epochs": 12, "knn_subset": 5000, "knn_k": 200,
