@@ -143,7 +143,7 @@ def alpha_heatmap(layers: list[dict[str, dict[Any, float]]], title: str):
     from matplotlib.figure import Figure
 
     choices = list(layers[0]) if layers else []
-    fig = Figure(figsize=(2.6 * max(1, len(choices)), 0.6 + 0.45 * len(layers)))
+    fig = Figure(figsize=(2.6 * max(1, len(choices)), max(2.0, 0.9 + 0.45 * len(layers))))  # room for the labels
     axes = fig.subplots(1, max(1, len(choices)), squeeze=False)
     for ax, choice in zip(axes[0], choices):
         options = sorted(layers[0][choice], key=option_order)
