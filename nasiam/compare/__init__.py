@@ -11,6 +11,7 @@ comparison.png (see nasiam.compare.report).
 """
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -82,27 +83,39 @@ def _search_options(specs: list[HeadSpec], common: dict[str, str]) -> dict[tuple
     return result
 
 
+@functools.lru_cache(maxsize=8)
+def _feature_dim(backbone: str, cifar_stem: bool, channels: int) -> int:
+    """The backbone's feature width (built once per comparison set-up, not once per use)."""
+    from nasiam.backbones import create_backbone, feature_dim
+
+    return feature_dim(create_backbone(backbone, cifar_stem=cifar_stem, in_chans=channels))
+
+
+def _run_feature_dim(cfg) -> int:
+    from nasiam.runner.build import data_info
+
+    return _feature_dim(cfg.backbone, cfg.cifar_stem, data_info(cfg).channels)
+
+
 def _draw_space(common: dict[str, str], search_options: dict[tuple[str, ...], dict[str, str]]):
     """The searchable heads random genotypes are drawn from: the first search row's space
     (so the random baseline and the search share one space), else the default space."""
-    from nasiam.backbones import feature_dim
     from nasiam.frameworks import framework_class
-    from nasiam.runner.build import _searchable_heads, build_backbone, data_info, framework_kwargs
+    from nasiam.runner.build import _searchable_heads, framework_kwargs
 
     options = next(iter(search_options.values()), {})
     cfg = load_config(SearchConfig, None, {**search_common(common), **options})
-    dim = feature_dim(build_backbone(cfg, data_info(cfg)))
+    dim = _run_feature_dim(cfg)
     return _searchable_heads(cfg, framework_class(cfg.framework), dim, framework_kwargs(cfg))
 
 
 def _fixed_genotypes(specs: list[HeadSpec], common: dict[str, str], heads_dir: Path) -> None:
     """Write the paper, DirectPred, lightly and solo-learn rows' genotype files at the run's
     dims; check paths."""
-    from nasiam.backbones import feature_dim
     from nasiam.frameworks import framework_class
     from nasiam.presets import (LIBRARY_HEADS, NASIAM_SIMSIAM_CIFAR10_RESNET18, directpred_predictor,
                                 nasiam_paper_simsiam)
-    from nasiam.runner.build import build_backbone, canonical_framework, data_info, framework_kwargs
+    from nasiam.runner.build import canonical_framework, framework_kwargs
     from nasiam.runner.outputs import read_genotypes, write_search_genotypes
 
     cfg = load_config(PretrainConfig, None, common)
@@ -110,7 +123,7 @@ def _fixed_genotypes(specs: list[HeadSpec], common: dict[str, str], heads_dir: P
     kinds = {s.kind for s in specs}
     if kinds & {"paper", "directpred", *LIBRARY_KINDS}:
         slots = framework_class(cfg.framework).head_slots(
-            feature_dim(build_backbone(cfg, data_info(cfg))),
+            _run_feature_dim(cfg),
             **{k: v for k, v in framework_kwargs(cfg).items()
                if k in ("proj_hidden_dim", "proj_output_dim", "pred_hidden_dim", "proj_layers")})
         if "paper" in kinds:
