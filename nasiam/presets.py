@@ -189,43 +189,47 @@ def _unknown_framework(library: str, framework: str, known) -> ValueError:
     return ValueError(f"{library} heads: unknown framework {framework!r}; known: {', '.join(known)}")
 
 
+def _library_heads(library: str, framework: str, source: str, heads: dict[str, tuple[str, Genotype, int]]
+                   ) -> dict[str, Genotype]:
+    """{slot: Genotype} from {slot: (where upstream builds it, the preset with its layers, in_dim)}."""
+    prefix = library.replace("-", "_")
+    return {slot: _genotype(f"{prefix}_{framework}_{slot}", list(preset.layers), f"{source}, {where}", width_in)
+            for slot, (where, preset, width_in) in heads.items()}
+
+
 def lightly_heads(framework: str, in_dim: int, hidden_dim: int, out_dim: int,
                   pred_hidden_dim: int | None = None) -> dict[str, Genotype]:
     """lightly's default heads for `framework` ("simsiam", "simclr", "mocov2"), as
     {slot: Genotype} for `in_dim` backbone features: each head class built with its
     constructor defaults except the widths. lightly's `ProjectionHead` gives a Linear a bias
-    exactly when no BatchNorm follows it, as nasiam's default does.
+    exactly when no BatchNorm follows it, as nasiam's default does; each head is layer for
+    layer one of the presets above.
 
     There is no MoCo v3 entry: lightly has no MoCo v3 prediction head, and its
     `MoCoProjectionHead` defaults (2 layers, no BatchNorm) are MoCo v2's; asking for it
     raises ValueError rather than mixing heads.
     """
-    def named(slot: str, cls: str, layers: list[LayerSpec], width_in: int) -> Genotype:
-        return _genotype(f"lightly_{framework}_{slot}", layers, f"{LIGHTLY_SOURCE}, {cls}", width_in)
-
     if framework == "simsiam":
         pred = _needs_pred("lightly", framework, pred_hidden_dim)
-        return {
+        heads = {
             # SimSiamProjectionHead: 3 blocks, BN on each (the last without affine), ReLU on two
-            "projector": named("projector", "SimSiamProjectionHead",
-                               [_hidden(hidden_dim), _hidden(hidden_dim), _output(out_dim, "batchnorm_noaffine")],
-                               in_dim),
+            "projector": ("SimSiamProjectionHead", simsiam_projector(hidden_dim, out_dim), in_dim),
             # SimSiamPredictionHead: Linear-BN-ReLU, then a plain Linear with bias
-            "predictor": named("predictor", "SimSiamPredictionHead", [_hidden(pred), _output(out_dim, "none")],
-                               out_dim),
-        }
-    if framework == "simclr":
+            "predictor": ("SimSiamPredictionHead", simsiam_predictor(pred, out_dim), out_dim)}
+    elif framework == "simclr":
         # SimCLRProjectionHead(num_layers=2, batch_norm=True): BN after both Linears
-        return {"projector": named("projector", "SimCLRProjectionHead (num_layers=2, batch_norm=True)",
-                                   [_hidden(hidden_dim), _output(out_dim, "batchnorm")], in_dim)}
-    if framework == "mocov2":
+        heads = {"projector": ("SimCLRProjectionHead (num_layers=2, batch_norm=True)",
+                               simclr_projector(hidden_dim, out_dim), in_dim)}
+    elif framework == "mocov2":
         # MoCoProjectionHead(num_layers=2, batch_norm=False): Linear-ReLU-Linear, with biases
-        return {"projector": named("projector", "MoCoProjectionHead (num_layers=2, batch_norm=False)",
-                                   [_hidden(hidden_dim, norm="none"), _output(out_dim, "none")], in_dim)}
-    if framework == "mocov3":
+        heads = {"projector": ("MoCoProjectionHead (num_layers=2, batch_norm=False)",
+                               mocov2_projector(hidden_dim, out_dim), in_dim)}
+    elif framework == "mocov3":
         raise ValueError(f"lightly {LIGHTLY_VERSION} has no MoCo v3 heads: no MoCo v3 prediction head, and "
                          "MoCoProjectionHead's defaults are MoCo v2's")
-    raise _unknown_framework("lightly", framework, ("simsiam", "simclr", "mocov2"))
+    else:
+        raise _unknown_framework("lightly", framework, ("simsiam", "simclr", "mocov2"))
+    return _library_heads("lightly", framework, LIGHTLY_SOURCE, heads)
 
 
 def solo_learn_heads(framework: str, in_dim: int, hidden_dim: int, out_dim: int,
@@ -244,43 +248,35 @@ def solo_learn_heads(framework: str, in_dim: int, hidden_dim: int, out_dim: int,
     statistics; in running statistics from the first updates on), so nasiam's Linear without
     bias is the same head with the same trainable parameters.
     """
-    def named(slot: str, where: str, layers: list[LayerSpec], width_in: int) -> Genotype:
-        return _genotype(f"solo_learn_{framework}_{slot}", layers, f"{SOLO_LEARN_SOURCE}, {where}", width_in)
-
     if framework == "simsiam":
         pred = _needs_pred("solo-learn", framework, pred_hidden_dim)
-        return {
+        heads = {
             # SimSiam.__init__: Linear(no bias)-BN-ReLU x2, Linear(frozen bias)-BN(affine=False)
-            "projector": named("projector", "solo/methods/simsiam.py SimSiam.projector",
-                               [_hidden(hidden_dim), _hidden(hidden_dim), _output(out_dim, "batchnorm_noaffine")],
-                               in_dim),
+            "projector": ("solo/methods/simsiam.py SimSiam.projector", simsiam_projector(hidden_dim, out_dim), in_dim),
             # Linear(no bias)-BN-ReLU, Linear(with bias)
-            "predictor": named("predictor", "solo/methods/simsiam.py SimSiam.predictor",
-                               [_hidden(pred), _output(out_dim, "none")], out_dim),
-        }
-    if framework in ("simclr", "mocov2"):
+            "predictor": ("solo/methods/simsiam.py SimSiam.predictor", simsiam_predictor(pred, out_dim), out_dim)}
+    elif framework in ("simclr", "mocov2"):
         # SimCLR.projector and MoCoV2Plus.projector: Linear-ReLU-Linear, biases, no BN
         where = {"simclr": "solo/methods/simclr.py SimCLR.projector",
                  "mocov2": "solo/methods/mocov2plus.py MoCoV2Plus.projector"}[framework]
-        return {"projector": named("projector", where, [_hidden(hidden_dim, norm="none"), _output(out_dim, "none")],
-                                   in_dim)}
-    if framework == "mocov3":
+        heads = {"projector": (where, mocov2_projector(hidden_dim, out_dim), in_dim)}
+    elif framework == "mocov3":
         pred = _needs_pred("solo-learn", framework, pred_hidden_dim)
         # MoCoV3._build_mlp(num_layers, ...): Linear(no bias) everywhere, BN-ReLU after the
         # hidden ones, BN(affine=False) after the last when last_bn (the default)
         if "resnet" in backbone:
-            projector = [_hidden(hidden_dim), _output(out_dim, "batchnorm_noaffine")]      # _build_mlp(2, ...)
-            predictor = [_hidden(pred), _output(out_dim, "none", bias=False)]              # last_bn=False
             branch = "resnet backbone"
+            projector = mocov3_projector(hidden_dim, out_dim)                        # _build_mlp(2, ...)
+            predictor = mocov3_predictor(pred, out_dim)                              # last_bn=False
         else:
-            projector = [_hidden(hidden_dim), _hidden(hidden_dim), _output(out_dim, "batchnorm_noaffine")]
-            predictor = [_hidden(pred), _output(out_dim, "batchnorm_noaffine")]            # last_bn=True
             branch = "non-resnet backbone"
-        return {"projector": named("projector", f"solo/methods/mocov3.py MoCoV3.projector ({branch})",
-                                   projector, in_dim),
-                "predictor": named("predictor", f"solo/methods/mocov3.py MoCoV3.predictor ({branch})",
-                                   predictor, out_dim)}
-    raise _unknown_framework("solo-learn", framework, ("simsiam", "simclr", "mocov2", "mocov3"))
+            projector = simsiam_projector(hidden_dim, out_dim)                       # _build_mlp(3, ...)
+            predictor = Genotype(layers=(_hidden(pred), _output(out_dim, "batchnorm_noaffine")))  # last_bn=True
+        heads = {"projector": (f"solo/methods/mocov3.py MoCoV3.projector ({branch})", projector, in_dim),
+                 "predictor": (f"solo/methods/mocov3.py MoCoV3.predictor ({branch})", predictor, out_dim)}
+    else:
+        raise _unknown_framework("solo-learn", framework, ("simsiam", "simclr", "mocov2", "mocov3"))
+    return _library_heads("solo-learn", framework, SOLO_LEARN_SOURCE, heads)
 
 
 # `nasiam compare` head kinds -> builders, called as fn(framework, in_dim, hidden_dim,
