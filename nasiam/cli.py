@@ -17,7 +17,8 @@ import typing
 from typing import Any, Sequence
 
 from nasiam import __version__
-from nasiam.config import ConfigError, SearchConfig, config_choices, config_to_yaml, field_types, load_config
+from nasiam.config import (ConfigError, SearchConfig, config_choices, config_to_yaml, field_types, load_config,
+                           require_package)
 
 EXIT_OK, EXIT_USAGE, EXIT_COLLAPSE, EXIT_NONFINITE, EXIT_IO, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
 
@@ -157,11 +158,7 @@ def cmd_eval(args) -> int:
 
 @_as_usage_errors
 def cmd_sweep(args) -> int:
-    import importlib.util
-
-    if importlib.util.find_spec("optuna") is None:
-        raise ConfigError("nasiam sweep runs the sweep with Optuna, which is not installed: "
-                          "pip install 'nasiam[optuna]' (or pip install optuna)")
+    require_package("nasiam sweep runs the sweep with Optuna", ("optuna",), "optuna", "run it with `wandb agent`")
     from nasiam.runner.sweep import run_sweep
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(SearchConfig) if hasattr(args, f.name)}

@@ -21,14 +21,15 @@ from pathlib import Path
 from typing import Any, Mapping
 
 __all__ = ["RunConfig", "SearchConfig", "PretrainConfig", "ConfigError", "load_config", "config_to_yaml", "parse_value",
-           "STRUCTURAL_KEYS", "field_types", "config_choices", "PRECISION_ALIASES", "DOWNLOADABLE"]
+           "STRUCTURAL_KEYS", "field_types", "config_choices", "PRECISION_ALIASES", "DOWNLOADABLE",
+           "require_package"]
 
 # Lightning's short precision names, accepted and stored under their long names.
 PRECISION_ALIASES = {"16": "16-mixed", "bf16": "bf16-mixed", "32": "32-true"}
 # Datasets `--download` fetches with torchvision's own downloaders.
 DOWNLOADABLE = ("fashion_mnist", "cifar10", "cifar100", "stl10")
-MAX_RECIPE_DEPTH = 8
-LOGGERS = ("csv", "tensorboard", "wandb")  # `base:` chains longer than this are refused
+MAX_RECIPE_DEPTH = 8  # `base:` chains longer than this are refused
+LOGGERS = ("csv", "tensorboard", "wandb")
 
 
 class ConfigError(ValueError):
@@ -340,22 +341,22 @@ def config_choices(cls) -> dict[str, list[str]]:
     return choices
 
 
+def require_package(what: str, modules: tuple[str, ...], extra: str, instead: str) -> None:
+    """A ConfigError naming the fix unless one of `modules` is importable."""
+    if not any(importlib.util.find_spec(m) for m in modules):
+        raise ConfigError(f"{what}, which is not installed: pip install 'nasiam[{extra}]' (or pip install "
+                          f"{modules[0]}), or {instead}")
+
+
 def check_packages(config: RunConfig) -> None:
     """The optional packages the options need are installed (else a ConfigError naming the fix)."""
-    if isinstance(config, SearchConfig) and config.strategy in ("tpe", "random") \
-            and importlib.util.find_spec("optuna") is None:
-        raise ConfigError(f"--strategy={config.strategy} needs Optuna, which is not installed: "
-                          "pip install 'nasiam[optuna]' (or pip install optuna), or use --strategy=darts")
-    unknown = [s for s in config.logger if s not in LOGGERS]
-    if unknown:
-        raise ConfigError(f"--logger: {', '.join(unknown)} is not one of {', '.join(LOGGERS)}")
-    if "wandb" in config.log_sinks and importlib.util.find_spec("wandb") is None:
-        raise ConfigError("--wandb needs Weights & Biases, which is not installed: pip install 'nasiam[wandb]' "
-                          "(or pip install wandb), or leave out --wandb")
-    if "tensorboard" in config.log_sinks and not any(importlib.util.find_spec(m) for m in ("tensorboard",
-                                                                                          "tensorboardX")):
-        raise ConfigError("--logger=tensorboard needs TensorBoard, which is not installed: "
-                          "pip install 'nasiam[tensorboard]' (or pip install tensorboard)")
+    if isinstance(config, SearchConfig) and config.strategy in ("tpe", "random"):
+        require_package(f"--strategy={config.strategy} needs Optuna", ("optuna",), "optuna", "use --strategy=darts")
+    if "wandb" in config.log_sinks:
+        require_package("--wandb needs Weights & Biases", ("wandb",), "wandb", "leave out --wandb")
+    if "tensorboard" in config.log_sinks:
+        require_package("--logger=tensorboard needs TensorBoard", ("tensorboard", "tensorboardX"), "tensorboard",
+                        "leave tensorboard out of --logger")
 
 
 def validate_config(config: RunConfig) -> None:
@@ -364,6 +365,9 @@ def validate_config(config: RunConfig) -> None:
         value = getattr(config, name)
         if value not in allowed:
             raise ConfigError(f"--{name}: {value!r} is not one of {', '.join(allowed)}{_suggest(str(value), allowed)}")
+    unknown = [s for s in config.logger if s not in LOGGERS]
+    if unknown:
+        raise ConfigError(f"--logger: {', '.join(unknown)} is not one of {', '.join(LOGGERS)}")
     positive = ["batch_size", "epochs", "devices", "num_nodes"] + (["top_k", "arch_every", "genotype_trials", "trial_batches",
                                                         "verify_top_k", "verify_epochs", "verify_samples"]
                                                        if isinstance(config, SearchConfig) else [])
