@@ -81,6 +81,26 @@ def test_the_download_option_fetches_before_the_data_is_read(tmp_path, fake_mnis
     assert load_config(SearchConfig).download is False  # opt-in
 
 
+def test_processes_of_one_run_download_one_at_a_time(tmp_path, fake_mnist_transfer):
+    """The download folder's lock serialises the processes of a run, however they were started
+    (SLURM sets no LOCAL_RANK): the second waits, then finds the files in place."""
+    import fcntl
+    import threading
+
+    from nasiam.data.download import ensure_downloaded
+
+    root = tmp_path / "data"
+    root.mkdir()
+    with open(root / ".nasiam-download.lock", "w") as other:   # another process is downloading
+        fcntl.flock(other, fcntl.LOCK_EX)
+        waiting = threading.Thread(target=ensure_downloaded, args=("fashion_mnist", root))
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive() and fake_mnist_transfer == []
+    waiting.join(timeout=30)
+    assert not waiting.is_alive() and fake_mnist_transfer
+
+
 @pytest.mark.parametrize("name,cls,layout", [("cifar10", "CIFAR10", "cifar-10-batches-py"),
                                              ("cifar100", "CIFAR100", "cifar-100-python"),
                                              ("stl10", "STL10", "stl10_binary")])

@@ -67,16 +67,13 @@ def download_dataset(name: str, root: str | os.PathLike | None = None) -> Path:
 
 
 def ensure_downloaded(name: str, root: str | os.PathLike | None) -> Path:
-    """`download_dataset` once per machine under torch.distributed (local rank 0 fetches, the
-    others wait for it)."""
-    import torch.distributed as dist
+    """`download_dataset`, one process at a time: every process of a run (on one machine or
+    several sharing the folder, however they were launched) takes an exclusive lock on the
+    download folder; the first fetches, the others then find the files in place."""
+    import fcntl
 
-    distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-    if distributed and int(os.environ.get("LOCAL_RANK", "0")) != 0:
-        dist.barrier()
-        return download_root(root)
-    try:
+    folder = download_root(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".nasiam-download.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         return download_dataset(name, root)
-    finally:
-        if distributed:
-            dist.barrier()
