@@ -229,6 +229,7 @@ class NASSearchCallback(*_callback_bases()):
         self._arch_batches: Iterator | None = None
         self._arch_passes = 0
         self._warned_restore = False
+        self._moved: Tensor | None = None            # logits moved outside the search (noted on the device)
 
     # -- what is searched -------------------------------------------------------------
     def _resolve_heads(self, module: nn.Module) -> dict[str, SearchableHead]:
@@ -352,23 +353,29 @@ class NASSearchCallback(*_callback_bases()):
             pl_module.log_dict({f"nas/{k}": v for k, v in self._metrics.items()}, on_step=True, on_epoch=False)
 
     def _restore_logits(self) -> None:
-        """Put back logits that changed since the architecture optimizer last set them."""
+        """Put back logits that changed since the architecture optimizer last set them. Copied
+        back every batch and compared on the device: the step does not wait for the GPU; whether
+        anything had moved is read once per epoch (`_warn_if_moved`)."""
         if self._snapshot is None:
             return
         params = self._logits()
         now = torch.cat([p.detach().reshape(-1) for p in params])
-        if torch.equal(now, self._snapshot):
-            return
+        moved = (now != self._snapshot).any()
+        self._moved = moved if self._moved is None else self._moved | moved
         with torch.no_grad():
-            offset = 0
-            for p in params:
-                p.copy_(self._snapshot[offset:offset + p.numel()].view_as(p))
-                offset += p.numel()
-        if not self._warned_restore:
-            self._warned_restore = True
-            warnings.warn("the architecture logits changed outside NASSearchCallback's architecture step (an "
-                          "optimizer that updates parameters without gradients?); they were put back. Build the "
-                          "weight optimizer from nasiam_weight_parameters(self).", stacklevel=2)
+            for p, chunk in zip(params, self._snapshot.split([p.numel() for p in params])):
+                p.copy_(chunk.view_as(p))
+
+    def _warn_if_moved(self) -> None:
+        if self._warned_restore or self._moved is None or not bool(self._moved):
+            return
+        self._warned_restore = True
+        warnings.warn("the architecture logits changed outside NASSearchCallback's architecture step (an "
+                      "optimizer that updates parameters without gradients?); they were put back. Build the "
+                      "weight optimizer from nasiam_weight_parameters(self).", stacklevel=2)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self._warn_if_moved()
 
     def _next_arch_batch(self) -> Any:
         for _ in range(2):
