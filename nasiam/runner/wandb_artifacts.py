@@ -31,9 +31,13 @@ def is_artifact_reference(value: str | None) -> bool:
     return isinstance(value, str) and value.startswith(PREFIX)
 
 
+def _safe_name(text: str) -> str:
+    """W&B artifact names (and our download folders) allow letters, digits, '-', '_' and '.'."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", text)
+
+
 def artifact_name(kind: str, run_dir: Path) -> str:
-    """W&B artifact names allow letters, digits, '-', '_' and '.'."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "-", f"{kind}-{Path(run_dir).name}")
+    return _safe_name(f"{kind}-{Path(run_dir).name}")
 
 
 def log_run_artifact(wandb_run, run_dir: Path, kind: str, metadata: Mapping[str, Any]):
@@ -77,7 +81,7 @@ def download_run(value: str, inputs_dir: Path, api=None) -> tuple[Path, str]:
     except Exception as e:  # wandb raises CommError/ValueError subclasses that vary by version
         raise FileNotFoundError(f"W&B artifact {reference} could not be fetched ({str(e).splitlines()[0][:200]}); "
                                 "check the name and alias, WANDB_API_KEY and WANDB_BASE_URL") from None
-    target = Path(inputs_dir) / re.sub(r"[^A-Za-z0-9_.-]", "-", reference)
+    target = Path(inputs_dir) / _safe_name(reference)
     local = Path(artifact.download(root=str(target)))
     if not (local / "genotype.json").is_file():
         raise FileNotFoundError(f"W&B artifact {reference} holds no genotype.json: not a nasiam run artifact")
