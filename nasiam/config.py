@@ -102,7 +102,8 @@ class RunConfig:
                                        "as the official SimSiam and MoCo v3 code and solo-learn do")
     precision: str = _opt("auto", "auto (bf16-mixed on GPU, 32-true on CPU), 32-true, bf16-mixed, 16-mixed")
     channels_last: bool | None = _opt(None, "channels-last memory format (default: on GPU)")
-    compile: bool = _opt(False, "torch.compile the heads (fuses the mixed ops; slow first step)")
+    compile: bool = _opt(False, "torch.compile the backbones and heads (fuses BatchNorm/ReLU and the mixed ops; "
+                                "the first steps compile)")
     seed: int = _opt(0, "random seed (data split, init, augmentation, Gumbel noise)")
     out_dir: str = _opt("runs", "where run directories are created")
     run_name: str | None = _opt(None, "run directory name (default: <command>-<framework>-<time>)")

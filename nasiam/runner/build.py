@@ -30,7 +30,7 @@ from nasiam.space import MLPSpace, NASiamSpace
 
 __all__ = ["canonical_framework", "data_info", "framework_kwargs", "build_backbone", "build_search_model",
            "TrainData", "build_train_data", "build_eval_datasets", "make_loader", "backbone_record",
-           "recalibrate_exported", "training_device", "resolve_data_device", "DATA_DEVICES"]
+           "recalibrate_exported", "training_device", "resolve_data_device", "DATA_DEVICES", "compile_modules"]
 
 
 def canonical_framework(cfg: RunConfig) -> str:
@@ -98,6 +98,22 @@ def build_search_model(cfg: SearchConfig, info: DatasetInfo) -> SSLFramework:
     dim = feature_dim(backbone)
     kwargs = framework_kwargs(cfg)
     return cls(backbone, dim, heads=_searchable_heads(cfg, cls, dim, kwargs), **kwargs)
+
+
+def compile_modules(model: SSLFramework) -> list[str]:
+    """`torch.compile` the model's backbones and heads, each in place (`nn.Module.compile`),
+    and return their names. In place keeps the state-dict keys (no `_orig_mod.` prefix), so
+    checkpoints, resumes and exported heads are the same with and without --compile. The loss
+    and the framework's bookkeeping (EMA, MoCo's queue) stay eager: the compute is in these
+    modules, and the loss's few element-wise ops gain little from fusing."""
+    names = ["backbone", *model.slots, "momentum_backbone", "momentum_projector"]
+    compiled = []
+    for name in names:
+        module = getattr(model, name, None)
+        if isinstance(module, nn.Module) and any(True for _ in module.parameters()):
+            module.compile()
+            compiled.append(name)
+    return compiled
 
 
 @dataclass

@@ -23,7 +23,7 @@ from nasiam.config import STRUCTURAL_KEYS, ConfigError, RunConfig, config_to_yam
 from nasiam.eval.knn import extract_features, knn_accuracy
 from nasiam.eval.rankme import rankme
 from nasiam.runner import checkpoint as ckpt
-from nasiam.runner.build import build_eval_datasets, canonical_framework, make_loader
+from nasiam.runner.build import build_eval_datasets, canonical_framework, compile_modules, make_loader
 from nasiam.runner.batches import ResumableBatches, set_loader_pass
 from nasiam.runner.errors import CheckpointError, NonFiniteLossError, RunDirLockedError, RunInterrupted
 from nasiam.runner.lock import RunDirLock
@@ -407,6 +407,9 @@ class Run:
             nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
             synced = sum(isinstance(m, nn.SyncBatchNorm) for m in self.model.modules())
             self.say(f"SyncBatchNorm: {synced} BatchNorm layers use the global batch of {self.fabric.world_size} processes")
+        if self.cfg.compile:
+            compiled = compile_modules(self.model)
+            self.say(f"torch.compile: {', '.join(compiled)} (each compiles at its first call; the first steps are slow)")
         ignored = self.ddp_ignored()
         if ignored and self.fabric.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel

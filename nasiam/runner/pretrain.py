@@ -141,7 +141,7 @@ class PretrainRun(Run):
             images += views[0].shape[0] * fabric.world_size
             self.global_step += 1
             if step % cfg.log_every_n_steps == 0:
-                loss = float(out["loss"])
+                loss = float(out["loss"].detach())
                 rate = images / max(time.perf_counter() - start, 1e-9)
                 self.logger.log({"train/loss": loss, "train/lr": lr, "train/images_per_second": rate}, step)
                 bar.set_postfix(loss=f"{loss:.3f}", img_s=f"{rate:.0f}", refresh=False)

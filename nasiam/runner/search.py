@@ -44,9 +44,6 @@ class SearchRun(Run):
         self.info = data_info(cfg)
         self.data = build_train_data(cfg, self.info, bilevel=cfg.mode == "bilevel", arch_fraction=cfg.arch_fraction)
         self.model = build_search_model(cfg, self.info)
-        if cfg.compile:
-            for head in self.model.heads().values():
-                head.compile()
         if cfg.strategy == "gumbel":
             self.model.set_sampling("gumbel", cfg.tau_max)
         if self.multi_trial:

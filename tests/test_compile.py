@@ -1,0 +1,91 @@
+"""--compile: pretrain and search compile the backbones and heads in place, so the state-dict
+keys do not change: a compiled run's checkpoint resumes without --compile, its heads export and
+load as usual, and the candidates `--selection=verify` trains are the compiled model's own.
+
+Compiled here with dynamo's "eager" backend: it captures the same graphs as inductor without
+generating code, which on two CPU cores takes about a minute per graph. `benchmarks/gpu_smoke.sh`
+compiles for real (inductor) on a GPU."""
+import pytest
+import torch
+import torch.nn as nn
+from _runs import TINY
+
+from nasiam import NASHead
+from nasiam.cli import main
+from nasiam.frameworks import create_framework
+from nasiam.runner.build import compile_modules
+
+dynamo = pytest.importorskip("torch._dynamo")
+
+PRETRAIN = [a for a in TINY if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr", "--epochs"))] + [
+    "--linear_probe_epochs=0", "--knn_subset=64", "--subset=128"]
+SEARCH = [a for a in TINY if not a.startswith(("--epochs", "--warmup_epochs"))] + [
+    "--warmup_epochs=0", "--knn_subset=64", "--subset=256", "--epochs=1"]
+
+
+@pytest.fixture
+def eager_compile(monkeypatch):
+    """`nn.Module.compile` on the eager backend; yields the names of the classes compiled."""
+    compiled: list[str] = []
+    original = nn.Module.compile
+
+    def compile_eagerly(self, *args, **kwargs):
+        compiled.append(type(self).__name__)
+        original(self, *args, **{**kwargs, "backend": "eager"})
+
+    monkeypatch.setattr(nn.Module, "compile", compile_eagerly)
+    dynamo.reset()
+    dynamo.utils.counters.clear()
+    yield compiled
+    dynamo.reset()
+
+
+def _graphs() -> int:
+    return int(dynamo.utils.counters["stats"]["unique_graphs"])
+
+
+def test_compile_modules_compiles_backbones_and_heads_in_place(eager_compile):
+    model = create_framework("mocov2", nn.Sequential(nn.Flatten(), nn.Linear(12, 8)), 8, proj_hidden_dim=16,
+                             proj_output_dim=8, queue_size=16)
+    keys = list(model.state_dict())
+    assert compile_modules(model) == ["backbone", "projector", "momentum_backbone", "momentum_projector"]
+    assert list(model.state_dict()) == keys   # in place: no `_orig_mod.` prefix
+    out = model([torch.randn(4, 3, 2, 2), torch.randn(4, 3, 2, 2)])
+    assert torch.isfinite(out["loss"])
+    assert _graphs() >= 4
+
+
+def test_pretrain_compiles_and_its_checkpoint_resumes_without_compile(eager_compile, tmp_path, capsys):
+    common = [*PRETRAIN, f"--out_dir={tmp_path}", "--run_name=run"]
+    assert main(["pretrain", *common, "--epochs=1", "--compile"]) == 0
+    assert "torch.compile: backbone, projector, predictor" in capsys.readouterr().out
+    assert sorted(eager_compile) and _graphs() > 0   # the step ran through dynamo
+    # the same run continued uncompiled: the checkpoint's keys fit the plain modules
+    assert main(["pretrain", *common, "--epochs=2", "--resume"]) == 0
+    for slot in ("projector", "predictor"):
+        head = NASHead.from_pretrained(tmp_path / "run" / "heads" / slot)
+        assert torch.isfinite(head(torch.randn(2, head.in_dim))).all()
+
+
+def test_search_with_verification_compiles(eager_compile, tmp_path, capsys):
+    assert main(["search", *SEARCH, "--selection=verify", "--verify_top_k=2", "--compile",
+                 f"--out_dir={tmp_path}", "--run_name=s"]) == 0
+    assert "torch.compile: backbone, projector, predictor" in capsys.readouterr().out
+    assert _graphs() > 0
+    assert NASHead.from_pretrained(tmp_path / "s" / "heads" / "projector").out_dim == 32
+
+
+def test_a_deep_copy_of_a_compiled_backbone_trains_its_own_weights(eager_compile):
+    """`--selection=verify` copies the search's backbone for each candidate: the copy's forward
+    must use the copy's weights, not the compiled original's."""
+    import copy
+
+    backbone = nn.Linear(4, 4)
+    backbone.compile()
+    twin = copy.deepcopy(backbone)
+    with torch.no_grad():
+        twin.weight.zero_()
+        twin.bias.zero_()
+    x = torch.randn(3, 4)
+    assert torch.equal(twin(x), torch.zeros(3, 4))
+    assert not torch.equal(backbone(x), torch.zeros(3, 4))
