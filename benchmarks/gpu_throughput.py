@@ -40,6 +40,7 @@ from nasiam.backbones import create_backbone, feature_dim  # noqa: E402
 from nasiam.data import ArrayImageDataset, MultiViewTransform, augment_recipe, create_dataset, dataset_info  # noqa: E402
 from nasiam.data.device import DeviceImages, DeviceViewSet, device_loader  # noqa: E402
 from nasiam.frameworks import SimSiam  # noqa: E402
+from nasiam.runner.build import compile_modules  # noqa: E402
 from nasiam.search import Architect  # noqa: E402
 from nasiam.space import MLPSpace  # noqa: E402
 
@@ -179,13 +180,12 @@ def make_steps(args, device, which, channels):
 
 
 def compiled_steps(args, device, which, channels):
-    """The same steps (fresh models) around torch.compile'd models."""
+    """The same steps on fresh models, compiled as `--compile` compiles them: the backbone and
+    the heads, each in place (`nasiam.runner.build.compile_modules`)."""
     steps, models = make_steps(args, device, which, channels)
-    out = {}
-    for name, step in steps.items():
-        compiled = torch.compile(models[name])
-        out[name] = lambda v, a, step=step, compiled=compiled: step(v, a, model=compiled)
-    return out
+    for model in models.values():
+        compile_modules(model)
+    return steps
 
 
 def augment_only(args, device, array, info):
