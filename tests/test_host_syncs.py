@@ -31,3 +31,24 @@ def test_search_steps_read_back_once_per_architecture_step(monkeypatch, tmp_path
     # bilevel: half the images train the weights (4 or 8 steps), each followed by one architecture step
     few, more = (_reads(monkeypatch, tmp_path, "search", SEARCH, n) for n in (256, 512))
     assert more - few == 4
+
+
+@pytest.mark.parametrize("space", ["mlp", "nasiam"])
+@pytest.mark.parametrize("mode", ["gumbel", "argmax", "uniform"])
+def test_a_sampled_path_is_read_back_once_per_layer_and_step(monkeypatch, space, mode):
+    """Hard modes evaluate only the selected branches, which the host must know: the head
+    reads each layer's sample once (Gumbel and argmax from the device; uniform from the CPU
+    generator), and the forwards that share it (both views, the momentum target) read nothing."""
+    import torch
+
+    from nasiam import SearchableHead
+
+    head = SearchableHead(16, 16, num_layers=2, space=space).set_sampling(mode, tau=1.0)
+    with monkeypatch.context() as patch:
+        counter = HostReads(patch)
+        with head.shared_sample():
+            outputs = [head(torch.randn(4, 16)) for _ in range(3)]
+            decisions = head.current_decisions()
+    assert counter.count == 2  # two searchable layers
+    assert all(torch.isfinite(y).all() for y in outputs)
+    assert len(decisions) == 2

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from nasiam.head.nas_head import NASHead
 from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
+from nasiam.space.mixed import Hard, hard_choices
 from nasiam.space.mlp import MLPSpace
 from nasiam.space.spaces import SearchableLayer, SearchSpace, create_space
 
@@ -138,27 +139,42 @@ class SearchableHead(nn.Module):
             cached = self._sample_cache.get(id(layer))
             if cached is None:
                 return None
-            decisions.append({name: layer.choices[name][int(w.argmax())] for name, w in cached[0].items()})
+            chosen = cached[1]
+            decisions.append({name: layer.choices[name][chosen[name]] for name in layer.choices})
         return decisions
 
-    def _one_hot(self, layer: SearchableLayer, index: dict[str, int]) -> dict[str, Tensor]:
-        return {k: F.one_hot(torch.tensor(index[k], device=v.device), v.numel()).to(v.dtype)
-                for k, v in layer.arch.items()}
+    def _one_hot(self, layer: SearchableLayer, index: dict[str, int]) -> tuple[dict[str, Tensor], dict[str, int]]:
+        # a row of an identity matrix made on the device: no host-to-device copy of the index
+        # (a blocking one on CUDA)
+        weights = {k: torch.eye(v.numel(), device=v.device, dtype=v.dtype)[index[k]] for k, v in layer.arch.items()}
+        return weights, index
 
-    def _sample_weights(self, layer: SearchableLayer) -> tuple[dict[str, Tensor], bool]:
+    def _sample_weights(self, layer: SearchableLayer) -> tuple[dict[str, Tensor], Hard]:
+        """The layer's branch weights and how to mix them: False (softly), or the option each
+        choice selects, as host integers, for one-hot weights. A sample is read back once per
+        layer (Gumbel and argmax from the device, uniform from the CPU generator); the forward
+        then reads nothing, and inside `shared_sample()` one sample serves the whole step."""
         if self.sampling == "softmax":
             return {k: F.softmax(v, dim=0) for k, v in layer.arch.items()}, False
         if self.sampling == "gumbel" and self.training:
-            return {k: F.gumbel_softmax(v, tau=self.tau, hard=True) for k, v in layer.arch.items()}, True
+            weights = {k: F.gumbel_softmax(v, tau=self.tau, hard=True) for k, v in layer.arch.items()}
+            chosen = hard_choices(weights, True)
+            return weights, chosen
         if self.sampling == "uniform" and self.training:
-            return self._one_hot(layer, {k: int(torch.randint(v.numel(), ())) for k, v in layer.arch.items()}), True
+            # drawn by torch's CPU generator: read from host memory, it waits for no device
+            names = list(layer.arch)
+            draws = torch.rand(len(names)).tolist()
+            sizes = [layer.arch[k].numel() for k in names]
+            return self._one_hot(layer, {k: min(int(u * n), n - 1) for k, u, n in zip(names, draws, sizes)})
         if self.sampling == "fixed":
             decision = self._fixed[self.searchable_layers().index(layer)]
-            return self._one_hot(layer, {k: layer.choices[k].index(decision[k]) for k in layer.arch}), True
+            return self._one_hot(layer, {k: layer.choices[k].index(decision[k]) for k in layer.arch})
         # argmax, and the sampling modes at evaluation time: the most probable option
-        return self._one_hot(layer, {k: int(v.detach().argmax()) for k, v in layer.arch.items()}), True
+        names = list(layer.arch)
+        best = torch.stack([layer.arch[k].detach().argmax() for k in names]).tolist()
+        return self._one_hot(layer, dict(zip(names, best)))
 
-    def _weights(self, layer: SearchableLayer) -> tuple[dict[str, Tensor], bool]:
+    def _weights(self, layer: SearchableLayer) -> tuple[dict[str, Tensor], Hard]:
         if self._sample_cache is None or self.sampling == "softmax":
             return self._sample_weights(layer)
         if id(layer) not in self._sample_cache:

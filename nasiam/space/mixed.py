@@ -7,10 +7,15 @@ weighted sums of cheap branches).
 `weights` are probability vectors over a choice's options. In *hard* mode (Gumbel
 straight-through samples, or a fixed argmax) a vector is one-hot in value, and only the
 selected branch is evaluated: its weight still carries the gradient to the logits.
+
+Which branch that is must be known on the host. The head that drew the sample passes it as
+plain integers (`hard={choice: index}`), so a forward reads nothing back from the device; on
+a GPU each read would wait for every queued kernel. `hard=True` (one-hot weights without
+their indices) still works, at the price of reading the indices back.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -32,12 +37,36 @@ def width_mask(probs: Tensor, inclusion: Tensor) -> Tensor:
     return probs.to(inclusion.dtype) @ inclusion
 
 
-def mix(probs: Tensor, branch: Callable[[int], Tensor], hard: bool) -> Tensor:
-    """`sum_i probs[i] * branch(i)`; in hard mode only the selected branch is computed."""
+# How a layer is told to mix: False (softly, every option), True (one-hot weights, the
+# selected options read from them), or {choice: index} (one-hot, the indices known on the host).
+Hard = bool | Mapping[str, int]
+
+
+def hard_choices(weights: Mapping[str, Tensor], hard: Hard) -> dict[str, int] | None:
+    """The option each choice selects, as host integers, or None when mixing softly.
+    `hard=True` reads them from the one-hot weights, every choice in one transfer."""
+    if hard is False or hard is None:
+        return None
+    if hard is True:
+        names = list(weights)
+        return dict(zip(names, torch.stack([weights[n].detach().argmax() for n in names]).tolist()))
+    return {name: int(index) for name, index in hard.items()}
+
+
+def _selected(probs: Tensor, hard: bool | int) -> int | None:
+    if hard is False or hard is None:
+        return None
+    return int(probs.argmax()) if hard is True else int(hard)
+
+
+def mix(probs: Tensor, branch: Callable[[int], Tensor], hard: bool | int) -> Tensor:
+    """`sum_i probs[i] * branch(i)`; in hard mode only the selected branch is computed.
+    `hard`: False (mix all), the selected option's index, or True (take the argmax of
+    `probs`: a read from the device)."""
     if probs.numel() == 1:
         return branch(0)  # a single option has probability 1 and no gradient
-    if hard:
-        k = int(probs.argmax())
+    k = _selected(probs, hard)
+    if k is not None:
         return probs[k] * branch(k)
     out = probs[0] * branch(0)
     for i in range(1, probs.numel()):
@@ -83,9 +112,9 @@ class _MixElementwise(torch.autograd.Function):
         return grad_z, grad_p, None
 
 
-def mix_elementwise(probs: Tensor, fns: Sequence[Callable[[Tensor], Tensor]], z: Tensor, hard: bool) -> Tensor:
+def mix_elementwise(probs: Tensor, fns: Sequence[Callable[[Tensor], Tensor]], z: Tensor, hard: bool | int) -> Tensor:
     """`mix` for parameter-free element-wise branches (activations), with a faster backward."""
-    if probs.numel() == 1 or hard or torch.compiler.is_compiling():
+    if probs.numel() == 1 or hard is not False or torch.compiler.is_compiling():
         # torch.compile fuses the plain weighted sum into one kernel: better than ours
         return mix(probs, lambda i: fns[i](z), hard)
     if not (torch.is_grad_enabled() and (z.requires_grad or probs.requires_grad)):

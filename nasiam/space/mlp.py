@@ -18,7 +18,16 @@ from torch import Tensor
 
 from nasiam.space import registry
 from nasiam.space.genotype import MAX_WIDTH, Genotype, GenotypeError, LayerSpec
-from nasiam.space.mixed import masked_layer_norm, mix, mix_elementwise, pad_features, width_inclusion, width_mask
+from nasiam.space.mixed import (
+    Hard,
+    hard_choices,
+    masked_layer_norm,
+    mix,
+    mix_elementwise,
+    pad_features,
+    width_inclusion,
+    width_mask,
+)
 from nasiam.space.spaces import ExportedLayer, FixedLayer, SearchableLayer, SearchSpace, register_space
 
 DEFAULT_WIDTHS = (512, 1024, 2048, 4096)
@@ -57,18 +66,19 @@ class MLPSearchLayer(SearchableLayer):
             return module(z)  # per-channel statistics: the same at every width
         return masked_layer_norm(z, mask, module.weight, module.bias, module.eps, hard_width)
 
-    def forward(self, x: Tensor, weights: Mapping[str, Tensor], hard: bool = False) -> Tensor:
+    def forward(self, x: Tensor, weights: Mapping[str, Tensor], hard: Hard = False) -> Tensor:
         keep = weights.get("keep")
-        if keep is not None and hard and int(keep.argmax()) == 1:
+        chosen = hard_choices(weights, hard)
+        if chosen is not None and chosen.get("keep") == 1:
             return keep[1] * pad_features(x, self.out_features)  # skipped: no Linear at all
         z = self.linear(x)
         mask = width_mask(weights["width"], self.inclusion)
-        hard_width = self.widths[int(weights["width"].argmax())] if hard else None
-        z = mix(weights["norm"], lambda i: self._norm(i, z, mask, hard_width), hard)
-        a = mix_elementwise(weights["activation"], self.activations, z, hard)
+        hard_width = self.widths[chosen["width"]] if chosen is not None else None
+        z = mix(weights["norm"], lambda i: self._norm(i, z, mask, hard_width), _pick(chosen, "norm"))
+        a = mix_elementwise(weights["activation"], self.activations, z, _pick(chosen, "activation"))
         if keep is None:
             return a * mask
-        if hard:
+        if chosen is not None:
             return a * (keep[0] * mask)
         # one fused kernel for keep * (a * mask) + skip * x
         return torch.addcmul(keep[1] * pad_features(x, self.out_features), a, keep[0] * mask)
@@ -91,6 +101,11 @@ class MLPSearchLayer(SearchableLayer):
             # m equals BN(z) with mean m - b.
             state["norm.running_mean"] -= bias[:width]
         return [(spec, state)], width
+
+
+def _pick(chosen: Mapping[str, int] | None, name: str) -> bool | int:
+    """What `mix` takes for one choice: its selected index, or False to mix softly."""
+    return False if chosen is None else chosen[name]
 
 
 def _as_tuple(values, kind: str) -> tuple:

@@ -30,7 +30,7 @@ from torch import Tensor
 
 from nasiam.space import registry
 from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
-from nasiam.space.mixed import mix
+from nasiam.space.mixed import Hard, hard_choices, mix
 from nasiam.space.spaces import ExportedLayer, FixedLayer, SearchableLayer, SearchSpace, register_space
 
 PAPER_OPS = ("linear_relu", "linear_silu", "linear_hardswish", "linear_elu", "identity", "avgpool_3x3", "maxpool_3x3")
@@ -87,7 +87,7 @@ class NASiamSearchLayer(SearchableLayer):
                                           for op in ops if _linear_activation(op)})
         self._init_arch({"op": tuple(check_op(op) for op in ops)})
 
-    def forward(self, x: Tensor, weights: Mapping[str, Tensor], hard: bool = False) -> Tensor:
+    def forward(self, x: Tensor, weights: Mapping[str, Tensor], hard: Hard = False) -> Tensor:
         ops = self.choices["op"]
         cache: dict[str, Tensor] = {}
 
@@ -111,7 +111,8 @@ class NASiamSearchLayer(SearchableLayer):
                 return base()
             return shared() if self.widens else self.activations[op](shared())
 
-        return mix(weights["op"], branch, hard)
+        chosen = hard_choices(weights, hard)
+        return mix(weights["op"], branch, False if chosen is None else chosen["op"])
 
     def export(self, decision: Mapping[str, Any], in_width: int) -> tuple[list[ExportedLayer], int]:
         op = decision["op"]

@@ -48,7 +48,9 @@ class SearchableLayer(nn.Module, ABC):
 
     `choices[name]` lists the options of choice `name`; `self.arch[name]` holds one logit per
     option. The head turns logits into weights (softmax, Gumbel, argmax) and calls
-    `forward(x, weights, hard)`.
+    `forward(x, weights, hard)`: `hard` is False for soft mixing, and for one-hot weights the
+    selected option of each choice as host integers, `{choice: index}` (or True: read them
+    from the weights, `nasiam.space.mixed.hard_choices`).
     """
 
     choices: dict[str, tuple]
@@ -64,7 +66,7 @@ class SearchableLayer(nn.Module, ABC):
                                       for name, options in self.choices.items()})
 
     @abstractmethod
-    def forward(self, x: Tensor, weights: Mapping[str, Tensor], hard: bool = False) -> Tensor: ...
+    def forward(self, x: Tensor, weights: Mapping[str, Tensor], hard: bool | Mapping[str, int] = False) -> Tensor: ...
 
     @abstractmethod
     def export(self, decision: Mapping[str, Any], in_width: int) -> tuple[list[ExportedLayer], int]:
