@@ -79,7 +79,7 @@ for summary in sorted(out.glob("*/summary.json")):
 print(f"all {len(heads)} exported heads load and run")
 EOF
 # Host syncs per training step, from CUDA's sync debug mode (issue #10: none in the weight
-# step, one per architecture step): two short runs of 16 and 32 steps (search: 8 and 16 weight
+# step, one per architecture step; Gumbel adds one per searchable layer per sample): two short runs of 16 and 32 steps (search: 8 and 16 weight
 # steps); the difference in synchronising calls per extra step is the step's own (start-up and
 # the final kNN cancel out).
 if [[ "${NASIAM_SMOKE_CPU:-0}" != 1 ]]; then
@@ -94,7 +94,7 @@ from nasiam.cli import main
 data, out = sys.argv[1], sys.argv[2]
 
 
-def syncs(command, subset, extra):
+def syncs(label, command, subset, extra):
     torch.cuda.set_sync_debug_mode("warn")
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -102,17 +102,19 @@ def syncs(command, subset, extra):
             code = main([command, "--dataset=fashion_mnist", f"--data_root={data}", f"--subset={subset}",
                          "--batch_size=256", "--epochs=1", "--accelerator=gpu", "--data_device=gpu",
                          "--log_every_n_steps=1000", "--knn_subset=1024", f"--out_dir={out}/syncs",
-                         f"--run_name={command}-{subset}", *extra])
+                         f"--run_name={label}-{subset}", *extra])
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert code == 0, f"{command} failed ({code})"
     return sum("synchroniz" in str(w.message) for w in caught)
 
 
-for command, extra, steps in (("pretrain", ["--linear_probe_epochs=0"], 16),
-                              ("search", ["--warmup_epochs=0", "--selection=argmax"], 8)):
-    few, more = syncs(command, 4096, extra), syncs(command, 8192, extra)
-    print(f"{command:8s} host syncs per training step: {(more - few) / steps:.2f}")
+for label, command, extra, steps in (
+        ("pretrain", "pretrain", ["--linear_probe_epochs=0"], 16),
+        ("search", "search", ["--warmup_epochs=0", "--selection=argmax"], 8),
+        ("search-gumbel", "search", ["--warmup_epochs=0", "--selection=argmax", "--strategy=gumbel"], 8)):
+    few, more = syncs(label, command, 4096, extra), syncs(label, command, 8192, extra)
+    print(f"{label:13s} host syncs per training step: {(more - few) / steps:.2f}")
 EOF
 fi
 echo "GPU smoke test passed; outputs in $OUT"
