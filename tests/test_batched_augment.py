@@ -95,11 +95,12 @@ def test_crop_area_and_flip_distributions_match_torchvision():
     ours = (p.boxes[:, 2] * p.boxes[:, 3] / 1024).sort().values
     crop = v2.RandomResizedCrop(32, scale=recipe.scale, ratio=recipe.ratio)
     image = torch.zeros(3, 32, 32)
-    theirs = torch.tensor(sorted(q["height"] * q["width"] / 1024 for q in (crop.make_params([image])
+    make_params = getattr(crop, "make_params", None) or crop._get_params  # torchvision < 0.21: _get_params
+    theirs = torch.tensor(sorted(q["height"] * q["width"] / 1024 for q in (make_params([image])
                                                                            for _ in range(3000)))).float()
     quantiles = torch.tensor([0.1, 0.25, 0.5, 0.75, 0.9])
     torch.testing.assert_close(ours.quantile(quantiles), theirs.quantile(quantiles), atol=0.03, rtol=0)
-    their_params = [crop.make_params([image]) for _ in range(3000)]
+    their_params = [make_params([image]) for _ in range(3000)]
     their_aspect = torch.tensor([q["width"] / q["height"] for q in their_params]).log()
     aspect = (p.boxes[:, 3] / p.boxes[:, 2]).log()
     torch.testing.assert_close(aspect.quantile(quantiles), their_aspect.quantile(quantiles), atol=0.03, rtol=0)

@@ -125,6 +125,10 @@ class Run:
             raise ConfigError(f"--seed must be an integer in [0, {top}], got {cfg.seed}")
         accelerator = "cuda" if cfg.accelerator == "gpu" else cfg.accelerator
         use_cuda = accelerator == "cuda" or (accelerator == "auto" and torch.cuda.is_available())
+        if accelerator == "cuda" and not torch.cuda.is_available():
+            # checked here: a CUDA build without a driver raises from torch.cuda calls (torch 2.4)
+            raise ConfigError(f"--accelerator={cfg.accelerator} needs a CUDA GPU, and PyTorch {torch.__version__} "
+                              "finds none on this machine; use --accelerator=cpu or --accelerator=auto")
         if not use_cuda:
             tune_cpu_allocator()
         strategy: Any = "auto"
