@@ -15,8 +15,10 @@ def sync(device: torch.device) -> None:
 
 
 def interleaved_medians(fns: dict[str, Callable[[], None]], device: torch.device, rounds: int = 15,
-                        warmup: int = 3) -> dict[str, float]:
-    """Median seconds per call of each function, measured in interleaved rounds."""
+                        warmup: int = 3, setup: dict[str, Callable[[], None]] | None = None) -> dict[str, float]:
+    """Median seconds per call of each function, measured in interleaved rounds. `setup[name]`,
+    if given, runs untimed before each call of `fns[name]`."""
+    setup = setup or {}
     for _ in range(warmup):
         for fn in fns.values():
             fn()
@@ -24,6 +26,8 @@ def interleaved_medians(fns: dict[str, Callable[[], None]], device: torch.device
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
+            if name in setup:
+                setup[name]()
             sync(device)
             start = time.perf_counter()
             fn()

@@ -47,6 +47,7 @@ run() {  # run NAME COMMAND OPTIONS...: one CLI run, its log in OUT/NAME.log
 run search-bf16 search "${SEARCH[@]}" --precision=bf16-mixed --data_device=$DEV
 run search-fp16 search "${SEARCH[@]}" --precision=$FP16 --data_device=$DEV
 run search-joint-bf16 search "${SEARCH[@]}" --mode=joint --precision=bf16-mixed --data_device=$DEV
+run search-joint-fp16 search "${SEARCH[@]}" --mode=joint --precision=$FP16 --data_device=$DEV
 run search-compile search "${SEARCH[@]}" --precision=bf16-mixed --data_device=$DEV $COMPILE
 run search-workers search "${SEARCH[@]}" --precision=bf16-mixed --data_device=workers --num_workers=2
 run search-verify search --warmup_epochs=1 --selection=verify --verify_top_k=2 --precision=bf16-mixed --data_device=$DEV
@@ -66,8 +67,8 @@ from nasiam import NASHead
 
 out = Path(sys.argv[1])
 heads = sorted(out.glob("*/heads/*"))
-if len(heads) < 18:  # 6 searches and 3 pretrains, projector and predictor each
-    sys.exit(f"expected 18 exported heads under {out}, found {len(heads)}: {[str(h) for h in heads]}")
+if len(heads) < 20:  # 7 searches and 3 pretrains, projector and predictor each
+    sys.exit(f"expected 20 exported heads under {out}, found {len(heads)}: {[str(h) for h in heads]}")
 for directory in heads:
     head = NASHead.from_pretrained(directory)
     y = head(torch.randn(8, head.in_dim))
@@ -79,9 +80,9 @@ for summary in sorted(out.glob("*/summary.json")):
 print(f"all {len(heads)} exported heads load and run")
 EOF
 # Host syncs per training step, from CUDA's sync debug mode (issue #10: none in the weight
-# step, one per architecture step; Gumbel adds one per searchable layer per sample): two short runs of 16 and 32 steps (search: 8 and 16 weight
-# steps); the difference in synchronising calls per extra step is the step's own (start-up and
-# the final kNN cancel out).
+# step, one per architecture step; Gumbel adds one per searchable layer per sample): two short
+# runs of 16 and 32 steps (search: 8 and 16 weight steps); the difference in synchronising calls
+# per extra step is the step's own (start-up and the final kNN cancel out).
 if [[ "${NASIAM_SMOKE_CPU:-0}" != 1 ]]; then
 "$PY" - "$DATA" "$OUT" <<'EOF'
 import sys

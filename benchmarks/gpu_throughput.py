@@ -1,11 +1,15 @@
 """Does the GPU wait for its data? Images/s of the model alone vs fed end to end (issue #10).
 
-How to run on a GPU (the device machine has torch 2.11, torchvision 0.26, timm, lightning,
-safetensors, numpy, matplotlib, tqdm, pyyaml, scipy and no internet):
+How to run on a GPU. The device machine has torch 2.11, torchvision 0.26, timm, pytorch-lightning
+(with lightning_fabric), safetensors, numpy, matplotlib, tqdm, pyyaml, scipy, and no internet: no
+install is needed (an editable install would fetch setuptools>=77 for its build), the checkout on
+PYTHONPATH is enough. Two calls, each inside the 10-minute limit of one command:
 
-    pip install --no-deps -e .
-    python benchmarks/gpu_throughput.py                 # < 10 min on one H100; add --compile for those rows
-    bash benchmarks/gpu_smoke.sh .data/fashion-mnist    # the CLI under bf16/fp16/compile (see that file)
+    export PYTHONPATH=$PWD PYTHON=python3 PYTHONUNBUFFERED=1
+    python3 benchmarks/gpu_throughput.py --compile 2>&1 | tee $OUT/throughput.md
+    bash benchmarks/gpu_smoke.sh .data/fashion-mnist /tmp/smoke 2>&1 | tee $OUT/smoke.log
+
+(the second with `.data/fashion-mnist`, the four IDX .gz files, carried; see gpu_smoke.sh).
 
 For each step — a plain SimSiam step, the search step (bilevel: weight step + architecture
 step on another batch; joint: one backward) — and each feed, timed in interleaved rounds
@@ -110,6 +114,7 @@ class Feeds:
             shuffle=True, drop_last=True, num_workers=args.workers, pin_memory=device.type == "cuda",
             persistent_workers=args.workers > 0, prefetch_factor=2 if args.workers > 0 else None)
         self._workers = endless(workers)
+        self._prefetched = args.workers * 2  # batches the workers hold ready (prefetch_factor 2)
         storage = DeviceImages(torch.from_numpy(array).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels))
         loader = device_loader(DeviceViewSet(storage, torch.arange(len(array)), recipe, device=device), args.batch,
                                rank=0, world_size=1)
@@ -118,6 +123,12 @@ class Feeds:
     def workers(self):
         views, _ = next(self._workers)
         return [v.to(self.device, non_blocking=True) for v in views]
+
+    def drain_workers(self):
+        """Drop the batches the workers made while other variants were timed: a timed call
+        starts from the steady state (workers busy, nothing ready), not from a full queue."""
+        for _ in range(self._prefetched):
+            next(self._workers)
 
     def on_device(self):
         return next(self._device)[0]
@@ -248,7 +259,8 @@ def main(argv=None):
                     step(feeds.on_device(), feeds.on_device())
         return run
 
-    seconds = interleaved_medians({k: call(*v) for k, v in variants.items()}, device, rounds=args.rounds, warmup=1)
+    seconds = interleaved_medians({k: call(*v) for k, v in variants.items()}, device, rounds=args.rounds, warmup=1,
+                                  setup={k: feeds.drain_workers for k, (_, feed) in variants.items() if feed == "workers"})
     per_step = {k: s / args.steps for k, s in seconds.items()}
     print(f"\n### Images/s, model alone vs fed end to end: {args.backbone}, {args.size} px, batch {args.batch} "
           f"({machine()}, device {device}, {args.workers} workers{', bf16 autocast, channels-last' if device.type == 'cuda' else ''})\n")

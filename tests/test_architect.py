@@ -7,6 +7,7 @@ from nasiam import SearchableHead
 from nasiam.frameworks.base import Encoded
 from nasiam.search import (
     Architect,
+    ArchitectureOptimizer,
     CollapseMonitor,
     beta_decay,
     effective_rank,
@@ -233,3 +234,32 @@ def test_an_architecture_step_reads_the_device_back_once(monkeypatch, order):
     stats = architect.step(views, train_encoded=train)
     assert reads.count == 1, f"{reads.count} host reads in one architecture step"
     assert set(stats) == {"arch_loss", "beta_decay", "arch_grad_rms"} and all(isinstance(v, float) for v in stats.values())
+
+
+def _fp16_closure(head, x):
+    """A float32 loss whose gradient at the head's half-precision output is 1e-8: below half
+    precision's smallest subnormal (6e-8), as the tiny SSL gradients inside an fp16-autocast
+    head can be."""
+    return lambda: head(x).half().float().sum() * 1e-8
+
+
+def test_fp16_loss_scaling_keeps_gradients_that_half_precision_would_flush_to_zero():
+    torch.manual_seed(0)
+    head, x = SearchableHead(4, 3, 1, MLPSpace(widths=(2, 4))), torch.randn(8, 4)
+    plain = ArchitectureOptimizer(head, beta_weight=0.0).step(_fp16_closure(head, x))
+    scaled_optimizer = ArchitectureOptimizer(head, beta_weight=0.0, loss_scaling=True)
+    scaled = scaled_optimizer.step(_fp16_closure(head, x))
+    assert plain["arch_grad_rms"] == 0.0          # flushed: the logits learn nothing
+    assert 0.0 < scaled["arch_grad_rms"] < 1e-6   # kept, and reported unscaled
+    assert scaled_optimizer.loss_scale == 2.0 ** 16
+
+
+def test_the_loss_scale_backs_off_on_overflow_and_grows_after_2000_finite_steps():
+    head, x = SearchableHead(4, 3, 1, MLPSpace(widths=(2, 4))), torch.randn(8, 4)
+    arch = ArchitectureOptimizer(head, loss_scaling=True)
+    before = [p.detach().clone() for p in arch.arch_params]
+    assert arch.step(lambda: head(x).sum() * float("inf"))["arch_skipped"] == 1.0
+    assert arch.loss_scale == 2.0 ** 15 and all(torch.equal(a, b) for a, b in zip(before, arch.arch_params))
+    arch._finite_steps = 1999
+    arch.step(lambda: head(x).pow(2).mean())
+    assert arch.loss_scale == 2.0 ** 16

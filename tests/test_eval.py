@@ -79,3 +79,9 @@ def test_curves_plot_is_a_png(tmp_path):
     path = plot_curves({"default": [(1, 50), (2, 60), (1, 52), (2, 63)], "searched": [(1, 55), (2, 66)]},
                        tmp_path / "c.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_knn_votes_on_the_features_device():
+    """Features on a GPU are voted on there ("meta" stands in for it: no data, same device rules)."""
+    bank, labels = torch.randn(10, 4, device="meta"), torch.zeros(10, dtype=torch.long, device="meta")
+    assert knn_predict(bank, labels, torch.randn(3, 4, device="meta"), num_classes=2, k=5).device.type == "meta"

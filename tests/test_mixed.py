@@ -100,3 +100,20 @@ def test_mix_elementwise_supports_a_second_backward():
     first = torch.autograd.grad(out, z, retain_graph=True)[0]
     second = torch.autograd.grad(out, z)[0]
     torch.testing.assert_close(first, second)
+
+
+def test_width_mask_and_masked_statistics_stay_float32_under_autocast():
+    """Autocast runs matmuls in bf16/fp16: the probabilities and the LayerNorm statistics
+    would be rounded (and fp16 overflows on squares above 65504), so they opt out."""
+    inclusion = width_inclusion((2, 5, 8), 8)
+    probs = torch.tensor([0.2, 0.3, 0.5])
+    z = torch.randn(6, 8) * 3 + 1
+    ln = nn.LayerNorm(8)
+    plain_mask = width_mask(probs, inclusion)
+    plain = masked_layer_norm(z, plain_mask, ln.weight, ln.bias, ln.eps)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mask = width_mask(probs, inclusion)
+        out = masked_layer_norm(z, mask, ln.weight, ln.bias, ln.eps)
+    assert mask.dtype == torch.float32
+    torch.testing.assert_close(mask, plain_mask)
+    torch.testing.assert_close(out, plain, atol=1e-5, rtol=1e-5)

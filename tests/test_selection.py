@@ -82,3 +82,18 @@ def test_argmax_selection_is_the_default_and_skips_verification(tmp_path):
     assert summary["selection"] == {"method": "argmax"}
     assert not (tmp_path / "a" / "genotype.argmax.json").exists()
     assert "verifying" not in result.stdout
+
+
+@pytest.mark.parametrize("data_device", ["workers", "cpu"])
+def test_verification_scores_on_the_architecture_half_whichever_pipeline_makes_the_views(data_device):
+    """RankMe must be measured on images no weight step trained on: the architecture half,
+    un-augmented, with per-sample workers and with the batched (device) pipeline alike."""
+    from nasiam.config import SearchConfig, load_config
+    from nasiam.runner.build import build_train_data, data_info
+
+    cfg = load_config(SearchConfig, None, {"dataset": "synthetic", "subset": "256", "image_size": "16",
+                                           "batch_size": "32", "data_device": data_device, "num_workers": "0"})
+    data = build_train_data(cfg, data_info(cfg), bilevel=True)
+    held_out, trained = set(data.held_out.indices), set(data.calibration.indices)
+    assert len(held_out) == len(trained) == 128 and not held_out & trained
+    assert data.held_out.dataset is data.calibration.dataset   # the same un-augmented images

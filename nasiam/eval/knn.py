@@ -40,7 +40,7 @@ def knn_predict(bank: Tensor, bank_labels: Tensor, queries: Tensor, num_classes:
     for start in range(0, queries.shape[0], chunk):
         sim = queries[start:start + chunk] @ bank.T
         top_sim, top_idx = sim.topk(k, dim=1)
-        votes = torch.zeros(sim.shape[0], num_classes, dtype=sim.dtype)
+        votes = torch.zeros(sim.shape[0], num_classes, dtype=sim.dtype, device=sim.device)
         votes.scatter_add_(1, bank_labels[top_idx], (top_sim / temperature).exp())
         predictions.append(votes.argmax(dim=1))
     return torch.cat(predictions)

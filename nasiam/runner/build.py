@@ -121,6 +121,7 @@ class TrainData:
     weight: Dataset | DeviceViewSet          # trains the weights
     arch: Dataset | DeviceViewSet | None     # trains the logits (bilevel search)
     calibration: Dataset                     # un-augmented training images (BatchNorm recalibration)
+    held_out: Dataset | None = None          # the architecture half, un-augmented (never trains weights)
 
 
 DATA_DEVICES = ("auto", "cpu", "gpu", "workers")
@@ -197,16 +198,17 @@ def build_train_data(cfg: RunConfig, info: DatasetInfo, bilevel: bool = False, a
     positions = search_split(len(indices), arch_fraction, seed=cfg.seed) if bilevel else (range(len(indices)), None)
     weight_idx = [indices[i] for i in positions[0]]
     calibration = Subset(plain, weight_idx)
+    held_out = Subset(plain, [indices[i] for i in positions[1]]) if bilevel else None
     device = resolve_data_device(cfg, plain, len(indices))
     if device is not None:
         # the subset's images once (the halves index into it), moved to the device by make_loader
         storage = DeviceImages.from_dataset(plain, indices)
         weight = DeviceViewSet(storage, list(positions[0]), recipe, device=device)
         arch = DeviceViewSet(storage, list(positions[1]), recipe, device=device) if bilevel else None
-        return TrainData(weight, arch, calibration)
+        return TrainData(weight, arch, calibration, held_out)
     full = create_dataset(cfg.dataset, cfg.data_root, split, transform=MultiViewTransform(recipe), **synthetic)
     arch = Subset(full, [indices[i] for i in positions[1]]) if bilevel else None
-    return TrainData(Subset(full, weight_idx), arch, calibration)
+    return TrainData(Subset(full, weight_idx), arch, calibration, held_out)
 
 
 def build_eval_datasets(cfg: RunConfig, info: DatasetInfo) -> tuple[Dataset, Dataset]:

@@ -366,6 +366,12 @@ class Run:
     def start_epoch_of_last(self) -> int:
         return len(self.history)
 
+    def grad_scaler(self):
+        """Fabric's loss scaler (fp16 on CUDA), or None: with bf16, fp32 and on CPU (where
+        Fabric runs 16-mixed as bf16) nothing is scaled. Gradients taken outside
+        `fabric.backward` scale themselves when there is one."""
+        return getattr(self.fabric.strategy.precision, "scaler", None)
+
     def prepare(self, views):
         if self.channels_last:
             return [v.contiguous(memory_format=torch.channels_last) for v in views]

@@ -82,7 +82,8 @@ class SearchRun(Run):
         self.weight_opt = self.fabric.setup_optimizers(self.weight_optimizer(self.model, groups))
         self.architect = Architect(self.model, lr=cfg.arch_lr, weight_decay=cfg.arch_weight_decay,
                                    order=2 if cfg.strategy == "darts2" else 1, beta_weight=cfg.beta_weight,
-                                   unroll_lr=self.base_lr(), normalize=cfg.arch_grad_normalize)
+                                   unroll_lr=self.base_lr(), normalize=cfg.arch_grad_normalize,
+                                   loss_scaling=self.grad_scaler() is not None)
         self.total_steps = cfg.epochs * len(self.weight_loader)
 
     def state(self) -> dict[str, Any]:
@@ -136,6 +137,9 @@ class SearchRun(Run):
                 out = model(views)
                 self.check_finite(out["loss"], epoch, step)
                 fabric.backward(out["loss"])
+                scaler = self.grad_scaler()
+                if scaler is not None:  # the weight step unscales its own parameters only
+                    scaler.unscale_(self.architect.optimizer)
                 self.weight_opt.step()
                 self.weight_opt.zero_grad(set_to_none=True)
                 metrics.update(self.architect.step_from_gradients(beta))

@@ -94,14 +94,6 @@ def _probability(heads, genotypes) -> float:
     return p
 
 
-def _held_out_images(data) -> Subset | None:
-    """The architecture half's images without augmentation (never trained on by weights)."""
-    arch, plain = data.arch, data.calibration
-    if arch is None or not isinstance(arch, Subset) or not isinstance(plain, Subset):
-        return None
-    return Subset(plain.dataset, list(arch.indices))
-
-
 def verify_candidates(run, candidates: list[dict[str, Any]], epochs: int, samples: int) -> list[dict[str, Any]]:
     """Train each candidate for `epochs` epochs of the weight loader from the search's weights
     and score RankMe of its backbone features on up to `samples` held-out images. Returns
@@ -111,7 +103,9 @@ def verify_candidates(run, candidates: list[dict[str, Any]], epochs: int, sample
     from nasiam.backbones import feature_dim
 
     cfg, fabric, source = run.cfg, run.fabric, run.model
-    held_out = _held_out_images(run.data) or run.data.calibration
+    # the architecture half, which no weight step has seen (whichever pipeline made the views);
+    # a joint search has none, and scores on its training images
+    held_out = run.data.held_out if run.data.held_out is not None else run.data.calibration
     generator = torch.Generator().manual_seed(cfg.seed)
     order = torch.randperm(len(held_out), generator=generator)[:samples].tolist()
     held_out_loader = DataLoader(Subset(held_out, order), batch_size=cfg.batch_size, shuffle=False, num_workers=0)
@@ -127,6 +121,8 @@ def verify_candidates(run, candidates: list[dict[str, Any]], epochs: int, sample
         model.train()
         optimizer = torch.optim.SGD(model.weight_parameters(), lr=run.base_lr(), momentum=0.9,
                                     weight_decay=cfg.weight_decay)
+        # this loop runs outside fabric.backward, so under fp16 it scales its own loss
+        scaler = torch.amp.GradScaler(device.type, enabled=run.grad_scaler() is not None)
         total = epochs * len(run.weight_loader)
         step = 0
         for _ in range(epochs):
@@ -137,8 +133,9 @@ def verify_candidates(run, candidates: list[dict[str, Any]], epochs: int, sample
                     loss = model(run.prepare(views))["loss"]
                 if not torch.isfinite(loss.detach()):
                     break   # a candidate that diverges scores as collapsed
-                loss.backward()
-                optimizer.step()
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
                 optimizer.zero_grad(set_to_none=True)
                 model.update_momentum(cfg.ema_momentum)
                 step += 1

@@ -64,6 +64,12 @@ class ArchitectureOptimizer:
         lr, betas, weight_decay: Adam on the logits (DARTS: 3e-4, (0.5, 0.999)).
         beta_weight: Beta-Decay weight, relative to the normalised loss gradient (0: off).
         normalize: divide the loss gradient by its RMS first (see `finish`).
+        loss_scaling: for fp16 autocast (`16-mixed`): `step` back-propagates the loss times a
+            dynamic scale, as `torch.amp.GradScaler` does for weights, because the gradients
+            reaching the logits (1e-4 and far less inside the heads) underflow half precision.
+            The scale starts at 2**16, halves on every step whose gradients are not finite (that
+            step is skipped) and doubles after 2000 finite ones; it is not checkpointed (a
+            resumed run finds its level again within a few steps).
 
     In your loop::
 
@@ -75,7 +81,7 @@ class ArchitectureOptimizer:
 
     def __init__(self, heads: Sequence[nn.Module] | nn.Module, lr: float = 3e-3,
                  betas: tuple[float, float] = (0.5, 0.999), weight_decay: float = 0.0, beta_weight: float = 0.5,
-                 normalize: bool = True):
+                 normalize: bool = True, loss_scaling: bool = False):
         from nasiam.head import SearchableHead
 
         modules = [heads] if isinstance(heads, nn.Module) else list(heads)
@@ -88,6 +94,9 @@ class ArchitectureOptimizer:
                              if id(p) not in arch_ids and p.requires_grad]
         self.optimizer = torch.optim.Adam(self.arch_params, lr=lr, betas=betas, weight_decay=weight_decay)
         self.beta_weight, self.normalize = beta_weight, normalize
+        self.loss_scaling = loss_scaling
+        self.loss_scale = 2.0 ** 16 if loss_scaling else 1.0
+        self._finite_steps = 0  # since the scale last changed
 
     def frozen(self):
         """Context for the weight step: the logits are frozen, so the weights' backward
@@ -104,12 +113,26 @@ class ArchitectureOptimizer:
         computed without gradients), take its gradient with respect to the logits only, and
         update. No weight anywhere receives a gradient: the step never touches `.grad` of
         anything but the logits, whatever modules the loss runs through."""
+        scale = self.loss_scale
         with self.weights_frozen():  # saves the heads' weight-gradient products
             loss = closure()
-            grads = torch.autograd.grad(loss, self.arch_params, allow_unused=True)
+            # in float32: 2**16 itself is beyond half precision's largest value
+            grads = torch.autograd.grad(loss.float() * scale if self.loss_scaling else loss, self.arch_params,
+                                        allow_unused=True)
         for p, g in zip(self.arch_params, grads):
-            p.grad = g
-        return self.finish(beta_weight, loss=loss)
+            p.grad = g / scale if g is not None and self.loss_scaling else g
+        metrics = self.finish(beta_weight, loss=loss)
+        if self.loss_scaling:
+            self._update_loss_scale(finite="arch_skipped" not in metrics)
+        return metrics
+
+    def _update_loss_scale(self, finite: bool) -> None:
+        if not finite:
+            self.loss_scale, self._finite_steps = max(self.loss_scale / 2, 1.0), 0
+            return
+        self._finite_steps += 1
+        if self._finite_steps == 2000:
+            self.loss_scale, self._finite_steps = min(self.loss_scale * 2, 2.0 ** 24), 0
 
     def step_from_gradients(self, beta_weight: float | None = None) -> dict[str, float]:
         """Joint (single-level) search: the logits' gradients come from the weight step's own
@@ -182,20 +205,20 @@ class Architect:
 
     Args:
         model: the framework.
-        lr, betas, weight_decay, beta_weight, normalize: see `ArchitectureOptimizer`.
+        lr, betas, weight_decay, beta_weight, normalize, loss_scaling: see `ArchitectureOptimizer`.
         order: 1 (first-order) or 2 (finite-difference second-order DARTS).
         unroll_lr: the virtual SGD step of order 2 (DARTS uses the weights' learning rate).
     """
 
     def __init__(self, model: nn.Module, lr: float = 3e-3, betas: tuple[float, float] = (0.5, 0.999),
                  weight_decay: float = 0.0, order: int = 1, beta_weight: float = 0.5, unroll_lr: float = 0.05,
-                 normalize: bool = True):
+                 normalize: bool = True, loss_scaling: bool = False):
         if order not in (1, 2):
             raise ValueError(f"order must be 1 or 2, got {order}")
         self.model, self.order, self.unroll_lr = model, order, unroll_lr
         try:
             self.arch = ArchitectureOptimizer(list(model.searchable_heads().values()), lr, betas, weight_decay,
-                                              beta_weight, normalize)
+                                              beta_weight, normalize, loss_scaling)
         except ValueError:
             raise ValueError("the model has no searchable heads (build it with heads='search')") from None
         self.arch_params, self.head_weights, self.optimizer = self.arch.arch_params, self.arch.head_weights, \

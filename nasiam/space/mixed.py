@@ -34,7 +34,8 @@ def width_mask(probs: Tensor, inclusion: Tensor) -> Tensor:
     Multiplying a layer's output by it is FBNetV2's differentiable width: the gradient of
     the loss with respect to `p_i` sees exactly the channels that option i adds or removes.
     """
-    return probs.to(inclusion.dtype) @ inclusion
+    with _float32(inclusion):  # probabilities, not activations: bf16 would round them by 0.4 %
+        return probs.float() @ inclusion.float()
 
 
 # How a layer is told to mix: False (softly, every option), True (one-hot weights, the
@@ -141,13 +142,19 @@ def masked_layer_norm(z: Tensor, mask: Tensor, weight: Tensor, bias: Tensor, eps
     if hard_width is not None:
         out = F.layer_norm(z[:, :hard_width], (hard_width,), weight[:hard_width], bias[:hard_width], eps)
         return F.pad(out, (0, z.shape[1] - hard_width))
-    mask32, z32 = mask.float(), z.float()
-    total = mask32.sum()
-    mean = (z32 @ mask32) / total
-    centered = z32 - mean[:, None]
-    var = (centered.square() @ mask32) / total
-    normed = centered * torch.rsqrt(var + eps)[:, None]
+    with _float32(z):  # autocast would run the two matmuls in bf16/fp16 (and overflow fp16)
+        mask32, z32 = mask.float(), z.float()
+        total = mask32.sum()
+        mean = (z32 @ mask32) / total
+        centered = z32 - mean[:, None]
+        var = (centered.square() @ mask32) / total
+        normed = centered * torch.rsqrt(var + eps)[:, None]
     return torch.addcmul(bias, normed.to(z.dtype), weight)
+
+
+def _float32(tensor: Tensor) -> torch.autocast:
+    """Autocast off on `tensor`'s device: for statistics that must stay in float32."""
+    return torch.autocast(tensor.device.type, enabled=False)
 
 
 def pad_features(x: Tensor, width: int) -> Tensor:
