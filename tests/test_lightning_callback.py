@@ -344,6 +344,17 @@ def test_amp_loss_scale_is_removed_from_logits_the_optimizer_does_not_hold():
     assert all(torch.equal(p.grad, torch.ones_like(p)) for p in params)
 
 
+def test_under_a_loss_scaler_the_bilevel_step_scales_its_own_loss():
+    from types import SimpleNamespace
+
+    model = searchable_simsiam(params="weights")
+    for scaler, scaled in ((torch.amp.GradScaler("cpu"), True), (None, False)):
+        search = NASSearchCallback()
+        search.setup(None, model, "fit")
+        search.on_fit_start(SimpleNamespace(max_epochs=1, precision_plugin=SimpleNamespace(scaler=scaler)), model)
+        assert search.arch.loss_scaling is scaled
+
+
 def test_bilevel_needs_arch_batches_and_heads_must_be_found():
     with pytest.raises(ValueError, match="arch_dataloader"):
         NASSearchCallback(mode="bilevel")

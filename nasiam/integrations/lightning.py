@@ -283,9 +283,12 @@ class NASSearchCallback(*_callback_bases()):
         # Created here, after the strategy moved the module to its device: Adam's state then
         # lives (and a checkpoint's state is cast) where the logits are.
         if self.arch is None:
+            # 16-mixed: the bilevel step's own backward scales its loss, as Lightning's does
+            scaler = getattr(getattr(trainer, "precision_plugin", None), "scaler", None)
             self.arch = ArchitectureOptimizer(list(self.heads.values()), lr=self.arch_lr, betas=self.arch_betas,
                                               weight_decay=self.arch_weight_decay, beta_weight=self.beta_weight,
-                                              normalize=self.normalize)
+                                              normalize=self.normalize,
+                                              loss_scaling=scaler is not None and scaler.is_enabled())
         self._apply_pending()
         for slot, head in self.heads.items():
             if head.sampling not in _DIFFERENTIABLE_SAMPLING:
