@@ -42,13 +42,15 @@ class Toy(nn.Module):
         return {"loss": self.loss_scale * (self.head(encoded.online[0]) - self.target).pow(2).mean()}
 
 
-def test_second_order_matches_the_exact_unrolled_hypergradient():
+@pytest.mark.parametrize("loss_scaling", [False, True])
+def test_second_order_matches_the_exact_unrolled_hypergradient(loss_scaling):
+    # with fp16 loss scaling each of its gradients is scaled and unscaled (exactly, in float64)
     torch.manual_seed(0)
     model = Toy(torch.float64)
     for p in model.arch_parameters():
         nn.init.normal_(p)
     xi = 0.1
-    architect = Architect(model, order=2, unroll_lr=xi)
+    architect = Architect(model, order=2, unroll_lr=xi, loss_scaling=loss_scaling)
     train = Encoded([torch.randn(8, 4, dtype=torch.float64)])
     val = Encoded([torch.randn(8, 4, dtype=torch.float64)])
 

@@ -255,7 +255,18 @@ class Architect:
                              "(a sampled path per evaluation would make the finite difference noise)")
         self.optimizer.zero_grad(set_to_none=True)
         loss = self._second_order_backward(encoded, self._encode(None, train_encoded))
-        return self.arch.finish(beta_weight, loss=loss)
+        metrics = self.arch.finish(beta_weight, loss=loss)
+        if self.arch.loss_scaling:
+            self.arch._update_loss_scale(finite="arch_skipped" not in metrics)
+        return metrics
+
+    def _grad(self, loss: Tensor, params: Sequence[Tensor]) -> tuple[Tensor | None, ...]:
+        """`autograd.grad` of `loss`, through the architecture optimizer's loss scale (fp16)."""
+        if not self.arch.loss_scaling:
+            return torch.autograd.grad(loss, params, allow_unused=True)
+        scale = self.arch.loss_scale
+        grads = torch.autograd.grad(loss.float() * scale, params, allow_unused=True)
+        return tuple(None if g is None else g / scale for g in grads)
 
     def step_from_gradients(self, beta_weight: float | None = None) -> dict[str, float]:
         return self.arch.step_from_gradients(beta_weight)
@@ -269,13 +280,13 @@ class Architect:
         buffer_backup = [b.detach().clone() for b in buffers]  # BN statistics at perturbed weights are dropped
         try:
             with requires_grad(self.arch_params, False):
-                g_train = torch.autograd.grad(self._loss(train), weights, allow_unused=True)
+                g_train = self._grad(self._loss(train), weights)
             with torch.no_grad():
                 for w, g in zip(weights, g_train):
                     if g is not None:
                         w.sub_(xi * g)
             val_loss = self._loss(val)
-            grads = torch.autograd.grad(val_loss, self.arch_params + weights, allow_unused=True)
+            grads = self._grad(val_loss, self.arch_params + weights)
             d_alpha, d_w = grads[: len(self.arch_params)], grads[len(self.arch_params):]
             norm = torch.sqrt(sum((g * g).sum() for g in d_w if g is not None))
             eps = 0.01 / (norm + 1e-12)
@@ -286,7 +297,7 @@ class Architect:
                         if g is not None:
                             w.copy_(b + direction * eps * g)
                 with requires_grad(weights, False):
-                    hessian_terms.append(torch.autograd.grad(self._loss(train), self.arch_params, allow_unused=True))
+                    hessian_terms.append(self._grad(self._loss(train), self.arch_params))
             for p, da, gp, gm in zip(self.arch_params, d_alpha, *hessian_terms):
                 grad = torch.zeros_like(p) if da is None else da.clone()
                 if gp is not None and gm is not None:
