@@ -1,3 +1,4 @@
+import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -117,3 +118,20 @@ def test_width_mask_and_masked_statistics_stay_float32_under_autocast():
     assert mask.dtype == torch.float32
     torch.testing.assert_close(mask, plain_mask)
     torch.testing.assert_close(out, plain, atol=1e-5, rtol=1e-5)
+
+
+def test_a_head_cast_to_bf16_runs_outside_autocast_and_on_the_meta_device():
+    """The float32 statistics are for autocast: a head cast to bf16 (Lightning's bf16-true)
+    keeps bf16 throughout, and "meta" (shape inference, deferred init) has no autocast at all."""
+    from nasiam import SearchableHead
+
+    head = SearchableHead(16, 8, 2).to(torch.bfloat16)
+    for mode in ("softmax", "argmax"):
+        assert head.set_sampling(mode)(torch.randn(4, 16, dtype=torch.bfloat16)).dtype == torch.bfloat16
+    with torch.device("meta"):
+        assert SearchableHead(16, 8, 2)(torch.randn(4, 16)).shape == (4, 8)
+
+
+def test_mix_refuses_a_whole_layers_selection_with_a_clear_error():
+    with pytest.raises(TypeError, match="hard\\[choice\\]"):
+        mix(torch.tensor([0.0, 1.0]), lambda i: torch.ones(2), {"norm": 1})

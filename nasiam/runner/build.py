@@ -107,10 +107,15 @@ def compile_modules(model: SSLFramework) -> list[str]:
     and the framework's bookkeeping (EMA, MoCo's queue) stay eager: the compute is in these
     modules, and the loss's few element-wise ops gain little from fusing."""
     names = ["backbone", *model.slots, "momentum_backbone", "momentum_projector"]
+    sampled = {name for name, head in model.searchable_heads().items() if head.sampling != "softmax"}
+    if "projector" in sampled:
+        sampled.add("momentum_projector")  # it follows the projector's sampled path
     compiled = []
     for name in names:
         module = getattr(model, name, None)
-        if isinstance(module, nn.Module) and any(True for _ in module.parameters()):
+        # a head that samples a path per step (Gumbel, one-shot uniform) changes its graph every
+        # step: dynamo would recompile until its limit, then run it eagerly anyway
+        if isinstance(module, nn.Module) and any(True for _ in module.parameters()) and name not in sampled:
             module.compile()
             compiled.append(name)
     return compiled

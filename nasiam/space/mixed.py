@@ -15,6 +15,7 @@ their indices) still works, at the price of reading the indices back.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Callable, Mapping, Sequence
 
 import torch
@@ -34,8 +35,9 @@ def width_mask(probs: Tensor, inclusion: Tensor) -> Tensor:
     Multiplying a layer's output by it is FBNetV2's differentiable width: the gradient of
     the loss with respect to `p_i` sees exactly the channels that option i adds or removes.
     """
-    with _float32(inclusion):  # probabilities, not activations: bf16 would round them by 0.4 %
-        return probs.float() @ inclusion.float()
+    with _float32(inclusion):  # probabilities, not activations: autocast's bf16 would round them by 0.4 %
+        mask = probs.float() @ inclusion.float()
+    return mask.to(torch.promote_types(probs.dtype, inclusion.dtype))  # a head cast to bf16 stays bf16
 
 
 # How a layer is told to mix: False (softly, every option), True (one-hot weights, the
@@ -57,6 +59,9 @@ def hard_choices(weights: Mapping[str, Tensor], hard: Hard) -> dict[str, int] | 
 def _selected(probs: Tensor, hard: bool | int) -> int | None:
     if hard is False or hard is None:
         return None
+    if isinstance(hard, Mapping):
+        raise TypeError("mix() takes one choice's selected option, not the layer's {choice: index} mapping: "
+                        "pass hard[choice] (see hard_choices), or True to read it from the weights")
     return int(probs.argmax()) if hard is True else int(hard)
 
 
@@ -152,9 +157,13 @@ def masked_layer_norm(z: Tensor, mask: Tensor, weight: Tensor, bias: Tensor, eps
     return torch.addcmul(bias, normed.to(z.dtype), weight)
 
 
-def _float32(tensor: Tensor) -> torch.autocast:
-    """Autocast off on `tensor`'s device: for statistics that must stay in float32."""
-    return torch.autocast(tensor.device.type, enabled=False)
+def _float32(tensor: Tensor) -> contextlib.AbstractContextManager:
+    """Autocast off on `tensor`'s device, where it is on: for statistics that must stay in
+    float32. (Only where it is on: `torch.autocast` refuses devices without autocast, "meta".)"""
+    device = tensor.device.type
+    if torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device):
+        return torch.autocast(device, enabled=False)
+    return contextlib.nullcontext()
 
 
 def pad_features(x: Tensor, width: int) -> Tensor:
