@@ -94,6 +94,9 @@ def images_and_info(args):
     return np.array(ds.images[: args.images]), info  # a writable copy
 
 
+PREFETCH = 2  # batches each DataLoader worker prepares ahead
+
+
 def endless(loader):
     while True:
         yield from loader
@@ -112,9 +115,9 @@ class Feeds:
         workers = torch.utils.data.DataLoader(
             ArrayImageDataset(array, labels, transform=MultiViewTransform(recipe)), batch_size=args.batch,
             shuffle=True, drop_last=True, num_workers=args.workers, pin_memory=device.type == "cuda",
-            persistent_workers=args.workers > 0, prefetch_factor=2 if args.workers > 0 else None)
+            persistent_workers=args.workers > 0, prefetch_factor=PREFETCH if args.workers > 0 else None)
         self._workers = endless(workers)
-        self._prefetched = args.workers * 2  # batches the workers hold ready (prefetch_factor 2)
+        self._prefetched = args.workers * PREFETCH  # batches the workers hold ready
         storage = DeviceImages(torch.from_numpy(array).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels))
         loader = device_loader(DeviceViewSet(storage, torch.arange(len(array)), recipe, device=device), args.batch,
                                rank=0, world_size=1)

@@ -170,9 +170,7 @@ class SearchableHead(nn.Module):
             decision = self._fixed[self.searchable_layers().index(layer)]
             return self._one_hot(layer, {k: layer.choices[k].index(decision[k]) for k in layer.arch})
         # argmax, and the sampling modes at evaluation time: the most probable option
-        names = list(layer.arch)
-        best = torch.stack([layer.arch[k].detach().argmax() for k in names]).tolist()
-        return self._one_hot(layer, dict(zip(names, best)))
+        return self._one_hot(layer, hard_choices(layer.arch, True))  # the logits' argmax, one read
 
     def _weights(self, layer: SearchableLayer) -> tuple[dict[str, Tensor], Hard]:
         if self._sample_cache is None or self.sampling == "softmax":

@@ -113,18 +113,22 @@ class ArchitectureOptimizer:
         computed without gradients), take its gradient with respect to the logits only, and
         update. No weight anywhere receives a gradient: the step never touches `.grad` of
         anything but the logits, whatever modules the loss runs through."""
-        scale = self.loss_scale
         with self.weights_frozen():  # saves the heads' weight-gradient products
             loss = closure()
-            # in float32: 2**16 itself is beyond half precision's largest value
-            grads = torch.autograd.grad(loss.float() * scale if self.loss_scaling else loss, self.arch_params,
-                                        allow_unused=True)
+            grads = self.grad(loss, self.arch_params)
         for p, g in zip(self.arch_params, grads):
-            p.grad = g / scale if g is not None and self.loss_scaling else g
-        metrics = self.finish(beta_weight, loss=loss)
-        if self.loss_scaling:
-            self._update_loss_scale(finite="arch_skipped" not in metrics)
-        return metrics
+            p.grad = g
+        return self.finish(beta_weight, loss=loss)
+
+    def grad(self, loss: Tensor, params: Sequence[Tensor]) -> tuple[Tensor | None, ...]:
+        """`autograd.grad(loss, params)`, through the loss scale when `loss_scaling` (the
+        gradients come back unscaled; `finish(loss=...)` then adjusts the scale)."""
+        if not self.loss_scaling:
+            return torch.autograd.grad(loss, params, allow_unused=True)
+        scale = self.loss_scale
+        # in float32: 2**16 itself is beyond half precision's largest value
+        grads = torch.autograd.grad(loss.float() * scale, params, allow_unused=True)
+        return tuple(None if g is None else g / scale for g in grads)
 
     def _update_loss_scale(self, finite: bool) -> None:
         if not finite:
@@ -144,7 +148,8 @@ class ArchitectureOptimizer:
     @torch.no_grad()
     def finish(self, beta_weight: float | None = None, loss: Tensor | None = None) -> dict[str, float]:
         """Turn the loss gradients on the logits into the update; `loss` (the architecture
-        loss) is reported as "arch_loss". The step reads the GPU back once (the skip decision
+        loss, its gradients taken through `grad`) is reported as "arch_loss", and with
+        `loss_scaling` the loss scale follows whether the gradients were finite. The step reads the GPU back once (the skip decision
         below, with the metrics), not once per number.
 
         1. Average them over ranks (every rank then holds the same logits).
@@ -166,6 +171,8 @@ class ArchitectureOptimizer:
         values = torch.stack(read + ([loss.detach().float()] if loss is not None else [])).tolist()
         finite, rms, reg = values[:3]
         reported = {"arch_loss": values[3]} if loss is not None else {}
+        if loss is not None and self.loss_scaling:
+            self._update_loss_scale(bool(finite))
         if not finite:
             # identical on every rank (the average spreads a NaN), so every rank skips: a
             # loss-scaled fp16 step that overflowed, as GradScaler skips the weights' step
@@ -255,18 +262,7 @@ class Architect:
                              "(a sampled path per evaluation would make the finite difference noise)")
         self.optimizer.zero_grad(set_to_none=True)
         loss = self._second_order_backward(encoded, self._encode(None, train_encoded))
-        metrics = self.arch.finish(beta_weight, loss=loss)
-        if self.arch.loss_scaling:
-            self.arch._update_loss_scale(finite="arch_skipped" not in metrics)
-        return metrics
-
-    def _grad(self, loss: Tensor, params: Sequence[Tensor]) -> tuple[Tensor | None, ...]:
-        """`autograd.grad` of `loss`, through the architecture optimizer's loss scale (fp16)."""
-        if not self.arch.loss_scaling:
-            return torch.autograd.grad(loss, params, allow_unused=True)
-        scale = self.arch.loss_scale
-        grads = torch.autograd.grad(loss.float() * scale, params, allow_unused=True)
-        return tuple(None if g is None else g / scale for g in grads)
+        return self.arch.finish(beta_weight, loss=loss)
 
     def step_from_gradients(self, beta_weight: float | None = None) -> dict[str, float]:
         return self.arch.step_from_gradients(beta_weight)
@@ -280,13 +276,13 @@ class Architect:
         buffer_backup = [b.detach().clone() for b in buffers]  # BN statistics at perturbed weights are dropped
         try:
             with requires_grad(self.arch_params, False):
-                g_train = self._grad(self._loss(train), weights)
+                g_train = self.arch.grad(self._loss(train), weights)
             with torch.no_grad():
                 for w, g in zip(weights, g_train):
                     if g is not None:
                         w.sub_(xi * g)
             val_loss = self._loss(val)
-            grads = self._grad(val_loss, self.arch_params + weights)
+            grads = self.arch.grad(val_loss, self.arch_params + weights)
             d_alpha, d_w = grads[: len(self.arch_params)], grads[len(self.arch_params):]
             norm = torch.sqrt(sum((g * g).sum() for g in d_w if g is not None))
             eps = 0.01 / (norm + 1e-12)
@@ -297,7 +293,7 @@ class Architect:
                         if g is not None:
                             w.copy_(b + direction * eps * g)
                 with requires_grad(weights, False):
-                    hessian_terms.append(self._grad(self._loss(train), self.arch_params))
+                    hessian_terms.append(self.arch.grad(self._loss(train), self.arch_params))
             for p, da, gp, gm in zip(self.arch_params, d_alpha, *hessian_terms):
                 grad = torch.zeros_like(p) if da is None else da.clone()
                 if gp is not None and gm is not None:

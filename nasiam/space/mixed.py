@@ -56,6 +56,12 @@ def hard_choices(weights: Mapping[str, Tensor], hard: Hard) -> dict[str, int] | 
     return {name: int(index) for name, index in hard.items()}
 
 
+def choice_hard(chosen: Mapping[str, int] | None, name: str) -> bool | int:
+    """What `mix` takes for choice `name` of a layer's `hard_choices`: its index, or False
+    (mix softly)."""
+    return False if chosen is None else chosen[name]
+
+
 def _selected(probs: Tensor, hard: bool | int) -> int | None:
     if hard is False or hard is None:
         return None

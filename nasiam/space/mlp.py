@@ -20,6 +20,7 @@ from nasiam.space import registry
 from nasiam.space.genotype import MAX_WIDTH, Genotype, GenotypeError, LayerSpec
 from nasiam.space.mixed import (
     Hard,
+    choice_hard,
     hard_choices,
     masked_layer_norm,
     mix,
@@ -74,8 +75,8 @@ class MLPSearchLayer(SearchableLayer):
         z = self.linear(x)
         mask = width_mask(weights["width"], self.inclusion)
         hard_width = self.widths[chosen["width"]] if chosen is not None else None
-        z = mix(weights["norm"], lambda i: self._norm(i, z, mask, hard_width), _pick(chosen, "norm"))
-        a = mix_elementwise(weights["activation"], self.activations, z, _pick(chosen, "activation"))
+        z = mix(weights["norm"], lambda i: self._norm(i, z, mask, hard_width), choice_hard(chosen, "norm"))
+        a = mix_elementwise(weights["activation"], self.activations, z, choice_hard(chosen, "activation"))
         if keep is None:
             return a * mask
         if chosen is not None:
@@ -101,11 +102,6 @@ class MLPSearchLayer(SearchableLayer):
             # m equals BN(z) with mean m - b.
             state["norm.running_mean"] -= bias[:width]
         return [(spec, state)], width
-
-
-def _pick(chosen: Mapping[str, int] | None, name: str) -> bool | int:
-    """What `mix` takes for one choice: its selected index, or False to mix softly."""
-    return False if chosen is None else chosen[name]
 
 
 def _as_tuple(values, kind: str) -> tuple:

@@ -30,7 +30,7 @@ from torch import Tensor
 
 from nasiam.space import registry
 from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
-from nasiam.space.mixed import Hard, hard_choices, mix
+from nasiam.space.mixed import Hard, choice_hard, hard_choices, mix
 from nasiam.space.spaces import ExportedLayer, FixedLayer, SearchableLayer, SearchSpace, register_space
 
 PAPER_OPS = ("linear_relu", "linear_silu", "linear_hardswish", "linear_elu", "identity", "avgpool_3x3", "maxpool_3x3")
@@ -111,8 +111,7 @@ class NASiamSearchLayer(SearchableLayer):
                 return base()
             return shared() if self.widens else self.activations[op](shared())
 
-        chosen = hard_choices(weights, hard)
-        return mix(weights["op"], branch, False if chosen is None else chosen["op"])
+        return mix(weights["op"], branch, choice_hard(hard_choices(weights, hard), "op"))
 
     def export(self, decision: Mapping[str, Any], in_width: int) -> tuple[list[ExportedLayer], int]:
         op = decision["op"]
