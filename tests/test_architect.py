@@ -265,3 +265,25 @@ def test_the_loss_scale_backs_off_on_overflow_and_grows_after_2000_finite_steps(
     arch._finite_steps = 1999
     arch.step(lambda: head(x).pow(2).mean())
     assert arch.loss_scale == 2.0 ** 16
+
+
+def test_the_loss_scale_is_checkpointed_and_old_checkpoints_still_load(tmp_path):
+    head, x = SearchableHead(4, 3, 1, MLPSpace(widths=(2, 4))), torch.randn(8, 4)
+    arch = ArchitectureOptimizer(head, loss_scaling=True)
+    arch.step(lambda: head(x).sum() * float("inf"))  # overflow: the scale backs off to 2**15
+    arch.step(lambda: head(x).pow(2).mean())
+    torch.save(arch.state_dict(), tmp_path / "arch.pt")
+    state = torch.load(tmp_path / "arch.pt", weights_only=True)
+
+    resumed = ArchitectureOptimizer(head, loss_scaling=True)
+    resumed.load_state_dict(state)
+    assert (resumed.loss_scale, resumed._finite_steps) == (2.0 ** 15, 1)
+    # the Adam state comes back whole, beside the scale
+    assert resumed.optimizer.state_dict()["state"].keys() == arch.optimizer.state_dict()["state"].keys()
+
+    unscaled = ArchitectureOptimizer(head)  # resumed without fp16: no scale to restore
+    unscaled.load_state_dict(state)
+    assert unscaled.loss_scale == 1.0
+    old_format = ArchitectureOptimizer(head, loss_scaling=True)  # a checkpoint from before the scale was saved
+    old_format.load_state_dict(arch.optimizer.state_dict())
+    assert old_format.loss_scale == 2.0 ** 16

@@ -68,8 +68,8 @@ class ArchitectureOptimizer:
             dynamic scale, as `torch.amp.GradScaler` does for weights, because the gradients
             reaching the logits (1e-4 and far less inside the heads) underflow half precision.
             The scale starts at 2**16, halves on every step whose gradients are not finite (that
-            step is skipped) and doubles after 2000 finite ones; it is not checkpointed (a
-            resumed run finds its level again within a few steps).
+            step is skipped) and doubles after 2000 finite ones. `state_dict` carries it, so a
+            resumed run does not start again from 2**16 (and skip steps to find its level).
 
     In your loop::
 
@@ -200,10 +200,19 @@ class ArchitectureOptimizer:
             offset += g.numel()
 
     def state_dict(self) -> dict:
-        return self.optimizer.state_dict()
+        state = dict(self.optimizer.state_dict())
+        if self.loss_scaling:
+            state["loss_scale"], state["loss_scale_finite_steps"] = self.loss_scale, self._finite_steps
+        return state
 
     def load_state_dict(self, state: dict) -> None:
+        state = dict(state)
+        scale, finite_steps = state.pop("loss_scale", None), state.pop("loss_scale_finite_steps", 0)
         self.optimizer.load_state_dict(state)
+        # a checkpoint from a run without loss scaling (or from before it was saved) leaves the
+        # scale where it starts; a run resumed without fp16 does not need one
+        if self.loss_scaling and scale is not None:
+            self.loss_scale, self._finite_steps = float(scale), int(finite_steps)
 
 
 class Architect:
