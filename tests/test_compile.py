@@ -14,6 +14,7 @@ from nasiam import NASHead
 from nasiam.cli import main
 from nasiam.frameworks import create_framework
 from nasiam.runner.build import compile_modules
+from nasiam.search import Architect
 
 dynamo = pytest.importorskip("torch._dynamo")
 
@@ -82,3 +83,60 @@ def test_heads_that_sample_a_path_per_step_stay_eager(eager_compile):
                              proj_hidden_dim=16, proj_output_dim=8, queue_size=16)
     model.set_sampling("gumbel", 1.0)
     assert compile_modules(model) == ["backbone", "momentum_backbone"]
+
+
+@pytest.fixture
+def aot_compile(monkeypatch):
+    """`nn.Module.compile` on dynamo's aot_eager backend: unlike "eager", it builds the autograd
+    graph ahead of time, as inductor does, without generating code."""
+    original = nn.Module.compile
+    monkeypatch.setattr(nn.Module, "compile", lambda self, *a, **kw: original(self, *a, **{**kw, "backend": "aot_eager"}))
+    key = "skip_tensor_guards_with_matching_dict_tags"  # compile_modules sets it for the process
+    saved = getattr(dynamo.config, key, None)
+    dynamo.reset()
+    yield
+    dynamo.reset()
+    if saved is not None:
+        setattr(dynamo.config, key, saved)
+
+
+def test_a_compiled_search_takes_both_its_weight_and_architecture_steps(aot_compile):
+    """The weight step freezes the logits and the architecture step the weights. torch 2.11's
+    dynamo did not see that flip (it skips the guards of parameters whose module dict is
+    unchanged) and re-ran the graph traced for the weight step: the architecture loss had no
+    gradient. `compile_modules` turns the shortcut off. (Newer torch guards the flip anyway: this
+    fails on 2.11, the GPU machines' version, not on 2.14.)"""
+    torch.manual_seed(0)
+    model = create_framework("simsiam", nn.Sequential(nn.Flatten(), nn.Linear(12, 8)), 8, heads="search",
+                             proj_hidden_dim=16, proj_output_dim=8, pred_hidden_dim=4)
+    compile_modules(model)
+    architect = Architect(model, lr=0.1)
+    weights = torch.optim.SGD(model.weight_parameters(), lr=0.1)
+    logits = [p.detach().clone() for p in model.arch_parameters()]
+    views = [torch.randn(4, 3, 2, 2), torch.randn(4, 3, 2, 2)]
+    for _ in range(2):
+        with architect.weights_step():
+            model(views)["loss"].backward()
+        weights.step()
+        weights.zero_grad()
+        architect.step(views)
+    assert not all(torch.equal(a, b) for a, b in zip(logits, model.arch_parameters()))
+
+
+def test_a_searchable_head_compiles_into_one_graph_under_autocast(monkeypatch):
+    """The float32 sections inside a head asked `torch.amp.is_autocast_available`, which torch
+    2.11's dynamo cannot trace: a graph break at every call, 9-11 graphs per head. Here it is
+    made untraceable on purpose, whatever this torch's dynamo can do."""
+    real = torch.amp.is_autocast_available
+
+    def untraceable(device_type):
+        dynamo.graph_break()
+        return real(device_type)
+
+    monkeypatch.setattr(torch.amp, "is_autocast_available", untraceable)
+    dynamo.reset()
+    head = create_framework("simsiam", nn.Flatten(), 8, heads="search", proj_hidden_dim=16,
+                            proj_output_dim=8, pred_hidden_dim=4).projector
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        explained = dynamo.explain(head)(torch.randn(4, 8))
+    assert explained.graph_count == 1, [r.reason for r in explained.break_reasons]

@@ -167,9 +167,13 @@ def _float32(tensor: Tensor) -> contextlib.AbstractContextManager:
     """Autocast off on `tensor`'s device, where it is on: for statistics that must stay in
     float32. (Only where it is on: `torch.autocast` refuses devices without autocast, "meta".)"""
     device = tensor.device.type
-    if torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device):
-        return torch.autocast(device, enabled=False)
-    return contextlib.nullcontext()
+    if torch.compiler.is_compiling():
+        # compiled code runs on devices with autocast, and dynamo cannot trace
+        # `is_autocast_available` (torch 2.11: a graph break at every call, 9 graphs per head)
+        enabled = torch.is_autocast_enabled(device)
+    else:
+        enabled = torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device)
+    return torch.autocast(device, enabled=False) if enabled else contextlib.nullcontext()
 
 
 def pad_features(x: Tensor, width: int) -> Tensor:
