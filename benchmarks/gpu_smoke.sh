@@ -9,7 +9,8 @@
 # FASHION_MNIST_DIR holds train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz and the t10k
 # pair (on the device machine: copied into .data/fashion-mnist/, ignored by git). About 3-6
 # minutes on one GPU, most of it start-up and the --compile runs' compilation.
-# NASIAM_SMOKE_CPU=1 checks the script itself on a CPU (cpu data, 32-true for fp16, no compile).
+# NASIAM_SMOKE_CPU=1 runs it on a CPU (cpu data, 32-true for fp16; --compile with inductor on the
+# CPU, a few minutes): benchmarks/device_dry_run.sh does so in a copy of the GPU machines' Python.
 set -euo pipefail
 
 DATA=${1:?usage: bash benchmarks/gpu_smoke.sh FASHION_MNIST_DIR [OUT_DIR]}
@@ -22,7 +23,7 @@ for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-
 done
 ACCEL=gpu DEV=gpu FP16=16-mixed COMPILE=--compile SUBSET=4096 BATCH=256
 if [[ "${NASIAM_SMOKE_CPU:-0}" == 1 ]]; then
-  ACCEL=cpu DEV=cpu FP16=32-true COMPILE= SUBSET=512 BATCH=64
+  ACCEL=cpu DEV=cpu FP16=32-true SUBSET=512 BATCH=64
 else
   "$PY" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device: this smoke test needs a GPU')"
 fi

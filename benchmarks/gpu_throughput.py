@@ -10,6 +10,8 @@ PYTHONPATH is enough. Two calls, each inside the 10-minute limit of one command:
     bash benchmarks/gpu_smoke.sh .data/fashion-mnist /tmp/smoke 2>&1 | tee $OUT/smoke.log
 
 (the second with `.data/fashion-mnist`, the four IDX .gz files, carried; see gpu_smoke.sh).
+Before spending device time, `bash benchmarks/device_dry_run.sh` runs both on a CPU in a copy of
+that machine's Python environment.
 
 For each step — a plain SimSiam step, the search step (bilevel: weight step + architecture
 step on another batch; joint: one backward) — and each feed, timed in interleaved rounds

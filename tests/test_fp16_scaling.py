@@ -44,3 +44,14 @@ def test_fp16_search_reports_unscaled_logit_gradients(cuda_like_fp16, tmp_path, 
                  "--run_name=r"]) == 0
     rms = _arch_grad_rms(tmp_path / "r")
     assert rms and max(rms) < 1.0, rms
+
+
+def test_an_fp16_search_checkpoints_its_architecture_loss_scale(cuda_like_fp16, tmp_path):
+    """The checkpoint carries the architecture step's loss scale, so `--resume` goes on at the
+    level the run had found instead of starting again at 2**16 (and skipping steps to find it)."""
+    from nasiam.runner.checkpoint import load_checkpoint
+
+    assert main(["search", *SEARCH, "--precision=16-mixed", f"--out_dir={tmp_path}", "--run_name=r"]) == 0
+    state = load_checkpoint(tmp_path / "r" / "checkpoints" / "last.ckpt")["arch_optimizer"]
+    # the scale starts at 2**16 and halves on each overflow (CPU fp16 overflows now and then)
+    assert state["loss_scale"] in {2.0 ** k for k in range(17)} and state["loss_scale_finite_steps"] >= 0

@@ -196,6 +196,7 @@ def test_help_lists_every_option_with_its_default(capsys):
 def test_multi_trial_strategies_pick_the_best_scored_genotype(tmp_path, strategy):
     import csv
 
+    pytest.importorskip("optuna")  # the multi-trial strategies' optional extra, nasiam[optuna]
     assert run(tmp_path, f"--strategy={strategy}", "--genotype_trials=8", "--trial_batches=2") == 0
     run_dir = tmp_path / "run"
     trials = list(csv.DictReader(open(run_dir / "trials.csv")))

@@ -44,6 +44,8 @@ def test_the_schema_check_catches_a_broken_sweep():
 @pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.stem)
 def test_sweep_parameters_are_search_options_of_the_right_type(path):
     sweep = read_sweep(path)
+    if {"tpe", "random"} & set(sweep["parameters"].get("strategy", {}).get("values", [])):
+        pytest.importorskip("optuna")  # those strategies' optional extra, nasiam[optuna]
     for name, spec in sweep["parameters"].items():
         values = spec.get("values", [spec.get("value", spec.get("min"))])
         for value in values:
@@ -82,6 +84,7 @@ def test_sweep_distributions_map_to_optuna():
 
 
 def test_nasiam_sweep_runs_trials_and_resumes_from_its_sqlite_file(tmp_path, capsys):
+    pytest.importorskip("optuna")  # nasiam sweep runs on Optuna (nasiam[optuna])
     smoke = Path(__file__).parent.parent / "recipes" / "sweeps" / "cpu_smoke.yaml"
     args = ["sweep", "--config", str(smoke), "--sweep_dir", str(tmp_path)]
     assert main([*args, "--trials", "2"]) == 0
@@ -98,6 +101,7 @@ def test_nasiam_sweep_runs_trials_and_resumes_from_its_sqlite_file(tmp_path, cap
 
 
 def test_sweep_prunes_a_trial_whose_epoch_metric_trails_the_median(tmp_path, monkeypatch):
+    pytest.importorskip("optuna")  # nasiam sweep runs on Optuna (nasiam[optuna])
     import nasiam.runner.search as search_module
     from nasiam.runner.sweep import run_sweep
 

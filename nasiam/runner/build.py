@@ -110,8 +110,6 @@ def compile_modules(model: SSLFramework) -> list[str]:
     sampled = {name for name, head in model.searchable_heads().items() if head.sampling != "softmax"}
     if "projector" in sampled:
         sampled.add("momentum_projector")  # it follows the projector's sampled path
-    if model.searchable_heads():
-        _guard_requires_grad_of_parameters()
     compiled = []
     for name in names:
         module = getattr(model, name, None)
@@ -121,20 +119,6 @@ def compile_modules(model: SSLFramework) -> list[str]:
             module.compile()
             compiled.append(name)
     return compiled
-
-
-def _guard_requires_grad_of_parameters() -> None:
-    """A search flips `requires_grad` on the heads' parameters: the weight step freezes the
-    logits, the architecture step the weights. Dynamo skips the guards on tensors held in a
-    dict whose tag has not changed (`skip_tensor_guards_with_matching_dict_tags`, the
-    parameters of an unchanged module), and torch 2.11 does not see the flip (2.12 and later
-    do): the architecture step re-runs the graph traced for the weight step, and its loss comes
-    back without a gradient. This turns that shortcut off for the process (a few more guard
-    checks per call of a compiled module)."""
-    from torch._dynamo import config
-
-    if hasattr(config, "skip_tensor_guards_with_matching_dict_tags"):
-        config.skip_tensor_guards_with_matching_dict_tags = False
 
 
 @dataclass

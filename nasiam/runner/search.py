@@ -88,12 +88,12 @@ class SearchRun(Run):
 
     def state(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "weight_optimizer": self.weight_opt.state_dict(),
-                "arch_optimizer": self.architect.optimizer.state_dict(), "alpha_rows": self.alpha_rows}
+                "arch_optimizer": self.architect.state_dict(), "alpha_rows": self.alpha_rows}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.weight_opt.load_state_dict(state["weight_optimizer"])
-        self.architect.optimizer.load_state_dict(state["arch_optimizer"])
+        self.architect.load_state_dict(state["arch_optimizer"])
         self.alpha_rows = list(state["alpha_rows"])
 
     # -- the step ---------------------------------------------------------------------

@@ -56,6 +56,23 @@ def requires_grad(params: Sequence[nn.Parameter], flag: bool) -> Iterator[None]:
             p.requires_grad_(s)
 
 
+def guard_requires_grad_flips() -> None:
+    """Make `torch.compile` see the `requires_grad` flips of a search (called by every
+    `ArchitectureOptimizer`, so before the first compiled call of a search loop).
+
+    The weight step freezes the logits and the architecture step the weights (`requires_grad`
+    above). Dynamo skips the guards on tensors held in a dict whose tag has not changed
+    (`skip_tensor_guards_with_matching_dict_tags`: the parameters of an unchanged module), and
+    torch 2.11 then misses the flip (2.12-2.14 do not; older ones are untested): a compiled
+    head re-runs the graph traced for the other step, and the architecture loss comes back
+    without a gradient. This turns that shortcut off for the process, for good (a few more
+    guard checks per call of a compiled module; nothing changes for eager modules)."""
+    from torch._dynamo import config
+
+    if getattr(config, "skip_tensor_guards_with_matching_dict_tags", False):
+        config.skip_tensor_guards_with_matching_dict_tags = False
+
+
 class ArchitectureOptimizer:
     """Updates the architecture logits of searchable heads; works in any training loop.
 
@@ -97,6 +114,7 @@ class ArchitectureOptimizer:
         self.loss_scaling = loss_scaling
         self.loss_scale = 2.0 ** 16 if loss_scaling else 1.0
         self._finite_steps = 0  # since the scale last changed
+        guard_requires_grad_flips()  # the heads may be compiled, now or later
 
     def frozen(self):
         """Context for the weight step: the logits are frozen, so the weights' backward
@@ -243,6 +261,13 @@ class Architect:
     def weights_step(self):
         """Context for the weight step (logits frozen)."""
         return self.arch.frozen()
+
+    def state_dict(self) -> dict:
+        """The logits' optimizer state, with the fp16 loss scale (`ArchitectureOptimizer`)."""
+        return self.arch.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.arch.load_state_dict(state)
 
     def _encode(self, views: Sequence[Tensor] | None, encoded: Encoded | None) -> Encoded:
         if encoded is not None:

@@ -168,9 +168,9 @@ def _float32(tensor: Tensor) -> contextlib.AbstractContextManager:
     float32. (Only where it is on: `torch.autocast` refuses devices without autocast, "meta".)"""
     device = tensor.device.type
     if torch.compiler.is_compiling():
-        # compiled code runs on devices with autocast, and dynamo cannot trace
-        # `is_autocast_available` (torch 2.11: a graph break at every call, 9 graphs per head)
-        enabled = torch.is_autocast_enabled(device)
+        # dynamo cannot trace `is_autocast_available` (torch 2.11: a graph break at every call,
+        # 9 graphs per head); compiled code runs on devices with autocast, or traces on "meta"
+        enabled = device != "meta" and torch.is_autocast_enabled(device)
     else:
         enabled = torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device)
     return torch.autocast(device, enabled=False) if enabled else contextlib.nullcontext()
