@@ -13,7 +13,8 @@
 #   2. gpu_smoke.sh with NASIAM_SMOKE_CPU=1: every search and pretrain run of the GPU smoke test,
 #      --compile included (inductor on CPU: a few minutes), fp16 as 32-true.
 # It found that `nasiam search --compile` crashed under torch 2.11 at its first architecture step
-# (a dynamo guard the newer torch of the dev environment does not skip). About 10 minutes.
+# (a dynamo guard the newer torch of the dev environment does not skip). About 15-25 minutes on
+# two cores, the install and the compiled runs most of it.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
