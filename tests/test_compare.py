@@ -216,6 +216,25 @@ def test_compare_runs_resumes_and_reports(tmp_path):
     assert [r.knn_top1 for r in second["records"]] == [r.knn_top1 for r in records]
 
 
+@pytest.mark.parametrize("rows, search_runs_again", [("default,search:argmax", False), ("search:argmax,search+init", True)])
+def test_an_archived_search_without_weights_runs_again_only_for_rows_that_continue_from_them(
+        tmp_path, rows, search_runs_again):
+    """An archive of the small files (summary, genotype; benchmarks/head_quality.py keeps one)
+    is enough for a row that trains the searched head afresh; a one-stage (+init) row needs
+    the search's weights, so the search runs again."""
+    from nasiam.compare.executor import pending_jobs
+
+    plan, out = prepare(rows, seeds=[0], out=tmp_path, options=RUN)
+    search = next(job.name for job in plan.jobs if job.command == "search")
+    (out / "runs" / search).mkdir(parents=True)
+    (out / "runs" / search / "summary.json").write_text("{}")
+    (out / "runs" / search / "genotype.json").write_text("{}")
+    pending, skipped = pending_jobs(plan.jobs, out / "runs")
+    assert (search in skipped) is not search_runs_again
+    assert (search in [job.name for job in pending]) is search_runs_again
+    assert all(job.command == "pretrain" for job in pending if job.name != search)
+
+
 def test_rows_of_one_seed_see_the_same_batches(tmp_path, monkeypatch):
     """Pairing inside the runner: the data stream is re-seeded after the model is built, so
     heads that draw different numbers of random values at init still see the same views."""

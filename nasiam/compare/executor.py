@@ -38,15 +38,35 @@ class ExecutionReport:
     failures: list[JobFailure] = field(default_factory=list)
 
 
-def _done(runs: Path, name: str) -> bool:
-    """A finished run. A search also needs the weights its one-stage rows continue from (a
-    summary copied without them, e.g. from an archive, does not count)."""
+def _done(runs: Path, name: str, weights: bool = True) -> bool:
+    """A finished run. With `weights`, a search also needs the weights its one-stage (+init)
+    rows continue from: a summary and genotype copied without them, e.g. from an archive of
+    the small files, are enough for rows that train the searched head afresh, not for those."""
     run = runs / name
     if not (run / "summary.json").is_file():
         return False
-    if (run / "genotype.json").is_file() or (run / "genotype.rejected.json").is_file():
+    if weights and ((run / "genotype.json").is_file() or (run / "genotype.rejected.json").is_file()):
         return (run / "backbone.safetensors").is_file() or (run / "genotype.rejected.json").is_file()
     return True
+
+
+def _weights_needed(jobs: list[Job], name: str) -> bool:
+    """Whether a job after `name` continues from its weights."""
+    return any(j.needs_weights for j in jobs if name in j.after)
+
+
+def pending_jobs(jobs: list[Job], runs: Path) -> tuple[list[Job], list[str]]:
+    """(the jobs to run, the names of those done already)."""
+    pending, skipped = [], []
+    for job in jobs:
+        dependents = [j for j in jobs if job.name in j.after]
+        summarised = (runs / job.name / "summary.json").is_file()
+        if _done(runs, job.name, _weights_needed(jobs, job.name)) or (
+                summarised and dependents and all(_done(runs, j.name) for j in dependents)):
+            skipped.append(job.name)   # (a search whose rows are all done needs no weights)
+        else:
+            pending.append(job)
+    return pending, skipped
 
 
 def _tail(path: Path, lines: int = 8) -> str:
@@ -64,14 +84,7 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
     report = ExecutionReport()
     threads = threads or max(1, (os.cpu_count() or 1) // max_jobs)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    pending: list[Job] = []
-    for job in jobs:
-        dependents = [j for j in jobs if job.name in j.after]
-        summarised = (runs / job.name / "summary.json").is_file()
-        if _done(runs, job.name) or (summarised and dependents and all(_done(runs, j.name) for j in dependents)):
-            report.skipped.append(job.name)   # (a search whose rows are all done needs no weights)
-        else:
-            pending.append(job)
+    pending, report.skipped = pending_jobs(jobs, runs)
     failed: set[str] = set()
     running: dict[str, tuple[subprocess.Popen, Job, Path, float]] = {}
     total = len(pending)
@@ -85,7 +98,7 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                     failed.add(job.name)
                     report.failures.append(JobFailure(job.name, None, "", f"not run: {', '.join(job.after)} failed"))
                     continue
-                if not all(_done(runs, d) for d in job.after):
+                if not all(_done(runs, d, job.needs_weights) for d in job.after):
                     continue  # its search is still running
                 pending.remove(job)
                 options = job.options()

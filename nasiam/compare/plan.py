@@ -36,6 +36,7 @@ class Job:
     after: tuple[str, ...] = ()
     row: str | None = None
     head_id: str | None = None
+    needs_weights: bool = False                   # continues from its search's weights (+init), not only its genotype
 
 
 @dataclass
@@ -138,7 +139,8 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
                 if spec.init:
                     search_cfg = load_config(SearchConfig, None, {**shared, **search_options[spec.search_key]})
                     opts = {**row_opts, "init": str(search_dir), "epochs": str(one_stage_epochs(pretrain_cfg, search_cfg))}
-                    plan.jobs.append(_pretrain(name, seed, opts, spec.label, spec.label, after=(search_dir.name,)))
+                    plan.jobs.append(_pretrain(name, seed, opts, spec.label, spec.label, after=(search_dir.name,),
+                                               needs_weights=True))
                 else:
                     def options(o=row_opts, d=search_dir, argmax=spec.argmax, n=name):
                         argmax_file = d / "genotype.argmax.json"
@@ -148,6 +150,7 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
     return plan
 
 
-def _pretrain(name: str, seed: int, options: dict[str, str], row: str, head_id: str, after: tuple[str, ...] = ()) -> Job:
+def _pretrain(name: str, seed: int, options: dict[str, str], row: str, head_id: str, after: tuple[str, ...] = (),
+              needs_weights: bool = False) -> Job:
     opts = {**options, "run_name": name}
-    return Job(name, "pretrain", seed, lambda: _cli(opts), after, row, head_id)
+    return Job(name, "pretrain", seed, lambda: _cli(opts), after, row, head_id, needs_weights)
