@@ -8,7 +8,7 @@
 # (which carries lightning_fabric), timm, safetensors, numpy, matplotlib, tqdm, pyyaml, scipy; no
 # wandb, optuna, lightly or tensorboard, and no registry, so nasiam runs from the checkout on
 # PYTHONPATH, uninstalled. This builds that environment once (DEVICE_VENV, default
-# ~/.cache/nasiam/device-venv; about 3 GB, a few minutes) and runs, on CPU:
+# ~/.cache/nasiam/device-venv; about 5 GB, a few minutes) and runs, on CPU:
 #   1. gpu_throughput.py --compile (its tiny version: every step and feed, compiled with inductor);
 #   2. gpu_smoke.sh with NASIAM_SMOKE_CPU=1: every search and pretrain run of the GPU smoke test,
 #      --compile included (inductor on CPU: a few minutes), fp16 as 32-true.
