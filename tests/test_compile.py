@@ -29,7 +29,7 @@ GUARD_FLAG = "skip_tensor_guards_with_matching_dict_tags"  # an ArchitectureOpti
 
 @pytest.fixture(autouse=True)
 def dynamo_guard_flag_at_its_default():
-    """Each test starts from dynamo's default (on), whatever an earlier test's compile_modules left."""
+    """Each test starts from dynamo's default (on), whatever an earlier test's ArchitectureOptimizer left."""
     saved = getattr(dynamo.config, GUARD_FLAG, None)
     if saved is not None:
         setattr(dynamo.config, GUARD_FLAG, True)

@@ -50,18 +50,13 @@ def _done(runs: Path, name: str, weights: bool = True) -> bool:
     return True
 
 
-def _weights_needed(jobs: list[Job], name: str) -> bool:
-    """Whether a job after `name` continues from its weights."""
-    return any(j.needs_weights for j in jobs if name in j.after)
-
-
 def pending_jobs(jobs: list[Job], runs: Path) -> tuple[list[Job], list[str]]:
     """(the jobs to run, the names of those done already)."""
     pending, skipped = [], []
     for job in jobs:
         dependents = [j for j in jobs if job.name in j.after]
         summarised = (runs / job.name / "summary.json").is_file()
-        if _done(runs, job.name, _weights_needed(jobs, job.name)) or (
+        if _done(runs, job.name, weights=any(j.needs_weights for j in dependents)) or (
                 summarised and dependents and all(_done(runs, j.name) for j in dependents)):
             skipped.append(job.name)   # (a search whose rows are all done needs no weights)
         else:

@@ -66,7 +66,8 @@ def guard_requires_grad_flips() -> None:
     torch 2.11 then misses the flip (2.12-2.14 do not; older ones are untested): a compiled
     head re-runs the graph traced for the other step, and the architecture loss comes back
     without a gradient. This turns that shortcut off for the process, for good (a few more
-    guard checks per call of a compiled module; nothing changes for eager modules)."""
+    guard checks per call of a compiled module; nothing changes for eager modules). It imports
+    torch._dynamo, about a second once per process where nothing had (Fabric and Lightning do)."""
     from torch._dynamo import config
 
     if getattr(config, "skip_tensor_guards_with_matching_dict_tags", False):
