@@ -52,10 +52,10 @@ run search-joint-fp16 search "${SEARCH[@]}" --mode=joint --precision=$FP16 --dat
 run search-compile search "${SEARCH[@]}" --precision=bf16-mixed --data_device=$DEV $COMPILE
 run search-workers search "${SEARCH[@]}" --precision=bf16-mixed --data_device=workers --num_workers=2
 run search-verify search --warmup_epochs=1 --selection=verify --verify_top_k=2 --precision=bf16-mixed --data_device=$DEV
-run pretrain-bf16 pretrain --precision=bf16-mixed --data_device=$DEV "--init=$OUT/search-bf16" --linear_probe_epochs=2
-run pretrain-fp16 pretrain --precision=$FP16 --data_device=$DEV "--init=$OUT/search-fp16" --linear_probe_epochs=2
+run pretrain-bf16 pretrain --precision=bf16-mixed --data_device=$DEV "--init=$OUT/search-bf16" --linear_probe=true
+run pretrain-fp16 pretrain --precision=$FP16 --data_device=$DEV "--init=$OUT/search-fp16" --linear_probe=true
 run pretrain-compile pretrain --precision=bf16-mixed --data_device=$DEV $COMPILE "--init=$OUT/search-compile" \
-  --linear_probe_epochs=2
+  --linear_probe=true
 
 "$PY" - "$OUT" <<'EOF'
 import json
@@ -112,7 +112,7 @@ def syncs(label, command, subset, extra):
 
 
 for label, command, extra, steps in (
-        ("pretrain", "pretrain", ["--linear_probe_epochs=0"], 16),
+        ("pretrain", "pretrain", ["--linear_probe=false"], 16),
         ("search", "search", ["--warmup_epochs=0", "--selection=argmax"], 8),
         ("search-gumbel", "search", ["--warmup_epochs=0", "--selection=argmax", "--strategy=gumbel"], 8)):
     few, more = syncs(label, command, 4096, extra), syncs(label, command, 8192, extra)

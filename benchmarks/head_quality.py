@@ -40,6 +40,10 @@ Both reported in full whatever they show, beside the five-seed table (which stay
     python benchmarks/head_quality.py --quick      # a smoke test of the pipeline (synthetic data)
     python benchmarks/head_quality.py --ten_seeds  # 3 rows x seeds 5-9: ~20 min per seed; resumable
 
+Archived protocol: it evaluates as nasiam did before issue #22 (a 5,000-image kNN bank, a
+30-epoch Adam probe), options that no longer exist. Re-run it from the commit that ran it:
+`git worktree add ../hq cc56959 && cd ../hq && python benchmarks/head_quality.py ...`.
+
 Runs go to benchmarks/out/head_quality/ (ignored by git); the small files (summaries,
 genotypes, tables) are archived in benchmarks/results/head_quality/ after every call and
 restored from there first, so a benchmark split over several sessions continues from what the
@@ -187,6 +191,11 @@ def main(argv=None) -> None:
     parser.add_argument("--ten_seeds", action="store_true", help="the declared extension: default, random and "
                                                                  "search:argmax on seeds 0-9 (see above)")
     args = parser.parse_args(argv)
+    from nasiam.config import PretrainConfig
+
+    if "linear_probe_epochs" not in PretrainConfig.__dataclass_fields__:
+        parser.error("this archived protocol needs the evaluation options of commit cc56959 (see the docstring); "
+                     "benchmarks/ceiling.py runs with today's evaluation")
     if args.ten_seeds and (args.quick or args.heads != HEADS or args.seeds != parser.get_default("seeds")):
         parser.error("--ten_seeds is a declared protocol: its rows and seeds are fixed, and it has no --quick")
     name = "head_quality_quick" if args.quick else "head_quality_10seeds" if args.ten_seeds else "head_quality"

@@ -121,7 +121,8 @@ class RunConfig:
     wandb_entity: str | None = _opt(None, "W&B entity (default: wandb's: $WANDB_ENTITY or your default entity)")
     knn_every: int = _opt(0, "kNN accuracy every N epochs (0: only at the end)")
     knn_k: int = _opt(200, "neighbours of the kNN monitor")
-    knn_subset: int | None = _opt(5000, "labelled train images in the kNN memory bank (none: all)")
+    knn_subset: int | None = _opt(None, "train images in the memory bank of kNN and the linear probe (none: the whole "
+                                        "training split, as lightly and solo-learn evaluate)")
 
     @property
     def log_sinks(self) -> list[str]:
@@ -188,8 +189,9 @@ class PretrainConfig(RunConfig):
                                 "genotype.json (freshly initialised); with --init the searched heads are used")
     init: str | None = _opt(None, "a search run directory: continue from its preserved backbone and head weights "
                                   "(one-stage, SSWP-NAS style) instead of random init")
-    linear_probe_epochs: int = _opt(30, "epochs of the linear probe fitted at the end on the kNN memory bank's "
-                                        "frozen features, scored on the test split (0: none)")
+    linear_probe: bool = _opt(True, "fit the linear probe at the end (converged L-BFGS logistic regression on the "
+                                    "kNN memory bank's frozen features, penalty chosen on a held-out share of them, "
+                                    "scored on the test split)")
 
 
 # Keys that change the model or its parameters' shapes: a run can only resume under the same.

@@ -118,10 +118,12 @@ def mocov3_predictor(hidden_dim: int = 4096, out_dim: int = 256) -> Genotype:
 
 @register_preset("directpred_predictor")
 def directpred_predictor(out_dim: int = 2048) -> Genotype:
-    """A linear predictor, one `Linear(d, d)` without norm, activation or bias: the baseline
-    of DirectPred (Tian et al. 2021, arXiv 2102.06810), who show that a linear predictor
-    trained by gradient descent matches SimSiam's MLP one. A strong baseline for predictor
-    search, which keeps proposing near-linear predictors."""
+    """A linear predictor, one `Linear(d, d)` without norm, activation or bias, trained by
+    gradient descent like any head. DirectPred (Tian, Chen & Ganguli 2021, arXiv 2102.06810)
+    sets such a predictor in closed form from its input's correlation matrix and finds that
+    closed-form predictor comparable to SimSiam's 2-layer MLP and better than a *trained*
+    linear predictor (by 2.5 % at 300 epochs, 5 % at 60): this trained one is the weaker
+    baseline of that paper, not DirectPred itself."""
     return _genotype("directpred_predictor", [_output(out_dim, "none", bias=False)],
                      "Tian, Chen & Ganguli 2021 (arXiv 2102.06810)")
 

@@ -20,7 +20,7 @@ from nasiam.runner.errors import CheckpointError
 from nasiam.runner.pretrain import PretrainRun
 
 PRETRAIN = [a for a in TINY if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr"))] + [
-    "--subset=256", "--knn_subset=64", "--linear_probe_epochs=0", "--log_every_n_steps=1", "--accelerator=cpu"]
+    "--subset=256", "--knn_subset=64", "--linear_probe=false", "--log_every_n_steps=1", "--accelerator=cpu"]
 
 
 def _free_port() -> int:

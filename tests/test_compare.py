@@ -192,7 +192,7 @@ def test_spearman_and_bootstrap_by_hand():
 
 # -- end to end ---------------------------------------------------------------------------------
 def test_compare_runs_resumes_and_reports(tmp_path):
-    options = {**RUN, "epochs": "1", "knn_every": "0", "linear_probe_epochs": "5"}
+    options = {**RUN, "epochs": "1", "knn_every": "0", "linear_probe": "true"}
     lines = []
     first = compare("default,directpred,random:1", seeds="0,1", out=tmp_path, options=options, jobs=2,
                     say=lines.append)
@@ -246,7 +246,7 @@ def test_rows_of_one_seed_see_the_same_batches(tmp_path, monkeypatch):
     def first_views(head, seed):
         cfg = load_config(PretrainConfig, None, {**RUN, "epochs": "1", "seed": str(seed), "head": head,
                                                  "out_dir": str(tmp_path), "run_name": f"{seed}-{len(seen)}",
-                                                 "knn_every": "0", "linear_probe_epochs": "0"})
+                                                 "knn_every": "0", "linear_probe": "false"})
         captured = []
         original = PretrainRun.prepare
 
@@ -283,3 +283,96 @@ def test_random_genotype_draws_uniformly_within_the_space():
         counts[option] = counts.get(option, 0) + 1
         head.export(g)   # every draw is a buildable head of this space
     assert set(counts) == {"relu", "gelu", "elu"} and min(counts.values()) > 150   # ~200 each
+
+
+def test_canonical_draws_are_uniform_over_distinct_heads_not_over_choices():
+    """One searchable layer with 2 widths x 2 norms x 3 activations, or skipped: 13 distinct
+    heads. Drawing every choice uniformly gives the skipped head half the time; the canonical
+    draw gives each of the 13 about 1/13."""
+    from nasiam import MLPSpace, SearchableHead
+
+    space = MLPSpace(widths=(4, 8), norms=("none", "batchnorm"), activations=("relu", "gelu", "elu"))
+    head = SearchableHead(8, 8, num_layers=1, space=space)
+    assert head.canonical_count() == 13
+    counts: dict = {}
+    generator = random.Random(0)
+    for _ in range(2600):
+        g = head.random_canonical_genotype(generator)
+        counts[g.layers] = counts.get(g.layers, 0) + 1
+    assert len(counts) == 13 and max(counts.values()) < 260   # ~200 each; the old draw gave the skip ~1300
+    naive = sum(len(head.random_genotype(random.Random(i)).layers) == 1 for i in range(400))
+    assert naive > 150   # (what the canonical draw corrects: the choice-wise draw skips half the time)
+    # two layers: 1 + 12 + 144 distinct heads (skipping the first or the second layer is the same head)
+    deep = SearchableHead(8, 8, num_layers=2, space=space)
+    assert deep.canonical_count() == 157
+    depths: dict = {}
+    for _ in range(3000):
+        g = deep.random_canonical_genotype(generator)
+        depths[len(g.layers)] = depths.get(len(g.layers), 0) + 1
+    assert 5 < depths[1] < 50 and 100 < depths[2] < 360   # expected 19 (output layer only) and 229 (one hidden)
+
+
+def test_random_panel_is_distinct_the_same_on_every_seed_and_refuses_more_than_the_space_holds(tmp_path):
+    from nasiam.compare.plan import draw_panel
+
+    plan, _ = prepare("random:6,search(--widths=16,32)", "0,1,2", tmp_path / "a", RUN)
+    heads = {k: json.dumps(json.loads(open(v).read())["heads"]["projector"]["layers"])
+             + json.dumps(json.loads(open(v).read())["heads"].get("predictor", {}).get("layers"))
+             for k, v in plan.random_genotypes.items()}
+    assert len(heads) == 6 and len(set(heads.values())) == 6   # six different architectures
+    trained = {(j.head_id, j.seed) for j in plan.jobs if j.row == "random"}
+    assert trained == {(h, s) for h in heads for s in (0, 1, 2)}   # the same panel on every seed
+    again, _ = prepare("random:6,search(--widths=16,32)", "0,1,2", tmp_path / "b", RUN)
+    assert [json.loads(open(p).read())["heads"] for p in again.random_genotypes.values()] == \
+        [json.loads(open(p).read())["heads"] for p in plan.random_genotypes.values()]
+
+    from nasiam import MLPSpace, SearchableHead
+
+    tiny = {"projector": SearchableHead(8, 8, num_layers=1, space=MLPSpace(widths=(8,), norms=("none",),
+                                                                            activations=("relu",)))}
+    assert len(draw_panel(tiny, 2, random.Random(0))) == 2      # kept or skipped: two heads exist
+    with pytest.raises(ConfigError, match="holds 2"):
+        draw_panel(tiny, 3, random.Random(0))
+
+
+def test_power_by_hand_and_seed_counts_grow_with_noise():
+    from nasiam.compare.stats import paired_power, seeds_for_power
+
+    # effect = sd: the normal approximation Phi(sqrt(n) - t_{0.975, n-1}); n = 10 -> Phi(3.162 - 2.262)
+    assert paired_power(1.0, 1.0, 10) == pytest.approx(0.5 * (1 + math.erf((math.sqrt(10) - 2.262) / math.sqrt(2))))
+    n = seeds_for_power(1.0, 1.0)
+    assert paired_power(1.0, 1.0, n) >= 0.8 > paired_power(1.0, 1.0, n - 1)
+    assert 9 <= n <= 11                                # the textbook answer for d = 1 is about 10
+    assert seeds_for_power(0.5, 1.0) > 3 * n           # half the effect: about four times the seeds
+    assert seeds_for_power(0.7, 1.2) > seeds_for_power(0.7, 0.5)
+
+
+def test_report_puts_the_linear_probe_first_and_shows_panel_power_and_test_sample_noise(tmp_path):
+    """A report from hand-made summaries and prediction files: linear is the primary table,
+    each panel member is listed, and the power table gives seeds per effect and the SD that
+    comes from the test sample alone."""
+    from nasiam.compare.report import test_sample_sd, write_report
+    from nasiam.eval.protocol import FeatureEvaluation, save_predictions
+
+    plan, _ = prepare("default,random:2", "0,1,2", tmp_path, RUN)
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 10, (500,), generator=g)
+    for job in plan.jobs:
+        run = tmp_path / "runs" / job.name
+        run.mkdir(parents=True)
+        bump = 0.0 if job.row == "default" else 1.0 + 0.3 * job.seed
+        summary = {"linear_top1": 80.0 + bump + 0.1 * job.seed, "knn20_top1": 70.0 + job.seed, "knn200_top1": 69.0,
+                   "knn_top1": 69.0, "rankme": 100.0 + job.seed, "train_seconds": 100.0, "eval_seconds": 10.0,
+                   "heads": {"projector": job.head_id}}
+        (run / "summary.json").write_text(json.dumps(summary))
+        predicted = torch.where(torch.rand(500, generator=g) < 0.8, labels, (labels + 1) % 10)
+        save_predictions(run / "eval" / "predictions.safetensors",
+                         FeatureEvaluation({}, {"linear": predicted, "knn20": predicted, "knn200": predicted}, labels))
+    md = write_report(plan, tmp_path / "runs", tmp_path)["markdown"]
+    assert md.startswith("Primary metric: linear probe")
+    assert md.index("linear probe top-1 %") < md.index("kNN top-1 % (k=20")
+    assert "Random panel (2 distinct heads)" in md and "random-1" in md and "random-2" in md
+    assert "seeds for 80 % power" in md and "Evaluation cost: 10 s a run on average, 10 %" in md
+    # two independent 80 %-accurate predictors on 500 images: sd of the difference ~ sqrt(2 x 0.16 / 500)
+    sd = test_sample_sd(tmp_path / "runs", [("random-1-s0", "default-s0")], "linear")
+    assert sd == pytest.approx(100 * math.sqrt(2 * 0.16 / 500), rel=0.25)

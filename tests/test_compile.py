@@ -19,7 +19,7 @@ from nasiam.search import Architect
 dynamo = pytest.importorskip("torch._dynamo")
 
 PRETRAIN = [a for a in TINY if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr", "--epochs"))] + [
-    "--linear_probe_epochs=0", "--knn_subset=64", "--subset=128"]
+    "--linear_probe=false", "--knn_subset=64", "--subset=128"]
 SEARCH = [a for a in TINY if not a.startswith(("--epochs", "--warmup_epochs"))] + [
     "--warmup_epochs=0", "--knn_subset=64", "--subset=256", "--epochs=1"]
 

@@ -184,7 +184,7 @@ def test_search_on_the_batched_cpu_pipeline_finishes_and_exports(tmp_path, loade
 
 def test_pretrain_on_the_batched_cpu_pipeline_finishes(tmp_path, loaders_made):
     pretrain = [a for a in TINY if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr"))]
-    assert main(["pretrain", *pretrain, "--data_device=cpu", "--linear_probe_epochs=1", f"--out_dir={tmp_path}",
+    assert main(["pretrain", *pretrain, "--data_device=cpu", "--linear_probe=true", f"--out_dir={tmp_path}",
                  "--run_name=pretrain"]) == 0
     assert len(loaders_made) == 1
     assert (tmp_path / "pretrain" / "summary.json").is_file()

@@ -9,7 +9,7 @@ from nasiam.cli import main
 
 QUIET = ["--log_every_n_steps=1000", "--knn_subset=64", "--epochs=1", "--data_device=workers"]
 PRETRAIN = [a for a in TINY if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr", "--epochs"))] + QUIET + [
-    "--linear_probe_epochs=0"]
+    "--linear_probe=false"]
 SEARCH = [a for a in TINY if not a.startswith(("--warmup_epochs", "--epochs"))] + QUIET + [
     "--warmup_epochs=0", "--selection=argmax"]
 

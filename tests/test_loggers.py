@@ -13,7 +13,7 @@ from nasiam.runner import outputs
 
 SMALL = ["--subset=256", "--knn_subset=64", "--epochs=1", "--warmup_epochs=0"]
 PRETRAIN = [a for a in TINY if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr"))] + [
-    "--subset=256", "--knn_subset=64", "--epochs=1", "--linear_probe_epochs=0"]
+    "--subset=256", "--knn_subset=64", "--epochs=1", "--linear_probe=false"]
 
 
 @pytest.fixture

@@ -30,6 +30,15 @@ def test_pretrain_with_the_default_head(tmp_path, capsys):
     assert [h["knn_top1"] is not None for h in summary["epochs"]] == [True, True]
     assert (tmp_path / "p" / "knn.png").is_file() and (tmp_path / "p" / "backbone.safetensors").is_file()
     assert "Pretraining finished" in capsys.readouterr().out
+    # the end-of-run evaluation: the probe, both kNN settings, its cost, each test image's prediction
+    for metric in ("linear_top1", "knn20_top1", "knn200_top1", "knn_top1", "rankme", "eval_seconds"):
+        assert summary[metric] is not None, metric
+    assert summary["knn_top1"] == summary["epochs"][-1]["knn_top1"]   # the last epoch's kNN, not a second one
+    from nasiam.eval.protocol import load_predictions
+
+    predictions = load_predictions(tmp_path / "p" / "eval" / "predictions.safetensors")
+    accuracy = float((predictions["linear"] == predictions["labels"]).float().mean()) * 100
+    assert accuracy == pytest.approx(summary["linear_top1"])
 
 
 def test_pretrain_with_the_searched_head_from_scratch(tmp_path, search_run):
@@ -69,7 +78,11 @@ def test_init_and_head_errors(tmp_path, search_run, capsys):
 def test_eval_protocols_on_a_run_and_on_random_init(tmp_path, search_run, capsys):
     common = ["--num_workers=0", "--bank_subset=256"]
     assert main(["eval", "knn", str(search_run), *common, "--k=20"]) == 0
-    assert main(["eval", "linear", str(search_run), *common, "--epochs=10"]) == 0
+    assert main(["eval", "linear", str(search_run), *common, "--epochs=10"]) == 2   # a probe solved to convergence
+    assert "drop them" in capsys.readouterr().err                                 # has no epochs to set
+    assert main(["eval", "linear", str(search_run), *common]) == 0
+    linear = json.loads((search_run / "eval" / "linear.json").read_text())
+    assert linear["top1"] == linear["linear_top1"] > 10 and linear["bank_images"] == 256
     assert main(["eval", "finetune", str(search_run), "--num_workers=0", "--epochs=1", "--label_fraction=0.1"]) == 0
     knn = json.loads((search_run / "eval" / "knn.json").read_text())
     finetune = json.loads((search_run / "eval" / "finetune_0.1.json").read_text())

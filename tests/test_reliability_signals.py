@@ -22,7 +22,7 @@ from nasiam.runner.stop import StopSignals, requeue_slurm_job, slurm_job_id
 SMALL = ["--log_every_n_steps=1", "--subset=256", "--knn_subset=64"]
 SEARCH = TINY + SMALL + (["--selection=argmax"] if "selection" in SearchConfig.__dataclass_fields__ else [])
 PRETRAIN = [a for a in TINY if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr"))] + SMALL + (
-    ["--linear_probe_epochs=0"] if "linear_probe_epochs" in PretrainConfig.__dataclass_fields__ else [])
+    ["--linear_probe=false"] if "linear_probe" in PretrainConfig.__dataclass_fields__ else [])
 STEPS_PER_EPOCH = {"search": 4, "pretrain": 8}  # 256 images (half of them for the logits), batches of 32
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import random
 import re
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Callable
 from nasiam.compare.specs import LIBRARY_KINDS, HeadSpec
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, load_config
 
-__all__ = ["Job", "Plan", "build_plan", "FORBIDDEN_COMMON", "one_stage_epochs", "search_common"]
+__all__ = ["Job", "Plan", "build_plan", "draw_panel", "FORBIDDEN_COMMON", "one_stage_epochs", "search_common"]
 
 # options the comparison itself sets on every run
 FORBIDDEN_COMMON = ("seed", "run_name", "out_dir", "resume", "head", "init", "config")
@@ -96,21 +97,23 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
         elif spec.kind == "path":
             fixed_heads[spec.label] = spec.path
 
-    # random heads: drawn once, written, recorded (the same seed string gives the same draw)
+    # random heads: a panel of distinct canonical architectures, drawn once, written, recorded
+    # (the same label gives the same draw, so re-running a comparison redraws the same heads)
     space_heads = None
     for spec in specs:
         if spec.kind != "random":
             continue
         space_heads = space_heads or draw_space()
-        draws = [(i, seed) for i in range(1, spec.count + 1) for seed in (seeds if spec.per_seed else [None])]
-        for i, seed in draws:
-            head_id = f"{slug(spec.label)}-{i}" + (f"-s{seed}" if seed is not None else "")
-            generator = random.Random(f"nasiam-compare/{spec.label}/{i}" + (f"/seed{seed}" if seed is not None else ""))
-            genotypes = {slot: head.random_genotype(generator, meta={"compare_head": head_id})
-                         for slot, head in space_heads.items()}
-            path = heads_dir / head_id / "genotype.json"
-            write_genotypes(path, genotypes)
-            plan.random_genotypes[head_id] = str(path)
+        for seed in (seeds if spec.per_seed else [None]):
+            suffix = f"/seed{seed}" if seed is not None else ""
+            panel = draw_panel(space_heads, spec.count, random.Random(f"nasiam-compare/{spec.label}/panel{suffix}"))
+            for i, genotypes in enumerate(panel, start=1):
+                head_id = f"{slug(spec.label)}-{i}" + (f"-s{seed}" if seed is not None else "")
+                genotypes = {slot: dataclasses.replace(g, meta={**g.meta, "compare_head": head_id})
+                             for slot, g in genotypes.items()}
+                path = heads_dir / head_id / "genotype.json"
+                write_genotypes(path, genotypes)
+                plan.random_genotypes[head_id] = str(path)
 
     for seed in seeds:
         seed_opts = {**common, "seed": str(seed), "out_dir": str(runs)}
@@ -148,6 +151,29 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
                         return _cli({**o, "head": str(head), "run_name": n})
                     plan.jobs.append(Job(name, "pretrain", seed, options, (search_dir.name,), spec.label, spec.label))
     return plan
+
+
+def draw_panel(space_heads: dict, count: int, generator: random.Random) -> list[dict]:
+    """`count` distinct architectures ({slot: Genotype}), each slot drawn uniformly over its
+    head's canonical genotypes. Two draws that export the same layers (say, a different layer
+    of a deeper head skipped) count as one: every member of the panel is a different head."""
+    available = math.prod(head.canonical_count() for head in space_heads.values())
+    if count > available:
+        raise ConfigError(f"--heads: random:{count} asks for {count} distinct heads, but the search space holds "
+                          f"{available}; draw at most {available}")
+    panel, seen = [], set()
+    for _ in range(100 * count + 1000):
+        if len(panel) == count:
+            break
+        genotypes = {slot: head.random_canonical_genotype(generator) for slot, head in space_heads.items()}
+        key = tuple((slot, g.layers) for slot, g in genotypes.items())
+        if key not in seen:
+            seen.add(key)
+            panel.append(genotypes)
+    if len(panel) < count:
+        raise ConfigError(f"--heads: found only {len(panel)} distinct heads for random:{count} in this search space; "
+                          "draw fewer")
+    return panel
 
 
 def _pretrain(name: str, seed: int, options: dict[str, str], row: str, head_id: str, after: tuple[str, ...] = (),

@@ -1,16 +1,26 @@
 """The tables of a comparison: per-run records, per-head statistics, markdown, CSV and a plot.
 
-Per head: mean ± std over seeds (a row's per-seed value is the mean over its heads on that
-seed: one head for most rows, N for random:N), the paired difference against `default` and
-against the random rows' mean with 95 % t intervals and wins per seed, the relative
-improvement over the random mean (Yang et al. 2020: 100 x (acc - random) / random), and the
-Spearman correlation between the label-free score (RankMe) and kNN accuracy over all runs.
+The primary metric is the linear probe (`linear_top1`: converged, penalty chosen on held-out
+train features); kNN at k=20 and k=200 on the full training set is secondary (its paired
+spread across seeds is about twice the probe's). Per head and metric: mean ± std over seeds
+(a row's per-seed value is the mean over its heads on that seed: one head for most rows, the
+panel for random:N), the paired difference against `default` and against the random rows'
+mean with 95 % t intervals and the share of seeds where the head is better, the relative
+improvement over the random mean (Yang et al. 2020: 100 x (acc - random) / random), and
+each member of the random panel.
+
+Power: from the paired standard deviations measured here, the seeds a paired t-test needs to
+detect an effect of 0.5 and 1 point with 80 % power, so the next protocol can declare its seed
+count from a pilot. Evaluation noise: where runs kept their per-image test predictions, the
+standard deviation a paired difference owes to the finite test set alone, beside the one
+measured across seeds (training noise plus evaluation noise).
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
+import math
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,11 +28,20 @@ from typing import Any
 
 from nasiam._io import atomic_write_bytes, atomic_write_text
 from nasiam.compare.plan import Plan
-from nasiam.compare.stats import PairedDifference, mean_std, paired_difference, spearman
+from nasiam.compare.stats import PairedDifference, mean_std, paired_difference, seeds_for_power, spearman
 
-__all__ = ["RunRecord", "collect_records", "summarize", "write_report", "METRICS"]
+__all__ = ["RunRecord", "collect_records", "summarize", "write_report", "METRICS", "PRIMARY", "EFFECTS",
+           "test_sample_sd"]
 
-METRICS = ("knn_top1", "linear_top1", "rankme")
+PRIMARY = "linear_top1"
+METRICS = ("linear_top1", "knn20_top1", "knn200_top1", "knn_top1", "rankme")
+TITLES = {"linear_top1": "linear probe top-1 %", "knn20_top1": "kNN top-1 % (k=20, T=0.07, full train bank)",
+          "knn200_top1": "kNN top-1 % (k=200, T=0.1, full train bank)",
+          "knn_top1": "kNN top-1 % (the runs' --knn_k and --knn_subset)"}
+SHORT = {"linear_top1": "linear %", "knn20_top1": "kNN k=20 %", "knn200_top1": "kNN k=200 %",
+         "knn_top1": "kNN (run's k) %", "rankme": "RankMe"}
+EFFECTS = (0.5, 1.0)   # effects (points) the power table sizes seeds for
+PREDICTION_KEYS = {"linear_top1": "linear", "knn20_top1": "knn20", "knn200_top1": "knn200"}
 
 
 @dataclass
@@ -36,6 +55,9 @@ class RunRecord:
     rankme: float | None
     train_seconds: float | None
     heads: str
+    knn20_top1: float | None = None
+    knn200_top1: float | None = None
+    eval_seconds: float | None = None
 
 
 def _summary(path: Path) -> dict[str, Any] | None:
@@ -59,7 +81,8 @@ def collect_records(plan: Plan, runs: Path) -> tuple[list[RunRecord], list[dict[
             continue
         heads = " / ".join(str(v) for v in s.get("heads", {}).values())
         records.append(RunRecord(job.row, job.head_id or job.row, job.seed, job.name, s.get("knn_top1"),
-                                 s.get("linear_top1"), s.get("rankme"), s.get("train_seconds"), heads))
+                                 s.get("linear_top1"), s.get("rankme"), s.get("train_seconds"), heads,
+                                 s.get("knn20_top1"), s.get("knn200_top1"), s.get("eval_seconds")))
     return records, searches
 
 
@@ -72,7 +95,7 @@ def _per_seed(records: list[RunRecord], row: str, metric: str) -> dict[int, floa
     return {seed: statistics.fmean(v) for seed, v in by_seed.items()}
 
 
-def summarize(plan: Plan, records: list[RunRecord], metric: str = "knn_top1") -> dict[str, Any]:
+def summarize(plan: Plan, records: list[RunRecord], metric: str = PRIMARY) -> dict[str, Any]:
     """Statistics per row for `metric`."""
     rows = [spec.label for spec in plan.rows]
     random_rows = [spec.label for spec in plan.rows if spec.kind == "random"]
@@ -100,16 +123,45 @@ def summarize(plan: Plan, records: list[RunRecord], metric: str = "knn_top1") ->
                 entry["relative_to_random"] = 100 * (statistics.fmean(values[s] for s in common) - base) / base
         seconds = [r.train_seconds for r in records if r.row == row and r.train_seconds is not None]
         entry["train_seconds"] = statistics.fmean(seconds) if seconds else None
+        evals = [r.eval_seconds for r in records if r.row == row and r.eval_seconds is not None]
+        entry["eval_seconds"] = statistics.fmean(evals) if evals else None
         out["rows"][row] = entry
-    # the best single random head: the one with the best mean over its seeds
-    best = None
-    for row in random_rows:
-        for head_id in {r.head_id for r in records if r.row == row}:
-            vals = [getattr(r, metric) for r in records if r.head_id == head_id and getattr(r, metric) is not None]
-            if vals and (best is None or statistics.fmean(vals) > best[1]):
-                best = (head_id, statistics.fmean(vals), len(vals))
-    out["best_random"] = best
+    out["panel"] = _panel(plan, records, metric)
+    best = max(out["panel"], key=lambda m: m["mean"], default=None)
+    out["best_random"] = (best["head_id"], best["mean"], best["n"]) if best else None
     return out
+
+
+def _panel(plan: Plan, records: list[RunRecord], metric: str) -> list[dict[str, Any]]:
+    """Each random head: its mean over the seeds it trained on and its architecture."""
+    members = []
+    for spec in (s for s in plan.rows if s.kind == "random"):
+        for head_id in dict.fromkeys(r.head_id for r in records if r.row == spec.label):
+            runs = [r for r in records if r.head_id == head_id and getattr(r, metric) is not None]
+            if runs:
+                members.append({"row": spec.label, "head_id": head_id, "n": len(runs), "heads": runs[0].heads,
+                                "mean": statistics.fmean(getattr(r, metric) for r in runs)})
+    return members
+
+
+def test_sample_sd(runs: Path, pairs: list[tuple[str, str]], key: str) -> float | None:
+    """The standard deviation (points) of a paired accuracy difference that comes from the test
+    sample alone: for runs a, b scored on the same N test images, with d_i = correct_a(i) -
+    correct_b(i), the SD over a bootstrap of the images is sd(d) / sqrt(N) x 100. Root mean
+    square over the `pairs` whose prediction files exist; None when none do."""
+    from nasiam.eval.protocol import PREDICTIONS_FILE, load_predictions
+
+    variances = []
+    for a, b in pairs:
+        try:
+            pa, pb = (load_predictions(runs / r / "eval" / PREDICTIONS_FILE) for r in (a, b))
+        except (OSError, ValueError):
+            continue
+        if key not in pa or key not in pb or not pa["labels"].equal(pb["labels"]) or len(pa["labels"]) < 2:
+            continue
+        d = (pa[key] == pa["labels"]).double() - (pb[key] == pb["labels"]).double()
+        variances.append(float(d.var()) / len(d) * 1e4)
+    return math.sqrt(statistics.fmean(variances)) if variances else None
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:
@@ -120,34 +172,78 @@ def _diff(d: PairedDifference | None) -> str:
     return "—" if d is None else d.describe()
 
 
-def markdown(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]],
-             stats: dict[str, dict[str, Any]]) -> str:
-    """The tables, from `stats` ({metric: summarize(...)} for every metric in METRICS)."""
-    knn = stats["knn_top1"]
-    lines = ["| head | heads (first seed) | kNN top-1 % mean ± std | n | per seed | vs default, paired: mean [95 % CI], "
-             "wins | vs random mean, paired | rel. to random % | linear % | RankMe | train s per run |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    linear, rank = stats["linear_top1"]["rows"], stats["rankme"]["rows"]
-    for row, e in knn["rows"].items():
+def _metric_table(stats: dict[str, Any], records: list[RunRecord], secondary: dict[str, dict[str, Any]]) -> str:
+    lines = [f"| head | heads (first seed) | {TITLES.get(stats['metric'], stats['metric'])}: mean ± std | n | per seed | "
+             "vs default, paired: mean [95 % CI], seeds better | vs random mean, paired | rel. to random % | "
+             + "".join(f"{name} | " for name in secondary) + "train s | eval s |",
+             "|---|---|---|---|---|---|---|---|" + "---|" * len(secondary) + "---|---|"]
+    for row, e in stats["rows"].items():
         first = next((r.heads for r in records if r.row == row), "")
         if not e.get("n"):
-            lines.append(f"| {row} | {first} | not run yet | 0 | | | | | | | |")
+            lines.append(f"| {row} | {first} | not run yet | 0 | | | | " + " | " * len(secondary) + " | |")
             continue
         spread = f" ± {e['std']:.2f}" if e["std"] is not None else " (one seed)"
         per_seed = ", ".join(f"{v:.1f}" for v in e["per_seed"].values())
+        others = "".join(_fmt(s["rows"].get(row, {}).get("mean"), 1 if name == "RankMe" else 2) + " | "
+                         for name, s in secondary.items())
         lines.append(f"| {row} | {first} | {e['mean']:.2f}{spread} | {e['n']} | {per_seed} | "
                      f"{_diff(e.get('vs_default'))} | {_diff(e.get('vs_random'))} | "
-                     f"{_fmt(e.get('relative_to_random'), 1) if 'relative_to_random' in e else '—'} | "
-                     f"{_fmt(linear.get(row, {}).get('mean'))} | {_fmt(rank.get(row, {}).get('mean'), 1)} | "
-                     f"{_fmt(e.get('train_seconds'), 0)} |")
-    out = "\n".join(lines) + "\n"
-    if knn["best_random"]:
-        head_id, mean, n = knn["best_random"]
-        out += f"\nBest single random head: {head_id}, kNN {mean:.2f} over {n} seed(s).\n"
-    pairs = [(r.rankme, r.knn_top1) for r in records if r.rankme is not None and r.knn_top1 is not None]
+                     f"{_fmt(e.get('relative_to_random'), 1) if 'relative_to_random' in e else '—'} | {others}"
+                     f"{_fmt(e.get('train_seconds'), 0)} | {_fmt(e.get('eval_seconds'), 0)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _power_table(plan: Plan, records: list[RunRecord], stats: dict[str, dict[str, Any]], runs: Path) -> str:
+    lines = ["| head vs default | metric | paired SD over seeds | of which test sample (SD) | seeds for 80 % power: "
+             + " / ".join(f"{e:g} pt" for e in EFFECTS) + " |", "|---|---|---|---|---|"]
+    found = False
+    for metric in (m for m in METRICS if m in PREDICTION_KEYS or m == "knn_top1"):
+        for row, e in stats[metric]["rows"].items():
+            d = e.get("vs_default")
+            if d is None or d.std is None:
+                continue
+            found = True
+            pairs = [(a.run, b.run) for a in records for b in records
+                     if a.row == row and b.row == "default" and a.seed == b.seed]
+            sample = test_sample_sd(runs, pairs, PREDICTION_KEYS[metric]) if metric in PREDICTION_KEYS else None
+            needed = [seeds_for_power(effect, d.std) for effect in EFFECTS]
+            lines.append(f"| {row} | {metric} | {d.std:.2f} (n={d.n}) | {_fmt(sample)} | "
+                         + " / ".join("—" if n is None else str(n) for n in needed) + " |")
+    if not found:
+        return ""
+    return ("\nPower (from the paired SDs above; a paired t-test at the 5 % level; plan a protocol's seeds from a "
+            "pilot's SD, not from this run's effect):\n\n" + "\n".join(lines) + "\n")
+
+
+def markdown(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]],
+             stats: dict[str, dict[str, Any]], runs: Path | None = None) -> str:
+    """The tables, from `stats` ({metric: summarize(...)} for every metric in METRICS)."""
+    present = [m for m in METRICS if m != "rankme" and any(getattr(r, m) is not None for r in records)]
+    if "knn200_top1" in present and all(r.knn200_top1 is not None for r in records):
+        present.remove("knn_top1")   # every run has the full-bank kNN: the --knn_k one repeats it
+    primary = PRIMARY if PRIMARY in present or not present else present[0]
+    secondary = {SHORT[m]: stats[m] for m in [*present, "rankme"] if m != primary}
+    out = f"Primary metric: {TITLES[primary]}.\n\n" + _metric_table(stats[primary], records, secondary)
+    for metric in (m for m in present if m != primary):
+        out += f"\nSecondary: {TITLES[metric]}.\n\n" + _metric_table(stats[metric], records, {})
+    panel = stats[primary]["panel"]
+    if panel:
+        out += (f"\nRandom panel ({len(panel)} distinct heads), {TITLES[primary]} per head (mean over its seeds):\n\n"
+                "| head | heads | mean | seeds |\n|---|---|---|---|\n")
+        out += "".join(f"| {m['head_id']} | {m['heads']} | {m['mean']:.2f} | {m['n']} |\n"
+                       for m in sorted(panel, key=lambda m: -m["mean"]))
+    if runs is not None:
+        out += _power_table(plan, records, stats, runs)
+    pairs = [(r.rankme, r.linear_top1 if r.linear_top1 is not None else r.knn_top1) for r in records
+             if r.rankme is not None and (r.linear_top1 is not None or r.knn_top1 is not None)]
     rho = spearman([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else None
-    out += (f"\nLabel-free score: Spearman rank correlation between RankMe and kNN over {len(pairs)} runs: "
-            f"{_fmt(rho)}.\n")
+    out += (f"\nLabel-free score: Spearman rank correlation between RankMe and the {'linear probe' if primary == PRIMARY else 'kNN'} "
+            f"over {len(pairs)} runs: {_fmt(rho)}.\n")
+    evals = [r.eval_seconds for r in records if r.eval_seconds is not None]
+    trains = [r.train_seconds for r in records if r.eval_seconds is not None and r.train_seconds]
+    if evals and trains:
+        out += (f"\nEvaluation cost: {statistics.fmean(evals):.0f} s a run on average, "
+                f"{100 * sum(evals) / sum(trains):.0f} % of the training time.\n")
     if searches:
         out += "\n| search run | seed | train s | kNN of its backbone | genotypes | selection |\n|---|---|---|---|---|---|\n"
         for s in searches:
@@ -162,7 +258,7 @@ def write_report(plan: Plan, runs: Path, out: Path) -> dict[str, Any]:
     """results.md, results.csv, results.json and comparison.png in `out`."""
     records, searches = collect_records(plan, runs)
     stats = {m: summarize(plan, records, m) for m in METRICS}
-    md = markdown(plan, records, searches, stats)
+    md = markdown(plan, records, searches, stats, runs)
     atomic_write_text(out / "results.md", md)
     buffer = io.StringIO()
     fields = list(RunRecord.__dataclass_fields__)
@@ -175,24 +271,26 @@ def write_report(plan: Plan, runs: Path, out: Path) -> dict[str, Any]:
             "statistics": json.loads(json.dumps(stats, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__")
                                                 else str(o)))}
     atomic_write_text(out / "results.json", json.dumps(data, indent=1) + "\n")
-    if records:
-        _plot(stats["knn_top1"], records, out / "comparison.png")
+    plotted = PRIMARY if any(r.linear_top1 is not None for r in records) else "knn_top1"
+    if any(getattr(r, plotted) is not None for r in records):
+        _plot(stats[plotted], records, out / "comparison.png")
     return {"markdown": md, "records": records, "searches": searches, "statistics": stats}
 
 
-def _plot(knn: dict[str, Any], records: list[RunRecord], path: Path) -> None:
+def _plot(summary: dict[str, Any], records: list[RunRecord], path: Path) -> None:
     from matplotlib.figure import Figure   # no pyplot: no global state, no backend choice in library code
 
-    rows = [row for row, e in knn["rows"].items() if e.get("n")]
+    metric = summary["metric"]
+    rows = [row for row, e in summary["rows"].items() if e.get("n")]
     fig = Figure(figsize=(1.3 * len(rows) + 2, 4))
     ax = fig.add_subplot()
     for i, row in enumerate(rows):
-        e = knn["rows"][row]
-        xs = [r.knn_top1 for r in records if r.row == row and r.knn_top1 is not None]
+        e = summary["rows"][row]
+        xs = [getattr(r, metric) for r in records if r.row == row and getattr(r, metric) is not None]
         ax.scatter([i] * len(xs), xs, s=14, alpha=0.5, color="tab:gray")
         ax.errorbar([i], [e["mean"]], yerr=[e["std"] or 0], fmt="o", color="tab:blue", capsize=4)
     ax.set_xticks(range(len(rows)), rows, rotation=30, ha="right")
-    ax.set_ylabel("kNN top-1 (%)")
+    ax.set_ylabel(SHORT.get(metric, metric))
     ax.set_title("mean ± std over seeds (grey: single runs)")
     fig.tight_layout()
     buffer = io.BytesIO()

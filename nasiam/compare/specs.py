@@ -2,11 +2,13 @@
 
     default              the framework's standard heads
     paper                NASiam's published SimSiam genotype (Heuillet et al. 2023), at the run's dims
-    directpred           standard projector, linear predictor (Tian et al. 2021)
+    directpred           standard projector, a trained linear predictor (the weaker baseline of Tian et al.
+                         2021, not their closed-form DirectPred predictor)
     lightly              lightly's default heads at the run's dims and lightly's depths (none for MoCo v3)
     solo-learn           solo-learn's heads at the run's dims and its depths (MoCo v3's by --backbone)
-    random:N             N heads drawn uniformly from the search space, each trained on every seed
-    random:N/seed        N fresh heads per seed, each trained on its own seed only
+    random:N             a panel of N distinct heads, drawn uniformly over the search space's canonical
+                         architectures (a skipped layer's other choices collapsed), trained on every seed
+    random:N/seed        N distinct fresh heads per seed, each trained on its own seed only
     search               `nasiam search` on each seed (its default selection), the found head from scratch
     search(OPTS)         the same with extra search options, e.g. search(--selection=argmax --epochs=12)
     search...:argmax     the search's most probable genotype, whatever its selection picked

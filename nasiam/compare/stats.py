@@ -11,7 +11,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Sequence
 
-__all__ = ["PairedDifference", "paired_difference", "t_quantile_975", "bootstrap_ci", "spearman", "mean_std"]
+__all__ = ["PairedDifference", "paired_difference", "t_quantile_975", "bootstrap_ci", "spearman", "mean_std",
+           "paired_power", "seeds_for_power"]
 
 # Two-sided 95 % critical values of Student's t, t_{0.975, df} for df = 1..30
 # (any statistics table; checked against scipy.stats.t.ppf in the tests when scipy is there).
@@ -52,11 +53,16 @@ class PairedDifference:
         """The 95 % interval lies above zero."""
         return self.ci_low is not None and self.ci_low > 0
 
+    @property
+    def share_better(self) -> float:
+        """The share of seeds where the head is strictly better (a tie is not a win)."""
+        return self.wins / self.n if self.n else 0.0
+
     def describe(self, digits: int = 2) -> str:
+        better = f"better on {self.wins}/{self.n}"
         if self.ci_low is None:
-            return f"{self.mean:+.{digits}f} (n={self.n}, no interval), wins {self.wins}/{self.n}"
-        return (f"{self.mean:+.{digits}f} [{self.ci_low:+.{digits}f}, {self.ci_high:+.{digits}f}], "
-                f"wins {self.wins}/{self.n}")
+            return f"{self.mean:+.{digits}f} (n={self.n}, no interval), {better}"
+        return f"{self.mean:+.{digits}f} [{self.ci_low:+.{digits}f}, {self.ci_high:+.{digits}f}], {better}"
 
 
 def paired_difference(head: dict[int, float], reference: dict[int, float]) -> PairedDifference | None:
@@ -115,3 +121,28 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
     if sx == 0 or sy == 0:
         return None
     return sxy / (sx * sy)
+
+
+def _normal_cdf(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def paired_power(effect: float, sd: float, n: int) -> float:
+    """Power of the two-sided paired t-test at the 5 % level to detect a mean difference
+    `effect` when the per-seed differences have standard deviation `sd`, with `n` seeds
+    (normal approximation to the non-central t: Phi(effect sqrt(n) / sd - t_{0.975, n-1}))."""
+    if n < 2:
+        return 0.0
+    if sd <= 0:
+        return 1.0 if effect != 0 else 0.0
+    return _normal_cdf(abs(effect) * math.sqrt(n) / sd - t_quantile_975(n - 1))
+
+
+def seeds_for_power(effect: float, sd: float, power: float = 0.8, max_seeds: int = 10_000) -> int | None:
+    """The fewest paired seeds giving `power` to detect `effect` (None: more than `max_seeds`)."""
+    if effect == 0:
+        return None
+    for n in range(2, max_seeds + 1):
+        if paired_power(effect, sd, n) >= power:
+            return n
+    return None

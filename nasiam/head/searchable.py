@@ -236,6 +236,47 @@ class SearchableHead(nn.Module):
                       for name, options in layer.choices.items()} for layer in self.searchable_layers()]
         return self._compile(decisions, {**(meta or {}), "sampled": "uniform"})
 
+    def canonical_layer_options(self) -> list[list[dict]]:
+        """Per searchable layer, its distinct outcomes as ranked decisions: every combination of
+        its choices when kept, and one outcome for skipping it (whose other choices change
+        nothing). Uniform over these is uniform over the space's canonical genotypes."""
+        options = []
+        for layer in self.searchable_layers():
+            uniform = {name: {o: 1.0 / len(opts) for o in opts} for name, opts in layer.choices.items()}
+            options.append([decision for _, decision in self._layer_options(layer, uniform)])
+        return options
+
+    def _skips_commute(self) -> bool:
+        """Whether which layers are skipped is irrelevant, only how many: every searchable layer
+        may be skipped and offers the same options when kept (the mlp space), so a head is the
+        sequence of its kept layers. Its canonical form then skips the last layers only."""
+        layers = self.searchable_layers()
+        kept = [{name: tuple(options) for name, options in layer.choices.items() if name != "keep"}
+                for layer in layers]
+        return len(layers) > 1 and all("keep" in layer.choices for layer in layers) and all(k == kept[0] for k in kept)
+
+    def canonical_count(self) -> int:
+        """How many canonical genotypes (distinct heads) this head's space holds."""
+        outcomes = [len(o) for o in self.canonical_layer_options()]
+        if self._skips_commute():   # 0..L kept layers, each any of the m kept outcomes
+            m = outcomes[0] - 1
+            return sum(m ** k for k in range(len(outcomes) + 1))
+        return math.prod(outcomes)
+
+    def random_canonical_genotype(self, generator: random.Random, meta: Mapping | None = None) -> Genotype:
+        """A genotype drawn uniformly over the space's canonical genotypes (distinct heads): a
+        skipped layer's width, norm and activation change nothing, and in the mlp space neither
+        does which layer is skipped, so those draws count once (`random_genotype` draws every
+        choice instead, and a quarter of its draws are then the same minimal head). Seed
+        `generator` to reproduce."""
+        options = self.canonical_layer_options()
+        commute = self._skips_commute()
+        while True:   # uniform over the canonical vectors by rejection (accepts > 95 % of mlp draws)
+            decisions = [generator.choice(outcomes) for outcomes in options]
+            kept = [d["keep"][0][0] for d in decisions] if commute else []
+            if not commute or kept == sorted(kept, reverse=True):   # skips only after the kept layers
+                return self._compile(decisions, {**(meta or {}), "sampled": "uniform-canonical"})
+
     @staticmethod
     def _layer_options(layer: SearchableLayer, probs: Mapping[str, Mapping[Any, float]]):
         """(probability, ranked decision) for every distinct outcome of one layer."""

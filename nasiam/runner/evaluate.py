@@ -12,7 +12,9 @@ from torch.utils.data import DataLoader, Subset
 from nasiam.backbones import create_backbone
 from nasiam.data import augment_recipe, class_balanced_subset, create_dataset, dataset_info, eval_transform
 from nasiam.data.transforms import view_transform
-from nasiam.eval import extract_features, finetune, knn_accuracy, linear_probe, plot_curves
+from nasiam.eval import extract_features, finetune, plot_curves
+from nasiam.eval.knn import KNN_SETTINGS
+from nasiam.eval.protocol import evaluate_features
 from nasiam.runner import outputs
 from nasiam.runner.artifacts import load_backbone, run_config_dict
 from nasiam.runner.errors import CheckpointError
@@ -48,6 +50,11 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
     ("knn", "linear", "finetune"); writes the result as JSON and returns it."""
     if protocol not in ("knn", "linear", "finetune"):
         raise ValueError(f"unknown protocol {protocol!r}; choose knn, linear or finetune")
+    if protocol != "finetune" and (epochs is not None or lr is not None):
+        raise ValueError(f"--epochs and --lr set the fine-tuning budget; `nasiam eval {protocol}` has none (the linear "
+                         "probe is solved to convergence, its penalty chosen on held-out train features): drop them")
+    if epochs is not None and epochs < 1 or lr is not None and not lr > 0 or k < 1:
+        raise ValueError(f"need --epochs >= 1, --lr > 0 and --k >= 1 (got epochs={epochs}, lr={lr}, k={k})")
     setting = _setting(target, options)
     info, synthetic = _datasets(setting)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -74,12 +81,15 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
             train = Subset(train, random_subset(len(train), bank_subset, setting["seed"]))
         bank = extract_features(backbone, loader(train), device)
         queries = extract_features(backbone, loader(test), device)
+        knn = ((k, 0.1),) + tuple(s for s in KNN_SETTINGS if s[0] != k)
+        evaluation = evaluate_features(*bank, *queries, num_classes=info.num_classes, linear=protocol == "linear",
+                                       knn_settings=knn, seed=setting["seed"])
+        metrics = evaluation.metrics
         if protocol == "knn":
-            result.update(k=k, top1=knn_accuracy(*bank, *queries, num_classes=info.num_classes, k=k))
+            result.update(k=k, top1=metrics[f"knn{k}_top1"], **metrics)
         else:
-            probe = linear_probe(*bank, *queries, num_classes=info.num_classes, epochs=epochs or 100, lr=lr or 1e-2,
-                                 seed=setting["seed"])
-            result.update(top1=probe.test_top1, train_top1=probe.train_top1, epochs=probe.epochs)
+            result.update(top1=metrics["linear_top1"], **metrics)
+        result.update(bank_images=len(bank[0]), test_images=len(queries[0]), eval_seconds=evaluation.seconds)
     else:
         targets = getattr(train, "targets", None)
         if targets is None:

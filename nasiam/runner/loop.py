@@ -21,6 +21,7 @@ import torch.nn as nn
 from nasiam._io import atomic_write_text
 from nasiam.config import STRUCTURAL_KEYS, ConfigError, RunConfig, config_to_yaml
 from nasiam.eval.knn import extract_features, knn_accuracy
+from nasiam.eval.protocol import PREDICTIONS_FILE, evaluate_features, save_predictions
 from nasiam.eval.rankme import rankme
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.build import build_eval_datasets, canonical_framework, compile_modules, make_loader
@@ -544,9 +545,31 @@ class Run:
             accuracy = knn_accuracy(*bank, *test, num_classes=self.info.num_classes, k=self.cfg.knn_k)
             # the label-free score of the same features, so runs can be compared without labels
             self.rankme = rankme(bank[0])
-            self.eval_features = (bank, test)  # kept for a linear probe at the end of a run
+            self.eval_features = (bank, test)  # kept for the end-of-run evaluation
         self.fabric.barrier()
         return accuracy
+
+    def final_evaluation(self, linear: bool) -> dict[str, Any]:
+        """The end-of-run metrics (nasiam.eval.protocol: kNN at k=20 and k=200, the linear probe
+        when `linear`, RankMe, and `knn_top1` at --knn_k) on rank 0, with the per-image test
+        predictions written to eval/predictions.safetensors and the time it took as
+        `eval_seconds`; {} on the other ranks. Reuses the features of a kNN of the last epoch."""
+        metrics: dict[str, Any] = {}
+        if self.fabric.is_global_zero:
+            start = time.perf_counter()
+            last = self.history[-1] if self.history else {}
+            if last.get("knn_top1") is None or self.eval_features is None:
+                self.say("Evaluating the backbone (kNN, linear probe) on the train and test splits ...")
+                last = {"knn_top1": self.knn()}
+            (bank, bank_labels), (test, test_labels) = self.eval_features
+            evaluation = evaluate_features(bank, bank_labels, test, test_labels, self.info.num_classes,
+                                           linear=linear, seed=self.cfg.seed)
+            save_predictions(self.run_dir / "eval" / PREDICTIONS_FILE, evaluation)
+            metrics = {"knn_top1": last["knn_top1"], **evaluation.metrics,
+                       "eval_seconds": round(time.perf_counter() - start, 1)}
+            self.rankme = evaluation.metrics["rankme"]
+        self.fabric.barrier()
+        return metrics
 
 
 def _to_host(value: Any) -> Any:

@@ -13,7 +13,6 @@ import torch
 
 from nasiam.backbones import feature_dim
 from nasiam.config import ConfigError, PretrainConfig
-from nasiam.eval.linear import linear_probe
 from nasiam.eval.plots import plot_curves
 from nasiam.frameworks import framework_class
 from nasiam.runner import outputs
@@ -155,18 +154,12 @@ class PretrainRun(Run):
 
     def finish(self) -> dict[str, Any]:
         cfg, fabric = self.cfg, self.fabric
-        final = self.history[-1].get("knn_top1") if self.history else None
-        if final is None:
-            final = self.knn()
-        linear = None
-        if fabric.is_global_zero and self.eval_features is not None and cfg.linear_probe_epochs > 0:
-            # the offline linear probe on the kNN's features (memory bank -> test split)
-            (bank, bank_labels), (test, test_labels) = self.eval_features
-            linear = linear_probe(bank, bank_labels, test, test_labels, self.info.num_classes,
-                                  epochs=cfg.linear_probe_epochs, seed=cfg.seed).test_top1
+        evaluation = self.final_evaluation(linear=cfg.linear_probe)
+        final, linear = evaluation.get("knn_top1"), evaluation.get("linear_top1")
         summary = {"command": "pretrain", "framework": canonical_framework(cfg), "run_dir": str(self.run_dir),
                    "head": cfg.head, "init": cfg.init, "knn_top1": final, "linear_top1": linear,
                    "rankme": self.rankme, "train_seconds": round(self.elapsed, 1),
+                   **{k: v for k, v in evaluation.items() if k not in ("knn_top1", "linear_top1", "rankme")},
                    "heads": {slot: (h.genotype.describe() if hasattr(h, "genotype") else type(h).__name__)
                              for slot, h in self.model.heads().items()},
                    "world_size": fabric.world_size, "epochs": self.history}

@@ -307,11 +307,7 @@ class SearchRun(Run):
                 f"the search collapsed: {report.describe()}. The genotype was refused and written to "
                 f"{self.run_dir / 'genotype.rejected.json'} for inspection. Try a lower --arch_lr, a larger "
                 "--beta_weight or more --warmup_epochs, or pass --allow_collapsed to export it anyway.")
-        if self.cfg.knn_every == 0 or not self.history or "knn_top1" not in self.history[-1]:
-            summary["knn_top1"] = self.knn()
-        else:
-            summary["knn_top1"] = self.history[-1]["knn_top1"]
-        summary["rankme"] = self.rankme
+        summary.update(self.final_evaluation(linear=False))   # the search's own backbone; cost reported apart
         if fabric.is_global_zero:
             heads = self.model.export_heads()
             recalibrate_exported(heads, self.model.backbone, self.data.calibration, fabric.device, cfg.batch_size,

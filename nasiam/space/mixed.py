@@ -146,7 +146,8 @@ def masked_layer_norm(z: Tensor, mask: Tensor, weight: Tensor, bias: Tensor, eps
     and variance by the width mask fixes that with one normalisation whatever the number of
     width options: for a one-hot width w the mask is the indicator of the first w channels
     and this is exactly `LayerNorm(w)` on them (the channels beyond are masked out later).
-    The statistics are computed in float32, as `F.layer_norm` does under autocast.
+    The statistics are computed in at least float32 (float64 inputs keep float64), as
+    `F.layer_norm` does under autocast.
 
     In hard mode (`hard_width` given) the mask is that prefix and the fused kernel runs on it.
     """
@@ -154,7 +155,8 @@ def masked_layer_norm(z: Tensor, mask: Tensor, weight: Tensor, bias: Tensor, eps
         out = F.layer_norm(z[:, :hard_width], (hard_width,), weight[:hard_width], bias[:hard_width], eps)
         return F.pad(out, (0, z.shape[1] - hard_width))
     with _float32(z):  # autocast would run the two matmuls in bf16/fp16 (and overflow fp16)
-        mask32, z32 = mask.float(), z.float()
+        precision = torch.promote_types(z.dtype, torch.float32)   # never below the input's precision
+        mask32, z32 = mask.to(precision), z.to(precision)
         total = mask32.sum()
         mean = (z32 @ mask32) / total
         centered = z32 - mean[:, None]
