@@ -382,6 +382,11 @@ def validate_config(config: RunConfig) -> None:
             raise ConfigError(f"--{name} must be a finite number, not negative, got {getattr(config, name)}")
     if config.num_workers < 0:
         raise ConfigError("--num_workers must not be negative")
+    if config.run_name is not None:
+        name = config.run_name
+        if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name or len(name.encode()) > 200:
+            raise ConfigError(f"--run_name: {name[:80]!r} must be a plain directory name inside --out_dir (no '/', "
+                              "not '.' or '..', at most 200 bytes)")
     if config.download and config.dataset not in DOWNLOADABLE + ("synthetic",):
         raise ConfigError(f"--download fetches {', '.join(DOWNLOADABLE)} (torchvision's downloaders), not "
                           f"{config.dataset}: put its files under --data_root yourself")

@@ -82,3 +82,35 @@ def test_the_lock_is_released_when_a_run_fails(tmp_path):
     with RunDirLock(tmp_path / "y") as lock:
         assert lock.stale_owner is None and json.loads((tmp_path / "y" / LOCK_FILE).read_text())["pid"] == os.getpid()
     assert not (tmp_path / "y").exists()
+
+
+def test_the_lock_never_follows_a_symlink_nor_touches_a_lock_file_it_does_not_own(tmp_path):
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me")
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / LOCK_FILE).symlink_to(victim)
+    with pytest.raises(RunDirLockedError, match="symbolic link"):
+        RunDirLock(linked).acquire()
+    assert victim.read_text() == "keep me" and (linked / LOCK_FILE).is_symlink()
+    foreign = tmp_path / "otherapp"
+    foreign.mkdir()
+    (foreign / LOCK_FILE).write_text("another program's lock\n")
+    with pytest.raises(RunDirLockedError, match="not a nasiam lock file"):
+        RunDirLock(foreign).acquire()
+    assert (foreign / LOCK_FILE).read_text() == "another program's lock\n"
+
+
+def test_resume_and_run_names_stay_inside_nasiam_run_directories(tmp_path, capsys):
+    other = tmp_path / "otherapp"
+    other.mkdir()
+    (other / "data.bin").write_bytes(b"\x00\x01")
+    (other / LOCK_FILE).write_text("")   # even an empty .lock of someone else's stays
+    before = sorted(p.name for p in other.iterdir())
+    assert main(["search", *TINY, f"--out_dir={tmp_path / 'runs'}", f"--resume={other / 'data.bin'}"]) == 2
+    assert "not a nasiam run directory" in capsys.readouterr().err
+    assert sorted(p.name for p in other.iterdir()) == before and (other / LOCK_FILE).exists()
+    for name in ("../escaped", "a/b", "..", "x" * 300):
+        assert main(["search", *TINY, f"--out_dir={tmp_path / 'runs'}", f"--run_name={name}"]) == 2
+        assert "--run_name" in capsys.readouterr().err
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "runs").exists()

@@ -6,6 +6,10 @@ JSON). The kernel drops a `flock` when its holder dies, however it dies, so a lo
 a killed run blocks nothing: the next run takes the lock, says that the previous owner ended
 without cleaning up, and overwrites the file. Readers (`nasiam export`) take no lock:
 checkpoints are replaced atomically, so they always read a whole one.
+
+The lock harms nothing it does not own: it never follows a symbolic link (a `.lock` planted as
+a link to another file is refused, not written through), and a `.lock` that is not a nasiam
+lock file (another program's) is refused, neither rewritten nor removed.
 """
 from __future__ import annotations
 
@@ -39,6 +43,18 @@ def describe_owner(owner: dict[str, Any] | None) -> str:
     return f"pid {owner.get('pid', '?')} on {owner.get('host', '?')} (since {when}, `nasiam {owner.get('command', '?')}`)"
 
 
+def _is_nasiam_lock(fd: int) -> bool:
+    """Empty (just created, by us or by a nasiam run starting) or a nasiam owner record."""
+    head = os.pread(fd, 4097, 0)
+    if not head:
+        return True
+    try:
+        owner = json.loads(head.decode())
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(owner, dict) and {"pid", "host", "since", "command"} <= set(owner)
+
+
 class RunDirLock:
     """`acquire()` takes the lock or raises RunDirLockedError; `release()` removes the file
     and drops the lock. `stale_owner` is the owner a killed run left in the file, if any."""
@@ -54,8 +70,20 @@ class RunDirLock:
         self._created_dir = not self.path.parent.exists()
         while True:
             self.path.parent.mkdir(parents=True, exist_ok=True)  # again if a leaving owner removed it
-            # O_CLOEXEC: processes the run starts must not keep the lock alive after it ends
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            # O_CLOEXEC: processes the run starts must not keep the lock alive after it ends;
+            # O_NOFOLLOW: a planted symbolic link is refused, never written through
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+            except OSError as e:
+                if self.path.is_symlink():
+                    raise RunDirLockedError(f"{self.path} is a symbolic link; nasiam writes its lock file only as a "
+                                            "plain file. Remove the link, or choose another --run_name") from None
+                raise
+            if not _is_nasiam_lock(fd):
+                os.close(fd)
+                raise RunDirLockedError(f"{self.path} exists and is not a nasiam lock file (another program's?); "
+                                        f"nasiam leaves it untouched. {self.path.parent} is not a nasiam run directory: "
+                                        "choose another --run_name or --out_dir")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -167,13 +167,15 @@ class Run:
             resume = "true" if self.fabric.broadcast(has_checkpoint) else None
         if resume is not None and resume.lower() not in ("true", "1", "yes", "last"):
             target = Path(resume)
-            if not target.exists():
-                ckpt.find_checkpoint(target)  # raises: nothing to resume there (and no directory is created)
+            checkpoint = ckpt.find_checkpoint(target)  # raises (touching nothing) when there is none
             run_dir = target
             if target.is_file():
                 run_dir = target.parent.parent if target.parent.name == "checkpoints" else target.parent
+            if not (run_dir / "config.yaml").is_file():   # lock nothing that is not a nasiam run directory
+                raise CheckpointError(f"--resume={resume}: {run_dir} is not a nasiam run directory (no config.yaml); "
+                                      "pass a run directory or a checkpoint in its checkpoints/ folder")
             self.lock_run_dir(run_dir)
-            return run_dir, ckpt.find_checkpoint(target)
+            return run_dir, checkpoint
         if resume is not None:
             if not cfg.run_name:
                 raise CheckpointError("--resume needs the run to continue: pass --run_name NAME (as when it started) "
