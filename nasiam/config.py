@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 __all__ = ["RunConfig", "SearchConfig", "PretrainConfig", "ConfigError", "load_config", "config_to_yaml", "parse_value",
            "STRUCTURAL_KEYS", "field_types", "config_choices", "PRECISION_ALIASES", "DOWNLOADABLE",
-           "require_package"]
+           "require_package", "BOUNDS", "check_bounds", "check_resources"]
 
 # Lightning's short precision names, accepted and stored under their long names.
 PRECISION_ALIASES = {"16": "16-mixed", "bf16": "bf16-mixed", "32": "32-true"}
@@ -201,6 +201,106 @@ STRUCTURAL_KEYS = ("head", "init", "framework", "backbone", "cifar_stem", "datas
                    "optimizer", "devices", "num_nodes", "image_size")
 
 
+# The bounds of every numeric option, in one place: (lowest, highest), inclusive; None: no
+# bound on that side. They keep a typo or a hostile value from sizing memory, processes, files
+# or time beyond reason before anything is allocated (the machine's own resources are checked
+# apart, in `check_resources`). Widths and layer counts share the genotype format's limits.
+_MAX_WIDTH, _MAX_LAYERS = 1 << 16, 64   # = nasiam.space.genotype.MAX_WIDTH, MAX_LAYERS (not imported: torch)
+BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    "subset": (1, 10 ** 9), "image_size": (8, 1024), "num_workers": (0, 128), "batch_size": (1, 1 << 16),
+    "proj_hidden_dim": (1, _MAX_WIDTH), "proj_output_dim": (1, _MAX_WIDTH), "pred_hidden_dim": (1, _MAX_WIDTH),
+    "proj_layers": (1, _MAX_LAYERS), "temperature": (1e-4, 100.0), "queue_size": (1, 1 << 24),
+    "ema_momentum": (0.0, 1.0), "epochs": (1, 100_000), "lr": (0.0, 1e4), "weight_decay": (0.0, 10.0),
+    "warmup_lr_epochs": (0, 100_000), "devices": (1, 1024), "num_nodes": (1, 4096), "seed": (0, 2 ** 32 - 1),
+    "keep_checkpoints": (-1, 100_000), "log_every_n_steps": (1, 10 ** 9), "knn_every": (0, 100_000),
+    "knn_k": (1, 10_000), "knn_subset": (1, 10 ** 9),
+    # search
+    "genotype_trials": (1, 100_000), "trial_batches": (1, 10_000), "arch_every": (1, 10_000),
+    "arch_lr": (0.0, 100.0), "arch_weight_decay": (0.0, 10.0), "beta_weight": (0.0, 1e4), "warmup_epochs": (0, 100_000),
+    "tau_max": (1e-3, 1e4), "tau_min": (1e-3, 1e4), "nasiam_hidden_dim": (1, _MAX_WIDTH),
+    "projector_layers": (1, _MAX_LAYERS), "predictor_layers": (1, _MAX_LAYERS), "top_k": (1, 100),
+    "verify_top_k": (1, 64), "verify_epochs": (1, 1000), "verify_samples": (1, 10 ** 7),
+    "collapse_min_std": (0.0, 1.0), "collapse_min_rank": (0.0, 1e6),
+}
+
+
+def check_bounds(config: RunConfig) -> None:
+    """Every numeric option within BOUNDS (and finite: NaN fails every comparison)."""
+    for name, (low, high) in BOUNDS.items():
+        if not hasattr(config, name):
+            continue
+        value = getattr(config, name)
+        if value is None or isinstance(value, bool):
+            continue
+        if not ((low is None or value >= low) and (high is None or value <= high)):
+            span = f"between {low:g} and {high:g}" if low is not None and high is not None else \
+                f"at least {low:g}" if low is not None else f"at most {high:g}"
+            raise ConfigError(f"--{name} must be {span}, got {value}")
+
+
+def _total_memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def head_parameters_bound(config: RunConfig) -> int:
+    """An upper estimate of the heads' parameters, before anything is built: every layer a
+    Linear from max(width, 4096) inputs (the widest backbones here give 2048) to its width."""
+    widths = list(getattr(config, "widths", []) or [])
+    dims = [d for d in (config.proj_hidden_dim, config.proj_output_dim, config.pred_hidden_dim,
+                        getattr(config, "nasiam_hidden_dim", None)) if d]
+    widest = max(widths + dims + [2048])
+    layers = (getattr(config, "projector_layers", None) or config.proj_layers or 3) + \
+        (getattr(config, "predictor_layers", None) or 2) + 2
+    return layers * max(widest, 4096) * widest
+
+
+def check_resources(config: RunConfig) -> None:
+    """Options that size this machine's processes and memory, against what it has: --devices
+    against its cores or GPUs, several nodes only inside a cluster job, and the heads' and the
+    queue's memory against the machine's RAM."""
+    cpus = os.cpu_count() or 1
+    gpu = config.accelerator == "gpu" or (config.accelerator == "auto" and _cuda_count() > 0)
+    if gpu:
+        available = _cuda_count()
+        if available and config.devices > available:
+            raise ConfigError(f"--devices={config.devices}: this machine has {available} GPU(s); one process runs per "
+                              "GPU, so use at most that many")
+    elif config.devices > cpus:
+        raise ConfigError(f"--devices={config.devices} on the CPU starts one process per device, and this machine "
+                          f"has {cpus} cores: use at most {cpus} (each process already uses several threads)")
+    if config.num_nodes > 1 and not (os.environ.get("SLURM_JOB_ID") or
+                                     (os.environ.get("MASTER_ADDR") and os.environ.get("NODE_RANK") is not None)):
+        raise ConfigError(f"--num_nodes={config.num_nodes} outside a cluster job: nasiam would wait for nodes that "
+                          "never come. Launch it with srun inside a SLURM allocation, or set MASTER_ADDR, MASTER_PORT "
+                          "and NODE_RANK on every node (torchrun-style)")
+    memory = _total_memory_bytes()
+    if memory:
+        heads = head_parameters_bound(config) * 16   # weights, gradients, two optimiser moments in float32
+        queue = (config.queue_size or 0) * (config.proj_output_dim or 2048) * 4 if config.framework in (
+            "moco", "mocov2") else 0
+        if heads + queue > memory // 2:
+            sized_by = "--widths, the *_dim and *_layers options" + (" and --queue_size" if queue else "")
+            raise ConfigError(f"{sized_by}: the heads{' and the queue' if queue else ''} would need about "
+                              f"{(heads + queue) / 2 ** 30:.0f} GiB, more than half of this machine's "
+                              f"{memory / 2 ** 30:.0f} GiB; lower them")
+
+
+def _cuda_count() -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return 0
+    import torch
+
+    try:
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    except RuntimeError:
+        return 0
+
+
 # -- parsing -----------------------------------------------------------------------------
 _TRUE, _FALSE, _NONE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}, {"none", "null", "~", ""}
 
@@ -371,17 +471,7 @@ def validate_config(config: RunConfig) -> None:
     unknown = [s for s in config.logger if s not in LOGGERS]
     if unknown:
         raise ConfigError(f"--logger: {', '.join(unknown)} is not one of {', '.join(LOGGERS)}")
-    positive = ["batch_size", "epochs", "devices", "num_nodes"] + (["top_k", "arch_every", "genotype_trials", "trial_batches",
-                                                        "verify_top_k", "verify_epochs", "verify_samples"]
-                                                       if isinstance(config, SearchConfig) else [])
-    for name in positive:
-        if getattr(config, name) < 1:
-            raise ConfigError(f"--{name} must be at least 1, got {getattr(config, name)}")
-    for name in ("lr", "weight_decay") + (("arch_lr", "beta_weight", "tau_min") if isinstance(config, SearchConfig) else ()):
-        if not 0 <= getattr(config, name) < math.inf:  # also refuses nan
-            raise ConfigError(f"--{name} must be a finite number, not negative, got {getattr(config, name)}")
-    if config.num_workers < 0:
-        raise ConfigError("--num_workers must not be negative")
+    check_bounds(config)
     if config.run_name is not None:
         name = config.run_name
         if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name or len(name.encode()) > 200:
@@ -423,6 +513,10 @@ def validate_config(config: RunConfig) -> None:
         for w in config.widths:
             if not 1 <= w <= MAX_WIDTH:
                 raise ConfigError(f"--widths: width {w} must be an integer in [1, {MAX_WIDTH}]")
+    if config.warmup_lr_epochs >= config.epochs > 1:
+        raise ConfigError(f"--warmup_lr_epochs ({config.warmup_lr_epochs}) leaves no epoch after the warm-up in "
+                          f"--epochs={config.epochs}")
+    check_resources(config)
 
 
 def config_to_yaml(config) -> str:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nasiam.config import ConfigError, SearchConfig, load_config, parse_value
+from nasiam.config import ConfigError, PretrainConfig, SearchConfig, load_config, parse_value
 
 RECIPES = sorted((Path(__file__).parent.parent / "recipes").glob("*.yaml"))
 
@@ -138,5 +138,44 @@ def test_several_config_files_later_ones_win_and_options_win_over_all(tmp_path, 
 @pytest.mark.parametrize("value", ["nan", "inf", "-1"])
 @pytest.mark.parametrize("name", ["lr", "weight_decay", "arch_lr"])
 def test_rates_must_be_finite_and_not_negative(name, value):
-    with pytest.raises(ConfigError, match=f"--{name} must be a finite number"):
+    with pytest.raises(ConfigError, match=f"--{name} must be between 0 and"):
         load_config(SearchConfig, None, {name: value})
+
+
+@pytest.mark.parametrize("option", ["--widths=65536", "--projector_layers=100000", "--image_size=100000",
+                                    "--queue_size=1000000000", "--knn_k=-1", "--knn_subset=-1", "--log_every_n_steps=0",
+                                    "--lr=1e30", "--seed=-1", "--num_workers=100000", "--batch_size=0",
+                                    "--temperature=0", "--ema_momentum=2"])
+def test_every_option_that_sizes_memory_processes_or_time_is_bounded(option):
+    """Refused while reading the options, before any allocation, lock or process."""
+    from nasiam.config import BOUNDS
+
+    key, value = option[2:].split("=")
+    cls = SearchConfig if key in ("widths", "projector_layers") else PretrainConfig
+    with pytest.raises(ConfigError, match=f"--{key}"):
+        load_config(cls, None, {key: value, **({"framework": "mocov2"} if key == "queue_size" else {}),
+                                **({"proj_layers": "3"} if key == "widths" else {})})
+    assert key in BOUNDS or key == "widths"
+
+
+def test_resources_are_checked_against_this_machine(monkeypatch):
+    import os
+
+    import nasiam.config as config
+
+    monkeypatch.setattr(config, "_cuda_count", lambda: 0)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    load_config(PretrainConfig, None, {"devices": "4", "accelerator": "cpu"})
+    with pytest.raises(ConfigError, match="one process per device.*4 cores"):
+        load_config(PretrainConfig, None, {"devices": "1000", "accelerator": "cpu"})
+    for name in ("SLURM_JOB_ID", "MASTER_ADDR", "NODE_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError, match="outside a cluster job"):
+        load_config(PretrainConfig, None, {"num_nodes": "2"})
+    monkeypatch.setenv("SLURM_JOB_ID", "1")
+    load_config(PretrainConfig, None, {"num_nodes": "2"})
+    # within the width bound, but the heads would not fit in memory: refused with the size
+    monkeypatch.setattr(config, "_total_memory_bytes", lambda: 8 * 2 ** 30)
+    with pytest.raises(ConfigError, match="GiB"):
+        load_config(SearchConfig, None, {"widths": "16384", "projector_layers": "4"})
+    load_config(SearchConfig, None, {})   # the defaults fit in 8 GiB

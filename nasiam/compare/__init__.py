@@ -29,20 +29,31 @@ MANIFEST = "compare.json"
 MANIFEST_FORMAT = "nasiam.compare"
 
 
+MAX_SEEDS = 1000   # each seed trains every row once: more is a typo, not a protocol
+
+
 def parse_seeds(text: str | int | Sequence[int]) -> list[int]:
     """`5` -> seeds 0..4; `0,3,7` -> those seeds."""
+    def count(n: int) -> list[int]:
+        if not 1 <= n <= MAX_SEEDS:
+            raise ConfigError(f"--seeds: {n} seeds; a comparison runs 1 to {MAX_SEEDS} (each seed trains every row)")
+        return list(range(n))
+
     if isinstance(text, int):
-        values = list(range(text))
+        values = count(text)
     elif isinstance(text, str):
         parts = [p.strip() for p in text.split(",") if p.strip()]
+        if len(parts) > MAX_SEEDS or any(len(p) > 12 for p in parts):
+            raise ConfigError(f"--seeds: at most {MAX_SEEDS} seeds, each below 2**32")
         try:
-            values = list(range(int(parts[0]))) if len(parts) == 1 else [int(p) for p in parts]
+            values = count(int(parts[0])) if len(parts) == 1 else [int(p) for p in parts]
         except (ValueError, IndexError):
             raise ConfigError(f"--seeds: {text!r} is neither a count (5) nor a list of seeds (0,1,2)") from None
     else:
         values = [int(v) for v in text]
-    if not values or len(set(values)) != len(values) or min(values) < 0:
-        raise ConfigError(f"--seeds: need distinct non-negative seeds, got {text!r}")
+    if not values or len(set(values)) != len(values) or min(values) < 0 or max(values) >= 2 ** 32 \
+            or len(values) > MAX_SEEDS:
+        raise ConfigError(f"--seeds: need 1 to {MAX_SEEDS} distinct seeds in [0, 2**32), got {str(text)[:80]!r}")
     return values
 
 
