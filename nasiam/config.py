@@ -220,7 +220,7 @@ BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "tau_max": (1e-3, 1e4), "tau_min": (1e-3, 1e4), "nasiam_hidden_dim": (1, _MAX_WIDTH),
     "projector_layers": (1, _MAX_LAYERS), "predictor_layers": (1, _MAX_LAYERS), "top_k": (1, 100),
     "verify_top_k": (1, 64), "verify_epochs": (1, 1000), "verify_samples": (1, 10 ** 7),
-    "collapse_min_std": (0.0, 1.0), "collapse_min_rank": (0.0, 1e6),
+    "collapse_min_std": (0.0, 1e3), "collapse_min_rank": (0.0, 1e6),
 }
 
 

@@ -226,3 +226,34 @@ def test_epoch_arch_metrics_average_over_architecture_steps(tmp_path):
     epoch_value = [float(r["value"]) for r in rows if r["name"] == "epoch/arch_loss"][-1]
     assert len(last_epoch) == len(steps) // 4  # every other step of the second epoch
     assert epoch_value == pytest.approx(sum(last_epoch) / len(last_epoch), rel=1e-4)
+
+
+class _CollapsedBackbone(torch.nn.Module):
+    """Every image gets the same 32 features (plus 1e-3 noise): a fully collapsed backbone."""
+    num_features = 32
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+        self.center = torch.nn.Parameter(torch.randn(32))
+
+    def forward(self, images):
+        noise = 1e-3 * torch.randn(len(images), 32, generator=torch.Generator().manual_seed(len(images)))
+        return self.center.expand(len(images), -1) + noise + 0 * images.mean()
+
+
+@pytest.mark.parametrize("framework", ["simsiam", "simclr", "mocov2", "mocov3"])
+def test_a_collapsed_backbone_is_seen_for_every_framework(tmp_path, monkeypatch, capsys, framework):
+    """The projectors of SimSiam, SimCLR and MoCo v3 end in BatchNorm, which gives their output
+    unit variance per dimension even from identical features: judged on the projector alone,
+    such a search exported its genotype. It must be refused (exit 3) whatever the method."""
+    import nasiam.runner.build as build
+    from nasiam.cli import main
+
+    monkeypatch.setattr(build, "create_backbone", lambda *a, **k: _CollapsedBackbone())
+    code = main(["search", *TINY, f"--framework={framework}", "--epochs=1", "--warmup_epochs=0",
+                 "--selection=argmax", f"--out_dir={tmp_path}", "--run_name=c"])
+    assert code == 3, capsys.readouterr()
+    assert "backbone features" in capsys.readouterr().err
+    summary = json.loads((tmp_path / "c" / "summary.json").read_text())
+    assert summary["collapse"]["feature_normalized_std"] < 0.05 and "backbone features" in summary["collapse"]["where"]
+    assert not (tmp_path / "c" / "genotype.json").exists() and (tmp_path / "c" / "genotype.rejected.json").is_file()

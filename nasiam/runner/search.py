@@ -53,9 +53,10 @@ class SearchRun(Run):
         self.arch_loader = (self.fabric.setup_dataloaders(make_loader(self.data.arch, cfg, True, True, pin_memory=pin))
                             if self.data.arch is not None else None)
         self.monitor = CollapseMonitor(min_std=cfg.collapse_min_std, min_rank=cfg.collapse_min_rank)
-        # the projector's output ends in BatchNorm for most methods, which hides partial
-        # collapse; the backbone's features show it (logged, not used to refuse)
-        self.feature_monitor = CollapseMonitor()
+        # SimSiam's, SimCLR's and MoCo v3's projectors end in BatchNorm, which restores unit
+        # variance per dimension even when every image has the same features: collapse is
+        # judged on the backbone's features too (healthy resnets give a normalised std ~0.8)
+        self.feature_monitor = CollapseMonitor(min_std=cfg.collapse_min_std, min_rank=cfg.collapse_min_rank)
         self.alpha_rows = outputs.alpha_rows(0, self._probabilities())
 
     @property
@@ -284,14 +285,19 @@ class SearchRun(Run):
         agree = _ranks_agree({slot: g.to_json() for slot, g in genotypes.items()})
         if not agree:
             raise RuntimeError("the ranks ended with different genotypes; their logits diverged (please report)")
-        report = fabric.broadcast(self.monitor.report())  # rank 0 judges, so every rank agrees
-        collapsed = bool(report is not None and report.collapsed)
+        # rank 0 judges, so every rank agrees: the projector's output, then the backbone's features
+        report, features = fabric.broadcast((self.monitor.report(), self.feature_monitor.report()))
+        collapsed_where = [where for where, r in (("projector output", report), ("backbone features", features))
+                           if r is not None and r.collapsed]
+        collapsed = bool(collapsed_where)
         summary: dict[str, Any] = {
             "command": "search", "framework": framework, "run_dir": str(self.run_dir),
             "genotypes": {slot: g.describe() for slot, g in genotypes.items()},
             "collapse": None if report is None else {"normalized_std": report.normalized_std,
                                                        "effective_rank": report.effective_rank,
-                                                       "collapsed": collapsed},
+                                                       "feature_normalized_std": getattr(features, "normalized_std", None),
+                                                       "feature_effective_rank": getattr(features, "effective_rank", None),
+                                                       "collapsed": collapsed, "where": collapsed_where},
             "selection": selection or {"method": "trials" if self.multi_trial else "argmax"},
             "decisions": confidence, "near_uniform_decisions": len(near_uniform(confidence)),
             "world_size": fabric.world_size, "ranks_agree": agree, "train_seconds": round(self.elapsed, 1),
@@ -304,7 +310,9 @@ class SearchRun(Run):
                 outputs.write_search_genotypes(self.run_dir / "genotype.rejected.json", framework, genotypes)
                 outputs.write_json(self.run_dir / "summary.json", summary)
             raise CollapseError(
-                f"the search collapsed: {report.describe()}. The genotype was refused and written to "
+                f"the search collapsed ({' and '.join(collapsed_where)}): projector output "
+                f"{report.describe() if report else '-'}; backbone features {features.describe() if features else '-'}. "
+                "The genotype was refused and written to "
                 f"{self.run_dir / 'genotype.rejected.json'} for inspection. Try a lower --arch_lr, a larger "
                 "--beta_weight or more --warmup_epochs, or pass --allow_collapsed to export it anyway.")
         summary.update(self.final_evaluation(linear=False))   # the search's own backbone; cost reported apart
