@@ -257,3 +257,22 @@ def test_a_collapsed_backbone_is_seen_for_every_framework(tmp_path, monkeypatch,
     summary = json.loads((tmp_path / "c" / "summary.json").read_text())
     assert summary["collapse"]["feature_normalized_std"] < 0.05 and "backbone features" in summary["collapse"]["where"]
     assert not (tmp_path / "c" / "genotype.json").exists() and (tmp_path / "c" / "genotype.rejected.json").is_file()
+
+
+def test_a_diverged_run_exits_4_even_when_the_monitors_see_the_nans_first(tmp_path, capsys, monkeypatch):
+    """Losses are checked every --log_every_n_steps steps; an epoch that ends between two checks
+    used to reach the collapse monitor's SVD with NaN embeddings (a traceback, exit 1)."""
+    original, calls = SimSiam.head_loss, {"n": 0}
+
+    def diverged(self, encoded, update_state=True):
+        out = original(self, encoded, update_state)
+        calls["n"] += 1
+        if calls["n"] > 1:   # after the first step, which is always checked
+            out["loss"], out["z"] = out["loss"] * float("nan"), out["z"] * float("nan")
+        return out
+
+    monkeypatch.setattr(SimSiam, "head_loss", diverged)
+    code = main(["pretrain", *[a for a in TINY if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr"))],
+                 "--log_every_n_steps=1000", "--linear_probe=false", f"--out_dir={tmp_path}", "--run_name=nan"])
+    assert code == 4, capsys.readouterr().err
+    assert "the loss became nan" in capsys.readouterr().err

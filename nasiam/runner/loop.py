@@ -522,6 +522,7 @@ class Run:
         """The epoch's collapse metrics, of the projector output (`self.monitor`) and of the
         backbone features (`self.feature_monitor`), and kNN top-1 when it is due."""
         metrics: dict[str, float] = {}
+        self.settle(epoch)   # a non-finite loss stops here (exit 4), before the monitors' SVDs meet its NaNs
         report = self.monitor.report()
         if report is not None:
             metrics.update(collapse_std=report.normalized_std, effective_rank=report.effective_rank)

@@ -73,5 +73,7 @@ class CollapseMonitor:
         if not self._chunks:
             return None
         z = torch.cat([c.float().cpu() for c in self._chunks])[-self.max_samples:]
+        if not bool(torch.isfinite(z).all()):   # no SVD of NaNs: a diverged run reads as collapsed
+            return CollapseReport(float("nan"), float("nan"), collapsed=True)
         std, rank = normalized_std(z), effective_rank(z)
         return CollapseReport(std, rank, collapsed=std < self.min_std or rank < self.min_rank)
