@@ -350,6 +350,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_handler(args)
 
 
+def describe_os_error(e: OSError) -> tuple[int, str]:
+    """(exit code, message) of an OSError: a problem with the output's disk is 5 and says
+    what was being written; an input that cannot be read (a permission, a damaged image, a
+    path too long) is 2 and says what was being read. The file's contents are never shown."""
+    import os
+
+    path = e.filename if isinstance(e.filename, str) else None
+    kept = "files already written (checkpoints, earlier outputs) are intact"
+    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO):
+        what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exhausted",
+                errno.EROFS: "the file system is read-only"}.get(e.errno, e.strerror or str(e))
+        return EXIT_IO, f"{what} while writing {path or 'outputs'}; {kept}. Free space or choose another --out_dir"
+    if e.errno == errno.ENAMETOOLONG:
+        return EXIT_USAGE, (f"the path {(path or '')[:120]}... is too long for this file system; shorten --run_name, "
+                            "--out_dir or the file's name")
+    if path and os.path.exists(path) and not os.path.isdir(path) and not os.access(path, os.R_OK):
+        return EXIT_USAGE, f"cannot read {path} ({e.strerror}); check its permissions"
+    if path and e.errno in (errno.EACCES, errno.EPERM):
+        return EXIT_IO, (f"{e.strerror} while writing {path}; {kept}. Check the permissions of --out_dir or choose "
+                         "another")
+    if e.errno is None:   # raised by a reader library (a truncated image, a damaged archive)
+        return EXIT_USAGE, f"could not read the input data ({e}); a damaged file in the dataset?"
+    return EXIT_IO, f"{e.strerror or e} on {path or 'a file of the run'}; {kept}"
+
+
 def run_handler(args) -> int:
     from nasiam.data import DataNotFoundError
     from nasiam.integrations.plain import HeadMismatchError
@@ -379,10 +404,9 @@ def run_handler(args) -> int:
               file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as e:
-        what = "the disk is full" if e.errno == errno.ENOSPC else f"{e.strerror or e}"
-        print(f"{prefix} {what} while writing {getattr(e, 'filename', None) or 'outputs'}; files already written "
-              "(checkpoints, earlier outputs) are intact", file=sys.stderr)
-        return EXIT_IO
+        code, message = describe_os_error(e)
+        print(f"{prefix} {message}", file=sys.stderr)
+        return code
     except HeadMismatchError as e:
         print(f"{prefix} {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -14,6 +14,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field, fields
@@ -22,7 +23,7 @@ from typing import Any, Mapping
 
 __all__ = ["RunConfig", "SearchConfig", "PretrainConfig", "ConfigError", "load_config", "config_to_yaml", "parse_value",
            "STRUCTURAL_KEYS", "field_types", "config_choices", "PRECISION_ALIASES", "DOWNLOADABLE",
-           "require_package", "BOUNDS", "check_bounds", "check_resources"]
+           "require_package", "BOUNDS", "check_bounds", "check_resources", "read_yaml_file"]
 
 # Lightning's short precision names, accepted and stored under their long names.
 PRECISION_ALIASES = {"16": "16-mixed", "bf16": "bf16-mixed", "32": "32-true"}
@@ -370,9 +371,32 @@ def field_types(cls) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in fields(cls)}
 
 
-def _read_recipe(path: str | os.PathLike, cls, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+MAX_RECIPE_BYTES = 1 << 20
+_OPTION_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,47}$")
+
+
+def read_yaml_file(path: Path, what: str) -> Any:
+    """A recipe's or sweep's YAML (`yaml.safe_load`: no code runs), refusing what cannot be one:
+    over 1 MiB, not UTF-8, nested past the parser's recursion limit. Errors give the position,
+    never the file's text (the path may name any file, e.g. a `base:` that leads astray)."""
     import yaml
 
+    size = path.stat().st_size
+    if size > MAX_RECIPE_BYTES:
+        raise ConfigError(f"{path}: {size} bytes is too large for a {what} (at most {MAX_RECIPE_BYTES})")
+    try:
+        return yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text, so not a {what} (a YAML file)") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a {what}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML ({getattr(e, 'problem', None) or 'a parse error'}{where})") from None
+
+
+def _read_recipe(path: str | os.PathLike, cls, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         where = f" (the base of {_chain[-1]})" if _chain else ""
@@ -383,23 +407,22 @@ def _read_recipe(path: str | os.PathLike, cls, _chain: tuple[Path, ...] = ()) ->
                           f"({' -> '.join(str(p) for p in _chain + (resolved,))})")
     if len(_chain) >= MAX_RECIPE_DEPTH:
         raise ConfigError(f"{path}: more than {MAX_RECIPE_DEPTH} levels of `base:` recipes")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({e})") from None
-    data = data or {}
+    data = read_yaml_file(path, "recipe") or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a recipe is a mapping of option: value")
     known = field_types(cls)
     values = {}
     base = data.pop("base", None)
     if base is not None:
-        if not isinstance(base, str) or not base.strip():
-            raise ConfigError(f"{path}: `base:` names another recipe file (a path relative to this one)")
+        if not isinstance(base, str) or not base.strip() or Path(base).is_absolute():
+            raise ConfigError(f"{path}: `base:` names another recipe file by a path relative to this one (not an "
+                              "absolute path)")
         values.update(_read_recipe(path.parent / base, cls, _chain + (resolved,)))
     for key, value in data.items():
         name = str(key).replace("-", "_")
         if name not in known:
+            if not _OPTION_LIKE.match(str(key)):   # never echo what may be another file's content
+                raise ConfigError(f"{path}: holds keys that are no option names; is it a nasiam recipe?")
             raise ConfigError(f"{path}: unknown key {key!r}{_suggest(name, list(known))}")
         values[name] = parse_value(name, value, known[name])
     return values

@@ -179,3 +179,31 @@ def test_resources_are_checked_against_this_machine(monkeypatch):
     with pytest.raises(ConfigError, match="GiB"):
         load_config(SearchConfig, None, {"widths": "16384", "projector_layers": "4"})
     load_config(SearchConfig, None, {})   # the defaults fit in 8 GiB
+
+
+def test_files_that_cannot_be_recipes_are_refused_without_echoing_them(tmp_path):
+    """Not UTF-8, nested 20,000 deep, over 1 MiB, an absolute `base:`, another program's file:
+    each a ConfigError (exit 2) that names the file and shows none of its content."""
+    secret = tmp_path / "passwd"
+    secret.write_text("root: x:0:0:root:/root:/bin/bash\n")
+    cases = {
+        "binary.yaml": b"\xff\xfe\x00epochs: 3\n",
+        "deep.yaml": b"[" * 20000 + b"]" * 20000,
+        "huge.yaml": b"# " + b"x" * (1 << 20) + b"\n",
+        "absolute.yaml": f"base: {secret}\n".encode(),
+        "relative.yaml": f"base: {Path('..') / secret.parent.name / secret.name}\n".encode(),
+    }
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ConfigError) as info:
+            load_config(SearchConfig, tmp_path / name)
+        assert name in str(info.value) or "passwd" in str(info.value)
+        assert "/bin/bash" not in str(info.value) and "x:0:0" not in str(info.value), name
+
+
+def test_a_sweep_file_that_is_not_one_is_refused_like_a_recipe(tmp_path):
+    from nasiam.runner.sweep import read_sweep
+
+    (tmp_path / "s.yaml").write_bytes(b"[" * 20000)
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        read_sweep(tmp_path / "s.yaml")

@@ -171,3 +171,13 @@ def test_pathological_numbers_are_genotype_errors():
         Genotype.from_json('{"schema_version": 1, "layers": [{"width": ' + "9" * 5000 + "}]}")
     with pytest.raises(GenotypeError, match="schema_version"):
         Genotype.from_dict({**_valid_dict(), "schema_version": True})
+
+
+def test_a_genotype_file_with_a_five_thousand_digit_integer_is_a_clear_error(tmp_path):
+    from nasiam.runner.outputs import read_genotypes
+    from nasiam.space.genotype import GenotypeError
+
+    path = tmp_path / "genotype.json"
+    path.write_text('{"format": "nasiam.search", "heads": {"projector": {"layers": [{"width": ' + "9" * 5000 + "}]}}}")
+    with pytest.raises(GenotypeError, match="not a valid genotype file"):
+        read_genotypes(path)

@@ -41,8 +41,9 @@ def read_genotypes(path: str | os.PathLike) -> tuple[str | None, dict[str, Genot
         raise GenotypeError(f"{path}: too large to be a genotype file")
     try:
         data = json.loads(path.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
-        raise GenotypeError(f"{path}: not valid JSON ({e})") from None
+    except (UnicodeDecodeError, RecursionError, ValueError) as e:   # ValueError: also a 5,000-digit integer
+        raise GenotypeError(f"{path}: not a valid genotype file ({type(e).__name__}: "
+                            f"{str(e).splitlines()[0][:120] if str(e) else ''})") from None
     if isinstance(data, dict) and data.get("format") == SEARCH_FORMAT:
         heads = data.get("heads")
         if not isinstance(heads, dict) or not heads or len(heads) > 8:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from nasiam._io import atomic_write_bytes, atomic_write_text
-from nasiam.config import ConfigError, SearchConfig, field_types, load_config, parse_value
+from nasiam.config import ConfigError, SearchConfig, field_types, load_config, parse_value, read_yaml_file
 
 __all__ = ["read_sweep", "run_sweep"]
 
@@ -27,15 +27,10 @@ _DISTRIBUTIONS = {"uniform", "log_uniform_values", "int_uniform", "q_uniform", "
 def read_sweep(path: str | Path) -> dict[str, Any]:
     """The sweep file, checked for what `nasiam sweep` needs: a metric, and parameters that
     are `nasiam search` options with values of their type."""
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"--config: no sweep file at {path} (see recipes/sweeps/)")
-    try:
-        sweep = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({e})") from None
+    sweep = read_yaml_file(path, "sweep file")
     if not isinstance(sweep, dict) or not isinstance(sweep.get("parameters"), dict) or not sweep["parameters"]:
         raise ConfigError(f"{path}: a sweep needs a 'parameters' mapping")
     metric = sweep.get("metric")
