@@ -169,6 +169,10 @@ def cmd_sweep(args) -> int:
           "(results.md, results.csv, history.png, optuna.db)")
     if best:
         print(f"best: trial {best['trial']} with " + ", ".join(f"{k}={v}" for k, v in best["params"].items()))
+    if not result["finished"]:
+        print(f"nasiam sweep: error: no trial finished (see the trials' logs in {result['directory']}/); the sweep "
+              "found nothing", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 

@@ -135,3 +135,20 @@ def test_recalibration_after_export_matches_the_exported_architecture():
     out = torch.cat([head(b) for b in data])
     # the output BN (affine=False) now standardises the exported head's own outputs
     assert out.mean(0).abs().max() < 0.2
+
+
+@pytest.mark.parametrize("damage", ["bool", "int8", "nan"])
+def test_weights_that_are_not_finite_floats_are_refused_not_cast(tmp_path, damage):
+    from safetensors.torch import load_file, save_file
+
+    _head().save_pretrained(tmp_path / "h")
+    state = load_file(tmp_path / "h" / WEIGHTS_FILE)
+    name = next(k for k, v in state.items() if v.ndim == 2)
+    state[name] = {"bool": state[name] > 0, "int8": state[name].to(torch.int8),
+                   "nan": state[name].clone().fill_(float("nan"))}[damage]
+    save_file(state, tmp_path / "h" / WEIGHTS_FILE)
+    with pytest.raises(ValueError, match="expected floating point" if damage != "nan" else "non-finite"):
+        NASHead.from_pretrained(tmp_path / "h")
+    state[name] = torch.zeros(state[name].shape, dtype=torch.float64)   # float64 loads (cast to the head's dtype)
+    save_file(state, tmp_path / "h" / WEIGHTS_FILE)
+    assert NASHead.from_pretrained(tmp_path / "h") is not None

@@ -122,3 +122,14 @@ def test_sweep_prunes_a_trial_whose_epoch_metric_trails_the_median(tmp_path, mon
     result = run_sweep(smoke, 3, {}, out_dir=str(tmp_path), verbose=False)
     assert (result["finished"], result["pruned"]) == (2, 1)
     assert result["best"]["knn_top1"] == 88.0
+
+
+def test_a_sweep_that_finishes_no_trial_exits_non_zero(tmp_path, capsys):
+    pytest.importorskip("optuna")
+    sweep = yaml.safe_load((Path(__file__).parent.parent / "recipes" / "sweeps" / "cpu_smoke.yaml").read_text())
+    sweep["parameters"]["warmup_epochs"] = {"value": 5}   # >= epochs: every trial's options are refused
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    code = main(["sweep", "--config", str(path), "--sweep_dir", str(tmp_path), "--trials", "2"])
+    captured = capsys.readouterr()
+    assert code != 0 and ("no trial finished" in captured.err or "warmup_epochs" in captured.err), captured

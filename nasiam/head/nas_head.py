@@ -147,6 +147,11 @@ class NASHead(nn.Sequential):
         if strict:
             problems += [f"missing {k}" for k in expected if k not in state]
             problems += [f"unexpected {k}" for k in state if k not in expected]
+        # a float parameter silently cast from bool/int, or NaN weights, is a damaged file, not a head
+        problems += [f"{k}: {state[k].dtype} values, expected floating point" for k, v in expected.items()
+                     if k in state and v.is_floating_point() and not state[k].is_floating_point()]
+        problems += [f"{k}: non-finite values" for k, v in expected.items()
+                     if k in state and state[k].is_floating_point() and not bool(torch.isfinite(state[k]).all())]
         if problems:
             raise ValueError(f"{source}: weights do not match the genotype: " + "; ".join(problems[:8]))
-        self.load_state_dict(state, strict=strict)
+        self.load_state_dict(state, strict=strict)   # float64/float16 are cast to the head's dtype, as torch does
