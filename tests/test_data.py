@@ -175,3 +175,21 @@ def test_real_fashion_mnist_from_the_debian_package():
     train, test = create_dataset("fashion_mnist", split="train"), create_dataset("fashion_mnist", split="test")
     assert (len(train), len(test)) == (60000, 10000)
     assert np.bincount(train.targets).tolist() == [6000] * 10
+
+
+def test_a_hostile_test_split_stops_the_run_before_training(tmp_path, capsys):
+    """Labels outside the dataset's classes in the test split: refused (exit 2) before the first
+    step, with no run directory left, instead of a traceback after training."""
+    from nasiam.cli import main
+
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 96), ("t10k", 16)):
+        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n))
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.full(16, 200))
+    code = main(["pretrain", "--dataset=fashion_mnist", f"--data_root={tmp_path}", "--batch_size=32", "--subset=96",
+                 "--epochs=1", "--num_workers=0", "--proj_hidden_dim=16", "--proj_output_dim=16", "--pred_hidden_dim=8",
+                 f"--out_dir={tmp_path / 'runs'}", "--run_name=r"])
+    assert code == 2
+    assert "labels outside 0..9" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "r" / "checkpoints").exists()

@@ -276,3 +276,9 @@ def test_a_diverged_run_exits_4_even_when_the_monitors_see_the_nans_first(tmp_pa
                  "--log_every_n_steps=1000", "--linear_probe=false", f"--out_dir={tmp_path}", "--run_name=nan"])
     assert code == 4, capsys.readouterr().err
     assert "the loss became nan" in capsys.readouterr().err
+
+
+def test_an_architecture_half_smaller_than_a_batch_is_refused_before_training(tmp_path, capsys):
+    assert main(["search", *TINY, "--arch_fraction=0.01", f"--out_dir={tmp_path}", "--run_name=x"]) == 2
+    assert "leaves 4 of 384 training images for the architecture half" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -29,7 +29,7 @@ from nasiam.head import SearchableHead
 from nasiam.space import MLPSpace, NASiamSpace
 
 __all__ = ["canonical_framework", "data_info", "framework_kwargs", "build_backbone", "build_search_model",
-           "TrainData", "build_train_data", "build_eval_datasets", "make_loader", "backbone_record",
+           "TrainData", "build_train_data", "build_eval_datasets", "check_eval_datasets", "make_loader", "backbone_record",
            "recalibrate_exported", "training_device", "resolve_data_device", "DATA_DEVICES", "compile_modules"]
 
 
@@ -201,6 +201,12 @@ def build_train_data(cfg: RunConfig, info: DatasetInfo, bilevel: bool = False, a
                          f"{cfg.world_size} process(es){' for both halves of the bilevel split' if bilevel else ''}; "
                          f"lower --batch_size or raise --subset")
     positions = search_split(len(indices), arch_fraction, seed=cfg.seed) if bilevel else (range(len(indices)), None)
+    per_step = cfg.batch_size * cfg.world_size
+    for half, name in zip(positions, ("weight", "architecture")):
+        if half is not None and len(half) < per_step:   # an empty epoch would end the run in StopIteration
+            raise ValueError(f"--arch_fraction={arch_fraction} leaves {len(half)} of {len(indices)} training images "
+                             f"for the {name} half, fewer than one batch of {per_step}; choose a fraction nearer "
+                             "0.5, or raise --subset")
     weight_idx = [indices[i] for i in positions[0]]
     calibration = Subset(plain, weight_idx)
     held_out = Subset(plain, [indices[i] for i in positions[1]]) if bilevel else None
@@ -227,6 +233,28 @@ def build_eval_datasets(cfg: RunConfig, info: DatasetInfo) -> tuple[Dataset, Dat
     if cfg.knn_subset:
         bank = Subset(bank, random_subset(len(bank), cfg.knn_subset, seed=cfg.seed + 1))
     return bank, test
+
+
+def check_eval_datasets(cfg: RunConfig, info: DatasetInfo) -> None:
+    """Open the evaluation's splits before the first step, so a missing, damaged or hostile
+    test split stops the run now (exit 2), not after hours of training: both non-empty, their
+    first and last images readable, every label a class of the dataset."""
+    bank, test = build_eval_datasets(cfg, info)
+    for name, dataset in (("train (the kNN bank and the linear probe)", bank), (info.eval_split, test)):
+        if len(dataset) == 0:
+            raise ValueError(f"the {name} split of {cfg.dataset} is empty: nothing to evaluate on")
+        try:
+            for index in (0, len(dataset) - 1):
+                dataset[index]
+        except (OSError, ValueError, IndexError, RuntimeError) as e:
+            raise ValueError(f"the {name} split of {cfg.dataset} cannot be read ({type(e).__name__}: "
+                             f"{str(e)[:160]}); check the files under --data_root") from None
+        targets = getattr(dataset.dataset if isinstance(dataset, Subset) else dataset, "targets", None)
+        if targets is not None and len(targets):
+            labels = torch.as_tensor(targets)
+            if int(labels.max()) >= info.num_classes or int(labels.min()) < -1:   # -1: STL-10's unlabelled
+                raise ValueError(f"the {name} split of {cfg.dataset} has labels outside 0..{info.num_classes - 1} "
+                                 f"(found {int(labels.min())}..{int(labels.max())}); its label file is damaged")
 
 
 @torch.no_grad()

@@ -21,6 +21,7 @@ from nasiam.runner.build import (
     backbone_record,
     build_backbone,
     build_train_data,
+    check_eval_datasets,
     canonical_framework,
     data_info,
     framework_kwargs,
@@ -84,6 +85,7 @@ class PretrainRun(Run):
         cfg = self.cfg
         self.info = data_info(cfg)
         self.data = build_train_data(cfg, self.info)
+        check_eval_datasets(cfg, self.info)   # a bad test split stops the run now, not after training
         backbone, heads = self._heads_and_backbone()
         self.model = framework_class(cfg.framework)(backbone, feature_dim(backbone), heads=heads,
                                                     **framework_kwargs(cfg))

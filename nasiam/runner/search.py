@@ -21,6 +21,7 @@ from nasiam.runner.build import (
     backbone_record,
     build_search_model,
     build_train_data,
+    check_eval_datasets,
     canonical_framework,
     data_info,
     make_loader,
@@ -43,6 +44,7 @@ class SearchRun(Run):
         cfg = self.cfg
         self.info = data_info(cfg)
         self.data = build_train_data(cfg, self.info, bilevel=cfg.mode == "bilevel", arch_fraction=cfg.arch_fraction)
+        check_eval_datasets(cfg, self.info)   # a bad test split stops the run now, not after training
         self.model = build_search_model(cfg, self.info)
         if cfg.strategy == "gumbel":
             self.model.set_sampling("gumbel", cfg.tau_max)
