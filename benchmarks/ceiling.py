@@ -65,7 +65,7 @@ QUICK = {"framework": "simsiam", "dataset": "synthetic", "subset": 256, "image_s
          "epochs": 1, "num_workers": 0, "proj_hidden_dim": 32, "proj_output_dim": 32, "pred_hidden_dim": 16,
          "knn_subset": 128, "knn_k": 20}
 SEEDS = "20,21,22"
-SMALL_FILES = ("summary.json", "config.yaml", "eval/predictions.safetensors")
+SMALL_FILES = ("summary.json", "config.yaml", "genotype.json", "genotype.argmax.json", "eval/predictions.safetensors")
 
 
 def _chain(name: str, layers: list[LayerSpec]) -> Genotype:
