@@ -197,3 +197,99 @@ def _main(argv):
         return main(argv)
     except SystemExit as e:  # argparse's own usage errors exit 2 after printing the usage
         return e.code
+
+
+# -- every command, under a memory cap, leaving everything outside its directory as it was --
+DOCUMENTED_EXITS = {0, 2, 3, 4, 5}
+
+
+@pytest.fixture
+def memory_cap():
+    """Allocations of this test beyond 4 GiB more than the process has mapped fail (MemoryError)
+    instead of taking the machine: a hostile size must be refused before it is allocated."""
+    import resource
+
+    mapped = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmSize"))
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = mapped + (4 << 30)
+    resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def _snapshot(root):
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+
+
+def _check_run(argv, root, inside, capsys):
+    """Run `argv`; exit in the documented set, no traceback, and every file under `root` but
+    outside `inside` untouched (none added, none changed)."""
+    (root / "bystander.txt").write_text("not nasiam's")
+    before = {k: v for k, v in _snapshot(root).items() if not k.startswith(str(inside))}
+    code = _main(argv)
+    err = capsys.readouterr().err
+    assert code in DOCUMENTED_EXITS, (argv, code, err)
+    assert "Traceback" not in err, (argv, err)
+    after = {k: v for k, v in _snapshot(root).items() if not k.startswith(str(inside))}
+    assert after == before, (argv, set(after) ^ set(before))
+    return code, err
+
+
+heads_specs = st.lists(st.sampled_from(["default", "paper", "directpred", "lightly", "solo-learn", "random:2",
+                                        "random:0", "random:101", "random:3/seed", "search", "search:argmax",
+                                        "search+init", "search(--epochs=1)", "x=default", "x=default",
+                                        "../../etc", "search(", "random"]) | made_up, min_size=1, max_size=4)
+
+
+@CLI_FUZZ
+@given(heads=heads_specs, seeds=st.sampled_from(["2", "0,1", "1000000000", "0,0", "-1", "x", "4294967296", "3"]),
+       jobs=st.sampled_from(["1", "2", "0", "1000", "-3"]), opts=options)
+def test_fuzzed_compare_stays_in_its_directory(tmp_path_factory, capsys, monkeypatch, memory_cap, heads, seeds,
+                                               jobs, opts):
+    import nasiam.compare as compare_module
+    from nasiam.compare.executor import ExecutionReport
+
+    monkeypatch.setattr(compare_module, "run_jobs", lambda *a, **k: ExecutionReport())   # no training here
+    root = tmp_path_factory.mktemp("compare")
+    out = root / "out"
+    argv = ["compare", "--heads", ",".join(heads), "--seeds", seeds, "--jobs", jobs, "--out", str(out),
+            "--dataset=synthetic", *[f"--{k}={v}" for k, v in opts if k not in ("out_dir", "resume", "seed")]]
+    _check_run(argv, root, out, capsys)
+
+
+@CLI_FUZZ
+@given(trials=st.sampled_from(["1", "0", "-1", "100000", "2"]), name=st.sampled_from([None, "../up", "ok", "a/b"]),
+       parameters=st.dictionaries(st.sampled_from(sorted(SearchConfig.__dataclass_fields__)) | made_up,
+                                  st.fixed_dictionaries({"value": json_values}) | json_values, max_size=3))
+def test_fuzzed_sweep_stays_in_its_directory(tmp_path_factory, capsys, monkeypatch, memory_cap, trials, name,
+                                             parameters):
+    pytest.importorskip("optuna")
+    _no_training(monkeypatch)
+    root = tmp_path_factory.mktemp("sweep")
+    empty = root / "nodata"
+    empty.mkdir()
+    sweep = root / "sweeps" / "s.yaml"
+    sweep.parent.mkdir()
+    sweep.write_text(yaml.safe_dump({"metric": {"name": "knn_top1", "goal": "maximize"},
+                                     "parameters": parameters or {"epochs": {"value": 1}}}))
+    argv = ["sweep", "--config", str(sweep), "--trials", trials, "--sweep_dir", str(root / "sweeps"),
+            *(["--name", name] if name else []), "--dataset=cifar10", f"--data_root={empty}"]
+    code, _ = _check_run(argv, root, root / "sweeps", capsys)
+    assert code != 0   # no data: no trial can finish
+
+
+@CLI_FUZZ
+@given(repo=st.sampled_from(["user/name", "", "a" * 200, "../x", "user/na me", "x"]) | made_up,
+       revision=st.sampled_from([None, "main", "../../x", ""]), private=st.booleans())
+def test_fuzzed_push_stays_offline_and_in_place(tmp_path_factory, capsys, monkeypatch, memory_cap, repo, revision,
+                                                private):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    root = tmp_path_factory.mktemp("push")
+    run_dir = root / "run"
+    run_dir.mkdir()
+    argv = ["push", str(run_dir), "--repo", repo, *(["--revision", revision] if revision is not None else []),
+            *(["--private"] if private else [])]
+    code, _ = _check_run(argv, root, root / "nothing-may-change", capsys)
+    assert code != 0   # an empty directory holds no heads to push

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -211,8 +212,11 @@ def compare(heads: str | list[str], seeds: str | int | Sequence[int] = 5, out: s
             say: Callable[[str], None] = print) -> dict[str, Any]:
     """Train every head on every seed under one protocol and write the report; returns
     {"report": ExecutionReport, "markdown": ..., "records": ..., "statistics": ...}."""
-    if jobs < 1:
-        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
+    cores = os.cpu_count() or 1
+    if not 1 <= jobs <= cores:
+        raise ConfigError(f"--jobs must be between 1 and this machine's {cores} cores (one process per run), got {jobs}")
+    if threads is not None and not 1 <= threads <= 4 * cores:
+        raise ConfigError(f"--threads must be between 1 and {4 * cores} (4 x this machine's cores), got {threads}")
     plan, out = prepare(heads, seeds, out, options)
     runs = out / "runs"
     say(f"{len(plan.jobs)} runs planned in {out}/ ({len(plan.rows)} heads x {len(parse_seeds(seeds))} seeds"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Mapping
@@ -75,6 +76,9 @@ def _suggest(trial, name: str, spec: Mapping[str, Any]) -> Any:
                                step=None if "log" in distribution else step)
 
 
+MAX_TRIALS = 10_000
+
+
 def run_sweep(sweep_path: str | Path, trials: int, overrides: Mapping[str, Any], out_dir: str = "runs/sweeps",
               name: str | None = None, seed: int = 0, verbose: bool = True) -> dict[str, Any]:
     """Run (or continue) the study until it holds `trials` finished trials; returns the best."""
@@ -82,8 +86,14 @@ def run_sweep(sweep_path: str | Path, trials: int, overrides: Mapping[str, Any],
 
     from nasiam.runner.search import SearchRun
 
+    if not 1 <= trials <= MAX_TRIALS:
+        raise ConfigError(f"--trials must be between 1 and {MAX_TRIALS}, got {trials}")
+    if not 0 <= seed < 2 ** 32:
+        raise ConfigError(f"--sweep_seed must be in [0, 2**32), got {seed}")
     sweep = read_sweep(sweep_path)
     name = name or Path(sweep_path).stem
+    if not name or "/" in name or name in (".", "..") or len(name.encode()) > 200:
+        raise ConfigError(f"--name: {name[:60]!r} must be a plain directory name inside --sweep_dir")
     directory = Path(out_dir) / name
     directory.mkdir(parents=True, exist_ok=True)
     metric, goal = sweep["metric"]["name"], sweep["metric"].get("goal", "minimize")
@@ -123,9 +133,23 @@ def run_sweep(sweep_path: str | Path, trials: int, overrides: Mapping[str, Any],
         return float(value)
 
     remaining = max(0, trials - len(done))
+    def guarded(trial) -> float:
+        """A combination the search refuses, missing data or a failing run fails that trial, not
+        the study, with one line saying why (Optuna would log a traceback)."""
+        from nasiam.data import DataNotFoundError
+        from nasiam.runner.errors import RunError
+
+        try:
+            return objective(trial)
+        except (ConfigError, DataNotFoundError, RunError, RuntimeError, ValueError, KeyError) as e:
+            message = str(e.args[0] if isinstance(e, KeyError) and e.args else e).splitlines()[0][:300]
+            trial.set_user_attr("error", f"{type(e).__name__}: {message}")
+            print(f"trial {trial.number} failed: {message}", file=sys.stderr, flush=True)
+            return float("nan")   # Optuna records a failed trial
+
     if remaining:
-        # a combination the search refuses (ConfigError) or a failing run fails that trial, not the study
-        study.optimize(objective, n_trials=remaining, catch=(RuntimeError, ConfigError))
+        optuna.logging.set_verbosity(optuna.logging.ERROR)   # the failures are reported above, in one line each
+        study.optimize(guarded, n_trials=remaining)
     return _report(study, directory, metric, verbose)
 
 
