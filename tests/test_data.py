@@ -193,3 +193,32 @@ def test_a_hostile_test_split_stops_the_run_before_training(tmp_path, capsys):
     assert code == 2
     assert "labels outside 0..9" in capsys.readouterr().err
     assert not (tmp_path / "runs" / "r" / "checkpoints").exists()
+
+
+def test_an_idx_gzip_bomb_is_refused_without_decompressing_it(tmp_path):
+    """A 1 MiB gzip file that inflates to 1 GiB behind a header announcing 3 images: read()
+    stops after the announced bytes; a header announcing terabytes is refused before reading."""
+    import resource
+
+    from nasiam.data.readers import read_idx
+
+    header = struct.pack(">BBBB", 0, 0, 0x08, 3) + b"".join(struct.pack(">I", d) for d in (3, 28, 28))
+    bomb = tmp_path / "bomb-idx3-ubyte.gz"
+    with gzip.open(bomb, "wb", compresslevel=9) as fh:
+        fh.write(header + bytes(3 * 28 * 28))
+        for _ in range(1024):
+            fh.write(bytes(1 << 20))
+    assert bomb.stat().st_size < 4 << 20
+    mapped = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmSize"))
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (mapped + (512 << 20), hard))   # inflating the bomb would not fit
+    try:
+        with pytest.raises(ValueError, match="file has more"):
+            read_idx(bomb)
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    huge = tmp_path / "huge-idx3-ubyte.gz"
+    with gzip.open(huge, "wb") as fh:
+        fh.write(struct.pack(">BBBB", 0, 0, 0x08, 3) + b"".join(struct.pack(">I", d) for d in (2 ** 31, 2 ** 16, 8)))
+    with pytest.raises(ValueError, match="more than a dataset file of this kind holds"):
+        read_idx(huge)

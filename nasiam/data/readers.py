@@ -61,24 +61,35 @@ def read_cifar_batches(files: list[Path], label_key: str) -> tuple[np.ndarray, n
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
+MAX_IDX_BYTES = 1 << 31   # 2 GiB: Fashion-MNIST's largest file holds 47 MB
+
+
 def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (MNIST / Fashion-MNIST), gzip-compressed or not."""
+    """An IDX file (MNIST / Fashion-MNIST), gzip-compressed or not. The header is read first
+    and no more is decompressed than it announces (at most MAX_IDX_BYTES): a small gzip
+    bomb in the data folder cannot fill the memory."""
     opener = gzip.open if str(path).endswith(".gz") else open
     try:
         with opener(path, "rb") as f:
-            data = f.read()
+            magic = f.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_TYPES or not 1 <= magic[3] <= 4:
+                raise ValueError(f"{path}: not an IDX file (bad magic number)")
+            ndim, dtype = magic[3], np.dtype(_IDX_TYPES[magic[2]])
+            dims = f.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise ValueError(f"{path}: not an IDX file (its header is cut short)")
+            shape = tuple(int.from_bytes(dims[4 * i: 4 * i + 4], "big") for i in range(ndim))
+            expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if expected > MAX_IDX_BYTES:
+                raise ValueError(f"{path}: IDX header says shape {shape} ({expected} bytes), more than a dataset "
+                                 f"file of this kind holds (at most {MAX_IDX_BYTES}); the file is damaged")
+            data = f.read(expected + 1)   # one byte more tells a file longer than its header says
     except (OSError, EOFError) as e:
         raise ValueError(f"{path}: cannot read ({e})") from None
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
-        raise ValueError(f"{path}: not an IDX file (bad magic number)")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(_IDX_TYPES[data[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
-    if len(data) - header != expected:
-        raise ValueError(f"{path}: IDX header says shape {shape} ({expected} bytes), file has {len(data) - header}")
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
+    if len(data) != expected:
+        raise ValueError(f"{path}: IDX header says shape {shape} ({expected} bytes), file has "
+                         f"{len(data) if len(data) <= expected else 'more'}")
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 
 def read_stl10_images(path: Path) -> np.ndarray:
