@@ -84,3 +84,31 @@ def test_truncated_safetensors_are_refused_by_name(tmp_path):
             path.write_bytes(data[:cut])
             with pytest.raises(error, match="not a readable safetensors file"):
                 load()
+
+
+@pytest.fixture(scope="module")
+def finished_search(tmp_path_factory):
+    out = tmp_path_factory.mktemp("finished")
+    assert main(["search", *TINY, "--epochs=1", "--warmup_epochs=0", f"--out_dir={out}", "--run_name=r"]) == 0
+    return out / "r"
+
+
+@pytest.mark.parametrize("field, value", [("epoch", "1"), ("global_step", -4), ("history", 5), ("rng", "x"),
+                                          ("elapsed", None), ("model", None)])
+def test_a_checkpoint_with_a_valid_header_and_damaged_fields_is_refused_by_name(tmp_path, capsys, finished_search,
+                                                                                field, value):
+    import shutil
+
+    shutil.copytree(finished_search, tmp_path / "r")
+    last = tmp_path / "r" / "checkpoints" / "last.ckpt"
+    state = torch.load(last, weights_only=True)
+    if field == "model":   # the model's state under its own key: every tensor replaced by a string
+        field = next(k for k, v in state.items() if isinstance(v, dict) and any("weight" in n for n in v))
+        value = {name: "w" for name in state[field]}
+    state[field] = value
+    torch.save(state, last)
+    (tmp_path / "r" / "summary.json").unlink()
+    args = ["search", *TINY, "--epochs=2", "--warmup_epochs=0", f"--out_dir={tmp_path}", "--run_name=r", "--resume"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert str(last) in err and "Traceback" not in err

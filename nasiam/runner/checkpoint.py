@@ -134,3 +134,20 @@ def prune_epoch_checkpoints(directory: Path, keep: int) -> None:
     epochs = sorted(directory.glob("epoch=*.ckpt"), key=lambda p: int(p.stem.split("=")[1]))
     for old in epochs[: max(0, len(epochs) - keep)]:
         old.unlink(missing_ok=True)
+
+
+def check_fields(state: Mapping[str, Any], path) -> None:
+    """The loop-position fields of a checkpoint, typed as nasiam writes them: a file with a
+    valid header but damaged or hand-made fields is refused by name, not by a traceback."""
+    expected = {"epoch": int, "global_step": int, "history": list, "elapsed": (int, float), "rng": (dict, list)}
+    for name, kind in expected.items():
+        value = state.get(name, 0.0 if name == "elapsed" else [] if name == "history" else None)
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise CheckpointError(f"{path}: field {name!r} is a {type(value).__name__}, not what nasiam writes there; "
+                                  "the file is damaged or was not written by this nasiam. Resume from an "
+                                  "epoch=N.ckpt of the run, or start a new run")
+    if state["epoch"] < 0 or state["global_step"] < 0:
+        raise CheckpointError(f"{path}: negative epoch or step; the file is damaged")
+    if not isinstance(state["nasiam"].get("config", {}), dict):
+        raise CheckpointError(f"{path}: its recorded configuration is not a mapping; the file is damaged")
+

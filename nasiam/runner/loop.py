@@ -251,12 +251,13 @@ class Run:
 
     def restore(self, path: Path) -> None:
         state = ckpt.load_checkpoint(path, self.command)
+        ckpt.check_fields(state, path)
         saved = state["nasiam"].get("config", {})
         ckpt.check_compatible(saved, dataclasses.asdict(self.cfg), STRUCTURAL_KEYS + ("seed", "subset", "arch_fraction"),
                               path, defaults=dataclasses.asdict(type(self.cfg)()))
         try:
             self.load_state(state)
-        except (RuntimeError, KeyError, ValueError) as e:
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as e:
             raise CheckpointError(f"{path} does not fit this run's model or optimiser: "
                                   f"{str(e).splitlines()[0][:300]}") from None
         self.start_epoch, self.global_step = int(state["epoch"]), int(state["global_step"])
