@@ -17,8 +17,8 @@ import typing
 from typing import Any, Sequence
 
 from nasiam import __version__
-from nasiam.config import (ConfigError, SearchConfig, config_choices, config_to_yaml, field_types, load_config,
-                           require_package)
+from nasiam.config import (BOUNDS, ConfigError, SearchConfig, config_choices, config_to_yaml, field_types,
+                           load_config, require_package)
 
 EXIT_OK, EXIT_USAGE, EXIT_COLLAPSE, EXIT_NONFINITE, EXIT_IO, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
 
@@ -52,6 +52,9 @@ def add_config_options(parser: argparse.ArgumentParser, cls, recipe: bool = True
         text = f.metadata.get("help", "")
         if "(default:" not in text:  # help that already explains its default says it once
             text += f" (default: {shown})"
+        if f.name in BOUNDS:   # the documented bound, checked before anything is allocated
+            low, high = BOUNDS[f.name]
+            text += f" [{low:g}..{high:g}]"
         metavar = "{" + ",".join(choices[f.name]) + "}" if f.name in choices else _type_name(hints[f.name])
         group.add_argument(*names, dest=f.name, default=argparse.SUPPRESS, metavar=metavar,
                            nargs="?" if flag_like else None, const=f.metadata.get("const", "true") if flag_like else None,

@@ -53,8 +53,13 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
     if protocol != "finetune" and (epochs is not None or lr is not None):
         raise ValueError(f"--epochs and --lr set the fine-tuning budget; `nasiam eval {protocol}` has none (the linear "
                          "probe is solved to convergence, its penalty chosen on held-out train features): drop them")
-    if epochs is not None and epochs < 1 or lr is not None and not lr > 0 or k < 1:
-        raise ValueError(f"need --epochs >= 1, --lr > 0 and --k >= 1 (got epochs={epochs}, lr={lr}, k={k})")
+    if epochs is not None and not 1 <= epochs <= 10_000 or lr is not None and not 0 < lr <= 100 or not 1 <= k <= 10_000:
+        raise ValueError(f"need --epochs in [1, 10000], --lr in (0, 100] and --k in [1, 10000] (got epochs={epochs}, "
+                         f"lr={lr}, k={k})")
+    if not 0 < label_fraction <= 1 or not 1 <= batch_size <= 65536 or not 0 <= num_workers <= 128 or \
+            bank_subset is not None and bank_subset < 1:
+        raise ValueError(f"need --label_fraction in (0, 1], --batch_size in [1, 65536], --num_workers in [0, 128] and "
+                         f"--bank_subset >= 1 (got {label_fraction}, {batch_size}, {num_workers}, {bank_subset})")
     setting = _setting(target, options)
     info, synthetic = _datasets(setting)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

@@ -540,17 +540,22 @@ class Run:
         sets `self.rankme`, RankMe of the memory bank's features (labels unused)."""
         accuracy = None
         if self.fabric.is_global_zero:
-            bank_set, test_set = build_eval_datasets(self.cfg, self.info)
-            device = self.fabric.device
-            bank = extract_features(self.model.backbone, make_loader(bank_set, self.cfg, False, False), device,
-                                    self.channels_last)
-            test = extract_features(self.model.backbone, make_loader(test_set, self.cfg, False, False), device,
-                                    self.channels_last)
-            accuracy = knn_accuracy(*bank, *test, num_classes=self.info.num_classes, k=self.cfg.knn_k)
-            # the label-free score of the same features, so runs can be compared without labels
-            self.rankme = rankme(bank[0])
-            self.eval_features = (bank, test)  # kept for the end-of-run evaluation
+            accuracy = self._knn_on_fresh_features()
         self.fabric.barrier()
+        return accuracy
+
+    def _knn_on_fresh_features(self) -> float:
+        """Rank 0's part of `knn` (no collective call: callers decide where the ranks meet)."""
+        bank_set, test_set = build_eval_datasets(self.cfg, self.info)
+        device = self.fabric.device
+        bank = extract_features(self.model.backbone, make_loader(bank_set, self.cfg, False, False), device,
+                                self.channels_last)
+        test = extract_features(self.model.backbone, make_loader(test_set, self.cfg, False, False), device,
+                                self.channels_last)
+        accuracy = knn_accuracy(*bank, *test, num_classes=self.info.num_classes, k=self.cfg.knn_k)
+        # the label-free score of the same features, so runs can be compared without labels
+        self.rankme = rankme(bank[0])
+        self.eval_features = (bank, test)  # kept for the end-of-run evaluation
         return accuracy
 
     def final_evaluation(self, linear: bool) -> dict[str, Any]:
@@ -564,7 +569,7 @@ class Run:
             last = self.history[-1] if self.history else {}
             if last.get("knn_top1") is None or self.eval_features is None:
                 self.say("Evaluating the backbone (kNN, linear probe) on the train and test splits ...")
-                last = {"knn_top1": self.knn()}
+                last = {"knn_top1": self._knn_on_fresh_features()}
             (bank, bank_labels), (test, test_labels) = self.eval_features
             evaluation = evaluate_features(bank, bank_labels, test, test_labels, self.info.num_classes,
                                            linear=linear, seed=self.cfg.seed)
