@@ -205,3 +205,36 @@ def test_solo_learn_adapter_requires_nas_heads():
     with pytest.raises(ValueError, match="nas_heads is missing"):
         cls.add_and_assert_specific_cfg(solo_cfg("nas_simsiam", proj_hidden_dim=8, proj_output_dim=8,
                                                  pred_hidden_dim=8))
+
+
+def test_the_solo_learn_launcher_runs_a_script_of_an_uninstalled_checkout_from_anywhere(tmp_path):
+    """`python -m nasiam.integrations.solo_learn /path/main_pretrain.py` from another folder finds
+    the checkout's `solo` package as `python /path/main_pretrain.py` would (a stand-in checkout:
+    solo-learn itself is GitHub-only)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    checkout = tmp_path / "solo-learn"
+    (checkout / "solo" / "methods").mkdir(parents=True)
+    (checkout / "solo" / "__init__.py").write_text("")
+    (checkout / "solo" / "methods" / "__init__.py").write_text(textwrap.dedent("""
+        class _Base:
+            @staticmethod
+            def add_and_assert_specific_cfg(cfg):
+                return cfg
+        SimSiam = SimCLR = MoCoV2Plus = MoCoV3 = _Base
+        METHODS = {"simsiam": SimSiam}
+    """))
+    (checkout / "main_pretrain.py").write_text(textwrap.dedent("""
+        import sys
+        from solo.methods import METHODS
+        print("registered:", sorted(k for k in METHODS if k.startswith("nas_")), "args:", sys.argv[1:])
+    """))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = subprocess.run([sys.executable, "-m", "nasiam.integrations.solo_learn", str(checkout / "main_pretrain.py"),
+                             "method=nas_simsiam"], cwd=elsewhere, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "registered: ['nas_mocov2plus', 'nas_mocov3', 'nas_simclr', 'nas_simsiam'] args: ['method=nas_simsiam']" \
+        in result.stdout

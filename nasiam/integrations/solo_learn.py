@@ -18,6 +18,7 @@ Run solo-learn's own script with the methods registered:
 from __future__ import annotations
 
 import copy
+import os
 import runpy
 import sys
 
@@ -97,9 +98,15 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         raise SystemExit("usage: python -m nasiam.integrations.solo_learn path/to/main_pretrain.py [hydra args]")
+    # as `python SCRIPT` does: the script's folder first on sys.path, so a solo-learn checkout
+    # that is not pip-installed is importable from wherever the launcher is started
+    script = os.path.abspath(argv[0])
+    if not os.path.isfile(script):
+        raise SystemExit(f"no script at {argv[0]}: pass the path of solo-learn's main_pretrain.py")
+    sys.path.insert(0, os.path.dirname(script))
     register()
-    sys.argv = argv
-    runpy.run_path(argv[0], run_name="__main__")
+    sys.argv = [script, *argv[1:]]
+    runpy.run_path(script, run_name="__main__")
 
 
 if __name__ == "__main__":
