@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import errno
 import sys
+import time
 import typing
 from typing import Any, Sequence
 
@@ -66,12 +67,25 @@ def config_from_args(cls, args: argparse.Namespace):
     return load_config(cls, args.config, overrides)
 
 
-def _print_search_result(summary: dict[str, Any]) -> None:
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes}m{seconds:02d}s"
+
+
+def _scores(summary: dict[str, Any]) -> str:
+    """The end-of-run evaluation in one phrase: linear probe first, then kNN."""
+    parts = [f"{name} {summary[key]:.1f} %" for key, name in (("linear_top1", "linear probe"),
+                                                               ("knn20_top1", "kNN k=20"), ("knn200_top1", "kNN k=200"))
+             if summary.get(key) is not None]
+    if not parts and summary.get("knn_top1") is not None:
+        parts = [f"kNN top-1 {summary['knn_top1']:.1f} %"]
+    return (", " + ", ".join(parts)) if parts else ""
+
+
+def _print_search_result(summary: dict[str, Any], wall_seconds: float) -> None:
     run_dir = summary["run_dir"]
-    knn = summary.get("knn_top1")
-    minutes, seconds = divmod(int(summary["train_seconds"]), 60)
-    print(f"\nSearch finished: {minutes}m{seconds:02d}s of training"
-          + (f", kNN top-1 {knn:.1f} %" if knn is not None else "") + ".")
+    print(f"\nSearch finished: {_duration(summary['train_seconds'])} of training, {_duration(wall_seconds)} in all"
+          f"{_scores(summary)}.")
     for slot, g in summary["genotypes"].items():
         print(f"  {slot:9s} {g}")
     selection = summary.get("selection") or {}
@@ -105,9 +119,10 @@ def cmd_search(args) -> int:
         return EXIT_OK
     from nasiam.runner.search import run_search
 
+    started = time.perf_counter()
     summary = run_search(cfg)
     if summary.get("global_rank", 0) == 0:
-        _print_search_result(summary)
+        _print_search_result(summary, time.perf_counter() - started)
     return EXIT_OK
 
 
@@ -119,11 +134,11 @@ def cmd_pretrain(args) -> int:
         return EXIT_OK
     from nasiam.runner.pretrain import run_pretrain
 
+    started = time.perf_counter()
     summary = run_pretrain(cfg)
     if summary.get("global_rank", 0) == 0:
-        knn = summary.get("knn_top1")
-        print(f"\nPretraining finished: {summary['train_seconds']:.0f}s of training"
-              + (f", kNN top-1 {knn:.1f} %" if knn is not None else "") + ".")
+        print(f"\nPretraining finished: {_duration(summary['train_seconds'])} of training, "
+              f"{_duration(time.perf_counter() - started)} in all{_scores(summary)}.")
         for slot, head in summary["heads"].items():
             print(f"  {slot:9s} {head}")
         print(f"Outputs in {summary['run_dir']}/ (backbone.safetensors, heads/, summary.json, logs/)")

@@ -431,8 +431,8 @@ def _read_recipe(path: str | os.PathLike, cls, _chain: tuple[Path, ...] = ()) ->
 def load_config(cls, config_path: str | os.PathLike | typing.Sequence[str | os.PathLike] | None = None,
                 overrides: Mapping[str, Any] | None = None, check_environment: bool = True):
     """Build `cls` from its defaults, recipes (one path or several, later ones override earlier
-    ones), then overrides (strings or values). `check_environment` also checks that the
-    optional packages the options need are installed."""
+    ones), then overrides (strings or values). `check_environment` also checks the options
+    against this machine: the optional packages they need, and `check_resources`."""
     known = field_types(cls)
     paths = [config_path] if isinstance(config_path, (str, os.PathLike)) else list(config_path or [])
     values = {}
@@ -445,8 +445,9 @@ def load_config(cls, config_path: str | os.PathLike | typing.Sequence[str | os.P
         values[name] = parse_value(name, raw, known[name])
     config = cls(**values)
     validate_config(config)
-    if check_environment:
+    if check_environment:   # this machine: its packages, cores, GPUs, memory and cluster environment
         check_packages(config)
+        check_resources(config)
     return config
 
 
@@ -539,7 +540,6 @@ def validate_config(config: RunConfig) -> None:
     if config.warmup_lr_epochs >= config.epochs > 1:
         raise ConfigError(f"--warmup_lr_epochs ({config.warmup_lr_epochs}) leaves no epoch after the warm-up in "
                           f"--epochs={config.epochs}")
-    check_resources(config)
 
 
 def config_to_yaml(config) -> str:

@@ -571,6 +571,11 @@ class Run:
                 self.say("Evaluating the backbone (kNN, linear probe) on the train and test splits ...")
                 last = {"knn_top1": self._knn_on_fresh_features()}
             (bank, bank_labels), (test, test_labels) = self.eval_features
+            share = self.cfg.knn_k / max(1, len(bank))
+            if share > 0.1:   # k spanning much of the bank votes with most of every class: a low, flat score
+                self.say(f"Note: --knn_k={self.cfg.knn_k} neighbours is {share:.0%} of the {len(bank)}-image memory bank, "
+                         "so the kNN score is low for reasons of the bank, not of the features; raise --knn_subset "
+                         "(none: the whole training split) or lower --knn_k")
             evaluation = evaluate_features(bank, bank_labels, test, test_labels, self.info.num_classes,
                                            linear=linear, seed=self.cfg.seed)
             save_predictions(self.run_dir / "eval" / PREDICTIONS_FILE, evaluation)
