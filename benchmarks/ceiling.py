@@ -37,6 +37,7 @@ passes it is a candidate for a confirmatory test on fresh seeds, not a result.
 
     python benchmarks/ceiling.py            # 24 runs + 6 random: ~2.5 h on two CPU cores; resumable
     python benchmarks/ceiling.py --quick    # the pipeline on tiny synthetic data (minutes)
+    python benchmarks/ceiling.py --report benchmarks/out/ceiling   # tables of the finished runs, archived
 
 Runs go to benchmarks/out/ceiling/ (ignored by git); the small files of every run (summary,
 config, the test predictions) and the tables are archived in benchmarks/results/ceiling/ after
@@ -136,7 +137,20 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny synthetic budget, to check the pipeline")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (default: 2, one thread each)")
+    parser.add_argument("--report", metavar="OUT", default=None,
+                        help="train nothing: write the tables of the runs finished in OUT (a benchmarks/out/ceiling "
+                             "of another worktree, say, while it still runs) and archive them here")
     args = parser.parse_args(argv)
+    if args.report:
+        from nasiam.compare import prepare
+        from nasiam.compare.report import write_report
+
+        out, keep = Path(args.report), ROOT / "benchmarks" / "results" / "ceiling"
+        plan, _ = prepare(write_heads(out / "fixed_heads", 512, 128), SEEDS, out, PROTOCOL)
+        write_report(plan, out / "runs", out)
+        archive(out, keep)
+        print((out / "results.md").read_text())
+        return
     name = "ceiling_quick" if args.quick else "ceiling"
     out, keep = ROOT / "benchmarks" / "out" / name, ROOT / "benchmarks" / "results" / name
     options = QUICK if args.quick else PROTOCOL

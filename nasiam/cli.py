@@ -393,6 +393,8 @@ def describe_os_error(e: OSError) -> tuple[int, str]:
         return EXIT_IO, (f"{e.strerror} while writing {path}; {kept}. Check the permissions of --out_dir or choose "
                          "another")
     if e.errno is None:   # raised by a reader library (a truncated image, a damaged archive)
+        if path and e.strerror:
+            return EXIT_USAGE, f"could not read {path}: {e.strerror}; replace or remove that file"
         return EXIT_USAGE, f"could not read the input data ({e}); a damaged file in the dataset?"
     return EXIT_IO, f"{e.strerror or e} on {path or 'a file of the run'}; {kept}"
 

@@ -24,3 +24,25 @@ def test_unreadable_inputs_are_2_and_say_what_was_read(tmp_path, monkeypatch):
     assert code == EXIT_USAGE and "could not read the input data" in message and "while writing" not in message
     code, message = describe_os_error(OSError(errno.ENAMETOOLONG, "File name too long", "x" * 300))
     assert code == EXIT_USAGE and "too long" in message
+
+
+def test_a_damaged_image_in_an_image_folder_is_named(tmp_path, capsys):
+    """A truncated JPEG among the training images: exit 2, naming the file as read, not
+    'Truncated File Read while writing outputs'."""
+    from PIL import Image
+
+    from nasiam.cli import main
+
+    for split in ("train", "val"):
+        for cls in ("a", "b"):
+            (tmp_path / split / cls).mkdir(parents=True)
+            for i in range(40):
+                Image.new("RGB", (16, 16), (i * 5, 0, 0)).save(tmp_path / split / cls / f"{i}.jpg")
+    damaged = tmp_path / "train" / "a" / "0.jpg"
+    damaged.write_bytes(damaged.read_bytes()[:40])
+    code = main(["pretrain", "--dataset=imagefolder", f"--data_root={tmp_path}", "--image_size=16", "--batch_size=16",
+                 "--subset=80", "--epochs=1", "--num_workers=0", "--proj_hidden_dim=8", "--proj_output_dim=8",
+                 "--pred_hidden_dim=4", f"--out_dir={tmp_path / 'runs'}", "--run_name=r"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert str(damaged) in err and "while writing" not in err

@@ -5,7 +5,9 @@ nothing else may escape, and nothing in a file may run: YAML's python tags are r
 loaders use `yaml.safe_load`), a marker file a payload would create never appears. The CLI
 fuzz drives `nasiam.cli.main` in process with made-up options and values: exit 2 and a message,
 never a traceback, and never a training step (the data root is an empty folder, and a step
-would fail the test).
+would fail the test). Every command has a target (search, pretrain, export, eval, compare,
+sweep, push), each under a 4 GiB address-space cap (`memory_cap`): a hostile size must be
+refused before it is allocated, not by the machine running out of memory.
 """
 import json
 import string
@@ -134,6 +136,22 @@ def test_yaml_python_tags_are_refused_and_never_run(tmp_path, payload):
 
 
 # -- the command line ----------------------------------------------------------------------
+@pytest.fixture
+def memory_cap():
+    """Allocations of this test beyond 4 GiB more than the process has mapped fail (MemoryError)
+    instead of taking the machine: a hostile size must be refused before it is allocated."""
+    import resource
+
+    mapped = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmSize"))
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = mapped + (4 << 30)
+    resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def _no_training(monkeypatch):
     """A training step fails the test: fuzzed options must be refused before one."""
     from nasiam.runner.loop import Run
@@ -166,7 +184,8 @@ options = st.lists(st.tuples(st.sampled_from(real), plausible | values), min_siz
 @example(command="pretrain", opts=[("seed", str(2 ** 32))])
 @example(command="search", opts=[("pred_hidden_dim", "1e400")])
 @example(command="pretrain", opts=[("epochs", "-1E999")])
-def test_fuzzed_training_options_exit_2_with_a_message(tmp_path_factory, capsys, monkeypatch, command, opts):
+def test_fuzzed_training_options_exit_2_with_a_message(tmp_path_factory, capsys, monkeypatch, memory_cap, command,
+                                                       opts):
     _no_training(monkeypatch)
     empty = tmp_path_factory.mktemp("nodata")
     argv = [command, *[f"--{k}={v}" for k, v in opts], "--dataset=cifar10", f"--data_root={empty}",
@@ -181,7 +200,7 @@ def test_fuzzed_training_options_exit_2_with_a_message(tmp_path_factory, capsys,
 @CLI_FUZZ
 @given(command=st.sampled_from(["export", "eval"]), words=st.lists(values | made_up.map(lambda s: f"--{s}"),
                                                                    max_size=4), opts=options)
-def test_fuzzed_export_and_eval_exit_2_with_a_message(tmp_path_factory, capsys, command, words, opts):
+def test_fuzzed_export_and_eval_exit_2_with_a_message(tmp_path_factory, capsys, memory_cap, command, words, opts):
     empty = tmp_path_factory.mktemp("nodata")
     assume(not any(w.startswith("-h") or w.startswith("--h") for w in words))
     target = ["knn", str(empty)] if command == "eval" else [str(empty), "--out", str(empty / "out")]
@@ -201,22 +220,6 @@ def _main(argv):
 
 # -- every command, under a memory cap, leaving everything outside its directory as it was --
 DOCUMENTED_EXITS = {0, 2, 3, 4, 5}
-
-
-@pytest.fixture
-def memory_cap():
-    """Allocations of this test beyond 4 GiB more than the process has mapped fail (MemoryError)
-    instead of taking the machine: a hostile size must be refused before it is allocated."""
-    import resource
-
-    mapped = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmSize"))
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    cap = mapped + (4 << 30)
-    resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _snapshot(root):

@@ -211,6 +211,17 @@ def _fashion_mnist(root: Path, split: str, transform) -> ArrayImageDataset:
                    "https://github.com/zalandoresearch/fashion-mnist there.")
 
 
+def _load_image(path: str):
+    """torchvision's PIL loader, with a damaged image named in the error (an OSError carrying
+    the path, so the CLI says which file could not be read)."""
+    from torchvision.datasets.folder import default_loader
+
+    try:
+        return default_loader(path)
+    except OSError as e:
+        raise OSError(None, f"damaged or unreadable image ({e})", path) from None
+
+
 def _image_folder(name: str, root: Path, split: str, transform):
     from torchvision.datasets import ImageFolder
 
@@ -222,7 +233,7 @@ def _image_folder(name: str, root: Path, split: str, transform):
                        "Arrange the images in one sub-folder per class (ImageNet: extract ILSVRC2012 train and "
                        "val, with val sorted into class folders).", downloadable=False)
     try:
-        return ImageFolder(os.fspath(folder), transform=transform)
+        return ImageFolder(os.fspath(folder), transform=transform, loader=_load_image)
     except FileNotFoundError as e:
         raise DataNotFoundError(f"{folder}: {e}") from None
 
