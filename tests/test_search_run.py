@@ -90,7 +90,7 @@ def test_export_command_writes_the_kth_genotype(tmp_path, capsys):
     (["--subset=40"], "cannot fill a batch"),
     (["--epochs=1"], "leaves no epoch to search"),
     (["--arch_lrr=1"], "did you mean --arch_lr"),
-    (["--strategy=gumbel", "--tau_min=0"], "--tau_min must be positive"),
+    (["--strategy=gumbel", "--tau_min=0"], "--tau_min must be between 0.001 and"),
     (["--strategy=darts2", "--mode=joint"], "use --mode=bilevel"),
     (["--precision=bf16-true"], "half precision"),
 ])
