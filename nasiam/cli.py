@@ -18,8 +18,16 @@ import typing
 from typing import Any, Sequence
 
 from nasiam import __version__
-from nasiam.config import (BOUNDS, ConfigError, SearchConfig, config_choices, config_to_yaml, field_types,
-                           load_config, require_package)
+from nasiam.config import (
+    BOUNDS,
+    ConfigError,
+    SearchConfig,
+    config_choices,
+    config_to_yaml,
+    field_types,
+    load_config,
+    require_package,
+)
 
 EXIT_OK, EXIT_USAGE, EXIT_COLLAPSE, EXIT_NONFINITE, EXIT_IO, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
 

@@ -278,7 +278,7 @@ def write_report(plan: Plan, runs: Path, out: Path) -> dict[str, Any]:
 
 
 def _plot(summary: dict[str, Any], records: list[RunRecord], path: Path) -> None:
-    from matplotlib.figure import Figure   # no pyplot: no global state, no backend choice in library code
+    from matplotlib.figure import Figure  # no pyplot: no global state, no backend choice in library code
 
     metric = summary["metric"]
     rows = [row for row, e in summary["rows"].items() if e.get("n")]

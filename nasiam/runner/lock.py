@@ -74,7 +74,7 @@ class RunDirLock:
             # O_NOFOLLOW: a planted symbolic link is refused, never written through
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
-            except OSError as e:
+            except OSError:
                 if self.path.is_symlink():
                     raise RunDirLockedError(f"{self.path} is a symbolic link; nasiam writes its lock file only as a "
                                             "plain file. Remove the link, or choose another --run_name") from None

@@ -24,8 +24,8 @@ from nasiam.eval.knn import extract_features, knn_accuracy
 from nasiam.eval.protocol import PREDICTIONS_FILE, evaluate_features, save_predictions
 from nasiam.eval.rankme import rankme
 from nasiam.runner import checkpoint as ckpt
-from nasiam.runner.build import build_eval_datasets, canonical_framework, compile_modules, make_loader
 from nasiam.runner.batches import ResumableBatches, set_loader_pass
+from nasiam.runner.build import build_eval_datasets, canonical_framework, compile_modules, make_loader
 from nasiam.runner.errors import CheckpointError, NonFiniteLossError, RunDirLockedError, RunInterrupted
 from nasiam.runner.lock import RunDirLock
 from nasiam.runner.logger import RunLogger
