@@ -20,7 +20,7 @@ import torch.nn as nn
 
 from nasiam._io import atomic_write_text
 from nasiam.config import STRUCTURAL_KEYS, ConfigError, RunConfig, config_to_yaml
-from nasiam.eval.knn import extract_features, knn_accuracy
+from nasiam.eval.knn import KNN_SETTINGS, extract_features, knn_accuracy
 from nasiam.eval.protocol import PREDICTIONS_FILE, evaluate_features, save_predictions
 from nasiam.eval.rankme import rankme
 from nasiam.runner import checkpoint as ckpt
@@ -540,23 +540,24 @@ class Run:
         sets `self.rankme`, RankMe of the memory bank's features (labels unused)."""
         accuracy = None
         if self.fabric.is_global_zero:
-            accuracy = self._knn_on_fresh_features()
+            bank, test = self._extract_eval_features()
+            accuracy = knn_accuracy(*bank, *test, num_classes=self.info.num_classes, k=self.cfg.knn_k)
+            # the label-free score of the same features, so runs can be compared without labels
+            self.rankme = rankme(bank[0])
         self.fabric.barrier()
         return accuracy
 
-    def _knn_on_fresh_features(self) -> float:
-        """Rank 0's part of `knn` (no collective call: callers decide where the ranks meet)."""
+    def _extract_eval_features(self) -> tuple:
+        """Rank 0's features of the memory bank and the test split, kept in `eval_features` for
+        the end-of-run evaluation (no collective call: callers decide where the ranks meet)."""
         bank_set, test_set = build_eval_datasets(self.cfg, self.info)
         device = self.fabric.device
         bank = extract_features(self.model.backbone, make_loader(bank_set, self.cfg, False, False), device,
                                 self.channels_last)
         test = extract_features(self.model.backbone, make_loader(test_set, self.cfg, False, False), device,
                                 self.channels_last)
-        accuracy = knn_accuracy(*bank, *test, num_classes=self.info.num_classes, k=self.cfg.knn_k)
-        # the label-free score of the same features, so runs can be compared without labels
-        self.rankme = rankme(bank[0])
-        self.eval_features = (bank, test)  # kept for the end-of-run evaluation
-        return accuracy
+        self.eval_features = (bank, test)
+        return bank, test
 
     def final_evaluation(self, linear: bool) -> dict[str, Any]:
         """The end-of-run metrics (nasiam.eval.protocol: kNN at k=20 and k=200, the linear probe
@@ -566,10 +567,11 @@ class Run:
         metrics: dict[str, Any] = {}
         if self.fabric.is_global_zero:
             start = time.perf_counter()
-            last = self.history[-1] if self.history else {}
-            if last.get("knn_top1") is None or self.eval_features is None:
+            knn_top1 = (self.history[-1] if self.history else {}).get("knn_top1")
+            if knn_top1 is None or self.eval_features is None:
                 self.say("Evaluating the backbone (kNN, linear probe) on the train and test splits ...")
-                last = {"knn_top1": self._knn_on_fresh_features()}
+                self._extract_eval_features()
+                knn_top1 = None
             (bank, bank_labels), (test, test_labels) = self.eval_features
             share = self.cfg.knn_k / max(1, len(bank))
             if share > 0.1:   # k spanning much of the bank votes with most of every class: a low, flat score
@@ -579,7 +581,11 @@ class Run:
             evaluation = evaluate_features(bank, bank_labels, test, test_labels, self.info.num_classes,
                                            linear=linear, seed=self.cfg.seed)
             save_predictions(self.run_dir / "eval" / PREDICTIONS_FILE, evaluation)
-            metrics = {"knn_top1": last["knn_top1"], **evaluation.metrics,
+            if knn_top1 is None:   # --knn_k at T=0.1: the k=200 setting already computed it
+                knn_top1 = (evaluation.metrics[f"knn{self.cfg.knn_k}_top1"] if (self.cfg.knn_k, 0.1) in KNN_SETTINGS
+                            else knn_accuracy(bank, bank_labels, test, test_labels, self.info.num_classes,
+                                              k=self.cfg.knn_k))
+            metrics = {"knn_top1": knn_top1, **evaluation.metrics,
                        "eval_seconds": round(time.perf_counter() - start, 1)}
             self.rankme = evaluation.metrics["rankme"]
         self.fabric.barrier()
