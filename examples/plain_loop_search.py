@@ -14,7 +14,7 @@ from nasiam import MLPSpace, SearchableHead
 from nasiam.backbones import create_backbone
 from nasiam.data import MultiViewTransform, augment_recipe, create_dataset, dataset_info, search_split
 from nasiam.frameworks.losses import simsiam_loss
-from nasiam.search import ArchitectureOptimizer
+from nasiam.search import ArchitectureOptimizer, SearchPolicy
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--steps", type=int, default=200)
@@ -44,7 +44,7 @@ heads = torch.nn.ModuleList([projector, predictor])
 
 weights = list(backbone.parameters()) + [p for h in heads for p in h.weight_parameters()]
 weight_opt = torch.optim.SGD(weights, lr=0.05, momentum=0.9, weight_decay=5e-4)
-arch_opt = ArchitectureOptimizer(heads, lr=0.03, beta_weight=0.5)
+arch_opt = ArchitectureOptimizer(heads, SearchPolicy(warmup_epochs=0))  # nasiam search's policy, no warm-up epoch
 
 
 def loss_from_features(f1, f2):
@@ -60,12 +60,16 @@ for step, (views, arch_views) in enumerate(zip(batches(weight_idx), batches(arch
         weight_opt.zero_grad()
         loss.backward()
         weight_opt.step()
+    if not arch_opt.due(epoch=0, step=step):  # the policy's arch_every
+        continue
     with torch.no_grad():  # 2. logits, on held-out images; the backbone gets no gradient
         f1, f2 = backbone(arch_views[0]), backbone(arch_views[1])
-    stats = arch_opt.step(partial(loss_from_features, f1, f2))
+    stats = arch_opt.step(partial(loss_from_features, f1, f2), progress=step / args.steps)
     if step % 20 == 0:
         print(f"step {step}: loss {loss.item():.3f}, arch loss {stats['arch_loss']:.3f}")
 
+decisions = arch_opt.decisions({"projector": projector.probabilities(), "predictor": predictor.probabilities()})
+print(f"{sum(d['above_noise'] for d in decisions)} of {len(decisions)} decisions rose above the noise floor")
 for slot, head in (("projector", projector), ("predictor", predictor)):
     print(f"{slot}: {head.genotype().describe()}")
     head.export().save_pretrained(f"{args.out}/{slot}")  # NASHead with the searched weights

@@ -100,11 +100,20 @@ def _print_search_result(summary: dict[str, Any], wall_seconds: float) -> None:
     if selection.get("method") == "verify":
         print(f"  chosen by verification: candidate #{selection['chosen_rank']} of {len(selection['candidates'])} "
               "(highest RankMe after a short training; genotype.argmax.json holds the argmax)")
-    weak, decisions = summary.get("near_uniform_decisions", 0), summary.get("decisions", [])
-    if decisions and weak:
-        print(f"\nNote: {weak} of {len(decisions)} decisions ended near uniform (best option below 1.5x the uniform "
-              "probability): the logits barely moved. Search longer (--epochs) or raise --arch_lr; see "
-              "summary.json 'decisions' for each one.")
+    decisions = summary.get("decisions", [])
+    if decisions and any("above_noise" in r for r in decisions):
+        above = [r for r in decisions if r.get("above_noise")]
+        print(f"\n{len(above)} of {len(decisions)} decisions rose above the noise floor (what "
+              f"{summary.get('arch_steps', '?')} architecture steps on pure-noise gradients reach 1 time in 20):")
+        for r in above:
+            print(f"  {r['head']} layer {r['layer']} {r['choice']}: {r['option']} p={r['probability']:.2f} "
+                  f"(noise floor {r['noise_floor']:.2f})")
+        if len(above) <= max(1, len(decisions) // 20):
+            print("Note: about as many as noise alone would pass; the exported genotype is mostly the noise's "
+                  "choice. Search longer (--epochs) or see summary.json 'decisions' for each one.")
+    elif decisions and summary.get("near_uniform_decisions", 0):
+        print(f"\nNote: {summary['near_uniform_decisions']} of {len(decisions)} decisions ended near uniform (best "
+              "option below 1.5x the uniform probability): the logits barely moved.")
     print(f"\nOutputs in {run_dir}/")
     print("  genotype.json           the searched genotypes (JSON)")
     print("  heads/<slot>/           exported heads with their searched weights: NASHead.from_pretrained(dir)")

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from nasiam.search.policy import SearchPolicy
+
 __all__ = ["RunConfig", "SearchConfig", "PretrainConfig", "ConfigError", "load_config", "config_to_yaml", "parse_value",
            "STRUCTURAL_KEYS", "field_types", "config_choices", "PRECISION_ALIASES", "DOWNLOADABLE",
            "require_package", "BOUNDS", "check_bounds", "check_resources", "read_yaml_file"]
@@ -139,23 +141,30 @@ class RunConfig:
 class SearchConfig(RunConfig):
     """`nasiam search`: everything in RunConfig plus the search itself."""
 
+    def policy(self) -> SearchPolicy:
+        """The search policy these options describe (the same object the Lightning callback
+        and users' loops use; its defaults are the options' defaults)."""
+        return SearchPolicy(lr=self.arch_lr, weight_decay=self.arch_weight_decay, beta_weight=self.beta_weight,
+                            normalize=self.arch_grad_normalize, warmup_epochs=self.warmup_epochs,
+                            arch_every=self.arch_every)
+
     strategy: str = _opt("darts", "darts (first-order), darts2 (second-order), gumbel (GDAS), tpe or random "
                                   "(one-shot supernet, then Optuna samples and scores discrete genotypes)")
     genotype_trials: int = _opt(40, "tpe/random: genotypes sampled and scored with the supernet's weights")
     trial_batches: int = _opt(4, "tpe/random: held-out architecture batches each genotype is scored on")
     mode: str = _opt("bilevel", "bilevel: logits on a held-out half of the data; joint: on the same batch, one "
                                 "backward (cheaper, more prone to overfit the logits)")
-    arch_every: int = _opt(1, "bilevel: update the logits every N weight steps (N=2 halves the extra backbone "
+    arch_every: int = _opt(SearchPolicy.arch_every, "update the logits every N weight steps (N=2 halves the extra backbone "
                                "forward; see benchmarks/RESULTS.md)")
     arch_fraction: float = _opt(0.5, "share of the training images that train the logits (bilevel)")
-    arch_lr: float = _opt(0.03, "Adam learning rate of the logits (DARTS: 3e-4 over ~20k steps; short searches "
+    arch_lr: float = _opt(SearchPolicy.lr, "Adam learning rate of the logits (DARTS: 3e-4 over ~20k steps; short searches "
                                      "need more: a logit moves at most this much per step)")
-    arch_weight_decay: float = _opt(0.0, "Adam weight decay of the logits")
-    beta_weight: float = _opt(0.5, "Beta-Decay regulariser weight relative to the normalised loss gradient, "
+    arch_weight_decay: float = _opt(SearchPolicy.weight_decay, "Adam weight decay of the logits")
+    beta_weight: float = _opt(SearchPolicy.beta_weight, "Beta-Decay regulariser weight relative to the normalised loss gradient, "
                                    "ramped up linearly over the search")
-    arch_grad_normalize: bool = _opt(True, "divide the logits' loss gradient by its RMS before adding the "
+    arch_grad_normalize: bool = _opt(SearchPolicy.normalize, "divide the logits' loss gradient by its RMS before adding the "
                                            "regulariser (SSL losses give tiny but consistent gradients)")
-    warmup_epochs: int = _opt(1, "epochs training only the weights before the logits move")
+    warmup_epochs: int = _opt(SearchPolicy.warmup_epochs, "epochs training only the weights before the logits move")
     tau_max: float = _opt(10.0, "Gumbel temperature at the start (gumbel strategy)")
     tau_min: float = _opt(0.1, "Gumbel temperature at the end")
     space: str = _opt("mlp", "search space: mlp or nasiam (the paper's op set)")

@@ -146,7 +146,7 @@ def assert_only_arch_steps_moved_logits(initial, steps, final):
 def test_lightly_simsiam_search_exports_heads(tmp_path):
     model = searchable_simsiam()  # configure_optimizers hands SGD self.parameters(), logits included
     assert set(find_searchable_heads(model)) == {"projector", "predictor"}
-    search = NASSearchCallback(arch_lr=0.05, export_dir=tmp_path / "searched")
+    search = NASSearchCallback(lr=0.05, warmup_epochs=0, export_dir=tmp_path / "searched")
     recorder = ArchStepRecorder(search)
     logits0, weights0 = logits(model), weights(model)
     fit = trainer([search, recorder])
@@ -194,7 +194,7 @@ def test_an_optimizer_that_moves_parameters_without_gradients_is_undone():
             return loss
 
     model = searchable_simsiam(optimizer=DecayEverything)
-    search = NASSearchCallback(arch_lr=0.05)
+    search = NASSearchCallback(lr=0.05, warmup_epochs=0)
     recorder = ArchStepRecorder(search)
     logits0 = logits(model)
     with pytest.warns(UserWarning, match="nasiam_weight_parameters"):
@@ -234,7 +234,7 @@ def test_resume_restores_logits_and_arch_optimizer(tmp_path):
     def run(callbacks, **kwargs):
         torch.manual_seed(0)  # the same initial model each time
         model = searchable_simsiam(params="weights")
-        search = NASSearchCallback(arch_lr=0.05, beta_schedule="constant")
+        search = NASSearchCallback(lr=0.05, warmup_epochs=0, beta_schedule="constant")
         fit = trainer([search, *callbacks], **kwargs)
         return model, search, fit
 
@@ -246,7 +246,7 @@ def test_resume_restores_logits_and_arch_optimizer(tmp_path):
     fit.fit(first, loader(n=8))
     checkpoint = torch.load(tmp_path / "half.ckpt", weights_only=False)
     assert set(logits(first)) <= set(checkpoint["state_dict"])  # the logits travel with the weights
-    assert checkpoint["callbacks"]["NASSearchCallback"]["arch_steps"] == steps
+    assert checkpoint["callbacks"]["NASSearchCallback"]["arch_optimizer"]["arch_steps"] == steps
 
     class AtStart(pl.Callback):
         def on_train_start(self, trainer, pl_module):  # after Lightning restored everything
@@ -273,7 +273,7 @@ def test_resume_restores_logits_and_arch_optimizer(tmp_path):
 # -- 4. warm-up ---------------------------------------------------------------------------
 def test_no_architecture_step_during_warmup(recwarn):
     model = searchable_simsiam()  # the user's SGD holds the logits too, with weight decay and momentum
-    search = NASSearchCallback(arch_lr=0.05, warmup_epochs=1)
+    search = NASSearchCallback(lr=0.05, warmup_epochs=1)
     logits0 = logits(model)
 
     class AfterFirstEpoch(pl.Callback):
@@ -302,7 +302,7 @@ def test_bilevel_steps_on_the_arch_batches():
         seen.append(int(batch[1][0]))
         return module.training_step(batch, 0)
 
-    search = NASSearchCallback(mode="bilevel", arch_lr=0.05, arch_dataloader=loader(n=16, label=7, seed=1),
+    search = NASSearchCallback(mode="bilevel", lr=0.05, warmup_epochs=0, arch_dataloader=loader(n=16, label=7, seed=1),
                                loss_fn=loss_fn)
     recorder = ArchStepRecorder(search)
 
@@ -325,23 +325,25 @@ def test_bilevel_steps_on_the_arch_batches():
 
 def test_amp_loss_scale_is_removed_from_logits_the_optimizer_does_not_hold():
     # 16-mixed: Lightning unscales only the optimizer's parameters; with the optimizer built
-    # from nasiam_weight_parameters the logits' gradients still carry the loss scale
+    # from nasiam_weight_parameters the logits' gradients still carry the loss scale, and the
+    # joint step must remove it (reported as the loss gradient's RMS, unnormalised: 1, not 1024)
     from types import SimpleNamespace
 
     model = searchable_simsiam(params="weights")
-    search = NASSearchCallback()
+    search = NASSearchCallback(normalize=False, beta_weight=0.0, warmup_epochs=0)
     search.setup(None, model, "fit")
     search.on_fit_start(SimpleNamespace(max_epochs=1), model)
-    params = search.arch.arch_params
-    for p in params:
-        p.grad = torch.full_like(p, 1024.0)
-    optimizer = model.configure_optimizers()
     scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
-    search._unscale(SimpleNamespace(precision_plugin=SimpleNamespace(scaler=scaler)), optimizer)
-    assert all(torch.equal(p.grad, torch.ones_like(p)) for p in params)
-    held = torch.optim.SGD(list(model.parameters()), lr=0.1)  # these Lightning has unscaled already
-    search._unscale(SimpleNamespace(precision_plugin=SimpleNamespace(scaler=scaler)), held)
-    assert all(torch.equal(p.grad, torch.ones_like(p)) for p in params)
+    scaler.scale(torch.ones(()))  # a scaled backward happened this iteration
+    fit = SimpleNamespace(precision_plugin=SimpleNamespace(scaler=scaler), current_epoch=0, global_step=0,
+                          estimated_stepping_batches=10)
+    for optimizer, rms in ((model.configure_optimizers(), 1.0),                       # logits not held: unscaled here
+                           (torch.optim.SGD(list(model.parameters()), lr=0.1), 1024.0)):  # held: Lightning did it
+        for p in search.arch.arch_params:
+            p.grad = torch.full_like(p, 1024.0)
+        search.on_train_batch_start(fit, model, None, 0)
+        search.on_before_optimizer_step(fit, model, optimizer)
+        assert search._metrics["arch_grad_rms"] == pytest.approx(rms)
 
 
 def test_under_a_loss_scaler_the_bilevel_step_scales_its_own_loss():

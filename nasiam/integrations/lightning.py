@@ -13,20 +13,28 @@ step and, at the end, exports the searched heads:
     space = MLPSpace(widths=(256, 512, 1024))
     replace_heads(model, {"projector": SearchableHead(512, 128, space=space, output_norm="batchnorm_noaffine"),
                           "predictor": SearchableHead(128, 128, num_layers=1, space=space)})
-    search = NASSearchCallback(warmup_epochs=1, export_dir="searched")
+    search = NASSearchCallback(export_dir="searched")   # nasiam's SearchPolicy, as `nasiam search`
     pl.Trainer(max_epochs=10, callbacks=[search]).fit(model, dataloader)
     search.genotypes()                         # {"projector": Genotype, "predictor": Genotype}
 
 `searched/` then holds `genotype.json` and `heads/<slot>/` (`NASHead.from_pretrained`), laid
 out like a `nasiam search` run directory: `replace_heads(other_model, "searched")` reads it.
 
-Both modes are first-order DARTS, as in `nasiam search`:
+When the logits step and how (warm-up, `arch_every`, Beta-Decay, Adam's settings) is the
+`SearchPolicy` that `nasiam search` uses, with the same defaults; the callback decides only
+where the architecture loss comes from. Both modes are first-order DARTS, as in `nasiam search`:
 
-* "joint": the logits' gradients come from your own backward on the training batch; one
-  architecture step per weight step, no extra forward.
-* "bilevel": after each weight step, the logits step on a batch of `arch_dataloader` (held-out
-  images), with `loss_fn(module, batch)` (default: `module.training_step(batch, 0)`). Backbone
-  and head weights are frozen for that forward, so it builds no graph through the backbone.
+* "bilevel" (the default when `arch_dataloader` is given): after a weight step, the logits step
+  on a batch of `arch_dataloader` (held-out images), with `loss_fn(module, batch)` (default:
+  `module.training_step(batch, 0)`). Backbone and head weights are frozen for that forward, so
+  it builds no graph through the backbone.
+* "joint" (the default without held-out batches): the logits' gradients come from your own
+  backward on the training batch; no extra forward, more prone to overfit the logits.
+
+Each epoch the callback logs every option's probability (`nas/prob/<slot>/layer<i>/<choice>/
+<option>`); at the end of training, how many decisions rose above the noise floor
+(`nas/decisions_above_noise`, see `nasiam.search.decisions`), with a warning when about as few
+as noise alone would give.
 
 Your optimizer never moves the logits, whatever `configure_optimizers` hands it (lightly's
 examples use `self.parameters()`): their gradients are taken away before it steps, so it skips
@@ -57,6 +65,8 @@ from torch import Tensor
 from nasiam.head import NASHead, SearchableHead
 from nasiam.integrations.lightly import LIGHTLY_SLOTS
 from nasiam.search.architect import ArchitectureOptimizer, requires_grad
+from nasiam.search.decisions import NOISE_QUANTILE
+from nasiam.search.policy import SearchPolicy
 from nasiam.space.genotype import Genotype
 
 __all__ = ["NASSearchCallback", "find_searchable_heads", "nasiam_weight_parameters"]
@@ -79,7 +89,6 @@ def _callback_bases() -> tuple[type, ...]:
 
 
 MODES = ("joint", "bilevel")
-BETA_SCHEDULES = ("linear", "constant")
 
 # Sampling modes whose forward gives the logits a gradient; the others pick a path outright.
 _DIFFERENTIABLE_SAMPLING = ("softmax", "gumbel")
@@ -161,15 +170,11 @@ class NASSearchCallback(*_callback_bases()):
         heads: the heads to search: None finds every `SearchableHead` with trainable logits
             (see `find_searchable_heads`); or `{slot: head}`, or heads whose slots are their
             attribute paths. They must be submodules of the LightningModule.
-        mode: "joint" (logits from the training batch's own backward) or "bilevel" (logits on
-            `arch_dataloader`'s batches after each weight step).
-        arch_lr, arch_betas, arch_weight_decay: Adam on the logits (DARTS: betas (0.5, 0.999)).
-        beta_weight: Beta-Decay weight relative to the normalised loss gradient (0: off).
-        beta_schedule: "linear" ramps it from 0 over the run's optimizer steps, as `nasiam
-            search` does; "constant" keeps it.
-        normalize: divide the logits' loss gradient by its RMS (see `ArchitectureOptimizer`).
-        warmup_epochs: epochs that train only the weights (`nasiam search` uses 1).
-        arch_every: take the architecture step every N optimizer steps.
+        policy: the `SearchPolicy` (default: nasiam's, as `nasiam search`); keyword `settings`
+            change single fields of it: `NASSearchCallback(lr=0.1, warmup_epochs=0)`.
+        mode: "bilevel" (logits on `arch_dataloader`'s batches after each weight step) or
+            "joint" (logits from the training batch's own backward); default: bilevel when
+            `arch_dataloader` is given, else joint.
         arch_dataloader: bilevel: any iterable of batches in the training batches' format;
             iterated endlessly. Under DDP shard it yourself (a `DistributedSampler`); Lightning
             only shards its own loaders.
@@ -188,31 +193,20 @@ class NASSearchCallback(*_callback_bases()):
     """
 
     def __init__(self, heads: Mapping[str, SearchableHead] | Sequence[SearchableHead] | SearchableHead | None = None,
-                 *, mode: str = "joint", arch_lr: float = 3e-3, arch_betas: tuple[float, float] = (0.5, 0.999),
-                 arch_weight_decay: float = 0.0, beta_weight: float = 0.5, beta_schedule: str = "linear",
-                 normalize: bool = True, warmup_epochs: int = 0, arch_every: int = 1,
+                 *, policy: SearchPolicy | None = None, mode: str | None = None,
                  arch_dataloader: Iterable | None = None, loss_fn: Callable[[Any, Any], Any] | None = None,
                  export_dir: str | Path | None = None, top_k: int | None = None, framework: str | None = None,
-                 log_metrics: bool = True):
+                 log_metrics: bool = True, **settings):
         super().__init__()
+        self.policy = (policy or SearchPolicy()).replace(**settings)
+        mode = mode or ("bilevel" if arch_dataloader is not None else "joint")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-        if beta_schedule not in BETA_SCHEDULES:
-            raise ValueError(f"beta_schedule must be one of {', '.join(BETA_SCHEDULES)}, got {beta_schedule!r}")
         if mode == "bilevel" and arch_dataloader is None:
             raise ValueError("bilevel mode needs arch_dataloader: held-out batches for the architecture step "
                              "(or use mode='joint')")
-        for name, value in (("warmup_epochs", warmup_epochs), ("arch_every", arch_every)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "warmup_epochs" else 1):
-                raise ValueError(f"{name} must be a{' non-negative' if name == 'warmup_epochs' else ' positive'} "
-                                 f"integer, got {value!r}")
-        if not arch_lr > 0 or beta_weight < 0:
-            raise ValueError(f"arch_lr must be positive and beta_weight non-negative, got {arch_lr}, {beta_weight}")
         self._requested_heads = heads
-        self.mode, self.arch_lr, self.arch_betas, self.arch_weight_decay = mode, arch_lr, tuple(arch_betas), \
-            arch_weight_decay
-        self.beta_weight, self.beta_schedule, self.normalize = beta_weight, beta_schedule, normalize
-        self.warmup_epochs, self.arch_every = warmup_epochs, arch_every
+        self.mode = mode
         self.arch_dataloader = arch_dataloader
         self.loss_fn = loss_fn if loss_fn is not None else training_step_loss
         self.export_dir = None if export_dir is None else Path(export_dir)
@@ -221,7 +215,6 @@ class NASSearchCallback(*_callback_bases()):
 
         self.heads: dict[str, SearchableHead] = {}
         self.arch: ArchitectureOptimizer | None = None
-        self.arch_steps = 0
         self._pending: dict[str, Any] | None = None  # a checkpoint's state, until the optimizer exists
         self._snapshot: Tensor | None = None         # the logits as the architecture optimizer left them
         self._batch_start_step = 0
@@ -255,6 +248,11 @@ class NASSearchCallback(*_callback_bases()):
                                  "would neither move it to the device nor checkpoint it")
         return heads
 
+    @property
+    def arch_steps(self) -> int:
+        """Architecture updates taken so far."""
+        return 0 if self.arch is None else self.arch.arch_steps
+
     def _logits(self) -> list[nn.Parameter]:
         return [] if self.arch is None else self.arch.arch_params
 
@@ -285,31 +283,26 @@ class NASSearchCallback(*_callback_bases()):
         if self.arch is None:
             # 16-mixed: the bilevel step's own backward scales its loss, as Lightning's does
             scaler = getattr(getattr(trainer, "precision_plugin", None), "scaler", None)
-            self.arch = ArchitectureOptimizer(list(self.heads.values()), lr=self.arch_lr, betas=self.arch_betas,
-                                              weight_decay=self.arch_weight_decay, beta_weight=self.beta_weight,
-                                              normalize=self.normalize,
+            self.arch = ArchitectureOptimizer(list(self.heads.values()), self.policy,
                                               loss_scaling=scaler is not None and scaler.is_enabled())
         self._apply_pending()
         for slot, head in self.heads.items():
             if head.sampling not in _DIFFERENTIABLE_SAMPLING:
                 raise ValueError(f"the {slot} head samples with {head.sampling!r}, which gives its logits no "
                                  f"gradient; search with {' or '.join(_DIFFERENTIABLE_SAMPLING)} sampling")
-        max_epochs = trainer.max_epochs
-        if max_epochs is not None and 0 < max_epochs <= self.warmup_epochs:
-            warnings.warn(f"warmup_epochs={self.warmup_epochs} with max_epochs={max_epochs}: the logits never train",
-                          stacklevel=2)
+        max_epochs, warmup = trainer.max_epochs, self.policy.warmup_epochs
+        if max_epochs is not None and 0 < max_epochs <= warmup:
+            warnings.warn(f"warmup_epochs={warmup} with max_epochs={max_epochs}: the logits never train "
+                          "(NASSearchCallback(warmup_epochs=0) searches from the first epoch)", stacklevel=2)
 
     # -- the steps ----------------------------------------------------------------------
-    def _searching(self, trainer, step: int) -> bool:
-        return trainer.current_epoch >= self.warmup_epochs and step % self.arch_every == 0
-
-    def _beta(self, trainer) -> float:
-        if self.beta_schedule == "constant":
-            return self.beta_weight
+    @staticmethod
+    def _progress(trainer) -> float | None:
+        """The share of the run's optimizer steps done (None when the run's length is unknown)."""
         total = trainer.estimated_stepping_batches
         if not math.isfinite(total) or total <= 0:
-            return self.beta_weight
-        return self.beta_weight * min(1.0, trainer.global_step / total)  # linear ramp (beta-DARTS)
+            return None
+        return trainer.global_step / total
 
     def _take_snapshot(self) -> None:
         params = self._logits()
@@ -326,31 +319,21 @@ class NASSearchCallback(*_callback_bases()):
         params = self._logits()
         if not any(p.grad is not None for p in params):
             return
-        if self.mode == "joint" and self._searching(trainer, trainer.global_step):
-            self._unscale(trainer, optimizer)
-            self._metrics.update(self.arch.step_from_gradients(self._beta(trainer)))  # clears the gradients
-            self.arch_steps += 1
+        if self.mode == "joint" and self.arch.due(trainer.current_epoch, trainer.global_step):
+            # 16-bit AMP: Lightning has unscaled the gradients its optimizer holds, not the others
+            scaler = getattr(getattr(trainer, "precision_plugin", None), "scaler", None)
+            held = [p for group in optimizer.param_groups for p in group["params"]]
+            self._metrics.update(self.arch.step_from_gradients(self._progress(trainer), scaler=scaler,
+                                                               unscaled=held))  # clears the gradients
             self._take_snapshot()  # these logits are the architecture optimizer's
         else:
             for p in params:
                 p.grad = None
 
-    def _unscale(self, trainer, optimizer) -> None:
-        """16-bit AMP: Lightning unscales the gradients of the optimizer's parameters only. The
-        update is scale-free when normalised, but the non-normalised one is not."""
-        scaler = getattr(getattr(trainer, "precision_plugin", None), "scaler", None)
-        if scaler is None or not scaler.is_enabled():
-            return
-        held = {id(p) for group in optimizer.param_groups for p in group["params"]}
-        inverse = 1.0 / float(scaler.get_scale())
-        for p in self._logits():
-            if p.grad is not None and id(p) not in held:
-                p.grad.mul_(inverse)
-
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self._restore_logits()
         stepped = trainer.global_step > self._batch_start_step  # an optimizer step happened
-        if self.mode == "bilevel" and stepped and self._searching(trainer, self._batch_start_step):
+        if self.mode == "bilevel" and stepped and self.arch.due(trainer.current_epoch, self._batch_start_step):
             self._bilevel_step(trainer, pl_module)
         if self.log_metrics and self._metrics:
             pl_module.log_dict({f"nas/{k}": v for k, v in self._metrics.items()}, on_step=True, on_epoch=False)
@@ -379,6 +362,12 @@ class NASSearchCallback(*_callback_bases()):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         self._warn_if_moved()
+        if self.log_metrics and self.heads:
+            # what `nasiam search` logs per epoch: every option's probability
+            pl_module.log_dict({f"nas/prob/{slot}/layer{i}/{choice}/{option}": float(p)
+                                for slot, head in self.heads.items() for i, choices in enumerate(head.probabilities())
+                                for choice, options in choices.items() for option, p in options.items()},
+                               on_step=False, on_epoch=True)
 
     def _next_arch_batch(self) -> Any:
         for _ in range(2):
@@ -406,17 +395,15 @@ class NASSearchCallback(*_callback_bases()):
                     trainer.precision_plugin.train_step_context():
                 return _as_loss(self.loss_fn(pl_module, batch))
 
-        self._metrics.update(self.arch.step(closure, self._beta(trainer)))
+        self._metrics.update(self.arch.step(closure, self._progress(trainer)))
         self.arch.optimizer.zero_grad(set_to_none=True)  # nothing left for the next backward to add to
-        self.arch_steps += 1
         self._take_snapshot()
 
     # -- checkpoints ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         if self.arch is None:
             return dict(self._pending or {})
-        return {"arch_optimizer": self.arch.state_dict(), "arch_steps": self.arch_steps,
-                "slots": list(self.heads), "mode": self.mode}
+        return {"arch_optimizer": self.arch.state_dict(), "slots": list(self.heads), "mode": self.mode}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         # Lightning restores callbacks before on_fit_start (the optimizer does not exist yet)
@@ -431,8 +418,10 @@ class NASSearchCallback(*_callback_bases()):
         if list(state.get("slots", [])) != list(self.heads):
             raise ValueError(f"the checkpoint's search state is for heads {state.get('slots')}, this model searches "
                              f"{list(self.heads)}")
-        self.arch.load_state_dict(state["arch_optimizer"])
-        self.arch_steps = int(state.get("arch_steps", 0))
+        arch_state = dict(state["arch_optimizer"])
+        if "arch_steps" in state:  # checkpoints from before the optimizer counted its own steps
+            arch_state.setdefault("arch_steps", state["arch_steps"])
+        self.arch.load_state_dict(arch_state)
 
     # -- results --------------------------------------------------------------------------
     def _require_heads(self) -> None:
@@ -446,6 +435,14 @@ class NASSearchCallback(*_callback_bases()):
                 "arch_steps": self.arch_steps, "searched_with": "nasiam.integrations.lightning"}
         top_k = self.top_k if top_k is None else top_k
         return {slot: head.genotype(top_k=top_k, meta={**meta, "slot": slot}) for slot, head in self.heads.items()}
+
+    def decisions(self) -> list[dict[str, Any]]:
+        """Each decision with its best option, probability and noise floor (see
+        `nasiam.search.decisions.decision_report`)."""
+        self._require_heads()
+        if self.arch is None:
+            raise RuntimeError("NASSearchCallback has not trained yet: its decisions exist after Trainer.fit")
+        return self.arch.decisions({slot: head.probabilities() for slot, head in self.heads.items()})
 
     def export(self, directory: str | Path | None = None) -> dict[str, NASHead]:
         """Each head's `export()`: a `NASHead` with the searched weights, by slot. With
@@ -466,5 +463,23 @@ class NASSearchCallback(*_callback_bases()):
         return heads
 
     def on_train_end(self, trainer, pl_module) -> None:
+        if self.arch is not None and self.arch.arch_steps and trainer.is_global_zero:
+            self._report_decisions(trainer)
         if self.export_dir is not None and trainer.is_global_zero:
             self.export(self.export_dir)
+
+    def _report_decisions(self, trainer) -> None:
+        """The decisions against their noise floor: to the loggers, and a warning when no more
+        rose above it than noise alone would pass (the search's genotype is then noise's)."""
+        rows = self.decisions()
+        above = sum(r["above_noise"] for r in rows)
+        if self.log_metrics:
+            for logger in trainer.loggers:
+                logger.log_metrics({"nas/decisions_above_noise": float(above), "nas/decisions": float(len(rows))},
+                                   step=trainer.global_step)
+        chance = (1 - NOISE_QUANTILE) * len(rows)
+        if above <= max(1.0, chance):
+            warnings.warn(f"{above} of {len(rows)} decisions rose above the noise floor after {self.arch_steps} "
+                          f"architecture steps (noise alone passes about {chance:.1f}): the genotype is mostly "
+                          "noise's choice. Train longer or take more architecture steps; see search.decisions().",
+                          stacklevel=2)

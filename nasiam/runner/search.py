@@ -30,7 +30,15 @@ from nasiam.runner.build import (
 from nasiam.runner.errors import CollapseError
 from nasiam.runner.logger import progress
 from nasiam.runner.loop import Run
-from nasiam.search import Architect, CollapseMonitor, gumbel_tau, momentum_schedule, warmup_cosine_lr
+from nasiam.search import (
+    Architect,
+    CollapseMonitor,
+    decision_confidence,
+    gumbel_tau,
+    momentum_schedule,
+    near_uniform,
+    warmup_cosine_lr,
+)
 
 __all__ = ["SearchRun", "run_search"]
 
@@ -83,10 +91,8 @@ class SearchRun(Run):
         groups = [{"params": [p for p in weights if not (fixed and id(p) in predictor)]},
                   {"params": [p for p in weights if fixed and id(p) in predictor], "fixed_lr": True}]
         self.weight_opt = self.fabric.setup_optimizers(self.weight_optimizer(self.model, groups))
-        self.architect = Architect(self.model, lr=cfg.arch_lr, weight_decay=cfg.arch_weight_decay,
-                                   order=2 if cfg.strategy == "darts2" else 1, beta_weight=cfg.beta_weight,
-                                   unroll_lr=self.base_lr(), normalize=cfg.arch_grad_normalize,
-                                   loss_scaling=self.grad_scaler() is not None)
+        self.architect = Architect(self.model, cfg.policy(), order=2 if cfg.strategy == "darts2" else 1,
+                                   unroll_lr=self.base_lr(), loss_scaling=self.grad_scaler() is not None)
         self.total_steps = cfg.epochs * len(self.weight_loader)
 
     def state(self) -> dict[str, Any]:
@@ -117,7 +123,7 @@ class SearchRun(Run):
         if self.arch_loader is not None:
             self.set_sampler_epoch(self.arch_loader, epoch)
         searching = epoch >= cfg.warmup_epochs and not self.multi_trial  # multi-trial: logits never train
-        second_order = cfg.strategy == "darts2" and searching
+        second_order = cfg.strategy == "darts2" and searching  # the weight step keeps its features
         self.monitor.reset()
         self.feature_monitor.reset()
         resumed = self.resume_within_epoch()  # a run stopped mid-epoch by a signal continues its sums
@@ -133,19 +139,18 @@ class SearchRun(Run):
             lr = self._set_lr(step)
             if cfg.strategy == "gumbel":
                 self.model.set_sampling("gumbel", gumbel_tau(cfg.tau_max, cfg.tau_min, step, self.total_steps))
-            beta = cfg.beta_weight * min(1.0, step / max(1, self.total_steps))  # linear ramp (beta-DARTS)
+            due = searching and self.architect.due(epoch, step)  # the search policy's warm-up and arch_every
+            done = step / max(1, self.total_steps)  # the share of training done: the Beta-Decay ramp
             views = self.prepare(views)
             metrics: dict[str, float] = {}
-            if searching and cfg.mode == "joint":
+            if due and cfg.mode == "joint":
                 out = model(views)
                 self.check_finite(out["loss"], epoch, step)
                 fabric.backward(out["loss"])
-                scaler = self.grad_scaler()
-                if scaler is not None:  # the weight step unscales its own parameters only
-                    scaler.unscale_(self.architect.optimizer)
+                # before the weight step, whose scaler update may change the scale
+                metrics.update(self.architect.step_from_gradients(done, scaler=self.grad_scaler()))
                 self.weight_opt.step()
                 self.weight_opt.zero_grad(set_to_none=True)
-                metrics.update(self.architect.step_from_gradients(beta))
                 arch_steps += 1
             else:
                 with self.architect.weights_step():
@@ -154,11 +159,11 @@ class SearchRun(Run):
                     fabric.backward(out["loss"])
                 self.weight_opt.step()
                 self.weight_opt.zero_grad(set_to_none=True)
-                if searching and step % cfg.arch_every == 0:
+                if due:
                     arch_views = self.prepare(next(arch_batches)[0])
                     with fabric.autocast():
                         metrics.update(self.architect.step(arch_views, train_encoded=out.get("encoded"),
-                                                           beta_weight=beta))
+                                                           progress=done))
                     arch_steps += 1
             self.model.update_momentum(momentum_schedule(cfg.ema_momentum, step, self.total_steps, cfg.ema_schedule))
             self.monitor.update(out["z"])
@@ -270,13 +275,12 @@ class SearchRun(Run):
         return record
 
     def finish(self) -> dict[str, Any]:
-        from nasiam.runner.selection import decision_confidence, near_uniform
-
         cfg, fabric = self.cfg, self.fabric
         framework = canonical_framework(cfg)
         meta = {"framework": framework, "epochs": cfg.epochs, "strategy": cfg.strategy, "mode": cfg.mode,
                 "dataset": cfg.dataset, "backbone": cfg.backbone}
-        confidence = decision_confidence(self._probabilities())
+        # before a selection writes its choice into the logits
+        confidence = self.architect.decisions() if not self.multi_trial else decision_confidence(self._probabilities())
         argmax_genotypes = self.model.genotypes(top_k=cfg.top_k, meta=meta)
         selection = None
         if self.multi_trial:
@@ -302,6 +306,8 @@ class SearchRun(Run):
                                                        "collapsed": collapsed, "where": collapsed_where},
             "selection": selection or {"method": "trials" if self.multi_trial else "argmax"},
             "decisions": confidence, "near_uniform_decisions": len(near_uniform(confidence)),
+            "decisions_above_noise": sum(bool(r.get("above_noise")) for r in confidence),
+            "arch_steps": self.architect.arch.arch_steps,
             "world_size": fabric.world_size, "ranks_agree": agree, "train_seconds": round(self.elapsed, 1),
             **{k: v for k, v in (self.history[-1] if self.history else {}).items()
                if k not in ("epoch", "epoch_seconds", "knn_top1")},

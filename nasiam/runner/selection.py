@@ -9,8 +9,7 @@ candidate's heads exported from the supernet), and keeps the one whose backbone 
 have the highest RankMe (Garrido et al. 2023) on held-out images: a label-free score, since
 a search must not read labels.
 
-`decision_confidence` reports how far each decision ended from uniform, so a search that
-barely moved its logits says so.
+How far each decision rose above noise is `nasiam.search.decisions`' (re-exported here).
 """
 from __future__ import annotations
 
@@ -26,33 +25,9 @@ from torch.utils.data import DataLoader, Subset
 from nasiam.eval.knn import extract_features
 from nasiam.eval.rankme import rankme
 from nasiam.search import warmup_cosine_lr
+from nasiam.search.decisions import NEAR_UNIFORM_RATIO, decision_confidence, near_uniform
 
 __all__ = ["decision_confidence", "near_uniform", "joint_candidates", "verify_candidates", "NEAR_UNIFORM_RATIO"]
-
-NEAR_UNIFORM_RATIO = 1.5   # a decision whose best option is below 1.5x the uniform probability is "near uniform"
-
-
-def decision_confidence(probabilities: Mapping[str, list[dict[str, dict[Any, float]]]]) -> list[dict[str, Any]]:
-    """One row per decision: head, layer, choice, best option, its probability, the uniform
-    probability 1/n, and the normalised entropy (0: decided, 1: uniform)."""
-    rows = []
-    for slot, layers in probabilities.items():
-        for index, choices in enumerate(layers):
-            for choice, options in choices.items():
-                n = len(options)
-                if n < 2:
-                    continue
-                best, p = max(options.items(), key=lambda kv: kv[1])
-                entropy = -sum(q * math.log(q) for q in options.values() if q > 0) / math.log(n)
-                rows.append({"head": slot, "layer": index, "choice": choice, "option": best,
-                             "probability": round(p, 4), "uniform": round(1 / n, 4),
-                             "normalized_entropy": round(entropy, 4)})
-    return rows
-
-
-def near_uniform(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in rows if r["probability"] < NEAR_UNIFORM_RATIO * r["uniform"]]
-
 
 def joint_candidates(model, k: int, meta: Mapping | None = None) -> list[dict[str, Any]]:
     """`k` distinct architectures of all searchable heads: first the argmax (what DARTS

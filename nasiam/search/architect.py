@@ -1,17 +1,20 @@
 """The architecture step of a differentiable head search.
 
 `ArchitectureOptimizer` is the loop-agnostic part: Adam on the logits of any searchable heads,
-with nasiam's gradient normalisation and regulariser, and the freezing contexts; drop it into
-your own loop (see examples/plain_loop_search.py). `Architect` drives it for an
+with nasiam's gradient normalisation and regulariser, the freezing contexts, and the
+`SearchPolicy` that says when to step (warm-up, `arch_every`, the Beta-Decay ramp); drop it
+into your own loop (see examples/plain_loop_search.py). `Architect` drives it for an
 `SSLFramework` and adds second-order DARTS:
 
     model = create_framework("simsiam", backbone, dim, heads="search")
-    architect = Architect(model, lr=3e-4)
-    for (views, _), (arch_views, _) in zip(weight_loader, arch_loader):
+    architect = Architect(model)                # SearchPolicy's defaults; Architect(model, lr=0.1) etc.
+    for step, ((views, _), (arch_views, _)) in enumerate(zip(weight_loader, arch_loader)):
         with architect.weights_step():          # logits frozen while the weights train
             loss = model(views)["loss"]
             loss.backward(); weight_optimizer.step(); weight_optimizer.zero_grad()
-        architect.step(arch_views)              # backbone without gradients, heads only
+        if architect.due(epoch, step):          # the policy's warm-up and arch_every
+            architect.step(arch_views, progress=step / total_steps)   # backbone without gradients
+    architect.decisions()                       # each decision against its noise floor
 
 The logits live only in the heads, so the step computes backbone features under `no_grad`
 and back-propagates the loss through the heads alone, with the head weights frozen: no
@@ -29,7 +32,7 @@ the logit gradients itself, so wrap only the weights in DDP (see nasiam.runner).
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 import torch.distributed as dist
@@ -38,6 +41,8 @@ from torch import Tensor
 
 from nasiam.frameworks.base import Encoded
 from nasiam.frameworks.distributed import is_distributed
+from nasiam.search.decisions import decision_report
+from nasiam.search.policy import SearchPolicy
 from nasiam.search.regularizers import beta_decay
 
 __all__ = ["Architect", "ArchitectureOptimizer", "requires_grad"]
@@ -75,13 +80,13 @@ def guard_requires_grad_flips() -> None:
 
 
 class ArchitectureOptimizer:
-    """Updates the architecture logits of searchable heads; works in any training loop.
+    """Updates the architecture logits of searchable heads as the `SearchPolicy` says; works in
+    any training loop.
 
     Args:
         heads: `SearchableHead`s (or modules containing them).
-        lr, betas, weight_decay: Adam on the logits (DARTS: 3e-4, (0.5, 0.999)).
-        beta_weight: Beta-Decay weight, relative to the normalised loss gradient (0: off).
-        normalize: divide the loss gradient by its RMS first (see `finish`).
+        policy: the search policy (default `SearchPolicy()`: nasiam's defaults); keyword
+            `settings` change single fields of it, e.g. `ArchitectureOptimizer(heads, lr=0.1)`.
         loss_scaling: for fp16 autocast (`16-mixed`): `step` back-propagates the loss times a
             dynamic scale, as `torch.amp.GradScaler` does for weights, because the gradients
             reaching the logits (1e-4 and far less inside the heads) underflow half precision.
@@ -91,17 +96,22 @@ class ArchitectureOptimizer:
 
     In your loop::
 
-        arch = ArchitectureOptimizer([projector, predictor], lr=3e-3)
-        with arch.frozen():                       # weight step: logits untouched
-            loss = my_loss(...); loss.backward(); weight_optimizer.step()
-        arch.step(lambda: my_loss_on_detached_features(...))   # architecture step
+        arch = ArchitectureOptimizer([projector, predictor])       # SearchPolicy's defaults
+        for epoch in range(epochs):
+            for batch in loader:
+                with arch.frozen():                                # weight step: logits untouched
+                    loss = my_loss(...); loss.backward(); weight_optimizer.step()
+                if arch.due(epoch, step):                          # after the warm-up, every arch_every
+                    arch.step(lambda: my_loss_on_detached_features(...), progress=step / total_steps)
+                step += 1
+        arch.decisions({"projector": projector.probabilities()})   # which rose above noise
     """
 
-    def __init__(self, heads: Sequence[nn.Module] | nn.Module, lr: float = 3e-3,
-                 betas: tuple[float, float] = (0.5, 0.999), weight_decay: float = 0.0, beta_weight: float = 0.5,
-                 normalize: bool = True, loss_scaling: bool = False):
+    def __init__(self, heads: Sequence[nn.Module] | nn.Module, policy: SearchPolicy | None = None, *,
+                 loss_scaling: bool = False, **settings):
         from nasiam.head import SearchableHead
 
+        self.policy = (policy or SearchPolicy()).replace(**settings)
         modules = [heads] if isinstance(heads, nn.Module) else list(heads)
         searchable = [m for module in modules for m in module.modules() if isinstance(m, SearchableHead)]
         self.arch_params = [p for head in searchable for p in head.arch_parameters()]
@@ -110,12 +120,18 @@ class ArchitectureOptimizer:
         arch_ids = {id(p) for p in self.arch_params}
         self.head_weights = [p for head in searchable for p in head.parameters()
                              if id(p) not in arch_ids and p.requires_grad]
-        self.optimizer = torch.optim.Adam(self.arch_params, lr=lr, betas=betas, weight_decay=weight_decay)
-        self.beta_weight, self.normalize = beta_weight, normalize
+        self.optimizer = torch.optim.Adam(self.arch_params, lr=self.policy.lr, betas=self.policy.betas,
+                                          weight_decay=self.policy.weight_decay)
         self.loss_scaling = loss_scaling
         self.loss_scale = 2.0 ** 16 if loss_scaling else 1.0
         self._finite_steps = 0  # since the scale last changed
+        self.arch_steps = 0     # updates taken (skipped ones not counted): the noise floor's length
+        self.first_progress: float | None = None  # training progress at the first update
         guard_requires_grad_flips()  # the heads may be compiled, now or later
+
+    def due(self, epoch: int, step: int) -> bool:
+        """Whether the policy takes an architecture step at optimizer step `step` of `epoch`."""
+        return self.policy.due(epoch, step)
 
     def frozen(self):
         """Context for the weight step: the logits are frozen, so the weights' backward
@@ -127,17 +143,18 @@ class ArchitectureOptimizer:
         gradients are computed; gradients still flow through the heads to the logits)."""
         return requires_grad(self.head_weights, False)
 
-    def step(self, closure: Callable[[], Tensor], beta_weight: float | None = None) -> dict[str, float]:
+    def step(self, closure: Callable[[], Tensor], progress: float | None = None) -> dict[str, float]:
         """Run `closure()` (the loss on the architecture batch, from backbone features
         computed without gradients), take its gradient with respect to the logits only, and
         update. No weight anywhere receives a gradient: the step never touches `.grad` of
-        anything but the logits, whatever modules the loss runs through."""
+        anything but the logits, whatever modules the loss runs through. `progress` is the
+        share of training done (0 to 1), for the policy's Beta-Decay ramp."""
         with self.weights_frozen():  # saves the heads' weight-gradient products
             loss = closure()
             grads = self.grad(loss, self.arch_params)
         for p, g in zip(self.arch_params, grads):
             p.grad = g
-        return self.finish(beta_weight, loss=loss)
+        return self.finish(progress, loss=loss)
 
     def grad(self, loss: Tensor, params: Sequence[Tensor]) -> tuple[Tensor | None, ...]:
         """`autograd.grad(loss, params)`, through the loss scale when `loss_scaling` (the
@@ -157,15 +174,35 @@ class ArchitectureOptimizer:
         if self._finite_steps == 2000:
             self.loss_scale, self._finite_steps = min(self.loss_scale * 2, 2.0 ** 24), 0
 
-    def step_from_gradients(self, beta_weight: float | None = None) -> dict[str, float]:
+    def step_from_gradients(self, progress: float | None = None, *, scaler=None,
+                            unscaled: Sequence[Tensor] = ()) -> dict[str, float]:
         """Joint (single-level) search: the logits' gradients come from the weight step's own
-        backward on the training batch; update, and clear them for the next step."""
-        metrics = self.finish(beta_weight)
+        backward on the training batch; update, and clear them for the next step.
+
+        With fp16 AMP, pass the `torch.amp.GradScaler` that scaled that backward, before it
+        steps the weights (its `update` may change the scale): the logits' gradients are
+        unscaled here, except those in `unscaled` (logits the user's own optimizer holds, which
+        the trainer has unscaled already)."""
+        self._unscale(scaler, unscaled)
+        metrics = self.finish(progress)
         self.optimizer.zero_grad(set_to_none=True)
         return metrics
 
+    def _unscale(self, scaler, unscaled: Sequence[Tensor]) -> None:
+        if scaler is None or not scaler.is_enabled():
+            return
+        done = {id(p) for p in unscaled}
+        if not done:
+            # no host read; the scaler's next update also sees whether these gradients overflowed
+            scaler.unscale_(self.optimizer)
+            return
+        inverse = 1.0 / float(scaler.get_scale())
+        for p in self.arch_params:
+            if p.grad is not None and id(p) not in done:
+                p.grad.mul_(inverse)
+
     @torch.no_grad()
-    def finish(self, beta_weight: float | None = None, loss: Tensor | None = None) -> dict[str, float]:
+    def finish(self, progress: float | None = None, loss: Tensor | None = None) -> dict[str, float]:
         """Turn the loss gradients on the logits into the update; `loss` (the architecture
         loss, its gradients taken through `grad`) is reported as "arch_loss", and with
         `loss_scaling` the loss scale follows whether the gradients were finite. The step reads the GPU back once (the skip decision
@@ -181,7 +218,7 @@ class ArchitectureOptimizer:
            softmax unchanged, but Adam's per-coordinate scaling would turn it into moves
            that cancel the signal. (The loss gradient is already centred.)
         """
-        beta_weight = self.beta_weight if beta_weight is None else beta_weight
+        beta_weight = self.policy.beta(progress)
         self._average_gradients()
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.arch_params]
         flat = torch.cat([g.reshape(-1) for g in grads]).float()
@@ -197,14 +234,22 @@ class ArchitectureOptimizer:
             # loss-scaled fp16 step that overflowed, as GradScaler skips the weights' step
             self.optimizer.zero_grad(set_to_none=True)
             return {**reported, "arch_skipped": 1.0}
-        scale = 1.0 / rms if self.normalize and rms > 0 else 1.0
+        scale = 1.0 / rms if self.policy.normalize and rms > 0 else 1.0
         for p, g in zip(self.arch_params, grads):
             g = g * scale
             if beta_weight > 0:
                 g = g + beta_weight * torch.softmax(p, dim=-1)
             p.grad = g - g.mean()
         self.optimizer.step()
+        if self.arch_steps == 0:
+            self.first_progress = progress
+        self.arch_steps += 1
         return {**reported, "beta_decay": reg, "arch_grad_rms": rms}
+
+    def decisions(self, probabilities: Mapping[str, list], samples: int = 512) -> list[dict[str, Any]]:
+        """Each decision of `{slot: head.probabilities()}` with its noise floor for the steps
+        taken so far (`nasiam.search.decisions.decision_report`)."""
+        return decision_report(probabilities, self.arch_steps, self.policy, self.first_progress or 0.0, samples)
 
     def _average_gradients(self) -> None:
         if not is_distributed():
@@ -220,6 +265,7 @@ class ArchitectureOptimizer:
 
     def state_dict(self) -> dict:
         state = dict(self.optimizer.state_dict())
+        state["arch_steps"], state["first_progress"] = self.arch_steps, self.first_progress
         if self.loss_scaling:
             state["loss_scale"], state["loss_scale_finite_steps"] = self.loss_scale, self._finite_steps
         return state
@@ -227,6 +273,7 @@ class ArchitectureOptimizer:
     def load_state_dict(self, state: dict) -> None:
         state = dict(state)
         scale, finite_steps = state.pop("loss_scale", None), state.pop("loss_scale_finite_steps", 0)
+        self.arch_steps, self.first_progress = int(state.pop("arch_steps", 0)), state.pop("first_progress", None)
         self.optimizer.load_state_dict(state)
         # a checkpoint from a run without loss scaling (or from before it was saved) leaves the
         # scale where it starts; a run resumed without fp16 does not need one
@@ -240,24 +287,37 @@ class Architect:
 
     Args:
         model: the framework.
-        lr, betas, weight_decay, beta_weight, normalize, loss_scaling: see `ArchitectureOptimizer`.
+        policy, loss_scaling, settings: see `ArchitectureOptimizer`.
         order: 1 (first-order) or 2 (finite-difference second-order DARTS).
         unroll_lr: the virtual SGD step of order 2 (DARTS uses the weights' learning rate).
     """
 
-    def __init__(self, model: nn.Module, lr: float = 3e-3, betas: tuple[float, float] = (0.5, 0.999),
-                 weight_decay: float = 0.0, order: int = 1, beta_weight: float = 0.5, unroll_lr: float = 0.05,
-                 normalize: bool = True, loss_scaling: bool = False):
+    def __init__(self, model: nn.Module, policy: SearchPolicy | None = None, *, order: int = 1,
+                 unroll_lr: float = 0.05, loss_scaling: bool = False, **settings):
         if order not in (1, 2):
             raise ValueError(f"order must be 1 or 2, got {order}")
         self.model, self.order, self.unroll_lr = model, order, unroll_lr
         try:
-            self.arch = ArchitectureOptimizer(list(model.searchable_heads().values()), lr, betas, weight_decay,
-                                              beta_weight, normalize, loss_scaling)
-        except ValueError:
+            self.arch = ArchitectureOptimizer(list(model.searchable_heads().values()), policy,
+                                              loss_scaling=loss_scaling, **settings)
+        except ValueError as e:
+            if "no searchable heads" not in str(e):
+                raise
             raise ValueError("the model has no searchable heads (build it with heads='search')") from None
         self.arch_params, self.head_weights, self.optimizer = self.arch.arch_params, self.arch.head_weights, \
             self.arch.optimizer
+
+    @property
+    def policy(self) -> SearchPolicy:
+        return self.arch.policy
+
+    def due(self, epoch: int, step: int) -> bool:
+        return self.arch.due(epoch, step)
+
+    def decisions(self, samples: int = 512) -> list[dict[str, Any]]:
+        """Each decision of the model's heads with its noise floor (`ArchitectureOptimizer.decisions`)."""
+        return self.arch.decisions({slot: h.probabilities() for slot, h in self.model.searchable_heads().items()},
+                                   samples)
 
     def weights_step(self):
         """Context for the weight step (logits frozen)."""
@@ -283,13 +343,14 @@ class Architect:
         return self.model.head_loss(encoded, update_state=False)["loss"]
 
     def step(self, views: Sequence[Tensor] | None = None, *, encoded: Encoded | None = None,
-             train_encoded: Encoded | None = None, beta_weight: float | None = None) -> dict[str, float]:
+             train_encoded: Encoded | None = None, progress: float | None = None) -> dict[str, float]:
         """One update of the logits on the architecture batch (`views`, or its `encoded`
         backbone features). Order 2 also needs the weight batch's features,
-        `train_encoded`. Returns the architecture loss and regulariser values."""
+        `train_encoded`. `progress` (0 to 1) drives the Beta-Decay ramp. Returns the
+        architecture loss and regulariser values."""
         encoded = self._encode(views, encoded)
         if self.order == 1:
-            return self.arch.step(lambda: self._loss(encoded), beta_weight)
+            return self.arch.step(lambda: self._loss(encoded), progress)
         if train_encoded is None:
             raise ValueError("second-order DARTS needs train_encoded, the weight batch's backbone features")
         if any(h.sampling != "softmax" for h in self.model.searchable_heads().values()):
@@ -297,10 +358,10 @@ class Architect:
                              "(a sampled path per evaluation would make the finite difference noise)")
         self.optimizer.zero_grad(set_to_none=True)
         loss = self._second_order_backward(encoded, self._encode(None, train_encoded))
-        return self.arch.finish(beta_weight, loss=loss)
+        return self.arch.finish(progress, loss=loss)
 
-    def step_from_gradients(self, beta_weight: float | None = None) -> dict[str, float]:
-        return self.arch.step_from_gradients(beta_weight)
+    def step_from_gradients(self, progress: float | None = None, *, scaler=None) -> dict[str, float]:
+        return self.arch.step_from_gradients(progress, scaler=scaler)
 
     def _second_order_backward(self, val: Encoded, train: Encoded) -> Tensor:
         """alpha.grad = grad_alpha L_val(w') - xi * (grad_alpha L_train(w+) - grad_alpha L_train(w-)) / 2 eps,

@@ -1,0 +1,102 @@
+"""One search policy for every driver, and the noise floor its decisions are judged against."""
+import dataclasses
+
+import pytest
+import torch
+
+from nasiam import SearchableHead
+from nasiam.config import SearchConfig
+from nasiam.search import ArchitectureOptimizer, SearchPolicy, decision_report, noise_floor
+from nasiam.space import MLPSpace
+
+
+def test_every_driver_starts_from_the_same_defaults():
+    from nasiam.integrations.lightning import NASSearchCallback
+
+    assert SearchConfig().policy() == SearchPolicy()
+    assert NASSearchCallback().policy == SearchPolicy()
+    head = SearchableHead(4, 4, space=MLPSpace(widths=(4, 8)))
+    assert ArchitectureOptimizer(head).policy == SearchPolicy()
+    # a setting given as a keyword changes that field only
+    assert ArchitectureOptimizer(head, lr=0.1).policy == dataclasses.replace(SearchPolicy(), lr=0.1)
+    assert NASSearchCallback(SearchableHead(4, 4), warmup_epochs=0).policy.warmup_epochs == 0
+
+
+def test_the_policy_says_when_and_how_hard():
+    policy = SearchPolicy(warmup_epochs=2, arch_every=3, beta_weight=0.4)
+    assert [policy.due(1, s) for s in range(4)] == [False] * 4                # warm-up
+    assert [policy.due(2, s) for s in range(7)] == [True, False, False, True, False, False, True]
+    assert policy.beta(0.0) == 0.0 and policy.beta(0.5) == pytest.approx(0.2) and policy.beta(2.0) == 0.4
+    assert policy.beta(None) == 0.4
+    assert SearchPolicy(beta_schedule="constant", beta_weight=0.4).beta(0.1) == 0.4
+
+
+@pytest.mark.parametrize("bad, match", [({"lr": 0}, "learning rate"), ({"betas": (0.9, 1.0)}, "betas"),
+                                        ({"beta_schedule": "cosine"}, "beta_schedule"),
+                                        ({"arch_every": 0}, "arch_every"), ({"warmup_epochs": -1}, "warmup_epochs"),
+                                        ({"beta_weight": -1.0}, "non-negative")])
+def test_bad_settings_are_refused(bad, match):
+    with pytest.raises(ValueError, match=match):
+        SearchPolicy(**bad)
+    with pytest.raises(TypeError, match="unknown search policy setting"):
+        SearchPolicy().replace(arch_lr=0.1)
+
+
+def _winning_after_noise(policy, steps, runs, seed):
+    """The real ArchitectureOptimizer, fed centred Gaussian gradients for `steps` updates."""
+    generator = torch.Generator().manual_seed(seed)
+    head = SearchableHead(4, 4, num_layers=1, space=MLPSpace(widths=(4, 8, 16), norms=("batchnorm", "none")))
+    winners = []
+    for _ in range(runs):
+        with torch.no_grad():
+            for p in head.arch_parameters():
+                p.zero_()
+        arch = ArchitectureOptimizer(head, policy)
+        for t in range(steps):
+            for p in arch.arch_params:
+                g = torch.randn(p.shape, generator=generator)
+                p.grad = g - g.mean()
+            arch.finish(progress=t / max(1, steps - 1))
+        winners.append([p.softmax(-1).max().item() for p in arch.arch_params])
+    return torch.tensor(winners), [p.numel() for p in arch.arch_params]
+
+
+def test_the_noise_floor_simulates_the_optimizer_it_judges():
+    # the vectorised simulation and ArchitectureOptimizer.finish, run on noise, agree
+    policy = SearchPolicy(lr=0.05, beta_weight=0.5)
+    winners, sizes = _winning_after_noise(policy, steps=30, runs=80, seed=0)
+    floors = noise_floor(sizes, 30, policy, samples=2048, quantile=0.5)
+    for measured, simulated in zip(winners.median(0).values.tolist(), floors):
+        assert measured == pytest.approx(simulated, abs=0.04)
+    assert noise_floor(sizes, 30, policy.replace(lr=0.2), quantile=0.5)[0] > floors[0] + 0.04  # the test can tell
+
+
+def test_the_noise_floor_rises_with_steps_and_is_uniform_without_any():
+    sizes = [2, 4, 8]
+    short, long_ = noise_floor(sizes, 20), noise_floor(sizes, 400)
+    assert all(s < lo for s, lo in zip(short, long_))
+    assert all(1 / n < s < 1 for n, s in zip(sizes, short))
+    assert noise_floor(sizes, 0) == [0.5, 0.25, 0.125]
+
+
+def test_a_decision_is_above_noise_only_when_its_winner_beats_the_floor():
+    probabilities = {"projector": [{"width": {64: 0.97, 128: 0.01, 256: 0.01, 512: 0.01},
+                                    "norm": {"batchnorm": 0.36, "none": 0.33, "layernorm": 0.31}}]}
+    rows = {r["choice"]: r for r in decision_report(probabilities, arch_steps=200)}
+    assert rows["width"]["above_noise"] and rows["width"]["option"] == 64
+    assert not rows["norm"]["above_noise"] and rows["norm"]["noise_floor"] > 0.36
+    assert decision_report(probabilities, arch_steps=200) == decision_report(probabilities, arch_steps=200)  # seeded
+
+
+def test_the_optimizer_counts_its_updates_across_a_checkpoint():
+    head = SearchableHead(4, 4, space=MLPSpace(widths=(4, 8)))
+    arch = ArchitectureOptimizer(head)
+    x = torch.randn(8, 4)
+    for t in range(3):
+        arch.step(lambda: head(x).pow(2).mean(), progress=0.25 + t / 10)
+    assert arch.arch_steps == 3 and arch.first_progress == 0.25
+    resumed = ArchitectureOptimizer(head)
+    resumed.load_state_dict(arch.state_dict())
+    assert (resumed.arch_steps, resumed.first_progress) == (3, 0.25)
+    rows = resumed.decisions({"projector": head.probabilities()})
+    assert rows and all("noise_floor" in r and "above_noise" in r for r in rows)
