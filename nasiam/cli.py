@@ -362,15 +362,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _unknown_options(parser, args, unknown: Sequence[str]) -> str:
     import difflib
+    import re
 
     cls = getattr(args, "config_cls", None)
     known = [f.name for f in dataclasses.fields(cls)] if cls else []
-    hints = []
+    options, stray, expects_value = [], [], False
     for item in unknown:
-        key = item.lstrip("-").split("=")[0].replace("-", "_")
-        close = difflib.get_close_matches(key, known, n=1)
-        hints.append(f"{item}" + (f" (did you mean --{close[0]}?)" if close else ""))
-    return "unknown option(s): " + ", ".join(hints)
+        if item.startswith("-") and not re.fullmatch(r"-\.?\d[\d.e+-]*", item):  # '-1' is a value
+            key = item.lstrip("-").split("=")[0].replace("-", "_")
+            close = difflib.get_close_matches(key, known, n=1)
+            options.append(item.split("=")[0] + (f" (did you mean --{close[0]}?)" if close else ""))
+            expects_value = "=" not in item
+        elif expects_value:  # `--bogus 1`: argparse leaves the value beside the option; it is not one
+            expects_value = False
+        else:
+            stray.append(item)
+    problems = ([f"unknown option(s): {', '.join(options)}"] if options else []) + (
+        [f"unexpected argument(s): {', '.join(stray)}"] if stray else [])
+    return "; ".join(problems) + f" (see nasiam {args.command} --help)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
