@@ -247,19 +247,24 @@ def cmd_export(args) -> int:
 
 @_as_usage_errors
 def cmd_push(args) -> int:
-    from nasiam.hub import check_repo_id, push_run_to_hub
-    from nasiam.runner.errors import RunError
+    import warnings
+
+    from nasiam.hub import check_repo_id, describe_transfer_error, push_run_to_hub, transfer_errors
+    from nasiam.runner.errors import RemoteError
 
     check_repo_id(args.repo)  # before reading the run or importing huggingface_hub
     try:
-        info = push_run_to_hub(args.run_dir, args.repo, private=args.private or None, revision=args.revision)
+        with warnings.catch_warnings(record=True) as notes:  # e.g. "it is private now": said below
+            info = push_run_to_hub(args.run_dir, args.repo, private=args.private or None, revision=args.revision)
     except ImportError as e:
         raise ConfigError(str(e)) from None
-    except OSError as e:  # the Hub's HTTP and connection errors; a missing file stays a usage error
-        if isinstance(e, FileNotFoundError):
-            raise
-        raise RunError(f"could not push to {args.repo}: {e}\n(if the Hub refused the token: `hf auth login` "
-                       "or set HF_TOKEN)") from None
+    except FileNotFoundError:  # the run (a missing heads/ folder), read before anything is sent
+        raise
+    except transfer_errors() as e:  # the Hub's HTTP errors and the transport's (not OSErrors in huggingface_hub>=1)
+        raise RemoteError(f"could not push to {args.repo}, the heads were not uploaded: "
+                          f"{describe_transfer_error(e)}") from None
+    for note in notes:
+        print(f"nasiam push: {note.message}", file=sys.stderr)
     print(f"pushed the heads of {args.run_dir} to {args.repo}: {getattr(info, 'commit_url', info)}\n"
           f"load one with NASHead.from_pretrained(\"hf-hub:{args.repo}\", subfolder=\"projector\")")
     return EXIT_OK
@@ -366,15 +371,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _unknown_options(parser, args, unknown: Sequence[str]) -> str:
     import difflib
+    import re
 
     cls = getattr(args, "config_cls", None)
     known = [f.name for f in dataclasses.fields(cls)] if cls else []
-    hints = []
+    options, stray, expects_value = [], [], False
     for item in unknown:
-        key = item.lstrip("-").split("=")[0].replace("-", "_")
-        close = difflib.get_close_matches(key, known, n=1)
-        hints.append(f"{item}" + (f" (did you mean --{close[0]}?)" if close else ""))
-    return "unknown option(s): " + ", ".join(hints)
+        if item.startswith("-") and not re.fullmatch(r"-\.?\d[\d.e+-]*", item):  # '-1' is a value
+            key = item.lstrip("-").split("=")[0].replace("-", "_")
+            close = difflib.get_close_matches(key, known, n=1)
+            options.append(item.split("=")[0] + (f" (did you mean --{close[0]}?)" if close else ""))
+            expects_value = "=" not in item
+        elif expects_value:  # `--bogus 1`: argparse leaves the value beside the option; it is not one
+            expects_value = False
+        else:
+            stray.append(item)
+    problems = ([f"unknown option(s): {', '.join(options)}"] if options else []) + (
+        [f"unexpected argument(s): {', '.join(stray)}"] if stray else [])
+    return "; ".join(problems) + f" (see nasiam {args.command} --help)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

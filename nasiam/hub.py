@@ -12,9 +12,10 @@ to one repo, one subfolder per slot::
 
 Loading is explicit about the network: only ids written ``hf-hub:user/name`` go to the Hub (a
 mistyped local path is a FileNotFoundError, never a download), a run's slot is chosen with
-``subfolder=`` and a branch, tag or commit with ``revision=``::
+``subfolder=`` and a branch, tag or commit with ``revision=`` or, as timm writes it, ``@``::
 
     NASHead.from_pretrained("hf-hub:user/my-heads", subfolder="projector", revision="v1")
+    NASHead.from_pretrained("hf-hub:user/my-heads@v1", subfolder="projector")     # the same
 
 Only `genotype.json` and `head.safetensors` are downloaded (through the Hugging Face cache, so
 ``HF_HUB_OFFLINE=1`` and ``HF_HUB_CACHE`` work as for any Hub library) and they go through the
@@ -24,10 +25,13 @@ huggingface_hub is imported only when a function here is called: the core runs w
 """
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
+import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -35,7 +39,7 @@ from nasiam._io import atomic_write_text
 from nasiam.head.nas_head import GENOTYPE_FILE, WEIGHTS_FILE, NASHead
 
 __all__ = ["HUB_PREFIX", "CONFIG_FILE", "MODEL_CARD_FILE", "download_head", "push_heads_to_hub",
-           "push_run_to_hub", "check_repo_id"]
+           "push_run_to_hub", "check_repo_id", "transfer_errors", "describe_transfer_error"]
 
 HUB_PREFIX = "hf-hub:"  # as in timm: `NASHead.from_pretrained` tests for this literal without importing us
 CONFIG_FILE = "config.json"
@@ -83,20 +87,20 @@ def _check_subfolder(subfolder: str | None) -> str | None:
     return "/".join(parts)
 
 
-def parse_hub_id(model_id: str) -> str:
-    """'hf-hub:user/name' -> 'user/name'. Subfolders and revisions are keyword arguments, not
-    part of the id: one spelling, so an id means one thing."""
+def parse_hub_id(model_id: str) -> tuple[str, str | None]:
+    """'hf-hub:user/name' -> ('user/name', None); 'hf-hub:user/name@v1' -> ('user/name', 'v1'), the
+    revision (a branch, tag or commit) written as timm writes it. Subfolders are keyword
+    arguments, not part of the id."""
     if not model_id.startswith(HUB_PREFIX):
         raise ValueError(f"{model_id!r} is not a Hub id: write 'hf-hub:user/name'")
-    repo_id = model_id[len(HUB_PREFIX):]
-    if "@" in repo_id:
-        raise ValueError(f"{model_id!r}: pass the revision as revision='{repo_id.split('@', 1)[1]}', "
-                         "not in the id")
+    repo_id, at, revision = model_id[len(HUB_PREFIX):].partition("@")
+    if at and (not revision or "@" in revision or any(c.isspace() for c in revision)):
+        raise ValueError(f"{model_id!r}: write a revision as 'hf-hub:user/name@REVISION' (a branch, tag or commit)")
     if repo_id.count("/") > 1:
         user, name, rest = repo_id.split("/", 2)
         raise ValueError(f"{model_id!r}: a Hub id is 'hf-hub:user/name'; load a head from a subfolder with "
-                         f"NASHead.from_pretrained('hf-hub:{user}/{name}', subfolder='{rest}')")
-    return check_repo_id(repo_id)
+                         f"NASHead.from_pretrained('hf-hub:{user}/{name}{at}{revision}', subfolder='{rest}')")
+    return check_repo_id(repo_id), revision or None
 
 
 # -- download -------------------------------------------------------------------------------
@@ -109,7 +113,10 @@ def download_head(model_id: str, *, subfolder: str | None = None, revision: str 
     FileNotFoundError naming HF_HUB_OFFLINE and the cache. Repo, revision and permission errors
     are huggingface_hub's own (RepositoryNotFoundError, RevisionNotFoundError, ...).
     """
-    repo_id, sub = parse_hub_id(model_id), _check_subfolder(subfolder)
+    (repo_id, in_id), sub = parse_hub_id(model_id), _check_subfolder(subfolder)
+    if in_id is not None and revision not in (None, in_id):
+        raise ValueError(f"{model_id!r} names revision {in_id!r} and revision={revision!r} another: give one")
+    revision = revision if revision is not None else in_id
     hf = _require_hub()
     from huggingface_hub import constants
     from huggingface_hub.utils import LocalEntryNotFoundError, OfflineModeIsEnabled
@@ -156,7 +163,8 @@ def push_heads_to_hub(heads: NASHead | Mapping[str, NASHead], repo_id: str, *, p
                       token: str | bool | None = None, create_pr: bool = False) -> Any:
     """Upload one head (to the repo's root) or several (a mapping slot -> head, one subfolder
     each) in one commit, with config.json and a model card. Creates the repo (and the branch
-    `revision`) if needed. Returns huggingface_hub's CommitInfo (`.commit_url`)."""
+    `revision`) if needed; `private=True` also makes an existing public repo private (with a
+    UserWarning saying so). Returns huggingface_hub's CommitInfo (`.commit_url`)."""
     check_repo_id(repo_id)
     if isinstance(heads, NASHead):
         layout: dict[str | None, NASHead] = {None: heads}
@@ -170,6 +178,8 @@ def push_heads_to_hub(heads: NASHead | Mapping[str, NASHead], repo_id: str, *, p
     hf = _require_hub()
     api = hf.HfApi()
     api.create_repo(repo_id, token=token, private=private, exist_ok=True)
+    if private:  # before anything is uploaded to a repo that should not be public
+        _make_private(api, repo_id, token)
     if revision is not None and not create_pr:  # uploading to a branch needs the branch
         api.create_branch(repo_id, branch=revision, token=token, exist_ok=True)
     names = ", ".join(slot for slot in layout if slot) or "head"
@@ -177,6 +187,44 @@ def push_heads_to_hub(heads: NASHead | Mapping[str, NASHead], repo_id: str, *, p
         _write_repo(Path(tmp), layout, repo_id)
         return api.upload_folder(repo_id=repo_id, folder_path=tmp, token=token, revision=revision,
                                  create_pr=create_pr, commit_message=commit_message or f"Upload nasiam {names}")
+
+
+def _make_private(api, repo_id: str, token: str | bool | None) -> None:
+    """create_repo(private=True, exist_ok=True) leaves an existing public repo public, without a
+    word: make it private, and say so (a UserWarning, which `nasiam push` prints)."""
+    if getattr(api.model_info(repo_id, token=token), "private", None):
+        return
+    settings = getattr(api, "update_repo_settings", None)
+    if settings is not None and "private" in inspect.signature(settings).parameters:
+        settings(repo_id, private=True, token=token)
+    else:  # huggingface_hub before update_repo_settings took private=
+        api.update_repo_visibility(repo_id, private=True, token=token)
+    warnings.warn(f"{repo_id} existed and was public: it is private now, as asked", UserWarning, stacklevel=3)
+
+
+def transfer_errors() -> tuple[type[BaseException], ...]:
+    """What a request of huggingface_hub can fail with: its HTTP errors (HfHubHTTPError), offline
+    mode and a missing token are OSErrors in every version, and so are the transport errors of
+    requests (huggingface_hub 0.x); those of httpx (1.x) and httpx2 (2.x) are not."""
+    clients = (sys.modules.get(name) for name in ("httpx", "httpx2"))  # imported by huggingface_hub if used
+    return (OSError, *(client.HTTPError for client in clients if client is not None))
+
+
+def describe_transfer_error(error: BaseException) -> str:
+    """What went wrong in a Hub request, and the fix."""
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    cause = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:300]}"
+    login = "log in with `hf auth login` or set HF_TOKEN to a token with write access to the repo"
+    if status in (401, 403):
+        return f"the Hub refused the token ({cause}); {login}"
+    if type(error).__name__ == "LocalTokenNotFoundError":
+        return f"no Hugging Face token was found ({cause}); {login}"
+    if type(error).__name__ == "OfflineModeIsEnabled":
+        return f"HF_HUB_OFFLINE is set ({cause}); unset it to upload"
+    if status is None:
+        return (f"the Hub could not be reached ({cause}); check the connection (and HF_ENDPOINT or the proxy "
+                "settings if you use them), then run the same command again")
+    return f"the Hub answered HTTP {status} ({cause}); check the repo id, and that the token may write to it"
 
 
 def push_run_to_hub(run_dir: str | os.PathLike, repo_id: str, **kwargs: Any) -> Any:

@@ -46,3 +46,13 @@ def test_a_damaged_image_in_an_image_folder_is_named(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2, err
     assert str(damaged) in err and "while writing" not in err
+
+
+def test_an_unknown_option_is_named_without_the_value_beside_it(capsys):
+    from nasiam.cli import main
+
+    assert main(["search", "--bogus", "1", "--epochz=3", "--other", "-2", "stray"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "unknown option(s): --bogus, --epochz (did you mean --epochs?), --other; " in err
+    assert "unexpected argument(s): stray (see nasiam search --help)" in err
+    assert "1" not in err.replace("--epochz", "") and "-2" not in err

@@ -2,6 +2,9 @@
 back. Fully offline: the transfer functions of huggingface_hub are replaced by a fake Hub backed by
 a folder, sockets are refused, and the offline tests use the real huggingface_hub with
 HF_HUB_OFFLINE set and a cache in tmp_path."""
+import functools
+import importlib
+import inspect
 import json
 import pickle
 import shutil
@@ -17,6 +20,8 @@ import torch
 import yaml
 from _heads_run import make_search_run
 from huggingface_hub import constants as hf_constants
+from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.hf_api import ModelInfo
 from huggingface_hub.utils import LocalEntryNotFoundError, filter_repo_objects
 
 from nasiam import NASHead, __version__
@@ -61,40 +66,76 @@ def no_sockets(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)  # name lookups too
-    yield
+    yield attempts  # a test that means to try (and fail) empties it
     assert attempts == []
 
 
+def with_real_signature(real):
+    """A fake that takes exactly the arguments `real` (huggingface_hub's own function) takes: a
+    misspelt or removed keyword is a TypeError, as with the real library, so the fake cannot drift
+    from it. The fake gets every argument by name, defaults filled in."""
+    signature = inspect.signature(real)
+
+    def decorate(fake):
+        @functools.wraps(real)
+        def checked(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return fake(**bound.arguments)
+        return checked
+    return decorate
+
+
 class FakeHub:
-    """HfApi.create_repo/create_branch/upload_folder and snapshot_download/hf_hub_download over a
-    folder: remote/<user>/<name>/<revision>/... Every call is recorded in `calls`."""
+    """HfApi.create_repo/create_branch/upload_folder/model_info/update_repo_settings and
+    snapshot_download/hf_hub_download over a folder: remote/<user>/<name>/<revision>/..., with
+    huggingface_hub's signatures. Every call is recorded in `calls`; `public` holds the repos that
+    are not private."""
 
     def __init__(self, root: Path, monkeypatch):
-        self.remote, self.cache, self.calls = root / "remote", root / "cache", []
-        hub = self
+        self.remote, self.cache, self.calls, self.public = root / "remote", root / "cache", [], set()
+        hub, api = self, huggingface_hub.HfApi
 
-        def create_repo(api, repo_id, *, token=None, private=None, exist_ok=False, **kw):
+        @with_real_signature(api.create_repo)
+        def create_repo(self, repo_id, token, private, exist_ok, **_):
             hub.calls.append(("create_repo", repo_id, {"token": token, "private": private, "exist_ok": exist_ok}))
-            (hub.remote / repo_id / "main").mkdir(parents=True, exist_ok=True)
+            if not (hub.remote / repo_id).exists():  # as on the Hub, `private` applies to a new repo only
+                (hub.remote / repo_id / "main").mkdir(parents=True)
+                if not private:
+                    hub.public.add(repo_id)
             return f"https://huggingface.co/{repo_id}"
 
-        def create_branch(api, repo_id, *, branch, token=None, exist_ok=False, **kw):
+        @with_real_signature(api.model_info)
+        def model_info(self, repo_id, token, **_):
+            hub.calls.append(("model_info", repo_id, {"token": token}))
+            return ModelInfo(id=repo_id, private=repo_id not in hub.public)
+
+        @with_real_signature(api.update_repo_settings)
+        def update_repo_settings(self, repo_id, private, token, **_):
+            hub.calls.append(("update_repo_settings", repo_id, {"private": private, "token": token}))
+            if private is not None:
+                (hub.public.discard if private else hub.public.add)(repo_id)
+
+        @with_real_signature(api.create_branch)
+        def create_branch(self, repo_id, branch, exist_ok, **_):
             hub.calls.append(("create_branch", repo_id, {"branch": branch, "exist_ok": exist_ok}))
             target = hub.remote / repo_id / branch
             if not target.exists():
                 shutil.copytree(hub.remote / repo_id / "main", target)
 
-        def upload_folder(api, *, repo_id, folder_path, revision=None, commit_message=None, token=None, **kw):
+        @with_real_signature(api.upload_folder)
+        def upload_folder(self, repo_id, folder_path, revision, commit_message, token, create_pr, **_):
             hub.calls.append(("upload_folder", repo_id, {"revision": revision, "commit_message": commit_message,
-                                                          "token": token, **kw}))
+                                                          "token": token, "create_pr": create_pr}))
             target = hub.remote / repo_id / (revision or "main")
             assert target.is_dir(), "upload to a repo or branch that was not created"
             shutil.copytree(folder_path, target, dirs_exist_ok=True)
             return SimpleNamespace(commit_url=f"https://huggingface.co/{repo_id}/commit/{len(hub.calls)}")
 
-        def snapshot_download(repo_id, *, revision=None, allow_patterns=None, **kw):
+        @with_real_signature(huggingface_hub.snapshot_download)
+        def snapshot_download(repo_id, revision, allow_patterns, library_name, **_):
             hub.calls.append(("snapshot_download", repo_id, {"revision": revision, "allow_patterns": allow_patterns,
-                                                              **kw}))
+                                                              "library_name": library_name}))
             source = hub.remote / repo_id / (revision or "main")
             snapshot = hub.cache / f"snapshot{len(hub.calls)}"
             snapshot.mkdir(parents=True)
@@ -107,9 +148,8 @@ class FakeHub:
             hub.calls.append(("hf_hub_download", args, kw))
             raise AssertionError("hf_hub_download is not expected")
 
-        for name, fn in (("create_repo", create_repo), ("create_branch", create_branch),
-                         ("upload_folder", upload_folder)):
-            monkeypatch.setattr(huggingface_hub.HfApi, name, fn)
+        for fake in (create_repo, model_info, update_repo_settings, create_branch, upload_folder):
+            monkeypatch.setattr(api, fake.__name__, fake)
         monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
         monkeypatch.setattr(huggingface_hub, "hf_hub_download", hf_hub_download)
 
@@ -190,6 +230,29 @@ def test_a_runs_heads_go_to_one_repo_in_subfolders(hub, tmp_path):
         NASHead.from_pretrained("hf-hub:user/run", revision="v1")  # the root holds no head
 
 
+def test_a_revision_written_in_the_id_as_timm_writes_it(hub, tmp_path):
+    run = make_search_run(tmp_path / "run", in_dim=12, out_dim=8, pred_hidden=6)
+    push_run_to_hub(run, "user/run", revision="v1")
+    local = load_heads(run)["projector"]
+    for model_id, revision in (("hf-hub:user/run@v1", None), ("hf-hub:user/run@v1", "v1")):
+        assert_bit_exact(NASHead.from_pretrained(model_id, subfolder="projector", revision=revision), local)
+        assert hub.named("snapshot_download")[-1][2]["revision"] == "v1"
+    hf_split = getattr(pytest.importorskip("timm.models._hub"), "hf_split", None)
+    if hf_split is not None:  # timm reads the id the same way
+        assert hf_split("user/run@v1") == ("user/run", "v1")
+
+
+def test_the_fake_hub_takes_only_what_huggingface_hub_takes(hub):
+    api = huggingface_hub.HfApi()
+    with pytest.raises(TypeError):
+        api.create_repo("user/x", privat=True)  # misspelt: the real create_repo refuses it too
+    with pytest.raises(TypeError):
+        huggingface_hub.snapshot_download("user/x", allow_pattern=["a"])
+    with pytest.raises(TypeError):
+        api.upload_folder("user/x", folder_path=".")  # repo_id is keyword-only in upload_folder
+    assert hub.calls == []
+
+
 def test_local_paths_never_touch_the_network(hub, tmp_path):
     head = _head()
     head.save_pretrained(tmp_path / "h")
@@ -207,10 +270,14 @@ def test_local_paths_never_touch_the_network(hub, tmp_path):
 def test_bad_ids_fail_before_any_request(hub):
     head = _head()
     for model_id, message in (("hf-hub:user/run/projector", "subfolder='projector'"),
-                              ("hf-hub:user/heads@v1", "revision='v1'"), ("hf-hub:heads", "user/name"),
-                              ("hf-hub:user/-heads", "repo id")):
+                              ("hf-hub:user/run/projector@v1", r"'hf-hub:user/run@v1', subfolder='projector'"),
+                              ("hf-hub:user/heads@", "hf-hub:user/name@REVISION"),
+                              ("hf-hub:user/heads@a@b", "hf-hub:user/name@REVISION"),
+                              ("hf-hub:heads", "user/name"), ("hf-hub:user/-heads", "repo id")):
         with pytest.raises(ValueError, match=message):
             NASHead.from_pretrained(model_id)
+    with pytest.raises(ValueError, match="names revision 'v1' and revision='v2' another"):
+        NASHead.from_pretrained("hf-hub:user/heads@v1", revision="v2")
     for subfolder in ("../x", "*", "pro[j]"):
         with pytest.raises(ValueError, match="subfolder"):
             NASHead.from_pretrained("hf-hub:user/heads", subfolder=subfolder)
@@ -328,12 +395,58 @@ def test_cli_push(hub, tmp_path, capsys):
     assert hub.calls == []
 
 
-def test_cli_push_reports_a_refused_upload(hub, tmp_path, capsys, monkeypatch):
-    def refused(*args, **kwargs):
-        raise OSError("401 Client Error: Unauthorized")
+# The HTTP client under huggingface_hub (httpx2 in 2.x, httpx in 1.x, requests in 0.x): its errors
+# are what a request really fails with.
+CLIENT = importlib.import_module(HfHubHTTPError.__bases__[0].__module__.split(".")[0])
 
-    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", refused)
+
+def _http_error(status: int) -> HfHubHTTPError:
+    request = CLIENT.Request("POST", "https://huggingface.co/api/repos/create")
+    return HfHubHTTPError(f"{status} Client Error for url", response=CLIENT.Response(status, request=request))
+
+
+@pytest.mark.parametrize("error,message", [
+    (lambda: _http_error(401), "the Hub refused the token (HfHubHTTPError: 401 Client Error"),
+    (lambda: _http_error(500), "the Hub answered HTTP 500"),
+    (lambda: CLIENT.ConnectError("[Errno -2] Name or service not known"), "the Hub could not be reached "
+                                                                          "(ConnectError: [Errno -2]"),
+])
+def test_cli_push_reports_a_refused_or_failed_upload(hub, tmp_path, capsys, monkeypatch, error, message):
+    def fails(*args, **kwargs):
+        raise error()
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", fails)
     run = make_search_run(tmp_path / "run", in_dim=12, out_dim=8, pred_hidden=6)
-    assert main(["push", str(run), "--repo", "user/run"]) == 1
+    assert main(["push", str(run), "--repo", "user/run"]) == 2
     err = capsys.readouterr().err
-    assert "could not push to user/run: 401" in err and "hf auth login" in err
+    assert "could not push to user/run, the heads were not uploaded: " + message in err, err
+    assert "Traceback" not in err
+
+
+def test_cli_push_without_a_network_is_exit_2(tmp_path, capsys, monkeypatch, no_sockets):
+    # the real huggingface_hub, no fake: the refused connection comes back as its client's ConnectError
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_TOKEN", "hf_" + "x" * 34)
+    run = make_search_run(tmp_path / "run", in_dim=12, out_dim=8, pred_hidden=6)
+    assert main(["push", str(run), "--repo", "user/run"]) == 2
+    assert "the Hub could not be reached" in capsys.readouterr().err
+    assert no_sockets
+    no_sockets.clear()
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    assert main(["push", str(run), "--repo", "user/run"]) == 2
+    assert "HF_HUB_OFFLINE is set" in capsys.readouterr().err and not no_sockets
+
+
+def test_cli_push_private_makes_an_existing_public_repo_private(hub, tmp_path, capsys):
+    run = make_search_run(tmp_path / "run", in_dim=12, out_dim=8, pred_hidden=6)
+    assert main(["push", str(run), "--repo", "user/run"]) == 0
+    assert hub.public == {"user/run"}
+    capsys.readouterr()
+    hub.calls.clear()
+    assert main(["push", str(run), "--repo", "user/run", "--private"]) == 0
+    assert "user/run existed and was public: it is private now" in capsys.readouterr().err
+    assert hub.public == set()
+    assert [c[0] for c in hub.calls] == ["create_repo", "model_info", "update_repo_settings", "upload_folder"]
+    hub.calls.clear()
+    assert main(["push", str(run), "--repo", "user/run", "--private"]) == 0  # already private: nothing to say
+    assert "private now" not in capsys.readouterr().err and not hub.named("update_repo_settings")

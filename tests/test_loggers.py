@@ -117,6 +117,87 @@ def test_a_missing_or_malformed_artifact_is_a_usage_error(tmp_path, monkeypatch,
     assert main(["pretrain", *PRETRAIN, "--head=wandb:a b", f"--out_dir={tmp_path}"]) == 2
     assert "not a W&B artifact reference" in capsys.readouterr().err
 
+    def unreachable(*args, **kwargs):  # what wandb.Api() raises when the server cannot be reached
+        raise wandb.errors.AuthenticationError("Failed to verify credentials with https://api.wandb.ai")
+
+    monkeypatch.setattr(wandb, "Api", unreachable)
+    assert main(["pretrain", *PRETRAIN, "--init=wandb:me/nasiam/search-src:latest", f"--out_dir={tmp_path}"]) == 2
+    err = capsys.readouterr().err
+    assert "--init wandb:me/nasiam/search-src:latest: could not read the W&B artifact" in err
+    assert "AuthenticationError: Failed to verify credentials" in err and "Traceback" not in err
+
+
+@pytest.fixture
+def no_wandb_server(tmp_path, offline_wandb, monkeypatch):
+    """No key anywhere, W&B's download folder in tmp_path, and the real wandb.Api behind a spy
+    that records its arguments (which must be wandb.Api's own)."""
+    import inspect
+
+    import wandb
+
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
+    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.delenv("WANDB_HTTP_TIMEOUT", raising=False)
+    real, calls = wandb.Api, []
+
+    def spy(*args, **kwargs):
+        inspect.signature(real).bind(*args, **kwargs)
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(wandb, "Api", spy)
+    return calls
+
+
+def _fake_artifact_folder(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "genotype.json").write_text("{}")
+    return folder
+
+
+def test_a_wandb_reference_without_a_key_says_how_to_log_in(tmp_path, no_wandb_server):
+    from nasiam.runner.errors import RemoteError
+    from nasiam.runner.wandb_artifacts import API_TIMEOUT, download_run
+
+    # the real wandb.Api, no key configured: an error naming the fix, not wandb's traceback
+    with pytest.raises(RemoteError, match="no W&B API key.*`wandb login`.*WANDB_API_KEY") as e:
+        download_run("wandb:me/nasiam/search-src:latest", tmp_path / "inputs")
+    assert "e.g. runs/src" in str(e.value) and "wandb artifact get me/nasiam/search-src:vN" in str(e.value)
+    assert no_wandb_server == [{"timeout": API_TIMEOUT}]   # not wandb's 19 s
+
+
+def test_an_unreachable_wandb_server_is_reported_and_local_copies_named(tmp_path, no_wandb_server, monkeypatch):
+    from nasiam.runner.errors import RemoteError
+    from nasiam.runner.wandb_artifacts import download_run
+
+    # a key but no server (a closed local port): the real wandb fails within WANDB_HTTP_TIMEOUT
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("WANDB_HTTP_TIMEOUT", "1")
+    copy = _fake_artifact_folder(tmp_path / "artifacts" / "search-src:v2")
+    with pytest.raises(RemoteError, match="could not be reached or refused the key") as e:
+        download_run("wandb:me/nasiam/search-src:latest", tmp_path / "inputs")   # 'latest' may have moved: ask
+    assert f"holds search-src v2: use one with wandb:me/nasiam/search-src:v2 or pass its folder {copy}" in str(e.value)
+    assert no_wandb_server == [{"timeout": 1}]
+
+
+def test_local_copies_of_a_wandb_artifact_are_used_without_the_server(tmp_path, no_wandb_server):
+    from nasiam.runner.wandb_artifacts import download_run
+
+    # a version W&B already downloaded (`wandb artifact get`, ':' or '-' as wandb writes it)
+    for folder in ("search-src:v3", "search-src-v4"):
+        copy = _fake_artifact_folder(tmp_path / "artifacts" / folder)
+        version = folder[-2:]
+        assert download_run(f"wandb:me/nasiam/search-src:{version}", tmp_path / "inputs") == (
+            copy, f"me/nasiam/search-src:{version}")
+    # this run's own earlier download (as a resumed run finds it), whatever its alias now points to
+    inputs = tmp_path / "inputs"
+    FakeApi.calls = []
+    first = download_run("wandb:me/nasiam/search-src:latest", inputs, api=FakeApi(tmp_path / "artifacts" / "search-src:v3"))
+    assert first[1] == "me/nasiam/search-src:v0" and (first[0] / "genotype.json").is_file()
+    assert download_run("wandb:me/nasiam/search-src:latest", inputs) == first
+    assert len(FakeApi.calls) == 1 and no_wandb_server == []
+
 
 def test_wandb_settings_come_from_wandb_and_the_options(tmp_path, monkeypatch):
     wandb = pytest.importorskip("wandb")

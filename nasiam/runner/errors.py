@@ -42,3 +42,11 @@ class RunInterrupted(RunError):
         super().__init__(message)
         self.signum = signum
         self.exit_code = 128 + signum
+
+
+class RemoteError(RunError):
+    """A remote service (a W&B server, the Hugging Face Hub) could not be reached, or refused
+    the credentials or the request; the message says which and what to do. Nothing local was
+    changed, so it is an input problem (2), as a missing local file would be."""
+
+    exit_code = 2

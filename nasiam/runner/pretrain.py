@@ -27,7 +27,7 @@ from nasiam.runner.build import (
     framework_kwargs,
     make_loader,
 )
-from nasiam.runner.errors import CheckpointError
+from nasiam.runner.errors import CheckpointError, RemoteError
 from nasiam.runner.logger import progress
 from nasiam.runner.loop import Run
 from nasiam.runner.wandb_artifacts import download_run, is_artifact_reference
@@ -51,11 +51,12 @@ class PretrainRun(Run):
             try:
                 local, reference = download_run(value, self.run_dir / "inputs")
                 result = (str(local), reference, None)
-            except (FileNotFoundError, ValueError, ImportError) as e:
+            except (FileNotFoundError, ValueError, ImportError, RemoteError) as e:
                 result = (None, None, f"--{option} {value}: {e}")
         local, reference, error = self.fabric.broadcast(result)
         if error:
             raise ConfigError(error)
+        self.say(f"--{option} {value}: {local}")  # downloaded, or a copy found locally (download_run)
         self.used_artifacts.append(reference)
         return local
 

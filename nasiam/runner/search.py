@@ -339,7 +339,10 @@ class SearchRun(Run):
             summary["head_flops"] = {slot: h.genotype.flops() for slot, h in heads.items()}
             outputs.write_json(self.run_dir / "summary.json", summary)
             self.logger.log_wandb({"genotype_table": lambda: _genotype_table(genotypes)}, self.global_step)
-            self.logger.summary({"genotype": summary["genotypes"], "head_parameters": summary["head_parameters"],
+            # genotype/<slot>, the key the epochs log: a nested {"genotype": {...}} would show beside
+            # it as genotype.<slot>. The exported genotype replaces the last epoch's.
+            self.logger.summary({**{f"genotype/{slot}": g for slot, g in summary["genotypes"].items()},
+                                 "head_parameters": summary["head_parameters"],
                                  "head_flops": summary["head_flops"], "knn_top1": summary["knn_top1"]})
             self.logger.log_run_artifact(self.run_dir, "search", {
                 "framework": framework, "genotypes": summary["genotypes"], "knn_top1": summary["knn_top1"],
