@@ -62,7 +62,8 @@ def read_sweep(path: str | Path) -> dict[str, Any]:
                 raise ConfigError(f"{path}: parameter {name!r}: values must be a non-empty list")
             for v in spec["values"]:
                 parse_value(name, v, types[name])
-        elif spec.get("distribution", "uniform") in _DISTRIBUTIONS and "min" in spec and "max" in spec:
+        # str(): a distribution given as a list would be unhashable
+        elif str(spec.get("distribution", "uniform")) in _DISTRIBUTIONS and "min" in spec and "max" in spec:
             parse_value(name, spec["min"], types[name])
         else:
             raise ConfigError(f"{path}: parameter {name!r}: supported are value, values and the distributions "
