@@ -194,7 +194,7 @@ def cmd_eval(args) -> int:
 @_as_usage_errors
 def cmd_sweep(args) -> int:
     require_package("nasiam sweep runs the sweep with Optuna", ("optuna",), "optuna", "run it with `wandb agent`")
-    from nasiam.runner.sweep import run_sweep
+    from nasiam.runner.sweep import format_value, run_sweep
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(SearchConfig) if hasattr(args, f.name)}
     result = run_sweep(args.config, args.trials, overrides, out_dir=args.sweep_dir, name=args.name,
@@ -202,8 +202,13 @@ def cmd_sweep(args) -> int:
     best = result["best"]
     print(f"\n{result['finished']} trials finished, {result['pruned']} pruned; results in {result['directory']}/ "
           "(results.md, results.csv, history.png, optuna.db)")
+    grid = result.get("grid")
+    if grid and grid["unvisited"]:
+        print(f"{grid['unvisited']} of the grid's {grid['points']} points left unvisited: run again with "
+              f"--trials {grid['points']} (or without --trials) to visit them; the study continues where it stopped")
     if best:
-        print(f"best: trial {best['trial']} with " + ", ".join(f"{k}={v}" for k, v in best["params"].items()))
+        print(f"best: trial {best['trial']} with "
+              + ", ".join(f"{k}={format_value(v)}" for k, v in best["params"].items()))
     if not result["finished"]:
         print(f"nasiam sweep: error: no trial finished (see the trials' logs in {result['directory']}/); the sweep "
               "found nothing", file=sys.stderr)
@@ -350,15 +355,23 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "curves: curves.png)")
     evaluate.add_argument("--labels", default=None, help="curves: comma-separated legend labels, one per run")
     evaluate.set_defaults(handler=cmd_eval, config_cls=None)
-    sweep = sub.add_parser("sweep", help="run a sweep file locally with Optuna (TPE, SQLite, resumable, pruning)",
-                           description="Run recipes/sweeps/*.yaml (W&B sweep files) locally: an Optuna study with "
-                                       "TPE, stored in SQLite (re-running continues it), pruning trials whose "
-                                       "metric trails the median. Other options are passed to every trial.")
+    sweep = sub.add_parser("sweep", help="run a sweep file locally with Optuna (its method and hyperband "
+                                         "early_terminate; SQLite, resumable)",
+                           description="Run recipes/sweeps/*.yaml (W&B sweep files) locally as an Optuna study "
+                                       "stored in SQLite (re-running continues it). The file's method is honoured: "
+                                       "grid enumerates its values (GridSampler), random draws (RandomSampler), "
+                                       "bayes is TPE. early_terminate: {type: hyperband, min_iter or max_iter "
+                                       "and s, eta} stops trials not in the top 1/eta at W&B's hyperband epochs "
+                                       "(SuccessiveHalvingPruner); without it every trial runs to the end. Other "
+                                       "options are passed to every trial.")
     sweep.add_argument("--config", required=True, metavar="SWEEP.yaml", help="a sweep file (recipes/sweeps/)")
-    sweep.add_argument("--trials", type=int, default=10, help="finished trials to reach (default: 10)")
+    sweep.add_argument("--trials", type=int, default=None,
+                       help="finished trials to reach (default: the grid's size for method: grid, else 10; "
+                            "a grid caps it at its size)")
     sweep.add_argument("--sweep_dir", "--sweep-dir", default="runs/sweeps", help="where sweeps live (default: runs/sweeps)")
     sweep.add_argument("--name", default=None, help="study name (default: the sweep file's name)")
-    sweep.add_argument("--sweep_seed", "--sweep-seed", type=int, default=0, help="TPE seed (default: 0)")
+    sweep.add_argument("--sweep_seed", "--sweep-seed", type=int, default=0,
+                       help="seed of the grid's order, the random draws and TPE (default: 0)")
     group = sweep.add_argument_group("options passed to every trial")
     for f in dataclasses.fields(SearchConfig):
         names = [f"--{f.name}"] + ([f"--{f.name.replace('_', '-')}"] if "_" in f.name else [])

@@ -97,7 +97,11 @@ sweeps = st.fixed_dictionaries(
     {"metric": st.fixed_dictionaries({"name": st.text(max_size=8)}, optional={"goal": json_values}) | json_values,
      "parameters": st.dictionaries(option_names, st.dictionaries(
          st.sampled_from(["value", "values", "distribution", "min", "max", "q"]), json_values, max_size=4)
-         | json_values, max_size=4) | json_values}, optional={"method": json_values})
+         | json_values, max_size=4) | json_values},
+    optional={"method": st.sampled_from(["grid", "random", "bayes"]) | json_values,
+              "early_terminate": st.fixed_dictionaries(
+                  {"type": st.just("hyperband") | json_values},
+                  optional={k: json_values for k in ("min_iter", "max_iter", "s", "eta", "strict")}) | json_values})
 
 
 @FUZZ
@@ -275,7 +279,7 @@ def test_fuzzed_sweep_stays_in_its_directory(tmp_path_factory, capsys, monkeypat
     empty.mkdir()
     sweep = root / "sweeps" / "s.yaml"
     sweep.parent.mkdir()
-    sweep.write_text(yaml.safe_dump({"metric": {"name": "knn_top1", "goal": "maximize"},
+    sweep.write_text(yaml.safe_dump({"method": "random", "metric": {"name": "knn_top1", "goal": "maximize"},
                                      "parameters": parameters or {"epochs": {"value": 1}}}))
     argv = ["sweep", "--config", str(sweep), "--trials", trials, "--sweep_dir", str(root / "sweeps"),
             *(["--name", name] if name else []), "--dataset=cifar10", f"--data_root={empty}"]

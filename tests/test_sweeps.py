@@ -1,4 +1,5 @@
 """Sweep files (W&B format) and `nasiam sweep` (Optuna)."""
+import csv
 import json
 from pathlib import Path
 
@@ -100,28 +101,195 @@ def test_nasiam_sweep_runs_trials_and_resumes_from_its_sqlite_file(tmp_path, cap
     assert len(list((directory / "trials").iterdir())) == 3
 
 
-def test_sweep_prunes_a_trial_whose_epoch_metric_trails_the_median(tmp_path, monkeypatch):
-    pytest.importorskip("optuna")  # nasiam sweep runs on Optuna (nasiam[optuna])
+RECIPES = Path(__file__).parent.parent / "recipes" / "sweeps"
+
+
+def _fake_runs(monkeypatch, histories=()):
+    """Trials without training: trial i reports histories[i] (knn_top1 per epoch; None: the
+    run fails), or, past them, one epoch whose value is the trial's count; returns the
+    configs the trials ran."""
     import nasiam.runner.search as search_module
-    from nasiam.runner.sweep import run_sweep
 
-    scripted = iter([[80.0, 85.0], [82.0, 88.0], [10.0, 12.0]])  # per trial: knn_top1 of each epoch
+    seen, scripted = [], iter(histories)
 
-    class ScriptedRun:
+    class FakeRun:
         def __init__(self, cfg, verbose=False):
-            self.epoch_callbacks, self.values = [], next(scripted)
+            seen.append(cfg)
+            self.epoch_callbacks, self.values = [], next(scripted, [float(len(seen))])
 
         def execute(self):
+            if self.values is None:
+                raise ValueError("this run fails")
             for epoch, value in enumerate(self.values):
                 for callback in self.epoch_callbacks:
                     callback(epoch, {"knn_top1": value})
             return {"knn_top1": self.values[-1], "genotypes": {}}
 
-    monkeypatch.setattr(search_module, "SearchRun", ScriptedRun)
-    smoke = Path(__file__).parent.parent / "recipes" / "sweeps" / "cpu_smoke.yaml"
-    result = run_sweep(smoke, 3, {}, out_dir=str(tmp_path), verbose=False)
+    monkeypatch.setattr(search_module, "SearchRun", FakeRun)
+    return seen
+
+
+def _sweep_file(tmp_path, base="cpu_smoke.yaml", **changes):
+    sweep = yaml.safe_load((RECIPES / base).read_text())
+    for key, value in changes.items():
+        if value is None:
+            sweep.pop(key, None)
+        elif key in sweep.get("parameters", {}):
+            sweep["parameters"][key] = value
+        else:
+            sweep[key] = value
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    return path
+
+
+HISTORIES = [[80.0, 85.0], [82.0, 88.0], [10.0, 12.0]]   # the third trial trails the others at epoch 2
+
+
+def test_hyperband_early_terminate_prunes_a_trial_outside_the_top_1_over_eta(tmp_path, monkeypatch):
+    pytest.importorskip("optuna")  # nasiam sweep runs on Optuna (nasiam[optuna])
+    from nasiam.runner.sweep import run_sweep
+
+    _fake_runs(monkeypatch, HISTORIES)
+    path = _sweep_file(tmp_path, early_terminate={"type": "hyperband", "min_iter": 1, "eta": 2})
+    result = run_sweep(path, 3, {}, out_dir=str(tmp_path), verbose=False)
     assert (result["finished"], result["pruned"]) == (2, 1)
     assert result["best"]["knn_top1"] == 88.0
+
+
+def test_without_early_terminate_no_trial_is_pruned(tmp_path, monkeypatch):
+    pytest.importorskip("optuna")
+    from nasiam.runner.sweep import run_sweep
+
+    _fake_runs(monkeypatch, HISTORIES)   # median pruning (what ran before) would stop the third
+    result = run_sweep(RECIPES / "cpu_smoke.yaml", 3, {}, out_dir=str(tmp_path), verbose=False)
+    assert (result["finished"], result["pruned"]) == (3, 0)
+
+
+def test_hyperband_with_max_iter_stops_judging_after_wandbs_last_band(tmp_path, monkeypatch):
+    pytest.importorskip("optuna")
+    from nasiam.runner.sweep import run_sweep
+
+    histories = [[50.0, 60.0, 90.0], [50.0, 70.0, 10.0]]   # the second trails only at epoch index 2
+    _fake_runs(monkeypatch, histories)
+    # max_iter 2, eta 2, s 1: W&B's one band is epoch index 1, so index 2 is never judged
+    path = _sweep_file(tmp_path, early_terminate={"type": "hyperband", "max_iter": 2, "eta": 2, "s": 1})
+    assert run_sweep(path, 2, {}, out_dir=str(tmp_path), verbose=False)["pruned"] == 0
+    _fake_runs(monkeypatch, histories)   # min_iter 1: bands 1, 2, 4, ... and index 2 is judged
+    path = _sweep_file(tmp_path, early_terminate={"type": "hyperband", "min_iter": 1, "eta": 2})
+    assert run_sweep(path, 2, {}, out_dir=str(tmp_path), name="min_iter", verbose=False)["pruned"] == 1
+
+
+def test_hyperband_keys_map_to_successive_halving_as_wandb_computes_its_bands(tmp_path):
+    from nasiam.runner.sweep import _hyperband
+
+    assert _hyperband("s.yaml", None) is None
+    assert _hyperband("s.yaml", {"type": "hyperband", "min_iter": 2}) == (2, 3, None)   # W&B's default eta is 3
+    assert _hyperband("s.yaml", {"type": "hyperband", "max_iter": 27, "s": 2, "eta": 3}) == (3, 3, 9)
+    assert _hyperband("s.yaml", {"type": "hyperband", "max_iter": 10, "s": 3, "eta": 3.0}) == (1, 3, 3)
+    refused = {"median": {"type": "median"}, "unknown key": {"type": "hyperband", "min_iters": 2},
+               "eta must be a whole number": {"type": "hyperband", "min_iter": 2, "eta": 1.5},
+               "max_iter / eta is below 1": {"type": "hyperband", "max_iter": 2, "s": 1},
+               "needs min_iter": {"type": "hyperband", "eta": 3}}
+    for message, spec in refused.items():
+        with pytest.raises(ConfigError, match=message):
+            _hyperband("s.yaml", spec)
+
+
+def test_an_unsupported_early_terminate_exits_2_naming_hyperband(tmp_path, monkeypatch, capsys):
+    _fake_runs(monkeypatch)   # no training, were the check to let the sweep run
+    path = _sweep_file(tmp_path, early_terminate={"type": "envelope"})
+    assert main(["sweep", "--config", str(path), "--sweep_dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "only `type: hyperband` is supported" in err and "'envelope'" in err
+
+
+def test_a_grid_sweep_visits_every_point_once_and_says_what_a_short_run_leaves(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("optuna")
+    seen = _fake_runs(monkeypatch)
+    args = ["sweep", "--config", str(RECIPES / "space_variants.yaml"), "--sweep_dir", str(tmp_path)]
+    assert main([*args, "--trials", "12"]) == 0
+    out = capsys.readouterr().out
+    assert "12 trials finished" in out and "20 of the grid's 32 points left unvisited" in out
+    assert main(args) == 0   # no --trials: the rest of the grid, continuing the study
+    out = capsys.readouterr().out
+    assert "32 trials finished" in out and "unvisited" not in out
+    points = {(c.space, c.allow_skip, c.strategy, tuple(c.widths)) for c in seen}
+    assert len(seen) == len(points) == 32
+
+
+def test_a_grid_caps_trials_at_its_size(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("optuna")
+    seen = _fake_runs(monkeypatch)
+    path = _sweep_file(tmp_path, method="grid", arch_lr={"values": [0.01, 0.1]})   # 2 x 2 points
+    assert main(["sweep", "--config", str(path), "--sweep_dir", str(tmp_path), "--trials", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "--trials 40 is more than the grid's 4 points: running 4" in out and "4 trials finished" in out
+    assert len({(c.arch_lr, c.beta_weight) for c in seen}) == len(seen) == 4
+
+
+def test_a_failed_grid_point_is_visited_and_no_point_runs_twice(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("optuna")
+    seen = _fake_runs(monkeypatch, [None])   # the first trial fails
+    path = _sweep_file(tmp_path, method="grid", arch_lr={"values": [0.01, 0.1]})
+    args = ["sweep", "--config", str(path), "--sweep_dir", str(tmp_path)]
+    assert main(args) == 0 and "3 trials finished" in capsys.readouterr().out
+    assert main(args) == 0   # continued: every point was run (one failed, as on W&B), so none runs again
+    assert "3 trials finished" in capsys.readouterr().out and len(seen) == 4
+
+
+def test_a_grid_with_a_continuous_parameter_exits_2_with_the_fix(tmp_path, monkeypatch, capsys):
+    _fake_runs(monkeypatch)   # no training, were the check to let the sweep run
+    path = _sweep_file(tmp_path, method="grid")   # cpu_smoke's arch_lr is log_uniform_values
+    assert main(["sweep", "--config", str(path), "--sweep_dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "'arch_lr'" in err and "`values: [...]`" in err and "method: random" in err
+
+
+@pytest.mark.parametrize("method", ["bayesian", None])
+def test_an_unknown_or_missing_method_exits_2_naming_the_allowed_ones(tmp_path, monkeypatch, capsys, method):
+    _fake_runs(monkeypatch)   # no training, were the check to let the sweep run
+    path = _sweep_file(tmp_path, method=method)
+    assert main(["sweep", "--config", str(path), "--sweep_dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "'method' must be one of grid, random, bayes" in err
+
+
+def test_each_method_gets_its_optuna_sampler():
+    optuna = pytest.importorskip("optuna")
+    from nasiam.runner.sweep import _sampler
+
+    assert type(_sampler("random", None, 0, 0)) is optuna.samplers.RandomSampler
+    assert type(_sampler("bayes", None, 0, 0)) is optuna.samplers.TPESampler
+    assert type(_sampler("grid", {"epochs": [1, 2]}, 0, 0)) is optuna.samplers.GridSampler
+
+
+def test_a_random_sweep_is_seeded_and_a_continued_one_draws_new_points(tmp_path, monkeypatch):
+    pytest.importorskip("optuna")
+    from nasiam.runner.sweep import run_sweep
+
+    seen = _fake_runs(monkeypatch)
+    run_sweep(RECIPES / "cpu_smoke.yaml", 2, {}, out_dir=str(tmp_path / "a"), verbose=False)
+    run_sweep(RECIPES / "cpu_smoke.yaml", 4, {}, out_dir=str(tmp_path / "a"), verbose=False)   # continued
+    run_sweep(RECIPES / "cpu_smoke.yaml", 2, {}, out_dir=str(tmp_path / "b"), verbose=False)   # same seed
+    drawn = [c.arch_lr for c in seen]
+    assert len(set(drawn[:4])) == 4 and drawn[4:] == drawn[:2]
+
+
+def test_printed_parameters_are_rounded_and_the_files_keep_them_exact(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("optuna")
+    _fake_runs(monkeypatch)
+    assert main(["sweep", "--config", str(RECIPES / "cpu_smoke.yaml"), "--sweep_dir", str(tmp_path),
+                 "--trials", "2"]) == 0
+    out = capsys.readouterr().out
+    rows = list(csv.DictReader((tmp_path / "cpu_smoke" / "results.csv").open()))
+    exact = [float(r["arch_lr"]) for r in rows]
+    for value in exact:
+        assert f"arch_lr={value:.4g} " in out or out.rstrip().endswith(f"arch_lr={value:.4g}")
+        assert repr(value) not in out and len(repr(value)) > 8   # the draws have more digits than printed
+        assert repr(value) in (tmp_path / "cpu_smoke" / "results.md").read_text()
+    best = next(line for line in out.splitlines() if line.startswith("best: "))
+    assert f"arch_lr={exact[1]:.4g}," in best   # the second trial's value (2.0) is the higher
 
 
 def test_a_sweep_that_finishes_no_trial_exits_non_zero(tmp_path, capsys):

@@ -2,8 +2,17 @@
 
 A sweep file is a W&B sweep configuration (`wandb sweep recipes/sweeps/x.yaml` runs it on W&B,
 `wandb agent` then drives `nasiam search --key=value`). Here the same file becomes an Optuna
-study: TPE sampler, SQLite storage in the sweep's directory (re-running continues the study
-up to `--trials`), and median pruning of trials whose per-epoch metric trails the others'.
+study stored in SQLite in the sweep's directory (re-running continues the study up to
+`--trials`), and honours what W&B would:
+
+- `method`: `grid` enumerates every combination of the `values` (Optuna's GridSampler, in an
+  order shuffled by `--sweep_seed`, so a partial grid is spread over it; `--trials` defaults to,
+  and is capped at, the grid's size); `random` draws from the distributions (RandomSampler);
+  `bayes` is TPE (TPESampler). Both are seeded by `--sweep_seed`.
+- `early_terminate: {type: hyperband, ...}` stops trials whose per-epoch metric is not in the
+  top 1/eta at W&B's hyperband epochs (Optuna's SuccessiveHalvingPruner, see `_hyperband`).
+  Without `early_terminate` every trial runs to the end, as on W&B.
+
 Each trial is a `nasiam search` run in this process.
 """
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -19,10 +29,11 @@ from typing import Any, Mapping
 from nasiam._io import atomic_write_bytes, atomic_write_text
 from nasiam.config import ConfigError, SearchConfig, field_types, load_config, parse_value, read_yaml_file
 
-__all__ = ["read_sweep", "run_sweep"]
+__all__ = ["format_value", "read_sweep", "run_sweep"]
 
 _DISTRIBUTIONS = {"uniform", "log_uniform_values", "int_uniform", "q_uniform", "q_log_uniform_values", "categorical",
                   "constant"}
+MAX_TRIALS = 10_000
 
 
 def read_sweep(path: str | Path) -> dict[str, Any]:
@@ -51,21 +62,111 @@ def read_sweep(path: str | Path) -> dict[str, Any]:
                 raise ConfigError(f"{path}: parameter {name!r}: values must be a non-empty list")
             for v in spec["values"]:
                 parse_value(name, v, types[name])
-        elif spec.get("distribution", "uniform") in _DISTRIBUTIONS and "min" in spec and "max" in spec:
+        # str(): a distribution given as a list would be unhashable
+        elif str(spec.get("distribution", "uniform")) in _DISTRIBUTIONS and "min" in spec and "max" in spec:
             parse_value(name, spec["min"], types[name])
         else:
             raise ConfigError(f"{path}: parameter {name!r}: supported are value, values and the distributions "
                               f"{', '.join(sorted(_DISTRIBUTIONS))} with min and max")
+    method = sweep.get("method")
+    if not isinstance(method, str) or method not in _METHODS:
+        raise ConfigError(f"{path}: 'method' must be one of {', '.join(_METHODS)} (got {repr(method)[:60]}); "
+                          "e.g. `method: bayes`, what `nasiam sweep` ran before it read the method")
+    if method == "grid":
+        _grid_space(path, sweep["parameters"])
+    _hyperband(path, sweep.get("early_terminate"))
     return sweep
+
+
+_METHODS = ("grid", "random", "bayes")
+
+
+def _grid_space(path: str | Path, parameters: Mapping[str, Any]) -> dict[str, list]:
+    """The grid's points per swept parameter, encoded as `_suggest` asks for them. A grid
+    needs `values` (W&B also enumerates int_uniform and q_uniform; not done here)."""
+    space = {}
+    for name, spec in parameters.items():
+        if "value" in spec:
+            continue   # a constant: one point, never suggested
+        if "values" not in spec:
+            raise ConfigError(f"{path}: `method: grid` needs `values` for every swept parameter, and {name!r} is a "
+                              f"{spec.get('distribution', 'uniform')} distribution: list its points as "
+                              f"`values: [...]`, or use `method: random` or `method: bayes`")
+        space[name] = [_encode(v) for v in spec["values"]]
+    size = math.prod(len(v) for v in space.values())
+    if size > MAX_TRIALS:
+        raise ConfigError(f"{path}: the grid has {size} points, more than {MAX_TRIALS}: "
+                          "list fewer values, or use `method: random` or `method: bayes`")
+    return space
+
+
+_HYPERBAND_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
+
+
+def _hyperband(path: str | Path, spec: Any) -> tuple[int, int, int | None] | None:
+    """W&B's `early_terminate: {type: hyperband}` as (min_resource, reduction_factor, last
+    band or None) of Optuna's SuccessiveHalvingPruner; None without early_terminate.
+
+    W&B (sweeps' hyperband_stopping.py) stops a run at epoch index `band` (0-based, the
+    trial's reported step here) when its metric is not in the top 1/eta of all runs' values at
+    that band. Its bands are min_iter * eta**k (k = 0, 1, ...), or, with max_iter and s,
+    max_iter / eta**k for k = 1..s rounded down. That is one successive-halving bracket:
+    min_iter -> min_resource, eta -> reduction_factor, min_early_stopping_rate 0; with
+    max_iter the smallest band is min_resource and no trial is stopped after the largest
+    (Optuna's rungs are min_resource * eta**k, which may differ from W&B's rounded-down
+    bands in between). Optuna's HyperbandPruner would run several brackets and stop trials
+    at epochs W&B never checks. `strict` is accepted; W&B's stopping code does not read it.
+    """
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or spec.get("type") != "hyperband":
+        got = spec.get("type") if isinstance(spec, dict) else spec
+        raise ConfigError(f"{path}: early_terminate: only `type: hyperband` is supported (got {repr(got)[:60]}); "
+                          "give it min_iter (and eta), or remove early_terminate to run every trial to the end")
+    unknown = sorted(str(k) for k in spec if k not in _HYPERBAND_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: early_terminate: unknown key(s) {', '.join(unknown)[:200]}; "
+                          f"hyperband takes {', '.join(_HYPERBAND_KEYS)}")
+
+    def whole(key: str, value: Any, least: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer() \
+                or value < least or value > MAX_TRIALS:
+            raise ConfigError(f"{path}: early_terminate: {key} must be a whole number from {least} to "
+                              f"{MAX_TRIALS} (got {repr(value)[:60]})")
+        return int(value)
+
+    eta = whole("eta", spec.get("eta", 3), 2)   # W&B's default; Optuna's reduction_factor is a whole number
+    if "max_iter" in spec:   # W&B reads max_iter before min_iter
+        band, bands = float(whole("max_iter", spec["max_iter"], 1)), []
+        for _ in range(whole("s", spec.get("s"), 1)):
+            band /= eta
+            if band < 1:
+                break
+            bands.append(int(band))
+        if not bands:
+            raise ConfigError(f"{path}: early_terminate: max_iter / eta is below 1, so no epoch is left to stop "
+                              "trials at: raise max_iter, or lower eta")
+        return min(bands), eta, max(bands)
+    if "min_iter" in spec:
+        return whole("min_iter", spec["min_iter"], 1), eta, None
+    raise ConfigError(f"{path}: early_terminate: hyperband needs min_iter (e.g. `min_iter: 2`), or max_iter with s")
+
+
+def format_value(value: Any) -> str:
+    """A parameter value as printed: floats to 4 significant digits (the files keep them exact)."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _encode(value: Any) -> Any:
+    # Optuna's categories must be scalars: lists (e.g. widths) travel as JSON text
+    return json.dumps(value) if isinstance(value, (list, dict)) else value
 
 
 def _suggest(trial, name: str, spec: Mapping[str, Any]) -> Any:
     if "value" in spec:
         return spec["value"]
     if "values" in spec:
-        # Optuna's categories must be scalars: lists (e.g. widths) travel as JSON text
-        encoded = [json.dumps(v) if isinstance(v, (list, dict)) else v for v in spec["values"]]
-        value = trial.suggest_categorical(name, encoded)
+        value = trial.suggest_categorical(name, [_encode(v) for v in spec["values"]])
         return json.loads(value) if isinstance(value, str) and value[:1] in "[{" else value
     distribution = spec.get("distribution", "uniform")
     low, high = spec["min"], spec["max"]
@@ -76,17 +177,17 @@ def _suggest(trial, name: str, spec: Mapping[str, Any]) -> Any:
                                step=None if "log" in distribution else step)
 
 
-MAX_TRIALS = 10_000
-
-
-def run_sweep(sweep_path: str | Path, trials: int, overrides: Mapping[str, Any], out_dir: str = "runs/sweeps",
-              name: str | None = None, seed: int = 0, verbose: bool = True) -> dict[str, Any]:
-    """Run (or continue) the study until it holds `trials` finished trials; returns the best."""
+def run_sweep(sweep_path: str | Path, trials: int | None, overrides: Mapping[str, Any],
+              out_dir: str = "runs/sweeps", name: str | None = None, seed: int = 0,
+              verbose: bool = True) -> dict[str, Any]:
+    """Run (or continue) the study until it holds `trials` finished trials (default: a grid's
+    size, else 10; a grid caps it at its size); returns the best and, for a grid, how many of
+    its points are left unvisited."""
     import optuna
 
     from nasiam.runner.search import SearchRun
 
-    if not 1 <= trials <= MAX_TRIALS:
+    if trials is not None and not 1 <= trials <= MAX_TRIALS:
         raise ConfigError(f"--trials must be between 1 and {MAX_TRIALS}, got {trials}")
     if not 0 <= seed < 2 ** 32:
         raise ConfigError(f"--sweep_seed must be in [0, 2**32), got {seed}")
@@ -94,6 +195,15 @@ def run_sweep(sweep_path: str | Path, trials: int, overrides: Mapping[str, Any],
     name = name or Path(sweep_path).stem
     if not name or "/" in name or name in (".", "..") or len(name.encode()) > 200:
         raise ConfigError(f"--name: {name[:60]!r} must be a plain directory name inside --sweep_dir")
+    method = sweep["method"]
+    space = _grid_space(sweep_path, sweep["parameters"]) if method == "grid" else None
+    if space is not None:
+        size = math.prod(len(v) for v in space.values())
+        if trials is not None and trials > size and verbose:
+            print(f"--trials {trials} is more than the grid's {size} points: running {size}", flush=True)
+        trials = size if trials is None else trials   # `remaining` below stops at the last unvisited point
+    trials = 10 if trials is None else trials
+    hyperband = _hyperband(sweep_path, sweep.get("early_terminate"))
     directory = Path(out_dir) / name
     directory.mkdir(parents=True, exist_ok=True)
     metric, goal = sweep["metric"]["name"], sweep["metric"].get("goal", "minimize")
@@ -103,9 +213,11 @@ def run_sweep(sweep_path: str | Path, trials: int, overrides: Mapping[str, Any],
                                          grace_period=180)  # a killed run's trial is failed, then retried
     study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
                                 direction="maximize" if goal == "maximize" else "minimize",
-                                sampler=optuna.samplers.TPESampler(seed=seed),
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
+                                pruner=_pruner(hyperband))
+    study.sampler = _sampler(method, space, seed, len(study.trials))   # after loading: it needs the trial count
     done = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+    # W&B stops at the last hyperband band; later epochs are never judged (see _hyperband)
+    last_band = None if hyperband is None else hyperband[2]
 
     def objective(trial) -> float:
         params = {k: _suggest(trial, k, spec) for k, spec in sweep["parameters"].items()}
@@ -116,8 +228,8 @@ def run_sweep(sweep_path: str | Path, trials: int, overrides: Mapping[str, Any],
         def report(epoch: int, metrics: Mapping[str, Any]) -> None:
             if metrics.get(metric) is not None:
                 trial.report(float(metrics[metric]), epoch)
-                if trial.should_prune():
-                    raise optuna.TrialPruned(f"{metric} {metrics[metric]:.4g} trails the median at epoch {epoch + 1}")
+                if (last_band is None or epoch <= last_band) and trial.should_prune():
+                    raise optuna.TrialPruned(f"{metric} {metrics[metric]:.4g} trails the others at epoch {epoch + 1}")
 
         run.epoch_callbacks.append(report)
         summary = run.execute()
@@ -128,11 +240,14 @@ def run_sweep(sweep_path: str | Path, trials: int, overrides: Mapping[str, Any],
         trial.set_user_attr("genotypes", summary["genotypes"])
         if verbose:
             swept = {k: v for k, v in params.items() if "value" not in sweep["parameters"][k]}
-            print(f"trial {trial.number}: {metric} {value:.4g}  " + "  ".join(f"{k}={v}" for k, v in swept.items()),
-                  flush=True)
+            print(f"trial {trial.number}: {metric} {value:.4g}  "
+                  + "  ".join(f"{k}={format_value(v)}" for k, v in swept.items()), flush=True)
         return float(value)
 
     remaining = max(0, trials - len(done))
+    if space is not None:   # a grid point that failed is not retried: it is visited (as GridSampler sees it)
+        remaining = min(remaining, size - len(_visited(study, space)))
+
     def guarded(trial) -> float:
         """A combination the search refuses, missing data or a failing run fails that trial, not
         the study, with one line saying why (Optuna would log a traceback)."""
@@ -150,7 +265,39 @@ def run_sweep(sweep_path: str | Path, trials: int, overrides: Mapping[str, Any],
     if remaining:
         optuna.logging.set_verbosity(optuna.logging.ERROR)   # the failures are reported above, in one line each
         study.optimize(guarded, n_trials=remaining)
-    return _report(study, directory, metric, verbose)
+    result = _report(study, directory, metric, verbose)
+    if space is not None:
+        result["grid"] = {"points": size, "unvisited": size - len(_visited(study, space))}
+    return result
+
+
+def _sampler(method: str, space: Mapping[str, list] | None, seed: int, previous: int):
+    import optuna
+
+    if method == "grid":
+        # The shuffled order must not change when the study is continued: GridSampler picks
+        # points by trial number
+        return optuna.samplers.GridSampler(space, seed=seed)
+    # A continued study re-seeds with the number of trials already run: the same seed would
+    # draw the first trials' parameters again (TPE's first trials are random draws too)
+    seed = (seed + previous) % 2 ** 32
+    return optuna.samplers.RandomSampler(seed=seed) if method == "random" else optuna.samplers.TPESampler(seed=seed)
+
+
+def _pruner(hyperband: tuple[int, int, int | None] | None):
+    import optuna
+
+    if hyperband is None:   # as on W&B: without early_terminate no trial is stopped (this ran median pruning before)
+        return optuna.pruners.NopPruner()
+    min_iter, eta, _ = hyperband
+    return optuna.pruners.SuccessiveHalvingPruner(min_resource=min_iter, reduction_factor=eta,
+                                                  min_early_stopping_rate=0)
+
+
+def _visited(study, space: Mapping[str, list]) -> set[tuple]:
+    """The grid points a finished (complete, pruned or failed) trial ran."""
+    points = {tuple(t.params.get(n) for n in space) for t in study.trials if t.state.is_finished()}
+    return {p for p in points if all(v in space[n] for v, n in zip(p, space))}
 
 
 def _report(study, directory: Path, metric: str, verbose: bool) -> dict[str, Any]:
@@ -167,12 +314,16 @@ def _report(study, directory: Path, metric: str, verbose: bool) -> dict[str, Any
         writer.writerow([t.number, t.state.name.lower(), t.value, *[t.params.get(n) for n in names],
                          json.dumps(t.user_attrs.get("genotypes"))])
     atomic_write_text(directory / "results.csv", buffer.getvalue())
-    lines = [f"| trial | state | {metric} | " + " | ".join(names) + " |", "|---" * (len(names) + 3) + "|"]
-    for t in study.trials:
-        value = "" if t.value is None else f"{t.value:.4g}"
-        lines.append(f"| {t.number} | {t.state.name.lower()} | {value} | "
-                     + " | ".join(str(t.params.get(n, "")) for n in names) + " |")
-    atomic_write_text(directory / "results.md", "\n".join(lines) + "\n")
+
+    def table(show) -> list[str]:
+        lines = [f"| trial | state | {metric} | " + " | ".join(names) + " |", "|---" * (len(names) + 3) + "|"]
+        for t in study.trials:
+            value = "" if t.value is None else f"{t.value:.4g}"
+            lines.append(f"| {t.number} | {t.state.name.lower()} | {value} | "
+                         + " | ".join(show(t.params.get(n, "")) for n in names) + " |")
+        return lines
+
+    atomic_write_text(directory / "results.md", "\n".join(table(str)) + "\n")   # the file keeps exact values
     if finished:
         _plot(study, directory / "history.png", metric)
     best = study.best_trial if finished else None
@@ -180,7 +331,7 @@ def _report(study, directory: Path, metric: str, verbose: bool) -> dict[str, Any
               "best": None if best is None else {"trial": best.number, metric: best.value, "params": best.params,
                                                  "genotypes": best.user_attrs.get("genotypes")}}
     if verbose:
-        print("\n".join(lines))
+        print("\n".join(table(format_value)))
     return result
 
 
