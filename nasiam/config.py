@@ -144,9 +144,11 @@ class SearchConfig(RunConfig):
     def policy(self) -> SearchPolicy:
         """The search policy these options describe (the same object the Lightning callback
         and users' loops use; its defaults are the options' defaults)."""
-        return SearchPolicy(lr=self.arch_lr, weight_decay=self.arch_weight_decay, beta_weight=self.beta_weight,
+        if len(self.arch_betas) != 2:
+            raise ConfigError(f"--arch_betas takes two numbers (beta1,beta2), got {self.arch_betas}")
+        return SearchPolicy(lr=self.arch_lr, betas=tuple(self.arch_betas), weight_decay=self.arch_weight_decay, beta_weight=self.beta_weight,
                             normalize=self.arch_grad_normalize, warmup_epochs=self.warmup_epochs,
-                            arch_every=self.arch_every)
+                            arch_every=self.arch_every, arch_steps_per_step=self.arch_steps_per_step)
 
     strategy: str = _opt("darts", "darts (first-order), darts2 (second-order), gumbel (GDAS), tpe or random "
                                   "(one-shot supernet, then Optuna samples and scores discrete genotypes)")
@@ -156,9 +158,15 @@ class SearchConfig(RunConfig):
                                 "backward (cheaper, more prone to overfit the logits)")
     arch_every: int = _opt(SearchPolicy.arch_every, "update the logits every N weight steps (N=2 halves the extra backbone "
                                "forward; see benchmarks/RESULTS.md)")
+    arch_steps_per_step: int = _opt(SearchPolicy.arch_steps_per_step,
+                                    "bilevel, first order: updates of the logits each time they step, one per "
+                                    "architecture batch among the last N (their backbone features are cached: no "
+                                    "extra backbone forward)")
     arch_fraction: float = _opt(0.5, "share of the training images that train the logits (bilevel)")
     arch_lr: float = _opt(SearchPolicy.lr, "Adam learning rate of the logits (DARTS: 3e-4 over ~20k steps; short searches "
                                      "need more: a logit moves at most this much per step)")
+    arch_betas: list[float] = _list(SearchPolicy.betas, "Adam betas of the logits (DARTS: 0.5,0.999; a larger "
+                                                        "beta1 averages more steps' noisy gradients)")
     arch_weight_decay: float = _opt(SearchPolicy.weight_decay, "Adam weight decay of the logits")
     beta_weight: float = _opt(SearchPolicy.beta_weight, "Beta-Decay regulariser weight relative to the normalised loss gradient, "
                                    "ramped up linearly over the search")
@@ -224,7 +232,7 @@ BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "keep_checkpoints": (-1, 100_000), "log_every_n_steps": (1, 10 ** 9), "knn_every": (0, 100_000),
     "knn_k": (1, 10_000), "knn_subset": (1, 10 ** 9),
     # search
-    "genotype_trials": (1, 100_000), "trial_batches": (1, 10_000), "arch_every": (1, 10_000),
+    "genotype_trials": (1, 100_000), "trial_batches": (1, 10_000), "arch_every": (1, 10_000), "arch_steps_per_step": (1, 64),
     "arch_lr": (0.0, 100.0), "arch_weight_decay": (0.0, 10.0), "beta_weight": (0.0, 1e4), "warmup_epochs": (0, 100_000),
     "tau_max": (1e-3, 1e4), "tau_min": (1e-3, 1e4), "nasiam_hidden_dim": (1, _MAX_WIDTH),
     "projector_layers": (1, _MAX_LAYERS), "predictor_layers": (1, _MAX_LAYERS), "top_k": (1, 100),
@@ -513,6 +521,12 @@ def validate_config(config: RunConfig) -> None:
         raise ConfigError(f"--download fetches {', '.join(DOWNLOADABLE)} (torchvision's downloaders), not "
                           f"{config.dataset}: put its files under --data_root yourself")
     if isinstance(config, SearchConfig):
+        try:
+            config.policy()  # the search policy checks its own settings (betas, arch_every, ...)
+        except ConfigError:
+            raise
+        except ValueError as e:
+            raise ConfigError(f"{e} (--arch_* options)") from None
         if not 0 < config.arch_fraction < 1:
             raise ConfigError(f"--arch_fraction must be in (0, 1), got {config.arch_fraction}")
         if config.warmup_epochs >= config.epochs:
@@ -524,6 +538,10 @@ def validate_config(config: RunConfig) -> None:
             raise ConfigError("--tau_max must be at least --tau_min")
         if config.tau_min <= 0:
             raise ConfigError(f"--tau_min must be positive (the Gumbel temperature divides), got {config.tau_min}")
+        if config.arch_steps_per_step > 1 and (config.mode == "joint" or config.strategy == "darts2"):
+            raise ConfigError(f"--arch_steps_per_step={config.arch_steps_per_step} needs first-order bilevel search "
+                              "(a joint step has one gradient; darts2 unrolls one weight batch per update): use "
+                              "--mode=bilevel with --strategy=darts or gumbel, or --arch_steps_per_step=1")
         if config.strategy == "darts2" and config.mode == "joint":
             raise ConfigError("--strategy=darts2 unrolls a weight step on the weight half: use --mode=bilevel")
         if config.precision in ("bf16-true", "16-true"):

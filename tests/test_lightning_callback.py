@@ -323,6 +323,24 @@ def test_bilevel_steps_on_the_arch_batches():
     assert_only_arch_steps_moved_logits(logits0, recorder.steps, logits(model))
 
 
+def test_bilevel_takes_the_policys_updates_per_step_on_recent_batches():
+    model = searchable_simsiam()
+    seen = []
+
+    def loss_fn(module, batch):
+        seen.append(int(batch[1][0]))
+        return module.training_step(batch, 0)
+
+    g = torch.Generator().manual_seed(2)
+    arch_batches = [([torch.randn(4, 3, 8, 8, generator=g) for _ in range(2)], torch.full((4,), label))
+                    for label in range(3)]  # labels 0, 1, 2
+    search = NASSearchCallback(lr=0.05, warmup_epochs=0, arch_steps_per_step=2, arch_dataloader=arch_batches,
+                               loss_fn=loss_fn)
+    assert search.mode == "bilevel"  # held-out batches given: bilevel by default
+    trainer([search], max_steps=3).fit(model, loader())
+    assert search.arch_steps == 1 + 2 + 2 and seen == [0, 1, 0, 2, 1]  # newest first, then the one before
+
+
 def test_amp_loss_scale_is_removed_from_logits_the_optimizer_does_not_hold():
     # 16-mixed: Lightning unscales only the optimizer's parameters; with the optimizer built
     # from nasiam_weight_parameters the logits' gradients still carry the loss scale, and the

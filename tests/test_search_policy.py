@@ -100,3 +100,40 @@ def test_the_optimizer_counts_its_updates_across_a_checkpoint():
     assert (resumed.arch_steps, resumed.first_progress) == (3, 0.25)
     rows = resumed.decisions({"projector": head.probabilities()})
     assert rows and all("noise_floor" in r and "above_noise" in r for r in rows)
+
+
+def test_several_updates_per_step_reuse_the_cached_features_of_recent_batches():
+    from test_architect import Toy
+
+    from nasiam.search import Architect
+
+    torch.manual_seed(0)
+    model = Toy()
+    encoded_batches = []
+    encode = model.encode
+    model.encode = lambda views: encoded_batches.append(views) or encode(views)
+    architect = Architect(model, arch_steps_per_step=3)
+    batches = [[torch.randn(8, 4)] for _ in range(5)]
+    seen = []
+    head_loss = model.head_loss
+    model.head_loss = lambda enc, update_state=True: seen.append(enc.online[0]) or head_loss(enc, update_state)
+    for views in batches:
+        architect.step(views)
+    assert len(encoded_batches) == 5                          # one backbone forward per batch
+    assert architect.arch.arch_steps == 1 + 2 + 3 + 3 + 3     # up to 3 updates, one per recent batch
+    # the last call updated on batches 5, 4, 3 (newest first), from their cached features
+    assert [b.data_ptr() for b in seen[-3:]] == [batches[i][0].data_ptr() for i in (4, 3, 2)]
+    with pytest.raises(ValueError, match="arch_steps_per_step must be 1"):
+        Architect(Toy(), order=2, arch_steps_per_step=2)
+
+
+def test_several_updates_per_step_need_a_first_order_bilevel_search():
+    from nasiam.config import ConfigError, validate_config
+    from nasiam.integrations.lightning import NASSearchCallback
+
+    for bad in ({"mode": "joint"}, {"strategy": "darts2"}):
+        with pytest.raises(ConfigError, match="arch_steps_per_step=2 needs first-order bilevel"):
+            validate_config(SearchConfig(arch_steps_per_step=2, **bad))
+    assert SearchConfig(arch_steps_per_step=4).policy().arch_steps_per_step == 4
+    with pytest.raises(ValueError, match="needs held-out batches"):
+        NASSearchCallback(arch_steps_per_step=2)

@@ -52,6 +52,7 @@ that is installed.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 import warnings
@@ -205,8 +206,12 @@ class NASSearchCallback(*_callback_bases()):
         if mode == "bilevel" and arch_dataloader is None:
             raise ValueError("bilevel mode needs arch_dataloader: held-out batches for the architecture step "
                              "(or use mode='joint')")
+        if mode == "joint" and self.policy.arch_steps_per_step > 1:
+            raise ValueError("arch_steps_per_step > 1 needs held-out batches (mode='bilevel' with arch_dataloader): "
+                             "a joint step has only its own batch's gradient")
         self._requested_heads = heads
         self.mode = mode
+        self._recent_batches: collections.deque = collections.deque(maxlen=self.policy.arch_steps_per_step)
         self.arch_dataloader = arch_dataloader
         self.loss_fn = loss_fn if loss_fn is not None else training_step_loss
         self.export_dir = None if export_dir is None else Path(export_dir)
@@ -384,18 +389,21 @@ class NASSearchCallback(*_callback_bases()):
         raise ValueError("arch_dataloader gave no batch")
 
     def _bilevel_step(self, trainer, pl_module) -> None:
-        batch = trainer.strategy.batch_to_device(self._next_arch_batch())
+        # the policy's arch_steps_per_step N: one update on each of the last N architecture
+        # batches (loss_fn sees raw batches, so each update runs the backbone, without gradients)
+        self._recent_batches.append(trainer.strategy.batch_to_device(self._next_arch_batch()))
         arch = {id(p) for p in self._logits()}
         weights = [p for p in pl_module.parameters() if id(p) not in arch]
 
-        def closure() -> Tensor:
+        def closure(batch) -> Tensor:
             # all weights frozen: the backbone forward builds no graph, only the logits get
             # gradients (first-order DARTS: grad_alpha L_val(w, alpha))
             with requires_grad(weights, False), _logging_muted(pl_module), \
                     trainer.precision_plugin.train_step_context():
                 return _as_loss(self.loss_fn(pl_module, batch))
 
-        self._metrics.update(self.arch.step(closure, self._progress(trainer)))
+        for batch in reversed(self._recent_batches):
+            self._metrics.update(self.arch.step(lambda b=batch: closure(b), self._progress(trainer)))
         self.arch.optimizer.zero_grad(set_to_none=True)  # nothing left for the next backward to add to
         self._take_snapshot()
 

@@ -31,6 +31,7 @@ the logit gradients itself, so wrap only the weights in DDP (see nasiam.runner).
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -306,6 +307,11 @@ class Architect:
             raise ValueError("the model has no searchable heads (build it with heads='search')") from None
         self.arch_params, self.head_weights, self.optimizer = self.arch.arch_params, self.arch.head_weights, \
             self.arch.optimizer
+        repeats = self.policy.arch_steps_per_step
+        if order == 2 and repeats > 1:
+            raise ValueError("second-order DARTS takes one update per weight batch: arch_steps_per_step must be 1")
+        # the backbone features of the last architecture batches, each worth one more update
+        self._recent: collections.deque[Encoded] = collections.deque(maxlen=repeats)
 
     @property
     def policy(self) -> SearchPolicy:
@@ -346,11 +352,15 @@ class Architect:
              train_encoded: Encoded | None = None, progress: float | None = None) -> dict[str, float]:
         """One update of the logits on the architecture batch (`views`, or its `encoded`
         backbone features). Order 2 also needs the weight batch's features,
-        `train_encoded`. `progress` (0 to 1) drives the Beta-Decay ramp. Returns the
-        architecture loss and regulariser values."""
+        `train_encoded`. `progress` (0 to 1) drives the Beta-Decay ramp. With the policy's
+        `arch_steps_per_step` N, first order takes one update on each of the last N
+        architecture batches (this one first) from their cached features. Returns the
+        architecture loss and regulariser values (averaged over the updates)."""
         encoded = self._encode(views, encoded)
         if self.order == 1:
-            return self.arch.step(lambda: self._loss(encoded), progress)
+            self._recent.append(encoded)
+            results = [self.arch.step(lambda e=e: self._loss(e), progress) for e in reversed(self._recent)]
+            return {k: sum(r[k] for r in results) / len(results) for k in results[-1] if all(k in r for r in results)}
         if train_encoded is None:
             raise ValueError("second-order DARTS needs train_encoded, the weight batch's backbone features")
         if any(h.sampling != "softmax" for h in self.model.searchable_heads().values()):

@@ -7,6 +7,9 @@ the policy decides the rest:
 * warm-up: the first `warmup_epochs` train only the weights (the heads' weights must mean
   something before their architecture is judged);
 * `arch_every`: the logits step on every N-th optimizer step;
+* `arch_steps_per_step`: that many updates each time, on the last N architecture batches
+  (`Architect` reuses their cached backbone features: N head-only passes, no extra backbone
+  forward), for more architecture steps than weight steps;
 * Beta-Decay (Ye et al., CVPR 2022) at `beta_weight`, ramped linearly over training or constant;
 * Adam on the logits (`lr`, `betas`, `weight_decay`) on the RMS-normalised loss gradient
   (`normalize`, see `ArchitectureOptimizer.finish`).
@@ -37,6 +40,9 @@ class SearchPolicy:
         normalize: divide the loss gradient by its RMS over all logits before the regulariser.
         warmup_epochs: epochs that train only the weights.
         arch_every: the logits step on optimizer steps 0, N, 2N, ... once the warm-up is over.
+        arch_steps_per_step: updates of the logits each time they step, one per architecture
+            batch among the last N (first-order bilevel search only: a joint step has one
+            gradient, a second-order one needs its own weight batch).
     """
 
     lr: float = 0.03
@@ -47,6 +53,7 @@ class SearchPolicy:
     normalize: bool = True
     warmup_epochs: int = 1
     arch_every: int = 1
+    arch_steps_per_step: int = 1
 
     def __post_init__(self) -> None:
         if not self.lr > 0:
@@ -59,7 +66,7 @@ class SearchPolicy:
                              f"{self.beta_weight}")
         if self.beta_schedule not in BETA_SCHEDULES:
             raise ValueError(f"beta_schedule must be one of {', '.join(BETA_SCHEDULES)}, got {self.beta_schedule!r}")
-        for name, low in (("warmup_epochs", 0), ("arch_every", 1)):
+        for name, low in (("warmup_epochs", 0), ("arch_every", 1), ("arch_steps_per_step", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
