@@ -3,6 +3,7 @@
     nasiam search --framework simsiam              # quick CPU demo on Fashion-MNIST
     nasiam search --config recipes/cifar10_resnet18_simsiam.yaml --epochs=50
     nasiam export runs/search-simsiam-... --out my_heads --rank 2
+    nasiam export runs/search-simsiam-... --out heads_128 --proj_output_dim 128   # for lightly's SimSiam
 
 Every option of a subcommand is a field of its configuration (nasiam.config); `--key=value`,
 `--key value` and `--key-with-dashes` all work, so `wandb agent` can drive it.
@@ -241,12 +242,21 @@ def cmd_compare(args) -> int:
 def cmd_export(args) -> int:
     from nasiam.runner.export import export_run
 
-    result = export_run(args.run_dir, args.out, rank=args.rank, checkpoint=args.checkpoint)
+    result = export_run(args.run_dir, args.out, rank=args.rank, checkpoint=args.checkpoint,
+                        proj_output_dim=args.proj_output_dim)
     print(f"exported epoch {result['epoch']}, rank {result['rank']} to {result['out']}"
           + ("" if result["recalibrated"] else " (BatchNorm statistics not recalibrated: the training data was not "
                                                 "found)") + ":")
     for slot, g in result["genotypes"].items():
         print(f"  {slot:9s} {g}")
+    for slot, fresh in result["fresh_layers"].items():  # --proj_output_dim: say which weights are the search's
+        layers = [f"{i}:{layer}" for i, layer in enumerate(result["genotypes"][slot].split(" > "))]
+        kept = ", ".join(layer for i, layer in enumerate(layers) if i not in fresh) or "none"
+        new = ", ".join(layers[i] for i in fresh) or "none"
+        print(f"  {slot:9s} searched weights kept in layers {kept}; freshly initialised: {new}")
+    if any(result["fresh_layers"].values()):
+        print(f"Resized for a {args.proj_output_dim}-wide projector output: the freshly initialised layers (recorded "
+              "in each head's genotype.json as meta.fresh_layers) train with your model.")
     return EXIT_OK
 
 
@@ -292,6 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--rank", type=int, default=1, help="k-th most probable genotype of each head (default: 1)")
     export.add_argument("--checkpoint", default=None, help="checkpoint file (default: the run's last.ckpt; "
                                                            "checkpoints/epoch=N.ckpt for another epoch)")
+    export.add_argument("--proj_output_dim", "--proj-output-dim", type=int, default=None, metavar="N",
+                        help="re-export for a model whose projector outputs N features (lightly's SimSiam example "
+                             "128, solo-learn's CIFAR SimSiam 2048): the searched hidden layers keep their widths "
+                             "and weights, the projector's output layer and the predictor start fresh "
+                             "(default: the searched width)")
     export.set_defaults(handler=cmd_export, config_cls=None)
     push = sub.add_parser("push", help="upload a run's heads to the Hugging Face Hub, one subfolder each",
                           description="Upload RUN_DIR/heads/<slot> (each with a config.json) and a model card to "

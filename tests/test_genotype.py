@@ -3,6 +3,7 @@ import resource
 import time
 
 import pytest
+import torch
 
 from nasiam import NASHead
 from nasiam.space import Genotype, GenotypeError, LayerSpec, MLPSpace, NASiamSpace
@@ -181,3 +182,34 @@ def test_a_genotype_file_with_a_five_thousand_digit_integer_is_a_clear_error(tmp
     path.write_text('{"format": "nasiam.search", "heads": {"projector": {"layers": [{"width": ' + "9" * 5000 + "}]}}}")
     with pytest.raises(GenotypeError, match="not a valid genotype file"):
         read_genotypes(path)
+
+
+# -- rebuilding for a model's widths ------------------------------------------------------
+def test_for_dims_moves_the_output_layer_and_keeps_the_searched_widths():
+    """The fixed output layer follows the model (e.g. the default search's 512 -> lightly's
+    128); the searched hidden layer keeps its width; the old widths are recorded."""
+    g = Genotype.from_dict(_valid_dict())  # 16 -> linear64 (searched) -> linear32 (fixed output)
+    g2 = g.for_dims(in_dim=512, out_dim=128)
+    assert [layer.width for layer in g2.layers] == [64, 128] and g2.in_dim == 512 and g2.out_dim == 128
+    assert g2.layers[0] == g.layers[0] and g2.layers[1].fixed and g2.layers[1].norm == "batchnorm_noaffine"
+    assert g2.meta["resized_from"] == {"in_dim": 16, "out_dim": 32} and g2.meta["framework"] == "simsiam"
+    assert Genotype.from_json(g2.to_json()) == g2  # still a genotype of its space
+    assert g.for_dims(16, 32) == g and "resized_from" not in _genotype().for_dims(in_dim=8).meta
+
+
+def test_for_dims_of_a_head_without_a_fixed_output_layer_and_with_pooling():
+    """The nasiam space's predictor cell has no fixed output layer: its last Linear and the
+    width-keeping pooling after it carry the output width; pooling before the first Linear
+    keeps the input width."""
+    g = Genotype(layers=(LayerSpec(op="avgpool_3x3", width=16, norm="batchnorm"), LayerSpec(width=64, norm="batchnorm",
+                                                                                            activation="relu"),
+                         LayerSpec(width=32, bias=True), LayerSpec(op="maxpool_3x3", width=32, norm="batchnorm")),
+                 in_dim=16)
+    g2 = g.for_dims(in_dim=24, out_dim=8)
+    assert [layer.width for layer in g2.layers] == [24, 64, 8, 8]
+    assert NASHead(g2)(torch.randn(2, 24)).shape == (2, 8)
+    pools = Genotype(layers=(LayerSpec(op="avgpool_3x3", width=16),), in_dim=16)
+    with pytest.raises(GenotypeError, match="no Linear layer to carry another width"):
+        pools.for_dims(out_dim=8)
+    with pytest.raises(GenotypeError, match="out_dim: 0 is out of range"):
+        g.for_dims(out_dim=0)

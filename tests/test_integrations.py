@@ -1,4 +1,5 @@
 import copy
+import re
 
 import pytest
 import torch
@@ -49,7 +50,8 @@ def test_swap_head_mismatch_errors_name_the_fix():
     model = facebook_simsiam()
     with pytest.raises(HeadMismatchError, match=r"receives 512 features but the new head takes 2048.*in_dim=512"):
         swap_head(model, "encoder.fc", create_head("simsiam_projector", 2048, out_dim=128))
-    with pytest.raises(HeadMismatchError, match=r"must output 128 features .* outputs 2048"):
+    with pytest.raises(HeadMismatchError, match=r"must output 128 features .* outputs 2048.*head.resized\(out_dim=128\)"
+                                                r".*nasiam export RUN --out DIR --proj_output_dim 128"):
         swap_head(model, "encoder.fc", create_head("simsiam_projector", 512))
     with pytest.raises(HeadMismatchError, match="has no submodule 'encoder.fcc'"):
         swap_head(model, "encoder.fcc", create_head("simsiam_projector", 512, out_dim=128))
@@ -148,6 +150,112 @@ def test_lightly_moco_momentum_copy_is_rebuilt_and_genotypes_fit_the_model(tmp_p
     assert not any(p.requires_grad for p in model.projection_head_momentum.parameters())
     with pytest.raises(ValueError, match="nothing to replace"):
         replace_heads(nn.Linear(2, 2), run)
+
+
+# A run laid out as the default `nasiam search` leaves it: resnet10t's 512 features in, the
+# CPU demo's 512-wide projector output (lightly's SimSiam example wants 128, solo-learn's 2048).
+DEFAULT_RUN = dict(in_dim=512, out_dim=512, pred_hidden=128)
+
+
+def lightly_simsiam_heads(hidden, out, pred_hidden):
+    from lightly.models.modules import SimSiamPredictionHead, SimSiamProjectionHead
+
+    model = nn.Module()
+    model.projection_head = SimSiamProjectionHead(512, hidden, out)
+    model.prediction_head = SimSiamPredictionHead(out, pred_hidden, out)
+    return model
+
+
+@pytest.mark.parametrize("hidden,out,pred_hidden", [(512, 128, 64), (2048, 2048, 512)],
+                         ids=["lightly-example", "solo-learn-cifar"])
+def test_a_default_search_genotype_drops_into_lightly_simsiam_at_its_widths(tmp_path, hidden, out, pred_hidden):
+    pytest.importorskip("lightly")
+    from lightly.loss import NegativeCosineSimilarity
+
+    from nasiam.integrations.lightly import replace_heads
+    from nasiam.runner.outputs import read_genotypes
+
+    run = make_search_run(tmp_path / "run", **DEFAULT_RUN)
+    _, searched = read_genotypes(run / "genotype.json")
+    model = lightly_simsiam_heads(hidden, out, pred_hidden)
+    replace_heads(model, run / "genotype.json")
+    projector, predictor = model.projection_head, model.prediction_head
+    assert (projector.in_dim, projector.out_dim, predictor.in_dim, predictor.out_dim) == (512, out, out, out)
+    for head, genotype in ((projector, searched["projector"]), (predictor, searched["predictor"])):
+        assert head.genotype.layers[:-1] == genotype.layers[:-1]  # the searched hidden layers, as searched
+        assert head.genotype.layers[-1].fixed and head.genotype.meta["resized_from"]["out_dim"] == 512
+    torch.manual_seed(0)
+    z = projector(torch.randn(8, 512))
+    loss = NegativeCosineSimilarity()(predictor(z), z.detach())
+    loss.backward()
+    assert torch.isfinite(loss) and projector[0].linear.weight.grad is not None
+
+
+def test_a_default_search_genotype_drops_into_lightly_moco(tmp_path):
+    pytest.importorskip("lightly")
+    from lightly.models.modules import MoCoProjectionHead
+
+    from nasiam.integrations.lightly import replace_heads
+
+    model = nn.Module()
+    model.projection_head = MoCoProjectionHead(512, 2048, 128)
+    model.projection_head_momentum = copy.deepcopy(model.projection_head)
+    run = make_search_run(tmp_path / "run", **DEFAULT_RUN, framework="mocov2", predictor=False)
+    replace_heads(model, run / "genotype.json")
+    assert model.projection_head.out_dim == model.projection_head_momentum.out_dim == 128
+
+
+def test_searched_weights_at_other_widths_are_refused_with_the_command_that_fits_them(tmp_path):
+    pytest.importorskip("lightly")
+    from nasiam.integrations.lightly import replace_heads
+
+    run = make_search_run(tmp_path / "run", **DEFAULT_RUN)
+    model = lightly_simsiam_heads(512, 128, 64)
+    with pytest.raises(HeadMismatchError) as error:
+        replace_heads(model, run)
+    message = str(error.value)
+    assert "projection_head takes 512 features and must give 128" in message and "gives 512" in message
+    assert f"`nasiam export {run} --out {run}-out128 --proj_output_dim 128`" in message
+    assert str(run / "genotype.json") in message and "out_dim=" not in message
+    assert not isinstance(model.projection_head, NASHead)  # nothing changed
+    # another backbone width: no export makes the weights fit, the architecture still does
+    wide = nn.Module()
+    wide.projection_head = type(model.projection_head)(2048, 512, 512)
+    with pytest.raises(HeadMismatchError, match=r"none of them fit a 2048-d backbone\. Pass .*genotype\.json"):
+        replace_heads(wide, run)
+
+
+class SoloSimSiamLayout(nn.Module):
+    """Stand-in for solo-learn's `SimSiam` (GitHub-only): its heads exactly as
+    solo/methods/simsiam.py builds them from the config, on a resnet18's 512 features."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.features_dim = 512
+        hidden, out, pred = (cfg.method_kwargs[k] for k in ("proj_hidden_dim", "proj_output_dim", "pred_hidden_dim"))
+        self.projector = nn.Sequential(
+            nn.Linear(512, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(),
+            nn.Linear(hidden, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(),
+            nn.Linear(hidden, out), nn.BatchNorm1d(out, affine=False))
+        self.predictor = nn.Sequential(nn.Linear(out, pred, bias=False), nn.BatchNorm1d(pred), nn.ReLU(),
+                                       nn.Linear(pred, out))
+
+    @staticmethod
+    def add_and_assert_specific_cfg(cfg):
+        return cfg
+
+
+def test_solo_learn_adapter_fits_a_default_search_to_solo_learns_cifar_widths(tmp_path):
+    pytest.importorskip("omegaconf")
+    from nasiam.integrations.solo_learn import nas_method
+
+    run = make_search_run(tmp_path / "run", **DEFAULT_RUN)
+    dims = dict(proj_hidden_dim=2048, proj_output_dim=2048, pred_hidden_dim=512)  # scripts/pretrain/cifar/simsiam.yaml
+    model = nas_method(SoloSimSiamLayout)(solo_cfg("nas_simsiam", **dims, nas_heads=str(run), nas_init_weights=False))
+    assert (model.projector.in_dim, model.projector.out_dim, model.predictor.out_dim) == (512, 2048, 2048)
+    command = f"`nasiam export {run} --out {run}-out2048 --proj_output_dim 2048`"
+    with pytest.raises(HeadMismatchError, match=re.escape(command)):
+        nas_method(SoloSimSiamLayout)(solo_cfg("nas_simsiam", **dims, nas_heads=str(run), nas_init_weights=True))
 
 
 # -- solo-learn ---------------------------------------------------------------------------

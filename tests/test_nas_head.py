@@ -152,3 +152,26 @@ def test_weights_that_are_not_finite_floats_are_refused_not_cast(tmp_path, damag
     state[name] = torch.zeros(state[name].shape, dtype=torch.float64)   # float64 loads (cast to the head's dtype)
     save_file(state, tmp_path / "h" / WEIGHTS_FILE)
     assert NASHead.from_pretrained(tmp_path / "h") is not None
+
+
+def test_resized_keeps_the_hidden_layers_weights_and_starts_the_output_layer_fresh(tmp_path):
+    torch.manual_seed(0)
+    head = _head()
+    wider = head.resized(out_dim=20)
+    assert (wider.in_dim, wider.out_dim) == (12, 20) and wider.training == head.training
+    assert wider.genotype.meta == {"resized_from": {"out_dim": 8}, "fresh_layers": [2]}
+    for i in (0, 1):  # everything before the output layer: the searched weights and BN statistics
+        for (name, a), b in zip(head[i].state_dict().items(), wider[i].state_dict().values()):
+            torch.testing.assert_close(a, b, msg=name)
+    assert wider[2].linear.weight.shape == (20, 16) and float(wider[2].norm.running_var.mean()) == 1.0
+    wider.save_pretrained(tmp_path / "h")  # which weights are the search's travels with the files
+    assert NASHead.from_pretrained(tmp_path / "h").genotype.meta["fresh_layers"] == [2]
+    assert head.resized(out_dim=8) is head
+
+
+def test_resized_for_another_input_width_keeps_no_weights():
+    """Layers after a re-initialised one would read features they were not trained on."""
+    head = _head()
+    other = head.resized(in_dim=6)
+    assert other.in_dim == 6 and other.out_dim == 8 and other.genotype.meta["fresh_layers"] == [0, 1, 2]
+    assert not torch.equal(other[1].norm.running_mean, head[1].norm.running_mean)

@@ -36,13 +36,15 @@ def test_plain_pytorch_swap(tmp_path):
     assert isinstance(ns["model"].encoder.fc, NASHead) and isinstance(ns["model"].predictor, NASHead)
 
 
-def test_lightly_snippet(tmp_path):
+def test_lightly_snippet_with_a_default_search_run(tmp_path):
+    """A default `nasiam search` outputs 512 features; lightly's SimSiam example expects 128."""
     pytest.importorskip("lightly")
     from nasiam import NASHead
 
-    run = make_search_run(tmp_path / "run", in_dim=512, out_dim=128, pred_hidden=64)
+    run = make_search_run(tmp_path / "run", in_dim=512, out_dim=512, pred_hidden=128)
     ns = run_snippet("lightly", run, {})
     assert isinstance(ns["model"].projection_head, NASHead) and ns["loss"].requires_grad
+    assert ns["model"].projection_head.out_dim == ns["model"].prediction_head.out_dim == 128
 
 
 def test_solo_learn_yaml_is_what_the_adapter_reads():
@@ -60,7 +62,7 @@ def test_solo_learn_snippet_with_solo_learn(tmp_path):
 
     config = yaml.safe_load(SNIPPETS["solo-learn"])
     kwargs = dict(config["method_kwargs"])
-    run = make_search_run(tmp_path / "run", in_dim=512, out_dim=kwargs["proj_output_dim"], pred_hidden=512)
+    run = make_search_run(tmp_path / "run", in_dim=512, out_dim=512, pred_hidden=128)  # a default search's widths
     kwargs["nas_heads"] = str(run)
     cls = register()[config["method"]]
     model = cls(cls.add_and_assert_specific_cfg(solo_cfg(config["method"], **kwargs)))

@@ -79,6 +79,41 @@ def test_export_command_writes_the_kth_genotype(tmp_path, capsys):
     assert NASHead.from_pretrained(tmp_path / "k2" / "heads" / "projector").out_dim == 32
 
 
+def test_the_width_error_names_an_export_that_makes_the_run_fit_lightly(tmp_path, capsys):
+    """A run searched at another output width than the model's: the error's command re-exports
+    it at the model's width, keeping the searched hidden layers' weights."""
+    pytest.importorskip("lightly")
+    import re
+    import shlex
+
+    from lightly.models.modules import SimSiamPredictionHead, SimSiamProjectionHead
+
+    from nasiam.integrations import HeadMismatchError
+    from nasiam.integrations.lightly import replace_heads
+
+    assert run(tmp_path) == 0  # a 32-wide projector output on resnet10t's 512 features
+    model = torch.nn.Module()
+    model.projection_head, model.prediction_head = SimSiamProjectionHead(512, 64, 24), SimSiamPredictionHead(24, 8, 24)
+    with pytest.raises(HeadMismatchError) as error:
+        replace_heads(model, tmp_path / "run")
+    command = shlex.split(re.search(r"`(nasiam export [^`]+)`", str(error.value)).group(1))
+    capsys.readouterr()
+    assert main(command[1:]) == 0
+    out = capsys.readouterr().out
+    assert "searched weights kept in layers" in out and "freshly initialised" in out
+    exported = tmp_path / "run-out24"
+    replace_heads(model, exported)
+    searched = NASHead.from_pretrained(tmp_path / "run" / "heads" / "projector")
+    projector = model.projection_head
+    assert (projector.out_dim, model.prediction_head.out_dim) == (24, 24)
+    assert projector.genotype.layers[:-1] == searched.genotype.layers[:-1]
+    assert projector.genotype.meta["fresh_layers"] == [len(searched) - 1]
+    for i in range(len(searched) - 1):  # the hidden layers carry the searched weights
+        torch.testing.assert_close(projector[i].linear.weight, searched[i].linear.weight)
+    _, written = read_genotypes(exported / "genotype.json")
+    assert written["projector"].meta["resized_from"] == {"out_dim": 32}
+
+
 @pytest.mark.parametrize("options,message", [
     (["--framework=byol"], "--framework: 'byol' is not one of"),
     (["--backbone=resnet1000"], "unknown backbone 'resnet1000'"),

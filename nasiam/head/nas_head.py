@@ -11,6 +11,7 @@ through the Hugging Face Hub (`push_to_hub`, `from_pretrained("hf-hub:user/name"
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -55,6 +56,38 @@ class NASHead(nn.Sequential):
         if not isinstance(genotype, Genotype):
             genotype = Genotype.load(genotype)
         return cls(genotype, in_dim)
+
+    @torch.no_grad()
+    def resized(self, in_dim: int | None = None, out_dim: int | None = None) -> "NASHead":
+        """This head for a slot of other widths (None keeps this head's), built by
+        `Genotype.for_dims`'s rule: the searched hidden layers keep their widths and the output
+        (input) width moves to the last (first) Linear.
+
+        Weights are kept only where they still mean what they were trained for: every layer
+        before the first one that changes keeps its weights; that layer and all after it are
+        freshly initialised (PyTorch's default init), since their input or output is no longer
+        what they were trained on. A new output width thus keeps the hidden layers' weights and
+        re-initialises the output layer; a new input width keeps nothing. The fresh layers'
+        indices are recorded in `genotype.meta["fresh_layers"]` (and travel in the saved files).
+        Returns this head itself when the widths already fit.
+        """
+        in_dim = self.in_dim if in_dim is None else in_dim
+        genotype = self.genotype.for_dims(in_dim, out_dim)
+        if genotype.layers == self.genotype.layers and in_dim == self.in_dim:
+            return self
+        kept = 0
+        if in_dim == self.in_dim:
+            while kept < len(genotype.layers) and genotype.layers[kept] == self.genotype.layers[kept]:
+                kept += 1
+        fresh = list(range(kept, len(genotype.layers)))
+        head = NASHead(replace(genotype, meta={**genotype.meta, "fresh_layers": fresh}))
+        reference = next(self.parameters(), None)
+        if reference is not None:
+            head.to(device=reference.device, dtype=reference.dtype)
+        for i in range(kept):
+            head[i].load_state_dict(self[i].state_dict())
+        head.train(self.training)
+        return head
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 2 or x.shape[1] != self.in_dim:

@@ -6,7 +6,13 @@ and for MoCo a `projection_head_momentum` copy); `replace_heads` swaps them in p
 
     from nasiam.integrations.lightly import replace_heads
     model = SimSiam(backbone)                  # lightly's recipe, unchanged
-    replace_heads(model, "runs/search-simsiam-...")   # searched heads with their weights
+    replace_heads(model, "runs/search-simsiam-.../genotype.json")  # searched architectures, at the model's widths
+    replace_heads(model, "runs/search-simsiam-...")   # searched heads with their weights, where the widths agree
+
+A run's weights fit only the widths they were searched at (`nasiam search` defaults to a
+512-wide output, lightly's SimSiam example to 128): `nasiam export RUN --out DIR
+--proj_output_dim 128` re-exports the heads at the model's width, keeping the searched hidden
+layers' weights.
 """
 from __future__ import annotations
 
@@ -17,8 +23,7 @@ from typing import Mapping
 
 import torch.nn as nn
 
-from nasiam.head import NASHead
-from nasiam.integrations.plain import head_dims, swap_heads
+from nasiam.integrations.plain import fit_head, slot_dims, swap_heads
 
 __all__ = ["LIGHTLY_SLOTS", "replace_heads", "load_head_sources"]
 
@@ -28,7 +33,7 @@ LIGHTLY_SLOTS = {"projection_head": "projector", "prediction_head": "predictor"}
 
 def load_head_sources(source: str | os.PathLike | Mapping[str, nn.Module]) -> tuple[dict[str, nn.Module], bool]:
     """Heads by slot from a run directory (with weights), a genotype.json (architectures
-    only: built later for the model's dims) or a mapping; and whether weights came along."""
+    only: built later for the model's widths) or a mapping; and whether weights came along."""
     if isinstance(source, Mapping):
         return dict(source), True
     path = Path(source)
@@ -46,20 +51,21 @@ def replace_heads(model: nn.Module, source, slots: Mapping[str, str] = LIGHTLY_S
                   momentum_suffix: str = "_momentum") -> dict[str, nn.Module]:
     """Swap a lightly model's heads for nasiam heads; returns the heads put in.
 
-    `source`: a search run directory (heads keep their searched weights), a genotype.json
-    (fresh heads built for the model's dims), or `{slot: module}`. Momentum copies (e.g.
-    `projection_head_momentum`) are re-created from the new head, frozen, as lightly does.
+    `source`: a search run directory (heads keep their searched weights, so their widths must
+    be the model's: a run searched at other widths is refused with the `nasiam export
+    --proj_output_dim` command that re-exports it), a genotype.json (the searched architectures
+    built for the model's input and output widths, fresh weights; see `Genotype.for_dims`), or
+    `{slot: module}`. Momentum copies (e.g. `projection_head_momentum`) are re-created from the
+    new head, frozen, as lightly does.
     """
     heads, _ = load_head_sources(source)
+    run = source if isinstance(source, (str, os.PathLike)) and (Path(source) / "heads").is_dir() else None
     swaps: dict[str, nn.Module] = {}
     for attribute, slot in slots.items():
         if not hasattr(model, attribute) or slot not in heads:
             continue
-        head = heads[slot]
-        if not isinstance(head, nn.Module):  # a genotype: build it for what the model feeds this head
-            in_dim, _ = head_dims(getattr(model, attribute))
-            head = NASHead(head.with_in_dim(None), in_dim)
-        swaps[attribute] = head
+        in_dim, out_dim = slot_dims(getattr(model, attribute))
+        swaps[attribute] = fit_head(heads[slot], in_dim, out_dim, where=f"the model's {attribute}", slot=slot, run=run)
     if not swaps:
         raise ValueError(f"nothing to replace: the model has none of {list(slots)} matching the source's heads "
                          f"{sorted(heads)}")

@@ -11,12 +11,16 @@ new head against what the model feeds it and expects from it, before anything ru
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping
 
 import torch
 import torch.nn as nn
 
-__all__ = ["swap_head", "swap_heads", "head_dims", "HeadMismatchError"]
+from nasiam.head import NASHead
+from nasiam.space.genotype import Genotype
+
+__all__ = ["swap_head", "swap_heads", "head_dims", "slot_dims", "fit_head", "HeadMismatchError"]
 
 
 class HeadMismatchError(ValueError):
@@ -51,6 +55,52 @@ def _probe_out(module: nn.Module, in_dim: int) -> int | None:
         module.train(was_training)
 
 
+def slot_dims(module: nn.Module) -> tuple[int, int]:
+    """(in, out) features of the head a model holds, probing its output when only its input
+    can be read; `HeadMismatchError` when neither can be told."""
+    in_dim, out_dim = head_dims(module)
+    if in_dim is not None and out_dim is None:
+        out_dim = _probe_out(module, in_dim)
+    if in_dim is None or out_dim is None:
+        raise HeadMismatchError(f"cannot tell the widths of {type(module).__name__}: no nn.Linear to read them from")
+    return in_dim, out_dim
+
+
+def fit_head(head: nn.Module | Genotype, in_dim: int, out_dim: int, *, where: str, slot: str = "projector",
+             run: str | Path | None = None) -> nn.Module:
+    """`head` made to take `in_dim` and give `out_dim` features, for the slot `where` of a model.
+
+    A `Genotype` (an architecture only) is built for those widths by `Genotype.for_dims`'s rule
+    (the fixed output layer follows the model, the searched hidden layers keep their widths),
+    with fresh weights. A head with weights is returned as it is: its weights were trained at
+    its own widths, so one that does not fit is refused with what to run instead (`run`, the
+    search run it came from, makes that a command to copy).
+    """
+    if isinstance(head, Genotype):
+        return NASHead(head.for_dims(in_dim, out_dim))
+    have_in, have_out = head_dims(head)
+    if (have_in, have_out) == (in_dim, out_dim):
+        return head
+    problem = (f"{where} takes {in_dim} features and must give {out_dim}, but the searched {slot} "
+               f"{'of ' + str(run) + ' ' if run else ''}takes {have_in} and gives {have_out}, and its weights "
+               "were trained at those widths")
+    if run is None:
+        fix = (f"head.resized({in_dim}, {out_dim}) (keeps the weights of the layers before the first resized one)"
+               if isinstance(head, NASHead) else f"a head built for {in_dim} -> {out_dim}")
+        raise HeadMismatchError(f"{problem}; pass {fix}")
+    run = Path(run)
+    if slot == "projector" and have_in != in_dim:  # another backbone width: no weight fits
+        raise HeadMismatchError(
+            f"{problem}; none of them fit a {in_dim}-d backbone. Pass {run / 'genotype.json'} instead (the searched "
+            f"architecture built for this model, fresh weights), or search with this model's backbone")
+    out = run.with_name(f"{run.name}-out{out_dim}")
+    raise HeadMismatchError(
+        f"{problem}. Re-export the run at this width, keeping the searched hidden layers' weights (the output "
+        f"layer and any predictor start fresh): `nasiam export {run} --out {out} --proj_output_dim {out_dim}`, then "
+        f"pass {out}; or pass {run / 'genotype.json'} (the searched architecture, fresh weights); or search at this "
+        f"width: `nasiam search ... --proj_output_dim {out_dim}`")
+
+
 def _checked(model: nn.Module, path: str, head: nn.Module, in_dim: int | None, out_dim: int | None):
     """Everything `swap_head` checks, without changing the model: (parent, name, head)."""
     parent_path, _, name = path.rpartition(".")
@@ -76,8 +126,9 @@ def _checked(model: nn.Module, path: str, head: nn.Module, in_dim: int | None, o
     if new_out != want_out:
         raise HeadMismatchError(
             f"{path!r} must output {want_out} features (what the rest of the model and the loss expect) but the "
-            f"new head outputs {new_out}; search or export the head with out_dim={want_out}, or change the model's "
-            "output width to match")
+            f"new head outputs {new_out}; resize a NASHead with head.resized(out_dim={want_out}) (keeps the hidden "
+            f"layers' weights, the output layer starts fresh), re-export a search run's heads with `nasiam export "
+            f"RUN --out DIR --proj_output_dim {want_out}`, or search with --proj_output_dim {want_out}")
     reference = next(old.parameters(), None) if isinstance(old, nn.Module) else None
     if reference is not None:
         head = head.to(device=reference.device, dtype=reference.dtype)

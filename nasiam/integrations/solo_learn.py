@@ -4,10 +4,14 @@
 `solo.methods.METHODS`. Each builds the original method from the same config, then replaces
 `projector` (and `predictor`) by the heads named in `method_kwargs.nas_heads` (a nasiam search
 run directory or a genotype.json); with `method_kwargs.nas_init_weights: true` the heads keep
-the search's weights. For MoCo the momentum projector is rebuilt from the new projector and
-re-initialised to it, as solo-learn does at construction; `proj_output_dim` must equal the
-heads' output (the queue and the loss are sized by it). solo-learn's `learnable_params` reads
-the attributes lazily, so the optimiser sees the new heads.
+the search's weights. The heads take solo-learn's widths (`features_dim` in,
+`proj_output_dim` out): architectures are rebuilt for them (`Genotype.for_dims`: the searched
+hidden layers keep their widths), while searched weights need a run at those widths (a
+default `nasiam search` gives 512; `nasiam export RUN --out DIR --proj_output_dim 2048`
+re-exports it for solo-learn's CIFAR SimSiam, keeping the hidden layers' weights). For MoCo the
+momentum projector is rebuilt from the new projector and re-initialised to it, as solo-learn
+does at construction. solo-learn's `learnable_params` reads the attributes lazily, so the
+optimiser sees the new heads.
 
 Run solo-learn's own script with the methods registered:
 
@@ -24,7 +28,7 @@ import sys
 
 from nasiam.head import NASHead
 from nasiam.integrations.lightly import load_head_sources
-from nasiam.integrations.plain import swap_heads
+from nasiam.integrations.plain import fit_head, slot_dims, swap_heads
 
 __all__ = ["register", "nas_method", "SOLO_METHODS"]
 
@@ -52,16 +56,17 @@ def nas_method(base: type) -> type:
             use_weights = bool(_option(cfg, "nas_init_weights", False))
             if use_weights and not has_weights:
                 raise ValueError(f"nas_init_weights needs a search run directory with heads/, not {source}")
+            run = source if has_weights else None
             swaps = {}
             for slot in ("projector", "predictor"):
                 if slot not in heads or not hasattr(self, slot):
                     continue
                 head = heads[slot]
-                genotype = head.genotype if isinstance(head, NASHead) else head
-                if not (use_weights and isinstance(head, NASHead)):
-                    in_dim = self.features_dim if slot == "projector" else cfg.method_kwargs.proj_output_dim
-                    head = NASHead(genotype.with_in_dim(None), in_dim)
-                swaps[slot] = head
+                if not use_weights and isinstance(head, NASHead):
+                    head = head.genotype  # the architecture only, built for this method's widths below
+                in_dim, out_dim = slot_dims(getattr(self, slot))  # solo-learn's own head: features_dim, proj_output_dim
+                swaps[slot] = fit_head(head, in_dim, out_dim, where=f"{type(self).__name__}.{slot}", slot=slot,
+                                       run=run)
             swap_heads(self, swaps)  # checks the dims against solo-learn's own heads
             if hasattr(self, "momentum_projector"):
                 from solo.utils.momentum import initialize_momentum_params

@@ -306,6 +306,38 @@ class Genotype:
     def with_in_dim(self, in_dim: int | None) -> "Genotype":
         return replace(self, in_dim=in_dim)
 
+    def for_dims(self, in_dim: int | None = None, out_dim: int | None = None) -> "Genotype":
+        """This architecture rebuilt for a model whose head slot takes `in_dim` and gives
+        `out_dim` features (None keeps the genotype's own).
+
+        The rule: the searched hidden layers keep their searched widths. The output width is
+        carried by the last Linear (the framework's fixed output layer; for a head without one,
+        such as the nasiam space's predictor cell, its last cell) and by the width-keeping
+        layers after it; the input width by the first Linear, and by width-keeping layers
+        before it. The widths it had are recorded in `meta["resized_from"]`.
+        """
+        linears = [i for i, layer in enumerate(self.layers) if layer.op == "linear"]
+        old_out = self.out_dim
+        out_dim = old_out if out_dim is None else _check_int(out_dim, "out_dim", 1, MAX_WIDTH)
+        in_dim = self.in_dim if in_dim is None else _check_int(in_dim, "in_dim", 1, MAX_WIDTH)
+        if not linears and {in_dim, out_dim} - {None, old_out}:  # pooling keeps one width throughout
+            raise _fail("layers", "no Linear layer to carry another width: a head of pooling layers only keeps "
+                                  "its input width")
+        layers = list(self.layers)
+        if out_dim != old_out:
+            for i in range(linears[-1], len(layers)):
+                layers[i] = replace(layers[i], width=out_dim)
+        if in_dim is not None:
+            for i in range(linears[0] if linears else 0):  # pooling before the first Linear keeps the input width
+                layers[i] = replace(layers[i], width=in_dim)
+        was = {}  # what changed, for people reading the file later
+        if self.in_dim is not None and in_dim != self.in_dim:
+            was["in_dim"] = self.in_dim
+        if out_dim != old_out:
+            was["out_dim"] = old_out
+        meta = {**self.meta, "resized_from": was} if was else self.meta
+        return replace(self, layers=tuple(layers), in_dim=in_dim, meta=meta)
+
     # -- JSON -------------------------------------------------------------------------
     def to_dict(self) -> dict:
         d: dict[str, Any] = {"format": FORMAT, "schema_version": SCHEMA_VERSION,
