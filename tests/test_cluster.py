@@ -4,7 +4,6 @@ from outside (as `srun` does), the global batch across nodes, SyncBatchNorm, `--
 The two "nodes" are two processes on this machine with the variables srun would set; Lightning
 Fabric reads them (SLURMEnvironment) exactly as on a cluster.
 """
-import csv
 import json
 import os
 import socket
@@ -17,6 +16,7 @@ from _runs import TINY, cli
 from nasiam.config import PretrainConfig, load_config
 from nasiam.runner.checkpoint import check_compatible
 from nasiam.runner.errors import CheckpointError
+from nasiam.runner.logger import read_metrics
 from nasiam.runner.pretrain import PretrainRun
 
 PRETRAIN = [a for a in TINY if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr"))] + [
@@ -50,8 +50,7 @@ def _srun(args, nodes=2, timeout=900):
 
 
 def _first_lr(run_dir):
-    with open(run_dir / "logs" / "metrics.csv", newline="") as f:
-        return next(float(r["value"]) for r in csv.DictReader(f) if r["name"] == "train/lr")
+    return next(row["train/lr"] for row in read_metrics(run_dir / "logs" / "metrics.csv") if "train/lr" in row)
 
 
 def test_two_slurm_nodes_train_one_run_with_the_global_batch(tmp_path):

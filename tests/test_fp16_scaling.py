@@ -6,6 +6,7 @@ import torch
 from _runs import TINY
 
 from nasiam.cli import main
+from nasiam.runner.logger import read_metrics
 
 lightning_fabric = pytest.importorskip("lightning_fabric")
 from lightning_fabric.plugins.precision import MixedPrecision  # noqa: E402
@@ -30,8 +31,8 @@ def cuda_like_fp16(monkeypatch):
 
 
 def _arch_grad_rms(run_dir) -> list[float]:
-    rows = (run_dir / "logs" / "metrics.csv").read_text().splitlines()[1:]
-    return [float(r.split(",")[2]) for r in rows if r.split(",")[1] == "train/arch_grad_rms"]
+    return [row["train/arch_grad_rms"] for row in read_metrics(run_dir / "logs" / "metrics.csv")
+            if "train/arch_grad_rms" in row]
 
 
 @pytest.mark.parametrize("mode", ["joint", "bilevel"])

@@ -1,8 +1,11 @@
 """Where runs report: TensorBoard, W&B model artifacts and their use by `nasiam pretrain`,
 W&B's own settings, and plots that leave matplotlib's global state alone."""
+import csv
+import io
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,16 +28,126 @@ def offline_wandb(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
 
 
-def test_tensorboard_receives_the_metrics(tmp_path):
+class Terminal(io.StringIO):
+    """A console that says it is a terminal: where nasiam shows its progress bars."""
+
+    def isatty(self):
+        return True
+
+
+@pytest.fixture(scope="module")
+def tb_run(tmp_path_factory):
+    """A tiny search (default --knn_every 0) logging to TensorBoard, its stderr a terminal:
+    (run directory, what it wrote to stderr)."""
     pytest.importorskip("tensorboard")
+    out, terminal = tmp_path_factory.mktemp("tb"), Terminal()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "stderr", terminal)
+        assert main(["search", *TINY, *SMALL, "--logger=csv,tensorboard", "--log_every_n_steps=1",
+                     f"--out_dir={out}", "--run_name=tb"]) == 0
+    return out / "tb", terminal.getvalue()
+
+
+def _events(run_dir):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    assert main(["search", *TINY, *SMALL, "--logger=csv,tensorboard", "--log_every_n_steps=1", f"--out_dir={tmp_path}",
-                 "--run_name=tb"]) == 0
-    events = EventAccumulator(str(tmp_path / "tb" / "logs" / "tensorboard")).Reload()
+    return EventAccumulator(str(run_dir / "logs" / "tensorboard")).Reload()
+
+
+def test_tensorboard_receives_the_metrics(tb_run):
+    events = _events(tb_run[0])
     tags = set(events.Tags()["scalars"])
     assert {"train/loss", "train/arch_loss", "epoch/effective_rank"} <= tags
     assert len(events.Scalars("train/loss")) >= 2
+
+
+def test_tensorboard_shows_the_search_view_and_the_final_evaluation(tb_run):
+    from PIL import Image
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    run_dir = tb_run[0]
+    events, summary = _events(run_dir), json.loads((run_dir / "summary.json").read_text())
+    steps = len(events.Scalars("train/loss"))   # one per step (--log_every_n_steps=1)
+    # every option's probability, as alphas.csv has it after the epoch
+    alphas = [r for r in csv.DictReader(open(run_dir / "alphas.csv")) if r["epoch"] == "1"]
+    assert len(alphas) > 8
+    for r in alphas:
+        [point] = events.Scalars(f"prob/{r['head']}/layer{r['layer']}/{r['choice']}/{r['option']}")
+        assert point.step == steps and point.value == pytest.approx(float(r["probability"]), abs=1e-5)
+    # the alpha figure and each head's heatmap, as images; the genotype as text
+    assert set(events.Tags()["images"]) == {"alphas", "alphas_heatmap/projector", "alphas_heatmap/predictor"}
+    [image] = events.Images("alphas")
+    png = Image.open(io.BytesIO(image.encoded_image_string))
+    assert image.step == steps and png.size == (image.width, image.height) and image.width > 200
+    [text] = events.Tensors("genotype/projector/text_summary")   # (the tag add_text writes)
+    assert text.tensor_proto.string_val[0].decode() == summary["genotypes"]["projector"]
+    # the final evaluation after the last step, also with --knn_every 0
+    for name in ("knn_top1", "knn20_top1", "knn200_top1", "rankme"):
+        [point] = events.Scalars(f"eval/{name}")
+        assert point.step == steps and point.value == pytest.approx(summary[name], rel=1e-5)
+    # HParams: the configuration with the final metrics as its columns
+    hparams = events.PluginTagToContent("hparams")
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(hparams["_hparams_/experiment"]).experiment
+    assert {"eval/knn_top1", "eval/knn20_top1", "eval/knn200_top1"} <= {m.name.tag for m in experiment.metric_infos}
+    start = plugin_data_pb2.HParamsPluginData.FromString(hparams["_hparams_/session_start_info"]).session_start_info
+    assert start.hparams["arch_lr"].number_value == pytest.approx(0.05)
+    assert start.hparams["dataset"].string_value == "synthetic" and start.hparams["framework"].string_value
+
+
+def test_metrics_csv_is_wide_with_the_final_evaluation(tb_run):
+    from nasiam.runner.logger import read_metrics
+
+    run_dir = tb_run[0]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    with open(run_dir / "logs" / "metrics.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    header = reader.fieldnames
+    assert header[0] == "step" and header[1:] == sorted(header[1:])
+    assert {"train/loss", "epoch/loss", "epoch/epoch", "eval/knn_top1", "eval/knn20_top1", "eval/knn200_top1",
+            "eval/rankme", "eval/seconds"} <= set(header)
+    steps = [int(r["step"]) for r in rows]
+    assert steps == list(range(len(rows)))   # one row per step: the epoch's metrics share its last step's row
+    assert rows[-2]["epoch/epoch"] == "1" and rows[-2]["train/loss"]
+    assert float(rows[-1]["eval/knn_top1"]) == pytest.approx(summary["knn_top1"]) and not rows[-1]["train/loss"]
+    assert read_metrics(run_dir / "logs" / "metrics.csv")[-1]["eval/knn20_top1"] == pytest.approx(summary["knn20_top1"])
+
+
+def test_the_final_evaluation_and_nasiam_eval_show_progress(tb_run, monkeypatch):
+    run_dir, err = tb_run
+    assert "train features" in err and "test features" in err   # the search's final evaluation
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["eval", "linear", str(run_dir), "--num_workers=0", f"--out={run_dir / 'linear.json'}"]) == 0
+    shown = terminal.getvalue()
+    assert "train features" in shown and "test features" in shown and "linear probe" in shown
+
+
+def test_metrics_csv_fills_a_step_widens_and_resumes(tmp_path):
+    from nasiam.runner.logger import MetricsCSV, read_metrics
+
+    path = tmp_path / "metrics.csv"
+    log = MetricsCSV(path)
+    log.log({"train/loss": 2.0, "train/lr": 0.1}, 0)
+    log.log({"train/loss": 1.5, "train/lr": 0.1}, 1)
+    log.log({"epoch/loss": 1.75, "epoch/rank": None}, 1)   # the same step: its row, a new column
+    log.log({"train/loss": 1.0}, 2)
+    log.log({"train/loss": 0.5}, 2)                        # the same metric again: a row of its own
+    log.log({"eval/top1": 90.0}, 2)
+    log.close()
+    assert path.read_text().splitlines() == ["step,epoch/loss,eval/top1,train/loss,train/lr", "0,,,2.0,0.1",
+                                             "1,1.75,,1.5,0.1", "2,,,1.0,", "2,,90.0,0.5,"]
+    log = MetricsCSV(path, resume_step=2)   # the epoch from step 2 is redone
+    log.log({"train/loss": 0.9}, 2)
+    log.close()
+    assert read_metrics(path) == [{"step": 0, "train/loss": 2.0, "train/lr": 0.1},
+                                  {"step": 1, "epoch/loss": 1.75, "train/loss": 1.5, "train/lr": 0.1},
+                                  {"step": 2, "train/loss": 0.9}]
+    path.write_text("step,name,value\n0,train/loss,2.0\n0,train/lr,0.1\n1,train/loss,1.5\n")   # the long form
+    log = MetricsCSV(path, resume_step=1)
+    log.log({"train/loss": 1.4}, 1)
+    log.close()
+    assert path.read_text().splitlines() == ["step,train/loss,train/lr", "0,2.0,0.1", "1,1.4,"]
 
 
 def test_an_unknown_logger_is_a_usage_error(capsys):
@@ -43,7 +156,7 @@ def test_an_unknown_logger_is_a_usage_error(capsys):
 
 
 def test_a_search_logs_its_heads_and_backbone_as_a_wandb_model_artifact(tmp_path, offline_wandb):
-    from _wandb_log import artifacts, exit_code
+    from _wandb_log import artifacts, exit_code, logged
 
     assert main(["search", *TINY, *SMALL, "--wandb", f"--out_dir={tmp_path}", "--run_name=art"]) == 0
     [artifact] = [a for a in artifacts(tmp_path / "art") if a["type"] == "model"]  # (tables are artifacts too)
@@ -52,6 +165,10 @@ def test_a_search_logs_its_heads_and_backbone_as_a_wandb_model_artifact(tmp_path
             "heads/projector/head.safetensors", "heads/projector/genotype.json",
             "heads/predictor/head.safetensors"} <= artifact["paths"]
     assert exit_code(tmp_path / "art") == 0
+    history, _ = logged(tmp_path / "art")   # what TensorBoard shows, W&B shows
+    assert {"alphas/_type", "alphas_heatmap/projector/_type", "genotype/projector", "eval/knn_top1",
+            "eval/knn20_top1"} <= history   # (an image is logged as its fields)
+    assert any(key.startswith("prob/projector/layer0/width/") for key in history)
 
 
 def test_a_collapsed_search_finishes_its_wandb_run_with_the_collapse_exit_code(tmp_path, offline_wandb):

@@ -16,6 +16,7 @@ from _runs import TINY
 from nasiam.cli import main
 from nasiam.config import PretrainConfig, SearchConfig
 from nasiam.runner.checkpoint import load_checkpoint
+from nasiam.runner.logger import read_metrics
 from nasiam.runner.stop import StopSignals, requeue_slurm_job, slurm_job_id
 
 # the search's optional verification stage re-trains candidates: not what is tested here
@@ -27,10 +28,9 @@ STEPS_PER_EPOCH = {"search": 4, "pretrain": 8}  # 256 images (half of them for t
 
 
 def _logged_step(metrics):
-    try:
-        lines = metrics.read_text().splitlines()[1:]
-        return max(int(line.split(",")[0]) for line in lines if ",train/loss," in line)
-    except (OSError, ValueError):
+    try:   # (read while the run writes it: a half-written row reads as nothing yet)
+        return max(row["step"] for row in read_metrics(metrics) if "train/loss" in row)
+    except (OSError, ValueError, KeyError):
         return -1
 
 

@@ -9,6 +9,7 @@ import pytest
 from _runs import TINY, cli
 
 from nasiam.data import FASHION_MNIST_DEBIAN_ROOT
+from nasiam.runner.logger import read_metrics
 
 LONGER = TINY + ["--epochs=5", "--subset=768"]  # three epochs left after the kill point
 
@@ -32,9 +33,9 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert resumed == whole
     assert (tmp_path / "cut" / "alphas.csv").read_text() == (tmp_path / "whole" / "alphas.csv").read_text()
     # the metrics log kept the finished epochs and redid the interrupted one, once
-    epochs = [line.split(",")[2] for line in (tmp_path / "cut" / "logs" / "metrics.csv").read_text().splitlines()
-              if ",epoch/epoch," in line]
-    assert epochs == ["1", "2", "3", "4", "5"]
+    epochs = [row["epoch/epoch"] for row in read_metrics(tmp_path / "cut" / "logs" / "metrics.csv")
+              if "epoch/epoch" in row]
+    assert epochs == [1, 2, 3, 4, 5]
 
 
 def test_ddp_on_two_cpu_processes_agrees_on_the_genotype(tmp_path):

@@ -11,6 +11,7 @@ from nasiam import NASHead
 from nasiam.cli import main
 from nasiam.frameworks.simsiam import SimSiam
 from nasiam.runner.checkpoint import load_checkpoint
+from nasiam.runner.logger import read_metrics
 from nasiam.runner.outputs import read_genotypes
 
 
@@ -257,13 +258,11 @@ def test_multi_trial_strategies_pick_the_best_scored_genotype(tmp_path, strategy
 
 
 def test_epoch_arch_metrics_average_over_architecture_steps(tmp_path):
-    import csv
-
     assert run(tmp_path, "--arch_every=2", "--log_every_n_steps=1") == 0
-    rows = list(csv.DictReader(open(tmp_path / "run" / "logs" / "metrics.csv")))
-    steps = sorted({int(r["step"]) for r in rows if r["name"] == "train/loss"})
-    last_epoch = [float(r["value"]) for r in rows if r["name"] == "train/arch_loss" and int(r["step"]) > steps[len(steps) // 2 - 1]]
-    epoch_value = [float(r["value"]) for r in rows if r["name"] == "epoch/arch_loss"][-1]
+    rows = read_metrics(tmp_path / "run" / "logs" / "metrics.csv")
+    steps = sorted({r["step"] for r in rows if "train/loss" in r})
+    last_epoch = [r["train/arch_loss"] for r in rows if "train/arch_loss" in r and r["step"] > steps[len(steps) // 2 - 1]]
+    epoch_value = [r["epoch/arch_loss"] for r in rows if "epoch/arch_loss" in r][-1]
     assert len(last_epoch) == len(steps) // 4  # every other step of the second epoch
     assert epoch_value == pytest.approx(sum(last_epoch) / len(last_epoch), rel=1e-4)
 

@@ -94,9 +94,12 @@ def _accuracy(weight: Tensor, bias: Tensor, x: Tensor, y: Tensor) -> float:
 
 def linear_probe(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, num_classes: int,
                  weight_decays: Sequence[float] = WEIGHT_DECAYS, val_fraction: float = 0.2, max_iter: int = 300,
-                 select_iter: int = 100, seed: int = 0) -> LinearProbeResult:
+                 select_iter: int = 100, seed: int = 0, verbose: bool = False) -> LinearProbeResult:
     """Fit the probe on (train_x, train_y) (labels < 0, unlabelled images, are dropped) and
-    score it on the test set; accuracies in percent."""
+    score it on the test set; accuracies in percent. `verbose`: a progress bar over the fits
+    on a terminal (a minute or more on 50,000 images)."""
+    from nasiam._progress import progress
+
     keep = train_y >= 0
     train_x, train_y = train_x[keep].float(), train_y[keep].long()
     if len(train_x) < 2:
@@ -109,6 +112,7 @@ def linear_probe(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tenso
     train_x, test_x = whiten(train_x), whiten(test_x.float())
     penalties = sorted(set(float(w) for w in weight_decays), reverse=True)
     chosen, val_top1, init = penalties[0], None, None
+    bar = progress(len(penalties) + 1 if len(penalties) > 1 else 1, verbose, "linear probe")
     if len(penalties) > 1:
         order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))
         n_val = max(1, round(val_fraction * len(train_x)))
@@ -117,12 +121,15 @@ def linear_probe(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tenso
             w, b, _, _ = fit_logistic_regression(train_x[fit], train_y[fit], num_classes, penalty, select_iter,
                                                  init=init)
             init = (w, b)
+            bar.update(1)
             score = _accuracy(w, b, train_x[val], train_y[val])
             if val_top1 is None or score > val_top1:
                 chosen, val_top1, best = penalty, score, (w, b)
         init = best
     weight, bias, converged, iterations = fit_logistic_regression(train_x, train_y, num_classes, chosen, max_iter,
                                                                   init=init)
+    bar.update(1)
+    bar.close()
     with torch.no_grad():
         predictions = (test_x @ weight.T + bias).argmax(1)
     test_top1 = float((predictions == test_y.long()).float().mean()) * 100 if len(test_y) else float("nan")

@@ -49,8 +49,10 @@ def _top1(predicted: Tensor, labels: Tensor) -> float:
 
 @torch.no_grad()
 def evaluate_features(bank: Tensor, bank_labels: Tensor, test: Tensor, test_labels: Tensor, num_classes: int,
-                      linear: bool = True, knn_settings=KNN_SETTINGS, seed: int = 0) -> FeatureEvaluation:
-    """Every metric of the end-of-run evaluation from extracted (L2-normalised) features."""
+                      linear: bool = True, knn_settings=KNN_SETTINGS, seed: int = 0,
+                      verbose: bool = False) -> FeatureEvaluation:
+    """Every metric of the end-of-run evaluation from extracted (L2-normalised) features;
+    `verbose`: the linear probe's progress bar on a terminal."""
     start = time.perf_counter()
     labelled = bank_labels >= 0   # unlabelled images (STL-10) have label -1: no vote, no probe
     if not bool(labelled.any()):
@@ -62,7 +64,7 @@ def evaluate_features(bank: Tensor, bank_labels: Tensor, test: Tensor, test_labe
         predictions[knn_name(k)] = predicted
         metrics[f"{knn_name(k)}_top1"] = _top1(predicted, test_labels)
     if linear:
-        probe = linear_probe(bank, bank_labels, test, test_labels, num_classes, seed=seed)
+        probe = linear_probe(bank, bank_labels, test, test_labels, num_classes, seed=seed, verbose=verbose)
         predictions["linear"] = probe.predictions
         metrics.update(linear_top1=probe.test_top1, linear_weight_decay=probe.weight_decay,
                        linear_val_top1=probe.val_top1, linear_converged=probe.converged)

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import torch
 from torch.utils.data import DataLoader, Subset
 
+from nasiam._progress import progress
 from nasiam.backbones import create_backbone
 from nasiam.data import augment_recipe, class_balanced_subset, create_dataset, dataset_info, eval_transform
 from nasiam.data.transforms import view_transform
@@ -45,9 +46,10 @@ def _datasets(setting: dict[str, Any]):
 def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs: int | None = None,
              lr: float | None = None, batch_size: int = 256, num_workers: int = 2, k: int = 200,
              bank_subset: int | None = None, device: str | None = None, out: str | None = None,
-             **options) -> dict[str, Any]:
+             verbose: bool = True, **options) -> dict[str, Any]:
     """Evaluate the backbone of run directory `target` (or "random") with `protocol`
-    ("knn", "linear", "finetune"); writes the result as JSON and returns it."""
+    ("knn", "linear", "finetune"); writes the result as JSON and returns it. `verbose`:
+    progress bars on a terminal."""
     if protocol not in ("knn", "linear", "finetune"):
         raise ValueError(f"unknown protocol {protocol!r}; choose knn, linear or finetune")
     if protocol != "finetune" and (epochs is not None or lr is not None):
@@ -84,11 +86,11 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
             from nasiam.data import random_subset
 
             train = Subset(train, random_subset(len(train), bank_subset, setting["seed"]))
-        bank = extract_features(backbone, loader(train), device)
-        queries = extract_features(backbone, loader(test), device)
+        bank = extract_features(backbone, progress(None, verbose, "train features", loader(train)), device)
+        queries = extract_features(backbone, progress(None, verbose, "test features", loader(test)), device)
         knn = ((k, 0.1),) + tuple(s for s in KNN_SETTINGS if s[0] != k)
         evaluation = evaluate_features(*bank, *queries, num_classes=info.num_classes, linear=protocol == "linear",
-                                       knn_settings=knn, seed=setting["seed"])
+                                       knn_settings=knn, seed=setting["seed"], verbose=verbose)
         metrics = evaluation.metrics
         if protocol == "knn":
             result.update(k=k, top1=metrics[f"knn{k}_top1"], **metrics)

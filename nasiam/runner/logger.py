@@ -1,46 +1,124 @@
-"""Where metrics go: a CSV file always; TensorBoard (through Lightning Fabric's logger) and
-Weights & Biases when asked (`--logger csv,tensorboard,wandb`; W&B offline unless an API key is
-configured, so a run never needs the network); and a progress bar on the console."""
+"""Where metrics go: a CSV file always (`logs/metrics.csv`, wide as Lightning's CSVLogger
+writes it); TensorBoard (through Lightning Fabric's logger) and Weights & Biases when asked
+(`--logger csv,tensorboard,wandb`; W&B offline unless an API key is configured, so a run never
+needs the network); and a progress bar on the console.
+
+TensorBoard and W&B show the same things: the metrics, the search's per-option probabilities
+(`prob/<head>/layer<i>/<choice>/<option>`), the genotype as text, the alpha figures as images,
+and the final evaluation (`eval/*`), which TensorBoard's HParams tab shows beside the run's
+configuration."""
 from __future__ import annotations
 
 import csv
 import os
-import sys
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-__all__ = ["RunLogger", "MetricsCSV", "wandb_mode"]
+from nasiam._progress import progress
+
+__all__ = ["RunLogger", "MetricsCSV", "read_metrics", "wandb_mode", "progress"]
 
 
 class MetricsCSV:
-    """`logs/metrics.csv` in long form (step, name, value), appended as the run goes.
+    """`logs/metrics.csv` in wide form, as Lightning's CSVLogger writes it: a `step` column,
+    then one column per metric (A-Z), one row per step, empty where a metric was not logged
+    at that step. `pandas.read_csv(path)` or `read_metrics(path)` read it back.
 
-    Long form keeps one header whatever metrics appear; appending keeps the history of a
-    resumed run, whose rows past the resumed step (the epoch being redone) are dropped first.
-    Lightning's CSVLogger would delete the earlier rows on resume.
+    What `RunLogger.log` and `RunLogger.log_final` log goes here: `train/*` every
+    `--log_every_n_steps` steps, `epoch/*` at each epoch's last step, and the final
+    evaluation's `eval/*` (kNN, linear probe, RankMe) after the last step. The search's
+    per-option probabilities are in `alphas.csv` (one row per epoch and option), not here.
+
+    Written as the run goes, flushed at every call, so a killed run keeps every row it logged.
+    Calls at the step of the last row, with other metrics, fill in that row. A metric not seen
+    before adds a column: the file is rewritten with the wider header (atomically; Lightning
+    does the same), which happens in the first epoch and at the end. A resumed run keeps the
+    rows before the resumed step (the epoch being redone is logged again); Lightning's
+    CSVLogger would delete them. A run written in the long form of earlier versions
+    (step,name,value) is converted when it is resumed.
     """
 
     def __init__(self, path: Path, resume_step: int | None = None):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.columns: list[str] = ["step"]
+        rows: list[dict[str, str]] = []
         if resume_step is not None and path.exists():
-            with open(path, newline="") as f:
-                kept = [row for row in csv.DictReader(f) if int(row["step"]) < resume_step]
-            with open(path, "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=["step", "name", "value"])
-                writer.writeheader()
-                writer.writerows(kept)
-        elif not path.exists() or resume_step is None:
-            path.write_text("step,name,value\n")
-        self._file = open(path, "a", newline="")
-        self._writer = csv.writer(self._file)
+            header, rows = _read_rows(path)
+            rows = [row for row in rows if int(row["step"]) < resume_step]
+            self.columns = ["step"] + sorted({c for c in header if c != "step"} | {k for r in rows for k in r} - {"step"})
+        self._rewrite(rows)
+        self._last: dict[str, Any] | None = None   # the last row: calls at its step fill it in
+        self._last_offset = 0                      # where it starts in the file
 
-    def log(self, metrics: Mapping[str, float], step: int) -> None:
-        self._writer.writerows([step, name, value] for name, value in metrics.items())
+    def _rewrite(self, rows: list[Mapping[str, Any]]) -> None:
+        from nasiam._io import atomic_write_bytes
+
+        atomic_write_bytes(self.path, b"".join(self._line(r) for r in [dict(zip(self.columns, self.columns)), *rows]))
+        self._file = open(self.path, "ab")
+
+    def _line(self, row: Mapping[str, Any]) -> bytes:
+        import io
+
+        buffer = io.StringIO()
+        csv.writer(buffer).writerow(["" if row.get(c) is None else row[c] for c in self.columns])
+        return buffer.getvalue().encode()
+
+    def log(self, metrics: Mapping[str, Any], step: int) -> None:
+        values = {name: _number(v) for name, v in metrics.items() if v is not None}
+        if not values:
+            return
+        merge = self._last is not None and self._last["step"] == step and not values.keys() & self._last.keys()
+        row = {**self._last, **values} if merge else {"step": step, **values}
+        new = sorted(set(values) - set(self.columns))
+        if new:   # a wider header: the whole file again, this row included
+            _, rows = _read_rows(self.path)
+            if merge:
+                rows = rows[:-1]
+            self.columns = ["step"] + sorted(set(self.columns[1:]) | set(new))
+            self._file.close()
+            self._rewrite([*rows, row])
+            self._last_offset = self._file.tell() - len(self._line(row))
+        else:
+            if merge:
+                self._file.seek(self._last_offset)
+                self._file.truncate()
+            self._last_offset = self._file.tell()
+            self._file.write(self._line(row))
         self._file.flush()  # a killed run keeps every row it logged, so --resume continues the history
+        self._last = row
 
     def close(self) -> None:
         self._file.close()
+
+
+def _number(value: Any) -> Any:
+    if hasattr(value, "item"):   # a tensor or a numpy scalar
+        value = value.item()
+    return int(value) if isinstance(value, bool) else value
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and the rows of a metrics.csv (empty cells left out); the long form
+    (step,name,value) of earlier versions comes back as wide rows."""
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        header = list(reader.fieldnames or ["step"])
+    if header == ["step", "name", "value"]:
+        wide: dict[str, dict[str, str]] = {}
+        for r in rows:
+            wide.setdefault(r["step"], {"step": r["step"]})[r["name"]] = r["value"]
+        rows = list(wide.values())
+        return ["step"] + sorted({k for r in rows for k in r} - {"step"}), rows
+    return header, [{k: v for k, v in r.items() if v not in ("", None)} for r in rows]
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict[str, float]]:
+    """The rows of a run's `logs/metrics.csv` (wide, or the long form of earlier versions):
+    one dict per row, with `step` (int) and the metrics logged at it (floats)."""
+    _, rows = _read_rows(Path(path))
+    return [{k: (int(v) if k == "step" else float(v)) for k, v in r.items()} for r in rows]
 
 
 def wandb_mode(option: str = "auto") -> str:
@@ -76,6 +154,7 @@ class RunLogger:
         self.csv = None
         self.tensorboard = None
         self.wandb_run = None
+        self.config = {k: v for k, v in config.items() if v is not None}   # TensorBoard's hparams, at the end
         if not enabled:
             return
         sinks = set(sinks)
@@ -85,9 +164,10 @@ class RunLogger:
             from lightning_fabric.loggers import TensorBoardLogger
 
             # logs/tensorboard/: `tensorboard --logdir runs` shows every run by its directory name
+            # the hyperparameters go in with the final metrics (`log_final`): the HParams tab
+            # takes its metric columns from the one record that names them
             self.tensorboard = TensorBoardLogger(root_dir=str(run_dir / "logs"), name="tensorboard", version="",
                                                  default_hp_metric=False)
-            self.tensorboard.log_hyperparams({k: v for k, v in config.items() if v is not None})
         if "wandb" in sinks:
             import wandb
 
@@ -105,6 +185,53 @@ class RunLogger:
             self.tensorboard.log_metrics(dict(metrics), step=step)
         if self.wandb_run is not None:
             self.wandb_run.log(dict(metrics), step=step)
+
+    def log_final(self, metrics: Mapping[str, Any], step: int) -> None:
+        """The end-of-run metrics (`eval/knn_top1`, ...; None left out), to every logger at
+        `step`; TensorBoard gets them with the run's configuration as its hparams."""
+        metrics = {k: _number(v) for k, v in metrics.items() if v is not None}
+        if not self.enabled or not metrics:
+            return
+        self.csv.log(metrics, step)
+        if self.tensorboard is not None:   # the scalars and the hparams record, at `step`
+            self.tensorboard.log_hyperparams(self.config, metrics=metrics, step=step)
+        if self.wandb_run is not None:
+            self.wandb_run.log(metrics, step=step)
+
+    def log_view(self, values: Mapping[str, Any], step: int) -> None:
+        """What the dashboards show but metrics.csv leaves to other files (the per-option
+        probabilities of alphas.csv, the genotype of genotype.json): numbers as TensorBoard
+        scalars, text as TensorBoard text, both to W&B."""
+        if self.tensorboard is not None:
+            writer = self.tensorboard.experiment
+            for name, value in values.items():
+                if isinstance(value, str):
+                    writer.add_text(name, value, step)
+                else:
+                    writer.add_scalar(name, _number(value), step)
+        if self.wandb_run is not None:
+            self.wandb_run.log(dict(values), step=step)
+
+    def log_figures(self, figures: Mapping[str, Callable[[], Any]], step: int) -> None:
+        """Matplotlib figures, made by the callables only when TensorBoard or W&B is on, as
+        images: the PNG nasiam writes to disk, decoded once for both."""
+        if self.tensorboard is None and self.wandb_run is None:
+            return
+        import io
+
+        import numpy as np
+        from PIL import Image
+
+        from nasiam.runner.outputs import figure_png
+
+        for name, make in figures.items():
+            image = Image.open(io.BytesIO(figure_png(make()))).convert("RGB")
+            if self.tensorboard is not None:
+                self.tensorboard.experiment.add_image(name, np.asarray(image), step, dataformats="HWC")
+            if self.wandb_run is not None:
+                import wandb
+
+                self.wandb_run.log({name: wandb.Image(image)}, step=step)
 
     def log_wandb(self, payload: Mapping[str, Any], step: int) -> None:
         """Rich objects (images, tables) for W&B only; `payload` values may be callables
@@ -148,11 +275,3 @@ def _wandb_id(run_dir: Path) -> str:
     import hashlib
 
     return hashlib.sha1(str(run_dir.resolve()).encode()).hexdigest()[:16]
-
-
-def progress(total: int, enabled: bool, description: str):
-    from tqdm.auto import tqdm
-
-    # only on a terminal: in logs (CI, nohup) the per-epoch line says it all
-    return tqdm(total=total, disable=not (enabled and sys.stderr.isatty()), desc=description, dynamic_ncols=True,
-                leave=False, mininterval=0.5)

@@ -28,7 +28,7 @@ from nasiam.runner.batches import ResumableBatches, set_loader_pass
 from nasiam.runner.build import build_eval_datasets, canonical_framework, compile_modules, make_loader
 from nasiam.runner.errors import CheckpointError, NonFiniteLossError, RunDirLockedError, RunInterrupted
 from nasiam.runner.lock import RunDirLock
-from nasiam.runner.logger import RunLogger
+from nasiam.runner.logger import RunLogger, progress
 from nasiam.runner.stop import REQUEUE_SIGNAL, StopSignals, requeue_slurm_job
 
 __all__ = ["Run", "forever", "tune_cpu_allocator"]
@@ -552,10 +552,11 @@ class Run:
         the end-of-run evaluation (no collective call: callers decide where the ranks meet)."""
         bank_set, test_set = build_eval_datasets(self.cfg, self.info)
         device = self.fabric.device
-        bank = extract_features(self.model.backbone, make_loader(bank_set, self.cfg, False, False), device,
-                                self.channels_last)
-        test = extract_features(self.model.backbone, make_loader(test_set, self.cfg, False, False), device,
-                                self.channels_last)
+        bank, test = (extract_features(self.model.backbone,
+                                       progress(None, self.verbose, f"{name} features",
+                                                make_loader(dataset, self.cfg, False, False)),
+                                       device, self.channels_last)
+                      for name, dataset in (("train", bank_set), ("test", test_set)))
         self.eval_features = (bank, test)
         return bank, test
 
@@ -579,7 +580,7 @@ class Run:
                          "so the kNN score is low for reasons of the bank, not of the features; raise --knn_subset "
                          "(none: the whole training split) or lower --knn_k")
             evaluation = evaluate_features(bank, bank_labels, test, test_labels, self.info.num_classes,
-                                           linear=linear, seed=self.cfg.seed)
+                                           linear=linear, seed=self.cfg.seed, verbose=self.verbose)
             save_predictions(self.run_dir / "eval" / PREDICTIONS_FILE, evaluation)
             if knn_top1 is None:   # --knn_k at T=0.1: the k=200 setting already computed it
                 knn_top1 = (evaluation.metrics[f"knn{self.cfg.knn_k}_top1"] if (self.cfg.knn_k, 0.1) in KNN_SETTINGS
@@ -588,6 +589,8 @@ class Run:
             metrics = {"knn_top1": knn_top1, **evaluation.metrics,
                        "eval_seconds": round(time.perf_counter() - start, 1)}
             self.rankme = evaluation.metrics["rankme"]
+            # after the last step, to every logger (with --knn_every 0 the only kNN of the run)
+            self.logger.log_final({f"eval/{k.removeprefix('eval_')}": v for k, v in metrics.items()}, self.global_step)
         self.fabric.barrier()
         return metrics
 

@@ -6,7 +6,8 @@
     alphas.csv, alphas.png probability of every option of every choice, per epoch
     config.yaml            the resolved configuration
     summary.json           final metrics, timings, genotypes in one line each
-    logs/metrics.csv       per-step and per-epoch metrics
+    logs/metrics.csv       per-step, per-epoch and final (eval/*) metrics, a column each
+    logs/tensorboard/      the same, the probabilities and alpha figures (--logger tensorboard)
     checkpoints/           last.ckpt and recent epoch=N.ckpt (resume, re-export)
 """
 from __future__ import annotations

@@ -199,14 +199,15 @@ class SearchRun(Run):
             outputs.write_alphas_csv(self.run_dir / "alphas.csv", self.alpha_rows)
             genotypes = self.model.genotypes()
             step = self.global_step
-            self.logger.log_wandb({f"genotype/{slot}": g.describe() for slot, g in genotypes.items()}, step)
-            self.logger.log_wandb({f"prob/{slot}/layer{i}/{choice}/{option}": p
-                                   for slot, layers in probabilities.items() for i, choices in enumerate(layers)
-                                   for choice, options in choices.items() for option, p in options.items()}, step)
-            self.logger.log_wandb({"alphas": lambda: _wandb_image(outputs.alpha_figure(self.alpha_rows)),
-                                   **{f"alphas_heatmap/{slot}": (lambda s=slot: _wandb_image(
-                                       outputs.alpha_heatmap(probabilities[s], f"{s}, epoch {epoch + 1}")))
-                                      for slot in probabilities}}, step)
+            # TensorBoard and W&B alike: the genotype as text, each option's probability, the figures
+            self.logger.log_view({f"genotype/{slot}": g.describe() for slot, g in genotypes.items()}, step)
+            self.logger.log_view({f"prob/{slot}/layer{i}/{choice}/{option}": p
+                                  for slot, layers in probabilities.items() for i, choices in enumerate(layers)
+                                  for choice, options in choices.items() for option, p in options.items()}, step)
+            self.logger.log_figures({"alphas": lambda: outputs.alpha_figure(self.alpha_rows),
+                                     **{f"alphas_heatmap/{slot}": (lambda s=slot: outputs.alpha_heatmap(
+                                         probabilities[s], f"{s}, epoch {epoch + 1}")) for slot in probabilities}},
+                                    step)
 
     # -- the end --------------------------------------------------------------------------
     def _select_by_trials(self) -> None:
@@ -358,16 +359,6 @@ def _ranks_agree(value: Any) -> bool:
     gathered: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(gathered, value)
     return all(g == gathered[0] for g in gathered)
-
-
-def _wandb_image(fig):
-    """A W&B image of a pyplot-free figure, through PNG bytes (wandb's figure path needs pyplot)."""
-    import io
-
-    import wandb
-    from PIL import Image
-
-    return wandb.Image(Image.open(io.BytesIO(outputs.figure_png(fig))))
 
 
 def _genotype_table(genotypes):
