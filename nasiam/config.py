@@ -444,6 +444,32 @@ def _read_recipe(path: str | os.PathLike, cls, _chain: tuple[Path, ...] = ()) ->
     return values
 
 
+# The CPU demo's scale: a 12,000-image subset, 512-wide heads, a 4,096-long MoCo queue. It
+# belongs to the demo's datasets only; a run on any other dataset starts from the method's
+# defaults for these (all of its images, the method's widths and queue) unless an option or a
+# recipe sets them, so that `--dataset imagenet100` never trains silently on 12,000 images.
+DEMO_DATASETS = ("fashion_mnist", "synthetic")
+DEMO_SCALE = ("subset", "proj_hidden_dim", "proj_output_dim", "pred_hidden_dim", "queue_size")
+
+
+def demo_scale_note(config: RunConfig) -> str | None:
+    """The line a run prints first when the demo's scale applies to it, else None."""
+    if config.dataset not in DEMO_DATASETS:
+        return None
+    defaults = {f.name: f.default for f in fields(config) if f.name in DEMO_SCALE}
+    kept = {name: value for name, value in defaults.items() if getattr(config, name) == value}
+    if "subset" not in kept and not any(k.endswith("_dim") for k in kept):
+        return None
+    parts = []
+    if "subset" in kept:
+        parts.append(f"{kept['subset']:,} training images")
+    dims = [f"--{k} {v}" for k, v in kept.items() if k.endswith("_dim")]
+    if dims:
+        parts.append("heads " + ", ".join(dims))
+    return (f"CPU demo scale ({config.dataset}): {'; '.join(parts)}. Other datasets start from the method's "
+            "defaults (all images, its widths); here `--subset none` and `--proj_hidden_dim none` etc. give them.")
+
+
 def load_config(cls, config_path: str | os.PathLike | typing.Sequence[str | os.PathLike] | None = None,
                 overrides: Mapping[str, Any] | None = None, check_environment: bool = True):
     """Build `cls` from its defaults, recipes (one path or several, later ones override earlier
@@ -459,6 +485,9 @@ def load_config(cls, config_path: str | os.PathLike | typing.Sequence[str | os.P
         if name not in known:
             raise ConfigError(f"unknown option --{key}{_suggest(name, list(known))}")
         values[name] = parse_value(name, raw, known[name])
+    if values.get("dataset", cls.dataset) not in DEMO_DATASETS:   # the method's scale, not the demo's
+        for name in DEMO_SCALE:
+            values.setdefault(name, None)
     config = cls(**values)
     validate_config(config)
     if check_environment:   # this machine: its packages, cores, GPUs, memory and cluster environment

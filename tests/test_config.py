@@ -207,3 +207,24 @@ def test_a_sweep_file_that_is_not_one_is_refused_like_a_recipe(tmp_path):
     (tmp_path / "s.yaml").write_bytes(b"[" * 20000)
     with pytest.raises(ConfigError, match="nested too deeply"):
         read_sweep(tmp_path / "s.yaml")
+
+
+def test_a_named_dataset_starts_from_the_methods_scale_not_the_demos():
+    from nasiam.config import DEMO_SCALE, demo_scale_note
+
+    named = load_config(SearchConfig, overrides={"dataset": "cifar10"}, check_environment=False)
+    assert all(getattr(named, name) is None for name in DEMO_SCALE)   # all images, the method's widths and queue
+    assert demo_scale_note(named) is None
+    chosen = load_config(SearchConfig, overrides={"dataset": "cifar10", "subset": "5000", "proj_output_dim": "128"},
+                         check_environment=False)
+    assert (chosen.subset, chosen.proj_output_dim, chosen.proj_hidden_dim) == (5000, 128, None)
+    demo = load_config(SearchConfig, check_environment=False)
+    assert (demo.subset, demo.proj_hidden_dim) == (12000, 512)
+    assert "CPU demo scale" in demo_scale_note(demo) and "12,000 training images" in demo_scale_note(demo)
+
+
+def test_a_recipe_that_names_a_dataset_gets_the_methods_scale_unless_it_sets_one(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("dataset: cifar10\nproj_hidden_dim: 1024\n")
+    config = load_config(SearchConfig, recipe, check_environment=False)
+    assert (config.subset, config.proj_hidden_dim, config.proj_output_dim) == (None, 1024, None)

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 
 from nasiam._io import atomic_write_text
-from nasiam.config import STRUCTURAL_KEYS, ConfigError, RunConfig, config_to_yaml
+from nasiam.config import STRUCTURAL_KEYS, ConfigError, RunConfig, config_to_yaml, demo_scale_note
 from nasiam.eval.knn import KNN_SETTINGS, extract_features, knn_accuracy
 from nasiam.eval.protocol import PREDICTIONS_FILE, evaluate_features, save_predictions
 from nasiam.eval.rankme import rankme
@@ -407,6 +407,9 @@ class Run:
                 self.run_lock = None
 
     def _execute(self) -> dict[str, Any]:
+        note = demo_scale_note(self.cfg)
+        if note:
+            self.say(note)
         self.run_dir, resume_from = self.resolve_run_dir()
         self._resume_rng = None
         try:
