@@ -189,7 +189,10 @@ class SearchConfig(RunConfig):
     selection: str = _opt("argmax", "how the exported genotype is chosen (darts, darts2, gumbel): argmax of the "
                                     "logits, or verify: train each of the --verify_top_k most probable genotypes "
                                     "briefly from the search's weights and keep the highest RankMe (label-free; "
-                                    "measured worse than argmax so far, see benchmarks/RESULTS.md)")
+                                    "measured worse than argmax so far, see benchmarks/RESULTS.md), or probe: "
+                                    "successive halving over those and the default heads from the search's weights, "
+                                    "scored by a linear probe on held-out training images with their labels "
+                                    "(--verify_epochs first, doubling per round; not yet measured)")
     verify_top_k: int = _opt(3, "verify: distinct genotypes shortlisted, most probable first")
     verify_epochs: int = _opt(1, "verify: epochs over the weight half each candidate trains from the shared weights")
     verify_samples: int = _opt(2048, "verify: held-out images whose backbone features RankMe scores")
@@ -509,7 +512,7 @@ def config_choices(cls) -> dict[str, list[str]]:
                "precision": ["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", *PRECISION_ALIASES]}
     if issubclass(cls, SearchConfig):
         choices.update(strategy=["darts", "darts2", "gumbel", "tpe", "random"], mode=["bilevel", "joint"],
-                       space=["mlp", "nasiam"], selection=["argmax", "verify"])
+                       space=["mlp", "nasiam"], selection=["argmax", "verify", "probe"])
     return choices
 
 

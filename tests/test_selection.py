@@ -97,3 +97,37 @@ def test_verification_scores_on_the_architecture_half_whichever_pipeline_makes_t
     held_out, trained = set(data.held_out.indices), set(data.calibration.indices)
     assert len(held_out) == len(trained) == 128 and not held_out & trained
     assert data.held_out.dataset is data.calibration.dataset   # the same un-augmented images
+
+
+def test_the_default_heads_as_a_candidate_of_the_space():
+    from nasiam.frameworks import framework_class
+    from nasiam.runner.selection import default_candidate
+    from nasiam.space import MLPSpace
+
+    model = framework_class("simsiam")(torch.nn.Flatten(), 12, heads="search", proj_hidden_dim=8, proj_output_dim=8,
+                                       pred_hidden_dim=4, space=MLPSpace(widths=(4, 8, 16)))
+    before = [p.detach().clone() for p in model.arch_parameters()]
+    candidate = default_candidate(model, {"projector": 8, "predictor": 4})
+    assert candidate["genotypes"]["projector"].describe().startswith("linear8-batchnorm-relu > ")
+    assert candidate["genotypes"]["predictor"].describe().startswith("linear4-batchnorm-relu > ")
+    assert all(torch.equal(a, b) for a, b in zip(before, model.arch_parameters()))   # the logits are put back
+    assert default_candidate(model, {"projector": 2048, "predictor": 4}) is None      # not in the space
+
+
+def test_probe_selection_halves_the_shortlist_by_held_out_probe_accuracy(tmp_path):
+    cli("search", *TINY, "--selection=probe", "--verify_top_k=2", "--verify_samples=96", f"--out_dir={tmp_path}",
+        "--run_name=p")
+    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
+    selection = summary["selection"]
+    candidates = selection["candidates"]
+    assert selection["method"] == "probe" and any(c["default"] for c in candidates)   # the default heads compete
+    rounds = max(len(c["probe_top1"]) for c in candidates)
+    assert rounds >= 2 and sum(len(c["probe_top1"]) == rounds for c in candidates) == 1   # one left at the end
+    chosen = candidates[selection["chosen_rank"] - 1]
+    assert len(chosen["probe_top1"]) == rounds and summary["genotypes"] == chosen["genotypes"]
+    for r in range(rounds - 1):   # whoever went on scored at least as well as whoever stopped
+        went_on = [c["probe_top1"][r] for c in candidates if len(c["probe_top1"]) > r + 1]
+        stopped = [c["probe_top1"][r] for c in candidates if len(c["probe_top1"]) == r + 1]
+        assert min(went_on) >= max(stopped)
+    assert chosen["epochs"] == sum(2 ** r for r in range(rounds))   # 1, then 2, 4, ... epochs
+    assert selection["epochs"] == sum(c["epochs"] for c in candidates) and selection["pretrain_runs"] > 0

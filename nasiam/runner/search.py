@@ -275,6 +275,44 @@ class SearchRun(Run):
         self._fix_decisions(fabric.broadcast(chosen))
         return record
 
+    def _select_by_probe(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """selection=probe: successive halving over the shortlist (the --verify_top_k most
+        probable genotypes and the default heads), scored by a linear probe on held-out
+        training images with their labels (rank 0 decides, every rank follows)."""
+        from nasiam.runner.selection import default_candidate, joint_candidates, probe_candidates
+
+        cfg, fabric = self.cfg, self.fabric
+        record, chosen = None, None
+        if fabric.is_global_zero:
+            candidates = joint_candidates(self.model, cfg.verify_top_k, meta)
+            default = default_candidate(self.model, {"projector": cfg.proj_hidden_dim, "predictor": cfg.pred_hidden_dim},
+                                        meta)
+            keys = [tuple(g.describe() for g in c["genotypes"].values()) for c in candidates]
+            if default is not None and tuple(g.describe() for g in default["genotypes"].values()) not in keys:
+                candidates.append(default)
+            self.say(f"selecting among {len(candidates)} genotypes by successive halving from the search's weights "
+                     f"({cfg.verify_epochs} epoch(s) first, x2 per round), scored by a linear probe on "
+                     f"{cfg.verify_samples} held-out training images with their labels")
+            best, records = probe_candidates(self, candidates, cfg.verify_epochs, cfg.verify_samples,
+                                             self.info.num_classes, say=self.say)
+            heads = self.model.searchable_heads()
+            chosen = {slot: heads[slot]._decisions_from(g) for slot, g in records[best]["genotypes"].items()}
+            epochs = sum(r["epochs"] for r in records)   # over the weight half
+            weight_share = 1 - cfg.arch_fraction if cfg.mode == "bilevel" else 1.0
+            record = {"method": "probe", "chosen_rank": best + 1, "first_epochs": cfg.verify_epochs,
+                      "samples": cfg.verify_samples, "epochs": epochs,
+                      # images trained on, as a share of one pretraining run of --epochs over all images
+                      "pretrain_runs": round(epochs * weight_share / cfg.epochs, 3),
+                      "seconds": round(sum(r["seconds"] for r in records), 1),
+                      "candidates": [{"rank": i + 1, "probability": round(r["probability"], 8),
+                                      "default": bool(r.get("default")), "probe_top1": r["scores"],
+                                      "epochs": r["epochs"], "seconds": r["seconds"],
+                                      "genotypes": {k: g.describe() for k, g in r["genotypes"].items()}}
+                                     for i, r in enumerate(records)]}
+        record = fabric.broadcast(record)
+        self._fix_decisions(fabric.broadcast(chosen))
+        return record
+
     def finish(self) -> dict[str, Any]:
         cfg, fabric = self.cfg, self.fabric
         framework = canonical_framework(cfg)
@@ -288,6 +326,8 @@ class SearchRun(Run):
             self._select_by_trials()
         elif cfg.selection == "verify":
             selection = self._select_by_verification(meta)
+        elif cfg.selection == "probe":
+            selection = self._select_by_probe(meta)
         genotypes = self.model.genotypes(top_k=cfg.top_k, meta=meta)
         agree = _ranks_agree({slot: g.to_json() for slot, g in genotypes.items()})
         if not agree:
