@@ -18,7 +18,7 @@ import time
 import typing
 from typing import Any, Sequence
 
-from nasiam import __version__
+from nasiam._version import __version__
 from nasiam.config import (
     BOUNDS,
     ConfigError,

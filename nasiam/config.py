@@ -23,13 +23,11 @@ from typing import Any, Mapping
 from nasiam.search.policy import SearchPolicy
 
 __all__ = ["RunConfig", "SearchConfig", "PretrainConfig", "ConfigError", "load_config", "config_to_yaml", "parse_value",
-           "STRUCTURAL_KEYS", "field_types", "config_choices", "PRECISION_ALIASES", "DOWNLOADABLE",
+           "STRUCTURAL_KEYS", "field_types", "config_choices", "PRECISION_ALIASES",
            "require_package", "BOUNDS", "check_bounds", "check_resources", "read_yaml_file"]
 
 # Lightning's short precision names, accepted and stored under their long names.
 PRECISION_ALIASES = {"16": "16-mixed", "bf16": "bf16-mixed", "32": "32-true"}
-# Datasets `--download` fetches with torchvision's own downloaders.
-DOWNLOADABLE = ("fashion_mnist", "cifar10", "cifar100", "stl10")
 MAX_RECIPE_DEPTH = 8  # `base:` chains longer than this are refused
 LOGGERS = ("csv", "tensorboard", "wandb")
 
@@ -549,6 +547,8 @@ def validate_config(config: RunConfig) -> None:
         if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name or len(name.encode()) > 200:
             raise ConfigError(f"--run_name: {name[:80]!r} must be a plain directory name inside --out_dir (no '/', "
                               "not '.' or '..', at most 200 bytes)")
+    from nasiam.data.download import DOWNLOADABLE
+
     if config.download and config.dataset not in DOWNLOADABLE + ("synthetic",):
         raise ConfigError(f"--download fetches {', '.join(DOWNLOADABLE)} (torchvision's downloaders), not "
                           f"{config.dataset}: put its files under --data_root yourself")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from nasiam._registry import Registry
 from nasiam.head.nas_head import NASHead
 from nasiam.space.genotype import Genotype, LayerSpec
 from nasiam.space.nasiam_paper import NASiamSpace
@@ -23,15 +24,13 @@ from nasiam.space.nasiam_paper import NASiamSpace
 __all__ = ["register_preset", "get_preset", "list_presets", "create_head", "nasiam_paper_simsiam", "lightly_heads",
            "solo_learn_heads", "LIBRARY_HEADS"]
 
-_PRESETS: dict[str, Callable[..., Genotype]] = {}
+_PRESETS: Registry[Callable[..., Genotype]] = Registry("preset")
 
 
-def register_preset(name: str):
+def register_preset(name: str, *, overwrite: bool = False):
+    """Decorator: register a function returning a `Genotype` (keyword arguments: its widths)."""
     def _register(fn: Callable[..., Genotype]):
-        if name in _PRESETS:
-            raise ValueError(f"preset {name!r} is already registered")
-        _PRESETS[name] = fn
-        return fn
+        return _PRESETS.register(name, fn, overwrite=overwrite)
 
     return _register
 
@@ -42,8 +41,6 @@ def list_presets() -> list[str]:
 
 def get_preset(name: str, **kwargs) -> Genotype:
     """The genotype of preset `name`; keyword arguments override its widths."""
-    if name not in _PRESETS:
-        raise KeyError(f"unknown preset {name!r}; known: {', '.join(list_presets())}")
     return _PRESETS[name](**kwargs)
 
 

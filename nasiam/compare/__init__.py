@@ -23,6 +23,7 @@ from nasiam.compare.plan import FORBIDDEN_COMMON, Plan, build_plan, search_commo
 from nasiam.compare.report import write_report
 from nasiam.compare.specs import LIBRARY_KINDS, HeadSpec, parse_heads
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, load_config
+from nasiam.rundir import read_genotypes, write_search_genotypes
 
 __all__ = ["compare", "prepare", "parse_heads", "HeadSpec", "parse_seeds"]
 
@@ -113,22 +114,25 @@ def _draw_space(common: dict[str, str], search_options: dict[tuple[str, ...], di
     """The searchable heads random genotypes are drawn from: the first search row's space
     (so the random baseline and the search share one space), else the default space."""
     from nasiam.frameworks import framework_class
-    from nasiam.runner.build import _searchable_heads, framework_kwargs
+    from nasiam.runner.build import framework_kwargs, searchable_heads
 
     options = next(iter(search_options.values()), {})
     cfg = load_config(SearchConfig, None, {**search_common(common), **options})
     dim = _run_feature_dim(cfg)
-    return _searchable_heads(cfg, framework_class(cfg.framework), dim, framework_kwargs(cfg))
+    return searchable_heads(cfg, framework_class(cfg.framework), dim, framework_kwargs(cfg))
 
 
 def _fixed_genotypes(specs: list[HeadSpec], common: dict[str, str], heads_dir: Path) -> None:
     """Write the paper, DirectPred, lightly and solo-learn rows' genotype files at the run's
     dims; check paths."""
     from nasiam.frameworks import framework_class
-    from nasiam.presets import (LIBRARY_HEADS, NASIAM_SIMSIAM_CIFAR10_RESNET18, directpred_predictor,
-                                nasiam_paper_simsiam)
+    from nasiam.presets import (
+        LIBRARY_HEADS,
+        NASIAM_SIMSIAM_CIFAR10_RESNET18,
+        directpred_predictor,
+        nasiam_paper_simsiam,
+    )
     from nasiam.runner.build import canonical_framework, framework_kwargs
-    from nasiam.runner.outputs import read_genotypes, write_search_genotypes
 
     cfg = load_config(PretrainConfig, None, common)
     framework = canonical_framework(cfg)
@@ -194,7 +198,6 @@ def prepare(heads: str | list[str], seeds: str | int | Sequence[int], out: str |
     search_options = _search_options(specs, common)
     _check_manifest(out, common)
     from nasiam.runner.build import canonical_framework
-    from nasiam.runner.outputs import write_search_genotypes
 
     framework = canonical_framework(load_config(PretrainConfig, None, common))
     _fixed_genotypes(specs, common, out / "heads")

@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from nasiam.config import DOWNLOADABLE
 from nasiam.data.readers import DataNotFoundError
 
 __all__ = ["DOWNLOADABLE", "download_dataset", "download_root", "ensure_downloaded"]
+
+DOWNLOADABLE = ("fashion_mnist", "cifar10", "cifar100", "stl10")  # what torchvision's downloaders fetch
 
 
 def download_root(root: str | os.PathLike | None) -> Path:

@@ -7,25 +7,31 @@
 """
 from __future__ import annotations
 
+from nasiam._registry import Registry
 from nasiam.frameworks.base import Encoded, HeadSlot, SSLFramework, check_head_dims
 from nasiam.frameworks.moco import MoCoV2, MoCoV3
 from nasiam.frameworks.simclr import SimCLR
 from nasiam.frameworks.simsiam import SimSiam
 
-FRAMEWORKS: dict[str, type[SSLFramework]] = {
-    "simsiam": SimSiam,
-    "simclr": SimCLR,
-    "mocov2": MoCoV2,
-    "mocov3": MoCoV3,
-}
+FRAMEWORKS: Registry[type[SSLFramework]] = Registry("framework", hint=" (or the alias moco for mocov2)")
 ALIASES = {"moco": "mocov2"}
 
 
+def register_framework(cls: type[SSLFramework] | None = None, *, overwrite: bool = False):
+    """Register an `SSLFramework` subclass under its `name` (a class decorator)."""
+
+    def _register(framework: type[SSLFramework]) -> type[SSLFramework]:
+        return FRAMEWORKS.register(framework.name, framework, overwrite=overwrite)
+
+    return _register if cls is None else _register(cls)
+
+
+for _cls in (SimSiam, SimCLR, MoCoV2, MoCoV3):
+    register_framework(_cls)
+
+
 def framework_class(name: str) -> type[SSLFramework]:
-    key = ALIASES.get(name, name)
-    if key not in FRAMEWORKS:
-        raise KeyError(f"unknown framework {name!r}; choose one of {', '.join(list(FRAMEWORKS) + list(ALIASES))}")
-    return FRAMEWORKS[key]
+    return FRAMEWORKS[ALIASES.get(name, name)]
 
 
 def create_framework(name: str, backbone, feature_dim: int, **kwargs) -> SSLFramework:
@@ -34,4 +40,4 @@ def create_framework(name: str, backbone, feature_dim: int, **kwargs) -> SSLFram
 
 
 __all__ = ["SSLFramework", "HeadSlot", "Encoded", "SimSiam", "SimCLR", "MoCoV2", "MoCoV3", "FRAMEWORKS",
-           "create_framework", "framework_class", "check_head_dims"]
+           "create_framework", "framework_class", "register_framework", "check_head_dims"]

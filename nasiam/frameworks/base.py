@@ -19,6 +19,7 @@ from torch import Tensor
 
 from nasiam.head import NASHead, SearchableHead
 from nasiam.presets import get_preset
+from nasiam.search.architect import Encoded  # the search's model protocol, which frameworks implement
 from nasiam.space.genotype import Genotype
 from nasiam.space.spaces import SearchSpace
 
@@ -42,15 +43,6 @@ class HeadSlot:
     output_norm: str = "none"      # the fixed output layer of a searched head
     output_bias: bool | None = None
     num_layers: int = 1            # searchable layers before the output layer, by default
-
-
-@dataclass
-class Encoded:
-    """Backbone features of each view: `online` with gradients (unless computed under
-    no_grad), `target` from the momentum backbone (always without)."""
-
-    online: list[Tensor]
-    target: list[Tensor] | None = None
 
 
 class SSLFramework(nn.Module, ABC):

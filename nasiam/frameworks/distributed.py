@@ -10,17 +10,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-
-def is_distributed() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
-def rank() -> int:
-    return dist.get_rank() if is_distributed() else 0
-
-
-def world_size() -> int:
-    return dist.get_world_size() if is_distributed() else 1
+from nasiam._distributed import is_distributed, rank, world_size  # noqa: F401 (re-exported)
 
 
 class _GatherWithGrad(torch.autograd.Function):

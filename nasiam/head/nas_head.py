@@ -19,13 +19,11 @@ import torch.nn as nn
 from torch import Tensor
 
 from nasiam._io import atomic_write_bytes
+from nasiam.head.hub import GENOTYPE_FILE, HUB_PREFIX, WEIGHTS_FILE, download_head, push_heads_to_hub
 from nasiam.space.genotype import Genotype, GenotypeError
 from nasiam.space.spaces import build_layer
 
 __all__ = ["NASHead", "GENOTYPE_FILE", "WEIGHTS_FILE"]
-
-GENOTYPE_FILE = "genotype.json"
-WEIGHTS_FILE = "head.safetensors"
 
 
 class NASHead(nn.Sequential):
@@ -127,8 +125,6 @@ class NASHead(nn.Sequential):
         """Upload this head to the Hugging Face Hub repo `repo_id` ('user/name'): the files of
         `save_pretrained`, a config.json and a model card, in one commit. Returns the commit info
         (`.commit_url`). A run's projector and predictor: `nasiam.hub.push_run_to_hub`."""
-        from nasiam.hub import push_heads_to_hub  # huggingface_hub only when asked for
-
         return push_heads_to_hub(self, repo_id, private=private, revision=revision, commit_message=commit_message,
                                  token=token, create_pr=create_pr)
 
@@ -147,9 +143,7 @@ class NASHead(nn.Sequential):
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        if isinstance(directory, str) and directory.startswith("hf-hub:"):  # nasiam.hub.HUB_PREFIX
-            from nasiam.hub import download_head
-
+        if isinstance(directory, str) and directory.startswith(HUB_PREFIX):
             directory = download_head(directory, subfolder=subfolder, revision=revision, token=token,
                                       cache_dir=cache_dir)
         elif revision is not None or token is not None or cache_dir is not None:

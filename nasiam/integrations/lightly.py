@@ -24,6 +24,7 @@ from typing import Mapping
 import torch.nn as nn
 
 from nasiam.integrations.plain import fit_head, slot_dims, swap_heads
+from nasiam.rundir import load_heads, read_genotypes
 
 __all__ = ["LIGHTLY_SLOTS", "replace_heads", "load_head_sources"]
 
@@ -38,11 +39,7 @@ def load_head_sources(source: str | os.PathLike | Mapping[str, nn.Module]) -> tu
         return dict(source), True
     path = Path(source)
     if (path / "heads").is_dir():
-        from nasiam.runner.artifacts import load_heads
-
         return dict(load_heads(path)), True
-    from nasiam.runner.outputs import read_genotypes
-
     _, genotypes = read_genotypes(path)
     return dict(genotypes), False
 

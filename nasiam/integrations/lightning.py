@@ -63,8 +63,10 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from nasiam._compat import ddp_ignore
 from nasiam.head import NASHead, SearchableHead
 from nasiam.integrations.lightly import LIGHTLY_SLOTS
+from nasiam.rundir import write_search_genotypes
 from nasiam.search.architect import ArchitectureOptimizer, requires_grad
 from nasiam.search.decisions import NOISE_QUANTILE
 from nasiam.search.policy import SearchPolicy
@@ -274,13 +276,8 @@ class NASSearchCallback(*_callback_bases()):
         # reduction: the ArchitectureOptimizer averages their gradients itself, which it must
         # for the bilevel step (taken outside DDP's forward and backward); reducing them in DDP
         # as well would only repeat that all-reduce, as in nasiam's runner.
-        from torch.nn.parallel import DistributedDataParallel
-
         arch = {id(p) for h in self.heads.values() for p in h.arch_parameters()}
-        names = [n for n, p in pl_module.named_parameters() if id(p) in arch]
-        ignored = list(getattr(pl_module, "_ddp_params_and_buffers_to_ignore", []))
-        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
-            pl_module, ignored + [n for n in names if n not in ignored])
+        ddp_ignore(pl_module, [n for n, p in pl_module.named_parameters() if id(p) in arch])
 
     def on_fit_start(self, trainer, pl_module) -> None:
         # Created here, after the strategy moved the module to its device: Adam's state then
@@ -458,8 +455,6 @@ class NASSearchCallback(*_callback_bases()):
 
         BatchNorm statistics are the supernet's; `nasiam.head.recalibrate_batchnorm` re-estimates
         them for the exported architecture when eval-mode outputs matter."""
-        from nasiam.runner.outputs import write_search_genotypes
-
         genotypes = self.genotypes()
         heads = {slot: self.heads[slot].export(g) for slot, g in genotypes.items()}
         if directory is not None:

@@ -11,20 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator
 
+from nasiam._compat import fabric_loader_passes, set_fabric_loader_passes
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.errors import CheckpointError
-
-
-def loader_pass(loader) -> int | None:
-    """How many passes Fabric's loader wrapper has started: it gives its DistributedSampler that
-    number as the epoch (None for a plain DataLoader, whose shuffle the global RNG decides)."""
-    count = getattr(loader, "_num_iter_calls", None)
-    return count if isinstance(count, int) else None
-
-
-def set_loader_pass(loader, count: int) -> None:
-    if loader_pass(loader) is not None:
-        loader._num_iter_calls = count
 
 
 class ResumableBatches:
@@ -42,7 +31,7 @@ class ResumableBatches:
 
     def _start_pass(self) -> None:
         self._pass_rng = ckpt.rng_state()  # before iter(): the pass's shuffle is drawn there
-        self._pass_index = loader_pass(self.loader)  # ... or there, under DDP (the sampler's epoch)
+        self._pass_index = fabric_loader_passes(self.loader)  # ... or there, under DDP (the sampler's epoch)
         self._iterator = iter(self.loader)
         self.consumed = 0
 
@@ -50,7 +39,7 @@ class ResumableBatches:
         now = ckpt.rng_state()
         ckpt.set_rng_state(position["rng"])
         if position.get("pass") is not None:
-            set_loader_pass(self.loader, int(position["pass"]))
+            set_fabric_loader_passes(self.loader, int(position["pass"]))
         self._start_pass()
         for _ in range(int(position["consumed"])):
             try:

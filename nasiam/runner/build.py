@@ -30,7 +30,7 @@ from nasiam.space import MLPSpace, NASiamSpace
 
 __all__ = ["canonical_framework", "data_info", "framework_kwargs", "build_backbone", "build_search_model",
            "TrainData", "build_train_data", "build_eval_datasets", "check_eval_datasets", "make_loader", "backbone_record",
-           "recalibrate_exported", "training_device", "resolve_data_device", "DATA_DEVICES", "compile_modules"]
+           "recalibrate_exported", "searchable_heads", "training_device", "resolve_data_device", "DATA_DEVICES", "compile_modules"]
 
 
 def canonical_framework(cfg: RunConfig) -> str:
@@ -70,7 +70,9 @@ def backbone_record(cfg: RunConfig, info: DatasetInfo, backbone: nn.Module) -> d
             "in_chans": info.channels, "feature_dim": feature_dim(backbone)}
 
 
-def _searchable_heads(cfg: SearchConfig, cls: type[SSLFramework], in_dim: int, dims: dict) -> dict[str, nn.Module]:
+def searchable_heads(cfg: SearchConfig, cls: type[SSLFramework], in_dim: int, dims: dict) -> dict[str, nn.Module]:
+    """A `SearchableHead` per slot of `cls` for `cfg`'s space, widths and layers (what
+    `build_search_model` puts on the backbone; `nasiam compare` draws random heads from them)."""
     slots = cls.head_slots(in_dim, **{k: v for k, v in dims.items() if k in
                                       ("proj_hidden_dim", "proj_output_dim", "pred_hidden_dim", "proj_layers")})
     heads = {}
@@ -97,7 +99,7 @@ def build_search_model(cfg: SearchConfig, info: DatasetInfo) -> SSLFramework:
     backbone = build_backbone(cfg, info)
     dim = feature_dim(backbone)
     kwargs = framework_kwargs(cfg)
-    return cls(backbone, dim, heads=_searchable_heads(cfg, cls, dim, kwargs), **kwargs)
+    return cls(backbone, dim, heads=searchable_heads(cfg, cls, dim, kwargs), **kwargs)
 
 
 def compile_modules(model: SSLFramework) -> list[str]:

@@ -1,52 +1,13 @@
-"""Errors a run can end with; each maps to a distinct exit code in the CLI."""
-from __future__ import annotations
+"""The errors a run can end with, defined in `nasiam.errors` (below every layer that raises them)."""
+from nasiam.errors import (
+    CheckpointError,
+    CollapseError,
+    NonFiniteLossError,
+    RemoteError,
+    RunDirLockedError,
+    RunError,
+    RunInterrupted,
+)
 
-
-class RunError(RuntimeError):
-    exit_code = 1
-
-
-class CheckpointError(RunError):
-    """A checkpoint is missing, corrupt, foreign, or from an incompatible configuration."""
-
-    exit_code = 2
-
-
-class NonFiniteLossError(RunError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
-
-    exit_code = 4
-
-    def __init__(self, message: str, epoch: int, step: int):
-        super().__init__(message)
-        self.epoch, self.step = epoch, step
-
-
-class CollapseError(RunError):
-    """The searched heads' embeddings collapsed; the genotype is refused."""
-
-    exit_code = 3
-
-
-class RunDirLockedError(RunError):
-    """Another live process owns the run directory (see nasiam.runner.lock)."""
-
-    exit_code = 2
-
-
-class RunInterrupted(RunError):
-    """SIGINT, SIGTERM or SIGUSR1 stopped the run at a step boundary, after a resumable
-    checkpoint; the exit code is the shell's for that signal (128 + its number: 130, 143, 138)."""
-
-    def __init__(self, message: str, signum: int):
-        super().__init__(message)
-        self.signum = signum
-        self.exit_code = 128 + signum
-
-
-class RemoteError(RunError):
-    """A remote service (a W&B server, the Hugging Face Hub) could not be reached, or refused
-    the credentials or the request; the message says which and what to do. Nothing local was
-    changed, so it is an input problem (2), as a missing local file would be."""
-
-    exit_code = 2
+__all__ = ["RunError", "CheckpointError", "NonFiniteLossError", "CollapseError", "RunDirLockedError", "RunInterrupted",
+           "RemoteError"]

@@ -18,13 +18,14 @@ from typing import Any, ClassVar
 import torch
 import torch.nn as nn
 
+from nasiam._compat import ddp_ignore, set_fabric_loader_passes
 from nasiam._io import atomic_write_text
 from nasiam.config import STRUCTURAL_KEYS, ConfigError, RunConfig, config_to_yaml, demo_scale_note
 from nasiam.eval.knn import KNN_SETTINGS, extract_features, knn_accuracy
 from nasiam.eval.protocol import PREDICTIONS_FILE, evaluate_features, save_predictions
 from nasiam.eval.rankme import rankme
 from nasiam.runner import checkpoint as ckpt
-from nasiam.runner.batches import ResumableBatches, set_loader_pass
+from nasiam.runner.batches import ResumableBatches
 from nasiam.runner.build import build_eval_datasets, canonical_framework, compile_modules, make_loader
 from nasiam.runner.errors import CheckpointError, NonFiniteLossError, RunDirLockedError, RunInterrupted
 from nasiam.runner.lock import RunDirLock
@@ -385,7 +386,7 @@ class Run:
         """The shuffle of a DistributedSampler follows the epoch, also after a resume. Fabric's
         loader sets the sampler's epoch itself from how often it was iterated, a count that
         starts at 0 in a resumed process: it is set here too."""
-        set_loader_pass(loader, epoch)
+        set_fabric_loader_passes(loader, epoch)
         sampler = getattr(loader, "sampler", None)
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
@@ -429,9 +430,7 @@ class Run:
             self.say(f"torch.compile: {', '.join(compiled)} (each compiles at its first call; the first steps are slow)")
         ignored = self.ddp_ignored()
         if ignored and self.fabric.world_size > 1:
-            from torch.nn.parallel import DistributedDataParallel
-
-            DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(self.model, ignored)
+            ddp_ignore(self.model, ignored)
         self.fabric_model = self.fabric.setup_module(self.model)  # DDP syncs rank 0's weights here
         self.setup_optimizers()
         # From here on the data order, the augmentations and the sampled paths depend on the seed

@@ -15,50 +15,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any, Mapping
 
 from nasiam._io import atomic_write_bytes, atomic_write_text
-from nasiam.space.genotype import MAX_FILE_BYTES, Genotype, GenotypeError
-
-SEARCH_FORMAT = "nasiam.search"
-
-
-def write_search_genotypes(path: Path, framework: str, genotypes: Mapping[str, Genotype]) -> None:
-    data = {"format": SEARCH_FORMAT, "schema_version": 1, "framework": framework,
-            "heads": {slot: g.to_dict() for slot, g in genotypes.items()}}
-    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
-
-
-def read_genotypes(path: str | os.PathLike) -> tuple[str | None, dict[str, Genotype]]:
-    """A run's genotype.json ({slot: Genotype}) or a single head's genotype file; validated."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "genotype.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"no genotype file at {path}")
-    if path.stat().st_size > MAX_FILE_BYTES * 8:
-        raise GenotypeError(f"{path}: too large to be a genotype file")
-    try:
-        data = json.loads(path.read_bytes())
-    except (UnicodeDecodeError, RecursionError, ValueError) as e:   # ValueError: also a 5,000-digit integer
-        raise GenotypeError(f"{path}: not a valid genotype file ({type(e).__name__}: "
-                            f"{str(e).splitlines()[0][:120] if str(e) else ''})") from None
-    if isinstance(data, dict) and data.get("format") == SEARCH_FORMAT:
-        heads = data.get("heads")
-        if not isinstance(heads, dict) or not heads or len(heads) > 8:
-            raise GenotypeError(f"{path}: 'heads' must map slot names to genotypes")
-        out = {}
-        for slot, g in heads.items():
-            try:
-                out[str(slot)] = Genotype.from_dict(g)
-            except GenotypeError as e:
-                raise GenotypeError(f"{path}: heads.{slot}.{e}") from None
-        framework = data.get("framework")
-        return (framework if isinstance(framework, str) else None), out
-    g = Genotype.load(path)
-    return None, {str(g.meta.get("slot", "projector")): g}
+from nasiam.rundir import SEARCH_FORMAT, read_genotypes, write_search_genotypes  # noqa: F401 (their old home)
 
 
 def alpha_rows(epoch: int, probabilities: Mapping[str, list[dict[str, dict[Any, float]]]]) -> list[dict[str, Any]]:

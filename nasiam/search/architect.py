@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
@@ -40,13 +41,23 @@ import torch.distributed as dist
 import torch.nn as nn
 from torch import Tensor
 
-from nasiam.frameworks.base import Encoded
-from nasiam.frameworks.distributed import is_distributed
+from nasiam._distributed import is_distributed
 from nasiam.search.decisions import decision_report
 from nasiam.search.policy import SearchPolicy
 from nasiam.search.regularizers import beta_decay
 
-__all__ = ["Architect", "ArchitectureOptimizer", "requires_grad"]
+__all__ = ["Architect", "ArchitectureOptimizer", "Encoded", "requires_grad"]
+
+
+@dataclass
+class Encoded:
+    """Backbone features of each view: `online` with gradients (unless computed under
+    no_grad), `target` from the momentum backbone (always without). What `encode(views)`
+    returns and `head_loss` reads in the model protocol `Architect` drives (every
+    `SSLFramework`; nasiam.frameworks re-exports it)."""
+
+    online: list[Tensor]
+    target: list[Tensor] | None = None
 
 
 @contextlib.contextmanager

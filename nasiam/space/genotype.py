@@ -21,7 +21,8 @@ from typing import Any, Mapping, Sequence
 from nasiam._io import atomic_write_text
 from nasiam.space import registry
 
-__all__ = ["GenotypeError", "LayerSpec", "Genotype", "LAYER_OPS", "MAX_WIDTH", "MAX_LAYERS", "MAX_PARAMETERS"]
+__all__ = ["GenotypeError", "LayerSpec", "Genotype", "LAYER_OPS", "MAX_WIDTH", "MAX_LAYERS", "MAX_PARAMETERS",
+           "space_from_dict"]
 
 SCHEMA_VERSION = 1
 FORMAT = "nasiam.genotype"
@@ -207,6 +208,16 @@ def _check_decisions(decisions: Any, where: str = "decisions") -> tuple:
     return tuple(decisions)
 
 
+def space_from_dict(d: Mapping) -> Any:
+    """The `SearchSpace` a genotype's `space` record describes, from the registered spaces
+    (`nasiam.space.registry.SPACES`); GenotypeError naming the field if there is none."""
+    if not isinstance(d, Mapping) or not isinstance(d.get("name"), str):
+        raise GenotypeError("space: expected an object with a 'name'")
+    if d["name"] not in registry.SPACES:
+        raise GenotypeError(f"space.name: unknown search space {d['name']!r}; known: {', '.join(registry.SPACES)}")
+    return registry.SPACES[d["name"]].from_dict(d)
+
+
 @dataclass(frozen=True)
 class Genotype:
     """A head architecture: an ordered chain of `LayerSpec`s plus provenance.
@@ -376,8 +387,6 @@ class Genotype:
             raise _fail("space", "expected an object")
         g = cls(layers=specs, in_dim=d.get("in_dim"), space=space, decisions=d.get("decisions"), meta=meta)
         if space is not None:
-            from nasiam.space.spaces import space_from_dict  # spaces build on this module
-
             space_from_dict(space).check_genotype(g)  # raises GenotypeError naming the field
         return g
 

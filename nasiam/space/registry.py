@@ -1,6 +1,7 @@
-"""Registries of the element-wise choices a head layer can make: activations and norms.
+"""Registries of the space: the element-wise choices a head layer can make (activations and
+norms) and the search spaces themselves (`SPACES`, filled by `nasiam.space.register_space`).
 
-Both registries map a name (the string stored in genotype JSON) to a factory. Names are the
+The element registries map a name (the string stored in genotype JSON) to a factory. Names are the
 only thing a genotype file can refer to, so loading a file can never reach anything that was
 not registered here in code.
 
@@ -15,11 +16,12 @@ Users extend the space with a function call or a decorator::
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch.nn as nn
+
+from nasiam._registry import Registry
 
 __all__ = [
     "ActivationEntry",
@@ -32,9 +34,11 @@ __all__ = [
     "list_norms",
     "get_norm",
     "get_activation",
+    "SPACES",
 ]
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+_NAME_RULE = (r"[a-z][a-z0-9_]{0,47}", "use lower-case letters, digits and '_' (at most 48 characters, "
+              "starting with a letter)")
 
 
 @dataclass(frozen=True)
@@ -59,18 +63,13 @@ class NormEntry:
     per_channel: bool
 
 
-_ACTIVATIONS: dict[str, ActivationEntry] = {}
-_NORMS: dict[str, NormEntry] = {}
-
-
-def _check_name(name: str, registry: dict, kind: str, overwrite: bool) -> None:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError(
-            f"{kind} name {name!r} is invalid: use lower-case letters, digits and '_' "
-            "(at most 48 characters, starting with a letter)"
-        )
-    if name in registry and not overwrite:
-        raise ValueError(f"{kind} {name!r} is already registered; pass overwrite=True to replace it")
+_ACTIVATIONS: Registry[ActivationEntry] = Registry(
+    "activation", hint=" (register new ones with nasiam.space.register_activation)", name_rule=_NAME_RULE)
+_NORMS: Registry[NormEntry] = Registry(
+    "norm", hint=" (register new ones with nasiam.space.register_norm)", name_rule=_NAME_RULE)
+# name -> SearchSpace subclass; below the spaces so that a genotype file's space record can be
+# checked (nasiam.space.genotype) without importing them
+SPACES: Registry[Any] = Registry("search space")
 
 
 def register_activation(name: str, factory: Callable[[], nn.Module] | None = None, *, overwrite: bool = False):
@@ -82,7 +81,7 @@ def register_activation(name: str, factory: Callable[[], nn.Module] | None = Non
     """
 
     def _register(fn: Callable[[], nn.Module]):
-        _check_name(name, _ACTIVATIONS, "activation", overwrite)
+        _ACTIVATIONS.check(name, overwrite=overwrite)
         probe = fn()
         if not isinstance(probe, nn.Module):
             raise TypeError(f"activation factory for {name!r} must return an nn.Module, got {type(probe).__name__}")
@@ -91,7 +90,7 @@ def register_activation(name: str, factory: Callable[[], nn.Module] | None = Non
         if getattr(probe, "inplace", False):
             raise ValueError(f"activation {name!r} works in place; the supernet feeds one tensor to every candidate, "
                              "so register the out-of-place version (inplace=False)")
-        _ACTIVATIONS[name] = ActivationEntry(name, fn)
+        _ACTIVATIONS.register(name, ActivationEntry(name, fn), overwrite=overwrite)
         return fn
 
     return _register if factory is None else _register(factory)
@@ -102,21 +101,13 @@ def register_norm(name: str, factory: Callable[[int], nn.Module] | None = None, 
     """Register a norm under `name`; `factory(width)` builds it. See `NormEntry` for `per_channel`."""
 
     def _register(fn: Callable[[int], nn.Module]):
-        _check_name(name, _NORMS, "norm", overwrite)
-        _NORMS[name] = NormEntry(name, fn, per_channel)
+        _NORMS.register(name, NormEntry(name, fn, per_channel), overwrite=overwrite)
         return fn
 
     return _register if factory is None else _register(factory)
 
 
-def _unknown(kind: str, name: object, known: dict) -> KeyError:
-    return KeyError(f"unknown {kind} {name!r}; known: {', '.join(sorted(known))} "
-                    f"(register new ones with nasiam.space.register_{kind})")
-
-
 def get_activation(name: str) -> ActivationEntry:
-    if name not in _ACTIVATIONS:
-        raise _unknown("activation", name, _ACTIVATIONS)
     return _ACTIVATIONS[name]
 
 
@@ -125,8 +116,6 @@ def create_activation(name: str) -> nn.Module:
 
 
 def get_norm(name: str) -> NormEntry:
-    if name not in _NORMS:
-        raise _unknown("norm", name, _NORMS)
     return _NORMS[name]
 
 

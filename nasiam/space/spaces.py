@@ -1,5 +1,6 @@
-"""The `SearchSpace` interface, the layer classes every space builds on, and the registry
-that maps a space's name in genotype JSON back to its class."""
+"""The `SearchSpace` interface, the layer classes every space builds on, and the functions of
+the registry (`nasiam.space.registry.SPACES`) that maps a space's name in genotype JSON back to
+its class."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -10,7 +11,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from nasiam.space import registry
-from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
+from nasiam.space.genotype import Genotype, LayerSpec, space_from_dict
 
 __all__ = ["SearchSpace", "SearchableLayer", "FixedLayer", "ExportedLayer", "register_space", "space_from_dict",
            "create_space", "list_spaces", "build_layer"]
@@ -121,27 +122,19 @@ class SearchSpace(ABC):
         """Raise `GenotypeError` naming the field if `genotype` could not come from this space."""
 
 
-_SPACES: dict[str, type[SearchSpace]] = {}
+def register_space(cls: type[SearchSpace] | None = None, *, overwrite: bool = False):
+    """Register a `SearchSpace` subclass under its `name` (a class decorator, also as
+    `@register_space(overwrite=True)`)."""
 
+    def _register(space: type[SearchSpace]) -> type[SearchSpace]:
+        return registry.SPACES.register(space.name, space, overwrite=overwrite)
 
-def register_space(cls: type[SearchSpace]) -> type[SearchSpace]:
-    _SPACES[cls.name] = cls
-    return cls
+    return _register if cls is None else _register(cls)
 
 
 def list_spaces() -> list[str]:
-    return list(_SPACES)
+    return list(registry.SPACES)
 
 
 def create_space(name: str, **kwargs) -> SearchSpace:
-    if name not in _SPACES:
-        raise KeyError(f"unknown search space {name!r}; known: {', '.join(_SPACES)}")
-    return _SPACES[name](**kwargs)
-
-
-def space_from_dict(d: Mapping) -> SearchSpace:
-    if not isinstance(d, Mapping) or not isinstance(d.get("name"), str):
-        raise GenotypeError("space: expected an object with a 'name'")
-    if d["name"] not in _SPACES:
-        raise GenotypeError(f"space.name: unknown search space {d['name']!r}; known: {', '.join(_SPACES)}")
-    return _SPACES[d["name"]].from_dict(d)
+    return registry.SPACES[name](**kwargs)

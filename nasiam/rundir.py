@@ -1,0 +1,102 @@
+"""Reading (and writing) what a run leaves in its run directory, without the runner or timm:
+the searched genotypes, the exported heads, the backbone record and the configuration. Used
+by the runner, `nasiam.hub`, the integrations and `nasiam.compare`::
+
+    RUN_DIR/genotype.json        every searched head's genotype (format nasiam.search)
+    RUN_DIR/heads/<slot>/        each exported head (NASHead.save_pretrained)
+    RUN_DIR/backbone.json        how to rebuild the backbone (rebuilding it: nasiam.runner.artifacts)
+    RUN_DIR/config.yaml          the resolved configuration
+
+Files are JSON, YAML and safetensors only, validated before anything is built from them.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from nasiam._io import atomic_write_text
+from nasiam.errors import CheckpointError
+from nasiam.head import NASHead
+from nasiam.space.genotype import MAX_FILE_BYTES, Genotype, GenotypeError
+
+__all__ = ["SEARCH_FORMAT", "read_genotypes", "write_search_genotypes", "load_heads", "read_backbone_record",
+           "run_config_dict"]
+
+SEARCH_FORMAT = "nasiam.search"
+
+
+def write_search_genotypes(path: Path, framework: str, genotypes: Mapping[str, Genotype]) -> None:
+    data = {"format": SEARCH_FORMAT, "schema_version": 1, "framework": framework,
+            "heads": {slot: g.to_dict() for slot, g in genotypes.items()}}
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def read_genotypes(path: str | os.PathLike) -> tuple[str | None, dict[str, Genotype]]:
+    """A run's genotype.json ({slot: Genotype}) or a single head's genotype file; validated."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "genotype.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no genotype file at {path}")
+    if path.stat().st_size > MAX_FILE_BYTES * 8:
+        raise GenotypeError(f"{path}: too large to be a genotype file")
+    try:
+        data = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, RecursionError, ValueError) as e:   # ValueError: also a 5,000-digit integer
+        raise GenotypeError(f"{path}: not a valid genotype file ({type(e).__name__}: "
+                            f"{str(e).splitlines()[0][:120] if str(e) else ''})") from None
+    if isinstance(data, dict) and data.get("format") == SEARCH_FORMAT:
+        heads = data.get("heads")
+        if not isinstance(heads, dict) or not heads or len(heads) > 8:
+            raise GenotypeError(f"{path}: 'heads' must map slot names to genotypes")
+        out = {}
+        for slot, g in heads.items():
+            try:
+                out[str(slot)] = Genotype.from_dict(g)
+            except GenotypeError as e:
+                raise GenotypeError(f"{path}: heads.{slot}.{e}") from None
+        framework = data.get("framework")
+        return (framework if isinstance(framework, str) else None), out
+    g = Genotype.load(path)
+    return None, {str(g.meta.get("slot", "projector")): g}
+
+
+def read_backbone_record(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / "backbone.json"
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} has no backbone.json: not a finished nasiam search or pretrain run")
+    if path.stat().st_size > 64 * 1024:
+        raise CheckpointError(f"{path} is too large to be a backbone record")
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+    expected = {"format": str, "name": str, "cifar_stem": bool, "in_chans": int, "feature_dim": int}
+    if not isinstance(record, dict) or record.get("format") != "nasiam.backbone" or any(
+            not isinstance(record.get(k), t) for k, t in expected.items()):
+        raise CheckpointError(f"{path}: not a nasiam backbone record (fields {', '.join(expected)})")
+    return record
+
+
+def load_heads(run_dir: str | Path) -> dict[str, NASHead]:
+    heads_dir = Path(run_dir) / "heads"
+    if not heads_dir.is_dir():
+        raise CheckpointError(f"{run_dir} has no heads/ folder: not a finished nasiam search or pretrain run")
+    heads = {p.name: NASHead.from_pretrained(p) for p in sorted(heads_dir.iterdir()) if p.is_dir()}
+    if not heads:
+        raise CheckpointError(f"{heads_dir} holds no saved head")
+    return heads
+
+
+def run_config_dict(run_dir: str | Path) -> dict[str, Any]:
+    import yaml
+
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} has no config.yaml: not a nasiam run directory")
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: not a run configuration")
+    return data
