@@ -174,6 +174,16 @@ def test_paired_difference_against_a_hand_computed_example():
     assert paired_difference({0: 1.0}, {1: 1.0}) is None
 
 
+def test_a_tie_is_not_a_win():
+    """`wins` and "better on k/n" count the seeds where the head is strictly better."""
+    d = paired_difference({0: 70.0, 1: 72.0, 2: 69.0, 3: 70.5}, {0: 70.0, 1: 71.0, 2: 70.0, 3: 70.5})
+    assert d.wins == 1 and d.share_better == pytest.approx(1 / 4) and "better on 1/4" in d.describe()
+    same = paired_difference({0: 70.0, 1: 71.0}, {0: 70.0, 1: 71.0})  # every seed tied
+    assert same.wins == 0 and same.share_better == 0.0 and same.t == 0.0 and not same.significant
+    assert "better on 0/2" in same.describe()
+    assert paired_difference({0: 70.0}, {0: 70.0}).wins == 0  # one seed, no interval: still no win
+
+
 def test_t_quantiles_and_spearman():
     scipy = pytest.importorskip("scipy.stats", reason="scipy checks the tabulated quantiles when installed")
     for df in (1, 2, 4, 10, 30, 31, 60, 200):
