@@ -315,6 +315,7 @@ def test_solo_learn_adapter_requires_nas_heads():
                                                  pred_hidden_dim=8))
 
 
+@pytest.mark.slow
 def test_the_solo_learn_launcher_runs_a_script_of_an_uninstalled_checkout_from_anywhere(tmp_path):
     """`python -m nasiam.integrations.solo_learn /path/main_pretrain.py` from another folder finds
     the checkout's `solo` package as `python /path/main_pretrain.py` would (a stand-in checkout:

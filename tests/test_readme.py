@@ -76,6 +76,7 @@ def test_search_in_your_own_loop(tmp_path, monkeypatch):
     assert all(p.grad is None for p in ns["projector"].weight_parameters())  # the arch step left none
 
 
+@pytest.mark.slow
 def test_plain_loop_example_runs(tmp_path):
     import subprocess
     import sys

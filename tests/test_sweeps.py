@@ -84,6 +84,7 @@ def test_sweep_distributions_map_to_optuna():
     assert _suggest(t, "epochs", {"value": 3}) == 3
 
 
+@pytest.mark.slow
 def test_nasiam_sweep_runs_trials_and_resumes_from_its_sqlite_file(tmp_path, capsys):
     pytest.importorskip("optuna")  # nasiam sweep runs on Optuna (nasiam[optuna])
     smoke = Path(__file__).parent.parent / "recipes" / "sweeps" / "cpu_smoke.yaml"
