@@ -201,6 +201,7 @@ def test_spearman_and_bootstrap_by_hand():
 
 
 # -- end to end ---------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_compare_runs_resumes_and_reports(tmp_path):
     options = {**RUN, "epochs": "1", "knn_every": "0", "linear_probe": "true"}
     lines = []
@@ -245,6 +246,7 @@ def test_an_archived_search_without_weights_runs_again_only_for_rows_that_contin
     assert all(job.command == "pretrain" for job in pending if job.name != search)
 
 
+@pytest.mark.slow
 def test_rows_of_one_seed_see_the_same_batches(tmp_path, monkeypatch):
     """Pairing inside the runner: the data stream is re-seeded after the model is built, so
     heads that draw different numbers of random values at init still see the same views."""

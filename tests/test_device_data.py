@@ -58,6 +58,7 @@ def test_a_pass_visits_each_image_at_most_once_in_len_full_batches():
     assert len(partial) == len(_pass(partial)) == 5
 
 
+@pytest.mark.slow
 def test_passes_reshuffle_and_a_fixed_seed_gives_the_same_batches_per_epoch():
     seeded = DeviceBatches(_views(), batch_size=8, seed=3)
     first = [labels for _, labels in seeded]

@@ -69,6 +69,7 @@ def test_solo_learn_snippet_with_solo_learn(tmp_path):
     assert isinstance(model.projector, NASHead) and isinstance(model.predictor, NASHead)
 
 
+@pytest.mark.slow
 def test_search_in_your_own_loop(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ns = run_snippet("own-loop", tmp_path, {})

@@ -205,6 +205,7 @@ def test_an_unsupported_early_terminate_exits_2_naming_hyperband(tmp_path, monke
     assert str(path) in err and "only `type: hyperband` is supported" in err and "'envelope'" in err
 
 
+@pytest.mark.slow
 def test_a_grid_sweep_visits_every_point_once_and_says_what_a_short_run_leaves(tmp_path, monkeypatch, capsys):
     pytest.importorskip("optuna")
     seen = _fake_runs(monkeypatch)
