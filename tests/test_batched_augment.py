@@ -106,8 +106,23 @@ def test_crop_area_and_flip_distributions_match_torchvision():
     torch.testing.assert_close(aspect.quantile(quantiles), their_aspect.quantile(quantiles), atol=0.03, rtol=0)
 
 
+def test_crops_reach_every_edge_with_torchvisions_uniform_corner():
+    """As torchvision's `randint(0, H - h + 1)`: every position of a crop is equally likely,
+    the ones flush with the bottom and right edges included."""
+    p = BatchedViews(augment_recipe("simsiam", RGB)).sample(6000, 32, 40, torch.Generator().manual_seed(4))
+    top, left, h, w = p.boxes.unbind(1)
+    for start, length, size in ((top, h, 32), (left, w, 40)):
+        smaller = length < size  # a crop as long as the side has one position only
+        assert smaller.sum() > 3000
+        start, length = start[smaller], length[smaller]
+        expected = (1.0 / (size - length + 1)).sum()  # each of the size - length + 1 positions equally likely
+        for at_edge in (start + length == size, start == 0):  # the bottom (right) edge, the top (left)
+            assert abs(at_edge.sum() - expected) < 4 * expected.sqrt(), (int(at_edge.sum()), float(expected))
+
+
 @pytest.mark.parametrize("size,box", [(32, (3, 5, 17, 22)), (24, (0, 0, 32, 32)), (16, (4, 2, 26, 20)),
-                                      (32, (10, 12, 1, 3))])
+                                      (32, (10, 12, 1, 3)),
+                                      (32, (15, 10, 17, 22))])  # the last: flush with the bottom and right edges
 @pytest.mark.parametrize("flip", [False, True])
 def test_crop_and_resize_equal_torchvision_resized_crop(size, box, flip):
     """Up- and down-scaling (antialiased) and the flip, against resized_crop on floats."""

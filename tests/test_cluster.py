@@ -53,6 +53,7 @@ def _first_lr(run_dir):
     return next(row["train/lr"] for row in read_metrics(run_dir / "logs" / "metrics.csv") if "train/lr" in row)
 
 
+@pytest.mark.slow
 def test_two_slurm_nodes_train_one_run_with_the_global_batch(tmp_path):
     results = _srun(["pretrain", *PRETRAIN, "--num_nodes=2", "--devices=1", f"--out_dir={tmp_path}",
                      "--run_name=two-nodes"])
@@ -66,6 +67,7 @@ def test_two_slurm_nodes_train_one_run_with_the_global_batch(tmp_path):
     assert abs(_first_lr(tmp_path / "two-nodes") - 0.05 * 32 * 2 / 256) < 1e-9
 
 
+@pytest.mark.slow
 def test_sync_batchnorm_across_cpu_processes_is_refused_before_training(tmp_path):
     """PyTorch's DDP runs SyncBatchNorm on CUDA only (its GPU path needs two GPUs: not run yet)."""
     results = _srun(["pretrain", *PRETRAIN, "--num_nodes=2", "--sync_batchnorm", f"--out_dir={tmp_path}",
@@ -76,6 +78,7 @@ def test_sync_batchnorm_across_cpu_processes_is_refused_before_training(tmp_path
     assert not (tmp_path / "sbn").exists()
 
 
+@pytest.mark.slow
 def test_slurm_and_the_options_disagreeing_on_nodes_is_a_usage_error(tmp_path):
     [(code, out, err)] = _srun(["pretrain", *PRETRAIN, "--num_nodes=2", f"--out_dir={tmp_path}", "--run_name=x"],
                                nodes=1)
@@ -91,6 +94,7 @@ def test_learning_rate_scales_with_processes_on_all_nodes():
     assert PretrainRun(cfg, verbose=False).base_lr() == 0.1 * 64 * 6 / 256
 
 
+@pytest.mark.slow
 def test_resume_auto_starts_when_there_is_nothing_and_continues_when_there_is(tmp_path):
     args = ["pretrain", *PRETRAIN, f"--out_dir={tmp_path}", "--run_name=requeued", "--resume=auto"]
     first = cli(*args, "--epochs=1")
@@ -101,6 +105,7 @@ def test_resume_auto_starts_when_there_is_nothing_and_continues_when_there_is(tm
     assert [e["epoch"] for e in summary["epochs"]] == [1, 2]
 
 
+@pytest.mark.slow
 def test_resume_auto_needs_a_run_name(tmp_path):
     result = cli("pretrain", *PRETRAIN, f"--out_dir={tmp_path}", "--resume=auto", check=False)
     assert result.returncode == 2 and "--run_name" in result.stderr

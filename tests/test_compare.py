@@ -174,6 +174,16 @@ def test_paired_difference_against_a_hand_computed_example():
     assert paired_difference({0: 1.0}, {1: 1.0}) is None
 
 
+def test_a_tie_is_not_a_win():
+    """`wins` and "better on k/n" count the seeds where the head is strictly better."""
+    d = paired_difference({0: 70.0, 1: 72.0, 2: 69.0, 3: 70.5}, {0: 70.0, 1: 71.0, 2: 70.0, 3: 70.5})
+    assert d.wins == 1 and d.share_better == pytest.approx(1 / 4) and "better on 1/4" in d.describe()
+    same = paired_difference({0: 70.0, 1: 71.0}, {0: 70.0, 1: 71.0})  # every seed tied
+    assert same.wins == 0 and same.share_better == 0.0 and same.t == 0.0 and not same.significant
+    assert "better on 0/2" in same.describe()
+    assert paired_difference({0: 70.0}, {0: 70.0}).wins == 0  # one seed, no interval: still no win
+
+
 def test_t_quantiles_and_spearman():
     scipy = pytest.importorskip("scipy.stats", reason="scipy checks the tabulated quantiles when installed")
     for df in (1, 2, 4, 10, 30, 31, 60, 200):
@@ -191,6 +201,7 @@ def test_spearman_and_bootstrap_by_hand():
 
 
 # -- end to end ---------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_compare_runs_resumes_and_reports(tmp_path):
     options = {**RUN, "epochs": "1", "knn_every": "0", "linear_probe": "true"}
     lines = []
@@ -235,6 +246,7 @@ def test_an_archived_search_without_weights_runs_again_only_for_rows_that_contin
     assert all(job.command == "pretrain" for job in pending if job.name != search)
 
 
+@pytest.mark.slow
 def test_rows_of_one_seed_see_the_same_batches(tmp_path, monkeypatch):
     """Pairing inside the runner: the data stream is re-seeded after the model is built, so
     heads that draw different numbers of random values at init still see the same views."""

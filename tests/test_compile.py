@@ -16,6 +16,8 @@ from nasiam.frameworks import create_framework
 from nasiam.runner.build import compile_modules
 from nasiam.search import Architect
 
+pytestmark = pytest.mark.slow  # every test here trains or compiles
+
 dynamo = pytest.importorskip("torch._dynamo")
 
 PRETRAIN = [a for a in TINY if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr", "--epochs"))] + [

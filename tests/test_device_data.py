@@ -58,6 +58,7 @@ def test_a_pass_visits_each_image_at_most_once_in_len_full_batches():
     assert len(partial) == len(_pass(partial)) == 5
 
 
+@pytest.mark.slow
 def test_passes_reshuffle_and_a_fixed_seed_gives_the_same_batches_per_epoch():
     seeded = DeviceBatches(_views(), batch_size=8, seed=3)
     first = [labels for _, labels in seeded]
@@ -174,6 +175,7 @@ def _record(monkeypatch):
     yield made
 
 
+@pytest.mark.slow
 def test_search_on_the_batched_cpu_pipeline_finishes_and_exports(tmp_path, loaders_made):
     assert main(["search", *TINY, "--data_device=cpu", "--selection=argmax", f"--out_dir={tmp_path}",
                  "--run_name=search"]) == 0
@@ -182,6 +184,7 @@ def test_search_on_the_batched_cpu_pipeline_finishes_and_exports(tmp_path, loade
         NASHead.from_pretrained(tmp_path / "search" / "heads" / slot)
 
 
+@pytest.mark.slow
 def test_pretrain_on_the_batched_cpu_pipeline_finishes(tmp_path, loaders_made):
     pretrain = [a for a in TINY if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr"))]
     assert main(["pretrain", *pretrain, "--data_device=cpu", "--linear_probe=true", f"--out_dir={tmp_path}",
@@ -190,6 +193,7 @@ def test_pretrain_on_the_batched_cpu_pipeline_finishes(tmp_path, loaders_made):
     assert (tmp_path / "pretrain" / "summary.json").is_file()
 
 
+@pytest.mark.slow
 def test_the_gpu_throughput_benchmark_runs_its_tiny_version_on_a_cpu():
     """The smoke test of benchmarks/gpu_throughput.py (the full run needs a GPU): every step and
     feed runs and the tables come out."""

@@ -4,6 +4,7 @@ MoCo v2's queue without)."""
 import os
 import socket
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -39,6 +40,7 @@ def _worker(rank, world, port, z1, z2, out_path):
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_two_rank_losses_and_gradients_equal_the_full_batch(tmp_path):
     torch.manual_seed(0)
     z1, z2 = torch.randn(8, 5), torch.randn(8, 5)

@@ -45,6 +45,7 @@ def test_linear_probe_at_chance_on_random_labels():
     assert linear_probe(x[:300], y[:300], x[300:], y[300:], 2).test_top1 < 65
 
 
+@pytest.mark.slow
 def test_linear_probe_reaches_the_optimum_of_its_convex_problem():
     """Converged: no step of a long, careful gradient descent from the probe's solution lowers
     its objective (a probe stopped after a few epochs fails this)."""
@@ -66,6 +67,7 @@ def test_linear_probe_reaches_the_optimum_of_its_convex_problem():
     assert float(_objective(w, b, x, y, 1e-3).detach()) >= best - 1e-5
 
 
+@pytest.mark.slow
 def test_linear_probe_chooses_its_penalty_on_training_features_never_on_the_test_set():
     """Many noisy dimensions and few images: a weak penalty overfits, and the held-out share of
     the training features must say so. The test labels are scrambled: if they informed the

@@ -21,12 +21,14 @@ def _reads(monkeypatch, tmp_path, command, args, subset):
     return reads.count
 
 
+@pytest.mark.slow
 def test_pretrain_steps_read_nothing_back(monkeypatch, tmp_path):
     # 256 images: 8 steps of 32; 512 images: 16 steps
     assert _reads(monkeypatch, tmp_path, "pretrain", PRETRAIN, 256) == _reads(monkeypatch, tmp_path, "pretrain",
                                                                               PRETRAIN, 512)
 
 
+@pytest.mark.slow
 def test_search_steps_read_back_once_per_architecture_step(monkeypatch, tmp_path):
     # bilevel: half the images train the weights (4 or 8 steps), each followed by one architecture step
     few, more = (_reads(monkeypatch, tmp_path, "search", SEARCH, n) for n in (256, 512))

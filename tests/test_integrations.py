@@ -36,6 +36,7 @@ def simsiam_step(model, x1, x2):
     return loss
 
 
+@pytest.mark.slow
 def test_facebook_simsiam_three_line_swap_trains(tmp_path):
     run = make_search_run(tmp_path / "run", in_dim=512, out_dim=128, pred_hidden=32)
     model = facebook_simsiam()
@@ -85,6 +86,7 @@ def test_any_model_with_head_attributes(tmp_path):
 
 
 # -- lightly ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_lightly_simsiam_recipe_trains_with_swapped_heads(tmp_path):
     pytest.importorskip("lightly")
     import torchvision
@@ -315,6 +317,7 @@ def test_solo_learn_adapter_requires_nas_heads():
                                                  pred_hidden_dim=8))
 
 
+@pytest.mark.slow
 def test_the_solo_learn_launcher_runs_a_script_of_an_uninstalled_checkout_from_anywhere(tmp_path):
     """`python -m nasiam.integrations.solo_learn /path/main_pretrain.py` from another folder finds
     the checkout's `solo` package as `python /path/main_pretrain.py` would (a stand-in checkout:

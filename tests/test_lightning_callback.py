@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 
 pl = pytest.importorskip("pytorch_lightning")
 from pytorch_lightning.callbacks import ModelCheckpoint  # noqa: E402
+
 pytest.importorskip("lightly")
 from lightly.loss import NegativeCosineSimilarity  # noqa: E402
 from lightly.models.modules.heads import SimSiamPredictionHead, SimSiamProjectionHead  # noqa: E402
@@ -143,6 +144,7 @@ def assert_only_arch_steps_moved_logits(initial, steps, final):
 
 
 # -- 1. lightly's SimSiam: search, user optimizer, export -----------------------------------
+@pytest.mark.slow
 def test_lightly_simsiam_search_exports_heads(tmp_path):
     model = searchable_simsiam()  # configure_optimizers hands SGD self.parameters(), logits included
     assert set(find_searchable_heads(model)) == {"projector", "predictor"}
@@ -183,6 +185,7 @@ def test_lightly_simsiam_search_exports_heads(tmp_path):
                                NASHead.from_pretrained(tmp_path / "searched/heads/projector").state_dict())
 
 
+@pytest.mark.slow
 def test_an_optimizer_that_moves_parameters_without_gradients_is_undone():
     class DecayEverything(torch.optim.SGD):  # shrinks every parameter, gradient or not
         @torch.no_grad()
@@ -203,6 +206,7 @@ def test_an_optimizer_that_moves_parameters_without_gradients_is_undone():
 
 
 # -- 2. the control: without the callback nothing moves the logits ---------------------------
+@pytest.mark.slow
 def test_without_the_callback_the_logits_do_not_move():
     model = searchable_simsiam(params="weights")
     logits0, weights0 = logits(model), weights(model)
@@ -225,6 +229,7 @@ def test_nasiam_weight_parameters_leave_out_the_logits():
 
 
 # -- 3. resuming a Trainer continues the search --------------------------------------------
+@pytest.mark.slow
 def test_resume_restores_logits_and_arch_optimizer(tmp_path):
     # One batch per epoch: Lightning's loop may replay a batch index when it resumes from an
     # epoch-end checkpoint; with a single batch that replay is the same batch, so a resumed run
@@ -271,6 +276,7 @@ def test_resume_restores_logits_and_arch_optimizer(tmp_path):
 
 
 # -- 4. warm-up ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_no_architecture_step_during_warmup(recwarn):
     model = searchable_simsiam()  # the user's SGD holds the logits too, with weight decay and momentum
     search = NASSearchCallback(lr=0.05, warmup_epochs=1)
@@ -294,6 +300,7 @@ def test_no_architecture_step_during_warmup(recwarn):
 
 
 # -- bilevel ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_bilevel_steps_on_the_arch_batches():
     model = searchable_simsiam()
     seen = []
@@ -323,6 +330,7 @@ def test_bilevel_steps_on_the_arch_batches():
     assert_only_arch_steps_moved_logits(logits0, recorder.steps, logits(model))
 
 
+@pytest.mark.slow
 def test_bilevel_takes_the_policys_updates_per_step_on_recent_batches():
     model = searchable_simsiam()
     seen = []
@@ -382,6 +390,7 @@ def test_bilevel_needs_arch_batches_and_heads_must_be_found():
         trainer([NASSearchCallback()]).fit(SimSiam(), loader())
 
 
+@pytest.mark.slow
 def test_importing_the_integrations_does_not_import_lightning():
     code = ("import sys, nasiam.integrations, nasiam.integrations.lightly\n"
             "print(any(m in sys.modules for m in ('lightning', 'pytorch_lightning')))")

@@ -54,6 +54,7 @@ def _events(run_dir):
     return EventAccumulator(str(run_dir / "logs" / "tensorboard")).Reload()
 
 
+@pytest.mark.slow
 def test_tensorboard_receives_the_metrics(tb_run):
     events = _events(tb_run[0])
     tags = set(events.Tags()["scalars"])
@@ -61,6 +62,7 @@ def test_tensorboard_receives_the_metrics(tb_run):
     assert len(events.Scalars("train/loss")) >= 2
 
 
+@pytest.mark.slow
 def test_tensorboard_shows_the_search_view_and_the_final_evaluation(tb_run):
     from PIL import Image
     from tensorboard.plugins.hparams import plugin_data_pb2
@@ -94,6 +96,7 @@ def test_tensorboard_shows_the_search_view_and_the_final_evaluation(tb_run):
     assert start.hparams["dataset"].string_value == "synthetic" and start.hparams["framework"].string_value
 
 
+@pytest.mark.slow
 def test_metrics_csv_is_wide_with_the_final_evaluation(tb_run):
     from nasiam.runner.logger import read_metrics
 
@@ -113,6 +116,7 @@ def test_metrics_csv_is_wide_with_the_final_evaluation(tb_run):
     assert read_metrics(run_dir / "logs" / "metrics.csv")[-1]["eval/knn20_top1"] == pytest.approx(summary["knn20_top1"])
 
 
+@pytest.mark.slow
 def test_the_final_evaluation_and_nasiam_eval_show_progress(tb_run, monkeypatch):
     run_dir, err = tb_run
     assert "train features" in err and "test features" in err   # the search's final evaluation
@@ -155,6 +159,7 @@ def test_an_unknown_logger_is_a_usage_error(capsys):
     assert "tensorbored is not one of csv, tensorboard, wandb" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_search_logs_its_heads_and_backbone_as_a_wandb_model_artifact(tmp_path, offline_wandb):
     from _wandb_log import artifacts, exit_code, logged
 
@@ -171,6 +176,7 @@ def test_a_search_logs_its_heads_and_backbone_as_a_wandb_model_artifact(tmp_path
     assert any(key.startswith("prob/projector/layer0/width/") for key in history)
 
 
+@pytest.mark.slow
 def test_a_collapsed_search_finishes_its_wandb_run_with_the_collapse_exit_code(tmp_path, offline_wandb):
     from _wandb_log import artifacts, exit_code
 
@@ -211,6 +217,7 @@ def searched(tmp_path_factory):
     return out / "src"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("option", ["head", "init"])
 def test_pretrain_takes_a_wandb_artifact_where_it_takes_a_run(tmp_path, monkeypatch, searched, option):
     wandb = pytest.importorskip("wandb")
@@ -226,6 +233,7 @@ def test_pretrain_takes_a_wandb_artifact_where_it_takes_a_run(tmp_path, monkeypa
     assert list((tmp_path / "from-artifact" / "inputs").iterdir())
 
 
+@pytest.mark.slow
 def test_a_missing_or_malformed_artifact_is_a_usage_error(tmp_path, monkeypatch, searched, capsys):
     wandb = pytest.importorskip("wandb")
     monkeypatch.setattr(wandb, "Api", lambda *a, **k: FakeApi(searched))

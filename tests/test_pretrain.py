@@ -9,6 +9,8 @@ from safetensors.torch import load_file
 from nasiam.cli import main
 from nasiam.runner.outputs import read_genotypes
 
+pytestmark = pytest.mark.slow  # every test here trains or compiles
+
 PRETRAIN = [a for a in TINY if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr"))]
 
 

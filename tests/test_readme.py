@@ -69,6 +69,7 @@ def test_solo_learn_snippet_with_solo_learn(tmp_path):
     assert isinstance(model.projector, NASHead) and isinstance(model.predictor, NASHead)
 
 
+@pytest.mark.slow
 def test_search_in_your_own_loop(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ns = run_snippet("own-loop", tmp_path, {})
@@ -76,6 +77,7 @@ def test_search_in_your_own_loop(tmp_path, monkeypatch):
     assert all(p.grad is None for p in ns["projector"].weight_parameters())  # the arch step left none
 
 
+@pytest.mark.slow
 def test_plain_loop_example_runs(tmp_path):
     import subprocess
     import sys

@@ -93,6 +93,7 @@ def finished_search(tmp_path_factory):
     return out / "r"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("field, value", [("epoch", "1"), ("global_step", -4), ("history", 5), ("rng", "x"),
                                           ("elapsed", None), ("model", None)])
 def test_a_checkpoint_with_a_valid_header_and_damaged_fields_is_refused_by_name(tmp_path, capsys, finished_search,

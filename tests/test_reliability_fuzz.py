@@ -266,6 +266,7 @@ def test_fuzzed_compare_stays_in_its_directory(tmp_path_factory, capsys, monkeyp
     _check_run(argv, root, out, capsys)
 
 
+@pytest.mark.slow
 @CLI_FUZZ
 @given(trials=st.sampled_from(["1", "0", "-1", "100000", "2"]), name=st.sampled_from([None, "../up", "ok", "a/b"]),
        parameters=st.dictionaries(st.sampled_from(sorted(SearchConfig.__dataclass_fields__)) | made_up,

@@ -30,6 +30,7 @@ def _hold_lock_in_child(run_dir):
     return proc
 
 
+@pytest.mark.slow
 def test_a_live_owner_is_named_and_a_killed_one_blocks_nothing(tmp_path, capsys):
     run_dir = tmp_path / "run"
     child = _hold_lock_in_child(run_dir)
@@ -48,6 +49,7 @@ def test_a_live_owner_is_named_and_a_killed_one_blocks_nothing(tmp_path, capsys)
     assert not (run_dir / LOCK_FILE).exists()  # released at exit
 
 
+@pytest.mark.slow
 def test_second_run_and_resume_on_a_running_directory_exit_2_and_export_reads_it(tmp_path, capsys):
     args = [*TINY, "--epochs=40", f"--out_dir={tmp_path}", "--run_name=live"]
     run_dir = tmp_path / "live"

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from _runs import TINY
 
 from nasiam.cli import main
@@ -68,17 +69,20 @@ def _check_interrupted_then_resume(tmp_path, command, options, signum, code, env
     return whole, resumed, err
 
 
+@pytest.mark.slow
 def test_sigterm_mid_epoch_search_exits_143_and_resumes_to_the_same_genotype(tmp_path):
     _check_interrupted_then_resume(tmp_path, "search", SEARCH, signal.SIGTERM, 143)
     assert (tmp_path / "cut" / "genotype.json").read_text() == (tmp_path / "whole" / "genotype.json").read_text()
     assert (tmp_path / "cut" / "alphas.csv").read_text() == (tmp_path / "whole" / "alphas.csv").read_text()
 
 
+@pytest.mark.slow
 def test_sigint_mid_epoch_pretrain_exits_130_and_resumes_to_the_same_result(tmp_path):
     whole, resumed, _ = _check_interrupted_then_resume(tmp_path, "pretrain", PRETRAIN, signal.SIGINT, 130)
     assert resumed["knn_top1"] == whole["knn_top1"]
 
 
+@pytest.mark.slow
 def test_slurm_sigusr1_checkpoints_requeues_the_job_and_resume_auto_continues(tmp_path):
     """SLURM's `--signal=USR1@N`: checkpoint at the step boundary, `scontrol requeue JOB`, exit
     138; the requeued job's same command with --resume=auto ends as an uninterrupted run."""

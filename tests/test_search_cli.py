@@ -11,6 +11,8 @@ from _runs import TINY, cli
 from nasiam.data import FASHION_MNIST_DEBIAN_ROOT
 from nasiam.runner.logger import read_metrics
 
+pytestmark = pytest.mark.slow  # every test here trains or compiles
+
 LONGER = TINY + ["--epochs=5", "--subset=768"]  # three epochs left after the kill point
 
 

@@ -19,6 +19,7 @@ def run(tmp_path, *extra, name="run"):
     return main(["search", *TINY, f"--out_dir={tmp_path}", f"--run_name={name}", *extra])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("framework", ["simsiam", "simclr", "moco", "mocov3"])
 def test_search_each_framework_writes_a_valid_genotype_and_loadable_heads(tmp_path, framework, capsys):
     assert run(tmp_path, f"--framework={framework}") == 0
@@ -41,6 +42,7 @@ def test_search_each_framework_writes_a_valid_genotype_and_loadable_heads(tmp_pa
     assert not list(run_dir.rglob("*.tmp"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options", [["--strategy=darts2"], ["--strategy=gumbel"], ["--mode=joint"],
                                      ["--space=nasiam", "--projector_layers=2", "--predictor_layers=2"]])
 def test_search_strategies_modes_and_spaces(tmp_path, options):
@@ -49,6 +51,7 @@ def test_search_strategies_modes_and_spaces(tmp_path, options):
     assert set(genotypes) == {"projector", "predictor"}
 
 
+@pytest.mark.slow
 def test_exported_heads_carry_the_searched_weights(tmp_path):
     assert run(tmp_path) == 0
     head = NASHead.from_pretrained(tmp_path / "run" / "heads" / "projector")
@@ -57,6 +60,7 @@ def test_exported_heads_carry_the_searched_weights(tmp_path):
     torch.testing.assert_close(out_weight, state["projector.layers.1.block.linear.weight"][:, :out_weight.shape[1]])
 
 
+@pytest.mark.slow
 def test_alphas_move_during_the_search(tmp_path):
     assert run(tmp_path, "--epochs=3") == 0
     import csv
@@ -67,6 +71,7 @@ def test_alphas_move_during_the_search(tmp_path):
     assert max(abs(last[k] - first[k]) for k in first) > 0.05
 
 
+@pytest.mark.slow
 def test_export_command_writes_the_kth_genotype(tmp_path, capsys):
     assert run(tmp_path) == 0
     assert main(["export", str(tmp_path / "run"), "--out", str(tmp_path / "k1")]) == 0
@@ -80,6 +85,7 @@ def test_export_command_writes_the_kth_genotype(tmp_path, capsys):
     assert NASHead.from_pretrained(tmp_path / "k2" / "heads" / "projector").out_dim == 32
 
 
+@pytest.mark.slow
 def test_the_width_error_names_an_export_that_makes_the_run_fit_lightly(tmp_path, capsys):
     """A run searched at another output width than the model's: the error's command re-exports
     it at the model's width, keeping the searched hidden layers' weights."""
@@ -137,6 +143,7 @@ def test_bad_input_is_a_clear_error_with_exit_code_2(tmp_path, capsys, options, 
     assert not (tmp_path / "run" / "genotype.json").exists()
 
 
+@pytest.mark.slow
 def test_corrupt_and_foreign_checkpoints_are_refused(tmp_path, capsys):
     assert run(tmp_path) == 0
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"
@@ -153,12 +160,25 @@ def test_corrupt_and_foreign_checkpoints_are_refused(tmp_path, capsys):
     assert run(tmp_path, "--resume", "--epochs=3") == 0  # the intact checkpoint still resumes
 
 
+@pytest.mark.slow
+def test_resume_refuses_a_changed_seed_subset_or_arch_fraction(tmp_path, capsys):
+    """They change the data split and the data order: a resumed run would silently be another run."""
+    assert run(tmp_path, "--epochs=1", "--warmup_epochs=0") == 0
+    capsys.readouterr()
+    for option in ("--seed=1", "--subset=320", "--arch_fraction=0.4"):
+        assert run(tmp_path, "--resume", "--epochs=2", "--warmup_epochs=0", option) == 2, option
+        key = option[2:].split("=")[0]
+        assert f"different configuration ({key}: checkpoint " in capsys.readouterr().err, option
+
+
+@pytest.mark.slow
 def test_starting_over_an_existing_run_is_refused(tmp_path, capsys):
     assert run(tmp_path) == 0
     assert run(tmp_path) == 2
     assert "already holds a run; continue it with --resume" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
     original, calls = SimSiam.head_loss, {"n": 0}
 
@@ -177,6 +197,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, caps
     assert not (tmp_path / "run" / "genotype.json").exists()
 
 
+@pytest.mark.slow
 def test_disk_full_while_saving_keeps_the_previous_checkpoint(tmp_path, capsys, monkeypatch):
     import nasiam._io as io_module
 
@@ -196,6 +217,7 @@ def test_disk_full_while_saving_keeps_the_previous_checkpoint(tmp_path, capsys, 
     assert not list((tmp_path / "run").rglob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_wandb_offline_run_is_written_without_network(tmp_path, monkeypatch):
     pytest.importorskip("wandb")
     for key in ("WANDB_API_KEY", "WANDB_MODE"):
@@ -233,6 +255,7 @@ def test_help_lists_every_option_with_its_default(capsys):
     assert text.count("(default:") >= len(fields(SearchConfig))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["tpe", "random"])
 def test_multi_trial_strategies_pick_the_best_scored_genotype(tmp_path, strategy):
     import csv
@@ -257,6 +280,7 @@ def test_multi_trial_strategies_pick_the_best_scored_genotype(tmp_path, strategy
         {s: g.layers for s, g in genotypes.items()}
 
 
+@pytest.mark.slow
 def test_epoch_arch_metrics_average_over_architecture_steps(tmp_path):
     assert run(tmp_path, "--arch_every=2", "--log_every_n_steps=1") == 0
     rows = read_metrics(tmp_path / "run" / "logs" / "metrics.csv")
@@ -280,6 +304,7 @@ class _CollapsedBackbone(torch.nn.Module):
         return self.center.expand(len(images), -1) + noise + 0 * images.mean()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("framework", ["simsiam", "simclr", "mocov2", "mocov3"])
 def test_a_collapsed_backbone_is_seen_for_every_framework(tmp_path, monkeypatch, capsys, framework):
     """The projectors of SimSiam, SimCLR and MoCo v3 end in BatchNorm, which gives their output
@@ -298,6 +323,7 @@ def test_a_collapsed_backbone_is_seen_for_every_framework(tmp_path, monkeypatch,
     assert not (tmp_path / "c" / "genotype.json").exists() and (tmp_path / "c" / "genotype.rejected.json").is_file()
 
 
+@pytest.mark.slow
 def test_a_diverged_run_exits_4_even_when_the_monitors_see_the_nans_first(tmp_path, capsys, monkeypatch):
     """Losses are checked every --log_every_n_steps steps; an epoch that ends between two checks
     used to reach the collapse monitor's SVD with NaN embeddings (a traceback, exit 1)."""

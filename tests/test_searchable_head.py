@@ -225,3 +225,29 @@ def test_top_genotypes_sum_out_the_choices_of_a_skipped_layer():
     assert top[0].meta["joint_probability"] == pytest.approx(torch.softmax(torch.tensor([0.0, 2.0]), 0)[1].item(),
                                                              abs=1e-5)
     assert sum(g.meta["joint_probability"] for g in head.top_genotypes(200)) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_gumbel_straight_through_gradient_reaches_the_keep_logits_of_a_kept_layer():
+    """A sampled path that keeps a layer still trains its keep/skip logits: the kept output is
+    scaled by the straight-through weight keep[0] (1 in value, the softmax's gradient)."""
+    head = SearchableHead(12, 10, 2, SMALL, output_norm="none")
+    layers = head.searchable_layers()
+    with torch.no_grad():
+        for layer in layers:
+            layer.arch["keep"].copy_(torch.tensor([6.0, -6.0]))  # p(sampling skip) ~ 6e-6
+    head.set_sampling("gumbel", tau=1.0).train()
+    with head.shared_sample():
+        head(torch.randn(16, 12)).pow(2).mean().backward()
+        assert [d["keep"] for d in head.current_decisions()] == [True, True]  # both layers kept
+    for layer in layers:
+        grad = layer.arch["keep"].grad
+        assert grad is not None and grad.abs().sum() > 0
+
+    # the layer alone, with a straight-through weight as a leaf: d out.sum() / d keep[0] = out.sum()
+    layer = layers[0]
+    keep = torch.tensor([1.0, 0.0], requires_grad=True)
+    weights = {"keep": keep, **{k: torch.eye(v.numel())[0] for k, v in layer.arch.items() if k != "keep"}}
+    out = layer(torch.randn(4, 12), weights, {name: 0 for name in layer.arch})
+    out.sum().backward()
+    assert keep.grad is not None
+    torch.testing.assert_close(keep.grad, torch.stack([out.sum().detach(), torch.tensor(0.0)]))

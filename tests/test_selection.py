@@ -55,6 +55,7 @@ def test_joint_candidates_are_distinct_and_ranked():
     assert any("batchnorm-relu" not in c["genotypes"]["projector"].describe() for c in candidates[1:])
 
 
+@pytest.mark.slow
 def test_verify_selection_end_to_end(tmp_path):
     cli("search", *TINY, "--selection=verify", "--verify_top_k=3", f"--out_dir={tmp_path}", "--run_name=v")
     run = tmp_path / "v"
@@ -76,6 +77,7 @@ def test_verify_selection_end_to_end(tmp_path):
     assert Genotype.from_dict(exported).describe() == chosen["projector"]
 
 
+@pytest.mark.slow
 def test_argmax_selection_is_the_default_and_skips_verification(tmp_path):
     result = cli("search", *TINY, f"--out_dir={tmp_path}", "--run_name=a")
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())

@@ -84,6 +84,7 @@ def test_sweep_distributions_map_to_optuna():
     assert _suggest(t, "epochs", {"value": 3}) == 3
 
 
+@pytest.mark.slow
 def test_nasiam_sweep_runs_trials_and_resumes_from_its_sqlite_file(tmp_path, capsys):
     pytest.importorskip("optuna")  # nasiam sweep runs on Optuna (nasiam[optuna])
     smoke = Path(__file__).parent.parent / "recipes" / "sweeps" / "cpu_smoke.yaml"
@@ -204,6 +205,7 @@ def test_an_unsupported_early_terminate_exits_2_naming_hyperband(tmp_path, monke
     assert str(path) in err and "only `type: hyperband` is supported" in err and "'envelope'" in err
 
 
+@pytest.mark.slow
 def test_a_grid_sweep_visits_every_point_once_and_says_what_a_short_run_leaves(tmp_path, monkeypatch, capsys):
     pytest.importorskip("optuna")
     seen = _fake_runs(monkeypatch)

@@ -9,6 +9,8 @@ from nasiam.backbones import create_backbone, feature_dim
 from nasiam.data import MultiViewTransform, augment_recipe, create_dataset, dataset_info
 from nasiam.frameworks import create_framework
 
+pytestmark = pytest.mark.slow  # twenty training steps of each framework
+
 DIMS = {"simsiam": dict(proj_hidden_dim=128, proj_output_dim=128, pred_hidden_dim=32),
         "simclr": dict(proj_hidden_dim=128, proj_output_dim=64, temperature=0.5),
         "mocov2": dict(proj_hidden_dim=128, proj_output_dim=64, queue_size=128),
