@@ -61,6 +61,7 @@ def _winning_after_noise(policy, steps, runs, seed):
     return torch.tensor(winners), [p.numel() for p in arch.arch_params]
 
 
+@pytest.mark.slow
 def test_the_noise_floor_simulates_the_optimizer_it_judges():
     # the vectorised simulation and ArchitectureOptimizer.finish, run on noise, agree
     policy = SearchPolicy(lr=0.05, beta_weight=0.5)

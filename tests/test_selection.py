@@ -116,6 +116,7 @@ def test_the_default_heads_as_a_candidate_of_the_space():
     assert default_candidate(model, {"projector": 2048, "predictor": 4}) is None      # not in the space
 
 
+@pytest.mark.slow
 def test_probe_selection_halves_the_shortlist_by_held_out_probe_accuracy(tmp_path):
     cli("search", *TINY, "--selection=probe", "--verify_top_k=2", "--verify_samples=96", f"--out_dir={tmp_path}",
         "--run_name=p")
