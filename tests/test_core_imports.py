@@ -2,6 +2,8 @@
 import subprocess
 import sys
 
+import pytest
+
 HEAVY = ("lightning", "pytorch_lightning", "torchvision", "timm", "wandb", "optuna", "lightly", "yaml", "matplotlib")
 
 
@@ -17,3 +19,19 @@ def test_core_modules_import_nothing_heavier_than_torch():
             f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"core imports pulled in: {out}"
+
+
+def test_the_version_is_a_literal_setuptools_reads_without_importing_torch():
+    # `pip install -e .` reads the version in an isolated build environment without torch: the
+    # attribute pyproject names must be a plain literal, or setuptools imports the package
+    import ast
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parent.parent
+    attr = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["dynamic"]["version"]["attr"]
+    module, name = attr.rsplit(".", 1)
+    tree = ast.parse((root / Path(*module.split("."))).with_suffix(".py").read_text())
+    values = [node.value for node in tree.body if isinstance(node, ast.Assign)
+              and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)]
+    assert values and isinstance(values[0], ast.Constant) and isinstance(values[0].value, str)
