@@ -281,7 +281,7 @@ def test_packaging_metadata():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
     project = meta["project"]
     assert "version" not in project and "version" in project["dynamic"]
-    assert meta["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "nasiam.__version__"}
+    assert meta["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "nasiam._version.__version__"}  # a literal
     assert any(r.replace(" ", "").startswith("setuptools>=") and int(r.split(">=")[1].split(".")[0]) >= 77
                for r in meta["build-system"]["requires"])
     assert project["license"] == "MIT"
