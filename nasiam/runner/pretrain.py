@@ -6,10 +6,7 @@ weights the search preserved, backbone and heads (one-stage, as SSWP-NAS propose
 """
 from __future__ import annotations
 
-import time
 from typing import Any
-
-import torch
 
 from nasiam.backbones import feature_dim
 from nasiam.config import ConfigError, PretrainConfig
@@ -28,10 +25,10 @@ from nasiam.runner.build import (
     make_loader,
 )
 from nasiam.runner.errors import CheckpointError, RemoteError
-from nasiam.runner.logger import progress
 from nasiam.runner.loop import Run
 from nasiam.runner.wandb_artifacts import download_run, is_artifact_reference
-from nasiam.search import CollapseMonitor, momentum_schedule, warmup_cosine_lr
+from nasiam.runner.optim import weight_groups, weight_optimizer
+from nasiam.search import CollapseMonitor
 
 __all__ = ["PretrainRun", "run_pretrain"]
 
@@ -91,7 +88,7 @@ class PretrainRun(Run):
         self.model = framework_class(cfg.framework)(backbone, feature_dim(backbone), heads=heads,
                                                     **framework_kwargs(cfg))
         pin = self.fabric.device.type == "cuda"
-        self.loader = self.fabric.setup_dataloaders(make_loader(self.data.weight, cfg, True, True, pin_memory=pin))
+        self.train_loader = self.fabric.setup_dataloaders(make_loader(self.data.weight, cfg, True, True, pin_memory=pin))
         self.monitor = CollapseMonitor()
         self.feature_monitor = CollapseMonitor()
 
@@ -99,14 +96,9 @@ class PretrainRun(Run):
         return [n for n, _ in self.model.named_buffers() if n.startswith("queue")]
 
     def setup_optimizers(self) -> None:
-        cfg = self.cfg
-        weights = self.model.weight_parameters()
-        predictor = {id(p) for p in getattr(self.model, "predictor", torch.nn.Identity()).parameters()}
-        fixed = cfg.fix_pred_lr and canonical_framework(cfg) == "simsiam"
-        groups = [{"params": [p for p in weights if not (fixed and id(p) in predictor)]},
-                  {"params": [p for p in weights if fixed and id(p) in predictor], "fixed_lr": True}]
-        self.optimizer = self.fabric.setup_optimizers(self.weight_optimizer(self.model, groups))
-        self.total_steps = cfg.epochs * len(self.loader)
+        groups = weight_groups(self.model, canonical_framework(self.cfg) == "simsiam", self.cfg.fix_pred_lr)
+        self.optimizer = self.fabric.setup_optimizers(weight_optimizer(self.cfg, groups))
+        self.total_steps = self.cfg.epochs * len(self.train_loader)
 
     def state(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
@@ -115,45 +107,13 @@ class PretrainRun(Run):
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
 
-    def train_epoch(self, epoch: int) -> dict[str, float]:
-        cfg, model, fabric = self.cfg, self.fabric_model, self.fabric
-        self.set_sampler_epoch(self.loader, epoch)
-        self.monitor.reset()
-        self.feature_monitor.reset()
-        resumed = self.resume_within_epoch()  # a run stopped mid-epoch by a signal continues its sums
-        batches = self.batches(self.loader, "train")
-        total, images, start = float(resumed.get("total", 0.0)), 0, time.perf_counter()
-        bar = progress(len(self.loader), fabric.is_global_zero and self.verbose, f"pretrain {epoch + 1}/{cfg.epochs}")
-        bar.update(batches.consumed)
-        for views, _ in batches:
-            step = self.global_step
-            lr = warmup_cosine_lr(self.base_lr(), step, self.total_steps, cfg.warmup_lr_epochs * len(self.loader))
-            for group in self.optimizer.param_groups:
-                group["lr"] = self.base_lr() if group.get("fixed_lr") else lr
-            views = self.prepare(views)
-            out = model(views)
-            self.check_finite(out["loss"], epoch, step)
-            fabric.backward(out["loss"])
-            self.optimizer.step()
-            self.optimizer.zero_grad(set_to_none=True)
-            self.model.update_momentum(momentum_schedule(cfg.ema_momentum, step, self.total_steps, cfg.ema_schedule))
-            self.monitor.update(out["z"])
-            self.feature_monitor.update(out["h"])
-            total = total + out["loss"].detach().float()  # on the device: read back once per interval
-            images += views[0].shape[0] * fabric.world_size
-            self.global_step += 1
-            if step % cfg.log_every_n_steps == 0:
-                loss = float(out["loss"].detach())
-                rate = images / max(time.perf_counter() - start, 1e-9)
-                self.logger.log({"train/loss": loss, "train/lr": lr, "train/images_per_second": rate}, step)
-                bar.set_postfix(loss=f"{loss:.3f}", img_s=f"{rate:.0f}", refresh=False)
-            bar.update(1)
-            self.step_boundary(epoch, total=total)  # stops here on SIGINT/SIGTERM
-        bar.close()
-        metrics = {"loss": float(total) / max(1, len(self.loader)),
-                   "images_per_second": round(images / max(time.perf_counter() - start, 1e-9), 1)}
-        metrics.update(self.monitor_metrics(epoch))
-        return metrics
+    def training_step(self, views, epoch: int, step: int):
+        out = self.fabric_model(views)
+        self.guard.note_loss(out["loss"], epoch, step)
+        self.fabric.backward(out["loss"])
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return out, {}
 
     def finish(self) -> dict[str, Any]:
         cfg, fabric = self.cfg, self.fabric

@@ -9,7 +9,6 @@ directory (see nasiam.runner.outputs).
 """
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import torch
@@ -28,23 +27,25 @@ from nasiam.runner.build import (
     recalibrate_exported,
 )
 from nasiam.runner.errors import CollapseError
-from nasiam.runner.logger import progress
 from nasiam.runner.loop import Run
+from nasiam.runner.optim import weight_groups, weight_optimizer
 from nasiam.search import (
     Architect,
     CollapseMonitor,
     decision_confidence,
     gumbel_tau,
-    momentum_schedule,
     near_uniform,
-    warmup_cosine_lr,
 )
 
 __all__ = ["SearchRun", "run_search"]
 
+# averaged over the epoch's architecture steps, the other metrics over all of its steps
+ARCH_METRICS = ("arch_loss", "beta_decay", "arch_grad_rms", "arch_skipped")
+
 
 class SearchRun(Run):
     command = "search"
+    step_counts = ("arch_steps",)
     cfg: SearchConfig
 
     # -- construction -----------------------------------------------------------------
@@ -59,7 +60,7 @@ class SearchRun(Run):
         if self.multi_trial:
             self.model.set_sampling("uniform")  # one-shot training: a random path per step
         pin = self.fabric.device.type == "cuda"
-        self.weight_loader = self.fabric.setup_dataloaders(make_loader(self.data.weight, cfg, True, True, pin_memory=pin))
+        self.train_loader = self.fabric.setup_dataloaders(make_loader(self.data.weight, cfg, True, True, pin_memory=pin))
         self.arch_loader = (self.fabric.setup_dataloaders(make_loader(self.data.arch, cfg, True, True, pin_memory=pin))
                             if self.data.arch is not None else None)
         self.monitor = CollapseMonitor(min_std=cfg.collapse_min_std, min_rank=cfg.collapse_min_rank)
@@ -85,23 +86,19 @@ class SearchRun(Run):
 
     def setup_optimizers(self) -> None:
         cfg = self.cfg
-        weights = self.model.weight_parameters()
-        predictor = {id(p) for p in getattr(self.model, "predictor", torch.nn.Identity()).parameters()}
-        fixed = cfg.fix_pred_lr and canonical_framework(cfg) == "simsiam"
-        groups = [{"params": [p for p in weights if not (fixed and id(p) in predictor)]},
-                  {"params": [p for p in weights if fixed and id(p) in predictor], "fixed_lr": True}]
-        self.weight_opt = self.fabric.setup_optimizers(self.weight_optimizer(self.model, groups))
+        groups = weight_groups(self.model, canonical_framework(cfg) == "simsiam", cfg.fix_pred_lr)
+        self.optimizer = self.fabric.setup_optimizers(weight_optimizer(cfg, groups))
         self.architect = Architect(self.model, cfg.policy(), order=2 if cfg.strategy == "darts2" else 1,
                                    unroll_lr=self.base_lr(), loss_scaling=self.grad_scaler() is not None)
-        self.total_steps = cfg.epochs * len(self.weight_loader)
+        self.total_steps = cfg.epochs * len(self.train_loader)
 
     def state(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "weight_optimizer": self.weight_opt.state_dict(),
+        return {"model": self.model.state_dict(), "weight_optimizer": self.optimizer.state_dict(),
                 "arch_optimizer": self.architect.state_dict(), "alpha_rows": self.alpha_rows}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
-        self.weight_opt.load_state_dict(state["weight_optimizer"])
+        self.optimizer.load_state_dict(state["weight_optimizer"])
         self.architect.load_state_dict(state["arch_optimizer"])
         self.alpha_rows = list(state["alpha_rows"])
 
@@ -109,87 +106,50 @@ class SearchRun(Run):
     def _probabilities(self):
         return {slot: head.probabilities() for slot, head in self.model.searchable_heads().items()}
 
-    def _set_lr(self, step: int) -> float:
-        cfg = self.cfg
-        steps_per_epoch = len(self.weight_loader)
-        lr = warmup_cosine_lr(self.base_lr(), step, self.total_steps, cfg.warmup_lr_epochs * steps_per_epoch)
-        for group in self.weight_opt.param_groups:
-            group["lr"] = self.base_lr() if group.get("fixed_lr") else lr
-        return lr
-
-    def train_epoch(self, epoch: int) -> dict[str, float]:
-        cfg, model, fabric = self.cfg, self.fabric_model, self.fabric
-        self.set_sampler_epoch(self.weight_loader, epoch)
+    def begin_epoch(self, epoch: int) -> None:
         if self.arch_loader is not None:
             self.set_sampler_epoch(self.arch_loader, epoch)
-        searching = epoch >= cfg.warmup_epochs and not self.multi_trial  # multi-trial: logits never train
-        second_order = cfg.strategy == "darts2" and searching  # the weight step keeps its features
-        self.monitor.reset()
-        self.feature_monitor.reset()
-        resumed = self.resume_within_epoch()  # a run stopped mid-epoch by a signal continues its sums
-        arch_batches = self.batches(self.arch_loader, "arch", endless=True) if self.arch_loader is not None else None
-        batches = self.batches(self.weight_loader, "train")
-        totals: dict[str, float] = dict(resumed.get("totals", {}))
-        arch_steps = int(resumed.get("arch_steps", 0))
-        images, start = 0, time.perf_counter()
-        bar = progress(len(self.weight_loader), fabric.is_global_zero and self.verbose, f"search {epoch + 1}/{cfg.epochs}")
-        bar.update(batches.consumed)
-        for views, _ in batches:
-            step = self.global_step
-            lr = self._set_lr(step)
-            if cfg.strategy == "gumbel":
-                self.model.set_sampling("gumbel", gumbel_tau(cfg.tau_max, cfg.tau_min, step, self.total_steps))
-            due = searching and self.architect.due(epoch, step)  # the search policy's warm-up and arch_every
-            done = step / max(1, self.total_steps)  # the share of training done: the Beta-Decay ramp
-            views = self.prepare(views)
-            metrics: dict[str, float] = {}
-            if due and cfg.mode == "joint":
-                out = model(views)
-                self.check_finite(out["loss"], epoch, step)
+        self.arch_batches = self.batches(self.arch_loader, "arch", endless=True) if self.arch_loader is not None else None
+        self.searching = epoch >= self.cfg.warmup_epochs and not self.multi_trial  # multi-trial: logits never train
+
+    def training_step(self, views, epoch: int, step: int):
+        cfg, model, fabric = self.cfg, self.fabric_model, self.fabric
+        if cfg.strategy == "gumbel":
+            self.model.set_sampling("gumbel", gumbel_tau(cfg.tau_max, cfg.tau_min, step, self.total_steps))
+        due = self.searching and self.architect.due(epoch, step)  # the search policy's warm-up and arch_every
+        done = step / max(1, self.total_steps)  # the share of training done: the Beta-Decay ramp
+        metrics: dict[str, Any] = {}
+        if due and cfg.mode == "joint":
+            out = model(views)
+            self.guard.note_loss(out["loss"], epoch, step)
+            fabric.backward(out["loss"])
+            # before the weight step, whose scaler update may change the scale
+            metrics.update(self.architect.step_from_gradients(done, scaler=self.grad_scaler()))
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+        else:
+            with self.architect.weights_step():
+                # darts2: the weight step keeps its features for the architecture step
+                out = model(views, return_encoded=self.searching and cfg.strategy == "darts2")
+                self.guard.note_loss(out["loss"], epoch, step)
                 fabric.backward(out["loss"])
-                # before the weight step, whose scaler update may change the scale
-                metrics.update(self.architect.step_from_gradients(done, scaler=self.grad_scaler()))
-                self.weight_opt.step()
-                self.weight_opt.zero_grad(set_to_none=True)
-                arch_steps += 1
-            else:
-                with self.architect.weights_step():
-                    out = model(views, return_encoded=second_order)
-                    self.check_finite(out["loss"], epoch, step)
-                    fabric.backward(out["loss"])
-                self.weight_opt.step()
-                self.weight_opt.zero_grad(set_to_none=True)
-                if due:
-                    arch_views = self.prepare(next(arch_batches)[0])
-                    with fabric.autocast():
-                        metrics.update(self.architect.step(arch_views, train_encoded=out.get("encoded"),
-                                                           progress=done))
-                    arch_steps += 1
-            self.model.update_momentum(momentum_schedule(cfg.ema_momentum, step, self.total_steps, cfg.ema_schedule))
-            self.monitor.update(out["z"])
-            self.feature_monitor.update(out["h"])
-            metrics.update(loss=out["loss"].detach().float(), lr=lr)  # on the device: read back per interval
-            for k, v in metrics.items():
-                totals[k] = totals.get(k, 0.0) + v
-            images += views[0].shape[0] * fabric.world_size
-            self.global_step += 1
-            if step % cfg.log_every_n_steps == 0:
-                metrics["loss"] = float(metrics["loss"])
-                rate = images / max(time.perf_counter() - start, 1e-9)
-                self.logger.log({**{f"train/{k}": v for k, v in metrics.items()}, "train/images_per_second": rate,
-                                 **({"train/tau": self.model.projector.tau} if cfg.strategy == "gumbel" else {})},
-                                step)
-                bar.set_postfix(loss=f"{metrics['loss']:.3f}", img_s=f"{rate:.0f}", refresh=False)
-            bar.update(1)
-            self.step_boundary(epoch, totals=totals, arch_steps=arch_steps)  # stops here on SIGINT/SIGTERM
-        bar.close()
-        n = max(1, len(self.weight_loader))
-        arch_keys = ("arch_loss", "beta_decay", "arch_grad_rms", "arch_skipped")
-        epoch_metrics = {k: float(v) / (max(1, arch_steps) if k in arch_keys else n) for k, v in totals.items()
-                         if k != "lr"}
-        epoch_metrics["images_per_second"] = round(images / max(time.perf_counter() - start, 1e-9), 1)
-        epoch_metrics.update(self.monitor_metrics(epoch))
-        return epoch_metrics
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            if due:
+                arch_views = self.prepare(next(self.arch_batches)[0])
+                with fabric.autocast():
+                    metrics.update(self.architect.step(arch_views, train_encoded=out.get("encoded"), progress=done))
+        if due:
+            metrics["arch_steps"] = 1   # summed: the epoch's count, which averages the architecture's metrics
+        return out, metrics
+
+    def epoch_averages(self, totals: dict[str, Any], steps: int) -> dict[str, float]:
+        arch_steps = max(1, int(totals.get("arch_steps", 0)))
+        return {k: float(v) / (arch_steps if k in ARCH_METRICS else max(1, steps)) for k, v in totals.items()
+                if k not in ("lr", "arch_steps")}
+
+    def step_log_extras(self) -> dict[str, float]:
+        return {"tau": self.model.projector.tau} if self.cfg.strategy == "gumbel" else {}
 
     # -- per-epoch artefacts ------------------------------------------------------------
     def after_epoch(self, epoch: int) -> None:

@@ -135,11 +135,11 @@ class CandidateTrainer:
         """`epochs` more epochs; the learning rate follows a cosine over `total_epochs` (default:
         these epochs alone)."""
         run, start = self.run, time.perf_counter()
-        total = (total_epochs or epochs) * len(run.weight_loader)
+        total = (total_epochs or epochs) * len(run.train_loader)
         torch.manual_seed(run.cfg.seed + self.rank * 1000 + self.steps)   # the candidate's own data order
         self.model.train()
         for _ in range(epochs):
-            for views, _ in run.weight_loader:
+            for views, _ in run.train_loader:
                 if self.diverged:
                     break
                 for group in self.optimizer.param_groups:

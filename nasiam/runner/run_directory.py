@@ -1,0 +1,94 @@
+"""Which directory a run writes to, and the lock that makes it the only run writing there.
+
+`claim_run_dir` resolves --run_name/--resume/--out_dir to a directory (and the checkpoint to
+continue from, when resuming) and takes the directory's lock on rank 0 before anything is read
+from it: a run that is still going may not have written its first checkpoint yet, and must be
+neither resumed nor started over meanwhile. Every rank learns the outcome, so none is left
+waiting for the others.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+from nasiam.config import RunConfig
+from nasiam.runner import checkpoint as ckpt
+from nasiam.runner.errors import CheckpointError, RunDirLockedError
+from nasiam.runner.lock import RunDirLock
+
+__all__ = ["ClaimedRunDir", "claim_run_dir"]
+
+_RESUME_LAST = ("true", "1", "yes", "last")
+
+
+class ClaimedRunDir(NamedTuple):
+    run_dir: Path
+    resume_from: Path | None   # the checkpoint to continue from, or None for a new run
+    lock: RunDirLock | None    # rank 0's; None on the other ranks. Release it when the run ends
+
+
+def claim_run_dir(cfg: RunConfig, command: str, framework: str, fabric, say: Callable[[str], None]) -> ClaimedRunDir:
+    """The run directory for `cfg`, locked (see the module's docstring)."""
+    resume = cfg.resume
+    if resume is not None and resume.lower() == "auto":
+        # a requeued cluster job re-runs its own command: continue if there is a checkpoint
+        if not cfg.run_name:
+            raise CheckpointError("--resume=auto needs --run_name, so that a requeued job finds its run again")
+        has_checkpoint = (Path(cfg.out_dir) / cfg.run_name / "checkpoints" / ckpt.LAST).is_file()
+        resume = "true" if fabric.broadcast(has_checkpoint) else None
+    if resume is not None and resume.lower() not in _RESUME_LAST:
+        target = Path(resume)
+        checkpoint = ckpt.find_checkpoint(target)  # raises (touching nothing) when there is none
+        run_dir = target
+        if target.is_file():
+            run_dir = target.parent.parent if target.parent.name == "checkpoints" else target.parent
+        if not (run_dir / "config.yaml").is_file():   # lock nothing that is not a nasiam run directory
+            raise CheckpointError(f"--resume={resume}: {run_dir} is not a nasiam run directory (no config.yaml); "
+                                  "pass a run directory or a checkpoint in its checkpoints/ folder")
+        return ClaimedRunDir(run_dir, checkpoint, _lock(run_dir, command, fabric, say))
+    if resume is not None:
+        if not cfg.run_name:
+            raise CheckpointError("--resume needs the run to continue: pass --run_name NAME (as when it started) "
+                                  "or --resume=RUN_DIR")
+        run_dir = Path(cfg.out_dir) / cfg.run_name
+        if not run_dir.exists():
+            ckpt.find_checkpoint(run_dir)  # raises: no such run directory
+        lock = _lock(run_dir, command, fabric, say)
+        try:
+            return ClaimedRunDir(run_dir, ckpt.find_checkpoint(run_dir), lock)
+        except BaseException:
+            _release(lock)
+            raise
+    name = cfg.run_name or f"{command}-{framework}-{datetime.now():%Y%m%d-%H%M%S}"
+    name = fabric.broadcast(name)  # every rank writes to rank 0's directory
+    run_dir = Path(cfg.out_dir) / name
+    lock = _lock(run_dir, command, fabric, say)
+    if (run_dir / "checkpoints" / ckpt.LAST).exists():
+        _release(lock)
+        raise CheckpointError(f"{run_dir} already holds a run; continue it with --resume --run_name {name}, "
+                              "or choose another --run_name")
+    return ClaimedRunDir(run_dir, None, lock)
+
+
+def _lock(run_dir: Path, command: str, fabric, say: Callable[[str], None]) -> RunDirLock | None:
+    """Rank 0 takes the directory's lock for the whole job; every rank learns whether it got it."""
+    lock, refused = None, None
+    if fabric.is_global_zero:
+        try:
+            lock = RunDirLock(run_dir, command).acquire()
+        except RunDirLockedError as e:
+            refused = str(e)
+        else:
+            stale = lock.describe_stale()
+            if stale:
+                say(stale)
+    refused = fabric.broadcast(refused)
+    if refused:
+        raise RunDirLockedError(refused)
+    return lock
+
+
+def _release(lock: RunDirLock | None) -> None:
+    if lock is not None:
+        lock.release()
