@@ -25,6 +25,8 @@ def test_quickstart(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ns = run_snippet("quickstart", tmp_path, {})
     assert (tmp_path / "my_projector" / "head.safetensors").is_file() and ns["projector"].in_dim == 512
+    # the snippet's architecture step moved the logits (they start at zero), through the policy's optimiser
+    assert ns["arch"].arch_steps == 1 and any(p.abs().sum() > 0 for p in ns["head"].arch_parameters())
 
 
 def test_plain_pytorch_swap(tmp_path):
