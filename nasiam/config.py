@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from nasiam.search.policy import SearchPolicy
+from nasiam.space.mlp import DEFAULT_WIDTHS
 
 __all__ = ["RunConfig", "SearchConfig", "PretrainConfig", "ConfigError", "load_config", "config_to_yaml", "parse_value",
            "STRUCTURAL_KEYS", "field_types", "config_choices", "PRECISION_ALIASES",
@@ -174,7 +175,8 @@ class SearchConfig(RunConfig):
     tau_max: float = _opt(10.0, "Gumbel temperature at the start (gumbel strategy)")
     tau_min: float = _opt(0.1, "Gumbel temperature at the end")
     space: str = _opt("mlp", "search space: mlp or nasiam (the paper's op set)")
-    widths: list[int] = _list((128, 256, 512, 1024), "candidate widths (mlp space)")
+    widths: list[int] | None = _list((128, 256, 512, 1024), "candidate widths (mlp space); the CPU demo's "
+                                     "128-1024 on Fashion-MNIST, else (none) the library's 512-4096 (MLPSpace's)")
     norms: list[str] = _list(("batchnorm", "layernorm", "none"), "candidate norms (mlp space)")
     activations: list[str] = _list(("relu", "gelu", "silu", "hardswish", "elu", "mish", "leaky_relu", "identity"),
                                    "candidate activations (mlp space)")
@@ -266,7 +268,7 @@ def _total_memory_bytes() -> int | None:
 def head_parameters_bound(config: RunConfig) -> int:
     """An upper estimate of the heads' parameters, before anything is built: every layer a
     Linear from max(width, 4096) inputs (the widest backbones here give 2048) to its width."""
-    widths = list(getattr(config, "widths", []) or [])
+    widths = list(getattr(config, "widths", None) or DEFAULT_WIDTHS)
     dims = [d for d in (config.proj_hidden_dim, config.proj_output_dim, config.pred_hidden_dim,
                         getattr(config, "nasiam_hidden_dim", None)) if d]
     widest = max(widths + dims + [2048])
@@ -450,14 +452,15 @@ def _read_recipe(path: str | os.PathLike, cls, _chain: tuple[Path, ...] = ()) ->
 # defaults for these (all of its images, the method's widths and queue) unless an option or a
 # recipe sets them, so that `--dataset imagenet100` never trains silently on 12,000 images.
 DEMO_DATASETS = ("fashion_mnist", "synthetic")
-DEMO_SCALE = ("subset", "proj_hidden_dim", "proj_output_dim", "pred_hidden_dim", "queue_size")
+DEMO_SCALE = ("subset", "proj_hidden_dim", "proj_output_dim", "pred_hidden_dim", "queue_size", "widths")
 
 
 def demo_scale_note(config: RunConfig) -> str | None:
     """The line a run prints first when the demo's scale applies to it, else None."""
     if config.dataset not in DEMO_DATASETS:
         return None
-    defaults = {f.name: f.default for f in fields(config) if f.name in DEMO_SCALE}
+    defaults = {f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+                for f in fields(config) if f.name in DEMO_SCALE}
     kept = {name: value for name, value in defaults.items() if getattr(config, name) == value}
     if "subset" not in kept and not any(k.endswith("_dim") for k in kept):
         return None
@@ -465,6 +468,8 @@ def demo_scale_note(config: RunConfig) -> str | None:
     if "subset" in kept:
         parts.append(f"{kept['subset']:,} training images")
     dims = [f"--{k} {v}" for k, v in kept.items() if k.endswith("_dim")]
+    if "widths" in kept:
+        dims.append(f"--widths {','.join(map(str, kept['widths']))}")
     if dims:
         parts.append("heads " + ", ".join(dims))
     return (f"CPU demo scale ({config.dataset}): {'; '.join(parts)}. Other datasets start from the method's "
@@ -488,7 +493,8 @@ def load_config(cls, config_path: str | os.PathLike | typing.Sequence[str | os.P
         values[name] = parse_value(name, raw, known[name])
     if values.get("dataset", cls.dataset) not in DEMO_DATASETS:   # the method's scale, not the demo's
         for name in DEMO_SCALE:
-            values.setdefault(name, None)
+            if name in known:   # pretrain has no --widths
+                values.setdefault(name, None)
     config = cls(**values)
     validate_config(config)
     if check_environment:   # this machine: its packages, cores, GPUs, memory and cluster environment
@@ -590,9 +596,9 @@ def validate_config(config: RunConfig) -> None:
                     lookup(value)
                 except KeyError as e:
                     raise ConfigError(f"--{name}: {e.args[0]}") from None
-        if not config.widths:
-            raise ConfigError("--widths needs at least one option")
-        for w in config.widths:
+        if config.widths is not None and not config.widths:
+            raise ConfigError("--widths needs at least one option (or none: the library's 512-4096)")
+        for w in config.widths or ():
             if not 1 <= w <= MAX_WIDTH:
                 raise ConfigError(f"--widths: width {w} must be an integer in [1, {MAX_WIDTH}]")
     if config.warmup_lr_epochs >= config.epochs > 1:

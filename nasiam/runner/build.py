@@ -79,7 +79,8 @@ def searchable_heads(cfg: SearchConfig, cls: type[SSLFramework], in_dim: int, di
     for name, slot in slots.items():
         layers = cfg.projector_layers if name == "projector" else cfg.predictor_layers
         if cfg.space == "mlp":
-            space = MLPSpace(widths=tuple(cfg.widths), norms=tuple(cfg.norms), activations=tuple(cfg.activations),
+            widths = {"widths": tuple(cfg.widths)} if cfg.widths else {}   # else MLPSpace's: one default
+            space = MLPSpace(**widths, norms=tuple(cfg.norms), activations=tuple(cfg.activations),
                              allow_skip=cfg.allow_skip)
             heads[name] = SearchableHead(slot.in_dim, slot.out_dim, layers or slot.num_layers, space,
                                          output_norm=slot.output_norm, output_bias=slot.output_bias)
