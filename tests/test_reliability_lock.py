@@ -116,3 +116,24 @@ def test_resume_and_run_names_stay_inside_nasiam_run_directories(tmp_path, capsy
         assert main(["search", *TINY, f"--out_dir={tmp_path / 'runs'}", f"--run_name={name}"]) == 2
         assert "--run_name" in capsys.readouterr().err
     assert not (tmp_path / "escaped").exists() and not (tmp_path / "runs").exists()
+
+
+def test_the_lock_is_released_when_the_ranks_cannot_be_told(tmp_path):
+    """Rank 0 holds the lock when it broadcasts the outcome; if that fails (another rank died,
+    a timeout, Ctrl-C) the lock must not stay taken."""
+    from types import SimpleNamespace
+
+    from nasiam.config import SearchConfig
+    from nasiam.runner.lock import RunDirLock
+    from nasiam.runner.run_directory import claim_run_dir
+
+    def broadcast(value):
+        if value is None or isinstance(value, str) and value.startswith("search-"):
+            raise RuntimeError("another rank is gone")
+        return value
+
+    fabric = SimpleNamespace(is_global_zero=True, broadcast=broadcast)
+    cfg = SearchConfig(out_dir=str(tmp_path), run_name="r")
+    with pytest.raises(RuntimeError, match="another rank is gone"):
+        claim_run_dir(cfg, "search", "simsiam", fabric, print)
+    RunDirLock(tmp_path / "r", "search").acquire().release()   # free again: no "already running" refusal

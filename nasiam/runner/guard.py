@@ -79,8 +79,8 @@ class StepGuard:
         return stop
 
     def interrupted(self, where: str, run_dir: Path) -> RunInterrupted:
-        """The error that ends a stopped run (its checkpoint written), after requeueing the SLURM
-        job on SIGUSR1 (rank 0)."""
+        """The error that ends a stopped run (its checkpoint written). On SIGUSR1 inside a SLURM
+        job, rank 0 requeues the job first (`scontrol requeue`): call it once, to raise."""
         signum = self.signals.signum or signal.SIGTERM  # another rank's signal: report it as a stop
         requeued = ""
         if signum == REQUEUE_SIGNAL and self.fabric.is_global_zero:  # the checkpoint is written: safe to requeue

@@ -39,13 +39,7 @@ from nasiam.runner.run_directory import claim_run_dir
 from nasiam.runner.run_eval import RunEvaluator
 from nasiam.search import momentum_schedule
 
-__all__ = ["Run", "forever", "tune_cpu_allocator"]
-
-
-def forever(loader):
-    """Batches without end, re-iterating (and re-shuffling) the loader each pass."""
-    while True:
-        yield from loader
+__all__ = ["Run", "tune_cpu_allocator"]
 
 
 def tune_cpu_allocator() -> None:
@@ -80,10 +74,12 @@ DATA_SEED_OFFSET = 10_000  # the data stream's seed is seed + this (+ rank): apa
 class Run:
     command: ClassVar[str]
     step_counts: ClassVar[tuple[str, ...]] = ()  # step metrics that count (summed, never logged per step)
-    # set by `build`: the model, the loader whose batches make an epoch, the weight optimiser
+    # set by `build`: the model and the loader whose batches make an epoch; by `setup_optimizers`:
+    # the weight optimiser and the run's number of steps (the schedules' horizon)
     model: nn.Module
     train_loader: Any
     optimizer: torch.optim.Optimizer
+    total_steps: int
 
     def __init__(self, cfg: RunConfig, verbose: bool = True):
         self.cfg, self.verbose = cfg, verbose
@@ -121,7 +117,7 @@ class Run:
 
     def epoch_averages(self, totals: dict[str, Any], steps: int) -> dict[str, float]:
         """The epoch's metrics from the summed step metrics (the learning rate left out)."""
-        return {k: float(v) / max(1, steps) for k, v in totals.items() if k != "lr"}
+        return {k: float(v) / max(1, steps) for k, v in totals.items() if k not in ("lr", *self.step_counts)}
 
     def step_log_extras(self) -> dict[str, float]:
         """More per-step values to log (not summed)."""
@@ -316,11 +312,7 @@ class Run:
         resumed = self.resume_within_epoch()
         self.begin_epoch(epoch)   # before the train loader's pass: its iterator draws from the same generator
         batches = self.batches(loader, "train")
-        totals: dict[str, Any] = dict(resumed.get("totals", {}))
-        if "total" in resumed:   # a mid-epoch checkpoint of nasiam <= 0.1.0.dev0's pretrain
-            totals["loss"] = resumed["total"]
-        if "arch_steps" in resumed:   # ... and of its search
-            totals["arch_steps"] = resumed["arch_steps"]
+        totals = resumed_totals(resumed)
         images, start = 0, time.perf_counter()
         bar = progress(len(loader), fabric.is_global_zero and self.verbose, f"{self.command} {epoch + 1}/{cfg.epochs}")
         bar.update(batches.consumed)
@@ -498,6 +490,17 @@ class Run:
             self.logger.log_final({f"eval/{k.removeprefix('eval_')}": v for k, v in metrics.items()}, self.global_step)
         self.fabric.barrier()
         return metrics
+
+
+def resumed_totals(sums: dict[str, Any]) -> dict[str, Any]:
+    """The running sums of a mid-epoch checkpoint. Those written before the runner was split
+    (8d56e7e) kept pretrain's loss as `total` and search's architecture steps beside `totals`."""
+    totals = dict(sums.get("totals", {}))
+    if "total" in sums:
+        totals["loss"] = sums["total"]
+    if "arch_steps" in sums:
+        totals["arch_steps"] = sums["arch_steps"]
+    return totals
 
 
 def _to_host(value: Any) -> Any:

@@ -1,10 +1,11 @@
 """Which directory a run writes to, and the lock that makes it the only run writing there.
 
 `claim_run_dir` resolves --run_name/--resume/--out_dir to a directory (and the checkpoint to
-continue from, when resuming) and takes the directory's lock on rank 0 before anything is read
-from it: a run that is still going may not have written its first checkpoint yet, and must be
-neither resumed nor started over meanwhile. Every rank learns the outcome, so none is left
-waiting for the others.
+continue from, when resuming) and takes the directory's lock on rank 0 before the run decides
+anything from its contents (a new run checks for a checkpoint only once it holds the lock): a run
+that is still going may not have written its first checkpoint yet, and must be neither resumed
+nor started over meanwhile. Every rank learns the outcome, so none is left waiting for the
+others. On any error after the lock is taken, it is released before the error propagates.
 """
 from __future__ import annotations
 
@@ -64,10 +65,13 @@ def claim_run_dir(cfg: RunConfig, command: str, framework: str, fabric, say: Cal
     name = fabric.broadcast(name)  # every rank writes to rank 0's directory
     run_dir = Path(cfg.out_dir) / name
     lock = _lock(run_dir, command, fabric, say)
-    if (run_dir / "checkpoints" / ckpt.LAST).exists():
+    try:
+        if (run_dir / "checkpoints" / ckpt.LAST).exists():
+            raise CheckpointError(f"{run_dir} already holds a run; continue it with --resume --run_name {name}, "
+                                  "or choose another --run_name")
+    except BaseException:
         _release(lock)
-        raise CheckpointError(f"{run_dir} already holds a run; continue it with --resume --run_name {name}, "
-                              "or choose another --run_name")
+        raise
     return ClaimedRunDir(run_dir, None, lock)
 
 
@@ -79,11 +83,15 @@ def _lock(run_dir: Path, command: str, fabric, say: Callable[[str], None]) -> Ru
             lock = RunDirLock(run_dir, command).acquire()
         except RunDirLockedError as e:
             refused = str(e)
-        else:
+    try:
+        if lock is not None:
             stale = lock.describe_stale()
             if stale:
                 say(stale)
-    refused = fabric.broadcast(refused)
+        refused = fabric.broadcast(refused)   # raises if another rank died meanwhile, or on Ctrl-C
+    except BaseException:
+        _release(lock)
+        raise
     if refused:
         raise RunDirLockedError(refused)
     return lock

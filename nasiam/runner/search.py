@@ -107,6 +107,7 @@ class SearchRun(Run):
         return {slot: head.probabilities() for slot, head in self.model.searchable_heads().items()}
 
     def begin_epoch(self, epoch: int) -> None:
+        """The epoch's state: the architecture batches, and whether the logits train at all."""
         if self.arch_loader is not None:
             self.set_sampler_epoch(self.arch_loader, epoch)
         self.arch_batches = self.batches(self.arch_loader, "arch", endless=True) if self.arch_loader is not None else None
@@ -145,8 +146,9 @@ class SearchRun(Run):
 
     def epoch_averages(self, totals: dict[str, Any], steps: int) -> dict[str, float]:
         arch_steps = max(1, int(totals.get("arch_steps", 0)))
-        return {k: float(v) / (arch_steps if k in ARCH_METRICS else max(1, steps)) for k, v in totals.items()
-                if k not in ("lr", "arch_steps")}
+        averages = super().epoch_averages(totals, steps)
+        averages.update({k: float(totals[k]) / arch_steps for k in ARCH_METRICS if k in totals})
+        return averages
 
     def step_log_extras(self) -> dict[str, float]:
         return {"tau": self.model.projector.tau} if self.cfg.strategy == "gumbel" else {}
