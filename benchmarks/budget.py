@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import ceiling  # noqa: E402  (the ceiling's heads, archive and restore)
 
 from nasiam.compare import compare  # noqa: E402
+from nasiam.compare.stats import seeds_for_power  # noqa: E402
 from nasiam.runner.outputs import write_search_genotypes  # noqa: E402
 
 PROTOCOL = {**ceiling.PROTOCOL, "epochs": 36}
@@ -53,20 +54,6 @@ def write_heads(directory: Path, dim: int, pred_dim: int) -> str:
         write_search_genotypes(path, "simsiam", ceiling.heads(dim, pred_dim)[name])
         rows.append(f"{name}={path}")
     return ",".join(rows)
-
-
-def seeds_for_power(d: float, power: float = 0.8) -> int:
-    """Seeds a paired t-test at 5 % needs to detect a standardised difference `d` with `power`."""
-    from scipy import stats
-
-    n = 2
-    while n < 10_000:
-        t = stats.t.ppf(0.975, n - 1)
-        nc = abs(d) * n ** 0.5
-        if 1 - stats.nct.cdf(t, n - 1, nc) + stats.nct.cdf(-t, n - 1, nc) >= power:
-            return n
-        n += 1
-    return n
 
 
 def decision_table() -> str:
@@ -92,7 +79,7 @@ def decision_table() -> str:
         half = stats.t.ppf(0.975, len(diffs) - 1) * sd / len(diffs) ** 0.5
         train = statistics.mean(float(r["train_seconds"]) for r in rows
                                 if r["head_id"] in ("default", "consensus") and r["seed"] in seeds)
-        n = seeds_for_power(mean / sd)
+        n = seeds_for_power(mean, sd)
         lines.append(f"| {label} | {len(seeds)} | {mean:+.2f} [{mean - half:+.2f}, {mean + half:+.2f}] | {sd:.2f} | "
                      f"{mean / sd:.2f} | {n} | {train:.0f} | {n * train:.0f} |")
     return "\n".join(lines)
