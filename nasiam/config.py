@@ -157,10 +157,11 @@ class SearchConfig(RunConfig):
                                 "backward (cheaper, more prone to overfit the logits)")
     arch_every: int = _opt(SearchPolicy.arch_every, "update the logits every N weight steps (N=2 halves the extra backbone "
                                "forward; see benchmarks/RESULTS.md)")
-    arch_steps_per_step: int = _opt(SearchPolicy.arch_steps_per_step,
-                                    "bilevel, first order: updates of the logits each time they step, one per "
-                                    "architecture batch among the last N (their backbone features are cached: no "
-                                    "extra backbone forward)")
+    arch_steps_per_step: int | None = _opt(SearchPolicy.arch_steps_per_step,
+                                           "bilevel, first order: updates of the logits each time they step, one "
+                                           "per architecture batch among the last N (their backbone features are "
+                                           "cached: no extra backbone forward); none: 4 where the search can "
+                                           "(first-order bilevel), else 1")
     arch_fraction: float = _opt(0.5, "share of the training images that train the logits (bilevel)")
     arch_lr: float = _opt(SearchPolicy.lr, "Adam learning rate of the logits (DARTS: 3e-4 over ~20k steps; short searches "
                                      "need more: a logit moves at most this much per step)")
@@ -576,7 +577,7 @@ def validate_config(config: RunConfig) -> None:
             raise ConfigError("--tau_max must be at least --tau_min")
         if config.tau_min <= 0:
             raise ConfigError(f"--tau_min must be positive (the Gumbel temperature divides), got {config.tau_min}")
-        if config.arch_steps_per_step > 1 and (config.mode == "joint" or config.strategy == "darts2"):
+        if (config.arch_steps_per_step or 1) > 1 and (config.mode == "joint" or config.strategy == "darts2"):
             raise ConfigError(f"--arch_steps_per_step={config.arch_steps_per_step} needs first-order bilevel search "
                               "(a joint step has one gradient; darts2 unrolls one weight batch per update): use "
                               "--mode=bilevel with --strategy=darts or gumbel, or --arch_steps_per_step=1")

@@ -228,7 +228,7 @@ def test_non_finite_logit_gradients_skip_the_update():
 @pytest.mark.parametrize("order", [1, 2])
 def test_an_architecture_step_reads_the_device_back_once(monkeypatch, order):
     model = Toy()
-    architect = Architect(model, lr=0.1, order=order)
+    architect = Architect(model, lr=0.1, order=order, arch_steps_per_step=1)   # one update: one read
     views = [torch.randn(8, 4)]
     train = Encoded([torch.randn(8, 4)]) if order == 2 else None
     architect.step(views, train_encoded=train)  # warm-up: lazy initialisation may read values

@@ -124,7 +124,7 @@ def test_several_updates_per_step_reuse_the_cached_features_of_recent_batches():
     assert architect.arch.arch_steps == 1 + 2 + 3 + 3 + 3     # up to 3 updates, one per recent batch
     # the last call updated on batches 5, 4, 3 (newest first), from their cached features
     assert [b.data_ptr() for b in seen[-3:]] == [batches[i][0].data_ptr() for i in (4, 3, 2)]
-    with pytest.raises(ValueError, match="arch_steps_per_step must be 1"):
+    with pytest.raises(ValueError, match="arch_steps_per_step=2 needs first-order bilevel"):
         Architect(Toy(), order=2, arch_steps_per_step=2)
 
 
@@ -136,5 +136,24 @@ def test_several_updates_per_step_need_a_first_order_bilevel_search():
         with pytest.raises(ConfigError, match="arch_steps_per_step=2 needs first-order bilevel"):
             validate_config(SearchConfig(arch_steps_per_step=2, **bad))
     assert SearchConfig(arch_steps_per_step=4).policy().arch_steps_per_step == 4
-    with pytest.raises(ValueError, match="needs held-out batches"):
+    with pytest.raises(ValueError, match="needs first-order bilevel"):
         NASSearchCallback(arch_steps_per_step=2)
+
+
+def test_the_default_takes_four_updates_where_it_can_and_one_where_it_cannot():
+    """None (the default): 4 updates per step in first-order bilevel search, 1 in joint and
+    second-order search, so the default works in every mode (RESULTS.md, "Search signal")."""
+    from test_architect import Toy
+
+    from nasiam.config import validate_config
+    from nasiam.integrations.lightning import NASSearchCallback
+    from nasiam.search import Architect, SearchPolicy
+
+    policy = SearchPolicy()
+    assert policy.arch_steps_per_step is None and policy.betas == (0.9, 0.999)
+    assert (policy.updates_per_step(True), policy.updates_per_step(False)) == (4, 1)
+    assert Architect(Toy())._recent.maxlen == 4 and Architect(Toy(), order=2)._recent.maxlen == 1
+    assert NASSearchCallback()._recent_batches.maxlen == 1                      # joint
+    assert NASSearchCallback(arch_dataloader=[None])._recent_batches.maxlen == 4  # bilevel
+    for mode in ({"mode": "joint"}, {"strategy": "darts2"}, {}):
+        validate_config(SearchConfig(**mode))                                   # the default is valid everywhere

@@ -208,12 +208,11 @@ class NASSearchCallback(*_callback_bases()):
         if mode == "bilevel" and arch_dataloader is None:
             raise ValueError("bilevel mode needs arch_dataloader: held-out batches for the architecture step "
                              "(or use mode='joint')")
-        if mode == "joint" and self.policy.arch_steps_per_step > 1:
-            raise ValueError("arch_steps_per_step > 1 needs held-out batches (mode='bilevel' with arch_dataloader): "
-                             "a joint step has only its own batch's gradient")
+        # several updates per step need held-out batches (bilevel); refused if asked for in joint mode
+        updates = self.policy.updates_per_step(bilevel_first_order=mode == "bilevel")
         self._requested_heads = heads
         self.mode = mode
-        self._recent_batches: collections.deque = collections.deque(maxlen=self.policy.arch_steps_per_step)
+        self._recent_batches: collections.deque = collections.deque(maxlen=updates)
         self.arch_dataloader = arch_dataloader
         self.loss_fn = loss_fn if loss_fn is not None else training_step_loss
         self.export_dir = None if export_dir is None else Path(export_dir)

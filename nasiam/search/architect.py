@@ -318,9 +318,7 @@ class Architect:
             raise ValueError("the model has no searchable heads (build it with heads='search')") from None
         self.arch_params, self.head_weights, self.optimizer = self.arch.arch_params, self.arch.head_weights, \
             self.arch.optimizer
-        repeats = self.policy.arch_steps_per_step
-        if order == 2 and repeats > 1:
-            raise ValueError("second-order DARTS takes one update per weight batch: arch_steps_per_step must be 1")
+        repeats = self.policy.updates_per_step(bilevel_first_order=order == 1)
         # the backbone features of the last architecture batches, each worth one more update
         self._recent: collections.deque[Encoded] = collections.deque(maxlen=repeats)
 

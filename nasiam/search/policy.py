@@ -9,14 +9,18 @@ the policy decides the rest:
 * `arch_every`: the logits step on every N-th optimizer step;
 * `arch_steps_per_step`: that many updates each time, on the last N architecture batches
   (`Architect` reuses their cached backbone features: N head-only passes, no extra backbone
-  forward), for more architecture steps than weight steps;
+  forward), for more architecture steps than weight steps; by default 4 where the search is
+  first-order bilevel, 1 where it cannot be (joint, second-order);
 * Beta-Decay (Ye et al., CVPR 2022) at `beta_weight`, ramped linearly over training or constant;
 * Adam on the logits (`lr`, `betas`, `weight_decay`) on the RMS-normalised loss gradient
   (`normalize`, see `ArchitectureOptimizer.finish`).
 
-The defaults are the CLI's measured ones (benchmarks/RESULTS.md): lr 0.03 with DARTS' betas
-(0.5, 0.999). DARTS' own 3e-4 assumes ~20k architecture steps; a logit moves at most about `lr`
-per step, so searches of a few hundred steps need more.
+The defaults are the CLI's measured ones (benchmarks/RESULTS.md): lr 0.03, Adam's betas (0.9,
+0.999) and 4 updates per step. DARTS' own 3e-4 assumes ~20k architecture steps; a logit moves at
+most about `lr` per step, so searches of a few hundred steps need more. On the CPU demo's search
+the search-signal screen (RESULTS.md, "Search signal") found 4 updates per step with beta1 0.9
+raising the decisions above their noise floor from 2.3 to 3.7 of 8 (3 seeds) at 1.03x the time,
+over DARTS' beta1 0.5 with one update.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 __all__ = ["SearchPolicy", "BETA_SCHEDULES"]
 
 BETA_SCHEDULES = ("linear", "constant")
+DEFAULT_UPDATES_PER_STEP = 4   # first-order bilevel search (the search-signal screen, RESULTS.md)
 
 
 @dataclass(frozen=True)
@@ -42,18 +47,19 @@ class SearchPolicy:
         arch_every: the logits step on optimizer steps 0, N, 2N, ... once the warm-up is over.
         arch_steps_per_step: updates of the logits each time they step, one per architecture
             batch among the last N (first-order bilevel search only: a joint step has one
-            gradient, a second-order one needs its own weight batch).
+            gradient, a second-order one needs its own weight batch). None: 4 where the search
+            is first-order bilevel, else 1 (`updates_per_step`).
     """
 
     lr: float = 0.03
-    betas: tuple[float, float] = (0.5, 0.999)
+    betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     beta_weight: float = 0.5
     beta_schedule: str = "linear"
     normalize: bool = True
     warmup_epochs: int = 1
     arch_every: int = 1
-    arch_steps_per_step: int = 1
+    arch_steps_per_step: int | None = None
 
     def __post_init__(self) -> None:
         if not self.lr > 0:
@@ -68,6 +74,8 @@ class SearchPolicy:
             raise ValueError(f"beta_schedule must be one of {', '.join(BETA_SCHEDULES)}, got {self.beta_schedule!r}")
         for name, low in (("warmup_epochs", 0), ("arch_every", 1), ("arch_steps_per_step", 1)):
             value = getattr(self, name)
+            if value is None and name == "arch_steps_per_step":
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
@@ -78,6 +86,18 @@ class SearchPolicy:
             raise TypeError(f"unknown search policy setting(s) {', '.join(unknown)}; the settings are "
                             f"{', '.join(f.name for f in dataclasses.fields(self))}")
         return dataclasses.replace(self, **changes)
+
+    def updates_per_step(self, bilevel_first_order: bool) -> int:
+        """Updates of the logits each time they step: `arch_steps_per_step`, or by default
+        `DEFAULT_UPDATES_PER_STEP` where the search can take several (first-order bilevel) and 1
+        where it cannot. An explicit N > 1 where it cannot is refused."""
+        if self.arch_steps_per_step is None:
+            return DEFAULT_UPDATES_PER_STEP if bilevel_first_order else 1
+        if self.arch_steps_per_step > 1 and not bilevel_first_order:
+            raise ValueError(f"arch_steps_per_step={self.arch_steps_per_step} needs first-order bilevel search: a "
+                             "joint step has only its own batch's gradient, a second-order one unrolls one weight "
+                             "batch per update; leave it unset (None) or use 1")
+        return self.arch_steps_per_step
 
     def due(self, epoch: int, step: int) -> bool:
         """Whether the logits step at optimizer step `step` (counted from 0 over the whole
