@@ -310,7 +310,7 @@ def test_bilevel_steps_on_the_arch_batches():
         return module.training_step(batch, 0)
 
     search = NASSearchCallback(mode="bilevel", lr=0.05, warmup_epochs=0, arch_dataloader=loader(n=16, label=7, seed=1),
-                               loss_fn=loss_fn)
+                               loss_fn=loss_fn, arch_steps_per_step=1)   # one update per step (N: the next test)
     recorder = ArchStepRecorder(search)
 
     class LastLoss(pl.Callback):

@@ -157,3 +157,20 @@ def test_the_default_takes_four_updates_where_it_can_and_one_where_it_cannot():
     assert NASSearchCallback(arch_dataloader=[None])._recent_batches.maxlen == 4  # bilevel
     for mode in ({"mode": "joint"}, {"strategy": "darts2"}, {}):
         validate_config(SearchConfig(**mode))                                   # the default is valid everywhere
+
+
+def test_the_recent_features_travel_with_the_architects_state():
+    """A resumed search takes the same updates: the cached features of the last architecture
+    batches are part of the state (a SIGKILL-and-resume test failed without them)."""
+    from test_architect import Toy
+
+    from nasiam.search import Architect
+
+    torch.manual_seed(0)
+    first = Architect(Toy(), arch_steps_per_step=3)
+    for _ in range(2):
+        first.step([torch.randn(8, 4)])
+    second = Architect(Toy(), arch_steps_per_step=3)
+    second.load_state_dict(first.state_dict())
+    assert len(second._recent) == 2
+    assert all(torch.equal(a.online[0], b.online[0]) for a, b in zip(first._recent, second._recent))

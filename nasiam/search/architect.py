@@ -339,11 +339,23 @@ class Architect:
         return self.arch.frozen()
 
     def state_dict(self) -> dict:
-        """The logits' optimizer state, with the fp16 loss scale (`ArchitectureOptimizer`)."""
-        return self.arch.state_dict()
+        """The logits' optimizer state, with the fp16 loss scale (`ArchitectureOptimizer`), and
+        the cached features of the recent architecture batches: a resumed search takes the
+        same updates as an uninterrupted one."""
+        recent = [{"online": [f.detach().cpu() for f in e.online],
+                   "target": None if e.target is None else [f.detach().cpu() for f in e.target]}
+                  for e in self._recent]
+        return {**self.arch.state_dict(), "recent_features": recent}
 
     def load_state_dict(self, state: dict) -> None:
+        state = dict(state)
+        recent = state.pop("recent_features", [])   # absent from checkpoints of one update per step
         self.arch.load_state_dict(state)
+        device = self.arch_params[0].device
+        self._recent.clear()
+        for e in recent[-self._recent.maxlen:] if self._recent.maxlen else []:
+            self._recent.append(Encoded([f.to(device) for f in e["online"]],
+                                        None if e["target"] is None else [f.to(device) for f in e["target"]]))
 
     def _encode(self, views: Sequence[Tensor] | None, encoded: Encoded | None) -> Encoded:
         if encoded is not None:
