@@ -3,7 +3,10 @@
 Same backbone, batch and machine, timed side by side in interleaved rounds (SimSiam):
   (a) plain: one SimSiam training step with the standard heads;
   (b) ours, bilevel: the weight step (logits frozen) + the architecture step on another
-      batch (backbone without gradients, heads only), mlp space, widths {512..4096};
+      batch (backbone without gradients, heads only), mlp space, widths {512..4096}; under
+      the default policy that step is 4 updates of the logits on the cached features of the
+      last 4 architecture batches (`SearchPolicy.arch_steps_per_step`), timed beside the
+      single update that was the default before;
   (b') ours, joint: one forward/backward updates weights and logits;
   (b'') ours, bilevel, the NASiam op space (shared Linear per layer);
   (c) NASiam's published loop structure: a full forward+backward through backbone and
@@ -98,8 +101,9 @@ def main(argv=None):
         loss.backward()
         opt_plain.step()
 
-    def bilevel(model, every=1):
-        opt, architect = sgd(model.weight_parameters()), Architect(model, lr=3e-3)
+    def bilevel(model, every=1, updates=None):
+        # updates=None: the policy's default (4 updates per architecture step in first-order bilevel)
+        opt, architect = sgd(model.weight_parameters()), Architect(model, lr=3e-3, arch_steps_per_step=updates)
         counter = {"step": 0}
 
         def step():
@@ -137,7 +141,8 @@ def main(argv=None):
 
     # arch_every=2 alternates over pairs of steps: time pairs, report per step
     every2 = bilevel(ours, every=2)
-    t = interleaved_medians({"plain": step_plain, "bilevel": bilevel(ours), "bilevel_every2": lambda: (every2(), every2()),
+    t = interleaved_medians({"plain": step_plain, "bilevel": bilevel(ours), "bilevel_one_update": bilevel(ours, updates=1),
+                             "bilevel_every2": lambda: (every2(), every2()),
                              "bilevel_narrow": bilevel(narrow), "joint": step_joint,
                              "bilevel_nasiam_space": bilevel(nasiam_space), "paper": step_paper},
                             device, rounds=args.rounds)
@@ -147,7 +152,8 @@ def main(argv=None):
     print("| step | ms | / plain |")
     print("|---|---|---|")
     labels = {"plain": "(a) plain SimSiam, standard heads",
-              "bilevel": "(b) ours, bilevel, mlp space, widths 512-4096",
+              "bilevel": "(b) ours, bilevel, mlp space, widths 512-4096 (default: 4 updates per step)",
+              "bilevel_one_update": "(b) ours, bilevel, one update per step (the default before)",
               "bilevel_every2": "(b) ours, bilevel, --arch_every=2",
               "bilevel_narrow": "(b) ours, bilevel, widths 512-2048 (max = the standard width)",
               "joint": "(b') ours, joint (one backward), widths 512-4096",
