@@ -333,8 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="A head bake-off: every head is trained by `nasiam pretrain` with the same options on each "
                     "seed (a seed fixes the data subset, init and augmentations), searches by `nasiam search` on "
                     "the same seed. Re-running the same command continues where it stopped. Heads: default, "
-                    "paper, directpred, lightly, solo-learn, random:N, random:N/seed, search, "
-                    "search(--key=value ...), search:argmax, search+init, a search run directory or genotype.json, "
+                    "paper, directpred (closed-form), linpred (a trained linear predictor), lightly, solo-learn, "
+                    "random:N, random:N/seed, search, search(--key=value ...), search:argmax, search+init, a search "
+                    "run directory or genotype.json, "
                     "LABEL=SPEC; comma-separated.")
     compare.add_argument("--heads", required=True, help="comma-separated head specs (see above)")
     compare.add_argument("--seeds", default="5", help="a count (5: seeds 0-4) or a list (0,3,7) (default: 5)")

@@ -155,7 +155,8 @@ def test_every_preset_builds_and_its_searchable_part_lies_in_the_mlp_space():
     space = MLPSpace(widths=(128, 256, 512, 1024, 2048, 4096))
     for name in list_presets():
         g = get_preset(name)
-        head = create_head(name, g.in_dim or 256)
+        width_keeping = g.layers[0].op != "linear"   # DirectPred's predictor takes the width it gives
+        head = create_head(name, g.in_dim or (g.layers[0].width if width_keeping else 256))
         assert head(torch.randn(4, head.in_dim)).shape == (4, g.out_dim)
         if not name.startswith("nasiam"):  # the paper's predictor cell ends in a searched op
             assert g.layers[-1].fixed

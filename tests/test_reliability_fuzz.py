@@ -244,7 +244,7 @@ def _check_run(argv, root, inside, capsys):
     return code, err
 
 
-heads_specs = st.lists(st.sampled_from(["default", "paper", "directpred", "lightly", "solo-learn", "random:2",
+heads_specs = st.lists(st.sampled_from(["default", "paper", "directpred", "linpred", "lightly", "solo-learn", "random:2",
                                         "random:0", "random:101", "random:3/seed", "search", "search:argmax",
                                         "search+init", "search(--epochs=1)", "x=default", "x=default",
                                         "../../etc", "search(", "random"]) | made_up, min_size=1, max_size=4)

@@ -21,7 +21,7 @@ from nasiam._io import atomic_write_text
 from nasiam.compare.executor import ExecutionReport, run_jobs
 from nasiam.compare.plan import FORBIDDEN_COMMON, Plan, build_plan, search_common
 from nasiam.compare.report import write_report
-from nasiam.compare.specs import LIBRARY_KINDS, HeadSpec, parse_heads
+from nasiam.compare.specs import LIBRARY_KINDS, PREDICTOR_KINDS, HeadSpec, parse_heads
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, load_config
 from nasiam.rundir import read_genotypes, write_search_genotypes
 
@@ -123,13 +123,13 @@ def _draw_space(common: dict[str, str], search_options: dict[tuple[str, ...], di
 
 
 def _fixed_genotypes(specs: list[HeadSpec], common: dict[str, str], heads_dir: Path) -> None:
-    """Write the paper, DirectPred, lightly and solo-learn rows' genotype files at the run's
+    """Write the paper, DirectPred, linear-predictor, lightly and solo-learn rows' genotype files at the run's
     dims; check paths."""
     from nasiam.frameworks import framework_class
     from nasiam.presets import (
         LIBRARY_HEADS,
         NASIAM_SIMSIAM_CIFAR10_RESNET18,
-        directpred_predictor,
+        get_preset,
         nasiam_paper_simsiam,
     )
     from nasiam.runner.build import canonical_framework, framework_kwargs
@@ -137,7 +137,7 @@ def _fixed_genotypes(specs: list[HeadSpec], common: dict[str, str], heads_dir: P
     cfg = load_config(PretrainConfig, None, common)
     framework = canonical_framework(cfg)
     kinds = {s.kind for s in specs}
-    if kinds & {"paper", "directpred", *LIBRARY_KINDS}:
+    if kinds & {"paper", *PREDICTOR_KINDS, *LIBRARY_KINDS}:
         slots = framework_class(cfg.framework).head_slots(
             _run_feature_dim(cfg),
             **{k: v for k, v in framework_kwargs(cfg).items()
@@ -151,11 +151,11 @@ def _fixed_genotypes(specs: list[HeadSpec], common: dict[str, str], heads_dir: P
                 pred_dim=slots["predictor"].preset_kwargs["hidden_dim"])
             write_search_genotypes(heads_dir / "paper" / "genotype.json", framework,
                                    {"projector": projector, "predictor": predictor})
-        if "directpred" in kinds:
+        for kind in (k for k in PREDICTOR_KINDS if k in kinds):
             if "predictor" not in slots:
-                raise ConfigError(f"--heads: 'directpred' replaces a predictor; {framework} has none")
-            write_search_genotypes(heads_dir / "directpred" / "genotype.json", framework,
-                                   {"predictor": directpred_predictor(slots["predictor"].out_dim)})
+                raise ConfigError(f"--heads: {kind!r} replaces a predictor; {framework} has none")
+            write_search_genotypes(heads_dir / kind / "genotype.json", framework,
+                                   {"predictor": get_preset(PREDICTOR_KINDS[kind], out_dim=slots["predictor"].out_dim)})
         for library in (k for k in LIBRARY_KINDS if k in kinds):
             projector, predictor = slots["projector"], slots.get("predictor")
             extra = {"backbone": cfg.backbone} if library == "solo-learn" else {}   # its MoCo v3 heads depend on it

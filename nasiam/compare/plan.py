@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from nasiam.compare.specs import LIBRARY_KINDS, HeadSpec
+from nasiam.compare.specs import LIBRARY_KINDS, PREDICTOR_KINDS, HeadSpec
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, load_config
 
 __all__ = ["Job", "Plan", "build_plan", "draw_panel", "FORBIDDEN_COMMON", "one_stage_epochs", "search_common"]
@@ -92,7 +92,7 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
     heads_dir = out / "heads"
     fixed_heads: dict[str, str] = {}
     for spec in specs:
-        if spec.kind in ("paper", "directpred", *LIBRARY_KINDS):  # written by compare's _fixed_genotypes
+        if spec.kind in ("paper", *PREDICTOR_KINDS, *LIBRARY_KINDS):  # written by compare's _fixed_genotypes
             fixed_heads[spec.label] = str(heads_dir / spec.kind / "genotype.json")
         elif spec.kind == "path":
             fixed_heads[spec.label] = spec.path

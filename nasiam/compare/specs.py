@@ -2,8 +2,8 @@
 
     default              the framework's standard heads
     paper                NASiam's published SimSiam genotype (Heuillet et al. 2023), at the run's dims
-    directpred           standard projector, a trained linear predictor (the weaker baseline of Tian et al.
-                         2021, not their closed-form DirectPred predictor)
+    directpred           standard projector, DirectPred's closed-form linear predictor (Tian et al. 2021)
+    linpred              standard projector, a trained linear predictor (DirectPred's weaker baseline)
     lightly              lightly's default heads at the run's dims and lightly's depths (none for MoCo v3)
     solo-learn           solo-learn's heads at the run's dims and its depths (MoCo v3's by --backbone)
     random:N             a panel of N distinct heads, drawn uniformly over the search space's canonical
@@ -32,6 +32,8 @@ __all__ = ["HeadSpec", "parse_heads", "split_specs", "MAX_RANDOM_HEADS", "LIBRAR
 
 MAX_RANDOM_HEADS = 100
 LIBRARY_KINDS = ("lightly", "solo-learn")   # other libraries' heads: nasiam.presets.LIBRARY_HEADS
+# the default projector with another predictor: its preset in nasiam.presets
+PREDICTOR_KINDS = {"directpred": "directpred_predictor", "linpred": "linear_predictor"}
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+:-]{0,63}$")
 _SEARCH = re.compile(r"^search(?:\((?P<opts>.*)\))?(?P<argmax>:argmax)?(?P<init>\+init)?$", re.S)
 _RANDOM = re.compile(r"^random:(?P<n>\d+)(?P<per_seed>/seed)?$")
@@ -41,7 +43,7 @@ _RANDOM = re.compile(r"^random:(?P<n>\d+)(?P<per_seed>/seed)?$")
 class HeadSpec:
     """One row of a comparison.
 
-    kind: "default", "paper", "directpred", "lightly", "solo-learn", "random", "search" or "path".
+    kind: "default", "paper", "directpred", "linpred", "lightly", "solo-learn", "random", "search" or "path".
     """
 
     label: str
@@ -87,7 +89,7 @@ def _parse_one(raw: str) -> HeadSpec:
     head, sep, tail = raw.partition("=")
     if sep and "(" not in head and _LABEL.match(head.strip()):
         label, spec = head.strip(), tail.strip()
-    if spec in ("default", "paper", "directpred", *LIBRARY_KINDS):
+    if spec in ("default", *PREDICTOR_KINDS, "paper", *LIBRARY_KINDS):
         return HeadSpec(label or spec, spec)
     if m := _RANDOM.match(spec):
         n = int(m["n"])
@@ -115,7 +117,7 @@ def _parse_one(raw: str) -> HeadSpec:
     path = Path(spec)
     if path.is_dir() and (path / "genotype.json").is_file() or path.is_file():
         return HeadSpec(label or (path.name if path.is_dir() else path.stem), "path", path=str(path))
-    raise ConfigError(f"--heads: {spec!r} is neither a known head (default, paper, directpred, lightly, solo-learn, "
+    raise ConfigError(f"--heads: {spec!r} is neither a known head (default, paper, directpred, linpred, lightly, solo-learn, "
                       "random:N, random:N/seed, search[(OPTS)][:argmax][+init]) nor a search run directory or "
                       "genotype.json")
 

@@ -3,6 +3,8 @@
 A `NASHead` is an `nn.Sequential` of `nn.Sequential` layers holding only `nn.Linear`,
 `nn.BatchNorm1d`, `nn.LayerNorm`, 1-D pooling and activation modules, so it scripts, exports
 and compiles like any hand-written MLP, and drops in wherever a projector or predictor goes.
+The one exception is DirectPred's closed-form predictor (`DirectPredLinear`, a few lines of
+plain PyTorch), which a genotype asks for by name.
 
 On disk it is a directory with `genotype.json` (the architecture, validated JSON) and
 `head.safetensors` (the weights): loading runs no code from the files. The same files travel
@@ -79,7 +81,8 @@ class NASHead(nn.Sequential):
                 kept += 1
         fresh = list(range(kept, len(genotype.layers)))
         head = NASHead(replace(genotype, meta={**genotype.meta, "fresh_layers": fresh}))
-        reference = next(self.parameters(), None)
+        # a head of DirectPred or pooling layers has buffers but no parameters
+        reference = next((t for t in (*self.parameters(), *self.buffers()) if t.is_floating_point()), None)
         if reference is not None:
             head.to(device=reference.device, dtype=reference.dtype)
         for i in range(kept):

@@ -28,8 +28,9 @@ SCHEMA_VERSION = 1
 FORMAT = "nasiam.genotype"
 
 # Layer transforms a head may use. Pooling ops come from the NASiam paper's op set: a 1-D
-# window over the feature axis, so they keep the width.
-LAYER_OPS = ("linear", "avgpool_3x3", "maxpool_3x3")
+# window over the feature axis, so they keep the width. "directpred" is DirectPred's closed-form
+# linear predictor (nasiam.head.directpred): a width-keeping map set from its input's statistics.
+LAYER_OPS = ("linear", "avgpool_3x3", "maxpool_3x3", "directpred")
 MAX_WIDTH = 1 << 16          # 65536 features: far above any published head
 MAX_LAYERS = 64
 MAX_PARAMETERS = 1 << 30     # ~4 GiB of float32: refuse before allocating anything absurd
@@ -130,8 +131,10 @@ def _validate_layer_fields(op, width, norm, activation, bias, fixed, where: str)
 class LayerSpec:
     """One layer of a head: `op(width) -> norm -> activation`.
 
-    `op` is "linear" (a `nn.Linear` to `width` features) or a width-preserving 1-D pooling
-    over the features ("avgpool_3x3", "maxpool_3x3"). `fixed` marks layers set by the SSL
+    `op` is "linear" (a `nn.Linear` to `width` features), a width-preserving 1-D pooling
+    over the features ("avgpool_3x3", "maxpool_3x3"), or "directpred", DirectPred's closed-form
+    linear predictor (width-preserving, set from its input's statistics rather than trained;
+    `nasiam.head.directpred`). `fixed` marks layers set by the SSL
     framework's convention rather than by the search (e.g. SimSiam's output BatchNorm).
     """
 
@@ -154,6 +157,11 @@ class LayerSpec:
         n = in_width * self.width + (self.width if self.bias else 0) if self.op == "linear" else 0
         probe = registry.create_norm(self.norm, 1)  # norm parameters scale with width
         return n + self.width * sum(p.numel() for p in probe.parameters())
+
+    def num_state(self, in_width: int) -> int:
+        """Values the layer stores besides its parameters and a norm's running statistics:
+        DirectPred's predictor and its correlation estimate (two `width x width` matrices)."""
+        return 2 * self.width * self.width if self.op == "directpred" else 0
 
     def to_dict(self) -> dict:
         d = {"op": self.op, "width": self.width, "norm": self.norm, "activation": self.activation,
@@ -270,7 +278,8 @@ class Genotype:
         for i, layer in enumerate(self.layers):
             if layer.op != "linear" and layer.width != width:
                 raise _fail(f"layers[{i}].width", f"{layer.op} keeps the width: expected {width}, got {layer.width}")
-            total += layer.num_parameters(width)
+            # DirectPred's matrices are buffers, not parameters, but they take the memory all the same
+            total += layer.num_parameters(width) + layer.num_state(width)
             width = layer.width
         if total > MAX_PARAMETERS:
             raise _fail("layers", f"{total:,} parameters exceed the limit of {MAX_PARAMETERS:,}; "
@@ -303,6 +312,8 @@ class Genotype:
         for layer in self.layers:
             if layer.op == "linear":
                 total += 2 * width * layer.width + (layer.width if layer.bias else 0)
+            elif layer.op == "directpred":
+                total += 2 * width * layer.width
             else:
                 total += 3 * layer.width
             total += {"none": 0, "layernorm": 5}.get(layer.norm, 2) * layer.width
@@ -331,12 +342,12 @@ class Genotype:
         old_out = self.out_dim
         out_dim = old_out if out_dim is None else _check_int(out_dim, "out_dim", 1, MAX_WIDTH)
         in_dim = self.in_dim if in_dim is None else _check_int(in_dim, "in_dim", 1, MAX_WIDTH)
-        if not linears and {in_dim, out_dim} - {None, old_out}:  # pooling keeps one width throughout
-            raise _fail("layers", "no Linear layer to carry another width: a head of pooling layers only keeps "
-                                  "its input width")
+        if not linears and in_dim is not None and in_dim != out_dim:
+            raise _fail("layers", f"no Linear layer to carry another width: a head of width-keeping layers only "
+                                  f"(pooling, DirectPred) gives as many features as it takes, not {in_dim} -> {out_dim}")
         layers = list(self.layers)
-        if out_dim != old_out:
-            for i in range(linears[-1], len(layers)):
+        if out_dim != old_out:   # from the last Linear on; all of a head of width-keeping layers
+            for i in range(linears[-1] if linears else 0, len(layers)):
                 layers[i] = replace(layers[i], width=out_dim)
         if in_dim is not None:
             for i in range(linears[0] if linears else 0):  # pooling before the first Linear keeps the input width

@@ -27,12 +27,16 @@ _POOLS = {
 
 
 def build_layer(spec: LayerSpec, in_width: int) -> nn.Sequential:
-    """The standard-module form of one layer: children `linear` or `pool`, `norm`, `act`,
+    """The standard-module form of one layer: children `linear`, `pool` or `directpred`, `norm`, `act`,
     each present only when it does something. Shared by `NASHead` and the exporters so that
     state-dict keys always agree."""
     children: "OrderedDict[str, nn.Module]" = OrderedDict()
     if spec.op == "linear":
         children["linear"] = nn.Linear(in_width, spec.width, bias=spec.bias)
+    elif spec.op == "directpred":
+        from nasiam.head.directpred import DirectPredLinear   # the head package imports this module
+
+        children["directpred"] = DirectPredLinear(spec.width)
     else:
         # A 2-D (batch, features) tensor is read by Pool1d as unbatched (channels, length):
         # the window slides over the features, as in the NASiam paper's ops.
