@@ -94,6 +94,8 @@ class RunConfig:
     weight_decay: float = _opt(5e-4, "weight decay")
     warmup_lr_epochs: int = _opt(0, "linear learning-rate warm-up epochs before the cosine decay")
     fix_pred_lr: bool = _opt(True, "SimSiam: keep the predictor's learning rate constant")
+    pred_lr_mult: float = _opt(1.0, "the predictor's learning rate as a multiple of the other weights' (SimSiam, "
+                                    "MoCo v3); with --fix_pred_lr, a multiple of the constant rate")
     # machine and bookkeeping
     accelerator: str = _opt("auto", "cpu, gpu or auto")
     devices: int = _opt(1, "processes per machine (DDP over gloo on CPU, NCCL on GPU)")
@@ -234,7 +236,7 @@ BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "ema_momentum": (0.0, 1.0), "epochs": (1, 100_000), "lr": (0.0, 1e4), "weight_decay": (0.0, 10.0),
     "warmup_lr_epochs": (0, 100_000), "devices": (1, 1024), "num_nodes": (1, 4096), "seed": (0, 2 ** 32 - 1),
     "keep_checkpoints": (-1, 100_000), "log_every_n_steps": (1, 10 ** 9), "knn_every": (0, 100_000),
-    "knn_k": (1, 10_000), "knn_subset": (1, 10 ** 9),
+    "knn_k": (1, 10_000), "knn_subset": (1, 10 ** 9), "pred_lr_mult": (0.0, 1e3),
     # search
     "genotype_trials": (1, 100_000), "trial_batches": (1, 10_000), "arch_every": (1, 10_000), "arch_steps_per_step": (1, 64),
     "arch_lr": (0.0, 100.0), "arch_weight_decay": (0.0, 10.0), "beta_weight": (0.0, 1e4), "warmup_epochs": (0, 100_000),

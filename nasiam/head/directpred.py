@@ -75,6 +75,7 @@ class DirectPredLinear(nn.Module):
             self.observe(x.detach())
         return out
 
+    @torch.compiler.disable   # host-side bookkeeping and an eigendecomposition: left out of compiled graphs
     @torch.no_grad()
     def observe(self, features: Tensor) -> None:
         """Fold a batch of inputs into the running correlation; recompute W when due."""

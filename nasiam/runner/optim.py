@@ -21,20 +21,25 @@ def base_lr(cfg: RunConfig) -> float:
     return cfg.lr * cfg.batch_size * cfg.world_size / 256
 
 
-def weight_groups(model: nn.Module, simsiam: bool, fix_pred_lr: bool) -> list[dict[str, Any]]:
-    """The model's weights (never the logits), with SimSiam's predictor in a group of its own at
-    a constant learning rate when `fix_pred_lr` (Chen & He 2021, section 4.4)."""
+def weight_groups(model: nn.Module, simsiam: bool, fix_pred_lr: bool,
+                  pred_lr_mult: float = 1.0) -> list[dict[str, Any]]:
+    """The model's weights (never the logits), with the predictor in a group of its own: at a
+    constant learning rate when `fix_pred_lr` and SimSiam (Chen & He 2021, section 4.4), and at
+    `pred_lr_mult` times the others' rate (any framework with a predictor)."""
     weights = model.weight_parameters()
     predictor = {id(p) for p in getattr(model, "predictor", nn.Identity()).parameters()}
     fixed = fix_pred_lr and simsiam
-    return [{"params": [p for p in weights if not (fixed and id(p) in predictor)]},
-            {"params": [p for p in weights if fixed and id(p) in predictor], "fixed_lr": True}]
+    apart = fixed or pred_lr_mult != 1.0
+    return [{"params": [p for p in weights if not (apart and id(p) in predictor)]},
+            {"params": [p for p in weights if apart and id(p) in predictor], "fixed_lr": fixed,
+             "lr_scale": pred_lr_mult}]
 
 
 def weight_optimizer(cfg: RunConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
     """--optimizer (sgd, lars or adamw) over the non-empty `groups`, at the base learning rate."""
     lr = base_lr(cfg)
-    groups = [{"params": g["params"], "lr": lr, "fixed_lr": g.get("fixed_lr", False)} for g in groups if g["params"]]
+    groups = [{"params": g["params"], "lr": lr * g.get("lr_scale", 1.0), "fixed_lr": g.get("fixed_lr", False),
+               "lr_scale": g.get("lr_scale", 1.0)} for g in groups if g["params"]]
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=0.9, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "lars":
@@ -53,8 +58,9 @@ def weight_optimizer(cfg: RunConfig, groups: list[dict[str, Any]]) -> torch.opti
 def set_scheduled_lr(optimizer: torch.optim.Optimizer, cfg: RunConfig, step: int, total_steps: int,
                      steps_per_epoch: int) -> float:
     """Set step `step`'s learning rate (linear warm-up for --warmup_lr_epochs, then cosine to
-    0) on every group but the fixed ones, and return it."""
+    0) on every group but the fixed ones, each times its `lr_scale`, and return it."""
     lr = warmup_cosine_lr(base_lr(cfg), step, total_steps, cfg.warmup_lr_epochs * steps_per_epoch)
     for group in optimizer.param_groups:
-        group["lr"] = base_lr(cfg) if group.get("fixed_lr") else lr
+        # a group restored from a checkpoint written before lr_scale existed has none: 1
+        group["lr"] = (base_lr(cfg) if group.get("fixed_lr") else lr) * group.get("lr_scale", 1.0)
     return lr
