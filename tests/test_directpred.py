@@ -69,9 +69,9 @@ def test_gradients_flow_through_to_the_input_across_two_views():
     """Both views' outputs backpropagate although the second forward replaced W."""
     layer = DirectPredLinear(8).train()
     x1, x2 = _features(seed=4).requires_grad_(), _features(seed=5).requires_grad_()
-    w_before = layer.weight
+    w_before = layer.weight.clone()
     out1 = layer(x1)
-    w_mid = layer.weight
+    w_mid = layer.weight.clone()
     out2 = layer(x2)
     (out1.sum() + out2.sum()).backward()
     torch.testing.assert_close(x1.grad, torch.ones(64, 8) @ w_before.T)

@@ -69,9 +69,13 @@ class DirectPredLinear(nn.Module):
         self._updates: int | None = None   # a host copy of `updates`: no device read per step
 
     def forward(self, x: Tensor) -> Tensor:
-        # W is symmetric, so x W = (W x^T)^T: the same map a Linear with weight W applies
-        out = x @ self.weight.to(x.dtype)
-        if self.training and torch.is_grad_enabled():
+        updating = self.training and torch.is_grad_enabled()
+        # The update below rewrites W in place, so that DDP and compiled graphs keep seeing
+        # one buffer; the product saves its own copy of W for the backward. W is symmetric:
+        # x W is the map a Linear with weight W applies.
+        weight = self.weight.clone() if updating else self.weight
+        out = x @ weight.to(x.dtype)
+        if updating:
             self.observe(x.detach())
         return out
 
@@ -97,8 +101,7 @@ class DirectPredLinear(nn.Module):
         self._updates += 1
         self.updates.fill_(self._updates)
         if self._updates % self.every == 0:
-            # a new tensor, not an in-place copy: the old W is saved for this step's backward
-            self.weight = self.closed_form().to(self.weight.dtype)
+            self.weight.copy_(self.closed_form())
 
     @torch.no_grad()
     def closed_form(self) -> Tensor:
