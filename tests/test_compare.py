@@ -388,3 +388,26 @@ def test_report_puts_the_linear_probe_first_and_shows_panel_power_and_test_sampl
     # two independent 80 %-accurate predictors on 500 images: sd of the difference ~ sqrt(2 x 0.16 / 500)
     sd = test_sample_sd(tmp_path / "runs", [("random-1-s0", "default-s0")], "linear")
     assert sd == pytest.approx(100 * math.sqrt(2 * 0.16 / 500), rel=0.25)
+
+
+def test_report_states_the_search_cost_in_pretraining_runs_paired_by_seed(tmp_path):
+    """Search seconds (training plus selection) over the same seed's default run's seconds."""
+    from nasiam.compare.report import write_report
+
+    plan, _ = prepare("default,search", "0,1", tmp_path, RUN)
+    default_seconds, search_seconds = {0: 100.0, 1: 200.0}, {0: (50.0, 10.0), 1: (80.0, None)}
+    for job in plan.jobs:
+        run = tmp_path / "runs" / job.name
+        run.mkdir(parents=True)
+        if job.row is None:   # the search itself
+            seconds, selected = search_seconds[job.seed]
+            summary = {"train_seconds": seconds, "knn_top1": 50.0, "genotypes": {},
+                       "selection": {"method": "probe", "seconds": selected} if selected else None}
+        else:
+            summary = {"linear_top1": 80.0 + job.seed, "train_seconds": default_seconds[job.seed] if job.row == "default"
+                       else 999.0, "heads": {"projector": job.head_id}}
+        (run / "summary.json").write_text(json.dumps(summary))
+    report = write_report(plan, tmp_path / "runs", tmp_path)
+    assert "Search cost: 0.50x one pretraining run" in report["markdown"] and "0.40-0.60x over 2 seed(s)" in report["markdown"]
+    saved = json.loads((tmp_path / "results.json").read_text())["search_cost"]
+    assert saved == {"pretrain_runs": pytest.approx(0.5), "min": pytest.approx(0.4), "max": pytest.approx(0.6), "n": 2}

@@ -30,8 +30,8 @@ from nasiam._io import atomic_write_bytes, atomic_write_text
 from nasiam.compare.plan import Plan
 from nasiam.compare.stats import PairedDifference, mean_std, paired_difference, seeds_for_power, spearman
 
-__all__ = ["RunRecord", "collect_records", "summarize", "write_report", "METRICS", "PRIMARY", "EFFECTS",
-           "test_sample_sd"]
+__all__ = ["RunRecord", "collect_records", "summarize", "search_cost", "write_report", "METRICS", "PRIMARY",
+           "EFFECTS", "test_sample_sd"]
 
 PRIMARY = "linear_top1"
 METRICS = ("linear_top1", "knn20_top1", "knn200_top1", "knn_top1", "rankme")
@@ -215,6 +215,25 @@ def _power_table(plan: Plan, records: list[RunRecord], stats: dict[str, dict[str
             "pilot's SD, not from this run's effect):\n\n" + "\n".join(lines) + "\n")
 
 
+def search_cost(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """What a search costs, as a multiple of one pretraining run: per seed, the search's
+    seconds (its training plus any selection's) over the same seed's `default` run's training
+    seconds (paired, so the machine's load at the time counts on both sides), then the mean
+    and range over seeds. None without a search and a default run on a common seed."""
+    defaults = {s.label for s in plan.rows if s.kind == "default"}
+    base = {r.seed: r.train_seconds for r in records if r.row in defaults and r.train_seconds}
+    ratios = []
+    for search in searches:
+        seconds = search.get("train_seconds")
+        if not seconds or search["seed"] not in base:
+            continue
+        selection = search.get("selection") or {}
+        ratios.append((float(seconds) + float(selection.get("seconds") or 0.0)) / base[search["seed"]])
+    if not ratios:
+        return None
+    return {"pretrain_runs": statistics.fmean(ratios), "min": min(ratios), "max": max(ratios), "n": len(ratios)}
+
+
 def markdown(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]],
              stats: dict[str, dict[str, Any]], runs: Path | None = None) -> str:
     """The tables, from `stats` ({metric: summarize(...)} for every metric in METRICS)."""
@@ -251,6 +270,11 @@ def markdown(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]
             selection = (s.get("selection") or {}).get("method", "argmax")
             out += (f"| {s['run']} | {s['seed']} | {_fmt(s['train_seconds'], 0)} | {_fmt(s['knn_top1'])} | "
                     f"{genotypes} | {selection} |\n")
+        cost = search_cost(plan, records, searches)
+        if cost is not None:
+            out += (f"\nSearch cost: {cost['pretrain_runs']:.2f}x one pretraining run (a search's training and "
+                    f"selection seconds over its seed's default run's, {cost['min']:.2f}-{cost['max']:.2f}x over "
+                    f"{cost['n']} seed(s)); a search row costs that plus the pretraining of the head it found.\n")
     return out
 
 
@@ -268,6 +292,7 @@ def write_report(plan: Plan, runs: Path, out: Path) -> dict[str, Any]:
         writer.writerow(asdict(r))
     atomic_write_text(out / "results.csv", buffer.getvalue())
     data = {"records": [asdict(r) for r in records], "searches": searches,
+            "search_cost": search_cost(plan, records, searches),
             "statistics": json.loads(json.dumps(stats, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__")
                                                 else str(o)))}
     atomic_write_text(out / "results.json", json.dumps(data, indent=1) + "\n")
