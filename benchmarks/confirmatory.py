@@ -26,6 +26,7 @@ first run (benchmarks/RESULTS.md repeats it); to be started once the ceiling scr
             whatever it shows, with the power the test had
 
     python benchmarks/confirmatory.py          # about 45 min a seed on two cores; resumable
+    python benchmarks/confirmatory.py --report OUT   # tables of the archived runs so far (a status)
 
 Runs go to benchmarks/out/confirmatory/; small files archived in benchmarks/results/confirmatory/.
 """
@@ -65,11 +66,24 @@ def seed_count(ceiling: Path) -> tuple[int, float]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (default: 2, one thread each)")
+    parser.add_argument("--report", metavar="OUT", default=None,
+                        help="train nothing: the tables of the runs finished so far, from the archive, in OUT "
+                             "(a status, not the reading: that needs every seed)")
     args = parser.parse_args(argv)
     out, keep = ROOT / "benchmarks" / "out" / "confirmatory", ROOT / "benchmarks" / "results" / "confirmatory"
     n, sd = seed_count(ROOT / "benchmarks" / "results" / "ceiling")
     seeds = list(range(FIRST_SEED, FIRST_SEED + n))
     print(f"{n} seeds ({seeds[0]}-{seeds[-1]}): 80 % power for a {EFFECT}-point paired difference at SD {sd:.2f}")
+    if args.report:
+        from nasiam.compare import prepare
+        from nasiam.compare.report import write_report
+
+        report_dir = Path(args.report)
+        restore(keep, report_dir)
+        plan, _ = prepare(ROWS, ",".join(map(str, seeds)), report_dir, PROTOCOL)
+        write_report(plan, report_dir / "runs", report_dir)
+        print((report_dir / "results.md").read_text())
+        return
     keep.mkdir(parents=True, exist_ok=True)
     (keep / "seeds.json").write_text(json.dumps({"seeds": seeds, "sd": sd, "effect": EFFECT}) + "\n")
     restore(keep, out)
