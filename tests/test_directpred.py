@@ -69,9 +69,9 @@ def test_gradients_flow_through_to_the_input_across_two_views():
     """Both views' outputs backpropagate although the second forward replaced W."""
     layer = DirectPredLinear(8).train()
     x1, x2 = _features(seed=4).requires_grad_(), _features(seed=5).requires_grad_()
-    w_before = layer.weight.clone()
+    w_before = layer.weight
     out1 = layer(x1)
-    w_mid = layer.weight.clone()
+    w_mid = layer.weight
     out2 = layer(x2)
     (out1.sum() + out2.sum()).backward()
     torch.testing.assert_close(x1.grad, torch.ones(64, 8) @ w_before.T)
@@ -161,3 +161,20 @@ def test_compare_rows_directpred_and_linpred_write_their_predictors(tmp_path):
         ops[kind] = [(layer.op, layer.width) for layer in genotypes["predictor"].layers]
     assert ops == {"directpred": [("directpred", 24)], "linpred": [("linear", 24)]}
     assert [s.kind for s in plan.rows] == ["default", "directpred", "linpred"]
+
+
+@pytest.mark.slow
+def test_compiled_predictor_matches_eager_and_backpropagates_through_both_views():
+    """A compiled graph saves the W buffer itself for the backward: the update must not write
+    into it (it would fail autograd's version check), and must not recompile every step."""
+    torch.manual_seed(0)
+    eager = create_head("directpred_predictor", in_dim=16, out_dim=16).train()
+    compiled_head = create_head("directpred_predictor", in_dim=16, out_dim=16).train()
+    compiled = torch.compile(compiled_head)
+    for step in range(3):
+        x1, x2 = torch.randn(8, 16, requires_grad=True), torch.randn(8, 16)
+        a = eager(x1).sum() + eager(x2).sum()
+        b = compiled(x1).sum() + compiled(x2).sum()
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+        b.backward()
+    torch.testing.assert_close(compiled_head[0].directpred.weight, eager[0].directpred.weight, rtol=1e-5, atol=1e-5)

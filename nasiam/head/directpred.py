@@ -69,13 +69,9 @@ class DirectPredLinear(nn.Module):
         self._updates: int | None = None   # a host copy of `updates`: no device read per step
 
     def forward(self, x: Tensor) -> Tensor:
-        updating = self.training and torch.is_grad_enabled()
-        # The update below rewrites W in place, so that DDP and compiled graphs keep seeing
-        # one buffer; the product saves its own copy of W for the backward. W is symmetric:
-        # x W is the map a Linear with weight W applies.
-        weight = self.weight.clone() if updating else self.weight
-        out = x @ weight.to(x.dtype)
-        if updating:
+        # W is symmetric: x W is the map a Linear with weight W applies
+        out = x @ self.weight.to(x.dtype)
+        if self.training and torch.is_grad_enabled():
             self.observe(x.detach())
         return out
 
@@ -101,7 +97,10 @@ class DirectPredLinear(nn.Module):
         self._updates += 1
         self.updates.fill_(self._updates)
         if self._updates % self.every == 0:
-            self.weight.copy_(self.closed_form())
+            # A new tensor, not an in-place copy: this step's backward still needs the W its
+            # forward used (an in-place write would fail autograd's version check, and a
+            # compiled graph saves the buffer itself, so a defensive copy would not help).
+            self.weight = self.closed_form().to(self.weight.dtype)
 
     @torch.no_grad()
     def closed_form(self) -> Tensor:
