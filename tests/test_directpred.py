@@ -167,14 +167,22 @@ def test_compare_rows_directpred_and_linpred_write_their_predictors(tmp_path):
 def test_compiled_predictor_matches_eager_and_backpropagates_through_both_views():
     """A compiled graph saves the W buffer itself for the backward: the update must not write
     into it (it would fail autograd's version check), and must not recompile every step."""
+    import torch._dynamo
+
     torch.manual_seed(0)
-    eager = create_head("directpred_predictor", in_dim=16, out_dim=16).train()
-    compiled_head = create_head("directpred_predictor", in_dim=16, out_dim=16).train()
-    compiled = torch.compile(compiled_head)
-    for step in range(3):
-        x1, x2 = torch.randn(8, 16, requires_grad=True), torch.randn(8, 16)
-        a = eager(x1).sum() + eager(x2).sum()
-        b = compiled(x1).sum() + compiled(x2).sum()
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
-        b.backward()
-    torch.testing.assert_close(compiled_head[0].directpred.weight, eager[0].directpred.weight, rtol=1e-5, atol=1e-5)
+    torch._dynamo.reset()   # NASHead.forward's compiled code is shared by every head: start and leave clean
+    try:
+        eager = create_head("directpred_predictor", in_dim=16, out_dim=16).train()
+        compiled_head = create_head("directpred_predictor", in_dim=16, out_dim=16).train()
+        compiled = torch.compile(compiled_head)
+        for step in range(3):
+            # both views need gradients, as the projector's outputs do in training
+            x1, x2 = torch.randn(8, 16, requires_grad=True), torch.randn(8, 16, requires_grad=True)
+            a = eager(x1).sum() + eager(x2).sum()
+            b = compiled(x1).sum() + compiled(x2).sum()
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+            b.backward()
+        torch.testing.assert_close(compiled_head[0].directpred.weight, eager[0].directpred.weight, rtol=1e-5,
+                                   atol=1e-5)
+    finally:
+        torch._dynamo.reset()

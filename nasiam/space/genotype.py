@@ -29,7 +29,7 @@ FORMAT = "nasiam.genotype"
 
 # Layer transforms a head may use. Pooling ops come from the NASiam paper's op set: a 1-D
 # window over the feature axis, so they keep the width. "directpred" is DirectPred's closed-form
-# linear predictor (nasiam.head.directpred): a width-keeping map set from its input's statistics.
+# linear predictor (nasiam.space.directpred): a width-keeping map set from its input's statistics.
 LAYER_OPS = ("linear", "avgpool_3x3", "maxpool_3x3", "directpred")
 MAX_WIDTH = 1 << 16          # 65536 features: far above any published head
 MAX_LAYERS = 64
@@ -134,7 +134,7 @@ class LayerSpec:
     `op` is "linear" (a `nn.Linear` to `width` features), a width-preserving 1-D pooling
     over the features ("avgpool_3x3", "maxpool_3x3"), or "directpred", DirectPred's closed-form
     linear predictor (width-preserving, set from its input's statistics rather than trained;
-    `nasiam.head.directpred`). `fixed` marks layers set by the SSL
+    `nasiam.space.directpred`). `fixed` marks layers set by the SSL
     framework's convention rather than by the search (e.g. SimSiam's output BatchNorm).
     """
 

@@ -11,6 +11,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from nasiam.space import registry
+from nasiam.space.directpred import DirectPredLinear
 from nasiam.space.genotype import Genotype, LayerSpec, space_from_dict
 
 __all__ = ["SearchSpace", "SearchableLayer", "FixedLayer", "ExportedLayer", "register_space", "space_from_dict",
@@ -34,8 +35,6 @@ def build_layer(spec: LayerSpec, in_width: int) -> nn.Sequential:
     if spec.op == "linear":
         children["linear"] = nn.Linear(in_width, spec.width, bias=spec.bias)
     elif spec.op == "directpred":
-        from nasiam.head.directpred import DirectPredLinear   # the head package imports this module
-
         children["directpred"] = DirectPredLinear(spec.width)
     else:
         # A 2-D (batch, features) tensor is read by Pool1d as unbatched (channels, length):
