@@ -38,7 +38,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import ceiling  # noqa: E402  (the ceiling's heads, archive and restore)
 
-from nasiam.compare import compare  # noqa: E402
 from nasiam.compare.stats import seeds_for_power  # noqa: E402
 from nasiam.runner.outputs import write_search_genotypes  # noqa: E402
 
@@ -92,20 +91,12 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     keep = ROOT / "benchmarks" / "results" / "budget"
     if args.report:
-        from nasiam.compare import prepare
-        from nasiam.compare.report import write_report
-
         out = Path(args.report)
-        plan, _ = prepare(write_heads(out / "fixed_heads", 512, 128), SEEDS, out, PROTOCOL)
-        write_report(plan, out / "runs", out)
+        ceiling.report_only(write_heads(out / "fixed_heads", 512, 128), SEEDS, out, PROTOCOL)
+        ceiling.archive(out, keep)
     else:
         out = ROOT / "benchmarks" / "out" / "budget"
-        ceiling.restore(keep, out)
-        try:
-            compare(write_heads(out / "fixed_heads", 512, 128), seeds=SEEDS, out=out, options=PROTOCOL, jobs=args.jobs)
-        finally:
-            ceiling.archive(out, keep)
-    ceiling.archive(out, keep)
+        ceiling.run_archived(write_heads(out / "fixed_heads", 512, 128), SEEDS, out, keep, PROTOCOL, args.jobs)
     print((out / "results.md").read_text())
     print(decision_table())
 

@@ -133,6 +133,25 @@ def restore(keep: Path, out: Path) -> None:
                 shutil.copy2(path, target)
 
 
+def report_only(rows: str, seeds, out: Path, options: dict) -> None:
+    """Train nothing: write the tables of the runs finished in `out` (results.md and the rest)."""
+    from nasiam.compare import prepare
+    from nasiam.compare.report import write_report
+
+    plan, _ = prepare(rows, seeds, out, options)
+    write_report(plan, out / "runs", out)
+
+
+def run_archived(rows: str, seeds, out: Path, keep: Path, options: dict, jobs: int) -> None:
+    """`nasiam compare` in `out`, continuing from the runs archived in `keep` and archiving
+    into it whatever happens (an interrupted call keeps what it finished)."""
+    restore(keep, out)
+    try:
+        compare(rows, seeds=seeds, out=out, options=options, jobs=jobs)
+    finally:
+        archive(out, keep)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny synthetic budget, to check the pipeline")
@@ -142,12 +161,8 @@ def main(argv=None) -> None:
                              "of another worktree, say, while it still runs) and archive them here")
     args = parser.parse_args(argv)
     if args.report:
-        from nasiam.compare import prepare
-        from nasiam.compare.report import write_report
-
         out, keep = Path(args.report), ROOT / "benchmarks" / "results" / "ceiling"
-        plan, _ = prepare(write_heads(out / "fixed_heads", 512, 128), SEEDS, out, PROTOCOL)
-        write_report(plan, out / "runs", out)
+        report_only(write_heads(out / "fixed_heads", 512, 128), SEEDS, out, PROTOCOL)
         archive(out, keep)
         print((out / "results.md").read_text())
         return

@@ -41,9 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from ceiling import PROTOCOL, archive, restore  # noqa: E402
+from ceiling import PROTOCOL, report_only, restore, run_archived  # noqa: E402
 
-from nasiam.compare import compare  # noqa: E402
 from nasiam.compare.stats import seeds_for_power  # noqa: E402
 
 ROWS = "default,random:3,search"
@@ -75,22 +74,13 @@ def main(argv=None) -> None:
     seeds = list(range(FIRST_SEED, FIRST_SEED + n))
     print(f"{n} seeds ({seeds[0]}-{seeds[-1]}): 80 % power for a {EFFECT}-point paired difference at SD {sd:.2f}")
     if args.report:
-        from nasiam.compare import prepare
-        from nasiam.compare.report import write_report
-
-        report_dir = Path(args.report)
-        restore(keep, report_dir)
-        plan, _ = prepare(ROWS, ",".join(map(str, seeds)), report_dir, PROTOCOL)
-        write_report(plan, report_dir / "runs", report_dir)
-        print((report_dir / "results.md").read_text())
-        return
-    keep.mkdir(parents=True, exist_ok=True)
-    (keep / "seeds.json").write_text(json.dumps({"seeds": seeds, "sd": sd, "effect": EFFECT}) + "\n")
-    restore(keep, out)
-    try:
-        compare(ROWS, seeds=seeds, out=out, options=PROTOCOL, jobs=args.jobs)
-    finally:
-        archive(out, keep)
+        out = Path(args.report)
+        restore(keep, out)
+        report_only(ROWS, seeds, out, PROTOCOL)
+    else:
+        keep.mkdir(parents=True, exist_ok=True)
+        (keep / "seeds.json").write_text(json.dumps({"seeds": seeds, "sd": sd, "effect": EFFECT}) + "\n")
+        run_archived(ROWS, seeds, out, keep, PROTOCOL, args.jobs)
     print((out / "results.md").read_text())
 
 

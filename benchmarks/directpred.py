@@ -59,20 +59,12 @@ def main(argv=None) -> None:
         print((out / "results.md").read_text())
         return
     if args.report:
-        from nasiam.compare import prepare
-        from nasiam.compare.report import write_report
-
         out = Path(args.report)
-        plan, _ = prepare(ROWS, SEEDS, out, PROTOCOL)
-        write_report(plan, out / "runs", out)
+        ceiling.report_only(ROWS, SEEDS, out, PROTOCOL)
+        ceiling.archive(out, keep)
     else:
         out = ROOT / "benchmarks" / "out" / "directpred"
-        ceiling.restore(keep, out)
-        try:
-            compare(ROWS, seeds=SEEDS, out=out, options=PROTOCOL, jobs=args.jobs)
-        finally:
-            ceiling.archive(out, keep)
-    ceiling.archive(out, keep)
+        ceiling.run_archived(ROWS, SEEDS, out, keep, PROTOCOL, args.jobs)
     print((out / "results.md").read_text())
 
 
