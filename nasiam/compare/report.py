@@ -235,8 +235,9 @@ def search_cost(plan: Plan, records: list[RunRecord], searches: list[dict[str, A
 
 
 def markdown(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]],
-             stats: dict[str, dict[str, Any]], runs: Path | None = None) -> str:
-    """The tables, from `stats` ({metric: summarize(...)} for every metric in METRICS)."""
+             stats: dict[str, dict[str, Any]], runs: Path | None = None, cost: dict[str, Any] | None = None) -> str:
+    """The tables, from `stats` ({metric: summarize(...)} for every metric in METRICS) and the
+    search's `cost` (`search_cost`)."""
     present = [m for m in METRICS if m != "rankme" and any(getattr(r, m) is not None for r in records)]
     if "knn200_top1" in present and all(r.knn200_top1 is not None for r in records):
         present.remove("knn_top1")   # every run has the full-bank kNN: the --knn_k one repeats it
@@ -270,7 +271,6 @@ def markdown(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]
             selection = (s.get("selection") or {}).get("method", "argmax")
             out += (f"| {s['run']} | {s['seed']} | {_fmt(s['train_seconds'], 0)} | {_fmt(s['knn_top1'])} | "
                     f"{genotypes} | {selection} |\n")
-        cost = search_cost(plan, records, searches)
         if cost is not None:
             out += (f"\nSearch cost: {cost['pretrain_runs']:.2f}x one pretraining run (a search's training and "
                     f"selection seconds over its seed's default run's, {cost['min']:.2f}-{cost['max']:.2f}x over "
@@ -282,7 +282,8 @@ def write_report(plan: Plan, runs: Path, out: Path) -> dict[str, Any]:
     """results.md, results.csv, results.json and comparison.png in `out`."""
     records, searches = collect_records(plan, runs)
     stats = {m: summarize(plan, records, m) for m in METRICS}
-    md = markdown(plan, records, searches, stats, runs)
+    cost = search_cost(plan, records, searches)
+    md = markdown(plan, records, searches, stats, runs, cost)
     atomic_write_text(out / "results.md", md)
     buffer = io.StringIO()
     fields = list(RunRecord.__dataclass_fields__)
@@ -292,7 +293,7 @@ def write_report(plan: Plan, runs: Path, out: Path) -> dict[str, Any]:
         writer.writerow(asdict(r))
     atomic_write_text(out / "results.csv", buffer.getvalue())
     data = {"records": [asdict(r) for r in records], "searches": searches,
-            "search_cost": search_cost(plan, records, searches),
+            "search_cost": cost,
             "statistics": json.loads(json.dumps(stats, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__")
                                                 else str(o)))}
     atomic_write_text(out / "results.json", json.dumps(data, indent=1) + "\n")
