@@ -101,6 +101,19 @@ def test_every_recomputes_on_schedule_and_survives_a_save_and_load(tmp_path):
     torch.testing.assert_close(again.weight, layer.weight)
 
 
+def test_loading_a_state_into_a_trained_layer_resumes_its_counter():
+    layer = DirectPredLinear(8, every=2).train()
+    for seed in range(3):
+        layer(_features(seed=seed))
+    snapshot = {k: v.clone() for k, v in layer.state_dict().items()}
+    for seed in (3, 4):
+        layer(_features(seed=seed))
+    layer.load_state_dict(snapshot)          # back to 3 updates
+    layer(_features(seed=5))
+    assert int(layer.updates) == 4           # counted on from the loaded state, not from 5
+    assert not torch.equal(layer.weight, snapshot["weight"])   # the 4th update recomputed W (every=2)
+
+
 def test_non_finite_features_do_not_break_the_eigendecomposition():
     layer = DirectPredLinear(4).train()
     x = torch.randn(16, 4)
@@ -132,8 +145,9 @@ def test_genotype_keeps_the_width_counts_the_matrices_and_resizes():
     assert [layer.width for layer in resized.layers] == [24]
     with pytest.raises(GenotypeError, match="no Linear layer to carry another width"):
         g.with_in_dim(16).for_dims(in_dim=24, out_dim=12)
-    head = NASHead(g, 16)
-    assert head.resized(24, 24)[0].directpred.dim == 24
+    head = NASHead(g, 16).double()   # no parameters: the resized head takes its dtype from the buffers
+    resized_head = head.resized(24, 24)
+    assert resized_head[0].directpred.dim == 24 and resized_head[0].directpred.weight.dtype == torch.float64
 
 
 def test_simsiam_trains_with_the_closed_form_predictor():
