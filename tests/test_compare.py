@@ -52,6 +52,9 @@ def test_bad_specs_name_the_problem(bad, words):
 def test_seeds_are_a_count_or_a_list():
     assert parse_seeds("3") == [0, 1, 2]
     assert parse_seeds("0,4,9") == [0, 4, 9]
+    assert parse_seeds("7,") == [7]   # one given seed, not seeds 0-6
+    with pytest.raises(ConfigError, match="0 seeds; a comparison runs 1 to"):
+        parse_seeds("0")              # a count out of range says so, not "neither a count nor a list"
     for bad in ("0,0", "x", "-1,2", "", "1000000000", "0," + "9" * 5000, 10 ** 9, "4294967296,1"):
         with pytest.raises(ConfigError):
             parse_seeds(bad)   # (a billion seeds was a 20 GB plan before any check)

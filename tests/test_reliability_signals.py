@@ -116,3 +116,32 @@ def test_handlers_are_restored_and_a_second_signal_stops_at_once():
         except KeyboardInterrupt:
             pass
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+@pytest.mark.slow
+def test_sigterm_to_compare_stops_its_runs_with_a_checkpoint_before_it_exits_143(tmp_path):
+    """`kill` of a `nasiam compare` (a scheduler's cancel, a `timeout`): its run gets SIGTERM,
+    checkpoints and exits before the driver does, so no orphan keeps training and holding the
+    run directory's lock."""
+    options = [a for a in PRETRAIN if not a.startswith("--epochs")] + ["--epochs=50", "--knn_every=0"]
+    proc = subprocess.Popen([sys.executable, "-m", "nasiam", "compare", "--heads=default", "--seeds=1",
+                             f"--out={tmp_path}", *options], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = tmp_path / "runs" / "default-s0"
+    try:
+        deadline = time.time() + 600
+        while _logged_step(run / "logs" / "metrics.csv") < 2 and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGTERM)   # to the driver alone, not its process group
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 143, err
+        assert "stopped by SIGTERM" in err and "default-s0" in err and "same command" in err, err
+        assert not (run / ".lock").exists(), "the run still holds its lock: it outlived the driver"
+        assert load_checkpoint(run / "checkpoints" / "last.ckpt")["global_step"] >= 2
+        assert "stopped by SIGTERM" in (tmp_path / "logs" / "default-s0.log").read_text()
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)   # whatever is left of the session (a failed test's orphan)
+        except ProcessLookupError:
+            pass

@@ -35,7 +35,7 @@ MAX_SEEDS = 1000   # each seed trains every row once: more is a typo, not a prot
 
 
 def parse_seeds(text: str | int | Sequence[int]) -> list[int]:
-    """`5` -> seeds 0..4; `0,3,7` -> those seeds."""
+    """`5` -> seeds 0..4; `0,3,7` -> those seeds; `7,` -> seed 7 alone (a comma makes a list)."""
     def count(n: int) -> list[int]:
         if not 1 <= n <= MAX_SEEDS:
             raise ConfigError(f"--seeds: {n} seeds; a comparison runs 1 to {MAX_SEEDS} (each seed trains every row)")
@@ -48,9 +48,12 @@ def parse_seeds(text: str | int | Sequence[int]) -> list[int]:
         if len(parts) > MAX_SEEDS or any(len(p) > 12 for p in parts):
             raise ConfigError(f"--seeds: at most {MAX_SEEDS} seeds, each below 2**32")
         try:
-            values = count(int(parts[0])) if len(parts) == 1 else [int(p) for p in parts]
-        except (ValueError, IndexError):
-            raise ConfigError(f"--seeds: {text!r} is neither a count (5) nor a list of seeds (0,1,2)") from None
+            numbers = [int(p) for p in parts]
+        except ValueError:
+            numbers = []
+        if not numbers:
+            raise ConfigError(f"--seeds: {text!r} is neither a count (5) nor a list of seeds (0,1,2 or 7,)")
+        values = numbers if "," in text else count(numbers[0])
     else:
         values = [int(v) for v in text]
     if not values or len(set(values)) != len(values) or min(values) < 0 or max(values) >= 2 ** 32 \

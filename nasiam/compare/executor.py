@@ -4,12 +4,19 @@ A job whose run directory holds a summary.json is done and skipped; one that hol
 checkpoint continues with --resume; the rest start afresh. Each process writes its output to
 logs/NAME.log. A job that fails leaves the jobs that need it undone and the others going; a
 usage error (exit 2) stops everything, since the same options would fail every run.
+
+SIGTERM (a `kill`, a `timeout`, a scheduler's cancel) and Ctrl-C stop a comparison the way they
+stop one run: the runs in progress get SIGTERM, checkpoint at their next step boundary and
+exit, and only then does `nasiam compare` exit (143 / 130); the same command continues them.
+(Python's default SIGTERM would end the driver at once and leave its runs training, orphaned.)
 """
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +24,7 @@ from typing import Callable
 
 from nasiam.compare.plan import Job
 from nasiam.config import ConfigError
+from nasiam.errors import RunInterrupted
 
 __all__ = ["run_jobs", "JobFailure", "ExecutionReport"]
 
@@ -71,6 +79,24 @@ def _tail(path: Path, lines: int = 8) -> str:
         return ""
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised wherever the driver is (a BaseException, as KeyboardInterrupt is, so
+    that no `except Exception` on the way swallows it)."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated
+
+
+def _sigterm_raises() -> object | None:
+    """Make SIGTERM raise `_Terminated`; returns the handler to put back (None: nothing was
+    changed, off the main thread, where Python allows no handler)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    return signal.SIG_DFL if previous is None else previous   # None: set outside Python
+
+
 def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads: int | None = None,
              say: Callable[[str], None] = print, poll_seconds: float = 0.5) -> ExecutionReport:
     """Run `jobs` (in order, respecting `after`), at most `max_jobs` at a time; each
@@ -83,6 +109,8 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
     failed: set[str] = set()
     running: dict[str, tuple[subprocess.Popen, Job, Path, float]] = {}
     total = len(pending)
+    stopped_by: signal.Signals | None = None
+    previous_sigterm = _sigterm_raises()
     try:
         while pending or running:
             for job in list(pending):
@@ -129,7 +157,16 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                                       f"{failure.last_lines}\n(full log: {log})")
             if running:
                 time.sleep(poll_seconds)
+    except _Terminated:
+        stopped_by = signal.SIGTERM
+    except KeyboardInterrupt:
+        stopped_by = signal.SIGINT
     finally:
+        # Back before the children are waited for: a second SIGTERM ends the driver at once,
+        # as a second signal ends a run.
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
+        in_progress = sorted(running)
         for process, _, _, _ in running.values():   # interrupted or aborted: stop the children cleanly
             if process.poll() is None:
                 process.terminate()
@@ -138,4 +175,9 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.kill()
+    if stopped_by is not None:
+        where = (f"the runs in progress ({', '.join(in_progress)}) were stopped at a step boundary with a checkpoint"
+                 if in_progress else "no run was in progress")
+        raise RunInterrupted(f"stopped by {stopped_by.name}: {where}; run the same command again to continue "
+                             f"(finished runs are kept; their logs are in {logs})", stopped_by)
     return report
