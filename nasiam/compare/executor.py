@@ -79,6 +79,22 @@ def _tail(path: Path, lines: int = 8) -> str:
         return ""
 
 
+def _launch(job: Job, runs: Path, logs: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path, bool]:
+    """Start `job` as a `nasiam` process writing to logs/NAME.log (resumed when it left a
+    checkpoint): (the process, its log, whether it resumes)."""
+    options = job.options()
+    resuming = (runs / job.name / "checkpoints" / "last.ckpt").is_file()
+    if resuming:
+        options.append("--resume")
+    log = logs / f"{job.name}.log"
+    with open(log, "a") as handle:
+        handle.write("$ nasiam " + " ".join([job.command, *options]) + "\n")
+        handle.flush()
+        process = subprocess.Popen([sys.executable, "-m", "nasiam", job.command, *options], stdout=handle,
+                                   stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+    return process, log, resuming
+
+
 class _Terminated(BaseException):
     """SIGTERM, raised wherever the driver is (a BaseException, as KeyboardInterrupt is, so
     that no `except Exception` on the way swallows it)."""
@@ -124,20 +140,11 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                 if not all(_done(runs, d, job.needs_weights) for d in job.after):
                     continue  # its search is still running
                 pending.remove(job)
-                options = job.options()
-                if (runs / job.name / "checkpoints" / "last.ckpt").is_file():
-                    options.append("--resume")
-                log = logs / f"{job.name}.log"
-                command = [sys.executable, "-m", "nasiam", job.command, *options]
-                with open(log, "a") as handle:
-                    handle.write("$ nasiam " + " ".join([job.command, *options]) + "\n")
-                    handle.flush()
-                    process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env,
-                                               stdin=subprocess.DEVNULL)
+                process, log, resuming = _launch(job, runs, logs, env)
                 running[job.name] = (process, job, log, time.perf_counter())
                 done_so_far = len(report.finished) + len(report.failures)
                 say(f"[{done_so_far + len(running)}/{total}] started {job.command} {job.name}"
-                    + (" (resuming)" if "--resume" in options else ""))
+                    + (" (resuming)" if resuming else ""))
             for name, (process, job, log, start) in list(running.items()):
                 code = process.poll()
                 if code is None:
