@@ -118,11 +118,24 @@ def test_handlers_are_restored_and_a_second_signal_stops_at_once():
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
 
 
+def _kill_leftovers(marker: str) -> None:
+    """SIGKILL every process whose command line names `marker` (a failed test's orphans)."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if marker.encode() in handle.read():
+                        os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
+
+
 @pytest.mark.slow
-def test_sigterm_to_compare_stops_its_runs_with_a_checkpoint_before_it_exits_143(tmp_path):
-    """`kill` of a `nasiam compare` (a scheduler's cancel, a `timeout`): its run gets SIGTERM,
-    checkpoints and exits before the driver does, so no orphan keeps training and holding the
-    run directory's lock."""
+@pytest.mark.parametrize("how, signum, code", [("kill", signal.SIGTERM, 143), ("ctrl-c", signal.SIGINT, 130)])
+def test_a_stopped_compare_stops_its_runs_with_a_checkpoint_before_it_exits(tmp_path, how, signum, code):
+    """`kill` of a `nasiam compare` (a scheduler's cancel, a `timeout`) or Ctrl-C in its
+    terminal (SIGINT to its whole process group): its run gets one SIGTERM, checkpoints at its
+    step and exits before the driver does, so no orphan trains on holding the run's lock."""
     options = [a for a in PRETRAIN if not a.startswith("--epochs")] + ["--epochs=50", "--knn_every=0"]
     proc = subprocess.Popen([sys.executable, "-m", "nasiam", "compare", "--heads=default", "--seeds=1",
                              f"--out={tmp_path}", *options], start_new_session=True,
@@ -133,15 +146,15 @@ def test_sigterm_to_compare_stops_its_runs_with_a_checkpoint_before_it_exits_143
         while _logged_step(run / "logs" / "metrics.csv") < 2 and proc.poll() is None and time.time() < deadline:
             time.sleep(0.05)
         assert proc.poll() is None, proc.communicate()
-        proc.send_signal(signal.SIGTERM)   # to the driver alone, not its process group
+        if how == "kill":
+            proc.send_signal(signum)           # to the driver alone
+        else:
+            os.killpg(proc.pid, signum)        # what a terminal does: the whole foreground group
         _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 143, err
-        assert "stopped by SIGTERM" in err and "default-s0" in err and "same command" in err, err
+        assert proc.returncode == code, err
+        assert f"stopped by {signal.Signals(signum).name}" in err and "default-s0" in err and "same command" in err, err
         assert not (run / ".lock").exists(), "the run still holds its lock: it outlived the driver"
+        assert "stopped by SIGTERM after step" in (tmp_path / "logs" / "default-s0.log").read_text()
         assert load_checkpoint(run / "checkpoints" / "last.ckpt")["global_step"] >= 2
-        assert "stopped by SIGTERM" in (tmp_path / "logs" / "default-s0.log").read_text()
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)   # whatever is left of the session (a failed test's orphan)
-        except ProcessLookupError:
-            pass
+        _kill_leftovers(str(tmp_path))

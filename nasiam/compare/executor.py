@@ -9,6 +9,8 @@ SIGTERM (a `kill`, a `timeout`, a scheduler's cancel) and Ctrl-C stop a comparis
 stop one run: the runs in progress get SIGTERM, checkpoint at their next step boundary and
 exit, and only then does `nasiam compare` exit (143 / 130); the same command continues them.
 (Python's default SIGTERM would end the driver at once and leave its runs training, orphaned.)
+Each run has a session of its own, so a terminal's Ctrl-C reaches the driver alone: a run that
+got it too would take the driver's SIGTERM for a second signal and stop without its checkpoint.
 """
 from __future__ import annotations
 
@@ -91,7 +93,8 @@ def _launch(job: Job, runs: Path, logs: Path, env: dict[str, str]) -> tuple[subp
         handle.write("$ nasiam " + " ".join([job.command, *options]) + "\n")
         handle.flush()
         process = subprocess.Popen([sys.executable, "-m", "nasiam", job.command, *options], stdout=handle,
-                                   stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+                                   stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)   # signals come from the driver only
     return process, log, resuming
 
 
