@@ -131,11 +131,13 @@ def _kill_leftovers(marker: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how, signum, code", [("kill", signal.SIGTERM, 143), ("ctrl-c", signal.SIGINT, 130)])
+@pytest.mark.parametrize("how, signum, code", [("kill", signal.SIGTERM, 143), ("ctrl-c", signal.SIGINT, 130),
+                                               ("hangup", signal.SIGHUP, 129)])
 def test_a_stopped_compare_stops_its_runs_with_a_checkpoint_before_it_exits(tmp_path, how, signum, code):
-    """`kill` of a `nasiam compare` (a scheduler's cancel, a `timeout`) or Ctrl-C in its
-    terminal (SIGINT to its whole process group): its run gets one SIGTERM, checkpoints at its
-    step and exits before the driver does, so no orphan trains on holding the run's lock."""
+    """`kill` of a `nasiam compare` (a scheduler's cancel, a `timeout`), Ctrl-C in its terminal
+    (SIGINT to its whole process group) or the terminal closing (SIGHUP): its run gets one
+    SIGTERM, checkpoints at its step and exits before the driver does, so no orphan trains on
+    holding the run's lock."""
     options = [a for a in PRETRAIN if not a.startswith("--epochs")] + ["--epochs=50", "--knn_every=0"]
     proc = subprocess.Popen([sys.executable, "-m", "nasiam", "compare", "--heads=default", "--seeds=1",
                              f"--out={tmp_path}", *options], start_new_session=True,
@@ -146,10 +148,10 @@ def test_a_stopped_compare_stops_its_runs_with_a_checkpoint_before_it_exits(tmp_
         while _logged_step(run / "logs" / "metrics.csv") < 2 and proc.poll() is None and time.time() < deadline:
             time.sleep(0.05)
         assert proc.poll() is None, proc.communicate()
-        if how == "kill":
-            proc.send_signal(signum)           # to the driver alone
-        else:
+        if how == "ctrl-c":
             os.killpg(proc.pid, signum)        # what a terminal does: the whole foreground group
+        else:
+            proc.send_signal(signum)           # to the driver alone
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == code, err
         assert f"stopped by {signal.Signals(signum).name}" in err and "default-s0" in err and "same command" in err, err

@@ -5,9 +5,10 @@ checkpoint continues with --resume; the rest start afresh. Each process writes i
 logs/NAME.log. A job that fails leaves the jobs that need it undone and the others going; a
 usage error (exit 2) stops everything, since the same options would fail every run.
 
-SIGTERM (a `kill`, a `timeout`, a scheduler's cancel) and Ctrl-C stop a comparison the way they
-stop one run: the runs in progress get SIGTERM, checkpoint at their next step boundary and
-exit, and only then does `nasiam compare` exit (143 / 130); the same command continues them.
+SIGTERM (a `kill`, a `timeout`, a scheduler's cancel), Ctrl-C and SIGHUP (its terminal closed,
+unless under `nohup`) stop a comparison the way they stop one run: the runs in progress get
+SIGTERM, checkpoint at their next step boundary and exit, and only then does `nasiam compare`
+exit (143 / 130 / 129); the same command continues them.
 (Python's default SIGTERM would end the driver at once and leave its runs training, orphaned.)
 Each run has a session of its own, so a terminal's Ctrl-C reaches the driver alone: a run that
 got it too would take the driver's SIGTERM for a second signal and stop without its checkpoint.
@@ -98,22 +99,32 @@ def _launch(job: Job, runs: Path, logs: Path, env: dict[str, str]) -> tuple[subp
     return process, log, resuming
 
 
-class _Terminated(BaseException):
-    """SIGTERM, raised wherever the driver is (a BaseException, as KeyboardInterrupt is, so
-    that no `except Exception` on the way swallows it)."""
+class _Stopped(BaseException):
+    """SIGTERM or SIGHUP, raised wherever the driver is (a BaseException, as KeyboardInterrupt
+    is, so that no `except Exception` on the way swallows it)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signal.Signals(signum)
 
 
-def _raise_terminated(signum, frame):
-    raise _Terminated
+def _raise_stopped(signum, frame):
+    raise _Stopped(signum)
 
 
-def _sigterm_raises() -> object | None:
-    """Make SIGTERM raise `_Terminated`; returns the handler to put back (None: nothing was
-    changed, off the main thread, where Python allows no handler)."""
+def _install_stop_handlers() -> dict[int, object]:
+    """Make SIGTERM, and SIGHUP unless it is ignored (`nohup`), raise `_Stopped`; returns the
+    handlers to put back (none off the main thread, where Python allows no handler)."""
+    previous: dict[int, object] = {}
     if threading.current_thread() is not threading.main_thread():
-        return None
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    return signal.SIG_DFL if previous is None else previous   # None: set outside Python
+        return previous
+    signals = [signal.SIGTERM]
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
+        signals.append(signal.SIGHUP)
+    for signum in signals:
+        handler = signal.signal(signum, _raise_stopped)
+        previous[signum] = signal.SIG_DFL if handler is None else handler   # None: set outside Python
+    return previous
 
 
 def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads: int | None = None,
@@ -129,7 +140,7 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
     running: dict[str, tuple[subprocess.Popen, Job, Path, float]] = {}
     total = len(pending)
     stopped_by: signal.Signals | None = None
-    previous_sigterm = _sigterm_raises()
+    previous_handlers = _install_stop_handlers()
     try:
         while pending or running:
             for job in list(pending):
@@ -167,15 +178,15 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                                       f"{failure.last_lines}\n(full log: {log})")
             if running:
                 time.sleep(poll_seconds)
-    except _Terminated:
-        stopped_by = signal.SIGTERM
+    except _Stopped as e:
+        stopped_by = e.signum
     except KeyboardInterrupt:
         stopped_by = signal.SIGINT
     finally:
-        # Back before the children are waited for: a second SIGTERM ends the driver at once,
+        # Back before the children are waited for: a second signal ends the driver at once,
         # as a second signal ends a run.
-        if previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, previous_sigterm)
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
         in_progress = sorted(running)
         for process, _, _, _ in running.values():   # interrupted or aborted: stop the children cleanly
             if process.poll() is None:
