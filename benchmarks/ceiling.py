@@ -142,12 +142,12 @@ def report_only(rows: str, seeds, out: Path, options: dict) -> None:
     write_report(plan, out / "runs", out)
 
 
-def run_archived(rows: str, seeds, out: Path, keep: Path, options: dict, jobs: int) -> None:
+def run_archived(rows: str, seeds, out: Path, keep: Path, options: dict, jobs: int, threads: int | None = None) -> None:
     """`nasiam compare` in `out`, continuing from the runs archived in `keep` and archiving
     into it whatever happens (an interrupted call keeps what it finished)."""
     restore(keep, out)
     try:
-        compare(rows, seeds=seeds, out=out, options=options, jobs=jobs)
+        compare(rows, seeds=seeds, out=out, options=options, jobs=jobs, threads=threads)
     finally:
         archive(out, keep)
 
