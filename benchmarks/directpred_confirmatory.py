@@ -48,7 +48,8 @@ def main(argv=None) -> None:
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (default: 2, one thread each)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads per run (default: cores / jobs)")
     parser.add_argument("--report", metavar="OUT", default=None,
-                        help="train nothing: the tables of the archived runs in OUT (a status until all 8 seeds are in)")
+                        help="train nothing: the tables of the archived runs in OUT (a status until all 8 seeds "
+                             "are in)")
     args = parser.parse_args(argv)
     keep = ROOT / "benchmarks" / "results" / "directpred_confirmatory"
     if args.report:

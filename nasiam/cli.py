@@ -338,7 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "run directory or genotype.json, "
                     "LABEL=SPEC; comma-separated.")
     compare.add_argument("--heads", required=True, help="comma-separated head specs (see above)")
-    compare.add_argument("--seeds", default="5", help="a count (5: seeds 0-4) or a list (0,3,7; one seed: 7,) (default: 5)")
+    compare.add_argument("--seeds", default="5",
+                         help="a count (5: seeds 0-4) or a list (0,3,7; one seed: 7,) (default: 5)")
     compare.add_argument("--jobs", type=int, default=1, help="runs at a time (default: 1)")
     compare.add_argument("--threads", type=int, default=None, help="CPU threads per run (default: cores / jobs)")
     compare.add_argument("--out", default="runs/compare", help="comparison directory (default: runs/compare)")

@@ -19,7 +19,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Callable
 from nasiam.compare.plan import Job
 from nasiam.config import ConfigError
 from nasiam.errors import RunInterrupted
+from nasiam.runner.stop import StopSignals
 
 __all__ = ["run_jobs", "JobFailure", "ExecutionReport"]
 
@@ -100,31 +100,24 @@ def _launch(job: Job, runs: Path, logs: Path, env: dict[str, str]) -> tuple[subp
 
 
 class _Stopped(BaseException):
-    """SIGTERM or SIGHUP, raised wherever the driver is (a BaseException, as KeyboardInterrupt
-    is, so that no `except Exception` on the way swallows it)."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signal.Signals(signum)
+    """Raised by `_DriverStop` wherever the driver is (a BaseException, as KeyboardInterrupt is,
+    so that no `except Exception` on the way swallows it)."""
 
 
-def _raise_stopped(signum, frame):
-    raise _Stopped(signum)
+class _DriverStop(StopSignals):
+    """A run's stop handlers, acting at once: the driver has no step to finish, and its runs
+    should get their SIGTERM now, not at the next poll."""
+
+    def _handle(self, signum, frame) -> None:
+        self.signum = signum
+        raise _Stopped
 
 
-def _install_stop_handlers() -> dict[int, object]:
-    """Make SIGTERM, and SIGHUP unless it is ignored (`nohup`), raise `_Stopped`; returns the
-    handlers to put back (none off the main thread, where Python allows no handler)."""
-    previous: dict[int, object] = {}
-    if threading.current_thread() is not threading.main_thread():
-        return previous
-    signals = [signal.SIGTERM]
-    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
-        signals.append(signal.SIGHUP)
-    for signum in signals:
-        handler = signal.signal(signum, _raise_stopped)
-        previous[signum] = signal.SIG_DFL if handler is None else handler   # None: set outside Python
-    return previous
+def _driver_stop_signals() -> tuple[int, ...]:
+    """What stops a comparison: SIGTERM; SIGINT and SIGHUP unless ignored (a script's `cmd &`
+    ignores SIGINT, `nohup` SIGHUP: their callers asked for that)."""
+    optional = (signal.SIGINT, getattr(signal, "SIGHUP", None))
+    return (signal.SIGTERM, *(s for s in optional if s is not None and signal.getsignal(s) != signal.SIG_IGN))
 
 
 def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads: int | None = None,
@@ -139,8 +132,7 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
     failed: set[str] = set()
     running: dict[str, tuple[subprocess.Popen, Job, Path, float]] = {}
     total = len(pending)
-    stopped_by: signal.Signals | None = None
-    previous_handlers = _install_stop_handlers()
+    stop = _DriverStop(_driver_stop_signals()).install()
     try:
         while pending or running:
             for job in list(pending):
@@ -178,15 +170,12 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                                       f"{failure.last_lines}\n(full log: {log})")
             if running:
                 time.sleep(poll_seconds)
-    except _Stopped as e:
-        stopped_by = e.signum
-    except KeyboardInterrupt:
-        stopped_by = signal.SIGINT
+    except _Stopped:
+        pass   # (stop.signum says which; the runs are stopped below)
     finally:
         # Back before the children are waited for: a second signal ends the driver at once,
         # as a second signal ends a run.
-        for signum, handler in previous_handlers.items():
-            signal.signal(signum, handler)
+        stop.restore()
         in_progress = sorted(running)
         for process, _, _, _ in running.values():   # interrupted or aborted: stop the children cleanly
             if process.poll() is None:
@@ -196,7 +185,8 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.kill()
-    if stopped_by is not None:
+    if stop.requested:
+        stopped_by = signal.Signals(stop.signum)
         where = (f"the runs in progress ({', '.join(in_progress)}) were stopped at a step boundary with a checkpoint"
                  if in_progress else "no run was in progress")
         raise RunInterrupted(f"stopped by {stopped_by.name}: {where}; run the same command again to continue "

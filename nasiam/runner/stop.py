@@ -47,9 +47,10 @@ def requeue_slurm_job(environ: Mapping[str, str] = os.environ) -> str:
 
 class StopSignals:
     """`install()` the handlers (main thread only: Python allows no other), `restore()` the
-    previous ones; also a context manager."""
+    previous ones; also a context manager. `signals`: which to handle (default: a run's)."""
 
-    def __init__(self):
+    def __init__(self, signals: tuple[int, ...] = STOP_SIGNALS):
+        self.signals = tuple(signals)
         self.signum: int | None = None
         self._previous: dict[int, object] = {}
 
@@ -64,7 +65,7 @@ class StopSignals:
 
     def install(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread() and not self._previous:
-            for signum in STOP_SIGNALS:
+            for signum in self.signals:
                 previous = signal.signal(signum, self._handle)
                 # None: a handler set outside Python; the default is the closest we can put back
                 self._previous[signum] = signal.SIG_DFL if previous is None else previous
