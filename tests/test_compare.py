@@ -414,3 +414,27 @@ def test_report_states_the_search_cost_in_pretraining_runs_paired_by_seed(tmp_pa
     assert "Search cost: 0.50x one pretraining run" in report["markdown"] and "0.40-0.60x over 2 seed(s)" in report["markdown"]
     saved = json.loads((tmp_path / "results.json").read_text())["search_cost"]
     assert saved == {"pretrain_runs": pytest.approx(0.5), "min": pytest.approx(0.4), "max": pytest.approx(0.6), "n": 2}
+
+
+def test_report_names_the_environments_and_the_seeds_whose_runs_straddle_a_change(tmp_path):
+    """Seed 1's search ran under another torch, and seed 2's default kept no record: both are
+    named; seed 0, whose runs share one environment, is not."""
+    from nasiam.compare.report import write_report
+    from nasiam.runner.environment import environment
+
+    plan, _ = prepare("default,search", "0,1,2", tmp_path, RUN)
+    here = environment()
+    for job in plan.jobs:
+        run = tmp_path / "runs" / job.name
+        run.mkdir(parents=True)
+        env = {**here, "torch": "2.4.0+cpu"} if (job.row is None and job.seed == 1) else here
+        summary = {"train_seconds": 50.0, "environment": env}
+        summary.update({"genotypes": {}} if job.row is None else {"linear_top1": 80.0, "heads": {"projector": "x"}})
+        if job.row == "default" and job.seed == 2:
+            del summary["environment"]
+        (run / "summary.json").write_text(json.dumps(summary))
+    md = write_report(plan, tmp_path / "runs", tmp_path)["markdown"]
+    assert f"torch {here['torch']}, timm {here['timm']}, cpu, {here['threads']} thread(s) (7 runs)" in md
+    assert "torch 2.4.0+cpu" in md and "not recorded (1 run)" in md
+    assert "straddle the change): 1, 2." in md
+

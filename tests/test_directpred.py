@@ -189,7 +189,7 @@ def test_compiled_predictor_matches_eager_and_backpropagates_through_both_views(
         eager = create_head("directpred_predictor", in_dim=16, out_dim=16).train()
         compiled_head = create_head("directpred_predictor", in_dim=16, out_dim=16).train()
         compiled = torch.compile(compiled_head)
-        for step in range(3):
+        for _step in range(3):
             # both views need gradients, as the projector's outputs do in training
             x1, x2 = torch.randn(8, 16, requires_grad=True), torch.randn(8, 16, requires_grad=True)
             a = eager(x1).sum() + eager(x2).sum()

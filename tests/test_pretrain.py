@@ -36,6 +36,7 @@ def test_pretrain_with_the_default_head(tmp_path, capsys):
     for metric in ("linear_top1", "knn20_top1", "knn200_top1", "knn_top1", "rankme", "eval_seconds"):
         assert summary[metric] is not None, metric
     assert summary["knn_top1"] == summary["epochs"][-1]["knn_top1"]   # the last epoch's kNN, not a second one
+    assert summary["environment"]["torch"] == torch.__version__   # what it ran on, for a later reader
     from nasiam.eval.protocol import load_predictions
 
     predictions = load_predictions(tmp_path / "p" / "eval" / "predictions.safetensors")

@@ -40,6 +40,7 @@ def test_search_each_framework_writes_a_valid_genotype_and_loadable_heads(tmp_pa
         assert (run_dir / name).is_file(), name
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["ranks_agree"] and summary["knn_top1"] > 10
+    assert summary["environment"]["torch"] == torch.__version__ and summary["environment"]["device"] == "cpu"
     assert not list(run_dir.rglob("*.tmp"))
 
 

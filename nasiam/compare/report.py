@@ -22,6 +22,7 @@ import io
 import json
 import math
 import statistics
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,15 @@ class RunRecord:
     knn20_top1: float | None = None
     knn200_top1: float | None = None
     eval_seconds: float | None = None
+    environment: str | None = None   # `describe_environment` of the run's record; None before runs kept one
+
+
+def describe_environment(record: dict[str, Any] | None) -> str | None:
+    """The parts of a run's `environment` record that change its numbers or its seconds."""
+    if not record:
+        return None
+    device = record.get("device_name") or record.get("device")
+    return f"torch {record.get('torch')}, timm {record.get('timm')}, {device}, {record.get('threads')} thread(s)"
 
 
 def _summary(path: Path) -> dict[str, Any] | None:
@@ -77,12 +87,14 @@ def collect_records(plan: Plan, runs: Path) -> tuple[list[RunRecord], list[dict[
         if job.row is None:
             searches.append({"run": job.name, "seed": job.seed, "train_seconds": s.get("train_seconds"),
                              "knn_top1": s.get("knn_top1"), "genotypes": s.get("genotypes", {}),
-                             "selection": s.get("selection")})
+                             "selection": s.get("selection"),
+                             "environment": describe_environment(s.get("environment"))})
             continue
         heads = " / ".join(str(v) for v in s.get("heads", {}).values())
         records.append(RunRecord(job.row, job.head_id or job.row, job.seed, job.name, s.get("knn_top1"),
                                  s.get("linear_top1"), s.get("rankme"), s.get("train_seconds"), heads,
-                                 s.get("knn20_top1"), s.get("knn200_top1"), s.get("eval_seconds")))
+                                 s.get("knn20_top1"), s.get("knn200_top1"), s.get("eval_seconds"),
+                                 describe_environment(s.get("environment"))))
     return records, searches
 
 
@@ -264,6 +276,7 @@ def markdown(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]
     if evals and trains:
         out += (f"\nEvaluation cost: {statistics.fmean(evals):.0f} s a run on average, "
                 f"{100 * sum(evals) / sum(trains):.0f} % of the training time.\n")
+    out += _environments(records, searches)
     if searches:
         out += "\n| search run | seed | train s | kNN of its backbone | genotypes | selection |\n|---|---|---|---|---|---|\n"
         for s in searches:
@@ -275,6 +288,24 @@ def markdown(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]
             out += (f"\nSearch cost: {cost['pretrain_runs']:.2f}x one pretraining run (a search's training and "
                     f"selection seconds over its seed's default run's, {cost['min']:.2f}-{cost['max']:.2f}x over "
                     f"{cost['n']} seed(s)); a search row costs that plus the pretraining of the head it found.\n")
+    return out
+
+
+def _environments(records: list[RunRecord], searches: list[dict[str, Any]]) -> str:
+    """Which environments the runs ran on, and the seeds whose runs did not all share one: their
+    paired differences and cost ratios straddle a change of versions, device or threads."""
+    runs = [(r.seed, r.environment) for r in records] + [(s["seed"], s.get("environment")) for s in searches]
+    if not runs:
+        return ""
+    counts = Counter(env or "not recorded" for _, env in runs)
+    out = "\nEnvironments: " + "; ".join(f"{env} ({n} run{'s' * (n != 1)})" for env, n in counts.most_common()) + ".\n"
+    by_seed: dict[int, set[str | None]] = {}
+    for seed, env in runs:
+        by_seed.setdefault(seed, set()).add(env)
+    mixed = sorted(seed for seed, envs in by_seed.items() if len(envs) > 1)
+    if mixed:
+        out += (f"Seeds whose runs did not share one environment (their pairs and cost ratios straddle the change): "
+                f"{', '.join(map(str, mixed))}.\n")
     return out
 
 

@@ -5,7 +5,8 @@
     backbone.safetensors   the backbone's weights; backbone.json says how to rebuild it
     alphas.csv, alphas.png probability of every option of every choice, per epoch
     config.yaml            the resolved configuration
-    summary.json           final metrics, timings, genotypes in one line each
+    summary.json           final metrics, timings, genotypes in one line each, and the
+                           versions and device it ran on (`environment`)
     logs/metrics.csv       per-step, per-epoch and final (eval/*) metrics, a column each
     logs/tensorboard/      the same, the probabilities and alpha figures (--logger tensorboard)
     checkpoints/           last.ckpt and recent epoch=N.ckpt (resume, re-export)

@@ -24,10 +24,11 @@ from nasiam.runner.build import (
     framework_kwargs,
     make_loader,
 )
+from nasiam.runner.environment import environment
 from nasiam.runner.errors import CheckpointError, RemoteError
 from nasiam.runner.loop import Run
-from nasiam.runner.wandb_artifacts import download_run, is_artifact_reference
 from nasiam.runner.optim import weight_groups, weight_optimizer
+from nasiam.runner.wandb_artifacts import download_run, is_artifact_reference
 from nasiam.search import CollapseMonitor
 
 __all__ = ["PretrainRun", "run_pretrain"]
@@ -126,7 +127,8 @@ class PretrainRun(Run):
                    **{k: v for k, v in evaluation.items() if k not in ("knn_top1", "linear_top1", "rankme")},
                    "heads": {slot: (h.genotype.describe() if hasattr(h, "genotype") else type(h).__name__)
                              for slot, h in self.model.heads().items()},
-                   "world_size": fabric.world_size, "epochs": self.history}
+                   "world_size": fabric.world_size, "environment": environment(fabric.device),
+                   "epochs": self.history}
         if fabric.is_global_zero:
             outputs.save_backbone(self.run_dir, self.model.backbone, backbone_record(cfg, self.info, self.model.backbone))
             for slot, head in self.model.heads().items():

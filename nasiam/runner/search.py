@@ -26,6 +26,7 @@ from nasiam.runner.build import (
     make_loader,
     recalibrate_exported,
 )
+from nasiam.runner.environment import environment
 from nasiam.runner.errors import CollapseError
 from nasiam.runner.loop import Run
 from nasiam.runner.optim import weight_groups, weight_optimizer
@@ -312,6 +313,7 @@ class SearchRun(Run):
             "decisions_above_noise": sum(bool(r.get("above_noise")) for r in confidence),
             "arch_steps": self.architect.arch.arch_steps,
             "world_size": fabric.world_size, "ranks_agree": agree, "train_seconds": round(self.elapsed, 1),
+            "environment": environment(fabric.device),
             **{k: v for k, v in (self.history[-1] if self.history else {}).items()
                if k not in ("epoch", "epoch_seconds", "knn_top1")},
             "epochs": self.history,
