@@ -438,3 +438,24 @@ def test_report_names_the_environments_and_the_seeds_whose_runs_straddle_a_chang
     assert "torch 2.4.0+cpu" in md and "not recorded (1 run)" in md
     assert "straddle the change): 1, 2." in md
 
+
+
+def test_report_shows_how_often_each_search_decision_agreed_across_seeds(tmp_path):
+    from nasiam.compare.report import write_report
+
+    plan, _ = prepare("default,search", "0,1,2", tmp_path, RUN)
+    widths = {0: 128, 1: 128, 2: 512}
+    for job in plan.jobs:
+        run = tmp_path / "runs" / job.name
+        run.mkdir(parents=True)
+        summary = {"train_seconds": 50.0}
+        if job.row is None:
+            summary.update(genotypes={}, decisions=[
+                {"head": "projector", "layer": 0, "choice": "width", "option": widths[job.seed], "options": 4,
+                 "uniform": 0.25, "above_noise": job.seed == 0}])
+        else:
+            summary.update(linear_top1=80.0, heads={"projector": "x"})
+        (run / "summary.json").write_text(json.dumps(summary))
+    md = write_report(plan, tmp_path / "runs", tmp_path)["markdown"]
+    assert "Decisions of search1 across its 3 seeds" in md and "Mean agreement 0.67 against 0.56 by chance" in md
+    assert "| projector layer 0 width | 128 | 0.67 | 0.56 | 1 of 3 |" in md

@@ -174,3 +174,35 @@ def test_the_recent_features_travel_with_the_architects_state():
     second.load_state_dict(first.state_dict())
     assert len(second._recent) == 2
     assert all(torch.equal(a.online[0], b.online[0]) for a, b in zip(first._recent, second._recent))
+
+
+def test_chance_agreement_matches_enumerating_every_pick():
+    import collections
+    import itertools
+
+    from nasiam.search.decisions import chance_agreement
+
+    for options, runs in [(1, 3), (2, 1), (2, 2), (3, 4), (8, 4), (2, 7)]:
+        picks = list(itertools.product(range(options), repeat=runs))
+        brute = sum(collections.Counter(p).most_common(1)[0][1] / runs for p in picks) / len(picks)
+        assert chance_agreement(options, runs) == pytest.approx(brute, abs=1e-12), (options, runs)
+    assert 1 / 8 < chance_agreement(8, 19) < chance_agreement(2, 19) < 1   # many seeds: towards 1/options
+    with pytest.raises(ValueError, match="runs >= 1"):
+        chance_agreement(2, 0)
+
+
+def test_decision_agreement_counts_the_most_chosen_option_and_the_searches_above_noise():
+    from nasiam.search.decisions import decision_agreement
+
+    def decision(choice, option, options, above):
+        return {"head": "projector", "layer": 0, "choice": choice, "option": option, "options": options,
+                "uniform": 1 / options, "above_noise": above}
+
+    searches = [[decision("keep", True, 2, True), decision("width", 128, 4, False)],
+                [decision("keep", True, 2, True), decision("width", 256, 4, True)],
+                [decision("keep", False, 2, False), decision("width", 128, 4, False)]]
+    rows = {r["choice"]: r for r in decision_agreement(searches)}
+    assert rows["keep"]["option"] == "True" and rows["keep"]["agreement"] == pytest.approx(2 / 3)
+    assert rows["keep"]["above_noise"] == 2 and rows["keep"]["searches"] == 3
+    assert rows["width"]["option"] == "128" and rows["width"]["above_noise"] == 1
+    assert rows["keep"]["chance"] == pytest.approx(0.75) and rows["width"]["chance"] == pytest.approx(0.5625)

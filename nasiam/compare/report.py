@@ -14,6 +14,10 @@ detect an effect of 0.5 and 1 point with 80 % power, so the next protocol can de
 count from a pilot. Evaluation noise: where runs kept their per-image test predictions, the
 standard deviation a paired difference owes to the finite test set alone, beside the one
 measured across seeds (training noise plus evaluation noise).
+
+Searches: each one's seconds, genotypes and selection; its cost in pretraining runs; and, over
+the seeds of one search row, how often each decision went the same way beside what uniform
+picks would give (`nasiam.search.decisions.decision_agreement`).
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from typing import Any
 from nasiam._io import atomic_write_bytes, atomic_write_text
 from nasiam.compare.plan import Plan
 from nasiam.compare.stats import PairedDifference, mean_std, paired_difference, seeds_for_power, spearman
+from nasiam.search.decisions import decision_agreement
 
 __all__ = ["RunRecord", "collect_records", "summarize", "search_cost", "write_report", "METRICS", "PRIMARY",
            "EFFECTS", "test_sample_sd"]
@@ -87,7 +92,8 @@ def collect_records(plan: Plan, runs: Path) -> tuple[list[RunRecord], list[dict[
         if job.row is None:
             searches.append({"run": job.name, "seed": job.seed, "train_seconds": s.get("train_seconds"),
                              "knn_top1": s.get("knn_top1"), "genotypes": s.get("genotypes", {}),
-                             "selection": s.get("selection"),
+                             "selection": s.get("selection"), "decisions": s.get("decisions") or [],
+                             "search": job.name.rsplit("-s", 1)[0],
                              "environment": describe_environment(s.get("environment"))})
             continue
         heads = " / ".join(str(v) for v in s.get("heads", {}).values())
@@ -284,10 +290,34 @@ def markdown(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]
             selection = (s.get("selection") or {}).get("method", "argmax")
             out += (f"| {s['run']} | {s['seed']} | {_fmt(s['train_seconds'], 0)} | {_fmt(s['knn_top1'])} | "
                     f"{genotypes} | {selection} |\n")
+        out += _agreement(searches)
         if cost is not None:
             out += (f"\nSearch cost: {cost['pretrain_runs']:.2f}x one pretraining run (a search's training and "
                     f"selection seconds over its seed's default run's, {cost['min']:.2f}-{cost['max']:.2f}x over "
                     f"{cost['n']} seed(s)); a search row costs that plus the pretraining of the head it found.\n")
+    return out
+
+
+def _agreement(searches: list[dict[str, Any]]) -> str:
+    """Per search (one per seed), whether its decisions agree across seeds more than uniform
+    picks would: a decision that reflects the data should be taken the same way on most seeds."""
+    out = ""
+    by_search: dict[str, list[list[dict[str, Any]]]] = {}
+    for s in searches:
+        if s.get("decisions"):
+            by_search.setdefault(s.get("search", s["run"]), []).append(s["decisions"])
+    for name, runs in by_search.items():
+        if len(runs) < 2:
+            continue
+        rows = decision_agreement(runs)
+        mean = statistics.fmean(r["agreement"] for r in rows)
+        chance = statistics.fmean(r["chance"] for r in rows)
+        out += (f"\nDecisions of {name} across its {len(runs)} seeds (agreement: the share of seeds on the most "
+                f"chosen option; chance: what uniform picks would give). Mean agreement {mean:.2f} against "
+                f"{chance:.2f} by chance.\n\n| decision | most chosen | agreement | chance | above noise |\n"
+                "|---|---|---|---|---|\n")
+        out += "".join(f"| {r['head']} layer {r['layer']} {r['choice']} | {r['option']} | {r['agreement']:.2f} | "
+                       f"{r['chance']:.2f} | {r['above_noise']} of {r['searches']} |\n" for r in rows)
     return out
 
 

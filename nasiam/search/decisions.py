@@ -11,19 +11,23 @@ probability. A decision whose best option is above its floor is one noise would 
 than 1 run in 20 ("above noise"); with 20 decisions, about one passes by chance.
 
 `decision_confidence` lists each decision's best option, its probability and entropy;
-`decision_report` adds the noise floor.
+`decision_report` adds the noise floor. Across seeds, a real decision should also agree with
+itself: `decision_agreement` gives, per decision, the share of searches on the most chosen
+option beside the share uniform picks would reach (`chance_agreement`).
 """
 from __future__ import annotations
 
 import math
+from collections import Counter
+from fractions import Fraction
 from typing import Any, Mapping, Sequence
 
 import torch
 
 from nasiam.search.policy import SearchPolicy
 
-__all__ = ["NEAR_UNIFORM_RATIO", "NOISE_QUANTILE", "decision_confidence", "decision_report", "near_uniform",
-           "noise_floor"]
+__all__ = ["NEAR_UNIFORM_RATIO", "NOISE_QUANTILE", "chance_agreement", "decision_agreement", "decision_confidence",
+           "decision_report", "near_uniform", "noise_floor"]
 
 NEAR_UNIFORM_RATIO = 1.5   # a decision whose best option is below 1.5x the uniform probability is "near uniform"
 NOISE_QUANTILE = 0.95
@@ -120,4 +124,48 @@ def decision_report(probabilities: Mapping[str, list[dict[str, dict[Any, float]]
     for row, floor in zip(rows, floors):
         row["noise_floor"] = floor
         row["above_noise"] = bool(row["probability"] > floor)
+    return rows
+
+
+def chance_agreement(options: int, runs: int) -> float:
+    """The expected share of `runs` searches on the most chosen option of a decision with
+    `options` options when each search picks uniformly at random: the level agreement must
+    beat (1.0 for one run; 0.75 for two runs of a 2-way choice). Exact, from the multinomial:
+    P(every count <= m) = runs! / options^runs x [x^runs] (sum_{j<=m} x^j / j!)^options."""
+    if options < 1 or runs < 1:
+        raise ValueError(f"chance_agreement needs options >= 1 and runs >= 1, got {options} and {runs}")
+
+    def at_most(m: int) -> Fraction:   # P(no option is picked more than m times)
+        poly = [Fraction(1)]
+        term = [Fraction(1, math.factorial(j)) for j in range(m + 1)]
+        for _ in range(options):
+            poly = [sum(poly[i] * term[d - i] for i in range(max(0, d - m), min(d, len(poly) - 1) + 1))
+                    for d in range(min(runs, (len(poly) - 1) + m) + 1)]
+        return poly[runs] * math.factorial(runs) / options ** runs if runs < len(poly) else Fraction(0)
+
+    # E[max count] = sum over m >= 1 of P(max >= m)
+    expected = sum(1 - at_most(m - 1) for m in range(1, runs + 1))
+    return float(expected / runs)
+
+
+def decision_agreement(searches: Sequence[Sequence[Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    """Per decision, across searches (each the `decisions` list of one search's summary.json):
+    the most chosen option, the share of searches on it (`agreement`), what uniform picks would
+    give (`chance`), and in how many searches the decision rose above its noise floor. Decisions
+    are matched by head, layer and choice; one missing from a search counts that search out."""
+    picks: dict[tuple, list[str]] = {}
+    sizes: dict[tuple, int] = {}
+    above: Counter = Counter()
+    for decisions in searches:
+        for d in decisions:
+            key = (d["head"], d["layer"], d["choice"])
+            picks.setdefault(key, []).append(str(d["option"]))
+            sizes[key] = int(d.get("options") or round(1 / d["uniform"]))
+            above[key] += bool(d.get("above_noise"))
+    rows = []
+    for key, chosen in picks.items():
+        option, count = Counter(chosen).most_common(1)[0]
+        rows.append({"head": key[0], "layer": key[1], "choice": key[2], "option": option, "searches": len(chosen),
+                     "agreement": count / len(chosen), "chance": chance_agreement(sizes[key], len(chosen)),
+                     "above_noise": above[key]})
     return rows
