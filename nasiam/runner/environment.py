@@ -3,12 +3,13 @@
 Two runs of one configuration can differ by more than their seeds when PyTorch, timm or the
 device changed between them (a long benchmark resumed in a later session on a freshly resolved
 environment is the usual case). The record lets a reader see that from the run directory alone,
-without trusting anyone's notes. Versions come from the installed distributions' metadata, so a
-package that is not installed reads `None` instead of failing the run.
+without trusting anyone's notes. A package that is not there reads `None` instead of failing
+the run.
 """
 from __future__ import annotations
 
 import platform
+import sys
 from importlib import metadata
 from typing import Any
 
@@ -16,11 +17,19 @@ import torch
 
 __all__ = ["PACKAGES", "environment"]
 
-# The distributions whose versions change what a run computes (numerics, augmentations, models).
-PACKAGES = ("nasiam", "torch", "torchvision", "timm", "lightning-fabric", "numpy")
+# What changes what a run computes (numerics, augmentations, models): module -> distribution.
+PACKAGES = {"nasiam": "nasiam", "torch": "torch", "torchvision": "torchvision", "timm": "timm",
+            "lightning_fabric": "lightning-fabric", "numpy": "numpy"}
 
 
-def _version(distribution: str) -> str | None:
+def _version(module: str, distribution: str) -> str | None:
+    """The imported module's own `__version__` first (it keeps build tags such as torch's
+    +cu130, and it exists when a package runs from a checkout on PYTHONPATH, as on the GPU
+    machines, or comes inside another distribution, as lightning_fabric inside
+    pytorch-lightning); else the installed distribution's metadata; else None."""
+    version = getattr(sys.modules.get(module), "__version__", None)
+    if version is not None:
+        return str(version)
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
@@ -31,8 +40,7 @@ def environment(device: torch.device | str = "cpu") -> dict[str, Any]:
     """Versions, device and thread count of this process, JSON-ready."""
     device = torch.device(device)
     record: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(terse=True),
-                              **{name: _version(name) for name in PACKAGES},
-                              "torch": torch.__version__,   # with its build tag (+cu130, +cpu), which metadata drops
+                              **{module: _version(module, dist) for module, dist in PACKAGES.items()},
                               "device": device.type, "threads": torch.get_num_threads()}
     if device.type == "cuda":
         record.update(device_name=torch.cuda.get_device_name(device), cuda=torch.version.cuda,
