@@ -223,9 +223,13 @@ def cmd_compare(args) -> int:
 
     options = {f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig) if hasattr(args, f.name)}
     result = compare(args.heads, seeds=args.seeds, out=args.out, options=options, jobs=args.jobs,
-                     threads=args.threads)
+                     threads=args.threads, report_only=args.report_only)
     print("\n" + result["markdown"])
     report = result["report"]
+    if args.report_only:
+        print(f"{len(report.skipped)} of {result['planned']} runs have finished; tables in {result['out']}/ "
+              "(results.md, results.csv, results.json, comparison.png)")
+        return EXIT_OK
     print(f"{len(report.finished)} runs finished now, {len(report.skipped)} were already done; tables in "
           f"{result['out']}/ (results.md, results.csv, results.json, comparison.png)")
     if report.failures:
@@ -343,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--jobs", type=int, default=1, help="runs at a time (default: 1)")
     compare.add_argument("--threads", type=int, default=None, help="CPU threads per run (default: cores / jobs)")
     compare.add_argument("--out", default="runs/compare", help="comparison directory (default: runs/compare)")
+    compare.add_argument("--report_only", "--report-only", action="store_true",
+                         help="train nothing: the tables of the runs finished so far (a status, e.g. while another "
+                              "process runs the comparison; a protocol declared in advance is read when it is complete)")
     add_config_options(compare, PretrainConfig, recipe=False, exclude=FORBIDDEN_COMMON,
                        title="options of every run (as for nasiam pretrain; searches get those they share)")
     compare.set_defaults(handler=cmd_compare, config_cls=PretrainConfig)

@@ -459,3 +459,21 @@ def test_report_shows_how_often_each_search_decision_agreed_across_seeds(tmp_pat
     md = write_report(plan, tmp_path / "runs", tmp_path)["markdown"]
     assert "Decisions of search1 across its 3 seeds" in md and "Mean agreement 0.67 against 0.56 by chance" in md
     assert "| projector layer 0 width | 128 | 0.67 | 0.56 | 1 of 3 |" in md
+
+
+def test_report_only_trains_nothing_and_reports_the_runs_finished_so_far(tmp_path, capsys):
+    """A status while another process runs the comparison: the finished runs' tables, how many
+    of the planned runs they are, no run started, no log written."""
+    plan, _ = prepare("default,random:1", "0,1", tmp_path, RUN)
+    for job in plan.jobs[:2]:   # seed 0 finished, seed 1 not yet
+        run = tmp_path / "runs" / job.name
+        run.mkdir(parents=True)
+        (run / "summary.json").write_text(json.dumps({"linear_top1": 80.0, "train_seconds": 10.0,
+                                                      "heads": {"projector": job.head_id}}))
+    argv = ["compare", "--heads", "default,random:1", "--seeds", "0,1", "--out", str(tmp_path), "--report_only",
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"2 of {len(plan.jobs)} runs have finished" in out and "Primary metric: linear probe" in out
+    assert not (tmp_path / "logs").exists() and (tmp_path / "results.md").is_file()
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(j.name for j in plan.jobs[:2])

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from nasiam._io import atomic_write_text
-from nasiam.compare.executor import ExecutionReport, run_jobs
+from nasiam.compare.executor import ExecutionReport, run_finished, run_jobs
 from nasiam.compare.plan import FORBIDDEN_COMMON, Plan, build_plan, search_common
 from nasiam.compare.report import write_report
 from nasiam.compare.specs import LIBRARY_KINDS, PREDICTOR_KINDS, HeadSpec, parse_heads
@@ -215,9 +215,13 @@ def prepare(heads: str | list[str], seeds: str | int | Sequence[int], out: str |
 
 def compare(heads: str | list[str], seeds: str | int | Sequence[int] = 5, out: str | Path = "runs/compare",
             options: Mapping[str, Any] | None = None, jobs: int = 1, threads: int | None = None,
-            say: Callable[[str], None] = print) -> dict[str, Any]:
+            say: Callable[[str], None] = print, report_only: bool = False) -> dict[str, Any]:
     """Train every head on every seed under one protocol and write the report; returns
-    {"report": ExecutionReport, "markdown": ..., "records": ..., "statistics": ...}."""
+    {"report": ExecutionReport, "markdown": ..., "records": ..., "statistics": ..., "planned": n}.
+
+    `report_only` trains nothing: the tables of the runs finished so far (`report.skipped`
+    lists them), e.g. while another process is still running the comparison. They are a
+    status: a protocol declared in advance is read once, when all its seeds are in."""
     cores = os.cpu_count() or 1
     if not 1 <= jobs <= cores:
         raise ConfigError(f"--jobs must be between 1 and this machine's {cores} cores (one process per run), got {jobs}")
@@ -225,8 +229,13 @@ def compare(heads: str | list[str], seeds: str | int | Sequence[int] = 5, out: s
         raise ConfigError(f"--threads must be between 1 and {4 * cores} (4 x this machine's cores), got {threads}")
     plan, out = prepare(heads, seeds, out, options)
     runs = out / "runs"
-    say(f"{len(plan.jobs)} runs planned in {out}/ ({len(plan.rows)} heads x {len(parse_seeds(seeds))} seeds"
-        f"{', plus searches' if plan.search_names else ''}); {jobs} at a time")
-    execution: ExecutionReport = run_jobs(plan.jobs, runs, out / "logs", max_jobs=jobs, threads=threads, say=say)
+    if report_only:
+        done = [job.name for job in plan.jobs if run_finished(runs, job.name, weights=False)]
+        execution = ExecutionReport(skipped=done)
+        say(f"{len(done)} of {len(plan.jobs)} runs in {out}/ have finished; nothing is trained (--report_only)")
+    else:
+        say(f"{len(plan.jobs)} runs planned in {out}/ ({len(plan.rows)} heads x {len(parse_seeds(seeds))} seeds"
+            f"{', plus searches' if plan.search_names else ''}); {jobs} at a time")
+        execution = run_jobs(plan.jobs, runs, out / "logs", max_jobs=jobs, threads=threads, say=say)
     result = write_report(plan, runs, out)
-    return {"report": execution, **result, "out": str(out)}
+    return {"report": execution, **result, "out": str(out), "planned": len(plan.jobs)}

@@ -29,7 +29,7 @@ from nasiam.config import ConfigError
 from nasiam.errors import RunInterrupted
 from nasiam.runner.stop import StopSignals
 
-__all__ = ["run_jobs", "JobFailure", "ExecutionReport"]
+__all__ = ["run_jobs", "run_finished", "JobFailure", "ExecutionReport"]
 
 EXIT_USAGE = 2
 
@@ -49,7 +49,7 @@ class ExecutionReport:
     failures: list[JobFailure] = field(default_factory=list)
 
 
-def _done(runs: Path, name: str, weights: bool = True) -> bool:
+def run_finished(runs: Path, name: str, weights: bool = True) -> bool:
     """A finished run. With `weights`, a search also needs the weights its one-stage (+init)
     rows continue from: a summary and genotype copied without them, e.g. from an archive of
     the small files, are enough for rows that train the searched head afresh, not for those."""
@@ -67,8 +67,8 @@ def pending_jobs(jobs: list[Job], runs: Path) -> tuple[list[Job], list[str]]:
     for job in jobs:
         dependents = [j for j in jobs if job.name in j.after]
         summarised = (runs / job.name / "summary.json").is_file()
-        if _done(runs, job.name, weights=any(j.needs_weights for j in dependents)) or (
-                summarised and dependents and all(_done(runs, j.name) for j in dependents)):
+        if run_finished(runs, job.name, weights=any(j.needs_weights for j in dependents)) or (
+                summarised and dependents and all(run_finished(runs, j.name) for j in dependents)):
             skipped.append(job.name)   # (a search whose rows are all done needs no weights)
         else:
             pending.append(job)
@@ -143,7 +143,7 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                     failed.add(job.name)
                     report.failures.append(JobFailure(job.name, None, "", f"not run: {', '.join(job.after)} failed"))
                     continue
-                if not all(_done(runs, d, job.needs_weights) for d in job.after):
+                if not all(run_finished(runs, d, job.needs_weights) for d in job.after):
                     continue  # its search is still running
                 pending.remove(job)
                 process, log, resuming = _launch(job, runs, logs, env)
@@ -157,7 +157,7 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                     continue
                 del running[name]
                 minutes = (time.perf_counter() - start) / 60
-                if code == 0 and _done(runs, name):
+                if code == 0 and run_finished(runs, name):
                     report.finished.append(name)
                     say(f"finished {name} in {minutes:.1f} min")
                     continue
