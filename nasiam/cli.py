@@ -95,8 +95,9 @@ def _print_search_result(summary: dict[str, Any], wall_seconds: float) -> None:
     run_dir = summary["run_dir"]
     print(f"\nSearch finished: {_duration(summary['train_seconds'])} of training, {_duration(wall_seconds)} in all"
           f"{_scores(summary)}.")
+    fixed = summary.get("fixed_heads") or []
     for slot, g in summary["genotypes"].items():
-        print(f"  {slot:9s} {g}")
+        print(f"  {slot:9s} {g}" + ("  (fixed by --predictor, not searched)" if slot in fixed else ""))
     selection = summary.get("selection") or {}
     if selection.get("method") == "verify":
         print(f"  chosen by verification: candidate #{selection['chosen_rank']} of {len(selection['candidates'])} "

@@ -188,6 +188,11 @@ class SearchConfig(RunConfig):
     projector_layers: int | None = _opt(None, "searchable projector layers (default: the standard head's hidden "
                                               "layers; nasiam space: 6)")
     predictor_layers: int | None = _opt(None, "searchable predictor layers (default: 1; nasiam space: 4)")
+    predictor: str = _opt("search", "the predictor (simsiam, mocov3): search (searched with the projector), default "
+                                    "(the method's standard predictor, fixed: only the projector is searched) or "
+                                    "directpred (DirectPred's closed-form predictor, fixed; measured +2.04 linear-"
+                                    "probe points over the default on the CPU protocol, see benchmarks/RESULTS.md); "
+                                    "a fixed predictor is exported with the searched projector")
     top_k: int = _opt(3, "options recorded per decision in genotype.json")
     selection: str = _opt("argmax", "how the exported genotype is chosen (darts, darts2, gumbel): argmax of the "
                                     "logits, or verify: train each of the --verify_top_k most probable genotypes "
@@ -220,7 +225,7 @@ class PretrainConfig(RunConfig):
 # Keys that change the model or its parameters' shapes: a run can only resume under the same.
 STRUCTURAL_KEYS = ("head", "init", "framework", "backbone", "cifar_stem", "dataset", "proj_hidden_dim", "proj_output_dim",
                    "pred_hidden_dim", "proj_layers", "queue_size", "space", "widths", "norms", "activations",
-                   "allow_skip", "nasiam_hidden_dim", "projector_layers", "predictor_layers", "strategy", "mode",
+                   "allow_skip", "nasiam_hidden_dim", "projector_layers", "predictor_layers", "predictor", "strategy", "mode",
                    "optimizer", "devices", "num_nodes", "image_size")
 
 
@@ -519,7 +524,8 @@ def config_choices(cls) -> dict[str, list[str]]:
                "precision": ["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", *PRECISION_ALIASES]}
     if issubclass(cls, SearchConfig):
         choices.update(strategy=["darts", "darts2", "gumbel", "tpe", "random"], mode=["bilevel", "joint"],
-                       space=["mlp", "nasiam"], selection=["argmax", "verify", "probe"])
+                       space=["mlp", "nasiam"], selection=["argmax", "verify", "probe"],
+                       predictor=["search", "default", "directpred"])
     return choices
 
 
@@ -575,6 +581,9 @@ def validate_config(config: RunConfig) -> None:
                               f"--epochs={config.epochs}")
         if config.strategy in ("tpe", "random") and config.mode != "bilevel":
             raise ConfigError(f"--strategy={config.strategy} scores genotypes on the held-out half: use --mode=bilevel")
+        if config.predictor != "search" and not _has_predictor(config.framework):
+            raise ConfigError(f"--predictor={config.predictor}: {config.framework} has no predictor (SimSiam and MoCo v3 "
+                              "have one); leave --predictor out")
         if config.tau_max < config.tau_min:
             raise ConfigError("--tau_max must be at least --tau_min")
         if config.tau_min <= 0:
@@ -607,6 +616,12 @@ def validate_config(config: RunConfig) -> None:
     if config.warmup_lr_epochs >= config.epochs > 1:
         raise ConfigError(f"--warmup_lr_epochs ({config.warmup_lr_epochs}) leaves no epoch after the warm-up in "
                           f"--epochs={config.epochs}")
+
+
+def _has_predictor(framework: str) -> bool:
+    from nasiam.frameworks import framework_class
+
+    return "predictor" in framework_class(framework).head_slots(8)
 
 
 def config_to_yaml(config) -> str:

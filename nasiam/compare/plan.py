@@ -153,11 +153,20 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
     return plan
 
 
+def _draw(head, generator: random.Random):
+    """A searchable head's uniform canonical draw; a head the search keeps fixed (`--predictor
+    default|directpred`: a NASHead) is the same in every draw."""
+    if hasattr(head, "random_canonical_genotype"):
+        return head.random_canonical_genotype(generator)
+    return head.genotype
+
+
 def draw_panel(space_heads: dict, count: int, generator: random.Random) -> list[dict]:
     """`count` distinct architectures ({slot: Genotype}), each slot drawn uniformly over its
     head's canonical genotypes. Two draws that export the same layers (say, a different layer
     of a deeper head skipped) count as one: every member of the panel is a different head."""
-    available = math.prod(head.canonical_count() for head in space_heads.values())
+    available = math.prod(head.canonical_count() if hasattr(head, "canonical_count") else 1
+                          for head in space_heads.values())
     if count > available:
         raise ConfigError(f"--heads: random:{count} asks for {count} distinct heads, but the search space holds "
                           f"{available}; draw at most {available}")
@@ -165,7 +174,7 @@ def draw_panel(space_heads: dict, count: int, generator: random.Random) -> list[
     for _ in range(100 * count + 1000):
         if len(panel) == count:
             break
-        genotypes = {slot: head.random_canonical_genotype(generator) for slot, head in space_heads.items()}
+        genotypes = {slot: _draw(head, generator) for slot, head in space_heads.items()}
         key = tuple((slot, g.layers) for slot, g in genotypes.items())
         if key not in seen:
             seen.add(key)

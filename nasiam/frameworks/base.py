@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping, Sequence
@@ -20,6 +21,7 @@ from torch import Tensor
 from nasiam.head import NASHead, SearchableHead
 from nasiam.presets import get_preset
 from nasiam.search.architect import Encoded  # the search's model protocol, which frameworks implement
+from nasiam.space.directpred import frozen_statistics
 from nasiam.space.genotype import Genotype
 from nasiam.space.spaces import SearchSpace
 
@@ -133,13 +135,48 @@ class SSLFramework(nn.Module, ABC):
             stack.enter_context(head.shared_sample())
         return stack
 
+    def fixed_heads(self) -> dict[str, NASHead]:
+        """The NASHeads a search keeps as they are beside the searched ones (`nasiam search
+        --predictor directpred`: the projector is searched, DirectPred's predictor is not).
+        A model without a searchable head has none: it is not a search."""
+        if not self.searchable_heads():
+            return {}
+        return {n: h for n, h in self.heads().items() if isinstance(h, NASHead)}
+
+    def head_context(self, update_state: bool) -> contextlib.ExitStack:
+        """What a head loss runs inside: one architecture sample per searchable head and, with
+        `update_state=False` (architecture steps, trial scoring), the closed-form heads'
+        statistics left alone, as MoCo's queue is."""
+        stack = self.shared_samples()
+        if not update_state:
+            stack.enter_context(frozen_statistics(self))
+        return stack
+
     def genotypes(self, top_k: int | None = None, meta: Mapping | None = None) -> dict[str, Genotype]:
-        return {n: h.genotype(top_k, {"framework": self.name, "slot": n, **(meta or {})})
-                for n, h in self.searchable_heads().items()}
+        """What the search has found: each searchable head's most probable genotype, and each
+        fixed head's own (marked `fixed` in its meta), in slot order."""
+        found, fixed = {}, self.fixed_heads()
+        for n, h in self.heads().items():
+            where = {"framework": self.name, "slot": n, **(meta or {})}
+            if isinstance(h, SearchableHead):
+                found[n] = h.genotype(top_k, where)
+            elif n in fixed:
+                found[n] = dataclasses.replace(h.genotype, meta={**h.genotype.meta, **where, "fixed": True})
+        return found
 
     def export_heads(self) -> dict[str, NASHead]:
-        return {n: h.export(h.genotype(meta={"framework": self.name, "slot": n}))
-                for n, h in self.searchable_heads().items()}
+        """Each searchable head exported at its genotype with the supernet's weights, and a copy
+        of each fixed head with its own (a closed-form head keeps its statistics)."""
+        exported = {}
+        for n, h in self.heads().items():
+            if isinstance(h, SearchableHead):
+                exported[n] = h.export(h.genotype(meta={"framework": self.name, "slot": n}))
+            elif n in self.fixed_heads():
+                reference = next(h.buffers(), None)
+                reference = reference if reference is not None else next(h.parameters())
+                exported[n] = NASHead(h.genotype, h.in_dim).to(device=reference.device)
+                exported[n].load_state_dict(h.state_dict())
+        return exported
 
     # -- the step ---------------------------------------------------------------------
     def encode(self, views: Sequence[Tensor]) -> Encoded:

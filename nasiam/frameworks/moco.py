@@ -52,7 +52,7 @@ class MoCoV2(MomentumMixin, SSLFramework):
         self.queue_ptr.copy_((self.queue_ptr + keys.shape[0]) % size)
 
     def head_loss(self, encoded: Encoded, update_state: bool = True):
-        with self.shared_samples():
+        with self.head_context(update_state):
             return self._head_loss(encoded, update_state)
 
     def _head_loss(self, encoded: Encoded, update_state: bool):
@@ -95,7 +95,7 @@ class MoCoV3(MomentumMixin, SSLFramework):
         return {"projector": projector, "predictor": predictor}
 
     def head_loss(self, encoded: Encoded, update_state: bool = True):
-        with self.shared_samples():
+        with self.head_context(update_state):
             return self._head_loss(encoded, update_state)
 
     def _head_loss(self, encoded: Encoded, update_state: bool):

@@ -25,7 +25,7 @@ class SimCLR(SSLFramework):
                                       output_norm="batchnorm")}
 
     def head_loss(self, encoded: Encoded, update_state: bool = True):
-        with self.shared_samples():
+        with self.head_context(update_state):
             return self._head_loss(encoded, update_state)
 
     def _head_loss(self, encoded: Encoded, update_state: bool):

@@ -26,7 +26,7 @@ class SimSiam(SSLFramework):
         return {"projector": projector, "predictor": predictor}
 
     def head_loss(self, encoded: Encoded, update_state: bool = True):
-        with self.shared_samples():
+        with self.head_context(update_state):
             return self._head_loss(encoded, update_state)
 
     def _head_loss(self, encoded: Encoded, update_state: bool):

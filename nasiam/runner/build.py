@@ -25,7 +25,8 @@ from nasiam.data import (
 )
 from nasiam.data.device import DeviceImages, DeviceViewSet, can_hold, device_loader
 from nasiam.frameworks import SSLFramework, framework_class
-from nasiam.head import SearchableHead
+from nasiam.head import NASHead, SearchableHead
+from nasiam.presets import get_preset
 from nasiam.space import MLPSpace, NASiamSpace
 
 __all__ = ["canonical_framework", "data_info", "framework_kwargs", "build_backbone", "build_search_model",
@@ -72,11 +73,17 @@ def backbone_record(cfg: RunConfig, info: DatasetInfo, backbone: nn.Module) -> d
 
 def searchable_heads(cfg: SearchConfig, cls: type[SSLFramework], in_dim: int, dims: dict) -> dict[str, nn.Module]:
     """A `SearchableHead` per slot of `cls` for `cfg`'s space, widths and layers (what
-    `build_search_model` puts on the backbone; `nasiam compare` draws random heads from them)."""
+    `build_search_model` puts on the backbone; `nasiam compare` draws random heads from them),
+    except a predictor `--predictor` fixes: a NASHead, the method's standard one or DirectPred's."""
     slots = cls.head_slots(in_dim, **{k: v for k, v in dims.items() if k in
                                       ("proj_hidden_dim", "proj_output_dim", "pred_hidden_dim", "proj_layers")})
-    heads = {}
+    heads: dict[str, nn.Module] = {}
     for name, slot in slots.items():
+        if name == "predictor" and cfg.predictor != "search":
+            genotype = (get_preset(slot.preset, **slot.preset_kwargs) if cfg.predictor == "default"
+                        else get_preset("directpred_predictor", out_dim=slot.out_dim))
+            heads[name] = NASHead(genotype.with_in_dim(None), slot.in_dim)
+            continue
         layers = cfg.projector_layers if name == "projector" else cfg.predictor_layers
         if cfg.space == "mlp":
             widths = {"widths": tuple(cfg.widths)} if cfg.widths else {}   # else MLPSpace's: one default

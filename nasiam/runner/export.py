@@ -53,6 +53,10 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
         raise CheckpointError(f"{path} does not fit the run's configuration: {str(e).splitlines()[0]}") from None
     framework = canonical_framework(cfg)
     genotypes, heads = {}, {}
+    if model.fixed_heads():   # a head the search kept fixed (--predictor) goes out as it is
+        found, exported = model.genotypes(), model.export_heads()
+        for slot in model.fixed_heads():
+            genotypes[slot], heads[slot] = found[slot], exported[slot]
     for slot, head in model.searchable_heads().items():
         ranked = head.top_genotypes(rank, meta={"framework": framework, "slot": slot, "epoch": int(state["epoch"]),
                                                "rank": rank})
@@ -60,6 +64,8 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
             raise ValueError(f"the {slot} has only {len(ranked)} distinct genotypes; --rank {rank} does not exist")
         genotypes[slot] = ranked[-1]
         heads[slot] = head.export(genotypes[slot])
+    order = [slot for slot in model.heads() if slot in genotypes]   # the model's slot order, as a search writes
+    genotypes, heads = {s: genotypes[s] for s in order}, {s: heads[s] for s in order}
     fresh = {}
     if proj_output_dim is not None:
         # the predictor reads the projector's output and gives back its width (SimSiam, MoCo v3)

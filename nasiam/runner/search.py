@@ -303,6 +303,7 @@ class SearchRun(Run):
         summary: dict[str, Any] = {
             "command": "search", "framework": framework, "run_dir": str(self.run_dir),
             "genotypes": {slot: g.describe() for slot, g in genotypes.items()},
+            "fixed_heads": list(self.model.fixed_heads()),   # kept as they are (--predictor), not searched
             "collapse": None if report is None else {"normalized_std": report.normalized_std,
                                                        "effective_rank": report.effective_rank,
                                                        "feature_normalized_std": getattr(features, "normalized_std", None),

@@ -122,6 +122,8 @@ class CandidateTrainer:
         cfg, source = run.cfg, run.model
         self.run, self.candidate, self.rank, self.steps, self.seconds = run, candidate, rank, 0, 0.0
         heads = {slot: source.searchable_heads()[slot].export(g) for slot, g in candidate["genotypes"].items()}
+        # a fixed head (--predictor default|directpred) trains on with each candidate, from the search's state
+        heads.update({slot: copy.deepcopy(h) for slot, h in source.fixed_heads().items()})
         backbone = copy.deepcopy(source.backbone)
         self.model = framework_class(cfg.framework)(backbone, feature_dim(backbone), heads=heads,
                                                     **framework_kwargs(cfg)).to(run.fabric.device)

@@ -1,5 +1,5 @@
 """Search spaces: the op registries, `Genotype`, and the supernet layers of each space."""
-from nasiam.space.directpred import DirectPredLinear
+from nasiam.space.directpred import DirectPredLinear, frozen_statistics
 from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
 from nasiam.space.mlp import MLPSearchLayer, MLPSpace
 from nasiam.space.nasiam_paper import PAPER_OPS, NASiamSearchLayer, NASiamSpace, parse_paper_genotype
@@ -29,5 +29,5 @@ __all__ = [
     "SearchSpace", "SearchableLayer", "FixedLayer", "MLPSpace", "MLPSearchLayer", "NASiamSpace", "NASiamSearchLayer",
     "PAPER_OPS", "parse_paper_genotype", "build_layer", "create_space", "list_spaces", "register_space",
     "space_from_dict", "register_activation", "register_norm", "create_activation", "create_norm",
-    "get_activation", "get_norm", "list_activations", "list_norms", "DirectPredLinear",
+    "get_activation", "get_norm", "list_activations", "list_norms", "DirectPredLinear", "frozen_statistics",
 ]

@@ -18,8 +18,9 @@ ssl/real-dataset: `predictor_reg=corr`, `predictor_freq=1`, `dyn_lambda=0.3`, `d
 
 W and F are buffers, not parameters: no optimizer touches them, gradients flow through W to the
 projector as through any fixed linear map, and checkpoints and `NASHead.save_pretrained` keep
-them, so a resumed run or an exported head continues with the same predictor. In eval mode (or
-under `torch.no_grad()`) the statistics are left alone.
+them, so a resumed run or an exported head continues with the same predictor. In eval mode,
+under `torch.no_grad()` or inside `frozen_statistics` (a search's architecture steps, which
+score heads on held-out batches) the statistics are left alone.
 
 One difference from the authors' trainer, which updates once per step with both views' mean:
 here every training forward is one update, so a framework that calls the predictor once per view
@@ -28,14 +29,16 @@ authors' per-step 0.3, so old statistics decay by the same 0.3 a step.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 from torch import Tensor
 
-__all__ = ["DirectPredLinear", "RHO", "EPS"]
+__all__ = ["DirectPredLinear", "RHO", "EPS", "frozen_statistics"]
 
 RHO = math.sqrt(0.3)   # per update; two updates a step (one per view) keep the authors' 0.3 a step
 EPS = 0.01
@@ -53,6 +56,8 @@ class DirectPredLinear(nn.Module):
             the eigendecomposition of a `dim x dim` matrix is the cost, so a large `dim` on a
             fast accelerator may want 5 or 10.
     """
+
+    frozen = False   # set by `frozen_statistics`: use W, update nothing
 
     def __init__(self, dim: int, rho: float = RHO, eps: float = EPS, every: int = 1):
         super().__init__()
@@ -79,6 +84,8 @@ class DirectPredLinear(nn.Module):
     @torch.no_grad()
     def observe(self, features: Tensor) -> None:
         """Fold a batch of inputs into the running correlation; recompute W when due."""
+        if self.frozen:   # checked here, outside compiled graphs: no recompile when it flips
+            return
         f = features.float()
         second = f.T @ f / max(f.shape[0], 1)
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
@@ -116,3 +123,19 @@ class DirectPredLinear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, rho={self.rho:.3f}, eps={self.eps}, every={self.every}"
+
+
+@contextlib.contextmanager
+def frozen_statistics(module: nn.Module) -> Iterator[None]:
+    """Within, every `DirectPredLinear` in `module` applies its W but updates neither its
+    statistics nor W: the architecture steps of a search with DirectPred's predictor score the
+    heads on held-out batches, which must not move the predictor the weight steps set."""
+    layers = [m for m in module.modules() if isinstance(m, DirectPredLinear)]
+    previous = [m.frozen for m in layers]
+    for m in layers:
+        m.frozen = True
+    try:
+        yield
+    finally:
+        for m, frozen in zip(layers, previous):
+            m.frozen = frozen
