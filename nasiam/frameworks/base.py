@@ -149,7 +149,8 @@ class SSLFramework(nn.Module, ABC):
         statistics left alone, as MoCo's queue is."""
         stack = self.shared_samples()
         if not update_state:
-            stack.enter_context(frozen_statistics(self))
+            for head in self.heads().values():   # the heads only: no walk through the backbone each step
+                stack.enter_context(frozen_statistics(head))
         return stack
 
     def genotypes(self, top_k: int | None = None, meta: Mapping | None = None) -> dict[str, Genotype]:
@@ -167,11 +168,11 @@ class SSLFramework(nn.Module, ABC):
     def export_heads(self) -> dict[str, NASHead]:
         """Each searchable head exported at its genotype with the supernet's weights, and a copy
         of each fixed head with its own (a closed-form head keeps its statistics)."""
-        exported = {}
+        exported, fixed = {}, self.fixed_heads()
         for n, h in self.heads().items():
             if isinstance(h, SearchableHead):
                 exported[n] = h.export(h.genotype(meta={"framework": self.name, "slot": n}))
-            elif n in self.fixed_heads():
+            elif n in fixed:
                 reference = next(h.buffers(), None)
                 reference = reference if reference is not None else next(h.parameters())
                 exported[n] = NASHead(h.genotype, h.in_dim).to(device=reference.device)
