@@ -9,8 +9,8 @@
 #
 # NAME is a script benchmarks/NAME.py built on benchmarks/ceiling.py's run_archived (confirmatory,
 # directpred_confirmatory, ...); its runs go to WORKTREE/benchmarks/out/NAME/. The worktree is
-# $FROZEN_DIR, else $FROZEN_ROOT/frozen-NAME (default: beside this checkout); the Python is this
-# checkout's .venv.
+# $FROZEN_DIR, else $FROZEN_ROOT/frozen-NAME (default: beside this checkout); the archive
+# $FROZEN_KEEP, else benchmarks/results/NAME; the Python $PYTHON, else this checkout's .venv.
 #
 # Why `stop` signals every process itself: a driver started in the background ignores SIGINT,
 # and drivers older than main's compare signal handling die on SIGTERM without stopping their
@@ -27,7 +27,7 @@ ACTION=$1 NAME=$2
 shift 2
 [[ $NAME =~ ^[a-z0-9_]+$ ]] || { echo "frozen.sh: NAME must be a benchmarks/NAME.py script name, got '$NAME'" >&2; exit 2; }
 WT=${FROZEN_DIR:-${FROZEN_ROOT:-$(dirname "$ROOT")}/frozen-$NAME}
-KEEP=$ROOT/benchmarks/results/$NAME
+KEEP=${FROZEN_KEEP:-$ROOT/benchmarks/results/$NAME}
 OUT=$WT/benchmarks/out/$NAME
 LOG=$WT/benchmarks/out/$NAME.log
 PIDFILE=$WT/benchmarks/out/$NAME.driver.pid
@@ -81,17 +81,17 @@ case $ACTION in
   stop)
     if pid=$(driver_pid); then   # a driver of main's compare stops its runs itself, then exits
       kill -TERM "$pid"
-      for _ in $(seq 60); do is_driver "$pid" || break; sleep 5; done
+      for _ in $(seq 300); do is_driver "$pid" || break; sleep 1; done
     fi
     # one SIGTERM per run (a second one would stop it at once, without the step's checkpoint)
     signalled=" "
-    for _ in $(seq 60); do
+    for _ in $(seq 300); do
       pids=$(run_pids)
       [[ -z $pids ]] && break
       for pid in $pids; do
         [[ $signalled == *" $pid "* ]] || { kill -TERM "$pid" 2>/dev/null || true; signalled+="$pid "; }
       done
-      sleep 5
+      sleep 1
     done
     [[ -z $(run_pids) ]] || { echo "frozen.sh: runs still alive after 300 s: $(run_pids | tr '\n' ' ')" >&2; exit 1; }
     PYTHONPATH=$ROOT "$PY" -c "import sys; sys.path.insert(0, '$ROOT/benchmarks'); import ceiling; \
