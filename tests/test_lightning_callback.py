@@ -349,6 +349,26 @@ def test_bilevel_takes_the_policys_updates_per_step_on_recent_batches():
     assert search.arch_steps == 1 + 2 + 2 and seen == [0, 1, 0, 2, 1]  # newest first, then the one before
 
 
+@pytest.mark.slow
+def test_architecture_batches_leave_a_directpred_predictor_alone():
+    """With DirectPred's closed-form predictor and a searched projector, only the weight
+    batches move the predictor's statistics: two views per weight step, none per
+    architecture step."""
+    from nasiam.head import DirectPredLinear
+    from nasiam.presets import create_head
+
+    model = SimSiam()
+    replace_heads(model, {"projector": SearchableHead(FEATURES, PROJ, num_layers=1, space=SPACE,
+                                                      output_norm="batchnorm_noaffine"),
+                          "predictor": create_head("directpred_predictor", in_dim=PROJ, out_dim=PROJ)})
+    search = NASSearchCallback(lr=0.05, warmup_epochs=0, arch_steps_per_step=1,
+                               arch_dataloader=loader(n=16, label=7, seed=1))
+    trainer([search]).fit(model, loader())
+    layer = next(m for m in model.prediction_head.modules() if isinstance(m, DirectPredLinear))
+    assert search.arch_steps == BATCHES_PER_EPOCH and int(layer.updates) == 2 * BATCHES_PER_EPOCH
+    assert layer.frozen is False
+
+
 def test_amp_loss_scale_is_removed_from_logits_the_optimizer_does_not_hold():
     # 16-mixed: Lightning unscales only the optimizer's parameters; with the optimizer built
     # from nasiam_weight_parameters the logits' gradients still carry the loss scale, and the

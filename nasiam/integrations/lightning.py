@@ -70,6 +70,7 @@ from nasiam.rundir import write_search_genotypes
 from nasiam.search.architect import ArchitectureOptimizer, requires_grad
 from nasiam.search.decisions import NOISE_QUANTILE
 from nasiam.search.policy import SearchPolicy
+from nasiam.space.directpred import frozen_statistics
 from nasiam.space.genotype import Genotype
 
 __all__ = ["NASSearchCallback", "find_searchable_heads", "nasiam_weight_parameters"]
@@ -393,8 +394,9 @@ class NASSearchCallback(*_callback_bases()):
 
         def closure(batch) -> Tensor:
             # all weights frozen: the backbone forward builds no graph, only the logits get
-            # gradients (first-order DARTS: grad_alpha L_val(w, alpha))
-            with requires_grad(weights, False), _logging_muted(pl_module), \
+            # gradients (first-order DARTS: grad_alpha L_val(w, alpha)); a closed-form
+            # predictor (DirectPred) keeps the statistics of the weight batches only
+            with requires_grad(weights, False), _logging_muted(pl_module), frozen_statistics(pl_module), \
                     trainer.precision_plugin.train_step_context():
                 return _as_loss(self.loss_fn(pl_module, batch))
 
