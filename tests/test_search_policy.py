@@ -189,6 +189,12 @@ def test_chance_agreement_matches_enumerating_every_pick():
     assert 1 / 8 < chance_agreement(8, 19) < chance_agreement(2, 19) < 1   # many seeds: towards 1/options
     with pytest.raises(ValueError, match="runs >= 1"):
         chance_agreement(2, 0)
+    # many runs: simulated (seeded), against the binomial's exact expected majority
+    import math
+
+    n = 400
+    exact = sum(math.comb(n, x) * max(x, n - x) for x in range(n + 1)) / 2 ** n / n
+    assert chance_agreement(2, n) == pytest.approx(exact, abs=0.003)
 
 
 def test_decision_agreement_counts_the_most_chosen_option_and_the_searches_above_noise():
@@ -206,3 +212,9 @@ def test_decision_agreement_counts_the_most_chosen_option_and_the_searches_above
     assert rows["keep"]["above_noise"] == 2 and rows["keep"]["searches"] == 3
     assert rows["width"]["option"] == "128" and rows["width"]["above_noise"] == 1
     assert rows["keep"]["chance"] == pytest.approx(0.75) and rows["width"]["chance"] == pytest.approx(0.5625)
+    # a damaged or foreign summary's entries are left out, not trusted (an absurd option count
+    # would otherwise size the chance computation)
+    damaged = [{"head": "projector"}, "x", decision("keep", True, 10 ** 9, True), {**decision("keep", True, 2, True),
+                                                                                   "options": "many"}]
+    rows = {r["choice"]: r for r in decision_agreement([*searches, damaged])}
+    assert rows["keep"]["searches"] == 3

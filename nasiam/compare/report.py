@@ -92,7 +92,7 @@ def collect_records(plan: Plan, runs: Path) -> tuple[list[RunRecord], list[dict[
         if job.row is None:
             searches.append({"run": job.name, "seed": job.seed, "train_seconds": s.get("train_seconds"),
                              "knn_top1": s.get("knn_top1"), "genotypes": s.get("genotypes", {}),
-                             "selection": s.get("selection"), "decisions": s.get("decisions") or [],
+                             "selection": s.get("selection"), "decisions": s.get("decisions") if isinstance(s.get("decisions"), list) else [],
                              "search": job.name.rsplit("-s", 1)[0],
                              "environment": describe_environment(s.get("environment"))})
             continue

@@ -131,9 +131,16 @@ def chance_agreement(options: int, runs: int) -> float:
     """The expected share of `runs` searches on the most chosen option of a decision with
     `options` options when each search picks uniformly at random: the level agreement must
     beat (1.0 for one run; 0.75 for two runs of a 2-way choice). Exact, from the multinomial:
-    P(every count <= m) = runs! / options^runs x [x^runs] (sum_{j<=m} x^j / j!)^options."""
+    P(every count <= m) = runs! / options^runs x [x^runs] (sum_{j<=m} x^j / j!)^options; for
+    very many runs a seeded simulation (within about 0.002)."""
     if options < 1 or runs < 1:
         raise ValueError(f"chance_agreement needs options >= 1 and runs >= 1, got {options} and {runs}")
+    if options * runs * runs > 20_000:   # the exact sum grows as options x runs^2 (and its fractions): simulate
+        g = torch.Generator().manual_seed(0)
+        samples = max(1, 4 * 10 ** 6 // runs)
+        picks = torch.randint(options, (samples, runs), generator=g)
+        counts = torch.zeros(samples, options).scatter_add_(1, picks, torch.ones(samples, runs))
+        return float(counts.amax(1).mean() / runs)
 
     def at_most(m: int) -> Fraction:   # P(no option is picked more than m times)
         poly = [Fraction(1)]
@@ -148,6 +155,20 @@ def chance_agreement(options: int, runs: int) -> float:
     return float(expected / runs)
 
 
+MAX_OPTIONS = 64   # more options than any choice of nasiam's spaces: what decision_agreement will read
+
+
+def _options(decision: Any) -> int | None:
+    """The decision's number of options, or None when it is not a well-formed decision."""
+    if not isinstance(decision, Mapping) or not all(k in decision for k in ("head", "layer", "choice", "option")):
+        return None
+    try:
+        size = int(decision.get("options") or round(1 / float(decision["uniform"])))
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return None
+    return size if 2 <= size <= MAX_OPTIONS else None
+
+
 def decision_agreement(searches: Sequence[Sequence[Mapping[str, Any]]]) -> list[dict[str, Any]]:
     """Per decision, across searches (each the `decisions` list of one search's summary.json):
     the most chosen option, the share of searches on it (`agreement`), what uniform picks would
@@ -158,9 +179,12 @@ def decision_agreement(searches: Sequence[Sequence[Mapping[str, Any]]]) -> list[
     above: Counter = Counter()
     for decisions in searches:
         for d in decisions:
-            key = (d["head"], d["layer"], d["choice"])
+            size = _options(d)
+            if size is None:   # not a decision nasiam wrote (a damaged or foreign summary): left out
+                continue
+            key = (str(d["head"]), str(d["layer"]), str(d["choice"]))
             picks.setdefault(key, []).append(str(d["option"]))
-            sizes[key] = int(d.get("options") or round(1 / d["uniform"]))
+            sizes[key] = size
             above[key] += bool(d.get("above_noise"))
     rows = []
     for key, chosen in picks.items():
