@@ -69,7 +69,7 @@ class RunRecord:
 
 def describe_environment(record: dict[str, Any] | None) -> str | None:
     """The parts of a run's `environment` record that change its numbers or its seconds."""
-    if not record:
+    if not isinstance(record, dict) or not record:   # none kept, or not a record nasiam wrote
         return None
     device = record.get("device_name") or record.get("device")
     return f"torch {record.get('torch')}, timm {record.get('timm')}, {device}, {record.get('threads')} thread(s)"
@@ -92,7 +92,8 @@ def collect_records(plan: Plan, runs: Path) -> tuple[list[RunRecord], list[dict[
         if job.row is None:
             searches.append({"run": job.name, "seed": job.seed, "train_seconds": s.get("train_seconds"),
                              "knn_top1": s.get("knn_top1"), "genotypes": s.get("genotypes", {}),
-                             "selection": s.get("selection"), "decisions": s.get("decisions") if isinstance(s.get("decisions"), list) else [],
+                             "selection": s.get("selection"),
+                             "decisions": s["decisions"] if isinstance(s.get("decisions"), list) else [],
                              "search": job.name.rsplit("-s", 1)[0],
                              "environment": describe_environment(s.get("environment"))})
             continue
