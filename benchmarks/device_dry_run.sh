@@ -8,8 +8,10 @@
 # (which carries lightning_fabric), timm, safetensors, numpy, matplotlib, tqdm, pyyaml, scipy; no
 # wandb, optuna, lightly or tensorboard, and no registry, so nasiam runs from the checkout on
 # PYTHONPATH, uninstalled. This builds that environment once (DEVICE_VENV, default
-# ~/.cache/nasiam/device-venv; about 5 GB, a few minutes) and runs, on CPU:
-#   1. gpu_throughput.py --compile (its tiny version: every step and feed, compiled with inductor);
+# ~/.cache/nasiam/device-venv; about 5 GB, a few minutes) and runs, on CPU, the device call
+# benchmarks/gpu_session.sh:
+#   1. gpu_throughput.py, plain and --compile (its tiny version: every step and feed, compiled
+#      with inductor);
 #   2. gpu_smoke.sh with NASIAM_SMOKE_CPU=1: every search and pretrain run of the GPU smoke test,
 #      --compile included (inductor on CPU: a few minutes), fp16 as 32-true.
 # It found that `nasiam search --compile` crashed under torch 2.11 at its first architecture step
@@ -55,6 +57,7 @@ fi
 cd "$ROOT"
 export PATH="$VENV/bin:$PATH" PYTHONPATH="$ROOT" PYTHON=python3 PYTHONUNBUFFERED=1
 python3 -c "import sys, torch; print(f'Python {sys.version.split()[0]}, torch {torch.__version__}')"
-python3 benchmarks/gpu_throughput.py --compile 2>&1 | tee "$OUT/throughput.md"
-NASIAM_SMOKE_CPU=1 bash benchmarks/gpu_smoke.sh "$DATA" "$OUT/smoke" 2>&1 | tee "$OUT/smoke.log"
+# the device call itself (on a CPU: throughput --tiny, the smoke test's CPU variant), with time
+# for two slow cores; it exits non-zero if any step failed or ran out of time
+DEADLINE=${DEADLINE:-2400} NASIAM_SMOKE_CPU=1 bash benchmarks/gpu_session.sh "$OUT"
 echo "device dry run passed; outputs in $OUT"

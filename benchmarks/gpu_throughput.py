@@ -3,15 +3,19 @@
 How to run on a GPU. The device machine has torch 2.11, torchvision 0.26, timm, pytorch-lightning
 (with lightning_fabric), safetensors, numpy, matplotlib, tqdm, pyyaml, scipy, and no internet: no
 install is needed (an editable install would fetch setuptools>=77 for its build), the checkout on
-PYTHONPATH is enough. Two calls, each inside the 10-minute limit of one command:
+PYTHONPATH is enough. A session's device time (15 minutes, the machine's start included) holds one
+call: `benchmarks/gpu_session.sh` runs this script reduced to fit, compiled and not, then
+benchmarks/gpu_smoke.sh, each step's output in its own file under $OUT:
 
-    export PYTHONPATH=$PWD PYTHON=python3 PYTHONUNBUFFERED=1
-    python3 benchmarks/gpu_throughput.py --compile 2>&1 | tee $OUT/throughput.md
-    bash benchmarks/gpu_smoke.sh .data/fashion-mnist /tmp/smoke 2>&1 | tee $OUT/smoke.log
+    bash benchmarks/gpu_session.sh $OUT       # device call: timeout_s=570, carry [".data"]
 
-(the second with `.data/fashion-mnist`, the four IDX .gz files, carried; see gpu_smoke.sh).
-Before spending device time, `bash benchmarks/device_dry_run.sh` runs both on a CPU in a copy of
-that machine's Python environment.
+(`.data/fashion-mnist`, the four IDX .gz files, carried; see gpu_smoke.sh). The full-size call
+below (40 steps x 3 rounds, workers fed at ~1,500 img/s on an H200) did not finish in 210 s there:
+
+    PYTHONPATH=$PWD python3 benchmarks/gpu_throughput.py --compile
+
+Before spending device time, `bash benchmarks/device_dry_run.sh` runs the throughput and smoke
+scripts on a CPU in a copy of that machine's Python environment.
 
 For each step — a plain SimSiam step, the search step (bilevel: weight step + architecture
 step on another batch; joint: one backward) — and each feed, timed in interleaved rounds
@@ -65,7 +69,11 @@ def parse(argv):
     parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1))
     parser.add_argument("--steps", type=int, default=40, help="steps per timed call (several loader prefetches)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--steps_only", default="plain,bilevel,joint", help="which steps to time")
+    parser.add_argument("--steps_only", default="plain,bilevel,joint",
+                        help="which steps to time: plain, bilevel (the default 4 architecture updates a step), "
+                             "bilevel1 (one update a step: --arch_steps_per_step 1), joint")
+    parser.add_argument("--feeds", default="model,workers,device",
+                        help="which feeds to time (model: views made once; workers; device augmentation)")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd models (compile time "
                                                                "printed apart)")
     parser.add_argument("--augment_only", action="store_true", help="time only the two-view augmentation of a "
@@ -164,11 +172,16 @@ def make_steps(args, device, which, channels):
             opt_plain.step()
 
         steps["plain"], models["plain"] = step_plain, plain
-    if "bilevel" in which:
+    for name in ("bilevel", "bilevel1"):
+        if name not in which:
+            continue
+        # bilevel: the policy's default updates of the logits a step (4, on the last 4
+        # architecture batches' cached features); bilevel1: one (--arch_steps_per_step 1)
         ours = SimSiam(backbone(), dim, proj_layers=2, heads="search", space=args.space, **args.heads).to(device, memory_format=fmt)
-        opt, architect = sgd(ours.weight_parameters()), Architect(ours, lr=3e-3)
+        updates = 1 if name == "bilevel1" else None
+        opt, architect = sgd(ours.weight_parameters()), Architect(ours, lr=3e-3, arch_steps_per_step=updates)
 
-        def step_bilevel(views, arch_views, model=ours):
+        def step_bilevel(views, arch_views, model=ours, opt=opt, architect=architect):
             with architect.weights_step():
                 with autocast():
                     loss = model(prep(views))["loss"]
@@ -178,7 +191,7 @@ def make_steps(args, device, which, channels):
             with autocast():
                 architect.step(prep(arch_views))
 
-        steps["bilevel"], models["bilevel"] = step_bilevel, ours
+        steps[name], models[name] = step_bilevel, ours
     if "joint" in which:
         joint = SimSiam(backbone(), dim, proj_layers=2, heads="search", space=args.space, **args.heads).to(device, memory_format=fmt)
         opt_joint, architect_joint = sgd(joint.weight_parameters()), Architect(joint, lr=3e-3)
@@ -241,13 +254,18 @@ def main(argv=None):
     feeds = Feeds(args, device, array, info)
     which = [w for w in args.steps_only.split(",") if w]
     steps, _ = make_steps(args, device, which, info.channels)
-    variants = {f"{name}/{feed}": (step, feed) for name, step in steps.items() for feed in ("model", "workers", "device")}
+    feeds_timed = [f for f in args.feeds.split(",") if f]
+    unknown = set(feeds_timed) - {"model", "workers", "device"} or set(which) - {"plain", "bilevel", "bilevel1", "joint"}
+    if unknown or "model" not in feeds_timed:
+        raise SystemExit(f"unknown --feeds/--steps_only entries {sorted(unknown)}, or no 'model' feed (the limit)")
+    variants = {f"{name}/{feed}": (step, feed) for name, step in steps.items() for feed in feeds_timed}
     compile_seconds = None
     if args.compile:
         t0 = time.perf_counter()
         for name, step in compiled_steps(args, device, which, info.channels).items():
             for feed in ("model", "device"):
-                variants[f"{name}+compile/{feed}"] = (step, feed)
+                if feed in feeds_timed:
+                    variants[f"{name}+compile/{feed}"] = (step, feed)
         for key, (step, feed) in list(variants.items()):  # the first call compiles; time it apart
             if "+compile" in key and feed == "model":
                 step(feeds.fixed, feeds.fixed)
@@ -269,9 +287,10 @@ def main(argv=None):
     per_step = {k: s / args.steps for k, s in seconds.items()}
     print(f"\n### Images/s, model alone vs fed end to end: {args.backbone}, {args.size} px, batch {args.batch} "
           f"({machine()}, device {device}, {args.workers} workers{', bf16 autocast, channels-last' if device.type == 'cuda' else ''})\n")
-    print("| step | model alone (limit) | CPU workers | device augmentation | ms/step, device aug. | / plain |")
+    ref_feed = "device" if "device" in feeds_timed else "model"  # the ms/step and ratio columns' feed
+    print(f"| step | model alone (limit) | CPU workers | device augmentation | ms/step, {ref_feed} | / plain |")
     print("|---|---|---|---|---|---|")
-    names = [n for n in ("plain", "bilevel", "joint") if n in steps]
+    names = [n for n in ("plain", "bilevel", "bilevel1", "joint") if n in steps]
     names += [f"{n}+compile" for n in names if args.compile]
     rate = lambda key: args.batch / per_step[key]  # noqa: E731
     for name in names:
@@ -280,9 +299,9 @@ def main(argv=None):
         for feed in ("workers", "device"):
             key = f"{name}/{feed}"
             cells.append(f"{rate(key):.0f} ({rate(key) / limit:.0%})" if key in per_step else "-")
-        base = per_step.get("plain/device")
-        ratio = f"{per_step[f'{name}/device'] / base:.2f}x" if base else "-"
-        print(f"| {name} | {' | '.join(cells)} | {per_step[f'{name}/device'] * 1e3:.1f} | {ratio} |")
+        base = per_step.get(f"plain/{ref_feed}")
+        ratio = f"{per_step[f'{name}/{ref_feed}'] / base:.2f}x" if base else "-"
+        print(f"| {name} | {' | '.join(cells)} | {per_step[f'{name}/{ref_feed}'] * 1e3:.1f} | {ratio} |")
     print("\nimages/s counts the training batch (2 views each); the bilevel step also takes an architecture batch.")
     if compile_seconds is not None:
         print(f"torch.compile: {compile_seconds:.0f} s for the first calls of the compiled models")
@@ -291,13 +310,14 @@ def main(argv=None):
     print("| run | feed | steps | projected |")
     print("|---|---|---|---|")
     plans = [("100-epoch search, bilevel", "bilevel", 100, args.epoch_images // 2),
+             ("100-epoch search, bilevel, 1 update a step", "bilevel1", 100, args.epoch_images // 2),
              ("100-epoch search, joint", "joint", 100, args.epoch_images),
              ("800-epoch pretrain", "plain", 800, args.epoch_images)]
     for label, name, epochs, images in plans:
         if name not in steps:
             continue
         total = epochs * (images // args.batch)
-        for feed in ("model", "workers", "device"):
+        for feed in feeds_timed:
             hours = total * per_step[f"{name}/{feed}"] / 3600
             print(f"| {label} | {feed} | {total} | {hours * 60:.1f} min |")
     print(f"\n(total benchmark time {time.perf_counter() - started:.0f} s)")

@@ -207,6 +207,45 @@ def test_the_gpu_throughput_benchmark_runs_its_tiny_version_on_a_cpu():
         assert row in result.stdout, result.stdout
 
 
+@pytest.mark.slow
+def test_the_gpu_throughput_benchmark_times_the_steps_and_feeds_asked_for():
+    """--steps_only bilevel1 (one architecture update a step) and --feeds without the workers:
+    the rows asked for, no workers column, the ratio taken on the device feed."""
+    script = Path(__file__).parent.parent / "benchmarks" / "gpu_throughput.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, str(script), "--tiny", "--device=cpu", "--steps_only=plain,bilevel1",
+                             "--feeds=model,device"], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith(("| plain |", "| bilevel1 |"))]
+    assert len(rows) == 2 and all(row.split("|")[3].strip() == "-" for row in rows), result.stdout  # no workers
+    assert "| 100-epoch search, bilevel, 1 update a step | device |" in result.stdout
+    assert "| bilevel |" not in result.stdout and "| workers |" not in result.stdout
+    bad = subprocess.run([sys.executable, str(script), "--tiny", "--device=cpu", "--feeds=device,gpu"],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert bad.returncode != 0 and "gpu" in bad.stderr and "model" in bad.stderr
+
+
+def test_the_gpu_session_runs_every_step_and_exits_with_the_first_failure(tmp_path):
+    """benchmarks/gpu_session.sh, the one device call, with a stand-in Python: a failed step
+    (here the compiled throughput) neither stops the steps after it nor goes unreported."""
+    fake = tmp_path / "python"
+    fake.write_text("#!/usr/bin/env bash\n"
+                    "echo \"$@\" >> \"$CALLS\"\n"
+                    "case \"$*\" in *gpu_throughput.py*--compile*) exit 3;; esac\n"
+                    "exit 0\n")
+    fake.chmod(0o755)
+    out, calls = tmp_path / "out", tmp_path / "calls.txt"
+    script = Path(__file__).parent.parent / "benchmarks" / "gpu_session.sh"
+    env = {**os.environ, "PYTHON": str(fake), "CALLS": str(calls), "DEADLINE": "600", "SMOKE_DIR": str(tmp_path / "smoke")}
+    result = subprocess.run(["bash", str(script), str(out)], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 3, result.stdout + result.stderr
+    for name in ("gpu.txt", "throughput.md", "throughput_compile.md", "smoke.log"):
+        assert (out / name).is_file(), name
+    assert "throughput --compile: exit 3" in result.stdout and "smoke: exit" in result.stdout
+    throughput = [line for line in calls.read_text().splitlines() if "gpu_throughput.py" in line]
+    assert len(throughput) == 2 and "--feeds model,device" in throughput[1] and "bilevel1" in throughput[0]
+
+
 def test_auto_holds_the_data_on_the_gpu_only_when_training_there_and_it_fits(monkeypatch):
     cfg = _config()
     dataset = SyntheticImages(size=8, image_size=16)

@@ -56,3 +56,26 @@ def test_a_sampled_path_is_read_back_once_per_layer_and_step(monkeypatch, space,
     assert counter.count == 2  # two searchable layers
     assert all(torch.isfinite(y).all() for y in outputs)
     assert len(decisions) == 2
+
+
+@pytest.mark.slow
+def test_an_architecture_update_launches_a_bounded_number_of_kernels(capsys):
+    """benchmarks/dispatch_count.py, the CPU proxy for the search step's GPU cost (launch-bound on
+    an H200: 4.50x a plain step). One update launched 823 kernel operators with torch 2.14 (215 of
+    them the head loss's forward); the bounds leave room for other torch versions, not for a
+    change that adds a pass over the heads."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "benchmarks" / "dispatch_count.py"
+    spec = importlib.util.spec_from_file_location("dispatch_count", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--backbone", "resnet10t", "--updates", "2"])
+    rows = {line.split("|")[1].strip(): int(line.split("|")[2]) for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| ") and line.split("|")[2].strip().isdigit()}
+    assert 600 <= rows["one update"] <= 1000, rows
+    assert rows["of which the head loss forward"] <= 300, rows
+    # two updates and one backbone encode: more than two updates' worth, and not three
+    step = rows["search: architecture step (2 updates + 1 backbone encode)"]
+    assert 2 * rows["one update"] < step < 3 * rows["one update"], rows

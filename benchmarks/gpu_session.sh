@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# A session's GPU checks in one device call, sized for 15 minutes of device time with the
+# machine's start (a minute or two) included: run it with the device tool's timeout_s=570.
+#
+#   bash benchmarks/gpu_session.sh OUT_DIR      # on the device: bash benchmarks/gpu_session.sh $OUT
+#
+# carry: .data (the four Fashion-MNIST IDX .gz files in .data/fashion-mnist/, git-ignored;
+# benchmarks/device_dry_run.sh puts them there). Writes four files, each a step's output, so a
+# step cut off by its time limit still leaves the others:
+#   gpu.txt                the device, Python and torch
+#   throughput.md          gpu_throughput.py, reduced to fit (15 steps a call, 2 rounds): plain,
+#                          bilevel (4 architecture updates a step), bilevel1 (one) and joint,
+#                          the model alone, DataLoader workers and device augmentation
+#   throughput_compile.md  the same steps compiled (model alone and device augmentation)
+#   smoke.log              gpu_smoke.sh: every search and pretrain path, then the exported heads
+# Why this order: the throughput figures are issue #10's targets and take ~80 s; the compiled
+# ones answer whether --compile closes the search step's gap (its compilation is most of its
+# time); the smoke test (~6.5 min on an H200) has run once already (2026-12-04, 9 of 10 runs).
+# Each step gets what is left of DEADLINE seconds (default 540), less a reserve for the next.
+# SMOKE_DIR: where the smoke test's runs go (default /tmp/nasiam-smoke; they are not brought back).
+set -uo pipefail
+
+OUT=${1:?usage: bash benchmarks/gpu_session.sh OUT_DIR}
+DEADLINE=${DEADLINE:-540}
+mkdir -p "$OUT"
+cd "$(dirname "$0")/.."
+export PYTHONPATH=$PWD PYTHON=${PYTHON:-python3} PYTHONUNBUFFERED=1
+end=$((SECONDS + DEADLINE))
+# seconds left, keeping $1 for the steps after; at least 1 (`timeout 0` would mean no limit)
+left() { local n=$((end - SECONDS - $1)); echo $((n > 0 ? n : 1)); }
+
+{ nvidia-smi -L 2>&1 || true
+  "$PYTHON" -c "import sys, torch; print('Python', sys.version.split()[0], 'torch', torch.__version__, 'CUDA', torch.version.cuda,
+                torch.cuda.get_device_name() if torch.cuda.is_available() else 'no CUDA device')"
+  nproc; } >"$OUT/gpu.txt" 2>&1
+cat "$OUT/gpu.txt"
+
+status=0  # the first failed step's exit status (124: cut off by its time limit); every step runs
+step() {  # step NAME SECONDS OUTFILE COMMAND...
+  local name=$1 limit=$2 file=$3 rc
+  shift 3
+  timeout "$limit" "$@" >"$file" 2>&1
+  rc=$?
+  echo "$name: exit $rc at $SECONDS s"
+  [[ $rc != 0 && $status == 0 ]] && status=$rc
+  return 0
+}
+REDUCED=(--steps 15 --rounds 2 --images 8192 --workers 12 --steps_only plain,bilevel,bilevel1,joint)
+step throughput "$(left 380)" "$OUT/throughput.md" "$PYTHON" benchmarks/gpu_throughput.py "${REDUCED[@]}"
+step "throughput --compile" "$(left 120)" "$OUT/throughput_compile.md" \
+  "$PYTHON" benchmarks/gpu_throughput.py "${REDUCED[@]}" --feeds model,device --compile
+step smoke "$(left 0)" "$OUT/smoke.log" bash benchmarks/gpu_smoke.sh .data/fashion-mnist "${SMOKE_DIR:-/tmp/nasiam-smoke}"
+grep -v '^W[0-9]' "$OUT/throughput.md" | tail -n 25
+grep -v '^W[0-9]' "$OUT/throughput_compile.md" | tail -n 12
+tail -n 15 "$OUT/smoke.log"
+exit $status
