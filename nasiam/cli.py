@@ -224,7 +224,7 @@ def cmd_compare(args) -> int:
 
     options = {f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig) if hasattr(args, f.name)}
     result = compare(args.heads, seeds=args.seeds, out=args.out, options=options, jobs=args.jobs,
-                     threads=args.threads, report_only=args.report_only)
+                     threads=args.threads, report_only=args.report_only, reference=args.reference)
     print("\n" + result["markdown"])
     report = result["report"]
     if args.report_only:
@@ -348,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--jobs", type=int, default=1, help="runs at a time (default: 1)")
     compare.add_argument("--threads", type=int, default=None, help="CPU threads per run (default: cores / jobs)")
     compare.add_argument("--out", default="runs/compare", help="comparison directory (default: runs/compare)")
+    compare.add_argument("--reference", default=None, metavar="LABEL",
+                         help="the head every other one is paired with in the tables (default: default, where "
+                              "--heads has it; e.g. directpred to see what a search adds to it)")
     compare.add_argument("--report_only", "--report-only", action="store_true",
                          help="train nothing: the tables of the runs finished so far (a status, e.g. while another "
                               "process runs the comparison; a protocol declared in advance is read when it is complete)")

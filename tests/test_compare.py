@@ -67,6 +67,8 @@ def test_seeds_are_a_count_or_a_list():
     (["--heads", "search:argmax+init"], "drop :argmax or \\+init"),
     (["--heads", "default", "--epochs=0"], "epochs"),
     (["--heads", "default", "--jobs", "0"], "jobs"),
+    (["--heads", "default,random:1", "--reference", "directpred"],
+     "--reference: 'directpred' is not one of the compared heads \\(default, random\\)"),
 ])
 def test_cli_rejects_bad_input_with_exit_2_before_any_training(tmp_path, capsys, argv, words):
     out = tmp_path / "cmp"
@@ -393,6 +395,37 @@ def test_report_puts_the_linear_probe_first_and_shows_panel_power_and_test_sampl
     assert sd == pytest.approx(100 * math.sqrt(2 * 0.16 / 500), rel=0.25)
 
 
+def test_report_pairs_every_row_with_the_reference_asked_for(tmp_path):
+    """--reference directpred: each row's paired column is its difference from directpred on the
+    same seed (and the power table's too); the default reference keeps its old key."""
+    from nasiam.compare.report import write_report
+
+    plan, _ = prepare("default,directpred,random:2", "0,1,2", tmp_path, RUN)
+    offset = {"default": 0.0, "directpred": 2.0}
+    for job in plan.jobs:
+        run = tmp_path / "runs" / job.name
+        run.mkdir(parents=True)
+        # random heads: 1 point over default on average, seed-dependent so that pairs matter
+        value = 80.0 + job.seed + offset.get(job.row, 1.0 + (0.2 if job.head_id.endswith("1") else -0.2))
+        value += 0.3 if job.row == "directpred" and job.seed == 1 else 0.0   # a paired SD for the power table
+        (run / "summary.json").write_text(json.dumps({"linear_top1": value, "train_seconds": 10.0,
+                                                      "heads": {"projector": job.head_id}}))
+    report = write_report(plan, tmp_path / "runs", tmp_path, reference="directpred")
+    rows = report["statistics"]["linear_top1"]["rows"]
+    assert rows["default"]["vs_reference"].mean == pytest.approx(-2.1)
+    assert rows["random"]["vs_reference"].mean == pytest.approx(-1.1)
+    assert "vs_reference" not in rows["directpred"] and "vs_default" not in rows["default"]
+    md = report["markdown"]
+    assert "| vs directpred, paired: mean [95 % CI], seeds better |" in md and "vs default, paired" not in md
+    default_line = next(line for line in md.splitlines() if line.startswith("| default |"))
+    assert "| -2.10 [" in default_line, default_line   # the table shows the pairs with the reference
+    assert "| head vs directpred | metric |" in md and "| default | linear_top1 | 0.17 (n=3) |" in md
+    assert json.loads((tmp_path / "results.json").read_text())["statistics"]["linear_top1"]["reference"] == "directpred"
+    as_before = write_report(plan, tmp_path / "runs", tmp_path)["statistics"]["linear_top1"]["rows"]
+    assert as_before["directpred"]["vs_default"].mean == pytest.approx(2.1)
+    assert as_before["directpred"]["vs_reference"] is as_before["directpred"]["vs_default"]
+
+
 def test_report_states_the_search_cost_in_pretraining_runs_paired_by_seed(tmp_path):
     """Search seconds (training plus selection) over the same seed's default run's seconds."""
     from nasiam.compare.report import write_report
@@ -413,7 +446,20 @@ def test_report_states_the_search_cost_in_pretraining_runs_paired_by_seed(tmp_pa
     report = write_report(plan, tmp_path / "runs", tmp_path)
     assert "Search cost: 0.50x one pretraining run" in report["markdown"] and "0.40-0.60x over 2 seed(s)" in report["markdown"]
     saved = json.loads((tmp_path / "results.json").read_text())["search_cost"]
-    assert saved == {"pretrain_runs": pytest.approx(0.5), "min": pytest.approx(0.4), "max": pytest.approx(0.6), "n": 2}
+    assert saved == {"pretrain_runs": pytest.approx(0.5), "min": pytest.approx(0.4), "max": pytest.approx(0.6), "n": 2,
+                     "base": "default"}
+    # without a default row, the reference row's runs are the pretraining runs the cost is counted in
+    plan, _ = prepare("directpred,search", "0,", tmp_path / "dp", RUN)
+    for job in plan.jobs:
+        run = tmp_path / "dp" / "runs" / job.name
+        run.mkdir(parents=True)
+        summary = ({"train_seconds": 30.0, "knn_top1": 50.0, "genotypes": {}} if job.row is None else
+                   {"linear_top1": 80.0, "train_seconds": 120.0, "heads": {"projector": job.head_id}})
+        (run / "summary.json").write_text(json.dumps(summary))
+    assert "Search cost" not in write_report(plan, tmp_path / "dp" / "runs", tmp_path / "dp")["markdown"]
+    md = write_report(plan, tmp_path / "dp" / "runs", tmp_path / "dp", reference="directpred")["markdown"]
+    assert "Search cost: 0.25x one pretraining run (a search's training and selection seconds over its seed's " \
+           "directpred run's" in md
 
 
 def test_report_names_the_environments_and_the_seeds_whose_runs_straddle_a_change(tmp_path):

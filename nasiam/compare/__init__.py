@@ -215,9 +215,13 @@ def prepare(heads: str | list[str], seeds: str | int | Sequence[int], out: str |
 
 def compare(heads: str | list[str], seeds: str | int | Sequence[int] = 5, out: str | Path = "runs/compare",
             options: Mapping[str, Any] | None = None, jobs: int = 1, threads: int | None = None,
-            say: Callable[[str], None] = print, report_only: bool = False) -> dict[str, Any]:
+            say: Callable[[str], None] = print, report_only: bool = False,
+            reference: str | None = None) -> dict[str, Any]:
     """Train every head on every seed under one protocol and write the report; returns
     {"report": ExecutionReport, "markdown": ..., "records": ..., "statistics": ..., "planned": n}.
+
+    `reference` is the row every other one is paired with (its label, e.g. "directpred" to ask
+    what a search adds to DirectPred); by default `default`, where the heads include it.
 
     `report_only` trains nothing: the tables of the runs finished so far (`report.skipped`
     lists them), e.g. while another process is still running the comparison. They are a
@@ -227,6 +231,10 @@ def compare(heads: str | list[str], seeds: str | int | Sequence[int] = 5, out: s
         raise ConfigError(f"--jobs must be between 1 and this machine's {cores} cores (one process per run), got {jobs}")
     if threads is not None and not 1 <= threads <= 4 * cores:
         raise ConfigError(f"--threads must be between 1 and {4 * cores} (4 x this machine's cores), got {threads}")
+    labels = [spec.label for spec in parse_heads(heads)]   # checked before anything is written
+    if reference is not None and reference not in labels:
+        raise ConfigError(f"--reference: {reference!r} is not one of the compared heads ({', '.join(labels)}); "
+                          "pass one of these labels (name a head LABEL=SPEC in --heads to give it one)")
     plan, out = prepare(heads, seeds, out, options)
     runs = out / "runs"
     if report_only:
@@ -237,5 +245,5 @@ def compare(heads: str | list[str], seeds: str | int | Sequence[int] = 5, out: s
         say(f"{len(plan.jobs)} runs planned in {out}/ ({len(plan.rows)} heads x {len(parse_seeds(seeds))} seeds"
             f"{', plus searches' if plan.search_names else ''}); {jobs} at a time")
         execution = run_jobs(plan.jobs, runs, out / "logs", max_jobs=jobs, threads=threads, say=say)
-    result = write_report(plan, runs, out)
+    result = write_report(plan, runs, out, reference)
     return {"report": execution, **result, "out": str(out), "planned": len(plan.jobs)}

@@ -114,8 +114,12 @@ def _per_seed(records: list[RunRecord], row: str, metric: str) -> dict[int, floa
     return {seed: statistics.fmean(v) for seed, v in by_seed.items()}
 
 
-def summarize(plan: Plan, records: list[RunRecord], metric: str = PRIMARY) -> dict[str, Any]:
-    """Statistics per row for `metric`."""
+def summarize(plan: Plan, records: list[RunRecord], metric: str = PRIMARY,
+              reference: str | None = None) -> dict[str, Any]:
+    """Statistics per row for `metric`, each row paired by seed with the `reference` row (a
+    label of the plan; None: `default` where the plan has it) and with the random panel's mean.
+    A row's difference from the reference is "vs_reference" (and "vs_default" too when the
+    reference is `default`, the key older readers know)."""
     rows = [spec.label for spec in plan.rows]
     random_rows = [spec.label for spec in plan.rows if spec.kind == "random"]
     per_seed = {row: _per_seed(records, row, metric) for row in rows}
@@ -123,8 +127,11 @@ def summarize(plan: Plan, records: list[RunRecord], metric: str = PRIMARY) -> di
     if random_rows:
         seeds = set.intersection(*(set(per_seed[r]) for r in random_rows))
         random_mean = {s: statistics.fmean(per_seed[r][s] for r in random_rows) for s in seeds}
-    reference = "default" if "default" in per_seed else None
-    out: dict[str, Any] = {"metric": metric, "rows": {}, "random_mean": random_mean}
+    if reference is None:
+        reference = "default" if "default" in per_seed else None
+    elif reference not in per_seed:
+        raise ValueError(f"reference {reference!r} is not a row of this comparison ({', '.join(rows)})")
+    out: dict[str, Any] = {"metric": metric, "reference": reference, "rows": {}, "random_mean": random_mean}
     for row in rows:
         values = per_seed[row]
         if not values:
@@ -132,8 +139,10 @@ def summarize(plan: Plan, records: list[RunRecord], metric: str = PRIMARY) -> di
             continue
         mean, std = mean_std(list(values.values()))
         entry: dict[str, Any] = {"n": len(values), "mean": mean, "std": std, "per_seed": dict(sorted(values.items()))}
-        if reference and row != reference:
-            entry["vs_default"] = paired_difference(values, per_seed[reference])
+        if reference and row != reference and per_seed[reference]:
+            entry["vs_reference"] = paired_difference(values, per_seed[reference])
+            if reference == "default":
+                entry["vs_default"] = entry["vs_reference"]
         if random_mean and row not in random_rows:
             entry["vs_random"] = paired_difference(values, random_mean)
             common = [s for s in values if s in random_mean]
@@ -192,8 +201,9 @@ def _diff(d: PairedDifference | None) -> str:
 
 
 def _metric_table(stats: dict[str, Any], records: list[RunRecord], secondary: dict[str, dict[str, Any]]) -> str:
+    reference = stats.get("reference") or "default"
     lines = [f"| head | heads (first seed) | {TITLES.get(stats['metric'], stats['metric'])}: mean ± std | n | per seed | "
-             "vs default, paired: mean [95 % CI], seeds better | vs random mean, paired | rel. to random % | "
+             f"vs {reference}, paired: mean [95 % CI], seeds better | vs random mean, paired | rel. to random % | "
              + "".join(f"{name} | " for name in secondary) + "train s | eval s |",
              "|---|---|---|---|---|---|---|---|" + "---|" * len(secondary) + "---|---|"]
     for row, e in stats["rows"].items():
@@ -206,24 +216,25 @@ def _metric_table(stats: dict[str, Any], records: list[RunRecord], secondary: di
         others = "".join(_fmt(s["rows"].get(row, {}).get("mean"), 1 if name == "RankMe" else 2) + " | "
                          for name, s in secondary.items())
         lines.append(f"| {row} | {first} | {e['mean']:.2f}{spread} | {e['n']} | {per_seed} | "
-                     f"{_diff(e.get('vs_default'))} | {_diff(e.get('vs_random'))} | "
+                     f"{_diff(e.get('vs_reference'))} | {_diff(e.get('vs_random'))} | "
                      f"{_fmt(e.get('relative_to_random'), 1) if 'relative_to_random' in e else '—'} | {others}"
                      f"{_fmt(e.get('train_seconds'), 0)} | {_fmt(e.get('eval_seconds'), 0)} |")
     return "\n".join(lines) + "\n"
 
 
 def _power_table(plan: Plan, records: list[RunRecord], stats: dict[str, dict[str, Any]], runs: Path) -> str:
-    lines = ["| head vs default | metric | paired SD over seeds | of which test sample (SD) | seeds for 80 % power: "
+    reference = next((s.get("reference") for s in stats.values() if s.get("reference")), None) or "default"
+    lines = [f"| head vs {reference} | metric | paired SD over seeds | of which test sample (SD) | seeds for 80 % power: "
              + " / ".join(f"{e:g} pt" for e in EFFECTS) + " |", "|---|---|---|---|---|"]
     found = False
     for metric in (m for m in METRICS if m in PREDICTION_KEYS or m == "knn_top1"):
         for row, e in stats[metric]["rows"].items():
-            d = e.get("vs_default")
+            d = e.get("vs_reference")
             if d is None or d.std is None:
                 continue
             found = True
             pairs = [(a.run, b.run) for a in records for b in records
-                     if a.row == row and b.row == "default" and a.seed == b.seed]
+                     if a.row == row and b.row == reference and a.seed == b.seed]
             sample = test_sample_sd(runs, pairs, PREDICTION_KEYS[metric]) if metric in PREDICTION_KEYS else None
             needed = [seeds_for_power(effect, d.std) for effect in EFFECTS]
             lines.append(f"| {row} | {metric} | {d.std:.2f} (n={d.n}) | {_fmt(sample)} | "
@@ -234,13 +245,15 @@ def _power_table(plan: Plan, records: list[RunRecord], stats: dict[str, dict[str
             "pilot's SD, not from this run's effect):\n\n" + "\n".join(lines) + "\n")
 
 
-def search_cost(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]]) -> dict[str, Any] | None:
+def search_cost(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]],
+                reference: str | None = None) -> dict[str, Any] | None:
     """What a search costs, as a multiple of one pretraining run: per seed, the search's
     seconds (its training plus any selection's) over the same seed's `default` run's training
     seconds (paired, so the machine's load at the time counts on both sides), then the mean
-    and range over seeds. None without a search and a default run on a common seed."""
-    defaults = {s.label for s in plan.rows if s.kind == "default"}
-    base = {r.seed: r.train_seconds for r in records if r.row in defaults and r.train_seconds}
+    and range over seeds; without a `default` row, the `reference` row's runs are the
+    pretraining runs. None without a search and such a run on a common seed."""
+    bases = {s.label for s in plan.rows if s.kind == "default"} or ({reference} if reference else set())
+    base = {r.seed: r.train_seconds for r in records if r.row in bases and r.train_seconds}
     ratios = []
     for search in searches:
         seconds = search.get("train_seconds")
@@ -250,7 +263,8 @@ def search_cost(plan: Plan, records: list[RunRecord], searches: list[dict[str, A
         ratios.append((float(seconds) + float(selection.get("seconds") or 0.0)) / base[search["seed"]])
     if not ratios:
         return None
-    return {"pretrain_runs": statistics.fmean(ratios), "min": min(ratios), "max": max(ratios), "n": len(ratios)}
+    return {"pretrain_runs": statistics.fmean(ratios), "min": min(ratios), "max": max(ratios), "n": len(ratios),
+            "base": "/".join(sorted(bases))}
 
 
 def markdown(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]],
@@ -294,7 +308,8 @@ def markdown(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]
         out += _agreement(searches)
         if cost is not None:
             out += (f"\nSearch cost: {cost['pretrain_runs']:.2f}x one pretraining run (a search's training and "
-                    f"selection seconds over its seed's default run's, {cost['min']:.2f}-{cost['max']:.2f}x over "
+                    f"selection seconds over its seed's {cost.get('base', 'default')} run's, "
+                    f"{cost['min']:.2f}-{cost['max']:.2f}x over "
                     f"{cost['n']} seed(s)); a search row costs that plus the pretraining of the head it found.\n")
     return out
 
@@ -340,11 +355,12 @@ def _environments(records: list[RunRecord], searches: list[dict[str, Any]]) -> s
     return out
 
 
-def write_report(plan: Plan, runs: Path, out: Path) -> dict[str, Any]:
-    """results.md, results.csv, results.json and comparison.png in `out`."""
+def write_report(plan: Plan, runs: Path, out: Path, reference: str | None = None) -> dict[str, Any]:
+    """results.md, results.csv, results.json and comparison.png in `out`; rows paired with
+    `reference` (see `summarize`)."""
     records, searches = collect_records(plan, runs)
-    stats = {m: summarize(plan, records, m) for m in METRICS}
-    cost = search_cost(plan, records, searches)
+    stats = {m: summarize(plan, records, m, reference) for m in METRICS}
+    cost = search_cost(plan, records, searches, reference)
     md = markdown(plan, records, searches, stats, runs, cost)
     atomic_write_text(out / "results.md", md)
     buffer = io.StringIO()
