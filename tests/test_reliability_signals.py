@@ -35,6 +35,14 @@ def _logged_step(metrics):
         return -1
 
 
+def _signals_as_in_a_terminal():
+    """For a child: SIGINT and SIGHUP as a terminal leaves them. The suite may run under `nohup`
+    or as a background job, which ignore them, and `nasiam compare` keeps an ignored signal
+    ignored (its caller asked for that), so a child inheriting them would not test the stop."""
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def _interrupt(command, args, signum, at_step, env=None):
     proc = subprocess.Popen([sys.executable, "-m", "nasiam", command, *args], start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -141,6 +149,7 @@ def test_a_stopped_compare_stops_its_runs_with_a_checkpoint_before_it_exits(tmp_
     options = [a for a in PRETRAIN if not a.startswith("--epochs")] + ["--epochs=50", "--knn_every=0"]
     proc = subprocess.Popen([sys.executable, "-m", "nasiam", "compare", "--heads=default", "--seeds=1",
                              f"--out={tmp_path}", *options], start_new_session=True,
+                            preexec_fn=_signals_as_in_a_terminal,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run = tmp_path / "runs" / "default-s0"
     try:
