@@ -23,6 +23,7 @@ set -uo pipefail
 OUT=${1:?usage: bash benchmarks/gpu_session.sh OUT_DIR}
 DEADLINE=${DEADLINE:-540}
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)   # absolute: the steps run from the repository's root
 cd "$(dirname "$0")/.."
 export PYTHONPATH=$PWD PYTHON=${PYTHON:-python3} PYTHONUNBUFFERED=1
 end=$((SECONDS + DEADLINE))
