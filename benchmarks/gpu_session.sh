@@ -15,7 +15,8 @@
 #   smoke.log              gpu_smoke.sh: every search and pretrain path, then the exported heads
 # Why this order: the throughput figures are issue #10's targets and take ~80 s; the compiled
 # ones answer whether --compile closes the search step's gap (its compilation is most of its
-# time); the smoke test (~6.5 min on an H200) has run once already (2026-12-04, 9 of 10 runs).
+# time); the smoke test (one at a time, 9 of its 10 runs took 4.9 min on an H200, 2026-12-04,
+# before the limit; a phase's runs now go at once) checks what the figures do not.
 # Each step gets what is left of DEADLINE seconds (default 540), less a reserve for the next.
 # SMOKE_DIR: where the smoke test's runs go (default /tmp/nasiam-smoke; they are not brought back).
 set -uo pipefail

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # GPU smoke test (issue #10): `nasiam search` and `nasiam pretrain` for a few steps under
 # --precision=bf16-mixed and 16-mixed, with --compile, on device-resident data (--data_device=gpu)
-# and on DataLoader workers, then checks every exported head loads with NASHead.from_pretrained.
-# Exits non-zero on the first failed run or unloadable head (each run's log is kept).
+# and on DataLoader workers, then checks every exported head loads with NASHead.from_pretrained
+# and counts the host syncs per step (GPU only). Exits non-zero once a phase of runs has a failed
+# run (each run's log is kept), or on an unloadable head.
 #
 #   bash benchmarks/gpu_smoke.sh FASHION_MNIST_DIR [OUT_DIR]
 #
 # FASHION_MNIST_DIR holds train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz and the t10k
-# pair (on the device machine: copied into .data/fashion-mnist/, ignored by git). About 3-6
-# minutes on one GPU, most of it start-up and the --compile runs' compilation.
+# pair (on the device machine: copied into .data/fashion-mnist/, ignored by git). One at a time,
+# nine of the ten runs took 4.9 minutes on an H200 (2026-12-04; search --compile 98 s) before the
+# call's limit cut the tenth, so on a GPU a phase's runs go at once (SMOKE_JOBS, below); the wall
+# time that way is not measured yet.
 # NASIAM_SMOKE_CPU=1 runs it on a CPU (cpu data, 32-true for fp16; --compile with inductor on the
 # CPU, a few minutes): benchmarks/device_dry_run.sh does so in a copy of the GPU machines' Python.
 set -euo pipefail
@@ -33,29 +36,55 @@ COMMON=(--dataset=fashion_mnist "--data_root=$DATA" --subset=$SUBSET --batch_siz
         --accelerator=$ACCEL --knn_subset=1024 --out_dir="$OUT")
 SEARCH=(--warmup_epochs=1 --selection=argmax)
 
-run() {  # run NAME COMMAND OPTIONS...: one CLI run, its log in OUT/NAME.log
+# The runs of a phase go SMOKE_JOBS at a time (default: all seven searches at once on a GPU,
+# which has room for many such small runs, so the test fits a device call; one at a time on a
+# CPU). A phase's results are reported in order once all its runs have ended; the pretraining
+# runs continue from the searches, so they are the second phase.
+JOBS=${SMOKE_JOBS:-$([[ $ACCEL == gpu ]] && echo 7 || echo 1)}
+[[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "SMOKE_JOBS must be a positive integer, got '$JOBS'" >&2; exit 2; }
+PHASE=()
+
+start() {  # start NAME COMMAND OPTIONS...: one CLI run in the background, its log in OUT/NAME.log
   local name=$1; shift
-  local start=$SECONDS
-  if "$PY" -m nasiam "$@" "${COMMON[@]}" --run_name="$name" >"$OUT/$name.log" 2>&1; then
-    echo "ok     $name ($((SECONDS - start)) s)"
-  else
-    echo "FAILED $name (exit $?, log $OUT/$name.log):" >&2
-    tail -n 30 "$OUT/$name.log" >&2
-    exit 1
-  fi
+  while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n || true; done
+  rm -f "$OUT/$name.status"
+  ( begun=$SECONDS rc=0   # (`|| rc=$?`: under set -e a bare failure would end the subshell unrecorded)
+    "$PY" -m nasiam "$@" "${COMMON[@]}" --run_name="$name" >"$OUT/$name.log" 2>&1 || rc=$?
+    echo "$rc $((SECONDS - begun))" >"$OUT/$name.status" ) &
+  PHASE+=("$name")
 }
 
-run search-bf16 search "${SEARCH[@]}" --precision=bf16-mixed --data_device=$DEV
-run search-fp16 search "${SEARCH[@]}" --precision=$FP16 --data_device=$DEV
-run search-joint-bf16 search "${SEARCH[@]}" --mode=joint --precision=bf16-mixed --data_device=$DEV
-run search-joint-fp16 search "${SEARCH[@]}" --mode=joint --precision=$FP16 --data_device=$DEV
-run search-compile search "${SEARCH[@]}" --precision=bf16-mixed --data_device=$DEV $COMPILE
-run search-workers search "${SEARCH[@]}" --precision=bf16-mixed --data_device=workers --num_workers=2
-run search-verify search --warmup_epochs=1 --selection=verify --verify_top_k=2 --precision=bf16-mixed --data_device=$DEV
-run pretrain-bf16 pretrain --precision=bf16-mixed --data_device=$DEV "--init=$OUT/search-bf16" --linear_probe=true
-run pretrain-fp16 pretrain --precision=$FP16 --data_device=$DEV "--init=$OUT/search-fp16" --linear_probe=true
-run pretrain-compile pretrain --precision=bf16-mixed --data_device=$DEV $COMPILE "--init=$OUT/search-compile" \
+finish_phase() {  # wait for the phase's runs, report each in order; exit 1 if any failed
+  wait
+  local name rc seconds failed=0
+  for name in "${PHASE[@]}"; do
+    rc=1 seconds="?"
+    [[ -f "$OUT/$name.status" ]] && read -r rc seconds <"$OUT/$name.status"
+    if [[ $rc == 0 ]]; then
+      echo "ok     $name ($seconds s)"
+    else
+      echo "FAILED $name (exit $rc, log $OUT/$name.log):" >&2
+      tail -n 30 "$OUT/$name.log" >&2
+      failed=1
+    fi
+  done
+  PHASE=()
+  [[ $failed == 0 ]] || exit 1
+}
+
+start search-bf16 search "${SEARCH[@]}" --precision=bf16-mixed --data_device=$DEV
+start search-fp16 search "${SEARCH[@]}" --precision=$FP16 --data_device=$DEV
+start search-joint-bf16 search "${SEARCH[@]}" --mode=joint --precision=bf16-mixed --data_device=$DEV
+start search-joint-fp16 search "${SEARCH[@]}" --mode=joint --precision=$FP16 --data_device=$DEV
+start search-compile search "${SEARCH[@]}" --precision=bf16-mixed --data_device=$DEV $COMPILE
+start search-workers search "${SEARCH[@]}" --precision=bf16-mixed --data_device=workers --num_workers=2
+start search-verify search --warmup_epochs=1 --selection=verify --verify_top_k=2 --precision=bf16-mixed --data_device=$DEV
+finish_phase
+start pretrain-bf16 pretrain --precision=bf16-mixed --data_device=$DEV "--init=$OUT/search-bf16" --linear_probe=true
+start pretrain-fp16 pretrain --precision=$FP16 --data_device=$DEV "--init=$OUT/search-fp16" --linear_probe=true
+start pretrain-compile pretrain --precision=bf16-mixed --data_device=$DEV $COMPILE "--init=$OUT/search-compile" \
   --linear_probe=true
+finish_phase
 
 "$PY" - "$OUT" <<'EOF'
 import json

@@ -246,6 +246,61 @@ def test_the_gpu_session_runs_every_step_and_exits_with_the_first_failure(tmp_pa
     assert len(throughput) == 2 and "--feeds model,device" in throughput[1] and "bilevel1" in throughput[0]
 
 
+def _fake_smoke(tmp_path, fail=""):
+    """benchmarks/gpu_smoke.sh with a stand-in Python that logs when each run starts and ends
+    (and fails the run named `fail`); returns (CompletedProcess, {run: (start, end)})."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                 "t10k-labels-idx1-ubyte.gz"):
+        (data / name).write_bytes(b"")
+    fake, times = tmp_path / "python", tmp_path / "times.txt"
+    fake.write_text("#!/usr/bin/env bash\n"
+                    "name=$(printf '%s\\n' \"$@\" | sed -n 's/^--run_name=//p')\n"
+                    "[[ -z $name ]] && exit 0   # the heads check\n"
+                    "echo \"$name start $(date +%s.%N)\" >> \"$TIMES\"\n"
+                    "sleep 0.5\n"
+                    "echo \"$name end $(date +%s.%N)\" >> \"$TIMES\"\n"
+                    "[[ $name == \"$FAIL\" ]] && exit 7\n"
+                    "exit 0\n")
+    fake.chmod(0o755)
+    script = Path(__file__).parent.parent / "benchmarks" / "gpu_smoke.sh"
+    env = {**os.environ, "PYTHON": str(fake), "TIMES": str(times), "FAIL": fail, "NASIAM_SMOKE_CPU": "1",
+           "SMOKE_JOBS": "4"}
+    result = subprocess.run(["bash", str(script), str(data), str(tmp_path / "out")], capture_output=True, text=True,
+                            timeout=120, env=env)
+    spans: dict[str, list[float]] = {}
+    for line in times.read_text().splitlines() if times.exists() else []:
+        name, _, when = line.split()
+        spans.setdefault(name, []).append(float(when))
+    return result, spans
+
+
+def test_the_gpu_smoke_test_runs_a_phase_at_once_and_the_pretraining_after_the_searches(tmp_path):
+    result, spans = _fake_smoke(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    searches = [n for n in spans if n.startswith("search-")]
+    pretrains = [n for n in spans if n.startswith("pretrain-")]
+    assert len(searches) == 7 and len(pretrains) == 3
+    assert all(f"ok     {name} (" in result.stdout for name in searches + pretrains)
+    # SMOKE_JOBS=4: some searches overlapped, never more than four at once
+    events = sorted((t, +1 if i == 0 else -1) for start_end in (spans[n] for n in searches)
+                    for i, t in enumerate(start_end))
+    running = peak = 0
+    for _, delta in events:
+        running += delta
+        peak = max(peak, running)
+    assert 2 <= peak <= 4, peak
+    assert max(spans[n][1] for n in searches) <= min(spans[n][0] for n in pretrains)
+
+
+def test_a_failed_smoke_run_is_named_with_its_exit_and_stops_the_next_phase(tmp_path):
+    result, spans = _fake_smoke(tmp_path, fail="search-fp16")
+    assert result.returncode == 1
+    assert "FAILED search-fp16 (exit 7" in result.stderr and "ok     search-bf16 (" in result.stdout
+    assert not any(name.startswith("pretrain-") for name in spans)
+
+
 def test_auto_holds_the_data_on_the_gpu_only_when_training_there_and_it_fits(monkeypatch):
     cfg = _config()
     dataset = SyntheticImages(size=8, image_size=16)
