@@ -18,7 +18,8 @@
 # time); the smoke test (one at a time, 9 of its 10 runs took 4.9 min on an H200, 2026-12-04,
 # before the limit; a phase's runs now go at once) checks what the figures do not.
 # Each step gets what is left of DEADLINE seconds (default 540), less a reserve for the next.
-# SMOKE_DIR: where the smoke test's runs go (default /tmp/nasiam-smoke; they are not brought back).
+# SMOKE_DIR: where the smoke test's runs go (default a new temporary folder; they are not brought
+# back: a second session on one machine would otherwise find the first one's runs there).
 set -uo pipefail
 
 OUT=${1:?usage: bash benchmarks/gpu_session.sh OUT_DIR}
@@ -51,7 +52,7 @@ REDUCED=(--steps 15 --rounds 2 --images 8192 --workers 12 --steps_only plain,bil
 step throughput "$(left 380)" "$OUT/throughput.md" "$PYTHON" benchmarks/gpu_throughput.py "${REDUCED[@]}"
 step "throughput --compile" "$(left 120)" "$OUT/throughput_compile.md" \
   "$PYTHON" benchmarks/gpu_throughput.py "${REDUCED[@]}" --feeds model,device --compile
-step smoke "$(left 0)" "$OUT/smoke.log" bash benchmarks/gpu_smoke.sh .data/fashion-mnist "${SMOKE_DIR:-/tmp/nasiam-smoke}"
+step smoke "$(left 0)" "$OUT/smoke.log" bash benchmarks/gpu_smoke.sh .data/fashion-mnist "${SMOKE_DIR:-$(mktemp -d -t nasiam-smoke-XXXX)}"
 grep -v '^W[0-9]' "$OUT/throughput.md" | tail -n 25
 grep -v '^W[0-9]' "$OUT/throughput_compile.md" | tail -n 12
 tail -n 15 "$OUT/smoke.log"
