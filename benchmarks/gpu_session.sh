@@ -13,6 +13,7 @@
 #                          the model alone, DataLoader workers and device augmentation
 #   throughput_compile.md  the same steps compiled (model alone and device augmentation)
 #   smoke.log              gpu_smoke.sh: every search and pretrain path, then the exported heads
+#   smoke-runs/NAME.log    each smoke run's own log
 # Why this order: the throughput figures are issue #10's targets and take ~80 s; the compiled
 # ones answer whether --compile closes the search step's gap (its compilation is most of its
 # time); the smoke test (one at a time, 9 of its 10 runs took 4.9 min on an H200, 2026-12-04,
@@ -52,7 +53,10 @@ REDUCED=(--steps 15 --rounds 2 --images 8192 --workers 12 --steps_only plain,bil
 step throughput "$(left 380)" "$OUT/throughput.md" "$PYTHON" benchmarks/gpu_throughput.py "${REDUCED[@]}"
 step "throughput --compile" "$(left 120)" "$OUT/throughput_compile.md" \
   "$PYTHON" benchmarks/gpu_throughput.py "${REDUCED[@]}" --feeds model,device --compile
-step smoke "$(left 0)" "$OUT/smoke.log" bash benchmarks/gpu_smoke.sh .data/fashion-mnist "${SMOKE_DIR:-$(mktemp -d -t nasiam-smoke-XXXX)}"
+SMOKE_DIR=${SMOKE_DIR:-$(mktemp -d -t nasiam-smoke-XXXX)}
+step smoke "$(left 5)" "$OUT/smoke.log" bash benchmarks/gpu_smoke.sh .data/fashion-mnist "$SMOKE_DIR"
+# each run's log, finished or cut (the first parallel smoke test was cut with nothing to show why)
+mkdir -p "$OUT/smoke-runs" && cp "$SMOKE_DIR"/*.log "$OUT/smoke-runs/" 2>/dev/null
 grep -v '^W[0-9]' "$OUT/throughput.md" | tail -n 25
 grep -v '^W[0-9]' "$OUT/throughput_compile.md" | tail -n 12
 tail -n 15 "$OUT/smoke.log"

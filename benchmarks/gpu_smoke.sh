@@ -42,6 +42,9 @@ SEARCH=(--warmup_epochs=1 --selection=argmax)
 # runs continue from the searches, so they are the second phase.
 JOBS=${SMOKE_JOBS:-$([[ $ACCEL == gpu ]] && echo 7 || echo 1)}
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "SMOKE_JOBS must be a positive integer, got '$JOBS'" >&2; exit 2; }
+# each run's CPU threads: its share of the cores (seven runs of 16 threads each on 16 cores: the
+# first parallel smoke test on an H200 had not ended one search after 275 s, 2026-12-04)
+THREADS=$(( $(nproc) / JOBS > 0 ? $(nproc) / JOBS : 1 ))
 PHASE=()
 
 start() {  # start NAME COMMAND OPTIONS...: one CLI run in the background, its log in OUT/NAME.log
@@ -49,8 +52,9 @@ start() {  # start NAME COMMAND OPTIONS...: one CLI run in the background, its l
   while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n || true; done
   rm -f "$OUT/$name.status"
   ( begun=$SECONDS rc=0   # (`|| rc=$?`: under set -e a bare failure would end the subshell unrecorded)
-    "$PY" -m nasiam "$@" "${COMMON[@]}" --run_name="$name" >"$OUT/$name.log" 2>&1 || rc=$?
-    echo "$rc $((SECONDS - begun))" >"$OUT/$name.status" ) &
+    OMP_NUM_THREADS=$THREADS "$PY" -m nasiam "$@" "${COMMON[@]}" --run_name="$name" >"$OUT/$name.log" 2>&1 || rc=$?
+    echo "$rc $((SECONDS - begun))" >"$OUT/$name.status"
+    echo "ended  $name: exit $rc after $((SECONDS - begun)) s" ) &   # at once: a cut test still says how far it got
   PHASE+=("$name")
 }
 

@@ -242,6 +242,7 @@ def test_the_gpu_session_runs_every_step_and_exits_with_the_first_failure(tmp_pa
     for name in ("gpu.txt", "throughput.md", "throughput_compile.md", "smoke.log"):
         assert (out / name).is_file(), name
     assert "throughput --compile: exit 3" in result.stdout and "smoke: exit" in result.stdout
+    assert (out / "smoke-runs" / "search-bf16.log").is_file()   # each smoke run's log comes back
     throughput = [line for line in calls.read_text().splitlines() if "gpu_throughput.py" in line]
     assert len(throughput) == 2 and "--feeds model,device" in throughput[1] and "bilevel1" in throughput[0]
 
@@ -258,7 +259,7 @@ def _fake_smoke(tmp_path, fail=""):
     fake.write_text("#!/usr/bin/env bash\n"
                     "name=$(printf '%s\\n' \"$@\" | sed -n 's/^--run_name=//p')\n"
                     "[[ -z $name ]] && exit 0   # the heads check\n"
-                    "echo \"$name start $(date +%s.%N)\" >> \"$TIMES\"\n"
+                    "echo \"$name start $(date +%s.%N) $OMP_NUM_THREADS\" >> \"$TIMES\"\n"
                     "sleep 0.5\n"
                     "echo \"$name end $(date +%s.%N)\" >> \"$TIMES\"\n"
                     "[[ $name == \"$FAIL\" ]] && exit 7\n"
@@ -271,8 +272,10 @@ def _fake_smoke(tmp_path, fail=""):
                             timeout=120, env=env)
     spans: dict[str, list[float]] = {}
     for line in times.read_text().splitlines() if times.exists() else []:
-        name, _, when = line.split()
+        name, _, when, *threads = line.split()
         spans.setdefault(name, []).append(float(when))
+        if threads:
+            spans.setdefault("threads", []).append(int(threads[0]))
     return result, spans
 
 
@@ -292,6 +295,13 @@ def test_the_gpu_smoke_test_runs_a_phase_at_once_and_the_pretraining_after_the_s
         peak = max(peak, running)
     assert 2 <= peak <= 4, peak
     assert max(spans[n][1] for n in searches) <= min(spans[n][0] for n in pretrains)
+    # each run gets its share of the cores, at least one thread
+    assert set(spans["threads"]) == {max(1, len(os.sched_getaffinity(0)) // 4)}
+    # a run's end is reported when it happens, before the phase's report (a cut test says how far it got)
+    lines = result.stdout.splitlines()
+    ended = [i for i, line in enumerate(lines) if line.startswith("ended  search-bf16: exit 0 after ")]
+    reported = [i for i, line in enumerate(lines) if line.startswith("ok     search-bf16 (")]
+    assert len(ended) == len(reported) == 1 and ended[0] < reported[0], result.stdout
 
 
 def test_a_failed_smoke_run_is_named_with_its_exit_and_stops_the_next_phase(tmp_path):
