@@ -9,11 +9,11 @@ import re
 import struct
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 import yaml
 from _runs import TINY
 
@@ -132,8 +132,9 @@ def test_missing_data_names_the_debian_package_and_the_download_option(tmp_path)
 
 
 def test_a_failed_download_exits_2_naming_both_ways(tmp_path, monkeypatch, capsys):
-    import torchvision.datasets.mnist as mnist
     from urllib.error import URLError
+
+    import torchvision.datasets.mnist as mnist
 
     def offline(*args, **kwargs):
         raise URLError("no network")

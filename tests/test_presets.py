@@ -11,8 +11,15 @@ import torch
 import torch.nn as nn
 
 from nasiam.head.nas_head import NASHead
-from nasiam.presets import (LIBRARY_HEADS, create_head, get_preset, lightly_heads, list_presets, nasiam_paper_simsiam,
-                            solo_learn_heads)
+from nasiam.presets import (
+    LIBRARY_HEADS,
+    create_head,
+    get_preset,
+    lightly_heads,
+    list_presets,
+    nasiam_paper_simsiam,
+    solo_learn_heads,
+)
 from nasiam.space import GenotypeError, MLPSpace, parse_paper_genotype
 
 

@@ -2,6 +2,7 @@
 
 Uses torchvision (datasets.ImageFolder, transforms.v2); nothing here downloads.
 """
+from nasiam.data.batched_augment import BatchedViews
 from nasiam.data.datasets import (
     FASHION_MNIST_DEBIAN_ROOT,
     ArrayImageDataset,
@@ -13,7 +14,6 @@ from nasiam.data.datasets import (
     default_root,
     list_datasets,
 )
-from nasiam.data.batched_augment import BatchedViews
 from nasiam.data.device import DeviceImages, DeviceViewSet, device_loader
 from nasiam.data.split import class_balanced_subset, random_subset, search_split
 from nasiam.data.transforms import AugmentRecipe, MultiViewTransform, augment_recipe, eval_transform, view_transform
