@@ -23,7 +23,9 @@ step on another batch; joint: one backward) — and each feed, timed in interlea
   (1) model alone: views already on the device, made once (the limit);
   (2) CPU workers: per-sample torchvision v2 transforms in DataLoader workers, pinned, copied;
   (3) device augmentation: the uint8 images held on the device, `BatchedViews` there
-      (nasiam.data.device, what `--data_device=gpu` runs).
+      (nasiam.data.device, what `--data_device=gpu` runs); in the `+compile` rows its
+      `apply` is compiled too (`BatchedViews.compile()`: some 280 small operators a batch,
+      each a kernel launch paid on the host in the training step's thread).
 ResNet-18 with the CIFAR stem, 32 px, batch 512, bf16 autocast and channels-last on a GPU.
 Then the projected wall time of a 100-epoch search (bilevel: the weight half, 25,000 images,
 per epoch) and an 800-epoch pretrain on 50,000 images, from the median step times (training
@@ -129,9 +131,13 @@ class Feeds:
         self._workers = endless(workers)
         self._prefetched = args.workers * PREFETCH  # batches the workers hold ready
         storage = DeviceImages(torch.from_numpy(array).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels))
-        loader = device_loader(DeviceViewSet(storage, torch.arange(len(array)), recipe, device=device), args.batch,
-                               rank=0, world_size=1)
-        self._device = endless(loader)
+        views = DeviceViewSet(storage, torch.arange(len(array)), recipe, device=device)
+        self._device = endless(device_loader(views, args.batch, rank=0, world_size=1))
+        self._device_compiled = None
+        if args.compile:  # the compiled steps' device feed: the augmentation compiled too (BatchedViews.compile)
+            compiled = device_loader(views, args.batch, rank=0, world_size=1)
+            compiled.dataset.augment.compile()
+            self._device_compiled = endless(compiled)
 
     def workers(self):
         views, _ = next(self._workers)
@@ -143,8 +149,8 @@ class Feeds:
         for _ in range(self._prefetched):
             next(self._workers)
 
-    def on_device(self):
-        return next(self._device)[0]
+    def on_device(self, compiled: bool = False):
+        return next(self._device_compiled if compiled else self._device)[0]
 
 
 def make_steps(args, device, which, channels):
@@ -269,9 +275,11 @@ def main(argv=None):
         for key, (step, feed) in list(variants.items()):  # the first call compiles; time it apart
             if "+compile" in key and feed == "model":
                 step(feeds.fixed, feeds.fixed)
+        if "device" in feeds_timed:
+            feeds.on_device(compiled=True)
         compile_seconds = time.perf_counter() - t0
 
-    def call(step, feed):
+    def call(step, feed, compiled):
         def run():
             for _ in range(args.steps):
                 if feed == "model":
@@ -279,10 +287,11 @@ def main(argv=None):
                 elif feed == "workers":
                     step(feeds.workers(), feeds.workers())
                 else:
-                    step(feeds.on_device(), feeds.on_device())
+                    step(feeds.on_device(compiled), feeds.on_device(compiled))
         return run
 
-    seconds = interleaved_medians({k: call(*v) for k, v in variants.items()}, device, rounds=args.rounds, warmup=1,
+    seconds = interleaved_medians({k: call(*v, "+compile" in k) for k, v in variants.items()}, device,
+                                  rounds=args.rounds, warmup=1,
                                   setup={k: feeds.drain_workers for k, (_, feed) in variants.items() if feed == "workers"})
     per_step = {k: s / args.steps for k, s in seconds.items()}
     print(f"\n### Images/s, model alone vs fed end to end: {args.backbone}, {args.size} px, batch {args.batch} "

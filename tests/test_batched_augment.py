@@ -160,6 +160,24 @@ def test_the_sync_free_gpu_code_gives_the_cpu_codes_views():
     torch.testing.assert_close(views.apply(images, params), on_cpu, atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow  # traces the graph (dynamo's eager backend: no code generated), a few seconds
+@pytest.mark.parametrize("method,size", [("simclr", 32), ("simsiam", 96)])   # 96 px: with blur
+def test_compiled_apply_is_one_graph_with_the_eager_views(method, size):
+    """`BatchedViews.compile()` traces `apply` whole (fullgraph: no break, so nothing falls back
+    to eager operator by operator) through the sync-free code, and gives its views."""
+    pytest.importorskip("torch._dynamo")
+    recipe = augment_recipe(method, RGB, size=size)
+    compiled = BatchedViews(recipe).compile(backend="eager", fullgraph=True)
+    eager = BatchedViews(recipe)
+    eager.subset_on_cpu = False
+    images = _images(8, size=40)
+    for seed in (3, 4):   # a second draw reuses the graph
+        params = _params(eager, 8, size=40, seed=seed)
+        torch.testing.assert_close(compiled.apply(images, params), eager.apply(images, params), atol=0, rtol=0)
+    with pytest.raises(ValueError, match="expected"):
+        compiled.apply(images[:, :1], params)   # the shape check stays outside the compiled part
+
+
 def test_one_channel_images_take_brightness_and_contrast_only():
     info = dataset_info("fashion_mnist")
     recipe = augment_recipe("simsiam", info)
