@@ -11,7 +11,7 @@
 #   throughput.md          gpu_throughput.py, reduced to fit (15 steps a call, 2 rounds): plain,
 #                          bilevel (4 architecture updates a step), bilevel1 (one) and joint,
 #                          the model alone, DataLoader workers and device augmentation
-#   throughput_compile.md  the same steps compiled (model alone and device augmentation)
+#   throughput_compile.md  the same steps compiled (model alone, and fed by the compiled device augmentation)
 #   smoke.log              gpu_smoke.sh: every search and pretrain path, then the exported heads
 #   smoke-runs/NAME.log    each smoke run's own log
 # Why this order: the throughput figures are issue #10's targets and take ~80 s; the compiled
