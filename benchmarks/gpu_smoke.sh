@@ -119,6 +119,7 @@ EOF
 # per extra step is the step's own (start-up and the final kNN cancel out).
 if [[ "${NASIAM_SMOKE_CPU:-0}" != 1 ]]; then
 "$PY" - "$DATA" "$OUT" <<'EOF'
+import collections
 import sys
 import warnings
 
@@ -141,7 +142,9 @@ def syncs(label, command, subset, extra):
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert code == 0, f"{command} failed ({code})"
-    return sum("synchroniz" in str(w.message) for w in caught)
+    # where: the Python line that called the synchronising operator (the warning's location)
+    return collections.Counter(f"{'/'.join(w.filename.split('/')[-2:])}:{w.lineno}" for w in caught
+                               if "synchroniz" in str(w.message))
 
 
 for label, command, extra, steps in (
@@ -149,7 +152,10 @@ for label, command, extra, steps in (
         ("search", "search", ["--warmup_epochs=0", "--selection=argmax"], 8),
         ("search-gumbel", "search", ["--warmup_epochs=0", "--selection=argmax", "--strategy=gumbel"], 8)):
     few, more = syncs(label, command, 4096, extra), syncs(label, command, 8192, extra)
-    print(f"{label:13s} host syncs per training step: {(more - few) / steps:.2f}")
+    per_step = sum(more.values()) - sum(few.values())
+    sites = ", ".join(f"{site} {(more[site] - few[site]) / steps:.2f}" for site in sorted(more)
+                      if more[site] != few[site])
+    print(f"{label:13s} host syncs per training step: {per_step / steps:.2f} ({sites or 'none'})")
 EOF
 fi
 echo "GPU smoke test passed; outputs in $OUT"
