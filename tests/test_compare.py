@@ -399,9 +399,12 @@ def test_report_pairs_every_row_with_the_reference_asked_for(tmp_path):
     """--reference directpred: each row's paired column is its difference from directpred on the
     same seed (and the power table's too); the default reference keeps its old key."""
     from nasiam.compare.report import write_report
+    from nasiam.eval.protocol import FeatureEvaluation, save_predictions
 
     plan, _ = prepare("default,directpred,random:2", "0,1,2", tmp_path, RUN)
     offset = {"default": 0.0, "directpred": 2.0}
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 10, (500,), generator=g)
     for job in plan.jobs:
         run = tmp_path / "runs" / job.name
         run.mkdir(parents=True)
@@ -410,6 +413,12 @@ def test_report_pairs_every_row_with_the_reference_asked_for(tmp_path):
         value += 0.3 if job.row == "directpred" and job.seed == 1 else 0.0   # a paired SD for the power table
         (run / "summary.json").write_text(json.dumps({"linear_top1": value, "train_seconds": 10.0,
                                                       "heads": {"projector": job.head_id}}))
+        # directpred's predictions are the labels (every test image right): its pairs' test-sample SD is
+        # the other run's own errors', not 0 as a run paired with itself would give
+        accurate = 1.0 if job.row == "directpred" else 0.8
+        predicted = torch.where(torch.rand(500, generator=g) < accurate, labels, (labels + 1) % 10)
+        save_predictions(run / "eval" / "predictions.safetensors",
+                         FeatureEvaluation({}, {"linear": predicted, "knn20": predicted, "knn200": predicted}, labels))
     report = write_report(plan, tmp_path / "runs", tmp_path, reference="directpred")
     rows = report["statistics"]["linear_top1"]["rows"]
     assert rows["default"]["vs_reference"].mean == pytest.approx(-2.1)
@@ -420,6 +429,10 @@ def test_report_pairs_every_row_with_the_reference_asked_for(tmp_path):
     default_line = next(line for line in md.splitlines() if line.startswith("| default |"))
     assert "| -2.10 [" in default_line, default_line   # the table shows the pairs with the reference
     assert "| head vs directpred | metric |" in md and "| default | linear_top1 | 0.17 (n=3) |" in md
+    # the test-sample column pairs each run with the reference's run of its seed: one 80 %-accurate
+    # predictor against an exact one on 500 images, SD ~ 100 sqrt(0.16 / 500) = 1.8
+    power = next(line for line in md.splitlines() if line.startswith("| default | linear_top1 | 0.17 (n=3) |"))
+    assert 1.2 < float(power.split("|")[4]) < 2.4, power
     assert json.loads((tmp_path / "results.json").read_text())["statistics"]["linear_top1"]["reference"] == "directpred"
     as_before = write_report(plan, tmp_path / "runs", tmp_path)["statistics"]["linear_top1"]["rows"]
     assert as_before["directpred"]["vs_default"].mean == pytest.approx(2.1)
@@ -460,6 +473,18 @@ def test_report_states_the_search_cost_in_pretraining_runs_paired_by_seed(tmp_pa
     md = write_report(plan, tmp_path / "dp" / "runs", tmp_path / "dp", reference="directpred")["markdown"]
     assert "Search cost: 0.25x one pretraining run (a search's training and selection seconds over its seed's " \
            "directpred run's" in md
+    # a random panel as the reference: a seed's pretraining time is the mean of its heads' runs
+    plan, _ = prepare("random:3,search", "0,", tmp_path / "panel", RUN)
+    panel_seconds = iter([10.0, 20.0, 40.0])
+    for job in plan.jobs:
+        run = tmp_path / "panel" / "runs" / job.name
+        run.mkdir(parents=True)
+        summary = ({"train_seconds": 40.0, "knn_top1": 50.0, "genotypes": {}} if job.row is None else
+                   {"linear_top1": 80.0, "train_seconds": next(panel_seconds) if job.row == "random" else 999.0,
+                    "heads": {"projector": job.head_id}})
+        (run / "summary.json").write_text(json.dumps(summary))
+    report = write_report(plan, tmp_path / "panel" / "runs", tmp_path / "panel", reference="random")
+    assert "Search cost: 1.71x one pretraining run" in report["markdown"], report["markdown"]
 
 
 def test_report_names_the_environments_and_the_seeds_whose_runs_straddle_a_change(tmp_path):

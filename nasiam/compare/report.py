@@ -251,9 +251,14 @@ def search_cost(plan: Plan, records: list[RunRecord], searches: list[dict[str, A
     seconds (its training plus any selection's) over the same seed's `default` run's training
     seconds (paired, so the machine's load at the time counts on both sides), then the mean
     and range over seeds; without a `default` row, the `reference` row's runs are the
-    pretraining runs. None without a search and such a run on a common seed."""
+    pretraining runs. A seed with several such runs (a random panel's heads as the reference)
+    takes their mean. None without a search and such a run on a common seed."""
     bases = {s.label for s in plan.rows if s.kind == "default"} or ({reference} if reference else set())
-    base = {r.seed: r.train_seconds for r in records if r.row in bases and r.train_seconds}
+    runs: dict[int, list[float]] = {}
+    for r in records:
+        if r.row in bases and r.train_seconds:
+            runs.setdefault(r.seed, []).append(r.train_seconds)
+    base = {seed: statistics.fmean(seconds) for seed, seconds in runs.items()}
     ratios = []
     for search in searches:
         seconds = search.get("train_seconds")
