@@ -44,7 +44,8 @@ JOBS=${SMOKE_JOBS:-$([[ $ACCEL == gpu ]] && echo 7 || echo 1)}
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "SMOKE_JOBS must be a positive integer, got '$JOBS'" >&2; exit 2; }
 # each run's CPU threads: its share of the cores (seven runs of 16 threads each on 16 cores: the
 # first parallel smoke test on an H200 had not ended one search after 275 s, 2026-12-04)
-THREADS=$(( $(nproc) / JOBS > 0 ? $(nproc) / JOBS : 1 ))
+CORES=$(env -u OMP_NUM_THREADS nproc)   # the cores (nproc would answer a caller's OMP_NUM_THREADS)
+THREADS=$(( CORES / JOBS > 0 ? CORES / JOBS : 1 ))
 PHASE=()
 
 start() {  # start NAME COMMAND OPTIONS...: one CLI run in the background, its log in OUT/NAME.log
