@@ -28,10 +28,13 @@ from nasiam.backbones import create_backbone, feature_dim  # noqa: E402
 from nasiam.frameworks import SimSiam  # noqa: E402
 from nasiam.search import Architect  # noqa: E402
 
-# operators that return views or read metadata: no kernel on a GPU
+# operators that return views, read or change metadata, allocate, or mark profiler ranges: no
+# kernel on a GPU
 NO_KERNEL = {"detach", "view", "select", "t", "expand", "unsqueeze", "squeeze", "slice", "_unsafe_view",
              "as_strided", "permute", "transpose", "alias", "reshape", "split", "unbind", "narrow",
-             "_reshape_alias", "lift_fresh", "split_with_sizes", "promote_types", "result_type"}
+             "_reshape_alias", "lift_fresh", "split_with_sizes", "promote_types", "result_type",
+             "squeeze_", "unsqueeze_", "t_", "empty", "empty_like", "empty_strided", "new_empty",
+             "new_empty_strided", "_record_function_enter_new", "_record_function_exit"}
 
 
 class KernelCount(TorchDispatchMode):
