@@ -190,7 +190,9 @@ class BatchedViews:
         shape). For GPUs: on a 2-core CPU inductor's code was 2.9x slower than eager (978 vs
         340 ms for 512 images at 32 px, one thread), and what it gains on a GPU is for
         benchmarks/gpu_throughput.py --compile to measure; the runner's --compile does not
-        compile the augmentation until it has. `options` go to `torch.compile`. Returns self."""
+        compile the augmentation until it has. A compiled instance does not pickle (DataLoader
+        workers: compile inside the worker, or use it on the device, where nasiam's loaders
+        run without workers). `options` go to `torch.compile`. Returns self."""
         self._transform = torch.compile(self._transform_eager, dynamic=False, **options)
         return self
 
