@@ -10,8 +10,8 @@
 # PYTHONPATH, uninstalled. This builds that environment once (DEVICE_VENV, default
 # ~/.cache/nasiam/device-venv; about 5 GB, a few minutes) and runs, on CPU, the device call
 # benchmarks/gpu_session.sh:
-#   1. gpu_throughput.py, plain and --compile (its tiny version: every step and feed, compiled
-#      with inductor);
+#   1. gpu_profile.py and gpu_throughput.py --compile (their tiny versions on a CPU; every step,
+#      eager and compiled with inductor);
 #   2. gpu_smoke.sh with NASIAM_SMOKE_CPU=1: every search and pretrain run of the GPU smoke test,
 #      --compile included (inductor on CPU: a few minutes), fp16 as 32-true.
 # It found that `nasiam search --compile` crashed under torch 2.11 at its first architecture step

@@ -5,20 +5,26 @@
 #   bash benchmarks/gpu_session.sh OUT_DIR      # on the device: bash benchmarks/gpu_session.sh $OUT
 #
 # carry: .data (the four Fashion-MNIST IDX .gz files in .data/fashion-mnist/, git-ignored;
-# benchmarks/device_dry_run.sh puts them there). Writes four files, each a step's output, so a
+# benchmarks/device_dry_run.sh puts them there). Writes these files, each a step's output, so a
 # step cut off by its time limit still leaves the others:
 #   gpu.txt                the device, Python and torch
+#   profile.md             gpu_profile.py: per call of the augmentation, a plain step and the
+#                          bilevel step (4 updates, 1), wall time against the GPU's kernel time
 #   throughput.md          gpu_throughput.py, reduced to fit (15 steps a call, 2 rounds): plain,
-#                          bilevel (4 architecture updates a step), bilevel1 (one) and joint,
-#                          the model alone, DataLoader workers and device augmentation
-#   throughput_compile.md  the same steps compiled (model alone, and fed by the compiled device augmentation)
+#                          bilevel (4 architecture updates a step), bilevel1 (one) and joint, eager
+#                          and compiled, fed by views made once (the model alone) and by device
+#                          augmentation (compiled too in the compiled rows)
 #   smoke.log              gpu_smoke.sh: every search and pretrain path, then the exported heads
+#                          and the host syncs per step, by the line that calls them
 #   smoke-runs/NAME.log    each smoke run's own log
-# Why this order: the throughput figures are issue #10's targets and take ~80 s; the compiled
-# ones answer whether --compile closes the search step's gap (its compilation is most of its
-# time; 141 s on an H200, 2026-12-04); the smoke test checks what the figures do not (its two
-# phases took 2.3 min on an H200 with a phase's runs at once, the host-sync counts after them
-# more than another minute), so it is kept 240 s.
+# Why this order: the profile (~30 s) says whether the search step's gap and the augmentation's
+# are the host launching kernels or the kernels themselves, which three throughput calls could
+# not; the throughput figures are issue #10's targets, and their compiled rows whether
+# --compile closes the gaps (compilation is most of that step: 141 s on an H200, 2026-12-04);
+# the smoke test checks what the figures do not (its two phases took 2.3 min on an H200 with a
+# phase's runs at once, the host-sync counts after them more than another minute), so it is
+# kept 240 s. (DataLoader workers fed 5-6 % of the model's rate in all three H200 calls of
+# 2026-12-04 and are no longer timed here: `gpu_throughput.py --feeds model,workers` does.)
 # Each step gets what is left of DEADLINE seconds (default 540), less a reserve for the next.
 # SMOKE_DIR: where the smoke test's runs go (default a new temporary folder; they are not brought
 # back: a second session on one machine would otherwise find the first one's runs there).
@@ -50,15 +56,14 @@ step() {  # step NAME SECONDS OUTFILE COMMAND...
   [[ $rc != 0 && $status == 0 ]] && status=$rc
   return 0
 }
-REDUCED=(--steps 15 --rounds 2 --images 8192 --workers 12 --steps_only plain,bilevel,bilevel1,joint)
-step throughput "$(left 380)" "$OUT/throughput.md" "$PYTHON" benchmarks/gpu_throughput.py "${REDUCED[@]}"
-step "throughput --compile" "$(left 240)" "$OUT/throughput_compile.md" \
-  "$PYTHON" benchmarks/gpu_throughput.py "${REDUCED[@]}" --feeds model,device --compile
+step profile "$(left 380)" "$OUT/profile.md" "$PYTHON" benchmarks/gpu_profile.py
+step throughput "$(left 240)" "$OUT/throughput.md" "$PYTHON" benchmarks/gpu_throughput.py --steps 15 --rounds 2 \
+  --images 8192 --workers 0 --steps_only plain,bilevel,bilevel1,joint --feeds model,device --compile
 SMOKE_DIR=${SMOKE_DIR:-$(mktemp -d -t nasiam-smoke-XXXX)}
 step smoke "$(left 5)" "$OUT/smoke.log" bash benchmarks/gpu_smoke.sh .data/fashion-mnist "$SMOKE_DIR"
 # each run's log, finished or cut (the first parallel smoke test was cut with nothing to show why)
 mkdir -p "$OUT/smoke-runs" && cp "$SMOKE_DIR"/*.log "$OUT/smoke-runs/" 2>/dev/null
-grep -v '^W[0-9]' "$OUT/throughput.md" | tail -n 25
-grep -v '^W[0-9]' "$OUT/throughput_compile.md" | tail -n 12
+grep '^|' "$OUT/profile.md"
+grep -v '^W[0-9]' "$OUT/throughput.md" | grep -E '^\||^###|^\(' | tail -n 30
 tail -n 15 "$OUT/smoke.log"
 exit $status

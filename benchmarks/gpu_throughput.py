@@ -4,8 +4,9 @@ How to run on a GPU. The device machine has torch 2.11, torchvision 0.26, timm, 
 (with lightning_fabric), safetensors, numpy, matplotlib, tqdm, pyyaml, scipy, and no internet: no
 install is needed (an editable install would fetch setuptools>=77 for its build), the checkout on
 PYTHONPATH is enough. A session's device time (15 minutes, the machine's start included) holds one
-call: `benchmarks/gpu_session.sh` runs this script reduced to fit, compiled and not, then
-benchmarks/gpu_smoke.sh, each step's output in its own file under $OUT:
+call: `benchmarks/gpu_session.sh` runs benchmarks/gpu_profile.py, this script reduced to fit
+(compiled and not, fed by the model alone and device augmentation), then benchmarks/gpu_smoke.sh,
+each step's output in its own file under $OUT:
 
     bash benchmarks/gpu_session.sh $OUT       # device call: timeout_s=570, carry [".data"]
 

@@ -227,11 +227,11 @@ def test_the_gpu_throughput_benchmark_times_the_steps_and_feeds_asked_for():
 
 def test_the_gpu_session_runs_every_step_and_exits_with_the_first_failure(tmp_path):
     """benchmarks/gpu_session.sh, the one device call, with a stand-in Python: a failed step
-    (here the compiled throughput) neither stops the steps after it nor goes unreported."""
+    (here the profile) neither stops the steps after it nor goes unreported."""
     fake = tmp_path / "python"
     fake.write_text("#!/usr/bin/env bash\n"
                     "echo \"$@\" >> \"$CALLS\"\n"
-                    "case \"$*\" in *gpu_throughput.py*--compile*) exit 3;; esac\n"
+                    "case \"$*\" in *gpu_profile.py*) exit 3;; esac\n"
                     "exit 0\n")
     fake.chmod(0o755)
     out, calls = tmp_path / "out", tmp_path / "calls.txt"
@@ -239,12 +239,12 @@ def test_the_gpu_session_runs_every_step_and_exits_with_the_first_failure(tmp_pa
     env = {**os.environ, "PYTHON": str(fake), "CALLS": str(calls), "DEADLINE": "600", "SMOKE_DIR": str(tmp_path / "smoke")}
     result = subprocess.run(["bash", str(script), str(out)], capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 3, result.stdout + result.stderr
-    for name in ("gpu.txt", "throughput.md", "throughput_compile.md", "smoke.log"):
+    for name in ("gpu.txt", "profile.md", "throughput.md", "smoke.log"):
         assert (out / name).is_file(), name
-    assert "throughput --compile: exit 3" in result.stdout and "smoke: exit" in result.stdout
+    assert "profile: exit 3" in result.stdout and "throughput: exit 0" in result.stdout and "smoke: exit" in result.stdout
     assert (out / "smoke-runs" / "search-bf16.log").is_file()   # each smoke run's log comes back
     throughput = [line for line in calls.read_text().splitlines() if "gpu_throughput.py" in line]
-    assert len(throughput) == 2 and "--feeds model,device" in throughput[1] and "bilevel1" in throughput[0]
+    assert len(throughput) == 1 and "--feeds model,device --compile" in throughput[0] and "bilevel1" in throughput[0]
 
 
 def _fake_smoke(tmp_path, fail=""):
