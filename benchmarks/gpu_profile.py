@@ -5,9 +5,10 @@ plain one and that device augmentation feeds a plain step at 55-67 % of the mode
 Both could be launch-bound (each of hundreds of small operators costs a few microseconds of
 host time whatever its arithmetic; benchmarks/dispatch_count.py counts them) or kernel-bound.
 Which one decides the lever: fusion and CUDA graphs for the first, less arithmetic for the
-second. This profiles a few calls of each part under torch.profiler and reports, per call:
-the wall time, the time the GPU spent in kernels (its busy share of the wall time), the
-kernels launched, and the operators that took the most host time.
+second. This times a few calls of each part, then profiles as many under torch.profiler, and
+reports per call: the wall time (unprofiled, and profiled), the time the GPU spent in kernels
+and its share of the unprofiled wall time, the kernels launched, and the operators that took
+the most host time.
 
     python3 benchmarks/gpu_profile.py                  # on the device, ~30 s (gpu_session.sh runs it)
     python3 benchmarks/gpu_profile.py --tiny           # a CPU smoke run (no kernel columns)
@@ -40,18 +41,27 @@ def device_time(event) -> float:
 def profile_calls(fn, calls: int, device: torch.device) -> dict:
     """Wall time, kernel time and kernel count per call of `fn`, and its top host operators."""
     gpu = device.type == "cuda"
+    def sync():
+        if gpu:
+            torch.cuda.synchronize(device)
+
     for _ in range(2):   # warm-up: allocations, cuDNN's choice, lazy state
         fn()
-    if gpu:
-        torch.cuda.synchronize(device)
+    sync()
+    # unprofiled first: the profiler adds host time to every operator, which would make a
+    # launch-bound call look even more so; the kernels' own times do not change under it
+    started = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    sync()
+    plain_wall = (time.perf_counter() - started) / calls
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if gpu else [])
     with profile(activities=activities) as prof:
         started = time.perf_counter()
         for _ in range(calls):
             fn()
-        if gpu:
-            torch.cuda.synchronize(device)
-        wall = (time.perf_counter() - started) / calls
+        sync()
+        profiled_wall = (time.perf_counter() - started) / calls
     averages = prof.key_averages()
     # the kernels' own time: each averaged row's self device time (an operator's is its kernels',
     # counted once), the "Self CUDA time total" of the profiler's table
@@ -59,7 +69,8 @@ def profile_calls(fn, calls: int, device: torch.device) -> dict:
     kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA] if gpu else []
     host_ops = sorted((e for e in averages if e.key.startswith("aten::")), key=lambda e: e.self_cpu_time_total,
                       reverse=True)[:5]
-    return {"wall_ms": wall * 1e3, "kernel_ms": busy / 1e3 / calls if gpu else None,
+    return {"wall_ms": plain_wall * 1e3, "profiled_ms": profiled_wall * 1e3,
+            "kernel_ms": busy / 1e3 / calls if gpu else None,
             "kernels": len(kernels) / calls if kernels else None,
             "top_host": ", ".join(f"{e.key[6:]} {e.self_cpu_time_total / 1e3 / calls:.1f}" for e in host_ops)}
 
@@ -86,13 +97,14 @@ def main(argv=None) -> None:
     }
     print(f"\n### Profile per call: {bench.backbone}, {bench.size} px, batch {bench.batch}, device {device} "
           f"({gpu_throughput.machine()}, torch {torch.__version__}, {args.calls} calls each)\n")
-    print("| part | wall ms | GPU kernels ms (busy) | kernels | most host time (ms): aten operator |")
-    print("|---|---|---|---|---|")
+    print("| part | wall ms | profiled wall ms | GPU kernels ms (busy share of the wall) | kernels | "
+          "most host time, profiled (ms): aten operator |")
+    print("|---|---|---|---|---|---|")
     for name, fn in parts.items():
         r = profile_calls(fn, args.calls, device)
         busy = "—" if r["kernel_ms"] is None else f"{r['kernel_ms']:.1f} ({100 * r['kernel_ms'] / r['wall_ms']:.0f} %)"
         kernels = "—" if r["kernels"] is None else f"{r['kernels']:.0f}"
-        print(f"| {name} | {r['wall_ms']:.1f} | {busy} | {kernels} | {r['top_host']} |")
+        print(f"| {name} | {r['wall_ms']:.1f} | {r['profiled_ms']:.1f} | {busy} | {kernels} | {r['top_host']} |")
     print("\nA busy share well under 100 % means the GPU waited for the host to launch the kernels: fusion "
           "(--compile) or CUDA graphs are the lever, not less arithmetic.")
 

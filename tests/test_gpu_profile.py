@@ -1,0 +1,38 @@
+"""benchmarks/gpu_profile.py on the CPU: the per-call timing and the host-time ranking it
+reports for a GPU session (the kernel columns need CUDA and are absent here)."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import torch
+
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+
+
+def _module():
+    sys.path.insert(0, str(BENCHMARKS))   # it imports gpu_throughput beside it
+    try:
+        spec = importlib.util.spec_from_file_location("gpu_profile", BENCHMARKS / "gpu_profile.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def test_a_profiled_call_reports_its_wall_time_and_the_operators_with_the_most_host_time():
+    profile_calls = _module().profile_calls
+    a, b = torch.randn(256, 256), torch.randn(256, 256)
+    calls = []
+
+    def fn():
+        calls.append(1)
+        return torch.relu(a @ b)
+
+    r = profile_calls(fn, 3, torch.device("cpu"))
+    assert len(calls) == 2 + 3 + 3   # warm-up, timed, profiled
+    assert r["wall_ms"] > 0 and r["profiled_ms"] > 0
+    assert r["kernel_ms"] is None and r["kernels"] is None   # no GPU: no kernel columns
+    top = [entry.split() for entry in r["top_host"].split(", ")]   # "operator ms", aten:: left off
+    assert all(len(entry) == 2 and float(entry[1]) >= 0 for entry in top), top
+    assert {"mm", "relu"} <= {name for name, _ in top}, top   # what fn runs, not the profiler's own
