@@ -196,6 +196,18 @@ def test_one_channel_images_take_brightness_and_contrast_only():
         BatchedViews(augment_recipe("simsiam", info, jitter=(0.4, 0.4, 0.4, 0.1)))
 
 
+def test_a_flat_128_is_solarized_everywhere_after_resampling():
+    """torchvision inverts every pixel of a flat 128 (its resized uint8 image is still 128); the
+    float resampling leaves some a rounding error below 128/255, which must count too."""
+    recipe = augment_recipe("simsiam", RGB, solarize_p=1.0, jitter_p=0.0, grayscale_p=0.0)
+    views = BatchedViews(recipe)
+    images = torch.full((64, 3, 40, 40), 128, dtype=torch.uint8)   # 40 px: crops resampled to 32 both ways
+    params = _params(views, 64, size=40, seed=1, solarize=torch.ones(64, dtype=torch.bool))
+    mean, std = torch.tensor(recipe.mean).view(1, 3, 1, 1), torch.tensor(recipe.std).view(1, 3, 1, 1)
+    pixels = views.apply(images, params) * std + mean
+    torch.testing.assert_close(pixels, torch.full_like(pixels, 1 - 128 / 255), atol=1e-5, rtol=0)
+
+
 def test_grayscale_blur_and_solarize_equal_torchvision():
     recipe = augment_recipe("simsiam", dataset_info("stl10"), solarize_p=0.5)  # 96 px: blur on
     views = BatchedViews(recipe)
@@ -217,7 +229,9 @@ def test_grayscale_blur_and_solarize_equal_torchvision():
         if params.blur[i]:
             theirs = TF.gaussian_blur(theirs, [k, k], [params.sigma[i].item()] * 2)
         if params.solarize[i]:
-            theirs = TF.solarize(theirs, 128 / 255)
+            # which pixels torchvision's uint8 pipeline inverts (those that round to 128 or more),
+            # inverted at float precision as ours keeps it
+            theirs = torch.where((theirs * 255).round() >= 128, 1.0 - theirs, theirs)
         torch.testing.assert_close(ours[i], (theirs - mean) / std, atol=1e-4, rtol=0)
 
 

@@ -43,6 +43,8 @@ def test_rank_shards_are_disjoint_equal_and_cover_the_permutation():
     assert not torch.equal(torch.cat(shard_batches(n, 8, seed=6)), torch.cat(shard_batches(n, 8, seed=5)))
     with pytest.raises(ValueError, match="rank 3 is not in"):
         shard_batches(n, 8, seed=5, rank=3, world_size=3)
+    # fewer images than ranks: every rank takes no step (not one empty batch its length does not count)
+    assert shard_batches(2, 8, seed=5, rank=1, world_size=3, drop_last=False) == []
 
 
 def test_a_pass_visits_each_image_at_most_once_in_len_full_batches():

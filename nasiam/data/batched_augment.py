@@ -36,7 +36,10 @@ from nasiam.data.transforms import AugmentRecipe, blur_kernel_size
 __all__ = ["BatchedViews", "ViewParams"]
 
 _GRAY = (0.2989, 0.587, 0.114)  # torchvision's luma weights
-_SOLARIZE_THRESHOLD = 128 / 255  # RandomSolarize(128) on uint8 images
+# RandomSolarize(128) on uint8 images: torchvision rounds the resized pixels to uint8 first, so
+# a resampled value counts from 127.5 up (a flat 128 comes out of the resampling a rounding
+# error either side of 128/255)
+_SOLARIZE_THRESHOLD = 127.5 / 255
 
 
 @dataclass

@@ -127,7 +127,7 @@ def shard_batches(n: int, batch_size: int, seed: int, rank: int = 0, world_size:
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)) if shuffle else torch.arange(n)
     per_rank = n // world_size
     shard = order[rank: per_rank * world_size: world_size]
-    batches = list(shard.split(batch_size))
+    batches = list(shard.split(batch_size)) if len(shard) else []   # (split makes one empty batch of nothing)
     if drop_last and batches and len(batches[-1]) < batch_size:
         batches.pop()
     return batches
