@@ -92,6 +92,19 @@ def _hue_shift(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     return maxc_.unsqueeze(1) - chroma * torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
 
 
+def _blend(x: torch.Tensor, op: torch.Tensor, factors: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+    """One position of the jitter: each image's operation `op` (N,) among brightness (0),
+    contrast (1) and saturation (2), all blends `f * x + (1 - f) * other` with other = 0, the
+    mean luma, the luma. Images whose operation is the hue (3), or where `skip`, blend with f = 1."""
+    op = op.view(-1, 1, 1, 1)
+    factor = factors[:, :3].gather(1, op.view(-1, 1).clamp(max=2)).view(-1, 1, 1, 1)
+    identity = op == 3 if skip is None else (op == 3) | skip.view(-1, 1, 1, 1)
+    factor = torch.where(identity, torch.ones_like(factor), factor)
+    luma = _gray(x)
+    other = torch.where(op == 1, luma.mean(dim=(1, 2, 3), keepdim=True), luma * (op == 2))
+    return (factor * x + (1.0 - factor) * other).clamp(0.0, 1.0)
+
+
 def _resample_matrix(start: torch.Tensor, length: torch.Tensor, size_in: int, size_out: int,
                      flip: torch.Tensor | None) -> torch.Tensor:
     """(N, size_out, size_in) weights resizing each image's [start, start + length) window to
@@ -252,22 +265,29 @@ class BatchedViews:
 
     def _jitter_all(self, x: torch.Tensor, order: torch.Tensor, factors: torch.Tensor, subsets: bool) -> torch.Tensor:
         hue = self.recipe.jitter[3] > 0 and x.shape[1] == 3
+        if hue and not subsets:
+            return self._jitter_hue_once(x, order, factors)
         for position in range(4):
-            op = order[:, position].view(-1, 1, 1, 1)
-            # brightness, contrast and saturation are all blends: f * x + (1 - f) * other, with
-            # other = 0, the mean luma, the luma; an image whose op here is hue blends with f = 1
-            factor = factors[:, :3].gather(1, op.view(-1, 1).clamp(max=2)).view(-1, 1, 1, 1)
-            factor = torch.where(op == 3, torch.ones_like(factor), factor)
-            luma = _gray(x)
-            other = torch.where(op == 1, luma.mean(dim=(1, 2, 3), keepdim=True), luma * (op == 2))
-            x = (factor * x + (1.0 - factor) * other).clamp(0.0, 1.0)
-            if not hue:
-                continue
-            if subsets:  # hue only where it is this position's operation
-                chosen = (op.view(-1) == 3).nonzero().squeeze(1)
+            op = order[:, position]
+            x = _blend(x, op, factors)
+            if hue:  # (subsets) hue only where it is this position's operation
+                chosen = (op == 3).nonzero().squeeze(1)
                 x = x.index_copy(0, chosen, _hue_shift(x[chosen], factors[chosen, 3]))
-            else:  # a zero shift elsewhere: the identity, up to rounding
-                x = _hue_shift(x, torch.where(op.view(-1) == 3, factors[:, 3], torch.zeros_like(factors[:, 3])))
+        return x
+
+    @staticmethod
+    def _jitter_hue_once(x: torch.Tensor, order: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+        """The sync-free order of operations with the hue shift, the costliest of them (some 30
+        operators), run once for the whole batch instead of at each of the four positions: the
+        blends each image takes before its hue, then every image's hue (a zero shift where the
+        jitter is off: the identity up to rounding), then the blends after it. 3 + 3 blends and
+        one hue instead of 4 and 4, for the same result."""
+        hue_at = (order == 3).to(torch.uint8).argmax(dim=1)   # each image's position of the hue
+        for position in range(3):   # the hue is never before position 0 or after position 3
+            x = _blend(x, order[:, position], factors, skip=hue_at <= position)
+        x = _hue_shift(x, factors[:, 3])
+        for position in range(1, 4):
+            x = _blend(x, order[:, position], factors, skip=hue_at >= position)
         return x
 
     def _blur(self, x: torch.Tensor, p: ViewParams) -> torch.Tensor:
