@@ -79,6 +79,9 @@ def parse(argv):
                         help="which feeds to time (model: views made once; workers; device augmentation)")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd models (compile time "
                                                                "printed apart)")
+    parser.add_argument("--compile_mode", default=None, choices=["default", "reduce-overhead", "max-autotune"],
+                        help="torch.compile's mode for --compile (reduce-overhead: CUDA graphs, for steps bound by "
+                             "the host's kernel launches; not what the runner's --compile uses)")
     parser.add_argument("--augment_only", action="store_true", help="time only the two-view augmentation of a "
                                                                     "batch: per-sample torchvision in this process vs "
                                                                     "BatchedViews on --device")
@@ -217,10 +220,11 @@ def make_steps(args, device, which, channels):
 
 def compiled_steps(args, device, which, channels):
     """The same steps on fresh models, compiled as `--compile` compiles them: the backbone and
-    the heads, each in place (`nasiam.runner.build.compile_modules`)."""
+    the heads, each in place (`nasiam.runner.build.compile_modules`), in `--compile_mode`."""
     steps, models = make_steps(args, device, which, channels)
+    options = {"mode": args.compile_mode} if args.compile_mode else {}
     for model in models.values():
-        compile_modules(model)
+        compile_modules(model, **options)
     return steps
 
 

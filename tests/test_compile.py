@@ -72,6 +72,17 @@ def test_compile_modules_compiles_backbones_and_heads_in_place(eager_compile):
     assert _graphs() > 0
 
 
+def test_compile_modules_passes_its_options_to_every_module(monkeypatch):
+    """`compile_modules(model, mode=...)`: what benchmarks/gpu_throughput.py --compile_mode uses
+    to try CUDA graphs (reduce-overhead); every compiled module gets the same options."""
+    seen = []
+    monkeypatch.setattr(nn.Module, "compile", lambda self, **options: seen.append((type(self).__name__, options)))
+    model = create_framework("simsiam", nn.Sequential(nn.Flatten(), nn.Linear(12, 8)), 8, proj_hidden_dim=16,
+                             proj_output_dim=8, pred_hidden_dim=4)
+    assert compile_modules(model, mode="reduce-overhead") == ["backbone", "projector", "predictor"]
+    assert [options for _, options in seen] == [{"mode": "reduce-overhead"}] * 3
+
+
 def test_pretrain_compiles_and_its_checkpoint_resumes_without_compile(eager_compile, tmp_path, capsys):
     common = [*PRETRAIN, f"--out_dir={tmp_path}", "--run_name=run"]
     assert main(["pretrain", *common, "--epochs=1", "--compile"]) == 0

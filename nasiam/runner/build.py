@@ -110,9 +110,10 @@ def build_search_model(cfg: SearchConfig, info: DatasetInfo) -> SSLFramework:
     return cls(backbone, dim, heads=searchable_heads(cfg, cls, dim, kwargs), **kwargs)
 
 
-def compile_modules(model: SSLFramework) -> list[str]:
-    """`torch.compile` the model's backbones and heads, each in place (`nn.Module.compile`),
-    and return their names. In place keeps the state-dict keys (no `_orig_mod.` prefix), so
+def compile_modules(model: SSLFramework, **options) -> list[str]:
+    """`torch.compile` the model's backbones and heads, each in place (`nn.Module.compile`,
+    given `options`, e.g. `mode="reduce-overhead"` for CUDA graphs, which --compile does not
+    use yet), and return their names. In place keeps the state-dict keys (no `_orig_mod.` prefix), so
     checkpoints, resumes and exported heads are the same with and without --compile. The loss
     and the framework's bookkeeping (EMA, MoCo's queue) stay eager: the compute is in these
     modules, and the loss's few element-wise ops gain little from fusing."""
@@ -126,7 +127,7 @@ def compile_modules(model: SSLFramework) -> list[str]:
         # a head that samples a path per step (Gumbel, one-shot uniform) changes its graph every
         # step: dynamo would recompile until its limit, then run it eagerly anyway
         if isinstance(module, nn.Module) and any(True for _ in module.parameters()) and name not in sampled:
-            module.compile()
+            module.compile(**options)
             compiled.append(name)
     return compiled
 
