@@ -30,12 +30,14 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 import gpu_throughput  # noqa: E402
 
 
-def device_time(event) -> float:
-    """An averaged event's own time on the device, in microseconds (the name changed in torch 2.4+)."""
-    for name in ("self_device_time_total", "self_cuda_time_total"):
-        if hasattr(event, name):
-            return float(getattr(event, name))
-    return 0.0
+def busy_time(intervals: list[tuple[float, float]]) -> float:
+    """The length of the union of (start, end) intervals: the time the device had work."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
 
 
 def profile_calls(fn, calls: int, device: torch.device) -> dict:
@@ -63,10 +65,12 @@ def profile_calls(fn, calls: int, device: torch.device) -> dict:
         sync()
         profiled_wall = (time.perf_counter() - started) / calls
     averages = prof.key_averages()
-    # the kernels' own time: each averaged row's self device time (an operator's is its kernels',
-    # counted once), the "Self CUDA time total" of the profiler's table
-    busy = sum(device_time(e) for e in averages)
-    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA] if gpu else []
+    # the device's own events (kernels, copies, fills), not the user annotations kineto also
+    # puts on the device's timeline; busy: the union of their intervals (an aten operator's
+    # averaged row repeats its kernels' time, and kernels on two streams may overlap)
+    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA
+               and not getattr(e, "is_user_annotation", False)] if gpu else []
+    busy = busy_time([(e.time_range.start, e.time_range.end) for e in kernels])
     host_ops = sorted((e for e in averages if e.key.startswith("aten::")), key=lambda e: e.self_cpu_time_total,
                       reverse=True)[:5]
     return {"wall_ms": plain_wall * 1e3, "profiled_ms": profiled_wall * 1e3,

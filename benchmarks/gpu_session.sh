@@ -23,7 +23,7 @@
 # --compile closes the gaps (compilation is most of that step: 141 s on an H200, 2026-12-04);
 # the smoke test checks what the figures do not (its two phases took 2.3 min on an H200 with a
 # phase's runs at once, the host-sync counts after them more than another minute), so it is
-# kept 240 s. (DataLoader workers fed 5-6 % of the model's rate in all three H200 calls of
+# kept at least 235 s. (DataLoader workers fed 5-6 % of the model's rate in all three H200 calls of
 # 2026-12-04 and are no longer timed here: `gpu_throughput.py --feeds model,workers` does.)
 # Each step gets what is left of DEADLINE seconds (default 540), less a reserve for the next.
 # SMOKE_DIR: where the smoke test's runs go (default a new temporary folder; they are not brought

@@ -44,7 +44,7 @@ JOBS=${SMOKE_JOBS:-$([[ $ACCEL == gpu ]] && echo 7 || echo 1)}
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "SMOKE_JOBS must be a positive integer, got '$JOBS'" >&2; exit 2; }
 # each run's CPU threads: its share of the cores (seven runs of 16 threads each on 16 cores: the
 # first parallel smoke test on an H200 had not ended one search after 275 s, 2026-12-04)
-CORES=$(env -u OMP_NUM_THREADS nproc)   # the cores (nproc would answer a caller's OMP_NUM_THREADS)
+CORES=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)   # the cores (nproc honours both variables)
 THREADS=$(( CORES / JOBS > 0 ? CORES / JOBS : 1 ))
 PHASE=()
 
@@ -122,6 +122,7 @@ if [[ "${NASIAM_SMOKE_CPU:-0}" != 1 ]]; then
 "$PY" - "$DATA" "$OUT" <<'EOF'
 import collections
 import sys
+import traceback
 import warnings
 
 import torch
@@ -131,11 +132,26 @@ from nasiam.cli import main
 data, out = sys.argv[1], sys.argv[2]
 
 
+def nasiam_line(filename, lineno):
+    """The innermost nasiam line on the stack (the warning's own location is often inside torch)."""
+    for frame in reversed(traceback.extract_stack()):
+        if "/nasiam/" in frame.filename and "site-packages" not in frame.filename:
+            return f"{'/'.join(frame.filename.split('/')[-2:])}:{frame.lineno}"
+    return f"{'/'.join(filename.split('/')[-2:])}:{lineno}"
+
+
 def syncs(label, command, subset, extra):
+    sites = collections.Counter()
+
+    def record(message, category, filename, lineno, file=None, line=None):
+        if "synchroniz" in str(message):   # called while the synchronising operator runs: its stack
+            sites[nasiam_line(filename, lineno)] += 1
+
     torch.cuda.set_sync_debug_mode("warn")
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings():
             warnings.simplefilter("always")
+            warnings.showwarning = record
             code = main([command, "--dataset=fashion_mnist", f"--data_root={data}", f"--subset={subset}",
                          "--batch_size=256", "--epochs=1", "--accelerator=gpu", "--data_device=gpu",
                          "--log_every_n_steps=1000", "--knn_subset=1024", f"--out_dir={out}/syncs",
@@ -143,9 +159,7 @@ def syncs(label, command, subset, extra):
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert code == 0, f"{command} failed ({code})"
-    # where: the Python line that called the synchronising operator (the warning's location)
-    return collections.Counter(f"{'/'.join(w.filename.split('/')[-2:])}:{w.lineno}" for w in caught
-                               if "synchroniz" in str(w.message))
+    return sites
 
 
 for label, command, extra, steps in (
@@ -154,7 +168,7 @@ for label, command, extra, steps in (
         ("search-gumbel", "search", ["--warmup_epochs=0", "--selection=argmax", "--strategy=gumbel"], 8)):
     few, more = syncs(label, command, 4096, extra), syncs(label, command, 8192, extra)
     per_step = sum(more.values()) - sum(few.values())
-    sites = ", ".join(f"{site} {(more[site] - few[site]) / steps:.2f}" for site in sorted(more)
+    sites = ", ".join(f"{site} {(more[site] - few[site]) / steps:.2f}" for site in sorted(set(more) | set(few))
                       if more[site] != few[site])
     print(f"{label:13s} host syncs per training step: {per_step / steps:.2f} ({sites or 'none'})")
 EOF

@@ -36,3 +36,10 @@ def test_a_profiled_call_reports_its_wall_time_and_the_operators_with_the_most_h
     top = [entry.split() for entry in r["top_host"].split(", ")]   # "operator ms", aten:: left off
     assert all(len(entry) == 2 and float(entry[1]) >= 0 for entry in top), top
     assert {"mm", "relu"} <= {name for name, _ in top}, top   # what fn runs, not the profiler's own
+
+
+def test_busy_time_is_the_union_of_the_device_intervals():
+    busy_time = _module().busy_time
+    assert busy_time([]) == 0
+    assert busy_time([(0, 10), (20, 25)]) == 15
+    assert busy_time([(0, 10), (5, 12), (3, 4), (30, 31)]) == 13   # overlaps and one inside another, once

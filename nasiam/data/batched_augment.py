@@ -19,7 +19,7 @@ It reads the same `AugmentRecipe` as `view_transform` and follows torchvision v2
   random order per image, factors uniform in [1-s, 1+s] (hue [-s, s]); hue through HSV;
   one-channel images take brightness and contrast only;
 - random grayscale, Gaussian blur (per-image sigma in `blur_sigma`, reflect padding, the
-  recipe's kernel size), solarisation (pixels >= 128/255 inverted), normalisation.
+  recipe's kernel size), solarisation (the pixels that round to 128/255 or more inverted, as in uint8), normalisation.
 Unlike torchvision it keeps float precision between the steps instead of rounding to uint8
 after each one (a difference of at most half a grey level per step).
 """
@@ -199,7 +199,7 @@ class BatchedViews:
 
     def compile(self, **options) -> BatchedViews:
         """`torch.compile` the application of the drawn parameters (`apply`; drawing them stays
-        eager, as dynamo does not trace seeded generators). Why: `apply` is some 280 small
+        eager, as dynamo does not trace seeded generators). Why: `apply` is some 225 small
         element-wise operators for a batch, and on a GPU each is a kernel launch paid on the
         host, in the same thread that launches the training step; compiled, they fuse into a
         few kernels. One graph for a batch shape (`dynamic=False`: training batches have one
