@@ -5,6 +5,7 @@ An offline run's `run-<id>.wandb` file is a LevelDB-style log: a 7-byte header
 (crc32c, length, type FULL/FIRST/MIDDLE/LAST) and a protobuf `Record` as payload.
 """
 import struct
+import time
 from pathlib import Path
 
 BLOCK, HEADER = 32768, 7
@@ -78,7 +79,21 @@ def artifacts(run_dir: Path) -> list[dict]:
     return found
 
 
-def exit_code(run_dir: Path) -> int | None:
-    """The exit code the run was finished with (None if it was not finished)."""
-    codes = [r.exit.exit_code for r in records(_run_log(run_dir)) if r.WhichOneof("record_type") == "exit"]
-    return codes[-1] if codes else None
+def exit_code(run_dir: Path, wait: float = 30.0) -> int | None:
+    """The exit code the run was finished with (None if it was not finished).
+
+    Waits up to `wait` seconds for the exit record: W&B's service process writes the log, and
+    `wandb.finish` can return before the record is on disk (seen once with both cores busy, in a
+    suite run beside a benchmark: the record came, the read was early)."""
+    deadline = time.monotonic() + wait
+    while True:
+        late = time.monotonic() > deadline
+        try:
+            codes = [r.exit.exit_code for r in records(_run_log(run_dir)) if r.WhichOneof("record_type") == "exit"]
+        except Exception:   # a record caught half written
+            if late:
+                raise
+            codes = []
+        if codes or late:
+            return codes[-1] if codes else None
+        time.sleep(0.2)
