@@ -26,6 +26,7 @@
 # kept at least 235 s. (DataLoader workers fed 5-6 % of the model's rate in all three H200 calls of
 # 2026-12-04 and are no longer timed here: `gpu_throughput.py --feeds model,workers` does.)
 # Each step gets what is left of DEADLINE seconds (default 540), less a reserve for the next.
+# SMOKE_DATA: the Fashion-MNIST folder (default .data/fashion-mnist, what the call carries).
 # SMOKE_DIR: where the smoke test's runs go (default a new temporary folder; they are not brought
 # back: a second session on one machine would otherwise find the first one's runs there).
 set -uo pipefail
@@ -60,7 +61,7 @@ step profile "$(left 380)" "$OUT/profile.md" "$PYTHON" benchmarks/gpu_profile.py
 step throughput "$(left 240)" "$OUT/throughput.md" "$PYTHON" benchmarks/gpu_throughput.py --steps 15 --rounds 2 \
   --images 8192 --workers 0 --steps_only plain,bilevel,bilevel1,joint --feeds model,device --compile
 SMOKE_DIR=${SMOKE_DIR:-$(mktemp -d -t nasiam-smoke-XXXX)}
-step smoke "$(left 5)" "$OUT/smoke.log" bash benchmarks/gpu_smoke.sh .data/fashion-mnist "$SMOKE_DIR"
+step smoke "$(left 5)" "$OUT/smoke.log" bash benchmarks/gpu_smoke.sh "${SMOKE_DATA:-.data/fashion-mnist}" "$SMOKE_DIR"
 # each run's log, finished or cut (the first parallel smoke test was cut with nothing to show why)
 mkdir -p "$OUT/smoke-runs" && cp "$SMOKE_DIR"/*.log "$OUT/smoke-runs/" 2>/dev/null
 grep '^|' "$OUT/profile.md"

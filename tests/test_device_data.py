@@ -236,9 +236,14 @@ def test_the_gpu_session_runs_every_step_and_exits_with_the_first_failure(tmp_pa
                     "case \"$*\" in *gpu_profile.py*) exit 3;; esac\n"
                     "exit 0\n")
     fake.chmod(0o755)
-    out, calls = tmp_path / "out", tmp_path / "calls.txt"
+    out, calls, data = tmp_path / "out", tmp_path / "calls.txt", tmp_path / "data"
+    data.mkdir()   # the smoke test only checks that the four files are there (not .data/: a fresh clone has none)
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                 "t10k-labels-idx1-ubyte.gz"):
+        (data / name).write_bytes(b"")
     script = Path(__file__).parent.parent / "benchmarks" / "gpu_session.sh"
-    env = {**os.environ, "PYTHON": str(fake), "CALLS": str(calls), "DEADLINE": "600", "SMOKE_DIR": str(tmp_path / "smoke")}
+    env = {**os.environ, "PYTHON": str(fake), "CALLS": str(calls), "DEADLINE": "600", "SMOKE_DIR": str(tmp_path / "smoke"),
+           "SMOKE_DATA": str(data)}
     result = subprocess.run(["bash", str(script), str(out)], capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 3, result.stdout + result.stderr
     for name in ("gpu.txt", "profile.md", "throughput.md", "smoke.log"):
