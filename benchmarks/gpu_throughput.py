@@ -25,7 +25,7 @@ step on another batch; joint: one backward) — and each feed, timed in interlea
   (2) CPU workers: per-sample torchvision v2 transforms in DataLoader workers, pinned, copied;
   (3) device augmentation: the uint8 images held on the device, `BatchedViews` there
       (nasiam.data.device, what `--data_device=gpu` runs); in the `+compile` rows its
-      `apply` is compiled too (`BatchedViews.compile()`: some 280 small operators a batch,
+      `apply` is compiled too (`BatchedViews.compile()`: some 225 small operators a batch,
       each a kernel launch paid on the host in the training step's thread).
 ResNet-18 with the CIFAR stem, 32 px, batch 512, bf16 autocast and channels-last on a GPU.
 Then the projected wall time of a 100-epoch search (bilevel: the weight half, 25,000 images,

@@ -227,6 +227,15 @@ def test_the_gpu_throughput_benchmark_times_the_steps_and_feeds_asked_for():
     assert bad.returncode != 0 and "gpu" in bad.stderr and "model" in bad.stderr
 
 
+def _empty_fashion_mnist(folder: Path) -> Path:
+    """The four IDX file names, empty: all the smoke test checks before its (stand-in) runs."""
+    folder.mkdir()
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                 "t10k-labels-idx1-ubyte.gz"):
+        (folder / name).write_bytes(b"")
+    return folder
+
+
 def test_the_gpu_session_runs_every_step_and_exits_with_the_first_failure(tmp_path):
     """benchmarks/gpu_session.sh, the one device call, with a stand-in Python: a failed step
     (here the profile) neither stops the steps after it nor goes unreported."""
@@ -236,11 +245,8 @@ def test_the_gpu_session_runs_every_step_and_exits_with_the_first_failure(tmp_pa
                     "case \"$*\" in *gpu_profile.py*) exit 3;; esac\n"
                     "exit 0\n")
     fake.chmod(0o755)
-    out, calls, data = tmp_path / "out", tmp_path / "calls.txt", tmp_path / "data"
-    data.mkdir()   # the smoke test only checks that the four files are there (not .data/: a fresh clone has none)
-    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-                 "t10k-labels-idx1-ubyte.gz"):
-        (data / name).write_bytes(b"")
+    out, calls = tmp_path / "out", tmp_path / "calls.txt"
+    data = _empty_fashion_mnist(tmp_path / "data")   # not .data/: a fresh clone has none
     script = Path(__file__).parent.parent / "benchmarks" / "gpu_session.sh"
     env = {**os.environ, "PYTHON": str(fake), "CALLS": str(calls), "DEADLINE": "600", "SMOKE_DIR": str(tmp_path / "smoke"),
            "SMOKE_DATA": str(data)}
@@ -256,12 +262,9 @@ def test_the_gpu_session_runs_every_step_and_exits_with_the_first_failure(tmp_pa
 
 def _fake_smoke(tmp_path, fail=""):
     """benchmarks/gpu_smoke.sh with a stand-in Python that logs when each run starts and ends
-    (and fails the run named `fail`); returns (CompletedProcess, {run: (start, end)})."""
-    data = tmp_path / "data"
-    data.mkdir()
-    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-                 "t10k-labels-idx1-ubyte.gz"):
-        (data / name).write_bytes(b"")
+    (and fails the run named `fail`); returns (CompletedProcess, {run: (start, end)}, the
+    OMP_NUM_THREADS each run was given)."""
+    data = _empty_fashion_mnist(tmp_path / "data")
     fake, times = tmp_path / "python", tmp_path / "times.txt"
     fake.write_text("#!/usr/bin/env bash\n"
                     "name=$(printf '%s\\n' \"$@\" | sed -n 's/^--run_name=//p')\n"
@@ -278,16 +281,16 @@ def _fake_smoke(tmp_path, fail=""):
     result = subprocess.run(["bash", str(script), str(data), str(tmp_path / "out")], capture_output=True, text=True,
                             timeout=120, env=env)
     spans: dict[str, list[float]] = {}
+    threads: list[int] = []
     for line in times.read_text().splitlines() if times.exists() else []:
-        name, _, when, *threads = line.split()
+        name, _, when, *given = line.split()
         spans.setdefault(name, []).append(float(when))
-        if threads:
-            spans.setdefault("threads", []).append(int(threads[0]))
-    return result, spans
+        threads += [int(n) for n in given]   # the start lines carry the run's threads
+    return result, spans, threads
 
 
 def test_the_gpu_smoke_test_runs_a_phase_at_once_and_the_pretraining_after_the_searches(tmp_path):
-    result, spans = _fake_smoke(tmp_path)
+    result, spans, threads = _fake_smoke(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     searches = [n for n in spans if n.startswith("search-")]
     pretrains = [n for n in spans if n.startswith("pretrain-")]
@@ -303,7 +306,7 @@ def test_the_gpu_smoke_test_runs_a_phase_at_once_and_the_pretraining_after_the_s
     assert 2 <= peak <= 4, peak
     assert max(spans[n][1] for n in searches) <= min(spans[n][0] for n in pretrains)
     # each run gets its share of the cores, at least one thread
-    assert set(spans["threads"]) == {max(1, len(os.sched_getaffinity(0)) // 4)}
+    assert set(threads) == {max(1, len(os.sched_getaffinity(0)) // 4)}
     # a run's end is reported when it happens, before the phase's report (a cut test says how far it got)
     lines = result.stdout.splitlines()
     ended = [i for i, line in enumerate(lines) if line.startswith("ended  search-bf16: exit 0 after ")]
@@ -312,7 +315,7 @@ def test_the_gpu_smoke_test_runs_a_phase_at_once_and_the_pretraining_after_the_s
 
 
 def test_a_failed_smoke_run_is_named_with_its_exit_and_stops_the_next_phase(tmp_path):
-    result, spans = _fake_smoke(tmp_path, fail="search-fp16")
+    result, spans, _ = _fake_smoke(tmp_path, fail="search-fp16")
     assert result.returncode == 1
     assert "FAILED search-fp16 (exit 7" in result.stderr and "ok     search-bf16 (" in result.stdout
     assert not any(name.startswith("pretrain-") for name in spans)

@@ -1,27 +1,11 @@
 """benchmarks/gpu_profile.py on the CPU: the per-call timing and the host-time ranking it
 reports for a GPU session (the kernel columns need CUDA and are absent here)."""
-import importlib.util
-import sys
-from pathlib import Path
-
 import torch
-
-BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
-
-
-def _module():
-    sys.path.insert(0, str(BENCHMARKS))   # it imports gpu_throughput beside it
-    try:
-        spec = importlib.util.spec_from_file_location("gpu_profile", BENCHMARKS / "gpu_profile.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+from _benchmarks import load_benchmark
 
 
 def test_a_profiled_call_reports_its_wall_time_and_the_operators_with_the_most_host_time():
-    profile_calls = _module().profile_calls
+    profile_calls = load_benchmark("gpu_profile").profile_calls
     a, b = torch.randn(256, 256), torch.randn(256, 256)
     calls = []
 
@@ -39,7 +23,7 @@ def test_a_profiled_call_reports_its_wall_time_and_the_operators_with_the_most_h
 
 
 def test_busy_time_is_the_union_of_the_device_intervals():
-    busy_time = _module().busy_time
+    busy_time = load_benchmark("gpu_profile").busy_time
     assert busy_time([]) == 0
     assert busy_time([(0, 10), (20, 25)]) == 15
     assert busy_time([(0, 10), (5, 12), (3, 4), (30, 31)]) == 13   # overlaps and one inside another, once

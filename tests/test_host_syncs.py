@@ -63,16 +63,10 @@ def test_an_architecture_update_launches_a_bounded_number_of_kernels(capsys):
     """benchmarks/dispatch_count.py, the CPU proxy for the search step's GPU cost (launch-bound on
     an H200: 3.4-4.5x a plain step). One update launched 807 kernel operators with torch 2.14 (205
     of them the head loss's forward; ResNet-18, 4 updates); the bounds leave room for other torch
-    versions and backbones, not for a
-    change that adds a pass over the heads."""
-    import importlib.util
-    from pathlib import Path
+    versions and backbones, not for a change that adds a pass over the heads."""
+    from _benchmarks import load_benchmark
 
-    path = Path(__file__).parent.parent / "benchmarks" / "dispatch_count.py"
-    spec = importlib.util.spec_from_file_location("dispatch_count", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.main(["--backbone", "resnet10t", "--updates", "2"])
+    load_benchmark("dispatch_count").main(["--backbone", "resnet10t", "--updates", "2"])
     rows = {line.split("|")[1].strip(): int(line.split("|")[2]) for line in capsys.readouterr().out.splitlines()
             if line.startswith("| ") and line.split("|")[2].strip().isdigit()}
     assert 600 <= rows["one update"] <= 1000, rows
