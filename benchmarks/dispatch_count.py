@@ -25,6 +25,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nasiam.backbones import create_backbone, feature_dim  # noqa: E402
+from nasiam.data import augment_recipe, dataset_info  # noqa: E402
+from nasiam.data.batched_augment import BatchedViews  # noqa: E402
 from nasiam.frameworks import SimSiam  # noqa: E402
 from nasiam.search import Architect  # noqa: E402
 
@@ -99,7 +101,13 @@ def main(argv=None) -> None:
             p.grad = torch.zeros_like(p)
         arch.finish(0.5)
 
+    # the device augmentation's sync-free code (what runs on a GPU), SimCLR's recipe (hue on)
+    augment = BatchedViews(augment_recipe("simclr", dataset_info("cifar10")))
+    augment.subset_on_cpu = False
+    images = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
+    drawn = augment.sample(8, 32, 32, torch.Generator().manual_seed(0))
     parts = {
+        "augmentation: apply a batch's drawn views (sync-free code)": lambda: augment.apply(images, drawn),
         "plain step (forward, backward, SGD)": plain_step,
         "search: weight step (searchable heads)": weight_step,
         f"search: architecture step ({updates} updates + 1 backbone encode)": lambda: architect.step(views),
