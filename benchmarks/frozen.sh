@@ -46,7 +46,7 @@ driver_pid() {
 # the runs themselves, not their DataLoader workers (same command line, a run as parent)
 run_pids() {
   local all pid
-  all=$(pgrep -f -- "--out_dir=$OUT/runs" || true)
+  all=$(pgrep -f -- "--out_dir=$OUT/" || true)   # $OUT/runs, or $OUT/SUB/runs (framework_screen)
   for pid in $all; do
     grep -qx "$(ps -o ppid= -p "$pid" | tr -d ' ')" <<<"$all" || echo "$pid"
   done
@@ -75,7 +75,7 @@ case $ACTION in
     ;;
   status)
     if pid=$(driver_pid); then echo "$NAME: running (driver $pid)"; else echo "$NAME: not running"; fi
-    echo "runs in progress: $(run_pids | wc -l); finished runs archived in main: $(ls "$KEEP/runs" 2>/dev/null | wc -l)"
+    echo "runs in progress: $(run_pids | wc -l); finished runs archived in main: $(find "$KEEP" -name summary.json 2>/dev/null | wc -l)"
     [[ -f $LOG ]] && tail -n 5 "$LOG"
     ;;
   stop)
@@ -94,9 +94,11 @@ case $ACTION in
       sleep 1
     done
     [[ -z $(run_pids) ]] || { echo "frozen.sh: runs still alive after 300 s: $(run_pids | tr '\n' ' ')" >&2; exit 1; }
+    # each compare folder under $OUT (itself, or one per framework) into the same place under $KEEP
     PYTHONPATH=$ROOT "$PY" -c "import sys; sys.path.insert(0, '$ROOT/benchmarks'); import ceiling; \
-from pathlib import Path; ceiling.archive(Path('$OUT'), Path('$KEEP'))"
-    echo "stopped $NAME; finished runs archived in $KEEP ($(ls "$KEEP/runs" 2>/dev/null | wc -l)): commit them"
+from pathlib import Path; out = Path('$OUT'); [ceiling.archive(r.parent, Path('$KEEP') / r.parent.relative_to(out)) \
+for r in sorted(out.glob('**/runs')) if r.is_dir()]"
+    echo "stopped $NAME; finished runs archived in $KEEP ($(find "$KEEP" -name summary.json 2>/dev/null | wc -l)): commit them"
     ;;
   *) usage ;;
 esac

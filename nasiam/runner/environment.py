@@ -9,13 +9,16 @@ the run.
 from __future__ import annotations
 
 import platform
+import subprocess
 import sys
+from functools import lru_cache
+from pathlib import Path
 from importlib import metadata
 from typing import Any
 
 import torch
 
-__all__ = ["PACKAGES", "environment"]
+__all__ = ["PACKAGES", "code_version", "environment"]
 
 # What changes what a run computes (numerics, augmentations, models): module -> distribution.
 PACKAGES = {"nasiam": "nasiam", "torch": "torch", "torchvision": "torchvision", "timm": "timm",
@@ -36,12 +39,33 @@ def _version(module: str, distribution: str) -> str | None:
         return None
 
 
+@lru_cache(maxsize=1)
+def code_version() -> dict[str, Any] | None:
+    """The git commit nasiam runs from and whether its tracked files differ from it, or None
+    when nasiam is not a git checkout (an installed wheel: its version says what it is).
+
+    Why: a long benchmark runs from a frozen worktree while main moves on; the commit in each
+    run's summary ties the figure to the code that made it without trusting anyone's notes."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return None
+    try:
+        def git(*args: str) -> str:
+            return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=20,
+                                  check=True).stdout.strip()
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": dirty}
+
+
 def environment(device: torch.device | str = "cpu") -> dict[str, Any]:
     """Versions, device and thread count of this process, JSON-ready."""
     device = torch.device(device)
     record: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(terse=True),
                               **{module: _version(module, dist) for module, dist in PACKAGES.items()},
-                              "device": device.type, "threads": torch.get_num_threads()}
+                              "device": device.type, "threads": torch.get_num_threads(), "code": code_version()}
     if device.type == "cuda":
         record.update(device_name=torch.cuda.get_device_name(device), cuda=torch.version.cuda,
                       cudnn=torch.backends.cudnn.version())

@@ -86,6 +86,7 @@ class Run:
         self.start_epoch, self.global_step = 0, 0
         self.history: list[dict[str, Any]] = []   # per-epoch metrics
         self.elapsed = 0.0                        # training seconds, across resumes
+        self.started = time.perf_counter()        # this process's start: wall_seconds in the summary
         self.epoch_callbacks: list = []           # f(epoch, metrics) after each epoch (sweeps prune here)
         self.rankme: float | None = None          # RankMe of the last evaluated features
         self.used_artifacts: list[str] = []       # W&B artifacts the run was built from (lineage)
@@ -205,6 +206,11 @@ class Run:
         return views
 
     # -- the run ------------------------------------------------------------------------
+    def wall_seconds(self) -> float:
+        """Seconds since this process built the run (set-up, training, evaluation): what a
+        user waits for; a resumed run counts only its last process."""
+        return round(time.perf_counter() - self.started, 1)
+
     def execute(self) -> dict[str, Any]:
         self.setup_fabric()
         try:
