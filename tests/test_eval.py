@@ -161,3 +161,26 @@ def test_knn_votes_on_the_features_device():
     """Features on a GPU are voted on there ("meta" stands in for it: no data, same device rules)."""
     bank, labels = torch.randn(10, 4, device="meta"), torch.zeros(10, dtype=torch.long, device="meta")
     assert knn_predict(bank, labels, torch.randn(3, 4, device="meta"), num_classes=2, k=5).device.type == "meta"
+
+
+def test_the_end_of_run_evaluation_says_what_it_runs_in_logs(tmp_path):
+    """Logs show each part of the final evaluation with its seconds (#34/#35: a minute of
+    silence read as a hang), and a kNN-only evaluation (a search's) never announces a probe."""
+    from types import SimpleNamespace
+
+    from nasiam.runner.run_eval import RunEvaluator
+
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(60) % 3
+    features = torch.nn.functional.normalize(torch.randn(60, 8, generator=g) + 3 * torch.eye(8)[labels], dim=1)
+    for linear in (False, True):
+        lines: list[str] = []
+        evaluator = RunEvaluator(SimpleNamespace(knn_k=20, seed=0), SimpleNamespace(num_classes=3), None, "cpu",
+                                 False, lines.append, verbose=False)
+        evaluator.features = ((features, labels), (features[:30], labels[:30]))
+        metrics = evaluator.final(tmp_path / str(linear), linear=linear, last_knn=50.0)
+        text = "\n".join(lines)
+        assert "kNN top-1:" in text and "(k=200)" in text
+        assert ("linear probe" in text) is linear and ("linear_top1" in metrics) is linear
+        if linear:
+            assert f"linear probe top-1: {metrics['linear_top1']:.2f} %" in text

@@ -322,10 +322,10 @@ def test_bilevel_steps_on_the_arch_batches():
     fit = trainer([search, recorder, last])
     fit.fit(model, loader())
     assert search.arch_steps == BATCHES_PER_EPOCH and seen == [7] * BATCHES_PER_EPOCH  # two passes of 2 batches
-    assert {"nas/arch_loss", "nas/beta_decay"} <= set(fit.callback_metrics)
+    assert {"train/arch_loss", "train/beta_decay"} <= set(fit.callback_metrics)   # nasiam search's names
     # the module's self.log inside the architecture step was muted: train_loss is the weight batch's
     assert float(fit.callback_metrics["train_loss"]) == pytest.approx(last.loss)
-    assert float(fit.callback_metrics["nas/arch_loss"]) != pytest.approx(last.loss)
+    assert float(fit.callback_metrics["train/arch_loss"]) != pytest.approx(last.loss)
     assert set(changed(logits0, logits(model))) == set(logits0)
     assert_only_arch_steps_moved_logits(logits0, recorder.steps, logits(model))
 
@@ -424,3 +424,34 @@ def test_callback_is_a_callback_of_the_installed_package():
         warnings.simplefilter("ignore")
         lightning = pytest.importorskip("lightning.pytorch")
     assert isinstance(NASSearchCallback(), lightning.Callback)
+
+
+@pytest.mark.slow
+def test_the_callback_logs_under_the_cli_names_with_its_hparams(tmp_path):
+    """One naming for `nasiam search` and the callback (#34): the per-option probabilities are
+    `nasiam.search.probability_metrics`' keys, the decisions `eval/decisions_above_noise`, and
+    the search's settings reach the logger as hyperparameters."""
+    from pytorch_lightning.loggers import CSVLogger
+
+    from nasiam.search import probability_metrics
+
+    class Recording(CSVLogger):
+        hparams_seen: dict = {}
+        metric_keys: set = set()
+
+        def log_hyperparams(self, params, *args, **kwargs):
+            type(self).hparams_seen = {**type(self).hparams_seen, **dict(params)}
+            return super().log_hyperparams(params, *args, **kwargs)
+
+        def log_metrics(self, metrics, step=None):
+            type(self).metric_keys = type(self).metric_keys | set(metrics)
+            return super().log_metrics(metrics, step)
+
+    model = searchable_simsiam()
+    search = NASSearchCallback(mode="joint", lr=0.05, warmup_epochs=0)
+    trainer([search], logger=Recording(tmp_path), max_steps=-1, max_epochs=1).fit(model, loader())
+    expected = set(probability_metrics({slot: h.probabilities() for slot, h in search.heads.items()}))
+    assert expected and expected <= Recording.metric_keys
+    assert {"eval/decisions_above_noise", "eval/decisions"} <= Recording.metric_keys
+    assert not {k for k in Recording.metric_keys if k.startswith("nas/")}
+    assert Recording.hparams_seen["nas/mode"] == "joint" and Recording.hparams_seen["nas/lr"] == 0.05

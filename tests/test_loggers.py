@@ -90,7 +90,10 @@ def test_tensorboard_shows_the_search_view_and_the_final_evaluation(tb_run):
     # HParams: the configuration with the final metrics as its columns
     hparams = events.PluginTagToContent("hparams")
     experiment = plugin_data_pb2.HParamsPluginData.FromString(hparams["_hparams_/experiment"]).experiment
-    assert {"eval/knn_top1", "eval/knn20_top1", "eval/knn200_top1"} <= {m.name.tag for m in experiment.metric_infos}
+    assert {"eval/knn_top1", "eval/knn20_top1", "eval/knn200_top1", "eval/decisions_above_noise",
+            "eval/decisions"} <= {m.name.tag for m in experiment.metric_infos}
+    [point] = events.Scalars("eval/decisions_above_noise")   # a search's primary figure beside its kNN
+    assert point.value == summary["decisions_above_noise"]
     start = plugin_data_pb2.HParamsPluginData.FromString(hparams["_hparams_/session_start_info"]).session_start_info
     assert start.hparams["arch_lr"].number_value == pytest.approx(0.05)
     assert start.hparams["dataset"].string_value == "synthetic" and start.hparams["framework"].string_value

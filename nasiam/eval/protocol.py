@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -50,9 +51,11 @@ def _top1(predicted: Tensor, labels: Tensor) -> float:
 @torch.no_grad()
 def evaluate_features(bank: Tensor, bank_labels: Tensor, test: Tensor, test_labels: Tensor, num_classes: int,
                       linear: bool = True, knn_settings=KNN_SETTINGS, seed: int = 0,
-                      verbose: bool = False) -> FeatureEvaluation:
+                      verbose: bool = False, say: Callable[[str], None] | None = None) -> FeatureEvaluation:
     """Every metric of the end-of-run evaluation from extracted (L2-normalised) features;
-    `verbose`: the linear probe's progress bar on a terminal."""
+    `verbose`: the linear probe's progress bar on a terminal; `say`: a line per metric with
+    its seconds (for logs, where no bar shows)."""
+    say = say or (lambda line: None)
     start = time.perf_counter()
     labelled = bank_labels >= 0   # unlabelled images (STL-10) have label -1: no vote, no probe
     if not bool(labelled.any()):
@@ -63,11 +66,16 @@ def evaluate_features(bank: Tensor, bank_labels: Tensor, test: Tensor, test_labe
     for (k, _), predicted in knn.items():
         predictions[knn_name(k)] = predicted
         metrics[f"{knn_name(k)}_top1"] = _top1(predicted, test_labels)
+    say("  kNN top-1: " + ", ".join(f"{metrics[f'{knn_name(k)}_top1']:.2f} % (k={k})" for k, _ in knn)
+        + f" in {time.perf_counter() - start:.0f} s")
     if linear:
+        fitted = time.perf_counter()
+        say(f"  linear probe: fitting on {int(labelled.sum())} train features (penalty chosen on a held-out share) ...")
         probe = linear_probe(bank, bank_labels, test, test_labels, num_classes, seed=seed, verbose=verbose)
         predictions["linear"] = probe.predictions
         metrics.update(linear_top1=probe.test_top1, linear_weight_decay=probe.weight_decay,
                        linear_val_top1=probe.val_top1, linear_converged=probe.converged)
+        say(f"  linear probe top-1: {probe.test_top1:.2f} % in {time.perf_counter() - fitted:.0f} s")
     metrics["rankme"] = rankme(bank)
     return FeatureEvaluation(metrics, predictions, test_labels, round(time.perf_counter() - start, 2))
 

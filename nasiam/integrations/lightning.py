@@ -31,10 +31,12 @@ where the architecture loss comes from. Both modes are first-order DARTS, as in 
 * "joint" (the default without held-out batches): the logits' gradients come from your own
   backward on the training batch; no extra forward, more prone to overfit the logits.
 
-Each epoch the callback logs every option's probability (`nas/prob/<slot>/layer<i>/<choice>/
-<option>`); at the end of training, how many decisions rose above the noise floor
-(`nas/decisions_above_noise`, see `nasiam.search.decisions`), with a warning when about as few
-as noise alone would give.
+The callback logs under `nasiam search`'s names, so one dashboard compares runs of either: each
+architecture step's `train/arch_loss`, `train/beta_decay`, ...; each epoch every option's
+probability (`prob/<slot>/layer<i>/<choice>/<option>`); at the end of training how many
+decisions rose above the noise floor (`eval/decisions_above_noise` of `eval/decisions`, see
+`nasiam.search.decisions`), with a warning when about as few as noise alone would give; and the
+search's settings as the loggers' hyperparameters (`nas/*`) when training starts.
 
 Your optimizer never moves the logits, whatever `configure_optimizers` hands it (lightly's
 examples use `self.parameters()`): their gradients are taken away before it steps, so it skips
@@ -54,6 +56,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import math
 import warnings
 from pathlib import Path
@@ -68,7 +71,7 @@ from nasiam.head import NASHead, SearchableHead
 from nasiam.integrations.lightly import LIGHTLY_SLOTS
 from nasiam.rundir import write_search_genotypes
 from nasiam.search.architect import ArchitectureOptimizer, requires_grad
-from nasiam.search.decisions import NOISE_QUANTILE
+from nasiam.search.decisions import NOISE_QUANTILE, probability_metrics
 from nasiam.search.policy import SearchPolicy
 from nasiam.space.directpred import frozen_statistics
 from nasiam.space.genotype import Genotype
@@ -189,7 +192,7 @@ class NASSearchCallback(*_callback_bases()):
             `heads/<slot>/` (each head's `export()`, `NASHead.save_pretrained`) there.
         top_k: options ranked per choice in the genotypes (None: all).
         framework: recorded in `genotype.json` (default: the LightningModule's class name).
-        log_metrics: log `nas/arch_loss`, `nas/beta_decay`, ... with the module's logger.
+        log_metrics: log `train/arch_loss`, `train/beta_decay`, ... with the module's logger.
 
     The logits themselves are parameters of the module, so Lightning's checkpoints hold them
     with the weights; the callback's own state (the Adam state of the logits, the step count)
@@ -292,10 +295,22 @@ class NASSearchCallback(*_callback_bases()):
             if head.sampling not in _DIFFERENTIABLE_SAMPLING:
                 raise ValueError(f"the {slot} head samples with {head.sampling!r}, which gives its logits no "
                                  f"gradient; search with {' or '.join(_DIFFERENTIABLE_SAMPLING)} sampling")
+        if self.log_metrics and trainer.is_global_zero:   # the search's settings beside the user's own
+            for logger in trainer.loggers:
+                logger.log_hyperparams(self.hparams())
         max_epochs, warmup = trainer.max_epochs, self.policy.warmup_epochs
         if max_epochs is not None and 0 < max_epochs <= warmup:
             warnings.warn(f"warmup_epochs={warmup} with max_epochs={max_epochs}: the logits never train "
                           "(NASSearchCallback(warmup_epochs=0) searches from the first epoch)", stacklevel=2)
+
+    def hparams(self) -> dict[str, Any]:
+        """The search's settings as flat hyperparameters (`nas/mode`, `nas/arch_lr`, ..., and
+        each head's decisions): what the loggers record, so runs compare by them."""
+        record: dict[str, Any] = {"nas/mode": self.mode, **{f"nas/{k}": v for k, v in
+                                                              dataclasses.asdict(self.policy).items()}}
+        for slot, head in self.heads.items():
+            record[f"nas/{slot}/decisions"] = sum(len(choices) for choices in head.probabilities())
+        return record
 
     # -- the steps ----------------------------------------------------------------------
     @staticmethod
@@ -338,7 +353,7 @@ class NASSearchCallback(*_callback_bases()):
         if self.mode == "bilevel" and stepped and self.arch.due(trainer.current_epoch, self._batch_start_step):
             self._bilevel_step(trainer, pl_module)
         if self.log_metrics and self._metrics:
-            pl_module.log_dict({f"nas/{k}": v for k, v in self._metrics.items()}, on_step=True, on_epoch=False)
+            pl_module.log_dict({f"train/{k}": v for k, v in self._metrics.items()}, on_step=True, on_epoch=False)
 
     def _restore_logits(self) -> None:
         """Put back logits that changed since the architecture optimizer last set them. Copied
@@ -366,9 +381,7 @@ class NASSearchCallback(*_callback_bases()):
         self._warn_if_moved()
         if self.log_metrics and self.heads:
             # what `nasiam search` logs per epoch: every option's probability
-            pl_module.log_dict({f"nas/prob/{slot}/layer{i}/{choice}/{option}": float(p)
-                                for slot, head in self.heads.items() for i, choices in enumerate(head.probabilities())
-                                for choice, options in choices.items() for option, p in options.items()},
+            pl_module.log_dict(probability_metrics({slot: head.probabilities() for slot, head in self.heads.items()}),
                                on_step=False, on_epoch=True)
 
     def _next_arch_batch(self) -> Any:
@@ -479,7 +492,7 @@ class NASSearchCallback(*_callback_bases()):
         above = sum(r["above_noise"] for r in rows)
         if self.log_metrics:
             for logger in trainer.loggers:
-                logger.log_metrics({"nas/decisions_above_noise": float(above), "nas/decisions": float(len(rows))},
+                logger.log_metrics({"eval/decisions_above_noise": float(above), "eval/decisions": float(len(rows))},
                                    step=trainer.global_step)
         chance = (1 - NOISE_QUANTILE) * len(rows)
         if above <= max(1.0, chance):

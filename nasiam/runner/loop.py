@@ -485,15 +485,17 @@ class Run:
         self.fabric.barrier()
         return accuracy
 
-    def final_evaluation(self, linear: bool) -> dict[str, Any]:
-        """The end-of-run metrics (`RunEvaluator.final`) on rank 0, logged to every logger;
-        {} on the other ranks."""
+    def final_evaluation(self, linear: bool, logged: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The end-of-run metrics (`RunEvaluator.final`) on rank 0, logged to every logger with
+        `logged` (a search's decisions above noise: `eval/<name>`, beside them in TensorBoard's
+        HParams tab); {} on the other ranks."""
         metrics: dict[str, Any] = {}
         if self.evaluator is not None:
             metrics = self.evaluator.final(self.run_dir, linear, (self.history[-1] if self.history else {}).get("knn_top1"))
             self.rankme = self.evaluator.rankme
             # after the last step, to every logger (with --knn_every 0 the only kNN of the run)
-            self.logger.log_final({f"eval/{k.removeprefix('eval_')}": v for k, v in metrics.items()}, self.global_step)
+            self.logger.log_final({f"eval/{k.removeprefix('eval_')}": v for k, v in {**metrics, **(logged or {})}.items()},
+                                  self.global_step)
         self.fabric.barrier()
         return metrics
 

@@ -54,10 +54,16 @@ class RunEvaluator:
         written to eval/predictions.safetensors and the time it took as `eval_seconds`.
         `last_knn` is the last epoch's kNN, whose features are reused when it has one."""
         start = time.perf_counter()
+        what = "kNN (k=20, k=200)" + (" and the linear probe" if linear else "")
         if last_knn is None or self.features is None:
-            self.say("Evaluating the backbone (kNN, linear probe) on the train and test splits ...")
+            # said in logs as well as on a terminal's bars: a minute of silence reads as a hang
+            self.say(f"Evaluating the backbone: {what}; extracting the features of the train and test splits ...")
             self.extract()
             last_knn = None
+            self.say(f"  features of {len(self.features[0][0])} train and {len(self.features[1][0])} test images "
+                     f"in {time.perf_counter() - start:.0f} s")
+        else:
+            self.say(f"Evaluating the backbone: {what}, on the last epoch's features ...")
         (bank, bank_labels), (test, test_labels) = self.features
         share = self.cfg.knn_k / max(1, len(bank))
         if share > 0.1:   # k spanning much of the bank votes with most of every class: a low, flat score
@@ -65,7 +71,7 @@ class RunEvaluator:
                      "so the kNN score is low for reasons of the bank, not of the features; raise --knn_subset "
                      "(none: the whole training split) or lower --knn_k")
         evaluation = evaluate_features(bank, bank_labels, test, test_labels, self.info.num_classes,
-                                       linear=linear, seed=self.cfg.seed, verbose=self.verbose)
+                                       linear=linear, seed=self.cfg.seed, verbose=self.verbose, say=self.say)
         save_predictions(run_dir / "eval" / PREDICTIONS_FILE, evaluation)
         if last_knn is None:   # --knn_k at T=0.1: the k=200 setting already computed it
             last_knn = (evaluation.metrics[f"knn{self.cfg.knn_k}_top1"] if (self.cfg.knn_k, 0.1) in KNN_SETTINGS

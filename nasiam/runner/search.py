@@ -36,6 +36,7 @@ from nasiam.search import (
     decision_confidence,
     gumbel_tau,
     near_uniform,
+    probability_metrics,
 )
 
 __all__ = ["SearchRun", "run_search"]
@@ -164,9 +165,7 @@ class SearchRun(Run):
             step = self.global_step
             # TensorBoard and W&B alike: the genotype as text, each option's probability, the figures
             self.logger.log_view({f"genotype/{slot}": g.describe() for slot, g in genotypes.items()}, step)
-            self.logger.log_view({f"prob/{slot}/layer{i}/{choice}/{option}": p
-                                  for slot, layers in probabilities.items() for i, choices in enumerate(layers)
-                                  for choice, options in choices.items() for option, p in options.items()}, step)
+            self.logger.log_view(probability_metrics(probabilities), step)
             self.logger.log_figures({"alphas": lambda: outputs.alpha_figure(self.alpha_rows),
                                      **{f"alphas_heatmap/{slot}": (lambda s=slot: outputs.alpha_heatmap(
                                          probabilities[s], f"{s}, epoch {epoch + 1}")) for slot in probabilities}},
@@ -329,7 +328,10 @@ class SearchRun(Run):
                 "The genotype was refused and written to "
                 f"{self.run_dir / 'genotype.rejected.json'} for inspection. Try a lower --arch_lr, a larger "
                 "--beta_weight or more --warmup_epochs, or pass --allow_collapsed to export it anyway.")
-        summary.update(self.final_evaluation(linear=False))   # the search's own backbone; cost reported apart
+        # the search's own backbone, kNN only: the head is the product, judged by pretraining with
+        # it (`nasiam pretrain` fits the linear probe); a probe here would add ~40 % to the evaluation
+        summary.update(self.final_evaluation(linear=False, logged={
+            "decisions_above_noise": summary["decisions_above_noise"], "decisions": len(confidence)}))
         if fabric.is_global_zero:
             heads = self.model.export_heads()
             recalibrate_exported(heads, self.model.backbone, self.data.calibration, fabric.device, cfg.batch_size,

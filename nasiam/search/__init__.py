@@ -9,6 +9,7 @@ from nasiam.search.decisions import (
     decision_agreement,
     decision_confidence,
     decision_report,
+    probability_metrics,
     near_uniform,
     noise_floor,
 )
@@ -18,6 +19,6 @@ from nasiam.search.regularizers import beta_decay
 from nasiam.search.schedules import cosine, gumbel_tau, momentum_schedule, warmup_cosine_lr
 
 __all__ = ["Architect", "ArchitectureOptimizer", "SearchPolicy", "requires_grad", "chance_agreement",
-           "decision_agreement", "decision_confidence", "decision_report", "near_uniform", "noise_floor",
+           "decision_agreement", "decision_confidence", "decision_report", "near_uniform", "noise_floor", "probability_metrics",
            "CollapseMonitor", "CollapseReport", "effective_rank", "normalized_std",
            "beta_decay", "cosine", "gumbel_tau", "momentum_schedule", "warmup_cosine_lr"]

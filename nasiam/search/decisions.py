@@ -27,10 +27,18 @@ import torch
 from nasiam.search.policy import SearchPolicy
 
 __all__ = ["NEAR_UNIFORM_RATIO", "NOISE_QUANTILE", "chance_agreement", "decision_agreement", "decision_confidence",
-           "decision_report", "near_uniform", "noise_floor"]
+           "decision_report", "near_uniform", "noise_floor", "probability_metrics"]
 
 NEAR_UNIFORM_RATIO = 1.5   # a decision whose best option is below 1.5x the uniform probability is "near uniform"
 NOISE_QUANTILE = 0.95
+
+
+def probability_metrics(probabilities: Mapping[str, list[dict[str, dict[Any, float]]]]) -> dict[str, float]:
+    """Every option's probability under the key both `nasiam search` and the Lightning callback
+    log it as, `prob/<slot>/layer<i>/<choice>/<option>`, from `{slot: head.probabilities()}`:
+    one name, so a dashboard compares runs of either."""
+    return {f"prob/{slot}/layer{i}/{choice}/{option}": float(p) for slot, layers in probabilities.items()
+            for i, choices in enumerate(layers) for choice, options in choices.items() for option, p in options.items()}
 
 
 def decision_confidence(probabilities: Mapping[str, list[dict[str, dict[Any, float]]]]) -> list[dict[str, Any]]:
