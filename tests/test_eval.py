@@ -184,3 +184,53 @@ def test_the_end_of_run_evaluation_says_what_it_runs_in_logs(tmp_path):
         assert ("linear probe" in text) is linear and ("linear_top1" in metrics) is linear
         if linear:
             assert f"linear probe top-1: {metrics['linear_top1']:.2f} %" in text
+
+
+def test_linear_probe_keeps_the_penalty_with_the_best_held_out_accuracy(monkeypatch):
+    """The penalty is chosen on the held-out share, not on the share it was fitted on (#36:
+    the toy sets reach 100 % fit accuracy at every penalty, so a choice on the fit split
+    passed every other test). Each selection score is recorded with the rows it was taken on."""
+    from nasiam.eval import linear
+
+    scores: list[tuple[int, float]] = []
+    real = linear._accuracy
+
+    def recording(w, b, x, y):
+        score = real(w, b, x, y)
+        scores.append((len(x), score))
+        return score
+
+    monkeypatch.setattr(linear, "_accuracy", recording)
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(300, 150, generator=g)
+    y = (x[:, 0] + 0.5 * torch.randn(300, generator=g) > 0).long()
+    penalties = (1.0, 1e-1, 1e-2, 1e-6)
+    result = linear_probe(x, y, x[:50], y[:50], 2, weight_decays=penalties, val_fraction=0.2)
+    selection = scores[:len(penalties)]            # then one score of the final fit on all rows
+    assert {n for n, _ in selection} == {60}       # 20 % of 300: every score on the held-out rows
+    best = max(range(len(penalties)), key=lambda i: (selection[i][1], -i))   # ties: the stronger
+    assert len({s for _, s in selection}) > 1      # the held-out share tells the penalties apart
+    assert result.weight_decay == sorted(penalties, reverse=True)[best]
+    assert result.val_top1 == selection[best][1]
+
+
+def test_a_checkpoints_rng_state_restores_every_generator():
+    """--resume continues the data order and the augmentations exactly: torch, NumPy and
+    Python's generators all come back (in the fast lane; the resume signal test takes minutes)."""
+    import random
+
+    import numpy as np
+
+    from nasiam.runner import checkpoint as ckpt
+
+    torch.manual_seed(0), np.random.seed(0), random.seed(0)
+    np.random.standard_normal()   # NumPy's cached Gaussian is part of its state
+    saved = ckpt.rng_state()
+
+    def draws():
+        return torch.rand(3).tolist(), np.random.standard_normal(3).tolist(), [random.random() for _ in range(3)]
+
+    first = draws()
+    torch.manual_seed(1), np.random.seed(1), random.seed(1)
+    ckpt.set_rng_state(saved)
+    assert draws() == first
