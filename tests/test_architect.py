@@ -287,3 +287,44 @@ def test_the_loss_scale_is_checkpointed_and_old_checkpoints_still_load(tmp_path)
     old_format = ArchitectureOptimizer(head, loss_scaling=True)  # a checkpoint from before the scale was saved
     old_format.load_state_dict(arch.optimizer.state_dict())
     assert old_format.loss_scale == 2.0 ** 16
+
+
+def _reference_update(params, grads, policy, progress, optimizer):
+    """The update as `finish` computed it one choice at a time (before the padded layout): the
+    reference the padded, foreach update must equal (#35)."""
+    flat = torch.cat([g.reshape(-1) for g in grads]).float()
+    rms = float(flat.pow(2).mean().sqrt())
+    scale = 1.0 / rms if policy.normalize and rms > 0 else 1.0
+    beta = policy.beta(progress)
+    for p, g in zip(params, grads):
+        g = g * scale
+        if beta > 0:
+            g = g + beta * torch.softmax(p.detach(), dim=-1)
+        p.grad = g - g.mean()
+    optimizer.step()
+
+
+@pytest.mark.parametrize("normalize, beta_weight, weight_decay", [(True, 0.5, 0.0), (False, 0.0, 1e-3),
+                                                                  (True, 2.0, 1e-2)])
+def test_the_padded_update_equals_the_per_choice_update(normalize, beta_weight, weight_decay):
+    """One padded tensor for all choices and Adam's foreach path give the same logits, step
+    after step, as updating each choice's vector on its own with Adam's per-tensor loop."""
+    from nasiam import MLPSpace, SearchableHead
+    from nasiam.search import ArchitectureOptimizer
+
+    torch.manual_seed(0)
+    heads = [SearchableHead(16, 16, num_layers=2, space=MLPSpace()) for _ in range(2)]
+    arch = ArchitectureOptimizer(heads, normalize=normalize, beta_weight=beta_weight, weight_decay=weight_decay)
+    twins = [p.detach().clone().requires_grad_(True) for p in arch.arch_params]
+    reference = torch.optim.Adam(twins, lr=arch.policy.lr, betas=arch.policy.betas, weight_decay=weight_decay,
+                                 foreach=False)
+    g = torch.Generator().manual_seed(1)
+    for step in range(6):
+        grads = [1e-3 * torch.randn(p.shape, generator=g) for p in arch.arch_params]
+        for p, grad in zip(arch.arch_params, grads):
+            p.grad = grad.clone()
+        arch.finish(progress=step / 5)
+        _reference_update(twins, grads, arch.policy, step / 5, reference)
+        for p, twin in zip(arch.arch_params, twins):
+            torch.testing.assert_close(p.detach(), twin.detach(), rtol=1e-5, atol=1e-6)
+    assert arch.arch_steps == 6 and any(not torch.equal(p, torch.zeros_like(p)) for p in twins)

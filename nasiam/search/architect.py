@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -44,7 +45,6 @@ from torch import Tensor
 from nasiam._distributed import is_distributed
 from nasiam.search.decisions import decision_report
 from nasiam.search.policy import SearchPolicy
-from nasiam.search.regularizers import beta_decay
 
 __all__ = ["Architect", "ArchitectureOptimizer", "Encoded", "requires_grad"]
 
@@ -132,8 +132,13 @@ class ArchitectureOptimizer:
         arch_ids = {id(p) for p in self.arch_params}
         self.head_weights = [p for head in searchable for p in head.parameters()
                              if id(p) not in arch_ids and p.requires_grad]
+        if any(p.dim() != 1 for p in self.arch_params):
+            raise ValueError("architecture logits must be one vector per choice (1-D), got shapes "
+                             f"{sorted({tuple(p.shape) for p in self.arch_params})}")
+        # foreach: one kernel per Adam operation for all the logits, not one per logit vector
         self.optimizer = torch.optim.Adam(self.arch_params, lr=self.policy.lr, betas=self.policy.betas,
-                                          weight_decay=self.policy.weight_decay)
+                                          weight_decay=self.policy.weight_decay, foreach=True)
+        self._padded: _PaddedLayout | None = None
         self.loss_scaling = loss_scaling
         self.loss_scale = 2.0 ** 16 if loss_scaling else 1.0
         self._finite_steps = 0  # since the scale last changed
@@ -217,8 +222,8 @@ class ArchitectureOptimizer:
     def finish(self, progress: float | None = None, loss: Tensor | None = None) -> dict[str, float]:
         """Turn the loss gradients on the logits into the update; `loss` (the architecture
         loss, its gradients taken through `grad`) is reported as "arch_loss", and with
-        `loss_scaling` the loss scale follows whether the gradients were finite. The step reads the GPU back once (the skip decision
-        below, with the metrics), not once per number.
+        `loss_scaling` the loss scale follows whether the gradients were finite. The step reads
+        the device back once (the skip decision below, with the metrics), not once per number.
 
         1. Average them over ranks (every rank then holds the same logits).
         2. Divide by their RMS over all logits. SSL losses move the logits very little
@@ -226,18 +231,24 @@ class ArchitectureOptimizer:
            order one drowns that signal, and the regulariser's weight would depend on the
            loss's arbitrary scale. After it, `beta_weight` is relative to the signal.
         3. Add Beta-Decay's gradient, `beta * softmax(alpha)` per choice.
-        4. Centre each choice's gradient: a uniform shift of a choice's logits leaves its
-           softmax unchanged, but Adam's per-coordinate scaling would turn it into moves
-           that cancel the signal. (The loss gradient is already centred.)
+        4. Centre each choice's gradient (`SearchPolicy.shape_gradient` does 2-4, the noise
+           floor's simulation calls the same function).
+
+        All choices are handled at once in a padded `[choices, max options]` layout and Adam
+        takes its foreach path: a few dozen operators per update whatever the number of
+        decisions (149 when each choice was a loop of its own), which is what a GPU waits on.
         """
-        beta_weight = self.policy.beta(progress)
-        self._average_gradients()
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.arch_params]
-        flat = torch.cat([g.reshape(-1) for g in grads]).float()
-        reg = beta_decay(self.arch_params)  # of the logits before this step
-        read = [torch.isfinite(flat).all().float(), torch.sqrt(flat.pow(2).mean()), reg.float()]
+        layout = self._layout()
+        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
+                          for p in self.arch_params]).float()
+        if is_distributed():
+            dist.all_reduce(flat)
+            flat /= dist.get_world_size()
+        logits = layout.pad(torch.cat([p.detach().reshape(-1) for p in self.arch_params]).float(), -math.inf)
+        reg = torch.logsumexp(logits, dim=-1).mean()   # Beta-Decay's value, of the logits before this step
+        read = [torch.isfinite(flat).all().float(), flat.pow(2).mean().sqrt(), reg]
         values = torch.stack(read + ([loss.detach().float()] if loss is not None else [])).tolist()
-        finite, rms, reg = values[:3]
+        finite, rms, reg_value = values[:3]
         reported = {"arch_loss": values[3]} if loss is not None else {}
         if loss is not None and self.loss_scaling:
             self._update_loss_scale(bool(finite))
@@ -247,33 +258,27 @@ class ArchitectureOptimizer:
             self.optimizer.zero_grad(set_to_none=True)
             return {**reported, "arch_skipped": 1.0}
         scale = 1.0 / rms if self.policy.normalize and rms > 0 else 1.0
-        for p, g in zip(self.arch_params, grads):
-            g = g * scale
-            if beta_weight > 0:
-                g = g + beta_weight * torch.softmax(p, dim=-1)
-            p.grad = g - g.mean()
+        probabilities = torch.softmax(logits, dim=-1) if self.policy.beta(progress) > 0 else None
+        shaped = self.policy.shape_gradient(layout.pad(flat, 0.0), probabilities, layout.mask, layout.counts,
+                                            scale, progress)
+        for p, g in zip(self.arch_params, layout.unpad(shaped)):
+            p.grad = g.view_as(p).to(p.dtype)
         self.optimizer.step()
         if self.arch_steps == 0:
             self.first_progress = progress
         self.arch_steps += 1
-        return {**reported, "beta_decay": reg, "arch_grad_rms": rms}
+        return {**reported, "beta_decay": reg_value, "arch_grad_rms": rms}
+
+    def _layout(self) -> "_PaddedLayout":
+        device = self.arch_params[0].device
+        if self._padded is None or self._padded.mask.device != device:   # made once, moved with the logits
+            self._padded = _PaddedLayout([p.numel() for p in self.arch_params], device)
+        return self._padded
 
     def decisions(self, probabilities: Mapping[str, list], samples: int = 512) -> list[dict[str, Any]]:
         """Each decision of `{slot: head.probabilities()}` with its noise floor for the steps
         taken so far (`nasiam.search.decisions.decision_report`)."""
         return decision_report(probabilities, self.arch_steps, self.policy, self.first_progress or 0.0, samples)
-
-    def _average_gradients(self) -> None:
-        if not is_distributed():
-            return
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.arch_params]
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat)
-        flat /= dist.get_world_size()
-        offset = 0
-        for p, g in zip(self.arch_params, grads):
-            p.grad = flat[offset: offset + g.numel()].view_as(g).clone()
-            offset += g.numel()
 
     def state_dict(self) -> dict:
         state = dict(self.optimizer.state_dict())
@@ -291,6 +296,29 @@ class ArchitectureOptimizer:
         # scale where it starts; a run resumed without fp16 does not need one
         if self.loss_scaling and scale is not None:
             self.loss_scale, self._finite_steps = float(scale), int(finite_steps)
+
+
+class _PaddedLayout:
+    """Logit vectors of different lengths (one per choice) as one `[choices, max options]`
+    tensor: `pad` gathers a flat concatenation into it (padding filled with `fill`), `unpad`
+    gives each choice's entries back, in order, as views of one flat tensor."""
+
+    def __init__(self, sizes: Sequence[int], device: torch.device):
+        columns, lengths = torch.arange(max(sizes)), torch.tensor(sizes)
+        offsets = lengths.cumsum(0) - lengths
+        real = columns[None, :] < lengths[:, None]
+        self.sizes = list(sizes)
+        self.counts = lengths.float()[:, None].to(device)
+        self.mask = real.float().to(device)
+        self._real = real.to(device)
+        self._gather = torch.where(real, offsets[:, None] + columns[None, :], 0).to(device)
+        self._scatter = real.reshape(-1).nonzero().squeeze(1).to(device)   # padded positions of the real entries
+
+    def pad(self, flat: Tensor, fill: float) -> Tensor:
+        return flat[self._gather].masked_fill(~self._real, fill)
+
+    def unpad(self, padded: Tensor) -> tuple[Tensor, ...]:
+        return padded.reshape(-1)[self._scatter].split(self.sizes)
 
 
 class Architect:

@@ -103,15 +103,13 @@ def _simulate(logits, mask, counts, total, steps, policy, start_progress, genera
         return (g - (g * mask).sum(-1, keepdim=True) / counts) * mask
 
     for t in range(1, steps + 1):
-        g = centred(torch.randn(logits.shape, generator=generator))
-        if policy.normalize:
-            rms = ((g * g).sum(dim=(1, 2), keepdim=True) / total).sqrt()
-            g = g / rms.clamp_min(1e-30)
+        g = centred(torch.randn(logits.shape, generator=generator))   # a loss gradient is centred already
+        scale = 1.0 / ((g * g).sum(dim=(1, 2), keepdim=True) / total).sqrt().clamp_min(1e-30) if policy.normalize \
+            else 1.0
         progress = start_progress + (1.0 - start_progress) * (t - 1) / max(1, steps - 1)
-        beta = policy.beta(progress)
-        if beta > 0:
-            g = g + beta * torch.softmax(logits.masked_fill(mask == 0, -math.inf), dim=-1)
-        g = centred(g)
+        probabilities = torch.softmax(logits.masked_fill(mask == 0, -math.inf), dim=-1) if policy.beta(progress) > 0 \
+            else None
+        g = policy.shape_gradient(g, probabilities, mask, counts, scale, progress)   # what `finish` does
         if policy.weight_decay:
             g = g + policy.weight_decay * logits
         m.mul_(b1).add_(g, alpha=1 - b1)

@@ -27,6 +27,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from torch import Tensor
+
 __all__ = ["SearchPolicy", "BETA_SCHEDULES"]
 
 BETA_SCHEDULES = ("linear", "constant")
@@ -110,3 +112,23 @@ class SearchPolicy:
         if self.beta_schedule == "constant" or progress is None:
             return self.beta_weight
         return self.beta_weight * min(1.0, max(0.0, progress))
+
+    def shape_gradient(self, grad: Tensor, probabilities: Tensor | None, mask: Tensor, counts: Tensor,
+                       scale: Tensor | float, progress: float | None) -> Tensor:
+        """The gradient Adam receives, from the loss gradient on the logits, in the padded
+        layout both the update (`ArchitectureOptimizer.finish`) and its noise floor
+        (`nasiam.search.decisions`) use: `[..., choices, max options]`, `mask` 1 on real
+        options and 0 on padding, `counts` the options per choice (broadcastable), `scale` the
+        RMS normalisation (1 / the loss gradient's RMS, or 1), `probabilities` each choice's
+        softmax (needed when Beta-Decay is on). One function, so the floor simulates exactly
+        the update the search takes:
+
+        normalise, add Beta-Decay's gradient (`beta * softmax(alpha)` per choice: the
+        gradient of the mean `logsumexp`), centre each choice (a uniform shift of a choice's
+        logits leaves its softmax unchanged, but Adam's per-coordinate scaling would turn it
+        into moves that cancel the signal), padding kept at zero."""
+        grad = grad * scale
+        beta = self.beta(progress)
+        if beta > 0:
+            grad = grad + beta * probabilities
+        return (grad - (grad * mask).sum(-1, keepdim=True) / counts) * mask
