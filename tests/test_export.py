@@ -186,7 +186,7 @@ def _hold_lock(run_dir):
 
 
 @pytest.mark.slow
-def test_export_refuses_a_run_that_is_still_writing(tmp_path, capsys):
+def test_export_refuses_a_run_that_is_still_writing(tmp_path, capsys, monkeypatch):
     run = make_run(tmp_path / "run")
     owner = _hold_lock(run)
     try:
@@ -195,30 +195,23 @@ def test_export_refuses_a_run_that_is_still_writing(tmp_path, capsys):
         assert f"in use by pid {owner.pid}" in err and "wait for the run to end" in err and "--run_name" not in err
         assert not (tmp_path / "out").exists()
         # where the lock file cannot be written (a read-only archive), a live owner is still seen
-        with pytest.raises(RunDirLockedError, match=f"in use by pid {owner.pid}"):
-            with _unwritable_lock(run):
-                with reading(run, "export", "wait"):
-                    pass
+        with monkeypatch.context() as patched, pytest.raises(RunDirLockedError, match=f"in use by pid {owner.pid}"):
+            patched.setattr(RunDirLock, "acquire", _refuse_to_write)
+            with reading(run, "export", "wait"):
+                pass
     finally:
         owner.send_signal(signal.SIGKILL)
         owner.wait()
-    with _unwritable_lock(run):
+    with monkeypatch.context() as patched:
+        patched.setattr(RunDirLock, "acquire", _refuse_to_write)
         with reading(run, "export", "wait"):   # its owner is gone: nothing writes the run
             pass
 
 
-class _unwritable_lock:
-    """RunDirLock.acquire as in a directory this process may not write to (tests run as root,
-    which permissions do not stop)."""
-
-    def __enter__(self):
-        def refuse(lock):
-            raise PermissionError(errno.EACCES, "Permission denied", str(lock.path))
-
-        self.original, RunDirLock.acquire = RunDirLock.acquire, refuse
-
-    def __exit__(self, *exc):
-        RunDirLock.acquire = self.original
+def _refuse_to_write(lock):
+    """RunDirLock.acquire in a directory this process may not write to (tests run as root,
+    whom permissions do not stop)."""
+    raise PermissionError(errno.EACCES, "Permission denied", str(lock.path))
 
 
 # -- a real search, each framework: the re-export the integrations advise keeps its head ----
