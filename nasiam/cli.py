@@ -31,6 +31,11 @@ from nasiam.config import (
 )
 
 EXIT_OK, EXIT_USAGE, EXIT_COLLAPSE, EXIT_NONFINITE, EXIT_IO, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
+# what a stopped or failed command has left, and where its output goes; a subcommand that differs
+# sets its own (set_defaults) and run_handler says it
+RESUMABLE = "continue with --resume (the last finished epoch is kept)"
+KEPT = "files already written (checkpoints, earlier outputs) are intact"
+EXPORT_KEPT = "nothing was written to --out (an export is written whole or not at all) and the run is untouched"
 
 
 def _type_name(annotation) -> str:
@@ -249,19 +254,19 @@ def cmd_export(args) -> int:
 
     result = export_run(args.run_dir, args.out, rank=args.rank, checkpoint=args.checkpoint,
                         proj_output_dim=args.proj_output_dim)
-    print(f"exported epoch {result['epoch']}, rank {result['rank']} to {result['out']}"
+    print(f"exported epoch {result['epoch']}, rank {result['rank']} ({result['ranked_by']}) to {result['out']}"
           + ("" if result["recalibrated"] else " (BatchNorm statistics not recalibrated: the training data was not "
                                                 "found)") + ":")
     for slot, g in result["genotypes"].items():
         print(f"  {slot:9s} {g}")
-    for slot, fresh in result["fresh_layers"].items():  # --proj_output_dim: say which weights are the search's
-        layers = [f"{i}:{layer}" for i, layer in enumerate(result["genotypes"][slot].split(" > "))]
-        kept = ", ".join(layer for i, layer in enumerate(layers) if i not in fresh) or "none"
-        new = ", ".join(layers[i] for i in fresh) or "none"
-        print(f"  {slot:9s} searched weights kept in layers {kept}; freshly initialised: {new}")
-    if any(result["fresh_layers"].values()):
+    for slot, layers in result["layers"].items():  # --proj_output_dim: say which weights are the search's
+        names = [f"{i}:{layer}" for i, layer in enumerate(result["genotypes"][slot].split(" > "))]
+        kept = ", ".join(names[i] for i in layers["kept"]) or "none"
+        fresh = ", ".join(names[i] for i in layers["fresh"]) or "none"
+        print(f"  {slot:9s} searched weights kept in layers {kept}; resized, freshly initialised: {fresh}")
+    if any(layers["fresh"] for layers in result["layers"].values()):
         print(f"Resized for a {args.proj_output_dim}-wide projector output: the freshly initialised layers (recorded "
-              "in each head's genotype.json as meta.fresh_layers) train with your model.")
+              "in export.json and in each head's genotype.json as meta.fresh_layers) train with your model.")
     return EXIT_OK
 
 
@@ -303,8 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.set_defaults(handler=cmd_search, config_cls=SearchConfig)
     export = sub.add_parser("export", help="re-export heads from a search run (top-k, another epoch)")
     export.add_argument("run_dir", help="a search run directory")
-    export.add_argument("--out", required=True, help="output directory")
-    export.add_argument("--rank", type=int, default=1, help="k-th most probable genotype of each head (default: 1)")
+    export.add_argument("--out", required=True, help="a new output directory (an existing, non-empty one is refused)")
+    export.add_argument("--rank", type=int, default=1,
+                        help="1: the search's choice (each decision's most probable option, or its --selection's); "
+                             "K: each head's (K-1)-th alternative by joint probability (default: 1)")
     export.add_argument("--checkpoint", default=None, help="checkpoint file (default: the run's last.ckpt; "
                                                            "checkpoints/epoch=N.ckpt for another epoch)")
     export.add_argument("--proj_output_dim", "--proj-output-dim", type=int, default=None, metavar="N",
@@ -312,7 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "128, solo-learn's CIFAR SimSiam 2048): the searched hidden layers keep their widths "
                              "and weights, the projector's output layer and the predictor start fresh "
                              "(default: the searched width)")
-    export.set_defaults(handler=cmd_export, config_cls=None)
+    export.set_defaults(handler=cmd_export, config_cls=None, on_interrupt=f"interrupted; {EXPORT_KEPT}: run it again",
+                        on_io_error=(EXPORT_KEPT, "--out"))
     push = sub.add_parser("push", help="upload a run's heads to the Hugging Face Hub, one subfolder each",
                           description="Upload RUN_DIR/heads/<slot> (each with a config.json) and a model card to "
                                       "a Hub model repo in one commit. Log in first (hf auth login or HF_TOKEN).")
@@ -444,26 +452,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_handler(args)
 
 
-def describe_os_error(e: OSError) -> tuple[int, str]:
+def describe_os_error(e: OSError, kept: str = KEPT, out_option: str = "--out_dir") -> tuple[int, str]:
     """(exit code, message) of an OSError: a problem with the output's disk is 5 and says
-    what was being written; an input that cannot be read (a permission, a damaged image, a
-    path too long) is 2 and says what was being read. The file's contents are never shown."""
+    what was being written and what is `kept`; an input that cannot be read (a permission, a
+    damaged image, a path too long) is 2 and says what was being read. The file's contents are
+    never shown."""
     import os
 
     path = e.filename if isinstance(e.filename, str) else None
-    kept = "files already written (checkpoints, earlier outputs) are intact"
     if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO):
         what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exhausted",
                 errno.EROFS: "the file system is read-only"}.get(e.errno, e.strerror or str(e))
-        return EXIT_IO, f"{what} while writing {path or 'outputs'}; {kept}. Free space or choose another --out_dir"
+        return EXIT_IO, f"{what} while writing {path or 'outputs'}; {kept}. Free space or choose another {out_option}"
     if e.errno == errno.ENAMETOOLONG:
         return EXIT_USAGE, (f"the path {(path or '')[:120]}... is too long for this file system; shorten --run_name, "
-                            "--out_dir or the file's name")
+                            f"{out_option} or the file's name")
     if path and os.path.exists(path) and not os.path.isdir(path) and not os.access(path, os.R_OK):
         return EXIT_USAGE, f"cannot read {path} ({e.strerror}); check its permissions"
     if path and e.errno in (errno.EACCES, errno.EPERM):
-        return EXIT_IO, (f"{e.strerror} while writing {path}; {kept}. Check the permissions of --out_dir or choose "
-                         "another")
+        return EXIT_IO, (f"{e.strerror} while writing {path}; {kept}. Check the permissions of {out_option} or "
+                         "choose another")
     if e.errno is None:   # raised by a reader library (a truncated image, a damaged archive)
         if path and e.strerror:
             return EXIT_USAGE, f"could not read {path}: {e.strerror}; replace or remove that file"
@@ -496,11 +504,10 @@ def run_handler(args) -> int:
         print(f"{prefix} {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
-        print(f"\nnasiam {args.command}: interrupted; continue with --resume (the last finished epoch is kept)",
-              file=sys.stderr)
+        print(f"\nnasiam {args.command}: {getattr(args, 'on_interrupt', 'interrupted; ' + RESUMABLE)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as e:
-        code, message = describe_os_error(e)
+        code, message = describe_os_error(e, *getattr(args, "on_io_error", ()))
         print(f"{prefix} {message}", file=sys.stderr)
         return code
     except HeadMismatchError as e:

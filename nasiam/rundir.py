@@ -6,6 +6,8 @@ by the runner, `nasiam.hub`, the integrations and `nasiam.compare`::
     RUN_DIR/heads/<slot>/        each exported head (NASHead.save_pretrained)
     RUN_DIR/backbone.json        how to rebuild the backbone (rebuilding it: nasiam.runner.artifacts)
     RUN_DIR/config.yaml          the resolved configuration
+    RUN_DIR/summary.json         written last by `nasiam search` and `nasiam pretrain`
+    OUT/export.json              written last by `nasiam export` (what it exported, from where)
 
 Files are JSON, YAML and safetensors only, validated before anything is built from them.
 """
@@ -21,10 +23,13 @@ from nasiam.errors import CheckpointError
 from nasiam.head import NASHead
 from nasiam.space.genotype import MAX_FILE_BYTES, Genotype, GenotypeError
 
-__all__ = ["SEARCH_FORMAT", "read_genotypes", "write_search_genotypes", "load_heads", "read_backbone_record",
-           "run_config_dict"]
+__all__ = ["SEARCH_FORMAT", "EXPORT_FORMAT", "EXPORT_RECORD", "read_genotypes", "write_search_genotypes", "load_heads",
+           "read_backbone_record", "run_config_dict", "require_complete"]
 
 SEARCH_FORMAT = "nasiam.search"
+EXPORT_FORMAT, EXPORT_RECORD = "nasiam.export", "export.json"
+# the file each writer of heads and a backbone writes last: its presence says the folder is whole
+COMPLETION_RECORDS = ("summary.json", EXPORT_RECORD)
 
 
 def write_search_genotypes(path: Path, framework: str, genotypes: Mapping[str, Genotype]) -> None:
@@ -78,6 +83,18 @@ def read_backbone_record(run_dir: str | Path) -> dict[str, Any]:
             not isinstance(record.get(k), t) for k, t in expected.items()):
         raise CheckpointError(f"{path}: not a nasiam backbone record (fields {', '.join(expected)})")
     return record
+
+
+def require_complete(run_dir: str | Path, option: str) -> None:
+    """Refuse a folder whose writer did not finish: one without the record that `nasiam search`
+    and `pretrain` (summary.json) or `nasiam export` (export.json) write after everything else
+    may hold heads and a backbone of different runs or epochs."""
+    run_dir = Path(run_dir)
+    if run_dir.is_dir() and not any((run_dir / name).is_file() for name in COMPLETION_RECORDS):
+        raise CheckpointError(f"{option} {run_dir} has neither summary.json nor {EXPORT_RECORD}: the search, "
+                              "pretraining or export that wrote it did not finish (or an older nasiam wrote it), so "
+                              "its heads and backbone may not belong together. Pass a finished run, or export the "
+                              "search run again to a new folder: `nasiam export RUN --out NEW_FOLDER`")
 
 
 def load_heads(run_dir: str | Path) -> dict[str, NASHead]:

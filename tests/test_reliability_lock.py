@@ -1,5 +1,5 @@
 """One run per run directory: a second run (or --resume) on a live one exits 2 naming the owner;
-a killed owner's lock file blocks nothing; `nasiam export` reads a running directory."""
+a killed owner's lock file blocks nothing; `nasiam export` waits for a running directory to end."""
 import json
 import os
 import signal
@@ -50,7 +50,7 @@ def test_a_live_owner_is_named_and_a_killed_one_blocks_nothing(tmp_path, capsys)
 
 
 @pytest.mark.slow
-def test_second_run_and_resume_on_a_running_directory_exit_2_and_export_reads_it(tmp_path, capsys):
+def test_second_run_resume_and_export_on_a_running_directory_exit_2(tmp_path, capsys):
     args = [*TINY, "--epochs=40", f"--out_dir={tmp_path}", "--run_name=live"]
     run_dir = tmp_path / "live"
     owner = subprocess.Popen([sys.executable, "-m", "nasiam", "search", *args], stdout=subprocess.DEVNULL,
@@ -67,9 +67,10 @@ def test_second_run_and_resume_on_a_running_directory_exit_2_and_export_reads_it
             err = capsys.readouterr().err
             assert f"in use by pid {owner.pid}" in err and "one run writes to a run directory at a time" in err, err
         assert (run_dir / "config.yaml").read_bytes() == config  # the refused runs wrote nothing
-        # export takes no lock: it reads whichever checkpoint was last renamed into place, whole
-        assert main(["export", str(run_dir), "--out", str(tmp_path / "exported")]) == 0
-        assert (tmp_path / "exported" / "heads" / "projector" / "head.safetensors").is_file()
+        # export takes the lock too: a run still writing would give heads its records do not name
+        assert main(["export", str(run_dir), "--out", str(tmp_path / "exported")]) == 2
+        assert f"in use by pid {owner.pid}" in capsys.readouterr().err
+        assert not (tmp_path / "exported").exists()
         assert owner.poll() is None
     finally:
         owner.send_signal(signal.SIGKILL)

@@ -95,9 +95,10 @@ def fit_head(head: nn.Module | Genotype, in_dim: int, out_dim: int, *, where: st
             f"architecture built for this model, fresh weights), or search with this model's backbone")
     out = run.with_name(f"{run.name}-out{out_dim}")
     raise HeadMismatchError(
-        f"{problem}. Re-export the run at this width, keeping the searched hidden layers' weights (the output "
-        f"layer and any predictor start fresh): `nasiam export {run} --out {out} --proj_output_dim {out_dim}`, then "
-        f"pass {out}; or pass {run / 'genotype.json'} (the searched architecture, fresh weights); or search at this "
+        f"{problem}. Re-export the head the search chose at this width, with its hidden layers' searched weights "
+        f"(the output layer and any predictor start fresh): "
+        f"`nasiam export {run} --out {out} --proj_output_dim {out_dim}`, then pass {out}; or pass "
+        f"{run / 'genotype.json'} (the searched architecture, fresh weights); or search at this "
         f"width: `nasiam search ... --proj_output_dim {out_dim}`")
 
 

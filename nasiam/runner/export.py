@@ -1,14 +1,36 @@
-"""`nasiam export`: re-export heads from a search's checkpoint, e.g. the k-th most probable
-genotype or another epoch's."""
+"""`nasiam export`: re-export a search run's heads from its checkpoint: the search's own choice
+(by default), an alternative to it (`--rank K`), another epoch's (`--checkpoint`), or at
+another output width (`--proj_output_dim`).
+
+Rank 1 is what `nasiam search` exported: each decision's most probable option. A `--selection`
+(verify, probe) or a multi-trial strategy writes its choice into the logits before the last
+checkpoint, so rank 1 of that checkpoint is the selection's choice too. `--rank K` gives the
+(K-1)-th alternative: the head's other distinct architectures by joint probability, a skipped
+layer's width, norm and activation summed out. The two orders differ: a kept layer is jointly
+less probable than skipping it unless p(keep) x p(width) x p(norm) x p(activation) > p(skip),
+which near-uniform logits rarely give, so the jointly most probable head is often not the
+search's choice; it is then rank 2.
+
+The export is all or nothing. `--out` must be new (or an empty folder): a run directory or an
+earlier export is never written over. Everything is written into a hidden sibling folder,
+`export.json` last, and the folder renamed into place, so `--out` either does not exist or
+holds one whole export; `nasiam pretrain --init` trusts a folder only with its completion
+record (`export.json`, or a run's `summary.json`). The source run's lock is held while it is
+read: a run still writing is refused, and none can start meanwhile.
+"""
 from __future__ import annotations
 
+import errno
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
+from nasiam._io import new_directory
 from nasiam.config import SearchConfig, load_config
 from nasiam.data import DataNotFoundError
+from nasiam.head import NASHead, SearchableHead
+from nasiam.rundir import EXPORT_FORMAT, EXPORT_RECORD
 from nasiam.runner import checkpoint as ckpt
-from nasiam.runner import outputs
+from nasiam.runner import lock, outputs
 from nasiam.runner.build import (
     backbone_record,
     build_search_model,
@@ -18,30 +40,57 @@ from nasiam.runner.build import (
     recalibrate_exported,
 )
 from nasiam.runner.errors import CheckpointError
-from nasiam.space.genotype import MAX_WIDTH
+from nasiam.space.genotype import MAX_WIDTH, Genotype
+
+__all__ = ["export_run", "ranked_genotype", "SEARCH_CHOICE", "ALTERNATIVE"]
+
+SEARCH_CHOICE = "the search's choice: each decision's most probable option, or its --selection's"
+ALTERNATIVE = ("alternative {n} to the search's choice by joint probability, a skipped layer's width, norm and "
+               "activation summed out")
+BUSY_ADVICE = ("`nasiam export` reads a run only while nothing writes to it, so that its checkpoint and records agree: "
+               "wait for the run to end (or stop it), then export")
 
 
-def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: str | Path | None = None,
-               proj_output_dim: int | None = None) -> dict[str, Any]:
-    """Write heads/<slot>/ (NASHead.save_pretrained), genotype.json and the backbone to `out`
-    from `checkpoint` (default: the run's last) choosing each head's `rank`-th most probable
-    genotype.
+def ranked_genotype(head: SearchableHead, rank: int, meta: Mapping[str, Any], top_k: int | None = None) -> Genotype:
+    """`head`'s `rank`-th architecture in export's order: 1 is the search's choice
+    (`head.genotype()`, options recorded to `top_k` as the search records them), then the
+    other distinct architectures (distinct layers) by joint probability (`top_genotypes`).
+    `meta` gains "rank" and "ranked_by"; ValueError when the space holds fewer."""
+    chosen = head.genotype(top_k, {**meta, "rank": 1, "ranked_by": SEARCH_CHOICE})
+    if rank == 1:
+        return chosen
+    wanted = rank - 1   # alternatives
+    k = rank
+    while True:   # top_genotypes may repeat the choice or an architecture: ask for more until enough
+        candidates = head.top_genotypes(k, meta)
+        alternatives, seen = [], {chosen.layers}
+        for g in candidates:
+            if g.layers not in seen:
+                seen.add(g.layers)
+                alternatives.append(g)
+        if len(alternatives) >= wanted:
+            found = alternatives[wanted - 1]
+            return Genotype(layers=found.layers, in_dim=found.in_dim, space=found.space, decisions=found.decisions,
+                            meta={**found.meta, "rank": rank, "ranked_by": ALTERNATIVE.format(n=wanted)})
+        if len(candidates) < k:   # the whole space was ranked
+            raise ValueError(f"the {meta.get('slot', 'head')} has {len(alternatives) + 1} distinct architectures; "
+                             f"--rank {rank} does not exist")
+        k *= 2
 
-    `proj_output_dim` re-exports the heads for a model of another output width (lightly's
-    SimSiam 128, solo-learn's CIFAR SimSiam 2048) by `NASHead.resized`'s rule: the projector
-    keeps its searched hidden layers and their weights, its output layer is freshly
-    initialised at the new width; a predictor (whose input and output are that width) keeps its
-    searched hidden widths, all its weights fresh. Which layers are fresh is returned and
-    recorded in each head's genotype meta ("fresh_layers", "resized_from")."""
-    run_dir, out = Path(run_dir), Path(out)
-    config_path = run_dir / "config.yaml"
-    if not config_path.is_file():
-        raise CheckpointError(f"{run_dir} is not a search run directory (no config.yaml)")
-    cfg = load_config(SearchConfig, config_path, check_environment=False)  # exporting needs no optuna/wandb
-    if rank < 1:
-        raise ValueError("--rank counts from 1 (the most probable genotype)")
-    if proj_output_dim is not None and not 1 <= proj_output_dim <= MAX_WIDTH:
-        raise ValueError(f"--proj_output_dim must be an integer in [1, {MAX_WIDTH}], not {proj_output_dim}")
+
+def _check_new_out(out: Path, run_dir: Path) -> None:
+    """`--out` must be a new folder (or an empty one): an export writes over nothing."""
+    if out.is_symlink() or (out.exists() and (not out.is_dir() or any(out.iterdir()))):
+        what = ("the run directory being exported" if out.resolve() == run_dir.resolve()
+                else "an existing file" if out.exists() and not out.is_dir() else "an existing, non-empty folder")
+        raise ValueError(f"--out {out} is {what}; `nasiam export` writes only to a new folder and replaces nothing "
+                         f"(a run's genotype.json and heads/ are the search's record). Choose a new --out, e.g. "
+                         f"{out.with_name(out.name + '-export')}")
+
+
+def _load_search(run_dir: Path, cfg: SearchConfig, checkpoint: str | Path | None):
+    """The search model as `checkpoint` (default: the run's last) left it, and that checkpoint's
+    path and epoch."""
     path = Path(checkpoint) if checkpoint else ckpt.find_checkpoint(run_dir)
     state = ckpt.load_checkpoint(path, "search")
     ckpt.check_compatible(state["nasiam"]["config"], cfg.__dict__, ("framework", "space", "widths", "backbone"), path)
@@ -51,39 +100,86 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
         model.load_state_dict(state["model"])
     except RuntimeError as e:
         raise CheckpointError(f"{path} does not fit the run's configuration: {str(e).splitlines()[0]}") from None
-    framework = canonical_framework(cfg)
+    return model, info, path, int(state["epoch"])
+
+
+def _ranked_heads(model, rank: int, meta: Mapping[str, Any], top_k: int | None):
+    """Each head's `rank`-th genotype and its export, in the model's slot order. A head the
+    search kept fixed (--predictor) goes out as it is, whatever the rank."""
+    found, exported = model.genotypes(), model.export_heads()
     genotypes, heads = {}, {}
-    if model.fixed_heads():   # a head the search kept fixed (--predictor) goes out as it is
-        found, exported = model.genotypes(), model.export_heads()
-        for slot in model.fixed_heads():
+    for slot in model.heads():
+        if slot in model.fixed_heads():
             genotypes[slot], heads[slot] = found[slot], exported[slot]
-    for slot, head in model.searchable_heads().items():
-        ranked = head.top_genotypes(rank, meta={"framework": framework, "slot": slot, "epoch": int(state["epoch"]),
-                                               "rank": rank})
-        if len(ranked) < rank:
-            raise ValueError(f"the {slot} has only {len(ranked)} distinct genotypes; --rank {rank} does not exist")
-        genotypes[slot] = ranked[-1]
-        heads[slot] = head.export(genotypes[slot])
-    order = [slot for slot in model.heads() if slot in genotypes]   # the model's slot order, as a search writes
-    genotypes, heads = {s: genotypes[s] for s in order}, {s: heads[s] for s in order}
-    fresh = {}
-    if proj_output_dim is not None:
-        # the predictor reads the projector's output and gives back its width (SimSiam, MoCo v3)
-        dims = {"projector": (None, proj_output_dim), "predictor": (proj_output_dim, proj_output_dim)}
-        for slot, head in heads.items():
-            heads[slot] = head.resized(*dims[slot])
-            genotypes[slot] = heads[slot].genotype
-            fresh[slot] = list(genotypes[slot].meta.get("fresh_layers", []))
-    written = {slot: g.describe() for slot, g in genotypes.items()}
+        elif slot in model.searchable_heads():
+            head = model.searchable_heads()[slot]
+            genotypes[slot] = ranked_genotype(head, rank, {**meta, "slot": slot}, top_k)
+            heads[slot] = head.export(genotypes[slot])
+    return genotypes, heads
+
+
+def _resize(heads: dict[str, NASHead], proj_output_dim: int) -> dict[str, dict[str, list[int]]]:
+    """`NASHead.resized` for a projector output of `proj_output_dim` (the predictor reads it and
+    gives it back: SimSiam, MoCo v3), in place; per slot, the layers whose searched weights
+    were kept and those freshly initialised."""
+    dims = {"projector": (None, proj_output_dim), "predictor": (proj_output_dim, proj_output_dim)}
+    layers = {}
+    for slot, head in heads.items():
+        heads[slot] = head.resized(*dims[slot])
+        fresh = list(heads[slot].genotype.meta.get("fresh_layers", []))
+        layers[slot] = {"kept": [i for i in range(len(heads[slot])) if i not in fresh], "fresh": fresh}
+    return layers
+
+
+def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: str | Path | None = None,
+               proj_output_dim: int | None = None) -> dict[str, Any]:
+    """Write heads/<slot>/ (NASHead.save_pretrained), genotype.json, the backbone and
+    export.json to the new folder `out`, from `checkpoint` (default: the run's last), each head
+    at its `rank`-th genotype (see the module docstring; 1: the search's choice).
+
+    `proj_output_dim` re-exports the heads for a model of another output width (lightly's
+    SimSiam 128, solo-learn's CIFAR SimSiam 2048) by `NASHead.resized`'s rule: the projector
+    keeps the chosen hidden layers and their searched weights, its output layer is freshly
+    initialised at the new width; a predictor (whose input and output are that width) keeps the
+    chosen hidden widths, all its weights fresh. Which layers kept their weights is returned
+    ("layers") and recorded in export.json and each head's genotype meta ("fresh_layers",
+    "resized_from")."""
+    run_dir, out = Path(run_dir), Path(out)
+    config_path = run_dir / "config.yaml"
+    if not config_path.is_file():
+        raise CheckpointError(f"{run_dir} is not a search run directory (no config.yaml)")
+    cfg = load_config(SearchConfig, config_path, check_environment=False)  # exporting needs no optuna/wandb
+    if rank < 1:
+        raise ValueError("--rank counts from 1 (the search's choice)")
+    if proj_output_dim is not None and not 1 <= proj_output_dim <= MAX_WIDTH:
+        raise ValueError(f"--proj_output_dim must be an integer in [1, {MAX_WIDTH}], not {proj_output_dim}")
+    _check_new_out(out, run_dir)
+    framework = canonical_framework(cfg)
+    with lock.reading(run_dir, "export", BUSY_ADVICE):
+        model, info, path, epoch = _load_search(run_dir, cfg, checkpoint)
+    genotypes, heads = _ranked_heads(model, rank, {"framework": framework, "epoch": epoch}, cfg.top_k)
+    layers = _resize(heads, proj_output_dim) if proj_output_dim is not None else {}
+    genotypes.update({slot: heads[slot].genotype for slot in layers})
     try:  # as `nasiam search` does: BatchNorm statistics of the exported architecture
         data = build_train_data(cfg, info, bilevel=cfg.mode == "bilevel", arch_fraction=cfg.arch_fraction)
         recalibrate_exported(heads, model.backbone, data.calibration, "cpu", cfg.batch_size, cfg.seed)
         recalibrated = True
     except (DataNotFoundError, ValueError):
         recalibrated = False
-    for slot, head in heads.items():
-        head.save_pretrained(out / "heads" / slot)
-    outputs.write_search_genotypes(out / "genotype.json", framework, genotypes)
-    outputs.save_backbone(out, model.backbone, backbone_record(cfg, info, model.backbone))
-    return {"out": str(out), "epoch": int(state["epoch"]), "rank": rank, "genotypes": written,
-            "recalibrated": recalibrated, "fresh_layers": fresh}
+    result = {"out": str(out), "run": str(run_dir), "checkpoint": str(path), "epoch": epoch, "rank": rank,
+              "ranked_by": SEARCH_CHOICE if rank == 1 else ALTERNATIVE.format(n=rank - 1),
+              "genotypes": {slot: g.describe() for slot, g in genotypes.items()},
+              "proj_output_dim": proj_output_dim, "layers": layers, "recalibrated": recalibrated}
+    try:
+        with new_directory(out) as folder:
+            for slot, head in heads.items():
+                head.save_pretrained(folder / "heads" / slot)
+            outputs.write_search_genotypes(folder / "genotype.json", framework, genotypes)
+            outputs.save_backbone(folder, model.backbone, backbone_record(cfg, info, model.backbone))
+            outputs.write_json(folder / EXPORT_RECORD, {"format": EXPORT_FORMAT, "schema_version": 1, **result})
+    except OSError as e:
+        if e.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):   # --out appeared while exporting
+            raise ValueError(f"--out {out} was created by something else during the export; nothing was written "
+                             "there. Choose a new --out") from None
+        raise
+    return result

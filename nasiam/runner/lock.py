@@ -4,8 +4,9 @@ Two processes writing checkpoints, metrics and heads into one directory interlea
 so the run that comes second is refused with the owner's pid, host and start time (the file's
 JSON). The kernel drops a `flock` when its holder dies, however it dies, so a lock file left by
 a killed run blocks nothing: the next run takes the lock, says that the previous owner ended
-without cleaning up, and overwrites the file. Readers (`nasiam export`) take no lock:
-checkpoints are replaced atomically, so they always read a whole one.
+without cleaning up, and overwrites the file. A reader that needs the run's records and its
+checkpoint to agree (`nasiam export`) takes the lock too, through `reading()`: a run still
+writing refuses it, and a run cannot start or resume while it reads.
 
 The lock harms nothing it does not own: it never follows a symbolic link (a `.lock` planted as
 a link to another file is refused, not written through), and a `.lock` that is not a nasiam
@@ -13,17 +14,20 @@ lock file (another program's) is refused, neither rewritten nor removed.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import json
 import os
 import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from nasiam.runner.errors import RunDirLockedError
 
 LOCK_FILE = ".lock"
+RUN_BUSY_ADVICE = "Wait for it to end (or stop it) before resuming, or choose another --run_name"
 
 
 def read_owner(path: Path) -> dict[str, Any] | None:
@@ -57,11 +61,13 @@ def _is_nasiam_lock(fd: int) -> bool:
 
 class RunDirLock:
     """`acquire()` takes the lock or raises RunDirLockedError; `release()` removes the file
-    and drops the lock. `stale_owner` is the owner a killed run left in the file, if any."""
+    and drops the lock. `stale_owner` is the owner a killed run left in the file, if any.
+    `busy_advice` is what the refusal tells the user to do when a live process owns it."""
 
-    def __init__(self, run_dir: str | os.PathLike, command: str = "run"):
+    def __init__(self, run_dir: str | os.PathLike, command: str = "run", busy_advice: str = RUN_BUSY_ADVICE):
         self.path = Path(run_dir) / LOCK_FILE
         self.command = command
+        self.busy_advice = busy_advice
         self.fd: int | None = None
         self.stale_owner: dict[str, Any] | None = None
         self._created_dir = False
@@ -91,8 +97,7 @@ class RunDirLock:
                 owner = read_owner(self.path)
                 raise RunDirLockedError(
                     f"{self.path.parent} is in use by {describe_owner(owner)}: one run writes to a run directory at a "
-                    "time. Wait for it to end (or stop it) before resuming, choose another --run_name, or read its "
-                    "latest checkpoint meanwhile with `nasiam export`") from None
+                    f"time. {self.busy_advice}") from None
             # The previous owner may have removed the file between our open and our flock;
             # then we hold a lock on a file nobody else sees: start again on the new one.
             try:
@@ -136,3 +141,43 @@ class RunDirLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+@contextlib.contextmanager
+def reading(run_dir: str | os.PathLike, command: str, busy_advice: str) -> Iterator[None]:
+    """Hold `run_dir`'s lock while reading it, so no run writes to it meanwhile. A directory this
+    process may not write to (an archive on a read-only disk, another user's) cannot take a new
+    lock file: there the file of a live owner is checked instead, with a shared `flock` on a
+    read-only descriptor, held while reading. No lock file there means no run is writing: a
+    run holds its lock file for its whole life."""
+    lock = RunDirLock(run_dir, command, busy_advice)
+    try:
+        lock.acquire()
+    except OSError as e:
+        if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        with _shared_hold(lock):
+            yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextlib.contextmanager
+def _shared_hold(lock: RunDirLock) -> Iterator[None]:
+    try:
+        fd = os.open(lock.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunDirLockedError(f"{lock.path.parent} is in use by {describe_owner(read_owner(lock.path))}. "
+                                    f"{lock.busy_advice}") from None
+        yield
+    finally:
+        os.close(fd)

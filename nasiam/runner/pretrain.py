@@ -12,6 +12,7 @@ from nasiam.backbones import feature_dim
 from nasiam.config import ConfigError, PretrainConfig
 from nasiam.eval.plots import plot_curves
 from nasiam.frameworks import framework_class
+from nasiam.rundir import require_complete
 from nasiam.runner import outputs
 from nasiam.runner.artifacts import load_backbone, load_heads
 from nasiam.runner.build import (
@@ -62,6 +63,7 @@ class PretrainRun(Run):
         cfg, info = self.cfg, self.info
         head, init = self._local_source("head"), self._local_source("init")
         if init:
+            require_complete(init, "--init")   # a half-written folder may mix heads and backbone
             expect = {"name": cfg.backbone, "cifar_stem": cfg.cifar_stem, "in_chans": info.channels}
             backbone = load_backbone(init, expect)
             heads: Any = load_heads(init)

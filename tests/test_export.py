@@ -1,0 +1,244 @@
+"""`nasiam export` (issue #34 item 1, issue #33 items 2, 3 and 11's export part): rank 1 is
+the search's own choice at any width; the export writes a new folder, whole or not at all, and
+reads a run only while nothing writes to it; `pretrain --init` trusts only a finished folder."""
+import dataclasses
+import errno
+import json
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from _runs import TINY
+from safetensors.torch import load_file
+
+from nasiam import NASHead, SearchableHead
+from nasiam.cli import main
+from nasiam.config import SearchConfig, config_to_yaml, load_config
+from nasiam.integrations.lightly import load_head_sources
+from nasiam.integrations.plain import HeadMismatchError, fit_head
+from nasiam.rundir import read_genotypes
+from nasiam.runner import checkpoint as ckpt
+from nasiam.runner import export as export_module
+from nasiam.runner.build import build_search_model, data_info
+from nasiam.runner.errors import RunDirLockedError
+from nasiam.runner.export import ranked_genotype
+from nasiam.runner.lock import RunDirLock, reading
+from nasiam.space import MLPSpace
+
+SMALL = ["--dataset=synthetic", "--subset=64", "--image_size=16", "--batch_size=16", "--widths=16,32",
+         "--proj_hidden_dim=32", "--proj_output_dim=32", "--pred_hidden_dim=16", "--queue_size=32",
+         "--projector_layers=2", "--num_workers=0"]
+
+
+def keep_leaning_head() -> SearchableHead:
+    """A head whose one skippable layer leans to being kept (p 0.6) with every other choice
+    uniform: the search keeps it, yet skipping is jointly likelier than any one kept layer
+    (0.4 > 0.6 x 1/2 x 1/3 x 1/8)."""
+    head = SearchableHead(16, 8, num_layers=1, space=MLPSpace(widths=(8, 16)))
+    with torch.no_grad():
+        head.layers[0].arch["keep"].copy_(torch.tensor([0.405, 0.0]))
+    return head
+
+
+def make_run(path, framework="simsiam"):
+    """A search run directory as `nasiam search` leaves it, without the training: the model of
+    SMALL's configuration with keep-leaning logits, checkpointed, and its choice exported as the
+    search exports it. Fast and deterministic: a real search's logits fall either way."""
+    cfg = load_config(SearchConfig, None, {**{a.split("=")[0][2:]: a.split("=")[1] for a in SMALL},
+                                           "framework": framework}, check_environment=False)
+    torch.manual_seed(0)
+    model = build_search_model(cfg, data_info(cfg))
+    for head in model.searchable_heads().values():
+        for layer in head.searchable_layers():
+            if "keep" in layer.arch:
+                with torch.no_grad():
+                    layer.arch["keep"].copy_(torch.tensor([0.405, 0.0]))
+    path.mkdir(parents=True)
+    (path / "config.yaml").write_text(config_to_yaml(cfg))
+    state = {"model": model.state_dict(), "epoch": 1, "global_step": 4, "history": [], "elapsed": 1.0, "rng": {}}
+    ckpt.save_checkpoint(path / "checkpoints" / ckpt.LAST, state,
+                         {"command": "search", "config": dataclasses.asdict(cfg)})
+    from nasiam.runner import outputs
+
+    genotypes = model.genotypes(top_k=cfg.top_k, meta={"framework": model.name})
+    for slot, head in model.export_heads().items():
+        head.save_pretrained(path / "heads" / slot)
+    outputs.write_search_genotypes(path / "genotype.json", model.name, genotypes)
+    outputs.write_json(path / "summary.json", {"command": "search", "selection": {"method": "argmax"}})
+    return path
+
+
+def tree(path):
+    return {p.relative_to(path): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def hidden_parameters(head: NASHead, layers):
+    return {f"{i}.{k}": v for i in layers for k, v in head[i].state_dict().items()
+            if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+
+
+# -- one notion of the searched head (issue #34 item 1) ------------------------------------
+def test_rank_one_is_the_search_choice_and_rank_two_the_most_probable_alternative():
+    head = keep_leaning_head()
+    chosen, joint_best = head.genotype(), head.top_genotypes(1)[0]
+    assert len(chosen.layers) == 2 and len(joint_best.layers) == 1   # the two orders disagree here
+    first = ranked_genotype(head, 1, {"slot": "projector"})
+    assert first.layers == chosen.layers and first.meta["ranked_by"] == export_module.SEARCH_CHOICE
+    second = ranked_genotype(head, 2, {"slot": "projector"})
+    assert second.layers == joint_best.layers and "joint probability" in second.meta["ranked_by"]
+    ranks = [ranked_genotype(head, k, {}).layers for k in range(1, 6)]
+    assert len(set(ranks)) == 5   # distinct heads: the choice is not repeated among the alternatives
+
+
+def test_rank_beyond_the_space_is_refused_by_count():
+    head = SearchableHead(16, 8, num_layers=1, space=MLPSpace(widths=(16,), norms=("none",), activations=("relu",)))
+    assert ranked_genotype(head, 2, {}).layers != ranked_genotype(head, 1, {}).layers   # kept, skipped
+    with pytest.raises(ValueError, match="has 2 distinct architectures; --rank 3 does not exist"):
+        ranked_genotype(head, 3, {"slot": "projector"})
+
+
+@pytest.mark.parametrize("framework", ["simsiam", "mocov3"])
+def test_export_and_reexport_at_another_width_start_from_the_search_choice(tmp_path, framework, capsys):
+    run = make_run(tmp_path / "run", framework)
+    _, searched = read_genotypes(run)
+    assert main(["export", str(run), "--out", str(tmp_path / "same")]) == 0
+    assert {s: g.layers for s, g in read_genotypes(tmp_path / "same")[1].items()} == \
+        {s: g.layers for s, g in searched.items()}
+    assert main(["export", str(run), "--out", str(tmp_path / "w8"), "--proj_output_dim", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "rank 1 (the search's choice" in out and "searched weights kept in layers 0:" in out
+    _, resized = read_genotypes(tmp_path / "w8")
+    for slot, genotype in searched.items():
+        assert resized[slot].layers[:-1] == genotype.layers[:-1]   # the hidden layers the search kept
+    projector = NASHead.from_pretrained(tmp_path / "w8" / "heads" / "projector")
+    search_projector = NASHead.from_pretrained(run / "heads" / "projector")
+    hidden = range(len(search_projector) - 1)
+    kept, want = hidden_parameters(projector, hidden), hidden_parameters(search_projector, hidden)
+    assert kept.keys() == want.keys() and all(torch.equal(kept[k], want[k]) for k in want)
+    record = json.loads((tmp_path / "w8" / "export.json").read_text())
+    assert record["layers"]["projector"] == {"kept": list(hidden), "fresh": [len(search_projector) - 1]}
+    assert record["rank"] == 1 and record["ranked_by"] == export_module.SEARCH_CHOICE
+
+
+# -- the export writes a new folder, whole, from a run nothing writes to (issue #33) --------
+def test_export_refuses_an_existing_out_and_leaves_the_run_untouched(tmp_path, capsys):
+    run = make_run(tmp_path / "run")
+    before = tree(run)
+    assert main(["export", str(run), "--out", str(run), "--rank", "2"]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {run} is the run directory being exported" in err and "Choose a new --out" in err
+    assert tree(run) == before
+    assert main(["export", str(run), "--out", str(tmp_path / "first")]) == 0
+    earlier = tree(tmp_path / "first")
+    assert main(["export", str(run), "--out", str(tmp_path / "first"), "--proj_output_dim", "8"]) == 2
+    assert "is an existing, non-empty folder" in capsys.readouterr().err
+    assert tree(tmp_path / "first") == earlier and tree(run) == before
+    (tmp_path / "empty").mkdir()   # an empty folder is as good as a new one
+    assert main(["export", str(run), "--out", str(tmp_path / "empty")]) == 0
+    assert (tmp_path / "empty" / "export.json").is_file()
+
+
+@pytest.mark.parametrize("failure,code,message", [
+    (OSError(errno.ENOSPC, "No space left on device"), 5, "the disk is full"),
+    (KeyboardInterrupt(), 130, "interrupted"),
+])
+def test_a_failed_export_leaves_nothing_behind(tmp_path, monkeypatch, capsys, failure, code, message):
+    run = make_run(tmp_path / "run")
+    before = tree(run)
+
+    def fail_after_the_heads(*args, **kwargs):   # the heads are on disk by then
+        raise failure
+
+    monkeypatch.setattr(export_module.outputs, "save_backbone", fail_after_the_heads)
+    assert main(["export", str(run), "--out", str(tmp_path / "out")]) == code
+    err = capsys.readouterr().err
+    assert message in err and "nothing was written to --out" in err and "--resume" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]   # no out, no hidden partial folder
+    assert tree(run) == before and not (run / ".lock").exists()
+
+
+def test_pretrain_init_refuses_a_folder_its_writer_did_not_finish(tmp_path, capsys):
+    run = make_run(tmp_path / "run")
+    assert main(["export", str(run), "--out", str(tmp_path / "export")]) == 0
+    (tmp_path / "export" / "export.json").unlink()   # what a kill before the rename's last file leaves
+    args = ["pretrain", *[a for a in SMALL if not a.startswith(("--widths", "--projector_layers"))],
+            "--epochs=1", f"--out_dir={tmp_path}", "--run_name=p", f"--init={tmp_path / 'export'}"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "has neither summary.json nor export.json" in err and "nasiam export RUN --out NEW_FOLDER" in err
+
+
+def _hold_lock(run_dir):
+    code = textwrap.dedent(f"""
+        from nasiam.runner.lock import RunDirLock
+        RunDirLock({str(run_dir)!r}, "search").acquire()
+        print("locked", flush=True)
+        import time; time.sleep(600)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+@pytest.mark.slow
+def test_export_refuses_a_run_that_is_still_writing(tmp_path, capsys, monkeypatch):
+    run = make_run(tmp_path / "run")
+    owner = _hold_lock(run)
+    try:
+        assert main(["export", str(run), "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert f"in use by pid {owner.pid}" in err and "wait for the run to end" in err and "--run_name" not in err
+        assert not (tmp_path / "out").exists()
+        # where the lock file cannot be written (a read-only archive), a live owner is still seen
+        with monkeypatch.context() as patched, pytest.raises(RunDirLockedError, match=f"in use by pid {owner.pid}"):
+            patched.setattr(RunDirLock, "acquire", _refuse_to_write)
+            with reading(run, "export", "wait"):
+                pass
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+    with monkeypatch.context() as patched:
+        patched.setattr(RunDirLock, "acquire", _refuse_to_write)
+        with reading(run, "export", "wait"):   # its owner is gone: nothing writes the run
+            pass
+
+
+def _refuse_to_write(lock):
+    """RunDirLock.acquire in a directory this process may not write to (tests run as root,
+    whom permissions do not stop)."""
+    raise PermissionError(errno.EACCES, "Permission denied", str(lock.path))
+
+
+# -- a real search, each framework: the re-export the integrations advise keeps its head ----
+@pytest.mark.slow
+@pytest.mark.parametrize("framework", ["simsiam", "simclr", "mocov2", "mocov3"])
+def test_reexport_at_a_models_width_keeps_the_searched_hidden_layers(tmp_path, framework, capsys):
+    assert main(["search", *SMALL, "--epochs=2", "--warmup_epochs=1", "--knn_subset=32", "--knn_k=5",
+                 "--arch_lr=0.05", f"--framework={framework}", f"--out_dir={tmp_path}", "--run_name=run"]) == 0
+    run = tmp_path / "run"
+    _, searched = read_genotypes(run)
+    heads, _ = load_head_sources(run)
+    with pytest.raises(HeadMismatchError) as error:   # the integrations' advice, as solo-learn and lightly give it
+        fit_head(heads["projector"], 512, 8, where="the model's projector", run=run)
+    command = shlex.split(re.search(r"`(nasiam export [^`]+)`", str(error.value)).group(1))
+    capsys.readouterr()
+    assert main(command[1:]) == 0
+    exported = run.with_name("run-out8")
+    _, resized = read_genotypes(exported)
+    assert set(resized) == set(searched)
+    for slot, genotype in searched.items():
+        assert resized[slot].layers[:-1] == genotype.layers[:-1], slot
+    fitted = fit_head(load_head_sources(exported)[0]["projector"], 512, 8, where="the model's projector",
+                      run=exported)
+    search_projector = load_file(run / "heads" / "projector" / "head.safetensors")
+    hidden = [k for k in search_projector if int(k.split(".")[0]) < len(searched["projector"].layers) - 1
+              and not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert hidden
+    state = fitted.state_dict()
+    for k in hidden:
+        torch.testing.assert_close(state[k], search_projector[k], rtol=0, atol=0)
