@@ -154,6 +154,30 @@ def test_metrics_csv_fills_a_step_widens_and_resumes(tmp_path):
     assert path.read_text().splitlines() == ["step,train/loss,train/lr", "0,2.0,0.1", "1,1.4,"]
 
 
+def test_an_epochs_metrics_reach_wandb_under_the_names_a_sweep_optimises(tmp_path):
+    from nasiam.runner.logger import RunLogger, read_metrics
+
+    class WandbRun:   # what RunLogger asks of wandb.init's run
+        def __init__(self):
+            self.logged = []
+
+        def log(self, metrics, step):
+            self.logged.append((step, dict(metrics)))
+
+        def finish(self, exit_code):
+            pass
+
+    logger = RunLogger(tmp_path, True, {})
+    logger.wandb_run = wandb_run = WandbRun()
+    logger.log_epoch({"epoch": 1, "knn_top1": 61.5, "loss": -0.9, "note": "text"}, 7)
+    logger.close()
+    keys = {key for step, metrics in wandb_run.logged if step == 7 for key in metrics}
+    # recipes/sweeps name `knn_top1`: W&B's hyperband reads the run's history by that name
+    assert {"knn_top1", "loss", "epoch/knn_top1", "epoch/loss"} <= keys and "note" not in keys
+    [row] = read_metrics(tmp_path / "logs" / "metrics.csv")   # the CSV keeps one column per metric
+    assert set(row) == {"step", "epoch/epoch", "epoch/knn_top1", "epoch/loss"}
+
+
 def test_an_unknown_logger_is_a_usage_error(capsys):
     assert main(["search", *TINY, "--logger=csv,tensorbored"]) == 2
     assert "tensorbored is not one of csv, tensorboard, wandb" in capsys.readouterr().err
