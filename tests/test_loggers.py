@@ -330,6 +330,23 @@ def test_an_unreachable_wandb_server_is_reported_and_local_copies_named(tmp_path
     assert no_wandb_server == [{"timeout": 1}]
 
 
+def test_with_wandb_mode_offline_a_wandb_reference_fails_at_once(tmp_path, no_wandb_server, monkeypatch):
+    import time
+
+    from nasiam.runner.errors import RemoteError
+    from nasiam.runner.wandb_artifacts import download_run
+
+    # a key and an unreachable server (the case that spent 31 s): offline mode means nobody is asked
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    start = time.monotonic()
+    with pytest.raises(RemoteError, match="WANDB_MODE is offline, so the W&B server was not asked") as e:
+        download_run("wandb:me/nasiam/search-src:latest", tmp_path / "inputs")
+    assert time.monotonic() - start < 5 and no_wandb_server == []
+    assert "e.g. runs/src" in str(e.value) and e.value.exit_code == 2
+
+
 def test_local_copies_of_a_wandb_artifact_are_used_without_the_server(tmp_path, no_wandb_server):
     from nasiam.runner.wandb_artifacts import download_run
 
