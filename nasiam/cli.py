@@ -274,8 +274,7 @@ def cmd_export(args) -> int:
 def cmd_push(args) -> int:
     import warnings
 
-    from nasiam.hub import check_repo_id, describe_transfer_error, push_run_to_hub, transfer_errors
-    from nasiam.runner.errors import RemoteError
+    from nasiam.hub import check_repo_id, push_run_to_hub
 
     check_repo_id(args.repo)  # before reading the run or importing huggingface_hub
     try:
@@ -283,11 +282,7 @@ def cmd_push(args) -> int:
             info = push_run_to_hub(args.run_dir, args.repo, private=args.private or None, revision=args.revision)
     except ImportError as e:
         raise ConfigError(str(e)) from None
-    except FileNotFoundError:  # the run (a missing heads/ folder), read before anything is sent
-        raise
-    except transfer_errors() as e:  # the Hub's HTTP errors and the transport's (not OSErrors in huggingface_hub>=1)
-        raise RemoteError(f"could not push to {args.repo}, the heads were not uploaded: "
-                          f"{describe_transfer_error(e)}") from None
+    # a failed request is push_run_to_hub's RemoteError (exit 2), worded as NASHead.push_to_hub's
     for note in notes:
         print(f"nasiam push: {note.message}", file=sys.stderr)
     print(f"pushed the heads of {args.run_dir} to {args.repo}: {getattr(info, 'commit_url', info)}\n"

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Callable
 
 from nasiam._registry import Registry
+from nasiam.head.hub import HUB_PREFIX
 from nasiam.head.nas_head import NASHead
 from nasiam.space.genotype import Genotype, LayerSpec
 from nasiam.space.nasiam_paper import NASiamSpace
@@ -45,7 +46,14 @@ def get_preset(name: str, **kwargs) -> Genotype:
 
 
 def create_head(name: str, in_dim: int | None = None, **kwargs) -> NASHead:
-    """A freshly initialised `NASHead` of preset `name` for `in_dim` input features."""
+    """A freshly initialised `NASHead` of preset `name` for `in_dim` input features, or, as timm's
+    `create_model` does, a head saved on the Hub: `create_head("hf-hub:user/name", subfolder=...)`
+    is `NASHead.from_pretrained` (its keyword arguments; its weights, its in_dim)."""
+    if name.startswith(HUB_PREFIX):
+        head = NASHead.from_pretrained(name, **kwargs)
+        if in_dim is not None and in_dim != head.in_dim:
+            raise ValueError(f"{name} takes {head.in_dim} input features, not in_dim={in_dim}")
+        return head
     return NASHead(get_preset(name, **kwargs), in_dim)
 
 

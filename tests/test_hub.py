@@ -450,3 +450,58 @@ def test_cli_push_private_makes_an_existing_public_repo_private(hub, tmp_path, c
     hub.calls.clear()
     assert main(["push", str(run), "--repo", "user/run", "--private"]) == 0  # already private: nothing to say
     assert "private now" not in capsys.readouterr().err and not hub.named("update_repo_settings")
+
+
+def test_push_to_hub_without_a_network_explains_itself_as_nasiam_push_does(tmp_path, monkeypatch, no_sockets):
+    from nasiam.errors import RemoteError
+
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_TOKEN", "hf_" + "x" * 34)
+    with pytest.raises(RemoteError, match=r"could not push to user/heads, the head was not uploaded: the Hub could "
+                                          r"not be reached \(ConnectError.*check the connection") as raised:
+        _head().push_to_hub("user/heads")   # was a raw ConnectError traceback
+    assert raised.value.exit_code == 2 and no_sockets
+    no_sockets.clear()
+
+
+def test_create_head_takes_a_hub_id_as_timms_create_model_does(hub, tmp_path):
+    from nasiam.presets import create_head
+
+    head = _head()
+    head.push_to_hub("user/heads")
+    assert_bit_exact(create_head("hf-hub:user/heads"), head)
+    run = make_search_run(tmp_path / "run", in_dim=12, out_dim=8, pred_hidden=6)
+    push_run_to_hub(run, "user/run")
+    assert_bit_exact(create_head("hf-hub:user/run", subfolder="predictor"), load_heads(run)["predictor"])
+    with pytest.raises(ValueError, match="takes 12 input features, not in_dim=64"):
+        create_head("hf-hub:user/heads", in_dim=64)
+
+
+def test_a_hub_id_written_without_hf_hub_says_how_to_ask_for_the_hub(hub, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"NASHead.from_pretrained\('hf-hub:user/heads'\)"):
+        NASHead.from_pretrained("user/heads")
+    with pytest.raises(FileNotFoundError, match=r"'hf-hub:user/run', subfolder='projector'"):
+        NASHead.from_pretrained("user/run/projector")
+    with pytest.raises(FileNotFoundError) as raised:   # an absolute path is no Hub id
+        NASHead.from_pretrained(str(tmp_path / "heads"))
+    assert "hf-hub:" not in str(raised.value)
+    assert hub.calls == []
+
+
+def test_a_runs_model_card_says_what_the_run_recorded(hub, tmp_path):
+    run = make_search_run(tmp_path / "run", in_dim=12, out_dim=8, pred_hidden=6)
+    (run / "config.yaml").write_text("framework: simsiam\ndataset: cifar10\nbackbone: resnet18\nepochs: 3\n")
+    (run / "summary.json").write_text(json.dumps({"knn_top1": 61.25, "linear_top1": 70.5, "rankme": None}))
+    push_run_to_hub(run, "user/run")
+    card = (hub.repo("user/run") / "README.md").read_text()
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert front["license"] == "mit" and front["datasets"] == ["cifar10"]
+    assert "| simsiam | cifar10 | resnet18 |" in card
+    assert "| knn_top1 | 61.25 |" in card and "| linear_top1 | 70.5 |" in card and "rankme" not in card
+    for slot, head in load_heads(run).items():
+        assert f"`{head.genotype.describe()}`" in card and f'subfolder="{slot}"' in card
+    # a head pushed alone: nothing recorded is guessed
+    _head().push_to_hub("user/alone")
+    alone = (hub.repo("user/alone") / "README.md").read_text()
+    assert "| not recorded | not recorded | not recorded |" in alone and "No evaluation was recorded" in alone

@@ -157,6 +157,30 @@ def test_metrics_csv_fills_a_step_widens_and_resumes(tmp_path):
     assert path.read_text().splitlines() == ["step,train/loss,train/lr", "0,2.0,0.1", "1,1.4,"]
 
 
+def test_an_epochs_metrics_reach_wandb_under_the_names_a_sweep_optimises(tmp_path):
+    from nasiam.runner.logger import RunLogger, read_metrics
+
+    class WandbRun:   # what RunLogger asks of wandb.init's run
+        def __init__(self):
+            self.logged = []
+
+        def log(self, metrics, step):
+            self.logged.append((step, dict(metrics)))
+
+        def finish(self, exit_code):
+            pass
+
+    logger = RunLogger(tmp_path, True, {})
+    logger.wandb_run = wandb_run = WandbRun()
+    logger.log_epoch({"epoch": 1, "knn_top1": 61.5, "loss": -0.9, "note": "text"}, 7)
+    logger.close()
+    keys = {key for step, metrics in wandb_run.logged if step == 7 for key in metrics}
+    # recipes/sweeps name `knn_top1`: W&B's hyperband reads the run's history by that name
+    assert {"knn_top1", "loss", "epoch/knn_top1", "epoch/loss"} <= keys and "note" not in keys
+    [row] = read_metrics(tmp_path / "logs" / "metrics.csv")   # the CSV keeps one column per metric
+    assert set(row) == {"step", "epoch/epoch", "epoch/knn_top1", "epoch/loss"}
+
+
 def test_an_unknown_logger_is_a_usage_error(capsys):
     assert main(["search", *TINY, "--logger=csv,tensorbored"]) == 2
     assert "tensorbored is not one of csv, tensorboard, wandb" in capsys.readouterr().err
@@ -307,6 +331,23 @@ def test_an_unreachable_wandb_server_is_reported_and_local_copies_named(tmp_path
         download_run("wandb:me/nasiam/search-src:latest", tmp_path / "inputs")   # 'latest' may have moved: ask
     assert f"holds search-src v2: use one with wandb:me/nasiam/search-src:v2 or pass its folder {copy}" in str(e.value)
     assert no_wandb_server == [{"timeout": 1}]
+
+
+def test_with_wandb_mode_offline_a_wandb_reference_fails_at_once(tmp_path, no_wandb_server, monkeypatch):
+    import time
+
+    from nasiam.runner.errors import RemoteError
+    from nasiam.runner.wandb_artifacts import download_run
+
+    # a key and an unreachable server (the case that spent 31 s): offline mode means nobody is asked
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    start = time.monotonic()
+    with pytest.raises(RemoteError, match="WANDB_MODE is offline, so the W&B server was not asked") as e:
+        download_run("wandb:me/nasiam/search-src:latest", tmp_path / "inputs")
+    assert time.monotonic() - start < 5 and no_wandb_server == []
+    assert "e.g. runs/src" in str(e.value) and e.value.exit_code == 2
 
 
 def test_local_copies_of_a_wandb_artifact_are_used_without_the_server(tmp_path, no_wandb_server):

@@ -31,6 +31,23 @@ def test_from_genotype_builds_the_described_layers():
     assert "linear16-layernorm-gelu" in repr(head)
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077], ids=oct)
+def test_saved_heads_follow_the_umask_as_open_would(tmp_path, umask):
+    # the atomic writer's temporary file once came from tempfile.mkstemp: 0600 whatever the umask
+    previous = os.umask(umask)
+    try:
+        _head().save_pretrained(tmp_path / "h")
+        with open(tmp_path / "plain", "w"):
+            pass
+    finally:
+        os.umask(previous)
+    expected = 0o666 & ~umask
+    assert (tmp_path / "plain").stat().st_mode & 0o777 == expected
+    for name in (GENOTYPE_FILE, WEIGHTS_FILE):
+        assert (tmp_path / "h" / name).stat().st_mode & 0o777 == expected, name
+    assert not list((tmp_path / "h").glob(".*.tmp"))
+
+
 def test_save_and_from_pretrained_round_trip(tmp_path):
     head = _head()
     head.save_pretrained(tmp_path / "h")

@@ -167,34 +167,97 @@ def test_without_early_terminate_no_trial_is_pruned(tmp_path, monkeypatch):
     assert (result["finished"], result["pruned"]) == (3, 0)
 
 
-def test_hyperband_with_max_iter_stops_judging_after_wandbs_last_band(tmp_path, monkeypatch):
+def test_hyperband_judges_a_trial_at_wandbs_band_not_one_epoch_later(tmp_path, monkeypatch):
+    optuna = pytest.importorskip("optuna")
+    from nasiam.runner.sweep import run_sweep
+
+    # band 2 is the second value logged (epoch index 1): the third trial trails there, and leads at index 2
+    _fake_runs(monkeypatch, [[50.0, 60.0, 70.0], [50.0, 65.0, 70.0], [50.0, 10.0, 80.0]])
+    path = _sweep_file(tmp_path, early_terminate={"type": "hyperband", "min_iter": 2, "eta": 2},
+                       epochs={"value": 3})
+    assert run_sweep(path, 3, {}, out_dir=str(tmp_path), verbose=False)["pruned"] == 1
+    study = optuna.load_study(study_name="sweep", storage=f"sqlite:///{tmp_path / 'sweep' / 'optuna.db'}")
+    assert study.trials[2].state == optuna.trial.TrialState.PRUNED and study.trials[2].last_step == 1
+
+
+def test_a_trial_that_ran_its_last_epoch_is_finished_not_pruned(tmp_path, monkeypatch):
     pytest.importorskip("optuna")
     from nasiam.runner.sweep import run_sweep
 
-    histories = [[50.0, 60.0, 90.0], [50.0, 70.0, 10.0]]   # the second trails only at epoch index 2
-    _fake_runs(monkeypatch, histories)
-    # max_iter 2, eta 2, s 1: W&B's one band is epoch index 1, so index 2 is never judged
-    path = _sweep_file(tmp_path, early_terminate={"type": "hyperband", "max_iter": 2, "eta": 2, "s": 1})
-    assert run_sweep(path, 2, {}, out_dir=str(tmp_path), verbose=False)["pruned"] == 0
-    _fake_runs(monkeypatch, histories)   # min_iter 1: bands 1, 2, 4, ... and index 2 is judged
+    # bands 1, 2, 4: the third trial trails at band 2, its last epoch (cpu_smoke runs 2)
+    _fake_runs(monkeypatch, [[50.0, 60.0], [50.0, 65.0], [50.0, 10.0]])
     path = _sweep_file(tmp_path, early_terminate={"type": "hyperband", "min_iter": 1, "eta": 2})
-    assert run_sweep(path, 2, {}, out_dir=str(tmp_path), name="min_iter", verbose=False)["pruned"] == 1
+    result = run_sweep(path, 3, {}, out_dir=str(tmp_path), verbose=False)
+    assert (result["finished"], result["pruned"]) == (3, 0)
 
 
-def test_hyperband_keys_map_to_successive_halving_as_wandb_computes_its_bands(tmp_path):
-    from nasiam.runner.sweep import _hyperband
+def test_hyperband_stops_what_wandbs_own_code_stops():
+    from nasiam.runner.sweep import _hyperband, hyperband_stops
+
+    # the bands and the verdict of wandb/sweeps' tests/test_hyperband_stopping.py (loss, minimised)
+    assert _hyperband("s.yaml", {"type": "hyperband", "min_iter": 3, "eta": 3}).bands[:3] == (3, 9, 27)
+    assert _hyperband("s.yaml", {"type": "hyperband", "max_iter": 81, "s": 3, "eta": 3}).bands == (3, 9, 27)
+    hyperband = _hyperband("s.yaml", {"type": "hyperband", "min_iter": 3, "eta": 3})
+    flat, falling = [10.0] * 4, [10.0 - i for i in range(10)]
+    assert hyperband_stops(flat, [flat, falling], hyperband)
+    assert not hyperband_stops(falling, [flat, falling], hyperband)
+    assert not hyperband_stops(flat[:2], [flat[:2], falling], hyperband)   # before its first band
+    # strict (W&B's default) judges the value at the band; strict: false the best value so far
+    recovered, others = [1.0, 9.0], [[5.0, 5.0], [5.0, 5.0]]
+    strict = _hyperband("s.yaml", {"type": "hyperband", "min_iter": 2})
+    lenient = _hyperband("s.yaml", {"type": "hyperband", "min_iter": 2, "strict": False})
+    assert hyperband_stops(recovered, [recovered, *others], strict)
+    assert not hyperband_stops(recovered, [recovered, *others], lenient)
+
+
+def test_hyperband_keys_map_to_wandbs_bands(tmp_path):
+    from nasiam.runner.sweep import Hyperband, _hyperband
 
     assert _hyperband("s.yaml", None) is None
-    assert _hyperband("s.yaml", {"type": "hyperband", "min_iter": 2}) == (2, 3, None)   # W&B's default eta is 3
-    assert _hyperband("s.yaml", {"type": "hyperband", "max_iter": 27, "s": 2, "eta": 3}) == (3, 3, 9)
-    assert _hyperband("s.yaml", {"type": "hyperband", "max_iter": 10, "s": 3, "eta": 3.0}) == (1, 3, 3)
+    assert _hyperband("s.yaml", {"type": "hyperband", "min_iter": 2}).bands[:3] == (2, 6, 18)   # default eta 3
+    assert _hyperband("s.yaml", {"type": "hyperband", "max_iter": 27, "s": 2, "eta": 3}) == Hyperband((3, 9), 3.0)
+    assert _hyperband("s.yaml", {"type": "hyperband", "max_iter": 10, "s": 3, "eta": 3.0}).bands == (1, 3)
+    assert _hyperband("s.yaml", {"type": "hyperband", "min_iter": 2, "eta": 1.5}).bands[:4] == (2, 3, 4, 6)
     refused = {"median": {"type": "median"}, "unknown key": {"type": "hyperband", "min_iters": 2},
-               "eta must be a whole number": {"type": "hyperband", "min_iter": 2, "eta": 1.5},
+               "eta must be a number above 1": {"type": "hyperband", "min_iter": 2, "eta": 1},
+               "strict must be true or false": {"type": "hyperband", "min_iter": 2, "strict": "yes"},
                "max_iter / eta is below 1": {"type": "hyperband", "max_iter": 2, "s": 1},
                "needs min_iter": {"type": "hyperband", "eta": 3}}
     for message, spec in refused.items():
         with pytest.raises(ConfigError, match=message):
             _hyperband("s.yaml", spec)
+
+
+def test_a_trial_a_killed_sweep_left_running_is_retried_resuming_its_run(tmp_path, monkeypatch, capsys):
+    optuna = pytest.importorskip("optuna")
+    from nasiam.runner.sweep import run_sweep
+
+    # what a SIGKILLed `nasiam sweep` leaves: trial 0 running, one epoch reported
+    (tmp_path / "sweep").mkdir()
+    storage = f"sqlite:///{tmp_path / 'sweep' / 'optuna.db'}"
+    killed = optuna.create_study(study_name="sweep", storage=storage, direction="maximize").ask(
+        {"arch_lr": optuna.distributions.FloatDistribution(0.01, 0.1, log=True),
+         "beta_weight": optuna.distributions.CategoricalDistribution([0.0, 0.5])})
+    killed.report(70.0, 0)
+    seen = _fake_runs(monkeypatch)
+    path = _sweep_file(tmp_path)
+    result = run_sweep(path, 1, {}, out_dir=str(tmp_path), verbose=True)
+    assert "trial 0 was left running by a killed sweep: retrying it, resuming trials/trial-0" in capsys.readouterr().out
+    assert result["finished"] == 1 and len(seen) == 1
+    assert (seen[0].run_name, seen[0].resume, seen[0].arch_lr) == ("trial-0", "auto", killed.params["arch_lr"])
+    study = optuna.load_study(study_name="sweep", storage=storage)
+    assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE"]
+    assert study.trials[1].intermediate_values[0] == 70.0   # the killed attempt's epoch, for hyperband
+
+
+def test_a_second_sweep_on_a_running_study_exits_2(tmp_path, monkeypatch, capsys):
+    from nasiam.runner.lock import RunDirLock
+
+    seen = _fake_runs(monkeypatch)
+    with RunDirLock(tmp_path / "cpu_smoke", "sweep"):
+        code = main(["sweep", "--config", str(RECIPES / "cpu_smoke.yaml"), "--sweep_dir", str(tmp_path)])
+    assert code == 2 and not seen
+    assert "one `nasiam sweep` drives a study at a time" in capsys.readouterr().err
 
 
 def test_an_unsupported_early_terminate_exits_2_naming_hyperband(tmp_path, monkeypatch, capsys):

@@ -165,11 +165,16 @@ def _offline(constants) -> bool:
 # -- upload ---------------------------------------------------------------------------------
 def push_heads_to_hub(heads: _Head | Mapping[str, _Head], repo_id: str, *, private: bool | None = None,
                       revision: str | None = None, commit_message: str | None = None,
-                      token: str | bool | None = None, create_pr: bool = False) -> Any:
+                      token: str | bool | None = None, create_pr: bool = False,
+                      card: Mapping[str, Any] | None = None) -> Any:
     """Upload one head (to the repo's root) or several (a mapping slot -> head, one subfolder
     each) in one commit, with config.json and a model card. Creates the repo (and the branch
     `revision`) if needed; `private=True` also makes an existing public repo private (with a
-    UserWarning saying so). Returns huggingface_hub's CommitInfo (`.commit_url`)."""
+    UserWarning saying so). Returns huggingface_hub's CommitInfo (`.commit_url`). `card`: what
+    the model card says of the training (see `model_card`).
+
+    A request that fails (no connection, a refused token, an HTTP error) is a RemoteError saying
+    which and what to do, as `nasiam push` reports it; nothing was uploaded then."""
     check_repo_id(repo_id)
     if not isinstance(heads, Mapping):
         layout: dict[str | None, _Head] = {None: heads}
@@ -182,16 +187,23 @@ def push_heads_to_hub(heads: _Head | Mapping[str, _Head], repo_id: str, *, priva
         layout = dict(heads)
     hf = _require_hub()
     api = hf.HfApi()
-    api.create_repo(repo_id, token=token, private=private, exist_ok=True)
-    if private:  # before anything is uploaded to a repo that should not be public
-        _make_private(api, repo_id, token)
-    if revision is not None and not create_pr:  # uploading to a branch needs the branch
-        api.create_branch(repo_id, branch=revision, token=token, exist_ok=True)
     names = ", ".join(slot for slot in layout if slot) or "head"
     with tempfile.TemporaryDirectory(prefix="nasiam-hub-") as tmp:
-        _write_repo(Path(tmp), layout, repo_id)
-        return api.upload_folder(repo_id=repo_id, folder_path=tmp, token=token, revision=revision,
-                                 create_pr=create_pr, commit_message=commit_message or f"Upload nasiam {names}")
+        _write_repo(Path(tmp), layout, repo_id, card)   # before any request: a bad head fails here, locally
+        try:
+            api.create_repo(repo_id, token=token, private=private, exist_ok=True)
+            if private:  # before anything is uploaded to a repo that should not be public
+                _make_private(api, repo_id, token)
+            if revision is not None and not create_pr:  # uploading to a branch needs the branch
+                api.create_branch(repo_id, branch=revision, token=token, exist_ok=True)
+            return api.upload_folder(repo_id=repo_id, folder_path=tmp, token=token, revision=revision,
+                                     create_pr=create_pr, commit_message=commit_message or f"Upload nasiam {names}")
+        except transfer_errors() as e:   # the Hub's HTTP errors and the transport's (not OSErrors in huggingface_hub>=1)
+            from nasiam.errors import RemoteError
+
+            what = "head was" if None in layout else "heads were"
+            raise RemoteError(f"could not push to {repo_id}, the {what} not uploaded: "
+                              f"{describe_transfer_error(e)}") from None
 
 
 def _make_private(api, repo_id: str, token: str | bool | None) -> None:
@@ -232,7 +244,8 @@ def describe_transfer_error(error: BaseException) -> str:
     return f"the Hub answered HTTP {status} ({cause}); check the repo id, and that the token may write to it"
 
 
-def _write_repo(root: Path, layout: Mapping[str | None, _Head], repo_id: str) -> None:
+def _write_repo(root: Path, layout: Mapping[str | None, _Head], repo_id: str,
+                card: Mapping[str, Any] | None = None) -> None:
     configs = {}
     for slot, head in layout.items():
         folder = root / slot if slot else root
@@ -244,7 +257,7 @@ def _write_repo(root: Path, layout: Mapping[str | None, _Head], repo_id: str) ->
                    "heads": {slot: {k: c[k] for k in ("in_dim", "out_dim", "num_parameters", "genotype")}
                              for slot, c in configs.items()}}
         atomic_write_text(root / CONFIG_FILE, json.dumps(summary, indent=2) + "\n")
-    atomic_write_text(root / MODEL_CARD_FILE, model_card(layout, repo_id))
+    atomic_write_text(root / MODEL_CARD_FILE, model_card(layout, repo_id, card))
 
 
 def _head_config(head: _Head) -> dict[str, Any]:
@@ -254,8 +267,15 @@ def _head_config(head: _Head) -> dict[str, Any]:
             "genotype": head.genotype.describe()}
 
 
-def model_card(layout: Mapping[str | None, _Head], repo_id: str) -> str:
-    """README.md: YAML front matter (library_name, tags) for the Hub, a table and a usage snippet."""
+_CARD_NAME = re.compile(r"[A-Za-z0-9_.+-]{1,80}")   # what goes into the card's YAML and text as it is
+
+
+def model_card(layout: Mapping[str | None, _Head], repo_id: str, card: Mapping[str, Any] | None = None) -> str:
+    """README.md: YAML front matter for the Hub (library_name, license, tags, datasets), what the
+    heads were trained with (`card`: dataset, backbone, framework, as a run records them in its
+    config.yaml, and `metrics`, {name: value} from its summary.json; `license`, default mit), each
+    head's genotype, and how to load it. What was not recorded is said so, not guessed."""
+    card = dict(card or {})
     rows, usage = [], []
     for slot, head in layout.items():
         rows.append(f"| {f'`{slot}`' if slot else 'head'} | `{head.genotype.describe()}` | "
@@ -263,9 +283,23 @@ def model_card(layout: Mapping[str | None, _Head], repo_id: str) -> str:
         call = f'"{HUB_PREFIX}{repo_id}"' + (f', subfolder="{slot}"' if slot else "")
         usage.append(f"{slot or 'head'} = NASHead.from_pretrained({call})")
     frameworks = {str(h.genotype.meta.get("framework")) for h in layout.values()}  # search runs record it
-    framework = frameworks.pop() if len(frameworks) == 1 else "None"
+    framework = str(card.get("framework") or (frameworks.pop() if len(frameworks) == 1 else "None"))
     about = f" ({framework})" if re.fullmatch(r"[A-Za-z0-9_-]{1,40}", framework) and framework != "None" else ""
-    front = "\n".join(["---", "library_name: nasiam", "tags:", *(f"- {t}" for t in TAGS), "---"])
+
+    def named(key: str) -> str | None:
+        value = card.get(key)
+        return str(value) if value is not None and _CARD_NAME.fullmatch(str(value)) else None
+
+    dataset, backbone, licence = named("dataset"), named("backbone"), named("license") or "mit"
+    front = "\n".join(["---", "library_name: nasiam", f"license: {licence}", "tags:", *(f"- {t}" for t in TAGS),
+                       *(["datasets:", f"- {dataset}"] if dataset else []), "---"])
+    metrics = {k: v for k, v in (card.get("metrics") or {}).items()
+               if _CARD_NAME.fullmatch(str(k)) and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    trained = "\n".join([
+        "| framework | dataset | backbone |", "|---|---|---|",
+        f"| {about[2:-1] or 'not recorded'} | {dataset or 'not recorded'} | {backbone or 'not recorded'} |", "",
+        *(["| metric | value |", "|---|---|", *(f"| {k} | {v:.4g} |" for k, v in metrics.items())] if metrics
+          else ["No evaluation was recorded with the heads."])])
     return f"""{front}
 
 # {repo_id.split("/")[1]}
@@ -273,6 +307,14 @@ def model_card(layout: Mapping[str | None, _Head], repo_id: str) -> str:
 Head{"s" if len(layout) > 1 else ""} for siamese self-supervised learning{about}, saved by
 [nasiam](https://github.com/nasiam/nasiam) (architecture search for SSL projectors and predictors) as
 `NASHead`: plain PyTorch layers (Linear, BatchNorm/LayerNorm, pooling, activations) built from a genotype.
+
+## Training
+
+{trained}
+
+## Architecture
+
+The genotype of each head (the searched layers, `genotype.json`):
 
 | head | architecture | in → out | parameters |
 |---|---|---|---|

@@ -21,7 +21,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from nasiam._io import atomic_write_bytes
-from nasiam.head.hub import GENOTYPE_FILE, HUB_PREFIX, WEIGHTS_FILE, download_head, push_heads_to_hub
+from nasiam.head.hub import GENOTYPE_FILE, HUB_PREFIX, WEIGHTS_FILE, check_repo_id, download_head, push_heads_to_hub
 from nasiam.space.genotype import Genotype, GenotypeError
 from nasiam.space.spaces import build_layer
 
@@ -158,7 +158,7 @@ class NASHead(nn.Sequential):
         missing = [p.name for p in (genotype_path, weights_path) if not p.is_file()]
         if missing:
             raise FileNotFoundError(f"{directory} is not a saved NASHead: missing {', '.join(missing)} "
-                                    "(write one with NASHead.save_pretrained or `nasiam export`)")
+                                    f"(write one with NASHead.save_pretrained or `nasiam export`){_hub_hint(directory)}")
         genotype = Genotype.load(genotype_path)
         if genotype.in_dim is None:
             raise GenotypeError(f"{genotype_path}: in_dim is missing; a saved head records its input width")
@@ -185,3 +185,19 @@ class NASHead(nn.Sequential):
         if problems:
             raise ValueError(f"{source}: weights do not match the genotype: " + "; ".join(problems[:8]))
         self.load_state_dict(state, strict=strict)   # float64/float16 are cast to the head's dtype, as torch does
+
+
+def _hub_hint(directory: Path) -> str:
+    """A missing local path written like a Hub id ('user/name'): only 'hf-hub:' goes to the
+    network (a typo never downloads), so say how to ask for the Hub."""
+    parts = directory.parts
+    if directory.exists() or directory.is_absolute() or len(parts) not in (2, 3):
+        return ""
+    repo = "/".join(parts[:2])
+    try:
+        check_repo_id(repo)
+    except ValueError:
+        return ""
+    sub = f", subfolder={parts[2]!r}" if len(parts) == 3 else ""
+    return (f"; no such local directory. To load from the Hugging Face Hub, write "
+            f"NASHead.from_pretrained('{HUB_PREFIX}{repo}'{sub})")

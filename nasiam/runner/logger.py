@@ -186,6 +186,17 @@ class RunLogger:
         if self.wandb_run is not None:
             self.wandb_run.log(dict(metrics), step=step)
 
+    def log_epoch(self, metrics: Mapping[str, Any], step: int) -> None:
+        """An epoch's numbers as `epoch/<name>` to every logger, and to W&B under their own names
+        too: a W&B sweep reads its metric by the sweep file's name (`metric: {name: knn_top1}`),
+        hyperband from the run's history and bayes from its summary, and those names are the
+        epoch's own (as `nasiam sweep` and summary.json use them). Under `epoch/knn_top1` only,
+        a sweep's early_terminate never saw a value."""
+        numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+        self.log({f"epoch/{k}": v for k, v in numbers.items()}, step)
+        if self.enabled and self.wandb_run is not None:
+            self.wandb_run.log(numbers, step=step)
+
     def log_final(self, metrics: Mapping[str, Any], step: int) -> None:
         """The end-of-run metrics (`eval/knn_top1`, ...; None left out), to every logger at
         `step`; TensorBoard gets them with the run's configuration as its hparams."""

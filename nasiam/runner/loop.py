@@ -286,8 +286,7 @@ class Run:
                 metrics = {"epoch": epoch + 1, "epoch_seconds": round(time.perf_counter() - start, 2), **metrics}
                 self.history.append(metrics)
                 # at the epoch's last step: a resumed run keeps these rows and redoes what followed
-                self.logger.log({f"epoch/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))},
-                                self.global_step - 1)
+                self.logger.log_epoch(metrics, self.global_step - 1)
                 self.after_epoch(epoch)
                 self.save(epoch + 1)
                 self.say(self.describe_epoch(metrics))

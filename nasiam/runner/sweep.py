@@ -9,11 +9,14 @@ study stored in SQLite in the sweep's directory (re-running continues the study 
   order shuffled by `--sweep_seed`, so a partial grid is spread over it; `--trials` defaults to,
   and is capped at, the grid's size); `random` draws from the distributions (RandomSampler);
   `bayes` is TPE (TPESampler). Both are seeded by `--sweep_seed`.
-- `early_terminate: {type: hyperband, ...}` stops trials whose per-epoch metric is not in the
-  top 1/eta at W&B's hyperband epochs (Optuna's SuccessiveHalvingPruner, see `_hyperband`).
-  Without `early_terminate` every trial runs to the end, as on W&B.
+- `early_terminate: {type: hyperband, ...}` stops a trial whose metric is not in the top
+  1/eta at W&B's hyperband bands, by W&B's own rule (`hyperband_stops`). A trial that has
+  run its last epoch is finished, never stopped. Without `early_terminate` every trial runs
+  to the end, as on W&B.
 
-Each trial is a `nasiam search` run in this process.
+Each trial is a `nasiam search` run in this process; one process drives a sweep directory at a
+time (it holds the directory's lock). A trial that a killed `nasiam sweep` left running is
+retried when the sweep is run again, resuming its run directory from its last checkpoint.
 """
 from __future__ import annotations
 
@@ -23,8 +26,9 @@ import json
 import math
 import sys
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from nasiam._io import atomic_write_bytes, atomic_write_text
 from nasiam.config import ConfigError, SearchConfig, field_types, load_config, parse_value, read_yaml_file
@@ -101,21 +105,25 @@ def _grid_space(path: str | Path, parameters: Mapping[str, Any]) -> dict[str, li
 
 
 _HYPERBAND_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
+_MOST_EPOCHS = 10 ** 9   # bands past this are never reached (and eta ** 100 would overflow a float)
 
 
-def _hyperband(path: str | Path, spec: Any) -> tuple[int, int, int | None] | None:
-    """W&B's `early_terminate: {type: hyperband}` as (min_resource, reduction_factor, last
-    band or None) of Optuna's SuccessiveHalvingPruner; None without early_terminate.
+@dataclass(frozen=True)
+class Hyperband:
+    """W&B's `early_terminate: {type: hyperband}`: the bands (how many values of the metric a
+    run has logged when it is judged, ascending), eta, and whether the judgement is `strict`."""
 
-    W&B (sweeps' hyperband_stopping.py) stops a run at epoch index `band` (0-based, the
-    trial's reported step here) when its metric is not in the top 1/eta of all runs' values at
-    that band. Its bands are min_iter * eta**k (k = 0, 1, ...), or, with max_iter and s,
-    max_iter / eta**k for k = 1..s rounded down. That is one successive-halving bracket:
-    min_iter -> min_resource, eta -> reduction_factor, min_early_stopping_rate 0; with
-    max_iter the smallest band is min_resource and no trial is stopped after the largest
-    (Optuna's rungs are min_resource * eta**k, which may differ from W&B's rounded-down
-    bands in between). Optuna's HyperbandPruner would run several brackets and stop trials
-    at epochs W&B never checks. `strict` is accepted; W&B's stopping code does not read it.
+    bands: tuple[int, ...]
+    eta: float
+    strict: bool = True
+
+
+def _hyperband(path: str | Path, spec: Any) -> Hyperband | None:
+    """The sweep file's hyperband, its bands computed as W&B computes them (wandb/sweeps,
+    src/sweeps/hyperband_stopping.py, `hyperband_stop_runs`): with max_iter and s,
+    int(max_iter / eta**k) for k = 1..s while that is at least 1; with min_iter,
+    int(min_iter * eta**k). `strict` defaults to true, as W&B's schema fills it in
+    (`"strict": {"default": true}` in its schema.json); None without early_terminate.
     """
     if spec is None:
         return None
@@ -135,7 +143,13 @@ def _hyperband(path: str | Path, spec: Any) -> tuple[int, int, int | None] | Non
                               f"{MAX_TRIALS} (got {repr(value)[:60]})")
         return int(value)
 
-    eta = whole("eta", spec.get("eta", 3), 2)   # W&B's default; Optuna's reduction_factor is a whole number
+    eta = spec.get("eta", 3)   # W&B's default
+    if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 1 < eta <= MAX_TRIALS:
+        raise ConfigError(f"{path}: early_terminate: eta must be a number above 1 (W&B keeps the top 1/eta of the "
+                          f"runs at each band), at most {MAX_TRIALS} (got {repr(eta)[:60]})")
+    strict = spec.get("strict", True)
+    if not isinstance(strict, bool):
+        raise ConfigError(f"{path}: early_terminate: strict must be true or false (got {repr(strict)[:60]})")
     if "max_iter" in spec:   # W&B reads max_iter before min_iter
         band, bands = float(whole("max_iter", spec["max_iter"], 1)), []
         for _ in range(whole("s", spec.get("s"), 1)):
@@ -146,10 +160,52 @@ def _hyperband(path: str | Path, spec: Any) -> tuple[int, int, int | None] | Non
         if not bands:
             raise ConfigError(f"{path}: early_terminate: max_iter / eta is below 1, so no epoch is left to stop "
                               "trials at: raise max_iter, or lower eta")
-        return min(bands), eta, max(bands)
-    if "min_iter" in spec:
-        return whole("min_iter", spec["min_iter"], 1), eta, None
-    raise ConfigError(f"{path}: early_terminate: hyperband needs min_iter (e.g. `min_iter: 2`), or max_iter with s")
+    elif "min_iter" in spec:
+        band, bands = float(whole("min_iter", spec["min_iter"], 1)), []
+        for _ in range(100):   # W&B's 100 bands
+            if band > _MOST_EPOCHS:
+                break
+            bands.append(int(band))
+            band *= eta
+    else:
+        raise ConfigError(f"{path}: early_terminate: hyperband needs min_iter (e.g. `min_iter: 2`), or max_iter with s")
+    return Hyperband(tuple(sorted(set(bands))), float(eta), strict)
+
+
+def hyperband_stops(history: Sequence[float], histories: Sequence[Sequence[float]], hyperband: Hyperband) -> bool:
+    """Whether W&B's hyperband stops a running trial (hyperband_stop_runs, as cited above).
+
+    `history` is the trial's metric so far, `histories` every trial's (its own included), each
+    the finite values in the order they were logged, lower better (negated when maximising).
+    The band that applies is the largest band at most len(history): band 3 is the third value
+    logged (index 2), not the fourth. Its threshold is, of the values the trials logged at that
+    band sorted best first, the one at index int(n / eta): the top 1/eta pass. The trial is
+    stopped when its value at that band (strict) or its best value so far is worse.
+    """
+    passed = [band for band in hyperband.bands if band <= len(history)]
+    if not passed:
+        return False
+    band = passed[-1]
+    at_band = sorted(h[band - 1] for h in histories if len(h) >= band)
+    threshold = at_band[int(1.0 / hyperband.eta * len(at_band))]   # W&B's r = 1 / eta, in its order of operations
+    judged = history[band - 1] if hyperband.strict else min(history)
+    return judged > threshold
+
+
+class WandbHyperbandPruner:
+    """`hyperband_stops` as an Optuna pruner (Optuna calls `prune(study, trial)` from
+    `trial.should_prune()`; duck-typed, so this module imports Optuna only when a sweep runs).
+    Optuna's own SuccessiveHalvingPruner has other rungs and judges a trial one epoch later."""
+
+    def __init__(self, hyperband: Hyperband, maximize: bool):
+        self.hyperband, self.sign = hyperband, -1.0 if maximize else 1.0
+
+    def history(self, trial) -> list[float]:
+        return [self.sign * v for _, v in sorted(trial.intermediate_values.items()) if math.isfinite(v)]
+
+    def prune(self, study, trial) -> bool:
+        histories = [self.history(t) for t in study.get_trials(deepcopy=False)]
+        return hyperband_stops(self.history(trial), histories, self.hyperband)
 
 
 def format_value(value: Any) -> str:
@@ -183,10 +239,6 @@ def run_sweep(sweep_path: str | Path, trials: int | None, overrides: Mapping[str
     """Run (or continue) the study until it holds `trials` finished trials (default: a grid's
     size, else 10; a grid caps it at its size); returns the best and, for a grid, how many of
     its points are left unvisited."""
-    import optuna
-
-    from nasiam.runner.search import SearchRun
-
     if trials is not None and not 1 <= trials <= MAX_TRIALS:
         raise ConfigError(f"--trials must be between 1 and {MAX_TRIALS}, got {trials}")
     if not 0 <= seed < 2 ** 32:
@@ -205,31 +257,71 @@ def run_sweep(sweep_path: str | Path, trials: int | None, overrides: Mapping[str
     trials = 10 if trials is None else trials
     hyperband = _hyperband(sweep_path, sweep.get("early_terminate"))
     directory = Path(out_dir) / name
-    directory.mkdir(parents=True, exist_ok=True)
+    lock = _lock_sweep(directory)
+    try:
+        return _run_study(sweep, directory, name, trials, space, hyperband, overrides, seed, verbose)
+    finally:
+        lock.release()
+
+
+def _lock_sweep(directory: Path):
+    """The sweep directory's lock (the runs' lock file): with one process per study, a trial
+    found running when the sweep starts was left by a killed process, and can be retried."""
+    from nasiam.runner.errors import RunDirLockedError
+    from nasiam.runner.lock import RunDirLock, describe_owner, read_owner
+
+    lock = RunDirLock(directory, "sweep")
+    try:
+        return lock.acquire()
+    except RunDirLockedError:
+        owner = read_owner(lock.path)
+        if not owner or owner.get("command") != "sweep":   # a planted link, another program's file: as worded
+            raise
+        raise RunDirLockedError(f"{directory} is in use by {describe_owner(owner)}: one `nasiam sweep` drives a "
+                                "study at a time. Wait for it to end (or stop it), or pass another --name for a "
+                                "separate study") from None
+
+
+def _run_study(sweep: Mapping[str, Any], directory: Path, name: str, trials: int,
+               space: Mapping[str, list] | None, hyperband: Hyperband | None, overrides: Mapping[str, Any],
+               seed: int, verbose: bool) -> dict[str, Any]:
+    import optuna
+
+    from nasiam.runner.search import SearchRun
+
+    method = sweep["method"]
+    size = None if space is None else math.prod(len(v) for v in space.values())
     metric, goal = sweep["metric"]["name"], sweep["metric"].get("goal", "minimize")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    storage = optuna.storages.RDBStorage(f"sqlite:///{directory / 'optuna.db'}", heartbeat_interval=60,
-                                         grace_period=180)  # a killed run's trial is failed, then retried
+    storage = optuna.storages.RDBStorage(f"sqlite:///{directory / 'optuna.db'}")
     study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
                                 direction="maximize" if goal == "maximize" else "minimize",
-                                pruner=_pruner(hyperband))
+                                pruner=_pruner(hyperband, goal == "maximize"))
+    _retry_killed_trials(study, storage, verbose)
     study.sampler = _sampler(method, space, seed, len(study.trials))   # after loading: it needs the trial count
     done = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
-    # W&B stops at the last hyperband band; later epochs are never judged (see _hyperband)
-    last_band = None if hyperband is None else hyperband[2]
 
     def objective(trial) -> float:
         params = {k: _suggest(trial, k, spec) for k, spec in sweep["parameters"].items()}
+        retry_of = trial.user_attrs.get(RETRY_OF)
+        # a retry continues the killed trial's run directory from its last checkpoint (or starts it)
+        run_name, resume = (f"trial-{trial.number}", None) if retry_of is None else (f"trial-{retry_of}", "auto")
         cfg = load_config(SearchConfig, None, {**overrides, **params, "out_dir": str(directory / "trials"),
-                                               "run_name": f"trial-{trial.number}", "resume": None, "devices": 1})
+                                               "run_name": run_name, "resume": resume, "devices": 1})
         run = SearchRun(cfg, verbose=False)
+        carried = {int(epoch) for epoch, _ in trial.user_attrs.get(REPORTED, [])}
+        for epoch, value in trial.user_attrs.get(REPORTED, []):   # the killed attempt's history, for hyperband
+            trial.report(value, int(epoch))
 
         def report(epoch: int, metrics: Mapping[str, Any]) -> None:
-            if metrics.get(metric) is not None:
+            if metrics.get(metric) is None:
+                return
+            if epoch not in carried:   # a resumed run redoes the epoch it was killed in
                 trial.report(float(metrics[metric]), epoch)
-                if (last_band is None or epoch <= last_band) and trial.should_prune():
-                    raise optuna.TrialPruned(f"{metric} {metrics[metric]:.4g} trails the others at epoch {epoch + 1}")
+            # after the last epoch the run is finished: W&B judges running runs only
+            if epoch + 1 < cfg.epochs and trial.should_prune():
+                raise optuna.TrialPruned(f"{metric} {metrics[metric]:.4g} trails the others at epoch {epoch + 1}")
 
         run.epoch_callbacks.append(report)
         summary = run.execute()
@@ -271,6 +363,29 @@ def run_sweep(sweep_path: str | Path, trials: int | None, overrides: Mapping[str
     return result
 
 
+# A retried trial's user attributes: the number of the trial a killed sweep left running (whose
+# run directory it resumes) and the [epoch, value] pairs that trial had reported.
+RETRY_OF, REPORTED = "retry_of", "reported"
+KILLED = "killed while running; retried"
+
+
+def _retry_killed_trials(study, storage, verbose: bool) -> None:
+    """Trials left running (the sweep holds the directory's lock, so their process is dead):
+    each is marked failed and queued again with its parameters, to resume its run directory.
+    (Optuna's heartbeat would fail them only after a grace period, and retry nothing.)"""
+    import optuna
+
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        storage.set_trial_user_attr(trial._trial_id, "error", KILLED)   # before FAIL: a finished trial is read-only
+        storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+        original = trial.user_attrs.get(RETRY_OF, trial.number)
+        reported = sorted(trial.intermediate_values.items())
+        study.enqueue_trial(trial.params, user_attrs={RETRY_OF: original, REPORTED: [list(r) for r in reported]})
+        if verbose:
+            print(f"trial {trial.number} was left running by a killed sweep: retrying it, resuming "
+                  f"trials/trial-{original}", flush=True)
+
+
 def _sampler(method: str, space: Mapping[str, list] | None, seed: int, previous: int):
     import optuna
 
@@ -284,20 +399,24 @@ def _sampler(method: str, space: Mapping[str, list] | None, seed: int, previous:
     return optuna.samplers.RandomSampler(seed=seed) if method == "random" else optuna.samplers.TPESampler(seed=seed)
 
 
-def _pruner(hyperband: tuple[int, int, int | None] | None):
+def _pruner(hyperband: Hyperband | None, maximize: bool):
     import optuna
 
     if hyperband is None:   # as on W&B: without early_terminate no trial is stopped (this ran median pruning before)
         return optuna.pruners.NopPruner()
-    min_iter, eta, _ = hyperband
-    return optuna.pruners.SuccessiveHalvingPruner(min_resource=min_iter, reduction_factor=eta,
-                                                  min_early_stopping_rate=0)
+    return WandbHyperbandPruner(hyperband, maximize)
 
 
 def _visited(study, space: Mapping[str, list]) -> set[tuple]:
-    """The grid points a finished (complete, pruned or failed) trial ran."""
-    points = {tuple(t.params.get(n) for n in space) for t in study.trials if t.state.is_finished()}
+    """The grid points a finished (complete, pruned or failed) trial ran; a killed trial's point
+    is visited by its retry."""
+    points = {tuple(t.params.get(n) for n in space) for t in study.trials
+              if t.state.is_finished() and not _killed(t)}
     return {p for p in points if all(v in space[n] for v, n in zip(p, space))}
+
+
+def _killed(trial) -> bool:
+    return trial.user_attrs.get("error") == KILLED
 
 
 def _report(study, directory: Path, metric: str, verbose: bool) -> dict[str, Any]:

@@ -156,6 +156,11 @@ def download_run(value: str, inputs_dir: Path, api=None) -> tuple[Path, str]:
         raise ImportError(f"{value} is a W&B artifact: pip install 'nasiam[wandb]' (or pip install wandb), "
                           f"{_fix(reference, copies)}") from None
     if api is None:
+        mode = os.environ.get("WANDB_MODE", "")
+        if mode in ("offline", "disabled", "dryrun"):   # the user said no server: asking it spent ~31 s in retries
+            raise RemoteError(f"could not read the W&B artifact {reference}: WANDB_MODE is {mode}, so the W&B server "
+                              f"was not asked; unset WANDB_MODE (or set it to online) to download it, "
+                              f"{_fix(reference, copies)}")
         try:
             api = wandb.Api(timeout=_api_timeout())
         except Exception as e:  # UsageError (no key), AuthenticationError/CommError (server), by version
