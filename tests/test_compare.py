@@ -582,7 +582,7 @@ def test_a_run_folder_that_is_not_its_jobs_run_is_refused_never_reported(tmp_pat
     assert len(prepare("default,random:1", "0,1", moved, RUN)[0].jobs) == 4   # paths relative to the folder: accepted
 
     shutil.copytree(out / "runs" / "default-s0", out / "runs" / "default-s1")
-    with pytest.raises(ConfigError, match=r"default-s1 was trained with --seed=0 \(this comparison: 1\); "
+    with pytest.raises(ConfigError, match=r"default-s1/config.yaml \(read\) says it was trained with --seed=0 \(this comparison: 1\); "
                                           r"--run_name=default-s0 \(this comparison: default-s1\)"):
         prepare("default,random:1", "0,1", out, RUN)
     (out / "runs" / "default-s1" / "config.yaml").unlink()   # a forged summary, nothing beside it
@@ -717,3 +717,20 @@ def test_a_damaged_compare_json_is_named_with_exit_2(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert f"{tmp_path / 'compare.json'} (read) is damaged (UnicodeDecodeError" in err and "Traceback" not in err
+
+
+def test_an_archived_benchmark_written_before_runs_kept_their_commit_still_counts(tmp_path):
+    """benchmarks/directpred_search.py's 25 archived runs (their config.yaml names folders of
+    another worktree; their summaries have no environment.code) pass the run checks when
+    restored elsewhere, and are all reported, their code "not recorded"."""
+    from _benchmarks import BENCHMARKS, load_benchmark
+
+    from nasiam.compare.report import collect_records
+
+    search = load_benchmark("directpred_search")
+    keep = BENCHMARKS / "results" / "directpred_search"
+    search.ceiling.restore(keep, tmp_path)
+    plan, _ = prepare(search.ROWS, search.SEEDS, tmp_path, search.ceiling.PROTOCOL)
+    records, searches = collect_records(plan, tmp_path / "runs")
+    assert len(records) + len(searches) == len(list((keep / "runs").iterdir())) == 25
+    assert {r.code for r in records} | {s["code"] for s in searches} == {"not recorded"}

@@ -167,7 +167,7 @@ def check_run(job: Job, runs: Path) -> str | None:
             if not same:
                 differences.append(f"--{key}={str(config[key])[:80]} (this comparison: {value})")
     if differences:
-        return f"{run} was trained with " + "; ".join(differences)
+        return f"{run / 'config.yaml'} (read) says it was trained with " + "; ".join(differences)
     return None
 
 
