@@ -521,6 +521,9 @@ def test_report_names_the_environments_and_the_seeds_whose_runs_straddle_a_chang
     assert f"torch {here['torch']}, timm {here['timm']}, cpu, {here['threads']} thread(s) (7 runs)" in md
     assert "torch 2.4.0+cpu" in md and "not recorded (1 run)" in md
     assert "straddle the change): 1, 2." in md
+    from nasiam.compare.report import describe_code   # each run's commit, beside the environments
+
+    assert f"Code: {describe_code(here)} (8 runs); not recorded (1 run)" in md
 
 
 
