@@ -226,6 +226,7 @@ def cmd_sweep(args) -> int:
 def cmd_compare(args) -> int:
     from nasiam.compare import compare
     from nasiam.config import PretrainConfig
+    from nasiam.errors import RunsFailedError
 
     options = {f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig) if hasattr(args, f.name)}
     result = compare(args.heads, seeds=args.seeds, out=args.out, options=options, jobs=args.jobs,
@@ -240,11 +241,11 @@ def cmd_compare(args) -> int:
           f"{result['out']}/ (results.md, results.csv, results.json, comparison.png)")
     if report.failures:
         for failure in report.failures:
-            print(f"  failed: {failure.name} (exit {failure.returncode}) {failure.log}\n{failure.last_lines}",
-                  file=sys.stderr)
-        print("nasiam compare: some runs failed; fix the cause and re-run the same command to continue",
-              file=sys.stderr)
-        return 1
+            how = f"(exit {failure.returncode}) {failure.log}" if failure.returncode is not None else ""
+            print(f"  failed: {failure.name} {how}\n{failure.last_lines}", file=sys.stderr)
+        raise RunsFailedError(f"{len(report.failures)} of {result['planned']} runs failed (above); the others are "
+                              "reported. Fix the cause and run the same command again: it runs only what is missing (a collapsed "
+                              "search is kept, so its rows stay failed on that seed)")
     return EXIT_OK
 
 

@@ -45,6 +45,14 @@ class RunInterrupted(RunError):
         self.exit_code = 128 + signum
 
 
+class RunsFailedError(RunError):
+    """`nasiam compare` finished what it could, but some of its runs failed or could not start
+    (a search that collapsed leaves its rows nothing to train); the others are reported, and
+    the same command runs the failed ones again."""
+
+    exit_code = 6
+
+
 class RemoteError(RunError):
     """A remote service (a W&B server, the Hugging Face Hub) could not be reached, or refused
     the credentials or the request; the message says which and what to do. Nothing local was

@@ -18,6 +18,19 @@ RUN = {k.split("=")[0].lstrip("-"): k.split("=")[1] for k in TINY
        if not k.startswith(("--widths", "--warmup_epochs", "--arch_lr"))}
 
 
+def finish(job, runs, summary, **config):
+    """A finished run of `job` as nasiam leaves it: config.yaml with the job's options (and any
+    `config` changed), summary.json."""
+    import yaml
+
+    run = runs / job.name
+    run.mkdir(parents=True, exist_ok=True)
+    options = dict(o[2:].split("=", 1) for o in job.options())
+    (run / "config.yaml").write_text(yaml.safe_dump({**options, **config}))
+    (run / "summary.json").write_text(json.dumps({"command": job.command, **summary}))
+    return run
+
+
 # -- specs -------------------------------------------------------------------------------
 def test_specs_parse_labels_options_and_suffixes(tmp_path):
     genotype_dir = tmp_path / "mine"
@@ -508,6 +521,9 @@ def test_report_names_the_environments_and_the_seeds_whose_runs_straddle_a_chang
     assert f"torch {here['torch']}, timm {here['timm']}, cpu, {here['threads']} thread(s) (7 runs)" in md
     assert "torch 2.4.0+cpu" in md and "not recorded (1 run)" in md
     assert "straddle the change): 1, 2." in md
+    from nasiam.compare.report import describe_code   # each run's commit, beside the environments
+
+    assert f"Code: {describe_code(here)} (8 runs); not recorded (1 run)" in md
 
 
 
@@ -537,10 +553,7 @@ def test_report_only_trains_nothing_and_reports_the_runs_finished_so_far(tmp_pat
     of the planned runs they are, no run started, no log written."""
     plan, _ = prepare("default,random:1", "0,1", tmp_path, RUN)
     for job in plan.jobs[:2]:   # seed 0 finished, seed 1 not yet
-        run = tmp_path / "runs" / job.name
-        run.mkdir(parents=True)
-        (run / "summary.json").write_text(json.dumps({"linear_top1": 80.0, "train_seconds": 10.0,
-                                                      "heads": {"projector": job.head_id}}))
+        finish(job, tmp_path / "runs", {"linear_top1": 80.0, "train_seconds": 10.0, "heads": {"projector": job.head_id}})
     argv = ["compare", "--heads", "default,random:1", "--seeds", "0,1", "--out", str(tmp_path), "--report_only",
             *[f"--{k}={v}" for k, v in RUN.items()]]
     assert main(argv) == 0
@@ -548,3 +561,179 @@ def test_report_only_trains_nothing_and_reports_the_runs_finished_so_far(tmp_pat
     assert f"2 of {len(plan.jobs)} runs have finished" in out and "Primary metric: linear probe" in out
     assert not (tmp_path / "logs").exists() and (tmp_path / "results.md").is_file()
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(j.name for j in plan.jobs[:2])
+    assert not (tmp_path / ".lock").exists()   # a status takes no lock: another process may be running it
+
+
+# -- what a comparison folder holds must be what it plans (issue #33) -------------------------
+SUMMARY = {"linear_top1": 80.0, "train_seconds": 10.0, "heads": {"projector": "x"}}
+
+
+def test_a_run_folder_that_is_not_its_jobs_run_is_refused_never_reported(tmp_path):
+    """A seed-0 run copied in as seed 1, a summary with no config beside it, and runs trained
+    under other options (compare.json lost, the call repeated with --epochs=5) are named and
+    refused, and compare.json is not rewritten; the same runs moved to another folder (an
+    archive restored elsewhere) still count."""
+    import shutil
+
+    out = tmp_path / "cmp"
+    plan, _ = prepare("default,random:1", "0,1", out, RUN)
+    for job in plan.jobs:
+        if job.seed == 0:
+            finish(job, out / "runs", SUMMARY)
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(out, moved)
+    assert len(prepare("default,random:1", "0,1", moved, RUN)[0].jobs) == 4   # paths relative to the folder: accepted
+
+    shutil.copytree(out / "runs" / "default-s0", out / "runs" / "default-s1")
+    with pytest.raises(ConfigError, match=r"default-s1/config.yaml \(read\) says it was trained with --seed=0 \(this comparison: 1\); "
+                                          r"--run_name=default-s0 \(this comparison: default-s1\)"):
+        prepare("default,random:1", "0,1", out, RUN)
+    (out / "runs" / "default-s1" / "config.yaml").unlink()   # a forged summary, nothing beside it
+    with pytest.raises(ConfigError, match="default-s1 has a summary.json but no config.yaml"):
+        prepare("default,random:1", "0,1", out, RUN)
+    shutil.rmtree(out / "runs" / "default-s1")
+
+    (out / "compare.json").unlink()
+    with pytest.raises(ConfigError, match=r"(?s)2 run folder\(s\).*--epochs=2 \(this comparison: 5\)"):
+        prepare("default,random:1", "0,1", out, {**RUN, "epochs": "5"})
+    assert not (out / "compare.json").exists()   # refused before writing anything
+    assert prepare("default,random:1", "0,1", out, RUN)[0].jobs   # the options they ran with: accepted
+
+
+@pytest.mark.parametrize("heads, words", [
+    ("search1=default,search", "the search of search1 and row 'search1' would both train in runs/search1-s0"),
+    ("r-1=default,r=random:2", "row 'r-1' and row 'r' would both train in runs/r-1-s0"),
+])
+def test_a_label_that_meets_a_generated_name_is_refused_before_anything_is_written(tmp_path, heads, words):
+    with pytest.raises(ConfigError, match=words):
+        prepare(heads, "0,1", tmp_path / "cmp", RUN)
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_a_heads_path_row_trains_one_head_on_every_seed(tmp_path):
+    """The file's sha256 is pinned in compare.json when the comparison begins: changed between
+    seeds, the next run does not start; changed between calls, the call is refused."""
+    from nasiam.presets import get_preset
+    from nasiam.rundir import write_search_genotypes
+
+    mine = tmp_path / "mine.json"
+    write_search_genotypes(mine, "simsiam", {"projector": get_preset("simsiam_projector_cifar", hidden_dim=32,
+                                                                     out_dim=32)})
+    plan, out = prepare(f"mine={mine},default", "0,1", tmp_path / "cmp", RUN)
+    seed0, seed1 = (next(j for j in plan.jobs if j.row == "mine" and j.seed == s) for s in (0, 1))
+    assert f"--head={mine}" in seed0.options()
+    mine.write_text(mine.read_text().replace("32", "16"))   # edited while seed 0 trains
+    with pytest.raises(ConfigError, match="mine.json changed since this comparison began"):
+        seed1.options()
+    with pytest.raises(ConfigError, match="is not the head this comparison began with"):
+        prepare(f"mine={mine},default", "0,1", out, RUN)
+
+
+def _fake_launch(launched):
+    """executor._launch without training: the run's files appear and the process exits 0, or 2
+    for a pretraining run whose --head is a search folder without a genotype (as nasiam does)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    def launch(job, runs, logs, env):
+        launched.append(job.name)
+        options = dict(o[2:].split("=", 1) for o in job.options())
+        head = Path(options.get("head", "default"))
+        code = 2 if head.is_dir() and not (head / "genotype.json").is_file() else 0
+        if code == 0:
+            run = finish(job, runs, SUMMARY if job.command == "pretrain" else {"genotypes": {}})
+            if job.command == "search":
+                (run / "genotype.json").write_text("{}")
+                (run / "backbone.safetensors").write_bytes(b"")
+        log = logs / f"{job.name}.log"
+        log.write_text(f"exit {code}\n")
+        return subprocess.Popen([sys.executable, "-c", f"raise SystemExit({code})"]), log, False
+    return launch
+
+
+def test_a_collapsed_search_fails_its_rows_on_that_seed_and_the_other_seeds_finish(tmp_path, capsys, monkeypatch):
+    """Seed 0's search collapsed (exit 3, genotype.rejected.json): its row is failed without
+    being started, every other run finishes, and the exit code is 6 (some runs failed), on this
+    call and on the next, which starts nothing again."""
+    import nasiam.compare.executor as executor
+
+    launched = []
+    monkeypatch.setattr(executor, "_launch", _fake_launch(launched))
+    plan, out = prepare("default,search", "0,1", tmp_path, RUN)
+    search0 = finish(next(j for j in plan.jobs if j.name == "search1-s0"), tmp_path / "runs", {"genotypes": {}})
+    (search0 / "genotype.rejected.json").write_text("{}")
+    argv = ["compare", "--heads", "default,search", "--seeds", "0,1", "--out", str(tmp_path),
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 6
+    captured = capsys.readouterr()
+    assert sorted(launched) == ["default-s0", "default-s1", "search-s1", "search1-s1"]
+    assert "failed: search-s0" in captured.err and "search1-s0 collapsed" in captured.err
+    assert "exit None" not in captured.err and "1 of 6 runs failed" in captured.err
+    assert "Searches that collapsed (genotype refused, genotype.rejected.json): search1-s0" in captured.out
+    launched.clear()
+    assert main(argv) == 6 and launched == []   # nothing relaunched, nothing wedged
+
+
+def test_a_second_compare_on_the_same_out_is_refused_naming_the_first(tmp_path, capsys):
+    import os
+
+    from nasiam.runner.lock import RunDirLock
+
+    argv = ["compare", "--heads", "default", "--seeds", "1", "--out", str(tmp_path),
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    with RunDirLock(tmp_path, "compare"):   # the first comparison, still running
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"is in use by pid {os.getpid()}" in err and "one `nasiam compare` runs a comparison folder at a time" in err
+    assert "refused its options" not in err
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "compare.json").exists()   # nothing written
+
+
+@pytest.mark.parametrize("content, words", [
+    ('"a string"', "holds a JSON str, not a run summary"),
+    ("[1, 2]", "holds a JSON list"),
+    ('{"linear_top1": NaN}', "linear_top1 is 'nan', not a number between 0 and 100"),
+    ('{"train_seconds": 1e308}', "train_seconds is '1e+308'"),
+    ('{"heads": "x"}', "heads is a str, not an object"),
+    ('{"selection": {"seconds": "9"}}', "selection.seconds is '9'"),
+    (b"\xff\xfe{", "not JSON"),
+])
+def test_a_damaged_summary_is_named_with_exit_2(tmp_path, capsys, content, words):
+    plan, _ = prepare("default", "0,", tmp_path, RUN)
+    run = finish(plan.jobs[0], tmp_path / "runs", SUMMARY)
+    (run / "summary.json").write_bytes(content if isinstance(content, bytes) else content.encode())
+    for extra in ([], ["--report_only"]):
+        argv = ["compare", "--heads", "default", "--seeds", "0,", "--out", str(tmp_path), *extra,
+                *[f"--{k}={v}" for k, v in RUN.items()]]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"{run / 'summary.json'} (read) is damaged: " in err and words in err, err
+        assert "Traceback" not in err and "Move its run folder out of the comparison" in err
+
+
+def test_a_damaged_compare_json_is_named_with_exit_2(tmp_path, capsys):
+    prepare("default", "0,", tmp_path, RUN)
+    (tmp_path / "compare.json").write_bytes(b"\xff" * 10)
+    argv = ["compare", "--heads", "default", "--seeds", "0,", "--out", str(tmp_path),
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'compare.json'} (read) is damaged (UnicodeDecodeError" in err and "Traceback" not in err
+
+
+def test_an_archived_benchmark_written_before_runs_kept_their_commit_still_counts(tmp_path):
+    """benchmarks/directpred_search.py's 25 archived runs (their config.yaml names folders of
+    another worktree; their summaries have no environment.code) pass the run checks when
+    restored elsewhere, and are all reported, their code "not recorded"."""
+    from _benchmarks import BENCHMARKS, load_benchmark
+
+    from nasiam.compare.report import collect_records
+
+    search = load_benchmark("directpred_search")
+    keep = BENCHMARKS / "results" / "directpred_search"
+    search.ceiling.restore(keep, tmp_path)
+    plan, _ = prepare(search.ROWS, search.SEEDS, tmp_path, search.ceiling.PROTOCOL)
+    records, searches = collect_records(plan, tmp_path / "runs")
+    assert len(records) + len(searches) == len(list((keep / "runs").iterdir())) == 25
+    assert {r.code for r in records} | {s["code"] for s in searches} == {"not recorded"}

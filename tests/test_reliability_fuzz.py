@@ -11,6 +11,7 @@ refused before it is allocated, not by the machine running out of memory.
 """
 import json
 import string
+from pathlib import Path
 
 import pytest
 import yaml
@@ -223,7 +224,7 @@ def _main(argv):
 
 
 # -- every command, under a memory cap, leaving everything outside its directory as it was --
-DOCUMENTED_EXITS = {0, 2, 3, 4, 5}
+DOCUMENTED_EXITS = {0, 2, 3, 4, 5, 6}
 
 
 def _snapshot(root):
@@ -264,6 +265,46 @@ def test_fuzzed_compare_stays_in_its_directory(tmp_path_factory, capsys, monkeyp
     argv = ["compare", "--heads", ",".join(heads), "--seeds", seeds, "--jobs", jobs, "--out", str(out),
             "--dataset=synthetic", *[f"--{k}={v}" for k, v in opts if k not in ("out_dir", "resume", "seed")]]
     _check_run(argv, root, out, capsys)
+
+
+# what a comparison folder holds, damaged: summaries, run configs, the comparison's own record
+compare_file_bytes = (st.binary(max_size=120) | json_values.map(lambda v: json.dumps(v).encode())
+                      | st.dictionaries(st.sampled_from(["linear_top1", "knn_top1", "rankme", "train_seconds", "heads",
+                                                         "selection", "command", "genotypes", "environment",
+                                                         "format", "common", "pinned_heads", "seed", "run_name"]),
+                                        json_values, max_size=4).map(lambda d: json.dumps(d).encode())
+                      | st.sampled_from([b'{"linear_top1": NaN}', b'{"train_seconds": 1e308}', b'"x"', b"[]",
+                                         b'{"format": "nasiam.compare", "common": []}', b"\xff\xfe", b"seed: [",
+                                         b"!!python/object/apply:os.system ['touch pwned']"]))
+
+
+@CLI_FUZZ
+@given(name=st.sampled_from(["summary.json", "config.yaml", "compare.json"]), data=compare_file_bytes,
+       report_only=st.booleans())
+def test_fuzzed_compare_files_exit_2_with_a_message(tmp_path_factory, capsys, monkeypatch, memory_cap, name, data,
+                                                    report_only):
+    """A finished comparison of one run, one of its files replaced: reported (0) or refused
+    with a message (2) naming the file, never a traceback, nothing outside it touched."""
+    import nasiam.compare as compare_module
+    from nasiam.compare.executor import ExecutionReport
+
+    monkeypatch.setattr(compare_module, "run_jobs", lambda *a, **k: ExecutionReport())   # no training here
+    root = tmp_path_factory.mktemp("compare_files")
+    out = root / "out"
+    options = ["--dataset=synthetic", "--subset=64", "--image_size=16", "--epochs=1", "--proj_hidden_dim=8",
+               "--proj_output_dim=8", "--pred_hidden_dim=4"]
+    plan, _ = compare_module.prepare("default", "0,", out, dict(o[2:].split("=", 1) for o in options))
+    run = out / "runs" / plan.jobs[0].name
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump(dict(o[2:].split("=", 1) for o in plan.jobs[0].options())))
+    (run / "summary.json").write_text(json.dumps({"command": "pretrain", "linear_top1": 50.0}))
+    (out / name if name == "compare.json" else run / name).write_bytes(data)
+    argv = ["compare", "--heads", "default", "--seeds", "0,", "--out", str(out), *options,
+            *(["--report_only"] if report_only else [])]
+    code, err = _check_run(argv, root, out, capsys)
+    assert code in (0, 2), (data, err)
+    assert code == 0 or name in err, (data, err)
+    assert not (root / "pwned").exists() and not Path("pwned").exists()
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ comparison.png (see nasiam.compare.report).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -18,8 +19,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from nasiam._io import atomic_write_text
-from nasiam.compare.executor import ExecutionReport, run_finished, run_jobs
-from nasiam.compare.plan import FORBIDDEN_COMMON, Plan, build_plan, search_common
+from nasiam.compare.executor import ExecutionReport, check_run, run_finished, run_jobs
+from nasiam.compare.plan import FORBIDDEN_COMMON, Plan, build_plan, head_file_sha256, search_common
 from nasiam.compare.report import write_report
 from nasiam.compare.specs import LIBRARY_KINDS, PREDICTOR_KINDS, HeadSpec, parse_heads
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, load_config
@@ -125,9 +126,9 @@ def _draw_space(common: dict[str, str], search_options: dict[tuple[str, ...], di
     return searchable_heads(cfg, framework_class(cfg.framework), dim, framework_kwargs(cfg))
 
 
-def _fixed_genotypes(specs: list[HeadSpec], common: dict[str, str], heads_dir: Path) -> None:
-    """Write the paper, DirectPred, linear-predictor, lightly and solo-learn rows' genotype files at the run's
-    dims; check paths."""
+def _fixed_genotypes(specs: list[HeadSpec], common: dict[str, str], heads_dir: Path) -> dict[Path, dict]:
+    """The paper, DirectPred, linear-predictor, lightly and solo-learn rows' genotype files at the run's
+    dims, {path: {slot: Genotype}} (written by `prepare`); checks --heads PATH rows' files."""
     from nasiam.frameworks import framework_class
     from nasiam.presets import (
         LIBRARY_HEADS,
@@ -140,6 +141,7 @@ def _fixed_genotypes(specs: list[HeadSpec], common: dict[str, str], heads_dir: P
     cfg = load_config(PretrainConfig, None, common)
     framework = canonical_framework(cfg)
     kinds = {s.kind for s in specs}
+    files: dict[Path, dict] = {}
     if kinds & {"paper", *PREDICTOR_KINDS, *LIBRARY_KINDS}:
         slots = framework_class(cfg.framework).head_slots(
             _run_feature_dim(cfg),
@@ -152,13 +154,12 @@ def _fixed_genotypes(specs: list[HeadSpec], common: dict[str, str], heads_dir: P
                 NASIAM_SIMSIAM_CIFAR10_RESNET18["encoder"], NASIAM_SIMSIAM_CIFAR10_RESNET18["predictor"],
                 in_dim=slots["projector"].in_dim, dim=slots["projector"].out_dim,
                 pred_dim=slots["predictor"].preset_kwargs["hidden_dim"])
-            write_search_genotypes(heads_dir / "paper" / "genotype.json", framework,
-                                   {"projector": projector, "predictor": predictor})
+            files[heads_dir / "paper" / "genotype.json"] = {"projector": projector, "predictor": predictor}
         for kind in (k for k in PREDICTOR_KINDS if k in kinds):
             if "predictor" not in slots:
                 raise ConfigError(f"--heads: {kind!r} replaces a predictor; {framework} has none")
-            write_search_genotypes(heads_dir / kind / "genotype.json", framework,
-                                   {"predictor": get_preset(PREDICTOR_KINDS[kind], out_dim=slots["predictor"].out_dim)})
+            files[heads_dir / kind / "genotype.json"] = {
+                "predictor": get_preset(PREDICTOR_KINDS[kind], out_dim=slots["predictor"].out_dim)}
         for library in (k for k in LIBRARY_KINDS if k in kinds):
             projector, predictor = slots["projector"], slots.get("predictor")
             extra = {"backbone": cfg.backbone} if library == "solo-learn" else {}   # its MoCo v3 heads depend on it
@@ -168,47 +169,102 @@ def _fixed_genotypes(specs: list[HeadSpec], common: dict[str, str], heads_dir: P
                     predictor.preset_kwargs["hidden_dim"] if predictor else None, **extra)
             except ValueError as e:
                 raise ConfigError(f"--heads: {library!r}: {e}") from None
-            write_search_genotypes(heads_dir / library / "genotype.json", framework, genotypes)
+            files[heads_dir / library / "genotype.json"] = genotypes
     for spec in specs:
         if spec.kind == "path":
             found, _ = read_genotypes(spec.path)   # validated now: a bad file stops before training
             if found is not None and found != framework:
                 raise ConfigError(f"--heads: {spec.path} was searched for {found}, not {framework}")
+    return files
 
 
-def _check_manifest(out: Path, common: dict[str, str]) -> None:
+MAX_MANIFEST_BYTES = 16 << 20
+
+
+def _read_manifest(out: Path, common: dict[str, str]) -> dict[str, Any]:
+    """The comparison already in `out` ({} if none): its options must be these, since runs
+    under other options are not paired."""
     path = out / MANIFEST
-    if path.is_file():
+    if not path.is_file():
+        return {}
+    fix = "move it away or choose another --out"
+    try:
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise ValueError(f"over {MAX_MANIFEST_BYTES} bytes")
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except (ValueError, RecursionError) as e:   # not UTF-8, not JSON
+        raise ConfigError(f"{path} (read) is damaged ({type(e).__name__}: {str(e)[:120]}); {fix}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        raise ConfigError(f"{path} (read) is not a nasiam comparison; choose another --out")
+    if not isinstance(manifest.get("common"), dict) or not isinstance(manifest.get("pinned_heads", {}), dict):
+        raise ConfigError(f"{path} (read) is damaged (its 'common' or 'pinned_heads' is not an object); {fix}")
+    if manifest["common"] != common:
+        raise ConfigError(f"{out} holds a comparison with other run options ({manifest['common']}); runs "
+                          "under different options are not paired. Pass the same options, or another --out")
+    return manifest
+
+
+def _pin_heads(specs: list[HeadSpec], manifest: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Each --heads PATH row's file and sha256, as first seen by this comparison (compare.json
+    keeps them): a file that changed since is refused, since its finished runs trained the
+    old one and a row must be one head."""
+    pins = {label: dict(pin) for label, pin in manifest.get("pinned_heads", {}).items() if isinstance(pin, dict)}
+    for spec in (s for s in specs if s.kind == "path"):
+        sha256 = head_file_sha256(spec.path)
+        pinned = pins.setdefault(spec.label, {"path": spec.path, "sha256": sha256})
+        if pinned.get("sha256") != sha256:
+            raise ConfigError(f"--heads {spec.label}: {spec.path} is not the head this comparison began with (sha256 "
+                              f"{str(pinned.get('sha256'))[:12]} recorded in {MANIFEST} for {pinned.get('path')}, now "
+                              f"{sha256[:12]}); its runs so far trained the recorded one. Restore the file, or compare "
+                              "the new head under another label or --out")
+    return pins
+
+
+def _check_runs(plan: Plan, runs: Path) -> None:
+    """Every finished run folder must be its job's run (`check_run`); the folders that are not
+    are named, and nothing is trained or reported."""
+    problems = []
+    for job in plan.jobs:
         try:
-            manifest = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise ConfigError(f"{path} is unreadable ({e}); move it away or choose another --out") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
-            raise ConfigError(f"{path} is not a nasiam comparison; choose another --out")
-        if manifest.get("common") != common:
-            raise ConfigError(f"{out} holds a comparison with other run options ({manifest.get('common')}); runs "
-                              "under different options are not paired. Pass the same options, or another --out")
+            problem = check_run(job, runs)
+        except ConfigError as e:
+            problem = str(e)
+        if problem:
+            problems.append(problem)
+    if problems:
+        shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
+        raise ConfigError(f"{len(problems)} run folder(s) in {runs} are not the runs this comparison plans there, so "
+                          f"they are neither reported nor trained over:\n  {shown}\nPass the options they were trained "
+                          "with, or move those folders out of the comparison (they are left as they are) and run the "
+                          "same command again to train them, or choose another --out")
 
 
 def prepare(heads: str | list[str], seeds: str | int | Sequence[int], out: str | Path,
             options: Mapping[str, Any] | None = None) -> tuple[Plan, Path]:
-    """Parse and check everything and write the genotype files; no training. Raises
-    `ConfigError` on any bad input."""
+    """Parse and check everything, check the run folders already there, then write the
+    genotype files and compare.json; no training. Raises `ConfigError` on any bad input,
+    before writing anything."""
     out = Path(out)
     specs = parse_heads(heads)
     seed_list = parse_seeds(seeds)
     common = _check_common(options or {})
     search_options = _search_options(specs, common)
-    _check_manifest(out, common)
+    manifest = _read_manifest(out, common)
     from nasiam.runner.build import canonical_framework
+    from nasiam.runner.environment import code_version
 
     framework = canonical_framework(load_config(PretrainConfig, None, common))
-    _fixed_genotypes(specs, common, out / "heads")
-    plan = build_plan(specs, seed_list, common, search_options, out,
-                      lambda path, genotypes: write_search_genotypes(path, framework, genotypes),
-                      lambda: _draw_space(common, search_options))
+    fixed_files = _fixed_genotypes(specs, common, out / "heads")
+    pins = _pin_heads(specs, manifest)
+    plan = build_plan(specs, seed_list, common, search_options, out, lambda: _draw_space(common, search_options),
+                      {label: pin["sha256"] for label, pin in pins.items()})
+    _check_runs(plan, out / "runs")
+    for path, genotypes in {**fixed_files, **plan.genotype_files}.items():
+        write_search_genotypes(path, framework, genotypes)
     manifest = {"format": MANIFEST_FORMAT, "schema_version": 1, "framework": framework, "common": common,
-                "random_genotypes": plan.random_genotypes}
+                "random_genotypes": plan.random_genotypes, "pinned_heads": pins,
+                # the code the comparison began with; each run's summary.json records its own
+                "code": manifest.get("code", code_version())}
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=1) + "\n")
     return plan, out
 
@@ -235,6 +291,34 @@ def compare(heads: str | list[str], seeds: str | int | Sequence[int] = 5, out: s
     if reference is not None and reference not in labels:
         raise ConfigError(f"--reference: {reference!r} is not one of the compared heads ({', '.join(labels)}); "
                           "pass one of these labels (name a head LABEL=SPEC in --heads to give it one)")
+    if report_only:   # a status: no lock, so that it can read a comparison another process runs
+        return _compare(heads, seeds, Path(out), options, jobs, threads, say, report_only, reference)
+    with _comparison_lock(Path(out)):
+        return _compare(heads, seeds, Path(out), options, jobs, threads, say, report_only, reference)
+
+
+@contextlib.contextmanager
+def _comparison_lock(out: Path):
+    """One `nasiam compare` per --out: a second one would start the same runs (refused one by
+    one by their run folders' locks, as if their options were wrong) and append to their logs."""
+    from nasiam.errors import RunDirLockedError
+    from nasiam.runner.lock import RunDirLock, describe_owner, read_owner
+
+    lock = RunDirLock(out, "compare")
+    try:
+        lock.acquire()
+    except RunDirLockedError:
+        raise RunDirLockedError(f"{out} is in use by {describe_owner(read_owner(lock.path))}: one `nasiam compare` "
+                                "runs a comparison folder at a time. Wait for it to end (or stop it with SIGTERM, "
+                                "which keeps its runs' checkpoints), or read its tables meanwhile with "
+                                "--report_only") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _compare(heads, seeds, out: Path, options, jobs, threads, say, report_only, reference) -> dict[str, Any]:
     plan, out = prepare(heads, seeds, out, options)
     runs = out / "runs"
     if report_only:

@@ -1,8 +1,10 @@
 """Runs a comparison's jobs as `nasiam` processes, several at once, resumably.
 
-A job whose run directory holds a summary.json is done and skipped; one that holds a
-checkpoint continues with --resume; the rest start afresh. Each process writes its output to
-logs/NAME.log. A job that fails leaves the jobs that need it undone and the others going; a
+A job whose run directory holds a summary.json is done and skipped (`check_run` has made sure
+it is this job's run); one that holds a checkpoint continues with --resume; the rest start
+afresh. Each process writes its output to logs/NAME.log. A job that fails leaves the jobs that
+need it undone (a search that collapsed, exit 3, leaves no head for its rows: they are failed
+for that seed, now and on every later call, without being started) and the others going; a
 usage error (exit 2) stops everything, since the same options would fail every run.
 
 SIGTERM (a `kill`, a `timeout`, a scheduler's cancel), Ctrl-C and SIGHUP (its terminal closed,
@@ -15,6 +17,7 @@ got it too would take the driver's SIGTERM for a second signal and stop without 
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -25,11 +28,11 @@ from pathlib import Path
 from typing import Callable
 
 from nasiam.compare.plan import Job
-from nasiam.config import ConfigError
+from nasiam.config import ConfigError, PretrainConfig, SearchConfig, field_types, parse_value, read_yaml_file
 from nasiam.errors import RunInterrupted
 from nasiam.runner.stop import StopSignals
 
-__all__ = ["run_jobs", "run_finished", "JobFailure", "ExecutionReport"]
+__all__ = ["run_jobs", "run_finished", "check_run", "read_summary", "collapsed", "JobFailure", "ExecutionReport"]
 
 EXIT_USAGE = 2
 
@@ -59,6 +62,113 @@ def run_finished(runs: Path, name: str, weights: bool = True) -> bool:
     if weights and ((run / "genotype.json").is_file() or (run / "genotype.rejected.json").is_file()):
         return (run / "backbone.safetensors").is_file() or (run / "genotype.rejected.json").is_file()
     return True
+
+
+def collapsed(runs: Path, name: str) -> bool:
+    """A search that finished without a head: its embeddings collapsed and its genotype was
+    refused (genotype.rejected.json). Running it again gives the same collapse."""
+    run = runs / name
+    return (run / "genotype.rejected.json").is_file() and not (run / "genotype.json").is_file()
+
+
+MAX_SUMMARY_BYTES = 1 << 20
+# what the report reads from a summary, and the values a run can write there
+_PERCENT = ("knn_top1", "linear_top1", "knn20_top1", "knn200_top1")
+_BOUNDED = {"rankme": 1e7, "train_seconds": 1e9, "eval_seconds": 1e9}   # a rank of the features; 30 years
+_MAPPINGS = ("heads", "genotypes", "environment", "selection")
+
+
+def _damaged(path: Path, problem: str) -> ConfigError:
+    return ConfigError(f"{path} (read) is damaged: {problem}. Move its run folder out of the comparison (it is "
+                       "left as it is) and run the same command again to train that run afresh")
+
+
+def read_summary(run: Path) -> dict | None:
+    """A run's summary.json, None when it has none (not finished); a file nasiam could not
+    have written (not a JSON object, a score outside 0-100, NaN, 1e308 seconds, a string where
+    a table is read) is a `ConfigError` naming it: reported as is, it would become a row."""
+    path = run / "summary.json"
+    if not path.is_file():
+        return None
+    if path.stat().st_size > MAX_SUMMARY_BYTES:
+        raise _damaged(path, f"over {MAX_SUMMARY_BYTES} bytes")
+    try:
+        summary = json.loads(path.read_bytes().decode("utf-8"))
+    except (ValueError, RecursionError) as e:   # not UTF-8, not JSON, a 5,000-digit integer, nested too deeply
+        raise _damaged(path, f"not JSON ({type(e).__name__})") from None
+    if not isinstance(summary, dict):
+        raise _damaged(path, f"it holds a JSON {type(summary).__name__}, not a run summary (an object)")
+    for key, limit in {**dict.fromkeys(_PERCENT, 100.0), **_BOUNDED}.items():
+        value = summary.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not 0 <= value <= limit):   # (NaN fails both comparisons)
+            raise _damaged(path, f"{key} is {str(value)[:40]!r}, not a number between 0 and {limit:g}")
+    for key in _MAPPINGS:
+        if summary.get(key) is not None and not isinstance(summary[key], dict):
+            raise _damaged(path, f"{key} is a {type(summary[key]).__name__}, not an object")
+    seconds = (summary.get("selection") or {}).get("seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                or not 0 <= seconds <= _BOUNDED["train_seconds"]):
+        raise _damaged(path, f"selection.seconds is {str(seconds)[:40]!r}, not a number of seconds")
+    if summary.get("command") not in (None, "search", "pretrain"):
+        raise _damaged(path, f"command is {str(summary['command'])[:40]!r}, not search or pretrain")
+    return summary
+
+
+def _located(value, then: Path, now: Path) -> str:
+    """A path option as the comparison folder sees it: relative to the folder the run was
+    trained in (`then`, from its config's out_dir) or is planned in (`now`), so that an archive
+    restored elsewhere still matches; any other value as it is."""
+    text = str(value)
+    for root in (then, now):
+        try:
+            return Path(text).relative_to(root).as_posix()
+        except ValueError:
+            continue
+    return text
+
+
+def check_run(job: Job, runs: Path) -> str | None:
+    """Why the finished run in runs/NAME is not `job`'s run, or None (it is, or it has not
+    finished). Its own config.yaml must hold the job's seed, name, options and head: a run
+    copied in from another seed, trained under other options, or left from a comparison whose
+    compare.json was lost, is never reported as this one. A damaged summary.json or
+    config.yaml is a `ConfigError`."""
+    run = runs / job.name
+    summary = read_summary(run)
+    if summary is None:
+        return None
+    if summary.get("command") not in (None, job.command):
+        return f"{run} holds a `nasiam {summary['command']}` run; this comparison plans a `nasiam {job.command}` there"
+    if not (run / "config.yaml").is_file():
+        return f"{run} has a summary.json but no config.yaml, so nothing says how it was trained"
+    config = read_yaml_file(run / "config.yaml", "run configuration")
+    if not isinstance(config, dict):
+        raise _damaged(run / "config.yaml", "not a mapping of options")
+    types = field_types(SearchConfig if job.command == "search" else PretrainConfig)
+    then, now = Path(str(config.get("out_dir"))).parent, runs.parent
+    expected = dict(job.settings)
+    if job.head is not None:
+        expected["head"] = job.head()
+    differences = []
+    for key, value in expected.items():
+        if key == "out_dir":
+            continue   # where the folder is, not how the run was trained (an archive moves)
+        if key not in config:
+            differences.append(f"no --{key} (this comparison: {value})")
+        elif key in ("head", "init"):
+            if _located(config[key], then, now) != _located(value, now, now):
+                differences.append(f"--{key}={str(config[key])[:200]} (this comparison: {value})")
+        else:
+            try:
+                same = parse_value(key, config[key], types[key]) == parse_value(key, value, types[key])
+            except ConfigError:
+                same = False
+            if not same:
+                differences.append(f"--{key}={str(config[key])[:80]} (this comparison: {value})")
+    if differences:
+        return f"{run / 'config.yaml'} (read) says it was trained with " + "; ".join(differences)
+    return None
 
 
 def pending_jobs(jobs: list[Job], runs: Path) -> tuple[list[Job], list[str]]:
@@ -138,10 +248,14 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
             for job in list(pending):
                 if len(running) >= max_jobs:
                     break
-                if any(d in failed for d in job.after):
+                blocked = [d for d in job.after if d in failed or collapsed(runs, d)]
+                if blocked:
                     pending.remove(job)
                     failed.add(job.name)
-                    report.failures.append(JobFailure(job.name, None, "", f"not run: {', '.join(job.after)} failed"))
+                    why = " and ".join(f"{d} collapsed (its genotype was refused: genotype.rejected.json)"
+                                       if collapsed(runs, d) else f"{d} failed" for d in blocked)
+                    report.failures.append(JobFailure(job.name, None, "", f"not run: {why}"))
+                    say(f"not run: {job.name}, since {why}")
                     continue
                 if not all(run_finished(runs, d, job.needs_weights) for d in job.after):
                     continue  # its search is still running

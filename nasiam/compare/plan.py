@@ -8,6 +8,7 @@ stream after building the model) the batch order and augmentations; only the hea
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import math
 import random
@@ -19,7 +20,8 @@ from typing import Callable
 from nasiam.compare.specs import LIBRARY_KINDS, PREDICTOR_KINDS, HeadSpec
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, load_config
 
-__all__ = ["Job", "Plan", "build_plan", "draw_panel", "FORBIDDEN_COMMON", "one_stage_epochs", "search_common"]
+__all__ = ["Job", "Plan", "build_plan", "draw_panel", "FORBIDDEN_COMMON", "one_stage_epochs", "search_common",
+           "head_file_sha256"]
 
 # options the comparison itself sets on every run
 FORBIDDEN_COMMON = ("seed", "run_name", "out_dir", "resume", "head", "init", "config")
@@ -28,16 +30,26 @@ FORBIDDEN_COMMON = ("seed", "run_name", "out_dir", "resume", "head", "init", "co
 @dataclass
 class Job:
     """One `nasiam` process. `row`/`head_id` say which table cell its summary fills
-    (searches fill none: their cost is reported apart)."""
+    (searches fill none: their cost is reported apart).
+
+    `settings` are its options but the head: what its run directory's config.yaml must hold
+    for a finished run there to count as this job (`nasiam.compare.executor.check_run`).
+    `head` gives --head when the job starts: a search row's head is a file of its search,
+    and a --heads PATH row's is checked against its pinned hash then."""
 
     name: str
     command: str                                  # "search" or "pretrain"
     seed: int
-    options: Callable[[], list[str]]              # resolved when the job starts (needs its dependencies' files)
+    settings: dict[str, str]
+    head: Callable[[], str] | None = None
     after: tuple[str, ...] = ()
     row: str | None = None
     head_id: str | None = None
     needs_weights: bool = False                   # continues from its search's weights (+init), not only its genotype
+
+    def options(self) -> list[str]:
+        """The command line's options (resolves the head: its search must have finished)."""
+        return _cli({**self.settings, **({"head": self.head()} if self.head else {})})
 
 
 @dataclass
@@ -46,6 +58,9 @@ class Plan:
     rows: list[HeadSpec]
     random_genotypes: dict[str, str] = field(default_factory=dict)   # head_id -> genotype.json written
     search_names: dict[tuple[str, ...], str] = field(default_factory=dict)
+    # the random heads' genotype files, {path: {slot: Genotype}}: written by `prepare` once the
+    # run folders already there are checked, so that a refused call changes no file
+    genotype_files: dict[Path, dict] = field(default_factory=dict)
 
 
 def slug(label: str) -> str:
@@ -76,12 +91,14 @@ def _cli(options: dict[str, str]) -> list[str]:
 
 def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
                search_options: dict[tuple[str, ...], dict[str, str]], out: Path,
-               write_genotypes: Callable[[Path, dict], None], draw_space: Callable[[], dict]) -> Plan:
-    """Jobs for every row and seed, searches first within a seed.
+               draw_space: Callable[[], dict], pins: dict[str, str] | None = None) -> Plan:
+    """Jobs for every row and seed, searches first within a seed; writes nothing.
 
     `search_options` maps each search spec's option tuple to its parsed options;
-    `draw_space()` returns the searchable heads random genotypes are drawn from;
-    `write_genotypes(path, {slot: genotype})` writes a genotype.json.
+    `draw_space()` returns the searchable heads random genotypes are drawn from; `pins` maps
+    each --heads PATH row's label to its genotype file's sha256 (`head_file_sha256`), which the
+    file must still have when each of its runs starts. Two jobs that would share a run folder
+    (a label meeting a generated name: `search1=default,search`) are a `ConfigError`.
     """
     runs = out / "runs"
     pretrain_cfg = load_config(PretrainConfig, None, common)
@@ -90,14 +107,17 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
     for key in dict.fromkeys(s.search_key for s in specs if s.kind == "search"):
         plan.search_names[key] = f"search{len(plan.search_names) + 1}"
     heads_dir = out / "heads"
-    fixed_heads: dict[str, str] = {}
+    fixed_heads: dict[str, Callable[[], str]] = {}   # label -> its --head
     for spec in specs:
-        if spec.kind in ("paper", *PREDICTOR_KINDS, *LIBRARY_KINDS):  # written by compare's _fixed_genotypes
-            fixed_heads[spec.label] = str(heads_dir / spec.kind / "genotype.json")
+        if spec.kind == "default":
+            fixed_heads[spec.label] = functools.partial(str, "default")
+        elif spec.kind in ("paper", *PREDICTOR_KINDS, *LIBRARY_KINDS):  # written by compare's _fixed_genotypes
+            fixed_heads[spec.label] = functools.partial(str, heads_dir / spec.kind / "genotype.json")
         elif spec.kind == "path":
-            fixed_heads[spec.label] = spec.path
+            fixed_heads[spec.label] = functools.partial(pinned_head, spec.label, spec.path,
+                                                  (pins or {}).get(spec.label) or head_file_sha256(spec.path))
 
-    # random heads: a panel of distinct canonical architectures, drawn once, written, recorded
+    # random heads: a panel of distinct canonical architectures, drawn once, recorded
     # (the same label gives the same draw, so re-running a comparison redraws the same heads)
     space_heads = None
     for spec in specs:
@@ -109,25 +129,20 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
             panel = draw_panel(space_heads, spec.count, random.Random(f"nasiam-compare/{spec.label}/panel{suffix}"))
             for i, genotypes in enumerate(panel, start=1):
                 head_id = f"{slug(spec.label)}-{i}" + (f"-s{seed}" if seed is not None else "")
-                genotypes = {slot: dataclasses.replace(g, meta={**g.meta, "compare_head": head_id})
-                             for slot, g in genotypes.items()}
                 path = heads_dir / head_id / "genotype.json"
-                write_genotypes(path, genotypes)
+                plan.genotype_files[path] = {slot: dataclasses.replace(g, meta={**g.meta, "compare_head": head_id})
+                                             for slot, g in genotypes.items()}
                 plan.random_genotypes[head_id] = str(path)
 
     for seed in seeds:
         seed_opts = {**common, "seed": str(seed), "out_dir": str(runs)}
         for key, name in plan.search_names.items():
             opts = {**search_common(seed_opts), **search_options[key], "run_name": f"{name}-s{seed}"}
-            plan.jobs.append(Job(f"{name}-s{seed}", "search", seed, (lambda o=opts: _cli(o))))
+            plan.jobs.append(Job(f"{name}-s{seed}", "search", seed, opts))
         for spec in specs:
-            row_opts = {**seed_opts}
-            if spec.kind == "default":
-                plan.jobs.append(_pretrain(f"{slug(spec.label)}-s{seed}", seed, {**row_opts, "head": "default"},
+            if spec.label in fixed_heads:
+                plan.jobs.append(_pretrain(f"{slug(spec.label)}-s{seed}", seed, seed_opts, fixed_heads[spec.label],
                                            spec.label, spec.label))
-            elif spec.label in fixed_heads:
-                plan.jobs.append(_pretrain(f"{slug(spec.label)}-s{seed}", seed,
-                                           {**row_opts, "head": fixed_heads[spec.label]}, spec.label, spec.label))
             elif spec.kind == "random":
                 for head_id, path in plan.random_genotypes.items():
                     if not head_id.startswith(slug(spec.label) + "-"):
@@ -135,22 +150,59 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
                     if spec.per_seed and not head_id.endswith(f"-s{seed}"):
                         continue
                     name = head_id if spec.per_seed else f"{head_id}-s{seed}"
-                    plan.jobs.append(_pretrain(name, seed, {**row_opts, "head": path}, spec.label, head_id))
+                    plan.jobs.append(_pretrain(name, seed, seed_opts, functools.partial(str, path), spec.label,
+                                               head_id))
             elif spec.kind == "search":
                 search_dir = runs / f"{plan.search_names[spec.search_key]}-s{seed}"
                 name = f"{slug(spec.label)}-s{seed}"
                 if spec.init:
                     search_cfg = load_config(SearchConfig, None, {**shared, **search_options[spec.search_key]})
-                    opts = {**row_opts, "init": str(search_dir), "epochs": str(one_stage_epochs(pretrain_cfg, search_cfg))}
-                    plan.jobs.append(_pretrain(name, seed, opts, spec.label, spec.label, after=(search_dir.name,),
+                    opts = {**seed_opts, "init": str(search_dir), "epochs": str(one_stage_epochs(pretrain_cfg, search_cfg))}
+                    plan.jobs.append(_pretrain(name, seed, opts, None, spec.label, spec.label, after=(search_dir.name,),
                                                needs_weights=True))
                 else:
-                    def options(o=row_opts, d=search_dir, argmax=spec.argmax, n=name):
-                        argmax_file = d / "genotype.argmax.json"
-                        head = argmax_file if argmax and argmax_file.is_file() else d
-                        return _cli({**o, "head": str(head), "run_name": n})
-                    plan.jobs.append(Job(name, "pretrain", seed, options, (search_dir.name,), spec.label, spec.label))
+                    plan.jobs.append(_pretrain(name, seed, seed_opts, functools.partial(searched_head, search_dir,
+                                                                                        spec.argmax),
+                                               spec.label, spec.label, after=(search_dir.name,)))
+    _check_distinct_names(plan)
     return plan
+
+
+def _check_distinct_names(plan: Plan) -> None:
+    """Every job its own run folder. A row's label makes its runs' names, and a label can meet
+    a name made for another job (a search's `search1-s0`, a random head's `r-1-s0`); two jobs
+    in one folder would train one and report it twice."""
+    owner: dict[str, Job] = {}
+    for job in plan.jobs:
+        other = owner.setdefault(job.name, job)
+        if other is not job:
+            def what(j: Job) -> str:
+                return f"row {j.row!r}" if j.row else f"the search of {j.name.rsplit('-s', 1)[0]}"
+            raise ConfigError(f"--heads: {what(other)} and {what(job)} would both train in runs/{job.name}; "
+                              "give one of them another label (LABEL=SPEC)")
+
+
+def head_file_sha256(path: str | Path) -> str:
+    """The sha256 of the genotype file a --heads PATH row trains (a run directory's genotype.json)."""
+    path = Path(path)
+    return hashlib.sha256((path / "genotype.json" if path.is_dir() else path).read_bytes()).hexdigest()
+
+
+def pinned_head(label: str, path: str, sha256: str) -> str:
+    """`path`, if its genotype file still has the content the comparison pinned; a row whose
+    file changed between its seeds would report two heads as one."""
+    now = head_file_sha256(path)
+    if now != sha256:
+        raise ConfigError(f"--heads {label}: {path} changed since this comparison began (sha256 {sha256[:12]} "
+                          f"recorded in compare.json, now {now[:12]}); its runs so far trained the recorded head. "
+                          "Restore the file, or compare the new head under another label or --out")
+    return path
+
+
+def searched_head(search_dir: Path, argmax: bool) -> str:
+    """A search row's --head: the search's run directory (its selection), or its argmax genotype."""
+    argmax_file = search_dir / "genotype.argmax.json"
+    return str(argmax_file if argmax and argmax_file.is_file() else search_dir)
 
 
 def _draw(head, generator: random.Random):
@@ -185,7 +237,6 @@ def draw_panel(space_heads: dict, count: int, generator: random.Random) -> list[
     return panel
 
 
-def _pretrain(name: str, seed: int, options: dict[str, str], row: str, head_id: str, after: tuple[str, ...] = (),
-              needs_weights: bool = False) -> Job:
-    opts = {**options, "run_name": name}
-    return Job(name, "pretrain", seed, lambda: _cli(opts), after, row, head_id, needs_weights)
+def _pretrain(name: str, seed: int, options: dict[str, str], head: Callable[[], str] | None, row: str,
+              head_id: str, after: tuple[str, ...] = (), needs_weights: bool = False) -> Job:
+    return Job(name, "pretrain", seed, {**options, "run_name": name}, head, after, row, head_id, needs_weights)

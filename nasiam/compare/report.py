@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from nasiam._io import atomic_write_bytes, atomic_write_text
+from nasiam.compare.executor import collapsed, read_summary
 from nasiam.compare.plan import Plan
 from nasiam.compare.stats import PairedDifference, mean_std, paired_difference, seeds_for_power, spearman
 from nasiam.search.decisions import decision_agreement
@@ -65,6 +66,7 @@ class RunRecord:
     knn200_top1: float | None = None
     eval_seconds: float | None = None
     environment: str | None = None   # `describe_environment` of the run's record; None before runs kept one
+    code: str | None = None          # `describe_code` of the run's record
 
 
 def describe_environment(record: dict[str, Any] | None) -> str | None:
@@ -75,22 +77,25 @@ def describe_environment(record: dict[str, Any] | None) -> str | None:
     return f"torch {record.get('torch')}, timm {record.get('timm')}, {device}, {record.get('threads')} thread(s)"
 
 
-def _summary(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((path / "summary.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
+def describe_code(record: dict[str, Any] | None) -> str:
+    """The commit a run's code was (its summary's environment.code), or why there is none."""
+    code = record.get("code") if isinstance(record, dict) else None
+    if not isinstance(code, dict) or not isinstance(code.get("commit"), str):
+        # runs written before runs kept their commit (the archives): accepted, the code unknown
+        return "not recorded" if not isinstance(record, dict) or "code" not in record else "not a git checkout"
+    return f"commit {code['commit'][:12]}" + (" with uncommitted changes" if code.get("dirty") else "")
 
 
 def collect_records(plan: Plan, runs: Path) -> tuple[list[RunRecord], list[dict[str, Any]]]:
     """(scored runs, searches) from the finished runs' summary.json files."""
     records, searches = [], []
     for job in plan.jobs:
-        s = _summary(runs / job.name)
+        s = read_summary(runs / job.name)
         if s is None:
             continue
         if job.row is None:
             searches.append({"run": job.name, "seed": job.seed, "train_seconds": s.get("train_seconds"),
+                             "collapsed": collapsed(runs, job.name), "code": describe_code(s.get("environment")),
                              "knn_top1": s.get("knn_top1"), "genotypes": s.get("genotypes", {}),
                              "selection": s.get("selection"),
                              "decisions": s["decisions"] if isinstance(s.get("decisions"), list) else [],
@@ -101,7 +106,7 @@ def collect_records(plan: Plan, runs: Path) -> tuple[list[RunRecord], list[dict[
         records.append(RunRecord(job.row, job.head_id or job.row, job.seed, job.name, s.get("knn_top1"),
                                  s.get("linear_top1"), s.get("rankme"), s.get("train_seconds"), heads,
                                  s.get("knn20_top1"), s.get("knn200_top1"), s.get("eval_seconds"),
-                                 describe_environment(s.get("environment"))))
+                                 describe_environment(s.get("environment")), describe_code(s.get("environment"))))
     return records, searches
 
 
@@ -307,9 +312,13 @@ def markdown(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]
         out += "\n| search run | seed | train s | kNN of its backbone | genotypes | selection |\n|---|---|---|---|---|---|\n"
         for s in searches:
             genotypes = "; ".join(f"{k}: {v}" for k, v in s["genotypes"].items())
-            selection = (s.get("selection") or {}).get("method", "argmax")
+            selection = "collapsed: no head" if s.get("collapsed") else (s.get("selection") or {}).get("method", "argmax")
             out += (f"| {s['run']} | {s['seed']} | {_fmt(s['train_seconds'], 0)} | {_fmt(s['knn_top1'])} | "
                     f"{genotypes} | {selection} |\n")
+        failed = [s["run"] for s in searches if s.get("collapsed")]
+        if failed:
+            out += (f"\nSearches that collapsed (genotype refused, genotype.rejected.json): {', '.join(failed)}; the "
+                    "rows trained from them have no run on those seeds (failed, not scored).\n")
         out += _agreement(searches)
         if cost is not None:
             out += (f"\nSearch cost: {cost['pretrain_runs']:.2f}x one pretraining run (a search's training and "
@@ -357,6 +366,10 @@ def _environments(records: list[RunRecord], searches: list[dict[str, Any]]) -> s
     if mixed:
         out += (f"Seeds whose runs did not share one environment (their pairs and cost ratios straddle the change): "
                 f"{', '.join(map(str, mixed))}.\n")
+    codes = Counter([r.code or "not recorded" for r in records] + [s.get("code") or "not recorded" for s in searches])
+    out += ("Code: " + "; ".join(f"{code} ({n} run{'s' * (n != 1)})" for code, n in codes.most_common())
+            + (" (not recorded: runs written before runs kept their commit; accepted, their code unknown)"
+               if "not recorded" in codes else "") + ".\n")
     return out
 
 
