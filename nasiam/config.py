@@ -515,6 +515,7 @@ def config_choices(cls) -> dict[str, list[str]]:
     """Option -> its allowed values, for the options of `cls` that have a fixed set."""
     from nasiam.data import list_datasets
     from nasiam.frameworks import ALIASES, FRAMEWORKS
+    from nasiam.space import list_spaces
 
     choices = {"framework": list(FRAMEWORKS) + list(ALIASES), "dataset": list_datasets(),
                "data_device": ["auto", "gpu", "cpu", "workers"],
@@ -524,7 +525,7 @@ def config_choices(cls) -> dict[str, list[str]]:
                "precision": ["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", *PRECISION_ALIASES]}
     if issubclass(cls, SearchConfig):
         choices.update(strategy=["darts", "darts2", "gumbel", "tpe", "random"], mode=["bilevel", "joint"],
-                       space=["mlp", "nasiam"], selection=["argmax", "verify", "probe"],
+                       space=list_spaces(), selection=["argmax", "verify", "probe"],
                        predictor=["search", "default", "directpred"])
     return choices
 
