@@ -204,8 +204,9 @@ def test_the_old_spaces_search_as_before():
 @pytest.mark.parametrize("framework", ["simsiam", "mocov3"])
 def test_search_in_the_siam_space_exports_and_pretrains(tmp_path, framework):
     """search -> genotype.json -> pretrain --init (the search's weights) and --head (fresh)."""
-    options = [*TINY, f"--framework={framework}", "--space=siam", f"--out_dir={tmp_path}"]
-    assert main(["search", *options, "--run_name=s"]) == 0
+    options = [*[a for a in TINY if not a.startswith(("--epochs", "--warmup_epochs"))], "--epochs=1",
+               f"--framework={framework}", "--space=siam", f"--out_dir={tmp_path}"]
+    assert main(["search", *options, "--warmup_epochs=0", "--run_name=s"]) == 0
     run = tmp_path / "s"
     saved = json.loads((run / "genotype.json").read_text())["heads"]
     assert saved["predictor"]["space"]["name"] == "siam" and saved["predictor"]["decisions"][0].keys() == {"family"}
@@ -214,6 +215,6 @@ def test_search_in_the_siam_space_exports_and_pretrains(tmp_path, framework):
     assert "width" not in {d["choice"] for d in summary["decisions"]}   # one width: nothing to decide
     pretrain = [a for a in options if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr", "--space"))]
     for name, source in (("i", f"--init={run}"), ("h", f"--head={run}")):
-        assert main(["pretrain", *pretrain, f"--run_name={name}", source, "--epochs=1"]) == 0
+        assert main(["pretrain", *pretrain, f"--run_name={name}", source, "--linear_probe=false"]) == 0
         heads = json.loads((tmp_path / name / "summary.json").read_text())["heads"]
         assert heads["predictor"] == Genotype.from_dict(saved["predictor"]).describe()
