@@ -177,7 +177,8 @@ class SearchConfig(RunConfig):
     warmup_epochs: int = _opt(SearchPolicy.warmup_epochs, "epochs training only the weights before the logits move")
     tau_max: float = _opt(10.0, "Gumbel temperature at the start (gumbel strategy)")
     tau_min: float = _opt(0.1, "Gumbel temperature at the end")
-    space: str = _opt("mlp", "search space: mlp or nasiam (the paper's op set)")
+    space: str = _opt("mlp", "search space: mlp, siam (no width choices; the predictor one choice among DirectPred's "
+                             "closed form, a trained linear map and the method's MLP) or nasiam (the paper's op set)")
     widths: list[int] | None = _list((128, 256, 512, 1024), "candidate widths (mlp space); the CPU demo's "
                                      "128-1024 on Fashion-MNIST, else (none) the library's 512-4096 (MLPSpace's)")
     norms: list[str] = _list(("batchnorm", "layernorm", "none"), "candidate norms (mlp space)")
@@ -515,6 +516,7 @@ def config_choices(cls) -> dict[str, list[str]]:
     """Option -> its allowed values, for the options of `cls` that have a fixed set."""
     from nasiam.data import list_datasets
     from nasiam.frameworks import ALIASES, FRAMEWORKS
+    from nasiam.space import list_spaces
 
     choices = {"framework": list(FRAMEWORKS) + list(ALIASES), "dataset": list_datasets(),
                "data_device": ["auto", "gpu", "cpu", "workers"],
@@ -524,7 +526,7 @@ def config_choices(cls) -> dict[str, list[str]]:
                "precision": ["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", *PRECISION_ALIASES]}
     if issubclass(cls, SearchConfig):
         choices.update(strategy=["darts", "darts2", "gumbel", "tpe", "random"], mode=["bilevel", "joint"],
-                       space=["mlp", "nasiam"], selection=["argmax", "verify", "probe"],
+                       space=list_spaces(), selection=["argmax", "verify", "probe"],
                        predictor=["search", "default", "directpred"])
     return choices
 

@@ -23,7 +23,7 @@ from nasiam.presets import get_preset
 from nasiam.search.architect import Encoded  # the search's model protocol, which frameworks implement
 from nasiam.space.directpred import frozen_statistics
 from nasiam.space.genotype import Genotype
-from nasiam.space.spaces import SearchSpace
+from nasiam.space.spaces import SearchSpace, create_space
 
 __all__ = ["HeadSlot", "Encoded", "SSLFramework", "HeadChoice"]
 
@@ -93,6 +93,9 @@ class SSLFramework(nn.Module, ABC):
     # -- heads ------------------------------------------------------------------------
     def _build_head(self, slot: HeadSlot, choice: HeadChoice, space, num_layers: int | None) -> nn.Module:
         if isinstance(choice, str) and choice == "search":
+            if space is not None:   # a space may search each slot its own way (the siam space's predictor)
+                space = (create_space(space) if isinstance(space, str) else space).for_slot(
+                    slot.name, slot.preset_kwargs.get("hidden_dim"))
             return SearchableHead(slot.in_dim, slot.out_dim, num_layers or slot.num_layers, space,
                                   output_norm=slot.output_norm, output_bias=slot.output_bias)
         if isinstance(choice, str):

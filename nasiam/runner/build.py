@@ -27,7 +27,7 @@ from nasiam.data.device import DeviceImages, DeviceViewSet, can_hold, device_loa
 from nasiam.frameworks import SSLFramework, framework_class
 from nasiam.head import NASHead, SearchableHead
 from nasiam.presets import get_preset
-from nasiam.space import MLPSpace, NASiamSpace
+from nasiam.space.registry import SPACES
 
 __all__ = ["canonical_framework", "data_info", "framework_kwargs", "build_backbone", "build_search_model",
            "TrainData", "build_train_data", "build_eval_datasets", "check_eval_datasets", "make_loader", "backbone_record",
@@ -77,6 +77,9 @@ def searchable_heads(cfg: SearchConfig, cls: type[SSLFramework], in_dim: int, di
     except a predictor `--predictor` fixes: a NASHead, the method's standard one or DirectPred's."""
     slots = cls.head_slots(in_dim, **{k: v for k, v in dims.items() if k in
                                       ("proj_hidden_dim", "proj_output_dim", "pred_hidden_dim", "proj_layers")})
+    space = SPACES[cfg.space]   # each space reads its own options and knows its slots
+    options = {"widths": cfg.widths, "norms": cfg.norms, "activations": cfg.activations, "allow_skip": cfg.allow_skip,
+               "nasiam_hidden_dim": cfg.nasiam_hidden_dim}
     heads: dict[str, nn.Module] = {}
     for name, slot in slots.items():
         if name == "predictor" and cfg.predictor != "search":
@@ -84,21 +87,11 @@ def searchable_heads(cfg: SearchConfig, cls: type[SSLFramework], in_dim: int, di
                         else get_preset("directpred_predictor", out_dim=slot.out_dim))
             heads[name] = NASHead(genotype.with_in_dim(None), slot.in_dim)
             continue
+        search = space.slot_search(name, slot.preset_kwargs.get("hidden_dim"), options)
         layers = cfg.projector_layers if name == "projector" else cfg.predictor_layers
-        if cfg.space == "mlp":
-            widths = {"widths": tuple(cfg.widths)} if cfg.widths else {}   # else MLPSpace's: one default
-            space = MLPSpace(**widths, norms=tuple(cfg.norms), activations=tuple(cfg.activations),
-                             allow_skip=cfg.allow_skip)
-            heads[name] = SearchableHead(slot.in_dim, slot.out_dim, layers or slot.num_layers, space,
-                                         output_norm=slot.output_norm, output_bias=slot.output_bias)
-        elif name == "projector":
-            # the paper's projector cell keeps the backbone width and ends in the fixed output layer
-            heads[name] = SearchableHead(slot.in_dim, slot.out_dim, layers or 6, NASiamSpace(),
-                                         output_norm=slot.output_norm, output_bias=slot.output_bias)
-        else:
-            hidden = cfg.nasiam_hidden_dim or slot.preset_kwargs.get("hidden_dim")
-            heads[name] = SearchableHead(slot.in_dim, slot.out_dim, layers or 4, NASiamSpace(hidden_dim=hidden),
-                                         output_layer=False)
+        heads[name] = SearchableHead(slot.in_dim, slot.out_dim, layers or search.num_layers or slot.num_layers,
+                                     search.space, output_norm=slot.output_norm, output_bias=slot.output_bias,
+                                     output_layer=search.output_layer)
     return heads
 
 

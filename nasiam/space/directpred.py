@@ -76,9 +76,16 @@ class DirectPredLinear(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         # W is symmetric: x W is the map a Linear with weight W applies
         out = x @ self.weight.to(x.dtype)
+        self.track(x)
+        return out
+
+    def track(self, x: Tensor) -> None:
+        """What a forward does to the statistics, without applying W: fold `x` in when training
+        with gradients on (see `observe`). A searched predictor calls it on the steps that run
+        another candidate, so that W follows the predictor's input on every training step and
+        every DDP rank makes the same collective calls whatever candidate it sampled."""
         if self.training and torch.is_grad_enabled():
             self.observe(x.detach())
-        return out
 
     @torch.compiler.disable   # host-side bookkeeping and an eigendecomposition: left out of compiled graphs
     @torch.no_grad()

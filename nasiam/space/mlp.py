@@ -29,7 +29,7 @@ from nasiam.space.mixed import (
     width_inclusion,
     width_mask,
 )
-from nasiam.space.spaces import ExportedLayer, FixedLayer, SearchableLayer, SearchSpace, register_space
+from nasiam.space.spaces import ExportedLayer, FixedLayer, SearchableLayer, SearchSpace, SlotSearch, register_space
 
 DEFAULT_WIDTHS = (512, 1024, 2048, 4096)
 DEFAULT_NORMS = ("batchnorm", "layernorm", "none")
@@ -157,6 +157,13 @@ class MLPSpace(SearchSpace):
             features = layer.out_features
         layers.append(FixedLayer(features, output))
         return layers
+
+    @classmethod
+    def slot_search(cls, slot: str, hidden_dim: int | None, options: Mapping[str, Any]) -> SlotSearch:
+        widths = {"widths": tuple(options["widths"])} if options.get("widths") else {}   # else the one default
+        return SlotSearch(cls(**widths, norms=tuple(options.get("norms", DEFAULT_NORMS)),
+                              activations=tuple(options.get("activations", DEFAULT_ACTIVATIONS)),
+                              allow_skip=options.get("allow_skip", True)))
 
     def to_dict(self) -> dict:
         return {"name": self.name, "widths": list(self.widths), "norms": list(self.norms),

@@ -31,7 +31,7 @@ from torch import Tensor
 from nasiam.space import registry
 from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
 from nasiam.space.mixed import Hard, choice_hard, hard_choices, mix
-from nasiam.space.spaces import ExportedLayer, FixedLayer, SearchableLayer, SearchSpace, register_space
+from nasiam.space.spaces import ExportedLayer, FixedLayer, SearchableLayer, SearchSpace, SlotSearch, register_space
 
 PAPER_OPS = ("linear_relu", "linear_silu", "linear_hardswish", "linear_elu", "identity", "avgpool_3x3", "maxpool_3x3")
 _POOL_OPS = ("avgpool_3x3", "maxpool_3x3")
@@ -177,6 +177,15 @@ class NASiamSpace(SearchSpace):
         decisions = [{"op": [[op, 1.0]]} for op in ops]
         return Genotype(layers=tuple(layers), in_dim=in_dim, space=self.to_dict(), decisions=decisions,
                         meta=dict(meta or {}))
+
+    @classmethod
+    def slot_search(cls, slot: str, hidden_dim: int | None, options: Mapping[str, Any]) -> SlotSearch:
+        if slot == "projector":
+            # the paper's projector cell keeps the backbone width and ends in the fixed output layer
+            return SlotSearch(cls(), num_layers=6)
+        # its predictor cell maps to the output width itself
+        return SlotSearch(cls(hidden_dim=options.get("nasiam_hidden_dim") or hidden_dim), num_layers=4,
+                          output_layer=False)
 
     def to_dict(self) -> dict:
         d: dict[str, Any] = {"name": self.name, "ops": list(self.ops)}

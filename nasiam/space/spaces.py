@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping, Sequence
 
 import torch.nn as nn
@@ -14,8 +15,8 @@ from nasiam.space import registry
 from nasiam.space.directpred import DirectPredLinear
 from nasiam.space.genotype import Genotype, LayerSpec, space_from_dict
 
-__all__ = ["SearchSpace", "SearchableLayer", "FixedLayer", "ExportedLayer", "register_space", "space_from_dict",
-           "create_space", "list_spaces", "build_layer"]
+__all__ = ["SearchSpace", "SlotSearch", "SearchableLayer", "FixedLayer", "ExportedLayer", "register_space",
+           "space_from_dict", "create_space", "list_spaces", "build_layer"]
 
 # What a layer hands to the exporter: the fixed layer it becomes and that layer's weights,
 # keyed as in `build_layer(spec)`'s state_dict.
@@ -123,6 +124,29 @@ class SearchSpace(ABC):
     @abstractmethod
     def check_genotype(self, genotype: Genotype) -> None:
         """Raise `GenotypeError` naming the field if `genotype` could not come from this space."""
+
+    def for_slot(self, slot: str, hidden_dim: int | None) -> "SearchSpace":
+        """This space as it searches the head in a framework's `slot` ("projector", "predictor"),
+        whose standard head has hidden width `hidden_dim`. Most spaces search every slot alike."""
+        return self
+
+    @classmethod
+    def slot_search(cls, slot: str, hidden_dim: int | None, options: Mapping[str, Any]) -> "SlotSearch":
+        """What `nasiam search` searches in `slot` with this space, from the command line's space
+        options (`widths`, `norms`, `activations`, `allow_skip`, `nasiam_hidden_dim`: each space
+        reads its own)."""
+        return SlotSearch(cls().for_slot(slot, hidden_dim))
+
+
+@dataclass(frozen=True)
+class SlotSearch:
+    """One slot's search: the space, its searchable layers when the command line does not say
+    (None: the framework slot's own default), and whether the head ends in the slot's fixed
+    output layer."""
+
+    space: SearchSpace
+    num_layers: int | None = None
+    output_layer: bool = True
 
 
 def register_space(cls: type[SearchSpace] | None = None, *, overwrite: bool = False):
