@@ -62,6 +62,25 @@ def test_bad_specs_name_the_problem(bad, words):
         parse_heads(bad)
 
 
+def test_a_fixed_row_with_its_own_pretraining_options_is_the_equal_compute_row(tmp_path):
+    """`default(--epochs=N)` (#32: "search, or train longer?"): the default head, trained with
+    the extra options on every seed, beside the plain row; the options are checked before any
+    run and the ones compare sets itself are refused."""
+    specs = parse_heads("default,long=default(--epochs=3),directpred(--lr=0.1)")
+    assert [(s.label, s.kind, s.pretrain_options) for s in specs] == [
+        ("default", "default", ()), ("long", "default", ("--epochs=3",)),
+        ("directpred(--lr=0.1)", "directpred", ("--lr=0.1",))]
+    plan, _ = prepare("default,long=default(--epochs=3)", "0,1", tmp_path, RUN)
+    epochs = {(job.row, job.seed): job.settings.get("epochs") for job in plan.jobs}
+    assert {epochs[("long", s)] for s in (0, 1)} == {"3"}
+    assert {epochs[("default", s)] for s in (0, 1)} == {RUN.get("epochs")}
+    assert all(job.options()[-1].startswith("--head=") or "--head=default" in job.options() for job in plan.jobs)
+    for bad, words in (("default(--epochs=0)", "epochs"), ("default(--seed=3)", "set by `nasiam compare`"),
+                       ("default(epochs=3)", "--key=value")):
+        with pytest.raises(ConfigError, match=words):
+            prepare(bad, 1, tmp_path / "bad", RUN)
+
+
 def test_seeds_are_a_count_or_a_list():
     assert parse_seeds("3") == [0, 1, 2]
     assert parse_seeds("0,4,9") == [0, 4, 9]

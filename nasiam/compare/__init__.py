@@ -83,6 +83,22 @@ def _option_dict(tokens: Sequence[str]) -> dict[str, str]:
     return options
 
 
+def _pretrain_options(specs: list[HeadSpec], common: dict[str, str]) -> dict[str, dict[str, str]]:
+    """{label: the options a fixed row adds to its pretraining runs} (`default(--epochs=20)`),
+    each checked now against `nasiam pretrain`'s configuration."""
+    result = {}
+    for spec in specs:
+        if not spec.pretrain_options:
+            continue
+        options = _option_dict(spec.pretrain_options)
+        for key in options:
+            if key in FORBIDDEN_COMMON:
+                raise ConfigError(f"--heads: {spec.label!r}: --{key} is set by `nasiam compare`")
+        load_config(PretrainConfig, None, {**common, **options})
+        result[spec.label] = options
+    return result
+
+
 def _search_options(specs: list[HeadSpec], common: dict[str, str]) -> dict[tuple[str, ...], dict[str, str]]:
     result = {}
     for spec in specs:
@@ -257,7 +273,7 @@ def prepare(heads: str | list[str], seeds: str | int | Sequence[int], out: str |
     fixed_files = _fixed_genotypes(specs, common, out / "heads")
     pins = _pin_heads(specs, manifest)
     plan = build_plan(specs, seed_list, common, search_options, out, lambda: _draw_space(common, search_options),
-                      {label: pin["sha256"] for label, pin in pins.items()})
+                      {label: pin["sha256"] for label, pin in pins.items()}, _pretrain_options(specs, common))
     _check_runs(plan, out / "runs")
     for path, genotypes in {**fixed_files, **plan.genotype_files}.items():
         write_search_genotypes(path, framework, genotypes)

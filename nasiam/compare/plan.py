@@ -91,13 +91,15 @@ def _cli(options: dict[str, str]) -> list[str]:
 
 def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
                search_options: dict[tuple[str, ...], dict[str, str]], out: Path,
-               draw_space: Callable[[], dict], pins: dict[str, str] | None = None) -> Plan:
+               draw_space: Callable[[], dict], pins: dict[str, str] | None = None,
+               pretrain_options: dict[str, dict[str, str]] | None = None) -> Plan:
     """Jobs for every row and seed, searches first within a seed; writes nothing.
 
     `search_options` maps each search spec's option tuple to its parsed options;
     `draw_space()` returns the searchable heads random genotypes are drawn from; `pins` maps
     each --heads PATH row's label to its genotype file's sha256 (`head_file_sha256`), which the
-    file must still have when each of its runs starts. Two jobs that would share a run folder
+    file must still have when each of its runs starts; `pretrain_options` maps a fixed row's
+    label to the options it adds to its runs (`default(--epochs=20)`). Two jobs that would share a run folder
     (a label meeting a generated name: `search1=default,search`) are a `ConfigError`.
     """
     runs = out / "runs"
@@ -141,7 +143,8 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
             plan.jobs.append(Job(f"{name}-s{seed}", "search", seed, opts))
         for spec in specs:
             if spec.label in fixed_heads:
-                plan.jobs.append(_pretrain(f"{slug(spec.label)}-s{seed}", seed, seed_opts, fixed_heads[spec.label],
+                opts = {**seed_opts, **(pretrain_options or {}).get(spec.label, {})}
+                plan.jobs.append(_pretrain(f"{slug(spec.label)}-s{seed}", seed, opts, fixed_heads[spec.label],
                                            spec.label, spec.label))
             elif spec.kind == "random":
                 for head_id, path in plan.random_genotypes.items():

@@ -9,6 +9,9 @@
     random:N             a panel of N distinct heads, drawn uniformly over the search space's canonical
                          architectures (a skipped layer's other choices collapsed), trained on every seed
     random:N/seed        N distinct fresh heads per seed, each trained on its own seed only
+    default(OPTS)        a fixed head (default, paper, directpred, ...) trained with other pretraining
+                         options, e.g. default(--epochs=20): the default head given a search's compute
+                         ("search, or train longer?")
     search               `nasiam search` on each seed (its default selection), the found head from scratch
     search(OPTS)         the same with extra search options, e.g. search(--selection=argmax --epochs=12)
     search...:argmax     the search's most probable genotype, whatever its selection picked
@@ -37,6 +40,8 @@ PREDICTOR_KINDS = {"directpred": "directpred_predictor", "linpred": "linear_pred
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+:-]{0,63}$")
 _SEARCH = re.compile(r"^search(?:\((?P<opts>.*)\))?(?P<argmax>:argmax)?(?P<init>\+init)?$", re.S)
 _RANDOM = re.compile(r"^random:(?P<n>\d+)(?P<per_seed>/seed)?$")
+_FIXED_KINDS = ("default", *PREDICTOR_KINDS, "paper", *LIBRARY_KINDS)
+_FIXED = re.compile(r"^(?P<kind>" + "|".join(map(re.escape, _FIXED_KINDS)) + r")\((?P<opts>.*)\)$", re.S)
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class HeadSpec:
     count: int = 0                     # kind "random": heads to draw
     per_seed: bool = False             # kind "random": fresh heads for every seed
     search_options: tuple[str, ...] = ()   # kind "search": extra `nasiam search` options
+    pretrain_options: tuple[str, ...] = ()   # a fixed kind: extra `nasiam pretrain` options (default(--epochs=20))
     argmax: bool = False               # kind "search": the search's argmax genotype
     init: bool = False                 # kind "search": one-stage, from the search's weights
 
@@ -84,13 +90,28 @@ def split_specs(text: str) -> list[str]:
     return parts
 
 
+def _options(spec: str, text: str, what: str) -> tuple[str, ...]:
+    """The `--key=value` tokens inside a spec's parentheses (values checked later, by the config)."""
+    try:
+        options = tuple(shlex.split(text))
+    except ValueError as e:
+        raise ConfigError(f"--heads: cannot read the options of {spec!r} ({e})") from None
+    for option in options:
+        if not option.startswith("--"):
+            raise ConfigError(f"--heads: {spec!r}: {what} options are --key=value, got {option!r}")
+    return options
+
+
 def _parse_one(raw: str) -> HeadSpec:
     label, spec = None, raw
     head, sep, tail = raw.partition("=")
     if sep and "(" not in head and _LABEL.match(head.strip()):
         label, spec = head.strip(), tail.strip()
-    if spec in ("default", *PREDICTOR_KINDS, "paper", *LIBRARY_KINDS):
+    if spec in _FIXED_KINDS:
         return HeadSpec(label or spec, spec)
+    if m := _FIXED.match(spec):
+        options = _options(spec, m["opts"], "pretraining")
+        return HeadSpec(label or f"{m['kind']}({' '.join(options)})", m["kind"], pretrain_options=options)
     if m := _RANDOM.match(spec):
         n = int(m["n"])
         if not 1 <= n <= MAX_RANDOM_HEADS:
@@ -100,13 +121,7 @@ def _parse_one(raw: str) -> HeadSpec:
         raise ConfigError(f"--heads: {spec!r} is not a random spec; write random:N (N heads on every seed) or "
                           "random:N/seed (N fresh heads per seed)")
     if m := _SEARCH.match(spec):
-        try:
-            options = tuple(shlex.split(m["opts"] or ""))
-        except ValueError as e:
-            raise ConfigError(f"--heads: cannot read the options of {spec!r} ({e})") from None
-        for option in options:
-            if not option.startswith("--"):
-                raise ConfigError(f"--heads: {spec!r}: search options are --key=value, got {option!r}")
+        options = _options(spec, m["opts"] or "", "search")
         name = "search" + ("(" + " ".join(options) + ")" if options else "") + (":argmax" if m["argmax"] else "")
         name += "+init" if m["init"] else ""
         return HeadSpec(label or name, "search", search_options=options, argmax=bool(m["argmax"]),
@@ -118,8 +133,8 @@ def _parse_one(raw: str) -> HeadSpec:
     if path.is_dir() and (path / "genotype.json").is_file() or path.is_file():
         return HeadSpec(label or (path.name if path.is_dir() else path.stem), "path", path=str(path))
     raise ConfigError(f"--heads: {spec!r} is neither a known head (default, paper, directpred, linpred, lightly, solo-learn, "
-                      "random:N, random:N/seed, search[(OPTS)][:argmax][+init]) nor a search run directory or "
-                      "genotype.json")
+                      "each optionally with (OPTS), random:N, random:N/seed, search[(OPTS)][:argmax][+init]) nor a "
+                      "search run directory or genotype.json")
 
 
 def parse_heads(text: str | list[str]) -> list[HeadSpec]:
