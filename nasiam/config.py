@@ -202,6 +202,10 @@ class SearchConfig(RunConfig):
                                     "successive halving over those and the default heads from the search's weights, "
                                     "scored by a linear probe on held-out training images with their labels "
                                     "(--verify_epochs first, doubling per round; not yet measured)")
+    below_noise: str = _opt("argmax", "a decision that does not rise above its noise floor: argmax keeps noise's "
+                                      "pick; prior falls back to the best known head's option (the method's "
+                                      "standard head; SimSiam's predictor family: DirectPred), recorded in "
+                                      "summary.json's selection.fallbacks (argmax selection only)")
     verify_top_k: int = _opt(3, "verify: distinct genotypes shortlisted, most probable first")
     verify_epochs: int = _opt(1, "verify: epochs over the weight half each candidate trains from the shared weights")
     verify_samples: int = _opt(2048, "verify: held-out images whose backbone features RankMe scores")
@@ -526,7 +530,7 @@ def config_choices(cls) -> dict[str, list[str]]:
                "precision": ["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", *PRECISION_ALIASES]}
     if issubclass(cls, SearchConfig):
         choices.update(strategy=["darts", "darts2", "gumbel", "tpe", "random"], mode=["bilevel", "joint"],
-                       space=list_spaces(), selection=["argmax", "verify", "probe"],
+                       space=list_spaces(), selection=["argmax", "verify", "probe"], below_noise=["argmax", "prior"],
                        predictor=["search", "default", "directpred"])
     return choices
 

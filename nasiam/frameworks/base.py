@@ -116,6 +116,34 @@ class SSLFramework(nn.Module, ABC):
     def heads(self) -> dict[str, nn.Module]:
         return {name: getattr(self, name) for name in self.slots}
 
+    # The predictor family a search falls back to when its family decision does not rise above
+    # the noise floor (the `siam` space): the best predictor known for the method. The method's
+    # own MLP unless a measurement says otherwise (SimSiam: DirectPred's closed form).
+    prior_predictor_family = "mlp"
+
+    def prior_decisions(self) -> dict[str, list[dict[str, Any]]]:
+        """The declared prior of a search: per searchable head, per searchable layer, the option
+        of each choice that the best known head takes, `{slot: [{choice: option}, ...]}`; a
+        decision that does not rise above its noise floor falls back to it (`--below_noise
+        prior`) instead of taking noise's argmax. The best known head is the method's standard
+        one (its hidden layers kept, at their width, norm and activation; layers beyond its depth
+        skipped) with `prior_predictor_family` where the space searches the predictor's family.
+        A choice the space cannot express at the standard head's value has no prior (left out)."""
+        prior = {}
+        for slot, head in self.searchable_heads().items():
+            standard = self.slots[slot]
+            hidden = list(get_preset(standard.preset, **standard.preset_kwargs).layers[:-1])
+            layers = []
+            for i, layer in enumerate(head.searchable_layers()):
+                spec = hidden[i] if i < len(hidden) else None
+                wanted = {"keep": spec is not None, "family": self.prior_predictor_family}
+                if spec is not None:
+                    wanted.update(width=spec.width, norm=spec.norm, activation=spec.activation)
+                layers.append({choice: wanted[choice] for choice, options in layer.choices.items()
+                               if choice in wanted and wanted[choice] in options})
+            prior[slot] = layers
+        return prior
+
     def searchable_heads(self) -> dict[str, SearchableHead]:
         return {n: h for n, h in self.heads().items() if isinstance(h, SearchableHead)}
 

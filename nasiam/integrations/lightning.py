@@ -295,8 +295,8 @@ class NASSearchCallback(*_callback_bases()):
             if head.sampling not in _DIFFERENTIABLE_SAMPLING:
                 raise ValueError(f"the {slot} head samples with {head.sampling!r}, which gives its logits no "
                                  f"gradient; search with {' or '.join(_DIFFERENTIABLE_SAMPLING)} sampling")
-        if self.log_metrics and trainer.is_global_zero:   # the search's settings beside the user's own
-            for logger in trainer.loggers:
+        if self.log_metrics and getattr(trainer, "is_global_zero", True):   # the search's settings beside the user's own
+            for logger in getattr(trainer, "loggers", ()):
                 logger.log_hyperparams(self.hparams())
         max_epochs, warmup = trainer.max_epochs, self.policy.warmup_epochs
         if max_epochs is not None and 0 < max_epochs <= warmup:

@@ -34,6 +34,7 @@ from nasiam.search import (
     Architect,
     CollapseMonitor,
     decision_confidence,
+    fall_back_to_prior,
     gumbel_tau,
     near_uniform,
     probability_metrics,
@@ -196,6 +197,8 @@ class SearchRun(Run):
         for slot, head in self.model.searchable_heads().items():
             for layer, decision in zip(head.searchable_layers(), chosen[slot]):
                 for choice, logits in layer.arch.items():
+                    if choice not in decision:   # a choice no decision row names (one option): as it is
+                        continue
                     with torch.no_grad():
                         logits.zero_()
                         logits[layer.choices[choice].index(decision[choice])] = 10.0
@@ -204,6 +207,25 @@ class SearchRun(Run):
         if fabric.is_global_zero:
             outputs.write_alphas_csv(self.run_dir / "alphas.csv", self.alpha_rows)
         self.save(cfg.epochs)  # the checkpoint now holds the selection: `nasiam export` reads it
+
+    def _fall_back_to_prior(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """--below_noise prior: each decision below its noise floor takes the best known head's
+        option (`SSLFramework.prior_decisions`) instead of noise's argmax; the rest keep their
+        argmax. Every rank computes the same (the logits and the floors agree across ranks)."""
+        argmax: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            layers = argmax.setdefault(row["head"], [])
+            while len(layers) <= row["layer"]:
+                layers.append({})
+            layers[row["layer"]][row["choice"]] = row["option"]
+        decided, fallbacks = fall_back_to_prior(rows, argmax, self.model.prior_decisions())
+        taken = [f for f in fallbacks if f["fallback"] is not None]
+        if taken:
+            self.say(f"{len(taken)} decision(s) below the noise floor fall back to the best known head's option: "
+                     + ", ".join(f"{f['head']} layer {f['layer']} {f['choice']}: {f['fallback']} (noise's pick "
+                                 f"{f['argmax']})" for f in taken))
+            self._fix_decisions(decided)
+        return {"method": "argmax", "below_noise": "prior", "fallbacks": fallbacks}
 
     def _select_by_verification(self, meta: dict[str, Any]) -> dict[str, Any] | None:
         """selection=verify: train the top-k genotypes briefly, keep the best RankMe (rank 0
@@ -290,6 +312,8 @@ class SearchRun(Run):
             selection = self._select_by_verification(meta)
         elif cfg.selection == "probe":
             selection = self._select_by_probe(meta)
+        elif cfg.below_noise == "prior":
+            selection = self._fall_back_to_prior(confidence)
         genotypes = self.model.genotypes(top_k=cfg.top_k, meta=meta)
         agree = _ranks_agree({slot: g.to_json() for slot, g in genotypes.items()})
         if not agree:

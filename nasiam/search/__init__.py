@@ -9,6 +9,7 @@ from nasiam.search.decisions import (
     decision_agreement,
     decision_confidence,
     decision_report,
+    fall_back_to_prior,
     probability_metrics,
     near_uniform,
     noise_floor,
@@ -19,6 +20,6 @@ from nasiam.search.regularizers import beta_decay
 from nasiam.search.schedules import cosine, gumbel_tau, momentum_schedule, warmup_cosine_lr
 
 __all__ = ["Architect", "ArchitectureOptimizer", "SearchPolicy", "requires_grad", "chance_agreement",
-           "decision_agreement", "decision_confidence", "decision_report", "near_uniform", "noise_floor", "probability_metrics",
+           "decision_agreement", "decision_confidence", "decision_report", "fall_back_to_prior", "near_uniform", "noise_floor", "probability_metrics",
            "CollapseMonitor", "CollapseReport", "effective_rank", "normalized_std",
            "beta_decay", "cosine", "gumbel_tau", "momentum_schedule", "warmup_cosine_lr"]

@@ -27,7 +27,7 @@ import torch
 from nasiam.search.policy import SearchPolicy
 
 __all__ = ["NEAR_UNIFORM_RATIO", "NOISE_QUANTILE", "chance_agreement", "decision_agreement", "decision_confidence",
-           "decision_report", "near_uniform", "noise_floor", "probability_metrics"]
+           "decision_report", "fall_back_to_prior", "near_uniform", "noise_floor", "probability_metrics"]
 
 NEAR_UNIFORM_RATIO = 1.5   # a decision whose best option is below 1.5x the uniform probability is "near uniform"
 NOISE_QUANTILE = 0.95
@@ -131,6 +131,29 @@ def decision_report(probabilities: Mapping[str, list[dict[str, dict[Any, float]]
         row["noise_floor"] = floor
         row["above_noise"] = bool(row["probability"] > floor)
     return rows
+
+
+def fall_back_to_prior(rows: Sequence[Mapping[str, Any]], chosen: Mapping[str, Sequence[Mapping[str, Any]]],
+                       prior: Mapping[str, Sequence[Mapping[str, Any]]]) -> tuple[dict[str, list[dict[str, Any]]],
+                                                                                list[dict[str, Any]]]:
+    """`chosen` (`{slot: [{choice: option}, ...]}`, each decision's argmax) with every decision
+    that did not rise above its noise floor (`decision_report`'s rows) set to the prior's
+    option, where the prior has one: noise does not get to pick. Returns the decisions and one
+    record per decision below the floor: `fallback` the option taken instead (None: no prior,
+    the argmax stays and is reported as found by nothing but noise)."""
+    decided = {slot: [dict(layer) for layer in layers] for slot, layers in chosen.items()}
+    records = []
+    for row in rows:
+        if row.get("above_noise"):
+            continue
+        slot, layer, choice = row["head"], int(row["layer"]), row["choice"]
+        fallback = prior.get(slot, [])[layer].get(choice) if layer < len(prior.get(slot, [])) else None
+        if fallback is not None:
+            decided[slot][layer][choice] = fallback
+        records.append({"head": slot, "layer": layer, "choice": choice, "argmax": row["option"],
+                        "probability": row["probability"], "noise_floor": row.get("noise_floor"),
+                        "fallback": fallback})
+    return decided, records
 
 
 def chance_agreement(options: int, runs: int) -> float:
