@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 from nasiam.data.readers import DataNotFoundError, read_cifar_batches, read_idx, read_stl10_images, read_stl10_labels
 
 __all__ = ["DatasetInfo", "dataset_info", "create_dataset", "list_datasets", "ArrayImageDataset",
-           "SyntheticImages", "DataNotFoundError", "FASHION_MNIST_DEBIAN_ROOT", "default_root"]
+           "SyntheticImages", "DataNotFoundError", "FASHION_MNIST_DEBIAN_ROOT", "default_root", "image_folder_classes"]
 
 FASHION_MNIST_DEBIAN_ROOT = Path("/usr/share/datasets/fashion-mnist")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -222,9 +222,7 @@ def _load_image(path: str):
         raise OSError(None, f"damaged or unreadable image ({e})", path) from None
 
 
-def _image_folder(name: str, root: Path, split: str, transform):
-    from torchvision.datasets import ImageFolder
-
+def _image_folder_path(name: str, root: Path, split: str) -> Path:
     folder = root / split
     if not folder.is_dir() and split == "train" and root.is_dir() and any(p.is_dir() for p in root.iterdir()):
         folder = root  # a plain folder of class sub-folders
@@ -232,6 +230,26 @@ def _image_folder(name: str, root: Path, split: str, transform):
         raise _missing(name, root, f"{split}/<class>/<image files>",
                        "Arrange the images in one sub-folder per class (ImageNet: extract ILSVRC2012 train and "
                        "val, with val sorted into class folders).", downloadable=False)
+    return folder
+
+
+def image_folder_classes(name: str, root: str | os.PathLike | None = None, split: str = "train") -> list[str]:
+    """The classes of an image folder's `split`: its sub-folders' names, sorted, in the order
+    ImageFolder numbers them. A user's folder (`imagefolder`) has as many classes as it has
+    sub-folders, which only reading it tells (its `dataset_info` says 0: unknown)."""
+    from torchvision.datasets.folder import find_classes
+
+    folder = _image_folder_path(name, Path(root) if root is not None else default_root(name), split)
+    try:
+        return find_classes(os.fspath(folder))[0]
+    except FileNotFoundError as e:
+        raise DataNotFoundError(f"{folder}: {e}") from None
+
+
+def _image_folder(name: str, root: Path, split: str, transform):
+    from torchvision.datasets import ImageFolder
+
+    folder = _image_folder_path(name, root, split)
     try:
         return ImageFolder(os.fspath(folder), transform=transform, loader=_load_image)
     except FileNotFoundError as e:
