@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from nasiam.errors import shown
 from nasiam.search.policy import SearchPolicy
 from nasiam.space.mlp import DEFAULT_WIDTHS
 
@@ -263,7 +264,7 @@ def check_bounds(config: RunConfig) -> None:
         if not ((low is None or value >= low) and (high is None or value <= high)):
             span = f"between {low:g} and {high:g}" if low is not None and high is not None else \
                 f"at least {low:g}" if low is not None else f"at most {high:g}"
-            raise ConfigError(f"--{name} must be {span}, got {value}")
+            raise ConfigError(f"--{name} must be {span}, got {shown(value)}")
 
 
 def _total_memory_bytes() -> int | None:
@@ -383,7 +384,7 @@ def parse_value(name: str, raw: Any, annotation) -> Any:
                 raise ValueError("expected a string")
             return str(raw)
     except (ValueError, TypeError, OverflowError, json.JSONDecodeError) as e:  # OverflowError: int("1e400")
-        raise ConfigError(f"--{name}: cannot read {raw!r} ({e})") from None
+        raise ConfigError(f"--{name}: cannot read {shown(raw)} ({str(e)[:100]})") from None
     raise ConfigError(f"--{name}: unsupported option type {kind}")
 
 
@@ -612,7 +613,7 @@ def validate_config(config: RunConfig) -> None:
             raise ConfigError("--widths needs at least one option (or none: the library's 512-4096)")
         for w in config.widths or ():
             if not 1 <= w <= MAX_WIDTH:
-                raise ConfigError(f"--widths: width {w} must be an integer in [1, {MAX_WIDTH}]")
+                raise ConfigError(f"--widths: width {shown(w)} must be an integer in [1, {MAX_WIDTH}]")
     if config.warmup_lr_epochs >= config.epochs > 1:
         raise ConfigError(f"--warmup_lr_epochs ({config.warmup_lr_epochs}) leaves no epoch after the warm-up in "
                           f"--epochs={config.epochs}")
