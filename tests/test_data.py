@@ -1,4 +1,5 @@
 import gzip
+import os
 import pickle
 import struct
 
@@ -282,3 +283,48 @@ def test_an_image_folder_whose_test_split_has_other_classes_is_refused(tmp_path,
     assert code == 2, err
     assert "other class folders than its train split (only in train: 'circle'; only in val: none)" in err
     assert not (tmp_path / "runs" / "r" / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("link,target,problem", [
+    ("up", "..", "a folder that holds the class folder itself"),
+    ("again", ".", "a folder this class already reads"),
+    ("other", "../square", "another class's folder"),
+])
+def test_links_that_would_mislabel_or_loop_in_an_image_folder_are_refused(tmp_path, link, target, problem):
+    """circle/up -> .. labelled every square as a circle; circle/again -> . counted the circles
+    41 times (the walk followed the loop until the path was too long)."""
+    _write_image_folder(tmp_path, splits=("train",), classes=("circle", "square"), per_class=2)
+    (tmp_path / "train" / "circle" / link).symlink_to(target)
+    with pytest.raises(ValueError, match=f"circle/{link} leads to .*{problem}.*read under class 'circle'"):
+        create_dataset("imagefolder", tmp_path, "train")
+
+
+def test_a_link_to_images_elsewhere_is_followed_once(tmp_path):
+    _write_image_folder(tmp_path / "data", splits=("train",), classes=("circle", "square"), per_class=2)
+    _write_image_folder(tmp_path / "extra", splits=("more",), classes=("circle",), per_class=3)
+    (tmp_path / "data" / "train" / "circle" / "more").symlink_to(tmp_path / "extra" / "more" / "circle")
+    dataset = create_dataset("imagefolder", tmp_path / "data", "train")
+    assert sorted(np.bincount(dataset.targets).tolist()) == [2, 5]
+
+
+def test_a_fifo_among_the_images_is_refused_not_waited_on(tmp_path):
+    _write_image_folder(tmp_path, splits=("train",), classes=("circle", "square"), per_class=2)
+    os.mkfifo(tmp_path / "train" / "square" / "stream.png")
+    with pytest.raises(ValueError, match="square/stream.png is not a regular file \\(a FIFO"):
+        create_dataset("imagefolder", tmp_path, "train")
+
+
+def test_a_decompression_bomb_is_named_as_an_unreadable_image(tmp_path):
+    """A 60-byte PNG announcing 40,000 x 40,000 pixels: an OSError naming the file (exit 2
+    in the CLI), not PIL's DecompressionBombError in the middle of an epoch."""
+    import zlib
+
+    _write_image_folder(tmp_path, splits=("train",), classes=("circle", "square"), per_class=1)
+    header = struct.pack(">IIBBBBB", 40_000, 40_000, 8, 0, 0, 0, 0)
+    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))  # noqa: E731
+    bomb = tmp_path / "train" / "square" / "bomb.png"
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    dataset = create_dataset("imagefolder", tmp_path, "train")
+    with pytest.raises(OSError, match="decompression bomb") as error:
+        dataset[[path for path, _ in dataset.samples].index(str(bomb))]
+    assert error.value.filename == str(bomb)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -214,12 +215,54 @@ def _fashion_mnist(root: Path, split: str, transform) -> ArrayImageDataset:
 def _load_image(path: str):
     """torchvision's PIL loader, with a damaged image named in the error (an OSError carrying
     the path, so the CLI says which file could not be read)."""
+    from PIL import Image
     from torchvision.datasets.folder import default_loader
 
     try:
         return default_loader(path)
     except OSError as e:
         raise OSError(None, f"damaged or unreadable image ({e})", path) from None
+    except Image.DecompressionBombError:   # a small file that would decode to gigabytes
+        raise OSError(None, f"an image of more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, far more than a "
+                            "training image needs (a decompression bomb?)", path) from None
+
+
+def _is_image_file(path: str) -> bool:
+    """ImageFolder's test (an image extension), and a regular file: a FIFO named x.png would
+    block the first read forever, a device would never end."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
+
+    if not has_file_allowed_extension(path, IMG_EXTENSIONS):
+        return False
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError(f"{path} is not a regular file (a FIFO, socket or device): reading it would block or never "
+                         "end; remove it from the data folder")
+    return True
+
+
+def _check_linked_folders(folder: Path) -> None:
+    """ImageFolder follows links to folders inside a class folder. A link back up (a/up -> ..)
+    would label every class's images as this one, a link to another class folder its images
+    as this one too, a loop (a/again -> .) would read the class 40 times over: each refused,
+    naming the link. Links elsewhere (a/more -> /data/extra) are followed, once."""
+    split = os.path.realpath(folder)
+    for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        top = os.path.realpath(class_dir)
+        seen = {top}
+        for parent, dirs, _ in os.walk(class_dir, followlinks=True):
+            for d in dirs:
+                link, real = os.path.join(parent, d), os.path.realpath(os.path.join(parent, d))
+                problem = ("a folder this class already reads (a loop, or a second way to the same images)" if real in seen
+                           else "a folder that holds the class folder itself" if _within(top, real)
+                           else "another class's folder" if _within(real, split) and not _within(real, top) else None)
+                if problem:
+                    raise ValueError(f"{link} leads to {real}, {problem}: its images would be read under class "
+                                     f"{class_dir.name!r}; remove the link or copy the images")
+                seen.add(real)
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _image_folder_path(name: str, root: Path, split: str) -> Path:
@@ -250,8 +293,9 @@ def _image_folder(name: str, root: Path, split: str, transform):
     from torchvision.datasets import ImageFolder
 
     folder = _image_folder_path(name, root, split)
+    _check_linked_folders(folder)
     try:
-        return ImageFolder(os.fspath(folder), transform=transform, loader=_load_image)
+        return ImageFolder(os.fspath(folder), transform=transform, loader=_load_image, is_valid_file=_is_image_file)
     except FileNotFoundError as e:
         raise DataNotFoundError(f"{folder}: {e}") from None
 
