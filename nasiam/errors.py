@@ -46,8 +46,8 @@ class RunDirLockedError(RunError):
 
 
 class RunInterrupted(RunError):
-    """SIGINT, SIGTERM or SIGUSR1 stopped the run at a step boundary, after a resumable
-    checkpoint; the exit code is the shell's for that signal (128 + its number: 130, 143, 138)."""
+    """SIGINT, SIGTERM, SIGUSR1 or SIGHUP stopped the run at a step boundary, after a resumable
+    checkpoint; the exit code is the shell's for that signal (128 + its number: 130, 143, 138, 129)."""
 
     def __init__(self, message: str, signum: int):
         super().__init__(message)
