@@ -3,6 +3,8 @@ outputs go to (written); the message says which file, and whether it was read or
 import errno
 import os
 
+import pytest
+
 from nasiam.cli import EXIT_IO, EXIT_USAGE, describe_os_error
 
 
@@ -86,3 +88,22 @@ def test_a_run_directory_too_long_for_its_files_is_refused_before_training(tmp_p
     err = capsys.readouterr().err
     assert "bytes long: the files a run writes in it would pass this file system's limit" in err and len(err) < 400
     assert not (tmp_path / ("d" * 200)).exists()
+
+
+def test_a_full_disk_during_a_write_names_the_file_being_written(tmp_path, monkeypatch):
+    """write() and fsync() raise ENOSPC naming no file, so exit 5 said 'while writing outputs';
+    the atomic writer names the file it was writing (and leaves the previous one intact)."""
+    import nasiam._io as io_module
+
+    target = tmp_path / "checkpoints" / "last.ckpt"
+    io_module.atomic_write_bytes(target, b"previous")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(io_module.os, "fsync", full)
+    with pytest.raises(OSError) as error:
+        io_module.atomic_write_bytes(target, b"new")
+    code, message = describe_os_error(error.value)
+    assert code == EXIT_IO and f"the disk is full while writing {target};" in message
+    assert target.read_bytes() == b"previous" and [p.name for p in target.parent.iterdir()] == ["last.ckpt"]
