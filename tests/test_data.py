@@ -235,7 +235,8 @@ def _write_image_folder(root, splits=("train", "val"), classes=("circle", "squar
         for cls in classes:
             (root / split / cls).mkdir(parents=True)
             for i in range(per_class):
-                pixels = np.clip(np.array(colours.get(cls, (128, 128, 128))) + rng.normal(0, 30, (size, size, 3)), 0, 255)
+                noise = rng.normal(0, 30, (size, size, 3))
+                pixels = np.clip(np.array(colours.get(cls, (128, 128, 128))) + noise, 0, 255)
                 Image.fromarray(pixels.astype(np.uint8)).save(root / split / cls / f"{i}.{'png' if i % 2 else 'jpg'}")
 
 
@@ -321,7 +322,10 @@ def test_a_decompression_bomb_is_named_as_an_unreadable_image(tmp_path):
 
     _write_image_folder(tmp_path, splits=("train",), classes=("circle", "square"), per_class=1)
     header = struct.pack(">IIBBBBB", 40_000, 40_000, 8, 0, 0, 0, 0)
-    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))  # noqa: E731
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     bomb = tmp_path / "train" / "square" / "bomb.png"
     bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
     dataset = create_dataset("imagefolder", tmp_path, "train")

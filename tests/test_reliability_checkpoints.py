@@ -151,7 +151,8 @@ def test_pruning_removes_the_temporary_files_of_killed_checkpoint_writes_and_not
     prune_epoch_checkpoints(checkpoints, keep=5)
     assert not any(p.exists() for p in stale)
     assert all((checkpoints / name).exists() for name in kept)
-    assert (checkpoints / ".epoch=5.ckpt.dir00000.tmp").is_dir() and (checkpoints / "sub" / ".last.ckpt.abcd1234.tmp").exists()
+    assert (checkpoints / ".epoch=5.ckpt.dir00000.tmp").is_dir()
+    assert (checkpoints / "sub" / ".last.ckpt.abcd1234.tmp").exists()
     assert (checkpoints / ".last.ckpt.link0000.tmp").is_symlink() and outside.read_bytes() == b"a user's file"
 
 

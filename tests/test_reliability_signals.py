@@ -195,7 +195,8 @@ def test_sighup_mid_epoch_search_checkpoints_and_exits_129(tmp_path):
                             preexec_fn=_signals_as_in_a_terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     deadline = time.time() + 600
-    while _logged_step(tmp_path / "cut" / "logs" / "metrics.csv") < 1 and proc.poll() is None and time.time() < deadline:
+    metrics = tmp_path / "cut" / "logs" / "metrics.csv"
+    while _logged_step(metrics) < 1 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)
     proc.send_signal(signal.SIGHUP)
     _, err = proc.communicate(timeout=600)

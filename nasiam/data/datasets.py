@@ -252,8 +252,8 @@ def _check_linked_folders(folder: Path) -> None:
         for parent, dirs, _ in os.walk(class_dir, followlinks=True):
             for d in dirs:
                 link, real = os.path.join(parent, d), os.path.realpath(os.path.join(parent, d))
-                problem = ("a folder this class already reads (a loop, or a second way to the same images)" if real in seen
-                           else "a folder that holds the class folder itself" if _within(top, real)
+                problem = ("a folder this class already reads (a loop, or a second way to the same images)"
+                           if real in seen else "a folder that holds the class folder itself" if _within(top, real)
                            else "another class's folder" if _within(real, split) and not _within(real, top) else None)
                 if problem:
                     raise ValueError(f"{link} leads to {real}, {problem}: its images would be read under class "

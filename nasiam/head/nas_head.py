@@ -203,9 +203,9 @@ def _check_same_architecture(genotype: Genotype, recorded: str | None, genotype_
         raise GenotypeError(f"{weights_path}: the genotype recorded with the weights is invalid ({e})") from None
     if saved.layers == genotype.layers and saved.in_dim == genotype.in_dim:
         return
-    differs = next((f"layer {i}: " + ", ".join(f"{k} {a.to_dict().get(k)} in {genotype_path.name}, "
-                                               f"{b.to_dict().get(k)} with the weights"
-                                               for k in LayerSpec.__dataclass_fields__ if getattr(a, k) != getattr(b, k))
+    differs = next((f"layer {i}: " + ", ".join(f"{k} {getattr(a, k)} in {genotype_path.name}, {getattr(b, k)} with "
+                                               "the weights" for k in LayerSpec.__dataclass_fields__
+                                               if getattr(a, k) != getattr(b, k))
                     for i, (a, b) in enumerate(zip(genotype.layers, saved.layers)) if a != b),
                    f"{len(genotype.layers)} layers and in_dim {genotype.in_dim} in {genotype_path.name}, "
                    f"{len(saved.layers)} and {saved.in_dim} with the weights")

@@ -57,11 +57,10 @@ class SearchableHead(nn.Module):
                  output_norm: str = "none", output_activation: str = "identity", output_bias: bool | None = None,
                  output_layer: bool = True):
         super().__init__()
-        for name, value, high in (("in_dim", in_dim, MAX_WIDTH), ("out_dim", out_dim, MAX_WIDTH),
-                                  ("num_layers", num_layers, MAX_LAYERS)):
-            if isinstance(value, bool) or not isinstance(value, int) or not (0 if name == "num_layers" else 1) <= value <= high:
-                raise ValueError(f"{name} must be an integer in [{0 if name == 'num_layers' else 1}, {high}], "
-                                 f"got {shown(value)}")
+        for name, value, low, high in (("in_dim", in_dim, 1, MAX_WIDTH), ("out_dim", out_dim, 1, MAX_WIDTH),
+                                       ("num_layers", num_layers, 0, MAX_LAYERS)):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"{name} must be an integer in [{low}, {high}], got {shown(value)}")
         if isinstance(space, str):
             space = create_space(space)
         self.space = space if space is not None else MLPSpace()

@@ -25,12 +25,14 @@ from nasiam.data import (
     search_split,
 )
 from nasiam.data.device import DeviceImages, DeviceViewSet, can_hold, device_loader
+from nasiam.errors import shown
 from nasiam.frameworks import SSLFramework, framework_class
 from nasiam.head import NASHead, SearchableHead
 from nasiam.presets import get_preset
 from nasiam.space import MLPSpace, NASiamSpace
 
-__all__ = ["canonical_framework", "data_info", "read_dataset_info", "framework_kwargs", "build_backbone", "build_search_model",
+__all__ = ["canonical_framework", "data_info", "read_dataset_info", "framework_kwargs", "build_backbone",
+           "build_search_model",
            "TrainData", "build_train_data", "build_eval_datasets", "check_eval_datasets", "make_loader", "backbone_record",
            "recalibrate_exported", "searchable_heads", "training_device", "resolve_data_device", "DATA_DEVICES", "compile_modules"]
 
@@ -270,8 +272,7 @@ def check_eval_datasets(cfg: RunConfig, info: DatasetInfo) -> None:
         except (OSError, ValueError, IndexError, RuntimeError) as e:
             raise ValueError(f"the {name} split of {cfg.dataset} cannot be read ({type(e).__name__}: "
                              f"{str(e)[:160]}); check the files under --data_root") from None
-        base = dataset.dataset if isinstance(dataset, Subset) else dataset
-        targets = getattr(base, "targets", None)
+        targets = getattr(dataset.dataset if isinstance(dataset, Subset) else dataset, "targets", None)
         if targets is not None and len(targets):
             labels = torch.as_tensor(targets)
             if int(labels.max()) >= info.num_classes or int(labels.min()) < -1:   # -1: STL-10's unlabelled
@@ -294,9 +295,9 @@ def _check_same_class_folders(cfg: RunConfig, info: DatasetInfo, bank: Dataset, 
                      "their labels would not match; give both splits the same class folders")
 
 
-def _names(names: list[str], shown: int = 5) -> str:
-    listed = ", ".join(repr(n)[:40] for n in names[:shown])
-    return (listed + f" and {len(names) - shown} more" if len(names) > shown else listed) or "none"
+def _names(names: list[str], listed: int = 5) -> str:
+    text = ", ".join(shown(n) for n in names[:listed])
+    return (text + f" and {len(names) - listed} more" if len(names) > listed else text) or "none"
 
 
 @torch.no_grad()

@@ -94,9 +94,9 @@ def _checked(run_dir: Path) -> Path:
     except (OSError, ValueError):
         path_max = 4096
     if len(os.fsencode(run_dir)) + _LONGEST_INSIDE >= path_max:
-        raise ConfigError(f"the run directory {shown(str(run_dir), 80)} is {len(os.fsencode(run_dir)):,} bytes long: the "
-                          f"files a run writes in it would pass this file system's limit of {path_max:,}; shorten "
-                          "--out_dir or --run_name")
+        raise ConfigError(f"the run directory {shown(str(run_dir), 80)} is {len(os.fsencode(run_dir)):,} bytes "
+                          f"long: the files a run writes in it would pass this file system's limit of {path_max:,}; "
+                          "shorten --out_dir or --run_name")
     return run_dir
 
 
