@@ -43,11 +43,15 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError) and e.filename is None and e.errno is not None:
+            # a failed write() or fsync() names no file: name the one being written, so a
+            # full disk says which output it stopped (the CLI's exit 5 message)
+            raise OSError(e.errno, e.strerror, str(path)) from e
         raise
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from nasiam.errors import shown
 from nasiam.search.policy import SearchPolicy
 from nasiam.space.mlp import DEFAULT_WIDTHS
 
@@ -240,7 +241,7 @@ STRUCTURAL_KEYS = ("head", "init", "framework", "backbone", "cifar_stem", "datas
 # apart, in `check_resources`). Widths and layer counts share the genotype format's limits.
 _MAX_WIDTH, _MAX_LAYERS = 1 << 16, 64   # = nasiam.space.genotype.MAX_WIDTH, MAX_LAYERS (not imported: torch)
 BOUNDS: dict[str, tuple[float | None, float | None]] = {
-    "subset": (1, 10 ** 9), "image_size": (8, 1024), "num_workers": (0, 128), "batch_size": (1, 1 << 16),
+    "subset": (1, 10 ** 9), "image_size": (8, 1024), "num_workers": (0, 128), "batch_size": (2, 1 << 16),
     "proj_hidden_dim": (1, _MAX_WIDTH), "proj_output_dim": (1, _MAX_WIDTH), "pred_hidden_dim": (1, _MAX_WIDTH),
     "proj_layers": (1, _MAX_LAYERS), "temperature": (1e-4, 100.0), "queue_size": (1, 1 << 24),
     "ema_momentum": (0.0, 1.0), "epochs": (1, 100_000), "lr": (0.0, 1e4), "weight_decay": (0.0, 10.0),
@@ -268,7 +269,7 @@ def check_bounds(config: RunConfig) -> None:
         if not ((low is None or value >= low) and (high is None or value <= high)):
             span = f"between {low:g} and {high:g}" if low is not None and high is not None else \
                 f"at least {low:g}" if low is not None else f"at most {high:g}"
-            raise ConfigError(f"--{name} must be {span}, got {value}")
+            raise ConfigError(f"--{name} must be {span}, got {shown(value)}")
 
 
 def _total_memory_bytes() -> int | None:
@@ -388,7 +389,7 @@ def parse_value(name: str, raw: Any, annotation) -> Any:
                 raise ValueError("expected a string")
             return str(raw)
     except (ValueError, TypeError, OverflowError, json.JSONDecodeError) as e:  # OverflowError: int("1e400")
-        raise ConfigError(f"--{name}: cannot read {raw!r} ({e})") from None
+        raise ConfigError(f"--{name}: cannot read {shown(raw)} ({str(e)[:100]})") from None
     raise ConfigError(f"--{name}: unsupported option type {kind}")
 
 
@@ -562,12 +563,18 @@ def validate_config(config: RunConfig) -> None:
     unknown = [s for s in config.logger if s not in LOGGERS]
     if unknown:
         raise ConfigError(f"--logger: {', '.join(unknown)} is not one of {', '.join(LOGGERS)}")
+    if config.batch_size == 1:   # said apart: it would pass for a size and fail at the first step, inside torch
+        raise ConfigError("--batch_size=1: training needs at least 2 images per step and device (BatchNorm computes "
+                          "its statistics over the batch; a contrastive loss needs other images); use 2 or more")
     check_bounds(config)
     if config.run_name is not None:
         name = config.run_name
-        if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name or len(name.encode()) > 200:
-            raise ConfigError(f"--run_name: {name[:80]!r} must be a plain directory name inside --out_dir (no '/', "
-                              "not '.' or '..', at most 200 bytes)")
+        # printable only: a control character or a right-to-left override in a folder name shows
+        # one thing in the terminal and names another
+        if not name or name in (".", "..") or "/" in name or "\\" in name or not name.isprintable() or \
+                len(name.encode()) > 200:
+            raise ConfigError(f"--run_name: {shown(name)} must be a plain directory name inside --out_dir (no '/', "
+                              "not '.' or '..', printable characters only, at most 200 bytes)")
     from nasiam.data.download import DOWNLOADABLE
 
     if config.download and config.dataset not in DOWNLOADABLE + ("synthetic",):
@@ -618,7 +625,7 @@ def validate_config(config: RunConfig) -> None:
             raise ConfigError("--widths needs at least one option (or none: the library's 512-4096)")
         for w in config.widths or ():
             if not 1 <= w <= MAX_WIDTH:
-                raise ConfigError(f"--widths: width {w} must be an integer in [1, {MAX_WIDTH}]")
+                raise ConfigError(f"--widths: width {shown(w)} must be an integer in [1, {MAX_WIDTH}]")
     if config.warmup_lr_epochs >= config.epochs > 1:
         raise ConfigError(f"--warmup_lr_epochs ({config.warmup_lr_epochs}) leaves no epoch after the warm-up in "
                           f"--epochs={config.epochs}")

@@ -3,6 +3,16 @@ layer, because run directories are read outside the runner too (`nasiam.rundir`)
 from __future__ import annotations
 
 
+def shown(value: object, limit: int = 40) -> str:
+    """`value` as an error message shows it: its repr, cut to about `limit` characters. A
+    hostile input (a 4,000-digit width, a megabyte of text) is named, not echoed whole; an
+    integer past the 4,300 digits Python's repr allows is described by its length."""
+    if isinstance(value, int) and value.bit_length() > 3 * limit:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 10]}... ({len(text):,} characters)"
+
+
 class RunError(RuntimeError):
     exit_code = 1
 
@@ -36,8 +46,8 @@ class RunDirLockedError(RunError):
 
 
 class RunInterrupted(RunError):
-    """SIGINT, SIGTERM or SIGUSR1 stopped the run at a step boundary, after a resumable
-    checkpoint; the exit code is the shell's for that signal (128 + its number: 130, 143, 138)."""
+    """SIGINT, SIGTERM, SIGUSR1 or SIGHUP stopped the run at a step boundary, after a resumable
+    checkpoint; the exit code is the shell's for that signal (128 + its number: 130, 143, 138, 129)."""
 
     def __init__(self, message: str, signum: int):
         super().__init__(message)

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
 from nasiam._io import atomic_write_text
-from nasiam.errors import CheckpointError
+from nasiam.errors import CheckpointError, shown
 from nasiam.head import NASHead
 from nasiam.space.genotype import MAX_FILE_BYTES, Genotype, GenotypeError
 
@@ -30,10 +31,14 @@ SEARCH_FORMAT = "nasiam.search"
 EXPORT_FORMAT, EXPORT_RECORD = "nasiam.export", "export.json"
 # the file each writer of heads and a backbone writes last: its presence says the folder is whole
 COMPLETION_RECORDS = ("summary.json", EXPORT_RECORD)
+SEARCH_SCHEMA_VERSION = 1
+# a framework's or a head slot's name (the Lightning callback's slots are its module's attribute
+# names, a framework may be a user's class name): a word, never a path
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
 
 
 def write_search_genotypes(path: Path, framework: str, genotypes: Mapping[str, Genotype]) -> None:
-    data = {"format": SEARCH_FORMAT, "schema_version": 1, "framework": framework,
+    data = {"format": SEARCH_FORMAT, "schema_version": SEARCH_SCHEMA_VERSION, "framework": framework,
             "heads": {slot: g.to_dict() for slot, g in genotypes.items()}}
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
@@ -53,19 +58,39 @@ def read_genotypes(path: str | os.PathLike) -> tuple[str | None, dict[str, Genot
         raise GenotypeError(f"{path}: not a valid genotype file ({type(e).__name__}: "
                             f"{str(e).splitlines()[0][:120] if str(e) else ''})") from None
     if isinstance(data, dict) and data.get("format") == SEARCH_FORMAT:
-        heads = data.get("heads")
-        if not isinstance(heads, dict) or not heads or len(heads) > 8:
-            raise GenotypeError(f"{path}: 'heads' must map slot names to genotypes")
-        out = {}
-        for slot, g in heads.items():
-            try:
-                out[str(slot)] = Genotype.from_dict(g)
-            except GenotypeError as e:
-                raise GenotypeError(f"{path}: heads.{slot}.{e}") from None
-        framework = data.get("framework")
-        return (framework if isinstance(framework, str) else None), out
+        return _search_genotypes(data, path)
     g = Genotype.load(path)
     return None, {str(g.meta.get("slot", "projector")): g}
+
+
+def _search_genotypes(data: dict, path: Path) -> tuple[str | None, dict[str, Genotype]]:
+    """A run's genotype.json, checked as strictly as each head's genotype: its fields, its
+    schema version (a newer file is refused, not half-read), its framework and slot names."""
+    allowed = ("format", "schema_version", "framework", "heads")
+    unknown = [k for k in data if k not in allowed]
+    if unknown:
+        raise GenotypeError(f"{path}: unknown field(s) {', '.join(shown(k) for k in unknown[:5])}; "
+                            f"allowed: {', '.join(allowed)}")
+    version = data.get("schema_version")
+    if isinstance(version, bool) or version != SEARCH_SCHEMA_VERSION:
+        raise GenotypeError(f"{path}: schema_version: this nasiam reads version {SEARCH_SCHEMA_VERSION}, the file "
+                            f"has {shown(version)}; upgrade nasiam to read newer files")
+    framework = data.get("framework")
+    if framework is not None and not (isinstance(framework, str) and _NAME.fullmatch(framework)):
+        raise GenotypeError(f"{path}: framework: expected a framework's name, got {shown(framework)}")
+    heads = data.get("heads")
+    if not isinstance(heads, dict) or not heads or len(heads) > 8:
+        raise GenotypeError(f"{path}: 'heads' must map slot names to genotypes")
+    out = {}
+    for slot, g in heads.items():
+        if not _NAME.fullmatch(slot) or ".." in slot:
+            raise GenotypeError(f"{path}: heads: {shown(slot)} is not a head slot's name (a word of letters, "
+                                "digits, '_', '.', '-')")
+        try:
+            out[slot] = Genotype.from_dict(g)
+        except GenotypeError as e:
+            raise GenotypeError(f"{path}: heads.{slot}.{e}") from None
+    return framework, out
 
 
 def read_backbone_record(run_dir: str | Path) -> dict[str, Any]:

@@ -254,3 +254,23 @@ def demo_scale_note_of(cfg):
     from nasiam.config import demo_scale_note
 
     return demo_scale_note(cfg) or ""
+
+
+def test_a_batch_of_one_is_refused_before_training_with_the_reason(capsys):
+    """--batch_size 1 passed the bounds and then crashed in BatchNorm at the first step (exit 1)."""
+    from nasiam.cli import main
+
+    assert main(["pretrain", "--dataset=synthetic", "--batch_size=1", "--print_config"]) == 2
+    assert "--batch_size=1: training needs at least 2 images per step and device" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["run\x1b[2Jcleared", "evil\u202etxt.exe", "tab\there", "line\nbreak", "nul\0"])
+def test_a_run_name_with_control_or_direction_characters_is_refused_escaped(capsys, name):
+    """A folder name that shows one thing on the terminal and names another: refused, and
+    the message shows the characters escaped, never raw."""
+    from nasiam.cli import main
+
+    assert main(["search", "--dataset=synthetic", f"--run_name={name}", "--print_config"]) == 2
+    err = capsys.readouterr().err
+    assert "must be a plain directory name" in err and "printable characters only" in err
+    assert name not in err and repr(name)[1:-1] in err

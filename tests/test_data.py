@@ -1,4 +1,5 @@
 import gzip
+import os
 import pickle
 import struct
 
@@ -222,3 +223,112 @@ def test_an_idx_gzip_bomb_is_refused_without_decompressing_it(tmp_path):
         fh.write(struct.pack(">BBBB", 0, 0, 0x08, 3) + b"".join(struct.pack(">I", d) for d in (2 ** 31, 2 ** 16, 8)))
     with pytest.raises(ValueError, match="more than a dataset file of this kind holds"):
         read_idx(huge)
+
+
+def _write_image_folder(root, splits=("train", "val"), classes=("circle", "square", "stripe"), per_class=16, size=20):
+    """A small real folder of PNG and JPEG files, one colour per class (seeded noise on top)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    colours = {"circle": (220, 40, 40), "square": (40, 200, 60), "stripe": (40, 60, 220)}
+    for split in splits:
+        for cls in classes:
+            (root / split / cls).mkdir(parents=True)
+            for i in range(per_class):
+                noise = rng.normal(0, 30, (size, size, 3))
+                pixels = np.clip(np.array(colours.get(cls, (128, 128, 128))) + noise, 0, 255)
+                Image.fromarray(pixels.astype(np.uint8)).save(root / split / cls / f"{i}.{'png' if i % 2 else 'jpg'}")
+
+
+@pytest.mark.slow
+def test_a_users_image_folder_is_searched_and_pretrained_end_to_end(tmp_path):
+    """`--dataset imagefolder`, a user's own images: its classes are its class folders (3 here),
+    known once the folder is read. A search (kNN at the end), then a pretraining of the searched
+    heads (kNN and the linear probe). Before, every folder was refused: 'labels outside 0..-1'."""
+    import json
+
+    from nasiam.cli import main
+
+    _write_image_folder(tmp_path / "data")
+    common = ["--dataset=imagefolder", f"--data_root={tmp_path / 'data'}", "--image_size=16", "--batch_size=8",
+              "--epochs=1", "--num_workers=0", "--proj_hidden_dim=16", "--proj_output_dim=16", "--pred_hidden_dim=8",
+              "--knn_k=5", f"--out_dir={tmp_path / 'runs'}"]
+    assert main(["search", *common, "--run_name=search", "--warmup_epochs=0", "--widths=8,16"]) == 0
+    assert main(["pretrain", *common, "--run_name=pretrain", f"--head={tmp_path / 'runs' / 'search'}"]) == 0
+    searched = json.loads((tmp_path / "runs" / "search" / "summary.json").read_text())
+    pretrained = json.loads((tmp_path / "runs" / "pretrain" / "summary.json").read_text())
+    assert 0 <= searched["knn_top1"] <= 100
+    assert 0 <= pretrained["knn_top1"] <= 100 and 0 <= pretrained["linear_top1"] <= 100, pretrained
+
+
+def test_an_image_folder_counts_its_classes_from_its_class_folders(tmp_path):
+    from nasiam.runner.build import read_dataset_info
+
+    _write_image_folder(tmp_path, splits=("train",), classes=("circle", "square"), per_class=1)
+    assert read_dataset_info("imagefolder", tmp_path).num_classes == 2
+    assert read_dataset_info("imagefolder", tmp_path, image_size=16).image_size == 16
+    assert read_dataset_info("cifar10", tmp_path).num_classes == 10   # a fixed count reads nothing
+
+
+def test_an_image_folder_whose_test_split_has_other_classes_is_refused(tmp_path, capsys):
+    """ImageFolder numbers classes by their sorted folder names per split: a val split without
+    'circle' would call every 'square' image 'circle'. Refused before training (exit 2)."""
+    from nasiam.cli import main
+
+    _write_image_folder(tmp_path, splits=("train",), per_class=8)
+    _write_image_folder(tmp_path, splits=("val",), classes=("square", "stripe"), per_class=2)
+    code = main(["pretrain", "--dataset=imagefolder", f"--data_root={tmp_path}", "--image_size=16", "--batch_size=8",
+                 "--epochs=1", "--num_workers=0", "--proj_hidden_dim=8", "--proj_output_dim=8", "--pred_hidden_dim=4",
+                 f"--out_dir={tmp_path / 'runs'}", "--run_name=r"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "other class folders than its train split (only in train: 'circle'; only in val: none)" in err
+    assert not (tmp_path / "runs" / "r" / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("link,target,problem", [
+    ("up", "..", "a folder that holds the class folder itself"),
+    ("again", ".", "a folder this class already reads"),
+    ("other", "../square", "another class's folder"),
+])
+def test_links_that_would_mislabel_or_loop_in_an_image_folder_are_refused(tmp_path, link, target, problem):
+    """circle/up -> .. labelled every square as a circle; circle/again -> . counted the circles
+    41 times (the walk followed the loop until the path was too long)."""
+    _write_image_folder(tmp_path, splits=("train",), classes=("circle", "square"), per_class=2)
+    (tmp_path / "train" / "circle" / link).symlink_to(target)
+    with pytest.raises(ValueError, match=f"circle/{link} leads to .*{problem}.*read under class 'circle'"):
+        create_dataset("imagefolder", tmp_path, "train")
+
+
+def test_a_link_to_images_elsewhere_is_followed_once(tmp_path):
+    _write_image_folder(tmp_path / "data", splits=("train",), classes=("circle", "square"), per_class=2)
+    _write_image_folder(tmp_path / "extra", splits=("more",), classes=("circle",), per_class=3)
+    (tmp_path / "data" / "train" / "circle" / "more").symlink_to(tmp_path / "extra" / "more" / "circle")
+    dataset = create_dataset("imagefolder", tmp_path / "data", "train")
+    assert sorted(np.bincount(dataset.targets).tolist()) == [2, 5]
+
+
+def test_a_fifo_among_the_images_is_refused_not_waited_on(tmp_path):
+    _write_image_folder(tmp_path, splits=("train",), classes=("circle", "square"), per_class=2)
+    os.mkfifo(tmp_path / "train" / "square" / "stream.png")
+    with pytest.raises(ValueError, match="square/stream.png is not a regular file \\(a FIFO"):
+        create_dataset("imagefolder", tmp_path, "train")
+
+
+def test_a_decompression_bomb_is_named_as_an_unreadable_image(tmp_path):
+    """A 60-byte PNG announcing 40,000 x 40,000 pixels: an OSError naming the file (exit 2
+    in the CLI), not PIL's DecompressionBombError in the middle of an epoch."""
+    import zlib
+
+    _write_image_folder(tmp_path, splits=("train",), classes=("circle", "square"), per_class=1)
+    header = struct.pack(">IIBBBBB", 40_000, 40_000, 8, 0, 0, 0, 0)
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = tmp_path / "train" / "square" / "bomb.png"
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    dataset = create_dataset("imagefolder", tmp_path, "train")
+    with pytest.raises(OSError, match="decompression bomb") as error:
+        dataset[[path for path, _ in dataset.samples].index(str(bomb))]
+    assert error.value.filename == str(bomb)

@@ -3,6 +3,8 @@ outputs go to (written); the message says which file, and whether it was read or
 import errno
 import os
 
+import pytest
+
 from nasiam.cli import EXIT_IO, EXIT_USAGE, describe_os_error
 
 
@@ -56,3 +58,52 @@ def test_an_unknown_option_is_named_without_the_value_beside_it(capsys):
     assert "unknown option(s): --bogus, --epochz (did you mean --epochs?), --other; " in err
     assert "unexpected argument(s): stray (see nasiam search --help)" in err
     assert "1" not in err.replace("--epochz", "") and "-2" not in err
+
+
+def _search(tmp_path, *options):
+    from nasiam.cli import main
+
+    (tmp_path / "empty").mkdir(exist_ok=True)   # a training step is never reached: the data is missing
+    return main(["search", "--dataset=fashion_mnist", f"--data_root={tmp_path / 'empty'}", "--run_name=r", *options])
+
+
+def test_an_out_dir_that_is_a_file_is_a_usage_error_and_the_file_is_untouched(tmp_path, capsys):
+    """--out_dir naming a file (or a folder below one) is the user's option, not the disk: exit
+    2 naming it (it was 5, 'while writing'), and the file keeps its contents."""
+    plain = tmp_path / "notes.txt"
+    plain.write_text("mine")
+    for out_dir in (plain, plain / "runs"):
+        assert _search(tmp_path, f"--out_dir={out_dir}") == EXIT_USAGE
+        assert f"--out_dir: {plain} is a file, not a folder" in capsys.readouterr().err
+    assert plain.read_text() == "mine"
+
+
+def test_a_run_directory_too_long_for_its_files_is_refused_before_training(tmp_path, capsys):
+    """A path that leaves no room for the run's files failed only at the first checkpoint,
+    after an epoch of training; now before anything is written (exit 2), named and cut short."""
+    deep = tmp_path
+    while len(os.fsencode(deep)) < 4096 - 200:
+        deep = deep / ("d" * 200)
+    assert _search(tmp_path, f"--out_dir={deep}") == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "bytes long: the files a run writes in it would pass this file system's limit" in err and len(err) < 400
+    assert not (tmp_path / ("d" * 200)).exists()
+
+
+def test_a_full_disk_during_a_write_names_the_file_being_written(tmp_path, monkeypatch):
+    """write() and fsync() raise ENOSPC naming no file, so exit 5 said 'while writing outputs';
+    the atomic writer names the file it was writing (and leaves the previous one intact)."""
+    import nasiam._io as io_module
+
+    target = tmp_path / "checkpoints" / "last.ckpt"
+    io_module.atomic_write_bytes(target, b"previous")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(io_module.os, "fsync", full)
+    with pytest.raises(OSError) as error:
+        io_module.atomic_write_bytes(target, b"new")
+    code, message = describe_os_error(error.value)
+    assert code == EXIT_IO and f"the disk is full while writing {target};" in message
+    assert target.read_bytes() == b"previous" and [p.name for p in target.parent.iterdir()] == ["last.ckpt"]

@@ -213,3 +213,42 @@ def test_for_dims_of_a_head_without_a_fixed_output_layer_and_with_pooling():
         pools.for_dims(out_dim=8)
     with pytest.raises(GenotypeError, match="out_dim: 0 is out of range"):
         g.for_dims(out_dim=0)
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"schema_version": 99}, "schema_version: this nasiam reads version 1, the file has 99"),
+    ({"schema_version": None}, "the file has None"),
+    ({"extra": 1}, "unknown field\\(s\\) 'extra'"),
+    ({"framework": "x" * 500}, "framework: expected a framework's name, got 'xxx"),
+    ({"heads": {"../up": None}}, "'../up' is not a head slot's name"),
+])
+def test_a_run_genotype_file_is_checked_as_strictly_as_a_heads(tmp_path, change, message):
+    """A run's genotype.json (format nasiam.search) from a newer nasiam, or with fields this
+    one does not know, is refused rather than half-read."""
+    from nasiam.rundir import read_genotypes, write_search_genotypes
+
+    path = tmp_path / "genotype.json"
+    write_search_genotypes(path, "simsiam", {"projector": Genotype.from_dict(_valid_dict())})
+    assert read_genotypes(path)[0] == "simsiam"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+    with pytest.raises(GenotypeError, match=message):
+        read_genotypes(path)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"activations": ("relu", "swishy")}, "unknown activation 'swishy'; known: "),
+    ({"norms": ("groupnorm",)}, "unknown norm 'groupnorm'; known: "),
+    ({"activations": "relu"}, "got the string 'relu'; write \\('relu',\\)"),
+    ({"widths": (10 ** 5000,)}, "width an integer of about 5,001 digits must be"),
+])
+def test_mlp_space_arguments_are_value_errors_that_name_them(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MLPSpace(**kwargs)
+
+
+def test_shown_cuts_hostile_values_short():
+    from nasiam.errors import shown
+
+    assert shown(512) == "512" and shown("relu") == "'relu'"
+    assert shown(10 ** 5000) == "an integer of about 5,001 digits"
+    assert shown("x" * 4000) == "'" + "x" * 29 + "... (4,002 characters)"

@@ -192,3 +192,39 @@ def test_resized_for_another_input_width_keeps_no_weights():
     other = head.resized(in_dim=6)
     assert other.in_dim == 6 and other.out_dim == 8 and other.genotype.meta["fresh_layers"] == [0, 1, 2]
     assert not torch.equal(other[1].norm.running_mean, head[1].norm.running_mean)
+
+
+def test_a_genotype_json_edited_to_another_architecture_is_refused(tmp_path):
+    """genotype.json says gelu, the weights were trained under relu: the shapes agree, so only
+    the genotype recorded in head.safetensors tells. Refused, naming the layer and field."""
+    import json
+
+    from nasiam.space import GenotypeError
+
+    NASHead.from_genotype(get_preset("simsiam_predictor", hidden_dim=8, out_dim=16), 16).save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / GENOTYPE_FILE).read_text())
+    saved["layers"][0]["activation"] = "gelu"
+    (tmp_path / GENOTYPE_FILE).write_text(json.dumps(saved))
+    with pytest.raises(GenotypeError, match="does not describe the head its weights were saved with "
+                                            r"\(layer 0: activation gelu in genotype.json, relu with the weights\)"):
+        NASHead.from_pretrained(tmp_path)
+
+
+def test_weights_saved_without_a_recorded_genotype_load_by_their_shapes(tmp_path):
+    """A head.safetensors written by another tool (no genotype in its metadata) still loads."""
+    from safetensors.torch import save_file
+
+    head = NASHead.from_genotype(get_preset("simsiam_predictor", hidden_dim=8, out_dim=16), 16)
+    head.save_pretrained(tmp_path)
+    save_file({k: v.contiguous() for k, v in head.state_dict().items()}, tmp_path / WEIGHTS_FILE)
+    loaded = NASHead.from_pretrained(tmp_path)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), head.state_dict().values()))
+
+
+@pytest.mark.parametrize("in_dim", [-5, 0, 3.5, "8", True, 2 ** 20, pytest.param(10 ** 5000, id="5001_digits")])
+def test_from_genotype_with_a_hostile_input_width_is_a_genotype_error(in_dim):
+    from nasiam.space import GenotypeError
+
+    with pytest.raises(GenotypeError, match=r"^in_dim: ") as error:
+        NASHead.from_genotype(get_preset("simsiam_predictor"), in_dim)
+    assert len(str(error.value)) < 120   # a 5,000-digit width is described, not echoed

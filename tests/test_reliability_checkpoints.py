@@ -113,3 +113,59 @@ def test_a_checkpoint_with_a_valid_header_and_damaged_fields_is_refused_by_name(
     assert main(args) == 2
     err = capsys.readouterr().err
     assert str(last) in err and "Traceback" not in err
+
+
+def _killed_checkpoint_write(directory, name, monkeypatch):
+    """What SIGKILL leaves of an atomic checkpoint write: its temporary file, never renamed
+    (the rename and the clean-up on error made impossible, as a kill makes them)."""
+    import nasiam._io as io_module
+
+    def killed(*args):
+        raise SystemExit("killed")
+
+    with monkeypatch.context() as m:
+        m.setattr(io_module.os, "replace", killed)
+        m.setattr(io_module.os, "unlink", lambda path: None)
+        with pytest.raises(SystemExit):
+            io_module.atomic_write_bytes(directory / name, b"partial checkpoint")
+    (left,) = [p for p in directory.iterdir() if p.name.startswith(f".{name}.")]
+    return left
+
+
+def test_pruning_removes_the_temporary_files_of_killed_checkpoint_writes_and_nothing_else(tmp_path, monkeypatch):
+    from nasiam.runner.checkpoint import prune_epoch_checkpoints
+
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    stale = [_killed_checkpoint_write(checkpoints, name, monkeypatch) for name in ("last.ckpt", "epoch=12.ckpt")]
+    outside = tmp_path / "mine.bin"
+    outside.write_bytes(b"a user's file")
+    kept = ["last.ckpt", "epoch=3.ckpt", "epoch=4.ckpt", ".last.ckpt.tmp", ".notes.abcd1234.tmp",
+            ".last.ckpt.abcd1234.tmp.bak", "last.ckpt.abcd1234.tmp", ".config.yaml.abcd1234.tmp"]
+    for name in kept:
+        (checkpoints / name).write_bytes(b"x")
+    (checkpoints / ".epoch=5.ckpt.dir00000.tmp").mkdir()              # a folder: not a file nasiam wrote
+    (checkpoints / ".last.ckpt.link0000.tmp").symlink_to(outside)      # a link: its target is not ours
+    (checkpoints / "sub").mkdir()
+    (checkpoints / "sub" / ".last.ckpt.abcd1234.tmp").write_bytes(b"x")   # not in checkpoints/ itself
+    prune_epoch_checkpoints(checkpoints, keep=5)
+    assert not any(p.exists() for p in stale)
+    assert all((checkpoints / name).exists() for name in kept)
+    assert (checkpoints / ".epoch=5.ckpt.dir00000.tmp").is_dir()
+    assert (checkpoints / "sub" / ".last.ckpt.abcd1234.tmp").exists()
+    assert (checkpoints / ".last.ckpt.link0000.tmp").is_symlink() and outside.read_bytes() == b"a user's file"
+
+
+def test_a_run_started_again_removes_what_a_killed_first_checkpoint_write_left(tmp_path, monkeypatch, capsys):
+    """Killed while writing its first last.ckpt, a run is started again (there is nothing to
+    resume): the stale temporary file goes as soon as the run holds its directory, even when
+    the run then stops (here at its data, missing)."""
+    checkpoints = tmp_path / "runs" / "r" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    stale = _killed_checkpoint_write(checkpoints, "last.ckpt", monkeypatch)
+    (tmp_path / "empty").mkdir()
+    assert main(["search", *TINY, "--dataset=fashion_mnist", f"--data_root={tmp_path / 'empty'}",
+                 f"--out_dir={tmp_path / 'runs'}", "--run_name=r"]) == 2
+    out, err = capsys.readouterr()
+    assert "Fashion-MNIST not found" in err and not stale.exists()
+    assert "Removed 1 temporary file(s) of a checkpoint write that was killed" in out

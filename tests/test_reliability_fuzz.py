@@ -66,6 +66,74 @@ def test_genotype_bytes_raise_only_genotype_error(data):
         Genotype.from_json(data)
 
 
+# -- the library API: SearchableHead, NASHead.from_genotype, NASHead.from_pretrained ----------
+# sizes a caller may pass: the edges of the limits, past them, and values of the wrong type
+sizes = st.sampled_from([0, 1, 8, -5, 64, 65, 65536, 65537, 10 ** 6, 2 ** 70, 3.5, "8", True, None])
+API = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@API
+@given(in_dim=sizes, out_dim=sizes, num_layers=sizes,
+       widths=st.lists(st.sampled_from([1, 8, 65536, 10 ** 6, 0, -1]), min_size=1, max_size=3, unique=True))
+def test_searchable_head_refuses_hostile_sizes_before_allocating(memory_cap, in_dim, out_dim, num_layers, widths):
+    """Whatever the sizes, a ValueError naming the problem, or a head within NASHead's limit:
+    never a TypeError or an allocation until the memory runs out (64 layers of 65,536 did)."""
+    from nasiam import SearchableHead
+    from nasiam.space import MLPSpace
+
+    try:
+        head = SearchableHead(in_dim, out_dim, num_layers, MLPSpace(widths=tuple(widths)))
+    except ValueError as e:
+        assert 0 < len(str(e)) < 400
+        return
+    assert sum(t.numel() for t in (*head.parameters(), *head.buffers())) <= MAX_PARAMETERS
+
+
+@API
+@given(in_dim=sizes, preset=st.sampled_from(["simsiam_predictor", "simclr_projector", "linear_predictor"]))
+def test_from_genotype_raises_only_genotype_error(memory_cap, in_dim, preset):
+    from nasiam import NASHead
+    from nasiam.presets import get_preset
+
+    try:
+        head = NASHead.from_genotype(get_preset(preset), in_dim)
+    except GenotypeError:
+        return
+    assert head.in_dim == in_dim and head.num_parameters() <= MAX_PARAMETERS
+
+
+layer_edits = st.tuples(st.sampled_from(["op", "width", "norm", "activation", "bias", "fixed", "extra"]),
+                        scalars | st.sampled_from(["gelu", "silu", "layernorm", "batchnorm_noaffine", "maxpool_3x3"]))
+
+
+@API
+@example(layer=0, edits=[("activation", "gelu")], top=None)   # the same shapes: only the recorded genotype tells
+@given(layer=st.integers(0, 2), edits=st.lists(layer_edits, min_size=1, max_size=3),
+       top=st.none() | st.sampled_from(["in_dim", "meta", "space", "schema_version"]).flatmap(
+           lambda k: st.tuples(st.just(k), json_values)))
+def test_from_pretrained_loads_only_the_head_its_weights_were_saved_with(tmp_path_factory, memory_cap, layer,
+                                                                          edits, top):
+    """An edited genotype.json next to a head's weights: a GenotypeError or ValueError, or the
+    very head that was saved (an edited activation or norm with the same shapes loaded before)."""
+    from nasiam import NASHead
+    from nasiam.presets import get_preset
+
+    folder = tmp_path_factory.mktemp("head")
+    saved = NASHead.from_genotype(get_preset("simsiam_projector", hidden_dim=8, out_dim=8), 8)
+    saved.save_pretrained(folder)
+    data = json.loads((folder / "genotype.json").read_text())
+    for key, value in edits:
+        data["layers"][layer % len(data["layers"])][key] = value
+    if top is not None:
+        data[top[0]] = top[1]
+    (folder / "genotype.json").write_text(json.dumps(data))
+    try:
+        loaded = NASHead.from_pretrained(folder)
+    except (GenotypeError, ValueError):
+        return
+    assert loaded.genotype.layers == saved.genotype.layers and loaded.in_dim == saved.in_dim
+
+
 # recipes: mappings of real option names (and some made up) to arbitrary YAML values
 option_names = st.sampled_from(sorted(SearchConfig.__dataclass_fields__)) | st.text(string.ascii_letters + "_-",
                                                                                       min_size=1, max_size=12)

@@ -138,3 +138,16 @@ def test_the_lock_is_released_when_the_ranks_cannot_be_told(tmp_path):
     with pytest.raises(RuntimeError, match="another rank is gone"):
         claim_run_dir(cfg, "search", "simsiam", fabric, print)
     RunDirLock(tmp_path / "r", "search").acquire().release()   # free again: no "already running" refusal
+
+
+def test_a_hostile_owner_record_reaches_the_terminal_escaped():
+    """Any process may write a .lock: its fields are printed escaped (no escape sequence or
+    right-to-left override reaches the terminal), cut short, and an absurd time is '?'."""
+    from nasiam.runner.lock import describe_owner
+
+    text = describe_owner({"pid": "1\x1b[2J", "host": "evil\u202ehost" + "x" * 500, "since": 1e300,
+                           "command": "search\r\nnasiam: all good"})
+    assert text.isprintable(), text
+    assert "\\x1b[2J" in text and "\\u202e" in text and "since ?" in text and len(text) < 300
+    plain = describe_owner({"pid": 42, "host": "node-1", "since": 0, "command": "search"})
+    assert plain.startswith("pid 42 on node-1 (since ") and plain.endswith("`nasiam search`)")

@@ -169,3 +169,37 @@ def test_a_stopped_compare_stops_its_runs_with_a_checkpoint_before_it_exits(tmp_
         assert load_checkpoint(run / "checkpoints" / "last.ckpt")["global_step"] >= 2
     finally:
         _kill_leftovers(str(tmp_path))
+
+
+def test_sighup_is_a_stop_request_unless_ignored_as_under_nohup():
+    """A closed terminal (SIGHUP) killed a lone search with no checkpoint and no message; now
+    it stops at the step like SIGTERM. Under `nohup` (SIGHUP ignored) it stays ignored."""
+    before = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    try:
+        with StopSignals() as stop:
+            assert signal.getsignal(signal.SIGHUP) == stop._handle
+            signal.raise_signal(signal.SIGHUP)
+            assert stop.signum == signal.SIGHUP
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        with StopSignals():
+            assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
+
+
+@pytest.mark.slow
+def test_sighup_mid_epoch_search_checkpoints_and_exits_129(tmp_path):
+    cut = [*SEARCH, f"--out_dir={tmp_path}", "--run_name=cut"]
+    proc = subprocess.Popen([sys.executable, "-m", "nasiam", "search", *cut], start_new_session=True,
+                            preexec_fn=_signals_as_in_a_terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 600
+    metrics = tmp_path / "cut" / "logs" / "metrics.csv"
+    while _logged_step(metrics) < 1 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 129, err
+    assert "stopped by SIGHUP after step" in err and "--resume" in err
+    assert load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.ckpt")["global_step"] >= 1

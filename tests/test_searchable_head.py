@@ -161,7 +161,7 @@ def test_gumbel_and_argmax_modes_skip_unselected_work():
 
 
 def test_invalid_arguments_are_reported():
-    with pytest.raises(ValueError, match="in_dim must be a positive integer"):
+    with pytest.raises(ValueError, match=r"in_dim must be an integer in \[1, 65536\], got 0"):
         SearchableHead(0, 10)
     with pytest.raises(ValueError, match="unknown sampling mode"):
         SearchableHead(4, 4).set_sampling("annealed")

@@ -12,6 +12,7 @@ from nasiam.data.datasets import (
     create_dataset,
     dataset_info,
     default_root,
+    image_folder_classes,
     list_datasets,
 )
 from nasiam.data.device import DeviceImages, DeviceViewSet, device_loader
@@ -19,6 +20,7 @@ from nasiam.data.split import class_balanced_subset, random_subset, search_split
 from nasiam.data.transforms import AugmentRecipe, MultiViewTransform, augment_recipe, eval_transform, view_transform
 
 __all__ = ["ArrayImageDataset", "DataNotFoundError", "DatasetInfo", "FASHION_MNIST_DEBIAN_ROOT", "SyntheticImages",
-           "create_dataset", "dataset_info", "default_root", "list_datasets", "class_balanced_subset",
+           "create_dataset", "dataset_info", "default_root", "image_folder_classes", "list_datasets",
+           "class_balanced_subset",
            "random_subset", "search_split", "AugmentRecipe", "MultiViewTransform", "augment_recipe",
            "eval_transform", "view_transform", "BatchedViews", "DeviceImages", "DeviceViewSet", "device_loader"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -24,7 +25,7 @@ from torch.utils.data import Dataset
 from nasiam.data.readers import DataNotFoundError, read_cifar_batches, read_idx, read_stl10_images, read_stl10_labels
 
 __all__ = ["DatasetInfo", "dataset_info", "create_dataset", "list_datasets", "ArrayImageDataset",
-           "SyntheticImages", "DataNotFoundError", "FASHION_MNIST_DEBIAN_ROOT", "default_root"]
+           "SyntheticImages", "DataNotFoundError", "FASHION_MNIST_DEBIAN_ROOT", "default_root", "image_folder_classes"]
 
 FASHION_MNIST_DEBIAN_ROOT = Path("/usr/share/datasets/fashion-mnist")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -214,17 +215,57 @@ def _fashion_mnist(root: Path, split: str, transform) -> ArrayImageDataset:
 def _load_image(path: str):
     """torchvision's PIL loader, with a damaged image named in the error (an OSError carrying
     the path, so the CLI says which file could not be read)."""
+    from PIL import Image
     from torchvision.datasets.folder import default_loader
 
     try:
         return default_loader(path)
     except OSError as e:
         raise OSError(None, f"damaged or unreadable image ({e})", path) from None
+    except Image.DecompressionBombError:   # a small file that would decode to gigabytes
+        raise OSError(None, f"an image of more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, far more than a "
+                            "training image needs (a decompression bomb?)", path) from None
 
 
-def _image_folder(name: str, root: Path, split: str, transform):
-    from torchvision.datasets import ImageFolder
+def _is_image_file(path: str) -> bool:
+    """ImageFolder's test (an image extension), and a regular file: a FIFO named x.png would
+    block the first read forever, a device would never end."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
 
+    if not has_file_allowed_extension(path, IMG_EXTENSIONS):
+        return False
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError(f"{path} is not a regular file (a FIFO, socket or device): reading it would block or never "
+                         "end; remove it from the data folder")
+    return True
+
+
+def _check_linked_folders(folder: Path) -> None:
+    """ImageFolder follows links to folders inside a class folder. A link back up (a/up -> ..)
+    would label every class's images as this one, a link to another class folder its images
+    as this one too, a loop (a/again -> .) would read the class 40 times over: each refused,
+    naming the link. Links elsewhere (a/more -> /data/extra) are followed, once."""
+    split = os.path.realpath(folder)
+    for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        top = os.path.realpath(class_dir)
+        seen = {top}
+        for parent, dirs, _ in os.walk(class_dir, followlinks=True):
+            for d in dirs:
+                link, real = os.path.join(parent, d), os.path.realpath(os.path.join(parent, d))
+                problem = ("a folder this class already reads (a loop, or a second way to the same images)"
+                           if real in seen else "a folder that holds the class folder itself" if _within(top, real)
+                           else "another class's folder" if _within(real, split) and not _within(real, top) else None)
+                if problem:
+                    raise ValueError(f"{link} leads to {real}, {problem}: its images would be read under class "
+                                     f"{class_dir.name!r}; remove the link or copy the images")
+                seen.add(real)
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _image_folder_path(name: str, root: Path, split: str) -> Path:
     folder = root / split
     if not folder.is_dir() and split == "train" and root.is_dir() and any(p.is_dir() for p in root.iterdir()):
         folder = root  # a plain folder of class sub-folders
@@ -232,8 +273,29 @@ def _image_folder(name: str, root: Path, split: str, transform):
         raise _missing(name, root, f"{split}/<class>/<image files>",
                        "Arrange the images in one sub-folder per class (ImageNet: extract ILSVRC2012 train and "
                        "val, with val sorted into class folders).", downloadable=False)
+    return folder
+
+
+def image_folder_classes(name: str, root: str | os.PathLike | None = None, split: str = "train") -> list[str]:
+    """The classes of an image folder's `split`: its sub-folders' names, sorted, in the order
+    ImageFolder numbers them. A user's folder (`imagefolder`) has as many classes as it has
+    sub-folders, which only reading it tells (its `dataset_info` says 0: unknown)."""
+    from torchvision.datasets.folder import find_classes
+
+    folder = _image_folder_path(name, Path(root) if root is not None else default_root(name), split)
     try:
-        return ImageFolder(os.fspath(folder), transform=transform, loader=_load_image)
+        return find_classes(os.fspath(folder))[0]
+    except FileNotFoundError as e:
+        raise DataNotFoundError(f"{folder}: {e}") from None
+
+
+def _image_folder(name: str, root: Path, split: str, transform):
+    from torchvision.datasets import ImageFolder
+
+    folder = _image_folder_path(name, root, split)
+    _check_linked_folders(folder)
+    try:
+        return ImageFolder(os.fspath(folder), transform=transform, loader=_load_image, is_valid_file=_is_image_file)
     except FileNotFoundError as e:
         raise DataNotFoundError(f"{folder}: {e}") from None
 

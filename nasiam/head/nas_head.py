@@ -22,7 +22,7 @@ from torch import Tensor
 
 from nasiam._io import atomic_write_bytes
 from nasiam.head.hub import GENOTYPE_FILE, HUB_PREFIX, WEIGHTS_FILE, check_repo_id, download_head, push_heads_to_hub
-from nasiam.space.genotype import Genotype, GenotypeError
+from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
 from nasiam.space.spaces import build_layer
 
 __all__ = ["NASHead", "GENOTYPE_FILE", "WEIGHTS_FILE"]
@@ -143,7 +143,7 @@ class NASHead(nn.Sequential):
         `revision`, `token` and `cache_dir` are passed to huggingface_hub. Downloaded files go
         through the same checks as local ones.
         """
-        from safetensors import SafetensorError
+        from safetensors import SafetensorError, safe_open
         from safetensors.torch import load_file
 
         if isinstance(directory, str) and directory.startswith(HUB_PREFIX):
@@ -164,10 +164,13 @@ class NASHead(nn.Sequential):
             raise GenotypeError(f"{genotype_path}: in_dim is missing; a saved head records its input width")
         head = cls(genotype)
         try:
+            with safe_open(weights_path, framework="pt") as f:
+                recorded = (f.metadata() or {}).get("genotype")
             state = load_file(weights_path, device=str(map_location))
         except (SafetensorError, OSError, ValueError) as e:
             raise ValueError(f"{weights_path}: not a readable safetensors file ({e})") from None
-        head._load_checked(state, weights_path, strict)
+        head._load_checked(state, weights_path, strict)   # shapes first: their message is the plainer
+        _check_same_architecture(genotype, recorded, genotype_path, weights_path)
         return head
 
     def _load_checked(self, state: dict[str, Tensor], source: object, strict: bool) -> None:
@@ -201,3 +204,26 @@ def _hub_hint(directory: Path) -> str:
     sub = f", subfolder={parts[2]!r}" if len(parts) == 3 else ""
     return (f"; no such local directory. To load from the Hugging Face Hub, write "
             f"NASHead.from_pretrained('{HUB_PREFIX}{repo}'{sub})")
+
+
+def _check_same_architecture(genotype: Genotype, recorded: str | None, genotype_path: Path, weights_path: Path) -> None:
+    """`save_pretrained` records the genotype in the weights file too: an edit of
+    genotype.json that keeps every shape (another activation, another norm without
+    parameters) would otherwise load the weights into a head they were not trained in. A
+    weights file from elsewhere, with no record, is checked by its shapes alone."""
+    if recorded is None:
+        return
+    try:
+        saved = Genotype.from_json(recorded)
+    except GenotypeError as e:
+        raise GenotypeError(f"{weights_path}: the genotype recorded with the weights is invalid ({e})") from None
+    if saved.layers == genotype.layers and saved.in_dim == genotype.in_dim:
+        return
+    differs = next((f"layer {i}: " + ", ".join(f"{k} {getattr(a, k)} in {genotype_path.name}, {getattr(b, k)} with "
+                                               "the weights" for k in LayerSpec.__dataclass_fields__
+                                               if getattr(a, k) != getattr(b, k))
+                    for i, (a, b) in enumerate(zip(genotype.layers, saved.layers)) if a != b),
+                   f"{len(genotype.layers)} layers and in_dim {genotype.in_dim} in {genotype_path.name}, "
+                   f"{len(saved.layers)} and {saved.in_dim} with the weights")
+    raise GenotypeError(f"{genotype_path} does not describe the head its weights were saved with ({differs}); "
+                        f"restore genotype.json, or save the head again with NASHead.save_pretrained")

@@ -26,8 +26,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from nasiam.errors import shown
 from nasiam.head.nas_head import NASHead
-from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
+from nasiam.space.genotype import MAX_LAYERS, MAX_PARAMETERS, MAX_WIDTH, Genotype, GenotypeError, LayerSpec
 from nasiam.space.mixed import Hard, hard_choices
 from nasiam.space.mlp import MLPSpace
 from nasiam.space.spaces import SearchableLayer, SearchSpace, create_space
@@ -56,15 +57,25 @@ class SearchableHead(nn.Module):
                  output_norm: str = "none", output_activation: str = "identity", output_bias: bool | None = None,
                  output_layer: bool = True):
         super().__init__()
-        for name, value in (("in_dim", in_dim), ("out_dim", out_dim), ("num_layers", num_layers)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "num_layers" else 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name, value, low, high in (("in_dim", in_dim, 1, MAX_WIDTH), ("out_dim", out_dim, 1, MAX_WIDTH),
+                                       ("num_layers", num_layers, 0, MAX_LAYERS)):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"{name} must be an integer in [{low}, {high}], got {shown(value)}")
         if isinstance(space, str):
             space = create_space(space)
         self.space = space if space is not None else MLPSpace()
         self.in_dim, self.out_dim = in_dim, out_dim
         output = LayerSpec(width=out_dim, norm=output_norm, activation=output_activation, bias=output_bias,
                            fixed=True) if output_layer else None
+        # the same bound as a NASHead's, checked on a supernet built on the meta device
+        # (shapes, no memory) before the real one allocates
+        with torch.device("meta"):
+            size = sum(t.numel() for layer in self.space.build_layers(in_dim, out_dim, num_layers, output)
+                       for t in itertools.chain(layer.parameters(), layer.buffers()))
+        if size > MAX_PARAMETERS:
+            raise ValueError(f"a supernet of {num_layers} layers from {in_dim} to {out_dim} features in this "
+                             f"{self.space.name} space holds {size:,} values, over the limit of {MAX_PARAMETERS:,}: "
+                             "not a projector/predictor head; use fewer layers or smaller widths")
         self.layers = nn.ModuleList(self.space.build_layers(in_dim, out_dim, num_layers, output))
         if self.layers[-1].out_features != out_dim:
             raise ValueError(f"the {self.space.name} space's last layer gives {self.layers[-1].out_features} "

@@ -20,16 +20,19 @@ from nasiam.data import (
     create_dataset,
     dataset_info,
     eval_transform,
+    image_folder_classes,
     random_subset,
     search_split,
 )
 from nasiam.data.device import DeviceImages, DeviceViewSet, can_hold, device_loader
+from nasiam.errors import shown
 from nasiam.frameworks import SSLFramework, framework_class
 from nasiam.head import NASHead, SearchableHead
 from nasiam.presets import get_preset
 from nasiam.space.registry import SPACES
 
-__all__ = ["canonical_framework", "data_info", "framework_kwargs", "build_backbone", "build_search_model",
+__all__ = ["canonical_framework", "data_info", "read_dataset_info", "framework_kwargs", "build_backbone",
+           "build_search_model",
            "TrainData", "build_train_data", "build_eval_datasets", "check_eval_datasets", "make_loader", "backbone_record",
            "recalibrate_exported", "searchable_heads", "training_device", "resolve_data_device", "DATA_DEVICES", "compile_modules"]
 
@@ -39,8 +42,17 @@ def canonical_framework(cfg: RunConfig) -> str:
 
 
 def data_info(cfg: RunConfig) -> DatasetInfo:
-    info = dataset_info(cfg.dataset)
-    return dataset_info(cfg.dataset, image_size=cfg.image_size) if cfg.image_size else info
+    return read_dataset_info(cfg.dataset, cfg.data_root, cfg.image_size)
+
+
+def read_dataset_info(name: str, root, image_size: int | None = None) -> DatasetInfo:
+    """Dataset `name`'s info at `image_size` (None: its own). A user's image folder has as many
+    classes as its training split has class folders (its bare info says 0: unknown), so they
+    are counted under `root`; without that the label check and kNN would see no classes."""
+    overrides: dict[str, Any] = {"image_size": image_size} if image_size else {}
+    if dataset_info(name).num_classes == 0:
+        overrides["num_classes"] = len(image_folder_classes(name, root))
+    return dataset_info(name, **overrides)
 
 
 def framework_kwargs(cfg: RunConfig) -> dict[str, Any]:
@@ -259,6 +271,26 @@ def check_eval_datasets(cfg: RunConfig, info: DatasetInfo) -> None:
             if int(labels.max()) >= info.num_classes or int(labels.min()) < -1:   # -1: STL-10's unlabelled
                 raise ValueError(f"the {name} split of {cfg.dataset} has labels outside 0..{info.num_classes - 1} "
                                  f"(found {int(labels.min())}..{int(labels.max())}); its label file is damaged")
+    _check_same_class_folders(cfg, info, bank, test)
+
+
+def _check_same_class_folders(cfg: RunConfig, info: DatasetInfo, bank: Dataset, test: Dataset) -> None:
+    """An image folder numbers its classes by their sorted folder names, split by split: a
+    test split missing or adding a class folder would shift every label after it, and kNN and
+    the probe would score against the wrong classes."""
+    bank_classes, test_classes = (getattr(d.dataset if isinstance(d, Subset) else d, "class_to_idx", None)
+                                  for d in (bank, test))
+    if bank_classes is None or test_classes is None or bank_classes == test_classes:
+        return
+    only_train, only_test = sorted(set(bank_classes) - set(test_classes)), sorted(set(test_classes) - set(bank_classes))
+    raise ValueError(f"the {info.eval_split} split of {cfg.dataset} has other class folders than its train split "
+                     f"(only in train: {_names(only_train)}; only in {info.eval_split}: {_names(only_test)}), so "
+                     "their labels would not match; give both splits the same class folders")
+
+
+def _names(names: list[str], listed: int = 5) -> str:
+    text = ", ".join(shown(n) for n in names[:listed])
+    return (text + f" and {len(names) - listed} more" if len(names) > listed else text) or "none"
 
 
 @torch.no_grad()

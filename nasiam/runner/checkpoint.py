@@ -129,11 +129,35 @@ def check_compatible(saved: Mapping[str, Any], current: Mapping[str, Any], keys:
 
 
 def prune_epoch_checkpoints(directory: Path, keep: int) -> None:
+    remove_interrupted_writes(directory)
     if keep < 0:
         return
     epochs = sorted(directory.glob("epoch=*.ckpt"), key=lambda p: int(p.stem.split("=")[1]))
     for old in epochs[: max(0, len(epochs) - keep)]:
         old.unlink(missing_ok=True)
+
+
+# the temporary file `atomic_write_bytes` writes a checkpoint to before renaming it:
+# ".{name}.{tempfile's 8 random characters}.tmp"
+_INTERRUPTED_WRITE = re.compile(r"\.(last|epoch=\d{1,9})\.ckpt\.[a-z0-9_]{8}\.tmp")
+
+
+def remove_interrupted_writes(directory: Path) -> list[str]:
+    """Delete the temporary files of checkpoint writes that a kill (SIGKILL, a power cut)
+    stopped before their rename: nothing else ever removes them, and each is a checkpoint's
+    size. Only regular files named as nasiam names them, in `directory` itself; call it only
+    while holding the run directory's lock (no write of this run is then in flight).
+    Returns the names removed."""
+    removed = []
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        if _INTERRUPTED_WRITE.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+            Path(entry.path).unlink(missing_ok=True)
+            removed.append(entry.name)
+    return removed
 
 
 def check_fields(state: Mapping[str, Any], path) -> None:

@@ -11,13 +11,14 @@ from torch.utils.data import DataLoader, Subset
 
 from nasiam._progress import progress
 from nasiam.backbones import create_backbone
-from nasiam.data import augment_recipe, class_balanced_subset, create_dataset, dataset_info, eval_transform
+from nasiam.data import augment_recipe, class_balanced_subset, create_dataset, eval_transform
 from nasiam.data.transforms import view_transform
 from nasiam.eval import extract_features, finetune, plot_curves
 from nasiam.eval.knn import KNN_SETTINGS
 from nasiam.eval.protocol import evaluate_features
 from nasiam.runner import outputs
 from nasiam.runner.artifacts import load_backbone, run_config_dict
+from nasiam.runner.build import read_dataset_info
 from nasiam.runner.errors import CheckpointError
 
 __all__ = ["evaluate", "curves"]
@@ -35,9 +36,7 @@ def _setting(target: str, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _datasets(setting: dict[str, Any]):
-    info = dataset_info(setting["dataset"])
-    if setting["image_size"]:
-        info = dataset_info(setting["dataset"], image_size=setting["image_size"])
+    info = read_dataset_info(setting["dataset"], setting["data_root"], setting["image_size"])
     synthetic = {"image_size": info.image_size, "channels": info.channels, "size": 1024,
                  "seed": setting["seed"]} if setting["dataset"] == "synthetic" else {}
     return info, synthetic

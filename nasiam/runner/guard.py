@@ -1,4 +1,4 @@
-"""What stops a run between two steps: a non-finite loss, or a signal (SIGINT/SIGTERM/SIGUSR1).
+"""What stops a run between two steps: a non-finite loss, or a signal (SIGINT/SIGTERM/SIGUSR1/SIGHUP).
 
 Neither is acted on inside a step. The loss is checked on the device, so a step never waits for
 the GPU; the flags are read back every --log_every_n_steps steps and at each epoch's end

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+from nasiam.errors import shown
 from nasiam.runner.errors import RunDirLockedError
 
 LOCK_FILE = ".lock"
@@ -42,9 +43,21 @@ def read_owner(path: Path) -> dict[str, Any] | None:
 def describe_owner(owner: dict[str, Any] | None) -> str:
     if not owner:
         return "another process (its lock file is empty: it is just starting)"
-    since = owner.get("since")
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since)) if isinstance(since, (int, float)) else "?"
-    return f"pid {owner.get('pid', '?')} on {owner.get('host', '?')} (since {when}, `nasiam {owner.get('command', '?')}`)"
+    try:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(owner["since"]))
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        when = "?"
+    pid, host, command = (_plain(owner.get(k, "?")) for k in ("pid", "host", "command"))
+    return f"pid {pid} on {host} (since {when}, `nasiam {command}`)"
+
+
+def _plain(value: Any) -> str:
+    """A field of an owner record as the terminal gets it: any process may write the file, so
+    escape sequences, right-to-left overrides and long values are shown escaped and cut."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 1 << 63 or \
+            isinstance(value, str) and value.isprintable() and len(value) <= 64:
+        return str(value)
+    return shown(value)
 
 
 def _is_nasiam_lock(fd: int) -> bool:

@@ -229,6 +229,11 @@ class Run:
             self.say(note)
         self.run_dir, resume_from, self.run_lock = claim_run_dir(self.cfg, self.command, canonical_framework(self.cfg),
                                                                  self.fabric, self.say)
+        if self.fabric.is_global_zero:   # the lock is held: no checkpoint write of this run is in flight
+            stale = ckpt.remove_interrupted_writes(self.run_dir / "checkpoints")
+            if stale:
+                self.say(f"Removed {len(stale)} temporary file(s) of a checkpoint write that was killed before it "
+                         f"finished ({', '.join(stale[:3])}); the checkpoints themselves are whole")
         self.guard = StepGuard(self.fabric, self.cfg.log_every_n_steps, self.run_dir / "checkpoints" / ckpt.LAST,
                                lambda: len(self.history))
         self._resume_rng = None

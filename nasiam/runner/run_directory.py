@@ -9,11 +9,13 @@ others. On any error after the lock is taken, it is released before the error pr
 """
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-from nasiam.config import RunConfig
+from nasiam.config import ConfigError, RunConfig
+from nasiam.errors import shown
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.errors import CheckpointError, RunDirLockedError
 from nasiam.runner.lock import RunDirLock
@@ -47,7 +49,7 @@ def claim_run_dir(cfg: RunConfig, command: str, framework: str, fabric, say: Cal
         if not (run_dir / "config.yaml").is_file():   # lock nothing that is not a nasiam run directory
             raise CheckpointError(f"--resume={resume}: {run_dir} is not a nasiam run directory (no config.yaml); "
                                   "pass a run directory or a checkpoint in its checkpoints/ folder")
-        return ClaimedRunDir(run_dir, checkpoint, _lock(run_dir, command, fabric, say))
+        return ClaimedRunDir(run_dir, checkpoint, _lock(_checked(run_dir), command, fabric, say))
     if resume is not None:
         if not cfg.run_name:
             raise CheckpointError("--resume needs the run to continue: pass --run_name NAME (as when it started) "
@@ -55,7 +57,7 @@ def claim_run_dir(cfg: RunConfig, command: str, framework: str, fabric, say: Cal
         run_dir = Path(cfg.out_dir) / cfg.run_name
         if not run_dir.exists():
             ckpt.find_checkpoint(run_dir)  # raises: no such run directory
-        lock = _lock(run_dir, command, fabric, say)
+        lock = _lock(_checked(run_dir), command, fabric, say)
         try:
             return ClaimedRunDir(run_dir, ckpt.find_checkpoint(run_dir), lock)
         except BaseException:
@@ -64,7 +66,7 @@ def claim_run_dir(cfg: RunConfig, command: str, framework: str, fabric, say: Cal
     name = cfg.run_name or f"{command}-{framework}-{datetime.now():%Y%m%d-%H%M%S}"
     name = fabric.broadcast(name)  # every rank writes to rank 0's directory
     run_dir = Path(cfg.out_dir) / name
-    lock = _lock(run_dir, command, fabric, say)
+    lock = _lock(_checked(run_dir), command, fabric, say)
     try:
         if (run_dir / "checkpoints" / ckpt.LAST).exists():
             raise CheckpointError(f"{run_dir} already holds a run; continue it with --resume --run_name {name}, "
@@ -73,6 +75,29 @@ def claim_run_dir(cfg: RunConfig, command: str, framework: str, fabric, say: Cal
         _release(lock)
         raise
     return ClaimedRunDir(run_dir, None, lock)
+
+
+# room for the longest path a run writes inside its directory (TensorBoard's
+# logs/tensorboard/events.out.tfevents.<time>.<host>.<pid>.<n>, with a long host name)
+_LONGEST_INSIDE = 160
+
+
+def _checked(run_dir: Path) -> Path:
+    """`run_dir`, refused now (exit 2) if a run could not write in it, rather than at its
+    first checkpoint after an epoch of training: an --out_dir (or a folder above it) that is a
+    file, or paths too long for the file system."""
+    existing = next(p for p in (run_dir, *run_dir.parents) if p.exists())   # "." or "/" at the latest
+    if not existing.is_dir():
+        raise ConfigError(f"--out_dir: {existing} is a file, not a folder; choose another --out_dir")
+    try:
+        path_max = os.pathconf(existing, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        path_max = 4096
+    if len(os.fsencode(run_dir)) + _LONGEST_INSIDE >= path_max:
+        raise ConfigError(f"the run directory {shown(str(run_dir), 80)} is {len(os.fsencode(run_dir)):,} bytes "
+                          f"long: the files a run writes in it would pass this file system's limit of {path_max:,}; "
+                          "shorten --out_dir or --run_name")
+    return run_dir
 
 
 def _lock(run_dir: Path, command: str, fabric, say: Callable[[str], None]) -> RunDirLock | None:

@@ -1,10 +1,11 @@
-"""SIGINT, SIGTERM and SIGUSR1 as requests to stop at the next step boundary.
+"""SIGINT, SIGTERM, SIGUSR1 and SIGHUP as requests to stop at the next step boundary.
 
 Killing a run mid-step loses everything since the last epoch checkpoint; a cluster scheduler
 sends SIGTERM some time before SIGKILL, SLURM sends SIGUSR1 ahead of the time limit when asked
-(`#SBATCH --signal=USR1@120`), and Ctrl-C sends SIGINT. While installed, the handlers only note
-the signal; the training loop sees it at the end of the step, writes a resumable checkpoint and
-exits with 128 + the signal's number (130, 143, 138). On SIGUSR1 inside a SLURM job the job is
+(`#SBATCH --signal=USR1@120`), Ctrl-C sends SIGINT, a closed terminal SIGHUP (left alone
+under `nohup`). While installed, the handlers only note the signal; the training loop sees it
+at the end of the step, writes a resumable checkpoint and exits with 128 + the signal's
+number (130, 143, 138, 129). On SIGUSR1 inside a SLURM job the job is
 also requeued (`scontrol requeue`, as Lightning's Trainer does), so a script that runs nasiam
 with `--resume=auto --run_name NAME` continues where it stopped. A second signal of any of these
 kinds stops at once (KeyboardInterrupt), for a user who does not want to wait for the step.
@@ -18,8 +19,11 @@ import subprocess
 import threading
 from typing import Mapping
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP)
 REQUEUE_SIGNAL = signal.SIGUSR1
+# SIGHUP (the terminal closed) stops a run as SIGTERM does, unless the process ignores it:
+# under `nohup` the user asked for the run to outlive the terminal
+KEPT_IF_IGNORED = (signal.SIGHUP,)
 
 
 def slurm_job_id(environ: Mapping[str, str] = os.environ) -> str | None:
@@ -66,6 +70,8 @@ class StopSignals:
     def install(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread() and not self._previous:
             for signum in self.signals:
+                if signum in KEPT_IF_IGNORED and signal.getsignal(signum) == signal.SIG_IGN:
+                    continue
                 previous = signal.signal(signum, self._handle)
                 # None: a handler set outside Python; the default is the closest we can put back
                 self._previous[signum] = signal.SIG_DFL if previous is None else previous

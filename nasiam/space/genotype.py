@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from nasiam._io import atomic_write_text
+from nasiam.errors import shown
 from nasiam.space import registry
 
 __all__ = ["GenotypeError", "LayerSpec", "Genotype", "LAYER_OPS", "MAX_WIDTH", "MAX_LAYERS", "MAX_PARAMETERS",
@@ -49,9 +50,9 @@ def _fail(where: str, problem: str) -> GenotypeError:
 def _check_int(value: Any, where: str, low: int, high: int) -> int:
     # bool is an int subclass; `true` is never a width.
     if not isinstance(value, int) or isinstance(value, bool):
-        raise _fail(where, f"expected an integer, got {type(value).__name__} {value!r}")
+        raise _fail(where, f"expected an integer, got {type(value).__name__} {shown(value)}")
     if not low <= value <= high:
-        raise _fail(where, f"{value} is out of range [{low}, {high}]")
+        raise _fail(where, f"{shown(value)} is out of range [{low}, {high}]")
     return value
 
 
@@ -266,6 +267,8 @@ class Genotype:
             layer.validate(f"layers[{i}]")
         if self.in_dim is not None:
             _check_int(self.in_dim, "in_dim", 1, MAX_WIDTH)
+        if in_dim is not None:   # a caller's width (NASHead(g, in_dim)), checked as a file's is
+            _check_int(in_dim, "in_dim", 1, MAX_WIDTH)
         if in_dim is not None and self.in_dim is not None and in_dim != self.in_dim:
             raise _fail("in_dim", f"this genotype was saved for {self.in_dim} input features, not {in_dim}")
         _check_json_value(dict(self.meta), "meta")

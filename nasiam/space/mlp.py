@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from nasiam.errors import shown
 from nasiam.space import registry
 from nasiam.space.genotype import MAX_WIDTH, Genotype, GenotypeError, LayerSpec
 from nasiam.space.mixed import (
@@ -105,12 +106,23 @@ class MLPSearchLayer(SearchableLayer):
 
 
 def _as_tuple(values, kind: str) -> tuple:
+    if isinstance(values, (str, bytes)):   # tuple("relu") would be four one-letter names
+        raise ValueError(f"{kind}s: expected a list of {kind}s, got the string {values!r:.40}; write ({values!r:.40},)")
     values = tuple(values)
     if not values:
         raise ValueError(f"the space needs at least one {kind}")
     if len(set(values)) != len(values):
         raise ValueError(f"duplicate {kind}s in {values}")
     return values
+
+
+def _registered(lookup, name):
+    """A norm's or activation's registry entry; an unknown name is a bad argument of the space
+    (ValueError, as a bad width is), its message the registry's list of known names."""
+    try:
+        return lookup(name)
+    except KeyError as e:
+        raise ValueError(e.args[0]) from None
 
 
 @register_space
@@ -137,14 +149,14 @@ class MLPSpace(SearchSpace):
         object.__setattr__(self, "activations", _as_tuple(self.activations, "activation"))
         for w in self.widths:
             if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= MAX_WIDTH:
-                raise ValueError(f"width {w!r} must be an integer in [1, {MAX_WIDTH}]")
+                raise ValueError(f"width {shown(w)} must be an integer in [1, {MAX_WIDTH}]")
         for n in self.norms:
-            entry = registry.get_norm(n)
+            entry = _registered(registry.get_norm, n)
             if not entry.per_channel and n != "layernorm":
                 raise ValueError(f"norm {n!r} normalises across features and cannot be searched over "
                                  "masked widths; use it in fixed heads only")
         for a in self.activations:
-            registry.get_activation(a)
+            _registered(registry.get_activation, a)
 
     def build_layers(self, in_dim: int, out_dim: int, num_layers: int, output: LayerSpec | None) -> list[nn.Module]:
         if output is None:
