@@ -6,7 +6,7 @@ from _benchmarks import load_benchmark
 
 def test_a_profiled_call_reports_its_wall_time_and_the_operators_with_the_most_host_time():
     profile_calls = load_benchmark("gpu_profile").profile_calls
-    a, b, small = torch.randn(512, 512), torch.randn(512, 512), torch.randn(4)
+    a, b, small = torch.randn(1024, 1024), torch.randn(1024, 1024), torch.randn(4)
     calls = []
 
     def fn():
@@ -21,7 +21,9 @@ def test_a_profiled_call_reports_its_wall_time_and_the_operators_with_the_most_h
     assert r["kernel_ms"] is None and r["kernels"] is None   # no GPU: no kernel columns
     top = [entry.split() for entry in r["top_host"].split(", ")]   # "operator ms", aten:: left off
     assert all(len(entry) == 2 and float(entry[1]) >= 0 for entry in top), top
-    assert top[0][0] == "mm" and len(top) == 5, top   # the most host time first, five of them
+    assert len(top) == 5 and [float(t) for _, t in top] == sorted((float(t) for _, t in top), reverse=True), top
+    # the product dominates; its ReLU (clamp_min) can overtake it on a loaded machine
+    assert "mm" in [name for name, _ in top[:2]], top
 
 
 def test_busy_time_is_the_union_of_the_device_intervals():
