@@ -226,7 +226,8 @@ def test_an_idx_gzip_bomb_is_refused_without_decompressing_it(tmp_path):
 
 
 def _write_image_folder(root, splits=("train", "val"), classes=("circle", "square", "stripe"), per_class=16, size=20):
-    """A small real folder of PNG and JPEG files, one colour per class (seeded noise on top)."""
+    """A small real folder of PNG and JPEG files, one colour per class (seeded noise on top), of
+    mixed sizes as a user's folder is: every third image wider and taller than `size`."""
     from PIL import Image
 
     rng = np.random.default_rng(0)
@@ -235,9 +236,32 @@ def _write_image_folder(root, splits=("train", "val"), classes=("circle", "squar
         for cls in classes:
             (root / split / cls).mkdir(parents=True)
             for i in range(per_class):
-                noise = rng.normal(0, 30, (size, size, 3))
+                height, width = (size, size) if i % 3 else (size + 5 + i % 4, size + 3)
+                noise = rng.normal(0, 30, (height, width, 3))
                 pixels = np.clip(np.array(colours.get(cls, (128, 128, 128))) + noise, 0, 255)
                 Image.fromarray(pixels.astype(np.uint8)).save(root / split / cls / f"{i}.{'png' if i % 2 else 'jpg'}")
+
+
+@pytest.mark.parametrize("name, size, resized", [("imagefolder", 16, True), ("imagenet", 64, True),
+                                                 ("fashion_mnist", 28, False), ("cifar10", 32, False),
+                                                 ("cifar10", 16, True)])
+def test_evaluation_images_of_any_size_come_out_alike(name, size, resized):
+    """The kNN and linear-probe batches stack images: an image folder's (any sizes) at a small
+    --image_size are resized and cropped like everything else (they reached the stack at their
+    own sizes and crashed the end of a run, #33); a dataset's own size is left alone."""
+    from PIL import Image
+
+    from nasiam.data import dataset_info, eval_transform
+
+    info = dataset_info(name, image_size=size)
+    transform = eval_transform(info)
+    channels = info.channels
+    images = [Image.new("RGB" if channels == 3 else "L", (w, h)) for w, h in ((size, size), (size + 7, size + 3))]
+    shapes = {tuple(transform(image).shape) for image in images}
+    if resized:
+        assert shapes == {(channels, size, size)}
+    else:
+        assert (channels, size, size) in shapes and len(shapes) == 2   # its own size: no resampling
 
 
 @pytest.mark.slow

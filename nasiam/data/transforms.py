@@ -98,16 +98,29 @@ class MultiViewTransform:
         return f"MultiViewTransform(n_views={self.n_views}, {self.transform})"
 
 
+def _native_size(info: DatasetInfo) -> int:
+    """The size the dataset's files hold (the registry's; `info` may carry an --image_size)."""
+    from nasiam.data.datasets import dataset_info
+
+    try:
+        return dataset_info(info.name).image_size
+    except KeyError:   # a dataset outside the registry: its info is all there is
+        return info.image_size
+
+
 def eval_transform(info: DatasetInfo, size: int | None = None):
     """Deterministic preprocessing for evaluation (kNN, linear probe): resize + centre crop
-    at ImageNet sizes, nothing at small ones; to float, normalise."""
+    at ImageNet sizes; at small ones nothing where the dataset's images already have that size
+    (CIFAR at 32, Fashion-MNIST at 28), else resize + centre crop (its images at another size,
+    or of any size: an image folder, ImageNet), so that every image of a batch comes out alike;
+    to float, normalise."""
     from torchvision.transforms import v2
 
     size = size or info.image_size
     ops = [v2.ToImage()]
     if size >= 96:
         ops += [v2.Resize(int(size * 256 / 224), antialias=True), v2.CenterCrop(size)]
-    elif size != info.image_size:
+    elif size != _native_size(info):
         ops += [v2.Resize(size, antialias=True), v2.CenterCrop(size)]
     ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(info.mean, info.std)]
     return v2.Compose(ops)
