@@ -425,6 +425,14 @@ def test_report_puts_the_linear_probe_first_and_shows_panel_power_and_test_sampl
     # two independent 80 %-accurate predictors on 500 images: sd of the difference ~ sqrt(2 x 0.16 / 500)
     sd = test_sample_sd(tmp_path / "runs", [("random-1-s0", "default-s0")], "linear")
     assert sd == pytest.approx(100 * math.sqrt(2 * 0.16 / 500), rel=0.25)
+    # the panel's row is the mean of its heads: its test-sample noise is that of the mean
+    # (#32: the power table gave each head's, 0.36 where the panel mean's is about 0.30)
+    panel = test_sample_sd(tmp_path / "runs", [(["random-1-s0", "random-2-s0"], "default-s0")], "linear")
+    assert panel == pytest.approx(100 * math.sqrt((0.16 / 2 + 0.16) / 500), rel=0.25) and panel < sd
+    every_seed = test_sample_sd(tmp_path / "runs", [([f"random-1-s{s}", f"random-2-s{s}"], f"default-s{s}")
+                                                    for s in range(3)], "linear")
+    [row] = [line for line in md.splitlines() if line.startswith("| random | linear_top1 |")]
+    assert row.split(" | ")[3] == f"{every_seed:.2f}"   # the power table's test-sample column
 
 
 def test_report_pairs_every_row_with_the_reference_asked_for(tmp_path):

@@ -455,3 +455,47 @@ def test_the_callback_logs_under_the_cli_names_with_its_hparams(tmp_path):
     assert {"eval/decisions_above_noise", "eval/decisions"} <= Recording.metric_keys
     assert not {k for k in Recording.metric_keys if k.startswith("nas/")}
     assert Recording.hparams_seen["nas/mode"] == "joint" and Recording.hparams_seen["nas/lr"] == 0.05
+
+
+def _features(module, batch):
+    return [module.backbone(x).flatten(start_dim=1) for x in batch[0]]
+
+
+def _head_loss(module, features):
+    (f0, f1) = features
+    z0, z1 = module.projection_head(f0), module.projection_head(f1)
+    p0, p1 = module.prediction_head(z0), module.prediction_head(z1)
+    return 0.5 * (module.criterion(z0.detach(), p1) + module.criterion(z1.detach(), p0))
+
+
+@pytest.mark.slow
+def test_cached_backbone_features_run_the_backbone_once_per_architecture_batch():
+    """features_fn + head_loss_fn (#35): the backbone runs once per architecture batch and the
+    policy's N updates replay its features, as `nasiam search` does; with one update a step the
+    logits end exactly where the raw-batch replay (loss_fn) leaves them."""
+    def fit(updates, **kw):
+        torch.manual_seed(0)
+        model = searchable_simsiam()
+        calls = []
+        model.backbone.register_forward_hook(lambda *args: calls.append(1))
+        search = NASSearchCallback(mode="bilevel", lr=0.05, warmup_epochs=0, arch_steps_per_step=updates,
+                                   arch_dataloader=loader(n=16, label=7, seed=1), **kw)
+        trainer([search]).fit(model, loader())
+        arch_forwards = len(calls) - 2 * BATCHES_PER_EPOCH   # the weight steps: two views a batch
+        return search, arch_forwards, logits(model)
+
+    loss_fn = lambda module, batch: module.training_step(batch, 0)   # noqa: E731
+    cached = dict(features_fn=_features, head_loss_fn=_head_loss)
+    replayed, replay_forwards, _ = fit(4, loss_fn=loss_fn)
+    fast, cached_forwards, _ = fit(4, **cached)
+    assert fast.arch_steps == replayed.arch_steps == 4 * BATCHES_PER_EPOCH - 6   # 1+2+3+4 then 4 a step
+    assert cached_forwards == 2 * BATCHES_PER_EPOCH                                # two views, once per batch
+    assert replay_forwards == 2 * replayed.arch_steps                              # two views every update
+    _, _, by_loss = fit(1, loss_fn=loss_fn)
+    _, _, by_features = fit(1, **cached)
+    for name in by_loss:
+        torch.testing.assert_close(by_features[name], by_loss[name])
+    with pytest.raises(ValueError, match="go together"):
+        NASSearchCallback(features_fn=_features, arch_dataloader=loader())
+    with pytest.raises(ValueError, match="not both"):
+        NASSearchCallback(loss_fn=loss_fn, arch_dataloader=loader(), **cached)

@@ -29,7 +29,9 @@ import statistics
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
+
+import torch
 
 from nasiam._io import atomic_write_bytes, atomic_write_text
 from nasiam.compare.executor import collapsed, read_summary
@@ -177,22 +179,29 @@ def _panel(plan: Plan, records: list[RunRecord], metric: str) -> list[dict[str, 
     return members
 
 
-def test_sample_sd(runs: Path, pairs: list[tuple[str, str]], key: str) -> float | None:
+def test_sample_sd(runs: Path, pairs: list[tuple[str | Sequence[str], str]], key: str) -> float | None:
     """The standard deviation (points) of a paired accuracy difference that comes from the test
     sample alone: for runs a, b scored on the same N test images, with d_i = correct_a(i) -
-    correct_b(i), the SD over a bootstrap of the images is sd(d) / sqrt(N) x 100. Root mean
-    square over the `pairs` whose prediction files exist; None when none do."""
+    correct_b(i), the SD over a bootstrap of the images is sd(d) / sqrt(N) x 100. Where a is
+    several runs (a random panel on one seed, whose row is their mean), correct_a(i) is their
+    mean: the panel mean's own test-sample noise, smaller than one head's. Root mean square over
+    the `pairs` whose prediction files all exist; None when none do."""
     from nasiam.eval.protocol import PREDICTIONS_FILE, load_predictions
 
     variances = []
     for a, b in pairs:
+        names = [a] if isinstance(a, str) else list(a)
         try:
-            pa, pb = (load_predictions(runs / r / "eval" / PREDICTIONS_FILE) for r in (a, b))
+            pa = [load_predictions(runs / r / "eval" / PREDICTIONS_FILE) for r in names]
+            pb = load_predictions(runs / b / "eval" / PREDICTIONS_FILE)
         except (OSError, ValueError):
             continue
-        if key not in pa or key not in pb or not pa["labels"].equal(pb["labels"]) or len(pa["labels"]) < 2:
+        labels = pb["labels"]
+        if not pa or any(key not in p or not p["labels"].equal(labels) for p in pa) or key not in pb \
+                or len(labels) < 2:
             continue
-        d = (pa[key] == pa["labels"]).double() - (pb[key] == pb["labels"]).double()
+        correct_a = torch.stack([(p[key] == labels).double() for p in pa]).mean(0)
+        d = correct_a - (pb[key] == labels).double()
         variances.append(float(d.var()) / len(d) * 1e4)
     return math.sqrt(statistics.fmean(variances)) if variances else None
 
@@ -238,8 +247,10 @@ def _power_table(plan: Plan, records: list[RunRecord], stats: dict[str, dict[str
             if d is None or d.std is None:
                 continue
             found = True
-            pairs = [(a.run, b.run) for a in records for b in records
-                     if a.row == row and b.row == reference and a.seed == b.seed]
+            # per seed, the row's runs (a random panel's heads: their mean is the row) against the reference's
+            pairs = [([a.run for a in records if a.row == row and a.seed == b.seed], b.run)
+                     for b in records if b.row == reference]
+            pairs = [(a, b) for a, b in pairs if a]
             sample = test_sample_sd(runs, pairs, PREDICTION_KEYS[metric]) if metric in PREDICTION_KEYS else None
             needed = [seeds_for_power(effect, d.std) for effect in EFFECTS]
             lines.append(f"| {row} | {metric} | {d.std:.2f} (n={d.n}) | {_fmt(sample)} | "

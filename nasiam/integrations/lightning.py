@@ -154,6 +154,24 @@ def _as_loss(output: Any) -> Tensor:
 
 
 @contextlib.contextmanager
+def _frozen_context(weights: Sequence[Tensor], module: nn.Module, trainer) -> Iterator[None]:
+    with requires_grad(weights, False), _logging_muted(module), frozen_statistics(module), \
+            trainer.precision_plugin.train_step_context():
+        yield
+
+
+def _detached(value: Any) -> Any:
+    """Cached features: tensors detached, the structure kept (lists, tuples, dicts)."""
+    if isinstance(value, Tensor):
+        return value.detach()
+    if isinstance(value, Mapping):
+        return {k: _detached(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_detached(v) for v in value)
+    return value
+
+
+@contextlib.contextmanager
 def _logging_muted(module: nn.Module) -> Iterator[None]:
     """`self.log` inside the user's `training_step`, run on an architecture batch, would report
     that batch's loss as the training loss; the callback logs `nas/arch_loss` itself."""
@@ -188,6 +206,12 @@ class NASSearchCallback(*_callback_bases()):
         loss_fn: bilevel: `loss_fn(module, batch)` gives the loss on an architecture batch;
             default `module.training_step(batch, 0)`. Pass one without side effects when the
             training step has them (a momentum-encoder update, a queue).
+        features_fn, head_loss_fn: bilevel, instead of `loss_fn`: `features_fn(module, batch)`
+            gives the backbone's features of an architecture batch (any structure of tensors:
+            a list with one per view, say) and `head_loss_fn(module, features)` the loss from
+            them through the heads. The callback then runs the backbone once per architecture
+            batch and replays the policy's N updates on the cached features, as `nasiam search`
+            does, instead of N backbone forwards a step (`loss_fn` sees only raw batches).
         export_dir: when given, at the end of training rank zero writes `genotype.json` and
             `heads/<slot>/` (each head's `export()`, `NASHead.save_pretrained`) there.
         top_k: options ranked per choice in the genotypes (None: all).
@@ -202,6 +226,8 @@ class NASSearchCallback(*_callback_bases()):
     def __init__(self, heads: Mapping[str, SearchableHead] | Sequence[SearchableHead] | SearchableHead | None = None,
                  *, policy: SearchPolicy | None = None, mode: str | None = None,
                  arch_dataloader: Iterable | None = None, loss_fn: Callable[[Any, Any], Any] | None = None,
+                 features_fn: Callable[[Any, Any], Any] | None = None,
+                 head_loss_fn: Callable[[Any, Any], Any] | None = None,
                  export_dir: str | Path | None = None, top_k: int | None = None, framework: str | None = None,
                  log_metrics: bool = True, **settings):
         super().__init__()
@@ -218,7 +244,14 @@ class NASSearchCallback(*_callback_bases()):
         self.mode = mode
         self._recent_batches: collections.deque = collections.deque(maxlen=updates)
         self.arch_dataloader = arch_dataloader
+        if (features_fn is None) != (head_loss_fn is None):
+            raise ValueError("features_fn and head_loss_fn go together: the backbone's features of a batch, and "
+                             "the loss from them through the heads")
+        if features_fn is not None and loss_fn is not None:
+            raise ValueError("pass loss_fn (the loss of a raw batch) or features_fn with head_loss_fn (cached "
+                             "backbone features), not both")
         self.loss_fn = loss_fn if loss_fn is not None else training_step_loss
+        self.features_fn, self.head_loss_fn = features_fn, head_loss_fn
         self.export_dir = None if export_dir is None else Path(export_dir)
         self.top_k, self.framework, self.log_metrics = top_k, framework, log_metrics
         self._framework = framework
@@ -400,18 +433,28 @@ class NASSearchCallback(*_callback_bases()):
 
     def _bilevel_step(self, trainer, pl_module) -> None:
         # the policy's arch_steps_per_step N: one update on each of the last N architecture
-        # batches (loss_fn sees raw batches, so each update runs the backbone, without gradients)
-        self._recent_batches.append(trainer.strategy.batch_to_device(self._next_arch_batch()))
+        # batches; loss_fn sees raw batches, so each of its updates runs the backbone (without
+        # gradients), while features_fn runs it once per batch and the updates replay its features
+        batch = trainer.strategy.batch_to_device(self._next_arch_batch())
         arch = {id(p) for p in self._logits()}
         weights = [p for p in pl_module.parameters() if id(p) not in arch]
 
-        def closure(batch) -> Tensor:
-            # all weights frozen: the backbone forward builds no graph, only the logits get
-            # gradients (first-order DARTS: grad_alpha L_val(w, alpha)); a closed-form
-            # predictor (DirectPred) keeps the statistics of the weight batches only
-            with requires_grad(weights, False), _logging_muted(pl_module), frozen_statistics(pl_module), \
-                    trainer.precision_plugin.train_step_context():
-                return _as_loss(self.loss_fn(pl_module, batch))
+        def frozen():
+            # all weights frozen: only the logits get gradients (first-order DARTS: grad_alpha
+            # L_val(w, alpha)); a closed-form predictor (DirectPred) keeps the statistics of the
+            # weight batches only
+            return _frozen_context(weights, pl_module, trainer)
+
+        if self.features_fn is not None:
+            with torch.no_grad(), frozen():
+                batch = _detached(self.features_fn(pl_module, batch))
+        self._recent_batches.append(batch)
+
+        def closure(item) -> Tensor:
+            with frozen():
+                if self.features_fn is not None:
+                    return _as_loss(self.head_loss_fn(pl_module, item))
+                return _as_loss(self.loss_fn(pl_module, item))
 
         for batch in reversed(self._recent_batches):
             self._metrics.update(self.arch.step(lambda b=batch: closure(b), self._progress(trainer)))
