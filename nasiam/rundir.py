@@ -13,6 +13,7 @@ Files are JSON, YAML and safetensors only, validated before anything is built fr
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -25,7 +26,7 @@ from nasiam.head import NASHead
 from nasiam.space.genotype import MAX_FILE_BYTES, Genotype, GenotypeError
 
 __all__ = ["SEARCH_FORMAT", "EXPORT_FORMAT", "EXPORT_RECORD", "read_genotypes", "write_search_genotypes", "load_heads",
-           "read_backbone_record", "run_config_dict", "require_complete"]
+           "read_backbone_record", "run_config_dict", "require_complete", "file_digests"]
 
 SEARCH_FORMAT = "nasiam.search"
 EXPORT_FORMAT, EXPORT_RECORD = "nasiam.export", "export.json"
@@ -110,16 +111,51 @@ def read_backbone_record(run_dir: str | Path) -> dict[str, Any]:
     return record
 
 
+def file_digests(folder: Path) -> dict[str, str]:
+    """{path relative to `folder`: sha256} of the heads, genotype and backbone files an export
+    writes: what its record (export.json) lists, so a folder assembled from two runs is told
+    from the one that was written."""
+    digests = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != EXPORT_RECORD):
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        digests[path.relative_to(folder).as_posix()] = digest.hexdigest()
+    return digests
+
+
 def require_complete(run_dir: str | Path, option: str) -> None:
     """Refuse a folder whose writer did not finish: one without the record that `nasiam search`
     and `pretrain` (summary.json) or `nasiam export` (export.json) write after everything else
-    may hold heads and a backbone of different runs or epochs."""
+    may hold heads and a backbone of different runs or epochs. An export's record lists the
+    sha256 of every file it wrote: a file replaced since (another run's backbone or head) is refused."""
     run_dir = Path(run_dir)
     if run_dir.is_dir() and not any((run_dir / name).is_file() for name in COMPLETION_RECORDS):
         raise CheckpointError(f"{option} {run_dir} has neither summary.json nor {EXPORT_RECORD}: the search, "
                               "pretraining or export that wrote it did not finish (or an older nasiam wrote it), so "
                               "its heads and backbone may not belong together. Pass a finished run, or export the "
                               "search run again to a new folder: `nasiam export RUN --out NEW_FOLDER`")
+    record_path = run_dir / EXPORT_RECORD
+    if (run_dir / "summary.json").is_file() or not record_path.is_file():
+        return
+    again = "export the search run again to a new folder: `nasiam export RUN --out NEW_FOLDER`"
+    try:
+        if record_path.stat().st_size > MAX_FILE_BYTES:
+            raise ValueError("larger than an export record can be")
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        recorded = record["files"]
+        if not isinstance(recorded, dict):
+            raise ValueError("'files' is not a mapping")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{option} {record_path} (read) is not a complete export record ({shown(e)}); "
+                              f"{again}") from None
+    found = file_digests(run_dir)
+    changed = sorted(name for name in set(recorded) | set(found) if recorded.get(name) != found.get(name))
+    if changed:
+        raise CheckpointError(f"{option} {run_dir}: {', '.join(changed[:4])} differ from what the export wrote "
+                              f"({EXPORT_RECORD} lists each file's sha256): its heads and backbone may come from "
+                              f"different runs. Restore the files, or {again}")
 
 
 def load_heads(run_dir: str | Path) -> dict[str, NASHead]:

@@ -242,3 +242,23 @@ def test_reexport_at_a_models_width_keeps_the_searched_hidden_layers(tmp_path, f
     state = fitted.state_dict()
     for k in hidden:
         torch.testing.assert_close(state[k], search_projector[k], rtol=0, atol=0)
+
+
+def test_pretrain_init_refuses_an_export_assembled_from_two_runs(tmp_path, capsys):
+    """export.json lists the sha256 of every file the export wrote: a backbone or a head copied
+    in from another run afterwards (same shapes, so nothing else notices) is refused (#33,
+    found by an independent probe); the untouched export passes the same check."""
+    from nasiam.errors import CheckpointError
+    from nasiam.rundir import require_complete
+
+    run = make_run(tmp_path / "run")
+    assert main(["export", str(run), "--out", str(tmp_path / "a")]) == 0
+    require_complete(tmp_path / "a", "--init")   # as written: trusted
+    head = tmp_path / "a" / "heads" / "projector" / "head.safetensors"
+    head.write_bytes(head.read_bytes()[:-1] + bytes([head.read_bytes()[-1] ^ 1]))   # another head's bytes
+    with pytest.raises(CheckpointError, match="heads/projector/head.safetensors differ from what the export wrote"):
+        require_complete(tmp_path / "a", "--init")
+    args = ["pretrain", *[a for a in SMALL if not a.startswith(("--widths", "--projector_layers"))],
+            "--epochs=1", f"--out_dir={tmp_path}", "--run_name=p", f"--init={tmp_path / 'a'}"]
+    assert main(args) == 2
+    assert "differ from what the export wrote" in capsys.readouterr().err

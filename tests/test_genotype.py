@@ -252,3 +252,13 @@ def test_shown_cuts_hostile_values_short():
     assert shown(512) == "512" and shown("relu") == "'relu'"
     assert shown(10 ** 5000) == "an integer of about 5,001 digits"
     assert shown("x" * 4000) == "'" + "x" * 29 + "... (4,002 characters)"
+
+
+def test_a_null_norm_is_named_not_an_attribute_error():
+    """A genotype.json layer with `"norm": null` and no bias reached the default-bias rule and
+    raised AttributeError (found by the from_pretrained fuzz target)."""
+    from nasiam.space.genotype import GenotypeError, LayerSpec
+
+    for norm in (None, 3, ["batchnorm"]):
+        with pytest.raises(GenotypeError, match="norm"):
+            LayerSpec.from_dict({"width": 4, "norm": norm})

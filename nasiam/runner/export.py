@@ -28,7 +28,7 @@ from nasiam._io import new_directory
 from nasiam.config import SearchConfig, load_config
 from nasiam.data import DataNotFoundError
 from nasiam.head import NASHead, SearchableHead
-from nasiam.rundir import EXPORT_FORMAT, EXPORT_RECORD
+from nasiam.rundir import EXPORT_FORMAT, EXPORT_RECORD, file_digests
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner import lock, outputs
 from nasiam.runner.build import (
@@ -176,7 +176,9 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
                 head.save_pretrained(folder / "heads" / slot)
             outputs.write_search_genotypes(folder / "genotype.json", framework, genotypes)
             outputs.save_backbone(folder, model.backbone, backbone_record(cfg, info, model.backbone))
-            outputs.write_json(folder / EXPORT_RECORD, {"format": EXPORT_FORMAT, "schema_version": 1, **result})
+            # last, with every file's sha256: `pretrain --init` trusts the folder only as written
+            outputs.write_json(folder / EXPORT_RECORD, {"format": EXPORT_FORMAT, "schema_version": 1, **result,
+                                                        "files": file_digests(folder)})
     except OSError as e:
         if e.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):   # --out appeared while exporting
             raise ValueError(f"--out {out} was created by something else during the export; nothing was written "

@@ -175,9 +175,11 @@ class LayerSpec:
     def from_dict(cls, d: Any, where: str = "layer") -> "LayerSpec":
         _check_keys(d, where, ("op", "width", "norm", "activation", "bias", "fixed"), required=("width",))
         fields = {"op": "linear", "norm": "none", "activation": "identity", "fixed": False, **d}
+        # validate here so errors name the position in the file (the default bias reads the norm:
+        # a null or numeric norm is named, not an AttributeError), then construct
         if fields.get("bias") is None:
+            _validate_layer_fields(**{**fields, "bias": False}, where=where)
             fields["bias"] = default_bias(fields["norm"]) if fields["op"] == "linear" else False
-        # validate here so errors name the position in the file, then construct
         _validate_layer_fields(**fields, where=where)
         return cls(**fields)
 
