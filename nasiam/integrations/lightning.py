@@ -174,7 +174,7 @@ def _detached(value: Any) -> Any:
 @contextlib.contextmanager
 def _logging_muted(module: nn.Module) -> Iterator[None]:
     """`self.log` inside the user's `training_step`, run on an architecture batch, would report
-    that batch's loss as the training loss; the callback logs `nas/arch_loss` itself."""
+    that batch's loss as the training loss; the callback logs `train/arch_loss` itself."""
     names = ("log", "log_dict")
     own = {n: vars(module)[n] for n in names if n in vars(module)}
     for n in names:
