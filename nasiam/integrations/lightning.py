@@ -439,10 +439,10 @@ class NASSearchCallback(*_callback_bases()):
         arch = {id(p) for p in self._logits()}
         weights = [p for p in pl_module.parameters() if id(p) not in arch]
 
+        # all weights frozen: only the logits get gradients (first-order DARTS: grad_alpha
+        # L_val(w, alpha)); a closed-form predictor (DirectPred) keeps the statistics of the
+        # weight batches only
         def frozen():
-            # all weights frozen: only the logits get gradients (first-order DARTS: grad_alpha
-            # L_val(w, alpha)); a closed-form predictor (DirectPred) keeps the statistics of the
-            # weight batches only
             return _frozen_context(weights, pl_module, trainer)
 
         if self.features_fn is not None:
