@@ -24,7 +24,9 @@ estimated loosely: the table says so, and the decision is a screen's, not a resu
     python benchmarks/budget.py --report OUT     # the tables of the runs finished in OUT, archived
 
 Runs go to benchmarks/out/budget/ (ignored by git); their small files and the tables are
-archived in benchmarks/results/budget/ after every call and restored from there first.
+archived in benchmarks/results/budget/ after every call and restored from there first. The
+finished archive is packed (benchmarks/archive.py): `python benchmarks/archive.py unpack
+benchmarks/results/budget /tmp/budget`, then `--report /tmp/budget`, gives its tables again.
 """
 from __future__ import annotations
 

@@ -41,7 +41,10 @@ passes it is a candidate for a confirmatory test on fresh seeds, not a result.
 
 Runs go to benchmarks/out/ceiling/ (ignored by git); the small files of every run (summary,
 config, the test predictions) and the tables are archived in benchmarks/results/ceiling/ after
-every call and restored from there first, so the benchmark continues across sessions.
+every call and restored from there first, so the benchmark continues across sessions. The
+finished archive is packed (benchmarks/archive.py); its tables again, from the packed runs:
+`python benchmarks/archive.py unpack benchmarks/results/ceiling /tmp/ceiling`, then
+`python benchmarks/ceiling.py --report /tmp/ceiling`.
 """
 from __future__ import annotations
 
@@ -52,6 +55,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from archive import loose, updating  # noqa: E402  (a finished protocol's archive is packed)
 
 from nasiam.compare import compare  # noqa: E402
 from nasiam.presets import simsiam_predictor, simsiam_projector, simsiam_projector_cifar  # noqa: E402
@@ -105,32 +111,36 @@ def write_heads(directory: Path, dim: int, pred_dim: int) -> str:
 
 
 def archive(out: Path, keep: Path) -> None:
-    """Copy the tables and the small files of every finished run to `keep` (committed)."""
-    for name in ("compare.json", "results.md", "results.csv", "results.json", "comparison.png"):
-        if (out / name).is_file():
-            keep.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(out / name, keep / name)
-    for path in sorted((out / "heads").glob("*/genotype.json")):
-        (keep / "heads" / path.parent.name).mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, keep / "heads" / path.parent.name / path.name)
-    for run in sorted((out / "runs").glob("*")):
-        if (run / "summary.json").is_file():
-            for name in SMALL_FILES:
-                if (run / name).is_file():
-                    (keep / "runs" / run.name / name).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(run / name, keep / "runs" / run.name / name)
+    """Copy the tables and the small files of every finished run to `keep` (committed; into
+    its pack if it is packed)."""
+    with updating(keep) as keep:
+        for name in ("compare.json", "results.md", "results.csv", "results.json", "comparison.png"):
+            if (out / name).is_file():
+                keep.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(out / name, keep / name)
+        for path in sorted((out / "heads").glob("*/genotype.json")):
+            (keep / "heads" / path.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, keep / "heads" / path.parent.name / path.name)
+        for run in sorted((out / "runs").glob("*")):
+            if (run / "summary.json").is_file():
+                for name in SMALL_FILES:
+                    if (run / name).is_file():
+                        (keep / "runs" / run.name / name).parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copy2(run / name, keep / "runs" / run.name / name)
 
 
 def restore(keep: Path, out: Path) -> None:
-    """Put archived runs back where `nasiam compare` looks for them (never over a run here)."""
-    for run in sorted((keep / "runs").glob("*")) if keep.is_dir() else []:
-        if (out / "runs" / run.name / "summary.json").is_file():
-            continue
-        for path in run.rglob("*"):
-            if path.is_file():
-                target = out / "runs" / run.name / path.relative_to(run)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, target)
+    """Put archived runs back where `nasiam compare` looks for them (never over a run here);
+    `keep` may be packed."""
+    with loose(keep) as keep:
+        for run in sorted((keep / "runs").glob("*")) if keep.is_dir() else []:
+            if (out / "runs" / run.name / "summary.json").is_file():
+                continue
+            for path in run.rglob("*"):
+                if path.is_file():
+                    target = out / "runs" / run.name / path.relative_to(run)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(path, target)
 
 
 def report_only(rows: str, seeds, out: Path, options: dict) -> None:

@@ -25,7 +25,9 @@ or a fail on either comparison is a candidate for a confirmatory test, not a res
     python benchmarks/directpred.py --report OUT   # the tables of the runs finished in OUT, archived
 
 Runs go to benchmarks/out/directpred/ (ignored by git); their small files and the tables are
-archived in benchmarks/results/directpred/ after every call and restored from there first.
+archived in benchmarks/results/directpred/ after every call and restored from there first. The
+finished archive is packed (benchmarks/archive.py): `python benchmarks/archive.py unpack
+benchmarks/results/directpred /tmp/directpred`, then `--report /tmp/directpred`, gives its tables again.
 """
 from __future__ import annotations
 

@@ -61,6 +61,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from archive import loose, updating  # noqa: E402  (a finished protocol's archive is packed)
 
 from nasiam.compare import compare  # noqa: E402
 
@@ -88,34 +91,37 @@ def _run_count(table: Path) -> int:
 
 def archive(out: Path, keep: Path) -> None:
     """Copy the small files of every run and the tables to `keep` (committed). Tables that
-    hold fewer runs than the archived ones (say, every run failed at once) are not copied."""
-    tables_grew = _run_count(out / "results.json") >= _run_count(keep / "results.json")
-    for name in ("compare.json", "results.md", "results.csv", "results.json", "comparison.png"):
-        if (out / name).is_file() and (tables_grew or name == "compare.json"):
-            keep.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(out / name, keep / name)
-    for name in ("results.md", "results.json", "comparison.png"):   # the ten-seed extension's seeds 5-9
-        if (out / "seeds5-9" / name).is_file():
-            (keep / "seeds5-9").mkdir(parents=True, exist_ok=True)
-            shutil.copy2(out / "seeds5-9" / name, keep / "seeds5-9" / name)
-    for path in sorted((out / "heads").glob("*/genotype.json")):
-        (keep / "heads" / path.parent.name).mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, keep / "heads" / path.parent.name / path.name)
-    for run in sorted((out / "runs").glob("*")):
-        if (run / "summary.json").is_file():
-            (keep / "runs" / run.name).mkdir(parents=True, exist_ok=True)
-            for name in SMALL_FILES:
-                if (run / name).is_file():
-                    shutil.copy2(run / name, keep / "runs" / run.name / name)
+    hold fewer runs than the archived ones (say, every run failed at once) are not copied. A
+    packed `keep` gets them into its pack."""
+    with updating(keep) as keep:
+        tables_grew = _run_count(out / "results.json") >= _run_count(keep / "results.json")
+        for name in ("compare.json", "results.md", "results.csv", "results.json", "comparison.png"):
+            if (out / name).is_file() and (tables_grew or name == "compare.json"):
+                keep.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(out / name, keep / name)
+        for name in ("results.md", "results.json", "comparison.png"):   # the ten-seed extension's seeds 5-9
+            if (out / "seeds5-9" / name).is_file():
+                (keep / "seeds5-9").mkdir(parents=True, exist_ok=True)
+                shutil.copy2(out / "seeds5-9" / name, keep / "seeds5-9" / name)
+        for path in sorted((out / "heads").glob("*/genotype.json")):
+            (keep / "heads" / path.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, keep / "heads" / path.parent.name / path.name)
+        for run in sorted((out / "runs").glob("*")):
+            if (run / "summary.json").is_file():
+                (keep / "runs" / run.name).mkdir(parents=True, exist_ok=True)
+                for name in SMALL_FILES:
+                    if (run / name).is_file():
+                        shutil.copy2(run / name, keep / "runs" / run.name / name)
 
 
-def restore_from_table(keep: Path, out: Path) -> None:
+def restore_from_table(keep: Path, out: Path, archived: Path | None = None) -> None:
     """Rebuild the summary.json of runs that only the archived table records.
 
     Until 2026-11-23 a `runs/` pattern in .gitignore kept the per-run archive out of git, so
     the runs of the first sessions survive only as the rows of results.json. Each row holds
     exactly the fields the report reads back (see nasiam.compare.report.collect_records), so
     the rebuilt summaries give the same table; they are marked `restored_from`.
+    `archived`: `keep`'s runs as loose files (an unpacked copy of a packed `keep`).
     """
     table = keep / "results.json"
     if not table.is_file():
@@ -129,21 +135,24 @@ def restore_from_table(keep: Path, out: Path) -> None:
                       for s in data.get("searches", [])})
     for run, summary in summaries.items():
         target = out / "runs" / run
-        if not (target / "summary.json").is_file() and not (keep / "runs" / run / "summary.json").is_file():
+        archived_run = (archived or keep) / "runs" / run
+        if not (target / "summary.json").is_file() and not (archived_run / "summary.json").is_file():
             target.mkdir(parents=True, exist_ok=True)
             summary["restored_from"] = str(table.relative_to(ROOT))
             (target / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
 
 
 def restore(keep: Path, out: Path) -> None:
-    """Put archived runs back where `nasiam compare` looks for them (never over a run here)."""
-    restore_from_table(keep, out)
-    for run in sorted((keep / "runs").glob("*")) if keep.is_dir() else []:
-        target = out / "runs" / run.name
-        if not (target / "summary.json").is_file():
-            target.mkdir(parents=True, exist_ok=True)
-            for path in run.iterdir():
-                shutil.copy2(path, target / path.name)
+    """Put archived runs back where `nasiam compare` looks for them (never over a run here);
+    `keep` may be packed."""
+    with loose(keep) as archived:
+        restore_from_table(keep, out, archived)
+        for run in sorted((archived / "runs").glob("*")) if archived.is_dir() else []:
+            target = out / "runs" / run.name
+            if not (target / "summary.json").is_file():
+                target.mkdir(parents=True, exist_ok=True)
+                for path in run.iterdir():
+                    shutil.copy2(path, target / path.name)
     if (keep / "compare.json").is_file() and not (out / "compare.json").is_file():
         out.mkdir(parents=True, exist_ok=True)
         shutil.copy2(keep / "compare.json", out / "compare.json")
@@ -153,24 +162,25 @@ def reuse_five_seeds(main_keep: Path, out: Path, plan_jobs) -> None:
     """Copy the five-seed runs of the extension's rows from the committed archive (the runs
     of the five-seed table) into the extension's directory: summaries and genotypes only,
     those rows are trained already. Then check the random heads drawn for seeds 0-4 are the
-    ones those runs trained."""
-    for job in plan_jobs:
-        if job.seed not in FIVE_SEEDS or (out / "runs" / job.name / "summary.json").is_file():
-            continue
-        source = main_keep / "runs" / job.name
-        if not (source / "summary.json").is_file():
-            raise SystemExit(f"{job.name}: the five-seed archive {main_keep} has no such run to reuse")
-        (out / "runs" / job.name).mkdir(parents=True, exist_ok=True)
-        for name in SMALL_FILES:
-            if (source / name).is_file():
-                shutil.copy2(source / name, out / "runs" / job.name / name)
-    for seed in FIVE_SEEDS:
-        head = f"random-1-s{seed}"
-        drawn, trained = out / "heads" / head / "genotype.json", main_keep / "heads" / head / "genotype.json"
-        if not trained.is_file():
-            raise SystemExit(f"{head}: {trained} is missing, so the draw cannot be checked against the run's head")
-        if json.loads(drawn.read_text())["heads"] != json.loads(trained.read_text())["heads"]:
-            raise SystemExit(f"{head}: the head drawn now differs from the one seed {seed} trained ({trained})")
+    ones those runs trained (`main_keep` may be packed)."""
+    with loose(main_keep) as main_keep:
+        for job in plan_jobs:
+            if job.seed not in FIVE_SEEDS or (out / "runs" / job.name / "summary.json").is_file():
+                continue
+            source = main_keep / "runs" / job.name
+            if not (source / "summary.json").is_file():
+                raise SystemExit(f"{job.name}: the five-seed archive {main_keep} has no such run to reuse")
+            (out / "runs" / job.name).mkdir(parents=True, exist_ok=True)
+            for name in SMALL_FILES:
+                if (source / name).is_file():
+                    shutil.copy2(source / name, out / "runs" / job.name / name)
+        for seed in FIVE_SEEDS:
+            head = f"random-1-s{seed}"
+            drawn, trained = out / "heads" / head / "genotype.json", main_keep / "heads" / head / "genotype.json"
+            if not trained.is_file():
+                raise SystemExit(f"{head}: {trained} is missing, so the draw cannot be checked against the run's head")
+            if json.loads(drawn.read_text())["heads"] != json.loads(trained.read_text())["heads"]:
+                raise SystemExit(f"{head}: the head drawn now differs from the one seed {seed} trained ({trained})")
 
 
 def confirmatory_report(out: Path) -> None:

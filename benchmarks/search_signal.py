@@ -33,7 +33,7 @@ default's search seconds. It screens the signal, not head quality: the confirmat
 
 Runs go to benchmarks/out/search_signal/ (ignored by git); each run's summary.json and
 genotype.json are archived in benchmarks/results/search_signal/ after every run, and restored
-from there first.
+from there first (from its pack, benchmarks/archive.py, now that the screen is finished).
 """
 from __future__ import annotations
 
@@ -44,11 +44,16 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from archive import loose, updating  # noqa: E402  (the finished screen's archive is packed)
+
 # spelled out: "default" is the policy as it was when the screen was declared (since then the
 # default is k4-b09, the screen's outcome), so the archived runs stay what they say
 VARIANTS = {"default": ["--arch_steps_per_step=1", "--arch_betas=0.5,0.999"],
@@ -60,6 +65,7 @@ QUICK = ["--dataset=synthetic", "--subset=256", "--image_size=16", "--batch_size
          "--num_workers=0", "--proj_hidden_dim=32", "--proj_output_dim=32", "--pred_hidden_dim=16",
          "--knn_subset=64", "--knn_k=10", "--widths=16,32"]
 SMALL_FILES = ("summary.json", "genotype.json")
+ARCHIVING = threading.Lock()   # runs finish in parallel threads; a packed archive takes one at a time
 
 
 def run_one(name: str, seed: int, out: Path, archive: Path, quick: bool) -> str:
@@ -75,18 +81,20 @@ def run_one(name: str, seed: int, out: Path, archive: Path, quick: bool) -> str:
     with open(out / f"{run.name}.log", "w") as log:
         code = subprocess.call(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     if code == 0:
-        (archive / run.name).mkdir(parents=True, exist_ok=True)
-        for f in SMALL_FILES:
-            shutil.copy2(run / f, archive / run.name / f)
+        with ARCHIVING, updating(archive) as kept:
+            (kept / run.name).mkdir(parents=True, exist_ok=True)
+            for f in SMALL_FILES:
+                shutil.copy2(run / f, kept / run.name / f)
     return f"{run.name}: exit {code} in {(time.time() - started) / 60:.1f} min"
 
 
 def restore(out: Path, archive: Path) -> None:
-    for run in archive.glob("*-s*"):
-        if (run / "summary.json").is_file() and not (out / run.name / "summary.json").is_file():
-            (out / run.name).mkdir(parents=True, exist_ok=True)
-            for f in SMALL_FILES:
-                shutil.copy2(run / f, out / run.name / f)
+    with loose(archive) as kept:
+        for run in kept.glob("*-s*"):
+            if (run / "summary.json").is_file() and not (out / run.name / "summary.json").is_file():
+                (out / run.name).mkdir(parents=True, exist_ok=True)
+                for f in SMALL_FILES:
+                    shutil.copy2(run / f, out / run.name / f)
 
 
 def chance_agreement(options: int, seeds: int) -> float:
