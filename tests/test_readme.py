@@ -1,5 +1,6 @@
-"""The README's snippets run as written (paths to a search run replaced by a test one); the links,
-nasiam commands, Python blocks and citation of the README and docs/ are checked."""
+"""The snippets of the README and docs/integrations.md run as written (paths to a search run
+replaced by a test one); the README's length and order, and the links, nasiam commands, Python
+blocks and citation of the README and docs/ are checked."""
 import re
 from pathlib import Path
 
@@ -8,7 +9,9 @@ import yaml
 from _heads_run import make_search_run
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
-SNIPPETS = dict(re.findall(r"<!-- snippet: ([\w-]+) -->\n```\w+\n(.*?)```", README, flags=re.S))
+INTEGRATIONS = (Path(__file__).parent.parent / "docs" / "integrations.md").read_text()
+SNIPPET = re.compile(r"<!-- snippet: ([\w-]+) -->\n```\w+\n(.*?)```", flags=re.S)
+SNIPPETS = dict(SNIPPET.findall(README) + SNIPPET.findall(INTEGRATIONS))
 
 
 def run_snippet(name, run_dir, namespace=None):
@@ -18,7 +21,18 @@ def run_snippet(name, run_dir, namespace=None):
 
 
 def test_every_marked_snippet_is_found():
-    assert set(SNIPPETS) == {"quickstart", "plain", "lightly", "solo-learn", "own-loop"}
+    assert {name for name, _ in SNIPPET.findall(README)} == {"quickstart", "plain"}
+    assert {name for name, _ in SNIPPET.findall(INTEGRATIONS)} == {"lightly", "solo-learn", "own-loop"}
+
+
+def test_the_readme_is_short_and_opens_with_install_and_the_quick_start():
+    """A newcomer reads what nasiam is, how to install it and how to run it before anything else
+    (the README had grown to 326 lines, with sample output and intervals before Install)."""
+    assert len(README.splitlines()) <= 250
+    sections = re.findall(r"^## (.+)$", FENCE.sub("", README), flags=re.M)  # FENCE: below
+    assert sections[:2] == ["Install", "Quick start"]
+    commands = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
+    assert commands and max(len(line) for block in commands for line in block.splitlines()) <= 120
 
 
 def test_quickstart(tmp_path, monkeypatch):
