@@ -245,3 +245,22 @@ def test_the_citation_names_this_version():
     bibtex = re.search(r"## Citation.*?```bibtex\n(.*?)```", README, flags=re.S).group(1)
     assert f"version = {{{__version__}}}" in bibtex
     assert bibtex.count("@") == len(set(re.findall(r"@\w+\{(\w+),", bibtex))) == 8  # unique keys
+
+
+def test_the_changelog_releases_this_version():
+    """Keep a Changelog's release form: an Unreleased section on top, then releases with their
+    dates, the newest one this version (or, between releases, a .dev of a later one), and a link
+    reference for each (the file was one long Unreleased block, the version 0.1.0.dev0)."""
+    from nasiam._version import __version__
+
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    releases = re.findall(r"^## \[([^\]]+)\](.*)$", changelog, flags=re.M)
+    assert releases[0] == ("Unreleased", "") and len(releases) >= 2
+    assert all(re.fullmatch(r" - \d{4}-\d{2}-\d{2}", date) for _, date in releases[1:])
+    newest, release = releases[1][0], __version__.split(".dev")[0]
+    assert newest == __version__ if release == __version__ else newest != release
+    for name, _ in releases:
+        assert re.search(rf"^\[{re.escape(name)}\]: https://", changelog, flags=re.M), name
+    body = changelog.split(f"## [{newest}]")[1].split("\n## [")[0]
+    sections = re.findall(r"^### (\w+)$", body, flags=re.M)
+    assert sections and set(sections) <= {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}
