@@ -1,2 +1,2 @@
 """The version, in a module of its own so that any layer can read it without importing the package."""
-__version__ = "0.1.0.dev0"
+__version__ = "0.1.0"

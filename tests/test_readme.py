@@ -1,5 +1,6 @@
-"""The README's snippets run as written (paths to a search run replaced by a test one); the links,
-nasiam commands, Python blocks and citation of the README and docs/ are checked."""
+"""The snippets of the README and docs/integrations.md run as written (paths to a search run
+replaced by a test one); the README's length and order, and the links, nasiam commands, Python
+blocks and citation of the README and docs/ are checked."""
 import re
 from pathlib import Path
 
@@ -8,7 +9,9 @@ import yaml
 from _heads_run import make_search_run
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
-SNIPPETS = dict(re.findall(r"<!-- snippet: ([\w-]+) -->\n```\w+\n(.*?)```", README, flags=re.S))
+INTEGRATIONS = (Path(__file__).parent.parent / "docs" / "integrations.md").read_text()
+SNIPPET = re.compile(r"<!-- snippet: ([\w-]+) -->\n```\w+\n(.*?)```", flags=re.S)
+SNIPPETS = dict(SNIPPET.findall(README) + SNIPPET.findall(INTEGRATIONS))
 
 
 def run_snippet(name, run_dir, namespace=None):
@@ -18,7 +21,18 @@ def run_snippet(name, run_dir, namespace=None):
 
 
 def test_every_marked_snippet_is_found():
-    assert set(SNIPPETS) == {"quickstart", "plain", "lightly", "solo-learn", "own-loop"}
+    assert {name for name, _ in SNIPPET.findall(README)} == {"quickstart", "plain"}
+    assert {name for name, _ in SNIPPET.findall(INTEGRATIONS)} == {"lightly", "solo-learn", "own-loop"}
+
+
+def test_the_readme_is_short_and_opens_with_install_and_the_quick_start():
+    """A newcomer reads what nasiam is, how to install it and how to run it before anything else
+    (the README had grown to 326 lines, with sample output and intervals before Install)."""
+    assert len(README.splitlines()) <= 250
+    sections = re.findall(r"^## (.+)$", FENCE.sub("", README), flags=re.M)  # FENCE: below
+    assert sections[:2] == ["Install", "Quick start"]
+    commands = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
+    assert commands and max(len(line) for block in commands for line in block.splitlines()) <= 120
 
 
 def test_quickstart(tmp_path, monkeypatch):
@@ -231,3 +245,22 @@ def test_the_citation_names_this_version():
     bibtex = re.search(r"## Citation.*?```bibtex\n(.*?)```", README, flags=re.S).group(1)
     assert f"version = {{{__version__}}}" in bibtex
     assert bibtex.count("@") == len(set(re.findall(r"@\w+\{(\w+),", bibtex))) == 8  # unique keys
+
+
+def test_the_changelog_releases_this_version():
+    """Keep a Changelog's release form: an Unreleased section on top, then releases with their
+    dates, the newest one this version (or, between releases, a .dev of a later one), and a link
+    reference for each (the file was one long Unreleased block, the version 0.1.0.dev0)."""
+    from nasiam._version import __version__
+
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    releases = re.findall(r"^## \[([^\]]+)\](.*)$", changelog, flags=re.M)
+    assert releases[0] == ("Unreleased", "") and len(releases) >= 2
+    assert all(re.fullmatch(r" - \d{4}-\d{2}-\d{2}", date) for _, date in releases[1:])
+    newest, release = releases[1][0], __version__.split(".dev")[0]
+    assert newest == __version__ if release == __version__ else newest != release
+    for name, _ in releases:
+        assert re.search(rf"^\[{re.escape(name)}\]: https://", changelog, flags=re.M), name
+    body = changelog.split(f"## [{newest}]")[1].split("\n## [")[0]
+    sections = re.findall(r"^### (\w+)$", body, flags=re.M)
+    assert sections and set(sections) <= {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}
