@@ -267,7 +267,7 @@ def test_compare_runs_resumes_and_reports(tmp_path):
 @pytest.mark.parametrize("rows, search_runs_again", [("default,search:argmax", False), ("search:argmax,search+init", True)])
 def test_an_archived_search_without_weights_runs_again_only_for_rows_that_continue_from_them(
         tmp_path, rows, search_runs_again):
-    """An archive of the small files (summary, genotype; benchmarks/head_quality.py keeps one)
+    """An archive of the small files (summary, genotype; benchmarks/ceiling.py keeps one)
     is enough for a row that trains the searched head afresh; a one-stage (+init) row needs
     the search's weights, so the search runs again."""
     from nasiam.compare.executor import pending_jobs
@@ -480,18 +480,17 @@ def test_report_pairs_every_row_with_the_reference_asked_for(tmp_path):
 
 
 def test_report_states_the_search_cost_in_pretraining_runs_paired_by_seed(tmp_path):
-    """Search seconds (training plus selection) over the same seed's default run's seconds."""
+    """Search training seconds over the same seed's default run's seconds."""
     from nasiam.compare.report import write_report
 
     plan, _ = prepare("default,search", "0,1", tmp_path, RUN)
-    default_seconds, search_seconds = {0: 100.0, 1: 200.0}, {0: (50.0, 10.0), 1: (80.0, None)}
+    default_seconds, search_seconds = {0: 100.0, 1: 200.0}, {0: 60.0, 1: 80.0}
     for job in plan.jobs:
         run = tmp_path / "runs" / job.name
         run.mkdir(parents=True)
         if job.row is None:   # the search itself
-            seconds, selected = search_seconds[job.seed]
-            summary = {"train_seconds": seconds, "knn_top1": 50.0, "genotypes": {},
-                       "selection": {"method": "probe", "seconds": selected} if selected else None}
+            summary = {"train_seconds": search_seconds[job.seed], "knn_top1": 50.0, "genotypes": {},
+                       "selection": {"method": "argmax"}}
         else:
             summary = {"linear_top1": 80.0 + job.seed, "train_seconds": default_seconds[job.seed] if job.row == "default"
                        else 999.0, "heads": {"projector": job.head_id}}
@@ -511,7 +510,7 @@ def test_report_states_the_search_cost_in_pretraining_runs_paired_by_seed(tmp_pa
         (run / "summary.json").write_text(json.dumps(summary))
     assert "Search cost" not in write_report(plan, tmp_path / "dp" / "runs", tmp_path / "dp")["markdown"]
     md = write_report(plan, tmp_path / "dp" / "runs", tmp_path / "dp", reference="directpred")["markdown"]
-    assert "Search cost: 0.25x one pretraining run (a search's training and selection seconds over its seed's " \
+    assert "Search cost: 0.25x one pretraining run (a search's training seconds over its seed's " \
            "directpred run's" in md
     # a random panel as the reference: a seed's pretraining time is the mean of its heads' runs
     plan, _ = prepare("random:3,search", "0,", tmp_path / "panel", RUN)
@@ -723,7 +722,7 @@ def test_a_second_compare_on_the_same_out_is_refused_naming_the_first(tmp_path, 
     ('{"linear_top1": NaN}', "linear_top1 is 'nan', not a number between 0 and 100"),
     ('{"train_seconds": 1e308}', "train_seconds is '1e+308'"),
     ('{"heads": "x"}', "heads is a str, not an object"),
-    ('{"selection": {"seconds": "9"}}', "selection.seconds is '9'"),
+    ('{"selection": "argmax"}', "selection is a str, not an object"),
     (b"\xff\xfe{", "not JSON"),
 ])
 def test_a_damaged_summary_is_named_with_exit_2(tmp_path, capsys, content, words):

@@ -2,9 +2,9 @@
 (by default), an alternative to it (`--rank K`), another epoch's (`--checkpoint`), or at
 another output width (`--proj_output_dim`).
 
-Rank 1 is what `nasiam search` exported: each decision's most probable option. A `--selection`
-(verify, probe) or a multi-trial strategy writes its choice into the logits before the last
-checkpoint, so rank 1 of that checkpoint is the selection's choice too. `--rank K` gives the
+Rank 1 is what `nasiam search` exported: each decision's most probable option. A multi-trial
+strategy (tpe, random) or `--below_noise=prior` writes its choice into the logits before the
+last checkpoint, so rank 1 of that checkpoint is that choice too. `--rank K` gives the
 (K-1)-th alternative: the head's other distinct architectures by joint probability, a skipped
 layer's width, norm and activation summed out. The two orders differ: a kept layer is jointly
 less probable than skipping it unless p(keep) x p(width) x p(norm) x p(activation) > p(skip),
@@ -44,7 +44,7 @@ from nasiam.space.genotype import MAX_WIDTH, Genotype
 
 __all__ = ["export_run", "ranked_genotype", "SEARCH_CHOICE", "ALTERNATIVE"]
 
-SEARCH_CHOICE = "the search's choice: each decision's most probable option, or its --selection's"
+SEARCH_CHOICE = "the search's choice: each decision's most probable option"
 ALTERNATIVE = ("alternative {n} to the search's choice by joint probability, a skipped layer's width, norm and "
                "activation summed out")
 BUSY_ADVICE = ("`nasiam export` reads a run only while nothing writes to it, so that its checkpoint and records agree: "
