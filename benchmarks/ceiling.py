@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from nasiam.compare import compare  # noqa: E402
 from nasiam.presets import simsiam_predictor, simsiam_projector, simsiam_projector_cifar  # noqa: E402
-from nasiam.runner.outputs import write_search_genotypes  # noqa: E402
+from nasiam.rundir import write_search_genotypes  # noqa: E402
 from nasiam.space.genotype import Genotype, LayerSpec  # noqa: E402
 
 PROTOCOL = {"framework": "simsiam", "dataset": "fashion_mnist", "subset": 10000, "batch_size": 256,

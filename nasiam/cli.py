@@ -477,8 +477,8 @@ def describe_os_error(e: OSError, kept: str = KEPT, out_option: str = "--out_dir
 
 def run_handler(args) -> int:
     from nasiam.data import DataNotFoundError
+    from nasiam.errors import CheckpointError, CollapseError, NonFiniteLossError, RunError, RunInterrupted
     from nasiam.integrations.plain import HeadMismatchError
-    from nasiam.runner.errors import CheckpointError, CollapseError, NonFiniteLossError, RunError, RunInterrupted
     from nasiam.space import GenotypeError
 
     prefix = f"nasiam {args.command}: error:"

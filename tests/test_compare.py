@@ -153,7 +153,7 @@ def test_library_heads_are_written_at_the_runs_dims(tmp_path, monkeypatch):
     import nasiam.presets as presets
     from nasiam.backbones import create_backbone, feature_dim
     from nasiam.frameworks import SimSiam
-    from nasiam.runner.outputs import read_genotypes
+    from nasiam.rundir import read_genotypes
 
     seen = {}
     real = presets.LIBRARY_HEADS["solo-learn"]
@@ -547,7 +547,7 @@ def test_report_names_the_environments_and_the_seeds_whose_runs_straddle_a_chang
     assert f"torch {here['torch']}, timm {here['timm']}, cpu, {here['threads']} thread(s) (7 runs)" in md
     assert "torch 2.4.0+cpu" in md and "not recorded (1 run)" in md
     assert "straddle the change): 1, 2." in md
-    from nasiam.compare.report import describe_code   # each run's commit, beside the environments
+    from nasiam.compare.report import describe_code  # each run's commit, beside the environments
 
     assert f"Code: {describe_code(here)} (8 runs); not recorded (1 run)" in md
 

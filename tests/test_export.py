@@ -13,19 +13,18 @@ import textwrap
 
 import pytest
 import torch
-from _runs import TINY
 from safetensors.torch import load_file
 
 from nasiam import NASHead, SearchableHead
 from nasiam.cli import main
 from nasiam.config import SearchConfig, config_to_yaml, load_config
+from nasiam.errors import RunDirLockedError
 from nasiam.integrations.lightly import load_head_sources
 from nasiam.integrations.plain import HeadMismatchError, fit_head
 from nasiam.rundir import read_genotypes
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner import export as export_module
 from nasiam.runner.build import build_search_model, data_info
-from nasiam.runner.errors import RunDirLockedError
 from nasiam.runner.export import ranked_genotype
 from nasiam.runner.lock import RunDirLock, reading
 from nasiam.space import MLPSpace
@@ -63,12 +62,13 @@ def make_run(path, framework="simsiam"):
     state = {"model": model.state_dict(), "epoch": 1, "global_step": 4, "history": [], "elapsed": 1.0, "rng": {}}
     ckpt.save_checkpoint(path / "checkpoints" / ckpt.LAST, state,
                          {"command": "search", "config": dataclasses.asdict(cfg)})
+    from nasiam.rundir import write_search_genotypes
     from nasiam.runner import outputs
 
     genotypes = model.genotypes(top_k=cfg.top_k, meta={"framework": model.name})
     for slot, head in model.export_heads().items():
         head.save_pretrained(path / "heads" / slot)
-    outputs.write_search_genotypes(path / "genotype.json", model.name, genotypes)
+    write_search_genotypes(path / "genotype.json", model.name, genotypes)
     outputs.write_json(path / "summary.json", {"command": "search", "selection": {"method": "argmax"}})
     return path
 

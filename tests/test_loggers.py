@@ -308,7 +308,7 @@ def _fake_artifact_folder(folder: Path) -> Path:
 
 
 def test_a_wandb_reference_without_a_key_says_how_to_log_in(tmp_path, no_wandb_server):
-    from nasiam.runner.errors import RemoteError
+    from nasiam.errors import RemoteError
     from nasiam.runner.wandb_artifacts import API_TIMEOUT, download_run
 
     # the real wandb.Api, no key configured: an error naming the fix, not wandb's traceback
@@ -319,7 +319,7 @@ def test_a_wandb_reference_without_a_key_says_how_to_log_in(tmp_path, no_wandb_s
 
 
 def test_an_unreachable_wandb_server_is_reported_and_local_copies_named(tmp_path, no_wandb_server, monkeypatch):
-    from nasiam.runner.errors import RemoteError
+    from nasiam.errors import RemoteError
     from nasiam.runner.wandb_artifacts import download_run
 
     # a key but no server (a closed local port): the real wandb fails within WANDB_HTTP_TIMEOUT
@@ -336,7 +336,7 @@ def test_an_unreachable_wandb_server_is_reported_and_local_copies_named(tmp_path
 def test_with_wandb_mode_offline_a_wandb_reference_fails_at_once(tmp_path, no_wandb_server, monkeypatch):
     import time
 
-    from nasiam.runner.errors import RemoteError
+    from nasiam.errors import RemoteError
     from nasiam.runner.wandb_artifacts import download_run
 
     # a key and an unreachable server (the case that spent 31 s): offline mode means nobody is asked

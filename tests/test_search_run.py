@@ -11,9 +11,9 @@ from _runs import TINY
 from nasiam import NASHead
 from nasiam.cli import main
 from nasiam.frameworks.simsiam import SimSiam
+from nasiam.rundir import read_genotypes
 from nasiam.runner.checkpoint import load_checkpoint
 from nasiam.runner.logger import read_metrics
-from nasiam.runner.outputs import read_genotypes
 
 
 def run(tmp_path, *extra, name="run"):

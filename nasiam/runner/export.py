@@ -27,8 +27,9 @@ from typing import Any, Mapping
 from nasiam._io import new_directory
 from nasiam.config import SearchConfig, load_config
 from nasiam.data import DataNotFoundError
+from nasiam.errors import CheckpointError
 from nasiam.head import NASHead, SearchableHead
-from nasiam.rundir import EXPORT_FORMAT, EXPORT_RECORD, file_digests
+from nasiam.rundir import EXPORT_FORMAT, EXPORT_RECORD, file_digests, write_search_genotypes
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner import lock, outputs
 from nasiam.runner.build import (
@@ -39,7 +40,6 @@ from nasiam.runner.build import (
     data_info,
     recalibrate_exported,
 )
-from nasiam.runner.errors import CheckpointError
 from nasiam.space.genotype import MAX_WIDTH, Genotype
 
 __all__ = ["export_run", "ranked_genotype", "SEARCH_CHOICE", "ALTERNATIVE"]
@@ -174,7 +174,7 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
         with new_directory(out) as folder:
             for slot, head in heads.items():
                 head.save_pretrained(folder / "heads" / slot)
-            outputs.write_search_genotypes(folder / "genotype.json", framework, genotypes)
+            write_search_genotypes(folder / "genotype.json", framework, genotypes)
             outputs.save_backbone(folder, model.backbone, backbone_record(cfg, info, model.backbone))
             # last, with every file's sha256: `pretrain --init` trusts the folder only as written
             outputs.write_json(folder / EXPORT_RECORD, {"format": EXPORT_FORMAT, "schema_version": 1, **result,

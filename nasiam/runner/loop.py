@@ -27,10 +27,10 @@ import torch.nn as nn
 from nasiam._compat import ddp_ignore, set_fabric_loader_passes
 from nasiam._io import atomic_write_text
 from nasiam.config import STRUCTURAL_KEYS, ConfigError, RunConfig, config_to_yaml, demo_scale_note
+from nasiam.errors import CheckpointError
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.batches import ResumableBatches
 from nasiam.runner.build import canonical_framework, compile_modules
-from nasiam.runner.errors import CheckpointError
 from nasiam.runner.guard import StepGuard
 from nasiam.runner.lock import RunDirLock
 from nasiam.runner.logger import RunLogger, progress

@@ -14,7 +14,9 @@ from typing import Any
 import torch
 
 from nasiam.config import SearchConfig
+from nasiam.errors import CollapseError
 from nasiam.frameworks.distributed import is_distributed
+from nasiam.rundir import write_search_genotypes
 from nasiam.runner import outputs
 from nasiam.runner.build import (
     backbone_record,
@@ -27,7 +29,6 @@ from nasiam.runner.build import (
     recalibrate_exported,
 )
 from nasiam.runner.environment import environment
-from nasiam.runner.errors import CollapseError
 from nasiam.runner.loop import Run
 from nasiam.runner.optim import weight_groups, weight_optimizer
 from nasiam.search import (
@@ -270,7 +271,7 @@ class SearchRun(Run):
         }
         if collapsed and not cfg.allow_collapsed:
             if fabric.is_global_zero:
-                outputs.write_search_genotypes(self.run_dir / "genotype.rejected.json", framework, genotypes)
+                write_search_genotypes(self.run_dir / "genotype.rejected.json", framework, genotypes)
                 outputs.write_json(self.run_dir / "summary.json", {**summary, "wall_seconds": self.wall_seconds()})
             raise CollapseError(
                 f"the search collapsed ({' and '.join(collapsed_where)}): projector output "
@@ -288,9 +289,9 @@ class SearchRun(Run):
                                  cfg.seed)
             for slot, head in heads.items():
                 head.save_pretrained(self.run_dir / "heads" / slot)
-            outputs.write_search_genotypes(self.run_dir / "genotype.json", framework, genotypes)
+            write_search_genotypes(self.run_dir / "genotype.json", framework, genotypes)
             if selection is not None:  # what argmax would have exported, for comparison
-                outputs.write_search_genotypes(self.run_dir / "genotype.argmax.json", framework, argmax_genotypes)
+                write_search_genotypes(self.run_dir / "genotype.argmax.json", framework, argmax_genotypes)
             outputs.save_backbone(self.run_dir, self.model.backbone, backbone_record(cfg, self.info, self.model.backbone))
             outputs.write_alphas_png(self.run_dir / "alphas.png", self.alpha_rows)
             summary["head_parameters"] = {slot: h.num_parameters() for slot, h in heads.items()}
