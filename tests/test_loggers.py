@@ -150,11 +150,6 @@ def test_metrics_csv_fills_a_step_widens_and_resumes(tmp_path):
     assert read_metrics(path) == [{"step": 0, "train/loss": 2.0, "train/lr": 0.1},
                                   {"step": 1, "epoch/loss": 1.75, "train/loss": 1.5, "train/lr": 0.1},
                                   {"step": 2, "train/loss": 0.9}]
-    path.write_text("step,name,value\n0,train/loss,2.0\n0,train/lr,0.1\n1,train/loss,1.5\n")   # the long form
-    log = MetricsCSV(path, resume_step=1)
-    log.log({"train/loss": 1.4}, 1)
-    log.close()
-    assert path.read_text().splitlines() == ["step,train/loss,train/lr", "0,2.0,0.1", "1,1.4,"]
 
 
 def test_an_epochs_metrics_reach_wandb_under_the_names_a_sweep_optimises(tmp_path):
