@@ -61,7 +61,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import ceiling  # noqa: E402  (archive, restore, run_archived, report_only)
 
-from nasiam.presets import mocov2_projector, mocov3_predictor, mocov3_projector, simclr_projector, simsiam_projector  # noqa: E402
+from nasiam.presets import (mocov2_projector, mocov3_predictor, mocov3_projector, simclr_projector,  # noqa: E402
+                            simsiam_projector)
 from nasiam.rundir import write_search_genotypes  # noqa: E402
 from nasiam.space.genotype import Genotype, LayerSpec  # noqa: E402
 
