@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import ceiling  # noqa: E402  (the ceiling's heads, archive and restore)
 
 from nasiam.compare.stats import seeds_for_power  # noqa: E402
-from nasiam.runner.outputs import write_search_genotypes  # noqa: E402
+from nasiam.rundir import write_search_genotypes  # noqa: E402
 
 PROTOCOL = {**ceiling.PROTOCOL, "epochs": 36}
 SEEDS = ceiling.SEEDS

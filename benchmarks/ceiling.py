@@ -61,7 +61,7 @@ from archive import loose, updating  # noqa: E402  (a finished protocol's archiv
 
 from nasiam.compare import compare  # noqa: E402
 from nasiam.presets import simsiam_predictor, simsiam_projector, simsiam_projector_cifar  # noqa: E402
-from nasiam.runner.outputs import write_search_genotypes  # noqa: E402
+from nasiam.rundir import write_search_genotypes  # noqa: E402
 from nasiam.space.genotype import Genotype, LayerSpec  # noqa: E402
 
 PROTOCOL = {"framework": "simsiam", "dataset": "fashion_mnist", "subset": 10000, "batch_size": 256,

@@ -63,7 +63,7 @@ import ceiling  # noqa: E402  (archive, restore, run_archived, report_only)
 
 from nasiam.presets import (mocov2_projector, mocov3_predictor, mocov3_projector, simclr_projector,  # noqa: E402
                             simsiam_projector)
-from nasiam.runner.outputs import write_search_genotypes  # noqa: E402
+from nasiam.rundir import write_search_genotypes  # noqa: E402
 from nasiam.space.genotype import Genotype, LayerSpec  # noqa: E402
 
 BASE = {"dataset": "fashion_mnist", "subset": 10000, "batch_size": 256, "backbone": "resnet10t",

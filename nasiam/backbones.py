@@ -13,13 +13,7 @@ import os
 
 import torch.nn as nn
 
-__all__ = ["create_backbone", "feature_dim", "list_backbones"]
-
-
-def list_backbones(pattern: str = "resnet*") -> list[str]:
-    import timm
-
-    return timm.list_models(pattern)
+__all__ = ["create_backbone", "feature_dim"]
 
 
 def feature_dim(backbone: nn.Module) -> int:

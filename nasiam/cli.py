@@ -21,6 +21,8 @@ from typing import Any, Sequence
 from nasiam._version import __version__
 from nasiam.config import (
     BOUNDS,
+    REMOVED_OPTIONS,
+    REMOVED_SELECTION,
     ConfigError,
     SearchConfig,
     config_choices,
@@ -103,10 +105,6 @@ def _print_search_result(summary: dict[str, Any], wall_seconds: float) -> None:
     fixed = summary.get("fixed_heads") or []
     for slot, g in summary["genotypes"].items():
         print(f"  {slot:9s} {g}" + ("  (fixed by --predictor, not searched)" if slot in fixed else ""))
-    selection = summary.get("selection") or {}
-    if selection.get("method") == "verify":
-        print(f"  chosen by verification: candidate #{selection['chosen_rank']} of {len(selection['candidates'])} "
-              "(highest RankMe after a short training; genotype.argmax.json holds the argmax)")
     decisions = summary.get("decisions", [])
     if decisions and any("above_noise" in r for r in decisions):
         above = [r for r in decisions if r.get("above_noise")]
@@ -306,8 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("run_dir", help="a search run directory")
     export.add_argument("--out", required=True, help="a new output directory (an existing, non-empty one is refused)")
     export.add_argument("--rank", type=int, default=1,
-                        help="1: the search's choice (each decision's most probable option, or its --selection's); "
-                             "K: each head's (K-1)-th alternative by joint probability (default: 1)")
+                        help="1: the genotype the search exported; K: each head's (K-1)-th alternative by joint probability (default: 1)")
     export.add_argument("--checkpoint", default=None, help="checkpoint file (default: the run's last.ckpt; "
                                                            "checkpoints/epoch=N.ckpt for another epoch)")
     export.add_argument("--proj_output_dim", "--proj-output-dim", type=int, default=None, metavar="N",
@@ -425,7 +422,10 @@ def _unknown_options(parser, args, unknown: Sequence[str]) -> str:
         if item.startswith("-") and not re.fullmatch(r"-\.?\d[\d.e+-]*", item):  # '-1' is a value
             key = item.lstrip("-").split("=")[0].replace("-", "_")
             close = difflib.get_close_matches(key, known, n=1)
-            options.append(item.split("=")[0] + (f" (did you mean --{close[0]}?)" if close else ""))
+            if cls is SearchConfig and key in REMOVED_OPTIONS:
+                options.append(f"{item.split('=')[0]} ({REMOVED_SELECTION})")
+            else:
+                options.append(item.split("=")[0] + (f" (did you mean --{close[0]}?)" if close else ""))
             expects_value = "=" not in item
         elif expects_value:  # `--bogus 1`: argparse leaves the value beside the option; it is not one
             expects_value = False
@@ -477,8 +477,8 @@ def describe_os_error(e: OSError, kept: str = KEPT, out_option: str = "--out_dir
 
 def run_handler(args) -> int:
     from nasiam.data import DataNotFoundError
+    from nasiam.errors import CheckpointError, CollapseError, NonFiniteLossError, RunError, RunInterrupted
     from nasiam.integrations.plain import HeadMismatchError
-    from nasiam.runner.errors import CheckpointError, CollapseError, NonFiniteLossError, RunError, RunInterrupted
     from nasiam.space import GenotypeError
 
     prefix = f"nasiam {args.command}: error:"

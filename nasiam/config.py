@@ -26,7 +26,8 @@ from nasiam.space.mlp import DEFAULT_WIDTHS
 
 __all__ = ["RunConfig", "SearchConfig", "PretrainConfig", "ConfigError", "load_config", "config_to_yaml", "parse_value",
            "STRUCTURAL_KEYS", "field_types", "config_choices", "PRECISION_ALIASES",
-           "require_package", "BOUNDS", "check_bounds", "check_resources", "read_yaml_file"]
+           "require_package", "BOUNDS", "check_bounds", "check_resources", "read_yaml_file", "REMOVED_OPTIONS",
+           "REMOVED_SELECTION"]
 
 # Lightning's short precision names, accepted and stored under their long names.
 PRECISION_ALIASES = {"16": "16-mixed", "bf16": "bf16-mixed", "32": "32-true"}
@@ -196,20 +197,10 @@ class SearchConfig(RunConfig):
                                     "probe points over the default on the CPU protocol, see benchmarks/RESULTS.md); "
                                     "a fixed predictor is exported with the searched projector")
     top_k: int = _opt(3, "options recorded per decision in genotype.json")
-    selection: str = _opt("argmax", "how the exported genotype is chosen (darts, darts2, gumbel): argmax of the "
-                                    "logits, or verify: train each of the --verify_top_k most probable genotypes "
-                                    "briefly from the search's weights and keep the highest RankMe (label-free; "
-                                    "measured worse than argmax so far, see benchmarks/RESULTS.md), or probe: "
-                                    "successive halving over those and the default heads from the search's weights, "
-                                    "scored by a linear probe on held-out training images with their labels "
-                                    "(--verify_epochs first, doubling per round; not yet measured)")
     below_noise: str = _opt("argmax", "a decision that does not rise above its noise floor: argmax keeps noise's "
                                       "pick; prior falls back to the best known head's option (the method's "
                                       "standard head; SimSiam's predictor family: DirectPred), recorded in "
-                                      "summary.json's selection.fallbacks (argmax selection only)")
-    verify_top_k: int = _opt(3, "verify: distinct genotypes shortlisted, most probable first")
-    verify_epochs: int = _opt(1, "verify: epochs over the weight half each candidate trains from the shared weights")
-    verify_samples: int = _opt(2048, "verify: held-out images whose backbone features RankMe scores")
+                                      "summary.json's selection.fallbacks")
     collapse_min_std: float = _opt(0.05, "refuse the genotype if the normalised embedding std ends below this")
     collapse_min_rank: float = _opt(2.0, "refuse the genotype if the embedding's effective rank ends below this")
     allow_collapsed: bool = _opt(False, "export even a collapsed search's genotype")
@@ -253,7 +244,6 @@ BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "arch_lr": (0.0, 100.0), "arch_weight_decay": (0.0, 10.0), "beta_weight": (0.0, 1e4), "warmup_epochs": (0, 100_000),
     "tau_max": (1e-3, 1e4), "tau_min": (1e-3, 1e4), "nasiam_hidden_dim": (1, _MAX_WIDTH),
     "projector_layers": (1, _MAX_LAYERS), "predictor_layers": (1, _MAX_LAYERS), "top_k": (1, 100),
-    "verify_top_k": (1, 64), "verify_epochs": (1, 1000), "verify_samples": (1, 10 ** 7),
     "collapse_min_std": (0.0, 1e3), "collapse_min_rank": (0.0, 1e6),
 }
 
@@ -429,6 +419,28 @@ def read_yaml_file(path: Path, what: str) -> Any:
         raise ConfigError(f"{path}: not valid YAML ({getattr(e, 'problem', None) or 'a parse error'}{where})") from None
 
 
+# Search options that no longer exist, as a run directory's config.yaml from before their
+# removal still holds them: `selection` chose the exported genotype (verify measured worse than
+# argmax, probe was never validated: benchmarks/RESULTS.md), `verify_*` configured those two.
+# A file's `selection: argmax` is what every search now does, so it and the verify_* settings
+# (unread under argmax) are skipped; a file asking for verify or probe is refused.
+REMOVED_OPTIONS = ("selection", "verify_top_k", "verify_epochs", "verify_samples")
+REMOVED_SELECTION = ("--selection was removed: a search exports each decision's most probable option (what "
+                "--selection=argmax did; --below_noise=prior falls back to the best known head's option)")
+
+
+def _removed_option(name: str, value: Any, where: str) -> bool:
+    """Whether `name` is a removed search option of a file that can be skipped (see
+    REMOVED_OPTIONS); a ConfigError naming `where` and the fix when its value asked for more."""
+    if name not in REMOVED_OPTIONS:
+        return False
+    if name == "selection" and str(value).strip().lower() != "argmax":
+        raise ConfigError(f"{where}: selection: {shown(value)} is no longer available. {REMOVED_SELECTION}; verify "
+                          "measured worse than argmax and probe was never validated (benchmarks/RESULTS.md). "
+                          "Delete the `selection` key; a run searched with it keeps the heads it exported.")
+    return True
+
+
 def _read_recipe(path: str | os.PathLike, cls, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
@@ -453,6 +465,8 @@ def _read_recipe(path: str | os.PathLike, cls, _chain: tuple[Path, ...] = ()) ->
         values.update(_read_recipe(path.parent / base, cls, _chain + (resolved,)))
     for key, value in data.items():
         name = str(key).replace("-", "_")
+        if name not in known and issubclass(cls, SearchConfig) and _removed_option(name, value, str(path)):
+            continue
         if name not in known:
             if not _OPTION_LIKE.match(str(key)):   # never echo what may be another file's content
                 raise ConfigError(f"{path}: holds keys that are no option names; is it a nasiam recipe?")
@@ -502,6 +516,8 @@ def load_config(cls, config_path: str | os.PathLike | typing.Sequence[str | os.P
         values.update(_read_recipe(path, cls))
     for key, raw in (overrides or {}).items():
         name = key.replace("-", "_")
+        if name in REMOVED_OPTIONS and issubclass(cls, SearchConfig):
+            raise ConfigError(f"--{key}: {REMOVED_SELECTION}; drop --{key}")
         if name not in known:
             raise ConfigError(f"unknown option --{key}{_suggest(name, list(known))}")
         values[name] = parse_value(name, raw, known[name])
@@ -531,7 +547,7 @@ def config_choices(cls) -> dict[str, list[str]]:
                "precision": ["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", *PRECISION_ALIASES]}
     if issubclass(cls, SearchConfig):
         choices.update(strategy=["darts", "darts2", "gumbel", "tpe", "random"], mode=["bilevel", "joint"],
-                       space=list_spaces(), selection=["argmax", "verify", "probe"], below_noise=["argmax", "prior"],
+                       space=list_spaces(), below_noise=["argmax", "prior"],
                        predictor=["search", "default", "directpred"])
     return choices
 

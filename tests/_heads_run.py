@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 
 from nasiam import SearchableHead
-from nasiam.runner.outputs import write_search_genotypes
+from nasiam.rundir import write_search_genotypes
 from nasiam.space import MLPSpace
 
 

@@ -14,8 +14,8 @@ import pytest
 from _runs import TINY, cli
 
 from nasiam.config import PretrainConfig, load_config
+from nasiam.errors import CheckpointError
 from nasiam.runner.checkpoint import check_compatible
-from nasiam.runner.errors import CheckpointError
 from nasiam.runner.logger import read_metrics
 from nasiam.runner.pretrain import PretrainRun
 

@@ -274,3 +274,41 @@ def test_a_run_name_with_control_or_direction_characters_is_refused_escaped(caps
     err = capsys.readouterr().err
     assert "must be a plain directory name" in err and "printable characters only" in err
     assert name not in err and repr(name)[1:-1] in err
+
+
+def test_a_run_config_from_before_selection_was_removed_still_loads(tmp_path):
+    """A search's config.yaml written while --selection existed holds `selection: argmax` and
+    the verify_* settings; `nasiam export` and --resume read it, so those keys are skipped
+    (argmax is what every search now does). Before the skip this was "unknown key 'selection'"."""
+    old = dataclasses.asdict(SearchConfig())
+    old.update(selection="argmax", verify_top_k=3, verify_epochs=1, verify_samples=2048)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(old, sort_keys=False))
+    assert dataclasses.asdict(load_config(SearchConfig, path, check_environment=False)) == \
+        dataclasses.asdict(SearchConfig())
+
+
+@pytest.mark.parametrize("method", ["verify", "probe"])
+def test_a_run_config_that_asked_for_a_removed_selection_is_refused_by_name(tmp_path, method):
+    """A file asking for verify or probe describes a search this version cannot repeat: the
+    error names the file, the key and the fix instead of running an argmax search silently."""
+    path = tmp_path / "config.yaml"
+    path.write_text(f"epochs: 2\nselection: {method}\nverify_top_k: 2\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(SearchConfig, path)
+    message = str(error.value)
+    assert str(path) in message and f"selection: '{method}' is no longer available" in message
+    assert "Delete the `selection` key" in message and "benchmarks/RESULTS.md" in message
+    with pytest.raises(ConfigError, match="unknown key 'selection'"):   # pretrain never had it
+        load_config(PretrainConfig, path)
+
+
+@pytest.mark.parametrize("argv", [["--selection=verify"], ["--selection", "argmax"], ["--verify_top_k=2"]])
+def test_the_removed_selection_options_say_so_on_the_command_line(capsys, argv):
+    from nasiam.cli import main
+
+    assert main(["search", "--dataset=synthetic", *argv, "--print_config"]) == 2
+    err = capsys.readouterr().err
+    assert f"unknown option(s): {argv[0].split('=')[0]} (--selection was removed: a search exports each " in err
+    with pytest.raises(ConfigError, match="--selection was removed"):   # the Python API (and compare's rows) too
+        load_config(SearchConfig, None, {argv[0].split("=")[0][2:]: "argmax"})

@@ -179,7 +179,7 @@ def _record(monkeypatch):
 
 @pytest.mark.slow
 def test_search_on_the_batched_cpu_pipeline_finishes_and_exports(tmp_path, loaders_made):
-    assert main(["search", *TINY, "--data_device=cpu", "--selection=argmax", f"--out_dir={tmp_path}",
+    assert main(["search", *TINY, "--data_device=cpu", f"--out_dir={tmp_path}",
                  "--run_name=search"]) == 0
     assert len(loaders_made) == 2 and loaders_made[0].storage is loaders_made[1].storage  # both halves
     for slot in ("projector", "predictor"):
@@ -294,7 +294,7 @@ def test_the_gpu_smoke_test_runs_a_phase_at_once_and_the_pretraining_after_the_s
     assert result.returncode == 0, result.stdout + result.stderr
     searches = [n for n in spans if n.startswith("search-")]
     pretrains = [n for n in spans if n.startswith("pretrain-")]
-    assert len(searches) == 7 and len(pretrains) == 3
+    assert len(searches) == 6 and len(pretrains) == 3
     assert all(f"ok     {name} (" in result.stdout for name in searches + pretrains)
     # SMOKE_JOBS=4: some searches overlapped, never more than four at once
     events = sorted((t, +1 if i == 0 else -1) for start_end in (spans[n] for n in searches)

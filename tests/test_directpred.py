@@ -11,7 +11,7 @@ from nasiam.compare import prepare
 from nasiam.frameworks import SimSiam
 from nasiam.head import DirectPredLinear, NASHead
 from nasiam.presets import create_head, get_preset
-from nasiam.runner.outputs import read_genotypes
+from nasiam.rundir import read_genotypes
 from nasiam.space.genotype import MAX_WIDTH, Genotype, GenotypeError, LayerSpec
 
 RUN = {k.split("=")[0].lstrip("-"): k.split("=")[1] for k in TINY

@@ -274,7 +274,7 @@ def test_help_shows_each_default_once_and_choices_as_choices(command):
     for action in actions.values():
         assert (action.help or "").count("(default:") <= 1, action.dest
     for name in ("framework", "dataset", "optimizer", "precision", "accelerator", "data_device", "ema_schedule") + (
-            ("strategy", "mode", "space", "selection") if command == "search" else ()):
+            ("strategy", "mode", "space", "below_noise") if command == "search" else ()):
         assert actions[name].metavar.startswith("{"), name
     assert "--framework {simsiam,simclr,mocov2,mocov3,moco}" in text
     assert not re.search(r"\(default:[^)]*\)\s*\(default:", text)  # e.g. "(default: the dataset's) (default: None)"

@@ -13,19 +13,18 @@ import textwrap
 
 import pytest
 import torch
-from _runs import TINY
 from safetensors.torch import load_file
 
 from nasiam import NASHead, SearchableHead
 from nasiam.cli import main
 from nasiam.config import SearchConfig, config_to_yaml, load_config
+from nasiam.errors import RunDirLockedError
 from nasiam.integrations.lightly import load_head_sources
 from nasiam.integrations.plain import HeadMismatchError, fit_head
 from nasiam.rundir import read_genotypes
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner import export as export_module
 from nasiam.runner.build import build_search_model, data_info
-from nasiam.runner.errors import RunDirLockedError
 from nasiam.runner.export import ranked_genotype
 from nasiam.runner.lock import RunDirLock, reading
 from nasiam.space import MLPSpace
@@ -63,12 +62,13 @@ def make_run(path, framework="simsiam"):
     state = {"model": model.state_dict(), "epoch": 1, "global_step": 4, "history": [], "elapsed": 1.0, "rng": {}}
     ckpt.save_checkpoint(path / "checkpoints" / ckpt.LAST, state,
                          {"command": "search", "config": dataclasses.asdict(cfg)})
+    from nasiam.rundir import write_search_genotypes
     from nasiam.runner import outputs
 
     genotypes = model.genotypes(top_k=cfg.top_k, meta={"framework": model.name})
     for slot, head in model.export_heads().items():
         head.save_pretrained(path / "heads" / slot)
-    outputs.write_search_genotypes(path / "genotype.json", model.name, genotypes)
+    write_search_genotypes(path / "genotype.json", model.name, genotypes)
     outputs.write_json(path / "summary.json", {"command": "search", "selection": {"method": "argmax"}})
     return path
 
@@ -123,6 +123,23 @@ def test_export_and_reexport_at_another_width_start_from_the_search_choice(tmp_p
     record = json.loads((tmp_path / "w8" / "export.json").read_text())
     assert record["layers"]["projector"] == {"kept": list(hidden), "fresh": [len(search_projector) - 1]}
     assert record["rank"] == 1 and record["ranked_by"] == export_module.SEARCH_CHOICE
+
+
+@pytest.mark.parametrize("selection, code", [("argmax", 0), ("verify", 2)])
+def test_a_run_searched_while_selection_existed_exports_unless_it_asked_for_a_removed_one(tmp_path, capsys,
+                                                                                       selection, code):
+    """Its config.yaml holds `selection` and the verify_* settings: argmax exports as any run
+    does; verify is refused by name with exit 2, before anything is written."""
+    run = make_run(tmp_path / "run")
+    with open(run / "config.yaml", "a") as f:
+        f.write(f"selection: {selection}\nverify_top_k: 3\nverify_epochs: 1\nverify_samples: 2048\n")
+    assert main(["export", str(run), "--out", str(tmp_path / "out")]) == code
+    if code:
+        err = capsys.readouterr().err
+        assert f"{run / 'config.yaml'}: selection: 'verify' is no longer available" in err and "Traceback" not in err
+        assert not (tmp_path / "out").exists()
+    else:
+        assert (tmp_path / "out" / "export.json").is_file()
 
 
 # -- the export writes a new folder, whole, from a run nothing writes to (issue #33) --------

@@ -121,22 +121,3 @@ def test_compare_draws_its_random_panel_with_the_search_rows_fixed_predictor(tmp
         _, genotypes = read_genotypes(path)
         assert genotypes["predictor"].layers[0].op == "directpred"
         assert genotypes["projector"].layers[-1].fixed   # the projector's output layer; its hidden ones drawn
-
-
-def test_selection_candidates_train_with_the_fixed_predictor_and_its_state():
-    """`--selection probe|verify` trains each shortlisted projector with a copy of the search's
-    fixed predictor (not the method's default one), statistics included."""
-    from types import SimpleNamespace
-
-    from nasiam.runner.selection import CandidateTrainer, joint_candidates
-
-    model = _model("directpred").train()
-    model.head_loss(Encoded(online=[torch.randn(16, 24), torch.randn(16, 24)]))   # the search's weight step
-    cfg = load_config(SearchConfig, None, {**OPTIONS, "predictor": "directpred"})
-    run = SimpleNamespace(cfg=cfg, model=model, fabric=SimpleNamespace(device=torch.device("cpu")),
-                          base_lr=lambda: 0.05, grad_scaler=lambda: None)
-    candidate = joint_candidates(model, 1)[0]
-    trained = CandidateTrainer(run, candidate, rank=1).model
-    layer = _directpred(trained)
-    assert layer is not _directpred(model) and int(layer.updates) == 2
-    assert torch.equal(layer.correlation, _directpred(model).correlation)

@@ -14,7 +14,7 @@ from lightning_fabric.plugins.precision import MixedPrecision  # noqa: E402
 pytestmark = pytest.mark.slow  # every test here trains or compiles
 
 SEARCH = [a for a in TINY if not a.startswith(("--epochs", "--warmup_epochs"))] + [
-    "--epochs=2", "--warmup_epochs=1", "--selection=argmax", "--log_every_n_steps=1"]
+    "--epochs=2", "--warmup_epochs=1", "--log_every_n_steps=1"]
 
 
 @pytest.fixture

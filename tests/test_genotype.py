@@ -175,7 +175,7 @@ def test_pathological_numbers_are_genotype_errors():
 
 
 def test_a_genotype_file_with_a_five_thousand_digit_integer_is_a_clear_error(tmp_path):
-    from nasiam.runner.outputs import read_genotypes
+    from nasiam.rundir import read_genotypes
     from nasiam.space.genotype import GenotypeError
 
     path = tmp_path / "genotype.json"

@@ -11,7 +11,7 @@ QUIET = ["--log_every_n_steps=1000", "--knn_subset=64", "--epochs=1", "--data_de
 PRETRAIN = [a for a in TINY if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr", "--epochs"))] + QUIET + [
     "--linear_probe=false"]
 SEARCH = [a for a in TINY if not a.startswith(("--warmup_epochs", "--epochs"))] + QUIET + [
-    "--warmup_epochs=0", "--selection=argmax"]
+    "--warmup_epochs=0"]
 
 
 def _reads(monkeypatch, tmp_path, command, args, subset):

@@ -29,7 +29,7 @@ from nasiam.cli import main
 from nasiam.head.nas_head import GENOTYPE_FILE, WEIGHTS_FILE
 from nasiam.hub import push_run_to_hub
 from nasiam.presets import get_preset
-from nasiam.runner.artifacts import load_heads
+from nasiam.rundir import load_heads
 from nasiam.space import Genotype, GenotypeError, LayerSpec
 
 HEAD_FILES = {GENOTYPE_FILE, WEIGHTS_FILE, "config.json"}

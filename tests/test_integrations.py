@@ -175,7 +175,7 @@ def test_a_default_search_genotype_drops_into_lightly_simsiam_at_its_widths(tmp_
     from lightly.loss import NegativeCosineSimilarity
 
     from nasiam.integrations.lightly import replace_heads
-    from nasiam.runner.outputs import read_genotypes
+    from nasiam.rundir import read_genotypes
 
     run = make_search_run(tmp_path / "run", **DEFAULT_RUN)
     _, searched = read_genotypes(run / "genotype.json")

@@ -74,14 +74,3 @@ def test_a_resumed_pass_of_an_endless_ddp_loader_continues_its_shuffle():
     rest = _order(next(batches) for _ in range(2))
     replayed = ResumableBatches(_ddp_loader(), endless=True, position=position)
     assert _order(next(replayed) for _ in range(2)) == rest
-
-
-def test_mid_epoch_sums_written_before_the_runner_was_split_still_resume():
-    """Pretrain kept its loss sum as `total`, search its architecture steps beside `totals`."""
-    from nasiam.runner.loop import resumed_totals
-
-    assert resumed_totals({"total": 3.5}) == {"loss": 3.5}
-    assert resumed_totals({"totals": {"loss": 2.0, "arch_loss": -1.0}, "arch_steps": 4}) == \
-        {"loss": 2.0, "arch_loss": -1.0, "arch_steps": 4}
-    assert resumed_totals({"totals": {"loss": 1.0, "arch_steps": 2}}) == {"loss": 1.0, "arch_steps": 2}
-    assert resumed_totals({}) == {}

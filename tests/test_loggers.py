@@ -150,11 +150,6 @@ def test_metrics_csv_fills_a_step_widens_and_resumes(tmp_path):
     assert read_metrics(path) == [{"step": 0, "train/loss": 2.0, "train/lr": 0.1},
                                   {"step": 1, "epoch/loss": 1.75, "train/loss": 1.5, "train/lr": 0.1},
                                   {"step": 2, "train/loss": 0.9}]
-    path.write_text("step,name,value\n0,train/loss,2.0\n0,train/lr,0.1\n1,train/loss,1.5\n")   # the long form
-    log = MetricsCSV(path, resume_step=1)
-    log.log({"train/loss": 1.4}, 1)
-    log.close()
-    assert path.read_text().splitlines() == ["step,train/loss,train/lr", "0,2.0,0.1", "1,1.4,"]
 
 
 def test_an_epochs_metrics_reach_wandb_under_the_names_a_sweep_optimises(tmp_path):
@@ -308,7 +303,7 @@ def _fake_artifact_folder(folder: Path) -> Path:
 
 
 def test_a_wandb_reference_without_a_key_says_how_to_log_in(tmp_path, no_wandb_server):
-    from nasiam.runner.errors import RemoteError
+    from nasiam.errors import RemoteError
     from nasiam.runner.wandb_artifacts import API_TIMEOUT, download_run
 
     # the real wandb.Api, no key configured: an error naming the fix, not wandb's traceback
@@ -319,7 +314,7 @@ def test_a_wandb_reference_without_a_key_says_how_to_log_in(tmp_path, no_wandb_s
 
 
 def test_an_unreachable_wandb_server_is_reported_and_local_copies_named(tmp_path, no_wandb_server, monkeypatch):
-    from nasiam.runner.errors import RemoteError
+    from nasiam.errors import RemoteError
     from nasiam.runner.wandb_artifacts import download_run
 
     # a key but no server (a closed local port): the real wandb fails within WANDB_HTTP_TIMEOUT
@@ -336,7 +331,7 @@ def test_an_unreachable_wandb_server_is_reported_and_local_copies_named(tmp_path
 def test_with_wandb_mode_offline_a_wandb_reference_fails_at_once(tmp_path, no_wandb_server, monkeypatch):
     import time
 
-    from nasiam.runner.errors import RemoteError
+    from nasiam.errors import RemoteError
     from nasiam.runner.wandb_artifacts import download_run
 
     # a key and an unreachable server (the case that spent 31 s): offline mode means nobody is asked

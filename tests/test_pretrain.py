@@ -7,7 +7,7 @@ from _runs import TINY
 from safetensors.torch import load_file
 
 from nasiam.cli import main
-from nasiam.runner.outputs import read_genotypes
+from nasiam.rundir import read_genotypes
 
 pytestmark = pytest.mark.slow  # every test here trains or compiles
 

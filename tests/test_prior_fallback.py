@@ -8,7 +8,7 @@ from _runs import TINY
 
 from nasiam.cli import main
 from nasiam.frameworks import SimCLR, SimSiam
-from nasiam.runner.outputs import read_genotypes
+from nasiam.rundir import read_genotypes
 from nasiam.search import fall_back_to_prior
 
 

@@ -12,7 +12,7 @@ import pytest
 from _runs import TINY
 
 from nasiam.cli import main
-from nasiam.runner.errors import RunDirLockedError
+from nasiam.errors import RunDirLockedError
 from nasiam.runner.lock import LOCK_FILE, RunDirLock
 
 

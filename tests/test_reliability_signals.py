@@ -15,14 +15,13 @@ import pytest
 from _runs import TINY
 
 from nasiam.cli import main
-from nasiam.config import PretrainConfig, SearchConfig
+from nasiam.config import PretrainConfig
 from nasiam.runner.checkpoint import load_checkpoint
 from nasiam.runner.logger import read_metrics
 from nasiam.runner.stop import StopSignals, requeue_slurm_job, slurm_job_id
 
-# the search's optional verification stage re-trains candidates: not what is tested here
 SMALL = ["--log_every_n_steps=1", "--subset=256", "--knn_subset=64"]
-SEARCH = TINY + SMALL + (["--selection=argmax"] if "selection" in SearchConfig.__dataclass_fields__ else [])
+SEARCH = TINY + SMALL
 PRETRAIN = [a for a in TINY if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr"))] + SMALL + (
     ["--linear_probe=false"] if "linear_probe" in PretrainConfig.__dataclass_fields__ else [])
 STEPS_PER_EPOCH = {"search": 4, "pretrain": 8}  # 256 images (half of them for the logits), batches of 32

@@ -11,9 +11,9 @@ from _runs import TINY
 from nasiam import NASHead
 from nasiam.cli import main
 from nasiam.frameworks.simsiam import SimSiam
+from nasiam.rundir import read_genotypes
 from nasiam.runner.checkpoint import load_checkpoint
 from nasiam.runner.logger import read_metrics
-from nasiam.runner.outputs import read_genotypes
 
 
 def run(tmp_path, *extra, name="run"):
@@ -320,7 +320,7 @@ def test_a_collapsed_backbone_is_seen_for_every_framework(tmp_path, monkeypatch,
 
     monkeypatch.setattr(build, "create_backbone", lambda *a, **k: _CollapsedBackbone())
     code = main(["search", *TINY, f"--framework={framework}", "--epochs=1", "--warmup_epochs=0",
-                 "--selection=argmax", f"--out_dir={tmp_path}", "--run_name=c"])
+                 f"--out_dir={tmp_path}", "--run_name=c"])
     assert code == 3, capsys.readouterr()
     assert "backbone features" in capsys.readouterr().err
     summary = json.loads((tmp_path / "c" / "summary.json").read_text())

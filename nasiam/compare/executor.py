@@ -106,10 +106,6 @@ def read_summary(run: Path) -> dict | None:
     for key in _MAPPINGS:
         if summary.get(key) is not None and not isinstance(summary[key], dict):
             raise _damaged(path, f"{key} is a {type(summary[key]).__name__}, not an object")
-    seconds = (summary.get("selection") or {}).get("seconds")
-    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
-                                or not 0 <= seconds <= _BOUNDED["train_seconds"]):
-        raise _damaged(path, f"selection.seconds is {str(seconds)[:40]!r}, not a number of seconds")
     if summary.get("command") not in (None, "search", "pretrain"):
         raise _damaged(path, f"command is {str(summary['command'])[:40]!r}, not search or pretrain")
     return summary

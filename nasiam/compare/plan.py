@@ -203,7 +203,7 @@ def pinned_head(label: str, path: str, sha256: str) -> str:
 
 
 def searched_head(search_dir: Path, argmax: bool) -> str:
-    """A search row's --head: the search's run directory (its selection), or its argmax genotype."""
+    """A search row's --head: the search's run directory (what it exported), or its argmax genotype."""
     argmax_file = search_dir / "genotype.argmax.json"
     return str(argmax_file if argmax and argmax_file.is_file() else search_dir)
 

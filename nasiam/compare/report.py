@@ -264,8 +264,8 @@ def _power_table(plan: Plan, records: list[RunRecord], stats: dict[str, dict[str
 def search_cost(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]],
                 reference: str | None = None) -> dict[str, Any] | None:
     """What a search costs, as a multiple of one pretraining run: per seed, the search's
-    seconds (its training plus any selection's) over the same seed's `default` run's training
-    seconds (paired, so the machine's load at the time counts on both sides), then the mean
+    training seconds over the same seed's `default` run's (paired, so the machine's load at
+    the time counts on both sides), then the mean
     and range over seeds; without a `default` row, the `reference` row's runs are the
     pretraining runs. A seed with several such runs (a random panel's heads as the reference)
     takes their mean. None without a search and such a run on a common seed."""
@@ -280,8 +280,7 @@ def search_cost(plan: Plan, records: list[RunRecord], searches: list[dict[str, A
         seconds = search.get("train_seconds")
         if not seconds or search["seed"] not in base:
             continue
-        selection = search.get("selection") or {}
-        ratios.append((float(seconds) + float(selection.get("seconds") or 0.0)) / base[search["seed"]])
+        ratios.append(float(seconds) / base[search["seed"]])
     if not ratios:
         return None
     return {"pretrain_runs": statistics.fmean(ratios), "min": min(ratios), "max": max(ratios), "n": len(ratios),
@@ -332,8 +331,8 @@ def markdown(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]
                     "rows trained from them have no run on those seeds (failed, not scored).\n")
         out += _agreement(searches)
         if cost is not None:
-            out += (f"\nSearch cost: {cost['pretrain_runs']:.2f}x one pretraining run (a search's training and "
-                    f"selection seconds over its seed's {cost.get('base', 'default')} run's, "
+            out += (f"\nSearch cost: {cost['pretrain_runs']:.2f}x one pretraining run (a search's training "
+                    f"seconds over its seed's {cost.get('base', 'default')} run's, "
                     f"{cost['min']:.2f}-{cost['max']:.2f}x over "
                     f"{cost['n']} seed(s)); a search row costs that plus the pretraining of the head it found.\n")
     return out

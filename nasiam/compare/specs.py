@@ -12,9 +12,9 @@
     default(OPTS)        a fixed head (default, paper, directpred, ...) trained with other pretraining
                          options, e.g. default(--epochs=20): the default head given a search's compute
                          ("search, or train longer?")
-    search               `nasiam search` on each seed (its default selection), the found head from scratch
-    search(OPTS)         the same with extra search options, e.g. search(--selection=argmax --epochs=12)
-    search...:argmax     the search's most probable genotype, whatever its selection picked
+    search               `nasiam search` on each seed, the head it exported trained from scratch
+    search(OPTS)         the same with extra search options, e.g. search(--below_noise=prior --epochs=12)
+    search...:argmax     the search's most probable genotype, whatever --below_noise=prior picked
     search...+init       one-stage: continue from the search's backbone and head weights (SSWP-NAS)
     PATH                 a search run directory or a genotype.json, the same head on every seed
     LABEL=SPEC           any of the above under another name in the tables

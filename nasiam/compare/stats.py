@@ -6,13 +6,12 @@ Plain Python (no scipy): the Student t quantiles the 95 % intervals need are tab
 from __future__ import annotations
 
 import math
-import random
 import statistics
 from dataclasses import dataclass
 from typing import Sequence
 
-__all__ = ["PairedDifference", "paired_difference", "t_quantile_975", "bootstrap_ci", "spearman", "mean_std",
-           "paired_power", "seeds_for_power"]
+__all__ = ["PairedDifference", "paired_difference", "t_quantile_975", "spearman", "mean_std", "paired_power",
+           "seeds_for_power"]
 
 # Two-sided 95 % critical values of Student's t, t_{0.975, df} for df = 1..30
 # (any statistics table; checked against scipy.stats.t.ppf in the tests when scipy is there).
@@ -48,16 +47,6 @@ class PairedDifference:
     wins: int                    # seeds where the head is strictly better
     t: float | None
 
-    @property
-    def significant(self) -> bool:
-        """The 95 % interval lies above zero."""
-        return self.ci_low is not None and self.ci_low > 0
-
-    @property
-    def share_better(self) -> float:
-        """The share of seeds where the head is strictly better (a tie is not a win)."""
-        return self.wins / self.n if self.n else 0.0
-
     def describe(self, digits: int = 2) -> str:
         better = f"better on {self.wins}/{self.n}"
         if self.ci_low is None:
@@ -79,16 +68,6 @@ def paired_difference(head: dict[int, float], reference: dict[int, float]) -> Pa
     half = t_quantile_975(len(diffs) - 1) * std / math.sqrt(len(diffs))
     t = mean / (std / math.sqrt(len(diffs))) if std > 0 else (math.inf if mean > 0 else -math.inf if mean < 0 else 0.0)
     return PairedDifference(len(diffs), mean, std, mean - half, mean + half, wins, t)
-
-
-def bootstrap_ci(values: Sequence[float], resamples: int = 10_000, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap 95 % interval of the mean (for reading next to the t interval
-    when the differences look far from normal)."""
-    if len(values) < 2:
-        raise ValueError("a bootstrap interval needs at least 2 values")
-    rng = random.Random(seed)
-    means = sorted(statistics.fmean(rng.choices(values, k=len(values))) for _ in range(resamples))
-    return means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
 
 
 def _ranks(values: Sequence[float]) -> list[float]:

@@ -239,14 +239,6 @@ class SearchableHead(nn.Module):
             genotypes.append(self._compile(decisions, {**(meta or {}), "joint_probability": round(math.exp(lp), 8)}))
         return genotypes
 
-    def random_genotype(self, generator: random.Random, meta: Mapping | None = None) -> Genotype:
-        """An architecture drawn uniformly from this head's space: every choice of every
-        searchable layer independently uniform over its options (the random-search baseline
-        of Li & Talwalkar 2019). Seed `generator` to make the draw reproducible."""
-        decisions = [{name: [[generator.choice(list(options)), round(1.0 / len(options), 6)]]
-                      for name, options in layer.choices.items()} for layer in self.searchable_layers()]
-        return self._compile(decisions, {**(meta or {}), "sampled": "uniform"})
-
     def canonical_layer_options(self) -> list[list[dict]]:
         """Per searchable layer, its distinct outcomes as ranked decisions: every combination of
         its choices when kept, and one outcome for skipping it (whose other choices change
@@ -275,11 +267,11 @@ class SearchableHead(nn.Module):
         return math.prod(outcomes)
 
     def random_canonical_genotype(self, generator: random.Random, meta: Mapping | None = None) -> Genotype:
-        """A genotype drawn uniformly over the space's canonical genotypes (distinct heads): a
-        skipped layer's width, norm and activation change nothing, and in the mlp space neither
-        does which layer is skipped, so those draws count once (`random_genotype` draws every
-        choice instead, and a quarter of its draws are then the same minimal head). Seed
-        `generator` to reproduce."""
+        """A genotype drawn uniformly over the space's canonical genotypes (distinct heads), the
+        random-search baseline (Li & Talwalkar 2019): a skipped layer's width, norm and
+        activation change nothing, and in the mlp space neither does which layer is skipped, so
+        those draws count once (drawing every choice uniformly instead makes a quarter of the
+        draws the same minimal head). Seed `generator` to reproduce."""
         options = self.canonical_layer_options()
         commute = self._skips_commute()
         while True:   # uniform over the canonical vectors by rejection (accepts > 95 % of mlp draws)

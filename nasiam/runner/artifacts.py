@@ -1,5 +1,5 @@
 """Rebuilding a run's backbone (timm). Reading the rest of a run directory (heads, genotypes,
-records, config) is `nasiam.rundir`, timm-free; its names are re-exported here."""
+records, config) is `nasiam.rundir`, timm-free."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,9 +9,9 @@ import torch.nn as nn
 
 from nasiam.backbones import create_backbone, feature_dim
 from nasiam.errors import CheckpointError
-from nasiam.rundir import load_heads, read_backbone_record, run_config_dict
+from nasiam.rundir import read_backbone_record
 
-__all__ = ["load_backbone", "load_heads", "read_backbone_record", "run_config_dict"]
+__all__ = ["load_backbone"]
 
 
 def load_backbone(run_dir: str | Path, expect: dict[str, Any] | None = None) -> nn.Module:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any, Iterable, Iterator
 
 from nasiam._compat import fabric_loader_passes, set_fabric_loader_passes
+from nasiam.errors import CheckpointError
 from nasiam.runner import checkpoint as ckpt
-from nasiam.runner.errors import CheckpointError
 
 
 class ResumableBatches:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from nasiam._io import atomic_write_bytes
-from nasiam.runner.errors import CheckpointError
+from nasiam.errors import CheckpointError
 
 FORMAT, VERSION = "nasiam.checkpoint", 1
 LAST = "last.ckpt"

@@ -13,13 +13,14 @@ from nasiam._progress import progress
 from nasiam.backbones import create_backbone
 from nasiam.data import augment_recipe, class_balanced_subset, create_dataset, eval_transform
 from nasiam.data.transforms import view_transform
+from nasiam.errors import CheckpointError
 from nasiam.eval import extract_features, finetune, plot_curves
 from nasiam.eval.knn import KNN_SETTINGS
 from nasiam.eval.protocol import evaluate_features
+from nasiam.rundir import run_config_dict
 from nasiam.runner import outputs
-from nasiam.runner.artifacts import load_backbone, run_config_dict
+from nasiam.runner.artifacts import load_backbone
 from nasiam.runner.build import read_dataset_info
-from nasiam.runner.errors import CheckpointError
 
 __all__ = ["evaluate", "curves"]
 

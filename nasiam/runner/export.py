@@ -2,9 +2,9 @@
 (by default), an alternative to it (`--rank K`), another epoch's (`--checkpoint`), or at
 another output width (`--proj_output_dim`).
 
-Rank 1 is what `nasiam search` exported: each decision's most probable option. A `--selection`
-(verify, probe) or a multi-trial strategy writes its choice into the logits before the last
-checkpoint, so rank 1 of that checkpoint is the selection's choice too. `--rank K` gives the
+Rank 1 is what `nasiam search` exported: each decision's most probable option. A multi-trial
+strategy (tpe, random) or `--below_noise=prior` writes its choice into the logits before the
+last checkpoint, so rank 1 of that checkpoint is that choice too. `--rank K` gives the
 (K-1)-th alternative: the head's other distinct architectures by joint probability, a skipped
 layer's width, norm and activation summed out. The two orders differ: a kept layer is jointly
 less probable than skipping it unless p(keep) x p(width) x p(norm) x p(activation) > p(skip),
@@ -27,8 +27,9 @@ from typing import Any, Mapping
 from nasiam._io import new_directory
 from nasiam.config import SearchConfig, load_config
 from nasiam.data import DataNotFoundError
+from nasiam.errors import CheckpointError
 from nasiam.head import NASHead, SearchableHead
-from nasiam.rundir import EXPORT_FORMAT, EXPORT_RECORD, file_digests
+from nasiam.rundir import EXPORT_FORMAT, EXPORT_RECORD, file_digests, write_search_genotypes
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner import lock, outputs
 from nasiam.runner.build import (
@@ -39,12 +40,11 @@ from nasiam.runner.build import (
     data_info,
     recalibrate_exported,
 )
-from nasiam.runner.errors import CheckpointError
 from nasiam.space.genotype import MAX_WIDTH, Genotype
 
 __all__ = ["export_run", "ranked_genotype", "SEARCH_CHOICE", "ALTERNATIVE"]
 
-SEARCH_CHOICE = "the search's choice: each decision's most probable option, or its --selection's"
+SEARCH_CHOICE = "the search's choice: each decision's most probable option"
 ALTERNATIVE = ("alternative {n} to the search's choice by joint probability, a skipped layer's width, norm and "
                "activation summed out")
 BUSY_ADVICE = ("`nasiam export` reads a run only while nothing writes to it, so that its checkpoint and records agree: "
@@ -174,7 +174,7 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
         with new_directory(out) as folder:
             for slot, head in heads.items():
                 head.save_pretrained(folder / "heads" / slot)
-            outputs.write_search_genotypes(folder / "genotype.json", framework, genotypes)
+            write_search_genotypes(folder / "genotype.json", framework, genotypes)
             outputs.save_backbone(folder, model.backbone, backbone_record(cfg, info, model.backbone))
             # last, with every file's sha256: `pretrain --init` trusts the folder only as written
             outputs.write_json(folder / EXPORT_RECORD, {"format": EXPORT_FORMAT, "schema_version": 1, **result,

@@ -13,7 +13,7 @@ from typing import Callable
 
 import torch
 
-from nasiam.runner.errors import NonFiniteLossError, RunInterrupted
+from nasiam.errors import NonFiniteLossError, RunInterrupted
 from nasiam.runner.stop import REQUEUE_SIGNAL, StopSignals, requeue_slurm_job
 
 __all__ = ["StepGuard"]

@@ -24,8 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from nasiam.errors import shown
-from nasiam.runner.errors import RunDirLockedError
+from nasiam.errors import RunDirLockedError, shown
 
 LOCK_FILE = ".lock"
 RUN_BUSY_ADVICE = "Wait for it to end (or stop it) before resuming, or choose another --run_name"

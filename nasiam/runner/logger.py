@@ -34,8 +34,7 @@ class MetricsCSV:
     before adds a column: the file is rewritten with the wider header (atomically; Lightning
     does the same), which happens in the first epoch and at the end. A resumed run keeps the
     rows before the resumed step (the epoch being redone is logged again); Lightning's
-    CSVLogger would delete them. A run written in the long form of earlier versions
-    (step,name,value) is converted when it is resumed.
+    CSVLogger would delete them.
     """
 
     def __init__(self, path: Path, resume_step: int | None = None):
@@ -99,24 +98,16 @@ def _number(value: Any) -> Any:
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """The header and the rows of a metrics.csv (empty cells left out); the long form
-    (step,name,value) of earlier versions comes back as wide rows."""
+    """The header and the rows of a metrics.csv (empty cells left out)."""
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         rows = list(reader)
         header = list(reader.fieldnames or ["step"])
-    if header == ["step", "name", "value"]:
-        wide: dict[str, dict[str, str]] = {}
-        for r in rows:
-            wide.setdefault(r["step"], {"step": r["step"]})[r["name"]] = r["value"]
-        rows = list(wide.values())
-        return ["step"] + sorted({k for r in rows for k in r} - {"step"}), rows
     return header, [{k: v for k, v in r.items() if v not in ("", None)} for r in rows]
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict[str, float]]:
-    """The rows of a run's `logs/metrics.csv` (wide, or the long form of earlier versions):
-    one dict per row, with `step` (int) and the metrics logged at it (floats)."""
+    """The rows of a run's `logs/metrics.csv`: one dict per row, with `step` (int) and the metrics logged at it (floats)."""
     _, rows = _read_rows(Path(path))
     return [{k: (int(v) if k == "step" else float(v)) for k, v in r.items()} for r in rows]
 

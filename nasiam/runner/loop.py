@@ -27,10 +27,10 @@ import torch.nn as nn
 from nasiam._compat import ddp_ignore, set_fabric_loader_passes
 from nasiam._io import atomic_write_text
 from nasiam.config import STRUCTURAL_KEYS, ConfigError, RunConfig, config_to_yaml, demo_scale_note
+from nasiam.errors import CheckpointError
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.batches import ResumableBatches
 from nasiam.runner.build import canonical_framework, compile_modules
-from nasiam.runner.errors import CheckpointError
 from nasiam.runner.guard import StepGuard
 from nasiam.runner.lock import RunDirLock
 from nasiam.runner.logger import RunLogger, progress
@@ -322,7 +322,7 @@ class Run:
         resumed = self.resume_within_epoch()
         self.begin_epoch(epoch)   # before the train loader's pass: its iterator draws from the same generator
         batches = self.batches(loader, "train")
-        totals = resumed_totals(resumed)
+        totals = dict(resumed.get("totals", {}))
         images, start = 0, time.perf_counter()
         bar = progress(len(loader), fabric.is_global_zero and self.verbose, f"{self.command} {epoch + 1}/{cfg.epochs}")
         bar.update(batches.consumed)
@@ -502,17 +502,6 @@ class Run:
                                   self.global_step)
         self.fabric.barrier()
         return metrics
-
-
-def resumed_totals(sums: dict[str, Any]) -> dict[str, Any]:
-    """The running sums of a mid-epoch checkpoint. Those written before the runner was split
-    (8d56e7e) kept pretrain's loss as `total` and search's architecture steps beside `totals`."""
-    totals = dict(sums.get("totals", {}))
-    if "total" in sums:
-        totals["loss"] = sums["total"]
-    if "arch_steps" in sums:
-        totals["arch_steps"] = sums["arch_steps"]
-    return totals
 
 
 def _to_host(value: Any) -> Any:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from nasiam._io import atomic_write_bytes, atomic_write_text
-from nasiam.rundir import SEARCH_FORMAT, read_genotypes, write_search_genotypes  # noqa: F401 (their old home)
 
 
 def alpha_rows(epoch: int, probabilities: Mapping[str, list[dict[str, dict[Any, float]]]]) -> list[dict[str, Any]]:

@@ -10,11 +10,12 @@ from typing import Any
 
 from nasiam.backbones import feature_dim
 from nasiam.config import ConfigError, PretrainConfig
+from nasiam.errors import CheckpointError, RemoteError
 from nasiam.eval.plots import plot_curves
 from nasiam.frameworks import framework_class
-from nasiam.rundir import require_complete
+from nasiam.rundir import load_heads, read_genotypes, require_complete
 from nasiam.runner import outputs
-from nasiam.runner.artifacts import load_backbone, load_heads
+from nasiam.runner.artifacts import load_backbone
 from nasiam.runner.build import (
     backbone_record,
     build_backbone,
@@ -26,7 +27,6 @@ from nasiam.runner.build import (
     make_loader,
 )
 from nasiam.runner.environment import environment
-from nasiam.runner.errors import CheckpointError, RemoteError
 from nasiam.runner.loop import Run
 from nasiam.runner.optim import weight_groups, weight_optimizer
 from nasiam.runner.wandb_artifacts import download_run, is_artifact_reference
@@ -68,7 +68,7 @@ class PretrainRun(Run):
             backbone = load_backbone(init, expect)
             heads: Any = load_heads(init)
             if head not in ("default", init):
-                _, wanted = outputs.read_genotypes(head)
+                _, wanted = read_genotypes(head)
                 for slot, genotype in wanted.items():
                     if slot in heads and heads[slot].genotype.layers != genotype.layers:
                         raise CheckpointError(f"--init {cfg.init} holds a different {slot} than --head {cfg.head}; "
@@ -77,7 +77,7 @@ class PretrainRun(Run):
         backbone = build_backbone(cfg, info)
         if head == "default":
             return backbone, "default"
-        framework, genotypes = outputs.read_genotypes(head)
+        framework, genotypes = read_genotypes(head)
         if framework is not None and framework != canonical_framework(cfg):
             raise CheckpointError(f"--head {cfg.head} was searched for {framework}, not {canonical_framework(cfg)}")
         return backbone, dict(genotypes)

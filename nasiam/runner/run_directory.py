@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 from nasiam.config import ConfigError, RunConfig
-from nasiam.errors import shown
+from nasiam.errors import CheckpointError, RunDirLockedError, shown
 from nasiam.runner import checkpoint as ckpt
-from nasiam.runner.errors import CheckpointError, RunDirLockedError
 from nasiam.runner.lock import RunDirLock
 
 __all__ = ["ClaimedRunDir", "claim_run_dir"]

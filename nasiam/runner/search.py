@@ -14,7 +14,9 @@ from typing import Any
 import torch
 
 from nasiam.config import SearchConfig
+from nasiam.errors import CollapseError
 from nasiam.frameworks.distributed import is_distributed
+from nasiam.rundir import write_search_genotypes
 from nasiam.runner import outputs
 from nasiam.runner.build import (
     backbone_record,
@@ -27,7 +29,6 @@ from nasiam.runner.build import (
     recalibrate_exported,
 )
 from nasiam.runner.environment import environment
-from nasiam.runner.errors import CollapseError
 from nasiam.runner.loop import Run
 from nasiam.runner.optim import weight_groups, weight_optimizer
 from nasiam.search import (
@@ -227,91 +228,17 @@ class SearchRun(Run):
             self._fix_decisions(decided)
         return {"method": "argmax", "below_noise": "prior", "fallbacks": fallbacks}
 
-    def _select_by_verification(self, meta: dict[str, Any]) -> dict[str, Any] | None:
-        """selection=verify: train the top-k genotypes briefly, keep the best RankMe (rank 0
-        decides, every rank follows). Returns the selection record, or None when the
-        shortlist holds a single genotype."""
-        from nasiam.runner.selection import joint_candidates, verify_candidates
-
-        cfg, fabric = self.cfg, self.fabric
-        record, chosen = None, None
-        if fabric.is_global_zero:
-            candidates = joint_candidates(self.model, cfg.verify_top_k, meta)
-            if len(candidates) > 1:
-                self.say(f"verifying the {len(candidates)} most probable genotypes ({cfg.verify_epochs} epoch(s) "
-                         "each from the search's weights, scored by RankMe on held-out images)")
-                scored = verify_candidates(self, candidates, cfg.verify_epochs, cfg.verify_samples)
-                best = max(range(len(scored)), key=lambda i: scored[i]["rankme"])
-                heads = self.model.searchable_heads()
-                chosen = {slot: heads[slot]._decisions_from(g) for slot, g in scored[best]["genotypes"].items()}
-                record = {"method": "verify", "chosen_rank": best + 1, "epochs": cfg.verify_epochs,
-                          "samples": cfg.verify_samples,
-                          "candidates": [{"rank": i + 1, "probability": round(c["probability"], 8),
-                                          "rankme": round(c["rankme"], 3), "seconds": c["seconds"],
-                                          "genotypes": {k: g.describe() for k, g in c["genotypes"].items()}}
-                                         for i, c in enumerate(scored)]}
-                for c in record["candidates"]:
-                    self.say(f"  #{c['rank']} p={c['probability']:.4f} RankMe {c['rankme']:.1f}  "
-                             + " | ".join(c["genotypes"].values()))
-        record = fabric.broadcast(record)
-        if record is None:
-            return None
-        self._fix_decisions(fabric.broadcast(chosen))
-        return record
-
-    def _select_by_probe(self, meta: dict[str, Any]) -> dict[str, Any]:
-        """selection=probe: successive halving over the shortlist (the --verify_top_k most
-        probable genotypes and the default heads), scored by a linear probe on held-out
-        training images with their labels (rank 0 decides, every rank follows)."""
-        from nasiam.runner.selection import default_candidate, joint_candidates, probe_candidates
-
-        cfg, fabric = self.cfg, self.fabric
-        record, chosen = None, None
-        if fabric.is_global_zero:
-            candidates = joint_candidates(self.model, cfg.verify_top_k, meta)
-            default = default_candidate(self.model, {"projector": cfg.proj_hidden_dim, "predictor": cfg.pred_hidden_dim},
-                                        meta)
-            keys = [tuple(g.describe() for g in c["genotypes"].values()) for c in candidates]
-            if default is not None and tuple(g.describe() for g in default["genotypes"].values()) not in keys:
-                candidates.append(default)
-            self.say(f"selecting among {len(candidates)} genotypes by successive halving from the search's weights "
-                     f"({cfg.verify_epochs} epoch(s) first, x2 per round), scored by a linear probe on "
-                     f"{cfg.verify_samples} held-out training images with their labels")
-            best, records = probe_candidates(self, candidates, cfg.verify_epochs, cfg.verify_samples,
-                                             self.info.num_classes, say=self.say)
-            heads = self.model.searchable_heads()
-            chosen = {slot: heads[slot]._decisions_from(g) for slot, g in records[best]["genotypes"].items()}
-            epochs = sum(r["epochs"] for r in records)   # over the weight half
-            weight_share = 1 - cfg.arch_fraction if cfg.mode == "bilevel" else 1.0
-            record = {"method": "probe", "chosen_rank": best + 1, "first_epochs": cfg.verify_epochs,
-                      "samples": cfg.verify_samples, "epochs": epochs,
-                      # images trained on, as a share of one pretraining run of --epochs over all images
-                      "pretrain_runs": round(epochs * weight_share / cfg.epochs, 3),
-                      "seconds": round(sum(r["seconds"] for r in records), 1),
-                      "candidates": [{"rank": i + 1, "probability": round(r["probability"], 8),
-                                      "default": bool(r.get("default")), "probe_top1": r["scores"],
-                                      "epochs": r["epochs"], "seconds": r["seconds"],
-                                      "genotypes": {k: g.describe() for k, g in r["genotypes"].items()}}
-                                     for i, r in enumerate(records)]}
-        record = fabric.broadcast(record)
-        self._fix_decisions(fabric.broadcast(chosen))
-        return record
-
     def finish(self) -> dict[str, Any]:
         cfg, fabric = self.cfg, self.fabric
         framework = canonical_framework(cfg)
         meta = {"framework": framework, "epochs": cfg.epochs, "strategy": cfg.strategy, "mode": cfg.mode,
                 "dataset": cfg.dataset, "backbone": cfg.backbone}
-        # before a selection writes its choice into the logits
+        # before a fallback or the trials write their choice into the logits
         confidence = self.architect.decisions() if not self.multi_trial else decision_confidence(self._probabilities())
         argmax_genotypes = self.model.genotypes(top_k=cfg.top_k, meta=meta)
         selection = None
         if self.multi_trial:
             self._select_by_trials()
-        elif cfg.selection == "verify":
-            selection = self._select_by_verification(meta)
-        elif cfg.selection == "probe":
-            selection = self._select_by_probe(meta)
         elif cfg.below_noise == "prior":
             selection = self._fall_back_to_prior(confidence)
         genotypes = self.model.genotypes(top_k=cfg.top_k, meta=meta)
@@ -344,7 +271,7 @@ class SearchRun(Run):
         }
         if collapsed and not cfg.allow_collapsed:
             if fabric.is_global_zero:
-                outputs.write_search_genotypes(self.run_dir / "genotype.rejected.json", framework, genotypes)
+                write_search_genotypes(self.run_dir / "genotype.rejected.json", framework, genotypes)
                 outputs.write_json(self.run_dir / "summary.json", {**summary, "wall_seconds": self.wall_seconds()})
             raise CollapseError(
                 f"the search collapsed ({' and '.join(collapsed_where)}): projector output "
@@ -362,9 +289,9 @@ class SearchRun(Run):
                                  cfg.seed)
             for slot, head in heads.items():
                 head.save_pretrained(self.run_dir / "heads" / slot)
-            outputs.write_search_genotypes(self.run_dir / "genotype.json", framework, genotypes)
+            write_search_genotypes(self.run_dir / "genotype.json", framework, genotypes)
             if selection is not None:  # what argmax would have exported, for comparison
-                outputs.write_search_genotypes(self.run_dir / "genotype.argmax.json", framework, argmax_genotypes)
+                write_search_genotypes(self.run_dir / "genotype.argmax.json", framework, argmax_genotypes)
             outputs.save_backbone(self.run_dir, self.model.backbone, backbone_record(cfg, self.info, self.model.backbone))
             outputs.write_alphas_png(self.run_dir / "alphas.png", self.alpha_rows)
             summary["head_parameters"] = {slot: h.num_parameters() for slot, h in heads.items()}

@@ -267,7 +267,7 @@ def run_sweep(sweep_path: str | Path, trials: int | None, overrides: Mapping[str
 def _lock_sweep(directory: Path):
     """The sweep directory's lock (the runs' lock file): with one process per study, a trial
     found running when the sweep starts was left by a killed process, and can be retried."""
-    from nasiam.runner.errors import RunDirLockedError
+    from nasiam.errors import RunDirLockedError
     from nasiam.runner.lock import RunDirLock, describe_owner, read_owner
 
     lock = RunDirLock(directory, "sweep")
@@ -344,7 +344,7 @@ def _run_study(sweep: Mapping[str, Any], directory: Path, name: str, trials: int
         """A combination the search refuses, missing data or a failing run fails that trial, not
         the study, with one line saying why (Optuna would log a traceback)."""
         from nasiam.data import DataNotFoundError
-        from nasiam.runner.errors import RunError
+        from nasiam.errors import RunError
 
         try:
             return objective(trial)

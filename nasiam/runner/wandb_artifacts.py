@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from nasiam._io import atomic_write_text
-from nasiam.runner.errors import RemoteError
+from nasiam.errors import RemoteError
 
 __all__ = ["PREFIX", "RUN_FILES", "is_artifact_reference", "artifact_name", "log_run_artifact", "download_run"]
 
