@@ -28,7 +28,7 @@ from nasiam._io import new_directory
 from nasiam.config import SearchConfig, load_config
 from nasiam.data import DataNotFoundError
 from nasiam.head import NASHead, SearchableHead
-from nasiam.rundir import EXPORT_FORMAT, EXPORT_RECORD, file_digests
+from nasiam.rundir import EXPORT_FORMAT, EXPORT_RECORD, SUMMARY_RECORD, check_run_files, file_digests
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner import lock, outputs
 from nasiam.runner.build import (
@@ -156,6 +156,8 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
     _check_new_out(out, run_dir)
     framework = canonical_framework(cfg)
     with lock.reading(run_dir, "export", BUSY_ADVICE):
+        if (run_dir / SUMMARY_RECORD).is_file():   # a finished run: its files as it finished them
+            check_run_files(run_dir, "", "Restore the files (or export the run they came from)")
         model, info, path, epoch = _load_search(run_dir, cfg, checkpoint)
     genotypes, heads = _ranked_heads(model, rank, {"framework": framework, "epoch": epoch}, cfg.top_k)
     layers = _resize(heads, proj_output_dim) if proj_output_dim is not None else {}
