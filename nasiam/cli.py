@@ -251,10 +251,23 @@ def cmd_compare(args) -> int:
 
 @_as_usage_errors
 def cmd_export(args) -> int:
-    from nasiam.runner.export import export_run
+    import os
 
-    result = export_run(args.run_dir, args.out, rank=args.rank, checkpoint=args.checkpoint,
-                        proj_output_dim=args.proj_output_dim)
+    from nasiam.runner.export import export_run, finished_export
+
+    ours = not os.path.lexists(os.path.join(args.out, "export.json"))   # not an earlier export's record
+    try:
+        _print_export(args, export_run(args.run_dir, args.out, rank=args.rank, checkpoint=args.checkpoint,
+                                       proj_output_dim=args.proj_output_dim))
+    except KeyboardInterrupt:   # landed after the folder was renamed into place: the export is whole
+        if not (ours and finished_export(args.out)):
+            raise
+        print(f"\nnasiam export: the export to {args.out} had finished when Ctrl-C came; it is complete "
+              "(export.json lists its files)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _print_export(args, result: dict[str, Any]) -> None:
     print(f"exported epoch {result['epoch']}, rank {result['rank']} ({result['ranked_by']}) to {result['out']}"
           + ("" if result["recalibrated"] else " (BatchNorm statistics not recalibrated: the training data was not "
                                                 "found)") + ":")
@@ -268,7 +281,6 @@ def cmd_export(args) -> int:
     if any(layers["fresh"] for layers in result["layers"].values()):
         print(f"Resized for a {args.proj_output_dim}-wide projector output: the freshly initialised layers (recorded "
               "in export.json and in each head's genotype.json as meta.fresh_layers) train with your model.")
-    return EXIT_OK
 
 
 @_as_usage_errors

@@ -21,6 +21,8 @@ read: a run still writing is refused, and none can start meanwhile.
 from __future__ import annotations
 
 import errno
+import json
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -42,7 +44,7 @@ from nasiam.runner.build import (
 from nasiam.runner.errors import CheckpointError
 from nasiam.space.genotype import MAX_WIDTH, Genotype
 
-__all__ = ["export_run", "ranked_genotype", "SEARCH_CHOICE", "ALTERNATIVE"]
+__all__ = ["export_run", "finished_export", "ranked_genotype", "SEARCH_CHOICE", "ALTERNATIVE"]
 
 SEARCH_CHOICE = "the search's choice: each decision's most probable option, or its --selection's"
 ALTERNATIVE = ("alternative {n} to the search's choice by joint probability, a skipped layer's width, norm and "
@@ -78,14 +80,54 @@ def ranked_genotype(head: SearchableHead, rank: int, meta: Mapping[str, Any], to
         k *= 2
 
 
+def _within(path: Path, folder: Path) -> bool:
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _link(path: Path) -> str:
+    target = os.readlink(path)
+    return f"a symbolic link to {target}" + ("" if path.exists() else ", which does not exist")
+
+
+def suggested_out(out: Path, run_dir: Path) -> Path:
+    """A new folder to suggest for `--out`: beside `out` (beside the run directory when `out`
+    is in it, beside the file when a folder above `out` is a file), named after it with
+    "-export" (then "-export-2", ...), where nothing exists yet."""
+    base = Path(os.path.abspath(out))
+    if _within(base, run_dir):   # never into the run: its heads/ and genotype.json are the search's record
+        base = Path(os.path.abspath(run_dir))
+    while not base.parent.is_dir() and base.parent != base:   # below a file (or a dangling link): beside it
+        base = base.parent
+    for n in range(1, 1000):
+        candidate = base.with_name(f"{base.name}-export" + (f"-{n}" if n > 1 else ""))
+        if not os.path.lexists(candidate):
+            return candidate
+    return base.with_name(f"{base.name}-export-{os.getpid()}")
+
+
 def _check_new_out(out: Path, run_dir: Path) -> None:
-    """`--out` must be a new folder (or an empty one): an export writes over nothing."""
-    if out.is_symlink() or (out.exists() and (not out.is_dir() or any(out.iterdir()))):
-        what = ("the run directory being exported" if out.resolve() == run_dir.resolve()
-                else "an existing file" if out.exists() and not out.is_dir() else "an existing, non-empty folder")
-        raise ValueError(f"--out {out} is {what}; `nasiam export` writes only to a new folder and replaces nothing "
-                         f"(a run's genotype.json and heads/ are the search's record). Choose a new --out, e.g. "
-                         f"{out.with_name(out.name + '-export')}")
+    """`--out` must be a new folder (or an empty one) outside the run directory, reached through
+    folders: an export writes over nothing and never into the run it reads."""
+    blocking = next((p for p in out.parents if os.path.lexists(p) and not p.is_dir()), None)
+    fix = "Choose a new --out"
+    if out.is_symlink():
+        what, fix = _link(out), "Remove the link, or choose a new --out"
+    elif blocking is not None:
+        what = f"below {blocking}, " + (_link(blocking) if blocking.is_symlink() else "a file, not a folder")
+        fix = "Choose a --out whose parents are folders"
+    elif _within(out, run_dir):
+        what = ("the run directory being exported" if os.path.realpath(out) == os.path.realpath(run_dir)
+                else f"inside the run directory being exported ({run_dir})")
+    elif out.exists() and not out.is_dir():
+        what = "an existing file"
+    elif out.exists() and any(out.iterdir()):
+        what = "an existing, non-empty folder"
+    else:
+        return
+    raise ValueError(f"--out {out} is {what}; `nasiam export` writes only to a new folder, outside the run, and "
+                     f"replaces nothing (a run's genotype.json and heads/ are the search's record). {fix}, e.g. "
+                     f"{suggested_out(out, run_dir)}")
 
 
 def _load_search(run_dir: Path, cfg: SearchConfig, checkpoint: str | Path | None):
@@ -187,3 +229,21 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
                              "there. Choose a new --out") from None
         raise
     return result
+
+
+def finished_export(out: str | Path) -> dict[str, Any] | None:
+    """`out`'s export record when `out` holds one whole export (export.json, and every file as
+    it lists them), else None. A Ctrl-C that lands after the export's folder was renamed into
+    place (while it is synced, or its result printed) stops nothing: the CLI asks this whether
+    to report success rather than "interrupted"."""
+    from nasiam.rundir import require_complete
+
+    record_path = Path(out) / EXPORT_RECORD
+    if not record_path.is_file():
+        return None
+    try:
+        require_complete(out, "--out")
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (CheckpointError, OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
