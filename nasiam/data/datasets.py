@@ -11,6 +11,7 @@ was searched and how to obtain the files (for Fashion-MNIST, CIFAR-10/100 and ST
 """
 from __future__ import annotations
 
+import errno
 import math
 import os
 import stat
@@ -234,7 +235,15 @@ def _is_image_file(path: str) -> bool:
 
     if not has_file_allowed_extension(path, IMG_EXTENSIONS):
         return False
-    if not stat.S_ISREG(os.stat(path).st_mode):
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:   # ImageFolder would stop on the raw errno text
+        if os.path.islink(path):
+            raise ValueError(f"{path} is a dangling symbolic link (to {os.readlink(path)}, "
+                             f"{'a loop of links' if e.errno == errno.ELOOP else 'which does not exist'}): "
+                             "remove it from the data folder, or restore what it points to") from None
+        raise
+    if not stat.S_ISREG(mode):
         raise ValueError(f"{path} is not a regular file (a FIFO, socket or device): reading it would block or never "
                          "end; remove it from the data folder")
     return True
