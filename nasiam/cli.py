@@ -31,6 +31,7 @@ from nasiam.config import (
 )
 
 EXIT_OK, EXIT_USAGE, EXIT_COLLAPSE, EXIT_NONFINITE, EXIT_IO, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
+EXIT_MEMORY = 7   # out of memory (nasiam.errors.OUT_OF_MEMORY_EXIT); 6 is compare's failed runs
 # what a stopped or failed command has left, and where its output goes; a subcommand that differs
 # sets its own (set_defaults) and run_handler says it
 RESUMABLE = "continue with --resume (the last finished epoch is kept)"
@@ -489,6 +490,7 @@ def describe_os_error(e: OSError, kept: str = KEPT, out_option: str = "--out_dir
 
 def run_handler(args) -> int:
     from nasiam.data import DataNotFoundError
+    from nasiam.errors import is_out_of_memory, out_of_memory_message
     from nasiam.integrations.plain import HeadMismatchError
     from nasiam.runner.errors import CheckpointError, CollapseError, NonFiniteLossError, RunError, RunInterrupted
     from nasiam.space import GenotypeError
@@ -521,6 +523,12 @@ def run_handler(args) -> int:
     except HeadMismatchError as e:
         print(f"{prefix} {e}", file=sys.stderr)
         return EXIT_USAGE
+    except (MemoryError, RuntimeError) as e:   # torch.OutOfMemoryError, an allocator's RuntimeError
+        if not is_out_of_memory(e):
+            raise
+        print(f"{prefix} {out_of_memory_message(e, args.command, *getattr(args, 'on_io_error', ())[:1])}",
+              file=sys.stderr)
+        return EXIT_MEMORY
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import torch.nn as nn
 from nasiam._compat import ddp_ignore, set_fabric_loader_passes
 from nasiam._io import atomic_write_text, remove_temporary_files
 from nasiam.config import STRUCTURAL_KEYS, ConfigError, RunConfig, config_to_yaml, demo_scale_note
+from nasiam.errors import OUT_OF_MEMORY_EXIT, is_out_of_memory
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.batches import ResumableBatches
 from nasiam.runner.build import canonical_framework, compile_modules
@@ -306,7 +307,8 @@ class Run:
             exit_code = 0
             return summary
         except BaseException as e:
-            exit_code = getattr(e, "exit_code", 1)  # e.g. 3 for a collapsed search: W&B marks the run failed
+            # e.g. 3 for a collapsed search, 7 out of memory: W&B marks the run failed with the CLI's code
+            exit_code = getattr(e, "exit_code", OUT_OF_MEMORY_EXIT if is_out_of_memory(e) else 1)
             raise
         finally:
             self.guard.signals.restore()
