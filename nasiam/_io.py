@@ -94,20 +94,36 @@ def remove_temporary_files(root: str | os.PathLike) -> list[str]:
 def new_directory(path: str | os.PathLike) -> Iterator[Path]:
     """Fill a directory that does not exist yet, all or nothing: the block writes into a hidden
     temporary sibling (`.NAME.*.partial`), renamed to `path` when it ends without error and
-    removed when it raises (an error, a full disk, Ctrl-C). `path` thus either does not exist
-    or holds everything; a kill mid-way leaves only the hidden sibling. The rename refuses a
-    `path` that appeared meanwhile with files in it (OSError ENOTEMPTY or EEXIST)."""
+    removed when it raises (an error, a full disk, Ctrl-C), with the folders above `path` it
+    created. `path` thus either does not exist or holds everything; a kill mid-way leaves only
+    the hidden sibling. The rename refuses a `path` that appeared meanwhile with files in it
+    (OSError ENOTEMPTY or EEXIST)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.partial"
-    tmp.mkdir()   # the umask's permissions, as a plain mkdir of `path` would have (mkdtemp's are private)
+    created = [p for p in path.parents if not os.path.lexists(p)]   # innermost first
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.partial"
+        tmp.mkdir()   # the umask's permissions, as a plain mkdir of `path` would have (mkdtemp's are private)
+    except BaseException:
+        _remove_empty(created)
+        raise
     try:
         yield tmp
         os.rename(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        _remove_empty(created)   # "all or nothing" includes the folders made to hold `path`
         raise
     _fsync_directory(path.parent)   # the rename itself survives a power cut
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove `folders` (innermost first) that are still empty; any other is left as it is."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _fsync_directory(path: Path) -> None:

@@ -156,10 +156,10 @@ def test_a_failed_export_leaves_nothing_behind(tmp_path, monkeypatch, capsys, fa
         raise failure
 
     monkeypatch.setattr(export_module.outputs, "save_backbone", fail_after_the_heads)
-    assert main(["export", str(run), "--out", str(tmp_path / "out")]) == code
+    assert main(["export", str(run), "--out", str(tmp_path / "new" / "out")]) == code
     err = capsys.readouterr().err
     assert message in err and "nothing was written to --out" in err and "--resume" not in err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]   # no out, no hidden partial folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]   # no out, no partial folder, no new/ made for it
     assert tree(run) == before and not (run / ".lock").exists()
 
 
@@ -205,10 +205,12 @@ def test_an_out_that_cannot_be_a_new_folder_is_named_with_a_fix(tmp_path, capsys
         run / "heads": f"is inside the run directory being exported ({run}); ",
         run / "new": f"is inside the run directory being exported ({run}); ",
     }
+    cases[tmp_path / "new" / ("\x1b[31m" + "x" * 250)] = (   # shown escaped, not sent to the terminal
+        "characters) is a path whose folder name '\\x1b[31mxxxx")
     for out, words in cases.items():
         assert main(["export", str(run), "--out", str(out)]) == 2, out
         err = capsys.readouterr().err
-        assert f"--out {out} {words}" in err, err
+        assert (f"--out {out} {words}" if str(out).isprintable() else words) in err and "\x1b" not in err, err
         suggested = re.search(r"e\.g\. (\S+)$", err.strip()).group(1)
         assert not suggested.startswith(str(run) + "/") and not os.path.lexists(suggested), suggested
     def suggestion(out):
@@ -221,6 +223,9 @@ def test_an_out_that_cannot_be_a_new_folder_is_named_with_a_fix(tmp_path, capsys
     (tmp_path / "run-export" / "x").write_text("taken")
     assert suggestion(run) == str(tmp_path / "run-export-2")   # and where nothing is yet
     assert (tmp_path / "notes.txt").read_text() == "mine" and tree(run) == before
+    assert not (tmp_path / "new").exists()   # the too-long name was refused before any folder was made
+    assert main(["export", str(run), "--out", ""]) == 2
+    assert f"--out is empty; give the path of a new folder, e.g. {tmp_path / 'run-export-2'}" in capsys.readouterr().err
 
 
 def test_pretrain_init_refuses_a_folder_its_writer_did_not_finish(tmp_path, capsys):

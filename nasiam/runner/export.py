@@ -29,6 +29,7 @@ from typing import Any, Mapping
 from nasiam._io import new_directory
 from nasiam.config import SearchConfig, load_config
 from nasiam.data import DataNotFoundError
+from nasiam.errors import shown
 from nasiam.head import NASHead, SearchableHead
 from nasiam.rundir import EXPORT_FORMAT, EXPORT_RECORD, SUMMARY_RECORD, check_run_files, file_digests
 from nasiam.runner import checkpoint as ckpt
@@ -106,12 +107,40 @@ def suggested_out(out: Path, run_dir: Path) -> Path:
     return base.with_name(f"{base.name}-export-{os.getpid()}")
 
 
+def _printable(path: Path) -> str:
+    """`path` as a message shows it: control characters (a terminal's escape sequences) escaped."""
+    text = str(path)
+    return text if text.isprintable() else shown(text, 300)
+
+
+def _too_long(out: Path) -> str | None:
+    """Why the file system cannot hold `out`, before anything is created for it: a folder name
+    longer than it allows (the export's hidden sibling, `.NAME.<12 hex>.partial`, needs 22
+    bytes more than NAME), or a path longer than it allows."""
+    existing = next((p for p in (out.parent, *out.parent.parents) if p.is_dir()), Path("."))
+    try:
+        name_max, path_max = os.pathconf(existing, "PC_NAME_MAX"), os.pathconf(existing, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096
+    for part in out.parts:
+        length = len(os.fsencode(part)) + (22 if part == out.name else 0)
+        if length > name_max:
+            return (f"a path whose folder name {shown(part, 60)} is too long for this file system ({name_max} bytes "
+                    f"at most{', less 22 for the hidden folder the export is written into first' if part == out.name else ''})")
+    if len(os.fsencode(os.path.abspath(out))) + 200 >= path_max:
+        return f"a path too long for this file system ({path_max} bytes at most, with the files an export writes in it)"
+    return None
+
+
 def _check_new_out(out: Path, run_dir: Path) -> None:
     """`--out` must be a new folder (or an empty one) outside the run directory, reached through
     folders: an export writes over nothing and never into the run it reads."""
     blocking = next((p for p in out.parents if os.path.lexists(p) and not p.is_dir()), None)
     fix = "Choose a new --out"
-    if out.is_symlink():
+    too_long = _too_long(out)
+    if too_long:
+        what, fix = too_long, "Choose a shorter --out"
+    elif out.is_symlink():
         what, fix = _link(out), "Remove the link, or choose a new --out"
     elif blocking is not None:
         what = f"below {blocking}, " + (_link(blocking) if blocking.is_symlink() else "a file, not a folder")
@@ -125,7 +154,7 @@ def _check_new_out(out: Path, run_dir: Path) -> None:
         what = "an existing, non-empty folder"
     else:
         return
-    raise ValueError(f"--out {out} is {what}; `nasiam export` writes only to a new folder, outside the run, and "
+    raise ValueError(f"--out {_printable(out)} is {what}; `nasiam export` writes only to a new folder, outside the run, and "
                      f"replaces nothing (a run's genotype.json and heads/ are the search's record). {fix}, e.g. "
                      f"{suggested_out(out, run_dir)}")
 
@@ -186,6 +215,8 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
     chosen hidden widths, all its weights fresh. Which layers kept their weights is returned
     ("layers") and recorded in export.json and each head's genotype meta ("fresh_layers",
     "resized_from")."""
+    if not str(out).strip():   # Path("") is ".": the current folder
+        raise ValueError(f"--out is empty; give the path of a new folder, e.g. {suggested_out(Path(run_dir), Path(run_dir))}")
     run_dir, out = Path(run_dir), Path(out)
     config_path = run_dir / "config.yaml"
     if not config_path.is_file():
