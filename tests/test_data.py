@@ -355,6 +355,11 @@ def test_a_dangling_link_among_the_images_is_named_with_its_fix(tmp_path, capsys
                  f"--out_dir={tmp_path / 'runs'}", "--run_name=r"])
     err = capsys.readouterr().err
     assert code == 2 and f"{link} is a dangling symbolic link" in err and "Errno" not in err, err
+    link.unlink()
+    (tmp_path / "train" / "triangle").symlink_to(tmp_path / "unmounted")   # a class folder: it was skipped
+    with pytest.raises(ValueError, match=f"train/triangle is a dangling symbolic link \\(to {tmp_path / 'unmounted'}"
+                                         "\\): a class folder that cannot be read. Remove the link"):
+        create_dataset("imagefolder", tmp_path, "train")
 
 
 def test_a_decompression_bomb_is_named_as_an_unreadable_image(tmp_path):
