@@ -11,12 +11,13 @@ less probable than skipping it unless p(keep) x p(width) x p(norm) x p(activatio
 which near-uniform logits rarely give, so the jointly most probable head is often not the
 search's choice; it is then rank 2.
 
-The export is all or nothing. `--out` must be new (or an empty folder): a run directory or an
-earlier export is never written over. Everything is written into a hidden sibling folder,
-`export.json` last, and the folder renamed into place, so `--out` either does not exist or
-holds one whole export; `nasiam pretrain --init` trusts a folder only with its completion
+The export is all or nothing. `--out` must be new (or an empty folder) outside the run: a run
+directory or an earlier export is never written over. Everything is written into a hidden
+sibling folder, `export.json` last, and the folder renamed into place, so `--out` either does
+not exist or holds one whole export; `nasiam pretrain --init` trusts a folder only with its completion
 record (`export.json`, or a run's `summary.json`). The source run's lock is held while it is
-read: a run still writing is refused, and none can start meanwhile.
+read: a run still writing is refused, and none can start meanwhile; a finished run whose files
+changed since its summary.json recorded them is refused.
 """
 from __future__ import annotations
 
@@ -91,7 +92,7 @@ def _link(path: Path) -> str:
     return f"a symbolic link to {target}" + ("" if path.exists() else ", which does not exist")
 
 
-def suggested_out(out: Path, run_dir: Path) -> Path:
+def _suggested_out(out: Path, run_dir: Path) -> Path:
     """A new folder to suggest for `--out`: beside `out` (beside the run directory when `out`
     is in it, beside the file when a folder above `out` is a file), named after it with
     "-export" (then "-export-2", ...), where nothing exists yet."""
@@ -156,7 +157,7 @@ def _check_new_out(out: Path, run_dir: Path) -> None:
         return
     raise ValueError(f"--out {_printable(out)} is {what}; `nasiam export` writes only to a new folder, outside the run, and "
                      f"replaces nothing (a run's genotype.json and heads/ are the search's record). {fix}, e.g. "
-                     f"{suggested_out(out, run_dir)}")
+                     f"{_suggested_out(out, run_dir)}")
 
 
 def _load_search(run_dir: Path, cfg: SearchConfig, checkpoint: str | Path | None):
@@ -216,7 +217,7 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
     ("layers") and recorded in export.json and each head's genotype meta ("fresh_layers",
     "resized_from")."""
     if not str(out).strip():   # Path("") is ".": the current folder
-        raise ValueError(f"--out is empty; give the path of a new folder, e.g. {suggested_out(Path(run_dir), Path(run_dir))}")
+        raise ValueError(f"--out is empty; give the path of a new folder, e.g. {_suggested_out(Path(run_dir), Path(run_dir))}")
     run_dir, out = Path(run_dir), Path(out)
     config_path = run_dir / "config.yaml"
     if not config_path.is_file():
