@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
+import stat
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -14,13 +16,18 @@ from typing import Iterator
 # point). nasiam writes no secrets (tokens stay with huggingface_hub and wandb), so nothing here
 # narrows it further. tempfile.mkstemp would create every file 0600, whatever the umask.
 FILE_MODE = 0o666
+# An atomic write's temporary file: ".NAME.<8 hex digits>.nasiam.tmp" beside NAME. A kill
+# (SIGKILL, a power cut) between its creation and its rename leaves it behind; the name is
+# distinctive so that `remove_temporary_files` can tell it from anything a user keeps there.
+TEMPORARY_SUFFIX = ".nasiam.tmp"
+_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{8}" + re.escape(TEMPORARY_SUFFIX))
 
 
 def _create_temporary(directory: Path, name: str) -> tuple[int, Path]:
     """A new file beside `name`, opened for writing, created with FILE_MODE less the umask."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
     while True:
-        tmp = directory / f".{name}.{secrets.token_hex(4)}.tmp"
+        tmp = directory / f".{name}.{secrets.token_hex(4)}{TEMPORARY_SUFFIX}"
         try:
             return os.open(tmp, flags, FILE_MODE), tmp
         except FileExistsError:   # O_EXCL: another writer's temporary file; draw another name
@@ -59,24 +66,64 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def is_temporary_file(name: str) -> bool:
+    """Whether `name` is an atomic write's temporary file, as `_create_temporary` names them."""
+    return _TEMPORARY.fullmatch(name) is not None
+
+
+def remove_temporary_files(root: str | os.PathLike) -> list[str]:
+    """Delete the temporary files that killed atomic writes left in `root` and the folders
+    below it: regular files named as `_create_temporary` names them, nothing else (a folder, a
+    link, a file of another name are left alone); links to folders are not followed, so nothing
+    outside `root` is touched. Call it only while no write into `root` can be in flight (a run
+    does, holding its directory's lock). Returns the removed files' paths relative to `root`."""
+    root, removed = Path(root), []
+    for parent, _, files in os.walk(root, followlinks=False):
+        for name in files:
+            path = Path(parent) / name
+            try:
+                if is_temporary_file(name) and stat.S_ISREG(path.lstat().st_mode):
+                    path.unlink()
+                    removed.append(path.relative_to(root).as_posix())
+            except FileNotFoundError:
+                continue
+    return sorted(removed)
+
+
 @contextlib.contextmanager
 def new_directory(path: str | os.PathLike) -> Iterator[Path]:
     """Fill a directory that does not exist yet, all or nothing: the block writes into a hidden
     temporary sibling (`.NAME.*.partial`), renamed to `path` when it ends without error and
-    removed when it raises (an error, a full disk, Ctrl-C). `path` thus either does not exist
-    or holds everything; a kill mid-way leaves only the hidden sibling. The rename refuses a
-    `path` that appeared meanwhile with files in it (OSError ENOTEMPTY or EEXIST)."""
+    removed when it raises (an error, a full disk, Ctrl-C), with the folders above `path` it
+    created. `path` thus either does not exist or holds everything; a kill mid-way leaves only
+    the hidden sibling. The rename refuses a `path` that appeared meanwhile with files in it
+    (OSError ENOTEMPTY or EEXIST)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.partial"
-    tmp.mkdir()   # the umask's permissions, as a plain mkdir of `path` would have (mkdtemp's are private)
+    created = [p for p in path.parents if not os.path.lexists(p)]   # innermost first
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.partial"
+        tmp.mkdir()   # the umask's permissions, as a plain mkdir of `path` would have (mkdtemp's are private)
+    except BaseException:
+        _remove_empty(created)
+        raise
     try:
         yield tmp
         os.rename(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        _remove_empty(created)   # "all or nothing" includes the folders made to hold `path`
         raise
     _fsync_directory(path.parent)   # the rename itself survives a power cut
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove `folders` (innermost first) that are still empty; any other is left as it is."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _fsync_directory(path: Path) -> None:

@@ -33,6 +33,7 @@ from nasiam.config import (
 )
 
 EXIT_OK, EXIT_USAGE, EXIT_COLLAPSE, EXIT_NONFINITE, EXIT_IO, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
+EXIT_MEMORY = 7   # out of memory (nasiam.errors.OUT_OF_MEMORY_EXIT); 6 is compare's failed runs
 # what a stopped or failed command has left, and where its output goes; a subcommand that differs
 # sets its own (set_defaults) and run_handler says it
 RESUMABLE = "continue with --resume (the last finished epoch is kept)"
@@ -249,10 +250,23 @@ def cmd_compare(args) -> int:
 
 @_as_usage_errors
 def cmd_export(args) -> int:
-    from nasiam.runner.export import export_run
+    import os
 
-    result = export_run(args.run_dir, args.out, rank=args.rank, checkpoint=args.checkpoint,
-                        proj_output_dim=args.proj_output_dim)
+    from nasiam.runner.export import export_run, finished_export
+
+    ours = not os.path.lexists(os.path.join(args.out, "export.json"))   # not an earlier export's record
+    try:
+        _print_export(args, export_run(args.run_dir, args.out, rank=args.rank, checkpoint=args.checkpoint,
+                                       proj_output_dim=args.proj_output_dim))
+    except KeyboardInterrupt:   # landed after the folder was renamed into place: the export is whole
+        if not (ours and finished_export(args.out)):
+            raise
+        print(f"\nnasiam export: the export to {args.out} had finished when Ctrl-C came; it is complete "
+              "(export.json lists its files)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _print_export(args, result: dict[str, Any]) -> None:
     print(f"exported epoch {result['epoch']}, rank {result['rank']} ({result['ranked_by']}) to {result['out']}"
           + ("" if result["recalibrated"] else " (BatchNorm statistics not recalibrated: the training data was not "
                                                 "found)") + ":")
@@ -266,7 +280,6 @@ def cmd_export(args) -> int:
     if any(layers["fresh"] for layers in result["layers"].values()):
         print(f"Resized for a {args.proj_output_dim}-wide projector output: the freshly initialised layers (recorded "
               "in export.json and in each head's genotype.json as meta.fresh_layers) train with your model.")
-    return EXIT_OK
 
 
 @_as_usage_errors
@@ -477,7 +490,15 @@ def describe_os_error(e: OSError, kept: str = KEPT, out_option: str = "--out_dir
 
 def run_handler(args) -> int:
     from nasiam.data import DataNotFoundError
-    from nasiam.errors import CheckpointError, CollapseError, NonFiniteLossError, RunError, RunInterrupted
+    from nasiam.errors import (
+        CheckpointError,
+        CollapseError,
+        NonFiniteLossError,
+        RunError,
+        RunInterrupted,
+        is_out_of_memory,
+        out_of_memory_message,
+    )
     from nasiam.integrations.plain import HeadMismatchError
     from nasiam.space import GenotypeError
 
@@ -509,6 +530,12 @@ def run_handler(args) -> int:
     except HeadMismatchError as e:
         print(f"{prefix} {e}", file=sys.stderr)
         return EXIT_USAGE
+    except (MemoryError, RuntimeError) as e:   # torch.OutOfMemoryError, an allocator's RuntimeError
+        if not is_out_of_memory(e):
+            raise
+        print(f"{prefix} {out_of_memory_message(e, args.command, *getattr(args, 'on_io_error', ())[:1])}",
+              file=sys.stderr)
+        return EXIT_MEMORY
 
 
 if __name__ == "__main__":

@@ -69,3 +69,48 @@ class RemoteError(RunError):
     changed, so it is an input problem (2), as a missing local file would be."""
 
     exit_code = 2
+
+
+# -- running out of memory: not an error class of ours, but one exit code and one message --------
+OUT_OF_MEMORY_EXIT = 7
+# where in nasiam an allocation failed, innermost first: the step a user recognises
+_STEPS = (("training_step", "a training step"), ("train_epoch", "training"), ("extract", "the evaluation's feature "
+          "extraction"), ("knn", "the kNN evaluation"), ("final_evaluation", "the final evaluation (kNN, linear "
+          "probe)"), ("recalibrate_exported", "recalibrating the exported heads' BatchNorm"),
+          ("restore", "loading the checkpoint"), ("save", "writing a checkpoint"), ("build", "building the model and "
+          "the data"), ("export_run", "the export"), ("evaluate", "the evaluation"))
+_ADVICE = {"eval": "a smaller --batch_size or fewer labelled images (--bank_subset)",
+           "export": "a machine with more free memory (the export rebuilds the search's model)"}
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """A MemoryError, torch's OutOfMemoryError (CUDA, MPS), or the RuntimeError of an
+    allocator that could not allocate (torch's CPU allocator, a device's)."""
+    if isinstance(error, MemoryError):
+        return True
+    if not isinstance(error, RuntimeError):
+        return False
+    text = str(error).lower()
+    return (type(error).__name__ == "OutOfMemoryError" or "out of memory" in text
+            or "can't allocate memory" in text or "cannot allocate memory" in text or "not enough memory" in text)
+
+
+def out_of_memory_message(error: BaseException, command: str,
+                          kept: str = "files already written (checkpoints, earlier outputs) are intact") -> str:
+    """What `nasiam COMMAND` says when `error` (`is_out_of_memory`) ended it: the step where the
+    allocation failed (from the traceback, innermost nasiam frame first) and how to need less."""
+    import os
+    import traceback
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if os.path.abspath(f.filename).startswith(package)]
+    names = [f.name for f in reversed(frames)]
+    step = next((phrase for name in names for function, phrase in _STEPS if name == function), None)
+    where = ""
+    if frames:
+        innermost = frames[-1]
+        where = f" (in {innermost.name}, nasiam/{os.path.relpath(innermost.filename, package)}:{innermost.lineno})"
+    text = (str(error).splitlines() or [""])[0].strip() or type(error).__name__
+    text = text if len(text) <= 200 else text[:190] + "..."
+    advice = _ADVICE.get(command, "a smaller --batch_size or --image_size, or fewer images (--subset)")
+    return f"out of memory during {step or 'nasiam ' + command}{where}: {text}. Use {advice}; {kept}"

@@ -6,7 +6,8 @@ by the runner, `nasiam.hub`, the integrations and `nasiam.compare`::
     RUN_DIR/heads/<slot>/        each exported head (NASHead.save_pretrained)
     RUN_DIR/backbone.json        how to rebuild the backbone (rebuilding it: nasiam.runner.artifacts)
     RUN_DIR/config.yaml          the resolved configuration
-    RUN_DIR/summary.json         written last by `nasiam search` and `nasiam pretrain`
+    RUN_DIR/summary.json         written last by `nasiam search` and `nasiam pretrain`, with the
+                                 sha256 of the files above ("files")
     OUT/export.json              written last by `nasiam export` (what it exported, from where)
 
 Files are JSON, YAML and safetensors only, validated before anything is built from them.
@@ -20,18 +21,23 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-from nasiam._io import atomic_write_text
+from nasiam._io import atomic_write_text, is_temporary_file
 from nasiam.errors import CheckpointError, shown
 from nasiam.head import NASHead
 from nasiam.space.genotype import MAX_FILE_BYTES, Genotype, GenotypeError
 
 __all__ = ["SEARCH_FORMAT", "EXPORT_FORMAT", "EXPORT_RECORD", "read_genotypes", "write_search_genotypes", "load_heads",
-           "read_backbone_record", "run_config_dict", "require_complete", "file_digests"]
+           "read_backbone_record", "run_config_dict", "require_complete", "file_digests", "run_file_digests",
+           "check_run_files"]
 
 SEARCH_FORMAT = "nasiam.search"
 EXPORT_FORMAT, EXPORT_RECORD = "nasiam.export", "export.json"
 # the file each writer of heads and a backbone writes last: its presence says the folder is whole
-COMPLETION_RECORDS = ("summary.json", EXPORT_RECORD)
+SUMMARY_RECORD = "summary.json"
+COMPLETION_RECORDS = (SUMMARY_RECORD, EXPORT_RECORD)
+# the files of a run read as its result; summary.json records their sha256 (with heads/)
+RECORDED_FILES = ("config.yaml", "genotype.json", "genotype.argmax.json", "genotype.rejected.json", "backbone.json",
+             "backbone.safetensors")
 SEARCH_SCHEMA_VERSION = 1
 # a framework's or a head slot's name (the Lightning callback's slots are its module's attribute
 # names, a framework may be a user's class name): a word, never a path
@@ -111,25 +117,73 @@ def read_backbone_record(run_dir: str | Path) -> dict[str, Any]:
     return record
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def file_digests(folder: Path) -> dict[str, str]:
     """{path relative to `folder`: sha256} of the heads, genotype and backbone files an export
     writes: what its record (export.json) lists, so a folder assembled from two runs is told
     from the one that was written."""
-    digests = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != EXPORT_RECORD):
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        digests[path.relative_to(folder).as_posix()] = digest.hexdigest()
-    return digests
+    return {path.relative_to(folder).as_posix(): _sha256(path)
+            for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != EXPORT_RECORD)}
+
+
+def run_file_digests(run_dir: str | Path) -> dict[str, str]:
+    """{path relative to `run_dir`: sha256} of the files of a finished run that are read as its
+    result (RECORDED_FILES and everything under heads/), as summary.json records them ("files"). Logs,
+    figures, checkpoints and later evaluations (eval/) are not: they are not read as the run."""
+    run_dir = Path(run_dir)
+    paths = [run_dir / name for name in RECORDED_FILES if (run_dir / name).is_file()]
+    heads = run_dir / "heads"
+    if heads.is_dir():
+        paths += sorted(p for p in heads.rglob("*") if p.is_file() and not is_temporary_file(p.name))
+    return {path.relative_to(run_dir).as_posix(): _sha256(path) for path in paths}
+
+
+def check_run_files(run_dir: str | Path, option: str, advice: str, needed: tuple[str, ...] = ()) -> None:
+    """Refuse a finished run whose files are not those it finished with: summary.json lists
+    the sha256 of each ("files", `run_file_digests`); a file changed since, or added to
+    heads/, is a `CheckpointError` naming it (a backbone or head copied in from another run
+    has the same shapes, so nothing else would notice). A recorded file that is absent is left
+    to whoever reads it (an archive of a run's small files, a W&B download), unless its path
+    starts with one of `needed`. A summary without the record (written by an earlier nasiam)
+    is accepted as it is: archived results keep loading."""
+    run_dir = Path(run_dir)
+    path, named = run_dir / SUMMARY_RECORD, f"{option} {run_dir}".lstrip()
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES * 64:
+            raise ValueError("larger than a run's summary can be")
+        summary = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as e:
+        raise CheckpointError(f"{named}: {path} (read) is not a run's summary ({shown(e)}); {advice}") from None
+    recorded = summary.get("files") if isinstance(summary, dict) else None
+    if recorded is None:
+        return
+    if not isinstance(recorded, dict) or not all(isinstance(v, str) for v in recorded.values()):
+        raise CheckpointError(f"{named}: {path} (read): 'files' is not the record nasiam writes there (path: "
+                              f"sha256); the file is damaged. {advice}")
+    found = run_file_digests(run_dir)
+    changed = sorted(name for name in found if recorded.get(name) != found[name])
+    missing = sorted(name for name in recorded if name not in found and name.startswith(needed))
+    problems = ([f"{', '.join(changed[:4])}{' ...' if len(changed) > 4 else ''} changed since the run finished"]
+                if changed else []) + ([f"{', '.join(missing[:4])} missing"] if missing else [])
+    if problems:
+        raise CheckpointError(f"{named}: {'; '.join(problems)} ({SUMMARY_RECORD} lists the sha256 of each file the "
+                              f"run wrote): its heads, backbone and configuration may no longer belong together. "
+                              f"{advice}")
 
 
 def require_complete(run_dir: str | Path, option: str) -> None:
     """Refuse a folder whose writer did not finish: one without the record that `nasiam search`
     and `pretrain` (summary.json) or `nasiam export` (export.json) write after everything else
-    may hold heads and a backbone of different runs or epochs. An export's record lists the
-    sha256 of every file it wrote: a file replaced since (another run's backbone or head) is refused."""
+    may hold heads and a backbone of different runs or epochs. Both records list the sha256 of
+    the files written before them: a file replaced since (another run's backbone or head) is
+    refused (`check_run_files` for a run)."""
     run_dir = Path(run_dir)
     if run_dir.is_dir() and not any((run_dir / name).is_file() for name in COMPLETION_RECORDS):
         raise CheckpointError(f"{option} {run_dir} has neither summary.json nor {EXPORT_RECORD}: the search, "
@@ -137,9 +191,13 @@ def require_complete(run_dir: str | Path, option: str) -> None:
                               "its heads and backbone may not belong together. Pass a finished run, or export the "
                               "search run again to a new folder: `nasiam export RUN --out NEW_FOLDER`")
     record_path = run_dir / EXPORT_RECORD
-    if (run_dir / "summary.json").is_file() or not record_path.is_file():
-        return
     again = "export the search run again to a new folder: `nasiam export RUN --out NEW_FOLDER`"
+    if (run_dir / SUMMARY_RECORD).is_file():
+        check_run_files(run_dir, option, f"Restore the files, pass the run they came from, or {again}",
+                        needed=("heads/", "backbone."))
+        return
+    if not record_path.is_file():
+        return
     try:
         if record_path.stat().st_size > MAX_FILE_BYTES:
             raise ValueError("larger than an export record can be")

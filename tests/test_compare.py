@@ -598,6 +598,20 @@ def test_a_run_folder_that_is_not_its_jobs_run_is_refused_never_reported(tmp_pat
         prepare("default,random:1", "0,1", out, RUN)
     shutil.rmtree(out / "runs" / "default-s1")
 
+    # a run whose files changed after it finished (summary.json records their sha256)
+    from nasiam.runner.outputs import write_summary
+
+    run = out / "runs" / "default-s0"
+    (run / "heads" / "projector").mkdir(parents=True)
+    (run / "heads" / "projector" / "head.safetensors").write_bytes(b"the run's weights")
+    write_summary(run, json.loads((run / "summary.json").read_text()))
+    assert len(prepare("default,random:1", "0,1", out, RUN)[0].jobs) == 4
+    (run / "heads" / "projector" / "head.safetensors").write_bytes(b"another run's weights")
+    with pytest.raises(ConfigError, match=r"default-s0: heads/projector/head.safetensors changed since the run "
+                                          r"finished .* move the folder out of the comparison"):
+        prepare("default,random:1", "0,1", out, RUN)
+    shutil.rmtree(run / "heads")
+
     (out / "compare.json").unlink()
     with pytest.raises(ConfigError, match=r"(?s)2 run folder\(s\).*--epochs=2 \(this comparison: 5\)"):
         prepare("default,random:1", "0,1", out, {**RUN, "epochs": "5"})

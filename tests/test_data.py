@@ -339,6 +339,29 @@ def test_a_fifo_among_the_images_is_refused_not_waited_on(tmp_path):
         create_dataset("imagefolder", tmp_path, "train")
 
 
+def test_a_dangling_link_among_the_images_is_named_with_its_fix(tmp_path, capsys):
+    """A link to a deleted image gave ImageFolder's raw "[Errno 2] No such file or directory"
+    (#33 round three): now the file, that it is a dangling link, and the fix; exit 2."""
+    from nasiam.cli import main
+
+    _write_image_folder(tmp_path, splits=("train", "val"), classes=("circle", "square"), per_class=4)
+    link = tmp_path / "train" / "square" / "gone.png"
+    link.symlink_to(tmp_path / "deleted.png")
+    with pytest.raises(ValueError, match=f"{link} is a dangling symbolic link \\(to {tmp_path / 'deleted.png'}, "
+                                         "which does not exist\\): remove it from the data folder"):
+        create_dataset("imagefolder", tmp_path, "train")
+    code = main(["pretrain", "--dataset=imagefolder", f"--data_root={tmp_path}", "--image_size=16", "--batch_size=4",
+                 "--epochs=1", "--num_workers=0", "--proj_hidden_dim=8", "--proj_output_dim=8", "--pred_hidden_dim=4",
+                 f"--out_dir={tmp_path / 'runs'}", "--run_name=r"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{link} is a dangling symbolic link" in err and "Errno" not in err, err
+    link.unlink()
+    (tmp_path / "train" / "triangle").symlink_to(tmp_path / "unmounted")   # a class folder: it was skipped
+    with pytest.raises(ValueError, match=f"train/triangle is a dangling symbolic link \\(to {tmp_path / 'unmounted'}"
+                                         "\\): a class folder that cannot be read. Remove the link"):
+        create_dataset("imagefolder", tmp_path, "train")
+
+
 def test_a_decompression_bomb_is_named_as_an_unreadable_image(tmp_path):
     """A 60-byte PNG announcing 40,000 x 40,000 pixels: an OSError naming the file (exit 2
     in the CLI), not PIL's DecompressionBombError in the middle of an epoch."""

@@ -107,3 +107,57 @@ def test_a_full_disk_during_a_write_names_the_file_being_written(tmp_path, monke
     code, message = describe_os_error(error.value)
     assert code == EXIT_IO and f"the disk is full while writing {target};" in message
     assert target.read_bytes() == b"previous" and [p.name for p in target.parent.iterdir()] == ["last.ckpt"]
+
+
+@pytest.mark.parametrize("command,error,step", [
+    ("search", "cuda", "training (in train_epoch, nasiam/runner/loop.py:"),
+    ("pretrain", "cpu", "training (in train_epoch, nasiam/runner/loop.py:"),
+    ("search", "python", "training (in train_epoch, nasiam/runner/loop.py:"),
+])
+def test_running_out_of_memory_is_exit_7_naming_the_step_and_the_fix(tmp_path, monkeypatch, capsys, command, error,
+                                                                    step):
+    """Out of memory was a traceback with exit 1 (#33 round three): now exit 7, the step, and
+    how to need less. No memory is allocated: the training step raises what torch would."""
+    import torch
+    from _runs import TINY
+
+    from nasiam.cli import EXIT_MEMORY, main
+    from nasiam.runner.pretrain import PretrainRun
+    from nasiam.runner.search import SearchRun
+
+    raised = {"cuda": torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB. GPU 0 has a total "
+                                             "capacity of 79.11 GiB"),
+              "cpu": RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate "
+                                  "memory: you tried to allocate 21474836480 bytes. Error code 12 (Cannot allocate "
+                                  "memory)"),
+              "python": MemoryError()}[error]
+
+    def out_of_memory(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(SearchRun if command == "search" else PretrainRun, "training_step", out_of_memory)
+    options = [*TINY, "--warmup_epochs=0"] if command == "search" else [
+        a for a in TINY if not a.startswith(("--widths", "--warmup_epochs", "--arch_lr"))]
+    assert main([command, *options, "--epochs=1", f"--out_dir={tmp_path}", "--run_name=r"]) == EXIT_MEMORY == 7
+    err = capsys.readouterr().err
+    assert f"nasiam {command}: error: out of memory during {step}" in err, err
+    assert "Use a smaller --batch_size or --image_size, or fewer images (--subset)" in err
+    assert "Traceback" not in err and (error != "cuda" or "Tried to allocate 20.00 GiB" in err)
+
+
+def test_other_runtime_errors_are_not_called_out_of_memory(tmp_path, monkeypatch):
+    from _runs import TINY
+
+    from nasiam.cli import main
+    from nasiam.errors import is_out_of_memory
+    from nasiam.runner.search import SearchRun
+
+    assert is_out_of_memory(MemoryError()) and not is_out_of_memory(RuntimeError("shapes do not match"))
+    assert not is_out_of_memory(ValueError("out of memory"))   # only what an allocator raises
+
+    def bug(*args, **kwargs):
+        raise RuntimeError("a bug, not memory")
+
+    monkeypatch.setattr(SearchRun, "training_step", bug)
+    with pytest.raises(RuntimeError, match="a bug, not memory"):   # a traceback to report, as before
+        main(["search", *TINY, "--epochs=1", "--warmup_epochs=0", f"--out_dir={tmp_path}", "--run_name=r"])

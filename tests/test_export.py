@@ -4,6 +4,7 @@ reads a run only while nothing writes to it; `pretrain --init` trusts only a fin
 import dataclasses
 import errno
 import json
+import os
 import re
 import shlex
 import signal
@@ -69,7 +70,7 @@ def make_run(path, framework="simsiam"):
     for slot, head in model.export_heads().items():
         head.save_pretrained(path / "heads" / slot)
     write_search_genotypes(path / "genotype.json", model.name, genotypes)
-    outputs.write_json(path / "summary.json", {"command": "search", "selection": {"method": "argmax"}})
+    outputs.write_summary(path, {"command": "search", "selection": {"method": "argmax"}})
     return path
 
 
@@ -172,11 +173,76 @@ def test_a_failed_export_leaves_nothing_behind(tmp_path, monkeypatch, capsys, fa
         raise failure
 
     monkeypatch.setattr(export_module.outputs, "save_backbone", fail_after_the_heads)
-    assert main(["export", str(run), "--out", str(tmp_path / "out")]) == code
+    assert main(["export", str(run), "--out", str(tmp_path / "new" / "out")]) == code
     err = capsys.readouterr().err
     assert message in err and "nothing was written to --out" in err and "--resume" not in err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]   # no out, no hidden partial folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]   # no out, no partial folder, no new/ made for it
     assert tree(run) == before and not (run / ".lock").exists()
+
+
+def test_ctrl_c_after_the_export_finished_reports_it_complete(tmp_path, monkeypatch, capsys):
+    """A Ctrl-C landing after the folder was renamed into place (here while the rename is
+    synced) said "interrupted; nothing was written to --out", exit 130, over a whole export
+    (#33 round three): now exit 0, saying it is complete. Before the export finished, or over
+    an earlier export's folder, it is still an interruption."""
+    import nasiam._io as io_module
+
+    run = make_run(tmp_path / "run")
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(io_module, "_fsync_directory", ctrl_c)
+        assert main(["export", str(run), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert f"the export to {tmp_path / 'out'} had finished when Ctrl-C came; it is complete" in err
+    assert "interrupted" not in err and (tmp_path / "out" / "export.json").is_file()
+    with monkeypatch.context() as patched:   # an earlier export there, Ctrl-C before the refusal: not ours
+        patched.setattr(export_module, "_check_new_out", ctrl_c)
+        assert main(["export", str(run), "--out", str(tmp_path / "out")]) == 130
+    assert "interrupted; nothing was written to --out" in capsys.readouterr().err
+
+
+def test_an_out_that_cannot_be_a_new_folder_is_named_with_a_fix(tmp_path, capsys):
+    """A dangling link as --out said "is an existing, non-empty folder"; a --out below a file
+    said "was created by something else during the export" (#33 round three). Each now names
+    the problem, the path and a fix, exit 2; and the suggested --out is never inside the run."""
+    run = make_run(tmp_path / "run")
+    before = tree(run)
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "notes.txt").write_text("mine")
+    cases = {
+        tmp_path / "dangling": f"is a symbolic link to {tmp_path / 'nowhere'}, which does not exist; "
+                               r"`nasiam export` writes only to a new folder, outside the run, and replaces nothing "
+                               f"(a run's genotype.json and heads/ are the search's record). Remove the link, or "
+                               f"choose a new --out, e.g. {tmp_path / 'dangling-export'}",
+        tmp_path / "notes.txt" / "sub": f"is below {tmp_path / 'notes.txt'}, a file, not a folder; ",
+        tmp_path / "dangling" / "sub": f"is below {tmp_path / 'dangling'}, a symbolic link to",
+        run / "heads": f"is inside the run directory being exported ({run}); ",
+        run / "new": f"is inside the run directory being exported ({run}); ",
+    }
+    cases[tmp_path / "new" / ("\x1b[31m" + "x" * 250)] = (   # shown escaped, not sent to the terminal
+        "characters) is a path whose folder name '\\x1b[31mxxxx")
+    for out, words in cases.items():
+        assert main(["export", str(run), "--out", str(out)]) == 2, out
+        err = capsys.readouterr().err
+        assert (f"--out {out} {words}" if str(out).isprintable() else words) in err and "\x1b" not in err, err
+        suggested = re.search(r"e\.g\. (\S+)$", err.strip()).group(1)
+        assert not suggested.startswith(str(run) + "/") and not os.path.lexists(suggested), suggested
+    def suggestion(out):
+        assert main(["export", str(run), "--out", str(out)]) == 2
+        return re.search(r"e\.g\. (\S+)$", capsys.readouterr().err.strip()).group(1)
+
+    assert suggestion(tmp_path / "notes.txt" / "sub") == str(tmp_path / "notes.txt-export")   # beside the file
+    assert suggestion(run / "heads") == str(tmp_path / "run-export")   # beside the run, not run/heads-export
+    (tmp_path / "run-export").mkdir()
+    (tmp_path / "run-export" / "x").write_text("taken")
+    assert suggestion(run) == str(tmp_path / "run-export-2")   # and where nothing is yet
+    assert (tmp_path / "notes.txt").read_text() == "mine" and tree(run) == before
+    assert not (tmp_path / "new").exists()   # the too-long name was refused before any folder was made
+    assert main(["export", str(run), "--out", ""]) == 2
+    assert f"--out is empty; give the path of a new folder, e.g. {tmp_path / 'run-export-2'}" in capsys.readouterr().err
 
 
 def test_pretrain_init_refuses_a_folder_its_writer_did_not_finish(tmp_path, capsys):

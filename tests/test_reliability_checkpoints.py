@@ -168,4 +168,34 @@ def test_a_run_started_again_removes_what_a_killed_first_checkpoint_write_left(t
                  f"--out_dir={tmp_path / 'runs'}", "--run_name=r"]) == 2
     out, err = capsys.readouterr()
     assert "Fashion-MNIST not found" in err and not stale.exists()
-    assert "Removed 1 temporary file(s) of a checkpoint write that was killed" in out
+    assert "Removed 1 temporary file(s) of a write that was killed" in out
+
+
+def test_a_run_started_again_removes_every_killed_atomic_write_in_its_directory_and_nothing_else(
+        tmp_path, monkeypatch, capsys):
+    """Not only checkpoints: a kill while writing summary.json, the backbone or a head's weights
+    left its temporary file forever (only checkpoints/ was cleaned, #33 round three). Every
+    atomic write's temporary file has nasiam's own name; on start they go, wherever they are in
+    the run directory; lookalikes, folders, links and anything outside the run stay."""
+    run = tmp_path / "runs" / "r"
+    (run / "heads" / "projector").mkdir(parents=True)
+    stale = [_killed_checkpoint_write(run, "summary.json", monkeypatch),
+             _killed_checkpoint_write(run, "backbone.safetensors", monkeypatch),
+             _killed_checkpoint_write(run / "heads" / "projector", "head.safetensors", monkeypatch)]
+    assert all(p.name.endswith(".nasiam.tmp") for p in stale)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    theirs = _killed_checkpoint_write(outside, "summary.json", monkeypatch)   # another folder's: not this run's
+    (run / "linked").symlink_to(outside, target_is_directory=True)
+    kept = [run / ".notes.abcd1234.tmp", run / ".summary.json.abcd1234.tmp", run / "summary.json.1234abcd.nasiam.tmp",
+            run / ".summary.json.ABCD1234.nasiam.tmp"]
+    for path in kept:
+        path.write_bytes(b"a user's file")
+    (run / ".backbone.json.0000aaaa.nasiam.tmp").mkdir()   # a folder: not a file nasiam wrote
+    (tmp_path / "empty").mkdir()
+    assert main(["search", *TINY, "--dataset=fashion_mnist", f"--data_root={tmp_path / 'empty'}",
+                 f"--out_dir={tmp_path / 'runs'}", "--run_name=r"]) == 2
+    out = capsys.readouterr().out
+    assert not any(p.exists() for p in stale) and "Removed 3 temporary file(s) of a write that was killed" in out
+    assert theirs.exists() and all(p.read_bytes() == b"a user's file" for p in kept)
+    assert (run / ".backbone.json.0000aaaa.nasiam.tmp").is_dir()

@@ -13,7 +13,7 @@ from nasiam.head import DirectPredLinear, NASHead, SearchableHead
 from nasiam.runner.build import framework_kwargs, searchable_heads
 from nasiam.runner.optim import weight_groups
 from nasiam.search.architect import Encoded
-from nasiam.space import Genotype, GenotypeError, MLPSpace, NASiamSpace, SiamSpace, frozen_statistics
+from nasiam.space import Genotype, GenotypeError, MLPSpace, NASiamSpace, SiamSpace
 
 DIM, HIDDEN = 16, 8
 OPTIONS = {"dataset": "synthetic", "proj_hidden_dim": "32", "proj_output_dim": "32", "pred_hidden_dim": "16"}

@@ -29,7 +29,8 @@ from typing import Callable
 
 from nasiam.compare.plan import Job
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, field_types, parse_value, read_yaml_file
-from nasiam.errors import RunInterrupted
+from nasiam.errors import CheckpointError, RunInterrupted
+from nasiam.rundir import check_run_files
 from nasiam.runner.stop import StopSignals
 
 __all__ = ["run_jobs", "run_finished", "check_run", "read_summary", "collapsed", "JobFailure", "ExecutionReport"]
@@ -164,6 +165,10 @@ def check_run(job: Job, runs: Path) -> str | None:
                 differences.append(f"--{key}={str(config[key])[:80]} (this comparison: {value})")
     if differences:
         return f"{run / 'config.yaml'} (read) says it was trained with " + "; ".join(differences)
+    try:   # and its files are those it finished with (summary.json's sha256 of each)
+        check_run_files(run, "", "Restore the files, or move the folder out of the comparison to train it afresh")
+    except CheckpointError as e:
+        return str(e)
     return None
 
 

@@ -11,6 +11,7 @@ was searched and how to obtain the files (for Fashion-MNIST, CIFAR-10/100 and ST
 """
 from __future__ import annotations
 
+import errno
 import math
 import os
 import stat
@@ -234,7 +235,15 @@ def _is_image_file(path: str) -> bool:
 
     if not has_file_allowed_extension(path, IMG_EXTENSIONS):
         return False
-    if not stat.S_ISREG(os.stat(path).st_mode):
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:   # ImageFolder would stop on the raw errno text
+        if os.path.islink(path):
+            raise ValueError(f"{path} is a dangling symbolic link (to {os.readlink(path)}, "
+                             f"{'a loop of links' if e.errno == errno.ELOOP else 'which does not exist'}): "
+                             "remove it from the data folder, or restore what it points to") from None
+        raise
+    if not stat.S_ISREG(mode):
         raise ValueError(f"{path} is not a regular file (a FIFO, socket or device): reading it would block or never "
                          "end; remove it from the data folder")
     return True
@@ -246,6 +255,10 @@ def _check_linked_folders(folder: Path) -> None:
     as this one too, a loop (a/again -> .) would read the class 40 times over: each refused,
     naming the link. Links elsewhere (a/more -> /data/extra) are followed, once."""
     split = os.path.realpath(folder)
+    for entry in sorted(folder.iterdir()):   # ImageFolder skips it: a class would vanish without a word
+        if entry.is_symlink() and not entry.exists():
+            raise ValueError(f"{entry} is a dangling symbolic link (to {os.readlink(entry)}): a class folder that "
+                             "cannot be read. Remove the link, or restore (mount) what it points to")
     for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         top = os.path.realpath(class_dir)
         seen = {top}
@@ -297,7 +310,9 @@ def _image_folder(name: str, root: Path, split: str, transform):
     try:
         return ImageFolder(os.fspath(folder), transform=transform, loader=_load_image, is_valid_file=_is_image_file)
     except FileNotFoundError as e:
-        raise DataNotFoundError(f"{folder}: {e}") from None
+        fix = (" (a class folder without an image file: add its images, or remove the folder)"
+               if str(e).startswith("Found no valid file") else "")
+        raise DataNotFoundError(f"{folder}: {str(e).strip()}{fix}") from None
 
 
 def create_dataset(name: str, root: str | os.PathLike | None = None, split: str = "train",

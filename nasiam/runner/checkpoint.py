@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from nasiam._io import atomic_write_bytes
+from nasiam._io import atomic_write_bytes, is_temporary_file
 from nasiam.errors import CheckpointError
 
 FORMAT, VERSION = "nasiam.checkpoint", 1
@@ -137,8 +137,8 @@ def prune_epoch_checkpoints(directory: Path, keep: int) -> None:
         old.unlink(missing_ok=True)
 
 
-# the temporary file `atomic_write_bytes` writes a checkpoint to before renaming it:
-# ".{name}.{tempfile's 8 random characters}.tmp"
+# the temporary file `atomic_write_bytes` wrote a checkpoint to before renaming it, as earlier
+# versions named it: ".{name}.{8 random characters}.tmp" (now `_io.is_temporary_file`'s names)
 _INTERRUPTED_WRITE = re.compile(r"\.(last|epoch=\d{1,9})\.ckpt\.[a-z0-9_]{8}\.tmp")
 
 
@@ -154,7 +154,8 @@ def remove_interrupted_writes(directory: Path) -> list[str]:
     except FileNotFoundError:
         return removed
     for entry in entries:
-        if _INTERRUPTED_WRITE.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+        if ((_INTERRUPTED_WRITE.fullmatch(entry.name) or is_temporary_file(entry.name))
+                and entry.is_file(follow_symlinks=False)):
             Path(entry.path).unlink(missing_ok=True)
             removed.append(entry.name)
     return removed

@@ -12,8 +12,8 @@ import platform
 import subprocess
 import sys
 from functools import lru_cache
-from pathlib import Path
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import torch

@@ -11,25 +11,35 @@ less probable than skipping it unless p(keep) x p(width) x p(norm) x p(activatio
 which near-uniform logits rarely give, so the jointly most probable head is often not the
 search's choice; it is then rank 2.
 
-The export is all or nothing. `--out` must be new (or an empty folder): a run directory or an
-earlier export is never written over. Everything is written into a hidden sibling folder,
-`export.json` last, and the folder renamed into place, so `--out` either does not exist or
-holds one whole export; `nasiam pretrain --init` trusts a folder only with its completion
+The export is all or nothing. `--out` must be new (or an empty folder) outside the run: a run
+directory or an earlier export is never written over. Everything is written into a hidden
+sibling folder, `export.json` last, and the folder renamed into place, so `--out` either does
+not exist or holds one whole export; `nasiam pretrain --init` trusts a folder only with its completion
 record (`export.json`, or a run's `summary.json`). The source run's lock is held while it is
-read: a run still writing is refused, and none can start meanwhile.
+read: a run still writing is refused, and none can start meanwhile; a finished run whose files
+changed since its summary.json recorded them is refused.
 """
 from __future__ import annotations
 
 import errno
+import json
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
 from nasiam._io import new_directory
 from nasiam.config import SearchConfig, load_config
 from nasiam.data import DataNotFoundError
-from nasiam.errors import CheckpointError
+from nasiam.errors import CheckpointError, shown
 from nasiam.head import NASHead, SearchableHead
-from nasiam.rundir import EXPORT_FORMAT, EXPORT_RECORD, file_digests, write_search_genotypes
+from nasiam.rundir import (
+    EXPORT_FORMAT,
+    EXPORT_RECORD,
+    SUMMARY_RECORD,
+    check_run_files,
+    file_digests,
+    write_search_genotypes,
+)
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner import lock, outputs
 from nasiam.runner.build import (
@@ -42,7 +52,7 @@ from nasiam.runner.build import (
 )
 from nasiam.space.genotype import MAX_WIDTH, Genotype
 
-__all__ = ["export_run", "ranked_genotype", "SEARCH_CHOICE", "ALTERNATIVE"]
+__all__ = ["export_run", "finished_export", "ranked_genotype", "SEARCH_CHOICE", "ALTERNATIVE"]
 
 SEARCH_CHOICE = "the search's choice: each decision's most probable option"
 ALTERNATIVE = ("alternative {n} to the search's choice by joint probability, a skipped layer's width, norm and "
@@ -78,14 +88,82 @@ def ranked_genotype(head: SearchableHead, rank: int, meta: Mapping[str, Any], to
         k *= 2
 
 
+def _within(path: Path, folder: Path) -> bool:
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _link(path: Path) -> str:
+    target = os.readlink(path)
+    return f"a symbolic link to {target}" + ("" if path.exists() else ", which does not exist")
+
+
+def _suggested_out(out: Path, run_dir: Path) -> Path:
+    """A new folder to suggest for `--out`: beside `out` (beside the run directory when `out`
+    is in it, beside the file when a folder above `out` is a file), named after it with
+    "-export" (then "-export-2", ...), where nothing exists yet."""
+    base = Path(os.path.abspath(out))
+    if _within(base, run_dir):   # never into the run: its heads/ and genotype.json are the search's record
+        base = Path(os.path.abspath(run_dir))
+    while not base.parent.is_dir() and base.parent != base:   # below a file (or a dangling link): beside it
+        base = base.parent
+    for n in range(1, 1000):
+        candidate = base.with_name(f"{base.name}-export" + (f"-{n}" if n > 1 else ""))
+        if not os.path.lexists(candidate):
+            return candidate
+    return base.with_name(f"{base.name}-export-{os.getpid()}")
+
+
+def _printable(path: Path) -> str:
+    """`path` as a message shows it: control characters (a terminal's escape sequences) escaped."""
+    text = str(path)
+    return text if text.isprintable() else shown(text, 300)
+
+
+def _too_long(out: Path) -> str | None:
+    """Why the file system cannot hold `out`, before anything is created for it: a folder name
+    longer than it allows (the export's hidden sibling, `.NAME.<12 hex>.partial`, needs 22
+    bytes more than NAME), or a path longer than it allows."""
+    existing = next((p for p in (out.parent, *out.parent.parents) if p.is_dir()), Path("."))
+    try:
+        name_max, path_max = os.pathconf(existing, "PC_NAME_MAX"), os.pathconf(existing, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096
+    for part in out.parts:
+        length = len(os.fsencode(part)) + (22 if part == out.name else 0)
+        if length > name_max:
+            return (f"a path whose folder name {shown(part, 60)} is too long for this file system ({name_max} bytes "
+                    f"at most{', less 22 for the hidden folder the export is written into first' if part == out.name else ''})")
+    if len(os.fsencode(os.path.abspath(out))) + 200 >= path_max:
+        return f"a path too long for this file system ({path_max} bytes at most, with the files an export writes in it)"
+    return None
+
+
 def _check_new_out(out: Path, run_dir: Path) -> None:
-    """`--out` must be a new folder (or an empty one): an export writes over nothing."""
-    if out.is_symlink() or (out.exists() and (not out.is_dir() or any(out.iterdir()))):
-        what = ("the run directory being exported" if out.resolve() == run_dir.resolve()
-                else "an existing file" if out.exists() and not out.is_dir() else "an existing, non-empty folder")
-        raise ValueError(f"--out {out} is {what}; `nasiam export` writes only to a new folder and replaces nothing "
-                         f"(a run's genotype.json and heads/ are the search's record). Choose a new --out, e.g. "
-                         f"{out.with_name(out.name + '-export')}")
+    """`--out` must be a new folder (or an empty one) outside the run directory, reached through
+    folders: an export writes over nothing and never into the run it reads."""
+    blocking = next((p for p in out.parents if os.path.lexists(p) and not p.is_dir()), None)
+    fix = "Choose a new --out"
+    too_long = _too_long(out)
+    if too_long:
+        what, fix = too_long, "Choose a shorter --out"
+    elif out.is_symlink():
+        what, fix = _link(out), "Remove the link, or choose a new --out"
+    elif blocking is not None:
+        what = f"below {blocking}, " + (_link(blocking) if blocking.is_symlink() else "a file, not a folder")
+        fix = "Choose a --out whose parents are folders"
+    elif _within(out, run_dir):
+        what = ("the run directory being exported" if os.path.realpath(out) == os.path.realpath(run_dir)
+                else f"inside the run directory being exported ({run_dir})")
+    elif out.exists() and not out.is_dir():
+        what = "an existing file"
+    elif out.exists() and any(out.iterdir()):
+        what = "an existing, non-empty folder"
+    else:
+        return
+    raise ValueError(f"--out {_printable(out)} is {what}; `nasiam export` writes only to a new folder, outside the run, and "
+                     f"replaces nothing (a run's genotype.json and heads/ are the search's record). {fix}, e.g. "
+                     f"{_suggested_out(out, run_dir)}")
 
 
 def _load_search(run_dir: Path, cfg: SearchConfig, checkpoint: str | Path | None):
@@ -144,6 +222,8 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
     chosen hidden widths, all its weights fresh. Which layers kept their weights is returned
     ("layers") and recorded in export.json and each head's genotype meta ("fresh_layers",
     "resized_from")."""
+    if not str(out).strip():   # Path("") is ".": the current folder
+        raise ValueError(f"--out is empty; give the path of a new folder, e.g. {_suggested_out(Path(run_dir), Path(run_dir))}")
     run_dir, out = Path(run_dir), Path(out)
     config_path = run_dir / "config.yaml"
     if not config_path.is_file():
@@ -156,6 +236,8 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
     _check_new_out(out, run_dir)
     framework = canonical_framework(cfg)
     with lock.reading(run_dir, "export", BUSY_ADVICE):
+        if (run_dir / SUMMARY_RECORD).is_file():   # a finished run: its files as it finished them
+            check_run_files(run_dir, "", "Restore the files (or export the run they came from)")
         model, info, path, epoch = _load_search(run_dir, cfg, checkpoint)
     genotypes, heads = _ranked_heads(model, rank, {"framework": framework, "epoch": epoch}, cfg.top_k)
     layers = _resize(heads, proj_output_dim) if proj_output_dim is not None else {}
@@ -185,3 +267,21 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
                              "there. Choose a new --out") from None
         raise
     return result
+
+
+def finished_export(out: str | Path) -> dict[str, Any] | None:
+    """`out`'s export record when `out` holds one whole export (export.json, and every file as
+    it lists them), else None. A Ctrl-C that lands after the export's folder was renamed into
+    place (while it is synced, or its result printed) stops nothing: the CLI asks this whether
+    to report success rather than "interrupted"."""
+    from nasiam.rundir import require_complete
+
+    record_path = Path(out) / EXPORT_RECORD
+    if not record_path.is_file():
+        return None
+    try:
+        require_complete(out, "--out")
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (CheckpointError, OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None

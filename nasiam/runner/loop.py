@@ -25,9 +25,9 @@ import torch
 import torch.nn as nn
 
 from nasiam._compat import ddp_ignore, set_fabric_loader_passes
-from nasiam._io import atomic_write_text
+from nasiam._io import atomic_write_text, remove_temporary_files
 from nasiam.config import STRUCTURAL_KEYS, ConfigError, RunConfig, config_to_yaml, demo_scale_note
-from nasiam.errors import CheckpointError
+from nasiam.errors import OUT_OF_MEMORY_EXIT, CheckpointError, is_out_of_memory
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.batches import ResumableBatches
 from nasiam.runner.build import canonical_framework, compile_modules
@@ -229,11 +229,12 @@ class Run:
             self.say(note)
         self.run_dir, resume_from, self.run_lock = claim_run_dir(self.cfg, self.command, canonical_framework(self.cfg),
                                                                  self.fabric, self.say)
-        if self.fabric.is_global_zero:   # the lock is held: no checkpoint write of this run is in flight
-            stale = ckpt.remove_interrupted_writes(self.run_dir / "checkpoints")
+        if self.fabric.is_global_zero:   # the lock is held: no write of this run is in flight
+            stale = [*remove_temporary_files(self.run_dir),   # any atomic write's (summary.json, the heads, ...)
+                     *(f"checkpoints/{name}" for name in ckpt.remove_interrupted_writes(self.run_dir / "checkpoints"))]
             if stale:
-                self.say(f"Removed {len(stale)} temporary file(s) of a checkpoint write that was killed before it "
-                         f"finished ({', '.join(stale[:3])}); the checkpoints themselves are whole")
+                self.say(f"Removed {len(stale)} temporary file(s) of a write that was killed before it finished "
+                         f"({', '.join(stale[:3])}); the files themselves are whole")
         self.guard = StepGuard(self.fabric, self.cfg.log_every_n_steps, self.run_dir / "checkpoints" / ckpt.LAST,
                                lambda: len(self.history))
         self._resume_rng = None
@@ -305,7 +306,8 @@ class Run:
             exit_code = 0
             return summary
         except BaseException as e:
-            exit_code = getattr(e, "exit_code", 1)  # e.g. 3 for a collapsed search: W&B marks the run failed
+            # e.g. 3 for a collapsed search, 7 out of memory: W&B marks the run failed with the CLI's code
+            exit_code = getattr(e, "exit_code", OUT_OF_MEMORY_EXIT if is_out_of_memory(e) else 1)
             raise
         finally:
             self.guard.signals.restore()

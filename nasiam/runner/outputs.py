@@ -5,8 +5,9 @@
     backbone.safetensors   the backbone's weights; backbone.json says how to rebuild it
     alphas.csv, alphas.png probability of every option of every choice, per epoch
     config.yaml            the resolved configuration
-    summary.json           final metrics, timings, genotypes in one line each, and the
-                           versions and device it ran on (`environment`)
+    summary.json           final metrics, timings, genotypes in one line each, the versions
+                           and device it ran on (`environment`) and the sha256 of the files
+                           above (`files`)
     logs/metrics.csv       per-step, per-epoch and final (eval/*) metrics, a column each
     logs/tensorboard/      the same, the probabilities and alpha figures (--logger tensorboard)
     checkpoints/           last.ckpt and recent epoch=N.ckpt (resume, re-export)
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from nasiam._io import atomic_write_bytes, atomic_write_text
+from nasiam.rundir import run_file_digests
 
 
 def alpha_rows(epoch: int, probabilities: Mapping[str, list[dict[str, dict[Any, float]]]]) -> list[dict[str, Any]]:
@@ -90,6 +92,12 @@ def write_alphas_png(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def write_summary(run_dir: Path, summary: Mapping[str, Any]) -> None:
+    """summary.json, written after every other output of the run: with the sha256 of the files
+    read as the run's result (`rundir.run_file_digests`), so that one replaced later is told."""
+    write_json(run_dir / "summary.json", {**summary, "files": run_file_digests(run_dir)})
 
 
 def save_backbone(run_dir: Path, backbone, record: Mapping[str, Any]) -> None:

@@ -139,7 +139,7 @@ class PretrainRun(Run):
             curve = [(h["epoch"], h["knn_top1"]) for h in self.history if h.get("knn_top1") is not None]
             if len(curve) > 1:
                 plot_curves({self.run_dir.name: curve}, self.run_dir / "knn.png")
-            outputs.write_json(self.run_dir / "summary.json", {**summary, "wall_seconds": self.wall_seconds()})
+            outputs.write_summary(self.run_dir, {**summary, "wall_seconds": self.wall_seconds()})
             self.logger.summary({"knn_top1": final, "linear_top1": linear, "rankme": self.rankme})
             self.logger.log_run_artifact(self.run_dir, "pretrain", {
                 "framework": summary["framework"], "heads": summary["heads"], "knn_top1": final,

@@ -272,7 +272,7 @@ class SearchRun(Run):
         if collapsed and not cfg.allow_collapsed:
             if fabric.is_global_zero:
                 write_search_genotypes(self.run_dir / "genotype.rejected.json", framework, genotypes)
-                outputs.write_json(self.run_dir / "summary.json", {**summary, "wall_seconds": self.wall_seconds()})
+                outputs.write_summary(self.run_dir, {**summary, "wall_seconds": self.wall_seconds()})
             raise CollapseError(
                 f"the search collapsed ({' and '.join(collapsed_where)}): projector output "
                 f"{report.describe() if report else '-'}; backbone features {features.describe() if features else '-'}. "
@@ -296,7 +296,7 @@ class SearchRun(Run):
             outputs.write_alphas_png(self.run_dir / "alphas.png", self.alpha_rows)
             summary["head_parameters"] = {slot: h.num_parameters() for slot, h in heads.items()}
             summary["head_flops"] = {slot: h.genotype.flops() for slot, h in heads.items()}
-            outputs.write_json(self.run_dir / "summary.json", {**summary, "wall_seconds": self.wall_seconds()})
+            outputs.write_summary(self.run_dir, {**summary, "wall_seconds": self.wall_seconds()})
             self.logger.log_wandb({"genotype_table": lambda: _genotype_table(genotypes)}, self.global_step)
             # genotype/<slot>, the key the epochs log: a nested {"genotype": {...}} would show beside
             # it as genotype.<slot>. The exported genotype replaces the last epoch's.
