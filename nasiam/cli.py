@@ -1,9 +1,9 @@
 """The `nasiam` command line.
 
-    nasiam search --framework simsiam              # quick CPU demo on Fashion-MNIST
-    nasiam search --config recipes/cifar10_resnet18_simsiam.yaml --epochs=50
-    nasiam export runs/search-simsiam-... --out my_heads --rank 2
-    nasiam export runs/search-simsiam-... --out heads_128 --proj_output_dim 128   # for lightly's SimSiam
+    nasiam search                                  # quick CPU demo on Fashion-MNIST
+    nasiam search --config recipes/cifar10_resnet18_METHOD.yaml --epochs=50   # a recipe per dataset and method
+    nasiam export RUN_DIR --out my_heads --rank 2
+    nasiam export RUN_DIR --out heads_128 --proj_output_dim 128   # for lightly's SimSiam example
 
 Every option of a subcommand is a field of its configuration (nasiam.config); `--key=value`,
 `--key value` and `--key-with-dashes` all work, so `wandb agent` can drive it.

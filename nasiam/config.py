@@ -58,7 +58,7 @@ def _list(default, help: str):
 class RunConfig:
     """What every training run (search, pretrain) shares. Defaults: the CPU quick demo."""
 
-    framework: str = _opt("simsiam", "SSL method: simsiam, simclr, moco (= mocov2), mocov2, mocov3")
+    framework: str = _opt("simsiam", "SSL method: a registered framework (nasiam.frameworks.register_framework adds one)")
     # data
     dataset: str = _opt("fashion_mnist", "cifar10, cifar100, stl10, fashion_mnist, imagenet, imagenet100, "
                                          "imagefolder, synthetic")
@@ -191,7 +191,7 @@ class SearchConfig(RunConfig):
     projector_layers: int | None = _opt(None, "searchable projector layers (default: the standard head's hidden "
                                               "layers; nasiam space: 6)")
     predictor_layers: int | None = _opt(None, "searchable predictor layers (default: 1; nasiam space: 4)")
-    predictor: str = _opt("search", "the predictor (simsiam, mocov3): search (searched with the projector), default "
+    predictor: str = _opt("search", "the predictor (methods with one): search (searched with the projector), default "
                                     "(the method's standard predictor, fixed: only the projector is searched) or "
                                     "directpred (DirectPred's closed-form predictor, fixed; measured +2.04 linear-"
                                     "probe points over the default on the CPU protocol, see benchmarks/RESULTS.md); "
@@ -303,12 +303,13 @@ def check_resources(config: RunConfig) -> None:
     memory = _total_memory_bytes()
     if memory:
         heads = head_parameters_bound(config) * 16   # weights, gradients, two optimiser moments in float32
-        queue = (config.queue_size or 0) * (config.proj_output_dim or 2048) * 4 if config.framework in (
-            "moco", "mocov2") else 0
-        if heads + queue > memory // 2:
-            sized_by = "--widths, the *_dim and *_layers options" + (" and --queue_size" if queue else "")
-            raise ConfigError(f"{sized_by}: the heads{' and the queue' if queue else ''} would need about "
-                              f"{(heads + queue) / 2 ** 30:.0f} GiB, more than half of this machine's "
+        method = _framework_class(config.framework)
+        state = method.state_bytes(config)   # what the method keeps beside its weights (MoCo v2's queue)
+        if heads + state > memory // 2:
+            held = method.state_options if state else {}
+            sized_by = "--widths, the *_dim and *_layers options" + "".join(f" and --{o}" for o in held)
+            raise ConfigError(f"{sized_by}: the heads{''.join(f' and {what}' for what in held.values())} would need "
+                              f"about {(heads + state) / 2 ** 30:.0f} GiB, more than half of this machine's "
                               f"{memory / 2 ** 30:.0f} GiB; lower them")
 
 
@@ -647,10 +648,14 @@ def validate_config(config: RunConfig) -> None:
                           f"--epochs={config.epochs}")
 
 
-def _has_predictor(framework: str) -> bool:
-    from nasiam.frameworks import framework_class
+def _framework_class(framework: str):
+    from nasiam.frameworks import framework_class   # the torch stack only when a check needs it
 
-    return "predictor" in framework_class(framework).head_slots(8)
+    return framework_class(framework)
+
+
+def _has_predictor(framework: str) -> bool:
+    return "predictor" in _framework_class(framework).head_slots(8)
 
 
 def config_to_yaml(config) -> str:

@@ -23,7 +23,7 @@ from nasiam.space.genotype import Genotype, LayerSpec
 from nasiam.space.nasiam_paper import NASiamSpace
 
 __all__ = ["register_preset", "get_preset", "list_presets", "create_head", "nasiam_paper_simsiam", "lightly_heads",
-           "solo_learn_heads", "LIBRARY_HEADS"]
+           "solo_learn_heads", "LIBRARY_HEADS", "register_library_heads"]
 
 _PRESETS: Registry[Callable[..., Genotype]] = Registry("preset")
 
@@ -194,19 +194,39 @@ SOLO_LEARN_COMMIT = "9187ea39c2c3f43c455ab06664d2b019a9802954"   # vturrisi/solo
 SOLO_LEARN_SOURCE = f"vturrisi/solo-learn@{SOLO_LEARN_COMMIT[:12]}"
 
 
-def _needs_pred(library: str, framework: str, pred_hidden_dim: int | None) -> int:
-    if pred_hidden_dim is None:
+# {library: {framework: (builder, takes a predictor)}}; a builder maps (in_dim, hidden_dim,
+# out_dim, pred_hidden_dim, backbone) to {slot: (where upstream builds it, the preset with its
+# layers, in_dim)}. Tables rather than branches: a new framework declares its heads here with
+# `register_library_heads`, next to its presets, or leaves them out (the compare row is refused).
+_LIBRARY_TABLES: dict[str, dict[str, tuple[Callable[..., dict], bool]]] = {"lightly": {}, "solo-learn": {}}
+# what a library lacks and why, rather than a look-alike head
+_LIBRARY_LACKS = {("lightly", "mocov3"): f"lightly {LIGHTLY_VERSION} has no MoCo v3 heads: no MoCo v3 prediction "
+                                         "head, and MoCoProjectionHead's defaults are MoCo v2's"}
+
+
+def register_library_heads(library: str, framework: str, predictor: bool = False):
+    """Declare `library`'s ("lightly", "solo-learn") heads for `framework` (a decorator);
+    `predictor`: they include one, so `pred_hidden_dim` is required."""
+
+    def _register(build: Callable[..., dict]) -> Callable[..., dict]:
+        _LIBRARY_TABLES[library][framework] = (build, predictor)
+        return build
+
+    return _register
+
+
+def _library_heads(library: str, source: str, framework: str, in_dim: int, hidden_dim: int, out_dim: int,
+                   pred_hidden_dim: int | None, backbone: str) -> dict[str, Genotype]:
+    """{slot: Genotype} from the table's {slot: (where upstream builds it, the preset with its layers, in_dim)}."""
+    table = _LIBRARY_TABLES[library]
+    if (library, framework) in _LIBRARY_LACKS:
+        raise ValueError(_LIBRARY_LACKS[library, framework])
+    if framework not in table:
+        raise ValueError(f"{library} heads: unknown framework {framework!r}; known: {', '.join(table)}")
+    build, predictor = table[framework]
+    if predictor and pred_hidden_dim is None:
         raise ValueError(f"{library}'s {framework} heads include a predictor: pass pred_hidden_dim")
-    return pred_hidden_dim
-
-
-def _unknown_framework(library: str, framework: str, known) -> ValueError:
-    return ValueError(f"{library} heads: unknown framework {framework!r}; known: {', '.join(known)}")
-
-
-def _library_heads(library: str, framework: str, source: str, heads: dict[str, tuple[str, Genotype, int]]
-                   ) -> dict[str, Genotype]:
-    """{slot: Genotype} from {slot: (where upstream builds it, the preset with its layers, in_dim)}."""
+    heads = build(in_dim, hidden_dim, out_dim, pred_hidden_dim, backbone)
     prefix = library.replace("-", "_")
     return {slot: _genotype(f"{prefix}_{framework}_{slot}", list(preset.layers), f"{source}, {where}", width_in)
             for slot, (where, preset, width_in) in heads.items()}
@@ -224,27 +244,30 @@ def lightly_heads(framework: str, in_dim: int, hidden_dim: int, out_dim: int,
     `MoCoProjectionHead` defaults (2 layers, no BatchNorm) are MoCo v2's; asking for it
     raises ValueError rather than mixing heads.
     """
-    if framework == "simsiam":
-        pred = _needs_pred("lightly", framework, pred_hidden_dim)
-        heads = {
-            # SimSiamProjectionHead: 3 blocks, BN on each (the last without affine), ReLU on two
-            "projector": ("SimSiamProjectionHead", simsiam_projector(hidden_dim, out_dim), in_dim),
-            # SimSiamPredictionHead: Linear-BN-ReLU, then a plain Linear with bias
-            "predictor": ("SimSiamPredictionHead", simsiam_predictor(pred, out_dim), out_dim)}
-    elif framework == "simclr":
-        # SimCLRProjectionHead(num_layers=2, batch_norm=True): BN after both Linears
-        heads = {"projector": ("SimCLRProjectionHead (num_layers=2, batch_norm=True)",
-                               simclr_projector(hidden_dim, out_dim), in_dim)}
-    elif framework == "mocov2":
-        # MoCoProjectionHead(num_layers=2, batch_norm=False): Linear-ReLU-Linear, with biases
-        heads = {"projector": ("MoCoProjectionHead (num_layers=2, batch_norm=False)",
-                               mocov2_projector(hidden_dim, out_dim), in_dim)}
-    elif framework == "mocov3":
-        raise ValueError(f"lightly {LIGHTLY_VERSION} has no MoCo v3 heads: no MoCo v3 prediction head, and "
-                         "MoCoProjectionHead's defaults are MoCo v2's")
-    else:
-        raise _unknown_framework("lightly", framework, ("simsiam", "simclr", "mocov2"))
-    return _library_heads("lightly", framework, LIGHTLY_SOURCE, heads)
+    return _library_heads("lightly", LIGHTLY_SOURCE, framework, in_dim, hidden_dim, out_dim, pred_hidden_dim, "")
+
+
+@register_library_heads("lightly", "simsiam", predictor=True)
+def _lightly_simsiam(in_dim, hidden_dim, out_dim, pred, backbone):
+    return {
+        # SimSiamProjectionHead: 3 blocks, BN on each (the last without affine), ReLU on two
+        "projector": ("SimSiamProjectionHead", simsiam_projector(hidden_dim, out_dim), in_dim),
+        # SimSiamPredictionHead: Linear-BN-ReLU, then a plain Linear with bias
+        "predictor": ("SimSiamPredictionHead", simsiam_predictor(pred, out_dim), out_dim)}
+
+
+@register_library_heads("lightly", "simclr")
+def _lightly_simclr(in_dim, hidden_dim, out_dim, pred, backbone):
+    # SimCLRProjectionHead(num_layers=2, batch_norm=True): BN after both Linears
+    return {"projector": ("SimCLRProjectionHead (num_layers=2, batch_norm=True)",
+                          simclr_projector(hidden_dim, out_dim), in_dim)}
+
+
+@register_library_heads("lightly", "mocov2")
+def _lightly_mocov2(in_dim, hidden_dim, out_dim, pred, backbone):
+    # MoCoProjectionHead(num_layers=2, batch_norm=False): Linear-ReLU-Linear, with biases
+    return {"projector": ("MoCoProjectionHead (num_layers=2, batch_norm=False)",
+                          mocov2_projector(hidden_dim, out_dim), in_dim)}
 
 
 def solo_learn_heads(framework: str, in_dim: int, hidden_dim: int, out_dim: int,
@@ -263,35 +286,45 @@ def solo_learn_heads(framework: str, in_dim: int, hidden_dim: int, out_dim: int,
     statistics; in running statistics from the first updates on), so nasiam's Linear without
     bias is the same head with the same trainable parameters.
     """
-    if framework == "simsiam":
-        pred = _needs_pred("solo-learn", framework, pred_hidden_dim)
-        heads = {
-            # SimSiam.__init__: Linear(no bias)-BN-ReLU x2, Linear(frozen bias)-BN(affine=False)
-            "projector": ("solo/methods/simsiam.py SimSiam.projector", simsiam_projector(hidden_dim, out_dim), in_dim),
-            # Linear(no bias)-BN-ReLU, Linear(with bias)
-            "predictor": ("solo/methods/simsiam.py SimSiam.predictor", simsiam_predictor(pred, out_dim), out_dim)}
-    elif framework in ("simclr", "mocov2"):
-        # SimCLR.projector and MoCoV2Plus.projector: Linear-ReLU-Linear, biases, no BN
-        where = {"simclr": "solo/methods/simclr.py SimCLR.projector",
-                 "mocov2": "solo/methods/mocov2plus.py MoCoV2Plus.projector"}[framework]
-        heads = {"projector": (where, mocov2_projector(hidden_dim, out_dim), in_dim)}
-    elif framework == "mocov3":
-        pred = _needs_pred("solo-learn", framework, pred_hidden_dim)
-        # MoCoV3._build_mlp(num_layers, ...): Linear(no bias) everywhere, BN-ReLU after the
-        # hidden ones, BN(affine=False) after the last when last_bn (the default)
-        if "resnet" in backbone:
-            branch = "resnet backbone"
-            projector = mocov3_projector(hidden_dim, out_dim)                        # _build_mlp(2, ...)
-            predictor = mocov3_predictor(pred, out_dim)                              # last_bn=False
-        else:
-            branch = "non-resnet backbone"
-            projector = simsiam_projector(hidden_dim, out_dim)                       # _build_mlp(3, ...)
-            predictor = Genotype(layers=(_hidden(pred), _output(out_dim, "batchnorm_noaffine")))  # last_bn=True
-        heads = {"projector": (f"solo/methods/mocov3.py MoCoV3.projector ({branch})", projector, in_dim),
-                 "predictor": (f"solo/methods/mocov3.py MoCoV3.predictor ({branch})", predictor, out_dim)}
+    return _library_heads("solo-learn", SOLO_LEARN_SOURCE, framework, in_dim, hidden_dim, out_dim, pred_hidden_dim,
+                          backbone)
+
+
+@register_library_heads("solo-learn", "simsiam", predictor=True)
+def _solo_learn_simsiam(in_dim, hidden_dim, out_dim, pred, backbone):
+    return {
+        # SimSiam.__init__: Linear(no bias)-BN-ReLU x2, Linear(frozen bias)-BN(affine=False)
+        "projector": ("solo/methods/simsiam.py SimSiam.projector", simsiam_projector(hidden_dim, out_dim), in_dim),
+        # Linear(no bias)-BN-ReLU, Linear(with bias)
+        "predictor": ("solo/methods/simsiam.py SimSiam.predictor", simsiam_predictor(pred, out_dim), out_dim)}
+
+
+# SimCLR.projector and MoCoV2Plus.projector: Linear-ReLU-Linear, biases, no BN
+@register_library_heads("solo-learn", "simclr")
+def _solo_learn_simclr(in_dim, hidden_dim, out_dim, pred, backbone):
+    return {"projector": ("solo/methods/simclr.py SimCLR.projector", mocov2_projector(hidden_dim, out_dim), in_dim)}
+
+
+@register_library_heads("solo-learn", "mocov2")
+def _solo_learn_mocov2(in_dim, hidden_dim, out_dim, pred, backbone):
+    return {"projector": ("solo/methods/mocov2plus.py MoCoV2Plus.projector", mocov2_projector(hidden_dim, out_dim),
+                          in_dim)}
+
+
+@register_library_heads("solo-learn", "mocov3", predictor=True)
+def _solo_learn_mocov3(in_dim, hidden_dim, out_dim, pred, backbone):
+    # MoCoV3._build_mlp(num_layers, ...): Linear(no bias) everywhere, BN-ReLU after the
+    # hidden ones, BN(affine=False) after the last when last_bn (the default)
+    if "resnet" in backbone:
+        branch = "resnet backbone"
+        projector = mocov3_projector(hidden_dim, out_dim)                        # _build_mlp(2, ...)
+        predictor = mocov3_predictor(pred, out_dim)                              # last_bn=False
     else:
-        raise _unknown_framework("solo-learn", framework, ("simsiam", "simclr", "mocov2", "mocov3"))
-    return _library_heads("solo-learn", framework, SOLO_LEARN_SOURCE, heads)
+        branch = "non-resnet backbone"
+        projector = simsiam_projector(hidden_dim, out_dim)                       # _build_mlp(3, ...)
+        predictor = Genotype(layers=(_hidden(pred), _output(out_dim, "batchnorm_noaffine")))  # last_bn=True
+    return {"projector": (f"solo/methods/mocov3.py MoCoV3.projector ({branch})", projector, in_dim),
+            "predictor": (f"solo/methods/mocov3.py MoCoV3.predictor ({branch})", predictor, out_dim)}
 
 
 # `nasiam compare` head kinds -> builders, called as fn(framework, in_dim, hidden_dim,

@@ -146,31 +146,22 @@ def _fixed_genotypes(specs: list[HeadSpec], common: dict[str, str], heads_dir: P
     """The paper, DirectPred, linear-predictor, lightly and solo-learn rows' genotype files at the run's
     dims, {path: {slot: Genotype}} (written by `prepare`); checks --heads PATH rows' files."""
     from nasiam.frameworks import framework_class
-    from nasiam.presets import (
-        LIBRARY_HEADS,
-        NASIAM_SIMSIAM_CIFAR10_RESNET18,
-        get_preset,
-        nasiam_paper_simsiam,
-    )
-    from nasiam.runner.build import canonical_framework, framework_kwargs
+    from nasiam.presets import LIBRARY_HEADS, get_preset
+    from nasiam.runner.build import framework_kwargs
 
     cfg = load_config(PretrainConfig, None, common)
-    framework = canonical_framework(cfg)
+    method = framework_class(cfg.framework)
+    framework = method.name
     kinds = {s.kind for s in specs}
     files: dict[Path, dict] = {}
     if kinds & {"paper", *PREDICTOR_KINDS, *LIBRARY_KINDS}:
-        slots = framework_class(cfg.framework).head_slots(
-            _run_feature_dim(cfg),
-            **{k: v for k, v in framework_kwargs(cfg).items()
-               if k in ("proj_hidden_dim", "proj_output_dim", "pred_hidden_dim", "proj_layers")})
+        slots = method.head_slots(_run_feature_dim(cfg),
+                                  **{k: v for k, v in framework_kwargs(cfg).items() if k in method.dim_names()})
         if "paper" in kinds:
-            if framework != "simsiam":
-                raise ConfigError(f"--heads: 'paper' is NASiam's SimSiam genotype; there is none for {framework}")
-            projector, predictor = nasiam_paper_simsiam(
-                NASIAM_SIMSIAM_CIFAR10_RESNET18["encoder"], NASIAM_SIMSIAM_CIFAR10_RESNET18["predictor"],
-                in_dim=slots["projector"].in_dim, dim=slots["projector"].out_dim,
-                pred_dim=slots["predictor"].preset_kwargs["hidden_dim"])
-            files[heads_dir / "paper" / "genotype.json"] = {"projector": projector, "predictor": predictor}
+            try:
+                files[heads_dir / "paper" / "genotype.json"] = method.published_heads(slots)
+            except ValueError as e:
+                raise ConfigError(f"--heads: 'paper': {e}") from None
         for kind in (k for k in PREDICTOR_KINDS if k in kinds):
             if "predictor" not in slots:
                 raise ConfigError(f"--heads: {kind!r} replaces a predictor; {framework} has none")

@@ -15,12 +15,14 @@ batch at once (on the GPU for device-resident data): both read every parameter f
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 
 from nasiam.data.datasets import DatasetInfo
+from nasiam.frameworks import FRAMEWORKS, framework_class
 
-__all__ = ["AugmentRecipe", "augment_recipe", "view_transform", "MultiViewTransform", "eval_transform",
+__all__ = ["AugmentRecipe", "RECIPES", "recipe_name", "augment_recipe", "view_transform", "MultiViewTransform", "eval_transform",
            "blur_kernel_size"]
 
 
@@ -46,16 +48,34 @@ def blur_kernel_size(size: int) -> int:
     return max(3, int(0.1 * size) // 2 * 2 + 1)
 
 
+# The recipes by name, as their departures from `AugmentRecipe`'s defaults (MoCo v2's). A
+# method names its recipe (`SSLFramework.augmentation`); add one here for a new recipe.
+RECIPES: dict[str, dict[str, Any]] = {
+    "mocov2": {},                                                        # also SimSiam's and MoCo v3's
+    "simclr": {"scale": (0.08, 1.0), "jitter": (0.8, 0.8, 0.8, 0.2)},
+    # crops and flips only, no colour distortion or blur: fine-tuning on labelled images
+    "crop_flip": {"scale": (0.5, 1.0), "jitter_p": 0.0, "grayscale_p": 0.0, "blur_p": 0.0},
+}
+
+
+def recipe_name(name: str) -> str:
+    """`name` if it is a recipe, else the recipe of the framework `name` (its `augmentation`)."""
+    if name in RECIPES:
+        return name
+    try:
+        return framework_class(name).augmentation
+    except KeyError:
+        raise KeyError(f"no augmentation recipe for {name!r}: known recipes {', '.join(RECIPES)}, or a framework "
+                       f"({', '.join(FRAMEWORKS)})") from None
+
+
 def augment_recipe(method: str, info: DatasetInfo, size: int | None = None, **overrides) -> AugmentRecipe:
-    """The two-view recipe of `method` ("simclr", "simsiam", "mocov2", "mocov3") for a dataset."""
+    """The two-view recipe `method` (a name in `RECIPES`, or a framework's name for its recipe,
+    e.g. "simsiam") for a dataset."""
     size = size or info.image_size
-    if method == "simclr":
-        base = AugmentRecipe(size, info.channels, info.mean, info.std, scale=(0.08, 1.0), jitter=(0.8, 0.8, 0.8, 0.2))
-    elif method in ("simsiam", "mocov2", "moco", "mocov3"):
-        base = AugmentRecipe(size, info.channels, info.mean, info.std)
-    else:
-        raise KeyError(f"no augmentation recipe for {method!r}")
-    if size >= 96:
+    departures = RECIPES[recipe_name(method)]
+    base = AugmentRecipe(size, info.channels, info.mean, info.std, **departures)
+    if size >= 96 and "blur_p" not in departures:
         base = replace(base, blur_p=0.5)  # ImageNet-style; the CIFAR variants drop blur
     if info.channels == 1:
         b, c, _, _ = base.jitter

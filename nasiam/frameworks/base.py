@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping, Sequence
@@ -62,6 +63,56 @@ class SSLFramework(nn.Module, ABC):
 
     name: ClassVar[str]
     uses_momentum: ClassVar[bool] = False
+
+    # -- what a training run asks of the method -----------------------------------------
+    # Declared here, read by `nasiam search`/`pretrain`, the config checks, the data pipeline
+    # and the integrations, so that none of them branches on a method's name: a new method is
+    # one file (see docs/contributing.md).
+    #
+    # Constructor options (beyond the head widths `head_slots` takes) that `config_kwargs`
+    # reads from a run configuration's attributes of the same name.
+    config_options: ClassVar[tuple[str, ...]] = ()
+    # The two-view augmentation recipe, a name in `nasiam.data.transforms.RECIPES`.
+    augmentation: ClassVar[str] = "mocov2"
+    # The default of --zero_init_residual (the last BN of each residual block starts at zero).
+    zero_init_residual: ClassVar[bool] = False
+    # Whether --fix_pred_lr keeps the predictor at the base rate, unscheduled (SimSiam's
+    # section 4.4; solo-learn's `static_lr` in `learnable_params`).
+    fixed_predictor_lr: ClassVar[bool] = False
+    # The solo-learn method this one is, as (its key in `solo.methods.METHODS`, its class name),
+    # for `nasiam.integrations.solo_learn`; None: solo-learn has none.
+    solo_learn_method: ClassVar[tuple[str, str] | None] = None
+
+    @classmethod
+    def dim_names(cls) -> tuple[str, ...]:
+        """The head widths the method takes: the keyword arguments of `head_slots` after
+        `feature_dim`."""
+        params = list(inspect.signature(cls.head_slots).parameters.values())[1:]
+        return tuple(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+    @classmethod
+    def config_kwargs(cls, cfg: Any) -> dict[str, Any]:
+        """Constructor keyword arguments from a run configuration (any object with attributes,
+        e.g. `nasiam.config.RunConfig`): each head width of `dim_names` and each option of
+        `config_options` that it sets; None or absent leaves the method's default."""
+        values = {name: getattr(cfg, name, None) for name in (*cls.dim_names(), *cls.config_options)}
+        return {name: value for name, value in values.items() if value is not None}
+
+    # The configuration options that size `state_bytes` and what each sizes, for the error
+    # that names them: {"queue_size": "the queue"}.
+    state_options: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def state_bytes(cls, cfg: Any) -> int:
+        """Memory the method keeps beside its weights for a run configuration (MoCo v2's queue),
+        for the machine check before a run."""
+        return 0
+
+    @classmethod
+    def published_heads(cls, slots: Mapping[str, HeadSlot]) -> dict[str, Genotype]:
+        """Searched heads a paper published for this method (`nasiam compare --heads paper`),
+        at the widths of `slots` (from `head_slots`); a ValueError where there are none."""
+        raise ValueError(f"{cls.name} has no published searched heads; compare its default heads or a search instead")
 
     def __init__(self, backbone: nn.Module, feature_dim: int, heads: str | Mapping[str, HeadChoice] = "default",
                  space: SearchSpace | str | None = None, num_layers: Mapping[str, int] | None = None, **dims):

@@ -23,6 +23,9 @@ class MoCoV2(MomentumMixin, SSLFramework):
 
     name = "mocov2"
     uses_momentum = True
+    config_options = ("queue_size", "temperature")
+    state_options = {"queue_size": "the queue"}
+    solo_learn_method = ("mocov2plus", "MoCoV2Plus")   # solo-learn's symmetrised MoCo v2, as this one
 
     def __init__(self, *args, queue_size: int = 65536, temperature: float = 0.2, **kwargs):
         super().__init__(*args, **kwargs)
@@ -33,6 +36,12 @@ class MoCoV2(MomentumMixin, SSLFramework):
         dim = self.slots["projector"].out_dim
         self.register_buffer("queue", F.normalize(torch.randn(queue_size, dim), dim=1))
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
+
+    @classmethod
+    def state_bytes(cls, cfg) -> int:
+        """The queue of keys in float32. Unset options count as nothing and 2048 features, as
+        the check always has (a default queue of 65536 x 128 floats is 32 MiB)."""
+        return (getattr(cfg, "queue_size", None) or 0) * (getattr(cfg, "proj_output_dim", None) or 2048) * 4
 
     @classmethod
     def head_slots(cls, feature_dim: int, proj_hidden_dim: int = 2048, proj_output_dim: int = 128) -> dict[str, HeadSlot]:
@@ -75,6 +84,8 @@ class MoCoV3(MomentumMixin, SSLFramework):
 
     name = "mocov3"
     uses_momentum = True
+    config_options = ("temperature",)
+    solo_learn_method = ("mocov3", "MoCoV3")
 
     def __init__(self, *args, temperature: float = 0.2, **kwargs):
         super().__init__(*args, **kwargs)

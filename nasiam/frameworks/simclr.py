@@ -11,6 +11,9 @@ class SimCLR(SSLFramework):
     the paper; 0.2 by default."""
 
     name = "simclr"
+    config_options = ("temperature",)
+    augmentation = "simclr"   # crops down to 8 %, strong colour jitter
+    solo_learn_method = ("simclr", "SimCLR")
 
     def __init__(self, *args, temperature: float = 0.2, **kwargs):
         super().__init__(*args, **kwargs)

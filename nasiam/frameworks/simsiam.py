@@ -2,8 +2,12 @@
 stop-gradient on the target branch, no negatives and no momentum encoder."""
 from __future__ import annotations
 
+from typing import Mapping
+
 from nasiam.frameworks.base import Encoded, HeadSlot, SSLFramework
 from nasiam.frameworks.losses import simsiam_loss
+from nasiam.presets import NASIAM_SIMSIAM_CIFAR10_RESNET18, nasiam_paper_simsiam
+from nasiam.space.genotype import Genotype
 
 
 class SimSiam(SSLFramework):
@@ -14,6 +18,20 @@ class SimSiam(SSLFramework):
     # DirectPred's closed form beat SimSiam's MLP predictor by +2.04 linear points on 8 declared
     # seeds (benchmarks/RESULTS.md), the best predictor measured for it
     prior_predictor_family = "directpred"
+    # the official code builds its ResNet with zero_init_residual=True and keeps the predictor's
+    # learning rate fixed (section 4.4)
+    zero_init_residual = True
+    fixed_predictor_lr = True
+    solo_learn_method = ("simsiam", "SimSiam")
+
+    @classmethod
+    def published_heads(cls, slots: Mapping[str, HeadSlot]) -> dict[str, Genotype]:
+        """NASiam's searched genotype (Heuillet et al. 2023, CIFAR-10, ResNet-18) at the slots' widths."""
+        projector, predictor = nasiam_paper_simsiam(
+            NASIAM_SIMSIAM_CIFAR10_RESNET18["encoder"], NASIAM_SIMSIAM_CIFAR10_RESNET18["predictor"],
+            in_dim=slots["projector"].in_dim, dim=slots["projector"].out_dim,
+            pred_dim=slots["predictor"].preset_kwargs["hidden_dim"])
+        return {"projector": projector, "predictor": predictor}
 
     @classmethod
     def head_slots(cls, feature_dim: int, proj_hidden_dim: int = 2048, proj_output_dim: int = 2048,

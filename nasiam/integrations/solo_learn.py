@@ -1,7 +1,8 @@
 """solo-learn: NAS-head variants of its `simsiam`, `simclr`, `mocov2plus` and `mocov3` methods.
 
 `register()` adds `nas_simsiam`, `nas_simclr`, `nas_mocov2plus` and `nas_mocov3` to
-`solo.methods.METHODS`. Each builds the original method from the same config, then replaces
+`solo.methods.METHODS`: one per nasiam framework that names its solo-learn method
+(`SSLFramework.solo_learn_method`). Each builds the original method from the same config, then replaces
 `projector` (and `predictor`) by the heads named in `method_kwargs.nas_heads` (a nasiam search
 run directory or a genotype.json); with `method_kwargs.nas_init_weights: true` the heads keep
 the search's weights. The heads take solo-learn's widths (`features_dim` in,
@@ -26,13 +27,18 @@ import os
 import runpy
 import sys
 
+from nasiam.frameworks import FRAMEWORKS
 from nasiam.head import NASHead
 from nasiam.integrations.lightly import load_head_sources
 from nasiam.integrations.plain import fit_head, slot_dims, swap_heads
 
-__all__ = ["register", "nas_method", "SOLO_METHODS"]
+__all__ = ["register", "nas_method", "solo_methods"]
 
-SOLO_METHODS = {"simsiam": "SimSiam", "simclr": "SimCLR", "mocov2plus": "MoCoV2Plus", "mocov3": "MoCoV3"}
+
+def solo_methods() -> dict[str, str]:
+    """solo-learn's methods that nasiam's frameworks are, {key in `solo.methods.METHODS`: class
+    name}, as each framework class declares (`SSLFramework.solo_learn_method`)."""
+    return dict(cls.solo_learn_method for cls in FRAMEWORKS.values() if cls.solo_learn_method is not None)
 
 
 def _option(cfg, key: str, default=None):
@@ -90,7 +96,7 @@ def register() -> dict[str, type]:
     import solo.methods as methods
 
     added = {}
-    for name, class_name in SOLO_METHODS.items():
+    for name, class_name in solo_methods().items():
         key = f"nas_{name}"
         if key not in methods.METHODS:
             methods.METHODS[key] = nas_method(getattr(methods, class_name))

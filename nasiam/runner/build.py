@@ -56,23 +56,15 @@ def read_dataset_info(name: str, root, image_size: int | None = None) -> Dataset
 
 
 def framework_kwargs(cfg: RunConfig) -> dict[str, Any]:
-    """The method's dims and hyper-parameters from the config (None: the method's default)."""
-    name = canonical_framework(cfg)
-    dims = {"proj_hidden_dim": cfg.proj_hidden_dim, "proj_output_dim": cfg.proj_output_dim}
-    if name in ("simsiam", "mocov3"):
-        dims["pred_hidden_dim"] = cfg.pred_hidden_dim
-    if name == "simsiam":
-        dims["proj_layers"] = cfg.proj_layers
-    extra: dict[str, Any] = {}
-    if name != "simsiam" and cfg.temperature is not None:
-        extra["temperature"] = cfg.temperature
-    if name == "mocov2" and cfg.queue_size is not None:
-        extra["queue_size"] = cfg.queue_size
-    return {**{k: v for k, v in dims.items() if v is not None}, **extra}
+    """The method's dims and hyper-parameters from the config (None: the method's default), as
+    the method's class declares them (`SSLFramework.config_kwargs`)."""
+    return framework_class(cfg.framework).config_kwargs(cfg)
 
 
 def build_backbone(cfg: RunConfig, info: DatasetInfo) -> nn.Module:
-    zero_init = cfg.zero_init_residual if cfg.zero_init_residual is not None else canonical_framework(cfg) == "simsiam"
+    zero_init = cfg.zero_init_residual
+    if zero_init is None:
+        zero_init = framework_class(cfg.framework).zero_init_residual
     return create_backbone(cfg.backbone, cifar_stem=cfg.cifar_stem, in_chans=info.channels,
                            zero_init_residual=zero_init)
 
@@ -87,8 +79,7 @@ def searchable_heads(cfg: SearchConfig, cls: type[SSLFramework], in_dim: int, di
     """A `SearchableHead` per slot of `cls` for `cfg`'s space, widths and layers (what
     `build_search_model` puts on the backbone; `nasiam compare` draws random heads from them),
     except a predictor `--predictor` fixes: a NASHead, the method's standard one or DirectPred's."""
-    slots = cls.head_slots(in_dim, **{k: v for k, v in dims.items() if k in
-                                      ("proj_hidden_dim", "proj_output_dim", "pred_hidden_dim", "proj_layers")})
+    slots = cls.head_slots(in_dim, **{k: v for k, v in dims.items() if k in cls.dim_names()})
     space = SPACES[cfg.space]   # each space reads its own options and knows its slots
     options = {"widths": cfg.widths, "norms": cfg.norms, "activations": cfg.activations, "allow_skip": cfg.allow_skip,
                "nasiam_hidden_dim": cfg.nasiam_hidden_dim}
@@ -200,9 +191,8 @@ def _all_ranks(flag: bool) -> bool:
 
 
 def build_train_data(cfg: RunConfig, info: DatasetInfo, bilevel: bool = False, arch_fraction: float = 0.5) -> TrainData:
-    method = canonical_framework(cfg)
     split = cfg.train_split or ("train+unlabeled" if cfg.dataset == "stl10" else "train")
-    recipe = augment_recipe(method, info)
+    recipe = augment_recipe(framework_class(cfg.framework).augmentation, info)
     synthetic = {"image_size": info.image_size, "channels": info.channels, "size": cfg.subset or 2048,
                  "seed": cfg.seed} if cfg.dataset == "synthetic" else {}
     if cfg.download and cfg.dataset != "synthetic":

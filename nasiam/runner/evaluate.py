@@ -103,8 +103,7 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
             raise ValueError(f"{setting['dataset']} exposes no labels for fine-tuning")
         chosen = class_balanced_subset(targets, label_fraction, seed=setting["seed"])
         # light augmentation for the labelled images: crops and flips, no colour distortion
-        augment = view_transform(augment_recipe("simsiam", info, scale=(0.5, 1.0), jitter_p=0.0, grayscale_p=0.0,
-                                                blur_p=0.0))
+        augment = view_transform(augment_recipe("crop_flip", info))
         labelled = create_dataset(setting["dataset"], setting["data_root"], "train", transform=augment, **synthetic)
         train_loader = loader(Subset(labelled, chosen), shuffle=True, bs=min(batch_size, max(8, len(chosen) // 4)))
         tuned = finetune(backbone, train_loader, loader(test), info.num_classes, epochs=epochs or 30, lr=lr or 0.01,

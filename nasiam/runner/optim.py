@@ -24,7 +24,8 @@ def base_lr(cfg: RunConfig) -> float:
 def weight_groups(model: nn.Module, simsiam: bool, fix_pred_lr: bool,
                   pred_lr_mult: float = 1.0) -> list[dict[str, Any]]:
     """The model's weights (never the logits), with the predictor in a group of its own: at a
-    constant learning rate when `fix_pred_lr` and SimSiam (Chen & He 2021, section 4.4), and at
+    constant learning rate when `fix_pred_lr` and the method fixes it (the first argument: the
+    class's `fixed_predictor_lr`, SimSiam's, Chen & He 2021, section 4.4), and at
     `pred_lr_mult` times the others' rate (any framework with a predictor)."""
     weights = model.weight_parameters()
     predictor = {id(p) for p in getattr(model, "predictor", nn.Identity()).parameters()}

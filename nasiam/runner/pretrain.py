@@ -99,7 +99,7 @@ class PretrainRun(Run):
         return [n for n, _ in self.model.named_buffers() if n.startswith("queue")]
 
     def setup_optimizers(self) -> None:
-        groups = weight_groups(self.model, canonical_framework(self.cfg) == "simsiam", self.cfg.fix_pred_lr,
+        groups = weight_groups(self.model, self.model.fixed_predictor_lr, self.cfg.fix_pred_lr,
                                self.cfg.pred_lr_mult)
         self.optimizer = self.fabric.setup_optimizers(weight_optimizer(self.cfg, groups))
         self.total_steps = self.cfg.epochs * len(self.train_loader)

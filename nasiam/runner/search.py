@@ -90,7 +90,7 @@ class SearchRun(Run):
 
     def setup_optimizers(self) -> None:
         cfg = self.cfg
-        groups = weight_groups(self.model, canonical_framework(cfg) == "simsiam", cfg.fix_pred_lr, cfg.pred_lr_mult)
+        groups = weight_groups(self.model, self.model.fixed_predictor_lr, cfg.fix_pred_lr, cfg.pred_lr_mult)
         self.optimizer = self.fabric.setup_optimizers(weight_optimizer(cfg, groups))
         self.architect = Architect(self.model, cfg.policy(), order=2 if cfg.strategy == "darts2" else 1,
                                    unroll_lr=self.base_lr(), loss_scaling=self.grad_scaler() is not None)
