@@ -79,17 +79,19 @@ def test_mix_elementwise_equals_todays_values_and_gradients(needs):
         torch.testing.assert_close(new, old, rtol=1e-12, atol=1e-12)
 
 
-def test_masked_layer_norm_equals_todays_values_and_gradients():
+@pytest.mark.parametrize("trained", [True, False], ids=["weight-step", "architecture-update"])
+def test_masked_layer_norm_equals_todays_values_and_gradients(trained):
+    """Frozen weights (an architecture update) take the closed-form backward, trained ones autograd's."""
     z = torch.randn(6, 8, dtype=torch.double, generator=_generator()) * 3 + 1
     probs = torch.softmax(torch.randn(3, dtype=torch.double, generator=_generator(1)), 0).requires_grad_(True)
-    weight, bias = (torch.randn(8, dtype=torch.double, generator=_generator(s), requires_grad=True) for s in (2, 3))
+    weight, bias = (torch.randn(8, dtype=torch.double, generator=_generator(s), requires_grad=trained) for s in (2, 3))
     g = torch.randn(6, 8, dtype=torch.double, generator=_generator(4))
     inclusion = width_inclusion((2, 5, 8), 8).double()
     results = []
     for fn in (masked_layer_norm, reference.masked_layer_norm):
         x = z.clone().requires_grad_(True)
         out = fn(x, width_mask(probs, inclusion), weight, bias, 1e-5)
-        results.append((out, *torch.autograd.grad(out, [x, probs, weight, bias], g)))
+        results.append((out, *torch.autograd.grad(out, [x, probs] + ([weight, bias] if trained else []), g)))
     for new, old in zip(*results):
         torch.testing.assert_close(new, old, rtol=1e-12, atol=1e-12)
 
@@ -161,3 +163,24 @@ def test_softmax_weights_are_recomputed_when_the_logits_change_inside_one_sample
     assert not torch.allclose(first, moved)
     torch.testing.assert_close(moved, head(x))
     assert moved.grad_fn is not None and no_grad.grad_fn is None
+
+
+def test_the_masked_normalisations_closed_form_backward_is_autograds():
+    """The hand-written backward against autograd's own (torch.autograd.gradcheck: numerical
+    differences in float64)."""
+    from nasiam.space.mixed import _MaskedNormalize
+
+    z = torch.randn(5, 7, dtype=torch.double, generator=_generator(), requires_grad=True)
+    share = torch.softmax(torch.randn(7, dtype=torch.double, generator=_generator(1)), 0).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda a, b: _MaskedNormalize.apply(a, b, 1e-5), (z, share))
+
+
+def test_the_state_dict_keys_are_todays():
+    """Checkpoints of earlier runs load: the stacked mixing changed the arithmetic, not the
+    modules (keys listed from the code before #35)."""
+    assert sorted(SearchableHead(8, 4, 1).state_dict()) == [
+        "layers.0.arch.activation", "layers.0.arch.keep", "layers.0.arch.norm", "layers.0.arch.width",
+        "layers.0.linear.bias", "layers.0.linear.weight", "layers.0.norms.batchnorm.bias",
+        "layers.0.norms.batchnorm.num_batches_tracked", "layers.0.norms.batchnorm.running_mean",
+        "layers.0.norms.batchnorm.running_var", "layers.0.norms.batchnorm.weight", "layers.0.norms.layernorm.bias",
+        "layers.0.norms.layernorm.weight", "layers.1.block.linear.bias", "layers.1.block.linear.weight"]
