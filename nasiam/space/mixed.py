@@ -80,7 +80,10 @@ def weighted_sum(probs: Tensor, stacked: Tensor) -> Tensor:
     on a GPU each is a launch the host waits for (benchmarks/dispatch_count.py). Under autocast
     a matmul would run in bf16/fp16 and round the probabilities, so there it multiplies and
     sums element-wise in their precision instead."""
-    n, dtype = stacked.shape[0], torch.result_type(probs[0], stacked)
+    # a 0-dim probability times a floating branch had the branch's dtype (`torch.result_type`
+    # would say so too, but returns no tensor: a graph break under torch.compile)
+    n = stacked.shape[0]
+    dtype = stacked.dtype if stacked.is_floating_point() else torch.promote_types(probs.dtype, stacked.dtype)
     if probs.dtype == stacked.dtype and not _autocast_on(stacked):
         return (probs @ stacked.reshape(n, -1)).reshape(stacked.shape[1:])
     return (probs.reshape((n,) + (1,) * (stacked.dim() - 1)) * stacked).sum(0).to(dtype)
