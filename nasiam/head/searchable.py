@@ -83,6 +83,8 @@ class SearchableHead(nn.Module):
         self.sampling, self.tau = "softmax", 1.0
         self._fixed: list[dict[str, Any]] | None = None
         self._sample_cache: dict[int, tuple[dict[str, Tensor], bool]] | None = None
+        # softmax weights inside `shared_sample()`: per layer, (what they were computed from, weights)
+        self._softmax_cache: dict[int, tuple[tuple, dict[str, Tensor]]] | None = None
 
     # -- parameters -------------------------------------------------------------------
     def searchable_layers(self) -> list[SearchableLayer]:
@@ -133,12 +135,13 @@ class SearchableHead(nn.Module):
     def shared_sample(self):
         """Inside, one sample per searchable layer serves every forward: both views of a
         siamese step go through the same sub-network (Gumbel, uniform)."""
-        outer = self._sample_cache
+        outer, outer_softmax = self._sample_cache, self._softmax_cache
         self._sample_cache = {} if outer is None else outer
+        self._softmax_cache = {} if outer_softmax is None else outer_softmax
         try:
             yield self
         finally:
-            self._sample_cache = outer
+            self._sample_cache, self._softmax_cache = outer, outer_softmax
 
     def current_decisions(self) -> list[dict[str, Any]] | None:
         """The options of the sample in use inside `shared_sample()` (None before the first
@@ -166,7 +169,7 @@ class SearchableHead(nn.Module):
         layer (Gumbel and argmax from the device, uniform from the CPU generator); the forward
         then reads nothing, and inside `shared_sample()` one sample serves the whole step."""
         if self.sampling == "softmax":
-            return {k: F.softmax(v, dim=0) for k, v in layer.arch.items()}, False
+            return self._softmax_weights(layer), False
         if self.sampling == "gumbel" and self.training:
             weights = {k: F.gumbel_softmax(v, tau=self.tau, hard=True) for k, v in layer.arch.items()}
             chosen = hard_choices(weights, True)
@@ -183,9 +186,23 @@ class SearchableHead(nn.Module):
         # argmax, and the sampling modes at evaluation time: the most probable option
         return self._one_hot(layer, hard_choices(layer.arch, True))  # the logits' argmax, one read
 
+    def _softmax_weights(self, layer: SearchableLayer) -> dict[str, Tensor]:
+        """The softmax of the layer's logits; inside `shared_sample()` computed once for every
+        forward of the step (both views, the momentum target): one softmax per choice forward
+        and backward instead of one per view. Recomputed when the logits change in place (their
+        version), or when grad mode or `requires_grad` differs from the cached computation's:
+        the weights then carry the same graph the forward would have built."""
+        if self._softmax_cache is None or torch.compiler.is_compiling():
+            return {k: F.softmax(v, dim=0) for k, v in layer.arch.items()}
+        key = (torch.is_grad_enabled(), tuple((v._version, v.requires_grad) for v in layer.arch.values()))
+        cached = self._softmax_cache.get(id(layer))
+        if cached is None or cached[0] != key:
+            cached = self._softmax_cache[id(layer)] = (key, {k: F.softmax(v, dim=0) for k, v in layer.arch.items()})
+        return cached[1]
+
     def _weights(self, layer: SearchableLayer) -> tuple[dict[str, Tensor], Hard]:
         if self._sample_cache is None or self.sampling == "softmax":
-            return self._sample_weights(layer)
+            return self._sample_weights(layer)   # softmax weights have a cache of their own
         if id(layer) not in self._sample_cache:
             self._sample_cache[id(layer)] = self._sample_weights(layer)
         return self._sample_cache[id(layer)]

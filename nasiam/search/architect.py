@@ -310,12 +310,12 @@ class _PaddedLayout:
         self.sizes = list(sizes)
         self.counts = lengths.float()[:, None].to(device)
         self.mask = real.float().to(device)
-        self._real = real.to(device)
+        self._padding = (~real).to(device)
         self._gather = torch.where(real, offsets[:, None] + columns[None, :], 0).to(device)
         self._scatter = real.reshape(-1).nonzero().squeeze(1).to(device)   # padded positions of the real entries
 
     def pad(self, flat: Tensor, fill: float) -> Tensor:
-        return flat[self._gather].masked_fill(~self._real, fill)
+        return flat[self._gather].masked_fill(self._padding, fill)
 
     def unpad(self, padded: Tensor) -> tuple[Tensor, ...]:
         return padded.reshape(-1)[self._scatter].split(self.sizes)

@@ -28,6 +28,7 @@ from nasiam.space.mixed import (
     mix_elementwise,
     pad_features,
     width_inclusion,
+    weighted_sum,
     width_mask,
 )
 from nasiam.space.spaces import ExportedLayer, FixedLayer, SearchableLayer, SearchSpace, SlotSearch, register_space
@@ -82,8 +83,11 @@ class MLPSearchLayer(SearchableLayer):
             return a * mask
         if chosen is not None:
             return a * (keep[0] * mask)
-        # one fused kernel for keep * (a * mask) + skip * x
-        return torch.addcmul(keep[1] * pad_features(x, self.out_features), a, keep[0] * mask)
+        # kept and skipped outputs stacked and weighted in one product (`weighted_sum`): its
+        # backward is two products, where indexing keep[0] and keep[1] took a dozen operators
+        kept, skipped = a * mask, pad_features(x, self.out_features)
+        dtype = torch.promote_types(kept.dtype, skipped.dtype)   # the dtype the sum of products had
+        return weighted_sum(keep, torch.stack([kept.to(dtype), skipped.to(dtype)]))
 
     def export(self, decision: Mapping[str, Any], in_width: int) -> tuple[list[ExportedLayer], int]:
         if not decision.get("keep", True):
