@@ -649,7 +649,7 @@ def validate_config(config: RunConfig) -> None:
 
 
 def _framework_class(framework: str):
-    from nasiam.frameworks import framework_class   # the torch stack only when a check needs it
+    from nasiam.frameworks import framework_class  # the torch stack only when a check needs it
 
     return framework_class(framework)
 

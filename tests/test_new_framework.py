@@ -20,7 +20,6 @@ from nasiam.frameworks.base import Encoded, HeadSlot, MomentumMixin, SSLFramewor
 from nasiam.runner.outputs import read_genotypes
 
 
-
 class ToyBYOL(MomentumMixin, SSLFramework):
     """BYOL-like (Grill et al. 2020): an online projector and predictor regress the momentum
     branch's projection of the other view; no negatives, no queue."""

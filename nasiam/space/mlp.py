@@ -27,8 +27,8 @@ from nasiam.space.mixed import (
     mix,
     mix_elementwise,
     pad_features,
-    width_inclusion,
     weighted_sum,
+    width_inclusion,
     width_mask,
 )
 from nasiam.space.spaces import ExportedLayer, FixedLayer, SearchableLayer, SearchSpace, SlotSearch, register_space
