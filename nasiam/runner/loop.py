@@ -4,7 +4,7 @@ Fabric gives the device placement, DDP (gloo on CPU, NCCL on GPU), mixed precisi
 process launch; the loop itself stays plain and readable. A `Run` owns the epoch loop and
 calls its subclass's `training_step` once per batch; the rest is in parts of their own:
 
-    run_directory   which directory the run writes to, and its lock
+    claim           which directory the run writes to, and its lock
     checkpoint      save/restore of model, optimisers, loop position and RNG states (a resumed
                     CPU run continues exactly as an uninterrupted one), here every epoch
     guard           a non-finite loss or a stop signal, acted on at a step boundary
@@ -35,7 +35,7 @@ from nasiam.runner.guard import StepGuard
 from nasiam.runner.lock import RunDirLock
 from nasiam.runner.logger import RunLogger, progress
 from nasiam.runner.optim import base_lr, set_scheduled_lr
-from nasiam.runner.run_directory import claim_run_dir
+from nasiam.runner.claim import claim_run_dir
 from nasiam.runner.run_eval import RunEvaluator
 from nasiam.search import momentum_schedule
 

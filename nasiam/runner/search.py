@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from nasiam.backbones import save_backbone
 from nasiam.config import SearchConfig
 from nasiam.errors import CollapseError
 from nasiam.frameworks.distributed import is_distributed
@@ -292,7 +293,7 @@ class SearchRun(Run):
             write_search_genotypes(self.run_dir / "genotype.json", framework, genotypes)
             if selection is not None:  # what argmax would have exported, for comparison
                 write_search_genotypes(self.run_dir / "genotype.argmax.json", framework, argmax_genotypes)
-            outputs.save_backbone(self.run_dir, self.model.backbone, backbone_record(cfg, self.info, self.model.backbone))
+            save_backbone(self.run_dir, self.model.backbone, backbone_record(cfg, self.info, self.model.backbone))
             outputs.write_alphas_png(self.run_dir / "alphas.png", self.alpha_rows)
             summary["head_parameters"] = {slot: h.num_parameters() for slot, h in heads.items()}
             summary["head_flops"] = {slot: h.genotype.flops() for slot, h in heads.items()}
