@@ -446,8 +446,7 @@ class Run:
         for name, saved in mid["monitors"].items():
             # the monitors keep the epoch's last embeddings in chunks; restored as they were,
             # they report (and trim) exactly as in an uninterrupted run
-            monitor = getattr(self, name)
-            monitor._chunks, monitor._count = list(saved["chunks"]), int(saved["count"])
+            getattr(self, name).load_state_dict(saved)
         return dict(mid["sums"])
 
     def step_boundary(self, epoch: int, **sums: Any) -> None:
@@ -458,8 +457,8 @@ class Run:
             return
         sums = {k: _to_host(v) for k, v in sums.items()}
         positions = {name: b.position() for name, b in self._batches.items() if b.position() is not None}
-        monitors = {name: {"chunks": list(getattr(self, name)._chunks), "count": getattr(self, name)._count}
-                    for name in ("monitor", "feature_monitor") if hasattr(self, name)}
+        monitors = {name: getattr(self, name).state_dict() for name in ("monitor", "feature_monitor")
+                    if hasattr(self, name)}
         step = self._batches["train"].consumed if "train" in self._batches else 0
         self.save(epoch, {"step": step, "batches": positions, "sums": sums, "monitors": monitors})
         raise self.guard.interrupted(f"after step {step} of epoch {epoch + 1}", self.run_dir)

@@ -197,14 +197,7 @@ class SearchRun(Run):
         the outputs and `nasiam export` read it as they read a DARTS decision."""
         cfg, fabric = self.cfg, self.fabric
         for slot, head in self.model.searchable_heads().items():
-            for layer, decision in zip(head.searchable_layers(), chosen[slot]):
-                for choice, logits in layer.arch.items():
-                    if choice not in decision:   # a choice no decision row names (one option): as it is
-                        continue
-                    with torch.no_grad():
-                        logits.zero_()
-                        logits[layer.choices[choice].index(decision[choice])] = 10.0
-            head.set_sampling("argmax")
+            head.commit_decisions(chosen[slot]).set_sampling("argmax")   # a choice left out (one option): as it is
         self.alpha_rows += outputs.alpha_rows(cfg.epochs + 1, self._probabilities())
         if fabric.is_global_zero:
             outputs.write_alphas_csv(self.run_dir / "alphas.csv", self.alpha_rows)
