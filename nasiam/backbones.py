@@ -6,14 +6,29 @@
 `cifar_stem=True` replaces a ResNet's stem by a 3x3 stride-1 convolution and drops the
 max-pool, the usual change for 32x32 inputs (SimSiam's and solo-learn's CIFAR ResNets). Weights
 are never downloaded: `pretrained_path` loads a local checkpoint through timm.
+
+A run keeps its backbone as two files, written by `save_backbone` and read back by
+`load_backbone` (the only home of that format)::
+
+    RUN_DIR/backbone.safetensors   the weights
+    RUN_DIR/backbone.json          how to rebuild the model: {"format": "nasiam.backbone", "name",
+                                   "cifar_stem", "in_chans", "feature_dim"}
 """
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
+from typing import Any, Mapping
 
 import torch.nn as nn
 
-__all__ = ["create_backbone", "feature_dim"]
+from nasiam._io import atomic_write_bytes, atomic_write_text
+from nasiam.errors import CheckpointError
+
+__all__ = ["create_backbone", "feature_dim", "save_backbone", "load_backbone", "read_backbone_record"]
+
+BACKBONE_FORMAT = "nasiam.backbone"
 
 
 def feature_dim(backbone: nn.Module) -> int:
@@ -71,3 +86,58 @@ def _to_cifar_stem(model: nn.Module, name: str, in_chans: int) -> None:
     model.conv1 = nn.Conv2d(in_chans, stem_width, kernel_size=3, stride=1, padding=1, bias=False)
     nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")
     model.maxpool = nn.Identity()
+
+
+def save_backbone(run_dir: str | Path, backbone: nn.Module, record: Mapping[str, Any]) -> None:
+    """Write `backbone`'s weights (backbone.safetensors) and `record` (backbone.json, how to
+    rebuild it), each atomically."""
+    from safetensors.torch import save
+
+    run_dir = Path(run_dir)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in backbone.state_dict().items()}
+    atomic_write_bytes(run_dir / "backbone.safetensors", save(tensors, metadata={"format": BACKBONE_FORMAT}))
+    atomic_write_text(run_dir / "backbone.json", json.dumps(dict(record), indent=2, default=str) + "\n")
+
+
+def read_backbone_record(run_dir: str | Path) -> dict[str, Any]:
+    """A run's backbone.json, validated (no timm needed)."""
+    path = Path(run_dir) / "backbone.json"
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} has no backbone.json: not a finished nasiam search or pretrain run")
+    if path.stat().st_size > 64 * 1024:
+        raise CheckpointError(f"{path} is too large to be a backbone record")
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+    expected = {"format": str, "name": str, "cifar_stem": bool, "in_chans": int, "feature_dim": int}
+    if not isinstance(record, dict) or record.get("format") != BACKBONE_FORMAT or any(
+            not isinstance(record.get(k), t) for k, t in expected.items()):
+        raise CheckpointError(f"{path}: not a nasiam backbone record (fields {', '.join(expected)})")
+    return record
+
+
+def load_backbone(run_dir: str | Path, expect: Mapping[str, Any] | None = None) -> nn.Module:
+    """The backbone a run saved, rebuilt from backbone.json and loaded strictly from
+    backbone.safetensors. `expect` (name, cifar_stem, in_chans) guards against mixing runs."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    record = read_backbone_record(run_dir)
+    for key, value in (expect or {}).items():
+        if record[key] != value:
+            raise CheckpointError(f"{run_dir}'s backbone has {key}={record[key]!r}, this run asks for {value!r}; "
+                                  f"pass --{key}={record[key]} or another run")
+    backbone = create_backbone(record["name"], cifar_stem=record["cifar_stem"], in_chans=record["in_chans"])
+    path = Path(run_dir) / "backbone.safetensors"
+    try:
+        state = load_file(path)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
+    missing, unexpected = backbone.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(f"{path} does not fit {record['name']}: missing {missing[:3]}, "
+                              f"unexpected {unexpected[:3]}")
+    if feature_dim(backbone) != record["feature_dim"]:
+        raise CheckpointError(f"{path}: feature_dim {feature_dim(backbone)} differs from the record's")
+    return backbone

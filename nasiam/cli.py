@@ -286,7 +286,8 @@ def _print_export(args, result: dict[str, Any]) -> None:
 def cmd_push(args) -> int:
     import warnings
 
-    from nasiam.hub import check_repo_id, push_run_to_hub
+    from nasiam.head.hub import check_repo_id
+    from nasiam.rundir import push_run_to_hub
 
     check_repo_id(args.repo)  # before reading the run or importing huggingface_hub
     try:

@@ -1,10 +1,11 @@
 """Reading (and writing) what a run leaves in its run directory, without the runner or timm:
-the searched genotypes, the exported heads, the backbone record and the configuration. Used
-by the runner, `nasiam.hub`, the integrations and `nasiam.compare`::
+the searched genotypes, the exported heads and the configuration; and sharing a run's heads on
+the Hugging Face Hub (`push_run_to_hub`; one head: `NASHead.push_to_hub`, nasiam.head.hub).
+Used by the runner, the CLI, the integrations and `nasiam.compare`::
 
     RUN_DIR/genotype.json        every searched head's genotype (format nasiam.search)
     RUN_DIR/heads/<slot>/        each exported head (NASHead.save_pretrained)
-    RUN_DIR/backbone.json        how to rebuild the backbone (rebuilding it: nasiam.runner.artifacts)
+    RUN_DIR/backbone.json        how to rebuild the backbone (read and written by nasiam.backbones)
     RUN_DIR/config.yaml          the resolved configuration
     RUN_DIR/summary.json         written last by `nasiam search` and `nasiam pretrain`, with the
                                  sha256 of the files above ("files")
@@ -24,10 +25,11 @@ from typing import Any, Mapping
 from nasiam._io import atomic_write_text, is_temporary_file
 from nasiam.errors import CheckpointError, shown
 from nasiam.head import NASHead
+from nasiam.head.hub import check_repo_id, push_heads_to_hub
 from nasiam.space.genotype import MAX_FILE_BYTES, Genotype, GenotypeError
 
 __all__ = ["SEARCH_FORMAT", "EXPORT_FORMAT", "EXPORT_RECORD", "read_genotypes", "write_search_genotypes", "load_heads",
-           "read_backbone_record", "run_config_dict", "require_complete", "file_digests", "run_file_digests",
+           "run_config_dict", "require_complete", "push_run_to_hub", "file_digests", "run_file_digests",
            "check_run_files"]
 
 SEARCH_FORMAT = "nasiam.search"
@@ -98,23 +100,6 @@ def _search_genotypes(data: dict, path: Path) -> tuple[str | None, dict[str, Gen
         except GenotypeError as e:
             raise GenotypeError(f"{path}: heads.{slot}.{e}") from None
     return framework, out
-
-
-def read_backbone_record(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / "backbone.json"
-    if not path.is_file():
-        raise CheckpointError(f"{run_dir} has no backbone.json: not a finished nasiam search or pretrain run")
-    if path.stat().st_size > 64 * 1024:
-        raise CheckpointError(f"{path} is too large to be a backbone record")
-    try:
-        record = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
-    expected = {"format": str, "name": str, "cifar_stem": bool, "in_chans": int, "feature_dim": int}
-    if not isinstance(record, dict) or record.get("format") != "nasiam.backbone" or any(
-            not isinstance(record.get(k), t) for k, t in expected.items()):
-        raise CheckpointError(f"{path}: not a nasiam backbone record (fields {', '.join(expected)})")
-    return record
 
 
 def _sha256(path: Path) -> str:
@@ -236,3 +221,39 @@ def run_config_dict(run_dir: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: not a run configuration")
     return data
+
+
+def push_run_to_hub(run_dir: str | os.PathLike, repo_id: str, license: str = "mit", **kwargs: Any) -> Any:
+    """Upload a run's heads (RUN_DIR/heads/<slot>, as `nasiam search`/`export`/`pretrain` leave
+    them) to `repo_id`, one subfolder per slot, with a model card of what the run recorded (its
+    dataset, backbone, framework and final metrics). Each head is loaded with the strict loader
+    first, so a damaged run is refused before anything is uploaded. Other keyword arguments as
+    for `nasiam.head.hub.push_heads_to_hub`."""
+    check_repo_id(repo_id)
+    heads = sorted(load_heads(run_dir).items(), key=lambda item: (item[0] != "projector", item[0]))
+    return push_heads_to_hub(dict(heads), repo_id, card={**run_card(run_dir), "license": license}, **kwargs)
+
+
+_CARD_METRICS = ("knn_top1", "linear_top1", "linear_top5", "rankme")
+
+
+def run_card(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """What a model card says of a run: dataset, backbone and framework from its config.yaml,
+    and the numbers of its summary.json's final evaluation; what a file lacks is left out."""
+    import yaml
+
+    run_dir = Path(run_dir)
+    card: dict[str, Any] = {}
+    try:
+        config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        config = None
+    if isinstance(config, dict):
+        card.update({k: config[k] for k in ("dataset", "backbone", "framework") if isinstance(config.get(k), str)})
+    try:
+        summary = json.loads((run_dir / SUMMARY_RECORD).read_text())
+    except (OSError, ValueError):
+        summary = None
+    if isinstance(summary, dict):
+        card["metrics"] = {k: summary[k] for k in _CARD_METRICS if isinstance(summary.get(k), (int, float))}
+    return card

@@ -157,11 +157,35 @@ def test_collapse_signals():
     monitor = CollapseMonitor(max_samples=256)
     for _ in range(4):
         monitor.update(collapsed[:128])
-    assert monitor.report().collapsed and monitor._count <= 256 + 128
+    assert monitor.report().collapsed and monitor.state_dict()["count"] <= 256 + 128
     monitor.reset()
     assert monitor.report() is None
     monitor.update(spread)
     assert not monitor.report().collapsed
+
+
+def test_a_collapse_monitor_restored_from_a_checkpoint_reports_as_if_never_stopped():
+    """A run stopped mid-epoch saves each monitor's state in last.ckpt as {"chunks", "count"}
+    (the layout runs wrote before `state_dict` existed, built here by hand); restored, the
+    monitor trims and reports exactly as one that was never stopped."""
+    torch.manual_seed(0)
+    chunks = [torch.randn(96, 16) for _ in range(5)]
+    uninterrupted, stopped = CollapseMonitor(max_samples=256), CollapseMonitor(max_samples=256)
+    for c in chunks:
+        uninterrupted.update(c)
+    for c in chunks[:3]:
+        stopped.update(c)
+    assert stopped.state_dict().keys() == {"chunks", "count"}
+    resumed = CollapseMonitor(max_samples=256)
+    resumed.load_state_dict({"chunks": list(chunks[:3]), "count": 288})   # what today's checkpoints hold
+    for c in chunks[3:]:
+        resumed.update(c)
+    assert resumed.state_dict()["count"] == uninterrupted.state_dict()["count"]
+    assert resumed.report() == uninterrupted.report()
+    resumed.load_state_dict(stopped.state_dict())
+    for c in chunks[3:]:
+        resumed.update(c)
+    assert resumed.report() == uninterrupted.report()
 
 
 def test_schedules():

@@ -175,7 +175,7 @@ def test_a_failed_export_leaves_nothing_behind(tmp_path, monkeypatch, capsys, fa
     def fail_after_the_heads(*args, **kwargs):   # the heads are on disk by then
         raise failure
 
-    monkeypatch.setattr(export_module.outputs, "save_backbone", fail_after_the_heads)
+    monkeypatch.setattr(export_module, "save_backbone", fail_after_the_heads)
     assert main(["export", str(run), "--out", str(tmp_path / "new" / "out")]) == code
     err = capsys.readouterr().err
     assert message in err and "nothing was written to --out" in err and "--resume" not in err

@@ -117,7 +117,7 @@ def test_momentum_target_follows_the_online_heads_sampled_path(mode, monkeypatch
     original = model.momentum_projector.forward
 
     def spy(x):
-        seen["target"] = model.momentum_projector._fixed
+        seen["target"] = model.momentum_projector.fixed_decisions
         seen["online"] = model.projector.current_decisions()
         return original(x)
 

@@ -1,7 +1,7 @@
-"""Hub-ready heads (nasiam.hub): push, hf-hub: loading, offline mode, strict loading of what comes
-back. Fully offline: the transfer functions of huggingface_hub are replaced by a fake Hub backed by
-a folder, sockets are refused, and the offline tests use the real huggingface_hub with
-HF_HUB_OFFLINE set and a cache in tmp_path."""
+"""Hub-ready heads (nasiam.head.hub; a run's: nasiam.rundir.push_run_to_hub): push, hf-hub: loading,
+offline mode, strict loading of what comes back. Fully offline: the transfer functions of
+huggingface_hub are replaced by a fake Hub backed by a folder, sockets are refused, and the
+offline tests use the real huggingface_hub with HF_HUB_OFFLINE set and a cache in tmp_path."""
 import functools
 import importlib
 import inspect
@@ -27,9 +27,8 @@ from huggingface_hub.utils import LocalEntryNotFoundError, filter_repo_objects
 from nasiam import NASHead, __version__
 from nasiam.cli import main
 from nasiam.head.nas_head import GENOTYPE_FILE, WEIGHTS_FILE
-from nasiam.hub import push_run_to_hub
 from nasiam.presets import get_preset
-from nasiam.rundir import load_heads
+from nasiam.rundir import load_heads, push_run_to_hub
 from nasiam.space import Genotype, GenotypeError, LayerSpec
 
 HEAD_FILES = {GENOTYPE_FILE, WEIGHTS_FILE, "config.json"}
@@ -374,7 +373,7 @@ def test_without_huggingface_hub_the_error_says_what_to_install(monkeypatch, tmp
 
 
 def test_the_core_does_not_import_huggingface_hub(tmp_path):
-    code = ("import sys\nimport nasiam.hub\nfrom nasiam import NASHead\nfrom nasiam.presets import get_preset\n"
+    code = ("import sys\nimport nasiam.rundir\nfrom nasiam import NASHead\nfrom nasiam.presets import get_preset\n"
             f"NASHead.from_genotype(get_preset('simsiam_predictor'), 8).save_pretrained({str(tmp_path)!r})\n"
             f"NASHead.from_pretrained({str(tmp_path)!r})\nprint('huggingface_hub' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

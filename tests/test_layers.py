@@ -8,9 +8,10 @@ function. Below, bottom first:
 * the core, PyTorch only: space < head < presets, search < frameworks. The search
   (`Architect`) drives any model with `arch_parameters`, `encode` and `head_loss`, and owns
   that protocol's `Encoded`; the frameworks implement it, so they sit above the search.
-* what the core is used with: data, backbones (timm), run directories (`nasiam.rundir`, read
-  by hub, integrations, compare and the runner, timm-free) < eval < config.
-* the ways in: hub, integrations (no runner, no timm) < runner < compare < cli, the package
+* what the core is used with: data, backbones (timm; a run's backbone files), run directories
+  (`nasiam.rundir`: read by integrations, compare and the runner, timm-free; a run's heads to
+  the Hub) < eval < config.
+* the ways in: integrations (no runner, no timm) < runner < compare < cli, the package
   itself (`import nasiam`) < __main__.
 """
 from __future__ import annotations
@@ -32,7 +33,7 @@ LAYERS: list[set[str]] = [
     {"nasiam.data", "nasiam.backbones", "nasiam.rundir"},
     {"nasiam.eval"},
     {"nasiam.config"},
-    {"nasiam.hub", "nasiam.integrations"},
+    {"nasiam.integrations"},
     {"nasiam.runner"},
     {"nasiam.compare"},
     {"nasiam.cli", "nasiam"},

@@ -8,14 +8,12 @@ import torch
 from _runs import TINY
 
 from nasiam import NASHead
-from nasiam.backbones import create_backbone, feature_dim
+from nasiam.backbones import create_backbone, feature_dim, load_backbone, save_backbone
 from nasiam.cli import main
 from nasiam.config import SearchConfig, config_to_yaml, load_config
 from nasiam.errors import CheckpointError
 from nasiam.presets import get_preset
-from nasiam.runner.artifacts import load_backbone
 from nasiam.runner.checkpoint import load_checkpoint
-from nasiam.runner.outputs import save_backbone
 
 UNSAFE_ADVICE = ("weights_only=False", "weights_only` set to `False", "Re-running `torch.load`", "add_safe_globals",
                  "safe_globals", "trusted source", "will likely succeed")

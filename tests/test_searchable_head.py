@@ -204,6 +204,42 @@ def test_fixed_sampling_runs_the_given_path_and_validates_it():
         head.set_sampling("fixed", decisions=[{**decisions[0], "width": 7}, decisions[1]])
 
 
+def test_commit_decisions_writes_the_logits_that_genotype_export_and_a_checkpoint_read():
+    # the runner wrote these logits itself (runner/search.py, multi_trial.py); now the head does
+    head = SearchableHead(12, 10, 2, SMALL)
+    decisions = [{"keep": True, "width": 8, "norm": "layernorm", "activation": "gelu"}, {"width": 32}]
+    second = head.searchable_layers()[1]
+    torch.manual_seed(0)
+    with torch.no_grad():   # logits a search has moved (they start at zero)
+        for logits in second.arch.values():
+            logits.normal_()
+    untouched = {k: v.detach().clone() for k, v in second.arch.items() if k != "width"}
+    assert head.commit_decisions(decisions) is head
+    ranked = head.genotype().decisions
+    assert {k: r[0][0] for k, r in ranked[0].items()} == decisions[0] and ranked[1]["width"][0][0] == 32
+    assert all(torch.equal(second.arch[k], v) for k, v in untouched.items())   # a choice left out: as it was
+    assert all(p.requires_grad for p in head.arch_parameters())   # still the logits a search trains
+    with pytest.raises(ValueError, match="one decision per searchable layer"):
+        head.commit_decisions(decisions[:1])
+    with pytest.raises(ValueError, match="does not match"):
+        head.commit_decisions([{"width": 7}, {}])
+    with pytest.raises(ValueError, match="does not match"):
+        head.commit_decisions([{"depth": 2}, {}])
+
+
+def test_fixed_decisions_is_a_copy_that_set_sampling_takes_back():
+    head = SearchableHead(12, 10, 2, SMALL)
+    assert head.fixed_decisions is None
+    decisions = [{"keep": True, "width": 8, "norm": "layernorm", "activation": "gelu"},
+                 {"keep": False, "width": 32, "norm": "none", "activation": "relu"}]
+    head.set_sampling("fixed", decisions=decisions)
+    saved = head.fixed_decisions
+    saved[0]["width"] = 16
+    assert head.fixed_decisions == decisions
+    head.set_sampling("uniform").set_sampling("fixed", decisions=head.fixed_decisions)
+    assert head.fixed_decisions == decisions
+
+
 def test_uniform_sampling_visits_every_option():
     head = SearchableHead(12, 10, 1, SMALL).set_sampling("uniform")
     seen = set()

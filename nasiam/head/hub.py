@@ -24,7 +24,7 @@ same strict loader as a local directory: nothing downloaded is executed or unpic
 huggingface_hub is imported only when a function here is called: the core runs without it.
 `NASHead` builds on this module (its `push_to_hub` and `from_pretrained` call it), so it takes
 heads as any object with NASHead's `save_pretrained`, `genotype`, `in_dim`, `out_dim` and
-`num_parameters`. `nasiam.hub` re-exports it and adds `push_run_to_hub`.
+`num_parameters`. A run's heads: `nasiam.rundir.push_run_to_hub`.
 """
 from __future__ import annotations
 

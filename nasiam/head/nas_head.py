@@ -8,7 +8,7 @@ plain PyTorch), which a genotype asks for by name.
 
 On disk it is a directory with `genotype.json` (the architecture, validated JSON) and
 `head.safetensors` (the weights): loading runs no code from the files. The same files travel
-through the Hugging Face Hub (`push_to_hub`, `from_pretrained("hf-hub:user/name")`, nasiam.hub).
+through the Hugging Face Hub (`push_to_hub`, `from_pretrained("hf-hub:user/name")`, nasiam.head.hub).
 """
 from __future__ import annotations
 
@@ -127,7 +127,7 @@ class NASHead(nn.Sequential):
                     commit_message: str | None = None, token: str | bool | None = None, create_pr: bool = False):
         """Upload this head to the Hugging Face Hub repo `repo_id` ('user/name'): the files of
         `save_pretrained`, a config.json and a model card, in one commit. Returns the commit info
-        (`.commit_url`). A run's projector and predictor: `nasiam.hub.push_run_to_hub`."""
+        (`.commit_url`). A run's projector and predictor: `nasiam.rundir.push_run_to_hub`."""
         return push_heads_to_hub(self, repo_id, private=private, revision=revision, commit_message=commit_message,
                                  token=token, create_pr=create_pr)
 

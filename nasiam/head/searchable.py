@@ -131,6 +131,33 @@ class SearchableHead(nn.Module):
             self.tau = float(tau)
         return self
 
+    @property
+    def fixed_decisions(self) -> list[dict[str, Any]] | None:
+        """The decisions "fixed" sampling follows (a copy; None before any were set)."""
+        return None if self._fixed is None else [dict(d) for d in self._fixed]
+
+    @torch.no_grad()
+    def commit_decisions(self, decisions: Sequence[Mapping[str, Any]], margin: float = 10.0) -> "SearchableHead":
+        """Write `decisions` (one `{choice: option}` per searchable layer) into the logits, one-hot
+        in effect (the chosen option `margin` above the others), so that `probabilities`,
+        `genotype`, `export` and a checkpoint read them as a search's outcome. A choice a
+        decision leaves out keeps its logits. Unlike `set_sampling("fixed", ...)`, which only
+        routes the forward, this changes the parameters."""
+        layers = self.searchable_layers()
+        if len(decisions) != len(layers):
+            raise ValueError(f"commit_decisions needs one decision per searchable layer ({len(layers)}), "
+                             f"got {len(decisions)}")
+        for i, (layer, decision) in enumerate(zip(layers, decisions)):
+            unknown = [c for c in decision if c not in layer.choices or decision[c] not in layer.choices[c]]
+            if unknown:
+                raise ValueError(f"decision {i} {dict(decision)} does not match the layer's choices {layer.choices}")
+        for layer, decision in zip(layers, decisions):
+            for choice, logits in layer.arch.items():
+                if choice in decision:
+                    logits.zero_()
+                    logits[layer.choices[choice].index(decision[choice])] = margin
+        return self
+
     @contextlib.contextmanager
     def shared_sample(self):
         """Inside, one sample per searchable layer serves every forward: both views of a

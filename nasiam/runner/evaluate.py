@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from nasiam._progress import progress
-from nasiam.backbones import create_backbone
+from nasiam.backbones import create_backbone, load_backbone
 from nasiam.data import augment_recipe, class_balanced_subset, create_dataset, eval_transform
 from nasiam.data.transforms import view_transform
 from nasiam.errors import CheckpointError
@@ -19,7 +19,6 @@ from nasiam.eval.knn import KNN_SETTINGS
 from nasiam.eval.protocol import evaluate_features
 from nasiam.rundir import run_config_dict
 from nasiam.runner import outputs
-from nasiam.runner.artifacts import load_backbone
 from nasiam.runner.build import read_dataset_info
 
 __all__ = ["evaluate", "curves"]

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from nasiam._io import new_directory
+from nasiam.backbones import save_backbone
 from nasiam.config import SearchConfig, load_config
 from nasiam.data import DataNotFoundError
 from nasiam.errors import CheckpointError, shown
@@ -257,7 +258,7 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
             for slot, head in heads.items():
                 head.save_pretrained(folder / "heads" / slot)
             write_search_genotypes(folder / "genotype.json", framework, genotypes)
-            outputs.save_backbone(folder, model.backbone, backbone_record(cfg, info, model.backbone))
+            save_backbone(folder, model.backbone, backbone_record(cfg, info, model.backbone))
             # last, with every file's sha256: `pretrain --init` trusts the folder only as written
             outputs.write_json(folder / EXPORT_RECORD, {"format": EXPORT_FORMAT, "schema_version": 1, **result,
                                                         "files": file_digests(folder)})

@@ -4,7 +4,7 @@ Fabric gives the device placement, DDP (gloo on CPU, NCCL on GPU), mixed precisi
 process launch; the loop itself stays plain and readable. A `Run` owns the epoch loop and
 calls its subclass's `training_step` once per batch; the rest is in parts of their own:
 
-    run_directory   which directory the run writes to, and its lock
+    claim           which directory the run writes to, and its lock
     checkpoint      save/restore of model, optimisers, loop position and RNG states (a resumed
                     CPU run continues exactly as an uninterrupted one), here every epoch
     guard           a non-finite loss or a stop signal, acted on at a step boundary
@@ -35,7 +35,7 @@ from nasiam.runner.guard import StepGuard
 from nasiam.runner.lock import RunDirLock
 from nasiam.runner.logger import RunLogger, progress
 from nasiam.runner.optim import base_lr, set_scheduled_lr
-from nasiam.runner.run_directory import claim_run_dir
+from nasiam.runner.claim import claim_run_dir
 from nasiam.runner.run_eval import RunEvaluator
 from nasiam.search import momentum_schedule
 
@@ -446,8 +446,7 @@ class Run:
         for name, saved in mid["monitors"].items():
             # the monitors keep the epoch's last embeddings in chunks; restored as they were,
             # they report (and trim) exactly as in an uninterrupted run
-            monitor = getattr(self, name)
-            monitor._chunks, monitor._count = list(saved["chunks"]), int(saved["count"])
+            getattr(self, name).load_state_dict(saved)
         return dict(mid["sums"])
 
     def step_boundary(self, epoch: int, **sums: Any) -> None:
@@ -458,8 +457,8 @@ class Run:
             return
         sums = {k: _to_host(v) for k, v in sums.items()}
         positions = {name: b.position() for name, b in self._batches.items() if b.position() is not None}
-        monitors = {name: {"chunks": list(getattr(self, name)._chunks), "count": getattr(self, name)._count}
-                    for name in ("monitor", "feature_monitor") if hasattr(self, name)}
+        monitors = {name: getattr(self, name).state_dict() for name in ("monitor", "feature_monitor")
+                    if hasattr(self, name)}
         step = self._batches["train"].consumed if "train" in self._batches else 0
         self.save(epoch, {"step": step, "batches": positions, "sums": sums, "monitors": monitors})
         raise self.guard.interrupted(f"after step {step} of epoch {epoch + 1}", self.run_dir)

@@ -39,7 +39,7 @@ def select_by_trials(model, encoded_batches: list, sampler: str, trials: int, se
     heads = model.searchable_heads()
     make_sampler = optuna.samplers.TPESampler if sampler == "tpe" else optuna.samplers.RandomSampler
     study = optuna.create_study(direction="minimize", sampler=make_sampler(seed=seed))
-    previous = {slot: (head.sampling, head._fixed) for slot, head in heads.items()}
+    previous = {slot: (head.sampling, head.fixed_decisions) for slot, head in heads.items()}
 
     def objective(trial) -> float:
         decisions = {slot: [_suggest(trial, slot, i, layer) for i, layer in enumerate(head.searchable_layers())]
@@ -61,16 +61,12 @@ def select_by_trials(model, encoded_batches: list, sampler: str, trials: int, se
     finally:
         for slot, head in heads.items():
             mode, fixed = previous[slot]
-            head._fixed = fixed
-            head.sampling = mode
+            head.set_sampling(mode, decisions=fixed if mode == "fixed" else None)
     best = study.best_trial.params
     chosen = {slot: [{choice: best[f"{slot}.{i}.{choice}"] for choice in layer.choices}
                      for i, layer in enumerate(head.searchable_layers())] for slot, head in heads.items()}
     for slot, head in heads.items():
-        for layer, decision in zip(head.searchable_layers(), chosen[slot]):
-            for choice, logits in layer.arch.items():
-                logits.zero_()
-                logits[layer.choices[choice].index(decision[choice])] = 10.0  # one-hot in effect
+        head.commit_decisions(chosen[slot])
     if csv_path is not None:
         names = sorted({k for t in study.trials for k in t.params})
         buffer = io.StringIO()

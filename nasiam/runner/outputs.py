@@ -3,6 +3,7 @@
     genotype.json          every searched head's genotype (format nasiam.search)
     heads/<slot>/          each exported head: genotype.json + head.safetensors (searched weights)
     backbone.safetensors   the backbone's weights; backbone.json says how to rebuild it
+                           (both: nasiam.backbones.save_backbone)
     alphas.csv, alphas.png probability of every option of every choice, per epoch
     config.yaml            the resolved configuration
     summary.json           final metrics, timings, genotypes in one line each, the versions
@@ -98,14 +99,6 @@ def write_summary(run_dir: Path, summary: Mapping[str, Any]) -> None:
     """summary.json, written after every other output of the run: with the sha256 of the files
     read as the run's result (`rundir.run_file_digests`), so that one replaced later is told."""
     write_json(run_dir / "summary.json", {**summary, "files": run_file_digests(run_dir)})
-
-
-def save_backbone(run_dir: Path, backbone, record: Mapping[str, Any]) -> None:
-    from safetensors.torch import save
-
-    tensors = {k: v.detach().cpu().contiguous() for k, v in backbone.state_dict().items()}
-    atomic_write_bytes(run_dir / "backbone.safetensors", save(tensors, metadata={"format": "nasiam.backbone"}))
-    write_json(run_dir / "backbone.json", record)
 
 
 def alpha_heatmap(layers: list[dict[str, dict[Any, float]]], title: str):

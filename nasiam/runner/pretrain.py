@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from nasiam.backbones import feature_dim
+from nasiam.backbones import feature_dim, load_backbone, save_backbone
 from nasiam.config import ConfigError, PretrainConfig
 from nasiam.errors import CheckpointError, RemoteError
 from nasiam.eval.plots import plot_curves
 from nasiam.frameworks import framework_class
 from nasiam.rundir import load_heads, read_genotypes, require_complete
 from nasiam.runner import outputs
-from nasiam.runner.artifacts import load_backbone
 from nasiam.runner.build import (
     backbone_record,
     build_backbone,
@@ -132,7 +131,7 @@ class PretrainRun(Run):
                    "world_size": fabric.world_size, "environment": environment(fabric.device),
                    "epochs": self.history}
         if fabric.is_global_zero:
-            outputs.save_backbone(self.run_dir, self.model.backbone, backbone_record(cfg, self.info, self.model.backbone))
+            save_backbone(self.run_dir, self.model.backbone, backbone_record(cfg, self.info, self.model.backbone))
             for slot, head in self.model.heads().items():
                 if hasattr(head, "save_pretrained"):
                     head.save_pretrained(self.run_dir / "heads" / slot)

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from nasiam.backbones import save_backbone
 from nasiam.config import SearchConfig
 from nasiam.errors import CollapseError
 from nasiam.frameworks.distributed import is_distributed
@@ -196,14 +197,7 @@ class SearchRun(Run):
         the outputs and `nasiam export` read it as they read a DARTS decision."""
         cfg, fabric = self.cfg, self.fabric
         for slot, head in self.model.searchable_heads().items():
-            for layer, decision in zip(head.searchable_layers(), chosen[slot]):
-                for choice, logits in layer.arch.items():
-                    if choice not in decision:   # a choice no decision row names (one option): as it is
-                        continue
-                    with torch.no_grad():
-                        logits.zero_()
-                        logits[layer.choices[choice].index(decision[choice])] = 10.0
-            head.set_sampling("argmax")
+            head.commit_decisions(chosen[slot]).set_sampling("argmax")   # a choice left out (one option): as it is
         self.alpha_rows += outputs.alpha_rows(cfg.epochs + 1, self._probabilities())
         if fabric.is_global_zero:
             outputs.write_alphas_csv(self.run_dir / "alphas.csv", self.alpha_rows)
@@ -292,7 +286,7 @@ class SearchRun(Run):
             write_search_genotypes(self.run_dir / "genotype.json", framework, genotypes)
             if selection is not None:  # what argmax would have exported, for comparison
                 write_search_genotypes(self.run_dir / "genotype.argmax.json", framework, argmax_genotypes)
-            outputs.save_backbone(self.run_dir, self.model.backbone, backbone_record(cfg, self.info, self.model.backbone))
+            save_backbone(self.run_dir, self.model.backbone, backbone_record(cfg, self.info, self.model.backbone))
             outputs.write_alphas_png(self.run_dir / "alphas.png", self.alpha_rows)
             summary["head_parameters"] = {slot: h.num_parameters() for slot, h in heads.items()}
             summary["head_flops"] = {slot: h.genotype.flops() for slot, h in heads.items()}

@@ -13,6 +13,7 @@ signals, both computed on a batch of projector outputs:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -68,6 +69,14 @@ class CollapseMonitor:
 
     def reset(self) -> None:
         self._chunks, self._count = [], 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """The embeddings kept and their count: saved mid-epoch and restored by
+        `load_state_dict`, the monitor reports (and trims) as in an uninterrupted run."""
+        return {"chunks": list(self._chunks), "count": self._count}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self._chunks, self._count = list(state["chunks"]), int(state["count"])
 
     def report(self) -> CollapseReport | None:
         if not self._chunks:

@@ -6,6 +6,7 @@ anything from its contents (a new run checks for a checkpoint only once it holds
 that is still going may not have written its first checkpoint yet, and must be neither resumed
 nor started over meanwhile. Every rank learns the outcome, so none is left waiting for the
 others. On any error after the lock is taken, it is released before the error propagates.
+(Reading what a finished run left in its directory: `nasiam.rundir`.)
 """
 from __future__ import annotations
 
