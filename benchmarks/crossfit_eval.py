@@ -41,10 +41,10 @@ FOLDS = 5
 def _features(run: Path):
     from torch.utils.data import DataLoader
 
+    from nasiam.backbones import load_backbone
     from nasiam.data import create_dataset, eval_transform
     from nasiam.eval import extract_features
     from nasiam.rundir import run_config_dict
-    from nasiam.backbones import load_backbone
     from nasiam.runner.build import read_dataset_info
 
     config = run_config_dict(run)

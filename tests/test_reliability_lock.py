@@ -125,8 +125,8 @@ def test_the_lock_is_released_when_the_ranks_cannot_be_told(tmp_path):
     from types import SimpleNamespace
 
     from nasiam.config import SearchConfig
-    from nasiam.runner.lock import RunDirLock
     from nasiam.runner.claim import claim_run_dir
+    from nasiam.runner.lock import RunDirLock
 
     def broadcast(value):
         if value is None or isinstance(value, str) and value.startswith("search-"):

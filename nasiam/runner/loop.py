@@ -31,11 +31,11 @@ from nasiam.errors import OUT_OF_MEMORY_EXIT, CheckpointError, is_out_of_memory
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.batches import ResumableBatches
 from nasiam.runner.build import canonical_framework, compile_modules
+from nasiam.runner.claim import claim_run_dir
 from nasiam.runner.guard import StepGuard
 from nasiam.runner.lock import RunDirLock
 from nasiam.runner.logger import RunLogger, progress
 from nasiam.runner.optim import base_lr, set_scheduled_lr
-from nasiam.runner.claim import claim_run_dir
 from nasiam.runner.run_eval import RunEvaluator
 from nasiam.search import momentum_schedule
 
