@@ -73,7 +73,7 @@ def main(argv=None) -> None:
     plain_opt = torch.optim.SGD(plain.parameters(), lr=0.01)
     weight_opt = torch.optim.SGD(ours.weight_parameters(), lr=0.01)
     architect = Architect(ours, lr=3e-3, arch_steps_per_step=args.updates)
-    updates = architect._recent.maxlen
+    updates = architect.driver.updates
 
     def plain_step():
         loss = plain(views)["loss"]

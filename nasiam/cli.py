@@ -108,13 +108,15 @@ def _print_search_result(summary: dict[str, Any], wall_seconds: float) -> None:
         print(f"  {slot:9s} {g}" + ("  (fixed by --predictor, not searched)" if slot in fixed else ""))
     decisions = summary.get("decisions", [])
     if decisions and any("above_noise" in r for r in decisions):
+        from nasiam.search.driver import noise_verdict
+
         above = [r for r in decisions if r.get("above_noise")]
         print(f"\n{len(above)} of {len(decisions)} decisions rose above the noise floor (what "
               f"{summary.get('arch_steps', '?')} architecture steps on pure-noise gradients reach 1 time in 20):")
         for r in above:
             print(f"  {r['head']} layer {r['layer']} {r['choice']}: {r['option']} p={r['probability']:.2f} "
                   f"(noise floor {r['noise_floor']:.2f})")
-        if len(above) <= max(1, len(decisions) // 20):
+        if noise_verdict(decisions).mostly_noise:
             print("Note: about as many as noise alone would pass; the exported genotype is mostly the noise's "
                   "choice. Search longer (--epochs) or see summary.json 'decisions' for each one.")
     elif decisions and summary.get("near_uniform_decisions", 0):

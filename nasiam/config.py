@@ -618,7 +618,7 @@ def validate_config(config: RunConfig) -> None:
             raise ConfigError("--tau_max must be at least --tau_min")
         if config.tau_min <= 0:
             raise ConfigError(f"--tau_min must be positive (the Gumbel temperature divides), got {config.tau_min}")
-        if (config.arch_steps_per_step or 1) > 1 and (config.mode == "joint" or config.strategy == "darts2"):
+        if config.policy().needs_first_order_bilevel() and (config.mode == "joint" or config.strategy == "darts2"):
             raise ConfigError(f"--arch_steps_per_step={config.arch_steps_per_step} needs first-order bilevel search "
                               "(a joint step has one gradient; darts2 unrolls one weight batch per update): use "
                               "--mode=bilevel with --strategy=darts or gumbel, or --arch_steps_per_step=1")

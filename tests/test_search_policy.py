@@ -152,9 +152,9 @@ def test_the_default_takes_four_updates_where_it_can_and_one_where_it_cannot():
     policy = SearchPolicy()
     assert policy.arch_steps_per_step is None and policy.betas == (0.9, 0.999)
     assert (policy.updates_per_step(True), policy.updates_per_step(False)) == (4, 1)
-    assert Architect(Toy())._recent.maxlen == 4 and Architect(Toy(), order=2)._recent.maxlen == 1
-    assert NASSearchCallback()._recent_batches.maxlen == 1                      # joint
-    assert NASSearchCallback(arch_dataloader=[None])._recent_batches.maxlen == 4  # bilevel
+    assert Architect(Toy()).driver.updates == 4 and Architect(Toy(), order=2).driver.updates == 1
+    assert NASSearchCallback().driver.updates == 1                      # joint
+    assert NASSearchCallback(arch_dataloader=[None]).driver.updates == 4  # bilevel
     for mode in ({"mode": "joint"}, {"strategy": "darts2"}, {}):
         validate_config(SearchConfig(**mode))                                   # the default is valid everywhere
 
@@ -172,8 +172,8 @@ def test_the_recent_features_travel_with_the_architects_state():
         first.step([torch.randn(8, 4)])
     second = Architect(Toy(), arch_steps_per_step=3)
     second.load_state_dict(first.state_dict())
-    assert len(second._recent) == 2
-    assert all(torch.equal(a.online[0], b.online[0]) for a, b in zip(first._recent, second._recent))
+    assert len(second.driver.recent) == 2
+    assert all(torch.equal(a.online[0], b.online[0]) for a, b in zip(first.driver.recent, second.driver.recent))
 
 
 def test_chance_agreement_matches_enumerating_every_pick():

@@ -31,12 +31,14 @@ where the architecture loss comes from. Both modes are first-order DARTS, as in 
 * "joint" (the default without held-out batches): the logits' gradients come from your own
   backward on the training batch; no extra forward, more prone to overfit the logits.
 
-The callback logs under `nasiam search`'s names, so one dashboard compares runs of either: each
-architecture step's `train/arch_loss`, `train/beta_decay`, ...; each epoch every option's
-probability (`prob/<slot>/layer<i>/<choice>/<option>`); at the end of training how many
-decisions rose above the noise floor (`eval/decisions_above_noise` of `eval/decisions`, see
-`nasiam.search.decisions`), with a warning when about as few as noise alone would give; and the
-search's settings as the loggers' hyperparameters (`nas/*`) when training starts.
+The callback drives the search with `nasiam search`'s own `SearchDriver` (when the logits step,
+the replay of recent batches, the noise verdict) and logs under its names, so one dashboard
+compares runs of either: each architecture step's `train/arch_loss`, `train/beta_decay`, ...
+(averaged over its N updates); each epoch every option's probability
+(`prob/<slot>/layer<i>/<choice>/<option>`); at the end of training how many decisions rose above
+the noise floor (`eval/decisions_above_noise` of `eval/decisions`, see `nasiam.search.decisions`),
+with a warning when about as few as noise alone would give; and the search's settings as the
+loggers' hyperparameters (`nas/*`) when training starts.
 
 Your optimizer never moves the logits, whatever `configure_optimizers` hands it (lightly's
 examples use `self.parameters()`): their gradients are taken away before it steps, so it skips
@@ -54,7 +56,6 @@ that is installed.
 """
 from __future__ import annotations
 
-import collections
 import contextlib
 import dataclasses
 import math
@@ -71,7 +72,8 @@ from nasiam.head import NASHead, SearchableHead
 from nasiam.integrations.lightly import LIGHTLY_SLOTS
 from nasiam.rundir import write_search_genotypes
 from nasiam.search.architect import ArchitectureOptimizer, requires_grad
-from nasiam.search.decisions import NOISE_QUANTILE, probability_metrics
+from nasiam.search.decisions import probability_metrics
+from nasiam.search.driver import SearchDriver, noise_verdict
 from nasiam.search.policy import SearchPolicy
 from nasiam.space.directpred import frozen_statistics
 from nasiam.space.genotype import Genotype
@@ -238,11 +240,11 @@ class NASSearchCallback(*_callback_bases()):
         if mode == "bilevel" and arch_dataloader is None:
             raise ValueError("bilevel mode needs arch_dataloader: held-out batches for the architecture step "
                              "(or use mode='joint')")
-        # several updates per step need held-out batches (bilevel); refused if asked for in joint mode
-        updates = self.policy.updates_per_step(bilevel_first_order=mode == "bilevel")
+        # when the logits step and the replay of recent batches, as `nasiam search`; several
+        # updates per step need held-out batches (bilevel), refused if asked for in joint mode
+        self.driver = SearchDriver(self.policy, bilevel_first_order=mode == "bilevel")
         self._requested_heads = heads
         self.mode = mode
-        self._recent_batches: collections.deque = collections.deque(maxlen=updates)
         self.arch_dataloader = arch_dataloader
         if (features_fn is None) != (head_loss_fn is None):
             raise ValueError("features_fn and head_loss_fn go together: the backbone's features of a batch, and "
@@ -369,7 +371,7 @@ class NASSearchCallback(*_callback_bases()):
         params = self._logits()
         if not any(p.grad is not None for p in params):
             return
-        if self.mode == "joint" and self.arch.due(trainer.current_epoch, trainer.global_step):
+        if self.mode == "joint" and self.driver.due(trainer.current_epoch, trainer.global_step):
             # 16-bit AMP: Lightning has unscaled the gradients its optimizer holds, not the others
             scaler = getattr(getattr(trainer, "precision_plugin", None), "scaler", None)
             held = [p for group in optimizer.param_groups for p in group["params"]]
@@ -383,7 +385,7 @@ class NASSearchCallback(*_callback_bases()):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self._restore_logits()
         stepped = trainer.global_step > self._batch_start_step  # an optimizer step happened
-        if self.mode == "bilevel" and stepped and self.arch.due(trainer.current_epoch, self._batch_start_step):
+        if self.mode == "bilevel" and stepped and self.driver.due(trainer.current_epoch, self._batch_start_step):
             self._bilevel_step(trainer, pl_module)
         if self.log_metrics and self._metrics:
             pl_module.log_dict({f"train/{k}": v for k, v in self._metrics.items()}, on_step=True, on_epoch=False)
@@ -448,16 +450,14 @@ class NASSearchCallback(*_callback_bases()):
         if self.features_fn is not None:
             with torch.no_grad(), frozen():
                 batch = _detached(self.features_fn(pl_module, batch))
-        self._recent_batches.append(batch)
 
-        def closure(item) -> Tensor:
+        def loss(item) -> Tensor:
             with frozen():
                 if self.features_fn is not None:
                     return _as_loss(self.head_loss_fn(pl_module, item))
                 return _as_loss(self.loss_fn(pl_module, item))
 
-        for batch in reversed(self._recent_batches):
-            self._metrics.update(self.arch.step(lambda b=batch: closure(b), self._progress(trainer)))
+        self._metrics.update(self.driver.replay(self.arch, batch, loss, self._progress(trainer)))
         self.arch.optimizer.zero_grad(set_to_none=True)  # nothing left for the next backward to add to
         self._take_snapshot()
 
@@ -531,15 +531,14 @@ class NASSearchCallback(*_callback_bases()):
     def _report_decisions(self, trainer) -> None:
         """The decisions against their noise floor: to the loggers, and a warning when no more
         rose above it than noise alone would pass (the search's genotype is then noise's)."""
-        rows = self.decisions()
-        above = sum(r["above_noise"] for r in rows)
+        verdict = noise_verdict(self.decisions())
         if self.log_metrics:
             for logger in trainer.loggers:
-                logger.log_metrics({"eval/decisions_above_noise": float(above), "eval/decisions": float(len(rows))},
+                logger.log_metrics({f"eval/{k}": float(v) for k, v in verdict.metrics().items()},
                                    step=trainer.global_step)
-        chance = (1 - NOISE_QUANTILE) * len(rows)
-        if above <= max(1.0, chance):
-            warnings.warn(f"{above} of {len(rows)} decisions rose above the noise floor after {self.arch_steps} "
-                          f"architecture steps (noise alone passes about {chance:.1f}): the genotype is mostly "
-                          "noise's choice. Train longer or take more architecture steps; see search.decisions().",
+        if verdict.mostly_noise:
+            warnings.warn(f"{verdict.above} of {verdict.decisions} decisions rose above the noise floor after "
+                          f"{self.arch_steps} architecture steps (noise alone passes about {verdict.chance:.1f}): "
+                          "the genotype is mostly noise's choice. Train longer or take more architecture steps; "
+                          "see search.decisions().",
                           stacklevel=2)

@@ -39,6 +39,7 @@ from nasiam.search import (
     fall_back_to_prior,
     gumbel_tau,
     near_uniform,
+    noise_verdict,
     probability_metrics,
 )
 
@@ -112,17 +113,17 @@ class SearchRun(Run):
         return {slot: head.probabilities() for slot, head in self.model.searchable_heads().items()}
 
     def begin_epoch(self, epoch: int) -> None:
-        """The epoch's state: the architecture batches, and whether the logits train at all."""
+        """The epoch's architecture batches."""
         if self.arch_loader is not None:
             self.set_sampler_epoch(self.arch_loader, epoch)
         self.arch_batches = self.batches(self.arch_loader, "arch", endless=True) if self.arch_loader is not None else None
-        self.searching = epoch >= self.cfg.warmup_epochs and not self.multi_trial  # multi-trial: logits never train
 
     def training_step(self, views, epoch: int, step: int):
         cfg, model, fabric = self.cfg, self.fabric_model, self.fabric
         if cfg.strategy == "gumbel":
             self.model.set_sampling("gumbel", gumbel_tau(cfg.tau_max, cfg.tau_min, step, self.total_steps))
-        due = self.searching and self.architect.due(epoch, step)  # the search policy's warm-up and arch_every
+        # the search policy's warm-up and arch_every; multi-trial strategies never train the logits
+        due = not self.multi_trial and self.architect.due(epoch, step)
         done = step / max(1, self.total_steps)  # the share of training done: the Beta-Decay ramp
         metrics: dict[str, Any] = {}
         if due and cfg.mode == "joint":
@@ -136,7 +137,7 @@ class SearchRun(Run):
         else:
             with self.architect.weights_step():
                 # darts2: the weight step keeps its features for the architecture step
-                out = model(views, return_encoded=self.searching and cfg.strategy == "darts2")
+                out = model(views, return_encoded=due and cfg.strategy == "darts2")
                 self.guard.note_loss(out["loss"], epoch, step)
                 fabric.backward(out["loss"])
             self.optimizer.step()
@@ -229,6 +230,7 @@ class SearchRun(Run):
                 "dataset": cfg.dataset, "backbone": cfg.backbone}
         # before a fallback or the trials write their choice into the logits
         confidence = self.architect.decisions() if not self.multi_trial else decision_confidence(self._probabilities())
+        verdict = noise_verdict(confidence)
         argmax_genotypes = self.model.genotypes(top_k=cfg.top_k, meta=meta)
         selection = None
         if self.multi_trial:
@@ -255,7 +257,7 @@ class SearchRun(Run):
                                                        "collapsed": collapsed, "where": collapsed_where},
             "selection": selection or {"method": "trials" if self.multi_trial else "argmax"},
             "decisions": confidence, "near_uniform_decisions": len(near_uniform(confidence)),
-            "decisions_above_noise": sum(bool(r.get("above_noise")) for r in confidence),
+            "decisions_above_noise": verdict.above,
             "arch_steps": self.architect.arch.arch_steps,
             "world_size": fabric.world_size, "ranks_agree": agree, "train_seconds": round(self.elapsed, 1),
             "environment": environment(fabric.device),
@@ -275,8 +277,7 @@ class SearchRun(Run):
                 "--beta_weight or more --warmup_epochs, or pass --allow_collapsed to export it anyway.")
         # the search's own backbone, kNN only: the head is the product, judged by pretraining with
         # it (`nasiam pretrain` fits the linear probe); a probe here would add ~40 % to the evaluation
-        summary.update(self.final_evaluation(linear=False, logged={
-            "decisions_above_noise": summary["decisions_above_noise"], "decisions": len(confidence)}))
+        summary.update(self.final_evaluation(linear=False, logged=verdict.metrics()))
         if fabric.is_global_zero:
             heads = self.model.export_heads()
             recalibrate_exported(heads, self.model.backbone, self.data.calibration, fabric.device, cfg.batch_size,

@@ -31,7 +31,6 @@ the logit gradients itself, so wrap only the weights in DDP (see nasiam.runner).
 """
 from __future__ import annotations
 
-import collections
 import contextlib
 import math
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from torch import Tensor
 
 from nasiam._distributed import is_distributed
 from nasiam.search.decisions import decision_report
+from nasiam.search.driver import SearchDriver
 from nasiam.search.policy import SearchPolicy
 
 __all__ = ["Architect", "ArchitectureOptimizer", "Encoded", "requires_grad"]
@@ -346,16 +346,15 @@ class Architect:
             raise ValueError("the model has no searchable heads (build it with heads='search')") from None
         self.arch_params, self.head_weights, self.optimizer = self.arch.arch_params, self.arch.head_weights, \
             self.arch.optimizer
-        repeats = self.policy.updates_per_step(bilevel_first_order=order == 1)
-        # the backbone features of the last architecture batches, each worth one more update
-        self._recent: collections.deque[Encoded] = collections.deque(maxlen=repeats)
+        # when the logits step, and the cached features of the last architecture batches
+        self.driver = SearchDriver(self.policy, bilevel_first_order=order == 1)
 
     @property
     def policy(self) -> SearchPolicy:
         return self.arch.policy
 
     def due(self, epoch: int, step: int) -> bool:
-        return self.arch.due(epoch, step)
+        return self.driver.due(epoch, step)
 
     def decisions(self, samples: int = 512) -> list[dict[str, Any]]:
         """Each decision of the model's heads with its noise floor (`ArchitectureOptimizer.decisions`)."""
@@ -372,7 +371,7 @@ class Architect:
         same updates as an uninterrupted one."""
         recent = [{"online": [f.detach().cpu() for f in e.online],
                    "target": None if e.target is None else [f.detach().cpu() for f in e.target]}
-                  for e in self._recent]
+                  for e in self.driver.recent]
         return {**self.arch.state_dict(), "recent_features": recent}
 
     def load_state_dict(self, state: dict) -> None:
@@ -380,10 +379,10 @@ class Architect:
         recent = state.pop("recent_features", [])   # absent from checkpoints of one update per step
         self.arch.load_state_dict(state)
         device = self.arch_params[0].device
-        self._recent.clear()
-        for e in recent[-self._recent.maxlen:] if self._recent.maxlen else []:
-            self._recent.append(Encoded([f.to(device) for f in e["online"]],
-                                        None if e["target"] is None else [f.to(device) for f in e["target"]]))
+        self.driver.recent.clear()
+        for e in recent[-self.driver.updates:]:
+            self.driver.recent.append(Encoded([f.to(device) for f in e["online"]],
+                                              None if e["target"] is None else [f.to(device) for f in e["target"]]))
 
     def _encode(self, views: Sequence[Tensor] | None, encoded: Encoded | None) -> Encoded:
         if encoded is not None:
@@ -407,9 +406,7 @@ class Architect:
         architecture loss and regulariser values (averaged over the updates)."""
         encoded = self._encode(views, encoded)
         if self.order == 1:
-            self._recent.append(encoded)
-            results = [self.arch.step(lambda e=e: self._loss(e), progress) for e in reversed(self._recent)]
-            return {k: sum(r[k] for r in results) / len(results) for k in results[-1] if all(k in r for r in results)}
+            return self.driver.replay(self.arch, encoded, self._loss, progress)
         if train_encoded is None:
             raise ValueError("second-order DARTS needs train_encoded, the weight batch's backbone features")
         if any(h.sampling != "softmax" for h in self.model.searchable_heads().values()):

@@ -95,11 +95,16 @@ class SearchPolicy:
         where it cannot. An explicit N > 1 where it cannot is refused."""
         if self.arch_steps_per_step is None:
             return DEFAULT_UPDATES_PER_STEP if bilevel_first_order else 1
-        if self.arch_steps_per_step > 1 and not bilevel_first_order:
+        if self.needs_first_order_bilevel() and not bilevel_first_order:
             raise ValueError(f"arch_steps_per_step={self.arch_steps_per_step} needs first-order bilevel search: a "
                              "joint step has only its own batch's gradient, a second-order one unrolls one weight "
                              "batch per update; leave it unset (None) or use 1")
         return self.arch_steps_per_step
+
+    def needs_first_order_bilevel(self) -> bool:
+        """Whether these settings ask for several updates per step, which only a first-order
+        bilevel search can take (the rule `updates_per_step` and the CLI's check apply)."""
+        return (self.arch_steps_per_step or 1) > 1
 
     def due(self, epoch: int, step: int) -> bool:
         """Whether the logits step at optimizer step `step` (counted from 0 over the whole

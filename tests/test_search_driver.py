@@ -1,0 +1,61 @@
+"""The search driver both `nasiam search` (through `Architect`) and `NASSearchCallback` use:
+the due rule, the replay of recent architecture batches and the noise verdict."""
+import pytest
+import torch
+
+from nasiam.search import NoiseVerdict, SearchDriver, SearchPolicy, noise_verdict
+
+
+class RecordingOptimizer:
+    """Stands in for `ArchitectureOptimizer`: records which item each update saw."""
+
+    def __init__(self):
+        self.seen = []
+
+    def step(self, closure, progress):
+        loss = closure()
+        self.seen.append(int(loss))
+        return {"arch_loss": float(loss), "beta_decay": progress, **({"arch_skipped": 1.0} if loss == 2 else {})}
+
+
+def test_replay_updates_on_the_last_n_items_newest_first_and_averages_their_metrics():
+    driver = SearchDriver(SearchPolicy(arch_steps_per_step=3), bilevel_first_order=True)
+    arch = RecordingOptimizer()
+    for item in range(5):
+        metrics = driver.replay(arch, item, lambda i: torch.tensor(float(i)), 0.5)
+    # an oldest-first replay, or one more update than N, fails here
+    assert arch.seen == [0, 1, 0, 2, 1, 0, 3, 2, 1, 4, 3, 2]
+    # the mean over the last call's updates (4, 3, 2), not one update's value; a metric only one
+    # update reported (arch_skipped, on item 2) is left out
+    assert metrics == {"arch_loss": 3.0, "beta_decay": 0.5}
+
+
+def test_the_driver_takes_the_policys_warm_up_arch_every_and_updates():
+    driver = SearchDriver(SearchPolicy(warmup_epochs=1, arch_every=3), bilevel_first_order=True)
+    assert [driver.due(0, s) for s in range(4)] == [False] * 4                  # warm-up
+    assert [driver.due(1, s) for s in range(4)] == [True, False, False, True]
+    assert (driver.updates, SearchDriver(SearchPolicy(), bilevel_first_order=False).updates) == (4, 1)
+    with pytest.raises(ValueError, match="arch_steps_per_step=2 needs first-order bilevel"):
+        SearchDriver(SearchPolicy(arch_steps_per_step=2), bilevel_first_order=False)
+
+
+def test_the_runner_and_the_callback_drive_the_search_with_it():
+    from test_architect import Toy
+
+    from nasiam.integrations.lightning import NASSearchCallback
+    from nasiam.search import Architect
+
+    assert isinstance(Architect(Toy()).driver, SearchDriver)
+    assert isinstance(NASSearchCallback(arch_dataloader=[None]).driver, SearchDriver)
+
+
+def test_the_noise_verdict_is_the_one_the_cli_printed():
+    """`nasiam search` printed its note when `above <= max(1, decisions // 20)` and the callback
+    warned when `above <= max(1, 0.05 * decisions)`: for whole counts the same rule, now one.
+    A strict `<`, or a threshold of 1 in 10, fails here."""
+    for decisions in range(0, 1001):
+        for above in range(0, decisions + 1):
+            verdict = NoiseVerdict(above, decisions)
+            assert verdict.mostly_noise == (above <= max(1, decisions // 20)), (above, decisions)
+    verdict = noise_verdict([{"above_noise": True}, {"above_noise": False}, {"option": "no floor"}])
+    assert verdict.metrics() == {"decisions_above_noise": 1, "decisions": 3}

@@ -1,0 +1,67 @@
+"""A seeded tiny `nasiam search` ends with exactly the logits it ended with before the search
+driver (`nasiam.search.driver`) took over the warm-up, the due rule and the replay of recent
+architecture batches from the runner and `Architect`.
+
+The reference (tests/data/search_golden.json) was written by the code before that change
+(`python tests/test_search_golden.py` rewrites it). It catches a replay in another order
+(oldest batch first), one update too many or too few per step, a warm-up or `arch_every`
+counted differently, a darts2 weight step that no longer keeps its features: each moves the
+logits. Compared bit for bit on the machine kind that wrote it (CPU kernels of another
+instruction set may round the last bit differently), else to 1e-5.
+"""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+GOLDEN = Path(__file__).parent / "data" / "search_golden.json"
+BASE = ["--dataset=synthetic", "--subset=192", "--image_size=16", "--batch_size=16", "--epochs=2",
+        "--warmup_epochs=1", "--num_workers=0", "--widths=16,32", "--proj_hidden_dim=32", "--proj_output_dim=32",
+        "--pred_hidden_dim=16", "--knn_subset=64", "--knn_k=5", "--knn_every=0", "--arch_lr=0.05", "--seed=3"]
+CASES = {
+    # first-order bilevel: 4 updates per step replayed on the recent batches, every 2nd step
+    "darts": ["--arch_every=2"],
+    "darts2": ["--strategy=darts2"],   # second order: the weight step keeps its features
+    "joint": ["--mode=joint"],        # one backward for weights and logits
+}
+
+
+def fingerprint() -> str:
+    return f"torch {torch.__version__.split('+')[0]} {torch.backends.cpu.get_cpu_capability()}"
+
+
+def search_logits(tmp_path: Path, case: str) -> dict[str, list[float]]:
+    from nasiam.cli import main
+    from nasiam.runner.checkpoint import load_checkpoint
+
+    assert main(["search", *BASE, *CASES[case], f"--out_dir={tmp_path}", f"--run_name={case}"]) == 0
+    state = load_checkpoint(tmp_path / case / "checkpoints" / "last.ckpt")["model"]
+    return {k: v.double().tolist() for k, v in sorted(state.items()) if ".arch." in k}
+
+
+@pytest.mark.slow   # three tiny searches, ~35 s of CPU each
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_seeded_search_ends_with_the_logits_it_always_did(tmp_path, case):
+    golden = json.loads(GOLDEN.read_text())
+    logits = search_logits(tmp_path, case)
+    expected = {k: [float.fromhex(x) for x in v] for k, v in golden["cases"][case].items()}
+    assert list(logits) == list(expected)
+    exact = golden["fingerprint"] == fingerprint()
+    for name, values in logits.items():
+        if exact:
+            assert values == expected[name], name
+        else:
+            assert values == pytest.approx(expected[name], abs=1e-5), name
+
+
+if __name__ == "__main__":   # rewrite the reference with the code checked out now
+    import tempfile
+
+    torch.set_num_threads(2)
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = {case: {k: [float.hex(x) for x in v] for k, v in search_logits(Path(tmp), case).items()}
+                 for case in CASES}
+    GOLDEN.write_text(json.dumps({"fingerprint": fingerprint(), "cases": cases}, indent=1) + "\n")
+    print(f"wrote {GOLDEN}", file=sys.stderr)
