@@ -17,7 +17,7 @@ import nasiam.runner.optim as optim
 from nasiam.cli import main
 from nasiam.frameworks import FRAMEWORKS, register_framework
 from nasiam.frameworks.base import Encoded, HeadSlot, MomentumMixin, SSLFramework
-from nasiam.runner.outputs import read_genotypes
+from nasiam.rundir import read_genotypes
 
 
 class ToyBYOL(MomentumMixin, SSLFramework):
