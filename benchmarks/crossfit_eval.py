@@ -19,6 +19,7 @@ grid per fold would cost five times more; a penalty is one number, chosen on tra
 
     python benchmarks/crossfit_eval.py RUN [RUN ...]       # writes RUN/eval/crossfit.safetensors + .json
     python benchmarks/crossfit_eval.py --pairs A B [A B ...]   # the variance table for pairs of runs
+    python benchmarks/crossfit_eval.py --read RUN [RUN ...]    # the declared reading over every pair of one seed
 
 The standard probe is recomputed on the same features and must reproduce the run's summary.json
 linear_top1 (a check that the features are the run's: it is reported, and a mismatch is flagged).
@@ -115,11 +116,44 @@ def _paired(a: Path, b: Path) -> dict:
     return out
 
 
+def read(runs: list[Path]) -> str:
+    """The declared reading (RESULTS.md): every pair of runs of one seed, the variance ratio, the
+    predicted change in seeds, and the three adoption criteria."""
+    import itertools
+    import statistics
+
+    records = {r: json.loads((r / "eval" / "crossfit.json").read_text()) for r in runs}
+    pairs = [_paired(a, b) for a, b in itertools.combinations(runs, 2) if records[a]["seed"] == records[b]["seed"]]
+    ratios = [p["crossfit"]["sample_var"] / p["standard"]["sample_var"] for p in pairs]
+    level = statistics.mean(records[r]["crossfit_test_top1"] - records[r]["standard_top1"] for r in runs)
+    clear = [p for p in pairs if abs(p["standard"]["diff"]) > 2 * p["standard"]["sample_var"] ** 0.5]
+    agree = sum((p["standard"]["diff"] > 0) == (p["crossfit"]["diff"] > 0) for p in clear)
+    median = statistics.median(ratios)
+    v_std = statistics.mean(p["standard"]["sample_var"] for p in pairs)
+    v_cf = statistics.mean(p["crossfit"]["sample_var"] for p in pairs)
+    lines = [f"{len(runs)} runs, {len(pairs)} pairs of one seed; standard probe reproduced on "
+             f"{sum(records[r]['standard_reproduced'] for r in runs)} of {len(runs)}",
+             f"test-sample variance of a paired difference: standard {v_std:.4f}, crossfit {v_cf:.4f} points^2 "
+             f"(mean over pairs); ratio per pair median {median:.2f} (range {min(ratios):.2f}-{max(ratios):.2f})",
+             *(f"seeds a test needs, crossfit / standard, at v_train {v} ({name}): "
+               f"{(v + v_cf) / (v + v_std):.2f}" for name, v in (("search - default", 0.173),
+                                                                  ("DirectPred - default", 0.326))),
+             f"(1) median ratio <= 0.4: {median <= 0.4}",
+             f"(2) crossfit on the test images - standard, mean over runs: {level:+.2f} points; within 0.5: "
+             f"{abs(level) <= 0.5}",
+             f"(3) sign agreement where |standard diff| > 2 sample SDs: {agree} of {len(clear)}: {agree == len(clear)}",
+             "adopt: " + str(median <= 0.4 and abs(level) <= 0.5 and agree == len(clear))]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="*", type=Path)
     parser.add_argument("--pairs", nargs="+", type=Path, help="A B [A B ...]: runs of one seed, paired")
+    parser.add_argument("--read", nargs="+", type=Path, help="evaluated runs: the declared reading over all pairs")
     args = parser.parse_args(argv)
+    if args.read:
+        print(read(args.read))
     for run in args.runs:
         print(json.dumps(crossfit(run)), flush=True)
     if args.pairs:
