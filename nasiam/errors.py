@@ -13,6 +13,13 @@ def shown(value: object, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[:limit - 10]}... ({len(text):,} characters)"
 
 
+def shown_path(path: object, limit: int = 300) -> str:
+    """A path as a message shows it: as it is when printable, else `shown` (control characters,
+    a terminal's escape sequences, escaped; cut to about `limit` characters)."""
+    text = str(path)
+    return text if text.isprintable() and len(text) <= limit else shown(text, limit)
+
+
 class RunError(RuntimeError):
     exit_code = 1
 
