@@ -781,6 +781,29 @@ def test_a_damaged_summary_is_named_with_exit_2(tmp_path, capsys, content, words
         assert "Traceback" not in err and "Move its run folder out of the comparison" in err
 
 
+@pytest.mark.parametrize("kind, words", [("folder", "it is a folder, where a finished run has a file"),
+                                         ("link", "it is a symbolic link to ")])
+def test_a_summary_that_is_not_a_file_is_refused_before_training(tmp_path, capsys, monkeypatch, kind, words):
+    """A summary.json that is a folder (or a dangling link) read as "not finished": compare
+    trained the run again, then failed writing its summary. Now named before any training."""
+    from nasiam.compare import executor
+
+    plan, _ = prepare("default", "0,", tmp_path, RUN)
+    run = tmp_path / "runs" / plan.jobs[0].name
+    run.mkdir(parents=True)
+    if kind == "folder":
+        (run / "summary.json").mkdir()
+    else:
+        (run / "summary.json").symlink_to(tmp_path / "nowhere")
+    launched = []
+    monkeypatch.setattr(executor, "_launch", _fake_launch(launched))
+    assert main(["compare", "--heads", "default", "--seeds", "0,", "--out", str(tmp_path),
+                 *[f"--{k}={v}" for k, v in RUN.items()]]) == 2
+    err = capsys.readouterr().err
+    assert f"{run / 'summary.json'} (read) is damaged: {words}" in err and "Move its run folder out" in err, err
+    assert launched == [] and "Traceback" not in err
+
+
 def test_a_damaged_compare_json_is_named_with_exit_2(tmp_path, capsys):
     prepare("default", "0,", tmp_path, RUN)
     (tmp_path / "compare.json").write_bytes(b"\xff" * 10)

@@ -29,7 +29,7 @@ from typing import Callable
 
 from nasiam.compare.plan import Job
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, field_types, parse_value, read_yaml_file
-from nasiam.errors import CheckpointError, RunInterrupted
+from nasiam.errors import CheckpointError, RunInterrupted, shown_path
 from nasiam.rundir import check_run_files
 from nasiam.runner.stop import StopSignals
 
@@ -84,12 +84,20 @@ def _damaged(path: Path, problem: str) -> ConfigError:
                        "left as it is) and run the same command again to train that run afresh")
 
 
+def _kind(path: Path) -> str:
+    if path.is_symlink():
+        return f"a symbolic link to {shown_path(os.readlink(path))}"
+    return "a folder" if path.is_dir() else "a FIFO, socket or device"
+
+
 def read_summary(run: Path) -> dict | None:
     """A run's summary.json, None when it has none (not finished); a file nasiam could not
     have written (not a JSON object, a score outside 0-100, NaN, 1e308 seconds, a string where
     a table is read) is a `ConfigError` naming it: reported as is, it would become a row."""
     path = run / "summary.json"
     if not path.is_file():
+        if os.path.lexists(path):   # a folder, a FIFO, a dangling link: the run would train, then fail to write it
+            raise _damaged(path, f"it is {_kind(path)}, where a finished run has a file")
         return None
     if path.stat().st_size > MAX_SUMMARY_BYTES:
         raise _damaged(path, f"over {MAX_SUMMARY_BYTES} bytes")
