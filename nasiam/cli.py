@@ -270,7 +270,8 @@ def cmd_export(args) -> int:
 
 
 def _print_export(args, result: dict[str, Any]) -> None:
-    print(f"exported epoch {result['epoch']}, rank {result['rank']} ({result['ranked_by']}) to {shown_path(result['out'])}"
+    print(f"exported epoch {result['epoch']}, rank {result['rank']} ({result['ranked_by']}) to "
+          f"{shown_path(result['out'])}"
           + ("" if result["recalibrated"] else " (BatchNorm statistics not recalibrated: the training data was not "
                                                 "found)") + ":")
     for slot, g in result["genotypes"].items():

@@ -168,8 +168,8 @@ def _check_new_out(out: Path, run_dir: Path) -> None:
         what = "an existing, non-empty folder"
     else:
         return
-    raise ValueError(f"--out {shown_path(out)} is {what}; `nasiam export` writes only to a new folder, outside the run, and "
-                     f"replaces nothing (a run's genotype.json and heads/ are the search's record). {fix}, e.g. "
+    raise ValueError(f"--out {shown_path(out)} is {what}; `nasiam export` writes only to a new folder, outside the run, "
+                     f"and replaces nothing (a run's genotype.json and heads/ are the search's record). {fix}, e.g. "
                      f"{_suggested_out(out, run_dir)}")
 
 
