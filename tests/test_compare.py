@@ -680,10 +680,13 @@ def test_a_heads_path_row_run_is_checked_against_the_file_it_trained_after_compa
                  *(f"--{k}={v}" for k, v in RUN.items())]) == 2
 
     summary = json.loads((out / "runs" / "mine-s0" / "summary.json").read_text())
-    del summary["head_sha256"]   # a run that records no sha256: nothing says which version it trained
+    summary["head_sha256"] = 12345   # a damaged record is refused
     (out / "runs" / "mine-s0" / "summary.json").write_text(json.dumps(summary))
-    with pytest.raises(ConfigError, match="as a version it does not record"):
+    with pytest.raises(ConfigError, match="as an unreadable record"):
         prepare(heads, 1, out, RUN)
+    del summary["head_sha256"]   # a run from before the record (archived benchmarks): trusted as before
+    (out / "runs" / "mine-s0" / "summary.json").write_text(json.dumps(summary))
+    assert len(prepare(heads, 1, out, RUN)[0].jobs) == 2
 
 
 def test_a_resumed_pretraining_run_refuses_a_head_file_edited_since_it_began():

@@ -173,10 +173,12 @@ def check_run(job: Job, runs: Path) -> str | None:
                 differences.append(f"--{key}={str(config[key])[:80]} (this comparison: {value})")
     if differences:
         return f"{run / 'config.yaml'} (read) says it was trained with " + "; ".join(differences)
-    if job.head_sha256 is not None and summary.get("head_sha256") != job.head_sha256:
-        # config.yaml names the head file, not its content: an edited file has the same path
-        recorded = summary.get("head_sha256")
-        trained = (f"sha256 {recorded[:12]}" if isinstance(recorded, str) else "a version it does not record")
+    recorded = summary.get("head_sha256")
+    # config.yaml names the head file, not its content: an edited file has the same path. A run
+    # written before summary.json recorded the content (no key) is trusted as before, so archived
+    # comparisons still report; every run trained since is checked.
+    if job.head_sha256 is not None and "head_sha256" in summary and recorded != job.head_sha256:
+        trained = f"sha256 {recorded[:12]}" if isinstance(recorded, str) else f"an unreadable record ({recorded!r:.40})"
         return (f"{run / 'summary.json'} (read) says it trained {config.get('head')} as {trained}; this comparison "
                 f"trains that file as sha256 {job.head_sha256[:12]}. Restore the file it trained, or move the "
                 "folder out of the comparison to train it afresh, or compare the new head under another --out")
