@@ -99,6 +99,8 @@ def new_directory(path: str | os.PathLike) -> Iterator[Path]:
     the hidden sibling. The rename refuses a `path` that appeared meanwhile with files in it
     (OSError ENOTEMPTY or EEXIST)."""
     path = Path(path)
+    if path.name in ("", ".."):   # `.`, `a/..`: no name to rename the filled folder to (EBUSY)
+        raise ValueError(f"{path} names an existing folder through '.' or '..'; give the new folder's own name")
     created = [p for p in path.parents if not os.path.lexists(p)]   # innermost first
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,7 @@ from nasiam.config import (
     load_config,
     require_package,
 )
+from nasiam.errors import shown_path
 
 EXIT_OK, EXIT_USAGE, EXIT_COLLAPSE, EXIT_NONFINITE, EXIT_IO, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
 EXIT_MEMORY = 7   # out of memory (nasiam.errors.OUT_OF_MEMORY_EXIT); 6 is compare's failed runs
@@ -263,13 +264,14 @@ def cmd_export(args) -> int:
     except KeyboardInterrupt:   # landed after the folder was renamed into place: the export is whole
         if not (ours and finished_export(args.out)):
             raise
-        print(f"\nnasiam export: the export to {args.out} had finished when Ctrl-C came; it is complete "
+        print(f"\nnasiam export: the export to {shown_path(args.out)} had finished when Ctrl-C came; it is complete "
               "(export.json lists its files)", file=sys.stderr)
     return EXIT_OK
 
 
 def _print_export(args, result: dict[str, Any]) -> None:
-    print(f"exported epoch {result['epoch']}, rank {result['rank']} ({result['ranked_by']}) to {result['out']}"
+    print(f"exported epoch {result['epoch']}, rank {result['rank']} ({result['ranked_by']}) to "
+          f"{shown_path(result['out'])}"
           + ("" if result["recalibrated"] else " (BatchNorm statistics not recalibrated: the training data was not "
                                                 "found)") + ":")
     for slot, g in result["genotypes"].items():

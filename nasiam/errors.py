@@ -13,6 +13,13 @@ def shown(value: object, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[:limit - 10]}... ({len(text):,} characters)"
 
 
+def shown_path(path: object, limit: int = 300) -> str:
+    """A path as a message shows it: as it is when printable, else `shown` (control characters,
+    a terminal's escape sequences, escaped; cut to about `limit` characters)."""
+    text = str(path)
+    return text if text.isprintable() and len(text) <= limit else shown(text, limit)
+
+
 class RunError(RuntimeError):
     exit_code = 1
 
@@ -74,13 +81,20 @@ class RemoteError(RunError):
 # -- running out of memory: not an error class of ours, but one exit code and one message --------
 OUT_OF_MEMORY_EXIT = 7
 # where in nasiam an allocation failed, innermost first: the step a user recognises
+_BUILD_STEP = "building the model and the data"
 _STEPS = (("training_step", "a training step"), ("train_epoch", "training"), ("extract", "the evaluation's feature "
           "extraction"), ("knn", "the kNN evaluation"), ("final_evaluation", "the final evaluation (kNN, linear "
           "probe)"), ("recalibrate_exported", "recalibrating the exported heads' BatchNorm"),
-          ("restore", "loading the checkpoint"), ("save", "writing a checkpoint"), ("build", "building the model and "
-          "the data"), ("export_run", "the export"), ("evaluate", "the evaluation"))
+          ("restore", "loading the checkpoint"), ("save", "writing a checkpoint"), ("build", _BUILD_STEP),
+          ("export_run", "the export"), ("evaluate", "the evaluation"))
 _ADVICE = {"eval": "a smaller --batch_size or fewer labelled images (--bank_subset)",
            "export": "a machine with more free memory (the export rebuilds the search's model)"}
+# building the model allocates the heads' weights: their widths, not the batch, set its size
+_MODEL_PACKAGES = ("head", "space", "frameworks")
+_MODEL_ADVICE = {"search": "narrower heads: a smaller --proj_hidden_dim, --proj_output_dim or --pred_hidden_dim, or "
+                           "smaller candidate --widths",
+                 "pretrain": "narrower heads: a smaller --proj_hidden_dim, --proj_output_dim or --pred_hidden_dim, "
+                             "or a --head with narrower layers"}
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -113,4 +127,7 @@ def out_of_memory_message(error: BaseException, command: str,
     text = (str(error).splitlines() or [""])[0].strip() or type(error).__name__
     text = text if len(text) <= 200 else text[:190] + "..."
     advice = _ADVICE.get(command, "a smaller --batch_size or --image_size, or fewer images (--subset)")
+    in_model = any(os.path.relpath(f.filename, package).split(os.sep)[0] in _MODEL_PACKAGES for f in frames)
+    if step in (None, _BUILD_STEP) and in_model and command in _MODEL_ADVICE:
+        step, advice = "building the model", _MODEL_ADVICE[command]   # (not a forward pass: no step above)
     return f"out of memory during {step or 'nasiam ' + command}{where}: {text}. Use {advice}; {kept}"

@@ -28,7 +28,8 @@ from nasiam.head import NASHead
 from nasiam.head.hub import check_repo_id, push_heads_to_hub
 from nasiam.space.genotype import MAX_FILE_BYTES, Genotype, GenotypeError
 
-__all__ = ["SEARCH_FORMAT", "EXPORT_FORMAT", "EXPORT_RECORD", "read_genotypes", "write_search_genotypes", "load_heads",
+__all__ = ["SEARCH_FORMAT", "EXPORT_FORMAT", "EXPORT_RECORD", "read_genotypes", "genotype_file_sha256",
+           "write_search_genotypes", "load_heads",
            "run_config_dict", "require_complete", "push_run_to_hub", "file_digests", "run_file_digests",
            "check_run_files"]
 
@@ -50,6 +51,14 @@ def write_search_genotypes(path: Path, framework: str, genotypes: Mapping[str, G
     data = {"format": SEARCH_FORMAT, "schema_version": SEARCH_SCHEMA_VERSION, "framework": framework,
             "heads": {slot: g.to_dict() for slot, g in genotypes.items()}}
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def genotype_file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of the genotype file `read_genotypes(path)` reads (a run directory's
+    genotype.json, or the file itself): what names the head a run trained, since a path's
+    file can be edited after the run (`nasiam pretrain` records it in summary.json)."""
+    path = Path(path)
+    return hashlib.sha256((path / "genotype.json" if path.is_dir() else path).read_bytes()).hexdigest()
 
 
 def read_genotypes(path: str | os.PathLike) -> tuple[str | None, dict[str, Genotype]]:

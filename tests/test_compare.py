@@ -648,6 +648,59 @@ def test_a_heads_path_row_trains_one_head_on_every_seed(tmp_path):
         prepare(f"mine={mine},default", "0,1", out, RUN)
 
 
+def test_a_heads_path_row_run_is_checked_against_the_file_it_trained_after_compare_json_is_lost(tmp_path):
+    """config.yaml names the head file, not its content: with compare.json lost and the file
+    edited (same path, mish -> relu), the runs that trained the old file are refused (their
+    summary.json records its sha256), never reported as the new head; so is a run that records
+    no sha256. Before the fix the rerun counted them as done."""
+    from nasiam.compare.plan import head_file_sha256
+    from nasiam.presets import get_preset
+    from nasiam.rundir import write_search_genotypes
+
+    mine = tmp_path / "mine.json"
+    write_search_genotypes(mine, "simsiam", {"projector": get_preset("simsiam_projector_cifar", hidden_dim=32,
+                                                                     out_dim=32)})
+    heads, old = f"mine={mine},default", head_file_sha256(mine)
+    plan, out = prepare(heads, 1, tmp_path / "cmp", RUN)
+    row = next(j for j in plan.jobs if j.row == "mine")
+    assert row.head_sha256 == old
+    for job in plan.jobs:
+        finish(job, out / "runs", {**SUMMARY, "head_sha256": old if job is row else None})
+    assert len(prepare(heads, 1, out, RUN)[0].jobs) == 2   # the file it trained: accepted
+
+    (out / "compare.json").unlink()
+    mine.write_text(mine.read_text().replace('"relu"', '"mish"'))
+    assert head_file_sha256(mine) != old
+    with pytest.raises(ConfigError, match=rf"mine-s0/summary.json \(read\) says it trained {mine} as sha256 "
+                                          rf"{old[:12]}; this comparison trains that file as sha256 "
+                                          rf"{head_file_sha256(mine)[:12]}"):
+        prepare(heads, 1, out, RUN)
+    assert not (out / "compare.json").exists()
+    assert main(["compare", f"--heads={heads}", "--seeds=1", f"--out={out}", "--report_only",
+                 *(f"--{k}={v}" for k, v in RUN.items())]) == 2
+
+    summary = json.loads((out / "runs" / "mine-s0" / "summary.json").read_text())
+    summary["head_sha256"] = 12345   # a damaged record is refused
+    (out / "runs" / "mine-s0" / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(ConfigError, match="as an unreadable record"):
+        prepare(heads, 1, out, RUN)
+    del summary["head_sha256"]   # a run from before the record (archived benchmarks): trusted as before
+    (out / "runs" / "mine-s0" / "summary.json").write_text(json.dumps(summary))
+    assert len(prepare(heads, 1, out, RUN)[0].jobs) == 2
+
+
+def test_a_resumed_pretraining_run_refuses_a_head_file_edited_since_it_began():
+    """The checkpoint keeps the head file's sha256: same shapes would load silently."""
+    from types import SimpleNamespace
+
+    from nasiam.errors import CheckpointError
+    from nasiam.runner.pretrain import PretrainRun
+
+    run = SimpleNamespace(cfg=SimpleNamespace(head="mine.json"), head_sha256="b" * 64)
+    with pytest.raises(CheckpointError, match="mine.json is not the head file this run began with"):
+        PretrainRun.load_state(run, {"head_sha256": "a" * 64, "model": {}, "optimizer": {}})
+
+
 def _fake_launch(launched):
     """executor._launch without training: the run's files appear and the process exits 0, or 2
     for a pretraining run whose --head is a search folder without a genotype (as nasiam does)."""
@@ -729,6 +782,29 @@ def test_a_damaged_summary_is_named_with_exit_2(tmp_path, capsys, content, words
         err = capsys.readouterr().err
         assert f"{run / 'summary.json'} (read) is damaged: " in err and words in err, err
         assert "Traceback" not in err and "Move its run folder out of the comparison" in err
+
+
+@pytest.mark.parametrize("kind, words", [("folder", "it is a folder, where a finished run has a file"),
+                                         ("link", "it is a symbolic link to ")])
+def test_a_summary_that_is_not_a_file_is_refused_before_training(tmp_path, capsys, monkeypatch, kind, words):
+    """A summary.json that is a folder (or a dangling link) read as "not finished": compare
+    trained the run again, then failed writing its summary. Now named before any training."""
+    from nasiam.compare import executor
+
+    plan, _ = prepare("default", "0,", tmp_path, RUN)
+    run = tmp_path / "runs" / plan.jobs[0].name
+    run.mkdir(parents=True)
+    if kind == "folder":
+        (run / "summary.json").mkdir()
+    else:
+        (run / "summary.json").symlink_to(tmp_path / "nowhere")
+    launched = []
+    monkeypatch.setattr(executor, "_launch", _fake_launch(launched))
+    assert main(["compare", "--heads", "default", "--seeds", "0,", "--out", str(tmp_path),
+                 *[f"--{k}={v}" for k, v in RUN.items()]]) == 2
+    err = capsys.readouterr().err
+    assert f"{run / 'summary.json'} (read) is damaged: {words}" in err and "Move its run folder out" in err, err
+    assert launched == [] and "Traceback" not in err
 
 
 def test_a_damaged_compare_json_is_named_with_exit_2(tmp_path, capsys):

@@ -76,6 +76,11 @@ def test_an_out_dir_that_is_a_file_is_a_usage_error_and_the_file_is_untouched(tm
         assert _search(tmp_path, f"--out_dir={out_dir}") == EXIT_USAGE
         assert f"--out_dir: {plain} is a file, not a folder" in capsys.readouterr().err
     assert plain.read_text() == "mine"
+    escaped = tmp_path / "\x1b[31mnotes"   # its name is printed escaped, never sent to the terminal raw
+    escaped.write_text("mine")
+    assert _search(tmp_path, f"--out_dir={escaped}") == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\\x1b[31mnotes' is a file, not a folder" in err, err
 
 
 def test_a_run_directory_too_long_for_its_files_is_refused_before_training(tmp_path, capsys):
@@ -143,6 +148,34 @@ def test_running_out_of_memory_is_exit_7_naming_the_step_and_the_fix(tmp_path, m
     assert f"nasiam {command}: error: out of memory during {step}" in err, err
     assert "Use a smaller --batch_size or --image_size, or fewer images (--subset)" in err
     assert "Traceback" not in err and (error != "cuda" or "Tried to allocate 20.00 GiB" in err)
+
+
+@pytest.mark.parametrize("command,advice", [
+    ("search", "Use narrower heads: a smaller --proj_hidden_dim, --proj_output_dim or --pred_hidden_dim, or smaller "
+               "candidate --widths"),
+    ("pretrain", "Use narrower heads: a smaller --proj_hidden_dim, --proj_output_dim or --pred_hidden_dim, or a "
+                 "--head with narrower layers"),
+])
+def test_out_of_memory_while_building_the_heads_advises_narrower_heads(tmp_path, monkeypatch, capsys, command,
+                                                                       advice):
+    """The heads' widths, not the batch, size the model: out of memory while building it advised
+    --batch_size/--image_size/--subset, none of which helps. The heads' BatchNorm1d raises what
+    torch's allocator would (the backbone's layers are 2-d, so it is the heads that fail)."""
+    import torch
+    from _runs import TINY
+
+    from nasiam.cli import EXIT_MEMORY, main
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 64.00 GiB.")
+
+    monkeypatch.setattr(torch.nn.BatchNorm1d, "__init__", out_of_memory)
+    options = [*TINY, "--warmup_epochs=0"] if command == "search" else [
+        a for a in TINY if not a.startswith(("--widths", "--warmup_epochs", "--arch_lr"))]
+    assert main([command, *options, "--epochs=1", f"--out_dir={tmp_path}", "--run_name=r"]) == EXIT_MEMORY
+    err = capsys.readouterr().err
+    assert f"nasiam {command}: error: out of memory during building the model (in " in err, err
+    assert advice in err and "--batch_size" not in err, err
 
 
 def test_other_runtime_errors_are_not_called_out_of_memory(tmp_path, monkeypatch):

@@ -248,6 +248,36 @@ def test_an_out_that_cannot_be_a_new_folder_is_named_with_a_fix(tmp_path, capsys
     assert f"--out is empty; give the path of a new folder, e.g. {tmp_path / 'run-export-2'}" in capsys.readouterr().err
 
 
+def test_an_out_naming_the_current_folder_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    """`cd empty && nasiam export RUN --out .` exited 5 ("Device or resource busy" renaming
+    ..<hex>.partial onto `.`); by its absolute path the rename succeeded over the shell's own
+    folder, which the shell then saw deleted. Now exit 2 naming it, nothing written."""
+    from nasiam._io import new_directory
+
+    run = make_run(tmp_path / "run")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    for out in (".", "../empty", str(empty), "sub/.."):
+        assert main(["export", str(run), "--out", out]) == 2, out
+        err = capsys.readouterr().err
+        what = "a folder named by '..'" if out == "sub/.." else "is the current folder"
+        assert f"--out {out} " in err and what in err and f"e.g. {tmp_path / 'empty-export'}" in err, err
+    assert not list(empty.iterdir()) and sorted(p.name for p in tmp_path.iterdir()) == ["empty", "run"]
+    with pytest.raises(ValueError, match="names an existing folder through '.' or '..'"):
+        with new_directory("."):
+            pass
+
+
+def test_the_success_line_shows_an_out_with_control_characters_escaped(tmp_path, capsys):
+    run = make_run(tmp_path / "run")
+    out = tmp_path / "\x1b[31mred"
+    assert main(["export", str(run), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "\x1b" not in printed and "\\x1b[31mred" in printed, printed
+    assert (out / "export.json").is_file()
+
+
 def test_pretrain_init_refuses_a_folder_its_writer_did_not_finish(tmp_path, capsys):
     run = make_run(tmp_path / "run")
     assert main(["export", str(run), "--out", str(tmp_path / "export")]) == 0

@@ -7,7 +7,7 @@ from _runs import TINY
 from safetensors.torch import load_file
 
 from nasiam.cli import main
-from nasiam.rundir import read_genotypes
+from nasiam.rundir import genotype_file_sha256, read_genotypes
 
 pytestmark = pytest.mark.slow  # every test here trains or compiles
 
@@ -49,6 +49,7 @@ def test_pretrain_with_the_searched_head_from_scratch(tmp_path, search_run):
     _, searched = read_genotypes(search_run)
     summary = json.loads((tmp_path / "p" / "summary.json").read_text())
     assert summary["heads"] == {slot: g.describe() for slot, g in searched.items()}
+    assert summary["head_sha256"] == genotype_file_sha256(search_run)   # which version of the file it trained
     # from scratch: the backbone does not start from the search's weights
     trained = load_file(tmp_path / "p" / "backbone.safetensors")
     searched_backbone = load_file(search_run / "backbone.safetensors")

@@ -45,8 +45,9 @@ def test_every_registry_follows_it(register, table, name, entry):
 
 
 def test_unknown_names_are_listed():
-    for lookup, message in ((lambda: create_space("x"), "unknown search space 'x'; known: mlp, nasiam"),
-                            (lambda: get_preset("x"), "unknown preset 'x'; known: .*simsiam_projector"),
+    for lookup, message in ((lambda: get_preset("x"), "unknown preset 'x'; known: .*simsiam_projector"),
                             (lambda: framework_class("byol"), "unknown framework 'byol'; known: .*simsiam.*moco")):
         with pytest.raises(KeyError, match=message):
             lookup()
+    with pytest.raises(ValueError, match="unknown search space 'x'; known: mlp, nasiam"):   # a bad argument
+        create_space("x")

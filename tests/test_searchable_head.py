@@ -165,7 +165,8 @@ def test_invalid_arguments_are_reported():
         SearchableHead(0, 10)
     with pytest.raises(ValueError, match="unknown sampling mode"):
         SearchableHead(4, 4).set_sampling("annealed")
-    with pytest.raises(KeyError, match="unknown search space"):
+    # a bad argument like any other (it was a KeyError, which `except ValueError` missed)
+    with pytest.raises(ValueError, match=r"unknown search space 'transformer'; known: mlp, nasiam, siam"):
         SearchableHead(4, 4, space="transformer")
     with pytest.raises(ValueError, match="expects \\(batch, 4\\)"):
         SearchableHead(4, 4)(torch.randn(2, 5))

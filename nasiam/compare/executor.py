@@ -29,7 +29,7 @@ from typing import Callable
 
 from nasiam.compare.plan import Job
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, field_types, parse_value, read_yaml_file
-from nasiam.errors import CheckpointError, RunInterrupted
+from nasiam.errors import CheckpointError, RunInterrupted, shown_path
 from nasiam.rundir import check_run_files
 from nasiam.runner.stop import StopSignals
 
@@ -84,12 +84,20 @@ def _damaged(path: Path, problem: str) -> ConfigError:
                        "left as it is) and run the same command again to train that run afresh")
 
 
+def _kind(path: Path) -> str:
+    if path.is_symlink():
+        return f"a symbolic link to {shown_path(os.readlink(path))}"
+    return "a folder" if path.is_dir() else "a FIFO, socket or device"
+
+
 def read_summary(run: Path) -> dict | None:
     """A run's summary.json, None when it has none (not finished); a file nasiam could not
     have written (not a JSON object, a score outside 0-100, NaN, 1e308 seconds, a string where
     a table is read) is a `ConfigError` naming it: reported as is, it would become a row."""
     path = run / "summary.json"
     if not path.is_file():
+        if os.path.lexists(path):   # a folder, a FIFO, a dangling link: the run would train, then fail to write it
+            raise _damaged(path, f"it is {_kind(path)}, where a finished run has a file")
         return None
     if path.stat().st_size > MAX_SUMMARY_BYTES:
         raise _damaged(path, f"over {MAX_SUMMARY_BYTES} bytes")
@@ -165,6 +173,15 @@ def check_run(job: Job, runs: Path) -> str | None:
                 differences.append(f"--{key}={str(config[key])[:80]} (this comparison: {value})")
     if differences:
         return f"{run / 'config.yaml'} (read) says it was trained with " + "; ".join(differences)
+    recorded = summary.get("head_sha256")
+    # config.yaml names the head file, not its content: an edited file has the same path. A run
+    # written before summary.json recorded the content (no key) is trusted as before, so archived
+    # comparisons still report; every run trained since is checked.
+    if job.head_sha256 is not None and "head_sha256" in summary and recorded != job.head_sha256:
+        trained = f"sha256 {recorded[:12]}" if isinstance(recorded, str) else f"an unreadable record ({recorded!r:.40})"
+        return (f"{run / 'summary.json'} (read) says it trained {config.get('head')} as {trained}; this comparison "
+                f"trains that file as sha256 {job.head_sha256[:12]}. Restore the file it trained, or move the "
+                "folder out of the comparison to train it afresh, or compare the new head under another --out")
     try:   # and its files are those it finished with (summary.json's sha256 of each)
         check_run_files(run, "", "Restore the files, or move the folder out of the comparison to train it afresh")
     except CheckpointError as e:

@@ -19,6 +19,7 @@ from typing import Callable
 
 from nasiam.compare.specs import LIBRARY_KINDS, PREDICTOR_KINDS, HeadSpec
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, load_config
+from nasiam.rundir import genotype_file_sha256
 
 __all__ = ["Job", "Plan", "build_plan", "draw_panel", "FORBIDDEN_COMMON", "one_stage_epochs", "search_common",
            "head_file_sha256"]
@@ -46,6 +47,7 @@ class Job:
     row: str | None = None
     head_id: str | None = None
     needs_weights: bool = False                   # continues from its search's weights (+init), not only its genotype
+    head_sha256: str | None = None                # a --heads PATH row's pinned file: its runs' summaries must name it
 
     def options(self) -> list[str]:
         """The command line's options (resolves the head: its search must have finished)."""
@@ -110,14 +112,15 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
         plan.search_names[key] = f"search{len(plan.search_names) + 1}"
     heads_dir = out / "heads"
     fixed_heads: dict[str, Callable[[], str]] = {}   # label -> its --head
+    head_sha256: dict[str, str] = {}                 # a --heads PATH row's label -> its file's pinned sha256
     for spec in specs:
         if spec.kind == "default":
             fixed_heads[spec.label] = functools.partial(str, "default")
         elif spec.kind in ("paper", *PREDICTOR_KINDS, *LIBRARY_KINDS):  # written by compare's _fixed_genotypes
             fixed_heads[spec.label] = functools.partial(str, heads_dir / spec.kind / "genotype.json")
         elif spec.kind == "path":
-            fixed_heads[spec.label] = functools.partial(pinned_head, spec.label, spec.path,
-                                                  (pins or {}).get(spec.label) or head_file_sha256(spec.path))
+            head_sha256[spec.label] = (pins or {}).get(spec.label) or head_file_sha256(spec.path)
+            fixed_heads[spec.label] = functools.partial(pinned_head, spec.label, spec.path, head_sha256[spec.label])
 
     # random heads: a panel of distinct canonical architectures, drawn once, recorded
     # (the same label gives the same draw, so re-running a comparison redraws the same heads)
@@ -145,7 +148,7 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
             if spec.label in fixed_heads:
                 opts = {**seed_opts, **(pretrain_options or {}).get(spec.label, {})}
                 plan.jobs.append(_pretrain(f"{slug(spec.label)}-s{seed}", seed, opts, fixed_heads[spec.label],
-                                           spec.label, spec.label))
+                                           spec.label, spec.label, head_sha256=head_sha256.get(spec.label)))
             elif spec.kind == "random":
                 for head_id, path in plan.random_genotypes.items():
                     if not head_id.startswith(slug(spec.label) + "-"):
@@ -187,8 +190,7 @@ def _check_distinct_names(plan: Plan) -> None:
 
 def head_file_sha256(path: str | Path) -> str:
     """The sha256 of the genotype file a --heads PATH row trains (a run directory's genotype.json)."""
-    path = Path(path)
-    return hashlib.sha256((path / "genotype.json" if path.is_dir() else path).read_bytes()).hexdigest()
+    return genotype_file_sha256(path)
 
 
 def pinned_head(label: str, path: str, sha256: str) -> str:
@@ -241,5 +243,7 @@ def draw_panel(space_heads: dict, count: int, generator: random.Random) -> list[
 
 
 def _pretrain(name: str, seed: int, options: dict[str, str], head: Callable[[], str] | None, row: str,
-              head_id: str, after: tuple[str, ...] = (), needs_weights: bool = False) -> Job:
-    return Job(name, "pretrain", seed, {**options, "run_name": name}, head, after, row, head_id, needs_weights)
+              head_id: str, after: tuple[str, ...] = (), needs_weights: bool = False,
+              head_sha256: str | None = None) -> Job:
+    return Job(name, "pretrain", seed, {**options, "run_name": name}, head, after, row, head_id, needs_weights,
+               head_sha256)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 from nasiam.config import ConfigError, RunConfig
-from nasiam.errors import CheckpointError, RunDirLockedError, shown
+from nasiam.errors import CheckpointError, RunDirLockedError, shown, shown_path
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.lock import RunDirLock
 
@@ -88,7 +88,7 @@ def _checked(run_dir: Path) -> Path:
     file, or paths too long for the file system."""
     existing = next(p for p in (run_dir, *run_dir.parents) if p.exists())   # "." or "/" at the latest
     if not existing.is_dir():
-        raise ConfigError(f"--out_dir: {existing} is a file, not a folder; choose another --out_dir")
+        raise ConfigError(f"--out_dir: {shown_path(existing)} is a file, not a folder; choose another --out_dir")
     try:
         path_max = os.pathconf(existing, "PC_PATH_MAX")
     except (OSError, ValueError):

@@ -31,7 +31,7 @@ from nasiam._io import new_directory
 from nasiam.backbones import save_backbone
 from nasiam.config import SearchConfig, load_config
 from nasiam.data import DataNotFoundError
-from nasiam.errors import CheckpointError, shown
+from nasiam.errors import CheckpointError, shown, shown_path
 from nasiam.head import NASHead, SearchableHead
 from nasiam.rundir import (
     EXPORT_FORMAT,
@@ -115,12 +115,6 @@ def _suggested_out(out: Path, run_dir: Path) -> Path:
     return base.with_name(f"{base.name}-export-{os.getpid()}")
 
 
-def _printable(path: Path) -> str:
-    """`path` as a message shows it: control characters (a terminal's escape sequences) escaped."""
-    text = str(path)
-    return text if text.isprintable() else shown(text, 300)
-
-
 def _too_long(out: Path) -> str | None:
     """Why the file system cannot hold `out`, before anything is created for it: a folder name
     longer than it allows (the export's hidden sibling, `.NAME.<12 hex>.partial`, needs 22
@@ -140,6 +134,13 @@ def _too_long(out: Path) -> str | None:
     return None
 
 
+def _is_current_folder(out: Path) -> bool:
+    try:
+        return out.is_dir() and os.path.samefile(out, os.curdir)
+    except OSError:
+        return False
+
+
 def _check_new_out(out: Path, run_dir: Path) -> None:
     """`--out` must be a new folder (or an empty one) outside the run directory, reached through
     folders: an export writes over nothing and never into the run it reads."""
@@ -153,6 +154,11 @@ def _check_new_out(out: Path, run_dir: Path) -> None:
     elif blocking is not None:
         what = f"below {blocking}, " + (_link(blocking) if blocking.is_symlink() else "a file, not a folder")
         fix = "Choose a --out whose parents are folders"
+    elif out.name in ("", "..") or _is_current_folder(out):
+        # a rename cannot put a new folder where `.` is (EBUSY), and over the shell's own folder
+        # it would leave the shell in a deleted one
+        what = "the current folder" if _is_current_folder(out) else "a folder named by '..' (a folder above another)"
+        fix = "Name a new folder for the export"
     elif _within(out, run_dir):
         what = ("the run directory being exported" if os.path.realpath(out) == os.path.realpath(run_dir)
                 else f"inside the run directory being exported ({run_dir})")
@@ -162,8 +168,8 @@ def _check_new_out(out: Path, run_dir: Path) -> None:
         what = "an existing, non-empty folder"
     else:
         return
-    raise ValueError(f"--out {_printable(out)} is {what}; `nasiam export` writes only to a new folder, outside the run, and "
-                     f"replaces nothing (a run's genotype.json and heads/ are the search's record). {fix}, e.g. "
+    raise ValueError(f"--out {shown_path(out)} is {what}; `nasiam export` writes only to a new folder, outside the run, "
+                     f"and replaces nothing (a run's genotype.json and heads/ are the search's record). {fix}, e.g. "
                      f"{_suggested_out(out, run_dir)}")
 
 
@@ -264,8 +270,11 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
                                                         "files": file_digests(folder)})
     except OSError as e:
         if e.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):   # --out appeared while exporting
-            raise ValueError(f"--out {out} was created by something else during the export; nothing was written "
-                             "there. Choose a new --out") from None
+            raise ValueError(f"--out {shown_path(out)} was created by something else during the export; nothing was "
+                             "written there. Choose a new --out") from None
+        if e.errno == errno.EBUSY:   # an empty folder that is in use (a mount point) cannot be replaced
+            raise ValueError(f"--out {shown_path(out)} is a folder in use (a mount point, or the current folder), "
+                             "which an export cannot replace; nothing was written there. Choose a new --out") from None
         raise
     return result
 

@@ -13,7 +13,7 @@ from nasiam.config import ConfigError, PretrainConfig
 from nasiam.errors import CheckpointError, RemoteError
 from nasiam.eval.plots import plot_curves
 from nasiam.frameworks import framework_class
-from nasiam.rundir import load_heads, read_genotypes, require_complete
+from nasiam.rundir import genotype_file_sha256, load_heads, read_genotypes, require_complete
 from nasiam.runner import outputs
 from nasiam.runner.build import (
     backbone_record,
@@ -61,6 +61,9 @@ class PretrainRun(Run):
     def _heads_and_backbone(self):
         cfg, info = self.cfg, self.info
         head, init = self._local_source("head"), self._local_source("init")
+        # the content of the head file as it was read (set below): a path names a file that can be
+        # edited after the run, and a comparison must tell which version a finished run trained
+        self.head_sha256 = None
         if init:
             require_complete(init, "--init")   # a half-written folder may mix heads and backbone
             expect = {"name": cfg.backbone, "cifar_stem": cfg.cifar_stem, "in_chans": info.channels}
@@ -68,6 +71,7 @@ class PretrainRun(Run):
             heads: Any = load_heads(init)
             if head not in ("default", init):
                 _, wanted = read_genotypes(head)
+                self.head_sha256 = genotype_file_sha256(head)
                 for slot, genotype in wanted.items():
                     if slot in heads and heads[slot].genotype.layers != genotype.layers:
                         raise CheckpointError(f"--init {cfg.init} holds a different {slot} than --head {cfg.head}; "
@@ -77,6 +81,7 @@ class PretrainRun(Run):
         if head == "default":
             return backbone, "default"
         framework, genotypes = read_genotypes(head)
+        self.head_sha256 = genotype_file_sha256(head)
         if framework is not None and framework != canonical_framework(cfg):
             raise CheckpointError(f"--head {cfg.head} was searched for {framework}, not {canonical_framework(cfg)}")
         return backbone, dict(genotypes)
@@ -104,9 +109,17 @@ class PretrainRun(Run):
         self.total_steps = self.cfg.epochs * len(self.train_loader)
 
     def state(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "head_sha256": self.head_sha256}
 
     def load_state(self, state: dict[str, Any]) -> None:
+        # a head file edited between the interruption and --resume: the same shapes would load
+        # silently, and the summary would name a head the first epochs never trained
+        saved = state.get("head_sha256")
+        if saved is not None and saved != self.head_sha256:
+            raise CheckpointError(f"--head {self.cfg.head} is not the head file this run began with (sha256 "
+                                  f"{str(saved)[:12]} in the checkpoint, now {str(self.head_sha256)[:12]}); restore "
+                                  "the file, or train the new head in another run (another --run_name)")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
 
@@ -123,7 +136,8 @@ class PretrainRun(Run):
         evaluation = self.final_evaluation(linear=cfg.linear_probe)
         final, linear = evaluation.get("knn_top1"), evaluation.get("linear_top1")
         summary = {"command": "pretrain", "framework": canonical_framework(cfg), "run_dir": str(self.run_dir),
-                   "head": cfg.head, "init": cfg.init, "knn_top1": final, "linear_top1": linear,
+                   "head": cfg.head, "head_sha256": self.head_sha256, "init": cfg.init,
+                   "knn_top1": final, "linear_top1": linear,
                    "rankme": self.rankme, "train_seconds": round(self.elapsed, 1),
                    **{k: v for k, v in evaluation.items() if k not in ("knn_top1", "linear_top1", "rankme")},
                    "heads": {slot: (h.genotype.describe() if hasattr(h, "genotype") else type(h).__name__)

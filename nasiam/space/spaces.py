@@ -164,4 +164,10 @@ def list_spaces() -> list[str]:
 
 
 def create_space(name: str, **kwargs) -> SearchSpace:
-    return registry.SPACES[name](**kwargs)
+    """The registered space `name` built with `kwargs`; an unknown name is a bad argument
+    (ValueError naming the known spaces, as an unknown norm or activation is), not a KeyError."""
+    try:
+        space = registry.SPACES[name]
+    except KeyError as e:
+        raise ValueError(e.args[0]) from None
+    return space(**kwargs)
