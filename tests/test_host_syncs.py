@@ -62,15 +62,16 @@ def test_a_sampled_path_is_read_back_once_per_layer_and_step(monkeypatch, space,
 def test_an_architecture_update_launches_a_bounded_number_of_kernels(capsys):
     """benchmarks/dispatch_count.py, the CPU proxy for the search step's GPU cost (launch-bound on
     an H200: 3.4-4.5x a plain step). One update launched 807 kernel operators with torch 2.14 (205
-    of them the head loss's forward; ResNet-18, 4 updates); the bounds leave room for other torch
-    versions and backbones, not for a change that adds a pass over the heads."""
+    of them the head loss's forward; ResNet-18, 4 updates), 438 (161) since the mixed ops are
+    stacked; the bounds leave room for other torch versions and backbones, not for a change that
+    adds a pass over the heads or unstacks the candidates."""
     from _benchmarks import load_benchmark
 
     load_benchmark("dispatch_count").main(["--backbone", "resnet10t", "--updates", "2"])
     rows = {line.split("|")[1].strip(): int(line.split("|")[2]) for line in capsys.readouterr().out.splitlines()
             if line.startswith("| ") and line.split("|")[2].strip().isdigit()}
-    assert 600 <= rows["one update"] <= 1000, rows
-    assert rows["of which the head loss forward"] <= 300, rows
+    assert 300 <= rows["one update"] <= 560, rows
+    assert rows["of which the head loss forward"] <= 220, rows
     # two updates and one backbone encode: more than two updates' worth, and not three
     step = rows["search: architecture step (2 updates + 1 backbone encode)"]
     assert 2 * rows["one update"] < step < 3 * rows["one update"], rows
