@@ -3,7 +3,9 @@ driver (`nasiam.search.driver`) took over the warm-up, the due rule and the repl
 architecture batches from the runner and `Architect`.
 
 The reference (tests/data/search_golden.json) was written by the code before that change
-(`python tests/test_search_golden.py` rewrites it). It catches a replay in another order
+(`python tests/test_search_golden.py` rewrites it), then rewritten once after the stacked mixing
+(issue #35), which sums the same terms in another order: the logits moved by ~6e-6, a wrong replay
+order moves them by ~5e-3. It catches a replay in another order
 (oldest batch first), one update too many or too few per step, a warm-up or `arch_every`
 counted differently, a darts2 weight step that no longer keeps its features: each moves the
 logits. Compared bit for bit on the machine kind that wrote it (CPU kernels of another
