@@ -44,7 +44,7 @@ CLI = [f"--{k}={v}" for k, v in OPTIONS.items()] + ["--knn_subset=256", "--knn_k
 def nasiam_search(out: Path, name: str, extra: list[str] = (), stop_after: float | None = None) -> dict:
     """`nasiam search` in a subprocess; with `stop_after`, SIGTERM once that many seconds of the
     second epoch have passed (read from its log), then `--resume` to the end."""
-    cmd = [sys.executable, "-m", "nasiam.cli", "search", *CLI, f"--out_dir={out}", f"--run_name={name}", *extra]
+    cmd = [sys.executable, "-m", "nasiam", "search", *CLI, f"--out_dir={out}", f"--run_name={name}", *extra]
     if stop_after is None:
         subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
     else:

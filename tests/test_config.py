@@ -161,9 +161,9 @@ def test_every_option_that_sizes_memory_processes_or_time_is_bounded(option):
 def test_resources_are_checked_against_this_machine(monkeypatch):
     import os
 
-    import nasiam.config as config
+    import nasiam.config.machine as machine
 
-    monkeypatch.setattr(config, "_cuda_count", lambda: 0)
+    monkeypatch.setattr(machine, "_cuda_count", lambda: 0)
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     load_config(PretrainConfig, None, {"devices": "4", "accelerator": "cpu"})
     with pytest.raises(ConfigError, match="one process per device.*4 cores"):
@@ -175,7 +175,7 @@ def test_resources_are_checked_against_this_machine(monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "1")
     load_config(PretrainConfig, None, {"num_nodes": "2"})
     # within the width bound, but the heads would not fit in memory: refused with the size
-    monkeypatch.setattr(config, "_total_memory_bytes", lambda: 8 * 2 ** 30)
+    monkeypatch.setattr(machine, "_total_memory_bytes", lambda: 8 * 2 ** 30)
     with pytest.raises(ConfigError, match="GiB"):
         load_config(SearchConfig, None, {"widths": "16384", "projector_layers": "4"})
     load_config(SearchConfig, None, {})   # the defaults fit in 8 GiB

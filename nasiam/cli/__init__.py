@@ -1,0 +1,150 @@
+"""The `nasiam` command line.
+
+    nasiam search                                  # quick CPU demo on Fashion-MNIST
+    nasiam search --config recipes/cifar10_resnet18_METHOD.yaml --epochs=50   # a recipe per dataset and method
+    nasiam export RUN_DIR --out my_heads --rank 2
+    nasiam export RUN_DIR --out heads_128 --proj_output_dim 128   # for lightly's SimSiam example
+
+Every option of a subcommand is a field of its configuration (nasiam.config); `--key=value`,
+`--key value` and `--key-with-dashes` all work, so `wandb agent` can drive it.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import errno
+import sys
+from typing import Sequence
+
+from nasiam._version import __version__
+from nasiam.cli import compare, evaluate, export, pretrain, push, search, sweep
+from nasiam.cli.common import EXIT_COLLAPSE, EXIT_INTERRUPTED, EXIT_IO, EXIT_MEMORY, EXIT_NONFINITE, EXIT_USAGE
+from nasiam.config import REMOVED_OPTIONS, REMOVED_SELECTION, ConfigError, SearchConfig
+
+# what a stopped or failed command has left, and where its output goes; a subcommand that differs
+# sets its own (set_defaults) and run_handler says it
+RESUMABLE = "continue with --resume (the last finished epoch is kept)"
+KEPT = "files already written (checkpoints, earlier outputs) are intact"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nasiam", description="Search, export and use siamese SSL heads.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in (search, export, push, pretrain, compare, evaluate, sweep):   # --help lists them in this order
+        command.add_parser(sub)
+    return parser
+
+
+def _unknown_options(parser, args, unknown: Sequence[str]) -> str:
+    import difflib
+    import re
+
+    cls = getattr(args, "config_cls", None)
+    known = [f.name for f in dataclasses.fields(cls)] if cls else []
+    options, stray, expects_value = [], [], False
+    for item in unknown:
+        if item.startswith("-") and not re.fullmatch(r"-\.?\d[\d.e+-]*", item):  # '-1' is a value
+            key = item.lstrip("-").split("=")[0].replace("-", "_")
+            close = difflib.get_close_matches(key, known, n=1)
+            if cls is SearchConfig and key in REMOVED_OPTIONS:
+                options.append(f"{item.split('=')[0]} ({REMOVED_SELECTION})")
+            else:
+                options.append(item.split("=")[0] + (f" (did you mean --{close[0]}?)" if close else ""))
+            expects_value = "=" not in item
+        elif expects_value:  # `--bogus 1`: argparse leaves the value beside the option; it is not one
+            expects_value = False
+        else:
+            stray.append(item)
+    problems = ([f"unknown option(s): {', '.join(options)}"] if options else []) + (
+        [f"unexpected argument(s): {', '.join(stray)}"] if stray else [])
+    return "; ".join(problems) + f" (see nasiam {args.command} --help)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    if unknown:
+        print(f"nasiam {args.command}: error: {_unknown_options(parser, args, unknown)}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_handler(args)
+
+
+def describe_os_error(e: OSError, kept: str = KEPT, out_option: str = "--out_dir") -> tuple[int, str]:
+    """(exit code, message) of an OSError: a problem with the output's disk is 5 and says
+    what was being written and what is `kept`; an input that cannot be read (a permission, a
+    damaged image, a path too long) is 2 and says what was being read. The file's contents are
+    never shown."""
+    import os
+
+    path = e.filename if isinstance(e.filename, str) else None
+    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO):
+        what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exhausted",
+                errno.EROFS: "the file system is read-only"}.get(e.errno, e.strerror or str(e))
+        return EXIT_IO, f"{what} while writing {path or 'outputs'}; {kept}. Free space or choose another {out_option}"
+    if e.errno == errno.ENAMETOOLONG:
+        return EXIT_USAGE, (f"the path {(path or '')[:120]}... is too long for this file system; shorten --run_name, "
+                            f"{out_option} or the file's name")
+    if path and os.path.exists(path) and not os.path.isdir(path) and not os.access(path, os.R_OK):
+        return EXIT_USAGE, f"cannot read {path} ({e.strerror}); check its permissions"
+    if path and e.errno in (errno.EACCES, errno.EPERM):
+        return EXIT_IO, (f"{e.strerror} while writing {path}; {kept}. Check the permissions of {out_option} or "
+                         "choose another")
+    if e.errno is None:   # raised by a reader library (a truncated image, a damaged archive)
+        if path and e.strerror:
+            return EXIT_USAGE, f"could not read {path}: {e.strerror}; replace or remove that file"
+        return EXIT_USAGE, f"could not read the input data ({e}); a damaged file in the dataset?"
+    return EXIT_IO, f"{e.strerror or e} on {path or 'a file of the run'}; {kept}"
+
+
+def run_handler(args) -> int:
+    from nasiam.data import DataNotFoundError
+    from nasiam.errors import (
+        CheckpointError,
+        CollapseError,
+        NonFiniteLossError,
+        RunError,
+        RunInterrupted,
+        is_out_of_memory,
+        out_of_memory_message,
+    )
+    from nasiam.integrations.plain import HeadMismatchError
+    from nasiam.space import GenotypeError
+
+    prefix = f"nasiam {args.command}: error:"
+    try:
+        return args.handler(args)
+    except (ConfigError, DataNotFoundError, GenotypeError, CheckpointError, FileNotFoundError) as e:
+        print(f"{prefix} {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except CollapseError as e:
+        print(f"{prefix} {e}", file=sys.stderr)
+        return EXIT_COLLAPSE
+    except NonFiniteLossError as e:
+        print(f"{prefix} {e}", file=sys.stderr)
+        return EXIT_NONFINITE
+    except RunInterrupted as e:  # SIGINT (130) or SIGTERM (143), after a resumable checkpoint
+        print(f"\nnasiam {args.command}: {e}", file=sys.stderr)
+        return e.exit_code
+    except RunError as e:  # e.g. the run directory is in use by another run (2)
+        print(f"{prefix} {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"\nnasiam {args.command}: {getattr(args, 'on_interrupt', 'interrupted; ' + RESUMABLE)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as e:
+        code, message = describe_os_error(e, *getattr(args, "on_io_error", ()))
+        print(f"{prefix} {message}", file=sys.stderr)
+        return code
+    except HeadMismatchError as e:
+        print(f"{prefix} {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except (MemoryError, RuntimeError) as e:   # torch.OutOfMemoryError, an allocator's RuntimeError
+        if not is_out_of_memory(e):
+            raise
+        print(f"{prefix} {out_of_memory_message(e, args.command, *getattr(args, 'on_io_error', ())[:1])}",
+              file=sys.stderr)
+        return EXIT_MEMORY

@@ -1,0 +1,54 @@
+"""`nasiam eval`: evaluate a run's backbone, or plot the curves of runs."""
+from __future__ import annotations
+
+import argparse
+
+from nasiam.cli.common import EXIT_OK, _as_usage_errors
+
+
+@_as_usage_errors
+def cmd_eval(args) -> int:
+    from nasiam.runner.evaluate import curves, evaluate
+
+    if args.protocol == "curves":
+        path = curves(args.targets, args.out or "curves.png", args.labels.split(",") if args.labels else None)
+        print(f"wrote {path}")
+        return EXIT_OK
+    if len(args.targets) != 1:
+        raise ValueError(f"`nasiam eval {args.protocol}` takes one run directory (or 'random')")
+    options = {k: getattr(args, k) for k in ("dataset", "data_root", "image_size", "backbone", "cifar_stem", "seed")}
+    result = evaluate(args.protocol, args.targets[0], label_fraction=args.label_fraction, epochs=args.epochs,
+                      lr=args.lr, batch_size=args.batch_size, num_workers=args.num_workers, k=args.k,
+                      bank_subset=args.bank_subset, device=args.device, out=args.out, **options)
+    extra = f" with {result['labelled_images']} labelled images" if "labelled_images" in result else ""
+    print(f"{args.protocol} top-1 {result['top1']:.2f} %{extra} ({result['target']}); written to {result['written_to']}")
+    return EXIT_OK
+
+
+def add_parser(sub) -> None:
+    evaluate = sub.add_parser("eval", help="kNN, linear probe, semi-supervised fine-tuning, curves",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                              description="Evaluate a run's backbone (or 'random' init), or plot curves of runs.")
+    evaluate.add_argument("protocol", choices=["knn", "linear", "finetune", "curves"])
+    evaluate.add_argument("targets", nargs="+", help="run directories ('random' for a random initialisation)")
+    evaluate.add_argument("--label_fraction", "--label-fraction", type=float, default=0.1,
+                          help="finetune: share of the labels, class-balanced and seeded")
+    evaluate.add_argument("--epochs", type=int, default=None, help="finetune: 30 (linear is solved to convergence)")
+    evaluate.add_argument("--lr", type=float, default=None, help="finetune: 0.01 (SGD)")
+    evaluate.add_argument("--batch_size", "--batch-size", type=int, default=256, help="batch size")
+    evaluate.add_argument("--num_workers", "--num-workers", type=int, default=2, help="DataLoader workers")
+    evaluate.add_argument("--k", type=int, default=200, help="kNN neighbours of `top1` (T=0.1); k=20 (T=0.07) and k=200 (T=0.1) are always reported")
+    evaluate.add_argument("--bank_subset", "--bank-subset", type=int, default=None,
+                          help="knn/linear: labelled training images used (default: all)")
+    evaluate.add_argument("--dataset", default=None, help="default: the run's")
+    evaluate.add_argument("--data_root", "--data-root", default=None, help="default: the run's")
+    evaluate.add_argument("--image_size", "--image-size", type=int, default=None, help="default: the run's")
+    evaluate.add_argument("--backbone", default=None, help="for 'random': timm model (default: resnet10t)")
+    evaluate.add_argument("--cifar_stem", "--cifar-stem", type=lambda v: v.lower() in ("1", "true", "yes"),
+                          default=None, help="for 'random': CIFAR stem")
+    evaluate.add_argument("--seed", type=int, default=None, help="label subset, init and shuffling seed")
+    evaluate.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    evaluate.add_argument("--out", default=None, help="result file (default: RUN_DIR/eval/<protocol>.json; "
+                                                      "curves: curves.png)")
+    evaluate.add_argument("--labels", default=None, help="curves: comma-separated legend labels, one per run")
+    evaluate.set_defaults(handler=cmd_eval, config_cls=None)

@@ -1,0 +1,62 @@
+"""`nasiam export`: re-export a search run's heads."""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from nasiam.cli.common import EXIT_OK, _as_usage_errors
+from nasiam.errors import shown_path
+
+EXPORT_KEPT = "nothing was written to --out (an export is written whole or not at all) and the run is untouched"
+
+
+@_as_usage_errors
+def cmd_export(args) -> int:
+    import os
+
+    from nasiam.runner.export import export_run, finished_export
+
+    ours = not os.path.lexists(os.path.join(args.out, "export.json"))   # not an earlier export's record
+    try:
+        _print_export(args, export_run(args.run_dir, args.out, rank=args.rank, checkpoint=args.checkpoint,
+                                       proj_output_dim=args.proj_output_dim))
+    except KeyboardInterrupt:   # landed after the folder was renamed into place: the export is whole
+        if not (ours and finished_export(args.out)):
+            raise
+        print(f"\nnasiam export: the export to {shown_path(args.out)} had finished when Ctrl-C came; it is complete "
+              "(export.json lists its files)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _print_export(args, result: dict[str, Any]) -> None:
+    print(f"exported epoch {result['epoch']}, rank {result['rank']} ({result['ranked_by']}) to "
+          f"{shown_path(result['out'])}"
+          + ("" if result["recalibrated"] else " (BatchNorm statistics not recalibrated: the training data was not "
+                                                "found)") + ":")
+    for slot, g in result["genotypes"].items():
+        print(f"  {slot:9s} {g}")
+    for slot, layers in result["layers"].items():  # --proj_output_dim: say which weights are the search's
+        names = [f"{i}:{layer}" for i, layer in enumerate(result["genotypes"][slot].split(" > "))]
+        kept = ", ".join(names[i] for i in layers["kept"]) or "none"
+        fresh = ", ".join(names[i] for i in layers["fresh"]) or "none"
+        print(f"  {slot:9s} searched weights kept in layers {kept}; resized, freshly initialised: {fresh}")
+    if any(layers["fresh"] for layers in result["layers"].values()):
+        print(f"Resized for a {args.proj_output_dim}-wide projector output: the freshly initialised layers (recorded "
+              "in export.json and in each head's genotype.json as meta.fresh_layers) train with your model.")
+
+
+def add_parser(sub) -> None:
+    export = sub.add_parser("export", help="re-export heads from a search run (top-k, another epoch)")
+    export.add_argument("run_dir", help="a search run directory")
+    export.add_argument("--out", required=True, help="a new output directory (an existing, non-empty one is refused)")
+    export.add_argument("--rank", type=int, default=1,
+                        help="1: the genotype the search exported; K: each head's (K-1)-th alternative by joint probability (default: 1)")
+    export.add_argument("--checkpoint", default=None, help="checkpoint file (default: the run's last.ckpt; "
+                                                           "checkpoints/epoch=N.ckpt for another epoch)")
+    export.add_argument("--proj_output_dim", "--proj-output-dim", type=int, default=None, metavar="N",
+                        help="re-export for a model whose projector outputs N features (lightly's SimSiam example "
+                             "128, solo-learn's CIFAR SimSiam 2048): the searched hidden layers keep their widths "
+                             "and weights, the projector's output layer and the predictor start fresh "
+                             "(default: the searched width)")
+    export.set_defaults(handler=cmd_export, config_cls=None, on_interrupt=f"interrupted; {EXPORT_KEPT}: run it again",
+                        on_io_error=(EXPORT_KEPT, "--out"))

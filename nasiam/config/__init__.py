@@ -1,0 +1,27 @@
+"""Run configurations: the options' schema, recipes (defaults < recipes < command line),
+their checks and the checks against this machine, one module each."""
+from nasiam.config.machine import check_resources, require_package
+from nasiam.config.recipes import (
+    DEMO_SCALE,
+    REMOVED_OPTIONS,
+    REMOVED_SELECTION,
+    config_to_yaml,
+    demo_scale_note,
+    load_config,
+    read_yaml_file,
+)
+from nasiam.config.schema import (
+    STRUCTURAL_KEYS,
+    ConfigError,
+    PretrainConfig,
+    RunConfig,
+    SearchConfig,
+    field_types,
+    parse_value,
+)
+from nasiam.config.validate import BOUNDS, PRECISION_ALIASES, check_bounds, config_choices, validate_config
+
+__all__ = ["RunConfig", "SearchConfig", "PretrainConfig", "ConfigError", "load_config", "config_to_yaml", "parse_value",
+           "STRUCTURAL_KEYS", "field_types", "config_choices", "PRECISION_ALIASES", "require_package", "BOUNDS",
+           "check_bounds", "check_resources", "read_yaml_file", "REMOVED_OPTIONS", "REMOVED_SELECTION", "DEMO_SCALE",
+           "demo_scale_note", "validate_config"]

@@ -1,0 +1,92 @@
+"""The options against this machine: the optional packages they need, its cores, GPUs and
+memory, and the cluster environment."""
+from __future__ import annotations
+
+import importlib.util
+import os
+
+from nasiam.config.schema import ConfigError, RunConfig, SearchConfig
+from nasiam.config.validate import _framework_class
+from nasiam.space.mlp import DEFAULT_WIDTHS
+
+
+def _total_memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def head_parameters_bound(config: RunConfig) -> int:
+    """An upper estimate of the heads' parameters, before anything is built: every layer a
+    Linear from max(width, 4096) inputs (the widest backbones here give 2048) to its width."""
+    widths = list(getattr(config, "widths", None) or DEFAULT_WIDTHS)
+    dims = [d for d in (config.proj_hidden_dim, config.proj_output_dim, config.pred_hidden_dim,
+                        getattr(config, "nasiam_hidden_dim", None)) if d]
+    widest = max(widths + dims + [2048])
+    layers = (getattr(config, "projector_layers", None) or config.proj_layers or 3) + \
+        (getattr(config, "predictor_layers", None) or 2) + 2
+    return layers * max(widest, 4096) * widest
+
+
+def check_resources(config: RunConfig) -> None:
+    """Options that size this machine's processes and memory, against what it has: --devices
+    against its cores or GPUs, several nodes only inside a cluster job, and the heads' and the
+    queue's memory against the machine's RAM."""
+    cpus = os.cpu_count() or 1
+    gpu = config.accelerator == "gpu" or (config.accelerator == "auto" and _cuda_count() > 0)
+    if gpu:
+        available = _cuda_count()
+        if available and config.devices > available:
+            raise ConfigError(f"--devices={config.devices}: this machine has {available} GPU(s); one process runs per "
+                              "GPU, so use at most that many")
+    elif config.devices > cpus:
+        raise ConfigError(f"--devices={config.devices} on the CPU starts one process per device, and this machine "
+                          f"has {cpus} cores: use at most {cpus} (each process already uses several threads)")
+    if config.num_nodes > 1 and not (os.environ.get("SLURM_JOB_ID") or
+                                     (os.environ.get("MASTER_ADDR") and os.environ.get("NODE_RANK") is not None)):
+        raise ConfigError(f"--num_nodes={config.num_nodes} outside a cluster job: nasiam would wait for nodes that "
+                          "never come. Launch it with srun inside a SLURM allocation, or set MASTER_ADDR, MASTER_PORT "
+                          "and NODE_RANK on every node (torchrun-style)")
+    memory = _total_memory_bytes()
+    if memory:
+        heads = head_parameters_bound(config) * 16   # weights, gradients, two optimiser moments in float32
+        method = _framework_class(config.framework)
+        state = method.state_bytes(config)   # what the method keeps beside its weights (MoCo v2's queue)
+        if heads + state > memory // 2:
+            held = method.state_options if state else {}
+            sized_by = "--widths, the *_dim and *_layers options" + "".join(f" and --{o}" for o in held)
+            raise ConfigError(f"{sized_by}: the heads{''.join(f' and {what}' for what in held.values())} would need "
+                              f"about {(heads + state) / 2 ** 30:.0f} GiB, more than half of this machine's "
+                              f"{memory / 2 ** 30:.0f} GiB; lower them")
+
+
+def _cuda_count() -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return 0
+    import torch
+
+    try:
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    except RuntimeError:
+        return 0
+
+
+def require_package(what: str, modules: tuple[str, ...], extra: str, instead: str) -> None:
+    """A ConfigError naming the fix unless one of `modules` is importable."""
+    if not any(importlib.util.find_spec(m) for m in modules):
+        raise ConfigError(f"{what}, which is not installed: pip install 'nasiam[{extra}]' (or pip install "
+                          f"{modules[0]}), or {instead}")
+
+
+def check_packages(config: RunConfig) -> None:
+    """The optional packages the options need are installed (else a ConfigError naming the fix)."""
+    if isinstance(config, SearchConfig) and config.strategy in ("tpe", "random"):
+        require_package(f"--strategy={config.strategy} needs Optuna", ("optuna",), "optuna", "use --strategy=darts")
+    if "wandb" in config.log_sinks:
+        require_package("--wandb needs Weights & Biases", ("wandb",), "wandb", "leave out --wandb")
+    if "tensorboard" in config.log_sinks:
+        require_package("--logger=tensorboard needs TensorBoard", ("tensorboard", "tensorboardX"), "tensorboard",
+                        "leave tensorboard out of --logger")

@@ -1,0 +1,167 @@
+"""Recipes and command-line options read into a run configuration (nasiam.config.schema).
+
+Precedence: field defaults < `--config recipe.yaml` (several `--config` files: later ones
+override earlier ones) < command-line `--key=value` (also `--key value` and `--key-with-dashes`,
+the forms `wandb agent` passes). Recipes are read with `yaml.safe_load` and checked key by key:
+a misspelt key is an error that suggests the right one, never silently ignored. A recipe's
+`base: other.yaml` key (a path relative to the recipe) reads that recipe first and overrides it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import typing
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from nasiam.config.machine import check_packages, check_resources
+from nasiam.config.schema import ConfigError, RunConfig, SearchConfig, _suggest, field_types, parse_value
+from nasiam.config.validate import validate_config
+from nasiam.errors import shown
+
+MAX_RECIPE_DEPTH = 8  # `base:` chains longer than this are refused
+MAX_RECIPE_BYTES = 1 << 20
+_OPTION_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,47}$")
+
+
+def read_yaml_file(path: Path, what: str) -> Any:
+    """A recipe's or sweep's YAML (`yaml.safe_load`: no code runs), refusing what cannot be one:
+    over 1 MiB, not UTF-8, nested past the parser's recursion limit. Errors give the position,
+    never the file's text (the path may name any file, e.g. a `base:` that leads astray)."""
+    import yaml
+
+    size = path.stat().st_size
+    if size > MAX_RECIPE_BYTES:
+        raise ConfigError(f"{path}: {size} bytes is too large for a {what} (at most {MAX_RECIPE_BYTES})")
+    try:
+        return yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text, so not a {what} (a YAML file)") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a {what}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML ({getattr(e, 'problem', None) or 'a parse error'}{where})") from None
+
+
+# Search options that no longer exist, as a run directory's config.yaml from before their
+# removal still holds them: `selection` chose the exported genotype (verify measured worse than
+# argmax, probe was never validated: benchmarks/RESULTS.md), `verify_*` configured those two.
+# A file's `selection: argmax` is what every search now does, so it and the verify_* settings
+# (unread under argmax) are skipped; a file asking for verify or probe is refused.
+REMOVED_OPTIONS = ("selection", "verify_top_k", "verify_epochs", "verify_samples")
+REMOVED_SELECTION = ("--selection was removed: a search exports each decision's most probable option (what "
+                "--selection=argmax did; --below_noise=prior falls back to the best known head's option)")
+
+
+def _removed_option(name: str, value: Any, where: str) -> bool:
+    """Whether `name` is a removed search option of a file that can be skipped (see
+    REMOVED_OPTIONS); a ConfigError naming `where` and the fix when its value asked for more."""
+    if name not in REMOVED_OPTIONS:
+        return False
+    if name == "selection" and str(value).strip().lower() != "argmax":
+        raise ConfigError(f"{where}: selection: {shown(value)} is no longer available. {REMOVED_SELECTION}; verify "
+                          "measured worse than argmax and probe was never validated (benchmarks/RESULTS.md). "
+                          "Delete the `selection` key; a run searched with it keeps the heads it exported.")
+    return True
+
+
+def _read_recipe(path: str | os.PathLike, cls, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        where = f" (the base of {_chain[-1]})" if _chain else ""
+        raise ConfigError(f"--config: no recipe at {path}{where} (see the recipes/ folder)")
+    resolved = path.resolve()
+    if resolved in _chain:
+        raise ConfigError(f"{path}: recipes inherit in a cycle via `base:` "
+                          f"({' -> '.join(str(p) for p in _chain + (resolved,))})")
+    if len(_chain) >= MAX_RECIPE_DEPTH:
+        raise ConfigError(f"{path}: more than {MAX_RECIPE_DEPTH} levels of `base:` recipes")
+    data = read_yaml_file(path, "recipe") or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a recipe is a mapping of option: value")
+    known = field_types(cls)
+    values = {}
+    base = data.pop("base", None)
+    if base is not None:
+        if not isinstance(base, str) or not base.strip() or Path(base).is_absolute():
+            raise ConfigError(f"{path}: `base:` names another recipe file by a path relative to this one (not an "
+                              "absolute path)")
+        values.update(_read_recipe(path.parent / base, cls, _chain + (resolved,)))
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name not in known and issubclass(cls, SearchConfig) and _removed_option(name, value, str(path)):
+            continue
+        if name not in known:
+            if not _OPTION_LIKE.match(str(key)):   # never echo what may be another file's content
+                raise ConfigError(f"{path}: holds keys that are no option names; is it a nasiam recipe?")
+            raise ConfigError(f"{path}: unknown key {key!r}{_suggest(name, list(known))}")
+        values[name] = parse_value(name, value, known[name])
+    return values
+
+
+# The CPU demo's scale: a 12,000-image subset, 512-wide heads, a 4,096-long MoCo queue. It
+# belongs to the demo's datasets only; a run on any other dataset starts from the method's
+# defaults for these (all of its images, the method's widths and queue) unless an option or a
+# recipe sets them, so that `--dataset imagenet100` never trains silently on 12,000 images.
+DEMO_DATASETS = ("fashion_mnist", "synthetic")
+DEMO_SCALE = ("subset", "proj_hidden_dim", "proj_output_dim", "pred_hidden_dim", "queue_size", "widths")
+
+
+def demo_scale_note(config: RunConfig) -> str | None:
+    """The line a run prints first when the demo's scale applies to it, else None."""
+    if config.dataset not in DEMO_DATASETS:
+        return None
+    defaults = {f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+                for f in fields(config) if f.name in DEMO_SCALE}
+    kept = {name: value for name, value in defaults.items() if getattr(config, name) == value}
+    if "subset" not in kept and not any(k.endswith("_dim") for k in kept):
+        return None
+    parts = []
+    if "subset" in kept:
+        parts.append(f"{kept['subset']:,} training images")
+    dims = [f"--{k} {v}" for k, v in kept.items() if k.endswith("_dim")]
+    if "widths" in kept:
+        dims.append(f"--widths {','.join(map(str, kept['widths']))}")
+    if dims:
+        parts.append("heads " + ", ".join(dims))
+    return (f"CPU demo scale ({config.dataset}): {'; '.join(parts)}. Other datasets start from the method's "
+            "defaults (all images, its widths); here `--subset none` and `--proj_hidden_dim none` etc. give them.")
+
+
+def load_config(cls, config_path: str | os.PathLike | typing.Sequence[str | os.PathLike] | None = None,
+                overrides: Mapping[str, Any] | None = None, check_environment: bool = True):
+    """Build `cls` from its defaults, recipes (one path or several, later ones override earlier
+    ones), then overrides (strings or values). `check_environment` also checks the options
+    against this machine: the optional packages they need, and `check_resources`."""
+    known = field_types(cls)
+    paths = [config_path] if isinstance(config_path, (str, os.PathLike)) else list(config_path or [])
+    values = {}
+    for path in paths:
+        values.update(_read_recipe(path, cls))
+    for key, raw in (overrides or {}).items():
+        name = key.replace("-", "_")
+        if name in REMOVED_OPTIONS and issubclass(cls, SearchConfig):
+            raise ConfigError(f"--{key}: {REMOVED_SELECTION}; drop --{key}")
+        if name not in known:
+            raise ConfigError(f"unknown option --{key}{_suggest(name, list(known))}")
+        values[name] = parse_value(name, raw, known[name])
+    if values.get("dataset", cls.dataset) not in DEMO_DATASETS:   # the method's scale, not the demo's
+        for name in DEMO_SCALE:
+            if name in known:   # pretrain has no --widths
+                values.setdefault(name, None)
+    config = cls(**values)
+    validate_config(config)
+    if check_environment:   # this machine: its packages, cores, GPUs, memory and cluster environment
+        check_packages(config)
+        check_resources(config)
+    return config
+
+
+def config_to_yaml(config) -> str:
+    import yaml
+
+    return yaml.safe_dump(dataclasses.asdict(config), sort_keys=False)

@@ -1,0 +1,152 @@
+"""The options' checks: choices, bounds and the rules between options, each a ConfigError
+that names the option and the fix."""
+from __future__ import annotations
+
+from nasiam.config.schema import ConfigError, RunConfig, SearchConfig, _suggest
+from nasiam.errors import shown
+
+# Lightning's short precision names, accepted and stored under their long names.
+PRECISION_ALIASES = {"16": "16-mixed", "bf16": "bf16-mixed", "32": "32-true"}
+LOGGERS = ("csv", "tensorboard", "wandb")
+
+
+# The bounds of every numeric option, in one place: (lowest, highest), inclusive; None: no
+# bound on that side. They keep a typo or a hostile value from sizing memory, processes, files
+# or time beyond reason before anything is allocated (the machine's own resources are checked
+# apart, in `check_resources`). Widths and layer counts share the genotype format's limits.
+_MAX_WIDTH, _MAX_LAYERS = 1 << 16, 64   # = nasiam.space.genotype.MAX_WIDTH, MAX_LAYERS (not imported: torch)
+BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    "subset": (1, 10 ** 9), "image_size": (8, 1024), "num_workers": (0, 128), "batch_size": (2, 1 << 16),
+    "proj_hidden_dim": (1, _MAX_WIDTH), "proj_output_dim": (1, _MAX_WIDTH), "pred_hidden_dim": (1, _MAX_WIDTH),
+    "proj_layers": (1, _MAX_LAYERS), "temperature": (1e-4, 100.0), "queue_size": (1, 1 << 24),
+    "ema_momentum": (0.0, 1.0), "epochs": (1, 100_000), "lr": (0.0, 1e4), "weight_decay": (0.0, 10.0),
+    "warmup_lr_epochs": (0, 100_000), "devices": (1, 1024), "num_nodes": (1, 4096), "seed": (0, 2 ** 32 - 1),
+    "keep_checkpoints": (-1, 100_000), "log_every_n_steps": (1, 10 ** 9), "knn_every": (0, 100_000),
+    "knn_k": (1, 10_000), "knn_subset": (1, 10 ** 9), "pred_lr_mult": (0.0, 1e3),
+    # search
+    "genotype_trials": (1, 100_000), "trial_batches": (1, 10_000), "arch_every": (1, 10_000), "arch_steps_per_step": (1, 64),
+    "arch_lr": (0.0, 100.0), "arch_weight_decay": (0.0, 10.0), "beta_weight": (0.0, 1e4), "warmup_epochs": (0, 100_000),
+    "tau_max": (1e-3, 1e4), "tau_min": (1e-3, 1e4), "nasiam_hidden_dim": (1, _MAX_WIDTH),
+    "projector_layers": (1, _MAX_LAYERS), "predictor_layers": (1, _MAX_LAYERS), "top_k": (1, 100),
+    "collapse_min_std": (0.0, 1e3), "collapse_min_rank": (0.0, 1e6),
+}
+
+
+def check_bounds(config: RunConfig) -> None:
+    """Every numeric option within BOUNDS (and finite: NaN fails every comparison)."""
+    for name, (low, high) in BOUNDS.items():
+        if not hasattr(config, name):
+            continue
+        value = getattr(config, name)
+        if value is None or isinstance(value, bool):
+            continue
+        if not ((low is None or value >= low) and (high is None or value <= high)):
+            span = f"between {low:g} and {high:g}" if low is not None and high is not None else \
+                f"at least {low:g}" if low is not None else f"at most {high:g}"
+            raise ConfigError(f"--{name} must be {span}, got {shown(value)}")
+
+
+def config_choices(cls) -> dict[str, list[str]]:
+    """Option -> its allowed values, for the options of `cls` that have a fixed set."""
+    from nasiam.data import list_datasets
+    from nasiam.frameworks import ALIASES, FRAMEWORKS
+    from nasiam.space import list_spaces
+
+    choices = {"framework": list(FRAMEWORKS) + list(ALIASES), "dataset": list_datasets(),
+               "data_device": ["auto", "gpu", "cpu", "workers"],
+               "optimizer": ["sgd", "adamw", "lars"], "ema_schedule": ["cosine", "constant"],
+               "accelerator": ["auto", "cpu", "gpu", "cuda", "mps"],
+               "wandb_mode": ["auto", "online", "offline", "disabled"],
+               "precision": ["auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", *PRECISION_ALIASES]}
+    if issubclass(cls, SearchConfig):
+        choices.update(strategy=["darts", "darts2", "gumbel", "tpe", "random"], mode=["bilevel", "joint"],
+                       space=list_spaces(), below_noise=["argmax", "prior"],
+                       predictor=["search", "default", "directpred"])
+    return choices
+
+
+def validate_config(config: RunConfig) -> None:
+    config.precision = PRECISION_ALIASES.get(config.precision, config.precision)
+    for name, allowed in config_choices(type(config)).items():
+        value = getattr(config, name)
+        if value not in allowed:
+            raise ConfigError(f"--{name}: {value!r} is not one of {', '.join(allowed)}{_suggest(str(value), allowed)}")
+    unknown = [s for s in config.logger if s not in LOGGERS]
+    if unknown:
+        raise ConfigError(f"--logger: {', '.join(unknown)} is not one of {', '.join(LOGGERS)}")
+    if config.batch_size == 1:   # said apart: it would pass for a size and fail at the first step, inside torch
+        raise ConfigError("--batch_size=1: training needs at least 2 images per step and device (BatchNorm computes "
+                          "its statistics over the batch; a contrastive loss needs other images); use 2 or more")
+    check_bounds(config)
+    if config.run_name is not None:
+        name = config.run_name
+        # printable only: a control character or a right-to-left override in a folder name shows
+        # one thing in the terminal and names another
+        if not name or name in (".", "..") or "/" in name or "\\" in name or not name.isprintable() or \
+                len(name.encode()) > 200:
+            raise ConfigError(f"--run_name: {shown(name)} must be a plain directory name inside --out_dir (no '/', "
+                              "not '.' or '..', printable characters only, at most 200 bytes)")
+    from nasiam.data.download import DOWNLOADABLE
+
+    if config.download and config.dataset not in DOWNLOADABLE + ("synthetic",):
+        raise ConfigError(f"--download fetches {', '.join(DOWNLOADABLE)} (torchvision's downloaders), not "
+                          f"{config.dataset}: put its files under --data_root yourself")
+    if isinstance(config, SearchConfig):
+        try:
+            config.policy()  # the search policy checks its own settings (betas, arch_every, ...)
+        except ConfigError:
+            raise
+        except ValueError as e:
+            raise ConfigError(f"{e} (--arch_* options)") from None
+        if not 0 < config.arch_fraction < 1:
+            raise ConfigError(f"--arch_fraction must be in (0, 1), got {config.arch_fraction}")
+        if config.warmup_epochs >= config.epochs:
+            raise ConfigError(f"--warmup_epochs ({config.warmup_epochs}) leaves no epoch to search in "
+                              f"--epochs={config.epochs}")
+        if config.strategy in ("tpe", "random") and config.mode != "bilevel":
+            raise ConfigError(f"--strategy={config.strategy} scores genotypes on the held-out half: use --mode=bilevel")
+        if config.predictor != "search" and not _has_predictor(config.framework):
+            raise ConfigError(f"--predictor={config.predictor}: {config.framework} has no predictor (SimSiam and MoCo v3 "
+                              "have one); leave --predictor out")
+        if config.tau_max < config.tau_min:
+            raise ConfigError("--tau_max must be at least --tau_min")
+        if config.tau_min <= 0:
+            raise ConfigError(f"--tau_min must be positive (the Gumbel temperature divides), got {config.tau_min}")
+        if config.policy().needs_first_order_bilevel() and (config.mode == "joint" or config.strategy == "darts2"):
+            raise ConfigError(f"--arch_steps_per_step={config.arch_steps_per_step} needs first-order bilevel search "
+                              "(a joint step has one gradient; darts2 unrolls one weight batch per update): use "
+                              "--mode=bilevel with --strategy=darts or gumbel, or --arch_steps_per_step=1")
+        if config.strategy == "darts2" and config.mode == "joint":
+            raise ConfigError("--strategy=darts2 unrolls a weight step on the weight half: use --mode=bilevel")
+        if config.precision in ("bf16-true", "16-true"):
+            raise ConfigError(f"--precision={config.precision} would store the logits in half precision, where small "
+                              "Adam steps round to nothing; use bf16-mixed or 16-mixed")
+        from nasiam.space import get_activation, get_norm
+        from nasiam.space.genotype import MAX_WIDTH
+
+        for name, values, lookup in (("activations", config.activations, get_activation), ("norms", config.norms, get_norm)):
+            if not values:
+                raise ConfigError(f"--{name} needs at least one option")
+            for value in values:
+                try:
+                    lookup(value)
+                except KeyError as e:
+                    raise ConfigError(f"--{name}: {e.args[0]}") from None
+        if config.widths is not None and not config.widths:
+            raise ConfigError("--widths needs at least one option (or none: the library's 512-4096)")
+        for w in config.widths or ():
+            if not 1 <= w <= MAX_WIDTH:
+                raise ConfigError(f"--widths: width {shown(w)} must be an integer in [1, {MAX_WIDTH}]")
+    if config.warmup_lr_epochs >= config.epochs > 1:
+        raise ConfigError(f"--warmup_lr_epochs ({config.warmup_lr_epochs}) leaves no epoch after the warm-up in "
+                          f"--epochs={config.epochs}")
+
+
+def _framework_class(framework: str):
+    from nasiam.frameworks import framework_class  # the torch stack only when a check needs it
+
+    return framework_class(framework)
+
+
+def _has_predictor(framework: str) -> bool:
+    return "predictor" in _framework_class(framework).head_slots(8)
