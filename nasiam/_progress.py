@@ -25,8 +25,9 @@ def progress(total: int | None, enabled: bool, description: str, iterable: Itera
 def logged_batches(batches: Iterable, total: int, say: Callable[[str], None], description: str,
                    every: float | None = None) -> Iterator:
     """Yield `batches` (each a tuple whose first item is a batch of images) and say a line such
-    as "  train features: 15,360 of 60,000 images (26 %), 14 s" once at least `every` seconds
-    (default LOG_EVERY_SECONDS) have passed since the start or the last line. The line is written around any tqdm bar on
+    as "  train features: 15,360 of 60,000 images (26%), 14 s" once at least `every` seconds
+    (default LOG_EVERY_SECONDS) have passed since the start or the last line; never after the
+    last batch (the caller's summary line follows). The line is written around any tqdm bar on
     the terminal (cleared, then redrawn), so a bar and the lines can share a console."""
     from tqdm.auto import tqdm
 

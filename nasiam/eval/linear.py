@@ -23,8 +23,8 @@ gradient entry below `tolerance`) is reported, not assumed.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import time
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import torch

@@ -13,12 +13,12 @@ from typing import Any, Callable
 
 import torch.nn as nn
 
+from nasiam._progress import logged_batches, progress
 from nasiam.config import RunConfig
 from nasiam.eval.knn import KNN_SETTINGS, extract_features, knn_accuracy
 from nasiam.eval.protocol import PREDICTIONS_FILE, evaluate_features, save_predictions
 from nasiam.eval.rankme import rankme
 from nasiam.runner.build import build_eval_datasets, make_loader
-from nasiam._progress import logged_batches, progress
 
 __all__ = ["RunEvaluator"]
 
