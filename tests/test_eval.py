@@ -234,3 +234,52 @@ def test_a_checkpoints_rng_state_restores_every_generator():
     torch.manual_seed(1), np.random.seed(1), random.seed(1)
     ckpt.set_rng_state(saved)
     assert draws() == first
+
+
+def test_feature_extraction_says_how_far_it_is_in_logs(monkeypatch):
+    """The final evaluation's feature extraction (a minute on the CPU demo's 60,000 images)
+    says how far it is in lines, not only on a terminal's bar (#35: before, logs were silent
+    until it ended). A fake clock that moves 10 s a batch makes a 15 s interval give a line
+    every second batch, never one for the last batch (the summary line follows it)."""
+    from nasiam import _progress
+
+    clock = iter(range(0, 1000, 10))
+    monkeypatch.setattr(_progress.time, "perf_counter", lambda: float(next(clock)))
+    batches = [(torch.zeros(100, 1, 4, 4), torch.zeros(100)) for _ in range(6)]
+    lines: list[str] = []
+    seen = list(_progress.logged_batches(batches, 600, lines.append, "train features", every=15.0))
+    assert len(seen) == 6   # every batch passes through unchanged
+    assert lines == ["  train features: 200 of 600 images (33%), 20 s", "  train features: 400 of 600 images (67%), 40 s"]
+
+
+def test_the_run_evaluator_logs_its_extraction(tmp_path, monkeypatch):
+    """`RunEvaluator.extract`, what the final evaluation and --knn_every run, says its progress
+    through the run's `say` (stdout in logs), for the train split and the test split."""
+    from types import SimpleNamespace
+
+    from nasiam import _progress
+    from nasiam.runner.run_eval import RunEvaluator
+
+    from nasiam.runner.build import read_dataset_info
+
+    monkeypatch.setattr(_progress, "LOG_EVERY_SECONDS", 0.0)   # a line after every batch but the last
+    cfg = SimpleNamespace(dataset="synthetic", data_root=None, subset=64, seed=0, knn_subset=None, batch_size=16,
+                          num_workers=0, knn_k=5)
+    info = read_dataset_info("synthetic", None, 8)
+    backbone = nn.Sequential(nn.Flatten(), nn.LazyLinear(4))
+    lines: list[str] = []
+    RunEvaluator(cfg, info, backbone, "cpu", False, lines.append, verbose=False).extract()
+    assert any(line.startswith("  train features: 16 of 64 images") for line in lines), lines
+    assert any(line.startswith("  test features: 16 of 64 images") for line in lines), lines
+
+
+def test_the_linear_probe_says_a_line_per_fit():
+    """`pretrain`'s probe (a minute or more on 60,000 features) says each penalty's held-out
+    accuracy as it goes, for logs; before, only a terminal's bar moved (#35)."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(200, 6, generator=g)
+    y = (x[:, 0] > 0).long()
+    lines: list[str] = []
+    linear_probe(x, y, x[:20], y[:20], 2, weight_decays=(1e-1, 1e-3), say=lines.append)
+    assert [line.split(",")[0] for line in lines] == ["  linear probe: penalty 0.1", "  linear probe: penalty 0.001"]
+    assert all("held-out top-1" in line and "of 3" in line for line in lines)

@@ -23,8 +23,9 @@ gradient entry below `tolerance`) is reported, not assumed.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -95,11 +96,15 @@ def _accuracy(weight: Tensor, bias: Tensor, x: Tensor, y: Tensor) -> float:
 
 def linear_probe(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, num_classes: int,
                  weight_decays: Sequence[float] = WEIGHT_DECAYS, val_fraction: float = 0.2, max_iter: int = 300,
-                 select_iter: int = 100, seed: int = 0, verbose: bool = False) -> LinearProbeResult:
+                 select_iter: int = 100, seed: int = 0, verbose: bool = False,
+                 say: Callable[[str], None] | None = None) -> LinearProbeResult:
     """Fit the probe on (train_x, train_y) (labels < 0, unlabelled images, are dropped) and
     score it on the test set; accuracies in percent. `verbose`: a progress bar over the fits
-    on a terminal (a minute or more on 50,000 images)."""
+    on a terminal (a minute or more on 50,000 images); `say`: a line per fit, for logs."""
     from nasiam._progress import progress
+
+    say = say or (lambda line: None)
+    start = time.perf_counter()
 
     keep = train_y >= 0
     train_x, train_y = train_x[keep].float(), train_y[keep].long()
@@ -124,6 +129,8 @@ def linear_probe(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tenso
             init = (w, b)
             bar.update(1)
             score = _accuracy(w, b, train_x[val], train_y[val])
+            say(f"  linear probe: penalty {penalty:g}, held-out top-1 {score:.2f} % (fit {penalties.index(penalty) + 1} "
+                f"of {len(penalties) + 1}, {time.perf_counter() - start:.0f} s)")
             if val_top1 is None or score > val_top1:
                 chosen, val_top1, best = penalty, score, (w, b)
         init = best

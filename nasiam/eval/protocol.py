@@ -71,7 +71,8 @@ def evaluate_features(bank: Tensor, bank_labels: Tensor, test: Tensor, test_labe
     if linear:
         fitted = time.perf_counter()
         say(f"  linear probe: fitting on {int(labelled.sum())} train features (penalty chosen on a held-out share) ...")
-        probe = linear_probe(bank, bank_labels, test, test_labels, num_classes, seed=seed, verbose=verbose)
+        probe = linear_probe(bank, bank_labels, test, test_labels, num_classes, seed=seed, verbose=verbose,
+                             say=say)
         predictions["linear"] = probe.predictions
         metrics.update(linear_top1=probe.test_top1, linear_weight_decay=probe.weight_decay,
                        linear_val_top1=probe.val_top1, linear_converged=probe.converged)

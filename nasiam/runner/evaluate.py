@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from nasiam._progress import progress
+from nasiam._progress import logged_batches, progress
 from nasiam.backbones import create_backbone, load_backbone
 from nasiam.data import augment_recipe, class_balanced_subset, create_dataset, eval_transform
 from nasiam.data.transforms import view_transform
@@ -85,11 +85,16 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
             from nasiam.data import random_subset
 
             train = Subset(train, random_subset(len(train), bank_subset, setting["seed"]))
-        bank = extract_features(backbone, progress(None, verbose, "train features", loader(train)), device)
-        queries = extract_features(backbone, progress(None, verbose, "test features", loader(test)), device)
+        say = (lambda line: print(line, flush=True)) if verbose else (lambda line: None)
+
+        def features(name, dataset):   # a bar on a terminal, lines every few seconds for logs
+            batches = progress(None, verbose, f"{name} features", loader(dataset))
+            return extract_features(backbone, logged_batches(batches, len(dataset), say, f"{name} features"), device)
+
+        bank, queries = features("train", train), features("test", test)
         knn = ((k, 0.1),) + tuple(s for s in KNN_SETTINGS if s[0] != k)
         evaluation = evaluate_features(*bank, *queries, num_classes=info.num_classes, linear=protocol == "linear",
-                                       knn_settings=knn, seed=setting["seed"], verbose=verbose)
+                                       knn_settings=knn, seed=setting["seed"], verbose=verbose, say=say)
         metrics = evaluation.metrics
         if protocol == "knn":
             result.update(k=k, top1=metrics[f"knn{k}_top1"], **metrics)

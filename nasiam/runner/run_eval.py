@@ -13,12 +13,12 @@ from typing import Any, Callable
 
 import torch.nn as nn
 
+from nasiam._progress import logged_batches, progress
 from nasiam.config import RunConfig
 from nasiam.eval.knn import KNN_SETTINGS, extract_features, knn_accuracy
 from nasiam.eval.protocol import PREDICTIONS_FILE, evaluate_features, save_predictions
 from nasiam.eval.rankme import rankme
 from nasiam.runner.build import build_eval_datasets, make_loader
-from nasiam.runner.logger import progress
 
 __all__ = ["RunEvaluator"]
 
@@ -36,9 +36,10 @@ class RunEvaluator:
     def extract(self) -> tuple:
         bank_set, test_set = build_eval_datasets(self.cfg, self.info)
         self.features = tuple(
-            extract_features(self.backbone, progress(None, self.verbose, f"{name} features",
-                                                     make_loader(dataset, self.cfg, False, False)),
-                             self.device, self.channels_last)
+            # a bar on a terminal, and a line every few seconds for logs, where a bar never shows
+            extract_features(self.backbone, logged_batches(
+                progress(None, self.verbose, f"{name} features", make_loader(dataset, self.cfg, False, False)),
+                len(dataset), self.say, f"{name} features"), self.device, self.channels_last)
             for name, dataset in (("train", bank_set), ("test", test_set)))
         return self.features
 
