@@ -231,7 +231,8 @@ def test_a_recipe_that_names_a_dataset_gets_the_methods_scale_unless_it_sets_one
 
 
 def test_one_width_default_the_librarys_except_for_the_demo():
-    """--widths: the library's MLPSpace default for any named dataset, the demo's 128-1024 on its own."""
+    """--widths (the mlp space's): the library's MLPSpace default for any named dataset, the demo's
+    128-1024 on its own."""
     from nasiam.frameworks import framework_class
     from nasiam.runner.build import framework_kwargs, searchable_heads
     from nasiam.space.mlp import DEFAULT_WIDTHS
@@ -240,9 +241,9 @@ def test_one_width_default_the_librarys_except_for_the_demo():
         heads = searchable_heads(cfg, framework_class("simsiam"), 512, framework_kwargs(cfg))
         return heads["projector"].space.widths
 
-    named = load_config(SearchConfig, overrides={"dataset": "cifar10"}, check_environment=False)
+    named = load_config(SearchConfig, overrides={"dataset": "cifar10", "space": "mlp"}, check_environment=False)
     assert named.widths is None and widths(named) == DEFAULT_WIDTHS == (512, 1024, 2048, 4096)
-    demo = load_config(SearchConfig, check_environment=False)
+    demo = load_config(SearchConfig, overrides={"space": "mlp"}, check_environment=False)
     assert widths(demo) == (128, 256, 512, 1024)
     assert "--widths 128,256,512,1024" in demo_scale_note_of(demo)
     assert load_config(SearchConfig, overrides={"widths": "none"}, check_environment=False).widths is None

@@ -21,7 +21,8 @@ import torch
 GOLDEN = Path(__file__).parent / "data" / "search_golden.json"
 BASE = ["--dataset=synthetic", "--subset=192", "--image_size=16", "--batch_size=16", "--epochs=2",
         "--warmup_epochs=1", "--num_workers=0", "--widths=16,32", "--proj_hidden_dim=32", "--proj_output_dim=32",
-        "--pred_hidden_dim=16", "--knn_subset=64", "--knn_k=5", "--knn_every=0", "--arch_lr=0.05", "--seed=3"]
+        "--pred_hidden_dim=16", "--knn_subset=64", "--knn_k=5", "--knn_every=0", "--arch_lr=0.05", "--seed=3",
+        "--space=mlp", "--below_noise=argmax"]   # the space and selection the reference was written with
 CASES = {
     # first-order bilevel: 4 updates per step replayed on the recent batches, every 2nd step
     "darts": ["--arch_every=2"],

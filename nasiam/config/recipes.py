@@ -124,7 +124,7 @@ def demo_scale_note(config: RunConfig) -> str | None:
     if "subset" in kept:
         parts.append(f"{kept['subset']:,} training images")
     dims = [f"--{k} {v}" for k, v in kept.items() if k.endswith("_dim")]
-    if "widths" in kept:
+    if "widths" in kept and getattr(config, "space", None) == "mlp":   # the only space with a width choice
         dims.append(f"--widths {','.join(map(str, kept['widths']))}")
     if dims:
         parts.append("heads " + ", ".join(dims))

@@ -157,8 +157,9 @@ class SearchConfig(RunConfig):
     warmup_epochs: int = _opt(SearchPolicy.warmup_epochs, "epochs training only the weights before the logits move")
     tau_max: float = _opt(10.0, "Gumbel temperature at the start (gumbel strategy)")
     tau_min: float = _opt(0.1, "Gumbel temperature at the end")
-    space: str = _opt("mlp", "search space: mlp, siam (no width choices; the predictor one choice among DirectPred's "
-                             "closed form, a trained linear map and the method's MLP) or nasiam (the paper's op set)")
+    space: str = _opt("siam", "search space: siam (no width choices; the predictor one choice among DirectPred's "
+                              "closed form, a trained linear map and the method's MLP), mlp (width, norm, "
+                              "activation and depth per layer) or nasiam (the paper's op set)")
     widths: list[int] | None = _list((128, 256, 512, 1024), "candidate widths (mlp space); the CPU demo's "
                                      "128-1024 on Fashion-MNIST, else (none) the library's 512-4096 (MLPSpace's)")
     norms: list[str] = _list(("batchnorm", "layernorm", "none"), "candidate norms (mlp space)")
@@ -175,10 +176,10 @@ class SearchConfig(RunConfig):
                                     "probe points over the default on the CPU protocol, see benchmarks/RESULTS.md); "
                                     "a fixed predictor is exported with the searched projector")
     top_k: int = _opt(3, "options recorded per decision in genotype.json")
-    below_noise: str = _opt("argmax", "a decision that does not rise above its noise floor: argmax keeps noise's "
-                                      "pick; prior falls back to the best known head's option (the method's "
-                                      "standard head; SimSiam's predictor family: DirectPred), recorded in "
-                                      "summary.json's selection.fallbacks")
+    below_noise: str = _opt("prior", "a decision that does not rise above its noise floor: prior falls back to the "
+                                     "best known head's option (the method's standard head; SimSiam's predictor "
+                                     "family: DirectPred), recorded in summary.json's selection.fallbacks; argmax "
+                                     "keeps noise's pick")
     collapse_min_std: float = _opt(0.05, "refuse the genotype if the normalised embedding std ends below this")
     collapse_min_rank: float = _opt(2.0, "refuse the genotype if the embedding's effective rank ends below this")
     allow_collapsed: bool = _opt(False, "export even a collapsed search's genotype")
