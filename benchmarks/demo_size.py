@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # they change (tests/test_demo_size.py fails until this follows them). arch_steps_per_step none:
 # 4 updates in first-order bilevel search; data_device auto: DataLoader workers on a CPU.
 BASELINE = ["--subset=12000", "--epochs=8", "--warmup_epochs=1", "--batch_size=256", "--arch_steps_per_step=none",
-            "--arch_every=1", "--data_device=auto", "--num_workers=2", "--knn_subset=none"]
+            "--arch_every=1", "--data_device=auto", "--num_workers=2", "--knn_subset=none", "--space=siam",
+            "--below_noise=prior"]
 PRESETS = {
     "baseline": BASELINE,
     # the confirmatory test's search size (10,000 images: 19 of 23 steps an epoch); 19 seeds on
@@ -55,6 +56,9 @@ PRESETS = {
     "e5": [a for a in BASELINE if not a.startswith("--epochs")] + ["--epochs=5"],
     # the logits step on every other weight step (4 updates each time): half the architecture cost
     "every2": [a for a in BASELINE if not a.startswith("--arch_every")] + ["--arch_every=2"],
+    # the default path until 2026-12-06 (what the README's sample output and the confirmatory test ran)
+    "mlp": [a for a in BASELINE if not a.startswith(("--space", "--below_noise"))] + ["--space=mlp",
+                                                                                      "--below_noise=argmax"],
 }
 SEEDS = (300, 301, 302)
 QUICK = ["--dataset=synthetic", "--subset=256", "--image_size=16", "--batch_size=32", "--epochs=2",
