@@ -220,6 +220,7 @@ def test_ctrl_c_on_the_way_out_of_a_finished_export_exits_0(tmp_path, when):
             if when == "at interpreter shutdown" else "")
     child = textwrap.dedent(f"""
         import os, signal, sys, time
+        signal.signal(signal.SIGINT, signal.default_int_handler)   # as a terminal leaves it (not a background job's)
         {late}
         from nasiam.cli import main
         code = main(["export", {str(run)!r}, "--out", {str(out)!r}])
