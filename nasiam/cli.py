@@ -139,6 +139,16 @@ def _print_config(args, cfg) -> bool:
     return False
 
 
+def _finished(args, summary: dict[str, Any]) -> None:
+    """The run has written its summary.json: a Ctrl-C while its result is printed, the CLI
+    returns or the interpreter shuts down stops nothing (it said "interrupted; continue with
+    --resume", exit 130, over a finished run)."""
+    from nasiam.runner.stop import interrupt_until
+
+    interrupt_until(lambda: True, f"nasiam {args.command}: Ctrl-C came after the run had finished; its outputs in "
+                                  f"{shown_path(summary.get('run_dir', ''))} are complete, nothing to stop")
+
+
 def cmd_search(args) -> int:
     cfg = config_from_args(SearchConfig, args)
     if _print_config(args, cfg):
@@ -147,6 +157,7 @@ def cmd_search(args) -> int:
 
     started = time.perf_counter()
     summary = run_search(cfg)
+    _finished(args, summary)
     if summary.get("global_rank", 0) == 0:
         _print_search_result(summary, time.perf_counter() - started)
     return EXIT_OK
@@ -162,6 +173,7 @@ def cmd_pretrain(args) -> int:
 
     started = time.perf_counter()
     summary = run_pretrain(cfg)
+    _finished(args, summary)
     if summary.get("global_rank", 0) == 0:
         print(f"\nPretraining finished: {_duration(summary['train_seconds'])} of training, "
               f"{_duration(time.perf_counter() - started)} in all{_scores(summary)}.")
