@@ -619,6 +619,34 @@ def test_a_run_folder_that_is_not_its_jobs_run_is_refused_never_reported(tmp_pat
     assert prepare("default,random:1", "0,1", out, RUN)[0].jobs   # the options they ran with: accepted
 
 
+def test_each_refused_run_folder_is_given_its_own_fix(tmp_path):
+    """The refusal of run folders that are not their jobs' runs ended with one piece of advice
+    for all, "Pass the options they were trained with", under a seed-0 run copied in as seed 1,
+    whose --seed and --run_name compare sets and no option can pass (#33 round three). Each
+    folder now ends with its own fix, and nothing generic follows."""
+    import shutil
+
+    out = tmp_path / "cmp"
+    plan, _ = prepare("default", "0,1", out, RUN)
+    finish(plan.jobs[0], out / "runs", SUMMARY)
+    shutil.copytree(out / "runs" / "default-s0", out / "runs" / "default-s1")
+    with pytest.raises(ConfigError) as copied:
+        prepare("default", "0,1", out, RUN)
+    message = str(copied.value)
+    assert message.endswith("--run_name=default-s0 (this comparison: default-s1): move the folder out of the "
+                            "comparison (it is left as it is) and run the same command again to train this one "
+                            "afresh, or choose another --out"), message
+    assert "options they were trained with" not in message and "run this comparison with" not in message
+    shutil.rmtree(out / "runs" / "default-s1")
+    (out / "compare.json").unlink()   # lost, and the call repeated with other options: those can be passed
+    with pytest.raises(ConfigError) as other_options:
+        prepare("default", "0,1", out, {**RUN, "epochs": "5"})
+    assert str(other_options.value).endswith(
+        "--epochs=2 (this comparison: 5): to report it, run this comparison with the options it was trained with "
+        "(--epochs=2); else move the folder out of the comparison (it is left as it is) and run the same command "
+        "again to train this one afresh, or choose another --out"), str(other_options.value)
+
+
 @pytest.mark.parametrize("heads, words", [
     ("search1=default,search", "the search of search1 and row 'search1' would both train in runs/search1-s0"),
     ("r-1=default,r=random:2", "row 'r-1' and row 'r' would both train in runs/r-1-s0"),

@@ -181,6 +181,29 @@ def test_resources_are_checked_against_this_machine(monkeypatch):
     load_config(SearchConfig, None, {})   # the defaults fit in 8 GiB
 
 
+@pytest.mark.parametrize("need_gib", [12.3, 23.9, 24.2, 12 + 1e-6, 500])
+def test_the_memory_refusal_shows_the_limit_it_exceeded(monkeypatch, need_gib):
+    """On a 24 GiB machine heads of 12.3 GiB were refused as "about 12 GiB, more than half of this
+    machine's 24 GiB", and 23.9 GiB as "about 24 GiB, more than half of this machine's 24 GiB"
+    (#33 round three): read as a size equal to the limit, or to the whole machine. The message
+    now names the limit, and shows the need larger than it at any size."""
+    import re
+
+    from nasiam.config import machine
+
+    monkeypatch.setattr(machine, "_total_memory_bytes", lambda: 24 * 2 ** 30)
+    monkeypatch.setattr(machine, "head_parameters_bound", lambda c: int(need_gib * 2 ** 30) // 16 + 1)
+    with pytest.raises(ConfigError) as refused:
+        load_config(SearchConfig, None, {})
+    message = str(refused.value)
+    found = re.search(r"would need (about ([\d.]+) GiB, more than|just over) the ([\d.]+) GiB limit \(half of this "
+                      r"machine's ([\d.]+) GiB\); lower them", message)
+    assert found, message
+    if found.group(2):
+        assert float(found.group(2)) > float(found.group(3))
+    assert float(found.group(3)) == 12 and float(found.group(4)) == 24
+
+
 def test_files_that_cannot_be_recipes_are_refused_without_echoing_them(tmp_path):
     """Not UTF-8, nested 20,000 deep, over 1 MiB, an absolute `base:`, another program's file:
     each a ConfigError (exit 2) that names the file and shows none of its content."""

@@ -119,8 +119,64 @@ def test_image_folder(tmp_path):
 
 @pytest.mark.parametrize("name", ["cifar10", "cifar100", "stl10", "fashion_mnist", "imagenet"])
 def test_missing_data_says_where_and_how(tmp_path, name):
-    with pytest.raises(DataNotFoundError, match=f"not found: expected .* under {tmp_path}.*never downloads"):
+    """Where the files go, and --download where it can fetch them. The message said nasiam
+    "never downloads data" while --download exists (#33 round three): each now says what it does."""
+    how = ("--download fetches only Fashion-MNIST, CIFAR-10/100 and STL-10" if name == "imagenet"
+           else "Or pass --download to nasiam search, pretrain or compare")
+    with pytest.raises(DataNotFoundError, match=f"not found: expected .* under {tmp_path}.*{how}") as missing:
         create_dataset(name, tmp_path, dataset_info(name).splits[0])
+    assert "never downloads" not in str(missing.value)
+
+
+@pytest.mark.parametrize("layout", ["train/<class>", "<class>"])
+def test_an_image_folder_without_its_val_split_says_where_the_held_out_images_go(tmp_path, layout):
+    """An image folder whose training images were there but no val/ was reported as
+    "imagefolder not found ... Arrange the images in one sub-folder per class ... (nasiam never
+    downloads data; ...)", though they were so arranged and --download exists (#33 round three).
+    Now: the val split is missing, where its images go, and for a plain folder of class folders
+    (read as the train split, where a val/ would be one more class) that they move to train/."""
+    from PIL import Image
+
+    train = tmp_path / "train" if layout == "train/<class>" else tmp_path
+    for cls in ("cat", "dog"):
+        (train / cls).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(train / cls / "a.png")
+    assert len(create_dataset("imagefolder", tmp_path, "train")) == 2
+    with pytest.raises(DataNotFoundError) as missing:
+        create_dataset("imagefolder", tmp_path, "val")
+    message = str(missing.value)
+    assert message.startswith(f"the val split of imagefolder is missing: expected val/<class>/<image files> under "
+                              f"{tmp_path}."), message
+    assert f"held-out labelled images of the same classes from {tmp_path / 'val'}/<class>/" in message
+    if layout == "<class>":
+        assert f"move the class folders into {tmp_path / 'train'}/ and some of each class's images into" in message
+    else:
+        assert f"The training images are in {tmp_path / 'train'}/" in message
+    assert "never downloads" not in message and "Arrange the images" not in message
+    assert "--download fetches only Fashion-MNIST, CIFAR-10/100 and STL-10" in message
+
+
+def test_download_fetches_a_missing_stl10_unlabeled_split(tmp_path, monkeypatch):
+    """STL-10's train and test in place, its unlabeled split (what a run trains on) missing:
+    --download checked only train and test, fetched nothing, and the run then said "Or add
+    --download" (#33 round three). Every split a run reads is checked now, so it fetches."""
+    from torchvision import datasets
+
+    from nasiam.data.download import download_dataset
+
+    base = tmp_path / "stl10_binary"
+    base.mkdir()
+    for part in ("train", "test"):
+        np.zeros((2, 3, 96, 96), dtype=np.uint8).tofile(base / f"{part}_X.bin")
+        np.ones(2, dtype=np.uint8).tofile(base / f"{part}_y.bin")
+    fetched = []
+    monkeypatch.setattr(datasets, "STL10", lambda root, split, download: fetched.append((root, split, download)))
+    assert download_dataset("stl10", tmp_path) == tmp_path
+    assert fetched == [(str(tmp_path), "test", True)]
+    np.zeros((2, 3, 96, 96), dtype=np.uint8).tofile(base / "unlabeled_X.bin")
+    fetched.clear()
+    download_dataset("stl10", tmp_path)
+    assert fetched == []   # all in place: nothing fetched
 
 
 def test_unknown_dataset_and_split():

@@ -207,6 +207,36 @@ def test_ctrl_c_after_the_export_finished_reports_it_complete(tmp_path, monkeypa
     assert "interrupted; nothing was written to --out" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("when", ["after main returned", "at interpreter shutdown"])
+def test_ctrl_c_on_the_way_out_of_a_finished_export_exits_0(tmp_path, when):
+    """A Ctrl-C landing after `nasiam export` had finished, once its handler had returned (in the
+    CLI's return path, `sys.exit(main())`, or atexit at shutdown), ended a complete export with
+    exit 130: a KeyboardInterrupt traceback, or "interrupted; nothing was written to --out"
+    (#33 round three, D5). Now SIGINT stops nothing once export.json is in place: exit 0, with a
+    line saying the export is complete."""
+    run = make_run(tmp_path / "run")
+    out = tmp_path / "out"
+    late = ("import atexit; atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.2)))"
+            if when == "at interpreter shutdown" else "")
+    child = textwrap.dedent(f"""
+        import os, signal, sys, time
+        signal.signal(signal.SIGINT, signal.default_int_handler)   # as a terminal leaves it (not a background job's)
+        {late}
+        from nasiam.cli import main
+        code = main(["export", {str(run)!r}, "--out", {str(out)!r}])
+        if {not late}:
+            os.kill(os.getpid(), signal.SIGINT)   # the Ctrl-C, between main's return and the exit
+            time.sleep(0.2)
+        sys.exit(code)
+    """)
+    result = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and "interrupted" not in result.stderr
+    assert f"Ctrl-C came after the export to {out} had finished; it is complete" in result.stderr
+    assert (out / "export.json").is_file()
+
+
 def test_an_out_that_cannot_be_a_new_folder_is_named_with_a_fix(tmp_path, capsys):
     """A dangling link as --out said "is an existing, non-empty folder"; a --out below a file
     said "was created by something else during the export" (#33 round three). Each now names

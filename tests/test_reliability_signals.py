@@ -202,3 +202,32 @@ def test_sighup_mid_epoch_search_checkpoints_and_exits_129(tmp_path):
     assert proc.returncode == 129, err
     assert "stopped by SIGHUP after step" in err and "--resume" in err
     assert load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.ckpt")["global_step"] >= 1
+
+
+@pytest.mark.parametrize("command", ["search", "pretrain"])
+def test_ctrl_c_after_a_finished_run_stops_nothing(tmp_path, monkeypatch, capsys, command):
+    """A Ctrl-C while a finished run's result was printed (or as the CLI returned, or at
+    shutdown) said "interrupted; continue with --resume", exit 130, over a complete run
+    (#33 round three, a sibling of export's). Once the run has returned its summary, SIGINT
+    only says the run is complete: exit 0. The run itself is stubbed: only the CLI's part is
+    under test."""
+    import importlib
+
+    cli = importlib.import_module(f"nasiam.cli.{command}")   # the command's module, which prints the result
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)   # as a terminal leaves it (conftest restores it)
+    summary = {"run_dir": str(tmp_path / "run"), "train_seconds": 1.0, "genotypes": {}, "heads": {}}
+    module = "nasiam.runner.search.run_search" if command == "search" else "nasiam.runner.pretrain.run_pretrain"
+    monkeypatch.setattr(module, lambda cfg: summary)
+    scores = cli._scores
+
+    def ctrl_c_while_printing(result):
+        signal.raise_signal(signal.SIGINT)
+        return scores(result)
+
+    monkeypatch.setattr(cli, "_scores", ctrl_c_while_printing)
+    assert main([command, "--dataset=synthetic", f"--out_dir={tmp_path}"]) == 0
+    err = capsys.readouterr().err
+    assert f"nasiam {command}: Ctrl-C came after the run had finished; its outputs in {tmp_path / 'run'} are " \
+           "complete, nothing to stop" in err
+    assert "interrupted" not in err and "--resume" not in err

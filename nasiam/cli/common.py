@@ -7,6 +7,7 @@ import typing
 from typing import Any, Sequence
 
 from nasiam.config import BOUNDS, ConfigError, config_choices, config_to_yaml, field_types, load_config
+from nasiam.errors import shown_path
 
 EXIT_OK, EXIT_USAGE, EXIT_COLLAPSE, EXIT_NONFINITE, EXIT_IO, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
 EXIT_MEMORY = 7   # out of memory (nasiam.errors.OUT_OF_MEMORY_EXIT); 6 is compare's failed runs
@@ -86,3 +87,13 @@ def _as_usage_errors(handler):
         except (ValueError, KeyError) as e:
             raise ConfigError.from_error(e) from None
     return wrapped
+
+
+def _finished(args, summary: dict[str, Any]) -> None:
+    """The run has written its summary.json: a Ctrl-C while its result is printed, the CLI
+    returns or the interpreter shuts down stops nothing (it said "interrupted; continue with
+    --resume", exit 130, over a finished run)."""
+    from nasiam.runner.stop import interrupt_until
+
+    interrupt_until(lambda: True, f"nasiam {args.command}: Ctrl-C came after the run had finished; its outputs in "
+                                  f"{shown_path(summary.get('run_dir', ''))} are complete, nothing to stop")

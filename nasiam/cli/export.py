@@ -15,16 +15,25 @@ def cmd_export(args) -> int:
     import os
 
     from nasiam.runner.export import export_run, finished_export
+    from nasiam.runner.stop import interrupt_until
 
-    ours = not os.path.lexists(os.path.join(args.out, "export.json"))   # not an earlier export's record
+    record = os.path.join(args.out, "export.json")
+    ours = not os.path.lexists(record)   # not an earlier export's record
+    # the export is whole once its folder is renamed into place, export.json in it: a Ctrl-C from
+    # then on (while it prints, returns, or the interpreter shuts down) stops nothing, exit 0
+    interrupt_until(lambda: ours and os.path.lexists(record),
+                    f"nasiam export: Ctrl-C came after the export to {shown_path(args.out)} had finished; it is "
+                    "complete (export.json lists its files), nothing to stop")
     try:
-        _print_export(args, export_run(args.run_dir, args.out, rank=args.rank, checkpoint=args.checkpoint,
-                                       proj_output_dim=args.proj_output_dim))
-    except KeyboardInterrupt:   # landed after the folder was renamed into place: the export is whole
+        result = export_run(args.run_dir, args.out, rank=args.rank, checkpoint=args.checkpoint,
+                            proj_output_dim=args.proj_output_dim)
+    except KeyboardInterrupt:   # raised elsewhere than by SIGINT's handler, after the folder was renamed into place
         if not (ours and finished_export(args.out)):
             raise
         print(f"\nnasiam export: the export to {shown_path(args.out)} had finished when Ctrl-C came; it is complete "
               "(export.json lists its files)", file=sys.stderr)
+        return EXIT_OK
+    _print_export(args, result)
     return EXIT_OK
 
 

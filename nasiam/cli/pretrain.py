@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import time
 
-from nasiam.cli.common import EXIT_OK, _duration, _print_config, _scores, add_config_options, config_from_args
+from nasiam.cli.common import (EXIT_OK, _duration, _finished, _print_config, _scores, add_config_options,
+                               config_from_args)
 from nasiam.config import PretrainConfig
 
 
@@ -15,6 +16,7 @@ def cmd_pretrain(args) -> int:
 
     started = time.perf_counter()
     summary = run_pretrain(cfg)
+    _finished(args, summary)
     if summary.get("global_rank", 0) == 0:
         print(f"\nPretraining finished: {_duration(summary['train_seconds'])} of training, "
               f"{_duration(time.perf_counter() - started)} in all{_scores(summary)}.")

@@ -4,7 +4,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from nasiam.cli.common import EXIT_OK, _duration, _print_config, _scores, add_config_options, config_from_args
+from nasiam.cli.common import (EXIT_OK, _duration, _finished, _print_config, _scores, add_config_options,
+                               config_from_args)
 from nasiam.config import SearchConfig
 
 
@@ -47,6 +48,7 @@ def cmd_search(args) -> int:
 
     started = time.perf_counter()
     summary = run_search(cfg)
+    _finished(args, summary)
     if summary.get("global_rank", 0) == 0:
         _print_search_result(summary, time.perf_counter() - started)
     return EXIT_OK

@@ -240,10 +240,11 @@ def _check_runs(plan: Plan, runs: Path) -> None:
             problems.append(problem)
     if problems:
         shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
+        # each problem ends with its own fix: advice common to all would not fit them all (a
+        # run copied in from another seed cannot be matched by passing its options)
         raise ConfigError(f"{len(problems)} run folder(s) in {runs} are not the runs this comparison plans there, so "
-                          f"they are neither reported nor trained over:\n  {shown}\nPass the options they were trained "
-                          "with, or move those folders out of the comparison (they are left as they are) and run the "
-                          "same command again to train them, or choose another --out")
+                          f"they are neither reported nor trained over (nothing was written); each with its fix:\n"
+                          f"  {shown}")
 
 
 def prepare(heads: str | list[str], seeds: str | int | Sequence[int], out: str | Path,

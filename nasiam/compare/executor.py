@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from nasiam.compare.plan import Job
+from nasiam.compare.plan import FORBIDDEN_COMMON, Job
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, field_types, parse_value, read_yaml_file
 from nasiam.errors import CheckpointError, RunInterrupted, shown_path
 from nasiam.rundir import check_run_files
@@ -36,6 +36,9 @@ from nasiam.runner.stop import StopSignals
 __all__ = ["run_jobs", "run_finished", "check_run", "read_summary", "collapsed", "JobFailure", "ExecutionReport"]
 
 EXIT_USAGE = 2
+# the fix of a run folder that is not its job's run and cannot become it by an option
+MOVE_OUT = ("move the folder out of the comparison (it is left as it is) and run the same command again to train "
+            "this one afresh, or choose another --out")
 
 
 @dataclass
@@ -144,9 +147,10 @@ def check_run(job: Job, runs: Path) -> str | None:
     if summary is None:
         return None
     if summary.get("command") not in (None, job.command):
-        return f"{run} holds a `nasiam {summary['command']}` run; this comparison plans a `nasiam {job.command}` there"
+        return (f"{run} holds a `nasiam {summary['command']}` run; this comparison plans a `nasiam {job.command}` "
+                f"there: {MOVE_OUT}")
     if not (run / "config.yaml").is_file():
-        return f"{run} has a summary.json but no config.yaml, so nothing says how it was trained"
+        return f"{run} has a summary.json but no config.yaml, so nothing says how it was trained: {MOVE_OUT}"
     config = read_yaml_file(run / "config.yaml", "run configuration")
     if not isinstance(config, dict):
         raise _damaged(run / "config.yaml", "not a mapping of options")
@@ -155,24 +159,25 @@ def check_run(job: Job, runs: Path) -> str | None:
     expected = dict(job.settings)
     if job.head is not None:
         expected["head"] = job.head()
-    differences = []
+    differences = {}
     for key, value in expected.items():
         if key == "out_dir":
             continue   # where the folder is, not how the run was trained (an archive moves)
         if key not in config:
-            differences.append(f"no --{key} (this comparison: {value})")
+            differences[key] = f"no --{key} (this comparison: {value})"
         elif key in ("head", "init"):
             if _located(config[key], then, now) != _located(value, now, now):
-                differences.append(f"--{key}={str(config[key])[:200]} (this comparison: {value})")
+                differences[key] = f"--{key}={str(config[key])[:200]} (this comparison: {value})"
         else:
             try:
                 same = parse_value(key, config[key], types[key]) == parse_value(key, value, types[key])
             except ConfigError:
                 same = False
             if not same:
-                differences.append(f"--{key}={str(config[key])[:80]} (this comparison: {value})")
+                differences[key] = f"--{key}={str(config[key])[:80]} (this comparison: {value})"
     if differences:
-        return f"{run / 'config.yaml'} (read) says it was trained with " + "; ".join(differences)
+        return (f"{run / 'config.yaml'} (read) says it was trained with " + "; ".join(differences.values())
+                + f": {_difference_fix(differences, config)}")
     recorded = summary.get("head_sha256")
     # config.yaml names the head file, not its content: an edited file has the same path. A run
     # written before summary.json recorded the content (no key) is trusted as before, so archived
@@ -187,6 +192,17 @@ def check_run(job: Job, runs: Path) -> str | None:
     except CheckpointError as e:
         return str(e)
     return None
+
+
+def _difference_fix(differences: dict[str, str], config: dict) -> str:
+    """What makes a run trained under other options count, or else go: options the user sets
+    can be given as the run had them; a seed, run name or head the comparison sets (a run copied
+    in from another seed or comparison) cannot, so that folder has to move."""
+    if any(key in FORBIDDEN_COMMON or key not in config for key in differences):
+        return MOVE_OUT
+    options = " ".join(f"--{key}={str(config[key])[:80]}" for key in differences)
+    return (f"to report it, run this comparison with the options it was trained with ({options}); else "
+            f"{MOVE_OUT}")
 
 
 def pending_jobs(jobs: list[Job], runs: Path) -> tuple[list[Job], list[str]]:

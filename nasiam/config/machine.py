@@ -53,12 +53,23 @@ def check_resources(config: RunConfig) -> None:
         heads = head_parameters_bound(config) * 16   # weights, gradients, two optimiser moments in float32
         method = _framework_class(config.framework)
         state = method.state_bytes(config)   # what the method keeps beside its weights (MoCo v2's queue)
-        if heads + state > memory // 2:
+        limit = memory // 2
+        if heads + state > limit:
             held = method.state_options if state else {}
             sized_by = "--widths, the *_dim and *_layers options" + "".join(f" and --{o}" for o in held)
             raise ConfigError(f"{sized_by}: the heads{''.join(f' and {what}' for what in held.values())} would need "
-                              f"about {(heads + state) / 2 ** 30:.0f} GiB, more than half of this machine's "
-                              f"{memory / 2 ** 30:.0f} GiB; lower them")
+                              f"{_over_limit(heads + state, limit, memory)}; lower them")
+
+
+def _over_limit(need: int, limit: int, memory: int) -> str:
+    """"about N GiB, more than the L GiB limit (half of this machine's M GiB)", with as many
+    decimals (up to 3) as it takes for N to read larger than L: 12.3 GiB over a 12 GiB limit
+    is not "about 12 GiB, more than half of 24 GiB"."""
+    for decimals in range(4):
+        n, b, m = (f"{size / 2 ** 30:.{decimals}f}" for size in (need, limit, memory))
+        if float(n) > float(b):
+            return f"about {n} GiB, more than the {b} GiB limit (half of this machine's {m} GiB)"
+    return f"just over the {b} GiB limit (half of this machine's {m} GiB)"
 
 
 def _cuda_count() -> int:

@@ -145,15 +145,19 @@ class SyntheticImages(Dataset):
         return (self.transform(image) if self.transform else image), c
 
 
-DOWNLOAD_HINT = ("Or add --download to the nasiam search/pretrain command: torchvision's downloader fetches it "
-                 "into --data_root (default: $NASIAM_DATA or ./data).")
+DOWNLOAD_HINT = ("Or pass --download to nasiam search, pretrain or compare: torchvision's downloader fetches it "
+                 "into --data_root (default: $NASIAM_DATA or ./data); nothing is downloaded without it.")
+# an image folder (ImageNet, your own) has no downloader: saying "add --download" would fail,
+# and saying nasiam "never downloads" would be untrue of the datasets it can fetch
+NOT_DOWNLOADABLE = "--download fetches only Fashion-MNIST, CIFAR-10/100 and STL-10; an image folder is yours to fill."
 
 
-def _missing(what: str, root: Path, expected: str, how: str, downloadable: bool = True) -> DataNotFoundError:
-    return DataNotFoundError(f"{what} not found: expected {expected} under {root}. {how} "
-                             + (f"{DOWNLOAD_HINT} (nasiam never downloads data without it; " if downloadable
-                                else "(nasiam never downloads data; ")
-                             + "pass --data_root to point elsewhere)")
+def _missing(what: str, root: Path, expected: str, how: str, downloadable: bool = True,
+             split: str = "train") -> DataNotFoundError:
+    missing = f"{what} not found" if split == "train" else f"the {split} split of {what} is missing"
+    return DataNotFoundError(f"{missing}: expected {expected} under {root}. {how} "
+                             + (DOWNLOAD_HINT if downloadable else NOT_DOWNLOADABLE)
+                             + " Or pass --data_root to point elsewhere.")
 
 
 def _cifar(name: str, root: Path, split: str, transform) -> ArrayImageDataset:
@@ -167,7 +171,8 @@ def _cifar(name: str, root: Path, split: str, transform) -> ArrayImageDataset:
     if missing:
         archive = "cifar-10-python.tar.gz" if name == "cifar10" else "cifar-100-python.tar.gz"
         raise _missing(name.upper().replace("CIFAR", "CIFAR-"), root, f"{folder}/{', '.join(missing)}",
-                       f"Download {archive} from https://www.cs.toronto.edu/~kriz/cifar.html and extract it there.")
+                       f"Download {archive} from https://www.cs.toronto.edu/~kriz/cifar.html and extract it there.",
+                       split=split)
     images, labels = read_cifar_batches(files, label_key)
     return ArrayImageDataset(images, labels, transform=transform)
 
@@ -180,7 +185,8 @@ def _stl10(root: Path, split: str, transform) -> ArrayImageDataset:
         x = base / f"{part}_X.bin"
         if not x.is_file():
             raise _missing("STL-10", root, f"stl10_binary/{part}_X.bin",
-                           "Download stl10_binary.tar.gz from https://cs.stanford.edu/~acoates/stl10/ and extract it there.")
+                           "Download stl10_binary.tar.gz from https://cs.stanford.edu/~acoates/stl10/ and extract it "
+                           "there.", split=part)
         images.append(read_stl10_images(x))
         y = base / f"{part}_y.bin"
         labels.append(read_stl10_labels(y) if part != "unlabeled" else np.full(len(images[-1]), -1, dtype=np.int64))
@@ -210,7 +216,7 @@ def _fashion_mnist(root: Path, split: str, transform) -> ArrayImageDataset:
     raise _missing("Fashion-MNIST", root, f"{prefix}-images-idx3-ubyte.gz and {prefix}-labels-idx1-ubyte.gz",
                    "On Debian/Ubuntu: `sudo apt-get install dataset-fashion-mnist` puts them in "
                    f"{FASHION_MNIST_DEBIAN_ROOT}; or copy the files from "
-                   "https://github.com/zalandoresearch/fashion-mnist there.")
+                   "https://github.com/zalandoresearch/fashion-mnist there.", split=split)
 
 
 def _load_image(path: str):
@@ -283,10 +289,27 @@ def _image_folder_path(name: str, root: Path, split: str) -> Path:
     if not folder.is_dir() and split == "train" and root.is_dir() and any(p.is_dir() for p in root.iterdir()):
         folder = root  # a plain folder of class sub-folders
     if not folder.is_dir():
-        raise _missing(name, root, f"{split}/<class>/<image files>",
-                       "Arrange the images in one sub-folder per class (ImageNet: extract ILSVRC2012 train and "
-                       "val, with val sorted into class folders).", downloadable=False)
+        raise _missing(name, root, f"{split}/<class>/<image files>", _image_folder_fix(name, root, split),
+                       downloadable=False, split=split)
     return folder
+
+
+def _image_folder_fix(name: str, root: Path, split: str) -> str:
+    """How to give an image folder its missing `split`: the training images may be there
+    already, even as a plain folder of class folders, which is read as the train split (a
+    `val/` beside its class folders would be read as one more class)."""
+    imagenet = " (ImageNet: ILSVRC2012's val images, sorted into class folders)" if name.startswith("imagenet") else ""
+    if split == "train" or not root.is_dir():
+        return ("Arrange the images in one sub-folder per class, train/<class>/ and val/<class>/ (ImageNet: "
+                "extract ILSVRC2012 train and val, with val sorted into class folders).")
+    held_out = (f"the evaluation (kNN, linear probe) reads held-out labelled images of the same classes from "
+                f"{root / split}/<class>/{imagenet}")
+    if (root / "train").is_dir():
+        return f"The training images are in {root / 'train'}/; {held_out}: put some of each class there."
+    if any(p.is_dir() for p in root.iterdir()):
+        return (f"{root} holds class folders, read as the training split; {held_out}: move the class folders into "
+                f"{root / 'train'}/ and some of each class's images into {root / split}/<class>/.")
+    return f"Arrange the images in one sub-folder per class, train/<class>/ and {split}/<class>/{imagenet}."
 
 
 def image_folder_classes(name: str, root: str | os.PathLike | None = None, split: str = "train") -> list[str]:

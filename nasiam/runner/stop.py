@@ -16,8 +16,9 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
-from typing import Mapping
+from typing import Callable, Mapping
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP)
 REQUEUE_SIGNAL = signal.SIGUSR1
@@ -87,3 +88,25 @@ class StopSignals:
 
     def __exit__(self, *exc) -> None:
         self.restore()
+
+
+def interrupt_until(done: Callable[[], bool], note: str) -> None:
+    """Ctrl-C (SIGINT) as Python's own handler has it, a KeyboardInterrupt, until `done()` says
+    the command's outputs are complete; after that only `note` on stderr. A command whose work
+    is finished has nothing left for Ctrl-C to stop, yet one landing while it prints its result,
+    returns through the CLI or in the interpreter's shutdown would end it with 130 and a
+    traceback or an "interrupted" message over complete files. Installed for the rest of the
+    process (the last moments are the ones to cover); left alone where SIGINT is ignored (a
+    script's `cmd &`) or off the main thread, where Python allows no handler."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        return
+
+    def handle(signum, frame) -> None:
+        if not done():
+            raise KeyboardInterrupt
+        try:
+            print(f"\n{note}", file=sys.stderr, flush=True)
+        except Exception:   # stderr closed or gone at shutdown: the exit status says it all
+            pass
+
+    signal.signal(signal.SIGINT, handle)
