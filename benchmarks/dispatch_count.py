@@ -7,7 +7,7 @@ any device, so this CPU script is the proxy a change to the architecture update 
 by before a GPU measures it. Counted: every ATen operator dispatched (TorchDispatchMode), less
 the views and metadata operators that launch no kernel.
 
-    python benchmarks/dispatch_count.py [--backbone resnet18] [--updates 4]
+    python benchmarks/dispatch_count.py [--backbone resnet18] [--updates 4] [--space siam]
 
 Deterministic (seeded, tiny inputs: the counts do not depend on the batch or image size). On
 CUDA the optimizers take their foreach paths (a few kernels for all parameters), so the SGD
@@ -61,6 +61,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbone", default="resnet18")
     parser.add_argument("--updates", type=int, default=None, help="architecture updates a step (default: the policy's)")
+    parser.add_argument("--space", default=None, help="a registered search space, e.g. siam (`nasiam search`'s default "
+                                                      "path since 2026-12-06); default: the library's MLPSpace")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
 
@@ -69,7 +71,8 @@ def main(argv=None) -> None:
 
     dim = feature_dim(backbone())
     views = [torch.randn(8, 3, 16, 16) for _ in range(2)]
-    plain, ours = SimSiam(backbone(), dim, proj_layers=2), SimSiam(backbone(), dim, proj_layers=2, heads="search")
+    plain, ours = SimSiam(backbone(), dim, proj_layers=2), SimSiam(backbone(), dim, proj_layers=2, heads="search",
+                                                                          space=args.space)
     plain_opt = torch.optim.SGD(plain.parameters(), lr=0.01)
     weight_opt = torch.optim.SGD(ours.weight_parameters(), lr=0.01)
     architect = Architect(ours, lr=3e-3, arch_steps_per_step=args.updates)
@@ -123,7 +126,7 @@ def main(argv=None) -> None:
             loss_gradients()
         counts[name] = count(fn)
     base = sum(counts["plain step (forward, backward, SGD)"].values())
-    print(f"Kernel-launching operators per call ({args.backbone}, SimSiam, default search space, torch "
+    print(f"Kernel-launching operators per call ({args.backbone}, SimSiam, {args.space or 'mlp'} search space, torch "
           f"{torch.__version__}):\n")
     print("| part | operators | / plain step | most frequent |")
     print("|---|---|---|---|")
