@@ -50,6 +50,45 @@ def test_a_damaged_image_in_an_image_folder_is_named(tmp_path, capsys):
     assert str(damaged) in err and "while writing" not in err
 
 
+HOSTILE = "bad\x1b[2J\u202e.png"   # a terminal's clear-screen and a right-to-left override in a file's name
+
+
+@pytest.mark.parametrize("error", [
+    OSError(errno.ENOSPC, "No space left on device", HOSTILE),
+    OSError(errno.ENAMETOOLONG, "File name too long", HOSTILE),
+    PermissionError(errno.EACCES, "Permission denied", HOSTILE),
+    OSError(None, f"damaged or unreadable image (cannot identify image file {HOSTILE})", HOSTILE),
+    OSError(f"cannot identify image file {HOSTILE}"),
+    OSError(errno.EBUSY, "Device or resource busy", HOSTILE),
+])
+def test_a_hostile_file_name_is_escaped_in_every_os_error_message(error):
+    """describe_os_error put the file's name (and the reader's text quoting it) raw in its
+    message: the escape sequence cleared the user's terminal. Now escaped in every branch."""
+    code, message = describe_os_error(error)
+    assert "\x1b" not in message and "\u202e" not in message, repr(message)
+    assert "\\x1b[2J" in message, message   # named, escaped
+
+
+def test_a_damaged_image_with_a_hostile_name_is_named_escaped(tmp_path, capsys):
+    from PIL import Image
+
+    from nasiam.cli import main
+
+    for split in ("train", "val"):
+        for cls in ("a", "b"):
+            (tmp_path / split / cls).mkdir(parents=True)
+            for i in range(40):
+                Image.new("RGB", (16, 16), (i * 5, 0, 0)).save(tmp_path / split / cls / f"{i}.png")
+    (tmp_path / "train" / "a" / "0.png").unlink()
+    (tmp_path / "train" / "a" / HOSTILE).write_bytes(b"not an image")
+    code = main(["pretrain", "--dataset=imagefolder", f"--data_root={tmp_path}", "--image_size=16", "--batch_size=16",
+                 "--subset=80", "--epochs=1", "--num_workers=0", "--proj_hidden_dim=8", "--proj_output_dim=8",
+                 "--pred_hidden_dim=4", f"--out_dir={tmp_path / 'runs'}", "--run_name=r"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "\x1b" not in err and "\u202e" not in err and "bad\\x1b[2J\\u202e.png" in err, err
+
+
 def test_an_unknown_option_is_named_without_the_value_beside_it(capsys):
     from nasiam.cli import main
 
