@@ -186,12 +186,18 @@ def require_complete(run_dir: str | Path, option: str) -> None:
                               "search run again to a new folder: `nasiam export RUN --out NEW_FOLDER`")
     record_path = run_dir / EXPORT_RECORD
     again = "export the search run again to a new folder: `nasiam export RUN --out NEW_FOLDER`"
+    # each record present is checked: a summary.json dropped beside an export's record (one without
+    # "files", as an older nasiam wrote) must not stand in for the export's stricter list
+    if record_path.is_file():
+        _check_export_files(run_dir, record_path, option, again)
     if (run_dir / SUMMARY_RECORD).is_file():
         check_run_files(run_dir, option, f"Restore the files, pass the run they came from, or {again}",
                         needed=("heads/", "backbone."))
-        return
-    if not record_path.is_file():
-        return
+
+
+def _check_export_files(run_dir: Path, record_path: Path, option: str, again: str) -> None:
+    """Refuse an export folder whose files are not those export.json lists (every file but the
+    record itself: one added since, such as a summary.json, counts as changed)."""
     try:
         if record_path.stat().st_size > MAX_FILE_BYTES:
             raise ValueError("larger than an export record can be")

@@ -378,3 +378,19 @@ def test_pretrain_init_refuses_an_export_assembled_from_two_runs(tmp_path, capsy
             "--epochs=1", f"--out_dir={tmp_path}", "--run_name=p", f"--init={tmp_path / 'a'}"]
     assert main(args) == 2
     assert "differ from what the export wrote" in capsys.readouterr().err
+
+
+def test_pretrain_init_checks_an_exports_record_even_beside_a_summary(tmp_path):
+    """require_complete read summary.json whenever there was one and never export.json: a
+    summary without "files" dropped into an export folder whose backbone was swapped made the
+    folder trusted (#33, found by an independent probe). Now every record present is checked."""
+    from nasiam.errors import CheckpointError
+    from nasiam.rundir import require_complete
+
+    run = make_run(tmp_path / "run")
+    assert main(["export", str(run), "--out", str(tmp_path / "a")]) == 0
+    backbone = tmp_path / "a" / "backbone.safetensors"
+    backbone.write_bytes(backbone.read_bytes()[:-1] + bytes([backbone.read_bytes()[-1] ^ 1]))   # another backbone
+    (tmp_path / "a" / "summary.json").write_text(json.dumps({"knn_top1": 0.5}))   # no "files": an older summary
+    with pytest.raises(CheckpointError, match="backbone.safetensors, summary.json differ from what the export wrote"):
+        require_complete(tmp_path / "a", "--init")
