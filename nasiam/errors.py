@@ -20,6 +20,28 @@ def shown_path(path: object, limit: int = 300) -> str:
     return text if text.isprintable() and len(text) <= limit else shown(text, limit)
 
 
+def shell_argument(value: object) -> str:
+    """`value` as one argument of a command a message suggests: quoted for a POSIX shell
+    (`shlex.quote`), so a folder named `a b;c` is pasted back as one argument. A value with
+    characters a terminal would act on (an escape sequence, a right-to-left override) is written
+    as bash's $'...' with them escaped: still one argument, never sent raw to the terminal."""
+    import shlex
+
+    text = str(value)
+    if text.isprintable():
+        return shlex.quote(text)
+
+    def escape(c: str) -> str:
+        if c in "\\'":
+            return "\\" + c
+        if c.isprintable():
+            return c
+        return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}"
+
+    escaped = "".join(escape(c) for c in text)
+    return f"$'{escaped}'"
+
+
 class RunError(RuntimeError):
     exit_code = 1
 
