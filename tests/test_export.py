@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -394,3 +395,23 @@ def test_pretrain_init_checks_an_exports_record_even_beside_a_summary(tmp_path):
     (tmp_path / "a" / "summary.json").write_text(json.dumps({"knn_top1": 0.5}))   # no "files": an older summary
     with pytest.raises(CheckpointError, match="backbone.safetensors, summary.json differ from what the export wrote"):
         require_complete(tmp_path / "a", "--init")
+
+
+def test_the_out_suggested_for_a_too_long_out_fits_the_file_system(tmp_path, capsys):
+    """For a --out whose name was too long, export suggested that name plus "-export": longer
+    still, refused in turn (#33, found by an independent probe). The suggestion is now cut to
+    fit, and left out when nothing beside --out would fit."""
+    run = make_run(tmp_path / "run")
+    assert main(["export", str(run), "--out", str(tmp_path / ("x" * 250))]) == 2
+    err = capsys.readouterr().err
+    assert "is a path whose folder name" in err, err
+    suggested = Path(re.search(r"e\.g\. (\S+)$", err.strip()).group(1))
+    assert suggested.parent == tmp_path and suggested.name.startswith("x" * 100) and suggested.name.endswith("-export")
+    assert export_module._too_long(suggested) is None and not suggested.exists()
+    deep = tmp_path
+    while len(os.fsencode(deep)) < 4096 - 150:   # no room in it for an export's files
+        deep = deep / ("d" * 200)
+    deep.mkdir(parents=True)
+    assert main(["export", str(run), "--out", str(deep / "e")]) == 2
+    err = capsys.readouterr().err
+    assert "a path too long for this file system" in err and "e.g." not in err, err
