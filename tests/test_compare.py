@@ -199,6 +199,18 @@ def test_a_directory_holding_another_protocol_is_refused(tmp_path):
         prepare("default", 1, tmp_path, {**RUN, "lr": "0.5"})
 
 
+def test_stored_options_are_compared_by_value_and_the_differences_named(tmp_path):
+    """compare.json's options were compared as strings: `--epochs 01` after `--epochs 1` was
+    refused as "other run options", naming none (#33, found by an independent probe). Values
+    are now compared as a run reads them, and the options that differ are named."""
+    prepare("default", 1, tmp_path, {**RUN, "epochs": "1", "lr": "0.05"})
+    prepare("default", 1, tmp_path, {**RUN, "epochs": "01", "lr": "5e-2"})   # the same runs
+    with pytest.raises(ConfigError) as error:
+        prepare("default", 1, tmp_path, {**RUN, "epochs": "2", "lr": "0.05"})
+    message = str(error.value)
+    assert "--epochs was '01', now '2'" in message and "--lr" not in message, message
+
+
 # -- statistics ------------------------------------------------------------------------------
 def test_paired_difference_against_a_hand_computed_example():
     head, ref = {0: 71.0, 1: 72.0, 2: 73.0}, {0: 70.0, 1: 70.0, 2: 70.0}

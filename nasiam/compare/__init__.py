@@ -205,10 +205,44 @@ def _read_manifest(out: Path, common: dict[str, str]) -> dict[str, Any]:
         raise ConfigError(f"{path} (read) is not a nasiam comparison; choose another --out")
     if not isinstance(manifest.get("common"), dict) or not isinstance(manifest.get("pinned_heads", {}), dict):
         raise ConfigError(f"{path} (read) is damaged (its 'common' or 'pinned_heads' is not an object); {fix}")
-    if manifest["common"] != common:
-        raise ConfigError(f"{out} holds a comparison with other run options ({manifest['common']}); runs "
-                          "under different options are not paired. Pass the same options, or another --out")
+    differences = _differing_options(manifest["common"], common)
+    if differences:
+        raise ConfigError(f"{out} holds a comparison with other run options: {'; '.join(differences)}; runs under "
+                          "different options are not paired. Pass the same options, or another --out")
     return manifest
+
+
+def _differing_options(recorded: Mapping[Any, Any], common: Mapping[str, str]) -> list[str]:
+    """The options in which compare.json's `recorded` and this command's `common` differ, by
+    value as a run reads them (`parse_value`, as `check_run` compares a run's config.yaml):
+    `--epochs 01` is `--epochs 1`, and an option left out is its default."""
+    import dataclasses
+
+    from nasiam.config import field_types, parse_value
+    from nasiam.errors import shown, shown_path
+
+    types = field_types(PretrainConfig)
+    defaults = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                for f in dataclasses.fields(PretrainConfig)
+                if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
+    unset = object()
+
+    def value(options: Mapping[Any, Any], key: Any) -> Any:
+        if key not in options:
+            return defaults.get(key, unset)
+        try:
+            return parse_value(key, options[key], types[key])
+        except (ConfigError, KeyError, TypeError, ValueError):   # not an option, or not its type: a value of its own
+            return ("unreadable", repr(options[key]))
+
+    differences = []
+    for key in sorted(set(recorded) | set(common), key=str):
+        before, now = value(recorded, key), value(common, key)
+        if before != now:
+            differences.append(f"--{shown_path(key, 60)} was "
+                               f"{shown(recorded[key], 60) if key in recorded else 'not set'}, now "
+                               f"{shown(common[key], 60) if key in common else 'not set'}")
+    return differences
 
 
 def _pin_heads(specs: list[HeadSpec], manifest: dict[str, Any]) -> dict[str, dict[str, str]]:
