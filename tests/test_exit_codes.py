@@ -233,3 +233,43 @@ def test_other_runtime_errors_are_not_called_out_of_memory(tmp_path, monkeypatch
     monkeypatch.setattr(SearchRun, "training_step", bug)
     with pytest.raises(RuntimeError, match="a bug, not memory"):   # a traceback to report, as before
         main(["search", *TINY, "--epochs=1", "--warmup_epochs=0", f"--out_dir={tmp_path}", "--run_name=r"])
+
+
+
+@pytest.mark.parametrize("raised", ["python", "cpu", "killed"])
+def test_out_of_memory_in_a_data_worker_says_so_and_what_to_lower(capsys, raised):
+    """A DataLoader worker's out-of-memory reached the user as "Caught RuntimeError in DataLoader
+    worker process 0.. Use ..." (#33, found by an independent probe): the worker, its
+    traceback's first line, advice for the training step. Now it names the data worker, what it
+    raised, and the options that size the workers' memory; no traceback. The errors are the real
+    ones: raised in a worker process and re-raised by the DataLoader."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from nasiam.cli import EXIT_MEMORY, run_handler
+
+    error = {"python": MemoryError(), "cpu": RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to "
+                                                         "allocate 21474836480 bytes. Error code 12"),
+             "killed": None}[raised]
+
+    class Images(torch.utils.data.Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, index):
+            raise error
+
+    def handler(args):
+        if raised == "killed":   # what the DataLoader raises when the out-of-memory killer ended a worker
+            raise RuntimeError("DataLoader worker (pid 4242) is killed by signal: Killed. ")
+        next(iter(torch.utils.data.DataLoader(Images(), num_workers=1)))
+
+    assert run_handler(SimpleNamespace(command="pretrain", handler=handler)) == EXIT_MEMORY
+    err = capsys.readouterr().err
+    worker = "(pid 4242)" if raised == "killed" else "(DataLoader worker process 0)"
+    assert f"nasiam pretrain: error: out of memory in a data-loading worker {worker}" in err, err
+    assert "Use a smaller --image_size or --batch_size, or fewer --num_workers" in err, err
+    assert "Traceback" not in err and "Caught" not in err and ".." not in err, err
+    assert {"python": ": MemoryError.", "cpu": "DefaultCPUAllocator: can't allocate memory",
+            "killed": "the system killed it"}[raised] in err, err
