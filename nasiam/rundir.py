@@ -26,7 +26,7 @@ from nasiam._io import atomic_write_text, is_temporary_file
 from nasiam.errors import CheckpointError, shown
 from nasiam.head import NASHead
 from nasiam.head.hub import check_repo_id, push_heads_to_hub
-from nasiam.space.genotype import MAX_FILE_BYTES, Genotype, GenotypeError
+from nasiam.space.genotype import MAX_FILE_BYTES, Genotype, GenotypeError, check_genotype_file
 
 __all__ = ["SEARCH_FORMAT", "EXPORT_FORMAT", "EXPORT_RECORD", "read_genotypes", "genotype_file_sha256",
            "write_search_genotypes", "load_heads",
@@ -66,8 +66,7 @@ def read_genotypes(path: str | os.PathLike) -> tuple[str | None, dict[str, Genot
     path = Path(path)
     if path.is_dir():
         path = path / "genotype.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"no genotype file at {path}")
+    check_genotype_file(path)
     if path.stat().st_size > MAX_FILE_BYTES * 8:
         raise GenotypeError(f"{path}: too large to be a genotype file")
     try:
