@@ -873,3 +873,15 @@ def test_an_archived_benchmark_written_before_runs_kept_their_commit_still_count
     records, searches = collect_records(plan, tmp_path / "runs")
     assert len(records) + len(searches) == len(list((keep / "runs").iterdir())) == 25
     assert {r.code for r in records} | {s["code"] for s in searches} == {"not recorded"}
+
+
+def test_the_help_says_searches_keep_their_own_epochs(capsys):
+    """`nasiam compare --help` said searches get the options "they share", which reads as if
+    --epochs reached them; a search keeps its own budget (search_common), and the help says so."""
+    from nasiam.compare.plan import search_common
+
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "A search row gets those nasiam search also has, except --epochs: a search keeps its own budget" in text
+    assert "epochs" not in search_common({"epochs": "12", "lr": "0.1"})   # what the help describes
