@@ -2,6 +2,8 @@
 layer, because run directories are read outside the runner too (`nasiam.rundir`)."""
 from __future__ import annotations
 
+import re
+
 
 def shown(value: object, limit: int = 40) -> str:
     """`value` as an error message shows it: its repr, cut to about `limit` characters. A
@@ -18,6 +20,28 @@ def shown_path(path: object, limit: int = 300) -> str:
     a terminal's escape sequences, escaped; cut to about `limit` characters)."""
     text = str(path)
     return text if text.isprintable() and len(text) <= limit else shown(text, limit)
+
+
+def shell_argument(value: object) -> str:
+    """`value` as one argument of a command a message suggests: quoted for a POSIX shell
+    (`shlex.quote`), so a folder named `a b;c` is pasted back as one argument. A value with
+    characters a terminal would act on (an escape sequence, a right-to-left override) is written
+    as bash's $'...' with them escaped: still one argument, never sent raw to the terminal."""
+    import shlex
+
+    text = str(value)
+    if text.isprintable():
+        return shlex.quote(text)
+
+    def escape(c: str) -> str:
+        if c in "\\'":
+            return "\\" + c
+        if c.isprintable():
+            return c
+        return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}"
+
+    escaped = "".join(escape(c) for c in text)
+    return f"$'{escaped}'"
 
 
 class RunError(RuntimeError):
@@ -97,13 +121,26 @@ _MODEL_ADVICE = {"search": "narrower heads: a smaller --proj_hidden_dim, --proj_
                              "or a --head with narrower layers"}
 
 
+# A DataLoader worker's error reaches the main process as the same class, its text the worker's
+# traceback after "Caught X in DataLoader worker process N."; a worker the kernel's out-of-memory
+# killer ended (SIGKILL) is a RuntimeError saying so. Either way the images' decoding and
+# augmentation, in the workers, ran out: what to lower differs from the training step's.
+_WORKER_CAUGHT = re.compile(r"Caught (\w+) in DataLoader worker process (\d+)\.")
+_WORKER_KILLED = re.compile(r"DataLoader worker \(pid (\d+)\) is killed by signal: Killed")
+_WORKER_ADVICE = ("a smaller --image_size or --batch_size, or fewer --num_workers (each worker decodes and augments "
+                  "images in a process of its own)")
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     """A MemoryError, torch's OutOfMemoryError (CUDA, MPS), or the RuntimeError of an
-    allocator that could not allocate (torch's CPU allocator, a device's)."""
+    allocator that could not allocate (torch's CPU allocator, a device's), also as a DataLoader
+    worker's error; or a DataLoader worker killed by SIGKILL (the kernel's out-of-memory killer)."""
     if isinstance(error, MemoryError):
         return True
     if not isinstance(error, RuntimeError):
         return False
+    if _WORKER_KILLED.search(str(error)):
+        return True
     text = str(error).lower()
     return (type(error).__name__ == "OutOfMemoryError" or "out of memory" in text
             or "can't allocate memory" in text or "cannot allocate memory" in text or "not enough memory" in text)
@@ -124,6 +161,11 @@ def out_of_memory_message(error: BaseException, command: str,
     if frames:
         innermost = frames[-1]
         where = f" (in {innermost.name}, nasiam/{os.path.relpath(innermost.filename, package)}:{innermost.lineno})"
+    worker = _data_worker(error)
+    if worker is not None:
+        what, original = worker
+        during = f" during {step}" if step else ""
+        return f"out of memory in {what}{during}{where}: {original}. Use {_WORKER_ADVICE}; {kept}"
     text = (str(error).splitlines() or [""])[0].strip() or type(error).__name__
     text = text if len(text) <= 200 else text[:190] + "..."
     advice = _ADVICE.get(command, "a smaller --batch_size or --image_size, or fewer images (--subset)")
@@ -131,3 +173,21 @@ def out_of_memory_message(error: BaseException, command: str,
     if step in (None, _BUILD_STEP) and in_model and command in _MODEL_ADVICE:
         step, advice = "building the model", _MODEL_ADVICE[command]   # (not a forward pass: no step above)
     return f"out of memory during {step or 'nasiam ' + command}{where}: {text}. Use {advice}; {kept}"
+
+
+def _data_worker(error: BaseException) -> tuple[str, str] | None:
+    """(which worker, what it raised) when `error` came from a DataLoader worker, else None.
+    What it raised is the last line of the worker's traceback ("MemoryError", "RuntimeError:
+    DefaultCPUAllocator: ..."), cut short; the traceback itself is torch's, not the user's."""
+    text = str(error)
+    caught = _WORKER_CAUGHT.match(text)
+    if caught:
+        lines = [line.strip() for line in text.splitlines()[1:] if line.strip()]
+        original = lines[-1] if lines else caught.group(1)
+        original = shown_path(original, 200)   # (a path in it is the user's: escaped)
+        return f"a data-loading worker (DataLoader worker process {caught.group(2)})", original
+    killed = _WORKER_KILLED.search(text)
+    if killed:
+        return (f"a data-loading worker (pid {killed.group(1)})",
+                "the system killed it (SIGKILL, as its out-of-memory killer does)")
+    return None

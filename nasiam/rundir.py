@@ -26,7 +26,7 @@ from nasiam._io import atomic_write_text, is_temporary_file
 from nasiam.errors import CheckpointError, shown
 from nasiam.head import NASHead
 from nasiam.head.hub import check_repo_id, push_heads_to_hub
-from nasiam.space.genotype import MAX_FILE_BYTES, Genotype, GenotypeError
+from nasiam.space.genotype import MAX_FILE_BYTES, Genotype, GenotypeError, check_genotype_file
 
 __all__ = ["SEARCH_FORMAT", "EXPORT_FORMAT", "EXPORT_RECORD", "read_genotypes", "genotype_file_sha256",
            "write_search_genotypes", "load_heads",
@@ -66,8 +66,7 @@ def read_genotypes(path: str | os.PathLike) -> tuple[str | None, dict[str, Genot
     path = Path(path)
     if path.is_dir():
         path = path / "genotype.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"no genotype file at {path}")
+    check_genotype_file(path)
     if path.stat().st_size > MAX_FILE_BYTES * 8:
         raise GenotypeError(f"{path}: too large to be a genotype file")
     try:
@@ -186,12 +185,18 @@ def require_complete(run_dir: str | Path, option: str) -> None:
                               "search run again to a new folder: `nasiam export RUN --out NEW_FOLDER`")
     record_path = run_dir / EXPORT_RECORD
     again = "export the search run again to a new folder: `nasiam export RUN --out NEW_FOLDER`"
+    # each record present is checked: a summary.json dropped beside an export's record (one without
+    # "files", as an older nasiam wrote) must not stand in for the export's stricter list
+    if record_path.is_file():
+        _check_export_files(run_dir, record_path, option, again)
     if (run_dir / SUMMARY_RECORD).is_file():
         check_run_files(run_dir, option, f"Restore the files, pass the run they came from, or {again}",
                         needed=("heads/", "backbone."))
-        return
-    if not record_path.is_file():
-        return
+
+
+def _check_export_files(run_dir: Path, record_path: Path, option: str, again: str) -> None:
+    """Refuse an export folder whose files are not those export.json lists (every file but the
+    record itself: one added since, such as a summary.json, counts as changed)."""
     try:
         if record_path.stat().st_size > MAX_FILE_BYTES:
             raise ValueError("larger than an export record can be")

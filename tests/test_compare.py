@@ -1,4 +1,5 @@
 """`nasiam compare`: head specs, pairing, reproducible random heads, statistics, resume."""
+import dataclasses
 import json
 import math
 import random
@@ -90,6 +91,34 @@ def test_seeds_are_a_count_or_a_list():
     for bad in ("0,0", "x", "-1,2", "", "1000000000", "0," + "9" * 5000, 10 ** 9, "4294967296,1"):
         with pytest.raises(ConfigError):
             parse_seeds(bad)   # (a billion seeds was a 20 GB plan before any check)
+
+
+@pytest.mark.parametrize("slot, out_dim, extra, words", [
+    ("projector", 16, [], "its projector: the genotype outputs 16 features, the slot needs 32 under"),
+    ("projector", 32, ["--proj_output_dim=64"], "the genotype outputs 32 features, the slot needs 64"),
+    ("predictor", 32, ["--framework=simclr"], "holds a predictor head; simclr has projector"),
+])
+def test_a_heads_path_row_that_cannot_fit_the_runs_is_refused_before_any_run(tmp_path, capsys, slot, out_dim, extra,
+                                                                             words):
+    """A --heads PATH row whose head cannot fit the runs' widths was found only when that row's
+    turn came, after the other rows had trained (#33, found by an independent probe). Now while
+    planning: exit 2, nothing trained or written."""
+    from nasiam.presets import get_preset
+    from nasiam.rundir import write_search_genotypes
+
+    mine = tmp_path / "mine.json"
+    preset = "simsiam_projector_cifar" if slot == "projector" else "simsiam_predictor"
+    genotype = get_preset(preset, hidden_dim=8, out_dim=out_dim)
+    if slot == "projector":
+        write_search_genotypes(mine, "simsiam", {slot: genotype})
+    else:   # one head's file: no framework recorded, the slot in its meta
+        mine.write_text(json.dumps(dataclasses.replace(genotype, meta={"slot": slot}).to_dict()))
+    out = tmp_path / "cmp"
+    options = [f"--{k}={v}" for k, v in RUN.items()] + extra
+    assert main(["compare", "--heads", f"default,mine={mine}", "--seeds", "1", "--out", str(out), *options]) == 2
+    err = capsys.readouterr().err
+    assert f"--heads mine: {mine}" in err and words in err, err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -197,6 +226,18 @@ def test_a_directory_holding_another_protocol_is_refused(tmp_path):
     prepare("default", 1, tmp_path, RUN)
     with pytest.raises(ConfigError, match="not paired"):
         prepare("default", 1, tmp_path, {**RUN, "lr": "0.5"})
+
+
+def test_stored_options_are_compared_by_value_and_the_differences_named(tmp_path):
+    """compare.json's options were compared as strings: `--epochs 01` after `--epochs 1` was
+    refused as "other run options", naming none (#33, found by an independent probe). Values
+    are now compared as a run reads them, and the options that differ are named."""
+    prepare("default", 1, tmp_path, {**RUN, "epochs": "1", "lr": "0.05"})
+    prepare("default", 1, tmp_path, {**RUN, "epochs": "01", "lr": "5e-2"})   # the same runs
+    with pytest.raises(ConfigError) as error:
+        prepare("default", 1, tmp_path, {**RUN, "epochs": "2", "lr": "0.05"})
+    message = str(error.value)
+    assert "--epochs was '01', now '2'" in message and "--lr" not in message, message
 
 
 # -- statistics ------------------------------------------------------------------------------
@@ -860,3 +901,15 @@ def test_an_archived_benchmark_written_before_runs_kept_their_commit_still_count
     records, searches = collect_records(plan, tmp_path / "runs")
     assert len(records) + len(searches) == len(list((keep / "runs").iterdir())) == 25
     assert {r.code for r in records} | {s["code"] for s in searches} == {"not recorded"}
+
+
+def test_the_help_says_searches_keep_their_own_epochs(capsys):
+    """`nasiam compare --help` said searches get the options "they share", which reads as if
+    --epochs reached them; a search keeps its own budget (search_common), and the help says so."""
+    from nasiam.compare.plan import search_common
+
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "A search row gets those nasiam search also has, except --epochs: a search keeps its own budget" in text
+    assert "epochs" not in search_common({"epochs": "12", "lr": "0.1"})   # what the help describes

@@ -300,6 +300,16 @@ def test_a_run_name_with_control_or_direction_characters_is_refused_escaped(caps
     assert name not in err and repr(name)[1:-1] in err
 
 
+@pytest.mark.parametrize("name", [" ", "   ", "\u3000", " run", "run ", "\u00a0run"])
+def test_a_run_name_of_spaces_or_with_spaces_around_it_is_refused(capsys, name):
+    """`--run_name " "` was accepted: a run folder named by a space, shown as nothing in a
+    listing, and one with a space around its name looks like another run's."""
+    from nasiam.cli import main
+
+    assert main(["search", "--dataset=synthetic", f"--run_name={name}", "--print_config"]) == 2
+    assert "no leading or trailing spaces" in capsys.readouterr().err
+
+
 def test_a_run_config_from_before_selection_was_removed_still_loads(tmp_path):
     """A search's config.yaml written while --selection existed holds `selection: argmax` and
     the verify_* settings; `nasiam export` and --resume read it, so those keys are skipped

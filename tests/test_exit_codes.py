@@ -50,6 +50,45 @@ def test_a_damaged_image_in_an_image_folder_is_named(tmp_path, capsys):
     assert str(damaged) in err and "while writing" not in err
 
 
+HOSTILE = "bad\x1b[2J\u202e.png"   # a terminal's clear-screen and a right-to-left override in a file's name
+
+
+@pytest.mark.parametrize("error", [
+    OSError(errno.ENOSPC, "No space left on device", HOSTILE),
+    OSError(errno.ENAMETOOLONG, "File name too long", HOSTILE),
+    PermissionError(errno.EACCES, "Permission denied", HOSTILE),
+    OSError(None, f"damaged or unreadable image (cannot identify image file {HOSTILE})", HOSTILE),
+    OSError(f"cannot identify image file {HOSTILE}"),
+    OSError(errno.EBUSY, "Device or resource busy", HOSTILE),
+])
+def test_a_hostile_file_name_is_escaped_in_every_os_error_message(error):
+    """describe_os_error put the file's name (and the reader's text quoting it) raw in its
+    message: the escape sequence cleared the user's terminal. Now escaped in every branch."""
+    code, message = describe_os_error(error)
+    assert "\x1b" not in message and "\u202e" not in message, repr(message)
+    assert "\\x1b[2J" in message, message   # named, escaped
+
+
+def test_a_damaged_image_with_a_hostile_name_is_named_escaped(tmp_path, capsys):
+    from PIL import Image
+
+    from nasiam.cli import main
+
+    for split in ("train", "val"):
+        for cls in ("a", "b"):
+            (tmp_path / split / cls).mkdir(parents=True)
+            for i in range(40):
+                Image.new("RGB", (16, 16), (i * 5, 0, 0)).save(tmp_path / split / cls / f"{i}.png")
+    (tmp_path / "train" / "a" / "0.png").unlink()
+    (tmp_path / "train" / "a" / HOSTILE).write_bytes(b"not an image")
+    code = main(["pretrain", "--dataset=imagefolder", f"--data_root={tmp_path}", "--image_size=16", "--batch_size=16",
+                 "--subset=80", "--epochs=1", "--num_workers=0", "--proj_hidden_dim=8", "--proj_output_dim=8",
+                 "--pred_hidden_dim=4", f"--out_dir={tmp_path / 'runs'}", "--run_name=r"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "\x1b" not in err and "\u202e" not in err and "bad\\x1b[2J\\u202e.png" in err, err
+
+
 def test_an_unknown_option_is_named_without_the_value_beside_it(capsys):
     from nasiam.cli import main
 
@@ -194,3 +233,43 @@ def test_other_runtime_errors_are_not_called_out_of_memory(tmp_path, monkeypatch
     monkeypatch.setattr(SearchRun, "training_step", bug)
     with pytest.raises(RuntimeError, match="a bug, not memory"):   # a traceback to report, as before
         main(["search", *TINY, "--epochs=1", "--warmup_epochs=0", f"--out_dir={tmp_path}", "--run_name=r"])
+
+
+
+@pytest.mark.parametrize("raised", ["python", "cpu", "killed"])
+def test_out_of_memory_in_a_data_worker_says_so_and_what_to_lower(capsys, raised):
+    """A DataLoader worker's out-of-memory reached the user as "Caught RuntimeError in DataLoader
+    worker process 0.. Use ..." (#33, found by an independent probe): the worker, its
+    traceback's first line, advice for the training step. Now it names the data worker, what it
+    raised, and the options that size the workers' memory; no traceback. The errors are the real
+    ones: raised in a worker process and re-raised by the DataLoader."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from nasiam.cli import EXIT_MEMORY, run_handler
+
+    error = {"python": MemoryError(), "cpu": RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to "
+                                                         "allocate 21474836480 bytes. Error code 12"),
+             "killed": None}[raised]
+
+    class Images(torch.utils.data.Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, index):
+            raise error
+
+    def handler(args):
+        if raised == "killed":   # what the DataLoader raises when the out-of-memory killer ended a worker
+            raise RuntimeError("DataLoader worker (pid 4242) is killed by signal: Killed. ")
+        next(iter(torch.utils.data.DataLoader(Images(), num_workers=1)))
+
+    assert run_handler(SimpleNamespace(command="pretrain", handler=handler)) == EXIT_MEMORY
+    err = capsys.readouterr().err
+    worker = "(pid 4242)" if raised == "killed" else "(DataLoader worker process 0)"
+    assert f"nasiam pretrain: error: out of memory in a data-loading worker {worker}" in err, err
+    assert "Use a smaller --image_size or --batch_size, or fewer --num_workers" in err, err
+    assert "Traceback" not in err and "Caught" not in err and ".." not in err, err
+    assert {"python": ": MemoryError.", "cpu": "DefaultCPUAllocator: can't allocate memory",
+            "killed": "the system killed it"}[raised] in err, err

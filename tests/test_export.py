@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -408,3 +409,39 @@ def test_pretrain_init_refuses_an_export_assembled_from_two_runs(tmp_path, capsy
             "--epochs=1", f"--out_dir={tmp_path}", "--run_name=p", f"--init={tmp_path / 'a'}"]
     assert main(args) == 2
     assert "differ from what the export wrote" in capsys.readouterr().err
+
+
+def test_pretrain_init_checks_an_exports_record_even_beside_a_summary(tmp_path):
+    """require_complete read summary.json whenever there was one and never export.json: a
+    summary without "files" dropped into an export folder whose backbone was swapped made the
+    folder trusted (#33, found by an independent probe). Now every record present is checked."""
+    from nasiam.errors import CheckpointError
+    from nasiam.rundir import require_complete
+
+    run = make_run(tmp_path / "run")
+    assert main(["export", str(run), "--out", str(tmp_path / "a")]) == 0
+    backbone = tmp_path / "a" / "backbone.safetensors"
+    backbone.write_bytes(backbone.read_bytes()[:-1] + bytes([backbone.read_bytes()[-1] ^ 1]))   # another backbone
+    (tmp_path / "a" / "summary.json").write_text(json.dumps({"knn_top1": 0.5}))   # no "files": an older summary
+    with pytest.raises(CheckpointError, match="backbone.safetensors, summary.json differ from what the export wrote"):
+        require_complete(tmp_path / "a", "--init")
+
+
+def test_the_out_suggested_for_a_too_long_out_fits_the_file_system(tmp_path, capsys):
+    """For a --out whose name was too long, export suggested that name plus "-export": longer
+    still, refused in turn (#33, found by an independent probe). The suggestion is now cut to
+    fit, and left out when nothing beside --out would fit."""
+    run = make_run(tmp_path / "run")
+    assert main(["export", str(run), "--out", str(tmp_path / ("x" * 250))]) == 2
+    err = capsys.readouterr().err
+    assert "is a path whose folder name" in err, err
+    suggested = Path(re.search(r"e\.g\. (\S+)$", err.strip()).group(1))
+    assert suggested.parent == tmp_path and suggested.name.startswith("x" * 100) and suggested.name.endswith("-export")
+    assert export_module._too_long(suggested) is None and not suggested.exists()
+    deep = tmp_path
+    while len(os.fsencode(deep)) < 4096 - 150:   # no room in it for an export's files
+        deep = deep / ("d" * 200)
+    deep.mkdir(parents=True)
+    assert main(["export", str(run), "--out", str(deep / "e")]) == 2
+    err = capsys.readouterr().err
+    assert "a path too long for this file system" in err and "e.g." not in err, err

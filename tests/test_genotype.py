@@ -1,4 +1,6 @@
 import json
+import os
+import re
 import resource
 import time
 
@@ -147,6 +149,23 @@ def test_hostile_files_fail_cleanly_without_executing(tmp_path):
 def test_missing_file_says_where_it_looked(tmp_path):
     with pytest.raises(FileNotFoundError, match="no genotype file at"):
         Genotype.load(tmp_path / "nope.json")
+
+
+def test_a_path_that_is_not_a_regular_file_is_named_as_such(tmp_path):
+    """/dev/zero or a FIFO was "no genotype file at ..." (there is one; it is not a file to
+    read: a FIFO would block, a device never end); a folder too. Each is now named for what
+    it is, and a FIFO is never opened."""
+    fifo = tmp_path / "genotype.json"
+    os.mkfifo(fifo)
+    for path, words in ((fifo, "is not a regular file (a FIFO, socket or device)"),
+                        ("/dev/zero", "is not a regular file (a FIFO, socket or device)"),
+                        (tmp_path, "is a folder, not a genotype file")):
+        with pytest.raises(GenotypeError, match=re.escape(f"{path} {words}")):
+            Genotype.load(path)
+    from nasiam.rundir import read_genotypes
+
+    with pytest.raises(GenotypeError, match="is not a regular file"):
+        read_genotypes(tmp_path)   # a run folder whose genotype.json is a FIFO
 
 
 def test_nasiam_space_genotypes_are_checked_against_their_ops():

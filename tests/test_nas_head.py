@@ -228,3 +228,23 @@ def test_from_genotype_with_a_hostile_input_width_is_a_genotype_error(in_dim):
     with pytest.raises(GenotypeError, match=r"^in_dim: ") as error:
         NASHead.from_genotype(get_preset("simsiam_predictor"), in_dim)
     assert len(str(error.value)) < 120   # a 5,000-digit width is described, not echoed
+
+
+def test_from_genotype_takes_a_genotype_its_mapping_or_a_path_and_names_anything_else(tmp_path):
+    """`from_genotype(dict)` and `from_genotype(None)` raised a bare TypeError from inside the
+    loader, `/dev/zero` said "no genotype file" (#33, found by an independent probe). A
+    genotype's JSON mapping (`to_dict()`) builds the head; anything else is a GenotypeError
+    naming the types taken; a path that is not a regular file says so."""
+    from nasiam.space import GenotypeError
+
+    genotype = get_preset("simsiam_predictor", hidden_dim=8, out_dim=16)
+    head = NASHead.from_genotype(genotype.to_dict(), 16)
+    assert head.genotype.layers == genotype.layers and head(torch.zeros(2, 16)).shape == (2, 16)
+    for bad in (None, 42, [genotype.to_dict()]):
+        with pytest.raises(GenotypeError, match="takes a Genotype, its JSON mapping \\(a dict\\) or a genotype "
+                                                f"file's path, not {type(bad).__name__}"):
+            NASHead.from_genotype(bad, 16)
+    with pytest.raises(GenotypeError, match="/dev/zero is not a regular file"):
+        NASHead.from_genotype("/dev/zero", 16)
+    with pytest.raises(GenotypeError, match="schema_version"):   # a mapping is checked as a file is
+        NASHead.from_genotype({"layers": []}, 16)

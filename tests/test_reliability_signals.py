@@ -231,3 +231,28 @@ def test_ctrl_c_after_a_finished_run_stops_nothing(tmp_path, monkeypatch, capsys
     assert f"nasiam {command}: Ctrl-C came after the run had finished; its outputs in {tmp_path / 'run'} are " \
            "complete, nothing to stop" in err
     assert "interrupted" not in err and "--resume" not in err
+
+
+@pytest.mark.parametrize("out_dir,name", [("/tmp/my runs;echo injected", "run 1"), ("/tmp/it's", "a$(echo b)c"),
+                                          ("/tmp/bad\x1b[2J\u202e", "r")])
+def test_the_resume_advice_after_a_stop_is_a_command_to_paste(tmp_path, out_dir, name):
+    """The advice printed after SIGTERM put --run_name and --out_dir in unquoted: a folder with a
+    space or a ';' made a pasted command run something else. Each value is now quoted for the
+    shell (escape sequences written escaped, as bash's $'...'); pasted, the command gets them back."""
+    import shlex
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from nasiam.runner.guard import StepGuard
+
+    guard = StepGuard(SimpleNamespace(world_size=1, is_global_zero=True), 1, tmp_path / "last.ckpt", lambda: 1)
+    guard.signals.signum = signal.SIGTERM
+    message = str(guard.interrupted("after step 3", Path(out_dir) / name))
+    assert "\x1b" not in message and "\u202e" not in message
+    command = message.split("continue with ", 1)[1]
+    if out_dir.isprintable():   # read as a POSIX shell reads it, without running anything
+        assert shlex.split(command) == ["--resume", "--run_name", name, "--out_dir", out_dir]
+    else:   # $'...' is bash's: bash reads it back (the values are quoted, so nothing else runs)
+        echoed = subprocess.run(["bash", "-c", f"printf '%s\\n' {command}"], capture_output=True, text=True,
+                                check=True)
+        assert echoed.stdout.splitlines() == ["--resume", "--run_name", name, "--out_dir", out_dir]

@@ -288,3 +288,14 @@ def test_gumbel_straight_through_gradient_reaches_the_keep_logits_of_a_kept_laye
     out.sum().backward()
     assert keep.grad is not None
     torch.testing.assert_close(keep.grad, torch.stack([out.sum().detach(), torch.tensor(0.0)]))
+
+
+@pytest.mark.parametrize("space", [42, 3.5, object(), MLPSpace])
+def test_a_space_that_is_neither_a_space_nor_a_name_is_a_type_error_naming_both(space):
+    """`SearchableHead(space=42)` failed inside the space lookup with an AttributeError ('int'
+    object has no attribute ...) (#33, found by an independent probe); the class instead of an
+    instance likewise."""
+    with pytest.raises(TypeError, match="space must be a SearchSpace, a registered space's name \\(.*mlp.*\\) or "
+                                        f"None \\(the mlp space\\), not {type(space).__name__}"):
+        SearchableHead(8, 8, 1, space=space)
+

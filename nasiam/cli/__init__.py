@@ -80,24 +80,30 @@ def describe_os_error(e: OSError, kept: str = KEPT, out_option: str = "--out_dir
     never shown."""
     import os
 
+    from nasiam.errors import shown_path
+
     path = e.filename if isinstance(e.filename, str) else None
+    # a file's name is the user's (an image folder's, an archive's): escaped, never sent raw to the
+    # terminal, as is a reader's text, which may quote it
+    shown = shown_path(path) if path else None
+    reason = shown_path(e.strerror) if e.strerror else None
     if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO):
         what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exhausted",
-                errno.EROFS: "the file system is read-only"}.get(e.errno, e.strerror or str(e))
-        return EXIT_IO, f"{what} while writing {path or 'outputs'}; {kept}. Free space or choose another {out_option}"
+                errno.EROFS: "the file system is read-only"}.get(e.errno, reason or shown_path(e))
+        return EXIT_IO, f"{what} while writing {shown or 'outputs'}; {kept}. Free space or choose another {out_option}"
     if e.errno == errno.ENAMETOOLONG:
-        return EXIT_USAGE, (f"the path {(path or '')[:120]}... is too long for this file system; shorten --run_name, "
-                            f"{out_option} or the file's name")
+        return EXIT_USAGE, (f"the path {shown_path((path or '')[:120])}... is too long for this file system; shorten "
+                            f"--run_name, {out_option} or the file's name")
     if path and os.path.exists(path) and not os.path.isdir(path) and not os.access(path, os.R_OK):
-        return EXIT_USAGE, f"cannot read {path} ({e.strerror}); check its permissions"
+        return EXIT_USAGE, f"cannot read {shown} ({reason}); check its permissions"
     if path and e.errno in (errno.EACCES, errno.EPERM):
-        return EXIT_IO, (f"{e.strerror} while writing {path}; {kept}. Check the permissions of {out_option} or "
+        return EXIT_IO, (f"{reason} while writing {shown}; {kept}. Check the permissions of {out_option} or "
                          "choose another")
     if e.errno is None:   # raised by a reader library (a truncated image, a damaged archive)
-        if path and e.strerror:
-            return EXIT_USAGE, f"could not read {path}: {e.strerror}; replace or remove that file"
-        return EXIT_USAGE, f"could not read the input data ({e}); a damaged file in the dataset?"
-    return EXIT_IO, f"{e.strerror or e} on {path or 'a file of the run'}; {kept}"
+        if path and reason:
+            return EXIT_USAGE, f"could not read {shown}: {reason}; replace or remove that file"
+        return EXIT_USAGE, f"could not read the input data ({shown_path(e)}); a damaged file in the dataset?"
+    return EXIT_IO, f"{reason or shown_path(e)} on {shown or 'a file of the run'}; {kept}"
 
 
 def run_handler(args) -> int:

@@ -58,5 +58,7 @@ def add_parser(sub) -> None:
                          help="train nothing: the tables of the runs finished so far (a status, e.g. while another "
                               "process runs the comparison; a protocol declared in advance is read when it is complete)")
     add_config_options(compare, PretrainConfig, recipe=False, exclude=FORBIDDEN_COMMON,
-                       title="options of every run (as for nasiam pretrain; searches get those they share)")
+                       title="options of every pretraining run (as for nasiam pretrain). A search row gets those "
+                             "nasiam search also has, except --epochs: a search keeps its own budget (nasiam "
+                             "search's default, or search(--epochs=N))")
     compare.set_defaults(handler=cmd_compare, config_cls=PretrainConfig)

@@ -144,7 +144,7 @@ def _draw_space(common: dict[str, str], search_options: dict[tuple[str, ...], di
 
 def _fixed_genotypes(specs: list[HeadSpec], common: dict[str, str], heads_dir: Path) -> dict[Path, dict]:
     """The paper, DirectPred, linear-predictor, lightly and solo-learn rows' genotype files at the run's
-    dims, {path: {slot: Genotype}} (written by `prepare`); checks --heads PATH rows' files."""
+    dims, {path: {slot: Genotype}} (written by `prepare`)."""
     from nasiam.frameworks import framework_class
     from nasiam.presets import LIBRARY_HEADS, get_preset
     from nasiam.runner.build import framework_kwargs
@@ -177,12 +177,39 @@ def _fixed_genotypes(specs: list[HeadSpec], common: dict[str, str], heads_dir: P
             except ValueError as e:
                 raise ConfigError(f"--heads: {library!r}: {e}") from None
             files[heads_dir / library / "genotype.json"] = genotypes
-    for spec in specs:
-        if spec.kind == "path":
-            found, _ = read_genotypes(spec.path)   # validated now: a bad file stops before training
-            if found is not None and found != framework:
-                raise ConfigError(f"--heads: {spec.path} was searched for {found}, not {framework}")
     return files
+
+
+def _check_path_heads(specs: list[HeadSpec], path_heads: dict[str, tuple[str | None, dict[str, Any]]],
+                      common: dict[str, str], row_options: dict[str, dict[str, str]]) -> None:
+    """Each --heads PATH row's heads (`path_heads`: its file as `read_genotypes` read it)
+    checked against the heads of its runs (the framework, the slots and their widths under
+    the comparison's options and the row's own) now: a head that cannot fit would otherwise
+    fail only when its row's turn came, after other rows had trained."""
+    from nasiam.frameworks import framework_class
+    from nasiam.errors import shown_path
+    from nasiam.frameworks.base import genotype_misfit
+    from nasiam.runner.build import framework_kwargs
+
+    for spec in (s for s in specs if s.kind == "path"):
+        cfg = load_config(PretrainConfig, None, {**common, **row_options.get(spec.label, {})})
+        method = framework_class(cfg.framework)
+        found, genotypes = path_heads[spec.label]
+        if found is not None and found != method.name:
+            raise ConfigError(f"--heads: {spec.path} was searched for {found}, not {method.name}")
+        slots = method.head_slots(_run_feature_dim(cfg),
+                                  **{k: v for k, v in framework_kwargs(cfg).items() if k in method.dim_names()})
+        unknown = sorted(set(genotypes) - set(slots))
+        if unknown:
+            raise ConfigError(f"--heads {spec.label}: {shown_path(spec.path)} holds a {', '.join(unknown)} head; {method.name} has "
+                              f"{', '.join(sorted(slots))}")
+        for slot, genotype in genotypes.items():
+            misfit = genotype_misfit(genotype, slots[slot])
+            if misfit:
+                raise ConfigError(f"--heads {spec.label}: {shown_path(spec.path)}: its {slot}: {misfit} under this comparison's "
+                                  "options. Pass the widths the head was searched at (--proj_output_dim, "
+                                  "--pred_hidden_dim, ...), or export the search at these: `nasiam export RUN --out "
+                                  "NEW_FOLDER --proj_output_dim N`")
 
 
 MAX_MANIFEST_BYTES = 16 << 20
@@ -205,10 +232,44 @@ def _read_manifest(out: Path, common: dict[str, str]) -> dict[str, Any]:
         raise ConfigError(f"{path} (read) is not a nasiam comparison; choose another --out")
     if not isinstance(manifest.get("common"), dict) or not isinstance(manifest.get("pinned_heads", {}), dict):
         raise ConfigError(f"{path} (read) is damaged (its 'common' or 'pinned_heads' is not an object); {fix}")
-    if manifest["common"] != common:
-        raise ConfigError(f"{out} holds a comparison with other run options ({manifest['common']}); runs "
-                          "under different options are not paired. Pass the same options, or another --out")
+    differences = _differing_options(manifest["common"], common)
+    if differences:
+        raise ConfigError(f"{out} holds a comparison with other run options: {'; '.join(differences)}; runs under "
+                          "different options are not paired. Pass the same options, or another --out")
     return manifest
+
+
+def _differing_options(recorded: Mapping[Any, Any], common: Mapping[str, str]) -> list[str]:
+    """The options in which compare.json's `recorded` and this command's `common` differ, by
+    value as a run reads them (`parse_value`, as `check_run` compares a run's config.yaml):
+    `--epochs 01` is `--epochs 1`, and an option left out is its default."""
+    import dataclasses
+
+    from nasiam.config import field_types, parse_value
+    from nasiam.errors import shown, shown_path
+
+    types = field_types(PretrainConfig)
+    defaults = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                for f in dataclasses.fields(PretrainConfig)
+                if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
+    unset = object()
+
+    def value(options: Mapping[Any, Any], key: Any) -> Any:
+        if key not in options:
+            return defaults.get(key, unset)
+        try:
+            return parse_value(key, options[key], types[key])
+        except (ConfigError, KeyError, TypeError, ValueError):   # not an option, or not its type: a value of its own
+            return ("unreadable", repr(options[key]))
+
+    differences = []
+    for key in sorted(set(recorded) | set(common), key=str):
+        before, now = value(recorded, key), value(common, key)
+        if before != now:
+            differences.append(f"--{shown_path(key, 60)} was "
+                               f"{shown(recorded[key], 60) if key in recorded else 'not set'}, now "
+                               f"{shown(common[key], 60) if key in common else 'not set'}")
+    return differences
 
 
 def _pin_heads(specs: list[HeadSpec], manifest: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -263,9 +324,13 @@ def prepare(heads: str | list[str], seeds: str | int | Sequence[int], out: str |
 
     framework = canonical_framework(load_config(PretrainConfig, None, common))
     fixed_files = _fixed_genotypes(specs, common, out / "heads")
-    pins = _pin_heads(specs, manifest)
+    row_options = _pretrain_options(specs, common)
+    # --heads PATH files, validated now: a bad file stops before training
+    path_heads = {spec.label: read_genotypes(spec.path) for spec in specs if spec.kind == "path"}
+    pins = _pin_heads(specs, manifest)   # before the widths: a file edited since the comparison began is named so
+    _check_path_heads(specs, path_heads, common, row_options)
     plan = build_plan(specs, seed_list, common, search_options, out, lambda: _draw_space(common, search_options),
-                      {label: pin["sha256"] for label, pin in pins.items()}, _pretrain_options(specs, common))
+                      {label: pin["sha256"] for label, pin in pins.items()}, row_options)
     _check_runs(plan, out / "runs")
     for path, genotypes in {**fixed_files, **plan.genotype_files}.items():
         write_search_genotypes(path, framework, genotypes)

@@ -81,11 +81,13 @@ def validate_config(config: RunConfig) -> None:
     if config.run_name is not None:
         name = config.run_name
         # printable only: a control character or a right-to-left override in a folder name shows
-        # one thing in the terminal and names another
-        if not name or name in (".", "..") or "/" in name or "\\" in name or not name.isprintable() or \
-                len(name.encode()) > 200:
+        # one thing in the terminal and names another; a name of spaces, or one that starts or
+        # ends with a space, looks like no name (or another run's) in a listing or a pasted command
+        if not name.strip() or name != name.strip() or name in (".", "..") or "/" in name or "\\" in name or \
+                not name.isprintable() or len(name.encode()) > 200:
             raise ConfigError(f"--run_name: {shown(name)} must be a plain directory name inside --out_dir (no '/', "
-                              "not '.' or '..', printable characters only, at most 200 bytes)")
+                              "not '.' or '..', printable characters only, no leading or trailing spaces, at most "
+                              "200 bytes)")
     from nasiam.data.download import DOWNLOADABLE
 
     if config.download and config.dataset not in DOWNLOADABLE + ("synthetic",):

@@ -26,7 +26,7 @@ from nasiam.space.directpred import frozen_statistics
 from nasiam.space.genotype import Genotype
 from nasiam.space.spaces import SearchSpace, create_space
 
-__all__ = ["HeadSlot", "Encoded", "SSLFramework", "HeadChoice"]
+__all__ = ["HeadSlot", "Encoded", "SSLFramework", "HeadChoice", "genotype_misfit"]
 
 # How a head slot may be filled: a module (NASHead, SearchableHead or any nn.Module), a
 # Genotype, a preset name, "default" (the framework's standard head) or "search" (a
@@ -154,9 +154,9 @@ class SSLFramework(nn.Module, ABC):
             kwargs = slot.preset_kwargs if choice == "default" else {}
             choice = get_preset(name, **kwargs)
         if isinstance(choice, Genotype):
-            if choice.out_dim != slot.out_dim:
-                raise ValueError(f"{self.name}.{slot.name}: the genotype outputs {choice.out_dim} features, the "
-                                 f"slot needs {slot.out_dim}; adjust the framework's dims or the genotype")
+            misfit = genotype_misfit(choice, slot)
+            if misfit:
+                raise ValueError(f"{self.name}.{slot.name}: {misfit}; adjust the framework's dims or the genotype")
             # a genotype is an architecture: rebuild it for this slot's input width
             return NASHead(choice.with_in_dim(None), slot.in_dim)
         if isinstance(choice, nn.Module):
@@ -281,6 +281,15 @@ class SSLFramework(nn.Module, ABC):
     @torch.no_grad()
     def update_momentum(self, momentum: float) -> None:
         """EMA update of momentum copies (no-op for frameworks without them)."""
+
+
+def genotype_misfit(genotype: Genotype, slot: HeadSlot) -> str | None:
+    """Why `genotype` cannot fill `slot`, or None: it is rebuilt for the slot's input width,
+    but its output width is part of the architecture. Asked by a framework as it builds the
+    head, and by whoever plans runs before any starts (`nasiam compare`)."""
+    if genotype.out_dim != slot.out_dim:
+        return f"the genotype outputs {genotype.out_dim} features, the slot needs {slot.out_dim}"
+    return None
 
 
 def check_head_dims(head: nn.Module, in_dim: int, out_dim: int, where: str) -> None:

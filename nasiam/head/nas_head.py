@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, Mapping
 
 import torch
 import torch.nn as nn
@@ -51,10 +52,18 @@ class NASHead(nn.Sequential):
         self.in_dim, self.out_dim = in_dim, width
 
     @classmethod
-    def from_genotype(cls, genotype: Genotype | str | os.PathLike, in_dim: int | None = None) -> "NASHead":
-        """A randomly initialised head (PyTorch's default init) of the given architecture."""
-        if not isinstance(genotype, Genotype):
+    def from_genotype(cls, genotype: Genotype | Mapping[str, Any] | str | os.PathLike,
+                      in_dim: int | None = None) -> "NASHead":
+        """A randomly initialised head (PyTorch's default init) of the given architecture: a
+        `Genotype`, its JSON mapping (`Genotype.to_dict()`, e.g. read from a file of one's
+        own), or the path of a genotype file."""
+        if isinstance(genotype, Mapping):
+            genotype = Genotype.from_dict(dict(genotype))
+        elif isinstance(genotype, (str, os.PathLike)):
             genotype = Genotype.load(genotype)
+        elif not isinstance(genotype, Genotype):
+            raise GenotypeError(f"NASHead.from_genotype takes a Genotype, its JSON mapping (a dict) or a genotype "
+                                f"file's path, not {type(genotype).__name__}")
         return cls(genotype, in_dim)
 
     @torch.no_grad()

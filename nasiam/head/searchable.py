@@ -31,7 +31,7 @@ from nasiam.head.nas_head import NASHead
 from nasiam.space.genotype import MAX_LAYERS, MAX_PARAMETERS, MAX_WIDTH, Genotype, GenotypeError, LayerSpec
 from nasiam.space.mixed import Hard, hard_choices
 from nasiam.space.mlp import MLPSpace
-from nasiam.space.spaces import SearchableLayer, SearchSpace, create_space
+from nasiam.space.spaces import SearchableLayer, SearchSpace, create_space, list_spaces
 
 __all__ = ["SearchableHead", "SAMPLING_MODES"]
 
@@ -63,6 +63,9 @@ class SearchableHead(nn.Module):
                 raise ValueError(f"{name} must be an integer in [{low}, {high}], got {shown(value)}")
         if isinstance(space, str):
             space = create_space(space)
+        elif space is not None and not isinstance(space, SearchSpace):   # (42 failed later, as an AttributeError)
+            raise TypeError(f"space must be a SearchSpace, a registered space's name ({', '.join(list_spaces())}) "
+                            f"or None (the mlp space), not {type(space).__name__}")
         self.space = space if space is not None else MLPSpace()
         self.in_dim, self.out_dim = in_dim, out_dim
         output = LayerSpec(width=out_dim, norm=output_norm, activation=output_activation, bias=output_bias,

@@ -17,6 +17,7 @@ from typing import Mapping
 import torch
 import torch.nn as nn
 
+from nasiam.errors import shell_argument, shown_path
 from nasiam.head import NASHead
 from nasiam.space.genotype import Genotype
 
@@ -82,7 +83,7 @@ def fit_head(head: nn.Module | Genotype, in_dim: int, out_dim: int, *, where: st
     if (have_in, have_out) == (in_dim, out_dim):
         return head
     problem = (f"{where} takes {in_dim} features and must give {out_dim}, but the searched {slot} "
-               f"{'of ' + str(run) + ' ' if run else ''}takes {have_in} and gives {have_out}, and its weights "
+               f"{'of ' + shown_path(run) + ' ' if run else ''}takes {have_in} and gives {have_out}, and its weights "
                "were trained at those widths")
     if run is None:
         fix = (f"head.resized({in_dim}, {out_dim}) (keeps the weights of the layers before the first resized one)"
@@ -91,14 +92,15 @@ def fit_head(head: nn.Module | Genotype, in_dim: int, out_dim: int, *, where: st
     run = Path(run)
     if slot == "projector" and have_in != in_dim:  # another backbone width: no weight fits
         raise HeadMismatchError(
-            f"{problem}; none of them fit a {in_dim}-d backbone. Pass {run / 'genotype.json'} instead (the searched "
+            f"{problem}; none of them fit a {in_dim}-d backbone. Pass {shown_path(run / 'genotype.json')} instead (the searched "
             f"architecture built for this model, fresh weights), or search with this model's backbone")
     out = run.with_name(f"{run.name}-out{out_dim}")
     raise HeadMismatchError(
         f"{problem}. Re-export the head the search chose at this width, with its hidden layers' searched weights "
         f"(the output layer and any predictor start fresh): "
-        f"`nasiam export {run} --out {out} --proj_output_dim {out_dim}`, then pass {out}; or pass "
-        f"{run / 'genotype.json'} (the searched architecture, fresh weights); or search at this "
+        f"`nasiam export {shell_argument(run)} --out {shell_argument(out)} --proj_output_dim {out_dim}`, then "
+        f"pass {shown_path(out)}; or pass "
+        f"{shown_path(run / 'genotype.json')} (the searched architecture, fresh weights); or search at this "
         f"width: `nasiam search ... --proj_output_dim {out_dim}`")
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 from nasiam.config import ConfigError, RunConfig
-from nasiam.errors import CheckpointError, RunDirLockedError, shown, shown_path
+from nasiam.errors import CheckpointError, RunDirLockedError, shell_argument, shown, shown_path
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.lock import RunDirLock
 
@@ -69,8 +69,8 @@ def claim_run_dir(cfg: RunConfig, command: str, framework: str, fabric, say: Cal
     lock = _lock(_checked(run_dir), command, fabric, say)
     try:
         if (run_dir / "checkpoints" / ckpt.LAST).exists():
-            raise CheckpointError(f"{run_dir} already holds a run; continue it with --resume --run_name {name}, "
-                                  "or choose another --run_name")
+            raise CheckpointError(f"{shown_path(run_dir)} already holds a run; continue it with --resume --run_name "
+                                  f"{shell_argument(name)}, or choose another --run_name")
     except BaseException:
         _release(lock)
         raise

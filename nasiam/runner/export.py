@@ -99,20 +99,29 @@ def _link(path: Path) -> str:
     return f"a symbolic link to {target}" + ("" if path.exists() else ", which does not exist")
 
 
-def _suggested_out(out: Path, run_dir: Path) -> Path:
+def _suggested_out(out: Path, run_dir: Path) -> Path | None:
     """A new folder to suggest for `--out`: beside `out` (beside the run directory when `out`
     is in it, beside the file when a folder above `out` is a file), named after it with
-    "-export" (then "-export-2", ...), where nothing exists yet."""
+    "-export" (then "-export-2", ...), where nothing exists yet, and short enough for the file
+    system (`_too_long`: a long name is cut to fit). None when no such path fits (the folder
+    beside it is itself too deep): a suggestion that would be refused in turn is none."""
     base = Path(os.path.abspath(out))
     if _within(base, run_dir):   # never into the run: its heads/ and genotype.json are the search's record
         base = Path(os.path.abspath(run_dir))
     while not base.parent.is_dir() and base.parent != base:   # below a file (or a dangling link): beside it
         base = base.parent
+    name = base.name
     for n in range(1, 1000):
-        candidate = base.with_name(f"{base.name}-export" + (f"-{n}" if n > 1 else ""))
+        suffix = "-export" + (f"-{n}" if n > 1 else "")
+        stem = name
+        while stem and _too_long(base.with_name(stem + suffix)):   # cut the name, never the suffix
+            stem = stem[:-1]
+        candidate = base.with_name(stem + suffix)
+        if not stem or _too_long(candidate):   # ("-export" alone would read as an option)
+            return None
         if not os.path.lexists(candidate):
             return candidate
-    return base.with_name(f"{base.name}-export-{os.getpid()}")
+    return None
 
 
 def _too_long(out: Path) -> str | None:
@@ -169,8 +178,12 @@ def _check_new_out(out: Path, run_dir: Path) -> None:
     else:
         return
     raise ValueError(f"--out {shown_path(out)} is {what}; `nasiam export` writes only to a new folder, outside the run, "
-                     f"and replaces nothing (a run's genotype.json and heads/ are the search's record). {fix}, e.g. "
-                     f"{_suggested_out(out, run_dir)}")
+                     f"and replaces nothing (a run's genotype.json and heads/ are the search's record). {fix}"
+                     f"{_for_example(_suggested_out(out, run_dir))}")
+
+
+def _for_example(suggested: Path | None) -> str:
+    return f", e.g. {shown_path(suggested)}" if suggested is not None else ""
 
 
 def _load_search(run_dir: Path, cfg: SearchConfig, checkpoint: str | Path | None):
@@ -230,7 +243,8 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
     ("layers") and recorded in export.json and each head's genotype meta ("fresh_layers",
     "resized_from")."""
     if not str(out).strip():   # Path("") is ".": the current folder
-        raise ValueError(f"--out is empty; give the path of a new folder, e.g. {_suggested_out(Path(run_dir), Path(run_dir))}")
+        raise ValueError(f"--out is empty; give the path of a new folder"
+                         f"{_for_example(_suggested_out(Path(run_dir), Path(run_dir)))}")
     run_dir, out = Path(run_dir), Path(out)
     config_path = run_dir / "config.yaml"
     if not config_path.is_file():

@@ -13,7 +13,7 @@ from typing import Callable
 
 import torch
 
-from nasiam.errors import NonFiniteLossError, RunInterrupted
+from nasiam.errors import NonFiniteLossError, RunInterrupted, shell_argument, shown_path
 from nasiam.runner.stop import REQUEUE_SIGNAL, StopSignals, requeue_slurm_job
 
 __all__ = ["StepGuard"]
@@ -85,6 +85,6 @@ class StepGuard:
         requeued = ""
         if signum == REQUEUE_SIGNAL and self.fabric.is_global_zero:  # the checkpoint is written: safe to requeue
             requeued = f"; {requeue_slurm_job()}"
-        return RunInterrupted(f"stopped by {signal.Signals(signum).name} {where}; the checkpoint {self.last_checkpoint} "
-                              f"holds that point: continue with --resume --run_name {run_dir.name} "
-                              f"--out_dir {run_dir.parent}{requeued}", signum)
+        return RunInterrupted(f"stopped by {signal.Signals(signum).name} {where}; the checkpoint "
+                              f"{shown_path(self.last_checkpoint)} holds that point: continue with --resume --run_name {shell_argument(run_dir.name)} "
+                              f"--out_dir {shell_argument(run_dir.parent)}{requeued}", signum)

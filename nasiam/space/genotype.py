@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from nasiam._io import atomic_write_text
-from nasiam.errors import shown
+from nasiam.errors import shown, shown_path
 from nasiam.space import registry
 
 __all__ = ["GenotypeError", "LayerSpec", "Genotype", "LAYER_OPS", "MAX_WIDTH", "MAX_LAYERS", "MAX_PARAMETERS",
@@ -41,6 +41,26 @@ _MAX_META_DEPTH = 4
 
 class GenotypeError(ValueError):
     """A genotype (or its JSON file) is invalid. The message names the field at fault."""
+
+
+def check_genotype_file(path: Path) -> None:
+    """`path` must be a regular file (or a link to one) before it is read: FileNotFoundError
+    when nothing is there; a folder, a FIFO or a device (/dev/zero) is a `GenotypeError` saying
+    what it is, since reading a FIFO blocks and a device may never end."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no genotype file at {shown_path(path)}") from None
+    except OSError as e:   # a loop of links, a name too long
+        raise GenotypeError(f"{shown_path(path)}: cannot be read as a genotype file ({e.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise GenotypeError(f"{shown_path(path)} is a folder, not a genotype file (a saved head's folder is read by "
+                            "NASHead.from_pretrained, a run's genotype.json by nasiam.rundir.read_genotypes)")
+    if not stat.S_ISREG(mode):
+        raise GenotypeError(f"{shown_path(path)} is not a regular file (a FIFO, socket or device): a genotype is a "
+                            "JSON file; pass that file's path")
 
 
 def _fail(where: str, problem: str) -> GenotypeError:
@@ -436,8 +456,7 @@ class Genotype:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Genotype":
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no genotype file at {path}")
+        check_genotype_file(path)
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise GenotypeError(f"{path}: {size:,} bytes exceeds {MAX_FILE_BYTES:,}: not a genotype file")
