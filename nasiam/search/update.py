@@ -1,0 +1,89 @@
+"""The architecture update, written once: `update_logits` is what `ArchitectureOptimizer.finish`
+applies to the logits and what the noise floor (`nasiam.search.decisions`) simulates on
+Gaussian gradients, so the floor judges exactly the optimiser the search ran.
+
+The logits of all choices travel as one flat vector (`[..., total options]`, a leading batch of
+runs for the simulation); `ChoiceLayout` pads them to `[..., choices, max options]` where a
+per-choice operation (softmax, centring) needs it.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Sequence
+
+import torch
+from torch import Tensor
+
+from nasiam.search.policy import SearchPolicy
+
+__all__ = ["ChoiceLayout", "LogitUpdate", "update_logits"]
+
+ADAM_EPS = 1e-8   # torch.optim.Adam's
+
+
+class ChoiceLayout:
+    """Logit vectors of different lengths (one per choice) concatenated as `[..., sum(sizes)]`:
+    `pad` gathers them into `[..., choices, max options]` (padding filled with `fill`), `unpad`
+    gives the flat form back; `mask` is 1 on real options, `counts` the options per choice."""
+
+    def __init__(self, sizes: Sequence[int], device: torch.device | str = "cpu"):
+        columns, lengths = torch.arange(max(sizes)), torch.tensor(list(sizes))
+        offsets = lengths.cumsum(0) - lengths
+        real = columns[None, :] < lengths[:, None]
+        self.sizes = list(sizes)
+        self.counts = lengths.float()[:, None].to(device)
+        self.mask = real.float().to(device)
+        self._padding = (~real).to(device)
+        self._gather = torch.where(real, offsets[:, None] + columns[None, :], 0).to(device)
+        self._scatter = real.reshape(-1).nonzero().squeeze(1).to(device)   # padded positions of the real entries
+
+    def pad(self, flat: Tensor, fill: float) -> Tensor:
+        return flat[..., self._gather].masked_fill(self._padding, fill)
+
+    def unpad(self, padded: Tensor) -> Tensor:
+        return padded.flatten(-2)[..., self._scatter]
+
+    def centre(self, padded: Tensor) -> Tensor:
+        """Each choice's entries minus their mean, padding kept at zero."""
+        return (padded - (padded * self.mask).sum(-1, keepdim=True) / self.counts) * self.mask
+
+
+class LogitUpdate(NamedTuple):
+    logits: Tensor
+    exp_avg: Tensor
+    exp_avg_sq: Tensor
+    grad_rms: Tensor   # the loss gradient's RMS over all logits of a run, `[..., 1]`
+
+
+def update_logits(policy: SearchPolicy, layout: ChoiceLayout, logits: Tensor, grad: Tensor, exp_avg: Tensor,
+                  exp_avg_sq: Tensor, step: int, progress: float | None) -> LogitUpdate:
+    """One update of flat architecture `logits` (`[..., options]`) from the loss gradient `grad`
+    and Adam's moments (same shape) after `step` updates; pure: returns new tensors.
+
+    1. Divide the gradient by its RMS over all logits (`policy.normalize`). SSL losses move the
+       logits very little (|grad| ~ 1e-4 - 1e-3, though consistently); without this any
+       regulariser of order one drowns that signal, and its weight would depend on the loss's
+       arbitrary scale. After it, `beta_weight` is relative to the signal.
+    2. Add Beta-Decay's gradient, `beta(progress) * softmax(alpha)` per choice (the gradient of
+       the mean `logsumexp`).
+    3. Centre each choice: a uniform shift of a choice's logits leaves its softmax unchanged,
+       but Adam's per-coordinate scaling would turn it into moves that cancel the signal.
+    4. Adam with the policy's lr, betas and (L2) weight decay, operation for operation as
+       `torch.optim.Adam` computes it, so the logits are the ones it gave (bit for bit on CPU).
+    """
+    rms = grad.pow(2).mean(-1, keepdim=True).sqrt()
+    if policy.normalize:
+        grad = grad * torch.where(rms > 0, rms.reciprocal(), torch.ones_like(rms))
+    padded = layout.pad(grad, 0.0)
+    beta = policy.beta(progress)
+    if beta > 0:
+        padded = padded + beta * torch.softmax(layout.pad(logits, -math.inf), dim=-1)
+    grad = layout.unpad(layout.centre(padded))
+    if policy.weight_decay:
+        grad = grad.add(logits, alpha=policy.weight_decay)
+    (beta1, beta2), t = policy.betas, step + 1
+    exp_avg = exp_avg.lerp(grad, 1 - beta1)
+    exp_avg_sq = exp_avg_sq.mul(beta2).addcmul_(grad, grad, value=1 - beta2)
+    denominator = (exp_avg_sq.sqrt() / (1 - beta2 ** t) ** 0.5).add_(ADAM_EPS)
+    logits = logits.addcdiv(exp_avg, denominator, value=-(policy.lr / (1 - beta1 ** t)))
+    return LogitUpdate(logits, exp_avg, exp_avg_sq, rms)
