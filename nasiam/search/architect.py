@@ -219,19 +219,22 @@ class ArchitectureOptimizer:
         what a GPU waits on. The device is read back once (the skip decision, with the metrics).
         """
         params = self.arch_params
-        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params]).float()
+        dtype = torch.promote_types(params[0].dtype, torch.float32)   # float64 logits keep their precision
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        flat = torch.cat([g.reshape(-1) for g in grads]).to(dtype)
         for p in params:
             p.grad = None
         if is_distributed():
             dist.all_reduce(flat)
             flat /= dist.get_world_size()
-        logits = torch.cat([p.detach().reshape(-1) for p in params]).float()
+        logits = torch.cat([p.detach().reshape(-1) for p in params]).to(dtype)
         if self._layout is None or self._layout.mask.device != logits.device:   # made once, moved with the logits
             self._layout = ChoiceLayout([p.numel() for p in params], logits.device)
         moments = self._moments or (torch.zeros_like(logits), torch.zeros_like(logits))
-        update = update_logits(self.policy, self._layout, logits, flat, *moments, self.arch_steps, progress)
+        new_logits, *new_moments, rms = update_logits(self.policy, self._layout, logits, flat, *moments,
+                                                      self.arch_steps, progress)
         reg = torch.logsumexp(self._layout.pad(logits, -math.inf), dim=-1).mean()   # Beta-Decay's value, before
-        read = [torch.isfinite(flat).all().float(), update.grad_rms.reshape(()), reg]
+        read = [torch.isfinite(flat).all().float(), rms.reshape(()), reg]
         values = torch.stack(read + ([loss.detach().float()] if loss is not None else [])).tolist()
         finite, rms, reg_value = values[:3]
         reported = {"arch_loss": values[3]} if loss is not None else {}
@@ -241,9 +244,9 @@ class ArchitectureOptimizer:
             # identical on every rank (the average spreads a NaN), so every rank skips: a
             # loss-scaled fp16 step that overflowed, as GradScaler skips the weights' step
             return {**reported, "arch_skipped": 1.0}
-        chunks = update.logits.split(self._layout.sizes)
+        chunks = new_logits.split(self._layout.sizes)
         torch._foreach_copy_(params, [c.view_as(p) for p, c in zip(params, chunks)])   # one kernel on a GPU
-        self._moments = (update.exp_avg, update.exp_avg_sq)
+        self._moments = tuple(new_moments)
         if self.arch_steps == 0:
             self.first_progress = progress
         self.arch_steps += 1
@@ -276,11 +279,13 @@ class ArchitectureOptimizer:
                 raise ValueError(f"the checkpoint's architecture optimizer state holds {state['exp_avg'].numel()} "
                                  f"logits, these heads have {total}: resume with the heads (space, layers) the "
                                  "search was started with")
-            self._moments = tuple(state[k].to(device, torch.float32) for k in ("exp_avg", "exp_avg_sq"))
+            dtype = torch.promote_types(self.arch_params[0].dtype, torch.float32)   # as `finish` computes
+            self._moments = tuple(state[k].to(device, dtype) for k in ("exp_avg", "exp_avg_sq"))
         # a checkpoint from a run without loss scaling (or from before it was saved) leaves the
         # scale where it starts; a run resumed without fp16 does not need one
         if self.loss_scaling and "loss_scale" in state:
-            self.loss_scale, self._finite_steps = float(state["loss_scale"]), int(state.get("loss_scale_finite_steps", 0))
+            self.loss_scale = float(state["loss_scale"])
+            self._finite_steps = int(state.get("loss_scale_finite_steps", 0))
 
 
 class Architect:

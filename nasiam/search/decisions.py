@@ -7,8 +7,9 @@ alone makes one option of a 2-way choice win with p ~ 0.6 and one of 8 with p ~ 
 decision is compared with a *noise floor*: the same update (`nasiam.search.update.update_logits`:
 normalisation, Beta-Decay ramp, centring, Adam with the policy's settings) run for the same
 number of architecture steps on Gaussian gradients, many times; the floor is the 95th
-percentile of the winning option's probability. A decision whose best option is above its floor is one noise would give in fewer
-than 1 run in 20 ("above noise"); with 20 decisions, about one passes by chance.
+percentile of the winning option's probability. A decision whose best option is above its
+floor is one noise would give in fewer than 1 run in 20 ("above noise"); with 20 decisions,
+about one passes by chance.
 
 `decision_confidence` lists each decision's best option, its probability and entropy;
 `decision_report` adds the noise floor. Across seeds, a real decision should also agree with

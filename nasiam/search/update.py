@@ -1,30 +1,24 @@
 """The architecture update, written once: `update_logits` is what `ArchitectureOptimizer.finish`
-applies to the logits and what the noise floor (`nasiam.search.decisions`) simulates on
-Gaussian gradients, so the floor judges exactly the optimiser the search ran.
-
-The logits of all choices travel as one flat vector (`[..., total options]`, a leading batch of
-runs for the simulation); `ChoiceLayout` pads them to `[..., choices, max options]` where a
-per-choice operation (softmax, centring) needs it.
-"""
+applies and what the noise floor (`nasiam.search.decisions`) simulates on Gaussian gradients,
+so the floor judges exactly the optimiser the search ran. The logits of all choices travel as
+one flat vector (`[..., options]`, a leading batch of runs for the simulation), padded per
+choice (`ChoiceLayout`) where softmax and centring need it."""
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 import torch
 from torch import Tensor
 
 from nasiam.search.policy import SearchPolicy
 
-__all__ = ["ChoiceLayout", "LogitUpdate", "update_logits"]
-
-ADAM_EPS = 1e-8   # torch.optim.Adam's
+__all__ = ["ChoiceLayout", "update_logits"]
 
 
 class ChoiceLayout:
-    """Logit vectors of different lengths (one per choice) concatenated as `[..., sum(sizes)]`:
-    `pad` gathers them into `[..., choices, max options]` (padding filled with `fill`), `unpad`
-    gives the flat form back; `mask` is 1 on real options, `counts` the options per choice."""
+    """Logit vectors of different lengths (one per choice) concatenated as `[..., sum(sizes)]`;
+    `pad` makes it `[..., choices, max options]` (padding filled with `fill`), `unpad` undoes it."""
 
     def __init__(self, sizes: Sequence[int], device: torch.device | str = "cpu"):
         columns, lengths = torch.arange(max(sizes)), torch.tensor(list(sizes))
@@ -48,28 +42,20 @@ class ChoiceLayout:
         return (padded - (padded * self.mask).sum(-1, keepdim=True) / self.counts) * self.mask
 
 
-class LogitUpdate(NamedTuple):
-    logits: Tensor
-    exp_avg: Tensor
-    exp_avg_sq: Tensor
-    grad_rms: Tensor   # the loss gradient's RMS over all logits of a run, `[..., 1]`
-
-
 def update_logits(policy: SearchPolicy, layout: ChoiceLayout, logits: Tensor, grad: Tensor, exp_avg: Tensor,
-                  exp_avg_sq: Tensor, step: int, progress: float | None) -> LogitUpdate:
-    """One update of flat architecture `logits` (`[..., options]`) from the loss gradient `grad`
-    and Adam's moments (same shape) after `step` updates; pure: returns new tensors.
+                  exp_avg_sq: Tensor, step: int, progress: float | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The flat `logits` after one update from the loss gradient `grad` and Adam's moments
+    (all `[..., options]`), `step` updates having been taken; pure: returns new tensors, the
+    logits, the moments and the gradient's RMS over the logits of each run (`[..., 1]`).
 
-    1. Divide the gradient by its RMS over all logits (`policy.normalize`). SSL losses move the
-       logits very little (|grad| ~ 1e-4 - 1e-3, though consistently); without this any
-       regulariser of order one drowns that signal, and its weight would depend on the loss's
-       arbitrary scale. After it, `beta_weight` is relative to the signal.
-    2. Add Beta-Decay's gradient, `beta(progress) * softmax(alpha)` per choice (the gradient of
-       the mean `logsumexp`).
-    3. Centre each choice: a uniform shift of a choice's logits leaves its softmax unchanged,
-       but Adam's per-coordinate scaling would turn it into moves that cancel the signal.
-    4. Adam with the policy's lr, betas and (L2) weight decay, operation for operation as
-       `torch.optim.Adam` computes it, so the logits are the ones it gave (bit for bit on CPU).
+    1. Divide `grad` by its RMS over all logits (`policy.normalize`): SSL losses move the logits
+       very little (|grad| ~ 1e-4 - 1e-3, though consistently), and a regulariser of order one
+       would drown that signal; after it `beta_weight` is relative to the signal.
+    2. Add Beta-Decay's gradient, `beta(progress) * softmax(alpha)` per choice.
+    3. Centre each choice: a uniform shift leaves its softmax unchanged, but Adam's
+       per-coordinate scaling would turn it into moves that cancel the signal.
+    4. Adam (lr, betas, L2 weight decay), operation for operation as `torch.optim.Adam`, so
+       the logits are the ones it gave (bit for bit on a CPU).
     """
     rms = grad.pow(2).mean(-1, keepdim=True).sqrt()
     if policy.normalize:
@@ -84,6 +70,6 @@ def update_logits(policy: SearchPolicy, layout: ChoiceLayout, logits: Tensor, gr
     (beta1, beta2), t = policy.betas, step + 1
     exp_avg = exp_avg.lerp(grad, 1 - beta1)
     exp_avg_sq = exp_avg_sq.mul(beta2).addcmul_(grad, grad, value=1 - beta2)
-    denominator = (exp_avg_sq.sqrt() / (1 - beta2 ** t) ** 0.5).add_(ADAM_EPS)
+    denominator = (exp_avg_sq.sqrt() / (1 - beta2 ** t) ** 0.5).add_(1e-8)   # Adam's eps
     logits = logits.addcdiv(exp_avg, denominator, value=-(policy.lr / (1 - beta1 ** t)))
-    return LogitUpdate(logits, exp_avg, exp_avg_sq, rms)
+    return logits, exp_avg, exp_avg_sq, rms
