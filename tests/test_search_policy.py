@@ -51,10 +51,10 @@ def _reference_floor(sizes, steps, policy, start_progress, samples, seed):
     optimizers = [torch.optim.Adam(run, lr=policy.lr, betas=policy.betas, weight_decay=policy.weight_decay,
                                    foreach=False) for run in runs]
     for t in range(steps):
-        noise = torch.randn((samples, sum(sizes)), generator=generator)
+        noise = torch.randn((samples, len(sizes), max(sizes)), generator=generator)   # padded: the floor's draw
         beta = policy.beta(start_progress + (1 - start_progress) * t / max(1, steps - 1))
-        for run, optimizer, row in zip(runs, optimizers, noise):
-            grads = [g - g.mean() for g in row.split(sizes)]
+        for run, optimizer, rows in zip(runs, optimizers, noise):
+            grads = [row[:n] - row[:n].mean() for row, n in zip(rows, sizes)]
             rms = torch.cat(grads).pow(2).mean().sqrt() if policy.normalize else 1.0
             for p, g in zip(run, grads):
                 g = g / rms + beta * torch.softmax(p.detach(), dim=-1)

@@ -137,7 +137,7 @@ class ArchitectureOptimizer:
             raise ValueError("architecture logits must be one vector per choice (1-D), got shapes "
                              f"{sorted({tuple(p.shape) for p in self.arch_params})}")
         self._layout: ChoiceLayout | None = None
-        self._moments: tuple[Tensor, Tensor] | None = None   # Adam's, over the flat logits (`update_logits`)
+        self._moments: tuple[Tensor, Tensor] | None = None   # Adam's, in the layout's padded form
         self.loss_scaling = loss_scaling
         self.loss_scale = 2.0 ** 16 if loss_scaling else 1.0
         self._finite_steps = 0  # since the scale last changed
@@ -227,13 +227,13 @@ class ArchitectureOptimizer:
         if is_distributed():
             dist.all_reduce(flat)
             flat /= dist.get_world_size()
-        logits = torch.cat([p.detach().reshape(-1) for p in params]).to(dtype)
-        if self._layout is None or self._layout.mask.device != logits.device:   # made once, moved with the logits
-            self._layout = ChoiceLayout([p.numel() for p in params], logits.device)
+        layout = self._choice_layout()
+        logits = layout.pad(torch.cat([p.detach().reshape(-1) for p in params]).to(dtype))
         moments = self._moments or (torch.zeros_like(logits), torch.zeros_like(logits))
-        new_logits, *new_moments, rms = update_logits(self.policy, self._layout, logits, flat, *moments,
+        new_logits, *new_moments, rms = update_logits(self.policy, layout, logits, layout.pad(flat), *moments,
                                                       self.arch_steps, progress)
-        reg = torch.logsumexp(self._layout.pad(logits, -math.inf), dim=-1).mean()   # Beta-Decay's value, before
+        # Beta-Decay's value, of the logits before this step
+        reg = torch.logsumexp(logits.masked_fill(layout.padding, -math.inf), dim=-1).mean()
         read = [torch.isfinite(flat).all().float(), rms.reshape(()), reg]
         values = torch.stack(read + ([loss.detach().float()] if loss is not None else [])).tolist()
         finite, rms, reg_value = values[:3]
@@ -244,13 +244,19 @@ class ArchitectureOptimizer:
             # identical on every rank (the average spreads a NaN), so every rank skips: a
             # loss-scaled fp16 step that overflowed, as GradScaler skips the weights' step
             return {**reported, "arch_skipped": 1.0}
-        chunks = new_logits.split(self._layout.sizes)
+        chunks = layout.unpad(new_logits).split(layout.sizes)
         torch._foreach_copy_(params, [c.view_as(p) for p, c in zip(params, chunks)])   # one kernel on a GPU
         self._moments = tuple(new_moments)
         if self.arch_steps == 0:
             self.first_progress = progress
         self.arch_steps += 1
         return {**reported, "beta_decay": reg_value, "arch_grad_rms": rms}
+
+    def _choice_layout(self) -> ChoiceLayout:
+        device = self.arch_params[0].device
+        if self._layout is None or self._layout.mask.device != device:   # made once, moved with the logits
+            self._layout = ChoiceLayout([p.numel() for p in self.arch_params], device)
+        return self._layout
 
     def decisions(self, probabilities: Mapping[str, list], samples: int = 512) -> list[dict[str, Any]]:
         """Each decision of `{slot: head.probabilities()}` with its noise floor for the steps
@@ -259,8 +265,8 @@ class ArchitectureOptimizer:
 
     def state_dict(self) -> dict:
         state = {"arch_steps": self.arch_steps, "first_progress": self.first_progress}
-        if self._moments is not None:
-            state["exp_avg"], state["exp_avg_sq"] = self._moments
+        if self._moments is not None:   # flat, as the logits are concatenated
+            state["exp_avg"], state["exp_avg_sq"] = (self._choice_layout().unpad(m) for m in self._moments)
         if self.loss_scaling:
             state["loss_scale"], state["loss_scale_finite_steps"] = self.loss_scale, self._finite_steps
         return state
@@ -280,7 +286,8 @@ class ArchitectureOptimizer:
                                  f"logits, these heads have {total}: resume with the heads (space, layers) the "
                                  "search was started with")
             dtype = torch.promote_types(self.arch_params[0].dtype, torch.float32)   # as `finish` computes
-            self._moments = tuple(state[k].to(device, dtype) for k in ("exp_avg", "exp_avg_sq"))
+            self._moments = tuple(self._choice_layout().pad(state[k].to(device, dtype))
+                                  for k in ("exp_avg", "exp_avg_sq"))
         # a checkpoint from a run without loss scaling (or from before it was saved) leaves the
         # scale where it starts; a run resumed without fp16 does not need one
         if self.loss_scaling and "loss_scale" in state:

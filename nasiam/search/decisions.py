@@ -76,25 +76,25 @@ def noise_floor(choice_sizes: Sequence[int], steps: int, policy: SearchPolicy | 
     `samples` runs at once of the update `ArchitectureOptimizer.finish` takes
     (`nasiam.search.update.update_logits`), each step from a Gaussian loss gradient centred per
     decision (as a softmax's gradient is), with progress going linearly from `start_progress` to
-    1 (where the warm-up ended). The noise is `torch.randn((samples, sum(choice_sizes)))` per
-    step from a generator seeded with `seed`."""
+    1 (where the warm-up ended). The noise is `torch.randn((samples, decisions, max options))`
+    per step (padding unused) from a generator seeded with `seed`."""
     policy = policy or SearchPolicy()
     if len(choice_sizes) == 0 or steps <= 0:
         return [1.0 / int(n) for n in choice_sizes]
     layout = ChoiceLayout([int(n) for n in choice_sizes])
     generator = torch.Generator().manual_seed(seed)
-    logits = torch.zeros(samples, sum(layout.sizes))
+    logits = torch.zeros(samples, *layout.mask.shape)
     moments = (torch.zeros_like(logits), torch.zeros_like(logits))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # thousands of tiny steps: one thread is faster than several
     try:
         for t in range(steps):
-            noise = layout.unpad(layout.centre(layout.pad(torch.randn(logits.shape, generator=generator), 0.0)))
+            noise = layout.centre(torch.randn(logits.shape, generator=generator))   # as a softmax's gradient is
             progress = start_progress + (1.0 - start_progress) * t / max(1, steps - 1)
             logits, *moments, _ = update_logits(policy, layout, logits, noise, *moments, t, progress)
     finally:
         torch.set_num_threads(threads)
-    winning = torch.softmax(layout.pad(logits, -math.inf), dim=-1).amax(-1)   # samples, decisions
+    winning = torch.softmax(logits.masked_fill(layout.padding, -math.inf), dim=-1).amax(-1)   # samples, decisions
     return [round(float(q), 4) for q in torch.quantile(winning, quantile, dim=0)]
 
 

@@ -1,8 +1,7 @@
 """The architecture update, written once: `update_logits` is what `ArchitectureOptimizer.finish`
 applies and what the noise floor (`nasiam.search.decisions`) simulates on Gaussian gradients,
 so the floor judges exactly the optimiser the search ran. The logits of all choices travel as
-one flat vector (`[..., options]`, a leading batch of runs for the simulation), padded per
-choice (`ChoiceLayout`) where softmax and centring need it."""
+one tensor padded per choice (`ChoiceLayout`), with a leading batch of runs in the simulation."""
 from __future__ import annotations
 
 import math
@@ -17,8 +16,9 @@ __all__ = ["ChoiceLayout", "update_logits"]
 
 
 class ChoiceLayout:
-    """Logit vectors of different lengths (one per choice) concatenated as `[..., sum(sizes)]`;
-    `pad` makes it `[..., choices, max options]` (padding filled with `fill`), `unpad` undoes it."""
+    """Logit vectors of different lengths (one per choice) as one `[..., choices, max options]`
+    tensor: `pad` gathers a flat concatenation `[..., sum(sizes)]` into it, padding filled with
+    `fill`; `unpad` gives the flat form back; `padding` is True, `mask` 0, off the real options."""
 
     def __init__(self, sizes: Sequence[int], device: torch.device | str = "cpu"):
         columns, lengths = torch.arange(max(sizes)), torch.tensor(list(sizes))
@@ -27,26 +27,27 @@ class ChoiceLayout:
         self.sizes = list(sizes)
         self.counts = lengths.float()[:, None].to(device)
         self.mask = real.float().to(device)
-        self._padding = (~real).to(device)
+        self.padding = (~real).to(device)
         self._gather = torch.where(real, offsets[:, None] + columns[None, :], 0).to(device)
         self._scatter = real.reshape(-1).nonzero().squeeze(1).to(device)   # padded positions of the real entries
 
-    def pad(self, flat: Tensor, fill: float) -> Tensor:
-        return flat[..., self._gather].masked_fill(self._padding, fill)
+    def pad(self, flat: Tensor, fill: float = 0.0) -> Tensor:
+        return flat[..., self._gather].masked_fill(self.padding, fill)
 
     def unpad(self, padded: Tensor) -> Tensor:
         return padded.flatten(-2)[..., self._scatter]
 
     def centre(self, padded: Tensor) -> Tensor:
-        """Each choice's entries minus their mean, padding kept at zero."""
+        """Each choice's entries minus their mean, padding set to zero."""
         return (padded - (padded * self.mask).sum(-1, keepdim=True) / self.counts) * self.mask
 
 
 def update_logits(policy: SearchPolicy, layout: ChoiceLayout, logits: Tensor, grad: Tensor, exp_avg: Tensor,
                   exp_avg_sq: Tensor, step: int, progress: float | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """The flat `logits` after one update from the loss gradient `grad` and Adam's moments
-    (all `[..., options]`), `step` updates having been taken; pure: returns new tensors, the
-    logits, the moments and the gradient's RMS over the logits of each run (`[..., 1]`).
+    """The logits after one update from the loss gradient `grad` and Adam's moments, `step`
+    updates having been taken; all in `layout`'s padded form (`[..., choices, max options]`,
+    zero on the padding). Pure: returns new tensors, the logits, the moments and the gradient's
+    RMS over the logits of each run (`[..., 1, 1]`).
 
     1. Divide `grad` by its RMS over all logits (`policy.normalize`): SSL losses move the logits
        very little (|grad| ~ 1e-4 - 1e-3, though consistently), and a regulariser of order one
@@ -55,16 +56,15 @@ def update_logits(policy: SearchPolicy, layout: ChoiceLayout, logits: Tensor, gr
     3. Centre each choice: a uniform shift leaves its softmax unchanged, but Adam's
        per-coordinate scaling would turn it into moves that cancel the signal.
     4. Adam (lr, betas, L2 weight decay), operation for operation as `torch.optim.Adam`, so
-       the logits are the ones it gave (bit for bit on a CPU).
+       the logits are the ones it gave (bit for bit on a CPU; the padding stays zero).
     """
-    rms = grad.pow(2).mean(-1, keepdim=True).sqrt()
+    rms = layout.unpad(grad).pow(2).mean(-1).sqrt()[..., None, None]   # summed as the flat vector: as before
     if policy.normalize:
         grad = grad * torch.where(rms > 0, rms.reciprocal(), torch.ones_like(rms))
-    padded = layout.pad(grad, 0.0)
     beta = policy.beta(progress)
     if beta > 0:
-        padded = padded + beta * torch.softmax(layout.pad(logits, -math.inf), dim=-1)
-    grad = layout.unpad(layout.centre(padded))
+        grad = grad + beta * torch.softmax(logits.masked_fill(layout.padding, -math.inf), dim=-1)
+    grad = layout.centre(grad)
     if policy.weight_decay:
         grad = grad.add(logits, alpha=policy.weight_decay)
     (beta1, beta2), t = policy.betas, step + 1
