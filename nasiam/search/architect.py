@@ -212,16 +212,13 @@ class ArchitectureOptimizer:
         Beta-Decay, centre, Adam) and clear them; `loss` (the architecture loss, its gradients
         taken through `grad`) is reported as "arch_loss", and with `loss_scaling` the loss scale
         follows whether the gradients were finite. Under torch.distributed the gradients are
-        averaged over ranks first (every rank then holds the same logits).
-
-        All choices are updated at once as one flat vector: a few dozen operators per update
-        whatever the number of decisions (149 when each choice was a loop of its own), which is
-        what a GPU waits on. The device is read back once (the skip decision, with the metrics).
+        averaged over ranks first (every rank then holds the same logits). All choices at once, in
+        one padded tensor: a few dozen operators whatever the number of decisions (149 when each
+        was a loop of its own), and one read of the device (the skip decision, with the metrics).
         """
         params = self.arch_params
         dtype = torch.promote_types(params[0].dtype, torch.float32)   # float64 logits keep their precision
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        flat = torch.cat([g.reshape(-1) for g in grads]).to(dtype)
+        flat = torch.cat([torch.zeros_like(p) if p.grad is None else p.grad for p in params]).to(dtype)   # 1-D each
         for p in params:
             p.grad = None
         if is_distributed():
@@ -232,8 +229,7 @@ class ArchitectureOptimizer:
         moments = self._moments or (torch.zeros_like(logits), torch.zeros_like(logits))
         new_logits, *new_moments, rms = update_logits(self.policy, layout, logits, layout.pad(flat), *moments,
                                                       self.arch_steps, progress)
-        # Beta-Decay's value, of the logits before this step
-        reg = torch.logsumexp(logits.masked_fill(layout.padding, -math.inf), dim=-1).mean()
+        reg = torch.logsumexp(logits.masked_fill(layout.padding, -math.inf), dim=-1).mean()   # Beta-Decay's, before
         read = [torch.isfinite(flat).all().float(), rms.reshape(()), reg]
         values = torch.stack(read + ([loss.detach().float()] if loss is not None else [])).tolist()
         finite, rms, reg_value = values[:3]

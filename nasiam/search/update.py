@@ -44,19 +44,16 @@ class ChoiceLayout:
 
 def update_logits(policy: SearchPolicy, layout: ChoiceLayout, logits: Tensor, grad: Tensor, exp_avg: Tensor,
                   exp_avg_sq: Tensor, step: int, progress: float | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """The logits after one update from the loss gradient `grad` and Adam's moments, `step`
-    updates having been taken; all in `layout`'s padded form (`[..., choices, max options]`,
-    zero on the padding). Pure: returns new tensors, the logits, the moments and the gradient's
-    RMS over the logits of each run (`[..., 1, 1]`).
+    """New logits and Adam moments from the loss gradient `grad`, `step` updates taken, all in
+    `layout`'s padded form (zero on the padding), and the gradient's RMS per run; pure.
 
     1. Divide `grad` by its RMS over all logits (`policy.normalize`): SSL losses move the logits
-       very little (|grad| ~ 1e-4 - 1e-3, though consistently), and a regulariser of order one
-       would drown that signal; after it `beta_weight` is relative to the signal.
+       very little (|grad| ~ 1e-4 - 1e-3), and a regulariser of order one would drown that.
     2. Add Beta-Decay's gradient, `beta(progress) * softmax(alpha)` per choice.
     3. Centre each choice: a uniform shift leaves its softmax unchanged, but Adam's
        per-coordinate scaling would turn it into moves that cancel the signal.
-    4. Adam (lr, betas, L2 weight decay), operation for operation as `torch.optim.Adam`, so
-       the logits are the ones it gave (bit for bit on a CPU; the padding stays zero).
+    4. Adam (lr, betas, L2 weight decay), operation for operation as `torch.optim.Adam` (bit
+       for bit on a CPU).
     """
     rms = layout.unpad(grad).pow(2).mean(-1).sqrt()[..., None, None]   # summed as the flat vector: as before
     if policy.normalize:
