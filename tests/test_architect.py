@@ -226,10 +226,13 @@ def test_the_architecture_step_leaves_no_gradient_on_heads_it_does_not_search():
                     pred_hidden_dim=4, heads={"projector": "search", "predictor": "default"},
                     space=MLPSpace(widths=(4, 8)))
     architect = Architect(model, lr=0.1)
+    before = [p.detach().clone() for p in model.arch_parameters()]
     architect.step([torch.randn(8, 3, 2, 2), torch.randn(8, 3, 2, 2)])
     assert all(p.grad is None for p in model.predictor.parameters())
     assert all(p.grad is None for p in model.projector.weight_parameters())
-    assert any(p.grad is not None for p in model.arch_parameters())
+    # the update consumed the logits' gradients, and moved them
+    assert all(p.grad is None for p in model.arch_parameters())
+    assert not all(torch.equal(a, b) for a, b in zip(before, model.arch_parameters()))
 
 
 def test_second_order_refuses_sampled_paths():
@@ -303,14 +306,26 @@ def test_the_loss_scale_is_checkpointed_and_old_checkpoints_still_load(tmp_path)
     resumed.load_state_dict(state)
     assert (resumed.loss_scale, resumed._finite_steps) == (2.0 ** 15, 1)
     # the Adam state comes back whole, beside the scale
-    assert resumed.optimizer.state_dict()["state"].keys() == arch.optimizer.state_dict()["state"].keys()
+    saved, restored = arch.state_dict(), resumed.state_dict()
+    assert saved.keys() == restored.keys() and restored["arch_steps"] == 1
+    for key in ("exp_avg", "exp_avg_sq"):
+        assert torch.equal(restored[key], saved[key])
 
     unscaled = ArchitectureOptimizer(head)  # resumed without fp16: no scale to restore
     unscaled.load_state_dict(state)
     assert unscaled.loss_scale == 1.0
-    old_format = ArchitectureOptimizer(head, loss_scaling=True)  # a checkpoint from before the scale was saved
-    old_format.load_state_dict(arch.optimizer.state_dict())
-    assert old_format.loss_scale == 2.0 ** 16
+    # a checkpoint from before the scale was saved, in torch.optim.Adam's layout (one state per logit vector)
+    adam = torch.optim.Adam(arch.arch_params)
+    for p in arch.arch_params:
+        p.grad = torch.randn(p.shape)
+    adam.step()
+    old_format = ArchitectureOptimizer(head, loss_scaling=True)
+    old_format.load_state_dict({**adam.state_dict(), "arch_steps": 1})
+    assert old_format.loss_scale == 2.0 ** 16 and old_format.arch_steps == 1
+    assert torch.equal(old_format.state_dict()["exp_avg_sq"],
+                       torch.cat([adam.state[p]["exp_avg_sq"] for p in arch.arch_params]))
+    with pytest.raises(ValueError, match="holds 15 logits, these heads have 30"):
+        ArchitectureOptimizer(SearchableHead(4, 3, 2, MLPSpace(widths=(2, 4)))).load_state_dict(saved)
 
 
 def _reference_update(params, grads, policy, progress, optimizer):

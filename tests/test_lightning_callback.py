@@ -115,23 +115,23 @@ def changed(before, after):
 
 
 class ArchStepRecorder(pl.Callback):
-    """Wraps the architecture optimizer's step (after NASSearchCallback created it) and
-    records the logits before and after each one."""
+    """Wraps the architecture optimizer's update, `finish` (after NASSearchCallback created
+    it), and records the logits before and after each one."""
 
     def __init__(self, search):
         self.search, self.steps = search, []
 
     def on_fit_start(self, trainer, pl_module):
-        optimizer = self.search.arch.optimizer
-        step = optimizer.step
+        arch = self.search.arch
+        finish = arch.finish
 
-        def recorded_step(*args, **kwargs):
+        def recorded_finish(*args, **kwargs):
             before = logits(pl_module)
-            out = step(*args, **kwargs)
+            out = finish(*args, **kwargs)
             self.steps.append((before, logits(pl_module)))
             return out
 
-        optimizer.step = recorded_step
+        arch.finish = recorded_finish
 
 
 def assert_only_arch_steps_moved_logits(initial, steps, final):
@@ -264,11 +264,10 @@ def test_resume_restores_logits_and_arch_optimizer(tmp_path):
 
     assert not changed(logits(first), at_start.logits)
     assert at_start.arch_steps == steps
-    saved = copy.deepcopy(first_search.arch.state_dict())["state"]
-    assert saved and set(at_start.adam["state"]) == set(saved)
-    for index, state in saved.items():
-        for key in ("step", "exp_avg", "exp_avg_sq"):
-            torch.testing.assert_close(at_start.adam["state"][index][key], state[key])
+    saved = copy.deepcopy(first_search.arch.state_dict())
+    assert set(at_start.adam) == set(saved)
+    for key in ("arch_steps", "exp_avg", "exp_avg_sq"):
+        torch.testing.assert_close(at_start.adam[key], saved[key])
     # four steps, a checkpoint and four more land where eight steps in one go do
     assert resumed_search.arch_steps == straight_search.arch_steps == 2 * steps
     for name, value in logits(straight).items():
@@ -286,7 +285,7 @@ def test_no_architecture_step_during_warmup(recwarn):
         def on_train_epoch_end(self, trainer, pl_module):
             if trainer.current_epoch == 0:
                 self.logits, self.arch_steps = logits(pl_module), search.arch_steps
-                self.adam_state = dict(search.arch.optimizer.state)
+                self.adam_state = {k: v for k, v in search.arch.state_dict().items() if k.startswith("exp_avg")}
                 arch = {id(p) for p in search.arch.arch_params}
                 self.user_state = [p for p in trainer.optimizers[0].state if id(p) in arch]
 
@@ -499,3 +498,57 @@ def test_cached_backbone_features_run_the_backbone_once_per_architecture_batch()
         NASSearchCallback(features_fn=_features, arch_dataloader=loader())
     with pytest.raises(ValueError, match="not both"):
         NASSearchCallback(loss_fn=loss_fn, arch_dataloader=loader(), **cached)
+
+
+class FrameworkModule(pl.LightningModule):
+    """A LightningModule around a nasiam framework, as benchmarks/driver_choice.py builds one."""
+
+    def __init__(self):
+        super().__init__()
+        from nasiam.frameworks import SimSiam as NasiamSimSiam
+
+        backbone = nn.Sequential(nn.Conv2d(3, FEATURES, 3, stride=2, padding=1), nn.BatchNorm2d(FEATURES),
+                                 nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.model = NasiamSimSiam(backbone, FEATURES, proj_hidden_dim=16, proj_output_dim=PROJ,
+                                   pred_hidden_dim=PRED_HIDDEN, heads="search", space=SPACE)
+
+    def training_step(self, batch, batch_index):
+        return self.model(batch[0])["loss"]
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(nasiam_weight_parameters(self), lr=0.06, momentum=0.9)
+
+
+def _fit_framework(updates, **kwargs):
+    """Fit FrameworkModule for one epoch of bilevel search; the backbone's forwards taken by the
+    architecture steps (all of them less the weight steps' two views a batch), and the logits."""
+    torch.manual_seed(0)
+    module, calls = FrameworkModule(), []
+    module.model.backbone.register_forward_hook(lambda *args: calls.append(1))
+    search = NASSearchCallback(lr=0.05, warmup_epochs=0, arch_steps_per_step=updates,
+                               arch_dataloader=loader(n=16, label=7, seed=1), **kwargs)
+    trainer([search]).fit(module, loader())
+    return search, len(calls) - 2 * BATCHES_PER_EPOCH, logits(module)
+
+
+def test_around_a_nasiam_framework_the_updates_replay_cached_features_by_default():
+    """#35/#36: where the module's model has `encode` and `head_loss`, the bilevel step runs the
+    backbone once per architecture batch (its two views) and the policy's 4 updates replay the
+    heads on the cached features, as `nasiam search` does. Before, each update re-ran
+    `training_step` on a raw batch: 4 backbone passes of two views per weight step."""
+    search, arch_forwards, _ = _fit_framework(4)
+    assert search.arch_steps == 4 * BATCHES_PER_EPOCH - 6   # 1+2+3+4 updates, then 4 a step
+    assert arch_forwards == 2 * BATCHES_PER_EPOCH            # per weight step: one batch, two views, once
+
+
+@pytest.mark.slow
+def test_the_raw_replay_stays_on_request_and_one_update_lands_where_it_does():
+    from nasiam.integrations.lightning import training_step_loss
+
+    raw, raw_forwards, _ = _fit_framework(4, loss_fn=training_step_loss)
+    assert raw_forwards == 2 * raw.arch_steps                # every update re-runs the backbone
+    # one update a step: no older features to replay, the same logits either way
+    _, _, cached = _fit_framework(1)
+    _, _, replayed = _fit_framework(1, loss_fn=training_step_loss)
+    for name in cached:
+        torch.testing.assert_close(cached[name], replayed[name])

@@ -132,7 +132,7 @@ def _search_steps(model):
     for encoded in batches:
         metrics = architect.step(encoded=encoded, progress=0.5)
     logits = [p.detach().clone() for p in architect.arch_params]
-    state = [architect.optimizer.state[p]["exp_avg_sq"].clone() for p in architect.arch_params]
+    state = [architect.state_dict()["exp_avg_sq"].clone()]
     return [loss.detach()] + grads + logits + state, metrics
 
 

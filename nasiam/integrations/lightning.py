@@ -25,9 +25,10 @@ When the logits step and how (warm-up, `arch_every`, Beta-Decay, Adam's settings
 where the architecture loss comes from. Both modes are first-order DARTS, as in `nasiam search`:
 
 * "bilevel" (the default when `arch_dataloader` is given): after a weight step, the logits step
-  on a batch of `arch_dataloader` (held-out images), with `loss_fn(module, batch)` (default:
-  `module.training_step(batch, 0)`). Backbone and head weights are frozen for that forward, so
-  it builds no graph through the backbone.
+  on a batch of `arch_dataloader` (held-out images), all weights frozen. Around a nasiam
+  framework (the module or its `model` has `encode` and `head_loss`) the backbone runs once per
+  batch and the policy's N updates replay the heads on cached features, as `nasiam search`
+  does; otherwise each update runs `loss_fn(module, batch)`, backbone included.
 * "joint" (the default without held-out batches): the logits' gradients come from your own
   backward on the training batch; no extra forward, more prone to overfit the logits.
 
@@ -78,7 +79,7 @@ from nasiam.search.policy import SearchPolicy
 from nasiam.space.directpred import frozen_statistics
 from nasiam.space.genotype import Genotype
 
-__all__ = ["NASSearchCallback", "find_searchable_heads", "nasiam_weight_parameters"]
+__all__ = ["NASSearchCallback", "find_searchable_heads", "nasiam_weight_parameters", "training_step_loss"]
 
 
 def _callback_bases() -> tuple[type, ...]:
@@ -162,17 +163,6 @@ def _frozen_context(weights: Sequence[Tensor], module: nn.Module, trainer) -> It
         yield
 
 
-def _detached(value: Any) -> Any:
-    """Cached features: tensors detached, the structure kept (lists, tuples, dicts)."""
-    if isinstance(value, Tensor):
-        return value.detach()
-    if isinstance(value, Mapping):
-        return {k: _detached(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_detached(v) for v in value)
-    return value
-
-
 @contextlib.contextmanager
 def _logging_muted(module: nn.Module) -> Iterator[None]:
     """`self.log` inside the user's `training_step`, run on an architecture batch, would report
@@ -205,15 +195,18 @@ class NASSearchCallback(*_callback_bases()):
         arch_dataloader: bilevel: any iterable of batches in the training batches' format;
             iterated endlessly. Under DDP shard it yourself (a `DistributedSampler`); Lightning
             only shards its own loaders.
-        loss_fn: bilevel: `loss_fn(module, batch)` gives the loss on an architecture batch;
-            default `module.training_step(batch, 0)`. Pass one without side effects when the
-            training step has them (a momentum-encoder update, a queue).
+        loss_fn: bilevel: `loss_fn(module, batch)` gives the loss on a raw architecture batch;
+            default: cached features around a nasiam framework, else `training_step_loss`
+            (`module.training_step(batch, 0)`). Pass one without side effects when the training
+            step has them (a momentum-encoder update, a queue).
         features_fn, head_loss_fn: bilevel, instead of `loss_fn`: `features_fn(module, batch)`
             gives the backbone's features of an architecture batch (any structure of tensors:
             a list with one per view, say) and `head_loss_fn(module, features)` the loss from
             them through the heads. The callback then runs the backbone once per architecture
             batch and replays the policy's N updates on the cached features, as `nasiam search`
-            does, instead of N backbone forwards a step (`loss_fn` sees only raw batches).
+            does, instead of N backbone forwards a step (`loss_fn` sees only raw batches). An
+            older batch's features are then the backbone's from up to N-1 weight steps ago, and
+            its BatchNorm statistics see each batch once, not once per update.
         export_dir: when given, at the end of training rank zero writes `genotype.json` and
             `heads/<slot>/` (each head's `export()`, `NASHead.save_pretrained`) there.
         top_k: options ranked per choice in the genotypes (None: all).
@@ -252,7 +245,7 @@ class NASSearchCallback(*_callback_bases()):
         if features_fn is not None and loss_fn is not None:
             raise ValueError("pass loss_fn (the loss of a raw batch) or features_fn with head_loss_fn (cached "
                              "backbone features), not both")
-        self.loss_fn = loss_fn if loss_fn is not None else training_step_loss
+        self.loss_fn = loss_fn
         self.features_fn, self.head_loss_fn = features_fn, head_loss_fn
         self.export_dir = None if export_dir is None else Path(export_dir)
         self.top_k, self.framework, self.log_metrics = top_k, framework, log_metrics
@@ -434,9 +427,20 @@ class NASSearchCallback(*_callback_bases()):
         raise ValueError("arch_dataloader gave no batch")
 
     def _bilevel_step(self, trainer, pl_module) -> None:
-        # the policy's arch_steps_per_step N: one update on each of the last N architecture
-        # batches; loss_fn sees raw batches, so each of its updates runs the backbone (without
-        # gradients), while features_fn runs it once per batch and the updates replay its features
+        # the policy's N updates, one on each of the last N architecture batches: loss_fn runs the
+        # backbone (without gradients) in each, features_fn once per batch for all N to replay
+        features_fn, head_loss_fn = self.features_fn, self.head_loss_fn
+        # by default, a nasiam framework's (the module's or its `model`'s: `Architect`'s protocol)
+        framework = None if features_fn is not None or self.loss_fn is not None else next(
+            (m for m in (pl_module, getattr(pl_module, "model", None)) if hasattr(m, "encode") and
+             hasattr(m, "head_loss")), None)
+        if framework is not None:   # its encode, and its head loss with its state (a queue) left alone
+            def features_fn(_, batch):   # the views: batch[0] of a (views, labels) batch
+                return framework.encode(batch[0] if isinstance(batch[0], (list, tuple)) else batch)
+
+            def head_loss_fn(_, encoded):
+                return framework.head_loss(encoded, update_state=False)
+
         batch = trainer.strategy.batch_to_device(self._next_arch_batch())
         arch = {id(p) for p in self._logits()}
         weights = [p for p in pl_module.parameters() if id(p) not in arch]
@@ -447,18 +451,17 @@ class NASSearchCallback(*_callback_bases()):
         def frozen():
             return _frozen_context(weights, pl_module, trainer)
 
-        if self.features_fn is not None:
+        if features_fn is not None:
             with torch.no_grad(), frozen():
-                batch = _detached(self.features_fn(pl_module, batch))
+                batch = features_fn(pl_module, batch)   # no graph: cached as it is
 
         def loss(item) -> Tensor:
             with frozen():
-                if self.features_fn is not None:
-                    return _as_loss(self.head_loss_fn(pl_module, item))
-                return _as_loss(self.loss_fn(pl_module, item))
+                if features_fn is not None:
+                    return _as_loss(head_loss_fn(pl_module, item))
+                return _as_loss((self.loss_fn or training_step_loss)(pl_module, item))
 
         self._metrics.update(self.driver.replay(self.arch, batch, loss, self._progress(trainer)))
-        self.arch.optimizer.zero_grad(set_to_none=True)  # nothing left for the next backward to add to
         self._take_snapshot()
 
     # -- checkpoints ----------------------------------------------------------------------
@@ -480,10 +483,7 @@ class NASSearchCallback(*_callback_bases()):
         if list(state.get("slots", [])) != list(self.heads):
             raise ValueError(f"the checkpoint's search state is for heads {state.get('slots')}, this model searches "
                              f"{list(self.heads)}")
-        arch_state = dict(state["arch_optimizer"])
-        if "arch_steps" in state:  # checkpoints from before the optimizer counted its own steps
-            arch_state.setdefault("arch_steps", state["arch_steps"])
-        self.arch.load_state_dict(arch_state)
+        self.arch.load_state_dict(state["arch_optimizer"])
 
     # -- results --------------------------------------------------------------------------
     def _require_heads(self) -> None:

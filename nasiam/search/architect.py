@@ -45,6 +45,7 @@ from nasiam._distributed import is_distributed
 from nasiam.search.decisions import decision_report
 from nasiam.search.driver import SearchDriver
 from nasiam.search.policy import SearchPolicy
+from nasiam.search.update import ChoiceLayout, update_logits
 
 __all__ = ["Architect", "ArchitectureOptimizer", "Encoded", "requires_grad"]
 
@@ -135,14 +136,12 @@ class ArchitectureOptimizer:
         if any(p.dim() != 1 for p in self.arch_params):
             raise ValueError("architecture logits must be one vector per choice (1-D), got shapes "
                              f"{sorted({tuple(p.shape) for p in self.arch_params})}")
-        # foreach: one kernel per Adam operation for all the logits, not one per logit vector
-        self.optimizer = torch.optim.Adam(self.arch_params, lr=self.policy.lr, betas=self.policy.betas,
-                                          weight_decay=self.policy.weight_decay, foreach=True)
-        self._padded: _PaddedLayout | None = None
+        self._layout: ChoiceLayout | None = None
+        self._moments: tuple[Tensor, Tensor] | None = None   # Adam's, in the layout's padded form
         self.loss_scaling = loss_scaling
         self.loss_scale = 2.0 ** 16 if loss_scaling else 1.0
         self._finite_steps = 0  # since the scale last changed
-        self.arch_steps = 0     # updates taken (skipped ones not counted): the noise floor's length
+        self.arch_steps = 0     # updates taken (skipped ones not counted): Adam's step, the noise floor's length
         self.first_progress: float | None = None  # training progress at the first update
         guard_requires_grad_flips()  # the heads may be compiled, now or later
 
@@ -200,53 +199,38 @@ class ArchitectureOptimizer:
         steps the weights (its `update` may change the scale): the logits' gradients are
         unscaled here, except those in `unscaled` (logits the user's own optimizer holds, which
         the trainer has unscaled already)."""
-        self._unscale(scaler, unscaled)
-        metrics = self.finish(progress)
-        self.optimizer.zero_grad(set_to_none=True)
-        return metrics
-
-    def _unscale(self, scaler, unscaled: Sequence[Tensor]) -> None:
-        if scaler is None or not scaler.is_enabled():
-            return
-        done = {id(p) for p in unscaled}
-        if not done:
-            # no host read; the scaler's next update also sees whether these gradients overflowed
-            scaler.unscale_(self.optimizer)
-            return
-        inverse = 1.0 / float(scaler.get_scale())
-        for p in self.arch_params:
-            if p.grad is not None and id(p) not in done:
-                p.grad.mul_(inverse)
+        if scaler is not None and scaler.is_enabled():
+            done, inverse = {id(p) for p in unscaled}, 1.0 / float(scaler.get_scale())
+            for p in self.arch_params:
+                if p.grad is not None and id(p) not in done:
+                    p.grad.mul_(inverse)
+        return self.finish(progress)
 
     @torch.no_grad()
     def finish(self, progress: float | None = None, loss: Tensor | None = None) -> dict[str, float]:
-        """Turn the loss gradients on the logits into the update; `loss` (the architecture
-        loss, its gradients taken through `grad`) is reported as "arch_loss", and with
-        `loss_scaling` the loss scale follows whether the gradients were finite. The step reads
-        the device back once (the skip decision below, with the metrics), not once per number.
-
-        1. Average them over ranks (every rank then holds the same logits).
-        2. Divide by their RMS over all logits. SSL losses move the logits very little
-           (|grad| ~ 1e-4 - 1e-3, though consistently); without this, any regulariser of
-           order one drowns that signal, and the regulariser's weight would depend on the
-           loss's arbitrary scale. After it, `beta_weight` is relative to the signal.
-        3. Add Beta-Decay's gradient, `beta * softmax(alpha)` per choice.
-        4. Centre each choice's gradient (`SearchPolicy.shape_gradient` does 2-4, the noise
-           floor's simulation calls the same function).
-
-        All choices are handled at once in a padded `[choices, max options]` layout and Adam
-        takes its foreach path: a few dozen operators per update whatever the number of
-        decisions (149 when each choice was a loop of its own), which is what a GPU waits on.
+        """Turn the loss gradients on the logits into the update (`update_logits`: normalise,
+        Beta-Decay, centre, Adam) and clear them; `loss` (the architecture loss, its gradients
+        taken through `grad`) is reported as "arch_loss", and with `loss_scaling` the loss scale
+        follows whether the gradients were finite. Under torch.distributed the gradients are
+        averaged over ranks first (every rank then holds the same logits). All choices at once, in
+        one padded tensor: a few dozen operators whatever the number of decisions (149 when each
+        was a loop of its own), and one read of the device (the skip decision, with the metrics).
         """
-        layout = self._layout()
-        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
-                          for p in self.arch_params]).float()
+        params = self.arch_params
+        dtype = torch.promote_types(params[0].dtype, torch.float32)   # float64 logits keep their precision
+        flat = torch.cat([torch.zeros_like(p) if p.grad is None else p.grad for p in params]).to(dtype)   # 1-D each
+        for p in params:
+            p.grad = None
         if is_distributed():
             dist.all_reduce(flat)
             flat /= dist.get_world_size()
-        logits = layout.pad(torch.cat([p.detach().reshape(-1) for p in self.arch_params]).float(), -math.inf)
-        reg = torch.logsumexp(logits, dim=-1).mean()   # Beta-Decay's value, of the logits before this step
-        read = [torch.isfinite(flat).all().float(), flat.pow(2).mean().sqrt(), reg]
+        layout = self._choice_layout()
+        logits = layout.pad(torch.cat([p.detach().reshape(-1) for p in params]).to(dtype))
+        moments = self._moments or (torch.zeros_like(logits), torch.zeros_like(logits))
+        new_logits, *new_moments, rms = update_logits(self.policy, layout, logits, layout.pad(flat), *moments,
+                                                      self.arch_steps, progress)
+        reg = torch.logsumexp(logits.masked_fill(layout.padding, -math.inf), dim=-1).mean()   # Beta-Decay's, before
+        read = [torch.isfinite(flat).all().float(), rms.reshape(()), reg]
         values = torch.stack(read + ([loss.detach().float()] if loss is not None else [])).tolist()
         finite, rms, reg_value = values[:3]
         reported = {"arch_loss": values[3]} if loss is not None else {}
@@ -255,25 +239,20 @@ class ArchitectureOptimizer:
         if not finite:
             # identical on every rank (the average spreads a NaN), so every rank skips: a
             # loss-scaled fp16 step that overflowed, as GradScaler skips the weights' step
-            self.optimizer.zero_grad(set_to_none=True)
             return {**reported, "arch_skipped": 1.0}
-        scale = 1.0 / rms if self.policy.normalize and rms > 0 else 1.0
-        probabilities = torch.softmax(logits, dim=-1) if self.policy.beta(progress) > 0 else None
-        shaped = self.policy.shape_gradient(layout.pad(flat, 0.0), probabilities, layout.mask, layout.counts,
-                                            scale, progress)
-        for p, g in zip(self.arch_params, layout.unpad(shaped)):
-            p.grad = g.view_as(p).to(p.dtype)
-        self.optimizer.step()
+        chunks = layout.unpad(new_logits).split(layout.sizes)
+        torch._foreach_copy_(params, [c.view_as(p) for p, c in zip(params, chunks)])   # one kernel on a GPU
+        self._moments = tuple(new_moments)
         if self.arch_steps == 0:
             self.first_progress = progress
         self.arch_steps += 1
         return {**reported, "beta_decay": reg_value, "arch_grad_rms": rms}
 
-    def _layout(self) -> "_PaddedLayout":
+    def _choice_layout(self) -> ChoiceLayout:
         device = self.arch_params[0].device
-        if self._padded is None or self._padded.mask.device != device:   # made once, moved with the logits
-            self._padded = _PaddedLayout([p.numel() for p in self.arch_params], device)
-        return self._padded
+        if self._layout is None or self._layout.mask.device != device:   # made once, moved with the logits
+            self._layout = ChoiceLayout([p.numel() for p in self.arch_params], device)
+        return self._layout
 
     def decisions(self, probabilities: Mapping[str, list], samples: int = 512) -> list[dict[str, Any]]:
         """Each decision of `{slot: head.probabilities()}` with its noise floor for the steps
@@ -281,44 +260,35 @@ class ArchitectureOptimizer:
         return decision_report(probabilities, self.arch_steps, self.policy, self.first_progress or 0.0, samples)
 
     def state_dict(self) -> dict:
-        state = dict(self.optimizer.state_dict())
-        state["arch_steps"], state["first_progress"] = self.arch_steps, self.first_progress
+        state = {"arch_steps": self.arch_steps, "first_progress": self.first_progress}
+        if self._moments is not None:   # flat, as the logits are concatenated
+            state["exp_avg"], state["exp_avg_sq"] = (self._choice_layout().unpad(m) for m in self._moments)
         if self.loss_scaling:
             state["loss_scale"], state["loss_scale_finite_steps"] = self.loss_scale, self._finite_steps
         return state
 
     def load_state_dict(self, state: dict) -> None:
         state = dict(state)
-        scale, finite_steps = state.pop("loss_scale", None), state.pop("loss_scale_finite_steps", 0)
-        self.arch_steps, self.first_progress = int(state.pop("arch_steps", 0)), state.pop("first_progress", None)
-        self.optimizer.load_state_dict(state)
+        if "state" in state:   # torch.optim.Adam's layout, as checkpoints before `update_logits` hold it
+            per_logit = [state["state"][i] for i in sorted(state["state"])]
+            state.update({key: torch.cat([s[key].reshape(-1) for s in per_logit]) for key in ("exp_avg", "exp_avg_sq")
+                          if per_logit})
+        self.arch_steps, self.first_progress = int(state.get("arch_steps", 0)), state.get("first_progress")
+        total, device = sum(p.numel() for p in self.arch_params), self.arch_params[0].device
+        self._moments = None
+        if "exp_avg" in state:
+            if state["exp_avg"].numel() != total:
+                raise ValueError(f"the checkpoint's architecture optimizer state holds {state['exp_avg'].numel()} "
+                                 f"logits, these heads have {total}: resume with the heads (space, layers) the "
+                                 "search was started with")
+            dtype = torch.promote_types(self.arch_params[0].dtype, torch.float32)   # as `finish` computes
+            self._moments = tuple(self._choice_layout().pad(state[k].to(device, dtype))
+                                  for k in ("exp_avg", "exp_avg_sq"))
         # a checkpoint from a run without loss scaling (or from before it was saved) leaves the
         # scale where it starts; a run resumed without fp16 does not need one
-        if self.loss_scaling and scale is not None:
-            self.loss_scale, self._finite_steps = float(scale), int(finite_steps)
-
-
-class _PaddedLayout:
-    """Logit vectors of different lengths (one per choice) as one `[choices, max options]`
-    tensor: `pad` gathers a flat concatenation into it (padding filled with `fill`), `unpad`
-    gives each choice's entries back, in order, as views of one flat tensor."""
-
-    def __init__(self, sizes: Sequence[int], device: torch.device):
-        columns, lengths = torch.arange(max(sizes)), torch.tensor(sizes)
-        offsets = lengths.cumsum(0) - lengths
-        real = columns[None, :] < lengths[:, None]
-        self.sizes = list(sizes)
-        self.counts = lengths.float()[:, None].to(device)
-        self.mask = real.float().to(device)
-        self._padding = (~real).to(device)
-        self._gather = torch.where(real, offsets[:, None] + columns[None, :], 0).to(device)
-        self._scatter = real.reshape(-1).nonzero().squeeze(1).to(device)   # padded positions of the real entries
-
-    def pad(self, flat: Tensor, fill: float) -> Tensor:
-        return flat[self._gather].masked_fill(self._padding, fill)
-
-    def unpad(self, padded: Tensor) -> tuple[Tensor, ...]:
-        return padded.reshape(-1)[self._scatter].split(self.sizes)
+        if self.loss_scaling and "loss_scale" in state:
+            self.loss_scale = float(state["loss_scale"])
+            self._finite_steps = int(state.get("loss_scale_finite_steps", 0))
 
 
 class Architect:
@@ -344,8 +314,7 @@ class Architect:
             if "no searchable heads" not in str(e):
                 raise
             raise ValueError("the model has no searchable heads (build it with heads='search')") from None
-        self.arch_params, self.head_weights, self.optimizer = self.arch.arch_params, self.arch.head_weights, \
-            self.arch.optimizer
+        self.arch_params, self.head_weights = self.arch.arch_params, self.arch.head_weights
         # when the logits step, and the cached features of the last architecture batches
         self.driver = SearchDriver(self.policy, bilevel_first_order=order == 1)
 
@@ -412,7 +381,6 @@ class Architect:
         if any(h.sampling != "softmax" for h in self.model.searchable_heads().values()):
             raise ValueError("second-order DARTS differentiates the softmax relaxation: use softmax sampling "
                              "(a sampled path per evaluation would make the finite difference noise)")
-        self.optimizer.zero_grad(set_to_none=True)
         loss = self._second_order_backward(encoded, self._encode(None, train_encoded))
         return self.arch.finish(progress, loss=loss)
 

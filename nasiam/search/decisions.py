@@ -4,11 +4,12 @@ A decision is one choice of one layer (keep or skip, width, norm, activation). D
 the argmax of each, however weakly it won. SSL losses move the logits little, and Adam turns
 even a pure-noise gradient into moves of about `lr` per step: after a few hundred steps noise
 alone makes one option of a 2-way choice win with p ~ 0.6 and one of 8 with p ~ 0.2. So each
-decision is compared with a *noise floor*: the same optimiser (normalisation, Beta-Decay ramp,
-centring, Adam with the policy's settings) run for the same number of architecture steps on
-Gaussian gradients, many times; the floor is the 95th percentile of the winning option's
-probability. A decision whose best option is above its floor is one noise would give in fewer
-than 1 run in 20 ("above noise"); with 20 decisions, about one passes by chance.
+decision is compared with a *noise floor*: the same update (`nasiam.search.update.update_logits`:
+normalisation, Beta-Decay ramp, centring, Adam with the policy's settings) run for the same
+number of architecture steps on Gaussian gradients, many times; the floor is the 95th
+percentile of the winning option's probability. A decision whose best option is above its
+floor is one noise would give in fewer than 1 run in 20 ("above noise"); with 20 decisions,
+about one passes by chance.
 
 `decision_confidence` lists each decision's best option, its probability and entropy;
 `decision_report` adds the noise floor. Across seeds, a real decision should also agree with
@@ -25,6 +26,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from nasiam.search.policy import SearchPolicy
+from nasiam.search.update import ChoiceLayout, update_logits
 
 __all__ = ["NEAR_UNIFORM_RATIO", "NOISE_QUANTILE", "chance_agreement", "decision_agreement", "decision_confidence",
            "decision_report", "fall_back_to_prior", "near_uniform", "noise_floor", "probability_metrics"]
@@ -71,52 +73,29 @@ def noise_floor(choice_sizes: Sequence[int], steps: int, policy: SearchPolicy | 
     """The `quantile` of the winning option's probability of each decision (one per entry of
     `choice_sizes`, its number of options) after `steps` architecture steps on pure noise.
 
-    The simulation repeats `ArchitectureOptimizer.finish` exactly, vectorised over `samples`
-    runs: centred Gaussian loss gradients, divided by their RMS over all logits of a run
-    (`policy.normalize`), plus `beta(progress) * softmax(alpha)` with progress going linearly
-    from `start_progress` to 1 (where the warm-up ended), centred per decision, then Adam.
-    Decisions are padded to the widest; padded entries stay out of every sum."""
+    `samples` runs at once of the update `ArchitectureOptimizer.finish` takes
+    (`nasiam.search.update.update_logits`), each step from a Gaussian loss gradient centred per
+    decision (as a softmax's gradient is), with progress going linearly from `start_progress` to
+    1 (where the warm-up ended). The noise is `torch.randn((samples, decisions, max options))`
+    per step (padding unused) from a generator seeded with `seed`."""
     policy = policy or SearchPolicy()
-    sizes = torch.tensor(list(choice_sizes), dtype=torch.long)
-    if sizes.numel() == 0 or steps <= 0:
+    if len(choice_sizes) == 0 or steps <= 0:
         return [1.0 / int(n) for n in choice_sizes]
-    width = int(sizes.max())
-    mask = (torch.arange(width)[None, :] < sizes[:, None]).float()[None]        # 1, decisions, width
-    counts = sizes.float()[None, :, None]
+    layout = ChoiceLayout([int(n) for n in choice_sizes])
     generator = torch.Generator().manual_seed(seed)
-    logits = torch.zeros(samples, len(sizes), width)
-    total = float(mask.sum())
+    logits = torch.zeros(samples, *layout.mask.shape)
+    moments = (torch.zeros_like(logits), torch.zeros_like(logits))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # thousands of tiny steps: one thread is faster than several
     try:
-        winning = _simulate(logits, mask, counts, total, steps, policy, start_progress, generator)
+        for t in range(steps):
+            noise = layout.centre(torch.randn(logits.shape, generator=generator))   # as a softmax's gradient is
+            progress = start_progress + (1.0 - start_progress) * t / max(1, steps - 1)
+            logits, *moments, _ = update_logits(policy, layout, logits, noise, *moments, t, progress)
     finally:
         torch.set_num_threads(threads)
+    winning = torch.softmax(logits.masked_fill(layout.padding, -math.inf), dim=-1).amax(-1)   # samples, decisions
     return [round(float(q), 4) for q in torch.quantile(winning, quantile, dim=0)]
-
-
-def _simulate(logits, mask, counts, total, steps, policy, start_progress, generator):
-    m, v = torch.zeros_like(logits), torch.zeros_like(logits)
-    (b1, b2), lr, eps = policy.betas, policy.lr, 1e-8
-
-    def centred(g):
-        return (g - (g * mask).sum(-1, keepdim=True) / counts) * mask
-
-    for t in range(1, steps + 1):
-        g = centred(torch.randn(logits.shape, generator=generator))   # a loss gradient is centred already
-        scale = 1.0 / ((g * g).sum(dim=(1, 2), keepdim=True) / total).sqrt().clamp_min(1e-30) if policy.normalize \
-            else 1.0
-        progress = start_progress + (1.0 - start_progress) * (t - 1) / max(1, steps - 1)
-        probabilities = torch.softmax(logits.masked_fill(mask == 0, -math.inf), dim=-1) if policy.beta(progress) > 0 \
-            else None
-        g = policy.shape_gradient(g, probabilities, mask, counts, scale, progress)   # what `finish` does
-        if policy.weight_decay:
-            g = g + policy.weight_decay * logits
-        m.mul_(b1).add_(g, alpha=1 - b1)
-        v.mul_(b2).addcmul_(g, g, value=1 - b2)
-        step = lr / (1 - b1 ** t)
-        logits -= step * m / ((v / (1 - b2 ** t)).sqrt() + eps) * mask
-    return torch.softmax(logits.masked_fill(mask == 0, -math.inf), dim=-1).amax(-1)   # samples, decisions
 
 
 def decision_report(probabilities: Mapping[str, list[dict[str, dict[Any, float]]]], arch_steps: int,

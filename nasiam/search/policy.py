@@ -13,7 +13,7 @@ the policy decides the rest:
   first-order bilevel, 1 where it cannot be (joint, second-order);
 * Beta-Decay (Ye et al., CVPR 2022) at `beta_weight`, ramped linearly over training or constant;
 * Adam on the logits (`lr`, `betas`, `weight_decay`) on the RMS-normalised loss gradient
-  (`normalize`, see `ArchitectureOptimizer.finish`).
+  (`normalize`, see `nasiam.search.update.update_logits`).
 
 The defaults are the CLI's measured ones (benchmarks/RESULTS.md): lr 0.03, Adam's betas (0.9,
 0.999) and 4 updates per step. DARTS' own 3e-4 assumes ~20k architecture steps; a logit moves at
@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-
-from torch import Tensor
 
 __all__ = ["SearchPolicy", "BETA_SCHEDULES"]
 
@@ -117,23 +115,3 @@ class SearchPolicy:
         if self.beta_schedule == "constant" or progress is None:
             return self.beta_weight
         return self.beta_weight * min(1.0, max(0.0, progress))
-
-    def shape_gradient(self, grad: Tensor, probabilities: Tensor | None, mask: Tensor, counts: Tensor,
-                       scale: Tensor | float, progress: float | None) -> Tensor:
-        """The gradient Adam receives, from the loss gradient on the logits, in the padded
-        layout both the update (`ArchitectureOptimizer.finish`) and its noise floor
-        (`nasiam.search.decisions`) use: `[..., choices, max options]`, `mask` 1 on real
-        options and 0 on padding, `counts` the options per choice (broadcastable), `scale` the
-        RMS normalisation (1 / the loss gradient's RMS, or 1), `probabilities` each choice's
-        softmax (needed when Beta-Decay is on). One function, so the floor simulates exactly
-        the update the search takes:
-
-        normalise, add Beta-Decay's gradient (`beta * softmax(alpha)` per choice: the
-        gradient of the mean `logsumexp`), centre each choice (a uniform shift of a choice's
-        logits leaves its softmax unchanged, but Adam's per-coordinate scaling would turn it
-        into moves that cancel the signal), padding kept at zero."""
-        grad = grad * scale
-        beta = self.beta(progress)
-        if beta > 0:
-            grad = grad + beta * probabilities
-        return (grad - (grad * mask).sum(-1, keepdim=True) / counts) * mask
