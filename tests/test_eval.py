@@ -258,9 +258,8 @@ def test_the_run_evaluator_logs_its_extraction(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
     from nasiam import _progress
-    from nasiam.runner.run_eval import RunEvaluator
-
     from nasiam.runner.build import read_dataset_info
+    from nasiam.runner.run_eval import RunEvaluator
 
     monkeypatch.setattr(_progress, "LOG_EVERY_SECONDS", 0.0)   # a line after every batch but the last
     cfg = SimpleNamespace(dataset="synthetic", data_root=None, subset=64, seed=0, knn_subset=None, batch_size=16,

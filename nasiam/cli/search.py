@@ -4,8 +4,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from nasiam.cli.common import (EXIT_OK, _duration, _finished, _print_config, _scores, add_config_options,
-                               config_from_args)
+from nasiam.cli.common import (
+    EXIT_OK,
+    _duration,
+    _finished,
+    _print_config,
+    _scores,
+    add_config_options,
+    config_from_args,
+)
 from nasiam.config import SearchConfig
 
 

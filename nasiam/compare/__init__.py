@@ -186,8 +186,8 @@ def _check_path_heads(specs: list[HeadSpec], path_heads: dict[str, tuple[str | N
     checked against the heads of its runs (the framework, the slots and their widths under
     the comparison's options and the row's own) now: a head that cannot fit would otherwise
     fail only when its row's turn came, after other rows had trained."""
-    from nasiam.frameworks import framework_class
     from nasiam.errors import shown_path
+    from nasiam.frameworks import framework_class
     from nasiam.frameworks.base import genotype_misfit
     from nasiam.runner.build import framework_kwargs
 
