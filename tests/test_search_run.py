@@ -23,7 +23,8 @@ def run(tmp_path, *extra, name="run"):
 @pytest.mark.slow
 @pytest.mark.parametrize("framework", ["simsiam", "simclr", "moco", "mocov3"])
 def test_search_each_framework_writes_a_valid_genotype_and_loadable_heads(tmp_path, framework, capsys):
-    assert run(tmp_path, f"--framework={framework}") == 0
+    # the mlp space: its width choices are what the genotype's recorded options are checked on
+    assert run(tmp_path, f"--framework={framework}", "--space=mlp") == 0
     out = capsys.readouterr().out
     run_dir = tmp_path / "run"
     assert "Search finished" in out and str(run_dir) in out
@@ -229,7 +230,9 @@ def test_wandb_offline_run_is_written_without_network(tmp_path, monkeypatch):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     monkeypatch.setenv("WANDB_SILENT", "true")
-    assert run(tmp_path, "--wandb", "--knn_every=1") == 0
+    # the keys below are the mlp space's; --below_noise argmax: with prior's fallback W&B's summary
+    # still shows the last epoch's argmax genotype, not the exported one (a known defect, issue #36)
+    assert run(tmp_path, "--wandb", "--knn_every=1", "--space=mlp", "--below_noise=argmax") == 0
     from _wandb_log import logged
 
     history, summary = logged(tmp_path / "run")
@@ -266,7 +269,7 @@ def test_multi_trial_strategies_pick_the_best_scored_genotype(tmp_path, strategy
     import csv
 
     pytest.importorskip("optuna")  # the multi-trial strategies' optional extra, nasiam[optuna]
-    assert run(tmp_path, f"--strategy={strategy}", "--genotype_trials=8", "--trial_batches=2") == 0
+    assert run(tmp_path, f"--strategy={strategy}", "--genotype_trials=8", "--trial_batches=2", "--space=mlp") == 0
     run_dir = tmp_path / "run"
     trials = list(csv.DictReader(open(run_dir / "trials.csv")))
     assert len(trials) == 8
