@@ -230,9 +230,9 @@ def test_wandb_offline_run_is_written_without_network(tmp_path, monkeypatch):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     monkeypatch.setenv("WANDB_SILENT", "true")
-    # the keys below are the mlp space's; --below_noise argmax: with prior's fallback W&B's summary
-    # still shows the last epoch's argmax genotype, not the exported one (a known defect, issue #36)
-    assert run(tmp_path, "--wandb", "--knn_every=1", "--space=mlp", "--below_noise=argmax") == 0
+    # the keys below are the mlp space's; with --below_noise prior (the default) a fallback makes the
+    # exported genotype differ from the last epoch's argmax: the summary must hold the exported one
+    assert run(tmp_path, "--wandb", "--knn_every=1", "--space=mlp") == 0
     from _wandb_log import logged
 
     history, summary = logged(tmp_path / "run")

@@ -243,6 +243,9 @@ class RunLogger:
 
     def summary(self, values: Mapping[str, Any]) -> None:
         if self.wandb_run is not None:
+            # commit the step's pending row first: flushed at finish, its values (the last epoch's
+            # argmax genotype) would replace these (the genotype a prior fallback exported)
+            self.wandb_run.log({}, commit=True)
             self.wandb_run.summary.update(dict(values))
 
     def log_run_artifact(self, run_dir: Path, kind: str, metadata: Mapping[str, Any]) -> None:
