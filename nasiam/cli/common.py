@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import time
 import typing
 from typing import Any, Sequence
 
@@ -97,3 +98,17 @@ def _finished(args, summary: dict[str, Any]) -> None:
 
     interrupt_until(lambda: True, f"nasiam {args.command}: Ctrl-C came after the run had finished; its outputs in "
                                   f"{shown_path(summary.get('run_dir', ''))} are complete, nothing to stop")
+
+
+def run_command(args, config_class, run, report) -> int:
+    """What `nasiam search` and `pretrain` share: the config (or --print_config alone), the run,
+    the finished-run Ctrl-C guard, then rank 0 reports `report(summary, seconds in all)`."""
+    cfg = config_from_args(config_class, args)
+    if _print_config(args, cfg):
+        return EXIT_OK
+    started = time.perf_counter()
+    summary = run(cfg)
+    _finished(args, summary)
+    if summary.get("global_rank", 0) == 0:
+        report(summary, time.perf_counter() - started)
+    return EXIT_OK

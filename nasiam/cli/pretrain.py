@@ -1,36 +1,25 @@
 """`nasiam pretrain`: SSL pretraining with a fixed head."""
 from __future__ import annotations
 
-import time
-
-from nasiam.cli.common import (
-    EXIT_OK,
-    _duration,
-    _finished,
-    _print_config,
-    _scores,
-    add_config_options,
-    config_from_args,
-)
+from nasiam.cli.common import _duration, _scores, add_config_options, run_command
 from nasiam.config import PretrainConfig
 
 
 def cmd_pretrain(args) -> int:
-    cfg = config_from_args(PretrainConfig, args)
-    if _print_config(args, cfg):
-        return EXIT_OK
-    from nasiam.runner.pretrain import run_pretrain
+    def run(cfg):
+        from nasiam.runner.pretrain import run_pretrain  # after --print_config: the runner's imports are slow
 
-    started = time.perf_counter()
-    summary = run_pretrain(cfg)
-    _finished(args, summary)
-    if summary.get("global_rank", 0) == 0:
-        print(f"\nPretraining finished: {_duration(summary['train_seconds'])} of training, "
-              f"{_duration(time.perf_counter() - started)} in all{_scores(summary)}.")
-        for slot, head in summary["heads"].items():
-            print(f"  {slot:9s} {head}")
-        print(f"Outputs in {summary['run_dir']}/ (backbone.safetensors, heads/, summary.json, logs/)")
-    return EXIT_OK
+        return run_pretrain(cfg)
+
+    return run_command(args, PretrainConfig, run, _report)
+
+
+def _report(summary, seconds: float) -> None:
+    print(f"\nPretraining finished: {_duration(summary['train_seconds'])} of training, "
+          f"{_duration(seconds)} in all{_scores(summary)}.")
+    for slot, head in summary["heads"].items():
+        print(f"  {slot:9s} {head}")
+    print(f"Outputs in {summary['run_dir']}/ (backbone.safetensors, heads/, summary.json, logs/)")
 
 
 def add_parser(sub) -> None:

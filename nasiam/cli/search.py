@@ -1,18 +1,9 @@
 """`nasiam search`: search a framework's heads and say what was found."""
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from nasiam.cli.common import (
-    EXIT_OK,
-    _duration,
-    _finished,
-    _print_config,
-    _scores,
-    add_config_options,
-    config_from_args,
-)
+from nasiam.cli.common import _duration, _scores, add_config_options, run_command
 from nasiam.config import SearchConfig
 
 
@@ -48,17 +39,12 @@ def _print_search_result(summary: dict[str, Any], wall_seconds: float) -> None:
 
 
 def cmd_search(args) -> int:
-    cfg = config_from_args(SearchConfig, args)
-    if _print_config(args, cfg):
-        return EXIT_OK
-    from nasiam.runner.search import run_search
+    def run(cfg):
+        from nasiam.runner.search import run_search  # after --print_config: the runner's imports are slow
 
-    started = time.perf_counter()
-    summary = run_search(cfg)
-    _finished(args, summary)
-    if summary.get("global_rank", 0) == 0:
-        _print_search_result(summary, time.perf_counter() - started)
-    return EXIT_OK
+        return run_search(cfg)
+
+    return run_command(args, SearchConfig, run, _print_search_result)
 
 
 def add_parser(sub) -> None:
