@@ -12,6 +12,7 @@ import pytest
 from _runs import TINY
 
 from nasiam.cli import main
+from nasiam.rundir import read_genotypes
 from nasiam.runner import outputs
 
 SMALL = ["--subset=256", "--knn_subset=64", "--epochs=1", "--warmup_epochs=0"]
@@ -43,10 +44,9 @@ def tb_run(tmp_path_factory):
     out, terminal = tmp_path_factory.mktemp("tb"), Terminal()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sys, "stderr", terminal)
-        # --below_noise argmax: the epochs' genotype view is the argmax, which a prior fallback
-        # may change in the exported genotype (summary.json) after the last epoch
+        # the default --below_noise prior: a fallback makes the export differ from the argmax
         assert main(["search", *TINY, *SMALL, "--logger=csv,tensorboard", "--log_every_n_steps=1",
-                     "--below_noise=argmax", f"--out_dir={out}", "--run_name=tb"]) == 0
+                     f"--out_dir={out}", "--run_name=tb"]) == 0
     return out / "tb", terminal.getvalue()
 
 
@@ -83,8 +83,14 @@ def test_tensorboard_shows_the_search_view_and_the_final_evaluation(tb_run):
     [image] = events.Images("alphas")
     png = Image.open(io.BytesIO(image.encoded_image_string))
     assert image.step == steps and png.size == (image.width, image.height) and image.width > 200
-    [text] = events.Tensors("genotype/projector/text_summary")   # (the tag add_text writes)
-    assert text.tensor_proto.string_val[0].decode() == summary["genotypes"]["projector"]
+    # the exported genotype once, at the end; each epoch's argmax beside it (here one epoch)
+    for slot in ("projector", "predictor"):
+        [text] = events.Tensors(f"genotype/{slot}/text_summary")   # (the tag add_text writes)
+        assert text.step == steps and text.tensor_proto.string_val[0].decode() == summary["genotypes"][slot]
+        [text] = events.Tensors(f"argmax/{slot}/text_summary")
+        argmax = run_dir / "genotype.argmax.json"   # written when a fallback changed the export
+        argmax_genotype = read_genotypes(argmax if argmax.is_file() else run_dir)[1][slot]
+        assert text.tensor_proto.string_val[0].decode() == argmax_genotype.describe()
     # the final evaluation after the last step, also with --knn_every 0
     for name in ("knn_top1", "knn20_top1", "knn200_top1", "rankme"):
         [point] = events.Scalars(f"eval/{name}")

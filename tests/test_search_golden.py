@@ -8,8 +8,10 @@ The reference (tests/data/search_golden.json) was written by the code before tha
 order moves them by ~5e-3. It catches a replay in another order
 (oldest batch first), one update too many or too few per step, a warm-up or `arch_every`
 counted differently, a darts2 weight step that no longer keeps its features: each moves the
-logits. Compared bit for bit on the machine kind that wrote it (CPU kernels of another
-instruction set may round the last bit differently), else to 1e-5.
+logits. Compared to 1e-5, not bit for bit: the same machine once gave other last bits deep in
+the full suite (passing alone, three times in a row): CPU BLAS may take another code path for
+differently aligned buffers, as a long process's allocator gives them; other instruction sets
+round differently too. 1e-5 is 500 times below the smallest defect above.
 """
 import json
 import sys
@@ -51,12 +53,8 @@ def test_a_seeded_search_ends_with_the_logits_it_always_did(tmp_path, case):
     logits = search_logits(tmp_path, case)
     expected = {k: [float.fromhex(x) for x in v] for k, v in golden["cases"][case].items()}
     assert list(logits) == list(expected)
-    exact = golden["fingerprint"] == fingerprint()
     for name, values in logits.items():
-        if exact:
-            assert values == expected[name], name
-        else:
-            assert values == pytest.approx(expected[name], abs=1e-5), name
+        assert values == pytest.approx(expected[name], abs=1e-5), name
 
 
 if __name__ == "__main__":   # rewrite the reference with the code checked out now

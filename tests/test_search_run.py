@@ -237,7 +237,7 @@ def test_wandb_offline_run_is_written_without_network(tmp_path, monkeypatch):
 
     history, summary = logged(tmp_path / "run")
     assert {"train/loss", "train/arch_loss", "train/images_per_second", "epoch/collapse_std",
-            "epoch/effective_rank", "genotype/projector", "alphas/_type", "alphas_heatmap/projector/_type",
+            "epoch/effective_rank", "genotype/projector", "argmax/projector", "alphas/_type", "alphas_heatmap/projector/_type",
             "prob/projector/layer0/width/32", "prob/predictor/layer0/keep/False", "genotype_table/_type"} <= history
     assert {"genotype/projector", "head_parameters", "head_flops", "knn_top1"} <= set(summary)
     assert json.loads(summary["head_flops"])["projector"] > 0

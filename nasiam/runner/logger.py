@@ -4,7 +4,8 @@ writes it); TensorBoard (through Lightning Fabric's logger) and Weights & Biases
 needs the network); and a progress bar on the console.
 
 TensorBoard and W&B show the same things: the metrics, the search's per-option probabilities
-(`prob/<head>/layer<i>/<choice>/<option>`), the genotype as text, the alpha figures as images,
+(`prob/<head>/layer<i>/<choice>/<option>`), each epoch's most probable genotype as text
+(`argmax/<head>`) and the exported one at the end (`genotype/<head>`), the alpha figures as images,
 and the final evaluation (`eval/*`), which TensorBoard's HParams tab shows beside the run's
 configuration."""
 from __future__ import annotations

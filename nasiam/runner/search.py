@@ -167,8 +167,10 @@ class SearchRun(Run):
             outputs.write_alphas_csv(self.run_dir / "alphas.csv", self.alpha_rows)
             genotypes = self.model.genotypes()
             step = self.global_step
-            # TensorBoard and W&B alike: the genotype as text, each option's probability, the figures
-            self.logger.log_view({f"genotype/{slot}": g.describe() for slot, g in genotypes.items()}, step)
+            # TensorBoard and W&B alike: the epoch's most probable genotype as text (argmax/<slot>:
+            # the export, genotype/<slot>, may differ where a prior fallback decides), each option's
+            # probability, the figures
+            self.logger.log_view({f"argmax/{slot}": g.describe() for slot, g in genotypes.items()}, step)
             self.logger.log_view(probability_metrics(probabilities), step)
             self.logger.log_figures({"alphas": lambda: outputs.alpha_figure(self.alpha_rows),
                                      **{f"alphas_heatmap/{slot}": (lambda s=slot: outputs.alpha_heatmap(
@@ -292,9 +294,10 @@ class SearchRun(Run):
             summary["head_parameters"] = {slot: h.num_parameters() for slot, h in heads.items()}
             summary["head_flops"] = {slot: h.genotype.flops() for slot, h in heads.items()}
             outputs.write_summary(self.run_dir, {**summary, "wall_seconds": self.wall_seconds()})
+            self.logger.log_view({f"genotype/{slot}": g.describe() for slot, g in genotypes.items()}, self.global_step)
             self.logger.log_wandb({"genotype_table": lambda: _genotype_table(genotypes)}, self.global_step)
-            # genotype/<slot>, the key the epochs log: a nested {"genotype": {...}} would show beside
-            # it as genotype.<slot>. The exported genotype replaces the last epoch's.
+            # genotype/<slot>, the key logged just above: a nested {"genotype": {...}} would show
+            # beside it as genotype.<slot>
             self.logger.summary({**{f"genotype/{slot}": g for slot, g in summary["genotypes"].items()},
                                  "head_parameters": summary["head_parameters"],
                                  "head_flops": summary["head_flops"], "knn_top1": summary["knn_top1"]})
