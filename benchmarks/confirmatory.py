@@ -57,7 +57,9 @@ def seed_count(ceiling: Path) -> tuple[int, float]:
     rows = json.loads(table.read_text())["statistics"]["linear_top1"]["rows"]
     if any(entry.get("n", 0) < 3 for entry in rows.values()):
         raise SystemExit("the ceiling screen has rows with fewer than 3 seeds: finish benchmarks/ceiling.py first")
-    sds = [entry["vs_default"]["std"] for entry in rows.values() if entry.get("vs_default")]
+    # the archive was written when the pairs with `default` were keyed "vs_default"
+    pairs = [entry.get("vs_reference") or entry.get("vs_default") for entry in rows.values()]
+    sds = [pair["std"] for pair in pairs if pair]
     sd = max([SD_FLOOR, *sds])
     return max(MIN_SEEDS, seeds_for_power(EFFECT, sd) or MIN_SEEDS), sd
 

@@ -127,26 +127,6 @@ def test_export_and_reexport_at_another_width_start_from_the_search_choice(tmp_p
     assert record["rank"] == 1 and record["ranked_by"] == export_module.SEARCH_CHOICE
 
 
-@pytest.mark.parametrize("selection, code", [("argmax", 0), ("verify", 2)])
-def test_a_run_searched_while_selection_existed_exports_unless_it_asked_for_a_removed_one(tmp_path, capsys,
-                                                                                       selection, code):
-    """Its config.yaml holds `selection` and the verify_* settings: argmax exports as any run
-    does; verify is refused by name with exit 2, before anything is written."""
-    run = make_run(tmp_path / "run")
-    with open(run / "config.yaml", "a") as f:
-        f.write(f"selection: {selection}\nverify_top_k: 3\nverify_epochs: 1\nverify_samples: 2048\n")
-    summary = json.loads((run / "summary.json").read_text())
-    summary.pop("files")   # such runs were written before summary.json recorded their files' digests
-    (run / "summary.json").write_text(json.dumps(summary))
-    assert main(["export", str(run), "--out", str(tmp_path / "out")]) == code
-    if code:
-        err = capsys.readouterr().err
-        assert f"{run / 'config.yaml'}: selection: 'verify' is no longer available" in err and "Traceback" not in err
-        assert not (tmp_path / "out").exists()
-    else:
-        assert (tmp_path / "out" / "export.json").is_file()
-
-
 # -- the export writes a new folder, whole, from a run nothing writes to (issue #33) --------
 def test_export_refuses_an_existing_out_and_leaves_the_run_untouched(tmp_path, capsys):
     run = make_run(tmp_path / "run")

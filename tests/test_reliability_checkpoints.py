@@ -142,16 +142,16 @@ def test_pruning_removes_the_temporary_files_of_killed_checkpoint_writes_and_not
             ".last.ckpt.abcd1234.tmp.bak", "last.ckpt.abcd1234.tmp", ".config.yaml.abcd1234.tmp"]
     for name in kept:
         (checkpoints / name).write_bytes(b"x")
-    (checkpoints / ".epoch=5.ckpt.dir00000.tmp").mkdir()              # a folder: not a file nasiam wrote
-    (checkpoints / ".last.ckpt.link0000.tmp").symlink_to(outside)      # a link: its target is not ours
+    (checkpoints / ".epoch=5.ckpt.00000000.nasiam.tmp").mkdir()              # a folder: not a file nasiam wrote
+    (checkpoints / ".last.ckpt.11111111.nasiam.tmp").symlink_to(outside)      # a link: its target is not ours
     (checkpoints / "sub").mkdir()
-    (checkpoints / "sub" / ".last.ckpt.abcd1234.tmp").write_bytes(b"x")   # not in checkpoints/ itself
+    (checkpoints / "sub" / ".last.ckpt.abcd1234.nasiam.tmp").write_bytes(b"x")   # not in checkpoints/ itself
     prune_epoch_checkpoints(checkpoints, keep=5)
     assert not any(p.exists() for p in stale)
     assert all((checkpoints / name).exists() for name in kept)
-    assert (checkpoints / ".epoch=5.ckpt.dir00000.tmp").is_dir()
-    assert (checkpoints / "sub" / ".last.ckpt.abcd1234.tmp").exists()
-    assert (checkpoints / ".last.ckpt.link0000.tmp").is_symlink() and outside.read_bytes() == b"a user's file"
+    assert (checkpoints / ".epoch=5.ckpt.00000000.nasiam.tmp").is_dir()
+    assert (checkpoints / "sub" / ".last.ckpt.abcd1234.nasiam.tmp").exists()
+    assert (checkpoints / ".last.ckpt.11111111.nasiam.tmp").is_symlink() and outside.read_bytes() == b"a user's file"
 
 
 def test_a_run_started_again_removes_what_a_killed_first_checkpoint_write_left(tmp_path, monkeypatch, capsys):

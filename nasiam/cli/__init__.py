@@ -19,7 +19,7 @@ from typing import Sequence
 from nasiam._version import __version__
 from nasiam.cli import compare, evaluate, export, pretrain, push, search, sweep
 from nasiam.cli.common import EXIT_COLLAPSE, EXIT_INTERRUPTED, EXIT_IO, EXIT_MEMORY, EXIT_NONFINITE, EXIT_USAGE
-from nasiam.config import REMOVED_OPTIONS, REMOVED_SELECTION, ConfigError, SearchConfig
+from nasiam.config import ConfigError
 
 # what a stopped or failed command has left, and where its output goes; a subcommand that differs
 # sets its own (set_defaults) and run_handler says it
@@ -47,10 +47,7 @@ def _unknown_options(parser, args, unknown: Sequence[str]) -> str:
         if item.startswith("-") and not re.fullmatch(r"-\.?\d[\d.e+-]*", item):  # '-1' is a value
             key = item.lstrip("-").split("=")[0].replace("-", "_")
             close = difflib.get_close_matches(key, known, n=1)
-            if cls is SearchConfig and key in REMOVED_OPTIONS:
-                options.append(f"{item.split('=')[0]} ({REMOVED_SELECTION})")
-            else:
-                options.append(item.split("=")[0] + (f" (did you mean --{close[0]}?)" if close else ""))
+            options.append(item.split("=")[0] + (f" (did you mean --{close[0]}?)" if close else ""))
             expects_value = "=" not in item
         elif expects_value:  # `--bogus 1`: argparse leaves the value beside the option; it is not one
             expects_value = False

@@ -20,11 +20,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 from nasiam._io import atomic_write_text
 from nasiam.compare.executor import ExecutionReport, check_run, run_finished, run_jobs
-from nasiam.compare.plan import FORBIDDEN_COMMON, Plan, build_plan, head_file_sha256, search_common
+from nasiam.compare.plan import FORBIDDEN_COMMON, Plan, build_plan, search_common
 from nasiam.compare.report import write_report
 from nasiam.compare.specs import LIBRARY_KINDS, PREDICTOR_KINDS, HeadSpec, parse_heads
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, load_config
-from nasiam.rundir import read_genotypes, write_search_genotypes
+from nasiam.rundir import genotype_file_sha256, read_genotypes, write_search_genotypes
 
 __all__ = ["compare", "prepare", "parse_heads", "HeadSpec", "parse_seeds"]
 
@@ -278,7 +278,7 @@ def _pin_heads(specs: list[HeadSpec], manifest: dict[str, Any]) -> dict[str, dic
     old one and a row must be one head."""
     pins = {label: dict(pin) for label, pin in manifest.get("pinned_heads", {}).items() if isinstance(pin, dict)}
     for spec in (s for s in specs if s.kind == "path"):
-        sha256 = head_file_sha256(spec.path)
+        sha256 = genotype_file_sha256(spec.path)
         pinned = pins.setdefault(spec.label, {"path": spec.path, "sha256": sha256})
         if pinned.get("sha256") != sha256:
             raise ConfigError(f"--heads {spec.label}: {spec.path} is not the head this comparison began with (sha256 "

@@ -21,8 +21,7 @@ from nasiam.compare.specs import LIBRARY_KINDS, PREDICTOR_KINDS, HeadSpec
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, load_config
 from nasiam.rundir import genotype_file_sha256
 
-__all__ = ["Job", "Plan", "build_plan", "draw_panel", "FORBIDDEN_COMMON", "one_stage_epochs", "search_common",
-           "head_file_sha256"]
+__all__ = ["Job", "Plan", "build_plan", "draw_panel", "FORBIDDEN_COMMON", "one_stage_epochs", "search_common"]
 
 # options the comparison itself sets on every run
 FORBIDDEN_COMMON = ("seed", "run_name", "out_dir", "resume", "head", "init", "config")
@@ -99,7 +98,7 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
 
     `search_options` maps each search spec's option tuple to its parsed options;
     `draw_space()` returns the searchable heads random genotypes are drawn from; `pins` maps
-    each --heads PATH row's label to its genotype file's sha256 (`head_file_sha256`), which the
+    each --heads PATH row's label to its genotype file's sha256 (`genotype_file_sha256`), which the
     file must still have when each of its runs starts; `pretrain_options` maps a fixed row's
     label to the options it adds to its runs (`default(--epochs=20)`). Two jobs that would share a run folder
     (a label meeting a generated name: `search1=default,search`) are a `ConfigError`.
@@ -119,7 +118,7 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
         elif spec.kind in ("paper", *PREDICTOR_KINDS, *LIBRARY_KINDS):  # written by compare's _fixed_genotypes
             fixed_heads[spec.label] = functools.partial(str, heads_dir / spec.kind / "genotype.json")
         elif spec.kind == "path":
-            head_sha256[spec.label] = (pins or {}).get(spec.label) or head_file_sha256(spec.path)
+            head_sha256[spec.label] = (pins or {}).get(spec.label) or genotype_file_sha256(spec.path)
             fixed_heads[spec.label] = functools.partial(pinned_head, spec.label, spec.path, head_sha256[spec.label])
 
     # random heads: a panel of distinct canonical architectures, drawn once, recorded
@@ -188,15 +187,10 @@ def _check_distinct_names(plan: Plan) -> None:
                               "give one of them another label (LABEL=SPEC)")
 
 
-def head_file_sha256(path: str | Path) -> str:
-    """The sha256 of the genotype file a --heads PATH row trains (a run directory's genotype.json)."""
-    return genotype_file_sha256(path)
-
-
 def pinned_head(label: str, path: str, sha256: str) -> str:
     """`path`, if its genotype file still has the content the comparison pinned; a row whose
     file changed between its seeds would report two heads as one."""
-    now = head_file_sha256(path)
+    now = genotype_file_sha256(path)
     if now != sha256:
         raise ConfigError(f"--heads {label}: {path} changed since this comparison began (sha256 {sha256[:12]} "
                           f"recorded in compare.json, now {now[:12]}); its runs so far trained the recorded head. "

@@ -124,9 +124,8 @@ def _per_seed(records: list[RunRecord], row: str, metric: str) -> dict[int, floa
 def summarize(plan: Plan, records: list[RunRecord], metric: str = PRIMARY,
               reference: str | None = None) -> dict[str, Any]:
     """Statistics per row for `metric`, each row paired by seed with the `reference` row (a
-    label of the plan; None: `default` where the plan has it) and with the random panel's mean.
-    A row's difference from the reference is "vs_reference" (and "vs_default" too when the
-    reference is `default`, the key older readers know)."""
+    label of the plan; None: `default` where the plan has it) and with the random panel's mean;
+    a row's difference from the reference is "vs_reference"."""
     rows = [spec.label for spec in plan.rows]
     random_rows = [spec.label for spec in plan.rows if spec.kind == "random"]
     per_seed = {row: _per_seed(records, row, metric) for row in rows}
@@ -148,8 +147,6 @@ def summarize(plan: Plan, records: list[RunRecord], metric: str = PRIMARY,
         entry: dict[str, Any] = {"n": len(values), "mean": mean, "std": std, "per_seed": dict(sorted(values.items()))}
         if reference and row != reference and per_seed[reference]:
             entry["vs_reference"] = paired_difference(values, per_seed[reference])
-            if reference == "default":
-                entry["vs_default"] = entry["vs_reference"]
         if random_mean and row not in random_rows:
             entry["vs_random"] = paired_difference(values, random_mean)
             common = [s for s in values if s in random_mean]

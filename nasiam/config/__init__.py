@@ -3,8 +3,6 @@ their checks and the checks against this machine, one module each."""
 from nasiam.config.machine import check_resources, require_package
 from nasiam.config.recipes import (
     DEMO_SCALE,
-    REMOVED_OPTIONS,
-    REMOVED_SELECTION,
     config_to_yaml,
     demo_scale_note,
     load_config,
@@ -23,5 +21,5 @@ from nasiam.config.validate import BOUNDS, PRECISION_ALIASES, check_bounds, conf
 
 __all__ = ["RunConfig", "SearchConfig", "PretrainConfig", "ConfigError", "load_config", "config_to_yaml", "parse_value",
            "STRUCTURAL_KEYS", "field_types", "config_choices", "PRECISION_ALIASES", "require_package", "BOUNDS",
-           "check_bounds", "check_resources", "read_yaml_file", "REMOVED_OPTIONS", "REMOVED_SELECTION", "DEMO_SCALE",
+           "check_bounds", "check_resources", "read_yaml_file", "DEMO_SCALE",
            "demo_scale_note", "validate_config"]

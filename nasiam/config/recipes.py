@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from nasiam.config.machine import check_packages, check_resources
-from nasiam.config.schema import ConfigError, RunConfig, SearchConfig, _suggest, field_types, parse_value
+from nasiam.config.schema import ConfigError, RunConfig, _suggest, field_types, parse_value
 from nasiam.config.validate import validate_config
-from nasiam.errors import shown
 
 MAX_RECIPE_DEPTH = 8  # `base:` chains longer than this are refused
 MAX_RECIPE_BYTES = 1 << 20
@@ -47,28 +46,6 @@ def read_yaml_file(path: Path, what: str) -> Any:
         raise ConfigError(f"{path}: not valid YAML ({getattr(e, 'problem', None) or 'a parse error'}{where})") from None
 
 
-# Search options that no longer exist, as a run directory's config.yaml from before their
-# removal still holds them: `selection` chose the exported genotype (verify measured worse than
-# argmax, probe was never validated: benchmarks/RESULTS.md), `verify_*` configured those two.
-# A file's `selection: argmax` is what every search now does, so it and the verify_* settings
-# (unread under argmax) are skipped; a file asking for verify or probe is refused.
-REMOVED_OPTIONS = ("selection", "verify_top_k", "verify_epochs", "verify_samples")
-REMOVED_SELECTION = ("--selection was removed: a search exports each decision's most probable option (what "
-                "--selection=argmax did; --below_noise=prior falls back to the best known head's option)")
-
-
-def _removed_option(name: str, value: Any, where: str) -> bool:
-    """Whether `name` is a removed search option of a file that can be skipped (see
-    REMOVED_OPTIONS); a ConfigError naming `where` and the fix when its value asked for more."""
-    if name not in REMOVED_OPTIONS:
-        return False
-    if name == "selection" and str(value).strip().lower() != "argmax":
-        raise ConfigError(f"{where}: selection: {shown(value)} is no longer available. {REMOVED_SELECTION}; verify "
-                          "measured worse than argmax and probe was never validated (benchmarks/RESULTS.md). "
-                          "Delete the `selection` key; a run searched with it keeps the heads it exported.")
-    return True
-
-
 def _read_recipe(path: str | os.PathLike, cls, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
@@ -93,8 +70,6 @@ def _read_recipe(path: str | os.PathLike, cls, _chain: tuple[Path, ...] = ()) ->
         values.update(_read_recipe(path.parent / base, cls, _chain + (resolved,)))
     for key, value in data.items():
         name = str(key).replace("-", "_")
-        if name not in known and issubclass(cls, SearchConfig) and _removed_option(name, value, str(path)):
-            continue
         if name not in known:
             if not _OPTION_LIKE.match(str(key)):   # never echo what may be another file's content
                 raise ConfigError(f"{path}: holds keys that are no option names; is it a nasiam recipe?")
@@ -144,8 +119,6 @@ def load_config(cls, config_path: str | os.PathLike | typing.Sequence[str | os.P
         values.update(_read_recipe(path, cls))
     for key, raw in (overrides or {}).items():
         name = key.replace("-", "_")
-        if name in REMOVED_OPTIONS and issubclass(cls, SearchConfig):
-            raise ConfigError(f"--{key}: {REMOVED_SELECTION}; drop --{key}")
         if name not in known:
             raise ConfigError(f"unknown option --{key}{_suggest(name, list(known))}")
         values[name] = parse_value(name, raw, known[name])

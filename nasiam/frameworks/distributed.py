@@ -10,7 +10,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from nasiam._distributed import is_distributed, rank, world_size  # noqa: F401 (re-exported)
+from nasiam._distributed import is_distributed
 
 
 class _GatherWithGrad(torch.autograd.Function):

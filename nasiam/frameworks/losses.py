@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from nasiam.frameworks.distributed import gather_no_grad, gather_with_grad, rank
+from nasiam._distributed import rank
+from nasiam.frameworks.distributed import gather_no_grad, gather_with_grad
 
 
 def negative_cosine(p: Tensor, z: Tensor) -> Tensor:

@@ -137,11 +137,6 @@ def prune_epoch_checkpoints(directory: Path, keep: int) -> None:
         old.unlink(missing_ok=True)
 
 
-# the temporary file `atomic_write_bytes` wrote a checkpoint to before renaming it, as earlier
-# versions named it: ".{name}.{8 random characters}.tmp" (now `_io.is_temporary_file`'s names)
-_INTERRUPTED_WRITE = re.compile(r"\.(last|epoch=\d{1,9})\.ckpt\.[a-z0-9_]{8}\.tmp")
-
-
 def remove_interrupted_writes(directory: Path) -> list[str]:
     """Delete the temporary files of checkpoint writes that a kill (SIGKILL, a power cut)
     stopped before their rename: nothing else ever removes them, and each is a checkpoint's
@@ -154,8 +149,7 @@ def remove_interrupted_writes(directory: Path) -> list[str]:
     except FileNotFoundError:
         return removed
     for entry in entries:
-        if ((_INTERRUPTED_WRITE.fullmatch(entry.name) or is_temporary_file(entry.name))
-                and entry.is_file(follow_symlinks=False)):
+        if is_temporary_file(entry.name) and entry.is_file(follow_symlinks=False):
             Path(entry.path).unlink(missing_ok=True)
             removed.append(entry.name)
     return removed

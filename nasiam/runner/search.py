@@ -13,10 +13,10 @@ from typing import Any
 
 import torch
 
+from nasiam._distributed import is_distributed
 from nasiam.backbones import save_backbone
 from nasiam.config import SearchConfig
 from nasiam.errors import CollapseError
-from nasiam.frameworks.distributed import is_distributed
 from nasiam.rundir import write_search_genotypes
 from nasiam.runner import outputs
 from nasiam.runner.build import (
