@@ -697,6 +697,33 @@ def test_a_label_that_meets_a_generated_name_is_refused_before_anything_is_writt
     assert not (tmp_path / "cmp").exists()
 
 
+@pytest.mark.parametrize("heads", ["r=random:1,r-x=random:1/seed", "x=random:1/seed,x-1=random:1/seed",
+                                   "r=random:2,r-1=random:1"])
+def test_each_random_row_trains_only_the_heads_it_drew(tmp_path, heads):
+    """Row `r`'s heads are `r-1`..., row `r-x`'s `r-x-1`...: both start with `r-`. Before the
+    fix a row took every head whose id began with its label, so `r=random:1,r-x=random:1/seed`
+    trained row r-x's head also under row r (3 runs for 2 heads, r's mean over both) and the
+    others were refused as two rows in one folder, which they are not."""
+    plan, _ = prepare(heads, "0,1", tmp_path / "cmp", RUN)
+    rows: dict[str, set[str]] = {}
+    for job in plan.jobs:
+        rows.setdefault(job.row, set()).add(job.head_id)
+    labels = [h.split("=")[0] for h in heads.split(",")]
+    for label in labels:
+        drawn = {h for h in plan.random_genotypes if h.rsplit("-s", 1)[0].rsplit("-", 1)[0] == label}
+        assert rows[label] == drawn, (label, rows[label], drawn)
+    per_seed_heads = sum(int(h.split(":")[1].split("/")[0]) for h in heads.split(","))
+    assert len(plan.jobs) == 2 * per_seed_heads   # one run per head and seed, nothing twice
+
+
+def test_labels_that_differ_only_in_case_are_refused_as_one_folder(tmp_path):
+    """On a case-insensitive file system (macOS, Windows) runs/DEFAULT-s0 and runs/default-s0
+    are one folder: the second row would find the first one's run (was accepted)."""
+    with pytest.raises(ConfigError, match="row 'DEFAULT' and row 'default' would both train in runs/default-s0"):
+        prepare("DEFAULT=paper,default", "0,1", tmp_path / "cmp", RUN)
+    assert not (tmp_path / "cmp").exists()
+
+
 def test_a_heads_path_row_trains_one_head_on_every_seed(tmp_path):
     """The file's sha256 is pinned in compare.json when the comparison begins: changed between
     seeds, the next run does not start; changed between calls, the call is refused."""

@@ -24,6 +24,11 @@ def test_unreadable_inputs_are_2_and_say_what_was_read(tmp_path, monkeypatch):
     monkeypatch.undo()
     code, message = describe_os_error(OSError("image file is truncated (3 bytes not processed)"))
     assert code == EXIT_USAGE and "could not read the input data" in message and "while writing" not in message
+    # a damaged val image meets the evaluation after the last epoch: the message said only "replace or remove
+    # that file", not that the trained epochs are kept and --resume finishes the run (third probe of #33)
+    code, message = describe_os_error(OSError(None, "damaged or unreadable image (x)", str(tmp_path / "v.jpg")))
+    assert code == EXIT_USAGE and f"could not read {tmp_path / 'v.jpg'}" in message
+    assert "checkpoints, earlier outputs) are intact" in message and "--resume continues" in message
     code, message = describe_os_error(OSError(errno.ENAMETOOLONG, "File name too long", "x" * 300))
     assert code == EXIT_USAGE and "too long" in message
 

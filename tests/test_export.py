@@ -164,6 +164,29 @@ def test_a_failed_export_leaves_nothing_behind(tmp_path, monkeypatch, capsys, fa
     assert tree(run) == before and not (run / ".lock").exists()
 
 
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_or_sighup_mid_export_leaves_nothing_behind(tmp_path, monkeypatch, capsys, signum, code):
+    """SIGTERM (`kill`, a scheduler) or SIGHUP (the terminal closed) while the export writes:
+    before the fix their default action killed the process with no message and left the hidden
+    `.out.*.partial` folder, a whole backbone, beside --out forever (only Ctrl-C was handled)."""
+    run = make_run(tmp_path / "run")
+    before = tree(run)
+    save_backbone = export_module.save_backbone
+
+    def signalled_while_writing(*args, **kwargs):
+        save_backbone(*args, **kwargs)
+        os.kill(os.getpid(), signum)
+
+    monkeypatch.setattr(export_module, "save_backbone", signalled_while_writing)
+    previous = signal.getsignal(signum)
+    assert main(["export", str(run), "--out", str(tmp_path / "out")]) == code
+    err = capsys.readouterr().err
+    assert f"stopped by {signal.Signals(signum).name}; nothing was written to --out" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]   # no out, no partial folder
+    assert tree(run) == before and not (run / ".lock").exists()
+    assert signal.getsignal(signum) == previous   # the process's own handling is put back
+
+
 def test_ctrl_c_after_the_export_finished_reports_it_complete(tmp_path, monkeypatch, capsys):
     """A Ctrl-C landing after the folder was renamed into place (here while the rename is
     synced) said "interrupted; nothing was written to --out", exit 130, over a whole export

@@ -24,7 +24,8 @@ from nasiam.config import ConfigError
 # what a stopped or failed command has left, and where its output goes; a subcommand that differs
 # sets its own (set_defaults) and run_handler says it
 RESUMABLE = "continue with --resume (the last finished epoch is kept)"
-KEPT = "files already written (checkpoints, earlier outputs) are intact"
+KEPT = ("files already written (checkpoints, earlier outputs) are intact: where a checkpoint was written, --resume "
+        "continues from it")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,9 +98,11 @@ def describe_os_error(e: OSError, kept: str = KEPT, out_option: str = "--out_dir
         return EXIT_IO, (f"{reason} while writing {shown}; {kept}. Check the permissions of {out_option} or "
                          "choose another")
     if e.errno is None:   # raised by a reader library (a truncated image, a damaged archive)
+        # found mid-run (a damaged val image meets the evaluation after the last epoch): what was
+        # already written stays, which the user needs to know before starting over
         if path and reason:
-            return EXIT_USAGE, f"could not read {shown}: {reason}; replace or remove that file"
-        return EXIT_USAGE, f"could not read the input data ({shown_path(e)}); a damaged file in the dataset?"
+            return EXIT_USAGE, f"could not read {shown}: {reason}; replace or remove that file ({kept})"
+        return EXIT_USAGE, f"could not read the input data ({shown_path(e)}); a damaged file in the dataset? ({kept})"
     return EXIT_IO, f"{reason or shown_path(e)} on {shown or 'a file of the run'}; {kept}"
 
 

@@ -24,6 +24,7 @@ def cmd_export(args) -> int:
     interrupt_until(lambda: ours and os.path.lexists(record),
                     f"nasiam export: Ctrl-C came after the export to {shown_path(args.out)} had finished; it is "
                     "complete (export.json lists its files), nothing to stop")
+    previous = _stop_on_term_and_hup(lambda: ours and os.path.lexists(record))
     try:
         result = export_run(args.run_dir, args.out, rank=args.rank, checkpoint=args.checkpoint,
                             proj_output_dim=args.proj_output_dim)
@@ -33,8 +34,42 @@ def cmd_export(args) -> int:
         print(f"\nnasiam export: the export to {shown_path(args.out)} had finished when Ctrl-C came; it is complete "
               "(export.json lists its files)", file=sys.stderr)
         return EXIT_OK
+    finally:
+        _restore(previous)
     _print_export(args, result)
     return EXIT_OK
+
+
+def _stop_on_term_and_hup(done) -> dict:
+    """SIGTERM (`kill`, a scheduler) and SIGHUP (the terminal closed) stop an export as Ctrl-C
+    does: an exception, so that the hidden `.OUT.*.partial` folder is removed and nothing is
+    left at --out. By their default action they killed the process mid-write, with no message,
+    leaving that folder (the backbone's size) forever. After the folder is in place there is
+    nothing to stop. SIGHUP stays ignored under `nohup`."""
+    import signal
+    import threading
+
+    from nasiam.errors import RunInterrupted
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handle(signum, frame) -> None:
+        if not done():
+            raise RunInterrupted(f"stopped by {signal.Signals(signum).name}; {EXPORT_KEPT}: run it again", signum)
+
+    previous = {}
+    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if signum is not None and signal.getsignal(signum) != signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, handle)
+    return previous
+
+
+def _restore(previous: dict) -> None:
+    import signal
+
+    for signum, handler in previous.items():
+        signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 def _print_export(args, result: dict[str, Any]) -> None:

@@ -124,6 +124,9 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
     # random heads: a panel of distinct canonical architectures, drawn once, recorded
     # (the same label gives the same draw, so re-running a comparison redraws the same heads)
     space_heads = None
+    # each random row's own head ids: a name prefix cannot tell them apart (row `r`'s heads are
+    # `r-1`..., row `r-x`'s `r-x-1`..., which also start with `r-`)
+    panels: dict[str, list[str]] = {}
     for spec in specs:
         if spec.kind != "random":
             continue
@@ -137,6 +140,7 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
                 plan.genotype_files[path] = {slot: dataclasses.replace(g, meta={**g.meta, "compare_head": head_id})
                                              for slot, g in genotypes.items()}
                 plan.random_genotypes[head_id] = str(path)
+                panels.setdefault(spec.label, []).append(head_id)
 
     for seed in seeds:
         seed_opts = {**common, "seed": str(seed), "out_dir": str(runs)}
@@ -149,9 +153,8 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
                 plan.jobs.append(_pretrain(f"{slug(spec.label)}-s{seed}", seed, opts, fixed_heads[spec.label],
                                            spec.label, spec.label, head_sha256=head_sha256.get(spec.label)))
             elif spec.kind == "random":
-                for head_id, path in plan.random_genotypes.items():
-                    if not head_id.startswith(slug(spec.label) + "-"):
-                        continue
+                for head_id in panels[spec.label]:
+                    path = plan.random_genotypes[head_id]
                     if spec.per_seed and not head_id.endswith(f"-s{seed}"):
                         continue
                     name = head_id if spec.per_seed else f"{head_id}-s{seed}"
@@ -179,7 +182,8 @@ def _check_distinct_names(plan: Plan) -> None:
     in one folder would train one and report it twice."""
     owner: dict[str, Job] = {}
     for job in plan.jobs:
-        other = owner.setdefault(job.name, job)
+        # case-folded: on a case-insensitive file system (macOS, Windows) `A-s0` and `a-s0` are one folder
+        other = owner.setdefault(job.name.casefold(), job)
         if other is not job:
             def what(j: Job) -> str:
                 return f"row {j.row!r}" if j.row else f"the search of {j.name.rsplit('-s', 1)[0]}"
