@@ -35,12 +35,8 @@ def _create_temporary(directory: Path, name: str) -> tuple[int, Path]:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file in the same directory and `os.replace`.
-
-    A crash, a full disk or a kill at any point leaves either the old file or the new one,
-    never a truncated mix; the temporary file is removed on failure. The file's mode is
-    0666 less the umask, as for open(path, "w").
-    """
+    """Write `data` to `path` via a temporary file in the same directory and `os.replace`: a
+    crash, a full disk or a kill leaves either the old file or the new one, never a truncated mix."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = _create_temporary(path.parent, path.name)
@@ -72,11 +68,9 @@ def is_temporary_file(name: str) -> bool:
 
 
 def remove_temporary_files(root: str | os.PathLike) -> list[str]:
-    """Delete the temporary files that killed atomic writes left in `root` and the folders
-    below it: regular files named as `_create_temporary` names them, nothing else (a folder, a
-    link, a file of another name are left alone); links to folders are not followed, so nothing
-    outside `root` is touched. Call it only while no write into `root` can be in flight (a run
-    does, holding its directory's lock). Returns the removed files' paths relative to `root`."""
+    """Delete (and return, relative to `root`) the temporary files killed atomic writes left in
+    `root` and below: regular files named as `_create_temporary` names them, nothing else; links
+    are not followed. Call it only while no write into `root` can be in flight."""
     root, removed = Path(root), []
     for parent, _, files in os.walk(root, followlinks=False):
         for name in files:
@@ -93,11 +87,9 @@ def remove_temporary_files(root: str | os.PathLike) -> list[str]:
 @contextlib.contextmanager
 def new_directory(path: str | os.PathLike) -> Iterator[Path]:
     """Fill a directory that does not exist yet, all or nothing: the block writes into a hidden
-    temporary sibling (`.NAME.*.partial`), renamed to `path` when it ends without error and
-    removed when it raises (an error, a full disk, Ctrl-C), with the folders above `path` it
-    created. `path` thus either does not exist or holds everything; a kill mid-way leaves only
-    the hidden sibling. The rename refuses a `path` that appeared meanwhile with files in it
-    (OSError ENOTEMPTY or EEXIST)."""
+    sibling (`.NAME.*.partial`), renamed to `path` when it ends without error and removed (with
+    the folders it created above `path`) when it raises. A kill mid-way leaves only the hidden
+    sibling; a `path` that appeared meanwhile with files in it is refused (ENOTEMPTY, EEXIST)."""
     path = Path(path)
     if path.name in ("", ".."):   # `.`, `a/..`: no name to rename the filled folder to (EBUSY)
         raise ValueError(f"{path} names an existing folder through '.' or '..'; give the new folder's own name")

@@ -23,10 +23,9 @@ def shown_path(path: object, limit: int = 300) -> str:
 
 
 def shell_argument(value: object) -> str:
-    """`value` as one argument of a command a message suggests: quoted for a POSIX shell
-    (`shlex.quote`), so a folder named `a b;c` is pasted back as one argument. A value with
-    characters a terminal would act on (an escape sequence, a right-to-left override) is written
-    as bash's $'...' with them escaped: still one argument, never sent raw to the terminal."""
+    """`value` as one argument of a command a message suggests, quoted for a POSIX shell. A value
+    with characters a terminal would act on (an escape sequence, a right-to-left override) is
+    written as bash's $'...' with them escaped: still one argument, never sent raw."""
     import shlex
 
     text = str(value)
@@ -95,9 +94,8 @@ class RunsFailedError(RunError):
 
 
 class RemoteError(RunError):
-    """A remote service (a W&B server, the Hugging Face Hub) could not be reached, or refused
-    the credentials or the request; the message says which and what to do. Nothing local was
-    changed, so it is an input problem (2), as a missing local file would be."""
+    """A remote service (W&B, the Hugging Face Hub) could not be reached or refused the request.
+    Nothing local was changed, so it is an input problem (2), as a missing local file would be."""
 
     exit_code = 2
 

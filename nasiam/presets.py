@@ -47,8 +47,7 @@ def get_preset(name: str, **kwargs) -> Genotype:
 
 def create_head(name: str, in_dim: int | None = None, **kwargs) -> NASHead:
     """A freshly initialised `NASHead` of preset `name` for `in_dim` input features, or, as timm's
-    `create_model` does, a head saved on the Hub: `create_head("hf-hub:user/name", subfolder=...)`
-    is `NASHead.from_pretrained` (its keyword arguments; its weights, its in_dim)."""
+    `create_model` does, a head from the Hub: `create_head("hf-hub:user/name", subfolder=...)`."""
     if name.startswith(HUB_PREFIX):
         head = NASHead.from_pretrained(name, **kwargs)
         if in_dim is not None and in_dim != head.in_dim:
@@ -181,12 +180,10 @@ def nasiam_simsiam_cifar10_resnet18_predictor(dim: int = 2048, pred_dim: int = 5
 
 # -- other libraries' default heads, at a run's dims -----------------------------------------
 # Baselines for `nasiam compare --heads lightly,solo-learn`: each library's own head for the
-# framework, layer for layer, at the run's widths (the libraries' structure, not nasiam's: e.g.
-# both build SimSiam's 3-layer projector whatever --proj_layers says). Written from the
-# libraries' source; tests/test_presets.py checks them against lightly's real modules and
-# against a table of solo-learn's. Every head they define fits nasiam's layer grammar
-# (Linear -> norm -> activation); a head a library does not define is a ValueError, never a
-# look-alike.
+# framework, layer for layer, at the run's widths (the library's structure, not nasiam's: both
+# build SimSiam's 3-layer projector whatever --proj_layers says). tests/test_presets.py checks
+# them against lightly's modules and a table of solo-learn's. A head a library does not define
+# is a ValueError, never a look-alike.
 
 LIGHTLY_VERSION = "1.6.0"
 LIGHTLY_SOURCE = f"lightly {LIGHTLY_VERSION}, lightly/models/modules/heads.py"
@@ -234,15 +231,12 @@ def _library_heads(library: str, source: str, framework: str, in_dim: int, hidde
 
 def lightly_heads(framework: str, in_dim: int, hidden_dim: int, out_dim: int,
                   pred_hidden_dim: int | None = None) -> dict[str, Genotype]:
-    """lightly's default heads for `framework` ("simsiam", "simclr", "mocov2"), as
-    {slot: Genotype} for `in_dim` backbone features: each head class built with its
-    constructor defaults except the widths. lightly's `ProjectionHead` gives a Linear a bias
-    exactly when no BatchNorm follows it, as nasiam's default does; each head is layer for
-    layer one of the presets above.
+    """lightly's default heads for `framework` ("simsiam", "simclr", "mocov2") as {slot: Genotype}:
+    each head class with its constructor defaults but the widths. lightly's `ProjectionHead`
+    gives a Linear a bias exactly when no BatchNorm follows it, as nasiam's default does.
 
-    There is no MoCo v3 entry: lightly has no MoCo v3 prediction head, and its
-    `MoCoProjectionHead` defaults (2 layers, no BatchNorm) are MoCo v2's; asking for it
-    raises ValueError rather than mixing heads.
+    No MoCo v3: lightly has no MoCo v3 prediction head, and its `MoCoProjectionHead` defaults
+    are MoCo v2's; asking for it raises ValueError rather than mixing heads.
     """
     return _library_heads("lightly", LIGHTLY_SOURCE, framework, in_dim, hidden_dim, out_dim, pred_hidden_dim, "")
 
@@ -272,13 +266,10 @@ def _lightly_mocov2(in_dim, hidden_dim, out_dim, pred, backbone):
 
 def solo_learn_heads(framework: str, in_dim: int, hidden_dim: int, out_dim: int,
                      pred_hidden_dim: int | None = None, backbone: str = "resnet18") -> dict[str, Genotype]:
-    """solo-learn's heads for `framework` ("simsiam", "simclr", "mocov2", "mocov3"), as
-    {slot: Genotype} for `in_dim` backbone features: the `projector`/`predictor`
-    `nn.Sequential`s its method classes build (solo/methods/simsiam.py, simclr.py,
-    mocov2plus.py, mocov3.py at SOLO_LEARN_COMMIT) from `proj_hidden_dim`,
-    `proj_output_dim` and `pred_hidden_dim`. MoCo v3 depends on the backbone's name as
-    solo-learn's does: a name containing "resnet" gets 2-layer heads, any other the 3-layer
-    projector and a predictor ending in BN (the ViT recipe).
+    """solo-learn's heads for `framework` ("simsiam", "simclr", "mocov2", "mocov3") as
+    {slot: Genotype}: the `projector`/`predictor` its method classes build (solo/methods/ at
+    SOLO_LEARN_COMMIT). MoCo v3 depends on the backbone's name as solo-learn's does: "resnet"
+    gets 2-layer heads, any other the 3-layer projector and a predictor ending in BN (ViT).
 
     One difference that changes nothing: solo-learn's SimSiam projector gives its output
     Linear a bias and freezes it (`requires_grad = False`, "not use bias as it is followed by

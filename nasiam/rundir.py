@@ -127,9 +127,8 @@ def file_digests(folder: Path) -> dict[str, str]:
 
 
 def run_file_digests(run_dir: str | Path) -> dict[str, str]:
-    """{path relative to `run_dir`: sha256} of the files of a finished run that are read as its
-    result (RECORDED_FILES and everything under heads/), as summary.json records them ("files"). Logs,
-    figures, checkpoints and later evaluations (eval/) are not: they are not read as the run."""
+    """{path relative to `run_dir`: sha256} of the files read as a finished run's result
+    (RECORDED_FILES and heads/); logs, figures, checkpoints and eval/ are not."""
     run_dir = Path(run_dir)
     paths = [run_dir / name for name in RECORDED_FILES if (run_dir / name).is_file()]
     heads = run_dir / "heads"
@@ -139,13 +138,11 @@ def run_file_digests(run_dir: str | Path) -> dict[str, str]:
 
 
 def check_run_files(run_dir: str | Path, option: str, advice: str, needed: tuple[str, ...] = ()) -> None:
-    """Refuse a finished run whose files are not those it finished with: summary.json lists
-    the sha256 of each ("files", `run_file_digests`); a file changed since, or added to
-    heads/, is a `CheckpointError` naming it (a backbone or head copied in from another run
-    has the same shapes, so nothing else would notice). A recorded file that is absent is left
-    to whoever reads it (an archive of a run's small files, a W&B download), unless its path
-    starts with one of `needed`. A summary without the record (written by an earlier nasiam)
-    is accepted as it is: archived results keep loading."""
+    """Refuse a finished run whose files are not those it finished with (summary.json's "files"):
+    a backbone or head copied in from another run has the same shapes, so nothing else would
+    notice. A recorded file that is absent is left to whoever reads it (an archive of a run's
+    small files, a W&B download), unless its path starts with one of `needed`. A summary
+    without the record (an archived run) is accepted."""
     run_dir = Path(run_dir)
     path, named = run_dir / SUMMARY_RECORD, f"{option} {run_dir}".lstrip()
     try:
@@ -172,11 +169,9 @@ def check_run_files(run_dir: str | Path, option: str, advice: str, needed: tuple
 
 
 def require_complete(run_dir: str | Path, option: str) -> None:
-    """Refuse a folder whose writer did not finish: one without the record that `nasiam search`
-    and `pretrain` (summary.json) or `nasiam export` (export.json) write after everything else
-    may hold heads and a backbone of different runs or epochs. Both records list the sha256 of
-    the files written before them: a file replaced since (another run's backbone or head) is
-    refused (`check_run_files` for a run)."""
+    """Refuse a folder whose writer did not finish: one without the record written after
+    everything else (summary.json, export.json) may hold heads and a backbone of different runs
+    or epochs. A file replaced since the record listed its sha256 is refused too."""
     run_dir = Path(run_dir)
     if run_dir.is_dir() and not any((run_dir / name).is_file() for name in COMPLETION_RECORDS):
         raise CheckpointError(f"{option} {run_dir} has neither summary.json nor {EXPORT_RECORD}: the search, "
@@ -185,8 +180,8 @@ def require_complete(run_dir: str | Path, option: str) -> None:
                               "search run again to a new folder: `nasiam export RUN --out NEW_FOLDER`")
     record_path = run_dir / EXPORT_RECORD
     again = "export the search run again to a new folder: `nasiam export RUN --out NEW_FOLDER`"
-    # each record present is checked: a summary.json dropped beside an export's record (one without
-    # "files", as an older nasiam wrote) must not stand in for the export's stricter list
+    # each record present is checked: a summary.json dropped beside an export's record (one
+    # without "files") must not stand in for the export's stricter list
     if record_path.is_file():
         _check_export_files(run_dir, record_path, option, again)
     if (run_dir / SUMMARY_RECORD).is_file():
@@ -238,11 +233,9 @@ def run_config_dict(run_dir: str | Path) -> dict[str, Any]:
 
 
 def push_run_to_hub(run_dir: str | os.PathLike, repo_id: str, license: str = "mit", **kwargs: Any) -> Any:
-    """Upload a run's heads (RUN_DIR/heads/<slot>, as `nasiam search`/`export`/`pretrain` leave
-    them) to `repo_id`, one subfolder per slot, with a model card of what the run recorded (its
-    dataset, backbone, framework and final metrics). Each head is loaded with the strict loader
-    first, so a damaged run is refused before anything is uploaded. Other keyword arguments as
-    for `nasiam.head.hub.push_heads_to_hub`."""
+    """Upload a run's heads (RUN_DIR/heads/<slot>) to `repo_id`, one subfolder per slot, with a
+    model card of what the run recorded. Each head is loaded with the strict loader first, so a
+    damaged run is refused before anything is uploaded."""
     check_repo_id(repo_id)
     heads = sorted(load_heads(run_dir).items(), key=lambda item: (item[0] != "projector", item[0]))
     return push_heads_to_hub(dict(heads), repo_id, card={**run_card(run_dir), "license": license}, **kwargs)

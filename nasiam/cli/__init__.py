@@ -72,10 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def describe_os_error(e: OSError, kept: str = KEPT, out_option: str = "--out_dir") -> tuple[int, str]:
-    """(exit code, message) of an OSError: a problem with the output's disk is 5 and says
-    what was being written and what is `kept`; an input that cannot be read (a permission, a
-    damaged image, a path too long) is 2 and says what was being read. The file's contents are
-    never shown."""
+    """(exit code, message) of an OSError: the output's disk is 5 (what was being written, what
+    is `kept`); an input that cannot be read is 2 (what was being read). Contents are never shown."""
     import os
 
     from nasiam.errors import shown_path

@@ -23,8 +23,7 @@ def _type_name(annotation) -> str:
 
 def add_config_options(parser: argparse.ArgumentParser, cls, recipe: bool = True, exclude: Sequence[str] = (),
                        title: str = "options (also recipe keys)") -> None:
-    """One option per config field; defaults and fixed choices shown, values parsed later by
-    nasiam.config."""
+    """One option per config field; defaults and choices shown, values parsed by nasiam.config."""
     if recipe:
         parser.add_argument("--config", metavar="RECIPE.yaml", action="append",
                             help="read options from a recipe (recipes/*.yaml); may be given several times, later "
@@ -91,9 +90,8 @@ def _as_usage_errors(handler):
 
 
 def _finished(args, summary: dict[str, Any]) -> None:
-    """The run has written its summary.json: a Ctrl-C while its result is printed, the CLI
-    returns or the interpreter shuts down stops nothing (it said "interrupted; continue with
-    --resume", exit 130, over a finished run)."""
+    """The run has written its summary.json: a Ctrl-C from then on stops nothing, rather than
+    saying "interrupted" (exit 130) over a finished run."""
     from nasiam.runner.stop import interrupt_until
 
     interrupt_until(lambda: True, f"nasiam {args.command}: Ctrl-C came after the run had finished; its outputs in "

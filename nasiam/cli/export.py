@@ -41,11 +41,9 @@ def cmd_export(args) -> int:
 
 
 def _stop_on_term_and_hup(done) -> dict:
-    """SIGTERM (`kill`, a scheduler) and SIGHUP (the terminal closed) stop an export as Ctrl-C
-    does: an exception, so that the hidden `.OUT.*.partial` folder is removed and nothing is
-    left at --out. By their default action they killed the process mid-write, with no message,
-    leaving that folder (the backbone's size) forever. After the folder is in place there is
-    nothing to stop. SIGHUP stays ignored under `nohup`."""
+    """SIGTERM and SIGHUP stop an export as Ctrl-C does, by an exception, so that the hidden
+    `.OUT.*.partial` folder is removed: their default action would kill the process mid-write,
+    silently leaving that folder (the backbone's size) behind. SIGHUP stays ignored under `nohup`."""
     import signal
     import threading
 

@@ -182,10 +182,8 @@ def _fixed_genotypes(specs: list[HeadSpec], common: dict[str, str], heads_dir: P
 
 def _check_path_heads(specs: list[HeadSpec], path_heads: dict[str, tuple[str | None, dict[str, Any]]],
                       common: dict[str, str], row_options: dict[str, dict[str, str]]) -> None:
-    """Each --heads PATH row's heads (`path_heads`: its file as `read_genotypes` read it)
-    checked against the heads of its runs (the framework, the slots and their widths under
-    the comparison's options and the row's own) now: a head that cannot fit would otherwise
-    fail only when its row's turn came, after other rows had trained."""
+    """Each --heads PATH row's heads checked now against its runs' framework, slots and widths:
+    a head that cannot fit would otherwise fail only at its row's turn, after other rows trained."""
     from nasiam.errors import shown_path
     from nasiam.frameworks import framework_class
     from nasiam.frameworks.base import genotype_misfit
@@ -241,8 +239,7 @@ def _read_manifest(out: Path, common: dict[str, str]) -> dict[str, Any]:
 
 def _differing_options(recorded: Mapping[Any, Any], common: Mapping[str, str]) -> list[str]:
     """The options in which compare.json's `recorded` and this command's `common` differ, by
-    value as a run reads them (`parse_value`, as `check_run` compares a run's config.yaml):
-    `--epochs 01` is `--epochs 1`, and an option left out is its default."""
+    value as a run reads them: `--epochs 01` is `--epochs 1`, an option left out its default."""
     import dataclasses
 
     from nasiam.config import field_types, parse_value
@@ -273,9 +270,8 @@ def _differing_options(recorded: Mapping[Any, Any], common: Mapping[str, str]) -
 
 
 def _pin_heads(specs: list[HeadSpec], manifest: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """Each --heads PATH row's file and sha256, as first seen by this comparison (compare.json
-    keeps them): a file that changed since is refused, since its finished runs trained the
-    old one and a row must be one head."""
+    """Each --heads PATH row's file and sha256 as first seen (compare.json keeps them): a file
+    changed since is refused, since its finished runs trained the old one."""
     pins = {label: dict(pin) for label, pin in manifest.get("pinned_heads", {}).items() if isinstance(pin, dict)}
     for spec in (s for s in specs if s.kind == "path"):
         sha256 = genotype_file_sha256(spec.path)
@@ -310,9 +306,8 @@ def _check_runs(plan: Plan, runs: Path) -> None:
 
 def prepare(heads: str | list[str], seeds: str | int | Sequence[int], out: str | Path,
             options: Mapping[str, Any] | None = None) -> tuple[Plan, Path]:
-    """Parse and check everything, check the run folders already there, then write the
-    genotype files and compare.json; no training. Raises `ConfigError` on any bad input,
-    before writing anything."""
+    """Check everything, including the run folders already there, then write the genotype files
+    and compare.json; no training. `ConfigError` on any bad input, before writing anything."""
     out = Path(out)
     specs = parse_heads(heads)
     seed_list = parse_seeds(seeds)
@@ -346,15 +341,14 @@ def compare(heads: str | list[str], seeds: str | int | Sequence[int] = 5, out: s
             options: Mapping[str, Any] | None = None, jobs: int = 1, threads: int | None = None,
             say: Callable[[str], None] = print, report_only: bool = False,
             reference: str | None = None) -> dict[str, Any]:
-    """Train every head on every seed under one protocol and write the report; returns
-    {"report": ExecutionReport, "markdown": ..., "records": ..., "statistics": ..., "planned": n}.
+    """Train every head on every seed under one protocol and write the report.
 
-    `reference` is the row every other one is paired with (its label, e.g. "directpred" to ask
-    what a search adds to DirectPred); by default `default`, where the heads include it.
+    `reference` is the row every other one is paired with (e.g. "directpred" to ask what a
+    search adds to DirectPred); by default `default`, where the heads include it.
 
-    `report_only` trains nothing: the tables of the runs finished so far (`report.skipped`
-    lists them), e.g. while another process is still running the comparison. They are a
-    status: a protocol declared in advance is read once, when all its seeds are in."""
+    `report_only` trains nothing: the tables of the runs finished so far, e.g. while another
+    process runs the comparison. They are a status: a protocol declared in advance is read
+    once, when all its seeds are in."""
     cores = os.cpu_count() or 1
     if not 1 <= jobs <= cores:
         raise ConfigError(f"--jobs must be between 1 and this machine's {cores} cores (one process per run), got {jobs}")

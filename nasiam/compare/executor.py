@@ -7,13 +7,12 @@ need it undone (a search that collapsed, exit 3, leaves no head for its rows: th
 for that seed, now and on every later call, without being started) and the others going; a
 usage error (exit 2) stops everything, since the same options would fail every run.
 
-SIGTERM (a `kill`, a `timeout`, a scheduler's cancel), Ctrl-C and SIGHUP (its terminal closed,
-unless under `nohup`) stop a comparison the way they stop one run: the runs in progress get
-SIGTERM, checkpoint at their next step boundary and exit, and only then does `nasiam compare`
-exit (143 / 130 / 129); the same command continues them.
-(Python's default SIGTERM would end the driver at once and leave its runs training, orphaned.)
-Each run has a session of its own, so a terminal's Ctrl-C reaches the driver alone: a run that
-got it too would take the driver's SIGTERM for a second signal and stop without its checkpoint.
+SIGTERM, Ctrl-C and SIGHUP (unless under `nohup`) stop a comparison the way they stop one run:
+the runs in progress get SIGTERM, checkpoint at their next step boundary and exit, and only then
+does `nasiam compare` exit; the same command continues them. (Python's default SIGTERM would end
+the driver at once and leave its runs training, orphaned.) Each run has a session of its own,
+so a terminal's Ctrl-C reaches the driver alone: a run that got it too would take the driver's
+SIGTERM for a second signal and stop without its checkpoint.
 """
 from __future__ import annotations
 
@@ -124,9 +123,8 @@ def read_summary(run: Path) -> dict | None:
 
 
 def _located(value, then: Path, now: Path) -> str:
-    """A path option as the comparison folder sees it: relative to the folder the run was
-    trained in (`then`, from its config's out_dir) or is planned in (`now`), so that an archive
-    restored elsewhere still matches; any other value as it is."""
+    """A path option relative to the folder the run was trained in (`then`) or is planned in
+    (`now`), so that an archive restored elsewhere still matches; any other value as it is."""
     text = str(value)
     for root in (then, now):
         try:
@@ -138,10 +136,8 @@ def _located(value, then: Path, now: Path) -> str:
 
 def check_run(job: Job, runs: Path) -> str | None:
     """Why the finished run in runs/NAME is not `job`'s run, or None (it is, or it has not
-    finished). Its own config.yaml must hold the job's seed, name, options and head: a run
-    copied in from another seed, trained under other options, or left from a comparison whose
-    compare.json was lost, is never reported as this one. A damaged summary.json or
-    config.yaml is a `ConfigError`."""
+    finished). Its config.yaml must hold the job's seed, name, options and head: a run copied in
+    from another seed or trained under other options is never reported as this one."""
     run = runs / job.name
     summary = read_summary(run)
     if summary is None:
@@ -179,9 +175,9 @@ def check_run(job: Job, runs: Path) -> str | None:
         return (f"{run / 'config.yaml'} (read) says it was trained with " + "; ".join(differences.values())
                 + f": {_difference_fix(differences, config)}")
     recorded = summary.get("head_sha256")
-    # config.yaml names the head file, not its content: an edited file has the same path. A run
-    # written before summary.json recorded the content (no key) is trusted as before, so archived
-    # comparisons still report; every run trained since is checked.
+    # config.yaml names the head file, not its content: an edited file has the same path. An
+    # archived run whose summary.json has no head_sha256 is trusted, so archived comparisons
+    # still report.
     if job.head_sha256 is not None and "head_sha256" in summary and recorded != job.head_sha256:
         trained = f"sha256 {recorded[:12]}" if isinstance(recorded, str) else f"an unreadable record ({recorded!r:.40})"
         return (f"{run / 'summary.json'} (read) says it trained {config.get('head')} as {trained}; this comparison "
@@ -227,8 +223,7 @@ def _tail(path: Path, lines: int = 8) -> str:
 
 
 def _launch(job: Job, runs: Path, logs: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path, bool]:
-    """Start `job` as a `nasiam` process writing to logs/NAME.log (resumed when it left a
-    checkpoint): (the process, its log, whether it resumes)."""
+    """Start `job` as a `nasiam` process writing to logs/NAME.log, resumed when it left a checkpoint."""
     options = job.options()
     resuming = (runs / job.name / "checkpoints" / "last.ckpt").is_file()
     if resuming:
@@ -244,8 +239,7 @@ def _launch(job: Job, runs: Path, logs: Path, env: dict[str, str]) -> tuple[subp
 
 
 class _Stopped(BaseException):
-    """Raised by `_DriverStop` wherever the driver is (a BaseException, as KeyboardInterrupt is,
-    so that no `except Exception` on the way swallows it)."""
+    """A BaseException, as KeyboardInterrupt is, so that no `except Exception` swallows it."""
 
 
 class _DriverStop(StopSignals):
@@ -258,8 +252,7 @@ class _DriverStop(StopSignals):
 
 
 def _driver_stop_signals() -> tuple[int, ...]:
-    """What stops a comparison: SIGTERM; SIGINT and SIGHUP unless ignored (a script's `cmd &`
-    ignores SIGINT, `nohup` SIGHUP: their callers asked for that)."""
+    """SIGTERM; SIGINT and SIGHUP unless ignored (`cmd &`, `nohup`: their callers asked for that)."""
     optional = (signal.SIGINT, getattr(signal, "SIGHUP", None))
     return (signal.SIGTERM, *(s for s in optional if s is not None and signal.getsignal(s) != signal.SIG_IGN))
 

@@ -29,13 +29,10 @@ FORBIDDEN_COMMON = ("seed", "run_name", "out_dir", "resume", "head", "init", "co
 
 @dataclass
 class Job:
-    """One `nasiam` process. `row`/`head_id` say which table cell its summary fills
-    (searches fill none: their cost is reported apart).
-
-    `settings` are its options but the head: what its run directory's config.yaml must hold
-    for a finished run there to count as this job (`nasiam.compare.executor.check_run`).
-    `head` gives --head when the job starts: a search row's head is a file of its search,
-    and a --heads PATH row's is checked against its pinned hash then."""
+    """One `nasiam` process. `row`/`head_id` say which table cell its summary fills (a
+    search fills none). `settings`: what its config.yaml must hold for a finished run to count
+    as this job (`executor.check_run`). `head` gives --head when the job starts: a search row's
+    head is a file of its search, and a PATH row's is checked against its pinned hash then."""
 
     name: str
     command: str                                  # "search" or "pretrain"
@@ -96,12 +93,9 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
                pretrain_options: dict[str, dict[str, str]] | None = None) -> Plan:
     """Jobs for every row and seed, searches first within a seed; writes nothing.
 
-    `search_options` maps each search spec's option tuple to its parsed options;
-    `draw_space()` returns the searchable heads random genotypes are drawn from; `pins` maps
-    each --heads PATH row's label to its genotype file's sha256 (`genotype_file_sha256`), which the
-    file must still have when each of its runs starts; `pretrain_options` maps a fixed row's
-    label to the options it adds to its runs (`default(--epochs=20)`). Two jobs that would share a run folder
-    (a label meeting a generated name: `search1=default,search`) are a `ConfigError`.
+    `draw_space()` returns the searchable heads random genotypes are drawn from; `pins` maps a
+    PATH row's label to the sha256 its file must still have when each of its runs starts. Two
+    jobs that would share a run folder (`search1=default,search`) are a `ConfigError`.
     """
     runs = out / "runs"
     pretrain_cfg = load_config(PretrainConfig, None, common)
@@ -177,9 +171,8 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
 
 
 def _check_distinct_names(plan: Plan) -> None:
-    """Every job its own run folder. A row's label makes its runs' names, and a label can meet
-    a name made for another job (a search's `search1-s0`, a random head's `r-1-s0`); two jobs
-    in one folder would train one and report it twice."""
+    """Every job its own run folder: a label can meet a name made for another job (a search's
+    `search1-s0`, a random head's `r-1-s0`), and two jobs in one folder would report one twice."""
     owner: dict[str, Job] = {}
     for job in plan.jobs:
         # case-folded: on a case-insensitive file system (macOS, Windows) `A-s0` and `a-s0` are one folder

@@ -1,8 +1,8 @@
 """The tables of a comparison: per-run records, per-head statistics, markdown, CSV and a plot.
 
 The primary metric is the linear probe (`linear_top1`: converged, penalty chosen on held-out
-train features); kNN at k=20 and k=200 on the full training set is secondary (its paired
-spread across seeds is about twice the probe's). Per head and metric: mean ± std over seeds
+train features); kNN at k=20 and k=200 is secondary (noisier across seeds, RESULTS.md).
+Per head and metric: mean ± std over seeds
 (a row's per-seed value is the mean over its heads on that seed: one head for most rows, the
 panel for random:N), the paired difference against `default` and against the random rows'
 mean with 95 % t intervals and the share of seeds where the head is better, the relative
@@ -67,7 +67,7 @@ class RunRecord:
     knn20_top1: float | None = None
     knn200_top1: float | None = None
     eval_seconds: float | None = None
-    environment: str | None = None   # `describe_environment` of the run's record; None before runs kept one
+    environment: str | None = None   # `describe_environment` of the run's record; None for archived runs
     code: str | None = None          # `describe_code` of the run's record
 
 
@@ -83,7 +83,7 @@ def describe_code(record: dict[str, Any] | None) -> str:
     """The commit a run's code was (its summary's environment.code), or why there is none."""
     code = record.get("code") if isinstance(record, dict) else None
     if not isinstance(code, dict) or not isinstance(code.get("commit"), str):
-        # runs written before runs kept their commit (the archives): accepted, the code unknown
+        # archived runs kept no commit: accepted, the code unknown
         return "not recorded" if not isinstance(record, dict) or "code" not in record else "not a git checkout"
     return f"commit {code['commit'][:12]}" + (" with uncommitted changes" if code.get("dirty") else "")
 
@@ -123,9 +123,8 @@ def _per_seed(records: list[RunRecord], row: str, metric: str) -> dict[int, floa
 
 def summarize(plan: Plan, records: list[RunRecord], metric: str = PRIMARY,
               reference: str | None = None) -> dict[str, Any]:
-    """Statistics per row for `metric`, each row paired by seed with the `reference` row (a
-    label of the plan; None: `default` where the plan has it) and with the random panel's mean;
-    a row's difference from the reference is "vs_reference"."""
+    """Statistics per row for `metric`, each row paired by seed with the `reference` row
+    (None: `default` where the plan has it) and with the random panel's mean."""
     rows = [spec.label for spec in plan.rows]
     random_rows = [spec.label for spec in plan.rows if spec.kind == "random"]
     per_seed = {row: _per_seed(records, row, metric) for row in rows}
@@ -261,11 +260,9 @@ def _power_table(plan: Plan, records: list[RunRecord], stats: dict[str, dict[str
 def search_cost(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]],
                 reference: str | None = None) -> dict[str, Any] | None:
     """What a search costs, as a multiple of one pretraining run: per seed, the search's
-    training seconds over the same seed's `default` run's (paired, so the machine's load at
-    the time counts on both sides), then the mean
-    and range over seeds; without a `default` row, the `reference` row's runs are the
-    pretraining runs. A seed with several such runs (a random panel's heads as the reference)
-    takes their mean. None without a search and such a run on a common seed."""
+    training seconds over the same seed's `default` run's (paired, so the machine's load counts
+    on both sides; else the `reference` row's, a panel's mean), then the mean and range over
+    seeds. None without a search and such a run on a common seed."""
     bases = {s.label for s in plan.rows if s.kind == "default"} or ({reference} if reference else set())
     runs: dict[int, list[float]] = {}
     for r in records:
@@ -286,8 +283,7 @@ def search_cost(plan: Plan, records: list[RunRecord], searches: list[dict[str, A
 
 def markdown(plan: Plan, records: list[RunRecord], searches: list[dict[str, Any]],
              stats: dict[str, dict[str, Any]], runs: Path | None = None, cost: dict[str, Any] | None = None) -> str:
-    """The tables, from `stats` ({metric: summarize(...)} for every metric in METRICS) and the
-    search's `cost` (`search_cost`)."""
+    """The tables, from `stats` ({metric: summarize(...)}) and the search's `cost`."""
     present = [m for m in METRICS if m != "rankme" and any(getattr(r, m) is not None for r in records)]
     if "knn200_top1" in present and all(r.knn200_top1 is not None for r in records):
         present.remove("knn_top1")   # every run has the full-bank kNN: the --knn_k one repeats it
@@ -381,8 +377,7 @@ def _environments(records: list[RunRecord], searches: list[dict[str, Any]]) -> s
 
 
 def write_report(plan: Plan, runs: Path, out: Path, reference: str | None = None) -> dict[str, Any]:
-    """results.md, results.csv, results.json and comparison.png in `out`; rows paired with
-    `reference` (see `summarize`)."""
+    """results.md, results.csv, results.json and comparison.png in `out`."""
     records, searches = collect_records(plan, runs)
     stats = {m: summarize(plan, records, m, reference) for m in METRICS}
     cost = search_cost(plan, records, searches, reference)

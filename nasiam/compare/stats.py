@@ -107,9 +107,8 @@ def _normal_cdf(x: float) -> float:
 
 
 def paired_power(effect: float, sd: float, n: int) -> float:
-    """Power of the two-sided paired t-test at the 5 % level to detect a mean difference
-    `effect` when the per-seed differences have standard deviation `sd`, with `n` seeds
-    (normal approximation to the non-central t: Phi(effect sqrt(n) / sd - t_{0.975, n-1}))."""
+    """Power of the two-sided paired t-test at the 5 % level with `n` seeds, by the normal
+    approximation to the non-central t: Phi(effect sqrt(n) / sd - t_{0.975, n-1})."""
     if n < 2:
         return 0.0
     if sd <= 0:

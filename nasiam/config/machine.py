@@ -30,9 +30,8 @@ def head_parameters_bound(config: RunConfig) -> int:
 
 
 def check_resources(config: RunConfig) -> None:
-    """Options that size this machine's processes and memory, against what it has: --devices
-    against its cores or GPUs, several nodes only inside a cluster job, and the heads' and the
-    queue's memory against the machine's RAM."""
+    """--devices against the cores or GPUs, several nodes only inside a cluster job, and the
+    heads' and the method's state's memory against the machine's RAM."""
     cpus = os.cpu_count() or 1
     gpu = config.accelerator == "gpu" or (config.accelerator == "auto" and _cuda_count() > 0)
     if gpu:

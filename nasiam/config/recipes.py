@@ -109,9 +109,8 @@ def demo_scale_note(config: RunConfig) -> str | None:
 
 def load_config(cls, config_path: str | os.PathLike | typing.Sequence[str | os.PathLike] | None = None,
                 overrides: Mapping[str, Any] | None = None, check_environment: bool = True):
-    """Build `cls` from its defaults, recipes (one path or several, later ones override earlier
-    ones), then overrides (strings or values). `check_environment` also checks the options
-    against this machine: the optional packages they need, and `check_resources`."""
+    """Build `cls` from its defaults, recipes (later ones override earlier ones), then overrides
+    (strings or values); `check_environment` also checks the options against this machine."""
     known = field_types(cls)
     paths = [config_path] if isinstance(config_path, (str, os.PathLike)) else list(config_path or [])
     values = {}

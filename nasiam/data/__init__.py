@@ -1,6 +1,6 @@
 """Data: local datasets in their own formats, method augmentation recipes, search splits.
 
-Uses torchvision (datasets.ImageFolder, transforms.v2); nothing here downloads.
+Uses torchvision (datasets.ImageFolder, transforms.v2); only `--download` fetches anything.
 """
 from nasiam.data.batched_augment import BatchedViews
 from nasiam.data.datasets import (

@@ -199,16 +199,13 @@ class BatchedViews:
 
     def compile(self, **options) -> BatchedViews:
         """`torch.compile` the application of the drawn parameters (`apply`; drawing them stays
-        eager, as dynamo does not trace seeded generators). Why: `apply` is some 225 small
-        element-wise operators for a batch, and on a GPU each is a kernel launch paid on the
-        host, in the same thread that launches the training step; compiled, they fuse into a
-        few kernels. One graph for a batch shape (`dynamic=False`: training batches have one
-        shape). For GPUs: on a 2-core CPU inductor's code was 2.9x slower than eager (978 vs
-        340 ms for 512 images at 32 px, one thread), and what it gains on a GPU is for
-        benchmarks/gpu_throughput.py --compile to measure; the runner's --compile does not
-        compile the augmentation until it has. A compiled instance does not pickle (DataLoader
-        workers: compile inside the worker, or use it on the device, where nasiam's loaders
-        run without workers). `options` go to `torch.compile`. Returns self."""
+        eager, as dynamo does not trace seeded generators). `apply` is a few hundred small
+        element-wise operators for a batch, and on a GPU each is a kernel launch paid on the host
+        thread that launches the training step; compiled, they fuse into a few kernels. One graph
+        per batch shape (`dynamic=False`). For GPUs only: on a CPU inductor's code is slower than
+        eager (RESULTS.md, the GPU path on an H200), so the runner's --compile leaves the
+        augmentation alone. A compiled instance does not pickle: compile inside a DataLoader
+        worker, or use it on the device."""
         self._transform = torch.compile(self._transform_eager, dynamic=False, **options)
         return self
 
@@ -277,11 +274,10 @@ class BatchedViews:
 
     @staticmethod
     def _jitter_hue_once(x: torch.Tensor, order: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
-        """The sync-free order of operations with the hue shift, the costliest of them (some 30
-        operators), run once for the whole batch instead of at each of the four positions: the
-        blends each image takes before its hue, then every image's hue (a zero shift where the
-        jitter is off: the identity up to rounding), then the blends after it. 3 + 3 blends and
-        one hue instead of 4 and 4, for the same result."""
+        """The sync-free jitter with the hue shift, the costliest operation, run once for the whole
+        batch instead of at each of the four positions: the blends each image takes before its
+        hue, then every image's hue (a zero shift where the jitter is off), then the blends after
+        it. 3 + 3 blends and one hue instead of 4 and 4, for the same result."""
         hue_at = (order == 3).to(torch.uint8).argmax(dim=1)   # each image's position of the hue
         for position in range(3):   # the hue is never before position 0 or after position 3
             x = _blend(x, order[:, position], factors, skip=hue_at <= position)

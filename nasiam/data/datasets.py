@@ -111,9 +111,8 @@ class ArrayImageDataset(Dataset):
 class SyntheticImages(Dataset):
     """Class-structured random images, generated per index (no memory, fully seeded).
 
-    Class c is a grating at orientation pi*c/C with a class colour, at a random phase and
-    noise per image: an SSL model can learn to tell classes apart, so losses fall and kNN
-    accuracy rises above chance, which makes it useful for tests and smoke runs.
+    Class c is a grating at orientation pi*c/C with a class colour, at a random phase and noise
+    per image: an SSL model can learn to tell classes apart, so kNN rises above chance.
     """
 
     def __init__(self, size: int = 512, image_size: int = 32, channels: int = 3, num_classes: int = 10,
@@ -257,9 +256,8 @@ def _is_image_file(path: str) -> bool:
 
 def _check_linked_folders(folder: Path) -> None:
     """ImageFolder follows links to folders inside a class folder. A link back up (a/up -> ..)
-    would label every class's images as this one, a link to another class folder its images
-    as this one too, a loop (a/again -> .) would read the class 40 times over: each refused,
-    naming the link. Links elsewhere (a/more -> /data/extra) are followed, once."""
+    or to another class folder would give this class other classes' images, a loop (a/again ->
+    .) would read it 40 times over: each refused, naming the link. Links elsewhere are followed."""
     split = os.path.realpath(folder)
     for entry in sorted(folder.iterdir()):   # ImageFolder skips it: a class would vanish without a word
         if entry.is_symlink() and not entry.exists():

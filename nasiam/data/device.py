@@ -5,14 +5,12 @@
     for views, labels in loader:            # views: [v1, v2], float32 (512, 3, 32, 32) on the GPU
         ...
 
-In-memory datasets (CIFAR-10/100: 150 MB, Fashion-MNIST: 47 MB, STL-10 train+unlabeled: 2.9 GB,
-the synthetic set) fit on a GPU as uint8. A batch is then an index gather plus `BatchedViews`,
-with nothing crossing the PCIe bus and no worker process: the GPU is not left waiting for
-CPU workers to augment 32 px images it consumes much faster.
+In-memory datasets (CIFAR, Fashion-MNIST, STL-10, the synthetic set) fit on a GPU as uint8. A
+batch is then an index gather plus `BatchedViews`, with nothing crossing the PCIe bus and no
+worker process: the GPU is not left waiting for CPU workers to augment 32 px images.
 
 `device_loader` returns a `DataLoader` (no workers, one item per batch) so it goes through
-Lightning Fabric's `setup_dataloaders` and the runner's loops exactly like the worker
-pipeline: `len()` is the number of batches of this rank, iterating is one pass.
+Fabric's `setup_dataloaders` and the runner's loops like the worker pipeline.
 
 Order and randomness, per pass: a permutation of the images (drawn on the CPU, so it does not
 depend on the device), cut into `world_size` equal disjoint shards, this rank's shard cut into
@@ -97,10 +95,9 @@ class DeviceImages:
 
 @dataclass
 class DeviceViewSet:
-    """The images at `indices` of `storage` (one storage shared by the weight and architecture
-    halves of a search) and the recipe of their views: a device-resident counterpart of
-    `Subset(dataset_with_MultiViewTransform, indices)`. `device` is where the loader will put
-    the storage (the runner decides it; None: where it already is)."""
+    """The images at `indices` of `storage` (shared by the halves of a search) and the recipe
+    of their views: a device-resident `Subset(dataset_with_MultiViewTransform, indices)`.
+    `device`: where the loader will put the storage (None: where it already is)."""
 
     storage: DeviceImages
     indices: torch.Tensor

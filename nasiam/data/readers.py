@@ -1,10 +1,9 @@
 """Readers for the datasets' own on-disk formats.
 
-They read local files only (nasiam never downloads) and never unpickle arbitrary objects:
-CIFAR's python batches are pickles, so they go through an unpickler that accepts nothing but
-the builtin containers and numpy arrays. torchvision's own CIFAR/STL-10 classes would refuse
-any file whose md5 differs from the official one (tests write tiny files in the real format)
-and, for CIFAR, unpickle without such a restriction.
+They never unpickle arbitrary objects: CIFAR's python batches are pickles, so they go through
+an unpickler that accepts nothing but builtin containers and numpy arrays. torchvision's own
+CIFAR/STL-10 classes would refuse any file whose md5 differs from the official one (tests
+write tiny files in the real format) and, for CIFAR, unpickle without such a restriction.
 """
 from __future__ import annotations
 

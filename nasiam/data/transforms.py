@@ -5,12 +5,10 @@ jitter 0.8/0.8/0.8/0.2), and the MoCo v2 recipe that SimSiam and MoCo v3 also us
 to 20 %, jitter 0.4/0.4/0.4/0.1). Gaussian blur only at ImageNet-like sizes (the CIFAR
 variants drop it); grayscale images drop saturation, hue and random grayscale.
 
-`MultiViewTransform(recipe)` turns one image into a list of views; it is applied per sample
-in DataLoader workers — measured against batched augmentation in
-benchmarks/data_throughput.py (see RESULTS.md for why per-sample is the default).
-`nasiam.data.batched_augment.BatchedViews(recipe)` draws the same recipe per image on a whole
-batch at once (on the GPU for device-resident data): both read every parameter from the one
-`AugmentRecipe`, so the two pipelines cannot drift apart.
+`MultiViewTransform(recipe)` turns one image into a list of views, per sample in DataLoader
+workers (the default; RESULTS.md says why). `BatchedViews(recipe)` draws the same recipe per
+image on a whole batch at once: both read every parameter from the one `AugmentRecipe`, so the
+two pipelines cannot drift apart.
 """
 from __future__ import annotations
 
@@ -70,8 +68,7 @@ def recipe_name(name: str) -> str:
 
 
 def augment_recipe(method: str, info: DatasetInfo, size: int | None = None, **overrides) -> AugmentRecipe:
-    """The two-view recipe `method` (a name in `RECIPES`, or a framework's name for its recipe,
-    e.g. "simsiam") for a dataset."""
+    """The recipe `method` (in `RECIPES`, or a framework's name, e.g. "simsiam") for a dataset."""
     size = size or info.image_size
     departures = RECIPES[recipe_name(method)]
     base = AugmentRecipe(size, info.channels, info.mean, info.std, **departures)
@@ -129,11 +126,9 @@ def _native_size(info: DatasetInfo) -> int:
 
 
 def eval_transform(info: DatasetInfo, size: int | None = None):
-    """Deterministic preprocessing for evaluation (kNN, linear probe): resize + centre crop
-    at ImageNet sizes; at small ones nothing where the dataset's images already have that size
-    (CIFAR at 32, Fashion-MNIST at 28), else resize + centre crop (its images at another size,
-    or of any size: an image folder, ImageNet), so that every image of a batch comes out alike;
-    to float, normalise."""
+    """Deterministic preprocessing for evaluation: resize + centre crop, except where the
+    dataset's images already have the size (CIFAR at 32, Fashion-MNIST at 28), so that every
+    image of a batch comes out alike; to float, normalise."""
     from torchvision.transforms import v2
 
     size = size or info.image_size

@@ -53,8 +53,7 @@ def evaluate_features(bank: Tensor, bank_labels: Tensor, test: Tensor, test_labe
                       linear: bool = True, knn_settings=KNN_SETTINGS, seed: int = 0,
                       verbose: bool = False, say: Callable[[str], None] | None = None) -> FeatureEvaluation:
     """Every metric of the end-of-run evaluation from extracted (L2-normalised) features;
-    `verbose`: the linear probe's progress bar on a terminal; `say`: a line per metric with
-    its seconds (for logs, where no bar shows)."""
+    `say`: a line per metric with its seconds, for logs, where no bar shows."""
     say = say or (lambda line: None)
     start = time.perf_counter()
     labelled = bank_labels >= 0   # unlabelled images (STL-10) have label -1: no vote, no probe

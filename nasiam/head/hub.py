@@ -22,9 +22,8 @@ Only `genotype.json` and `head.safetensors` are downloaded (through the Hugging 
 same strict loader as a local directory: nothing downloaded is executed or unpickled.
 
 huggingface_hub is imported only when a function here is called: the core runs without it.
-`NASHead` builds on this module (its `push_to_hub` and `from_pretrained` call it), so it takes
-heads as any object with NASHead's `save_pretrained`, `genotype`, `in_dim`, `out_dim` and
-`num_parameters`. A run's heads: `nasiam.rundir.push_run_to_hub`.
+`NASHead` imports this module, so heads are taken as any object with NASHead's
+`save_pretrained`, `genotype`, `in_dim`, `out_dim` and `num_parameters`.
 """
 from __future__ import annotations
 
@@ -96,8 +95,7 @@ def _check_subfolder(subfolder: str | None) -> str | None:
 
 def parse_hub_id(model_id: str) -> tuple[str, str | None]:
     """'hf-hub:user/name' -> ('user/name', None); 'hf-hub:user/name@v1' -> ('user/name', 'v1'), the
-    revision (a branch, tag or commit) written as timm writes it. Subfolders are keyword
-    arguments, not part of the id."""
+    revision written as timm writes it."""
     if not model_id.startswith(HUB_PREFIX):
         raise ValueError(f"{model_id!r} is not a Hub id: write 'hf-hub:user/name'")
     repo_id, at, revision = model_id[len(HUB_PREFIX):].partition("@")
@@ -114,11 +112,8 @@ def parse_hub_id(model_id: str) -> tuple[str, str | None]:
 def download_head(model_id: str, *, subfolder: str | None = None, revision: str | None = None,
                   token: str | bool | None = None, cache_dir: str | os.PathLike | None = None) -> Path:
     """Download (or find in the Hugging Face cache) the two files of a head and return their local
-    directory, for `NASHead.from_pretrained` to load as it loads any directory.
-
-    A cache miss that cannot be downloaded (HF_HUB_OFFLINE set, or no connection) is a
-    FileNotFoundError naming HF_HUB_OFFLINE and the cache. Repo, revision and permission errors
-    are huggingface_hub's own (RepositoryNotFoundError, RevisionNotFoundError, ...).
+    directory. A cache miss that cannot be downloaded is a FileNotFoundError naming
+    HF_HUB_OFFLINE and the cache; repo, revision and permission errors are huggingface_hub's own.
     """
     (repo_id, in_id), sub = parse_hub_id(model_id), _check_subfolder(subfolder)
     if in_id is not None and revision not in (None, in_id):
@@ -167,14 +162,11 @@ def push_heads_to_hub(heads: _Head | Mapping[str, _Head], repo_id: str, *, priva
                       revision: str | None = None, commit_message: str | None = None,
                       token: str | bool | None = None, create_pr: bool = False,
                       card: Mapping[str, Any] | None = None) -> Any:
-    """Upload one head (to the repo's root) or several (a mapping slot -> head, one subfolder
-    each) in one commit, with config.json and a model card. Creates the repo (and the branch
-    `revision`) if needed; `private=True` also makes an existing public repo private (with a
-    UserWarning saying so). Returns huggingface_hub's CommitInfo (`.commit_url`). `card`: what
-    the model card says of the training (see `model_card`).
-
-    A request that fails (no connection, a refused token, an HTTP error) is a RemoteError saying
-    which and what to do, as `nasiam push` reports it; nothing was uploaded then."""
+    """Upload one head (to the repo's root) or several (slot -> head, one subfolder each) in one
+    commit, with config.json and a model card (`card`: see `model_card`). Creates the repo (and
+    the branch `revision`) if needed; `private=True` also makes an existing public repo private,
+    with a UserWarning. A failed request is a RemoteError saying which and what to do; nothing
+    was uploaded then."""
     check_repo_id(repo_id)
     if not isinstance(heads, Mapping):
         layout: dict[str | None, _Head] = {None: heads}
@@ -271,10 +263,9 @@ _CARD_NAME = re.compile(r"[A-Za-z0-9_.+-]{1,80}")   # what goes into the card's 
 
 
 def model_card(layout: Mapping[str | None, _Head], repo_id: str, card: Mapping[str, Any] | None = None) -> str:
-    """README.md: YAML front matter for the Hub (library_name, license, tags, datasets), what the
-    heads were trained with (`card`: dataset, backbone, framework, as a run records them in its
-    config.yaml, and `metrics`, {name: value} from its summary.json; `license`, default mit), each
-    head's genotype, and how to load it. What was not recorded is said so, not guessed."""
+    """README.md: YAML front matter for the Hub, what the heads were trained with (`card`: a
+    run's config.yaml keys and `metrics` from its summary.json), each head's genotype, and how
+    to load it. What was not recorded is said so, not guessed."""
     card = dict(card or {})
     rows, usage = [], []
     for slot, head in layout.items():

@@ -68,17 +68,14 @@ class NASHead(nn.Sequential):
 
     @torch.no_grad()
     def resized(self, in_dim: int | None = None, out_dim: int | None = None) -> "NASHead":
-        """This head for a slot of other widths (None keeps this head's), built by
-        `Genotype.for_dims`'s rule: the searched hidden layers keep their widths and the output
-        (input) width moves to the last (first) Linear.
+        """This head for a slot of other widths (None keeps this head's), by `Genotype.for_dims`'s
+        rule: the hidden layers keep their widths and the output (input) width moves to the last
+        (first) Linear.
 
-        Weights are kept only where they still mean what they were trained for: every layer
-        before the first one that changes keeps its weights; that layer and all after it are
-        freshly initialised (PyTorch's default init), since their input or output is no longer
-        what they were trained on. A new output width thus keeps the hidden layers' weights and
-        re-initialises the output layer; a new input width keeps nothing. The fresh layers'
-        indices are recorded in `genotype.meta["fresh_layers"]` (and travel in the saved files).
-        Returns this head itself when the widths already fit.
+        Weights are kept only where they still mean what they were trained for: the layers
+        before the first one that changes keep theirs, that layer and all after it are fresh. A
+        new output width thus keeps the hidden layers' weights; a new input width keeps nothing.
+        The fresh layers are recorded in `genotype.meta["fresh_layers"]`.
         """
         in_dim = self.in_dim if in_dim is None else in_dim
         genotype = self.genotype.for_dims(in_dim, out_dim)
@@ -116,11 +113,8 @@ class NASHead(nn.Sequential):
 
     # -- persistence ------------------------------------------------------------------
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
-        """Write `genotype.json` and `head.safetensors` into `directory`, each atomically.
-
-        The weights are written first: a directory is never left with a new genotype
-        describing old (or missing) weights.
-        """
+        """Write `genotype.json` and `head.safetensors` into `directory`, each atomically, the
+        weights first: a new genotype never describes old (or missing) weights."""
         from safetensors.torch import save
 
         directory = Path(directory)
@@ -144,13 +138,12 @@ class NASHead(nn.Sequential):
     def from_pretrained(cls, directory: str | os.PathLike, map_location: str | torch.device = "cpu",
                         strict: bool = True, *, subfolder: str | None = None, revision: str | None = None,
                         token: str | bool | None = None, cache_dir: str | os.PathLike | None = None) -> "NASHead":
-        """Load a head written by `save_pretrained`. Raises `GenotypeError` or `ValueError`
-        naming what is wrong if the files do not match.
+        """Load a head written by `save_pretrained`; `GenotypeError` or `ValueError` naming what
+        is wrong if the files do not match.
 
         `directory` is a local directory, or a Hub repo written `"hf-hub:user/name"` (only that
-        prefix goes to the network); `subfolder="projector"` picks a head of a run's repo,
-        `revision`, `token` and `cache_dir` are passed to huggingface_hub. Downloaded files go
-        through the same checks as local ones.
+        prefix goes to the network); `subfolder="projector"` picks a head of a run's repo, the
+        rest goes to huggingface_hub. Downloaded files go through the same checks as local ones.
         """
         from safetensors import SafetensorError, safe_open
         from safetensors.torch import load_file

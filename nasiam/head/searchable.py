@@ -63,7 +63,7 @@ class SearchableHead(nn.Module):
                 raise ValueError(f"{name} must be an integer in [{low}, {high}], got {shown(value)}")
         if isinstance(space, str):
             space = create_space(space)
-        elif space is not None and not isinstance(space, SearchSpace):   # (42 failed later, as an AttributeError)
+        elif space is not None and not isinstance(space, SearchSpace):   # else an AttributeError, much later
             raise TypeError(f"space must be a SearchSpace, a registered space's name ({', '.join(list_spaces())}) "
                             f"or None (the mlp space), not {type(space).__name__}")
         self.space = space if space is not None else MLPSpace()
@@ -141,11 +141,10 @@ class SearchableHead(nn.Module):
 
     @torch.no_grad()
     def commit_decisions(self, decisions: Sequence[Mapping[str, Any]], margin: float = 10.0) -> "SearchableHead":
-        """Write `decisions` (one `{choice: option}` per searchable layer) into the logits, one-hot
-        in effect (the chosen option `margin` above the others), so that `probabilities`,
-        `genotype`, `export` and a checkpoint read them as a search's outcome. A choice a
-        decision leaves out keeps its logits. Unlike `set_sampling("fixed", ...)`, which only
-        routes the forward, this changes the parameters."""
+        """Write `decisions` into the logits, one-hot in effect (the chosen option `margin` above
+        the others), so that `genotype`, `export` and a checkpoint read them as a search's outcome;
+        a choice left out keeps its logits. Unlike `set_sampling("fixed", ...)`, which only routes
+        the forward, this changes the parameters."""
         layers = self.searchable_layers()
         if len(decisions) != len(layers):
             raise ValueError(f"commit_decisions needs one decision per searchable layer ({len(layers)}), "
@@ -195,9 +194,8 @@ class SearchableHead(nn.Module):
 
     def _sample_weights(self, layer: SearchableLayer) -> tuple[dict[str, Tensor], Hard]:
         """The layer's branch weights and how to mix them: False (softly), or the option each
-        choice selects, as host integers, for one-hot weights. A sample is read back once per
-        layer (Gumbel and argmax from the device, uniform from the CPU generator); the forward
-        then reads nothing, and inside `shared_sample()` one sample serves the whole step."""
+        choice selects, as host integers. A sample is read back once per layer; the forward then
+        reads nothing, and inside `shared_sample()` one sample serves the whole step."""
         if self.sampling == "softmax":
             return self._softmax_weights(layer), False
         if self.sampling == "gumbel" and self.training:
@@ -218,10 +216,9 @@ class SearchableHead(nn.Module):
 
     def _softmax_weights(self, layer: SearchableLayer) -> dict[str, Tensor]:
         """The softmax of the layer's logits; inside `shared_sample()` computed once for every
-        forward of the step (both views, the momentum target): one softmax per choice forward
-        and backward instead of one per view. Recomputed when the logits change in place (their
-        version), or when grad mode or `requires_grad` differs from the cached computation's:
-        the weights then carry the same graph the forward would have built."""
+        forward of the step (both views, the momentum target). Recomputed when the logits change
+        in place (their version) or grad mode or `requires_grad` differs from the cached one's,
+        so the weights carry the graph the forward would have built."""
         if self._softmax_cache is None or torch.compiler.is_compiling():
             return {k: F.softmax(v, dim=0) for k, v in layer.arch.items()}
         key = (torch.is_grad_enabled(), tuple((v._version, v.requires_grad) for v in layer.arch.values()))
@@ -385,12 +382,9 @@ class SearchableHead(nn.Module):
     @torch.no_grad()
     def export(self, genotype: Genotype | None = None) -> NASHead:
         """A `NASHead` of `genotype` (default: `self.genotype()`) carrying this supernet's
-        weights sliced to the chosen widths. In eval mode with one-hot (argmax) weights the
-        supernet and the exported head compute the same function.
-
-        BatchNorm running statistics are copied as accumulated by the supernet; call
-        `nasiam.head.recalibrate_batchnorm(head, features)` to re-estimate them for the
-        exported architecture when eval-mode outputs matter.
+        weights sliced to the chosen widths; in eval mode with argmax weights both compute the
+        same function. BatchNorm running statistics are the supernet's: call
+        `nasiam.head.recalibrate_batchnorm` when eval-mode outputs matter.
         """
         genotype = genotype if genotype is not None else self.genotype()
         decisions = self._decisions_from(genotype)

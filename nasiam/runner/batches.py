@@ -1,11 +1,10 @@
 """A loader's batches that a run stopped mid-epoch can continue exactly where it left off.
 
 A DataLoader pass draws its shuffle order (and its workers' seeds) from the global RNG when its
-iterator is created; what it yields after that depends on that draw and on how many batches
-were taken. So a pass is rebuilt by restoring the RNG state it started from, creating the
-iterator, and taking (and dropping) the batches already consumed. The global RNG is then put
-back, so the training step after the resume draws what it would have drawn. Without a position
-the batches are exactly the loader's own: an uninterrupted run is unchanged.
+iterator is created. So a pass is rebuilt by restoring the RNG state it started from, creating
+the iterator, and dropping the batches already consumed; the global RNG is then put back, so the
+step after the resume draws what it would have drawn. Without a position the batches are the
+loader's own.
 """
 from __future__ import annotations
 

@@ -107,12 +107,10 @@ def build_search_model(cfg: SearchConfig, info: DatasetInfo) -> SSLFramework:
 
 
 def compile_modules(model: SSLFramework, **options) -> list[str]:
-    """`torch.compile` the model's backbones and heads, each in place (`nn.Module.compile`,
-    given `options`, e.g. `mode="reduce-overhead"` for CUDA graphs, which --compile does not
-    use yet), and return their names. In place keeps the state-dict keys (no `_orig_mod.` prefix), so
-    checkpoints, resumes and exported heads are the same with and without --compile. The loss
-    and the framework's bookkeeping (EMA, MoCo's queue) stay eager: the compute is in these
-    modules, and the loss's few element-wise ops gain little from fusing."""
+    """`torch.compile` the model's backbones and heads in place and return their names. In place
+    (`nn.Module.compile`) keeps the state-dict keys free of `_orig_mod.`, so checkpoints and exported
+    heads are the same with and without --compile. The loss and the bookkeeping (EMA, MoCo's queue)
+    stay eager: the compute is in these modules."""
     names = ["backbone", *model.slots, "momentum_backbone", "momentum_projector"]
     sampled = {name for name, head in model.searchable_heads().items() if head.sampling != "softmax"}
     if "projector" in sampled:
@@ -153,9 +151,8 @@ def resolve_data_device(cfg: RunConfig, dataset: Dataset, n_images: int) -> torc
     images, or None for per-sample transforms in DataLoader workers.
 
     auto: the GPU when training on CUDA and the images take at most a quarter of its free
-    memory; else the workers. On a CPU neither pipeline wins clearly end to end (measured on two
-    cores: the batched one 1.07x faster with one thread, 0.87x with two; issue #10), so the
-    workers stay the default there and `--data_device=cpu` chooses the batched one."""
+    memory; else the workers. On a CPU neither pipeline wins clearly end to end (RESULTS.md, the
+    GPU path measured on the CPU), so `--data_device=cpu` has to ask for the batched one."""
     if cfg.data_device not in DATA_DEVICES:
         raise ConfigError(f"--data_device: {cfg.data_device!r} is not one of {', '.join(DATA_DEVICES)}")
     in_memory = isinstance(dataset, (ArrayImageDataset, SyntheticImages))

@@ -1,9 +1,8 @@
 """Checkpoints: written atomically, read with `torch.load(weights_only=True)`, validated.
 
 A checkpoint holds the model and optimiser states, the loop position, the RNG states and the
-run's history, plus a `nasiam` header (format, version, command, config) that identifies it:
-a file from elsewhere, a truncated file or one from an incompatible configuration is refused
-with a message that says which.
+history, plus a `nasiam` header (format, version, command, config): a file from elsewhere, a
+truncated one or one from an incompatible configuration is refused, saying which.
 """
 from __future__ import annotations
 
@@ -138,11 +137,9 @@ def prune_epoch_checkpoints(directory: Path, keep: int) -> None:
 
 
 def remove_interrupted_writes(directory: Path) -> list[str]:
-    """Delete the temporary files of checkpoint writes that a kill (SIGKILL, a power cut)
-    stopped before their rename: nothing else ever removes them, and each is a checkpoint's
-    size. Only regular files named as nasiam names them, in `directory` itself; call it only
-    while holding the run directory's lock (no write of this run is then in flight).
-    Returns the names removed."""
+    """Delete (and return the names of) the temporary files of checkpoint writes a kill stopped
+    before their rename: nothing else removes them, and each is a checkpoint's size. Call it
+    only while holding the run directory's lock, when no write of this run is in flight."""
     removed = []
     try:
         entries = list(os.scandir(directory))

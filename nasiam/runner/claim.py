@@ -1,12 +1,10 @@
 """Which directory a run writes to, and the lock that makes it the only run writing there.
 
 `claim_run_dir` resolves --run_name/--resume/--out_dir to a directory (and the checkpoint to
-continue from, when resuming) and takes the directory's lock on rank 0 before the run decides
-anything from its contents (a new run checks for a checkpoint only once it holds the lock): a run
-that is still going may not have written its first checkpoint yet, and must be neither resumed
-nor started over meanwhile. Every rank learns the outcome, so none is left waiting for the
-others. On any error after the lock is taken, it is released before the error propagates.
-(Reading what a finished run left in its directory: `nasiam.rundir`.)
+continue from) and takes its lock on rank 0 before deciding anything from its contents: a run
+still going may not have written its first checkpoint yet, and must be neither resumed nor
+started over meanwhile. Every rank learns the outcome, so none is left waiting; on an error
+after the lock is taken, it is released first.
 """
 from __future__ import annotations
 
@@ -83,9 +81,8 @@ _LONGEST_INSIDE = 160
 
 
 def _checked(run_dir: Path) -> Path:
-    """`run_dir`, refused now (exit 2) if a run could not write in it, rather than at its
-    first checkpoint after an epoch of training: an --out_dir (or a folder above it) that is a
-    file, or paths too long for the file system."""
+    """`run_dir`, refused now if a run could not write in it (a file on the way, paths too long),
+    rather than at its first checkpoint after an epoch of training."""
     existing = next(p for p in (run_dir, *run_dir.parents) if p.exists())   # "." or "/" at the latest
     if not existing.is_dir():
         raise ConfigError(f"--out_dir: {shown_path(existing)} is a file, not a folder; choose another --out_dir")

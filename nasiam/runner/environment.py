@@ -1,10 +1,9 @@
 """What a run ran on, written into its `summary.json`.
 
-Two runs of one configuration can differ by more than their seeds when PyTorch, timm or the
-device changed between them (a long benchmark resumed in a later session on a freshly resolved
-environment is the usual case). The record lets a reader see that from the run directory alone,
-without trusting anyone's notes. A package that is not there reads `None` instead of failing
-the run.
+Two runs of one configuration can differ by more than their seeds when PyTorch, timm, the
+device or nasiam's own code changed between them (a long benchmark resumed elsewhere, or run
+from a frozen worktree while main moves on). The record shows that from the run directory
+alone. A package that is not there reads `None` instead of failing the run.
 """
 from __future__ import annotations
 
@@ -27,9 +26,8 @@ PACKAGES = {"nasiam": "nasiam", "torch": "torch", "torchvision": "torchvision", 
 
 def _version(module: str, distribution: str) -> str | None:
     """The imported module's own `__version__` first (it keeps build tags such as torch's
-    +cu130, and it exists when a package runs from a checkout on PYTHONPATH, as on the GPU
-    machines, or comes inside another distribution, as lightning_fabric inside
-    pytorch-lightning); else the installed distribution's metadata; else None."""
+    +cu130, and exists for a checkout on PYTHONPATH or a module inside another distribution, as
+    lightning_fabric inside pytorch-lightning); else the distribution's metadata; else None."""
     version = getattr(sys.modules.get(module), "__version__", None)
     if version is not None:
         return str(version)
@@ -42,10 +40,7 @@ def _version(module: str, distribution: str) -> str | None:
 @lru_cache(maxsize=1)
 def code_version() -> dict[str, Any] | None:
     """The git commit nasiam runs from and whether its tracked files differ from it, or None
-    when nasiam is not a git checkout (an installed wheel: its version says what it is).
-
-    Why: a long benchmark runs from a frozen worktree while main moves on; the commit in each
-    run's summary ties the figure to the code that made it without trusting anyone's notes."""
+    when nasiam is not a git checkout (an installed wheel: its version says what it is)."""
     root = Path(__file__).resolve().parents[2]
     if not (root / ".git").exists():
         return None

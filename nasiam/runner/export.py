@@ -2,22 +2,18 @@
 (by default), an alternative to it (`--rank K`), another epoch's (`--checkpoint`), or at
 another output width (`--proj_output_dim`).
 
-Rank 1 is what `nasiam search` exported: each decision's most probable option. A multi-trial
-strategy (tpe, random) or `--below_noise=prior` writes its choice into the logits before the
-last checkpoint, so rank 1 of that checkpoint is that choice too. `--rank K` gives the
-(K-1)-th alternative: the head's other distinct architectures by joint probability, a skipped
-layer's width, norm and activation summed out. The two orders differ: a kept layer is jointly
-less probable than skipping it unless p(keep) x p(width) x p(norm) x p(activation) > p(skip),
-which near-uniform logits rarely give, so the jointly most probable head is often not the
-search's choice; it is then rank 2.
+Rank 1 is what `nasiam search` exported: each decision's most probable option (a multi-trial
+strategy or `--below_noise=prior` writes its choice into the logits before the last checkpoint).
+`--rank K` gives the (K-1)-th alternative: the other distinct architectures by joint
+probability, a skipped layer's width, norm and activation summed out. The two orders differ: a
+kept layer is jointly less probable than skipping it unless p(keep) x p(width) x p(norm) x
+p(activation) > p(skip), which near-uniform logits rarely give, so the jointly most probable
+head is often not the search's choice; it is then rank 2.
 
-The export is all or nothing. `--out` must be new (or an empty folder) outside the run: a run
-directory or an earlier export is never written over. Everything is written into a hidden
-sibling folder, `export.json` last, and the folder renamed into place, so `--out` either does
-not exist or holds one whole export; `nasiam pretrain --init` trusts a folder only with its completion
-record (`export.json`, or a run's `summary.json`). The source run's lock is held while it is
-read: a run still writing is refused, and none can start meanwhile; a finished run whose files
-changed since its summary.json recorded them is refused.
+The export is all or nothing: written into a hidden sibling folder, `export.json` last, and
+renamed into place, so `--out` (new, or an empty folder, outside the run) either does not exist
+or holds one whole export. The source run's lock is held while it is read, and a finished run
+whose files changed since its summary.json recorded them is refused.
 """
 from __future__ import annotations
 
@@ -64,9 +60,8 @@ BUSY_ADVICE = ("`nasiam export` reads a run only while nothing writes to it, so 
 
 def ranked_genotype(head: SearchableHead, rank: int, meta: Mapping[str, Any], top_k: int | None = None) -> Genotype:
     """`head`'s `rank`-th architecture in export's order: 1 is the search's choice
-    (`head.genotype()`, options recorded to `top_k` as the search records them), then the
-    other distinct architectures (distinct layers) by joint probability (`top_genotypes`).
-    `meta` gains "rank" and "ranked_by"; ValueError when the space holds fewer."""
+    (`head.genotype()`), then the other distinct architectures by joint probability
+    (`top_genotypes`). ValueError when the space holds fewer."""
     chosen = head.genotype(top_k, {**meta, "rank": 1, "ranked_by": SEARCH_CHOICE})
     if rank == 1:
         return chosen
@@ -100,11 +95,9 @@ def _link(path: Path) -> str:
 
 
 def _suggested_out(out: Path, run_dir: Path) -> Path | None:
-    """A new folder to suggest for `--out`: beside `out` (beside the run directory when `out`
-    is in it, beside the file when a folder above `out` is a file), named after it with
-    "-export" (then "-export-2", ...), where nothing exists yet, and short enough for the file
-    system (`_too_long`: a long name is cut to fit). None when no such path fits (the folder
-    beside it is itself too deep): a suggestion that would be refused in turn is none."""
+    """A new folder to suggest for `--out`: beside `out` (or beside the run directory, or the
+    file blocking it), named after it with "-export" (then "-export-2", ...), cut to fit the
+    file system. None when nothing fits: a suggestion that would be refused in turn is none."""
     base = Path(os.path.abspath(out))
     if _within(base, run_dir):   # never into the run: its heads/ and genotype.json are the search's record
         base = Path(os.path.abspath(run_dir))
@@ -187,8 +180,7 @@ def _for_example(suggested: Path | None) -> str:
 
 
 def _load_search(run_dir: Path, cfg: SearchConfig, checkpoint: str | Path | None):
-    """The search model as `checkpoint` (default: the run's last) left it, and that checkpoint's
-    path and epoch."""
+    """The search model as `checkpoint` (default: the run's last) left it, its path and epoch."""
     path = Path(checkpoint) if checkpoint else ckpt.find_checkpoint(run_dir)
     state = ckpt.load_checkpoint(path, "search")
     ckpt.check_compatible(state["nasiam"]["config"], cfg.__dict__, ("framework", "space", "widths", "backbone"), path)
@@ -231,17 +223,14 @@ def _resize(heads: dict[str, NASHead], proj_output_dim: int) -> dict[str, dict[s
 
 def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: str | Path | None = None,
                proj_output_dim: int | None = None) -> dict[str, Any]:
-    """Write heads/<slot>/ (NASHead.save_pretrained), genotype.json, the backbone and
-    export.json to the new folder `out`, from `checkpoint` (default: the run's last), each head
-    at its `rank`-th genotype (see the module docstring; 1: the search's choice).
+    """Write heads/<slot>/, genotype.json, the backbone and export.json to the new folder `out`,
+    each head at its `rank`-th genotype (see the module docstring).
 
     `proj_output_dim` re-exports the heads for a model of another output width (lightly's
     SimSiam 128, solo-learn's CIFAR SimSiam 2048) by `NASHead.resized`'s rule: the projector
-    keeps the chosen hidden layers and their searched weights, its output layer is freshly
-    initialised at the new width; a predictor (whose input and output are that width) keeps the
-    chosen hidden widths, all its weights fresh. Which layers kept their weights is returned
-    ("layers") and recorded in export.json and each head's genotype meta ("fresh_layers",
-    "resized_from")."""
+    keeps its searched hidden layers and a fresh output layer; a predictor (whose input and
+    output are that width) keeps the chosen hidden widths, all its weights fresh. Which layers
+    are fresh is returned ("layers") and recorded in export.json and each genotype's meta."""
     if not str(out).strip():   # Path("") is ".": the current folder
         raise ValueError(f"--out is empty; give the path of a new folder"
                          f"{_for_example(_suggested_out(Path(run_dir), Path(run_dir)))}")
@@ -294,10 +283,9 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
 
 
 def finished_export(out: str | Path) -> dict[str, Any] | None:
-    """`out`'s export record when `out` holds one whole export (export.json, and every file as
-    it lists them), else None. A Ctrl-C that lands after the export's folder was renamed into
-    place (while it is synced, or its result printed) stops nothing: the CLI asks this whether
-    to report success rather than "interrupted"."""
+    """`out`'s export record when `out` holds one whole export, else None. A Ctrl-C that lands
+    after the rename stops nothing: the CLI asks this whether to report success rather than
+    "interrupted"."""
     from nasiam.rundir import require_complete
 
     record_path = Path(out) / EXPORT_RECORD

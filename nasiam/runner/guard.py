@@ -1,9 +1,8 @@
 """What stops a run between two steps: a non-finite loss, or a signal (SIGINT/SIGTERM/SIGUSR1/SIGHUP).
 
-Neither is acted on inside a step. The loss is checked on the device, so a step never waits for
-the GPU; the flags are read back every --log_every_n_steps steps and at each epoch's end
-(`settle`), so a non-finite loss is caught before any checkpoint is written after it. Under DDP
-one reduction carries both flags, and every rank stops at the same step boundary.
+The loss is checked on the device, so a step never waits for the GPU; the flags are read back
+every --log_every_n_steps steps and at each epoch's end (`settle`), before any checkpoint is
+written. Under DDP one reduction carries both flags, so every rank stops at the same boundary.
 """
 from __future__ import annotations
 

@@ -1,16 +1,13 @@
 """One run per run directory: an exclusive `flock` on RUN_DIR/.lock, held for the whole job.
 
-Two processes writing checkpoints, metrics and heads into one directory interleave silently,
-so the run that comes second is refused with the owner's pid, host and start time (the file's
-JSON). The kernel drops a `flock` when its holder dies, however it dies, so a lock file left by
-a killed run blocks nothing: the next run takes the lock, says that the previous owner ended
-without cleaning up, and overwrites the file. A reader that needs the run's records and its
-checkpoint to agree (`nasiam export`) takes the lock too, through `reading()`: a run still
-writing refuses it, and a run cannot start or resume while it reads.
+Two processes writing into one directory interleave silently, so the second is refused with
+the owner's pid, host and start time (the file's JSON). The kernel drops a `flock` when its
+holder dies, however it dies, so a lock file left by a killed run blocks nothing: the next run
+takes it over. A reader that needs the records and the checkpoint to agree (`nasiam export`)
+takes the lock too, through `reading()`.
 
-The lock harms nothing it does not own: it never follows a symbolic link (a `.lock` planted as
-a link to another file is refused, not written through), and a `.lock` that is not a nasiam
-lock file (another program's) is refused, neither rewritten nor removed.
+The lock harms nothing it does not own: it never follows a symbolic link, and a `.lock` that is
+not a nasiam lock file (another program's) is refused, neither rewritten nor removed.
 """
 from __future__ import annotations
 
@@ -73,8 +70,7 @@ def _is_nasiam_lock(fd: int) -> bool:
 
 class RunDirLock:
     """`acquire()` takes the lock or raises RunDirLockedError; `release()` removes the file
-    and drops the lock. `stale_owner` is the owner a killed run left in the file, if any.
-    `busy_advice` is what the refusal tells the user to do when a live process owns it."""
+    and drops the lock. `stale_owner`: the owner a killed run left in the file, if any."""
 
     def __init__(self, run_dir: str | os.PathLike, command: str = "run", busy_advice: str = RUN_BUSY_ADVICE):
         self.path = Path(run_dir) / LOCK_FILE
@@ -157,11 +153,9 @@ class RunDirLock:
 
 @contextlib.contextmanager
 def reading(run_dir: str | os.PathLike, command: str, busy_advice: str) -> Iterator[None]:
-    """Hold `run_dir`'s lock while reading it, so no run writes to it meanwhile. A directory this
-    process may not write to (an archive on a read-only disk, another user's) cannot take a new
-    lock file: there the file of a live owner is checked instead, with a shared `flock` on a
-    read-only descriptor, held while reading. No lock file there means no run is writing: a
-    run holds its lock file for its whole life."""
+    """Hold `run_dir`'s lock while reading it, so no run writes to it meanwhile. Where no lock
+    file can be created (a read-only archive, another user's), a live owner's file is held with
+    a shared `flock` instead; no file there means no run is writing."""
     lock = RunDirLock(run_dir, command, busy_advice)
     try:
         lock.acquire()

@@ -22,20 +22,14 @@ __all__ = ["RunLogger", "MetricsCSV", "read_metrics", "wandb_mode", "progress"]
 
 class MetricsCSV:
     """`logs/metrics.csv` in wide form, as Lightning's CSVLogger writes it: a `step` column,
-    then one column per metric (A-Z), one row per step, empty where a metric was not logged
-    at that step. `pandas.read_csv(path)` or `read_metrics(path)` read it back.
+    then one column per metric (A-Z), one row per step, empty where a metric was not logged.
+    Holds `train/*` every `--log_every_n_steps` steps, `epoch/*` at each epoch's last step and
+    `eval/*` after the last step; the per-option probabilities are in `alphas.csv`.
 
-    What `RunLogger.log` and `RunLogger.log_final` log goes here: `train/*` every
-    `--log_every_n_steps` steps, `epoch/*` at each epoch's last step, and the final
-    evaluation's `eval/*` (kNN, linear probe, RankMe) after the last step. The search's
-    per-option probabilities are in `alphas.csv` (one row per epoch and option), not here.
-
-    Written as the run goes, flushed at every call, so a killed run keeps every row it logged.
-    Calls at the step of the last row, with other metrics, fill in that row. A metric not seen
-    before adds a column: the file is rewritten with the wider header (atomically; Lightning
-    does the same), which happens in the first epoch and at the end. A resumed run keeps the
-    rows before the resumed step (the epoch being redone is logged again); Lightning's
-    CSVLogger would delete them.
+    Flushed at every call, so a killed run keeps every row it logged. Calls at the last row's
+    step fill in that row. A new metric rewrites the file with the wider header (atomically, as
+    Lightning does). A resumed run keeps the rows before the resumed step, which Lightning's
+    CSVLogger would delete.
     """
 
     def __init__(self, path: Path, resume_step: int | None = None):
@@ -108,7 +102,7 @@ def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict[str, float]]:
-    """The rows of a run's `logs/metrics.csv`: one dict per row, with `step` (int) and the metrics logged at it (floats)."""
+    """The rows of a run's `logs/metrics.csv`, `step` an int and the metrics floats."""
     _, rows = _read_rows(Path(path))
     return [{k: (int(v) if k == "step" else float(v)) for k, v in r.items()} for r in rows]
 
@@ -136,8 +130,7 @@ def wandb_mode(option: str = "auto") -> str:
 
 
 class RunLogger:
-    """Fans metrics out to the CSV logger and, when enabled, to TensorBoard and a W&B run
-    (rank 0 only)."""
+    """Fans metrics out to the CSV file and, when enabled, TensorBoard and W&B (rank 0 only)."""
 
     def __init__(self, run_dir: Path, enabled: bool, config: Mapping[str, Any], sinks: Iterable[str] = ("csv",),
                  project: str | None = None, entity: str | None = None, run_name: str | None = None,
@@ -181,17 +174,15 @@ class RunLogger:
     def log_epoch(self, metrics: Mapping[str, Any], step: int) -> None:
         """An epoch's numbers as `epoch/<name>` to every logger, and to W&B under their own names
         too: a W&B sweep reads its metric by the sweep file's name (`metric: {name: knn_top1}`),
-        hyperband from the run's history and bayes from its summary, and those names are the
-        epoch's own (as `nasiam sweep` and summary.json use them). Under `epoch/knn_top1` only,
-        a sweep's early_terminate never saw a value."""
+        from the history (hyperband) and the summary (bayes); under `epoch/knn_top1` alone its
+        early_terminate would see no value."""
         numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
         self.log({f"epoch/{k}": v for k, v in numbers.items()}, step)
         if self.enabled and self.wandb_run is not None:
             self.wandb_run.log(numbers, step=step)
 
     def log_final(self, metrics: Mapping[str, Any], step: int) -> None:
-        """The end-of-run metrics (`eval/knn_top1`, ...; None left out), to every logger at
-        `step`; TensorBoard gets them with the run's configuration as its hparams."""
+        """The end-of-run metrics to every logger; TensorBoard gets them with the config as hparams."""
         metrics = {k: _number(v) for k, v in metrics.items() if v is not None}
         if not self.enabled or not metrics:
             return
@@ -263,8 +254,7 @@ class RunLogger:
             self.wandb_run.use_artifact(reference, type="model")
 
     def close(self, exit_code: int = 0) -> None:
-        """`exit_code` is the run's (0, or its error's: 3 for a collapsed search, ...): W&B marks
-        the run failed when it is not 0."""
+        """W&B and TensorBoard mark the run failed when `exit_code` is not 0."""
         if self.csv is not None:
             self.csv.close()
             self.csv = None

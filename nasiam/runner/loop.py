@@ -44,8 +44,7 @@ __all__ = ["Run", "tune_cpu_allocator"]
 
 def tune_cpu_allocator() -> None:
     """On Linux/glibc, keep freed memory in the process: PyTorch's CPU allocator is plain
-    malloc, and every large tensor otherwise costs an mmap and page faults (measured in
-    benchmarks/head_cost.py --tune-malloc)."""
+    malloc, and every large tensor otherwise costs an mmap and page faults (RESULTS.md, head cost)."""
     import ctypes
     import ctypes.util
 
@@ -113,8 +112,7 @@ class Run:
         raise NotImplementedError
 
     def begin_epoch(self, epoch: int) -> None:
-        """Before an epoch's first step, ahead of the train loader's `batches`: e.g. other
-        loaders' epoch (`set_sampler_epoch`) and `batches`."""
+        """Before the train loader's `batches`: e.g. other loaders' `set_sampler_epoch` and `batches`."""
 
     def epoch_averages(self, totals: dict[str, Any], steps: int) -> dict[str, float]:
         """The epoch's metrics from the summed step metrics (the learning rate left out)."""
@@ -195,9 +193,8 @@ class Run:
         return base_lr(self.cfg)
 
     def grad_scaler(self):
-        """Fabric's loss scaler (fp16 on CUDA), or None: with bf16, fp32 and on CPU (where
-        Fabric runs 16-mixed as bf16) nothing is scaled. Gradients taken outside
-        `fabric.backward` scale themselves when there is one."""
+        """Fabric's loss scaler (fp16 on CUDA), or None (bf16, fp32, and CPU, where Fabric runs
+        16-mixed as bf16). Gradients taken outside `fabric.backward` must scale themselves."""
         return getattr(self.fabric.strategy.precision, "scaler", None)
 
     def prepare(self, views):
@@ -261,10 +258,9 @@ class Run:
         if self.fabric.is_global_zero:
             self.evaluator = RunEvaluator(self.cfg, self.info, self.model.backbone, self.fabric.device,
                                           self.channels_last, self.say, self.verbose)
-        # From here on the data order, the augmentations and the sampled paths depend on the seed
-        # and the rank only, not on how many random numbers the model's init drew: runs with
-        # different heads and one seed see the same batches (paired comparisons, `nasiam
-        # compare`), and each rank draws its own.
+        # From here the data order, augmentations and sampled paths depend on the seed and the rank
+        # only, not on how many numbers the init drew: runs with different heads and one seed see
+        # the same batches (paired comparisons, `nasiam compare`).
         self.fabric.seed_everything(self.cfg.seed + DATA_SEED_OFFSET + self.fabric.global_rank, verbose=False)
         if resume_from is not None:
             self.restore(resume_from)
@@ -315,8 +311,7 @@ class Run:
 
     # -- an epoch -----------------------------------------------------------------------
     def train_epoch(self, epoch: int) -> dict[str, float]:
-        """One pass over `train_loader`, `training_step` on each batch; continues a half-done
-        epoch where a signal stopped it (the running sums, the monitors, the loaders)."""
+        """One pass over `train_loader`; continues a half-done epoch where a signal stopped it."""
         cfg, fabric, loader = self.cfg, self.fabric, self.train_loader
         self.set_sampler_epoch(loader, epoch)
         self.monitor.reset()

@@ -62,6 +62,5 @@ def set_scheduled_lr(optimizer: torch.optim.Optimizer, cfg: RunConfig, step: int
     0) on every group but the fixed ones, each times its `lr_scale`, and return it."""
     lr = warmup_cosine_lr(base_lr(cfg), step, total_steps, cfg.warmup_lr_epochs * steps_per_epoch)
     for group in optimizer.param_groups:
-        # a group restored from a checkpoint written before lr_scale existed has none: 1
         group["lr"] = (base_lr(cfg) if group.get("fixed_lr") else lr) * group.get("lr_scale", 1.0)
     return lr

@@ -39,8 +39,8 @@ class PretrainRun(Run):
     cfg: PretrainConfig
 
     def _local_source(self, option: str) -> str | None:
-        """--head/--init as a local path: a W&B artifact ("wandb:...") is downloaded into
-        RUN_DIR/inputs/ by rank 0 and recorded as this run's input; the config keeps the reference."""
+        """--head/--init as a local path: a W&B artifact is downloaded by rank 0 into
+        RUN_DIR/inputs/ and recorded as the run's input; the config keeps the reference."""
         value = getattr(self.cfg, option)
         if not is_artifact_reference(value):
             return value

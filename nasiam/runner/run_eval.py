@@ -1,9 +1,7 @@
 """How a training run judges its backbone: kNN during training, the full evaluation at the end.
 
-Both read the features of the training split (the kNN memory bank, the linear probe's training
-set) and of the test split, on rank 0; the other ranks wait at the callers' barrier. The
-features of the last epoch's kNN are kept, so the end-of-run evaluation does not extract them
-again.
+Both read the features of the train and test splits on rank 0; the other ranks wait at the
+callers' barrier. The last epoch's kNN features are kept for the end-of-run evaluation.
 """
 from __future__ import annotations
 
@@ -50,10 +48,9 @@ class RunEvaluator:
         return knn_accuracy(*bank, *test, num_classes=self.info.num_classes, k=self.cfg.knn_k)
 
     def final(self, run_dir: Path, linear: bool, last_knn: float | None) -> dict[str, Any]:
-        """The end-of-run metrics (nasiam.eval.protocol: kNN at k=20 and k=200, the linear probe
-        when `linear`, RankMe, and `knn_top1` at --knn_k), with the per-image test predictions
-        written to eval/predictions.safetensors and the time it took as `eval_seconds`.
-        `last_knn` is the last epoch's kNN, whose features are reused when it has one."""
+        """The end-of-run metrics (`nasiam.eval.protocol`, plus `knn_top1` at --knn_k and
+        `eval_seconds`), the per-image test predictions written to eval/. `last_knn`: the last
+        epoch's kNN, whose features are reused when there is one."""
         start = time.perf_counter()
         what = "kNN (k=20, k=200)" + (" and the linear probe" if linear else "")
         if last_knn is None or self.features is None:

@@ -2,13 +2,11 @@
 
 Killing a run mid-step loses everything since the last epoch checkpoint; a cluster scheduler
 sends SIGTERM some time before SIGKILL, SLURM sends SIGUSR1 ahead of the time limit when asked
-(`#SBATCH --signal=USR1@120`), Ctrl-C sends SIGINT, a closed terminal SIGHUP (left alone
-under `nohup`). While installed, the handlers only note the signal; the training loop sees it
-at the end of the step, writes a resumable checkpoint and exits with 128 + the signal's
-number (130, 143, 138, 129). On SIGUSR1 inside a SLURM job the job is
-also requeued (`scontrol requeue`, as Lightning's Trainer does), so a script that runs nasiam
-with `--resume=auto --run_name NAME` continues where it stopped. A second signal of any of these
-kinds stops at once (KeyboardInterrupt), for a user who does not want to wait for the step.
+(`#SBATCH --signal=USR1@120`), Ctrl-C sends SIGINT, a closed terminal SIGHUP (left alone under
+`nohup`). The handlers only note the signal; the loop sees it at the end of the step, writes a
+resumable checkpoint and exits with 128 + the signal's number. On SIGUSR1 inside a SLURM job the
+job is also requeued (as Lightning's Trainer does), so `--resume=auto --run_name NAME` continues
+where it stopped. A second signal stops at once (KeyboardInterrupt).
 """
 from __future__ import annotations
 
@@ -91,13 +89,11 @@ class StopSignals:
 
 
 def interrupt_until(done: Callable[[], bool], note: str) -> None:
-    """Ctrl-C (SIGINT) as Python's own handler has it, a KeyboardInterrupt, until `done()` says
-    the command's outputs are complete; after that only `note` on stderr. A command whose work
-    is finished has nothing left for Ctrl-C to stop, yet one landing while it prints its result,
-    returns through the CLI or in the interpreter's shutdown would end it with 130 and a
-    traceback or an "interrupted" message over complete files. Installed for the rest of the
-    process (the last moments are the ones to cover); left alone where SIGINT is ignored (a
-    script's `cmd &`) or off the main thread, where Python allows no handler."""
+    """Ctrl-C raises KeyboardInterrupt until `done()` says the command's outputs are complete;
+    after that it only prints `note`. A Ctrl-C landing while a finished command prints its result
+    or shuts down would otherwise end it with 130 and "interrupted" over complete files. Installed
+    for the rest of the process; left alone where SIGINT is ignored (a script's `cmd &`) or off
+    the main thread."""
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         return
 

@@ -237,8 +237,7 @@ def run_sweep(sweep_path: str | Path, trials: int | None, overrides: Mapping[str
               out_dir: str = "runs/sweeps", name: str | None = None, seed: int = 0,
               verbose: bool = True) -> dict[str, Any]:
     """Run (or continue) the study until it holds `trials` finished trials (default: a grid's
-    size, else 10; a grid caps it at its size); returns the best and, for a grid, how many of
-    its points are left unvisited."""
+    size, else 10); return the best and, for a grid, how many points are left unvisited."""
     if trials is not None and not 1 <= trials <= MAX_TRIALS:
         raise ConfigError(f"--trials must be between 1 and {MAX_TRIALS}, got {trials}")
     if not 0 <= seed < 2 ** 32:
@@ -402,7 +401,7 @@ def _sampler(method: str, space: Mapping[str, list] | None, seed: int, previous:
 def _pruner(hyperband: Hyperband | None, maximize: bool):
     import optuna
 
-    if hyperband is None:   # as on W&B: without early_terminate no trial is stopped (this ran median pruning before)
+    if hyperband is None:   # as on W&B: without early_terminate no trial is stopped
         return optuna.pruners.NopPruner()
     return WandbHyperbandPruner(hyperband, maximize)
 

@@ -12,11 +12,8 @@ path is never sent to the network:
 
 The artifact is downloaded once into the run directory (`inputs/`), read by the same validated
 loaders as a local run, and recorded as the run's input (`use_artifact`), so W&B shows the
-lineage search -> pretrain. Credentials and the server (WANDB_API_KEY, WANDB_BASE_URL for a
-self-hosted one) are wandb's own business. Local copies come first, without asking the server:
-the run's own earlier download, and a version (`:v3`) already in W&B's download folder
-(WANDB_ARTIFACT_DIR, else ./artifacts, where `wandb artifact get` puts it). A server that
-cannot be reached or refuses the key is a RemoteError (exit 2) naming the fix and those copies.
+lineage search -> pretrain. Local copies come first, without asking the server (see
+`download_run`); credentials and the server are wandb's own business.
 """
 from __future__ import annotations
 
@@ -33,7 +30,7 @@ __all__ = ["PREFIX", "RUN_FILES", "is_artifact_reference", "artifact_name", "log
 
 PREFIX = "wandb:"
 RUN_FILES = ("genotype.json", "backbone.safetensors", "backbone.json", "config.yaml", "summary.json")
-API_TIMEOUT = 10  # seconds per request to the W&B server (wandb.Api(timeout=), in wandb >= 0.19.10 as now)
+API_TIMEOUT = 10  # seconds per request to the W&B server (wandb.Api(timeout=), wandb >= 0.19.10)
 _VERSION = re.compile(r"v\d+")
 
 
@@ -76,8 +73,7 @@ def _reference(value: str) -> str:
 
 
 def _artifact_dir() -> Path:
-    """W&B's own download folder, as wandb.env.get_artifact_dir() reads it (repeated here so that
-    a copy is found without importing wandb, or when it is not installed)."""
+    """W&B's download folder as wandb.env.get_artifact_dir() reads it, without importing wandb."""
     return Path(os.environ.get("WANDB_ARTIFACT_DIR", "artifacts")).absolute()
 
 
@@ -94,8 +90,8 @@ def _wandb_copies(name: str) -> dict[int, Path]:
 
 
 def _api_timeout() -> int:
-    """WANDB_HTTP_TIMEOUT when set (wandb reads it only once, when imported), else API_TIMEOUT:
-    with wandb's default (19 s) an unreachable server took 26 s to say so."""
+    """WANDB_HTTP_TIMEOUT when set (wandb reads it only when imported), else API_TIMEOUT:
+    wandb's default (19 s) leaves an unreachable server slow to report."""
     try:
         return int(os.environ["WANDB_HTTP_TIMEOUT"])
     except (KeyError, ValueError):
@@ -131,13 +127,11 @@ def _server_error(reference: str, error: Exception, copies: Mapping[int, Path]) 
 
 
 def download_run(value: str, inputs_dir: Path, api=None) -> tuple[Path, str]:
-    """The local directory of the artifact `value` ("wandb:entity/project/name:alias") and the
-    resolved reference for `use_artifact`. Looked for, in order: this run's own earlier download
-    in `inputs_dir` (a resumed run keeps the input it started from, even if the alias has moved);
-    for a version alias (vN, which never changes), W&B's download folder (WANDB_ARTIFACT_DIR,
-    else ./artifacts); then the server, downloading into `inputs_dir`. Raises RemoteError when
-    the server cannot be reached or refuses the credentials, FileNotFoundError when it has no
-    such nasiam artifact; both name the local copies that would do instead."""
+    """The local directory of the artifact `value` and the resolved reference for `use_artifact`.
+    Looked for, in order: this run's own earlier download in `inputs_dir` (a resumed run keeps its
+    input even if the alias has moved); for a version alias (vN, which never changes), W&B's
+    download folder; then the server. RemoteError when the server cannot be reached or refuses
+    the key, FileNotFoundError when it has no such artifact; both name the local copies instead."""
     reference = _reference(value)
     alias, name = reference.rsplit(":", 1)[1], reference.rsplit(":", 1)[0].rsplit("/", 1)[-1]
     target = Path(inputs_dir) / _safe_name(reference)
@@ -157,7 +151,7 @@ def download_run(value: str, inputs_dir: Path, api=None) -> tuple[Path, str]:
                           f"{_fix(reference, copies)}") from None
     if api is None:
         mode = os.environ.get("WANDB_MODE", "")
-        if mode in ("offline", "disabled", "dryrun"):   # the user said no server: asking it spent ~31 s in retries
+        if mode in ("offline", "disabled", "dryrun"):   # the user said no server: asking would only wait on retries
             raise RemoteError(f"could not read the W&B artifact {reference}: WANDB_MODE is {mode}, so the W&B server "
                               f"was not asked; unset WANDB_MODE (or set it to online) to download it, "
                               f"{_fix(reference, copies)}")
