@@ -107,12 +107,15 @@ def _model(space, options):
 
 @contextlib.contextmanager
 def _todays_mixing(monkeypatch):
-    """The spaces mix as before #35: the per-branch code, a softmax per forward."""
+    """The spaces mix as before #35: the per-branch code, a softmax per forward, a width mask
+    and masked LayerNorm however many widths a layer has."""
     with monkeypatch.context() as patch:
         for module in (mlp_module, paper_module, siam_module):
             patch.setattr(module, "mix", reference.mix)
         patch.setattr(mlp_module, "mix_elementwise", reference.mix_elementwise)
         patch.setattr(mlp_module, "masked_layer_norm", reference.masked_layer_norm)
+        # and every width through the mask, the one of the siam space's projector too
+        patch.setattr(mlp_module.MLPSearchLayer, "forward", reference.mlp_layer_forward)
         patch.setattr(SearchableHead, "_softmax_weights",
                       lambda self, layer: {k: F.softmax(v, dim=0) for k, v in layer.arch.items()})
         yield
