@@ -135,3 +135,17 @@ def mlp_layer_forward(self, x: Tensor, weights, hard=False) -> Tensor:
     if chosen is not None:
         return a * (keep[0] * mask)
     return mix(keep, lambda i: a * mask if i == 0 else pad_features(x, self.out_features), False)
+
+
+def predictor_family_forward(self, x: Tensor, weights, hard=False) -> Tensor:
+    """`PredictorFamilyLayer.forward` before the families' first products were taken as one
+    (#35 item 2): each family's predictor run on its own."""
+    from nasiam.space.mixed import choice_hard, hard_choices
+
+    families = self.choices["family"]
+    selected = choice_hard(hard_choices(weights, hard), "family")
+    closed_form = self.closed_form()
+    if selected is not False and closed_form is not None and families[selected] != "directpred":
+        closed_form.track(x)
+    return mix(weights["family"], lambda i: self.branches[families[i]](x), selected)
+

@@ -116,6 +116,8 @@ def _todays_mixing(monkeypatch):
         patch.setattr(mlp_module, "masked_layer_norm", reference.masked_layer_norm)
         # and every width through the mask, the one of the siam space's projector too
         patch.setattr(mlp_module.MLPSearchLayer, "forward", reference.mlp_layer_forward)
+        # the predictor families run one by one
+        patch.setattr(siam_module.PredictorFamilyLayer, "forward", reference.predictor_family_forward)
         patch.setattr(SearchableHead, "_softmax_weights",
                       lambda self, layer: {k: F.softmax(v, dim=0) for k, v in layer.arch.items()})
         yield
