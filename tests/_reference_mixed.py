@@ -149,3 +149,8 @@ def predictor_family_forward(self, x: Tensor, weights, hard=False) -> Tensor:
         closed_form.track(x)
     return mix(weights["family"], lambda i: self.branches[families[i]](x), selected)
 
+
+def negative_cosine(p: Tensor, z: Tensor) -> Tensor:
+    """SimSiam's loss term before its closed-form gradient (#35 item 2): autograd's, through
+    F.cosine_similarity."""
+    return -F.cosine_similarity(p, z.detach(), dim=-1).mean()
