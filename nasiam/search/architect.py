@@ -213,8 +213,8 @@ class ArchitectureOptimizer:
         taken through `grad`) is reported as "arch_loss", and with `loss_scaling` the loss scale
         follows whether the gradients were finite. Under torch.distributed the gradients are
         averaged over ranks first (every rank then holds the same logits). All choices at once, in
-        one padded tensor: a few dozen operators whatever the number of decisions (149 when each
-        was a loop of its own), and one read of the device (the skip decision, with the metrics).
+        one padded tensor: about 30 operators whatever the number of decisions (149 when each was a loop
+        of its own), and one read of the device (the skip decision, with the metrics).
         """
         params = self.arch_params
         layout = self._choice_layout()
