@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from nasiam.frameworks.distributed import gather_no_grad, gather_with_grad, rank
-from nasiam.space.mixed import _autocast_on
+from nasiam.space.mixed import autocast_on
 
 
 def negative_cosine(p: Tensor, z: Tensor) -> Tensor:
@@ -14,11 +14,11 @@ def negative_cosine(p: Tensor, z: Tensor) -> Tensor:
     `-F.cosine_similarity(p, z.detach(), dim=-1).mean()` bit for bit, its gradient in closed
     form (`_NegativeCosine`)."""
     z = z.detach()
-    if p.shape != z.shape or (_autocast_on(p) and p.device.type != "cuda"):
+    if p.shape != z.shape or (autocast_on(p) and p.device.type != "cuda"):
         # broadcasting shapes, and autocast where cosine_similarity keeps the input's precision
         # (the CPU's): torch's own, as before
         return -F.cosine_similarity(p, z, dim=-1).mean()
-    if _autocast_on(p):   # CUDA autocast runs cosine_similarity in float32: so does this
+    if autocast_on(p):   # CUDA autocast runs cosine_similarity in float32: so does this
         with torch.autocast(p.device.type, enabled=False):
             return _NegativeCosine.apply(p.float(), z.float(), _COSINE_EPS)
     return _NegativeCosine.apply(p, z, _COSINE_EPS)
