@@ -106,3 +106,51 @@ def masked_layer_norm(z: Tensor, mask: Tensor, weight: Tensor, bias: Tensor, eps
     return torch.addcmul(bias, normed.to(z.dtype), weight)
 
 
+
+
+def mlp_layer_forward(self, x: Tensor, weights, hard=False) -> Tensor:
+    """`MLPSearchLayer.forward` before its one-width shortcut (#35 item 2): every width through
+    the width mask and the masked LayerNorm, as here with this module's mixing."""
+    from nasiam.space.mixed import choice_hard, hard_choices, pad_features, width_mask
+
+    keep = weights.get("keep")
+    chosen = hard_choices(weights, hard)
+    if chosen is not None and chosen.get("keep") == 1:
+        return keep[1] * pad_features(x, self.out_features)
+    z = self.linear(x)
+    mask = width_mask(weights["width"], self.inclusion)
+    hard_width = self.widths[chosen["width"]] if chosen is not None else None
+
+    def norm(index: int) -> Tensor:
+        name = self.choices["norm"][index]
+        module = self.norms[name]
+        if name != "layernorm":
+            return module(z)
+        return masked_layer_norm(z, mask, module.weight, module.bias, module.eps, hard_width)
+
+    z = mix(weights["norm"], norm, choice_hard(chosen, "norm"))
+    a = mix_elementwise(weights["activation"], self.activations, z, choice_hard(chosen, "activation"))
+    if keep is None:
+        return a * mask
+    if chosen is not None:
+        return a * (keep[0] * mask)
+    return mix(keep, lambda i: a * mask if i == 0 else pad_features(x, self.out_features), False)
+
+
+def predictor_family_forward(self, x: Tensor, weights, hard=False) -> Tensor:
+    """`PredictorFamilyLayer.forward` before the families' first products were taken as one
+    (#35 item 2): each family's predictor run on its own."""
+    from nasiam.space.mixed import choice_hard, hard_choices
+
+    families = self.choices["family"]
+    selected = choice_hard(hard_choices(weights, hard), "family")
+    closed_form = self.closed_form()
+    if selected is not False and closed_form is not None and families[selected] != "directpred":
+        closed_form.track(x)
+    return mix(weights["family"], lambda i: self.branches[families[i]](x), selected)
+
+
+def negative_cosine(p: Tensor, z: Tensor) -> Tensor:
+    """SimSiam's loss term before its closed-form gradient (#35 item 2): autograd's, through
+    F.cosine_similarity."""
+    return -F.cosine_similarity(p, z.detach(), dim=-1).mean()

@@ -367,3 +367,50 @@ def test_the_padded_update_equals_the_per_choice_update(normalize, beta_weight, 
         for p, twin in zip(arch.arch_params, twins):
             torch.testing.assert_close(p.detach(), twin.detach(), rtol=1e-5, atol=1e-6)
     assert arch.arch_steps == 6 and any(not torch.equal(p, torch.zeros_like(p)) for p in twins)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("normalize, beta_weight, weight_decay", [(True, 0.5, 0.0), (False, 0.0, 1e-3),
+                                                                  (True, 2.0, 1e-2)])
+def test_the_update_is_bit_for_bit_the_one_finish_took_before_its_operators_were_cut(
+        dtype, normalize, beta_weight, weight_decay):
+    """`finish` in fewer operators (#35 item 2: gradients and logits padded by one gather, the
+    finiteness test and the normalisation in two operators each, the masked logits shared) adds
+    the same numbers in the same order as before (tests/_reference_update.py, verbatim): the
+    logits, Adam's state and the reported metrics are equal bit for bit, step after step, through
+    an all-zero gradient (RMS 0), a logit without gradient, and a non-finite step that is skipped."""
+    import _reference_update as reference
+
+    from nasiam import MLPSpace, SearchableHead
+    from nasiam.search import ArchitectureOptimizer
+
+    def optimizer():
+        torch.manual_seed(0)
+        heads = [SearchableHead(16, 16, num_layers=2, space=MLPSpace(widths=(8, 16))).to(dtype) for _ in range(2)]
+        for p in (p for h in heads for p in h.arch_parameters()):
+            nn.init.normal_(p)
+        return ArchitectureOptimizer(heads, normalize=normalize, beta_weight=beta_weight, weight_decay=weight_decay)
+
+    new, old = optimizer(), optimizer()
+    g = torch.Generator().manual_seed(1)
+    for step in range(8):
+        grads = [1e-3 * torch.randn(p.shape, generator=g, dtype=dtype) for p in new.arch_params]
+        if step == 2:
+            grads = [torch.zeros_like(x) for x in grads]   # RMS 0: normalised by 1
+        if step == 3:
+            grads[1] = None                                 # a choice the loss did not reach
+        if step == 5:
+            grads[4][0] = float("nan")                      # skipped, the state untouched
+        loss = torch.tensor(0.25 * step)
+        for arch in (new, old):
+            for p, grad in zip(arch.arch_params, grads):
+                p.grad = None if grad is None else grad.clone()
+        reported = new.finish(progress=step / 7, loss=loss)
+        expected = reference.finish_before(old, progress=step / 7, loss=loss)
+        assert reported == expected
+        for a, b in zip(new.arch_params, old.arch_params):
+            assert torch.equal(a, b) and a.dtype == dtype
+        assert all(torch.equal(a, b) and a.dtype == b.dtype for a, b in zip(new._moments, old._moments))
+        assert all(p.grad is None for p in new.arch_params)
+    assert new.arch_steps == old.arch_steps == 7
+    assert not torch.equal(new._moments[0], torch.zeros_like(new._moments[0]))

@@ -16,6 +16,44 @@ def test_negative_cosine_hand_computed_and_stop_gradient():
     assert z.grad is None and p.grad is not None  # stop-gradient on the target
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_negative_cosine_is_torchs_value_bit_for_bit_and_its_gradient_to_rounding(dtype):
+    """The closed-form gradient (#35 item 2: 4 operators where autograd's chain took 15) against
+    autograd's through F.cosine_similarity, the loss before it: the value equal bit for bit, the
+    gradient to float rounding (a wrong sign, a missing projection or scale fails by O(1)),
+    a zero row included (its norm clamped at eps in both)."""
+    g = torch.Generator().manual_seed(0)
+    p = torch.randn(64, 96, generator=g).to(dtype)
+    z = torch.randn(64, 96, generator=g).to(dtype)
+    p[3] = 0.0
+    ours, theirs = p.clone().requires_grad_(True), p.clone().requires_grad_(True)
+    loss = negative_cosine(ours, z)
+    expected = -F.cosine_similarity(theirs, z, dim=-1).mean()
+    assert torch.equal(loss, expected) and loss.dtype == dtype
+    (loss * 3.0).backward()
+    (expected * 3.0).backward()
+    rows = torch.arange(64) != 3
+    tolerance = {torch.float32: 1e-6, torch.float64: 1e-14, torch.bfloat16: 2e-2}[dtype]
+    scale = float(theirs.grad[rows].abs().max())
+    torch.testing.assert_close(ours.grad[rows], theirs.grad[rows], rtol=tolerance, atol=tolerance * scale)
+    # a zero row: -z_unit / (eps * rows) from both (~1e6 here)
+    torch.testing.assert_close(ours.grad[3], theirs.grad[3], rtol=tolerance, atol=0.0)
+
+
+def test_negative_cosine_gradient_passes_gradcheck_and_a_second_differentiation_is_torchs():
+    g = torch.Generator().manual_seed(1)
+    p = torch.randn(5, 7, dtype=torch.double, generator=g, requires_grad=True)
+    z = torch.randn(5, 7, dtype=torch.double, generator=g)
+    assert torch.autograd.gradcheck(lambda x: negative_cosine(x, z), (p,))
+    assert torch.autograd.gradgradcheck(lambda x: negative_cosine(x, z), (p,))
+    (grad,) = torch.autograd.grad(negative_cosine(p, z), p, create_graph=True)
+    (expected,) = torch.autograd.grad(-F.cosine_similarity(p, z, dim=-1).mean(), p, create_graph=True)
+    torch.testing.assert_close(torch.autograd.grad(grad.pow(2).sum(), p)[0],
+                               torch.autograd.grad(expected.pow(2).sum(), p)[0])
+    # shapes that broadcast take torch's own path
+    torch.testing.assert_close(negative_cosine(p, z[:1]), -F.cosine_similarity(p, z[:1], dim=-1).mean())
+
+
 def test_simsiam_loss_is_symmetric_and_only_predictions_get_gradients():
     torch.manual_seed(0)
     p1, p2, z1, z2 = (torch.randn(4, 3, requires_grad=True) for _ in range(4))

@@ -5,7 +5,11 @@ architecture batches from the runner and `Architect`.
 The reference (tests/data/search_golden.json) was written by the code before that change
 (`python tests/test_search_golden.py` rewrites it), then rewritten once after the stacked mixing
 (issue #35), which sums the same terms in another order: the logits moved by ~6e-6, a wrong replay
-order moves them by ~5e-3. It catches a replay in another order
+order moves them by ~5e-3; and once more for SimSiam's loss gradient in closed form (#35 item 2),
+equal to autograd's to rounding: the logits moved by up to 3.6e-4 (darts; darts2 1.7e-4, joint
+3e-5), exactly as much as scaling the old loss by 1 + 2**-22 moves them (a rounding-level change
+of the loss moves these tiny searches that far), while the rest of that change left them equal
+bit for bit (checked with the old loss patched in). It catches a replay in another order
 (oldest batch first), one update too many or too few per step, a warm-up or `arch_every`
 counted differently, a darts2 weight step that no longer keeps its features: each moves the
 logits. Compared to 1e-5, not bit for bit: the same machine once gave other last bits deep in

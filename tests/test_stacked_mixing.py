@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import nasiam.frameworks.losses as losses_module
 import nasiam.space.mlp as mlp_module
 import nasiam.space.nasiam_paper as paper_module
 import nasiam.space.siam as siam_module
@@ -107,12 +108,18 @@ def _model(space, options):
 
 @contextlib.contextmanager
 def _todays_mixing(monkeypatch):
-    """The spaces mix as before #35: the per-branch code, a softmax per forward."""
+    """The spaces mix as before #35: the per-branch code, a softmax per forward, a width mask
+    and masked LayerNorm however many widths a layer has."""
     with monkeypatch.context() as patch:
         for module in (mlp_module, paper_module, siam_module):
             patch.setattr(module, "mix", reference.mix)
         patch.setattr(mlp_module, "mix_elementwise", reference.mix_elementwise)
         patch.setattr(mlp_module, "masked_layer_norm", reference.masked_layer_norm)
+        # and every width through the mask, the one of the siam space's projector too
+        patch.setattr(mlp_module.MLPSearchLayer, "forward", reference.mlp_layer_forward)
+        # the predictor families run one by one, SimSiam's loss differentiated by autograd
+        patch.setattr(siam_module.PredictorFamilyLayer, "forward", reference.predictor_family_forward)
+        patch.setattr(losses_module, "negative_cosine", reference.negative_cosine)
         patch.setattr(SearchableHead, "_softmax_weights",
                       lambda self, layer: {k: F.softmax(v, dim=0) for k, v in layer.arch.items()})
         yield

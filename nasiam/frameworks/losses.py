@@ -7,11 +7,58 @@ from torch import Tensor
 
 from nasiam._distributed import rank
 from nasiam.frameworks.distributed import gather_no_grad, gather_with_grad
+from nasiam.space.mixed import autocast_on
 
 
 def negative_cosine(p: Tensor, z: Tensor) -> Tensor:
-    """SimSiam's D(p, z) = -cos(p, stopgrad(z)), averaged over the batch."""
-    return -F.cosine_similarity(p, z.detach(), dim=-1).mean()
+    """SimSiam's D(p, z) = -cos(p, stopgrad(z)), averaged over the batch: the value of
+    `-F.cosine_similarity(p, z.detach(), dim=-1).mean()` bit for bit, its gradient in closed
+    form (`_NegativeCosine`)."""
+    z = z.detach()
+    if p.shape != z.shape or (autocast_on(p) and p.device.type != "cuda"):
+        # broadcasting shapes, and autocast where cosine_similarity keeps the input's precision
+        # (the CPU's): torch's own, as before
+        return -F.cosine_similarity(p, z, dim=-1).mean()
+    if autocast_on(p):   # CUDA autocast runs cosine_similarity in float32: so does this
+        with torch.autocast(p.device.type, enabled=False):
+            return _NegativeCosine.apply(p.float(), z.float(), _COSINE_EPS)
+    return _NegativeCosine.apply(p, z, _COSINE_EPS)
+
+
+_COSINE_EPS = 1e-8   # F.cosine_similarity's
+
+
+class _NegativeCosine(torch.autograd.Function):
+    """`-mean(cos(p, z))` over the rows of `p` against a constant `z`, computed as
+    `F.cosine_similarity` computes it (each row divided by its norm, clamped at eps, then the
+    products summed), with the gradient in closed form:
+
+        d/dp = -(z_unit - cos * p_unit) / (|p| * rows)
+
+    four operators where autograd's chain through the norm takes fifteen (each a kernel launch
+    on a GPU, in every SimSiam step: benchmarks/dispatch_count.py). Equal to autograd's gradient
+    up to rounding (about 1e-7 relative in float32; tests/test_losses.py), except for rows of
+    norm below eps (1e-8), where this is the gradient with the norm held at eps and autograd's
+    treats the clamp as absent; a zero row gets `-z_unit / (eps * rows)` from both. A second
+    differentiation (`create_graph=True`) goes through torch's own arithmetic instead."""
+
+    @staticmethod
+    def forward(ctx, p: Tensor, z: Tensor, eps: float) -> Tensor:
+        p_norm = torch.linalg.vector_norm(p, dim=-1, keepdim=True).clamp_min_(eps)
+        z_norm = torch.linalg.vector_norm(z, dim=-1, keepdim=True).clamp_min_(eps)
+        p_unit, z_unit = p / p_norm, z / z_norm
+        cos = (p_unit * z_unit).sum(-1)
+        ctx.save_for_backward(p, z, p_unit, z_unit, p_norm, cos)
+        return cos.mean().neg()
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        p, z, p_unit, z_unit, p_norm, cos = ctx.saved_tensors
+        if torch.is_grad_enabled():   # create_graph: a gradient that can itself be differentiated
+            loss = -F.cosine_similarity(p, z, dim=-1).mean()
+            return torch.autograd.grad(loss, p, grad, create_graph=True)[0], None, None
+        scale = grad * (-1.0 / cos.numel()) / p_norm
+        return torch.addcmul(z_unit, p_unit, cos.unsqueeze(-1), value=-1) * scale, None, None
 
 
 def simsiam_loss(p1: Tensor, p2: Tensor, z1: Tensor, z2: Tensor) -> Tensor:

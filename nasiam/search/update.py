@@ -30,9 +30,28 @@ class ChoiceLayout:
         self.padding = (~real).to(device)
         self._gather = torch.where(real, offsets[:, None] + columns[None, :], 0).to(device)
         self._scatter = real.reshape(-1).nonzero().squeeze(1).to(device)   # padded positions of the real entries
+        # `concat` / `pad_concat`: k flat vectors concatenated, then a zero their padding reads
+        self.total = int(lengths.sum())
+        self._zero = torch.zeros(1, device=device)
+        self._stacked_gather: dict[int, Tensor] = {}
 
     def pad(self, flat: Tensor, fill: float = 0.0) -> Tensor:
         return flat[..., self._gather].masked_fill(self.padding, fill)
+
+    def concat(self, vectors: Sequence[Sequence[Tensor]]) -> Tensor:
+        """The pieces of k flat vectors (each `total` long) and a zero, concatenated in one
+        operator, promoted together to at least float32; `pad_concat` pads it."""
+        return torch.cat([piece.reshape(-1) for v in vectors for piece in v] + [self._zero])
+
+    def pad_concat(self, concatenated: Tensor) -> Tensor:
+        """`stack([pad(v) for v in vectors])` of a `concat(vectors)` in one gather, zero on the
+        padding (which reads the zero), where each `pad` took a gather and a fill."""
+        k = (concatenated.shape[-1] - 1) // self.total
+        if k not in self._stacked_gather:
+            real = self.padding.logical_not()
+            self._stacked_gather[k] = torch.stack([torch.where(real, self._gather + i * self.total, k * self.total)
+                                                   for i in range(k)])
+        return concatenated[..., self._stacked_gather[k]]
 
     def unpad(self, padded: Tensor) -> Tensor:
         return padded.flatten(-2)[..., self._scatter]
@@ -43,7 +62,8 @@ class ChoiceLayout:
 
 
 def update_logits(policy: SearchPolicy, layout: ChoiceLayout, logits: Tensor, grad: Tensor, exp_avg: Tensor,
-                  exp_avg_sq: Tensor, step: int, progress: float | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+                  exp_avg_sq: Tensor, step: int, progress: float | None, *, flat_grad: Tensor | None = None,
+                  masked_logits: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """New logits and Adam moments from the loss gradient `grad`, `step` updates taken, all in
     `layout`'s padded form (zero on the padding), and the gradient's RMS per run; pure.
 
@@ -54,14 +74,24 @@ def update_logits(policy: SearchPolicy, layout: ChoiceLayout, logits: Tensor, gr
        per-coordinate scaling would turn it into moves that cancel the signal.
     4. Adam (lr, betas, L2 weight decay), operation for operation as `torch.optim.Adam` (bit
        for bit on a CPU).
+
+    A caller that holds them passes `flat_grad` (`layout.unpad(grad)`, the RMS is taken over it)
+    and `masked_logits` (`logits` with -inf on the padding): the same numbers, without the
+    operators that would make them again (`ArchitectureOptimizer.finish`, where each is a launch).
     """
-    rms = layout.unpad(grad).pow(2).mean(-1).sqrt()[..., None, None]   # summed as the flat vector: as before
+    flat_grad = layout.unpad(grad) if flat_grad is None else flat_grad
+    rms = flat_grad.pow(2).mean(-1).sqrt()[..., None, None]   # summed as the flat vector: as before
     if policy.normalize:
-        grad = grad * torch.where(rms > 0, rms.reciprocal(), torch.ones_like(rms))
+        # 1 / rms, and 1 where the gradient is zero (or so small that its inverse overflows,
+        # which would have turned the logits to inf; NaN only comes with a skipped update)
+        grad = grad * rms.reciprocal().nan_to_num(nan=1.0, posinf=1.0)
     beta = policy.beta(progress)
     if beta > 0:
-        grad = grad + beta * torch.softmax(logits.masked_fill(layout.padding, -math.inf), dim=-1)
-    grad = layout.centre(grad)
+        if masked_logits is None:
+            masked_logits = logits.masked_fill(layout.padding, -math.inf)
+        grad = grad + beta * torch.softmax(masked_logits, dim=-1)
+    # centred per choice (`layout.centre`): the padding is zero here, so the sum needs no mask
+    grad = (grad - grad.sum(-1, keepdim=True) / layout.counts) * layout.mask
     if policy.weight_decay:
         grad = grad.add(logits, alpha=policy.weight_decay)
     (beta1, beta2), t = policy.betas, step + 1

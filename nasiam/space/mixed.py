@@ -84,7 +84,7 @@ def weighted_sum(probs: Tensor, stacked: Tensor) -> Tensor:
     # would say so too, but returns no tensor: a graph break under torch.compile)
     n = stacked.shape[0]
     dtype = stacked.dtype if stacked.is_floating_point() else torch.promote_types(probs.dtype, stacked.dtype)
-    if probs.dtype == stacked.dtype and not _autocast_on(stacked):
+    if probs.dtype == stacked.dtype and not autocast_on(stacked):
         return (probs @ stacked.reshape(n, -1)).reshape(stacked.shape[1:])
     return (probs.reshape((n,) + (1,) * (stacked.dim() - 1)) * stacked).sum(0).to(dtype)
 
@@ -230,7 +230,7 @@ class _MaskedNormalize(torch.autograd.Function):
         return grad_z, grad_share, None
 
 
-def _autocast_on(tensor: Tensor) -> bool:
+def autocast_on(tensor: Tensor) -> bool:
     """Whether autocast is on for `tensor`'s device."""
     device = tensor.device.type
     if torch.compiler.is_compiling():
@@ -243,7 +243,7 @@ def _autocast_on(tensor: Tensor) -> bool:
 def _float32(tensor: Tensor) -> contextlib.AbstractContextManager:
     """Autocast off on `tensor`'s device, where it is on: for statistics that must stay in
     float32. (Only where it is on: `torch.autocast` refuses devices without autocast, "meta".)"""
-    if _autocast_on(tensor):
+    if autocast_on(tensor):
         return torch.autocast(tensor.device.type, enabled=False)
     return contextlib.nullcontext()
 

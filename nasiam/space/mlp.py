@@ -62,11 +62,11 @@ class MLPSearchLayer(SearchableLayer):
             choices = {"keep": (True, False), **choices}
         self._init_arch(choices)
 
-    def _norm(self, index: int, z: Tensor, mask: Tensor, hard_width: int | None) -> Tensor:
+    def _norm(self, index: int, z: Tensor, mask: Tensor | None, hard_width: int | None) -> Tensor:
         name = self.choices["norm"][index]
         module = self.norms[name]
-        if registry.get_norm(name).per_channel:
-            return module(z)  # per-channel statistics: the same at every width
+        if registry.get_norm(name).per_channel or mask is None:
+            return module(z)  # per-channel statistics (the same at every width), or every channel kept
         return masked_layer_norm(z, mask, module.weight, module.bias, module.eps, hard_width)
 
     def forward(self, x: Tensor, weights: Mapping[str, Tensor], hard: Hard = False) -> Tensor:
@@ -75,17 +75,29 @@ class MLPSearchLayer(SearchableLayer):
         if chosen is not None and chosen.get("keep") == 1:
             return keep[1] * pad_features(x, self.out_features)  # skipped: no Linear at all
         z = self.linear(x)
-        mask = width_mask(weights["width"], self.inclusion)
+        if chosen is None and len(self.widths) == 1:
+            # One width (the siam space's projector): its probability is 1, the mask all ones
+            # and the width's logit without gradient, so every channel is kept and LayerNorm
+            # runs fused over all of them, where the masked one took ~10 operators forward and
+            # ~20 backward per call (benchmarks/dispatch_count.py). Equal up to rounding: the
+            # mean is a sum over the row, not a product with weights 1/width.
+            mask = None
+            mask_dtype = torch.promote_types(weights["width"].dtype, self.inclusion.dtype)
+        else:
+            mask = width_mask(weights["width"], self.inclusion)
         hard_width = self.widths[chosen["width"]] if chosen is not None else None
         z = mix(weights["norm"], lambda i: self._norm(i, z, mask, hard_width), choice_hard(chosen, "norm"))
         a = mix_elementwise(weights["activation"], self.activations, z, choice_hard(chosen, "activation"))
+        # `a * mask`, or without a mask the dtype that product had (a float32 mask promoted a
+        # bf16 activation)
+        masked = a * mask if mask is not None else a.to(torch.promote_types(a.dtype, mask_dtype))
         if keep is None:
-            return a * mask
+            return masked
         if chosen is not None:
             return a * (keep[0] * mask)
         # kept and skipped outputs stacked and weighted in one product (`weighted_sum`): its
         # backward is two products, where indexing keep[0] and keep[1] took a dozen operators
-        kept, skipped = a * mask, pad_features(x, self.out_features)
+        kept, skipped = masked, pad_features(x, self.out_features)
         dtype = torch.promote_types(kept.dtype, skipped.dtype)   # the dtype the sum of products had
         return weighted_sum(keep, torch.stack([kept.to(dtype), skipped.to(dtype)]))
 

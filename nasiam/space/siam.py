@@ -27,12 +27,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
+import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch import Tensor
 
 from nasiam.space.directpred import DirectPredLinear
 from nasiam.space.genotype import MAX_WIDTH, Genotype, GenotypeError, LayerSpec
-from nasiam.space.mixed import Hard, choice_hard, hard_choices, mix
+from nasiam.space.mixed import Hard, choice_hard, hard_choices, mix, weighted_sum
 from nasiam.space.mlp import DEFAULT_ACTIVATIONS, DEFAULT_NORMS, MLPSpace, _as_tuple
 from nasiam.space.spaces import ExportedLayer, SearchableLayer, SearchSpace, SlotSearch, build_layer, register_space
 
@@ -89,7 +91,33 @@ class PredictorFamilyLayer(SearchableLayer):
         closed_form = self.closed_form()
         if selected is not False and closed_form is not None and families[selected] != "directpred":
             closed_form.track(x)
-        return mix(weights["family"], lambda i: self.branches[families[i]](x), selected)
+        if selected is not False or len(families) == 1:
+            return mix(weights["family"], lambda i: self.branches[families[i]](x), selected)
+        return weighted_sum(weights["family"], torch.stack(self._all_branches(x)))
+
+    def _all_branches(self, x: Tensor) -> list[Tensor]:
+        """Every family's output. Each family's first layer is a linear map of `x` (DirectPred's
+        W, a Linear), so their products are taken as one, with the weights stacked by rows:
+        one matrix product forward and two backward (input and weights) where one per family took
+        three and six, with the sums of the input's gradient (benchmarks/dispatch_count.py). Each
+        output column is the same dot product; the input's gradient sums the families' terms in
+        one product instead of three, equal up to rounding."""
+        firsts = [dict(self.branches[family][0].named_children()) for family in self.choices["family"]]
+        # rows of F.linear's weight: DirectPred applies x W, i.e. the rows of W^T (W is
+        # symmetric only up to rounding)
+        rows = [b["directpred"].weight.T.to(x.dtype) if "directpred" in b else b["linear"].weight for b in firsts]
+        products = F.linear(x, torch.cat(rows)).split([r.shape[0] for r in rows], dim=1)
+        outputs = []
+        for family, first, y in zip(self.choices["family"], firsts, products):
+            if "directpred" in first:
+                first["directpred"].track(x)   # the statistics its own forward takes in
+            elif first["linear"].bias is not None:
+                y = y + first["linear"].bias
+            for name, child in first.items():
+                if name not in ("directpred", "linear"):
+                    y = child(y)   # the first layer's norm and activation
+            outputs.append(self.branches[family][1:](y))
+        return outputs
 
     def export(self, decision: Mapping[str, Any], in_width: int) -> tuple[list[ExportedLayer], int]:
         if in_width != self.in_features:
