@@ -23,7 +23,8 @@ from nasiam.search.regularizers import beta_decay
 from nasiam.search.schedules import cosine, gumbel_tau, momentum_schedule, warmup_cosine_lr
 
 __all__ = ["Architect", "ArchitectureOptimizer", "SearchDriver", "SearchPolicy", "requires_grad",
-           "ARCH_METRICS", "NoiseVerdict", "noise_verdict", "training_progress", "chance_agreement", "decision_agreement",
-           "decision_confidence", "decision_report", "fall_back_to_prior", "head_probabilities", "near_uniform", "noise_floor", "probability_metrics",
+           "ARCH_METRICS", "NoiseVerdict", "noise_verdict", "training_progress",
+           "chance_agreement", "decision_agreement", "decision_confidence", "decision_report", "fall_back_to_prior",
+           "head_probabilities", "near_uniform", "noise_floor", "probability_metrics",
            "CollapseMonitor", "CollapseReport", "effective_rank", "normalized_std",
            "beta_decay", "cosine", "gumbel_tau", "momentum_schedule", "warmup_cosine_lr"]
