@@ -29,7 +29,7 @@ from nasiam.head.hub import check_repo_id, push_heads_to_hub
 from nasiam.space.genotype import MAX_FILE_BYTES, Genotype, GenotypeError, check_genotype_file
 
 __all__ = ["SEARCH_FORMAT", "EXPORT_FORMAT", "EXPORT_RECORD", "read_genotypes", "genotype_file_sha256",
-           "write_search_genotypes", "load_heads",
+           "write_search_genotypes", "write_searched_heads", "load_heads",
            "run_config_dict", "require_complete", "push_run_to_hub", "file_digests", "run_file_digests",
            "check_run_files"]
 
@@ -51,6 +51,15 @@ def write_search_genotypes(path: Path, framework: str, genotypes: Mapping[str, G
     data = {"format": SEARCH_FORMAT, "schema_version": SEARCH_SCHEMA_VERSION, "framework": framework,
             "heads": {slot: g.to_dict() for slot, g in genotypes.items()}}
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_searched_heads(directory: Path, framework: str, genotypes: Mapping[str, Genotype],
+                         heads: Mapping[str, NASHead]) -> None:
+    """A search's result as `nasiam search`, `nasiam export` and the Lightning callback leave it:
+    `heads/<slot>/` (`NASHead.save_pretrained`) and `genotype.json`, read back by `load_heads`."""
+    for slot, head in heads.items():
+        head.save_pretrained(directory / "heads" / slot)
+    write_search_genotypes(directory / "genotype.json", framework, genotypes)
 
 
 def genotype_file_sha256(path: str | os.PathLike) -> str:

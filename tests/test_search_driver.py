@@ -3,7 +3,7 @@ the due rule, the replay of recent architecture batches and the noise verdict.""
 import pytest
 import torch
 
-from nasiam.search import NoiseVerdict, SearchDriver, SearchPolicy, noise_verdict
+from nasiam.search import ARCH_METRICS, NoiseVerdict, SearchDriver, SearchPolicy, noise_verdict, training_progress
 
 
 class RecordingOptimizer:
@@ -59,3 +59,51 @@ def test_the_noise_verdict_is_the_one_the_cli_printed():
             assert verdict.mostly_noise == (above <= max(1, decisions // 20)), (above, decisions)
     verdict = noise_verdict([{"above_noise": True}, {"above_noise": False}, {"option": "no floor"}])
     assert verdict.metrics() == {"decisions_above_noise": 1, "decisions": 3}
+
+
+def test_training_progress_is_the_share_done_or_none_for_an_unknown_length():
+    """`nasiam search` and the callback take the Beta-Decay ramp from it. A 0.0 for an unknown
+    length (Lightning's `inf` stepping batches, or 0) would hold Beta-Decay at zero all run; None
+    gives the full weight (`SearchPolicy.beta`)."""
+    assert training_progress(3, 12) == 0.25
+    assert training_progress(5, float("inf")) is None and training_progress(0, 0) is None
+    assert SearchPolicy(beta_weight=0.5).beta(training_progress(5, float("inf"))) == 0.5
+
+
+def test_replay_encoded_runs_the_backbone_once_per_batch_without_gradients():
+    """The backbone (`encode`) runs once per architecture batch, outside autograd, and the N
+    updates see its output: an encode per update, or one that keeps a graph, fails here."""
+    driver = SearchDriver(SearchPolicy(arch_steps_per_step=2), bilevel_first_order=True)
+    arch, calls = RecordingOptimizer(), []
+
+    def encode(batch):
+        calls.append(torch.is_grad_enabled())
+        return batch * 10
+
+    for batch in (1, 2, 3):
+        driver.replay_encoded(arch, torch.tensor(float(batch), requires_grad=True), encode, lambda f: f, 0.5)
+    assert calls == [False, False, False]
+    assert arch.seen == [10, 20, 10, 30, 20]
+
+
+def test_arch_metrics_name_what_an_architecture_step_reports():
+    """`nasiam search` averages ARCH_METRICS over an epoch's architecture steps (the others over
+    all steps): a metric `ArchitectureOptimizer.finish` reports under another name would be
+    divided by the wrong count. The skipped step's `arch_skipped` is among them."""
+    from nasiam import MLPSpace, SearchableHead
+    from nasiam.search import ArchitectureOptimizer
+
+    torch.manual_seed(0)
+    head = SearchableHead(4, 3, 1, MLPSpace(widths=(2, 4), activations=("relu",)))
+    arch = ArchitectureOptimizer(head)
+    x = torch.randn(8, 4)
+    reported = set(arch.step(lambda: head(x).pow(2).mean(), 0.5))
+    reported |= set(arch.step(lambda: head(x).pow(2).mean() * float("nan"), 0.5))   # skipped
+    assert reported == set(ARCH_METRICS)
+
+
+def test_the_warm_up_leaves_epochs_to_search_only_past_it():
+    """`--warmup_epochs` equal to `--epochs` is refused by the CLI and warned about by the
+    callback (the same rule): the logits would never train. A `>=` here passes that run."""
+    policy = SearchPolicy(warmup_epochs=2)
+    assert [policy.searches_within(e) for e in (1, 2, 3)] == [False, False, True]

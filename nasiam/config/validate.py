@@ -102,7 +102,7 @@ def validate_config(config: RunConfig) -> None:
             raise ConfigError(f"{e} (--arch_* options)") from None
         if not 0 < config.arch_fraction < 1:
             raise ConfigError(f"--arch_fraction must be in (0, 1), got {config.arch_fraction}")
-        if config.warmup_epochs >= config.epochs:
+        if not config.policy().searches_within(config.epochs):
             raise ConfigError(f"--warmup_epochs ({config.warmup_epochs}) leaves no epoch to search in "
                               f"--epochs={config.epochs}")
         if config.strategy in ("tpe", "random") and config.mode != "bilevel":

@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -71,10 +70,10 @@ from torch import Tensor
 from nasiam._compat import ddp_ignore
 from nasiam.head import NASHead, SearchableHead
 from nasiam.integrations.lightly import LIGHTLY_SLOTS
-from nasiam.rundir import write_search_genotypes
+from nasiam.rundir import write_searched_heads
 from nasiam.search.architect import ArchitectureOptimizer, requires_grad
-from nasiam.search.decisions import probability_metrics
-from nasiam.search.driver import SearchDriver, noise_verdict
+from nasiam.search.decisions import head_probabilities, probability_metrics
+from nasiam.search.driver import SearchDriver, framework_of, head_loss, noise_verdict, training_progress
 from nasiam.search.policy import SearchPolicy
 from nasiam.space.directpred import frozen_statistics
 from nasiam.space.genotype import Genotype
@@ -327,7 +326,7 @@ class NASSearchCallback(*_callback_bases()):
             for logger in getattr(trainer, "loggers", ()):
                 logger.log_hyperparams(self.hparams())
         max_epochs, warmup = trainer.max_epochs, self.policy.warmup_epochs
-        if max_epochs is not None and 0 < max_epochs <= warmup:
+        if max_epochs is not None and max_epochs > 0 and not self.policy.searches_within(max_epochs):
             warnings.warn(f"warmup_epochs={warmup} with max_epochs={max_epochs}: the logits never train "
                           "(NASSearchCallback(warmup_epochs=0) searches from the first epoch)", stacklevel=2)
 
@@ -343,11 +342,7 @@ class NASSearchCallback(*_callback_bases()):
     # -- the steps ----------------------------------------------------------------------
     @staticmethod
     def _progress(trainer) -> float | None:
-        """The share of the run's optimizer steps done (None when the run's length is unknown)."""
-        total = trainer.estimated_stepping_batches
-        if not math.isfinite(total) or total <= 0:
-            return None
-        return trainer.global_step / total
+        return training_progress(trainer.global_step, trainer.estimated_stepping_batches)
 
     def _take_snapshot(self) -> None:
         params = self._logits()
@@ -409,8 +404,7 @@ class NASSearchCallback(*_callback_bases()):
         self._warn_if_moved()
         if self.log_metrics and self.heads:
             # what `nasiam search` logs per epoch: every option's probability
-            pl_module.log_dict(probability_metrics({slot: head.probabilities() for slot, head in self.heads.items()}),
-                               on_step=False, on_epoch=True)
+            pl_module.log_dict(probability_metrics(head_probabilities(self.heads)), on_step=False, on_epoch=True)
 
     def _next_arch_batch(self) -> Any:
         for _ in range(2):
@@ -431,37 +425,37 @@ class NASSearchCallback(*_callback_bases()):
         # backbone (without gradients) in each, features_fn once per batch for all N to replay
         features_fn, head_loss_fn = self.features_fn, self.head_loss_fn
         # by default, a nasiam framework's (the module's or its `model`'s: `Architect`'s protocol)
-        framework = None if features_fn is not None or self.loss_fn is not None else next(
-            (m for m in (pl_module, getattr(pl_module, "model", None)) if hasattr(m, "encode") and
-             hasattr(m, "head_loss")), None)
-        if framework is not None:   # its encode, and its head loss with its state (a queue) left alone
+        framework = None if features_fn is not None or self.loss_fn is not None else framework_of(
+            pl_module, getattr(pl_module, "model", None))
+        if framework is not None:
             def features_fn(_, batch):   # the views: batch[0] of a (views, labels) batch
                 return framework.encode(batch[0] if isinstance(batch[0], (list, tuple)) else batch)
 
             def head_loss_fn(_, encoded):
-                return framework.head_loss(encoded, update_state=False)
+                return head_loss(framework, encoded)
 
         batch = trainer.strategy.batch_to_device(self._next_arch_batch())
         arch = {id(p) for p in self._logits()}
         weights = [p for p in pl_module.parameters() if id(p) not in arch]
 
-        # all weights frozen: only the logits get gradients (first-order DARTS: grad_alpha
-        # L_val(w, alpha)); a closed-form predictor (DirectPred) keeps the statistics of the
-        # weight batches only
-        def frozen():
-            return _frozen_context(weights, pl_module, trainer)
+        def frozen(fn: Callable[[Any, Any], Any]) -> Callable[[Any], Any]:
+            # all weights frozen: only the logits get gradients (first-order DARTS: grad_alpha
+            # L_val(w, alpha)); a closed-form predictor (DirectPred) keeps the statistics of the
+            # weight batches only
+            def call(item):
+                with _frozen_context(weights, pl_module, trainer):
+                    return fn(pl_module, item)
+            return call
 
-        if features_fn is not None:
-            with torch.no_grad(), frozen():
-                batch = features_fn(pl_module, batch)   # no graph: cached as it is
-
-        def loss(item) -> Tensor:
-            with frozen():
-                if features_fn is not None:
-                    return _as_loss(head_loss_fn(pl_module, item))
-                return _as_loss((self.loss_fn or training_step_loss)(pl_module, item))
-
-        self._metrics.update(self.driver.replay(self.arch, batch, loss, self._progress(trainer)))
+        progress = self._progress(trainer)
+        if features_fn is None:
+            loss = frozen(self.loss_fn or training_step_loss)
+            metrics = self.driver.replay(self.arch, batch, lambda item: _as_loss(loss(item)), progress)
+        else:
+            loss = frozen(head_loss_fn)
+            metrics = self.driver.replay_encoded(self.arch, batch, frozen(features_fn),
+                                                 lambda item: _as_loss(loss(item)), progress)
+        self._metrics.update(metrics)
         self._take_snapshot()
 
     # -- checkpoints ----------------------------------------------------------------------
@@ -504,7 +498,7 @@ class NASSearchCallback(*_callback_bases()):
         self._require_heads()
         if self.arch is None:
             raise RuntimeError("NASSearchCallback has not trained yet: its decisions exist after Trainer.fit")
-        return self.arch.decisions({slot: head.probabilities() for slot, head in self.heads.items()})
+        return self.arch.decisions(head_probabilities(self.heads))
 
     def export(self, directory: str | Path | None = None) -> dict[str, NASHead]:
         """Each head's `export()`: a `NASHead` with the searched weights, by slot. With
@@ -515,11 +509,7 @@ class NASSearchCallback(*_callback_bases()):
         genotypes = self.genotypes()
         heads = {slot: self.heads[slot].export(g) for slot, g in genotypes.items()}
         if directory is not None:
-            directory = Path(directory)
-            for slot, head in heads.items():
-                head.save_pretrained(directory / "heads" / slot)
-            write_search_genotypes(directory / "genotype.json", self._framework or "lightning",
-                                   genotypes)
+            write_searched_heads(Path(directory), self._framework or "lightning", genotypes, heads)
         return heads
 
     def on_train_end(self, trainer, pl_module) -> None:

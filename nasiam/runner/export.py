@@ -35,7 +35,7 @@ from nasiam.rundir import (
     SUMMARY_RECORD,
     check_run_files,
     file_digests,
-    write_search_genotypes,
+    write_searched_heads,
 )
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner import lock, outputs
@@ -264,9 +264,7 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
               "proj_output_dim": proj_output_dim, "layers": layers, "recalibrated": recalibrated}
     try:
         with new_directory(out) as folder:
-            for slot, head in heads.items():
-                head.save_pretrained(folder / "heads" / slot)
-            write_search_genotypes(folder / "genotype.json", framework, genotypes)
+            write_searched_heads(folder, framework, genotypes, heads)
             save_backbone(folder, model.backbone, backbone_record(cfg, info, model.backbone))
             # last, with every file's sha256: `pretrain --init` trusts the folder only as written
             outputs.write_json(folder / EXPORT_RECORD, {"format": EXPORT_FORMAT, "schema_version": 1, **result,

@@ -17,7 +17,7 @@ from nasiam._distributed import is_distributed
 from nasiam.backbones import save_backbone
 from nasiam.config import SearchConfig
 from nasiam.errors import CollapseError
-from nasiam.rundir import write_search_genotypes
+from nasiam.rundir import write_search_genotypes, write_searched_heads
 from nasiam.runner import outputs
 from nasiam.runner.build import (
     backbone_record,
@@ -33,20 +33,20 @@ from nasiam.runner.environment import environment
 from nasiam.runner.loop import Run
 from nasiam.runner.optim import weight_groups, weight_optimizer
 from nasiam.search import (
+    ARCH_METRICS,
     Architect,
     CollapseMonitor,
     decision_confidence,
     fall_back_to_prior,
     gumbel_tau,
+    head_probabilities,
     near_uniform,
     noise_verdict,
     probability_metrics,
+    training_progress,
 )
 
 __all__ = ["SearchRun", "run_search"]
-
-# averaged over the epoch's architecture steps, the other metrics over all of its steps
-ARCH_METRICS = ("arch_loss", "beta_decay", "arch_grad_rms", "arch_skipped")
 
 
 class SearchRun(Run):
@@ -110,7 +110,7 @@ class SearchRun(Run):
 
     # -- the step ---------------------------------------------------------------------
     def _probabilities(self):
-        return {slot: head.probabilities() for slot, head in self.model.searchable_heads().items()}
+        return head_probabilities(self.model.searchable_heads())
 
     def begin_epoch(self, epoch: int) -> None:
         """The epoch's architecture batches."""
@@ -124,7 +124,7 @@ class SearchRun(Run):
             self.model.set_sampling("gumbel", gumbel_tau(cfg.tau_max, cfg.tau_min, step, self.total_steps))
         # the search policy's warm-up and arch_every; multi-trial strategies never train the logits
         due = not self.multi_trial and self.architect.due(epoch, step)
-        done = step / max(1, self.total_steps)  # the share of training done: the Beta-Decay ramp
+        done = training_progress(step, self.total_steps)  # the Beta-Decay ramp
         metrics: dict[str, Any] = {}
         if due and cfg.mode == "joint":
             out = model(views)
@@ -153,6 +153,7 @@ class SearchRun(Run):
     def epoch_averages(self, totals: dict[str, Any], steps: int) -> dict[str, float]:
         arch_steps = max(1, int(totals.get("arch_steps", 0)))
         averages = super().epoch_averages(totals, steps)
+        # the architecture's metrics over the epoch's architecture steps, the others over all of its steps
         averages.update({k: float(totals[k]) / arch_steps for k in ARCH_METRICS if k in totals})
         return averages
 
@@ -284,9 +285,7 @@ class SearchRun(Run):
             heads = self.model.export_heads()
             recalibrate_exported(heads, self.model.backbone, self.data.calibration, fabric.device, cfg.batch_size,
                                  cfg.seed)
-            for slot, head in heads.items():
-                head.save_pretrained(self.run_dir / "heads" / slot)
-            write_search_genotypes(self.run_dir / "genotype.json", framework, genotypes)
+            write_searched_heads(self.run_dir, framework, genotypes, heads)
             if selection is not None:  # what argmax would have exported, for comparison
                 write_search_genotypes(self.run_dir / "genotype.argmax.json", framework, argmax_genotypes)
             save_backbone(self.run_dir, self.model.backbone, backbone_record(cfg, self.info, self.model.backbone))

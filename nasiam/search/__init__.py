@@ -11,18 +11,20 @@ from nasiam.search.decisions import (
     decision_confidence,
     decision_report,
     fall_back_to_prior,
+    head_probabilities,
     probability_metrics,
     near_uniform,
     noise_floor,
 )
-from nasiam.search.driver import NoiseVerdict, SearchDriver, noise_verdict
+from nasiam.search.driver import ARCH_METRICS, NoiseVerdict, SearchDriver, noise_verdict, training_progress
 from nasiam.search.monitor import CollapseMonitor, CollapseReport, effective_rank, normalized_std
 from nasiam.search.policy import SearchPolicy
 from nasiam.search.regularizers import beta_decay
 from nasiam.search.schedules import cosine, gumbel_tau, momentum_schedule, warmup_cosine_lr
 
 __all__ = ["Architect", "ArchitectureOptimizer", "SearchDriver", "SearchPolicy", "requires_grad",
-           "NoiseVerdict", "noise_verdict", "chance_agreement", "decision_agreement", "decision_confidence",
-           "decision_report", "fall_back_to_prior", "near_uniform", "noise_floor", "probability_metrics",
+           "ARCH_METRICS", "NoiseVerdict", "noise_verdict", "training_progress",
+           "chance_agreement", "decision_agreement", "decision_confidence", "decision_report", "fall_back_to_prior",
+           "head_probabilities", "near_uniform", "noise_floor", "probability_metrics",
            "CollapseMonitor", "CollapseReport", "effective_rank", "normalized_std",
            "beta_decay", "cosine", "gumbel_tau", "momentum_schedule", "warmup_cosine_lr"]

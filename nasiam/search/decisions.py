@@ -29,10 +29,16 @@ from nasiam.search.policy import SearchPolicy
 from nasiam.search.update import ChoiceLayout, update_logits
 
 __all__ = ["NEAR_UNIFORM_RATIO", "NOISE_QUANTILE", "chance_agreement", "decision_agreement", "decision_confidence",
-           "decision_report", "fall_back_to_prior", "near_uniform", "noise_floor", "probability_metrics"]
+           "decision_report", "fall_back_to_prior", "head_probabilities", "near_uniform", "noise_floor",
+           "probability_metrics"]
 
 NEAR_UNIFORM_RATIO = 1.5   # a decision whose best option is below 1.5x the uniform probability is "near uniform"
 NOISE_QUANTILE = 0.95
+
+
+def head_probabilities(heads: Mapping[str, Any]) -> dict[str, list[dict[str, dict[Any, float]]]]:
+    """`{slot: head.probabilities()}` of searchable heads by slot: what the functions here read."""
+    return {slot: head.probabilities() for slot, head in heads.items()}
 
 
 def probability_metrics(probabilities: Mapping[str, list[dict[str, dict[Any, float]]]]) -> dict[str, float]:

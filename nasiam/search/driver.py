@@ -5,11 +5,12 @@ A driver only says how batches arrive; `SearchDriver` then decides the rest, fro
 `SearchPolicy`:
 
 * `due(epoch, step)`: whether the logits step now (the warm-up, then every `arch_every`-th
-  optimizer step);
+  optimizer step), at `training_progress(step, total)` (the Beta-Decay ramp);
 * `replay(arch, item, loss, progress)`: keep the architecture batch `item` (its cached backbone
   features, or the raw batch) among the last N and take one update on each, newest first (the
   policy's `arch_steps_per_step`, refused where the search is not first-order bilevel);
-  returns the update's metrics averaged over the N;
+  returns the update's metrics (`ARCH_METRICS`) averaged over the N; `replay_encoded` first
+  runs the backbone once, without gradients, on a model with `encode` (`framework_of`);
 * `noise_verdict(rows)`: how many decisions rose above their noise floor, against how many
   noise alone would pass, under the names both log (`eval/decisions_above_noise`,
   `eval/decisions`); the per-epoch probabilities are `probability_metrics` (`prob/...`).
@@ -17,15 +18,40 @@ A driver only says how batches arrive; `SearchDriver` then decides the rest, fro
 from __future__ import annotations
 
 import collections
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
+import torch
 from torch import Tensor
 
 from nasiam.search.decisions import NOISE_QUANTILE
 from nasiam.search.policy import SearchPolicy
 
-__all__ = ["SearchDriver", "NoiseVerdict", "noise_verdict"]
+__all__ = ["ARCH_METRICS", "SearchDriver", "NoiseVerdict", "framework_of", "head_loss", "noise_verdict",
+           "training_progress"]
+
+# what an architecture step reports (`ArchitectureOptimizer.finish`), logged as `train/<name>`:
+# averaged over a step's N updates, and by `nasiam search` over an epoch's architecture steps
+ARCH_METRICS = ("arch_loss", "beta_decay", "arch_grad_rms", "arch_skipped")
+
+
+def training_progress(step: int, total: float) -> float | None:
+    """The share of training done at optimizer step `step` of `total` (the Beta-Decay ramp);
+    None where the run's length is unknown (not finite, or not positive)."""
+    return step / total if math.isfinite(total) and total > 0 else None
+
+
+def framework_of(*modules: Any) -> Any | None:
+    """The first of `modules` a search drives on cached features: one with `encode(views)` and
+    `head_loss(encoded, update_state)` (every `SSLFramework`), or None."""
+    return next((m for m in modules if hasattr(m, "encode") and hasattr(m, "head_loss")), None)
+
+
+def head_loss(framework: Any, encoded: Any) -> Tensor:
+    """The architecture loss of cached features through the heads of `framework`, its state (a
+    MoCo queue) left alone: an architecture batch is no training batch."""
+    return framework.head_loss(encoded, update_state=False)["loss"]
 
 
 class SearchDriver:
@@ -59,6 +85,15 @@ class SearchDriver:
         self.recent.append(item)
         results = [arch.step(lambda i=i: loss(i), progress) for i in reversed(self.recent)]
         return {k: sum(r[k] for r in results) / len(results) for k in results[-1] if all(k in r for r in results)}
+
+    def replay_encoded(self, arch, batch: Any, encode: Callable[[Any], Any], loss: Callable[[Any], Tensor],
+                       progress: float | None) -> dict[str, float]:
+        """`replay` on `encode(batch)`, run once without gradients (no graph: cached as it is):
+        the backbone runs once per architecture batch and the N updates replay its features. An
+        older batch's features are then the backbone's of up to N-1 weight steps ago."""
+        with torch.no_grad():
+            item = encode(batch)
+        return self.replay(arch, item, loss, progress)
 
 
 @dataclass(frozen=True)

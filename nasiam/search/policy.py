@@ -104,6 +104,10 @@ class SearchPolicy:
         bilevel search can take (the rule `updates_per_step` and the CLI's check apply)."""
         return (self.arch_steps_per_step or 1) > 1
 
+    def searches_within(self, epochs: int) -> bool:
+        """Whether a run of `epochs` epochs leaves any after the warm-up for the logits to train."""
+        return epochs > self.warmup_epochs
+
     def due(self, epoch: int, step: int) -> bool:
         """Whether the logits step at optimizer step `step` (counted from 0 over the whole
         run) of epoch `epoch`."""
