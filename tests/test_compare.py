@@ -939,3 +939,37 @@ def test_the_help_says_searches_keep_their_own_epochs(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "A search row gets those nasiam search also has, except --epochs: a search keeps its own budget" in text
     assert "epochs" not in search_common({"epochs": "12", "lr": "0.1"})   # what the help describes
+
+
+def test_a_run_that_read_its_head_file_after_an_edit_stops_the_comparison_unreported(tmp_path, capsys, monkeypatch):
+    """The driver checks a --heads PATH file before it starts each run; the run reads it seconds
+    later (after loading its data). Edited in between, the run trains the new head and records its
+    sha256: the comparison reported both heads as one row and exited 0. Now the finished run is
+    checked as a rerun would check it: exit 2 naming it, no tables written."""
+    import nasiam.compare.executor as executor
+    from nasiam.presets import get_preset
+    from nasiam.rundir import write_search_genotypes
+
+    mine = tmp_path / "mine.json"
+    write_search_genotypes(mine, "simsiam", {"projector": get_preset("simsiam_projector_cifar", hidden_dim=32,
+                                                                     out_dim=32)})
+    launched = []
+    plain = _fake_launch(launched)
+
+    def launch(job, runs, logs, env):
+        result = plain(job, runs, logs, env)
+        if job.row == "mine":   # the run records the content it read: seed 1 read an edited file
+            summary = json.loads((runs / job.name / "summary.json").read_text())
+            summary["head_sha256"] = job.head_sha256 if job.seed == 0 else "e" * 64
+            (runs / job.name / "summary.json").write_text(json.dumps(summary))
+        return result
+
+    monkeypatch.setattr(executor, "_launch", launch)
+    out = tmp_path / "cmp"
+    argv = ["compare", "--heads", f"mine={mine},default", "--seeds", "0,1", "--out", str(out),
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "pretrain mine-s1 finished, but it is not the run this comparison plans" in err
+    assert f"says it trained {mine} as sha256 eeeeeeeeeeee" in err and "Traceback" not in err
+    assert not (out / "results.md").exists()

@@ -306,6 +306,12 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                 del running[name]
                 minutes = (time.perf_counter() - start) / 60
                 if code == 0 and run_finished(runs, name):
+                    # what it trained, checked as a rerun would: a --heads PATH file edited after
+                    # the driver pinned it, before the run read it, trained another head
+                    problem = check_run(job, runs)
+                    if problem:
+                        raise ConfigError(f"{job.command} {name} finished, but it is not the run this comparison "
+                                          f"plans, so nothing is reported: {problem}")
                     report.finished.append(name)
                     say(f"finished {name} in {minutes:.1f} min")
                     continue
