@@ -57,6 +57,11 @@ def test_specs_parse_labels_options_and_suffixes(tmp_path):
     ("searchy", "not a search spec"),
     ("/no/such/run", "neither a known head"),
     ("default,default", "two rows are called"),
+    # an invalid label is named as one, with what a label may be (was "neither a known head ...")
+    ("a/b=default", "'a/b' is not a valid label; a label is 1 to 64 ASCII letters"),
+    ("..=paper", "'..' is not a valid label"),
+    ("=default", "'' is not a valid label"),
+    ("d\u0435fault=default", "'d\u0435fault' is not a valid label"),   # a Cyrillic e
 ])
 def test_bad_specs_name_the_problem(bad, words):
     with pytest.raises(ConfigError, match=words):
