@@ -117,6 +117,20 @@ def test_image_folder(tmp_path):
     assert ds[0][0].shape == (3, 32, 32)
 
 
+def test_class_folders_beside_a_val_folder_are_told_to_move_into_train(tmp_path):
+    """Class folders at the root with val/ beside them: the root was read as train/, and the
+    refusal said only "other class folders than its train split (only in train: 'val')"."""
+    from PIL import Image
+
+    for folder in ("cat", "dog", "val/cat", "val/dog"):
+        (tmp_path / folder).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / folder / "a.png")
+    with pytest.raises(DataNotFoundError, match=f"{tmp_path} has a val/ folder but no train/: .* val/ would be one "
+                                                f"more class of it. Move the class folders beside val/ into "
+                                                f"{tmp_path / 'train'}/"):
+        create_dataset("imagefolder", tmp_path, "train")
+
+
 @pytest.mark.parametrize("name", ["cifar10", "cifar100", "stl10", "fashion_mnist", "imagenet"])
 def test_missing_data_says_where_and_how(tmp_path, name):
     """Where the files go, and --download where it can fetch them. The message said nasiam

@@ -288,6 +288,10 @@ def _image_folder_path(name: str, root: Path, split: str) -> Path:
     folder = root / split
     if not folder.is_dir() and split == "train" and root.is_dir() and any(p.is_dir() for p in root.iterdir()):
         folder = root  # a plain folder of class sub-folders
+        if (root / "val").is_dir():   # read as train/, val/ would be one more class of it
+            raise DataNotFoundError(f"{root} has a val/ folder but no train/: with no train/ the folder itself is "
+                                    f"read as the training split, and val/ would be one more class of it. Move the "
+                                    f"class folders beside val/ into {root / 'train'}/")
     if not folder.is_dir():
         raise _missing(name, root, f"{split}/<class>/<image files>", _image_folder_fix(name, root, split),
                        downloadable=False, split=split)
