@@ -221,17 +221,26 @@ def _fashion_mnist(root: Path, split: str, transform) -> ArrayImageDataset:
 
 def _load_image(path: str):
     """torchvision's PIL loader, with a damaged image named in the error (an OSError carrying
-    the path, so the CLI says which file could not be read)."""
+    the path, so the CLI says which file could not be read). The file is opened without
+    blocking: a FIFO put in an image's place after the folder was checked would otherwise block
+    the open forever, where even SIGTERM (acted on at the next step) could not stop the run."""
     from PIL import Image
-    from torchvision.datasets.folder import default_loader
 
     try:
-        return default_loader(path)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         raise OSError(None, f"damaged or unreadable image ({e})", path) from None
-    except Image.DecompressionBombError:   # a small file that would decode to gigabytes
-        raise OSError(None, f"an image of more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, far more than a "
-                            "training image needs (a decompression bomb?)", path) from None
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(None, "not a regular file (a FIFO, socket or device), whose reading would block or "
+                                "never end", path)
+        try:
+            return Image.open(f).convert("RGB")
+        except OSError as e:
+            raise OSError(None, f"damaged or unreadable image ({e})", path) from None
+        except Image.DecompressionBombError:   # a small file that would decode to gigabytes
+            raise OSError(None, f"an image of more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, far more than a "
+                                "training image needs (a decompression bomb?)", path) from None
 
 
 def _is_image_file(path: str) -> bool:
