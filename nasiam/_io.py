@@ -71,14 +71,17 @@ def is_temporary_file(name: str) -> bool:
     return _TEMPORARY.fullmatch(name) is not None
 
 
-def remove_temporary_files(root: str | os.PathLike) -> list[str]:
+def remove_temporary_files(root: str | os.PathLike, recursive: bool = True) -> list[str]:
     """Delete the temporary files that killed atomic writes left in `root` and the folders
-    below it: regular files named as `_create_temporary` names them, nothing else (a folder, a
+    below it (`recursive=False`: in `root` alone, whose sub-folders other writers own): regular
+    files named as `_create_temporary` names them, nothing else (a folder, a
     link, a file of another name are left alone); links to folders are not followed, so nothing
     outside `root` is touched. Call it only while no write into `root` can be in flight (a run
     does, holding its directory's lock). Returns the removed files' paths relative to `root`."""
     root, removed = Path(root), []
-    for parent, _, files in os.walk(root, followlinks=False):
+    for parent, folders, files in os.walk(root, followlinks=False):
+        if not recursive:
+            folders.clear()
         for name in files:
             path = Path(parent) / name
             try:

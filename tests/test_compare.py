@@ -978,3 +978,24 @@ def test_a_run_that_read_its_head_file_after_an_edit_stops_the_comparison_unrepo
     assert "pretrain mine-s1 finished, but it is not the run this comparison plans" in err
     assert f"says it trained {mine} as sha256 eeeeeeeeeeee" in err and "Traceback" not in err
     assert not (out / "results.md").exists()
+
+
+def test_a_killed_compares_temporary_files_are_removed_when_it_runs_again(tmp_path, capsys, monkeypatch):
+    """SIGKILL while compare wrote its tables or compare.json left `.NAME.<hex>.nasiam.tmp` beside
+    them forever (the runs clean their own folders, the comparison folder was cleaned by nothing).
+    A run's folder is the run's: left for it to clean."""
+    import nasiam.compare.executor as executor
+
+    monkeypatch.setattr(executor, "_launch", _fake_launch([]))
+    out = tmp_path / "cmp"
+    (out / "heads" / "paper").mkdir(parents=True)
+    (out / "runs" / "default-s0").mkdir(parents=True)
+    left = [out / ".results.md.0123abcd.nasiam.tmp", out / "heads" / "paper" / ".genotype.json.89abcdef.nasiam.tmp"]
+    for path in left:
+        path.write_text("half")
+    theirs = out / "runs" / "default-s0" / ".summary.json.0123abcd.nasiam.tmp"
+    theirs.write_text("half")
+    assert main(["compare", "--heads", "default,paper", "--seeds", "0,", "--out", str(out),
+                 *[f"--{k}={v}" for k, v in RUN.items()]]) == 0
+    assert not any(path.exists() for path in left) and theirs.exists()
+    assert "Removed 2 temporary file(s)" in capsys.readouterr().out

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from nasiam._io import atomic_write_bytes, atomic_write_text
+from nasiam._io import atomic_write_bytes, atomic_write_text, remove_temporary_files
 from nasiam.config import ConfigError, SearchConfig, field_types, load_config, parse_value, read_yaml_file
 
 __all__ = ["format_value", "read_sweep", "run_sweep"]
@@ -259,6 +259,8 @@ def run_sweep(sweep_path: str | Path, trials: int | None, overrides: Mapping[str
     directory = Path(out_dir) / name
     lock = _lock_sweep(directory)
     try:
+        # a killed sweep's half-written tables; trials/ holds runs, each cleans its own folder
+        remove_temporary_files(directory, recursive=False)
         return _run_study(sweep, directory, name, trials, space, hyperband, overrides, seed, verbose)
     finally:
         lock.release()
