@@ -999,3 +999,26 @@ def test_a_killed_compares_temporary_files_are_removed_when_it_runs_again(tmp_pa
                  *[f"--{k}={v}" for k, v in RUN.items()]]) == 0
     assert not any(path.exists() for path in left) and theirs.exists()
     assert "Removed 2 temporary file(s)" in capsys.readouterr().out
+
+
+def test_a_heads_path_row_named_by_another_path_to_the_same_file_keeps_its_runs(tmp_path, monkeypatch):
+    """The runs of `mine=/abs/run` were refused when the call was repeated as `mine=run` or
+    `mine=run/genotype.json` (the same file, same sha256), with the advice to move them out and
+    train them again. The pinned content decides; another file under the old name still does not pass."""
+    from nasiam.presets import get_preset
+    from nasiam.rundir import write_search_genotypes
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "run").mkdir()
+    write_search_genotypes(tmp_path / "run" / "genotype.json", "simsiam",
+                           {"projector": get_preset("simsiam_projector_cifar", hidden_dim=32, out_dim=32)})
+    plan, out = prepare(f"mine={tmp_path / 'run'},default", 1, tmp_path / "cmp", RUN)
+    for job in plan.jobs:
+        finish(job, out / "runs", {**SUMMARY, "head_sha256": job.head_sha256})
+    for same in ("run", "./run/genotype.json"):
+        assert len(prepare(f"mine={same},default", 1, out, RUN)[0].jobs) == 2
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "genotype.json").write_text((tmp_path / "run" / "genotype.json").read_text() + "\n")
+    (out / "compare.json").unlink()   # (else the pin itself refuses the new content first)
+    with pytest.raises(ConfigError, match="mine-s0/config.yaml \\(read\\) says it was trained with --head="):
+        prepare("mine=other,default", 1, out, RUN)
