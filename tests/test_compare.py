@@ -55,7 +55,8 @@ def test_specs_parse_labels_options_and_suffixes(tmp_path):
     ("random5", "random:N"),
     ("search(--epochs=2", "unbalanced"),
     ("searchy", "not a search spec"),
-    ("/no/such/run", "neither a known head"),
+    ("/no/such/run", "'/no/such/run' does not exist; pass a search run directory or a genotype.json"),
+    ("/dev/null", "'/dev/null' is neither a search run directory .a folder holding genotype.json. nor a genotype"),
     ("default,default", "two rows are called"),
     # an invalid label is named as one, with what a label may be (was "neither a known head ...")
     ("a/b=default", "'a/b' is not a valid label; a label is 1 to 64 ASCII letters"),

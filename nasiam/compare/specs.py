@@ -24,6 +24,7 @@ checked here, before any training starts: a bad spec is a `ConfigError` (exit 2)
 """
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from dataclasses import dataclass
@@ -137,6 +138,11 @@ def _parse_one(raw: str) -> HeadSpec:
         return HeadSpec(label or (path.name if path.is_dir() else path.stem), "path", path=str(path))
     if sep and "(" not in head and label is None:   # `a/b=default`: the label is what is wrong, not the head
         raise ConfigError(f"--heads: {raw!r}: {head.strip()!r} is not a valid label; {LABEL_RULE}")
+    if os.path.lexists(path):   # a folder without genotype.json, a FIFO, a dangling link
+        raise ConfigError(f"--heads: {spec!r} is neither a search run directory (a folder holding genotype.json) "
+                          "nor a genotype.json file; pass the run's folder or its genotype.json")
+    if os.sep in spec or "/" in spec:   # a path that is not there (moved, mistyped): not a head's name
+        raise ConfigError(f"--heads: {spec!r} does not exist; pass a search run directory or a genotype.json")
     raise ConfigError(f"--heads: {spec!r} is neither a known head (default, paper, directpred, linpred, lightly, solo-learn, "
                       "each optionally with (OPTS), random:N, random:N/seed, search[(OPTS)][:argmax][+init]) nor a "
                       "search run directory or genotype.json")
