@@ -67,12 +67,15 @@ def is_temporary_file(name: str) -> bool:
     return _TEMPORARY.fullmatch(name) is not None
 
 
-def remove_temporary_files(root: str | os.PathLike) -> list[str]:
+def remove_temporary_files(root: str | os.PathLike, recursive: bool = True) -> list[str]:
     """Delete (and return, relative to `root`) the temporary files killed atomic writes left in
-    `root` and below: regular files named as `_create_temporary` names them, nothing else; links
-    are not followed. Call it only while no write into `root` can be in flight."""
+    `root` and below (`recursive=False`: in `root` alone, whose sub-folders other writers own):
+    regular files named as `_create_temporary` names them, nothing else; links are not followed.
+    Call it only while no write into `root` can be in flight."""
     root, removed = Path(root), []
-    for parent, _, files in os.walk(root, followlinks=False):
+    for parent, folders, files in os.walk(root, followlinks=False):
+        if not recursive:
+            folders.clear()
         for name in files:
             path = Path(parent) / name
             try:

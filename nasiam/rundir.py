@@ -26,7 +26,8 @@ from nasiam._io import atomic_write_text, is_temporary_file
 from nasiam.errors import CheckpointError, shown
 from nasiam.head import NASHead
 from nasiam.head.hub import check_repo_id, push_heads_to_hub
-from nasiam.space.genotype import MAX_FILE_BYTES, Genotype, GenotypeError, check_genotype_file
+from nasiam.space.genotype import (MAX_FILE_BYTES, Genotype, GenotypeError, check_genotype_file,
+                                   schema_version_problem)
 
 __all__ = ["SEARCH_FORMAT", "EXPORT_FORMAT", "EXPORT_RECORD", "read_genotypes", "genotype_file_sha256",
            "write_search_genotypes", "write_searched_heads", "load_heads",
@@ -99,8 +100,7 @@ def _search_genotypes(data: dict, path: Path) -> tuple[str | None, dict[str, Gen
                             f"allowed: {', '.join(allowed)}")
     version = data.get("schema_version")
     if isinstance(version, bool) or version != SEARCH_SCHEMA_VERSION:
-        raise GenotypeError(f"{path}: schema_version: this nasiam reads version {SEARCH_SCHEMA_VERSION}, the file "
-                            f"has {shown(version)}; upgrade nasiam to read newer files")
+        raise GenotypeError(f"{path}: schema_version: {schema_version_problem(version, SEARCH_SCHEMA_VERSION)}")
     framework = data.get("framework")
     if framework is not None and not (isinstance(framework, str) and _NAME.fullmatch(framework)):
         raise GenotypeError(f"{path}: framework: expected a framework's name, got {shown(framework)}")

@@ -55,8 +55,14 @@ def test_specs_parse_labels_options_and_suffixes(tmp_path):
     ("random5", "random:N"),
     ("search(--epochs=2", "unbalanced"),
     ("searchy", "not a search spec"),
-    ("/no/such/run", "neither a known head"),
+    ("/no/such/run", "'/no/such/run' does not exist; pass a search run directory or a genotype.json"),
+    ("/dev/null", "'/dev/null' is neither a search run directory .a folder holding genotype.json. nor a genotype"),
     ("default,default", "two rows are called"),
+    # an invalid label is named as one, with what a label may be (was "neither a known head ...")
+    ("a/b=default", "'a/b' is not a valid label; a label is 1 to 64 ASCII letters"),
+    ("..=paper", "'..' is not a valid label"),
+    ("=default", "'' is not a valid label"),
+    ("d\u0435fault=default", "'d\u0435fault' is not a valid label"),   # a Cyrillic e
 ])
 def test_bad_specs_name_the_problem(bad, words):
     with pytest.raises(ConfigError, match=words):
@@ -939,3 +945,81 @@ def test_the_help_says_searches_keep_their_own_epochs(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "A search row gets those nasiam search also has, except --epochs: a search keeps its own budget" in text
     assert "epochs" not in search_common({"epochs": "12", "lr": "0.1"})   # what the help describes
+
+
+def test_a_run_that_read_its_head_file_after_an_edit_stops_the_comparison_unreported(tmp_path, capsys, monkeypatch):
+    """The driver checks a --heads PATH file before it starts each run; the run reads it seconds
+    later (after loading its data). Edited in between, the run trains the new head and records its
+    sha256: the comparison reported both heads as one row and exited 0. Now the finished run is
+    checked as a rerun would check it: exit 2 naming it, no tables written."""
+    import nasiam.compare.executor as executor
+    from nasiam.presets import get_preset
+    from nasiam.rundir import write_search_genotypes
+
+    mine = tmp_path / "mine.json"
+    write_search_genotypes(mine, "simsiam", {"projector": get_preset("simsiam_projector_cifar", hidden_dim=32,
+                                                                     out_dim=32)})
+    launched = []
+    plain = _fake_launch(launched)
+
+    def launch(job, runs, logs, env):
+        result = plain(job, runs, logs, env)
+        if job.row == "mine":   # the run records the content it read: seed 1 read an edited file
+            summary = json.loads((runs / job.name / "summary.json").read_text())
+            summary["head_sha256"] = job.head_sha256 if job.seed == 0 else "e" * 64
+            (runs / job.name / "summary.json").write_text(json.dumps(summary))
+        return result
+
+    monkeypatch.setattr(executor, "_launch", launch)
+    out = tmp_path / "cmp"
+    argv = ["compare", "--heads", f"mine={mine},default", "--seeds", "0,1", "--out", str(out),
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "pretrain mine-s1 finished, but it is not the run this comparison plans" in err
+    assert f"says it trained {mine} as sha256 eeeeeeeeeeee" in err and "Traceback" not in err
+    assert not (out / "results.md").exists()
+
+
+def test_a_killed_compares_temporary_files_are_removed_when_it_runs_again(tmp_path, capsys, monkeypatch):
+    """SIGKILL while compare wrote its tables or compare.json left `.NAME.<hex>.nasiam.tmp` beside
+    them forever (the runs clean their own folders, the comparison folder was cleaned by nothing).
+    A run's folder is the run's: left for it to clean."""
+    import nasiam.compare.executor as executor
+
+    monkeypatch.setattr(executor, "_launch", _fake_launch([]))
+    out = tmp_path / "cmp"
+    (out / "heads" / "paper").mkdir(parents=True)
+    (out / "runs" / "default-s0").mkdir(parents=True)
+    left = [out / ".results.md.0123abcd.nasiam.tmp", out / "heads" / "paper" / ".genotype.json.89abcdef.nasiam.tmp"]
+    for path in left:
+        path.write_text("half")
+    theirs = out / "runs" / "default-s0" / ".summary.json.0123abcd.nasiam.tmp"
+    theirs.write_text("half")
+    assert main(["compare", "--heads", "default,paper", "--seeds", "0,", "--out", str(out),
+                 *[f"--{k}={v}" for k, v in RUN.items()]]) == 0
+    assert not any(path.exists() for path in left) and theirs.exists()
+    assert "Removed 2 temporary file(s)" in capsys.readouterr().out
+
+
+def test_a_heads_path_row_named_by_another_path_to_the_same_file_keeps_its_runs(tmp_path, monkeypatch):
+    """The runs of `mine=/abs/run` were refused when the call was repeated as `mine=run` or
+    `mine=run/genotype.json` (the same file, same sha256), with the advice to move them out and
+    train them again. The pinned content decides; another file under the old name still does not pass."""
+    from nasiam.presets import get_preset
+    from nasiam.rundir import write_search_genotypes
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "run").mkdir()
+    write_search_genotypes(tmp_path / "run" / "genotype.json", "simsiam",
+                           {"projector": get_preset("simsiam_projector_cifar", hidden_dim=32, out_dim=32)})
+    plan, out = prepare(f"mine={tmp_path / 'run'},default", 1, tmp_path / "cmp", RUN)
+    for job in plan.jobs:
+        finish(job, out / "runs", {**SUMMARY, "head_sha256": job.head_sha256})
+    for same in ("run", "./run/genotype.json"):
+        assert len(prepare(f"mine={same},default", 1, out, RUN)[0].jobs) == 2
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "genotype.json").write_text((tmp_path / "run" / "genotype.json").read_text() + "\n")
+    (out / "compare.json").unlink()   # (else the pin itself refuses the new content first)
+    with pytest.raises(ConfigError, match="mine-s0/config.yaml \\(read\\) says it was trained with --head="):
+        prepare("mine=other,default", 1, out, RUN)

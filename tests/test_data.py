@@ -117,6 +117,54 @@ def test_image_folder(tmp_path):
     assert ds[0][0].shape == (3, 32, 32)
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_put_in_an_images_place_after_the_check_is_named_not_waited_on(tmp_path):
+    """The folder is checked when the run starts; a FIFO swapped in for an image afterwards
+    blocked the loader's open() forever (and a run's SIGTERM, acted on at the next step, never
+    came). Now it is an OSError naming the file at once."""
+    import threading
+
+    from PIL import Image
+
+    for cls in ("cat", "dog"):
+        (tmp_path / "train" / cls).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / "train" / cls / "a.png")
+    ds = create_dataset("imagefolder", tmp_path, "train")
+    image = tmp_path / "train" / "cat" / "a.png"
+    image.unlink()
+    os.mkfifo(image)
+    outcome = []
+
+    def load():
+        try:
+            ds[0]
+        except OSError as e:
+            outcome.append(e)
+
+    reader = threading.Thread(target=load, daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive():   # unblock the reader the old code left waiting for a writer
+        os.close(os.open(image, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(10)
+        pytest.fail("reading a FIFO in an image's place blocked")
+    assert outcome and outcome[0].filename == str(image) and "not a regular file" in str(outcome[0])
+
+
+def test_class_folders_beside_a_val_folder_are_told_to_move_into_train(tmp_path):
+    """Class folders at the root with val/ beside them: the root was read as train/, and the
+    refusal said only "other class folders than its train split (only in train: 'val')"."""
+    from PIL import Image
+
+    for folder in ("cat", "dog", "val/cat", "val/dog"):
+        (tmp_path / folder).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / folder / "a.png")
+    with pytest.raises(DataNotFoundError, match=f"{tmp_path} has a val/ folder but no train/: .* val/ would be one "
+                                                f"more class of it. Move the class folders beside val/ into "
+                                                f"{tmp_path / 'train'}/"):
+        create_dataset("imagefolder", tmp_path, "train")
+
+
 @pytest.mark.parametrize("name", ["cifar10", "cifar100", "stl10", "fashion_mnist", "imagenet"])
 def test_missing_data_says_where_and_how(tmp_path, name):
     """Where the files go, and --download where it can fetch them. The message said nasiam

@@ -74,6 +74,10 @@ def _mutate(path, value):
     (["layers"], [], "layers", "at least one layer"),
     (["layers"], {"0": 1}, "layers", "expected a list"),
     (["schema_version"], 2, "schema_version", "upgrade nasiam"),
+    # no version nasiam wrote: upgrading would not help (was told to upgrade nasiam)
+    (["schema_version"], 0, "schema_version", "0 is not a valid schema version .nasiam writes the integer 1."),
+    (["schema_version"], "1", "schema_version", "'1' is not a valid schema version"),
+    (["schema_version"], -1, "schema_version", "export the head again"),
     (["format"], "pickle", "format", "not a nasiam genotype"),
     (["in_dim"], -3, "in_dim", "out of range"),
     (["layers", 0, "width"], 48, "layers[0].width", "not in the space's widths"),
@@ -235,8 +239,9 @@ def test_for_dims_of_a_head_without_a_fixed_output_layer_and_with_pooling():
 
 
 @pytest.mark.parametrize("change,message", [
-    ({"schema_version": 99}, "schema_version: this nasiam reads version 1, the file has 99"),
-    ({"schema_version": None}, "the file has None"),
+    ({"schema_version": 99}, "schema_version: this nasiam reads schema version 1, the file has 99; upgrade"),
+    ({"schema_version": None}, "None is not a valid schema version"),
+    ({"schema_version": "1"}, "'1' is not a valid schema version"),
     ({"extra": 1}, "unknown field\\(s\\) 'extra'"),
     ({"framework": "x" * 500}, "framework: expected a framework's name, got 'xxx"),
     ({"heads": {"../up": None}}, "'../up' is not a head slot's name"),

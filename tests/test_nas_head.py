@@ -248,3 +248,17 @@ def test_from_genotype_takes_a_genotype_its_mapping_or_a_path_and_names_anything
         NASHead.from_genotype("/dev/zero", 16)
     with pytest.raises(GenotypeError, match="schema_version"):   # a mapping is checked as a file is
         NASHead.from_genotype({"layers": []}, 16)
+
+
+def test_recalibrate_batchnorm_skips_a_batch_of_one_row():
+    # A loader's last batch holds one row when its dataset has k * batch_size + 1 items (a search
+    # over 17 images at --batch_size 4): BatchNorm refused it in training mode, so the search
+    # crashed with a traceback after its last epoch.
+    head = _head()
+    batches = [torch.randn(64, 12), torch.randn(64, 12), torch.randn(1, 12)]
+    assert recalibrate_batchnorm(head, batches) == 2
+    with torch.no_grad():
+        pooled = torch.cat([head[1].pool(head[0](b)) for b in batches[:2]])
+    torch.testing.assert_close(head[1].norm.running_mean, pooled.mean(0), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="no batches"):
+        recalibrate_batchnorm(_head(), [torch.randn(1, 12)])

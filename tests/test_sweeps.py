@@ -239,6 +239,8 @@ def test_a_trial_a_killed_sweep_left_running_is_retried_resuming_its_run(tmp_pat
         {"arch_lr": optuna.distributions.FloatDistribution(0.01, 0.1, log=True),
          "beta_weight": optuna.distributions.CategoricalDistribution([0.0, 0.5])})
     killed.report(70.0, 0)
+    half_written = tmp_path / "sweep" / ".results.csv.0123abcd.nasiam.tmp"   # killed while writing its tables
+    half_written.write_text("trial,")
     seen = _fake_runs(monkeypatch)
     path = _sweep_file(tmp_path)
     result = run_sweep(path, 1, {}, out_dir=str(tmp_path), verbose=True)
@@ -248,6 +250,13 @@ def test_a_trial_a_killed_sweep_left_running_is_retried_resuming_its_run(tmp_pat
     study = optuna.load_study(study_name="sweep", storage=storage)
     assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE"]
     assert study.trials[1].intermediate_values[0] == 70.0   # the killed attempt's epoch, for hyperband
+    # the tables say the retry's files are in the killed trial's folder (trial 1 has no trials/trial-1)
+    # and that trial 0 was killed and retried, not a failure of its parameters (it read "fail")
+    rows = list(csv.DictReader((tmp_path / "sweep" / "results.csv").open()))
+    assert [(r["state"], r["run"]) for r in rows] == [("killed, retried", "trials/trial-0"),
+                                                      ("complete", "trials/trial-0")]
+    assert "| 0 | killed, retried |" in (tmp_path / "sweep" / "results.md").read_text()
+    assert not half_written.exists()   # was left forever
 
 
 def test_a_second_sweep_on_a_running_study_exits_2(tmp_path, monkeypatch, capsys):

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from nasiam._io import atomic_write_text
+from nasiam._io import atomic_write_text, remove_temporary_files
 from nasiam.compare.executor import ExecutionReport, check_run, run_finished, run_jobs
 from nasiam.compare.plan import FORBIDDEN_COMMON, Plan, build_plan, search_common
 from nasiam.compare.report import write_report
@@ -361,6 +361,13 @@ def compare(heads: str | list[str], seeds: str | int | Sequence[int] = 5, out: s
     if report_only:   # a status: no lock, so that it can read a comparison another process runs
         return _compare(heads, seeds, Path(out), options, jobs, threads, say, report_only, reference)
     with _comparison_lock(Path(out)):
+        # what a killed `nasiam compare` left mid-write (compare.json, the tables, the fixed
+        # heads' genotypes); runs/ is the runs' own, each cleans it when it starts
+        stale = [*remove_temporary_files(out, recursive=False),
+                 *(f"heads/{name}" for name in remove_temporary_files(Path(out) / "heads"))]
+        if stale:
+            say(f"Removed {len(stale)} temporary file(s) of a write that was killed before it finished "
+                f"({', '.join(stale[:3])}); the files themselves are whole")
         return _compare(heads, seeds, Path(out), options, jobs, threads, say, report_only, reference)
 
 

@@ -162,6 +162,8 @@ def check_run(job: Job, runs: Path) -> str | None:
         if key not in config:
             differences[key] = f"no --{key} (this comparison: {value})"
         elif key in ("head", "init"):
+            if key == "head" and job.head_sha256 is not None and summary.get("head_sha256") == job.head_sha256:
+                continue   # a --heads PATH row's file, by its content: g/run, ./g/run/genotype.json, /abs/g/run
             if _located(config[key], then, now) != _located(value, now, now):
                 differences[key] = f"--{key}={str(config[key])[:200]} (this comparison: {value})"
         else:
@@ -299,6 +301,12 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                 del running[name]
                 minutes = (time.perf_counter() - start) / 60
                 if code == 0 and run_finished(runs, name):
+                    # what it trained, checked as a rerun would: a --heads PATH file edited after
+                    # the driver pinned it, before the run read it, trained another head
+                    problem = check_run(job, runs)
+                    if problem:
+                        raise ConfigError(f"{job.command} {name} finished, but it is not the run this comparison "
+                                          f"plans, so nothing is reported: {problem}")
                     report.finished.append(name)
                     say(f"finished {name} in {minutes:.1f} min")
                     continue

@@ -24,6 +24,7 @@ checked here, before any training starts: a bad spec is a `ConfigError` (exit 2)
 """
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ LIBRARY_KINDS = ("lightly", "solo-learn")   # other libraries' heads: nasiam.pre
 # the default projector with another predictor: its preset in nasiam.presets
 PREDICTOR_KINDS = {"directpred": "directpred_predictor", "linpred": "linear_predictor"}
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+:-]{0,63}$")
+# a label names run folders (LABEL-s0): plain ASCII, so that no two look alike or escape runs/
+LABEL_RULE = ("a label is 1 to 64 ASCII letters, digits and _ . + : -, starting with a letter or digit "
+              "(LABEL=SPEC, e.g. mine=runs/search-X)")
 _SEARCH = re.compile(r"^search(?:\((?P<opts>.*)\))?(?P<argmax>:argmax)?(?P<init>\+init)?$", re.S)
 _RANDOM = re.compile(r"^random:(?P<n>\d+)(?P<per_seed>/seed)?$")
 _FIXED_KINDS = ("default", *PREDICTOR_KINDS, "paper", *LIBRARY_KINDS)
@@ -132,6 +136,13 @@ def _parse_one(raw: str) -> HeadSpec:
     path = Path(spec)
     if path.is_dir() and (path / "genotype.json").is_file() or path.is_file():
         return HeadSpec(label or (path.name if path.is_dir() else path.stem), "path", path=str(path))
+    if sep and "(" not in head and label is None:   # `a/b=default`: the label is what is wrong, not the head
+        raise ConfigError(f"--heads: {raw!r}: {head.strip()!r} is not a valid label; {LABEL_RULE}")
+    if os.path.lexists(path):   # a folder without genotype.json, a FIFO, a dangling link
+        raise ConfigError(f"--heads: {spec!r} is neither a search run directory (a folder holding genotype.json) "
+                          "nor a genotype.json file; pass the run's folder or its genotype.json")
+    if os.sep in spec or "/" in spec:   # a path that is not there (moved, mistyped): not a head's name
+        raise ConfigError(f"--heads: {spec!r} does not exist; pass a search run directory or a genotype.json")
     raise ConfigError(f"--heads: {spec!r} is neither a known head (default, paper, directpred, linpred, lightly, solo-learn, "
                       "each optionally with (OPTS), random:N, random:N/seed, search[(OPTS)][:argmax][+init]) nor a "
                       "search run directory or genotype.json")

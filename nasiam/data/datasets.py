@@ -220,17 +220,26 @@ def _fashion_mnist(root: Path, split: str, transform) -> ArrayImageDataset:
 
 def _load_image(path: str):
     """torchvision's PIL loader, with a damaged image named in the error (an OSError carrying
-    the path, so the CLI says which file could not be read)."""
+    the path, so the CLI says which file could not be read). The file is opened without
+    blocking: a FIFO put in an image's place after the folder was checked would otherwise block
+    the open forever, where even SIGTERM (acted on at the next step) could not stop the run."""
     from PIL import Image
-    from torchvision.datasets.folder import default_loader
 
     try:
-        return default_loader(path)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         raise OSError(None, f"damaged or unreadable image ({e})", path) from None
-    except Image.DecompressionBombError:   # a small file that would decode to gigabytes
-        raise OSError(None, f"an image of more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, far more than a "
-                            "training image needs (a decompression bomb?)", path) from None
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(None, "not a regular file (a FIFO, socket or device), whose reading would block or "
+                                "never end", path)
+        try:
+            return Image.open(f).convert("RGB")
+        except OSError as e:
+            raise OSError(None, f"damaged or unreadable image ({e})", path) from None
+        except Image.DecompressionBombError:   # a small file that would decode to gigabytes
+            raise OSError(None, f"an image of more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, far more than a "
+                                "training image needs (a decompression bomb?)", path) from None
 
 
 def _is_image_file(path: str) -> bool:
@@ -286,6 +295,10 @@ def _image_folder_path(name: str, root: Path, split: str) -> Path:
     folder = root / split
     if not folder.is_dir() and split == "train" and root.is_dir() and any(p.is_dir() for p in root.iterdir()):
         folder = root  # a plain folder of class sub-folders
+        if (root / "val").is_dir():   # read as train/, val/ would be one more class of it
+            raise DataNotFoundError(f"{root} has a val/ folder but no train/: with no train/ the folder itself is "
+                                    f"read as the training split, and val/ would be one more class of it. Move the "
+                                    f"class folders beside val/ into {root / 'train'}/")
     if not folder.is_dir():
         raise _missing(name, root, f"{split}/<class>/<image files>", _image_folder_fix(name, root, split),
                        downloadable=False, split=split)

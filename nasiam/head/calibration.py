@@ -19,11 +19,15 @@ from torch import Tensor
 def recalibrate_batchnorm(module: nn.Module, batches: Iterable[Tensor], max_batches: int | None = None) -> int:
     """Reset every BatchNorm in `module` and re-estimate its running statistics as the exact
     average over `batches` (cumulative moving average, `momentum=None`). Returns the number of
-    batches used. The module's train/eval mode and momenta are restored afterwards."""
-    batches = iter(batches)
+    batches used. A batch of one row is skipped: it has no batch statistics (BatchNorm refuses
+    it in training mode), and a loader's last batch is one row whenever its dataset's size is one
+    more than a multiple of the batch size. The module's train/eval mode and momenta are
+    restored afterwards."""
+    batches = (b for b in batches if len(b) > 1)
     first = next(batches, None)
     if first is None:
-        raise ValueError("recalibrate_batchnorm got no batches; the statistics were left as they were")
+        raise ValueError("recalibrate_batchnorm got no batches of two or more rows; the statistics were left as "
+                         "they were")
     norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
     if not norms:
         return 0

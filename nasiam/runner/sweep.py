@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from nasiam._io import atomic_write_bytes, atomic_write_text
+from nasiam._io import atomic_write_bytes, atomic_write_text, remove_temporary_files
 from nasiam.config import ConfigError, SearchConfig, field_types, load_config, parse_value, read_yaml_file
 
 __all__ = ["format_value", "read_sweep", "run_sweep"]
@@ -258,6 +258,8 @@ def run_sweep(sweep_path: str | Path, trials: int | None, overrides: Mapping[str
     directory = Path(out_dir) / name
     lock = _lock_sweep(directory)
     try:
+        # a killed sweep's half-written tables; trials/ holds runs, each cleans its own folder
+        remove_temporary_files(directory, recursive=False)
         return _run_study(sweep, directory, name, trials, space, hyperband, overrides, seed, verbose)
     finally:
         lock.release()
@@ -418,6 +420,17 @@ def _killed(trial) -> bool:
     return trial.user_attrs.get("error") == KILLED
 
 
+def _state(trial) -> str:
+    """A killed trial is no failure of its parameters: its retry (a later trial) resumed its run."""
+    return "killed, retried" if _killed(trial) else trial.state.name.lower()
+
+
+def _run(trial) -> str:
+    """The trial's run directory: a retry resumes the killed trial's (trials/trial-2 for trial 3),
+    so the tables say where each trial's files are."""
+    return f"trials/trial-{trial.user_attrs.get(RETRY_OF, trial.number)}"
+
+
 def _report(study, directory: Path, metric: str, verbose: bool) -> dict[str, Any]:
     import optuna
 
@@ -427,18 +440,18 @@ def _report(study, directory: Path, metric: str, verbose: bool) -> dict[str, Any
                     if not (hasattr(d, "choices") and len(d.choices) == 1)})
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["trial", "state", metric, *names, "genotypes"])
+    writer.writerow(["trial", "state", metric, *names, "genotypes", "run"])
     for t in study.trials:
-        writer.writerow([t.number, t.state.name.lower(), t.value, *[t.params.get(n) for n in names],
-                         json.dumps(t.user_attrs.get("genotypes"))])
+        writer.writerow([t.number, _state(t), t.value, *[t.params.get(n) for n in names],
+                         json.dumps(t.user_attrs.get("genotypes")), _run(t)])
     atomic_write_text(directory / "results.csv", buffer.getvalue())
 
     def table(show) -> list[str]:
-        lines = [f"| trial | state | {metric} | " + " | ".join(names) + " |", "|---" * (len(names) + 3) + "|"]
+        lines = [f"| trial | state | {metric} | " + " | ".join(names) + " | run |", "|---" * (len(names) + 4) + "|"]
         for t in study.trials:
             value = "" if t.value is None else f"{t.value:.4g}"
-            lines.append(f"| {t.number} | {t.state.name.lower()} | {value} | "
-                         + " | ".join(show(t.params.get(n, "")) for n in names) + " |")
+            lines.append(f"| {t.number} | {_state(t)} | {value} | "
+                         + " | ".join(show(t.params.get(n, "")) for n in names) + f" | {_run(t)} |")
         return lines
 
     atomic_write_text(directory / "results.md", "\n".join(table(str)) + "\n")   # the file keeps exact values

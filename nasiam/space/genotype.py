@@ -63,6 +63,16 @@ def check_genotype_file(path: Path) -> None:
                             "JSON file; pass that file's path")
 
 
+def schema_version_problem(version: Any, supported: int) -> str:
+    """Why a file's schema_version is refused. Only a newer version (a larger integer) is
+    fixed by upgrading nasiam; 0, -1, '1' or null are no version nasiam ever wrote."""
+    if isinstance(version, int) and not isinstance(version, bool) and version > supported:
+        return (f"this nasiam reads schema version {supported}, the file has {shown(version)}; upgrade nasiam to "
+                "read newer files")
+    return (f"{shown(version)} is not a valid schema version (nasiam writes the integer {supported}); the file was "
+            "edited or not written by nasiam: restore it, or export the head again")
+
+
 def _fail(where: str, problem: str) -> GenotypeError:
     return GenotypeError(f"{where}: {problem}")
 
@@ -407,8 +417,7 @@ class Genotype:
             raise _fail("format", f"expected {FORMAT!r}, got {d['format']!r}: this is not a nasiam genotype")
         version = d["schema_version"]
         if isinstance(version, bool) or version != SCHEMA_VERSION:
-            raise _fail("schema_version", f"this nasiam reads schema version {SCHEMA_VERSION}, the file has {version!r}; "
-                                          "upgrade nasiam to read newer files")
+            raise _fail("schema_version", schema_version_problem(version, SCHEMA_VERSION))
         layers = d["layers"]
         if not isinstance(layers, list):
             raise _fail("layers", f"expected a list, got {type(layers).__name__}")
