@@ -56,7 +56,12 @@ PRESETS = {
     "e5": [a for a in BASELINE if not a.startswith("--epochs")] + ["--epochs=5"],
     # the logits step on every other weight step (4 updates each time): half the architecture cost
     "every2": [a for a in BASELINE if not a.startswith("--arch_every")] + ["--arch_every=2"],
-    # the default path until 2026-12-06 (what the README's sample output and the confirmatory test ran)
+    # candidates for 3 minutes from the default path's parts measured 2026-12-06 (RESULTS.md: warm-up
+    # epoch 23 s, search epochs 33 s, evaluation 36 s, start-up ~9 s on two cores): ~175 s and ~185 s
+    "e5s10k": [a for a in BASELINE if not a.startswith(("--epochs", "--subset"))] + ["--epochs=5", "--subset=10000"],
+    "e6s10kb20k": [a for a in BASELINE if not a.startswith(("--epochs", "--subset", "--knn_subset"))]
+    + ["--epochs=6", "--subset=10000", "--knn_subset=20000"],
+    # the default path until 2026-12-06 (what the confirmatory test ran)
     "mlp": [a for a in BASELINE if not a.startswith(("--space", "--below_noise"))] + ["--space=mlp",
                                                                                       "--below_noise=argmax"],
 }
