@@ -107,3 +107,39 @@ def test_the_warm_up_leaves_epochs_to_search_only_past_it():
     callback (the same rule): the logits would never train. A `>=` here passes that run."""
     policy = SearchPolicy(warmup_epochs=2)
     assert [policy.searches_within(e) for e in (1, 2, 3)] == [False, False, True]
+
+
+def test_the_recent_batches_round_trip_through_state_dict_detached_on_the_cpu(tmp_path):
+    """`state_dict` keeps the newest N items as plain containers of CPU tensors, what
+    `torch.load(weights_only=True)` reads; `load_state_dict` moves them back, rebuilds each and
+    keeps only the newest N of a longer list (a resume with fewer updates per step)."""
+    from nasiam.search.architect import Encoded
+
+    torch.manual_seed(0)
+    driver = SearchDriver(SearchPolicy(arch_steps_per_step=3), bilevel_first_order=True)
+    arch = RecordingOptimizer()
+    weight = torch.ones(2, requires_grad=True)
+    items = [Encoded([torch.randn(2) * weight], None if i % 2 else [torch.randn(2)]) for i in range(4)]
+    for item in items:
+        driver.replay(arch, item, lambda i: torch.tensor(1.0), 0.5)
+    torch.save(driver.state_dict(), tmp_path / "driver.pt")
+    state = torch.load(tmp_path / "driver.pt", weights_only=True)
+    assert list(state) == ["recent_features"] and len(state["recent_features"]) == 3   # the newest 3
+    stored = state["recent_features"][0]
+    assert stored.keys() == {"online", "target"} and not stored["online"][0].requires_grad
+
+    resumed = SearchDriver(SearchPolicy(arch_steps_per_step=2), bilevel_first_order=True)
+    resumed.load_state_dict(state, device="cpu", rebuild=lambda e: Encoded(**e))
+    assert len(resumed.recent) == 2 and all(isinstance(e, Encoded) for e in resumed.recent)
+    for restored, original in zip(resumed.recent, items[2:]):
+        assert torch.equal(restored.online[0], original.online[0].detach())
+        assert (restored.target is None) == (original.target is None)
+    # plain containers come back as they went; a checkpoint without recent batches empties the buffer
+    plain = SearchDriver(SearchPolicy(arch_steps_per_step=2), bilevel_first_order=True)
+    plain.replay(arch, ({"x": torch.ones(1)}, [torch.zeros(1)], 7), lambda i: torch.tensor(1.0), 0.5)
+    again = SearchDriver(SearchPolicy(arch_steps_per_step=2), bilevel_first_order=True)
+    again.load_state_dict(plain.state_dict())
+    (mapping, listed, number), = again.recent
+    assert torch.equal(mapping["x"], torch.ones(1)) and torch.equal(listed[0], torch.zeros(1)) and number == 7
+    again.load_state_dict({})
+    assert not again.recent

@@ -125,7 +125,7 @@ def test_several_updates_per_step_reuse_the_cached_features_of_recent_batches():
     for views in batches:
         architect.step(views)
     assert len(encoded_batches) == 5                          # one backbone forward per batch
-    assert architect.arch.arch_steps == 1 + 2 + 3 + 3 + 3     # up to 3 updates, one per recent batch
+    assert architect.arch_steps == 1 + 2 + 3 + 3 + 3          # up to 3 updates, one per recent batch
     # the last call updated on batches 5, 4, 3 (newest first), from their cached features
     assert [b.data_ptr() for b in seen[-3:]] == [batches[i][0].data_ptr() for i in (4, 3, 2)]
     with pytest.raises(ValueError, match="arch_steps_per_step=2 needs first-order bilevel"):
@@ -169,6 +169,7 @@ def test_the_recent_features_travel_with_the_architects_state():
     from test_architect import Toy
 
     from nasiam.search import Architect
+    from nasiam.search.architect import Encoded
 
     torch.manual_seed(0)
     first = Architect(Toy(), arch_steps_per_step=3)
@@ -178,6 +179,19 @@ def test_the_recent_features_travel_with_the_architects_state():
     second.load_state_dict(first.state_dict())
     assert len(second.driver.recent) == 2
     assert all(torch.equal(a.online[0], b.online[0]) for a, b in zip(first.driver.recent, second.driver.recent))
+    # the checkpoint's layout, as 0.1.0's runs wrote it: a list of {"online": [...], "target": None}
+    # beside the Adam state; a checkpoint in it (built by hand) resumes into `Encoded`s
+    state = first.state_dict()
+    assert [sorted(e) for e in state["recent_features"]] == [["online", "target"]] * 2
+    assert state["recent_features"][0]["target"] is None and {"arch_steps", "exp_avg"} <= state.keys()
+    features = [torch.randn(8, 4) for _ in range(4)]
+    third = Architect(Toy(), arch_steps_per_step=3)
+    third.load_state_dict({**first.arch.state_dict(),
+                           "recent_features": [{"online": [f], "target": None} for f in features]})
+    assert len(third.driver.recent) == 3                                  # the newest 3
+    assert all(torch.equal(e.online[0], f) for e, f in zip(third.driver.recent, features[1:]))
+    assert all(isinstance(e, Encoded) and e.target is None for e in third.driver.recent)
+    assert third.arch_steps == first.arch_steps == 1 + 2
 
 
 def test_chance_agreement_matches_enumerating_every_pick():

@@ -261,7 +261,7 @@ class SearchRun(Run):
             "selection": selection or {"method": "trials" if self.multi_trial else "argmax"},
             "decisions": confidence, "near_uniform_decisions": len(near_uniform(confidence)),
             "decisions_above_noise": verdict.above,
-            "arch_steps": self.architect.arch.arch_steps,
+            "arch_steps": self.architect.arch_steps,
             "world_size": fabric.world_size, "ranks_agree": agree, "train_seconds": round(self.elapsed, 1),
             "environment": environment(fabric.device),
             **{k: v for k, v in (self.history[-1] if self.history else {}).items()

@@ -43,7 +43,7 @@ from torch import Tensor
 
 from nasiam._distributed import is_distributed
 from nasiam.search.decisions import decision_report
-from nasiam.search.driver import SearchDriver
+from nasiam.search.driver import SearchDriver, head_loss
 from nasiam.search.policy import SearchPolicy
 from nasiam.search.update import ChoiceLayout, update_logits
 
@@ -278,7 +278,7 @@ class ArchitectureOptimizer:
 
     def load_state_dict(self, state: dict) -> None:
         state = dict(state)
-        if "state" in state:   # torch.optim.Adam's layout, as checkpoints before `update_logits` hold it
+        if "state" in state:   # torch.optim.Adam's layout, as 0.1.0 writes it (one state per logit vector)
             per_logit = [state["state"][i] for i in sorted(state["state"])]
             state.update({key: torch.cat([s[key].reshape(-1) for s in per_logit]) for key in ("exp_avg", "exp_avg_sq")
                           if per_logit})
@@ -331,6 +331,11 @@ class Architect:
     def policy(self) -> SearchPolicy:
         return self.arch.policy
 
+    @property
+    def arch_steps(self) -> int:
+        """Updates of the logits taken so far (skipped ones not counted)."""
+        return self.arch.arch_steps
+
     def due(self, epoch: int, step: int) -> bool:
         return self.driver.due(epoch, step)
 
@@ -345,22 +350,13 @@ class Architect:
 
     def state_dict(self) -> dict:
         """The logits' optimizer state, with the fp16 loss scale (`ArchitectureOptimizer`), and
-        the cached features of the recent architecture batches: a resumed search takes the
-        same updates as an uninterrupted one."""
-        recent = [{"online": [f.detach().cpu() for f in e.online],
-                   "target": None if e.target is None else [f.detach().cpu() for f in e.target]}
-                  for e in self.driver.recent]
-        return {**self.arch.state_dict(), "recent_features": recent}
+        the cached features of the recent architecture batches (`SearchDriver.state_dict`): a
+        resumed search takes the same updates as an uninterrupted one."""
+        return {**self.arch.state_dict(), **self.driver.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
-        state = dict(state)
-        recent = state.pop("recent_features", [])   # absent from checkpoints of one update per step
-        self.arch.load_state_dict(state)
-        device = self.arch_params[0].device
-        self.driver.recent.clear()
-        for e in recent[-self.driver.updates:]:
-            self.driver.recent.append(Encoded([f.to(device) for f in e["online"]],
-                                              None if e["target"] is None else [f.to(device) for f in e["target"]]))
+        self.arch.load_state_dict({k: v for k, v in state.items() if k != "recent_features"})
+        self.driver.load_state_dict(state, device=self.arch_params[0].device, rebuild=lambda e: Encoded(**e))
 
     def _encode(self, views: Sequence[Tensor] | None, encoded: Encoded | None) -> Encoded:
         if encoded is not None:
@@ -372,7 +368,7 @@ class Architect:
             return self.model.encode(views)
 
     def _loss(self, encoded: Encoded) -> Tensor:
-        return self.model.head_loss(encoded, update_state=False)["loss"]
+        return head_loss(self.model, encoded)
 
     def step(self, views: Sequence[Tensor] | None = None, *, encoded: Encoded | None = None,
              train_encoded: Encoded | None = None, progress: float | None = None) -> dict[str, float]:
@@ -382,6 +378,8 @@ class Architect:
         `arch_steps_per_step` N, first order takes one update on each of the last N
         architecture batches (this one first) from their cached features. Returns the
         architecture loss and regulariser values (averaged over the updates)."""
+        if self.order == 1 and encoded is None and views is not None:
+            return self.driver.replay_encoded(self.arch, views, self.model.encode, self._loss, progress)
         encoded = self._encode(views, encoded)
         if self.order == 1:
             return self.driver.replay(self.arch, encoded, self._loss, progress)

@@ -11,6 +11,7 @@ A driver only says how batches arrive; `SearchDriver` then decides the rest, fro
   policy's `arch_steps_per_step`, refused where the search is not first-order bilevel);
   returns the update's metrics (`ARCH_METRICS`) averaged over the N; `replay_encoded` first
   runs the backbone once, without gradients, on a model with `encode` (`framework_of`);
+  `state_dict()` / `load_state_dict()` carry those N batches over a resume;
 * `noise_verdict(rows)`: how many decisions rose above their noise floor, against how many
   noise alone would pass, under the names both log (`eval/decisions_above_noise`,
   `eval/decisions`); the per-epoch probabilities are `probability_metrics` (`prob/...`).
@@ -18,6 +19,7 @@ A driver only says how batches arrive; `SearchDriver` then decides the rest, fro
 from __future__ import annotations
 
 import collections
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
@@ -94,6 +96,47 @@ class SearchDriver:
         with torch.no_grad():
             item = encode(batch)
         return self.replay(arch, item, loss, progress)
+
+    def state_dict(self) -> dict[str, list]:
+        """The recent batches, detached and on the CPU, oldest first, under "recent_features"
+        (the key `nasiam search`'s checkpoints hold them under): tensors in lists, tuples and
+        dicts, a dataclass (`Encoded`) as the dict of its fields, what `torch.load(...,
+        weights_only=True)` reads back. A resumed search then takes the same updates as an
+        uninterrupted one."""
+        return {"recent_features": [_stored(item) for item in self.recent]}
+
+    def load_state_dict(self, state: Mapping[str, Any], device: torch.device | str | None = None,
+                        rebuild: Callable[[Any], Any] | None = None) -> None:
+        """Restore the recent batches of `state` (`state_dict`'s; none where it has no
+        "recent_features", as checkpoints of one update per step), their tensors moved to
+        `device`, each passed through `rebuild` (say, `lambda d: Encoded(**d)` for a dataclass
+        stored as a dict). Only the newest N are kept where the policy now takes fewer."""
+        self.recent.clear()
+        for item in list(state.get("recent_features", []))[-self.updates:]:
+            item = _moved(item, device)
+            self.recent.append(item if rebuild is None else rebuild(item))
+
+
+def _stored(item: Any) -> Any:
+    if isinstance(item, Tensor):
+        return item.detach().cpu()
+    if dataclasses.is_dataclass(item) and not isinstance(item, type):
+        return {f.name: _stored(getattr(item, f.name)) for f in dataclasses.fields(item)}
+    if isinstance(item, Mapping):
+        return {k: _stored(v) for k, v in item.items()}
+    if isinstance(item, (list, tuple)):   # a named tuple as a plain one (weights_only reads no classes)
+        return (list if isinstance(item, list) else tuple)(_stored(v) for v in item)
+    return item
+
+
+def _moved(item: Any, device: torch.device | str | None) -> Any:
+    if isinstance(item, Tensor):
+        return item if device is None else item.to(device)
+    if isinstance(item, Mapping):
+        return {k: _moved(v, device) for k, v in item.items()}
+    if isinstance(item, (list, tuple)):
+        return (list if isinstance(item, list) else tuple)(_moved(v, device) for v in item)
+    return item
 
 
 @dataclass(frozen=True)
