@@ -12,7 +12,8 @@ def shown(value: object, limit: int = 40) -> str:
     if isinstance(value, int) and value.bit_length() > 3 * limit:
         return f"an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
     text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit - 10]}... ({len(text):,} characters)"
+    length = len(value) if isinstance(value, str) else len(text)   # a string's own, not its repr's quotes
+    return text if len(text) <= limit else f"{text[:limit - 10]}... ({length:,} characters)"
 
 
 def shown_path(path: object, limit: int = 300) -> str:

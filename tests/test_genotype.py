@@ -275,7 +275,8 @@ def test_shown_cuts_hostile_values_short():
 
     assert shown(512) == "512" and shown("relu") == "'relu'"
     assert shown(10 ** 5000) == "an integer of about 5,001 digits"
-    assert shown("x" * 4000) == "'" + "x" * 29 + "... (4,002 characters)"
+    assert shown("x" * 4000) == "'" + "x" * 29 + "... (4,000 characters)"   # the string's length, not its repr's
+    assert shown(list(range(100))).endswith("(390 characters)")   # other values: their repr's
 
 
 def test_a_null_norm_is_named_not_an_attribute_error():
