@@ -26,8 +26,7 @@ from nasiam._io import atomic_write_text, is_temporary_file
 from nasiam.errors import CheckpointError, shown
 from nasiam.head import NASHead
 from nasiam.head.hub import check_repo_id, push_heads_to_hub
-from nasiam.space.genotype import (MAX_FILE_BYTES, Genotype, GenotypeError, check_genotype_file,
-                                   schema_version_problem)
+from nasiam.space.genotype import MAX_FILE_BYTES, Genotype, GenotypeError, check_genotype_file, schema_version_problem
 
 __all__ = ["SEARCH_FORMAT", "EXPORT_FORMAT", "EXPORT_RECORD", "read_genotypes", "genotype_file_sha256",
            "write_search_genotypes", "write_searched_heads", "load_heads",

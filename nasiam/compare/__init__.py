@@ -94,7 +94,7 @@ def _pretrain_options(specs: list[HeadSpec], common: dict[str, str]) -> dict[str
         for key in options:
             if key in FORBIDDEN_COMMON:
                 raise ConfigError(f"--heads: {spec.label!r}: --{key} is set by `nasiam compare`")
-        load_config(PretrainConfig, None, {**common, **options})
+        _check_row(spec.label, PretrainConfig, {**common, **options})
         result[spec.label] = options
     return result
 
@@ -111,9 +111,18 @@ def _search_options(specs: list[HeadSpec], common: dict[str, str]) -> dict[tuple
         for key in options:
             if key in FORBIDDEN_COMMON:
                 raise ConfigError(f"--heads: {spec.label!r}: --{key} is set by `nasiam compare`")
-        load_config(SearchConfig, None, {**search_common(common), **options})
+        _check_row(spec.label, SearchConfig, {**search_common(common), **options})
         result[spec.search_key] = options
     return result
+
+
+def _check_row(label: str, config_class, options: dict[str, str]) -> None:
+    """A row's options as its runs would load them; a refusal names the row, since the same
+    option may be fine for the others (`d1=default(--batch_size=1)`)."""
+    try:
+        load_config(config_class, None, options)
+    except ConfigError as error:
+        raise ConfigError(f"--heads: {label!r}: {error}") from None
 
 
 @functools.lru_cache(maxsize=8)
