@@ -24,50 +24,37 @@ def cmd_export(args) -> int:
     interrupt_until(lambda: ours and os.path.lexists(record),
                     f"nasiam export: Ctrl-C came after the export to {shown_path(args.out)} had finished; it is "
                     "complete (export.json lists its files), nothing to stop")
-    previous = _stop_on_term_and_hup(lambda: ours and os.path.lexists(record))
     try:
-        result = export_run(args.run_dir, args.out, rank=args.rank, checkpoint=args.checkpoint,
-                            proj_output_dim=args.proj_output_dim)
+        with _export_stop_signals(lambda: ours and os.path.lexists(record)):
+            result = export_run(args.run_dir, args.out, rank=args.rank, checkpoint=args.checkpoint,
+                                proj_output_dim=args.proj_output_dim)
     except KeyboardInterrupt:   # raised elsewhere than by SIGINT's handler, after the folder was renamed into place
         if not (ours and finished_export(args.out)):
             raise
         print(f"\nnasiam export: the export to {shown_path(args.out)} had finished when Ctrl-C came; it is complete "
               "(export.json lists its files)", file=sys.stderr)
         return EXIT_OK
-    finally:
-        _restore(previous)
     _print_export(args, result)
     return EXIT_OK
 
 
-def _stop_on_term_and_hup(done) -> dict:
+def _export_stop_signals(done):
     """SIGTERM and SIGHUP stop an export as Ctrl-C does, by an exception, so that the hidden
     `.OUT.*.partial` folder is removed: their default action would kill the process mid-write,
-    silently leaving that folder (the backbone's size) behind. SIGHUP stays ignored under `nohup`."""
+    silently leaving that folder (the backbone's size) behind. A signal ignored on the way in
+    (SIGHUP under `nohup`) stays ignored. `with` it: the previous handlers come back after."""
     import signal
-    import threading
 
     from nasiam.errors import RunInterrupted
+    from nasiam.runner.stop import StopSignals
 
-    if threading.current_thread() is not threading.main_thread():
-        return {}
+    class ExportStop(StopSignals):
+        def _handle(self, signum, frame) -> None:
+            if not done():
+                raise RunInterrupted(f"stopped by {signal.Signals(signum).name}; {EXPORT_KEPT}: run it again", signum)
 
-    def handle(signum, frame) -> None:
-        if not done():
-            raise RunInterrupted(f"stopped by {signal.Signals(signum).name}; {EXPORT_KEPT}: run it again", signum)
-
-    previous = {}
-    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if signum is not None and signal.getsignal(signum) != signal.SIG_IGN:
-            previous[signum] = signal.signal(signum, handle)
-    return previous
-
-
-def _restore(previous: dict) -> None:
-    import signal
-
-    for signum, handler in previous.items():
-        signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+    wanted = (signal.SIGTERM, getattr(signal, "SIGHUP", None))
+    return ExportStop(tuple(s for s in wanted if s is not None and signal.getsignal(s) != signal.SIG_IGN))
 
 
 def _print_export(args, result: dict[str, Any]) -> None:

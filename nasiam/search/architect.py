@@ -221,8 +221,7 @@ class ArchitectureOptimizer:
         # gradients and logits padded together (one concatenation, one gather; promoted to at
         # least float32: float64 logits keep their precision); a logit the loss did not reach
         # has gradient zero, read from the layout's zero without making one
-        zero = layout._zero
-        grads = [zero.expand(p.numel()) if p.grad is None else p.grad for p in params]   # 1-D each
+        grads = [layout.zero.expand(p.numel()) if p.grad is None else p.grad for p in params]   # 1-D each
         for p in params:
             p.grad = None
         concatenated = layout.concat([grads, [p.detach() for p in params]])

@@ -95,7 +95,7 @@ def noise_floor(choice_sizes: Sequence[int], steps: int, policy: SearchPolicy | 
     torch.set_num_threads(1)  # thousands of tiny steps: one thread is faster than several
     try:
         for t in range(steps):
-            noise = layout.centre(torch.randn(logits.shape, generator=generator))   # as a softmax's gradient is
+            noise = layout.centre(torch.randn(logits.shape, generator=generator) * layout.mask)   # as a softmax's gradient is
             progress = start_progress + (1.0 - start_progress) * t / max(1, steps - 1)
             logits, *moments, _ = update_logits(policy, layout, logits, noise, *moments, t, progress)
     finally:

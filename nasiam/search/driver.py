@@ -103,7 +103,7 @@ class SearchDriver:
         dicts, a dataclass (`Encoded`) as the dict of its fields, what `torch.load(...,
         weights_only=True)` reads back. A resumed search then takes the same updates as an
         uninterrupted one."""
-        return {"recent_features": [_stored(item) for item in self.recent]}
+        return {"recent_features": [_map_tensors(item, lambda t: t.detach().cpu()) for item in self.recent]}
 
     def load_state_dict(self, state: Mapping[str, Any], device: torch.device | str | None = None,
                         rebuild: Callable[[Any], Any] | None = None) -> None:
@@ -113,29 +113,22 @@ class SearchDriver:
         stored as a dict). Only the newest N are kept where the policy now takes fewer."""
         self.recent.clear()
         for item in list(state.get("recent_features", []))[-self.updates:]:
-            item = _moved(item, device)
+            item = item if device is None else _map_tensors(item, lambda t: t.to(device))
             self.recent.append(item if rebuild is None else rebuild(item))
 
 
-def _stored(item: Any) -> Any:
+def _map_tensors(item: Any, fn: Callable[[Tensor], Tensor]) -> Any:
+    """`item` with `fn` applied to every tensor in it, in lists, tuples, mappings and dataclasses
+    (a dataclass becomes the dict of its fields, a named tuple a plain tuple: what `torch.load(...,
+    weights_only=True)` reads back)."""
     if isinstance(item, Tensor):
-        return item.detach().cpu()
+        return fn(item)
     if dataclasses.is_dataclass(item) and not isinstance(item, type):
-        return {f.name: _stored(getattr(item, f.name)) for f in dataclasses.fields(item)}
+        return {f.name: _map_tensors(getattr(item, f.name), fn) for f in dataclasses.fields(item)}
     if isinstance(item, Mapping):
-        return {k: _stored(v) for k, v in item.items()}
-    if isinstance(item, (list, tuple)):   # a named tuple as a plain one (weights_only reads no classes)
-        return (list if isinstance(item, list) else tuple)(_stored(v) for v in item)
-    return item
-
-
-def _moved(item: Any, device: torch.device | str | None) -> Any:
-    if isinstance(item, Tensor):
-        return item if device is None else item.to(device)
-    if isinstance(item, Mapping):
-        return {k: _moved(v, device) for k, v in item.items()}
+        return {k: _map_tensors(v, fn) for k, v in item.items()}
     if isinstance(item, (list, tuple)):
-        return (list if isinstance(item, list) else tuple)(_moved(v, device) for v in item)
+        return (list if isinstance(item, list) else tuple)(_map_tensors(v, fn) for v in item)
     return item
 
 

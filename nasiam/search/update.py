@@ -32,7 +32,7 @@ class ChoiceLayout:
         self._scatter = real.reshape(-1).nonzero().squeeze(1).to(device)   # padded positions of the real entries
         # `concat` / `pad_concat`: k flat vectors concatenated, then a zero their padding reads
         self.total = int(lengths.sum())
-        self._zero = torch.zeros(1, device=device)
+        self.zero = torch.zeros(1, device=device)   # a gradient the loss did not reach reads it
         self._stacked_gather: dict[int, Tensor] = {}
 
     def pad(self, flat: Tensor, fill: float = 0.0) -> Tensor:
@@ -41,7 +41,7 @@ class ChoiceLayout:
     def concat(self, vectors: Sequence[Sequence[Tensor]]) -> Tensor:
         """The pieces of k flat vectors (each `total` long) and a zero, concatenated in one
         operator, promoted together to at least float32; `pad_concat` pads it."""
-        return torch.cat([piece.reshape(-1) for v in vectors for piece in v] + [self._zero])
+        return torch.cat([piece.reshape(-1) for v in vectors for piece in v] + [self.zero])
 
     def pad_concat(self, concatenated: Tensor) -> Tensor:
         """`stack([pad(v) for v in vectors])` of a `concat(vectors)` in one gather, zero on the
@@ -57,8 +57,9 @@ class ChoiceLayout:
         return padded.flatten(-2)[..., self._scatter]
 
     def centre(self, padded: Tensor) -> Tensor:
-        """Each choice's entries minus their mean, padding set to zero."""
-        return (padded - (padded * self.mask).sum(-1, keepdim=True) / self.counts) * self.mask
+        """Each choice's entries minus their mean, padding kept at zero. The padding must be zero
+        on the way in (as `pad` and `pad_concat` leave it), so the sum needs no mask."""
+        return (padded - padded.sum(-1, keepdim=True) / self.counts) * self.mask
 
 
 def update_logits(policy: SearchPolicy, layout: ChoiceLayout, logits: Tensor, grad: Tensor, exp_avg: Tensor,
@@ -90,8 +91,7 @@ def update_logits(policy: SearchPolicy, layout: ChoiceLayout, logits: Tensor, gr
         if masked_logits is None:
             masked_logits = logits.masked_fill(layout.padding, -math.inf)
         grad = grad + beta * torch.softmax(masked_logits, dim=-1)
-    # centred per choice (`layout.centre`): the padding is zero here, so the sum needs no mask
-    grad = (grad - grad.sum(-1, keepdim=True) / layout.counts) * layout.mask
+    grad = layout.centre(grad)   # per choice
     if policy.weight_decay:
         grad = grad.add(logits, alpha=policy.weight_decay)
     (beta1, beta2), t = policy.betas, step + 1
