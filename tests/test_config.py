@@ -242,8 +242,11 @@ def test_a_named_dataset_starts_from_the_methods_scale_not_the_demos():
                          check_environment=False)
     assert (chosen.subset, chosen.proj_output_dim, chosen.proj_hidden_dim) == (5000, 128, None)
     demo = load_config(SearchConfig, check_environment=False)
-    assert (demo.subset, demo.proj_hidden_dim) == (12000, 512)
-    assert "CPU demo scale" in demo_scale_note(demo) and "12,000 training images" in demo_scale_note(demo)
+    assert (demo.subset, demo.epochs, demo.proj_hidden_dim) == (10000, 5, 512)   # the search's own budget
+    assert "CPU demo scale" in demo_scale_note(demo) and "10,000 training images" in demo_scale_note(demo)
+    pretrain = load_config(PretrainConfig, check_environment=False)
+    assert (pretrain.subset, pretrain.epochs) == (12000, 8)
+    assert "12,000 training images" in demo_scale_note(pretrain)
 
 
 def test_a_recipe_that_names_a_dataset_gets_the_methods_scale_unless_it_sets_one(tmp_path):

@@ -131,6 +131,11 @@ class SearchConfig(RunConfig):
                             normalize=self.arch_grad_normalize, warmup_epochs=self.warmup_epochs,
                             arch_every=self.arch_every, arch_steps_per_step=self.arch_steps_per_step)
 
+    # The search's own budget, smaller than a pretraining run's: over seeds 300-302 on two cores it
+    # found the same head, every decision above its noise floor, in 0.58x the time of 8 epochs on
+    # 12,000 images (benchmarks/RESULTS.md, "The CPU demo's time").
+    subset: int | None = _opt(10000, "number of training images used, drawn with the seed (none: all)")
+    epochs: int = _opt(5, "training epochs (the first --warmup_epochs train only the weights)")
     strategy: str = _opt("darts", "darts (first-order), darts2 (second-order), gumbel (GDAS), tpe or random "
                                   "(one-shot supernet, then Optuna samples and scores discrete genotypes)")
     genotype_trials: int = _opt(40, "tpe/random: genotypes sampled and scored with the supernet's weights")
