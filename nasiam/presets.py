@@ -123,19 +123,15 @@ def mocov3_predictor(hidden_dim: int = 4096, out_dim: int = 256) -> Genotype:
 @register_preset("linear_predictor")
 def linear_predictor(out_dim: int = 2048) -> Genotype:
     """A linear predictor, one `Linear(d, d)` without norm, activation or bias, trained by
-    gradient descent like any head: the weaker baseline of DirectPred (Tian, Chen & Ganguli
-    2021, arXiv 2102.06810), whose closed-form predictor (`directpred_predictor`) beat this
-    trained one by 2.5 % top-1 at 300 ImageNet epochs and 5 % at 60."""
+    gradient descent: the baseline that DirectPred's closed form (`directpred_predictor`) beats."""
     return _genotype("linear_predictor", [_output(out_dim, "none", bias=False)],
                      "Tian, Chen & Ganguli 2021 (arXiv 2102.06810), their trained linear baseline")
 
 
 @register_preset("directpred_predictor")
 def directpred_predictor(out_dim: int = 2048) -> Genotype:
-    """DirectPred's predictor (Tian, Chen & Ganguli 2021, arXiv 2102.06810): a linear map set
-    in closed form from the eigendecomposition of its input's running correlation, not trained
-    (`nasiam.head.DirectPredLinear`). The paper finds it comparable to the 2-layer MLP predictor
-    with BatchNorm and better than a trained linear predictor (`linear_predictor`)."""
+    """DirectPred's predictor: a linear map set in closed form from its input's running
+    correlation, not trained (`nasiam.head.DirectPredLinear`)."""
     return _genotype("directpred_predictor", [LayerSpec(op="directpred", width=out_dim, fixed=True)],
                      "Tian, Chen & Ganguli 2021 (arXiv 2102.06810), facebookresearch/luckmatters")
 
@@ -214,7 +210,6 @@ def register_library_heads(library: str, framework: str, predictor: bool = False
 
 def _library_heads(library: str, source: str, framework: str, in_dim: int, hidden_dim: int, out_dim: int,
                    pred_hidden_dim: int | None, backbone: str) -> dict[str, Genotype]:
-    """{slot: Genotype} from the table's {slot: (where upstream builds it, the preset with its layers, in_dim)}."""
     table = _LIBRARY_TABLES[library]
     if (library, framework) in _LIBRARY_LACKS:
         raise ValueError(_LIBRARY_LACKS[library, framework])
@@ -234,9 +229,7 @@ def lightly_heads(framework: str, in_dim: int, hidden_dim: int, out_dim: int,
     """lightly's default heads for `framework` ("simsiam", "simclr", "mocov2") as {slot: Genotype}:
     each head class with its constructor defaults but the widths. lightly's `ProjectionHead`
     gives a Linear a bias exactly when no BatchNorm follows it, as nasiam's default does.
-
-    No MoCo v3: lightly has no MoCo v3 prediction head, and its `MoCoProjectionHead` defaults
-    are MoCo v2's; asking for it raises ValueError rather than mixing heads.
+    No MoCo v3 (a ValueError): lightly has no MoCo v3 prediction head.
     """
     return _library_heads("lightly", LIGHTLY_SOURCE, framework, in_dim, hidden_dim, out_dim, pred_hidden_dim, "")
 
@@ -252,14 +245,12 @@ def _lightly_simsiam(in_dim, hidden_dim, out_dim, pred, backbone):
 
 @register_library_heads("lightly", "simclr")
 def _lightly_simclr(in_dim, hidden_dim, out_dim, pred, backbone):
-    # SimCLRProjectionHead(num_layers=2, batch_norm=True): BN after both Linears
     return {"projector": ("SimCLRProjectionHead (num_layers=2, batch_norm=True)",
                           simclr_projector(hidden_dim, out_dim), in_dim)}
 
 
 @register_library_heads("lightly", "mocov2")
 def _lightly_mocov2(in_dim, hidden_dim, out_dim, pred, backbone):
-    # MoCoProjectionHead(num_layers=2, batch_norm=False): Linear-ReLU-Linear, with biases
     return {"projector": ("MoCoProjectionHead (num_layers=2, batch_norm=False)",
                           mocov2_projector(hidden_dim, out_dim), in_dim)}
 

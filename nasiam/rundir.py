@@ -67,7 +67,7 @@ def genotype_file_sha256(path: str | os.PathLike) -> str:
     genotype.json, or the file itself): what names the head a run trained, since a path's
     file can be edited after the run (`nasiam pretrain` records it in summary.json)."""
     path = Path(path)
-    return hashlib.sha256((path / "genotype.json" if path.is_dir() else path).read_bytes()).hexdigest()
+    return _sha256(path / "genotype.json" if path.is_dir() else path)
 
 
 def read_genotypes(path: str | os.PathLike) -> tuple[str | None, dict[str, Genotype]]:
@@ -180,14 +180,12 @@ def require_complete(run_dir: str | Path, option: str) -> None:
     """Refuse a folder whose writer did not finish: one without the record written after
     everything else (summary.json, export.json) may hold heads and a backbone of different runs
     or epochs. A file replaced since the record listed its sha256 is refused too."""
-    run_dir = Path(run_dir)
+    run_dir, again = Path(run_dir), "export the search run again to a new folder: `nasiam export RUN --out NEW_FOLDER`"
     if run_dir.is_dir() and not any((run_dir / name).is_file() for name in COMPLETION_RECORDS):
         raise CheckpointError(f"{option} {run_dir} has neither summary.json nor {EXPORT_RECORD}: the search, "
                               "pretraining or export that wrote it did not finish (or an older nasiam wrote it), so "
-                              "its heads and backbone may not belong together. Pass a finished run, or export the "
-                              "search run again to a new folder: `nasiam export RUN --out NEW_FOLDER`")
+                              f"its heads and backbone may not belong together. Pass a finished run, or {again}")
     record_path = run_dir / EXPORT_RECORD
-    again = "export the search run again to a new folder: `nasiam export RUN --out NEW_FOLDER`"
     # each record present is checked: a summary.json dropped beside an export's record (one
     # without "files") must not stand in for the export's stricter list
     if record_path.is_file():

@@ -145,10 +145,9 @@ class SearchConfig(RunConfig):
     arch_every: int = _opt(SearchPolicy.arch_every, "update the logits every N weight steps (N=2 halves the extra backbone "
                                "forward; see benchmarks/RESULTS.md)")
     arch_steps_per_step: int | None = _opt(SearchPolicy.arch_steps_per_step,
-                                           "bilevel, first order: updates of the logits each time they step, one "
-                                           "per architecture batch among the last N (their backbone features are "
-                                           "cached: no extra backbone forward); none: 4 where the search can "
-                                           "(first-order bilevel), else 1")
+                                           "updates of the logits each time they step, one per architecture batch "
+                                           "among the last N (cached features: no extra backbone forward); none: 4 "
+                                           "in first-order bilevel search, else 1")
     arch_fraction: float = _opt(0.5, "share of the training images that train the logits (bilevel)")
     arch_lr: float = _opt(SearchPolicy.lr, "Adam learning rate of the logits (DARTS: 3e-4 over ~20k steps; short searches "
                                      "need more: a logit moves at most this much per step)")
@@ -177,8 +176,7 @@ class SearchConfig(RunConfig):
     predictor_layers: int | None = _opt(None, "searchable predictor layers (default: 1; nasiam space: 4)")
     predictor: str = _opt("search", "the predictor (methods with one): search (searched with the projector), default "
                                     "(the method's standard predictor, fixed: only the projector is searched) or "
-                                    "directpred (DirectPred's closed-form predictor, fixed; measured +2.04 linear-"
-                                    "probe points over the default on the CPU protocol, see benchmarks/RESULTS.md); "
+                                    "directpred (DirectPred's closed form, fixed; see benchmarks/RESULTS.md); "
                                     "a fixed predictor is exported with the searched projector")
     top_k: int = _opt(3, "options recorded per decision in genotype.json")
     below_noise: str = _opt("prior", "a decision that does not rise above its noise floor: prior falls back to the "

@@ -199,13 +199,12 @@ class BatchedViews:
 
     def compile(self, **options) -> BatchedViews:
         """`torch.compile` the application of the drawn parameters (`apply`; drawing them stays
-        eager, as dynamo does not trace seeded generators). `apply` is a few hundred small
-        element-wise operators for a batch, and on a GPU each is a kernel launch paid on the host
-        thread that launches the training step; compiled, they fuse into a few kernels. One graph
-        per batch shape (`dynamic=False`). For GPUs only: on a CPU inductor's code is slower than
-        eager (RESULTS.md, the GPU path on an H200), so the runner's --compile leaves the
-        augmentation alone. A compiled instance does not pickle: compile inside a DataLoader
-        worker, or use it on the device."""
+        eager: dynamo does not trace seeded generators). `apply` is a few hundred small
+        element-wise operators, on a GPU each a kernel launch paid on the host; compiled, they
+        fuse into a few kernels, one graph per batch shape (`dynamic=False`). On a CPU inductor's
+        code is slower than eager (RESULTS.md), so the runner's --compile leaves the augmentation
+        alone. A compiled instance does not pickle: compile inside a DataLoader worker, or use it
+        on the device."""
         self._transform = torch.compile(self._transform_eager, dynamic=False, **options)
         return self
 

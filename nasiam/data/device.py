@@ -29,8 +29,10 @@ from typing import Iterator
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
+from nasiam._distributed import is_distributed
 from nasiam.data.batched_augment import BatchedViews
 from nasiam.data.transforms import AugmentRecipe
 
@@ -167,13 +169,10 @@ class DeviceBatches(IterableDataset):
         if self.seed is not None:
             return _mix(self.seed, self.epoch)
         seed = int(torch.randint(0, 2**62, (1,)).item())  # from the global generator: a checkpoint restores it
-        if self.world_size > 1:
-            import torch.distributed as dist
-
-            if dist.is_available() and dist.is_initialized():
-                shared = [seed]
-                dist.broadcast_object_list(shared, src=0)  # one permutation for all ranks, once a pass
-                seed = shared[0]
+        if self.world_size > 1 and is_distributed():
+            shared = [seed]
+            dist.broadcast_object_list(shared, src=0)  # one permutation for all ranks, once a pass
+            seed = shared[0]
         return seed
 
     def __iter__(self) -> Iterator[tuple[list[torch.Tensor], torch.Tensor]]:
@@ -210,11 +209,7 @@ def device_loader(views: DeviceViewSet, batch_size: int, shuffle: bool = True, d
     if views.device is not None:
         views.storage.move_to(views.device)
     if rank is None or world_size is None:
-        import torch.distributed as dist
-
-        initialised = dist.is_available() and dist.is_initialized()
-        rank = dist.get_rank() if initialised else 0
-        world_size = dist.get_world_size() if initialised else 1
+        rank, world_size = (dist.get_rank(), dist.get_world_size()) if is_distributed() else (0, 1)
     batches = DeviceBatches(views, batch_size, shuffle, drop_last, rank, world_size, seed)
     # batch_size=None: each item is already a batch; no workers: the work is on the device
     return DataLoader(batches, batch_size=None, num_workers=0, collate_fn=_as_is)

@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from nasiam._progress import progress
+
 __all__ = ["LinearProbeResult", "linear_probe", "fit_logistic_regression", "WEIGHT_DECAYS"]
 
 # L2 penalties tried, strongest first; 1e-1 so that the usual choice, 1e-2, is not the grid's edge
@@ -96,8 +98,6 @@ def linear_probe(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tenso
                  say: Callable[[str], None] | None = None) -> LinearProbeResult:
     """Fit the probe on (train_x, train_y) (labels < 0, unlabelled images, dropped) and score it
     on the test set, in percent. `verbose`: a progress bar over the fits; `say`: a line per fit."""
-    from nasiam._progress import progress
-
     say = say or (lambda line: None)
     start = time.perf_counter()
 

@@ -285,21 +285,17 @@ class SSLFramework(nn.Module, ABC):
 
 def genotype_misfit(genotype: Genotype, slot: HeadSlot) -> str | None:
     """Why `genotype` cannot fill `slot`, or None: it is rebuilt for the slot's input width,
-    but its output width is part of the architecture. Asked by a framework as it builds the
-    head, and by whoever plans runs before any starts (`nasiam compare`)."""
+    but its output width is part of the architecture."""
     if genotype.out_dim != slot.out_dim:
         return f"the genotype outputs {genotype.out_dim} features, the slot needs {slot.out_dim}"
     return None
 
 
 def check_head_dims(head: nn.Module, in_dim: int, out_dim: int, where: str) -> None:
-    """Raise a clear error when `head` does not map in_dim features to out_dim.
-
-    NASHead and SearchableHead declare their dims; any other module is probed with a tiny
-    batch in eval mode (restored afterwards)."""
-    declared_in, declared_out = getattr(head, "in_dim", None), getattr(head, "out_dim", None)
+    """Raise a clear error when `head` does not map in_dim features to out_dim; a module other
+    than NASHead and SearchableHead is probed with a tiny batch in eval mode (restored after)."""
     if isinstance(head, (NASHead, SearchableHead)):
-        got_in, got_out = declared_in, declared_out
+        got_in, got_out = head.in_dim, head.out_dim
     else:
         was_training = head.training
         head.eval()

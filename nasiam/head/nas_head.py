@@ -24,7 +24,7 @@ from torch import Tensor
 from nasiam._io import atomic_write_bytes
 from nasiam.head.hub import GENOTYPE_FILE, HUB_PREFIX, WEIGHTS_FILE, check_repo_id, download_head, push_heads_to_hub
 from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
-from nasiam.space.spaces import build_layer
+from nasiam.space.spaces import build_chain
 
 __all__ = ["NASHead", "GENOTYPE_FILE", "WEIGHTS_FILE"]
 
@@ -43,13 +43,9 @@ class NASHead(nn.Sequential):
             raise GenotypeError("in_dim: the genotype is not tied to an input width; pass in_dim "
                                 "(the backbone's feature dimension)")
         genotype.validate(in_dim)  # dims and parameter budget, before anything is allocated
-        layers, width = [], in_dim
-        for spec in genotype.layers:
-            layers.append(build_layer(spec, width))
-            width = spec.width
-        super().__init__(*layers)
+        super().__init__(*build_chain(genotype.layers, in_dim))
         self.genotype = genotype.with_in_dim(in_dim)
-        self.in_dim, self.out_dim = in_dim, width
+        self.in_dim, self.out_dim = in_dim, genotype.out_dim
 
     @classmethod
     def from_genotype(cls, genotype: Genotype | Mapping[str, Any] | str | os.PathLike,

@@ -100,8 +100,7 @@ class SearchableHead(nn.Module):
                 yield name, p
 
     def arch_parameters(self) -> Iterator[nn.Parameter]:
-        for _, p in self.named_arch_parameters():
-            yield p
+        return (p for _, p in self.named_arch_parameters())
 
     def named_weight_parameters(self, prefix: str = "") -> Iterator[tuple[str, nn.Parameter]]:
         for name, p in self.named_parameters(prefix=prefix):
@@ -109,8 +108,7 @@ class SearchableHead(nn.Module):
                 yield name, p
 
     def weight_parameters(self) -> Iterator[nn.Parameter]:
-        for _, p in self.named_weight_parameters():
-            yield p
+        return (p for _, p in self.named_weight_parameters())
 
     # -- sampling ---------------------------------------------------------------------
     def set_sampling(self, mode: str, tau: float | None = None,

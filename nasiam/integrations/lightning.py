@@ -20,9 +20,10 @@ step and, at the end, exports the searched heads:
 `searched/` then holds `genotype.json` and `heads/<slot>/` (`NASHead.from_pretrained`), laid
 out like a `nasiam search` run directory: `replace_heads(other_model, "searched")` reads it.
 
-When the logits step and how (warm-up, `arch_every`, Beta-Decay, Adam's settings) is the
-`SearchPolicy` that `nasiam search` uses, with the same defaults; the callback decides only
-where the architecture loss comes from. Both modes are first-order DARTS, as in `nasiam search`:
+When and how the logits step (warm-up, `arch_every`, Beta-Decay, Adam's settings) is the
+`SearchPolicy` of `nasiam search`, with the same defaults, driven by its `SearchDriver` (the
+replay of recent batches, the noise verdict); the callback decides only where the architecture
+loss comes from. Both modes are first-order DARTS, as in `nasiam search`:
 
 * "bilevel" (the default when `arch_dataloader` is given): after a weight step, the logits step
   on a batch of `arch_dataloader` (held-out images), all weights frozen. Around a nasiam
@@ -32,28 +33,20 @@ where the architecture loss comes from. Both modes are first-order DARTS, as in 
 * "joint" (the default without held-out batches): the logits' gradients come from your own
   backward on the training batch; no extra forward, more prone to overfit the logits.
 
-The callback drives the search with `nasiam search`'s own `SearchDriver` (when the logits step,
-the replay of recent batches, the noise verdict) and logs under its names, so one dashboard
-compares runs of either: each architecture step's `train/arch_loss`, `train/beta_decay`, ...
-(averaged over its N updates); each epoch every option's probability
-(`prob/<slot>/layer<i>/<choice>/<option>`); at the end of training how many decisions rose above
-the noise floor (`eval/decisions_above_noise` of `eval/decisions`, see `nasiam.search.decisions`),
-with a warning when about as few as noise alone would give; and the search's settings as the
-loggers' hyperparameters (`nas/*`) when training starts.
+It logs under `nasiam search`'s names, so one dashboard compares runs of either:
+`train/arch_loss`, ... per architecture step, `prob/<slot>/layer<i>/<choice>/<option>` per
+epoch, `eval/decisions_above_noise` at the end, the search's settings as `nas/*` hyperparameters.
 
 Your optimizer never moves the logits, whatever `configure_optimizers` hands it (lightly's
-examples use `self.parameters()`): their gradients are taken away before it steps, so it skips
-them (no update, no weight decay, no momentum state), and logits changed anyway by the end of
-the batch (an optimizer that decays parameters without gradients) are put back, with a warning.
-Building the optimizer from `nasiam_weight_parameters(self)` avoids both.
+examples use `self.parameters()`): their gradients are taken away before it steps, and logits
+changed anyway (an optimizer that decays parameters without gradients) are put back, with a
+warning. Building the optimizer from `nasiam_weight_parameters(self)` avoids both.
 
-Under DDP the logits are excluded from DDP's reduction and averaged by the
-`ArchitectureOptimizer` itself, as nasiam's runner does; every rank holds the same logits.
+Under DDP the logits are averaged by the `ArchitectureOptimizer` itself, outside DDP's reduction.
 
-Lightning ships as `lightning` (`lightning.pytorch`) and as `pytorch_lightning` (lightly 1.6
-uses the latter). A Trainer of either package accepts only its own package's `Callback` when
-the callback is passed alone, so `NASSearchCallback` subclasses the `Callback` of each package
-that is installed.
+A Trainer accepts only its own package's `Callback` when the callback is passed alone, so
+`NASSearchCallback` subclasses the `Callback` of each of `lightning.pytorch` and
+`pytorch_lightning` (lightly 1.6 uses the latter) that is installed.
 """
 from __future__ import annotations
 
@@ -199,13 +192,11 @@ class NASSearchCallback(*_callback_bases()):
             (`module.training_step(batch, 0)`). Pass one without side effects when the training
             step has them (a momentum-encoder update, a queue).
         features_fn, head_loss_fn: bilevel, instead of `loss_fn`: `features_fn(module, batch)`
-            gives the backbone's features of an architecture batch (any structure of tensors:
-            a list with one per view, say) and `head_loss_fn(module, features)` the loss from
-            them through the heads. The callback then runs the backbone once per architecture
-            batch and replays the policy's N updates on the cached features, as `nasiam search`
-            does, instead of N backbone forwards a step (`loss_fn` sees only raw batches). An
-            older batch's features are then the backbone's from up to N-1 weight steps ago, and
-            its BatchNorm statistics see each batch once, not once per update.
+            gives the backbone's features of an architecture batch (any structure of tensors)
+            and `head_loss_fn(module, features)` the loss from them through the heads: one
+            backbone forward per batch, its N updates replayed on the cached features. An older
+            batch's features are then the backbone's from up to N-1 weight steps ago, and its
+            BatchNorm statistics see each batch once, not once per update.
         export_dir: when given, at the end of training rank zero writes `genotype.json` and
             `heads/<slot>/` (each head's `export()`, `NASHead.save_pretrained`) there.
         top_k: options ranked per choice in the genotypes (None: all).
@@ -232,8 +223,7 @@ class NASSearchCallback(*_callback_bases()):
         if mode == "bilevel" and arch_dataloader is None:
             raise ValueError("bilevel mode needs arch_dataloader: held-out batches for the architecture step "
                              "(or use mode='joint')")
-        # when the logits step and the replay of recent batches, as `nasiam search`; several
-        # updates per step need held-out batches (bilevel), refused if asked for in joint mode
+        # several updates a step need held-out batches: the policy refuses them in joint mode
         self.driver = SearchDriver(self.policy, bilevel_first_order=mode == "bilevel")
         self._requested_heads = heads
         self.mode = mode
@@ -421,8 +411,6 @@ class NASSearchCallback(*_callback_bases()):
         raise ValueError("arch_dataloader gave no batch")
 
     def _bilevel_step(self, trainer, pl_module) -> None:
-        # the policy's N updates, one on each of the last N architecture batches: loss_fn runs the
-        # backbone (without gradients) in each, features_fn once per batch for all N to replay
         features_fn, head_loss_fn = self.features_fn, self.head_loss_fn
         # by default, a nasiam framework's (the module's or its `model`'s: `Architect`'s protocol)
         framework = None if features_fn is not None or self.loss_fn is not None else framework_of(

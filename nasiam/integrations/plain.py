@@ -41,7 +41,11 @@ def head_dims(module: nn.Module) -> tuple[int | None, int | None]:
     return linears[0].in_features, linears[-1].out_features
 
 
-def _probe_out(module: nn.Module, in_dim: int) -> int | None:
+def _probed_dims(module: nn.Module) -> tuple[int | None, int | None]:
+    """`head_dims`, the output probed with a tiny batch where only the input can be read."""
+    in_dim, out_dim = head_dims(module)
+    if in_dim is None or out_dim is not None:
+        return in_dim, out_dim
     reference = next(module.parameters(), None)
     was_training = module.training
     module.eval()
@@ -49,19 +53,17 @@ def _probe_out(module: nn.Module, in_dim: int) -> int | None:
         with torch.no_grad():
             x = torch.zeros(2, in_dim, device=reference.device if reference is not None else None,
                             dtype=reference.dtype if reference is not None else None)
-            return int(module(x).shape[-1])
+            return in_dim, int(module(x).shape[-1])
     except RuntimeError:
-        return None
+        return in_dim, None
     finally:
         module.train(was_training)
 
 
 def slot_dims(module: nn.Module) -> tuple[int, int]:
-    """(in, out) features of the head a model holds, probing its output when only its input
-    can be read; `HeadMismatchError` when neither can be told."""
-    in_dim, out_dim = head_dims(module)
-    if in_dim is not None and out_dim is None:
-        out_dim = _probe_out(module, in_dim)
+    """(in, out) features of the head a model holds (`_probed_dims`); `HeadMismatchError` where
+    they cannot be told."""
+    in_dim, out_dim = _probed_dims(module)
     if in_dim is None or out_dim is None:
         raise HeadMismatchError(f"cannot tell the widths of {type(module).__name__}: no nn.Linear to read them from")
     return in_dim, out_dim
@@ -113,15 +115,11 @@ def _checked(model: nn.Module, path: str, head: nn.Module, in_dim: int | None, o
     except AttributeError:
         known = ", ".join(n for n, _ in model.named_modules() if n and n.count(".") <= path.count("."))
         raise HeadMismatchError(f"the model has no submodule {path!r}; it has {known[:400]}") from None
-    old_in, old_out = head_dims(old) if isinstance(old, nn.Module) else (None, None)
-    if old_in is not None and old_out is None:
-        old_out = _probe_out(old, old_in)
+    old_in, old_out = _probed_dims(old) if isinstance(old, nn.Module) else (None, None)
     want_in, want_out = in_dim or old_in, out_dim or old_out
     if want_in is None or want_out is None:
         raise HeadMismatchError(f"cannot tell the dims {path!r} must have; pass in_dim= and out_dim=")
-    new_in, new_out = head_dims(head)
-    if new_in is not None and new_out is None:
-        new_out = _probe_out(head, new_in)
+    new_in, new_out = _probed_dims(head)
     if new_in != want_in:
         raise HeadMismatchError(
             f"{path!r} receives {want_in} features but the new head takes {new_in}; build it for this model with "

@@ -4,15 +4,12 @@
 `solo.methods.METHODS`: one per nasiam framework that names its solo-learn method
 (`SSLFramework.solo_learn_method`). Each builds the original method from the same config, then replaces
 `projector` (and `predictor`) by the heads named in `method_kwargs.nas_heads` (a nasiam search
-run directory or a genotype.json); with `method_kwargs.nas_init_weights: true` the heads keep
-the search's weights. The heads take solo-learn's widths (`features_dim` in,
-`proj_output_dim` out): architectures are rebuilt for them (`Genotype.for_dims`: the searched
-hidden layers keep their widths), while searched weights need a run at those widths (a
-default `nasiam search` gives 512; `nasiam export RUN --out DIR --proj_output_dim 2048`
-re-exports it for solo-learn's CIFAR SimSiam, keeping the hidden layers' weights). For MoCo the
-momentum projector is rebuilt from the new projector and re-initialised to it, as solo-learn
-does at construction. solo-learn's `learnable_params` reads the attributes lazily, so the
-optimiser sees the new heads.
+run directory or a genotype.json), rebuilt for solo-learn's widths (`features_dim` in,
+`proj_output_dim` out) by `Genotype.for_dims`; with `method_kwargs.nas_init_weights: true` they
+keep the search's weights, which needs a run at those widths (`nasiam export RUN --out DIR
+--proj_output_dim 2048`, docs/integrations.md). For MoCo the momentum projector is rebuilt from
+the new projector and re-initialised to it, as solo-learn does at construction. solo-learn's
+`learnable_params` reads the attributes lazily, so the optimiser sees the new heads.
 
 Run solo-learn's own script with the methods registered:
 

@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from nasiam._distributed import is_distributed, world_size
 from nasiam.backbones import create_backbone, feature_dim
 from nasiam.config import ConfigError, RunConfig, SearchConfig
 from nasiam.data import (
@@ -27,12 +28,12 @@ from nasiam.data import (
 from nasiam.data.device import DeviceImages, DeviceViewSet, can_hold, device_loader
 from nasiam.errors import shown
 from nasiam.frameworks import SSLFramework, framework_class
-from nasiam.head import NASHead, SearchableHead
+from nasiam.head import NASHead, SearchableHead, recalibrate_batchnorm
 from nasiam.presets import get_preset
 from nasiam.space.registry import SPACES
 
 __all__ = ["canonical_framework", "data_info", "read_dataset_info", "framework_kwargs", "build_backbone",
-           "build_search_model",
+           "build_search_model", "gathered",
            "TrainData", "build_train_data", "build_eval_datasets", "check_eval_datasets", "make_loader", "backbone_record",
            "recalibrate_exported", "searchable_heads", "training_device", "resolve_data_device", "DATA_DEVICES", "compile_modules"]
 
@@ -163,7 +164,8 @@ def resolve_data_device(cfg: RunConfig, dataset: Dataset, n_images: int) -> torc
         if device.type == "cuda" and torch.cuda.is_available() and in_memory:
             sample = dataset[0][0] if isinstance(dataset, SyntheticImages) else None
             per_image = (sample.numel() if sample is not None else int(np.prod(dataset.images.shape[1:])))
-            if _all_ranks(can_hold(n_images * per_image, device)):
+            # every rank takes the same pipeline: the device one shares each pass's seed through a collective
+            if all(gathered(can_hold(n_images * per_image, device))):
                 return device
         return None
     if not in_memory:
@@ -175,16 +177,13 @@ def resolve_data_device(cfg: RunConfig, dataset: Dataset, n_images: int) -> torc
     return torch.device("cpu") if cfg.data_device == "cpu" else torch.device("cuda")
 
 
-def _all_ranks(flag: bool) -> bool:
-    """True when `flag` holds on every rank: ranks must agree on the pipeline (the device one
-    shares each pass's seed through a collective), whatever each GPU has free."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return flag
-    flags: list = [None] * dist.get_world_size()
-    dist.all_gather_object(flags, flag)
-    return all(flags)
+def gathered(value: Any) -> list[Any]:
+    """`value` from every rank, in rank order (this one's alone outside DDP)."""
+    if not is_distributed():
+        return [value]
+    values: list[Any] = [None] * world_size()
+    torch.distributed.all_gather_object(values, value)
+    return values
 
 
 def build_train_data(cfg: RunConfig, info: DatasetInfo, bilevel: bool = False, arch_fraction: float = 0.5) -> TrainData:
@@ -286,8 +285,6 @@ def recalibrate_exported(heads: dict[str, nn.Module], backbone: nn.Module, datas
     """Re-estimate exported heads' BatchNorm statistics on their own inputs: backbone
     features (eval mode) for the projector, the projector's outputs for the predictor. The
     supernet's statistics describe a mixture of architectures (see nasiam.head.calibration)."""
-    from nasiam.head import recalibrate_batchnorm
-
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=0,
                         generator=torch.Generator().manual_seed(seed))
     was_training = backbone.training

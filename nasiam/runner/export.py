@@ -35,6 +35,7 @@ from nasiam.rundir import (
     SUMMARY_RECORD,
     check_run_files,
     file_digests,
+    require_complete,
     write_searched_heads,
 )
 from nasiam.runner import checkpoint as ckpt
@@ -59,9 +60,8 @@ BUSY_ADVICE = ("`nasiam export` reads a run only while nothing writes to it, so 
 
 
 def ranked_genotype(head: SearchableHead, rank: int, meta: Mapping[str, Any], top_k: int | None = None) -> Genotype:
-    """`head`'s `rank`-th architecture in export's order: 1 is the search's choice
-    (`head.genotype()`), then the other distinct architectures by joint probability
-    (`top_genotypes`). ValueError when the space holds fewer."""
+    """`head`'s `rank`-th architecture in export's order (see the module docstring); ValueError
+    when the space holds fewer."""
     chosen = head.genotype(top_k, {**meta, "rank": 1, "ranked_by": SEARCH_CHOICE})
     if rank == 1:
         return chosen
@@ -284,8 +284,6 @@ def finished_export(out: str | Path) -> dict[str, Any] | None:
     """`out`'s export record when `out` holds one whole export, else None. A Ctrl-C that lands
     after the rename stops nothing: the CLI asks this whether to report success rather than
     "interrupted"."""
-    from nasiam.rundir import require_complete
-
     record_path = Path(out) / EXPORT_RECORD
     if not record_path.is_file():
         return None

@@ -139,10 +139,8 @@ class RunDirLock:
             os.close(self.fd)  # drops the lock
             self.fd = None
         if self._created_dir:  # a run refused before writing anything leaves no empty directory
-            try:
+            with contextlib.suppress(OSError):
                 self.path.parent.rmdir()
-            except OSError:
-                pass
 
     def __enter__(self) -> RunDirLock:
         return self.acquire()

@@ -10,11 +10,16 @@ and the final evaluation (`eval/*`), which TensorBoard's HParams tab shows besid
 configuration."""
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
+import io
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import urlparse
 
+from nasiam._io import atomic_write_bytes
 from nasiam._progress import progress
 
 __all__ = ["RunLogger", "MetricsCSV", "read_metrics", "wandb_mode", "progress"]
@@ -46,14 +51,10 @@ class MetricsCSV:
         self._last_offset = 0                      # where it starts in the file
 
     def _rewrite(self, rows: list[Mapping[str, Any]]) -> None:
-        from nasiam._io import atomic_write_bytes
-
         atomic_write_bytes(self.path, b"".join(self._line(r) for r in [dict(zip(self.columns, self.columns)), *rows]))
         self._file = open(self.path, "ab")
 
     def _line(self, row: Mapping[str, Any]) -> bytes:
-        import io
-
         buffer = io.StringIO()
         csv.writer(buffer).writerow(["" if row.get(c) is None else row[c] for c in self.columns])
         return buffer.getvalue().encode()
@@ -117,15 +118,11 @@ def wandb_mode(option: str = "auto") -> str:
         return os.environ["WANDB_MODE"]
     if os.environ.get("WANDB_API_KEY"):
         return "online"
-    from urllib.parse import urlparse
-
     host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
     netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
-    try:
+    with contextlib.suppress(OSError):
         if host in netrc.read_text():
             return "online"
-    except OSError:
-        pass
     return "offline"
 
 
@@ -211,8 +208,6 @@ class RunLogger:
         images: the PNG nasiam writes to disk, decoded once for both."""
         if self.tensorboard is None and self.wandb_run is None:
             return
-        import io
-
         import numpy as np
         from PIL import Image
 
@@ -268,6 +263,4 @@ class RunLogger:
 
 def _wandb_id(run_dir: Path) -> str:
     """A stable id per run directory, so a resumed run continues the same W&B run."""
-    import hashlib
-
     return hashlib.sha1(str(run_dir.resolve()).encode()).hexdigest()[:16]

@@ -13,7 +13,6 @@ from typing import Any
 
 import torch
 
-from nasiam._distributed import is_distributed
 from nasiam.backbones import save_backbone
 from nasiam.config import SearchConfig
 from nasiam.errors import CollapseError
@@ -26,6 +25,7 @@ from nasiam.runner.build import (
     canonical_framework,
     check_eval_datasets,
     data_info,
+    gathered,
     make_loader,
     recalibrate_exported,
 )
@@ -241,7 +241,8 @@ class SearchRun(Run):
         elif cfg.below_noise == "prior":
             selection = self._fall_back_to_prior(confidence)
         genotypes = self.model.genotypes(top_k=cfg.top_k, meta=meta)
-        agree = _ranks_agree({slot: g.to_json() for slot, g in genotypes.items()})
+        ranks = gathered({slot: g.to_json() for slot, g in genotypes.items()})
+        agree = all(r == ranks[0] for r in ranks)
         if not agree:
             raise RuntimeError("the ranks ended with different genotypes; their logits diverged (please report)")
         # rank 0 judges, so every rank agrees: the projector's output, then the backbone's features
@@ -305,15 +306,6 @@ class SearchRun(Run):
                 "rankme": self.rankme, "head_parameters": summary["head_parameters"]})
         fabric.barrier()
         return summary
-
-def _ranks_agree(value: Any) -> bool:
-    if not is_distributed():
-        return True
-    import torch.distributed as dist
-
-    gathered: list[Any] = [None] * dist.get_world_size()
-    dist.all_gather_object(gathered, value)
-    return all(g == gathered[0] for g in gathered)
 
 
 def _genotype_table(genotypes):

@@ -32,6 +32,8 @@ from typing import Any, Mapping, Sequence
 
 from nasiam._io import atomic_write_bytes, atomic_write_text, remove_temporary_files
 from nasiam.config import ConfigError, SearchConfig, field_types, load_config, parse_value, read_yaml_file
+from nasiam.errors import RunDirLockedError, RunError
+from nasiam.runner.lock import RunDirLock, describe_owner, read_owner
 
 __all__ = ["format_value", "read_sweep", "run_sweep"]
 
@@ -266,11 +268,7 @@ def run_sweep(sweep_path: str | Path, trials: int | None, overrides: Mapping[str
 
 
 def _lock_sweep(directory: Path):
-    """The sweep directory's lock (the runs' lock file): with one process per study, a trial
-    found running when the sweep starts was left by a killed process, and can be retried."""
-    from nasiam.errors import RunDirLockedError
-    from nasiam.runner.lock import RunDirLock, describe_owner, read_owner
-
+    """The sweep directory's lock (the runs' lock file), which `_retry_killed_trials` relies on."""
     lock = RunDirLock(directory, "sweep")
     try:
         return lock.acquire()
@@ -345,7 +343,6 @@ def _run_study(sweep: Mapping[str, Any], directory: Path, name: str, trials: int
         """A combination the search refuses, missing data or a failing run fails that trial, not
         the study, with one line saying why (Optuna would log a traceback)."""
         from nasiam.data import DataNotFoundError
-        from nasiam.errors import RunError
 
         try:
             return objective(trial)
@@ -470,6 +467,8 @@ def _plot(study, path: Path, metric: str) -> None:
     import optuna
     from matplotlib.figure import Figure  # no pyplot: no global state, no backend choice in library code
 
+    from nasiam.runner.outputs import figure_png
+
     points = [(t.number, t.value) for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     better = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
     best, running = [], None
@@ -485,6 +484,4 @@ def _plot(study, path: Path, metric: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, figure_png(fig))

@@ -19,8 +19,7 @@ ssl/real-dataset: `predictor_reg=corr`, `predictor_freq=1`, `dyn_lambda=0.3`, `d
 W and F are buffers, not parameters: no optimizer touches them, gradients flow through W to the
 projector as through any fixed linear map, and checkpoints and `NASHead.save_pretrained` keep
 them, so a resumed run or an exported head continues with the same predictor. In eval mode,
-under `torch.no_grad()` or inside `frozen_statistics` (a search's architecture steps, which
-score heads on held-out batches) the statistics are left alone.
+under `torch.no_grad()` or inside `frozen_statistics` the statistics are left alone.
 
 One difference from the authors' trainer, which updates once per step with both views' mean:
 here every training forward is one update, so a framework that calls the predictor once per view
@@ -37,6 +36,8 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 from torch import Tensor
+
+from nasiam._distributed import is_distributed, world_size
 
 __all__ = ["DirectPredLinear", "RHO", "EPS", "frozen_statistics"]
 
@@ -95,10 +96,10 @@ class DirectPredLinear(nn.Module):
             return
         f = features.float()
         second = f.T @ f / max(f.shape[0], 1)
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        if is_distributed():
             # every rank keeps the same W: average the statistics, as SyncBatchNorm does
             dist.all_reduce(second)
-            second /= dist.get_world_size()
+            second /= world_size()
         # Non-finite features make the loss non-finite too, which the training loop reports;
         # keep the eigendecomposition from failing first with a less helpful error.
         second = torch.nan_to_num(second, nan=0.0, posinf=0.0, neginf=0.0)

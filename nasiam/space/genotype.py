@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -28,9 +29,7 @@ __all__ = ["GenotypeError", "LayerSpec", "Genotype", "LAYER_OPS", "MAX_WIDTH", "
 SCHEMA_VERSION = 1
 FORMAT = "nasiam.genotype"
 
-# Layer transforms a head may use. Pooling ops come from the NASiam paper's op set: a 1-D
-# window over the feature axis, so they keep the width. "directpred" is DirectPred's closed-form
-# linear predictor (nasiam.space.directpred): a width-keeping map set from its input's statistics.
+# Layer transforms a head may use (see `LayerSpec`).
 LAYER_OPS = ("linear", "avgpool_3x3", "maxpool_3x3", "directpred")
 MAX_WIDTH = 1 << 16          # 65536 features: far above any published head
 MAX_LAYERS = 64
@@ -47,8 +46,6 @@ def check_genotype_file(path: Path) -> None:
     """`path` must be a regular file (or a link to one) before it is read: FileNotFoundError
     when nothing is there; a folder, a FIFO or a device (/dev/zero) is a `GenotypeError` saying
     what it is, since reading a FIFO blocks and a device may never end."""
-    import stat
-
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
@@ -162,11 +159,11 @@ def _validate_layer_fields(op, width, norm, activation, bias, fixed, where: str)
 class LayerSpec:
     """One layer of a head: `op(width) -> norm -> activation`.
 
-    `op` is "linear" (a `nn.Linear` to `width` features), a width-preserving 1-D pooling
-    over the features ("avgpool_3x3", "maxpool_3x3"), or "directpred", DirectPred's closed-form
-    linear predictor (width-preserving, set from its input's statistics rather than trained;
-    `nasiam.space.directpred`). `fixed` marks layers set by the SSL
-    framework's convention rather than by the search (e.g. SimSiam's output BatchNorm).
+    `op` is "linear" (a `nn.Linear` to `width` features), a width-keeping 1-D pooling over the
+    features from the NASiam paper's op set ("avgpool_3x3", "maxpool_3x3"), or "directpred",
+    DirectPred's width-keeping predictor set from its input's statistics, not trained
+    (`nasiam.space.directpred`). `fixed` marks layers set by the SSL framework's convention
+    rather than by the search (e.g. SimSiam's output BatchNorm).
     """
 
     width: int

@@ -73,14 +73,14 @@ def _selected(probs: Tensor, hard: bool | int) -> int | None:
 
 def weighted_sum(probs: Tensor, stacked: Tensor) -> Tensor:
     """`sum_i probs[i] * stacked[i]` as one operator (two when autocast is on), in the dtype
-    the old chain of `probs[i] * branch` products gave (the branches').
+    a chain of `probs[i] * branch` products would give (the branches').
 
     One matrix-vector product forward and two backward (`dL/dp = stacked @ g`, and the outer
     product for the branches) replace n products forward and about 4n operators backward:
     on a GPU each is a launch the host waits for (benchmarks/dispatch_count.py). Under autocast
     a matmul would run in bf16/fp16 and round the probabilities, so there it multiplies and
     sums element-wise in their precision instead."""
-    # a 0-dim probability times a floating branch had the branch's dtype (`torch.result_type`
+    # a 0-dim probability times a floating branch has the branch's dtype (`torch.result_type`
     # would say so too, but returns no tensor: a graph break under torch.compile)
     n = stacked.shape[0]
     dtype = stacked.dtype if stacked.is_floating_point() else torch.promote_types(probs.dtype, stacked.dtype)
@@ -231,7 +231,6 @@ class _MaskedNormalize(torch.autograd.Function):
 
 
 def autocast_on(tensor: Tensor) -> bool:
-    """Whether autocast is on for `tensor`'s device."""
     device = tensor.device.type
     if torch.compiler.is_compiling():
         # dynamo cannot trace `is_autocast_available` (torch 2.11: a graph break at every call,

@@ -76,11 +76,10 @@ class MLPSearchLayer(SearchableLayer):
             return keep[1] * pad_features(x, self.out_features)  # skipped: no Linear at all
         z = self.linear(x)
         if chosen is None and len(self.widths) == 1:
-            # One width (the siam space's projector): its probability is 1, the mask all ones
-            # and the width's logit without gradient, so every channel is kept and LayerNorm
-            # runs fused over all of them, where the masked one took ~10 operators forward and
-            # ~20 backward per call (benchmarks/dispatch_count.py). Equal up to rounding: the
-            # mean is a sum over the row, not a product with weights 1/width.
+            # One width (the siam space's projector): probability 1, the mask all ones, the
+            # width's logit without gradient; so LayerNorm runs fused over every channel, a
+            # fraction of the masked one's operators (benchmarks/dispatch_count.py). Equal up to
+            # rounding: the mean is a row sum, not a product with weights 1/width.
             mask = None
             mask_dtype = torch.promote_types(weights["width"].dtype, self.inclusion.dtype)
         else:
@@ -199,18 +198,7 @@ class MLPSpace(SearchSpace):
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "MLPSpace":
-        allowed = {"name", "widths", "norms", "activations", "allow_skip"}
-        unknown = set(d) - allowed
-        if unknown:
-            raise GenotypeError(f"space: unknown field(s) {sorted(unknown)} for the mlp space")
-        kwargs = {k: d[k] for k in ("widths", "norms", "activations", "allow_skip") if k in d}
-        for k in ("widths", "norms", "activations"):
-            if k in kwargs and (not isinstance(kwargs[k], list) or len(kwargs[k]) > 64):
-                raise GenotypeError(f"space.{k}: expected a list of at most 64 options")
-        try:
-            return cls(**kwargs)
-        except (KeyError, ValueError, TypeError) as e:
-            raise GenotypeError(f"space: {e.args[0] if e.args else e}") from None
+        return cls._from_fields(d, lists=("widths", "norms", "activations"))
 
     def check_genotype(self, genotype: Genotype) -> None:
         for i, layer in enumerate(genotype.layers):

@@ -36,7 +36,7 @@ from nasiam.space.directpred import DirectPredLinear
 from nasiam.space.genotype import MAX_WIDTH, Genotype, GenotypeError, LayerSpec
 from nasiam.space.mixed import Hard, choice_hard, hard_choices, mix, weighted_sum
 from nasiam.space.mlp import DEFAULT_ACTIVATIONS, DEFAULT_NORMS, MLPSpace, _as_tuple
-from nasiam.space.spaces import ExportedLayer, SearchableLayer, SearchSpace, SlotSearch, build_layer, register_space
+from nasiam.space.spaces import ExportedLayer, SearchableLayer, SearchSpace, SlotSearch, build_chain, register_space
 
 __all__ = ["PREDICTOR_FAMILIES", "PredictorFamilyLayer", "SiamSpace", "predictor_layers"]
 
@@ -56,30 +56,21 @@ def predictor_layers(family: str, dim: int, hidden_dim: int, output: LayerSpec) 
     raise ValueError(f"unknown predictor family {family!r}; known: {', '.join(PREDICTOR_FAMILIES)}")
 
 
-def _chain(specs: Sequence[LayerSpec], in_width: int) -> nn.Sequential:
-    blocks = []
-    for spec in specs:
-        blocks.append(build_layer(spec, in_width))
-        in_width = spec.width
-    return nn.Sequential(*blocks)
-
-
 class PredictorFamilyLayer(SearchableLayer):
     """A whole predictor, chosen among `families`: the weighted sum of their outputs.
 
-    The closed form's statistics are those of the predictor's input, updated on training
-    forwards only (never inside `frozen_statistics`, the architecture steps), averaged over DDP
-    ranks (`DirectPredLinear.observe`). When a sampled step runs another candidate, the closed
-    form still takes in the input (`DirectPredLinear.track`). It has no parameters, so no
-    learning rate applies to it; the trained candidates are the predictor's weights and take
-    its learning-rate rule. Gradients reach the projector through every candidate.
+    The closed form's statistics follow the predictor's input whichever candidate a sampled
+    step runs (`DirectPredLinear.track`). It has no parameters, so no learning rate applies to
+    it; the trained candidates take the predictor's learning-rate rule. Gradients reach the
+    projector through every candidate.
     """
 
     def __init__(self, dim: int, hidden_dim: int, families: Sequence[str], output: LayerSpec):
         super().__init__()
         self.in_features = self.out_features = dim
         self.specs = {family: predictor_layers(family, dim, hidden_dim, output) for family in families}
-        self.branches = nn.ModuleDict({family: _chain(specs, dim) for family, specs in self.specs.items()})
+        self.branches = nn.ModuleDict({family: nn.Sequential(*build_chain(specs, dim))
+                                       for family, specs in self.specs.items()})
         self._init_arch({"family": tuple(families)})
 
     def closed_form(self) -> DirectPredLinear | None:
@@ -200,20 +191,7 @@ class SiamSpace(SearchSpace):
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "SiamSpace":
-        fields = ("slot", "hidden_dim", "norms", "activations", "allow_skip", "predictors")
-        unknown = set(d) - {"name", *fields}
-        if unknown:
-            raise GenotypeError(f"space: unknown field(s) {sorted(unknown)} for the siam space")
-        kwargs = {k: d[k] for k in fields if k in d}
-        for k in ("norms", "activations", "predictors"):
-            if k in kwargs and (not isinstance(kwargs[k], list) or len(kwargs[k]) > 64):
-                raise GenotypeError(f"space.{k}: expected a list of at most 64 options")
-            if k in kwargs:
-                kwargs[k] = tuple(kwargs[k])
-        try:
-            return cls(**kwargs)
-        except (KeyError, ValueError, TypeError) as e:
-            raise GenotypeError(f"space: {e.args[0] if e.args else e}") from None
+        return cls._from_fields(d, lists=("norms", "activations", "predictors"))
 
     def check_genotype(self, genotype: Genotype) -> None:
         if self.slot == "projector":

@@ -3,20 +3,22 @@ the registry (`nasiam.space.registry.SPACES`) that maps a space's name in genoty
 its class."""
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping, Sequence
 
+import torch
 import torch.nn as nn
 from torch import Tensor
 
 from nasiam.space import registry
 from nasiam.space.directpred import DirectPredLinear
-from nasiam.space.genotype import Genotype, LayerSpec, space_from_dict
+from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec, space_from_dict
 
 __all__ = ["SearchSpace", "SlotSearch", "SearchableLayer", "FixedLayer", "ExportedLayer", "register_space",
-           "space_from_dict", "create_space", "list_spaces", "build_layer"]
+           "space_from_dict", "create_space", "list_spaces", "build_layer", "build_chain"]
 
 # What a layer hands to the exporter: the fixed layer it becomes and that layer's weights,
 # keyed as in `build_layer(spec)`'s state_dict.
@@ -48,6 +50,12 @@ def build_layer(spec: LayerSpec, in_width: int) -> nn.Sequential:
     return nn.Sequential(children)
 
 
+def build_chain(specs: Sequence[LayerSpec], in_width: int) -> list[nn.Sequential]:
+    """`build_layer` for each layer of a chain, each on the width of the one before."""
+    widths = [in_width, *(spec.width for spec in specs)]
+    return [build_layer(spec, width) for spec, width in zip(specs, widths)]
+
+
 class SearchableLayer(nn.Module, ABC):
     """A supernet layer: some architecture choices, each a vector of logits in `self.arch`.
 
@@ -62,8 +70,6 @@ class SearchableLayer(nn.Module, ABC):
     out_features: int
 
     def _init_arch(self, choices: Mapping[str, Sequence]) -> None:
-        import torch
-
         self.choices = {name: tuple(options) for name, options in choices.items()}
         # Zero logits: every option starts equally likely (DARTS' initialisation up to noise,
         # which the search strategy may add).
@@ -120,6 +126,23 @@ class SearchSpace(ABC):
     @classmethod
     @abstractmethod
     def from_dict(cls, d: Mapping) -> "SearchSpace": ...
+
+    @classmethod
+    def _from_fields(cls, d: Mapping, lists: Sequence[str]) -> "SearchSpace":
+        """A dataclass space from its `to_dict()` record: an unknown field, a `lists` field that is
+        no list of at most 64 options, or a value the constructor refuses is a `GenotypeError`."""
+        fields = [f.name for f in dataclasses.fields(cls)]
+        unknown = set(d) - {"name", *fields}
+        if unknown:
+            raise GenotypeError(f"space: unknown field(s) {sorted(unknown)} for the {cls.name} space")
+        kwargs = {k: d[k] for k in fields if k in d}
+        for k in lists:
+            if k in kwargs and (not isinstance(kwargs[k], list) or len(kwargs[k]) > 64):
+                raise GenotypeError(f"space.{k}: expected a list of at most 64 options")
+        try:
+            return cls(**kwargs)
+        except (KeyError, ValueError, TypeError) as e:
+            raise GenotypeError(f"space: {e.args[0] if e.args else e}") from None
 
     @abstractmethod
     def check_genotype(self, genotype: Genotype) -> None:
