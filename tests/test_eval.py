@@ -312,3 +312,16 @@ def test_eval_writes_a_new_file_or_replaces_its_own_result_nothing_else(tmp_path
         (run / "summary.json").write_bytes(content)
         with pytest.raises(CheckpointError, match="summary.json \\(read\\) is damaged"):
             curves([str(run)], str(tmp_path / "d.png"))
+
+
+@pytest.mark.parametrize("device, words", [("bogus", "--device 'bogus': "), ("cuda:7", "--device cuda:7: ")])
+def test_an_unusable_device_is_a_usage_error_before_anything_is_read(tmp_path, capsys, device, words):
+    """`nasiam eval knn RUN --device bogus` ended in torch's RuntimeError traceback, exit 1
+    (the fifth probe of #33)."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    from nasiam.cli import main
+
+    assert main(["eval", "knn", "random", "--dataset", "synthetic", "--device", device,
+                 "--out", str(tmp_path / "r.json")]) == 2
+    assert words in capsys.readouterr().err and not (tmp_path / "r.json").exists()

@@ -93,12 +93,17 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
             bank_subset is not None and bank_subset < 1:
         raise ValueError(f"need --label_fraction in (0, 1], --batch_size in [1, 65536], --num_workers in [0, 128] and "
                          f"--bank_subset >= 1 (got {label_fraction}, {batch_size}, {num_workers}, {bank_subset})")
+    try:   # before any work: a bad name raised torch's RuntimeError, a traceback
+        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    except RuntimeError as e:
+        raise ValueError(f"--device {device!r}: {str(e).splitlines()[0][:160]} (cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: this machine has no CUDA device; use --device cpu")
     path = Path(out) if out else (Path(target) / "eval" / f"{protocol}{'' if protocol != 'finetune' else f'_{label_fraction:g}'}.json"
                                   if target != "random" else Path("runs") / f"eval-random-{protocol}.json")
     _check_out(path, _is_result, "an earlier `nasiam eval` result")   # before the features: nothing computed in vain
     setting = _setting(target, options)
     info, synthetic = _datasets(setting)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if target == "random":
         torch.manual_seed(setting["seed"])
         backbone = create_backbone(setting["backbone"], cifar_stem=setting["cifar_stem"], in_chans=info.channels)
