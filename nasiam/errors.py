@@ -23,6 +23,11 @@ def shown_path(path: object, limit: int = 300) -> str:
     return text if text.isprintable() and len(text) <= limit else shown(text, limit)
 
 
+def _escaped(c: str) -> str:
+    """A character a terminal would act on, as Python writes it in a string literal."""
+    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}"
+
+
 def shell_argument(value: object) -> str:
     """`value` as one argument of a command a message suggests, quoted for a POSIX shell. A value
     with characters a terminal would act on (an escape sequence, a right-to-left override) is
@@ -32,16 +37,18 @@ def shell_argument(value: object) -> str:
     text = str(value)
     if text.isprintable():
         return shlex.quote(text)
-
-    def escape(c: str) -> str:
-        if c in "\\'":
-            return "\\" + c
-        if c.isprintable():
-            return c
-        return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}"
-
-    escaped = "".join(escape(c) for c in text)
+    escaped = "".join("\\" + c if c in "\\'" else c if c.isprintable() else _escaped(c) for c in text)
     return f"$'{escaped}'"
+
+
+def printable(text: str) -> str:
+    """`text` as the terminal gets it: an error message quotes paths, options and file names the
+    user (or a file) gave, and a character the terminal would act on (an escape sequence, a
+    right-to-left override) is escaped wherever a message forgot `shown_path`; line breaks and
+    tabs stay."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in "\n\t" else _escaped(c) for c in text)
 
 
 class RunError(RuntimeError):

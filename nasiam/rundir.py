@@ -47,7 +47,19 @@ SEARCH_SCHEMA_VERSION = 1
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
 
 
+def name_problem(kind: str, name: object) -> str | None:
+    """Why `name` cannot be a framework's or a head slot's name in genotype.json (`kind`), or
+    None: the reader refuses such a file, so nothing writes one."""
+    if not (isinstance(name, str) and _NAME.fullmatch(name)) or kind == "slot" and ".." in name:
+        return (f"{kind} {shown(name)} is not a name genotype.json can hold: a word of at most 64 letters, digits, "
+                "'_', '.', '-', starting with a letter or '_'")
+    return None
+
+
 def write_search_genotypes(path: Path, framework: str, genotypes: Mapping[str, Genotype]) -> None:
+    problems = [name_problem("framework", framework), *(name_problem("slot", slot) for slot in genotypes)]
+    if any(problems):   # a file its own reader (`read_genotypes`: pretrain --head, compare) would refuse
+        raise ValueError(f"{path}: {next(p for p in problems if p)}")
     data = {"format": SEARCH_FORMAT, "schema_version": SEARCH_SCHEMA_VERSION, "framework": framework,
             "heads": {slot: g.to_dict() for slot, g in genotypes.items()}}
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
@@ -101,14 +113,14 @@ def _search_genotypes(data: dict, path: Path) -> tuple[str | None, dict[str, Gen
     if isinstance(version, bool) or version != SEARCH_SCHEMA_VERSION:
         raise GenotypeError(f"{path}: schema_version: {schema_version_problem(version, SEARCH_SCHEMA_VERSION)}")
     framework = data.get("framework")
-    if framework is not None and not (isinstance(framework, str) and _NAME.fullmatch(framework)):
+    if framework is not None and name_problem("framework", framework):
         raise GenotypeError(f"{path}: framework: expected a framework's name, got {shown(framework)}")
     heads = data.get("heads")
     if not isinstance(heads, dict) or not heads or len(heads) > 8:
         raise GenotypeError(f"{path}: 'heads' must map slot names to genotypes")
     out = {}
     for slot, g in heads.items():
-        if not _NAME.fullmatch(slot) or ".." in slot:
+        if name_problem("slot", slot):
             raise GenotypeError(f"{path}: heads: {shown(slot)} is not a head slot's name (a word of letters, "
                                 "digits, '_', '.', '-')")
         try:

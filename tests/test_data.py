@@ -428,6 +428,22 @@ def test_links_that_would_mislabel_or_loop_in_an_image_folder_are_refused(tmp_pa
         create_dataset("imagefolder", tmp_path, "train")
 
 
+@pytest.mark.parametrize("name, target", [("triangle", "circle"), ("zzz", "circle/inner")])
+def test_a_class_folder_that_is_a_link_to_another_class_is_refused(tmp_path, name, target):
+    """train/triangle -> circle read every circle twice, once labelled triangle: the same images
+    under two classes (the fifth probe of #33; the links inside a class folder were checked, not
+    the class folders themselves). A class folder linked to a folder elsewhere is still read."""
+    _write_image_folder(tmp_path, splits=("train",), classes=("circle", "square"), per_class=2)
+    (tmp_path / "train" / "circle" / "inner").mkdir()
+    (tmp_path / "train" / name).symlink_to(target)
+    with pytest.raises(ValueError, match=f"train/{name} leads to .*the same images would be read under classes"):
+        create_dataset("imagefolder", tmp_path, "train")
+    (tmp_path / "train" / name).unlink()
+    _write_image_folder(tmp_path / "extra", splits=("more",), classes=("triangle",), per_class=3)
+    (tmp_path / "train" / "triangle").symlink_to(tmp_path / "extra" / "more" / "triangle")
+    assert sorted(np.bincount(create_dataset("imagefolder", tmp_path, "train").targets).tolist()) == [2, 2, 3]
+
+
 def test_a_link_to_images_elsewhere_is_followed_once(tmp_path):
     _write_image_folder(tmp_path / "data", splits=("train",), classes=("circle", "square"), per_class=2)
     _write_image_folder(tmp_path / "extra", splits=("more",), classes=("circle",), per_class=3)

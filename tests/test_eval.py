@@ -282,3 +282,46 @@ def test_the_linear_probe_says_a_line_per_fit():
     linear_probe(x, y, x[:20], y[:20], 2, weight_decays=(1e-1, 1e-3), say=lines.append)
     assert [line.split(",")[0] for line in lines] == ["  linear probe: penalty 0.1", "  linear probe: penalty 0.001"]
     assert all("held-out top-1" in line and "of 3" in line for line in lines)
+
+
+def test_eval_writes_a_new_file_or_replaces_its_own_result_nothing_else(tmp_path):
+    """The fifth probe of #33: `nasiam eval knn RUN --out RUN/summary.json` replaced the run's
+    summary with the kNN result, `eval curves --out RUN/config.yaml` wrote a PNG over its
+    configuration; a damaged summary.json (a list, 'epochs' a string, not UTF-8) raised
+    AttributeError/TypeError tracebacks. Now refused before anything is computed, named."""
+    import json
+
+    from nasiam.errors import CheckpointError
+    from nasiam.runner.evaluate import curves, evaluate
+
+    run = tmp_path / "run"
+    run.mkdir()
+    summary = json.dumps({"epochs": [{"epoch": 1, "knn_top1": 50.0}, {"epoch": 2, "knn_top1": 60.0}]})
+    (run / "summary.json").write_text(summary)
+    (run / "config.yaml").write_text("mine")
+    with pytest.raises(ValueError, match="config.yaml is a file that is not a figure"):
+        curves([str(run)], str(run / "config.yaml"))
+    with pytest.raises(ValueError, match="summary.json is a file that is not an earlier `nasiam eval` result"):
+        evaluate("knn", "random", dataset="synthetic", image_size=8, bank_subset=16, batch_size=16, num_workers=0,
+                 k=2, out=str(run / "summary.json"), verbose=False)
+    assert (run / "summary.json").read_text() == summary and (run / "config.yaml").read_text() == "mine"
+    assert curves([str(run)], str(tmp_path / "c.png")).is_file()
+    assert curves([str(run)], str(tmp_path / "c.png")).is_file()   # its own figure: replaced
+
+    for content in (b"[1, 2]", b'{"epochs": "x"}', b"\xff\xfe{}"):
+        (run / "summary.json").write_bytes(content)
+        with pytest.raises(CheckpointError, match="summary.json \\(read\\) is damaged"):
+            curves([str(run)], str(tmp_path / "d.png"))
+
+
+@pytest.mark.parametrize("device, words", [("bogus", "--device 'bogus': "), ("cuda:7", "--device cuda:7: ")])
+def test_an_unusable_device_is_a_usage_error_before_anything_is_read(tmp_path, capsys, device, words):
+    """`nasiam eval knn RUN --device bogus` ended in torch's RuntimeError traceback, exit 1
+    (the fifth probe of #33)."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    from nasiam.cli import main
+
+    assert main(["eval", "knn", "random", "--dataset", "synthetic", "--device", device,
+                 "--out", str(tmp_path / "r.json")]) == 2
+    assert words in capsys.readouterr().err and not (tmp_path / "r.json").exists()

@@ -94,6 +94,26 @@ def test_a_damaged_image_with_a_hostile_name_is_named_escaped(tmp_path, capsys):
     assert "\x1b" not in err and "\u202e" not in err and "bad\\x1b[2J\\u202e.png" in err, err
 
 
+@pytest.mark.parametrize("argv", [
+    ["export", "RUN", "--out", "OUT"],            # "... is not a search run directory": the path raw
+    ["eval", "knn", "RUN"],                        # "... has no config.yaml"
+    ["search", "--resume=RUN"],                    # "--resume=...: no checkpoint ..."
+    ["search", HOSTILE],                           # "unexpected argument(s): ..."
+])
+def test_no_error_message_sends_a_control_character_to_the_terminal(tmp_path, capsys, argv):
+    """Messages quote the paths and arguments the user gave; those that did not go through
+    `shown_path` sent them raw (the fifth probe of #33: `nasiam export $'x\x1b[2J'` cleared the
+    terminal). The CLI escapes whatever it prints as an error, wherever the message came from."""
+    from nasiam.cli import main
+
+    hostile = str(tmp_path / HOSTILE)
+    assert main([a.replace("RUN", hostile).replace("OUT", str(tmp_path / "o")) for a in argv]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\u202e" not in err, repr(err)
+    assert "bad\\x1b[2J\\u202e.png" in err, err   # named, escaped
+    assert not (tmp_path / "o").exists()
+
+
 def test_an_unknown_option_is_named_without_the_value_beside_it(capsys):
     from nasiam.cli import main
 

@@ -164,11 +164,13 @@ def test_a_failed_export_leaves_nothing_behind(tmp_path, monkeypatch, capsys, fa
     assert tree(run) == before and not (run / ".lock").exists()
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGUSR1, 138)])
 def test_sigterm_or_sighup_mid_export_leaves_nothing_behind(tmp_path, monkeypatch, capsys, signum, code):
-    """SIGTERM (`kill`, a scheduler) or SIGHUP (the terminal closed) while the export writes:
-    before the fix their default action killed the process with no message and left the hidden
-    `.out.*.partial` folder, a whole backbone, beside --out forever (only Ctrl-C was handled)."""
+    """SIGTERM (`kill`, a scheduler), SIGHUP (the terminal closed) or SIGUSR1 (SLURM's warning
+    ahead of the time limit, which stops a run) while the export writes: before the fix their
+    default action killed the process with no message and left the hidden `.out.*.partial`
+    folder, a whole backbone, beside --out forever (only Ctrl-C was handled; SIGUSR1 until the
+    fifth probe of #33)."""
     run = make_run(tmp_path / "run")
     before = tree(run)
     save_backbone = export_module.save_backbone

@@ -270,6 +270,20 @@ def test_mlp_space_arguments_are_value_errors_that_name_them(kwargs, message):
         MLPSpace(**kwargs)
 
 
+@pytest.mark.parametrize("allow_skip", ["false", "no", 0, None, 2])
+def test_allow_skip_is_a_bool_in_the_mlp_and_siam_spaces_and_their_files(allow_skip):
+    """`MLPSpace(allow_skip="false")` was accepted as true (layers could be skipped), and a
+    genotype file's space record could hold "maybe" (the fifth probe of #33)."""
+    from nasiam.space.siam import SiamSpace
+
+    for space in (MLPSpace, SiamSpace):
+        with pytest.raises(ValueError, match="allow_skip must be True or False"):
+            space(allow_skip=allow_skip)
+    with pytest.raises(GenotypeError, match="allow_skip must be True or False"):
+        Genotype.from_dict({**_valid_dict(), "space": {"name": "siam", "allow_skip": allow_skip}})
+    assert MLPSpace(allow_skip=False).allow_skip is False and SiamSpace(allow_skip=True).allow_skip is True
+
+
 def test_shown_cuts_hostile_values_short():
     from nasiam.errors import shown
 

@@ -552,3 +552,31 @@ def test_the_raw_replay_stays_on_request_and_one_update_lands_where_it_does():
     _, _, replayed = _fit_framework(1, loss_fn=training_step_loss)
     for name in cached:
         torch.testing.assert_close(cached[name], replayed[name])
+
+
+def test_arguments_the_export_would_fail_on_are_refused_before_training(tmp_path):
+    """The fifth probe of #33: `top_k=0` trained the whole fit, then raised IndexError at its
+    end; a framework name or a head's slot (its attribute path, here 70 characters) that
+    genotype.json cannot hold was written there, then refused by every reader (`nasiam pretrain
+    --head`, compare); an export_dir holding a search run had its genotype.json and heads/
+    replaced while its summary.json still named the search's."""
+    with pytest.raises(ValueError, match="top_k must be an integer >= 1 or None"):
+        NASSearchCallback(top_k=0)
+    with pytest.raises(ValueError, match="framework 'My SimSiam' is not a name genotype.json can hold"):
+        NASSearchCallback(framework="My SimSiam", export_dir=tmp_path / "out")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text("{}")
+    with pytest.raises(ValueError, match="holds a nasiam run or export \\(summary.json\\)"):
+        NASSearchCallback(export_dir=run)
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        NASSearchCallback(export_dir=tmp_path / "notes.txt")
+
+    model = SimSiam()
+    model.add_module("a" * 70, SearchableHead(FEATURES, PROJ, num_layers=1, space=SPACE))
+    fit = trainer([NASSearchCallback(export_dir=tmp_path / "out")])
+    with pytest.raises(ValueError, match="slot 'aaa.* is not a name genotype.json can hold"):
+        fit.fit(model, loader())
+    assert fit.global_step == 0 and not (tmp_path / "out").exists()
+    assert (tmp_path / "notes.txt").read_text() == "mine" and sorted(p.name for p in run.iterdir()) == ["summary.json"]

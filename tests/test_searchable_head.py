@@ -299,3 +299,27 @@ def test_a_space_that_is_neither_a_space_nor_a_name_is_a_type_error_naming_both(
                                         f"None \\(the mlp space\\), not {type(space).__name__}"):
         SearchableHead(8, 8, 1, space=space)
 
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda h, d: h.genotype(top_k=0), "top_k must be an integer >= 1 or None"),   # was IndexError
+    (lambda h, d: h.genotype(top_k=-1), "top_k must be an integer >= 1 or None"),  # dropped the last option
+    (lambda h, d: h.genotype(top_k=2.5), "top_k must be an integer >= 1 or None"),  # was TypeError from a slice
+    (lambda h, d: h.top_genotypes(2.5), "k must be an integer >= 1"),
+    (lambda h, d: h.top_genotypes(True), "k must be an integer >= 1"),
+    (lambda h, d: h.commit_decisions(d, margin=-10.0), "margin must be a positive, finite number"),
+    (lambda h, d: h.commit_decisions(d, margin=float("nan")), "margin must be a positive, finite number"),
+    (lambda h, d: h.commit_decisions(d, margin=float("inf")), "margin must be a positive, finite number"),
+])
+def test_counts_and_margins_that_cannot_mean_anything_are_refused_by_name(call, words):
+    """The fifth probe of #33: `genotype(top_k=0)` raised IndexError (the Lightning callback's
+    `top_k=0` only failed after training), and `commit_decisions(margin=-10)` wrote the opposite
+    of the decision into the logits, NaN or inf made every probability NaN."""
+    head = SearchableHead(8, 4, 2, space=MLPSpace(widths=(4, 8)))
+    decisions = [{name: options[-1] for name, options in layer.choices.items()} for layer in head.searchable_layers()]
+    before = {n: p.detach().clone() for n, p in head.named_arch_parameters()}
+    with pytest.raises(ValueError, match=words):
+        call(head, decisions)
+    assert all(torch.equal(before[n], p) for n, p in head.named_arch_parameters())   # nothing written
+    head.commit_decisions(decisions, margin=3)   # a positive margin commits the decision itself
+    assert [{c: r[0][0] for c, r in d.items()} for d in head.genotype(top_k=1).decisions] == decisions

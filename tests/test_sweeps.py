@@ -259,6 +259,48 @@ def test_a_trial_a_killed_sweep_left_running_is_retried_resuming_its_run(tmp_pat
     assert not half_written.exists()   # was left forever
 
 
+def test_sigterm_stops_the_sweep_and_its_trial_is_retried_from_the_checkpoint(tmp_path, monkeypatch, capsys):
+    """The fifth probe of #33: SIGTERM (or Ctrl-C) stopped the trial's run at a step, with a
+    checkpoint, and the sweep took that for a failure of the trial's parameters ("trial 0
+    failed", state fail, never retried) and went on to the next trial, advising `--resume
+    --run_name trial-0`. Now the sweep stops (143) and running it again resumes trial 0."""
+    optuna = pytest.importorskip("optuna")
+    import signal
+
+    import nasiam.runner.search as search_module
+    from nasiam.errors import RunInterrupted
+
+    seen = []
+
+    class StoppedOnce:
+        def __init__(self, cfg, verbose=False):
+            seen.append(cfg)
+            self.epoch_callbacks = []
+
+        def execute(self):
+            if len(seen) == 1:
+                for callback in self.epoch_callbacks:
+                    callback(0, {"knn_top1": 40.0})
+                raise RunInterrupted("stopped by SIGTERM after step 2 of epoch 2; continue with --resume", signal.SIGTERM)
+            return {"knn_top1": 50.0, "genotypes": {}}
+
+    monkeypatch.setattr(search_module, "SearchRun", StoppedOnce)
+    path = _sweep_file(tmp_path)
+    assert main(["sweep", "--config", str(path), "--trials", "2", "--sweep_dir", str(tmp_path)]) == 143
+    err = capsys.readouterr().err
+    assert "stopped by SIGTERM during trial 0" in err and "run the same `nasiam sweep` command again" in err, err
+    assert len(seen) == 1   # no next trial started
+    assert main(["sweep", "--config", str(path), "--trials", "2", "--sweep_dir", str(tmp_path)]) == 0
+    assert [(c.run_name, c.resume) for c in seen[1:]] == [("trial-0", "auto"), ("trial-2", None)]
+    assert seen[1].arch_lr == seen[0].arch_lr
+    study = optuna.load_study(study_name="sweep", storage=f"sqlite:///{tmp_path / 'sweep' / 'optuna.db'}")
+    assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE", "COMPLETE"]
+    assert study.trials[1].intermediate_values[0] == 40.0
+    rows = list(csv.DictReader((tmp_path / "sweep" / "results.csv").open()))
+    assert [(r["state"], r["run"]) for r in rows] == [("stopped, retried", "trials/trial-0"),
+                                                      ("complete", "trials/trial-0"), ("complete", "trials/trial-2")]
+
+
 def test_a_second_sweep_on_a_running_study_exits_2(tmp_path, monkeypatch, capsys):
     from nasiam.runner.lock import RunDirLock
 
@@ -375,3 +417,15 @@ def test_a_sweep_that_finishes_no_trial_exits_non_zero(tmp_path, capsys):
     code = main(["sweep", "--config", str(path), "--sweep_dir", str(tmp_path), "--trials", "2"])
     captured = capsys.readouterr()
     assert code != 0 and ("no trial finished" in captured.err or "warmup_epochs" in captured.err), captured
+
+
+@pytest.mark.parametrize("name", ["\x1b[2Jx", "a\u202eb", " ", " x"])
+def test_a_sweep_name_a_terminal_would_act_on_is_refused(tmp_path, monkeypatch, capsys, name):
+    """`--name $'\\x1b[2Jx'` made a folder with an escape sequence in its name, printed raw in
+    every line naming the sweep's directory (the fifth probe of #33); --run_name refused it."""
+    seen = _fake_runs(monkeypatch)
+    path = _sweep_file(tmp_path)
+    assert main(["sweep", "--config", str(path), "--name", name, "--sweep_dir", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "--name" in err and "printable characters only" in err and "\x1b" not in err and not seen
+    assert not (tmp_path / "s").exists()

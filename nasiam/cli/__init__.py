@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     if unknown:
-        print(f"nasiam {args.command}: error: {_unknown_options(parser, args, unknown)}", file=sys.stderr)
+        _say(f"nasiam {args.command}: error: {_unknown_options(parser, args, unknown)}")
         return EXIT_USAGE
     return run_handler(args)
 
@@ -104,6 +104,14 @@ def describe_os_error(e: OSError, kept: str = KEPT, out_option: str = "--out_dir
     return EXIT_IO, f"{reason or shown_path(e)} on {shown or 'a file of the run'}; {kept}"
 
 
+def _say(message: str) -> None:
+    """An error message to stderr, every character a terminal would act on escaped: messages
+    quote paths, options and files the user gave (`nasiam export $'\\x1b[2J'` cleared the screen)."""
+    from nasiam.errors import printable
+
+    print(printable(message), file=sys.stderr)
+
+
 def run_handler(args) -> int:
     from nasiam.data import DataNotFoundError
     from nasiam.errors import (
@@ -122,33 +130,32 @@ def run_handler(args) -> int:
     try:
         return args.handler(args)
     except (ConfigError, DataNotFoundError, GenotypeError, CheckpointError, FileNotFoundError) as e:
-        print(f"{prefix} {e}", file=sys.stderr)
+        _say(f"{prefix} {e}")
         return EXIT_USAGE
     except CollapseError as e:
-        print(f"{prefix} {e}", file=sys.stderr)
+        _say(f"{prefix} {e}")
         return EXIT_COLLAPSE
     except NonFiniteLossError as e:
-        print(f"{prefix} {e}", file=sys.stderr)
+        _say(f"{prefix} {e}")
         return EXIT_NONFINITE
     except RunInterrupted as e:  # SIGINT (130) or SIGTERM (143), after a resumable checkpoint
-        print(f"\nnasiam {args.command}: {e}", file=sys.stderr)
+        _say(f"\nnasiam {args.command}: {e}")
         return e.exit_code
     except RunError as e:  # e.g. the run directory is in use by another run (2)
-        print(f"{prefix} {e}", file=sys.stderr)
+        _say(f"{prefix} {e}")
         return e.exit_code
     except KeyboardInterrupt:
-        print(f"\nnasiam {args.command}: {getattr(args, 'on_interrupt', 'interrupted; ' + RESUMABLE)}", file=sys.stderr)
+        _say(f"\nnasiam {args.command}: {getattr(args, 'on_interrupt', 'interrupted; ' + RESUMABLE)}")
         return EXIT_INTERRUPTED
     except OSError as e:
         code, message = describe_os_error(e, *getattr(args, "on_io_error", ()))
-        print(f"{prefix} {message}", file=sys.stderr)
+        _say(f"{prefix} {message}")
         return code
     except HeadMismatchError as e:
-        print(f"{prefix} {e}", file=sys.stderr)
+        _say(f"{prefix} {e}")
         return EXIT_USAGE
     except (MemoryError, RuntimeError) as e:   # torch.OutOfMemoryError, an allocator's RuntimeError
         if not is_out_of_memory(e):
             raise
-        print(f"{prefix} {out_of_memory_message(e, args.command, *getattr(args, 'on_io_error', ())[:1])}",
-              file=sys.stderr)
+        _say(f"{prefix} {out_of_memory_message(e, args.command, *getattr(args, 'on_io_error', ())[:1])}")
         return EXIT_MEMORY

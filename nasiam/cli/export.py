@@ -39,7 +39,7 @@ def cmd_export(args) -> int:
 
 
 def _export_stop_signals(done):
-    """SIGTERM and SIGHUP stop an export as Ctrl-C does, by an exception, so that the hidden
+    """SIGTERM, SIGHUP and SIGUSR1 stop an export as Ctrl-C does, by an exception, so that the hidden
     `.OUT.*.partial` folder is removed: their default action would kill the process mid-write,
     silently leaving that folder (the backbone's size) behind. A signal ignored on the way in
     (SIGHUP under `nohup`) stays ignored. `with` it: the previous handlers come back after."""
@@ -53,7 +53,9 @@ def _export_stop_signals(done):
             if not done():
                 raise RunInterrupted(f"stopped by {signal.Signals(signum).name}; {EXPORT_KEPT}: run it again", signum)
 
-    wanted = (signal.SIGTERM, getattr(signal, "SIGHUP", None))
+    # SIGUSR1 too: a run stops on it (SLURM's warning ahead of the time limit), and its default
+    # action would kill the export mid-write as SIGTERM's did
+    wanted = (signal.SIGTERM, getattr(signal, "SIGHUP", None), getattr(signal, "SIGUSR1", None))
     return ExportStop(tuple(s for s in wanted if s is not None and signal.getsignal(s) != signal.SIG_IGN))
 
 

@@ -272,8 +272,17 @@ def _check_linked_folders(folder: Path) -> None:
         if entry.is_symlink() and not entry.exists():
             raise ValueError(f"{entry} is a dangling symbolic link (to {os.readlink(entry)}): a class folder that "
                              "cannot be read. Remove the link, or restore (mount) what it points to")
+    tops: dict[str, Path] = {}
     for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         top = os.path.realpath(class_dir)
+        # a class folder that is a link to another class's folder (b -> a), or to a folder
+        # around or inside one, reads the same images under two labels
+        other = next((name for real, name in tops.items() if _within(top, real) or _within(real, top)), None)
+        if other is not None:
+            raise ValueError(f"{class_dir} leads to {top}, {'the folder of' if tops.get(top) else 'a folder around or inside'} "
+                             f"class {other.name!r}: the same images would be read under classes {other.name!r} and "
+                             f"{class_dir.name!r}; remove the link or copy the images")
+        tops[top] = class_dir
         seen = {top}
         for parent, dirs, _ in os.walk(class_dir, followlinks=True):
             for d in dirs:

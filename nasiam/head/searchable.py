@@ -33,9 +33,20 @@ from nasiam.space.mixed import Hard, hard_choices
 from nasiam.space.mlp import MLPSpace
 from nasiam.space.spaces import SearchableLayer, SearchSpace, create_space, list_spaces
 
-__all__ = ["SearchableHead", "SAMPLING_MODES"]
+__all__ = ["SearchableHead", "SAMPLING_MODES", "check_count"]
 
 SAMPLING_MODES = ("softmax", "gumbel", "uniform", "argmax", "fixed")
+
+
+def check_count(name: str, value: Any, none_means: str | None = None) -> None:
+    """`value` a count of options (an integer >= 1), or None where `none_means` says what None is:
+    `top_k=0` kept no option (an IndexError when the genotype read its first), `2.5` a TypeError
+    from a slice."""
+    if value is None and none_means is not None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1{f' or None ({none_means})' if none_means else ''}, "
+                         f"got {shown(value)}")
 
 
 class SearchableHead(nn.Module):
@@ -147,6 +158,10 @@ class SearchableHead(nn.Module):
         if len(decisions) != len(layers):
             raise ValueError(f"commit_decisions needs one decision per searchable layer ({len(layers)}), "
                              f"got {len(decisions)}")
+        # the chosen option `margin` above the others: a negative margin commits the opposite
+        # choice, NaN or inf turns every probability into NaN
+        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 < margin < math.inf:
+            raise ValueError(f"margin must be a positive, finite number, got {shown(margin)}")
         for i, (layer, decision) in enumerate(zip(layers, decisions)):
             unknown = [c for c in decision if c not in layer.choices or decision[c] not in layer.choices[c]]
             if unknown:
@@ -253,6 +268,7 @@ class SearchableHead(nn.Module):
     def genotype(self, top_k: int | None = None, meta: Mapping | None = None) -> Genotype:
         """The most probable architecture, with each choice's options ranked by probability
         (the top `top_k` of them, all by default)."""
+        check_count("top_k", top_k, none_means="all")
         decisions = []
         for layer_probs in self.probabilities():
             ranked = {name: sorted(probs.items(), key=lambda kv: -kv[1])[:top_k] for name, probs in layer_probs.items()}
@@ -266,8 +282,7 @@ class SearchableHead(nn.Module):
         A skipped layer's width, norm and activation do not change the head, so they are
         summed out: the head "skip" has probability p(skip), not p(skip) x p(width) x ...
         """
-        if k < 1:
-            raise ValueError("k must be at least 1")
+        check_count("k", k)
         # Beam search over the layers: joint log-probabilities add, so keeping the k best
         # partial assignments after each layer finds the k best overall.
         beam: list[tuple[float, list[dict]]] = [(0.0, [])]

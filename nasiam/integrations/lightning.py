@@ -61,9 +61,11 @@ import torch.nn as nn
 from torch import Tensor
 
 from nasiam._compat import ddp_ignore
+from nasiam.errors import shown_path
 from nasiam.head import NASHead, SearchableHead
+from nasiam.head.searchable import check_count
 from nasiam.integrations.lightly import LIGHTLY_SLOTS
-from nasiam.rundir import write_searched_heads
+from nasiam.rundir import COMPLETION_RECORDS, name_problem, write_searched_heads
 from nasiam.search.architect import ArchitectureOptimizer, requires_grad
 from nasiam.search.decisions import head_probabilities, probability_metrics
 from nasiam.search.driver import SearchDriver, framework_of, head_loss, noise_verdict, training_progress
@@ -172,6 +174,21 @@ def _logging_muted(module: nn.Module) -> Iterator[None]:
                 object.__setattr__(module, n, own[n])
 
 
+def _checked_export_dir(directory: Path) -> Path:
+    """`directory`, where the callback writes genotype.json and heads/<slot>/: a new folder or one
+    the callback wrote before (a second fit() exports again). A nasiam run or export is refused:
+    its genotype.json and heads/ are its record (summary.json or export.json lists their sha256,
+    config.yaml says how they were trained), which the callback's would replace."""
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"export_dir {shown_path(directory)} is a file, not a folder; choose another export_dir")
+    records = [name for name in (*COMPLETION_RECORDS, "config.yaml") if (directory / name).exists()]
+    if records:
+        raise ValueError(f"export_dir {shown_path(directory)} holds a nasiam run or export ({records[0]}): the "
+                         "callback's genotype.json and heads/ would replace that run's record. Choose another "
+                         "export_dir")
+    return directory
+
+
 class NASSearchCallback(*_callback_bases()):
     """Differentiable search of a LightningModule's `SearchableHead`s during `Trainer.fit`.
 
@@ -236,7 +253,12 @@ class NASSearchCallback(*_callback_bases()):
                              "backbone features), not both")
         self.loss_fn = loss_fn
         self.features_fn, self.head_loss_fn = features_fn, head_loss_fn
-        self.export_dir = None if export_dir is None else Path(export_dir)
+        # checked here, not after training: top_k=0 failed in genotypes() at the end of fit, and a
+        # framework name genotype.json cannot hold was written there, then refused by its readers
+        check_count("top_k", top_k, none_means="all")
+        if export_dir is not None and framework is not None and name_problem("framework", framework):
+            raise ValueError(f"{name_problem('framework', framework)}; export_dir's genotype.json records it")
+        self.export_dir = None if export_dir is None else _checked_export_dir(Path(export_dir))
         self.top_k, self.framework, self.log_metrics = top_k, framework, log_metrics
         self._framework = framework
 
@@ -292,6 +314,10 @@ class NASSearchCallback(*_callback_bases()):
         if not same:  # a second fit() on the same heads keeps the optimizer and its state
             self.heads, self.arch = heads, None
         self._framework = self.framework or type(pl_module).__name__.lower()
+        problems = [name_problem("slot", slot) for slot in self.heads] + [name_problem("framework", self._framework)]
+        if self.export_dir is not None and any(problems):   # before training: export_dir's genotype.json names them
+            raise ValueError(f"{next(p for p in problems if p)}; export_dir's genotype.json names each head's slot "
+                             "and the framework: pass heads={name: head} (and framework=NAME) with such names")
         # Runs before the strategy wraps the module in DDP. The logits stay out of DDP's
         # reduction: the ArchitectureOptimizer averages their gradients itself, which it must
         # for the bilevel step (taken outside DDP's forward and backward); reducing them in DDP
@@ -497,7 +523,7 @@ class NASSearchCallback(*_callback_bases()):
         genotypes = self.genotypes()
         heads = {slot: self.heads[slot].export(g) for slot, g in genotypes.items()}
         if directory is not None:
-            write_searched_heads(Path(directory), self._framework or "lightning", genotypes, heads)
+            write_searched_heads(_checked_export_dir(Path(directory)), self._framework or "lightning", genotypes, heads)
         return heads
 
     def on_train_end(self, trainer, pl_module) -> None:

@@ -13,7 +13,7 @@ from nasiam._progress import logged_batches, progress
 from nasiam.backbones import create_backbone, load_backbone
 from nasiam.data import augment_recipe, class_balanced_subset, create_dataset, eval_transform
 from nasiam.data.transforms import view_transform
-from nasiam.errors import CheckpointError
+from nasiam.errors import CheckpointError, shown_path
 from nasiam.eval import extract_features, finetune, plot_curves
 from nasiam.eval.knn import KNN_SETTINGS
 from nasiam.eval.protocol import evaluate_features
@@ -22,6 +22,38 @@ from nasiam.runner import outputs
 from nasiam.runner.build import read_dataset_info
 
 __all__ = ["evaluate", "curves"]
+
+# what `nasiam eval curves` may write over: a figure (matplotlib's formats)
+_FIGURE_SIGNATURES = (b"\x89PNG", b"%PDF", b"<?xml", b"<svg", b"%!PS", b"\xff\xd8")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def _is_result(path: Path) -> bool:
+    try:
+        record = json.loads(path.read_bytes()[:1 << 20].decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(record, dict) and record.get("protocol") in ("knn", "linear", "finetune") and "top1" in record
+
+
+def _is_figure(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(8).startswith(_FIGURE_SIGNATURES)
+    except OSError:
+        return False
+
+
+def _check_out(path: Path, ours, what: str) -> None:
+    """`--out` is a new file, or `what` an earlier call wrote (replaced): any other file (a run's
+    summary.json or config.yaml, its weights) would be lost to the result."""
+    if path.is_symlink() or path.exists() and not (path.is_file() and ours(path)):
+        kind = "a symbolic link" if path.is_symlink() else "a folder" if path.is_dir() else "a file that is not " + what
+        raise ValueError(f"--out {shown_path(path)} is {kind}; `nasiam eval` writes a new file or replaces {what}, "
+                         "nothing else. Choose another --out")
 
 
 def _setting(target: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -61,9 +93,17 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
             bank_subset is not None and bank_subset < 1:
         raise ValueError(f"need --label_fraction in (0, 1], --batch_size in [1, 65536], --num_workers in [0, 128] and "
                          f"--bank_subset >= 1 (got {label_fraction}, {batch_size}, {num_workers}, {bank_subset})")
+    try:   # before any work: a bad name raised torch's RuntimeError, a traceback
+        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    except RuntimeError as e:
+        raise ValueError(f"--device {device!r}: {str(e).splitlines()[0][:160]} (cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: this machine has no CUDA device; use --device cpu")
+    path = Path(out) if out else (Path(target) / "eval" / f"{protocol}{'' if protocol != 'finetune' else f'_{label_fraction:g}'}.json"
+                                  if target != "random" else Path("runs") / f"eval-random-{protocol}.json")
+    _check_out(path, _is_result, "an earlier `nasiam eval` result")   # before the features: nothing computed in vain
     setting = _setting(target, options)
     info, synthetic = _datasets(setting)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if target == "random":
         torch.manual_seed(setting["seed"])
         backbone = create_backbone(setting["backbone"], cifar_stem=setting["cifar_stem"], in_chans=info.channels)
@@ -114,8 +154,6 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
                          device=device, seed=setting["seed"])
         result.update(label_fraction=label_fraction, labelled_images=tuned.labelled_images, top1=tuned.test_top1,
                       epochs=tuned.epochs)
-    path = Path(out) if out else (Path(target) / "eval" / f"{protocol}{'' if protocol != 'finetune' else f'_{label_fraction:g}'}.json"
-                                  if target != "random" else Path("runs") / f"eval-random-{protocol}.json")
     outputs.write_json(path, result)
     result["written_to"] = str(path)
     return result
@@ -126,13 +164,22 @@ def curves(run_dirs: Sequence[str], out: str, labels: Sequence[str] | None = Non
     a mean with a min-max band, e.g. seeds)."""
     if labels and len(labels) != len(run_dirs):
         raise ValueError(f"{len(labels)} labels for {len(run_dirs)} runs")
+    _check_out(Path(out), _is_figure, "a figure")
     series: dict[str, list[tuple[float, float]]] = {}
     for i, run_dir in enumerate(run_dirs):
         path = Path(run_dir) / "summary.json"
         if not path.is_file():
             raise CheckpointError(f"{run_dir} has no summary.json: not a finished nasiam run")
-        summary = json.loads(path.read_text())
-        points = [(h["epoch"], h[metric]) for h in summary.get("epochs", []) if h.get(metric) is not None]
+        try:
+            summary = json.loads(path.read_bytes().decode("utf-8"))
+        except (ValueError, RecursionError) as e:   # not UTF-8, not JSON
+            raise CheckpointError(f"{path} (read) is damaged: not JSON ({type(e).__name__})") from None
+        history = summary.get("epochs", []) if isinstance(summary, dict) else None
+        if not isinstance(history, list):
+            raise CheckpointError(f"{path} (read) is damaged: it holds no run summary (an object whose 'epochs' is "
+                                  "a list, one record per epoch)")
+        points = [(h["epoch"], h[metric]) for h in history if isinstance(h, dict)
+                  and all(_is_number(h.get(key)) for key in ("epoch", metric))]
         if not points:
             raise CheckpointError(f"{run_dir} logged no {metric} per epoch (run it with --knn_every=1)")
         series.setdefault(labels[i] if labels else Path(run_dir).name, []).extend(points)

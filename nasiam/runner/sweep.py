@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 
 from nasiam._io import atomic_write_bytes, atomic_write_text, remove_temporary_files
 from nasiam.config import ConfigError, SearchConfig, field_types, load_config, parse_value, read_yaml_file
-from nasiam.errors import RunDirLockedError, RunError
+from nasiam.errors import RunDirLockedError, RunError, RunInterrupted
 from nasiam.runner.lock import RunDirLock, describe_owner, read_owner
 
 __all__ = ["format_value", "read_sweep", "run_sweep"]
@@ -246,8 +246,12 @@ def run_sweep(sweep_path: str | Path, trials: int | None, overrides: Mapping[str
         raise ConfigError(f"--sweep_seed must be in [0, 2**32), got {seed}")
     sweep = read_sweep(sweep_path)
     name = name or Path(sweep_path).stem
-    if not name or "/" in name or name in (".", "..") or len(name.encode()) > 200:
-        raise ConfigError(f"--name: {name[:60]!r} must be a plain directory name inside --sweep_dir")
+    # printable, as --run_name: a control character in a folder's name reached the terminal in
+    # every line that names the sweep's directory
+    if not name.strip() or name != name.strip() or "/" in name or name in (".", "..") or not name.isprintable() or \
+            len(name.encode()) > 200:
+        raise ConfigError(f"--name: {name[:60]!r} must be a plain directory name inside --sweep_dir (printable "
+                          "characters only, no leading or trailing spaces, at most 200 bytes)")
     method = sweep["method"]
     space = _grid_space(sweep_path, sweep["parameters"]) if method == "grid" else None
     if space is not None:
@@ -346,6 +350,17 @@ def _run_study(sweep: Mapping[str, Any], directory: Path, name: str, trials: int
 
         try:
             return objective(trial)
+        except RunInterrupted as e:
+            # SIGTERM, Ctrl-C, SIGHUP: a request to stop the sweep, not a failure of this trial's
+            # parameters (caught as one, the next trial started); its run has just written a
+            # checkpoint, which the retry queued here resumes when the sweep runs again
+            trial.set_user_attr("error", STOPPED)
+            reported = sorted(study._storage.get_trial(trial._trial_id).intermediate_values.items())
+            original = trial.user_attrs.get(RETRY_OF, trial.number)
+            study.enqueue_trial(trial.params, user_attrs={RETRY_OF: original, REPORTED: [list(r) for r in reported]})
+            raise RunInterrupted(f"stopped by {signal_name(e.signum)} during trial {trial.number}, whose run "
+                                 f"trials/trial-{original} wrote a checkpoint at that step: run the same `nasiam "
+                                 "sweep` command again to retry it from there and go on", e.signum) from None
         except (ConfigError, DataNotFoundError, RunError, RuntimeError, ValueError, KeyError) as e:
             message = str(e.args[0] if isinstance(e, KeyError) and e.args else e).splitlines()[0][:300]
             trial.set_user_attr("error", f"{type(e).__name__}: {message}")
@@ -365,6 +380,16 @@ def _run_study(sweep: Mapping[str, Any], directory: Path, name: str, trials: int
 # run directory it resumes) and the [epoch, value] pairs that trial had reported.
 RETRY_OF, REPORTED = "retry_of", "reported"
 KILLED = "killed while running; retried"
+STOPPED = "stopped by a signal while running; retried"
+
+
+def signal_name(signum: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 def _retry_killed_trials(study, storage, verbose: bool) -> None:
@@ -414,12 +439,15 @@ def _visited(study, space: Mapping[str, list]) -> set[tuple]:
 
 
 def _killed(trial) -> bool:
-    return trial.user_attrs.get("error") == KILLED
+    return trial.user_attrs.get("error") in (KILLED, STOPPED)
 
 
 def _state(trial) -> str:
-    """A killed trial is no failure of its parameters: its retry (a later trial) resumed its run."""
-    return "killed, retried" if _killed(trial) else trial.state.name.lower()
+    """A killed or stopped trial is no failure of its parameters: its retry (a later trial)
+    resumed its run."""
+    if _killed(trial):
+        return "killed, retried" if trial.user_attrs.get("error") == KILLED else "stopped, retried"
+    return trial.state.name.lower()
 
 
 def _run(trial) -> str:

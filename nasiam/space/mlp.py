@@ -165,6 +165,8 @@ class MLPSpace(SearchSpace):
         for w in self.widths:
             if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= MAX_WIDTH:
                 raise ValueError(f"width {shown(w)} must be an integer in [1, {MAX_WIDTH}]")
+        if not isinstance(self.allow_skip, bool):   # "false" or "no" is a true value: layers would be skipped
+            raise ValueError(f"allow_skip must be True or False, got {shown(self.allow_skip)}")
         for n in self.norms:
             entry = _registered(registry.get_norm, n)
             if not entry.per_channel and n != "layernorm":
