@@ -580,3 +580,30 @@ def test_arguments_the_export_would_fail_on_are_refused_before_training(tmp_path
         fit.fit(model, loader())
     assert fit.global_step == 0 and not (tmp_path / "out").exists()
     assert (tmp_path / "notes.txt").read_text() == "mine" and sorted(p.name for p in run.iterdir()) == ["summary.json"]
+
+
+@pytest.mark.slow
+def test_resume_replays_the_same_recent_architecture_batches(tmp_path):
+    """An N-update search's recent architecture batches (here their cached features, around a
+    nasiam framework) go into the checkpoint: two steps, a checkpoint and two more land where
+    four steps in one go do. Without them the resumed run's first step takes 1 update, not N."""
+    def run(callbacks, **kwargs):
+        torch.manual_seed(0)
+        module = FrameworkModule()
+        # beta constant: the first run's planned length (2 epochs) is not the others' (4 steps)
+        search = NASSearchCallback(lr=0.05, warmup_epochs=0, arch_steps_per_step=2, beta_schedule="constant",
+                                   arch_dataloader=loader(n=8, label=7, seed=1))   # one batch a pass
+        return module, search, trainer([search, *callbacks], **kwargs)
+
+    straight, straight_search, fit = run([], max_steps=4)
+    fit.fit(straight, loader(n=8))            # one batch an epoch: resuming replays no other
+    saver = ModelCheckpoint(dirpath=tmp_path, filename="half", save_on_train_epoch_end=True)
+    first, _, fit = run([saver], max_steps=-1, max_epochs=2, enable_checkpointing=True)
+    fit.fit(first, loader(n=8))
+    state = torch.load(tmp_path / "half.ckpt", weights_only=True)["callbacks"]["NASSearchCallback"]
+    assert len(state["recent_features"]) == 2 and state["recent_encoded"]
+    resumed, resumed_search, fit = run([], max_steps=4)
+    fit.fit(resumed, loader(n=8), ckpt_path=tmp_path / "half.ckpt")
+    assert resumed_search.arch_steps == straight_search.arch_steps == 1 + 2 + 2 + 2
+    for name, value in logits(straight).items():
+        torch.testing.assert_close(logits(resumed)[name], value)

@@ -66,7 +66,7 @@ from nasiam.head import NASHead, SearchableHead
 from nasiam.head.searchable import check_count
 from nasiam.integrations.lightly import LIGHTLY_SLOTS
 from nasiam.rundir import COMPLETION_RECORDS, name_problem, write_searched_heads
-from nasiam.search.architect import ArchitectureOptimizer, requires_grad
+from nasiam.search.architect import ArchitectureOptimizer, Encoded, requires_grad
 from nasiam.search.decisions import head_probabilities, probability_metrics
 from nasiam.search.driver import SearchDriver, framework_of, head_loss, noise_verdict, training_progress
 from nasiam.search.policy import SearchPolicy
@@ -476,7 +476,11 @@ class NASSearchCallback(*_callback_bases()):
     def state_dict(self) -> dict[str, Any]:
         if self.arch is None:
             return dict(self._pending or {})
-        return {"arch_optimizer": self.arch.state_dict(), "slots": list(self.heads), "mode": self.mode}
+        # the recent architecture batches (or their cached features) too: a resumed N-update
+        # search replays the same N as an uninterrupted one, as `nasiam search`'s checkpoints do
+        recent = self.driver.state_dict()
+        return {"arch_optimizer": self.arch.state_dict(), "slots": list(self.heads), "mode": self.mode, **recent,
+                "recent_encoded": any(isinstance(item, Encoded) for item in self.driver.recent)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         # Lightning restores callbacks before on_fit_start (the optimizer does not exist yet)
@@ -492,6 +496,8 @@ class NASSearchCallback(*_callback_bases()):
             raise ValueError(f"the checkpoint's search state is for heads {state.get('slots')}, this model searches "
                              f"{list(self.heads)}")
         self.arch.load_state_dict(state["arch_optimizer"])
+        rebuild = (lambda fields: Encoded(**fields)) if state.get("recent_encoded") else None
+        self.driver.load_state_dict(state, device=self.arch.arch_params[0].device, rebuild=rebuild)
 
     # -- results --------------------------------------------------------------------------
     def _require_heads(self) -> None:
