@@ -13,7 +13,10 @@
 #   throughput.md          gpu_throughput.py, reduced to fit (15 steps a call, 2 rounds): plain,
 #                          bilevel (4 architecture updates a step), bilevel1 (one) and joint, eager
 #                          and compiled, fed by views made once (the model alone) and by device
-#                          augmentation (compiled too in the compiled rows)
+#                          augmentation (compiled too in the compiled rows), and bilevel and
+#                          bilevel1 with the architecture updates as CUDA graphs (+graphs rows,
+#                          --arch_cuda_graphs; with inductor's CUDA-graph counters: recorded or
+#                          skipped, and why)
 #   smoke.log              gpu_smoke.sh: every search and pretrain path, then the exported heads
 #                          and the host syncs per step, by the line that calls them
 #   smoke-runs/NAME.log    each smoke run's own log
@@ -59,12 +62,12 @@ step() {  # step NAME SECONDS OUTFILE COMMAND...
 }
 step profile "$(left 380)" "$OUT/profile.md" "$PYTHON" benchmarks/gpu_profile.py
 step throughput "$(left 240)" "$OUT/throughput.md" "$PYTHON" benchmarks/gpu_throughput.py --steps 15 --rounds 2 \
-  --images 8192 --workers 0 --steps_only plain,bilevel,bilevel1,joint --feeds model,device --compile
+  --images 8192 --workers 0 --steps_only plain,bilevel,bilevel1,joint --feeds model,device --compile --graphs
 SMOKE_DIR=${SMOKE_DIR:-$(mktemp -d -t nasiam-smoke-XXXX)}
 step smoke "$(left 5)" "$OUT/smoke.log" bash benchmarks/gpu_smoke.sh "${SMOKE_DATA:-.data/fashion-mnist}" "$SMOKE_DIR"
 # each run's log, finished or cut (the first parallel smoke test was cut with nothing to show why)
 mkdir -p "$OUT/smoke-runs" && cp "$SMOKE_DIR"/*.log "$OUT/smoke-runs/" 2>/dev/null
 grep '^|' "$OUT/profile.md"
-grep -v '^W[0-9]' "$OUT/throughput.md" | grep -E '^\||^###|^\(' | tail -n 30
+grep -v '^W[0-9]' "$OUT/throughput.md" | grep -E '^\||^###|^\(|^graph counters|^\+graphs' | tail -n 34
 tail -n 15 "$OUT/smoke.log"
 exit $status

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # GPU smoke test (issue #10): `nasiam search` and `nasiam pretrain` for a few steps under
-# --precision=bf16-mixed and 16-mixed, with --compile, on device-resident data (--data_device=gpu)
+# --precision=bf16-mixed and 16-mixed, with --compile, with --arch_cuda_graphs (GPU only: refused on a
+# CPU), on device-resident data (--data_device=gpu)
 # and on DataLoader workers, then checks every exported head loads with NASHead.from_pretrained
 # and counts the host syncs per step (GPU only). Exits non-zero once a phase of runs has a failed
 # run (each run's log is kept), or on an unloadable head.
@@ -36,11 +37,11 @@ COMMON=(--dataset=fashion_mnist "--data_root=$DATA" --subset=$SUBSET --batch_siz
         --accelerator=$ACCEL --knn_subset=1024 --out_dir="$OUT")
 SEARCH=(--warmup_epochs=1)
 
-# The runs of a phase go SMOKE_JOBS at a time (default: all six searches at once on a GPU,
+# The runs of a phase go SMOKE_JOBS at a time (default: all seven searches at once on a GPU,
 # which has room for many such small runs, so the test fits a device call; one at a time on a
 # CPU). A phase's results are reported in order once all its runs have ended; the pretraining
 # runs continue from the searches, so they are the second phase.
-JOBS=${SMOKE_JOBS:-$([[ $ACCEL == gpu ]] && echo 6 || echo 1)}
+JOBS=${SMOKE_JOBS:-$([[ $ACCEL == gpu ]] && echo 7 || echo 1)}
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "SMOKE_JOBS must be a positive integer, got '$JOBS'" >&2; exit 2; }
 # each run's CPU threads: its share of the cores (seven runs of 16 threads each on 16 cores: the
 # first parallel smoke test on an H200 had not ended one search after 275 s, 2026-12-04)
@@ -83,6 +84,9 @@ start search-joint-bf16 search "${SEARCH[@]}" --mode=joint --precision=bf16-mixe
 start search-joint-fp16 search "${SEARCH[@]}" --mode=joint --precision=$FP16 --data_device=$DEV
 start search-compile search "${SEARCH[@]}" --precision=bf16-mixed --data_device=$DEV $COMPILE
 start search-workers search "${SEARCH[@]}" --precision=bf16-mixed --data_device=workers --num_workers=2
+if [[ $ACCEL == gpu ]]; then   # CUDA graphs of the architecture update: nothing to graph on a CPU (refused there)
+  start search-graphs search "${SEARCH[@]}" --precision=bf16-mixed --data_device=$DEV --arch_cuda_graphs
+fi
 finish_phase
 start pretrain-bf16 pretrain --precision=bf16-mixed --data_device=$DEV "--init=$OUT/search-bf16" --linear_probe=true
 start pretrain-fp16 pretrain --precision=$FP16 --data_device=$DEV "--init=$OUT/search-fp16" --linear_probe=true

@@ -27,6 +27,12 @@ step on another batch; joint: one backward) — and each feed, timed in interlea
       (nasiam.data.device, what `--data_device=gpu` runs); in the `+compile` rows its
       `apply` is compiled too (`BatchedViews.compile()`: some 225 small operators a batch,
       each a kernel launch paid on the host in the training step's thread).
+With `--graphs`, `+graphs` rows time the bilevel steps with the architecture updates as CUDA graphs
+(`Architect(graphs=True)`, what `nasiam search --arch_cuda_graphs` runs; the weight step and the
+backbone eager), beside the eager and `+compile` rows, and print inductor's CUDA-graph counters
+(graphs recorded, regions skipped and why): whether the launch-bound update was graphed at all. On a
+CPU (`--tiny`) those rows trace the same regions without graphs (dynamo's eager backend): a smoke
+test of the code path, not a measurement.
 ResNet-18 with the CIFAR stem, 32 px, batch 512, bf16 autocast and channels-last on a GPU.
 Then the projected wall time of a 100-epoch search (bilevel: the weight half, 25,000 images,
 per epoch) and an 800-epoch pretrain on 50,000 images, from the median step times (training
@@ -82,6 +88,9 @@ def parse(argv):
     parser.add_argument("--compile_mode", default=None, choices=["default", "reduce-overhead", "max-autotune"],
                         help="torch.compile's mode for --compile (reduce-overhead: CUDA graphs, for steps bound by "
                              "the host's kernel launches; not what the runner's --compile uses)")
+    parser.add_argument("--graphs", action="store_true",
+                        help="also time the bilevel steps with CUDA-graphed architecture updates (+graphs rows; "
+                             "compile and recording time printed apart)")
     parser.add_argument("--augment_only", action="store_true", help="time only the two-view augmentation of a "
                                                                     "batch: per-sample torchvision in this process vs "
                                                                     "BatchedViews on --device")
@@ -157,8 +166,9 @@ class Feeds:
         return next(self._device_compiled if compiled else self._device)[0]
 
 
-def make_steps(args, device, which, channels):
-    """Step functions taking (views, arch_views) -> None, built as benchmarks/search_overhead.py does."""
+def make_steps(args, device, which, channels, graphs=False):
+    """Step functions taking (views, arch_views) -> None, built as benchmarks/search_overhead.py does;
+    `graphs`: the architecture updates of the bilevel steps as CUDA graphs (`Architect(graphs=...)`)."""
     gpu = device.type == "cuda"
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if gpu else nullcontext
     fmt = torch.channels_last if gpu else torch.contiguous_format
@@ -189,7 +199,8 @@ def make_steps(args, device, which, channels):
         # architecture batches' cached features); bilevel1: one (--arch_steps_per_step 1)
         ours = SimSiam(backbone(), dim, proj_layers=2, heads="search", space=args.space, **args.heads).to(device, memory_format=fmt)
         updates = 1 if name == "bilevel1" else None
-        opt, architect = sgd(ours.weight_parameters()), Architect(ours, lr=3e-3, arch_steps_per_step=updates)
+        opt = sgd(ours.weight_parameters())
+        architect = Architect(ours, lr=3e-3, arch_steps_per_step=updates, graphs=graphs)
 
         def step_bilevel(views, arch_views, model=ours, opt=opt, architect=architect):
             with architect.weights_step():
@@ -226,6 +237,28 @@ def compiled_steps(args, device, which, channels):
     for model in models.values():
         compile_modules(model, **options)
     return steps
+
+
+def graphed_steps(args, device, which, channels):
+    """The bilevel steps on fresh models with CUDA-graphed architecture updates (on a CPU: the same
+    regions traced by dynamo's eager backend, no graphs: a smoke test of the path)."""
+    from nasiam.search.graphs import GRAPHED, TRACE_ONLY
+
+    bilevel = [name for name in which if name.startswith("bilevel")]
+    steps, _ = make_steps(args, device, bilevel, channels, graphs=GRAPHED if device.type == "cuda" else TRACE_ONLY)
+    return steps
+
+
+def graph_counters() -> str:
+    """Inductor's CUDA-graph counters and dynamo's graph breaks and recompiles so far: whether the
+    graphed regions were recorded (not skipped) and recorded once."""
+    from torch._dynamo.utils import counters
+
+    seen = {f"inductor.{k}": v for k, v in counters["inductor"].items() if "cudagraph" in k}
+    seen.update({f"stats.{k}": v for k, v in counters["stats"].items() if k in ("unique_graphs", "calls_captured")})
+    seen.update({f"graph_break: {k[:80]}": v for k, v in counters["graph_break"].items()})
+    seen.update({f"recompiles: {k[:80]}": v for k, v in counters["recompiles"].items()})
+    return ", ".join(f"{k}={v}" for k, v in sorted(seen.items())) or "none"
 
 
 def augment_only(args, device, array, info):
@@ -283,6 +316,17 @@ def main(argv=None):
         if "device" in feeds_timed:
             feeds.on_device(compiled=True)
         compile_seconds = time.perf_counter() - t0
+    graph_seconds = None
+    if args.graphs:
+        t0 = time.perf_counter()
+        for name, step in graphed_steps(args, device, which, info.channels).items():
+            for feed in ("model", "device"):
+                if feed in feeds_timed:
+                    variants[f"{name}+graphs/{feed}"] = (step, feed)
+            # the first calls compile; the next ones record the graphs (cudagraph trees warm up once)
+            for _ in range(3):
+                step(feeds.fixed, feeds.fixed)
+        graph_seconds = time.perf_counter() - t0
 
     def call(step, feed, compiled):
         def run():
@@ -305,7 +349,8 @@ def main(argv=None):
     print(f"| step | model alone (limit) | CPU workers | device augmentation | ms/step, {ref_feed} | / plain |")
     print("|---|---|---|---|---|---|")
     names = [n for n in ("plain", "bilevel", "bilevel1", "joint") if n in steps]
-    names += [f"{n}+compile" for n in names if args.compile]
+    names += [f"{n}+compile" for n in names if args.compile] + [f"{n}+graphs" for n in names
+                                                                 if args.graphs and n.startswith("bilevel")]
     rate = lambda key: args.batch / per_step[key]  # noqa: E731
     for name in names:
         limit = rate(f"{name}/model")
@@ -319,6 +364,10 @@ def main(argv=None):
     print("\nimages/s counts the training batch (2 views each); the bilevel step also takes an architecture batch.")
     if compile_seconds is not None:
         print(f"torch.compile: {compile_seconds:.0f} s for the first calls of the compiled models")
+    if graph_seconds is not None:
+        kind = "CUDA graphs" if device.type == "cuda" else "traced only (no CUDA: dynamo's eager backend)"
+        print(f"+graphs, architecture updates {kind}: {graph_seconds:.0f} s to compile and record (3 calls each)")
+        print(f"graph counters: {graph_counters()}")
     # projections: a search's epoch is its weight half (bilevel) or all images (joint)
     print(f"\n### Projected training time on {args.epoch_images} images (steps only)\n")
     print("| run | feed | steps | projected |")

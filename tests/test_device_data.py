@@ -212,14 +212,18 @@ def test_the_gpu_throughput_benchmark_runs_its_tiny_version_on_a_cpu():
 @pytest.mark.slow
 def test_the_gpu_throughput_benchmark_times_the_steps_and_feeds_asked_for():
     """--steps_only bilevel1 (one architecture update a step) and --feeds without the workers:
-    the rows asked for, no workers column, the ratio taken on the device feed."""
+    the rows asked for, no workers column, the ratio taken on the device feed; --graphs adds the
+    bilevel steps with graphed architecture updates (on a CPU traced, not graphed) and the counters."""
     script = Path(__file__).parent.parent / "benchmarks" / "gpu_throughput.py"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, str(script), "--tiny", "--device=cpu", "--steps_only=plain,bilevel1",
-                             "--feeds=model,device"], capture_output=True, text=True, timeout=120, env=env)
+                             "--feeds=model,device", "--graphs"], capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
-    rows = [line for line in result.stdout.splitlines() if line.startswith(("| plain |", "| bilevel1 |"))]
-    assert len(rows) == 2 and all(row.split("|")[3].strip() == "-" for row in rows), result.stdout  # no workers
+    rows = [line for line in result.stdout.splitlines()
+            if line.startswith(("| plain |", "| bilevel1 |", "| bilevel1+graphs |"))]
+    assert len(rows) == 3 and all(row.split("|")[3].strip() == "-" for row in rows), result.stdout  # no workers
+    assert "| plain+graphs |" not in result.stdout   # only the search steps have an update to graph
+    assert "traced only (no CUDA" in result.stdout and "graph counters: " in result.stdout
     assert "| 100-epoch search, bilevel, 1 update a step | device |" in result.stdout
     assert "| bilevel |" not in result.stdout and "| workers |" not in result.stdout
     bad = subprocess.run([sys.executable, str(script), "--tiny", "--device=cpu", "--feeds=device,gpu"],
@@ -257,7 +261,8 @@ def test_the_gpu_session_runs_every_step_and_exits_with_the_first_failure(tmp_pa
     assert "profile: exit 3" in result.stdout and "throughput: exit 0" in result.stdout and "smoke: exit" in result.stdout
     assert (out / "smoke-runs" / "search-bf16.log").is_file()   # each smoke run's log comes back
     throughput = [line for line in calls.read_text().splitlines() if "gpu_throughput.py" in line]
-    assert len(throughput) == 1 and "--feeds model,device --compile" in throughput[0] and "bilevel1" in throughput[0]
+    assert len(throughput) == 1 and "--feeds model,device --compile --graphs" in throughput[0]
+    assert "bilevel1" in throughput[0]
 
 
 def _fake_smoke(tmp_path, fail=""):

@@ -149,6 +149,11 @@ class SearchConfig(RunConfig):
                                            "among the last N (cached features: no extra backbone forward); none: 4 "
                                            "in first-order bilevel search, else 1")
     arch_fraction: float = _opt(0.5, "share of the training images that train the logits (bilevel)")
+    arch_cuda_graphs: bool = _opt(False, "CUDA only: record each architecture update (the heads' loss on cached "
+                                         "features with its backward, and the logits' Adam update) as CUDA graphs "
+                                         "through torch.compile(mode=reduce-overhead), replayed with one launch "
+                                         "where the update launches hundreds of small kernels; the first steps "
+                                         "compile. darts, bilevel, one process; refused on a CPU (nothing there to graph)")
     arch_lr: float = _opt(SearchPolicy.lr, "Adam learning rate of the logits (DARTS: 3e-4 over ~20k steps; short searches "
                                      "need more: a logit moves at most this much per step)")
     arch_betas: list[float] = _list(SearchPolicy.betas, "Adam betas of the logits (DARTS: 0.5,0.999; a larger "

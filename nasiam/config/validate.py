@@ -118,6 +118,15 @@ def validate_config(config: RunConfig) -> None:
             raise ConfigError(f"--arch_steps_per_step={config.arch_steps_per_step} needs first-order bilevel search "
                               "(a joint step has one gradient; darts2 unrolls one weight batch per update): use "
                               "--mode=bilevel with --strategy=darts or gumbel, or --arch_steps_per_step=1")
+        if config.arch_cuda_graphs and (config.strategy != "darts" or config.mode != "bilevel"):
+            raise ConfigError(f"--arch_cuda_graphs graphs the first-order bilevel update on cached features: use it "
+                              f"with --strategy=darts --mode=bilevel, not --strategy={config.strategy} "
+                              f"--mode={config.mode} (gumbel and tpe/random read a sampled path on the host each "
+                              "step, darts2 perturbs the weights between its losses, joint has no update of its own)")
+        if config.arch_cuda_graphs and config.world_size > 1:
+            raise ConfigError("--arch_cuda_graphs runs in one process: under DDP SimCLR's and MoCo v3's losses and "
+                              "SyncBatchNorm gather across ranks inside the loss, a collective the graph cannot hold "
+                              "(and several processes are untested with it); use --devices=1 --num_nodes=1")
         if config.strategy == "darts2" and config.mode == "joint":
             raise ConfigError("--strategy=darts2 unrolls a weight step on the weight half: use --mode=bilevel")
         if config.precision in ("bf16-true", "16-true"):

@@ -139,7 +139,10 @@ class SSLFramework(nn.Module, ABC):
     def head_loss(self, encoded: Encoded, update_state: bool = True) -> dict[str, Tensor]:
         """The loss from backbone features; also returns `z`, the first view's projector
         output, detached (for collapse monitoring). `update_state=False` leaves the
-        framework's state (MoCo's queue) untouched: for architecture steps."""
+        framework's state (MoCo's queue) untouched: for architecture steps. nasiam's methods
+        write it as `head_context(update_state)` around `_head_loss(encoded, update_state)`,
+        the tensor work alone, which a CUDA-graphed architecture update compiles apart from the
+        context (`Architect(graphs=...)`); a method without `_head_loss` is compiled whole."""
 
     # -- heads ------------------------------------------------------------------------
     def _build_head(self, slot: HeadSlot, choice: HeadChoice, space, num_layers: int | None) -> nn.Module:

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from nasiam.backbones import save_backbone
-from nasiam.config import SearchConfig
+from nasiam.config import ConfigError, SearchConfig
 from nasiam.errors import CollapseError
 from nasiam.rundir import write_search_genotypes, write_searched_heads
 from nasiam.runner import outputs
@@ -76,6 +76,14 @@ class SearchRun(Run):
         self.feature_monitor = CollapseMonitor(min_std=cfg.collapse_min_std, min_rank=cfg.collapse_min_rank)
         self.alpha_rows = outputs.alpha_rows(0, self._probabilities())
 
+    def setup_fabric(self):
+        super().setup_fabric()
+        if self.cfg.arch_cuda_graphs and self.fabric.device.type != "cuda":
+            # refused, not ignored: a CPU has no launches to save, and reduce-overhead there would
+            # only add inductor's compilation; said before the run directory is claimed
+            raise ConfigError(f"--arch_cuda_graphs records the architecture update as CUDA graphs and needs a CUDA GPU; "
+                              f"this run trains on {self.fabric.device.type}: leave the option out")
+
     @property
     def multi_trial(self) -> bool:
         return self.cfg.strategy in ("tpe", "random")
@@ -95,7 +103,8 @@ class SearchRun(Run):
         groups = weight_groups(self.model, self.model.fixed_predictor_lr, cfg.fix_pred_lr, cfg.pred_lr_mult)
         self.optimizer = self.fabric.setup_optimizers(weight_optimizer(cfg, groups))
         self.architect = Architect(self.model, cfg.policy(), order=2 if cfg.strategy == "darts2" else 1,
-                                   unroll_lr=self.base_lr(), loss_scaling=self.grad_scaler() is not None)
+                                   unroll_lr=self.base_lr(), loss_scaling=self.grad_scaler() is not None,
+                                   graphs=cfg.arch_cuda_graphs)
         self.total_steps = cfg.epochs * len(self.train_loader)
 
     def state(self) -> dict[str, Any]:

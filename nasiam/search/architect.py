@@ -44,6 +44,7 @@ from torch import Tensor
 from nasiam._distributed import is_distributed
 from nasiam.search.decisions import decision_report
 from nasiam.search.driver import SearchDriver, head_loss
+from nasiam.search.graphs import check_graph_device, compile_options, mark_static, mark_update_begin
 from nasiam.search.policy import SearchPolicy
 from nasiam.search.update import ChoiceLayout, update_logits
 
@@ -106,6 +107,12 @@ class ArchitectureOptimizer:
             The scale starts at 2**16, halves on every step whose gradients are not finite (that
             step is skipped) and doubles after 2000 finite ones. `state_dict` carries it, so a
             resumed run does not start again from 2**16 (and skip steps to find its level).
+        graphs: the update's maths (`finish`) as one CUDA graph, for GPUs where the update is
+            bound by the host's kernel launches: True compiles it with
+            `torch.compile(mode="reduce-overhead", fullgraph=True)` (needs the logits on CUDA),
+            a mapping of torch.compile options compiles it with those (`nasiam.search.graphs`,
+            whose docstring says what is graphed and what stays eager). The same updates to
+            float rounding; `Architect(graphs=...)` graphs the loss on cached features too.
 
     In your loop::
 
@@ -121,7 +128,7 @@ class ArchitectureOptimizer:
     """
 
     def __init__(self, heads: Sequence[nn.Module] | nn.Module, policy: SearchPolicy | None = None, *,
-                 loss_scaling: bool = False, **settings):
+                 loss_scaling: bool = False, graphs: bool | Mapping[str, Any] = False, **settings):
         from nasiam.head import SearchableHead
 
         self.policy = (policy or SearchPolicy()).replace(**settings)
@@ -144,6 +151,11 @@ class ArchitectureOptimizer:
         self.arch_steps = 0     # updates taken (skipped ones not counted): Adam's step, the noise floor's length
         self.first_progress: float | None = None  # training progress at the first update
         guard_requires_grad_flips()  # the heads may be compiled, now or later
+        # graphed: the maths compiled, and the step count and Beta-Decay weight as device tensors
+        self.graph_options = compile_options(graphs)
+        self._graphed_maths = None if self.graph_options is None else torch.compile(self._update_maths,
+                                                                                     **self.graph_options)
+        self._graph_scalars: tuple[Tensor, Tensor] | None = None
 
     def due(self, epoch: int, step: int) -> bool:
         """Whether the policy takes an architecture step at optimizer step `step` of `epoch`."""
@@ -165,12 +177,20 @@ class ArchitectureOptimizer:
         update. No weight anywhere receives a gradient: the step never touches `.grad` of
         anything but the logits, whatever modules the loss runs through. `progress` is the
         share of training done (0 to 1), for the policy's Beta-Decay ramp."""
+        self.begin_update()
         with self.weights_frozen():  # saves the heads' weight-gradient products
             loss = closure()
             grads = self.grad(loss, self.arch_params)
         for p, g in zip(self.arch_params, grads):
             p.grad = g
         return self.finish(progress, loss=loss)
+
+    def begin_update(self) -> None:
+        """Before an update's loss: with graphs, check the device (before anything compiles) and
+        let the graphs overwrite the previous update's outputs (`mark_update_begin`)."""
+        if self.graph_options is not None:
+            check_graph_device(self.graph_options, self.arch_params[0].device)
+            mark_update_begin()
 
     def grad(self, loss: Tensor, params: Sequence[Tensor]) -> tuple[Tensor | None, ...]:
         """`autograd.grad(loss, params)`, through the loss scale when `loss_scaling` (the
@@ -214,31 +234,33 @@ class ArchitectureOptimizer:
         follows whether the gradients were finite. Under torch.distributed the gradients are
         averaged over ranks first (every rank then holds the same logits). All choices at once, in
         one padded tensor: about 30 operators whatever the number of decisions (149 when each was a loop
-        of its own), and one read of the device (the skip decision, with the metrics).
+        of its own), and one read of the device (the skip decision, with the metrics). With
+        `graphs`, those operators (`_update_maths`) are one CUDA graph; the concatenation, the
+        all_reduce, the read and the copies into the logits and the moments stay eager.
         """
         params = self.arch_params
         layout = self._choice_layout()
-        # gradients and logits padded together (one concatenation, one gather; promoted to at
-        # least float32: float64 logits keep their precision); a logit the loss did not reach
-        # has gradient zero, read from the layout's zero without making one
+        # gradients and logits concatenated (one operator, promoted to at least float32: float64
+        # logits keep their precision); a logit the loss did not reach has gradient zero, read
+        # from the layout's zero without making one
         grads = [layout.zero.expand(p.numel()) if p.grad is None else p.grad for p in params]   # 1-D each
         for p in params:
             p.grad = None
         concatenated = layout.concat([grads, [p.detach() for p in params]])
-        flat = concatenated[:layout.total]   # the gradients as one vector, a view
-        if is_distributed():
+        if is_distributed():   # a collective: outside the graphed maths
+            flat = concatenated[:layout.total]   # the gradients as one vector, a view
             dist.all_reduce(flat)
             flat /= dist.get_world_size()
-        grad, logits = layout.pad_concat(concatenated)
-        masked = logits.masked_fill(layout.padding, -math.inf)
-        moments = self._moments or (torch.zeros_like(logits), torch.zeros_like(logits))
-        new_logits, *new_moments, rms = update_logits(self.policy, layout, logits, grad, *moments, self.arch_steps,
-                                                      progress, flat_grad=flat, masked_logits=masked)
-        reg = torch.logsumexp(masked, dim=-1).mean()   # Beta-Decay's, before
-        # zero exactly when every gradient is finite (inf * 0 and NaN * 0 are NaN): two
-        # operators where `isfinite(flat).all()` took five
-        read = [flat.mul(0).sum(), rms.reshape(()), reg]
-        values = torch.stack(read + ([loss.detach().float()] if loss is not None else [])).tolist()
+        moments = self._moments or tuple(torch.zeros_like(layout.mask, dtype=concatenated.dtype) for _ in range(2))
+        if self._graphed_maths is None:
+            new_flat, *new_moments, read = self._update_maths(concatenated, *moments, self.arch_steps, progress, loss)
+        else:   # the numbers a graph cannot take as constants, written where it reads them
+            check_graph_device(self.graph_options, concatenated.device)
+            step, beta = self._graph_scalars
+            step.fill_(self.arch_steps)
+            beta.fill_(self.policy.beta(progress))
+            new_flat, *new_moments, read = self._graphed_maths(concatenated, *moments, step, None, loss, beta)
+        values = read.tolist()   # the update's one read of the device
         finite = values[0] == 0
         rms, reg_value = values[1:3]
         reported = {"arch_loss": values[3]} if loss is not None else {}
@@ -248,18 +270,47 @@ class ArchitectureOptimizer:
             # identical on every rank (the average spreads a NaN), so every rank skips: a
             # loss-scaled fp16 step that overflowed, as GradScaler skips the weights' step
             return {**reported, "arch_skipped": 1.0}
-        chunks = layout.unpad(new_logits).split(layout.sizes)
+        chunks = new_flat.split(layout.sizes)
         torch._foreach_copy_(params, [c.view_as(p) for p, c in zip(params, chunks)])   # one kernel on a GPU
-        self._moments = tuple(new_moments)
+        if self._graphed_maths is None:
+            self._moments = tuple(new_moments)
+        elif self._moments is None:   # a graph's outputs are overwritten by its next replay: kept as copies
+            self._moments = tuple(m.clone() for m in new_moments)
+        else:
+            torch._foreach_copy_(list(self._moments), new_moments)
         if self.arch_steps == 0:
             self.first_progress = progress
         self.arch_steps += 1
         return {**reported, "beta_decay": reg_value, "arch_grad_rms": rms}
 
+    def _update_maths(self, concatenated: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor, step: int | Tensor,
+                      progress: float | None, loss: Tensor | None = None, beta: Tensor | None = None
+                      ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """`finish`'s device work, pure: from the concatenated gradients and logits, the new
+        logits (flat), the new moments and the values the host reads (whether every gradient is
+        finite, the gradient's RMS, Beta-Decay's value before the update, the loss). What a
+        graphed update compiles (`step` and `beta` then device tensors, see `update_logits`)."""
+        layout = self._layout
+        flat = concatenated[:layout.total]   # the gradients as one vector, a view
+        grad, logits = layout.pad_concat(concatenated)   # padded together, in one gather
+        masked = logits.masked_fill(layout.padding, -math.inf)
+        new_logits, *new_moments, rms = update_logits(self.policy, layout, logits, grad, exp_avg, exp_avg_sq, step,
+                                                      progress, flat_grad=flat, masked_logits=masked, beta=beta)
+        reg = torch.logsumexp(masked, dim=-1).mean()   # Beta-Decay's, before
+        # zero exactly when every gradient is finite (inf * 0 and NaN * 0 are NaN): two
+        # operators where `isfinite(flat).all()` took five
+        read = [flat.mul(0).sum(), rms.reshape(()), reg] + ([loss.detach().float()] if loss is not None else [])
+        return layout.unpad(new_logits), *new_moments, torch.stack(read)
+
     def _choice_layout(self) -> ChoiceLayout:
         device = self.arch_params[0].device
         if self._layout is None or self._layout.mask.device != device:   # made once, moved with the logits
             self._layout = ChoiceLayout([p.numel() for p in self.arch_params], device)
+            if self.graph_options is not None:
+                self._layout.stacked_gather(2)   # filled here, not inside the graph that reads it
+                # float64, as the Python numbers they stand for: in float32, 1 - 0.999 ** t would be 1e-5 off
+                self._graph_scalars = tuple(torch.zeros((), device=device, dtype=torch.float64) for _ in range(2))
+                mark_static([*self._layout.tensors(), *self._graph_scalars])
         return self._layout
 
     def decisions(self, probabilities: Mapping[str, list], samples: int = 512) -> list[dict[str, Any]]:
@@ -308,16 +359,25 @@ class Architect:
         policy, loss_scaling, settings: see `ArchitectureOptimizer`.
         order: 1 (first-order) or 2 (finite-difference second-order DARTS).
         unroll_lr: the virtual SGD step of order 2 (DARTS uses the weights' learning rate).
+        graphs: each first-order update on cached features as two CUDA graphs, the loss (the
+            heads' forward and its backward to the logits) and the update's maths (see
+            `ArchitectureOptimizer` and `nasiam.search.graphs`): True for GPUs, a mapping of
+            torch.compile options to trace the same regions otherwise. Softmax sampling only (a
+            sampled path is read by the host); order 2 is refused.
     """
 
     def __init__(self, model: nn.Module, policy: SearchPolicy | None = None, *, order: int = 1,
-                 unroll_lr: float = 0.05, loss_scaling: bool = False, **settings):
+                 unroll_lr: float = 0.05, loss_scaling: bool = False, graphs: bool | Mapping[str, Any] = False,
+                 **settings):
         if order not in (1, 2):
             raise ValueError(f"order must be 1 or 2, got {order}")
+        if order == 2 and compile_options(graphs) is not None:
+            raise ValueError("graphs: CUDA graphs serve the first-order update on cached features; second-order "
+                             "DARTS (order=2) perturbs the head weights between its losses and runs eagerly")
         self.model, self.order, self.unroll_lr = model, order, unroll_lr
         try:
             self.arch = ArchitectureOptimizer(list(model.searchable_heads().values()), policy,
-                                              loss_scaling=loss_scaling, **settings)
+                                              loss_scaling=loss_scaling, graphs=graphs, **settings)
         except ValueError as e:
             if "no searchable heads" not in str(e):
                 raise
@@ -325,6 +385,12 @@ class Architect:
         self.arch_params, self.head_weights = self.arch.arch_params, self.arch.head_weights
         # when the logits step, and the cached features of the last architecture batches
         self.driver = SearchDriver(self.policy, bilevel_first_order=order == 1)
+        options = self.arch.graph_options
+        self._graphed_loss = None if options is None else torch.compile(self._features_loss, **options)
+        # nasiam's frameworks write `head_loss` as `head_context` around `_head_loss`: the graph
+        # takes the tensor work alone and the context (the shared sample, DirectPred's frozen
+        # statistics: attribute flips, an ExitStack) is entered outside it, eagerly
+        self._graph_in_context = hasattr(model, "head_context") and hasattr(model, "_head_loss")
 
     @property
     def policy(self) -> SearchPolicy:
@@ -367,7 +433,22 @@ class Architect:
             return self.model.encode(views)
 
     def _loss(self, encoded: Encoded) -> Tensor:
-        return head_loss(self.model, encoded)
+        if self._graphed_loss is None:
+            return head_loss(self.model, encoded)
+        sampled = sorted(slot for slot, h in self.model.searchable_heads().items() if h.sampling != "softmax")
+        if sampled:
+            raise ValueError(f"graphs: the {', '.join(sampled)} head(s) sample a path, which the host reads each step "
+                             "(no CUDA graph can hold that); graph softmax (DARTS) searches only")
+        online, target = list(encoded.online), None if encoded.target is None else list(encoded.target)
+        with self.model.head_context(False) if self._graph_in_context else contextlib.nullcontext():
+            return self._graphed_loss(online, target)
+
+    def _features_loss(self, online: list[Tensor], target: list[Tensor] | None) -> Tensor:
+        """The loss a graphed update compiles: tensors in (the cached features), the loss out;
+        for nasiam's frameworks without the context, which `_loss` enters outside the graph."""
+        if self._graph_in_context:
+            return self.model._head_loss(Encoded(online, target), False)["loss"]
+        return head_loss(self.model, Encoded(online, target))
 
     def step(self, views: Sequence[Tensor] | None = None, *, encoded: Encoded | None = None,
              train_encoded: Encoded | None = None, progress: float | None = None) -> dict[str, float]:

@@ -46,12 +46,22 @@ class ChoiceLayout:
     def pad_concat(self, concatenated: Tensor) -> Tensor:
         """`stack([pad(v) for v in vectors])` of a `concat(vectors)` in one gather, zero on the
         padding (which reads the zero), where each `pad` took a gather and a fill."""
-        k = (concatenated.shape[-1] - 1) // self.total
+        return concatenated[..., self.stacked_gather((concatenated.shape[-1] - 1) // self.total)]
+
+    def stacked_gather(self, k: int) -> Tensor:
+        """`pad_concat`'s indices for k vectors, made at the first call (before a compiled update
+        traces it: the cache stays a plain dict, filled outside the graph)."""
         if k not in self._stacked_gather:
             real = self.padding.logical_not()
             self._stacked_gather[k] = torch.stack([torch.where(real, self._gather + i * self.total, k * self.total)
                                                    for i in range(k)])
-        return concatenated[..., self._stacked_gather[k]]
+        return self._stacked_gather[k]
+
+    def tensors(self) -> list[Tensor]:
+        """The index and mask tensors the update reads (a CUDA-graphed update marks them static:
+        made once, they need no copy into the graph's inputs at each replay)."""
+        return [self.counts, self.mask, self.padding, self._gather, self._scatter, self.zero,
+                *self._stacked_gather.values()]
 
     def unpad(self, padded: Tensor) -> Tensor:
         return padded.flatten(-2)[..., self._scatter]
@@ -63,8 +73,9 @@ class ChoiceLayout:
 
 
 def update_logits(policy: SearchPolicy, layout: ChoiceLayout, logits: Tensor, grad: Tensor, exp_avg: Tensor,
-                  exp_avg_sq: Tensor, step: int, progress: float | None, *, flat_grad: Tensor | None = None,
-                  masked_logits: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+                  exp_avg_sq: Tensor, step: int | Tensor, progress: float | None, *, flat_grad: Tensor | None = None,
+                  masked_logits: Tensor | None = None, beta: Tensor | None = None
+                  ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """New logits and Adam moments from the loss gradient `grad`, `step` updates taken, all in
     `layout`'s padded form (zero on the padding), and the gradient's RMS per run; pure.
 
@@ -79,6 +90,13 @@ def update_logits(policy: SearchPolicy, layout: ChoiceLayout, logits: Tensor, gr
     A caller that holds them passes `flat_grad` (`layout.unpad(grad)`, the RMS is taken over it)
     and `masked_logits` (`logits` with -inf on the padding): the same numbers, without the
     operators that would make them again (`ArchitectureOptimizer.finish`, where each is a launch).
+
+    A captured graph (`nasiam.search.graphs`) cannot take a new Python number at each call: it
+    passes `step` and Beta-Decay's weight `beta` as 0-d float64 tensors (then `progress` is not
+    read; float64 as the Python numbers they replace: Adam's bias corrections in float32 would be
+    1e-5 off). The regulariser's term is then always computed where the policy
+    has one (a graph does not branch on a value), and Adam's bias corrections are tensors: the
+    same update to float rounding, not bit for bit.
     """
     flat_grad = layout.unpad(grad) if flat_grad is None else flat_grad
     rms = flat_grad.pow(2).mean(-1).sqrt()[..., None, None]   # summed as the flat vector: as before
@@ -86,8 +104,12 @@ def update_logits(policy: SearchPolicy, layout: ChoiceLayout, logits: Tensor, gr
         # 1 / rms, and 1 where the gradient is zero (or so small that its inverse overflows,
         # which would have turned the logits to inf; NaN only comes with a skipped update)
         grad = grad * rms.reciprocal().nan_to_num(nan=1.0, posinf=1.0)
-    beta = policy.beta(progress)
-    if beta > 0:
+    if beta is None:
+        beta = policy.beta(progress)
+        regularised = beta > 0
+    else:
+        regularised = policy.beta_weight > 0
+    if regularised:
         if masked_logits is None:
             masked_logits = logits.masked_fill(layout.padding, -math.inf)
         grad = grad + beta * torch.softmax(masked_logits, dim=-1)
@@ -97,6 +119,9 @@ def update_logits(policy: SearchPolicy, layout: ChoiceLayout, logits: Tensor, gr
     (beta1, beta2), t = policy.betas, step + 1
     exp_avg = exp_avg.lerp(grad, 1 - beta1)
     exp_avg_sq = exp_avg_sq.mul(beta2).addcmul_(grad, grad, value=1 - beta2)
+    if isinstance(t, Tensor):   # on the device (a graphed update): `addcdiv` takes no tensor `value`
+        denominator = (exp_avg_sq.sqrt() / (1 - beta2 ** t).sqrt()).add_(1e-8)
+        return logits.addcdiv(exp_avg * (-policy.lr / (1 - beta1 ** t)), denominator), exp_avg, exp_avg_sq, rms
     denominator = (exp_avg_sq.sqrt() / (1 - beta2 ** t) ** 0.5).add_(1e-8)   # Adam's eps
     logits = logits.addcdiv(exp_avg, denominator, value=-(policy.lr / (1 - beta1 ** t)))
     return logits, exp_avg, exp_avg_sq, rms

@@ -73,19 +73,45 @@ class DirectPredLinear(nn.Module):
         self.register_buffer("correlation", torch.zeros(dim, dim))
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
         self._updates: int | None = None   # a host copy of `updates`: no device read per step
+        self._frozen_weight: Tensor | None = None   # W as `frozen_statistics` found it (`applied_weight`)
 
     def forward(self, x: Tensor) -> Tensor:
         # W is symmetric: x W is the map a Linear with weight W applies
-        out = x @ self.weight.to(x.dtype)
+        out = x @ self.applied_weight.to(x.dtype)
         self.track(x)
         return out
+
+    @property
+    def applied_weight(self) -> Tensor:
+        """The W a forward applies: `weight`, or inside `frozen_statistics` (architecture steps)
+        a copy of it taken on entry, the same numbers at an address that stays. `weight` is a new
+        tensor after every update (see `observe`), and a CUDA-graphed architecture update
+        (`nasiam.search.graphs`) reads module buffers at fixed addresses: a new one would make
+        it record its graph again at every step."""
+        return self._frozen_weight if self.frozen and self._frozen_weight is not None else self.weight
+
+    @torch.no_grad()
+    def _freeze_weight(self) -> None:
+        """`applied_weight` while frozen: W copied into the tensor kept for it (made again only
+        when W's shape, dtype or device changed). A plain attribute, not a buffer: neither saved,
+        nor broadcast by DDP, nor counted in a head's size."""
+        kept = self._frozen_weight
+        if kept is None or (kept.shape, kept.dtype, kept.device) != (self.weight.shape, self.weight.dtype,
+                                                                      self.weight.device):
+            self._frozen_weight = self.weight.detach().clone()
+        else:
+            kept.copy_(self.weight)
 
     def track(self, x: Tensor) -> None:
         """What a forward does to the statistics, without applying W: fold `x` in when training
         with gradients on (see `observe`). A searched predictor calls it on the steps that run
         another candidate, so that W follows the predictor's input on every training step and
         every DDP rank makes the same collective calls whatever candidate it sampled."""
-        if self.training and torch.is_grad_enabled():
+        # `frozen` (architecture steps) is read here too: calling `observe`, a compiler-disabled
+        # function, breaks a compiled graph, which a CUDA-graphed architecture update
+        # (`nasiam.search.graphs`, fullgraph) must not; its steps are always frozen, so the
+        # guard this adds never flips within one compiled caller
+        if self.training and torch.is_grad_enabled() and not self.frozen:
             self.observe(x.detach())
 
     @torch.compiler.disable   # host-side bookkeeping and an eigendecomposition: left out of compiled graphs
@@ -141,6 +167,7 @@ def frozen_statistics(module: nn.Module) -> Iterator[None]:
     layers = [m for m in module.modules() if isinstance(m, DirectPredLinear)]
     previous = [m.frozen for m in layers]
     for m in layers:
+        m._freeze_weight()
         m.frozen = True
     try:
         yield

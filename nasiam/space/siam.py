@@ -96,7 +96,8 @@ class PredictorFamilyLayer(SearchableLayer):
         firsts = [dict(self.branches[family][0].named_children()) for family in self.choices["family"]]
         # rows of F.linear's weight: DirectPred applies x W, i.e. the rows of W^T (W is
         # symmetric only up to rounding)
-        rows = [b["directpred"].weight.T.to(x.dtype) if "directpred" in b else b["linear"].weight for b in firsts]
+        rows = [b["directpred"].applied_weight.T.to(x.dtype) if "directpred" in b else b["linear"].weight
+                for b in firsts]
         products = F.linear(x, torch.cat(rows)).split([r.shape[0] for r in rows], dim=1)
         outputs = []
         for family, first, y in zip(self.choices["family"], firsts, products):
