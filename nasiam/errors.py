@@ -181,6 +181,25 @@ def out_of_memory_message(error: BaseException, command: str,
     return f"out of memory during {step or 'nasiam ' + command}{where}: {text}. Use {advice}; {kept}"
 
 
+# the last line of a worker's traceback of an OSError: "OSError: [Errno N] why: 'path'"
+_WORKER_OS_ERROR = re.compile(r"(?:\w+\.)*\w*Error: \[Errno (\d+|None)\] (.*): (['\"])(.*)\3")
+
+
+def worker_os_error(error: OSError) -> OSError | None:
+    """The OSError a DataLoader worker raised, rebuilt from its traceback's last line (torch
+    passes the text on, not the errno nor the file: an image's name would be lost at its end),
+    or None when `error` is not such an error."""
+    text = str(error)
+    if not _WORKER_CAUGHT.match(text):
+        return None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    found = _WORKER_OS_ERROR.fullmatch(lines[-1])
+    if not found:
+        return None
+    number, reason, _, path = found.groups()
+    return OSError(None if number == "None" else int(number), reason, path)
+
+
 def _data_worker(error: BaseException) -> tuple[str, str] | None:
     """(which worker, what it raised) when `error` came from a DataLoader worker, else None.
     What it raised is the last line of the worker's traceback ("MemoryError", "RuntimeError:

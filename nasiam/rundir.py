@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -28,8 +29,8 @@ from nasiam.head import NASHead
 from nasiam.head.hub import check_repo_id, push_heads_to_hub
 from nasiam.space.genotype import MAX_FILE_BYTES, Genotype, GenotypeError, check_genotype_file, schema_version_problem
 
-__all__ = ["SEARCH_FORMAT", "EXPORT_FORMAT", "EXPORT_RECORD", "read_genotypes", "genotype_file_sha256",
-           "write_search_genotypes", "write_searched_heads", "load_heads",
+__all__ = ["SEARCH_FORMAT", "EXPORT_FORMAT", "EXPORT_RECORD", "read_genotypes", "read_head_file", "HeadFile",
+           "genotype_file_sha256", "write_search_genotypes", "write_searched_heads", "load_heads",
            "run_config_dict", "require_complete", "push_run_to_hub", "file_digests", "run_file_digests",
            "check_run_files"]
 
@@ -76,29 +77,59 @@ def write_searched_heads(directory: Path, framework: str, genotypes: Mapping[str
 
 def genotype_file_sha256(path: str | os.PathLike) -> str:
     """The sha256 of the genotype file `read_genotypes(path)` reads (a run directory's
-    genotype.json, or the file itself): what names the head a run trained, since a path's
-    file can be edited after the run (`nasiam pretrain` records it in summary.json)."""
-    path = Path(path)
-    return _sha256(path / "genotype.json" if path.is_dir() else path)
-
-
-def read_genotypes(path: str | os.PathLike) -> tuple[str | None, dict[str, Genotype]]:
-    """A run's genotype.json ({slot: Genotype}) or a single head's genotype file; validated."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "genotype.json"
+    genotype.json, or the file itself), for a caller that only checks it: one that also builds
+    the head takes `read_head_file(path).sha256`, the hash of the very bytes it parsed. A FIFO or
+    device is refused (`GenotypeError`) as `read_genotypes` refuses it: reading it would not end."""
+    path = _genotype_path(path)
     check_genotype_file(path)
-    if path.stat().st_size > MAX_FILE_BYTES * 8:
+    return _sha256(path)
+
+
+@dataclass(frozen=True)
+class HeadFile:
+    """A genotype file as one read gave it: what `read_genotypes` returns, and the sha256 of
+    those same bytes (what names the head a run trained: the file can be edited afterwards)."""
+
+    framework: str | None
+    genotypes: dict[str, Genotype]
+    sha256: str
+
+
+def read_head_file(path: str | os.PathLike) -> HeadFile:
+    """`read_genotypes(path)` and the sha256 of the bytes it parsed, from one read: hashed on a
+    second read, a file replaced in between would record a hash that is not the head trained."""
+    path = _genotype_path(path)
+    check_genotype_file(path)
+    limit = MAX_FILE_BYTES * 8
+    with open(path, "rb") as f:
+        raw = f.read(limit + 1)   # bounded: a file that grew since a size check is still refused
+    if len(raw) > limit:
         raise GenotypeError(f"{path}: too large to be a genotype file")
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(raw)
     except (UnicodeDecodeError, RecursionError, ValueError) as e:   # ValueError: also a 5,000-digit integer
         raise GenotypeError(f"{path}: not a valid genotype file ({type(e).__name__}: "
                             f"{str(e).splitlines()[0][:120] if str(e) else ''})") from None
     if isinstance(data, dict) and data.get("format") == SEARCH_FORMAT:
-        return _search_genotypes(data, path)
-    g = Genotype.load(path)
-    return None, {str(g.meta.get("slot", "projector")): g}
+        framework, genotypes = _search_genotypes(data, path)
+    else:
+        try:   # a single head's file, parsed from the same bytes as Genotype.load would read them
+            g = Genotype.from_json(raw)
+        except GenotypeError as e:
+            raise GenotypeError(f"{path}: {e}") from None
+        framework, genotypes = None, {str(g.meta.get("slot", "projector")): g}
+    return HeadFile(framework, genotypes, hashlib.sha256(raw).hexdigest())
+
+
+def read_genotypes(path: str | os.PathLike) -> tuple[str | None, dict[str, Genotype]]:
+    """A run's genotype.json ({slot: Genotype}) or a single head's genotype file; validated."""
+    head = read_head_file(path)
+    return head.framework, head.genotypes
+
+
+def _genotype_path(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    return path / "genotype.json" if path.is_dir() else path
 
 
 def _search_genotypes(data: dict, path: Path) -> tuple[str | None, dict[str, Genotype]]:

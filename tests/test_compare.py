@@ -733,7 +733,9 @@ def test_labels_that_differ_only_in_case_are_refused_as_one_folder(tmp_path):
 
 def test_a_heads_path_row_trains_one_head_on_every_seed(tmp_path):
     """The file's sha256 is pinned in compare.json when the comparison begins: changed between
-    seeds, the next run does not start; changed between calls, the call is refused."""
+    seeds, the next run is refused at its start (`changed_head`); changed between calls, the
+    call is refused."""
+    from nasiam.compare.plan import changed_head
     from nasiam.presets import get_preset
     from nasiam.rundir import write_search_genotypes
 
@@ -742,12 +744,13 @@ def test_a_heads_path_row_trains_one_head_on_every_seed(tmp_path):
                                                                      out_dim=32)})
     plan, out = prepare(f"mine={mine},default", "0,1", tmp_path / "cmp", RUN)
     seed0, seed1 = (next(j for j in plan.jobs if j.row == "mine" and j.seed == s) for s in (0, 1))
-    assert f"--head={mine}" in seed0.options()
+    assert f"--head={mine}" in seed0.options() and changed_head(seed0) is None
     mine.write_text(mine.read_text().replace("32", "16"))   # edited while seed 0 trains
-    with pytest.raises(ConfigError, match="mine.json changed since this comparison began"):
-        seed1.options()
+    assert "mine.json changed since this comparison pinned it" in changed_head(seed1)
     with pytest.raises(ConfigError, match="is not the head this comparison began with"):
         prepare(f"mine={mine},default", "0,1", out, RUN)
+    mine.unlink()
+    assert "mine.json cannot be read now" in changed_head(seed1)
 
 
 def test_a_heads_path_row_run_is_checked_against_the_file_it_trained_after_compare_json_is_lost(tmp_path):
@@ -947,26 +950,127 @@ def test_the_help_says_searches_keep_their_own_epochs(capsys):
     assert "epochs" not in search_common({"epochs": "12", "lr": "0.1"})   # what the help describes
 
 
-def test_a_run_that_read_its_head_file_after_an_edit_stops_the_comparison_unreported(tmp_path, capsys, monkeypatch):
-    """The driver checks a --heads PATH file before it starts each run; the run reads it seconds
-    later (after loading its data). Edited in between, the run trains the new head and records its
-    sha256: the comparison reported both heads as one row and exited 0. Now the finished run is
-    checked as a rerun would check it: exit 2 naming it, no tables written."""
-    import nasiam.compare.executor as executor
+def _head_versions(tmp_path):
+    """A head file (tmp_path/mine.json) and two versions of its bytes: hidden width 32, then 16."""
     from nasiam.presets import get_preset
     from nasiam.rundir import write_search_genotypes
 
-    mine = tmp_path / "mine.json"
-    write_search_genotypes(mine, "simsiam", {"projector": get_preset("simsiam_projector_cifar", hidden_dim=32,
-                                                                     out_dim=32)})
+    mine, versions = tmp_path / "mine.json", []
+    for hidden in (32, 16):
+        write_search_genotypes(mine, "simsiam", {"projector": get_preset("simsiam_projector_cifar", hidden_dim=hidden,
+                                                                         out_dim=32)})
+        versions.append(mine.read_bytes())
+    mine.write_bytes(versions[0])
+    return mine, versions
+
+
+def test_pretrain_records_the_sha256_of_the_head_file_bytes_it_parsed(tmp_path, monkeypatch):
+    """`pretrain --head FILE` parsed the file, then read it again for its sha256: a file replaced
+    between the two reads gave a run whose summary names another head than it trained (#33, the
+    fourth probe's note). Now one read: the hash is that of the bytes parsed."""
+    import hashlib
+    from types import SimpleNamespace
+
+    from _replaced_on_open import replaced_on_every_open
+
+    import nasiam.runner.pretrain as pretrain
+
+    mine, versions = _head_versions(tmp_path)
+    monkeypatch.setattr(pretrain, "build_backbone", lambda cfg, info: None)
+    for init in (None, "init"):   # with --init, --head is read to check it against the searched heads
+        cfg = SimpleNamespace(head=str(mine), init=init, framework="simsiam", backbone="resnet18", cifar_stem=True)
+        run = SimpleNamespace(cfg=cfg, info=SimpleNamespace(channels=3), _local_source=lambda o, c=cfg: getattr(c, o))
+        if init:
+            monkeypatch.setattr(pretrain, "require_complete", lambda *a: None)
+            monkeypatch.setattr(pretrain, "load_backbone", lambda *a: None)
+            monkeypatch.setattr(pretrain, "load_heads", lambda *a: {})
+        with replaced_on_every_open(mine, versions) as state:
+            _, heads = pretrain.PretrainRun._heads_and_backbone(run)
+        assert state["opens"] == 1
+        if not init:
+            assert heads["projector"].layers[0].width == 32   # versions[0]
+        assert run.head_sha256 == hashlib.sha256(versions[0]).hexdigest()
+
+
+def test_compare_pins_the_sha256_of_the_head_file_bytes_it_checked(tmp_path):
+    """compare read a --heads PATH file to check its widths, then again to pin its sha256: a
+    file replaced in between was pinned as a head nobody checked. Now one read."""
+    import hashlib
+
+    from _replaced_on_open import replaced_on_every_open
+
+    mine, versions = _head_versions(tmp_path)
+    with replaced_on_every_open(mine, versions) as state:
+        prepare(f"mine={mine},default", "0,", tmp_path / "cmp", RUN)
+    assert state["opens"] == 1
+    pinned = json.loads((tmp_path / "cmp" / "compare.json").read_text())["pinned_heads"]["mine"]
+    assert pinned["sha256"] == hashlib.sha256(versions[0]).hexdigest()
+
+
+def test_a_head_file_edited_between_seeds_fails_its_row_and_the_rest_finish(tmp_path, capsys, monkeypatch):
+    """A --heads PATH file edited after the comparison pinned it, while it ran: the next run of
+    its row was refused by raising, which stopped the whole comparison (exit 2) and the other
+    rows' runs with it. Now that row's remaining runs are refused by name, with the fix; every
+    other run finishes and the exit code is 6 (some runs failed). Restored, the same command
+    trains the refused run."""
+    import nasiam.compare.executor as executor
+
+    mine, versions = _head_versions(tmp_path)
     launched = []
     plain = _fake_launch(launched)
 
     def launch(job, runs, logs, env):
+        if job.name == "mine-s0":
+            mine.write_bytes(versions[1])   # edited while seed 0 trains (it read the pinned one)
+        return plain(job, runs, logs, env)
+
+    monkeypatch.setattr(executor, "_launch", launch)
+    out = tmp_path / "cmp"
+    argv = ["compare", "--heads", f"mine={mine},default", "--seeds", "0,1", "--out", str(out),
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 6
+    captured = capsys.readouterr()
+    assert launched == ["mine-s0", "default-s0", "default-s1"]
+    assert "failed: mine-s1" in captured.err and f"{mine} changed since this comparison pinned it" in captured.err
+    assert "restore the file and run the same command again" in captured.err and "Traceback" not in captured.err
+    assert "1 of 4 runs failed" in captured.err
+    assert {r["run"] for r in json.loads((out / "results.json").read_text())["records"]} == {
+        "mine-s0", "default-s0", "default-s1"}
+    mine.write_bytes(versions[0])   # restored
+    launched.clear()
+    assert main(argv) == 0 and launched == ["mine-s1"]
+
+
+@pytest.mark.parametrize("outcome", ["trained", "refused"])
+def test_a_run_that_read_its_head_file_after_an_edit_is_failed_unreported_and_the_rest_finish(
+        tmp_path, capsys, monkeypatch, outcome):
+    """The driver checks a --heads PATH file before it starts each run; the run reads it seconds
+    later (after loading its data). Edited in between, the run trains the new head and records its
+    sha256 (the comparison reported both heads as one row, exit 0; then it stopped everything,
+    exit 2), or it refuses the new file (exit 2, taken for options every run would refuse: all
+    stopped). Now that run is failed and not reported, the others finish, exit 6."""
+    import subprocess
+    import sys
+
+    import nasiam.compare.executor as executor
+
+    mine, versions = _head_versions(tmp_path)
+    launched = []
+    plain = _fake_launch(launched)
+
+    def launch(job, runs, logs, env):
+        edited = job.row == "mine" and job.seed == 1
+        if edited:   # the run reads the file just after an edit
+            mine.write_bytes(versions[1])
+            if outcome == "refused":   # as nasiam exits on a head that does not fit (exit 2)
+                launched.append(job.name)
+                log = logs / f"{job.name}.log"
+                log.write_text("nasiam pretrain: error: --head: its projector does not fit\n")
+                return subprocess.Popen([sys.executable, "-c", "raise SystemExit(2)"]), log, False
         result = plain(job, runs, logs, env)
-        if job.row == "mine":   # the run records the content it read: seed 1 read an edited file
+        if edited:   # it trained the edited file, and records its sha256
             summary = json.loads((runs / job.name / "summary.json").read_text())
-            summary["head_sha256"] = job.head_sha256 if job.seed == 0 else "e" * 64
+            summary["head_sha256"] = "e" * 64
             (runs / job.name / "summary.json").write_text(json.dumps(summary))
         return result
 
@@ -974,11 +1078,17 @@ def test_a_run_that_read_its_head_file_after_an_edit_stops_the_comparison_unrepo
     out = tmp_path / "cmp"
     argv = ["compare", "--heads", f"mine={mine},default", "--seeds", "0,1", "--out", str(out),
             *[f"--{k}={v}" for k, v in RUN.items()]]
-    assert main(argv) == 2
+    assert main(argv) == 6
     err = capsys.readouterr().err
-    assert "pretrain mine-s1 finished, but it is not the run this comparison plans" in err
-    assert f"says it trained {mine} as sha256 eeeeeeeeeeee" in err and "Traceback" not in err
-    assert not (out / "results.md").exists()
+    assert launched == ["mine-s0", "default-s0", "mine-s1", "default-s1"] and "Traceback" not in err
+    assert "failed: mine-s1" in err and "1 of 4 runs failed" in err and "refused its options" not in err
+    if outcome == "trained":
+        assert "it finished, but it is not the run this comparison plans, so it is not reported" in err
+        assert f"says it trained {mine} as sha256 eeeeeeeeeeee" in err
+    else:
+        assert f"{mine} changed since this comparison pinned it" in err
+    assert {r["run"] for r in json.loads((out / "results.json").read_text())["records"]} == {
+        "mine-s0", "default-s0", "default-s1"}
 
 
 def test_a_killed_compares_temporary_files_are_removed_when_it_runs_again(tmp_path, capsys, monkeypatch):

@@ -499,3 +499,63 @@ def test_a_decompression_bomb_is_named_as_an_unreadable_image(tmp_path):
     with pytest.raises(OSError, match="decompression bomb") as error:
         dataset[[path for path, _ in dataset.samples].index(str(bomb))]
     assert error.value.filename == str(bomb)
+
+
+def _png_header(path, width, height):
+    """A PNG of a few dozen bytes announcing `width` x `height` grey pixels (no pixel data):
+    Image.open reads this header only, so a check of its size allocates nothing."""
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+
+
+def test_a_100_megapixel_png_is_refused_by_name_before_it_is_decoded(tmp_path, capsys):
+    """A 10,000 x 10,000 PNG (below Pillow's decompression-bomb error at 179 megapixels) was
+    decoded whole on every read, every epoch: slow and 100 MB to 300 MB a read, silently (#33,
+    the fourth probe's note). Now its header's size refuses it before any decoding, naming the
+    file, its size and the fix; as the first image of a split, before the run starts (exit 2)."""
+    import warnings
+
+    from PIL import Image
+
+    from nasiam.cli import main
+
+    _write_image_folder(tmp_path, classes=("circle", "square"), per_class=4)
+    huge = tmp_path / "val" / "circle" / "0-huge.png"   # the split's first image: read by the up-front check
+    _png_header(huge, 10_000, 10_000)
+    dataset = create_dataset("imagefolder", tmp_path, "val")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)   # Pillow's warning above 89 megapixels
+        with pytest.raises(OSError, match=r"10,000 x 10,000 pixels \(100 MP\), more than the 33.6 MP an image is "
+                                          r"decoded at: .* Resize the images") as error:
+            dataset[0]
+        assert error.value.filename == str(huge)
+        code = main(["pretrain", "--dataset=imagefolder", f"--data_root={tmp_path}", "--image_size=16",
+                     "--batch_size=4", "--epochs=1", "--num_workers=0", "--proj_hidden_dim=8", "--proj_output_dim=8",
+                     "--pred_hidden_dim=4", f"--out_dir={tmp_path / 'runs'}", "--run_name=r"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{huge}: 10,000 x 10,000 pixels (100 MP)" in err and "Resize the images" in err, err
+
+
+def test_an_image_over_the_bound_is_read_reduced_if_a_jpeg_else_refused(tmp_path, monkeypatch):
+    """JPEG decodes at 1/2, 1/4 or 1/8 scale for free (PIL's draft): an image over the bound is
+    read at the smallest reduction that fits; a PNG cannot be, and is refused. At or under the
+    bound, every image is read as it is. (The bound lowered so that small files show it.)"""
+    from PIL import Image
+
+    from nasiam.data import datasets
+
+    monkeypatch.setattr(datasets, "MAX_DECODED_PIXELS", 40 * 40)
+    pixels = np.random.default_rng(0).integers(0, 255, (60, 100, 3), dtype=np.uint8)
+    for name in ("big.jpg", "big.png"):
+        Image.fromarray(pixels).save(tmp_path / name)
+    Image.fromarray(pixels[:40, :40]).save(tmp_path / "bound.png")
+    assert datasets._load_image(str(tmp_path / "big.jpg")).size == (50, 30)   # by 2: 1,500 pixels
+    assert datasets._load_image(str(tmp_path / "bound.png")).size == (40, 40)
+    with pytest.raises(OSError, match=r"100 x 60 pixels .* Resize the images") as error:
+        datasets._load_image(str(tmp_path / "big.png"))
+    assert error.value.filename == str(tmp_path / "big.png")

@@ -55,6 +55,31 @@ def test_a_damaged_image_in_an_image_folder_is_named(tmp_path, capsys):
     assert str(damaged) in err and "while writing" not in err
 
 
+def test_an_image_error_in_a_data_loading_worker_names_the_file(tmp_path):
+    """torch passes a DataLoader worker's OSError on as its traceback's text, without errno or
+    file: the message showed the first 300 characters of torch's traceback, and the image's name
+    and the reason (at its end) were cut off. Now rebuilt from the traceback's last line."""
+    from torch._utils import ExceptionWrapper
+
+    image = tmp_path / "train" / "a" / "huge.png"
+    try:
+        raise OSError(None, "10,000 x 10,000 pixels (100 MP), more than the 33.6 MP an image is decoded at", str(image))
+    except OSError:
+        wrapper = ExceptionWrapper(where="in DataLoader worker process 1")
+    with pytest.raises(OSError) as raised:
+        wrapper.reraise()
+    assert raised.value.filename is None and "Traceback" in str(raised.value)   # what the main process gets
+    code, message = describe_os_error(raised.value)
+    assert code == EXIT_USAGE and f"could not read {image}: 10,000 x 10,000 pixels (100 MP)" in message, message
+    try:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x"))
+    except OSError:
+        wrapper = ExceptionWrapper(where="in DataLoader worker process 0")
+    with pytest.raises(OSError) as raised:
+        wrapper.reraise()
+    assert describe_os_error(raised.value)[0] == EXIT_IO
+
+
 HOSTILE = "bad\x1b[2J\u202e.png"   # a terminal's clear-screen and a right-to-left override in a file's name
 
 

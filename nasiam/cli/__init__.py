@@ -76,8 +76,11 @@ def describe_os_error(e: OSError, kept: str = KEPT, out_option: str = "--out_dir
     is `kept`); an input that cannot be read is 2 (what was being read). Contents are never shown."""
     import os
 
-    from nasiam.errors import shown_path
+    from nasiam.errors import shown_path, worker_os_error
 
+    raised = worker_os_error(e)   # an image's error in a DataLoader worker: its file and errno, as raised
+    if raised is not None:
+        return describe_os_error(raised, kept, out_option)
     path = e.filename if isinstance(e.filename, str) else None
     # a file's name is the user's (an image folder's, an archive's): escaped, never sent raw to the
     # terminal, as is a reader's text, which may quote it

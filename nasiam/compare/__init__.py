@@ -24,7 +24,7 @@ from nasiam.compare.plan import FORBIDDEN_COMMON, Plan, build_plan, search_commo
 from nasiam.compare.report import write_report
 from nasiam.compare.specs import LIBRARY_KINDS, PREDICTOR_KINDS, HeadSpec, parse_heads
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, load_config
-from nasiam.rundir import genotype_file_sha256, read_genotypes, write_search_genotypes
+from nasiam.rundir import HeadFile, read_head_file, write_search_genotypes
 
 __all__ = ["compare", "prepare", "parse_heads", "HeadSpec", "parse_seeds"]
 
@@ -189,7 +189,7 @@ def _fixed_genotypes(specs: list[HeadSpec], common: dict[str, str], heads_dir: P
     return files
 
 
-def _check_path_heads(specs: list[HeadSpec], path_heads: dict[str, tuple[str | None, dict[str, Any]]],
+def _check_path_heads(specs: list[HeadSpec], path_heads: dict[str, HeadFile],
                       common: dict[str, str], row_options: dict[str, dict[str, str]]) -> None:
     """Each --heads PATH row's heads checked now against its runs' framework, slots and widths:
     a head that cannot fit would otherwise fail only at its row's turn, after other rows trained."""
@@ -201,7 +201,7 @@ def _check_path_heads(specs: list[HeadSpec], path_heads: dict[str, tuple[str | N
     for spec in (s for s in specs if s.kind == "path"):
         cfg = load_config(PretrainConfig, None, {**common, **row_options.get(spec.label, {})})
         method = framework_class(cfg.framework)
-        found, genotypes = path_heads[spec.label]
+        found, genotypes = path_heads[spec.label].framework, path_heads[spec.label].genotypes
         if found is not None and found != method.name:
             raise ConfigError(f"--heads: {spec.path} was searched for {found}, not {method.name}")
         slots = method.head_slots(_run_feature_dim(cfg),
@@ -278,12 +278,14 @@ def _differing_options(recorded: Mapping[Any, Any], common: Mapping[str, str]) -
     return differences
 
 
-def _pin_heads(specs: list[HeadSpec], manifest: dict[str, Any]) -> dict[str, dict[str, str]]:
+def _pin_heads(specs: list[HeadSpec], manifest: dict[str, Any],
+               path_heads: dict[str, HeadFile]) -> dict[str, dict[str, str]]:
     """Each --heads PATH row's file and sha256 as first seen (compare.json keeps them): a file
-    changed since is refused, since its finished runs trained the old one."""
+    changed since is refused, since its finished runs trained the old one. The sha256 is that of
+    the bytes `path_heads` parsed and checked, not of a second read."""
     pins = {label: dict(pin) for label, pin in manifest.get("pinned_heads", {}).items() if isinstance(pin, dict)}
     for spec in (s for s in specs if s.kind == "path"):
-        sha256 = genotype_file_sha256(spec.path)
+        sha256 = path_heads[spec.label].sha256
         pinned = pins.setdefault(spec.label, {"path": spec.path, "sha256": sha256})
         if pinned.get("sha256") != sha256:
             raise ConfigError(f"--heads {spec.label}: {spec.path} is not the head this comparison began with (sha256 "
@@ -330,8 +332,9 @@ def prepare(heads: str | list[str], seeds: str | int | Sequence[int], out: str |
     fixed_files = _fixed_genotypes(specs, common, out / "heads")
     row_options = _pretrain_options(specs, common)
     # --heads PATH files, validated now: a bad file stops before training
-    path_heads = {spec.label: read_genotypes(spec.path) for spec in specs if spec.kind == "path"}
-    pins = _pin_heads(specs, manifest)   # before the widths: a file edited since the comparison began is named so
+    path_heads = {spec.label: read_head_file(spec.path) for spec in specs if spec.kind == "path"}
+    # before the widths: a file edited since the comparison began is named so
+    pins = _pin_heads(specs, manifest, path_heads)
     _check_path_heads(specs, path_heads, common, row_options)
     plan = build_plan(specs, seed_list, common, search_options, out, lambda: _draw_space(common, search_options),
                       {label: pin["sha256"] for label, pin in pins.items()}, row_options)
@@ -412,5 +415,6 @@ def _compare(heads, seeds, out: Path, options, jobs, threads, say, report_only, 
         say(f"{len(plan.jobs)} runs planned in {out}/ ({len(plan.rows)} heads x {len(parse_seeds(seeds))} seeds"
             f"{', plus searches' if plan.search_names else ''}); {jobs} at a time")
         execution = run_jobs(plan.jobs, runs, out / "logs", max_jobs=jobs, threads=threads, say=say)
-    result = write_report(plan, runs, out, reference)
+    # a run that failed in this call is not reported, even one that finished (not the planned run)
+    result = write_report(plan, runs, out, reference, excluded={failure.name for failure in execution.failures})
     return {"report": execution, **result, "out": str(out), "planned": len(plan.jobs)}

@@ -4,8 +4,10 @@ A job whose run directory holds a summary.json is done and skipped (`check_run` 
 it is this job's run); one that holds a checkpoint continues with --resume; the rest start
 afresh. Each process writes its output to logs/NAME.log. A job that fails leaves the jobs that
 need it undone (a search that collapsed, exit 3, leaves no head for its rows: they are failed
-for that seed, now and on every later call, without being started) and the others going; a
-usage error (exit 2) stops everything, since the same options would fail every run.
+for that seed, now and on every later call, without being started) and the others going; so
+does a job refused at its start (a --heads PATH file edited since the comparison pinned it) and
+a finished run that is not the one planned (it read the file after such an edit: failed, not
+reported). A usage error (exit 2) stops everything, since the same options would fail every run.
 
 SIGTERM, Ctrl-C and SIGHUP (unless under `nohup`) stop a comparison the way they stop one run:
 the runs in progress get SIGTERM, checkpoint at their next step boundary and exit, and only then
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from nasiam.compare.plan import FORBIDDEN_COMMON, Job
+from nasiam.compare.plan import FORBIDDEN_COMMON, Job, changed_head
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, field_types, parse_value, read_yaml_file
 from nasiam.errors import CheckpointError, RunInterrupted, shown_path
 from nasiam.rundir import check_run_files
@@ -43,9 +45,9 @@ MOVE_OUT = ("move the folder out of the comparison (it is left as it is) and run
 @dataclass
 class JobFailure:
     name: str
-    returncode: int | None      # None: not started because a job it needs failed
+    returncode: int | None      # None: not started (a job it needs failed, its head file changed)
     log: str
-    last_lines: str = ""
+    last_lines: str = ""        # the log's last lines, or why it was not started or not counted
 
 
 @dataclass
@@ -272,6 +274,13 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
     running: dict[str, tuple[subprocess.Popen, Job, Path, float]] = {}
     total = len(pending)
     stop = _DriverStop(_driver_stop_signals()).install()
+
+    def refuse(job: Job, why: str) -> None:
+        pending.remove(job)
+        failed.add(job.name)
+        report.failures.append(JobFailure(job.name, None, "", f"not run: {why}"))
+        say(f"not run: {job.name}, since {why}")
+
     try:
         while pending or running:
             for job in list(pending):
@@ -279,15 +288,15 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                     break
                 blocked = [d for d in job.after if d in failed or collapsed(runs, d)]
                 if blocked:
-                    pending.remove(job)
-                    failed.add(job.name)
-                    why = " and ".join(f"{d} collapsed (its genotype was refused: genotype.rejected.json)"
-                                       if collapsed(runs, d) else f"{d} failed" for d in blocked)
-                    report.failures.append(JobFailure(job.name, None, "", f"not run: {why}"))
-                    say(f"not run: {job.name}, since {why}")
+                    refuse(job, " and ".join(f"{d} collapsed (its genotype was refused: genotype.rejected.json)"
+                                             if collapsed(runs, d) else f"{d} failed" for d in blocked))
                     continue
                 if not all(run_finished(runs, d, job.needs_weights) for d in job.after):
                     continue  # its search is still running
+                changed = changed_head(job)
+                if changed:
+                    refuse(job, changed)
+                    continue
                 pending.remove(job)
                 process, log, resuming = _launch(job, runs, logs, env)
                 running[job.name] = (process, job, log, time.perf_counter())
@@ -300,21 +309,25 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                     continue
                 del running[name]
                 minutes = (time.perf_counter() - start) / 60
-                if code == 0 and run_finished(runs, name):
-                    # what it trained, checked as a rerun would: a --heads PATH file edited after
-                    # the driver pinned it, before the run read it, trained another head
-                    problem = check_run(job, runs)
-                    if problem:
-                        raise ConfigError(f"{job.command} {name} finished, but it is not the run this comparison "
-                                          f"plans, so nothing is reported: {problem}")
+                finished = code == 0 and run_finished(runs, name)
+                # what it trained, checked as a rerun would: a --heads PATH file edited after the
+                # driver's check, before the run read it, trained another head. Failed, and not
+                # reported (the report leaves out failed runs); its folder is left as it is
+                problem = check_run(job, runs) if finished else None
+                if finished and not problem:
                     report.finished.append(name)
                     say(f"finished {name} in {minutes:.1f} min")
                     continue
                 failed.add(name)
-                failure = JobFailure(name, code, str(log), _tail(log))
+                # a run refusing its head file (exit 2) after an edit of it: the edit, not the options
+                changed = changed_head(job) if code == EXIT_USAGE else None
+                why = (f"it finished, but it is not the run this comparison plans, so it is not reported: {problem}"
+                       if problem else f"{_tail(log)}\n{changed}" if changed else _tail(log))
+                failure = JobFailure(name, code, str(log), why)
                 report.failures.append(failure)
-                say(f"FAILED {name} (exit {code}) after {minutes:.1f} min; log: {log}")
-                if code == EXIT_USAGE:
+                say(f"FAILED {name} (exit {code}) after {minutes:.1f} min; log: {log}"
+                    + (f"\n  {problem or changed}" if problem or changed else ""))
+                if code == EXIT_USAGE and not changed:
                     raise ConfigError(f"{job.command} {name} refused its options (exit 2), so every run would:\n"
                                       f"{failure.last_lines}\n(full log: {log})")
             if running:

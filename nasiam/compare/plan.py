@@ -19,9 +19,11 @@ from typing import Callable
 
 from nasiam.compare.specs import LIBRARY_KINDS, PREDICTOR_KINDS, HeadSpec
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, load_config
+from nasiam.errors import shown_path
 from nasiam.rundir import genotype_file_sha256
 
-__all__ = ["Job", "Plan", "build_plan", "draw_panel", "FORBIDDEN_COMMON", "one_stage_epochs", "search_common"]
+__all__ = ["Job", "Plan", "build_plan", "draw_panel", "FORBIDDEN_COMMON", "one_stage_epochs", "search_common",
+           "changed_head"]
 
 # options the comparison itself sets on every run
 FORBIDDEN_COMMON = ("seed", "run_name", "out_dir", "resume", "head", "init", "config")
@@ -32,7 +34,8 @@ class Job:
     """One `nasiam` process. `row`/`head_id` say which table cell its summary fills (a
     search fills none). `settings`: what its config.yaml must hold for a finished run to count
     as this job (`executor.check_run`). `head` gives --head when the job starts: a search row's
-    head is a file of its search, and a PATH row's is checked against its pinned hash then."""
+    head is a file of its search; a PATH row's file is checked against its pinned hash then
+    (`changed_head`), and its finished run's summary must record that hash (`check_run`)."""
 
     name: str
     command: str                                  # "search" or "pretrain"
@@ -113,7 +116,7 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
             fixed_heads[spec.label] = functools.partial(str, heads_dir / spec.kind / "genotype.json")
         elif spec.kind == "path":
             head_sha256[spec.label] = (pins or {}).get(spec.label) or genotype_file_sha256(spec.path)
-            fixed_heads[spec.label] = functools.partial(pinned_head, spec.label, spec.path, head_sha256[spec.label])
+            fixed_heads[spec.label] = functools.partial(str, spec.path)
 
     # random heads: a panel of distinct canonical architectures, drawn once, recorded
     # (the same label gives the same draw, so re-running a comparison redraws the same heads)
@@ -184,15 +187,24 @@ def _check_distinct_names(plan: Plan) -> None:
                               "give one of them another label (LABEL=SPEC)")
 
 
-def pinned_head(label: str, path: str, sha256: str) -> str:
-    """`path`, if its genotype file still has the content the comparison pinned; a row whose
-    file changed between its seeds would report two heads as one."""
-    now = genotype_file_sha256(path)
-    if now != sha256:
-        raise ConfigError(f"--heads {label}: {path} changed since this comparison began (sha256 {sha256[:12]} "
-                          f"recorded in compare.json, now {now[:12]}); its runs so far trained the recorded head. "
-                          "Restore the file, or compare the new head under another label or --out")
-    return path
+def changed_head(job: Job) -> str | None:
+    """Why `job` must not start, or None: a --heads PATH row's file that no longer has the
+    content the comparison pinned (or cannot be read). Its runs so far trained the pinned head;
+    this one would train another under the same row, so it is refused, not the comparison: the
+    other rows and seeds go on (`executor.run_jobs`)."""
+    if job.head_sha256 is None or job.head is None:
+        return None
+    path = job.head()
+    fix = ("restore the file and run the same command again to train the row's remaining runs, or compare the new "
+           "head under another label or --out")
+    try:
+        now = genotype_file_sha256(path)
+    except (OSError, ValueError) as e:   # gone, unreadable, or a FIFO now (GenotypeError)
+        return f"--heads {job.row}: {shown_path(path)} cannot be read now ({getattr(e, 'strerror', None) or e}); {fix}"
+    if now == job.head_sha256:
+        return None
+    return (f"--heads {job.row}: {shown_path(path)} changed since this comparison pinned it (sha256 {job.head_sha256[:12]} "
+            f"recorded in compare.json, now {now[:12]}); its runs so far trained the pinned head: {fix}")
 
 
 def searched_head(search_dir: Path, argmax: bool) -> str:

@@ -29,7 +29,7 @@ import statistics
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import torch
 
@@ -88,11 +88,13 @@ def describe_code(record: dict[str, Any] | None) -> str:
     return f"commit {code['commit'][:12]}" + (" with uncommitted changes" if code.get("dirty") else "")
 
 
-def collect_records(plan: Plan, runs: Path) -> tuple[list[RunRecord], list[dict[str, Any]]]:
-    """(scored runs, searches) from the finished runs' summary.json files."""
+def collect_records(plan: Plan, runs: Path, excluded: Collection[str] = ()) -> tuple[list[RunRecord], list[dict[str, Any]]]:
+    """(scored runs, searches) from the finished runs' summary.json files; the runs named in
+    `excluded` (failed in this call: a run that finished is failed when it is not the planned one)
+    are left out."""
     records, searches = [], []
     for job in plan.jobs:
-        s = read_summary(runs / job.name)
+        s = read_summary(runs / job.name) if job.name not in excluded else None
         if s is None:
             continue
         if job.row is None:
@@ -376,9 +378,11 @@ def _environments(records: list[RunRecord], searches: list[dict[str, Any]]) -> s
     return out
 
 
-def write_report(plan: Plan, runs: Path, out: Path, reference: str | None = None) -> dict[str, Any]:
-    """results.md, results.csv, results.json and comparison.png in `out`."""
-    records, searches = collect_records(plan, runs)
+def write_report(plan: Plan, runs: Path, out: Path, reference: str | None = None,
+                 excluded: Collection[str] = ()) -> dict[str, Any]:
+    """results.md, results.csv, results.json and comparison.png in `out`, of the finished runs
+    but those named in `excluded`."""
+    records, searches = collect_records(plan, runs, excluded)
     stats = {m: summarize(plan, records, m, reference) for m in METRICS}
     cost = search_cost(plan, records, searches, reference)
     md = markdown(plan, records, searches, stats, runs, cost)

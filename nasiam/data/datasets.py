@@ -218,11 +218,19 @@ def _fashion_mnist(root: Path, split: str, transform) -> ArrayImageDataset:
                    "https://github.com/zalandoresearch/fashion-mnist there.", split=split)
 
 
+# The most pixels an image is decoded at: 2^25, an 8K frame (7680 x 4320) fits. A training view
+# is a crop resized to --image_size (224 for folders), so more pixels only cost time and memory
+# (100 MB decoded here, per read: every epoch, every worker). A JPEG above it is decoded reduced
+# (by 2, 4 or 8, as libjpeg does for free); an image that cannot be (a PNG) is refused.
+MAX_DECODED_PIXELS = 1 << 25
+
+
 def _load_image(path: str):
     """torchvision's PIL loader, with a damaged image named in the error (an OSError carrying
     the path, so the CLI says which file could not be read). The file is opened without
     blocking: a FIFO put in an image's place after the folder was checked would otherwise block
-    the open forever, where even SIGTERM (acted on at the next step) could not stop the run."""
+    the open forever, where even SIGTERM (acted on at the next step) could not stop the run.
+    The header's size is checked before anything is decoded (`MAX_DECODED_PIXELS`)."""
     from PIL import Image
 
     try:
@@ -234,12 +242,33 @@ def _load_image(path: str):
             raise OSError(None, "not a regular file (a FIFO, socket or device), whose reading would block or "
                                 "never end", path)
         try:
-            return Image.open(f).convert("RGB")
+            image = Image.open(f)   # reads the header only
+            too_large = _reduce_if_too_large(image)
+            if too_large is None:
+                return image.convert("RGB")
         except OSError as e:
             raise OSError(None, f"damaged or unreadable image ({e})", path) from None
         except Image.DecompressionBombError:   # a small file that would decode to gigabytes
             raise OSError(None, f"an image of more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, far more than a "
                                 "training image needs (a decompression bomb?)", path) from None
+        raise OSError(None, too_large, path)
+
+
+def _reduce_if_too_large(image) -> str | None:
+    """An image of more than MAX_DECODED_PIXELS: a JPEG is set to decode at the smallest of 1/2,
+    1/4, 1/8 scale that fits (PIL's draft; nothing is decoded yet); for any other, why it is
+    refused (its size and the fix), before its decoding would take the time and memory."""
+    width, height = image.size
+    if width * height <= MAX_DECODED_PIXELS:
+        return None
+    # the smallest reduction whose size (rounded up, as libjpeg gives it) fits
+    scale = next((s for s in (2, 4, 8) if -(-width // s) * -(-height // s) <= MAX_DECODED_PIXELS), 8)
+    image.draft(None, (max(1, width // scale), max(1, height // scale)))   # a no-op but for JPEG
+    if image.size[0] * image.size[1] <= MAX_DECODED_PIXELS:
+        return None
+    return (f"{width:,} x {height:,} pixels ({width * height / 1e6:.0f} MP), more than the "
+            f"{MAX_DECODED_PIXELS / 1e6:.1f} MP an image is decoded at: every read (each epoch) would decode it whole. "
+            "Resize the images, e.g. `mogrify -resize '4096x4096>' *.png`, or save them as JPEG (read reduced)")
 
 
 def _is_image_file(path: str) -> bool:

@@ -26,7 +26,7 @@ from nasiam.data import (
     search_split,
 )
 from nasiam.data.device import DeviceImages, DeviceViewSet, can_hold, device_loader
-from nasiam.errors import shown
+from nasiam.errors import shown, shown_path
 from nasiam.frameworks import SSLFramework, framework_class
 from nasiam.head import NASHead, SearchableHead, recalibrate_batchnorm
 from nasiam.presets import get_preset
@@ -249,8 +249,12 @@ def check_eval_datasets(cfg: RunConfig, info: DatasetInfo) -> None:
             for index in (0, len(dataset) - 1):
                 dataset[index]
         except (OSError, ValueError, IndexError, RuntimeError) as e:
-            raise ValueError(f"the {name} split of {cfg.dataset} cannot be read ({type(e).__name__}: "
-                             f"{str(e)[:160]}); check the files under --data_root") from None
+            # an image's error names its file (at the end of str(e), which a cut would lose) and why
+            named = isinstance(e, OSError) and isinstance(e.filename, str) and e.strerror
+            what = (f"{shown_path(e.filename)}: {shown_path(e.strerror)}" if named
+                    else f"{type(e).__name__}: {str(e)[:160]}")
+            raise ValueError(f"the {name} split of {cfg.dataset} cannot be read ({what}); check the files under "
+                             "--data_root") from None
         targets = getattr(dataset.dataset if isinstance(dataset, Subset) else dataset, "targets", None)
         if targets is not None and len(targets):
             labels = torch.as_tensor(targets)

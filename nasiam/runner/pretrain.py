@@ -13,7 +13,7 @@ from nasiam.config import ConfigError, PretrainConfig
 from nasiam.errors import CheckpointError, RemoteError
 from nasiam.eval.plots import plot_curves
 from nasiam.frameworks import framework_class
-from nasiam.rundir import genotype_file_sha256, load_heads, read_genotypes, require_complete
+from nasiam.rundir import load_heads, read_head_file, require_complete
 from nasiam.runner import outputs
 from nasiam.runner.build import (
     backbone_record,
@@ -61,8 +61,8 @@ class PretrainRun(Run):
     def _heads_and_backbone(self):
         cfg, info = self.cfg, self.info
         head, init = self._local_source("head"), self._local_source("init")
-        # the content of the head file as it was read (set below): a path names a file that can be
-        # edited after the run, and a comparison must tell which version a finished run trained
+        # the sha256 of the head file's bytes this run parsed (read once, set below): a path names a
+        # file that can be edited after the run, and a comparison must tell which version it trained
         self.head_sha256 = None
         if init:
             require_complete(init, "--init")   # a half-written folder may mix heads and backbone
@@ -70,9 +70,9 @@ class PretrainRun(Run):
             backbone = load_backbone(init, expect)
             heads: Any = load_heads(init)
             if head not in ("default", init):
-                _, wanted = read_genotypes(head)
-                self.head_sha256 = genotype_file_sha256(head)
-                for slot, genotype in wanted.items():
+                wanted = read_head_file(head)
+                self.head_sha256 = wanted.sha256
+                for slot, genotype in wanted.genotypes.items():
                     if slot in heads and heads[slot].genotype.layers != genotype.layers:
                         raise CheckpointError(f"--init {cfg.init} holds a different {slot} than --head {cfg.head}; "
                                               "pass --head default to use the searched heads with their weights")
@@ -80,11 +80,12 @@ class PretrainRun(Run):
         backbone = build_backbone(cfg, info)
         if head == "default":
             return backbone, "default"
-        framework, genotypes = read_genotypes(head)
-        self.head_sha256 = genotype_file_sha256(head)
-        if framework is not None and framework != canonical_framework(cfg):
-            raise CheckpointError(f"--head {cfg.head} was searched for {framework}, not {canonical_framework(cfg)}")
-        return backbone, dict(genotypes)
+        head_file = read_head_file(head)
+        self.head_sha256 = head_file.sha256
+        if head_file.framework is not None and head_file.framework != canonical_framework(cfg):
+            raise CheckpointError(f"--head {cfg.head} was searched for {head_file.framework}, not "
+                                  f"{canonical_framework(cfg)}")
+        return backbone, dict(head_file.genotypes)
 
     def build(self) -> None:
         cfg = self.cfg
