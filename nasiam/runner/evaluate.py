@@ -11,9 +11,10 @@ from torch.utils.data import DataLoader, Subset
 
 from nasiam._progress import logged_batches, progress
 from nasiam.backbones import create_backbone, load_backbone
+from nasiam.config import BOUNDS, check_output_path
 from nasiam.data import augment_recipe, class_balanced_subset, create_dataset, eval_transform
 from nasiam.data.transforms import view_transform
-from nasiam.errors import CheckpointError, shown_path
+from nasiam.errors import CheckpointError, shown, shown_path
 from nasiam.eval import extract_features, finetune, plot_curves
 from nasiam.eval.knn import KNN_SETTINGS
 from nasiam.eval.protocol import evaluate_features
@@ -50,6 +51,7 @@ def _is_figure(path: Path) -> bool:
 def _check_out(path: Path, ours, what: str) -> None:
     """`--out` is a new file, or `what` an earlier call wrote (replaced): any other file (a run's
     summary.json or config.yaml, its weights) would be lost to the result."""
+    check_output_path("--out", path)   # printed raw in the "written to" line otherwise
     if path.is_symlink() or path.exists() and not (path.is_file() and ours(path)):
         kind = "a symbolic link" if path.is_symlink() else "a folder" if path.is_dir() else "a file that is not " + what
         raise ValueError(f"--out {shown_path(path)} is {kind}; `nasiam eval` writes a new file or replaces {what}, "
@@ -65,6 +67,19 @@ def _setting(target: str, options: dict[str, Any]) -> dict[str, Any]:
         base.update({k: config.get(k, v) for k, v in base.items()})
     base.update({k: v for k, v in options.items() if v is not None})
     return base
+
+
+def _check_setting(setting: dict[str, Any], options: dict[str, Any], target: str) -> None:
+    """The crop size and seed within the training commands' bounds, before any allocation: an
+    --image_size of 100000 tried to allocate 40 GB (exit 7), a seed past 2**64 failed inside torch
+    naming nothing. A value from the run's config.yaml is named as such."""
+    for name in ("image_size", "seed"):
+        value, (low, high) = setting.get(name), BOUNDS[name]
+        if value is None or not isinstance(value, bool) and isinstance(value, int) and low <= value <= high:
+            continue
+        where = f"--{name}" if options.get(name) is not None else f"{shown_path(target)}/config.yaml's {name}"
+        raise ValueError(f"{where} must be an integer between {low:g} and {high:g} (as for nasiam search and "
+                         f"pretrain), got {shown(value)}")
 
 
 def _datasets(setting: dict[str, Any]):
@@ -103,6 +118,7 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
                                   if target != "random" else Path("runs") / f"eval-random-{protocol}.json")
     _check_out(path, _is_result, "an earlier `nasiam eval` result")   # before the features: nothing computed in vain
     setting = _setting(target, options)
+    _check_setting(setting, options, target)
     info, synthetic = _datasets(setting)
     if target == "random":
         torch.manual_seed(setting["seed"])

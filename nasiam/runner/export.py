@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 from nasiam._io import new_directory
 from nasiam.backbones import save_backbone
-from nasiam.config import SearchConfig, load_config
+from nasiam.config import SearchConfig, check_output_path, load_config
 from nasiam.data import DataNotFoundError
 from nasiam.errors import CheckpointError, shown, shown_path
 from nasiam.head import NASHead, SearchableHead
@@ -234,6 +234,7 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
     if not str(out).strip():   # Path("") is ".": the current folder
         raise ValueError(f"--out is empty; give the path of a new folder"
                          f"{_for_example(_suggested_out(Path(run_dir), Path(run_dir)))}")
+    check_output_path("--out", out)   # printed when the export is written
     run_dir, out = Path(run_dir), Path(out)
     config_path = run_dir / "config.yaml"
     if not config_path.is_file():

@@ -31,7 +31,15 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from nasiam._io import atomic_write_bytes, atomic_write_text, remove_temporary_files
-from nasiam.config import ConfigError, SearchConfig, field_types, load_config, parse_value, read_yaml_file
+from nasiam.config import (
+    ConfigError,
+    SearchConfig,
+    check_output_path,
+    field_types,
+    load_config,
+    parse_value,
+    read_yaml_file,
+)
 from nasiam.errors import RunDirLockedError, RunError, RunInterrupted
 from nasiam.runner.lock import RunDirLock, describe_owner, read_owner
 
@@ -244,6 +252,7 @@ def run_sweep(sweep_path: str | Path, trials: int | None, overrides: Mapping[str
         raise ConfigError(f"--trials must be between 1 and {MAX_TRIALS}, got {trials}")
     if not 0 <= seed < 2 ** 32:
         raise ConfigError(f"--sweep_seed must be in [0, 2**32), got {seed}")
+    check_output_path("--sweep_dir", out_dir)   # as --name below: each trial's lines name the folder
     sweep = read_sweep(sweep_path)
     name = name or Path(sweep_path).stem
     # printable, as --run_name: a control character in a folder's name reached the terminal in
