@@ -16,6 +16,7 @@ SIGTERM for a second signal and stop without its checkpoint.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from nasiam.compare.plan import FORBIDDEN_COMMON, Job
+from nasiam.compare.plan import FORBIDDEN_COMMON, Job, search_common
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, field_types, parse_value, read_yaml_file
 from nasiam.errors import CheckpointError, RunInterrupted, shown_path
 from nasiam.rundir import check_run_files
@@ -79,6 +80,23 @@ MAX_SUMMARY_BYTES = 1 << 20
 _PERCENT = ("knn_top1", "linear_top1", "knn20_top1", "knn200_top1")
 _BOUNDED = {"rankme": 1e7, "train_seconds": 1e9, "eval_seconds": 1e9}   # a rank of the features; 30 years
 _MAPPINGS = ("heads", "genotypes", "environment", "selection")
+
+
+# Options that say where and how a run ran, not what it computed: a finished run counts whatever
+# they were (an archive moves; a rerun may log elsewhere or use other loader workers).
+HOW_IT_RAN = ("out_dir", "resume", "data_root", "download", "num_workers", "logger", "wandb", "wandb_mode",
+              "wandb_project", "wandb_entity", "log_every_n_steps", "keep_checkpoints")
+
+
+# the options a comparison sets for all its runs: a run folder's config.yaml must agree on each
+COMPARE_OPTIONS = tuple(f.name for f in dataclasses.fields(PretrainConfig)
+                        if f.name not in FORBIDDEN_COMMON and f.name not in HOW_IT_RAN)
+
+
+def _defaults(config_class) -> dict:
+    return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            for f in dataclasses.fields(config_class)
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
 
 
 def _damaged(path: Path, problem: str) -> ConfigError:
@@ -150,12 +168,29 @@ def check_run(job: Job, runs: Path) -> str | None:
     config = read_yaml_file(run / "config.yaml", "run configuration")
     if not isinstance(config, dict):
         raise _damaged(run / "config.yaml", "not a mapping of options")
-    types = field_types(SearchConfig if job.command == "search" else PretrainConfig)
+    config_class = SearchConfig if job.command == "search" else PretrainConfig
+    types = field_types(config_class)
     then, now = Path(str(config.get("out_dir"))).parent, runs.parent
     expected = dict(job.settings)
     if job.head is not None:
         expected["head"] = job.head()
     differences = {}
+    # an option of the comparison's own that this call leaves out is its default, and the run must
+    # have had that too: with compare.json lost, a comparison begun with --lr 0.07 and repeated
+    # without it reported the 0.07 runs as default ones and rewrote compare.json to say so (the
+    # sixth probe of #33). Only the options `nasiam compare` passes to this run are asked for (a
+    # search's own, e.g. --space, and its budget are the search spec's, whose defaults may have
+    # changed since an archive was trained), and not those its config.yaml lacks (an older nasiam).
+    shared = set(COMPARE_OPTIONS) if job.command == "pretrain" else set(search_common(dict.fromkeys(COMPARE_OPTIONS)))
+    for key, default in _defaults(config_class).items():
+        if key in expected or key not in shared or key not in config:
+            continue
+        try:
+            same = parse_value(key, config[key], types[key]) == default
+        except ConfigError:
+            same = False
+        if not same:
+            differences[key] = f"--{key}={str(config[key])[:80]} (this comparison: not set, so its default {default})"
     for key, value in expected.items():
         if key == "out_dir":
             continue   # where the folder is, not how the run was trained (an archive moves)
