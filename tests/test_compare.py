@@ -890,6 +890,12 @@ def test_a_second_compare_on_the_same_out_is_refused_naming_the_first(tmp_path, 
     ('{"heads": "x"}', "heads is a str, not an object"),
     ('{"selection": "argmax"}', "selection is a str, not an object"),
     (b"\xff\xfe{", "not JSON"),
+    # strings the report prints: an escape sequence in them reached the terminal and results.md raw
+    # (the sixth probe of #33: environment.device_name "\x1b[31mred\x1b]0;pwned\x07", exit 0)
+    ('{"environment": {"device_name": "\\u001b[31mred"}}', "environment holds '\\x1b[31mred'"),
+    ('{"heads": {"projector": "x\\u202ey"}}', "heads holds 'x\\u202ey'"),
+    ('{"selection": {"fallbacks": [["\\u0007"]]}}', "selection holds '\\x07'"),
+    ('{"genotypes": {"\\u001b[2J": "x"}}', "genotypes holds '\\x1b[2J'"),
 ])
 def test_a_damaged_summary_is_named_with_exit_2(tmp_path, capsys, content, words):
     plan, _ = prepare("default", "0,", tmp_path, RUN)

@@ -29,7 +29,7 @@ from typing import Callable
 
 from nasiam.compare.plan import FORBIDDEN_COMMON, Job, search_common
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, field_types, parse_value, read_yaml_file
-from nasiam.errors import CheckpointError, RunInterrupted, shown_path
+from nasiam.errors import CheckpointError, RunInterrupted, shown, shown_path
 from nasiam.rundir import check_run_files
 from nasiam.runner.stop import StopSignals
 
@@ -110,6 +110,19 @@ def _kind(path: Path) -> str:
     return "a folder" if path.is_dir() else "a FIFO, socket or device"
 
 
+def _unprintable(value, depth: int = 0) -> str | None:
+    """The first string in `value` (a mapping's keys too) with a character a terminal would act
+    on (an escape sequence, a right-to-left override), or None."""
+    if isinstance(value, str):
+        return None if value.isprintable() else value
+    items = [*value, *value.values()] if isinstance(value, dict) else value if isinstance(value, list) else []
+    for item in items if depth < 16 else []:
+        found = _unprintable(item, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
 def read_summary(run: Path) -> dict | None:
     """A run's summary.json, None when it has none (not finished); a file nasiam could not
     have written (not a JSON object, a score outside 0-100, NaN, 1e308 seconds, a string where
@@ -135,6 +148,11 @@ def read_summary(run: Path) -> dict | None:
     for key in _MAPPINGS:
         if summary.get(key) is not None and not isinstance(summary[key], dict):
             raise _damaged(path, f"{key} is a {type(summary[key]).__name__}, not an object")
+        # the report prints these strings (and writes them to results.md): nasiam writes none a
+        # terminal would act on, and one that is there was put there (the sixth probe of #33)
+        text = _unprintable(summary.get(key))
+        if text is not None:
+            raise _damaged(path, f"{key} holds {shown(text)}, a string with characters a terminal would act on")
     if summary.get("command") not in (None, "search", "pretrain"):
         raise _damaged(path, f"command is {str(summary['command'])[:40]!r}, not search or pretrain")
     return summary
