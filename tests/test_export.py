@@ -450,3 +450,18 @@ def test_the_out_suggested_for_a_too_long_out_fits_the_file_system(tmp_path, cap
     assert main(["export", str(run), "--out", str(deep / "e")]) == 2
     err = capsys.readouterr().err
     assert "a path too long for this file system" in err and "e.g." not in err, err
+
+
+def test_a_pretraining_run_is_named_as_one(tmp_path, capsys):
+    """`nasiam export PRETRAIN_RUN` said "config.yaml: unknown key 'head'" (the sixth probe of
+    #33): true of a search's configuration, no help to someone who pointed it at the wrong run."""
+    from nasiam.config import PretrainConfig
+
+    run = tmp_path / "pretrain-run"
+    run.mkdir()
+    (run / "config.yaml").write_text(config_to_yaml(load_config(PretrainConfig, None, {"dataset": "synthetic"},
+                                                                check_environment=False)))
+    assert main(["export", str(run), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{run} is a `nasiam pretrain` run" in err and "unknown key" not in err, err
+    assert not (tmp_path / "out").exists()
