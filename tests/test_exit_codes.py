@@ -140,11 +140,12 @@ def test_an_out_dir_that_is_a_file_is_a_usage_error_and_the_file_is_untouched(tm
         assert _search(tmp_path, f"--out_dir={out_dir}") == EXIT_USAGE
         assert f"--out_dir: {plain} is a file, not a folder" in capsys.readouterr().err
     assert plain.read_text() == "mine"
-    escaped = tmp_path / "\x1b[31mnotes"   # its name is printed escaped, never sent to the terminal raw
+    escaped = tmp_path / "\x1b[31mnotes"   # refused for its name, printed escaped, before it is looked at
     escaped.write_text("mine")
     assert _search(tmp_path, f"--out_dir={escaped}") == EXIT_USAGE
     err = capsys.readouterr().err
-    assert "\x1b" not in err and "\\x1b[31mnotes' is a file, not a folder" in err, err
+    assert "\x1b" not in err and "\\x1b[31mnotes' holds characters a terminal would act on" in err, err
+    assert escaped.read_text() == "mine"
 
 
 def test_a_run_directory_too_long_for_its_files_is_refused_before_training(tmp_path, capsys):
