@@ -51,7 +51,6 @@ def _is_figure(path: Path) -> bool:
 def _check_out(path: Path, ours, what: str) -> None:
     """`--out` is a new file, or `what` an earlier call wrote (replaced): any other file (a run's
     summary.json or config.yaml, its weights) would be lost to the result."""
-    check_output_path("--out", path)   # printed raw in the "written to" line otherwise
     if path.is_symlink() or path.exists() and not (path.is_file() and ours(path)):
         kind = "a symbolic link" if path.is_symlink() else "a folder" if path.is_dir() else "a file that is not " + what
         raise ValueError(f"--out {shown_path(path)} is {kind}; `nasiam eval` writes a new file or replaces {what}, "
@@ -114,6 +113,8 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
         raise ValueError(f"--device {device!r}: {str(e).splitlines()[0][:160]} (cpu, cuda or cuda:N)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: this machine has no CUDA device; use --device cpu")
+    if out:   # printed raw in the "written to" line otherwise (a default one is inside the run)
+        check_output_path("--out", out)
     path = Path(out) if out else (Path(target) / "eval" / f"{protocol}{'' if protocol != 'finetune' else f'_{label_fraction:g}'}.json"
                                   if target != "random" else Path("runs") / f"eval-random-{protocol}.json")
     _check_out(path, _is_result, "an earlier `nasiam eval` result")   # before the features: nothing computed in vain
@@ -180,6 +181,7 @@ def curves(run_dirs: Sequence[str], out: str, labels: Sequence[str] | None = Non
     a mean with a min-max band, e.g. seeds)."""
     if labels and len(labels) != len(run_dirs):
         raise ValueError(f"{len(labels)} labels for {len(run_dirs)} runs")
+    check_output_path("--out", out)
     _check_out(Path(out), _is_figure, "a figure")
     series: dict[str, list[tuple[float, float]]] = {}
     for i, run_dir in enumerate(run_dirs):
