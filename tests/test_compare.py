@@ -666,6 +666,25 @@ def test_a_run_folder_that_is_not_its_jobs_run_is_refused_never_reported(tmp_pat
     assert prepare("default,random:1", "0,1", out, RUN)[0].jobs   # the options they ran with: accepted
 
 
+@pytest.mark.parametrize("row", ["default", "search"])
+def test_runs_trained_with_an_option_the_repeated_call_leaves_out_are_refused(tmp_path, row):
+    """compare.json lost, a comparison begun with --lr 0.07 repeated without --lr: its runs were
+    reported as default-lr runs and compare.json rewritten to say so, exit 0 (the sixth probe of
+    #33; only the options the call set were checked). An option left out is its default, and the
+    run must have had that; a search's own options (--space, its epochs) are the search spec's."""
+    out = tmp_path / "cmp"
+    plan, _ = prepare(row, "0,", out, {**RUN, "lr": "0.07"})
+    for job in plan.jobs:
+        finish(job, out / "runs", SUMMARY, space="mlp", epochs=8) if job.command == "search" else \
+            finish(job, out / "runs", SUMMARY)
+    assert len(prepare(row, "0,", out, {**RUN, "lr": "0.07"})[0].jobs) == len(plan.jobs)   # as they ran: accepted
+    (out / "compare.json").unlink()
+    with pytest.raises(ConfigError, match=r"--lr=0.07 \(this comparison: not set, so its default 0.05\): to report "
+                                          r"it, run this comparison with the options it was trained with \(--lr=0.07\)"):
+        prepare(row, "0,", out, RUN)
+    assert not (out / "compare.json").exists()   # refused before writing anything
+
+
 def test_each_refused_run_folder_is_given_its_own_fix(tmp_path):
     """The refusal of run folders that are not their jobs' runs ended with one piece of advice
     for all, "Pass the options they were trained with", under a seed-0 run copied in as seed 1,
@@ -874,6 +893,12 @@ def test_a_second_compare_on_the_same_out_is_refused_naming_the_first(tmp_path, 
     ('{"heads": "x"}', "heads is a str, not an object"),
     ('{"selection": "argmax"}', "selection is a str, not an object"),
     (b"\xff\xfe{", "not JSON"),
+    # strings the report prints: an escape sequence in them reached the terminal and results.md raw
+    # (the sixth probe of #33: environment.device_name "\x1b[31mred\x1b]0;pwned\x07", exit 0)
+    ('{"environment": {"device_name": "\\u001b[31mred"}}', "environment holds '\\x1b[31mred'"),
+    ('{"heads": {"projector": "x\\u202ey"}}', "heads holds 'x\\u202ey'"),
+    ('{"selection": {"fallbacks": [["\\u0007"]]}}', "selection holds '\\x07'"),
+    ('{"genotypes": {"\\u001b[2J": "x"}}', "genotypes holds '\\x1b[2J'"),
 ])
 def test_a_damaged_summary_is_named_with_exit_2(tmp_path, capsys, content, words):
     plan, _ = prepare("default", "0,", tmp_path, RUN)

@@ -325,3 +325,39 @@ def test_an_unusable_device_is_a_usage_error_before_anything_is_read(tmp_path, c
     assert main(["eval", "knn", "random", "--dataset", "synthetic", "--device", device,
                  "--out", str(tmp_path / "r.json")]) == 2
     assert words in capsys.readouterr().err and not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.parametrize("option, value", [("--image_size", "100000"), ("--image_size", "4"),
+                                           ("--seed", "99999999999999999999999"), ("--seed", "-1")])
+def test_an_image_size_or_seed_beyond_the_training_bounds_is_refused_before_allocating(tmp_path, capsys, monkeypatch,
+                                                                                        option, value):
+    """`nasiam eval knn random --image_size 100000` tried to allocate 40 GB and ended with exit 7;
+    a seed past 2**64 failed inside torch naming nothing (the fifth probe of #33). Both now take
+    the bounds of search and pretrain."""
+    from nasiam.cli import main
+
+    _no_data(monkeypatch)   # (without the check, the test stops here rather than allocating 40 GB)
+
+    assert main(["eval", "knn", "random", "--dataset", "synthetic", option, value, "--device", "cpu",
+                 "--num_workers", "0", "--out", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert f"{option} must be an integer between" in err, err
+    assert not (tmp_path / "r.json").exists()
+
+
+def _no_data(monkeypatch):
+    import nasiam.runner.evaluate as evaluate
+
+    def reached(setting):
+        raise RuntimeError("the data was reached")
+    monkeypatch.setattr(evaluate, "_datasets", reached)
+
+
+def test_a_run_configs_image_size_beyond_the_bounds_is_named_as_the_runs(tmp_path, capsys, monkeypatch):
+    from nasiam.cli import main
+
+    _no_data(monkeypatch)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.yaml").write_text("dataset: synthetic\nimage_size: 100000\n")
+    assert main(["eval", "knn", str(tmp_path / "run"), "--device", "cpu", "--out", str(tmp_path / "r.json")]) == 2
+    assert "config.yaml's image_size must be an integer between 8 and 1024" in capsys.readouterr().err

@@ -165,11 +165,12 @@ def test_an_out_dir_that_is_a_file_is_a_usage_error_and_the_file_is_untouched(tm
         assert _search(tmp_path, f"--out_dir={out_dir}") == EXIT_USAGE
         assert f"--out_dir: {plain} is a file, not a folder" in capsys.readouterr().err
     assert plain.read_text() == "mine"
-    escaped = tmp_path / "\x1b[31mnotes"   # its name is printed escaped, never sent to the terminal raw
+    escaped = tmp_path / "\x1b[31mnotes"   # refused for its name, printed escaped, before it is looked at
     escaped.write_text("mine")
     assert _search(tmp_path, f"--out_dir={escaped}") == EXIT_USAGE
     err = capsys.readouterr().err
-    assert "\x1b" not in err and "\\x1b[31mnotes' is a file, not a folder" in err, err
+    assert "\x1b" not in err and "\\x1b[31mnotes' holds characters a terminal would act on" in err, err
+    assert escaped.read_text() == "mine"
 
 
 def test_a_run_directory_too_long_for_its_files_is_refused_before_training(tmp_path, capsys):
@@ -323,3 +324,29 @@ def test_out_of_memory_in_a_data_worker_says_so_and_what_to_lower(capsys, raised
     assert "Traceback" not in err and "Caught" not in err and ".." not in err, err
     assert {"python": ": MemoryError.", "cpu": "DefaultCPUAllocator: can't allocate memory",
             "killed": "the system killed it"}[raised] in err, err
+
+
+@pytest.mark.parametrize("argv", [
+    ["compare", "--heads", "default", "--seeds", "1", "--report_only", "--out", "OUT"],
+    ["search", "--dataset=synthetic", "--run_name=r", "--print_config", "--out_dir", "OUT"],
+    ["pretrain", "--dataset=synthetic", "--run_name=r", "--print_config", "--out_dir", "OUT"],
+    ["sweep", "--config", "no-sweep.yaml", "--sweep_dir", "OUT"],
+    ["export", "no-run", "--out", "OUT"],
+    ["eval", "knn", "random", "--dataset", "synthetic", "--out", "OUT"],
+    ["eval", "curves", "no-run", "--out", "OUT"],
+])
+@pytest.mark.parametrize("hostile", ["o\x1b]0;pwn\x07", "o\u202egnp.exe", "o\nx"])
+def test_an_output_path_a_terminal_would_act_on_is_refused_before_anything_is_written(tmp_path, capsys, argv,
+                                                                                    hostile):
+    """`compare --out $'c\\x1b[2J'` exited 0 printing the path raw twice in its tables' lines, as
+    `search --out_dir` did in its progress (the fifth probe of #33): error messages escape a
+    path, normal output does not. Output paths are refused as --run_name is, before work starts."""
+    from nasiam.cli import main
+
+    out = tmp_path / hostile
+    assert main([a.replace("OUT", str(out)) for a in argv]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert "\x1b" not in captured.out + captured.err and "\u202e" not in captured.out + captured.err
+    option = argv[argv.index("OUT") - 1]
+    assert f"{option}: " in captured.err and "printable characters" in captured.err, captured.err
+    assert not out.exists() and os.listdir(tmp_path) == []

@@ -261,8 +261,8 @@ def test_an_out_that_cannot_be_a_new_folder_is_named_with_a_fix(tmp_path, capsys
         run / "heads": f"is inside the run directory being exported ({run}); ",
         run / "new": f"is inside the run directory being exported ({run}); ",
     }
-    cases[tmp_path / "new" / ("\x1b[31m" + "x" * 250)] = (   # shown escaped, not sent to the terminal
-        "characters) is a path whose folder name '\\x1b[31mxxxx")
+    # (an --out with control characters is refused before these checks: test_exit_codes.py's
+    # test_an_output_path_a_terminal_would_act_on_is_refused_before_anything_is_written)
     for out, words in cases.items():
         assert main(["export", str(run), "--out", str(out)]) == 2, out
         err = capsys.readouterr().err
@@ -305,13 +305,15 @@ def test_an_out_naming_the_current_folder_is_a_usage_error(tmp_path, capsys, mon
             pass
 
 
-def test_the_success_line_shows_an_out_with_control_characters_escaped(tmp_path, capsys):
+def test_an_out_with_control_characters_is_refused_escaped_before_anything_is_written(tmp_path, capsys):
+    """Its success line escaped such an --out, but every other line naming it did not (progress,
+    a later `pretrain --init`): refused as --run_name is (the sixth probe of #33)."""
     run = make_run(tmp_path / "run")
     out = tmp_path / "\x1b[31mred"
-    assert main(["export", str(run), "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "\x1b" not in printed and "\\x1b[31mred" in printed, printed
-    assert (out / "export.json").is_file()
+    assert main(["export", str(run), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "\x1b" not in captured.out + captured.err and "\\x1b[31mred' holds characters" in captured.err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
 def test_pretrain_init_refuses_a_folder_its_writer_did_not_finish(tmp_path, capsys):
@@ -450,3 +452,18 @@ def test_the_out_suggested_for_a_too_long_out_fits_the_file_system(tmp_path, cap
     assert main(["export", str(run), "--out", str(deep / "e")]) == 2
     err = capsys.readouterr().err
     assert "a path too long for this file system" in err and "e.g." not in err, err
+
+
+def test_a_pretraining_run_is_named_as_one(tmp_path, capsys):
+    """`nasiam export PRETRAIN_RUN` said "config.yaml: unknown key 'head'" (the sixth probe of
+    #33): true of a search's configuration, no help to someone who pointed it at the wrong run."""
+    from nasiam.config import PretrainConfig
+
+    run = tmp_path / "pretrain-run"
+    run.mkdir()
+    (run / "config.yaml").write_text(config_to_yaml(load_config(PretrainConfig, None, {"dataset": "synthetic"},
+                                                                check_environment=False)))
+    assert main(["export", str(run), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{run} is a `nasiam pretrain` run" in err and "unknown key" not in err, err
+    assert not (tmp_path / "out").exists()

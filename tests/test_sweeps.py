@@ -1,6 +1,7 @@
 """Sweep files (W&B format) and `nasiam sweep` (Optuna)."""
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -429,3 +430,27 @@ def test_a_sweep_name_a_terminal_would_act_on_is_refused(tmp_path, monkeypatch, 
     err = capsys.readouterr().err
     assert "--name" in err and "printable characters only" in err and "\x1b" not in err and not seen
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("kind, words", [("text", "is not a SQLite database"), ("zeros", "is not a SQLite database"),
+                                         ("fifo", "is a FIFO, socket or device"), ("folder", "is a folder"),
+                                         ("truncated", "could not be opened as the study's database")])
+def test_a_damaged_study_database_is_named_before_any_trial(tmp_path, monkeypatch, capsys, kind, words):
+    """A sweep's optuna.db holding text or another program's bytes ended in sqlalchemy's
+    traceback, exit 1; a FIFO there in "disk I/O error" (the sixth probe of #33). Now exit 2
+    naming the file, no trial run, the file left as it is."""
+    seen = _fake_runs(monkeypatch)
+    path = _sweep_file(tmp_path)
+    database = tmp_path / "s" / "sweep" / "optuna.db"
+    database.parent.mkdir(parents=True)
+    if kind == "fifo":
+        os.mkfifo(database)
+    elif kind == "folder":
+        database.mkdir()
+    else:   # (a header then zeros: SQLite reads past it and finds no valid page)
+        database.write_bytes({"text": b"not a database at all", "zeros": bytes(4096),
+                              "truncated": b"SQLite format 3\x00" + bytes(100)}[kind])
+    assert main(["sweep", "--config", str(path), "--sweep_dir", str(tmp_path / "s"), "--trials", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"{database} (read) {words}" in err and "Traceback" not in err and not seen, err
+    assert os.path.lexists(database)

@@ -23,7 +23,7 @@ from nasiam.compare.executor import ExecutionReport, check_run, run_finished, ru
 from nasiam.compare.plan import FORBIDDEN_COMMON, Plan, build_plan, search_common
 from nasiam.compare.report import write_report
 from nasiam.compare.specs import LIBRARY_KINDS, PREDICTOR_KINDS, HeadSpec, parse_heads
-from nasiam.config import ConfigError, PretrainConfig, SearchConfig, load_config
+from nasiam.config import ConfigError, PretrainConfig, SearchConfig, check_output_path, load_config
 from nasiam.rundir import HeadFile, read_head_file, write_search_genotypes
 
 __all__ = ["compare", "prepare", "parse_heads", "HeadSpec", "parse_seeds"]
@@ -319,6 +319,7 @@ def prepare(heads: str | list[str], seeds: str | int | Sequence[int], out: str |
             options: Mapping[str, Any] | None = None) -> tuple[Plan, Path]:
     """Check everything, including the run folders already there, then write the genotype files
     and compare.json; no training. `ConfigError` on any bad input, before writing anything."""
+    check_output_path("--out", out)
     out = Path(out)
     specs = parse_heads(heads)
     seed_list = parse_seeds(seeds)
@@ -361,6 +362,7 @@ def compare(heads: str | list[str], seeds: str | int | Sequence[int] = 5, out: s
     `report_only` trains nothing: the tables of the runs finished so far, e.g. while another
     process runs the comparison. They are a status: a protocol declared in advance is read
     once, when all its seeds are in."""
+    check_output_path("--out", out)   # printed in every status line: refused before the lock creates it
     cores = os.cpu_count() or 1
     if not 1 <= jobs <= cores:
         raise ConfigError(f"--jobs must be between 1 and this machine's {cores} cores (one process per run), got {jobs}")

@@ -18,6 +18,7 @@ SIGTERM for a second signal and stop without its checkpoint.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -28,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from nasiam.compare.plan import FORBIDDEN_COMMON, Job, changed_head
+from nasiam.compare.plan import FORBIDDEN_COMMON, Job, changed_head, search_common
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, field_types, parse_value, read_yaml_file
-from nasiam.errors import CheckpointError, RunInterrupted, shown_path
+from nasiam.errors import CheckpointError, RunInterrupted, shown, shown_path
 from nasiam.rundir import check_run_files
 from nasiam.runner.stop import StopSignals
 
@@ -83,6 +84,23 @@ _BOUNDED = {"rankme": 1e7, "train_seconds": 1e9, "eval_seconds": 1e9}   # a rank
 _MAPPINGS = ("heads", "genotypes", "environment", "selection")
 
 
+# Options that say where and how a run ran, not what it computed: a finished run counts whatever
+# they were (an archive moves; a rerun may log elsewhere or use other loader workers).
+HOW_IT_RAN = ("out_dir", "resume", "data_root", "download", "num_workers", "logger", "wandb", "wandb_mode",
+              "wandb_project", "wandb_entity", "log_every_n_steps", "keep_checkpoints")
+
+
+# the options a comparison sets for all its runs: a run folder's config.yaml must agree on each
+COMPARE_OPTIONS = tuple(f.name for f in dataclasses.fields(PretrainConfig)
+                        if f.name not in FORBIDDEN_COMMON and f.name not in HOW_IT_RAN)
+
+
+def _defaults(config_class) -> dict:
+    return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            for f in dataclasses.fields(config_class)
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
+
+
 def _damaged(path: Path, problem: str) -> ConfigError:
     return ConfigError(f"{path} (read) is damaged: {problem}. Move its run folder out of the comparison (it is "
                        "left as it is) and run the same command again to train that run afresh")
@@ -92,6 +110,19 @@ def _kind(path: Path) -> str:
     if path.is_symlink():
         return f"a symbolic link to {shown_path(os.readlink(path))}"
     return "a folder" if path.is_dir() else "a FIFO, socket or device"
+
+
+def _unprintable(value, depth: int = 0) -> str | None:
+    """The first string in `value` (a mapping's keys too) with a character a terminal would act
+    on (an escape sequence, a right-to-left override), or None."""
+    if isinstance(value, str):
+        return None if value.isprintable() else value
+    items = [*value, *value.values()] if isinstance(value, dict) else value if isinstance(value, list) else []
+    for item in items if depth < 16 else []:
+        found = _unprintable(item, depth + 1)
+        if found is not None:
+            return found
+    return None
 
 
 def read_summary(run: Path) -> dict | None:
@@ -119,6 +150,11 @@ def read_summary(run: Path) -> dict | None:
     for key in _MAPPINGS:
         if summary.get(key) is not None and not isinstance(summary[key], dict):
             raise _damaged(path, f"{key} is a {type(summary[key]).__name__}, not an object")
+        # the report prints these strings (and writes them to results.md): nasiam writes none a
+        # terminal would act on, and one that is there was put there (the sixth probe of #33)
+        text = _unprintable(summary.get(key))
+        if text is not None:
+            raise _damaged(path, f"{key} holds {shown(text)}, a string with characters a terminal would act on")
     if summary.get("command") not in (None, "search", "pretrain"):
         raise _damaged(path, f"command is {str(summary['command'])[:40]!r}, not search or pretrain")
     return summary
@@ -152,12 +188,29 @@ def check_run(job: Job, runs: Path) -> str | None:
     config = read_yaml_file(run / "config.yaml", "run configuration")
     if not isinstance(config, dict):
         raise _damaged(run / "config.yaml", "not a mapping of options")
-    types = field_types(SearchConfig if job.command == "search" else PretrainConfig)
+    config_class = SearchConfig if job.command == "search" else PretrainConfig
+    types = field_types(config_class)
     then, now = Path(str(config.get("out_dir"))).parent, runs.parent
     expected = dict(job.settings)
     if job.head is not None:
         expected["head"] = job.head()
     differences = {}
+    # an option of the comparison's own that this call leaves out is its default, and the run must
+    # have had that too: with compare.json lost, a comparison begun with --lr 0.07 and repeated
+    # without it reported the 0.07 runs as default ones and rewrote compare.json to say so (the
+    # sixth probe of #33). Only the options `nasiam compare` passes to this run are asked for (a
+    # search's own, e.g. --space, and its budget are the search spec's, whose defaults may have
+    # changed since an archive was trained), and not those its config.yaml lacks (an older nasiam).
+    shared = set(COMPARE_OPTIONS) if job.command == "pretrain" else set(search_common(dict.fromkeys(COMPARE_OPTIONS)))
+    for key, default in _defaults(config_class).items():
+        if key in expected or key not in shared or key not in config:
+            continue
+        try:
+            same = parse_value(key, config[key], types[key]) == default
+        except ConfigError:
+            same = False
+        if not same:
+            differences[key] = f"--{key}={str(config[key])[:80]} (this comparison: not set, so its default {default})"
     for key, value in expected.items():
         if key == "out_dir":
             continue   # where the folder is, not how the run was trained (an archive moves)

@@ -46,6 +46,18 @@ def check_bounds(config: RunConfig) -> None:
             raise ConfigError(f"--{name} must be {span}, got {shown(value)}")
 
 
+def check_output_path(option: str, path: object) -> None:
+    """An output path as --run_name is checked: printable characters only. A control character
+    or a right-to-left override in it reaches the terminal raw in every line of normal output
+    that names the folder (error messages escape it; progress and "written to" lines do not),
+    and shows one folder while naming another. Refused before anything is written."""
+    text = str(path)
+    if not text.isprintable():
+        raise ConfigError(f"{option}: {shown(text, 80)} holds characters a terminal would act on or hide (control "
+                          "characters, escape sequences, a right-to-left override); choose a path of printable "
+                          "characters")
+
+
 def config_choices(cls) -> dict[str, list[str]]:
     """Option -> its allowed values, for the options of `cls` that have a fixed set."""
     from nasiam.data import list_datasets
@@ -78,6 +90,7 @@ def validate_config(config: RunConfig) -> None:
         raise ConfigError("--batch_size=1: training needs at least 2 images per step and device (BatchNorm computes "
                           "its statistics over the batch; a contrastive loss needs other images); use 2 or more")
     check_bounds(config)
+    check_output_path("--out_dir", config.out_dir)
     if config.run_name is not None:
         name = config.run_name
         # printable only: a control character or a right-to-left override in a folder name shows

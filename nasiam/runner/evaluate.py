@@ -11,9 +11,10 @@ from torch.utils.data import DataLoader, Subset
 
 from nasiam._progress import logged_batches, progress
 from nasiam.backbones import create_backbone, load_backbone
+from nasiam.config import BOUNDS, check_output_path
 from nasiam.data import augment_recipe, class_balanced_subset, create_dataset, eval_transform
 from nasiam.data.transforms import view_transform
-from nasiam.errors import CheckpointError, shown_path
+from nasiam.errors import CheckpointError, shown, shown_path
 from nasiam.eval import extract_features, finetune, plot_curves
 from nasiam.eval.knn import KNN_SETTINGS
 from nasiam.eval.protocol import evaluate_features
@@ -67,6 +68,19 @@ def _setting(target: str, options: dict[str, Any]) -> dict[str, Any]:
     return base
 
 
+def _check_setting(setting: dict[str, Any], options: dict[str, Any], target: str) -> None:
+    """The crop size and seed within the training commands' bounds, before any allocation: an
+    --image_size of 100000 tried to allocate 40 GB (exit 7), a seed past 2**64 failed inside torch
+    naming nothing. A value from the run's config.yaml is named as such."""
+    for name in ("image_size", "seed"):
+        value, (low, high) = setting.get(name), BOUNDS[name]
+        if value is None or not isinstance(value, bool) and isinstance(value, int) and low <= value <= high:
+            continue
+        where = f"--{name}" if options.get(name) is not None else f"{shown_path(target)}/config.yaml's {name}"
+        raise ValueError(f"{where} must be an integer between {low:g} and {high:g} (as for nasiam search and "
+                         f"pretrain), got {shown(value)}")
+
+
 def _datasets(setting: dict[str, Any]):
     info = read_dataset_info(setting["dataset"], setting["data_root"], setting["image_size"])
     synthetic = {"image_size": info.image_size, "channels": info.channels, "size": 1024,
@@ -99,10 +113,13 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
         raise ValueError(f"--device {device!r}: {str(e).splitlines()[0][:160]} (cpu, cuda or cuda:N)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: this machine has no CUDA device; use --device cpu")
+    if out:   # printed raw in the "written to" line otherwise (a default one is inside the run)
+        check_output_path("--out", out)
     path = Path(out) if out else (Path(target) / "eval" / f"{protocol}{'' if protocol != 'finetune' else f'_{label_fraction:g}'}.json"
                                   if target != "random" else Path("runs") / f"eval-random-{protocol}.json")
     _check_out(path, _is_result, "an earlier `nasiam eval` result")   # before the features: nothing computed in vain
     setting = _setting(target, options)
+    _check_setting(setting, options, target)
     info, synthetic = _datasets(setting)
     if target == "random":
         torch.manual_seed(setting["seed"])
@@ -164,6 +181,7 @@ def curves(run_dirs: Sequence[str], out: str, labels: Sequence[str] | None = Non
     a mean with a min-max band, e.g. seeds)."""
     if labels and len(labels) != len(run_dirs):
         raise ValueError(f"{len(labels)} labels for {len(run_dirs)} runs")
+    check_output_path("--out", out)
     _check_out(Path(out), _is_figure, "a figure")
     series: dict[str, list[tuple[float, float]]] = {}
     for i, run_dir in enumerate(run_dirs):

@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 from nasiam._io import new_directory
 from nasiam.backbones import save_backbone
-from nasiam.config import SearchConfig, load_config
+from nasiam.config import ConfigError, SearchConfig, check_output_path, load_config, read_yaml_file
 from nasiam.data import DataNotFoundError
 from nasiam.errors import CheckpointError, shown, shown_path
 from nasiam.head import NASHead, SearchableHead
@@ -221,6 +221,20 @@ def _resize(heads: dict[str, NASHead], proj_output_dim: int) -> dict[str, dict[s
     return layers
 
 
+def _refuse_a_pretraining_run(run_dir: Path, config_path: Path) -> None:
+    """A `nasiam pretrain` run is named as one: read as a search's configuration, it was refused
+    for "unknown key 'head'" (the sixth probe of #33), which says nothing of what to do."""
+    try:
+        config = read_yaml_file(config_path, "run configuration")
+    except ConfigError:
+        return   # the search's own reading names what is wrong with it
+    if isinstance(config, dict) and "linear_probe" in config and "strategy" not in config:
+        raise CheckpointError(f"{shown_path(run_dir)} is a `nasiam pretrain` run (its config.yaml holds pretraining "
+                              "options, no search ones); `nasiam export` writes the heads a search chose. "
+                              "A pretraining run's backbone and heads are already in its folder, as "
+                              "backbone.safetensors and heads/")
+
+
 def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: str | Path | None = None,
                proj_output_dim: int | None = None) -> dict[str, Any]:
     """Write heads/<slot>/, genotype.json, the backbone and export.json to the new folder `out`,
@@ -234,10 +248,12 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
     if not str(out).strip():   # Path("") is ".": the current folder
         raise ValueError(f"--out is empty; give the path of a new folder"
                          f"{_for_example(_suggested_out(Path(run_dir), Path(run_dir)))}")
+    check_output_path("--out", out)   # printed when the export is written
     run_dir, out = Path(run_dir), Path(out)
     config_path = run_dir / "config.yaml"
     if not config_path.is_file():
         raise CheckpointError(f"{run_dir} is not a search run directory (no config.yaml)")
+    _refuse_a_pretraining_run(run_dir, config_path)
     cfg = load_config(SearchConfig, config_path, check_environment=False)  # exporting needs no optuna/wandb
     if rank < 1:
         raise ValueError("--rank counts from 1 (the search's choice)")

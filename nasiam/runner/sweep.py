@@ -24,6 +24,7 @@ import csv
 import io
 import json
 import math
+import os
 import sys
 import warnings
 from dataclasses import dataclass
@@ -31,8 +32,16 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from nasiam._io import atomic_write_bytes, atomic_write_text, remove_temporary_files
-from nasiam.config import ConfigError, SearchConfig, field_types, load_config, parse_value, read_yaml_file
-from nasiam.errors import RunDirLockedError, RunError, RunInterrupted
+from nasiam.config import (
+    ConfigError,
+    SearchConfig,
+    check_output_path,
+    field_types,
+    load_config,
+    parse_value,
+    read_yaml_file,
+)
+from nasiam.errors import RunDirLockedError, RunError, RunInterrupted, shown_path
 from nasiam.runner.lock import RunDirLock, describe_owner, read_owner
 
 __all__ = ["format_value", "read_sweep", "run_sweep"]
@@ -244,6 +253,7 @@ def run_sweep(sweep_path: str | Path, trials: int | None, overrides: Mapping[str
         raise ConfigError(f"--trials must be between 1 and {MAX_TRIALS}, got {trials}")
     if not 0 <= seed < 2 ** 32:
         raise ConfigError(f"--sweep_seed must be in [0, 2**32), got {seed}")
+    check_output_path("--sweep_dir", out_dir)   # as --name below: each trial's lines name the folder
     sweep = read_sweep(sweep_path)
     name = name or Path(sweep_path).stem
     # printable, as --run_name: a control character in a folder's name reached the terminal in
@@ -285,6 +295,28 @@ def _lock_sweep(directory: Path):
                                 "separate study") from None
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+_DATABASE_FIX = ("restore it from a copy, or move it away to start the study afresh (its trials' run folders are "
+                 "kept), or pass another --name for a separate study")
+
+
+def _check_database(path: Path) -> None:
+    """The study's optuna.db, when there, is a SQLite database file. A FIFO there failed inside
+    sqlalchemy ("disk I/O error"), text or another program's file with sqlalchemy's traceback,
+    exit 1 (the sixth probe of #33). An empty file is an empty database to SQLite."""
+    if not os.path.lexists(path):
+        return
+    if not path.is_file():
+        kind = "a dangling link" if path.is_symlink() and not path.exists() else \
+            "a folder" if path.is_dir() else "a FIFO, socket or device"
+        raise ConfigError(f"{shown_path(path)} (read) is {kind}, not the study's SQLite database; {_DATABASE_FIX}")
+    with open(path, "rb") as f:
+        header = f.read(len(SQLITE_HEADER))
+    if header and header != SQLITE_HEADER:
+        raise ConfigError(f"{shown_path(path)} (read) is not a SQLite database (it does not begin as one: damaged, "
+                          f"or another program's file); {_DATABASE_FIX}")
+
+
 def _run_study(sweep: Mapping[str, Any], directory: Path, name: str, trials: int,
                space: Mapping[str, list] | None, hyperband: Hyperband | None, overrides: Mapping[str, Any],
                seed: int, verbose: bool) -> dict[str, Any]:
@@ -297,10 +329,18 @@ def _run_study(sweep: Mapping[str, Any], directory: Path, name: str, trials: int
     metric, goal = sweep["metric"]["name"], sweep["metric"].get("goal", "minimize")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    storage = optuna.storages.RDBStorage(f"sqlite:///{directory / 'optuna.db'}")
-    study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
-                                direction="maximize" if goal == "maximize" else "minimize",
-                                pruner=_pruner(hyperband, goal == "maximize"))
+    import sqlalchemy.exc
+
+    database = directory / "optuna.db"
+    _check_database(database)
+    try:
+        storage = optuna.storages.RDBStorage(f"sqlite:///{database}")
+        study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
+                                    direction="maximize" if goal == "maximize" else "minimize",
+                                    pruner=_pruner(hyperband, goal == "maximize"))
+    except sqlalchemy.exc.DatabaseError as e:   # a damaged database behind a valid header
+        raise ConfigError(f"{shown_path(database)} (read) could not be opened as the study's database "
+                          f"({str(e.orig)[:120]}); {_DATABASE_FIX}") from None
     _retry_killed_trials(study, storage, verbose)
     study.sampler = _sampler(method, space, seed, len(study.trials))   # after loading: it needs the trial count
     done = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
