@@ -62,6 +62,12 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def is_within(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
+    """Whether `path` is `folder` or inside it, links resolved on both sides."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
 def is_temporary_file(name: str) -> bool:
     """Whether `name` is an atomic write's temporary file, as `_create_temporary` names them."""
     return _TEMPORARY.fullmatch(name) is not None

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from nasiam._io import is_within
 from nasiam.data.readers import DataNotFoundError, read_cifar_batches, read_idx, read_stl10_images, read_stl10_labels
 
 __all__ = ["DatasetInfo", "dataset_info", "create_dataset", "list_datasets", "ArrayImageDataset",
@@ -306,7 +307,7 @@ def _check_linked_folders(folder: Path) -> None:
         top = os.path.realpath(class_dir)
         # a class folder that is a link to another class's folder (b -> a), or to a folder
         # around or inside one, reads the same images under two labels
-        other = next((name for real, name in tops.items() if _within(top, real) or _within(real, top)), None)
+        other = next((name for real, name in tops.items() if is_within(top, real) or is_within(real, top)), None)
         if other is not None:
             raise ValueError(f"{class_dir} leads to {top}, {'the folder of' if tops.get(top) else 'a folder around or inside'} "
                              f"class {other.name!r}: the same images would be read under classes {other.name!r} and "
@@ -317,16 +318,12 @@ def _check_linked_folders(folder: Path) -> None:
             for d in dirs:
                 link, real = os.path.join(parent, d), os.path.realpath(os.path.join(parent, d))
                 problem = ("a folder this class already reads (a loop, or a second way to the same images)"
-                           if real in seen else "a folder that holds the class folder itself" if _within(top, real)
-                           else "another class's folder" if _within(real, split) and not _within(real, top) else None)
+                           if real in seen else "a folder that holds the class folder itself" if is_within(top, real)
+                           else "another class's folder" if is_within(real, split) and not is_within(real, top) else None)
                 if problem:
                     raise ValueError(f"{link} leads to {real}, {problem}: its images would be read under class "
                                      f"{class_dir.name!r}; remove the link or copy the images")
                 seen.add(real)
-
-
-def _within(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _image_folder_path(name: str, root: Path, split: str) -> Path:

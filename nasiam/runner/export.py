@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from nasiam._io import new_directory
+from nasiam._io import is_within, new_directory
 from nasiam.backbones import save_backbone
 from nasiam.config import ConfigError, SearchConfig, check_output_path, load_config, read_yaml_file
 from nasiam.data import DataNotFoundError
@@ -84,11 +84,6 @@ def ranked_genotype(head: SearchableHead, rank: int, meta: Mapping[str, Any], to
         k *= 2
 
 
-def _within(path: Path, folder: Path) -> bool:
-    path, folder = os.path.realpath(path), os.path.realpath(folder)
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
 def _link(path: Path) -> str:
     target = os.readlink(path)
     return f"a symbolic link to {target}" + ("" if path.exists() else ", which does not exist")
@@ -99,7 +94,7 @@ def _suggested_out(out: Path, run_dir: Path) -> Path | None:
     file blocking it), named after it with "-export" (then "-export-2", ...), cut to fit the
     file system. None when nothing fits: a suggestion that would be refused in turn is none."""
     base = Path(os.path.abspath(out))
-    if _within(base, run_dir):   # never into the run: its heads/ and genotype.json are the search's record
+    if is_within(base, run_dir):   # never into the run: its heads/ and genotype.json are the search's record
         base = Path(os.path.abspath(run_dir))
     while not base.parent.is_dir() and base.parent != base:   # below a file (or a dangling link): beside it
         base = base.parent
@@ -161,7 +156,7 @@ def _check_new_out(out: Path, run_dir: Path) -> None:
         # it would leave the shell in a deleted one
         what = "the current folder" if _is_current_folder(out) else "a folder named by '..' (a folder above another)"
         fix = "Name a new folder for the export"
-    elif _within(out, run_dir):
+    elif is_within(out, run_dir):
         what = ("the run directory being exported" if os.path.realpath(out) == os.path.realpath(run_dir)
                 else f"inside the run directory being exported ({run_dir})")
     elif out.exists() and not out.is_dir():
