@@ -303,13 +303,17 @@ def main(argv=None):
     if unknown or "model" not in feeds_timed:
         raise SystemExit(f"unknown --feeds/--steps_only entries {sorted(unknown)}, or no 'model' feed (the limit)")
     variants = {f"{name}/{feed}": (step, feed) for name, step in steps.items() for feed in feeds_timed}
+
+    def add(more_steps, suffix):   # a compiled or graphed step, fed by the model and the device feeds
+        for name, step in more_steps.items():
+            variants.update({f"{name}{suffix}/{feed}": (step, feed) for feed in ("model", "device")
+                             if feed in feeds_timed})
+        return more_steps
+
     compile_seconds = None
     if args.compile:
         t0 = time.perf_counter()
-        for name, step in compiled_steps(args, device, which, info.channels).items():
-            for feed in ("model", "device"):
-                if feed in feeds_timed:
-                    variants[f"{name}+compile/{feed}"] = (step, feed)
+        add(compiled_steps(args, device, which, info.channels), "+compile")
         for key, (step, feed) in list(variants.items()):  # the first call compiles; time it apart
             if "+compile" in key and feed == "model":
                 step(feeds.fixed, feeds.fixed)
@@ -319,10 +323,7 @@ def main(argv=None):
     graph_seconds = None
     if args.graphs:
         t0 = time.perf_counter()
-        for name, step in graphed_steps(args, device, which, info.channels).items():
-            for feed in ("model", "device"):
-                if feed in feeds_timed:
-                    variants[f"{name}+graphs/{feed}"] = (step, feed)
+        for step in add(graphed_steps(args, device, which, info.channels), "+graphs").values():
             # the first calls compile; the next ones record the graphs (cudagraph trees warm up once)
             for _ in range(3):
                 step(feeds.fixed, feeds.fixed)
