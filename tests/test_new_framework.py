@@ -25,7 +25,6 @@ class ToyBYOL(MomentumMixin, SSLFramework):
     branch's projection of the other view; no negatives, no queue."""
 
     name = "toy_byol"
-    uses_momentum = True
     augmentation = "simclr"       # declared, not the default: the run must use it
     zero_init_residual = True     # likewise
     fixed_predictor_lr = True

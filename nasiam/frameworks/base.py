@@ -62,7 +62,6 @@ class SSLFramework(nn.Module, ABC):
     """
 
     name: ClassVar[str]
-    uses_momentum: ClassVar[bool] = False
 
     # -- what a training run asks of the method -----------------------------------------
     # Declared here, read by `nasiam search`/`pretrain`, the config checks, the data pipeline

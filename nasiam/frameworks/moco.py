@@ -22,7 +22,6 @@ class MoCoV2(MomentumMixin, SSLFramework):
     ImageNet), `temperature` (0.2); the EMA momentum (0.999) is the runner's to schedule."""
 
     name = "mocov2"
-    uses_momentum = True
     config_options = ("queue_size", "temperature")
     state_options = {"queue_size": "the queue"}
     solo_learn_method = ("mocov2plus", "MoCoV2Plus")   # solo-learn's symmetrised MoCo v2, as this one
@@ -83,7 +82,6 @@ class MoCoV3(MomentumMixin, SSLFramework):
     recipe sets it)."""
 
     name = "mocov3"
-    uses_momentum = True
     config_options = ("temperature",)
     solo_learn_method = ("mocov3", "MoCoV3")
 
