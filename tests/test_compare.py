@@ -870,6 +870,22 @@ def test_a_collapsed_search_fails_its_rows_on_that_seed_and_the_other_seeds_fini
     assert main(argv) == 6 and launched == []   # nothing relaunched, nothing wedged
 
 
+@pytest.mark.parametrize("spec", ["y" * 300, "mine=" + "d/" * 2100 + "genotype.json", "loop/genotype.json"])
+def test_a_heads_path_the_file_system_refuses_is_named_as_heads(tmp_path, capsys, spec):
+    """A 300-character --heads value is read as a path (no head kind has that name): its
+    ENAMETOOLONG was described as an output path's, "shorten --run_name, --out_dir or the
+    file's name" (the sixth probe of #33, L5). Now exit 2 naming --heads and what it takes; so
+    for a path over 4096 bytes and a loop of symbolic links. Nothing is written."""
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    out = tmp_path / "cmp"
+    argv = ["compare", "--heads", spec.replace("loop/", f"{tmp_path}/loop/"), "--seeds", "0,", "--out", str(out),
+            "--report_only", *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error: --heads: " in err and "is read as a path, and it " in err and "--run_name" not in err, err
+    assert "search run directory or genotype.json at a shorter path" in err and not out.exists()
+
+
 def test_a_summary_edited_after_its_run_finished_is_refused_naming_the_run(tmp_path, capsys, monkeypatch):
     """A forged score in a finished run's summary.json was reported as is (the probes of #33: a
     summary cannot vouch for itself). compare.json records the sha256 of each summary when its
