@@ -68,6 +68,18 @@ def is_within(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
+def not_a_file(path: str | os.PathLike) -> str | None:
+    """What `path` is when it is there but not a regular file ("a folder", "a FIFO, socket or
+    device", "a dangling symbolic link"), from its metadata alone: opening a FIFO to find out
+    would block until a writer comes. None for a regular file, or nothing there."""
+    path = Path(path)
+    if path.is_file() or not os.path.lexists(path):
+        return None
+    if path.is_symlink() and not path.exists():
+        return "a dangling symbolic link"
+    return "a folder" if path.is_dir() else "a FIFO, socket or device"
+
+
 def is_temporary_file(name: str) -> bool:
     """Whether `name` is an atomic write's temporary file, as `_create_temporary` names them."""
     return _TEMPORARY.fullmatch(name) is not None

@@ -870,6 +870,55 @@ def test_a_collapsed_search_fails_its_rows_on_that_seed_and_the_other_seeds_fini
     assert main(argv) == 6 and launched == []   # nothing relaunched, nothing wedged
 
 
+@pytest.mark.parametrize("spec", ["y" * 300, "mine=" + "d/" * 2100 + "genotype.json", "loop/genotype.json"])
+def test_a_heads_path_the_file_system_refuses_is_named_as_heads(tmp_path, capsys, spec):
+    """A 300-character --heads value is read as a path (no head kind has that name): its
+    ENAMETOOLONG was described as an output path's, "shorten --run_name, --out_dir or the
+    file's name" (the sixth probe of #33, L5). Now exit 2 naming --heads and what it takes; so
+    for a path over 4096 bytes and a loop of symbolic links. Nothing is written."""
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    out = tmp_path / "cmp"
+    argv = ["compare", "--heads", spec.replace("loop/", f"{tmp_path}/loop/"), "--seeds", "0,", "--out", str(out),
+            "--report_only", *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error: --heads: " in err and "is read as a path, and it " in err and "--run_name" not in err, err
+    assert "search run directory or genotype.json at a shorter path" in err and not out.exists()
+
+
+def test_a_summary_edited_after_its_run_finished_is_refused_naming_the_run(tmp_path, capsys, monkeypatch):
+    """A forged score in a finished run's summary.json was reported as is (the probes of #33: a
+    summary cannot vouch for itself). compare.json records the sha256 of each summary when its
+    run finishes; a later call, training or --report_only, refuses a run whose summary changed
+    (exit 2, naming it and why), and accepts it again once restored. A compare.json of an older
+    nasiam, which recorded none, is read as before."""
+    import nasiam.compare.executor as executor
+
+    monkeypatch.setattr(executor, "_launch", _fake_launch([]))
+    argv = ["compare", "--heads", "default,random:1", "--seeds", "0,", "--out", str(tmp_path),
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 0
+    recorded = json.loads((tmp_path / "compare.json").read_text())["finished_summaries"]
+    assert sorted(recorded) == ["default-s0", "random-1-s0"]
+    summary = tmp_path / "runs" / "default-s0" / "summary.json"
+    original = summary.read_bytes()
+    summary.write_text(json.dumps({**json.loads(original), "linear_top1": 99.25}))   # a forged score
+    capsys.readouterr()
+    for extra in (["--report_only"], []):
+        assert main([*argv, *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"{summary} (read) is not the summary this comparison recorded when default-s0 finished" in err, err
+        assert "edited or replaced since" in err and "Traceback" not in err
+    assert "99.25" not in (tmp_path / "results.md").read_text()
+    summary.write_bytes(original)   # restored: accepted
+    assert main([*argv, "--report_only"]) == 0
+    summary.write_text(json.dumps({**json.loads(original), "linear_top1": 99.25}))
+    manifest = json.loads((tmp_path / "compare.json").read_text())
+    del manifest["finished_summaries"]   # an older nasiam's compare.json: as before
+    (tmp_path / "compare.json").write_text(json.dumps(manifest))
+    assert main([*argv, "--report_only"]) == 0
+
+
 def test_a_second_compare_on_the_same_out_is_refused_naming_the_first(tmp_path, capsys):
     import os
 

@@ -185,6 +185,21 @@ def test_a_run_directory_too_long_for_its_files_is_refused_before_training(tmp_p
     assert not (tmp_path / ("d" * 200)).exists()
 
 
+@pytest.mark.parametrize("option", ["head", "init"])
+def test_a_head_or_init_path_too_long_to_look_up_names_its_option(tmp_path, capsys, option):
+    """`pretrain --head` / `--init` of a 300-character name: the ENAMETOOLONG was described as an
+    output path's ("shorten --run_name, --out_dir or the file's name"); now the option is named,
+    with what it takes."""
+    from nasiam.cli import main
+
+    argv = ["pretrain", "--dataset=synthetic", "--subset=64", "--image_size=16", "--batch_size=16", "--epochs=1",
+            "--num_workers=0", f"--out_dir={tmp_path}", "--run_name=p", f"--{option}={'y' * 300}"]
+    assert main(argv) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"error: --{option}: " in err and "is read as a path, and it is longer than" in err, err
+    assert "--run_name" not in err and "at a shorter path" in err
+
+
 def test_a_full_disk_during_a_write_names_the_file_being_written(tmp_path, monkeypatch):
     """write() and fsync() raise ENOSPC naming no file, so exit 5 said 'while writing outputs';
     the atomic writer names the file it was writing (and leaves the previous one intact)."""

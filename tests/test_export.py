@@ -467,3 +467,33 @@ def test_a_pretraining_run_is_named_as_one(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{run} is a `nasiam pretrain` run" in err and "unknown key" not in err, err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("kind, words", [("fifo", "is a FIFO, socket or device, not a regular file"),
+                                         ("device", "is a FIFO, socket or device, not a regular file"),
+                                         ("folder", "is a folder, not a regular file"),
+                                         ("dangling", "is a dangling symbolic link, not a regular file")])
+def test_a_checkpoint_that_is_not_a_regular_file_is_named_as_such_never_opened(tmp_path, capsys, kind, words):
+    """`export --checkpoint FIFO` said "no checkpoint at" (the sixth probe of #33, X4): the path
+    is there, as a FIFO, a device, a folder or a dangling link. Now it is named as what it is,
+    from its metadata: a FIFO is never opened (that would block until a writer comes)."""
+    run = make_run(tmp_path / "run")
+    path = tmp_path / "not.ckpt"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path = Path(os.devnull)
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path.symlink_to(tmp_path / "gone.ckpt")
+    previous = signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the export blocked on the checkpoint"))
+    signal.alarm(60)
+    try:
+        assert main(["export", str(run), "--out", str(tmp_path / "out"), "--checkpoint", str(path)]) == 2
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    err = capsys.readouterr().err
+    assert f"{path} {words}: a checkpoint is a file" in err and "no checkpoint at" not in err, err
+    assert not (tmp_path / "out").exists()

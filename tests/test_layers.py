@@ -4,7 +4,8 @@ Each unit (a subpackage or a top-level module) may import its own modules and th
 layers below it, never a layer above it nor another unit of its own layer, not even inside a
 function. Below, bottom first:
 
-* base: helpers every layer may use, importing nothing of nasiam.
+* base: helpers every layer may use, importing nothing of nasiam; above them the library
+  API's argument checks (`nasiam._arguments`, whose messages use the errors' `shown`).
 * the core, PyTorch only: space < head < presets, search < frameworks. The search
   (`Architect`) drives any model with `arch_parameters`, `encode` and `head_loss`, and owns
   that protocol's `Encoded`; the frameworks implement it, so they sit above the search.
@@ -26,6 +27,7 @@ import nasiam
 LAYERS: list[set[str]] = [
     {"nasiam._io", "nasiam._progress", "nasiam._version", "nasiam._registry", "nasiam._compat",
      "nasiam._distributed", "nasiam.errors"},
+    {"nasiam._arguments"},
     {"nasiam.space"},
     {"nasiam.head"},
     {"nasiam.presets", "nasiam.search"},

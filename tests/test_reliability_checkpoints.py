@@ -197,3 +197,21 @@ def test_a_run_started_again_removes_every_killed_atomic_write_in_its_directory_
     assert not any(p.exists() for p in stale) and "Removed 3 temporary file(s) of a write that was killed" in out
     assert theirs.exists() and all(p.read_bytes() == b"a user's file" for p in kept)
     assert (run / ".backbone.json.0000aaaa.nasiam.tmp").is_dir()
+
+
+def test_resuming_from_a_fifo_names_it_as_not_a_regular_file(tmp_path):
+    """`--resume` given a FIFO, or a run whose checkpoints/last.ckpt is one, said "has no
+    checkpoints/last.ckpt: the run ended before its first epoch finished": the file is there,
+    and is not a regular file (never opened: a FIFO would block)."""
+    from nasiam.runner.checkpoint import find_checkpoint
+
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(CheckpointError, match="fifo is a FIFO, socket or device, not a regular file"):
+        find_checkpoint(tmp_path / "fifo")
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    os.mkfifo(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    with pytest.raises(CheckpointError, match="last.ckpt is a FIFO, socket or device, not a regular file"):
+        find_checkpoint(tmp_path / "run")
+    (tmp_path / "empty").mkdir()   # a run that ended before its first checkpoint: as before
+    with pytest.raises(CheckpointError, match="has no checkpoints/last.ckpt: the run ended before"):
+        find_checkpoint(tmp_path / "empty")

@@ -339,7 +339,8 @@ def test_fuzzed_compare_stays_in_its_directory(tmp_path_factory, capsys, monkeyp
 compare_file_bytes = (st.binary(max_size=120) | json_values.map(lambda v: json.dumps(v).encode())
                       | st.dictionaries(st.sampled_from(["linear_top1", "knn_top1", "rankme", "train_seconds", "heads",
                                                          "selection", "command", "genotypes", "environment",
-                                                         "format", "common", "pinned_heads", "seed", "run_name"]),
+                                                         "format", "common", "pinned_heads", "finished_summaries",
+                                                         "seed", "run_name"]),
                                         json_values, max_size=4).map(lambda d: json.dumps(d).encode())
                       | st.sampled_from([b'{"linear_top1": NaN}', b'{"train_seconds": 1e308}', b'"x"', b"[]",
                                          b'{"format": "nasiam.compare", "common": []}', b"\xff\xfe", b"seed: [",

@@ -256,3 +256,30 @@ def test_the_resume_advice_after_a_stop_is_a_command_to_paste(tmp_path, out_dir,
         echoed = subprocess.run(["bash", "-c", f"printf '%s\\n' {command}"], capture_output=True, text=True,
                                 check=True)
         assert echoed.stdout.splitlines() == ["--resume", "--run_name", name, "--out_dir", out_dir]
+
+
+@pytest.mark.parametrize("checkpoint", [False, True])
+def test_a_diverged_run_suggests_resuming_only_where_a_checkpoint_is(tmp_path, checkpoint):
+    """A loss that turned NaN before the first epoch ended said "there is no checkpoint", then
+    "continue with --resume" (the sixth probe of #33, H2): --resume would be refused. Without a
+    checkpoint the advice is a lower --lr and a fresh start; with one, a lower --lr and --resume."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from nasiam.errors import NonFiniteLossError
+    from nasiam.runner.guard import StepGuard
+
+    last = tmp_path / "last.ckpt"
+    if checkpoint:
+        last.write_bytes(b"a checkpoint")
+    fabric = SimpleNamespace(world_size=1, is_global_zero=True, device=torch.device("cpu"))
+    guard = StepGuard(fabric, 1, last, lambda: 2)
+    with pytest.raises(NonFiniteLossError) as raised:
+        guard.note_loss(torch.tensor(float("nan")), epoch=0, step=3)
+    message = str(raised.value)
+    assert "the loss became nan at epoch 1, step 3" in message and "Lower --lr" in message
+    if checkpoint:
+        assert f"the last good checkpoint is {last} (after epoch 2)" in message and "with --resume" in message
+    else:
+        assert "nothing to resume" in message and "--resume" not in message and "starts afresh" in message

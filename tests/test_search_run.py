@@ -14,6 +14,7 @@ from nasiam.frameworks.simsiam import SimSiam
 from nasiam.rundir import read_genotypes
 from nasiam.runner.checkpoint import load_checkpoint
 from nasiam.runner.logger import read_metrics
+from nasiam.runner.search import SEARCH_METRICS
 
 
 def run(tmp_path, *extra, name="run"):
@@ -43,6 +44,13 @@ def test_search_each_framework_writes_a_valid_genotype_and_loadable_heads(tmp_pa
     assert summary["ranks_agree"] and summary["knn_top1"] > 10
     assert summary["environment"]["torch"] == torch.__version__ and summary["environment"]["device"] == "cpu"
     assert not list(run_dir.rglob("*.tmp"))
+    assert _numbers(summary) <= set(SEARCH_METRICS), _numbers(summary) - set(SEARCH_METRICS)
+
+
+def _numbers(summary) -> set:
+    """The summary's top-level numbers: what a sweep's metric may name (`nasiam sweep` checks it
+    against SEARCH_METRICS before its first trial, so a number missing there would be refused)."""
+    return {k for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 @pytest.mark.slow
@@ -52,6 +60,8 @@ def test_search_strategies_modes_and_spaces(tmp_path, options):
     assert run(tmp_path, *options) == 0
     _, genotypes = read_genotypes(tmp_path / "run")
     assert set(genotypes) == {"projector", "predictor"}
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert _numbers(summary) <= set(SEARCH_METRICS), _numbers(summary) - set(SEARCH_METRICS)
 
 
 @pytest.mark.slow

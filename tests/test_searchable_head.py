@@ -323,3 +323,32 @@ def test_counts_and_margins_that_cannot_mean_anything_are_refused_by_name(call, 
     assert all(torch.equal(before[n], p) for n, p in head.named_arch_parameters())   # nothing written
     head.commit_decisions(decisions, margin=3)   # a positive margin commits the decision itself
     assert [{c: r[0][0] for c, r in d.items()} for d in head.genotype(top_k=1).decisions] == decisions
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: MLPSpace(widths=5), "widths: expected a list of widths (integers), got 5 (type int)"),
+    (lambda: MLPSpace(widths=(8, "16")), "widths: expected a list of widths (integers), got '16' (type str) at position 1"),
+    (lambda: MLPSpace(norms=[["batchnorm"]]), "norms: expected a list of norms (names), got ['batchnorm'] (type list) at "
+                                              "position 0"),
+    (lambda: MLPSpace(activations={"relu"}), "activations: expected a list of activations (names), got {'relu'} (type set)"),
+    (lambda: SearchableHead(8, 4, 1, SMALL).set_sampling("gumbel", tau="1"),
+     "tau must be a positive, finite number, got '1' (type str)"),
+    (lambda: SearchableHead(8, 4, 1, SMALL).set_sampling("gumbel", tau=float("inf")), "tau must be a positive, finite"),
+    (lambda: SearchableHead(8, 4, 2, SMALL).set_sampling("fixed", decisions=[5, 5]),
+     r"decisions\[0\] must be a mapping \{choice: option\} .*, got 5 \(type int\)"),
+    (lambda: SearchableHead(8, 4, 2, SMALL).set_sampling("fixed", decisions=5), r"decisions must be a list of \{choice"),
+    (lambda: SearchableHead(8, 4, 2, SMALL).commit_decisions([["width"], {}]),
+     r"decisions\[0\] must be a mapping \{choice: option\} .*, got \['width'\] \(type list\)"),
+    (lambda: SearchableHead(8, 4, 2, SMALL).commit_decisions([{}, {}], margin="3"),
+     "margin must be a positive, finite number, got '3' (type str)"),
+], ids=["widths=5", "width str", "norms nested", "activations set", "tau str", "tau inf", "decisions ints",
+        "decisions int", "commit list", "margin str"])
+def test_arguments_of_the_wrong_type_are_named_with_what_they_take(call, words):
+    """`MLPSpace(widths=5)`, `norms=[["batchnorm"]]`, `set_sampling("gumbel", tau="1")` and
+    `set_sampling("fixed", decisions=[5, 5])` raised Python's TypeErrors ("'int' object is not
+    iterable", "unhashable type") naming no argument (the fifth probe of #33). One set of checks
+    (nasiam._arguments) names the argument, what it got and what it takes, as a ValueError."""
+    import re
+
+    with pytest.raises(ValueError, match=words if "\\" in words else re.escape(words)):
+        call()

@@ -454,3 +454,19 @@ def test_a_damaged_study_database_is_named_before_any_trial(tmp_path, monkeypatc
     err = capsys.readouterr().err
     assert f"{database} (read) {words}" in err and "Traceback" not in err and not seen, err
     assert os.path.lexists(database)
+
+
+@pytest.mark.parametrize("name", ["knn_top_1", "knn_top", "genotypes", "linear_top1"])
+def test_a_metric_no_trial_reports_exits_2_before_the_first_trial(tmp_path, monkeypatch, capsys, name):
+    """A misspelt sweep metric was found only after the first trial had trained (the sixth
+    probe of #33, W1): now exit 2 before any trial, naming the file's metric, the name it
+    holds and the names a search reports. (A search evaluates no linear probe, and its
+    genotypes are not a number.)"""
+    seen = _fake_runs(monkeypatch)
+    path = _sweep_file(tmp_path, metric={"name": name, "goal": "maximize"})
+    assert main(["sweep", "--config", str(path), "--sweep_dir", str(tmp_path / "s"), "--trials", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"metric: name {name!r} is not a number" in err and "valid names: " in err, err
+    assert "knn_top1" in err.split("valid names: ")[1] and not seen
+    assert not (tmp_path / "s").exists()   # nothing created: refused before the study's folder
+

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from nasiam._io import atomic_write_text, remove_temporary_files
-from nasiam.compare.executor import ExecutionReport, check_run, run_finished, run_jobs
+from nasiam.compare.executor import ExecutionReport, check_run, run_finished, run_jobs, summary_sha256
 from nasiam.compare.plan import FORBIDDEN_COMMON, Plan, build_plan, search_common
 from nasiam.compare.report import write_report
 from nasiam.compare.specs import LIBRARY_KINDS, PREDICTOR_KINDS, HeadSpec, parse_heads
@@ -30,6 +30,10 @@ __all__ = ["compare", "prepare", "parse_heads", "HeadSpec", "parse_seeds"]
 
 MANIFEST = "compare.json"
 MANIFEST_FORMAT = "nasiam.compare"
+# compare.json's {run name: sha256 of its summary.json}, recorded when the run finished under
+# this comparison; a run finished before compare.json kept them (an older nasiam, an archive)
+# has none and is checked as before, by its config.yaml and the files its summary lists
+SUMMARIES = "finished_summaries"
 
 
 MAX_SEEDS = 1000   # each seed trains every row once: more is a typo, not a protocol
@@ -239,6 +243,9 @@ def _read_manifest(out: Path, common: dict[str, str]) -> dict[str, Any]:
         raise ConfigError(f"{path} (read) is not a nasiam comparison; choose another --out")
     if not isinstance(manifest.get("common"), dict) or not isinstance(manifest.get("pinned_heads", {}), dict):
         raise ConfigError(f"{path} (read) is damaged (its 'common' or 'pinned_heads' is not an object); {fix}")
+    summaries = manifest.get(SUMMARIES, {})
+    if not isinstance(summaries, dict) or not all(isinstance(v, str) for v in summaries.values()):
+        raise ConfigError(f"{path} (read) is damaged (its '{SUMMARIES}' is not an object of sha256 strings); {fix}")
     differences = _differing_options(manifest["common"], common)
     if differences:
         raise ConfigError(f"{out} holds a comparison with other run options: {'; '.join(differences)}; runs under "
@@ -295,13 +302,14 @@ def _pin_heads(specs: list[HeadSpec], manifest: dict[str, Any],
     return pins
 
 
-def _check_runs(plan: Plan, runs: Path) -> None:
-    """Every finished run folder must be its job's run (`check_run`); the folders that are not
-    are named, and nothing is trained or reported."""
+def _check_runs(plan: Plan, runs: Path, summaries: Mapping[str, str]) -> None:
+    """Every finished run folder must be its job's run (`check_run`), its summary.json the one
+    compare.json recorded when it finished (`summaries`); the folders that are not are named,
+    and nothing is trained or reported."""
     problems = []
     for job in plan.jobs:
         try:
-            problem = check_run(job, runs)
+            problem = check_run(job, runs, summaries.get(job.name))
         except ConfigError as e:
             problem = str(e)
         if problem:
@@ -339,13 +347,14 @@ def prepare(heads: str | list[str], seeds: str | int | Sequence[int], out: str |
     _check_path_heads(specs, path_heads, common, row_options)
     plan = build_plan(specs, seed_list, common, search_options, out, lambda: _draw_space(common, search_options),
                       {label: pin["sha256"] for label, pin in pins.items()}, row_options)
-    _check_runs(plan, out / "runs")
+    summaries = manifest.get(SUMMARIES, {})
+    _check_runs(plan, out / "runs", summaries)
     for path, genotypes in {**fixed_files, **plan.genotype_files}.items():
         write_search_genotypes(path, framework, genotypes)
     manifest = {"format": MANIFEST_FORMAT, "schema_version": 1, "framework": framework, "common": common,
                 "random_genotypes": plan.random_genotypes, "pinned_heads": pins,
                 # the code the comparison began with; each run's summary.json records its own
-                "code": manifest.get("code", code_version())}
+                "code": manifest.get("code", code_version()), SUMMARIES: summaries}
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=1) + "\n")
     return plan, out
 
@@ -406,6 +415,16 @@ def _comparison_lock(out: Path):
         lock.release()
 
 
+def _record_summary(out: Path, name: str) -> None:
+    """compare.json records the sha256 of runs/NAME/summary.json, the run having just finished
+    as planned: a later call refuses the run if its summary changed (`check_run`). Read and
+    written again per run (under the comparison's lock), so that each record lands at once."""
+    path = out / MANIFEST
+    manifest = json.loads(path.read_bytes().decode("utf-8"))
+    manifest.setdefault(SUMMARIES, {})[name] = summary_sha256(out / "runs" / name)
+    atomic_write_text(path, json.dumps(manifest, indent=1) + "\n")
+
+
 def _compare(heads, seeds, out: Path, options, jobs, threads, say, report_only, reference) -> dict[str, Any]:
     plan, out = prepare(heads, seeds, out, options)
     runs = out / "runs"
@@ -416,7 +435,8 @@ def _compare(heads, seeds, out: Path, options, jobs, threads, say, report_only, 
     else:
         say(f"{len(plan.jobs)} runs planned in {out}/ ({len(plan.rows)} heads x {len(parse_seeds(seeds))} seeds"
             f"{', plus searches' if plan.search_names else ''}); {jobs} at a time")
-        execution = run_jobs(plan.jobs, runs, out / "logs", max_jobs=jobs, threads=threads, say=say)
+        execution = run_jobs(plan.jobs, runs, out / "logs", max_jobs=jobs, threads=threads, say=say,
+                             on_finished=functools.partial(_record_summary, out))
     # a run that failed in this call is not reported, even one that finished (not the planned run)
     result = write_report(plan, runs, out, reference, excluded={failure.name for failure in execution.failures})
     return {"report": execution, **result, "out": str(out), "planned": len(plan.jobs)}

@@ -19,6 +19,7 @@ SIGTERM for a second signal and stop without its checkpoint.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import signal
@@ -35,7 +36,8 @@ from nasiam.errors import CheckpointError, RunInterrupted, shown, shown_path
 from nasiam.rundir import check_run_files
 from nasiam.runner.stop import StopSignals
 
-__all__ = ["run_jobs", "run_finished", "check_run", "read_summary", "collapsed", "JobFailure", "ExecutionReport"]
+__all__ = ["run_jobs", "run_finished", "check_run", "read_summary", "summary_sha256", "collapsed", "JobFailure",
+           "ExecutionReport"]
 
 EXIT_USAGE = 2
 # the fix of a run folder that is not its job's run and cannot become it by an option
@@ -172,14 +174,27 @@ def _located(value, then: Path, now: Path) -> str:
     return text
 
 
-def check_run(job: Job, runs: Path) -> str | None:
+def summary_sha256(run: Path) -> str:
+    """The sha256 of a run's summary.json, as compare.json records it when the run finishes."""
+    return hashlib.sha256((run / "summary.json").read_bytes()).hexdigest()
+
+
+def check_run(job: Job, runs: Path, recorded_summary: str | None = None) -> str | None:
     """Why the finished run in runs/NAME is not `job`'s run, or None (it is, or it has not
     finished). Its config.yaml must hold the job's seed, name, options and head: a run copied in
-    from another seed or trained under other options is never reported as this one."""
+    from another seed or trained under other options is never reported as this one. With
+    `recorded_summary`, the sha256 compare.json recorded of its summary.json when the run
+    finished, the summary must still be that one."""
     run = runs / job.name
     summary = read_summary(run)
     if summary is None:
         return None
+    # a summary cannot vouch for itself (its "files" lists the other files' sha256): one edited
+    # after the run finished, a forged score, was reported as is (the probes of #33)
+    if recorded_summary is not None and summary_sha256(run) != recorded_summary:
+        return (f"{run / 'summary.json'} (read) is not the summary this comparison recorded when {job.name} finished "
+                f"(sha256 {summary_sha256(run)[:12]}, recorded in compare.json {str(recorded_summary)[:12]}): it was "
+                f"edited or replaced since, so its scores are not the run's. Restore it, or {MOVE_OUT}")
     if summary.get("command") not in (None, job.command):
         return (f"{run} holds a `nasiam {summary['command']}` run; this comparison plans a `nasiam {job.command}` "
                 f"there: {MOVE_OUT}")
@@ -315,9 +330,12 @@ def _driver_stop_signals() -> tuple[int, ...]:
 
 
 def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads: int | None = None,
-             say: Callable[[str], None] = print, poll_seconds: float = 0.5) -> ExecutionReport:
+             say: Callable[[str], None] = print, poll_seconds: float = 0.5,
+             on_finished: Callable[[str], None] | None = None) -> ExecutionReport:
     """Run `jobs` (in order, respecting `after`), at most `max_jobs` at a time; each
-    process gets `threads` CPU threads (default: the cores divided among the jobs)."""
+    process gets `threads` CPU threads (default: the cores divided among the jobs).
+    `on_finished(name)` is called for each run that finished as planned (compare.json records
+    its summary's sha256)."""
     logs.mkdir(parents=True, exist_ok=True)
     report = ExecutionReport()
     threads = threads or max(1, (os.cpu_count() or 1) // max_jobs)
@@ -368,6 +386,8 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                 # reported (the report leaves out failed runs); its folder is left as it is
                 problem = check_run(job, runs) if finished else None
                 if finished and not problem:
+                    if on_finished is not None:
+                        on_finished(name)
                     report.finished.append(name)
                     say(f"finished {name} in {minutes:.1f} min")
                     continue

@@ -30,7 +30,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from nasiam.config import ConfigError
+from nasiam.config import ConfigError, check_input_path
 
 __all__ = ["HeadSpec", "parse_heads", "split_specs", "MAX_RANDOM_HEADS", "LIBRARY_KINDS"]
 
@@ -133,6 +133,9 @@ def _parse_one(raw: str) -> HeadSpec:
     if spec.startswith("search"):
         raise ConfigError(f"--heads: {spec!r} is not a search spec; write search, search(--key=value ...), "
                           "search:argmax or search+init")
+    # not a head kind, so a path: one the file system refuses to look up is named as --heads'
+    check_input_path("--heads", spec, "a head (default, paper, search, random:N, ...) or a search run directory "
+                                      "or genotype.json at a shorter path (LABEL=PATH names its row)")
     path = Path(spec)
     if path.is_dir() and (path / "genotype.json").is_file() or path.is_file():
         return HeadSpec(label or (path.name if path.is_dir() else path.stem), "path", path=str(path))

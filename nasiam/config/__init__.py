@@ -21,6 +21,7 @@ from nasiam.config.validate import (
     BOUNDS,
     PRECISION_ALIASES,
     check_bounds,
+    check_input_path,
     check_output_path,
     config_choices,
     validate_config,
@@ -28,5 +29,5 @@ from nasiam.config.validate import (
 
 __all__ = ["RunConfig", "SearchConfig", "PretrainConfig", "ConfigError", "load_config", "config_to_yaml", "parse_value",
            "STRUCTURAL_KEYS", "field_types", "config_choices", "PRECISION_ALIASES", "require_package", "BOUNDS",
-           "check_bounds", "check_output_path", "check_resources", "read_yaml_file", "DEMO_SCALE",
+           "check_bounds", "check_input_path", "check_output_path", "check_resources", "read_yaml_file", "DEMO_SCALE",
            "demo_scale_note", "validate_config"]

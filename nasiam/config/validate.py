@@ -58,6 +58,26 @@ def check_output_path(option: str, path: object) -> None:
                           "characters")
 
 
+def check_input_path(option: str, path: object, takes: str) -> None:
+    """A path an option names, refused now by name if the file system cannot look it up (a name
+    over its 255 bytes, a loop of links): the OSError, met later, was described as an output
+    path's ("shorten --run_name, --out_dir or the file's name", the probes of #33). `takes`:
+    what the option takes, for the fix. A path that is not there is the caller's to judge."""
+    import errno
+    import os
+
+    try:
+        os.stat(os.fspath(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as e:
+        if e.errno not in (errno.ENAMETOOLONG, errno.ELOOP):
+            return   # (a permission, say: said where the file is read)
+        why = ("it is longer than the file system allows (a name at most 255 bytes, the path 4096)" if e.errno == errno.ENAMETOOLONG
+               else "it goes round a loop of symbolic links")
+        raise ConfigError(f"{option}: {shown(str(path), 80)} is read as a path, and {why}; pass {takes}") from None
+
+
 def config_choices(cls) -> dict[str, list[str]]:
     """Option -> its allowed values, for the options of `cls` that have a fixed set."""
     from nasiam.data import list_datasets

@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from nasiam._arguments import check_count, check_mapping, check_positive, check_sequence
 from nasiam.errors import shown
 from nasiam.head.nas_head import NASHead
 from nasiam.space.genotype import MAX_LAYERS, MAX_PARAMETERS, MAX_WIDTH, Genotype, GenotypeError, LayerSpec
@@ -36,17 +37,7 @@ from nasiam.space.spaces import SearchableLayer, SearchSpace, create_space, list
 __all__ = ["SearchableHead", "SAMPLING_MODES", "check_count"]
 
 SAMPLING_MODES = ("softmax", "gumbel", "uniform", "argmax", "fixed")
-
-
-def check_count(name: str, value: Any, none_means: str | None = None) -> None:
-    """`value` a count of options (an integer >= 1), or None where `none_means` says what None is:
-    `top_k=0` kept no option (an IndexError when the genotype read its first), `2.5` a TypeError
-    from a slice."""
-    if value is None and none_means is not None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1{f' or None ({none_means})' if none_means else ''}, "
-                         f"got {shown(value)}")
+DECISION = "{choice: option} (one per searchable layer, e.g. {'width': 512, 'activation': 'relu'})"
 
 
 class SearchableHead(nn.Module):
@@ -126,22 +117,28 @@ class SearchableHead(nn.Module):
                      decisions: Sequence[Mapping[str, Any]] | None = None) -> "SearchableHead":
         """How logits become branch weights in `forward` (see the module docstring);
         "fixed" takes `decisions`, one `{choice: option}` per searchable layer."""
-        if mode not in SAMPLING_MODES:
-            raise ValueError(f"unknown sampling mode {mode!r}; choose one of {', '.join(SAMPLING_MODES)}")
-        if tau is not None and not tau > 0:
-            raise ValueError(f"tau must be positive, got {tau}")
+        if not isinstance(mode, str) or mode not in SAMPLING_MODES:
+            raise ValueError(f"unknown sampling mode {shown(mode)}; choose one of {', '.join(SAMPLING_MODES)}")
+        if tau is not None:
+            tau = check_positive("tau", tau)
         if mode == "fixed":
             layers = self.searchable_layers()
-            if decisions is None or len(decisions) != len(layers):
+            if decisions is None or len(check_sequence("decisions", decisions, DECISION)) != len(layers):
                 raise ValueError(f"fixed sampling needs one decision per searchable layer ({len(layers)})")
             for i, (layer, decision) in enumerate(zip(layers, decisions)):
-                if set(decision) != set(layer.choices) or any(decision[c] not in layer.choices[c] for c in decision):
+                if set(self._decision(i, decision)) != set(layer.choices) or \
+                        any(decision[c] not in layer.choices[c] for c in decision):
                     raise ValueError(f"decision {i} {dict(decision)} does not match the layer's choices {layer.choices}")
             self._fixed = [dict(d) for d in decisions]
         self.sampling = mode
         if tau is not None:
             self.tau = float(tau)
         return self
+
+    @staticmethod
+    def _decision(i: int, decision: Any) -> Mapping[str, Any]:
+        # (a list or a number there raised TypeError from set() or `in`)
+        return check_mapping(f"decisions[{i}]", decision, DECISION)
 
     @property
     def fixed_decisions(self) -> list[dict[str, Any]] | None:
@@ -155,15 +152,15 @@ class SearchableHead(nn.Module):
         a choice left out keeps its logits. Unlike `set_sampling("fixed", ...)`, which only routes
         the forward, this changes the parameters."""
         layers = self.searchable_layers()
-        if len(decisions) != len(layers):
+        if len(check_sequence("decisions", decisions, DECISION)) != len(layers):
             raise ValueError(f"commit_decisions needs one decision per searchable layer ({len(layers)}), "
                              f"got {len(decisions)}")
         # the chosen option `margin` above the others: a negative margin commits the opposite
         # choice, NaN or inf turns every probability into NaN
-        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 < margin < math.inf:
-            raise ValueError(f"margin must be a positive, finite number, got {shown(margin)}")
+        check_positive("margin", margin)
         for i, (layer, decision) in enumerate(zip(layers, decisions)):
-            unknown = [c for c in decision if c not in layer.choices or decision[c] not in layer.choices[c]]
+            unknown = [c for c in self._decision(i, decision)
+                       if c not in layer.choices or decision[c] not in layer.choices[c]]
             if unknown:
                 raise ValueError(f"decision {i} {dict(decision)} does not match the layer's choices {layer.choices}")
         for layer, decision in zip(layers, decisions):

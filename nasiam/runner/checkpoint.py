@@ -17,8 +17,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from nasiam._io import atomic_write_bytes, is_temporary_file
-from nasiam.errors import CheckpointError
+from nasiam._io import atomic_write_bytes, is_temporary_file, not_a_file
+from nasiam.errors import CheckpointError, shown_path
 
 FORMAT, VERSION = "nasiam.checkpoint", 1
 LAST = "last.ckpt"
@@ -60,8 +60,12 @@ def save_checkpoint(path: str | os.PathLike, state: Mapping[str, Any], header: M
 
 def load_checkpoint(path: str | os.PathLike, command: str | None = None) -> dict[str, Any]:
     path = Path(path)
+    kind = not_a_file(path)
+    if kind is not None:   # a FIFO's reading would block: told apart by its metadata, never opened
+        raise CheckpointError(f"{shown_path(path)} is {kind}, not a regular file: a checkpoint is a file "
+                              f"(a run directory's checkpoints/{LAST} or epoch=N.ckpt)")
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}")
+        raise CheckpointError(f"no checkpoint at {shown_path(path)}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises a variety of types for corrupt or unsafe files
@@ -109,6 +113,12 @@ def find_checkpoint(target: str | os.PathLike) -> Path:
     candidate = target / "checkpoints" / LAST
     if candidate.is_file():
         return candidate
+    # a FIFO, a device or a dangling link named (the target, or its last.ckpt), not "no checkpoint"
+    found = candidate if target.is_dir() else target
+    kind = not_a_file(found)
+    if kind is not None:
+        raise CheckpointError(f"{shown_path(found)} is {kind}, not a regular file: a checkpoint is a file "
+                              f"(a run directory's checkpoints/{LAST} or epoch=N.ckpt)")
     if not target.exists():
         raise CheckpointError(f"nothing to resume at {target}: no such run directory or checkpoint")
     raise CheckpointError(f"{target} has no checkpoints/{LAST}: the run ended before its first epoch finished; "

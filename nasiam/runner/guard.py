@@ -51,12 +51,17 @@ class StepGuard:
         if self.fabric.world_size > 1:
             self._stop_at_boundary = any_stop > 0
         if any_bad > 0:
-            kept = (f"the last good checkpoint is {self.last_checkpoint} (after epoch {self.epochs_in_last()})"
-                    if self.last_checkpoint.exists() else "no epoch had finished, so there is no checkpoint")
+            # the advice follows what is there: --resume with nothing to resume is refused (the
+            # sixth probe of #33 was told "there is no checkpoint", then "continue with --resume")
+            if self.last_checkpoint.exists():
+                kept = (f"the last good checkpoint is {self.last_checkpoint} (after epoch {self.epochs_in_last()}). "
+                        "Lower --lr (or a search's --arch_lr), then continue from it with --resume")
+            else:
+                kept = ("no epoch had finished, so there is no checkpoint and nothing to resume. Lower --lr (or a "
+                        "search's --arch_lr) and run the command again: it starts afresh")
             where = (f"the loss became {value:.4g} at epoch {epoch + 1}, step {int(step)}" if mine
                      else f"the loss became non-finite on another process by epoch {epoch + 1}")
-            raise NonFiniteLossError(f"{where}; training stopped and {kept}. "
-                                     "Lower --lr (or --arch_lr), then continue with --resume.", epoch, int(step))
+            raise NonFiniteLossError(f"{where}; training stopped and {kept}.", epoch, int(step))
 
     def stop_at_step(self, epoch: int) -> bool:
         """At the end of a step: whether to stop here. Alone, a signal acts at once (after a

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from nasiam.backbones import feature_dim, load_backbone, save_backbone
-from nasiam.config import ConfigError, PretrainConfig
+from nasiam.config import ConfigError, PretrainConfig, check_input_path
 from nasiam.errors import CheckpointError, RemoteError
 from nasiam.eval.plots import plot_curves
 from nasiam.frameworks import framework_class
@@ -43,6 +43,9 @@ class PretrainRun(Run):
         RUN_DIR/inputs/ and recorded as the run's input; the config keeps the reference."""
         value = getattr(self.cfg, option)
         if not is_artifact_reference(value):
+            if value is not None:
+                check_input_path(f"--{option}", value, "a search run directory or genotype.json at a shorter path"
+                                 if option == "head" else "a run directory at a shorter path")
             return value
         result: tuple[str | None, str | None, str | None] = (None, None, None)
         if self.fabric.is_global_zero:

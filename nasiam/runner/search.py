@@ -16,6 +16,8 @@ import torch
 from nasiam.backbones import save_backbone
 from nasiam.config import ConfigError, SearchConfig
 from nasiam.errors import CollapseError
+from nasiam.eval.knn import KNN_SETTINGS
+from nasiam.eval.protocol import knn_name
 from nasiam.rundir import write_search_genotypes, write_searched_heads
 from nasiam.runner import outputs
 from nasiam.runner.build import (
@@ -46,7 +48,19 @@ from nasiam.search import (
     training_progress,
 )
 
-__all__ = ["SearchRun", "run_search"]
+__all__ = ["SEARCH_METRICS", "SearchRun", "run_search"]
+
+# The numbers a search's summary.json holds at its top level (the last epoch's averages, the
+# final kNN evaluation, the run's counts and times): what a sweep file's `metric: {name: ...}`
+# can name. `nasiam sweep` checks the name against these before its first trial (a misspelt
+# metric was found only after a trial had trained); a test checks real summaries against them.
+SEARCH_METRICS = tuple(sorted({
+    "loss", *ARCH_METRICS, "images_per_second",                              # the epoch's averages
+    "collapse_std", "effective_rank", "feature_std", "feature_rank",         # its collapse monitors
+    "knn_top1", *(f"{knn_name(k)}_top1" for k, _ in KNN_SETTINGS), "rankme", "eval_seconds",   # the evaluation
+    "near_uniform_decisions", "decisions_above_noise", "arch_steps", "world_size",
+    "train_seconds", "wall_seconds",
+}))
 
 
 class SearchRun(Run):

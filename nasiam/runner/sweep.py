@@ -21,6 +21,7 @@ retried when the sweep is run again, resuming its run directory from its last ch
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 import math
@@ -64,6 +65,7 @@ def read_sweep(path: str | Path) -> dict[str, Any]:
     if not isinstance(metric, dict) or not isinstance(metric.get("name"), str) or \
             metric.get("goal", "minimize") not in ("minimize", "maximize"):
         raise ConfigError(f"{path}: 'metric' needs a name and a goal (minimize or maximize)")
+    _check_metric(path, metric["name"])
     types = field_types(SearchConfig)
     for name, spec in sweep["parameters"].items():
         if name not in types:
@@ -94,6 +96,18 @@ def read_sweep(path: str | Path) -> dict[str, Any]:
 
 
 _METHODS = ("grid", "random", "bayes")
+
+
+def _check_metric(path: str | Path, name: str) -> None:
+    """The metric is one a trial (a `nasiam search` run) reports: a misspelt name was found
+    only after the first trial had trained, minutes later (the sixth probe of #33)."""
+    from nasiam.runner.search import SEARCH_METRICS
+
+    if name not in SEARCH_METRICS:
+        close = difflib.get_close_matches(name, SEARCH_METRICS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(f"{path}: metric: name {name[:80]!r} is not a number a `nasiam search` run "
+                          f"reports; {hint}valid names: {', '.join(SEARCH_METRICS)}")
 
 
 def _grid_space(path: str | Path, parameters: Mapping[str, Any]) -> dict[str, list]:

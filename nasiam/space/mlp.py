@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from nasiam._arguments import check_items
 from nasiam.errors import shown
 from nasiam.space import registry
 from nasiam.space.genotype import MAX_WIDTH, Genotype, GenotypeError, LayerSpec
@@ -120,10 +121,9 @@ class MLPSearchLayer(SearchableLayer):
         return [(spec, state)], width
 
 
-def _as_tuple(values, kind: str) -> tuple:
-    if isinstance(values, (str, bytes)):   # tuple("relu") would be four one-letter names
-        raise ValueError(f"{kind}s: expected a list of {kind}s, got the string {values!r:.40}; write ({values!r:.40},)")
-    values = tuple(values)
+def _as_tuple(values, kind: str, item: type = str) -> tuple:
+    """A space's list of `kind`s (each an `item`: a width an int, a name a str), as a tuple."""
+    values = check_items(f"{kind}s", values, item, f"{kind}s ({'integers' if item is int else 'names'})")
     if not values:
         raise ValueError(f"the space needs at least one {kind}")
     if len(set(values)) != len(values):
@@ -159,7 +159,7 @@ class MLPSpace(SearchSpace):
     name = "mlp"
 
     def __post_init__(self):
-        object.__setattr__(self, "widths", _as_tuple(self.widths, "width"))
+        object.__setattr__(self, "widths", _as_tuple(self.widths, "width", int))
         object.__setattr__(self, "norms", _as_tuple(self.norms, "norm"))
         object.__setattr__(self, "activations", _as_tuple(self.activations, "activation"))
         for w in self.widths:
