@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from nasiam._io import atomic_write_bytes, atomic_write_text, remove_temporary_files
+from nasiam._io import atomic_write_bytes, atomic_write_text, not_a_file, remove_temporary_files
 from nasiam.config import (
     ConfigError,
     SearchConfig,
@@ -320,9 +320,8 @@ def _check_database(path: Path) -> None:
     exit 1 (the sixth probe of #33). An empty file is an empty database to SQLite."""
     if not os.path.lexists(path):
         return
-    if not path.is_file():
-        kind = "a dangling link" if path.is_symlink() and not path.exists() else \
-            "a folder" if path.is_dir() else "a FIFO, socket or device"
+    kind = not_a_file(path)
+    if kind:
         raise ConfigError(f"{shown_path(path)} (read) is {kind}, not the study's SQLite database; {_DATABASE_FIX}")
     with open(path, "rb") as f:
         header = f.read(len(SQLITE_HEADER))
