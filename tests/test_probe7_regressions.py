@@ -53,6 +53,7 @@ def test_the_probe_heads_are_tiny():
     assert SearchableHead(16, 8, num_layers=1)(torch.randn(4, 16)).shape == (4, 8)
 
 
+@pytest.mark.slow   # spawns a `nasiam` process (it exits 2 at once)
 @pytest.mark.xfail(strict=True, reason="probe7 C1: compare appends a run's log through a symbolic link planted at "
                                        "logs/NAME.log (executor._launch opens it with open(log, 'a'))")
 def test_a_planted_log_link_is_not_written_through(tmp_path):
