@@ -1207,3 +1207,130 @@ def test_a_heads_path_row_named_by_another_path_to_the_same_file_keeps_its_runs(
     (out / "compare.json").unlink()   # (else the pin itself refuses the new content first)
     with pytest.raises(ConfigError, match="mine-s0/config.yaml \\(read\\) says it was trained with --head="):
         prepare("mine=other,default", 1, out, RUN)
+
+
+def _fake_start(jobs, runs, started):
+    """launch.start_run without training: the run's files appear and the process exits 0 (the
+    real _launch opens the log first)."""
+    import subprocess
+    import sys
+
+    def start(argv, log, env):
+        name = next(a.split("=", 1)[1] for a in argv if a.startswith("--run_name="))
+        started.append(name)
+        finish(jobs[name], runs, SUMMARY)
+        return subprocess.Popen([sys.executable, "-c", "pass"])
+    return start
+
+
+@pytest.mark.parametrize("kind", ["link", "fifo", "folder"])
+def test_a_log_planted_as_a_link_or_fifo_is_refused_and_the_other_runs_go_on(tmp_path, capsys, monkeypatch, kind):
+    """compare appended a run's output through a symbolic link planted at logs/NAME.log (a file
+    outside --out written) and blocked forever opening a FIFO there (the seventh probe of #33,
+    C1 and C2). Now that run is not started, its log is named with the fix, nothing is written
+    through it, and the other runs finish (exit 6, as for any failed run)."""
+    import os
+    import signal
+
+    import nasiam.compare.executor as executor
+
+    plan, out = prepare("default,paper", "0,", tmp_path, RUN)
+    started = []
+    monkeypatch.setattr(executor, "start_run", _fake_start({j.name: j for j in plan.jobs}, out / "runs", started),
+                        raising=False)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious\n")
+    log = out / "logs" / "default-s0.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    {"link": lambda: log.symlink_to(outside), "fifo": lambda: os.mkfifo(log), "folder": log.mkdir}[kind]()
+
+    def hung(signum, frame):
+        raise TimeoutError("compare blocked opening the planted log")
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        code = main(["compare", "--heads", "default,paper", "--seeds", "0,", "--out", str(out),
+                     *[f"--{k}={v}" for k, v in RUN.items()]])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    err = capsys.readouterr().err
+    assert code == 6, err
+    assert started == ["paper-s0"] and outside.read_text() == "precious\n"
+    what = {"link": "a symbolic link (to ", "fifo": "a FIFO, socket or device", "folder": "a folder"}[kind]
+    assert f"its log {log} is {what}" in err, err
+    assert "writes nothing through it. Remove it" in err and "refused its options" not in err
+
+
+def test_a_run_still_training_from_a_killed_driver_is_named_not_started_again(tmp_path, capsys, monkeypatch):
+    """A SIGKILLed driver's run trained on; the same compare then started it a second time, which
+    exited 2 on the run's lock, read as "refused its options (exit 2), so every run would" (the
+    seventh probe of #33, K4r), both writing one log. Now a run folder whose lock a live process
+    holds is named as still running, with its pid, and the other runs go on."""
+    import os
+
+    import nasiam.compare.executor as executor
+    from nasiam.runner.lock import RunDirLock
+
+    plan, out = prepare("default,paper", "0,", tmp_path, RUN)
+    started = []
+    monkeypatch.setattr(executor, "start_run", _fake_start({j.name: j for j in plan.jobs}, out / "runs", started),
+                        raising=False)
+    argv = ["compare", "--heads", "default,paper", "--seeds", "0,", "--out", str(out),
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    with RunDirLock(out / "runs" / "default-s0", "pretrain"):   # the orphan, still training
+        assert main(argv) == 6
+    err = capsys.readouterr().err
+    assert started == ["paper-s0"], err
+    assert f"is still running from an earlier compare (pid {os.getpid()} on " in err, err
+    assert "wait for it or stop it" in err and "refused its options" not in err
+    assert not (out / "logs" / "default-s0.log").exists()   # not written by a second start
+    assert main(argv) == 0 and started == ["paper-s0", "default-s0"]   # its lock gone: it runs
+
+
+DRIVER = """
+import sys, time
+from nasiam.compare.launch import start_run
+run = start_run([sys.executable, "-c", "import time; time.sleep(300)"], open(sys.argv[1], "a"), None)
+print(run.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def _gone(pid: int) -> bool:
+    """No such process, or a zombie (dead, not yet reaped by whoever adopted it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_runs_die_with_a_driver_killed_outright(tmp_path):
+    """A SIGKILLed compare left its runs training, orphaned in their own sessions (the seventh
+    probe of #33, K4). A run started as compare starts them now gets SIGTERM when the driver dies."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, str(tmp_path / "run.log")], stdout=subprocess.PIPE,
+                              text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    run = None
+    try:
+        line = driver.stdout.readline()
+        assert line.strip().isdigit(), driver.communicate(timeout=60)
+        run = int(line)
+        assert not _gone(run)
+        driver.kill()
+        driver.wait(timeout=30)
+        deadline = time.time() + 20
+        while not _gone(run) and time.time() < deadline:
+            time.sleep(0.05)
+        assert _gone(run), "the run outlived its driver"
+    finally:
+        driver.kill()
+        if run is not None and not _gone(run):
+            os.kill(run, signal.SIGKILL)   # (the process this test started)

@@ -14,7 +14,9 @@ the runs in progress get SIGTERM, checkpoint at their next step boundary and exi
 does `nasiam compare` exit; the same command continues them. (Python's default SIGTERM would end
 the driver at once and leave its runs training, orphaned.) Each run has a session of its own,
 so a terminal's Ctrl-C reaches the driver alone: a run that got it too would take the driver's
-SIGTERM for a second signal and stop without its checkpoint.
+SIGTERM for a second signal and stop without its checkpoint. A driver killed outright (SIGKILL)
+takes its runs with it on Linux (they get SIGTERM: `nasiam.compare.launch`); a run found still
+training from such a driver is named and left to finish, not started a second time.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from nasiam.compare.launch import UnusableLogError, open_log, start_run, still_running
 from nasiam.compare.plan import FORBIDDEN_COMMON, Job, changed_head, search_common
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, field_types, parse_value, read_yaml_file
 from nasiam.errors import CheckpointError, RunInterrupted, shown, shown_path
@@ -301,12 +304,10 @@ def _launch(job: Job, runs: Path, logs: Path, env: dict[str, str]) -> tuple[subp
     if resuming:
         options.append("--resume")
     log = logs / f"{job.name}.log"
-    with open(log, "a") as handle:
+    with open(open_log(log), "a") as handle:   # a plain file only: UnusableLogError names anything else
         handle.write("$ nasiam " + " ".join([job.command, *options]) + "\n")
         handle.flush()
-        process = subprocess.Popen([sys.executable, "-m", "nasiam", job.command, *options], stdout=handle,
-                                   stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)   # signals come from the driver only
+        process = start_run([sys.executable, "-m", "nasiam", job.command, *options], handle, env)
     return process, log, resuming
 
 
@@ -368,8 +369,18 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                 if changed:
                     refuse(job, changed)
                     continue
+                # an earlier driver's run, still training (that driver was killed): its lock
+                # would make this one exit 2, read below as an option error of every run
+                busy = still_running(runs / job.name)
+                if busy:
+                    refuse(job, busy)
+                    continue
+                try:
+                    process, log, resuming = _launch(job, runs, logs, env)
+                except UnusableLogError as e:   # a link or FIFO planted at logs/NAME.log
+                    refuse(job, str(e))
+                    continue
                 pending.remove(job)
-                process, log, resuming = _launch(job, runs, logs, env)
                 running[job.name] = (process, job, log, time.perf_counter())
                 done_so_far = len(report.finished) + len(report.failures)
                 say(f"[{done_so_far + len(running)}/{total}] started {job.command} {job.name}"
@@ -392,8 +403,9 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                     say(f"finished {name} in {minutes:.1f} min")
                     continue
                 failed.add(name)
-                # a run refusing its head file (exit 2) after an edit of it: the edit, not the options
-                changed = changed_head(job) if code == EXIT_USAGE else None
+                # a run refusing its head file (exit 2) after an edit of it: the edit, not the options;
+                # one refusing its folder's lock (a run started meanwhile by another driver): the lock
+                changed = (changed_head(job) or still_running(runs / name)) if code == EXIT_USAGE else None
                 why = (f"it finished, but it is not the run this comparison plans, so it is not reported: {problem}"
                        if problem else f"{_tail(log)}\n{changed}" if changed else _tail(log))
                 failure = JobFailure(name, code, str(log), why)

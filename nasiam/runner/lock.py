@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import socket
+import stat
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -66,6 +67,27 @@ def _is_nasiam_lock(fd: int) -> bool:
     except (ValueError, UnicodeDecodeError):
         return False
     return isinstance(owner, dict) and {"pid", "host", "since", "command"} <= set(owner)
+
+
+def live_owner(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The owner recorded in `run_dir`'s lock file while a live process holds the lock (an empty
+    dict when its record cannot be read), else None; nothing is taken or written. A lock file a
+    killed run left behind holds no lock (the kernel dropped it) and says None."""
+    path = Path(run_dir) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)   # dropped again when fd closes
+        except BlockingIOError:
+            return read_owner(path) or {}
+        return None
+    finally:
+        os.close(fd)
 
 
 class RunDirLock:
