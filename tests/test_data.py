@@ -501,6 +501,55 @@ def test_a_decompression_bomb_is_named_as_an_unreadable_image(tmp_path):
     assert error.value.filename == str(bomb)
 
 
+def _png_with_a_chunk_bomb(path, kind):
+    """A valid 16 x 16 PNG carrying a text (zTXt) or ICC profile (iCCP) chunk that inflates to
+    64 MiB (PIL stops at 1 MiB with a ValueError)."""
+    import zlib
+
+    from PIL import Image
+
+    Image.new("RGB", (16, 16)).save(path)
+    raw = path.read_bytes()
+    data = b"k\x00\x00" + zlib.compress(b"\x00" * (64 << 20), 9)   # keyword, NUL, compression method 0
+    chunk = struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    cut = raw.index(b"IDAT") - 4
+    path.write_bytes(raw[:cut] + chunk + raw[cut:])
+
+
+@pytest.mark.parametrize("kind", [b"zTXt", b"iCCP"])
+def test_an_image_whose_text_or_icc_chunk_is_a_bomb_is_named_as_damaged(tmp_path, kind):
+    """PIL's ValueError for such a chunk escaped the loader, and the run stopped with "the train
+    split cannot be read (ValueError: Decompressed data too large ...)", naming no file (the
+    seventh probe of #33, I3 and I4). Now it is the OSError naming the file that every other
+    damaged image gives (exit 2 in the CLI)."""
+    from nasiam.data.datasets import _load_image
+
+    path = tmp_path / "bomb.png"
+    _png_with_a_chunk_bomb(path, kind)
+    with pytest.raises(OSError, match="damaged or unreadable image \\(ValueError: Decompressed data too large") as info:
+        _load_image(str(path))
+    assert info.value.filename == str(path)
+
+
+def test_an_image_that_crashes_a_pil_parser_is_named_as_damaged(tmp_path, monkeypatch):
+    """PIL's plugins raise SyntaxError, struct.error, EOFError or IndexError for some malformed
+    headers: each names the file, as a truncated image does."""
+    from PIL import Image
+
+    from nasiam.data.datasets import _load_image
+
+    path = tmp_path / "odd.png"
+    Image.new("RGB", (16, 16)).save(path)
+    for error in (SyntaxError("broken PNG file"), struct.error("unpack requires a buffer of 4 bytes"),
+                  EOFError(), IndexError("index out of range")):
+        def fail(*args, error=error, **kwargs):
+            raise error
+        monkeypatch.setattr(Image, "open", fail)
+        with pytest.raises(OSError, match=f"damaged or unreadable image \\({type(error).__name__}") as info:
+            _load_image(str(path))
+        assert info.value.filename == str(path)
+
+
 def _png_header(path, width, height):
     """A PNG of a few dozen bytes announcing `width` x `height` grey pixels (no pixel data):
     Image.open reads this header only, so a check of its size allocates nothing."""

@@ -15,6 +15,7 @@ import errno
 import math
 import os
 import stat
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -226,6 +227,13 @@ def _fashion_mnist(root: Path, split: str, transform) -> ArrayImageDataset:
 MAX_DECODED_PIXELS = 1 << 25
 
 
+# What PIL raises for a file it cannot parse: OSError for most, but ValueError for a text (zTXt,
+# iTXt) or ICC (iCCP) chunk that inflates past its limit ("Decompressed data too large", the
+# seventh probe of #33), SyntaxError, struct.error, EOFError and IndexError from its plugins'
+# parsers for other malformed headers. Each names the file, as a truncated image does.
+_DAMAGED_IMAGE_ERRORS = (OSError, ValueError, SyntaxError, struct.error, EOFError, IndexError)
+
+
 def _load_image(path: str):
     """torchvision's PIL loader, with a damaged image named in the error (an OSError carrying
     the path, so the CLI says which file could not be read). The file is opened without
@@ -247,11 +255,12 @@ def _load_image(path: str):
             too_large = _reduce_if_too_large(image)
             if too_large is None:
                 return image.convert("RGB")
-        except OSError as e:
-            raise OSError(None, f"damaged or unreadable image ({e})", path) from None
         except Image.DecompressionBombError:   # a small file that would decode to gigabytes
             raise OSError(None, f"an image of more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, far more than a "
                                 "training image needs (a decompression bomb?)", path) from None
+        except _DAMAGED_IMAGE_ERRORS as e:
+            detail = str(e) if isinstance(e, OSError) else f"{type(e).__name__}: {e}"
+            raise OSError(None, f"damaged or unreadable image ({detail})", path) from None
         raise OSError(None, too_large, path)
 
 
