@@ -414,6 +414,25 @@ def test_an_image_folder_whose_test_split_has_other_classes_is_refused(tmp_path,
     assert not (tmp_path / "runs" / "r" / "checkpoints").exists()
 
 
+def test_class_folders_that_differ_only_in_unicode_normalisation_are_told_apart():
+    """A train class 'café' written NFC and a val class 'café' written NFD (e + U+0301, as macOS
+    writes names) were refused as "only in train: 'café'; only in val: 'café'": two names that
+    print the same (the seventh probe of #33, I1). Now they are shown by code point and the
+    message says why they differ; other names are shown as before."""
+    from types import SimpleNamespace
+
+    from nasiam.runner.build import _check_same_class_folders
+
+    nfc, nfd = "caf\u00e9", "cafe\u0301"
+    bank = SimpleNamespace(class_to_idx={"a": 0, "b": 1, nfc: 2})
+    test = SimpleNamespace(class_to_idx={"a": 0, "c": 1, nfd: 2})
+    with pytest.raises(ValueError) as info:
+        _check_same_class_folders(SimpleNamespace(dataset="imagefolder"), SimpleNamespace(eval_split="val"), bank, test)
+    message = str(info.value)
+    assert "only in train: 'b', 'caf\\xe9'; only in val: 'c', 'cafe\\u0301'" in message, message
+    assert "another Unicode normalisation, NFC and NFD" in message
+
+
 @pytest.mark.parametrize("link,target,problem", [
     ("up", "..", "a folder that holds the class folder itself"),
     ("again", ".", "a folder this class already reads"),

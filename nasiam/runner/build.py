@@ -1,6 +1,7 @@
 """Building a run from its configuration: data loaders, backbone, framework and heads."""
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -273,13 +274,22 @@ def _check_same_class_folders(cfg: RunConfig, info: DatasetInfo, bank: Dataset, 
     if bank_classes is None or test_classes is None or bank_classes == test_classes:
         return
     only_train, only_test = sorted(set(bank_classes) - set(test_classes)), sorted(set(test_classes) - set(bank_classes))
+    # names that differ only in their Unicode normalisation (an NFC 'é' in one split, an NFD 'é',
+    # e + U+0301, in the other: macOS and some archivers write NFD) print the same: shown escaped
+    composed = {unicodedata.normalize("NFC", n) for n in only_train} & {unicodedata.normalize("NFC", n) for n in only_test}
+    alike = {n for n in only_train + only_test if unicodedata.normalize("NFC", n) in composed}
+    note = (" (names that print alike are shown escaped: the same names written in another Unicode normalisation, "
+            "NFC and NFD; rename one split's folders to the other's form)" if alike else "")
     raise ValueError(f"the {info.eval_split} split of {cfg.dataset} has other class folders than its train split "
-                     f"(only in train: {_names(only_train)}; only in {info.eval_split}: {_names(only_test)}), so "
-                     "their labels would not match; give both splits the same class folders")
+                     f"(only in train: {_names(only_train, alike)}; only in {info.eval_split}: "
+                     f"{_names(only_test, alike)}){note}, so their labels would not match; give both splits the same "
+                     "class folders")
 
 
-def _names(names: list[str], listed: int = 5) -> str:
-    text = ", ".join(shown(n) for n in names[:listed])
+def _names(names: list[str], escaped: set[str] = frozenset(), listed: int = 5) -> str:
+    """The first `listed` names as a message shows them, those in `escaped` with every non-ASCII
+    character as its code point ('e\\u0301')."""
+    text = ", ".join(ascii(n) if n in escaped else shown(n) for n in names[:listed])
     return (text + f" and {len(names) - listed} more" if len(names) > listed else text) or "none"
 
 
