@@ -9,11 +9,12 @@ iterable", `norms=[["batchnorm"]]` "unhashable type: 'list'", `set_sampling("gum
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from nasiam.errors import shown
 
-__all__ = ["check_count", "check_items", "check_mapping", "check_positive", "check_sequence"]
+__all__ = ["check_bool", "check_count", "check_items", "check_iterable", "check_mapping", "check_name",
+           "check_positive", "check_sequence", "check_type"]
 
 
 def _got(value: Any) -> str:
@@ -65,4 +66,37 @@ def check_sequence(name: str, value: Any, takes: str) -> Sequence:
     """`value` a sequence, not a string (of anything: each item is checked by its caller)."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise ValueError(f"{name} must be a list of {takes}, got {_got(value)}")
+    return value
+
+
+def check_bool(name: str, value: Any, none_means: str | None = None) -> None:
+    """`value` True or False (or None where `none_means` says what None is): `output_layer="no"`
+    is a non-empty string, which Python reads as true (the seventh probe of #33)."""
+    if value is None and none_means is not None:
+        return
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False{f' or None ({none_means})' if none_means else ''}, "
+                         f"got {_got(value)}")
+
+
+def check_name(name: str, value: Any, takes: str) -> str:
+    """`value` a string naming one of `takes` (e.g. "norms (see nasiam.space.list_norms)"):
+    None reached `str.startswith` as an AttributeError naming nothing."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be the name of one of the {takes}, got {_got(value)}")
+    return value
+
+
+def check_iterable(name: str, value: Any, takes: str) -> Iterable:
+    """`value` something to iterate over (a list, a generator, a DataLoader), not a string:
+    None failed later as "'NoneType' object is not iterable", naming no argument."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ValueError(f"{name} must be an iterable of {takes}, got {_got(value)}")
+    return value
+
+
+def check_type(name: str, value: Any, kinds: type | tuple[type, ...], takes: str) -> Any:
+    """`value` an instance of `kinds`; `takes` says what in words, e.g. "a head (an nn.Module)"."""
+    if not isinstance(value, kinds):
+        raise ValueError(f"{name} must be {takes}, got {_got(value)}")
     return value

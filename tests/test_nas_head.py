@@ -262,3 +262,46 @@ def test_recalibrate_batchnorm_skips_a_batch_of_one_row():
     torch.testing.assert_close(head[1].norm.running_mean, pooled.mean(0), atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="no batches"):
         recalibrate_batchnorm(_head(), [torch.randn(1, 12)])
+
+
+def test_recalibrate_batchnorm_names_a_wrong_argument():
+    """recalibrate_batchnorm(head, None) raised "'NoneType' object is not iterable" (the seventh
+    probe of #33, B21): each argument is named."""
+    head = _head()
+    features = [torch.randn(8, 12)]
+    for args, kwargs, words in (((head, None), {}, "batches must be an iterable of feature tensors"),
+                                ((head, "features"), {}, "batches must be an iterable"),
+                                ((None, features), {}, "module must be a head"),
+                                ((head, features), {"max_batches": 0}, "max_batches must be an integer >= 1")):
+        with pytest.raises(ValueError, match=words):
+            recalibrate_batchnorm(*args, **kwargs)
+    assert recalibrate_batchnorm(head, features, max_batches=None) == 1
+
+
+def test_from_pretrained_names_a_path_that_is_not_a_heads_folder(tmp_path):
+    """from_pretrained(123) raised pathlib's TypeError; from_pretrained(dir/genotype.json) said the
+    file was "missing genotype.json, head.safetensors" (the seventh probe of #33, P1 and P5)."""
+    _head().save_pretrained(tmp_path / "h")
+    with pytest.raises(ValueError, match="directory must be a saved head's folder or 'hf-hub:user/name', got 123"):
+        NASHead.from_pretrained(123)
+    for name in (GENOTYPE_FILE, WEIGHTS_FILE):
+        with pytest.raises(FileNotFoundError, match="is a file; NASHead.from_pretrained takes the folder") as info:
+            NASHead.from_pretrained(tmp_path / "h" / name)
+        assert f"(here {tmp_path / 'h'})" in str(info.value) and "missing" not in str(info.value)
+
+
+def test_a_negative_running_variance_is_refused_as_a_damaged_file(tmp_path):
+    """A saved head whose BatchNorm running_var was below zero loaded, and every eval-mode output
+    was NaN (the seventh probe of #33, P12): no BatchNorm computes such a variance."""
+    from safetensors.torch import load_file, save_file
+
+    _head().save_pretrained(tmp_path / "h")
+    state = load_file(tmp_path / "h" / WEIGHTS_FILE)
+    name = next(k for k in state if k.endswith("running_var"))
+    state[name] = torch.full_like(state[name], -1.0)
+    save_file(state, tmp_path / "h" / WEIGHTS_FILE)
+    with pytest.raises(ValueError, match=f"{name}: negative variances"):
+        NASHead.from_pretrained(tmp_path / "h")
+    state[name] = torch.zeros_like(state[name])   # zero is a variance (a constant feature): it loads
+    save_file(state, tmp_path / "h" / WEIGHTS_FILE)
+    assert NASHead.from_pretrained(tmp_path / "h").eval()(torch.randn(4, 12)).isfinite().all()

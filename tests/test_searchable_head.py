@@ -352,3 +352,37 @@ def test_arguments_of_the_wrong_type_are_named_with_what_they_take(call, words):
 
     with pytest.raises(ValueError, match=words if "\\" in words else re.escape(words)):
         call()
+
+
+@pytest.mark.parametrize("value", ["no", 1, None])
+def test_output_layer_must_be_a_bool(value):
+    """output_layer="no" was read as true: a head ending in the output layer it was asked to
+    leave out (the seventh probe of #33, B2)."""
+    with pytest.raises(ValueError, match=f"output_layer must be True or False, got {value!r}"):
+        SearchableHead(16, 8, output_layer=value)
+
+
+@pytest.mark.parametrize("option, value", [("output_norm", None), ("output_norm", 5), ("output_activation", None),
+                                           ("output_activation", ["relu"]), ("output_bias", "no")])
+def test_output_options_of_the_wrong_type_are_named(option, value):
+    """output_norm=None raised AttributeError "'NoneType' object has no attribute 'startswith'"
+    from the default bias (the seventh probe of #33, B6); each output option is named now."""
+    with pytest.raises(ValueError, match=f"^{option} must be "):
+        SearchableHead(16, 8, **{option: value})
+
+
+def test_a_layer_spec_with_a_null_norm_names_the_norm():
+    """LayerSpec's default bias read the norm before it was checked (B6's root)."""
+    with pytest.raises(GenotypeError, match="LayerSpec.norm: expected a string, got NoneType"):
+        LayerSpec(width=8, norm=None)
+
+
+def test_a_genotypes_meta_must_be_a_mapping():
+    """genotype(meta="text") raised dict()'s "dictionary update sequence element #0 has length 1;
+    2 is required", naming no argument (the seventh probe of #33, B19)."""
+    head = SearchableHead(16, 8, num_layers=1, space=SMALL)
+    for call in (lambda: head.genotype(meta="text"), lambda: head.top_genotypes(2, meta=[1, 2]),
+                 lambda: head.random_canonical_genotype(random.Random(0), meta="x")):
+        with pytest.raises(ValueError, match="meta must be a mapping"):
+            call()
+    assert head.genotype(meta={"seed": 0}).meta == {"seed": 0}

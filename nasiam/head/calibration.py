@@ -14,6 +14,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from nasiam._arguments import check_count, check_iterable, check_type
+
 
 @torch.no_grad()
 def recalibrate_batchnorm(module: nn.Module, batches: Iterable[Tensor], max_batches: int | None = None) -> int:
@@ -23,6 +25,10 @@ def recalibrate_batchnorm(module: nn.Module, batches: Iterable[Tensor], max_batc
     it in training mode), and a loader's last batch is one row whenever its dataset's size is one
     more than a multiple of the batch size. The module's train/eval mode and momenta are
     restored afterwards."""
+    # named here, not as "'NoneType' object is not iterable" from the generator below
+    check_type("module", module, nn.Module, "a head (an nn.Module)")
+    check_iterable("batches", batches, "feature tensors (a list of them, a generator)")
+    check_count("max_batches", max_batches, none_means="all of them")
     batches = (b for b in batches if len(b) > 1)
     first = next(batches, None)
     if first is None:

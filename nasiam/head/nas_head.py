@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from nasiam._arguments import check_type
 from nasiam._io import atomic_write_bytes
 from nasiam.head.hub import GENOTYPE_FILE, HUB_PREFIX, WEIGHTS_FILE, check_repo_id, download_head, push_heads_to_hub
 from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
@@ -144,6 +145,8 @@ class NASHead(nn.Sequential):
         from safetensors import SafetensorError, safe_open
         from safetensors.torch import load_file
 
+        # a number, None: pathlib's "expected str, bytes or os.PathLike object" named no argument
+        check_type("directory", directory, (str, os.PathLike), "a saved head's folder or 'hf-hub:user/name'")
         if isinstance(directory, str) and directory.startswith(HUB_PREFIX):
             directory = download_head(directory, subfolder=subfolder, revision=revision, token=token,
                                       cache_dir=cache_dir)
@@ -152,6 +155,9 @@ class NASHead(nn.Sequential):
                              "is a local path")
         else:
             directory = Path(directory, subfolder) if subfolder else Path(directory)
+        if directory.is_file():   # its genotype.json or head.safetensors: "missing genotype.json" of genotype.json
+            raise FileNotFoundError(f"{directory} is a file; NASHead.from_pretrained takes the folder that holds a "
+                                    f"saved head's {GENOTYPE_FILE} and {WEIGHTS_FILE} (here {directory.parent})")
         genotype_path, weights_path = directory / GENOTYPE_FILE, directory / WEIGHTS_FILE
         missing = [p.name for p in (genotype_path, weights_path) if not p.is_file()]
         if missing:
@@ -183,6 +189,11 @@ class NASHead(nn.Sequential):
                      if k in state and v.is_floating_point() and not state[k].is_floating_point()]
         problems += [f"{k}: non-finite values" for k, v in expected.items()
                      if k in state and state[k].is_floating_point() and not bool(torch.isfinite(state[k]).all())]
+        # a variance below zero gives NaN in eval mode (the square root of a negative number): no
+        # BatchNorm computes one, so the file was damaged or edited
+        problems += [f"{k}: negative variances (a BatchNorm's running variance is never below zero)"
+                     for k in expected if k.endswith("running_var") and k in state
+                     and state[k].is_floating_point() and bool((state[k] < 0).any())]
         if problems:
             raise ValueError(f"{source}: weights do not match the genotype: " + "; ".join(problems[:8]))
         self.load_state_dict(state, strict=strict)   # float64/float16 are cast to the head's dtype, as torch does

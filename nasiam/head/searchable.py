@@ -26,18 +26,26 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from nasiam._arguments import check_count, check_mapping, check_positive, check_sequence
+from nasiam._arguments import check_bool, check_count, check_mapping, check_name, check_positive, check_sequence
 from nasiam.errors import shown
 from nasiam.head.nas_head import NASHead
 from nasiam.space.genotype import MAX_LAYERS, MAX_PARAMETERS, MAX_WIDTH, Genotype, GenotypeError, LayerSpec
 from nasiam.space.mixed import Hard, hard_choices
 from nasiam.space.mlp import MLPSpace
+from nasiam.space.registry import list_activations, list_norms
 from nasiam.space.spaces import SearchableLayer, SearchSpace, create_space, list_spaces
 
 __all__ = ["SearchableHead", "SAMPLING_MODES", "check_count"]
 
 SAMPLING_MODES = ("softmax", "gumbel", "uniform", "argmax", "fixed")
 DECISION = "{choice: option} (one per searchable layer, e.g. {'width': 512, 'activation': 'relu'})"
+
+
+def _check_meta(meta: Any) -> None:
+    """A genotype's free-form metadata: a mapping or None (`meta="text"` raised dict()'s
+    "dictionary update sequence element #0 has length 1")."""
+    if meta is not None:
+        check_mapping("meta", meta, "{name: JSON value} (or None)")
 
 
 class SearchableHead(nn.Module):
@@ -63,6 +71,12 @@ class SearchableHead(nn.Module):
                                        ("num_layers", num_layers, 0, MAX_LAYERS)):
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ValueError(f"{name} must be an integer in [{low}, {high}], got {shown(value)}")
+        # the output layer's options, before they reach the layer: `output_layer="no"` was read as
+        # true, `output_norm=None` an AttributeError from the default bias (the seventh probe of #33)
+        check_bool("output_layer", output_layer)
+        check_name("output_norm", output_norm, f"norms ({', '.join(list_norms())})")
+        check_name("output_activation", output_activation, f"activations ({', '.join(list_activations())})")
+        check_bool("output_bias", output_bias, none_means="no bias before a BatchNorm, else a bias")
         if isinstance(space, str):
             space = create_space(space)
         elif space is not None and not isinstance(space, SearchSpace):   # else an AttributeError, much later
@@ -266,6 +280,7 @@ class SearchableHead(nn.Module):
         """The most probable architecture, with each choice's options ranked by probability
         (the top `top_k` of them, all by default)."""
         check_count("top_k", top_k, none_means="all")
+        _check_meta(meta)
         decisions = []
         for layer_probs in self.probabilities():
             ranked = {name: sorted(probs.items(), key=lambda kv: -kv[1])[:top_k] for name, probs in layer_probs.items()}
@@ -280,6 +295,7 @@ class SearchableHead(nn.Module):
         summed out: the head "skip" has probability p(skip), not p(skip) x p(width) x ...
         """
         check_count("k", k)
+        _check_meta(meta)
         # Beam search over the layers: joint log-probabilities add, so keeping the k best
         # partial assignments after each layer finds the k best overall.
         beam: list[tuple[float, list[dict]]] = [(0.0, [])]
@@ -326,6 +342,7 @@ class SearchableHead(nn.Module):
         activation change nothing, and in the mlp space neither does which layer is skipped, so
         those draws count once (drawing every choice uniformly instead makes a quarter of the
         draws the same minimal head). Seed `generator` to reproduce."""
+        _check_meta(meta)
         options = self.canonical_layer_options()
         commute = self._skips_commute()
         while True:   # uniform over the canonical vectors by rejection (accepts > 95 % of mlp draws)

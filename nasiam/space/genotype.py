@@ -175,6 +175,8 @@ class LayerSpec:
 
     def __post_init__(self):
         if self.bias is None:
+            # the default bias reads the norm: a null or numeric norm is named, not an AttributeError
+            _validate_layer_fields(self.op, self.width, self.norm, self.activation, False, self.fixed, "LayerSpec")
             object.__setattr__(self, "bias", default_bias(self.norm) if self.op == "linear" else False)
         self.validate("LayerSpec")
 
