@@ -365,3 +365,56 @@ def test_an_output_path_a_terminal_would_act_on_is_refused_before_anything_is_wr
     option = argv[argv.index("OUT") - 1]
     assert f"{option}: " in captured.err and "printable characters" in captured.err, captured.err
     assert not out.exists() and os.listdir(tmp_path) == []
+
+
+def test_a_failed_write_names_the_file_not_its_hidden_temporary(tmp_path):
+    """results.md made a folder: the rename onto it failed and the message named the hidden
+    '.results.md.c1ce73c7.nasiam.tmp', with the --resume advice of a training run (the seventh
+    probe of #33, C4). The file is named, and the advice is the command's."""
+    final, temporary = tmp_path / "results.md", tmp_path / ".results.md.c1ce73c7.nasiam.tmp"
+    code, message = describe_os_error(IsADirectoryError(errno.EISDIR, "Is a directory", str(temporary), str(final)),
+                                      "files already written are intact")
+    assert code == EXIT_IO and f"{final} is a folder, where nasiam writes a file: move it away" in message, message
+    assert ".nasiam.tmp" not in message and "--resume" not in message
+    code, message = describe_os_error(OSError(errno.ENOSPC, "No space left on device", str(temporary)))
+    assert code == EXIT_IO and f"the disk is full while writing {final};" in message, message
+
+
+def test_compare_names_a_results_file_that_is_a_folder_without_resume_advice(tmp_path, capsys):
+    from _runs import TINY
+
+    from nasiam.cli import main
+
+    options = [a for a in TINY if not a.startswith(("--widths", "--warmup_epochs", "--arch_lr"))]
+    (tmp_path / "results.md").mkdir()
+    assert main(["compare", "--heads", "default", "--seeds", "0,", "--out", str(tmp_path), "--report_only",
+                 *options]) == EXIT_IO
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'results.md'} is a folder, where nasiam writes a file" in err, err
+    assert ".nasiam.tmp" not in err and "--resume" not in err and "run the same command again" in err
+
+
+CLOSED_PIPE = """
+import os, sys
+read_end, write_end = os.pipe()
+os.close(read_end)               # the reader has gone, as `| head -c 1` leaves it
+os.dup2(write_end, 1)
+import nasiam.cli.compare as compare_cli
+from nasiam.cli import main
+compare_cli.cmd_compare = lambda args: print("x" * int(sys.argv[1])) or 0   # a report of this size
+sys.exit(main(["compare", "--heads", "default", "--report_only", "--out", sys.argv[2]]))
+"""
+
+
+@pytest.mark.parametrize("size", [100_000, 10])   # raised while printing; raised by the last flush
+def test_a_report_piped_into_head_exits_quietly_as_sigpipe_would(tmp_path, size):
+    """`nasiam compare --report_only | head -c 1` exited 5, "Broken pipe on a file of the run ...
+    --resume continues" (the seventh probe of #33, S1); a short report raised only in the
+    interpreter's last flush ("Exception ignored", exit 120). Now exit 141 (128 + SIGPIPE, as
+    `cat` gives there) and not a word."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", CLOSED_PIPE, str(size), str(tmp_path)], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert (done.returncode, done.stderr) == (141, ""), done.stderr

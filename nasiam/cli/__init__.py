@@ -26,6 +26,15 @@ from nasiam.config import ConfigError
 RESUMABLE = "continue with --resume (the last finished epoch is kept)"
 KEPT = ("files already written (checkpoints, earlier outputs) are intact: where a checkpoint was written, --resume "
         "continues from it")
+# the commands --resume continues; the others' failed writes get WRITTEN_KEPT (compare and
+# export say their own): the --resume advice was given for compare's results.md (the seventh probe)
+TRAINING_COMMANDS = ("search", "pretrain")
+WRITTEN_KEPT = "files already written are intact; run the same command again once that is fixed"
+# A closed output pipe (`nasiam compare --report_only | head`): the status a program killed by
+# SIGPIPE has, 128 + 13, as `cat` or `git log` give there. Not 0: the output did not all reach its
+# reader, and `set -o pipefail` should be able to tell; not 5 with a message: nothing failed on
+# nasiam's side (Python ignores SIGPIPE, so the write raises where a C program would have died).
+EXIT_BROKEN_PIPE = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +77,65 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         _say(f"nasiam {args.command}: error: {_unknown_options(parser, args, unknown)}")
         return EXIT_USAGE
-    return run_handler(args)
+    code = run_handler(args)
+    try:   # what is still buffered (a short report), while an error can still be handled
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _leave_quietly() if code == 0 else code
+    except (OSError, ValueError):   # stdout closed (`>&-`) or replaced: nothing to deliver
+        pass
+    return code
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe (or socket) whose reader has closed it: a BrokenPipeError
+    elsewhere (a data loader's worker, a socket) is a failure, this one is the reader's choice."""
+    import os
+    import select
+    import stat
+
+    try:
+        fd = sys.stdout.fileno()
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+            return False
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):   # no poll (Windows), a stdout without a descriptor
+        return False
+
+
+def _leave_quietly() -> int:
+    """Python's advice for a closed stdout pipe: point stdout at devnull, so that the
+    interpreter's last flush does not fail again ("Exception ignored ... BrokenPipeError", exit
+    120), and exit without a word (the reader has gone; stderr is the user's terminal)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
+    return EXIT_BROKEN_PIPE
+
+
+def _final_name(path: str | None, other: str | None) -> str | None:
+    """The file a write was making, where `path` is its hidden temporary (.NAME.<hex>.nasiam.tmp):
+    os.replace names the temporary first and the file second (`other`); a write names the
+    temporary alone. The user knows the file, not the temporary (results.md being a folder
+    named '.results.md.c1ce73c7.nasiam.tmp', the seventh probe)."""
+    import os
+
+    from nasiam._io import TEMPORARY_SUFFIX, is_temporary_file
+
+    if not path or not is_temporary_file(os.path.basename(path)):
+        return path
+    if other:
+        return other
+    name = os.path.basename(path)[1:-len(TEMPORARY_SUFFIX)].rsplit(".", 1)[0]   # less '.' and '.<hex>.nasiam.tmp'
+    return os.path.join(os.path.dirname(path), name)
 
 
 def describe_os_error(e: OSError, kept: str = KEPT, out_option: str = "--out_dir") -> tuple[int, str]:
@@ -81,7 +148,8 @@ def describe_os_error(e: OSError, kept: str = KEPT, out_option: str = "--out_dir
     raised = worker_os_error(e)   # an image's error in a DataLoader worker: its file and errno, as raised
     if raised is not None:
         return describe_os_error(raised, kept, out_option)
-    path = e.filename if isinstance(e.filename, str) else None
+    path = _final_name(e.filename if isinstance(e.filename, str) else None,
+                       e.filename2 if isinstance(e.filename2, str) else None)
     # a file's name is the user's (an image folder's, an archive's): escaped, never sent raw to the
     # terminal, as is a reader's text, which may quote it
     shown = shown_path(path) if path else None
@@ -95,6 +163,8 @@ def describe_os_error(e: OSError, kept: str = KEPT, out_option: str = "--out_dir
                             f"--run_name, {out_option} or the file's name")
     if path and os.path.exists(path) and not os.path.isdir(path) and not os.access(path, os.R_OK):
         return EXIT_USAGE, f"cannot read {shown} ({reason}); check its permissions"
+    if path and e.errno == errno.EISDIR:   # results.md made a folder: the rename onto it fails
+        return EXIT_IO, f"{shown} is a folder, where nasiam writes a file: move it away (it is left as it is); {kept}"
     if path and e.errno in (errno.EACCES, errno.EPERM):
         return EXIT_IO, (f"{reason} while writing {shown}; {kept}. Check the permissions of {out_option} or "
                          "choose another")
@@ -130,6 +200,7 @@ def run_handler(args) -> int:
     from nasiam.space import GenotypeError
 
     prefix = f"nasiam {args.command}: error:"
+    on_io_error = getattr(args, "on_io_error", None) or (KEPT if args.command in TRAINING_COMMANDS else WRITTEN_KEPT,)
     try:
         return args.handler(args)
     except (ConfigError, DataNotFoundError, GenotypeError, CheckpointError, FileNotFoundError) as e:
@@ -151,7 +222,9 @@ def run_handler(args) -> int:
         _say(f"\nnasiam {args.command}: {getattr(args, 'on_interrupt', 'interrupted; ' + RESUMABLE)}")
         return EXIT_INTERRUPTED
     except OSError as e:
-        code, message = describe_os_error(e, *getattr(args, "on_io_error", ()))
+        if isinstance(e, BrokenPipeError) and _stdout_reader_gone():   # `nasiam ... | head`
+            return _leave_quietly()
+        code, message = describe_os_error(e, *on_io_error)
         _say(f"{prefix} {message}")
         return code
     except HeadMismatchError as e:
