@@ -1334,3 +1334,34 @@ def test_runs_die_with_a_driver_killed_outright(tmp_path):
         driver.kill()
         if run is not None and not _gone(run):
             os.kill(run, signal.SIGKILL)   # (the process this test started)
+
+
+def test_a_run_refused_by_a_lock_taken_after_the_check_is_not_read_as_an_option_error(tmp_path, capsys, monkeypatch):
+    """Another driver's run took the folder's lock between the check and the start: the run
+    exits 2 on it, and that is said as such, not "refused its options, so every run would"."""
+    import subprocess
+    import sys
+
+    import nasiam.compare.executor as executor
+    from nasiam.runner.lock import RunDirLock
+
+    plan, out = prepare("default,paper", "0,", tmp_path, RUN)
+    locks, started = [], []
+    finished = _fake_start({j.name: j for j in plan.jobs}, out / "runs", started)
+
+    def start(argv, log, env):
+        name = next(a.split("=", 1)[1] for a in argv if a.startswith("--run_name="))
+        if name != "default-s0":
+            return finished(argv, log, env)
+        locks.append(RunDirLock(out / "runs" / name, "pretrain").acquire())   # the other driver's run
+        return subprocess.Popen([sys.executable, "-c", "raise SystemExit(2)"])
+    monkeypatch.setattr(executor, "start_run", start, raising=False)
+    try:
+        assert main(["compare", "--heads", "default,paper", "--seeds", "0,", "--out", str(out),
+                     *[f"--{k}={v}" for k, v in RUN.items()]]) == 6
+    finally:
+        for lock in locks:
+            lock.release()
+    err = capsys.readouterr().err
+    assert started == ["paper-s0"] and "refused its options" not in err, err
+    assert "is still running from an earlier compare (pid " in err
