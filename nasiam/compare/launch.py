@@ -11,7 +11,9 @@ runs with one SIGTERM each), so nothing ended it when the driver was SIGKILLed: 
 orphaned, and the next `nasiam compare` misread its lock refusal as an option error. On Linux
 the kernel now sends the run SIGTERM when the driver dies, however it dies (`PR_SET_PDEATHSIG`),
 and the run stops at its next step with a checkpoint, as on any SIGTERM. Elsewhere nothing is
-set; the driver's check of the run folder's lock (`still_running`) covers those systems.
+set; the driver's check of the run folder's lock (`still_running`) covers those systems. (Linux
+sends the signal when the *thread* that started the run ends: `run_jobs` starts its runs and waits
+for them in one thread, the caller's.)
 """
 from __future__ import annotations
 
