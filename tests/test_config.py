@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -311,3 +312,30 @@ def test_a_run_name_of_spaces_or_with_spaces_around_it_is_refused(capsys, name):
 
     assert main(["search", "--dataset=synthetic", f"--run_name={name}", "--print_config"]) == 2
     assert "no leading or trailing spaces" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "too-long"])
+def test_a_config_path_that_is_no_file_is_named_for_what_it_is_never_opened(tmp_path, kind):
+    """A FIFO given as --config was "no recipe at" (and opening it would block until a writer
+    came); a path too long to look up was advised as an output path's (the seventh probe of #33)."""
+    from nasiam.runner.sweep import read_sweep
+
+    path = tmp_path / "r.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path = tmp_path / ("r" * 300 + ".yaml")
+    expected = {"fifo": "is a FIFO, socket or device, not a", "folder": "is a folder, not a",
+                "too-long": "--config: .* is read as a path, and it is longer than the file system allows"}[kind]
+    for read in (lambda: load_config(SearchConfig, path), lambda: read_sweep(path)):
+        with pytest.raises(ConfigError, match=expected):
+            read()
+
+
+def test_a_data_root_too_long_to_look_up_names_data_root(tmp_path):
+    from nasiam.runner.build import read_dataset_info
+
+    with pytest.raises(ConfigError, match="--data_root: .* is read as a path, and it is longer"):
+        read_dataset_info("imagefolder", tmp_path / ("d" * 300))

@@ -16,9 +16,11 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from nasiam._io import not_a_file
 from nasiam.config.machine import check_packages, check_resources
 from nasiam.config.schema import ConfigError, RunConfig, _suggest, field_types, parse_value
-from nasiam.config.validate import validate_config
+from nasiam.config.validate import check_input_path, validate_config
+from nasiam.errors import shown_path
 
 MAX_RECIPE_DEPTH = 8  # `base:` chains longer than this are refused
 MAX_RECIPE_BYTES = 1 << 20
@@ -48,9 +50,12 @@ def read_yaml_file(path: Path, what: str) -> Any:
 
 def _read_recipe(path: str | os.PathLike, cls, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     path = Path(path)
+    where = f" (the base of {_chain[-1]})" if _chain else ""
+    check_input_path("--config", path, f"a recipe (a YAML file){where}")   # before is_file(), which raises
     if not path.is_file():
-        where = f" (the base of {_chain[-1]})" if _chain else ""
-        raise ConfigError(f"--config: no recipe at {path}{where} (see the recipes/ folder)")
+        kind = not_a_file(path)   # a FIFO is named from its metadata: reading it would block
+        raise ConfigError(f"--config: {f'{shown_path(path)} is {kind}, not a recipe' if kind else f'no recipe at {shown_path(path)}'}"
+                          f"{where} (see the recipes/ folder)")
     resolved = path.resolve()
     if resolved in _chain:
         raise ConfigError(f"{path}: recipes inherit in a cycle via `base:` "

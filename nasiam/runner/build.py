@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from nasiam._distributed import is_distributed, world_size
 from nasiam.backbones import create_backbone, feature_dim
-from nasiam.config import ConfigError, RunConfig, SearchConfig
+from nasiam.config import ConfigError, RunConfig, SearchConfig, check_input_path
 from nasiam.data import (
     ArrayImageDataset,
     DatasetInfo,
@@ -51,6 +51,8 @@ def read_dataset_info(name: str, root, image_size: int | None = None) -> Dataset
     """Dataset `name`'s info at `image_size` (None: its own). A user's image folder has as many
     classes as its training split has class folders (its bare info says 0: unknown), so they
     are counted under `root`; without that the label check and kNN would see no classes."""
+    if root is not None:   # a path the file system cannot look up was advised as an output's
+        check_input_path("--data_root", root, "the folder that holds the dataset, at a shorter path")
     overrides: dict[str, Any] = {"image_size": image_size} if image_size else {}
     if dataset_info(name).num_classes == 0:
         overrides["num_classes"] = len(image_folder_classes(name, root))

@@ -36,6 +36,7 @@ from nasiam._io import atomic_write_bytes, atomic_write_text, not_a_file, remove
 from nasiam.config import (
     ConfigError,
     SearchConfig,
+    check_input_path,
     check_output_path,
     field_types,
     load_config,
@@ -56,8 +57,11 @@ def read_sweep(path: str | Path) -> dict[str, Any]:
     """The sweep file, checked for what `nasiam sweep` needs: a metric, and parameters that
     are `nasiam search` options with values of their type."""
     path = Path(path)
+    check_input_path("--config", path, "a sweep file (YAML) at a shorter path")   # before is_file(), which raises
     if not path.is_file():
-        raise ConfigError(f"--config: no sweep file at {path} (see recipes/sweeps/)")
+        kind = not_a_file(path)   # a FIFO is named from its metadata: reading it would block
+        raise ConfigError(f"--config: {f'{shown_path(path)} is {kind}, not a sweep file' if kind else f'no sweep file at {shown_path(path)}'}"
+                          " (see recipes/sweeps/)")
     sweep = read_yaml_file(path, "sweep file")
     if not isinstance(sweep, dict) or not isinstance(sweep.get("parameters"), dict) or not sweep["parameters"]:
         raise ConfigError(f"{path}: a sweep needs a 'parameters' mapping")
