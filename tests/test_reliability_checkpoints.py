@@ -215,3 +215,34 @@ def test_resuming_from_a_fifo_names_it_as_not_a_regular_file(tmp_path):
     (tmp_path / "empty").mkdir()   # a run that ended before its first checkpoint: as before
     with pytest.raises(CheckpointError, match="has no checkpoints/last.ckpt: the run ended before"):
         find_checkpoint(tmp_path / "empty")
+
+
+class _Killed(BaseException):
+    """Stands for a SIGKILL: nothing in the run catches it, nothing after it runs."""
+
+
+def test_a_kill_between_an_epochs_two_checkpoint_writes_loses_no_epoch_checkpoint(tmp_path, monkeypatch):
+    """last.ckpt was written before epoch=N.ckpt: killed between the two, --resume went on from
+    last.ckpt (epoch N done) and epoch N's own file was never written (#33 probe 7, D10). Now
+    epoch=N.ckpt comes first: the kill leaves last.ckpt at epoch N-1, and the resumed run redoes
+    epoch N and writes both."""
+    from nasiam.runner import checkpoint as ckpt
+
+    tiny = ["--dataset=synthetic", "--image_size=16", "--batch_size=16", "--epochs=2", "--subset=64",
+            "--knn_subset=64", "--num_workers=0", f"--out_dir={tmp_path}", "--run_name=k"]
+    save, writes = ckpt.save_checkpoint, []
+
+    def killed_between_epoch_twos_writes(path, state, header):
+        writes.append(state["epoch"])
+        if writes.count(2) == 2:   # the second of epoch 2's two files
+            raise _Killed
+        save(path, state, header)
+
+    monkeypatch.setattr(ckpt, "save_checkpoint", killed_between_epoch_twos_writes)
+    with pytest.raises(_Killed):
+        main(["pretrain", *tiny])
+    monkeypatch.setattr(ckpt, "save_checkpoint", save)
+    assert main(["pretrain", *tiny, "--resume"]) == 0
+    checkpoints = tmp_path / "k" / "checkpoints"
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["epoch=1.ckpt", "epoch=2.ckpt", "last.ckpt"]
+    assert load_checkpoint(checkpoints / "epoch=2.ckpt", "pretrain")["epoch"] == 2
