@@ -174,9 +174,13 @@ def test_a_run_started_again_removes_every_killed_atomic_write_in_its_directory_
     """Not only checkpoints: a kill while writing summary.json, the backbone or a head's weights
     left its temporary file forever (only checkpoints/ was cleaned, #33 round three). Every
     atomic write's temporary file has nasiam's own name; on start they go, wherever they are in
-    the run directory; lookalikes, folders, links and anything outside the run stay."""
+    the run directory; lookalikes, folders, links and anything outside the run stay. (Those
+    writes come after the run's last.ckpt, so it is resumed; a new run would not start in a
+    folder holding files nasiam did not write, the lookalikes here: probe 7, D1.)"""
     run = tmp_path / "runs" / "r"
     (run / "heads" / "projector").mkdir(parents=True)
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"read after the data, which is missing here")
     stale = [_killed_checkpoint_write(run, "summary.json", monkeypatch),
              _killed_checkpoint_write(run, "backbone.safetensors", monkeypatch),
              _killed_checkpoint_write(run / "heads" / "projector", "head.safetensors", monkeypatch)]
@@ -192,7 +196,7 @@ def test_a_run_started_again_removes_every_killed_atomic_write_in_its_directory_
     (run / ".backbone.json.0000aaaa.nasiam.tmp").mkdir()   # a folder: not a file nasiam wrote
     (tmp_path / "empty").mkdir()
     assert main(["search", *TINY, "--dataset=fashion_mnist", f"--data_root={tmp_path / 'empty'}",
-                 f"--out_dir={tmp_path / 'runs'}", "--run_name=r"]) == 2
+                 f"--out_dir={tmp_path / 'runs'}", "--run_name=r", "--resume"]) == 2
     out = capsys.readouterr().out
     assert not any(p.exists() for p in stale) and "Removed 3 temporary file(s) of a write that was killed" in out
     assert theirs.exists() and all(p.read_bytes() == b"a user's file" for p in kept)

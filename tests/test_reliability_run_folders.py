@@ -1,0 +1,120 @@
+"""Where a run, an export or an evaluation may write (#33 probe 7, D1, D2, D5): a new run starts
+only in a folder holding nothing but a killed start's leftovers; no output path lies inside
+another nasiam run or export; a killed write's hidden temporary is removed by the next writer of
+the same output, once its own writer is gone."""
+import json
+
+import pytest
+
+from nasiam.cli import main
+from nasiam.config import SearchConfig, config_to_yaml
+from nasiam.errors import CheckpointError
+from nasiam.runner.checkpoint import find_checkpoint
+from nasiam.runner.claim import claim_run_dir
+
+TINY = ["--dataset=synthetic", "--image_size=16", "--batch_size=16", "--epochs=1", "--subset=64", "--knn_subset=64",
+        "--num_workers=0", "--warmup_epochs=0"]
+
+
+class _OneProcess:
+    is_global_zero = True
+
+    @staticmethod
+    def broadcast(value):
+        return value
+
+
+def _claim(out_dir, name):
+    cfg = SearchConfig(out_dir=str(out_dir), run_name=name)
+    claimed = claim_run_dir(cfg, "search", "simsiam", _OneProcess(), say=lambda _: None)
+    claimed.lock.release()
+    return claimed
+
+
+def _tree(folder):
+    return sorted((str(p.relative_to(folder)), p.read_bytes() if p.is_file() else None) for p in folder.rglob("*"))
+
+
+def test_a_new_run_is_not_started_in_a_folder_holding_files_nasiam_did_not_write_for_it(tmp_path):
+    """probe 7 E10b: a user's folder holding alphas.csv had it replaced by the run's."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "alphas.csv").write_text("my own numbers\n")
+    with pytest.raises(CheckpointError) as info:
+        _claim(tmp_path, "mine")
+    message = str(info.value)
+    assert "mine holds files nasiam did not write for a run (alphas.csv)" in message
+    assert "choose another --run_name or --out_dir" in message
+    assert _tree(folder) == [("alphas.csv", b"my own numbers\n")]   # the lock taken and given back, nothing left
+
+
+@pytest.mark.parametrize("record, what", [("summary.json", "a finished run (summary.json) whose checkpoints/last.ckpt "
+                                                           "is gone"),
+                                          ("export.json", "an export (export.json")])
+def test_a_finished_run_without_its_checkpoints_and_an_export_are_named_and_kept(tmp_path, record, what):
+    """probe 7 E12 (a finished run whose checkpoints/ was deleted to save disk) and E11b (an
+    export): started over, their genotype.json, heads and backbone were replaced, exit 0."""
+    folder = tmp_path / "done"
+    (folder / "heads" / "projector").mkdir(parents=True)
+    (folder / "heads" / "projector" / "head.safetensors").write_bytes(b"weights")
+    (folder / "genotype.json").write_text("{}\n")
+    (folder / record).write_text("{}\n")
+    if record == "summary.json":
+        (folder / "config.yaml").write_text(config_to_yaml(SearchConfig(run_name="done")))
+    before = _tree(folder)
+    with pytest.raises(CheckpointError) as info:
+        _claim(tmp_path, "done")
+    assert f"done holds {what}" in str(info.value) and "Nothing was written" in str(info.value)
+    assert _tree(folder) == before
+    with pytest.raises(CheckpointError) as info:   # probe 7 E11: --resume of it advised starting it over
+        find_checkpoint(folder)
+    assert "without --resume" not in str(info.value) and "nothing to resume" in str(info.value)
+
+
+def test_what_a_killed_start_leaves_is_started_over(tmp_path):
+    """Killed before its first last.ckpt, a run leaves its lock file, config.yaml, logs/,
+    alphas.csv and checkpoints/ (a temporary file; epoch=1.ckpt, written just before the first
+    last.ckpt): the same command starts it again there, and --resume says so."""
+    folder = tmp_path / "r"
+    (folder / "logs").mkdir(parents=True)
+    (folder / "checkpoints").mkdir()
+    (folder / ".lock").write_text(json.dumps({"pid": 1, "host": "h", "since": 0.0, "command": "search"}))
+    (folder / "config.yaml").write_text(config_to_yaml(SearchConfig(run_name="r")))
+    (folder / "logs" / "metrics.csv").write_text("step\n")
+    (folder / "alphas.csv").write_text("epoch\n")
+    (folder / "checkpoints" / ".last.ckpt.0123abcd.nasiam.tmp").write_bytes(b"half")
+    with pytest.raises(CheckpointError, match="start it again without --resume$"):
+        find_checkpoint(folder)
+    (folder / "checkpoints" / "epoch=1.ckpt").write_bytes(b"epoch 1")
+    with pytest.raises(CheckpointError, match=r"start it again without --resume \(or continue after epoch 1"):
+        find_checkpoint(folder)
+    assert _claim(tmp_path, "r").run_dir == folder
+    assert _claim(tmp_path, "new").run_dir == tmp_path / "new" and not (tmp_path / "new").exists()
+
+
+def test_leftovers_count_only_with_this_runs_own_config(tmp_path):
+    """logs/, alphas.csv, epoch files: a run's only beside the config.yaml that run wrote; copied
+    from another run (another run_name), or later epochs without last.ckpt, they are refused."""
+    folder = tmp_path / "r"
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / "config.yaml").write_text(config_to_yaml(SearchConfig(run_name="other")))
+    (folder / "alphas.csv").write_text("epoch\n")
+    with pytest.raises(CheckpointError, match=r"files nasiam did not write for a run \(alphas.csv, config.yaml\)"):
+        _claim(tmp_path, "r")
+    (folder / "config.yaml").write_text(config_to_yaml(SearchConfig(run_name="r")))
+    for n in (1, 2):
+        (folder / "checkpoints" / f"epoch={n}.ckpt").write_bytes(b"x")
+    with pytest.raises(CheckpointError, match=r"epoch=1.ckpt, epoch=2.ckpt\).*--resume=\S*epoch=2.ckpt"):
+        _claim(tmp_path, "r")
+
+
+def test_the_cli_refuses_a_users_folder_before_writing_anything(tmp_path, capsys):
+    folder = tmp_path / "usr2"
+    (folder / "heads").mkdir(parents=True)
+    (folder / "alphas.csv").write_text("mine\n")
+    (folder / "backbone.json").write_text("{}\n")
+    (folder / "heads" / "README").write_text("notes\n")
+    before = _tree(folder)
+    assert main(["search", *TINY, f"--out_dir={tmp_path}", "--run_name=usr2"]) == 2
+    assert "usr2 holds files nasiam did not write for a run (alphas.csv, backbone.json, heads/)" in capsys.readouterr().err
+    assert _tree(folder) == before
