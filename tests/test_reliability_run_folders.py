@@ -118,3 +118,60 @@ def test_the_cli_refuses_a_users_folder_before_writing_anything(tmp_path, capsys
     assert main(["search", *TINY, f"--out_dir={tmp_path}", "--run_name=usr2"]) == 2
     assert "usr2 holds files nasiam did not write for a run (alphas.csv, backbone.json, heads/)" in capsys.readouterr().err
     assert _tree(folder) == before
+
+
+def _finished_run(folder, name="p0"):
+    """A run folder as far as the output-path check reads one: its config.yaml and summary.json."""
+    (folder / "heads" / "projector").mkdir(parents=True)
+    (folder / "config.yaml").write_text(config_to_yaml(SearchConfig(run_name=name)))
+    (folder / "summary.json").write_text("{}\n")
+    return folder
+
+
+@pytest.mark.parametrize("command", [
+    ["export", "{src}", "--out", "{p0}/heads/extra"],
+    ["eval", "knn", "{src}", "--num_workers", "0", "--out", "{p0}/heads/knn.json"],
+    ["eval", "curves", "{src}", "--out", "{p0}/curves.png"],
+    ["compare", "--seeds", "1", *TINY[:-1], "--heads", "default", "--report_only", "--out", "{p0}/heads"],
+    ["search", *TINY, "--out_dir", "{p0}/heads", "--run_name", "x"],
+    ["pretrain", *TINY[:-1], "--out_dir", "{p0}", "--run_name", "x"],
+    ["eval", "knn", "{src}", "--num_workers", "0", "--out", "{exported}/knn.json"],
+])
+def test_no_command_writes_inside_another_run_or_an_export(tmp_path, capsys, command):
+    """probe 7 E2, E13, E14: `export --out`, `eval --out` and `compare --out` inside another run's
+    heads/ exited 0, and that run was then refused by `pretrain --init` and `push`. Every output
+    path option is refused there, exit 2, before anything is written; so is --out_dir."""
+    p0 = _finished_run(tmp_path / "runs" / "p0")
+    exported = tmp_path / "e"
+    exported.mkdir()
+    (exported / "export.json").write_text(json.dumps({"format": "nasiam.export", "schema_version": 1}))
+    (tmp_path / "runs" / "s0").mkdir()   # as far as export reads before --out
+    (tmp_path / "runs" / "s0" / "config.yaml").write_text(config_to_yaml(SearchConfig(run_name="s0")))
+    before = _tree(tmp_path)
+    paths = {"src": tmp_path / "runs" / "s0", "p0": p0, "exported": exported}
+    assert main([part.format(**paths) for part in command]) == 2
+    err = capsys.readouterr().err
+    holder = f"a nasiam export, {exported}" if "exported" in "".join(command) else f"a nasiam run, {p0}"
+    assert f"{holder}; writing there would change its files" in err and "Choose a path outside it" in err, err
+    assert _tree(tmp_path) == before
+
+
+def test_a_runs_own_eval_folder_and_folders_that_are_not_nasiams_stay_writable(tmp_path):
+    from nasiam.config import ConfigError, check_output_path
+
+    s0 = _finished_run(tmp_path / "s0", "s0")
+    check_output_path("--out", s0 / "eval" / "knn-k20.json", may_write_in=s0 / "eval")   # eval's own place
+    with pytest.raises(ConfigError, match="is inside a nasiam run"):
+        check_output_path("--out", s0 / "knn.json", may_write_in=s0 / "eval")
+    with pytest.raises(ConfigError, match="is a nasiam run"):
+        check_output_path("--out", s0)
+    (tmp_path / "link").symlink_to(s0 / "heads")
+    with pytest.raises(ConfigError, match="is inside a nasiam run"):   # links resolved
+        check_output_path("--out", tmp_path / "link" / "x")
+    # another tool's project: its own config.yaml and checkpoints/, a recipe, a killed start
+    project = tmp_path / "project"
+    (project / "checkpoints").mkdir(parents=True)
+    (project / "config.yaml").write_text("trainer:\n  max_epochs: 3\nmodel: resnet\n")
+    check_output_path("--out_dir", project / "runs")
+    (project / "export.json").write_text('{"format": "other"}')
+    check_output_path("--out_dir", project / "runs")

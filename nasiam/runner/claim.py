@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-from nasiam.config import ConfigError, RunConfig
+from nasiam.config import ConfigError, RunConfig, check_output_path
 from nasiam.errors import CheckpointError, RunDirLockedError, shell_argument, shown, shown_path
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.leftovers import occupied
@@ -65,6 +65,7 @@ def claim_run_dir(cfg: RunConfig, command: str, framework: str, fabric, say: Cal
     name = cfg.run_name or f"{command}-{framework}-{datetime.now():%Y%m%d-%H%M%S}"
     name = fabric.broadcast(name)  # every rank writes to rank 0's directory
     run_dir = Path(cfg.out_dir) / name
+    check_output_path("--out_dir", cfg.out_dir)   # never inside another run or export: before the lock creates it
     lock = _lock(_checked(run_dir), command, fabric, say)
     try:
         if (run_dir / "checkpoints" / ckpt.LAST).exists():

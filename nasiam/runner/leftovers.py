@@ -16,6 +16,7 @@ import stat
 from pathlib import Path
 from typing import NamedTuple
 
+from nasiam._folders import is_run_config
 from nasiam._io import is_temporary_file
 from nasiam.errors import shown
 from nasiam.rundir import EXPORT_RECORD, SUMMARY_RECORD
@@ -26,9 +27,6 @@ __all__ = ["Occupied", "occupied"]
 # what a run writes after its config.yaml and before its first last.ckpt (nasiam.runner.loop)
 _AFTER_CONFIG = ("logs", "wandb", "inputs", "alphas.csv")
 _FIRST_EPOCH_FILE = "epoch=1.ckpt"
-# keys every run's config.yaml holds (dataclasses.asdict of RunConfig) and a recipe rarely all does
-_CONFIG_KEYS = ("framework", "dataset", "backbone", "epochs", "seed", "out_dir", "run_name", "resume",
-                "keep_checkpoints")
 _LISTED = 4   # names shown of what is in the way
 
 
@@ -108,14 +106,6 @@ def _holds_only_temporaries(entry: os.DirEntry) -> bool:
 
 
 def _is_run_config(path: Path, name: str) -> bool:
-    """`path` is a config.yaml a run named `name` wrote: a plain file holding every run's keys."""
-    import yaml
-
-    try:
-        if not stat.S_ISREG(path.lstat().st_mode) or path.lstat().st_size > 1 << 20:
-            return False
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
-        return False
-    return isinstance(config, dict) and all(key in config for key in _CONFIG_KEYS) and \
-        config.get("run_name") in (None, name)
+    """`path` is a config.yaml a run named `name` wrote."""
+    config = is_run_config(path)
+    return config is not None and config.get("run_name") in (None, name)
