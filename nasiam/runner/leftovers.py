@@ -2,12 +2,13 @@
 
 A run starts over only where its folder holds nothing but what a killed start of a run leaves
 before its first checkpoints/last.ckpt: the lock file, the temporary files of killed writes
-(and folders holding nothing else), and, once the run's config.yaml is written (before the
-first step), logs/, wandb/, inputs/, alphas.csv and checkpoints/ holding at most epoch=1.ckpt
-(written just before the first last.ckpt). Anything else is refused by name, touching nothing:
-an export (export.json), a finished run whose checkpoints were deleted (summary.json), epoch
-checkpoints without last.ckpt, or files nasiam did not write there, which a new run would write
-over or mix with (#33 probe 7, D1: only checkpoints/last.ckpt was looked for).
+(and folders holding nothing else), inputs/ (its downloaded W&B artifacts, which it reuses),
+and, once the run's config.yaml is written (before the first step), logs/, wandb/, alphas.csv
+and checkpoints/ holding at most epoch=1.ckpt (written just before the first last.ckpt).
+Anything else is refused by name, touching nothing: an export (export.json), a finished run
+whose checkpoints were deleted (summary.json), epoch checkpoints without last.ckpt, or files
+nasiam did not write there, which a new run would write over or mix with (#33 probe 7, D1:
+only checkpoints/last.ckpt was looked for).
 """
 from __future__ import annotations
 
@@ -25,7 +26,10 @@ from nasiam.runner.lock import LOCK_FILE
 __all__ = ["Occupied", "occupied"]
 
 # what a run writes after its config.yaml and before its first last.ckpt (nasiam.runner.loop)
-_AFTER_CONFIG = ("logs", "wandb", "inputs", "alphas.csv")
+_AFTER_CONFIG = ("logs", "wandb", "alphas.csv")
+# W&B artifacts a run reads (--head/--init), downloaded before its config.yaml and reused by the
+# same run started again (nasiam.runner.wandb_artifacts.download_run)
+_INPUTS = "inputs"
 _FIRST_EPOCH_FILE = "epoch=1.ckpt"
 _LISTED = 4   # names shown of what is in the way
 
@@ -54,7 +58,7 @@ def occupied(run_dir: str | os.PathLike) -> Occupied | None:
     strays = []
     for name in sorted(set(entries) - {LOCK_FILE}):
         entry = entries[name]
-        if _holds_only_temporaries(entry):
+        if _holds_only_temporaries(entry) or name == _INPUTS and entry.is_dir(follow_symlinks=False):
             continue
         if started and not entry.is_symlink() and (name == "config.yaml" or name in _AFTER_CONFIG):
             continue
