@@ -90,6 +90,8 @@ def test_what_a_killed_start_leaves_is_started_over(tmp_path):
         find_checkpoint(folder)
     assert _claim(tmp_path, "r").run_dir == folder
     assert _claim(tmp_path, "new").run_dir == tmp_path / "new" and not (tmp_path / "new").exists()
+    (tmp_path / "dl" / "inputs" / "entity_project_head_v0").mkdir(parents=True)   # killed after a W&B download
+    assert _claim(tmp_path, "dl").run_dir == tmp_path / "dl"
 
 
 def test_leftovers_count_only_with_this_runs_own_config(tmp_path):
@@ -175,3 +177,87 @@ def test_a_runs_own_eval_folder_and_folders_that_are_not_nasiams_stay_writable(t
     check_output_path("--out_dir", project / "runs")
     (project / "export.json").write_text('{"format": "other"}')
     check_output_path("--out_dir", project / "runs")
+
+
+def _held(path):
+    """Open and `flock` `path` as a live writer holds its temporary; close the result to let go."""
+    import fcntl
+    import os
+
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def test_a_killed_exports_hidden_folder_goes_with_the_next_export_to_the_same_out(tmp_path):
+    """probe 7 X12c: a SIGKILLed export's `.OUT.<hex>.partial` (23 MB) stayed beside --out for
+    good. The next writer of OUT removes those whose writer is gone (nobody holds their flock),
+    and nothing else: a live writer's, another output's, lookalikes, links (never followed)."""
+    import os
+
+    from nasiam._io import new_directory
+
+    abandoned = tmp_path / ".e12.05a65ab63a69.partial"
+    (abandoned / "heads").mkdir(parents=True)
+    (abandoned / "backbone.safetensors").write_bytes(b"x" * 1000)
+    live = tmp_path / ".e12.111111111111.partial"
+    live.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("mine\n")
+    (abandoned / "link").symlink_to(outside, target_is_directory=True)   # removed as a link, not followed
+    kept = [tmp_path / ".other.05a65ab63a69.partial", tmp_path / ".e12.partial", tmp_path / ".e12.05A65AB63A69.partial"]
+    for folder in kept:
+        folder.mkdir()
+    (tmp_path / ".e12.222222222222.partial").symlink_to(outside, target_is_directory=True)
+    holder = _held(live)
+    try:
+        with new_directory(tmp_path / "e12") as folder:
+            (folder / "export.json").write_text("{}\n")
+    finally:
+        os.close(holder)
+    assert not abandoned.exists() and live.is_dir() and all(folder.is_dir() for folder in kept)
+    assert (tmp_path / ".e12.222222222222.partial").is_symlink() and (outside / "keep").read_text() == "mine\n"
+    assert (tmp_path / "e12" / "export.json").is_file()
+
+
+def test_a_killed_evaluations_temporary_goes_with_the_next_evaluation(tmp_path, capsys):
+    """probe 7 K2: `eval/.knn.json.<hex>.nasiam.tmp` of a SIGKILLed `eval knn` stayed after the
+    command was run again. A writer holds its temporary file (flock) until it has its name."""
+    import os
+
+    from nasiam._io import _create_temporary, remove_abandoned
+
+    out = tmp_path / "eval"
+    out.mkdir()
+    abandoned = out / ".knn.json.0123abcd.nasiam.tmp"
+    abandoned.write_bytes(b"half a result")
+    fd, live = _create_temporary(out, "knn.json")   # a writer at work: held until closed
+    other = out / ".linear.json.0123abcd.nasiam.tmp"
+    other.write_bytes(b"another output's")
+    try:
+        assert main(["eval", "knn", "random", "--dataset", "synthetic", "--image_size", "16", "--bank_subset", "64",
+                     "--num_workers", "0", "--batch_size", "64", "--device", "cpu", "--out", str(out / "knn.json")]) == 0
+        assert not abandoned.exists() and live.exists() and other.exists()
+        assert json.loads((out / "knn.json").read_text())["protocol"] == "knn"
+    finally:
+        os.close(fd)
+    assert remove_abandoned(out, "knn.json") == [live.name] and not live.exists()
+
+
+def test_a_writer_whose_new_temporary_was_taken_for_abandoned_makes_another(tmp_path):
+    """Between a temporary's creation and its writer's flock a cleaner may remove it (holding
+    it meanwhile): the writer then sees it has no name left, and draws another."""
+    import os
+
+    from nasiam._io import _hold
+
+    path = tmp_path / ".x.0123abcd.nasiam.tmp"
+    path.write_bytes(b"")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert _hold(fd)
+        path.unlink()
+        assert not _hold(fd)
+    finally:
+        os.close(fd)
