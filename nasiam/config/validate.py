@@ -52,11 +52,11 @@ def check_bounds(config: RunConfig) -> None:
 
 def check_output_path(option: str, path: object, *, may_write_in: str | os.PathLike | None = None) -> None:
     """An output path, refused before anything is written: printable characters only (see
-    `_check_printable`), and never inside another nasiam run or export. A file added to a run's
+    `check_printable_path`), and never inside another nasiam run or export. A file added to a run's
     folder (its heads/, say) makes `pretrain --init` and `push` refuse that run as changed since
     it finished, until the file is removed by hand (#33 probe 7, D2). `may_write_in`: the one
     folder inside a run that this command writes to by design (`nasiam eval`: its run's eval/)."""
-    _check_printable(option, path)
+    check_printable_path(option, path)
     found = nasiam_folder_around(os.fspath(path))
     if found is None or may_write_in is not None and is_within(os.fspath(path), may_write_in):
         return
@@ -67,7 +67,7 @@ def check_output_path(option: str, path: object, *, may_write_in: str | os.PathL
                       "it was written). Choose a path outside it")
 
 
-def _check_printable(option: str, path: object) -> None:
+def check_printable_path(option: str, path: object) -> None:
     """An output path as --run_name is checked: printable characters only. A control character
     or a right-to-left override in it reaches the terminal raw in every line of normal output
     that names the folder (error messages escape it; progress and "written to" lines do not),
@@ -133,7 +133,7 @@ def validate_config(config: RunConfig) -> None:
     check_bounds(config)
     # printable only here: a run's own config.yaml is read through this too (`nasiam export`), its
     # --out_dir relative to wherever that runs; where a run starts, claim_run_dir checks it whole
-    _check_printable("--out_dir", config.out_dir)
+    check_printable_path("--out_dir", config.out_dir)
     if config.run_name is not None:
         name = config.run_name
         # printable only: a control character or a right-to-left override in a folder name shows
