@@ -11,6 +11,11 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
+try:
+    import fcntl
+except ImportError:   # Windows: no flock; nothing is then taken for abandoned (`remove_abandoned`)
+    fcntl = None  # type: ignore[assignment]
+
 # What open(path, "w") asks for: the process's umask then decides who may read the file, as it
 # does for every other file a user writes (on a shared cluster a group-readable run is often the
 # point). nasiam writes no secrets (tokens stay with huggingface_hub and wandb), so nothing here
@@ -24,14 +29,32 @@ _TEMPORARY = re.compile(r"\..+\.[0-9a-f]{8}" + re.escape(TEMPORARY_SUFFIX))
 
 
 def _create_temporary(directory: Path, name: str) -> tuple[int, Path]:
-    """A new file beside `name`, opened for writing, created with FILE_MODE less the umask."""
+    """A new file beside `name`, opened for writing, created with FILE_MODE less the umask, and
+    held (`_hold`) until the writer closes it."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
     while True:
         tmp = directory / f".{name}.{secrets.token_hex(4)}{TEMPORARY_SUFFIX}"
         try:
-            return os.open(tmp, flags, FILE_MODE), tmp
+            fd = os.open(tmp, flags, FILE_MODE)
         except FileExistsError:   # O_EXCL: another writer's temporary file; draw another name
             continue
+        if _hold(fd):
+            return fd, tmp
+        os.close(fd)
+
+
+def _hold(fd: int) -> bool:
+    """Take the `flock` of the new temporary file or folder `fd` for its writer: the kernel drops
+    it when the writer dies, however it dies, so a temporary nobody holds is one whose writer is
+    gone (`remove_abandoned`). False when such a cleaner removed it between its creation and
+    this lock (it held the lock meanwhile): the caller makes another."""
+    if fcntl is None:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)   # waits, if at all, for a cleaner that is looking at it
+    except OSError:   # a file system without locks: written as before (no cleaner removes it)
+        return True
+    return os.fstat(fd).st_nlink > 0
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -45,7 +68,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)   # still open, so still held: never taken for abandoned
     except BaseException as e:
         try:
             os.unlink(tmp)
@@ -105,20 +128,66 @@ def remove_temporary_files(root: str | os.PathLike, recursive: bool = True) -> l
     return sorted(removed)
 
 
+def remove_abandoned(directory: str | os.PathLike, name: str) -> list[str]:
+    """Delete (and return the names of) the hidden temporaries that killed writes of `name` left
+    in `directory`: `atomic_write_bytes`'s `.NAME.<8 hex>.nasiam.tmp` files and `new_directory`'s
+    `.NAME.<12 hex>.partial` folders whose writers are gone (nobody holds their `flock`, see
+    `_hold`). Nothing else: not another name's, not a link (never followed), not one a live
+    writer holds. The next writer of the same output calls it: nothing else ever would (#33
+    probe 7, D5: a killed export's 23 MB folder stayed beside its --out for good)."""
+    own = re.compile(re.escape(f".{name}.") + r"(?:[0-9a-f]{8}" + re.escape(TEMPORARY_SUFFIX) + r"|[0-9a-f]{12}\.partial)")
+    try:
+        entries = [entry for entry in os.scandir(directory) if own.fullmatch(entry.name)]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    if fcntl is None:
+        return []
+    return [entry.name for entry in entries if _remove_if_abandoned(Path(entry.path))]
+
+
+def _remove_if_abandoned(path: Path) -> bool:
+    folder = path.name.endswith(".partial")
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | (os.O_DIRECTORY if folder else 0)
+    try:
+        fd = os.open(path, flags)   # a link: ELOOP (or ENOTDIR), left alone
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+        if not (stat.S_ISDIR(info.st_mode) if folder else stat.S_ISREG(info.st_mode)):
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:   # its writer holds it (or this file system has no locks): left alone
+            return False
+        if not os.path.samestat(info, os.lstat(path)):   # replaced meanwhile: not the one looked at
+            return False
+        if folder:
+            shutil.rmtree(path)   # follows no link inside
+        else:
+            os.unlink(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)   # a writer that made it meanwhile finds it gone (`_hold`) and makes another
+
+
 @contextlib.contextmanager
 def new_directory(path: str | os.PathLike) -> Iterator[Path]:
     """Fill a directory that does not exist yet, all or nothing: the block writes into a hidden
     sibling (`.NAME.*.partial`), renamed to `path` when it ends without error and removed (with
     the folders it created above `path`) when it raises. A kill mid-way leaves only the hidden
-    sibling; a `path` that appeared meanwhile with files in it is refused (ENOTEMPTY, EEXIST)."""
+    sibling, which the next `new_directory(path)` removes (`remove_abandoned`); a `path` that
+    appeared meanwhile with files in it is refused (ENOTEMPTY, EEXIST)."""
     path = Path(path)
     if path.name in ("", ".."):   # `.`, `a/..`: no name to rename the filled folder to (EBUSY)
         raise ValueError(f"{path} names an existing folder through '.' or '..'; give the new folder's own name")
     created = [p for p in path.parents if not os.path.lexists(p)]   # innermost first
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.partial"
-        tmp.mkdir()   # the umask's permissions, as a plain mkdir of `path` would have (mkdtemp's are private)
+        remove_abandoned(path.parent, path.name)
+        fd, tmp = _hidden_folder(path)
     except BaseException:
         _remove_empty(created)
         raise
@@ -129,7 +198,23 @@ def new_directory(path: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         _remove_empty(created)   # "all or nothing" includes the folders made to hold `path`
         raise
+    finally:
+        os.close(fd)   # held until renamed or removed
     _fsync_directory(path.parent)   # the rename itself survives a power cut
+
+
+def _hidden_folder(path: Path) -> tuple[int, Path]:
+    """A new, empty `.NAME.<12 hex>.partial` beside `path`, held (`_hold`) through `fd`."""
+    while True:
+        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.partial"
+        tmp.mkdir()   # the umask's permissions, as a plain mkdir of `path` would have (mkdtemp's are private)
+        try:
+            fd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:   # taken for abandoned at once: make another
+            continue
+        if _hold(fd):
+            return fd, tmp
+        os.close(fd)
 
 
 def _remove_empty(folders: list[Path]) -> None:

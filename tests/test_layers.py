@@ -26,7 +26,7 @@ import nasiam
 
 LAYERS: list[set[str]] = [
     {"nasiam._io", "nasiam._progress", "nasiam._version", "nasiam._registry", "nasiam._compat",
-     "nasiam._distributed", "nasiam.errors"},
+     "nasiam._distributed", "nasiam._folders", "nasiam.errors"},
     {"nasiam._arguments"},
     {"nasiam.space"},
     {"nasiam.head"},

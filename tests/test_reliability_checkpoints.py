@@ -174,9 +174,13 @@ def test_a_run_started_again_removes_every_killed_atomic_write_in_its_directory_
     """Not only checkpoints: a kill while writing summary.json, the backbone or a head's weights
     left its temporary file forever (only checkpoints/ was cleaned, #33 round three). Every
     atomic write's temporary file has nasiam's own name; on start they go, wherever they are in
-    the run directory; lookalikes, folders, links and anything outside the run stay."""
+    the run directory; lookalikes, folders, links and anything outside the run stay. (Those
+    writes come after the run's last.ckpt, so it is resumed; a new run would not start in a
+    folder holding files nasiam did not write, the lookalikes here: probe 7, D1.)"""
     run = tmp_path / "runs" / "r"
     (run / "heads" / "projector").mkdir(parents=True)
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"read after the data, which is missing here")
     stale = [_killed_checkpoint_write(run, "summary.json", monkeypatch),
              _killed_checkpoint_write(run, "backbone.safetensors", monkeypatch),
              _killed_checkpoint_write(run / "heads" / "projector", "head.safetensors", monkeypatch)]
@@ -192,7 +196,7 @@ def test_a_run_started_again_removes_every_killed_atomic_write_in_its_directory_
     (run / ".backbone.json.0000aaaa.nasiam.tmp").mkdir()   # a folder: not a file nasiam wrote
     (tmp_path / "empty").mkdir()
     assert main(["search", *TINY, "--dataset=fashion_mnist", f"--data_root={tmp_path / 'empty'}",
-                 f"--out_dir={tmp_path / 'runs'}", "--run_name=r"]) == 2
+                 f"--out_dir={tmp_path / 'runs'}", "--run_name=r", "--resume"]) == 2
     out = capsys.readouterr().out
     assert not any(p.exists() for p in stale) and "Removed 3 temporary file(s) of a write that was killed" in out
     assert theirs.exists() and all(p.read_bytes() == b"a user's file" for p in kept)
@@ -215,3 +219,34 @@ def test_resuming_from_a_fifo_names_it_as_not_a_regular_file(tmp_path):
     (tmp_path / "empty").mkdir()   # a run that ended before its first checkpoint: as before
     with pytest.raises(CheckpointError, match="has no checkpoints/last.ckpt: the run ended before"):
         find_checkpoint(tmp_path / "empty")
+
+
+class _Killed(BaseException):
+    """Stands for a SIGKILL: nothing in the run catches it, nothing after it runs."""
+
+
+def test_a_kill_between_an_epochs_two_checkpoint_writes_loses_no_epoch_checkpoint(tmp_path, monkeypatch):
+    """last.ckpt was written before epoch=N.ckpt: killed between the two, --resume went on from
+    last.ckpt (epoch N done) and epoch N's own file was never written (#33 probe 7, D10). Now
+    epoch=N.ckpt comes first: the kill leaves last.ckpt at epoch N-1, and the resumed run redoes
+    epoch N and writes both."""
+    from nasiam.runner import checkpoint as ckpt
+
+    tiny = ["--dataset=synthetic", "--image_size=16", "--batch_size=16", "--epochs=2", "--subset=64",
+            "--knn_subset=64", "--num_workers=0", f"--out_dir={tmp_path}", "--run_name=k"]
+    save, writes = ckpt.save_checkpoint, []
+
+    def killed_between_epoch_twos_writes(path, state, header):
+        writes.append(state["epoch"])
+        if writes.count(2) == 2:   # the second of epoch 2's two files
+            raise _Killed
+        save(path, state, header)
+
+    monkeypatch.setattr(ckpt, "save_checkpoint", killed_between_epoch_twos_writes)
+    with pytest.raises(_Killed):
+        main(["pretrain", *tiny])
+    monkeypatch.setattr(ckpt, "save_checkpoint", save)
+    assert main(["pretrain", *tiny, "--resume"]) == 0
+    checkpoints = tmp_path / "k" / "checkpoints"
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["epoch=1.ckpt", "epoch=2.ckpt", "last.ckpt"]
+    assert load_checkpoint(checkpoints / "epoch=2.ckpt", "pretrain")["epoch"] == 2

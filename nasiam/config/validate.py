@@ -2,8 +2,12 @@
 that names the option and the fix."""
 from __future__ import annotations
 
+import os
+
+from nasiam._folders import nasiam_folder_around
+from nasiam._io import is_within
 from nasiam.config.schema import ConfigError, RunConfig, SearchConfig, _suggest
-from nasiam.errors import shown
+from nasiam.errors import shown, shown_path
 
 # Lightning's short precision names, accepted and stored under their long names.
 PRECISION_ALIASES = {"16": "16-mixed", "bf16": "bf16-mixed", "32": "32-true"}
@@ -46,11 +50,28 @@ def check_bounds(config: RunConfig) -> None:
             raise ConfigError(f"--{name} must be {span}, got {shown(value)}")
 
 
-def check_output_path(option: str, path: object) -> None:
+def check_output_path(option: str, path: object, *, may_write_in: str | os.PathLike | None = None) -> None:
+    """An output path, refused before anything is written: printable characters only (see
+    `check_printable_path`), and never inside another nasiam run or export. A file added to a run's
+    folder (its heads/, say) makes `pretrain --init` and `push` refuse that run as changed since
+    it finished, until the file is removed by hand (#33 probe 7, D2). `may_write_in`: the one
+    folder inside a run that this command writes to by design (`nasiam eval`: its run's eval/)."""
+    check_printable_path(option, path)
+    found = nasiam_folder_around(os.fspath(path))
+    if found is None or may_write_in is not None and is_within(os.fspath(path), may_write_in):
+        return
+    folder, what = found
+    where = "is" if os.path.realpath(path) == str(folder) else "is inside"
+    raise ConfigError(f"{option}: {shown_path(path)} {where} {what}, {shown_path(folder)}; writing there would "
+                      "change its files (`nasiam pretrain --init` and `nasiam push` then refuse it as changed since "
+                      "it was written). Choose a path outside it")
+
+
+def check_printable_path(option: str, path: object) -> None:
     """An output path as --run_name is checked: printable characters only. A control character
     or a right-to-left override in it reaches the terminal raw in every line of normal output
     that names the folder (error messages escape it; progress and "written to" lines do not),
-    and shows one folder while naming another. Refused before anything is written."""
+    and shows one folder while naming another."""
     text = str(path)
     if not text.isprintable():
         raise ConfigError(f"{option}: {shown(text, 80)} holds characters a terminal would act on or hide (control "
@@ -110,7 +131,9 @@ def validate_config(config: RunConfig) -> None:
         raise ConfigError("--batch_size=1: training needs at least 2 images per step and device (BatchNorm computes "
                           "its statistics over the batch; a contrastive loss needs other images); use 2 or more")
     check_bounds(config)
-    check_output_path("--out_dir", config.out_dir)
+    # printable only here: a run's own config.yaml is read through this too (`nasiam export`), its
+    # --out_dir relative to wherever that runs; where a run starts, claim_run_dir checks it whole
+    check_printable_path("--out_dir", config.out_dir)
     if config.run_name is not None:
         name = config.run_name
         # printable only: a control character or a right-to-left override in a folder name shows

@@ -19,6 +19,7 @@ import torch
 
 from nasiam._io import atomic_write_bytes, is_temporary_file, not_a_file
 from nasiam.errors import CheckpointError, shown_path
+from nasiam.runner.leftovers import occupied
 
 FORMAT, VERSION = "nasiam.checkpoint", 1
 LAST = "last.ckpt"
@@ -121,8 +122,19 @@ def find_checkpoint(target: str | os.PathLike) -> Path:
                               f"(a run directory's checkpoints/{LAST} or epoch=N.ckpt)")
     if not target.exists():
         raise CheckpointError(f"nothing to resume at {target}: no such run directory or checkpoint")
-    raise CheckpointError(f"{target} has no checkpoints/{LAST}: the run ended before its first epoch finished; "
-                          "start it again without --resume")
+    found = occupied(target)
+    if found is None:   # a run killed before its first last.ckpt: starting it again loses nothing
+        first = target / "checkpoints" / "epoch=1.ckpt"
+        also = f" (or continue after epoch 1 with --resume={first})" if first.is_file() else ""
+        raise CheckpointError(f"{target} has no checkpoints/{LAST}: the run ended before its first epoch finished; "
+                              f"start it again without --resume{also}")
+    if found.resume_from is not None:
+        raise CheckpointError(f"{target} has no checkpoints/{LAST} but holds {found.what}: continue from one with "
+                              f"--resume={found.resume_from}")
+    what_to_pass = {"export": "; an export is not a run (`nasiam pretrain --init` trains from one)",
+                    "finished": ": it is finished, nothing is left to resume"}.get(found.kind, "")
+    raise CheckpointError(f"nothing to resume at {shown_path(target)}: it has no checkpoints/{LAST} and holds "
+                          f"{found.what}{what_to_pass}. Pass a run directory that holds a checkpoint")
 
 
 def check_compatible(saved: Mapping[str, Any], current: Mapping[str, Any], keys: tuple[str, ...], path,

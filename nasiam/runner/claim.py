@@ -13,9 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-from nasiam.config import ConfigError, RunConfig
+from nasiam.config import ConfigError, RunConfig, check_output_path
 from nasiam.errors import CheckpointError, RunDirLockedError, shell_argument, shown, shown_path
 from nasiam.runner import checkpoint as ckpt
+from nasiam.runner.leftovers import occupied
 from nasiam.runner.lock import RunDirLock
 
 __all__ = ["ClaimedRunDir", "claim_run_dir"]
@@ -64,15 +65,33 @@ def claim_run_dir(cfg: RunConfig, command: str, framework: str, fabric, say: Cal
     name = cfg.run_name or f"{command}-{framework}-{datetime.now():%Y%m%d-%H%M%S}"
     name = fabric.broadcast(name)  # every rank writes to rank 0's directory
     run_dir = Path(cfg.out_dir) / name
+    check_output_path("--out_dir", cfg.out_dir)   # never inside another run or export: before the lock creates it
     lock = _lock(_checked(run_dir), command, fabric, say)
     try:
         if (run_dir / "checkpoints" / ckpt.LAST).exists():
             raise CheckpointError(f"{shown_path(run_dir)} already holds a run; continue it with --resume --run_name "
                                   f"{shell_argument(name)}, or choose another --run_name")
+        # rank 0 looks (it holds the lock: nothing writes there meanwhile) and every rank learns it
+        refusal = fabric.broadcast(_not_startable(run_dir) if fabric.is_global_zero else None)
+        if refusal:
+            raise CheckpointError(refusal)
     except BaseException:
         _release(lock)
         raise
     return ClaimedRunDir(run_dir, None, lock)
+
+
+def _not_startable(run_dir: Path) -> str | None:
+    """Why a new run may not start in `run_dir`, with the fix; None where it may (`occupied`)."""
+    found = occupied(run_dir)
+    if found is None:
+        return None
+    fix = "choose another --run_name or --out_dir"
+    if found.resume_from is not None:
+        fix = f"continue it with --resume={shell_argument(str(found.resume_from))}, or {fix}"
+    elif found.kind == "foreign":
+        fix = f"{fix}, or move those files away"
+    return f"{shown_path(run_dir)} holds {found.what}; a new run there would write over it. Nothing was written: {fix}"
 
 
 # room for the longest path a run writes inside its directory (TensorBoard's

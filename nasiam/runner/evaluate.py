@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import torch
 from torch.utils.data import DataLoader, Subset
 
+from nasiam._io import remove_abandoned
 from nasiam._progress import logged_batches, progress
 from nasiam.backbones import create_backbone, load_backbone
 from nasiam.config import BOUNDS, check_output_path
@@ -113,8 +114,9 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
         raise ValueError(f"--device {device!r}: {str(e).splitlines()[0][:160]} (cpu, cuda or cuda:N)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: this machine has no CUDA device; use --device cpu")
-    if out:   # printed raw in the "written to" line otherwise (a default one is inside the run)
-        check_output_path("--out", out)
+    if out:   # printed raw in the "written to" line otherwise (a default one is inside the run);
+        # never inside a run or an export, except this run's own eval/, where its results go
+        check_output_path("--out", out, may_write_in=Path(target) / "eval" if target != "random" else None)
     path = Path(out) if out else (Path(target) / "eval" / f"{protocol}{'' if protocol != 'finetune' else f'_{label_fraction:g}'}.json"
                                   if target != "random" else Path("runs") / f"eval-random-{protocol}.json")
     _check_out(path, _is_result, "an earlier `nasiam eval` result")   # before the features: nothing computed in vain
@@ -171,6 +173,7 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
                          device=device, seed=setting["seed"])
         result.update(label_fraction=label_fraction, labelled_images=tuned.labelled_images, top1=tuned.test_top1,
                       epochs=tuned.epochs)
+    remove_abandoned(path.parent, path.name)   # what a killed earlier call left (its writer gone)
     outputs.write_json(path, result)
     result["written_to"] = str(path)
     return result
@@ -201,4 +204,5 @@ def curves(run_dirs: Sequence[str], out: str, labels: Sequence[str] | None = Non
         if not points:
             raise CheckpointError(f"{run_dir} logged no {metric} per epoch (run it with --knn_every=1)")
         series.setdefault(labels[i] if labels else Path(run_dir).name, []).extend(points)
+    remove_abandoned(Path(out).parent, Path(out).name)
     return plot_curves(series, out, ylabel="kNN top-1 (%)" if metric == "knn_top1" else metric)

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 from nasiam._io import is_within, new_directory
 from nasiam.backbones import save_backbone
 from nasiam.config import ConfigError, SearchConfig, check_output_path, load_config, read_yaml_file
+from nasiam.config.validate import check_printable_path
 from nasiam.data import DataNotFoundError
 from nasiam.errors import CheckpointError, shown, shown_path
 from nasiam.head import NASHead, SearchableHead
@@ -243,7 +244,7 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
     if not str(out).strip():   # Path("") is ".": the current folder
         raise ValueError(f"--out is empty; give the path of a new folder"
                          f"{_for_example(_suggested_out(Path(run_dir), Path(run_dir)))}")
-    check_output_path("--out", out)   # printed when the export is written
+    check_printable_path("--out", out)   # printed when the export is written
     run_dir, out = Path(run_dir), Path(out)
     config_path = run_dir / "config.yaml"
     if not config_path.is_file():
@@ -254,7 +255,8 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
         raise ValueError("--rank counts from 1 (the search's choice)")
     if proj_output_dim is not None and not 1 <= proj_output_dim <= MAX_WIDTH:
         raise ValueError(f"--proj_output_dim must be an integer in [1, {MAX_WIDTH}], not {proj_output_dim}")
-    _check_new_out(out, run_dir)
+    _check_new_out(out, run_dir)   # an existing folder, or inside the run being exported: refused there
+    check_output_path("--out", out)   # inside no other run or export
     framework = canonical_framework(cfg)
     with lock.reading(run_dir, "export", BUSY_ADVICE):
         if (run_dir / SUMMARY_RECORD).is_file():   # a finished run: its files as it finished them

@@ -379,7 +379,7 @@ class Run:
         return gathered
 
     def save(self, epoch_done: int, mid_epoch: dict[str, Any] | None = None) -> None:
-        """Checkpoint after `epoch_done` epochs: last.ckpt and epoch=N.ckpt (rank 0). With
+        """Checkpoint after `epoch_done` epochs: epoch=N.ckpt, then last.ckpt (rank 0). With
         `mid_epoch` (this rank's position in the next epoch, see `step_boundary`), last.ckpt
         only: the epoch=N files stay whole epochs. Every rank's random generators are saved
         (ranks draw differently: their augmentations and sampled paths differ)."""
@@ -392,9 +392,14 @@ class Run:
                      "history": self.history, "elapsed": elapsed}
             if positions is not None:
                 state["mid_epoch"] = {"step": int(positions[0]["step"]), "ranks": positions}
-            ckpt.save_checkpoint(directory / ckpt.LAST, state, self.header())
-            if self.cfg.keep_checkpoints != 0 and positions is None:
+            # epoch=N.ckpt before last.ckpt: a kill between the two then leaves last.ckpt at the epoch
+            # before, and --resume redoes epoch N and writes both again. The other order let last.ckpt
+            # run ahead: --resume went on from it and epoch N's own file was never written (#33, D10)
+            whole_epoch = self.cfg.keep_checkpoints != 0 and positions is None
+            if whole_epoch:
                 ckpt.save_checkpoint(directory / f"epoch={epoch_done}.ckpt", state, self.header())
+            ckpt.save_checkpoint(directory / ckpt.LAST, state, self.header())
+            if whole_epoch:   # then the epoch files beyond --keep_checkpoints, the new one counted
                 ckpt.prune_epoch_checkpoints(directory, self.cfg.keep_checkpoints)
         self.fabric.barrier()
 

@@ -1,0 +1,115 @@
+"""Whether a new run may start in a folder that is already there.
+
+A run starts over only where its folder holds nothing but what a killed start of a run leaves
+before its first checkpoints/last.ckpt: the lock file, the temporary files of killed writes
+(and folders holding nothing else), inputs/ (its downloaded W&B artifacts, which it reuses),
+and, once the run's config.yaml is written (before the first step), logs/, wandb/, alphas.csv
+and checkpoints/ holding at most epoch=1.ckpt (written just before the first last.ckpt).
+Anything else is refused by name, touching nothing: an export (export.json), a finished run
+whose checkpoints were deleted (summary.json), epoch checkpoints without last.ckpt, or files
+nasiam did not write there, which a new run would write over or mix with (#33 probe 7, D1:
+only checkpoints/last.ckpt was looked for).
+"""
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import NamedTuple
+
+from nasiam._folders import is_run_config
+from nasiam._io import is_temporary_file
+from nasiam.errors import shown
+from nasiam.rundir import EXPORT_RECORD, SUMMARY_RECORD
+from nasiam.runner.lock import LOCK_FILE
+
+__all__ = ["Occupied", "occupied"]
+
+# what a run writes after its config.yaml and before its first last.ckpt (nasiam.runner.loop)
+_AFTER_CONFIG = ("logs", "wandb", "alphas.csv")
+# W&B artifacts a run reads (--head/--init), downloaded before its config.yaml and reused by the
+# same run started again (nasiam.runner.wandb_artifacts.download_run)
+_INPUTS = "inputs"
+_FIRST_EPOCH_FILE = "epoch=1.ckpt"
+_LISTED = 4   # names shown of what is in the way
+
+
+class Occupied(NamedTuple):
+    """What a folder holds that no new run may start in: `kind` ("export", "finished", "checkpoints"
+    or "foreign"), `what` in words, and for "checkpoints" the newest epoch file to resume from."""
+    kind: str
+    what: str
+    resume_from: Path | None = None
+
+
+def occupied(run_dir: str | os.PathLike) -> Occupied | None:
+    """What `run_dir` holds that a new run must not start in, or None where one may: the folder
+    is not there, is empty, or holds only what a killed start of a run leaves (module docstring)."""
+    run_dir = Path(run_dir)
+    try:
+        entries = {entry.name: entry for entry in os.scandir(run_dir)}
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if _is_file(entries.get(EXPORT_RECORD)):
+        return Occupied("export", f"an export ({EXPORT_RECORD}: `nasiam export` wrote it)")
+    if _is_file(entries.get(SUMMARY_RECORD)):
+        return Occupied("finished", f"a finished run ({SUMMARY_RECORD}) whose checkpoints/last.ckpt is gone")
+    started = _is_run_config(run_dir / "config.yaml", run_dir.name)
+    strays = []
+    for name in sorted(set(entries) - {LOCK_FILE}):
+        entry = entries[name]
+        if _holds_only_temporaries(entry) or name == _INPUTS and entry.is_dir(follow_symlinks=False):
+            continue
+        if started and not entry.is_symlink() and (name == "config.yaml" or name in _AFTER_CONFIG):
+            continue
+        if started and name == "checkpoints" and entry.is_dir(follow_symlinks=False):
+            epochs = sorted((e for e in os.scandir(entry.path) if not _holds_only_temporaries(e)),
+                            key=lambda e: _epoch_number(e.name))
+            if all(e.name == _FIRST_EPOCH_FILE and e.is_file(follow_symlinks=False) for e in epochs):
+                continue
+            if all(_epoch_number(e.name) >= 0 and e.is_file(follow_symlinks=False) for e in epochs):
+                return Occupied("checkpoints", f"checkpoints of a run without its last.ckpt "
+                                f"({_listed([e.name for e in epochs])})", Path(epochs[-1].path))
+        strays.append(name + ("/" if entry.is_dir(follow_symlinks=False) else ""))
+    if strays:
+        return Occupied("foreign", f"files nasiam did not write for a run ({_listed(strays)})")
+    return None
+
+
+def _listed(names: list[str]) -> str:
+    more = f" and {len(names) - _LISTED} more" if len(names) > _LISTED else ""
+    return ", ".join(name if name.isprintable() and len(name) <= 60 else shown(name, 60)   # escaped if not plain
+                     for name in names[:_LISTED]) + more
+
+
+def _is_file(entry: os.DirEntry | None) -> bool:
+    return entry is not None and entry.is_file(follow_symlinks=False)
+
+
+def _epoch_number(name: str) -> int:
+    number = name[len("epoch="):-len(".ckpt")] if name.startswith("epoch=") and name.endswith(".ckpt") else ""
+    return int(number) if number.isdigit() else -1
+
+
+def _holds_only_temporaries(entry: os.DirEntry) -> bool:
+    """A killed write's temporary file, or a folder (not a link) holding nothing else: a new run
+    loses nothing there (and removes the temporaries when it starts)."""
+    if entry.is_symlink():
+        return False
+    if entry.is_file():
+        return is_temporary_file(entry.name)
+    if not entry.is_dir():
+        return False
+    for parent, folders, files in os.walk(entry.path, followlinks=False):
+        if any(os.path.islink(os.path.join(parent, name)) for name in folders):   # links to folders: not ours
+            return False
+        for name in files:   # os.walk lists links to files (and dangling ones) among the files
+            if not is_temporary_file(name) or not stat.S_ISREG(os.lstat(os.path.join(parent, name)).st_mode):
+                return False
+    return True
+
+
+def _is_run_config(path: Path, name: str) -> bool:
+    """`path` is a config.yaml a run named `name` wrote."""
+    config = is_run_config(path)
+    return config is not None and config.get("run_name") in (None, name)
