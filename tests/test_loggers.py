@@ -133,7 +133,7 @@ def test_the_final_evaluation_and_nasiam_eval_show_progress(tb_run, monkeypatch)
     assert "train features" in err and "test features" in err   # the search's final evaluation
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    assert main(["eval", "linear", str(run_dir), "--num_workers=0", f"--out={run_dir / 'linear.json'}"]) == 0
+    assert main(["eval", "linear", str(run_dir), "--num_workers=0", f"--out={run_dir / 'eval' / 'linear-progress.json'}"]) == 0
     shown = terminal.getvalue()
     assert "train features" in shown and "test features" in shown and "linear probe" in shown
 

@@ -151,3 +151,21 @@ def test_a_hostile_owner_record_reaches_the_terminal_escaped():
     assert "\\x1b[2J" in text and "\\u202e" in text and "since ?" in text and len(text) < 300
     plain = describe_owner({"pid": 42, "host": "node-1", "since": 0, "command": "search"})
     assert plain.startswith("pid 42 on node-1 (since ") and plain.endswith("`nasiam search`)")
+
+
+def test_resume_by_path_of_a_live_run_between_its_two_checkpoint_writes_names_the_owner(tmp_path, capsys):
+    """A run writes epoch=N.ckpt before last.ckpt: a --resume=PATH caught between the two found
+    no last.ckpt and said the run "ended before its first epoch finished" (with advice to start
+    it again) while it was training; the lock is taken first, so its owner is named."""
+    run_dir = tmp_path / "live"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "config.yaml").write_text("framework: simsiam\n")
+    (run_dir / "checkpoints" / "epoch=1.ckpt").write_bytes(b"written, last.ckpt not yet")
+    owner = _hold_lock_in_child(run_dir)
+    try:
+        assert main(["search", *TINY, f"--resume={run_dir}"]) == 2
+        err = capsys.readouterr().err
+        assert f"in use by pid {owner.pid}" in err, err
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()

@@ -41,14 +41,20 @@ def claim_run_dir(cfg: RunConfig, command: str, framework: str, fabric, say: Cal
         resume = "true" if fabric.broadcast(has_checkpoint) else None
     if resume is not None and resume.lower() not in _RESUME_LAST:
         target = Path(resume)
-        checkpoint = ckpt.find_checkpoint(target)  # raises (touching nothing) when there is none
         run_dir = target
         if target.is_file():
             run_dir = target.parent.parent if target.parent.name == "checkpoints" else target.parent
         if not (run_dir / "config.yaml").is_file():   # lock nothing that is not a nasiam run directory
+            ckpt.find_checkpoint(target)  # raises (touching nothing) when there is none
             raise CheckpointError(f"--resume={resume}: {run_dir} is not a nasiam run directory (no config.yaml); "
                                   "pass a run directory or a checkpoint in its checkpoints/ folder")
-        return ClaimedRunDir(run_dir, checkpoint, _lock(_checked(run_dir), command, fabric, say))
+        # the lock first: a live run between its epoch file and last.ckpt is "in use", not "no checkpoint"
+        lock = _lock(_checked(run_dir), command, fabric, say)
+        try:
+            return ClaimedRunDir(run_dir, ckpt.find_checkpoint(target), lock)
+        except BaseException:
+            _release(lock)
+            raise
     if resume is not None:
         if not cfg.run_name:
             raise CheckpointError("--resume needs the run to continue: pass --run_name NAME (as when it started) "
