@@ -231,3 +231,11 @@ f8c)  # f8b again (stopped by hand before its kill: its pattern matched `timeout
   grep -h "stopped by\|SIG" $N/jj2/logs/*.log | cut -c1-200 | tee -a $T/summary.log
   p N8e $NAS compare --seeds 1 $TINY --epochs 3 --jobs 2 --heads default,paper --out $N/jj2 ;;
 esac; done
+for section in "$@"; do case $section in
+f4c)  # the live-lock check when the live owner is no compare's run: a user's own pretrain into the planned folder
+  ( cd $T/cwd; ulimit -v 8000000; exec timeout 400 $NAS pretrain $TINY --epochs 3 --seed 0 --out_dir $N/cc7/runs --run_name default-s0 --head default > $T/o/N4f0.out 2>&1 ) &
+  for i in $(seq 1 600); do [ -e $N/cc7/runs/default-s0/config.yaml ] && break; sleep 0.2; done
+  p N4f $NAS compare --seeds 1 $TINY --epochs 3 --heads default --out $N/cc7
+  wait
+  p N4g $NAS compare --seeds 1 $TINY --epochs 3 --heads default --out $N/cc7 ;;
+esac; done
