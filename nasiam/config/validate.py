@@ -55,16 +55,27 @@ def check_output_path(option: str, path: object, *, may_write_in: str | os.PathL
     `check_printable_path`), and never inside another nasiam run or export. A file added to a run's
     folder (its heads/, say) makes `pretrain --init` and `push` refuse that run as changed since
     it finished, until the file is removed by hand (#33 probe 7, D2). `may_write_in`: the one
-    folder inside a run that this command writes to by design (`nasiam eval`: its run's eval/)."""
+    folder inside a run that this command writes to by design (`nasiam eval`: its run's eval/).
+    It is exempt only where it is that run's own folder: an eval/ that is a symbolic link (into
+    another run's heads/, or its own) is checked as any other path, since writing through it
+    changed the files the link leads to (#33 probe 8, E2)."""
     check_printable_path(option, path)
     found = nasiam_folder_around(os.fspath(path))
-    if found is None or may_write_in is not None and is_within(os.fspath(path), may_write_in):
+    if found is None or may_write_in is not None and _is_own_folder(may_write_in) and \
+            is_within(os.fspath(path), may_write_in):
         return
     folder, what = found
     where = "is" if os.path.realpath(path) == str(folder) else "is inside"
     raise ConfigError(f"{option}: {shown_path(path)} {where} {what}, {shown_path(folder)}; writing there would "
                       "change its files (`nasiam pretrain --init` and `nasiam push` then refuse it as changed since "
                       "it was written). Choose a path outside it")
+
+
+def _is_own_folder(folder: str | os.PathLike) -> bool:
+    """Whether `folder` resolves to itself inside its resolved parent: no link at its last step."""
+    folder = os.path.abspath(folder)
+    parent, name = os.path.split(folder)
+    return os.path.realpath(folder) == os.path.join(os.path.realpath(parent), name)
 
 
 def check_printable_path(option: str, path: object) -> None:

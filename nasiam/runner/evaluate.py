@@ -114,11 +114,12 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
         raise ValueError(f"--device {device!r}: {str(e).splitlines()[0][:160]} (cpu, cuda or cuda:N)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: this machine has no CUDA device; use --device cpu")
-    if out:   # printed raw in the "written to" line otherwise (a default one is inside the run);
-        # never inside a run or an export, except this run's own eval/, where its results go
-        check_output_path("--out", out, may_write_in=Path(target) / "eval" if target != "random" else None)
     path = Path(out) if out else (Path(target) / "eval" / f"{protocol}{'' if protocol != 'finetune' else f'_{label_fraction:g}'}.json"
                                   if target != "random" else Path("runs") / f"eval-random-{protocol}.json")
+    # never inside a run or an export, except this run's own eval/, where its results go; the
+    # default path too: the run's eval/ may be a link into another run (#33 probe 8, E2)
+    check_output_path("--out" if out else "the default --out", path,
+                      may_write_in=Path(target) / "eval" if target != "random" else None)
     _check_out(path, _is_result, "an earlier `nasiam eval` result")   # before the features: nothing computed in vain
     setting = _setting(target, options)
     _check_setting(setting, options, target)
