@@ -114,9 +114,14 @@ class NASHead(nn.Sequential):
         weights first: a new genotype never describes old (or missing) weights."""
         from safetensors.torch import save
 
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        problems = _state_problems(tensors, tensors, strict=True)   # before anything is written
+        if problems:
+            raise ValueError(f"save_pretrained: this head's weights are damaged and from_pretrained would refuse "
+                             f"them: {'; '.join(problems[:8])}. Nothing was written (NaN statistics: run "
+                             f"recalibrate_batchnorm again on finite features)")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         metadata = {"format": "nasiam.head", "in_dim": str(self.in_dim),
                     "genotype": self.genotype.to_json(indent=None)}
         atomic_write_bytes(directory / WEIGHTS_FILE, save(tensors, metadata=metadata))
@@ -178,25 +183,33 @@ class NASHead(nn.Sequential):
         return head
 
     def _load_checked(self, state: dict[str, Tensor], source: object, strict: bool) -> None:
-        expected = self.state_dict()
-        problems = [f"{k}: expected {tuple(v.shape)}, file has {tuple(state[k].shape)}"
-                    for k, v in expected.items() if k in state and state[k].shape != v.shape]
-        if strict:
-            problems += [f"missing {k}" for k in expected if k not in state]
-            problems += [f"unexpected {k}" for k in state if k not in expected]
-        # a float parameter silently cast from bool/int, or NaN weights, is a damaged file, not a head
-        problems += [f"{k}: {state[k].dtype} values, expected floating point" for k, v in expected.items()
-                     if k in state and v.is_floating_point() and not state[k].is_floating_point()]
-        problems += [f"{k}: non-finite values" for k, v in expected.items()
-                     if k in state and state[k].is_floating_point() and not bool(torch.isfinite(state[k]).all())]
-        # a variance below zero gives NaN in eval mode (the square root of a negative number): no
-        # BatchNorm computes one, so the file was damaged or edited
-        problems += [f"{k}: negative variances (a BatchNorm's running variance is never below zero)"
-                     for k in expected if k.endswith("running_var") and k in state
-                     and state[k].is_floating_point() and bool((state[k] < 0).any())]
+        problems = _state_problems(self.state_dict(), state, strict)
         if problems:
             raise ValueError(f"{source}: weights do not match the genotype: " + "; ".join(problems[:8]))
         self.load_state_dict(state, strict=strict)   # float64/float16 are cast to the head's dtype, as torch does
+
+
+def _state_problems(expected: Mapping[str, Tensor], state: Mapping[str, Tensor], strict: bool) -> list[str]:
+    """What makes `state` (a file's tensors) no weights of a head whose own are `expected`: the
+    loader refuses a file with any, and `save_pretrained` refuses to write one (its own state as
+    `state`): a head that NaN features reached was saved, then refused as damaged on loading
+    (#33 probe 8, E5). One check for both, so the writer never accepts what the reader refuses."""
+    problems = [f"{k}: expected {tuple(v.shape)}, file has {tuple(state[k].shape)}"
+                for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    if strict:
+        problems += [f"missing {k}" for k in expected if k not in state]
+        problems += [f"unexpected {k}" for k in state if k not in expected]
+    # a float parameter silently cast from bool/int, or NaN weights, is a damaged file, not a head
+    problems += [f"{k}: {state[k].dtype} values, expected floating point" for k, v in expected.items()
+                 if k in state and v.is_floating_point() and not state[k].is_floating_point()]
+    problems += [f"{k}: non-finite values" for k, v in expected.items()
+                 if k in state and state[k].is_floating_point() and not bool(torch.isfinite(state[k]).all())]
+    # a variance below zero gives NaN in eval mode (the square root of a negative number): no
+    # BatchNorm computes one, so the file was damaged or edited
+    problems += [f"{k}: negative variances (a BatchNorm's running variance is never below zero)"
+                 for k in expected if k.endswith("running_var") and k in state
+                 and state[k].is_floating_point() and bool((state[k] < 0).any())]
+    return problems
 
 
 def _hub_hint(directory: Path) -> str:
