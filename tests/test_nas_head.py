@@ -342,3 +342,23 @@ def test_save_pretrained_refuses_what_from_pretrained_would_refuse(tmp_path):
     head[1].norm.running_var[0] = -1.0
     with pytest.raises(ValueError, match="negative variances"):
         head.save_pretrained(tmp_path / "h")
+
+
+def test_from_pretrained_names_each_bad_argument(tmp_path):
+    """probe 8 E7 (L22, L24, L26-L28): `strict="no"` was read as true, `map_location="meta"` blamed
+    on the file, a NUL in the path printed raw, a 5,000-byte path a raw OSError (Errno 36)."""
+    _head().save_pretrained(tmp_path / "h")
+    cases = [
+        ({"strict": "no"}, "strict must be True or False, got 'no'"),
+        ({"map_location": "meta"}, "map_location='meta': a meta tensor holds no values"),
+        ({"map_location": "gpu"}, "map_location must be a device"),
+        ({"subfolder": "a\x00b"}, r"subfolder: 'a\\x00b' holds a NUL character"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=message):
+            NASHead.from_pretrained(tmp_path / "h", **kwargs)
+    with pytest.raises(ValueError, match=r"directory: '.*h\\x00x' holds a NUL character"):
+        NASHead.from_pretrained(f"{tmp_path / 'h'}\x00x")
+    with pytest.raises(ValueError, match=r"directory: 'xxx.*\(5,000 characters\) is read as a path, and it is longer"):
+        NASHead.from_pretrained("x" * 5000)
+    assert NASHead.from_pretrained(tmp_path / "h", strict=True, map_location=torch.device("cpu")).in_dim == 12

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from nasiam._arguments import path_problem
 from nasiam._folders import nasiam_folder_around
 from nasiam._io import is_within
 from nasiam.config.schema import ConfigError, RunConfig, SearchConfig, _suggest
@@ -95,19 +96,9 @@ def check_input_path(option: str, path: object, takes: str) -> None:
     over its 255 bytes, a loop of links): the OSError, met later, was described as an output
     path's ("shorten --run_name, --out_dir or the file's name", the probes of #33). `takes`:
     what the option takes, for the fix. A path that is not there is the caller's to judge."""
-    import errno
-    import os
-
-    try:
-        os.stat(os.fspath(path))
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    except OSError as e:
-        if e.errno not in (errno.ENAMETOOLONG, errno.ELOOP):
-            return   # (a permission, say: said where the file is read)
-        why = ("it is longer than the file system allows (a name at most 255 bytes, the path 4096)" if e.errno == errno.ENAMETOOLONG
-               else "it goes round a loop of symbolic links")
-        raise ConfigError(f"{option}: {shown(str(path), 80)} is read as a path, and {why}; pass {takes}") from None
+    why = path_problem(path)
+    if why is not None:
+        raise ConfigError(f"{option}: {shown(str(path), 80)} is read as a path, and {why}; pass {takes}")
 
 
 def config_choices(cls) -> dict[str, list[str]]:

@@ -29,7 +29,7 @@ def recalibrate_batchnorm(module: nn.Module, batches: Iterable[Tensor], max_batc
     # named here, not as "'NoneType' object is not iterable" from the generator below
     check_type("module", module, nn.Module, "a head (an nn.Module)")
     check_iterable("batches", batches, "feature tensors (a list of them, a generator)")
-    check_count("max_batches", max_batches, none_means="all of them")
+    max_batches = check_count("max_batches", max_batches, none_means="all of them")
     batches = (b for b in _checked(batches) if len(b) > 1)
     first = next(batches, None)
     if first is None:

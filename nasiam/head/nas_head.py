@@ -21,8 +21,9 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from nasiam._arguments import check_type
+from nasiam._arguments import as_integer, check_bool, check_type, path_problem
 from nasiam._io import atomic_write_bytes
+from nasiam.errors import shown
 from nasiam.head.hub import GENOTYPE_FILE, HUB_PREFIX, WEIGHTS_FILE, check_repo_id, download_head, push_heads_to_hub
 from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
 from nasiam.space.spaces import build_chain
@@ -40,6 +41,7 @@ class NASHead(nn.Sequential):
 
     def __init__(self, genotype: Genotype, in_dim: int | None = None):
         in_dim = in_dim if in_dim is not None else genotype.in_dim
+        in_dim = in_dim if as_integer(in_dim) is None else as_integer(in_dim)   # a numpy integer, as an int
         if in_dim is None:
             raise GenotypeError("in_dim: the genotype is not tied to an input width; pass in_dim "
                                 "(the backbone's feature dimension)")
@@ -152,6 +154,15 @@ class NASHead(nn.Sequential):
 
         # a number, None: pathlib's "expected str, bytes or os.PathLike object" named no argument
         check_type("directory", directory, (str, os.PathLike), "a saved head's folder or 'hf-hub:user/name'")
+        # each argument by its name: `strict="no"` was read as true, `map_location="meta"` blamed
+        # on the file, a NUL or a 5,000-byte path a raw error (the eighth probe of #33, E7)
+        strict = check_bool("strict", strict)
+        map_location = _checked_location(map_location)
+        if subfolder is not None:
+            check_type("subfolder", subfolder, (str, os.PathLike), "a folder's name inside the head's repo or folder")
+        for name, value in (("directory", directory), ("subfolder", subfolder)):
+            if value is not None and "\x00" in os.fspath(value):
+                raise ValueError(f"{name}: {shown(os.fspath(value), 80)} holds a NUL character, which no path can hold")
         if isinstance(directory, str) and directory.startswith(HUB_PREFIX):
             directory = download_head(directory, subfolder=subfolder, revision=revision, token=token,
                                       cache_dir=cache_dir)
@@ -160,6 +171,10 @@ class NASHead(nn.Sequential):
                              "is a local path")
         else:
             directory = Path(directory, subfolder) if subfolder else Path(directory)
+            why = path_problem(directory)
+            if why is not None:
+                raise ValueError(f"directory: {shown(str(directory), 80)} is read as a path, and {why}; pass a saved "
+                                 "head's folder")
         if directory.is_file():   # its genotype.json or head.safetensors: "missing genotype.json" of genotype.json
             raise FileNotFoundError(f"{directory} is a file; NASHead.from_pretrained takes the folder that holds a "
                                     f"saved head's {GENOTYPE_FILE} and {WEIGHTS_FILE} (here {directory.parent})")
@@ -210,6 +225,26 @@ def _state_problems(expected: Mapping[str, Tensor], state: Mapping[str, Tensor],
                  for k in expected if k.endswith("running_var") and k in state
                  and state[k].is_floating_point() and bool((state[k] < 0).any())]
     return problems
+
+
+def _checked_location(map_location: Any) -> torch.device:
+    """`map_location` a device the weights can be loaded onto, named in the message when not:
+    'meta' holds no values (it was "not a readable safetensors file"), a CUDA device this
+    machine lacks gave torch's RuntimeError about drivers."""
+    try:
+        device = torch.device(map_location)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"map_location must be a device ('cpu', 'cuda', 'cuda:N' or a torch.device), got "
+                         f"{shown(map_location)} (type {type(map_location).__name__})") from None
+    if device.type == "meta":
+        raise ValueError("map_location='meta': a meta tensor holds no values, and a saved head is its weights; load "
+                         "it on 'cpu' (then head.to('meta') if only its shapes are needed)")
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            raise ValueError(f"map_location={str(device)!r}: this machine has {count} CUDA device(s); use 'cpu'"
+                             f"{' or cuda:0 to cuda:' + str(count - 1) if count else ''}")
+    return device
 
 
 def _hub_hint(directory: Path) -> str:
