@@ -61,6 +61,13 @@ def check_output_path(option: str, path: object, *, may_write_in: str | os.PathL
     another run's heads/, or its own) is checked as any other path, since writing through it
     changed the files the link leads to (#33 probe 8, E2)."""
     check_printable_path(option, path)
+    check_outside_runs(option, path, may_write_in=may_write_in)
+
+
+def check_outside_runs(option: str, path: object, *, may_write_in: str | os.PathLike | None = None) -> None:
+    """`check_output_path` less the printable-characters rule: for an output path nasiam chose
+    inside a folder the user named (eval's default, RUN/eval/knn.json), whose name the message
+    shows escaped and whose characters the user did not choose for an output."""
     found = nasiam_folder_around(os.fspath(path))
     if found is None or may_write_in is not None and _is_own_folder(may_write_in) and \
             is_within(os.fspath(path), may_write_in):
