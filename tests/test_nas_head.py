@@ -1,3 +1,4 @@
+import math
 import os
 import warnings
 
@@ -305,3 +306,59 @@ def test_a_negative_running_variance_is_refused_as_a_damaged_file(tmp_path):
     state[name] = torch.zeros_like(state[name])   # zero is a variance (a constant feature): it loads
     save_file(state, tmp_path / "h" / WEIGHTS_FILE)
     assert NASHead.from_pretrained(tmp_path / "h").eval()(torch.randn(4, 12)).isfinite().all()
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_recalibrate_batchnorm_refuses_a_non_finite_batch_and_keeps_the_statistics(bad):
+    """probe 8 E5: a NaN batch returned 1 and left NaN running statistics, silently."""
+    torch.manual_seed(0)
+    head = _head()
+    recalibrate_batchnorm(head, [torch.randn(64, 12)])
+    before = {k: v.clone() for k, v in head.state_dict().items()}
+    batches = [torch.randn(64, 12), torch.randn(64, 12)]
+    batches[1][3, 5] = bad
+    with pytest.raises(ValueError, match="the batch at position 1 holds non-finite values"):
+        recalibrate_batchnorm(head, batches)
+    for k, v in head.state_dict().items():
+        torch.testing.assert_close(v, before[k])
+    assert not head.training and head[1].norm.momentum == 0.1
+
+
+def test_recalibrate_batchnorm_names_a_batch_that_is_no_tensor():
+    """probe 8 E7 (L14): a list of ints failed as "object of type 'int' has no len()"."""
+    with pytest.raises(ValueError, match="batches must be an iterable of feature tensors, got 3 .type int. at position 0"):
+        recalibrate_batchnorm(_head(), [3, 4])
+
+
+def test_save_pretrained_refuses_what_from_pretrained_would_refuse(tmp_path):
+    """probe 8 E5 (L16b): a head with NaN BatchNorm statistics was saved, then refused on loading
+    as damaged. The writer runs the loader's check and writes nothing."""
+    head = _head()
+    head[1].norm.running_mean[2] = math.nan
+    with pytest.raises(ValueError, match=r"from_pretrained would refuse them: 1\.norm\.running_mean: non-finite"):
+        head.save_pretrained(tmp_path / "h")
+    assert not (tmp_path / "h").exists()
+    head[1].norm.running_mean[2] = 0.0
+    head[1].norm.running_var[0] = -1.0
+    with pytest.raises(ValueError, match="negative variances"):
+        head.save_pretrained(tmp_path / "h")
+
+
+def test_from_pretrained_names_each_bad_argument(tmp_path):
+    """probe 8 E7 (L22, L24, L26-L28): `strict="no"` was read as true, `map_location="meta"` blamed
+    on the file, a NUL in the path printed raw, a 5,000-byte path a raw OSError (Errno 36)."""
+    _head().save_pretrained(tmp_path / "h")
+    cases = [
+        ({"strict": "no"}, "strict must be True or False, got 'no'"),
+        ({"map_location": "meta"}, "map_location='meta': a meta tensor holds no values"),
+        ({"map_location": "gpu"}, "map_location must be a device"),
+        ({"subfolder": "a\x00b"}, r"subfolder: 'a\\x00b' holds a NUL character"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=message):
+            NASHead.from_pretrained(tmp_path / "h", **kwargs)
+    with pytest.raises(ValueError, match=r"directory: '.*h\\x00x' holds a NUL character"):
+        NASHead.from_pretrained(f"{tmp_path / 'h'}\x00x")
+    with pytest.raises(ValueError, match=r"directory: 'xxx.*\(5,000 characters\) is read as a path, and it is longer"):
+        NASHead.from_pretrained("x" * 5000)
+    assert NASHead.from_pretrained(tmp_path / "h", strict=True, map_location=torch.device("cpu")).in_dim == 12

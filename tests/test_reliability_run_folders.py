@@ -179,6 +179,26 @@ def test_a_runs_own_eval_folder_and_folders_that_are_not_nasiams_stay_writable(t
     check_output_path("--out_dir", project / "runs")
 
 
+@pytest.mark.parametrize("into", ["other", "own"])
+def test_eval_does_not_write_through_a_runs_eval_link_into_a_run(tmp_path, capsys, into):
+    """probe 8 E2: a run's eval/ a symbolic link to another run's heads/: `nasiam eval` (no --out)
+    wrote knn.json there, exit 0, and `pretrain --init` then refused that run as changed. The
+    exemption holds for the run's own eval/ only, not where a link at it leads (nor into its own
+    heads/); the default output path goes through the same check."""
+    from nasiam.config import ConfigError, check_output_path
+
+    s0 = _finished_run(tmp_path / "s0", "s0")
+    target = _finished_run(tmp_path / "p0") if into == "other" else s0
+    (s0 / "eval").symlink_to(target / "heads", target_is_directory=True)
+    with pytest.raises(ConfigError, match=f"is inside a nasiam run, {target}"):
+        check_output_path("--out", s0 / "eval" / "knn.json", may_write_in=s0 / "eval")
+    before = _tree(tmp_path)
+    assert main(["eval", "knn", str(s0), "--num_workers", "0", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert f"the default --out: {s0 / 'eval' / 'knn.json'} is inside a nasiam run, {target}" in err, err
+    assert _tree(tmp_path) == before and not (target / "heads" / "knn.json").exists()
+
+
 def _held(path):
     """Open and `flock` `path` as a live writer holds its temporary; close the result to let go."""
     import fcntl

@@ -1,4 +1,5 @@
 import random
+import re
 
 import pytest
 import torch
@@ -386,3 +387,21 @@ def test_a_genotypes_meta_must_be_a_mapping():
         with pytest.raises(ValueError, match="meta must be a mapping"):
             call()
     assert head.genotype(meta={"seed": 0}).meta == {"seed": 0}
+
+
+def test_numpy_and_torch_integers_and_numpy_bools_are_taken_as_python_ones():
+    """probe 8 E7 (L1, L2, L4, L7): "in_dim must be an integer in [1, 65536], got np.int64(16)" and
+    "output_bias must be True or False ..., got np.False_ (type bool)" contradicted themselves."""
+    np = pytest.importorskip("numpy")
+    head = SearchableHead(np.int64(12), torch.tensor(8), np.int32(1), MLPSpace(widths=[np.int64(8), 16]),
+                          output_bias=np.False_, output_layer=np.True_)
+    assert (head.in_dim, head.out_dim) == (12, 8) and type(head.in_dim) is int
+    assert head.space.widths == (8, 16) and all(type(w) is int for w in head.space.widths)
+    genotype = head.genotype(top_k=np.int64(1))
+    assert genotype.layers[-1].bias is False and genotype.to_json()   # plain JSON values
+    assert NASHead.from_genotype(genotype, np.int64(12)).in_dim == 12
+    for bad, shown in ((True, "True (type bool)"), (12.0, "12.0 (type float)"), (torch.tensor(True), "type Tensor")):
+        with pytest.raises(ValueError, match=f"in_dim must be an integer in .*{re.escape(shown)}"):
+            SearchableHead(bad, 8)
+    with pytest.raises(ValueError, match=r"got np.int64\(2\) \(type numpy.int64\) at position 0"):
+        MLPSpace(norms=[np.int64(2)])

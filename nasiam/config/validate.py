@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from nasiam._arguments import path_problem
 from nasiam._folders import nasiam_folder_around
 from nasiam._io import is_within
 from nasiam.config.schema import ConfigError, RunConfig, SearchConfig, _suggest
@@ -55,16 +56,34 @@ def check_output_path(option: str, path: object, *, may_write_in: str | os.PathL
     `check_printable_path`), and never inside another nasiam run or export. A file added to a run's
     folder (its heads/, say) makes `pretrain --init` and `push` refuse that run as changed since
     it finished, until the file is removed by hand (#33 probe 7, D2). `may_write_in`: the one
-    folder inside a run that this command writes to by design (`nasiam eval`: its run's eval/)."""
+    folder inside a run that this command writes to by design (`nasiam eval`: its run's eval/).
+    It is exempt only where it is that run's own folder: an eval/ that is a symbolic link (into
+    another run's heads/, or its own) is checked as any other path, since writing through it
+    changed the files the link leads to (#33 probe 8, E2)."""
     check_printable_path(option, path)
+    check_outside_runs(option, path, may_write_in=may_write_in)
+
+
+def check_outside_runs(option: str, path: object, *, may_write_in: str | os.PathLike | None = None) -> None:
+    """`check_output_path` less the printable-characters rule: for an output path nasiam chose
+    inside a folder the user named (eval's default, RUN/eval/knn.json), whose name the message
+    shows escaped and whose characters the user did not choose for an output."""
     found = nasiam_folder_around(os.fspath(path))
-    if found is None or may_write_in is not None and is_within(os.fspath(path), may_write_in):
+    if found is None or may_write_in is not None and _is_own_folder(may_write_in) and \
+            is_within(os.fspath(path), may_write_in):
         return
     folder, what = found
     where = "is" if os.path.realpath(path) == str(folder) else "is inside"
     raise ConfigError(f"{option}: {shown_path(path)} {where} {what}, {shown_path(folder)}; writing there would "
                       "change its files (`nasiam pretrain --init` and `nasiam push` then refuse it as changed since "
                       "it was written). Choose a path outside it")
+
+
+def _is_own_folder(folder: str | os.PathLike) -> bool:
+    """Whether `folder` resolves to itself inside its resolved parent: no link at its last step."""
+    folder = os.path.abspath(folder)
+    parent, name = os.path.split(folder)
+    return os.path.realpath(folder) == os.path.join(os.path.realpath(parent), name)
 
 
 def check_printable_path(option: str, path: object) -> None:
@@ -84,19 +103,9 @@ def check_input_path(option: str, path: object, takes: str) -> None:
     over its 255 bytes, a loop of links): the OSError, met later, was described as an output
     path's ("shorten --run_name, --out_dir or the file's name", the probes of #33). `takes`:
     what the option takes, for the fix. A path that is not there is the caller's to judge."""
-    import errno
-    import os
-
-    try:
-        os.stat(os.fspath(path))
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    except OSError as e:
-        if e.errno not in (errno.ENAMETOOLONG, errno.ELOOP):
-            return   # (a permission, say: said where the file is read)
-        why = ("it is longer than the file system allows (a name at most 255 bytes, the path 4096)" if e.errno == errno.ENAMETOOLONG
-               else "it goes round a loop of symbolic links")
-        raise ConfigError(f"{option}: {shown(str(path), 80)} is read as a path, and {why}; pass {takes}") from None
+    why = path_problem(path)
+    if why is not None:
+        raise ConfigError(f"{option}: {shown(str(path), 80)} is read as a path, and {why}; pass {takes}")
 
 
 def config_choices(cls) -> dict[str, list[str]]:

@@ -8,13 +8,14 @@ eval-mode use, re-estimate the statistics on a few batches of features.
 from __future__ import annotations
 
 import itertools
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import torch
 import torch.nn as nn
 from torch import Tensor
 
 from nasiam._arguments import check_count, check_iterable, check_type
+from nasiam.errors import shown
 
 
 @torch.no_grad()
@@ -28,8 +29,8 @@ def recalibrate_batchnorm(module: nn.Module, batches: Iterable[Tensor], max_batc
     # named here, not as "'NoneType' object is not iterable" from the generator below
     check_type("module", module, nn.Module, "a head (an nn.Module)")
     check_iterable("batches", batches, "feature tensors (a list of them, a generator)")
-    check_count("max_batches", max_batches, none_means="all of them")
-    batches = (b for b in batches if len(b) > 1)
+    max_batches = check_count("max_batches", max_batches, none_means="all of them")
+    batches = (b for b in _checked(batches) if len(b) > 1)
     first = next(batches, None)
     if first is None:
         raise ValueError("recalibrate_batchnorm got no batches of two or more rows; the statistics were left as "
@@ -39,6 +40,9 @@ def recalibrate_batchnorm(module: nn.Module, batches: Iterable[Tensor], max_batc
         return 0
     was_training = module.training
     momenta = [m.momentum for m in norms]
+    # kept to put back if a batch proves non-finite: NaN statistics were left, silently, and
+    # save_pretrained wrote a head from_pretrained refused as damaged (#33 probe 8, E5)
+    saved = [{k: v.clone() for k, v in m.state_dict().items()} for m in norms]
     for m in norms:
         m.reset_running_stats()
         m.momentum = None
@@ -50,8 +54,30 @@ def recalibrate_batchnorm(module: nn.Module, batches: Iterable[Tensor], max_batc
                 break
             module(batch)
             used += 1
+        damaged = [name for name, m in module.named_modules() if m in norms and not all(
+            bool(torch.isfinite(v).all()) for v in (m.running_mean, m.running_var) if v is not None)]
+        if damaged:   # finite features whose statistics overflow (values near the float's limit)
+            raise ValueError(f"recalibrate_batchnorm: the batches gave non-finite statistics in {', '.join(damaged)} "
+                             "(values too large for the head's dtype); the statistics were left as they were")
+    except BaseException:
+        for m, state in zip(norms, saved):
+            m.load_state_dict(state)
+        raise
     finally:
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum
         module.train(was_training)
     return used
+
+
+def _checked(batches: Iterable[Tensor]) -> Iterator[Tensor]:
+    """Each batch a tensor of finite values, or a ValueError naming it by its position: a list
+    of ints failed as "object of type 'int' has no len()", a NaN batch left NaN statistics."""
+    for i, batch in enumerate(batches):
+        if not isinstance(batch, Tensor):
+            raise ValueError(f"batches must be an iterable of feature tensors, got {shown(batch)} (type "
+                             f"{type(batch).__name__}) at position {i}")
+        if batch.is_floating_point() and not bool(torch.isfinite(batch).all()):
+            raise ValueError(f"batches: the batch at position {i} holds non-finite values (NaN or inf); "
+                             "the statistics were left as they were")
+        yield batch

@@ -21,8 +21,9 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from nasiam._arguments import check_type
+from nasiam._arguments import as_integer, check_bool, check_type, path_problem
 from nasiam._io import atomic_write_bytes
+from nasiam.errors import shown
 from nasiam.head.hub import GENOTYPE_FILE, HUB_PREFIX, WEIGHTS_FILE, check_repo_id, download_head, push_heads_to_hub
 from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
 from nasiam.space.spaces import build_chain
@@ -40,6 +41,7 @@ class NASHead(nn.Sequential):
 
     def __init__(self, genotype: Genotype, in_dim: int | None = None):
         in_dim = in_dim if in_dim is not None else genotype.in_dim
+        in_dim = in_dim if as_integer(in_dim) is None else as_integer(in_dim)   # a numpy integer, as an int
         if in_dim is None:
             raise GenotypeError("in_dim: the genotype is not tied to an input width; pass in_dim "
                                 "(the backbone's feature dimension)")
@@ -114,9 +116,14 @@ class NASHead(nn.Sequential):
         weights first: a new genotype never describes old (or missing) weights."""
         from safetensors.torch import save
 
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        problems = _state_problems(tensors, tensors, strict=True)   # before anything is written
+        if problems:
+            raise ValueError(f"save_pretrained: this head's weights are damaged and from_pretrained would refuse "
+                             f"them: {'; '.join(problems[:8])}. Nothing was written (NaN statistics: run "
+                             f"recalibrate_batchnorm again on finite features)")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         metadata = {"format": "nasiam.head", "in_dim": str(self.in_dim),
                     "genotype": self.genotype.to_json(indent=None)}
         atomic_write_bytes(directory / WEIGHTS_FILE, save(tensors, metadata=metadata))
@@ -147,6 +154,15 @@ class NASHead(nn.Sequential):
 
         # a number, None: pathlib's "expected str, bytes or os.PathLike object" named no argument
         check_type("directory", directory, (str, os.PathLike), "a saved head's folder or 'hf-hub:user/name'")
+        # each argument by its name: `strict="no"` was read as true, `map_location="meta"` blamed
+        # on the file, a NUL or a 5,000-byte path a raw error (the eighth probe of #33, E7)
+        strict = check_bool("strict", strict)
+        map_location = _checked_location(map_location)
+        if subfolder is not None:
+            check_type("subfolder", subfolder, (str, os.PathLike), "a folder's name inside the head's repo or folder")
+        for name, value in (("directory", directory), ("subfolder", subfolder)):
+            if value is not None and "\x00" in os.fspath(value):
+                raise ValueError(f"{name}: {shown(os.fspath(value), 80)} holds a NUL character, which no path can hold")
         if isinstance(directory, str) and directory.startswith(HUB_PREFIX):
             directory = download_head(directory, subfolder=subfolder, revision=revision, token=token,
                                       cache_dir=cache_dir)
@@ -155,6 +171,10 @@ class NASHead(nn.Sequential):
                              "is a local path")
         else:
             directory = Path(directory, subfolder) if subfolder else Path(directory)
+            why = path_problem(directory)
+            if why is not None:
+                raise ValueError(f"directory: {shown(str(directory), 80)} is read as a path, and {why}; pass a saved "
+                                 "head's folder")
         if directory.is_file():   # its genotype.json or head.safetensors: "missing genotype.json" of genotype.json
             raise FileNotFoundError(f"{directory} is a file; NASHead.from_pretrained takes the folder that holds a "
                                     f"saved head's {GENOTYPE_FILE} and {WEIGHTS_FILE} (here {directory.parent})")
@@ -178,25 +198,53 @@ class NASHead(nn.Sequential):
         return head
 
     def _load_checked(self, state: dict[str, Tensor], source: object, strict: bool) -> None:
-        expected = self.state_dict()
-        problems = [f"{k}: expected {tuple(v.shape)}, file has {tuple(state[k].shape)}"
-                    for k, v in expected.items() if k in state and state[k].shape != v.shape]
-        if strict:
-            problems += [f"missing {k}" for k in expected if k not in state]
-            problems += [f"unexpected {k}" for k in state if k not in expected]
-        # a float parameter silently cast from bool/int, or NaN weights, is a damaged file, not a head
-        problems += [f"{k}: {state[k].dtype} values, expected floating point" for k, v in expected.items()
-                     if k in state and v.is_floating_point() and not state[k].is_floating_point()]
-        problems += [f"{k}: non-finite values" for k, v in expected.items()
-                     if k in state and state[k].is_floating_point() and not bool(torch.isfinite(state[k]).all())]
-        # a variance below zero gives NaN in eval mode (the square root of a negative number): no
-        # BatchNorm computes one, so the file was damaged or edited
-        problems += [f"{k}: negative variances (a BatchNorm's running variance is never below zero)"
-                     for k in expected if k.endswith("running_var") and k in state
-                     and state[k].is_floating_point() and bool((state[k] < 0).any())]
+        problems = _state_problems(self.state_dict(), state, strict)
         if problems:
             raise ValueError(f"{source}: weights do not match the genotype: " + "; ".join(problems[:8]))
         self.load_state_dict(state, strict=strict)   # float64/float16 are cast to the head's dtype, as torch does
+
+
+def _state_problems(expected: Mapping[str, Tensor], state: Mapping[str, Tensor], strict: bool) -> list[str]:
+    """What makes `state` (a file's tensors) no weights of a head whose own are `expected`: the
+    loader refuses a file with any, and `save_pretrained` refuses to write one (its own state as
+    `state`): a head that NaN features reached was saved, then refused as damaged on loading
+    (#33 probe 8, E5). One check for both, so the writer never accepts what the reader refuses."""
+    problems = [f"{k}: expected {tuple(v.shape)}, file has {tuple(state[k].shape)}"
+                for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    if strict:
+        problems += [f"missing {k}" for k in expected if k not in state]
+        problems += [f"unexpected {k}" for k in state if k not in expected]
+    # a float parameter silently cast from bool/int, or NaN weights, is a damaged file, not a head
+    problems += [f"{k}: {state[k].dtype} values, expected floating point" for k, v in expected.items()
+                 if k in state and v.is_floating_point() and not state[k].is_floating_point()]
+    problems += [f"{k}: non-finite values" for k, v in expected.items()
+                 if k in state and state[k].is_floating_point() and not bool(torch.isfinite(state[k]).all())]
+    # a variance below zero gives NaN in eval mode (the square root of a negative number): no
+    # BatchNorm computes one, so the file was damaged or edited
+    problems += [f"{k}: negative variances (a BatchNorm's running variance is never below zero)"
+                 for k in expected if k.endswith("running_var") and k in state
+                 and state[k].is_floating_point() and bool((state[k] < 0).any())]
+    return problems
+
+
+def _checked_location(map_location: Any) -> torch.device:
+    """`map_location` a device the weights can be loaded onto, named in the message when not:
+    'meta' holds no values (it was "not a readable safetensors file"), a CUDA device this
+    machine lacks gave torch's RuntimeError about drivers."""
+    try:
+        device = torch.device(map_location)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"map_location must be a device ('cpu', 'cuda', 'cuda:N' or a torch.device), got "
+                         f"{shown(map_location)} (type {type(map_location).__name__})") from None
+    if device.type == "meta":
+        raise ValueError("map_location='meta': a meta tensor holds no values, and a saved head is its weights; load "
+                         "it on 'cpu' (then head.to('meta') if only its shapes are needed)")
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            raise ValueError(f"map_location={str(device)!r}: this machine has {count} CUDA device(s); use 'cpu'"
+                             f"{' or cuda:0 to cuda:' + str(count - 1) if count else ''}")
+    return device
 
 
 def _hub_hint(directory: Path) -> str:

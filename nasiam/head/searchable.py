@@ -26,7 +26,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from nasiam._arguments import check_bool, check_count, check_mapping, check_name, check_positive, check_sequence
+from nasiam._arguments import (
+    as_integer,
+    check_bool,
+    check_count,
+    check_mapping,
+    check_name,
+    check_positive,
+    check_sequence,
+)
 from nasiam.errors import shown
 from nasiam.head.nas_head import NASHead
 from nasiam.space.genotype import MAX_LAYERS, MAX_PARAMETERS, MAX_WIDTH, Genotype, GenotypeError, LayerSpec
@@ -67,16 +75,21 @@ class SearchableHead(nn.Module):
                  output_norm: str = "none", output_activation: str = "identity", output_bias: bool | None = None,
                  output_layer: bool = True):
         super().__init__()
+        dims = []   # numpy and torch integers taken as ints (the eighth probe of #33, E7)
         for name, value, low, high in (("in_dim", in_dim, 1, MAX_WIDTH), ("out_dim", out_dim, 1, MAX_WIDTH),
                                        ("num_layers", num_layers, 0, MAX_LAYERS)):
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ValueError(f"{name} must be an integer in [{low}, {high}], got {shown(value)}")
+            number = as_integer(value)
+            if number is None or not low <= number <= high:
+                raise ValueError(f"{name} must be an integer in [{low}, {high}], got {shown(value)} "
+                                 f"(type {type(value).__name__})")
+            dims.append(number)
+        in_dim, out_dim, num_layers = dims
         # the output layer's options, before they reach the layer: `output_layer="no"` was read as
         # true, `output_norm=None` an AttributeError from the default bias (the seventh probe of #33)
-        check_bool("output_layer", output_layer)
+        output_layer = check_bool("output_layer", output_layer)
         check_name("output_norm", output_norm, f"norms ({', '.join(list_norms())})")
         check_name("output_activation", output_activation, f"activations ({', '.join(list_activations())})")
-        check_bool("output_bias", output_bias, none_means="no bias before a BatchNorm, else a bias")
+        output_bias = check_bool("output_bias", output_bias, none_means="no bias before a BatchNorm, else a bias")
         if isinstance(space, str):
             space = create_space(space)
         elif space is not None and not isinstance(space, SearchSpace):   # else an AttributeError, much later
@@ -279,7 +292,7 @@ class SearchableHead(nn.Module):
     def genotype(self, top_k: int | None = None, meta: Mapping | None = None) -> Genotype:
         """The most probable architecture, with each choice's options ranked by probability
         (the top `top_k` of them, all by default)."""
-        check_count("top_k", top_k, none_means="all")
+        top_k = check_count("top_k", top_k, none_means="all")
         _check_meta(meta)
         decisions = []
         for layer_probs in self.probabilities():
@@ -294,7 +307,7 @@ class SearchableHead(nn.Module):
         A skipped layer's width, norm and activation do not change the head, so they are
         summed out: the head "skip" has probability p(skip), not p(skip) x p(width) x ...
         """
-        check_count("k", k)
+        k = check_count("k", k)
         _check_meta(meta)
         # Beam search over the layers: joint log-probabilities add, so keeping the k best
         # partial assignments after each layer finds the k best overall.

@@ -255,7 +255,7 @@ class NASSearchCallback(*_callback_bases()):
         self.features_fn, self.head_loss_fn = features_fn, head_loss_fn
         # checked here, not after training: top_k=0 failed in genotypes() at the end of fit, and a
         # framework name genotype.json cannot hold was written there, then refused by its readers
-        check_count("top_k", top_k, none_means="all")
+        top_k = check_count("top_k", top_k, none_means="all")
         if export_dir is not None and framework is not None and name_problem("framework", framework):
             raise ValueError(f"{name_problem('framework', framework)}; export_dir's genotype.json records it")
         self.export_dir = None if export_dir is None else _checked_export_dir(Path(export_dir))

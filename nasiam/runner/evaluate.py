@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Subset
 from nasiam._io import remove_abandoned
 from nasiam._progress import logged_batches, progress
 from nasiam.backbones import create_backbone, load_backbone
-from nasiam.config import BOUNDS, check_output_path
+from nasiam.config import BOUNDS, check_output_path, check_outside_runs
 from nasiam.data import augment_recipe, class_balanced_subset, create_dataset, eval_transform
 from nasiam.data.transforms import view_transform
 from nasiam.errors import CheckpointError, shown, shown_path
@@ -114,11 +114,15 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
         raise ValueError(f"--device {device!r}: {str(e).splitlines()[0][:160]} (cpu, cuda or cuda:N)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: this machine has no CUDA device; use --device cpu")
-    if out:   # printed raw in the "written to" line otherwise (a default one is inside the run);
-        # never inside a run or an export, except this run's own eval/, where its results go
-        check_output_path("--out", out, may_write_in=Path(target) / "eval" if target != "random" else None)
     path = Path(out) if out else (Path(target) / "eval" / f"{protocol}{'' if protocol != 'finetune' else f'_{label_fraction:g}'}.json"
                                   if target != "random" else Path("runs") / f"eval-random-{protocol}.json")
+    # never inside a run or an export, except this run's own eval/, where its results go; the
+    # default path too: the run's eval/ may be a link into another run (#33 probe 8, E2)
+    own_eval = Path(target) / "eval" if target != "random" else None
+    if out:   # printed raw in the "written to" line otherwise
+        check_output_path("--out", path, may_write_in=own_eval)
+    else:
+        check_outside_runs("the default --out", path, may_write_in=own_eval)
     _check_out(path, _is_result, "an earlier `nasiam eval` result")   # before the features: nothing computed in vain
     setting = _setting(target, options)
     _check_setting(setting, options, target)

@@ -32,6 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from nasiam._arguments import as_integer
 from nasiam.space.directpred import DirectPredLinear
 from nasiam.space.genotype import MAX_WIDTH, Genotype, GenotypeError, LayerSpec
 from nasiam.space.mixed import Hard, choice_hard, hard_choices, mix, weighted_sum
@@ -145,7 +146,8 @@ class SiamSpace(SearchSpace):
     def __post_init__(self):
         if self.slot not in SLOTS:
             raise ValueError(f"the siam space searches a projector or a predictor, not {self.slot!r}")
-        hidden = self.hidden_dim
+        hidden = self.hidden_dim if as_integer(self.hidden_dim) is None else as_integer(self.hidden_dim)
+        object.__setattr__(self, "hidden_dim", hidden)   # a numpy integer, as an int
         if hidden is not None and (isinstance(hidden, bool) or not isinstance(hidden, int)
                                    or not 1 <= hidden <= MAX_WIDTH):
             raise ValueError(f"hidden_dim {hidden!r} must be an integer in [1, {MAX_WIDTH}]")
