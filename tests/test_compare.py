@@ -919,6 +919,36 @@ def test_a_summary_edited_after_its_run_finished_is_refused_naming_the_run(tmp_p
     assert main([*argv, "--report_only"]) == 0
 
 
+@pytest.mark.parametrize("meddle", ["list", "removed"])
+def test_compare_json_replaced_or_removed_while_a_run_trains_is_written_again_whole(tmp_path, capsys, monkeypatch,
+                                                                                    meddle):
+    """compare.json was re-read, unchecked, each time a run finished: replaced by `[]` meanwhile,
+    the comparison ended in a traceback (exit 1); removed, in a raw "[Errno 2]" and no tables (E1
+    of the eighth probe of #33). The record is kept in memory from the start (the comparison's
+    lock is held) and written from it: the comparison finishes, its tables and record whole."""
+    import nasiam.compare.executor as executor
+
+    fake = _fake_launch([])
+
+    def launch(job, runs, logs, env):   # the file meddled with while the run trains
+        manifest = tmp_path / "compare.json"
+        if meddle == "list":
+            manifest.write_text("[]")
+        else:
+            manifest.unlink()
+        return fake(job, runs, logs, env)
+
+    monkeypatch.setattr(executor, "_launch", launch)
+    argv = ["compare", "--heads", "default,random:1", "--seeds", "0,", "--out", str(tmp_path),
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    manifest = json.loads((tmp_path / "compare.json").read_text())
+    assert manifest["format"] and sorted(manifest["finished_summaries"]) == ["default-s0", "random-1-s0"]
+    assert (tmp_path / "results.md").is_file()
+    assert main([*argv, "--report_only"]) == 0   # the record read back as a comparison's
+
+
 def test_a_second_compare_on_the_same_out_is_refused_naming_the_first(tmp_path, capsys):
     import os
 
