@@ -94,6 +94,37 @@ def test_what_a_killed_start_leaves_is_started_over(tmp_path):
     assert _claim(tmp_path, "dl").run_dir == tmp_path / "dl"
 
 
+def test_a_users_file_named_as_a_temporary_is_not_taken_for_a_killed_start(tmp_path):
+    """#33 probe 8, E3: a user's `.notes.txt.0123abcd.nasiam.tmp` (nasiam's temporary pattern)
+    in a folder given as --run_name was deleted as a killed write's when the run started. Before
+    the run's config.yaml, a run leaves no temporary but config.yaml's own: anything else is
+    refused by name and kept; config.yaml's (a start killed while writing it) is started over."""
+    folder = tmp_path / "usr2"
+    folder.mkdir()
+    (folder / ".notes.txt.0123abcd.nasiam.tmp").write_text("precious\n")
+    (folder / "sub").mkdir()
+    (folder / "sub" / ".a.0123abcd.nasiam.tmp").write_text("mine too\n")
+    before = _tree(folder)
+    with pytest.raises(CheckpointError, match=r"files nasiam did not write for a run "
+                                              r"\(\.notes\.txt\.0123abcd\.nasiam\.tmp, sub/\)"):
+        _claim(tmp_path, "usr2")
+    assert _tree(folder) == before
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    (killed / ".lock").write_text(json.dumps({"pid": 1, "host": "h", "since": 0.0, "command": "search"}))
+    (killed / ".config.yaml.89abcdef.nasiam.tmp").write_text("run_name: kil")
+    assert _claim(tmp_path, "killed").run_dir == killed
+
+
+def test_the_cli_keeps_a_users_file_named_as_a_temporary(tmp_path, capsys):
+    folder = tmp_path / "usr2"
+    folder.mkdir()
+    (folder / ".notes.txt.0123abcd.nasiam.tmp").write_text("precious\n")
+    assert main(["search", *TINY, f"--out_dir={tmp_path}", "--run_name=usr2"]) == 2
+    assert "usr2 holds files nasiam did not write for a run (.notes.txt.0123abcd.nasiam.tmp)" in capsys.readouterr().err
+    assert (folder / ".notes.txt.0123abcd.nasiam.tmp").read_text() == "precious\n"
+
+
 def test_leftovers_count_only_with_this_runs_own_config(tmp_path):
     """logs/, alphas.csv, epoch files: a run's only beside the config.yaml that run wrote; copied
     from another run (another run_name), or later epochs without last.ckpt, they are refused."""
