@@ -226,10 +226,11 @@ def test_a_killed_exports_hidden_folder_goes_with_the_next_export_to_the_same_ou
     and nothing else: a live writer's, another output's, lookalikes, links (never followed)."""
     import os
 
-    from nasiam._io import new_directory
+    from nasiam._io import PARTIAL_MARKER, new_directory
 
     abandoned = tmp_path / ".e12.05a65ab63a69.partial"
     (abandoned / "heads").mkdir(parents=True)
+    (abandoned / PARTIAL_MARKER).mkdir()   # made first by the killed writer
     (abandoned / "backbone.safetensors").write_bytes(b"x" * 1000)
     live = tmp_path / ".e12.111111111111.partial"
     live.mkdir()
@@ -239,7 +240,7 @@ def test_a_killed_exports_hidden_folder_goes_with_the_next_export_to_the_same_ou
     (abandoned / "link").symlink_to(outside, target_is_directory=True)   # removed as a link, not followed
     kept = [tmp_path / ".other.05a65ab63a69.partial", tmp_path / ".e12.partial", tmp_path / ".e12.05A65AB63A69.partial"]
     for folder in kept:
-        folder.mkdir()
+        (folder / PARTIAL_MARKER).mkdir(parents=True)
     (tmp_path / ".e12.222222222222.partial").symlink_to(outside, target_is_directory=True)
     holder = _held(live)
     try:
@@ -250,6 +251,25 @@ def test_a_killed_exports_hidden_folder_goes_with_the_next_export_to_the_same_ou
     assert not abandoned.exists() and live.is_dir() and all(folder.is_dir() for folder in kept)
     assert (tmp_path / ".e12.222222222222.partial").is_symlink() and (outside / "keep").read_text() == "mine\n"
     assert (tmp_path / "e12" / "export.json").is_file()
+
+
+def test_a_users_folder_named_as_an_exports_hidden_folder_is_kept(tmp_path):
+    """#33 probe 8, E3: a user's `.e4.fedcba987654.partial` (holding notes.txt) beside
+    `export --out e4` was removed with its files, on its name and a free flock alone. A writer's
+    hidden folder holds nasiam's marker from its creation until its rename; a folder without
+    it is not nasiam's, and is kept. The export itself holds no marker."""
+    from nasiam._io import PARTIAL_MARKER, new_directory
+
+    mine = tmp_path / ".e4.fedcba987654.partial"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine\n")
+    (mine / "heads").mkdir()   # even one holding what an export writes
+    with new_directory(tmp_path / "e4") as folder:
+        assert (folder / PARTIAL_MARKER).is_dir() and folder.name.endswith(".partial")
+        (folder / "export.json").write_text("{}\n")
+    assert (mine / "notes.txt").read_text() == "mine\n"
+    assert sorted(p.name for p in (tmp_path / "e4").iterdir()) == ["export.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".e4.fedcba987654.partial", "e4"]
 
 
 def test_a_killed_evaluations_temporary_goes_with_the_next_evaluation(tmp_path, capsys):
