@@ -1312,8 +1312,10 @@ def test_a_run_still_training_from_a_killed_driver_is_named_not_started_again(tm
         assert main(argv) == 6
     err = capsys.readouterr().err
     assert started == ["paper-s0"], err
-    assert f"is still running from an earlier compare (pid {os.getpid()} on " in err, err
-    assert "wait for it or stop it" in err and "refused its options" not in err
+    # as its lock records it (#33 probe 8, E8: not assumed to be an earlier compare's)
+    assert f"is in use by a run still training there, pid {os.getpid()} on " in err, err
+    assert "`nasiam pretrain`" in err and "earlier compare" not in err
+    assert "wait for it to end or stop it" in err and "refused its options" not in err
     assert not (out / "logs" / "default-s0.log").exists()   # not written by a second start
     assert main(argv) == 0 and started == ["paper-s0", "default-s0"]   # its lock gone: it runs
 
@@ -1394,4 +1396,4 @@ def test_a_run_refused_by_a_lock_taken_after_the_check_is_not_read_as_an_option_
             lock.release()
     err = capsys.readouterr().err
     assert started == ["paper-s0"] and "refused its options" not in err, err
-    assert "is still running from an earlier compare (pid " in err
+    assert "is in use by a run still training there, pid " in err
