@@ -886,6 +886,19 @@ def test_a_heads_path_the_file_system_refuses_is_named_as_heads(tmp_path, capsys
     assert "search run directory or genotype.json at a shorter path" in err and not out.exists()
 
 
+def test_a_label_over_64_characters_is_named_as_a_label_not_a_path(tmp_path, capsys):
+    """`--heads "aaa...(250)=default"` was refused as "read as a path, and it is longer than the
+    file system allows" (the eighth probe of #33, E6): the label rule was not named. Now the
+    label is, shortened, before the value is read as a path; nothing is written."""
+    out = tmp_path / "l3"
+    argv = ["compare", "--heads", "a" * 250 + "=default", "--seeds", "0,", "--out", str(out), "--report_only",
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "is not a valid label; a label is 1 to 64 ASCII letters" in err and "(250 characters)" in err, err
+    assert "read as a path" not in err and "a" * 100 not in err and not out.exists()
+
+
 def test_a_summary_edited_after_its_run_finished_is_refused_naming_the_run(tmp_path, capsys, monkeypatch):
     """A forged score in a finished run's summary.json was reported as is (the probes of #33: a
     summary cannot vouch for itself). compare.json records the sha256 of each summary when its
