@@ -26,6 +26,11 @@ FILE_MODE = 0o666
 # distinctive so that `remove_temporary_files` can tell it from anything a user keeps there.
 TEMPORARY_SUFFIX = ".nasiam.tmp"
 _TEMPORARY = re.compile(r"\..+\.[0-9a-f]{8}" + re.escape(TEMPORARY_SUFFIX))
+# Made first in each `new_directory` hidden folder, removed just before its rename: a `.partial`
+# folder is taken for a killed writer's only if it holds this, not on its name alone (#33 probe 8,
+# E3: a user's `.e4.<12 hex>.partial` beside --out was removed with its files). A folder, so
+# that nothing listing the files being written (an export's record of them) sees it.
+PARTIAL_MARKER = ".nasiam-partial"
 
 
 def _create_temporary(directory: Path, name: str) -> tuple[int, Path]:
@@ -132,8 +137,8 @@ def remove_abandoned(directory: str | os.PathLike, name: str) -> list[str]:
     """Delete (and return the names of) the hidden temporaries that killed writes of `name` left
     in `directory`: `atomic_write_bytes`'s `.NAME.<8 hex>.nasiam.tmp` files and `new_directory`'s
     `.NAME.<12 hex>.partial` folders whose writers are gone (nobody holds their `flock`, see
-    `_hold`). Nothing else: not another name's, not a link (never followed), not one a live
-    writer holds. The next writer of the same output calls it: nothing else ever would (#33
+    `_hold`) and that hold `PARTIAL_MARKER`. Nothing else: not another name's, not a link (never
+    followed), not one a live writer holds, not a folder without the marker (a user's). The next writer of the same output calls it: nothing else ever would (#33
     probe 7, D5: a killed export's 23 MB folder stayed beside its --out for good)."""
     own = re.compile(re.escape(f".{name}.") + r"(?:[0-9a-f]{8}" + re.escape(TEMPORARY_SUFFIX) + r"|[0-9a-f]{12}\.partial)")
     try:
@@ -161,6 +166,8 @@ def _remove_if_abandoned(path: Path) -> bool:
         except OSError:   # its writer holds it (or this file system has no locks): left alone
             return False
         if not os.path.samestat(info, os.lstat(path)):   # replaced meanwhile: not the one looked at
+            return False
+        if folder and not _holds_marker(fd):   # a folder nasiam did not make: its name is not enough
             return False
         if folder:
             shutil.rmtree(path)   # follows no link inside
@@ -193,6 +200,7 @@ def new_directory(path: str | os.PathLike) -> Iterator[Path]:
         raise
     try:
         yield tmp
+        os.rmdir(tmp / PARTIAL_MARKER)   # (a kill from here to the rename leaves a folder no cleaner takes)
         os.rename(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -204,7 +212,8 @@ def new_directory(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def _hidden_folder(path: Path) -> tuple[int, Path]:
-    """A new, empty `.NAME.<12 hex>.partial` beside `path`, held (`_hold`) through `fd`."""
+    """A new `.NAME.<12 hex>.partial` beside `path`, holding only `PARTIAL_MARKER`, held (`_hold`)
+    through `fd`."""
     while True:
         tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.partial"
         tmp.mkdir()   # the umask's permissions, as a plain mkdir of `path` would have (mkdtemp's are private)
@@ -213,8 +222,17 @@ def _hidden_folder(path: Path) -> tuple[int, Path]:
         except FileNotFoundError:   # taken for abandoned at once: make another
             continue
         if _hold(fd):
+            (tmp / PARTIAL_MARKER).mkdir()   # held already: no cleaner looks at it before it has it
             return fd, tmp
         os.close(fd)
+
+
+def _holds_marker(fd: int) -> bool:
+    """Whether the folder open as `fd` holds `PARTIAL_MARKER` (a folder, not a link)."""
+    try:
+        return stat.S_ISDIR(os.stat(PARTIAL_MARKER, dir_fd=fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def _remove_empty(folders: list[Path]) -> None:

@@ -886,6 +886,19 @@ def test_a_heads_path_the_file_system_refuses_is_named_as_heads(tmp_path, capsys
     assert "search run directory or genotype.json at a shorter path" in err and not out.exists()
 
 
+def test_a_label_over_64_characters_is_named_as_a_label_not_a_path(tmp_path, capsys):
+    """`--heads "aaa...(250)=default"` was refused as "read as a path, and it is longer than the
+    file system allows" (the eighth probe of #33, E6): the label rule was not named. Now the
+    label is, shortened, before the value is read as a path; nothing is written."""
+    out = tmp_path / "l3"
+    argv = ["compare", "--heads", "a" * 250 + "=default", "--seeds", "0,", "--out", str(out), "--report_only",
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "is not a valid label; a label is 1 to 64 ASCII letters" in err and "(250 characters)" in err, err
+    assert "read as a path" not in err and "a" * 100 not in err and not out.exists()
+
+
 def test_a_summary_edited_after_its_run_finished_is_refused_naming_the_run(tmp_path, capsys, monkeypatch):
     """A forged score in a finished run's summary.json was reported as is (the probes of #33: a
     summary cannot vouch for itself). compare.json records the sha256 of each summary when its
@@ -917,6 +930,36 @@ def test_a_summary_edited_after_its_run_finished_is_refused_naming_the_run(tmp_p
     del manifest["finished_summaries"]   # an older nasiam's compare.json: as before
     (tmp_path / "compare.json").write_text(json.dumps(manifest))
     assert main([*argv, "--report_only"]) == 0
+
+
+@pytest.mark.parametrize("meddle", ["list", "removed"])
+def test_compare_json_replaced_or_removed_while_a_run_trains_is_written_again_whole(tmp_path, capsys, monkeypatch,
+                                                                                    meddle):
+    """compare.json was re-read, unchecked, each time a run finished: replaced by `[]` meanwhile,
+    the comparison ended in a traceback (exit 1); removed, in a raw "[Errno 2]" and no tables (E1
+    of the eighth probe of #33). The record is kept in memory from the start (the comparison's
+    lock is held) and written from it: the comparison finishes, its tables and record whole."""
+    import nasiam.compare.executor as executor
+
+    fake = _fake_launch([])
+
+    def launch(job, runs, logs, env):   # the file meddled with while the run trains
+        manifest = tmp_path / "compare.json"
+        if meddle == "list":
+            manifest.write_text("[]")
+        else:
+            manifest.unlink()
+        return fake(job, runs, logs, env)
+
+    monkeypatch.setattr(executor, "_launch", launch)
+    argv = ["compare", "--heads", "default,random:1", "--seeds", "0,", "--out", str(tmp_path),
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    manifest = json.loads((tmp_path / "compare.json").read_text())
+    assert manifest["format"] and sorted(manifest["finished_summaries"]) == ["default-s0", "random-1-s0"]
+    assert (tmp_path / "results.md").is_file()
+    assert main([*argv, "--report_only"]) == 0   # the record read back as a comparison's
 
 
 def test_a_second_compare_on_the_same_out_is_refused_naming_the_first(tmp_path, capsys):
@@ -1282,8 +1325,10 @@ def test_a_run_still_training_from_a_killed_driver_is_named_not_started_again(tm
         assert main(argv) == 6
     err = capsys.readouterr().err
     assert started == ["paper-s0"], err
-    assert f"is still running from an earlier compare (pid {os.getpid()} on " in err, err
-    assert "wait for it or stop it" in err and "refused its options" not in err
+    # as its lock records it (#33 probe 8, E8: not assumed to be an earlier compare's)
+    assert f"is in use by a run still training there, pid {os.getpid()} on " in err, err
+    assert "`nasiam pretrain`" in err and "earlier compare" not in err
+    assert "wait for it to end or stop it" in err and "refused its options" not in err
     assert not (out / "logs" / "default-s0.log").exists()   # not written by a second start
     assert main(argv) == 0 and started == ["paper-s0", "default-s0"]   # its lock gone: it runs
 
@@ -1364,4 +1409,4 @@ def test_a_run_refused_by_a_lock_taken_after_the_check_is_not_read_as_an_option_
             lock.release()
     err = capsys.readouterr().err
     assert started == ["paper-s0"] and "refused its options" not in err, err
-    assert "is still running from an earlier compare (pid " in err
+    assert "is in use by a run still training there, pid " in err

@@ -418,3 +418,29 @@ def test_a_report_piped_into_head_exits_quietly_as_sigpipe_would(tmp_path, size)
     done = subprocess.run([sys.executable, "-c", CLOSED_PIPE, str(size), str(tmp_path)], capture_output=True,
                           text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert (done.returncode, done.stderr) == (141, ""), done.stderr
+
+
+FULL_STDOUT = """
+import os, sys
+os.dup2(os.open("/dev/full", os.O_WRONLY), 1)   # `> /dev/full`: every write of stdout fails, ENOSPC
+import nasiam.cli.compare as compare_cli
+from nasiam.cli import main
+compare_cli.cmd_compare = lambda args: print("x" * int(sys.argv[1])) or 0   # a report of this size
+sys.exit(main(["compare", "--heads", "default", "--report_only", "--out", sys.argv[2]]))
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("size", [100_000, 10])   # raised while printing; raised by the last flush
+def test_a_report_to_a_full_device_names_standard_output(tmp_path, size):
+    """`nasiam compare --report_only > /dev/full` exited 5, "the disk is full while writing
+    outputs ... choose another --out_dir" (the eighth probe of #33, E4): no file named, and
+    compare has no --out_dir. Now exit 5 naming standard output, without an output option."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", FULL_STDOUT, str(size), str(tmp_path)], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 5, done.stderr
+    assert "nasiam compare: error: standard output cannot be written (No space left on device)" in done.stderr
+    assert "--out" not in done.stderr and "Traceback" not in done.stderr and "Exception ignored" not in done.stderr

@@ -160,6 +160,8 @@ def test_a_run_started_again_removes_what_a_killed_first_checkpoint_write_left(t
     the run then stops (here at its data, missing)."""
     checkpoints = tmp_path / "runs" / "r" / "checkpoints"
     checkpoints.mkdir(parents=True)
+    # written before the first step: beside it, a temporary is the run's (#33 probe 8, E3)
+    (checkpoints.parent / "config.yaml").write_text(config_to_yaml(SearchConfig(run_name="r")))
     stale = _killed_checkpoint_write(checkpoints, "last.ckpt", monkeypatch)
     (tmp_path / "empty").mkdir()
     assert main(["search", *TINY, "--dataset=fashion_mnist", f"--data_root={tmp_path / 'empty'}",

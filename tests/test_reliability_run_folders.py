@@ -94,6 +94,37 @@ def test_what_a_killed_start_leaves_is_started_over(tmp_path):
     assert _claim(tmp_path, "dl").run_dir == tmp_path / "dl"
 
 
+def test_a_users_file_named_as_a_temporary_is_not_taken_for_a_killed_start(tmp_path):
+    """#33 probe 8, E3: a user's `.notes.txt.0123abcd.nasiam.tmp` (nasiam's temporary pattern)
+    in a folder given as --run_name was deleted as a killed write's when the run started. Before
+    the run's config.yaml, a run leaves no temporary but config.yaml's own: anything else is
+    refused by name and kept; config.yaml's (a start killed while writing it) is started over."""
+    folder = tmp_path / "usr2"
+    folder.mkdir()
+    (folder / ".notes.txt.0123abcd.nasiam.tmp").write_text("precious\n")
+    (folder / "sub").mkdir()
+    (folder / "sub" / ".a.0123abcd.nasiam.tmp").write_text("mine too\n")
+    before = _tree(folder)
+    with pytest.raises(CheckpointError, match=r"files nasiam did not write for a run "
+                                              r"\(\.notes\.txt\.0123abcd\.nasiam\.tmp, sub/\)"):
+        _claim(tmp_path, "usr2")
+    assert _tree(folder) == before
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    (killed / ".lock").write_text(json.dumps({"pid": 1, "host": "h", "since": 0.0, "command": "search"}))
+    (killed / ".config.yaml.89abcdef.nasiam.tmp").write_text("run_name: kil")
+    assert _claim(tmp_path, "killed").run_dir == killed
+
+
+def test_the_cli_keeps_a_users_file_named_as_a_temporary(tmp_path, capsys):
+    folder = tmp_path / "usr2"
+    folder.mkdir()
+    (folder / ".notes.txt.0123abcd.nasiam.tmp").write_text("precious\n")
+    assert main(["search", *TINY, f"--out_dir={tmp_path}", "--run_name=usr2"]) == 2
+    assert "usr2 holds files nasiam did not write for a run (.notes.txt.0123abcd.nasiam.tmp)" in capsys.readouterr().err
+    assert (folder / ".notes.txt.0123abcd.nasiam.tmp").read_text() == "precious\n"
+
+
 def test_leftovers_count_only_with_this_runs_own_config(tmp_path):
     """logs/, alphas.csv, epoch files: a run's only beside the config.yaml that run wrote; copied
     from another run (another run_name), or later epochs without last.ckpt, they are refused."""
@@ -215,10 +246,11 @@ def test_a_killed_exports_hidden_folder_goes_with_the_next_export_to_the_same_ou
     and nothing else: a live writer's, another output's, lookalikes, links (never followed)."""
     import os
 
-    from nasiam._io import new_directory
+    from nasiam._io import PARTIAL_MARKER, new_directory
 
     abandoned = tmp_path / ".e12.05a65ab63a69.partial"
     (abandoned / "heads").mkdir(parents=True)
+    (abandoned / PARTIAL_MARKER).mkdir()   # made first by the killed writer
     (abandoned / "backbone.safetensors").write_bytes(b"x" * 1000)
     live = tmp_path / ".e12.111111111111.partial"
     live.mkdir()
@@ -228,7 +260,7 @@ def test_a_killed_exports_hidden_folder_goes_with_the_next_export_to_the_same_ou
     (abandoned / "link").symlink_to(outside, target_is_directory=True)   # removed as a link, not followed
     kept = [tmp_path / ".other.05a65ab63a69.partial", tmp_path / ".e12.partial", tmp_path / ".e12.05A65AB63A69.partial"]
     for folder in kept:
-        folder.mkdir()
+        (folder / PARTIAL_MARKER).mkdir(parents=True)
     (tmp_path / ".e12.222222222222.partial").symlink_to(outside, target_is_directory=True)
     holder = _held(live)
     try:
@@ -239,6 +271,25 @@ def test_a_killed_exports_hidden_folder_goes_with_the_next_export_to_the_same_ou
     assert not abandoned.exists() and live.is_dir() and all(folder.is_dir() for folder in kept)
     assert (tmp_path / ".e12.222222222222.partial").is_symlink() and (outside / "keep").read_text() == "mine\n"
     assert (tmp_path / "e12" / "export.json").is_file()
+
+
+def test_a_users_folder_named_as_an_exports_hidden_folder_is_kept(tmp_path):
+    """#33 probe 8, E3: a user's `.e4.fedcba987654.partial` (holding notes.txt) beside
+    `export --out e4` was removed with its files, on its name and a free flock alone. A writer's
+    hidden folder holds nasiam's marker from its creation until its rename; a folder without
+    it is not nasiam's, and is kept. The export itself holds no marker."""
+    from nasiam._io import PARTIAL_MARKER, new_directory
+
+    mine = tmp_path / ".e4.fedcba987654.partial"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine\n")
+    (mine / "heads").mkdir()   # even one holding what an export writes
+    with new_directory(tmp_path / "e4") as folder:
+        assert (folder / PARTIAL_MARKER).is_dir() and folder.name.endswith(".partial")
+        (folder / "export.json").write_text("{}\n")
+    assert (mine / "notes.txt").read_text() == "mine\n"
+    assert sorted(p.name for p in (tmp_path / "e4").iterdir()) == ["export.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".e4.fedcba987654.partial", "e4"]
 
 
 def test_a_killed_evaluations_temporary_goes_with_the_next_evaluation(tmp_path, capsys):

@@ -19,6 +19,7 @@ from typing import Sequence
 from nasiam._version import __version__
 from nasiam.cli import compare, evaluate, export, pretrain, push, search, sweep
 from nasiam.cli.common import EXIT_COLLAPSE, EXIT_INTERRUPTED, EXIT_IO, EXIT_MEMORY, EXIT_NONFINITE, EXIT_USAGE
+from nasiam.cli.stdout import StandardOutputError, marked_stdout, standard_output_message
 from nasiam.config import ConfigError
 
 # what a stopped or failed command has left, and where its output goes; a subcommand that differs
@@ -77,13 +78,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         _say(f"nasiam {args.command}: error: {_unknown_options(parser, args, unknown)}")
         return EXIT_USAGE
-    code = run_handler(args)
-    try:   # what is still buffered (a short report), while an error can still be handled
-        sys.stdout.flush()
-    except BrokenPipeError:
-        return _leave_quietly() if code == 0 else code
-    except (OSError, ValueError):   # stdout closed (`>&-`) or replaced: nothing to deliver
-        pass
+    with marked_stdout():   # stdout's own write errors told from an output file's
+        code = run_handler(args)
+        try:   # what is still buffered (a short report), while an error can still be handled
+            sys.stdout.flush()
+        except BrokenPipeError:
+            return _leave_quietly() if code == 0 else code
+        except StandardOutputError as e:   # `> /dev/full`: the report did not all arrive
+            _say(f"nasiam {args.command}: error: {standard_output_message(e, _on_io_error(args)[0])}")
+            _detach_stdout()
+            return code or EXIT_IO
+        except (OSError, ValueError):   # stdout closed (`>&-`) or replaced: nothing to deliver
+            pass
     return code
 
 
@@ -110,6 +116,13 @@ def _leave_quietly() -> int:
     """Python's advice for a closed stdout pipe: point stdout at devnull, so that the
     interpreter's last flush does not fail again ("Exception ignored ... BrokenPipeError", exit
     120), and exit without a word (the reader has gone; stderr is the user's terminal)."""
+    _detach_stdout()
+    return EXIT_BROKEN_PIPE
+
+
+def _detach_stdout() -> None:
+    """Point stdout at devnull, and drop what it still buffers: the interpreter's last flush then
+    has nothing to fail on ("Exception ignored ...", exit 120) after the CLI has said why."""
     import os
 
     try:
@@ -118,7 +131,6 @@ def _leave_quietly() -> int:
         os.close(devnull)
     except (AttributeError, OSError, ValueError):
         pass
-    return EXIT_BROKEN_PIPE
 
 
 def _final_name(path: str | None, other: str | None) -> str | None:
@@ -185,6 +197,11 @@ def _say(message: str) -> None:
     print(printable(message), file=sys.stderr)
 
 
+def _on_io_error(args) -> tuple[str, ...]:
+    """(what is kept, the output option) a failed write of `args.command` is described with."""
+    return getattr(args, "on_io_error", None) or (KEPT if args.command in TRAINING_COMMANDS else WRITTEN_KEPT,)
+
+
 def run_handler(args) -> int:
     from nasiam.data import DataNotFoundError
     from nasiam.errors import (
@@ -200,7 +217,7 @@ def run_handler(args) -> int:
     from nasiam.space import GenotypeError
 
     prefix = f"nasiam {args.command}: error:"
-    on_io_error = getattr(args, "on_io_error", None) or (KEPT if args.command in TRAINING_COMMANDS else WRITTEN_KEPT,)
+    on_io_error = _on_io_error(args)
     try:
         return args.handler(args)
     except (ConfigError, DataNotFoundError, GenotypeError, CheckpointError, FileNotFoundError) as e:
@@ -221,6 +238,10 @@ def run_handler(args) -> int:
     except KeyboardInterrupt:
         _say(f"\nnasiam {args.command}: {getattr(args, 'on_interrupt', 'interrupted; ' + RESUMABLE)}")
         return EXIT_INTERRUPTED
+    except StandardOutputError as e:   # `nasiam ... > /dev/full`: the stream, not an output file
+        _say(f"{prefix} {standard_output_message(e, on_io_error[0])}")
+        _detach_stdout()
+        return EXIT_IO
     except OSError as e:
         if isinstance(e, BrokenPipeError) and _stdout_reader_gone():   # `nasiam ... | head`
             return _leave_quietly()

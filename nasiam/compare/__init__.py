@@ -327,6 +327,12 @@ def prepare(heads: str | list[str], seeds: str | int | Sequence[int], out: str |
             options: Mapping[str, Any] | None = None) -> tuple[Plan, Path]:
     """Check everything, including the run folders already there, then write the genotype files
     and compare.json; no training. `ConfigError` on any bad input, before writing anything."""
+    plan, out, _ = _prepare(heads, seeds, out, options)
+    return plan, out
+
+
+def _prepare(heads, seeds, out, options) -> tuple[Plan, Path, dict[str, Any]]:
+    """`prepare`, also returning the compare.json it wrote: the record each finished run is added to."""
     check_output_path("--out", out)
     out = Path(out)
     specs = parse_heads(heads)
@@ -356,7 +362,7 @@ def prepare(heads: str | list[str], seeds: str | int | Sequence[int], out: str |
                 # the code the comparison began with; each run's summary.json records its own
                 "code": manifest.get("code", code_version()), SUMMARIES: summaries}
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=1) + "\n")
-    return plan, out
+    return plan, out, manifest
 
 
 def compare(heads: str | list[str], seeds: str | int | Sequence[int] = 5, out: str | Path = "runs/compare",
@@ -415,18 +421,18 @@ def _comparison_lock(out: Path):
         lock.release()
 
 
-def _record_summary(out: Path, name: str) -> None:
+def _record_summary(out: Path, manifest: dict[str, Any], name: str) -> None:
     """compare.json records the sha256 of runs/NAME/summary.json, the run having just finished
-    as planned: a later call refuses the run if its summary changed (`check_run`). Read and
-    written again per run (under the comparison's lock), so that each record lands at once."""
-    path = out / MANIFEST
-    manifest = json.loads(path.read_bytes().decode("utf-8"))
-    manifest.setdefault(SUMMARIES, {})[name] = summary_sha256(out / "runs" / name)
-    atomic_write_text(path, json.dumps(manifest, indent=1) + "\n")
+    as planned: a later call refuses the run if its summary changed (`check_run`). Written per
+    run, so that each record lands at once, from the copy `prepare` checked and wrote: the
+    comparison's lock keeps other nasiam commands from writing the file, and a copy removed or
+    replaced meanwhile (by hand) is written again whole rather than re-read unchecked."""
+    manifest[SUMMARIES][name] = summary_sha256(out / "runs" / name)
+    atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=1) + "\n")
 
 
 def _compare(heads, seeds, out: Path, options, jobs, threads, say, report_only, reference) -> dict[str, Any]:
-    plan, out = prepare(heads, seeds, out, options)
+    plan, out, manifest = _prepare(heads, seeds, out, options)
     runs = out / "runs"
     if report_only:
         done = [job.name for job in plan.jobs if run_finished(runs, job.name, weights=False)]
@@ -436,7 +442,7 @@ def _compare(heads, seeds, out: Path, options, jobs, threads, say, report_only, 
         say(f"{len(plan.jobs)} runs planned in {out}/ ({len(plan.rows)} heads x {len(parse_seeds(seeds))} seeds"
             f"{', plus searches' if plan.search_names else ''}); {jobs} at a time")
         execution = run_jobs(plan.jobs, runs, out / "logs", max_jobs=jobs, threads=threads, say=say,
-                             on_finished=functools.partial(_record_summary, out))
+                             on_finished=functools.partial(_record_summary, out, manifest))
     # a run that failed in this call is not reported, even one that finished (not the planned run)
     result = write_report(plan, runs, out, reference, excluded={failure.name for failure in execution.failures})
     return {"report": execution, **result, "out": str(out), "planned": len(plan.jobs)}

@@ -98,10 +98,12 @@ def start_run(argv: list[str], log: IO, env: dict[str, str] | None) -> subproces
 
 
 def still_running(run: Path) -> str | None:
-    """Why `run` cannot be started now: a live process (an earlier compare's run, left training
-    when that driver was killed) holds its lock; None when none does."""
+    """Why `run` cannot be started now: a live process holds its lock (an earlier compare's run,
+    left training when that driver was killed, or a user's own `nasiam pretrain` there); None
+    when none does. Said as the lock records it: the record does not say who started the run
+    (#33 probe 8, E8: a user's own run was called one "from an earlier compare")."""
     owner = live_owner(run)
     if owner is None:
         return None
-    return (f"{shown_path(run)} is still running from an earlier compare ({describe_owner(owner)}): wait for it "
-            "or stop it, then run the same command again")
+    return (f"{shown_path(run)} is in use by a run still training there, {describe_owner(owner)}: wait for it "
+            "to end or stop it, then run the same command again")

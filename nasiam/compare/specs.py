@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nasiam.config import ConfigError, check_input_path
+from nasiam.errors import shown
 
 __all__ = ["HeadSpec", "parse_heads", "split_specs", "MAX_RANDOM_HEADS", "LIBRARY_KINDS"]
 
@@ -133,6 +134,11 @@ def _parse_one(raw: str) -> HeadSpec:
     if spec.startswith("search"):
         raise ConfigError(f"--heads: {spec!r} is not a search spec; write search, search(--key=value ...), "
                           "search:argmax or search+init")
+    if sep and "(" not in head and label is None and not {"/", os.sep} & set(head) and not os.path.lexists(raw):
+        # `LABEL=SPEC` whose label breaks the rule, and no file of that name: the label is named,
+        # before the whole is read as a path (a 250-character label was called a path too long:
+        # #33 probe 8, E6)
+        raise ConfigError(f"--heads: {shown(raw, 80)}: {shown(head.strip(), 40)} is not a valid label; {LABEL_RULE}")
     # not a head kind, so a path: one the file system refuses to look up is named as --heads'
     check_input_path("--heads", spec, "a head (default, paper, search, random:N, ...) or a search run directory "
                                       "or genotype.json at a shorter path (LABEL=PATH names its row)")

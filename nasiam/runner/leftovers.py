@@ -1,10 +1,13 @@
 """Whether a new run may start in a folder that is already there.
 
 A run starts over only where its folder holds nothing but what a killed start of a run leaves
-before its first checkpoints/last.ckpt: the lock file, the temporary files of killed writes
-(and folders holding nothing else), inputs/ (its downloaded W&B artifacts, which it reuses),
-and, once the run's config.yaml is written (before the first step), logs/, wandb/, alphas.csv
-and checkpoints/ holding at most epoch=1.ckpt (written just before the first last.ckpt).
+before its first checkpoints/last.ckpt: the lock file, inputs/ (its downloaded W&B artifacts,
+which it reuses), the temporary file of a killed write of config.yaml, and, once the run's
+config.yaml is written (before the first step), logs/, wandb/, alphas.csv, checkpoints/ holding
+at most epoch=1.ckpt (written just before the first last.ckpt) and the temporary files of killed
+writes (and folders holding nothing else). A temporary's name alone does not make it nasiam's:
+without the run's config.yaml, a `.notes.txt.0123abcd.nasiam.tmp` is a user's file (#33 probe 8,
+E3: it was deleted when the run started).
 Anything else is refused by name, touching nothing: an export (export.json), a finished run
 whose checkpoints were deleted (summary.json), epoch checkpoints without last.ckpt, or files
 nasiam did not write there, which a new run would write over or mix with (#33 probe 7, D1:
@@ -31,6 +34,8 @@ _AFTER_CONFIG = ("logs", "wandb", "alphas.csv")
 # same run started again (nasiam.runner.wandb_artifacts.download_run)
 _INPUTS = "inputs"
 _FIRST_EPOCH_FILE = "epoch=1.ckpt"
+# the temporary of config.yaml's own atomic write, the first file a run writes (`atomic_write_bytes`)
+_CONFIG_TEMPORARY = ".config.yaml."
 _LISTED = 4   # names shown of what is in the way
 
 
@@ -58,12 +63,12 @@ def occupied(run_dir: str | os.PathLike) -> Occupied | None:
     strays = []
     for name in sorted(set(entries) - {LOCK_FILE}):
         entry = entries[name]
-        if _holds_only_temporaries(entry) or name == _INPUTS and entry.is_dir(follow_symlinks=False):
+        if _holds_only_temporaries(entry, started) or name == _INPUTS and entry.is_dir(follow_symlinks=False):
             continue
         if started and not entry.is_symlink() and (name == "config.yaml" or name in _AFTER_CONFIG):
             continue
         if started and name == "checkpoints" and entry.is_dir(follow_symlinks=False):
-            epochs = sorted((e for e in os.scandir(entry.path) if not _holds_only_temporaries(e)),
+            epochs = sorted((e for e in os.scandir(entry.path) if not _holds_only_temporaries(e, started)),
                             key=lambda e: _epoch_number(e.name))
             if all(e.name == _FIRST_EPOCH_FILE and e.is_file(follow_symlinks=False) for e in epochs):
                 continue
@@ -91,20 +96,22 @@ def _epoch_number(name: str) -> int:
     return int(number) if number.isdigit() else -1
 
 
-def _holds_only_temporaries(entry: os.DirEntry) -> bool:
+def _holds_only_temporaries(entry: os.DirEntry, started: bool) -> bool:
     """A killed write's temporary file, or a folder (not a link) holding nothing else: a new run
-    loses nothing there (and removes the temporaries when it starts)."""
+    loses nothing there (and removes the temporaries when it starts). Before the run's config.yaml
+    (`started` false) a run has written nothing but that file: only its temporary is the run's
+    (and a folder holding no file at all, where a new run loses nothing)."""
     if entry.is_symlink():
         return False
     if entry.is_file():
-        return is_temporary_file(entry.name)
+        return is_temporary_file(entry.name) and (started or entry.name.startswith(_CONFIG_TEMPORARY))
     if not entry.is_dir():
         return False
     for parent, folders, files in os.walk(entry.path, followlinks=False):
         if any(os.path.islink(os.path.join(parent, name)) for name in folders):   # links to folders: not ours
             return False
         for name in files:   # os.walk lists links to files (and dangling ones) among the files
-            if not is_temporary_file(name) or not stat.S_ISREG(os.lstat(os.path.join(parent, name)).st_mode):
+            if not started or not is_temporary_file(name) or not stat.S_ISREG(os.lstat(os.path.join(parent, name)).st_mode):
                 return False
     return True
 
