@@ -30,7 +30,8 @@ def recalibrate_batchnorm(module: nn.Module, batches: Iterable[Tensor], max_batc
     check_type("module", module, nn.Module, "a head (an nn.Module)")
     check_iterable("batches", batches, "feature tensors (a list of them, a generator)")
     max_batches = check_count("max_batches", max_batches, none_means="all of them")
-    batches = (b for b in _checked(batches) if len(b) > 1)
+    finite: list[tuple[int, Tensor]] = []   # (position, all finite?) on the device: read once, at the end
+    batches = (b for b in _checked(batches, finite) if len(b) > 1)
     first = next(batches, None)
     if first is None:
         raise ValueError("recalibrate_batchnorm got no batches of two or more rows; the statistics were left as "
@@ -54,6 +55,10 @@ def recalibrate_batchnorm(module: nn.Module, batches: Iterable[Tensor], max_batc
                 break
             module(batch)
             used += 1
+        flags = torch.stack([flag for _, flag in finite]).tolist() if finite else []
+        if not all(flags):
+            raise ValueError(f"batches: the batch at position {finite[flags.index(False)][0]} holds non-finite values "
+                             "(NaN or inf); the statistics were left as they were")
         damaged = [name for name, m in module.named_modules() if m in norms and not all(
             bool(torch.isfinite(v).all()) for v in (m.running_mean, m.running_var) if v is not None)]
         if damaged:   # finite features whose statistics overflow (values near the float's limit)
@@ -70,14 +75,15 @@ def recalibrate_batchnorm(module: nn.Module, batches: Iterable[Tensor], max_batc
     return used
 
 
-def _checked(batches: Iterable[Tensor]) -> Iterator[Tensor]:
-    """Each batch a tensor of finite values, or a ValueError naming it by its position: a list
-    of ints failed as "object of type 'int' has no len()", a NaN batch left NaN statistics."""
+def _checked(batches: Iterable[Tensor], finite: list[tuple[int, Tensor]]) -> Iterator[Tensor]:
+    """Each batch a tensor, or a ValueError naming it by its position (a list of ints failed as
+    "object of type 'int' has no len()"); whether a float batch is all finite is appended to
+    `finite` as a device tensor, read once after the last batch (a read per batch would wait
+    for the device at each: a NaN batch left NaN statistics, silently, before)."""
     for i, batch in enumerate(batches):
         if not isinstance(batch, Tensor):
             raise ValueError(f"batches must be an iterable of feature tensors, got {shown(batch)} (type "
                              f"{type(batch).__name__}) at position {i}")
-        if batch.is_floating_point() and not bool(torch.isfinite(batch).all()):
-            raise ValueError(f"batches: the batch at position {i} holds non-finite values (NaN or inf); "
-                             "the statistics were left as they were")
+        if batch.is_floating_point():
+            finite.append((i, torch.isfinite(batch).all()))
         yield batch
