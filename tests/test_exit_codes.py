@@ -444,3 +444,15 @@ def test_a_report_to_a_full_device_names_standard_output(tmp_path, size):
     assert done.returncode == 5, done.stderr
     assert "nasiam compare: error: standard output cannot be written (No space left on device)" in done.stderr
     assert "--out" not in done.stderr and "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+def test_a_command_started_with_stdout_closed_ends_without_a_traceback(monkeypatch):
+    """`nasiam export RUN --out X >&-`: Python sets sys.stdout to None; the final flush raised
+    AttributeError after the work was done (exit 1, the ninth probe of #33, F4)."""
+    import sys
+
+    import nasiam.cli as cli
+
+    monkeypatch.setattr(cli, "run_handler", lambda args: 0)
+    monkeypatch.setattr(sys, "stdout", None)
+    assert cli.main(["eval", "knn", "random"]) == 0

@@ -81,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with marked_stdout():   # stdout's own write errors told from an output file's
         code = run_handler(args)
         try:   # what is still buffered (a short report), while an error can still be handled
-            sys.stdout.flush()
+            if sys.stdout is not None:   # None: started with stdout closed (`>&-`), nothing to flush
+                sys.stdout.flush()
         except BrokenPipeError:
             return _leave_quietly() if code == 0 else code
         except StandardOutputError as e:   # `> /dev/full`: the report did not all arrive
