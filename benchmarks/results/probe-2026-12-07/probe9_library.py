@@ -32,7 +32,8 @@ p("M2 genotype of a head built from np.int64 / torch sizes, to JSON",
   lambda: SearchableHead(np.int64(16), torch.tensor(8)).genotype().to_json(indent=None)[:120])
 def m3():
     h = NASHead.from_genotype(SearchableHead(np.int64(16), np.int32(8)).genotype(), np.int64(16))
-    d = tempfile.mkdtemp(dir=T); h.save_pretrained(d)
+    d = tempfile.mkdtemp(dir=T)
+    h.save_pretrained(d)
     return type(NASHead.from_pretrained(d).in_dim).__name__, json.load(open(os.path.join(d, "genotype.json"))).get("format")
 p("M3 save_pretrained / from_pretrained of a head made with numpy sizes", m3)
 p("M4 in_dim np.uint64(2**63) (out of range)", lambda: SearchableHead(np.uint64(2**63), 8))
@@ -69,7 +70,9 @@ def m22():
     h = NASHead.from_genotype(SearchableHead(16, 8).genotype(), 16)
     with torch.no_grad():
         next(h.parameters()).fill_(math.nan)
-    d = tempfile.mkdtemp(dir=T); h.save_pretrained(d); return sorted(os.listdir(d))
+    d = tempfile.mkdtemp(dir=T)
+    h.save_pretrained(d)
+    return sorted(os.listdir(d))
 p("M22 save_pretrained of a head with a NaN weight (not a statistic)", m22)
 def m23():
     h = NASHead.from_genotype(SearchableHead(16, 8).genotype(), 16)
@@ -78,14 +81,18 @@ def m23():
 p("M23 save_pretrained into a path that is a file", m23)
 def m24():
     h = NASHead.from_genotype(SearchableHead(16, 8).genotype(), 16).half()
-    d = tempfile.mkdtemp(dir=T); h.save_pretrained(d); return NASHead.from_pretrained(d).in_dim
+    d = tempfile.mkdtemp(dir=T)
+    h.save_pretrained(d)
+    return NASHead.from_pretrained(d).in_dim
 p("M24 save_pretrained / from_pretrained of a float16 head", m24)
 def m25():
     h = NASHead.from_genotype(SearchableHead(16, 8).genotype(), 16)
     sd = h.state_dict(); k = [k for k in sd if k.endswith("num_batches_tracked")]
     if k:
         sd[k[0]].fill_(-5)
-    d = tempfile.mkdtemp(dir=T); h.save_pretrained(d); return NASHead.from_pretrained(d).in_dim, k[:1]
+    d = tempfile.mkdtemp(dir=T)
+    h.save_pretrained(d)
+    return NASHead.from_pretrained(d).in_dim, k[:1]
 p("M25 a negative num_batches_tracked", m25)
 p("M26 from_pretrained strict=np.False_", lambda: NASHead.from_pretrained(T + "/nothing", strict=np.False_))
 p("M27 from_pretrained strict=1", lambda: NASHead.from_pretrained(T + "/nothing", strict=1))
