@@ -76,7 +76,8 @@ def m22():
 p("M22 save_pretrained of a head with a NaN weight (not a statistic)", m22)
 def m23():
     h = NASHead.from_genotype(SearchableHead(16, 8).genotype(), 16)
-    d = os.path.join(T, "m23"); open(d, "w").write("a file")
+    d = os.path.join(T, "m23")
+    open(d, "w").write("a file")
     return h.save_pretrained(d)
 p("M23 save_pretrained into a path that is a file", m23)
 def m24():
@@ -87,7 +88,8 @@ def m24():
 p("M24 save_pretrained / from_pretrained of a float16 head", m24)
 def m25():
     h = NASHead.from_genotype(SearchableHead(16, 8).genotype(), 16)
-    sd = h.state_dict(); k = [k for k in sd if k.endswith("num_batches_tracked")]
+    sd = h.state_dict()
+    k = [k for k in sd if k.endswith("num_batches_tracked")]
     if k:
         sd[k[0]].fill_(-5)
     d = tempfile.mkdtemp(dir=T)
