@@ -350,6 +350,8 @@ compare_file_bytes = (st.binary(max_size=120) | json_values.map(lambda v: json.d
 @CLI_FUZZ
 @given(name=st.sampled_from(["summary.json", "config.yaml", "compare.json"]), data=compare_file_bytes,
        report_only=st.booleans())
+# found by this test (2026-12-07): a null where the report reads a mapping was an AttributeError
+@example(name="summary.json", data=b'{"heads":null}', report_only=False)
 def test_fuzzed_compare_files_exit_2_with_a_message(tmp_path_factory, capsys, monkeypatch, memory_cap, name, data,
                                                     report_only):
     """A finished comparison of one run, one of its files replaced: reported (0) or refused

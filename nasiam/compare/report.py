@@ -100,13 +100,13 @@ def collect_records(plan: Plan, runs: Path, excluded: Collection[str] = ()) -> t
         if job.row is None:
             searches.append({"run": job.name, "seed": job.seed, "train_seconds": s.get("train_seconds"),
                              "collapsed": collapsed(runs, job.name), "code": describe_code(s.get("environment")),
-                             "knn_top1": s.get("knn_top1"), "genotypes": s.get("genotypes", {}),
+                             "knn_top1": s.get("knn_top1"), "genotypes": s.get("genotypes") or {},
                              "selection": s.get("selection"),
                              "decisions": s["decisions"] if isinstance(s.get("decisions"), list) else [],
                              "search": job.name.rsplit("-s", 1)[0],
                              "environment": describe_environment(s.get("environment"))})
             continue
-        heads = " / ".join(str(v) for v in s.get("heads", {}).values())
+        heads = " / ".join(str(v) for v in (s.get("heads") or {}).values())   # null: a summary without them
         records.append(RunRecord(job.row, job.head_id or job.row, job.seed, job.name, s.get("knn_top1"),
                                  s.get("linear_top1"), s.get("rankme"), s.get("train_seconds"), heads,
                                  s.get("knn20_top1"), s.get("knn200_top1"), s.get("eval_seconds"),
