@@ -48,13 +48,7 @@ def claim_run_dir(cfg: RunConfig, command: str, framework: str, fabric, say: Cal
             ckpt.find_checkpoint(target)  # raises (touching nothing) when there is none
             raise CheckpointError(f"--resume={resume}: {run_dir} is not a nasiam run directory (no config.yaml); "
                                   "pass a run directory or a checkpoint in its checkpoints/ folder")
-        # the lock first: a live run between its epoch file and last.ckpt is "in use", not "no checkpoint"
-        lock = _lock(_checked(run_dir), command, fabric, say)
-        try:
-            return ClaimedRunDir(run_dir, ckpt.find_checkpoint(target), lock)
-        except BaseException:
-            _release(lock)
-            raise
+        return _resumed(run_dir, target, command, fabric, say)
     if resume is not None:
         if not cfg.run_name:
             raise CheckpointError("--resume needs the run to continue: pass --run_name NAME (as when it started) "
@@ -62,12 +56,7 @@ def claim_run_dir(cfg: RunConfig, command: str, framework: str, fabric, say: Cal
         run_dir = Path(cfg.out_dir) / cfg.run_name
         if not run_dir.exists():
             ckpt.find_checkpoint(run_dir)  # raises: no such run directory
-        lock = _lock(_checked(run_dir), command, fabric, say)
-        try:
-            return ClaimedRunDir(run_dir, ckpt.find_checkpoint(run_dir), lock)
-        except BaseException:
-            _release(lock)
-            raise
+        return _resumed(run_dir, run_dir, command, fabric, say)
     name = cfg.run_name or f"{command}-{framework}-{datetime.now():%Y%m%d-%H%M%S}"
     name = fabric.broadcast(name)  # every rank writes to rank 0's directory
     run_dir = Path(cfg.out_dir) / name
@@ -85,6 +74,18 @@ def claim_run_dir(cfg: RunConfig, command: str, framework: str, fabric, say: Cal
         _release(lock)
         raise
     return ClaimedRunDir(run_dir, None, lock)
+
+
+def _resumed(run_dir: Path, target: Path, command: str, fabric, say: Callable[[str], None]) -> ClaimedRunDir:
+    """`run_dir` locked, then its checkpoint (`target`: the folder or a checkpoint in it) found:
+    the lock first, so that a live run between its epoch file and last.ckpt is named as in use,
+    not as a run that "ended before its first epoch"."""
+    lock = _lock(_checked(run_dir), command, fabric, say)
+    try:
+        return ClaimedRunDir(run_dir, ckpt.find_checkpoint(target), lock)
+    except BaseException:
+        _release(lock)
+        raise
 
 
 def _not_startable(run_dir: Path) -> str | None:
