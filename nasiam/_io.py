@@ -138,14 +138,15 @@ def remove_abandoned(directory: str | os.PathLike, name: str) -> list[str]:
     in `directory`: `atomic_write_bytes`'s `.NAME.<8 hex>.nasiam.tmp` files and `new_directory`'s
     `.NAME.<12 hex>.partial` folders whose writers are gone (nobody holds their `flock`, see
     `_hold`) and that hold `PARTIAL_MARKER`. Nothing else: not another name's, not a link (never
-    followed), not one a live writer holds, not a folder without the marker (a user's). The next writer of the same output calls it: nothing else ever would (#33
-    probe 7, D5: a killed export's 23 MB folder stayed beside its --out for good)."""
+    followed), not one a live writer holds, not a folder without the marker (a user's). The next
+    writer of the same output calls it: nothing else ever would (#33 probe 7, D5: a killed
+    export's 23 MB folder stayed beside its --out for good)."""
+    if fcntl is None:   # no flock, so no telling a live writer's from a dead one's
+        return []
     own = re.compile(re.escape(f".{name}.") + r"(?:[0-9a-f]{8}" + re.escape(TEMPORARY_SUFFIX) + r"|[0-9a-f]{12}\.partial)")
     try:
         entries = [entry for entry in os.scandir(directory) if own.fullmatch(entry.name)]
     except (FileNotFoundError, NotADirectoryError):
-        return []
-    if fcntl is None:
         return []
     return [entry.name for entry in entries if _remove_if_abandoned(Path(entry.path))]
 
