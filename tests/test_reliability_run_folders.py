@@ -125,6 +125,47 @@ def test_the_cli_keeps_a_users_file_named_as_a_temporary(tmp_path, capsys):
     assert (folder / ".notes.txt.0123abcd.nasiam.tmp").read_text() == "precious\n"
 
 
+def test_config_yamls_temporary_is_a_killed_starts_only_on_evidence(tmp_path):
+    """#33 probe 9, F1: a user's folder holding only `.config.yaml.0123abcd.nasiam.tmp` was taken
+    for a killed start's and the file deleted when the run started there. A start writes its lock
+    file before config.yaml's temporary, and a kill leaves that lock file behind: the temporary
+    is a killed start's beside such a lock, or where it reads as the config.yaml of this run;
+    otherwise it is refused by name and kept, like any file nasiam did not write."""
+    folder = tmp_path / "usr3"
+    folder.mkdir()
+    (folder / ".config.yaml.0123abcd.nasiam.tmp").write_text("precious\n")
+    before = _tree(folder)
+    with pytest.raises(CheckpointError, match=r"files nasiam did not write for a run "
+                                              r"\(\.config\.yaml\.0123abcd\.nasiam\.tmp\).*move those files away"):
+        _claim(tmp_path, "usr3")
+    assert _tree(folder) == before   # the lock taken and given back, the file kept
+    other = tmp_path / "other"   # a whole config.yaml of another run (copied): not this run's
+    other.mkdir()
+    (other / ".config.yaml.0123abcd.nasiam.tmp").write_text(config_to_yaml(SearchConfig(run_name="elsewhere")))
+    with pytest.raises(CheckpointError, match=r"\(\.config\.yaml\.0123abcd\.nasiam\.tmp\)"):
+        _claim(tmp_path, "other")
+    longer = tmp_path / "longer"   # the pattern's NAME is config.yaml.x, not config.yaml
+    longer.mkdir()
+    (longer / ".lock").write_text(json.dumps({"pid": 1, "host": "h", "since": 0.0, "command": "search"}))
+    (longer / ".config.yaml.x.0123abcd.nasiam.tmp").write_text("mine\n")
+    with pytest.raises(CheckpointError, match=r"\(\.config\.yaml\.x\.0123abcd\.nasiam\.tmp\)"):
+        _claim(tmp_path, "longer")
+    whole = tmp_path / "whole"   # killed between the write and the rename; its lock file gone since
+    whole.mkdir()
+    (whole / ".config.yaml.89abcdef.nasiam.tmp").write_text(config_to_yaml(SearchConfig(run_name="whole")))
+    assert _claim(tmp_path, "whole").run_dir == whole
+
+
+def test_the_cli_keeps_a_users_file_named_as_config_yamls_temporary(tmp_path, capsys):
+    folder = tmp_path / "usr3"
+    folder.mkdir()
+    (folder / ".config.yaml.0123abcd.nasiam.tmp").write_text("precious\n")
+    assert main(["search", *TINY, f"--out_dir={tmp_path}", "--run_name=usr3"]) == 2
+    err = capsys.readouterr().err
+    assert "usr3 holds files nasiam did not write for a run (.config.yaml.0123abcd.nasiam.tmp)" in err, err
+    assert _tree(folder) == [(".config.yaml.0123abcd.nasiam.tmp", b"precious\n")]
+
+
 def test_leftovers_count_only_with_this_runs_own_config(tmp_path):
     """logs/, alphas.csv, epoch files: a run's only beside the config.yaml that run wrote; copied
     from another run (another run_name), or later epochs without last.ckpt, they are refused."""

@@ -67,7 +67,7 @@ def claim_run_dir(cfg: RunConfig, command: str, framework: str, fabric, say: Cal
             raise CheckpointError(f"{shown_path(run_dir)} already holds a run; continue it with --resume --run_name "
                                   f"{shell_argument(name)}, or choose another --run_name")
         # rank 0 looks (it holds the lock: nothing writes there meanwhile) and every rank learns it
-        refusal = fabric.broadcast(_not_startable(run_dir) if fabric.is_global_zero else None)
+        refusal = fabric.broadcast(_not_startable(run_dir, lock) if fabric.is_global_zero else None)
         if refusal:
             raise CheckpointError(refusal)
     except BaseException:
@@ -88,9 +88,10 @@ def _resumed(run_dir: Path, target: Path, command: str, fabric, say: Callable[[s
         raise
 
 
-def _not_startable(run_dir: Path) -> str | None:
-    """Why a new run may not start in `run_dir`, with the fix; None where it may (`occupied`)."""
-    found = occupied(run_dir)
+def _not_startable(run_dir: Path, lock: RunDirLock | None) -> str | None:
+    """Why a new run may not start in `run_dir`, with the fix; None where it may (`occupied`).
+    `lock`: this start's, whose `stale_owner` says whether a killed run left its lock file there."""
+    found = occupied(run_dir, lock_left_behind=lock is not None and lock.stale_owner is not None)
     if found is None:
         return None
     fix = "choose another --run_name or --out_dir"

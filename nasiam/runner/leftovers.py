@@ -2,12 +2,13 @@
 
 A run starts over only where its folder holds nothing but what a killed start of a run leaves
 before its first checkpoints/last.ckpt: the lock file, inputs/ (its downloaded W&B artifacts,
-which it reuses), the temporary file of a killed write of config.yaml, and, once the run's
+which it reuses), the temporary file of a killed write of config.yaml (where the evidence says
+a start wrote it, `_is_config_temporary`), and, once the run's
 config.yaml is written (before the first step), logs/, wandb/, alphas.csv, checkpoints/ holding
 at most epoch=1.ckpt (written just before the first last.ckpt) and the temporary files of killed
 writes (and folders holding nothing else). A temporary's name alone does not make it nasiam's:
 without the run's config.yaml, a `.notes.txt.0123abcd.nasiam.tmp` is a user's file (#33 probe 8,
-E3: it was deleted when the run started).
+E3: it was deleted when the run started); nor, alone, does config.yaml's (probe 9, F1).
 Anything else is refused by name, touching nothing: an export (export.json), a finished run
 whose checkpoints were deleted (summary.json), epoch checkpoints without last.ckpt, or files
 nasiam did not write there, which a new run would write over or mix with (#33 probe 7, D1:
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from nasiam._folders import is_run_config
-from nasiam._io import is_temporary_file
+from nasiam._io import TEMPORARY_SUFFIX, is_temporary_file
 from nasiam.errors import shown
 from nasiam.rundir import EXPORT_RECORD, SUMMARY_RECORD
 from nasiam.runner.lock import LOCK_FILE
@@ -34,8 +35,10 @@ _AFTER_CONFIG = ("logs", "wandb", "alphas.csv")
 # same run started again (nasiam.runner.wandb_artifacts.download_run)
 _INPUTS = "inputs"
 _FIRST_EPOCH_FILE = "epoch=1.ckpt"
-# the temporary of config.yaml's own atomic write, the first file a run writes (`atomic_write_bytes`)
+# the temporary of config.yaml's own atomic write (`atomic_write_bytes`): the first file a run
+# writes after its lock file, ".config.yaml.<8 hex>.nasiam.tmp"
 _CONFIG_TEMPORARY = ".config.yaml."
+_CONFIG_TEMPORARY_LENGTH = len(_CONFIG_TEMPORARY) + 8 + len(TEMPORARY_SUFFIX)
 _LISTED = 4   # names shown of what is in the way
 
 
@@ -47,9 +50,12 @@ class Occupied(NamedTuple):
     resume_from: Path | None = None
 
 
-def occupied(run_dir: str | os.PathLike) -> Occupied | None:
+def occupied(run_dir: str | os.PathLike, *, lock_left_behind: bool = False) -> Occupied | None:
     """What `run_dir` holds that a new run must not start in, or None where one may: the folder
-    is not there, is empty, or holds only what a killed start of a run leaves (module docstring)."""
+    is not there, is empty, or holds only what a killed start of a run leaves (module docstring).
+    `lock_left_behind`: whether a killed run's lock file was there before the caller took the
+    lock (`RunDirLock.stale_owner`), the evidence that config.yaml's temporary beside it is a
+    killed start's; the caller's own lock file says nothing, so it is not read here."""
     run_dir = Path(run_dir)
     try:
         entries = {entry.name: entry for entry in os.scandir(run_dir)}
@@ -64,6 +70,8 @@ def occupied(run_dir: str | os.PathLike) -> Occupied | None:
     for name in sorted(set(entries) - {LOCK_FILE}):
         entry = entries[name]
         if _holds_only_temporaries(entry, started) or name == _INPUTS and entry.is_dir(follow_symlinks=False):
+            continue
+        if not started and _is_config_temporary(entry, run_dir.name, lock_left_behind):
             continue
         if started and not entry.is_symlink() and (name == "config.yaml" or name in _AFTER_CONFIG):
             continue
@@ -99,12 +107,13 @@ def _epoch_number(name: str) -> int:
 def _holds_only_temporaries(entry: os.DirEntry, started: bool) -> bool:
     """A killed write's temporary file, or a folder (not a link) holding nothing else: a new run
     loses nothing there (and removes the temporaries when it starts). Before the run's config.yaml
-    (`started` false) a run has written nothing but that file: only its temporary is the run's
-    (and a folder holding no file at all, where a new run loses nothing)."""
+    (`started` false) a run has written nothing but that file, whose temporary is judged apart
+    (`_is_config_temporary`): no file is taken for the run's here (a folder holding no file at
+    all is, where a new run loses nothing)."""
     if entry.is_symlink():
         return False
     if entry.is_file():
-        return is_temporary_file(entry.name) and (started or entry.name.startswith(_CONFIG_TEMPORARY))
+        return started and is_temporary_file(entry.name)
     if not entry.is_dir():
         return False
     for parent, folders, files in os.walk(entry.path, followlinks=False):
@@ -114,6 +123,18 @@ def _holds_only_temporaries(entry: os.DirEntry, started: bool) -> bool:
             if not started or not is_temporary_file(name) or not stat.S_ISREG(os.lstat(os.path.join(parent, name)).st_mode):
                 return False
     return True
+
+
+def _is_config_temporary(entry: os.DirEntry, name: str, lock_left_behind: bool) -> bool:
+    """`entry` is the temporary of config.yaml that a start of the run `name` wrote and was killed
+    before renaming: named so, a plain file, and either beside the lock file a killed run left
+    (a start writes its lock file first: killed before its write, the temporary is empty) or
+    reading as this run's config.yaml (killed between the write and the rename). The name alone
+    is anyone's: a user's file so named was deleted when the run started (#33 probe 9, F1)."""
+    if len(entry.name) != _CONFIG_TEMPORARY_LENGTH or not entry.name.startswith(_CONFIG_TEMPORARY) or \
+            not is_temporary_file(entry.name) or not entry.is_file(follow_symlinks=False):
+        return False
+    return lock_left_behind or _is_run_config(Path(entry.path), name)
 
 
 def _is_run_config(path: Path, name: str) -> bool:
