@@ -271,6 +271,28 @@ def test_eval_does_not_write_through_a_runs_eval_link_into_a_run(tmp_path, capsy
     assert _tree(tmp_path) == before and not (target / "heads" / "knn.json").exists()
 
 
+def test_eval_does_not_write_into_a_run_placed_inside_its_eval_folder(tmp_path, capsys):
+    """#33 probe 9, F2: `eval knn s0x --out s0x/eval/inner/heads/knn.json`, where inner is a run
+    copied into s0x's eval/, exit 0, and `pretrain --init s0x/eval/inner` then refused inner as
+    changed. The exemption holds only where the nearest run around the output is the evaluated
+    run itself: a run nested in its eval/ is refused like any other; other folders there are not."""
+    from nasiam.config import ConfigError, check_output_path
+
+    s0x = _finished_run(tmp_path / "s0x", "s0x")
+    inner = _finished_run(s0x / "eval" / "inner")
+    with pytest.raises(ConfigError, match=f"is inside a nasiam run, {inner}"):
+        check_output_path("--out", inner / "heads" / "knn.json", may_write_in=s0x / "eval")
+    with pytest.raises(ConfigError, match=f"is a nasiam run, {inner}"):
+        check_output_path("--out", inner, may_write_in=s0x / "eval")
+    check_output_path("--out", s0x / "eval" / "mine" / "knn.json", may_write_in=s0x / "eval")   # a plain folder there
+    before = _tree(tmp_path)
+    out = inner / "heads" / "knn.json"
+    assert main(["eval", "knn", str(s0x), "--num_workers", "0", "--device", "cpu", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out: {out} is inside a nasiam run, {inner}; writing there would change its files" in err, err
+    assert _tree(tmp_path) == before and not out.exists()
+
+
 def _held(path):
     """Open and `flock` `path` as a live writer holds its temporary; close the result to let go."""
     import fcntl

@@ -3,6 +3,7 @@ that names the option and the fix."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from nasiam._arguments import path_problem
 from nasiam._folders import nasiam_folder_around
@@ -59,7 +60,9 @@ def check_output_path(option: str, path: object, *, may_write_in: str | os.PathL
     folder inside a run that this command writes to by design (`nasiam eval`: its run's eval/).
     It is exempt only where it is that run's own folder: an eval/ that is a symbolic link (into
     another run's heads/, or its own) is checked as any other path, since writing through it
-    changed the files the link leads to (#33 probe 8, E2)."""
+    changed the files the link leads to (#33 probe 8, E2); and only where the nearest run or
+    export around the output is the one whose folder it is: a run copied into that eval/ is
+    refused like any other (#33 probe 9, F2: eval's --out into its heads/ made it unusable)."""
     check_printable_path(option, path)
     check_outside_runs(option, path, may_write_in=may_write_in)
 
@@ -69,10 +72,12 @@ def check_outside_runs(option: str, path: object, *, may_write_in: str | os.Path
     inside a folder the user named (eval's default, RUN/eval/knn.json), whose name the message
     shows escaped and whose characters the user did not choose for an output."""
     found = nasiam_folder_around(os.fspath(path))
-    if found is None or may_write_in is not None and _is_own_folder(may_write_in) and \
-            is_within(os.fspath(path), may_write_in):
+    if found is None:
         return
     folder, what = found
+    if may_write_in is not None and _is_own_folder(may_write_in) and is_within(os.fspath(path), may_write_in) and \
+            folder == Path(os.path.realpath(may_write_in)).parent:   # no other run between it and the output
+        return
     where = "is" if os.path.realpath(path) == str(folder) else "is inside"
     raise ConfigError(f"{option}: {shown_path(path)} {where} {what}, {shown_path(folder)}; writing there would "
                       "change its files (`nasiam pretrain --init` and `nasiam push` then refuse it as changed since "
