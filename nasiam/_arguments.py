@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import errno
 import math
+import numbers
 import operator
 import os
 from typing import Any, Iterable, Mapping, Sequence
 
 from nasiam.errors import shown
 
-__all__ = ["as_bool", "as_integer", "check_bool", "check_count", "check_items", "check_iterable", "check_mapping", "check_name",
+__all__ = ["as_bool", "as_integer", "as_real", "check_bool", "check_count", "check_items", "check_iterable", "check_mapping", "check_name",
            "check_positive", "check_sequence", "check_type", "path_problem"]
 
 
@@ -36,6 +37,27 @@ def as_integer(value: Any) -> int | None:
         return operator.index(value)
     except (TypeError, ValueError, RuntimeError):   # a float tensor raises TypeError; a tensor of two, RuntimeError
         return None
+
+
+def as_real(value: Any) -> float | None:
+    """`value` as a float when it is a real number: an int or a float, a numpy number (np.float32
+    is no Python float), a one-value tensor or array (what `.item()` reads); else None. A float
+    was taken only as a Python float: "tau must be a positive, finite number, got np.float32(0.5)"
+    (the ninth probe of #33, F5), E7's float twin. An integer too large for a float is inf. A
+    bool, of any library, is no number; nor is a complex one."""
+    if isinstance(value, bool) or "bool" in str(getattr(value, "dtype", "")):
+        return None
+    if not isinstance(value, numbers.Real) and hasattr(value, "dtype") and hasattr(value, "item"):
+        try:
+            value = value.item()   # a tensor's or an array's one value, as a Python number
+        except (ValueError, RuntimeError):   # more values than one (numpy, torch), a meta tensor
+            return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    try:
+        return float(value)
+    except OverflowError:   # an int past a float's range: finite, but no float holds it
+        return math.inf
 
 
 def as_bool(value: Any) -> bool | None:
@@ -64,10 +86,11 @@ def check_count(name: str, value: Any, none_means: str | None = None) -> int | N
 def check_positive(name: str, value: Any) -> float:
     """`value` a positive, finite number (a temperature, a margin): a string failed in a
     comparison, a negative margin committed the opposite choice, NaN or inf made every
-    probability NaN."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+    probability NaN. Returns it as a float (a numpy float's, a one-value tensor's)."""
+    number = as_real(value)
+    if number is None or not 0 < number < math.inf:
         raise ValueError(f"{name} must be a positive, finite number, got {_got(value)}")
-    return float(value)
+    return number
 
 
 def check_items(name: str, values: Any, item: type, takes: str) -> tuple:

@@ -362,3 +362,35 @@ def test_from_pretrained_names_each_bad_argument(tmp_path):
     with pytest.raises(ValueError, match=r"directory: 'xxx.*\(5,000 characters\) is read as a path, and it is longer"):
         NASHead.from_pretrained("x" * 5000)
     assert NASHead.from_pretrained(tmp_path / "h", strict=True, map_location=torch.device("cpu")).in_dim == 12
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.int64])
+def test_recalibrate_batchnorm_names_a_batch_of_another_dtype_and_keeps_the_statistics(dtype):
+    """probe 9 F5 (M19): a float64 batch raised torch's "expected m1 and m2 to have the same
+    dtype, but got: double != float", naming neither the batch nor the fix."""
+    torch.manual_seed(0)
+    head = _head()
+    before = {k: v.clone() for k, v in head.state_dict().items()}
+    batches = [torch.randn(64, 12), torch.randn(64, 12).to(dtype)]
+    name = str(dtype).removeprefix("torch.")
+    with pytest.raises(ValueError, match=f"batches: the batch at position 1 is {name}; the head is float32: convert "
+                                         r"the batches with \.to\(torch\.float32\); the statistics were left as they"):
+        recalibrate_batchnorm(head, batches)
+    for k, v in head.state_dict().items():
+        torch.testing.assert_close(v, before[k])
+    assert not head.training
+    assert recalibrate_batchnorm(head.double(), [b.double() for b in batches]) == 2   # matching dtypes: taken
+
+
+@pytest.mark.parametrize("where", ["the path", "a folder above it"])
+def test_save_pretrained_into_a_file_is_refused_by_name(tmp_path, where):
+    """probe 9 F5 (M23): `save_pretrained(a_file)` raised mkdir's raw "[Errno 17] File exists".
+    Named now, nothing written; a ValueError as the other refused arguments, and an OSError still
+    (NotADirectoryError), which the CLI reports as a failed write."""
+    (tmp_path / "notes.txt").write_text("mine")
+    target = tmp_path / "notes.txt" if where == "the path" else tmp_path / "notes.txt" / "head"
+    with pytest.raises(ValueError, match="notes.txt.* is a file, and save_pretrained writes a folder .*Nothing was "
+                                         "written") as raised:
+        _head().save_pretrained(target)
+    assert isinstance(raised.value, NotADirectoryError) and raised.value.filename == str(tmp_path / "notes.txt")
+    assert sorted(os.listdir(tmp_path)) == ["notes.txt"] and (tmp_path / "notes.txt").read_text() == "mine"

@@ -1,3 +1,4 @@
+import math
 import random
 import re
 
@@ -405,3 +406,23 @@ def test_numpy_and_torch_integers_and_numpy_bools_are_taken_as_python_ones():
             SearchableHead(bad, 8)
     with pytest.raises(ValueError, match=r"got np.int64\(2\) \(type numpy.int64\) at position 0"):
         MLPSpace(norms=[np.int64(2)])
+
+
+def test_numpy_and_torch_floats_are_taken_as_python_ones():
+    """probe 9 F5 (M10, M11): `set_sampling("gumbel", tau=np.float32(0.5))` and `tau=torch.tensor(0.5)`
+    were refused as "tau must be a positive, finite number, got np.float32(0.5)", contradicting
+    themselves (E7's float twin). Real numbers are taken, as a float; a bool, NaN, inf, zero or a
+    tensor of more values than one still refused by name."""
+    np = pytest.importorskip("numpy")
+    for tau in (np.float32(0.5), np.float16(0.5), torch.tensor(0.5), torch.tensor([0.5], dtype=torch.float64),
+                np.array(0.5), np.int64(2)):
+        head = SearchableHead(8, 4, 1, SMALL).set_sampling("gumbel", tau=tau)
+        assert type(head.tau) is float and head.tau == float(tau)
+    head = SearchableHead(8, 4, 2, SMALL)
+    decisions = [{name: options[-1] for name, options in layer.choices.items()} for layer in head.searchable_layers()]
+    head.commit_decisions(decisions, margin=torch.tensor(3.0))
+    assert [{c: r[0][0] for c, r in d.items()} for d in head.genotype(top_k=1).decisions] == decisions
+    for bad in (np.True_, torch.tensor(True), np.float32("nan"), torch.tensor(math.inf), np.float64(0.0),
+                torch.tensor(-1.0), torch.tensor([0.5, 0.5]), 1 + 2j):
+        with pytest.raises(ValueError, match="tau must be a positive, finite number, got "):
+            SearchableHead(8, 4, 1, SMALL).set_sampling("gumbel", tau=bad)

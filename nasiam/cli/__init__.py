@@ -31,6 +31,8 @@ KEPT = ("files already written (checkpoints, earlier outputs) are intact: where 
 # export say their own): the --resume advice was given for compare's results.md (the seventh probe)
 TRAINING_COMMANDS = ("search", "pretrain")
 WRITTEN_KEPT = "files already written are intact; run the same command again once that is fixed"
+# the help, the version, and no command's usage write no file
+NOTHING_WRITTEN = "no file was written"
 # A closed output pipe (`nasiam compare --report_only | head`): the status a program killed by
 # SIGPIPE has, 128 + 13, as `cat` or `git log` give there. Not 0: the output did not all reach its
 # reader, and `set -o pipefail` should be able to tell; not 5 with a message: nothing failed on
@@ -71,27 +73,53 @@ def _unknown_options(parser, args, unknown: Sequence[str]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
+    args, code, exits = None, 0, False
+    # stdout's own write errors told from an output file's, from the start: argparse prints the help
+    # and version before any command runs, and drops a failed write (`nasiam --help > /dev/full`
+    # exited 0 and said nothing, #33 probe 9, F3); the marked stream keeps it for _deliver
+    with marked_stdout() as stdout:
+        try:
+            try:
+                args, unknown = parser.parse_known_args(argv)
+            except SystemExit as e:   # --help, --version, a usage error: raised again once the text is out
+                exits, code = True, e.code
+            else:
+                code = _run(parser, args, unknown)
+            _deliver(stdout)
+        except BrokenPipeError:   # `nasiam ... | head`: the reader has gone (run_handler checked a command's)
+            code = _leave_quietly(code)
+        except StandardOutputError as e:   # `> /dev/full`: the text did not all arrive
+            command = f"nasiam {args.command}" if args is not None and args.command else "nasiam"
+            _say(f"{command}: error: {standard_output_message(e, _on_io_error(args)[0])}")
+            _detach_stdout()
+            code = code or EXIT_IO
+    if exits:   # as argparse would have, with the code the delivery gave
+        raise SystemExit(code)
+    return code
+
+
+def _run(parser, args, unknown: Sequence[str]) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
     if unknown:
         _say(f"nasiam {args.command}: error: {_unknown_options(parser, args, unknown)}")
         return EXIT_USAGE
-    with marked_stdout():   # stdout's own write errors told from an output file's
-        code = run_handler(args)
-        try:   # what is still buffered (a short report), while an error can still be handled
-            if sys.stdout is not None:   # None: started with stdout closed (`>&-`), nothing to flush
-                sys.stdout.flush()
-        except BrokenPipeError:
-            return _leave_quietly() if code == 0 else code
-        except StandardOutputError as e:   # `> /dev/full`: the report did not all arrive
-            _say(f"nasiam {args.command}: error: {standard_output_message(e, _on_io_error(args)[0])}")
-            _detach_stdout()
-            return code or EXIT_IO
-        except (OSError, ValueError):   # stdout closed (`>&-`) or replaced: nothing to deliver
-            pass
-    return code
+    return run_handler(args)
+
+
+def _deliver(stdout) -> None:
+    """Flush what stdout still buffers (a short report, the help), while an error can still be
+    handled, then raise the first write error of `stdout` (the marked stream) a caller dropped."""
+    try:
+        if sys.stdout is not None:   # None: started with stdout closed (`>&-`), nothing to flush
+            sys.stdout.flush()
+    except (BrokenPipeError, StandardOutputError):
+        raise
+    except (OSError, ValueError):   # stdout closed or replaced by the command: nothing to deliver
+        pass
+    if stdout is not None and stdout.lost is not None:
+        raise stdout.lost
 
 
 def _stdout_reader_gone() -> bool:
@@ -113,12 +141,13 @@ def _stdout_reader_gone() -> bool:
         return False
 
 
-def _leave_quietly() -> int:
+def _leave_quietly(code: int = 0) -> int:
     """Python's advice for a closed stdout pipe: point stdout at devnull, so that the
     interpreter's last flush does not fail again ("Exception ignored ... BrokenPipeError", exit
-    120), and exit without a word (the reader has gone; stderr is the user's terminal)."""
+    120), and exit without a word (the reader has gone; stderr is the user's terminal): 141, or
+    the command's own failure `code` (`nasiam | head`, no command: 2)."""
     _detach_stdout()
-    return EXIT_BROKEN_PIPE
+    return code or EXIT_BROKEN_PIPE
 
 
 def _detach_stdout() -> None:
@@ -199,7 +228,10 @@ def _say(message: str) -> None:
 
 
 def _on_io_error(args) -> tuple[str, ...]:
-    """(what is kept, the output option) a failed write of `args.command` is described with."""
+    """(what is kept, the output option) a failed write of `args.command` is described with (None:
+    the help or version, before any command)."""
+    if args is None or args.command is None:
+        return (NOTHING_WRITTEN,)
     return getattr(args, "on_io_error", None) or (KEPT if args.command in TRAINING_COMMANDS else WRITTEN_KEPT,)
 
 
@@ -239,13 +271,11 @@ def run_handler(args) -> int:
     except KeyboardInterrupt:
         _say(f"\nnasiam {args.command}: {getattr(args, 'on_interrupt', 'interrupted; ' + RESUMABLE)}")
         return EXIT_INTERRUPTED
-    except StandardOutputError as e:   # `nasiam ... > /dev/full`: the stream, not an output file
-        _say(f"{prefix} {standard_output_message(e, on_io_error[0])}")
-        _detach_stdout()
-        return EXIT_IO
+    except StandardOutputError:   # `nasiam ... > /dev/full`: the stream, not an output file; main says it
+        raise
     except OSError as e:
-        if isinstance(e, BrokenPipeError) and _stdout_reader_gone():   # `nasiam ... | head`
-            return _leave_quietly()
+        if isinstance(e, BrokenPipeError) and _stdout_reader_gone():   # `nasiam ... | head`: main leaves quietly
+            raise
         code, message = describe_os_error(e, *on_io_error)
         _say(f"{prefix} {message}")
         return code

@@ -3,8 +3,11 @@
 A write to stdout that fails (`nasiam compare --report_only > /dev/full`: ENOSPC) raises an
 OSError naming no file, as a failed write() of any file does: the CLI described it as an output
 file's, "the disk is full while writing outputs ... choose another --out_dir" (#33 probe 8, E4).
-While a command runs, `sys.stdout` is wrapped so that its errors are raised as
-`StandardOutputError`, which the CLI names as standard output's.
+While the CLI runs (its help and version included), `sys.stdout` is wrapped so that its errors
+are raised as `StandardOutputError`, which the CLI names as standard output's. The wrapper also
+keeps the first error raised, for the CLI to report after a caller dropped it: argparse prints
+its help and version with `except OSError: pass`, so `nasiam --help > /dev/full` exited 0 (#33
+probe 9, F3).
 """
 from __future__ import annotations
 
@@ -20,49 +23,54 @@ class StandardOutputError(OSError):
 
 
 class _MarkedStream:
-    """`stream` as it is, but for the OSErrors of its writes, raised as StandardOutputError."""
+    """`stream` as it is, but for the OSErrors of its writes, raised as StandardOutputError;
+    `lost` keeps the first one raised (or BrokenPipeError), even where the caller dropped it."""
 
     def __init__(self, stream: Any):
         self._stream = stream
+        self.lost: OSError | None = None
 
     def write(self, text: str) -> int:
-        with _marked():
+        with self._marked():
             return self._stream.write(text)
 
     def writelines(self, lines) -> None:
-        with _marked():
+        with self._marked():
             self._stream.writelines(lines)
 
     def flush(self) -> None:
-        with _marked():
+        with self._marked():
             self._stream.flush()
+
+    @contextlib.contextmanager
+    def _marked(self) -> Iterator[None]:
+        try:
+            yield
+        except (BrokenPipeError, StandardOutputError) as e:   # a reader that left: the CLI's own quiet exit
+            self.lost = self.lost or e
+            raise
+        except OSError as e:
+            marked = StandardOutputError(e.errno, e.strerror)
+            self.lost = self.lost or marked
+            raise marked from e
 
     def __getattr__(self, name: str) -> Any:   # fileno, isatty, encoding, buffer, ...
         return getattr(self._stream, name)
 
 
 @contextlib.contextmanager
-def _marked() -> Iterator[None]:
-    try:
-        yield
-    except (BrokenPipeError, StandardOutputError):   # a reader that left: the CLI's own quiet exit
-        raise
-    except OSError as e:
-        raise StandardOutputError(e.errno, e.strerror) from e
-
-
-@contextlib.contextmanager
-def marked_stdout() -> Iterator[None]:
+def marked_stdout() -> Iterator[_MarkedStream | None]:
     """`sys.stdout` raising StandardOutputError for its write errors, for the block's duration;
-    restored after (unless the block replaced it: then that is left)."""
+    restored after (unless the block replaced it: then that is left). Yields the wrapper (None
+    where stdout is closed, `>&-`), whose `lost` is the first write error, reported or not."""
     original = sys.stdout
     if original is None:
-        yield
+        yield None
         return
     marked = _MarkedStream(original)
     sys.stdout = marked
     try:
-        yield
+        yield marked
     finally:
         if sys.stdout is marked:
             sys.stdout = original

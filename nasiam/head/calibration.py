@@ -31,7 +31,7 @@ def recalibrate_batchnorm(module: nn.Module, batches: Iterable[Tensor], max_batc
     check_iterable("batches", batches, "feature tensors (a list of them, a generator)")
     max_batches = check_count("max_batches", max_batches, none_means="all of them")
     finite: list[tuple[int, Tensor]] = []   # (position, all finite?) on the device: read once, at the end
-    batches = (b for b in _checked(batches, finite) if len(b) > 1)
+    batches = (b for b in _checked(batches, finite, _dtype(module)) if len(b) > 1)
     first = next(batches, None)
     if first is None:
         raise ValueError("recalibrate_batchnorm got no batches of two or more rows; the statistics were left as "
@@ -75,15 +75,36 @@ def recalibrate_batchnorm(module: nn.Module, batches: Iterable[Tensor], max_batc
     return used
 
 
-def _checked(batches: Iterable[Tensor], finite: list[tuple[int, Tensor]]) -> Iterator[Tensor]:
-    """Each batch a tensor, or a ValueError naming it by its position (a list of ints failed as
-    "object of type 'int' has no len()"); whether a float batch is all finite is appended to
-    `finite` as a device tensor, read once after the last batch (a read per batch would wait
-    for the device at each: a NaN batch left NaN statistics, silently, before)."""
+def _dtype(module: nn.Module) -> torch.dtype | None:
+    """The dtype of `module`'s first floating-point weight: what its batches must be."""
+    return next((t.dtype for t in itertools.chain(module.parameters(), module.buffers()) if t.is_floating_point()),
+                None)
+
+
+def _casts(batch: Tensor) -> bool:
+    """Whether autocast is on for `batch`'s device: it casts a batch to the head's dtype there."""
+    try:
+        return torch.is_autocast_enabled(batch.device.type)
+    except RuntimeError:   # a device type autocast does not know (meta)
+        return False
+
+
+def _checked(batches: Iterable[Tensor], finite: list[tuple[int, Tensor]], dtype: torch.dtype | None = None
+             ) -> Iterator[Tensor]:
+    """Each batch a tensor of the head's `dtype`, or a ValueError naming it by its position (a
+    list of ints failed as "object of type 'int' has no len()", a float64 batch as torch's "expected
+    m1 and m2 to have the same dtype", the ninth probe of #33, F5: named before the batch reaches
+    the head); whether a float batch is all finite is appended to `finite` as a device tensor, read
+    once after the last batch (a read per batch would wait for the device at each: a NaN batch left
+    NaN statistics, silently, before)."""
     for i, batch in enumerate(batches):
         if not isinstance(batch, Tensor):
             raise ValueError(f"batches must be an iterable of feature tensors, got {shown(batch)} (type "
                              f"{type(batch).__name__}) at position {i}")
+        if dtype is not None and batch.dtype != dtype and not _casts(batch):
+            name, head = str(batch.dtype).removeprefix("torch."), str(dtype).removeprefix("torch.")
+            raise ValueError(f"batches: the batch at position {i} is {name}; the head is {head}: convert the batches "
+                             f"with .to(torch.{head}); the statistics were left as they were")
         if batch.is_floating_point():
             finite.append((i, torch.isfinite(batch).all()))
         yield batch

@@ -12,6 +12,7 @@ through the Hugging Face Hub (`push_to_hub`, `from_pretrained("hf-hub:user/name"
 """
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -23,12 +24,34 @@ from torch import Tensor
 
 from nasiam._arguments import as_integer, check_bool, check_type, path_problem
 from nasiam._io import atomic_write_bytes
-from nasiam.errors import shown
+from nasiam.errors import shown, shown_path
 from nasiam.head.hub import GENOTYPE_FILE, HUB_PREFIX, WEIGHTS_FILE, check_repo_id, download_head, push_heads_to_hub
 from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
 from nasiam.space.spaces import build_chain
 
 __all__ = ["NASHead", "GENOTYPE_FILE", "WEIGHTS_FILE"]
+
+
+class NotAFolderError(NotADirectoryError, ValueError):
+    """save_pretrained's `directory` is a file, or a file stands where a folder above it goes. A
+    ValueError, as the library's other refused arguments; an OSError (ENOTDIR, naming the file)
+    still, which the CLI reports as the failed write it was before."""
+
+    def __init__(self, message: str, path: Path):
+        super().__init__(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _file_in_the_way(directory: Path) -> Path | None:
+    """The file (or link to no folder) at `directory` or at a folder's place above it: what keeps
+    `mkdir` from making `directory`; None where nothing does."""
+    for path in (directory, *directory.parents):
+        if os.path.lexists(path):
+            return None if path.is_dir() else path
+    return None
 
 
 class NASHead(nn.Sequential):
@@ -116,13 +139,20 @@ class NASHead(nn.Sequential):
         weights first: a new genotype never describes old (or missing) weights."""
         from safetensors.torch import save
 
+        directory = Path(directory)
+        blocking = _file_in_the_way(directory)   # was mkdir's raw "[Errno 17] File exists" (#33 probe 9, F5)
+        if blocking is not None:
+            where = "" if blocking == directory else f", on the way to {shown_path(directory)},"
+            kind = "a file" if blocking.exists() else "a link to nothing"
+            raise NotAFolderError(f"directory: {shown_path(blocking)}{where} is {kind}, and save_pretrained writes a "
+                                  f"folder ({WEIGHTS_FILE} and {GENOTYPE_FILE} in it). Nothing was written; choose a "
+                                  "folder's path", blocking)
         tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         problems = _state_problems(tensors, tensors, strict=True)   # before anything is written
         if problems:
             raise ValueError(f"save_pretrained: this head's weights are damaged and from_pretrained would refuse "
                              f"them: {'; '.join(problems[:8])}. Nothing was written (NaN statistics: run "
                              f"recalibrate_batchnorm again on finite features)")
-        directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         metadata = {"format": "nasiam.head", "in_dim": str(self.in_dim),
                     "genotype": self.genotype.to_json(indent=None)}

@@ -184,7 +184,7 @@ class SearchableHead(nn.Module):
                              f"got {len(decisions)}")
         # the chosen option `margin` above the others: a negative margin commits the opposite
         # choice, NaN or inf turns every probability into NaN
-        check_positive("margin", margin)
+        margin = check_positive("margin", margin)   # a float: a numpy one or a tensor, read once
         for i, (layer, decision) in enumerate(zip(layers, decisions)):
             unknown = [c for c in self._decision(i, decision)
                        if c not in layer.choices or decision[c] not in layer.choices[c]]

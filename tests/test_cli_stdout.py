@@ -1,0 +1,112 @@
+"""The help, the version and no command's usage reach standard output, or the CLI says they did
+not: argparse prints them before any command runs and drops a failed write, so `nasiam --help >
+/dev/full` exited 0 and `nasiam > /dev/full` 2, saying nothing (the ninth probe of #33, F3). A
+failed write is exit 5 naming standard output, a reader that left 141 without a word, as for a
+command's report (test_exit_codes)."""
+import io
+import os
+import sys
+
+import pytest
+
+from nasiam.cli import EXIT_BROKEN_PIPE, EXIT_IO, EXIT_USAGE, main
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="/dev/full and POSIX pipes")
+
+# what each prints to stdout, and its exit code when the text arrives
+TEXTS = {"--help": ["--help"], "search --help": ["search", "--help"], "--version": ["--version"], "no command": []}
+
+
+def _exit_code(argv) -> int:
+    """main's exit code: returned, or argparse's SystemExit (--help, --version), as the shell sees it."""
+    try:
+        return main(argv)
+    except SystemExit as e:
+        return e.code
+
+
+def _stdout(fd: int, buffered: bool) -> io.TextIOWrapper:
+    """A stdout on `fd` as Python makes one: block-buffered, or written through (PYTHONUNBUFFERED,
+    `python -u`): the first fails only in its last flush, the second in argparse's own write."""
+    raw = io.FileIO(fd, "w", closefd=True)
+    return io.TextIOWrapper(io.BufferedWriter(raw) if buffered else raw, encoding="utf-8", write_through=not buffered)
+
+
+def _close(stream: io.TextIOWrapper) -> None:
+    try:
+        stream.close()
+    except OSError:   # what it still buffers cannot be written (the CLI pointed it at devnull where it saw that)
+        pass
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize("text", list(TEXTS))
+def test_help_and_version_to_a_full_device_name_standard_output(monkeypatch, capsys, text, buffered):
+    stream = _stdout(os.open("/dev/full", os.O_WRONLY), buffered)
+    monkeypatch.setattr(sys, "stdout", stream)
+    try:
+        code = _exit_code(TEXTS[text])
+    finally:
+        monkeypatch.undo()
+        _close(stream)
+    assert code == (EXIT_USAGE if text == "no command" else EXIT_IO)   # a usage error stays one
+    err = capsys.readouterr().err
+    assert err.startswith("nasiam: error: standard output cannot be written (No space left on device); no file was "
+                          "written. Send it where it can be written"), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize("text", list(TEXTS))
+def test_help_and_version_into_a_pipe_its_reader_left_exit_quietly(monkeypatch, capsys, text, buffered):
+    """`nasiam --help | head -c 1`, the help longer than the pipe holds: 141 as a command's report
+    gives (EXIT_BROKEN_PIPE), or no command's usage error, 2; nothing said either way."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)   # the reader has gone
+    stream = _stdout(write_end, buffered)
+    monkeypatch.setattr(sys, "stdout", stream)
+    try:
+        code = _exit_code(TEXTS[text])
+    finally:
+        monkeypatch.undo()
+        _close(stream)
+    assert code == (EXIT_USAGE if text == "no command" else EXIT_BROKEN_PIPE)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("text", list(TEXTS))
+def test_help_and_version_with_stdout_closed_go_to_stderr(monkeypatch, capsys, text):
+    """`nasiam --help >&-`: Python sets sys.stdout to None and argparse prints to stderr; the exit
+    is the text's own (0, or 2 for no command), no traceback."""
+    monkeypatch.setattr(sys, "stdout", None)
+    code = _exit_code(TEXTS[text])
+    monkeypatch.undo()
+    assert code == (EXIT_USAGE if text == "no command" else 0)
+    err = capsys.readouterr().err
+    assert ("nasiam 0" if text == "--version" else "usage: nasiam") in err and "error" not in err
+
+
+@pytest.mark.parametrize("text", list(TEXTS))
+def test_help_and_version_that_arrive_keep_their_exit_codes(capsys, text):
+    code = _exit_code(TEXTS[text])
+    assert code == (EXIT_USAGE if text == "no command" else 0)
+    captured = capsys.readouterr()
+    assert captured.out.startswith("nasiam 0" if text == "--version" else "usage: nasiam") and captured.err == ""
+    assert type(sys.stdout).__name__ != "_MarkedStream"   # stdout given back as it was
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_the_version_to_a_full_device_from_the_shell(tmp_path):
+    """`nasiam --version > /dev/full` as a shell runs it (block-buffered): the interpreter's last
+    flush failed ("Exception ignored ... OSError", exit 120); now the CLI's own flush fails first."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "nasiam", "--version"], stdout=full, stderr=subprocess.PIPE,
+                              text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == EXIT_IO, done.stderr
+    assert done.stderr.startswith("nasiam: error: standard output cannot be written (No space left on device)")
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr
