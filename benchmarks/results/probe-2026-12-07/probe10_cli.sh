@@ -51,4 +51,17 @@ deathkill)  # compare's parent-death signal, probed: SIGKILL the driver once its
   for i in $(seq 1 240); do pgrep -f -- "--out_dir=$N/dk/runs" >/dev/null || break; sleep 1; done
   echo "DK1 orphan gone after ${i}s; default-s0: $(ls $N/dk/runs/default-s0 | tr '\n' ' '); log tail: $(tail -c 400 $N/dk/logs/default-s0.log | tr '\n' '|')" | tee -a $T/summary.log
   p DK2 $NAS compare --seeds 1 $TINY --heads default --out $N/dk ;;
+initx)  # family 3: pretrain --init on an export (n/f9/x1) missing a part; accepted = config.yaml written (then SIGKILLed: no training needed)
+  X=$N/f9/x1
+  for k in nopred noexportjson swapped extrafile; do
+    rm -rf $N/ix/$k; mkdir -p $N/ix; cp -r $X $N/ix/$k
+    case $k in
+      nopred) rm -r $N/ix/$k/heads/predictor ;;
+      noexportjson) rm $N/ix/$k/export.json ;;
+      swapped) cp $N/ix/$k/heads/predictor/head.safetensors $N/ix/$k/heads/projector/head.safetensors ;;
+      extrafile) echo mine > $N/ix/$k/heads/projector/notes.txt ;;
+    esac
+    ( cd $T/cwd; ulimit -v 8000000; KW_LOG=$T/o/IX-$k.log $PY $D/kill_when.py $N/ix/runs/$k 'config.yaml' 1200 -- $NAS pretrain $TINY --init $N/ix/$k --out_dir $N/ix/runs --run_name $k ) > $T/o/IX-$k.kw
+    echo "IX-$k $(cat $T/o/IX-$k.kw) :: $(grep -v Warning $T/o/IX-$k.log | tail -c 400 | tr '\n' '|')" | tee -a $T/summary.log
+  done ;;
 esac; done

@@ -217,5 +217,47 @@ for section in sys.argv[2:]:
                 ["compare", "--seeds", "1", *TINY, "--heads", "default", "--out", out])
             h.kill()   # this probe's own holder, by its Popen
             h.wait()
+    elif section == "cmpjson":   # family 9: compare.json edited by hand (valid JSON, wrong content), the l8 comparison copied
+        import shutil
+        base = os.path.join(N, "l8")
+        edits = {
+            "CJ1 (schema_version 99)": lambda m: m.update(schema_version=99),
+            "CJ2 (schema_version '1', a string)": lambda m: m.update(schema_version="1"),
+            "CJ3 (an unknown top-level key)": lambda m: m.update(evil={"x": 1}),
+            "CJ4 (framework byol, the call's simsiam)": lambda m: m.update(framework="byol"),
+            "CJ5 (common.epochs a list)": lambda m: m["common"].update(epochs=["1"]),
+            "CJ6 (random_genotypes pointing outside: {'r-1': '/etc/passwd'})": lambda m: m.update(random_genotypes={"r-1": "/etc/passwd"}),
+            "CJ7 (finished_summaries names a run with a non-sha256 string)": lambda m: m.update(finished_summaries={"a_b-s0": "x"}),
+            "CJ8 (format nasiam.compare, everything else removed)": lambda m: [m.pop(k) for k in list(m) if k != "format"],
+        }
+        for i, (name, edit) in enumerate(edits.items(), start=1):
+            out = os.path.join(N, f"cj{i}")
+            shutil.copytree(base, out)
+            m = json.load(open(os.path.join(out, "compare.json")))
+            edit(m)
+            open(os.path.join(out, "compare.json"), "w").write(json.dumps(m))
+            before = hashlib.sha256(open(os.path.join(out, "compare.json"), "rb").read()).hexdigest()
+            run(name, ["compare", "--seeds", "1", *TINY, "--heads", "a_b=default,a-b=paper", "--report_only", "--out", out])
+            after = hashlib.sha256(open(os.path.join(out, "compare.json"), "rb").read()).hexdigest()
+            print(f"  compare.json {'unchanged' if before == after else 'REWRITTEN: ' + open(os.path.join(out, 'compare.json')).read()[:300]}")
+    elif section == "seeds":   # family 5/11: seed lists that name one seed twice
+        for i, seeds in enumerate(("0,00", "0,+0", "0,-0", " 0 , 1 ", "1,0", "0,99999999999999999999"), start=1):
+            run(f"SD{i} (--seeds {seeds!r})", ["compare", "--seeds", seeds, *TINY, "--heads", "default", "--report_only", "--out", os.path.join(N, f"sd{i}")])
+    elif section == "heads2":   # H4, H5, H11 again: the first pass's byte edits missed (the written file has no "meta")
+        good = os.path.join(N, "hh", "good")
+        data = json.load(open(os.path.join(good, "genotype.json")))
+        nest = 0
+        for _ in range(900):
+            nest = [nest]
+        for pid_, name, edit in (
+                ("H4b (a 900-deep list in the projector's meta)", "deepmeta2", lambda d: d["heads"]["projector"].update(meta={"x": nest})),
+                ("H5b (the first layer's width Infinity)", "infwidth", lambda d: d["heads"]["projector"]["layers"][0].update(width=float("inf"))),
+                ("H11c (NaN in the projector's meta)", "nanmeta2", lambda d: d["heads"]["projector"].update(meta={"x": float("nan")})),
+                ("H16 (in_dim 1e400 written as a 401-digit integer)", "bigindim", lambda d: d["heads"]["projector"].update(in_dim=10 ** 400)),
+                ("H17 (the predictor's genotype null)", "nullpred", lambda d: d["heads"].update(predictor=None))):
+            d = json.loads(json.dumps(data))
+            edit(d)
+            path = run_file(name, raw=json.dumps(d).encode())
+            cmp(pid_, f"m={path}", name)
     elif section == "export2":   # an export into a folder already used as another export's --out, concurrently: see probe10_cli.sh
         pass
