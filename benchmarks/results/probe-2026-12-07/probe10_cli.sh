@@ -21,13 +21,13 @@ rowfail)  # family 7: a row failing with exit 2 for its own data (a refused imag
   mkimg pnghuge
   p R1 $NAS compare --seeds 1 $TINY --heads "x=default(--dataset=imagefolder --data_root=$T/img/pnghuge --batch_size=4 --knn_subset=16 --subset=16)",default --out $N/rf
   echo "R1 runs: $(ls $N/rf/runs 2>&1 | tr '\n' ' ')" | tee -a $T/summary.log ;;
-cmpterm)  # family 7/8: a run of a two-row comparison SIGTERMed from outside (not by the driver), then the same command
-  ( cd $T/cwd; ulimit -v 8000000; $NAS compare --seeds 1 $TINY --epochs 2 --heads default,paper --out $N/ct >$T/o/CT1.out 2>$T/o/CT1.err; echo "CT1 rc=$? tb=$(grep -c Traceback $T/o/CT1.err) :: $(tail -c 700 $T/o/CT1.err | tr '\n' '|')" | tee -a $T/summary.log ) &
-  while [ ! -e $N/ct/runs/default-s0/checkpoints/last.ckpt ] && [ ! -e $N/ct/runs/default-s0/summary.json ]; do sleep 0.5; done
+cmpterm)  # family 7/8: a run of a two-row comparison SIGTERMed from outside (not by the driver: a user, a scheduler), then the same command
+  ( cd $T/cwd; ulimit -v 8000000; $NAS compare --seeds 1 $TINY --heads default,paper --out $N/ct >$T/o/CT1.out 2>$T/o/CT1.err; echo "CT1 rc=$? tb=$(grep -c Traceback $T/o/CT1.err) :: $(tail -c 900 $T/o/CT1.err | tr '\n' '|')" | tee -a $T/summary.log ) &
+  while [ ! -e $N/ct/runs/default-s0/config.yaml ]; do sleep 0.5; done; sleep 3   # training has begun
   pid=$(pgrep -f -- "--out_dir=$N/ct/runs --run_name=default-s0" | head -1)   # this probe's own run, by its id
   [ -n "$pid" ] && kill -TERM $pid && echo "CT1: SIGTERM sent to default-s0 (pid $pid)" | tee -a $T/summary.log; wait
-  echo "CT1 runs: $(ls $N/ct/runs | tr '\n' ' ')" | tee -a $T/summary.log
-  p CT2 $NAS compare --seeds 1 $TINY --epochs 2 --heads default,paper --out $N/ct ;;
+  echo "CT1 runs: $(ls $N/ct/runs | tr '\n' ' '); default-s0: $(ls $N/ct/runs/default-s0 | tr '\n' ' '); its log: $(tail -c 300 $N/ct/logs/default-s0.log | tr '\n' '|')" | tee -a $T/summary.log
+  p CT2 $NAS compare --seeds 1 $TINY --heads default,paper --out $N/ct ;;
 reportkill)  # family 8: SIGKILL the compare driver while it writes its report, then the same command
   KW_LOG=$T/o/RK1.log $PY $D/kill_when.py $N/rk '.results*' 900 -- $NAS compare --seeds 1 $TINY --heads default --out $N/rk | tee -a $T/summary.log
   echo "RK1 rk: $(ls -A $N/rk | tr '\n' ' ')" | tee -a $T/summary.log
@@ -64,4 +64,25 @@ initx)  # family 3: pretrain --init on an export (n/f9/x1) missing a part; accep
     ( cd $T/cwd; ulimit -v 8000000; KW_LOG=$T/o/IX-$k.log $PY $D/kill_when.py $N/ix/runs/$k 'config.yaml' 1200 -- $NAS pretrain $TINY --init $N/ix/$k --out_dir $N/ix/runs --run_name $k ) > $T/o/IX-$k.kw
     echo "IX-$k $(cat $T/o/IX-$k.kw) :: $(grep -v Warning $T/o/IX-$k.log | tail -c 400 | tr '\n' '|')" | tee -a $T/summary.log
   done ;;
+damaged2)  # D1/D2 again with the flip where the exported weights live: 64 bytes at 5 % of last.ckpt (D1's 50 % hit an unchosen branch)
+  rm -rf $N/f9/flip2 $N/f9/x1c && cp -r $T/runs/s0 $N/f9/flip2
+  $PY -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); i=len(b)//20; b[i:i+64]=bytes(x^0xff for x in b[i:i+64]); open(p,'wb').write(b)" $N/f9/flip2/checkpoints/last.ckpt
+  p D1c $NAS export $N/f9/flip2 --out $N/f9/x1c
+  p D2c $NAS search $TINY --warmup_epochs 0 --resume $N/f9/flip2
+  $PY - $T <<'PY' | tee -a $T/summary.log
+import sys, torch
+from safetensors.torch import load_file
+T = sys.argv[1]
+for name in ("backbone.safetensors", "heads/projector/head.safetensors", "heads/predictor/head.safetensors"):
+    a = load_file(f"{T}/runs/s0/{name}")
+    for where in ("n/f9/x1c", "n/f9/flip2"):
+        try:
+            b = load_file(f"{T}/{where}/{name}")
+        except Exception as e:
+            print(f"D12c {where}/{name}: {type(e).__name__}"); continue
+        diff = [k for k in a if not torch.equal(a[k], b[k])]
+        print(f"D12c {where}/{name} vs runs/s0's: {len(diff)} tensors differ {diff[:2]}"
+              + (f", max |change| {max(float((a[k] - b[k]).abs().max()) for k in diff):.3g}" if diff else ""))
+PY
+  ;;
 esac; done
