@@ -2,7 +2,6 @@
 
 Every folder is train/{a,b} x 8 + val/{a,b} x 4 small PNGs, with one hostile change (KIND)
 none of the earlier probes made (probe7_images.py has theirs)."""
-import io
 import os
 import struct
 import sys

@@ -15,8 +15,8 @@ T = sys.argv[1]
 N = os.path.join(T, "n10")
 os.makedirs(N, exist_ok=True)
 os.chdir(os.path.join(T, "cwd"))
-from nasiam.cli import main  # noqa: E402
 from nasiam import SearchableHead  # noqa: E402
+from nasiam.cli import main  # noqa: E402
 from nasiam.rundir import write_search_genotypes  # noqa: E402
 
 TINY = "--dataset synthetic --image_size 16 --batch_size 16 --epochs 1 --subset 64 --knn_subset 64 --num_workers 0".split()
@@ -36,7 +36,7 @@ def run(pid, argv):
             rc, tb = "exc", 1
     text = out.getvalue() + err.getvalue()
     raw = sum(text.count(c) for c in "\x1b\x07\x9b")
-    tail = " ".join(l for l in err.getvalue().splitlines() if l.strip() and "Warning" not in l)[-600:]
+    tail = " ".join(line for line in err.getvalue().splitlines() if line.strip() and "Warning" not in line)[-600:]
     line = f"{pid} rc={rc} rawctl={raw} tb={tb} :: {tail}"
     print(line)
     LOG.write(line + "\n")
@@ -122,8 +122,9 @@ for section in sys.argv[2:]:
         print("H14 n10 after:", sorted(os.listdir(N)), "runs:", sorted(os.listdir(os.path.join(N, "runs"))) if os.path.isdir(os.path.join(N, "runs")) else None)
         run("H15 (pretrain --head the ESC-slot file)", ["pretrain", *TINY, "--head", es, "--out_dir", os.path.join(N, "runs"), "--run_name", "h15"])
     elif section == "labels":   # family 5: collisions after normalisation
-        from nasiam.compare.plan import slug
         import itertools
+
+        from nasiam.compare.plan import slug
         seen = {}
         pair = None
         for n in itertools.count():
@@ -199,7 +200,6 @@ for section in sys.argv[2:]:
         print("L7r:", sorted(os.listdir(d)) if os.path.isdir(d) else None, sorted(os.listdir(os.path.join(d, "runs"))) if os.path.isdir(os.path.join(d, "runs")) else None)
     elif section == "livelock":   # compare's live-lock check (launch.still_running) against odd holders of a planned run's .lock
         import subprocess
-        import time
         holders = []
         for pid_, content in (("LL1", b"hello, not json"), ("LL2", b'{"pid": 1, "host": "\x1b]0;owned\x07", "since": 1e308, "command": "search"}'),
                               ("LL3", b"")):
