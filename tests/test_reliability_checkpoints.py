@@ -113,6 +113,56 @@ def test_a_checkpoint_with_a_valid_header_and_damaged_fields_is_refused_by_name(
     assert str(last) in err and "Traceback" not in err
 
 
+def _flip_bytes(path, at: float, count: int = 64) -> None:
+    """Damage `path` in place as a bad disk or copy would: `count` bytes inverted at fraction `at`."""
+    data = bytearray(path.read_bytes())
+    start = int(len(data) * at)
+    data[start:start + count] = bytes(b ^ 0xFF for b in data[start:start + count])
+    path.write_bytes(bytes(data))
+
+
+def test_a_checkpoint_whose_bytes_changed_is_refused_naming_the_damaged_record(tmp_path):
+    from nasiam.runner.checkpoint import save_checkpoint
+
+    weights = {"w": torch.randn(20000, generator=torch.Generator().manual_seed(0))}
+    save_checkpoint(tmp_path / "c.ckpt", {"model": weights}, {"command": "pretrain"})
+    assert torch.equal(load_checkpoint(tmp_path / "c.ckpt", "pretrain")["model"]["w"], weights["w"])
+    _flip_bytes(tmp_path / "c.ckpt", at=0.5)   # inside the tensor's bytes: torch.load alone takes it
+    with pytest.raises(CheckpointError, match=r"c\.ckpt is damaged: its record 'archive/data/0' does not match"):
+        load_checkpoint(tmp_path / "c.ckpt", "pretrain")
+
+
+def test_a_checkpoint_written_without_checksums_still_loads(tmp_path):
+    from nasiam.runner.checkpoint import save_checkpoint
+
+    serialization = torch.serialization
+    if not hasattr(serialization, "set_crc32_options"):
+        pytest.skip("this torch always writes checksums (torch < 2.6)")
+    before = serialization.get_crc32_options()
+    serialization.set_crc32_options(False)   # a user's global choice: every record's checksum stored as 0
+    try:
+        save_checkpoint(tmp_path / "c.ckpt", {"model": {"w": torch.ones(100)}}, {"command": "pretrain"})
+    finally:
+        serialization.set_crc32_options(before)
+    assert load_checkpoint(tmp_path / "c.ckpt", "pretrain")["model"]["w"].sum() == 100
+
+
+@pytest.mark.slow
+def test_export_and_resume_refuse_a_damaged_checkpoint_and_change_nothing(tmp_path, capsys, finished_search):
+    import shutil
+
+    shutil.copytree(finished_search, tmp_path / "r")
+    last = tmp_path / "r" / "checkpoints" / "last.ckpt"
+    _flip_bytes(last, at=0.05)   # the probe's garble: a backbone weight off by ~2,000, loaded silently
+    before = {p: p.read_bytes() for p in (tmp_path / "r").rglob("*") if p.is_file()}
+    assert main(["export", str(tmp_path / "r"), "--out", str(tmp_path / "x")]) == 2
+    assert "is damaged" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    args = ["search", *TINY, "--epochs=1", "--warmup_epochs=0", f"--out_dir={tmp_path}", "--run_name=r", "--resume"]
+    assert main(args) == 2
+    assert "is damaged" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in (tmp_path / "r").rglob("*") if p.is_file()} == before
+
+
 def _killed_checkpoint_write(directory, name, monkeypatch):
     """What SIGKILL leaves of an atomic checkpoint write: its temporary file, never renamed
     (the rename and the clean-up on error made impossible, as a kill makes them)."""

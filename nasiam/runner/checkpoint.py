@@ -11,6 +11,7 @@ import os
 import pickle
 import random
 import re
+import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -67,6 +68,11 @@ def load_checkpoint(path: str | os.PathLike, command: str | None = None) -> dict
                               f"(a run directory's checkpoints/{LAST} or epoch=N.ckpt)")
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {shown_path(path)}")
+    damaged = _record_failing_its_checksum(path)
+    if damaged is not None:
+        raise CheckpointError(f"{shown_path(path)} is damaged: its record {damaged!r} does not match the checksum "
+                              "written with it (bytes changed on disk or in a copy); nothing was loaded. Use another "
+                              "checkpoint of the run (checkpoints/epoch=N.ckpt), or run it again")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises a variety of types for corrupt or unsafe files
@@ -80,6 +86,29 @@ def load_checkpoint(path: str | os.PathLike, command: str | None = None) -> dict
     if command is not None and header.get("command") != command:
         raise CheckpointError(f"{path} is a `nasiam {header.get('command')}` checkpoint, not `nasiam {command}`")
     return state
+
+
+def _record_failing_its_checksum(path: Path) -> str | None:
+    """The first record of `path`'s zip archive whose bytes fail the CRC-32 stored with it, or
+    None. torch.save writes one per tensor, but torch.load does not check them: 64 bytes flipped
+    inside a weight loaded silently, and `--resume` of a finished run then wrote the damaged
+    weights over its good exports (#33 probe 10, G6). A record written without a checksum
+    (`torch.serialization.set_crc32_options(False)`: stored as 0) is not checked; a file that is
+    not a zip archive is left to torch.load, whose error is named (`refusal`)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for record in archive.infolist():
+                if record.CRC == 0 and record.file_size:
+                    continue
+                try:
+                    with archive.open(record) as stream:
+                        while stream.read(1 << 24):   # read to the end: the check runs there
+                            pass
+                except (zipfile.BadZipFile, OSError, EOFError):
+                    return record.filename
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return None
+    return None
 
 
 def refusal(path: str | os.PathLike, error: BaseException) -> str:
