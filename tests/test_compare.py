@@ -1526,6 +1526,12 @@ def test_a_run_folder_locked_by_another_program_is_not_called_empty_or_a_run(tmp
     assert ("is in use by a process nasiam could not identify (its lock file holds no nasiam owner record): "
             "wait for it to end or stop it") in err, err
     assert "empty" not in err and "still training" not in err and lock.read_text() == content
+    (out / ".lock").write_text(content)   # the comparison's own lock, another program's file held by nobody
+    assert main(["compare", "--heads", "default,paper", "--seeds", "0,", "--out", str(out),
+                 *[f"--{k}={v}" for k, v in RUN.items()]]) == 2
+    err = capsys.readouterr().err
+    assert f"{out / '.lock'} is not a nasiam lock file" in err and "choose another --out" in err, err
+    assert "in use" not in err and (out / ".lock").read_text() == content
     from nasiam.runner.lock import describe_holder
 
     lock.write_text("")   # a nasiam run that has just taken its lock, before it writes its record

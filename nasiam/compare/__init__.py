@@ -424,12 +424,15 @@ def _comparison_lock(out: Path):
     """One `nasiam compare` per --out: a second one would start the same runs (refused one by
     one by their run folders' locks, as if their options were wrong) and append to their logs."""
     from nasiam.errors import RunDirLockedError
-    from nasiam.runner.lock import RunDirLock, describe_holder
+    from nasiam.runner.lock import RunDirLock, describe_holder, live_owner
 
     lock = RunDirLock(out, "compare")
     try:
         lock.acquire()
     except RunDirLockedError:
+        if live_owner(out) is None:   # held by nobody: a link or another program's file, not a comparison running
+            raise RunDirLockedError(f"{lock.path} is not a nasiam lock file (a symbolic link, or another program's "
+                                    "file); nasiam leaves it as it is. Move it away, or choose another --out") from None
         raise RunDirLockedError(f"{out} is in use by {describe_holder(lock.path)}: one `nasiam compare` "
                                 "runs a comparison folder at a time. Wait for it to end (or stop it with SIGTERM, "
                                 "which keeps its runs' checkpoints), or read its tables meanwhile with "
