@@ -1412,7 +1412,7 @@ def test_a_run_refused_by_a_lock_taken_after_the_check_is_not_read_as_an_option_
     assert "is in use by a run still training there, pid " in err
 
 
-def _refusing_launch(launched, refused):
+def _refusing_launch(launched, refused, resuming=False):
     """executor._launch without training: the runs in `refused` exit 2 as a run refusing its data
     does (the tenth probe's row whose --data_root holds an image it refuses); the others finish."""
     import subprocess
@@ -1426,7 +1426,7 @@ def _refusing_launch(launched, refused):
         launched.append(job.name)
         log = logs / f"{job.name}.log"
         log.write_text("nasiam pretrain: error: could not read the input data (img/huge.png)\n")
-        return subprocess.Popen([sys.executable, "-c", "raise SystemExit(2)"]), log, False
+        return subprocess.Popen([sys.executable, "-c", "raise SystemExit(2)"]), log, resuming
     return launch
 
 
@@ -1435,7 +1435,8 @@ def _refusing_launch(launched, refused):
     ("default,x=default(--knn_subset=64)", {"x-s0", "x-s1"}, False),   # ... after a common run
     ("x=MINE,default", {"x-s0", "x-s1"}, False),                       # its --heads PATH file
     ("x=default,default", {"x-s0"}, True),                             # the common options alone
-    ("default,x=default", {"x-s0"}, False)])                           # ... after they trained default-s0
+    ("default,x=default", {"x-s0"}, False),                            # ... after they trained default-s0
+    ("x=default,default", {"x-s0"}, "resumed")])                       # ... its own checkpoint, resumed
 def test_a_row_refusing_its_own_input_fails_that_row_and_the_others_finish(tmp_path, capsys, monkeypatch, heads,
                                                                            refused, stops):
     """One row's run refusing its own input (exit 2) stopped the whole comparison as "refused its
@@ -1446,7 +1447,7 @@ def test_a_row_refusing_its_own_input_fails_that_row_and_the_others_finish(tmp_p
     import nasiam.compare.executor as executor
 
     launched = []
-    monkeypatch.setattr(executor, "_launch", _refusing_launch(launched, refused))
+    monkeypatch.setattr(executor, "_launch", _refusing_launch(launched, refused, resuming=stops == "resumed"))
     mine = _head_versions(tmp_path)[0]
     heads = heads.replace("MINE", str(mine))
     out = tmp_path / "cmp"
@@ -1455,7 +1456,7 @@ def test_a_row_refusing_its_own_input_fails_that_row_and_the_others_finish(tmp_p
     captured = capsys.readouterr()
     err = captured.err
     assert "Traceback" not in err
-    if stops:
+    if stops is True:
         assert code == 2 and launched == ["x-s0"] and "x-s0 refused its options (exit 2), so every run would" in err
         return
     assert code == 6, err
@@ -1470,7 +1471,8 @@ def test_a_row_refusing_its_own_input_fails_that_row_and_the_others_finish(tmp_p
         assert ("options --knn_subset=64" if "(" in heads else f"head file {mine}") + " of row 'x'" in err
         assert "2 of 4 runs failed" in err
     else:
-        assert "a run of the same common options finished in this call" in captured.out
+        assert ("the checkpoint it resumed" if stops else "a run of the same common options finished in this call"
+                ) in captured.out
         assert "1 of 4 runs failed" in err
 
 
