@@ -1410,3 +1410,131 @@ def test_a_run_refused_by_a_lock_taken_after_the_check_is_not_read_as_an_option_
     err = capsys.readouterr().err
     assert started == ["paper-s0"] and "refused its options" not in err, err
     assert "is in use by a run still training there, pid " in err
+
+
+def _refusing_launch(launched, refused, resuming=False):
+    """executor._launch without training: the runs in `refused` exit 2 as a run refusing its data
+    does (the tenth probe's row whose --data_root holds an image it refuses); the others finish."""
+    import subprocess
+    import sys
+
+    plain = _fake_launch(launched)
+
+    def launch(job, runs, logs, env):
+        if job.name not in refused:
+            return plain(job, runs, logs, env)
+        launched.append(job.name)
+        log = logs / f"{job.name}.log"
+        log.write_text("nasiam pretrain: error: could not read the input data (img/huge.png)\n")
+        return subprocess.Popen([sys.executable, "-c", "raise SystemExit(2)"]), log, resuming
+    return launch
+
+
+@pytest.mark.parametrize("heads, refused, stops", [
+    ("x=default(--knn_subset=64),default", {"x-s0", "x-s1"}, False),   # the row's own options
+    ("default,x=default(--knn_subset=64)", {"x-s0", "x-s1"}, False),   # ... after a common run
+    ("x=MINE,default", {"x-s0", "x-s1"}, False),                       # its --heads PATH file
+    ("x=default,default", {"x-s0"}, True),                             # the common options alone
+    ("default,x=default", {"x-s0"}, False),                            # ... after they trained default-s0
+    ("x=default,default", {"x-s0"}, "resumed")])                       # ... its own checkpoint, resumed
+def test_a_row_refusing_its_own_input_fails_that_row_and_the_others_finish(tmp_path, capsys, monkeypatch, heads,
+                                                                           refused, stops):
+    """One row's run refusing its own input (exit 2) stopped the whole comparison as "refused its
+    options (exit 2), so every run would": the other rows never ran, on this call or any rerun
+    (the tenth probe of #33, G4). Now that row fails (its other seeds not started, named), the
+    other rows finish, exit 6; only a refusal of the common options alone, before any run of them
+    finished, stops everything (exit 2)."""
+    import nasiam.compare.executor as executor
+
+    launched = []
+    monkeypatch.setattr(executor, "_launch", _refusing_launch(launched, refused, resuming=stops == "resumed"))
+    mine = _head_versions(tmp_path)[0]
+    heads = heads.replace("MINE", str(mine))
+    out = tmp_path / "cmp"
+    argv = ["compare", "--heads", heads, "--seeds", "0,1", "--out", str(out), *[f"--{k}={v}" for k, v in RUN.items()]]
+    code = main(argv)
+    captured = capsys.readouterr()
+    err = captured.err
+    assert "Traceback" not in err
+    if stops is True:
+        assert code == 2 and launched == ["x-s0"] and "x-s0 refused its options (exit 2), so every run would" in err
+        return
+    assert code == 6, err
+    assert "refused its options" not in err and "failed: x-s0 (exit 2)" in err and "could not read the input" in err
+    assert "not the options every run shares: that row fails" in captured.out or refused == {"x-s0"}
+    # the row's other seed, given the same options, is not started; one of the common options is
+    assert sorted(launched) == sorted({"x-s0", "default-s0", "default-s1"} | ({"x-s1"} - refused))
+    records = {r["run"] for r in json.loads((out / "results.json").read_text())["records"]}
+    assert records == {"default-s0", "default-s1"} | ({"x-s1"} - refused)
+    if "x-s1" in refused:
+        assert "not run: x-s0 was refused (exit 2) on the " in err
+        assert ("options --knn_subset=64" if "(" in heads else f"head file {mine}") + " of row 'x'" in err
+        assert "2 of 4 runs failed" in err
+    else:
+        assert ("the checkpoint it resumed" if stops else "a run of the same common options finished in this call"
+                ) in captured.out
+        assert "1 of 4 runs failed" in err
+
+
+@pytest.mark.parametrize("version, words", [
+    (99, "was written by a newer nasiam (schema_version 99; this one reads 1): upgrade nasiam"),
+    ("1", "is damaged: its schema_version is '1', not the integer 1 nasiam writes"),
+    (1.0, "is damaged: its schema_version is 1.0, not the integer 1"),
+    (None, "is damaged: its schema_version is None, not the integer 1"),
+    (True, "is damaged: its schema_version is True, not the integer 1")])
+def test_a_compare_json_of_another_schema_version_is_refused_and_left_as_it_is(tmp_path, capsys, version, words):
+    """compare.json's schema_version was never read: a newer nasiam's record (99) or a damaged
+    one ("1") was taken for this version's and rewritten as it, dropping what this nasiam does
+    not know (the tenth probe of #33, G7). Now it is refused (exit 2) naming the file and the fix,
+    as genotype files and checkpoints are, and nothing is rewritten."""
+    prepare("default", "0,", tmp_path, RUN)
+    path = tmp_path / "compare.json"
+    manifest = json.loads(path.read_text())
+    manifest["schema_version"] = version
+    if version is None:
+        del manifest["schema_version"]
+    path.write_text(json.dumps({**manifest, "from_a_newer_nasiam": {"x": 1}}))
+    before = path.read_bytes()
+    argv = ["compare", "--heads", "default", "--seeds", "0,", "--out", str(tmp_path), "--report_only",
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{path} (read) {words}" in err and "Nothing was written" in err and "Traceback" not in err, err
+    assert path.read_bytes() == before and not (tmp_path / "results.md").exists()
+
+
+@pytest.mark.parametrize("content", ["hello, not json\n", '{"pid": 1}', '{"pid": 1, "host": "h", "since": 0, "comm'])
+def test_a_run_folder_locked_by_another_program_is_not_called_empty_or_a_run(tmp_path, capsys, monkeypatch, content):
+    """A live process holding runs/NAME/.lock with its own text (or a record cut short) was
+    described as "another process (its lock file is empty: it is just starting)" (the tenth probe
+    of #33, G5). Now it is said as it is: a process nasiam could not identify, no nasiam record."""
+    import fcntl
+
+    import nasiam.compare.executor as executor
+
+    plan, out = prepare("default,paper", "0,", tmp_path, RUN)
+    started = []
+    monkeypatch.setattr(executor, "start_run", _fake_start({j.name: j for j in plan.jobs}, out / "runs", started),
+                        raising=False)
+    lock = out / "runs" / "default-s0" / ".lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(content)
+    with open(lock) as held:   # another program's lock, held
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert main(["compare", "--heads", "default,paper", "--seeds", "0,", "--out", str(out),
+                     *[f"--{k}={v}" for k, v in RUN.items()]]) == 6
+    err = capsys.readouterr().err
+    assert started == ["paper-s0"], err
+    assert ("is in use by a process nasiam could not identify (its lock file holds no nasiam owner record): "
+            "wait for it to end or stop it") in err, err
+    assert "empty" not in err and "still training" not in err and lock.read_text() == content
+    (out / ".lock").write_text(content)   # the comparison's own lock, another program's file held by nobody
+    assert main(["compare", "--heads", "default,paper", "--seeds", "0,", "--out", str(out),
+                 *[f"--{k}={v}" for k, v in RUN.items()]]) == 2
+    err = capsys.readouterr().err
+    assert f"{out / '.lock'} is not a nasiam lock file" in err and "choose another --out" in err, err
+    assert "in use" not in err and (out / ".lock").read_text() == content
+    from nasiam.runner.lock import describe_holder
+
+    lock.write_text("")   # a nasiam run that has just taken its lock, before it writes its record
+    assert describe_holder(lock) == "another process (its lock file is empty: it is just starting)"

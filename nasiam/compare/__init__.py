@@ -30,6 +30,7 @@ __all__ = ["compare", "prepare", "parse_heads", "HeadSpec", "parse_seeds"]
 
 MANIFEST = "compare.json"
 MANIFEST_FORMAT = "nasiam.compare"
+MANIFEST_SCHEMA_VERSION = 1
 # compare.json's {run name: sha256 of its summary.json}, recorded when the run finished under
 # this comparison; a run finished before compare.json kept them (an older nasiam, an archive)
 # has none and is checked as before, by its config.yaml and the files its summary lists
@@ -241,6 +242,7 @@ def _read_manifest(out: Path, common: dict[str, str]) -> dict[str, Any]:
         raise ConfigError(f"{path} (read) is damaged ({type(e).__name__}: {str(e)[:120]}); {fix}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         raise ConfigError(f"{path} (read) is not a nasiam comparison; choose another --out")
+    _check_schema_version(path, manifest.get("schema_version"))
     if not isinstance(manifest.get("common"), dict) or not isinstance(manifest.get("pinned_heads", {}), dict):
         raise ConfigError(f"{path} (read) is damaged (its 'common' or 'pinned_heads' is not an object); {fix}")
     summaries = manifest.get(SUMMARIES, {})
@@ -251,6 +253,23 @@ def _read_manifest(out: Path, common: dict[str, str]) -> dict[str, Any]:
         raise ConfigError(f"{out} holds a comparison with other run options: {'; '.join(differences)}; runs under "
                           "different options are not paired. Pass the same options, or another --out")
     return manifest
+
+
+def _check_schema_version(path: Path, version: Any) -> None:
+    """compare.json is rewritten as this version's on every call: a newer nasiam's record (or one
+    with a version nasiam never wrote) would be downgraded, its fields dropped, so it is refused,
+    as genotype files and checkpoints are, before anything is written."""
+    from nasiam.errors import shown
+
+    if type(version) is int and version == MANIFEST_SCHEMA_VERSION:
+        return
+    if type(version) is int and version > MANIFEST_SCHEMA_VERSION:
+        raise ConfigError(f"{path} (read) was written by a newer nasiam (schema_version {shown(version)}; this one reads "
+                          f"{MANIFEST_SCHEMA_VERSION}): upgrade nasiam to continue this comparison, or choose another "
+                          "--out. Nothing was written")
+    raise ConfigError(f"{path} (read) is damaged: its schema_version is {shown(version, 60)}, not the integer "
+                      f"{MANIFEST_SCHEMA_VERSION} nasiam writes (edited by hand?); restore it, or move it away or "
+                      "choose another --out. Nothing was written")
 
 
 def _differing_options(recorded: Mapping[Any, Any], common: Mapping[str, str]) -> list[str]:
@@ -357,8 +376,8 @@ def _prepare(heads, seeds, out, options) -> tuple[Plan, Path, dict[str, Any]]:
     _check_runs(plan, out / "runs", summaries)
     for path, genotypes in {**fixed_files, **plan.genotype_files}.items():
         write_search_genotypes(path, framework, genotypes)
-    manifest = {"format": MANIFEST_FORMAT, "schema_version": 1, "framework": framework, "common": common,
-                "random_genotypes": plan.random_genotypes, "pinned_heads": pins,
+    manifest = {"format": MANIFEST_FORMAT, "schema_version": MANIFEST_SCHEMA_VERSION, "framework": framework,
+                "common": common, "random_genotypes": plan.random_genotypes, "pinned_heads": pins,
                 # the code the comparison began with; each run's summary.json records its own
                 "code": manifest.get("code", code_version()), SUMMARIES: summaries}
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=1) + "\n")
@@ -405,13 +424,16 @@ def _comparison_lock(out: Path):
     """One `nasiam compare` per --out: a second one would start the same runs (refused one by
     one by their run folders' locks, as if their options were wrong) and append to their logs."""
     from nasiam.errors import RunDirLockedError
-    from nasiam.runner.lock import RunDirLock, describe_owner, read_owner
+    from nasiam.runner.lock import RunDirLock, describe_holder, live_owner
 
     lock = RunDirLock(out, "compare")
     try:
         lock.acquire()
     except RunDirLockedError:
-        raise RunDirLockedError(f"{out} is in use by {describe_owner(read_owner(lock.path))}: one `nasiam compare` "
+        if live_owner(out) is None:   # held by nobody: a link or another program's file, not a comparison running
+            raise RunDirLockedError(f"{lock.path} is not a nasiam lock file (a symbolic link, or another program's "
+                                    "file); nasiam leaves it as it is. Move it away, or choose another --out") from None
+        raise RunDirLockedError(f"{out} is in use by {describe_holder(lock.path)}: one `nasiam compare` "
                                 "runs a comparison folder at a time. Wait for it to end (or stop it with SIGTERM, "
                                 "which keeps its runs' checkpoints), or read its tables meanwhile with "
                                 "--report_only") from None

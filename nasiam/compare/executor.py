@@ -7,7 +7,11 @@ need it undone (a search that collapsed, exit 3, leaves no head for its rows: th
 for that seed, now and on every later call, without being started) and the others going; so
 does a job refused at its start (a --heads PATH file edited since the comparison pinned it) and
 a finished run that is not the one planned (it read the file after such an edit: failed, not
-reported). A usage error (exit 2) stops everything, since the same options would fail every run.
+reported). A run refused (exit 2) on what it alone is given (its row's options or --heads file,
+its search's head: `Job.own_input`) fails that row, whose other runs with that input are not
+started, and the other rows go on; one refused on the comparison's common options alone stops
+everything, since the same options would fail every run (unless a run of those options has
+finished in this call, or it resumed a checkpoint of its own: then the refusal is that run's).
 
 SIGTERM, Ctrl-C and SIGHUP (unless under `nohup`) stop a comparison the way they stop one run:
 the runs in progress get SIGTERM, checkpoint at their next step boundary and exit, and only then
@@ -311,6 +315,22 @@ def _launch(job: Job, runs: Path, logs: Path, env: dict[str, str]) -> tuple[subp
     return process, log, resuming
 
 
+def _own_refusal(job: Job, resumed: bool, refused_inputs: dict[str, str]) -> str:
+    """What a refusal (exit 2) of a run that is not down to the common options is put down to,
+    with its fix; the runs given the same `own_input` are then not started."""
+    fix = "the other runs go on. Fix that and run the same command again"
+    if resumed:   # its own checkpoint (a damaged one is refused with exit 2), whatever else it is given
+        given = f", or {job.own_input}" if job.own_input else ""
+        return (f"it refused what it alone was given: the checkpoint it resumed or its run folder{given} (its log "
+                f"says which); {fix}")
+    if job.own_input:
+        refused_inputs.setdefault(job.own_input, job.name)
+        return (f"it refused {job.own_input} (its log says what), not the options every run shares: that row "
+                f"fails; {fix}")
+    return (f"it refused what it alone was given, its run folder or data (its log says which): a run of the same "
+            f"common options finished in this call; {fix}")
+
+
 class _Stopped(BaseException):
     """A BaseException, as KeyboardInterrupt is, so that no `except Exception` swallows it."""
 
@@ -343,7 +363,9 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     pending, report.skipped = pending_jobs(jobs, runs)
     failed: set[str] = set()
-    running: dict[str, tuple[subprocess.Popen, Job, Path, float]] = {}
+    refused_inputs: dict[str, str] = {}   # a run's own input (`Job.own_input`) -> the run that refused it
+    common_work = False                   # a run of the common options alone finished in this call
+    running: dict[str, tuple[subprocess.Popen, Job, Path, float, bool]] = {}
     total = len(pending)
     stop = _DriverStop(_driver_stop_signals()).install()
 
@@ -369,6 +391,10 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                 if changed:
                     refuse(job, changed)
                     continue
+                if job.own_input in refused_inputs:   # it would be refused as that run was
+                    refuse(job, f"{refused_inputs[job.own_input]} was refused (exit 2) on {job.own_input}, which this "
+                                "run is given too: fix that (its log says what was refused)")
+                    continue
                 # an earlier driver's run, still training (that driver was killed): its lock
                 # would make this one exit 2, read below as an option error of every run
                 busy = still_running(runs / job.name)
@@ -381,11 +407,11 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                     refuse(job, str(e))
                     continue
                 pending.remove(job)
-                running[job.name] = (process, job, log, time.perf_counter())
+                running[job.name] = (process, job, log, time.perf_counter(), resuming)
                 done_so_far = len(report.finished) + len(report.failures)
                 say(f"[{done_so_far + len(running)}/{total}] started {job.command} {job.name}"
                     + (" (resuming)" if resuming else ""))
-            for name, (process, job, log, start) in list(running.items()):
+            for name, (process, job, log, start, resumed) in list(running.items()):
                 code = process.poll()
                 if code is None:
                     continue
@@ -397,6 +423,7 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                 # reported (the report leaves out failed runs); its folder is left as it is
                 problem = check_run(job, runs) if finished else None
                 if finished and not problem:
+                    common_work = common_work or job.own_input is None
                     if on_finished is not None:
                         on_finished(name)
                     report.finished.append(name)
@@ -406,15 +433,19 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                 # a run refusing its head file (exit 2) after an edit of it: the edit, not the options;
                 # one refusing its folder's lock (a run started meanwhile by another driver): the lock
                 changed = (changed_head(job) or still_running(runs / name)) if code == EXIT_USAGE else None
+                if code == EXIT_USAGE and not changed and not problem:
+                    if not (job.own_input or resumed or common_work):
+                        failure = JobFailure(name, code, str(log), _tail(log))
+                        report.failures.append(failure)
+                        raise ConfigError(f"{job.command} {name} refused its options (exit 2), so every run would:\n"
+                                          f"{failure.last_lines}\n(full log: {log})")
+                    changed = _own_refusal(job, resumed, refused_inputs)
                 why = (f"it finished, but it is not the run this comparison plans, so it is not reported: {problem}"
                        if problem else f"{_tail(log)}\n{changed}" if changed else _tail(log))
                 failure = JobFailure(name, code, str(log), why)
                 report.failures.append(failure)
                 say(f"FAILED {name} (exit {code}) after {minutes:.1f} min; log: {log}"
                     + (f"\n  {problem or changed}" if problem or changed else ""))
-                if code == EXIT_USAGE and not changed:
-                    raise ConfigError(f"{job.command} {name} refused its options (exit 2), so every run would:\n"
-                                      f"{failure.last_lines}\n(full log: {log})")
             if running:
                 time.sleep(poll_seconds)
     except _Stopped:
@@ -424,10 +455,10 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
         # as a second signal ends a run.
         stop.restore()
         in_progress = sorted(running)
-        for process, _, _, _ in running.values():   # interrupted or aborted: stop the children cleanly
+        for process, *_ in running.values():   # interrupted or aborted: stop the children cleanly
             if process.poll() is None:
                 process.terminate()
-        for process, _, _, _ in running.values():
+        for process, *_ in running.values():
             try:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:

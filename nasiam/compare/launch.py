@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, Callable
 
 from nasiam.errors import shown_path
-from nasiam.runner.lock import describe_owner, live_owner
+from nasiam.runner.lock import LOCK_FILE, UNIDENTIFIED_OWNER, describe_holder, live_owner
 
 __all__ = ["UnusableLogError", "open_log", "start_run", "still_running"]
 
@@ -102,8 +102,10 @@ def still_running(run: Path) -> str | None:
     left training when that driver was killed, or a user's own `nasiam pretrain` there); None
     when none does. Said as the lock records it: the record does not say who started the run
     (#33 probe 8, E8: a user's own run was called one "from an earlier compare")."""
-    owner = live_owner(run)
-    if owner is None:
+    if live_owner(run) is None:
         return None
-    return (f"{shown_path(run)} is in use by a run still training there, {describe_owner(owner)}: wait for it "
+    holder = describe_holder(run / LOCK_FILE)
+    # another program's lock there is no run of nasiam's: said as such (#33 probe 10, G5)
+    who = holder if holder == UNIDENTIFIED_OWNER else f"a run still training there, {holder}"
+    return (f"{shown_path(run)} is in use by {who}: wait for it "
             "to end or stop it, then run the same command again")

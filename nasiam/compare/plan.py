@@ -47,6 +47,11 @@ class Job:
     head_id: str | None = None
     needs_weights: bool = False                   # continues from its search's weights (+init), not only its genotype
     head_sha256: str | None = None                # a --heads PATH row's pinned file: its runs' summaries must name it
+    # what this run is given beyond the comparison's common options (its row's own options, its
+    # --heads file, the head its search exported), or None: a run of the common options alone.
+    # A refusal (exit 2) of a run with its own input is that row's, not every run's
+    # (`executor.run_jobs`); runs with the same `own_input` would all meet it.
+    own_input: str | None = None
 
     def options(self) -> list[str]:
         """The command line's options (resolves the head: its search must have finished)."""
@@ -143,12 +148,17 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
         seed_opts = {**common, "seed": str(seed), "out_dir": str(runs)}
         for key, name in plan.search_names.items():
             opts = {**search_common(seed_opts), **search_options[key], "run_name": f"{name}-s{seed}"}
-            plan.jobs.append(Job(f"{name}-s{seed}", "search", seed, opts))
+            own = f"the options of {name} ({' '.join(_cli(search_options[key]))})" if search_options[key] else None
+            plan.jobs.append(Job(f"{name}-s{seed}", "search", seed, opts, own_input=own))
         for spec in specs:
             if spec.label in fixed_heads:
-                opts = {**seed_opts, **(pretrain_options or {}).get(spec.label, {})}
+                row_options = (pretrain_options or {}).get(spec.label, {})
+                opts = {**seed_opts, **row_options}
+                own = " and ".join([*([f"the options {' '.join(_cli(row_options))}"] if row_options else []),
+                                    *([f"the head file {shown_path(spec.path)}"] if spec.kind == "path" else [])])
                 plan.jobs.append(_pretrain(f"{slug(spec.label)}-s{seed}", seed, opts, fixed_heads[spec.label],
-                                           spec.label, spec.label, head_sha256=head_sha256.get(spec.label)))
+                                           spec.label, spec.label, head_sha256=head_sha256.get(spec.label),
+                                           own_input=f"{own} of row {spec.label!r}" if own else None))
             elif spec.kind == "random":
                 for head_id in panels[spec.label]:
                     path = plan.random_genotypes[head_id]
@@ -164,11 +174,12 @@ def build_plan(specs: list[HeadSpec], seeds: list[int], common: dict[str, str],
                     search_cfg = load_config(SearchConfig, None, {**shared, **search_options[spec.search_key]})
                     opts = {**seed_opts, "init": str(search_dir), "epochs": str(one_stage_epochs(pretrain_cfg, search_cfg))}
                     plan.jobs.append(_pretrain(name, seed, opts, None, spec.label, spec.label, after=(search_dir.name,),
-                                               needs_weights=True))
+                                               needs_weights=True, own_input=f"the weights {search_dir.name} exported"))
                 else:
                     plan.jobs.append(_pretrain(name, seed, seed_opts, functools.partial(searched_head, search_dir,
                                                                                         spec.argmax),
-                                               spec.label, spec.label, after=(search_dir.name,)))
+                                               spec.label, spec.label, after=(search_dir.name,),
+                                               own_input=f"the head {search_dir.name} exported"))
     _check_distinct_names(plan)
     return plan
 
@@ -247,6 +258,6 @@ def draw_panel(space_heads: dict, count: int, generator: random.Random) -> list[
 
 def _pretrain(name: str, seed: int, options: dict[str, str], head: Callable[[], str] | None, row: str,
               head_id: str, after: tuple[str, ...] = (), needs_weights: bool = False,
-              head_sha256: str | None = None) -> Job:
+              head_sha256: str | None = None, own_input: str | None = None) -> Job:
     return Job(name, "pretrain", seed, {**options, "run_name": name}, head, after, row, head_id, needs_weights,
-               head_sha256)
+               head_sha256, own_input)

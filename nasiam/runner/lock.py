@@ -37,6 +37,11 @@ def read_owner(path: Path) -> dict[str, Any] | None:
     return owner if isinstance(owner, dict) else None
 
 
+# who holds a lock whose file is not empty yet holds no nasiam owner record: another program
+# (its own text), or a record cut short; nothing says which process it is
+UNIDENTIFIED_OWNER = "a process nasiam could not identify (its lock file holds no nasiam owner record)"
+
+
 def describe_owner(owner: dict[str, Any] | None) -> str:
     if not owner:
         return "another process (its lock file is empty: it is just starting)"
@@ -46,6 +51,35 @@ def describe_owner(owner: dict[str, Any] | None) -> str:
         when = "?"
     pid, host, command = (_plain(owner.get(k, "?")) for k in ("pid", "host", "command"))
     return f"pid {pid} on {host} (since {when}, `nasiam {command}`)"
+
+
+def describe_holder(path: Path) -> str:
+    """Who holds the lock file at `path`, as the file says, read once: its owner record, an empty
+    file (a nasiam run writes its record just after taking the lock), or anything else, another
+    program's lock (the tenth probe of #33, G5: called "empty: it is just starting")."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return describe_owner(None)
+    try:
+        head = os.read(fd, 4097) if stat.S_ISREG(os.fstat(fd).st_mode) else b"?"
+    except OSError:
+        head = b"?"
+    finally:
+        os.close(fd)
+    if not head:
+        return describe_owner(None)
+    owner = _owner_record(head)
+    return describe_owner(owner) if owner else UNIDENTIFIED_OWNER
+
+
+def _owner_record(head: bytes) -> dict[str, Any] | None:
+    """A nasiam owner record (the JSON object a run writes), or None."""
+    try:
+        owner = json.loads(head.decode())
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return owner if isinstance(owner, dict) and {"pid", "host", "since", "command"} <= set(owner) else None
 
 
 def _plain(value: Any) -> str:
@@ -60,13 +94,7 @@ def _plain(value: Any) -> str:
 def _is_nasiam_lock(fd: int) -> bool:
     """Empty (just created, by us or by a nasiam run starting) or a nasiam owner record."""
     head = os.pread(fd, 4097, 0)
-    if not head:
-        return True
-    try:
-        owner = json.loads(head.decode())
-    except (ValueError, UnicodeDecodeError):
-        return False
-    return isinstance(owner, dict) and {"pid", "host", "since", "command"} <= set(owner)
+    return not head or _owner_record(head) is not None
 
 
 def live_owner(run_dir: str | os.PathLike) -> dict[str, Any] | None:
@@ -124,10 +152,9 @@ class RunDirLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                owner = read_owner(self.path)
                 raise RunDirLockedError(
-                    f"{self.path.parent} is in use by {describe_owner(owner)}: one run writes to a run directory at a "
-                    f"time. {self.busy_advice}") from None
+                    f"{self.path.parent} is in use by {describe_holder(self.path)}: one run writes to a run directory "
+                    f"at a time. {self.busy_advice}") from None
             # The previous owner may have removed the file between our open and our flock;
             # then we hold a lock on a file nobody else sees: start again on the new one.
             try:
@@ -202,7 +229,7 @@ def _shared_hold(lock: RunDirLock) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunDirLockedError(f"{lock.path.parent} is in use by {describe_owner(read_owner(lock.path))}. "
+            raise RunDirLockedError(f"{lock.path.parent} is in use by {describe_holder(lock.path)}. "
                                     f"{lock.busy_advice}") from None
         yield
     finally:
