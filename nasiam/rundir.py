@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from nasiam._io import atomic_write_text, is_temporary_file
-from nasiam.errors import CheckpointError, shown
+from nasiam.errors import CheckpointError, shown, shown_path
 from nasiam.head import NASHead
 from nasiam.head.hub import check_repo_id, push_heads_to_hub
 from nasiam.space.genotype import MAX_FILE_BYTES, Genotype, GenotypeError, check_genotype_file, schema_version_problem
@@ -240,7 +240,9 @@ def require_complete(run_dir: str | Path, option: str) -> None:
 
 def _check_export_files(run_dir: Path, record_path: Path, option: str, again: str) -> None:
     """Refuse an export folder whose files are not those export.json lists (every file but the
-    record itself: one added since, such as a summary.json, counts as changed)."""
+    record itself: one added since, such as a summary.json, is refused too). Each kind is said
+    as such: a file missing or added is not "changed", and only a changed one hints at another
+    run's weights (#33 probe 10, G8)."""
     try:
         if record_path.stat().st_size > MAX_FILE_BYTES:
             raise ValueError("larger than an export record can be")
@@ -252,11 +254,23 @@ def _check_export_files(run_dir: Path, record_path: Path, option: str, again: st
         raise CheckpointError(f"{option} {record_path} (read) is not a complete export record ({shown(e)}); "
                               f"{again}") from None
     found = file_digests(run_dir)
-    changed = sorted(name for name in set(recorded) | set(found) if recorded.get(name) != found.get(name))
-    if changed:
-        raise CheckpointError(f"{option} {run_dir}: {', '.join(changed[:4])} differ from what the export wrote "
-                              f"({EXPORT_RECORD} lists each file's sha256): its heads and backbone may come from "
-                              f"different runs. Restore the files, or {again}")
+    changed = sorted(name for name in found if name in recorded and recorded[name] != found[name])
+    missing = sorted(name for name in recorded if name not in found)
+    added = sorted(name for name in found if name not in recorded)
+    problems = ([f"{_few(changed)} changed since the export (its heads and backbone may come from "
+                 "different runs)"] if changed else []) + ([f"{_few(missing)} missing"] if missing else []) + \
+               ([f"{_few(added)} not written by the export"] if added else [])
+    if problems:
+        steps = (["restore the files"] if changed or missing else []) + \
+                ([f"move the added file{'s' if len(added) > 1 else ''} out of the folder"] if added else [])
+        fix = " and ".join(steps)
+        raise CheckpointError(f"{option} {run_dir}: {'; '.join(problems)} ({EXPORT_RECORD} lists the sha256 of each "
+                              f"file the export wrote). {fix[0].upper()}{fix[1:]}, or {again}")
+
+
+def _few(names: list[str]) -> str:
+    """The first few of `names` as a message lists them (a file's name escaped where a terminal would act on it)."""
+    return ", ".join(shown_path(n, 120) for n in names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
 
 
 def load_heads(run_dir: str | Path) -> dict[str, NASHead]:

@@ -742,6 +742,38 @@ def test_each_random_row_trains_only_the_heads_it_drew(tmp_path, heads):
     assert len(plan.jobs) == 2 * per_seed_heads   # one run per head and seed, nothing twice
 
 
+@pytest.mark.parametrize("name", ["esc\x1b[2Jname", "e\u0301", "\u00e9", "a" * 250, "my head"])
+def test_an_unlabelled_path_row_whose_folder_name_is_no_label_asks_for_one_before_anything_is_written(
+        tmp_path, capsys, name):
+    """An unlabelled PATH row is labelled by its folder's name, which names its run folders and
+    report rows: it meets the label rule too (was taken as it was: an ESC printed raw, NFC and NFD
+    twins shown as one row, a 250-character name refused at launch: #33 probe 10, G1)."""
+    folder = tmp_path / "lab" / name
+    folder.mkdir(parents=True)
+    (folder / "genotype.json").write_text("{}")
+    out = tmp_path / "cmp"
+    assert main(["compare", "--heads", str(folder), "--seeds", "1", "--out", str(out), "--report_only",
+                 "--dataset=synthetic"]) == 2
+    err = capsys.readouterr().err
+    assert "has no label, and its folder name" in err and "name the row: LABEL=PATH" in err, err
+    assert "\x1b" not in err and not out.exists()
+    assert parse_heads(f"mine={folder}")[0].label == "mine"   # the advice works
+
+
+def test_an_unlabelled_genotype_file_is_labelled_by_its_stem_when_that_is_a_label(tmp_path, monkeypatch):
+    good = tmp_path / "search-20261207"
+    (good / "sub").mkdir(parents=True)
+    (good / "genotype.json").write_text("{}")
+    (tmp_path / "best head.json").write_text("{}")
+    assert [s.label for s in parse_heads([str(good), str(good / "genotype.json")])] == ["search-20261207", "genotype"]
+    monkeypatch.chdir(good / "sub")   # `--heads ..` and `--heads .` are labelled by the folder's own name, not ''
+    assert parse_heads("..")[0].label == "search-20261207"
+    monkeypatch.chdir(good)
+    assert parse_heads(".")[0].label == "search-20261207"
+    with pytest.raises(ConfigError, match="its file name 'best head' is not a valid label"):
+        parse_heads(str(tmp_path / "best head.json"))
+
+
 def test_labels_that_differ_only_in_case_are_refused_as_one_folder(tmp_path):
     """On a case-insensitive file system (macOS, Windows) runs/DEFAULT-s0 and runs/default-s0
     are one folder: the second row would find the first one's run (was accepted)."""

@@ -410,12 +410,13 @@ def test_pretrain_init_refuses_an_export_assembled_from_two_runs(tmp_path, capsy
     require_complete(tmp_path / "a", "--init")   # as written: trusted
     head = tmp_path / "a" / "heads" / "projector" / "head.safetensors"
     head.write_bytes(head.read_bytes()[:-1] + bytes([head.read_bytes()[-1] ^ 1]))   # another head's bytes
-    with pytest.raises(CheckpointError, match="heads/projector/head.safetensors differ from what the export wrote"):
+    with pytest.raises(CheckpointError, match="heads/projector/head.safetensors changed since the export"):
         require_complete(tmp_path / "a", "--init")
     args = ["pretrain", *[a for a in SMALL if not a.startswith(("--widths", "--projector_layers"))],
             "--epochs=1", f"--out_dir={tmp_path}", "--run_name=p", f"--init={tmp_path / 'a'}"]
     assert main(args) == 2
-    assert "differ from what the export wrote" in capsys.readouterr().err
+    assert "changed since the export (its heads and backbone may come from different runs)" in \
+        capsys.readouterr().err
 
 
 def test_pretrain_init_checks_an_exports_record_even_beside_a_summary(tmp_path):
@@ -430,8 +431,35 @@ def test_pretrain_init_checks_an_exports_record_even_beside_a_summary(tmp_path):
     backbone = tmp_path / "a" / "backbone.safetensors"
     backbone.write_bytes(backbone.read_bytes()[:-1] + bytes([backbone.read_bytes()[-1] ^ 1]))   # another backbone
     (tmp_path / "a" / "summary.json").write_text(json.dumps({"knn_top1": 0.5}))   # no "files": an older summary
-    with pytest.raises(CheckpointError, match="backbone.safetensors, summary.json differ from what the export wrote"):
+    with pytest.raises(CheckpointError, match="backbone.safetensors changed since the export .* summary.json not written by the export"):
         require_complete(tmp_path / "a", "--init")
+
+
+def test_pretrain_init_names_a_missing_or_an_added_export_file_as_such(tmp_path, capsys):
+    """A removed heads/predictor/ or a user's notes.txt beside a head was refused (rightly) as
+    files that "differ from what the export wrote ... may come from different runs" (#33 probe
+    10, G8): each is now named missing or not the export's, with its own fix."""
+    import shutil
+
+    from nasiam.errors import CheckpointError
+    from nasiam.rundir import require_complete
+
+    run = make_run(tmp_path / "run")
+    assert main(["export", str(run), "--out", str(tmp_path / "a")]) == 0
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    slot = next(p for p in sorted((tmp_path / "a" / "heads").iterdir()) if p.name != "projector")
+    shutil.rmtree(slot)
+    with pytest.raises(CheckpointError) as missing:
+        require_complete(tmp_path / "a", "--init")
+    assert f"heads/{slot.name}/genotype.json, heads/{slot.name}/head.safetensors missing (" in str(missing.value)
+    assert "Restore the files, or export" in str(missing.value)
+    (tmp_path / "b" / "heads" / "projector" / "notes.txt").write_text("mine")
+    with pytest.raises(CheckpointError) as added:
+        require_complete(tmp_path / "b", "--init")
+    assert "heads/projector/notes.txt not written by the export (" in str(added.value)
+    assert "Move the added file out of the folder, or export" in str(added.value)
+    for error in (missing.value, added.value):
+        assert "differ" not in str(error) and "different runs" not in str(error)
 
 
 def test_the_out_suggested_for_a_too_long_out_fits_the_file_system(tmp_path, capsys):

@@ -279,6 +279,21 @@ def test_recalibrate_batchnorm_names_a_wrong_argument():
     assert recalibrate_batchnorm(head, features, max_batches=None) == 1
 
 
+def test_recalibrate_batchnorm_names_a_0d_batch_and_checks_only_the_batches_it_uses():
+    """A 0-d tensor batch raised "TypeError: len() of a 0-d tensor"; with max_batches=1 a NaN in
+    the second batch, never used, refused the recalibration (#33 probe 10, G2)."""
+    torch.manual_seed(0)
+    head = _head()
+    with pytest.raises(ValueError, match=r"the batch at position 1 is a 0-d tensor \(tensor\(1\.\)\)"):
+        recalibrate_batchnorm(head, [torch.randn(8, 12), torch.tensor(1.0)])
+    good, nan = torch.randn(8, 12), torch.full((8, 12), float("nan"))
+    assert recalibrate_batchnorm(head, [good, nan], max_batches=1) == 1
+    assert all(torch.isfinite(b).all() for b in head.state_dict().values() if b.is_floating_point())
+    assert recalibrate_batchnorm(head, [torch.randn(1, 12), good, torch.tensor(1.0)], max_batches=1) == 1
+    with pytest.raises(ValueError, match="position 1 holds non-finite"):   # a used NaN batch is still refused
+        recalibrate_batchnorm(head, [good, nan], max_batches=2)
+
+
 def test_from_pretrained_names_a_path_that_is_not_a_heads_folder(tmp_path):
     """from_pretrained(123) raised pathlib's TypeError; from_pretrained(dir/genotype.json) said the
     file was "missing genotype.json, head.safetensors" (the seventh probe of #33, P1 and P5)."""

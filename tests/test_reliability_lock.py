@@ -104,6 +104,28 @@ def test_the_lock_never_follows_a_symlink_nor_touches_a_lock_file_it_does_not_ow
     assert (foreign / LOCK_FILE).read_text() == "another program's lock\n"
 
 
+def test_a_lock_that_is_a_fifo_socket_or_folder_is_named_never_opened_and_exits_2(tmp_path, capsys):
+    import socket
+    fifo_run = tmp_path / "runs" / "fifo"
+    fifo_run.mkdir(parents=True)
+    os.mkfifo(fifo_run / LOCK_FILE)
+    assert main(["search", *TINY, f"--out_dir={tmp_path / 'runs'}", "--run_name=fifo"]) == 2
+    err = capsys.readouterr().err
+    assert "is a FIFO (named pipe), not a nasiam lock file" in err and "Move it out of" in err, err
+    assert "Illegal seek" not in err and (fifo_run / LOCK_FILE).is_fifo()
+    folder = tmp_path / "folder"
+    (folder / LOCK_FILE).mkdir(parents=True)
+    with pytest.raises(RunDirLockedError, match="is a folder, not a nasiam lock file"):
+        RunDirLock(folder).acquire()
+    sock_dir = tmp_path / "sock"
+    sock_dir.mkdir()
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(sock_dir / LOCK_FILE))
+        with pytest.raises(RunDirLockedError, match="is a socket, not a nasiam lock file"):
+            RunDirLock(sock_dir).acquire()
+    assert (folder / LOCK_FILE).is_dir() and (sock_dir / LOCK_FILE).is_socket()
+
+
 def test_resume_and_run_names_stay_inside_nasiam_run_directories(tmp_path, capsys):
     other = tmp_path / "otherapp"
     other.mkdir()

@@ -16,7 +16,8 @@
     search(OPTS)         the same with extra search options, e.g. search(--below_noise=prior --epochs=12)
     search...:argmax     the search's most probable genotype, whatever --below_noise=prior picked
     search...+init       one-stage: continue from the search's backbone and head weights (SSWP-NAS)
-    PATH                 a search run directory or a genotype.json, the same head on every seed
+    PATH                 a search run directory or a genotype.json, the same head on every seed,
+                         labelled by its folder's name (a name that breaks the label rule: LABEL=PATH)
     LABEL=SPEC           any of the above under another name in the tables
 
 Specs are separated by commas (commas inside parentheses belong to the options). Everything is
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nasiam.config import ConfigError, check_input_path
-from nasiam.errors import shown
+from nasiam.errors import shown, shown_path
 
 __all__ = ["HeadSpec", "parse_heads", "split_specs", "MAX_RANDOM_HEADS", "LIBRARY_KINDS"]
 
@@ -107,6 +108,21 @@ def _options(spec: str, text: str, what: str) -> tuple[str, ...]:
     return options
 
 
+def _label_from_path(path: Path) -> str:
+    """An unlabelled PATH row's label: its folder's name (a genotype.json's stem). It names run
+    folders and report rows as an explicit label does, so it meets the same rule: a name with an
+    escape sequence, non-ASCII twins (NFC and NFD) or 250 characters asks for LABEL=PATH (#33
+    probe 10, G1)."""
+    if path.is_dir() and path.name in ("", ".."):   # `--heads .`: the folder's own name, not ''
+        path = path.resolve()
+    name = path.name if path.is_dir() else path.stem
+    if not _LABEL.match(name):
+        what = "folder" if path.is_dir() else "file"
+        raise ConfigError(f"--heads: the row {shown_path(path, 120)} has no label, and its {what} name {shown(name, 40)} "
+                          f"is not a valid label ({LABEL_RULE.split(' (')[0]}); name the row: LABEL=PATH (e.g. mine=PATH)")
+    return name
+
+
 def _parse_one(raw: str) -> HeadSpec:
     label, spec = None, raw
     head, sep, tail = raw.partition("=")
@@ -144,7 +160,9 @@ def _parse_one(raw: str) -> HeadSpec:
                                       "or genotype.json at a shorter path (LABEL=PATH names its row)")
     path = Path(spec)
     if path.is_dir() and (path / "genotype.json").is_file() or path.is_file():
-        return HeadSpec(label or (path.name if path.is_dir() else path.stem), "path", path=str(path))
+        if label is None:
+            label = _label_from_path(path)
+        return HeadSpec(label, "path", path=str(path))
     if sep and "(" not in head and label is None:   # `a/b=default`: the label is what is wrong, not the head
         raise ConfigError(f"--heads: {raw!r}: {head.strip()!r} is not a valid label; {LABEL_RULE}")
     if os.path.lexists(path):   # a folder without genotype.json, a FIFO, a dangling link

@@ -32,6 +32,8 @@ def recalibrate_batchnorm(module: nn.Module, batches: Iterable[Tensor], max_batc
     max_batches = check_count("max_batches", max_batches, none_means="all of them")
     finite: list[tuple[int, Tensor]] = []   # (position, all finite?) on the device: read once, at the end
     batches = (b for b in _checked(batches, finite, _dtype(module)) if len(b) > 1)
+    if max_batches is not None:   # a batch past the last one used is never pulled, so never checked (#33 probe 10, G2)
+        batches = itertools.islice(batches, max_batches)
     first = next(batches, None)
     if first is None:
         raise ValueError("recalibrate_batchnorm got no batches of two or more rows; the statistics were left as "
@@ -51,8 +53,6 @@ def recalibrate_batchnorm(module: nn.Module, batches: Iterable[Tensor], max_batc
     used = 0
     try:
         for batch in itertools.chain([first], batches):
-            if max_batches is not None and used >= max_batches:
-                break
             module(batch)
             used += 1
         flags = torch.stack([flag for _, flag in finite]).tolist() if finite else []
@@ -101,6 +101,9 @@ def _checked(batches: Iterable[Tensor], finite: list[tuple[int, Tensor]], dtype:
         if not isinstance(batch, Tensor):
             raise ValueError(f"batches must be an iterable of feature tensors, got {shown(batch)} (type "
                              f"{type(batch).__name__}) at position {i}")
+        if batch.dim() == 0:   # was "TypeError: len() of a 0-d tensor" from the row filter (#33 probe 10, G2)
+            raise ValueError(f"batches: the batch at position {i} is a 0-d tensor ({shown(batch)}); batches are "
+                             "(rows, features) tensors; the statistics were left as they were")
         if dtype is not None and batch.dtype != dtype and not _casts(batch):
             name, head = str(batch.dtype).removeprefix("torch."), str(dtype).removeprefix("torch.")
             raise ValueError(f"batches: the batch at position {i} is {name}; the head is {head}: convert the batches "

@@ -7,7 +7,8 @@ takes it over. A reader that needs the records and the checkpoint to agree (`nas
 takes the lock too, through `reading()`.
 
 The lock harms nothing it does not own: it never follows a symbolic link, and a `.lock` that is
-not a nasiam lock file (another program's) is refused, neither rewritten nor removed.
+not a nasiam lock file (another program's, or a FIFO, socket, device or folder) is refused,
+neither rewritten nor removed.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from nasiam.errors import RunDirLockedError, shown
+from nasiam.errors import RunDirLockedError, shown, shown_path
 
 LOCK_FILE = ".lock"
 RUN_BUSY_ADVICE = "Wait for it to end (or stop it) before resuming, or choose another --run_name"
@@ -91,6 +92,22 @@ def _plain(value: Any) -> str:
     return shown(value)
 
 
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISLNK, "a symbolic link")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _not_a_regular_file(path: Path, mode: int) -> RunDirLockedError:
+    return RunDirLockedError(f"{shown_path(path)} is {_kind(mode)}, not a nasiam lock file (a regular file); nasiam "
+                             f"leaves it untouched. Move it out of {shown_path(path.parent)}, or choose another "
+                             "--run_name or --out_dir")
+
+
 def _is_nasiam_lock(fd: int) -> bool:
     """Empty (just created, by us or by a nasiam run starting) or a nasiam owner record."""
     head = os.pread(fd, 4097, 0)
@@ -134,15 +151,26 @@ class RunDirLock:
         self._created_dir = not self.path.parent.exists()
         while True:
             self.path.parent.mkdir(parents=True, exist_ok=True)  # again if a leaving owner removed it
+            # A FIFO, socket, device or folder is named before it is opened: opening a FIFO or a
+            # device may block or act on it, and a FIFO's read would fail with no file named
+            with contextlib.suppress(FileNotFoundError):
+                mode = os.lstat(self.path).st_mode
+                if not stat.S_ISREG(mode) and not stat.S_ISLNK(mode):
+                    raise _not_a_regular_file(self.path, mode)
             # O_CLOEXEC: processes the run starts must not keep the lock alive after it ends;
-            # O_NOFOLLOW: a planted symbolic link is refused, never written through
+            # O_NOFOLLOW: a planted symbolic link is refused, never written through;
+            # O_NONBLOCK: one swapped in after the check above is not waited on either
             try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
             except OSError:
                 if self.path.is_symlink():
                     raise RunDirLockedError(f"{self.path} is a symbolic link; nasiam writes its lock file only as a "
                                             "plain file. Remove the link, or choose another --run_name") from None
                 raise
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                os.close(fd)
+                raise _not_a_regular_file(self.path, mode)
             if not _is_nasiam_lock(fd):
                 os.close(fd)
                 raise RunDirLockedError(f"{self.path} exists and is not a nasiam lock file (another program's?); "
@@ -221,11 +249,13 @@ def reading(run_dir: str | os.PathLike, command: str, busy_advice: str) -> Itera
 @contextlib.contextmanager
 def _shared_hold(lock: RunDirLock) -> Iterator[None]:
     try:
-        fd = os.open(lock.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        fd = os.open(lock.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         yield
         return
     try:
+        if not stat.S_ISREG(mode := os.fstat(fd).st_mode):
+            raise _not_a_regular_file(lock.path, mode)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
