@@ -180,13 +180,18 @@ def test_sigterm_or_sighup_mid_export_leaves_nothing_behind(tmp_path, monkeypatc
         os.kill(os.getpid(), signum)
 
     monkeypatch.setattr(export_module, "save_backbone", signalled_while_writing)
-    previous = signal.getsignal(signum)
-    assert main(["export", str(run), "--out", str(tmp_path / "out")]) == code
+    # the suite may run under `nohup` (SIGHUP ignored, which an export honours, as a run does):
+    # the signal's default disposition for the test's duration
+    outer = signal.signal(signum, signal.SIG_DFL)
+    try:
+        assert main(["export", str(run), "--out", str(tmp_path / "out")]) == code
+        assert signal.getsignal(signum) == signal.SIG_DFL   # the process's own handling is put back
+    finally:
+        signal.signal(signum, outer)
     err = capsys.readouterr().err
     assert f"stopped by {signal.Signals(signum).name}; nothing was written to --out" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]   # no out, no partial folder
     assert tree(run) == before and not (run / ".lock").exists()
-    assert signal.getsignal(signum) == previous   # the process's own handling is put back
 
 
 def test_ctrl_c_after_the_export_finished_reports_it_complete(tmp_path, monkeypatch, capsys):
