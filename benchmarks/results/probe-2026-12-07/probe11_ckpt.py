@@ -1,3 +1,4 @@
+# ruff: noqa: E702  (probe scripts: a few edits of one file on a line)
 """Probe 11 (h41): `load_checkpoint`'s new CRC check (`_record_failing_its_checksum`) on zip
 archives garbled in their headers, central directory and data.pkl, and on zips with extra records.
 Library calls only; each probe prints the exception type that left load_checkpoint (a
@@ -118,6 +119,7 @@ b = bytearray(G); b[s + 5] ^= 0x01
 probe("Z7 data.pkl one byte flipped", bytes(b))
 # Z8: extra records appended by zipfile (a stored note; a deflated 1 GiB of zeros; a bzip2 one)
 import shutil  # noqa: E402
+
 for pid, method, size in (("Z8a an extra stored record", zipfile.ZIP_STORED, 10),
                           ("Z8b an extra deflated record of 256 MiB of zeros", zipfile.ZIP_DEFLATED, 256 << 20),
                           ("Z8c an extra bzip2 record of 256 MiB of zeros", zipfile.ZIP_BZIP2, 256 << 20)):
@@ -135,6 +137,7 @@ for pid, method, size in (("Z8a an extra stored record", zipfile.ZIP_STORED, 10)
 # Z9: a duplicate record name (the same name twice, the second garbled)
 p = os.path.join(T, "d.ckpt"); shutil.copy(good, p)
 import warnings  # noqa: E402
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     with zipfile.ZipFile(p, "a") as z:

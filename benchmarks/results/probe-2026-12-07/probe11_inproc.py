@@ -1,3 +1,4 @@
+# ruff: noqa: E702  (probe scripts: a few edits of one file on a line)
 """Probe 11 (h41): the tenth's G1, G3, G7 re-run on main HEAD, and new inputs around today's code
 (_label_from_path, _check_schema_version, the non-regular .lock checks, describe_holder), each as
 `nasiam.cli.main(argv)` in this one process: its return code or SystemExit code, stderr's tail, raw
