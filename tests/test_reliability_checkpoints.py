@@ -132,6 +132,42 @@ def test_a_checkpoint_whose_bytes_changed_is_refused_naming_the_damaged_record(t
         load_checkpoint(tmp_path / "c.ckpt", "pretrain")
 
 
+@pytest.mark.parametrize("offset, value, found", [
+    (8, 0x01, "compressed or encrypted"),     # the encrypted flag: RuntimeError from zipfile
+    (10, 99, "compressed or encrypted"),      # an unknown compression method: NotImplementedError
+    (46, 0xFF, "index cannot be read"),       # a name byte that is not UTF-8 (torch sets the UTF-8 flag)
+])
+def test_a_checkpoint_with_a_garbled_zip_header_is_refused_by_name(tmp_path, offset, value, found):
+    """#33 probe 11, H1: one byte of the zip's central directory changed made the checksum check
+    itself raise (a traceback, exit 1), where torch.load's error had been named."""
+    import struct
+
+    from nasiam.runner.checkpoint import save_checkpoint
+
+    save_checkpoint(tmp_path / "c.ckpt", {"model": {"w": torch.ones(100)}}, {"command": "pretrain"})
+    data = bytearray((tmp_path / "c.ckpt").read_bytes())
+    end = data.rfind(b"PK\x05\x06")   # the end record points at the central directory's first entry
+    first = struct.unpack("<I", data[end + 16:end + 20])[0]
+    data[first + offset] = data[first + offset] | value if offset == 8 else value
+    (tmp_path / "c.ckpt").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=f"is damaged: .*{found}"):
+        load_checkpoint(tmp_path / "c.ckpt", "pretrain")
+
+
+def test_a_compressed_record_added_to_a_checkpoint_is_refused_before_it_is_inflated(tmp_path):
+    """#33 probe 11, H5: a few hundred bytes that inflate to 256 MiB were decompressed whole to
+    check their checksum; torch.save never compresses, so such a record is refused unread."""
+    import zipfile
+
+    from nasiam.runner.checkpoint import save_checkpoint
+
+    save_checkpoint(tmp_path / "c.ckpt", {"model": {"w": torch.ones(100)}}, {"command": "pretrain"})
+    with zipfile.ZipFile(tmp_path / "c.ckpt", "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/extra.bin", b"\0" * (1 << 20))
+    with pytest.raises(CheckpointError, match=r"record 'archive/extra\.bin' is compressed or encrypted"):
+        load_checkpoint(tmp_path / "c.ckpt", "pretrain")
+
+
 def test_a_checkpoint_written_without_checksums_still_loads(tmp_path):
     from nasiam.runner.checkpoint import save_checkpoint
 

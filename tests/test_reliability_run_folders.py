@@ -150,6 +150,19 @@ def test_config_yamls_temporary_is_a_killed_starts_only_on_evidence(tmp_path):
     (longer / ".config.yaml.x.0123abcd.nasiam.tmp").write_text("mine\n")
     with pytest.raises(CheckpointError, match=r"\(\.config\.yaml\.x\.0123abcd\.nasiam\.tmp\)"):
         _claim(tmp_path, "longer")
+    notes = tmp_path / "notes"   # beside a killed run's lock, but the user's text (probe 11, H7)
+    notes.mkdir()
+    (notes / ".lock").write_text(json.dumps({"pid": 1, "host": "h", "since": 0.0, "command": "search"}))
+    (notes / ".config.yaml.0123abcd.nasiam.tmp").write_text("my notes, not yaml\n")
+    before = _tree(notes)
+    with pytest.raises(CheckpointError, match=r"\(\.config\.yaml\.0123abcd\.nasiam\.tmp\)"):
+        _claim(tmp_path, "notes")
+    assert (notes / ".config.yaml.0123abcd.nasiam.tmp").read_text() == "my notes, not yaml\n"
+    empty = tmp_path / "empty"   # killed before its write: empty, beside the lock
+    empty.mkdir()
+    (empty / ".lock").write_text(json.dumps({"pid": 1, "host": "h", "since": 0.0, "command": "search"}))
+    (empty / ".config.yaml.0123abcd.nasiam.tmp").write_text("")
+    assert _claim(tmp_path, "empty").run_dir == empty
     whole = tmp_path / "whole"   # killed between the write and the rename; its lock file gone since
     whole.mkdir()
     (whole / ".config.yaml.89abcdef.nasiam.tmp").write_text(config_to_yaml(SearchConfig(run_name="whole")))

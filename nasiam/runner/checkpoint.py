@@ -68,11 +68,10 @@ def load_checkpoint(path: str | os.PathLike, command: str | None = None) -> dict
                               f"(a run directory's checkpoints/{LAST} or epoch=N.ckpt)")
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {shown_path(path)}")
-    damaged = _record_failing_its_checksum(path)
+    damaged = _damaged_record(path)
     if damaged is not None:
-        raise CheckpointError(f"{shown_path(path)} is damaged: its record {damaged!r} does not match the checksum "
-                              "written with it (bytes changed on disk or in a copy); nothing was loaded. Use another "
-                              "checkpoint of the run (checkpoints/epoch=N.ckpt), or run it again")
+        raise CheckpointError(f"{shown_path(path)} is damaged: {damaged} (bytes changed on disk or in a copy); nothing "
+                              "was loaded. Use another checkpoint of the run (checkpoints/epoch=N.ckpt), or run it again")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises a variety of types for corrupt or unsafe files
@@ -88,26 +87,37 @@ def load_checkpoint(path: str | os.PathLike, command: str | None = None) -> dict
     return state
 
 
-def _record_failing_its_checksum(path: Path) -> str | None:
-    """The first record of `path`'s zip archive whose bytes fail the CRC-32 stored with it, or
-    None. torch.save writes one per tensor, but torch.load does not check them: 64 bytes flipped
-    inside a weight loaded silently, and `--resume` of a finished run then wrote the damaged
-    weights over its good exports (#33 probe 10, G6). A record written without a checksum
-    (`torch.serialization.set_crc32_options(False)`: stored as 0) is not checked; a file that is
-    not a zip archive is left to torch.load, whose error is named (`refusal`)."""
+def _damaged_record(path: Path) -> str | None:
+    """What in `path`'s zip archive is damaged, or None: a record whose bytes fail the CRC-32
+    stored with it, one whose header cannot be read, or one compressed or encrypted, which
+    torch.save never writes (a compressed record was decompressed whole to check it: 262 bytes
+    that inflate to 256 MiB; #33 probe 11, H5). torch.save stores a CRC-32 per record, but
+    torch.load does not check them: 64 bytes flipped inside a weight loaded silently, and
+    `--resume` of a finished run then wrote the damaged weights over its good exports (probe
+    10, G6). A record written without a checksum (`torch.serialization.set_crc32_options(False)`:
+    stored as 0) is not checked; a file that is not a zip archive at all is left to torch.load,
+    whose error is named (`refusal`)."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            for record in archive.infolist():
-                if record.CRC == 0 and record.file_size:
-                    continue
-                try:
-                    with archive.open(record) as stream:
-                        while stream.read(1 << 24):   # read to the end: the check runs there
-                            pass
-                except (zipfile.BadZipFile, OSError, EOFError):
-                    return record.filename
-    except (zipfile.BadZipFile, OSError, EOFError):
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
         return None
+    except Exception as e:   # a garbled index: names that are not UTF-8, impossible offsets, ...
+        return f"its archive's index cannot be read ({type(e).__name__})"
+    with archive:
+        for record in archive.infolist():
+            name = repr(record.filename)
+            if record.compress_type != zipfile.ZIP_STORED or record.flag_bits & 0x1:
+                return f"its record {name} is compressed or encrypted, which torch.save never writes"
+            if record.CRC == 0 and record.file_size:
+                continue
+            try:
+                with archive.open(record) as stream:
+                    while stream.read(1 << 24):   # read to the end: the check runs there
+                        pass
+            except zipfile.BadZipFile:
+                return f"its record {name} does not match the checksum written with it"
+            except Exception as e:   # a garbled record header: flags, method, offsets
+                return f"its record {name} cannot be read ({type(e).__name__})"
     return None
 
 

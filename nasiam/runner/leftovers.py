@@ -128,13 +128,34 @@ def _holds_only_temporaries(entry: os.DirEntry, started: bool) -> bool:
 def _is_config_temporary(entry: os.DirEntry, name: str, lock_left_behind: bool) -> bool:
     """`entry` is the temporary of config.yaml that a start of the run `name` wrote and was killed
     before renaming: named so, a plain file, and either beside the lock file a killed run left
-    (a start writes its lock file first: killed before its write, the temporary is empty) or
-    reading as this run's config.yaml (killed between the write and the rename). The name alone
-    is anyone's: a user's file so named was deleted when the run started (#33 probe 9, F1)."""
+    (a start writes its lock file first) and holding nothing or run options only (killed before
+    or during its write, `_is_config_start`), or reading as this run's config.yaml (killed between the write and the rename). The name alone is anyone's: a
+    user's file so named was deleted when the run started (#33 probe 9, F1), and so was one
+    holding the user's text beside a killed run's lock (probe 11, H7)."""
     if len(entry.name) != _CONFIG_TEMPORARY_LENGTH or not entry.name.startswith(_CONFIG_TEMPORARY) or \
             not is_temporary_file(entry.name) or not entry.is_file(follow_symlinks=False):
         return False
-    return lock_left_behind or _is_run_config(Path(entry.path), name)
+    return lock_left_behind and _is_config_start(Path(entry.path)) or _is_run_config(Path(entry.path), name)
+
+
+def _is_config_start(path: Path) -> bool:
+    """`path` holds what a killed write of config.yaml leaves: nothing, or YAML naming run options
+    only (a write cut short); a user's notes are neither (#33 probe 11, H7)."""
+    import dataclasses
+
+    import yaml
+
+    from nasiam.config.schema import PretrainConfig, SearchConfig
+
+    try:
+        if path.stat().st_size > 1 << 20:
+            return False
+        text = path.read_text(encoding="utf-8")
+        config = yaml.safe_load(text) if text.strip() else {}
+    except (OSError, ValueError, yaml.YAMLError, RecursionError):
+        return False
+    options = {field.name for cls in (SearchConfig, PretrainConfig) for field in dataclasses.fields(cls)}
+    return isinstance(config, dict) and all(isinstance(key, str) and key in options for key in config)
 
 
 def _is_run_config(path: Path, name: str) -> bool:
