@@ -3,6 +3,7 @@ import dataclasses
 import json
 import math
 import random
+import re
 
 import pytest
 import torch
@@ -772,6 +773,22 @@ def test_an_unlabelled_genotype_file_is_labelled_by_its_stem_when_that_is_a_labe
     assert parse_heads(".")[0].label == "search-20261207"
     with pytest.raises(ConfigError, match="its file name 'best head' is not a valid label"):
         parse_heads(str(tmp_path / "best head.json"))
+
+
+@pytest.mark.parametrize("name", ["abc\n", "abc "])
+def test_a_path_whose_name_ends_in_whitespace_is_read_as_given(tmp_path, name):
+    """`--heads lab/$'abc\\n'`: the spec was stripped, and the folder that is there called missing
+    (#33 probe 11, N1); the whitespace around a spec still separates (`default, paper`). Unlabelled,
+    its name is no label ($ matched before a final newline: 'abc\\n' passed); labelled, it runs."""
+    folder = tmp_path / "lab" / name
+    folder.mkdir(parents=True)
+    (folder / "genotype.json").write_text("{}")
+    with pytest.raises(ConfigError, match=re.escape(f"its folder name {name!r} is not a valid label")):
+        parse_heads(str(folder))
+    rows = parse_heads(f"default, mine={folder},paper")
+    assert [(s.label, s.path) for s in rows] == [("default", None), ("mine", str(folder)), ("paper", None)]
+    with pytest.raises(ConfigError, match="does not exist"):   # nothing of either name: the stripped one named
+        parse_heads(f"mine={tmp_path / 'lab' / 'xyz'}{name}")
 
 
 def test_labels_that_differ_only_in_case_are_refused_as_one_folder(tmp_path):
