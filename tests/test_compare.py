@@ -1552,6 +1552,22 @@ def test_a_compare_json_of_another_schema_version_is_refused_and_left_as_it_is(t
     assert path.read_bytes() == before and not (tmp_path / "results.md").exists()
 
 
+def test_a_compare_json_with_a_field_nasiam_does_not_write_is_refused_and_left_as_it_is(tmp_path, capsys):
+    """An unknown top-level field ("evil") was accepted and dropped by the rewrite (#33 probe 11,
+    H3; the tenth's G7/CJ3): refused as a newer schema_version is, the field named, nothing written."""
+    prepare("default", "0,", tmp_path, RUN)
+    path = tmp_path / "compare.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "evil": {"x": 1}, "esc\x1b[2J": 0}))
+    before = path.read_bytes()
+    argv = ["compare", "--heads", "default", "--seeds", "0,", "--out", str(tmp_path), "--report_only",
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{path} (read) has fields this nasiam does not write ('esc\\x1b[2J', 'evil')" in err, err
+    assert "Nothing was written" in err and "\x1b" not in err
+    assert path.read_bytes() == before and not (tmp_path / "results.md").exists()
+
+
 @pytest.mark.parametrize("content", ["hello, not json\n", '{"pid": 1}', '{"pid": 1, "host": "h", "since": 0, "comm'])
 def test_a_run_folder_locked_by_another_program_is_not_called_empty_or_a_run(tmp_path, capsys, monkeypatch, content):
     """A live process holding runs/NAME/.lock with its own text (or a record cut short) was
