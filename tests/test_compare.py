@@ -1382,6 +1382,82 @@ def test_a_run_still_training_from_a_killed_driver_is_named_not_started_again(tm
     assert main(argv) == 0 and started == ["paper-s0", "default-s0"]   # its lock gone: it runs
 
 
+def _plant(kind: str, run) -> str:
+    """Put in the run folder `run` what its run refuses (#33 probe 11, J2, J3); the words naming it."""
+    import os
+    import socket
+
+    run.mkdir(parents=True, exist_ok=True)
+    if kind == "fifo":
+        os.mkfifo(run / ".lock")
+        return ".lock is a FIFO (named pipe), not a nasiam lock file"
+    if kind == "socket":
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(run / ".lock"))
+        server.close()
+        return ".lock is a socket, not a nasiam lock file"
+    if kind == "folder":
+        (run / ".lock").mkdir()
+        return ".lock is a folder, not a nasiam lock file"
+    (run / "notes.txt").write_text("mine")
+    return "holds files nasiam did not write for a run (notes.txt)"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket", "folder", "notes"])
+def test_a_run_folder_its_run_would_refuse_fails_that_run_before_any_starts(tmp_path, capsys, monkeypatch, kind):
+    """A run refusing its folder (a FIFO .lock, a user's notes.txt in runs/default-s0) exits 2,
+    which was read as its options' fault: "refused its options (exit 2), so every run would",
+    the other rows never ran, on any rerun (#33 probe 11, H2). Now each planned folder is looked
+    at before any run starts, as the run would: that run is not run (named, with the fix), the
+    others finish, exit 6; what is there is left as it is."""
+    import nasiam.compare.executor as executor
+
+    plan, out = prepare("default,paper", "0,", tmp_path, RUN)
+    started = []
+    monkeypatch.setattr(executor, "start_run", _fake_start({j.name: j for j in plan.jobs}, out / "runs", started),
+                        raising=False)
+    words = _plant(kind, out / "runs" / "default-s0")
+    argv = ["compare", "--heads", "default,paper", "--seeds", "0,", "--out", str(out),
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 6
+    err = capsys.readouterr().err
+    assert started == ["paper-s0"] and "refused its options" not in err, err
+    assert "not run: its run folder cannot be used: " in err and words in err, err
+    assert "the other runs go on; move what is named out of the way" in err
+    assert sorted(p.name for p in (out / "runs" / "default-s0").iterdir()) == [".lock" if kind != "notes" else
+                                                                              "notes.txt"]
+
+
+def test_a_run_refusing_a_folder_changed_after_the_check_fails_alone(tmp_path, capsys, monkeypatch):
+    """A file put in a run's folder after compare looked (the run then exits 2 on it) is that
+    run's failure too, not the options' (#33 probe 11, H2)."""
+    import subprocess
+    import sys
+
+    import nasiam.compare.executor as executor
+
+    launched = []
+    plain = _fake_launch(launched)
+
+    def launch(job, runs, logs, env):
+        if job.name != "default-s0":
+            return plain(job, runs, logs, env)
+        launched.append(job.name)
+        _plant("notes", runs / job.name)
+        log = logs / f"{job.name}.log"
+        log.write_text("nasiam pretrain: error: ... holds files nasiam did not write for a run (notes.txt)\n")
+        return subprocess.Popen([sys.executable, "-c", "raise SystemExit(2)"]), log, False
+
+    monkeypatch.setattr(executor, "_launch", launch)
+    out = tmp_path / "cmp"
+    argv = ["compare", "--heads", "default,paper", "--seeds", "0,", "--out", str(out),
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 6
+    err = capsys.readouterr().err
+    assert launched == ["default-s0", "paper-s0"] and "refused its options" not in err, err
+    assert "failed: default-s0 (exit 2)" in err and "its run folder cannot be used: " in err, err
+
+
 DRIVER = """
 import sys, time
 from nasiam.compare.launch import start_run
