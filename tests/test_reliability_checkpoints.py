@@ -203,7 +203,8 @@ def test_a_zeroed_checksum_among_checksums_does_not_turn_the_check_off(tmp_path)
         entry = data.find(b"PK\x01\x02", entry + 4)
     data[entry + 16:entry + 20] = bytes(4)   # its CRC-32 in the central directory: 0
     local = record.header_offset
-    start = local + 30 + struct.unpack("<H", data[local + 26:local + 28])[0] + struct.unpack("<H", data[local + 28:local + 30])[0]
+    name_length, extra_length = struct.unpack("<HH", data[local + 26:local + 30])
+    start = local + 30 + name_length + extra_length   # the record's data, after its local header
     data[start:start + 64] = bytes(b ^ 0xFF for b in data[start:start + 64])   # and its weight garbled
     path.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match=f"its record {record.filename!r} does not match the checksum"):
