@@ -1399,11 +1399,15 @@ def _plant(kind: str, run) -> str:
     if kind == "folder":
         (run / ".lock").mkdir()
         return ".lock is a folder, not a nasiam lock file"
+    if kind == "file":   # the run folder itself a file
+        run.rmdir()
+        run.write_text("mine")
+        return "default-s0 is a file, not a folder"
     (run / "notes.txt").write_text("mine")
     return "holds files nasiam did not write for a run (notes.txt)"
 
 
-@pytest.mark.parametrize("kind", ["fifo", "socket", "folder", "notes"])
+@pytest.mark.parametrize("kind", ["fifo", "socket", "folder", "notes", "file"])
 def test_a_run_folder_its_run_would_refuse_fails_that_run_before_any_starts(tmp_path, capsys, monkeypatch, kind):
     """A run refusing its folder (a FIFO .lock, a user's notes.txt in runs/default-s0) exits 2,
     which was read as its options' fault: "refused its options (exit 2), so every run would",
@@ -1424,8 +1428,9 @@ def test_a_run_folder_its_run_would_refuse_fails_that_run_before_any_starts(tmp_
     assert started == ["paper-s0"] and "refused its options" not in err, err
     assert "not run: its run folder cannot be used: " in err and words in err, err
     assert "the other runs go on; move what is named out of the way" in err
-    assert sorted(p.name for p in (out / "runs" / "default-s0").iterdir()) == [".lock" if kind != "notes" else
-                                                                              "notes.txt"]
+    run = out / "runs" / "default-s0"
+    assert run.read_text() == "mine" if kind == "file" else [p.name for p in run.iterdir()] == [
+        "notes.txt" if kind == "notes" else ".lock"]   # left as it is
 
 
 def test_a_run_refusing_a_folder_changed_after_the_check_fails_alone(tmp_path, capsys, monkeypatch):

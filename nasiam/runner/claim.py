@@ -91,10 +91,14 @@ def _resumed(run_dir: Path, target: Path, command: str, fabric, say: Callable[[s
 
 def start_refusal(run_dir: Path) -> str | None:
     """Why a run could not start in `run_dir`, or resume there, as `claim_run_dir` would find it,
-    seen without taking the lock or writing anything: a `.lock` that is not a nasiam lock file,
-    or, with no checkpoints/last.ckpt to continue, what a new run would write over. None where
-    it could. `nasiam compare` asks this of each run's folder before it starts any: a refusal
-    there was read as its options', stopping every row (#33 probe 11, H2)."""
+    seen without taking the lock or writing anything: a file in the folder's place, a `.lock`
+    that is not a nasiam lock file, or, with no checkpoints/last.ckpt to continue, what a new run
+    would write over. None where it could. `nasiam compare` asks this of each run's folder before
+    it starts any: a refusal there was read as its options', stopping every row (#33 probe 11, H2)."""
+    try:
+        _checked(run_dir)
+    except ConfigError as e:
+        return str(e)
     lock_file = run_dir / LOCK_FILE
     refusal = unusable_lock_file(lock_file)
     if refusal or (run_dir / "checkpoints" / ckpt.LAST).is_file():
