@@ -1272,6 +1272,10 @@ def test_a_killed_compares_temporary_files_are_removed_when_it_runs_again(tmp_pa
         path.write_text("half")
     theirs = out / "runs" / "default-s0" / ".summary.json.0123abcd.nasiam.tmp"
     theirs.write_text("half")
+    # as a run killed writing its summary leaves it: beside its last checkpoint (alone, the run
+    # would refuse the folder as a user's file, and compare now says so before starting it)
+    (out / "runs" / "default-s0" / "checkpoints").mkdir()
+    (out / "runs" / "default-s0" / "checkpoints" / "last.ckpt").write_bytes(b"")
     assert main(["compare", "--heads", "default,paper", "--seeds", "0,", "--out", str(out),
                  *[f"--{k}={v}" for k, v in RUN.items()]]) == 0
     assert not any(path.exists() for path in left) and theirs.exists()
