@@ -346,9 +346,9 @@ def _unusable_folder(run: Path) -> str | None:
 def _refuse_unusable_folders(pending: list[Job], runs: Path, refuse: Callable[[Job, str], None]) -> None:
     """Refuse, before any run starts, the jobs whose run folders their runs would refuse: such a
     run exits 2, as on bad options, and was read as its options' fault, stopping every row (#33
-    probe 11, H2)."""
+    probe 11, H2). A folder a live process holds is left to `still_running`, at its launch."""
     for job in list(pending):
-        why = _unusable_folder(runs / job.name)
+        why = None if still_running(runs / job.name) else _unusable_folder(runs / job.name)
         if why:
             refuse(job, why)
 
