@@ -96,10 +96,20 @@ def is_within(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISLNK, "a symbolic link"))
+
+
+def kind_of(mode: int) -> str:
+    """What a file that is not a regular file is, in words, from its mode (os.lstat's or os.fstat's)."""
+    return next((name for is_kind, name in _KINDS if is_kind(mode)), "not a regular file")
+
+
 def not_a_file(path: str | os.PathLike) -> str | None:
     """What `path` is when it is there but not a regular file ("a folder", "a FIFO, socket or
-    device", "a dangling symbolic link"), from its metadata alone: opening a FIFO to find out
-    would block until a writer comes. None for a regular file, or nothing there."""
+    device", "a dangling symbolic link"), links followed, from its metadata alone: opening a FIFO
+    to find out would block until a writer comes. None for a regular file, or nothing there.
+    (`kind_of` tells a FIFO from a socket or a device, from a mode.)"""
     path = Path(path)
     if path.is_file() or not os.path.lexists(path):
         return None

@@ -110,3 +110,30 @@ def test_the_version_to_a_full_device_from_the_shell(tmp_path):
     assert done.returncode == EXIT_IO, done.stderr
     assert done.stderr.startswith("nasiam: error: standard output cannot be written (No space left on device)")
     assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("text", ["--help", "--version"])
+def test_help_to_a_full_device_with_stderr_closed_exits_5(monkeypatch, text):
+    """`nasiam --help > /dev/full 2>&-`: the message that says so could not be printed to stderr
+    (None); print() then wrote it to stdout, failed there, and the CLI exited 1 (#33 probe 11, H6)."""
+    stream = _stdout(os.open("/dev/full", os.O_WRONLY), buffered=False)   # the message's own write fails
+    monkeypatch.setattr(sys, "stdout", stream)
+    monkeypatch.setattr(sys, "stderr", None)
+    try:
+        code = _exit_code(TEXTS[text])
+    finally:
+        monkeypatch.undo()
+        _close(stream)
+    assert code == EXIT_IO
+
+
+def test_an_error_with_stderr_closed_never_reaches_stdout(monkeypatch, capsys):
+    """`nasiam search --bogus 2>&- | cat`: the error line arrived on stdout (H6); it is dropped,
+    and the exit code still says it."""
+    monkeypatch.setattr(sys, "stderr", None)
+    code = _exit_code(["search", "--bogus"])
+    assert sys.stderr is None   # given back as it was
+    monkeypatch.undo()
+    assert code == EXIT_USAGE
+    assert capsys.readouterr().out == ""

@@ -3,6 +3,7 @@ import dataclasses
 import json
 import math
 import random
+import re
 
 import pytest
 import torch
@@ -774,6 +775,22 @@ def test_an_unlabelled_genotype_file_is_labelled_by_its_stem_when_that_is_a_labe
         parse_heads(str(tmp_path / "best head.json"))
 
 
+@pytest.mark.parametrize("name", ["abc\n", "abc "])
+def test_a_path_whose_name_ends_in_whitespace_is_read_as_given(tmp_path, name):
+    """`--heads lab/$'abc\\n'`: the spec was stripped, and the folder that is there called missing
+    (#33 probe 11, N1); the whitespace around a spec still separates (`default, paper`). Unlabelled,
+    its name is no label ($ matched before a final newline: 'abc\\n' passed); labelled, it runs."""
+    folder = tmp_path / "lab" / name
+    folder.mkdir(parents=True)
+    (folder / "genotype.json").write_text("{}")
+    with pytest.raises(ConfigError, match=re.escape(f"its folder name {name!r} is not a valid label")):
+        parse_heads(str(folder))
+    rows = parse_heads(f"default, mine={folder},paper")
+    assert [(s.label, s.path) for s in rows] == [("default", None), ("mine", str(folder)), ("paper", None)]
+    with pytest.raises(ConfigError, match="does not exist"):   # nothing of either name: the stripped one named
+        parse_heads(f"mine={tmp_path / 'lab' / 'xyz'}{name}")
+
+
 def test_labels_that_differ_only_in_case_are_refused_as_one_folder(tmp_path):
     """On a case-insensitive file system (macOS, Windows) runs/DEFAULT-s0 and runs/default-s0
     are one folder: the second row would find the first one's run (was accepted)."""
@@ -1255,6 +1272,10 @@ def test_a_killed_compares_temporary_files_are_removed_when_it_runs_again(tmp_pa
         path.write_text("half")
     theirs = out / "runs" / "default-s0" / ".summary.json.0123abcd.nasiam.tmp"
     theirs.write_text("half")
+    # as a run killed writing its summary leaves it: beside its last checkpoint (alone, the run
+    # would refuse the folder as a user's file, and compare now says so before starting it)
+    (out / "runs" / "default-s0" / "checkpoints").mkdir()
+    (out / "runs" / "default-s0" / "checkpoints" / "last.ckpt").write_bytes(b"")
     assert main(["compare", "--heads", "default,paper", "--seeds", "0,", "--out", str(out),
                  *[f"--{k}={v}" for k, v in RUN.items()]]) == 0
     assert not any(path.exists() for path in left) and theirs.exists()
@@ -1363,6 +1384,87 @@ def test_a_run_still_training_from_a_killed_driver_is_named_not_started_again(tm
     assert "wait for it to end or stop it" in err and "refused its options" not in err
     assert not (out / "logs" / "default-s0.log").exists()   # not written by a second start
     assert main(argv) == 0 and started == ["paper-s0", "default-s0"]   # its lock gone: it runs
+
+
+def _plant(kind: str, run) -> str:
+    """Put in the run folder `run` what its run refuses (#33 probe 11, J2, J3); the words naming it."""
+    import os
+    import socket
+
+    run.mkdir(parents=True, exist_ok=True)
+    if kind == "fifo":
+        os.mkfifo(run / ".lock")
+        return ".lock is a FIFO (named pipe), not a nasiam lock file"
+    if kind == "socket":
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(run / ".lock"))
+        server.close()
+        return ".lock is a socket, not a nasiam lock file"
+    if kind == "folder":
+        (run / ".lock").mkdir()
+        return ".lock is a folder, not a nasiam lock file"
+    if kind == "file":   # the run folder itself a file
+        run.rmdir()
+        run.write_text("mine")
+        return "default-s0 is a file, not a folder"
+    (run / "notes.txt").write_text("mine")
+    return "holds files nasiam did not write for a run (notes.txt)"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket", "folder", "notes", "file"])
+def test_a_run_folder_its_run_would_refuse_fails_that_run_before_any_starts(tmp_path, capsys, monkeypatch, kind):
+    """A run refusing its folder (a FIFO .lock, a user's notes.txt in runs/default-s0) exits 2,
+    which was read as its options' fault: "refused its options (exit 2), so every run would",
+    the other rows never ran, on any rerun (#33 probe 11, H2). Now each planned folder is looked
+    at before any run starts, as the run would: that run is not run (named, with the fix), the
+    others finish, exit 6; what is there is left as it is."""
+    import nasiam.compare.executor as executor
+
+    plan, out = prepare("default,paper", "0,", tmp_path, RUN)
+    started = []
+    monkeypatch.setattr(executor, "start_run", _fake_start({j.name: j for j in plan.jobs}, out / "runs", started),
+                        raising=False)
+    words = _plant(kind, out / "runs" / "default-s0")
+    argv = ["compare", "--heads", "default,paper", "--seeds", "0,", "--out", str(out),
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 6
+    err = capsys.readouterr().err
+    assert started == ["paper-s0"] and "refused its options" not in err, err
+    assert "not run: its run folder cannot be used: " in err and words in err, err
+    assert "the other runs go on; move what is named out of the way" in err
+    run = out / "runs" / "default-s0"
+    assert run.read_text() == "mine" if kind == "file" else [p.name for p in run.iterdir()] == [
+        "notes.txt" if kind == "notes" else ".lock"]   # left as it is
+
+
+def test_a_run_refusing_a_folder_changed_after_the_check_fails_alone(tmp_path, capsys, monkeypatch):
+    """A file put in a run's folder after compare looked (the run then exits 2 on it) is that
+    run's failure too, not the options' (#33 probe 11, H2)."""
+    import subprocess
+    import sys
+
+    import nasiam.compare.executor as executor
+
+    launched = []
+    plain = _fake_launch(launched)
+
+    def launch(job, runs, logs, env):
+        if job.name != "default-s0":
+            return plain(job, runs, logs, env)
+        launched.append(job.name)
+        _plant("notes", runs / job.name)
+        log = logs / f"{job.name}.log"
+        log.write_text("nasiam pretrain: error: ... holds files nasiam did not write for a run (notes.txt)\n")
+        return subprocess.Popen([sys.executable, "-c", "raise SystemExit(2)"]), log, False
+
+    monkeypatch.setattr(executor, "_launch", launch)
+    out = tmp_path / "cmp"
+    argv = ["compare", "--heads", "default,paper", "--seeds", "0,", "--out", str(out),
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 6
+    err = capsys.readouterr().err
+    assert launched == ["default-s0", "paper-s0"] and "refused its options" not in err, err
+    assert "failed: default-s0 (exit 2)" in err and "its run folder cannot be used: " in err, err
 
 
 DRIVER = """
@@ -1532,6 +1634,22 @@ def test_a_compare_json_of_another_schema_version_is_refused_and_left_as_it_is(t
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert f"{path} (read) {words}" in err and "Nothing was written" in err and "Traceback" not in err, err
+    assert path.read_bytes() == before and not (tmp_path / "results.md").exists()
+
+
+def test_a_compare_json_with_a_field_nasiam_does_not_write_is_refused_and_left_as_it_is(tmp_path, capsys):
+    """An unknown top-level field ("evil") was accepted and dropped by the rewrite (#33 probe 11,
+    H3; the tenth's G7/CJ3): refused as a newer schema_version is, the field named, nothing written."""
+    prepare("default", "0,", tmp_path, RUN)
+    path = tmp_path / "compare.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "evil": {"x": 1}, "esc\x1b[2J": 0}))
+    before = path.read_bytes()
+    argv = ["compare", "--heads", "default", "--seeds", "0,", "--out", str(tmp_path), "--report_only",
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{path} (read) has fields this nasiam does not write ('esc\\x1b[2J', 'evil')" in err, err
+    assert "Nothing was written" in err and "\x1b" not in err
     assert path.read_bytes() == before and not (tmp_path / "results.md").exists()
 
 

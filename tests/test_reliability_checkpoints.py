@@ -183,6 +183,34 @@ def test_a_checkpoint_written_without_checksums_still_loads(tmp_path):
     assert load_checkpoint(tmp_path / "c.ckpt", "pretrain")["model"]["w"].sum() == 100
 
 
+def test_a_zeroed_checksum_among_checksums_does_not_turn_the_check_off(tmp_path):
+    """A record whose CRC field in the central directory was zeroed was skipped as if written
+    without checksums, so garbled weights in it loaded (#33 probe 11, H4, Z4). Only a file whose
+    every checksum is 0 (set_crc32_options(False)) goes unchecked now."""
+    import struct
+    import zipfile
+
+    from nasiam.runner.checkpoint import save_checkpoint
+
+    path = tmp_path / "c.ckpt"
+    save_checkpoint(path, {"model": {"w": torch.ones(1000)}}, {"command": "pretrain"})
+    with zipfile.ZipFile(path) as archive:
+        record = max(archive.infolist(), key=lambda r: r.file_size)   # the weight
+    data = bytearray(path.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    entry = data.find(b"PK\x01\x02", struct.unpack("<I", data[end + 16:end + 20])[0])
+    while data[entry + 46:entry + 46 + len(record.orig_filename)] != record.orig_filename.encode():
+        entry = data.find(b"PK\x01\x02", entry + 4)
+    data[entry + 16:entry + 20] = bytes(4)   # its CRC-32 in the central directory: 0
+    local = record.header_offset
+    name_length, extra_length = struct.unpack("<HH", data[local + 26:local + 30])
+    start = local + 30 + name_length + extra_length   # the record's data, after its local header
+    data[start:start + 64] = bytes(b ^ 0xFF for b in data[start:start + 64])   # and its weight garbled
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=f"its record {record.filename!r} does not match the checksum"):
+        load_checkpoint(path, "pretrain")
+
+
 @pytest.mark.slow
 def test_export_and_resume_refuse_a_damaged_checkpoint_and_change_nothing(tmp_path, capsys, finished_search):
     import shutil

@@ -19,7 +19,7 @@ from typing import Sequence
 from nasiam._version import __version__
 from nasiam.cli import compare, evaluate, export, pretrain, push, search, sweep
 from nasiam.cli.common import EXIT_COLLAPSE, EXIT_INTERRUPTED, EXIT_IO, EXIT_MEMORY, EXIT_NONFINITE, EXIT_USAGE
-from nasiam.cli.stdout import StandardOutputError, marked_stdout, standard_output_message
+from nasiam.cli.stdout import StandardOutputError, marked_stdout, standard_output_message, stderr_or_nowhere
 from nasiam.config import ConfigError
 
 # what a stopped or failed command has left, and where its output goes; a subcommand that differs
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # stdout's own write errors told from an output file's, from the start: argparse prints the help
     # and version before any command runs, and drops a failed write (`nasiam --help > /dev/full`
     # exited 0 and said nothing, #33 probe 9, F3); the marked stream keeps it for _deliver
-    with marked_stdout() as stdout:
+    with stderr_or_nowhere(), marked_stdout() as stdout:
         try:
             try:
                 args, unknown = parser.parse_known_args(argv)

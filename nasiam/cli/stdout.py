@@ -12,10 +12,11 @@ probe 9, F3).
 from __future__ import annotations
 
 import contextlib
+import io
 import sys
 from typing import Any, Iterator
 
-__all__ = ["StandardOutputError", "marked_stdout", "standard_output_message"]
+__all__ = ["StandardOutputError", "marked_stdout", "standard_output_message", "stderr_or_nowhere"]
 
 
 class StandardOutputError(OSError):
@@ -74,6 +75,31 @@ def marked_stdout() -> Iterator[_MarkedStream | None]:
     finally:
         if sys.stdout is marked:
             sys.stdout = original
+
+
+class _Nowhere(io.TextIOBase):
+    """A text stream that takes every write and keeps nothing."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+@contextlib.contextmanager
+def stderr_or_nowhere() -> Iterator[None]:
+    """`sys.stderr` as it is, or, where it is closed (`2>&-`: Python sets it to None), a stream
+    that drops what it is given, for the block's duration: `print(..., file=sys.stderr)` with
+    None prints to stdout, so error messages landed in a report or a pipe, and with stdout full
+    too the CLI's own message failed there (exit 1, not 5: #33 probe 11, H6). Nothing can be
+    said with stderr closed; the exit code still says it."""
+    if sys.stderr is not None:
+        yield
+        return
+    sys.stderr = _Nowhere()
+    try:
+        yield
+    finally:
+        if isinstance(sys.stderr, _Nowhere):
+            sys.stderr = None
 
 
 def standard_output_message(e: OSError, kept: str) -> str:

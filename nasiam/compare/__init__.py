@@ -35,6 +35,9 @@ MANIFEST_SCHEMA_VERSION = 1
 # this comparison; a run finished before compare.json kept them (an older nasiam, an archive)
 # has none and is checked as before, by its config.yaml and the files its summary lists
 SUMMARIES = "finished_summaries"
+# every field `_prepare` writes; a compare.json with others is refused (`_check_known_fields`)
+MANIFEST_FIELDS = ("format", "schema_version", "framework", "common", "random_genotypes", "pinned_heads", "code",
+                   SUMMARIES)
 
 
 MAX_SEEDS = 1000   # each seed trains every row once: more is a typo, not a protocol
@@ -243,6 +246,7 @@ def _read_manifest(out: Path, common: dict[str, str]) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         raise ConfigError(f"{path} (read) is not a nasiam comparison; choose another --out")
     _check_schema_version(path, manifest.get("schema_version"))
+    _check_known_fields(path, manifest)
     if not isinstance(manifest.get("common"), dict) or not isinstance(manifest.get("pinned_heads", {}), dict):
         raise ConfigError(f"{path} (read) is damaged (its 'common' or 'pinned_heads' is not an object); {fix}")
     summaries = manifest.get(SUMMARIES, {})
@@ -270,6 +274,21 @@ def _check_schema_version(path: Path, version: Any) -> None:
     raise ConfigError(f"{path} (read) is damaged: its schema_version is {shown(version, 60)}, not the integer "
                       f"{MANIFEST_SCHEMA_VERSION} nasiam writes (edited by hand?); restore it, or move it away or "
                       "choose another --out. Nothing was written")
+
+
+def _check_known_fields(path: Path, manifest: Mapping[str, Any]) -> None:
+    """compare.json's fields are those `_prepare` writes: one it does not know would be dropped
+    by the rewrite (#33 probe 11, H3), so it is refused as a newer schema_version is, before
+    anything is written."""
+    from nasiam.errors import shown
+
+    unknown = sorted(set(manifest) - set(MANIFEST_FIELDS))
+    if unknown:
+        names = ", ".join(shown(name, 40) for name in unknown[:5]) + (f" and {len(unknown) - 5} more"
+                                                                      if len(unknown) > 5 else "")
+        raise ConfigError(f"{path} (read) has fields this nasiam does not write ({names}): added by hand or by another "
+                          "program, and every call rewrites the file without them. Remove them, or move the file away "
+                          "or choose another --out. Nothing was written")
 
 
 def _differing_options(recorded: Mapping[Any, Any], common: Mapping[str, str]) -> list[str]:

@@ -12,6 +12,9 @@ its search's head: `Job.own_input`) fails that row, whose other runs with that i
 started, and the other rows go on; one refused on the comparison's common options alone stops
 everything, since the same options would fail every run (unless a run of those options has
 finished in this call, or it resumed a checkpoint of its own: then the refusal is that run's).
+A run whose folder it would refuse (a FIFO `.lock`, a user's files there: `start_refusal`) is
+not started, each looked at before any run starts; one that refuses a folder changed meanwhile
+fails alone too.
 
 SIGTERM, Ctrl-C and SIGHUP (unless under `nohup`) stop a comparison the way they stop one run:
 the runs in progress get SIGTERM, checkpoint at their next step boundary and exit, and only then
@@ -41,6 +44,7 @@ from nasiam.compare.plan import FORBIDDEN_COMMON, Job, changed_head, search_comm
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, field_types, parse_value, read_yaml_file
 from nasiam.errors import CheckpointError, RunInterrupted, shown, shown_path
 from nasiam.rundir import check_run_files
+from nasiam.runner.claim import start_refusal
 from nasiam.runner.stop import StopSignals
 
 __all__ = ["run_jobs", "run_finished", "check_run", "read_summary", "summary_sha256", "collapsed", "JobFailure",
@@ -331,6 +335,24 @@ def _own_refusal(job: Job, resumed: bool, refused_inputs: dict[str, str]) -> str
             f"common options finished in this call; {fix}")
 
 
+def _unusable_folder(run: Path) -> str | None:
+    """Why the run could not use its folder `run` (`start_refusal`: its `.lock` a FIFO, a user's
+    files there), with the fix, or None."""
+    refusal = start_refusal(run)
+    return refusal and (f"its run folder cannot be used: {refusal}. That run fails, the other runs go on; move "
+                        "what is named out of the way and run the same command again")
+
+
+def _refuse_unusable_folders(pending: list[Job], runs: Path, refuse: Callable[[Job, str], None]) -> None:
+    """Refuse, before any run starts, the jobs whose run folders their runs would refuse: such a
+    run exits 2, as on bad options, and was read as its options' fault, stopping every row (#33
+    probe 11, H2). A folder a live process holds is left to `still_running`, at its launch."""
+    for job in list(pending):
+        why = None if still_running(runs / job.name) else _unusable_folder(runs / job.name)
+        if why:
+            refuse(job, why)
+
+
 class _Stopped(BaseException):
     """A BaseException, as KeyboardInterrupt is, so that no `except Exception` swallows it."""
 
@@ -376,6 +398,7 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
         say(f"not run: {job.name}, since {why}")
 
     try:
+        _refuse_unusable_folders(pending, runs, refuse)
         while pending or running:
             for job in list(pending):
                 if len(running) >= max_jobs:
@@ -432,7 +455,9 @@ def run_jobs(jobs: list[Job], runs: Path, logs: Path, max_jobs: int = 1, threads
                 failed.add(name)
                 # a run refusing its head file (exit 2) after an edit of it: the edit, not the options;
                 # one refusing its folder's lock (a run started meanwhile by another driver): the lock
-                changed = (changed_head(job) or still_running(runs / name)) if code == EXIT_USAGE else None
+                # one refusing its folder (files put there meanwhile): the folder
+                changed = (changed_head(job) or still_running(runs / name) or _unusable_folder(runs / name)
+                           if code == EXIT_USAGE else None)
                 if code == EXIT_USAGE and not changed and not problem:
                     if not (job.own_input or resumed or common_work):
                         failure = JobFailure(name, code, str(log), _tail(log))

@@ -40,7 +40,7 @@ MAX_RANDOM_HEADS = 100
 LIBRARY_KINDS = ("lightly", "solo-learn")   # other libraries' heads: nasiam.presets.LIBRARY_HEADS
 # the default projector with another predictor: its preset in nasiam.presets
 PREDICTOR_KINDS = {"directpred": "directpred_predictor", "linpred": "linear_predictor"}
-_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+:-]{0,63}$")
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+:-]{0,63}\Z")   # \Z: $ would let a final newline in
 # a label names run folders (LABEL-s0): plain ASCII, so that no two look alike or escape runs/
 LABEL_RULE = ("a label is 1 to 64 ASCII letters, digits and _ . + : -, starting with a letter or digit "
               "(LABEL=SPEC, e.g. mine=runs/search-X)")
@@ -74,7 +74,12 @@ class HeadSpec:
 
 
 def split_specs(text: str) -> list[str]:
-    """Split on commas outside parentheses."""
+    """Split on commas outside parentheses, each spec stripped of the whitespace around it."""
+    return [part.strip() for part in _split_as_given(text)]
+
+
+def _split_as_given(text: str) -> list[str]:
+    """Split on commas outside parentheses, each spec as given, whitespace included (a path may end in it)."""
     parts, depth, current = [], 0, []
     for ch in text:
         if ch == "(":
@@ -84,14 +89,14 @@ def split_specs(text: str) -> list[str]:
             if depth < 0:
                 raise ConfigError(f"--heads: unbalanced ')' in {text!r}")
         if ch == "," and depth == 0:
-            parts.append("".join(current).strip())
+            parts.append("".join(current))
             current = []
         else:
             current.append(ch)
     if depth != 0:
         raise ConfigError(f"--heads: unbalanced '(' in {text!r}")
-    parts.append("".join(current).strip())
-    if any(not p for p in parts):
+    parts.append("".join(current))
+    if any(not p.strip() for p in parts):
         raise ConfigError(f"--heads: empty head spec in {text!r} (two commas in a row, or a trailing comma?)")
     return parts
 
@@ -123,11 +128,21 @@ def _label_from_path(path: Path) -> str:
     return name
 
 
-def _parse_one(raw: str) -> HeadSpec:
+def _path_as_given(spec: str, given: str) -> str:
+    """`spec`, stripped as every spec is (`default, paper`); or, where nothing has that name but a
+    file or folder has the name as given, its whitespace kept (`lab/$'abc\n'`), that one: it was
+    called missing though it was there (#33 probe 11, N1)."""
+    if os.path.lexists(spec):
+        return spec
+    return next((name for name in (given.lstrip(), given) if os.path.lexists(name)), spec)
+
+
+def _parse_one(given: str) -> HeadSpec:
+    raw = given.strip()
     label, spec = None, raw
-    head, sep, tail = raw.partition("=")
+    head, sep, tail = given.partition("=")
     if sep and "(" not in head and _LABEL.match(head.strip()):
-        label, spec = head.strip(), tail.strip()
+        label, spec, given = head.strip(), tail.strip(), tail
     if spec in _FIXED_KINDS:
         return HeadSpec(label or spec, spec)
     if m := _FIXED.match(spec):
@@ -156,6 +171,7 @@ def _parse_one(raw: str) -> HeadSpec:
         # #33 probe 8, E6)
         raise ConfigError(f"--heads: {shown(raw, 80)}: {shown(head.strip(), 40)} is not a valid label; {LABEL_RULE}")
     # not a head kind, so a path: one the file system refuses to look up is named as --heads'
+    spec = _path_as_given(spec, given)
     check_input_path("--heads", spec, "a head (default, paper, search, random:N, ...) or a search run directory "
                                       "or genotype.json at a shorter path (LABEL=PATH names its row)")
     path = Path(spec)
@@ -178,7 +194,7 @@ def _parse_one(raw: str) -> HeadSpec:
 def parse_heads(text: str | list[str]) -> list[HeadSpec]:
     """Parse `--heads` (a comma-separated string, or a list of specs) into rows with
     distinct labels, in order."""
-    raws = split_specs(text) if isinstance(text, str) else [s for t in text for s in split_specs(t)]
+    raws = _split_as_given(text) if isinstance(text, str) else [s for t in text for s in _split_as_given(t)]
     specs = [_parse_one(r) for r in raws]
     seen: set[str] = set()
     for s in specs:

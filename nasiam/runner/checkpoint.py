@@ -94,9 +94,10 @@ def _damaged_record(path: Path) -> str | None:
     that inflate to 256 MiB; #33 probe 11, H5). torch.save stores a CRC-32 per record, but
     torch.load does not check them: 64 bytes flipped inside a weight loaded silently, and
     `--resume` of a finished run then wrote the damaged weights over its good exports (probe
-    10, G6). A record written without a checksum (`torch.serialization.set_crc32_options(False)`:
-    stored as 0) is not checked; a file that is not a zip archive at all is left to torch.load,
-    whose error is named (`refusal`)."""
+    10, G6). A file written without checksums (`torch.serialization.set_crc32_options(False)`:
+    every record's stored as 0) is not checked; a 0 among checksums is checked as one (a field
+    zeroed let a garbled record load: probe 11, H4). A file that is not a zip archive at all is
+    left to torch.load, whose error is named (`refusal`)."""
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
@@ -104,11 +105,13 @@ def _damaged_record(path: Path) -> str | None:
     except Exception as e:   # a garbled index: names that are not UTF-8, impossible offsets, ...
         return f"its archive's index cannot be read ({type(e).__name__})"
     with archive:
-        for record in archive.infolist():
+        records = archive.infolist()
+        without_checksums = all(record.CRC == 0 for record in records if record.file_size)
+        for record in records:
             name = repr(record.filename)
             if record.compress_type != zipfile.ZIP_STORED or record.flag_bits & 0x1:
                 return f"its record {name} is compressed or encrypted, which torch.save never writes"
-            if record.CRC == 0 and record.file_size:
+            if without_checksums:
                 continue
             try:
                 with archive.open(record) as stream:

@@ -17,9 +17,9 @@ from nasiam.config import ConfigError, RunConfig, check_output_path
 from nasiam.errors import CheckpointError, RunDirLockedError, shell_argument, shown, shown_path
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.leftovers import occupied
-from nasiam.runner.lock import RunDirLock
+from nasiam.runner.lock import LOCK_FILE, RunDirLock, read_owner, unusable_lock_file
 
-__all__ = ["ClaimedRunDir", "claim_run_dir"]
+__all__ = ["ClaimedRunDir", "claim_run_dir", "start_refusal"]
 
 _RESUME_LAST = ("true", "1", "yes", "last")
 
@@ -67,7 +67,8 @@ def claim_run_dir(cfg: RunConfig, command: str, framework: str, fabric, say: Cal
             raise CheckpointError(f"{shown_path(run_dir)} already holds a run; continue it with --resume --run_name "
                                   f"{shell_argument(name)}, or choose another --run_name")
         # rank 0 looks (it holds the lock: nothing writes there meanwhile) and every rank learns it
-        refusal = fabric.broadcast(_not_startable(run_dir, lock) if fabric.is_global_zero else None)
+        refusal = fabric.broadcast(_not_startable(run_dir, lock is not None and lock.stale_owner is not None)
+                                   if fabric.is_global_zero else None)
         if refusal:
             raise CheckpointError(refusal)
     except BaseException:
@@ -88,10 +89,27 @@ def _resumed(run_dir: Path, target: Path, command: str, fabric, say: Callable[[s
         raise
 
 
-def _not_startable(run_dir: Path, lock: RunDirLock | None) -> str | None:
+def start_refusal(run_dir: Path) -> str | None:
+    """Why a run could not start in `run_dir`, or resume there, as `claim_run_dir` would find it,
+    seen without taking the lock or writing anything: a file in the folder's place, a `.lock`
+    that is not a nasiam lock file, or, with no checkpoints/last.ckpt to continue, what a new run
+    would write over. None where it could. `nasiam compare` asks this of each run's folder before
+    it starts any: a refusal there was read as its options', stopping every row (#33 probe 11, H2)."""
+    try:
+        _checked(run_dir)
+    except ConfigError as e:
+        return str(e)
+    lock_file = run_dir / LOCK_FILE
+    refusal = unusable_lock_file(lock_file)
+    if refusal or (run_dir / "checkpoints" / ckpt.LAST).is_file():
+        return refusal
+    return _not_startable(run_dir, read_owner(lock_file) is not None)
+
+
+def _not_startable(run_dir: Path, lock_left_behind: bool) -> str | None:
     """Why a new run may not start in `run_dir`, with the fix; None where it may (`occupied`).
-    `lock`: this start's, whose `stale_owner` says whether a killed run left its lock file there."""
-    found = occupied(run_dir, lock_left_behind=lock is not None and lock.stale_owner is not None)
+    `lock_left_behind`: whether a killed run left its lock file there (`RunDirLock.stale_owner`)."""
+    found = occupied(run_dir, lock_left_behind=lock_left_behind)
     if found is None:
         return None
     fix = "choose another --run_name or --out_dir"

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+from nasiam._io import kind_of
 from nasiam.errors import RunDirLockedError, shown, shown_path
 
 LOCK_FILE = ".lock"
@@ -30,12 +31,24 @@ RUN_BUSY_ADVICE = "Wait for it to end (or stop it) before resuming, or choose an
 
 
 def read_owner(path: Path) -> dict[str, Any] | None:
-    """The owner recorded in a lock file, or None if it is empty or unreadable."""
+    """The nasiam owner record in the lock file at `path`, or None: no file, an empty one (a run
+    writes its record just after taking the lock), not a regular file, or another program's text."""
+    return _owner_record(_first_bytes(path))
+
+
+def _first_bytes(path: Path) -> bytes:
+    """The start of the lock file at `path` (b"" where it cannot be opened), read without following
+    a link or waiting on a FIFO; b"?" for what is not a regular file or cannot be read."""
     try:
-        owner = json.loads(path.read_text()[:4096])
-    except (OSError, ValueError):
-        return None
-    return owner if isinstance(owner, dict) else None
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return b""
+    try:
+        return os.read(fd, 4097) if stat.S_ISREG(os.fstat(fd).st_mode) else b"?"
+    except OSError:
+        return b"?"
+    finally:
+        os.close(fd)
 
 
 # who holds a lock whose file is not empty yet holds no nasiam owner record: another program
@@ -58,20 +71,9 @@ def describe_holder(path: Path) -> str:
     """Who holds the lock file at `path`, as the file says, read once: its owner record, an empty
     file (a nasiam run writes its record just after taking the lock), or anything else, another
     program's lock (the tenth probe of #33, G5: called "empty: it is just starting")."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return describe_owner(None)
-    try:
-        head = os.read(fd, 4097) if stat.S_ISREG(os.fstat(fd).st_mode) else b"?"
-    except OSError:
-        head = b"?"
-    finally:
-        os.close(fd)
-    if not head:
-        return describe_owner(None)
+    head = _first_bytes(path)
     owner = _owner_record(head)
-    return describe_owner(owner) if owner else UNIDENTIFIED_OWNER
+    return describe_owner(owner) if owner or not head else UNIDENTIFIED_OWNER
 
 
 def _owner_record(head: bytes) -> dict[str, Any] | None:
@@ -92,20 +94,35 @@ def _plain(value: Any) -> str:
     return shown(value)
 
 
-def _kind(mode: int) -> str:
-    """What a file that is not a regular file is, in words."""
-    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISLNK, "a symbolic link")):
-        if test(mode):
-            return name
-    return "not a regular file"
-
-
 def _not_a_regular_file(path: Path, mode: int) -> RunDirLockedError:
-    return RunDirLockedError(f"{shown_path(path)} is {_kind(mode)}, not a nasiam lock file (a regular file); nasiam "
+    return RunDirLockedError(f"{shown_path(path)} is {kind_of(mode)}, not a nasiam lock file (a regular file); nasiam "
                              f"leaves it untouched. Move it out of {shown_path(path.parent)}, or choose another "
                              "--run_name or --out_dir")
+
+
+def _a_link(path: Path) -> RunDirLockedError:
+    return RunDirLockedError(f"{path} is a symbolic link; nasiam writes its lock file only as a plain file. Remove the "
+                             "link, or choose another --run_name")
+
+
+def _another_programs_file(path: Path) -> RunDirLockedError:
+    return RunDirLockedError(f"{path} exists and is not a nasiam lock file (another program's?); nasiam leaves it "
+                             f"untouched. {path.parent} is not a nasiam run directory: choose another --run_name or "
+                             "--out_dir")
+
+
+def unusable_lock_file(path: Path) -> str | None:
+    """Why `RunDirLock` would refuse the lock file at `path`, seen without taking it or writing
+    anything (a FIFO, socket, device, folder or link is never opened): not a regular file, or
+    another program's file. None where it is a nasiam lock file, or there is none."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return None
+    if not stat.S_ISREG(mode):
+        return str(_a_link(path) if stat.S_ISLNK(mode) else _not_a_regular_file(path, mode))
+    head = _first_bytes(path)
+    return None if not head or _owner_record(head) else str(_another_programs_file(path))
 
 
 def _is_nasiam_lock(fd: int) -> bool:
@@ -164,8 +181,7 @@ class RunDirLock:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
             except OSError:
                 if self.path.is_symlink():
-                    raise RunDirLockedError(f"{self.path} is a symbolic link; nasiam writes its lock file only as a "
-                                            "plain file. Remove the link, or choose another --run_name") from None
+                    raise _a_link(self.path) from None
                 raise
             mode = os.fstat(fd).st_mode
             if not stat.S_ISREG(mode):
@@ -173,9 +189,7 @@ class RunDirLock:
                 raise _not_a_regular_file(self.path, mode)
             if not _is_nasiam_lock(fd):
                 os.close(fd)
-                raise RunDirLockedError(f"{self.path} exists and is not a nasiam lock file (another program's?); "
-                                        f"nasiam leaves it untouched. {self.path.parent} is not a nasiam run directory: "
-                                        "choose another --run_name or --out_dir")
+                raise _another_programs_file(self.path)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
