@@ -59,7 +59,7 @@ def create_backbone(name: str, *, cifar_stem: bool = False, in_chans: int = 3, z
         raise ValueError(f"unknown backbone {name!r}; timm has e.g. {', '.join(close) or 'resnet18, resnet50'} "
                          "(see timm.list_models())")
     create_kwargs = dict(num_classes=0, in_chans=in_chans, pretrained=False, **kwargs)
-    if _is_timm_resnet(name):
+    if name.split(".")[0] in timm.list_models(module="resnet"):
         create_kwargs["zero_init_last"] = zero_init_residual
     elif zero_init_residual:
         raise ValueError(f"zero_init_residual is supported for timm ResNets, not {name!r}")
@@ -71,12 +71,6 @@ def create_backbone(name: str, *, cifar_stem: bool = False, in_chans: int = 3, z
     if cifar_stem:
         _to_cifar_stem(model, name, in_chans)
     return model
-
-
-def _is_timm_resnet(name: str) -> bool:
-    import timm
-
-    return name.split(".")[0] in timm.list_models(module="resnet")
 
 
 def _to_cifar_stem(model: nn.Module, name: str, in_chans: int) -> None:

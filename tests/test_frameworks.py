@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from nasiam import NASHead
-from nasiam.frameworks import MoCoV2, MoCoV3, SimCLR, SimSiam, create_framework
+from nasiam.frameworks import MoCoV2, MoCoV3, SimCLR, SimSiam, SSLFramework, create_framework
 from nasiam.presets import get_preset
 from nasiam.space import MLPSpace
 
@@ -141,6 +141,30 @@ def test_one_sample_per_step_serves_both_views(mode):
     per_step = [samples[i:i + 2] for i in range(0, len(samples), 2)]
     assert all(a == b for a, b in per_step)  # the two views share the step's path
     assert len({str(a) for a, _ in per_step}) > 1  # and paths change between steps
+
+
+def test_a_method_writes_only_its_tensor_work_and_runs_inside_the_head_context():
+    """`SSLFramework.head_loss` runs a method's `_head_loss` inside `head_context`, one sample
+    for both views; each method wrote that wrapper itself before, and one defining only
+    `_head_loss` could not be built (head_loss was abstract)."""
+
+    class OnlyTensorWork(SSLFramework):
+        name = "only_tensor_work"
+
+        @classmethod
+        def head_slots(cls, feature_dim: int, proj_hidden_dim: int = 32, proj_output_dim: int = 16):
+            return SimCLR.head_slots(feature_dim, proj_hidden_dim, proj_output_dim)
+
+        def _head_loss(self, encoded, update_state):
+            z1, z2 = (self.projector(f) for f in encoded.online[:2])
+            seen.append(self.projector.current_decisions())
+            return {"loss": (z1 - z2).pow(2).mean(), "z": z1.detach()}
+
+    seen = []
+    model = OnlyTensorWork(_backbone(), 24, heads="search", space=SPACE)
+    model.set_sampling("uniform")
+    out = model(_views())
+    assert torch.isfinite(out["loss"]) and seen[0] is not None   # a shared sample was in use
 
 
 def test_architecture_step_does_not_backpropagate_through_the_backbone():

@@ -199,15 +199,12 @@ def _stl10(root: Path, split: str, transform) -> ArrayImageDataset:
 
 def _fashion_mnist(root: Path, split: str, transform) -> ArrayImageDataset:
     prefix = "train" if split == "train" else "t10k"
-    candidates = [root, root / "FashionMNIST" / "raw"]
-    for base in candidates:
-        found = {}
-        for kind, stem in (("images", f"{prefix}-images-idx3-ubyte"), ("labels", f"{prefix}-labels-idx1-ubyte")):
-            for name in (stem + ".gz", stem):
-                if (base / name).is_file():
-                    found[kind] = base / name
-                    break
-        if len(found) == 2:
+    stems = {"images": f"{prefix}-images-idx3-ubyte", "labels": f"{prefix}-labels-idx1-ubyte"}
+    for base in (root, root / "FashionMNIST" / "raw"):
+        # each file gzipped or not, the gzipped one first
+        found = {kind: next((base / name for name in (stem + ".gz", stem) if (base / name).is_file()), None)
+                 for kind, stem in stems.items()}
+        if None not in found.values():
             images, labels = read_idx(found["images"]), read_idx(found["labels"])
             if images.ndim != 3 or labels.ndim != 1:
                 raise ValueError(f"{found['images']}: expected (N, 28, 28) images and (N,) labels")

@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from nasiam._distributed import is_distributed
 from nasiam.data.batched_augment import BatchedViews
+from nasiam.data.datasets import ArrayImageDataset, SyntheticImages
 from nasiam.data.transforms import AugmentRecipe
 
 __all__ = ["DeviceImages", "DeviceViewSet", "DeviceBatches", "device_loader", "shard_batches", "can_hold"]
@@ -53,8 +54,6 @@ class DeviceImages:
     def from_dataset(cls, dataset: Dataset, indices: list[int] | None = None) -> DeviceImages:
         """The images of an in-memory dataset (`ArrayImageDataset`, `SyntheticImages`), only those
         at `indices` when given, on the CPU."""
-        from nasiam.data.datasets import ArrayImageDataset, SyntheticImages
-
         if isinstance(dataset, ArrayImageDataset):
             chosen = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=np.int64)
             # reads only these rows of a memory-mapped array (STL-10's unlabeled split is 2.7 GB)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from nasiam.data.datasets import create_dataset, dataset_info, default_root
 from nasiam.data.readers import DataNotFoundError
 
 __all__ = ["DOWNLOADABLE", "download_dataset", "download_root", "ensure_downloaded"]
@@ -26,8 +27,6 @@ def download_root(root: str | os.PathLike | None) -> Path:
 
 
 def _present(name: str, root: Path, split: str) -> bool:
-    from nasiam.data.datasets import create_dataset
-
     try:
         create_dataset(name, root, split)
     except (DataNotFoundError, ValueError):
@@ -37,8 +36,6 @@ def _present(name: str, root: Path, split: str) -> bool:
 
 def download_dataset(name: str, root: str | os.PathLike | None = None) -> Path:
     """Fetch `name`'s training and test files into `root` unless they are there; returns the root."""
-    from nasiam.data.datasets import dataset_info, default_root
-
     if name not in DOWNLOADABLE:
         raise ValueError(f"--download fetches {', '.join(DOWNLOADABLE)}, not {name}")
     # every split a run reads (STL-10's unlabeled too), so that one missing is fetched, as the

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from nasiam.data.datasets import DatasetInfo
+from nasiam.data.datasets import DatasetInfo, dataset_info
 from nasiam.frameworks import FRAMEWORKS, framework_class
 
 __all__ = ["AugmentRecipe", "RECIPES", "recipe_name", "augment_recipe", "view_transform", "MultiViewTransform", "eval_transform",
@@ -117,8 +117,6 @@ class MultiViewTransform:
 
 def _native_size(info: DatasetInfo) -> int:
     """The size the dataset's files hold (the registry's; `info` may carry an --image_size)."""
-    from nasiam.data.datasets import dataset_info
-
     try:
         return dataset_info(info.name).image_size
     except KeyError:   # a dataset outside the registry: its info is all there is

@@ -134,14 +134,16 @@ class SSLFramework(nn.Module, ABC):
     @abstractmethod
     def head_slots(cls, feature_dim: int, **dims) -> dict[str, HeadSlot]: ...
 
-    @abstractmethod
     def head_loss(self, encoded: Encoded, update_state: bool = True) -> dict[str, Tensor]:
         """The loss from backbone features; also returns `z`, the first view's projector
         output, detached (for collapse monitoring). `update_state=False` leaves the
-        framework's state (MoCo's queue) untouched: for architecture steps. nasiam's methods
-        write it as `head_context(update_state)` around `_head_loss(encoded, update_state)`,
-        the tensor work alone, which a CUDA-graphed architecture update compiles apart from the
-        context (`Architect(graphs=...)`); a method without `_head_loss` is compiled whole."""
+        framework's state (MoCo's queue) untouched: for architecture steps. A method defines
+        `_head_loss(encoded, update_state)`, the tensor work alone, run here inside
+        `head_context(update_state)`: a CUDA-graphed architecture update compiles it apart from
+        the context (`Architect(graphs=...)`). A method may override `head_loss` instead; it is
+        then compiled whole."""
+        with self.head_context(update_state):
+            return self._head_loss(encoded, update_state)
 
     # -- heads ------------------------------------------------------------------------
     def _build_head(self, slot: HeadSlot, choice: HeadChoice, space, num_layers: int | None) -> nn.Module:

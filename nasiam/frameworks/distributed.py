@@ -25,11 +25,8 @@ class _GatherWithGrad(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor) -> Tensor:
-        x = x.contiguous()
-        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
-        dist.all_gather(parts, x)
         ctx.rows = x.shape[0]
-        return torch.cat(parts, dim=0)
+        return gather_no_grad(x.contiguous())
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tensor:

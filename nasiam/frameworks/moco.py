@@ -59,10 +59,6 @@ class MoCoV2(MomentumMixin, SSLFramework):
         self.queue.index_copy_(0, index, keys.to(self.queue.dtype))
         self.queue_ptr.copy_((self.queue_ptr + keys.shape[0]) % size)
 
-    def head_loss(self, encoded: Encoded, update_state: bool = True):
-        with self.head_context(update_state):
-            return self._head_loss(encoded, update_state)
-
     def _head_loss(self, encoded: Encoded, update_state: bool):
         z1, z2 = (self.projector(f) for f in encoded.online[:2])
         q1, q2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
@@ -102,10 +98,6 @@ class MoCoV3(MomentumMixin, SSLFramework):
                              {"hidden_dim": pred_hidden_dim, "out_dim": proj_output_dim},
                              output_norm="none", output_bias=False)
         return {"projector": projector, "predictor": predictor}
-
-    def head_loss(self, encoded: Encoded, update_state: bool = True):
-        with self.head_context(update_state):
-            return self._head_loss(encoded, update_state)
 
     def _head_loss(self, encoded: Encoded, update_state: bool):
         z1, z2 = (self.projector(f) for f in encoded.online[:2])

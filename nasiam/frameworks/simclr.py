@@ -27,10 +27,6 @@ class SimCLR(SSLFramework):
                                       {"hidden_dim": proj_hidden_dim, "out_dim": proj_output_dim},
                                       output_norm="batchnorm")}
 
-    def head_loss(self, encoded: Encoded, update_state: bool = True):
-        with self.head_context(update_state):
-            return self._head_loss(encoded, update_state)
-
     def _head_loss(self, encoded: Encoded, update_state: bool):
         z1, z2 = (self.projector(f) for f in encoded.online[:2])
         return {"loss": nt_xent(z1, z2, self.temperature), "z": z1.detach()}

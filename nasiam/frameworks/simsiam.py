@@ -46,10 +46,6 @@ class SimSiam(SSLFramework):
                              {"hidden_dim": pred_hidden_dim, "out_dim": proj_output_dim}, output_norm="none")
         return {"projector": projector, "predictor": predictor}
 
-    def head_loss(self, encoded: Encoded, update_state: bool = True):
-        with self.head_context(update_state):
-            return self._head_loss(encoded, update_state)
-
     def _head_loss(self, encoded: Encoded, update_state: bool):
         z1, z2 = (self.projector(f) for f in encoded.online[:2])
         p1, p2 = self.predictor(z1), self.predictor(z2)

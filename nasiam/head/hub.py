@@ -39,6 +39,7 @@ from typing import Any, Mapping
 
 from nasiam._io import atomic_write_text
 from nasiam._version import __version__
+from nasiam.errors import RemoteError
 
 __all__ = ["HUB_PREFIX", "CONFIG_FILE", "MODEL_CARD_FILE", "GENOTYPE_FILE", "WEIGHTS_FILE", "download_head",
            "push_heads_to_hub", "check_repo_id", "transfer_errors", "describe_transfer_error"]
@@ -191,8 +192,6 @@ def push_heads_to_hub(heads: _Head | Mapping[str, _Head], repo_id: str, *, priva
             return api.upload_folder(repo_id=repo_id, folder_path=tmp, token=token, revision=revision,
                                      create_pr=create_pr, commit_message=commit_message or f"Upload nasiam {names}")
         except transfer_errors() as e:   # the Hub's HTTP errors and the transport's (not OSErrors in huggingface_hub>=1)
-            from nasiam.errors import RemoteError
-
             what = "head was" if None in layout else "heads were"
             raise RemoteError(f"could not push to {repo_id}, the {what} not uploaded: "
                               f"{describe_transfer_error(e)}") from None

@@ -237,8 +237,7 @@ class SearchableHead(nn.Module):
             return self._softmax_weights(layer), False
         if self.sampling == "gumbel" and self.training:
             weights = {k: F.gumbel_softmax(v, tau=self.tau, hard=True) for k, v in layer.arch.items()}
-            chosen = hard_choices(weights, True)
-            return weights, chosen
+            return weights, hard_choices(weights, True)
         if self.sampling == "uniform" and self.training:
             # drawn by torch's CPU generator: read from host memory, it waits for no device
             names = list(layer.arch)
@@ -317,10 +316,8 @@ class SearchableHead(nn.Module):
             candidates = [(lp + math.log(max(p, 1e-30)), chosen + [decision])
                           for lp, chosen in beam for p, decision in options]
             beam = heapq.nlargest(k, candidates, key=lambda c: c[0])
-        genotypes = []
-        for lp, decisions in beam:
-            genotypes.append(self._compile(decisions, {**(meta or {}), "joint_probability": round(math.exp(lp), 8)}))
-        return genotypes
+        return [self._compile(decisions, {**(meta or {}), "joint_probability": round(math.exp(lp), 8)})
+                for lp, decisions in beam]
 
     def canonical_layer_options(self) -> list[list[dict]]:
         """Per searchable layer, its distinct outcomes as ranked decisions: every combination of

@@ -98,10 +98,6 @@ MODES = ("joint", "bilevel")
 _DIFFERENTIABLE_SAMPLING = ("softmax", "gumbel")
 
 
-def _arch_ids(module: nn.Module) -> set[int]:
-    return {id(p) for m in module.modules() if isinstance(m, SearchableHead) for p in m.arch_parameters()}
-
-
 def nasiam_weight_parameters(module: nn.Module) -> list[nn.Parameter]:
     """Every parameter of `module` except the architecture logits of its `SearchableHead`s:
     what `configure_optimizers` should hand the weight optimizer.
@@ -109,7 +105,7 @@ def nasiam_weight_parameters(module: nn.Module) -> list[nn.Parameter]:
         def configure_optimizers(self):
             return torch.optim.SGD(nasiam_weight_parameters(self), lr=0.06)
     """
-    arch = _arch_ids(module)
+    arch = {id(p) for m in module.modules() if isinstance(m, SearchableHead) for p in m.arch_parameters()}
     return [p for p in module.parameters() if id(p) not in arch]
 
 
@@ -148,13 +144,6 @@ def _as_loss(output: Any) -> Tensor:
     if isinstance(output, Mapping) and isinstance(output.get("loss"), Tensor):
         return output["loss"]
     raise TypeError(f"loss_fn must return the loss tensor or a dict with 'loss', got {type(output).__name__}")
-
-
-@contextlib.contextmanager
-def _frozen_context(weights: Sequence[Tensor], module: nn.Module, trainer) -> Iterator[None]:
-    with requires_grad(weights, False), _logging_muted(module), frozen_statistics(module), \
-            trainer.precision_plugin.train_step_context():
-        yield
 
 
 @contextlib.contextmanager
@@ -457,7 +446,8 @@ class NASSearchCallback(*_callback_bases()):
             # L_val(w, alpha)); a closed-form predictor (DirectPred) keeps the statistics of the
             # weight batches only
             def call(item):
-                with _frozen_context(weights, pl_module, trainer):
+                with requires_grad(weights, False), _logging_muted(pl_module), frozen_statistics(pl_module), \
+                        trainer.precision_plugin.train_step_context():
                     return fn(pl_module, item)
             return call
 

@@ -1,20 +1,10 @@
 """The search loop's shared part: what `nasiam search` (through `Architect`) and
 `NASSearchCallback` (Lightning) do alike, written once.
 
-A driver only says how batches arrive; `SearchDriver` then decides the rest, from the
-`SearchPolicy`:
-
-* `due(epoch, step)`: whether the logits step now (the warm-up, then every `arch_every`-th
-  optimizer step), at `training_progress(step, total)` (the Beta-Decay ramp);
-* `replay(arch, item, loss, progress)`: keep the architecture batch `item` (its cached backbone
-  features, or the raw batch) among the last N and take one update on each, newest first (the
-  policy's `arch_steps_per_step`, refused where the search is not first-order bilevel);
-  returns the update's metrics (`ARCH_METRICS`) averaged over the N; `replay_encoded` first
-  runs the backbone once, without gradients, on a model with `encode` (`framework_of`);
-  `state_dict()` / `load_state_dict()` carry those N batches over a resume;
-* `noise_verdict(rows)`: how many decisions rose above their noise floor, against how many
-  noise alone would pass, under the names both log (`eval/decisions_above_noise`,
-  `eval/decisions`); the per-epoch probabilities are `probability_metrics` (`prob/...`).
+A driver only says how batches arrive; `SearchDriver` then decides the rest from the
+`SearchPolicy`: when the logits step (`due`), which recent architecture batches each step
+replays (`replay`, `replay_encoded`; carried over a resume by `state_dict`), and the verdict on
+the decisions against their noise floor (`noise_verdict`), under the metric names both log.
 """
 from __future__ import annotations
 

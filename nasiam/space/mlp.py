@@ -162,8 +162,8 @@ class MLPSpace(SearchSpace):
         object.__setattr__(self, "widths", _as_tuple(self.widths, "width", int))
         object.__setattr__(self, "norms", _as_tuple(self.norms, "norm"))
         object.__setattr__(self, "activations", _as_tuple(self.activations, "activation"))
-        for w in self.widths:
-            if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= MAX_WIDTH:
+        for w in self.widths:   # integers, not bools (`_as_tuple`)
+            if not 1 <= w <= MAX_WIDTH:
                 raise ValueError(f"width {shown(w)} must be an integer in [1, {MAX_WIDTH}]")
         if not isinstance(self.allow_skip, bool):   # "false" or "no" is a true value: layers would be skipped
             raise ValueError(f"allow_skip must be True or False, got {shown(self.allow_skip)}")

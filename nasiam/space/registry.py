@@ -133,14 +133,9 @@ def list_norms() -> list[str]:
 
 # The built-in candidates (DESIGN.md, "The search space"). Default constructor arguments are
 # the ones PyTorch and the reference heads use.
-register_activation("relu", nn.ReLU)
-register_activation("gelu", nn.GELU)
-register_activation("silu", nn.SiLU)
-register_activation("hardswish", nn.Hardswish)
-register_activation("elu", nn.ELU)
-register_activation("mish", nn.Mish)
-register_activation("leaky_relu", nn.LeakyReLU)
-register_activation("identity", nn.Identity)
+for _name, _activation in {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "hardswish": nn.Hardswish, "elu": nn.ELU,
+                           "mish": nn.Mish, "leaky_relu": nn.LeakyReLU, "identity": nn.Identity}.items():
+    register_activation(_name, _activation)
 
 register_norm("batchnorm", nn.BatchNorm1d)
 # SimSiam's and MoCo v3's projector outputs: BatchNorm without the learnable affine.
