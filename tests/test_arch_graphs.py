@@ -106,8 +106,10 @@ def test_graphed_updates_equal_the_eager_ones_across_a_resume(name, space, tmp_p
     assert resumed.arch_steps == eager.arch_steps == 4 * 8 - 6
     assert not torch.equal(_logits(eager), _logits(_framework(name, space)))   # the logits moved
     torch.testing.assert_close(_logits(resumed), _logits(eager), rtol=1e-5, atol=1e-6)
+    # the moments to the gradients' rounding: traced and eager sum in other orders, and an AMD EPYC
+    # put one of exp_avg's elements 3.4e-5 (relative) apart; a moment not restored is off by itself
     for key in ("exp_avg", "exp_avg_sq"):
-        torch.testing.assert_close(resumed.state_dict()[key], eager.state_dict()[key], rtol=1e-5, atol=1e-9)
+        torch.testing.assert_close(resumed.state_dict()[key], eager.state_dict()[key], rtol=1e-4, atol=1e-9)
 
 
 def test_the_graphed_maths_equal_the_eager_ones_on_a_skip_and_in_float64():

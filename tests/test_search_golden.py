@@ -12,10 +12,13 @@ of the loss moves these tiny searches that far), while the rest of that change l
 bit for bit (checked with the old loss patched in). It catches a replay in another order
 (oldest batch first), one update too many or too few per step, a warm-up or `arch_every`
 counted differently, a darts2 weight step that no longer keeps its features: each moves the
-logits. Compared to 1e-5, not bit for bit: the same machine once gave other last bits deep in
-the full suite (passing alone, three times in a row): CPU BLAS may take another code path for
-differently aligned buffers, as a long process's allocator gives them; other instruction sets
-round differently too. 1e-5 is 500 times below the smallest defect above.
+logits. Compared to 2e-3, not bit for bit: a rounding-level change anywhere moves these tiny
+searches by up to 3.6e-4 (above), and another machine rounds differently: an AMD EPYC with the
+same torch and the same AVX512 capability gave 3.6e-4 (darts), 1.7e-4 (darts2), 1.3e-6 (joint)
+from the reference, where 1e-5 failed; the same machine once gave other last bits deep in the
+full suite (CPU BLAS may take another code path for differently aligned buffers). The defects it
+is for move them 0.14 (the replay oldest batch first, darts) and 0.31 (one architecture update
+dropped, joint), measured on that machine: 2e-3 is 5 times above the rounding and 70 below them.
 """
 import json
 import sys
@@ -25,6 +28,7 @@ import pytest
 import torch
 
 GOLDEN = Path(__file__).parent / "data" / "search_golden.json"
+TOLERANCE = 2e-3   # see the module docstring: rounding moves the logits 3.6e-4 at most, defects 0.14 and more
 BASE = ["--dataset=synthetic", "--subset=192", "--image_size=16", "--batch_size=16", "--epochs=2",
         "--warmup_epochs=1", "--num_workers=0", "--widths=16,32", "--proj_hidden_dim=32", "--proj_output_dim=32",
         "--pred_hidden_dim=16", "--knn_subset=64", "--knn_k=5", "--knn_every=0", "--arch_lr=0.05", "--seed=3",
@@ -58,7 +62,7 @@ def test_a_seeded_search_ends_with_the_logits_it_always_did(tmp_path, case):
     expected = {k: [float.fromhex(x) for x in v] for k, v in golden["cases"][case].items()}
     assert list(logits) == list(expected)
     for name, values in logits.items():
-        assert values == pytest.approx(expected[name], abs=1e-5), name
+        assert values == pytest.approx(expected[name], abs=TOLERANCE), name
 
 
 if __name__ == "__main__":   # rewrite the reference with the code checked out now
