@@ -254,13 +254,17 @@ def reading(out: Path) -> str:
         parts.append(text)
         if verdict != "continue":
             break
-    long = _scores(out, "long", LONG_SEEDS)["crossfit"]
-    search = _scores(out, "search", LONG_SEEDS)["crossfit"]
-    common = sorted(set(long) & set(search))
-    if len(common) > 1:
-        from nasiam.compare.stats import paired_difference
-        d = paired_difference({s: search[s] for s in common}, {s: long[s] for s in common})
-        parts.append(f"search - long (equal compute), crossfit, {d.n} seeds: {d.mean:+.2f} [{d.low:+.2f}, {d.high:+.2f}]")
+    # the long question on the look's primary metric (the sign check's choice, declared for both
+    # looks), the other beside it
+    long, search = _scores(out, "long", LONG_SEEDS), _scores(out, "search", LONG_SEEDS)
+    primary = "crossfit" if sign_check(out)[0] else "linear"
+    from nasiam.compare.stats import paired_difference
+
+    for metric in (primary, *(m for m in ("linear", "crossfit") if m != primary)):
+        d = paired_difference(search[metric], long[metric])
+        if d is not None and d.n > 1:
+            parts.append(f"search - long (equal compute), {metric}{' (primary)' if metric == primary else ''}, "
+                         f"{d.n} seeds: {d.describe()} (95 % t interval)")
     parts.append(searches(out))
     return "\n\n".join(parts)
 
