@@ -1,9 +1,11 @@
 """`nasiam compare`: head specs, pairing, reproducible random heads, statistics, resume."""
 import dataclasses
+import io
 import json
 import math
 import random
 import re
+import sys
 
 import pytest
 import torch
@@ -1688,3 +1690,24 @@ def test_a_run_folder_locked_by_another_program_is_not_called_empty_or_a_run(tmp
 
     lock.write_text("")   # a nasiam run that has just taken its lock, before it writes its record
     assert describe_holder(lock) == "another process (its lock file is empty: it is just starting)"
+
+
+def test_a_report_to_an_ascii_or_latin_1_stdout_is_written_escaped(tmp_path, monkeypatch):
+    """The report's ± and — to a standard output in ASCII or Latin-1 (PYTHONIOENCODING, a Latin-1
+    locale) ended in a UnicodeEncodeError traceback, exit 1 (#33 probe 12, I1): the terminal's
+    copy is escaped, results.md on disk stays UTF-8."""
+    plan, _ = prepare("default,random:1", "0,1", tmp_path, RUN)
+    for i, job in enumerate(plan.jobs):
+        finish(job, tmp_path / "runs", {"linear_top1": 80.0 + i, "train_seconds": 10.0, "heads": {"projector": job.head_id}})
+    argv = ["compare", "--heads", "default,random:1", "--seeds", "0,1", "--out", str(tmp_path), "--report_only",
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    for encoding in ("ascii", "latin-1"):
+        stdout = io.TextIOWrapper(io.BytesIO(), encoding=encoding)
+        monkeypatch.setattr(sys, "stdout", stdout)
+        assert main(argv) == 0
+        stdout.flush()
+        shown = stdout.buffer.getvalue().decode(encoding)
+        on_disk = (tmp_path / "results.md").read_text(encoding="utf-8")
+        assert "±" in on_disk and "—" in on_disk
+        assert "\\u2014" in shown and f"{len(plan.jobs)} of {len(plan.jobs)} runs have finished" in shown
+        assert ("\\xb1" if encoding == "ascii" else "±") in shown
