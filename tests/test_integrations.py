@@ -59,6 +59,18 @@ def test_swap_head_mismatch_errors_name_the_fix():
     assert not isinstance(model.encoder.fc, NASHead)  # nothing changed
 
 
+@pytest.mark.parametrize("path, kind", [("training", "bool"), ("forward", "method"), ("__class__", "type")])
+def test_swap_head_refuses_an_attribute_that_is_not_a_submodule(path, kind):
+    """#33 probe 12, I4: with in_dim and out_dim given, `swap_head(model, 'training', ...)` returned
+    the bool and registered the head as an extra child (an nn.Sequential then ran it as a layer)."""
+    model = nn.Sequential(nn.Linear(16, 16), nn.Linear(16, 8))
+    with pytest.raises(HeadMismatchError, match=f"has no submodule {path!r} \\({path!r} is {kind}, not a submodule\\)"
+                                                ".*it has 0, 1. Pass the dotted path"):
+        swap_head(model, path, create_head("simsiam_projector", 16, out_dim=8), in_dim=16, out_dim=8)
+    assert list(model._modules) == ["0", "1"] and model.training is True
+    model.eval()
+
+
 def test_swap_heads_checks_all_before_applying_any():
     model = facebook_simsiam()
     good = create_head("simsiam_projector", 512, out_dim=128)
