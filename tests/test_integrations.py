@@ -166,6 +166,18 @@ def test_lightly_moco_momentum_copy_is_rebuilt_and_genotypes_fit_the_model(tmp_p
         replace_heads(nn.Linear(2, 2), run)
 
 
+def test_replace_heads_names_a_mapping_value_that_is_not_a_head():
+    """#33 probe 12, I5: `replace_heads(model, {'projector': 5})` was a raw AttributeError."""
+    from nasiam.integrations.lightly import load_head_sources, replace_heads
+
+    model = nn.Module()
+    model.projection_head = nn.Sequential(nn.Linear(16, 16), nn.Linear(16, 8))
+    for call in (lambda: replace_heads(model, {"projector": 5}), lambda: load_head_sources({"projector": 5})):
+        with pytest.raises(TypeError, match=r"source\['projector'\] is int; pass an nn.Module, a Genotype or a run"):
+            call()
+    assert isinstance(model.projection_head, nn.Sequential)
+
+
 # A run laid out as the default `nasiam search` leaves it: resnet10t's 512 features in, the
 # CPU demo's 512-wide projector output (lightly's SimSiam example wants 128, solo-learn's 2048).
 DEFAULT_RUN = dict(in_dim=512, out_dim=512, pred_hidden=128)
