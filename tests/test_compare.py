@@ -1089,6 +1089,25 @@ def test_a_damaged_compare_json_is_named_with_exit_2(tmp_path, capsys):
     assert f"{tmp_path / 'compare.json'} (read) is damaged (UnicodeDecodeError" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("pin", ["x", {"path": "mine.json", "sha256": [1]}, {"sha256": "0" * 64}])
+def test_a_damaged_head_pin_in_compare_json_is_refused_not_pinned_anew(tmp_path, pin):
+    """#33 probe 12, I7: a pin that was not an object was dropped and written anew from the file as
+    it was then (also after the file was replaced); a sha256 that was a list was called another head."""
+    from nasiam.presets import get_preset
+    from nasiam.rundir import write_search_genotypes
+
+    mine = tmp_path / "mine.json"
+    write_search_genotypes(mine, "simsiam", {"projector": get_preset("simsiam_projector_cifar", hidden_dim=32,
+                                                                     out_dim=32)})
+    _, out = prepare(f"mine={mine},default", "0,", tmp_path / "cmp", RUN)
+    manifest = json.loads((out / "compare.json").read_text())
+    manifest["pinned_heads"]["mine"] = pin
+    (out / "compare.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match=r"compare\.json \(read\) is damaged \(its pin for row 'mine' is not "):
+        prepare(f"mine={mine},default", "0,", out, RUN)
+    assert json.loads((out / "compare.json").read_text()) == manifest
+
+
 def test_an_archived_benchmark_written_before_runs_kept_their_commit_still_counts(tmp_path):
     """benchmarks/directpred_search.py's 25 archived runs (their config.yaml names folders of
     another worktree; their summaries have no environment.code) pass the run checks when
