@@ -793,6 +793,26 @@ def test_a_path_whose_name_ends_in_whitespace_is_read_as_given(tmp_path, name):
         parse_heads(f"mine={tmp_path / 'lab' / 'xyz'}{name}")
 
 
+def test_a_label_that_names_another_head_kind_is_refused(tmp_path, capsys):
+    """#33 probe 12, I8: `default=paper` and a PATH folder named `default` were reported as the row
+    `default`, the report's reference ("vs default"); a label may be a kind's name only for that kind."""
+    folder = tmp_path / "lab" / "default"
+    folder.mkdir(parents=True)
+    (folder / "genotype.json").write_text("{}")
+    for heads, row in (("default=paper,directpred", "a 'paper' head"), ("random=default", "a 'default' head"),
+                       (f"{folder},paper", f"the head at {folder}"), ("search=paper", "a 'paper' head")):
+        label = heads.split("=")[0] if "=" in heads else "default"
+        with pytest.raises(ConfigError, match=re.escape(f"the label {label!r} is the name of a head kind, but its row "
+                                                        f"trains {row}; choose another label: LABEL=SPEC")):
+            parse_heads(heads)
+    assert [s.label for s in parse_heads("search=search(--epochs=2),default=default(--epochs=3),paper")] == \
+        ["search", "default", "paper"]   # a kind's own name stays its label
+    argv = ["compare", "--heads", "default=paper,directpred", "--seeds", "0,", "--out", str(tmp_path / "cmp"),
+            "--report_only", *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 2 and "the label 'default' is the name of a head kind" in capsys.readouterr().err
+    assert not (tmp_path / "cmp").exists()
+
+
 def test_labels_that_differ_only_in_case_are_refused_as_one_folder(tmp_path):
     """On a case-insensitive file system (macOS, Windows) runs/DEFAULT-s0 and runs/default-s0
     are one folder: the second row would find the first one's run (was accepted)."""
