@@ -31,7 +31,7 @@ from nasiam.space.genotype import MAX_FILE_BYTES, Genotype, GenotypeError, check
 
 __all__ = ["SEARCH_FORMAT", "EXPORT_FORMAT", "EXPORT_RECORD", "read_genotypes", "read_head_file", "HeadFile",
            "genotype_file_sha256", "write_search_genotypes", "write_searched_heads", "load_heads",
-           "run_config_dict", "require_complete", "push_run_to_hub", "file_digests", "run_file_digests",
+           "run_config_dict", "require_complete", "push_run_to_hub", "file_digests", "file_sizes", "run_file_digests",
            "check_run_files"]
 
 SEARCH_FORMAT = "nasiam.search"
@@ -169,12 +169,22 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def file_digests(folder: Path) -> dict[str, str]:
+def _export_files(folder: Path) -> dict[str, Path]:
+    """{path relative to `folder`: path} of the regular files in an export folder but its record."""
+    return {path.relative_to(folder).as_posix(): path
+            for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != EXPORT_RECORD)}
+
+
+def file_digests(folder: Path, skipped: frozenset[str] = frozenset()) -> dict[str, str]:
     """{path relative to `folder`: sha256} of the heads, genotype and backbone files an export
     writes: what its record (export.json) lists, so a folder assembled from two runs is told
-    from the one that was written."""
-    return {path.relative_to(folder).as_posix(): _sha256(path)
-            for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != EXPORT_RECORD)}
+    from the one that was written. The files named in `skipped` are listed, unread, as ''."""
+    return {name: "" if name in skipped else _sha256(path) for name, path in _export_files(folder).items()}
+
+
+def file_sizes(folder: Path) -> dict[str, int]:
+    """{path relative to `folder`: size in bytes} of the files `file_digests` lists."""
+    return {name: path.stat().st_size for name, path in _export_files(folder).items()}
 
 
 def run_file_digests(run_dir: str | Path) -> dict[str, str]:
@@ -247,14 +257,21 @@ def _check_export_files(run_dir: Path, record_path: Path, option: str, again: st
         if record_path.stat().st_size > MAX_FILE_BYTES:
             raise ValueError("larger than an export record can be")
         record = json.loads(record_path.read_text(encoding="utf-8"))
-        recorded = record["files"]
+        recorded, recorded_sizes = record["files"], record.get("sizes", {})
         if not isinstance(recorded, dict):
             raise ValueError("'files' is not a mapping")
+        if not isinstance(recorded_sizes, dict):
+            raise ValueError("'sizes' is not a mapping")
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{option} {record_path} (read) is not a complete export record ({shown(e)}); "
                               f"{again}") from None
-    found = file_digests(run_dir)
-    changed = sorted(name for name in found if name in recorded and recorded[name] != found[name])
+    # a file whose size is not the recorded one has changed: it is not hashed, so what is read is
+    # bounded by what the export wrote (a link to a 20 GB file was hashed whole: #33 probe 12, I3).
+    # An older record has no sizes: each file is hashed.
+    sizes = file_sizes(run_dir)
+    resized = frozenset(name for name in sizes if name in recorded_sizes and sizes[name] != recorded_sizes[name])
+    found = file_digests(run_dir, skipped=resized)
+    changed = sorted(name for name in found if name in recorded and (name in resized or recorded[name] != found[name]))
     missing = sorted(name for name in recorded if name not in found)
     added = sorted(name for name in found if name not in recorded)
     problems = ([f"{_few(changed)} changed since the export (its heads and backbone may come from "

@@ -1,9 +1,11 @@
 """`nasiam compare`: head specs, pairing, reproducible random heads, statistics, resume."""
 import dataclasses
+import io
 import json
 import math
 import random
 import re
+import sys
 
 import pytest
 import torch
@@ -791,6 +793,26 @@ def test_a_path_whose_name_ends_in_whitespace_is_read_as_given(tmp_path, name):
         parse_heads(f"mine={tmp_path / 'lab' / 'xyz'}{name}")
 
 
+def test_a_label_that_names_another_head_kind_is_refused(tmp_path, capsys):
+    """#33 probe 12, I8: `default=paper` and a PATH folder named `default` were reported as the row
+    `default`, the report's reference ("vs default"); a label may be a kind's name only for that kind."""
+    folder = tmp_path / "lab" / "default"
+    folder.mkdir(parents=True)
+    (folder / "genotype.json").write_text("{}")
+    for heads, row in (("default=paper,directpred", "a 'paper' head"), ("random=default", "a 'default' head"),
+                       (f"{folder},paper", f"the head at {folder}"), ("search=paper", "a 'paper' head")):
+        label = heads.split("=")[0] if "=" in heads else "default"
+        with pytest.raises(ConfigError, match=re.escape(f"the label {label!r} is the name of a head kind, but its row "
+                                                        f"trains {row}; choose another label: LABEL=SPEC")):
+            parse_heads(heads)
+    assert [s.label for s in parse_heads("search=search(--epochs=2),default=default(--epochs=3),paper")] == \
+        ["search", "default", "paper"]   # a kind's own name stays its label
+    argv = ["compare", "--heads", "default=paper,directpred", "--seeds", "0,", "--out", str(tmp_path / "cmp"),
+            "--report_only", *[f"--{k}={v}" for k, v in RUN.items()]]
+    assert main(argv) == 2 and "the label 'default' is the name of a head kind" in capsys.readouterr().err
+    assert not (tmp_path / "cmp").exists()
+
+
 def test_labels_that_differ_only_in_case_are_refused_as_one_folder(tmp_path):
     """On a case-insensitive file system (macOS, Windows) runs/DEFAULT-s0 and runs/default-s0
     are one folder: the second row would find the first one's run (was accepted)."""
@@ -1085,6 +1107,25 @@ def test_a_damaged_compare_json_is_named_with_exit_2(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert f"{tmp_path / 'compare.json'} (read) is damaged (UnicodeDecodeError" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("pin", ["x", {"path": "mine.json", "sha256": [1]}, {"sha256": "0" * 64}])
+def test_a_damaged_head_pin_in_compare_json_is_refused_not_pinned_anew(tmp_path, pin):
+    """#33 probe 12, I7: a pin that was not an object was dropped and written anew from the file as
+    it was then (also after the file was replaced); a sha256 that was a list was called another head."""
+    from nasiam.presets import get_preset
+    from nasiam.rundir import write_search_genotypes
+
+    mine = tmp_path / "mine.json"
+    write_search_genotypes(mine, "simsiam", {"projector": get_preset("simsiam_projector_cifar", hidden_dim=32,
+                                                                     out_dim=32)})
+    _, out = prepare(f"mine={mine},default", "0,", tmp_path / "cmp", RUN)
+    manifest = json.loads((out / "compare.json").read_text())
+    manifest["pinned_heads"]["mine"] = pin
+    (out / "compare.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match=r"compare\.json \(read\) is damaged \(its pin for row 'mine' is not "):
+        prepare(f"mine={mine},default", "0,", out, RUN)
+    assert json.loads((out / "compare.json").read_text()) == manifest
 
 
 def test_an_archived_benchmark_written_before_runs_kept_their_commit_still_counts(tmp_path):
@@ -1688,3 +1729,24 @@ def test_a_run_folder_locked_by_another_program_is_not_called_empty_or_a_run(tmp
 
     lock.write_text("")   # a nasiam run that has just taken its lock, before it writes its record
     assert describe_holder(lock) == "another process (its lock file is empty: it is just starting)"
+
+
+def test_a_report_to_an_ascii_or_latin_1_stdout_is_written_escaped(tmp_path, monkeypatch):
+    """The report's ± and — to a standard output in ASCII or Latin-1 (PYTHONIOENCODING, a Latin-1
+    locale) ended in a UnicodeEncodeError traceback, exit 1 (#33 probe 12, I1): the terminal's
+    copy is escaped, results.md on disk stays UTF-8."""
+    plan, _ = prepare("default,random:1", "0,1", tmp_path, RUN)
+    for i, job in enumerate(plan.jobs):
+        finish(job, tmp_path / "runs", {"linear_top1": 80.0 + i, "train_seconds": 10.0, "heads": {"projector": job.head_id}})
+    argv = ["compare", "--heads", "default,random:1", "--seeds", "0,1", "--out", str(tmp_path), "--report_only",
+            *[f"--{k}={v}" for k, v in RUN.items()]]
+    for encoding in ("ascii", "latin-1"):
+        stdout = io.TextIOWrapper(io.BytesIO(), encoding=encoding)
+        monkeypatch.setattr(sys, "stdout", stdout)
+        assert main(argv) == 0
+        stdout.flush()
+        shown = stdout.buffer.getvalue().decode(encoding)
+        on_disk = (tmp_path / "results.md").read_text(encoding="utf-8")
+        assert "±" in on_disk and "—" in on_disk
+        assert "\\u2014" in shown and f"{len(plan.jobs)} of {len(plan.jobs)} runs have finished" in shown
+        assert ("\\xb1" if encoding == "ascii" else "±") in shown

@@ -424,6 +424,31 @@ def test_pretrain_init_refuses_an_export_assembled_from_two_runs(tmp_path, capsy
         capsys.readouterr().err
 
 
+def test_pretrain_init_refuses_an_export_file_of_another_size_without_hashing_it(tmp_path, monkeypatch):
+    """export.json records each file's size: a head replaced by a link to a 20 GB sparse file was
+    hashed whole (229 s) before the refusal (#33 probe 12, I3); it is refused from its size."""
+    import nasiam.rundir
+    from nasiam.errors import CheckpointError
+    from nasiam.rundir import require_complete
+
+    run = make_run(tmp_path / "run")
+    assert main(["export", str(run), "--out", str(tmp_path / "a")]) == 0
+    head = tmp_path / "a" / "heads" / "projector" / "head.safetensors"
+    assert json.loads((tmp_path / "a" / "export.json").read_text())["sizes"]["heads/projector/head.safetensors"] == \
+        head.stat().st_size
+    big = tmp_path / "big"
+    with open(big, "wb") as f:
+        f.truncate(1 << 26)   # sparse: no disk used
+    head.unlink()
+    head.symlink_to(big)
+    hashed = []
+    sha256 = nasiam.rundir._sha256
+    monkeypatch.setattr(nasiam.rundir, "_sha256", lambda path: hashed.append(path) or sha256(path))
+    with pytest.raises(CheckpointError, match="heads/projector/head.safetensors changed since the export"):
+        require_complete(tmp_path / "a", "--init")
+    assert hashed and head not in hashed
+
+
 def test_pretrain_init_checks_an_exports_record_even_beside_a_summary(tmp_path):
     """require_complete read summary.json whenever there was one and never export.json: a
     summary without "files" dropped into an export folder whose backbone was swapped made the

@@ -59,6 +59,18 @@ def test_swap_head_mismatch_errors_name_the_fix():
     assert not isinstance(model.encoder.fc, NASHead)  # nothing changed
 
 
+@pytest.mark.parametrize("path, kind", [("training", "bool"), ("forward", "method"), ("__class__", "type")])
+def test_swap_head_refuses_an_attribute_that_is_not_a_submodule(path, kind):
+    """#33 probe 12, I4: with in_dim and out_dim given, `swap_head(model, 'training', ...)` returned
+    the bool and registered the head as an extra child (an nn.Sequential then ran it as a layer)."""
+    model = nn.Sequential(nn.Linear(16, 16), nn.Linear(16, 8))
+    with pytest.raises(HeadMismatchError, match=f"has no submodule {path!r} \\({path!r} is {kind}, not a submodule\\)"
+                                                ".*it has 0, 1. Pass the dotted path"):
+        swap_head(model, path, create_head("simsiam_projector", 16, out_dim=8), in_dim=16, out_dim=8)
+    assert list(model._modules) == ["0", "1"] and model.training is True
+    model.eval()
+
+
 def test_swap_heads_checks_all_before_applying_any():
     model = facebook_simsiam()
     good = create_head("simsiam_projector", 512, out_dim=128)
@@ -152,6 +164,18 @@ def test_lightly_moco_momentum_copy_is_rebuilt_and_genotypes_fit_the_model(tmp_p
     assert not any(p.requires_grad for p in model.projection_head_momentum.parameters())
     with pytest.raises(ValueError, match="nothing to replace"):
         replace_heads(nn.Linear(2, 2), run)
+
+
+def test_replace_heads_names_a_mapping_value_that_is_not_a_head():
+    """#33 probe 12, I5: `replace_heads(model, {'projector': 5})` was a raw AttributeError."""
+    from nasiam.integrations.lightly import load_head_sources, replace_heads
+
+    model = nn.Module()
+    model.projection_head = nn.Sequential(nn.Linear(16, 16), nn.Linear(16, 8))
+    for call in (lambda: replace_heads(model, {"projector": 5}), lambda: load_head_sources({"projector": 5})):
+        with pytest.raises(TypeError, match=r"source\['projector'\] is int; pass an nn.Module, a Genotype or a run"):
+            call()
+    assert isinstance(model.projection_head, nn.Sequential)
 
 
 # A run laid out as the default `nasiam search` leaves it: resnet10t's 512 features in, the

@@ -409,3 +409,11 @@ def test_save_pretrained_into_a_file_is_refused_by_name(tmp_path, where):
         _head().save_pretrained(target)
     assert isinstance(raised.value, NotADirectoryError) and raised.value.filename == str(tmp_path / "notes.txt")
     assert sorted(os.listdir(tmp_path)) == ["notes.txt"] and (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_missing_folders_name_is_quoted_escaped(tmp_path):
+    """#33 probe 12, I6: from_pretrained's missing-folder message held the path raw, so a
+    traceback wrote its control characters to the terminal."""
+    with pytest.raises(FileNotFoundError, match="is not a saved NASHead") as e:
+        NASHead.from_pretrained(tmp_path / "no\x1b[2Jpe")
+    assert "\x1b" not in str(e.value) and "\\x1b[2Jpe" in str(e.value)

@@ -211,6 +211,48 @@ def test_a_zeroed_checksum_among_checksums_does_not_turn_the_check_off(tmp_path)
         load_checkpoint(path, "pretrain")
 
 
+def _with_its_weight_listed_again(path, renamed: bool) -> str:
+    """`path`'s central directory with one more entry for its biggest record (the same local
+    header and bytes), under the same name or, `renamed`, another of the same length; that name."""
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        record = max(archive.infolist(), key=lambda r: r.file_size)
+    data = bytearray(path.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    count, size, start = struct.unpack("<HII", data[end + 10:end + 20])
+    entry = data.find(b"PK\x01\x02", start)
+    while data[entry + 46:entry + 46 + len(record.orig_filename)] != record.orig_filename.encode():
+        entry = data.find(b"PK\x01\x02", entry + 4)
+    name_length, extra_length, comment_length = struct.unpack("<HHH", data[entry + 28:entry + 34])
+    copy = bytearray(data[entry:entry + 46 + name_length + extra_length + comment_length])
+    name = record.filename[:-1] + ("X" if renamed else record.filename[-1])
+    copy[46:46 + name_length] = name.encode()
+    tail = bytearray(data[end:])
+    struct.pack_into("<HHI", tail, 8, count + 1, count + 1, size + len(copy))
+    path.write_bytes(bytes(data[:start + size] + copy + tail))
+    return name
+
+
+@pytest.mark.parametrize("renamed, found", [(False, "appears twice in its index"), (True, "overlap")])
+def test_a_checkpoint_whose_index_lists_a_record_again_is_refused_unread(tmp_path, monkeypatch, renamed, found):
+    """#33 probe 12, I2: an index naming the weight's record 1,024 more times (60 bytes each) had
+    it read and checked once per entry, then loaded. torch.save writes each record once, apart:
+    such an index is refused from the index alone, no record read."""
+    import zipfile
+
+    from nasiam.runner.checkpoint import save_checkpoint
+
+    path = tmp_path / "c.ckpt"
+    save_checkpoint(path, {"model": {"w": torch.ones(1000)}}, {"command": "pretrain"})
+    name = _with_its_weight_listed_again(path, renamed)
+    monkeypatch.setattr(zipfile.ZipFile, "open", lambda *a, **k: pytest.fail("a record was read"))
+    with pytest.raises(CheckpointError, match=f"c\\.ckpt is damaged: its records? .*{found}, which torch.save never") as e:
+        load_checkpoint(path, "pretrain")
+    assert repr(name) in str(e.value)
+
+
 @pytest.mark.slow
 def test_export_and_resume_refuse_a_damaged_checkpoint_and_change_nothing(tmp_path, capsys, finished_search):
     import shutil

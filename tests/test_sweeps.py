@@ -312,6 +312,17 @@ def test_a_second_sweep_on_a_running_study_exits_2(tmp_path, monkeypatch, capsys
     assert "one `nasiam sweep` drives a study at a time" in capsys.readouterr().err
 
 
+def test_a_sweep_dir_that_is_a_file_exits_2_naming_the_option(tmp_path, monkeypatch, capsys):
+    """#33 probe 12, I9: exit 5 "Not a directory on f/cpu_smoke", naming no option, where a file
+    as --out_dir is exit 2 naming it."""
+    seen = _fake_runs(monkeypatch)
+    (tmp_path / "f").write_text("mine\n")
+    code = main(["sweep", "--config", str(RECIPES / "cpu_smoke.yaml"), "--sweep_dir", str(tmp_path / "f" / "sub")])
+    assert code == 2 and not seen
+    assert f"--sweep_dir: {tmp_path / 'f'} is a file, not a folder; choose another --sweep_dir" in capsys.readouterr().err
+    assert (tmp_path / "f").read_text() == "mine\n"
+
+
 def test_an_unsupported_early_terminate_exits_2_naming_hyperband(tmp_path, monkeypatch, capsys):
     _fake_runs(monkeypatch)   # no training, were the check to let the sweep run
     path = _sweep_file(tmp_path, early_terminate={"type": "envelope"})

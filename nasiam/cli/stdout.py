@@ -4,7 +4,8 @@ A write to stdout that fails (`nasiam compare --report_only > /dev/full`: ENOSPC
 OSError naming no file, as a failed write() of any file does: the CLI described it as an output
 file's, "the disk is full while writing outputs ... choose another --out_dir" (#33 probe 8, E4).
 While the CLI runs (its help and version included), `sys.stdout` is wrapped so that its errors
-are raised as `StandardOutputError`, which the CLI names as standard output's. The wrapper also
+are raised as `StandardOutputError`, which the CLI names as standard output's, and text its
+encoding cannot hold is written escaped rather than raising UnicodeEncodeError. The wrapper also
 keeps the first error raised, for the CLI to report after a caller dropped it: argparse prints
 its help and version with `except OSError: pass`, so `nasiam --help > /dev/full` exited 0 (#33
 probe 9, F3).
@@ -33,11 +34,21 @@ class _MarkedStream:
 
     def write(self, text: str) -> int:
         with self._marked():
-            return self._stream.write(text)
+            try:
+                return self._stream.write(text)
+            except UnicodeEncodeError:   # a report's ± or — to an ASCII or Latin-1 stdout (#33 probe 12, I1)
+                self._stream.write(self._escaped(text))
+                return len(text)
 
     def writelines(self, lines) -> None:
-        with self._marked():
-            self._stream.writelines(lines)
+        for line in lines:
+            self.write(line)
+
+    def _escaped(self, text: str) -> str:
+        """`text` with what stdout's encoding cannot hold written as escapes (`\\xb1`): the copy on
+        the terminal only; the files on disk (results.md) stay UTF-8."""
+        encoding = getattr(self._stream, "encoding", None) or "ascii"
+        return text.encode(encoding, "backslashreplace").decode(encoding)
 
     def flush(self) -> None:
         with self._marked():

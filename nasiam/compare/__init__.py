@@ -15,6 +15,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -233,6 +234,8 @@ MAX_MANIFEST_BYTES = 16 << 20
 def _read_manifest(out: Path, common: dict[str, str]) -> dict[str, Any]:
     """The comparison already in `out` ({} if none): its options must be these, since runs
     under other options are not paired."""
+    from nasiam.errors import shown
+
     path = out / MANIFEST
     if not path.is_file():
         return {}
@@ -249,6 +252,10 @@ def _read_manifest(out: Path, common: dict[str, str]) -> dict[str, Any]:
     _check_known_fields(path, manifest)
     if not isinstance(manifest.get("common"), dict) or not isinstance(manifest.get("pinned_heads", {}), dict):
         raise ConfigError(f"{path} (read) is damaged (its 'common' or 'pinned_heads' is not an object); {fix}")
+    damaged_pin = next((label for label, pin in manifest.get("pinned_heads", {}).items() if not _is_pin(pin)), None)
+    if damaged_pin is not None:   # dropped and pinned anew from the file as it is now (#33 probe 12, I7)
+        raise ConfigError(f"{path} (read) is damaged (its pin for row {shown(damaged_pin, 60)} is not "
+                          f'{{"path": ..., "sha256": 64 hex digits}}); restore it, or {fix}. Nothing was written')
     summaries = manifest.get(SUMMARIES, {})
     if not isinstance(summaries, dict) or not all(isinstance(v, str) for v in summaries.values()):
         raise ConfigError(f"{path} (read) is damaged (its '{SUMMARIES}' is not an object of sha256 strings); {fix}")
@@ -257,6 +264,12 @@ def _read_manifest(out: Path, common: dict[str, str]) -> dict[str, Any]:
         raise ConfigError(f"{out} holds a comparison with other run options: {'; '.join(differences)}; runs under "
                           "different options are not paired. Pass the same options, or another --out")
     return manifest
+
+
+def _is_pin(pin: Any) -> bool:
+    """Whether `pin` is a pinned head as `_pin_heads` writes it: its file's path and sha256."""
+    return isinstance(pin, dict) and isinstance(pin.get("path"), str) and isinstance(pin.get("sha256"), str) and \
+        re.fullmatch(r"[0-9a-f]{64}", pin["sha256"]) is not None
 
 
 def _check_schema_version(path: Path, version: Any) -> None:
@@ -328,7 +341,7 @@ def _pin_heads(specs: list[HeadSpec], manifest: dict[str, Any],
     """Each --heads PATH row's file and sha256 as first seen (compare.json keeps them): a file
     changed since is refused, since its finished runs trained the old one. The sha256 is that of
     the bytes `path_heads` parsed and checked, not of a second read."""
-    pins = {label: dict(pin) for label, pin in manifest.get("pinned_heads", {}).items() if isinstance(pin, dict)}
+    pins = {label: dict(pin) for label, pin in manifest.get("pinned_heads", {}).items()}
     for spec in (s for s in specs if s.kind == "path"):
         sha256 = path_heads[spec.label].sha256
         pinned = pins.setdefault(spec.label, {"path": spec.path, "sha256": sha256})

@@ -18,7 +18,7 @@
     search...+init       one-stage: continue from the search's backbone and head weights (SSWP-NAS)
     PATH                 a search run directory or a genotype.json, the same head on every seed,
                          labelled by its folder's name (a name that breaks the label rule: LABEL=PATH)
-    LABEL=SPEC           any of the above under another name in the tables
+    LABEL=SPEC           any of the above under another name in the tables (not another kind's name)
 
 Specs are separated by commas (commas inside parentheses belong to the options). Everything is
 checked here, before any training starts: a bad spec is a `ConfigError` (exit 2).
@@ -47,6 +47,7 @@ LABEL_RULE = ("a label is 1 to 64 ASCII letters, digits and _ . + : -, starting 
 _SEARCH = re.compile(r"^search(?:\((?P<opts>.*)\))?(?P<argmax>:argmax)?(?P<init>\+init)?$", re.S)
 _RANDOM = re.compile(r"^random:(?P<n>\d+)(?P<per_seed>/seed)?$")
 _FIXED_KINDS = ("default", *PREDICTOR_KINDS, "paper", *LIBRARY_KINDS)
+_KIND_NAMES = (*_FIXED_KINDS, "random", "search")   # a row's label may be one only where the row is of that kind
 _FIXED = re.compile(r"^(?P<kind>" + "|".join(map(re.escape, _FIXED_KINDS)) + r")\((?P<opts>.*)\)$", re.S)
 
 
@@ -198,6 +199,11 @@ def parse_heads(text: str | list[str]) -> list[HeadSpec]:
     specs = [_parse_one(r) for r in raws]
     seen: set[str] = set()
     for s in specs:
+        if s.label in _KIND_NAMES and s.label != s.kind:
+            # the report takes its reference, "vs default", by the label (#33 probe 12, I8)
+            row = f"the head at {shown_path(s.path, 120)}" if s.path else f"a {s.kind!r} head"
+            raise ConfigError(f"--heads: the label {s.label!r} is the name of a head kind, but its row trains {row}; "
+                              "choose another label: LABEL=SPEC (e.g. mine=SPEC)")
         if s.label in seen:
             raise ConfigError(f"--heads: two rows are called {s.label!r}; name one of them with LABEL=SPEC")
         seen.add(s.label)

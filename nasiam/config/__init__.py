@@ -25,10 +25,11 @@ from nasiam.config.validate import (
     check_output_path,
     check_outside_runs,
     config_choices,
+    nearest_folder,
     validate_config,
 )
 
 __all__ = ["RunConfig", "SearchConfig", "PretrainConfig", "ConfigError", "load_config", "config_to_yaml", "parse_value",
            "STRUCTURAL_KEYS", "field_types", "config_choices", "PRECISION_ALIASES", "require_package", "BOUNDS",
-           "check_bounds", "check_input_path", "check_output_path", "check_outside_runs", "check_resources", "read_yaml_file", "DEMO_SCALE",
+           "check_bounds", "check_input_path", "check_output_path", "check_outside_runs", "nearest_folder", "check_resources", "read_yaml_file", "DEMO_SCALE",
            "demo_scale_note", "validate_config"]

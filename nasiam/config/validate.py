@@ -67,6 +67,16 @@ def check_output_path(option: str, path: object, *, may_write_in: str | os.PathL
     check_outside_runs(option, path, may_write_in=may_write_in)
 
 
+def nearest_folder(option: str, path: str | os.PathLike) -> Path:
+    """The nearest part of `path` that exists (`path` itself, or "." or "/" at the latest),
+    refused where it is not a folder: nothing could be made inside it."""
+    path = Path(path)
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise ConfigError(f"{option}: {shown_path(existing)} is a file, not a folder; choose another {option}")
+    return existing
+
+
 def check_outside_runs(option: str, path: object, *, may_write_in: str | os.PathLike | None = None) -> None:
     """`check_output_path` less the printable-characters rule: for an output path nasiam chose
     inside a folder the user named (eval's default, RUN/eval/knn.json), whose name the message

@@ -206,12 +206,13 @@ class NASHead(nn.Sequential):
                 raise ValueError(f"directory: {shown(str(directory), 80)} is read as a path, and {why}; pass a saved "
                                  "head's folder")
         if directory.is_file():   # its genotype.json or head.safetensors: "missing genotype.json" of genotype.json
-            raise FileNotFoundError(f"{directory} is a file; NASHead.from_pretrained takes the folder that holds a "
-                                    f"saved head's {GENOTYPE_FILE} and {WEIGHTS_FILE} (here {directory.parent})")
+            raise FileNotFoundError(f"{shown_path(directory)} is a file; NASHead.from_pretrained takes the folder that "
+                                    f"holds a saved head's {GENOTYPE_FILE} and {WEIGHTS_FILE} (here "
+                                    f"{shown_path(directory.parent)})")
         genotype_path, weights_path = directory / GENOTYPE_FILE, directory / WEIGHTS_FILE
         missing = [p.name for p in (genotype_path, weights_path) if not p.is_file()]
         if missing:
-            raise FileNotFoundError(f"{directory} is not a saved NASHead: missing {', '.join(missing)} "
+            raise FileNotFoundError(f"{shown_path(directory)} is not a saved NASHead: missing {', '.join(missing)} "
                                     f"(write one with NASHead.save_pretrained or `nasiam export`){_hub_hint(directory)}")
         genotype = Genotype.load(genotype_path)
         if genotype.in_dim is None:

@@ -25,6 +25,7 @@ import torch.nn as nn
 
 from nasiam.integrations.plain import fit_head, slot_dims, swap_heads
 from nasiam.rundir import load_heads, read_genotypes
+from nasiam.space.genotype import Genotype
 
 __all__ = ["LIGHTLY_SLOTS", "replace_heads", "load_head_sources"]
 
@@ -36,6 +37,10 @@ def load_head_sources(source: str | os.PathLike | Mapping[str, nn.Module]) -> tu
     """Heads by slot from a run directory (with weights), a genotype.json (architectures
     only: built later for the model's widths) or a mapping; and whether weights came along."""
     if isinstance(source, Mapping):
+        for slot, head in source.items():   # an int here was a raw AttributeError at the swap (#33 probe 12, I5)
+            if not isinstance(head, (nn.Module, Genotype)):
+                raise TypeError(f"source[{slot!r}] is {type(head).__name__}; pass an nn.Module, a Genotype or a run "
+                                "directory")
         return dict(source), True
     path = Path(source)
     if (path / "heads").is_dir():

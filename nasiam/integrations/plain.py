@@ -113,8 +113,14 @@ def _checked(model: nn.Module, path: str, head: nn.Module, in_dim: int | None, o
         parent = model.get_submodule(parent_path) if parent_path else model
         old = getattr(parent, name)
     except AttributeError:
+        old = parent = None
+    # a submodule (or an empty slot, None): any other attribute (`training`, `forward`) set to the
+    # head registered it as an extra child, which an nn.Sequential then ran (#33 probe 12, I4)
+    if parent is None or name not in parent._modules:
         known = ", ".join(n for n, _ in model.named_modules() if n and n.count(".") <= path.count("."))
-        raise HeadMismatchError(f"the model has no submodule {path!r}; it has {known[:400]}") from None
+        what = "" if parent is None else f" ({path!r} is {type(old).__name__}, not a submodule)"
+        raise HeadMismatchError(f"the model has no submodule {path!r}{what}; it has {known[:400]}. Pass the dotted "
+                                "path of the submodule to replace") from None
     old_in, old_out = _probed_dims(old) if isinstance(old, nn.Module) else (None, None)
     want_in, want_out = in_dim or old_in, out_dim or old_out
     if want_in is None or want_out is None:

@@ -106,6 +106,9 @@ def _damaged_record(path: Path) -> str | None:
         return f"its archive's index cannot be read ({type(e).__name__})"
     with archive:
         records = archive.infolist()
+        shared = _shared_record(records)
+        if shared is not None:
+            return shared
         without_checksums = all(record.CRC == 0 for record in records if record.file_size)
         for record in records:
             name = repr(record.filename)
@@ -121,6 +124,25 @@ def _damaged_record(path: Path) -> str | None:
                 return f"its record {name} does not match the checksum written with it"
             except Exception as e:   # a garbled record header: flags, method, offsets
                 return f"its record {name} cannot be read ({type(e).__name__})"
+    return None
+
+
+def _shared_record(records: list[zipfile.ZipInfo]) -> str | None:
+    """A name the index lists twice, or two records whose bytes overlap, or None. torch.save
+    writes each record once, apart; an index naming one 9 MiB record 1,024 more times (62 KB
+    more) had it read and checked once per entry, a load 2.6 times as long (#33 probe 12, I2),
+    and Python 3.11.7's zipfile does not check it. Checked on the index alone, before any read."""
+    names = set()
+    for record in records:
+        if record.filename in names:
+            return f"its record {record.filename!r} appears twice in its index, which torch.save never writes"
+        names.add(record.filename)
+    ordered = sorted(records, key=lambda record: record.header_offset)
+    for record, following in zip(ordered, ordered[1:]):
+        # a record spans at least its 30-byte local header and its data (its name and extra field more)
+        if following.header_offset < record.header_offset + 30 + record.compress_size:
+            return (f"its records {record.filename!r} and {following.filename!r} overlap, which torch.save "
+                    "never writes")
     return None
 
 

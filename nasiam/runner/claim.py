@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-from nasiam.config import ConfigError, RunConfig, check_output_path
+from nasiam.config import ConfigError, RunConfig, check_output_path, nearest_folder
 from nasiam.errors import CheckpointError, RunDirLockedError, shell_argument, shown, shown_path
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.leftovers import occupied
@@ -128,9 +128,7 @@ _LONGEST_INSIDE = 160
 def _checked(run_dir: Path) -> Path:
     """`run_dir`, refused now if a run could not write in it (a file on the way, paths too long),
     rather than at its first checkpoint after an epoch of training."""
-    existing = next(p for p in (run_dir, *run_dir.parents) if p.exists())   # "." or "/" at the latest
-    if not existing.is_dir():
-        raise ConfigError(f"--out_dir: {shown_path(existing)} is a file, not a folder; choose another --out_dir")
+    existing = nearest_folder("--out_dir", run_dir)
     try:
         path_max = os.pathconf(existing, "PC_PATH_MAX")
     except (OSError, ValueError):

@@ -36,6 +36,7 @@ from nasiam.rundir import (
     SUMMARY_RECORD,
     check_run_files,
     file_digests,
+    file_sizes,
     require_complete,
     write_searched_heads,
 )
@@ -281,7 +282,7 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
             save_backbone(folder, model.backbone, backbone_record(cfg, info, model.backbone))
             # last, with every file's sha256: `pretrain --init` trusts the folder only as written
             outputs.write_json(folder / EXPORT_RECORD, {"format": EXPORT_FORMAT, "schema_version": 1, **result,
-                                                        "files": file_digests(folder)})
+                                                        "files": file_digests(folder), "sizes": file_sizes(folder)})
     except OSError as e:
         if e.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):   # --out appeared while exporting
             raise ValueError(f"--out {shown_path(out)} was created by something else during the export; nothing was "

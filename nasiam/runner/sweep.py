@@ -40,6 +40,7 @@ from nasiam.config import (
     check_output_path,
     field_types,
     load_config,
+    nearest_folder,
     parse_value,
     read_yaml_file,
 )
@@ -272,6 +273,7 @@ def run_sweep(sweep_path: str | Path, trials: int | None, overrides: Mapping[str
     if not 0 <= seed < 2 ** 32:
         raise ConfigError(f"--sweep_seed must be in [0, 2**32), got {seed}")
     check_output_path("--sweep_dir", out_dir)   # as --name below: each trial's lines name the folder
+    nearest_folder("--sweep_dir", out_dir)   # a file there was exit 5, naming no option (#33 probe 12, I9)
     sweep = read_sweep(sweep_path)
     name = name or Path(sweep_path).stem
     # printable, as --run_name: a control character in a folder's name reached the terminal in
