@@ -156,6 +156,19 @@ def _search(tmp_path, *options):
     return main(["search", "--dataset=fashion_mnist", f"--data_root={tmp_path / 'empty'}", "--run_name=r", *options])
 
 
+def test_an_out_dir_through_a_link_to_nothing_is_a_usage_error_naming_it(tmp_path, capsys):
+    """#33 probe 13, J1: a dangling link or a link loop as --out_dir (or above it) was taken as
+    absent, and making the folder over it failed as the disk's fault (exit 5)."""
+    dangling, loop = tmp_path / "dangling", tmp_path / "loop"
+    dangling.symlink_to(tmp_path / "nowhere")
+    loop.symlink_to(loop)
+    for out_dir in (dangling, dangling / "runs", loop):
+        assert _search(tmp_path, f"--out_dir={out_dir}") == EXIT_USAGE
+        err = capsys.readouterr().err
+        assert "--out_dir:" in err and "is a symbolic link that leads nowhere" in err
+    assert not (tmp_path / "nowhere").exists() and dangling.is_symlink() and loop.is_symlink()
+
+
 def test_an_out_dir_that_is_a_file_is_a_usage_error_and_the_file_is_untouched(tmp_path, capsys):
     """--out_dir naming a file (or a folder below one) is the user's option, not the disk: exit
     2 naming it (it was 5, 'while writing'), and the file keeps its contents."""

@@ -69,9 +69,14 @@ def check_output_path(option: str, path: object, *, may_write_in: str | os.PathL
 
 def nearest_folder(option: str, path: str | os.PathLike) -> Path:
     """The nearest part of `path` that exists (`path` itself, or "." or "/" at the latest),
-    refused where it is not a folder: nothing could be made inside it."""
+    refused where it is not a folder: nothing could be made inside it. A link that leads nowhere
+    (dangling, or a loop) exists as a name, not as a folder: taken as absent, a run tried to make
+    the folder over it and failed as the disk's fault, exit 5 (#33 probe 13, J1)."""
     path = Path(path)
-    existing = next(p for p in (path, *path.parents) if p.exists())
+    existing = next(p for p in (path, *path.parents) if os.path.lexists(p))
+    if existing.is_symlink() and not existing.exists():
+        raise ConfigError(f"{option}: {shown_path(existing)} is a symbolic link that leads nowhere (dangling, or a "
+                          f"loop); nothing can be made inside it. Remove or repoint the link, or choose another {option}")
     if not existing.is_dir():
         raise ConfigError(f"{option}: {shown_path(existing)} is a file, not a folder; choose another {option}")
     return existing
