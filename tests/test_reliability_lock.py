@@ -104,6 +104,19 @@ def test_the_lock_never_follows_a_symlink_nor_touches_a_lock_file_it_does_not_ow
     assert (foreign / LOCK_FILE).read_text() == "another program's lock\n"
 
 
+def test_a_refused_lock_files_folder_is_named_escaped(tmp_path):
+    """#33 probe 13, J8: "is a symbolic link" and "is not a nasiam lock file" printed the path raw,
+    so a folder named with a terminal's escape sequence reached the terminal through a traceback."""
+    for name, make in (("link\x1b[2J", lambda lock: lock.symlink_to(tmp_path)),
+                       ("other\x1b[2J", lambda lock: lock.write_text("x"))):
+        folder = tmp_path / name
+        folder.mkdir()
+        make(folder / LOCK_FILE)
+        with pytest.raises(RunDirLockedError) as refused:
+            RunDirLock(folder).acquire()
+        assert "\x1b" not in str(refused.value) and "\\x1b[2J" in str(refused.value)
+
+
 def test_a_lock_that_is_a_fifo_socket_or_folder_is_named_never_opened_and_exits_2(tmp_path, capsys):
     import socket
     fifo_run = tmp_path / "runs" / "fifo"

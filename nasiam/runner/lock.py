@@ -101,14 +101,14 @@ def _not_a_regular_file(path: Path, mode: int) -> RunDirLockedError:
 
 
 def _a_link(path: Path) -> RunDirLockedError:
-    return RunDirLockedError(f"{path} is a symbolic link; nasiam writes its lock file only as a plain file. Remove the "
-                             "link, or choose another --run_name")
+    return RunDirLockedError(f"{shown_path(path)} is a symbolic link; nasiam writes its lock file only as a plain "
+                             "file. Remove the link, or choose another --run_name")
 
 
 def _another_programs_file(path: Path) -> RunDirLockedError:
-    return RunDirLockedError(f"{path} exists and is not a nasiam lock file (another program's?); nasiam leaves it "
-                             f"untouched. {path.parent} is not a nasiam run directory: choose another --run_name or "
-                             "--out_dir")
+    return RunDirLockedError(f"{shown_path(path)} exists and is not a nasiam lock file (another program's?); nasiam "
+                             f"leaves it untouched. {shown_path(path.parent)} is not a nasiam run directory: choose "
+                             "another --run_name or --out_dir")
 
 
 def unusable_lock_file(path: Path) -> str | None:
