@@ -71,6 +71,21 @@ def test_swap_head_refuses_an_attribute_that_is_not_a_submodule(path, kind):
     model.eval()
 
 
+def test_swap_head_names_a_head_that_is_not_a_module_and_swap_heads_a_path_inside_another():
+    """#33 probe 13: a Genotype as the head failed with a raw AttributeError ('Genotype' object has
+    no attribute 'to', J5); '0' and '0.0' were both checked against the unchanged model, then the
+    inner swap went into the module the outer one had just taken out (J7)."""
+    from nasiam import SearchableHead
+
+    inner = nn.Sequential(nn.Linear(16, 16))
+    model = nn.Sequential(inner, nn.ReLU())
+    with pytest.raises(TypeError, match="the head for '0' is Genotype, not an nn.Module; build one first"):
+        swap_head(model, "0", SearchableHead(16, 16).genotype(), in_dim=16, out_dim=16)
+    with pytest.raises(HeadMismatchError, match="'0.0' lies inside '0', which is replaced too"):
+        swap_heads(model, {"0": nn.Linear(16, 16), "0.0": nn.Linear(16, 16)})
+    assert model[0] is inner and isinstance(inner[0], nn.Linear)
+
+
 def test_swap_heads_checks_all_before_applying_any():
     model = facebook_simsiam()
     good = create_head("simsiam_projector", 512, out_dim=128)

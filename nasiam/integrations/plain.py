@@ -108,6 +108,9 @@ def fit_head(head: nn.Module | Genotype, in_dim: int, out_dim: int, *, where: st
 
 def _checked(model: nn.Module, path: str, head: nn.Module, in_dim: int | None, out_dim: int | None):
     """Everything `swap_head` checks, without changing the model: (parent, name, head)."""
+    if not isinstance(head, nn.Module):   # a Genotype or a path here failed deep in the probe (#33 probe 13, J5)
+        raise TypeError(f"the head for {path!r} is {type(head).__name__}, not an nn.Module; build one first, e.g. "
+                        "NASHead.from_genotype(genotype, in_dim=...) or NASHead.from_pretrained(folder)")
     parent_path, _, name = path.rpartition(".")
     try:
         parent = model.get_submodule(parent_path) if parent_path else model
@@ -158,6 +161,12 @@ def swap_head(model: nn.Module, path: str, head: nn.Module, *, in_dim: int | Non
 
 def swap_heads(model: nn.Module, heads: Mapping[str, nn.Module]) -> dict[str, nn.Module]:
     """Several `swap_head`s: all are checked before any is applied."""
+    # one path inside another: both checked against the model as it is, the inner one then
+    # replaced inside the module the outer swap had just taken out (#33 probe 13, J7)
+    nested = [(a, b) for a in heads for b in heads if b.startswith(a + ".")]
+    if nested:
+        outer, inner = nested[0]
+        raise HeadMismatchError(f"{inner!r} lies inside {outer!r}, which is replaced too; swap one of them")
     plans = {path: _checked(model, path, head, None, None) for path, head in heads.items()}
     old = {}
     for path, (parent, name, head) in plans.items():
