@@ -278,7 +278,7 @@ def _check_export_files(run_dir: Path, record_path: Path, option: str, again: st
                  "different runs)"] if changed else []) + ([f"{_few(missing)} missing"] if missing else []) + \
                ([f"{_few(added)} not written by the export"] if added else []) + \
                ([f"{_few(unchecked)} not read: a symbolic link or a file over {UNSIZED_EXPORT_FILE_BYTES >> 30} GiB, "
-                 f"which no export writes ({EXPORT_RECORD} has no sizes to check such a file against)"]
+                 "which no export writes, where no recorded size bounds what is read"]
                 if unchecked else [])
     if problems:
         steps = (["restore the files"] if changed or missing else []) + \
