@@ -175,11 +175,11 @@ def _export_files(folder: Path) -> dict[str, Path]:
             for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != EXPORT_RECORD)}
 
 
-def file_digests(folder: Path, skipped: frozenset[str] = frozenset()) -> dict[str, str]:
+def file_digests(folder: Path) -> dict[str, str]:
     """{path relative to `folder`: sha256} of the heads, genotype and backbone files an export
     writes: what its record (export.json) lists, so a folder assembled from two runs is told
-    from the one that was written. The files named in `skipped` are listed, unread, as ''."""
-    return {name: "" if name in skipped else _sha256(path) for name, path in _export_files(folder).items()}
+    from the one that was written."""
+    return {name: _sha256(path) for name, path in _export_files(folder).items()}
 
 
 def file_sizes(folder: Path) -> dict[str, int]:
@@ -248,41 +248,92 @@ def require_complete(run_dir: str | Path, option: str) -> None:
                         needed=("heads/", "backbone."))
 
 
+# An export record's "sizes" gives each file's size, so a file of another size is refused unread.
+# An older record has none: a file is hashed only if it is one an export could have written, a
+# regular file of at most 8 GiB. Twice the largest head nasiam builds (MAX_PARAMETERS float32
+# values, 4 GiB), and over the float32 weights of any backbone a search trains (a ResNet-50's
+# 94 MB; a ViT-g/14's 4.5 GB); the JSON files are under 1 MiB. Hashing reads 3.5 s/GiB: a link
+# to a 20 GB file was read for minutes before its refusal (#33 probe 13, J2). Export writes no
+# link, and a link's target may be of any size; exporting again writes a record with sizes.
+UNSIZED_EXPORT_FILE_BYTES = 8 << 30
+_MAX_FILE_SIZE = (1 << 63) - 1   # a size no file system reports (st_size is a signed 64-bit integer)
+
+
 def _check_export_files(run_dir: Path, record_path: Path, option: str, again: str) -> None:
     """Refuse an export folder whose files are not those export.json lists (every file but the
     record itself: one added since, such as a summary.json, is refused too). Each kind is said
     as such: a file missing or added is not "changed", and only a changed one hints at another
-    run's weights (#33 probe 10, G8)."""
-    try:
-        if record_path.stat().st_size > MAX_FILE_BYTES:
-            raise ValueError("larger than an export record can be")
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-        recorded, recorded_sizes = record["files"], record.get("sizes", {})
-        if not isinstance(recorded, dict):
-            raise ValueError("'files' is not a mapping")
-        if not isinstance(recorded_sizes, dict):
-            raise ValueError("'sizes' is not a mapping")
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise CheckpointError(f"{option} {record_path} (read) is not a complete export record ({shown(e)}); "
-                              f"{again}") from None
-    # a file whose size is not the recorded one has changed: it is not hashed, so what is read is
-    # bounded by what the export wrote (a link to a 20 GB file was hashed whole: #33 probe 12, I3).
-    # An older record has no sizes: each file is hashed.
-    sizes = file_sizes(run_dir)
-    resized = frozenset(name for name in sizes if name in recorded_sizes and sizes[name] != recorded_sizes[name])
-    found = file_digests(run_dir, skipped=resized)
-    changed = sorted(name for name in found if name in recorded and (name in resized or recorded[name] != found[name]))
-    missing = sorted(name for name in recorded if name not in found)
-    added = sorted(name for name in found if name not in recorded)
+    run's weights (#33 probe 10, G8). Only the listed files are hashed, each only where its size
+    bounds what is read (see UNSIZED_EXPORT_FILE_BYTES)."""
+    recorded, recorded_sizes = _read_export_record(record_path, option, again)
+    present = _export_files(run_dir)
+    listed = sorted(set(recorded) & set(present))
+    unchecked = [] if recorded_sizes is not None else [name for name in listed if _unsized_unreadable(present[name])]
+    changed = [name for name in listed if name not in unchecked and (
+        recorded_sizes is not None and present[name].stat().st_size != recorded_sizes[name]
+        or _sha256(present[name]) != recorded[name])]
+    missing = sorted(set(recorded) - set(present))
+    added = sorted(set(present) - set(recorded))
     problems = ([f"{_few(changed)} changed since the export (its heads and backbone may come from "
                  "different runs)"] if changed else []) + ([f"{_few(missing)} missing"] if missing else []) + \
-               ([f"{_few(added)} not written by the export"] if added else [])
+               ([f"{_few(added)} not written by the export"] if added else []) + \
+               ([f"{_few(unchecked)} not read: a symbolic link or a file over {UNSIZED_EXPORT_FILE_BYTES >> 30} GiB, "
+                 "which no export writes, where no recorded size bounds what is read"]
+                if unchecked else [])
     if problems:
         steps = (["restore the files"] if changed or missing else []) + \
-                ([f"move the added file{'s' if len(added) > 1 else ''} out of the folder"] if added else [])
+                ([f"move the added file{'s' if len(added) > 1 else ''} out of the folder"] if added else []) + \
+                (["put the files the export wrote in their place"] if unchecked else [])
         fix = " and ".join(steps)
         raise CheckpointError(f"{option} {run_dir}: {'; '.join(problems)} ({EXPORT_RECORD} lists the sha256 of each "
                               f"file the export wrote). {fix[0].upper()}{fix[1:]}, or {again}")
+
+
+def _read_export_record(record_path: Path, option: str, again: str) -> tuple[dict, dict | None]:
+    """export.json's "files" (name: sha256) and "sizes" (name: bytes; None in a record written
+    before sizes), refused as damaged where they are not what export writes: a forged size
+    (negative, 10**30, "1000", true) was read as the file having "changed since the export", and
+    a size for a file "files" does not list was ignored (#33 probe 13, J4)."""
+    try:
+        if record_path.stat().st_size > MAX_FILE_BYTES:
+            raise _Damaged("larger than an export record can be")
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        recorded = record["files"]
+        if not isinstance(recorded, dict):
+            raise _Damaged("'files' is not a mapping")
+        sizes = record.get("sizes", ...)
+        if sizes is not ...:
+            _check_sizes(sizes, recorded)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        why = str(e) if isinstance(e, _Damaged) else shown(e)
+        raise CheckpointError(f"{option} {record_path} (read) is not a complete export record ({why}); "
+                              f"{again}") from None
+    return recorded, (None if sizes is ... else sizes)
+
+
+class _Damaged(ValueError):
+    """What is wrong with an export record, said as it is (not as the repr of an error)."""
+
+
+def _check_sizes(sizes: object, recorded: dict) -> None:
+    """_Damaged where `sizes` is not what export writes beside `recorded` ("files"): a size in
+    bytes, a whole number from 0 to the largest a file system reports, for each listed file and no other."""
+    if not isinstance(sizes, dict):
+        raise _Damaged("'sizes' is not a mapping")
+    for name, size in sizes.items():
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= _MAX_FILE_SIZE:
+            raise _Damaged(f"'sizes' gives {shown_path(name, 120)} {shown(size)}, not a size in bytes")
+    unsized, unlisted = sorted(set(recorded) - set(sizes)), sorted(set(sizes) - set(recorded))
+    if unsized:
+        raise _Damaged(f"'sizes' gives no size for {_few(unsized)}")
+    if unlisted:
+        raise _Damaged(f"'sizes' names {_few(unlisted)}, which 'files' does not list")
+
+
+def _unsized_unreadable(path: Path) -> bool:
+    """Whether a file an older record (no sizes) lists is one no export writes: a symbolic link,
+    or a file over UNSIZED_EXPORT_FILE_BYTES. Hashed, it would be read whole, whatever its size."""
+    return path.is_symlink() or path.stat().st_size > UNSIZED_EXPORT_FILE_BYTES
 
 
 def _few(names: list[str]) -> str:

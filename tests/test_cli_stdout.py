@@ -76,15 +76,34 @@ def test_help_and_version_into_a_pipe_its_reader_left_exit_quietly(monkeypatch, 
 
 
 @pytest.mark.parametrize("text", list(TEXTS))
-def test_help_and_version_with_stdout_closed_go_to_stderr(monkeypatch, capsys, text):
-    """`nasiam --help >&-`: Python sets sys.stdout to None and argparse prints to stderr; the exit
-    is the text's own (0, or 2 for no command), no traceback."""
+def test_help_and_version_with_stdout_closed_name_it_as_unwritable(monkeypatch, capsys, text):
+    """`nasiam --help >&-`: Python sets sys.stdout to None; argparse then printed the help to
+    stderr and the CLI exited 0, where `> /dev/full` exits 5 (#33 probe 13, J9). A closed stdout
+    cannot be written: exit 5 (no command's usage error stays 2), said on stderr with the fix."""
     monkeypatch.setattr(sys, "stdout", None)
     code = _exit_code(TEXTS[text])
+    assert sys.stdout is None   # given back as it was
     monkeypatch.undo()
-    assert code == (EXIT_USAGE if text == "no command" else 0)
+    assert code == (EXIT_USAGE if text == "no command" else EXIT_IO)
     err = capsys.readouterr().err
-    assert ("nasiam 0" if text == "--version" else "usage: nasiam") in err and "error" not in err
+    assert err == ("nasiam: error: standard output is closed (`>&-`); no file was written. Give the command a "
+                   "standard output to write to (`> /dev/null` discards it)\n")
+
+
+def test_a_report_with_stdout_closed_from_the_shell_exits_5(tmp_path):
+    """`nasiam compare --report_only >&-` dropped the report and exited 0 (#33 probe 13, J9): now
+    exit 5, naming standard output, as `> /dev/full` gives."""
+    import subprocess
+
+    report = ("import sys; import nasiam.cli.compare as c; from nasiam.cli import main; "
+              "c.cmd_compare = lambda args: print('the report') or 0; "
+              "sys.exit(main(['compare', '--heads', 'default', '--report_only', '--out', sys.argv[1]]))")
+    done = subprocess.run([sys.executable, "-c", report, str(tmp_path)], stderr=subprocess.PIPE, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+                          preexec_fn=lambda: os.close(1))   # `>&-`
+    assert done.returncode == EXIT_IO, done.stderr
+    assert done.stderr.startswith("nasiam compare: error: standard output is closed (`>&-`)"), done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
 
 
 @pytest.mark.parametrize("text", list(TEXTS))

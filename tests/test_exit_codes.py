@@ -2,6 +2,7 @@
 outputs go to (written); the message says which file, and whether it was read or written."""
 import errno
 import os
+from pathlib import Path
 
 import pytest
 
@@ -167,6 +168,21 @@ def test_an_out_dir_through_a_link_to_nothing_is_a_usage_error_naming_it(tmp_pat
         err = capsys.readouterr().err
         assert "--out_dir:" in err and "is a symbolic link that leads nowhere" in err
     assert not (tmp_path / "nowhere").exists() and dangling.is_symlink() and loop.is_symlink()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_an_out_dir_where_no_folder_can_be_made_is_a_usage_error_naming_it(tmp_path, capsys):
+    """#33 probe 13, J3: `--out_dir /proc/self/x` exited 2 with a bare "[Errno 2] No such file or
+    directory: '/proc/self/x'" (the lock failed to make the folder), naming no option and no fix;
+    compare's up-front check of a run folder let it pass."""
+    from nasiam.runner.claim import start_refusal
+
+    assert _search(tmp_path, "--out_dir=/proc/self/nasiam-x") == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "--out_dir: no folder can be made at /proc/self/nasiam-x/r: nothing can be created in /proc/self" in err
+    assert "choose another --out_dir" in err and "Errno" not in err
+    assert "nothing can be created in /proc/self" in start_refusal(Path("/proc/self/nasiam-x/r"))
+    assert start_refusal(tmp_path / "new" / "r") is None   # a folder that can be made: as before
 
 
 def test_an_out_dir_that_is_a_file_is_a_usage_error_and_the_file_is_untouched(tmp_path, capsys):

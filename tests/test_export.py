@@ -449,6 +449,86 @@ def test_pretrain_init_refuses_an_export_file_of_another_size_without_hashing_it
     assert hashed and head not in hashed
 
 
+def _export_with_record(tmp_path, change):
+    """An export of make_run's run in tmp_path/"a", its export.json passed through `change`."""
+    run = make_run(tmp_path / "run")
+    assert main(["export", str(run), "--out", str(tmp_path / "a")]) == 0
+    record_path = tmp_path / "a" / "export.json"
+    record = json.loads(record_path.read_text())
+    change(record)
+    record_path.write_text(json.dumps(record))
+    return tmp_path / "a"
+
+
+def _hashed_paths(monkeypatch):
+    """The files `require_complete` hashes from now on (one over 1 GiB is listed, not read)."""
+    import nasiam.rundir
+
+    hashed, sha256 = [], nasiam.rundir._sha256
+    monkeypatch.setattr(nasiam.rundir, "_sha256", lambda path: hashed.append(Path(path)) or (
+        "0" * 64 if Path(path).stat().st_size > 1 << 30 else sha256(path)))
+    return hashed
+
+
+def test_an_export_record_without_sizes_still_loads_and_reads_no_link_or_oversized_file(tmp_path, monkeypatch):
+    """An export.json without "sizes" (every export written before them, or the key deleted)
+    hashed each file whole, a link to a 20 GB file for minutes (#33 probe 13, J2): such a file is
+    now refused unread (a link; a file over 8 GiB, more than an export writes), while an older
+    export as written still loads."""
+    from nasiam.errors import CheckpointError
+    from nasiam.rundir import require_complete
+
+    folder = _export_with_record(tmp_path, lambda record: record.pop("sizes"))
+    hashed = _hashed_paths(monkeypatch)
+    require_complete(folder, "--init")   # an older export, as written: trusted
+    head, backbone = folder / "heads" / "projector" / "head.safetensors", folder / "backbone.safetensors"
+    assert head in hashed and backbone in hashed
+    target = tmp_path / "head.safetensors"
+    head.rename(target)
+    head.symlink_to(target)   # the very bytes the export wrote, through a link
+    with open(backbone, "r+b") as f:
+        f.truncate((8 << 30) + 1)   # sparse: no disk used
+    hashed.clear()
+    with pytest.raises(CheckpointError) as error:
+        require_complete(folder, "--init")
+    assert "backbone.safetensors, heads/projector/head.safetensors not read: a symbolic link or a file over 8 GiB" \
+        in str(error.value)
+    assert "Put the files the export wrote in their place, or export the search run again" in str(error.value)
+    assert head not in hashed and backbone not in hashed
+
+
+FORGED_SIZES = [
+    ({"backbone.safetensors": -1}, "'sizes' gives backbone.safetensors -1, not a size in bytes"),
+    ({"backbone.safetensors": 10 ** 30}, "'sizes' gives backbone.safetensors 1000000000000000000000000000000, not"),
+    ({"backbone.safetensors": "1000"}, "'sizes' gives backbone.safetensors '1000', not a size in bytes"),
+    ({"backbone.safetensors": True}, "'sizes' gives backbone.safetensors True, not a size in bytes"),
+    ({"backbone.safetensors": 1000.0}, "'sizes' gives backbone.safetensors 1000.0, not a size in bytes"),
+    ({"backbone.safetensors": None}, "'sizes' gives no size for backbone.safetensors"),   # the entry removed
+    ({"notes.txt": 4}, "'sizes' names notes.txt, which 'files' does not list"),
+]
+
+
+def test_forged_export_sizes_are_a_damaged_record_not_a_changed_file(tmp_path, monkeypatch):
+    """A forged size in export.json (negative, 10**30, a string, true) was read as the file having
+    "changed since the export", a size for a file the record does not list was ignored, and a
+    listed file without a size was hashed whole (#33 probe 13, J2, J4): each is a damaged record,
+    refused before any file is read."""
+    from nasiam.errors import CheckpointError
+    from nasiam.rundir import require_complete
+
+    folder = _export_with_record(tmp_path, lambda record: None)
+    written = json.loads((folder / "export.json").read_text())
+    hashed = _hashed_paths(monkeypatch)
+    for sizes, reason in FORGED_SIZES:
+        forged = {name: size for name, size in {**written["sizes"], **sizes}.items() if size is not None}
+        (folder / "export.json").write_text(json.dumps({**written, "sizes": forged}))
+        with pytest.raises(CheckpointError) as error:
+            require_complete(folder, "--init")
+        assert f"export.json (read) is not a complete export record ({reason}" in str(error.value)
+        assert "changed since the export" not in str(error.value)
+    assert hashed == []
+
+
 def test_pretrain_init_checks_an_exports_record_even_beside_a_summary(tmp_path):
     """require_complete read summary.json whenever there was one and never export.json: a
     summary without "files" dropped into an export folder whose backbone was swapped made the

@@ -193,6 +193,28 @@ def test_replace_heads_names_a_mapping_value_that_is_not_a_head():
     assert isinstance(model.projection_head, nn.Sequential)
 
 
+def test_replace_heads_leaves_a_model_head_that_is_none_as_absent():
+    """#33 probe 13, J6: a lightly model whose `projection_head` is None (a model built without
+    that head) was a raw AttributeError from measuring it. It is left None, as a head the model
+    does not have (its forward skips it); with nothing else to replace, the error names it."""
+    from nasiam import SearchableHead
+    from nasiam.integrations.lightly import replace_heads
+
+    genotype = SearchableHead(16, 16).genotype()
+    heads = {"projector": NASHead.from_genotype(genotype, 16), "predictor": NASHead.from_genotype(genotype, 16)}
+    model = nn.Module()
+    model.projection_head, model.prediction_head = None, nn.Sequential(nn.Linear(16, 8), nn.Linear(8, 16))
+    swapped = replace_heads(model, heads)
+    assert list(swapped) == ["prediction_head"] and model.projection_head is None
+    assert model.prediction_head is swapped["prediction_head"]
+    alone = nn.Module()
+    alone.projection_head = None
+    with pytest.raises(ValueError, match=r"nothing to replace: .* \(model.projection_head is None: no head there to "
+                                         r"replace\)"):
+        replace_heads(alone, heads)
+    assert alone.projection_head is None
+
+
 # A run laid out as the default `nasiam search` leaves it: resnet10t's 512 features in, the
 # CPU demo's 512-wide projector output (lightly's SimSiam example wants 128, solo-learn's 2048).
 DEFAULT_RUN = dict(in_dim=512, out_dim=512, pred_hidden=128)

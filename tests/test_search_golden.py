@@ -39,26 +39,35 @@ CASES = {
     "darts2": ["--strategy=darts2"],   # second order: the weight step keeps its features
     "joint": ["--mode=joint"],        # one backward for weights and logits
 }
+# The logits' updates each case takes, counted exactly: the tolerance above is 12 times below
+# what dropping darts2's last update moves its logits (0.025; its first: 0.39), and a count
+# needs no margin. Epoch 1 (after the warm-up) has 6 optimizer steps (96 of the 192 images train
+# the weights, 96 the logits) and joint 12 (all 192): darts steps on 6, 8 and 10, replaying 1,
+# 2 and 3 recent batches; darts2 and joint update once on each step.
+UPDATES = {"darts": 1 + 2 + 3, "darts2": 6, "joint": 12}
 
 
 def fingerprint() -> str:
     return f"torch {torch.__version__.split('+')[0]} {torch.backends.cpu.get_cpu_capability()}"
 
 
-def search_logits(tmp_path: Path, case: str) -> dict[str, list[float]]:
+def search_logits(tmp_path: Path, case: str) -> tuple[dict[str, list[float]], int]:
+    """The logits a seeded search of `case` ends with, and the number of updates it took."""
     from nasiam.cli import main
     from nasiam.runner.checkpoint import load_checkpoint
 
     assert main(["search", *BASE, *CASES[case], f"--out_dir={tmp_path}", f"--run_name={case}"]) == 0
-    state = load_checkpoint(tmp_path / case / "checkpoints" / "last.ckpt")["model"]
-    return {k: v.double().tolist() for k, v in sorted(state.items()) if ".arch." in k}
+    checkpoint = load_checkpoint(tmp_path / case / "checkpoints" / "last.ckpt")
+    logits = {k: v.double().tolist() for k, v in sorted(checkpoint["model"].items()) if ".arch." in k}
+    return logits, checkpoint["arch_optimizer"]["arch_steps"]
 
 
 @pytest.mark.slow   # three tiny searches, ~35 s of CPU each
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_seeded_search_ends_with_the_logits_it_always_did(tmp_path, case):
     golden = json.loads(GOLDEN.read_text())
-    logits = search_logits(tmp_path, case)
+    logits, updates = search_logits(tmp_path, case)
+    assert updates == UPDATES[case]   # the schedule (`SearchPolicy.due`), exactly
     expected = {k: [float.fromhex(x) for x in v] for k, v in golden["cases"][case].items()}
     assert list(logits) == list(expected)
     for name, values in logits.items():
@@ -70,7 +79,7 @@ if __name__ == "__main__":   # rewrite the reference with the code checked out n
 
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as tmp:
-        cases = {case: {k: [float.hex(x) for x in v] for k, v in search_logits(Path(tmp), case).items()}
+        cases = {case: {k: [float.hex(x) for x in v] for k, v in search_logits(Path(tmp), case)[0].items()}
                  for case in CASES}
     GOLDEN.write_text(json.dumps({"fingerprint": fingerprint(), "cases": cases}, indent=1) + "\n")
     print(f"wrote {GOLDEN}", file=sys.stderr)

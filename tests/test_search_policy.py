@@ -163,6 +163,25 @@ def test_the_default_takes_four_updates_where_it_can_and_one_where_it_cannot():
         validate_config(SearchConfig(**mode))                                   # the default is valid everywhere
 
 
+def test_darts2_updates_the_logits_on_every_step_the_policy_says_and_no_other():
+    """darts2 (second order: one update per step, each on its own weight batch) at its defaults
+    (one warm-up epoch, arch_every 1), update for update. The golden search's darts2 case judged
+    the schedule only through the logits it ends with, to a tolerance (tests/test_search_golden.py)."""
+    from test_architect import Toy
+
+    from nasiam.search import Architect
+    from nasiam.search.architect import Encoded
+
+    torch.manual_seed(0)
+    architect, taken = Architect(Toy(), order=2, warmup_epochs=1), []
+    for epoch in range(3):
+        for step in range(4 * epoch, 4 * epoch + 4):   # 4 optimizer steps an epoch, counted over the run
+            if architect.due(epoch, step):
+                architect.step([torch.randn(8, 4)], train_encoded=Encoded([torch.randn(8, 4)]))
+                taken.append(step)
+    assert taken == list(range(4, 12)) and architect.arch_steps == 8
+
+
 def test_the_recent_features_travel_with_the_architects_state():
     """A resumed search takes the same updates: the cached features of the last architecture
     batches are part of the state (a SIGKILL-and-resume test failed without them)."""

@@ -323,6 +323,18 @@ def test_a_sweep_dir_that_is_a_file_exits_2_naming_the_option(tmp_path, monkeypa
     assert (tmp_path / "f").read_text() == "mine\n"
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_a_sweep_dir_where_no_folder_can_be_made_exits_2_naming_the_option(monkeypatch, capsys):
+    """#33 probe 13, J3: `--sweep_dir /proc/self/x` exited 2 with a bare "[Errno 2] No such file
+    or directory", naming no option and no fix."""
+    seen = _fake_runs(monkeypatch)
+    code = main(["sweep", "--config", str(RECIPES / "cpu_smoke.yaml"), "--sweep_dir", "/proc/self/nasiam-x"])
+    assert code == 2 and not seen
+    err = capsys.readouterr().err
+    assert "--sweep_dir: no folder can be made at /proc/self/nasiam-x: nothing can be created in /proc/self" in err
+    assert "choose another --sweep_dir" in err and "Errno" not in err
+
+
 def test_an_unsupported_early_terminate_exits_2_naming_hyperband(tmp_path, monkeypatch, capsys):
     _fake_runs(monkeypatch)   # no training, were the check to let the sweep run
     path = _sweep_file(tmp_path, early_terminate={"type": "envelope"})

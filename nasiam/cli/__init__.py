@@ -112,13 +112,13 @@ def _deliver(stdout) -> None:
     """Flush what stdout still buffers (a short report, the help), while an error can still be
     handled, then raise the first write error of `stdout` (the marked stream) a caller dropped."""
     try:
-        if sys.stdout is not None:   # None: started with stdout closed (`>&-`), nothing to flush
+        if sys.stdout is not None:   # None: set so by the command
             sys.stdout.flush()
     except (BrokenPipeError, StandardOutputError):
         raise
     except (OSError, ValueError):   # stdout closed or replaced by the command: nothing to deliver
         pass
-    if stdout is not None and stdout.lost is not None:
+    if stdout.lost is not None:
         raise stdout.lost
 
 

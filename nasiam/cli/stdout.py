@@ -8,11 +8,13 @@ are raised as `StandardOutputError`, which the CLI names as standard output's, a
 encoding cannot hold is written escaped rather than raising UnicodeEncodeError. The wrapper also
 keeps the first error raised, for the CLI to report after a caller dropped it: argparse prints
 its help and version with `except OSError: pass`, so `nasiam --help > /dev/full` exited 0 (#33
-probe 9, F3).
+probe 9, F3). A standard output closed from the start (`>&-`) is one that cannot be written, as
+/dev/full is: each write fails, named as such (exit 5).
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import sys
 from typing import Any, Iterator
@@ -70,16 +72,24 @@ class _MarkedStream:
         return getattr(self._stream, name)
 
 
+class _Closed(io.TextIOBase):
+    """Standard output closed from the start (`>&-`: Python sets `sys.stdout` to None): each
+    write fails as one to a closed descriptor does (EBADF). Left None, print() dropped a
+    report and argparse sent the help to stderr, both exiting 0 where `> /dev/full` exits 5
+    (#33 probe 13, J9)."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "it is closed")
+
+
 @contextlib.contextmanager
-def marked_stdout() -> Iterator[_MarkedStream | None]:
+def marked_stdout() -> Iterator[_MarkedStream]:
     """`sys.stdout` raising StandardOutputError for its write errors, for the block's duration;
-    restored after (unless the block replaced it: then that is left). Yields the wrapper (None
-    where stdout is closed, `>&-`), whose `lost` is the first write error, reported or not."""
+    restored after (unless the block replaced it: then that is left). Yields the wrapper, whose
+    `lost` is the first write error, reported or not. A stdout closed from the start (None)
+    is wrapped as one whose every write fails (`_Closed`)."""
     original = sys.stdout
-    if original is None:
-        yield None
-        return
-    marked = _MarkedStream(original)
+    marked = _MarkedStream(_Closed() if original is None else original)
     sys.stdout = marked
     try:
         yield marked
@@ -117,6 +127,9 @@ def standard_output_message(e: OSError, kept: str) -> str:
     """The CLI's message for `e`, standard output's write error: the stream named, no output option."""
     from nasiam.errors import shown_path
 
+    if e.errno == errno.EBADF:   # closed (`>&-`): no space to free, a stream to give
+        return (f"standard output is closed (`>&-`); {kept}. Give the command a standard output to write to "
+                "(`> /dev/null` discards it)")
     reason = shown_path(e.strerror) if e.strerror else f"errno {e.errno}"
     return (f"standard output cannot be written ({reason}); {kept}. Send it where it can be written (free space "
             "there, or redirect it elsewhere)")

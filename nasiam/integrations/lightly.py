@@ -58,19 +58,26 @@ def replace_heads(model: nn.Module, source, slots: Mapping[str, str] = LIGHTLY_S
     --proj_output_dim` command that re-exports it), a genotype.json (the searched architectures
     built for the model's input and output widths, fresh weights; see `Genotype.for_dims`), or
     `{slot: module}`. Momentum copies (e.g. `projection_head_momentum`) are re-created from the
-    new head, frozen, as lightly does.
+    new head, frozen, as lightly does. A model's head that is None (a model built without it)
+    is left None, as one the model does not have.
     """
     heads, _ = load_head_sources(source)
     run = source if isinstance(source, (str, os.PathLike)) and (Path(source) / "heads").is_dir() else None
     swaps: dict[str, nn.Module] = {}
     for attribute, slot in slots.items():
-        if not hasattr(model, attribute) or slot not in heads:
+        # a head set to None is PyTorch's way to build a model without it (a SimSiam ablation's
+        # `prediction_head = None`): skipped as an absent one, since a head put there is one the
+        # model's forward skips, or starts to use unasked; measured, it was a raw
+        # AttributeError (#33 probe 13, J6)
+        if getattr(model, attribute, None) is None or slot not in heads:
             continue
         in_dim, out_dim = slot_dims(getattr(model, attribute))
         swaps[attribute] = fit_head(heads[slot], in_dim, out_dim, where=f"the model's {attribute}", slot=slot, run=run)
     if not swaps:
+        unset = [f"model.{attribute} is None" for attribute in slots
+                 if hasattr(model, attribute) and getattr(model, attribute) is None]
         raise ValueError(f"nothing to replace: the model has none of {list(slots)} matching the source's heads "
-                         f"{sorted(heads)}")
+                         f"{sorted(heads)}" + (f" ({', '.join(unset)}: no head there to replace)" if unset else ""))
     swap_heads(model, swaps)
     for attribute, head in swaps.items():
         twin = attribute + momentum_suffix
