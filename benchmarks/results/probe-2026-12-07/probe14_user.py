@@ -2,7 +2,9 @@
 """Fourteenth probe of #33 (h49): permissions, as root without permission overrides (run under
 `setpriv --bounding-set=-dac_override,-dac_read_search,-fowner`: the user nobody cannot reach this Python).
 Usage: python probe14_user.py WORKDIR (a folder that user may write)"""
-import os, sys, time
+import os
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,7 @@ def folder(name):
 
 
 from nasiam.data.datasets import create_dataset
+
 folder("u1"); os.chmod("u1/train/a/0.png", 0)
 probe("U1-unreadable-image-in-dataset", lambda: (lambda d: [d[i][1] for i in range(len(d))])(create_dataset("imagefolder", "u1", "train")))
 folder("u2"); os.chmod("u2/train/b", 0)
@@ -39,6 +42,7 @@ probe("U3-class-folder-not-listable-but-enterable", lambda: len(create_dataset("
 folder("u4"); os.chmod("u4/train", 0o311)
 probe("U4-train-folder-not-listable", lambda: len(create_dataset("imagefolder", "u4", "train")))
 from nasiam import Genotype, NASHead, SearchableHead
+
 h = NASHead.from_genotype(SearchableHead(16, 8).genotype(), 16)
 os.makedirs("ro"); os.chmod("ro", 0o555)
 probe("U5-save_pretrained-read-only-folder", lambda: h.save_pretrained("ro/head"))
