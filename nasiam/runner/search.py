@@ -33,7 +33,7 @@ from nasiam.runner.build import (
 )
 from nasiam.runner.environment import environment
 from nasiam.runner.loop import Run
-from nasiam.runner.optim import weight_groups, weight_optimizer
+from nasiam.runner.optim import base_lr, weight_groups, weight_optimizer
 from nasiam.search import (
     ARCH_METRICS,
     Architect,
@@ -117,7 +117,7 @@ class SearchRun(Run):
         groups = weight_groups(self.model, self.model.fixed_predictor_lr, cfg.fix_pred_lr, cfg.pred_lr_mult)
         self.optimizer = self.fabric.setup_optimizers(weight_optimizer(cfg, groups))
         self.architect = Architect(self.model, cfg.policy(), order=2 if cfg.strategy == "darts2" else 1,
-                                   unroll_lr=self.base_lr(), loss_scaling=self.grad_scaler() is not None,
+                                   unroll_lr=base_lr(cfg), loss_scaling=self.grad_scaler() is not None,
                                    graphs=cfg.arch_cuda_graphs)
         self.total_steps = cfg.epochs * len(self.train_loader)
 
