@@ -35,7 +35,7 @@ from nasiam.runner.claim import claim_run_dir
 from nasiam.runner.guard import StepGuard
 from nasiam.runner.lock import RunDirLock
 from nasiam.runner.logger import RunLogger, progress
-from nasiam.runner.optim import set_scheduled_lr
+from nasiam.runner.optim import set_scheduled_lr, weight_groups, weight_optimizer
 from nasiam.runner.run_eval import RunEvaluator
 from nasiam.search import momentum_schedule
 
@@ -103,7 +103,10 @@ class Run:
 
     def setup_optimizers(self) -> None:
         """Set self.optimizer (through `fabric.setup_optimizers`) and self.total_steps."""
-        raise NotImplementedError
+        cfg = self.cfg
+        groups = weight_groups(self.model, self.model.fixed_predictor_lr, cfg.fix_pred_lr, cfg.pred_lr_mult)
+        self.optimizer = self.fabric.setup_optimizers(weight_optimizer(cfg, groups))
+        self.total_steps = cfg.epochs * len(self.train_loader)
 
     def training_step(self, views: list[torch.Tensor], epoch: int, step: int) -> tuple[dict[str, Any], dict[str, Any]]:
         """One step on one batch: the model's output (with "loss", "z", "h") and the step's
@@ -123,8 +126,9 @@ class Run:
         return {}
 
     def ddp_ignored(self) -> list[str]:
-        """Parameter and buffer names DDP must leave alone."""
-        return []
+        """Parameter and buffer names DDP must leave alone: MoCo's queue is identical on every
+        rank by construction and too large to broadcast each step."""
+        return [n for n, _ in self.model.named_buffers() if n.startswith("queue")]
 
     def find_unused_parameters(self) -> bool:
         return False
