@@ -137,7 +137,11 @@ def _feature_dim(backbone: str, cifar_stem: bool, channels: int) -> int:
 def _run_feature_dim(cfg) -> int:
     from nasiam.runner.build import data_info
 
-    return _feature_dim(cfg.backbone, cfg.cifar_stem, data_info(cfg).channels)
+    channels = data_info(cfg).channels
+    try:
+        return _feature_dim(cfg.backbone, cfg.cifar_stem, channels)
+    except ValueError as e:   # an unknown --backbone: refused as its runs refuse it (exit 2), not a traceback
+        raise ConfigError.from_error(e) from None
 
 
 def _draw_space(common: dict[str, str], search_options: dict[tuple[str, ...], dict[str, str]]):
