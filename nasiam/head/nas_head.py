@@ -255,8 +255,8 @@ class NASHead(nn.Sequential):
             with open(weights_path, "rb"):
                 pass
         except OSError as e:
-            raise ValueError(f"{weights_path}: cannot be read ({e.strerror or e}); check the file's permissions") \
-                from None
+            advice = "; check the file's permissions" if e.errno in (errno.EACCES, errno.EPERM) else ""
+            raise ValueError(f"{weights_path}: cannot be read ({e.strerror or e}){advice}") from None
         try:
             with safe_open(weights_path, framework="pt") as f:
                 recorded = (f.metadata() or {}).get("genotype")
@@ -280,8 +280,10 @@ _HEAD_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 def _state_problems(expected: Mapping[str, Tensor], state: Mapping[str, Tensor], strict: bool) -> list[str]:
     """What makes `state` (a file's tensors) no weights of a head whose own are `expected`: the
     loader refuses a file with any, and `save_pretrained` refuses to write one (its own state as
-    `state`, its genotype's shapes as `expected`): a head that NaN features reached was saved, then refused as damaged on loading
-    (#33 probe 8, E5). One check for both, so the writer never accepts what the reader refuses."""
+    `state`, the state of a head built from its genotype as `expected`): a head that NaN features
+    reached was saved, then refused as damaged on loading (#33 probe 8, E5); a weight replaced by
+    one of another shape, compared with itself, too (#33 probe 14, K9). One check for both, so
+    the writer never accepts what the reader refuses."""
     problems = [f"{k}: expected {tuple(v.shape)}, file has {tuple(state[k].shape)}"
                 for k, v in expected.items() if k in state and state[k].shape != v.shape]
     if strict:
