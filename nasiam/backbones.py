@@ -23,12 +23,15 @@ from typing import Any, Mapping
 
 import torch.nn as nn
 
+from nasiam._arguments import check_count
 from nasiam._io import atomic_write_bytes, atomic_write_text
 from nasiam.errors import CheckpointError
 
 __all__ = ["create_backbone", "feature_dim", "save_backbone", "load_backbone", "read_backbone_record"]
 
 BACKBONE_FORMAT = "nasiam.backbone"
+# timm.create_model's keywords create_backbone sets from its own arguments
+_SET_BY_NASIAM = frozenset({"num_classes", "pretrained", "pretrained_cfg_overlay", "zero_init_last"})
 
 
 def feature_dim(backbone: nn.Module) -> int:
@@ -54,6 +57,13 @@ def create_backbone(name: str, *, cifar_stem: bool = False, in_chans: int = 3, z
     """
     import timm
 
+    # in_chans=0 or True built a Conv2d(0, ...) (#33 probe 14, K13); the keywords set here
+    # gave "dict() got multiple values for keyword argument"
+    in_chans = check_count("in_chans", in_chans)
+    own = sorted(set(kwargs) & _SET_BY_NASIAM)
+    if own:
+        raise ValueError(f"create_backbone sets {', '.join(own)} itself (a feature extractor, weights only from "
+                         "pretrained_path, zero_init_residual); drop that keyword")
     if not timm.is_model(name):
         close = timm.list_models(f"*{name.split('_')[0]}*")[:8]
         raise ValueError(f"unknown backbone {name!r}; timm has e.g. {', '.join(close) or 'resnet18, resnet50'} "
@@ -111,6 +121,17 @@ def read_backbone_record(run_dir: str | Path) -> dict[str, Any]:
     return record
 
 
+def _matching_option(key: str, value: Any) -> str:
+    """The command-line advice that makes a run match backbone.json's field `key`: the record's
+    field names are no options ("pass --name=resnet10t", #33 probe 14, K12), and in_chans follows
+    the dataset's images."""
+    if key == "name":
+        return f"pass --backbone={value}"
+    if key == "in_chans":
+        return f"train on images of {value} channel{'s' if value != 1 else ''} (the dataset sets in_chans)"
+    return f"pass --{key}={value}"
+
+
 def load_backbone(run_dir: str | Path, expect: Mapping[str, Any] | None = None) -> nn.Module:
     """The backbone a run saved, rebuilt from backbone.json and loaded strictly from
     backbone.safetensors. `expect` (name, cifar_stem, in_chans) guards against mixing runs."""
@@ -121,7 +142,7 @@ def load_backbone(run_dir: str | Path, expect: Mapping[str, Any] | None = None) 
     for key, value in (expect or {}).items():
         if record[key] != value:
             raise CheckpointError(f"{run_dir}'s backbone has {key}={record[key]!r}, this run asks for {value!r}; "
-                                  f"pass --{key}={record[key]} or another run")
+                                  f"{_matching_option(key, record[key])} or another run")
     backbone = create_backbone(record["name"], cifar_stem=record["cifar_stem"], in_chans=record["in_chans"])
     path = Path(run_dir) / "backbone.safetensors"
     try:

@@ -21,7 +21,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from nasiam._io import atomic_write_text, is_temporary_file
 from nasiam.errors import CheckpointError, shown, shown_path
@@ -57,10 +57,14 @@ def name_problem(kind: str, name: object) -> str | None:
     return None
 
 
-def write_search_genotypes(path: Path, framework: str, genotypes: Mapping[str, Genotype]) -> None:
-    problems = [name_problem("framework", framework), *(name_problem("slot", slot) for slot in genotypes)]
+def _check_names(path: Path, framework: str, slots: Iterable[str]) -> None:
+    problems = [name_problem("framework", framework), *(name_problem("slot", slot) for slot in slots)]
     if any(problems):   # a file its own reader (`read_genotypes`: pretrain --head, compare) would refuse
         raise ValueError(f"{path}: {next(p for p in problems if p)}")
+
+
+def write_search_genotypes(path: Path, framework: str, genotypes: Mapping[str, Genotype]) -> None:
+    _check_names(path, framework, genotypes)
     data = {"format": SEARCH_FORMAT, "schema_version": SEARCH_SCHEMA_VERSION, "framework": framework,
             "heads": {slot: g.to_dict() for slot, g in genotypes.items()}}
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
@@ -70,6 +74,9 @@ def write_searched_heads(directory: Path, framework: str, genotypes: Mapping[str
                          heads: Mapping[str, NASHead]) -> None:
     """A search's result as `nasiam search`, `nasiam export` and the Lightning callback leave it:
     `heads/<slot>/` (`NASHead.save_pretrained`) and `genotype.json`, read back by `load_heads`."""
+    # every name checked before the first head is written: a slot that is a path ("../x", "/abs")
+    # would otherwise put heads outside `directory` before genotype.json refused it
+    _check_names(directory / "genotype.json", framework, [*genotypes, *heads])
     for slot, head in heads.items():
         head.save_pretrained(directory / "heads" / slot)
     write_search_genotypes(directory / "genotype.json", framework, genotypes)

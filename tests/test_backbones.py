@@ -56,3 +56,33 @@ def test_local_checkpoint_loads_and_bad_names_are_explained(tmp_path):
         create_backbone("resnet1000")
     with pytest.raises(ValueError, match="ResNet-style"):
         create_backbone("vit_tiny_patch16_224", cifar_stem=True)
+
+
+def test_a_backbone_of_another_run_is_refused_with_the_options_that_match_it(tmp_path):
+    """#33 probe 14, K12: `pretrain --init e1 --backbone resnet18` on a resnet10t export advised
+    "pass --name=resnet10t": backbone.json's field names are no options."""
+    from nasiam.backbones import load_backbone, save_backbone
+    from nasiam.errors import CheckpointError
+
+    backbone = create_backbone("resnet10t", cifar_stem=True)
+    save_backbone(tmp_path, backbone, {"format": "nasiam.backbone", "name": "resnet10t", "cifar_stem": True,
+                                       "in_chans": 3, "feature_dim": feature_dim(backbone)})
+    for expect, advice in (({"name": "resnet18"}, "pass --backbone=resnet10t or another run"),
+                           ({"cifar_stem": False}, "pass --cifar_stem=True or another run"),
+                           ({"in_chans": 1}, r"train on images of 3 channels \(the dataset sets in_chans\) or")):
+        with pytest.raises(CheckpointError, match=advice):
+            load_backbone(tmp_path, expect)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"in_chans": 0}, r"in_chans must be an integer >= 1, got 0 \(type int\)"),
+    ({"in_chans": True}, r"in_chans must be an integer >= 1, got True \(type bool\)"),
+    ({"num_classes": 10}, "create_backbone sets num_classes itself"),
+    ({"pretrained": True}, "create_backbone sets pretrained itself"),
+])
+def test_create_backbone_names_arguments_it_cannot_take(kwargs, words):
+    """#33 probe 14, K13 (TB3, TB4, TB7, TB9): in_chans=0 / True built a ResNet with Conv2d(0, 24)
+    / Conv2d(True, 24); num_classes or pretrained as keywords were "dict() got multiple values for
+    keyword argument"."""
+    with pytest.raises(ValueError, match=words):
+        create_backbone("resnet10t", **kwargs)

@@ -179,3 +179,24 @@ def test_architecture_step_does_not_backpropagate_through_the_backbone():
 def test_fewer_than_two_views_is_an_error():
     with pytest.raises(ValueError, match="two views"):
         SimCLR(_backbone(), 24)([torch.randn(2, 3, 8, 8)])
+
+
+@pytest.mark.parametrize("name", list(DIMS))
+def test_views_that_are_no_list_of_one_batch_size_are_named(name):
+    """#33 probe 14, K11 (FW2, FW9): views of 4 and 3 images gave a raw "The size of tensor a (4)
+    must match ..." (MoCo v3: `IndexError: Target 3 is out of bounds.`), and a (B, C, H, W)
+    tensor was iterated as B views (a raw matmul shape error)."""
+    model = create_framework(name, _backbone(), 24, **DIMS[name])
+    with pytest.raises(ValueError, match=rf"{name}'s views are of different batch sizes \[4, 3\]"):
+        model([torch.randn(4, 3, 8, 8), torch.randn(3, 3, 8, 8)])
+    with pytest.raises(ValueError, match=rf"{name} takes a list of views .*got Tensor of shape \[4, 3, 8, 8\]"):
+        model(torch.randn(4, 3, 8, 8))
+    with pytest.raises(ValueError, match=rf"{name}'s views must be tensors, got NoneType"):
+        model([torch.randn(4, 3, 8, 8), None])
+
+
+def test_a_backbone_that_is_no_module_is_refused_at_construction():
+    """#33 probe 14, K11 (FW13): `create_framework("simsiam", None, 32)` was accepted and failed
+    at the first forward with "'NoneType' object is not callable"."""
+    with pytest.raises(ValueError, match=r"backbone must be an nn.Module mapping images to .*got None"):
+        create_framework("simsiam", None, 24, **DIMS["simsiam"])

@@ -193,6 +193,27 @@ def test_replace_heads_names_a_mapping_value_that_is_not_a_head():
     assert isinstance(model.projection_head, nn.Sequential)
 
 
+@pytest.mark.parametrize("suffix", ["", "_head"])
+def test_replace_heads_refuses_a_momentum_suffix_that_names_a_swapped_head(suffix):
+    """#33 probe 14, K8: `momentum_suffix=""` made each head its own "momentum copy": the model's
+    projection_head became a frozen deep copy (requires_grad False) and the returned mapping named
+    a head the model no longer held. Refused before anything is swapped."""
+    from nasiam import SearchableHead
+    from nasiam.integrations.lightly import replace_heads
+
+    model = nn.Module()
+    model.projection_head = original = nn.Sequential(nn.Linear(32, 16), nn.Linear(16, 16))
+    model.projection = nn.Sequential(nn.Linear(32, 16), nn.Linear(16, 16))
+    head = NASHead.from_genotype(SearchableHead(32, 16).genotype(), 32)
+    slots = {"projection": "projector", "projection_head": "predictor"}
+    with pytest.raises(ValueError, match=f"momentum_suffix='{suffix}' names 'projection(_head)?' a momentum copy"):
+        replace_heads(model, {"projector": head, "predictor": copy.deepcopy(head)}, slots=slots,
+                      momentum_suffix=suffix)
+    assert model.projection_head is original
+    with pytest.raises(ValueError, match="momentum_suffix must be the suffix .* got None"):
+        replace_heads(model, {"projector": head}, momentum_suffix=None)
+
+
 def test_replace_heads_leaves_a_model_head_that_is_none_as_absent():
     """#33 probe 13, J6: a lightly model whose `projection_head` is None (a model built without
     that head) was a raw AttributeError from measuring it. It is left None, as a head the model

@@ -582,6 +582,20 @@ def test_arguments_the_export_would_fail_on_are_refused_before_training(tmp_path
     assert (tmp_path / "notes.txt").read_text() == "mine" and sorted(p.name for p in run.iterdir()) == ["summary.json"]
 
 
+def test_an_export_with_a_slot_that_is_a_path_writes_nothing(tmp_path):
+    """The fourteenth probe of #33 (K3): with no export_dir at construction, `export(dir)` of a
+    slot named "../../x" wrote `x/` two folders above `dir` (an absolute slot: anywhere), then
+    refused the name in genotype.json. Every slot is checked before the first head is written."""
+    model = searchable_simsiam()
+    search = NASSearchCallback({"../../x": model.projection_head, "predictor": model.prediction_head},
+                               warmup_epochs=0)
+    trainer([search], max_steps=1).fit(model, loader())
+    work = tmp_path / "work"
+    with pytest.raises(ValueError, match="slot '../../x' is not a name genotype.json can hold"):
+        search.export(work / "out" / "dir")
+    assert not work.exists()
+
+
 @pytest.mark.slow
 def test_resume_replays_the_same_recent_architecture_batches(tmp_path):
     """An N-update search's recent architecture batches (here their cached features, around a

@@ -417,3 +417,81 @@ def test_a_missing_folders_name_is_quoted_escaped(tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a saved NASHead") as e:
         NASHead.from_pretrained(tmp_path / "no\x1b[2Jpe")
     assert "\x1b" not in str(e.value) and "\\x1b[2Jpe" in str(e.value)
+
+
+@pytest.mark.parametrize("record", ["summary.json", "export.json", "config.yaml"])
+def test_save_pretrained_into_a_run_or_export_folder_is_refused(tmp_path, record):
+    """#33 probe 14, K4: `save_pretrained(RUN)` replaced a finished run's genotype.json (both slots
+    and the framework) by one head's, and `pretrain --head RUN` then trained that head. A folder
+    holding a run's or an export's record is refused, by the Lightning callback's rule."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / record).write_text("{}")
+    (run / GENOTYPE_FILE).write_text("the run's")
+    with pytest.raises(ValueError, match=rf"holds a nasiam run or export \({record}\).*Nothing was written"):
+        _head().save_pretrained(run)
+    assert sorted(os.listdir(run)) == sorted([record, GENOTYPE_FILE]) and (run / GENOTYPE_FILE).read_text() == "the run's"
+    _head().save_pretrained(run / "heads" / "projector")   # a run's heads/<slot> is a head's own folder
+
+
+def test_save_pretrained_checks_the_weights_against_the_genotype(tmp_path):
+    """#33 probe 14, K9: the writer compared the head's state with itself, so a weight replaced
+    by a Parameter of another shape was saved, and from_pretrained then refused the folder."""
+    head = _head()
+    head[0].linear.weight = nn.Parameter(torch.randn(3, 3))
+    with pytest.raises(ValueError, match=r"from_pretrained would refuse them: 0\.linear\.weight: expected \(16, 12\), "
+                                         r"file has \(3, 3\)"):
+        head.save_pretrained(tmp_path / "h")
+    assert not (tmp_path / "h").exists()
+
+
+@pytest.mark.parametrize("name", [GENOTYPE_FILE, WEIGHTS_FILE])
+def test_save_pretrained_where_a_file_of_the_head_is_a_folder_is_refused_by_name(tmp_path, name):
+    """#33 probe 14, K10 (SP2, SP3): a folder named genotype.json or head.safetensors gave a raw
+    IsADirectoryError quoting the temporary file's name, and left the new weights beside no genotype."""
+    (tmp_path / "h" / name).mkdir(parents=True)
+    with pytest.raises(ValueError, match=rf"h/{name} is a folder, where save_pretrained writes a file\. Nothing was"):
+        _head().save_pretrained(tmp_path / "h")
+    assert os.listdir(tmp_path / "h") == [name]
+
+
+def test_save_pretrained_of_a_head_on_the_meta_device_is_refused_by_name(tmp_path):
+    """#33 probe 14, K10 (SP8): torch's raw "Cannot copy out of meta tensor; no data!"."""
+    with pytest.raises(ValueError, match="this head is on the meta device, whose tensors hold no values"):
+        _head().to("meta").save_pretrained(tmp_path / "h")
+    assert not (tmp_path / "h").exists()
+
+
+def test_float8_weights_and_an_unusable_device_are_named(tmp_path):
+    """#33 probe 14, K10 (FP8, FP19): float8 weights raised torch's `"isfinite" not implemented
+    for 'Float8_e4m3fn'`; map_location="mps" (a torch without it) torch's raw RuntimeError."""
+    from safetensors.torch import load_file, save_file
+
+    _head().save_pretrained(tmp_path / "h")
+    state = load_file(tmp_path / "h" / WEIGHTS_FILE)
+    state["0.linear.weight"] = state["0.linear.weight"].to(torch.float8_e4m3fn)
+    save_file(state, tmp_path / "h" / WEIGHTS_FILE)
+    with pytest.raises(ValueError, match=r"0\.linear\.weight: torch\.float8_e4m3fn values, not a dtype a saved head"):
+        NASHead.from_pretrained(tmp_path / "h")
+    if not torch.backends.mps.is_available():
+        with pytest.raises(ValueError, match="map_location='mps': this PyTorch cannot place tensors there"):
+            NASHead.from_pretrained(tmp_path / "h", map_location="mps")
+
+
+def test_an_unreadable_weights_file_is_named_by_its_errno(tmp_path, monkeypatch):
+    """#33 probe 14, K15 (U6): a head.safetensors the user may not read was reported as "No such
+    file or directory" (safetensors' words for EACCES). The file is opened first, so the message
+    says what the system said. (Root reads a chmod-0 file; the refusal is simulated.)"""
+    import builtins
+
+    _head().save_pretrained(tmp_path / "h")
+    weights, real_open = str(tmp_path / "h" / WEIGHTS_FILE), builtins.open
+
+    def refusing_open(file, *args, **kwargs):
+        if os.fspath(file) == weights:
+            raise PermissionError(13, "Permission denied", weights)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refusing_open)
+    with pytest.raises(ValueError, match=r"head\.safetensors: cannot be read \(Permission denied\)"):
+        NASHead.from_pretrained(tmp_path / "h")

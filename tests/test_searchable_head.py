@@ -426,3 +426,26 @@ def test_numpy_and_torch_floats_are_taken_as_python_ones():
                 torch.tensor(-1.0), torch.tensor([0.5, 0.5]), 1 + 2j):
         with pytest.raises(ValueError, match="tau must be a positive, finite number, got "):
             SearchableHead(8, 4, 1, SMALL).set_sampling("gumbel", tau=bad)
+
+
+def test_top_genotypes_refuses_more_than_its_maximum_and_returns_a_whole_small_space():
+    """#33 probe 14, K5: `top_genotypes(k)` had no bound: a 4-layer head's `top_genotypes(10**6)`
+    ran out of memory after 47 s (8 GB limit). More than MAX_TOP_GENOTYPES is refused at once; a
+    k beyond what the space ranks returns all of it, as before."""
+    with pytest.raises(ValueError, match=r"k=1,000,000 asks for more than 10,000 genotypes \(this head ranks "
+                                         r"88,529,281 layer assignments"):
+        SearchableHead(16, 8, num_layers=4).top_genotypes(10**6)
+    from nasiam.head.searchable import MAX_TOP_GENOTYPES
+
+    assert MAX_TOP_GENOTYPES == 10_000
+    small = SearchableHead(8, 4, 1, SMALL)
+    assert len(small.top_genotypes(10**9)) == len(small.top_genotypes(MAX_TOP_GENOTYPES)) == small.canonical_count()
+
+
+def test_random_canonical_genotype_names_a_generator_that_is_not_one():
+    """#33 probe 14, K13 (SH23): `random_canonical_genotype(0)` was a raw AttributeError "'int'
+    object has no attribute 'choice'"."""
+    with pytest.raises(ValueError, match=r"generator must be a random.Random \(random.Random\(seed\) reproduces a "
+                                         r"draw\), got 0 \(type int\)"):
+        SearchableHead(8, 4, 1, SMALL).random_canonical_genotype(0)
+    assert SearchableHead(8, 4, 1, SMALL).random_canonical_genotype(random.Random(0)) is not None

@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from nasiam._arguments import check_type
 from nasiam.head import NASHead, SearchableHead
 from nasiam.presets import get_preset
 from nasiam.search.architect import Encoded  # the search's model protocol, which frameworks implement
@@ -116,7 +117,9 @@ class SSLFramework(nn.Module, ABC):
     def __init__(self, backbone: nn.Module, feature_dim: int, heads: str | Mapping[str, HeadChoice] = "default",
                  space: SearchSpace | str | None = None, num_layers: Mapping[str, int] | None = None, **dims):
         super().__init__()
-        self.backbone = backbone
+        # None (or a plain function) was taken here and failed at the first forward (#33 probe 14, K11)
+        self.backbone = check_type("backbone", backbone, nn.Module, "an nn.Module mapping images to (batch, "
+                                   "feature_dim) features")
         self.feature_dim = feature_dim
         self.slots = self.head_slots(feature_dim, **dims)
         if isinstance(heads, str):
@@ -272,8 +275,7 @@ class SSLFramework(nn.Module, ABC):
     def forward(self, views: Sequence[Tensor], return_encoded: bool = False) -> dict[str, Any]:
         """The full SSL loss of a list of views (at least two). With `return_encoded`, also
         the backbone features, detached (second-order DARTS reuses them)."""
-        if len(views) < 2:
-            raise ValueError(f"{self.name} needs at least two views per image, got {len(views)}")
+        self._check_views(views)
         encoded = self.encode(views)
         out: dict[str, Any] = self.head_loss(encoded)
         out["h"] = encoded.online[0].detach()  # backbone features of the first view (collapse monitoring)
@@ -281,6 +283,24 @@ class SSLFramework(nn.Module, ABC):
             out["encoded"] = Encoded([f.detach() for f in encoded.online],
                                      None if encoded.target is None else [f.detach() for f in encoded.target])
         return out
+
+    def _check_views(self, views: Sequence[Tensor]) -> None:
+        """A list of at least two tensors of one batch size: a (B, C, H, W) tensor was iterated as
+        B views, and views of 4 and 3 images gave a raw size mismatch (in MoCo v3 an IndexError
+        from its labels) (#33 probe 14, K11)."""
+        if isinstance(views, Tensor) or not isinstance(views, (list, tuple)):
+            shape = f" of shape {list(views.shape)}" if isinstance(views, Tensor) else ""
+            raise ValueError(f"{self.name} takes a list of views (one (batch, C, H, W) tensor per view), got "
+                             f"{type(views).__name__}{shape}; pass [view1, view2]")
+        if len(views) < 2:
+            raise ValueError(f"{self.name} needs at least two views per image, got {len(views)}")
+        kinds = [type(v).__name__ for v in views if not isinstance(v, Tensor)]
+        if kinds:
+            raise ValueError(f"{self.name}'s views must be tensors, got {', '.join(kinds)}")
+        sizes = [v.shape[0] if v.dim() else None for v in views]
+        if len(set(sizes)) > 1:
+            raise ValueError(f"{self.name}'s views are of different batch sizes {sizes}: each view holds the same "
+                             "images, one tensor per view")
 
     @torch.no_grad()
     def update_momentum(self, momentum: float) -> None:

@@ -54,6 +54,24 @@ def _file_in_the_way(directory: Path) -> Path | None:
     return None
 
 
+# the files that make a folder a nasiam run's or export's record (`nasiam.rundir`'s summary.json
+# and export.json, a run's config.yaml): they vouch for the folder's genotype.json and heads/,
+# which a head saved there (or the Lightning callback's export) would replace without a word
+RUN_RECORDS = ("summary.json", "export.json", "config.yaml")
+
+
+def run_record_in(directory: Path) -> str | None:
+    """The first of `RUN_RECORDS` in `directory`, or None: nothing may be saved there."""
+    return next((name for name in RUN_RECORDS if os.path.lexists(directory / name)), None)
+
+
+def _folder_in_the_way(directory: Path) -> Path | None:
+    """genotype.json or head.safetensors in `directory` when it is a folder (not a link): the
+    atomic replace of a file cannot take its place."""
+    return next((directory / name for name in (WEIGHTS_FILE, GENOTYPE_FILE)
+                 if (directory / name).is_dir() and not (directory / name).is_symlink()), None)
+
+
 class NASHead(nn.Sequential):
     """A fixed head built from a `Genotype`.
 
@@ -147,8 +165,23 @@ class NASHead(nn.Sequential):
             raise NotAFolderError(f"directory: {shown_path(blocking)}{where} is {kind}, and save_pretrained writes a "
                                   f"folder ({WEIGHTS_FILE} and {GENOTYPE_FILE} in it). Nothing was written; choose a "
                                   "folder's path", blocking)
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        problems = _state_problems(tensors, tensors, strict=True)   # before anything is written
+        record = run_record_in(directory)
+        if record is not None:
+            raise ValueError(f"directory: {shown_path(directory)} holds a nasiam run or export ({record}), whose "
+                             f"{GENOTYPE_FILE} this head's would replace. Nothing was written; save the head in "
+                             "another folder")
+        folder = _folder_in_the_way(directory)
+        if folder is not None:
+            raise ValueError(f"directory: {shown_path(folder)} is a folder, where save_pretrained writes a file. "
+                             "Nothing was written; move that folder away or choose another directory")
+        state = self.state_dict()
+        if any(t.is_meta for t in state.values()):
+            raise ValueError("save_pretrained: this head is on the meta device, whose tensors hold no values. Nothing "
+                             "was written; build or load the head on a real device ('cpu') to save it")
+        tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+        with torch.device("meta"):   # the shapes from_pretrained expects of this genotype, without allocating them
+            expected = NASHead(self.genotype).state_dict()
+        problems = _state_problems(expected, tensors, strict=True)   # before anything is written
         if problems:
             raise ValueError(f"save_pretrained: this head's weights are damaged and from_pretrained would refuse "
                              f"them: {'; '.join(problems[:8])}. Nothing was written (NaN statistics: run "
@@ -218,6 +251,12 @@ class NASHead(nn.Sequential):
         if genotype.in_dim is None:
             raise GenotypeError(f"{genotype_path}: in_dim is missing; a saved head records its input width")
         head = cls(genotype)
+        try:   # opened here first: safetensors reports a file it may not read as "No such file or directory"
+            with open(weights_path, "rb"):
+                pass
+        except OSError as e:
+            advice = "; check the file's permissions" if e.errno in (errno.EACCES, errno.EPERM) else ""
+            raise ValueError(f"{weights_path}: cannot be read ({e.strerror or e}){advice}") from None
         try:
             with safe_open(weights_path, framework="pt") as f:
                 recorded = (f.metadata() or {}).get("genotype")
@@ -235,21 +274,30 @@ class NASHead(nn.Sequential):
         self.load_state_dict(state, strict=strict)   # float64/float16 are cast to the head's dtype, as torch does
 
 
+_HEAD_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
 def _state_problems(expected: Mapping[str, Tensor], state: Mapping[str, Tensor], strict: bool) -> list[str]:
     """What makes `state` (a file's tensors) no weights of a head whose own are `expected`: the
     loader refuses a file with any, and `save_pretrained` refuses to write one (its own state as
-    `state`): a head that NaN features reached was saved, then refused as damaged on loading
-    (#33 probe 8, E5). One check for both, so the writer never accepts what the reader refuses."""
+    `state`, the state of a head built from its genotype as `expected`): a head that NaN features
+    reached was saved, then refused as damaged on loading (#33 probe 8, E5); a weight replaced by
+    one of another shape, compared with itself, too (#33 probe 14, K9). One check for both, so
+    the writer never accepts what the reader refuses."""
     problems = [f"{k}: expected {tuple(v.shape)}, file has {tuple(state[k].shape)}"
                 for k, v in expected.items() if k in state and state[k].shape != v.shape]
     if strict:
         problems += [f"missing {k}" for k in expected if k not in state]
         problems += [f"unexpected {k}" for k in state if k not in expected]
-    # a float parameter silently cast from bool/int, or NaN weights, is a damaged file, not a head
+    # a float parameter silently cast from bool/int, or NaN weights, is a damaged file, not a head;
+    # float8 has no isfinite (torch raised NotImplementedError) and is not a dtype a head trains in
     problems += [f"{k}: {state[k].dtype} values, expected floating point" for k, v in expected.items()
                  if k in state and v.is_floating_point() and not state[k].is_floating_point()]
-    problems += [f"{k}: non-finite values" for k, v in expected.items()
-                 if k in state and state[k].is_floating_point() and not bool(torch.isfinite(state[k]).all())]
+    problems += [f"{k}: {state[k].dtype} values, not a dtype a saved head holds (float16, bfloat16, float32, "
+                 "float64)" for k in expected if k in state and state[k].is_floating_point()
+                 and state[k].dtype not in _HEAD_DTYPES]
+    problems += [f"{k}: non-finite values" for k in expected if k in state and state[k].dtype in _HEAD_DTYPES
+                 and not bool(torch.isfinite(state[k]).all())]
     # a variance below zero gives NaN in eval mode (the square root of a negative number): no
     # BatchNorm computes one, so the file was damaged or edited
     problems += [f"{k}: negative variances (a BatchNorm's running variance is never below zero)"
@@ -275,6 +323,12 @@ def _checked_location(map_location: Any) -> torch.device:
         if (device.index or 0) >= count:
             raise ValueError(f"map_location={str(device)!r}: this machine has {count} CUDA device(s); use 'cpu'"
                              f"{' or cuda:0 to cuda:' + str(count - 1) if count else ''}")
+    elif device.type != "cpu":   # mps, xpu, ...: torch's raw "not linked with support for mps devices"
+        try:
+            torch.empty(0, device=device)
+        except (RuntimeError, AssertionError, ValueError) as e:
+            raise ValueError(f"map_location={str(device)!r}: this PyTorch cannot place tensors there "
+                             f"({str(e).splitlines()[0] if str(e) else type(e).__name__}); use 'cpu'") from None
     return device
 
 

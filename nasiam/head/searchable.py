@@ -34,6 +34,7 @@ from nasiam._arguments import (
     check_name,
     check_positive,
     check_sequence,
+    check_type,
 )
 from nasiam.errors import shown
 from nasiam.head.nas_head import NASHead
@@ -46,6 +47,9 @@ from nasiam.space.spaces import SearchableLayer, SearchSpace, create_space, list
 __all__ = ["SearchableHead", "SAMPLING_MODES", "check_count"]
 
 SAMPLING_MODES = ("softmax", "gumbel", "uniform", "argmax", "fixed")
+# top_genotypes compiles every genotype it returns (milliseconds each): k was unbounded, and a
+# 4-layer head's top_genotypes(10**6) ran out of memory after 47 s (#33 probe 14, K5)
+MAX_TOP_GENOTYPES = 10_000
 DECISION = "{choice: option} (one per searchable layer, e.g. {'width': 512, 'activation': 'relu'})"
 
 
@@ -305,16 +309,25 @@ class SearchableHead(nn.Module):
 
         A skipped layer's width, norm and activation do not change the head, so they are
         summed out: the head "skip" has probability p(skip), not p(skip) x p(width) x ...
+
+        A `k` above the number of assignments ranked returns them all; more than
+        `MAX_TOP_GENOTYPES` (10,000) genotypes are refused.
         """
         k = check_count("k", k)
         _check_meta(meta)
+        ranked = math.prod(len(outcomes) for outcomes in self.canonical_layer_options())
+        if min(k, ranked) > MAX_TOP_GENOTYPES:
+            raise ValueError(f"k={k:,} asks for more than {MAX_TOP_GENOTYPES:,} genotypes (this head ranks {ranked:,} "
+                             f"layer assignments, each compiled into a genotype); ask for at most "
+                             f"{MAX_TOP_GENOTYPES:,}")
         # Beam search over the layers: joint log-probabilities add, so keeping the k best
-        # partial assignments after each layer finds the k best overall.
+        # partial assignments after each layer finds the k best overall. The candidates are
+        # generated, not listed: nlargest holds only the k best of them.
         beam: list[tuple[float, list[dict]]] = [(0.0, [])]
         for layer, layer_probs in zip(self.searchable_layers(), self.probabilities()):
             options = self._layer_options(layer, layer_probs)
-            candidates = [(lp + math.log(max(p, 1e-30)), chosen + [decision])
-                          for lp, chosen in beam for p, decision in options]
+            candidates = ((lp + math.log(max(p, 1e-30)), chosen + [decision])
+                          for lp, chosen in beam for p, decision in options)
             beam = heapq.nlargest(k, candidates, key=lambda c: c[0])
         return [self._compile(decisions, {**(meta or {}), "joint_probability": round(math.exp(lp), 8)})
                 for lp, decisions in beam]
@@ -352,6 +365,8 @@ class SearchableHead(nn.Module):
         activation change nothing, and in the mlp space neither does which layer is skipped, so
         those draws count once (drawing every choice uniformly instead makes a quarter of the
         draws the same minimal head). Seed `generator` to reproduce."""
+        # an int here (a seed) was a raw "'int' object has no attribute 'choice'" (#33 probe 14, K13)
+        check_type("generator", generator, random.Random, "a random.Random (random.Random(seed) reproduces a draw)")
         _check_meta(meta)
         options = self.canonical_layer_options()
         commute = self._skips_commute()

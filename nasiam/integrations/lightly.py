@@ -23,6 +23,7 @@ from typing import Mapping
 
 import torch.nn as nn
 
+from nasiam._arguments import check_type
 from nasiam.integrations.plain import fit_head, slot_dims, swap_heads
 from nasiam.rundir import load_heads, read_genotypes
 from nasiam.space.genotype import Genotype
@@ -78,12 +79,27 @@ def replace_heads(model: nn.Module, source, slots: Mapping[str, str] = LIGHTLY_S
                  if hasattr(model, attribute) and getattr(model, attribute) is None]
         raise ValueError(f"nothing to replace: the model has none of {list(slots)} matching the source's heads "
                          f"{sorted(heads)}" + (f" ({', '.join(unset)}: no head there to replace)" if unset else ""))
+    twins = _momentum_twins(swaps, momentum_suffix)
     swap_heads(model, swaps)
     for attribute, head in swaps.items():
-        twin = attribute + momentum_suffix
+        twin = twins[attribute]
         if hasattr(model, twin):
             momentum = copy.deepcopy(head)
             for p in momentum.parameters():
                 p.requires_grad = False
             setattr(model, twin, momentum)
     return swaps
+
+
+def _momentum_twins(swaps: Mapping[str, nn.Module], momentum_suffix: str) -> dict[str, str]:
+    """Each swapped attribute's momentum copy's name. An empty suffix (or one that names another
+    swapped head) made the frozen copy replace the head itself: the model's head never trained
+    (#33 probe 14, K8)."""
+    check_type("momentum_suffix", momentum_suffix, str, "the suffix of the momentum copies' names (a str)")
+    twins = {attribute: attribute + momentum_suffix for attribute in swaps}
+    clash = next((twin for twin in twins.values() if twin in swaps), None)
+    if clash is not None:
+        raise ValueError(f"momentum_suffix={momentum_suffix!r} names {clash!r} a momentum copy, and it is a head "
+                         "replace_heads puts in: its frozen copy would take its place. Pass the suffix of the "
+                         "model's momentum heads (lightly's '_momentum')")
+    return twins

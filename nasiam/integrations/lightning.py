@@ -63,9 +63,10 @@ from torch import Tensor
 from nasiam._compat import ddp_ignore
 from nasiam.errors import shown_path
 from nasiam.head import NASHead, SearchableHead
+from nasiam.head.nas_head import run_record_in
 from nasiam.head.searchable import check_count
 from nasiam.integrations.lightly import LIGHTLY_SLOTS
-from nasiam.rundir import COMPLETION_RECORDS, name_problem, write_searched_heads
+from nasiam.rundir import name_problem, write_searched_heads
 from nasiam.search.architect import ArchitectureOptimizer, Encoded, requires_grad
 from nasiam.search.decisions import head_probabilities, probability_metrics
 from nasiam.search.driver import SearchDriver, framework_of, head_loss, noise_verdict, training_progress
@@ -170,9 +171,9 @@ def _checked_export_dir(directory: Path) -> Path:
     config.yaml says how they were trained), which the callback's would replace."""
     if directory.exists() and not directory.is_dir():
         raise ValueError(f"export_dir {shown_path(directory)} is a file, not a folder; choose another export_dir")
-    records = [name for name in (*COMPLETION_RECORDS, "config.yaml") if (directory / name).exists()]
-    if records:
-        raise ValueError(f"export_dir {shown_path(directory)} holds a nasiam run or export ({records[0]}): the "
+    record = run_record_in(directory)   # NASHead.save_pretrained's rule
+    if record is not None:
+        raise ValueError(f"export_dir {shown_path(directory)} holds a nasiam run or export ({record}): the "
                          "callback's genotype.json and heads/ would replace that run's record. Choose another "
                          "export_dir")
     return directory
