@@ -251,7 +251,9 @@ def _load_image(path: str):
             image = Image.open(f)   # reads the header only
             too_large = _reduce_if_too_large(image)
             if too_large is None:
-                return image.convert("RGB")
+                return _as_rgb(image, path)
+        except _UnscalableImageError:   # already names the file and the fix
+            raise
         except Image.DecompressionBombError:   # a small file that would decode to gigabytes
             raise OSError(None, f"an image of more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, far more than a "
                                 "training image needs (a decompression bomb?)", path) from None
@@ -259,6 +261,37 @@ def _load_image(path: str):
             detail = str(e) if isinstance(e, OSError) else f"{type(e).__name__}: {e}"
             raise OSError(None, f"damaged or unreadable image ({detail})", path) from None
         raise OSError(None, too_large, path)
+
+
+# 16-bit unsigned grey (16-bit PNG and TIFF): PIL's convert("RGB") clips these to 0..255, so a
+# 16-bit picture comes out nearly white (the fourteenth probe of #33, K1).
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+# Formats whose 32-bit "I" images are 16-bit samples widened by PIL: a 16-bit PGM/PPM (and a 16-bit
+# PNG in Pillow before 10), so 0..65535 is their range too.
+_SIXTEEN_BIT_AS_I_FORMATS = ("PNG", "PPM")
+
+
+class _UnscalableImageError(OSError):
+    """An image whose values have no range to scale to 8 bits by (the OSError names the file)."""
+
+
+def _as_rgb(image, path: str):
+    """`image` as 8-bit RGB. 16-bit grey is scaled by its range (the top 8 bits: value >> 8, which
+    gives back exactly the 8-bit picture a 16-bit one was made from). A 32-bit integer (mode I)
+    or floating-point (mode F) image is refused: neither has a fixed range (a float image may hold
+    0..1, 0..255 or anything), so any scaling nasiam chose would be a guess, and per-image
+    min..max scaling would make the same value different grey levels in different images."""
+    from PIL import Image
+
+    if image.mode in _SIXTEEN_BIT_MODES or (image.mode == "I" and image.format in _SIXTEEN_BIT_AS_I_FORMATS):
+        values = np.clip(np.asarray(image, dtype=np.int64), 0, 65535)
+        return Image.fromarray((values >> 8).astype(np.uint8), "L").convert("RGB")
+    if image.mode in ("I", "F"):
+        kind = "a 32-bit integer" if image.mode == "I" else "a floating-point"
+        raise _UnscalableImageError(None, f"{kind} image (PIL mode {image.mode}), whose values have no fixed range: reading it as "
+                            "8-bit RGB would clip every value to 0..255. Convert the images to 8-bit (or 16-bit) PNG "
+                            "first, scaled by the range of your data", path)
+    return image.convert("RGB")
 
 
 def _reduce_if_too_large(image) -> str | None:
