@@ -17,7 +17,7 @@ from nasiam.config import PretrainConfig, load_config
 from nasiam.errors import CheckpointError
 from nasiam.runner.checkpoint import check_compatible
 from nasiam.runner.logger import read_metrics
-from nasiam.runner.pretrain import PretrainRun
+from nasiam.runner.optim import base_lr
 
 PRETRAIN = [a for a in TINY if not a.startswith(("--warmup_epochs", "--widths", "--arch_lr"))] + [
     "--subset=256", "--knn_subset=64", "--linear_probe=false", "--log_every_n_steps=1", "--accelerator=cpu"]
@@ -91,7 +91,7 @@ def test_learning_rate_scales_with_processes_on_all_nodes():
     cfg = load_config(PretrainConfig, None, {"lr": "0.1", "batch_size": "64", "devices": "2", "num_nodes": "3"},
                       check_environment=False)   # (three nodes are not this machine)
     assert cfg.world_size == 6
-    assert PretrainRun(cfg, verbose=False).base_lr() == 0.1 * 64 * 6 / 256
+    assert base_lr(cfg) == 0.1 * 64 * 6 / 256
 
 
 @pytest.mark.slow

@@ -155,6 +155,14 @@ def test_options_compare_sets_itself_are_refused(tmp_path):
         prepare("default", 1, tmp_path, {**RUN, "seed": "3"})
 
 
+@pytest.mark.parametrize("heads", ["paper", "random:2"])
+def test_an_unknown_backbone_is_refused_by_name_before_anything_is_written(tmp_path, heads):
+    # found by the fuzz test (2026-12-07): timm's ValueError escaped, exit 1 with a traceback
+    with pytest.raises(ConfigError, match="unknown backbone 'no_such_net'"):
+        prepare(heads, 1, tmp_path / "cmp", {**RUN, "backbone": "no_such_net"})
+    assert not (tmp_path / "cmp").exists()
+
+
 # -- random heads and the plan ------------------------------------------------------------
 def test_random_heads_are_reproducible_and_drawn_from_the_search_space(tmp_path):
     a, _ = prepare("random:4/seed,search(--widths=16,32)", "0,1", tmp_path / "a", RUN)

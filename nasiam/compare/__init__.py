@@ -25,6 +25,7 @@ from nasiam.compare.plan import FORBIDDEN_COMMON, Plan, build_plan, search_commo
 from nasiam.compare.report import write_report
 from nasiam.compare.specs import LIBRARY_KINDS, PREDICTOR_KINDS, HeadSpec, parse_heads
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, check_output_path, load_config
+from nasiam.errors import RunDirLockedError, shown, shown_path
 from nasiam.rundir import HeadFile, read_head_file, write_search_genotypes
 
 __all__ = ["compare", "prepare", "parse_heads", "HeadSpec", "parse_seeds"]
@@ -95,17 +96,8 @@ def _option_dict(tokens: Sequence[str]) -> dict[str, str]:
 def _pretrain_options(specs: list[HeadSpec], common: dict[str, str]) -> dict[str, dict[str, str]]:
     """{label: the options a fixed row adds to its pretraining runs} (`default(--epochs=20)`),
     each checked now against `nasiam pretrain`'s configuration."""
-    result = {}
-    for spec in specs:
-        if not spec.pretrain_options:
-            continue
-        options = _option_dict(spec.pretrain_options)
-        for key in options:
-            if key in FORBIDDEN_COMMON:
-                raise ConfigError(f"--heads: {spec.label!r}: --{key} is set by `nasiam compare`")
-        _check_row(spec.label, PretrainConfig, {**common, **options})
-        result[spec.label] = options
-    return result
+    return {spec.label: _row_options(spec, spec.pretrain_options, PretrainConfig, common)
+            for spec in specs if spec.pretrain_options}
 
 
 def _search_options(specs: list[HeadSpec], common: dict[str, str]) -> dict[tuple[str, ...], dict[str, str]]:
@@ -116,22 +108,22 @@ def _search_options(specs: list[HeadSpec], common: dict[str, str]) -> dict[tuple
         if spec.argmax and spec.init:
             raise ConfigError(f"--heads: {spec.label!r}: one-stage (+init) continues with the heads the search "
                               "exported, its own selection; drop :argmax or +init")
-        options = _option_dict(spec.search_options)
-        for key in options:
-            if key in FORBIDDEN_COMMON:
-                raise ConfigError(f"--heads: {spec.label!r}: --{key} is set by `nasiam compare`")
-        _check_row(spec.label, SearchConfig, {**search_common(common), **options})
-        result[spec.search_key] = options
+        result[spec.search_key] = _row_options(spec, spec.search_options, SearchConfig, search_common(common))
     return result
 
 
-def _check_row(label: str, config_class, options: dict[str, str]) -> None:
-    """A row's options as its runs would load them; a refusal names the row, since the same
-    option may be fine for the others (`d1=default(--batch_size=1)`)."""
+def _row_options(spec: HeadSpec, tokens: Sequence[str], config_class, common: dict[str, str]) -> dict[str, str]:
+    """A row's own options, checked now as its runs would load them with `common`; a refusal
+    names the row, since the same option may be fine for the others (`d1=default(--batch_size=1)`)."""
+    options = _option_dict(tokens)
+    for key in options:
+        if key in FORBIDDEN_COMMON:
+            raise ConfigError(f"--heads: {spec.label!r}: --{key} is set by `nasiam compare`")
     try:
-        load_config(config_class, None, options)
+        load_config(config_class, None, {**common, **options})
     except ConfigError as error:
-        raise ConfigError(f"--heads: {label!r}: {error}") from None
+        raise ConfigError(f"--heads: {spec.label!r}: {error}") from None
+    return options
 
 
 @functools.lru_cache(maxsize=8)
@@ -145,7 +137,11 @@ def _feature_dim(backbone: str, cifar_stem: bool, channels: int) -> int:
 def _run_feature_dim(cfg) -> int:
     from nasiam.runner.build import data_info
 
-    return _feature_dim(cfg.backbone, cfg.cifar_stem, data_info(cfg).channels)
+    channels = data_info(cfg).channels
+    try:
+        return _feature_dim(cfg.backbone, cfg.cifar_stem, channels)
+    except ValueError as e:   # an unknown --backbone: refused as its runs refuse it (exit 2), not a traceback
+        raise ConfigError.from_error(e) from None
 
 
 def _draw_space(common: dict[str, str], search_options: dict[tuple[str, ...], dict[str, str]]):
@@ -202,7 +198,6 @@ def _check_path_heads(specs: list[HeadSpec], path_heads: dict[str, HeadFile],
                       common: dict[str, str], row_options: dict[str, dict[str, str]]) -> None:
     """Each --heads PATH row's heads checked now against its runs' framework, slots and widths:
     a head that cannot fit would otherwise fail only at its row's turn, after other rows trained."""
-    from nasiam.errors import shown_path
     from nasiam.frameworks import framework_class
     from nasiam.frameworks.base import genotype_misfit
     from nasiam.runner.build import framework_kwargs
@@ -234,8 +229,6 @@ MAX_MANIFEST_BYTES = 16 << 20
 def _read_manifest(out: Path, common: dict[str, str]) -> dict[str, Any]:
     """The comparison already in `out` ({} if none): its options must be these, since runs
     under other options are not paired."""
-    from nasiam.errors import shown
-
     path = out / MANIFEST
     if not path.is_file():
         return {}
@@ -276,8 +269,6 @@ def _check_schema_version(path: Path, version: Any) -> None:
     """compare.json is rewritten as this version's on every call: a newer nasiam's record (or one
     with a version nasiam never wrote) would be downgraded, its fields dropped, so it is refused,
     as genotype files and checkpoints are, before anything is written."""
-    from nasiam.errors import shown
-
     if type(version) is int and version == MANIFEST_SCHEMA_VERSION:
         return
     if type(version) is int and version > MANIFEST_SCHEMA_VERSION:
@@ -293,8 +284,6 @@ def _check_known_fields(path: Path, manifest: Mapping[str, Any]) -> None:
     """compare.json's fields are those `_prepare` writes: one it does not know would be dropped
     by the rewrite (#33 probe 11, H3), so it is refused as a newer schema_version is, before
     anything is written."""
-    from nasiam.errors import shown
-
     unknown = sorted(set(manifest) - set(MANIFEST_FIELDS))
     if unknown:
         names = ", ".join(shown(name, 40) for name in unknown[:5]) + (f" and {len(unknown) - 5} more"
@@ -310,8 +299,6 @@ def _differing_options(recorded: Mapping[Any, Any], common: Mapping[str, str]) -
     import dataclasses
 
     from nasiam.config import field_types, parse_value
-    from nasiam.errors import shown, shown_path
-
     types = field_types(PretrainConfig)
     defaults = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
                 for f in dataclasses.fields(PretrainConfig)
@@ -455,7 +442,6 @@ def compare(heads: str | list[str], seeds: str | int | Sequence[int] = 5, out: s
 def _comparison_lock(out: Path):
     """One `nasiam compare` per --out: a second one would start the same runs (refused one by
     one by their run folders' locks, as if their options were wrong) and append to their logs."""
-    from nasiam.errors import RunDirLockedError
     from nasiam.runner.lock import RunDirLock, describe_holder, live_owner
 
     lock = RunDirLock(out, "compare")

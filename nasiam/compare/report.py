@@ -388,11 +388,9 @@ def write_report(plan: Plan, runs: Path, out: Path, reference: str | None = None
     md = markdown(plan, records, searches, stats, runs, cost)
     atomic_write_text(out / "results.md", md)
     buffer = io.StringIO()
-    fields = list(RunRecord.__dataclass_fields__)
-    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer = csv.DictWriter(buffer, fieldnames=list(RunRecord.__dataclass_fields__))
     writer.writeheader()
-    for r in records:
-        writer.writerow(asdict(r))
+    writer.writerows(asdict(r) for r in records)
     atomic_write_text(out / "results.csv", buffer.getvalue())
     data = {"records": [asdict(r) for r in records], "searches": searches,
             "search_cost": cost,
@@ -408,6 +406,8 @@ def write_report(plan: Plan, runs: Path, out: Path, reference: str | None = None
 def _plot(summary: dict[str, Any], records: list[RunRecord], path: Path) -> None:
     from matplotlib.figure import Figure  # no pyplot: no global state, no backend choice in library code
 
+    from nasiam.runner.outputs import figure_png
+
     metric = summary["metric"]
     rows = [row for row, e in summary["rows"].items() if e.get("n")]
     fig = Figure(figsize=(1.3 * len(rows) + 2, 4))
@@ -421,6 +421,4 @@ def _plot(summary: dict[str, Any], records: list[RunRecord], path: Path) -> None
     ax.set_ylabel(SHORT.get(metric, metric))
     ax.set_title("mean ± std over seeds (grey: single runs)")
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, figure_png(fig, dpi=120))

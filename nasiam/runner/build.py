@@ -232,8 +232,7 @@ def build_eval_datasets(cfg: RunConfig, info: DatasetInfo) -> tuple[Dataset, Dat
     transform = eval_transform(info)
     synthetic = {"image_size": info.image_size, "channels": info.channels, "size": min(cfg.subset or 2048, 2048),
                  "seed": cfg.seed} if cfg.dataset == "synthetic" else {}
-    train_split = "train"
-    bank = create_dataset(cfg.dataset, cfg.data_root, train_split, transform=transform, **synthetic)
+    bank = create_dataset(cfg.dataset, cfg.data_root, "train", transform=transform, **synthetic)
     test = create_dataset(cfg.dataset, cfg.data_root, info.eval_split, transform=transform, **synthetic)
     if cfg.knn_subset:
         bank = Subset(bank, random_subset(len(bank), cfg.knn_subset, seed=cfg.seed + 1))

@@ -13,7 +13,7 @@ from nasiam._io import remove_abandoned
 from nasiam._progress import logged_batches, progress
 from nasiam.backbones import create_backbone, load_backbone
 from nasiam.config import BOUNDS, check_output_path, check_outside_runs
-from nasiam.data import augment_recipe, class_balanced_subset, create_dataset, eval_transform
+from nasiam.data import augment_recipe, class_balanced_subset, create_dataset, eval_transform, random_subset
 from nasiam.data.transforms import view_transform
 from nasiam.errors import CheckpointError, shown, shown_path
 from nasiam.eval import extract_features, finetune, plot_curves
@@ -145,8 +145,6 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
                               "backbone": setting["backbone"]}
     if protocol in ("knn", "linear"):
         if bank_subset:
-            from nasiam.data import random_subset
-
             train = Subset(train, random_subset(len(train), bank_subset, setting["seed"]))
         say = (lambda line: print(line, flush=True)) if verbose else (lambda line: None)
 

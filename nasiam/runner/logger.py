@@ -133,14 +133,11 @@ class RunLogger:
                  project: str | None = None, entity: str | None = None, run_name: str | None = None,
                  resume_step: int | None = None, mode: str = "auto"):
         self.enabled = enabled
-        self.csv = None
-        self.tensorboard = None
-        self.wandb_run = None
+        self.csv = self.tensorboard = self.wandb_run = None
         self.config = {k: v for k, v in config.items() if v is not None}   # TensorBoard's hparams, at the end
         if not enabled:
             return
         sinks = set(sinks)
-        resume = resume_step is not None
         self.csv = MetricsCSV(run_dir / "logs" / "metrics.csv", resume_step)
         if "tensorboard" in sinks:
             from lightning_fabric.loggers import TensorBoardLogger
@@ -162,7 +159,7 @@ class RunLogger:
             self.wandb_run = wandb.init(project=project or os.environ.get("WANDB_PROJECT") or "nasiam",
                                         entity=entity, name=run_name, dir=str(run_dir), config=dict(config),
                                         mode=wandb_mode(mode), id=_wandb_id(run_dir),
-                                        resume="allow" if resume else None, reinit="finish_previous")
+                                        resume="allow" if resume_step is not None else None, reinit="finish_previous")
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         if not self.enabled:
@@ -180,7 +177,7 @@ class RunLogger:
         early_terminate would see no value."""
         numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
         self.log({f"epoch/{k}": v for k, v in numbers.items()}, step)
-        if self.enabled and self.wandb_run is not None:
+        if self.wandb_run is not None:   # None unless enabled
             self.wandb_run.log(numbers, step=step)
 
     def log_final(self, metrics: Mapping[str, Any], step: int) -> None:

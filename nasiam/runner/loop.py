@@ -30,12 +30,12 @@ from nasiam.config import STRUCTURAL_KEYS, ConfigError, RunConfig, config_to_yam
 from nasiam.errors import OUT_OF_MEMORY_EXIT, CheckpointError, is_out_of_memory
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.batches import ResumableBatches
-from nasiam.runner.build import canonical_framework, compile_modules
+from nasiam.runner.build import canonical_framework, compile_modules, gathered
 from nasiam.runner.claim import claim_run_dir
 from nasiam.runner.guard import StepGuard
 from nasiam.runner.lock import RunDirLock
 from nasiam.runner.logger import RunLogger, progress
-from nasiam.runner.optim import base_lr, set_scheduled_lr
+from nasiam.runner.optim import set_scheduled_lr, weight_groups, weight_optimizer
 from nasiam.runner.run_eval import RunEvaluator
 from nasiam.search import momentum_schedule
 
@@ -103,7 +103,10 @@ class Run:
 
     def setup_optimizers(self) -> None:
         """Set self.optimizer (through `fabric.setup_optimizers`) and self.total_steps."""
-        raise NotImplementedError
+        cfg = self.cfg
+        groups = weight_groups(self.model, self.model.fixed_predictor_lr, cfg.fix_pred_lr, cfg.pred_lr_mult)
+        self.optimizer = self.fabric.setup_optimizers(weight_optimizer(cfg, groups))
+        self.total_steps = cfg.epochs * len(self.train_loader)
 
     def training_step(self, views: list[torch.Tensor], epoch: int, step: int) -> tuple[dict[str, Any], dict[str, Any]]:
         """One step on one batch: the model's output (with "loss", "z", "h") and the step's
@@ -123,8 +126,9 @@ class Run:
         return {}
 
     def ddp_ignored(self) -> list[str]:
-        """Parameter and buffer names DDP must leave alone."""
-        return []
+        """Parameter and buffer names DDP must leave alone: MoCo's queue is identical on every
+        rank by construction and too large to broadcast each step."""
+        return [n for n, _ in self.model.named_buffers() if n.startswith("queue")]
 
     def find_unused_parameters(self) -> bool:
         return False
@@ -188,9 +192,6 @@ class Run:
     def say(self, message: str) -> None:
         if self.verbose and self.fabric.is_global_zero:
             print(message, flush=True)
-
-    def base_lr(self) -> float:
-        return base_lr(self.cfg)
 
     def grad_scaler(self):
         """Fabric's loss scaler (fp16 on CUDA), or None (bf16, fp32, and CPU, where Fabric runs
@@ -368,23 +369,13 @@ class Run:
         return "  ".join(parts)
 
     # -- checkpoints --------------------------------------------------------------------
-    def _gather(self, value: Any) -> list:
-        """`value` of every rank, in rank order, on every rank."""
-        if self.fabric.world_size == 1:
-            return [value]
-        import torch.distributed as dist
-
-        gathered: list = [None] * self.fabric.world_size
-        dist.all_gather_object(gathered, value)
-        return gathered
-
     def save(self, epoch_done: int, mid_epoch: dict[str, Any] | None = None) -> None:
         """Checkpoint after `epoch_done` epochs: epoch=N.ckpt, then last.ckpt (rank 0). With
         `mid_epoch` (this rank's position in the next epoch, see `step_boundary`), last.ckpt
         only: the epoch=N files stay whole epochs. Every rank's random generators are saved
         (ranks draw differently: their augmentations and sampled paths differ)."""
-        rng_states = self._gather(ckpt.rng_state())
-        positions = self._gather(mid_epoch) if mid_epoch is not None else None
+        rng_states = gathered(ckpt.rng_state())
+        positions = gathered(mid_epoch) if mid_epoch is not None else None
         if self.fabric.is_global_zero:
             directory = self.run_dir / "checkpoints"
             elapsed = self.elapsed + (time.perf_counter() - self._epoch_started if positions else 0.0)

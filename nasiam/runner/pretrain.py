@@ -27,7 +27,6 @@ from nasiam.runner.build import (
 )
 from nasiam.runner.environment import environment
 from nasiam.runner.loop import Run
-from nasiam.runner.optim import weight_groups, weight_optimizer
 from nasiam.runner.wandb_artifacts import download_run, is_artifact_reference
 from nasiam.search import CollapseMonitor
 
@@ -102,15 +101,6 @@ class PretrainRun(Run):
         self.train_loader = self.fabric.setup_dataloaders(make_loader(self.data.weight, cfg, True, True, pin_memory=pin))
         self.monitor = CollapseMonitor()
         self.feature_monitor = CollapseMonitor()
-
-    def ddp_ignored(self) -> list[str]:
-        return [n for n, _ in self.model.named_buffers() if n.startswith("queue")]
-
-    def setup_optimizers(self) -> None:
-        groups = weight_groups(self.model, self.model.fixed_predictor_lr, self.cfg.fix_pred_lr,
-                               self.cfg.pred_lr_mult)
-        self.optimizer = self.fabric.setup_optimizers(weight_optimizer(self.cfg, groups))
-        self.total_steps = self.cfg.epochs * len(self.train_loader)
 
     def state(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),

@@ -33,7 +33,7 @@ from nasiam.runner.build import (
 )
 from nasiam.runner.environment import environment
 from nasiam.runner.loop import Run
-from nasiam.runner.optim import weight_groups, weight_optimizer
+from nasiam.runner.optim import base_lr
 from nasiam.search import (
     ARCH_METRICS,
     Architect,
@@ -103,23 +103,19 @@ class SearchRun(Run):
         return self.cfg.strategy in ("tpe", "random")
 
     def ddp_ignored(self) -> list[str]:
-        # Logits are averaged by the Architect itself; MoCo's queue is identical on every
-        # rank by construction and too large to broadcast each step.
+        # the logits are averaged by the Architect itself
         arch = {id(p) for p in self.model.arch_parameters()}
-        names = [n for n, p in self.model.named_parameters() if id(p) in arch]
-        return names + [n for n, _ in self.model.named_buffers() if n.startswith("queue")]
+        return [n for n, p in self.model.named_parameters() if id(p) in arch] + super().ddp_ignored()
 
     def find_unused_parameters(self) -> bool:
         return self.cfg.strategy in ("gumbel", "tpe", "random")  # a sampled path leaves other branches unused
 
     def setup_optimizers(self) -> None:
+        super().setup_optimizers()
         cfg = self.cfg
-        groups = weight_groups(self.model, self.model.fixed_predictor_lr, cfg.fix_pred_lr, cfg.pred_lr_mult)
-        self.optimizer = self.fabric.setup_optimizers(weight_optimizer(cfg, groups))
         self.architect = Architect(self.model, cfg.policy(), order=2 if cfg.strategy == "darts2" else 1,
-                                   unroll_lr=self.base_lr(), loss_scaling=self.grad_scaler() is not None,
+                                   unroll_lr=base_lr(cfg), loss_scaling=self.grad_scaler() is not None,
                                    graphs=cfg.arch_cuda_graphs)
-        self.total_steps = cfg.epochs * len(self.train_loader)
 
     def state(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "weight_optimizer": self.optimizer.state_dict(),

@@ -27,6 +27,7 @@ import io
 import json
 import math
 import os
+import signal
 import sys
 import warnings
 from dataclasses import dataclass
@@ -357,7 +358,9 @@ def _run_study(sweep: Mapping[str, Any], directory: Path, name: str, trials: int
         storage = optuna.storages.RDBStorage(f"sqlite:///{database}")
         study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
                                     direction="maximize" if goal == "maximize" else "minimize",
-                                    pruner=_pruner(hyperband, goal == "maximize"))
+                                    # as on W&B: without early_terminate no trial is stopped
+                                    pruner=optuna.pruners.NopPruner() if hyperband is None
+                                    else WandbHyperbandPruner(hyperband, goal == "maximize"))
     except sqlalchemy.exc.DatabaseError as e:   # a damaged database behind a valid header
         raise ConfigError(f"{shown_path(database)} (read) could not be opened as the study's database "
                           f"({str(e.orig)[:120]}); {_DATABASE_FIX}") from None
@@ -416,10 +419,8 @@ def _run_study(sweep: Mapping[str, Any], directory: Path, name: str, trials: int
             # parameters (caught as one, the next trial started); its run has just written a
             # checkpoint, which the retry queued here resumes when the sweep runs again
             trial.set_user_attr("error", STOPPED)
-            reported = sorted(study._storage.get_trial(trial._trial_id).intermediate_values.items())
-            original = trial.user_attrs.get(RETRY_OF, trial.number)
-            study.enqueue_trial(trial.params, user_attrs={RETRY_OF: original, REPORTED: [list(r) for r in reported]})
-            raise RunInterrupted(f"stopped by {signal_name(e.signum)} during trial {trial.number}, whose run "
+            original = _queue_retry(study, study._storage.get_trial(trial._trial_id))
+            raise RunInterrupted(f"stopped by {signal.Signals(e.signum).name} during trial {trial.number}, whose run "
                                  f"trials/trial-{original} wrote a checkpoint at that step: run the same `nasiam "
                                  "sweep` command again to retry it from there and go on", e.signum) from None
         except (ConfigError, DataNotFoundError, RunError, RuntimeError, ValueError, KeyError) as e:
@@ -483,15 +484,6 @@ KILLED = "killed while running; retried"
 STOPPED = "stopped by a signal while running; retried"
 
 
-def signal_name(signum: int) -> str:
-    import signal
-
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
-
-
 def _retry_killed_trials(study, storage, verbose: bool) -> None:
     """Trials left running (the sweep holds the directory's lock, so their process is dead):
     each is marked failed and queued again with its parameters, to resume its run directory.
@@ -501,12 +493,19 @@ def _retry_killed_trials(study, storage, verbose: bool) -> None:
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         storage.set_trial_user_attr(trial._trial_id, "error", KILLED)   # before FAIL: a finished trial is read-only
         storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
-        original = trial.user_attrs.get(RETRY_OF, trial.number)
-        reported = sorted(trial.intermediate_values.items())
-        study.enqueue_trial(trial.params, user_attrs={RETRY_OF: original, REPORTED: [list(r) for r in reported]})
+        original = _queue_retry(study, trial)
         if verbose:
             print(f"trial {trial.number} was left running by a killed sweep: retrying it, resuming "
                   f"trials/trial-{original}", flush=True)
+
+
+def _queue_retry(study, trial) -> int:
+    """Queue `trial`'s parameters again, with the number of the run directory its retry resumes
+    and the values it reported (for hyperband); return that number."""
+    original = trial.user_attrs.get(RETRY_OF, trial.number)
+    reported = [list(r) for r in sorted(trial.intermediate_values.items())]
+    study.enqueue_trial(trial.params, user_attrs={RETRY_OF: original, REPORTED: reported})
+    return original
 
 
 def _sampler(method: str, space: Mapping[str, list] | None, seed: int, previous: int):
@@ -520,14 +519,6 @@ def _sampler(method: str, space: Mapping[str, list] | None, seed: int, previous:
     # draw the first trials' parameters again (TPE's first trials are random draws too)
     seed = (seed + previous) % 2 ** 32
     return optuna.samplers.RandomSampler(seed=seed) if method == "random" else optuna.samplers.TPESampler(seed=seed)
-
-
-def _pruner(hyperband: Hyperband | None, maximize: bool):
-    import optuna
-
-    if hyperband is None:   # as on W&B: without early_terminate no trial is stopped
-        return optuna.pruners.NopPruner()
-    return WandbHyperbandPruner(hyperband, maximize)
 
 
 def _visited(study, space: Mapping[str, list]) -> set[tuple]:
