@@ -627,3 +627,105 @@ def test_an_image_over_the_bound_is_read_reduced_if_a_jpeg_else_refused(tmp_path
     with pytest.raises(OSError, match=r"100 x 60 pixels .* Resize the images") as error:
         datasets._load_image(str(tmp_path / "big.png"))
     assert error.value.filename == str(tmp_path / "big.png")
+
+
+def test_a_16_bit_grey_image_is_read_as_the_same_picture_at_8_bits(tmp_path):
+    """PIL's convert("RGB") clipped 16-bit grey (mode I;16, or I from a 16-bit PGM) to 0..255,
+    so nearly every pixel came out white and kNN fell to chance, exit 0 (the fourteenth probe of
+    #33, K1). Now 16 bits are scaled by their range: the same picture saved at 8 and at 16 bits
+    reads the same."""
+    from PIL import Image
+
+    from nasiam.data.datasets import _load_image
+
+    grey8 = np.tile(np.arange(0, 256, 16, dtype=np.uint8), (16, 1))
+    Image.fromarray(grey8).save(tmp_path / "grey8.png")
+    Image.fromarray(grey8.astype(np.uint16) * 257).save(tmp_path / "grey16.png")
+    Image.fromarray(grey8.astype(np.uint16) * 257).save(tmp_path / "grey16.pgm")
+    expected = np.asarray(_load_image(str(tmp_path / "grey8.png")))
+    for name in ("grey16.png", "grey16.pgm"):
+        np.testing.assert_array_equal(np.asarray(_load_image(str(tmp_path / name))), expected, err_msg=name)
+
+
+@pytest.mark.parametrize("mode", ["I", "F"])
+def test_a_32_bit_integer_or_float_image_is_refused_naming_file_mode_and_fix(tmp_path, mode):
+    """A 32-bit integer TIFF was clipped to 0..255 and a float one in 0..1 read as black (K1).
+    Neither has a fixed range to scale by, so the loader refuses it, naming the file, the mode and
+    the fix (an OSError with the file name: exit 2 in the CLI)."""
+    from PIL import Image
+
+    from nasiam.data.datasets import _load_image
+
+    values = np.tile(np.arange(16, dtype=np.int32) * 4000, (16, 1))
+    path = tmp_path / f"{mode}.tif"
+    Image.fromarray(values.astype(np.float32) / 65535 if mode == "F" else values).save(path)
+    assert Image.open(path).mode == mode
+    with pytest.raises(OSError, match=f"\\(PIL mode {mode}\\).*no fixed range.*Convert the images to 8-bit") as info:
+        _load_image(str(path))
+    assert info.value.filename == str(path)
+    assert "damaged" not in str(info.value)
+
+
+def test_many_empty_class_folders_are_named_by_the_first_few_and_their_count(tmp_path):
+    """2,000 empty class folders were every one listed in the error, about 16 KB (the fourteenth
+    probe of #33, K14): now the first five and how many more."""
+    from PIL import Image
+
+    from nasiam.data import DataNotFoundError, create_dataset
+
+    (tmp_path / "train" / "zz").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "train" / "zz" / "x.png")
+    for i in range(2000):
+        (tmp_path / "train" / f"c{i:05d}").mkdir()
+    with pytest.raises(DataNotFoundError) as info:
+        create_dataset("imagefolder", tmp_path, "train")
+    message = str(info.value)
+    assert "2,000 of its 2,001 class folders hold no image file" in message
+    assert "'c00000', 'c00001', 'c00002', 'c00003', 'c00004' and 1,995 more" in message
+    assert "c00005" not in message and len(message) < 600 and "Add their images, or remove the folders" in message
+
+
+def test_a_class_folder_that_cannot_be_listed_is_named_unreadable_not_empty(tmp_path, monkeypatch):
+    """A class folder without read permission (chmod 0) was reported as empty, "add its images"
+    (the fourteenth probe of #33, K15): torchvision's os.walk skips what it cannot list. The
+    tests run as root, whom permissions do not stop, so os.scandir is made to fail for that
+    folder as the kernel fails it for another user (EACCES)."""
+    import errno as errno_codes
+
+    from PIL import Image
+
+    from nasiam.data import DataNotFoundError, create_dataset
+
+    for name in ("a", "b"):
+        (tmp_path / "train" / name).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / "train" / name / "x.png")
+    locked, scandir = tmp_path / "train" / "b", os.scandir
+
+    def refusing_scandir(path="."):
+        if os.fspath(path) == os.fspath(locked):
+            raise PermissionError(errno_codes.EACCES, "Permission denied", os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing_scandir)
+    with pytest.raises(DataNotFoundError) as info:
+        create_dataset("imagefolder", tmp_path, "train")
+    message = str(info.value)
+    assert message.startswith(f"{locked}: a folder of the image folder that cannot be read (permission denied)")
+    assert "chmod -R u+rX" in message and "add its images" not in message.lower()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="permissions do not stop root")
+def test_a_class_folder_without_permission_is_named_unreadable(tmp_path):
+    from PIL import Image
+
+    from nasiam.data import DataNotFoundError, create_dataset
+
+    for name in ("a", "b"):
+        (tmp_path / "train" / name).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / "train" / name / "x.png")
+    (tmp_path / "train" / "b").chmod(0)
+    try:
+        with pytest.raises(DataNotFoundError, match="cannot be read \\(permission denied\\)"):
+            create_dataset("imagefolder", tmp_path, "train")
+    finally:
+        (tmp_path / "train" / "b").chmod(0o755)

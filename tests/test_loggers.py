@@ -415,3 +415,31 @@ def test_library_code_leaves_matplotlib_backend_and_pyplot_alone():
                  for i, line in enumerate(p.read_text().splitlines(), 1)
                  if re.search(r"matplotlib\.use\(|import matplotlib\.pyplot|from matplotlib import pyplot", line)]
     assert offenders == []
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--wandb_project", "a/b", "it holds /, which W&B does not allow"),
+    ("--wandb_project", "#?%:", "it holds # ? % :"),
+    ("--wandb_project", "p" * 129, "129 characters, more than W&B's 128"),
+    ("--wandb_entity", "team/x", "it holds /"),
+])
+def test_a_wandb_name_w_and_b_refuses_exits_2_naming_the_option_without_wandb(tmp_path, monkeypatch, capsys,
+                                                                              option, value, words):
+    """`--wandb_project a/b` (or 129 characters) was wandb's traceback, exit 1, after the data were
+    loaded, even with --wandb_mode disabled (the fourteenth probe of #33, K6). Now the options
+    are checked by W&B's rule with the others (wandb not imported: it may not be installed)."""
+    monkeypatch.setitem(sys.modules, "wandb", None)   # `import wandb` fails: the check must not need it
+    assert main(["pretrain", *PRETRAIN, "--wandb", "--wandb_mode", "disabled", option, value,
+                 "--out_dir", str(tmp_path), "--run_name", "w"]) == 2
+    err = capsys.readouterr().err
+    assert f"{option}: " in err and words in err and "Traceback" not in err and "e.g. " + option in err
+    assert not (tmp_path / "w").exists()
+
+
+def test_a_wandb_project_from_the_environment_w_and_b_refuses_exits_2_naming_it(tmp_path, monkeypatch, capsys,
+                                                                               offline_wandb):
+    monkeypatch.setenv("WANDB_PROJECT", "a/b")
+    assert main(["pretrain", *PRETRAIN, "--wandb", "--wandb_mode", "disabled", "--out_dir", str(tmp_path),
+                 "--run_name", "w"]) == 2
+    err = capsys.readouterr().err
+    assert "WANDB_PROJECT (the environment variable): 'a/b' is not a W&B name" in err and "Traceback" not in err

@@ -408,3 +408,47 @@ def test_a_writer_whose_new_temporary_was_taken_for_abandoned_makes_another(tmp_
         assert not _hold(fd)
     finally:
         os.close(fd)
+
+
+def _finished_looking_run(folder):
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(config_to_yaml(SearchConfig(out_dir=str(folder.parent), run_name=folder.name)))
+    return (folder / "config.yaml").read_bytes()
+
+
+@pytest.mark.parametrize("options, named", [({"run_name": "r7"}, "--run_name r7 names "),
+                                            ({"run_name": "s0", "out_dir": "elsewhere"}, "--out_dir elsewhere names "),
+                                            ({"out_dir": "elsewhere"}, "--out_dir elsewhere names ")])
+def test_resume_of_a_folder_with_a_run_name_or_out_dir_naming_another_is_refused(tmp_path, monkeypatch, options, named):
+    """`--run_name r7 --resume=runs/s0` continued the finished s0 in place and wrote `run_name: r7`
+    into its config.yaml (the fourteenth probe of #33, K7): refused now, naming both folders and
+    the fix, before the lock is taken or anything written."""
+    from nasiam.config import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    before = _finished_looking_run(tmp_path / "runs" / "s0")
+    cfg = SearchConfig(**{"out_dir": "runs", **options}, resume="runs/s0")
+    with pytest.raises(ConfigError) as info:
+        claim_run_dir(cfg, "search", "simsiam", _OneProcess(), say=lambda _: None)
+    message = str(info.value)
+    assert message.startswith("--resume=runs/s0 continues runs/s0, but ") and named in message
+    assert "to continue runs/s0, or start " in message and "as a new run without --resume" in message
+    assert (tmp_path / "runs" / "s0" / "config.yaml").read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "runs" / "s0").iterdir()) == ["config.yaml"]
+
+
+@pytest.mark.parametrize("options", [{"run_name": "s0"}, {"out_dir": "runs/"}, {"run_name": "s0", "out_dir": "./runs"}])
+def test_resume_of_a_folder_with_options_naming_that_same_folder_goes_on(tmp_path, monkeypatch, options):
+    monkeypatch.chdir(tmp_path)
+    _finished_looking_run(tmp_path / "runs" / "s0")
+    cfg = SearchConfig(**{"out_dir": "runs", **options}, resume="runs/s0")
+    with pytest.raises(CheckpointError, match="checkpoint"):   # past the check: this folder has no checkpoint
+        claim_run_dir(cfg, "search", "simsiam", _OneProcess(), say=lambda _: None)
+
+
+def test_resume_with_another_run_name_exits_2_in_the_cli(tmp_path, capsys):
+    before = _finished_looking_run(tmp_path / "runs" / "s0")
+    assert main(["search", *TINY, "--out_dir", str(tmp_path / "runs"), "--run_name", "r7",
+                 f"--resume={tmp_path / 'runs' / 's0'}"]) == 2
+    assert "--run_name r7 --out_dir " in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "r7").exists() and (tmp_path / "runs" / "s0" / "config.yaml").read_bytes() == before

@@ -493,3 +493,49 @@ def test_a_metric_no_trial_reports_exits_2_before_the_first_trial(tmp_path, monk
     assert "knn_top1" in err.split("valid names: ")[1] and not seen
     assert not (tmp_path / "s").exists()   # nothing created: refused before the study's folder
 
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"epochs": {"value": 3}}, "parameter 'epochs' {'value': 2} -> {'value': 3}"),
+    ({"arch_lr": {"distribution": "log_uniform_values", "min": 0.5, "max": 0.9}}, "parameter 'arch_lr' "),
+    ({"metric": {"name": "knn_top1", "goal": "minimize"}}, "goal 'maximize' -> 'minimize'"),
+    ({"metric": {"name": "loss", "goal": "maximize"}}, "metric 'knn_top1' -> 'loss'"),
+    ({"method": "grid", "arch_lr": {"values": [0.01, 0.1]}}, "method 'random' -> 'grid'"),
+    ({"knn_k": None}, "parameter 'knn_k' removed"),
+])
+def test_a_study_is_not_continued_from_an_edited_sweep_file(tmp_path, monkeypatch, capsys, changes, words):
+    """`nasiam sweep` continued a study under any file: trials of other epochs and ranges ranked
+    together, a flipped goal ignored, knn_top1 values tabled as `loss`, a grid that never ran (the
+    fourteenth probe of #33, K2). The study records its file; another one exits 2 naming what
+    changed and the fixes, before any trial runs."""
+    pytest.importorskip("optuna")
+    seen = _fake_runs(monkeypatch)
+    args = ["--sweep_dir", str(tmp_path / "sw"), "--name", "s", "--trials"]
+    assert main(["sweep", "--config", str(_sweep_file(tmp_path)), *args, "1"]) == 0
+    edited = yaml.safe_load((RECIPES / "cpu_smoke.yaml").read_text())
+    for key, value in changes.items():
+        where = edited["parameters"] if key in edited["parameters"] else edited
+        where.pop(key) if value is None else where.__setitem__(key, value)
+    (tmp_path / "edited.yaml").write_text(yaml.safe_dump(edited))
+    capsys.readouterr()
+    assert main(["sweep", "--config", str(tmp_path / "edited.yaml"), *args, "2"]) == 2
+    err = capsys.readouterr().err
+    assert "was started with another sweep file" in err and words in err, err
+    assert "--name NEW" in err and "--sweep_dir" in err and len(seen) == 1
+    assert main(["sweep", "--config", str(_sweep_file(tmp_path)), *args, "2"]) == 0 and len(seen) == 2   # unedited
+
+
+def test_a_study_started_before_the_file_was_recorded_continues_and_records_it(tmp_path, monkeypatch):
+    optuna = pytest.importorskip("optuna")
+    from nasiam.runner.sweep import SWEEP_ATTRIBUTE, _sweep_form, run_sweep
+
+    (tmp_path / "sweep").mkdir()
+    storage = f"sqlite:///{tmp_path / 'sweep' / 'optuna.db'}"
+    optuna.create_study(study_name="sweep", storage=storage, direction="maximize")   # no attribute: an older nasiam
+    seen = _fake_runs(monkeypatch)
+    path = _sweep_file(tmp_path)
+    assert run_sweep(path, 1, {}, out_dir=str(tmp_path), verbose=False)["finished"] == 1 and len(seen) == 1
+    recorded = optuna.load_study(study_name="sweep", storage=storage).user_attrs[SWEEP_ATTRIBUTE]
+    assert recorded == _sweep_form(read_sweep(path))
+    with pytest.raises(ConfigError, match="parameter 'epochs'"):
+        run_sweep(_sweep_file(tmp_path, epochs={"value": 5}), 2, {}, out_dir=str(tmp_path), verbose=False)

@@ -24,6 +24,7 @@ from nasiam.config.validate import (
     check_input_path,
     check_output_path,
     check_outside_runs,
+    check_wandb_name,
     config_choices,
     nearest_folder,
     validate_config,
@@ -31,5 +32,5 @@ from nasiam.config.validate import (
 
 __all__ = ["RunConfig", "SearchConfig", "PretrainConfig", "ConfigError", "load_config", "config_to_yaml", "parse_value",
            "STRUCTURAL_KEYS", "field_types", "config_choices", "PRECISION_ALIASES", "require_package", "BOUNDS",
-           "check_bounds", "check_input_path", "check_output_path", "check_outside_runs", "nearest_folder", "check_resources", "read_yaml_file", "DEMO_SCALE",
+           "check_bounds", "check_input_path", "check_output_path", "check_outside_runs", "check_wandb_name", "nearest_folder", "check_resources", "read_yaml_file", "DEMO_SCALE",
            "demo_scale_note", "validate_config"]

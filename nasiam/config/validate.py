@@ -180,6 +180,8 @@ def validate_config(config: RunConfig) -> None:
             raise ConfigError(f"--run_name: {shown(name)} must be a plain directory name inside --out_dir (no '/', "
                               "not '.' or '..', printable characters only, no leading or trailing spaces, at most "
                               "200 bytes)")
+    check_wandb_name("--wandb_project", config.wandb_project)
+    check_wandb_name("--wandb_entity", config.wandb_entity)
     from nasiam.data.download import DOWNLOADABLE
 
     if config.download and config.dataset not in DOWNLOADABLE + ("synthetic",):
@@ -243,6 +245,30 @@ def validate_config(config: RunConfig) -> None:
     if config.warmup_lr_epochs >= config.epochs > 1:
         raise ConfigError(f"--warmup_lr_epochs ({config.warmup_lr_epochs}) leaves no epoch after the warm-up in "
                           f"--epochs={config.epochs}")
+
+
+# W&B's rule for a project name (wandb.sdk.wandb_settings.Settings.validate_project), checked
+# here without wandb: wandb raised it as a traceback, exit 1, after the data were loaded, even with
+# --wandb_mode disabled (the fourteenth probe of #33, K6). wandb checks no entity on the client;
+# an entity is the first part of a run's path (entity/project/run), so the same rule keeps a
+# name that would split or escape that path from failing on W&B's server mid-run.
+WANDB_NAME_MAX = 128
+WANDB_NAME_FORBIDDEN = "/\\#?%:"
+
+
+def check_wandb_name(option: str, name: str | None) -> None:
+    """A W&B project (or entity) name by W&B's rule: at most 128 characters, none of / \\ # ? % :."""
+    if name is None:
+        return
+    found = "".join(c for c in WANDB_NAME_FORBIDDEN if c in name)
+    if len(name) <= WANDB_NAME_MAX and not found and name.isprintable():
+        return
+    problem = (f"{len(name):,} characters, more than W&B's {WANDB_NAME_MAX}" if len(name) > WANDB_NAME_MAX
+               else f"it holds {' '.join(found)}, which W&B does not allow ({' '.join(WANDB_NAME_FORBIDDEN)})" if found
+               else "it holds a control character")
+    raise ConfigError(f"{option}: {shown(name)} is not a W&B name: {problem}. Pass a name of at most "
+                      f"{WANDB_NAME_MAX} printable characters without {' '.join(WANDB_NAME_FORBIDDEN)}, e.g. "
+                      f"{option} {'my-project' if 'project' in option else 'my-team'}")
 
 
 def _framework_class(framework: str):

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from nasiam._io import is_within
 from nasiam.data.readers import DataNotFoundError, read_cifar_batches, read_idx, read_stl10_images, read_stl10_labels
+from nasiam.errors import shown
 
 __all__ = ["DatasetInfo", "dataset_info", "create_dataset", "list_datasets", "ArrayImageDataset",
            "SyntheticImages", "DataNotFoundError", "FASHION_MNIST_DEBIAN_ROOT", "default_root", "image_folder_classes"]
@@ -251,7 +251,9 @@ def _load_image(path: str):
             image = Image.open(f)   # reads the header only
             too_large = _reduce_if_too_large(image)
             if too_large is None:
-                return image.convert("RGB")
+                return _as_rgb(image, path)
+        except _UnscalableImageError:   # already names the file and the fix
+            raise
         except Image.DecompressionBombError:   # a small file that would decode to gigabytes
             raise OSError(None, f"an image of more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, far more than a "
                                 "training image needs (a decompression bomb?)", path) from None
@@ -259,6 +261,37 @@ def _load_image(path: str):
             detail = str(e) if isinstance(e, OSError) else f"{type(e).__name__}: {e}"
             raise OSError(None, f"damaged or unreadable image ({detail})", path) from None
         raise OSError(None, too_large, path)
+
+
+# 16-bit unsigned grey (16-bit PNG and TIFF): PIL's convert("RGB") clips these to 0..255, so a
+# 16-bit picture comes out nearly white (the fourteenth probe of #33, K1).
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+# Formats whose 32-bit "I" images are 16-bit samples widened by PIL: a 16-bit PGM/PPM (and a 16-bit
+# PNG in Pillow before 10), so 0..65535 is their range too.
+_SIXTEEN_BIT_AS_I_FORMATS = ("PNG", "PPM")
+
+
+class _UnscalableImageError(OSError):
+    """An image whose values have no range to scale to 8 bits by (the OSError names the file)."""
+
+
+def _as_rgb(image, path: str):
+    """`image` as 8-bit RGB. 16-bit grey is scaled by its range (the top 8 bits: value >> 8, which
+    gives back exactly the 8-bit picture a 16-bit one was made from). A 32-bit integer (mode I)
+    or floating-point (mode F) image is refused: neither has a fixed range (a float image may hold
+    0..1, 0..255 or anything), so any scaling nasiam chose would be a guess, and per-image
+    min..max scaling would make the same value different grey levels in different images."""
+    from PIL import Image
+
+    if image.mode in _SIXTEEN_BIT_MODES or (image.mode == "I" and image.format in _SIXTEEN_BIT_AS_I_FORMATS):
+        values = np.clip(np.asarray(image, dtype=np.int64), 0, 65535)
+        return Image.fromarray((values >> 8).astype(np.uint8), "L").convert("RGB")
+    if image.mode in ("I", "F"):
+        kind = "a 32-bit integer" if image.mode == "I" else "a floating-point"
+        raise _UnscalableImageError(None, f"{kind} image (PIL mode {image.mode}), whose values have no fixed range: reading it as "
+                            "8-bit RGB would clip every value to 0..255. Convert the images to 8-bit (or 16-bit) PNG "
+                            "first, scaled by the range of your data", path)
+    return image.convert("RGB")
 
 
 def _reduce_if_too_large(image) -> str | None:
@@ -299,6 +332,12 @@ def _is_image_file(path: str) -> bool:
     return True
 
 
+def _resolved_within(path: str, folder: str) -> bool:
+    """`is_within` for paths already resolved (os.path.realpath): resolving them again for every
+    pair of class folders took minutes for 2,000 classes."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
 def _check_linked_folders(folder: Path) -> None:
     """ImageFolder follows links to folders inside a class folder. A link back up (a/up -> ..)
     or to another class folder would give this class other classes' images, a loop (a/again ->
@@ -313,23 +352,33 @@ def _check_linked_folders(folder: Path) -> None:
         top = os.path.realpath(class_dir)
         # a class folder that is a link to another class's folder (b -> a), or to a folder
         # around or inside one, reads the same images under two labels
-        other = next((name for real, name in tops.items() if is_within(top, real) or is_within(real, top)), None)
+        other = next((name for real, name in tops.items() if _resolved_within(top, real) or _resolved_within(real, top)), None)
         if other is not None:
             raise ValueError(f"{class_dir} leads to {top}, {'the folder of' if tops.get(top) else 'a folder around or inside'} "
                              f"class {other.name!r}: the same images would be read under classes {other.name!r} and "
                              f"{class_dir.name!r}; remove the link or copy the images")
         tops[top] = class_dir
         seen = {top}
-        for parent, dirs, _ in os.walk(class_dir, followlinks=True):
+        for parent, dirs, _ in os.walk(class_dir, followlinks=True, onerror=_unreadable_folder):
             for d in dirs:
                 link, real = os.path.join(parent, d), os.path.realpath(os.path.join(parent, d))
                 problem = ("a folder this class already reads (a loop, or a second way to the same images)"
-                           if real in seen else "a folder that holds the class folder itself" if is_within(top, real)
-                           else "another class's folder" if is_within(real, split) and not is_within(real, top) else None)
+                           if real in seen else "a folder that holds the class folder itself" if _resolved_within(top, real)
+                           else "another class's folder" if _resolved_within(real, split) and not _resolved_within(real, top) else None)
                 if problem:
                     raise ValueError(f"{link} leads to {real}, {problem}: its images would be read under class "
                                      f"{class_dir.name!r}; remove the link or copy the images")
                 seen.add(real)
+
+
+def _unreadable_folder(error: OSError) -> None:
+    """os.walk's onerror: a folder that cannot be listed (no read or execute permission). ImageFolder
+    skips it without a word, so a class folder was then reported as empty, "add its images" (the
+    fourteenth probe of #33, K15)."""
+    reason = "permission denied" if isinstance(error, PermissionError) else error.strerror or str(error)
+    raise DataNotFoundError(f"{error.filename}: a folder of the image folder that cannot be read ({reason}): give "
+                            "this user read and execute permission on it (e.g. `chmod -R u+rX` on the data "
+                            "folder), or remove it") from None
 
 
 def _image_folder_path(name: str, root: Path, split: str) -> Path:
@@ -383,11 +432,29 @@ def _image_folder(name: str, root: Path, split: str, transform):
     folder = _image_folder_path(name, root, split)
     _check_linked_folders(folder)
     try:
-        return ImageFolder(os.fspath(folder), transform=transform, loader=_load_image, is_valid_file=_is_image_file)
-    except FileNotFoundError as e:
-        fix = (" (a class folder without an image file: add its images, or remove the folder)"
-               if str(e).startswith("Found no valid file") else "")
-        raise DataNotFoundError(f"{folder}: {str(e).strip()}{fix}") from None
+        # allow_empty: the empty classes are named below, a few and their count (torchvision's
+        # message listed every one: 2,000 empty folders made 16 KB of error, the fourteenth probe of #33, K14)
+        dataset = ImageFolder(os.fspath(folder), transform=transform, loader=_load_image, is_valid_file=_is_image_file,
+                              allow_empty=True)
+    except FileNotFoundError as e:   # no class folder at all
+        raise DataNotFoundError(f"{folder}: {str(e).strip()}") from None
+    _check_no_empty_class(folder, dataset.classes, dataset.targets)
+    return dataset
+
+
+def _check_no_empty_class(folder: Path, classes: list[str], targets: list[int]) -> None:
+    """Every class folder holds an image file: an empty one would be a class the model never sees."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    found = set(targets)
+    empty = [name for index, name in enumerate(classes) if index not in found]
+    if not empty:
+        return
+    listed = 5
+    names = ", ".join(shown(name) for name in empty[:listed]) + (f" and {len(empty) - listed:,} more"
+                                                                 if len(empty) > listed else "")
+    raise DataNotFoundError(f"{folder}: {len(empty):,} of its {len(classes):,} class folders hold no image file "
+                            f"({', '.join(IMG_EXTENSIONS)}): {names}. Add their images, or remove the folders")
 
 
 def create_dataset(name: str, root: str | os.PathLike | None = None, split: str = "train",

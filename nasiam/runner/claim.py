@@ -48,6 +48,7 @@ def claim_run_dir(cfg: RunConfig, command: str, framework: str, fabric, say: Cal
             ckpt.find_checkpoint(target)  # raises (touching nothing) when there is none
             raise CheckpointError(f"--resume={resume}: {run_dir} is not a nasiam run directory (no config.yaml); "
                                   "pass a run directory or a checkpoint in its checkpoints/ folder")
+        _check_one_folder_named(cfg, resume, run_dir)
         return _resumed(run_dir, target, command, fabric, say)
     if resume is not None:
         if not cfg.run_name:
@@ -75,6 +76,29 @@ def claim_run_dir(cfg: RunConfig, command: str, framework: str, fabric, say: Cal
         _release(lock)
         raise
     return ClaimedRunDir(run_dir, None, lock)
+
+
+def _check_one_folder_named(cfg: RunConfig, resume: str, run_dir: Path) -> None:
+    """--resume=RUN_DIR names the folder to continue: a --run_name (or an --out_dir) naming another
+    one was ignored, and the finished RUN_DIR continued in place with the other name written into
+    its config.yaml (the fourteenth probe of #33, K7). Without --run_name only an --out_dir other
+    than the default can be told from the default, so only such a one is compared."""
+    options = [f"--run_name {shell_argument(cfg.run_name)}"] if cfg.run_name else []
+    if cfg.out_dir != _DEFAULT_OUT_DIR:
+        options.append(f"--out_dir {shell_argument(cfg.out_dir)}")
+    if not options:
+        return
+    # --out_dir alone names the folder the run directory is in
+    named, compared = (Path(cfg.out_dir) / cfg.run_name, run_dir) if cfg.run_name else (Path(cfg.out_dir), run_dir.parent)
+    if os.path.realpath(named) == os.path.realpath(compared):
+        return
+    dropped = " and ".join(option.split(" ")[0] for option in options)
+    raise ConfigError(f"--resume={resume} continues {shown_path(run_dir)}, but {' '.join(options)} names "
+                      f"{shown_path(named)}: drop {dropped} to continue {shown_path(run_dir)}, or start {shown_path(named)} "
+                      f"as a new run without --resume (--init EXPORT to begin it from an export)")
+
+
+_DEFAULT_OUT_DIR = RunConfig.out_dir   # the dataclass field's default
 
 
 def _resumed(run_dir: Path, target: Path, command: str, fabric, say: Callable[[str], None]) -> ClaimedRunDir:

@@ -150,7 +150,12 @@ class RunLogger:
         if "wandb" in sinks:
             import wandb
 
-            # project/entity None: wandb resolves them (WANDB_PROJECT, WANDB_ENTITY, its settings)
+            from nasiam.config import check_wandb_name
+
+            # project/entity None: wandb resolves them (WANDB_PROJECT, WANDB_ENTITY, its settings);
+            # --wandb_project was checked with the options, $WANDB_PROJECT is checked here
+            if not project:
+                check_wandb_name("WANDB_PROJECT (the environment variable)", os.environ.get("WANDB_PROJECT"))
             self.wandb_run = wandb.init(project=project or os.environ.get("WANDB_PROJECT") or "nasiam",
                                         entity=entity, name=run_name, dir=str(run_dir), config=dict(config),
                                         mode=wandb_mode(mode), id=_wandb_id(run_dir),

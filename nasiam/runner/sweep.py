@@ -3,7 +3,8 @@
 A sweep file is a W&B sweep configuration (`wandb sweep recipes/sweeps/x.yaml` runs it on W&B,
 `wandb agent` then drives `nasiam search --key=value`). Here the same file becomes an Optuna
 study stored in SQLite in the sweep's directory (re-running continues the study up to
-`--trials`), and honours what W&B would:
+`--trials`, under the sweep file it was started with: the study records it and refuses an edited
+one), and honours what W&B would:
 
 - `method`: `grid` enumerates every combination of the `values` (Optuna's GridSampler, in an
   order shuffled by `--sweep_seed`, so a partial grid is spread over it; `--trials` defaults to,
@@ -363,6 +364,7 @@ def _run_study(sweep: Mapping[str, Any], directory: Path, name: str, trials: int
     except sqlalchemy.exc.DatabaseError as e:   # a damaged database behind a valid header
         raise ConfigError(f"{shown_path(database)} (read) could not be opened as the study's database "
                           f"({str(e.orig)[:120]}); {_DATABASE_FIX}") from None
+    _check_same_sweep(study, sweep, directory)
     _retry_killed_trials(study, storage, verbose)
     study.sampler = _sampler(method, space, seed, len(study.trials))   # after loading: it needs the trial count
     done = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
@@ -434,6 +436,45 @@ def _run_study(sweep: Mapping[str, Any], directory: Path, name: str, trials: int
     if space is not None:
         result["grid"] = {"points": size, "unvisited": size - len(_visited(study, space))}
     return result
+
+
+SWEEP_ATTRIBUTE = "sweep"   # the study's user attribute holding the sweep file it was started with
+
+
+def _sweep_form(sweep: Mapping[str, Any]) -> dict[str, Any]:
+    """What of a sweep file decides its trials and their ranking: the method, the metric and its
+    goal, and every parameter (ranges, values and fixed values), as JSON would store it."""
+    metric = sweep["metric"]
+    form = {"method": sweep["method"], "metric": metric["name"], "goal": metric.get("goal", "minimize"),
+            "parameters": sweep["parameters"]}
+    return json.loads(json.dumps(form, sort_keys=True, default=str))
+
+
+def _check_same_sweep(study, sweep: Mapping[str, Any], directory: Path) -> None:
+    """A study is continued only under the sweep file it was started with: under an edited one its
+    trials (other epochs, other ranges) were ranked with the new ones in one table, a flipped goal
+    was ignored, another metric's values were tabled under the new name, and a method made grid
+    ran nothing or failed every trial (the fourteenth probe of #33, K2). A study started before
+    the file was recorded is continued, and the file recorded then."""
+    form = _sweep_form(sweep)
+    recorded = study.user_attrs.get(SWEEP_ATTRIBUTE)
+    if recorded is None:
+        study.set_user_attr(SWEEP_ATTRIBUTE, form)
+        return
+    if recorded == form:
+        return
+    changes = [f"{key} {recorded.get(key)!r} -> {form[key]!r}" for key in ("method", "metric", "goal")
+               if recorded.get(key) != form[key]]
+    before, after = recorded.get("parameters") or {}, form["parameters"]
+    for name in sorted(set(before) | set(after)):
+        if before.get(name) != after.get(name):
+            changes.append(f"parameter {name!r} " + ("added" if name not in before else "removed" if name not in after
+                                                     else f"{before[name]} -> {after[name]}"))
+    shown = "; ".join(change if len(change) <= 200 else change[:197] + "..." for change in changes[:5])
+    more = f"; and {len(changes) - 5} more" if len(changes) > 5 else ""
+    raise ConfigError(f"the study in {shown_path(directory)} was started with another sweep file ({shown}{more}): "
+                      "continuing it would rank the two files' trials together. Pass --name NEW (or another "
+                      "--sweep_dir) for a new study of this file, or restore the file the study was started with")
 
 
 # A retried trial's user attributes: the number of the trial a killed sweep left running (whose
