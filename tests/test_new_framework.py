@@ -76,8 +76,7 @@ def toy(monkeypatch):
 
     monkeypatch.setattr(build, "augment_recipe", spy_recipe)
     monkeypatch.setattr(build, "create_backbone", spy_backbone)
-    for module in ("nasiam.runner.search", "nasiam.runner.pretrain"):
-        monkeypatch.setattr(f"{module}.weight_groups", spy_groups)
+    monkeypatch.setattr("nasiam.runner.loop.weight_groups", spy_groups)   # Run.setup_optimizers, both commands
     try:
         yield seen
     finally:
