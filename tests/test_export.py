@@ -104,6 +104,19 @@ def test_rank_beyond_the_space_is_refused_by_count():
         ranked_genotype(head, 3, {"slot": "projector"})
 
 
+def test_a_rank_beyond_what_top_genotypes_ranks_is_refused_naming_rank(monkeypatch):
+    head = SearchableHead(16, 8, num_layers=3)   # more assignments than MAX_TOP_GENOTYPES
+    with pytest.raises(ValueError, match=r"--rank 10001: export ranks at most the first 10,000 architectures"):
+        ranked_genotype(head, 10_001, {"slot": "projector"})
+    # a rank within the bound whose distinct alternatives lie beyond it: the doubling of k stops there
+    chosen = head.genotype()
+    monkeypatch.setattr(head, "top_genotypes", lambda k, meta=None: [chosen] * k)   # a ranking of one repeated head
+    monkeypatch.setattr(export_module, "MAX_TOP_GENOTYPES", 4)
+    with pytest.raises(ValueError, match=r"--rank 2: export ranks at most the first 4 architectures .*, which hold 1 "
+                                         r"distinct ones; choose a smaller --rank"):
+        ranked_genotype(head, 2, {"slot": "projector"})
+
+
 @pytest.mark.parametrize("framework", ["simsiam", "mocov3"])
 def test_export_and_reexport_at_another_width_start_from_the_search_choice(tmp_path, framework, capsys):
     run = make_run(tmp_path / "run", framework)

@@ -30,6 +30,7 @@ from nasiam.config.validate import check_printable_path
 from nasiam.data import DataNotFoundError
 from nasiam.errors import CheckpointError, shown, shown_path
 from nasiam.head import NASHead, SearchableHead
+from nasiam.head.searchable import MAX_TOP_GENOTYPES
 from nasiam.rundir import (
     EXPORT_FORMAT,
     EXPORT_RECORD,
@@ -69,6 +70,10 @@ def ranked_genotype(head: SearchableHead, rank: int, meta: Mapping[str, Any], to
         return chosen
     wanted = rank - 1   # alternatives
     k = rank
+    # top_genotypes ranks at most MAX_TOP_GENOTYPES: beyond it, its refusal named k, not --rank (#33 probe 14)
+    beyond = f"--rank {rank}: export ranks at most the first {MAX_TOP_GENOTYPES:,} architectures of a head"
+    if rank > MAX_TOP_GENOTYPES:
+        raise ValueError(f"{beyond}; choose a smaller --rank")
     while True:   # top_genotypes may repeat the choice or an architecture: ask for more until enough
         candidates = head.top_genotypes(k, meta)
         alternatives, seen = [], {chosen.layers}
@@ -83,7 +88,9 @@ def ranked_genotype(head: SearchableHead, rank: int, meta: Mapping[str, Any], to
         if len(candidates) < k:   # the whole space was ranked
             raise ValueError(f"the {meta.get('slot', 'head')} has {len(alternatives) + 1} distinct architectures; "
                              f"--rank {rank} does not exist")
-        k *= 2
+        if k >= MAX_TOP_GENOTYPES:
+            raise ValueError(f"{beyond}, which hold {len(alternatives) + 1} distinct ones; choose a smaller --rank")
+        k = min(2 * k, MAX_TOP_GENOTYPES)
 
 
 def _link(path: Path) -> str:
