@@ -9,7 +9,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-W = Path(sys.argv[1]); W.mkdir(parents=True, exist_ok=True); os.chdir(W)
+W = Path(sys.argv[1])
+W.mkdir(parents=True, exist_ok=True)
+os.chdir(W)
 
 
 def probe(pid, what, fn):
@@ -69,20 +71,27 @@ probe("IM11", "I;16 converted to I and saved as TIFF", lambda: _load_image("i16a
 big = (rng.integers(0, 256, (8, 8), dtype=np.uint16) * 257)
 Image.fromarray(big).save("g16_2.png")
 probe("IM12", "16-bit PNG through the imagefolder dataset", lambda: None)
-os.makedirs("if16/train/a", exist_ok=True); os.makedirs("if16/train/b", exist_ok=True)
-Image.fromarray(g16).save("if16/train/a/x.png"); Image.fromarray(g16).save("if16/train/b/y.tif")
+os.makedirs("if16/train/a", exist_ok=True)
+os.makedirs("if16/train/b", exist_ok=True)
+Image.fromarray(g16).save("if16/train/a/x.png")
+Image.fromarray(g16).save("if16/train/b/y.tif")
 from nasiam.data.datasets import create_dataset  # noqa: E402
+
 probe("IM13", "create_dataset('imagefolder') of 16-bit PNG + TIFF", lambda: [tuple(create_dataset("imagefolder", root="if16")[i][0].size) for i in range(2)])
 
 # ---- SWa: only the file is recorded: the sweep's command-line options (overrides) and early_terminate
 import inspect  # noqa: E402
+
 from nasiam.runner import sweep as swmod  # noqa: E402
+
 print("   _check_same_sweep is called with:", [ln.strip() for ln in inspect.getsource(swmod._run_study).splitlines() if "_check_same_sweep" in ln])
 # ---- SW: sweep continuation (K2)
 import inspect  # noqa: E402
+
 import optuna  # noqa: E402
 
 from nasiam.runner.sweep import _check_same_sweep, read_sweep  # noqa: E402
+
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 base = """method: random
 metric: {name: knn_top1, goal: maximize}
@@ -116,19 +125,22 @@ probe("SW9", "a study from before the record (no attr) continues and records", l
 
 # ---- WB: W&B names (K6)
 from nasiam.config import check_wandb_name  # noqa: E402
+
 for i, n in enumerate(["my-proj_1", "Proj.v2", "projét-ü", "项目", "proj 1", "a" * 128, "my.team", "team-1.2", "😀proj", "a;b", "a,b", "a@b", "a=b", "a&b", "a*b", "a<b>", "'q'"]):
     probe(f"WB{i + 1}", f"name {n[:30]!r}", lambda n=n: check_wandb_name("--wandb_project", n))
 
 # ---- FW: frameworks' forward (K11)
 from nasiam.backbones import create_backbone  # noqa: E402
 from nasiam.frameworks import framework_class  # noqa: E402
+
 for fw in ["simsiam", "simclr", "mocov2", "mocov3"]:
     try:
         cls = framework_class(fw)
         bb = create_backbone("resnet10t", in_chans=3)
         model = cls(bb, bb.num_features)
     except Exception as e:  # noqa: BLE001
-        print(f"FW-{fw} build: {type(e).__name__}: {str(e)[:300]}"); continue
+        print(f"FW-{fw} build: {type(e).__name__}: {str(e)[:300]}")
+        continue
     model.train()
     v = [torch.randn(4, 3, 16, 16) for _ in range(4)]
     probe(f"FW1-{fw}", "tuple of 2 views", lambda: sorted(model(tuple(v[:2])))[:3])
@@ -146,14 +158,17 @@ for i, kw in enumerate([{"drop_rate": 0.1}, {"drop_path_rate": 0.1}, {"features_
     probe(f"BB{i + 1}", f"create_backbone('resnet10t', **{kw})", lambda kw=kw: type(create_backbone("resnet10t", **kw)).__name__)
 
 # ---- TG: top_genotypes near its bound (K5)
-from nasiam.head.searchable import MAX_TOP_GENOTYPES, SearchableHead  # noqa: E402
 import inspect  # noqa: E402
+
+from nasiam.head.searchable import MAX_TOP_GENOTYPES, SearchableHead  # noqa: E402
+
 print("   SearchableHead signature", inspect.signature(SearchableHead))
 for k in [MAX_TOP_GENOTYPES, MAX_TOP_GENOTYPES + 1, 10**9]:
     h = SearchableHead(512, 128, num_layers=2)
     probe(f"TG-{k}", f"2-layer head top_genotypes({k:,}) (ranks few: returns all)", lambda h=h, k=k: len(h.top_genotypes(k)))
 h4 = SearchableHead(512, 128, num_layers=4)
 import time  # noqa: E402
+
 t = time.time()
 probe("TG4", "4-layer head top_genotypes(MAX)", lambda: len(h4.top_genotypes(MAX_TOP_GENOTYPES)))
 print(f"   TG4 took {time.time() - t:.1f} s")
