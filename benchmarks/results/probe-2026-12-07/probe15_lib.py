@@ -39,7 +39,8 @@ for m, ext in [("RGB", "png"), ("RGB", "jpg"), ("LA", "png"), ("RGBA", "png"), (
     im = Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), "RGB").convert(m)
     if m == "P":
         im.info["transparency"] = 0
-    f = f"m_{m}.{ext}"; im.save(f, **({"transparency": 0} if m == "P" else {}))
+    f = f"m_{m}.{ext}"
+    im.save(f, **({"transparency": 0} if m == "P" else {}))
     probe(f"IM2-{m}-{ext}", f"{m} {ext} reads as before (== convert RGB)", lambda f=f: bool((px(_load_image(f)) == px(Image.open(f).convert("RGB"))).all()))
 g16 = g8.astype(np.uint16) * 257
 Image.fromarray(g16).save("g16.png")
