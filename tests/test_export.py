@@ -117,6 +117,16 @@ def test_a_rank_beyond_what_top_genotypes_ranks_is_refused_naming_rank(monkeypat
         ranked_genotype(head, 2, {"slot": "projector"})
 
 
+def test_an_out_where_no_folder_can_be_made_is_refused_naming_it(tmp_path, capsys):
+    """#33 probe 15, L7: under a parent nothing can be made in, export failed when it wrote,
+    exit 5 naming its hidden temporary folder and advising the permissions of --out."""
+    run = make_run(tmp_path / "run")
+    assert main(["export", str(run), "--out", "/proc/self/nasiam-x/exp"]) == 2
+    err = capsys.readouterr().err
+    assert "--out: no folder can be made at /proc/self/nasiam-x/exp: nothing can be created in /proc/self" in err
+    assert ".partial" not in err
+
+
 @pytest.mark.parametrize("framework", ["simsiam", "mocov3"])
 def test_export_and_reexport_at_another_width_start_from_the_search_choice(tmp_path, framework, capsys):
     run = make_run(tmp_path / "run", framework)

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 from nasiam._io import is_within, new_directory
 from nasiam.backbones import save_backbone
 from nasiam.config import ConfigError, SearchConfig, check_output_path, load_config, read_yaml_file
-from nasiam.config.validate import check_printable_path
+from nasiam.config.validate import check_printable_path, nearest_folder
 from nasiam.data import DataNotFoundError
 from nasiam.errors import CheckpointError, shown, shown_path
 from nasiam.head import NASHead, SearchableHead
@@ -265,6 +265,8 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
         raise ValueError(f"--proj_output_dim must be an integer in [1, {MAX_WIDTH}], not {proj_output_dim}")
     _check_new_out(out, run_dir)   # an existing folder, or inside the run being exported: refused there
     check_output_path("--out", out)   # inside no other run or export
+    # a parent nothing can be made in: named, where the write failed naming its hidden temporary folder (#33 probe 15, L7)
+    nearest_folder("--out", out)
     framework = canonical_framework(cfg)
     with lock.reading(run_dir, "export", BUSY_ADVICE):
         if (run_dir / SUMMARY_RECORD).is_file():   # a finished run: its files as it finished them
