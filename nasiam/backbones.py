@@ -64,6 +64,9 @@ def create_backbone(name: str, *, cifar_stem: bool = False, in_chans: int = 3, z
     if own:
         raise ValueError(f"create_backbone sets {', '.join(own)} itself (a feature extractor, weights only from "
                          "pretrained_path, zero_init_residual); drop that keyword")
+    if kwargs.get("features_only"):   # a list of feature maps: the heads failed on it at the first forward (#33 probe 15, L4)
+        raise ValueError("create_backbone builds a backbone whose output is one pooled (batch, features) vector, which "
+                         "the heads take; features_only=True returns a list of feature maps: drop that keyword")
     if not timm.is_model(name):
         close = timm.list_models(f"*{name.split('_')[0]}*")[:8]
         raise ValueError(f"unknown backbone {name!r}; timm has e.g. {', '.join(close) or 'resnet18, resnet50'} "

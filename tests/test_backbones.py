@@ -79,6 +79,7 @@ def test_a_backbone_of_another_run_is_refused_with_the_options_that_match_it(tmp
     ({"in_chans": True}, r"in_chans must be an integer >= 1, got True \(type bool\)"),
     ({"num_classes": 10}, "create_backbone sets num_classes itself"),
     ({"pretrained": True}, "create_backbone sets pretrained itself"),
+    ({"features_only": True}, "features_only=True returns a list of feature maps: drop that keyword"),   # L4
 ])
 def test_create_backbone_names_arguments_it_cannot_take(kwargs, words):
     """#33 probe 14, K13 (TB3, TB4, TB7, TB9): in_chans=0 / True built a ResNet with Conv2d(0, 24)
