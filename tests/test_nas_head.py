@@ -432,6 +432,9 @@ def test_save_pretrained_into_a_run_or_export_folder_is_refused(tmp_path, record
         _head().save_pretrained(run)
     assert sorted(os.listdir(run)) == sorted([record, GENOTYPE_FILE]) and (run / GENOTYPE_FILE).read_text() == "the run's"
     _head().save_pretrained(run / "heads" / "projector")   # a run's heads/<slot> is a head's own folder
+    with pytest.raises(ValueError, match=rf"holds a nasiam run or export \(\.\./{record}\)"):   # L5: its heads/
+        _head().save_pretrained(run / "heads")
+    assert sorted(os.listdir(run / "heads")) == ["projector"]
 
 
 def test_save_pretrained_checks_the_weights_against_the_genotype(tmp_path):

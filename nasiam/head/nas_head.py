@@ -61,8 +61,17 @@ RUN_RECORDS = ("summary.json", "export.json", "config.yaml")
 
 
 def run_record_in(directory: Path) -> str | None:
-    """The first of `RUN_RECORDS` in `directory`, or None: nothing may be saved there."""
-    return next((name for name in RUN_RECORDS if os.path.lexists(directory / name)), None)
+    """The first of `RUN_RECORDS` in `directory`, or None: nothing may be saved there. A run's or
+    an export's heads/ folder is its record too (`../summary.json`): a head saved there was called
+    "changed since the run finished" by export and `--init` (#33 probe 15, L5); heads/<slot> is a
+    head's own folder."""
+    def first_in(folder: Path) -> str | None:
+        return next((name for name in RUN_RECORDS if os.path.lexists(folder / name)), None)
+
+    found = first_in(directory)
+    if found is None and directory.name == "heads" and first_in(directory.parent) is not None:
+        found = f"../{first_in(directory.parent)}"
+    return found
 
 
 def _folder_in_the_way(directory: Path) -> Path | None:
