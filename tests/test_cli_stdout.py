@@ -90,6 +90,22 @@ def test_help_and_version_with_stdout_closed_name_it_as_unwritable(monkeypatch, 
                    "standard output to write to (`> /dev/null` discards it)\n")
 
 
+@pytest.mark.parametrize("command", ["search", "pretrain"])
+def test_a_training_command_with_stdout_closed_is_refused_before_it_writes(monkeypatch, capsys, tmp_path, command):
+    """#33 probe 15, L6: `nasiam search ... >&-` failed at its first report line and said
+    "files already written (checkpoints, earlier outputs) are intact ... --resume continues",
+    where nothing had been written. Refused before the run starts: exit 5, "no file was written"."""
+    monkeypatch.setattr(sys, "stdout", None)
+    code = main([command, "--dataset=synthetic", "--image_size=16", "--batch_size=16", "--epochs=1", "--subset=64",
+                 "--knn_subset=64", "--num_workers=0", f"--out_dir={tmp_path / 'runs'}", "--run_name=r"])
+    monkeypatch.undo()
+    assert code == EXIT_IO
+    err = capsys.readouterr().err
+    assert err == (f"nasiam {command}: error: standard output is closed (`>&-`); no file was written. Give the "
+                   "command a standard output to write to (`> /dev/null` discards it)\n")
+    assert not (tmp_path / "runs").exists()
+
+
 def test_a_report_with_stdout_closed_from_the_shell_exits_5(tmp_path):
     """`nasiam compare --report_only >&-` dropped the report and exited 0 (#33 probe 13, J9): now
     exit 5, naming standard output, as `> /dev/full` gives."""

@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             except SystemExit as e:   # --help, --version, a usage error: raised again once the text is out
                 exits, code = True, e.code
             else:
-                code = _run(parser, args, unknown)
+                code = _run(parser, args, unknown, stdout)
             _deliver(stdout)
         except BrokenPipeError:   # `nasiam ... | head`: the reader has gone (run_handler checked a command's)
             code = _leave_quietly(code)
@@ -98,13 +98,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def _run(parser, args, unknown: Sequence[str]) -> int:
+def _run(parser, args, unknown: Sequence[str], stdout) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
     if unknown:
         _say(f"nasiam {args.command}: error: {_unknown_options(parser, args, unknown)}")
         return EXIT_USAGE
+    if args.command in TRAINING_COMMANDS and stdout.closed_from_start:
+        # a run reports each epoch there, so it failed at its first line, and its message spoke of
+        # checkpoints none had written (#33 probe 15, L6): refused before it starts
+        args.on_io_error = (NOTHING_WRITTEN,)
+        raise StandardOutputError(errno.EBADF, "it is closed")
     return run_handler(args)
 
 

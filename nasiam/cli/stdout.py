@@ -42,6 +42,11 @@ class _MarkedStream:
                 self._stream.write(self._escaped(text))
                 return len(text)
 
+    @property
+    def closed_from_start(self) -> bool:
+        """Whether this is a standard output closed before nasiam started (`>&-`)."""
+        return isinstance(self._stream, _Closed)
+
     def writelines(self, lines) -> None:
         for line in lines:
             self.write(line)
