@@ -110,7 +110,11 @@ def test_a_rank_beyond_what_top_genotypes_ranks_is_refused_naming_rank(monkeypat
         ranked_genotype(head, 10_001, {"slot": "projector"})
     # a rank within the bound whose distinct alternatives lie beyond it: the doubling of k stops there
     chosen = head.genotype()
-    monkeypatch.setattr(head, "top_genotypes", lambda k, meta=None: [chosen] * k)   # a ranking of one repeated head
+    def one_repeated_head(k, meta=None):   # a ranking of one repeated head; a k past the bound fails, not hangs
+        assert k <= 4, f"asked top_genotypes for {k} past the bound of 4"
+        return [chosen] * k
+
+    monkeypatch.setattr(head, "top_genotypes", one_repeated_head)
     monkeypatch.setattr(export_module, "MAX_TOP_GENOTYPES", 4)
     with pytest.raises(ValueError, match=r"--rank 2: export ranks at most the first 4 architectures .*, which hold 1 "
                                          r"distinct ones; choose a smaller --rank"):

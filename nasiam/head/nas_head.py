@@ -69,8 +69,9 @@ def run_record_in(directory: Path) -> str | None:
         return next((name for name in RUN_RECORDS if os.path.lexists(folder / name)), None)
 
     found = first_in(directory)
-    if found is None and directory.name == "heads" and first_in(directory.parent) is not None:
-        found = f"../{first_in(directory.parent)}"
+    if found is None and directory.name == "heads":
+        above = first_in(directory.parent)
+        found = None if above is None else f"../{above}"
     return found
 
 
