@@ -182,6 +182,18 @@ def test_fewer_than_two_views_is_an_error():
 
 
 @pytest.mark.parametrize("name", list(DIMS))
+def test_more_than_two_views_are_refused_not_dropped(name):
+    """Views beyond the second ran through the backbone, moved its BatchNorm statistics and were
+    left out of the loss, which equalled the two-view loss to the last digit (#33 probe 15, L3)."""
+    model = create_framework(name, _backbone(), 24, **DIMS[name])
+    running = [b.running_mean.clone() for b in model.modules() if isinstance(b, torch.nn.BatchNorm2d)]
+    with pytest.raises(ValueError, match=rf"{name} trains on two views per image, got 3: .*pass \[view1, view2\]"):
+        model([torch.randn(4, 3, 8, 8) for _ in range(3)])
+    after = [b.running_mean for b in model.modules() if isinstance(b, torch.nn.BatchNorm2d)]
+    assert all(torch.equal(a, b) for a, b in zip(running, after))   # refused before the backbone ran
+
+
+@pytest.mark.parametrize("name", list(DIMS))
 def test_views_that_are_no_list_of_one_batch_size_are_named(name):
     """#33 probe 14, K11 (FW2, FW9): views of 4 and 3 images gave a raw "The size of tensor a (4)
     must match ..." (MoCo v3: `IndexError: Target 3 is out of bounds.`), and a (B, C, H, W)

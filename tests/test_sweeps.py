@@ -525,6 +525,60 @@ def test_a_study_is_not_continued_from_an_edited_sweep_file(tmp_path, monkeypatc
     assert main(["sweep", "--config", str(_sweep_file(tmp_path)), *args, "2"]) == 0 and len(seen) == 2   # unedited
 
 
+def test_a_study_is_not_continued_under_other_options_for_its_trials(tmp_path, monkeypatch, capsys):
+    """The options passed to every trial were not part of the record: a study begun with 1-epoch,
+    64-image trials continued with 3-epoch, 32-image ones and ranked them in one table (the
+    fifteenth probe of #33, L1). Options that change results are recorded as the trial reads them;
+    where and how it ran (--num_workers, --data_root), an option at its default, another spelling
+    of the same value and an option the file's parameters set anyway all continue."""
+    pytest.importorskip("optuna")
+    seen = _fake_runs(monkeypatch)
+    args = ["sweep", "--config", str(_sweep_file(tmp_path)), "--sweep_dir", str(tmp_path / "sw"), "--name", "s"]
+    assert main([*args, "--trials", "1", "--lr", "0.1", "--arch_every", "2"]) == 0 and len(seen) == 1
+    capsys.readouterr()
+    assert main([*args, "--trials", "2", "--lr", "0.2"]) == 2
+    err = capsys.readouterr().err
+    assert "was started with other options for its trials (--arch_every 2 -> 1; --lr 0.1 -> 0.2)" in err, err
+    assert "give the options it was started with (--arch_every 2 --lr 0.1)" in err and "--name NEW" in err
+    assert len(seen) == 1   # refused before any trial
+    assert main([*args, "--trials", "2", "--lr=0.10", "--arch-every", "2", "--num_workers", "0", "--data_root",
+                 str(tmp_path / "elsewhere"), "--weight_decay", "5e-4", "--epochs", "9"]) == 0 and len(seen) == 2
+    assert main([*args, "--trials", "3", "--lr", "0.1", "--arch_every", "2"]) == 0 and len(seen) == 3
+
+
+def test_options_are_compared_at_the_values_a_trial_runs_with():
+    """An option left out is its default, and off the demo datasets the demo-scale options'
+    default is the method's (none), as `load_config` sets it."""
+    from nasiam.runner.sweep import _option_changes
+
+    assert _option_changes({"dataset": "cifar10", "subset": None}, {"dataset": "cifar10"}) == []
+    assert _option_changes({"subset": None}, {}) == ["--subset none -> 10000"]
+    assert _option_changes({"lr": 0.05}, {}) == []
+
+
+def test_a_study_is_not_continued_under_another_hyperband(tmp_path, monkeypatch):
+    """`early_terminate` was not recorded: adding hyperband mid-study judged the later trials
+    against earlier ones that had run to the end (the fifteenth probe of #33, L2)."""
+    pytest.importorskip("optuna")
+    from nasiam.runner.sweep import run_sweep
+
+    seen = _fake_runs(monkeypatch)
+    for folder in ("plain", "hyperband", "defaults"):
+        (tmp_path / folder).mkdir()
+    plain = _sweep_file(tmp_path / "plain")
+    hyperband = _sweep_file(tmp_path / "hyperband", early_terminate={"type": "hyperband", "min_iter": 1})
+    same = _sweep_file(tmp_path / "defaults", early_terminate={"type": "hyperband", "min_iter": 1, "eta": 3,
+                                                                "strict": True})
+    run_sweep(plain, 1, {}, out_dir=str(tmp_path), name="s", verbose=False)
+    with pytest.raises(ConfigError, match="another sweep file .early_terminate None -> .'bands'"):
+        run_sweep(hyperband, 2, {}, out_dir=str(tmp_path), name="s", verbose=False)
+    assert len(seen) == 1
+    # a study begun with hyperband continues under the same one with its defaults written out
+    run_sweep(hyperband, 1, {}, out_dir=str(tmp_path), name="hb", verbose=False)
+    run_sweep(same, 2, {}, out_dir=str(tmp_path), name="hb", verbose=False)
+    assert len(seen) == 3
+
+
 def test_a_study_started_before_the_file_was_recorded_continues_and_records_it(tmp_path, monkeypatch):
     optuna = pytest.importorskip("optuna")
     from nasiam.runner.sweep import SWEEP_ATTRIBUTE, _sweep_form, run_sweep

@@ -41,7 +41,15 @@ from typing import Callable
 
 from nasiam.compare.launch import UnusableLogError, open_log, start_run, still_running
 from nasiam.compare.plan import FORBIDDEN_COMMON, Job, changed_head, search_common
-from nasiam.config import ConfigError, PretrainConfig, SearchConfig, field_types, parse_value, read_yaml_file
+from nasiam.config import (
+    HOW_IT_RAN,
+    ConfigError,
+    PretrainConfig,
+    SearchConfig,
+    field_types,
+    parse_value,
+    read_yaml_file,
+)
 from nasiam.errors import CheckpointError, RunInterrupted, shown, shown_path
 from nasiam.rundir import check_run_files
 from nasiam.runner.claim import start_refusal
@@ -95,12 +103,6 @@ MAX_SUMMARY_BYTES = 1 << 20
 _PERCENT = ("knn_top1", "linear_top1", "knn20_top1", "knn200_top1")
 _BOUNDED = {"rankme": 1e7, "train_seconds": 1e9, "eval_seconds": 1e9}   # a rank of the features; 30 years
 _MAPPINGS = ("heads", "genotypes", "environment", "selection")
-
-
-# Options that say where and how a run ran, not what it computed: a finished run counts whatever
-# they were (an archive moves; a rerun may log elsewhere or use other loader workers).
-HOW_IT_RAN = ("out_dir", "resume", "data_root", "download", "num_workers", "logger", "wandb", "wandb_mode",
-              "wandb_project", "wandb_entity", "log_every_n_steps", "keep_checkpoints")
 
 
 # the options a comparison sets for all its runs: a run folder's config.yaml must agree on each

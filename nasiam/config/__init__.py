@@ -2,6 +2,7 @@
 their checks and the checks against this machine, one module each."""
 from nasiam.config.machine import check_resources, require_package
 from nasiam.config.recipes import (
+    DEMO_DATASETS,
     DEMO_SCALE,
     config_to_yaml,
     demo_scale_note,
@@ -9,6 +10,7 @@ from nasiam.config.recipes import (
     read_yaml_file,
 )
 from nasiam.config.schema import (
+    HOW_IT_RAN,
     STRUCTURAL_KEYS,
     ConfigError,
     PretrainConfig,
@@ -31,6 +33,6 @@ from nasiam.config.validate import (
 )
 
 __all__ = ["RunConfig", "SearchConfig", "PretrainConfig", "ConfigError", "load_config", "config_to_yaml", "parse_value",
-           "STRUCTURAL_KEYS", "field_types", "config_choices", "PRECISION_ALIASES", "require_package", "BOUNDS",
-           "check_bounds", "check_input_path", "check_output_path", "check_outside_runs", "check_wandb_name", "nearest_folder", "check_resources", "read_yaml_file", "DEMO_SCALE",
+           "STRUCTURAL_KEYS", "HOW_IT_RAN", "field_types", "config_choices", "PRECISION_ALIASES", "require_package", "BOUNDS",
+           "check_bounds", "check_input_path", "check_output_path", "check_outside_runs", "check_wandb_name", "nearest_folder", "check_resources", "read_yaml_file", "DEMO_DATASETS", "DEMO_SCALE",
            "demo_scale_note", "validate_config"]

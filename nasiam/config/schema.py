@@ -24,6 +24,13 @@ class ConfigError(ValueError):
         return cls(error.args[0] if isinstance(error, KeyError) and error.args else str(error))
 
 
+# Options that say where and how a run ran, not what it computed: a finished run counts whatever
+# they were (an archive moves; a rerun may log elsewhere or use other loader workers), and a sweep
+# continues under other values of them.
+HOW_IT_RAN = ("out_dir", "resume", "data_root", "download", "num_workers", "logger", "wandb", "wandb_mode",
+              "wandb_project", "wandb_entity", "log_every_n_steps", "keep_checkpoints")
+
+
 def _opt(default, help: str, **kw):
     return field(default=default, metadata={"help": help, **kw})
 

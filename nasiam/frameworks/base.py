@@ -285,15 +285,18 @@ class SSLFramework(nn.Module, ABC):
         return out
 
     def _check_views(self, views: Sequence[Tensor]) -> None:
-        """A list of at least two tensors of one batch size: a (B, C, H, W) tensor was iterated as
+        """A list of two tensors of one batch size: a (B, C, H, W) tensor was iterated as
         B views, and views of 4 and 3 images gave a raw size mismatch (in MoCo v3 an IndexError
         from its labels) (#33 probe 14, K11)."""
         if isinstance(views, Tensor) or not isinstance(views, (list, tuple)):
             shape = f" of shape {list(views.shape)}" if isinstance(views, Tensor) else ""
             raise ValueError(f"{self.name} takes a list of views (one (batch, C, H, W) tensor per view), got "
                              f"{type(views).__name__}{shape}; pass [view1, view2]")
-        if len(views) < 2:
-            raise ValueError(f"{self.name} needs at least two views per image, got {len(views)}")
+        if len(views) != 2:
+            # more were encoded (costing compute, moving BatchNorm's statistics) and dropped from
+            # the loss without a word (#33 probe 15, L3): no framework here has a multi-crop loss
+            raise ValueError(f"{self.name} trains on two views per image, got {len(views)}: its loss compares "
+                             "two views (no multi-crop loss); pass [view1, view2]")
         kinds = [type(v).__name__ for v in views if not isinstance(v, Tensor)]
         if kinds:
             raise ValueError(f"{self.name}'s views must be tensors, got {', '.join(kinds)}")

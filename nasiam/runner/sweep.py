@@ -30,12 +30,15 @@ import os
 import signal
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from nasiam._io import atomic_write_bytes, atomic_write_text, not_a_file, remove_temporary_files
 from nasiam.config import (
+    DEMO_DATASETS,
+    DEMO_SCALE,
+    HOW_IT_RAN,
     ConfigError,
     SearchConfig,
     check_input_path,
@@ -364,7 +367,7 @@ def _run_study(sweep: Mapping[str, Any], directory: Path, name: str, trials: int
     except sqlalchemy.exc.DatabaseError as e:   # a damaged database behind a valid header
         raise ConfigError(f"{shown_path(database)} (read) could not be opened as the study's database "
                           f"({str(e.orig)[:120]}); {_DATABASE_FIX}") from None
-    _check_same_sweep(study, sweep, directory)
+    _check_same_sweep(study, sweep, directory, hyperband, overrides)
     _retry_killed_trials(study, storage, verbose)
     study.sampler = _sampler(method, space, seed, len(study.trials))   # after loading: it needs the trial count
     done = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
@@ -438,43 +441,98 @@ def _run_study(sweep: Mapping[str, Any], directory: Path, name: str, trials: int
     return result
 
 
-SWEEP_ATTRIBUTE = "sweep"   # the study's user attribute holding the sweep file it was started with
+SWEEP_ATTRIBUTE = "sweep"   # the study's user attribute holding the sweep file and options it was started with
+# what the sweep gives each trial's run itself, whatever the command line says
+_SET_PER_TRIAL = ("out_dir", "run_name", "resume", "devices")
 
 
-def _sweep_form(sweep: Mapping[str, Any]) -> dict[str, Any]:
-    """What of a sweep file decides its trials and their ranking: the method, the metric and its
-    goal, and every parameter (ranges, values and fixed values), as JSON would store it."""
+def _trial_options(overrides: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The command-line options passed to every trial that change what it computes, read as the
+    trial reads them (`--epochs 3` and `--epochs=03` alike): not those that say where and how it
+    ran (HOW_IT_RAN: --num_workers, --data_root, the logger...), those the sweep sets per trial,
+    nor those its parameters set (they win over the command line)."""
+    types = field_types(SearchConfig)
+    options = {}
+    for key, raw in overrides.items():
+        name = key.replace("-", "_")
+        if name in types and name not in HOW_IT_RAN and name not in _SET_PER_TRIAL and name not in parameters:
+            options[name] = parse_value(name, raw, types[name])
+    return options
+
+
+def _sweep_form(sweep: Mapping[str, Any], hyperband: Hyperband | None = None,
+                overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What decides a study's trials and their ranking: the file's method, metric and goal, every
+    parameter (ranges, values and fixed values), its hyperband (which stops trials against the
+    others), and the options given to every trial, as JSON would store them."""
     metric = sweep["metric"]
     form = {"method": sweep["method"], "metric": metric["name"], "goal": metric.get("goal", "minimize"),
-            "parameters": sweep["parameters"]}
+            "parameters": sweep["parameters"],
+            "early_terminate": None if hyperband is None else asdict(hyperband),
+            "options": _trial_options(overrides or {}, sweep["parameters"])}
     return json.loads(json.dumps(form, sort_keys=True, default=str))
 
 
-def _check_same_sweep(study, sweep: Mapping[str, Any], directory: Path) -> None:
-    """A study is continued only under the sweep file it was started with: under an edited one its
-    trials (other epochs, other ranges) were ranked with the new ones in one table, a flipped goal
-    was ignored, another metric's values were tabled under the new name, and a method made grid
-    ran nothing or failed every trial (the fourteenth probe of #33, K2). A study started before
-    the file was recorded is continued, and the file recorded then."""
-    form = _sweep_form(sweep)
-    recorded = study.user_attrs.get(SWEEP_ATTRIBUTE)
-    if recorded is None:
-        study.set_user_attr(SWEEP_ATTRIBUTE, form)
-        return
-    if recorded == form:
-        return
-    changes = [f"{key} {recorded.get(key)!r} -> {form[key]!r}" for key in ("method", "metric", "goal")
-               if recorded.get(key) != form[key]]
+def _given(options: Mapping[str, Any], name: str) -> Any:
+    """An option's value for a trial: as given, else its default (the method's scale for the
+    demo-scale options off the demo datasets, as `load_config` sets it)."""
+    if name in options:
+        return options[name]
+    if name in DEMO_SCALE and options.get("dataset", SearchConfig.dataset) not in DEMO_DATASETS:
+        return None
+    default = next(f for f in fields(SearchConfig) if f.name == name)
+    return default.default if default.default is not MISSING else default.default_factory()
+
+
+def _as_given(value: Any) -> str:
+    return "none" if value is None else format_value(value)   # as the command line takes it
+
+
+def _option_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    names = sorted(name for name in set(before) | set(after) if _given(before, name) != _given(after, name))
+    return [f"--{name} {_as_given(_given(before, name))} -> {_as_given(_given(after, name))}" for name in names]
+
+
+def _file_changes(recorded: Mapping[str, Any], form: Mapping[str, Any]) -> list[str]:
+    changes = [f"{key} {recorded[key]!r} -> {form[key]!r}" for key in ("method", "metric", "goal", "early_terminate")
+               if key in recorded and recorded[key] != form[key]]
     before, after = recorded.get("parameters") or {}, form["parameters"]
     for name in sorted(set(before) | set(after)):
         if before.get(name) != after.get(name):
             changes.append(f"parameter {name!r} " + ("added" if name not in before else "removed" if name not in after
                                                      else f"{before[name]} -> {after[name]}"))
+    return changes
+
+
+def _check_same_sweep(study, sweep: Mapping[str, Any], directory: Path, hyperband: Hyperband | None = None,
+                      overrides: Mapping[str, Any] | None = None) -> None:
+    """A study is continued only under the sweep file and trial options it was started with: under
+    an edited file its trials (other epochs, other ranges) were ranked with the new ones in one
+    table, a flipped goal was ignored, another metric's values were tabled under the new name, and
+    a method made grid ran nothing or failed every trial (the fourteenth probe of #33, K2); under
+    other options (`--epochs 3 --subset 32` after `--epochs 1`) or another hyperband the same
+    (the fifteenth, L1, L2). A study started before (part of) this record is continued, and the
+    part it lacks recorded then."""
+    form = _sweep_form(sweep, hyperband, overrides)
+    recorded = study.user_attrs.get(SWEEP_ATTRIBUTE) or {}
+    file_changes = _file_changes(recorded, form) if recorded else []
+    option_changes = _option_changes(recorded["options"], form["options"]) if "options" in recorded else []
+    if not file_changes and not option_changes:
+        if recorded != form:
+            study.set_user_attr(SWEEP_ATTRIBUTE, form)
+        return
+    changes = file_changes + option_changes
     shown = "; ".join(change if len(change) <= 200 else change[:197] + "..." for change in changes[:5])
     more = f"; and {len(changes) - 5} more" if len(changes) > 5 else ""
-    raise ConfigError(f"the study in {shown_path(directory)} was started with another sweep file ({shown}{more}): "
-                      "continuing it would rank the two files' trials together. Pass --name NEW (or another "
-                      "--sweep_dir) for a new study of this file, or restore the file the study was started with")
+    what = " and ".join(part for part, changed in (("another sweep file", file_changes),
+                                                   ("other options for its trials", option_changes)) if changed)
+    fixes = ["restore the file the study was started with"] if file_changes else []
+    if option_changes:
+        given = " ".join(f"--{name} {_as_given(value)}" for name, value in sorted(recorded["options"].items()))
+        fixes.append(f"give the options it was started with ({given[:300] or 'none of them'})")
+    raise ConfigError(f"the study in {shown_path(directory)} was started with {what} ({shown}{more}): continuing it "
+                      "would rank the trials of both together. Pass --name NEW (or another --sweep_dir) for a new "
+                      f"study, or {' and '.join(fixes)}")
 
 
 # A retried trial's user attributes: the number of the trial a killed sweep left running (whose
