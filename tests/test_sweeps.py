@@ -549,11 +549,13 @@ def test_a_study_is_not_continued_under_other_options_for_its_trials(tmp_path, m
 def test_options_are_compared_at_the_values_a_trial_runs_with():
     """An option left out is its default, and off the demo datasets the demo-scale options'
     default is the method's (none), as `load_config` sets it."""
-    from nasiam.runner.sweep import _option_changes
+    from nasiam.runner.sweep import _option_changes, _trial_options
 
     assert _option_changes({"dataset": "cifar10", "subset": None}, {"dataset": "cifar10"}) == []
     assert _option_changes({"subset": None}, {}) == ["--subset none -> 10000"]
     assert _option_changes({"lr": 0.05}, {}) == []
+    assert _trial_options({"precision": "bf16", "lr": "1e-1"}, {}) == _trial_options({"precision": "bf16-mixed",
+                                                                                        "lr": "0.10"}, {})
 
 
 def test_a_study_is_not_continued_under_another_hyperband(tmp_path, monkeypatch):

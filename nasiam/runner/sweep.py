@@ -39,6 +39,7 @@ from nasiam.config import (
     DEMO_DATASETS,
     DEMO_SCALE,
     HOW_IT_RAN,
+    PRECISION_ALIASES,
     ConfigError,
     SearchConfig,
     check_input_path,
@@ -457,6 +458,8 @@ def _trial_options(overrides: Mapping[str, Any], parameters: Mapping[str, Any]) 
         name = key.replace("-", "_")
         if name in types and name not in HOW_IT_RAN and name not in _SET_PER_TRIAL and name not in parameters:
             options[name] = parse_value(name, raw, types[name])
+    if "precision" in options:   # `--precision bf16` is bf16-mixed, as validate_config stores it
+        options["precision"] = PRECISION_ALIASES.get(options["precision"], options["precision"])
     return options
 
 
