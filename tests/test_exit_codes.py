@@ -185,7 +185,7 @@ def test_an_out_dir_where_no_folder_can_be_made_is_a_usage_error_naming_it(tmp_p
     assert start_refusal(tmp_path / "new" / "r") is None   # a folder that can be made: as before
 
 
-def test_an_out_dir_that_is_a_file_is_a_usage_error_and_the_file_is_untouched(tmp_path, capsys):
+def test_an_out_dir_that_is_a_file_is_a_usage_error_and_the_file_is_untouched(tmp_path, capsys, monkeypatch):
     """--out_dir naming a file (or a folder below one) is the user's option, not the disk: exit
     2 naming it (it was 5, 'while writing'), and the file keeps its contents."""
     plain = tmp_path / "notes.txt"
@@ -194,7 +194,8 @@ def test_an_out_dir_that_is_a_file_is_a_usage_error_and_the_file_is_untouched(tm
         assert _search(tmp_path, f"--out_dir={out_dir}") == EXIT_USAGE
         assert f"--out_dir: {plain} is a file, not a folder" in capsys.readouterr().err
     assert plain.read_text() == "mine"
-    escaped = tmp_path / "\x1b[31mnotes"   # refused for its name, printed escaped, before it is looked at
+    monkeypatch.chdir(tmp_path)   # a relative name: a long $TMPDIR cuts an absolute one in the message
+    escaped = Path("\x1b[31mnotes")   # refused for its name, printed escaped, before it is looked at
     escaped.write_text("mine")
     assert _search(tmp_path, f"--out_dir={escaped}") == EXIT_USAGE
     err = capsys.readouterr().err

@@ -337,11 +337,12 @@ def test_an_out_naming_the_current_folder_is_a_usage_error(tmp_path, capsys, mon
             pass
 
 
-def test_an_out_with_control_characters_is_refused_escaped_before_anything_is_written(tmp_path, capsys):
+def test_an_out_with_control_characters_is_refused_escaped_before_anything_is_written(tmp_path, capsys, monkeypatch):
     """Its success line escaped such an --out, but every other line naming it did not (progress,
     a later `pretrain --init`): refused as --run_name is (the sixth probe of #33)."""
     run = make_run(tmp_path / "run")
-    out = tmp_path / "\x1b[31mred"
+    monkeypatch.chdir(tmp_path)   # a relative name: a long $TMPDIR cuts an absolute one in the message
+    out = Path("\x1b[31mred")
     assert main(["export", str(run), "--out", str(out)]) == 2
     captured = capsys.readouterr()
     assert "\x1b" not in captured.out + captured.err and "\\x1b[31mred' holds characters" in captured.err
@@ -607,12 +608,12 @@ def test_the_out_suggested_for_a_too_long_out_fits_the_file_system(tmp_path, cap
     assert main(["export", str(run), "--out", str(tmp_path / ("x" * 250))]) == 2
     err = capsys.readouterr().err
     assert "is a path whose folder name" in err, err
-    suggested = Path(re.search(r"e\.g\. (\S+)$", err.strip()).group(1))
+    suggested = Path(re.search(r"e\.g\. (\S+)$", err.strip()).group(1))   # in full, to copy (a long $TMPDIR)
     assert suggested.parent == tmp_path and suggested.name.startswith("x" * 100) and suggested.name.endswith("-export")
     assert export_module._too_long(suggested) is None and not suggested.exists()
     deep = tmp_path
-    while len(os.fsencode(deep)) < 4096 - 150:   # no room in it for an export's files
-        deep = deep / ("d" * 200)
+    while len(os.fsencode(deep)) < 4096 - 150:   # no room in it for an export's files, yet a path it can make
+        deep = deep / ("d" * min(200, 4096 - 100 - len(os.fsencode(deep)) - 1))
     deep.mkdir(parents=True)
     assert main(["export", str(run), "--out", str(deep / "e")]) == 2
     err = capsys.readouterr().err

@@ -28,7 +28,7 @@ from nasiam.backbones import save_backbone
 from nasiam.config import ConfigError, SearchConfig, check_output_path, load_config, read_yaml_file
 from nasiam.config.validate import check_printable_path, nearest_folder
 from nasiam.data import DataNotFoundError
-from nasiam.errors import CheckpointError, shown, shown_path
+from nasiam.errors import CheckpointError, shell_argument, shown, shown_path
 from nasiam.head import NASHead, SearchableHead
 from nasiam.head.searchable import MAX_TOP_GENOTYPES
 from nasiam.rundir import (
@@ -180,7 +180,8 @@ def _check_new_out(out: Path, run_dir: Path) -> None:
 
 
 def _for_example(suggested: Path | None) -> str:
-    return f", e.g. {shown_path(suggested)}" if suggested is not None else ""
+    # whole and quoted, to be copied: shown_path cut a long one (over 300 characters) to "..."
+    return f", e.g. {shell_argument(suggested)}" if suggested is not None else ""
 
 
 def _load_search(run_dir: Path, cfg: SearchConfig, checkpoint: str | Path | None):
