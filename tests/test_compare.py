@@ -3,6 +3,7 @@ import dataclasses
 import io
 import json
 import math
+import pathlib
 import random
 import re
 import sys
@@ -801,10 +802,11 @@ def test_a_path_whose_name_ends_in_whitespace_is_read_as_given(tmp_path, name):
         parse_heads(f"mine={tmp_path / 'lab' / 'xyz'}{name}")
 
 
-def test_a_label_that_names_another_head_kind_is_refused(tmp_path, capsys):
+def test_a_label_that_names_another_head_kind_is_refused(tmp_path, capsys, monkeypatch):
     """#33 probe 12, I8: `default=paper` and a PATH folder named `default` were reported as the row
     `default`, the report's reference ("vs default"); a label may be a kind's name only for that kind."""
-    folder = tmp_path / "lab" / "default"
+    monkeypatch.chdir(tmp_path)   # a relative path: a long $TMPDIR cuts an absolute one in the message
+    folder = pathlib.Path("lab") / "default"
     folder.mkdir(parents=True)
     (folder / "genotype.json").write_text("{}")
     for heads, row in (("default=paper,directpred", "a 'paper' head"), ("random=default", "a 'default' head"),
@@ -1438,16 +1440,15 @@ def test_a_run_still_training_from_a_killed_driver_is_named_not_started_again(tm
 def _plant(kind: str, run) -> str:
     """Put in the run folder `run` what its run refuses (#33 probe 11, J2, J3); the words naming it."""
     import os
-    import socket
+
+    from _sockets import bind_unix_socket
 
     run.mkdir(parents=True, exist_ok=True)
     if kind == "fifo":
         os.mkfifo(run / ".lock")
         return ".lock is a FIFO (named pipe), not a nasiam lock file"
     if kind == "socket":
-        server = socket.socket(socket.AF_UNIX)
-        server.bind(str(run / ".lock"))
-        server.close()
+        bind_unix_socket(run / ".lock").close()
         return ".lock is a socket, not a nasiam lock file"
     if kind == "folder":
         (run / ".lock").mkdir()

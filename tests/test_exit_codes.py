@@ -207,8 +207,8 @@ def test_a_run_directory_too_long_for_its_files_is_refused_before_training(tmp_p
     """A path that leaves no room for the run's files failed only at the first checkpoint,
     after an epoch of training; now before anything is written (exit 2), named and cut short."""
     deep = tmp_path
-    while len(os.fsencode(deep)) < 4096 - 200:
-        deep = deep / ("d" * 200)
+    while len(os.fsencode(deep)) < 4096 - 150:   # too long for a run's files, yet shorter than the limit
+        deep = deep / ("d" * min(200, 4096 - 100 - len(os.fsencode(deep))))
     assert _search(tmp_path, f"--out_dir={deep}") == EXIT_USAGE
     err = capsys.readouterr().err
     assert "bytes long: the files a run writes in it would pass this file system's limit" in err and len(err) < 400

@@ -372,8 +372,8 @@ def test_from_pretrained_names_each_bad_argument(tmp_path):
     for kwargs, message in cases:
         with pytest.raises(ValueError, match=message):
             NASHead.from_pretrained(tmp_path / "h", **kwargs)
-    with pytest.raises(ValueError, match=r"directory: '.*h\\x00x' holds a NUL character"):
-        NASHead.from_pretrained(f"{tmp_path / 'h'}\x00x")
+    with pytest.raises(ValueError, match=r"directory: 'h\\x00x' holds a NUL character"):
+        NASHead.from_pretrained("h\x00x")   # relative: a long $TMPDIR cuts an absolute path in the message
     with pytest.raises(ValueError, match=r"directory: 'xxx.*\(5,000 characters\) is read as a path, and it is longer"):
         NASHead.from_pretrained("x" * 5000)
     assert NASHead.from_pretrained(tmp_path / "h", strict=True, map_location=torch.device("cpu")).in_dim == 12

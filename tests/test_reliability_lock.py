@@ -10,6 +10,7 @@ import time
 
 import pytest
 from _runs import TINY
+from _sockets import bind_unix_socket
 
 from nasiam.cli import main
 from nasiam.errors import RunDirLockedError
@@ -118,7 +119,6 @@ def test_a_refused_lock_files_folder_is_named_escaped(tmp_path):
 
 
 def test_a_lock_that_is_a_fifo_socket_or_folder_is_named_never_opened_and_exits_2(tmp_path, capsys):
-    import socket
     fifo_run = tmp_path / "runs" / "fifo"
     fifo_run.mkdir(parents=True)
     os.mkfifo(fifo_run / LOCK_FILE)
@@ -132,8 +132,7 @@ def test_a_lock_that_is_a_fifo_socket_or_folder_is_named_never_opened_and_exits_
         RunDirLock(folder).acquire()
     sock_dir = tmp_path / "sock"
     sock_dir.mkdir()
-    with socket.socket(socket.AF_UNIX) as sock:
-        sock.bind(str(sock_dir / LOCK_FILE))
+    with bind_unix_socket(sock_dir / LOCK_FILE):
         with pytest.raises(RunDirLockedError, match="is a socket, not a nasiam lock file"):
             RunDirLock(sock_dir).acquire()
     assert (folder / LOCK_FILE).is_dir() and (sock_dir / LOCK_FILE).is_socket()
