@@ -140,3 +140,14 @@ probe("V5", "Architect(model).step(one (B, C, H, W) tensor) (K11's case, on the 
 if os.path.exists("runs/s0/heads/head.safetensors"):   # SP1 wrote into the run: undo, for the later probes
     os.remove("runs/s0/heads/head.safetensors")
     os.remove("runs/s0/heads/genotype.json")
+
+# ---- L3 itself: every framework's forward with 2 views (accepted) and 3 (refused)
+for fw in ("simsiam", "simclr", "mocov2", "mocov3"):
+    def fwd(fw=fw, n=2):
+        b = create_backbone("resnet10t")
+        m = create_framework(fw, b, b.num_features, proj_hidden_dim=32, proj_output_dim=32,
+                             **({"pred_hidden_dim": 16} if fw in ("simsiam", "mocov3") else {}),
+                             **({"queue_size": 64} if fw == "mocov2" else {}))
+        return float(m([torch.randn(4, 3, 16, 16) for _ in range(n)])["loss"])
+    probe(f"L3-{fw}-2", f"{fw} forward, 2 views", fwd)
+    probe(f"L3-{fw}-3", f"{fw} forward, 3 views", lambda fwd=fwd: fwd(n=3))

@@ -1,6 +1,6 @@
 """Probe 16 (h54): recipes and sweep files with hostile YAML. Writes the files under WORKDIR and
 (1) reads the legitimate-looking recipes in process with load_config (no training), (2) runs every
-YAML alias bomb through the real command line under `ulimit -v 3000000` and 120 s.
+YAML alias bomb through the real command line under `ulimit -v 8000000` and 120 s.
 Usage: PYTHONPATH=<archive copy> python probe16_yaml.py WORKDIR"""
 import os
 import subprocess
@@ -112,7 +112,7 @@ for name, text in {**bombs, **sweeps}.items():
                "--warmup_epochs", "0"]
     start = time.time()
     try:
-        p = subprocess.run(["bash", "-c", 'ulimit -v 3000000; exec "$@"', "bash", *cmd], capture_output=True, text=True, timeout=120)
+        p = subprocess.run(["bash", "-c", 'ulimit -v 8000000; exec "$@"', "bash", *cmd], capture_output=True, text=True, timeout=120)
         rc, tail = p.returncode, " | ".join(p.stderr.strip().splitlines()[-2:])[:400]
     except subprocess.TimeoutExpired:
         rc, tail = "TIMEOUT(120s)", ""
