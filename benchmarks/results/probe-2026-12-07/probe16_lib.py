@@ -25,11 +25,12 @@ def probe(pid, what, fn):
 
 from nasiam.backbones import create_backbone  # noqa: E402
 from nasiam.data import MultiViewTransform, augment_recipe  # noqa: E402
-from nasiam.frameworks import create_framework  # noqa: E402
-from nasiam.head import NASHead  # noqa: E402
 
 # ---- V: more than two views outside the framework's forward (L3)
 from nasiam.data.device import DeviceViewSet  # noqa: E402
+from nasiam.frameworks import create_framework  # noqa: E402
+from nasiam.head import NASHead  # noqa: E402
+
 probe("V2", "DeviceViewSet(..., n_views=3)", lambda: DeviceViewSet(None, torch.arange(4), None, n_views=3))
 
 
@@ -108,6 +109,7 @@ def h6():
 probe("H6", "create_framework('mocov3', heads={'projector': simsiam's exported projector}) at the method's widths", h6)
 probe("H7", "NASHead.from_pretrained(Path) with map_location='meta'", lambda: NASHead.from_pretrained(Path("e0/heads/projector"), map_location="meta"))
 from nasiam import presets  # noqa: E402
+
 probe("PR1", "list_presets()", lambda: presets.list_presets())
 for name in presets.list_presets():
     probe(f"PR2 {name}", "create_head(name, in_dim=512) forward", lambda name=name: presets.create_head(name, in_dim=512)(torch.randn(4, 512)).shape)
@@ -123,7 +125,7 @@ probe("PR10", "create_head('simsiam_projector', in_dim=512, hidden_dim=2**20) (a
       lambda: presets.create_head("simsiam_projector", in_dim=512, hidden_dim=2**20))
 
 # ---- second pass (after the first): V1 with the right recipe call; the architecture step on a (B, C, H, W) tensor
-from nasiam.data.transforms import RECIPES  # noqa: E402
+
 probe("V1b", "MultiViewTransform(RECIPES[...], n_views=3): accepted though no framework trains on 3",
       lambda: len(MultiViewTransform(augment_recipe("simsiam", __import__("nasiam.data.datasets").data.datasets.dataset_info("synthetic"), 16), n_views=3)(__import__("PIL.Image").Image.new("RGB", (16, 16)))))
 

@@ -45,7 +45,9 @@ def case(cid, first, second, expect, sweep1=SW, sweep2=None, hb1=None, hb2=None,
     except Exception as e:   # noqa: BLE001
         got, msg = "CRASH", f"{type(e).__name__}: {e}"
     flag = "ok" if got == expect else "**UNEXPECTED**"
-    short = lambda c: c.replace(BASE, "$B") or "(none)"
+
+    def short(c):
+        return c.replace(BASE, "$B") or "(none)"
     print(f"{cid}: [{short(first)}] -> [{short(second)}]: {got} (expected {expect}) {flag}")
     if msg and (flag != "ok" or got == "refuse"):
         print("    ", msg[:600])
