@@ -106,6 +106,23 @@ def test_a_training_command_with_stdout_closed_is_refused_before_it_writes(monke
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize("command", ["sweep", "compare"])
+def test_a_sweep_or_comparison_with_stdout_closed_is_refused_before_it_starts(monkeypatch, capsys, tmp_path, command):
+    """#33 probe 16, M10: `nasiam sweep ... >&-` trained a whole trial, and compare wrote
+    compare.json, before failing at their report."""
+    from pathlib import Path
+
+    monkeypatch.setattr(sys, "stdout", None)
+    args = {"sweep": ["--config", str(Path(__file__).parent.parent / "recipes" / "sweeps" / "cpu_smoke.yaml"),
+                      "--sweep_dir", str(tmp_path / "out"), "--trials", "1"],
+            "compare": ["--heads", "default", "--seeds", "0", "--epochs", "1", "--out", str(tmp_path / "out")]}
+    code = main([command, *args[command]])
+    monkeypatch.undo()
+    assert code == EXIT_IO
+    assert "standard output is closed (`>&-`); no file was written" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_report_with_stdout_closed_from_the_shell_exits_5(tmp_path):
     """`nasiam compare --report_only >&-` dropped the report and exited 0 (#33 probe 13, J9): now
     exit 5, naming standard output, as `> /dev/full` gives."""

@@ -225,6 +225,63 @@ def test_files_that_cannot_be_recipes_are_refused_without_echoing_them(tmp_path)
         assert "/bin/bash" not in str(info.value) and "x:0:0" not in str(info.value), name
 
 
+BOMB = "".join(f"{a}: &{a} [{', '.join([f'*{p}'] * 10)}]\n" for p, a in zip("abcdefgh", "bcdefghi"))
+
+
+@pytest.mark.parametrize("where", ["framework", "lr", "widths"])
+def test_an_alias_bomb_is_refused_in_milliseconds(tmp_path, where):
+    """A 520-byte recipe whose aliases stand for 10^9 values took 50-100 s and 8 GB before an
+    out-of-memory exit advising a smaller --batch_size (#33 probe 16, M2): the message built its
+    whole repr. Counted as read, refused past MAX_YAML_VALUES."""
+    import time
+
+    recipe = tmp_path / "bomb.yaml"
+    recipe.write_text("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + BOMB.replace("i: &i", f"{where}: &i"))
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"bomb.yaml: its aliases \(\*name\) stand for more than 100,000 values"):
+        load_config(SearchConfig, recipe)
+    assert time.perf_counter() - started < 5
+    shared = tmp_path / "anchors.yaml"   # an anchor used a few times is a recipe's ordinary use
+    shared.write_text("widths: &w [16, 32]\nbase_widths: *w\n")
+    with pytest.raises(ConfigError, match="unknown key 'base_widths'"):
+        load_config(SearchConfig, shared)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("epochs: 1\nlr: 0.1\nepochs: 7\n", r"the key 'epochs' is written twice in one mapping, line 3"),
+    ("run_name: 2026-12-07\n", r"YAML reads an unquoted date as a date: quote it, e\.g\. '2026-12-07'"),
+    ("_common: &c {epochs: 2}\n<<: *c\n", "unknown key '_common'"),
+])
+def test_a_recipe_says_what_yaml_made_of_it(tmp_path, text, message):
+    """#33 probe 16, M13: a key written twice silently took its last value; an unquoted date was
+    "cannot read datetime.date(...)" without the fix; a `_common:` anchor holder was "no option
+    names; is it a nasiam recipe?"."""
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(SearchConfig, recipe)
+
+
+def test_a_merge_key_may_be_overridden_as_yaml_says(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("base: base.yaml\n")
+    (tmp_path / "base.yaml").write_text("<<: {epochs: 2, lr: 0.2}\nepochs: 3\n")
+    config = load_config(SearchConfig, recipe, check_environment=False)
+    assert (config.epochs, config.lr) == (3, 0.2)
+
+
+def test_a_search_recipe_given_to_pretrain_says_so():
+    """#33 probe 16, M15: every recipe given to `nasiam pretrain` was "unknown key 'warmup_epochs';
+    did you mean warmup_lr_epochs", a suggestion that turns the search's weight-only warm-up into
+    a learning-rate warm-up."""
+    recipes = Path(__file__).parent.parent / "recipes"
+    for recipe in (recipes / "cifar10_resnet18_simsiam.yaml", recipes / "base" / "cifar_resnet18.yaml"):
+        with pytest.raises(ConfigError, match=r"'[a-z_]+' is an option of `nasiam search`, not of this command "
+                                              r"\(a search recipe.*--dataset, --backbone") as info:
+            load_config(PretrainConfig, recipe, check_environment=False)
+        assert "did you mean" not in str(info.value)
+
+
 def test_a_sweep_file_that_is_not_one_is_refused_like_a_recipe(tmp_path):
     from nasiam.runner.sweep import read_sweep
 

@@ -191,6 +191,11 @@ def test_more_than_two_views_are_refused_not_dropped(name):
         model([torch.randn(4, 3, 8, 8) for _ in range(3)])
     after = [b.running_mean for b in model.modules() if isinstance(b, torch.nn.BatchNorm2d)]
     assert all(torch.equal(a, b) for a, b in zip(running, after))   # refused before the backbone ran
+    # the architecture step and the Lightning callback start from `encode` (#33 probe 16, M6)
+    with pytest.raises(ValueError, match=rf"{name} trains on two views per image, got 3"):
+        model.encode([torch.randn(4, 3, 8, 8) for _ in range(3)])
+    with pytest.raises(ValueError, match=rf"{name} takes a list of views"):
+        model.encode(torch.randn(4, 3, 8, 8))
 
 
 @pytest.mark.parametrize("name", list(DIMS))

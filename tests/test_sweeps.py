@@ -541,7 +541,7 @@ def test_a_study_is_not_continued_under_other_options_for_its_trials(tmp_path, m
     assert "was started with other options for its trials (--arch_every 2 -> 1; --lr 0.1 -> 0.2)" in err, err
     assert "give the options it was started with (--arch_every 2 --lr 0.1)" in err and "--name NEW" in err
     assert len(seen) == 1   # refused before any trial
-    assert main([*args, "--trials", "2", "--lr=0.10", "--arch-every", "2", "--num_workers", "0", "--data_root",
+    assert main([*args, "--trials", "2", "--lr=1e-1", "--arch-every", "2", "--logger", "tensorboard", "--data_root",
                  str(tmp_path / "elsewhere"), "--weight_decay", "5e-4", "--epochs", "9"]) == 0 and len(seen) == 2
     assert main([*args, "--trials", "3", "--lr", "0.1", "--arch_every", "2"]) == 0 and len(seen) == 3
 
@@ -554,8 +554,15 @@ def test_options_are_compared_at_the_values_a_trial_runs_with():
     assert _option_changes({"dataset": "cifar10", "subset": None}, {"dataset": "cifar10"}) == []
     assert _option_changes({"subset": None}, {}) == ["--subset none -> 10000"]
     assert _option_changes({"lr": 0.05}, {}) == []
-    assert _trial_options({"precision": "bf16", "lr": "1e-1"}, {}) == _trial_options({"precision": "bf16-mixed",
-                                                                                        "lr": "0.10"}, {})
+    # the loader's workers draw the augmentations, one stream each: other workers, other views (#33
+    # probe 16, M7); where the data is and where the trial logs are not part of the record
+    assert _trial_options({"num_workers": "3", "data_root": "/data", "logger": "csv"}, {}) == {"num_workers": 3}
+    assert _trial_options({"num_workers": "3"}, {"num_workers": {"value": 0}}) == {}   # the file sets it
+    # aliases are one value (#33 probe 16, M1)
+    assert _trial_options({"precision": "bf16", "lr": "1e-1", "framework": "moco", "accelerator": "cuda"}, {}) == \
+        _trial_options({"precision": "bf16-mixed", "lr": "0.10", "framework": "mocov2", "accelerator": "gpu"}, {})
+    # an option recorded by another version of nasiam is a change, named (M8: a StopIteration traceback)
+    assert _option_changes({"gone_option": 3}, {}) == ["--gone_option 3 -> (not an option of this nasiam)"]
 
 
 def test_a_study_is_not_continued_under_another_hyperband(tmp_path, monkeypatch):
@@ -578,6 +585,11 @@ def test_a_study_is_not_continued_under_another_hyperband(tmp_path, monkeypatch)
     # a study begun with hyperband continues under the same one with its defaults written out
     run_sweep(hyperband, 1, {}, out_dir=str(tmp_path), name="hb", verbose=False)
     run_sweep(same, 2, {}, out_dir=str(tmp_path), name="hb", verbose=False)
+    # and names the field that changed, not 200 characters of bands (M9)
+    (tmp_path / "defaults" / "sweep.yaml").write_text((tmp_path / "defaults" / "sweep.yaml").read_text()
+                                                        .replace("strict: true", "strict: false"))
+    with pytest.raises(ConfigError, match=r"\(early_terminate strict True -> False\)"):
+        run_sweep(same, 3, {}, out_dir=str(tmp_path), name="hb", verbose=False)
     assert len(seen) == 3
 
 

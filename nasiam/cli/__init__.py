@@ -30,6 +30,8 @@ KEPT = ("files already written (checkpoints, earlier outputs) are intact: where 
 # the commands --resume continues; the others' failed writes get WRITTEN_KEPT (compare and
 # export say their own): the --resume advice was given for compare's results.md (the seventh probe)
 TRAINING_COMMANDS = ("search", "pretrain")
+# the commands that run long before their report, refused up front when it cannot be printed
+LONG_COMMANDS = (*TRAINING_COMMANDS, "sweep", "compare")
 WRITTEN_KEPT = "files already written are intact; run the same command again once that is fixed"
 # the help, the version, and no command's usage write no file
 NOTHING_WRITTEN = "no file was written"
@@ -105,9 +107,10 @@ def _run(parser, args, unknown: Sequence[str], stdout) -> int:
     if unknown:
         _say(f"nasiam {args.command}: error: {_unknown_options(parser, args, unknown)}")
         return EXIT_USAGE
-    if args.command in TRAINING_COMMANDS and stdout.closed_from_start:
+    if args.command in LONG_COMMANDS and stdout.closed_from_start:
         # a run reports each epoch there, so it failed at its first line, and its message spoke of
-        # checkpoints none had written (#33 probe 15, L6): refused before it starts
+        # checkpoints none had written (#33 probe 15, L6); a sweep trained a whole trial and a
+        # comparison wrote compare.json before theirs (probe 16, M10): refused before they start
         args.on_io_error = (NOTHING_WRITTEN,)
         raise StandardOutputError(errno.EBADF, "it is closed")
     return run_handler(args)

@@ -22,6 +22,7 @@ from nasiam.config.schema import (
 from nasiam.config.validate import (
     BOUNDS,
     PRECISION_ALIASES,
+    canonical,
     check_bounds,
     check_input_path,
     check_output_path,
@@ -34,5 +35,5 @@ from nasiam.config.validate import (
 
 __all__ = ["RunConfig", "SearchConfig", "PretrainConfig", "ConfigError", "load_config", "config_to_yaml", "parse_value",
            "STRUCTURAL_KEYS", "HOW_IT_RAN", "field_types", "config_choices", "PRECISION_ALIASES", "require_package", "BOUNDS",
-           "check_bounds", "check_input_path", "check_output_path", "check_outside_runs", "check_wandb_name", "nearest_folder", "check_resources", "read_yaml_file", "DEMO_DATASETS", "DEMO_SCALE",
+           "check_bounds", "check_input_path", "check_output_path", "check_outside_runs", "check_wandb_name", "canonical", "nearest_folder", "check_resources", "read_yaml_file", "DEMO_DATASETS", "DEMO_SCALE",
            "demo_scale_note", "validate_config"]

@@ -18,26 +18,82 @@ from typing import Any, Mapping
 
 from nasiam._io import not_a_file
 from nasiam.config.machine import check_packages, check_resources
-from nasiam.config.schema import ConfigError, RunConfig, _suggest, field_types, parse_value
+from nasiam.config.schema import (
+    ConfigError,
+    PretrainConfig,
+    RunConfig,
+    SearchConfig,
+    _suggest,
+    field_types,
+    parse_value,
+)
 from nasiam.config.validate import check_input_path, validate_config
-from nasiam.errors import shown_path
+from nasiam.errors import shown, shown_path
 
 MAX_RECIPE_DEPTH = 8  # `base:` chains longer than this are refused
 MAX_RECIPE_BYTES = 1 << 20
-_OPTION_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,47}$")
+# the options only a search has, which a search recipe sets
+_SEARCH_ONLY = frozenset(field_types(SearchConfig)) - frozenset(field_types(PretrainConfig))
+_OPTION_LIKE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,47}$")   # `_common:`, an anchor's holder, named too
+
+
+# More values than any recipe or sweep file holds (a few dozen): a few lines of YAML aliases that
+# refer to each other name 10^9 of them, which printing or hashing one would build in memory.
+MAX_YAML_VALUES = 100_000
+
+
+def _yaml_loader():
+    """yaml.SafeLoader (no code runs) refusing a key written twice in one mapping: the last one
+    silently won (`epochs: 1` ... `epochs: 7` trained 7). A merge key's (`<<: *anchor`) entries
+    may still be overridden, as YAML says."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen = set()
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                        continue
+                    if key_node.value in seen:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"the key {shown(key_node.value, 60)} is written twice in one mapping",
+                            key_node.start_mark)
+                    seen.add(key_node.value)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
+def _count_values(data: Any, limit: int) -> bool:
+    """Whether `data` holds at most `limit` values, counting a value each time it is referred to
+    (an alias is counted as the values it stands for); stops at the limit."""
+    stack, count = [data], 0
+    while stack:
+        value = stack.pop()
+        count += 1
+        if count > limit:
+            return False
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return True
 
 
 def read_yaml_file(path: Path, what: str) -> Any:
-    """A recipe's or sweep's YAML (`yaml.safe_load`: no code runs), refusing what cannot be one:
-    over 1 MiB, not UTF-8, nested past the parser's recursion limit. Errors give the position,
-    never the file's text (the path may name any file, e.g. a `base:` that leads astray)."""
+    """A recipe's or sweep's YAML (safe: no code runs), refusing what cannot be one: over 1 MiB,
+    not UTF-8, nested past the parser's recursion limit, a key written twice, aliases that stand
+    for more than MAX_YAML_VALUES values. Errors give the position, never the file's text (the
+    path may name any file, e.g. a `base:` that leads astray)."""
     import yaml
 
     size = path.stat().st_size
     if size > MAX_RECIPE_BYTES:
         raise ConfigError(f"{path}: {size} bytes is too large for a {what} (at most {MAX_RECIPE_BYTES})")
     try:
-        return yaml.safe_load(path.read_bytes().decode("utf-8"))
+        data = yaml.load(path.read_bytes().decode("utf-8"), Loader=_yaml_loader())
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text, so not a {what} (a YAML file)") from None
     except RecursionError:
@@ -46,6 +102,10 @@ def read_yaml_file(path: Path, what: str) -> Any:
         mark = getattr(e, "problem_mark", None)
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise ConfigError(f"{path}: not valid YAML ({getattr(e, 'problem', None) or 'a parse error'}{where})") from None
+    if not _count_values(data, MAX_YAML_VALUES):
+        raise ConfigError(f"{path}: its aliases (*name) stand for more than {MAX_YAML_VALUES:,} values, more than a "
+                          f"{what} holds (a few dozen): write the values out, or refer to fewer anchors")
+    return data
 
 
 def _read_recipe(path: str | os.PathLike, cls, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -78,6 +138,13 @@ def _read_recipe(path: str | os.PathLike, cls, _chain: tuple[Path, ...] = ()) ->
         if name not in known:
             if not _OPTION_LIKE.match(str(key)):   # never echo what may be another file's content
                 raise ConfigError(f"{path}: holds keys that are no option names; is it a nasiam recipe?")
+            if name in _SEARCH_ONLY and cls is not SearchConfig:
+                # a search recipe given to pretrain: "did you mean warmup_lr_epochs?" for the search's
+                # warmup_epochs changed its meaning (#33 probe 16, M15)
+                raise ConfigError(f"{path}: {key!r} is an option of `nasiam search`, not of this command (a "
+                                  "search recipe: recipes/ holds search recipes); give the data and backbone as "
+                                  "options (--dataset, --backbone, --cifar_stem, --batch_size, --epochs, --lr), "
+                                  "or a recipe of this command's options only")
             raise ConfigError(f"{path}: unknown key {key!r}{_suggest(name, list(known))}")
         values[name] = parse_value(name, value, known[name])
     return values

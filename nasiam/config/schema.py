@@ -2,6 +2,7 @@
 how a value (a command-line string or a YAML value) is read into a field's type."""
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
 import types
@@ -24,9 +25,10 @@ class ConfigError(ValueError):
         return cls(error.args[0] if isinstance(error, KeyError) and error.args else str(error))
 
 
-# Options that say where and how a run ran, not what it computed: a finished run counts whatever
-# they were (an archive moves; a rerun may log elsewhere or use other loader workers), and a sweep
-# continues under other values of them.
+# Options that say where and how a run ran: a finished run counts in a comparison whatever they
+# were (an archive moves; a rerun may log elsewhere or use other loader workers). Not all leave the
+# numbers alone: each loader worker draws its own augmentations, so `nasiam sweep`, which ranks
+# trials against each other, continues under another --num_workers as under another --seed: never.
 HOW_IT_RAN = ("out_dir", "resume", "data_root", "download", "num_workers", "logger", "wandb", "wandb_mode",
               "wandb_project", "wandb_entity", "log_every_n_steps", "keep_checkpoints")
 
@@ -270,6 +272,8 @@ def parse_value(name: str, raw: Any, annotation) -> Any:
                 raise ValueError("expected a number")
             return float(raw)
         if kind is str:
+            if isinstance(raw, datetime.date):   # `run_name: 2026-12-07` in a recipe
+                raise ValueError(f"YAML reads an unquoted date as a date: quote it, e.g. '{raw}'")
             if not isinstance(raw, (str, int, float)):
                 raise ValueError("expected a string")
             return str(raw)

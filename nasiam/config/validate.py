@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from nasiam._arguments import path_problem
 from nasiam._folders import nasiam_folder_around
@@ -154,8 +155,17 @@ def config_choices(cls) -> dict[str, list[str]]:
     return choices
 
 
+def canonical(name: str, value: Any) -> Any:
+    """An option's value under the one name its aliases share (`--precision bf16` is bf16-mixed,
+    `--framework moco` mocov2, `--accelerator cuda` gpu): what a run does with it."""
+    from nasiam.frameworks import ALIASES
+
+    aliases = {"precision": PRECISION_ALIASES, "framework": ALIASES, "accelerator": {"cuda": "gpu"}}.get(name, {})
+    return aliases.get(value, value) if isinstance(value, str) else value
+
+
 def validate_config(config: RunConfig) -> None:
-    config.precision = PRECISION_ALIASES.get(config.precision, config.precision)
+    config.precision = canonical("precision", config.precision)
     for name, allowed in config_choices(type(config)).items():
         value = getattr(config, name)
         if value not in allowed:

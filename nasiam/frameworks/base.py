@@ -270,12 +270,15 @@ class SSLFramework(nn.Module, ABC):
 
     # -- the step ---------------------------------------------------------------------
     def encode(self, views: Sequence[Tensor]) -> Encoded:
+        """The backbone features of two views. Checked here, where every path starts (`forward`,
+        the architecture step, the Lightning callback): a third view was encoded and dropped on
+        the architecture path after `forward` refused it (#33 probe 16, M6)."""
+        self._check_views(views)
         return Encoded(online=[self.backbone(v) for v in views])
 
     def forward(self, views: Sequence[Tensor], return_encoded: bool = False) -> dict[str, Any]:
-        """The full SSL loss of a list of views (at least two). With `return_encoded`, also
-        the backbone features, detached (second-order DARTS reuses them)."""
-        self._check_views(views)
+        """The full SSL loss of a list of two views. With `return_encoded`, also the backbone
+        features, detached (second-order DARTS reuses them)."""
         encoded = self.encode(views)
         out: dict[str, Any] = self.head_loss(encoded)
         out["h"] = encoded.online[0].detach()  # backbone features of the first view (collapse monitoring)
@@ -393,4 +396,5 @@ class MomentumMixin:
         return [self.momentum_backbone(v) for v in views]
 
     def encode(self, views: Sequence[Tensor]) -> Encoded:
+        self._check_views(views)
         return Encoded(online=[self.backbone(v) for v in views], target=self._encode_target(views))

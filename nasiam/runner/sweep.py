@@ -39,9 +39,9 @@ from nasiam.config import (
     DEMO_DATASETS,
     DEMO_SCALE,
     HOW_IT_RAN,
-    PRECISION_ALIASES,
     ConfigError,
     SearchConfig,
+    canonical,
     check_input_path,
     check_output_path,
     field_types,
@@ -445,21 +445,24 @@ def _run_study(sweep: Mapping[str, Any], directory: Path, name: str, trials: int
 SWEEP_ATTRIBUTE = "sweep"   # the study's user attribute holding the sweep file and options it was started with
 # what the sweep gives each trial's run itself, whatever the command line says
 _SET_PER_TRIAL = ("out_dir", "run_name", "resume", "devices")
+# Options a study continues under whatever their value: where and how its trials ran, except the
+# loader's workers, which draw the augmentations (one random stream each: `--num_workers 2` gives
+# other views than 0, as another --seed does; #33 probe 16, M7).
+_ANY_VALUE = tuple(name for name in HOW_IT_RAN if name != "num_workers")
+_SWEEP_FIELDS = {f.name: f for f in fields(SearchConfig)}
 
 
 def _trial_options(overrides: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
     """The command-line options passed to every trial that change what it computes, read as the
-    trial reads them (`--epochs 3` and `--epochs=03` alike): not those that say where and how it
-    ran (HOW_IT_RAN: --num_workers, --data_root, the logger...), those the sweep sets per trial,
-    nor those its parameters set (they win over the command line)."""
+    trial reads them (`--epochs 3` and `--epochs=03`, `--precision bf16` and `bf16-mixed` alike):
+    not those that say where it ran (_ANY_VALUE: --data_root, the logger...), those the sweep sets
+    per trial, nor those its parameters set (they win over the command line)."""
     types = field_types(SearchConfig)
     options = {}
     for key, raw in overrides.items():
         name = key.replace("-", "_")
-        if name in types and name not in HOW_IT_RAN and name not in _SET_PER_TRIAL and name not in parameters:
-            options[name] = parse_value(name, raw, types[name])
-    if "precision" in options:   # `--precision bf16` is bf16-mixed, as validate_config stores it
-        options["precision"] = PRECISION_ALIASES.get(options["precision"], options["precision"])
+        if name in types and name not in _ANY_VALUE and name not in _SET_PER_TRIAL and name not in parameters:
+            options[name] = canonical(name, parse_value(name, raw, types[name]))
     return options
 
 
@@ -476,15 +479,20 @@ def _sweep_form(sweep: Mapping[str, Any], hyperband: Hyperband | None = None,
     return json.loads(json.dumps(form, sort_keys=True, default=str))
 
 
+_NOT_AN_OPTION = "(not an option of this nasiam)"
+
+
 def _given(options: Mapping[str, Any], name: str) -> Any:
     """An option's value for a trial: as given, else its default (the method's scale for the
     demo-scale options off the demo datasets, as `load_config` sets it)."""
     if name in options:
         return options[name]
+    field = _SWEEP_FIELDS.get(name)
+    if field is None:   # recorded by another version of nasiam
+        return _NOT_AN_OPTION
     if name in DEMO_SCALE and options.get("dataset", SearchConfig.dataset) not in DEMO_DATASETS:
         return None
-    default = next(f for f in fields(SearchConfig) if f.name == name)
-    return default.default if default.default is not MISSING else default.default_factory()
+    return field.default if field.default is not MISSING else field.default_factory()
 
 
 def _as_given(value: Any) -> str:
@@ -493,17 +501,29 @@ def _as_given(value: Any) -> str:
 
 def _option_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
     names = sorted(name for name in set(before) | set(after) if _given(before, name) != _given(after, name))
-    return [f"--{name} {_as_given(_given(before, name))} -> {_as_given(_given(after, name))}" for name in names]
+    return [_cut(f"--{name} {_as_given(_given(before, name))} -> {_as_given(_given(after, name))}") for name in names]
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _file_changes(recorded: Mapping[str, Any], form: Mapping[str, Any]) -> list[str]:
-    changes = [f"{key} {recorded[key]!r} -> {form[key]!r}" for key in ("method", "metric", "goal", "early_terminate")
-               if key in recorded and recorded[key] != form[key]]
+    changes = []
+    for key in ("method", "metric", "goal", "early_terminate"):
+        before, after = recorded.get(key), form[key]
+        if key not in recorded or before == after:
+            continue
+        if isinstance(before, dict) and isinstance(after, dict):   # hyperband: the fields that changed
+            changes += [_cut(f"{key} {field} {before.get(field)!r} -> {after.get(field)!r}")
+                        for field in sorted(set(before) | set(after)) if before.get(field) != after.get(field)]
+        else:
+            changes.append(_cut(f"{key} {before!r} -> {after!r}"))
     before, after = recorded.get("parameters") or {}, form["parameters"]
     for name in sorted(set(before) | set(after)):
         if before.get(name) != after.get(name):
-            changes.append(f"parameter {name!r} " + ("added" if name not in before else "removed" if name not in after
-                                                     else f"{before[name]} -> {after[name]}"))
+            changes.append(_cut(f"parameter {name!r} " + ("added" if name not in before else "removed"
+                                                          if name not in after else f"{before[name]} -> {after[name]}")))
     return changes
 
 
@@ -517,21 +537,23 @@ def _check_same_sweep(study, sweep: Mapping[str, Any], directory: Path, hyperban
     (the fifteenth, L1, L2). A study started before (part of) this record is continued, and the
     part it lacks recorded then."""
     form = _sweep_form(sweep, hyperband, overrides)
-    recorded = study.user_attrs.get(SWEEP_ATTRIBUTE) or {}
+    recorded = study.user_attrs.get(SWEEP_ATTRIBUTE)
+    recorded = recorded if isinstance(recorded, dict) else {}   # none yet (or not nasiam's): recorded below
     file_changes = _file_changes(recorded, form) if recorded else []
-    option_changes = _option_changes(recorded["options"], form["options"]) if "options" in recorded else []
+    options = recorded.get("options")
+    option_changes = _option_changes(options, form["options"]) if isinstance(options, dict) else []
     if not file_changes and not option_changes:
         if recorded != form:
             study.set_user_attr(SWEEP_ATTRIBUTE, form)
         return
     changes = file_changes + option_changes
-    shown = "; ".join(change if len(change) <= 200 else change[:197] + "..." for change in changes[:5])
+    shown = "; ".join(changes[:5])
     more = f"; and {len(changes) - 5} more" if len(changes) > 5 else ""
     what = " and ".join(part for part, changed in (("another sweep file", file_changes),
                                                    ("other options for its trials", option_changes)) if changed)
     fixes = ["restore the file the study was started with"] if file_changes else []
     if option_changes:
-        given = " ".join(f"--{name} {_as_given(value)}" for name, value in sorted(recorded["options"].items()))
+        given = " ".join(f"--{name} {_as_given(value)}" for name, value in sorted(options.items()))
         fixes.append(f"give the options it was started with ({given[:300] or 'none of them'})")
     raise ConfigError(f"the study in {shown_path(directory)} was started with {what} ({shown}{more}): continuing it "
                       "would rank the trials of both together. Pass --name NEW (or another --sweep_dir) for a new "
