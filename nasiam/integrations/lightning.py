@@ -60,11 +60,11 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from nasiam._arguments import check_count
 from nasiam._compat import ddp_ignore
 from nasiam.errors import shown_path
 from nasiam.head import NASHead, SearchableHead
 from nasiam.head.nas_head import run_record_in
-from nasiam.head.searchable import check_count
 from nasiam.integrations.lightly import LIGHTLY_SLOTS
 from nasiam.rundir import name_problem, write_searched_heads
 from nasiam.search.architect import ArchitectureOptimizer, Encoded, requires_grad
