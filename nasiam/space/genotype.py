@@ -15,7 +15,7 @@ import json
 import math
 import os
 import stat
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -178,7 +178,7 @@ class LayerSpec:
 
     def __post_init__(self):
         if self.bias is None:
-            object.__setattr__(self, "bias", _default_bias(asdict(self), "LayerSpec"))
+            object.__setattr__(self, "bias", _default_bias(vars(self), "LayerSpec"))
         self.validate("LayerSpec")
 
     def validate(self, where: str) -> None:
