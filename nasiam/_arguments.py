@@ -113,9 +113,7 @@ def check_items(name: str, values: Any, item: type, takes: str) -> tuple:
 
 def check_mapping(name: str, value: Any, takes: str) -> Mapping:
     """`value` a mapping (a dict); `takes` says of what, e.g. "{choice: option}"."""
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{name} must be a mapping {takes}, got {_got(value)}")
-    return value
+    return check_type(name, value, Mapping, f"a mapping {takes}")
 
 
 def check_sequence(name: str, value: Any, takes: str) -> Sequence:
@@ -141,9 +139,7 @@ def check_bool(name: str, value: Any, none_means: str | None = None) -> bool | N
 def check_name(name: str, value: Any, takes: str) -> str:
     """`value` a string naming one of `takes` (e.g. "norms (see nasiam.space.list_norms)"):
     None reached `str.startswith` as an AttributeError naming nothing."""
-    if not isinstance(value, str):
-        raise ValueError(f"{name} must be the name of one of the {takes}, got {_got(value)}")
-    return value
+    return check_type(name, value, str, f"the name of one of the {takes}")
 
 
 def check_iterable(name: str, value: Any, takes: str) -> Iterable:

@@ -275,7 +275,9 @@ def _check_export_files(run_dir: Path, record_path: Path, option: str, again: st
     recorded, recorded_sizes = _read_export_record(record_path, option, again)
     present = _export_files(run_dir)
     listed = sorted(set(recorded) & set(present))
-    unchecked = [] if recorded_sizes is not None else [name for name in listed if _unsized_unreadable(present[name])]
+    # an older record (no sizes): a file no export writes, hashed, would be read whole, whatever its size
+    unchecked = [] if recorded_sizes is not None else [
+        name for name in listed if present[name].is_symlink() or present[name].stat().st_size > UNSIZED_EXPORT_FILE_BYTES]
     changed = [name for name in listed if name not in unchecked and (
         recorded_sizes is not None and present[name].stat().st_size != recorded_sizes[name]
         or _sha256(present[name]) != recorded[name])]
@@ -335,12 +337,6 @@ def _check_sizes(sizes: object, recorded: dict) -> None:
         raise _Damaged(f"'sizes' gives no size for {_few(unsized)}")
     if unlisted:
         raise _Damaged(f"'sizes' names {_few(unlisted)}, which 'files' does not list")
-
-
-def _unsized_unreadable(path: Path) -> bool:
-    """Whether a file an older record (no sizes) lists is one no export writes: a symbolic link,
-    or a file over UNSIZED_EXPORT_FILE_BYTES. Hashed, it would be read whole, whatever its size."""
-    return path.is_symlink() or path.stat().st_size > UNSIZED_EXPORT_FILE_BYTES
 
 
 def _few(names: list[str]) -> str:

@@ -181,6 +181,20 @@ def test_nasiam_space_genotypes_are_checked_against_their_ops():
         Genotype.from_dict(d)
 
 
+@pytest.mark.parametrize("space, message", [
+    ({"ops": "linear_relu"}, "space.ops: expected a list of at most 64 op names"),
+    ({"hidden_dim": 0}, "space.hidden_dim: expected a positive integer"),
+    ({"widths": [8]}, r"space: unknown field\(s\) \['widths'\] for the nasiam space"),
+    ({"ops": ["conv_9x9"]}, "^unknown NASiam op 'conv_9x9'"),
+    ({"ops": []}, "space: the space needs at least one op"),   # was a bare ValueError, naming no field
+])
+def test_a_nasiam_space_record_is_refused_as_a_genotype_error_naming_the_field(space, message):
+    d = NASiamSpace().compile(["linear_relu"], in_dim=8, out_dim=8).to_dict()
+    d["space"] = {"name": "nasiam", **space}
+    with pytest.raises(GenotypeError, match=message):
+        Genotype.from_dict(d)
+
+
 def test_flops_count_linears_norms_and_activations():
     from nasiam.presets import get_preset
 

@@ -17,6 +17,7 @@ import os
 import stat
 import struct
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from nasiam._io import is_within
 from nasiam.data.readers import DataNotFoundError, read_cifar_batches, read_idx, read_stl10_images, read_stl10_labels
 from nasiam.errors import shown
 
@@ -332,17 +334,12 @@ def _is_image_file(path: str) -> bool:
     return True
 
 
-def _resolved_within(path: str, folder: str) -> bool:
-    """`is_within` for paths already resolved (os.path.realpath): resolving them again for every
-    pair of class folders took minutes for 2,000 classes."""
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
 def _check_linked_folders(folder: Path) -> None:
     """ImageFolder follows links to folders inside a class folder. A link back up (a/up -> ..)
     or to another class folder would give this class other classes' images, a loop (a/again ->
     .) would read it 40 times over: each refused, naming the link. Links elsewhere are followed."""
     split = os.path.realpath(folder)
+    within = partial(is_within, resolved=True)   # every path below is resolved once, with realpath
     for entry in sorted(folder.iterdir()):   # ImageFolder skips it: a class would vanish without a word
         if entry.is_symlink() and not entry.exists():
             raise ValueError(f"{entry} is a dangling symbolic link (to {os.readlink(entry)}): a class folder that "
@@ -352,7 +349,7 @@ def _check_linked_folders(folder: Path) -> None:
         top = os.path.realpath(class_dir)
         # a class folder that is a link to another class's folder (b -> a), or to a folder
         # around or inside one, reads the same images under two labels
-        other = next((name for real, name in tops.items() if _resolved_within(top, real) or _resolved_within(real, top)), None)
+        other = next((name for real, name in tops.items() if within(top, real) or within(real, top)), None)
         if other is not None:
             raise ValueError(f"{class_dir} leads to {top}, {'the folder of' if tops.get(top) else 'a folder around or inside'} "
                              f"class {other.name!r}: the same images would be read under classes {other.name!r} and "
@@ -363,8 +360,8 @@ def _check_linked_folders(folder: Path) -> None:
             for d in dirs:
                 link, real = os.path.join(parent, d), os.path.realpath(os.path.join(parent, d))
                 problem = ("a folder this class already reads (a loop, or a second way to the same images)"
-                           if real in seen else "a folder that holds the class folder itself" if _resolved_within(top, real)
-                           else "another class's folder" if _resolved_within(real, split) and not _resolved_within(real, top) else None)
+                           if real in seen else "a folder that holds the class folder itself" if within(top, real)
+                           else "another class's folder" if within(real, split) and not within(real, top) else None)
                 if problem:
                     raise ValueError(f"{link} leads to {real}, {problem}: its images would be read under class "
                                      f"{class_dir.name!r}; remove the link or copy the images")

@@ -241,7 +241,10 @@ def _write_repo(root: Path, layout: Mapping[str | None, _Head], repo_id: str,
     for slot, head in layout.items():
         folder = root / slot if slot else root
         head.save_pretrained(folder)
-        configs[slot] = _head_config(head)
+        # what a reader of the repo wants at a glance; the loader reads genotype.json, not this
+        configs[slot] = {"format": "nasiam.head", "library_name": "nasiam", "nasiam_version": __version__,
+                         "in_dim": head.in_dim, "out_dim": head.out_dim, "num_parameters": head.num_parameters(),
+                         "genotype": head.genotype.describe()}
         atomic_write_text(folder / CONFIG_FILE, json.dumps(configs[slot], indent=2) + "\n")
     if None not in layout:  # several heads: the root config lists them
         summary = {"format": "nasiam.heads", "library_name": "nasiam", "nasiam_version": __version__,
@@ -249,13 +252,6 @@ def _write_repo(root: Path, layout: Mapping[str | None, _Head], repo_id: str,
                              for slot, c in configs.items()}}
         atomic_write_text(root / CONFIG_FILE, json.dumps(summary, indent=2) + "\n")
     atomic_write_text(root / MODEL_CARD_FILE, model_card(layout, repo_id, card))
-
-
-def _head_config(head: _Head) -> dict[str, Any]:
-    """What a reader of the repo wants at a glance; the loader reads genotype.json, not this."""
-    return {"format": "nasiam.head", "library_name": "nasiam", "nasiam_version": __version__,
-            "in_dim": head.in_dim, "out_dim": head.out_dim, "num_parameters": head.num_parameters(),
-            "genotype": head.genotype.describe()}
 
 
 _CARD_NAME = re.compile(r"[A-Za-z0-9_.+-]{1,80}")   # what goes into the card's YAML and text as it is

@@ -75,13 +75,6 @@ def run_record_in(directory: Path) -> str | None:
     return found
 
 
-def _folder_in_the_way(directory: Path) -> Path | None:
-    """genotype.json or head.safetensors in `directory` when it is a folder (not a link): the
-    atomic replace of a file cannot take its place."""
-    return next((directory / name for name in (WEIGHTS_FILE, GENOTYPE_FILE)
-                 if (directory / name).is_dir() and not (directory / name).is_symlink()), None)
-
-
 class NASHead(nn.Sequential):
     """A fixed head built from a `Genotype`.
 
@@ -180,7 +173,9 @@ class NASHead(nn.Sequential):
             raise ValueError(f"directory: {shown_path(directory)} holds a nasiam run or export ({record}), whose "
                              f"{GENOTYPE_FILE} this head's would replace. Nothing was written; save the head in "
                              "another folder")
-        folder = _folder_in_the_way(directory)
+        # a folder (not a link) named as a file of the head: no atomic replace can take its place
+        folder = next((directory / name for name in (WEIGHTS_FILE, GENOTYPE_FILE)
+                       if (directory / name).is_dir() and not (directory / name).is_symlink()), None)
         if folder is not None:
             raise ValueError(f"directory: {shown_path(folder)} is a folder, where save_pretrained writes a file. "
                              "Nothing was written; move that folder away or choose another directory")

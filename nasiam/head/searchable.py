@@ -44,7 +44,7 @@ from nasiam.space.mlp import MLPSpace
 from nasiam.space.registry import list_activations, list_norms
 from nasiam.space.spaces import SearchableLayer, SearchSpace, create_space, list_spaces
 
-__all__ = ["SearchableHead", "SAMPLING_MODES", "check_count"]
+__all__ = ["SearchableHead", "SAMPLING_MODES"]
 
 SAMPLING_MODES = ("softmax", "gumbel", "uniform", "argmax", "fixed")
 # top_genotypes compiles every genotype it returns (milliseconds each): k was unbounded, and a
@@ -58,6 +58,16 @@ def _check_meta(meta: Any) -> None:
     "dictionary update sequence element #0 has length 1")."""
     if meta is not None:
         check_mapping("meta", meta, "{name: JSON value} (or None)")
+
+
+def _check_decisions(layers: Sequence[SearchableLayer], decisions: Sequence[Any], complete: bool) -> None:
+    """Each decision a mapping from its layer's choices (all of them where `complete`) to one of
+    their options (a list or a number there raised TypeError from set() or `in`)."""
+    for i, (layer, decision) in enumerate(zip(layers, decisions)):
+        check_mapping(f"decisions[{i}]", decision, DECISION)
+        if complete and set(decision) != set(layer.choices) or \
+                any(c not in layer.choices or decision[c] not in layer.choices[c] for c in decision):
+            raise ValueError(f"decision {i} {dict(decision)} does not match the layer's choices {layer.choices}")
 
 
 class SearchableHead(nn.Module):
@@ -156,20 +166,12 @@ class SearchableHead(nn.Module):
             layers = self.searchable_layers()
             if decisions is None or len(check_sequence("decisions", decisions, DECISION)) != len(layers):
                 raise ValueError(f"fixed sampling needs one decision per searchable layer ({len(layers)})")
-            for i, (layer, decision) in enumerate(zip(layers, decisions)):
-                if set(self._decision(i, decision)) != set(layer.choices) or \
-                        any(decision[c] not in layer.choices[c] for c in decision):
-                    raise ValueError(f"decision {i} {dict(decision)} does not match the layer's choices {layer.choices}")
+            _check_decisions(layers, decisions, complete=True)
             self._fixed = [dict(d) for d in decisions]
         self.sampling = mode
         if tau is not None:
             self.tau = float(tau)
         return self
-
-    @staticmethod
-    def _decision(i: int, decision: Any) -> Mapping[str, Any]:
-        # (a list or a number there raised TypeError from set() or `in`)
-        return check_mapping(f"decisions[{i}]", decision, DECISION)
 
     @property
     def fixed_decisions(self) -> list[dict[str, Any]] | None:
@@ -189,11 +191,7 @@ class SearchableHead(nn.Module):
         # the chosen option `margin` above the others: a negative margin commits the opposite
         # choice, NaN or inf turns every probability into NaN
         margin = check_positive("margin", margin)   # a float: a numpy one or a tensor, read once
-        for i, (layer, decision) in enumerate(zip(layers, decisions)):
-            unknown = [c for c in self._decision(i, decision)
-                       if c not in layer.choices or decision[c] not in layer.choices[c]]
-            if unknown:
-                raise ValueError(f"decision {i} {dict(decision)} does not match the layer's choices {layer.choices}")
+        _check_decisions(layers, decisions, complete=False)
         for layer, decision in zip(layers, decisions):
             for choice, logits in layer.arch.items():
                 if choice in decision:

@@ -60,11 +60,11 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from nasiam._arguments import check_count
 from nasiam._compat import ddp_ignore
 from nasiam.errors import shown_path
 from nasiam.head import NASHead, SearchableHead
 from nasiam.head.nas_head import run_record_in
-from nasiam.head.searchable import check_count
 from nasiam.integrations.lightly import LIGHTLY_SLOTS
 from nasiam.rundir import name_problem, write_searched_heads
 from nasiam.search.architect import ArchitectureOptimizer, Encoded, requires_grad
@@ -232,17 +232,14 @@ class NASSearchCallback(*_callback_bases()):
                              "(or use mode='joint')")
         # several updates a step need held-out batches: the policy refuses them in joint mode
         self.driver = SearchDriver(self.policy, bilevel_first_order=mode == "bilevel")
-        self._requested_heads = heads
-        self.mode = mode
-        self.arch_dataloader = arch_dataloader
+        self._requested_heads, self.mode, self.arch_dataloader = heads, mode, arch_dataloader
         if (features_fn is None) != (head_loss_fn is None):
             raise ValueError("features_fn and head_loss_fn go together: the backbone's features of a batch, and "
                              "the loss from them through the heads")
         if features_fn is not None and loss_fn is not None:
             raise ValueError("pass loss_fn (the loss of a raw batch) or features_fn with head_loss_fn (cached "
                              "backbone features), not both")
-        self.loss_fn = loss_fn
-        self.features_fn, self.head_loss_fn = features_fn, head_loss_fn
+        self.loss_fn, self.features_fn, self.head_loss_fn = loss_fn, features_fn, head_loss_fn
         # checked here, not after training: top_k=0 failed in genotypes() at the end of fit, and a
         # framework name genotype.json cannot hold was written there, then refused by its readers
         top_k = check_count("top_k", top_k, none_means="all")

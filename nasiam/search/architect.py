@@ -42,7 +42,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from nasiam._distributed import is_distributed
-from nasiam.search.decisions import decision_report
+from nasiam.search.decisions import decision_report, head_probabilities
 from nasiam.search.driver import SearchDriver, head_loss
 from nasiam.search.graphs import check_graph_device, compile_options, mark_static, mark_update_begin
 from nasiam.search.policy import SearchPolicy
@@ -406,8 +406,7 @@ class Architect:
 
     def decisions(self, samples: int = 512) -> list[dict[str, Any]]:
         """Each decision of the model's heads with its noise floor (`ArchitectureOptimizer.decisions`)."""
-        return self.arch.decisions({slot: h.probabilities() for slot, h in self.model.searchable_heads().items()},
-                                   samples)
+        return self.arch.decisions(head_probabilities(self.model.searchable_heads()), samples)
 
     def weights_step(self):
         """Context for the weight step (logits frozen)."""

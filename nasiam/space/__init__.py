@@ -1,6 +1,6 @@
 """Search spaces: the op registries, `Genotype`, and the supernet layers of each space."""
 from nasiam.space.directpred import DirectPredLinear, frozen_statistics
-from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
+from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec, space_from_dict
 from nasiam.space.mlp import MLPSearchLayer, MLPSpace
 from nasiam.space.nasiam_paper import PAPER_OPS, NASiamSearchLayer, NASiamSpace, parse_paper_genotype
 from nasiam.space.siam import PREDICTOR_FAMILIES, PredictorFamilyLayer, SiamSpace
@@ -23,7 +23,6 @@ from nasiam.space.spaces import (
     create_space,
     list_spaces,
     register_space,
-    space_from_dict,
 )
 
 __all__ = [

@@ -132,12 +132,6 @@ def _check_json_value(value: Any, where: str, depth: int = 0) -> None:
     raise _fail(where, f"unsupported value of type {type(value).__name__}")
 
 
-def default_bias(norm: str) -> bool:
-    """A Linear followed by BatchNorm has no bias: BN subtracts the mean and would cancel it
-    (the convention of the SimSiam, MoCo v3 and lightly heads)."""
-    return not norm.startswith("batchnorm")
-
-
 def _validate_layer_fields(op, width, norm, activation, bias, fixed, where: str) -> None:
     op = _check_str(op, f"{where}.op")
     if op not in LAYER_OPS:
@@ -153,6 +147,15 @@ def _validate_layer_fields(op, width, norm, activation, bias, fixed, where: str)
     _check_bool(fixed, f"{where}.fixed")
     if op != "linear" and bias:
         raise _fail(f"{where}.bias", f"op {op!r} has no bias")
+
+
+def _default_bias(fields: Mapping[str, Any], where: str) -> bool:
+    """The bias of a layer whose `fields` give none: none but a Linear's, and a Linear followed by
+    BatchNorm has none, since BN subtracts the mean and would cancel it (the convention of the
+    SimSiam, MoCo v3 and lightly heads). The fields are checked first: the default reads the
+    norm, so a null or numeric norm is named, not an AttributeError."""
+    _validate_layer_fields(**{**fields, "bias": False}, where=where)
+    return fields["op"] == "linear" and not fields["norm"].startswith("batchnorm")
 
 
 @dataclass(frozen=True)
@@ -175,9 +178,7 @@ class LayerSpec:
 
     def __post_init__(self):
         if self.bias is None:
-            # the default bias reads the norm: a null or numeric norm is named, not an AttributeError
-            _validate_layer_fields(self.op, self.width, self.norm, self.activation, False, self.fixed, "LayerSpec")
-            object.__setattr__(self, "bias", default_bias(self.norm) if self.op == "linear" else False)
+            object.__setattr__(self, "bias", _default_bias(vars(self), "LayerSpec"))
         self.validate("LayerSpec")
 
     def validate(self, where: str) -> None:
@@ -204,11 +205,9 @@ class LayerSpec:
     def from_dict(cls, d: Any, where: str = "layer") -> "LayerSpec":
         _check_keys(d, where, ("op", "width", "norm", "activation", "bias", "fixed"), required=("width",))
         fields = {"op": "linear", "norm": "none", "activation": "identity", "fixed": False, **d}
-        # validate here so errors name the position in the file (the default bias reads the norm:
-        # a null or numeric norm is named, not an AttributeError), then construct
+        # validated here, so that errors name the position in the file, then constructed
         if fields.get("bias") is None:
-            _validate_layer_fields(**{**fields, "bias": False}, where=where)
-            fields["bias"] = default_bias(fields["norm"]) if fields["op"] == "linear" else False
+            fields["bias"] = _default_bias(fields, where)
         _validate_layer_fields(**fields, where=where)
         return cls(**fields)
 

@@ -195,16 +195,10 @@ class NASiamSpace(SearchSpace):
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "NASiamSpace":
-        unknown = set(d) - {"name", "ops", "hidden_dim"}
-        if unknown:
-            raise GenotypeError(f"space: unknown field(s) {sorted(unknown)} for the nasiam space")
-        ops = d.get("ops", list(PAPER_OPS))
-        if not isinstance(ops, list) or len(ops) > 64:
-            raise GenotypeError("space.ops: expected a list of at most 64 op names")
-        hidden = d.get("hidden_dim")
+        hidden = d.get("hidden_dim")   # checked here: the constructor does not
         if hidden is not None and (isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1):
             raise GenotypeError("space.hidden_dim: expected a positive integer")
-        return cls(ops=tuple(ops), hidden_dim=hidden)
+        return cls._from_fields(d, lists=("ops",), items="op names")
 
     def check_genotype(self, genotype: Genotype) -> None:
         for i, decision in enumerate(genotype.decisions or ()):

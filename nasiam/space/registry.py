@@ -23,19 +23,8 @@ import torch.nn as nn
 
 from nasiam._registry import Registry
 
-__all__ = [
-    "ActivationEntry",
-    "NormEntry",
-    "register_activation",
-    "register_norm",
-    "create_activation",
-    "create_norm",
-    "list_activations",
-    "list_norms",
-    "get_norm",
-    "get_activation",
-    "SPACES",
-]
+__all__ = ["ActivationEntry", "NormEntry", "register_activation", "register_norm", "create_activation", "create_norm",
+           "list_activations", "list_norms", "get_norm", "get_activation", "SPACES"]
 
 _NAME_RULE = (r"[a-z][a-z0-9_]{0,47}", "use lower-case letters, digits and '_' (at most 48 characters, "
               "starting with a letter)")

@@ -204,11 +204,8 @@ class SiamSpace(SearchSpace):
         dim, hidden = genotype.out_dim, self.hidden_dim or genotype.out_dim
         for family in self.predictors:
             expected = predictor_layers(family, dim, hidden, layers[-1])
-            if len(layers) == len(expected) and all(_same_layer(a, b) for a, b in zip(layers, expected)):
+            if len(layers) == len(expected) and all(replace(a, fixed=False) == replace(b, fixed=False)
+                                                    for a, b in zip(layers, expected)):
                 return
         raise GenotypeError(f"layers: {genotype.describe()!r} is none of the siam space's predictors "
                             f"({', '.join(self.predictors)})")
-
-
-def _same_layer(a: LayerSpec, b: LayerSpec) -> bool:
-    return a.to_dict() | {"fixed": False} == b.to_dict() | {"fixed": False}

@@ -15,10 +15,10 @@ from torch import Tensor
 
 from nasiam.space import registry
 from nasiam.space.directpred import DirectPredLinear
-from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec, space_from_dict
+from nasiam.space.genotype import Genotype, GenotypeError, LayerSpec
 
 __all__ = ["SearchSpace", "SlotSearch", "SearchableLayer", "FixedLayer", "ExportedLayer", "register_space",
-           "space_from_dict", "create_space", "list_spaces", "build_layer", "build_chain"]
+           "create_space", "list_spaces", "build_layer", "build_chain"]
 
 # What a layer hands to the exporter: the fixed layer it becomes and that layer's weights,
 # keyed as in `build_layer(spec)`'s state_dict.
@@ -128,9 +128,9 @@ class SearchSpace(ABC):
     def from_dict(cls, d: Mapping) -> "SearchSpace": ...
 
     @classmethod
-    def _from_fields(cls, d: Mapping, lists: Sequence[str]) -> "SearchSpace":
+    def _from_fields(cls, d: Mapping, lists: Sequence[str], items: str = "options") -> "SearchSpace":
         """A dataclass space from its `to_dict()` record: an unknown field, a `lists` field that is
-        no list of at most 64 options, or a value the constructor refuses is a `GenotypeError`."""
+        no list of at most 64 `items`, or a value the constructor refuses is a `GenotypeError`."""
         fields = [f.name for f in dataclasses.fields(cls)]
         unknown = set(d) - {"name", *fields}
         if unknown:
@@ -138,9 +138,11 @@ class SearchSpace(ABC):
         kwargs = {k: d[k] for k in fields if k in d}
         for k in lists:
             if k in kwargs and (not isinstance(kwargs[k], list) or len(kwargs[k]) > 64):
-                raise GenotypeError(f"space.{k}: expected a list of at most 64 options")
+                raise GenotypeError(f"space.{k}: expected a list of at most 64 {items}")
         try:
             return cls(**kwargs)
+        except GenotypeError:   # names the field already
+            raise
         except (KeyError, ValueError, TypeError) as e:
             raise GenotypeError(f"space: {e.args[0] if e.args else e}") from None
 
