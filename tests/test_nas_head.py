@@ -434,7 +434,24 @@ def test_save_pretrained_into_a_run_or_export_folder_is_refused(tmp_path, record
     _head().save_pretrained(run / "heads" / "projector")   # a run's heads/<slot> is a head's own folder
     with pytest.raises(ValueError, match=rf"holds a nasiam run or export \(\.\./{record}\)"):   # L5: its heads/
         _head().save_pretrained(run / "heads")
+    (tmp_path / "link").symlink_to(run / "heads")   # M12: through a link to it as well
+    with pytest.raises(ValueError, match=rf"holds a nasiam run or export \(\.\./{record}\)"):
+        _head().save_pretrained(tmp_path / "link")
     assert sorted(os.listdir(run / "heads")) == ["projector"]
+
+
+def test_save_pretrained_into_a_projects_heads_folder_beside_its_own_config_is_kept(tmp_path):
+    """#33 probe 16, M12: `save_pretrained("proj/heads")` was refused as "a nasiam run" because
+    proj/ held the user's own config.yaml; a run's config.yaml has checkpoints/ or genotype.json
+    beside it."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "config.yaml").write_text("model: mine\n")
+    _head().save_pretrained(project / "heads")
+    assert NASHead.from_pretrained(project / "heads").in_dim == 12
+    (project / "checkpoints").mkdir()   # a pretraining run still training: no summary.json yet
+    with pytest.raises(ValueError, match=r"holds a nasiam run or export \(\.\./config\.yaml\)"):
+        _head().save_pretrained(tmp_path / "proj" / "heads")
 
 
 def test_save_pretrained_checks_the_weights_against_the_genotype(tmp_path):

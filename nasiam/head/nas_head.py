@@ -64,13 +64,20 @@ def run_record_in(directory: Path) -> str | None:
     """The first of `RUN_RECORDS` in `directory`, or None: nothing may be saved there. A run's or
     an export's heads/ folder is its record too (`../summary.json`): a head saved there was called
     "changed since the run finished" by export and `--init` (#33 probe 15, L5); heads/<slot> is a
-    head's own folder."""
-    def first_in(folder: Path) -> str | None:
-        return next((name for name in RUN_RECORDS if os.path.lexists(folder / name)), None)
+    head's own folder. Above heads/, a config.yaml alone is a user's project, not a run: a run's
+    has its checkpoints/ or genotype.json beside it; and a link to a run's heads/ is one (probe 16,
+    M12: the first was refused, the second written into the run)."""
+    def first_in(folder: Path, records: tuple[str, ...] = RUN_RECORDS) -> str | None:
+        return next((name for name in records if os.path.lexists(folder / name)), None)
 
     found = first_in(directory)
-    if found is None and directory.name == "heads":
-        above = first_in(directory.parent)
+    real = Path(os.path.realpath(directory))
+    if found is None and real.name == "heads":
+        run = real.parent
+        above = first_in(run, ("summary.json", "export.json"))
+        if above is None and os.path.lexists(run / "config.yaml") and \
+                ((run / "checkpoints").is_dir() or os.path.lexists(run / GENOTYPE_FILE)):
+            above = "config.yaml"
         found = None if above is None else f"../{above}"
     return found
 
