@@ -238,7 +238,7 @@ def test_an_alias_bomb_is_refused_in_milliseconds(tmp_path, where):
     recipe = tmp_path / "bomb.yaml"
     recipe.write_text("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + BOMB.replace("i: &i", f"{where}: &i"))
     started = time.perf_counter()
-    with pytest.raises(ConfigError, match=r"bomb.yaml: its aliases \(\*name\) stand for more than 100,000 values"):
+    with pytest.raises(ConfigError, match=r"bomb.yaml: holds more than 100,000 values \(counting each alias"):
         load_config(SearchConfig, recipe)
     assert time.perf_counter() - started < 5
     shared = tmp_path / "anchors.yaml"   # an anchor used a few times is a recipe's ordinary use
@@ -251,6 +251,8 @@ def test_an_alias_bomb_is_refused_in_milliseconds(tmp_path, where):
     ("epochs: 1\nlr: 0.1\nepochs: 7\n", r"the key 'epochs' is written twice in one mapping, line 3"),
     ("run_name: 2026-12-07\n", r"YAML reads an unquoted date as a date: quote it, e\.g\. '2026-12-07'"),
     ("_common: &c {epochs: 2}\n<<: *c\n", "unknown key '_common'"),
+    ("epochs: 1\nlr: 0.1\nEpochs: 2\ncifar_stem: true\nTrue: 1\ntrue: 2\n", r"the key 'true' is written twice"),
+    ("widths: &w [16, *w]\n", r"holds an alias \(\*name\) inside the value it names"),   # N5
 ])
 def test_a_recipe_says_what_yaml_made_of_it(tmp_path, text, message):
     """#33 probe 16, M13: a key written twice silently took its last value; an unquoted date was
@@ -263,11 +265,26 @@ def test_a_recipe_says_what_yaml_made_of_it(tmp_path, text, message):
 
 
 def test_a_merge_key_may_be_overridden_as_yaml_says(tmp_path):
+    from nasiam.config import read_yaml_file
+
     recipe = tmp_path / "r.yaml"
     recipe.write_text("base: base.yaml\n")
     (tmp_path / "base.yaml").write_text("<<: {epochs: 2, lr: 0.2}\nepochs: 3\n")
     config = load_config(SearchConfig, recipe, check_environment=False)
     assert (config.epochs, config.lr) == (3, 0.2)
+    # #33 probe 17, N3: a chained merge used below its templates was "the key 'min_iter' is written
+    # twice" (PyYAML had merged the template into its mapping before the check); N4: 1 and "1"
+    # are two keys
+    chained = tmp_path / "chained.yaml"
+    chained.write_text("templates:\n  base: &base {type: hyperband, min_iter: 1}\n"
+                       "  hb: &hb {<<: *base, eta: 3, min_iter: 2}\nearly_terminate: {<<: *hb}\n"
+                       "names: {\"1\": a, 1: b}\n")
+    data = read_yaml_file(chained, "sweep file")
+    assert data["early_terminate"] == {"type": "hyperband", "eta": 3, "min_iter": 2} and data["names"] == {"1": "a", 1: "b"}
+    grid = tmp_path / "grid.yaml"   # values written out: the count is not about aliases only (N5)
+    grid.write_text("values: [" + ", ".join(["1"] * 100_001) + "]\n")
+    with pytest.raises(ConfigError, match=r"holds more than 100,000 values"):
+        read_yaml_file(grid, "sweep file")
 
 
 def test_a_search_recipe_given_to_pretrain_says_so():

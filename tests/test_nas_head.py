@@ -426,7 +426,8 @@ def test_save_pretrained_into_a_run_or_export_folder_is_refused(tmp_path, record
     holding a run's or an export's record is refused, by the Lightning callback's rule."""
     run = tmp_path / "run"
     run.mkdir()
-    (run / record).write_text("{}")
+    (run / record).write_text("framework: simsiam\nbackbone: resnet10t\nproj_hidden_dim: 512\n"
+                              if record == "config.yaml" else "{}")   # as nasiam writes it
     (run / GENOTYPE_FILE).write_text("the run's")
     with pytest.raises(ValueError, match=rf"holds a nasiam run or export \({record}\).*Nothing was written"):
         _head().save_pretrained(run)
@@ -449,7 +450,14 @@ def test_save_pretrained_into_a_projects_heads_folder_beside_its_own_config_is_k
     (project / "config.yaml").write_text("model: mine\n")
     _head().save_pretrained(project / "heads")
     assert NASHead.from_pretrained(project / "heads").in_dim == 12
-    (project / "checkpoints").mkdir()   # a pretraining run still training: no summary.json yet
+    # #33 probe 17, N7: LightningCLI's log folder (its config.yaml, hparams.yaml, checkpoints/)
+    (project / "checkpoints").mkdir()
+    (project / "hparams.yaml").write_text("lr: 0.1\n")
+    (project / "config.yaml").write_text("model:\n  backbone: resnet18\ntrainer:\n  max_epochs: 3\n")
+    _head().save_pretrained(project / "heads")
+    _head().save_pretrained(project)
+    # a pretraining run still training: nasiam's config.yaml, no summary.json yet
+    (project / "config.yaml").write_text("framework: simsiam\nbackbone: resnet10t\nproj_hidden_dim: 512\n")
     with pytest.raises(ValueError, match=r"holds a nasiam run or export \(\.\./config\.yaml\)"):
         _head().save_pretrained(tmp_path / "proj" / "heads")
 

@@ -593,6 +593,51 @@ def test_a_study_is_not_continued_under_another_hyperband(tmp_path, monkeypatch)
     assert len(seen) == 3
 
 
+@pytest.mark.parametrize("given, recorded_options", [
+    ({"num_workers": "0"}, {}),                                   # N1: --num_workers was not recorded then
+    ({"framework": "moco", "accelerator": "cuda"}, {"framework": "moco", "accelerator": "cuda"}),   # N2: aliases as given
+])
+def test_a_study_recorded_by_the_previous_record_continues_under_its_own_command(tmp_path, monkeypatch,
+                                                                                 given, recorded_options):
+    """#33 probe 17, N1, N2: a study recorded before --num_workers counted and aliases were
+    resolved was refused under the very command that started it (`--num_workers 2 -> 0`,
+    `--framework moco -> mocov2`), and the message's own options were refused again."""
+    optuna = pytest.importorskip("optuna")
+    from nasiam.runner.sweep import RECORD_VERSION, SWEEP_ATTRIBUTE, _sweep_form, run_sweep
+
+    seen = _fake_runs(monkeypatch)
+    path = _sweep_file(tmp_path)
+    sweep = yaml.safe_load(path.read_text())
+    del sweep["parameters"]["num_workers"]   # the command line's --num_workers reaches the trials
+    path.write_text(yaml.safe_dump(sweep))
+    (tmp_path / "sweep").mkdir()
+    storage = f"sqlite:///{tmp_path / 'sweep' / 'optuna.db'}"
+    study = optuna.create_study(study_name="sweep", storage=storage, direction="maximize")
+    old = {k: v for k, v in _sweep_form(read_sweep(path)).items() if k not in ("version", "early_terminate")}
+    study.set_user_attr(SWEEP_ATTRIBUTE, {**old, "options": recorded_options})
+    assert run_sweep(path, 1, given, out_dir=str(tmp_path), verbose=False)["finished"] == 1 and len(seen) == 1
+    record = optuna.load_study(study_name="sweep", storage=storage).user_attrs[SWEEP_ATTRIBUTE]
+    assert record["version"] == RECORD_VERSION   # recorded anew: from now on --num_workers counts
+    if "num_workers" in given:
+        with pytest.raises(ConfigError, match=r"--num_workers 0 -> 2"):
+            run_sweep(path, 2, {}, out_dir=str(tmp_path), verbose=False)
+
+
+@pytest.mark.parametrize("damaged", ["a text", {"parameters": "x"}, {"options": [1, 2]}])
+def test_a_study_record_nasiam_did_not_write_is_recorded_anew(tmp_path, monkeypatch, damaged):
+    """#33 probe 17, N6: a record whose parameters were a string gave an AttributeError traceback."""
+    optuna = pytest.importorskip("optuna")
+    from nasiam.runner.sweep import SWEEP_ATTRIBUTE, run_sweep
+
+    seen = _fake_runs(monkeypatch)
+    (tmp_path / "sweep").mkdir()
+    storage = f"sqlite:///{tmp_path / 'sweep' / 'optuna.db'}"
+    optuna.create_study(study_name="sweep", storage=storage, direction="maximize").set_user_attr(SWEEP_ATTRIBUTE,
+                                                                                                 damaged)
+    assert run_sweep(_sweep_file(tmp_path), 1, {}, out_dir=str(tmp_path), verbose=False)["finished"] == 1
+    assert len(seen) == 1
+
+
 def test_a_study_started_before_the_file_was_recorded_continues_and_records_it(tmp_path, monkeypatch):
     optuna = pytest.importorskip("optuna")
     from nasiam.runner.sweep import SWEEP_ATTRIBUTE, _sweep_form, run_sweep

@@ -44,48 +44,64 @@ MAX_YAML_VALUES = 100_000
 
 def _yaml_loader():
     """yaml.SafeLoader (no code runs) refusing a key written twice in one mapping: the last one
-    silently won (`epochs: 1` ... `epochs: 7` trained 7). A merge key's (`<<: *anchor`) entries
-    may still be overridden, as YAML says."""
+    silently won (`epochs: 1` ... `epochs: 7` trained 7). Checked on the document as written,
+    before PyYAML merges `<<: *anchor` entries into their mappings (which may then override them,
+    as YAML says), and on the keys as read (`1` and `"1"` are two keys, `true` and `True` one)."""
     import yaml
 
     class UniqueKeyLoader(yaml.SafeLoader):
-        def construct_mapping(self, node, deep=False):
-            if isinstance(node, yaml.MappingNode):
-                seen = set()
-                for key_node, _ in node.value:
-                    if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
-                        continue
-                    if key_node.value in seen:
-                        raise yaml.constructor.ConstructorError(
-                            None, None, f"the key {shown(key_node.value, 60)} is written twice in one mapping",
-                            key_node.start_mark)
-                    seen.add(key_node.value)
-            return super().construct_mapping(node, deep=deep)
+        def construct_document(self, node):
+            seen_nodes, stack = set(), [node]
+            while stack:   # each node once: an anchor used many times is checked once
+                current = stack.pop()
+                if id(current) in seen_nodes:
+                    continue
+                seen_nodes.add(id(current))
+                if isinstance(current, yaml.MappingNode):
+                    keys = set()
+                    for key_node, value_node in current.value:
+                        stack += [key_node, value_node]
+                        if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                            continue
+                        key = self.construct_object(key_node)
+                        if key in keys:
+                            raise yaml.constructor.ConstructorError(
+                                None, None, f"the key {shown(key_node.value, 60)} is written twice in one mapping",
+                                key_node.start_mark)
+                        keys.add(key)
+                elif isinstance(current, yaml.SequenceNode):
+                    stack += current.value
+            return super().construct_document(node)
 
     return UniqueKeyLoader
 
 
-def _count_values(data: Any, limit: int) -> bool:
-    """Whether `data` holds at most `limit` values, counting a value each time it is referred to
-    (an alias is counted as the values it stands for); stops at the limit."""
-    stack, count = [data], 0
+def _too_many_values(data: Any, limit: int) -> str | None:
+    """Why `data` cannot be a recipe's: more than `limit` values, counting a value each time an
+    alias refers to it, or an alias inside the value it names; stops at the limit."""
+    stack, on_path, count = [(data, False)], set(), 0
     while stack:
-        value = stack.pop()
+        value, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(value))
+            continue
         count += 1
         if count > limit:
-            return False
-        if isinstance(value, dict):
-            stack.extend(value.keys())
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return True
+            return f"holds more than {limit:,} values (counting each alias, *name, as the values it stands for)"
+        if isinstance(value, (dict, list)):
+            if id(value) in on_path:
+                return "holds an alias (*name) inside the value it names, which never ends"
+            on_path.add(id(value))
+            stack.append((value, True))
+            children = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            stack.extend((child, False) for child in children)
+    return None
 
 
 def read_yaml_file(path: Path, what: str) -> Any:
     """A recipe's or sweep's YAML (safe: no code runs), refusing what cannot be one: over 1 MiB,
-    not UTF-8, nested past the parser's recursion limit, a key written twice, aliases that stand
-    for more than MAX_YAML_VALUES values. Errors give the position, never the file's text (the
+    not UTF-8, nested past the parser's recursion limit, a key written twice, more than
+    MAX_YAML_VALUES values (aliases counted as what they stand for) or an alias inside itself. Errors give the position, never the file's text (the
     path may name any file, e.g. a `base:` that leads astray)."""
     import yaml
 
@@ -102,9 +118,9 @@ def read_yaml_file(path: Path, what: str) -> Any:
         mark = getattr(e, "problem_mark", None)
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise ConfigError(f"{path}: not valid YAML ({getattr(e, 'problem', None) or 'a parse error'}{where})") from None
-    if not _count_values(data, MAX_YAML_VALUES):
-        raise ConfigError(f"{path}: its aliases (*name) stand for more than {MAX_YAML_VALUES:,} values, more than a "
-                          f"{what} holds (a few dozen): write the values out, or refer to fewer anchors")
+    problem = _too_many_values(data, MAX_YAML_VALUES)
+    if problem:
+        raise ConfigError(f"{path}: {problem}, more than a {what} holds")
     return data
 
 

@@ -58,26 +58,39 @@ def _file_in_the_way(directory: Path) -> Path | None:
 # and export.json, a run's config.yaml): they vouch for the folder's genotype.json and heads/,
 # which a head saved there (or the Lightning callback's export) would replace without a word
 RUN_RECORDS = ("summary.json", "export.json", "config.yaml")
+# the lines every config.yaml nasiam writes holds (`config_to_yaml`); a LightningCLI or Hydra
+# project's config.yaml holds none of them at its top level
+_NASIAM_CONFIG_LINES = ("framework:", "backbone:", "proj_hidden_dim:")
+
+
+def _is_nasiam_config(path: Path) -> bool:
+    """Whether `path` is a config.yaml nasiam wrote (read: its first 64 KiB, never a FIFO); one
+    that cannot be read counts as nasiam's, so nothing is written beside it."""
+    if not path.is_file():
+        return False
+    try:
+        with open(path, "rb") as f:
+            lines = f.read(1 << 16).decode("utf-8", "replace").splitlines()
+    except OSError:
+        return True
+    return all(any(line.startswith(key) for line in lines) for key in _NASIAM_CONFIG_LINES)
 
 
 def run_record_in(directory: Path) -> str | None:
-    """The first of `RUN_RECORDS` in `directory`, or None: nothing may be saved there. A run's or
-    an export's heads/ folder is its record too (`../summary.json`): a head saved there was called
-    "changed since the run finished" by export and `--init` (#33 probe 15, L5); heads/<slot> is a
-    head's own folder. Above heads/, a config.yaml alone is a user's project, not a run: a run's
-    has its checkpoints/ or genotype.json beside it; and a link to a run's heads/ is one (probe 16,
-    M12: the first was refused, the second written into the run)."""
-    def first_in(folder: Path, records: tuple[str, ...] = RUN_RECORDS) -> str | None:
-        return next((name for name in records if os.path.lexists(folder / name)), None)
+    """Which of `RUN_RECORDS` makes `directory` a nasiam run or export, or None: nothing may be
+    saved there. A run's or an export's heads/ folder is its record too (`../summary.json`): a head
+    saved there was called "changed since the run finished" by export and `--init` (#33 probe 15,
+    L5), also through a link to it (probe 16, M12); heads/<slot> is a head's own folder. A
+    config.yaml counts when nasiam wrote it: a project's own (LightningCLI's beside its
+    checkpoints/) was refused (probe 16, M12; probe 17, N7)."""
+    def record_of(folder: Path) -> str | None:
+        found = next((name for name in RUN_RECORDS[:2] if os.path.lexists(folder / name)), None)
+        return found or ("config.yaml" if _is_nasiam_config(folder / "config.yaml") else None)
 
-    found = first_in(directory)
+    found = record_of(directory)
     real = Path(os.path.realpath(directory))
     if found is None and real.name == "heads":
-        run = real.parent
-        above = first_in(run, ("summary.json", "export.json"))
-        if above is None and os.path.lexists(run / "config.yaml") and \
-                ((run / "checkpoints").is_dir() or os.path.lexists(run / GENOTYPE_FILE)):
-            above = "config.yaml"
+        above = record_of(real.parent)
         found = None if above is None else f"../{above}"
     return found
 

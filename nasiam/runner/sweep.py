@@ -472,7 +472,8 @@ def _sweep_form(sweep: Mapping[str, Any], hyperband: Hyperband | None = None,
     parameter (ranges, values and fixed values), its hyperband (which stops trials against the
     others), and the options given to every trial, as JSON would store them."""
     metric = sweep["metric"]
-    form = {"method": sweep["method"], "metric": metric["name"], "goal": metric.get("goal", "minimize"),
+    form = {"version": RECORD_VERSION,
+            "method": sweep["method"], "metric": metric["name"], "goal": metric.get("goal", "minimize"),
             "parameters": sweep["parameters"],
             "early_terminate": None if hyperband is None else asdict(hyperband),
             "options": _trial_options(overrides or {}, sweep["parameters"])}
@@ -480,13 +481,27 @@ def _sweep_form(sweep: Mapping[str, Any], hyperband: Hyperband | None = None,
 
 
 _NOT_AN_OPTION = "(not an option of this nasiam)"
+# 2: options read under their aliases' one name, --num_workers among them. A record without it
+# (unversioned) left --num_workers out: it is compared without it, then recorded anew.
+RECORD_VERSION = 2
+
+
+def _usable(recorded: Any) -> dict[str, Any]:
+    """The study's record as this nasiam reads it, or {} (none yet, or not one nasiam wrote: it
+    is recorded anew) (#33 probe 17, N6: `parameters: "x"` gave a traceback)."""
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("parameters", {}), dict) or \
+            not isinstance(recorded.get("options", {}), dict):
+        return {}
+    if recorded.get("version") != RECORD_VERSION and isinstance(recorded.get("options"), dict):
+        recorded = {**recorded, "options": {k: v for k, v in recorded["options"].items() if k != "num_workers"}}
+    return recorded
 
 
 def _given(options: Mapping[str, Any], name: str) -> Any:
     """An option's value for a trial: as given, else its default (the method's scale for the
     demo-scale options off the demo datasets, as `load_config` sets it)."""
     if name in options:
-        return options[name]
+        return canonical(name, options[name])   # a record of before aliases were resolved (N2)
     field = _SWEEP_FIELDS.get(name)
     if field is None:   # recorded by another version of nasiam
         return _NOT_AN_OPTION
@@ -537,13 +552,15 @@ def _check_same_sweep(study, sweep: Mapping[str, Any], directory: Path, hyperban
     (the fifteenth, L1, L2). A study started before (part of) this record is continued, and the
     part it lacks recorded then."""
     form = _sweep_form(sweep, hyperband, overrides)
-    recorded = study.user_attrs.get(SWEEP_ATTRIBUTE)
-    recorded = recorded if isinstance(recorded, dict) else {}   # none yet (or not nasiam's): recorded below
+    recorded = _usable(study.user_attrs.get(SWEEP_ATTRIBUTE))
     file_changes = _file_changes(recorded, form) if recorded else []
     options = recorded.get("options")
-    option_changes = _option_changes(options, form["options"]) if isinstance(options, dict) else []
+    now = form["options"]
+    if recorded and recorded.get("version") != RECORD_VERSION:   # it never held --num_workers (N1)
+        now = {k: v for k, v in now.items() if k != "num_workers"}
+    option_changes = _option_changes(options, now) if options is not None else []
     if not file_changes and not option_changes:
-        if recorded != form:
+        if study.user_attrs.get(SWEEP_ATTRIBUTE) != form:
             study.set_user_attr(SWEEP_ATTRIBUTE, form)
         return
     changes = file_changes + option_changes
@@ -553,7 +570,7 @@ def _check_same_sweep(study, sweep: Mapping[str, Any], directory: Path, hyperban
                                                    ("other options for its trials", option_changes)) if changed)
     fixes = ["restore the file the study was started with"] if file_changes else []
     if option_changes:
-        given = " ".join(f"--{name} {_as_given(value)}" for name, value in sorted(options.items()))
+        given = " ".join(f"--{name} {_as_given(_given(options, name))}" for name in sorted(options))
         fixes.append(f"give the options it was started with ({given[:300] or 'none of them'})")
     raise ConfigError(f"the study in {shown_path(directory)} was started with {what} ({shown}{more}): continuing it "
                       "would rank the trials of both together. Pass --name NEW (or another --sweep_dir) for a new "
