@@ -3,6 +3,7 @@ a random initialisation), and accuracy curves of several runs."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -56,6 +57,15 @@ def _check_out(path: Path, ours, what: str) -> None:
         kind = "a symbolic link" if path.is_symlink() else "a folder" if path.is_dir() else "a file that is not " + what
         raise ValueError(f"--out {shown_path(path)} is {kind}; `nasiam eval` writes a new file or replaces {what}, "
                          "nothing else. Choose another --out")
+
+
+def _check_out_folder(path: Path) -> None:
+    """A new `--out` under a folder nothing can be made in, refused now, naming --out and that
+    folder: the write failed after the features were computed, exit 5 "check the permissions of
+    --out_dir" (#33 probe 16, M11). An existing one (`_check_out`: an earlier result, replaced)
+    was written there before."""
+    if not os.path.lexists(path):
+        nearest_folder("--out", path)
 
 
 def _setting(target: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -138,8 +148,7 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
     else:
         check_outside_runs("the default --out", path, may_write_in=own_eval)
     _check_out(path, _is_result, "an earlier `nasiam eval` result")   # before the features: nothing computed in vain
-    # a folder nothing can be made in: refused now, not after computing the features (#33 probe 16, M11)
-    nearest_folder("--out", path)
+    _check_out_folder(path)
     setting = _setting(target, options)
     _check_setting(setting, options, target)
     info, synthetic = _datasets(setting)
@@ -206,7 +215,7 @@ def curves(run_dirs: Sequence[str], out: str, labels: Sequence[str] | None = Non
         raise ValueError(f"{len(labels)} labels for {len(run_dirs)} runs")
     check_output_path("--out", out)
     _check_out(Path(out), _is_figure, "a figure")
-    nearest_folder("--out", out)
+    _check_out_folder(Path(out))
     series: dict[str, list[tuple[float, float]]] = {}
     for i, run_dir in enumerate(run_dirs):
         path = Path(run_dir) / "summary.json"

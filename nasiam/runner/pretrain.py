@@ -33,6 +33,17 @@ from nasiam.search import CollapseMonitor
 __all__ = ["PretrainRun", "run_pretrain"]
 
 
+def _check_searched_for(cfg: PretrainConfig, option: str, frameworks: set[str | None]) -> None:
+    """Heads searched for another method (`frameworks`: what their files record, None where
+    nothing) are refused, by --head and --init alike: --init trained SimSiam from a SimCLR
+    export's backbone and projector without a word (#33 probe 16, M5)."""
+    wanted = canonical_framework(cfg)
+    other = sorted(str(f) for f in frameworks if f is not None and f != wanted)
+    if other:
+        raise CheckpointError(f"--{option} {getattr(cfg, option)} was searched for {' and '.join(other)}, not "
+                              f"{wanted}; pass --framework {other[0]}, or a run of {wanted}")
+
+
 class PretrainRun(Run):
     command = "pretrain"
     cfg: PretrainConfig
@@ -71,7 +82,7 @@ class PretrainRun(Run):
             expect = {"name": cfg.backbone, "cifar_stem": cfg.cifar_stem, "in_chans": info.channels}
             backbone = load_backbone(init, expect)
             heads: Any = load_heads(init)
-            self._check_searched_for("init", {h.genotype.meta.get("framework") for h in heads.values()})
+            _check_searched_for(cfg, "init", {h.genotype.meta.get("framework") for h in heads.values()})
             if head not in ("default", init):
                 wanted = read_head_file(head)
                 self.head_sha256 = wanted.sha256
@@ -85,18 +96,8 @@ class PretrainRun(Run):
             return backbone, "default"
         head_file = read_head_file(head)
         self.head_sha256 = head_file.sha256
-        self._check_searched_for("head", {head_file.framework})
+        _check_searched_for(cfg, "head", {head_file.framework})
         return backbone, dict(head_file.genotypes)
-
-    def _check_searched_for(self, option: str, frameworks: set[str | None]) -> None:
-        """Heads searched for another method (`frameworks`: what their files record, None where
-        nothing) are refused, by --head and --init alike: --init trained SimSiam from a SimCLR
-        export's backbone and projector without a word (#33 probe 16, M5)."""
-        wanted = canonical_framework(self.cfg)
-        other = sorted(str(f) for f in frameworks if f is not None and f != wanted)
-        if other:
-            raise CheckpointError(f"--{option} {getattr(self.cfg, option)} was searched for {' and '.join(other)}, "
-                                  f"not {wanted}; pass --framework {other[0]}, or a run of {wanted}")
 
     def build(self) -> None:
         cfg = self.cfg
