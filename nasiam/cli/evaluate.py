@@ -53,9 +53,11 @@ def add_parser(sub) -> None:
                                                              "k=200 (T=0.1) are always reported (default: 200)")
     evaluate.add_argument("--bank_subset", "--bank-subset", type=int, default=None,
                           help="knn/linear: labelled training images used (default: all)")
-    evaluate.add_argument("--dataset", default=None, help="(default: the run's)")
-    evaluate.add_argument("--data_root", "--data-root", default=None, help="(default: the run's)")
-    evaluate.add_argument("--image_size", "--image-size", type=int, default=None, help="(default: the run's)")
+    evaluate.add_argument("--dataset", default=None, help="the images evaluated on (default: the run's; for "
+                                                             "'random': fashion_mnist)")
+    evaluate.add_argument("--data_root", "--data-root", default=None, help="the dataset's folder (default: the run's)")
+    evaluate.add_argument("--image_size", "--image-size", type=int, default=None,
+                          help="crop size (default: the run's, or the dataset's)")
     evaluate.add_argument("--backbone", default=None, help="for 'random': timm model (default: resnet10t)")
     evaluate.add_argument("--cifar_stem", "--cifar-stem", nargs="?", const="true", default=None, metavar="BOOL",
                           help="for 'random': CIFAR stem, true or false (default: false)")
