@@ -14,16 +14,23 @@ def _ignore_ctrl_c() -> None:
 
 atexit.register(_ignore_ctrl_c)   # registered first, so it runs after every other exit handler
 
-from nasiam.cli import main  # noqa: E402
+try:
+    # seconds with torch: a Ctrl-C here, before main's handlers, was a KeyboardInterrupt
+    # traceback (#33 probe 16, M14)
+    from nasiam.cli import main  # noqa: E402
+except KeyboardInterrupt:
+    print("\nnasiam: interrupted while starting; nothing was done", file=sys.stderr)
+    sys.exit(130)
 
 code = main()
 
 
 def _exit_now(signum, frame) -> None:
-    """Ctrl-C while the finished command shuts down (threads joined, exit handlers): leave at
-    once with the status it already has, rather than 130 over its outputs."""
+    """Ctrl-C (or SIGTERM) while the finished command shuts down (threads joined, exit handlers):
+    leave at once with the status it already has, rather than 130 (143) over its outputs."""
     try:
-        print(f"\nnasiam: the command had finished (exit {code}) when Ctrl-C came; nothing to stop",
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        print(f"\nnasiam: the command had finished (exit {code}) when {name} came; nothing to stop",
               file=sys.stderr, flush=True)
         sys.stdout.flush()
     except Exception:   # stderr closed or gone
@@ -31,6 +38,7 @@ def _exit_now(signum, frame) -> None:
     os._exit(code)
 
 
-if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:   # a script's `cmd &` ignores it: left so
-    signal.signal(signal.SIGINT, _exit_now)
+for _signum in (signal.SIGINT, signal.SIGTERM):
+    if signal.getsignal(_signum) != signal.SIG_IGN:   # a script's `cmd &` ignores SIGINT: left so
+        signal.signal(_signum, _exit_now)
 sys.exit(code)

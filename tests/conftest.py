@@ -14,11 +14,14 @@ def _seed():
 
 @pytest.fixture(autouse=True)
 def _sigint_handler():
-    """A CLI command called in-process may leave its own SIGINT handler for the process's last
-    moments (`nasiam export` after a finished export): put Python's back for the next test."""
+    """A CLI command called in-process may leave its own SIGINT handler (and `nasiam export` its
+    SIGTERM, SIGHUP and SIGUSR1 ones) for the process's last moments, after a finished export:
+    put Python's back for the next test."""
     import signal
 
-    before = signal.getsignal(signal.SIGINT)
+    signals = [signal.SIGINT, signal.SIGTERM, *(getattr(signal, n) for n in ("SIGHUP", "SIGUSR1") if hasattr(signal, n))]
+    before = {s: signal.getsignal(s) for s in signals}
     yield
-    if signal.getsignal(signal.SIGINT) is not before:
-        signal.signal(signal.SIGINT, before)
+    for s, handler in before.items():
+        if signal.getsignal(s) is not handler:
+            signal.signal(s, handler)

@@ -361,3 +361,127 @@ def test_a_run_configs_image_size_beyond_the_bounds_is_named_as_the_runs(tmp_pat
     (tmp_path / "run" / "config.yaml").write_text("dataset: synthetic\nimage_size: 100000\n")
     assert main(["eval", "knn", str(tmp_path / "run"), "--device", "cpu", "--out", str(tmp_path / "r.json")]) == 2
     assert "config.yaml's image_size must be an integer between 8 and 1024" in capsys.readouterr().err
+
+
+# -- #33 probe 16 ------------------------------------------------------------------------------
+def _one_channel_run(path):
+    """A run folder as `nasiam pretrain` leaves it on Fashion-MNIST (1 channel), less what eval skips."""
+    from nasiam.backbones import BACKBONE_FORMAT, create_backbone, feature_dim, save_backbone
+
+    path.mkdir()
+    backbone = create_backbone("resnet10t", in_chans=1)
+    save_backbone(path, backbone, {"format": BACKBONE_FORMAT, "name": "resnet10t", "cifar_stem": False, "in_chans": 1,
+                                   "feature_dim": feature_dim(backbone)})
+    (path / "config.yaml").write_text("dataset: fashion_mnist\nimage_size: 16\n")
+    return path
+
+
+def test_a_dataset_of_another_channel_count_is_refused_naming_it(tmp_path, capsys):
+    """M3: `nasiam eval knn RUN --dataset D` where D's images have another channel count than the
+    run's: a RuntimeError traceback from the first convolution, exit 1."""
+    from nasiam.cli import main
+
+    run = _one_channel_run(tmp_path / "run")
+    assert main(["eval", "knn", str(run), "--dataset", "synthetic", "--device", "cpu", "--num_workers", "0",
+                 "--bank_subset", "16", "--out", str(tmp_path / "r.json")]) == 2
+    assert "backbone has in_chans=1, this run asks for 3" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
+
+
+def _stand_in_evaluate(monkeypatch):
+    """nasiam.runner.evaluate.evaluate recording its options (these tests are about the CLI's reading)."""
+    import nasiam.runner.evaluate as evaluate
+
+    calls = []
+
+    def record(protocol, target, **options):
+        calls.append(options)
+        return {"top1": 50.0, "target": target, "written_to": "r.json"}
+    monkeypatch.setattr(evaluate, "evaluate", record)
+    return calls
+
+
+@pytest.mark.parametrize("word, value", [("on", True), ("true", True), ("1", True), ("off", False), ("No", False)])
+def test_cifar_stem_takes_the_true_and_false_words_of_every_other_option(monkeypatch, word, value):
+    """M4: `--cifar_stem on` was read as false (its own lambda); `bogus` was accepted as false."""
+    from nasiam.cli import main
+
+    calls = _stand_in_evaluate(monkeypatch)
+    assert main(["eval", "knn", "random", "--cifar_stem", word]) == 0
+    assert main(["eval", "knn", "random", "--cifar_stem"]) == 0   # bare, as for search and pretrain: true
+    assert [c["cifar_stem"] for c in calls] == [value, True]
+
+
+def test_an_unknown_cifar_stem_word_is_refused(monkeypatch, capsys):
+    from nasiam.cli import main
+
+    calls = _stand_in_evaluate(monkeypatch)
+    assert main(["eval", "knn", "random", "--cifar_stem", "bogus"]) == 2
+    assert "--cifar_stem: cannot read 'bogus' (expected true or false)" in capsys.readouterr().err and not calls
+
+
+def test_eval_names_a_file_or_an_export_as_what_it_is(tmp_path, capsys):
+    """M14: an export was "not a nasiam run directory", a checkpoint file "has no config.yaml"."""
+    from nasiam.cli import main
+
+    (tmp_path / "last.ckpt").write_bytes(b"x")
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "export.json").write_text("{}")
+    for target, words in (("last.ckpt", "last.ckpt is a file; `nasiam eval` takes a run directory"),
+                          ("e", "is a `nasiam export`, which records no dataset settings")):
+        assert main(["eval", "knn", str(tmp_path / target), "--out", str(tmp_path / "r.json")]) == 2
+        err = capsys.readouterr().err
+        assert words in err and "not a nasiam run directory" not in err, err
+
+
+def test_random_beside_a_folder_named_random_says_which_it_evaluates(tmp_path, monkeypatch, capsys):
+    """M14: `nasiam eval knn random` beside a run folder named random evaluated a random
+    initialisation, without a word of the folder."""
+    from nasiam.cli import main
+
+    _stand_in_evaluate(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "random").mkdir()
+    assert main(["eval", "knn", "random"]) == 0
+    assert "for the folder ./random, write ./random" in capsys.readouterr().err
+
+
+def test_eval_help_says_each_default_once(capsys):
+    """M14: `nasiam eval --help` showed "(default: cuda when available) (default: None)"."""
+    from nasiam.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in text and text.count("(default:") == text.count("default:"), text
+    assert "(default: cuda when available)" in text and "(default: 256)" in text
+
+
+def test_an_out_where_nothing_can_be_made_is_refused_before_computing(tmp_path, monkeypatch, capsys):
+    """M11: `nasiam eval knn RUN --out ro/k.json` (ro not writable) computed the kNN, then exit 5
+    "check the permissions of --out_dir", an option eval lacks; curves likewise."""
+    from nasiam.cli import main
+
+    _no_data(monkeypatch)
+    assert main(["eval", "knn", "random", "--dataset", "synthetic", "--out", "/proc/self/nasiam-x/k.json"]) == 2
+    assert "--out: no folder can be made at /proc/self/nasiam-x/k.json: nothing can be created in /proc/self" in \
+        capsys.readouterr().err
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text('{"epochs": [{"epoch": 1, "knn_top1": 50.0}]}')
+    assert main(["eval", "curves", str(run), "--out", "/proc/self/nasiam-x/c.png"]) == 2
+    assert "--out: no folder can be made at /proc/self/nasiam-x/c.png" in capsys.readouterr().err
+
+
+def test_ctrl_c_during_eval_says_nothing_was_written_not_resume(monkeypatch, capsys):
+    """M16: Ctrl-C during `nasiam eval` said "continue with --resume (the last finished epoch is
+    kept)": eval has neither."""
+    import nasiam.runner.evaluate as evaluate
+    from nasiam.cli import main
+
+    def interrupted(*args, **options):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(evaluate, "evaluate", interrupted)
+    assert main(["eval", "knn", "random"]) == 130
+    err = capsys.readouterr().err
+    assert "nothing was written: run the same command again" in err and "--resume" not in err, err

@@ -486,3 +486,68 @@ def test_a_command_started_with_stdout_closed_ends_without_a_traceback(monkeypat
     monkeypatch.setattr(cli, "run_handler", lambda args: 0)
     monkeypatch.setattr(sys, "stdout", None)
     assert cli.main(["eval", "knn", "random"]) == 0
+
+
+# -- #33 probe 16: each command's own words -------------------------------------------------------
+@pytest.mark.parametrize("command, options", [("eval", {"--out"}), ("compare", {"--out"}), ("push", set()),
+                                              ("sweep", {"--sweep_dir"}), ("search", {"--out_dir", "--run_name", "--resume"})])
+def test_a_failed_write_names_only_an_option_the_command_has(tmp_path, command, options):
+    """M11: eval and compare said "check the permissions of --out_dir", an option neither has."""
+    import argparse
+    import re
+
+    from nasiam.cli import _on_io_error
+
+    args = argparse.Namespace(command=command)
+    for error in (PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "k.json")),
+                  OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "k.json")),
+                  OSError(errno.ENAMETOOLONG, "File name too long", str(tmp_path / "k.json"))):
+        message = describe_os_error(error, *_on_io_error(args))[1]
+        named = set(re.findall(r"--[a-z_]+", message))
+        assert named <= options and (named or not options), message
+
+
+def test_compare_refuses_an_out_where_nothing_can_be_made(capsys):
+    """M11: `nasiam compare ... --out ro/cmp` under a folder nothing can be made in: exit 5
+    "check the permissions of --out_dir"; now exit 2 up front naming --out, as export does."""
+    from nasiam.cli import main
+
+    assert main(["compare", "--seeds", "1", "--heads", "default", "--out", "/proc/self/nasiam-x/cmp"]) == EXIT_USAGE
+    assert "--out: no folder can be made at /proc/self/nasiam-x/cmp: nothing can be created in /proc/self" in \
+        capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, module, name, words", [
+    (["compare", "--heads", "default"], "nasiam.compare", "compare", "the runs that had finished are kept"),
+    (["push", "run", "--repo", "me/heads"], "nasiam.rundir", "push_run_to_hub", "all of them or none")])
+def test_ctrl_c_gives_each_command_its_own_advice(monkeypatch, capsys, command, module, name, words):
+    """M16: Ctrl-C in compare or push said "continue with --resume (the last finished epoch is
+    kept)", the training commands' advice."""
+    import importlib
+
+    from nasiam.cli import main
+
+    def interrupted(*args, **options):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(importlib.import_module(module), name, interrupted)
+    assert main(command) == 130
+    err = capsys.readouterr().err
+    assert words in err and "--resume" not in err, err
+
+
+def test_ctrl_c_while_nasiam_starts_is_no_traceback():
+    """M14: a Ctrl-C during the imports (seconds with torch), before main's handlers: a
+    KeyboardInterrupt traceback, the process killed by SIGINT."""
+    import subprocess
+    import sys
+
+    code = ("import runpy, sys\n"
+            "class Interrupt:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'nasiam.cli':\n"
+            "            raise KeyboardInterrupt\n"
+            "sys.meta_path.insert(0, Interrupt())\n"
+            "runpy.run_module('nasiam', run_name='__main__', alter_sys=True)\n")
+    done = subprocess.run([sys.executable, "-c", code, "--version"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr
+    assert "nasiam: interrupted while starting; nothing was done" in done.stderr

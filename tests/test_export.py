@@ -663,3 +663,67 @@ def test_a_checkpoint_that_is_not_a_regular_file_is_named_as_such_never_opened(t
     err = capsys.readouterr().err
     assert f"{path} {words}: a checkpoint is a file" in err and "no checkpoint at" not in err, err
     assert not (tmp_path / "out").exists()
+
+
+# -- #33 probe 16: another method's export as --init; stdout lost; SIGTERM after the export -----
+def test_init_from_an_export_of_another_method_is_refused_as_head_is(tmp_path, capsys):
+    """M5: `nasiam pretrain --init E` where E is a SimCLR search's export trained SimSiam from it
+    without a word, where `--head E` is refused "was searched for simclr, not simsiam"."""
+    run = make_run(tmp_path / "run", "simclr")
+    assert main(["export", str(run), "--out", str(tmp_path / "e")]) == 0
+    capsys.readouterr()
+    options = [a for a in SMALL if not a.startswith(("--widths", "--projector_layers"))]
+    for option in ("--init", "--head"):
+        assert main(["pretrain", *options, "--epochs=1", "--knn_subset=32", f"{option}={tmp_path / 'e'}",
+                     f"--out_dir={tmp_path / 'runs'}", f"--run_name={option[2:]}"]) == 2
+        err = capsys.readouterr().err
+        assert f"{option} {tmp_path / 'e'} was searched for simclr, not simsiam" in err, err
+    assert not (tmp_path / "runs" / "init" / "summary.json").exists()
+
+
+def _exported(out: str) -> dict:
+    """What export_run returns, its folder written (a stand-in: these tests are about what follows)."""
+    Path(out).mkdir()
+    (Path(out) / "export.json").write_text("{}")
+    return {"out": out, "epoch": 1, "rank": 1, "ranked_by": export_module.SEARCH_CHOICE, "recalibrated": True,
+            "genotypes": {}, "layers": {}}
+
+
+def test_an_export_with_stdout_closed_is_refused_before_it_writes(monkeypatch, capsys, tmp_path):
+    """M10: `nasiam export RUN --out X >&-` wrote X whole, then exited 5 "nothing was written to
+    --out", and the rerun it advised was refused because X exists. Refused up front, as search is."""
+    run = make_run(tmp_path / "run")
+    monkeypatch.setattr(sys, "stdout", None)
+    code = main(["export", str(run), "--out", str(tmp_path / "x")])
+    monkeypatch.undo()
+    assert code == 5 and not (tmp_path / "x").exists()
+    assert capsys.readouterr().err == ("nasiam export: error: standard output is closed (`>&-`); no file was written. "
+                                       "Give the command a standard output to write to (`> /dev/null` discards it)\n")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_report_lost_after_the_export_says_the_export_is_complete(monkeypatch, capsys, tmp_path):
+    """M10: a report that cannot be printed once the export is in place (`> /dev/full`) said
+    "nothing was written to --out (an export is written whole or not at all)"."""
+    monkeypatch.setattr(export_module, "export_run", lambda run_dir, out, **options: _exported(out))
+    full = open("/dev/full", "w", encoding="utf-8")
+    monkeypatch.setattr(sys, "stdout", full)
+    code = main(["export", str(tmp_path / "run"), "--out", str(tmp_path / "x")])
+    monkeypatch.setattr(sys, "stdout", sys.__stdout__)
+    try:
+        full.close()
+    except OSError:
+        pass
+    err = capsys.readouterr().err
+    assert code == 5 and f"the export to {tmp_path / 'x'} is complete" in err and "nothing was written" not in err, err
+
+
+def test_sigterm_after_the_export_is_in_place_stops_nothing(monkeypatch, capsys, tmp_path):
+    """M14: SIGTERM just after an export's folder was in place killed the process silently (143),
+    where Ctrl-C says the export is complete and exits 0: SIGTERM now does as Ctrl-C."""
+    monkeypatch.setattr(export_module, "export_run", lambda run_dir, out, **options: _exported(out))
+    assert main(["export", str(tmp_path / "run"), "--out", str(tmp_path / "x")]) == 0
+    handler = signal.getsignal(signal.SIGTERM)
+    assert callable(handler), handler   # not the default, which kills the finished export
+    handler(signal.SIGTERM, None)   # as the signal would call it: no exception, a note
+    assert "SIGTERM came after the export to" in capsys.readouterr().err

@@ -30,9 +30,15 @@ KEPT = ("files already written (checkpoints, earlier outputs) are intact: where 
 # the commands --resume continues; the others' failed writes get WRITTEN_KEPT (compare and
 # export say their own): the --resume advice was given for compare's results.md (the seventh probe)
 TRAINING_COMMANDS = ("search", "pretrain")
-# the commands that run long before their report, refused up front when it cannot be printed
-LONG_COMMANDS = (*TRAINING_COMMANDS, "sweep", "compare")
 WRITTEN_KEPT = "files already written are intact; run the same command again once that is fixed"
+# the commands refused up front where standard output is closed (`>&-`): their work would be done
+# before their report failed (#33 probe 15, L6; probe 16, M10)
+NEEDS_STDOUT = (*TRAINING_COMMANDS, "sweep", "compare", "export")
+# the option naming where a command writes, for its failed writes' messages (a command that sets
+# its own on_io_error names it there): "check the permissions of --out_dir" was said by eval and
+# compare, which have none (#33 probe 16, M11); push writes nothing of its own
+OUTPUT_OPTIONS = {"search": "--out_dir", "pretrain": "--out_dir", "sweep": "--sweep_dir", "eval": "--out",
+                  "compare": "--out"}
 # the help, the version, and no command's usage write no file
 NOTHING_WRITTEN = "no file was written"
 # A closed output pipe (`nasiam compare --report_only | head`): the status a program killed by
@@ -107,10 +113,11 @@ def _run(parser, args, unknown: Sequence[str], stdout) -> int:
     if unknown:
         _say(f"nasiam {args.command}: error: {_unknown_options(parser, args, unknown)}")
         return EXIT_USAGE
-    if args.command in LONG_COMMANDS and stdout.closed_from_start:
+    if args.command in NEEDS_STDOUT and stdout.closed_from_start:
         # a run reports each epoch there, so it failed at its first line, and its message spoke of
-        # checkpoints none had written (#33 probe 15, L6); a sweep trained a whole trial and a
-        # comparison wrote compare.json before theirs (probe 16, M10): refused before they start
+        # checkpoints none had written (#33 probe 15, L6): refused before it starts; a sweep trained
+        # a whole trial, a comparison wrote compare.json, an export was written whole, before their
+        # report failed (and the export's advised rerun was refused) (probe 16, M10)
         args.on_io_error = (NOTHING_WRITTEN,)
         raise StandardOutputError(errno.EBADF, "it is closed")
     return run_handler(args)
@@ -188,9 +195,10 @@ def _final_name(path: str | None, other: str | None) -> str | None:
     return os.path.join(os.path.dirname(path), name)
 
 
-def describe_os_error(e: OSError, kept: str = KEPT, out_option: str = "--out_dir") -> tuple[int, str]:
+def describe_os_error(e: OSError, kept: str = KEPT, out_option: str | None = "--out_dir") -> tuple[int, str]:
     """(exit code, message) of an OSError: the output's disk is 5 (what was being written, what
-    is `kept`); an input that cannot be read is 2 (what was being read). Contents are never shown."""
+    is `kept`); an input that cannot be read is 2 (what was being read). Contents are never shown.
+    `out_option`: the command's option naming where it writes (None: it has none, as push)."""
     import os
 
     from nasiam.errors import shown_path, worker_os_error
@@ -207,17 +215,19 @@ def describe_os_error(e: OSError, kept: str = KEPT, out_option: str = "--out_dir
     if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO):
         what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exhausted",
                 errno.EROFS: "the file system is read-only"}.get(e.errno, reason or shown_path(e))
-        return EXIT_IO, f"{what} while writing {shown or 'outputs'}; {kept}. Free space or choose another {out_option}"
+        return EXIT_IO, f"{what} while writing {shown or 'outputs'}; {kept}. Free space{_or_another(out_option)}"
     if e.errno == errno.ENAMETOOLONG:
+        # (--run_name where the command has one: a run's folder is --out_dir/--run_name)
+        options = {"--out_dir": "--run_name, --out_dir or "}.get(out_option, f"{out_option} or " if out_option else "")
         return EXIT_USAGE, (f"the path {shown_path((path or '')[:120])}... is too long for this file system; shorten "
-                            f"--run_name, {out_option} or the file's name")
+                            f"{options}the file's name")
     if path and os.path.exists(path) and not os.path.isdir(path) and not os.access(path, os.R_OK):
         return EXIT_USAGE, f"cannot read {shown} ({reason}); check its permissions"
     if path and e.errno == errno.EISDIR:   # results.md made a folder: the rename onto it fails
         return EXIT_IO, f"{shown} is a folder, where nasiam writes a file: move it away (it is left as it is); {kept}"
     if path and e.errno in (errno.EACCES, errno.EPERM):
-        return EXIT_IO, (f"{reason} while writing {shown}; {kept}. Check the permissions of {out_option} or "
-                         "choose another")
+        where = f"of {out_option} or choose another" if out_option else f"of {shown}'s folder"
+        return EXIT_IO, f"{reason} while writing {shown}; {kept}. Check the permissions {where}"
     if e.errno is None:   # raised by a reader library (a truncated image, a damaged archive)
         # found mid-run (a damaged val image meets the evaluation after the last epoch): what was
         # already written stays, which the user needs to know before starting over
@@ -225,6 +235,10 @@ def describe_os_error(e: OSError, kept: str = KEPT, out_option: str = "--out_dir
             return EXIT_USAGE, f"could not read {shown}: {reason}; replace or remove that file ({kept})"
         return EXIT_USAGE, f"could not read the input data ({shown_path(e)}); a damaged file in the dataset? ({kept})"
     return EXIT_IO, f"{reason or shown_path(e)} on {shown or 'a file of the run'}; {kept}"
+
+
+def _or_another(out_option: str | None) -> str:
+    return f" or choose another {out_option}" if out_option else ""
 
 
 def _say(message: str) -> None:
@@ -235,12 +249,13 @@ def _say(message: str) -> None:
     print(printable(message), file=sys.stderr)
 
 
-def _on_io_error(args) -> tuple[str, ...]:
+def _on_io_error(args) -> tuple:
     """(what is kept, the output option) a failed write of `args.command` is described with (None:
     the help or version, before any command)."""
     if args is None or args.command is None:
         return (NOTHING_WRITTEN,)
-    return getattr(args, "on_io_error", None) or (KEPT if args.command in TRAINING_COMMANDS else WRITTEN_KEPT,)
+    return getattr(args, "on_io_error", None) or (KEPT if args.command in TRAINING_COMMANDS else WRITTEN_KEPT,
+                                                  OUTPUT_OPTIONS.get(args.command))
 
 
 def run_handler(args) -> int:

@@ -61,4 +61,7 @@ def add_parser(sub) -> None:
                        title="options of every pretraining run (as for nasiam pretrain). A search row gets those "
                              "nasiam search also has, except --epochs: a search keeps its own budget (nasiam "
                              "search's default, or search(--epochs=N))")
-    compare.set_defaults(handler=cmd_compare, config_cls=PretrainConfig)
+    # (a signal while its runs train is the driver's own RunInterrupted, which says which runs it stopped)
+    compare.set_defaults(handler=cmd_compare, config_cls=PretrainConfig,
+                         on_interrupt="interrupted; the runs that had finished are kept: run the same command again "
+                                      "to continue (it runs only what is missing)")

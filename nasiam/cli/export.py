@@ -19,13 +19,15 @@ def cmd_export(args) -> int:
 
     record = os.path.join(args.out, "export.json")
     ours = not os.path.lexists(record)   # not an earlier export's record
+
+    def done() -> bool:
+        return ours and os.path.lexists(record)
+
     # the export is whole once its folder is renamed into place, export.json in it: a Ctrl-C from
     # then on (while it prints, returns, or the interpreter shuts down) stops nothing, exit 0
-    interrupt_until(lambda: ours and os.path.lexists(record),
-                    f"nasiam export: Ctrl-C came after the export to {shown_path(args.out)} had finished; it is "
-                    "complete (export.json lists its files), nothing to stop")
+    interrupt_until(done, _after_the_export(args, "Ctrl-C"))
     try:
-        with _export_stop_signals(lambda: ours and os.path.lexists(record)):
+        with _export_stop_signals(done, args):
             result = export_run(args.run_dir, args.out, rank=args.rank, checkpoint=args.checkpoint,
                                 proj_output_dim=args.proj_output_dim)
     except KeyboardInterrupt:   # raised elsewhere than by SIGINT's handler, after the folder was renamed into place
@@ -34,15 +36,26 @@ def cmd_export(args) -> int:
         print(f"\nnasiam export: the export to {shown_path(args.out)} had finished when Ctrl-C came; it is complete "
               "(export.json lists its files)", file=sys.stderr)
         return EXIT_OK
+    # from here on a failed report (stdout full, or gone) is no failed export: say so, not
+    # "nothing was written to --out", whose advised rerun --out's export then refused (#33 probe 16, M10)
+    args.on_io_error = (f"the export to {shown_path(args.out)} is complete (export.json lists its files); only this "
+                        "report of it could not be printed", "--out")
     _print_export(args, result)
     return EXIT_OK
 
 
-def _export_stop_signals(done):
+def _after_the_export(args, signal_name: str) -> str:
+    return (f"nasiam export: {signal_name} came after the export to {shown_path(args.out)} had finished; it is "
+            "complete (export.json lists its files), nothing to stop")
+
+
+def _export_stop_signals(done, args):
     """SIGTERM, SIGHUP and SIGUSR1 stop an export as Ctrl-C does, by an exception, so that the hidden
     `.OUT.*.partial` folder is removed: their default action would kill the process mid-write,
     silently leaving that folder (the backbone's size) behind. A signal ignored on the way in
-    (SIGHUP under `nohup`) stays ignored. `with` it: the previous handlers come back after."""
+    (SIGHUP under `nohup`) stays ignored. `with` it: the previous handlers come back after, unless
+    the export is `done()`: then, as for Ctrl-C, they stay for the rest of the process and only say
+    so, where the default action killed a finished export silently, 143 (#33 probe 16, M14)."""
     import signal
 
     from nasiam.errors import RunInterrupted
@@ -52,6 +65,14 @@ def _export_stop_signals(done):
         def _handle(self, signum, frame) -> None:
             if not done():
                 raise RunInterrupted(f"stopped by {signal.Signals(signum).name}; {EXPORT_KEPT}: run it again", signum)
+            try:
+                print(f"\n{_after_the_export(args, signal.Signals(signum).name)}", file=sys.stderr, flush=True)
+            except Exception:   # stderr closed or gone at shutdown: the exit status says it all
+                pass
+
+        def restore(self) -> None:
+            if not done():
+                super().restore()
 
     # SIGUSR1 too: a run stops on it (SLURM's warning ahead of the time limit), and its default
     # action would kill the export mid-write as SIGTERM's did

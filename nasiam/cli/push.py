@@ -36,4 +36,8 @@ def add_parser(sub) -> None:
     push.add_argument("--repo", required=True, metavar="USER/NAME", help="Hub model repo (created if missing)")
     push.add_argument("--private", action="store_true", help="create the repo private (an existing repo is unchanged)")
     push.add_argument("--revision", default=None, help="branch to push to (created if missing; default: main)")
-    push.set_defaults(handler=cmd_push, config_cls=None)
+    # the heads go up in one commit (push_heads_to_hub): a stop leaves the repo with all of them or
+    # none, though it may have been created already
+    push.set_defaults(handler=cmd_push, config_cls=None,
+                      on_interrupt="interrupted; the heads are uploaded in one commit, so the repo holds all of them "
+                                   "or none (it may have been created): run the same command again to be sure")

@@ -24,7 +24,7 @@ from nasiam.compare.executor import ExecutionReport, check_run, run_finished, ru
 from nasiam.compare.plan import FORBIDDEN_COMMON, Plan, build_plan, search_common
 from nasiam.compare.report import write_report
 from nasiam.compare.specs import LIBRARY_KINDS, PREDICTOR_KINDS, HeadSpec, parse_heads
-from nasiam.config import ConfigError, PretrainConfig, SearchConfig, check_output_path, load_config
+from nasiam.config import ConfigError, PretrainConfig, SearchConfig, check_output_path, load_config, nearest_folder
 from nasiam.errors import RunDirLockedError, shown, shown_path
 from nasiam.rundir import HeadFile, read_head_file, write_search_genotypes
 
@@ -416,6 +416,8 @@ def compare(heads: str | list[str], seeds: str | int | Sequence[int] = 5, out: s
     process runs the comparison. They are a status: a protocol declared in advance is read
     once, when all its seeds are in."""
     check_output_path("--out", out)   # printed in every status line: refused before the lock creates it
+    # a parent nothing can be made in: named now, not as a failed write (#33 probe 16, M11)
+    nearest_folder("--out", out)
     cores = os.cpu_count() or 1
     if not 1 <= jobs <= cores:
         raise ConfigError(f"--jobs must be between 1 and this machine's {cores} cores (one process per run), got {jobs}")

@@ -3,6 +3,7 @@ a random initialisation), and accuracy curves of several runs."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -12,14 +13,14 @@ from torch.utils.data import DataLoader, Subset
 from nasiam._io import remove_abandoned
 from nasiam._progress import logged_batches, progress
 from nasiam.backbones import create_backbone, load_backbone
-from nasiam.config import BOUNDS, check_output_path, check_outside_runs
+from nasiam.config import BOUNDS, check_output_path, check_outside_runs, nearest_folder
 from nasiam.data import augment_recipe, class_balanced_subset, create_dataset, eval_transform, random_subset
 from nasiam.data.transforms import view_transform
 from nasiam.errors import CheckpointError, shown, shown_path
 from nasiam.eval import extract_features, finetune, plot_curves
 from nasiam.eval.knn import KNN_SETTINGS
 from nasiam.eval.protocol import evaluate_features
-from nasiam.rundir import run_config_dict
+from nasiam.rundir import EXPORT_RECORD, run_config_dict
 from nasiam.runner import outputs
 from nasiam.runner.build import read_dataset_info
 
@@ -58,15 +59,38 @@ def _check_out(path: Path, ours, what: str) -> None:
                          "nothing else. Choose another --out")
 
 
+def _check_out_folder(path: Path) -> None:
+    """A new `--out` under a folder nothing can be made in, refused now, naming --out and that
+    folder: the write failed after the features were computed, exit 5 "check the permissions of
+    --out_dir" (#33 probe 16, M11). An existing one (`_check_out`: an earlier result, replaced)
+    was written there before."""
+    if not os.path.lexists(path):
+        nearest_folder("--out", path)
+
+
 def _setting(target: str, options: dict[str, Any]) -> dict[str, Any]:
     """Dataset and backbone settings: the run's config, overridden by explicit options."""
     base = {"dataset": "fashion_mnist", "data_root": None, "image_size": None, "backbone": "resnet10t",
             "cifar_stem": False, "seed": 0}
     if target != "random":
-        config = run_config_dict(target)
+        config = run_config_dict(_run_directory(target))
         base.update({k: config.get(k, v) for k, v in base.items()})
     base.update({k: v for k, v in options.items() if v is not None})
     return base
+
+
+def _run_directory(target: str) -> str:
+    """`target`, refused where it is a file or an export: either was called "not a nasiam run
+    directory" (a file "has no config.yaml"), as if an export were not nasiam's (#33 probe 16, M14)."""
+    path = Path(target)
+    if path.is_file():
+        raise CheckpointError(f"{shown_path(target)} is a file; `nasiam eval` takes a run directory (of nasiam search "
+                              "or pretrain: its config.yaml names the dataset) or 'random'")
+    if not (path / "config.yaml").is_file() and (path / EXPORT_RECORD).is_file():
+        raise CheckpointError(f"{shown_path(target)} is a `nasiam export`, which records no dataset settings; "
+                              "`nasiam eval` takes a run directory: evaluate the run it was exported from "
+                              f"(\"run\" in its {EXPORT_RECORD})")
+    return target
 
 
 def _check_setting(setting: dict[str, Any], options: dict[str, Any], target: str) -> None:
@@ -124,6 +148,7 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
     else:
         check_outside_runs("the default --out", path, may_write_in=own_eval)
     _check_out(path, _is_result, "an earlier `nasiam eval` result")   # before the features: nothing computed in vain
+    _check_out_folder(path)
     setting = _setting(target, options)
     _check_setting(setting, options, target)
     info, synthetic = _datasets(setting)
@@ -131,7 +156,9 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
         torch.manual_seed(setting["seed"])
         backbone = create_backbone(setting["backbone"], cifar_stem=setting["cifar_stem"], in_chans=info.channels)
     else:
-        backbone = load_backbone(target)
+        # the dataset's channels, as `pretrain --init` checks them: a 3-channel run evaluated on
+        # fashion_mnist failed inside its first convolution, a traceback (#33 probe 16, M3)
+        backbone = load_backbone(target, {"in_chans": info.channels})
     backbone.to(device)
     transform = eval_transform(info)
     train = create_dataset(setting["dataset"], setting["data_root"], "train", transform=transform, **synthetic)
@@ -188,6 +215,7 @@ def curves(run_dirs: Sequence[str], out: str, labels: Sequence[str] | None = Non
         raise ValueError(f"{len(labels)} labels for {len(run_dirs)} runs")
     check_output_path("--out", out)
     _check_out(Path(out), _is_figure, "a figure")
+    _check_out_folder(Path(out))
     series: dict[str, list[tuple[float, float]]] = {}
     for i, run_dir in enumerate(run_dirs):
         path = Path(run_dir) / "summary.json"

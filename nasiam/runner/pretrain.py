@@ -33,6 +33,17 @@ from nasiam.search import CollapseMonitor
 __all__ = ["PretrainRun", "run_pretrain"]
 
 
+def _check_searched_for(cfg: PretrainConfig, option: str, frameworks: set[str | None]) -> None:
+    """Heads searched for another method (`frameworks`: what their files record, None where
+    nothing) are refused, by --head and --init alike: --init trained SimSiam from a SimCLR
+    export's backbone and projector without a word (#33 probe 16, M5)."""
+    wanted = canonical_framework(cfg)
+    other = sorted(str(f) for f in frameworks if f is not None and f != wanted)
+    if other:
+        raise CheckpointError(f"--{option} {getattr(cfg, option)} was searched for {' and '.join(other)}, not "
+                              f"{wanted}; pass --framework {other[0]}, or a run of {wanted}")
+
+
 class PretrainRun(Run):
     command = "pretrain"
     cfg: PretrainConfig
@@ -71,6 +82,7 @@ class PretrainRun(Run):
             expect = {"name": cfg.backbone, "cifar_stem": cfg.cifar_stem, "in_chans": info.channels}
             backbone = load_backbone(init, expect)
             heads: Any = load_heads(init)
+            _check_searched_for(cfg, "init", {h.genotype.meta.get("framework") for h in heads.values()})
             if head not in ("default", init):
                 wanted = read_head_file(head)
                 self.head_sha256 = wanted.sha256
@@ -84,9 +96,7 @@ class PretrainRun(Run):
             return backbone, "default"
         head_file = read_head_file(head)
         self.head_sha256 = head_file.sha256
-        if head_file.framework is not None and head_file.framework != canonical_framework(cfg):
-            raise CheckpointError(f"--head {cfg.head} was searched for {head_file.framework}, not "
-                                  f"{canonical_framework(cfg)}")
+        _check_searched_for(cfg, "head", {head_file.framework})
         return backbone, dict(head_file.genotypes)
 
     def build(self) -> None:
