@@ -492,8 +492,6 @@ def _usable(recorded: Any) -> dict[str, Any]:
     if not isinstance(recorded, dict) or not isinstance(recorded.get("parameters", {}), dict) or \
             not isinstance(recorded.get("options", {}), dict):
         return {}
-    if recorded.get("version") != RECORD_VERSION and isinstance(recorded.get("options"), dict):
-        recorded = {**recorded, "options": {k: v for k, v in recorded["options"].items() if k != "num_workers"}}
     return recorded
 
 
