@@ -9,7 +9,9 @@ import optuna
 
 sys.argv, records = ["probe17_sweeprec.py", "none"], Path(sys.argv[1])
 src = (Path(__file__).parent / "probe17_sweeprec.py").read_text().split('if sys.argv[1] == "old":')[0]
-exec(compile(src, "probe17_sweeprec.py", "exec"))   # its helpers: SW, B, CMDS, overrides, cont (our own file)
+helpers: dict = {}
+exec(compile(src, "probe17_sweeprec.py", "exec"), helpers)   # probe 17's own file: its SW, B, CMDS, cont ...
+cont, CMDS, B, S, SW, D, overrides = (helpers[k] for k in ("cont", "CMDS", "B", "S", "SW", "D", "overrides"))
 old = json.loads(records.read_text())
 print("window record NW0 options:", old["NW0"].get("options"), "version:", old["NW0"].get("version"))
 cont("WIN-NW0-same", old["NW0"], CMDS["NW0"])
