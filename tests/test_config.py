@@ -252,7 +252,8 @@ def test_an_alias_bomb_is_refused_in_milliseconds(tmp_path, where):
     ("run_name: 2026-12-07\n", r"YAML reads an unquoted date as a date: quote it, e\.g\. '2026-12-07'"),
     ("_common: &c {epochs: 2}\n<<: *c\n", "unknown key '_common'"),
     ("epochs: 1\nlr: 0.1\nEpochs: 2\ncifar_stem: true\nTrue: 1\ntrue: 2\n", r"the key 'true' is written twice"),
-    ("widths: &w [16, *w]\n", r"holds an alias \(\*name\) inside the value it names"),   # N5
+    ("widths: &w [16, *w]\n", r"holds an alias \(\*name\) inside the value it names, which never ends: write the "
+                               r"value out$"),   # N5, P10
 ])
 def test_a_recipe_says_what_yaml_made_of_it(tmp_path, text, message):
     """#33 probe 16, M13: a key written twice silently took its last value; an unquoted date was
@@ -280,6 +281,9 @@ def test_a_merge_key_may_be_overridden_as_yaml_says(tmp_path):
                        "  hb: &hb {<<: *base, eta: 3, min_iter: 2}\nearly_terminate: {<<: *hb}\n"
                        "names: {\"1\": a, 1: b}\n")
     data = read_yaml_file(chained, "sweep file")
+    odd = tmp_path / "odd.yaml"   # YAML 1.1's value key, which safe_load reads (#33 probe 18, P10)
+    odd.write_text("m: {=: 1}\n")
+    assert read_yaml_file(odd, "sweep file") == yaml.safe_load("m: {=: 1}\n")
     assert data["early_terminate"] == {"type": "hyperband", "eta": 3, "min_iter": 2} and data["names"] == {"1": "a", 1: "b"}
     grid = tmp_path / "grid.yaml"   # values written out: the count is not about aliases only (N5)
     grid.write_text("values: [" + ", ".join(["1"] * 100_001) + "]\n")

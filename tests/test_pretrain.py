@@ -74,6 +74,26 @@ def test_init_loads_the_preserved_weights(tmp_path, search_run):
         assert (weights or closed_form_only) and all(torch.equal(head[k], searched_head[k]) for k in weights)
 
 
+@pytest.mark.slow
+def test_init_from_a_pretraining_run_of_another_method_is_refused(tmp_path, capsys):
+    """#33 probe 18, P2: a pretraining run's heads record no framework, so `--init` of a MoCo v3
+    pretraining run trained SimSiam from its heads without a word; its config.yaml says mocov3.
+    P5: a head recorded as `moco` is mocov2's."""
+    from types import SimpleNamespace
+
+    from nasiam.errors import CheckpointError
+    from nasiam.runner.pretrain import _check_searched_for
+
+    assert pretrain(tmp_path, "--framework=mocov3", "--epochs=1", name="m3") == 0
+    capsys.readouterr()
+    assert pretrain(tmp_path, f"--init={tmp_path / 'm3'}", "--epochs=1", name="s") == 2
+    assert "was searched for mocov3, not simsiam; pass --framework mocov3" in capsys.readouterr().err
+    assert pretrain(tmp_path, "--framework=mocov3", f"--init={tmp_path / 'm3'}", "--epochs=1", name="m3b") == 0
+    _check_searched_for(SimpleNamespace(framework="mocov2", head="h.json"), "head", {"moco", None})
+    with pytest.raises(CheckpointError, match="was searched for mocov2, not simsiam; pass --framework mocov2"):
+        _check_searched_for(SimpleNamespace(framework="simsiam", head="h.json"), "head", {"moco"})
+
+
 def test_init_and_head_errors(tmp_path, search_run, capsys):
     assert pretrain(tmp_path, f"--init={search_run}", "--backbone=resnet18") == 2
     assert "backbone has name='resnet10t', this run asks for 'resnet18'" in capsys.readouterr().err

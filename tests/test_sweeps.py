@@ -621,6 +621,11 @@ def test_a_study_recorded_by_the_previous_record_continues_under_its_own_command
     if "num_workers" in given:
         with pytest.raises(ConfigError, match=r"--num_workers 0 -> 2"):
             run_sweep(path, 2, {}, out_dir=str(tmp_path), verbose=False)
+        # P4 (#33 probe 18): a record without a version that holds --num_workers keeps it
+        study = optuna.load_study(study_name="sweep", storage=storage)
+        study.set_user_attr(SWEEP_ATTRIBUTE, {**record, "version": None})
+        with pytest.raises(ConfigError, match=r"--num_workers 0 -> 4"):
+            run_sweep(path, 2, {"num_workers": "4"}, out_dir=str(tmp_path), verbose=False)
 
 
 @pytest.mark.parametrize("damaged", ["a text", {"parameters": "x"}, {"options": [1, 2]}])

@@ -63,7 +63,11 @@ def _yaml_loader():
                         stack += [key_node, value_node]
                         if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
                             continue
-                        key = self.construct_object(key_node)
+                        try:
+                            key = self.construct_object(key_node)
+                        except yaml.constructor.ConstructorError:   # `=` (YAML 1.1's value key): as safe_load
+                            self.recursive_objects.pop(key_node, None)   # left marked by the failed attempt
+                            continue
                         if key in keys:
                             raise yaml.constructor.ConstructorError(
                                 None, None, f"the key {shown(key_node.value, 60)} is written twice in one mapping",
@@ -87,10 +91,11 @@ def _too_many_values(data: Any, limit: int) -> str | None:
             continue
         count += 1
         if count > limit:
-            return f"holds more than {limit:,} values (counting each alias, *name, as the values it stands for)"
+            return (f"holds more than {limit:,} values (counting each alias, *name, as the values it stands for), "
+                    "more than a {what} holds")
         if isinstance(value, (dict, list)):
             if id(value) in on_path:
-                return "holds an alias (*name) inside the value it names, which never ends"
+                return "holds an alias (*name) inside the value it names, which never ends: write the value out"
             on_path.add(id(value))
             stack.append((value, True))
             children = [*value.keys(), *value.values()] if isinstance(value, dict) else value
@@ -120,7 +125,7 @@ def read_yaml_file(path: Path, what: str) -> Any:
         raise ConfigError(f"{path}: not valid YAML ({getattr(e, 'problem', None) or 'a parse error'}{where})") from None
     problem = _too_many_values(data, MAX_YAML_VALUES)
     if problem:
-        raise ConfigError(f"{path}: {problem}, more than a {what} holds")
+        raise ConfigError(f"{path}: {problem.format(what=what)}")
     return data
 
 

@@ -6,10 +6,11 @@ weights the search preserved, backbone and heads (one-stage, as SSWP-NAS propose
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from nasiam.backbones import feature_dim, load_backbone, save_backbone
-from nasiam.config import ConfigError, PretrainConfig, check_input_path
+from nasiam.config import ConfigError, PretrainConfig, canonical, check_input_path, read_yaml_file
 from nasiam.errors import CheckpointError, RemoteError
 from nasiam.eval.plots import plot_curves
 from nasiam.frameworks import framework_class
@@ -38,7 +39,8 @@ def _check_searched_for(cfg: PretrainConfig, option: str, frameworks: set[str | 
     nothing) are refused, by --head and --init alike: --init trained SimSiam from a SimCLR
     export's backbone and projector without a word (#33 probe 16, M5)."""
     wanted = canonical_framework(cfg)
-    other = sorted(str(f) for f in frameworks if f is not None and f != wanted)
+    # `moco` recorded (by the Lightning callback's framework="moco") is mocov2 (#33 probe 18, P5)
+    other = sorted({str(canonical("framework", f)) for f in frameworks if f is not None} - {wanted})
     if other:
         raise CheckpointError(f"--{option} {getattr(cfg, option)} was searched for {' and '.join(other)}, not "
                               f"{wanted}; pass --framework {other[0]}, or a run of {wanted}")
@@ -82,7 +84,12 @@ class PretrainRun(Run):
             expect = {"name": cfg.backbone, "cifar_stem": cfg.cifar_stem, "in_chans": info.channels}
             backbone = load_backbone(init, expect)
             heads: Any = load_heads(init)
-            _check_searched_for(cfg, "init", {h.genotype.meta.get("framework") for h in heads.values()})
+            frameworks = {h.genotype.meta.get("framework") for h in heads.values()}
+            run_config = Path(init) / "config.yaml"
+            if run_config.is_file():   # a pretraining run's heads record no framework; its config does (P2)
+                recorded = read_yaml_file(run_config, "run configuration")
+                frameworks.add(recorded.get("framework") if isinstance(recorded, dict) else None)
+            _check_searched_for(cfg, "init", frameworks)
             if head not in ("default", init):
                 wanted = read_head_file(head)
                 self.head_sha256 = wanted.sha256

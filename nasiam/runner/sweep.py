@@ -554,8 +554,8 @@ def _check_same_sweep(study, sweep: Mapping[str, Any], directory: Path, hyperban
     file_changes = _file_changes(recorded, form) if recorded else []
     options = recorded.get("options")
     now = form["options"]
-    if recorded and recorded.get("version") != RECORD_VERSION:   # it never held --num_workers (N1)
-        now = {k: v for k, v in now.items() if k != "num_workers"}
+    if recorded and recorded.get("version") != RECORD_VERSION and "num_workers" not in (options or {}):
+        now = {k: v for k, v in now.items() if k != "num_workers"}   # a record that never held it (N1, P4)
     option_changes = _option_changes(options, now) if options is not None else []
     if not file_changes and not option_changes:
         if study.user_attrs.get(SWEEP_ATTRIBUTE) != form:
