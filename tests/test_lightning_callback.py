@@ -566,7 +566,7 @@ def test_arguments_the_export_would_fail_on_are_refused_before_training(tmp_path
         NASSearchCallback(framework="My SimSiam", export_dir=tmp_path / "out")
     run = tmp_path / "run"
     run.mkdir()
-    (run / "summary.json").write_text("{}")
+    (run / "summary.json").write_text('{"framework": "simsiam"}')   # as a search writes it
     with pytest.raises(ValueError, match="holds a nasiam run or export \\(summary.json\\)"):
         NASSearchCallback(export_dir=run)
     (tmp_path / "notes.txt").write_text("mine")

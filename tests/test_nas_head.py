@@ -426,8 +426,9 @@ def test_save_pretrained_into_a_run_or_export_folder_is_refused(tmp_path, record
     holding a run's or an export's record is refused, by the Lightning callback's rule."""
     run = tmp_path / "run"
     run.mkdir()
-    (run / record).write_text("framework: simsiam\nbackbone: resnet10t\nproj_hidden_dim: 512\n"
-                              if record == "config.yaml" else "{}")   # as nasiam writes it
+    (run / record).write_text({"config.yaml": "framework: simsiam\nbackbone: resnet10t\nproj_hidden_dim: 512\n",
+                               "summary.json": '{"framework": "simsiam"}',
+                               "export.json": '{"format": "nasiam.export"}'}[record])   # as nasiam writes each
     (run / GENOTYPE_FILE).write_text("the run's")
     with pytest.raises(ValueError, match=rf"holds a nasiam run or export \({record}\).*Nothing was written"):
         _head().save_pretrained(run)
@@ -460,6 +461,11 @@ def test_save_pretrained_into_a_projects_heads_folder_beside_its_own_config_is_k
     (project / "checkpoints").mkdir()
     (project / "hparams.yaml").write_text("lr: 0.1\n")
     (project / "config.yaml").write_text("model:\n  backbone: resnet18\ntrainer:\n  max_epochs: 3\n")
+    _head().save_pretrained(project / "heads")
+    _head().save_pretrained(project)
+    # #33 probe 18, P3: another tool's summary.json or export.json beside it
+    (project / "summary.json").write_text('{"accuracy": 0.9}')
+    (project / "export.json").write_text("not json at all")
     _head().save_pretrained(project / "heads")
     _head().save_pretrained(project)
     # a pretraining run still training: nasiam's config.yaml, no summary.json yet

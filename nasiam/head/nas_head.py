@@ -13,6 +13,7 @@ through the Hugging Face Hub (`push_to_hub`, `from_pretrained("hf-hub:user/name"
 from __future__ import annotations
 
 import errno
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -76,6 +77,23 @@ def _is_nasiam_config(path: Path) -> bool:
     return all(any(line.startswith(key) for line in lines) for key in _NASIAM_CONFIG_LINES)
 
 
+def _is_nasiam_record(path: Path) -> bool:
+    """Whether `path`, a summary.json or export.json, is one nasiam wrote: a JSON object naming its
+    framework (a run's summary) or a nasiam format (an export's record, `rundir.EXPORT_FORMAT`).
+    Another tool's file of that name beside a project's heads/ was taken for a run's (#33 probe
+    18, P3); one that cannot be read counts as nasiam's, so nothing is written beside it."""
+    if not path.is_file():
+        return os.path.lexists(path)   # a link to nothing, a FIFO: not read, and not written beside
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read(1 << 24))
+    except OSError:
+        return True
+    except ValueError:   # not JSON (nasiam's are): another tool's
+        return False
+    return isinstance(data, dict) and ("framework" in data or str(data.get("format", "")).startswith("nasiam"))
+
+
 def run_record_in(directory: Path) -> str | None:
     """Which of `RUN_RECORDS` makes `directory` a nasiam run or export, or None: nothing may be
     saved there. A run's or an export's heads/ folder is its record too (`../summary.json`): a head
@@ -84,7 +102,7 @@ def run_record_in(directory: Path) -> str | None:
     config.yaml counts when nasiam wrote it: a project's own (LightningCLI's beside its
     checkpoints/) was refused (probe 16, M12; probe 17, N7)."""
     def record_of(folder: Path) -> str | None:
-        found = next((name for name in RUN_RECORDS[:2] if os.path.lexists(folder / name)), None)
+        found = next((name for name in RUN_RECORDS[:2] if _is_nasiam_record(folder / name)), None)
         return found or ("config.yaml" if _is_nasiam_config(folder / "config.yaml") else None)
 
     found = record_of(directory)
@@ -97,7 +115,7 @@ def run_record_in(directory: Path) -> str | None:
     # writes its own there, before its summary.json.
     for depth, folder in enumerate(list(real.parents)[:3], start=2):
         if found is None and folder.name == "heads":
-            above = next((name for name in RUN_RECORDS[:2] if os.path.lexists(folder.parent / name)), None)
+            above = next((name for name in RUN_RECORDS[:2] if _is_nasiam_record(folder.parent / name)), None)
             found = None if above is None else "../" * depth + above
     return found
 
