@@ -98,7 +98,8 @@ def run_record_in(directory: Path) -> str | None:
     """Which of `RUN_RECORDS` makes `directory` a nasiam run or export, or None: nothing may be
     saved there. A run's or an export's heads/ folder is its record too (`../summary.json`): a head
     saved there was called "changed since the run finished" by export and `--init` (#33 probe 15,
-    L5), also through a link to it (probe 16, M12), and so are a finished one's heads/<slot>. A
+    L5), also through a link to it (probe 16, M12); heads/<slot> is a head's own folder (a run
+    resumed for more epochs writes its heads there again, after its first summary.json). A
     config.yaml counts when nasiam wrote it: a project's own (LightningCLI's beside its
     checkpoints/) was refused (probe 16, M12; probe 17, N7)."""
     def record_of(folder: Path) -> str | None:
@@ -110,13 +111,6 @@ def run_record_in(directory: Path) -> str | None:
     if found is None and real.name == "heads":
         above = record_of(real.parent)
         found = None if above is None else f"../{above}"
-    # below a finished run's or export's heads/: its slots are what summary.json/export.json hash
-    # (a head saved there was "changed since the run finished"; probe 17, N8). A run still running
-    # writes its own there, before its summary.json.
-    for depth, folder in enumerate(list(real.parents)[:3], start=2):
-        if found is None and folder.name == "heads":
-            above = next((name for name in RUN_RECORDS[:2] if _is_nasiam_record(folder.parent / name)), None)
-            found = None if above is None else "../" * depth + above
     return found
 
 
