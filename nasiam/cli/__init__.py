@@ -218,7 +218,7 @@ def describe_os_error(e: OSError, kept: str = KEPT, out_option: str | None = "--
         return EXIT_IO, f"{what} while writing {shown or 'outputs'}; {kept}. Free space{_or_another(out_option)}"
     if e.errno == errno.ENAMETOOLONG:
         # (--run_name where the command has one: a run's folder is --out_dir/--run_name)
-        options = {"--out_dir": "--run_name, --out_dir or "}.get(out_option, f"{out_option} or " if out_option else "")
+        options = "--run_name, --out_dir or " if out_option == "--out_dir" else f"{out_option} or " if out_option else ""
         return EXIT_USAGE, (f"the path {shown_path((path or '')[:120])}... is too long for this file system; shorten "
                             f"{options}the file's name")
     if path and os.path.exists(path) and not os.path.isdir(path) and not os.access(path, os.R_OK):

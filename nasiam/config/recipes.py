@@ -80,9 +80,9 @@ def _yaml_loader():
     return UniqueKeyLoader
 
 
-def _too_many_values(data: Any, limit: int) -> str | None:
-    """Why `data` cannot be a recipe's: more than `limit` values, counting a value each time an
-    alias refers to it, or an alias inside the value it names; stops at the limit."""
+def _too_many_values(data: Any, limit: int, what: str) -> str | None:
+    """Why `data` cannot be a `what` (a recipe, a sweep file): more than `limit` values, counting a
+    value each time an alias refers to it, or an alias inside the value it names; stops at the limit."""
     stack, on_path, count = [(data, False)], set(), 0
     while stack:
         value, leaving = stack.pop()
@@ -92,7 +92,7 @@ def _too_many_values(data: Any, limit: int) -> str | None:
         count += 1
         if count > limit:
             return (f"holds more than {limit:,} values (counting each alias, *name, as the values it stands for), "
-                    "more than a {what} holds")
+                    f"more than a {what} holds")
         if isinstance(value, (dict, list)):
             if id(value) in on_path:
                 return "holds an alias (*name) inside the value it names, which never ends: write the value out"
@@ -106,8 +106,9 @@ def _too_many_values(data: Any, limit: int) -> str | None:
 def read_yaml_file(path: Path, what: str) -> Any:
     """A recipe's or sweep's YAML (safe: no code runs), refusing what cannot be one: over 1 MiB,
     not UTF-8, nested past the parser's recursion limit, a key written twice, more than
-    MAX_YAML_VALUES values (aliases counted as what they stand for) or an alias inside itself. Errors give the position, never the file's text (the
-    path may name any file, e.g. a `base:` that leads astray)."""
+    MAX_YAML_VALUES values (aliases counted as what they stand for) or an alias inside itself.
+    Errors give the position, never the file's text (the path may name any file, e.g. a `base:`
+    that leads astray)."""
     import yaml
 
     size = path.stat().st_size
@@ -123,9 +124,9 @@ def read_yaml_file(path: Path, what: str) -> Any:
         mark = getattr(e, "problem_mark", None)
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise ConfigError(f"{path}: not valid YAML ({getattr(e, 'problem', None) or 'a parse error'}{where})") from None
-    problem = _too_many_values(data, MAX_YAML_VALUES)
+    problem = _too_many_values(data, MAX_YAML_VALUES, what)
     if problem:
-        raise ConfigError(f"{path}: {problem.format(what=what)}")
+        raise ConfigError(f"{path}: {problem}")
     return data
 
 
