@@ -1,7 +1,15 @@
+"""The command line's entry point, for `nasiam ...` (the console script) and `python -m nasiam`.
+
+It guards the interpreter's first and last seconds, where `nasiam.cli.main`'s own handlers are
+not yet (or no longer) in place: the import of torch, and the teardown after the command. Both
+ways in come here first; `import nasiam` loads no torch, so the guard is installed before it.
+"""
 import atexit
 import os
 import signal
 import sys
+
+from nasiam.errors import INTERRUPTED_WHILE_STARTING  # no torch: see nasiam/__init__.py
 
 
 def _ignore_ctrl_c() -> None:
@@ -12,33 +20,61 @@ def _ignore_ctrl_c() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-atexit.register(_ignore_ctrl_c)   # registered first, so it runs after every other exit handler
+def _exit_now_with(code: int):
+    def exit_now(signum, frame) -> None:
+        """Ctrl-C (or SIGTERM) while the finished command shuts down (threads joined, exit
+        handlers): leave at once with the status it already has, rather than 130 (143) over its
+        outputs."""
+        try:
+            name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+            print(f"\nnasiam: the command had finished (exit {code}) when {name} came; nothing to stop",
+                  file=sys.stderr, flush=True)
+            sys.stdout.flush()
+        except Exception:   # stderr closed or gone
+            pass
+        os._exit(code)
+    return exit_now
 
-try:
-    # seconds with torch: a Ctrl-C here, before main's handlers, was a KeyboardInterrupt
-    # traceback (#33 probe 16, M14)
-    from nasiam.cli import main  # noqa: E402
-except KeyboardInterrupt:
-    print("\nnasiam: interrupted while starting; nothing was done", file=sys.stderr)
-    sys.exit(130)
 
-code = main()
+def _import_command():
+    """`nasiam.cli.main`, imported with its parser's modules, or None after a Ctrl-C meanwhile.
 
+    The imports take seconds (torch), and a KeyboardInterrupt raised inside them was a traceback
+    (#33 probe 16, M14; through the console script, which never ran this module, probe 18, P1)
+    or worse: torch's or numpy's half-finished import then failed with a RecursionError, or
+    pybind11 aborted the process. So a first Ctrl-C is noted and acted on when the imports are
+    done; a second leaves at once."""
+    interrupted = []
 
-def _exit_now(signum, frame) -> None:
-    """Ctrl-C (or SIGTERM) while the finished command shuts down (threads joined, exit handlers):
-    leave at once with the status it already has, rather than 130 (143) over its outputs."""
+    def note(signum, frame) -> None:
+        if interrupted:
+            os.write(2, f"\n{INTERRUPTED_WHILE_STARTING}\n".encode())
+            os._exit(130)
+        interrupted.append(signum)
+
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN   # a script's `cmd &`: left so
+    previous = None if ignored else signal.signal(signal.SIGINT, note)
     try:
-        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-        print(f"\nnasiam: the command had finished (exit {code}) when {name} came; nothing to stop",
-              file=sys.stderr, flush=True)
-        sys.stdout.flush()
-    except Exception:   # stderr closed or gone
-        pass
-    os._exit(code)
+        from nasiam.cli import build_parser, main
+        build_parser()   # its options' choices import the data and backbone modules
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    return None if interrupted else main
 
 
-for _signum in (signal.SIGINT, signal.SIGTERM):
-    if signal.getsignal(_signum) != signal.SIG_IGN:   # a script's `cmd &` ignores SIGINT: left so
-        signal.signal(_signum, _exit_now)
-sys.exit(code)
+def main() -> int:
+    atexit.register(_ignore_ctrl_c)   # registered first, so it runs after every other exit handler
+    run_command = _import_command()
+    if run_command is None:
+        print(f"\n{INTERRUPTED_WHILE_STARTING}", file=sys.stderr)
+        return 130
+    code = run_command()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) != signal.SIG_IGN:   # a script's `cmd &` ignores SIGINT: left so
+            signal.signal(signum, _exit_now_with(code))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

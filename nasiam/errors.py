@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 
+# a Ctrl-C before a command's own handlers are in place: the seconds the imports of torch and timm
+# take (`nasiam.__main__`), and the options' choices (`nasiam.cli.main`); nothing has been written
+INTERRUPTED_WHILE_STARTING = "nasiam: interrupted while starting; nothing was done"
+
 
 def shown(value: object, limit: int = 40) -> str:
     """`value` as an error message shows it: its repr, cut to about `limit` characters. A

@@ -535,19 +535,36 @@ def test_ctrl_c_gives_each_command_its_own_advice(monkeypatch, capsys, command, 
     assert words in err and "--resume" not in err, err
 
 
-def test_ctrl_c_while_nasiam_starts_is_no_traceback():
-    """M14: a Ctrl-C during the imports (seconds with torch), before main's handlers: a
-    KeyboardInterrupt traceback, the process killed by SIGINT."""
+@pytest.mark.parametrize("way_in", ["console script", "python -m nasiam"])
+@pytest.mark.parametrize("importing", ["torch", "nasiam.data"])
+def test_ctrl_c_while_nasiam_starts_is_no_traceback(way_in, importing):
+    """A Ctrl-C during the imports (seconds with torch), before main's handlers: a
+    KeyboardInterrupt traceback (#33 probe 16, M14), still through the console script, which
+    imported torch with the package before any guard (probe 18, P1); inside torch's own import
+    it could leave a RecursionError or a C++ abort. The SIGINT is sent while `importing` is
+    imported (torch: the package's import; nasiam.data: the parser's options)."""
+    import os
+    import signal
     import subprocess
     import sys
 
-    code = ("import runpy, sys\n"
-            "class Interrupt:\n"
+    import tomllib
+
+    from nasiam.errors import INTERRUPTED_WHILE_STARTING
+
+    script = tomllib.loads(Path("pyproject.toml").read_text())["project"]["scripts"]["nasiam"]
+    module, _, attribute = script.partition(":")
+    enter = (f"from {module} import {attribute} as entry\nsys.exit(entry())\n" if way_in == "console script"
+             else "runpy.run_module('nasiam', run_name='__main__', alter_sys=True)\n")
+    code = ("import os, runpy, signal, sys\n"
+            "class CtrlC:\n"
             "    def find_spec(self, name, path=None, target=None):\n"
-            "        if name == 'nasiam.cli':\n"
-            "            raise KeyboardInterrupt\n"
-            "sys.meta_path.insert(0, Interrupt())\n"
-            "runpy.run_module('nasiam', run_name='__main__', alter_sys=True)\n")
-    done = subprocess.run([sys.executable, "-c", code, "--version"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr
-    assert "nasiam: interrupted while starting; nothing was done" in done.stderr
+            f"        if name == {importing!r}:\n"
+            "            sys.meta_path.remove(self)\n"
+            "            os.kill(os.getpid(), signal.SIGINT)\n"
+            "sys.meta_path.insert(0, CtrlC())\n" + enter)
+    env = {**os.environ, "PYTHONPATH": os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-c", code, "--version"], capture_output=True, text=True, timeout=120,
+                          env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert INTERRUPTED_WHILE_STARTING in done.stderr and "nasiam 0" not in done.stdout

@@ -206,3 +206,21 @@ def test_the_check_catches_peers_private_names_and_modules_in_no_layer(tmp_path)
     assert problems == ["pkg.a:1 imports pkg.b (pkg.b, layer 0) from layer 0", "pkg.c is in no layer: add it to LAYERS"]
     assert private_imports(module_files(root, "pkg"), layers) == ["pkg.e:1 imports _y from pkg.b",
                                                                   "pkg.e:2 imports pkg.d._x from pkg.d._x"]
+
+
+def test_the_package_imports_no_torch_until_a_name_is_used():
+    """`import nasiam` loads no torch, so the command line's entry point guards the seconds its
+    import takes (#33 probe 18, P1); the public names are still there, on first use."""
+    import subprocess
+    import sys
+
+    code = ("import sys, nasiam\n"
+            "assert 'torch' not in sys.modules, 'import nasiam loaded torch'\n"
+            "from nasiam import NASHead, Genotype\n"
+            "assert nasiam.SearchableHead.__module__.startswith('nasiam.head') and 'torch' in sys.modules\n"
+            "assert set(nasiam.__all__) <= set(dir(nasiam))\n"
+            "try:\n    nasiam.NoSuchName\nexcept AttributeError as e:\n    assert 'NoSuchName' in str(e)\n"
+            "else:\n    raise SystemExit('no AttributeError')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(nasiam.__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
