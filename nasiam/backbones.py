@@ -124,15 +124,18 @@ def read_backbone_record(run_dir: str | Path) -> dict[str, Any]:
     return record
 
 
-def _matching_option(key: str, value: Any) -> str:
-    """The command-line advice that makes a run match backbone.json's field `key`: the record's
-    field names are no options ("pass --name=resnet10t", #33 probe 14, K12), and in_chans follows
-    the dataset's images."""
-    if key == "name":
-        return f"pass --backbone={value}"
+def _mismatch(run_dir: str | Path, key: str, recorded: Any, asked: Any) -> str:
+    """Why backbone.json's field `key` does not match, and the command-line advice that makes it:
+    the record's field names are no options ("pass --name=resnet10t", #33 probe 14, K12), and
+    in_chans follows the dataset's images, in `pretrain --init` and in `eval`, which trains
+    nothing (its message spoke of training, probe 18, P7)."""
     if key == "in_chans":
-        return f"train on images of {value} channel{'s' if value != 1 else ''} (the dataset sets in_chans)"
-    return f"pass --{key}={value}"
+        def channels(n):
+            return f"{n} channel{'s' if n != 1 else ''}"
+        return (f"{run_dir}'s backbone takes images of {channels(recorded)}, the dataset's have {channels(asked)}; "
+                f"choose a --dataset of {channels(recorded)} or another run")
+    option = "backbone" if key == "name" else key
+    return f"{run_dir}'s backbone has {key}={recorded!r}, this run asks for {asked!r}; pass --{option}={recorded} or another run"
 
 
 def load_backbone(run_dir: str | Path, expect: Mapping[str, Any] | None = None) -> nn.Module:
@@ -144,8 +147,7 @@ def load_backbone(run_dir: str | Path, expect: Mapping[str, Any] | None = None) 
     record = read_backbone_record(run_dir)
     for key, value in (expect or {}).items():
         if record[key] != value:
-            raise CheckpointError(f"{run_dir}'s backbone has {key}={record[key]!r}, this run asks for {value!r}; "
-                                  f"{_matching_option(key, record[key])} or another run")
+            raise CheckpointError(_mismatch(run_dir, key, record[key], value))
     backbone = create_backbone(record["name"], cifar_stem=record["cifar_stem"], in_chans=record["in_chans"])
     path = Path(run_dir) / "backbone.safetensors"
     try:

@@ -69,7 +69,8 @@ def test_a_backbone_of_another_run_is_refused_with_the_options_that_match_it(tmp
                                        "in_chans": 3, "feature_dim": feature_dim(backbone)})
     for expect, advice in (({"name": "resnet18"}, "pass --backbone=resnet10t or another run"),
                            ({"cifar_stem": False}, "pass --cifar_stem=True or another run"),
-                           ({"in_chans": 1}, r"train on images of 3 channels \(the dataset sets in_chans\) or")):
+                           ({"in_chans": 1}, "takes images of 3 channels, the dataset's have 1 channel; choose a --dataset of 3 "
+                                            "channels or another run")):
         with pytest.raises(CheckpointError, match=advice):
             load_backbone(tmp_path, expect)
 

@@ -384,7 +384,8 @@ def test_a_dataset_of_another_channel_count_is_refused_naming_it(tmp_path, capsy
     run = _one_channel_run(tmp_path / "run")
     assert main(["eval", "knn", str(run), "--dataset", "synthetic", "--device", "cpu", "--num_workers", "0",
                  "--bank_subset", "16", "--out", str(tmp_path / "r.json")]) == 2
-    assert "backbone has in_chans=1, this run asks for 3" in capsys.readouterr().err
+    err = capsys.readouterr().err   # eval trains nothing: no "this run asks for", no "train on" (probe 18, P7)
+    assert "backbone takes images of 1 channel, the dataset's have 3 channels; choose a --dataset of 1 channel" in err
     assert not (tmp_path / "r.json").exists()
 
 
@@ -420,8 +421,10 @@ def test_an_unknown_cifar_stem_word_is_refused(monkeypatch, capsys):
     assert "--cifar_stem: cannot read 'bogus' (expected true or false)" in capsys.readouterr().err and not calls
 
 
-def test_eval_names_a_file_or_an_export_as_what_it_is(tmp_path, capsys):
-    """M14: an export was "not a nasiam run directory", a checkpoint file "has no config.yaml"."""
+@pytest.mark.parametrize("out", ["given", "default"])
+def test_eval_names_a_file_or_an_export_as_what_it_is(tmp_path, capsys, out):
+    """M14: an export was "not a nasiam run directory", a checkpoint file "has no config.yaml";
+    without --out, the default --out beside the file was judged first (probe 18, P8)."""
     from nasiam.cli import main
 
     (tmp_path / "last.ckpt").write_bytes(b"x")
@@ -429,9 +432,10 @@ def test_eval_names_a_file_or_an_export_as_what_it_is(tmp_path, capsys):
     (tmp_path / "e" / "export.json").write_text("{}")
     for target, words in (("last.ckpt", "last.ckpt is a file; `nasiam eval` takes a run directory"),
                           ("e", "is a `nasiam export`, which records no dataset settings")):
-        assert main(["eval", "knn", str(tmp_path / target), "--out", str(tmp_path / "r.json")]) == 2
+        options = ["--out", str(tmp_path / "r.json")] if out == "given" else []
+        assert main(["eval", "knn", str(tmp_path / target), *options]) == 2
         err = capsys.readouterr().err
-        assert words in err and "not a nasiam run directory" not in err, err
+        assert words in err and "not a nasiam run directory" not in err and "--out" not in err, err
 
 
 def test_random_beside_a_folder_named_random_says_which_it_evaluates(tmp_path, monkeypatch, capsys):
@@ -464,13 +468,14 @@ def test_an_out_where_nothing_can_be_made_is_refused_before_computing(tmp_path, 
 
     _no_data(monkeypatch)
     assert main(["eval", "knn", "random", "--dataset", "synthetic", "--out", "/proc/self/nasiam-x/k.json"]) == 2
-    assert "--out: no folder can be made at /proc/self/nasiam-x/k.json: nothing can be created in /proc/self" in \
+    # the result file's words: no folder is made at k.json (probe 18, P9)
+    assert "--out: no file can be made at /proc/self/nasiam-x/k.json: nothing can be created in /proc/self" in \
         capsys.readouterr().err
     run = tmp_path / "run"
     run.mkdir()
     (run / "summary.json").write_text('{"epochs": [{"epoch": 1, "knn_top1": 50.0}]}')
     assert main(["eval", "curves", str(run), "--out", "/proc/self/nasiam-x/c.png"]) == 2
-    assert "--out: no folder can be made at /proc/self/nasiam-x/c.png" in capsys.readouterr().err
+    assert "--out: no file can be made at /proc/self/nasiam-x/c.png" in capsys.readouterr().err
 
 
 def test_ctrl_c_during_eval_says_nothing_was_written_not_resume(monkeypatch, capsys):

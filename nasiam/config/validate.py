@@ -68,10 +68,10 @@ def check_output_path(option: str, path: object, *, may_write_in: str | os.PathL
     check_outside_runs(option, path, may_write_in=may_write_in)
 
 
-def nearest_folder(option: str, path: str | os.PathLike) -> Path:
+def nearest_folder(option: str, path: str | os.PathLike, *, made: str = "folder") -> Path:
     """The nearest part of `path` that exists (`path` itself, or "." or "/" at the latest),
-    refused where it is not a folder, or where `path` is still to be made and nothing can be
-    created in it: nothing could be made inside it. A link that leads nowhere
+    refused where it is not a folder, or where `path` (a `made`: "folder", or "file" for a
+    result file) is still to be made and nothing can be created in it. A link that leads nowhere
     (dangling, or a loop) exists as a name, not as a folder: taken as absent, a run tried to make
     the folder over it and failed as the disk's fault, exit 5 (#33 probe 13, J1)."""
     path = Path(path)
@@ -84,7 +84,7 @@ def nearest_folder(option: str, path: str | os.PathLike) -> Path:
     # where a folder is to be made in it: one that refuses (/proc/self, another user's) failed
     # when the run made it, as a bare "[Errno 2] No such file or directory" (#33 probe 13, J3)
     if existing != path and not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"{option}: no folder can be made at {shown_path(path)}: nothing can be created in "
+        raise ConfigError(f"{option}: no {made} can be made at {shown_path(path)}: nothing can be created in "
                           f"{shown_path(existing)} (its permissions, a read-only file system, or a system folder "
                           f"such as /proc); choose another {option}")
     return existing

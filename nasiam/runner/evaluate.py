@@ -65,7 +65,7 @@ def _check_out_folder(path: Path) -> None:
     --out_dir" (#33 probe 16, M11). An existing one (`_check_out`: an earlier result, replaced)
     was written there before."""
     if not os.path.lexists(path):
-        nearest_folder("--out", path)
+        nearest_folder("--out", path, made="file")   # the result file; no folder is made there (probe 18, P9)
 
 
 def _setting(target: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -138,6 +138,8 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
         raise ValueError(f"--device {device!r}: {str(e).splitlines()[0][:160]} (cpu, cuda or cuda:N)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: this machine has no CUDA device; use --device cpu")
+    if target != "random":   # a file or an export named first: the default --out beside it was (probe 18, P8)
+        _run_directory(target)
     path = Path(out) if out else (Path(target) / "eval" / f"{protocol}{'' if protocol != 'finetune' else f'_{label_fraction:g}'}.json"
                                   if target != "random" else Path("runs") / f"eval-random-{protocol}.json")
     # never inside a run or an export, except this run's own eval/, where its results go; the
