@@ -304,7 +304,7 @@ def test_a_search_recipe_given_to_pretrain_says_so():
 
 
 def test_a_sweep_file_that_is_not_one_is_refused_like_a_recipe(tmp_path):
-    from nasiam.runner.sweep import read_sweep
+    from nasiam.runner.sweep_file import read_sweep
 
     (tmp_path / "s.yaml").write_bytes(b"[" * 20000)
     with pytest.raises(ConfigError, match="nested too deeply"):
@@ -396,7 +396,7 @@ def test_a_run_name_of_spaces_or_with_spaces_around_it_is_refused(capsys, name):
 def test_a_config_path_that_is_no_file_is_named_for_what_it_is_never_opened(tmp_path, kind):
     """A FIFO given as --config was "no recipe at" (and opening it would block until a writer
     came); a path too long to look up was advised as an output path's (the seventh probe of #33)."""
-    from nasiam.runner.sweep import read_sweep
+    from nasiam.runner.sweep_file import read_sweep
 
     path = tmp_path / "r.yaml"
     if kind == "fifo":

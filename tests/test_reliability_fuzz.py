@@ -22,7 +22,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from nasiam.cli import main  # noqa: E402
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, load_config  # noqa: E402
-from nasiam.runner.sweep import read_sweep  # noqa: E402
+from nasiam.runner.sweep_file import read_sweep  # noqa: E402
 from nasiam.space import Genotype, GenotypeError  # noqa: E402
 from nasiam.space.genotype import MAX_PARAMETERS  # noqa: E402
 

@@ -9,7 +9,7 @@ import yaml
 
 from nasiam.cli import main
 from nasiam.config import ConfigError, SearchConfig, load_config
-from nasiam.runner.sweep import _suggest, read_sweep
+from nasiam.runner.sweep_file import read_sweep, suggest
 
 SWEEPS = sorted((Path(__file__).parent.parent / "recipes" / "sweeps").glob("*.yaml"))
 
@@ -77,12 +77,12 @@ class _Trial:
 
 def test_sweep_distributions_map_to_optuna():
     t = _Trial()
-    assert _suggest(t, "widths", {"values": [[64, 128], [256]]}) == [256]  # lists travel as JSON
-    assert _suggest(t, "arch_lr", {"distribution": "log_uniform_values", "min": 1e-3, "max": 1e-1}) == (1e-3, 0.1,
+    assert suggest(t, "widths", {"values": [[64, 128], [256]]}) == [256]  # lists travel as JSON
+    assert suggest(t, "arch_lr", {"distribution": "log_uniform_values", "min": 1e-3, "max": 1e-1}) == (1e-3, 0.1,
                                                                                                        True, None)
-    assert _suggest(t, "lr", {"distribution": "q_uniform", "min": 0, "max": 1, "q": 0.1}) == (0.0, 1.0, False, 0.1)
-    assert _suggest(t, "epochs", {"distribution": "int_uniform", "min": 2, "max": 9}) == (2, 9)
-    assert _suggest(t, "epochs", {"value": 3}) == 3
+    assert suggest(t, "lr", {"distribution": "q_uniform", "min": 0, "max": 1, "q": 0.1}) == (0.0, 1.0, False, 0.1)
+    assert suggest(t, "epochs", {"distribution": "int_uniform", "min": 2, "max": 9}) == (2, 9)
+    assert suggest(t, "epochs", {"value": 3}) == 3
 
 
 @pytest.mark.slow
@@ -193,32 +193,32 @@ def test_a_trial_that_ran_its_last_epoch_is_finished_not_pruned(tmp_path, monkey
 
 
 def test_hyperband_stops_what_wandbs_own_code_stops():
-    from nasiam.runner.sweep import _hyperband, hyperband_stops
+    from nasiam.runner.sweep_file import hyperband_stops, read_hyperband
 
     # the bands and the verdict of wandb/sweeps' tests/test_hyperband_stopping.py (loss, minimised)
-    assert _hyperband("s.yaml", {"type": "hyperband", "min_iter": 3, "eta": 3}).bands[:3] == (3, 9, 27)
-    assert _hyperband("s.yaml", {"type": "hyperband", "max_iter": 81, "s": 3, "eta": 3}).bands == (3, 9, 27)
-    hyperband = _hyperband("s.yaml", {"type": "hyperband", "min_iter": 3, "eta": 3})
+    assert read_hyperband("s.yaml", {"type": "hyperband", "min_iter": 3, "eta": 3}).bands[:3] == (3, 9, 27)
+    assert read_hyperband("s.yaml", {"type": "hyperband", "max_iter": 81, "s": 3, "eta": 3}).bands == (3, 9, 27)
+    hyperband = read_hyperband("s.yaml", {"type": "hyperband", "min_iter": 3, "eta": 3})
     flat, falling = [10.0] * 4, [10.0 - i for i in range(10)]
     assert hyperband_stops(flat, [flat, falling], hyperband)
     assert not hyperband_stops(falling, [flat, falling], hyperband)
     assert not hyperband_stops(flat[:2], [flat[:2], falling], hyperband)   # before its first band
     # strict (W&B's default) judges the value at the band; strict: false the best value so far
     recovered, others = [1.0, 9.0], [[5.0, 5.0], [5.0, 5.0]]
-    strict = _hyperband("s.yaml", {"type": "hyperband", "min_iter": 2})
-    lenient = _hyperband("s.yaml", {"type": "hyperband", "min_iter": 2, "strict": False})
+    strict = read_hyperband("s.yaml", {"type": "hyperband", "min_iter": 2})
+    lenient = read_hyperband("s.yaml", {"type": "hyperband", "min_iter": 2, "strict": False})
     assert hyperband_stops(recovered, [recovered, *others], strict)
     assert not hyperband_stops(recovered, [recovered, *others], lenient)
 
 
 def test_hyperband_keys_map_to_wandbs_bands(tmp_path):
-    from nasiam.runner.sweep import Hyperband, _hyperband
+    from nasiam.runner.sweep_file import Hyperband, read_hyperband
 
-    assert _hyperband("s.yaml", None) is None
-    assert _hyperband("s.yaml", {"type": "hyperband", "min_iter": 2}).bands[:3] == (2, 6, 18)   # default eta 3
-    assert _hyperband("s.yaml", {"type": "hyperband", "max_iter": 27, "s": 2, "eta": 3}) == Hyperband((3, 9), 3.0)
-    assert _hyperband("s.yaml", {"type": "hyperband", "max_iter": 10, "s": 3, "eta": 3.0}).bands == (1, 3)
-    assert _hyperband("s.yaml", {"type": "hyperband", "min_iter": 2, "eta": 1.5}).bands[:4] == (2, 3, 4, 6)
+    assert read_hyperband("s.yaml", None) is None
+    assert read_hyperband("s.yaml", {"type": "hyperband", "min_iter": 2}).bands[:3] == (2, 6, 18)   # default eta 3
+    assert read_hyperband("s.yaml", {"type": "hyperband", "max_iter": 27, "s": 2, "eta": 3}) == Hyperband((3, 9), 3.0)
+    assert read_hyperband("s.yaml", {"type": "hyperband", "max_iter": 10, "s": 3, "eta": 3.0}).bands == (1, 3)
+    assert read_hyperband("s.yaml", {"type": "hyperband", "min_iter": 2, "eta": 1.5}).bands[:4] == (2, 3, 4, 6)
     refused = {"median": {"type": "median"}, "unknown key": {"type": "hyperband", "min_iters": 2},
                "eta must be a number above 1": {"type": "hyperband", "min_iter": 2, "eta": 1},
                "strict must be true or false": {"type": "hyperband", "min_iter": 2, "strict": "yes"},
@@ -226,7 +226,7 @@ def test_hyperband_keys_map_to_wandbs_bands(tmp_path):
                "needs min_iter": {"type": "hyperband", "eta": 3}}
     for message, spec in refused.items():
         with pytest.raises(ConfigError, match=message):
-            _hyperband("s.yaml", spec)
+            read_hyperband("s.yaml", spec)
 
 
 def test_a_trial_a_killed_sweep_left_running_is_retried_resuming_its_run(tmp_path, monkeypatch, capsys):
@@ -549,7 +549,7 @@ def test_a_study_is_not_continued_under_other_options_for_its_trials(tmp_path, m
 def test_options_are_compared_at_the_values_a_trial_runs_with():
     """An option left out is its default, and off the demo datasets the demo-scale options'
     default is the method's (none), as `load_config` sets it."""
-    from nasiam.runner.sweep import _option_changes, _trial_options
+    from nasiam.runner.sweep_record import _option_changes, _trial_options
 
     assert _option_changes({"dataset": "cifar10", "subset": None}, {"dataset": "cifar10"}) == []
     assert _option_changes({"subset": None}, {}) == ["--subset none -> 10000"]
@@ -603,7 +603,8 @@ def test_a_study_recorded_by_the_previous_record_continues_under_its_own_command
     resolved was refused under the very command that started it (`--num_workers 2 -> 0`,
     `--framework moco -> mocov2`), and the message's own options were refused again."""
     optuna = pytest.importorskip("optuna")
-    from nasiam.runner.sweep import RECORD_VERSION, SWEEP_ATTRIBUTE, _sweep_form, run_sweep
+    from nasiam.runner.sweep import run_sweep
+    from nasiam.runner.sweep_record import RECORD_VERSION, SWEEP_ATTRIBUTE, _sweep_form
 
     seen = _fake_runs(monkeypatch)
     path = _sweep_file(tmp_path)
@@ -632,7 +633,8 @@ def test_a_study_recorded_by_the_previous_record_continues_under_its_own_command
 def test_a_study_record_nasiam_did_not_write_is_recorded_anew(tmp_path, monkeypatch, damaged):
     """#33 probe 17, N6: a record whose parameters were a string gave an AttributeError traceback."""
     optuna = pytest.importorskip("optuna")
-    from nasiam.runner.sweep import SWEEP_ATTRIBUTE, run_sweep
+    from nasiam.runner.sweep import run_sweep
+    from nasiam.runner.sweep_record import SWEEP_ATTRIBUTE
 
     seen = _fake_runs(monkeypatch)
     (tmp_path / "sweep").mkdir()
@@ -645,7 +647,8 @@ def test_a_study_record_nasiam_did_not_write_is_recorded_anew(tmp_path, monkeypa
 
 def test_a_study_started_before_the_file_was_recorded_continues_and_records_it(tmp_path, monkeypatch):
     optuna = pytest.importorskip("optuna")
-    from nasiam.runner.sweep import SWEEP_ATTRIBUTE, _sweep_form, run_sweep
+    from nasiam.runner.sweep import run_sweep
+    from nasiam.runner.sweep_record import SWEEP_ATTRIBUTE, _sweep_form
 
     (tmp_path / "sweep").mkdir()
     storage = f"sqlite:///{tmp_path / 'sweep' / 'optuna.db'}"

@@ -12,7 +12,8 @@ from nasiam.config import SearchConfig, require_package
 @_as_usage_errors
 def cmd_sweep(args) -> int:
     require_package("nasiam sweep runs the sweep with Optuna", ("optuna",), "optuna", "run it with `wandb agent`")
-    from nasiam.runner.sweep import format_value, run_sweep
+    from nasiam.runner.sweep import run_sweep
+    from nasiam.runner.sweep_file import format_value
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(SearchConfig) if hasattr(args, f.name)}
     result = run_sweep(args.config, args.trials, overrides, out_dir=args.sweep_dir, name=args.name,
