@@ -328,7 +328,7 @@ def test_an_archived_search_without_weights_runs_again_only_for_rows_that_contin
     """An archive of the small files (summary, genotype; benchmarks/ceiling.py keeps one)
     is enough for a row that trains the searched head afresh; a one-stage (+init) row needs
     the search's weights, so the search runs again."""
-    from nasiam.compare.executor import pending_jobs
+    from nasiam.compare.run_folders import pending_jobs
 
     plan, out = prepare(rows, seeds=[0], out=tmp_path, options=RUN)
     search = next(job.name for job in plan.jobs if job.command == "search")

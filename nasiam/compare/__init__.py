@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from nasiam._io import remove_temporary_files
-from nasiam.compare.executor import ExecutionReport, check_run, run_finished, run_jobs
+from nasiam.compare.executor import ExecutionReport, run_jobs
 from nasiam.compare.manifest import (
     MANIFEST_FORMAT,
     MANIFEST_SCHEMA_VERSION,
@@ -30,6 +30,7 @@ from nasiam.compare.manifest import (
 )
 from nasiam.compare.plan import FORBIDDEN_COMMON, Plan, build_plan, search_common
 from nasiam.compare.report import write_report
+from nasiam.compare.run_folders import check_run, run_finished
 from nasiam.compare.specs import LIBRARY_KINDS, PREDICTOR_KINDS, HeadSpec, parse_heads
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, check_output_path, load_config, nearest_folder
 from nasiam.errors import RunDirLockedError, shown_path

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from nasiam._io import atomic_write_text
-from nasiam.compare.executor import summary_sha256
+from nasiam.compare.run_folders import summary_sha256
 from nasiam.compare.specs import HeadSpec
 from nasiam.config import ConfigError, PretrainConfig
 from nasiam.errors import shown, shown_path

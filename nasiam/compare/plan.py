@@ -33,7 +33,7 @@ FORBIDDEN_COMMON = ("seed", "run_name", "out_dir", "resume", "head", "init", "co
 class Job:
     """One `nasiam` process. `row`/`head_id` say which table cell its summary fills (a
     search fills none). `settings`: what its config.yaml must hold for a finished run to count
-    as this job (`executor.check_run`). `head` gives --head when the job starts: a search row's
+    as this job (`run_folders.check_run`). `head` gives --head when the job starts: a search row's
     head is a file of its search; a PATH row's file is checked against its pinned hash then
     (`changed_head`), and its finished run's summary must record that hash (`check_run`)."""
 

@@ -34,8 +34,8 @@ from typing import Any, Collection, Sequence
 import torch
 
 from nasiam._io import atomic_write_bytes, atomic_write_text
-from nasiam.compare.executor import collapsed, read_summary
 from nasiam.compare.plan import Plan
+from nasiam.compare.run_folders import collapsed, read_summary
 from nasiam.compare.stats import PairedDifference, mean_std, paired_difference, seeds_for_power, spearman
 from nasiam.search.decisions import decision_agreement
 
