@@ -1,7 +1,15 @@
+# ruff: noqa: E402, E702, E741  (a probe script: compact on purpose)
 """Q/Part B: `nasiam eval curves` with hostile summary.json files and labels (CLI main in process)."""
-import contextlib, io, json, os, shutil, time
+import contextlib
+import io
+import json
+import os
+import shutil
+import time
+
 P = os.environ["PROBE"]; os.chdir(P)
 from nasiam.cli import main
+
 C = "curv"; shutil.rmtree(C, ignore_errors=True); os.makedirs(C)
 def run_with(name, summary=None, raw=None):
     d = os.path.join(C, name); os.makedirs(d, exist_ok=True)

@@ -1,9 +1,14 @@
+# ruff: noqa: E402, E702, E741  (a probe script: compact on purpose)
 """Q/Part B: image folders (`--dataset imagefolder`) built here: val split with other class folders
 than train (through `nasiam eval`, which trains nothing), odd class names, a class of one image,
 1x1 images; then 10,000 classes through the evaluation's own functions (features made up)."""
-import os, shutil, sys, time
+import os
+import shutil
+import time
+
 import numpy as np
 from PIL import Image
+
 P = os.environ["PROBE"]; os.chdir(P)
 def img(path, size=(20, 20), mode="RGB", seed=0):
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -23,7 +28,9 @@ print("folders made", flush=True)
 
 # 10,000 classes through evaluate_features (kNN + linear probe), features made up
 import torch
+
 from nasiam.eval.protocol import evaluate_features
+
 for classes, n in ((10_000, 64), (10_000, 2_000)):
     g = torch.Generator().manual_seed(0)
     bank, test = torch.randn(n, 512, generator=g), torch.randn(n, 512, generator=g)

@@ -1,7 +1,10 @@
+# ruff: noqa: E402, E702, E741  (a probe script: compact on purpose)
 """Q/P1: a SIGINT at the exact instants the entry point hands over to nasiam.cli.main: right after
 _import_command restored the handler, inside parse_known_args, and while `--help` is being
 printed. Emulated by the process signalling itself at that point (the real timing window is ms)."""
-import os, signal, subprocess, sys
+import signal
+import subprocess
+
 PY = "/work/main/.venv/bin/python"
 PRE = """
 import os, signal, sys

@@ -1,10 +1,20 @@
+# ruff: noqa: E402, E702, E741  (a probe script: compact on purpose)
 """Q/Part B: `nasiam push` and head/hub.py with hostile local folders, no network: huggingface_hub's
 HfApi replaced by a recorder (HF_HUB_OFFLINE=1 too), the CLI's main called in process."""
-import contextlib, io, json, os, shutil, sys, types
+import contextlib
+import io
+import json
+import os
+import shutil
+import sys
+import types
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 P = os.environ["PROBE"]; os.chdir(P)
 import huggingface_hub
+
 from nasiam.cli import main
+
 calls = []
 class FakeApi:
     def __init__(self, *a, **k): pass

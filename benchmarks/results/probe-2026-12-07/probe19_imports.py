@@ -1,6 +1,11 @@
+# ruff: noqa: E402, E702, E741  (a probe script: compact on purpose)
 """Q/P1: imports after the lazy namespace: each integration alone, nasiam.cli, pickling/copying a
 NASHead and its class, the lazy names from threads at once, a name imported under TYPE_CHECKING."""
-import copy, importlib, pickle, subprocess, sys
+import copy
+import pickle
+import subprocess
+import sys
+
 PY = sys.executable
 def fresh(code):
     p = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=300)
@@ -29,12 +34,14 @@ for code in ["import nasiam.cli; print('ok', nasiam.cli.main)",
     rc, tail = fresh(code)
     print(f"rc={rc} {code[:90]!r}\n      -> {tail}", flush=True)
 # in process: a NASHead pickled, deep-copied, and unpickled in a fresh interpreter
-import nasiam, torch
 from nasiam.presets import create_head
+
 h = create_head("simsiam_projector", in_dim=8)
 blob = pickle.dumps(h)
 print("pickle", len(blob), "deepcopy", type(copy.deepcopy(h)).__name__)
-import os, tempfile
+import os
+import tempfile
+
 f = os.path.join(tempfile.mkdtemp(dir="/tmp/h59probe.Eyqc"), "head.pkl"); open(f, "wb").write(blob)
 rc, tail = fresh(f"import pickle, torch; h = pickle.load(open({f!r}, 'rb')); print('ok', type(h).__module__, h(torch.randn(4, 8)).shape)")
 print("unpickle fresh", rc, tail)

@@ -1,14 +1,23 @@
+# ruff: noqa: E402, E702, E741  (a probe script: compact on purpose)
 """Q/Part B: what the lightly and solo-learn adapters accept from a user's model/config, and
 NASHead.from_pretrained of hostile genotype.json/config.json (no solo-learn installed: a fake base
 method class stands in for solo's; omegaconf configs as Hydra makes them)."""
-import json, os, shutil, sys, traceback
-import torch, torch.nn as nn
+import json
+import os
+import shutil
+import traceback
+
+import torch
+import torch.nn as nn
 from omegaconf import OmegaConf
+
 P = os.environ["PROBE"]; os.chdir(P)
 RUN = [os.path.join("runs/p0", d) for d in os.listdir("runs/p0")][0]
 from nasiam import NASHead
-from nasiam.integrations.lightly import replace_heads, load_head_sources
-from nasiam.integrations.solo_learn import nas_method, main as solo_main
+from nasiam.integrations.lightly import replace_heads
+from nasiam.integrations.solo_learn import main as solo_main
+from nasiam.integrations.solo_learn import nas_method
+
 
 def t(label, fn):
     try:

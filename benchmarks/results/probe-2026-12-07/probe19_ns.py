@@ -1,7 +1,11 @@
+# ruff: noqa: E402, E702, E741  (a probe script: compact on purpose)
 """Q: what `import nasiam` gives, old (a8e3f3d^) vs new: attributes, submodules, registries."""
-import sys, time
+import sys
+import time
+
 t = time.time()
 import nasiam
+
 print("import s", round(time.time() - t, 2), "torch loaded", "torch" in sys.modules)
 for name in ["head", "space", "presets", "frameworks", "integrations", "errors", "cli", "_version", "NASHead", "Genotype", "__version__", "recalibrate_batchnorm", "nosuch"]:
     try:

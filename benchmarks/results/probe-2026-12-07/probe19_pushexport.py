@@ -1,8 +1,17 @@
+# ruff: noqa: E402, E702, E741  (a probe script: compact on purpose)
 """Q/Part B: `nasiam push` of an export folder (documented: "search, export or pretrain"), fake HfApi."""
-import contextlib, io, os, sys, types
+import contextlib
+import io
+import os
+import sys
+import types
+
 os.environ["HF_HUB_OFFLINE"] = "1"; os.chdir(os.environ["PROBE"])
 import huggingface_hub
+
 from nasiam.cli import main
+
+
 class FakeApi:
     def __init__(self, *a, **k): pass
     def create_repo(self, *a, **k): pass

@@ -1,7 +1,13 @@
+# ruff: noqa: E402, E702, E741  (a probe script: compact on purpose)
 """Q/P1: SIGINT (or two, or SIGTERM) at many instants after a command starts, through the console
 script's way in (`from nasiam.__main__ import main; sys.exit(main())`, as pip's wrapper) and
 `python -m nasiam`. The child gets SIG_DFL for SIGINT (preexec_fn), as from a terminal."""
-import os, signal, subprocess, sys, time, tempfile, shutil
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
 PY = "/work/main/.venv/bin/python"
 CONSOLE = ["-c", "import re, sys\nfrom nasiam.__main__ import main\nsys.argv[0] = 'nasiam'\nsys.exit(main())"]
 MODULE = ["-m", "nasiam"]

@@ -1,6 +1,11 @@
+# ruff: noqa: E402, E702, E741  (a probe script: compact on purpose)
 """Q/P1: the entry point's guard with SIGINT ignored (a script's `cmd &`), and two Ctrl-Cs with
 stderr closed (the guard's os.write(2, ...) in a signal handler)."""
-import os, signal, subprocess, time
+import os
+import signal
+import subprocess
+import time
+
 PY = "/work/main/.venv/bin/python"
 CONSOLE = ["-c", "import sys\nfrom nasiam.__main__ import main\nsys.argv[0] = 'nasiam'\nsys.exit(main())"]
 def start(args, ign=False, close_err=False):
