@@ -8,10 +8,9 @@ The names are imported on first use (PEP 562): `import nasiam` itself loads no t
 command line's entry point (`nasiam.__main__`) installs its Ctrl-C guard before the seconds
 torch takes to import (#33 probe 18, P1).
 """
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING
+import importlib as _importlib
+import importlib.util as _importlib_util
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from nasiam._version import __version__
 
@@ -24,18 +23,21 @@ _EXPORTS = {
 __all__ = ["Genotype", "GenotypeError", "LayerSpec", "MLPSpace", "NASHead", "NASiamSpace", "SearchableHead",
            "recalibrate_batchnorm", "__version__"]
 
-if TYPE_CHECKING:   # what editors and type checkers see
+if _TYPE_CHECKING:   # what editors and type checkers see
     from nasiam.head import NASHead, SearchableHead, recalibrate_batchnorm
     from nasiam.space import Genotype, GenotypeError, LayerSpec, MLPSpace, NASiamSpace
 
 
 def __getattr__(name: str):
-    if name not in _EXPORTS:
+    if name in _EXPORTS:
+        value = getattr(_importlib.import_module(_EXPORTS[name]), name)
+    elif name.isidentifier() and not name.startswith("_") and _importlib_util.find_spec(f"{__name__}.{name}") is not None:
+        value = _importlib.import_module(f"{__name__}.{name}")   # `nasiam.space.register_activation`, as before
+    else:
         raise AttributeError(f"module 'nasiam' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
     globals()[name] = value   # once: later lookups do not come here
     return value
 
 
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+def __dir__() -> list[str]:   # the public names, not this module's own imports
+    return sorted({*__all__, *(name for name in globals() if name.startswith("__"))})

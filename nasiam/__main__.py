@@ -36,21 +36,31 @@ def _exit_now_with(code: int):
     return exit_now
 
 
+def _say(text: str) -> None:
+    """A line to stderr, or nowhere: with stderr closed (`2>&-`) print(file=sys.stderr) wrote to
+    stdout, and os.write raised inside a signal handler (#33 probe 19, Q11)."""
+    try:
+        os.write(2, f"{text}\n".encode())
+    except OSError:
+        pass
+
+
 def _import_command():
     """`nasiam.cli.main`, imported with its parser's modules, or None after a Ctrl-C meanwhile.
 
     The imports take seconds (torch), and a KeyboardInterrupt raised inside them was a traceback
     (#33 probe 16, M14; through the console script, which never ran this module, probe 18, P1)
     or worse: torch's or numpy's half-finished import then failed with a RecursionError, or
-    pybind11 aborted the process. So a first Ctrl-C is noted and acted on when the imports are
-    done; a second leaves at once."""
+    pybind11 aborted the process. So a first Ctrl-C is noted, said so at once, and acted on when
+    the imports are done; a second leaves at once."""
     interrupted = []
 
     def note(signum, frame) -> None:
         if interrupted:
-            os.write(2, f"\n{INTERRUPTED_WHILE_STARTING}\n".encode())
+            _say(f"\n{INTERRUPTED_WHILE_STARTING}")
             os._exit(130)
         interrupted.append(signum)
+        _say("\nnasiam: Ctrl-C while loading: stopping once loaded (Ctrl-C again to leave now)")
 
     ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN   # a script's `cmd &`: left so
     previous = None if ignored else signal.signal(signal.SIGINT, note)
@@ -67,7 +77,7 @@ def main() -> int:
     atexit.register(_ignore_ctrl_c)   # registered first, so it runs after every other exit handler
     run_command = _import_command()
     if run_command is None:
-        print(f"\n{INTERRUPTED_WHILE_STARTING}", file=sys.stderr)
+        _say(INTERRUPTED_WHILE_STARTING)
         return 130
     code = run_command()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -568,3 +568,54 @@ def test_ctrl_c_while_nasiam_starts_is_no_traceback(way_in, importing):
                           env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr[-3000:]
     assert INTERRUPTED_WHILE_STARTING in done.stderr and "nasiam 0" not in done.stdout
+
+
+@pytest.mark.parametrize("ctrl_cs", [1, 2])
+@pytest.mark.parametrize("stderr", ["open", "closed"])
+def test_ctrl_c_while_starting_is_said_on_stderr_or_nowhere(ctrl_cs, stderr):
+    """#33 probe 19, Q11: with stderr closed (`2>&-`) the line went to stdout (print's rule for
+    file=None), and a second Ctrl-C exited 1 (os.write raised in the handler). The first Ctrl-C
+    is said at once; a second leaves at once, 130 either way."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from nasiam.errors import INTERRUPTED_WHILE_STARTING
+
+    code = ("import os, signal, sys\n"
+            "class CtrlC:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'torch':\n"
+            "            sys.meta_path.remove(self)\n"
+            f"            for _ in range({ctrl_cs}):\n"
+            "                os.kill(os.getpid(), signal.SIGINT)\n"
+            "sys.meta_path.insert(0, CtrlC())\n"
+            "from nasiam.__main__ import main\nsys.exit(main())\n")
+
+    def child_setup():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if stderr == "closed":
+            os.close(2)
+
+    env = {**os.environ, "PYTHONPATH": os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-c", code, "--version"], capture_output=True, text=True, timeout=120,
+                          env=env, preexec_fn=child_setup)
+    assert done.returncode == 130 and done.stdout == "", (done.returncode, done.stdout, done.stderr[-2000:])
+    if stderr == "open":
+        assert "Ctrl-C while loading" in done.stderr and INTERRUPTED_WHILE_STARTING in done.stderr, done.stderr
+
+
+def test_ctrl_c_while_the_options_are_read_is_no_traceback(monkeypatch, capsys):
+    """#33 probe 19, Q12: between the import guard and the command's handlers (parsing, --help
+    printing) a Ctrl-C was a KeyboardInterrupt traceback."""
+    import argparse
+
+    from nasiam.cli import main
+    from nasiam.errors import INTERRUPTED_WHILE_STARTING
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_known_args", interrupted)
+    assert main(["--help"]) == 130
+    assert INTERRUPTED_WHILE_STARTING in capsys.readouterr().err

@@ -216,9 +216,13 @@ def test_the_package_imports_no_torch_until_a_name_is_used():
 
     code = ("import sys, nasiam\n"
             "assert 'torch' not in sys.modules, 'import nasiam loaded torch'\n"
+            "assert callable(nasiam.space.register_activation) and nasiam.head.DirectPredLinear\n"   # Q2
             "from nasiam import NASHead, Genotype\n"
             "assert nasiam.SearchableHead.__module__.startswith('nasiam.head') and 'torch' in sys.modules\n"
             "assert set(nasiam.__all__) <= set(dir(nasiam))\n"
+            # its own imports are not its names (probe 19, Q17); its submodules still are (Q2)
+            "assert not {'importlib', 'annotations', 'TYPE_CHECKING', '_EXPORTS'} & set(dir(nasiam)), dir(nasiam)\n"
+            "assert not hasattr(nasiam, 'importlib') and not hasattr(nasiam, 'x.y')\n"
             "try:\n    nasiam.NoSuchName\nexcept AttributeError as e:\n    assert 'NoSuchName' in str(e)\n"
             "else:\n    raise SystemExit('no AttributeError')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,

@@ -21,6 +21,19 @@ from nasiam.cli import compare, evaluate, export, pretrain, push, search, sweep
 from nasiam.cli.common import EXIT_COLLAPSE, EXIT_INTERRUPTED, EXIT_IO, EXIT_MEMORY, EXIT_NONFINITE, EXIT_USAGE
 from nasiam.cli.stdout import StandardOutputError, marked_stdout, standard_output_message, stderr_or_nowhere
 from nasiam.config import ConfigError
+from nasiam.data import DataNotFoundError
+from nasiam.errors import (
+    INTERRUPTED_WHILE_STARTING,
+    CheckpointError,
+    CollapseError,
+    NonFiniteLossError,
+    RunError,
+    RunInterrupted,
+    is_out_of_memory,
+    out_of_memory_message,
+)
+from nasiam.integrations.plain import HeadMismatchError  # imported with the command: a Ctrl-C meanwhile is guarded
+from nasiam.space import GenotypeError
 
 # what a stopped or failed command has left, and where its output goes; a subcommand that differs
 # sets its own (set_defaults) and run_handler says it
@@ -80,7 +93,11 @@ def _unknown_options(parser, args, unknown: Sequence[str]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except KeyboardInterrupt:   # before the command's handlers (probe 19, Q12), as nasiam.__main__ says
+        _say(f"\n{INTERRUPTED_WHILE_STARTING}")
+        return EXIT_INTERRUPTED
     args, code, exits = None, 0, False
     # stdout's own write errors told from an output file's, from the start: argparse prints the help
     # and version before any command runs, and drops a failed write (`nasiam --help > /dev/full`
@@ -91,6 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args, unknown = parser.parse_known_args(argv)
             except SystemExit as e:   # --help, --version, a usage error: raised again once the text is out
                 exits, code = True, e.code
+            except KeyboardInterrupt:   # parsing, or --help printing: nothing was done (probe 19, Q12)
+                _say(f"\n{INTERRUPTED_WHILE_STARTING}")
+                return EXIT_INTERRUPTED
             else:
                 code = _run(parser, args, unknown, stdout)
             _deliver(stdout)
@@ -259,19 +279,6 @@ def _on_io_error(args) -> tuple:
 
 
 def run_handler(args) -> int:
-    from nasiam.data import DataNotFoundError
-    from nasiam.errors import (
-        CheckpointError,
-        CollapseError,
-        NonFiniteLossError,
-        RunError,
-        RunInterrupted,
-        is_out_of_memory,
-        out_of_memory_message,
-    )
-    from nasiam.integrations.plain import HeadMismatchError
-    from nasiam.space import GenotypeError
-
     prefix = f"nasiam {args.command}: error:"
     on_io_error = _on_io_error(args)
     try:
