@@ -73,12 +73,15 @@ def write_search_genotypes(path: Path, framework: str, genotypes: Mapping[str, G
 def write_searched_heads(directory: Path, framework: str, genotypes: Mapping[str, Genotype],
                          heads: Mapping[str, NASHead]) -> None:
     """A search's result as `nasiam search`, `nasiam export` and the Lightning callback leave it:
-    `heads/<slot>/` (`NASHead.save_pretrained`) and `genotype.json`, read back by `load_heads`."""
+    `heads/<slot>/` (`NASHead.save_pretrained`'s files) and `genotype.json`, read back by `load_heads`.
+    The heads are written by nasiam's own door (`NASHead._write_pretrained`): save_pretrained
+    refuses a run's or an export's heads/, which a search or an export done again writes anew;
+    the Lightning callback checks its export_dir itself (`_checked_export_dir`)."""
     # every name checked before the first head is written: a slot that is a path ("../x", "/abs")
     # would otherwise put heads outside `directory` before genotype.json refused it
     _check_names(directory / "genotype.json", framework, [*genotypes, *heads])
     for slot, head in heads.items():
-        head.save_pretrained(directory / "heads" / slot)
+        head._write_pretrained(directory / "heads" / slot)
     write_search_genotypes(directory / "genotype.json", framework, genotypes)
 
 

@@ -64,13 +64,12 @@ def make_run(path, framework="simsiam"):
     state = {"model": model.state_dict(), "epoch": 1, "global_step": 4, "history": [], "elapsed": 1.0, "rng": {}}
     ckpt.save_checkpoint(path / "checkpoints" / ckpt.LAST, state,
                          {"command": "search", "config": dataclasses.asdict(cfg)})
-    from nasiam.rundir import write_search_genotypes
+    from nasiam.rundir import write_searched_heads
     from nasiam.runner import outputs
 
     genotypes = model.genotypes(top_k=cfg.top_k, meta={"framework": model.name})
-    for slot, head in model.export_heads().items():
-        head.save_pretrained(path / "heads" / slot)
-    write_search_genotypes(path / "genotype.json", model.name, genotypes)
+    # as the search writes them: into its own run (save_pretrained refuses a run's heads/)
+    write_searched_heads(path, model.name, genotypes, model.export_heads())
     outputs.write_summary(path, {"command": "search", "selection": {"method": "argmax"}})
     return path
 

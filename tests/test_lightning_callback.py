@@ -596,6 +596,32 @@ def test_an_export_with_a_slot_that_is_a_path_writes_nothing(tmp_path):
     assert not work.exists()
 
 
+def test_an_export_into_a_runs_heads_is_refused_through_links_as_well(tmp_path):
+    """#33 probe 17, N8: a run's heads/<slot> is its record too. The callback's heads go by
+    nasiam's own door (`write_searched_heads`), which does not refuse a run's folders, so the
+    callback checks every heads/<slot> it writes itself: a link to a run's heads/ or heads/<slot>
+    inside export_dir would otherwise have replaced the run's heads."""
+    run = tmp_path / "run"
+    (run / "heads" / "projector").mkdir(parents=True)
+    (run / "summary.json").write_text('{"framework": "simsiam"}')   # as a search writes it
+    with pytest.raises(ValueError, match=r"export_dir .*/projector holds a nasiam run or export \(\.\./\.\./summary"):
+        NASSearchCallback(export_dir=run / "heads" / "projector")
+    model = searchable_simsiam()
+    search = NASSearchCallback({"projector": model.projection_head, "predictor": model.prediction_head},
+                               warmup_epochs=0)
+    trainer([search], max_steps=1).fit(model, loader())
+    (tmp_path / "linked" / "heads").mkdir(parents=True)
+    (tmp_path / "linked" / "heads" / "projector").symlink_to(run / "heads" / "projector")
+    (tmp_path / "all").mkdir()
+    (tmp_path / "all" / "heads").symlink_to(run / "heads")
+    for out, depth in [("linked", 2), ("all", 2)]:
+        with pytest.raises(ValueError, match=rf"export_dir .*{out}'s heads/projector holds a nasiam run or export "
+                                             rf"\({'[.][.]/' * depth}summary.json\)"):
+            search.export(tmp_path / out)
+    assert sorted(p.name for p in run.rglob("*")) == ["heads", "projector", "summary.json"]
+    assert not (tmp_path / "linked" / "genotype.json").exists() and not (tmp_path / "all" / "genotype.json").exists()
+
+
 @pytest.mark.slow
 def test_resume_replays_the_same_recent_architecture_batches(tmp_path):
     """An N-update search's recent architecture batches (here their cached features, around a

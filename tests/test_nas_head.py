@@ -1,15 +1,23 @@
+import dataclasses
 import math
 import os
+import re
+import shutil
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn as nn
 
 from nasiam import NASHead, SearchableHead, recalibrate_batchnorm
+from nasiam.config import PretrainConfig, config_to_yaml
 from nasiam.head.nas_head import GENOTYPE_FILE, WEIGHTS_FILE
 from nasiam.presets import get_preset
 from nasiam.space import Genotype, LayerSpec, MLPSpace
+
+# the config.yaml a pretraining run writes before its first step (`nasiam.runner.loop`)
+_RUN_CONFIG = config_to_yaml(PretrainConfig())
 
 
 def _head():
@@ -426,20 +434,52 @@ def test_save_pretrained_into_a_run_or_export_folder_is_refused(tmp_path, record
     holding a run's or an export's record is refused, by the Lightning callback's rule."""
     run = tmp_path / "run"
     run.mkdir()
-    (run / record).write_text({"config.yaml": "framework: simsiam\nbackbone: resnet10t\nproj_hidden_dim: 512\n",
+    (run / record).write_text({"config.yaml": _RUN_CONFIG,
                                "summary.json": '{"framework": "simsiam"}',
                                "export.json": '{"format": "nasiam.export"}'}[record])   # as nasiam writes each
     (run / GENOTYPE_FILE).write_text("the run's")
     with pytest.raises(ValueError, match=rf"holds a nasiam run or export \({record}\).*Nothing was written"):
         _head().save_pretrained(run)
     assert sorted(os.listdir(run)) == sorted([record, GENOTYPE_FILE]) and (run / GENOTYPE_FILE).read_text() == "the run's"
-    _head().save_pretrained(run / "heads" / "projector")   # a run's heads/<slot> is a head's own folder
+    (run / "heads").mkdir()
     with pytest.raises(ValueError, match=rf"holds a nasiam run or export \(\.\./{record}\)"):   # L5: its heads/
         _head().save_pretrained(run / "heads")
     (tmp_path / "link").symlink_to(run / "heads")   # M12: through a link to it as well
     with pytest.raises(ValueError, match=rf"holds a nasiam run or export \(\.\./{record}\)"):
         _head().save_pretrained(tmp_path / "link")
-    assert sorted(os.listdir(run / "heads")) == ["projector"]
+    assert os.listdir(run / "heads") == []
+
+
+@pytest.mark.parametrize("record", ["summary.json", "export.json", "config.yaml"])
+def test_save_pretrained_into_a_runs_heads_slot_is_refused_but_nasiam_writes_there(tmp_path, record):
+    """#33 probe 17, N8: `save_pretrained(RUN/heads/projector)` replaced a finished run's head
+    (export then called the run "changed since it finished") and `RUN/heads/heads` added a folder
+    inside the run. Refused now, through a link as well; nasiam's own writers (a run resumed for
+    more epochs writes its heads after its first summary.json) go by `_write_pretrained`."""
+    run = tmp_path / "run"
+    (run / "heads").mkdir(parents=True)
+    (run / record).write_text({"config.yaml": _RUN_CONFIG, "summary.json": '{"framework": "simsiam"}',
+                               "export.json": '{"format": "nasiam.export"}'}[record])
+    shutil.copytree(_head().save_pretrained(tmp_path / "h"), run / "heads" / "projector")   # what the run wrote
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    (tmp_path / "slot-link").symlink_to(run / "heads" / "projector")
+    for target, depth in [(run / "heads" / "projector", 2), (run / "heads" / "heads", 2),
+                          (run / "heads" / "projector" / "sub", 3), (tmp_path / "slot-link", 2)]:
+        shown = re.escape("../" * depth + record)
+        with pytest.raises(ValueError, match=rf"holds a nasiam run or export \({shown}\), whose .*Nothing was "
+                                             "written; save the head in another folder"):
+            NASHead.from_genotype(_head().genotype).save_pretrained(target)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    # nasiam's own door keeps the checks that are not about runs
+    with pytest.raises(ValueError, match="this head is on the meta device"):
+        _head().to("meta")._write_pretrained(run / "heads" / "projector")
+    (run / "heads" / "notes").write_text("mine")
+    with pytest.raises(ValueError, match="notes.* is a file, and save_pretrained writes a folder"):
+        _head()._write_pretrained(run / "heads" / "notes")
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != "notes"} == before
+    head = NASHead.from_genotype(_head().genotype)
+    head._write_pretrained(run / "heads" / "projector")   # a run resumed for more epochs
+    assert torch.equal(NASHead.from_pretrained(run / "heads" / "projector")[0].linear.weight, head[0].linear.weight)
 
 
 def test_save_pretrained_into_a_projects_heads_folder_beside_its_own_config_is_kept(tmp_path):
@@ -463,9 +503,73 @@ def test_save_pretrained_into_a_projects_heads_folder_beside_its_own_config_is_k
     _head().save_pretrained(project / "heads")
     _head().save_pretrained(project)
     # a pretraining run still training: nasiam's config.yaml, no summary.json yet
-    (project / "config.yaml").write_text("framework: simsiam\nbackbone: resnet10t\nproj_hidden_dim: 512\n")
+    (project / "config.yaml").write_text(_RUN_CONFIG)
     with pytest.raises(ValueError, match=r"holds a nasiam run or export \(\.\./config\.yaml\)"):
         _head().save_pretrained(tmp_path / "proj" / "heads")
+
+
+_RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+
+
+@pytest.mark.parametrize("recipe", [*sorted(_RECIPES.glob("*.yaml")), *sorted(_RECIPES.glob("base/*.yaml")),
+                                    "framework: simclr\nbackbone: resnet18\nproj_hidden_dim: 2048\n",
+                                    "defaults:\n- _self_\nframework: simclr\nbackbone: resnet18\nproj_hidden_dim: 2048\n"
+                                    "hydra:\n  run:\n    dir: outputs\n"],
+                         ids=lambda r: r.name if isinstance(r, Path) else r.split("\n")[0])
+def test_a_project_whose_config_yaml_is_a_recipe_takes_a_head(tmp_path, recipe):
+    """#33 probe 18, P6: a project folder holding its own recipe (or a Hydra config) as
+    config.yaml was refused as "a nasiam run" when the file had `framework:`, `backbone:` and
+    `proj_hidden_dim:` lines; a recipe holds none of the keys only a run's resolved config has."""
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "config.yaml").write_text(recipe.read_text() if isinstance(recipe, Path) else recipe)
+    for target in (tmp_path / "proj", tmp_path / "proj" / "heads", tmp_path / "proj" / "heads" / "projector"):
+        _head().save_pretrained(target)
+        assert NASHead.from_pretrained(target).in_dim == 12
+
+
+@pytest.mark.parametrize("form", ["block", "utf-8 BOM", "flow style", "CRLF"])
+def test_a_runs_config_yaml_is_told_by_its_keys_in_any_form(tmp_path, form):
+    """#33 probe 18, P6: a run's config.yaml (a run still training: no summary.json yet) with a
+    UTF-8 BOM or re-dumped in flow style was not seen, and a head was written into the run (its
+    heads/<slot>: test_save_pretrained_into_a_runs_heads_slot_is_refused_but_nasiam_writes_there)."""
+    import yaml
+
+    text = {"block": _RUN_CONFIG, "utf-8 BOM": "\ufeff" + _RUN_CONFIG, "CRLF": _RUN_CONFIG.replace("\n", "\r\n"),
+            "flow style": yaml.safe_dump(dataclasses.asdict(PretrainConfig()), default_flow_style=True)}[form]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_bytes(text.encode("utf-8"))
+    for target, record in [(run, "config.yaml"), (run / "heads", "../config.yaml")]:
+        with pytest.raises(ValueError, match=rf"holds a nasiam run or export \({re.escape(record)}\)"):
+            _head().save_pretrained(target)
+    assert os.listdir(run) == ["config.yaml"]
+
+
+@pytest.mark.slow
+def test_a_finished_search_run_keeps_its_heads_and_resumes_for_more_epochs(tmp_path, capsys):
+    """A real run end to end (#33 probe 17, N8; probe 18, P6): its folder, heads/ and heads/<slot>
+    are refused to save_pretrained, before and after it finishes; resumed for more epochs it writes
+    its own heads there again, and `nasiam export` finds nothing changed since it finished."""
+    from _runs import TINY
+
+    from nasiam.cli import main
+
+    run = tmp_path / "r"
+    args = ["search", *TINY, "--warmup_epochs=0", f"--out_dir={tmp_path}", "--run_name=r"]
+    assert main([*args, "--epochs=1"]) == 0
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    for target in (run, run / "heads", run / "heads" / "projector", run / "heads" / "predictor" / "x"):
+        with pytest.raises(ValueError, match=r"holds a nasiam run or export \((\.\./)*summary\.json\)"):
+            NASHead.from_pretrained(run / "heads" / "projector").save_pretrained(target)
+    (run / "summary.json").rename(tmp_path / "summary.json")   # as while it ran: its config.yaml alone
+    with pytest.raises(ValueError, match=r"holds a nasiam run or export \(\.\./\.\./config\.yaml\)"):
+        NASHead.from_pretrained(run / "heads" / "projector").save_pretrained(run / "heads" / "projector")
+    (tmp_path / "summary.json").rename(run / "summary.json")
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    assert main([*args, "--resume", "--epochs=2"]) == 0
+    assert (run / "heads" / "projector" / WEIGHTS_FILE).read_bytes() != before[run / "heads" / "projector" / WEIGHTS_FILE]
+    capsys.readouterr()
+    assert main(["export", str(run), "--out", str(tmp_path / "x")]) == 0, capsys.readouterr().err
 
 
 def test_save_pretrained_checks_the_weights_against_the_genotype(tmp_path):

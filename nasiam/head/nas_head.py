@@ -24,6 +24,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from nasiam._arguments import as_integer, check_bool, check_type, path_problem
+from nasiam._folders import is_run_config
 from nasiam._io import atomic_write_bytes
 from nasiam.errors import shown, shown_path
 from nasiam.head.hub import GENOTYPE_FILE, HUB_PREFIX, WEIGHTS_FILE, check_repo_id, download_head, push_heads_to_hub
@@ -59,22 +60,20 @@ def _file_in_the_way(directory: Path) -> Path | None:
 # and export.json, a run's config.yaml): they vouch for the folder's genotype.json and heads/,
 # which a head saved there (or the Lightning callback's export) would replace without a word
 RUN_RECORDS = ("summary.json", "export.json", "config.yaml")
-# the lines every config.yaml nasiam writes holds (`config_to_yaml`); a LightningCLI or Hydra
-# project's config.yaml holds none of them at its top level
-_NASIAM_CONFIG_LINES = ("framework:", "backbone:", "proj_hidden_dim:")
 
 
 def _is_nasiam_config(path: Path) -> bool:
-    """Whether `path` is a config.yaml nasiam wrote (read: its first 64 KiB, never a FIFO); one
-    that cannot be read counts as nasiam's, so nothing is written beside it."""
+    """Whether `path` is the config.yaml of a nasiam run: the resolved configuration a run writes
+    before its first step (`nasiam.runner.loop`), so a run still training counts, with no
+    summary.json yet. Told by `nasiam._folders.is_run_config`, the output-path check's rule: the
+    keys only a resolved run configuration holds all of (`out_dir`, `run_name`, `resume`, ...,
+    there since nasiam's first runs), read as YAML (a BOM, flow style). Three line prefixes
+    (`framework:`...) took a project's own recipe or Hydra config for a run's, and missed a run's
+    with a BOM or in flow style (#33 probe 18, P6). One that cannot be read counts as a run's, so
+    nothing is written beside it; a FIFO is never opened."""
     if not path.is_file():
         return False
-    try:
-        with open(path, "rb") as f:
-            lines = f.read(1 << 16).decode("utf-8", "replace").splitlines()
-    except OSError:
-        return True
-    return all(any(line.startswith(key) for line in lines) for key in _NASIAM_CONFIG_LINES)
+    return not os.access(path, os.R_OK) or is_run_config(path) is not None
 
 
 def _is_nasiam_record(path: Path) -> bool:
@@ -96,21 +95,23 @@ def _is_nasiam_record(path: Path) -> bool:
 
 def run_record_in(directory: Path) -> str | None:
     """Which of `RUN_RECORDS` makes `directory` a nasiam run or export, or None: nothing may be
-    saved there. A run's or an export's heads/ folder is its record too (`../summary.json`): a head
-    saved there was called "changed since the run finished" by export and `--init` (#33 probe 15,
-    L5), also through a link to it (probe 16, M12); heads/<slot> is a head's own folder (a run
-    resumed for more epochs writes its heads there again, after its first summary.json). A
-    config.yaml counts when nasiam wrote it: a project's own (LightningCLI's beside its
-    checkpoints/) was refused (probe 16, M12; probe 17, N7)."""
+    saved there. So does a run's or an export's heads/ folder and every folder below it
+    (`../summary.json`, `../../summary.json`...): a head saved there was called "changed since the
+    run finished" by export and `--init` (#33 probe 15, L5; heads/<slot>: probe 17, N8), also
+    through a link (probe 16, M12; the real path is looked at). nasiam's own writers save a run's
+    heads there (`NASHead._write_pretrained`), before and after its summary.json (a run resumed
+    for more epochs). A config.yaml counts when a run wrote it (`_is_nasiam_config`): a project's
+    own (LightningCLI's beside its checkpoints/) was refused (probe 16, M12; probe 17, N7)."""
     def record_of(folder: Path) -> str | None:
         found = next((name for name in RUN_RECORDS[:2] if _is_nasiam_record(folder / name)), None)
         return found or ("config.yaml" if _is_nasiam_config(folder / "config.yaml") else None)
 
     found = record_of(directory)
     real = Path(os.path.realpath(directory))
-    if found is None and real.name == "heads":
-        above = record_of(real.parent)
-        found = None if above is None else f"../{above}"
+    for depth, folder in enumerate((real, *real.parents), start=1):
+        if found is None and folder.name == "heads":
+            above = record_of(folder.parent)
+            found = None if above is None else "../" * depth + above
     return found
 
 
@@ -196,10 +197,22 @@ class NASHead(nn.Sequential):
     # -- persistence ------------------------------------------------------------------
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
         """Write `genotype.json` and `head.safetensors` into `directory`, each atomically, the
-        weights first: a new genotype never describes old (or missing) weights."""
+        weights first: a new genotype never describes old (or missing) weights. A nasiam run or
+        export, its heads/ and the folders below are refused (`run_record_in`)."""
+        directory = Path(directory)
+        record = run_record_in(directory)
+        if record is not None:
+            raise ValueError(f"directory: {shown_path(directory)} holds a nasiam run or export ({record}), whose "
+                             f"{GENOTYPE_FILE} this head's would replace. Nothing was written; save the head in "
+                             "another folder")
+        return self._write_pretrained(directory)
+
+    def _write_pretrained(self, directory: Path) -> Path:
+        """`save_pretrained` without its refusal of a nasiam run's folders: the door by which nasiam
+        writes a run's or an export's own heads/<slot> (the runner, `rundir.write_searched_heads`),
+        also after a first summary.json (a run resumed for more epochs)."""
         from safetensors.torch import save
 
-        directory = Path(directory)
         blocking = _file_in_the_way(directory)   # was mkdir's raw "[Errno 17] File exists" (#33 probe 9, F5)
         if blocking is not None:
             where = "" if blocking == directory else f", on the way to {shown_path(directory)},"
@@ -207,11 +220,6 @@ class NASHead(nn.Sequential):
             raise NotAFolderError(f"directory: {shown_path(blocking)}{where} is {kind}, and save_pretrained writes a "
                                   f"folder ({WEIGHTS_FILE} and {GENOTYPE_FILE} in it). Nothing was written; choose a "
                                   "folder's path", blocking)
-        record = run_record_in(directory)
-        if record is not None:
-            raise ValueError(f"directory: {shown_path(directory)} holds a nasiam run or export ({record}), whose "
-                             f"{GENOTYPE_FILE} this head's would replace. Nothing was written; save the head in "
-                             "another folder")
         # a folder (not a link) named as a file of the head: no atomic replace can take its place
         folder = next((directory / name for name in (WEIGHTS_FILE, GENOTYPE_FILE)
                        if (directory / name).is_dir() and not (directory / name).is_symlink()), None)

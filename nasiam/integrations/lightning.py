@@ -164,18 +164,22 @@ def _logging_muted(module: nn.Module) -> Iterator[None]:
                 object.__setattr__(module, n, own[n])
 
 
-def _checked_export_dir(directory: Path) -> Path:
+def _checked_export_dir(directory: Path, slots: Iterable[str] = ()) -> Path:
     """`directory`, where the callback writes genotype.json and heads/<slot>/: a new folder or one
     the callback wrote before (a second fit() exports again). A nasiam run or export is refused:
     its genotype.json and heads/ are its record (summary.json or export.json lists their sha256,
-    config.yaml says how they were trained), which the callback's would replace."""
+    config.yaml says how they were trained), which the callback's would replace. So is a `slots`
+    folder heads/<slot> that is a run's (through a link): `write_searched_heads` writes by nasiam's
+    own door, which does not look (`NASHead.save_pretrained` would)."""
     if directory.exists() and not directory.is_dir():
         raise ValueError(f"export_dir {shown_path(directory)} is a file, not a folder; choose another export_dir")
-    record = run_record_in(directory)   # NASHead.save_pretrained's rule
-    if record is not None:
-        raise ValueError(f"export_dir {shown_path(directory)} holds a nasiam run or export ({record}): the "
-                         "callback's genotype.json and heads/ would replace that run's record. Choose another "
-                         "export_dir")
+    for inside in ("", *(f"heads/{slot}" for slot in slots)):
+        record = run_record_in(directory / inside)   # NASHead.save_pretrained's rule
+        if record is not None:
+            where = f"'s {shown_path(inside)}" if inside else ""
+            raise ValueError(f"export_dir {shown_path(directory)}{where} holds a nasiam run or export ({record}): the "
+                             "callback's genotype.json and heads/ would replace that run's record. Choose another "
+                             "export_dir")
     return directory
 
 
@@ -517,7 +521,8 @@ class NASSearchCallback(*_callback_bases()):
         genotypes = self.genotypes()
         heads = {slot: self.heads[slot].export(g) for slot, g in genotypes.items()}
         if directory is not None:
-            write_searched_heads(_checked_export_dir(Path(directory)), self._framework or "lightning", genotypes, heads)
+            checked = _checked_export_dir(Path(directory), heads)
+            write_searched_heads(checked, self._framework or "lightning", genotypes, heads)
         return heads
 
     def on_train_end(self, trainer, pl_module) -> None:
