@@ -476,6 +476,10 @@ def test_an_out_where_nothing_can_be_made_is_refused_before_computing(tmp_path, 
     (run / "summary.json").write_text('{"epochs": [{"epoch": 1, "knn_top1": 50.0}]}')
     assert main(["eval", "curves", str(run), "--out", "/proc/self/nasiam-x/c.png"]) == 2
     assert "--out: no file can be made at /proc/self/nasiam-x/c.png" in capsys.readouterr().err
+    # /proc itself: os.access lets root through, and the features were computed first (probe 19, Q7)
+    assert main(["eval", "knn", "random", "--dataset", "synthetic", "--out", "/proc/nasiam-x/k.json"]) == 2
+    assert "--out: no file can be made at /proc/nasiam-x/k.json: nothing can be created in /proc " in \
+        capsys.readouterr().err
 
 
 def test_ctrl_c_during_eval_says_nothing_was_written_not_resume(monkeypatch, capsys):

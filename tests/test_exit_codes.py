@@ -183,6 +183,9 @@ def test_an_out_dir_where_no_folder_can_be_made_is_a_usage_error_naming_it(tmp_p
     assert "choose another --out_dir" in err and "Errno" not in err
     assert "nothing can be created in /proc/self" in start_refusal(Path("/proc/self/nasiam-x/r"))
     assert start_refusal(tmp_path / "new" / "r") is None   # a folder that can be made: as before
+    # /proc itself, /sys: the kernel's, which os.access opens to root (probe 19, Q7)
+    for kernel in ("/proc", "/sys"):
+        assert f"nothing can be created in {kernel} " in start_refusal(Path(kernel) / "nasiam-x" / "r")
 
 
 def test_an_out_dir_that_is_a_file_is_a_usage_error_and_the_file_is_untouched(tmp_path, capsys, monkeypatch):

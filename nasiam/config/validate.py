@@ -68,6 +68,10 @@ def check_output_path(option: str, path: object, *, may_write_in: str | os.PathL
     check_outside_runs(option, path, may_write_in=may_write_in)
 
 
+# file systems the kernel keeps (procfs, sysfs): nothing a user names can be created in them
+_KERNEL_FOLDERS = ("/proc", "/sys")
+
+
 def nearest_folder(option: str, path: str | os.PathLike, *, made: str = "folder") -> Path:
     """The nearest part of `path` that exists (`path` itself, or "." or "/" at the latest),
     refused where it is not a folder, or where `path` (a `made`: "folder", or "file" for a
@@ -82,8 +86,10 @@ def nearest_folder(option: str, path: str | os.PathLike, *, made: str = "folder"
     if not existing.is_dir():
         raise ConfigError(f"{option}: {shown_path(existing)} is a file, not a folder; choose another {option}")
     # where a folder is to be made in it: one that refuses (/proc/self, another user's) failed
-    # when the run made it, as a bare "[Errno 2] No such file or directory" (#33 probe 13, J3)
-    if existing != path and not os.access(existing, os.W_OK | os.X_OK):
+    # when the run made it, as a bare "[Errno 2] No such file or directory" (#33 probe 13, J3);
+    # the kernel's own folders refuse root too, whom os.access lets through (probe 19, Q7)
+    kernel = any(is_within(os.path.realpath(existing), root, resolved=True) for root in _KERNEL_FOLDERS)
+    if existing != path and (kernel or not os.access(existing, os.W_OK | os.X_OK)):
         raise ConfigError(f"{option}: no {made} can be made at {shown_path(path)}: nothing can be created in "
                           f"{shown_path(existing)} (its permissions, a read-only file system, or a system folder "
                           f"such as /proc); choose another {option}")
