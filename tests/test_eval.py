@@ -490,3 +490,64 @@ def test_ctrl_c_during_eval_says_nothing_was_written_not_resume(monkeypatch, cap
     assert main(["eval", "knn", "random"]) == 130
     err = capsys.readouterr().err
     assert "nothing was written: run the same command again" in err and "--resume" not in err, err
+
+
+# -- #33 probe 19 ------------------------------------------------------------------------------
+def _image_folder(root, splits):
+    """`splits[name]` = its class folders, two 8x8 PNGs each."""
+    from PIL import Image
+
+    for split, classes in splits.items():
+        for i, cls in enumerate(classes):
+            (root / split / cls).mkdir(parents=True)
+            for j in range(2):
+                Image.new("RGB", (8, 8), (40 * i, 60 * j, 0)).save(root / split / cls / f"{j}.png")
+    return root
+
+
+def _run_on(path, config):
+    """A run folder with a 3-channel backbone and `config` as its config.yaml."""
+    from nasiam.backbones import BACKBONE_FORMAT, create_backbone, feature_dim, save_backbone
+
+    path.mkdir()
+    backbone = create_backbone("resnet10t", in_chans=3)
+    save_backbone(path, backbone, {"format": BACKBONE_FORMAT, "name": "resnet10t", "cifar_stem": False, "in_chans": 3,
+                                   "feature_dim": feature_dim(backbone)})
+    (path / "config.yaml").write_text(config)
+    return path
+
+
+def _no_features(monkeypatch):
+    import nasiam.runner.evaluate as evaluate
+
+    def reached(*args, **kwargs):
+        raise RuntimeError("the features were reached")
+    monkeypatch.setattr(evaluate, "extract_features", reached)
+    monkeypatch.setattr(evaluate, "finetune", reached)
+
+
+@pytest.mark.parametrize("protocol", ["knn", "linear", "finetune"])
+@pytest.mark.parametrize("target", ["random", "run", "run --data_root"])
+def test_eval_refuses_a_val_split_with_other_class_folders_before_any_features(tmp_path, monkeypatch, capsys,
+                                                                              protocol, target):
+    """Q1: an image folder with train/{a,b,c} and val/{a,c,d}: `nasiam eval knn random --dataset
+    imagefolder` scored val's c as train's b, d as c (33 %, exit 0), where search and pretrain
+    refuse it. Now eval runs their check, for a run's own data and a --data_root elsewhere too."""
+    from nasiam.cli import main
+
+    _no_features(monkeypatch)
+    shifted = _image_folder(tmp_path / "shifted", {"train": "abc", "val": "acd"})
+    good = _image_folder(tmp_path / "good", {"train": "abc", "val": "abc"})
+    options = ["--image_size", "8", "--num_workers", "0", "--device", "cpu", "--out", str(tmp_path / "r.json")]
+    if target == "random":
+        options += ["--dataset", "imagefolder", "--data_root", str(shifted)]
+    elif target == "run":
+        target = str(_run_on(tmp_path / "run", f"dataset: imagefolder\ndata_root: {shifted}\nimage_size: 8\n"))
+    else:
+        target = str(_run_on(tmp_path / "run", f"dataset: imagefolder\ndata_root: {good}\nimage_size: 8\n"))
+        options += ["--data_root", str(shifted)]
+    assert main(["eval", protocol, target, *options]) == 2
+    err = capsys.readouterr().err
+    assert ("the val split of imagefolder has other class folders than its train split (only in train: 'b'; "
+            "only in val: 'd')") in err, err
+    assert not (tmp_path / "r.json").exists()

@@ -22,7 +22,7 @@ from nasiam.eval.knn import KNN_SETTINGS
 from nasiam.eval.protocol import evaluate_features
 from nasiam.rundir import EXPORT_RECORD, run_config_dict
 from nasiam.runner import outputs
-from nasiam.runner.build import read_dataset_info
+from nasiam.runner.build import check_eval_splits, read_dataset_info
 
 __all__ = ["evaluate", "curves"]
 
@@ -154,6 +154,12 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
     setting = _setting(target, options)
     _check_setting(setting, options, target)
     info, synthetic = _datasets(setting)
+    transform = eval_transform(info)
+    train = create_dataset(setting["dataset"], setting["data_root"], "train", transform=transform, **synthetic)
+    test = create_dataset(setting["dataset"], setting["data_root"], info.eval_split, transform=transform, **synthetic)
+    # the checks of search and pretrain, before any work: an image folder whose val split has
+    # other class folders than train was scored against shifted labels, exit 0 (#33 probe 19, Q1)
+    check_eval_splits(setting["dataset"], info, train, test)
     if target == "random":
         torch.manual_seed(setting["seed"])
         backbone = create_backbone(setting["backbone"], cifar_stem=setting["cifar_stem"], in_chans=info.channels)
@@ -162,9 +168,6 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
         # fashion_mnist failed inside its first convolution, a traceback (#33 probe 16, M3)
         backbone = load_backbone(target, {"in_chans": info.channels})
     backbone.to(device)
-    transform = eval_transform(info)
-    train = create_dataset(setting["dataset"], setting["data_root"], "train", transform=transform, **synthetic)
-    test = create_dataset(setting["dataset"], setting["data_root"], info.eval_split, transform=transform, **synthetic)
 
     def loader(dataset, shuffle=False, bs=batch_size):
         return DataLoader(dataset, batch_size=bs, shuffle=shuffle, num_workers=num_workers,
