@@ -551,3 +551,34 @@ def test_eval_refuses_a_val_split_with_other_class_folders_before_any_features(t
     assert ("the val split of imagefolder has other class folders than its train split (only in train: 'b'; "
             "only in val: 'd')") in err, err
     assert not (tmp_path / "r.json").exists()
+
+
+def test_finetune_drops_a_last_batch_of_one_image_and_refuses_a_batch_size_of_one(tmp_path, monkeypatch, capsys):
+    """Q5: `nasiam eval finetune RUN --label_fraction 1e-9 --batch_size 3` (10 labelled images:
+    batches 3, 3, 3, 1) ended in torch's "Expected more than 1 value per channel when training",
+    naming no option; `--batch_size 1` likewise, after the backbone and the data were loaded."""
+    from nasiam.cli import main
+    from nasiam.runner.evaluate import evaluate
+
+    root = _image_folder(tmp_path / "five", {"train": "abcde", "val": "abcde"})   # 10 images, as 1e-9 of synthetic
+    result = evaluate("finetune", "random", dataset="imagefolder", data_root=str(root), image_size=8, label_fraction=1,
+                      batch_size=3, epochs=1, num_workers=0, device="cpu", out=str(tmp_path / "ft.json"), verbose=False)
+    assert result["labelled_images"] == 10 and 0 <= result["top1"] <= 100
+
+    _no_data(monkeypatch)   # refused before the data is read
+    assert main(["eval", "finetune", "random", "--dataset", "synthetic", "--batch_size", "1", "--device", "cpu",
+                 "--out", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert "--batch_size 1: fine-tuning trains the backbone's BatchNorm layers" in err, err
+    assert "choose --batch_size 2 or more" in err and not (tmp_path / "r.json").exists()
+
+
+def test_finetune_refuses_a_single_labelled_image_naming_label_fraction(tmp_path):
+    """Q5: one labelled image (a one-class folder) is a batch of one whatever the batch size."""
+    from nasiam.runner.evaluate import evaluate
+
+    root = _image_folder(tmp_path / "one", {"train": "a", "val": "a"})
+    with pytest.raises(ValueError, match="--label_fraction 0.1 leaves 1 labelled image of imagefolder's train split; "
+                                         "fine-tuning needs at least 2"):
+        evaluate("finetune", "random", dataset="imagefolder", data_root=str(root), image_size=8, epochs=1,
+                 num_workers=0, device="cpu", out=str(tmp_path / "ft.json"), verbose=False)

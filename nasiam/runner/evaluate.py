@@ -132,6 +132,9 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
             bank_subset is not None and bank_subset < 1:
         raise ValueError(f"need --label_fraction in (0, 1], --batch_size in [1, 65536], --num_workers in [0, 128] and "
                          f"--bank_subset >= 1 (got {label_fraction}, {batch_size}, {num_workers}, {bank_subset})")
+    if protocol == "finetune" and batch_size < 2:   # torch's words, after the data was read (#33 probe 19, Q5)
+        raise ValueError("--batch_size 1: fine-tuning trains the backbone's BatchNorm layers, which cannot normalise a "
+                         "batch of one image; choose --batch_size 2 or more")
     try:   # before any work: a bad name raised torch's RuntimeError, a traceback
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     except RuntimeError as e:
@@ -169,8 +172,8 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
         backbone = load_backbone(target, {"in_chans": info.channels})
     backbone.to(device)
 
-    def loader(dataset, shuffle=False, bs=batch_size):
-        return DataLoader(dataset, batch_size=bs, shuffle=shuffle, num_workers=num_workers,
+    def loader(dataset, shuffle=False, bs=batch_size, drop_last=False):
+        return DataLoader(dataset, batch_size=bs, shuffle=shuffle, num_workers=num_workers, drop_last=drop_last,
                           generator=torch.Generator().manual_seed(setting["seed"]))
 
     result: dict[str, Any] = {"protocol": protocol, "target": target, "dataset": setting["dataset"],
@@ -202,7 +205,14 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
         # light augmentation for the labelled images: crops and flips, no colour distortion
         augment = view_transform(augment_recipe("crop_flip", info))
         labelled = create_dataset(setting["dataset"], setting["data_root"], "train", transform=augment, **synthetic)
-        train_loader = loader(Subset(labelled, chosen), shuffle=True, bs=min(batch_size, max(8, len(chosen) // 4)))
+        if len(chosen) < 2:
+            raise ValueError(f"--label_fraction {label_fraction:g} leaves {len(chosen)} labelled image of "
+                             f"{setting['dataset']}'s train split; fine-tuning needs at least 2 (its BatchNorm layers "
+                             "cannot normalise a batch of one): raise --label_fraction")
+        bs = min(batch_size, max(8, len(chosen) // 4))
+        # a last batch of one image would stop BatchNorm in train mode (#33 probe 19, Q5): dropped,
+        # a different image each epoch as the order is shuffled (solo-learn drops every short batch)
+        train_loader = loader(Subset(labelled, chosen), shuffle=True, bs=bs, drop_last=len(chosen) % bs == 1)
         tuned = finetune(backbone, train_loader, loader(test), info.num_classes, epochs=epochs or 30, lr=lr or 0.01,
                          device=device, seed=setting["seed"])
         result.update(label_fraction=label_fraction, labelled_images=tuned.labelled_images, top1=tuned.test_top1,
