@@ -582,3 +582,92 @@ def test_finetune_refuses_a_single_labelled_image_naming_label_fraction(tmp_path
                                          "fine-tuning needs at least 2"):
         evaluate("finetune", "random", dataset="imagefolder", data_root=str(root), image_size=8, epochs=1,
                  num_workers=0, device="cpu", out=str(tmp_path / "ft.json"), verbose=False)
+
+
+def _finished(path, epochs):
+    """A run folder holding a summary.json with `epochs` (its per-epoch records)."""
+    import json
+
+    path.mkdir(parents=True)
+    (path / "summary.json").write_text(json.dumps({"epochs": epochs}))
+    return path
+
+
+def _legend_of_each_figure(monkeypatch):
+    """[(text, parsed as math)] of the legend of each figure saved from now on."""
+    import matplotlib.figure
+
+    legends, save = [], matplotlib.figure.Figure.savefig
+
+    def recording(figure, *args, **kwargs):
+        legends.append([(t.get_text(), t.get_parse_math()) for t in figure.axes[0].get_legend().get_texts()])
+        return save(figure, *args, **kwargs)
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", recording)
+    return legends
+
+
+def test_curves_of_runs_sharing_a_folder_name_are_told_apart_not_averaged(tmp_path, monkeypatch):
+    """Q6: `nasiam eval curves runs/a/best runs/b/best` drew one curve "best", the mean of both
+    runs, as if seeds of one setting. Now each run is labelled by as many of its path's last
+    folders as tell them apart; runs given the same --labels are still averaged (seeds)."""
+    from nasiam.runner.evaluate import curves
+
+    legends = _legend_of_each_figure(monkeypatch)
+    a = _finished(tmp_path / "runs" / "a" / "best", [{"epoch": 1, "knn_top1": 11.0}])
+    b = _finished(tmp_path / "runs" / "b" / "best", [{"epoch": 1, "knn_top1": 93.0}])
+    other = _finished(tmp_path / "other", [{"epoch": 1, "knn_top1": 50.0}])
+    curves([str(a), str(b), str(other)], str(tmp_path / "c.png"))
+    curves([str(a), str(other)], str(tmp_path / "c.png"))
+    curves([str(a), str(b)], str(tmp_path / "c.png"), labels=["seeds", "seeds"])
+    assert [[text for text, _ in legend] for legend in legends] == [["a/best", "b/best", "other"], ["best", "other"],
+                                                                     ["seeds"]]
+
+
+def test_curve_labels_are_shown_as_written(tmp_path, monkeypatch):
+    """Q8: `--labels 'a$\\frac$b'` stopped with matplotlib's mathtext parse error naming no label;
+    a "$" pair was typeset as a formula; a run folder or label starting with "_" was left out of
+    the legend."""
+    from nasiam.runner.evaluate import curves
+
+    legends = _legend_of_each_figure(monkeypatch)
+    runs = [str(_finished(tmp_path / name, [{"epoch": 1, "knn_top1": 50.0}])) for name in ("r1", "r2", "_baseline")]
+    labels = ["a$\\frac$b", "cost $5 vs $10", "_mine"]
+    curves(runs, str(tmp_path / "c.png"), labels=labels)
+    curves(runs, str(tmp_path / "c.png"))
+    assert legends == [[(label, False) for label in labels], [(name, False) for name in ("r1", "r2", "_baseline")]]
+
+
+def test_curves_are_written_in_the_format_their_suffix_names(tmp_path, capsys):
+    """Q9: `--out c.pdf` (or .svg, or no suffix) wrote PNG bytes under that name. Now the suffix
+    names the format; one that names none is refused before any summary is read."""
+    from nasiam.cli import main
+
+    run = str(_finished(tmp_path / "run", [{"epoch": 1, "knn_top1": 50.0}, {"epoch": 2, "knn_top1": 60.0}]))
+    for name, start in (("c.pdf", b"%PDF"), ("c.svg", b"<?xml"), ("c.EPS", b"%!PS"), ("c.jpg", b"\xff\xd8"),
+                        ("c.png", b"\x89PNG")):
+        for _ in range(2):   # the second replaces the first: recognised as a figure
+            assert main(["eval", "curves", run, "--out", str(tmp_path / name)]) == 0, capsys.readouterr().err
+            assert (tmp_path / name).read_bytes().startswith(start), name
+    for name, problem in (("c", "it has no suffix"), ("c.bmp", "its suffix names no format a figure is written in")):
+        assert main(["eval", "curves", str(tmp_path / "no-run"), "--out", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert f"--out {tmp_path / name}: {problem}; end the file name in one of .png, .pdf, .svg" in err, err
+        assert not (tmp_path / name).exists()
+
+
+@pytest.mark.parametrize("record", [{"epoch": 2, "knn_top1": float("inf")}, {"epoch": 2, "knn_top1": float("-inf")},
+                                    {"epoch": 2, "knn_top1": 1e308}, {"epoch": 2, "knn_top1": -1e308},
+                                    {"epoch": 2, "knn_top1": 100.5}, {"epoch": 2, "knn_top1": float("nan")},
+                                    {"epoch": 1e308, "knn_top1": 50.0}, {"epoch": float("inf"), "knn_top1": 50.0},
+                                    {"epoch": "2", "knn_top1": 50.0}])
+def test_curves_refuse_a_value_nasiam_cannot_have_written_naming_the_file(tmp_path, capsys, record):
+    """Q10: knn_top1 Infinity was dropped from the plot unsaid (an empty plot, exit 0); ±1e308
+    stopped it with numpy's "arange: cannot compute length", naming no file."""
+    from nasiam.cli import main
+
+    run = _finished(tmp_path / "run", [{"epoch": 1, "knn_top1": 50.0}, record, {"epoch": 3, "loss": 1.0}])
+    assert main(["eval", "curves", str(run), "--out", str(tmp_path / "c.png")]) != 0
+    err = capsys.readouterr().err
+    key = "epoch" if record["knn_top1"] == 50.0 else "knn_top1"
+    assert f"{run / 'summary.json'} (read) is damaged: {key} " in err and " in its epochs, not a number between" in err
+    assert not (tmp_path / "c.png").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,6 +20,7 @@ from nasiam.data.transforms import view_transform
 from nasiam.errors import CheckpointError, shown, shown_path
 from nasiam.eval import extract_features, finetune, plot_curves
 from nasiam.eval.knn import KNN_SETTINGS
+from nasiam.eval.plots import figure_format
 from nasiam.eval.protocol import evaluate_features
 from nasiam.rundir import EXPORT_RECORD, run_config_dict
 from nasiam.runner import outputs
@@ -30,8 +32,12 @@ __all__ = ["evaluate", "curves"]
 _FIGURE_SIGNATURES = (b"\x89PNG", b"%PDF", b"<?xml", b"<svg", b"%!PS", b"\xff\xd8")
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+_FINITE = (-sys.float_info.max, sys.float_info.max)
+
+
+def _number_in(value: Any, low: float, high: float) -> bool:
+    """`value` a number (not a bool) between `low` and `high`; NaN fails the comparisons."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
 
 
 def _is_result(path: Path) -> bool:
@@ -224,30 +230,60 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
 
 
 def curves(run_dirs: Sequence[str], out: str, labels: Sequence[str] | None = None, metric: str = "knn_top1") -> Path:
-    """One plot of `metric` against the epoch for each run (runs sharing a label are drawn as
-    a mean with a min-max band, e.g. seeds)."""
+    """One plot of `metric` against the epoch for each run, in the format `out`'s suffix names.
+    A run is labelled by its folder's path, as many of its last parts as tell the runs apart;
+    runs given the same one of `labels` are drawn as their mean with a min-max band (seeds)."""
     if labels and len(labels) != len(run_dirs):
         raise ValueError(f"{len(labels)} labels for {len(run_dirs)} runs")
     check_output_path("--out", out)
+    figure_format(out, "--out")
     _check_out(Path(out), _is_figure, "a figure")
     _check_out_folder(Path(out))
     series: dict[str, list[tuple[float, float]]] = {}
-    for i, run_dir in enumerate(run_dirs):
-        path = Path(run_dir) / "summary.json"
-        if not path.is_file():
-            raise CheckpointError(f"{run_dir} has no summary.json: not a finished nasiam run")
-        try:
-            summary = json.loads(path.read_bytes().decode("utf-8"))
-        except (ValueError, RecursionError) as e:   # not UTF-8, not JSON
-            raise CheckpointError(f"{path} (read) is damaged: not JSON ({type(e).__name__})") from None
-        history = summary.get("epochs", []) if isinstance(summary, dict) else None
-        if not isinstance(history, list):
-            raise CheckpointError(f"{path} (read) is damaged: it holds no run summary (an object whose 'epochs' is "
-                                  "a list, one record per epoch)")
-        points = [(h["epoch"], h[metric]) for h in history if isinstance(h, dict)
-                  and all(_is_number(h.get(key)) for key in ("epoch", metric))]
-        if not points:
-            raise CheckpointError(f"{run_dir} logged no {metric} per epoch (run it with --knn_every=1)")
-        series.setdefault(labels[i] if labels else Path(run_dir).name, []).extend(points)
+    for run_dir, label in zip(run_dirs, labels or _path_labels(run_dirs)):
+        series.setdefault(label, []).extend(_curve(run_dir, metric))
     remove_abandoned(Path(out).parent, Path(out).name)
     return plot_curves(series, out, ylabel="kNN top-1 (%)" if metric == "knn_top1" else metric)
+
+
+def _path_labels(run_dirs: Sequence[str]) -> list[str]:
+    """Each run's path cut to as few of its last parts as tell it from the other runs (runs/a/best,
+    runs/b/best and runs/c: a/best, b/best and c). Labelled by the folder's name alone, two runs
+    sharing it were averaged as one curve, as if seeds of one setting (#33 probe 19, Q6)."""
+    paths = set(Path(os.path.abspath(run_dir)).parts for run_dir in run_dirs)   # the same folder: one label
+
+    def label(parts: tuple[str, ...]) -> str:
+        last = next(n for n in range(1, len(parts) + 1)   # the whole path tells it apart at the latest
+                    if sum(other[-n:] == parts[-n:] for other in paths) == 1)
+        return str(Path(*parts[-last:]))
+    return [label(Path(os.path.abspath(run_dir)).parts) for run_dir in run_dirs]
+
+
+def _curve(run_dir: str, metric: str) -> list[tuple[float, float]]:
+    """(epoch, `metric`) of each epoch of `run_dir`'s summary.json that logged it. A value nasiam
+    cannot have written (infinite, 1e308, a score past 100) is refused naming the file: infinite
+    points were dropped from the plot unsaid, 1e308 stopped it in numpy's words (#33 probe 19, Q10)."""
+    path = Path(run_dir) / "summary.json"
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} has no summary.json: not a finished nasiam run")
+    try:
+        summary = json.loads(path.read_bytes().decode("utf-8"))
+    except (ValueError, RecursionError) as e:   # not UTF-8, not JSON
+        raise CheckpointError(f"{path} (read) is damaged: not JSON ({type(e).__name__})") from None
+    history = summary.get("epochs", []) if isinstance(summary, dict) else None
+    if not isinstance(history, list):
+        raise CheckpointError(f"{path} (read) is damaged: it holds no run summary (an object whose 'epochs' is "
+                              "a list, one record per epoch)")
+    bounds = {"epoch": BOUNDS["epochs"], metric: (0, 100) if metric.endswith("_top1") else _FINITE}
+    points = []
+    for record in history:
+        if not isinstance(record, dict) or record.get(metric) is None:   # an epoch without it (--knn_every)
+            continue
+        for key, (low, high) in bounds.items():
+            if not _number_in(record.get(key), low, high):
+                raise CheckpointError(f"{path} (read) is damaged: {key} {shown(record.get(key))} in its epochs, not a "
+                                      f"number between {low:g} and {high:g}")
+        points.append((record["epoch"], record[metric]))
+    if not points:
+        raise CheckpointError(f"{run_dir} logged no {metric} per epoch (run it with --knn_every=1)")
+    return points
