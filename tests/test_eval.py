@@ -671,3 +671,26 @@ def test_curves_refuse_a_value_nasiam_cannot_have_written_naming_the_file(tmp_pa
     key = "epoch" if record["knn_top1"] == 50.0 else "knn_top1"
     assert f"{run / 'summary.json'} (read) is damaged: {key} " in err and " in its epochs, not a number between" in err
     assert not (tmp_path / "c.png").exists()
+
+
+def test_knn_records_the_k_it_used_on_a_bank_smaller_than_k(tmp_path, capsys):
+    """Q13: `nasiam eval knn RUN --bank_subset 16 --k 5000` recorded k 5000 and knn5000_top1,
+    where the vote used the whole bank of 16, unsaid."""
+    from nasiam.runner.evaluate import evaluate
+
+    root = _image_folder(tmp_path / "abc", {"train": "abc", "val": "abc"})   # 6 training images
+    result = evaluate("knn", "random", dataset="imagefolder", data_root=str(root), image_size=8, k=5000, num_workers=0,
+                      device="cpu", out=str(tmp_path / "k.json"))
+    assert result["k"] == 6 and result["top1"] == result["knn6_top1"] and "knn5000_top1" not in result
+    assert "kNN: k=5000 is more than the 6 images of the memory bank: k=6 used" in capsys.readouterr().out
+
+
+def test_a_linear_probe_on_one_training_image_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    """Q14: `nasiam eval linear RUN --bank_subset 1` was refused after both splits' features were
+    computed (minutes on a real test split)."""
+    from nasiam.cli import main
+
+    _no_data(monkeypatch)
+    assert main(["eval", "linear", "random", "--dataset", "synthetic", "--bank_subset", "1", "--device", "cpu",
+                 "--out", str(tmp_path / "r.json")]) == 2
+    assert "--bank_subset 1: the linear probe needs at least 2 labelled training images" in capsys.readouterr().err

@@ -138,6 +138,9 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
             bank_subset is not None and bank_subset < 1:
         raise ValueError(f"need --label_fraction in (0, 1], --batch_size in [1, 65536], --num_workers in [0, 128] and "
                          f"--bank_subset >= 1 (got {label_fraction}, {batch_size}, {num_workers}, {bank_subset})")
+    if protocol == "linear" and bank_subset == 1:   # refused after both splits' features (#33 probe 19, Q14)
+        raise ValueError("--bank_subset 1: the linear probe needs at least 2 labelled training images (a share of "
+                         "them is held out to choose its penalty); choose --bank_subset 2 or more")
     if protocol == "finetune" and batch_size < 2:   # torch's words, after the data was read (#33 probe 19, Q5)
         raise ValueError("--batch_size 1: fine-tuning trains the backbone's BatchNorm layers, which cannot normalise a "
                          "batch of one image; choose --batch_size 2 or more")
@@ -188,6 +191,10 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
         if bank_subset:
             train = Subset(train, random_subset(len(train), bank_subset, setting["seed"]))
         say = (lambda line: print(line, flush=True)) if verbose else (lambda line: None)
+        if protocol == "knn" and k > len(train):   # the vote caps k at the bank's size: the result recorded the k asked (probe 19, Q13)
+            say(f"kNN: k={k} is more than the {len(train)} images of the memory bank: k={len(train)} used (every "
+                "image votes), and recorded")
+            k = len(train)
 
         def features(name, dataset):   # a bar on a terminal, lines every few seconds for logs
             batches = progress(None, verbose, f"{name} features", loader(dataset))
