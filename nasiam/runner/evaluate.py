@@ -191,7 +191,8 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
         if bank_subset:
             train = Subset(train, random_subset(len(train), bank_subset, setting["seed"]))
         say = (lambda line: print(line, flush=True)) if verbose else (lambda line: None)
-        if protocol == "knn" and k > len(train):   # the vote caps k at the bank's size: the result recorded the k asked (probe 19, Q13)
+        # the vote caps k at the bank's size; the result recorded the k asked (#33 probe 19, Q13)
+        if protocol == "knn" and k > len(train):
             say(f"kNN: k={k} is more than the {len(train)} images of the memory bank: k={len(train)} used (every "
                 "image votes), and recorded")
             k = len(train)
