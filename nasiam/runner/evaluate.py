@@ -244,9 +244,9 @@ def curves(run_dirs: Sequence[str], out: str, labels: Sequence[str] | None = Non
     if labels and len(labels) != len(run_dirs):
         raise ValueError(f"{len(labels)} labels for {len(run_dirs)} runs")
     check_output_path("--out", out)
-    figure_format(out, "--out")
     _check_out(Path(out), _is_figure, "a figure")
     _check_out_folder(Path(out))
+    figure_format(out, "--out")
     series: dict[str, list[tuple[float, float]]] = {}
     for run_dir, label in zip(run_dirs, labels or _path_labels(run_dirs)):
         series.setdefault(label, []).extend(_curve(run_dir, metric))
