@@ -427,7 +427,7 @@ def test_class_folders_that_differ_only_in_unicode_normalisation_are_told_apart(
     bank = SimpleNamespace(class_to_idx={"a": 0, "b": 1, nfc: 2})
     test = SimpleNamespace(class_to_idx={"a": 0, "c": 1, nfd: 2})
     with pytest.raises(ValueError) as info:
-        _check_same_class_folders(SimpleNamespace(dataset="imagefolder"), SimpleNamespace(eval_split="val"), bank, test)
+        _check_same_class_folders("imagefolder", SimpleNamespace(eval_split="val"), bank, test)
     message = str(info.value)
     assert "only in train: 'b', 'caf\\xe9'; only in val: 'c', 'cafe\\u0301'" in message, message
     assert "another Unicode normalisation, NFC and NFD" in message

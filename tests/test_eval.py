@@ -494,3 +494,207 @@ def test_ctrl_c_during_eval_says_nothing_was_written_not_resume(monkeypatch, cap
     assert main(["eval", "knn", "random"]) == 130
     err = capsys.readouterr().err
     assert "nothing was written: run the same command again" in err and "--resume" not in err, err
+
+
+# -- #33 probe 19 ------------------------------------------------------------------------------
+def _image_folder(root, splits):
+    """`splits[name]` = its class folders, two 8x8 PNGs each."""
+    from PIL import Image
+
+    for split, classes in splits.items():
+        for i, cls in enumerate(classes):
+            (root / split / cls).mkdir(parents=True)
+            for j in range(2):
+                Image.new("RGB", (8, 8), (40 * i, 60 * j, 0)).save(root / split / cls / f"{j}.png")
+    return root
+
+
+def _run_on(path, config):
+    """A run folder with a 3-channel backbone and `config` as its config.yaml."""
+    from nasiam.backbones import BACKBONE_FORMAT, create_backbone, feature_dim, save_backbone
+
+    path.mkdir()
+    backbone = create_backbone("resnet10t", in_chans=3)
+    save_backbone(path, backbone, {"format": BACKBONE_FORMAT, "name": "resnet10t", "cifar_stem": False, "in_chans": 3,
+                                   "feature_dim": feature_dim(backbone)})
+    (path / "config.yaml").write_text(config)
+    return path
+
+
+def _no_features(monkeypatch):
+    import nasiam.runner.evaluate as evaluate
+
+    def reached(*args, **kwargs):
+        raise RuntimeError("the features were reached")
+    monkeypatch.setattr(evaluate, "extract_features", reached)
+    monkeypatch.setattr(evaluate, "finetune", reached)
+
+
+@pytest.mark.parametrize("protocol", ["knn", "linear", "finetune"])
+@pytest.mark.parametrize("target", ["random", "run", "run --data_root"])
+def test_eval_refuses_a_val_split_with_other_class_folders_before_any_features(tmp_path, monkeypatch, capsys,
+                                                                              protocol, target):
+    """Q1: an image folder with train/{a,b,c} and val/{a,c,d}: `nasiam eval knn random --dataset
+    imagefolder` scored val's c as train's b, d as c (33 %, exit 0), where search and pretrain
+    refuse it. Now eval runs their check, for a run's own data and a --data_root elsewhere too."""
+    from nasiam.cli import main
+
+    _no_features(monkeypatch)
+    shifted = _image_folder(tmp_path / "shifted", {"train": "abc", "val": "acd"})
+    good = _image_folder(tmp_path / "good", {"train": "abc", "val": "abc"})
+    options = ["--image_size", "8", "--num_workers", "0", "--device", "cpu", "--out", str(tmp_path / "r.json")]
+    if target == "random":
+        options += ["--dataset", "imagefolder", "--data_root", str(shifted)]
+    elif target == "run":
+        target = str(_run_on(tmp_path / "run", f"dataset: imagefolder\ndata_root: {shifted}\nimage_size: 8\n"))
+    else:
+        target = str(_run_on(tmp_path / "run", f"dataset: imagefolder\ndata_root: {good}\nimage_size: 8\n"))
+        options += ["--data_root", str(shifted)]
+    assert main(["eval", protocol, target, *options]) == 2
+    err = capsys.readouterr().err
+    assert ("the val split of imagefolder has other class folders than its train split (only in train: 'b'; "
+            "only in val: 'd')") in err, err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_finetune_drops_a_last_batch_of_one_image_and_refuses_a_batch_size_of_one(tmp_path, monkeypatch, capsys):
+    """Q5: `nasiam eval finetune RUN --label_fraction 1e-9 --batch_size 3` (10 labelled images:
+    batches 3, 3, 3, 1) ended in torch's "Expected more than 1 value per channel when training",
+    naming no option; `--batch_size 1` likewise, after the backbone and the data were loaded."""
+    from nasiam.cli import main
+    from nasiam.runner.evaluate import evaluate
+
+    root = _image_folder(tmp_path / "five", {"train": "abcde", "val": "abcde"})   # 10 images, as 1e-9 of synthetic
+    result = evaluate("finetune", "random", dataset="imagefolder", data_root=str(root), image_size=8, label_fraction=1,
+                      batch_size=3, epochs=1, num_workers=0, device="cpu", out=str(tmp_path / "ft.json"), verbose=False)
+    assert result["labelled_images"] == 10 and 0 <= result["top1"] <= 100
+
+    _no_data(monkeypatch)   # refused before the data is read
+    assert main(["eval", "finetune", "random", "--dataset", "synthetic", "--batch_size", "1", "--device", "cpu",
+                 "--out", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert "--batch_size 1: fine-tuning trains the backbone's BatchNorm layers" in err, err
+    assert "choose --batch_size 2 or more" in err and not (tmp_path / "r.json").exists()
+
+
+def test_finetune_refuses_a_single_labelled_image_naming_label_fraction(tmp_path):
+    """Q5: one labelled image (a one-class folder) is a batch of one whatever the batch size."""
+    from nasiam.runner.evaluate import evaluate
+
+    root = _image_folder(tmp_path / "one", {"train": "a", "val": "a"})
+    with pytest.raises(ValueError, match="--label_fraction 0.1 leaves 1 labelled image of imagefolder's train split; "
+                                         "fine-tuning needs at least 2"):
+        evaluate("finetune", "random", dataset="imagefolder", data_root=str(root), image_size=8, epochs=1,
+                 num_workers=0, device="cpu", out=str(tmp_path / "ft.json"), verbose=False)
+
+
+def _finished(path, epochs):
+    """A run folder holding a summary.json with `epochs` (its per-epoch records)."""
+    import json
+
+    path.mkdir(parents=True)
+    (path / "summary.json").write_text(json.dumps({"epochs": epochs}))
+    return path
+
+
+def _legend_of_each_figure(monkeypatch):
+    """[(text, parsed as math)] of the legend of each figure saved from now on."""
+    import matplotlib.figure
+
+    legends, save = [], matplotlib.figure.Figure.savefig
+
+    def recording(figure, *args, **kwargs):
+        legends.append([(t.get_text(), t.get_parse_math()) for t in figure.axes[0].get_legend().get_texts()])
+        return save(figure, *args, **kwargs)
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", recording)
+    return legends
+
+
+def test_curves_of_runs_sharing_a_folder_name_are_told_apart_not_averaged(tmp_path, monkeypatch):
+    """Q6: `nasiam eval curves runs/a/best runs/b/best` drew one curve "best", the mean of both
+    runs, as if seeds of one setting. Now each run is labelled by as many of its path's last
+    folders as tell them apart; runs given the same --labels are still averaged (seeds)."""
+    from nasiam.runner.evaluate import curves
+
+    legends = _legend_of_each_figure(monkeypatch)
+    a = _finished(tmp_path / "runs" / "a" / "best", [{"epoch": 1, "knn_top1": 11.0}])
+    b = _finished(tmp_path / "runs" / "b" / "best", [{"epoch": 1, "knn_top1": 93.0}])
+    other = _finished(tmp_path / "other", [{"epoch": 1, "knn_top1": 50.0}])
+    curves([str(a), str(b), str(other)], str(tmp_path / "c.png"))
+    curves([str(a), str(other)], str(tmp_path / "c.png"))
+    curves([str(a), str(b)], str(tmp_path / "c.png"), labels=["seeds", "seeds"])
+    assert [[text for text, _ in legend] for legend in legends] == [["a/best", "b/best", "other"], ["best", "other"],
+                                                                     ["seeds"]]
+
+
+def test_curve_labels_are_shown_as_written(tmp_path, monkeypatch):
+    """Q8: `--labels 'a$\\frac$b'` stopped with matplotlib's mathtext parse error naming no label;
+    a "$" pair was typeset as a formula; a run folder or label starting with "_" was left out of
+    the legend."""
+    from nasiam.runner.evaluate import curves
+
+    legends = _legend_of_each_figure(monkeypatch)
+    runs = [str(_finished(tmp_path / name, [{"epoch": 1, "knn_top1": 50.0}])) for name in ("r1", "r2", "_baseline")]
+    labels = ["a$\\frac$b", "cost $5 vs $10", "_mine"]
+    curves(runs, str(tmp_path / "c.png"), labels=labels)
+    curves(runs, str(tmp_path / "c.png"))
+    assert legends == [[(label, False) for label in labels], [(name, False) for name in ("r1", "r2", "_baseline")]]
+
+
+def test_curves_are_written_in_the_format_their_suffix_names(tmp_path, capsys):
+    """Q9: `--out c.pdf` (or .svg, or no suffix) wrote PNG bytes under that name. Now the suffix
+    names the format; one that names none is refused before any summary is read."""
+    from nasiam.cli import main
+
+    run = str(_finished(tmp_path / "run", [{"epoch": 1, "knn_top1": 50.0}, {"epoch": 2, "knn_top1": 60.0}]))
+    for name, start in (("c.pdf", b"%PDF"), ("c.svg", b"<?xml"), ("c.EPS", b"%!PS"), ("c.jpg", b"\xff\xd8"),
+                        ("c.png", b"\x89PNG")):
+        for _ in range(2):   # the second replaces the first: recognised as a figure
+            assert main(["eval", "curves", run, "--out", str(tmp_path / name)]) == 0, capsys.readouterr().err
+            assert (tmp_path / name).read_bytes().startswith(start), name
+    for name, problem in (("c", "it has no suffix"), ("c.bmp", "its suffix names no format a figure is written in")):
+        assert main(["eval", "curves", str(tmp_path / "no-run"), "--out", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert f"--out {tmp_path / name}: {problem}; end the file name in one of .png, .pdf, .svg" in err, err
+        assert not (tmp_path / name).exists()
+
+
+@pytest.mark.parametrize("record", [{"epoch": 2, "knn_top1": float("inf")}, {"epoch": 2, "knn_top1": float("-inf")},
+                                    {"epoch": 2, "knn_top1": 1e308}, {"epoch": 2, "knn_top1": -1e308},
+                                    {"epoch": 2, "knn_top1": 100.5}, {"epoch": 2, "knn_top1": float("nan")},
+                                    {"epoch": 1e308, "knn_top1": 50.0}, {"epoch": float("inf"), "knn_top1": 50.0},
+                                    {"epoch": "2", "knn_top1": 50.0}])
+def test_curves_refuse_a_value_nasiam_cannot_have_written_naming_the_file(tmp_path, capsys, record):
+    """Q10: knn_top1 Infinity was dropped from the plot unsaid (an empty plot, exit 0); ±1e308
+    stopped it with numpy's "arange: cannot compute length", naming no file."""
+    from nasiam.cli import main
+
+    run = _finished(tmp_path / "run", [{"epoch": 1, "knn_top1": 50.0}, record, {"epoch": 3, "loss": 1.0}])
+    assert main(["eval", "curves", str(run), "--out", str(tmp_path / "c.png")]) != 0
+    err = capsys.readouterr().err
+    key = "epoch" if record["knn_top1"] == 50.0 else "knn_top1"
+    assert f"{run / 'summary.json'} (read) is damaged: {key} " in err and " in its epochs, not a number between" in err
+    assert not (tmp_path / "c.png").exists()
+
+
+def test_knn_records_the_k_it_used_on_a_bank_smaller_than_k(tmp_path, capsys):
+    """Q13: `nasiam eval knn RUN --bank_subset 16 --k 5000` recorded k 5000 and knn5000_top1,
+    where the vote used the whole bank of 16, unsaid."""
+    from nasiam.runner.evaluate import evaluate
+
+    root = _image_folder(tmp_path / "abc", {"train": "abc", "val": "abc"})   # 6 training images
+    result = evaluate("knn", "random", dataset="imagefolder", data_root=str(root), image_size=8, k=5000, num_workers=0,
+                      device="cpu", out=str(tmp_path / "k.json"))
+    assert result["k"] == 6 and result["top1"] == result["knn6_top1"] and "knn5000_top1" not in result
+    assert "kNN: k=5000 is more than the 6 images of the memory bank: k=6 used" in capsys.readouterr().out
+
+
+def test_a_linear_probe_on_one_training_image_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    """Q14: `nasiam eval linear RUN --bank_subset 1` was refused after both splits' features were
+    computed (minutes on a real test split)."""
+    from nasiam.cli import main
+
+    _no_data(monkeypatch)
+    assert main(["eval", "linear", "random", "--dataset", "synthetic", "--bank_subset", "1", "--device", "cpu",
+                 "--out", str(tmp_path / "r.json")]) == 2
+    assert "--bank_subset 1: the linear probe needs at least 2 labelled training images" in capsys.readouterr().err

@@ -65,6 +65,8 @@ def add_parser(sub) -> None:
                                                                  "(default: the run's, or 0)")
     evaluate.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     evaluate.add_argument("--out", default=None, help="result file (default: RUN_DIR/eval/<protocol>.json; "
-                                                      "curves: curves.png)")
-    evaluate.add_argument("--labels", default=None, help="curves: comma-separated legend labels, one per run")
+                                                      "curves: curves.png; .pdf, .svg, .eps, .ps or .jpg for those formats)")
+    evaluate.add_argument("--labels", default=None, help="curves: comma-separated legend labels, one per run; runs given the "
+                          "same label are drawn as their mean with a min-max band, e.g. seeds (default: each run's "
+                          "path, as many of its last folders as tell the runs apart)")
     evaluate.set_defaults(handler=cmd_eval, config_cls=None, on_interrupt=EVAL_INTERRUPTED)

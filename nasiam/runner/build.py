@@ -35,7 +35,8 @@ from nasiam.space.registry import SPACES
 
 __all__ = ["canonical_framework", "data_info", "read_dataset_info", "framework_kwargs", "build_backbone",
            "build_search_model", "gathered",
-           "TrainData", "build_train_data", "build_eval_datasets", "check_eval_datasets", "make_loader", "backbone_record",
+           "TrainData", "build_train_data", "build_eval_datasets", "check_eval_datasets",
+           "check_eval_splits", "make_loader", "backbone_record",
            "recalibrate_exported", "searchable_heads", "training_device", "resolve_data_device", "DATA_DEVICES", "compile_modules"]
 
 
@@ -241,12 +242,18 @@ def build_eval_datasets(cfg: RunConfig, info: DatasetInfo) -> tuple[Dataset, Dat
 
 def check_eval_datasets(cfg: RunConfig, info: DatasetInfo) -> None:
     """Open the evaluation's splits before the first step, so a missing, damaged or hostile
-    test split stops the run now (exit 2), not after hours of training: both non-empty, their
-    first and last images readable, every label a class of the dataset."""
-    bank, test = build_eval_datasets(cfg, info)
+    test split stops the run now (exit 2), not after hours of training."""
+    check_eval_splits(cfg.dataset, info, *build_eval_datasets(cfg, info))
+
+
+def check_eval_splits(dataset_name: str, info: DatasetInfo, bank: Dataset, test: Dataset) -> None:
+    """Dataset `dataset_name`'s train split `bank` and test split `test` (`info.eval_split`) fit
+    for evaluation: both non-empty, their first and last images readable, every label a class of
+    the dataset, an image folder's class folders the same in both. Training runs check them
+    before their first step, `nasiam eval` before computing features."""
     for name, dataset in (("train (the kNN bank and the linear probe)", bank), (info.eval_split, test)):
         if len(dataset) == 0:
-            raise ValueError(f"the {name} split of {cfg.dataset} is empty: nothing to evaluate on")
+            raise ValueError(f"the {name} split of {dataset_name} is empty: nothing to evaluate on")
         try:
             for index in (0, len(dataset) - 1):
                 dataset[index]
@@ -255,18 +262,18 @@ def check_eval_datasets(cfg: RunConfig, info: DatasetInfo) -> None:
             named = isinstance(e, OSError) and isinstance(e.filename, str) and e.strerror
             what = (f"{shown_path(e.filename)}: {shown_path(e.strerror)}" if named
                     else f"{type(e).__name__}: {str(e)[:160]}")
-            raise ValueError(f"the {name} split of {cfg.dataset} cannot be read ({what}); check the files under "
+            raise ValueError(f"the {name} split of {dataset_name} cannot be read ({what}); check the files under "
                              "--data_root") from None
         targets = getattr(dataset.dataset if isinstance(dataset, Subset) else dataset, "targets", None)
         if targets is not None and len(targets):
             labels = torch.as_tensor(targets)
             if int(labels.max()) >= info.num_classes or int(labels.min()) < -1:   # -1: STL-10's unlabelled
-                raise ValueError(f"the {name} split of {cfg.dataset} has labels outside 0..{info.num_classes - 1} "
+                raise ValueError(f"the {name} split of {dataset_name} has labels outside 0..{info.num_classes - 1} "
                                  f"(found {int(labels.min())}..{int(labels.max())}); its label file is damaged")
-    _check_same_class_folders(cfg, info, bank, test)
+    _check_same_class_folders(dataset_name, info, bank, test)
 
 
-def _check_same_class_folders(cfg: RunConfig, info: DatasetInfo, bank: Dataset, test: Dataset) -> None:
+def _check_same_class_folders(dataset_name: str, info: DatasetInfo, bank: Dataset, test: Dataset) -> None:
     """An image folder numbers its classes by their sorted folder names, split by split: a
     test split missing or adding a class folder would shift every label after it, and kNN and
     the probe would score against the wrong classes."""
@@ -281,7 +288,7 @@ def _check_same_class_folders(cfg: RunConfig, info: DatasetInfo, bank: Dataset, 
     alike = {n for n in only_train + only_test if unicodedata.normalize("NFC", n) in composed}
     note = (" (names that print alike are shown escaped: the same names written in another Unicode normalisation, "
             "NFC and NFD; rename one split's folders to the other's form)" if alike else "")
-    raise ValueError(f"the {info.eval_split} split of {cfg.dataset} has other class folders than its train split "
+    raise ValueError(f"the {info.eval_split} split of {dataset_name} has other class folders than its train split "
                      f"(only in train: {_names(only_train, alike)}; only in {info.eval_split}: "
                      f"{_names(only_test, alike)}){note}, so their labels would not match; give both splits the same "
                      "class folders")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,10 +20,11 @@ from nasiam.data.transforms import view_transform
 from nasiam.errors import CheckpointError, shown, shown_path
 from nasiam.eval import extract_features, finetune, plot_curves
 from nasiam.eval.knn import KNN_SETTINGS
+from nasiam.eval.plots import figure_format
 from nasiam.eval.protocol import evaluate_features
 from nasiam.rundir import EXPORT_RECORD, run_config_dict
 from nasiam.runner import outputs
-from nasiam.runner.build import read_dataset_info
+from nasiam.runner.build import check_eval_splits, read_dataset_info
 
 __all__ = ["evaluate", "curves"]
 
@@ -30,8 +32,12 @@ __all__ = ["evaluate", "curves"]
 _FIGURE_SIGNATURES = (b"\x89PNG", b"%PDF", b"<?xml", b"<svg", b"%!PS", b"\xff\xd8")
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+_FINITE = (-sys.float_info.max, sys.float_info.max)
+
+
+def _number_in(value: Any, low: float, high: float) -> bool:
+    """`value` a number (not a bool) between `low` and `high`; NaN fails the comparisons."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
 
 
 def _is_result(path: Path) -> bool:
@@ -132,6 +138,12 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
             bank_subset is not None and bank_subset < 1:
         raise ValueError(f"need --label_fraction in (0, 1], --batch_size in [1, 65536], --num_workers in [0, 128] and "
                          f"--bank_subset >= 1 (got {label_fraction}, {batch_size}, {num_workers}, {bank_subset})")
+    if protocol == "linear" and bank_subset == 1:   # refused after both splits' features (#33 probe 19, Q14)
+        raise ValueError("--bank_subset 1: the linear probe needs at least 2 labelled training images (a share of "
+                         "them is held out to choose its penalty); choose --bank_subset 2 or more")
+    if protocol == "finetune" and batch_size < 2:   # torch's words, after the data was read (#33 probe 19, Q5)
+        raise ValueError("--batch_size 1: fine-tuning trains the backbone's BatchNorm layers, which cannot normalise a "
+                         "batch of one image; choose --batch_size 2 or more")
     try:   # before any work: a bad name raised torch's RuntimeError, a traceback
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     except RuntimeError as e:
@@ -154,6 +166,12 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
     setting = _setting(target, options)
     _check_setting(setting, options, target)
     info, synthetic = _datasets(setting)
+    transform = eval_transform(info)
+    train = create_dataset(setting["dataset"], setting["data_root"], "train", transform=transform, **synthetic)
+    test = create_dataset(setting["dataset"], setting["data_root"], info.eval_split, transform=transform, **synthetic)
+    # the checks of search and pretrain, before any work: an image folder whose val split has
+    # other class folders than train was scored against shifted labels, exit 0 (#33 probe 19, Q1)
+    check_eval_splits(setting["dataset"], info, train, test)
     if target == "random":
         torch.manual_seed(setting["seed"])
         backbone = create_backbone(setting["backbone"], cifar_stem=setting["cifar_stem"], in_chans=info.channels)
@@ -162,12 +180,9 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
         # fashion_mnist failed inside its first convolution, a traceback (#33 probe 16, M3)
         backbone = load_backbone(target, {"in_chans": info.channels})
     backbone.to(device)
-    transform = eval_transform(info)
-    train = create_dataset(setting["dataset"], setting["data_root"], "train", transform=transform, **synthetic)
-    test = create_dataset(setting["dataset"], setting["data_root"], info.eval_split, transform=transform, **synthetic)
 
-    def loader(dataset, shuffle=False, bs=batch_size):
-        return DataLoader(dataset, batch_size=bs, shuffle=shuffle, num_workers=num_workers,
+    def loader(dataset, shuffle=False, bs=batch_size, drop_last=False):
+        return DataLoader(dataset, batch_size=bs, shuffle=shuffle, num_workers=num_workers, drop_last=drop_last,
                           generator=torch.Generator().manual_seed(setting["seed"]))
 
     result: dict[str, Any] = {"protocol": protocol, "target": target, "dataset": setting["dataset"],
@@ -176,6 +191,11 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
         if bank_subset:
             train = Subset(train, random_subset(len(train), bank_subset, setting["seed"]))
         say = (lambda line: print(line, flush=True)) if verbose else (lambda line: None)
+        # the vote caps k at the bank's size; the result recorded the k asked (#33 probe 19, Q13)
+        if protocol == "knn" and k > len(train):
+            say(f"kNN: k={k} is more than the {len(train)} images of the memory bank: k={len(train)} used (every "
+                "image votes), and recorded")
+            k = len(train)
 
         def features(name, dataset):   # a bar on a terminal, lines every few seconds for logs
             batches = progress(None, verbose, f"{name} features", loader(dataset))
@@ -199,7 +219,14 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
         # light augmentation for the labelled images: crops and flips, no colour distortion
         augment = view_transform(augment_recipe("crop_flip", info))
         labelled = create_dataset(setting["dataset"], setting["data_root"], "train", transform=augment, **synthetic)
-        train_loader = loader(Subset(labelled, chosen), shuffle=True, bs=min(batch_size, max(8, len(chosen) // 4)))
+        if len(chosen) < 2:
+            raise ValueError(f"--label_fraction {label_fraction:g} leaves {len(chosen)} labelled image of "
+                             f"{setting['dataset']}'s train split; fine-tuning needs at least 2 (its BatchNorm layers "
+                             "cannot normalise a batch of one): raise --label_fraction")
+        bs = min(batch_size, max(8, len(chosen) // 4))
+        # a last batch of one image would stop BatchNorm in train mode (#33 probe 19, Q5): dropped,
+        # a different image each epoch as the order is shuffled (solo-learn drops every short batch)
+        train_loader = loader(Subset(labelled, chosen), shuffle=True, bs=bs, drop_last=len(chosen) % bs == 1)
         tuned = finetune(backbone, train_loader, loader(test), info.num_classes, epochs=epochs or 30, lr=lr or 0.01,
                          device=device, seed=setting["seed"])
         result.update(label_fraction=label_fraction, labelled_images=tuned.labelled_images, top1=tuned.test_top1,
@@ -211,30 +238,60 @@ def evaluate(protocol: str, target: str, *, label_fraction: float = 0.1, epochs:
 
 
 def curves(run_dirs: Sequence[str], out: str, labels: Sequence[str] | None = None, metric: str = "knn_top1") -> Path:
-    """One plot of `metric` against the epoch for each run (runs sharing a label are drawn as
-    a mean with a min-max band, e.g. seeds)."""
+    """One plot of `metric` against the epoch for each run, in the format `out`'s suffix names.
+    A run is labelled by its folder's path, as many of its last parts as tell the runs apart;
+    runs given the same one of `labels` are drawn as their mean with a min-max band (seeds)."""
     if labels and len(labels) != len(run_dirs):
         raise ValueError(f"{len(labels)} labels for {len(run_dirs)} runs")
     check_output_path("--out", out)
     _check_out(Path(out), _is_figure, "a figure")
     _check_out_folder(Path(out))
+    figure_format(out, "--out")
     series: dict[str, list[tuple[float, float]]] = {}
-    for i, run_dir in enumerate(run_dirs):
-        path = Path(run_dir) / "summary.json"
-        if not path.is_file():
-            raise CheckpointError(f"{run_dir} has no summary.json: not a finished nasiam run")
-        try:
-            summary = json.loads(path.read_bytes().decode("utf-8"))
-        except (ValueError, RecursionError) as e:   # not UTF-8, not JSON
-            raise CheckpointError(f"{path} (read) is damaged: not JSON ({type(e).__name__})") from None
-        history = summary.get("epochs", []) if isinstance(summary, dict) else None
-        if not isinstance(history, list):
-            raise CheckpointError(f"{path} (read) is damaged: it holds no run summary (an object whose 'epochs' is "
-                                  "a list, one record per epoch)")
-        points = [(h["epoch"], h[metric]) for h in history if isinstance(h, dict)
-                  and all(_is_number(h.get(key)) for key in ("epoch", metric))]
-        if not points:
-            raise CheckpointError(f"{run_dir} logged no {metric} per epoch (run it with --knn_every=1)")
-        series.setdefault(labels[i] if labels else Path(run_dir).name, []).extend(points)
+    for run_dir, label in zip(run_dirs, labels or _path_labels(run_dirs)):
+        series.setdefault(label, []).extend(_curve(run_dir, metric))
     remove_abandoned(Path(out).parent, Path(out).name)
     return plot_curves(series, out, ylabel="kNN top-1 (%)" if metric == "knn_top1" else metric)
+
+
+def _path_labels(run_dirs: Sequence[str]) -> list[str]:
+    """Each run's path cut to as few of its last parts as tell it from the other runs (runs/a/best,
+    runs/b/best and runs/c: a/best, b/best and c). Labelled by the folder's name alone, two runs
+    sharing it were averaged as one curve, as if seeds of one setting (#33 probe 19, Q6)."""
+    paths = set(Path(os.path.abspath(run_dir)).parts for run_dir in run_dirs)   # the same folder: one label
+
+    def label(parts: tuple[str, ...]) -> str:
+        last = next(n for n in range(1, len(parts) + 1)   # the whole path tells it apart at the latest
+                    if sum(other[-n:] == parts[-n:] for other in paths) == 1)
+        return str(Path(*parts[-last:]))
+    return [label(Path(os.path.abspath(run_dir)).parts) for run_dir in run_dirs]
+
+
+def _curve(run_dir: str, metric: str) -> list[tuple[float, float]]:
+    """(epoch, `metric`) of each epoch of `run_dir`'s summary.json that logged it. A value nasiam
+    cannot have written (infinite, 1e308, a score past 100) is refused naming the file: infinite
+    points were dropped from the plot unsaid, 1e308 stopped it in numpy's words (#33 probe 19, Q10)."""
+    path = Path(run_dir) / "summary.json"
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} has no summary.json: not a finished nasiam run")
+    try:
+        summary = json.loads(path.read_bytes().decode("utf-8"))
+    except (ValueError, RecursionError) as e:   # not UTF-8, not JSON
+        raise CheckpointError(f"{path} (read) is damaged: not JSON ({type(e).__name__})") from None
+    history = summary.get("epochs", []) if isinstance(summary, dict) else None
+    if not isinstance(history, list):
+        raise CheckpointError(f"{path} (read) is damaged: it holds no run summary (an object whose 'epochs' is "
+                              "a list, one record per epoch)")
+    bounds = {"epoch": BOUNDS["epochs"], metric: (0, 100) if metric.endswith("_top1") else _FINITE}
+    points = []
+    for record in history:
+        if not isinstance(record, dict) or record.get(metric) is None:   # an epoch without it (--knn_every)
+            continue
+        for key, (low, high) in bounds.items():
+            if not _number_in(record.get(key), low, high):
+                raise CheckpointError(f"{path} (read) is damaged: {key} {shown(record.get(key))} in its epochs, not a "
+                                      f"number between {low:g} and {high:g}")
+        points.append((record["epoch"], record[metric]))
+    if not points:
+        raise CheckpointError(f"{run_dir} logged no {metric} per epoch (run it with --knn_every=1)")
+    return points
