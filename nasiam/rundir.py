@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from nasiam._arguments import path_problem
 from nasiam._io import atomic_write_text, is_temporary_file
 from nasiam.errors import CheckpointError, shown, shown_path
 from nasiam.head import NASHead
@@ -204,7 +205,8 @@ def run_file_digests(run_dir: str | Path) -> dict[str, str]:
     paths = [run_dir / name for name in RECORDED_FILES if (run_dir / name).is_file()]
     heads = run_dir / "heads"
     if heads.is_dir():
-        paths += sorted(p for p in heads.rglob("*") if p.is_file() and not is_temporary_file(p.name))
+        paths += sorted(p for slot in _slot_folders(heads) for p in slot.rglob("*")
+                        if p.is_file() and not is_temporary_file(p.name))
     return {path.relative_to(run_dir).as_posix(): _sha256(path) for path in paths}
 
 
@@ -347,11 +349,19 @@ def _few(names: list[str]) -> str:
     return ", ".join(shown_path(n, 120) for n in names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
 
 
+def _slot_folders(heads_dir: Path) -> list[Path]:
+    """The head folders of `heads_dir`, by name. A hidden folder is none: nasiam writes none there
+    (its temporaries are files inside a slot), and one there is a tool's (Jupyter's
+    .ipynb_checkpoints), which made push, `pretrain --init` and lightly refuse the run as "not a
+    saved NASHead" (the nineteenth probe of #33, Q16)."""
+    return [p for p in sorted(heads_dir.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+
+
 def load_heads(run_dir: str | Path) -> dict[str, NASHead]:
     heads_dir = Path(run_dir) / "heads"
     if not heads_dir.is_dir():
         raise CheckpointError(f"{run_dir} has no heads/ folder: not a finished nasiam search or pretrain run")
-    heads = {p.name: NASHead.from_pretrained(p) for p in sorted(heads_dir.iterdir()) if p.is_dir()}
+    heads = {p.name: NASHead.from_pretrained(p) for p in _slot_folders(heads_dir)}
     if not heads:
         raise CheckpointError(f"{heads_dir} holds no saved head")
     return heads
@@ -383,21 +393,71 @@ _CARD_METRICS = ("knn_top1", "linear_top1", "linear_top5", "rankme")
 
 def run_card(run_dir: str | os.PathLike) -> dict[str, Any]:
     """What a model card says of a run: dataset, backbone and framework from its config.yaml,
-    and the numbers of its summary.json's final evaluation; what a file lacks is left out."""
-    import yaml
-
+    and the numbers of its summary.json's final evaluation; what a run did not record is left
+    out, and a record that cannot be read is a CheckpointError naming it. An export has neither
+    file: its backbone.json names the backbone, and the run it names in export.json (when it is
+    still there) the dataset and framework; not that run's numbers, which measured the run's
+    heads, where an export may be another rank's, at other widths (the nineteenth probe of #33, Q18)."""
     run_dir = Path(run_dir)
+    config, summary = _card_record(run_dir / "config.yaml"), _card_record(run_dir / SUMMARY_RECORD)
     card: dict[str, Any] = {}
-    try:
-        config = yaml.safe_load((run_dir / "config.yaml").read_text())
-    except (OSError, yaml.YAMLError):
-        config = None
-    if isinstance(config, dict):
-        card.update({k: config[k] for k in ("dataset", "backbone", "framework") if isinstance(config.get(k), str)})
-    try:
-        summary = json.loads((run_dir / SUMMARY_RECORD).read_text())
-    except (OSError, ValueError):
-        summary = None
     if isinstance(summary, dict):
         card["metrics"] = {k: summary[k] for k in _CARD_METRICS if isinstance(summary.get(k), (int, float))}
+    if config is None and summary is None:
+        config = _exported_from(run_dir)
+    backbone = _card_record(run_dir / "backbone.json")
+    if isinstance(backbone, dict) and isinstance(backbone.get("name"), str):
+        card["backbone"] = backbone["name"]
+    if isinstance(config, dict):
+        card.update({k: config[k] for k in ("dataset", "backbone", "framework") if isinstance(config.get(k), str)})
     return card
+
+
+def _exported_from(export_dir: Path) -> Any:
+    """The config.yaml of the run an export names ("run" in its export.json), None where there is none."""
+    record = _card_record(export_dir / EXPORT_RECORD)
+    source = record.get("run") if isinstance(record, dict) else None
+    if not isinstance(source, str) or not source or path_problem(source) or not Path(source).is_dir():
+        return None
+    return _card_record(Path(source) / "config.yaml")
+
+
+def _card_record(path: Path) -> dict | None:
+    """A run's JSON or YAML record (a mapping) as the model card reads it (safe: no code runs),
+    None where there is no file. One that cannot be one (a folder, not UTF-8, not JSON or YAML,
+    nested past the parser's recursion limit, too large, not a mapping) is a CheckpointError
+    naming it: a RecursionError traceback, or a decoding error naming no file, before (the
+    nineteenth probe of #33, Q3)."""
+    import yaml
+
+    if not os.path.lexists(path):
+        return None
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES * 64:
+            raise _Damaged(f"larger than a run's {path.name} can be")
+        text = path.read_bytes().decode("utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, RecursionError, yaml.YAMLError) as e:
+        raise _unreadable(path, _parse_problem(e)) from None
+    if not isinstance(data, dict):
+        raise _unreadable(path, f"it holds {type(data).__name__}, not a mapping")
+    return data
+
+
+def _parse_problem(error: BaseException) -> str:
+    """Why a record could not be read, in words."""
+    if isinstance(error, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    if isinstance(error, _Damaged):
+        return str(error)
+    if isinstance(error, OSError):   # a folder, a permission
+        return error.strerror or type(error).__name__
+    return f"not valid {'JSON' if isinstance(error, ValueError) else 'YAML'}"   # a 5,000-digit integer too
+
+
+def _unreadable(path: Path, problem: str) -> CheckpointError:
+    return CheckpointError(f"{shown_path(path)} (read) is not the record nasiam writes there ({problem}): the file is "
+                           "damaged. Restore it, or move it out of the folder to push the heads without what it "
+                           "records")

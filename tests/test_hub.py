@@ -28,7 +28,7 @@ from nasiam import NASHead, __version__
 from nasiam.cli import main
 from nasiam.head.nas_head import GENOTYPE_FILE, WEIGHTS_FILE
 from nasiam.presets import get_preset
-from nasiam.rundir import load_heads, push_run_to_hub
+from nasiam.rundir import load_heads, push_run_to_hub, run_file_digests
 from nasiam.space import Genotype, GenotypeError, LayerSpec
 
 HEAD_FILES = {GENOTYPE_FILE, WEIGHTS_FILE, "config.json"}
@@ -504,3 +504,63 @@ def test_a_runs_model_card_says_what_the_run_recorded(hub, tmp_path):
     _head().push_to_hub("user/alone")
     alone = (hub.repo("user/alone") / "README.md").read_text()
     assert "| not recorded | not recorded | not recorded |" in alone and "No evaluation was recorded" in alone
+
+
+# -- what a run's model card reads (the nineteenth probe of #33) ---------------------------------
+@pytest.mark.parametrize("name, text", [
+    ("summary.json", "[" * 200_000 + "]" * 200_000),            # nested past the parser's recursion limit
+    ("config.yaml", "a: " + "[" * 200_000 + "]" * 200_000 + "\n"),
+    ("config.yaml", b"\xff\xfe\x00bad"),                         # not UTF-8
+    ("config.yaml", "a: [1\n"),                                  # not YAML
+    ("summary.json", "[1, 2]"),                                  # JSON, not a summary
+], ids=["deep-json", "deep-yaml", "not-utf8", "not-yaml", "a-list"])
+def test_a_damaged_run_record_is_refused_naming_it_before_any_request(hub, tmp_path, capsys, name, text):
+    run = make_search_run(tmp_path / "run", in_dim=12, out_dim=8, pred_hidden=6)
+    (run / name).write_bytes(text if isinstance(text, bytes) else text.encode())
+    # a RecursionError traceback (exit 1), or "'utf-8' codec can't decode byte 0xff" naming no file (Q3)
+    assert main(["push", str(run), "--repo", "user/run"]) == 2
+    err = capsys.readouterr().err
+    assert f"{run / name} (read) is not the record nasiam writes there" in err and "Traceback" not in err
+    assert "Restore it, or move it out of the folder" in err
+    assert hub.calls == []
+
+
+def test_a_non_finite_metric_is_left_out_of_the_card(hub, tmp_path):
+    run = make_search_run(tmp_path / "run", in_dim=12, out_dim=8, pred_hidden=6)
+    (run / "summary.json").write_text('{"knn_top1": NaN, "linear_top1": Infinity, "linear_top5": 90.5, '
+                                      '"rankme": ' + "9" * 400 + "}")
+    push_run_to_hub(run, "user/run")
+    card = (hub.repo("user/run") / "README.md").read_text()
+    assert "| linear_top5 | 90.5 |" in card
+    assert "knn_top1" not in card and "rankme" not in card and "linear_top1" not in card and "nan" not in card and "inf" not in card
+
+
+def test_a_hidden_folder_in_heads_is_no_head(hub, tmp_path):
+    run = make_search_run(tmp_path / "run", in_dim=12, out_dim=8, pred_hidden=6)
+    recorded = run_file_digests(run)   # what summary.json records, and `pretrain --init` checks
+    (run / "heads" / ".ipynb_checkpoints").mkdir()     # Jupyter's; was "not a saved NASHead" (Q16)
+    (run / "heads" / ".ipynb_checkpoints" / "notes-checkpoint.txt").write_text("x")
+    assert sorted(load_heads(run)) == ["predictor", "projector"]
+    assert run_file_digests(run) == recorded   # not "heads/.ipynb_checkpoints/... changed since the run finished"
+    push_run_to_hub(run, "user/run")
+    assert not any(".ipynb" in name for name in files_under(hub.repo("user/run")))
+
+
+def test_an_exports_card_names_its_backbone_and_its_runs_dataset(hub, tmp_path):
+    """An export has no config.yaml or summary.json: its backbone.json names the backbone, the
+    run its export.json names the dataset; that run's numbers measured the run's heads, not
+    necessarily the export's (another rank, other widths), so none are shown (Q18)."""
+    run = make_search_run(tmp_path / "run", in_dim=12, out_dim=8, pred_hidden=6)
+    (run / "config.yaml").write_text("framework: simsiam\ndataset: cifar10\nbackbone: resnet10t\n")
+    (run / "summary.json").write_text(json.dumps({"knn_top1": 61.25}))
+    export = tmp_path / "ex1"
+    shutil.copytree(run / "heads", export / "heads")
+    (export / "backbone.json").write_text(json.dumps({"format": "nasiam.backbone", "name": "resnet10t"}))
+    (export / "export.json").write_text(json.dumps({"format": "nasiam.export", "run": str(run), "files": {}}))
+    push_run_to_hub(export, "user/ex1")
+    card = (hub.repo("user/ex1") / "README.md").read_text()
+    assert "| simsiam | cifar10 | resnet10t |" in card and "knn_top1" not in card
+    # the run moved away since: the backbone is still named, the dataset is not guessed
+    shutil.rmtree(run)
+    push_run_to_hub(export, "user/ex2")
+    assert "| simsiam | not recorded | resnet10t |" in (hub.repo("user/ex2") / "README.md").read_text()

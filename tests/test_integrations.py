@@ -431,3 +431,72 @@ def test_the_solo_learn_launcher_runs_a_script_of_an_uninstalled_checkout_from_a
     assert result.returncode == 0, result.stderr
     assert "registered: ['nas_mocov2plus', 'nas_mocov3', 'nas_simclr', 'nas_simsiam'] args: ['method=nas_simsiam']" \
         in result.stdout
+
+
+# -- arguments named, as the other public functions name theirs (the nineteenth probe of #33) --------
+def test_lightly_replace_heads_names_a_wrong_source_or_slots(tmp_path, monkeypatch):
+    from nasiam.integrations.lightly import replace_heads
+
+    run = make_search_run(tmp_path / "run", in_dim=12, out_dim=8, pred_hidden=6)
+    model = nn.Module()
+    model.projection_head = nn.Sequential(nn.Linear(12, 8))
+    # a run's heads/ folder: was "no genotype file at RUN/heads/genotype.json", no word of the run folder
+    with pytest.raises(FileNotFoundError, match=rf"is a run's heads/ folder: pass the run folder {re.escape(str(run))},"):
+        replace_heads(model, run / "heads")
+    # "" read ./genotype.json of the working folder: a genotype there must not be taken
+    monkeypatch.chdir(run)
+    with pytest.raises(ValueError, match="source is empty: pass a search run directory or a genotype.json"):
+        replace_heads(model, "")
+    for wrong in (None, 5):   # pathlib's raw TypeError, naming no argument
+        with pytest.raises(ValueError, match=r"source must be a search run directory or a genotype.json \(a path\)"):
+            replace_heads(model, wrong)
+    with pytest.raises(ValueError, match=r"slots must be a mapping \{model attribute: nasiam slot\}"):
+        replace_heads(model, run, slots=["projection_head"])   # was "'list' object has no attribute 'items'"
+    assert isinstance(model.projection_head, nn.Sequential)   # nothing changed
+
+
+@pytest.mark.parametrize("word, keeps", [("no", False), ("false", False), ("off", False), ("0", False),
+                                         (False, False), ("yes", True), ("true", True), (True, True)])
+def test_solo_learn_nas_init_weights_reads_words_as_nasiam_does(tmp_path, word, keeps):
+    """Hydra gives `+method_kwargs.nas_init_weights=no` as the string 'no': `bool` read it as
+    true and kept the searched weights unasked (Q4)."""
+    pytest.importorskip("omegaconf")
+    from nasiam.integrations.solo_learn import nas_method
+
+    run = make_search_run(tmp_path / "run", in_dim=512, out_dim=32, pred_hidden=16)
+    dims = dict(proj_hidden_dim=64, proj_output_dim=32, pred_hidden_dim=16)
+    model = nas_method(SoloSimSiamLayout)(solo_cfg("nas_simsiam", **dims, nas_heads=str(run), nas_init_weights=word))
+    searched = NASHead.from_pretrained(run / "heads" / "projector")[-1].linear.weight
+    assert torch.equal(model.projector[-1].linear.weight, searched) is keeps
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(nas_init_weights="maybe"), r"method_kwargs.nas_init_weights must be true or false \(or yes/no, on/off, "
+                                     r"1/0\), got 'maybe': write \+method_kwargs.nas_init_weights=true or false"),
+    (dict(nas_heads=5), r"method_kwargs.nas_heads must be a search run directory or a genotype.json \(a path\)"),
+    (dict(nas_heads=["runs/x"]), r"method_kwargs.nas_heads must be a search run directory or a genotype.json"),
+], ids=["maybe", "heads-int", "heads-list"])
+def test_solo_learn_options_of_a_wrong_kind_are_named(tmp_path, options, message):
+    pytest.importorskip("omegaconf")
+    from nasiam.integrations.solo_learn import nas_method
+
+    run = make_search_run(tmp_path / "run", in_dim=512, out_dim=32, pred_hidden=16)
+    dims = dict(proj_hidden_dim=64, proj_output_dim=32, pred_hidden_dim=16)
+    with pytest.raises(ValueError, match=message):
+        nas_method(SoloSimSiamLayout)(solo_cfg("nas_simsiam", **dims, **{"nas_heads": str(run), **options}))
+
+
+def test_the_solo_learn_launcher_without_solo_learn_says_to_install_it(tmp_path, monkeypatch):
+    import sys
+
+    from nasiam.integrations.solo_learn import main
+
+    script = tmp_path / "main_pretrain.py"
+    script.write_text("raise SystemExit('not run')\n")
+    monkeypatch.setitem(sys.modules, "solo", None)   # not installed, wherever this test runs
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    with pytest.raises(SystemExit) as raised:   # was a ModuleNotFoundError traceback "No module named 'solo'"
+        main([str(script), "method=nas_simsiam"])
+    assert re.match(rf"solo-learn is not installed \(no module 'solo(\.methods)?'\) and {re.escape(str(script))} is "
+                    "not in a solo-learn checkout: install solo-learn", str(raised.value))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import os
 import re
 import sys
@@ -37,6 +38,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
+from nasiam._arguments import as_real
 from nasiam._io import atomic_write_text
 from nasiam._version import __version__
 from nasiam.errors import RemoteError
@@ -279,8 +281,10 @@ def model_card(layout: Mapping[str | None, _Head], repo_id: str, card: Mapping[s
     dataset, backbone, licence = named("dataset"), named("backbone"), named("license") or "mit"
     front = "\n".join(["---", "library_name: nasiam", f"license: {licence}", "tags:", *(f"- {t}" for t in TAGS),
                        *(["datasets:", f"- {dataset}"] if dataset else []), "---"])
-    metrics = {k: v for k, v in (card.get("metrics") or {}).items()
-               if _CARD_NAME.fullmatch(str(k)) and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    # a finite number only: a bool is none, a NaN or an infinity was shown "nan", "inf", an int
+    # past a float's range an OverflowError (the nineteenth probe of #33, Q16)
+    numbers = {k: as_real(v) for k, v in (card.get("metrics") or {}).items() if _CARD_NAME.fullmatch(str(k))}
+    metrics = {k: v for k, v in numbers.items() if v is not None and math.isfinite(v)}
     trained = "\n".join([
         "| framework | dataset | backbone |", "|---|---|---|",
         f"| {about[2:-1] or 'not recorded'} | {dataset or 'not recorded'} | {backbone or 'not recorded'} |", "",

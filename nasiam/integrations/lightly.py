@@ -23,7 +23,8 @@ from typing import Mapping
 
 import torch.nn as nn
 
-from nasiam._arguments import check_type
+from nasiam._arguments import check_mapping, check_type, path_problem
+from nasiam.errors import shown_path
 from nasiam.integrations.plain import fit_head, slot_dims, swap_heads
 from nasiam.rundir import load_heads, read_genotypes
 from nasiam.space.genotype import Genotype
@@ -34,20 +35,40 @@ __all__ = ["LIGHTLY_SLOTS", "replace_heads", "load_head_sources"]
 LIGHTLY_SLOTS = {"projection_head": "projector", "prediction_head": "predictor"}
 
 
-def load_head_sources(source: str | os.PathLike | Mapping[str, nn.Module]) -> tuple[dict[str, nn.Module], bool]:
+def load_head_sources(source: str | os.PathLike | Mapping[str, nn.Module],
+                      name: str = "source") -> tuple[dict[str, nn.Module], bool]:
     """Heads by slot from a run directory (with weights), a genotype.json (architectures
-    only: built later for the model's widths) or a mapping; and whether weights came along."""
+    only: built later for the model's widths) or a mapping; and whether weights came along.
+    `name` is the argument's, as an error names it (solo-learn's `method_kwargs.nas_heads`)."""
     if isinstance(source, Mapping):
         for slot, head in source.items():   # an int here was a raw AttributeError at the swap (#33 probe 12, I5)
             if not isinstance(head, (nn.Module, Genotype)):
-                raise TypeError(f"source[{slot!r}] is {type(head).__name__}; pass an nn.Module, a Genotype or a run "
+                raise TypeError(f"{name}[{slot!r}] is {type(head).__name__}; pass an nn.Module, a Genotype or a run "
                                 "directory")
         return dict(source), True
-    path = Path(source)
+    path = _source_path(source, name)
     if (path / "heads").is_dir():
         return dict(load_heads(path)), True
+    if path.name == "heads" and path.is_dir() and not (path / "genotype.json").exists():
+        raise FileNotFoundError(f"{name}={shown_path(source)} is a run's heads/ folder: pass the run folder "
+                                f"{shown_path(path.parent)}, whose heads/ are read with its genotype.json")
     _, genotypes = read_genotypes(path)
     return dict(genotypes), False
+
+
+def _source_path(source: object, name: str) -> Path:
+    """`source` as the path of a run directory or a genotype.json: None, a number or a list was
+    pathlib's raw TypeError naming no argument, and "" read ./genotype.json of the working
+    folder (the nineteenth probe of #33, Q4, Q15)."""
+    takes = "a search run directory or a genotype.json (a path), or a mapping {slot: head}"
+    check_type(name, source, (str, os.PathLike), takes)
+    path = os.fspath(source)
+    if not path:
+        raise ValueError(f"{name} is empty: pass {takes}")
+    problem = path_problem(path)
+    if problem:
+        raise ValueError(f"{name}={shown_path(path)}: {problem}; pass {takes}")
+    return Path(path)
 
 
 def replace_heads(model: nn.Module, source, slots: Mapping[str, str] = LIGHTLY_SLOTS,
@@ -62,6 +83,7 @@ def replace_heads(model: nn.Module, source, slots: Mapping[str, str] = LIGHTLY_S
     new head, frozen, as lightly does. A model's head that is None (a model built without it)
     is left None, as one the model does not have.
     """
+    check_mapping("slots", slots, "{model attribute: nasiam slot}, e.g. LIGHTLY_SLOTS")
     heads, _ = load_head_sources(source)
     run = source if isinstance(source, (str, os.PathLike)) and (Path(source) / "heads").is_dir() else None
     swaps: dict[str, nn.Module] = {}

@@ -24,6 +24,7 @@ import os
 import runpy
 import sys
 
+from nasiam.errors import shown, shown_path
 from nasiam.frameworks import FRAMEWORKS
 from nasiam.head import NASHead
 from nasiam.integrations.lightly import load_head_sources
@@ -45,6 +46,20 @@ def _option(cfg, key: str, default=None):
     return default if value is None else value
 
 
+def _flag(cfg, key: str) -> bool:
+    """`method_kwargs.<key>` as a bool, its words read as nasiam's options read them (true/false,
+    yes/no, on/off, 1/0): Hydra gives `+method_kwargs.nas_init_weights=no` as the string 'no',
+    which `bool` read as true, keeping the searched weights unasked (the nineteenth probe of #33, Q4)."""
+    from nasiam.config import ConfigError, parse_value
+
+    value = _option(cfg, key, False)
+    try:
+        return parse_value(f"method_kwargs.{key}", value, bool)
+    except ConfigError:
+        raise ValueError(f"method_kwargs.{key} must be true or false (or yes/no, on/off, 1/0), got {shown(value)}: "
+                         f"write +method_kwargs.{key}=true or false") from None
+
+
 def nas_method(base: type) -> type:
     """A subclass of solo-learn method `base` whose heads come from nasiam."""
 
@@ -55,8 +70,8 @@ def nas_method(base: type) -> type:
             if source is None:
                 raise ValueError(f"{type(self).__name__} needs method_kwargs.nas_heads: a nasiam search run "
                                  "directory or a genotype.json")
-            heads, has_weights = load_head_sources(source)
-            use_weights = bool(_option(cfg, "nas_init_weights", False))
+            heads, has_weights = load_head_sources(source, "method_kwargs.nas_heads")
+            use_weights = _flag(cfg, "nas_init_weights")
             if use_weights and not has_weights:
                 raise ValueError(f"nas_init_weights needs a search run directory with heads/, not {source}")
             run = source if has_weights else None
@@ -112,7 +127,15 @@ def main(argv: list[str] | None = None) -> None:
     if not os.path.isfile(script):
         raise SystemExit(f"no script at {argv[0]}: pass the path of solo-learn's main_pretrain.py")
     sys.path.insert(0, os.path.dirname(script))
-    register()
+    try:
+        register()
+    except ModuleNotFoundError as e:
+        if e.name not in ("solo", "solo.methods"):
+            raise
+        # solo-learn is GitHub-only: a checkout's main_pretrain.py finds its `solo` beside it
+        raise SystemExit(f"solo-learn is not installed (no module {e.name!r}) and {shown_path(argv[0])} is not in a "
+                         "solo-learn checkout: install solo-learn (git clone https://github.com/vturrisi/solo-learn, "
+                         "then pip install it from there) or pass the main_pretrain.py of a checkout") from None
     sys.argv = [script, *argv[1:]]
     runpy.run_path(script, run_name="__main__")
 
