@@ -1,4 +1,4 @@
-# ruff: noqa: E702
+# ruff: noqa: E401, E402, E701, E702, E731, E741, F401, F841, I001  (a probe script: compact on purpose)
 """probe 20: the Lightning callback's export_dir check (_checked_export_dir with slots, 59381df): a second fit's
 export into its own earlier export, a project folder, links. In process (run from the probe folder)."""
 import os, shutil, tempfile

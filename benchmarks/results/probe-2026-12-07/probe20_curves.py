@@ -1,3 +1,4 @@
+# ruff: noqa: E401, E402, E701, E702, E731, E741, F401, F841, I001  (a probe script: compact on purpose)
 """probe 20: eval curves after d3f3f1b/b82c1a0: labels by path parts, --labels averaging, --out formats,
 replacing an earlier figure, values. In process through nasiam.cli.main (run from the probe folder)."""
 import json, os, sys, contextlib, io

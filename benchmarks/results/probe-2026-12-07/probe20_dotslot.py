@@ -1,3 +1,4 @@
+# ruff: noqa: E401, E402, E701, E702, E731, E741, F401, F841, I001  (a probe script: compact on purpose)
 """probe 20: a slot whose name starts with '.': written by write_searched_heads, then skipped by load_heads (Q16 fix)?"""
 import tempfile
 from pathlib import Path

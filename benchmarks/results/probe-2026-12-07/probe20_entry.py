@@ -1,4 +1,4 @@
-# ruff: noqa: E702
+# ruff: noqa: E401, E402, E701, E702, E731, E741, F401, F841, I001  (a probe script: compact on purpose)
 """probe 20: the entry point (842b44b): lazy nasiam.<submodule>, dir(nasiam), Ctrl-C while loading, stderr closed.
 Run from the probe folder with PYTHONPATH at it."""
 import os, signal, subprocess, sys, time

@@ -1,3 +1,4 @@
+# ruff: noqa: E401, E402, E701, E702, E731, E741, F401, F841, I001  (a probe script: compact on purpose)
 """probe 20: the first Ctrl-C's line, timed on the raw pipe; Ctrl-C with stderr really closed (2>&-)."""
 import os, select, signal, subprocess, sys, time
 M = [sys.executable, "-m", "nasiam", "eval", "knn", "--help"]

@@ -1,4 +1,4 @@
-# ruff: noqa: E702
+# ruff: noqa: E401, E402, E701, E702, E731, E741, F401, F841, I001  (a probe script: compact on purpose)
 """probe 20: lightly's load_head_sources / replace_heads arguments and solo-learn's nas_init_weights words after 07b0644
 (legitimate spellings). Run from the probe folder (runs/s0, and a copy "runs/my run é")."""
 import os, pathlib

@@ -1,3 +1,4 @@
+# ruff: noqa: E401, E402, E701, E702, E731, E741, F401, F841, I001  (a probe script: compact on purpose)
 """probe 20: curves' legend shows labels as written (Q8 fix): an SVG with text kept as text, searched for the labels."""
 import matplotlib, re
 matplotlib.rcParams["svg.fonttype"] = "none"

@@ -1,4 +1,4 @@
-# ruff: noqa: E402, E702
+# ruff: noqa: E401, E402, E701, E702, E731, E741, F401, F841, I001  (a probe script: compact on purpose)
 """probe 20: push's run card after 07b0644 (h61), no network: HfApi replaced by a recorder (as probe19_hub).
 Run from the probe folder (runs/s0 a tiny search, ex1 its export made there: export.json "run": "runs/s0")."""
 import contextlib, io, json, os, shutil, types

@@ -1,3 +1,4 @@
+# ruff: noqa: E401, E402, E701, E702, E731, E741, F401, F841, I001  (a probe script: compact on purpose)
 """probe 20: NASHead.save_pretrained's refusal (N8) and is_run_config (P6) vs legitimate saves.
 Run from the probe folder (runs/s0 = a tiny search run)."""
 import os, shutil, sys, tempfile

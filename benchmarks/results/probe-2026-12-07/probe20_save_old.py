@@ -1,3 +1,4 @@
+# ruff: noqa: E401, E402, E701, E702, E731, E741, F401, F841, I001  (a probe script: compact on purpose)
 import nasiam, shutil, tempfile, os
 from pathlib import Path
 from nasiam.head import NASHead

@@ -1,3 +1,4 @@
+# ruff: noqa: E401, E402, E701, E702, E731, E741, F401, F841, I001  (a probe script: compact on purpose)
 """probe 20: names importable from nasiam.runner.sweep and nasiam.compare before the split (d285b46) and now;
 the public functions' signatures. Run twice: PYTHONPATH at the old and at the new copy."""
 import inspect, json, sys
