@@ -21,7 +21,7 @@ __all__ = ["is_run_config", "nasiam_folder", "nasiam_folder_around"]
 # keys every run's config.yaml holds (dataclasses.asdict of RunConfig) and a recipe rarely all does
 _RUN_CONFIG_KEYS = ("framework", "dataset", "backbone", "epochs", "seed", "out_dir", "run_name", "resume",
                     "keep_checkpoints")
-_MAX_RECORD_BYTES = 1 << 20
+MAX_RECORD_BYTES = 1 << 20
 
 
 def _read_small_file(path: Path) -> str | None:
@@ -29,7 +29,7 @@ def _read_small_file(path: Path) -> str | None:
     1 MiB, else None."""
     try:
         info = path.lstat()
-        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_RECORD_BYTES:
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_RECORD_BYTES:
             return None
         return path.read_text(encoding="utf-8")
     except (OSError, ValueError):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from nasiam._arguments import path_problem
+from nasiam._folders import is_run_config
 from nasiam._io import atomic_write_text, is_temporary_file
 from nasiam.errors import CheckpointError, shown, shown_path
 from nasiam.head import NASHead
@@ -403,23 +404,33 @@ def run_card(run_dir: str | os.PathLike) -> dict[str, Any]:
     card: dict[str, Any] = {}
     if isinstance(summary, dict):
         card["metrics"] = {k: summary[k] for k in _CARD_METRICS if isinstance(summary.get(k), (int, float))}
-    if config is None and summary is None:
-        config = _exported_from(run_dir)
     backbone = _card_record(run_dir / "backbone.json")
     if isinstance(backbone, dict) and isinstance(backbone.get("name"), str):
         card["backbone"] = backbone["name"]
+    if config is None and summary is None:   # an export: its framework is its genotype.json's
+        exported = _card_record(run_dir / "genotype.json")
+        if isinstance(exported, dict) and isinstance(exported.get("framework"), str):
+            card["framework"] = exported["framework"]
+        config = _exported_from(run_dir, card.get("framework"), card.get("backbone"))
     if isinstance(config, dict):
         card.update({k: config[k] for k in ("dataset", "backbone", "framework") if isinstance(config.get(k), str)})
     return card
 
 
-def _exported_from(export_dir: Path) -> Any:
-    """The config.yaml of the run an export names ("run" in its export.json), None where there is none."""
+def _exported_from(export_dir: Path, framework: str | None, backbone: str | None) -> dict | None:
+    """The configuration of the run an export names ("run" in its export.json), when that folder
+    still holds it: a nasiam run's config.yaml (`is_run_config`) of the export's framework and
+    backbone. An export made before "run" was recorded absolute names it relative to the folder
+    `nasiam export` ran in: read from elsewhere, another run (or another tool's file) stood there,
+    and its dataset went on the card, or the export was refused as damaged (#33 probe 20, R2)."""
     record = _card_record(export_dir / EXPORT_RECORD)
     source = record.get("run") if isinstance(record, dict) else None
     if not isinstance(source, str) or not source or path_problem(source) or not Path(source).is_dir():
         return None
-    return _card_record(Path(source) / "config.yaml")
+    config = is_run_config(Path(source) / "config.yaml")
+    if config is None or config.get("framework") != framework or backbone and config.get("backbone") != backbone:
+        return None
+    return config
 
 
 def _card_record(path: Path) -> dict | None:

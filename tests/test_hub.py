@@ -546,20 +546,37 @@ def test_a_hidden_folder_in_heads_is_no_head(hub, tmp_path):
     assert not any(".ipynb" in name for name in files_under(hub.repo("user/run")))
 
 
-def test_an_exports_card_names_its_backbone_and_its_runs_dataset(hub, tmp_path):
+def test_an_exports_card_names_its_backbone_and_its_runs_dataset(hub, tmp_path, monkeypatch):
     """An export has no config.yaml or summary.json: its backbone.json names the backbone, the
     run its export.json names the dataset; that run's numbers measured the run's heads, not
     necessarily the export's (another rank, other widths), so none are shown (Q18)."""
+    from nasiam.config import SearchConfig, config_to_yaml
+
     run = make_search_run(tmp_path / "run", in_dim=12, out_dim=8, pred_hidden=6)
-    (run / "config.yaml").write_text("framework: simsiam\ndataset: cifar10\nbackbone: resnet10t\n")
+    (run / "config.yaml").write_text(config_to_yaml(SearchConfig(dataset="cifar10", backbone="resnet10t")))
     (run / "summary.json").write_text(json.dumps({"knn_top1": 61.25}))
     export = tmp_path / "ex1"
     shutil.copytree(run / "heads", export / "heads")
+    shutil.copy(run / "genotype.json", export / "genotype.json")
     (export / "backbone.json").write_text(json.dumps({"format": "nasiam.backbone", "name": "resnet10t"}))
     (export / "export.json").write_text(json.dumps({"format": "nasiam.export", "run": str(run), "files": {}}))
     push_run_to_hub(export, "user/ex1")
     card = (hub.repo("user/ex1") / "README.md").read_text()
     assert "| simsiam | cifar10 | resnet10t |" in card and "knn_top1" not in card
+    # #33 probe 20, R2: an export.json naming its run relative to where `nasiam export` ran, read
+    # from another folder: another method's run there, or another tool's config.yaml, is no source
+    other = tmp_path / "elsewhere" / "run"
+    other.mkdir(parents=True)
+    record = json.loads((export / "export.json").read_text())
+    (export / "export.json").write_text(json.dumps({**record, "run": "run"}))
+    for text in (config_to_yaml(SearchConfig(framework="mocov3", dataset="cifar100")), "framework: [1, 2\n"):
+        (other / "config.yaml").write_text(text)
+        hub_name = f"user/elsewhere{len(text)}"
+        with monkeypatch.context() as m:
+            m.chdir(other.parent)
+            push_run_to_hub(export, hub_name)
+        assert "| simsiam | not recorded | resnet10t |" in (hub.repo(hub_name) / "README.md").read_text()
+    (export / "export.json").write_text(json.dumps(record))
     # the run moved away since: the backbone is still named, the dataset is not guessed
     shutil.rmtree(run)
     push_run_to_hub(export, "user/ex2")

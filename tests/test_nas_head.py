@@ -438,9 +438,13 @@ def test_save_pretrained_into_a_run_or_export_folder_is_refused(tmp_path, record
                                "summary.json": '{"framework": "simsiam"}',
                                "export.json": '{"format": "nasiam.export"}'}[record])   # as nasiam writes each
     (run / GENOTYPE_FILE).write_text("the run's")
+    traces = [".lock"] if record == "config.yaml" else []   # a run's config.yaml: its lock from its first step
+    for trace in traces:
+        (run / trace).write_text("")
     with pytest.raises(ValueError, match=rf"holds a nasiam run or export \({record}\).*Nothing was written"):
         _head().save_pretrained(run)
-    assert sorted(os.listdir(run)) == sorted([record, GENOTYPE_FILE]) and (run / GENOTYPE_FILE).read_text() == "the run's"
+    assert sorted(os.listdir(run)) == sorted([record, GENOTYPE_FILE, *traces])
+    assert (run / GENOTYPE_FILE).read_text() == "the run's"
     (run / "heads").mkdir()
     with pytest.raises(ValueError, match=rf"holds a nasiam run or export \(\.\./{record}\)"):   # L5: its heads/
         _head().save_pretrained(run / "heads")
@@ -460,6 +464,7 @@ def test_save_pretrained_into_a_runs_heads_slot_is_refused_but_nasiam_writes_the
     (run / "heads").mkdir(parents=True)
     (run / record).write_text({"config.yaml": _RUN_CONFIG, "summary.json": '{"framework": "simsiam"}',
                                "export.json": '{"format": "nasiam.export"}'}[record])
+    (run / "checkpoints").mkdir()   # what a run has beside its config.yaml
     shutil.copytree(_head().save_pretrained(tmp_path / "h"), run / "heads" / "projector")   # what the run wrote
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     (tmp_path / "slot-link").symlink_to(run / "heads" / "projector")
@@ -539,10 +544,33 @@ def test_a_runs_config_yaml_is_told_by_its_keys_in_any_form(tmp_path, form):
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.yaml").write_bytes(text.encode("utf-8"))
+    (run / ".lock").write_text("")   # a run still training holds its lock
     for target, record in [(run, "config.yaml"), (run / "heads", "../config.yaml")]:
         with pytest.raises(ValueError, match=rf"holds a nasiam run or export \({re.escape(record)}\)"):
             _head().save_pretrained(target)
-    assert os.listdir(run) == ["config.yaml"]
+    assert sorted(os.listdir(run)) == [".lock", "config.yaml"]
+
+
+def test_a_copy_of_a_runs_config_yaml_is_no_run_but_a_training_run_unread_is(tmp_path):
+    """#33 probe 20, R1: a run's config.yaml copied into a project (to give it to --config) made
+    the project "a nasiam run": no run has a config.yaml without its lock, checkpoints or summary.
+    R3: a training run whose config.yaml is a link, or over the size is_run_config reads, was
+    written into; beside a run's traces it counts as a run's, unread."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "config.yaml").write_text(_RUN_CONFIG)
+    for target in (project, project / "heads" / "mine"):
+        _head().save_pretrained(target)
+        assert NASHead.from_pretrained(target).in_dim == 12
+    for name, make in (("link", lambda c: c.symlink_to(tmp_path / "elsewhere.yaml")),
+                       ("big", lambda c: c.write_text(_RUN_CONFIG + "#" * (2 << 20)))):
+        run = tmp_path / name
+        (run / "checkpoints").mkdir(parents=True)
+        (tmp_path / "elsewhere.yaml").write_text(_RUN_CONFIG)
+        make(run / "config.yaml")
+        with pytest.raises(ValueError, match=r"holds a nasiam run or export \(config\.yaml\)"):
+            _head().save_pretrained(run)
+        assert sorted(os.listdir(run)) == ["checkpoints", "config.yaml"]
 
 
 @pytest.mark.slow

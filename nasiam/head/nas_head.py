@@ -24,7 +24,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from nasiam._arguments import as_integer, check_bool, check_type, path_problem
-from nasiam._folders import is_run_config
+from nasiam._folders import MAX_RECORD_BYTES, is_run_config
 from nasiam._io import atomic_write_bytes
 from nasiam.errors import shown, shown_path
 from nasiam.head.hub import GENOTYPE_FILE, HUB_PREFIX, WEIGHTS_FILE, check_repo_id, download_head, push_heads_to_hub
@@ -62,18 +62,24 @@ def _file_in_the_way(directory: Path) -> Path | None:
 RUN_RECORDS = ("summary.json", "export.json", "config.yaml")
 
 
+# what a run leaves beside its config.yaml from its first step: its lock (`nasiam.runner.lock`),
+# then its checkpoints, then its summary. A config.yaml without any is a copy (a run's config
+# given to `--config` from a project folder), no run (#33 probe 20, R1)
+_RUN_TRACES = (".lock", "checkpoints", "summary.json")
+
+
 def _is_nasiam_config(path: Path) -> bool:
-    """Whether `path` is the config.yaml of a nasiam run: the resolved configuration a run writes
-    before its first step (`nasiam.runner.loop`), so a run still training counts, with no
-    summary.json yet. Told by `nasiam._folders.is_run_config`, the output-path check's rule: the
-    keys only a resolved run configuration holds all of (`out_dir`, `run_name`, `resume`, ...,
-    there since nasiam's first runs), read as YAML (a BOM, flow style). Three line prefixes
-    (`framework:`...) took a project's own recipe or Hydra config for a run's, and missed a run's
-    with a BOM or in flow style (#33 probe 18, P6). One that cannot be read counts as a run's, so
-    nothing is written beside it; a FIFO is never opened."""
-    if not path.is_file():
+    """Whether `path` is the config.yaml of a nasiam run, finished or still training: beside a
+    run's traces (`_RUN_TRACES`), a config.yaml `nasiam._folders.is_run_config` reads as a run's
+    resolved configuration (keys only it holds all of, `out_dir`, `run_name`, `resume`...; read as
+    YAML: a BOM, flow style). Three line prefixes (`framework:`...) took a project's own recipe or
+    Hydra config for a run's, and missed a run's with a BOM or in flow style (#33 probe 18, P6).
+    Beside the traces, one that cannot be read (no permission, a link, over is_run_config's size)
+    counts as a run's, so nothing is written beside it (probe 20, R3); a FIFO is never opened."""
+    if not path.is_file() or not any(os.path.lexists(path.parent / trace) for trace in _RUN_TRACES):
         return False
-    return not os.access(path, os.R_OK) or is_run_config(path) is not None
+    readable = os.access(path, os.R_OK) and not path.is_symlink() and path.stat().st_size <= MAX_RECORD_BYTES
+    return not readable or is_run_config(path) is not None
 
 
 def _is_nasiam_record(path: Path) -> bool:
