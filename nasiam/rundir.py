@@ -369,15 +369,13 @@ def load_heads(run_dir: str | Path) -> dict[str, NASHead]:
 
 
 def run_config_dict(run_dir: str | Path) -> dict[str, Any]:
-    import yaml
-
+    """A run's config.yaml as a mapping (what `nasiam eval` reads its dataset settings from); a
+    damaged one is a CheckpointError naming it, as the model card's records are (a RecursionError
+    traceback, or a decoding error naming no file, before)."""
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
         raise CheckpointError(f"{run_dir} has no config.yaml: not a nasiam run directory")
-    data = yaml.safe_load(path.read_text())
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: not a run configuration")
-    return data
+    return _card_record(path, "Restore it: `nasiam eval` reads the run's dataset, crop size and seed from it")
 
 
 def push_run_to_hub(run_dir: str | os.PathLike, repo_id: str, license: str = "mit", **kwargs: Any) -> Any:
@@ -433,7 +431,8 @@ def _exported_from(export_dir: Path, framework: str | None, backbone: str | None
     return config
 
 
-def _card_record(path: Path) -> dict | None:
+def _card_record(path: Path, fix: str = "Restore it, or move it out of the folder to push the heads without what "
+                                       "it records") -> dict | None:
     """A run's JSON or YAML record (a mapping) as the model card reads it (safe: no code runs),
     None where there is no file. One that cannot be one (a folder, not UTF-8, not JSON or YAML,
     nested past the parser's recursion limit, too large, not a mapping) is a CheckpointError
@@ -449,9 +448,9 @@ def _card_record(path: Path) -> dict | None:
         text = path.read_bytes().decode("utf-8")
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (OSError, ValueError, RecursionError, yaml.YAMLError) as e:
-        raise _unreadable(path, _parse_problem(e)) from None
+        raise _unreadable(path, _parse_problem(e), fix) from None
     if not isinstance(data, dict):
-        raise _unreadable(path, f"it holds {type(data).__name__}, not a mapping")
+        raise _unreadable(path, f"it holds {type(data).__name__}, not a mapping", fix)
     return data
 
 
@@ -468,7 +467,6 @@ def _parse_problem(error: BaseException) -> str:
     return f"not valid {'JSON' if isinstance(error, ValueError) else 'YAML'}"   # a 5,000-digit integer too
 
 
-def _unreadable(path: Path, problem: str) -> CheckpointError:
+def _unreadable(path: Path, problem: str, fix: str) -> CheckpointError:
     return CheckpointError(f"{shown_path(path)} (read) is not the record nasiam writes there ({problem}): the file is "
-                           "damaged. Restore it, or move it out of the folder to push the heads without what it "
-                           "records")
+                           f"damaged. {fix}")

@@ -698,3 +698,20 @@ def test_a_linear_probe_on_one_training_image_is_refused_before_any_work(tmp_pat
     assert main(["eval", "linear", "random", "--dataset", "synthetic", "--bank_subset", "1", "--device", "cpu",
                  "--out", str(tmp_path / "r.json")]) == 2
     assert "--bank_subset 1: the linear probe needs at least 2 labelled training images" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage", ["not UTF-8", "nested", "a list"])
+def test_eval_of_a_run_with_a_damaged_config_names_the_file(tmp_path, capsys, damage):
+    """A run's config.yaml that is not UTF-8, nested past the parser's recursion limit or not a
+    mapping: a decoding error naming no file, a RecursionError traceback, or a bare "not a run
+    configuration"; now what the model card says of its records (#33 probe 19, Q3's twin in eval)."""
+    from nasiam.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_bytes({"not UTF-8": b"\xff\xfedataset: x\n", "nested": b"a: " + b"[" * 100_000,
+                                       "a list": b"- 1\n- 2\n"}[damage])
+    assert main(["eval", "knn", str(run), "--out", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert f"{run / 'config.yaml'} (read) is not the record nasiam writes there" in err and "Traceback" not in err, err
+    assert "`nasiam eval` reads the run's dataset" in err and not (tmp_path / "r.json").exists()
