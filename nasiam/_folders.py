@@ -16,21 +16,29 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["is_run_config", "nasiam_folder", "nasiam_folder_around"]
+__all__ = ["is_run_config", "is_small_plain_file", "nasiam_folder", "nasiam_folder_around"]
 
 # keys every run's config.yaml holds (dataclasses.asdict of RunConfig) and a recipe rarely all does
 _RUN_CONFIG_KEYS = ("framework", "dataset", "backbone", "epochs", "seed", "out_dir", "run_name", "resume",
                     "keep_checkpoints")
-MAX_RECORD_BYTES = 1 << 20
+_MAX_RECORD_BYTES = 1 << 20
+
+
+def is_small_plain_file(path: Path) -> bool:
+    """Whether `path` is a plain file (no link, FIFO or device) of at most 1 MiB: a record read
+    without following a link or blocking on a FIFO."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size <= _MAX_RECORD_BYTES
 
 
 def _read_small_file(path: Path) -> str | None:
-    """The text of `path` if it is a plain file (no link, FIFO or device: never opened) of at most
-    1 MiB, else None."""
+    """The text of `path` if it is a small plain file (`is_small_plain_file`), else None."""
+    if not is_small_plain_file(path):
+        return None
     try:
-        info = path.lstat()
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_RECORD_BYTES:
-            return None
         return path.read_text(encoding="utf-8")
     except (OSError, ValueError):
         return None

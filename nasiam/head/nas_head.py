@@ -24,7 +24,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from nasiam._arguments import as_integer, check_bool, check_type, path_problem
-from nasiam._folders import MAX_RECORD_BYTES, is_run_config
+from nasiam._folders import is_run_config, is_small_plain_file
 from nasiam._io import atomic_write_bytes
 from nasiam.errors import shown, shown_path
 from nasiam.head.hub import GENOTYPE_FILE, HUB_PREFIX, WEIGHTS_FILE, check_repo_id, download_head, push_heads_to_hub
@@ -78,7 +78,7 @@ def _is_nasiam_config(path: Path) -> bool:
     counts as a run's, so nothing is written beside it (probe 20, R3); a FIFO is never opened."""
     if not path.is_file() or not any(os.path.lexists(path.parent / trace) for trace in _RUN_TRACES):
         return False
-    readable = os.access(path, os.R_OK) and not path.is_symlink() and path.stat().st_size <= MAX_RECORD_BYTES
+    readable = os.access(path, os.R_OK) and is_small_plain_file(path)
     return not readable or is_run_config(path) is not None
 
 
