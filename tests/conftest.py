@@ -2,10 +2,11 @@ import pytest
 import torch
 
 # One torch thread for the tests run in this process. Their tensors are tiny: a second thread
-# buys nothing, and each parallel op waits at a barrier for both threads to be scheduled. On two
-# cores shared with other work (a benchmark, the `nasiam` processes the tests spawn) that wait
-# made the fast lane twice as slow (11m23 against 5m21, the same 1364 tests back to back) and
-# burnt 2.6 times the CPU spinning. Processes the tests spawn choose their own threads.
+# buys them little, and each parallel op waits at a barrier until both threads are scheduled.
+# On two cores oversubscribed by other work (a benchmark, the `nasiam` processes the tests
+# spawn) that wait multiplied their times: back to back, the fast lane's summed durations fell
+# from 673 s to 308 s and from 621 s to 373 s; under a lighter load they were even (302 s, 307 s)
+# and one thread used a quarter less CPU. Processes the tests spawn choose their own threads.
 torch.set_num_threads(1)
 
 
