@@ -1,10 +1,13 @@
-import os
-
 import pytest
 import torch
 
-# Tests size themselves for two CPU cores; keep torch from oversubscribing them.
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# One torch thread for the tests run in this process. Their tensors are tiny: a second thread
+# buys them little, and each parallel op waits at a barrier until both threads are scheduled.
+# On two cores oversubscribed by other work (a benchmark, the `nasiam` processes the tests
+# spawn) that wait multiplied their times: back to back, the fast lane's summed durations fell
+# from 673 s to 308 s and from 621 s to 373 s; under a lighter load they were even (302 s, 307 s)
+# and one thread used a quarter less CPU. Processes the tests spawn choose their own threads.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -162,15 +162,7 @@ def test_bad_data_device_choices_are_config_errors_naming_the_option():
 
 @pytest.fixture
 def loaders_made(monkeypatch):
-    """The view sets the runner made device loaders for (proof that it took the batched path).
-    One torch thread: two on a loaded two-core machine make these runs many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield from _record(monkeypatch)
-    torch.set_num_threads(threads)
-
-
-def _record(monkeypatch):
+    """The view sets the runner made device loaders for (proof that it took the batched path)."""
     made = []
     real = build.device_loader
     monkeypatch.setattr(build, "device_loader", lambda views, *a, **k: made.append(views) or real(views, *a, **k))

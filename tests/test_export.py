@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,10 +47,33 @@ def keep_leaning_head() -> SearchableHead:
     return head
 
 
+_BUILT_RUNS = {}   # framework -> (a run _build_run wrote, torch's random state right after it)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _built_runs(tmp_path_factory):
+    """make_run's runs, built once per framework in this module's own folder."""
+    _BUILT_RUNS["folder"] = tmp_path_factory.mktemp("built_runs")
+    yield
+    _BUILT_RUNS.clear()
+
+
 def make_run(path, framework="simsiam"):
-    """A search run directory as `nasiam search` leaves it, without the training: the model of
-    SMALL's configuration with keep-leaning logits, checkpointed, and its choice exported as the
-    search exports it. Fast and deterministic: a real search's logits fall either way."""
+    """A search run directory as `nasiam search` leaves it, without the training (`_build_run`).
+    Each test gets a copy of its own of a run built once (a build takes most of a test's time),
+    and torch's random state as the build left it, as if the test had built the run itself."""
+    if framework not in _BUILT_RUNS:
+        built = _build_run(_BUILT_RUNS["folder"] / framework, framework)
+        _BUILT_RUNS[framework] = built, torch.get_rng_state()
+    built, random_state = _BUILT_RUNS[framework]
+    torch.set_rng_state(random_state)
+    return Path(shutil.copytree(built, path))
+
+
+def _build_run(path, framework):
+    """The model of SMALL's configuration with keep-leaning logits, checkpointed, and its choice
+    exported as the search exports it. Fast and deterministic: a real search's logits fall
+    either way."""
     cfg = load_config(SearchConfig, None, {**{a.split("=")[0][2:]: a.split("=")[1] for a in SMALL},
                                            "framework": framework}, check_environment=False)
     torch.manual_seed(0)
@@ -576,8 +600,6 @@ def test_pretrain_init_names_a_missing_or_an_added_export_file_as_such(tmp_path,
     """A removed heads/predictor/ or a user's notes.txt beside a head was refused (rightly) as
     files that "differ from what the export wrote ... may come from different runs" (#33 probe
     10, G8): each is now named missing or not the export's, with its own fix."""
-    import shutil
-
     from nasiam.errors import CheckpointError
     from nasiam.rundir import require_complete
 
