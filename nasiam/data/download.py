@@ -11,11 +11,13 @@ STL-10 in `<root>/stl10_binary/`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from pathlib import Path
 
 from nasiam.data.datasets import create_dataset, dataset_info, default_root
 from nasiam.data.readers import DataNotFoundError
+from nasiam.errors import shown_path
 
 __all__ = ["DOWNLOADABLE", "download_dataset", "download_root", "ensure_downloaded"]
 
@@ -73,14 +75,10 @@ def ensure_downloaded(name: str, root: str | os.PathLike | None) -> Path:
     download folder; the first fetches, the others then find the files in place. A failed
     download leaves the data folder as it found it: the folders made for it (the root, an
     empty FashionMNIST/raw/) are removed again, and the lock file always is."""
-    from nasiam.config.validate import nearest_folder
-
     folder = download_root(root)
-    # a file, or a place nothing can be made in (/proc), named as the option that chose it,
-    # not found as a failed write of the run (exit 5) when the folder was made
-    nearest_folder("--data_root" if root is not None or "NASIAM_DATA" not in os.environ else "$NASIAM_DATA", folder)
     made = [p for p in (*(folder / sub for sub in _DOWNLOADER_FOLDERS.get(name, ())), folder, *folder.parents)
             if not os.path.lexists(p)]
+    _make_folder(folder, "--data_root" if root is not None or "NASIAM_DATA" not in os.environ else "$NASIAM_DATA")
     try:
         with _download_lock(folder):
             return download_dataset(name, root)
@@ -89,6 +87,18 @@ def ensure_downloaded(name: str, root: str | os.PathLike | None) -> Path:
             with contextlib.suppress(OSError):   # not empty: something is in it now, kept
                 path.rmdir()
         raise
+
+
+def _make_folder(folder: Path, option: str) -> None:
+    """The download folder made, or the `option` that chose it named: a file there (or above
+    it), or a place nothing can be made in (/proc), failed as a write of the run's, exit 5."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        reason = {errno.EEXIST: "it is a file, not a folder", errno.ENOTDIR: "a file stands where a folder above it "
+                  "goes"}.get(e.errno, e.strerror or str(e))
+        raise DataNotFoundError(f"{option}: --download cannot make its folder {shown_path(folder)} ({reason}); "
+                                f"choose another {option}") from None
 
 
 LOCK_NAME = ".nasiam-download.lock"

@@ -56,7 +56,7 @@ def _cifar_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
         with open(path, "rb") as f:
             batch = _ArrayOnlyUnpickler(f, encoding="latin1").load()
     except OSError as e:
-        raise unreadable(path, e) from None
+        raise _unreadable(path, e) from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
             MemoryError) as e:
         raise ValueError(f"{path}: not a CIFAR python batch ({type(e).__name__}: {e})") from None
@@ -90,7 +90,7 @@ def _shown_labels(labels) -> str:
     return type(labels).__name__
 
 
-def unreadable(path: Path, e: OSError) -> ValueError:
+def _unreadable(path: Path, e: OSError) -> ValueError:
     """A data file that the system could not read (a folder in its place, no permission, an I/O
     error, no memory to map it): the file named, and that it was being read, not written."""
     reason = e.strerror or str(e)
@@ -161,7 +161,7 @@ def read_stl10_images(path: Path) -> np.ndarray:
     try:
         raw = np.memmap(path, dtype=np.uint8, mode="r").reshape(-1, 3, 96, 96)
     except OSError as e:
-        raise unreadable(path, e) from None
+        raise _unreadable(path, e) from None
     return raw.transpose(0, 3, 2, 1)
 
 
@@ -170,7 +170,7 @@ def read_stl10_labels(path: Path) -> np.ndarray:
     try:
         labels = np.fromfile(path, dtype=np.uint8).astype(np.int64) - 1
     except OSError as e:   # a folder in its place, no permission
-        raise unreadable(path, e) from None
+        raise _unreadable(path, e) from None
     if labels.size and (labels.min() < 0 or labels.max() > 9):
         raise ValueError(f"{path}: labels outside 1..10")
     return labels
