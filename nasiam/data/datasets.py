@@ -163,6 +163,18 @@ def _missing(what: str, root: Path, expected: str, how: str, downloadable: bool 
                              + " Or pass --data_root to point elsewhere.")
 
 
+def _is_data_file(path: Path) -> bool:
+    """Whether a dataset's file `path` is in place (False: nothing there); something other than a
+    file in its place (a folder, a FIFO, a device) is refused by name: "not found" misled, and
+    reading it failed as a write of the run's, exit 5 (#33 probe 21, S7)."""
+    if path.is_file():
+        return True
+    if not os.path.lexists(path):
+        return False
+    raise ValueError(f"{path} is not a regular file (a folder, a link that leads nowhere, a FIFO or a device), where "
+                     "the dataset has a data file; replace it with the dataset's file")
+
+
 def _cifar(name: str, root: Path, split: str, transform) -> ArrayImageDataset:
     folder, label_key = ("cifar-10-batches-py", "labels") if name == "cifar10" else ("cifar-100-python", "fine_labels")
     base = root / folder if (root / folder).is_dir() else root
@@ -170,7 +182,7 @@ def _cifar(name: str, root: Path, split: str, transform) -> ArrayImageDataset:
         files = [base / f"data_batch_{i}" for i in range(1, 6)] if split == "train" else [base / "test_batch"]
     else:
         files = [base / ("train" if split == "train" else "test")]
-    missing = [f.name for f in files if not f.is_file()]
+    missing = [f.name for f in files if not _is_data_file(f)]
     if missing:
         archive = "cifar-10-python.tar.gz" if name == "cifar10" else "cifar-100-python.tar.gz"
         raise _missing(name.upper().replace("CIFAR", "CIFAR-"), root, f"{folder}/{', '.join(missing)}",
@@ -185,16 +197,17 @@ def _stl10(root: Path, split: str, transform) -> ArrayImageDataset:
     parts = ["train", "unlabeled"] if split == "train+unlabeled" else [split]
     images, labels = [], []
     for part in parts:
-        x = base / f"{part}_X.bin"
-        if not x.is_file():
-            raise _missing("STL-10", root, f"stl10_binary/{part}_X.bin",
+        x, y = base / f"{part}_X.bin", base / f"{part}_y.bin"
+        missing = [f.name for f in (x, y) if f.name != "unlabeled_y.bin" and not _is_data_file(f)]   # unlabelled: no y
+        if missing:
+            raise _missing("STL-10", root, " and ".join(f"stl10_binary/{name}" for name in missing),
                            "Download stl10_binary.tar.gz from https://cs.stanford.edu/~acoates/stl10/ and extract it "
                            "there.", split=part)
         images.append(read_stl10_images(x))
-        y = base / f"{part}_y.bin"
         labels.append(read_stl10_labels(y) if part != "unlabeled" else np.full(len(images[-1]), -1, dtype=np.int64))
         if len(labels[-1]) != len(images[-1]):
-            raise ValueError(f"{y}: {len(labels[-1])} labels for {len(images[-1])} images")
+            raise ValueError(f"{x} holds {len(images[-1])} images but {y} {len(labels[-1])} labels; one of them is "
+                             "damaged: extract stl10_binary.tar.gz again")
     data = images[0] if len(images) == 1 else np.concatenate(images)  # concatenation reads the memmaps
     return ArrayImageDataset(data, np.concatenate(labels), classes=[str(c) for c in range(10)], transform=transform)
 
@@ -207,9 +220,11 @@ def _fashion_mnist(root: Path, split: str, transform) -> ArrayImageDataset:
         found = {kind: next((base / name for name in (stem + ".gz", stem) if (base / name).is_file()), None)
                  for kind, stem in stems.items()}
         if None not in found.values():
-            images, labels = read_idx(found["images"]), read_idx(found["labels"])
-            if images.ndim != 3 or labels.ndim != 1:
-                raise ValueError(f"{found['images']}: expected (N, 28, 28) images and (N,) labels")
+            # unsigned bytes both (IDX type 0x08): 28x28 grey images, labels 0..9
+            images, labels = read_idx(found["images"], (28, 28), 0x08), read_idx(found["labels"], (), 0x08)
+            if len(images) != len(labels):
+                raise ValueError(f"{found['images']} holds {len(images)} images but {found['labels']} "
+                                 f"{len(labels)} labels; one of them is damaged or of another set of images")
             classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                        "Ankle boot"]
             return ArrayImageDataset(images[..., None], labels.astype(np.int64), classes, transform)

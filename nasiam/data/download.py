@@ -10,11 +10,14 @@ STL-10 in `<root>/stl10_binary/`.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 from pathlib import Path
 
 from nasiam.data.datasets import create_dataset, dataset_info, default_root
 from nasiam.data.readers import DataNotFoundError
+from nasiam.errors import shown_path
 
 __all__ = ["DOWNLOADABLE", "download_dataset", "download_root", "ensure_downloaded"]
 
@@ -69,11 +72,62 @@ def download_dataset(name: str, root: str | os.PathLike | None = None) -> Path:
 def ensure_downloaded(name: str, root: str | os.PathLike | None) -> Path:
     """`download_dataset`, one process at a time: every process of a run (on one machine or
     several sharing the folder, however they were launched) takes an exclusive lock on the
-    download folder; the first fetches, the others then find the files in place."""
+    download folder; the first fetches, the others then find the files in place. A failed
+    download leaves the data folder as it found it: the folders made for it (the root, an
+    empty FashionMNIST/raw/) are removed again, and the lock file always is."""
+    folder = download_root(root)
+    made = [p for p in (*(folder / sub for sub in _DOWNLOADER_FOLDERS.get(name, ())), folder, *folder.parents)
+            if not os.path.lexists(p)]
+    _make_folder(folder, "--data_root" if root is not None or "NASIAM_DATA" not in os.environ else "$NASIAM_DATA")
+    try:
+        with _download_lock(folder):
+            return download_dataset(name, root)
+    except BaseException:
+        for path in sorted(made, key=lambda p: len(p.parts), reverse=True):   # the deepest first
+            with contextlib.suppress(OSError):   # not empty: something is in it now, kept
+                path.rmdir()
+        raise
+
+
+def _make_folder(folder: Path, option: str) -> None:
+    """The download folder made, or the `option` that chose it named: a file there (or above
+    it), or a place nothing can be made in (/proc), failed as a write of the run's, exit 5."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        reason = {errno.EEXIST: "it is a file, not a folder", errno.ENOTDIR: "a file stands where a folder above it "
+                  "goes"}.get(e.errno, e.strerror or str(e))
+        raise DataNotFoundError(f"{option}: --download cannot make its folder {shown_path(folder)} ({reason}); "
+                                f"choose another {option}") from None
+
+
+LOCK_NAME = ".nasiam-download.lock"
+# the folders a downloader makes under the root before it fetches (torchvision's FashionMNIST:
+# FashionMNIST/raw/; the CIFAR and STL-10 archives are fetched into the root itself)
+_DOWNLOADER_FOLDERS: dict[str, tuple[str, ...]] = {"fashion_mnist": ("FashionMNIST", "FashionMNIST/raw")}
+
+
+@contextlib.contextmanager
+def _download_lock(folder: Path):
+    """An exclusive lock on `folder`'s downloads, by a lock file removed when the holder is done.
+    A process that waited on a file the holder has since removed (its path gone, or another
+    file there now) takes the lock again on the path's current file: two processes holding two
+    files would both fetch."""
     import fcntl
 
-    folder = download_root(root)
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".nasiam-download.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        return download_dataset(name, root)
+    path = folder / LOCK_NAME
+    while True:
+        folder.mkdir(parents=True, exist_ok=True)   # again: a failed download may have removed it
+        lock = open(path, "a")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if os.path.samestat(os.fstat(lock.fileno()), os.stat(path)):
+                break
+        except FileNotFoundError:
+            pass
+        lock.close()
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)   # while it is held: a process waiting on it then sees it gone
+        lock.close()

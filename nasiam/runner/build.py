@@ -246,11 +246,19 @@ def check_eval_datasets(cfg: RunConfig, info: DatasetInfo) -> None:
     check_eval_splits(cfg.dataset, info, *build_eval_datasets(cfg, info))
 
 
+_UNLABELLED_NOTE = " (-1 marks an unlabelled image, which only STL-10's unlabeled split holds)"
+
+
 def check_eval_splits(dataset_name: str, info: DatasetInfo, bank: Dataset, test: Dataset) -> None:
     """Dataset `dataset_name`'s train split `bank` and test split `test` (`info.eval_split`) fit
     for evaluation: both non-empty, their first and last images readable, every label a class of
     the dataset, an image folder's class folders the same in both. Training runs check them
-    before their first step, `nasiam eval` before computing features."""
+    before their first step, `nasiam eval` before computing features. Neither split may hold
+    unlabelled images (label -1): only STL-10's unlabeled split has them, which the evaluation
+    never reads, so a -1 here is a damaged label file, which kNN and the probe would count as
+    misses (or, in the train split, leave them with nothing to learn from)."""
+    # first: an extra class folder (val/.ipynb_checkpoints) is named, not seen as a label out of range
+    _check_same_class_folders(dataset_name, info, bank, test)
     for name, dataset in (("train (the kNN bank and the linear probe)", bank), (info.eval_split, test)):
         if len(dataset) == 0:
             raise ValueError(f"the {name} split of {dataset_name} is empty: nothing to evaluate on")
@@ -267,10 +275,10 @@ def check_eval_splits(dataset_name: str, info: DatasetInfo, bank: Dataset, test:
         targets = getattr(dataset.dataset if isinstance(dataset, Subset) else dataset, "targets", None)
         if targets is not None and len(targets):
             labels = torch.as_tensor(targets)
-            if int(labels.max()) >= info.num_classes or int(labels.min()) < -1:   # -1: STL-10's unlabelled
+            if int(labels.max()) >= info.num_classes or int(labels.min()) < 0:
                 raise ValueError(f"the {name} split of {dataset_name} has labels outside 0..{info.num_classes - 1} "
-                                 f"(found {int(labels.min())}..{int(labels.max())}); its label file is damaged")
-    _check_same_class_folders(dataset_name, info, bank, test)
+                                 f"(found {int(labels.min())}..{int(labels.max())}){_UNLABELLED_NOTE if int(labels.min()) == -1 else ''}; "
+                                 "its label file is damaged")
 
 
 def _check_same_class_folders(dataset_name: str, info: DatasetInfo, bank: Dataset, test: Dataset) -> None:
