@@ -91,7 +91,8 @@ def ensure_downloaded(name: str, root: str | os.PathLike | None) -> Path:
 
 def _make_folder(folder: Path, option: str) -> None:
     """The download folder made, or the `option` that chose it named: a file there (or above
-    it), or a place nothing can be made in (/proc), failed as a write of the run's, exit 5."""
+    it), or a place nothing can be made in (/proc), is a bad data root (exit 2), not a failed
+    write of the run's outputs."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
