@@ -12,6 +12,7 @@ from _runs import TINY
 
 from nasiam.cli import main
 from nasiam.config import ConfigError, PretrainConfig, SearchConfig, config_to_yaml, load_config
+from nasiam.errors import CollapseError
 from nasiam.rundir import run_card
 
 SLURM_VARIABLES = ("SLURM_JOB_ID", "SLURM_NTASKS", "SLURM_NTASKS_PER_NODE", "SLURM_PROCID", "SLURM_LOCALID",
@@ -80,7 +81,7 @@ def test_several_nodes_need_a_job_step_not_only_a_job_id(no_cluster):
     """S12: SLURM_JOB_ID alone (a shell in an allocation, no srun) let --num_nodes 2 start and wait
     for nodes that never came."""
     no_cluster.setenv("SLURM_JOB_ID", "1")
-    with pytest.raises(ConfigError, match="--num_nodes=2 outside a task srun started"):
+    with pytest.raises(ConfigError, match="--num_nodes=2 outside a cluster job step"):
         _pretrain_options(num_nodes=2)
     for name, value in {"SLURM_NTASKS": "4", "SLURM_NTASKS_PER_NODE": "2", "SLURM_NNODES": "2",
                         "SLURM_JOB_NAME": "train"}.items():
@@ -123,6 +124,7 @@ def test_a_lost_peer_says_the_checkpoints_are_kept_and_resume_continues(tmp_path
     gloo = RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:561] Connection closed by peer "
                         "[127.0.0.1]:7791")
     assert is_lost_peer(gloo) and not is_lost_peer(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+    assert not is_lost_peer(CollapseError("collapsed: broken pipe"))   # keeps its own exit code (3)
     message = lost_peer_message(gloo, 2, tmp_path / "r")
     assert "Connection closed by peer" in message and "--resume continues" in message
     assert str(tmp_path / "r" / "checkpoints") in message

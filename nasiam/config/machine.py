@@ -47,8 +47,9 @@ def check_resources(config: RunConfig) -> None:
     # on the other nodes: the first one waited for them without a word (#33 probe 21, S12)
     if config.num_nodes > 1 and not (_srun_task() or
                                      (os.environ.get("MASTER_ADDR") and os.environ.get("NODE_RANK") is not None)):
-        raise ConfigError(f"--num_nodes={config.num_nodes} outside a task srun started (SLURM_NTASKS is not set, or "
-                          "SLURM_JOB_NAME says an interactive shell): nasiam would wait for nodes that never come. "
+        raise ConfigError(f"--num_nodes={config.num_nodes} outside a cluster job step (no task srun started: "
+                          "SLURM_NTASKS is not set, or SLURM_JOB_NAME says an interactive shell; SLURM_JOB_ID alone is "
+                          "a shell in the allocation): nasiam would wait for nodes that never come. "
                           "Launch it with srun inside a SLURM allocation, or set MASTER_ADDR, MASTER_PORT and NODE_RANK "
                           "on every node (torchrun-style)")
     memory = _total_memory_bytes()

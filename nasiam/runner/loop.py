@@ -303,14 +303,11 @@ class Run:
             summary = self.finish()
             exit_code = 0
             return summary
-        except RuntimeError as e:
-            if self.fabric.world_size > 1 and is_lost_peer(e):
-                raise RunError(lost_peer_message(e, self.fabric.world_size, self.run_dir)) from None
-            exit_code = OUT_OF_MEMORY_EXIT if is_out_of_memory(e) else 1
-            raise
         except BaseException as e:
             # e.g. 3 for a collapsed search, 7 out of memory: W&B marks the run failed with the CLI's code
             exit_code = getattr(e, "exit_code", OUT_OF_MEMORY_EXIT if is_out_of_memory(e) else 1)
+            if self.fabric.world_size > 1 and is_lost_peer(e):
+                raise RunError(lost_peer_message(e, self.fabric.world_size, self.run_dir)) from None
             raise
         finally:
             self.guard.signals.restore()
@@ -542,6 +539,8 @@ def is_lost_peer(error: BaseException) -> bool:
     """A collective failed because another process of the run stopped (killed, crashed)."""
     import torch.distributed as dist
 
+    if not isinstance(error, RuntimeError) or isinstance(error, RunError):   # nasiam's own say what happened
+        return False
     text = str(error).lower()
     return isinstance(error, getattr(dist, "DistError", ())) or any(words in text for words in LOST_PEER_WORDS)
 

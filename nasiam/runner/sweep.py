@@ -290,10 +290,14 @@ def _state(trial) -> str:
 
 def _run(trial, directory: Path) -> str:
     """The trial's run directory: a retry resumes the killed trial's (trials/trial-2 for trial 3),
-    so the tables say where each trial's files are; empty for a trial refused before its run
-    started, whose folder the table linked though it does not exist (#33 probe 21, S11)."""
+    so the tables say where each trial's files are; empty for a failed trial refused before its
+    run started, whose folder the table linked though it did not exist (#33 probe 21, S11)."""
+    import optuna
+
     run = f"trials/trial-{trial.user_attrs.get(RETRY_OF, trial.number)}"
-    return run if (directory / run).is_dir() else ""
+    never_started = trial.state == optuna.trial.TrialState.FAIL and not _killed(trial) and \
+        not (directory / run).is_dir()
+    return "" if never_started else run
 
 
 def _report(study, directory: Path, metric: str, verbose: bool) -> dict[str, Any]:
