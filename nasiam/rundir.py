@@ -416,12 +416,17 @@ def run_card(run_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 def _exported_from(export_dir: Path, framework: str | None, backbone: str | None) -> dict | None:
-    """The configuration of the run an export names ("run" in its export.json), when that folder
-    still holds it: a nasiam run's config.yaml (`is_run_config`) of the export's framework and
-    backbone. An export made before "run" was recorded absolute names it relative to the folder
+    """What the card takes from the run an export came from: the dataset its export.json records;
+    for an export written before it recorded one, the configuration of the run it names ("run"),
+    when that folder still holds a nasiam run's config.yaml (`is_run_config`) of the export's
+    framework and backbone. An export made before "run" was recorded absolute names it relative to the folder
     `nasiam export` ran in: read from elsewhere, another run (or another tool's file) stood there,
     and its dataset went on the card, or the export was refused as damaged (#33 probe 20, R2)."""
     record = _card_record(export_dir / EXPORT_RECORD)
+    if isinstance(record, dict) and "dataset" in record:
+        # recorded at export time: the folder at "run" may since hold a new run of the same name,
+        # of the same framework and backbone but another dataset (#33 probe 21, S3)
+        return {"dataset": record["dataset"]}
     source = record.get("run") if isinstance(record, dict) else None
     if not isinstance(source, str) or not source or path_problem(source) or not Path(source).is_dir():
         return None

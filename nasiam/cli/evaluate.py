@@ -5,10 +5,23 @@ import sys
 
 from nasiam.cli.common import EXIT_OK, _as_usage_errors
 from nasiam.config import parse_value
+from nasiam.errors import shell_argument
 
 # a result is written whole, once computed: a stop before then leaves nothing of this call
 # (the --resume advice of the training commands was given here: #33 probe 16, M16)
 EVAL_INTERRUPTED = "interrupted before its result was written; nothing was written: run the same command again"
+
+
+def legend_labels(text: str) -> list[str]:
+    """--labels as the legend's labels: each stripped, so "a, a" is one label (two legend entries
+    that printed alike, before), and none empty (an empty one drew runs with no legend text)
+    (#33 probe 21, S17)."""
+    labels = [label.strip() for label in text.split(",")]
+    empty = [n for n, label in enumerate(labels, start=1) if not label]
+    if empty:
+        raise ValueError(f"--labels {shell_argument(text)}: label {empty[0]} of {len(labels)} is empty; give one "
+                         "label per run, separated by commas, e.g. --labels seed0,seed1")
+    return labels
 
 
 @_as_usage_errors
@@ -18,7 +31,7 @@ def cmd_eval(args) -> int:
     from nasiam.runner.evaluate import curves, evaluate
 
     if args.protocol == "curves":
-        path = curves(args.targets, args.out or "curves.png", args.labels.split(",") if args.labels else None)
+        path = curves(args.targets, args.out or "curves.png", legend_labels(args.labels) if args.labels else None)
         print(f"wrote {path}")
         return EXIT_OK
     if len(args.targets) != 1:

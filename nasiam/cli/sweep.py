@@ -29,8 +29,9 @@ def cmd_sweep(args) -> int:
         print(f"best: trial {best['trial']} with "
               + ", ".join(f"{k}={format_value(v)}" for k, v in best["params"].items()))
     if not result["finished"]:
-        print(f"nasiam sweep: error: no trial finished (see the trials' logs in {result['directory']}/); the sweep "
-              "found nothing", file=sys.stderr)
+        # a trial refused before its run started has no folder, no log: its error line is the record
+        print(f"nasiam sweep: error: no trial finished (each trial's error is printed above as 'trial N failed: "
+              f"...'; {result['directory']}/results.md lists them); the sweep found nothing", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
 

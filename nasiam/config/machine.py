@@ -42,11 +42,16 @@ def check_resources(config: RunConfig) -> None:
     elif config.devices > cpus:
         raise ConfigError(f"--devices={config.devices} on the CPU starts one process per device, and this machine "
                           f"has {cpus} cores: use at most {cpus} (each process already uses several threads)")
-    if config.num_nodes > 1 and not (os.environ.get("SLURM_JOB_ID") or
+    check_cluster_environment()
+    # SLURM_JOB_ID alone (a shell inside an allocation, not a task srun started) launches nothing
+    # on the other nodes: the first one waited for them without a word (#33 probe 21, S12)
+    if config.num_nodes > 1 and not (_srun_task() or
                                      (os.environ.get("MASTER_ADDR") and os.environ.get("NODE_RANK") is not None)):
-        raise ConfigError(f"--num_nodes={config.num_nodes} outside a cluster job: nasiam would wait for nodes that "
-                          "never come. Launch it with srun inside a SLURM allocation, or set MASTER_ADDR, MASTER_PORT "
-                          "and NODE_RANK on every node (torchrun-style)")
+        raise ConfigError(f"--num_nodes={config.num_nodes} outside a cluster job step (no task srun started: "
+                          "SLURM_NTASKS is not set, or SLURM_JOB_NAME says an interactive shell; SLURM_JOB_ID alone is "
+                          "a shell in the allocation): nasiam would wait for nodes that never come. "
+                          "Launch it with srun inside a SLURM allocation, or set MASTER_ADDR, MASTER_PORT and NODE_RANK "
+                          "on every node (torchrun-style)")
     memory = _total_memory_bytes()
     if memory:
         heads = head_parameters_bound(config) * 16   # weights, gradients, two optimiser moments in float32
@@ -58,6 +63,33 @@ def check_resources(config: RunConfig) -> None:
             sized_by = "--widths, the *_dim and *_layers options" + "".join(f" and --{o}" for o in held)
             raise ConfigError(f"{sized_by}: the heads{''.join(f' and {what}' for what in held.values())} would need "
                               f"{_over_limit(heads + state, limit, memory)}; lower them")
+
+
+# the SLURM variables Lightning Fabric reads as integers (its rank at import, its SLURM environment)
+SLURM_INTEGERS = ("SLURM_PROCID", "SLURM_LOCALID", "SLURM_NODEID", "SLURM_NTASKS", "SLURM_NNODES")
+
+
+def _srun_task() -> bool:
+    """Whether Lightning takes this process for a task of a SLURM job step (its SLURMEnvironment's
+    rule: SLURM_NTASKS set, and the job not an interactive shell)."""
+    return "SLURM_NTASKS" in os.environ and os.environ.get("SLURM_JOB_NAME") not in ("bash", "interactive")
+
+
+def check_cluster_environment() -> None:
+    """The SLURM variables as Lightning Fabric reads them, before anything is written: a value
+    that is not a number, or an sbatch `--ntasks=N` job that runs nasiam without srun, stopped
+    Lightning with a traceback naming neither the variable nor nasiam's fix (#33 probe 21, S13)."""
+    for name in SLURM_INTEGERS:
+        value = os.environ.get(name)
+        if value is not None and not value.strip().isdigit():
+            raise ConfigError(f"the environment variable {name}={value!r} is not a number; SLURM sets it for the tasks "
+                              f"srun starts. Unset {name}, or run nasiam under srun inside the SLURM job")
+    ntasks = int(os.environ.get("SLURM_NTASKS", "1"))
+    if _srun_task() and ntasks > 1 and "SLURM_NTASKS_PER_NODE" not in os.environ:
+        raise ConfigError(f"SLURM_NTASKS={ntasks} without SLURM_NTASKS_PER_NODE (a job asked for --ntasks={ntasks}): "
+                          "Lightning Fabric runs one task per device, counted per node. Ask for "
+                          f"`--ntasks-per-node={ntasks}` in the job script and start nasiam with `srun`, or unset "
+                          "SLURM_NTASKS to run it as one process")
 
 
 def _over_limit(need: int, limit: int, memory: int) -> str:
@@ -97,6 +129,31 @@ def check_packages(config: RunConfig) -> None:
         require_package(f"--strategy={config.strategy} needs Optuna", ("optuna",), "optuna", "use --strategy=darts")
     if "wandb" in config.log_sinks:
         require_package("--wandb needs Weights & Biases", ("wandb",), "wandb", "leave out --wandb")
+        check_wandb_environment()
     if "tensorboard" in config.log_sinks:
         require_package("--logger=tensorboard needs TensorBoard", ("tensorboard", "tensorboardX"), "tensorboard",
                         "leave tensorboard out of --logger")
+
+
+# what wandb.init accepts (its Settings.mode), and its rule for a run id (Settings.validate_run_id)
+WANDB_MODES = ("online", "offline", "disabled", "shared", "dryrun", "run")
+WANDB_RUN_ID_FORBIDDEN = ":;,#?/'"
+
+
+def check_wandb_environment() -> None:
+    """The W&B variables wandb.init reads, by W&B's rules, before anything is written: they
+    stopped the run with W&B's traceback after the data were loaded, the run folder left
+    behind (#33 probe 21, S15)."""
+    mode = os.environ.get("WANDB_MODE")
+    if mode and mode not in WANDB_MODES:
+        raise ConfigError(f"the environment variable WANDB_MODE={mode!r} is not a W&B mode ({', '.join(WANDB_MODES)}). "
+                          "Set one of them, or unset WANDB_MODE (then --wandb_mode decides)")
+    run_id = os.environ.get("WANDB_RUN_ID")
+    if run_id is None:
+        return
+    found = "".join(c for c in WANDB_RUN_ID_FORBIDDEN if c in run_id)
+    if found or not run_id.strip() or run_id != run_id.strip():
+        problem = f"it holds {' '.join(found)}" if found else "it is empty or starts or ends with a space"
+        raise ConfigError(f"the environment variable WANDB_RUN_ID={run_id!r} is not a W&B run id: {problem}; W&B allows "
+                          f"no {' '.join(WANDB_RUN_ID_FORBIDDEN)} and no surrounding spaces. Unset WANDB_RUN_ID "
+                          "(nasiam gives each run folder its own id, so that --resume continues it), or set a valid one")

@@ -131,6 +131,9 @@ class BatchedViews:
 
     Call it on uint8 (N, C, H, W) images (or floats in [0, 1]); it returns normalised float32
     (N, C, size, size) views on the same device, computed in float32 even under autocast.
+    Floats are taken as [0, 1], as torchvision's `ToDtype(scale=True)` gives them: divide 0..255
+    floats by 255 first. Their range is not checked, which would cost a device-to-host copy per
+    batch (a GPU would wait on it); out of range, the colour steps clamp to [0, 1] and the crop does not.
     """
 
     subset_on_cpu = True  # see _colour_jitter; False runs the GPU's sync-free code on a CPU too (tests)
@@ -140,6 +143,9 @@ class BatchedViews:
             # torchvision leaves one-channel images alone for saturation and hue; say so instead
             raise ValueError("saturation and hue jitter need RGB images; the recipe for one-channel images must set "
                              "them to 0 (augment_recipe does)")
+        problem = _recipe_problem(recipe)
+        if problem:
+            raise ValueError(f"AugmentRecipe: {problem}")
         self.recipe = recipe
         self.blur_kernel = blur_kernel_size(recipe.size) if recipe.blur_p > 0 else 0
         b, c, s, h = recipe.jitter
@@ -298,6 +304,27 @@ class BatchedViews:
         y = F.conv2d(y, kernel.view(n * c, 1, k, 1), groups=n * c)
         y = F.conv2d(y, kernel.view(n * c, 1, 1, k), groups=n * c)
         return y.view(n, c, height, width)
+
+
+def _recipe_problem(recipe: AugmentRecipe) -> str | None:
+    """What in `recipe` no view can be made with, in words: a std of 0 divided by 0 (inf), a
+    blur sigma of 0 gave NaN, a size of 0 empty views, a mean for 1 of 3 channels was broadcast,
+    a probability of 2 accepted (#33 probe 21, S16)."""
+    if not recipe.size >= 1:
+        return f"size must be at least 1 pixel, got {recipe.size}"
+    for name in ("mean", "std"):
+        values = getattr(recipe, name)
+        if len(values) != recipe.channels:
+            return f"{name} has {len(values)} value(s) for {recipe.channels} channel(s); give one per channel"
+    if not all(v > 0 and math.isfinite(v) for v in recipe.std):
+        return f"std must be above 0 for every channel (it divides), got {recipe.std}"
+    for name in ("jitter_p", "grayscale_p", "blur_p", "hflip_p", "solarize_p"):
+        if not 0 <= getattr(recipe, name) <= 1:
+            return f"{name} is a probability, in [0, 1]; got {getattr(recipe, name)}"
+    low, high = recipe.blur_sigma
+    if recipe.blur_p > 0 and not 0 < low <= high < math.inf:
+        return f"blur_sigma must be (low, high) with 0 < low <= high, got {recipe.blur_sigma}"
+    return None
 
 
 def _central_crop(height: int, width: int, ratio: tuple[float, float]) -> tuple[int, int]:

@@ -122,6 +122,11 @@ def shard_batches(n: int, batch_size: int, seed: int, rank: int = 0, world_size:
     left out, so every rank takes the same number of steps), then into batches."""
     if not 0 <= rank < world_size:
         raise ValueError(f"rank {rank} is not in [0, {world_size})")
+    # torch's words were "split_size can only be 0 ..." and "Overflow when unpacking long long" (#33 probe 21, S16)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if not -2 ** 63 <= seed < 2 ** 64:
+        raise ValueError(f"seed must be an integer in [-2**63, 2**64) (a torch generator's seed), got {seed}")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)) if shuffle else torch.arange(n)
     per_rank = n // world_size
     shard = order[rank: per_rank * world_size: world_size]

@@ -282,8 +282,10 @@ def export_run(run_dir: str | Path, out: str | Path, rank: int = 1, checkpoint: 
         recalibrated = True
     except (DataNotFoundError, ValueError):
         recalibrated = False
-    # the run as an absolute path: push reads it from wherever it runs (#33 probe 20, R2)
-    result = {"out": str(out), "run": os.path.abspath(run_dir), "checkpoint": str(path), "epoch": epoch, "rank": rank,
+    # paths absolute: push reads the record from wherever it runs (#33 probe 20, R2; probe 21, S17); the
+    # run's dataset recorded, so the card names it whatever stands at the run's path later (S3)
+    result = {"out": os.path.abspath(out), "run": os.path.abspath(run_dir), "dataset": cfg.dataset,
+              "checkpoint": os.path.abspath(path), "epoch": epoch, "rank": rank,
               "ranked_by": SEARCH_CHOICE if rank == 1 else ALTERNATIVE.format(n=rank - 1),
               "genotypes": {slot: g.describe() for slot, g in genotypes.items()},
               "proj_output_dim": proj_output_dim, "layers": layers, "recalibrated": recalibrated}

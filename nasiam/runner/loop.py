@@ -26,8 +26,8 @@ import torch.nn as nn
 
 from nasiam._compat import ddp_ignore, set_fabric_loader_passes
 from nasiam._io import atomic_write_text, remove_temporary_files
-from nasiam.config import STRUCTURAL_KEYS, ConfigError, RunConfig, config_to_yaml, demo_scale_note
-from nasiam.errors import OUT_OF_MEMORY_EXIT, CheckpointError, is_out_of_memory
+from nasiam.config import HOW_IT_RAN, STRUCTURAL_KEYS, ConfigError, RunConfig, config_to_yaml, demo_scale_note
+from nasiam.errors import OUT_OF_MEMORY_EXIT, CheckpointError, RunError, is_out_of_memory, shown, shown_path
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.batches import ResumableBatches
 from nasiam.runner.build import canonical_framework, compile_modules, gathered
@@ -179,6 +179,7 @@ class Run:
                 raise
             raise ConfigError(f"--accelerator={cfg.accelerator} is not available on this machine "
                               f"({str(e).splitlines()[0]}); use --accelerator=cpu or --accelerator=auto") from None
+        check_ranks_agree(dataclasses.asdict(cfg), self.fabric.world_size)
         if cfg.sync_batchnorm and self.fabric.world_size > 1 and self.fabric.device.type != "cuda":
             raise ConfigError("--sync_batchnorm needs GPUs: PyTorch's DDP runs SyncBatchNorm on CUDA devices only; "
                               "leave it out on CPU")
@@ -305,6 +306,8 @@ class Run:
         except BaseException as e:
             # e.g. 3 for a collapsed search, 7 out of memory: W&B marks the run failed with the CLI's code
             exit_code = getattr(e, "exit_code", OUT_OF_MEMORY_EXIT if is_out_of_memory(e) else 1)
+            if self.fabric.world_size > 1 and is_lost_peer(e):
+                raise RunError(lost_peer_message(e, self.fabric.world_size, self.run_dir)) from None
             raise
         finally:
             self.guard.signals.restore()
@@ -494,6 +497,61 @@ class Run:
                                   self.global_step)
         self.fabric.barrier()
         return metrics
+
+
+def check_ranks_agree(options: dict[str, Any], world_size: int) -> None:
+    """Every process of the run was given the options rank 0 was (those that shape the training:
+    not the HOW_IT_RAN ones, which may differ per node), checked once the process group is up.
+    A rank with another --batch_size or --seed took other steps than its peers and waited in a
+    collective forever, without a word (#33 probe 21, S12)."""
+    import torch.distributed as dist
+
+    if world_size < 2 or not dist.is_initialized():
+        return
+    mine = {k: v for k, v in options.items() if k not in HOW_IT_RAN}
+    everyone: list[Any] = [None] * world_size
+    dist.all_gather_object(everyone, mine)
+    problem = ranks_disagreement(everyone)
+    if problem:
+        raise ConfigError(problem)
+
+
+def ranks_disagreement(everyone: list[dict[str, Any]]) -> str | None:
+    """Which options a process was given that rank 0 was not, in words (None when all agree)."""
+    first = everyone[0]
+    for rank, theirs in enumerate(everyone[1:], start=1):
+        differing = sorted(k for k in first.keys() | theirs.keys() if repr(first.get(k)) != repr(theirs.get(k)))
+        if differing:
+            shown_options = "; ".join(f"--{k} {shown(first.get(k))} on rank 0, {shown(theirs.get(k))} on rank {rank}"
+                                      for k in differing[:3])
+            return (f"the processes of the run were given different options ({shown_options}"
+                    f"{f', and {len(differing) - 3} more' if len(differing) > 3 else ''}); each rank must train "
+                    "the same run. Start every process with the same command line")
+    return None
+
+
+# what gloo and NCCL say when the process at the other end of a collective is gone
+LOST_PEER_WORDS = ("connection closed by peer", "connection reset by peer", "broken pipe", "remote process exited",
+                   "nccl communicator was aborted", "socket timeout")
+
+
+def is_lost_peer(error: BaseException) -> bool:
+    """A collective failed because another process of the run stopped (killed, crashed)."""
+    import torch.distributed as dist
+
+    if not isinstance(error, RuntimeError) or isinstance(error, RunError):   # nasiam's own say what happened
+        return False
+    text = str(error).lower()
+    return isinstance(error, getattr(dist, "DistError", ())) or any(words in text for words in LOST_PEER_WORDS)
+
+
+def lost_peer_message(error: BaseException, world_size: int, run_dir: Path) -> str:
+    """Rank 0 left with gloo's traceback when another rank was killed, and nothing said that the
+    checkpoints were whole or how to go on (#33 probe 21, S14)."""
+    detail = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+    return (f"another of the run's {world_size} processes stopped (killed, or crashed: see its own output), so this one "
+            f"cannot go on ({shown(detail, 200)}). The checkpoints in {shown_path(run_dir / 'checkpoints')} are intact: "
+            "the same command with --resume continues from the last one")
 
 
 def _to_host(value: Any) -> Any:

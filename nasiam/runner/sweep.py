@@ -288,10 +288,16 @@ def _state(trial) -> str:
     return trial.state.name.lower()
 
 
-def _run(trial) -> str:
+def _run(trial, directory: Path) -> str:
     """The trial's run directory: a retry resumes the killed trial's (trials/trial-2 for trial 3),
-    so the tables say where each trial's files are."""
-    return f"trials/trial-{trial.user_attrs.get(RETRY_OF, trial.number)}"
+    so the tables say where each trial's files are; empty for a failed trial refused before its
+    run started, whose folder the table linked though it did not exist (#33 probe 21, S11)."""
+    import optuna
+
+    run = f"trials/trial-{trial.user_attrs.get(RETRY_OF, trial.number)}"
+    never_started = trial.state == optuna.trial.TrialState.FAIL and not _killed(trial) and \
+        not (directory / run).is_dir()
+    return "" if never_started else run
 
 
 def _report(study, directory: Path, metric: str, verbose: bool) -> dict[str, Any]:
@@ -306,16 +312,18 @@ def _report(study, directory: Path, metric: str, verbose: bool) -> dict[str, Any
     writer.writerow(["trial", "state", metric, *names, "genotypes", "run"])
     for t in study.trials:
         writer.writerow([t.number, _state(t), t.value, *[t.params.get(n) for n in names],
-                         json.dumps(t.user_attrs.get("genotypes")), _run(t)])
+                         json.dumps(t.user_attrs.get("genotypes")), _run(t, directory)])
     atomic_write_text(directory / "results.csv", buffer.getvalue())
 
     def table(show) -> list[str]:
-        lines = [f"| trial | state | {metric} | " + " | ".join(names) + " | run |", "|---" * (len(names) + 4) + "|"]
+        # cells joined as lists: with no swept parameter recorded, an empty join gave the header
+        # a cell more than its delimiter row, and Markdown no table (#33 probe 21, S11)
+        rows = [["trial", "state", metric, *names, "run"], ["---"] * (len(names) + 4)]
         for t in study.trials:
             value = "" if t.value is None else f"{t.value:.4g}"
-            lines.append(f"| {t.number} | {_state(t)} | {value} | "
-                         + " | ".join(show(t.params.get(n, "")) for n in names) + f" | {_run(t)} |")
-        return lines
+            rows.append([str(t.number), _state(t), value, *[show(t.params.get(n, "")) for n in names],
+                         _run(t, directory)])
+        return ["| " + " | ".join(cells) + " |" for cells in rows]
 
     atomic_write_text(directory / "results.md", "\n".join(table(str)) + "\n")   # the file keeps exact values
     if finished:

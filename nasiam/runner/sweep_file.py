@@ -51,7 +51,7 @@ def read_sweep(path: str | Path) -> dict[str, Any]:
                 parse_value(name, v, types[name])
         # str(): a distribution given as a list would be unhashable
         elif str(spec.get("distribution", "uniform")) in _DISTRIBUTIONS and "min" in spec and "max" in spec:
-            parse_value(name, spec["min"], types[name])
+            _check_range(path, name, spec, types[name])
         else:
             raise ConfigError(f"{path}: parameter {name!r}: supported are value, values and the distributions "
                               f"{', '.join(sorted(_DISTRIBUTIONS))} with min and max")
@@ -66,6 +66,26 @@ def read_sweep(path: str | Path) -> dict[str, Any]:
 
 
 _METHODS = ("grid", "random", "bayes")
+
+
+def _check_range(path: Path, name: str, spec: Mapping[str, Any], kind: Any) -> None:
+    """A distribution's min, max (and q) as the sampler needs them: min at most max, above 0 for
+    a log scale, q above 0. Each trial failed with Optuna's words, naming no parameter, and the
+    sweep ended with nothing (#33 probe 21, S11)."""
+    distribution = str(spec.get("distribution", "uniform"))
+    where = f"{path}: parameter {name!r} ({distribution})"
+    low, high = parse_value(name, spec["min"], kind), parse_value(name, spec["max"], kind)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (low, high)):
+        raise ConfigError(f"{where}: min and max must be finite numbers (got {low!r} and {high!r}); "
+                          "list other values as `values: [...]`")
+    if low > high:
+        raise ConfigError(f"{where}: min {low} is above max {high}; swap them")
+    if "log" in distribution and low <= 0:
+        raise ConfigError(f"{where}: a log scale needs min above 0 (got {low}); e.g. min: {high / 100:g}")
+    q = spec.get("q")
+    if distribution.startswith("q_") and q is not None and \
+            (isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < math.inf):
+        raise ConfigError(f"{where}: q, the step between values, must be a number above 0 (got {q!r})")
 
 
 def _check_metric(path: str | Path, name: str) -> None:
