@@ -105,6 +105,14 @@ class RunsFailedError(RunError):
     exit_code = 6
 
 
+class PeerLostError(RunError):
+    """Another process of a multi-process run stopped (killed, crashed), so this one cannot go on;
+    its checkpoints are intact and `--resume` continues. A code of its own: the run did not fail
+    of itself, and a cluster script may want to requeue it."""
+
+    exit_code = 8
+
+
 class RemoteError(RunError):
     """A remote service (W&B, the Hugging Face Hub) could not be reached or refused the request.
     Nothing local was changed, so it is an input problem (2), as a missing local file would be."""

@@ -169,11 +169,15 @@ def test_resources_are_checked_against_this_machine(monkeypatch):
     load_config(PretrainConfig, None, {"devices": "4", "accelerator": "cpu"})
     with pytest.raises(ConfigError, match="one process per device.*4 cores"):
         load_config(PretrainConfig, None, {"devices": "1000", "accelerator": "cpu"})
-    for name in ("SLURM_JOB_ID", "MASTER_ADDR", "NODE_RANK"):
+    for name in ("SLURM_JOB_ID", "SLURM_JOB_NAME", "SLURM_NTASKS", "SLURM_NTASKS_PER_NODE", "MASTER_ADDR", "NODE_RANK"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigError, match="outside a cluster job"):
         load_config(PretrainConfig, None, {"num_nodes": "2"})
-    monkeypatch.setenv("SLURM_JOB_ID", "1")
+    monkeypatch.setenv("SLURM_JOB_ID", "1")   # a shell in the allocation: srun started no task
+    with pytest.raises(ConfigError, match="outside a cluster job"):
+        load_config(PretrainConfig, None, {"num_nodes": "2"})
+    monkeypatch.setenv("SLURM_NTASKS", "2")
+    monkeypatch.setenv("SLURM_NTASKS_PER_NODE", "1")
     load_config(PretrainConfig, None, {"num_nodes": "2"})
     # within the width bound, but the heads would not fit in memory: refused with the size
     monkeypatch.setattr(machine, "_total_memory_bytes", lambda: 8 * 2 ** 30)

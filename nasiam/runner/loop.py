@@ -27,7 +27,15 @@ import torch.nn as nn
 from nasiam._compat import ddp_ignore, set_fabric_loader_passes
 from nasiam._io import atomic_write_text, remove_temporary_files
 from nasiam.config import HOW_IT_RAN, STRUCTURAL_KEYS, ConfigError, RunConfig, config_to_yaml, demo_scale_note
-from nasiam.errors import OUT_OF_MEMORY_EXIT, CheckpointError, RunError, is_out_of_memory, shown, shown_path
+from nasiam.errors import (
+    OUT_OF_MEMORY_EXIT,
+    CheckpointError,
+    PeerLostError,
+    RunError,
+    is_out_of_memory,
+    shown,
+    shown_path,
+)
 from nasiam.runner import checkpoint as ckpt
 from nasiam.runner.batches import ResumableBatches
 from nasiam.runner.build import canonical_framework, compile_modules, gathered
@@ -307,7 +315,7 @@ class Run:
             # e.g. 3 for a collapsed search, 7 out of memory: W&B marks the run failed with the CLI's code
             exit_code = getattr(e, "exit_code", OUT_OF_MEMORY_EXIT if is_out_of_memory(e) else 1)
             if self.fabric.world_size > 1 and is_lost_peer(e):
-                raise RunError(lost_peer_message(e, self.fabric.world_size, self.run_dir)) from None
+                raise PeerLostError(lost_peer_message(e, self.fabric.world_size, self.run_dir)) from None
             raise
         finally:
             self.guard.signals.restore()
