@@ -12,6 +12,7 @@ import sys
 import time
 
 import pytest
+import torch
 from _runs import TINY
 
 from nasiam.cli import main
@@ -43,6 +44,9 @@ def _signals_as_in_a_terminal():
 
 
 def _interrupt(command, args, signum, at_step, env=None):
+    # the child computes with as many threads as this process, whose uninterrupted run and
+    # resume it is compared with bit for bit: another count rounds sums differently
+    env = {**(os.environ if env is None else env), "OMP_NUM_THREADS": str(torch.get_num_threads())}
     proc = subprocess.Popen([sys.executable, "-m", "nasiam", command, *args], start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     metrics = next(a for a in args if a.startswith("--out_dir=")).split("=", 1)[1] + "/cut/logs/metrics.csv"
