@@ -145,7 +145,7 @@ def check_wandb_environment() -> None:
     stopped the run with W&B's traceback after the data were loaded, the run folder left
     behind (#33 probe 21, S15)."""
     mode = os.environ.get("WANDB_MODE")
-    if mode and mode not in WANDB_MODES:
+    if mode is not None and mode not in WANDB_MODES:   # set but empty too: wandb refuses '' (#33 probe 22, T1)
         raise ConfigError(f"the environment variable WANDB_MODE={mode!r} is not a W&B mode ({', '.join(WANDB_MODES)}). "
                           "Set one of them, or unset WANDB_MODE (then --wandb_mode decides)")
     run_id = os.environ.get("WANDB_RUN_ID")
