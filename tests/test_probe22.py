@@ -19,3 +19,65 @@ def test_an_empty_wandb_mode_is_refused_like_any_other_bad_mode(monkeypatch):
     monkeypatch.delenv("WANDB_RUN_ID", raising=False)
     with pytest.raises(ConfigError, match="WANDB_MODE='' is not a W&B mode"):
         _pretrain_options(wandb=True)
+
+
+def _sweep(tmp_path, parameters, method="random"):
+    import yaml
+
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({"method": method, "metric": {"name": "knn_top1", "goal": "maximize"},
+                                    "parameters": parameters}))
+    return path
+
+
+@pytest.mark.parametrize("name, spec, named", [
+    ("batch_size", {"distribution": "uniform", "min": 16, "max": 20}, "--batch_size takes whole numbers, and uniform"),
+    ("batch_size", {"distribution": "log_uniform_values", "min": 16, "max": 256}, "use `distribution: int_uniform`"),
+    ("lr", {"distribution": "int_uniform", "min": 0.0001, "max": 0.01}, "int_uniform draws whole numbers"),
+])
+def test_a_distribution_whose_draws_the_option_cannot_take_is_refused_when_read(tmp_path, name, spec, named):
+    """T2: a uniform batch_size failed every trial ("cannot read 18.19"); int_uniform on lr between
+    0.0001 and 0.01 trained every trial with lr 0 and called one the best."""
+    from nasiam.runner.sweep_file import read_sweep
+
+    path = _sweep(tmp_path, {name: spec})
+    with pytest.raises(ConfigError, match=named) as refused:
+        read_sweep(path)
+    assert str(path) in str(refused.value) and repr(name) in str(refused.value)
+
+
+@pytest.mark.parametrize("spec, named", [
+    ({"distribution": "q_uniform", "min": 0.0, "max": 1.0, "q": 1e-300}, r"q 1e-300 makes 1e\+300 steps"),
+    ({"distribution": "q_uniform", "min": 0.0, "max": 1.0, "q": 5.0}, "less than one"),
+    ({"distribution": "q_log_uniform_values", "min": 0.001, "max": 0.1, "q": 0.01}, "supported are value, values"),
+    ({"distribution": "categorical", "min": 0.001, "max": 0.1}, "categorical takes values"),
+    ({"distribution": "log_uniform_values", "min": -2, "max": -1}, "both above 0"),
+])
+def test_a_step_or_distribution_the_sweep_cannot_draw_as_written_is_refused_when_read(tmp_path, spec, named):
+    """T3: a q of 1e-300 crashed the sweep with Optuna's decimal.InvalidOperation, exit 1; T4: a q
+    above the range always gave min, q_log_uniform_values' q and categorical's min/max were
+    dropped without a word, a log scale from -2 advised min -0.01."""
+    from nasiam.runner.sweep_file import read_sweep
+
+    path = _sweep(tmp_path, {"lr": spec})
+    with pytest.raises(ConfigError, match=named) as refused:
+        read_sweep(path)
+    assert "'lr'" in str(refused.value)
+
+
+def test_sound_whole_and_stepped_ranges_are_read(tmp_path):
+    from nasiam.runner.sweep_file import read_sweep
+
+    read_sweep(_sweep(tmp_path, {"batch_size": {"distribution": "int_uniform", "min": 16, "max": 64},
+                                 "lr": {"distribution": "q_uniform", "min": 0.01, "max": 0.1, "q": "0.01"},
+                                 "arch_lr": {"distribution": "int_uniform", "min": 1, "max": 3}}))
+
+
+def test_a_value_optuna_refuses_names_the_parameter():
+    """T3: the error came from inside the objective, outside the trial's guard, naming nothing."""
+    optuna = pytest.importorskip("optuna")
+    from nasiam.runner.sweep_file import suggest
+
+    trial = optuna.create_study().ask()
+    with pytest.raises(ConfigError, match="sweep parameter 'lr'"):
+        suggest(trial, "lr", {"distribution": "q_uniform", "min": 0.0, "max": 1.0, "q": 1e-300})
