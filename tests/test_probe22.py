@@ -81,3 +81,26 @@ def test_a_value_optuna_refuses_names_the_parameter():
     trial = optuna.create_study().ask()
     with pytest.raises(ConfigError, match="sweep parameter 'lr'"):
         suggest(trial, "lr", {"distribution": "q_uniform", "min": 0.0, "max": 1.0, "q": 1e-300})
+
+
+def test_a_run_refused_for_its_data_leaves_no_out_dir_it_made(tmp_path, monkeypatch):
+    """T9: the run folder was removed, but the --out_dir above it, made for it, was left empty."""
+    from nasiam.cli import main
+
+    monkeypatch.delenv("NASIAM_DATA", raising=False)
+    out = tmp_path / "new" / "o_nd"
+    assert main(["pretrain", "--dataset=cifar10", f"--data_root={tmp_path / 'nothing_here'}", f"--out_dir={out}",
+                 "--run_name=r"]) == 2
+    assert not (tmp_path / "new").exists()
+
+
+def test_the_lock_removes_only_the_empty_folders_it_made(tmp_path):
+    from nasiam.runner.lock import RunDirLock
+
+    (tmp_path / "mine").mkdir()
+    with RunDirLock(tmp_path / "mine" / "out" / "run"):
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"] and not any((tmp_path / "mine").iterdir())
+    with RunDirLock(tmp_path / "mine" / "out" / "run"):
+        (tmp_path / "mine" / "out" / "kept.txt").write_text("x")
+    assert [p.name for p in (tmp_path / "mine" / "out").iterdir()] == ["kept.txt"]
