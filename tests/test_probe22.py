@@ -104,3 +104,18 @@ def test_the_lock_removes_only_the_empty_folders_it_made(tmp_path):
     with RunDirLock(tmp_path / "mine" / "out" / "run"):
         (tmp_path / "mine" / "out" / "kept.txt").write_text("x")
     assert [p.name for p in (tmp_path / "mine" / "out").iterdir()] == ["kept.txt"]
+
+
+@pytest.mark.parametrize("name, value", [("SLURM_NTASKS", "\u00b2"), ("SLURM_LOCALID", "\u00b2"),
+                                         ("SLURM_NTASKS", "9" * 5000)])
+def test_a_slurm_integer_int_cannot_read_is_named(monkeypatch, name, value):
+    """T5: a superscript digit passed isdigit() and stopped nasiam's own int() with a traceback,
+    5000 digits int()'s digit limit; SLURM_LOCALID='²' passed the check."""
+    for variable in ("SLURM_JOB_ID", "SLURM_NTASKS", "SLURM_NTASKS_PER_NODE", "SLURM_PROCID", "SLURM_LOCALID",
+                     "SLURM_NODEID", "SLURM_NNODES", "SLURM_JOB_NAME", "MASTER_ADDR", "NODE_RANK"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=f"the environment variable {name}=.* is not a number"):
+        _pretrain_options()
+    monkeypatch.setenv(name, " 1 ")
+    _pretrain_options()
