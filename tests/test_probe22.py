@@ -119,3 +119,16 @@ def test_a_slurm_integer_int_cannot_read_is_named(monkeypatch, name, value):
         _pretrain_options()
     monkeypatch.setenv(name, " 1 ")
     _pretrain_options()
+
+
+@pytest.mark.parametrize("labels, named", [("a, a", "--labels 'a, a': the label 'a' is given twice"),
+                                           ("a,a", "the label 'a' is given twice"),
+                                           ("a", "--labels a: 1 label for 2 runs"),
+                                           ("a,b,c", "3 labels for 2 runs")])
+def test_curves_labels_name_a_duplicate_and_count_in_words(tmp_path, capsys, labels, named):
+    """T10: "a, a" drew two legend entries both "a"; one label for two runs said "1 labels"."""
+    from nasiam.cli import main
+
+    assert main(["eval", "curves", str(tmp_path / "r0"), str(tmp_path / "r1"), "--labels", labels]) == 2
+    assert named in capsys.readouterr().err
+    assert not (tmp_path / "curves.png").exists()

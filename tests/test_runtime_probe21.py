@@ -234,7 +234,7 @@ def test_curves_labels_are_stripped_and_an_empty_one_is_refused(tmp_path, capsys
     empty label, exit 0."""
     from nasiam.cli.evaluate import legend_labels
 
-    assert legend_labels("a, a") == ["a", "a"] and legend_labels(" seeds ,x") == ["seeds", "x"]
+    assert legend_labels("a, b", 2) == ["a", "b"] and legend_labels(" seeds ,x", 2) == ["seeds", "x"]
     assert main(["eval", "curves", str(tmp_path / "r0"), str(tmp_path / "r1"), "--labels", ","]) == 2
     assert "--labels ,: label 1 of 2 is empty" in capsys.readouterr().err
     assert not (tmp_path / "curves.png").exists()
