@@ -149,3 +149,22 @@ def test_a_sweep_with_no_finished_trial_lists_only_the_files_it_wrote(tmp_path, 
     assert main(["sweep", "--config", str(path), "--sweep_dir", str(tmp_path / "sw"), "--trials", "1"]) == 2
     assert "(results.md, results.csv, optuna.db)" in capsys.readouterr().out
     assert not (tmp_path / "sw" / "sweep" / "history.png").exists()
+
+
+@pytest.mark.parametrize("where, named", [("dangling", "is a symbolic link that leads nowhere"),
+                                          ("/proc/nasiam-probe22", "nothing can be created in /proc")])
+def test_download_names_a_dangling_link_and_proc_for_what_they_are(tmp_path, where, named):
+    """T8: a link that leads nowhere was "it is a file, not a folder"; /proc "No such file or directory"."""
+    from pathlib import Path
+
+    from nasiam.data import DataNotFoundError
+    from nasiam.data.download import _make_folder
+
+    folder = Path(where)
+    if where == "dangling":
+        folder = tmp_path / "dangling"
+        folder.symlink_to("nowhere/deeper")
+    with pytest.raises(DataNotFoundError, match=named) as refused:
+        _make_folder(folder, "--data_root")
+    assert "choose another --data_root" in str(refused.value) or "repoint the link" in str(refused.value)
+    assert not (tmp_path / "nowhere").exists()

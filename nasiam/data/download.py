@@ -11,7 +11,6 @@ STL-10 in `<root>/stl10_binary/`.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 from pathlib import Path
 
@@ -91,15 +90,23 @@ def ensure_downloaded(name: str, root: str | os.PathLike | None) -> Path:
 
 def _make_folder(folder: Path, option: str) -> None:
     """The download folder made, or the `option` that chose it named: a file there (or above
-    it), or a place nothing can be made in (/proc), is a bad data root (exit 2), not a failed
-    write of the run's outputs."""
+    it), a link that leads nowhere, or a place nothing can be made in (/proc), is a bad data
+    root (exit 2), not a failed write of the run's outputs. Why, as `nearest_folder` says it for
+    every folder a run makes (a dangling link was "a file", /proc "No such file", #33 probe 22, T8)."""
+    from nasiam.config import ConfigError
+    from nasiam.config.validate import nearest_folder
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        reason = {errno.EEXIST: "it is a file, not a folder", errno.ENOTDIR: "a file stands where a folder above it "
-                  "goes"}.get(e.errno, e.strerror or str(e))
-        raise DataNotFoundError(f"{option}: --download cannot make its folder {shown_path(folder)} ({reason}); "
-                                f"choose another {option}") from None
+        try:
+            nearest_folder(option, folder)
+        except ConfigError as refused:
+            reason = str(refused).removeprefix(f"{option}: ")
+        else:   # the disk's own refusal (full, read-only, ...)
+            reason = f"{e.strerror or e}; choose another {option}"
+        raise DataNotFoundError(f"{option}: --download cannot make its folder {shown_path(folder)}: {reason}") \
+            from None
 
 
 LOCK_NAME = ".nasiam-download.lock"
