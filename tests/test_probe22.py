@@ -168,3 +168,17 @@ def test_download_names_a_dangling_link_and_proc_for_what_they_are(tmp_path, whe
         _make_folder(folder, "--data_root")
     assert "choose another --data_root" in str(refused.value) or "repoint the link" in str(refused.value)
     assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize("args, named", [((10, True, 0), "batch_size must be an integer"),
+                                         ((10, 2.5, 0), "batch_size must be an integer"),
+                                         ((10, 3, 1.5), "seed must be an integer"),
+                                         ((-5, 3, 0), "n must be an integer of at least 0"),
+                                         ((10, 3, 0, 0, 0), "world_size must be an integer of at least 1")])
+def test_shard_batches_names_the_argument_torch_cannot_take(args, named):
+    """T7: torch's words ("split_sizes must be tuple of ints, not float", "negative dimension -5"),
+    and world_size 0 blamed the rank."""
+    from nasiam.data.device import shard_batches
+
+    with pytest.raises(ValueError, match=named):
+        shard_batches(*args)

@@ -218,8 +218,8 @@ def test_a_recipe_no_view_can_be_made_with_is_refused_naming_the_argument(change
         BatchedViews(dataclasses.replace(recipe, **change))
 
 
-@pytest.mark.parametrize("args, named", [((10, 0, 0), "batch_size must be at least 1"),
-                                         ((10, -2, 0), "batch_size must be at least 1"),
+@pytest.mark.parametrize("args, named", [((10, 0, 0), "batch_size must be an integer of at least 1"),
+                                         ((10, -2, 0), "batch_size must be an integer of at least 1"),
                                          ((10, 2, 2 ** 64), "seed must be an integer")])
 def test_shard_batches_names_a_batch_size_or_seed_it_cannot_use(args, named):
     from nasiam.data.device import shard_batches
