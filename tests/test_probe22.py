@@ -182,3 +182,27 @@ def test_shard_batches_names_the_argument_torch_cannot_take(args, named):
 
     with pytest.raises(ValueError, match=named):
         shard_batches(*args)
+
+
+@pytest.mark.parametrize("change, named", [
+    ({"ratio": (0.0, 0.0)}, "ratio must be"),
+    ({"jitter": (-1.0, 0.4, 0.4, 0.1)}, "jitter must be"),
+    ({"jitter": (0.4, 0.4, 0.4, 0.9)}, "hue in"),
+    ({"scale": (1.0, 0.2)}, "scale must be"),
+    ({"scale": (0.2, 5.0)}, "scale must be"),
+    ({"mean": (float("nan"), 0.5, 0.5)}, "mean must be finite"),
+    ({"size": 1.5}, "size must be a whole number"),
+    ({"size": True}, "size must be a whole number"),
+])
+def test_a_recipe_torchvision_would_refuse_is_refused_naming_the_argument(change, named):
+    """T6: a ratio of 0 was "math domain error"; brightness -1, hue 0.9, scale (1.0, 0.2) or
+    (0.2, 5.0) and a NaN mean were accepted; size 1.5 gave 2x2 views, True torch's error."""
+    import dataclasses
+
+    from nasiam.data.batched_augment import BatchedViews
+    from nasiam.data.transforms import AugmentRecipe
+
+    recipe = AugmentRecipe(16, 3, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+    BatchedViews(recipe)
+    with pytest.raises(ValueError, match=named):
+        BatchedViews(dataclasses.replace(recipe, **change))

@@ -200,7 +200,7 @@ def test_a_rank_killed_mid_run_leaves_rank_0_saying_resume_continues(tmp_path):
 @pytest.mark.parametrize("change, named", [
     ({"std": (0.0, 0.0, 0.0)}, "std must be above 0"),
     ({"blur_p": 0.5, "blur_sigma": (0.0, 0.0)}, "blur_sigma must be"),
-    ({"size": 0}, "size must be at least 1"),
+    ({"size": 0}, "size must be a whole number of pixels, at least 1"),
     ({"mean": (0.5,)}, "mean has 1 value"),
     ({"jitter_p": 2.0}, "jitter_p is a probability"),
 ])
