@@ -200,7 +200,7 @@ def test_a_rank_killed_mid_run_leaves_rank_0_saying_resume_continues(tmp_path):
 @pytest.mark.parametrize("change, named", [
     ({"std": (0.0, 0.0, 0.0)}, "std must be above 0"),
     ({"blur_p": 0.5, "blur_sigma": (0.0, 0.0)}, "blur_sigma must be"),
-    ({"size": 0}, "size must be at least 1"),
+    ({"size": 0}, "size must be a whole number of pixels, at least 1"),
     ({"mean": (0.5,)}, "mean has 1 value"),
     ({"jitter_p": 2.0}, "jitter_p is a probability"),
 ])
@@ -218,8 +218,8 @@ def test_a_recipe_no_view_can_be_made_with_is_refused_naming_the_argument(change
         BatchedViews(dataclasses.replace(recipe, **change))
 
 
-@pytest.mark.parametrize("args, named", [((10, 0, 0), "batch_size must be at least 1"),
-                                         ((10, -2, 0), "batch_size must be at least 1"),
+@pytest.mark.parametrize("args, named", [((10, 0, 0), "batch_size must be an integer of at least 1"),
+                                         ((10, -2, 0), "batch_size must be an integer of at least 1"),
                                          ((10, 2, 2 ** 64), "seed must be an integer")])
 def test_shard_batches_names_a_batch_size_or_seed_it_cannot_use(args, named):
     from nasiam.data.device import shard_batches
@@ -234,7 +234,7 @@ def test_curves_labels_are_stripped_and_an_empty_one_is_refused(tmp_path, capsys
     empty label, exit 0."""
     from nasiam.cli.evaluate import legend_labels
 
-    assert legend_labels("a, a") == ["a", "a"] and legend_labels(" seeds ,x") == ["seeds", "x"]
+    assert legend_labels("a, b", 2) == ["a", "b"] and legend_labels(" seeds ,x", 2) == ["seeds", "x"]
     assert main(["eval", "curves", str(tmp_path / "r0"), str(tmp_path / "r1"), "--labels", ","]) == 2
     assert "--labels ,: label 1 of 2 is empty" in capsys.readouterr().err
     assert not (tmp_path / "curves.png").exists()

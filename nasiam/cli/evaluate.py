@@ -12,16 +12,27 @@ from nasiam.errors import shell_argument
 EVAL_INTERRUPTED = "interrupted before its result was written; nothing was written: run the same command again"
 
 
-def legend_labels(text: str) -> list[str]:
-    """--labels as the legend's labels: each stripped, so "a, a" is one label (two legend entries
-    that printed alike, before), and none empty (an empty one drew runs with no legend text)
-    (#33 probe 21, S17)."""
+def legend_labels(text: str, runs: int) -> list[str]:
+    """--labels as the legend's labels, one per run: each stripped, none empty (an empty one drew
+    runs with no legend text, #33 probe 21, S17) and no two alike ("a, a" drew two legend entries
+    both "a": which run is which? #33 probe 22, T10)."""
     labels = [label.strip() for label in text.split(",")]
+    given = f"--labels {shell_argument(text)}"
+    fix = "give one label per run, separated by commas, e.g. --labels seed0,seed1"
     empty = [n for n, label in enumerate(labels, start=1) if not label]
     if empty:
-        raise ValueError(f"--labels {shell_argument(text)}: label {empty[0]} of {len(labels)} is empty; give one "
-                         "label per run, separated by commas, e.g. --labels seed0,seed1")
+        raise ValueError(f"{given}: label {empty[0]} of {len(labels)} is empty; {fix}")
+    twice = next((label for n, label in enumerate(labels) if label in labels[:n]), None)
+    if twice is not None:
+        raise ValueError(f"{given}: the label {twice!r} is given twice, so the legend could not tell its runs apart; "
+                         "give each run its own label")
+    if len(labels) != runs:
+        raise ValueError(f"{given}: {_count(len(labels), 'label')} for {_count(runs, 'run')}; {fix}")
     return labels
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 @_as_usage_errors
@@ -31,7 +42,8 @@ def cmd_eval(args) -> int:
     from nasiam.runner.evaluate import curves, evaluate
 
     if args.protocol == "curves":
-        path = curves(args.targets, args.out or "curves.png", legend_labels(args.labels) if args.labels else None)
+        labels = legend_labels(args.labels, len(args.targets)) if args.labels else None
+        path = curves(args.targets, args.out or "curves.png", labels)
         print(f"wrote {path}")
         return EXIT_OK
     if len(args.targets) != 1:

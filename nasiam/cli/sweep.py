@@ -20,7 +20,7 @@ def cmd_sweep(args) -> int:
                        seed=args.sweep_seed)
     best = result["best"]
     print(f"\n{result['finished']} trials finished, {result['pruned']} pruned; results in {result['directory']}/ "
-          "(results.md, results.csv, history.png, optuna.db)")
+          f"({', '.join(result['files'])})")
     grid = result.get("grid")
     if grid and grid["unvisited"]:
         print(f"{grid['unvisited']} of the grid's {grid['points']} points left unvisited: run again with "

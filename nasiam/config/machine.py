@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 
 from nasiam.config.schema import ConfigError, RunConfig, SearchConfig
 from nasiam.config.validate import _framework_class
@@ -81,8 +82,11 @@ def check_cluster_environment() -> None:
     Lightning with a traceback naming neither the variable nor nasiam's fix (#33 probe 21, S13)."""
     for name in SLURM_INTEGERS:
         value = os.environ.get(name)
-        if value is not None and not value.strip().isdigit():
-            raise ConfigError(f"the environment variable {name}={value!r} is not a number; SLURM sets it for the tasks "
+        # ASCII digits, at most 9: isdigit() took superscripts int() cannot read, and any length
+        # (int() refuses over 4300 digits); SLURM writes plain integers (#33 probe 22, T5)
+        if value is not None and not re.fullmatch(r"\s*[0-9]{1,9}\s*", value):
+            raise ConfigError(f"the environment variable {name}={repr(value)[:40]} is not a number (at most 9 digits "
+                              "0-9); SLURM sets it for the tasks "
                               f"srun starts. Unset {name}, or run nasiam under srun inside the SLURM job")
     ntasks = int(os.environ.get("SLURM_NTASKS", "1"))
     if _srun_task() and ntasks > 1 and "SLURM_NTASKS_PER_NODE" not in os.environ:
@@ -145,7 +149,7 @@ def check_wandb_environment() -> None:
     stopped the run with W&B's traceback after the data were loaded, the run folder left
     behind (#33 probe 21, S15)."""
     mode = os.environ.get("WANDB_MODE")
-    if mode and mode not in WANDB_MODES:
+    if mode is not None and mode not in WANDB_MODES:   # set but empty too: wandb refuses '' (#33 probe 22, T1)
         raise ConfigError(f"the environment variable WANDB_MODE={mode!r} is not a W&B mode ({', '.join(WANDB_MODES)}). "
                           "Set one of them, or unset WANDB_MODE (then --wandb_mode decides)")
     run_id = os.environ.get("WANDB_RUN_ID")

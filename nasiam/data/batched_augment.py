@@ -26,6 +26,7 @@ after each one (a difference of at most half a grey level per step).
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -309,13 +310,26 @@ class BatchedViews:
 def _recipe_problem(recipe: AugmentRecipe) -> str | None:
     """What in `recipe` no view can be made with, in words: a std of 0 divided by 0 (inf), a
     blur sigma of 0 gave NaN, a size of 0 empty views, a mean for 1 of 3 channels was broadcast,
-    a probability of 2 accepted (#33 probe 21, S16)."""
-    if not recipe.size >= 1:
-        return f"size must be at least 1 pixel, got {recipe.size}"
+    a probability of 2 accepted (#33 probe 21, S16). And what torchvision's own transforms refuse:
+    a ratio of 0 was "math domain error", a negative brightness, a hue of 0.9, a scale above 1 or
+    a NaN mean accepted, a size of 1.5 or True taken (#33 probe 22, T6)."""
+    if not isinstance(recipe.size, numbers.Integral) or isinstance(recipe.size, bool) or not recipe.size >= 1:
+        return f"size must be a whole number of pixels, at least 1, got {recipe.size!r}"
     for name in ("mean", "std"):
         values = getattr(recipe, name)
         if len(values) != recipe.channels:
             return f"{name} has {len(values)} value(s) for {recipe.channels} channel(s); give one per channel"
+    if not all(math.isfinite(v) for v in recipe.mean):
+        return f"mean must be finite for every channel, got {recipe.mean}"
+    for name, top in (("scale", 1.0), ("ratio", math.inf)):   # RandomResizedCrop's area share and aspect
+        low, high = getattr(recipe, name)
+        if not 0 < low <= high <= top or high == math.inf:
+            bound = " <= 1" if top == 1 else ""
+            return f"{name} must be (low, high) with 0 < low <= high{bound}, got {getattr(recipe, name)}"
+    *factors, hue = recipe.jitter   # ColorJitter's: brightness, contrast, saturation >= 0; hue in [0, 0.5]
+    if not all(0 <= f < math.inf for f in factors) or not 0 <= hue <= 0.5:
+        return (f"jitter must be (brightness, contrast, saturation, hue), the first three at least 0, hue in "
+                f"[0, 0.5]; got {recipe.jitter}")
     if not all(v > 0 and math.isfinite(v) for v in recipe.std):
         return f"std must be above 0 for every channel (it divides), got {recipe.std}"
     for name in ("jitter_p", "grayscale_p", "blur_p", "hflip_p", "solarize_p"):

@@ -24,6 +24,7 @@ generator on the device, seeded by the pass and the rank. The pass's seed is
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -120,13 +121,16 @@ def shard_batches(n: int, batch_size: int, seed: int, rank: int = 0, world_size:
     """This rank's batches of positions in range(n) for a pass seeded `seed` (CPU tensors): a
     permutation shared by all ranks, cut into `world_size` equal disjoint shards (the remainder
     left out, so every rank takes the same number of steps), then into batches."""
-    if not 0 <= rank < world_size:
-        raise ValueError(f"rank {rank} is not in [0, {world_size})")
-    # torch's words were "split_size can only be 0 ..." and "Overflow when unpacking long long" (#33 probe 21, S16)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    if not -2 ** 63 <= seed < 2 ** 64:
-        raise ValueError(f"seed must be an integer in [-2**63, 2**64) (a torch generator's seed), got {seed}")
+    # torch's words were "split_size can only be 0 ...", "Overflow when unpacking long long" (#33 probe 21,
+    # S16), "split_sizes must be tuple of ints, not float" or "negative dimension -5"; world_size 0 blamed
+    # the rank (#33 probe 22, T7)
+    for name, value, least in (("n", n, 0), ("batch_size", batch_size, 1), ("world_size", world_size, 1)):
+        if not _is_integer(value) or value < least:
+            raise ValueError(f"{name} must be an integer of at least {least}, got {value!r}")
+    if not _is_integer(rank) or not 0 <= rank < world_size:
+        raise ValueError(f"rank {rank!r} is not in [0, {world_size}) (an integer below world_size)")
+    if not _is_integer(seed) or not -2 ** 63 <= seed < 2 ** 64:
+        raise ValueError(f"seed must be an integer in [-2**63, 2**64) (a torch generator's seed), got {seed!r}")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)) if shuffle else torch.arange(n)
     per_rank = n // world_size
     shard = order[rank: per_rank * world_size: world_size]
@@ -134,6 +138,11 @@ def shard_batches(n: int, batch_size: int, seed: int, rank: int = 0, world_size:
     if drop_last and batches and len(batches[-1]) < batch_size:
         batches.pop()
     return batches
+
+
+def _is_integer(value: object) -> bool:
+    """An int (numpy's too), not a bool or a float: torch's split and manual_seed take no other."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _batch_count(n: int, batch_size: int, world_size: int, drop_last: bool) -> int:

@@ -11,7 +11,6 @@ STL-10 in `<root>/stl10_binary/`.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 from pathlib import Path
 
@@ -91,15 +90,24 @@ def ensure_downloaded(name: str, root: str | os.PathLike | None) -> Path:
 
 def _make_folder(folder: Path, option: str) -> None:
     """The download folder made, or the `option` that chose it named: a file there (or above
-    it), or a place nothing can be made in (/proc), is a bad data root (exit 2), not a failed
-    write of the run's outputs."""
+    it), a link that leads nowhere, or a place nothing can be made in (/proc), is a bad data
+    root (exit 2), not a failed write of the run's outputs."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        reason = {errno.EEXIST: "it is a file, not a folder", errno.ENOTDIR: "a file stands where a folder above it "
-                  "goes"}.get(e.errno, e.strerror or str(e))
-        raise DataNotFoundError(f"{option}: --download cannot make its folder {shown_path(folder)} ({reason}); "
-                                f"choose another {option}") from None
+        raise DataNotFoundError(f"{option}: --download cannot make its folder {shown_path(folder)}: "
+                                f"{_why_no_folder(folder, e)}; choose another {option}") from None
+
+
+def _why_no_folder(folder: Path, error: OSError) -> str:
+    """What stands in the way, from the nearest part of `folder` that exists: a dangling link was
+    "a file", /proc "No such file or directory" (#33 probe 22, T8)."""
+    existing = next(p for p in (folder, *folder.parents) if os.path.lexists(p))
+    if existing.is_symlink() and not existing.exists():
+        return f"{shown_path(existing)} is a link that leads nowhere (to {shown_path(Path(os.readlink(existing)))})"
+    if not existing.is_dir():
+        return f"{shown_path(existing)} is a file, not a folder"
+    return f"nothing can be created in {shown_path(existing)} ({error.strerror or error})"
 
 
 LOCK_NAME = ".nasiam-download.lock"

@@ -152,6 +152,28 @@ def live_owner(run_dir: str | os.PathLike) -> dict[str, Any] | None:
         os.close(fd)
 
 
+def _missing_folders(folder: Path) -> list[Path]:
+    """`folder` and those of its parents that do not exist, deepest first: what mkdir(parents=True) makes."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """A run refused before writing anything leaves no empty folder it made: the run folder and
+    the --out_dir above it (the run folder alone was removed, #33 probe 22, T9). Deepest first;
+    the first one not empty (something was written, or someone else uses it) stops it."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except FileNotFoundError:
+            continue   # already removed (a refused run's folder is cleared by its runner)
+        except OSError:
+            return
+
+
 class RunDirLock:
     """`acquire()` takes the lock or raises RunDirLockedError; `release()` removes the file
     and drops the lock. `stale_owner`: the owner a killed run left in the file, if any."""
@@ -162,10 +184,10 @@ class RunDirLock:
         self.busy_advice = busy_advice
         self.fd: int | None = None
         self.stale_owner: dict[str, Any] | None = None
-        self._created_dir = False
+        self._created_dirs: list[Path] = []   # the folders acquire() made, deepest first
 
     def acquire(self) -> RunDirLock:
-        self._created_dir = not self.path.parent.exists()
+        self._created_dirs = _missing_folders(self.path.parent)
         while True:
             self.path.parent.mkdir(parents=True, exist_ok=True)  # again if a leaving owner removed it
             # A FIFO, socket, device or folder is named before it is opened: opening a FIFO or a
@@ -229,9 +251,7 @@ class RunDirLock:
         finally:
             os.close(self.fd)  # drops the lock
             self.fd = None
-        if self._created_dir:  # a run refused before writing anything leaves no empty directory
-            with contextlib.suppress(OSError):
-                self.path.parent.rmdir()
+        _remove_empty(self._created_dirs)
 
     def __enter__(self) -> RunDirLock:
         return self.acquire()

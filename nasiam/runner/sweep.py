@@ -330,6 +330,8 @@ def _report(study, directory: Path, metric: str, verbose: bool) -> dict[str, Any
         _plot(study, directory / "history.png", metric)
     best = study.best_trial if finished else None
     result = {"directory": str(directory), "finished": len(finished), "pruned": len(pruned),
+              # what is there to look at: no history.png without a finished trial (#33 probe 22, T11)
+              "files": ["results.md", "results.csv", *(["history.png"] if finished else []), "optuna.db"],
               "best": None if best is None else {"trial": best.number, metric: best.value, "params": best.params,
                                                  "genotypes": best.user_attrs.get("genotypes")}}
     if verbose:

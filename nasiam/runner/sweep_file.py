@@ -14,9 +14,11 @@ from nasiam._io import not_a_file
 from nasiam.config import ConfigError, SearchConfig, check_input_path, field_types, parse_value, read_yaml_file
 from nasiam.errors import shown_path
 
-_DISTRIBUTIONS = {"uniform", "log_uniform_values", "int_uniform", "q_uniform", "q_log_uniform_values", "categorical",
-                  "constant"}
+# the W&B distributions drawn from a min and a max that Optuna can draw (not q_log_uniform_values:
+# Optuna has no stepped log scale, and its q was dropped without a word, #33 probe 22, T4)
+_DISTRIBUTIONS = {"uniform", "log_uniform_values", "int_uniform", "q_uniform"}
 MAX_TRIALS = 10_000
+MAX_STEPS = 10 ** 6   # a q_uniform's values: more is no grid, and Optuna's Decimal arithmetic fails (T3)
 
 
 def read_sweep(path: str | Path) -> dict[str, Any]:
@@ -54,7 +56,8 @@ def read_sweep(path: str | Path) -> dict[str, Any]:
             _check_range(path, name, spec, types[name])
         else:
             raise ConfigError(f"{path}: parameter {name!r}: supported are value, values and the distributions "
-                              f"{', '.join(sorted(_DISTRIBUTIONS))} with min and max")
+                              f"{', '.join(sorted(_DISTRIBUTIONS))} with min and max (categorical takes values, "
+                              "constant a value)")
     method = sweep.get("method")
     if not isinstance(method, str) or method not in _METHODS:
         raise ConfigError(f"{path}: 'method' must be one of {', '.join(_METHODS)} (got {repr(method)[:60]}); "
@@ -81,11 +84,37 @@ def _check_range(path: Path, name: str, spec: Mapping[str, Any], kind: Any) -> N
     if low > high:
         raise ConfigError(f"{where}: min {low} is above max {high}; swap them")
     if "log" in distribution and low <= 0:
-        raise ConfigError(f"{where}: a log scale needs min above 0 (got {low}); e.g. min: {high / 100:g}")
-    q = spec.get("q")
-    if distribution.startswith("q_") and q is not None and \
-            (isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < math.inf):
-        raise ConfigError(f"{where}: q, the step between values, must be a number above 0 (got {q!r})")
+        example = f"e.g. min: {high / 100:g}" if high > 0 else "both above 0"
+        raise ConfigError(f"{where}: a log scale needs min above 0 (got {low}); {example}")
+    _check_draws_suit_option(where, name, distribution, low, high)
+    if distribution == "q_uniform" and "q" in spec:
+        _check_step(where, name, spec["q"], low, high)
+
+
+def _check_draws_suit_option(where: str, name: str, distribution: str, low: float, high: float) -> None:
+    """Whole numbers for an integer option, and int_uniform only between whole numbers: a uniform
+    batch_size failed every trial ("cannot read 18.19"), and int_uniform's bounds 0.0001 and 0.01,
+    truncated, trained every trial with lr 0 (#33 probe 22, T2)."""
+    if isinstance(low, int) and distribution != "int_uniform":   # parse_value gave the option's type
+        raise ConfigError(f"{where}: --{name} takes whole numbers, and {distribution} draws fractions: use "
+                          "`distribution: int_uniform`, or list the values as `values: [...]`")
+    if distribution == "int_uniform" and not (float(low).is_integer() and float(high).is_integer()):
+        raise ConfigError(f"{where}: int_uniform draws whole numbers, and min {low} or max {high} is not one: use "
+                          "`distribution: uniform` or `log_uniform_values` for fractions")
+
+
+def _check_step(where: str, name: str, raw: Any, low: float, high: float) -> None:
+    """q, the step between a q_uniform's values: above 0, at most the range, and at most MAX_STEPS
+    steps in it (a q of 1e-300 crashed the sweep in Optuna, #33 probe 22, T3)."""
+    q = parse_value(name, raw, float) if not isinstance(raw, bool) else None
+    if q is None or not 0 < q < math.inf:
+        raise ConfigError(f"{where}: q, the step between values, must be a number above 0 (got {raw!r})")
+    steps = (high - low) / q
+    if high > low and not 1 <= steps <= MAX_STEPS:
+        fix = "raise q" if steps > MAX_STEPS else "lower q, or use `value:` for the one value"
+        raise ConfigError(f"{where}: q {q:g} makes {steps:.3g} steps from min {low} to max {high}, "
+                          f"{'more than ' + str(MAX_STEPS) if steps > MAX_STEPS else 'less than one (always min)'}; "
+                          f"{fix}")
 
 
 def _check_metric(path: str | Path, name: str) -> None:
@@ -234,6 +263,15 @@ def _encode(value: Any) -> Any:
 
 
 def suggest(trial, name: str, spec: Mapping[str, Any]) -> Any:
+    """The trial's value of the parameter `name`; what Optuna refuses, named as the parameter's
+    (its Decimal error ended the sweep with a traceback, #33 probe 22, T3)."""
+    try:
+        return _suggest(trial, name, spec)
+    except (ValueError, TypeError, ArithmeticError) as e:
+        raise ConfigError(f"sweep parameter {name!r}: {str(e)[:200] or type(e).__name__}") from None
+
+
+def _suggest(trial, name: str, spec: Mapping[str, Any]) -> Any:
     if "value" in spec:
         return spec["value"]
     if "values" in spec:
@@ -243,6 +281,5 @@ def suggest(trial, name: str, spec: Mapping[str, Any]) -> Any:
     low, high = spec["min"], spec["max"]
     if distribution == "int_uniform":
         return trial.suggest_int(name, int(low), int(high))
-    step = spec.get("q") if distribution.startswith("q_") else None
-    return trial.suggest_float(name, float(low), float(high), log="log" in distribution,
-                               step=None if "log" in distribution else step)
+    step = float(spec["q"]) if distribution == "q_uniform" and "q" in spec else None
+    return trial.suggest_float(name, float(low), float(high), log="log" in distribution, step=step)
