@@ -134,20 +134,6 @@ def test_curves_labels_name_a_duplicate_and_count_in_words(tmp_path, capsys, lab
     assert not (tmp_path / "curves.png").exists()
 
 
-def test_a_sweep_with_no_finished_trial_lists_only_the_files_it_wrote(tmp_path, monkeypatch, capsys):
-    """T11: "results in sw1/s1/ (results.md, results.csv, history.png, optuna.db)" with no history.png."""
-    pytest.importorskip("optuna")
-    import nasiam.runner.search as search_module
-    from nasiam.cli import main
-
-    class RefusedRun:   # refused before its run folder is made, as a trial's options can be
-        def __init__(self, cfg, verbose=False):
-            raise ValueError("this trial's options are refused")
-
-    monkeypatch.setattr(search_module, "SearchRun", RefusedRun)
-    path = _sweep(tmp_path, {"seed": {"value": 1}})
-    assert main(["sweep", "--config", str(path), "--sweep_dir", str(tmp_path / "sw"), "--trials", "1"]) == 2
-    assert "(results.md, results.csv, optuna.db)" in capsys.readouterr().out
     assert not (tmp_path / "sw" / "sweep" / "history.png").exists()
 
 

@@ -50,8 +50,10 @@ def test_results_md_is_a_table_and_links_no_run_that_never_started(tmp_path, mon
     monkeypatch.setattr(search_module, "SearchRun", RefusedRun)
     path = _sweep(tmp_path, {"seed": {"value": 1}})
     assert main(["sweep", "--config", str(path), "--sweep_dir", str(tmp_path / "sw"), "--trials", "1"]) == 2
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert "trial 0 failed: this trial's options are refused" in err and "logs" not in err
+    # probe 22, T11: the summary lists only the files written (no history.png with no finished trial)
+    assert "(results.md, results.csv, optuna.db)" in out
     lines = (tmp_path / "sw" / "sweep" / "results.md").read_text().splitlines()
     assert len({line.count("|") for line in lines}) == 1, lines   # header, delimiter and rows alike
     assert "trials/trial-0" not in "\n".join(lines) and not (tmp_path / "sw" / "sweep" / "trials" / "trial-0").exists()
